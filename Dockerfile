@@ -1,0 +1,28 @@
+# One image for the five services; docker-compose.yml picks the service with
+# `command: ["fsm", "serve", "<service>"]`.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN groupadd --system --gid 10001 fsm \
+    && useradd --system --uid 10001 --gid fsm --home-dir /app --shell /usr/sbin/nologin fsm
+
+WORKDIR /app
+
+COPY pyproject.toml ./
+COPY contracts ./contracts
+COPY servicekit ./servicekit
+COPY services ./services
+# The sources stay in /app beside the installed package: the migrations live in
+# services/<name>/migrations, outside the Python packages.
+RUN pip install --no-cache-dir . \
+    && mkdir -p /app/var \
+    && chown fsm:fsm /app/var
+
+USER fsm
+
+EXPOSE 8001-8005
+
+CMD ["fsm", "--help"]

@@ -1,0 +1,167 @@
+"""Events published by the billing service (topic ``fsm.billing.events``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.base import EventData
+from contracts.common import Money, Quantity, RuleId, WarrantyStatus, WorkItemKind
+
+Currency = Literal["CNY"]
+
+
+class _BillingEvent(EventData):
+    producer: ClassVar[str] = "billing"
+
+
+class QuoteLine(BaseModel):
+    """One priced line of a quote, with the rule that produced its price (BIL-1..BIL-6)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", use_attribute_docstrings=True)
+
+    kind: WorkItemKind
+    fee_code: str | None = None
+    """The fee schedule code; null for a material priced at stock price + 30 % (BIL-4)."""
+    description: str
+    quantity: Quantity = Decimal(1)
+    unit_price: Money
+    amount: Money
+    """`quantity × unit_price` after the rule's rounding; 0 for covered work (BIL-1)."""
+    rule_id: RuleId
+    """The rule that produced this price, e.g. `BIL-1` (in warranty, free) or `BIL-4`."""
+    covered_by_warranty: bool = False
+
+
+class QuoteIssued(_BillingEvent):
+    """Billing priced the work a technician listed (QuoteRequested) strictly by the published fee
+    schedule (BIL-1..BIL-6): covered work is free, the lower of schedule and warranty card wins
+    (BIL-2), bundled items are charged as the single highest (BIL-3).
+
+    The customer sees it before any work (FLD-4) and accepts or declines it.
+    """
+
+    event_type: ClassVar[str] = "QuoteIssued"
+
+    order_id: str
+    visit_id: str | None = None
+    quote_id: str
+    request_id: str | None = None
+    """The QuoteRequested this answers."""
+    warranty_status: WarrantyStatus = WarrantyStatus.UNKNOWN
+    lines: list[QuoteLine]
+    total: Money
+    currency: Currency = "CNY"
+    schedule_version: str
+    """Version of the fee schedule the prices come from."""
+
+
+class ChargeWaived(_BillingEvent):
+    """The centre approved waiving or reducing a charge the customer refused or disputed (BIL-8);
+    who approved and why are recorded.
+    """
+
+    event_type: ClassVar[str] = "ChargeWaived"
+
+    order_id: str
+    quote_id: str
+    amount_waived: Money
+    new_total: Money
+    approved_by: str
+    reason: str
+
+
+class ReceiptIssued(_BillingEvent):
+    """A receipt was issued for the amount charged; there is always one (BIL-7)."""
+
+    event_type: ClassVar[str] = "ReceiptIssued"
+
+    order_id: str
+    quote_id: str | None = None
+    receipt_number: str
+    amount: Money
+    currency: Currency = "CNY"
+
+
+class InvoiceDelivery(StrEnum):
+    """How an invoice reaches the customer (BIL-7)."""
+
+    ON_SITE = "on_site"
+    POST = "post"
+    ELECTRONIC = "electronic"
+    LATER_VISIT = "later_visit"
+
+
+class InvoiceIssued(_BillingEvent):
+    """An invoice the customer asked for was issued (BIL-7); when none was at hand it is posted
+    or delivered later and tracked until delivered.
+    """
+
+    event_type: ClassVar[str] = "InvoiceIssued"
+
+    order_id: str
+    invoice_number: str
+    amount: Money
+    currency: Currency = "CNY"
+    buyer_name: str | None = None
+    """The invoice title (person or organisation)."""
+    buyer_tax_id: str | None = None
+    delivery: InvoiceDelivery = InvoiceDelivery.ON_SITE
+    promised_by: date | None = None
+    """Delivery date promised when the invoice is not handed over on site."""
+
+
+class PaymentMethod(StrEnum):
+    """How a customer paid."""
+
+    CASH = "cash"
+    CARD = "card"
+    MOBILE = "mobile"
+
+
+class PaymentCollected(_BillingEvent):
+    """The customer paid (BIL-7, BIL-9); cash adds to the collector's cash on hand (BIL-10)."""
+
+    event_type: ClassVar[str] = "PaymentCollected"
+
+    order_id: str
+    quote_id: str | None = None
+    method: PaymentMethod
+    amount: Money
+    currency: Currency = "CNY"
+    collected_by: str
+    """The technician or desk that took the money."""
+    receipt_number: str | None = None
+
+
+class RemittanceReason(StrEnum):
+    """Which cash limit was exceeded (BIL-10)."""
+
+    OVER_AMOUNT = "over_amount"
+    """More than the cash limit (default 5,000 CNY) on hand."""
+    HELD_TOO_LONG = "held_too_long"
+    """Cash held longer than the limit (default 2 working days)."""
+
+
+class CashRemittanceDue(_BillingEvent):
+    """A technician or desk holds too much cash, or has held it too long, and must hand it to
+    finance (BIL-10).
+
+    Not about one order: the event's subject and partition key are `holder_id`.
+    """
+
+    event_type: ClassVar[str] = "CashRemittanceDue"
+
+    holder_id: str
+    """The technician or desk holding the cash."""
+    cash_on_hand: Money
+    currency: Currency = "CNY"
+    reason: RemittanceReason
+    oldest_collected_at: AwareDatetime | None = None
+    due_by: AwareDatetime | None = None
+    order_ids: list[str] = Field(default_factory=list)
+    """Orders whose cash is held, for reconciliation."""

@@ -1,0 +1,164 @@
+"""Events published by the feedback service (topic ``fsm.feedback.events``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.base import EventData
+from contracts.common import Channel, Money, RuleId
+
+
+class _FeedbackEvent(EventData):
+    producer: ClassVar[str] = "feedback"
+
+
+Score = Annotated[int, Field(ge=1, le=10)]
+"""A call-back score from 1 to 10 (FBK-5)."""
+
+
+class Grade(StrEnum):
+    """A call-back answer on punctuality or dress (FBK-5, FBK-6)."""
+
+    GOOD = "good"
+    FAIR = "fair"
+    POOR = "poor"
+
+
+class FollowUpScores(BaseModel):
+    """What the customer answered at a call-back (FBK-5). The caller never leads the score."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", use_attribute_docstrings=True)
+
+    service_attitude: Score | None = None
+    professional_ability: Score | None = None
+    punctuality: Grade | None = None
+    dress: Grade | None = None
+    fee_charged: bool | None = None
+    fee_amount: Money | None = None
+    """What the customer says they paid; compared with billing's records."""
+    comments: str | None = None
+
+
+class FollowUpScheduled(_FeedbackEvent):
+    """A call-back to the customer was scheduled (FBK-1, FBK-2, FBK-3, FBK-4, FBK-7).
+
+    `reason_rule` is the rule that called for it, e.g. `FBK-1` after phone-only guidance.
+    """
+
+    event_type: ClassVar[str] = "FollowUpScheduled"
+
+    order_id: str
+    task_id: str
+    reason_rule: RuleId
+    due_at: AwareDatetime
+    visit_id: str | None = None
+    technician_id: str | None = None
+    """The technician whose work is checked; sampling is stratified by technician (FBK-4)."""
+
+
+class FollowUpCompleted(_FeedbackEvent):
+    """A call-back was made (FBK-5); the scores feed satisfaction figures (FBK-6, FBK-11).
+
+    Dissatisfied → a revisit is requested (FBK-7); a contradiction with the signed sheet is a
+    fraud suspicion (FBK-8).
+    """
+
+    event_type: ClassVar[str] = "FollowUpCompleted"
+
+    order_id: str
+    task_id: str
+    reached: bool
+    """Whether the customer was reached at all."""
+    problem_solved: bool | None = None
+    satisfied: bool | None = None
+    scores: FollowUpScores | None = None
+    called_by: str | None = None
+
+
+class RevisitRequested(_FeedbackEvent):
+    """The customer is not satisfied or the problem is back: feedback asks scheduling for another
+    visit, and the loop repeats until the customer is satisfied (FBK-7, FLD-12).
+    """
+
+    event_type: ClassVar[str] = "RevisitRequested"
+
+    order_id: str
+    task_id: str | None = None
+    """The call-back that found the problem."""
+    previous_visit_id: str | None = None
+    reason: str
+    requested_by: str | None = None
+
+
+ComplaintLevel = Literal[1, 2]
+"""1: a direct complaint; 2: taken to higher authorities or media, or escalated (FBK-9)."""
+
+StaffFaultClass = Literal["A", "B", "C"]
+"""A: bribes, overcharging, violence or insults; B: not following the process; C: passing the
+buck, poor attitude, work errors (FBK-9)."""
+
+
+class ComplaintFiled(_FeedbackEvent):
+    """A complaint was accepted on some channel and confirmed by the customer (INT-9), and
+    classified by impact and staff fault (FBK-9).
+    """
+
+    event_type: ClassVar[str] = "ComplaintFiled"
+
+    order_id: str
+    complaint_id: str
+    level: ComplaintLevel = 1
+    staff_fault_class: StaffFaultClass | None = None
+    """Null when no staff fault is alleged."""
+    channel: Channel
+    description: str
+    technician_id: str | None = None
+    network_id: str | None = None
+    confirmed_by_customer: bool = False
+    taken_by: str | None = None
+
+
+class ComplaintClosed(_FeedbackEvent):
+    """A complaint went round the loop and was closed with a summary and a fault finding; nothing
+    closes without a cause, an owner and a preventive action (FBK-10).
+    """
+
+    event_type: ClassVar[str] = "ComplaintClosed"
+
+    order_id: str
+    complaint_id: str
+    cause: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    """Who is responsible for the preventive action."""
+    preventive_action: str = Field(min_length=1)
+    at_fault: bool
+    """Whether staff were found at fault."""
+    staff_fault_class: StaffFaultClass | None = None
+    summary: str | None = None
+    compensation: Money | None = None
+    """Compensation the centre granted, if any (FLD-8, FLD-13)."""
+
+
+class FraudSignal(StrEnum):
+    """Why a sign-off looks forged (FBK-8)."""
+
+    CONTRADICTED_SIGN_OFF = "contradicted_sign_off"
+    """The call-back contradicts a "satisfied" mark on the signed sheet."""
+    SHEET_NOT_RETURNED = "sheet_not_returned"
+
+
+class FraudSuspected(_FeedbackEvent):
+    """A service sheet looks falsified or was not returned; flagged to the network for daily
+    reconciliation (FBK-8).
+    """
+
+    event_type: ClassVar[str] = "FraudSuspected"
+
+    order_id: str
+    signal: FraudSignal
+    technician_id: str | None = None
+    network_id: str | None = None
+    detail: str | None = None

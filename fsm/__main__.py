@@ -1,0 +1,5 @@
+"""``python -m fsm``."""
+
+from fsm.cli import app
+
+app()

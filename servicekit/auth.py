@@ -1,0 +1,198 @@
+"""API keys with roles (FLOW.md "who may do what"), stored as SHA-256 hashes.
+
+Intake hosts key management and publishes ApiKeyIssued/ApiKeyRevoked; every service applies those
+events to its own copy of the key table. ``FSM_BOOTSTRAP_API_KEY``, when set, is an admin key for a
+first start. Without a valid key every ``/v1`` route answers 401.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import Column, DateTime, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field
+
+from contracts.identity import ApiKeyIssued, ApiKeyRevoked, Role
+from servicekit.db import KitTable, SessionFactory
+from servicekit.problems import ProblemError
+
+ROLES: tuple[str, ...] = ("agent", "dispatcher", "technician", "partner", "admin")
+KEY_PREFIX = "fsm_"
+
+
+class ApiKey(KitTable, table=True):
+    """A key's hash, role and binding; the key itself is never stored."""
+
+    __tablename__ = "api_key"
+
+    key_id: str = Field(primary_key=True, max_length=36)
+    key_hash: str = Field(max_length=64, unique=True)
+    role: str = Field(max_length=20)
+    name: str = Field(max_length=200)
+    network_id: str | None = Field(default=None, max_length=64)
+    technician_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    expires_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the key's id, role and binding."""
+
+    key_id: str
+    role: str
+    name: str
+    network_id: str | None = None
+    technician_id: str | None = None
+
+    def has_role(self, *roles: str) -> bool:
+        """Admins may do everything; others only what their role allows."""
+        return self.role == "admin" or self.role in roles
+
+
+def hash_key(raw: str) -> str:
+    """SHA-256 hex digest of a key (keys are 256-bit random, so no salt or KDF is needed)."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def generate_key() -> str:
+    """A new random key, shown once to whoever issued it."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+class Authenticator:
+    """Resolves a presented key to a :class:`Principal`."""
+
+    def __init__(self, session_factory: SessionFactory, bootstrap_key: str | None) -> None:
+        self._session_factory = session_factory
+        self._bootstrap_hash = hash_key(bootstrap_key) if bootstrap_key else None
+
+    async def authenticate(self, raw: str) -> Principal | None:
+        """The principal for ``raw``, or None when it is unknown, revoked or expired."""
+        digest = hash_key(raw)
+        if self._bootstrap_hash is not None and hmac.compare_digest(digest, self._bootstrap_hash):
+            return Principal(key_id="bootstrap", role="admin", name="bootstrap admin")
+        async with self._session_factory() as session:
+            row = (
+                await session.execute(select(ApiKey).where(ApiKey.key_hash == digest))  # type: ignore[arg-type]
+            ).scalar_one_or_none()
+        if row is None or row.revoked_at is not None:
+            return None
+        if row.expires_at is not None and _aware(row.expires_at) <= datetime.now(UTC):
+            return None
+        return Principal(
+            key_id=row.key_id,
+            role=row.role,
+            name=row.name,
+            network_id=row.network_id,
+            technician_id=row.technician_id,
+        )
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes even for timezone-aware columns; they were stored in UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    api_key = request.headers.get("x-api-key")
+    return api_key.strip() if api_key else None
+
+
+async def current_principal(request: Request) -> Principal:
+    """The authenticated caller; 401 problem when no valid key is presented."""
+    raw = _presented_key(request)
+    if not raw:
+        raise ProblemError(
+            401,
+            "An API key is required: send 'Authorization: Bearer <key>'.",
+            title="Unauthorized",
+        )
+    authenticator: Authenticator = request.app.state.authenticator
+    principal = await authenticator.authenticate(raw)
+    if principal is None:
+        raise ProblemError(401, "The API key is unknown, revoked or expired.", title="Unauthorized")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency admitting callers with one of ``roles`` (admins always)."""
+
+    async def _check(principal: PrincipalDep) -> Principal:
+        if not principal.has_role(*roles):
+            raise ProblemError(
+                403,
+                f"This action needs one of the roles: {', '.join(roles)}; "
+                f"the key has role '{principal.role}'.",
+                title="Forbidden",
+            )
+        return principal
+
+    return _check
+
+
+async def apply_key_event(session: AsyncSession, payload: Any) -> None:
+    """Apply ApiKeyIssued/ApiKeyRevoked to this service's key table (idempotent)."""
+    if isinstance(payload, ApiKeyIssued):
+        existing = await session.get(ApiKey, payload.key_id)
+        if existing is None:
+            session.add(
+                ApiKey(
+                    key_id=payload.key_id,
+                    key_hash=payload.key_hash,
+                    role=payload.role,
+                    name=payload.name,
+                    network_id=payload.network_id,
+                    technician_id=payload.technician_id,
+                    created_at=datetime.now(UTC),
+                    expires_at=payload.expires_at,
+                )
+            )
+    elif isinstance(payload, ApiKeyRevoked):
+        existing = await session.get(ApiKey, payload.key_id)
+        if existing is not None and existing.revoked_at is None:
+            existing.revoked_at = datetime.now(UTC)
+            session.add(existing)
+
+
+def issued_event(
+    *,
+    key_id: str,
+    raw_key: str,
+    role: Role,
+    name: str,
+    network_id: str | None,
+    technician_id: str | None,
+    expires_at: datetime | None,
+) -> ApiKeyIssued:
+    """The event announcing a new key (carries only its hash)."""
+    return ApiKeyIssued(
+        key_id=key_id,
+        key_hash=hash_key(raw_key),
+        role=role,
+        name=name,
+        network_id=network_id,
+        technician_id=technician_id,
+        expires_at=expires_at,
+    )

@@ -1,0 +1,147 @@
+"""Business calendar: working periods of each day, weekends, public holidays and the official
+weekend workdays (调休) of a country, from the ``holidays`` package, in one time zone.
+
+SLA clocks (INT-3), call-back due times (FBK) and cash holding periods (BIL-10) count working
+time with it. All inputs and outputs are timezone-aware.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from itertools import pairwise
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class BusinessCalendar:
+    """Working time in ``timezone``: the ``periods`` of every working day of ``country``."""
+
+    def __init__(
+        self,
+        *,
+        timezone: str = "Asia/Shanghai",
+        country: str = "CN",
+        periods: Sequence[tuple[time, time]] = ((time(9, 0), time(18, 0)),),
+    ) -> None:
+        if not periods:
+            raise ValueError("a business calendar needs at least one working period a day")
+        ordered = sorted(periods)
+        for start, end in ordered:
+            if end <= start:
+                raise ValueError(f"working period {start}-{end} ends before it starts")
+        for (_, end), (next_start, _) in pairwise(ordered):
+            if next_start < end:
+                raise ValueError("working periods overlap")
+        self.tz = ZoneInfo(timezone)
+        self.country = country
+        self.periods: tuple[tuple[time, time], ...] = tuple(ordered)
+
+    @lru_cache(maxsize=64)  # noqa: B019  (calendars live as long as the process)
+    def _holidays(self, year: int) -> holidays.HolidayBase:
+        return holidays.country_holidays(self.country, years=year)
+
+    def is_working_day(self, day: date) -> bool:
+        """Whether ``day`` is a working day (weekend workdays count, public holidays do not)."""
+        return bool(self._holidays(day.year).is_working_day(day))
+
+    def _periods_of(self, day: date) -> Iterator[tuple[datetime, datetime]]:
+        if not self.is_working_day(day):
+            return
+        for start, end in self.periods:
+            yield (
+                datetime.combine(day, start, tzinfo=self.tz),
+                datetime.combine(day, end, tzinfo=self.tz),
+            )
+
+    def add_working_time(self, start: datetime, duration: timedelta) -> datetime:
+        """The moment ``duration`` of working time after ``start``.
+
+        Time outside working periods does not count: a request taken after hours starts counting
+        at the next working period.
+        """
+        if start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+        remaining = duration
+        cursor = start.astimezone(self.tz)
+        day = cursor.date()
+        for _ in range(3660):  # ten years of days: a bound, never reached by a sane duration
+            for period_start, period_end in self._periods_of(day):
+                if period_end <= cursor:
+                    continue
+                begin = max(cursor, period_start)
+                available = period_end - begin
+                if remaining <= available:
+                    return begin + remaining
+                remaining -= available
+            day += timedelta(days=1)
+            cursor = datetime.combine(day, time(0), tzinfo=self.tz)
+        raise ValueError(f"{duration} of working time does not fit in ten years")
+
+    def working_time_between(self, start: datetime, end: datetime) -> timedelta:
+        """Working time elapsed from ``start`` to ``end`` (zero when ``end`` is not later)."""
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("start and end must be timezone-aware")
+        if end <= start:
+            return timedelta(0)
+        total = timedelta(0)
+        day = start.astimezone(self.tz).date()
+        last = end.astimezone(self.tz).date()
+        while day <= last:
+            for period_start, period_end in self._periods_of(day):
+                overlap = min(end, period_end) - max(start, period_start)
+                if overlap > timedelta(0):
+                    total += overlap
+            day += timedelta(days=1)
+        return total
+
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        """The same wall-clock time ``days`` working days after ``start``'s day."""
+        local = start.astimezone(self.tz)
+        day = local.date()
+        counted = 0
+        while counted < days:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                counted += 1
+        return datetime.combine(day, local.timetz())
+
+    def is_working_moment(self, moment: datetime) -> bool:
+        """Whether ``moment`` falls inside a working period."""
+        local = moment.astimezone(self.tz)
+        return any(s <= local < e for s, e in self._periods_of(local.date()))
+
+
+class CalendarPolicy(BaseModel):
+    """The ``calendar`` section of the policy file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timezone: str = "Asia/Shanghai"
+    country: str = "CN"
+    working_periods: list[tuple[str, str]] = Field(
+        default_factory=lambda: [("09:00", "18:00")],
+        description="Working periods of a working day, local time, HH:MM.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    def build(self) -> BusinessCalendar:
+        """The calendar this policy describes."""
+        return BusinessCalendar(
+            timezone=self.timezone,
+            country=self.country,
+            periods=[
+                (time.fromisoformat(a), time.fromisoformat(b)) for a, b in self.working_periods
+            ],
+        )

@@ -1,0 +1,207 @@
+"""The consumer loop: at-least-once delivery made effectively-once by the handler's inbox.
+
+Offsets are committed per partition only after every message before them was handled (applied,
+skipped as a duplicate, or dead-lettered). A message whose handler keeps failing goes to
+``<topic>.dlt`` with the error in its headers after ``max_attempts`` tries, and the loop goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+
+from contracts.envelope import EventEnvelope
+from contracts.topics import dead_letter_topic
+from servicekit import context
+from servicekit.kafka import Publisher, make_consumer
+from servicekit.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
+from servicekit.settings import KafkaSettings
+
+log = structlog.get_logger(__name__)
+
+EventHandler = Callable[[EventEnvelope], Awaitable[None]]
+
+
+class PoisonMessage(Exception):
+    """A handler's signal that retrying cannot help: dead-letter the message at once."""
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):
+    """Commits what was processed on partitions being taken away, and stops work on them."""
+
+    def __init__(self, loop: EventConsumer) -> None:
+        self._loop = loop
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        self._loop.revoked.update(revoked)
+        await self._loop.commit_processed(revoked)
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        self._loop.revoked.difference_update(assigned)
+        log.info("consumer.assigned", partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned])
+
+
+class EventConsumer:
+    """Consumes ``topics`` in consumer group ``group_id`` and hands each envelope to ``handler``."""
+
+    def __init__(
+        self,
+        *,
+        settings: KafkaSettings,
+        topics: Sequence[str],
+        group_id: str,
+        service: str,
+        handler: EventHandler,
+        dead_letters: Publisher,
+        max_batch: int = 100,
+    ) -> None:
+        self._settings = settings
+        self._topics = list(topics)
+        self._group_id = group_id
+        self._service = service
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._max_batch = max_batch
+        self._consumer: AIOKafkaConsumer | None = None
+        self._processed: dict[TopicPartition, int] = {}
+        self._stopping = asyncio.Event()
+        self.revoked: set[TopicPartition] = set()
+        self.started = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask the loop to end after the message in hand."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Consume until stopped, reconnecting with backoff when the broker goes away."""
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                await self._consume()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                delay = min(5.0, 0.2 * 2 ** min(failures, 5))
+                log.warning("consumer.restart", error=repr(exc), retry_in_s=delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+
+    async def _consume(self) -> None:
+        consumer = make_consumer(
+            self._settings, group_id=self._group_id, client_id=f"{self._service}-consumer"
+        )
+        consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
+        self._consumer = consumer
+        self._processed.clear()
+        try:
+            await consumer.start()
+            self.started.set()
+            while not self._stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=self._max_batch)
+                for tp, records in batches.items():
+                    for record in records:
+                        if self._stopping.is_set() or tp in self.revoked:
+                            break
+                        await self._process(record)
+                        self._processed[tp] = record.offset + 1
+                    await self.commit_processed([tp])
+        finally:
+            try:
+                await self.commit_processed(list(self._processed))
+            finally:
+                self._consumer = None
+                await consumer.stop()
+
+    async def commit_processed(self, partitions: Sequence[TopicPartition]) -> None:
+        """Commit the offsets handled so far on ``partitions`` (a rebalance may refuse it)."""
+        consumer = self._consumer
+        offsets = {tp: self._processed.pop(tp) for tp in partitions if tp in self._processed}
+        if consumer is None or not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # The group moved on; the new owner re-reads from the last commit and the inbox
+            # turns the replays into no-ops.
+            log.warning("consumer.commit_failed", error=repr(exc))
+
+    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            envelope = EventEnvelope.from_bytes(record.value or b"")
+        except (ValidationError, ValueError) as exc:
+            await self._dead_letter(record, exc, attempts=1)
+            return
+        attempts = 0
+        last_error: BaseException | None = None
+        with flow_of(envelope):
+            while attempts < self._settings.max_attempts:
+                attempts += 1
+                try:
+                    await self._handler(envelope)
+                    EVENTS_CONSUMED.labels(self._service, envelope.event_name, "ok").inc()
+                    return
+                except PoisonMessage as exc:
+                    last_error = exc
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    last_error = exc
+                    log.warning(
+                        "consumer.handler_failed",
+                        event_type=envelope.type,
+                        event_id=str(envelope.id),
+                        attempt=attempts,
+                        error=repr(exc),
+                    )
+                    if attempts < self._settings.max_attempts:
+                        await asyncio.sleep(self._settings.retry_backoff_ms / 1000 * attempts)
+            EVENTS_CONSUMED.labels(self._service, envelope.event_name, "dead_lettered").inc()
+            assert last_error is not None
+            await self._dead_letter(record, last_error, attempts=attempts)
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], error: BaseException, *, attempts: int
+    ) -> None:
+        topic = dead_letter_topic(record.topic)
+        headers = list(record.headers or ())
+        headers += [
+            ("dlt-original-topic", record.topic.encode()),
+            ("dlt-original-partition", str(record.partition).encode()),
+            ("dlt-original-offset", str(record.offset).encode()),
+            ("dlt-consumer-group", self._group_id.encode()),
+            ("dlt-error-class", type(error).__name__.encode()),
+            ("dlt-error-message", str(error)[:4000].encode()),
+            ("dlt-error-trace", "".join(traceback.format_exception(error))[-8000:].encode()),
+            ("dlt-attempts", str(attempts).encode()),
+            ("dlt-failed-at", datetime.now(UTC).isoformat().encode()),
+        ]
+        future = await self._dead_letters.send(
+            topic, record.value or b"", key=record.key, headers=headers
+        )
+        await future
+        EVENTS_DEAD_LETTERED.labels(self._service, record.topic).inc()
+        log.error(
+            "consumer.dead_lettered",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=repr(error),
+        )
+
+
+def flow_of(envelope: EventEnvelope) -> AbstractContextManager[None]:
+    """Context of handling ``envelope``: same correlation id, caused by this event."""
+    return context.flow_context(correlation=envelope.correlationid, causation=str(envelope.id))

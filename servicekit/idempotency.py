@@ -1,0 +1,206 @@
+"""Safe retries of POST requests (``Idempotency-Key`` header).
+
+The key's record is inserted in the same transaction as the request's effects (the unit of work
+writes it on commit), so a retry after a crash never repeats the effect. The response is stored
+right after; a retry with the same key and body gets the stored response, a retry with another
+body gets 422, and concurrent retries wait for the first one. Keys expire after a policy TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import Column, DateTime, Text, delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, col
+
+from servicekit.db import KitTable, SessionFactory
+from servicekit.problems import ProblemError
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyRecord(KitTable, table=True):
+    """A request made with an idempotency key, and the response it got."""
+
+    __tablename__ = "idempotency_key"
+
+    scope: str = Field(primary_key=True, max_length=300)
+    key: str = Field(primary_key=True, max_length=MAX_KEY_LENGTH)
+    request_hash: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    response_status: int | None = None
+    response_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    response_headers: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """The key a request is being handled under."""
+
+    scope: str
+    key: str
+    request_hash: str
+    ttl: timedelta
+
+
+_claim: ContextVar[IdempotencyClaim | None] = ContextVar("idempotency_claim", default=None)
+
+
+def current_claim() -> IdempotencyClaim | None:
+    """The claim of the request being handled, if it sent a key."""
+    return _claim.get()
+
+
+@contextmanager
+def _claiming(claim: IdempotencyClaim) -> Iterator[None]:
+    token = _claim.set(claim)
+    try:
+        yield
+    finally:
+        _claim.reset(token)
+
+
+def stage_claim(session: AsyncSession) -> None:
+    """Insert the current claim's record in ``session``'s transaction (called by the UoW commit).
+
+    Only the first commit of a request records it; the contextvar is cleared afterwards.
+    """
+    claim = _claim.get()
+    if claim is None:
+        return
+    now = datetime.now(UTC)
+    session.add(
+        IdempotencyRecord(
+            scope=claim.scope,
+            key=claim.key,
+            request_hash=claim.request_hash,
+            created_at=now,
+            expires_at=now + claim.ttl,
+        )
+    )
+    _claim.set(None)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+async def _load(session_factory: SessionFactory, scope: str, key: str) -> IdempotencyRecord | None:
+    async with session_factory() as session:
+        record = await session.get(IdempotencyRecord, (scope, key))
+        if record is not None and _aware(record.expires_at) <= datetime.now(UTC):
+            return None
+        return record
+
+
+def _replay(record: IdempotencyRecord) -> Response:
+    headers = json.loads(record.response_headers or "{}")
+    headers["Idempotent-Replayed"] = "true"
+    return Response(
+        content=(record.response_body or "").encode(),
+        status_code=record.response_status or 200,
+        headers=headers,
+        media_type=headers.pop("content-type", "application/json"),
+    )
+
+
+async def handle_idempotently(
+    request: Request,
+    *,
+    session_factory: SessionFactory,
+    principal_id: str,
+    ttl: timedelta,
+    body: Any,
+    run: Callable[[], Awaitable[JSONResponse]],
+    wait_for_first: float = 10.0,
+) -> Response:
+    """Run ``run`` once per (caller, route, ``Idempotency-Key``); without a key just run it."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return await run()
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ProblemError(
+            422,
+            f"The {HEADER} header must be 1-{MAX_KEY_LENGTH} characters.",
+            title="Invalid idempotency key",
+            errors=[{"field": HEADER, "message": "invalid length", "type": "value_error"}],
+        )
+    scope = f"{principal_id}:{request.method}:{request.url.path}"
+    request_hash = hashlib.sha256(
+        json.dumps(body, sort_keys=True, default=str, ensure_ascii=False).encode()
+    ).hexdigest()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_for_first
+    while True:
+        record = await _load(session_factory, scope, key)
+        if record is not None:
+            if record.request_hash != request_hash:
+                raise ProblemError(
+                    422,
+                    f"This {HEADER} was used with a different request body.",
+                    title="Idempotency key reused",
+                )
+            if record.response_status is not None:
+                return _replay(record)
+            # The first request committed its effects and is writing its response.
+            if loop.time() >= deadline:
+                raise ProblemError(
+                    409,
+                    "A request with this Idempotency-Key is still being processed; retry later.",
+                    title="Request in progress",
+                )
+            await asyncio.sleep(0.05)
+            continue
+        try:
+            with _claiming(IdempotencyClaim(scope, key, request_hash, ttl)):
+                response = await run()
+        except IntegrityError:
+            # Another request with this key committed first, so its record exists now; if it
+            # does not, the conflict was something else and is not ours to hide.
+            if await _load(session_factory, scope, key) is None:
+                raise
+            continue
+        await _store(session_factory, scope, key, response)
+        return response
+
+
+async def _store(session_factory: SessionFactory, scope: str, key: str, response: Response) -> None:
+    async with session_factory() as session:
+        record = await session.get(IdempotencyRecord, (scope, key))
+        if record is None:  # the route did not commit anything: nothing to protect
+            return
+        record.response_status = response.status_code
+        record.response_body = bytes(response.body).decode()
+        record.response_headers = json.dumps(
+            {k: v for k, v in response.headers.items() if k.lower() in ("location", "content-type")}
+        )
+        session.add(record)
+        await session.commit()
+
+
+async def purge_expired(session_factory: SessionFactory) -> int:
+    """Delete expired keys; returns how many."""
+    async with session_factory() as session:
+        result = await session.execute(
+            delete(IdempotencyRecord).where(col(IdempotencyRecord.expires_at) <= datetime.now(UTC))
+        )
+        await session.commit()
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+__all__ = ["HEADER", "IdempotencyRecord", "handle_idempotently", "purge_expired", "stage_claim"]

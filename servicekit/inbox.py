@@ -1,0 +1,54 @@
+"""Inbox: the ids of events a service has applied, written in the same transaction as the effects,
+so a redelivered event is recognised and applied once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Column, DateTime, select
+from sqlmodel import Field
+
+from servicekit.db import KitTable
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from contracts.envelope import EventEnvelope
+
+
+class InboxMessage(KitTable, table=True):
+    """An event this service has applied."""
+
+    __tablename__ = "inbox"
+
+    event_id: str = Field(primary_key=True, max_length=36)
+    event_type: str = Field(max_length=200)
+    subject: str = Field(max_length=200)
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+async def claim(session: AsyncSession, envelope: EventEnvelope) -> bool:
+    """Record ``envelope`` as applied in the caller's transaction.
+
+    Returns False when it was applied before (the caller then does nothing). Two concurrent
+    claims of one id both pass this check, but the primary key makes the second commit fail,
+    and its effects roll back with it.
+    """
+    event_id = str(envelope.id)
+    existing = await session.execute(
+        select(InboxMessage.event_id).where(  # type: ignore[call-overload]
+            InboxMessage.event_id == event_id
+        )
+    )
+    if existing.first() is not None:
+        return False
+    session.add(
+        InboxMessage(
+            event_id=event_id,
+            event_type=envelope.type,
+            subject=envelope.subject,
+            received_at=datetime.now(UTC),
+        )
+    )
+    return True

@@ -1,0 +1,28 @@
+"""Prometheus metrics shared by the kit (one registry per process, labelled by service)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "fsm_http_requests_total", "HTTP requests handled.", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "fsm_http_request_duration_seconds",
+    "HTTP request latency.",
+    ["service", "method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+OUTBOX_PUBLISHED = Counter("fsm_outbox_published_total", "Outbox rows published.", ["service"])
+OUTBOX_PUBLISH_FAILURES = Counter(
+    "fsm_outbox_publish_failures_total", "Failed outbox publish batches.", ["service"]
+)
+OUTBOX_BACKLOG = Gauge(
+    "fsm_outbox_backlog", "Unpublished outbox rows seen by the relay.", ["service"]
+)
+EVENTS_CONSUMED = Counter(
+    "fsm_events_consumed_total", "Events handled by a consumer.", ["service", "type", "outcome"]
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "fsm_events_dead_lettered_total", "Messages sent to a dead-letter topic.", ["service", "topic"]
+)

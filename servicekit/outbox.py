@@ -1,0 +1,212 @@
+"""Transactional outbox: events are rows written in the state change's transaction; a relay
+publishes them to Kafka afterwards, in order per key, and marks them sent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import structlog
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    Text,
+    func,
+    select,
+    update,
+)
+from sqlmodel import Field, col
+
+from contracts.envelope import EventEnvelope
+from servicekit.db import KitTable, SessionFactory
+from servicekit.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from servicekit.kafka import Publisher
+
+log = structlog.get_logger(__name__)
+
+
+class OutboxMessage(KitTable, table=True):
+    """An event waiting to be (or already) published."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "seq"),)
+
+    seq: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    event_id: str = Field(max_length=36, unique=True)
+    topic: str = Field(max_length=200)
+    key: str = Field(max_length=200)
+    event_type: str = Field(max_length=200)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    headers: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    published_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+def add_to_outbox(
+    session: AsyncSession,
+    envelope: EventEnvelope,
+    *,
+    topic: str,
+    headers: dict[str, str] | None = None,
+) -> OutboxMessage:
+    """Stage ``envelope`` in the caller's transaction; it is published only if that commits."""
+    row = OutboxMessage(
+        event_id=str(envelope.id),
+        topic=topic,
+        key=envelope.partitionkey,
+        event_type=envelope.type,
+        payload=envelope.model_dump_json(),
+        headers=json.dumps(headers or {}),
+        created_at=datetime.now(UTC),
+    )
+    session.add(row)
+    return row
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows in ``seq`` order and marks them sent.
+
+    One relay per service database. Rows of one key keep their order: they are sent in ``seq``
+    order to the key's partition, and a failed row stops the batch so nothing after it overtakes it.
+    While the broker is down it keeps retrying with capped exponential backoff and jitter.
+    """
+
+    def __init__(
+        self,
+        *,
+        session_factory: SessionFactory,
+        publisher: Publisher,
+        service: str,
+        batch_size: int = 200,
+        poll_interval: float = 0.2,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self._session_factory = session_factory
+        self._publisher = publisher
+        self._service = service
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._max_backoff = max_backoff
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+
+    def notify(self) -> None:
+        """Wake the relay now (called after a commit that staged events)."""
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        """Ask the loop to end after the current batch."""
+        self._stopping = True
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Publish until stopped."""
+        failures = 0
+        while not self._stopping:
+            try:
+                published = await self.publish_pending()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                delay = min(self._max_backoff, 0.1 * 2 ** min(failures, 10))
+                delay *= 0.5 + random.random() / 2
+                OUTBOX_PUBLISH_FAILURES.labels(self._service).inc()
+                log.warning("outbox.publish_failed", error=repr(exc), retry_in_s=round(delay, 3))
+                await self._sleep(delay)
+                continue
+            if published < self._batch_size:
+                await self._sleep(self._poll_interval)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout=seconds)
+        self._wakeup.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows; returns how many were marked published."""
+        async with self._session_factory() as session:
+            rows = list(
+                (
+                    await session.execute(
+                        select(OutboxMessage)
+                        .where(OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
+                        .order_by(OutboxMessage.seq)  # type: ignore[arg-type]
+                        .limit(self._batch_size)
+                    )
+                ).scalars()
+            )
+            OUTBOX_BACKLOG.labels(self._service).set(len(rows))
+            if not rows:
+                return 0
+            sent: list[int] = []
+            error: BaseException | None = None
+            futures = []
+            for row in rows:
+                headers = [(k, v.encode()) for k, v in json.loads(row.headers).items()]
+                headers.append(("ce_type", row.event_type.encode()))
+                headers.append(("ce_id", row.event_id.encode()))
+                futures.append(
+                    await self._publisher.send(
+                        row.topic, row.payload.encode(), key=row.key.encode(), headers=headers
+                    )
+                )
+            for row, fut in zip(rows, futures, strict=True):
+                try:
+                    await fut
+                except Exception as exc:
+                    error = exc
+                    break
+                assert row.seq is not None
+                sent.append(row.seq)
+            now = datetime.now(UTC)
+            if sent:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.seq.in_(sent))  # type: ignore[union-attr]
+                    .values(published_at=now, attempts=OutboxMessage.attempts + 1)
+                )
+            if error is not None:
+                failed = rows[len(sent)]
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.seq) == failed.seq)
+                    .values(attempts=OutboxMessage.attempts + 1, last_error=repr(error)[:2000])
+                )
+            await session.commit()
+            OUTBOX_PUBLISHED.labels(self._service).inc(len(sent))
+            if error is not None:
+                raise error
+            return len(sent)
+
+
+async def pending_count(session_factory: SessionFactory) -> int:
+    """How many outbox rows are not yet published (for reconciliation and tests)."""
+    async with session_factory() as session:
+        result = await session.execute(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
+        )
+        return int(result.scalar_one())

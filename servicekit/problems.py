@@ -1,0 +1,162 @@
+"""RFC 9457 problem details (``application/problem+json``) for every error a service returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://fsm.example/problems/"
+
+
+class ProblemError(Exception):
+    """Raise from a route to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        type_: str | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title or HTTPStatus(status).phrase
+        self.type = type_ or f"{PROBLEM_BASE}{self.title.lower().replace(' ', '-')}"
+        self.extensions = extensions
+
+
+def problem_response(
+    status: int,
+    *,
+    title: str,
+    detail: str,
+    type_: str | None = None,
+    instance: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": type_ or f"{PROBLEM_BASE}{title.lower().replace(' ', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Pydantic/FastAPI errors as ``{"field", "message", "type"}`` entries."""
+    out = []
+    for err in errors:
+        loc = err.get("loc", ())
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        field = _field_path(loc)
+        if err.get("type") == "json_invalid":
+            # The location of a JSON syntax error is a character offset, not a field.
+            message = "the body is not valid JSON: " + str(err.get("ctx", {}).get("error", message))
+            field = "body"
+        out.append({"field": field, "message": message, "type": str(err.get("type"))})
+    return out
+
+
+def install_problem_handlers(
+    app: FastAPI, domain_errors: Mapping[type[Exception], tuple[int, str]] | None = None
+) -> None:
+    """Answer every error as problem+json; ``domain_errors`` maps exception types to
+    (status, title) so services keep their error taxonomy in one module."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            exc.status,
+            title=exc.title,
+            detail=exc.detail,
+            type_=exc.type,
+            instance=request.url.path,
+            **exc.extensions,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = validation_errors(exc.errors())
+        fields = ", ".join(sorted({e["field"] for e in errors}))
+        return problem_response(
+            422,
+            title="Invalid request",
+            detail=f"The request has invalid or missing fields: {fields}.",
+            type_=f"{PROBLEM_BASE}validation",
+            instance=request.url.path,
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        title = HTTPStatus(exc.status_code).phrase
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        return problem_response(
+            exc.status_code,
+            title=title,
+            detail=detail,
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
+
+    for exc_type, (status, title) in (domain_errors or {}).items():
+
+        def _make(status: int = status, title: str = title) -> Any:
+            async def _domain(request: Request, exc: Exception) -> JSONResponse:
+                extensions = getattr(exc, "extensions", {}) or {}
+                return problem_response(
+                    status,
+                    title=title,
+                    detail=str(exc),
+                    instance=request.url.path,
+                    **extensions,
+                )
+
+            return _domain
+
+        app.add_exception_handler(exc_type, _make())
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("http.unhandled_error", path=request.url.path)
+        return problem_response(
+            500,
+            title="Internal Server Error",
+            detail="An unexpected error occurred; it has been logged.",
+            instance=request.url.path,
+        )
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting problem+json answers for ``statuses``."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase + " (RFC 9457 problem details)",
+            "content": {PROBLEM_JSON: {}},
+        }
+        for status in statuses
+    }

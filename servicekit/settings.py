@@ -1,0 +1,98 @@
+"""Settings shared by every service (pydantic-settings, validated at start-up).
+
+Environment variables: ``FSM_KAFKA_*`` for the broker, ``FSM_*`` for what all services share, and
+``FSM_<SERVICE>_*`` for one service (see each service's ``settings.py``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseSettings):
+    """How to reach the Kafka-compatible broker (``FSM_KAFKA_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FSM_KAFKA_", extra="ignore")
+
+    bootstrap: str = Field(
+        default="127.0.0.1:9092",
+        description="Comma-separated bootstrap servers.",
+    )
+    enable_idempotence: bool = Field(
+        default=False,
+        description="Idempotent producer: on for Apache Kafka, off for the embedded Tansu broker.",
+    )
+    fetch_max_wait_ms: int = Field(
+        default=10,
+        ge=1,
+        le=5000,
+        description="Long-poll wait of a fetch; Tansu does not end fetches early, so keep it low.",
+    )
+    acks: Literal["all", "1", "0"] = "all"
+    request_timeout_ms: int = Field(default=10_000, ge=1000)
+    max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
+    session_timeout_ms: int = Field(default=10_000, ge=3000)
+    heartbeat_interval_ms: int = Field(default=1_000, ge=100)
+    auto_offset_reset: Literal["earliest", "latest"] = Field(
+        default="earliest",
+        description="Where a new consumer group starts: earliest, so no event published before "
+        "a service's first start is skipped.",
+    )
+    topic_partitions: int = Field(default=6, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Tries of a failing handler before the message goes to the DLT.",
+    )
+    retry_backoff_ms: int = Field(default=200, ge=0)
+
+
+class ServiceSettings(BaseSettings):
+    """Base of each service's settings. Subclasses set ``env_prefix`` to ``FSM_<SERVICE>_``."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service_name: str
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL (sqlite+aiosqlite:///... or postgresql+asyncpg://...). "
+        "Empty means SQLite under the data directory.",
+    )
+    data_dir: Path = Field(default=Path("var"))
+    environment: Literal["dev", "test", "production"] = "dev"
+    bootstrap_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias="FSM_BOOTSTRAP_API_KEY",
+        description="When set, an admin key for a first start.",
+    )
+    log_level: str = Field(default="INFO", validation_alias="FSM_LOG_LEVEL")
+    log_json: bool = Field(default=True, validation_alias="FSM_LOG_JSON")
+    policy_file: Path | None = Field(default=None, validation_alias="FSM_POLICY_FILE")
+    outbox_poll_interval_ms: int = Field(default=200, ge=5)
+    outbox_batch_size: int = Field(default=200, ge=1)
+    outbox_max_backoff_ms: int = Field(default=5_000, ge=10)
+    run_consumer: bool = True
+    run_relay: bool = True
+    run_periodic_jobs: bool = True
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+    @field_validator("bootstrap_api_key")
+    @classmethod
+    def _key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("FSM_BOOTSTRAP_API_KEY must be at least 16 characters")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to ``<data_dir>/<service>.db`` (SQLite)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{self.service_name}.db').as_posix()}"

@@ -1,0 +1,110 @@
+"""Unit of work: one transaction that holds the state change, its events (outbox) and, for a
+consumed event, its inbox record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Protocol, Self, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.base import EventData
+from contracts.envelope import EventEnvelope
+from contracts.topics import events_topic
+from servicekit import context, idempotency, inbox
+from servicekit.db import SessionFactory
+from servicekit.outbox import add_to_outbox
+
+
+class RecordsEvents(Protocol):
+    """An aggregate: it appends the events it causes to ``events``; it never publishes."""
+
+    events: list[EventData]
+
+
+A = TypeVar("A", bound=RecordsEvents)
+
+
+class SqlUnitOfWork:
+    """Base unit of work over an async SQLModel session.
+
+    Subclasses add repositories in ``__aenter__``. On ``commit`` the events recorded by tracked
+    aggregates (and by :meth:`record`) become envelopes in the outbox, in the same transaction.
+    """
+
+    session: AsyncSession
+
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        *,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self._on_commit = on_commit
+        self._tracked: list[RecordsEvents] = []
+        self._recorded: list[EventData] = []
+        self.committed_events: list[EventEnvelope] = []
+
+    async def __aenter__(self) -> Self:
+        self.session = self._session_factory()
+        self._tracked = []
+        self._recorded = []
+        self.committed_events = []
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    def track(self, aggregate: A) -> A:
+        """Watch ``aggregate`` so its recorded events are written on commit."""
+        if not any(a is aggregate for a in self._tracked):
+            self._tracked.append(aggregate)
+        return aggregate
+
+    def record(self, payload: EventData) -> None:
+        """Stage an event that no aggregate recorded (e.g. a read-model decision)."""
+        self._recorded.append(payload)
+
+    async def claim_inbox(self, envelope: EventEnvelope) -> bool:
+        """Mark a consumed event as applied in this transaction; False if it already was."""
+        return await inbox.claim(self.session, envelope)
+
+    def _drain_events(self) -> list[EventData]:
+        drained: list[EventData] = []
+        for aggregate in self._tracked:
+            drained.extend(aggregate.events)
+            aggregate.events.clear()
+        drained.extend(self._recorded)
+        self._recorded.clear()
+        return drained
+
+    async def commit(self) -> None:
+        """Write pending events to the outbox and commit everything atomically."""
+        envelopes: list[EventEnvelope] = []
+        for payload in self._drain_events():
+            envelope = EventEnvelope.wrap(
+                payload,
+                correlation_id=context.correlation_id(),
+                causation_id=context.causation_id(),
+            )
+            add_to_outbox(self.session, envelope, topic=events_topic(payload.producer))
+            envelopes.append(envelope)
+        idempotency.stage_claim(self.session)
+        await self.session.commit()
+        self.committed_events.extend(envelopes)
+        if envelopes and self._on_commit is not None:
+            self._on_commit()
+
+    async def rollback(self) -> None:
+        """Discard the transaction."""
+        await self.session.rollback()

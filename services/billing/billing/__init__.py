@@ -1,0 +1,1 @@
+"""Billing service: fees, receipts and invoices (rules BIL-1..BIL-12)."""

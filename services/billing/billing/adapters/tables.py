@@ -1,0 +1,31 @@
+"""Billing's tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+BILLING_REGISTRY = registry()
+
+
+class BillingTable(SQLModel, registry=BILLING_REGISTRY):
+    """Base of billing's tables."""
+
+
+class OrderEventRow(BillingTable, table=True):
+    """An event of interest recorded on an order's file."""
+
+    __tablename__ = "billing_order_event"
+    __table_args__ = (Index("ix_billing_order_event_order_time", "order_id", "time"),)
+
+    event_id: str = Field(primary_key=True, max_length=36)
+    order_id: str = Field(max_length=200)
+    type: str = Field(max_length=100)
+    version: int
+    time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    source: str = Field(max_length=100)
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,63 @@
+"""Billing's composition root: builds everything from settings; no I/O at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from billing.adapters.tables import BILLING_REGISTRY
+from billing.entrypoints import api
+from billing.entrypoints.consumer import make_handler
+from billing.entrypoints.errors import DOMAIN_ERRORS
+from billing.service_layer.handlers import COMMAND_HANDLERS
+from billing.service_layer.unit_of_work import BillingUnitOfWork
+from billing.settings import BillingSettings
+from contracts.topics import events_topic
+from servicekit.consumer import EventHandler
+from servicekit.messagebus import MessageBus
+from servicekit.runtime import ServiceRuntime, ServiceSpec
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+#: The producers of the events in ``EVENTS_OF_INTEREST``. Intake also carries the API-key events
+#: every service applies.
+PRODUCERS: tuple[str, ...] = ("intake", "scheduling", "fieldwork")
+
+SPEC = ServiceSpec(
+    name="billing",
+    title="Billing service",
+    description="Fees: quotes, waivers, receipts, invoices, payments and cash remittance.",
+    metadata=BILLING_REGISTRY.metadata,
+    migrations_dir=MIGRATIONS,
+    subscribe=[events_topic(producer) for producer in PRODUCERS],
+    routers=[api.router],
+    domain_errors=DOMAIN_ERRORS,
+)
+
+
+def bootstrap(
+    settings: BillingSettings | None = None, *, clock: Callable[[], datetime] | None = None
+) -> ServiceRuntime:
+    """Build billing's runtime (HTTP app, relay, consumer) from ``settings``."""
+    settings = settings or BillingSettings()
+    now = clock or (lambda: datetime.now(UTC))
+
+    def handler_factory(runtime: ServiceRuntime) -> EventHandler:
+        return make_handler(_uow_factory(runtime))
+
+    runtime = ServiceRuntime(spec=SPEC, settings=settings, handler_factory=handler_factory)
+    uow_factory = _uow_factory(runtime)
+    runtime.app.state.uow_factory = uow_factory
+    runtime.app.state.bus = MessageBus(
+        command_handlers=COMMAND_HANDLERS,
+        dependencies={"uow": uow_factory, "clock": now},
+    )
+    return runtime
+
+
+def _uow_factory(runtime: ServiceRuntime) -> Callable[[], BillingUnitOfWork]:
+    def factory() -> BillingUnitOfWork:
+        return BillingUnitOfWork(runtime.session_factory, on_commit=runtime.on_commit)
+
+    return factory

@@ -1,0 +1,1 @@
+"""Commands billing accepts (imperative). None yet: the walking skeleton only records events."""

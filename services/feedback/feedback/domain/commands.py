@@ -1,0 +1,1 @@
+"""Commands feedback accepts (imperative). None yet: the walking skeleton only records events."""

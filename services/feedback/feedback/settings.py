@@ -1,0 +1,24 @@
+"""Feedback settings (``FSM_FEEDBACK_*``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import ServiceSettings
+
+
+class FeedbackSettings(ServiceSettings):
+    """Settings of the feedback service."""
+
+    model_config = SettingsConfigDict(env_prefix="FSM_FEEDBACK_", extra="ignore")
+
+    service_name: str = "feedback"
+    port: int = 8005
+
+
+@lru_cache
+def get_settings() -> FeedbackSettings:
+    """Settings read once from the environment."""
+    return FeedbackSettings()

@@ -1,0 +1,1 @@
+"""Fieldwork service: the visit itself (rules FLD-1..FLD-15)."""

@@ -1,0 +1,63 @@
+"""Fieldwork's composition root: builds everything from settings; no I/O at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from contracts.topics import events_topic
+from fieldwork.adapters.tables import FIELDWORK_REGISTRY
+from fieldwork.entrypoints import api
+from fieldwork.entrypoints.consumer import make_handler
+from fieldwork.entrypoints.errors import DOMAIN_ERRORS
+from fieldwork.service_layer.handlers import COMMAND_HANDLERS
+from fieldwork.service_layer.unit_of_work import FieldworkUnitOfWork
+from fieldwork.settings import FieldworkSettings
+from servicekit.consumer import EventHandler
+from servicekit.messagebus import MessageBus
+from servicekit.runtime import ServiceRuntime, ServiceSpec
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+#: The producers of the events in ``EVENTS_OF_INTEREST``. Intake also carries the API-key events
+#: every service applies.
+PRODUCERS: tuple[str, ...] = ("intake", "scheduling", "billing")
+
+SPEC = ServiceSpec(
+    name="fieldwork",
+    title="Fieldwork service",
+    description="The visit itself: departure, arrival, diagnosis, consent, repair and sign-off.",
+    metadata=FIELDWORK_REGISTRY.metadata,
+    migrations_dir=MIGRATIONS,
+    subscribe=[events_topic(producer) for producer in PRODUCERS],
+    routers=[api.router],
+    domain_errors=DOMAIN_ERRORS,
+)
+
+
+def bootstrap(
+    settings: FieldworkSettings | None = None, *, clock: Callable[[], datetime] | None = None
+) -> ServiceRuntime:
+    """Build fieldwork's runtime (HTTP app, relay, consumer) from ``settings``."""
+    settings = settings or FieldworkSettings()
+    now = clock or (lambda: datetime.now(UTC))
+
+    def handler_factory(runtime: ServiceRuntime) -> EventHandler:
+        return make_handler(_uow_factory(runtime))
+
+    runtime = ServiceRuntime(spec=SPEC, settings=settings, handler_factory=handler_factory)
+    uow_factory = _uow_factory(runtime)
+    runtime.app.state.uow_factory = uow_factory
+    runtime.app.state.bus = MessageBus(
+        command_handlers=COMMAND_HANDLERS,
+        dependencies={"uow": uow_factory, "clock": now},
+    )
+    return runtime
+
+
+def _uow_factory(runtime: ServiceRuntime) -> Callable[[], FieldworkUnitOfWork]:
+    def factory() -> FieldworkUnitOfWork:
+        return FieldworkUnitOfWork(runtime.session_factory, on_commit=runtime.on_commit)
+
+    return factory

@@ -1,0 +1,59 @@
+"""Intake's composition root: builds everything from settings; no I/O at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from contracts.topics import ALL_EVENT_TOPICS
+from intake.adapters.tables import INTAKE_REGISTRY
+from intake.entrypoints import api, api_keys
+from intake.entrypoints.consumer import make_handler
+from intake.entrypoints.errors import DOMAIN_ERRORS
+from intake.service_layer.handlers import COMMAND_HANDLERS
+from intake.service_layer.unit_of_work import IntakeUnitOfWork
+from intake.settings import IntakeSettings
+from servicekit.consumer import EventHandler
+from servicekit.messagebus import MessageBus
+from servicekit.runtime import ServiceRuntime, ServiceSpec
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+SPEC = ServiceSpec(
+    name="intake",
+    title="Intake service",
+    description="The call centre's front door: orders, verification, SLA clocks, order timelines.",
+    metadata=INTAKE_REGISTRY.metadata,
+    migrations_dir=MIGRATIONS,
+    subscribe=ALL_EVENT_TOPICS,
+    routers=[api.router, api_keys.router],
+    domain_errors=DOMAIN_ERRORS,
+)
+
+
+def bootstrap(
+    settings: IntakeSettings | None = None, *, clock: Callable[[], datetime] | None = None
+) -> ServiceRuntime:
+    """Build intake's runtime (HTTP app, relay, consumer) from ``settings``."""
+    settings = settings or IntakeSettings()
+    now = clock or (lambda: datetime.now(UTC))
+
+    def handler_factory(runtime: ServiceRuntime) -> EventHandler:
+        return make_handler(_uow_factory(runtime))
+
+    runtime = ServiceRuntime(spec=SPEC, settings=settings, handler_factory=handler_factory)
+    uow_factory = _uow_factory(runtime)
+    runtime.app.state.uow_factory = uow_factory
+    runtime.app.state.bus = MessageBus(
+        command_handlers=COMMAND_HANDLERS,
+        dependencies={"uow": uow_factory, "clock": now},
+    )
+    return runtime
+
+
+def _uow_factory(runtime: ServiceRuntime) -> Callable[[], IntakeUnitOfWork]:
+    def factory() -> IntakeUnitOfWork:
+        return IntakeUnitOfWork(runtime.session_factory, on_commit=runtime.on_commit)
+
+    return factory

@@ -1,0 +1,136 @@
+"""API-key management (admin): issue, list, revoke. Keys reach every service as events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, status
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from sqlalchemy import select
+
+from contracts.identity import ApiKeyRevoked, Role
+from contracts.ids import new_id
+from intake.entrypoints.dependencies import UowFactoryDep
+from servicekit.auth import ApiKey, Principal, generate_key, issued_event, require_roles
+from servicekit.problems import ProblemError, problem_responses
+
+router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
+AdminDep = Annotated[Principal, Depends(require_roles("admin"))]
+
+
+class ApiKeyCreate(BaseModel):
+    """A key to issue. Partner keys name their network; technician keys their technician."""
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    network_id: str | None = Field(default=None, max_length=64)
+    technician_id: str | None = Field(default=None, max_length=64)
+    expires_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _binding(self) -> ApiKeyCreate:
+        if self.role == "partner" and not self.network_id:
+            raise ValueError("a partner key must name its network_id")
+        if self.role == "technician" and not self.technician_id:
+            raise ValueError("a technician key must name its technician_id")
+        return self
+
+
+class ApiKeyOut(BaseModel):
+    """A key's record (never the key itself)."""
+
+    key_id: str
+    name: str
+    role: str
+    network_id: str | None
+    technician_id: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyIssuedOut(ApiKeyOut):
+    """The new key: `key` is shown only in this response."""
+
+    key: str
+
+
+def _out(row: ApiKey) -> dict[str, Any]:
+    return {
+        "key_id": row.key_id,
+        "name": row.name,
+        "role": row.role,
+        "network_id": row.network_id,
+        "technician_id": row.technician_id,
+        "created_at": row.created_at,
+        "expires_at": row.expires_at,
+        "revoked_at": row.revoked_at,
+    }
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyIssuedOut,
+    responses=problem_responses(401, 403, 422),
+    summary="Issue an API key",
+)
+async def issue_key(body: ApiKeyCreate, uow: UowFactoryDep, principal: AdminDep) -> Any:
+    """Issue a key with a role; it works at every service once ApiKeyIssued reached it."""
+    raw = generate_key()
+    event = issued_event(
+        key_id=str(new_id()),
+        raw_key=raw,
+        role=body.role,
+        name=body.name,
+        network_id=body.network_id,
+        technician_id=body.technician_id,
+        expires_at=body.expires_at,
+    )
+    row = ApiKey(
+        key_id=event.key_id,
+        key_hash=event.key_hash,
+        role=event.role,
+        name=event.name,
+        network_id=event.network_id,
+        technician_id=event.technician_id,
+        created_at=datetime.now(UTC),
+        expires_at=event.expires_at,
+    )
+    async with uow() as work:
+        work.session.add(row)
+        work.record(event)
+        await work.commit()
+    return {**_out(row), "key": raw}
+
+
+@router.get(
+    "", response_model=list[ApiKeyOut], responses=problem_responses(401, 403), summary="List keys"
+)
+async def list_keys(uow: UowFactoryDep, principal: AdminDep) -> Any:
+    """Every key issued, newest first (hashes and keys are never shown)."""
+    async with uow() as work:
+        rows = (
+            await work.session.execute(select(ApiKey).order_by(ApiKey.created_at.desc()))  # type: ignore[attr-defined]
+        ).scalars()
+        return [_out(r) for r in rows]
+
+
+@router.delete(
+    "/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404),
+    summary="Revoke a key",
+)
+async def revoke_key(key_id: str, uow: UowFactoryDep, principal: AdminDep) -> None:
+    """Revoke a key everywhere (ApiKeyRevoked)."""
+    async with uow() as work:
+        row = await work.session.get(ApiKey, key_id)
+        if row is None:
+            raise ProblemError(404, f"API key {key_id} does not exist.", title="Not Found")
+        if row.revoked_at is None:
+            row.revoked_at = datetime.now(UTC)
+            work.session.add(row)
+            work.record(ApiKeyRevoked(key_id=key_id, reason=f"revoked by {principal.name}"))
+            await work.commit()

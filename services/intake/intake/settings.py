@@ -1,0 +1,25 @@
+"""Intake settings (``FSM_INTAKE_*``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import ServiceSettings
+
+
+class IntakeSettings(ServiceSettings):
+    """Settings of the intake service."""
+
+    model_config = SettingsConfigDict(env_prefix="FSM_INTAKE_", extra="ignore")
+
+    service_name: str = "intake"
+    port: int = 8001
+    phone_default_region: str = "CN"
+
+
+@lru_cache
+def get_settings() -> IntakeSettings:
+    """Settings read once from the environment."""
+    return IntakeSettings()

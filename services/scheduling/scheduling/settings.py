@@ -1,0 +1,24 @@
+"""Scheduling settings (``FSM_SCHEDULING_*``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import ServiceSettings
+
+
+class SchedulingSettings(ServiceSettings):
+    """Settings of the scheduling service."""
+
+    model_config = SettingsConfigDict(env_prefix="FSM_SCHEDULING_", extra="ignore")
+
+    service_name: str = "scheduling"
+    port: int = 8002
+
+
+@lru_cache
+def get_settings() -> SchedulingSettings:
+    """Settings read once from the environment."""
+    return SchedulingSettings()

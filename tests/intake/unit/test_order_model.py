@@ -1,0 +1,79 @@
+"""The order aggregate (pure domain)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from contracts.common import Address, Channel, Customer, Fault, Product
+from contracts.intake import OrderCreated
+from intake.domain.model import Order, OrderStatus, TimelineEntry
+
+NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+def _order(**overrides: object) -> Order:
+    fields: dict[str, object] = {
+        "customer": Customer(name="王芳", phones=["+8613800138000"], address=Address(detail="x")),
+        "product": Product(line="water_heater", model="JSQ24-12"),
+        "fault": Fault(description="热水器打不着火"),
+        "channel": Channel.HOTLINE,
+        "now": NOW,
+    }
+    fields.update(overrides)
+    return Order.take(**fields)  # type: ignore[arg-type]
+
+
+def _entry(event_type: str, minutes: int, event_id: str | None = None) -> TimelineEntry:
+    return TimelineEntry(
+        event_id=event_id or f"{event_type}-{minutes}",
+        type=event_type,
+        version=1,
+        time=NOW + timedelta(minutes=minutes),
+        source="/fsm/test",
+    )
+
+
+def test_int_1_taking_an_order_records_order_created_with_what_was_taken() -> None:
+    order = _order(needs_verification=["product.purchase_date"], emergency=True)
+    assert len(order.events) == 1
+    event = order.events[0]
+    assert isinstance(event, OrderCreated)
+    assert event.order_id == order.id
+    assert event.customer.phones == ["+8613800138000"]
+    assert event.emergency is True
+    assert event.subject() == order.id
+
+
+def test_int_2_missing_details_travel_with_the_order() -> None:
+    order = _order(needs_verification=["product.purchase_date", "product.model"])
+    assert order.needs_verification == ["product.purchase_date", "product.model"]
+    assert order.events[0].needs_verification == ["product.purchase_date", "product.model"]  # type: ignore[attr-defined]
+
+
+def test_status_follows_the_timeline_in_event_time_order_whatever_the_arrival_order() -> None:
+    order = _order()
+    assert order.observe(_entry("TechnicianArrived", 30))
+    assert order.observe(_entry("OrderAssigned", 10))
+    assert order.observe(_entry("OrderCreated", 0))
+    assert [e.type for e in order.timeline] == [
+        "OrderCreated",
+        "OrderAssigned",
+        "TechnicianArrived",
+    ]
+    assert order.status is OrderStatus.ON_SITE
+
+
+def test_the_same_event_seen_twice_is_on_the_timeline_once() -> None:
+    order = _order()
+    assert order.observe(_entry("OrderCreated", 0, "e1"))
+    assert not order.observe(_entry("OrderCreated", 0, "e1"))
+    assert len(order.timeline) == 1
+
+
+def test_a_cancelled_order_stays_cancelled_until_reopened() -> None:
+    order = _order()
+    order.observe(_entry("OrderCancelled", 5))
+    order.observe(_entry("OrderAssigned", 6))
+    assert order.status is OrderStatus.CANCELLED
+    order.observe(_entry("OrderReopened", 7))
+    assert order.status is OrderStatus.RECEIVED

@@ -1,0 +1,71 @@
+"""The inbox: an event delivered twice, one after the other or at the same time, is applied once,
+and a handling that fails leaves no trace so the redelivery applies it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from support.events import envelope
+from support.inbox import Boom, Effect, apply, count, create_effect_table
+
+from servicekit.db import SessionFactory
+from servicekit.inbox import InboxMessage
+from servicekit.outbox import OutboxMessage
+
+
+@pytest.fixture(autouse=True)
+async def _effect_table(engine: AsyncEngine) -> None:
+    await create_effect_table(engine)
+
+
+async def test_redelivered_event_is_applied_once(session_factory: SessionFactory) -> None:
+    event = envelope()
+
+    assert await apply(session_factory, event) is True
+    assert await apply(session_factory, event) is False
+
+    assert await count(session_factory, Effect) == 1
+    assert await count(session_factory, InboxMessage) == 1
+    assert await count(session_factory, OutboxMessage) == 1
+
+
+async def test_event_delivered_twice_at_once_is_applied_once(
+    session_factory: SessionFactory,
+) -> None:
+    event = envelope()
+    rendezvous = asyncio.Barrier(2)
+
+    outcomes = await asyncio.gather(
+        apply(session_factory, event, rendezvous=rendezvous),
+        apply(session_factory, event, rendezvous=rendezvous),
+        return_exceptions=True,
+    )
+
+    # SQLite serialises the writers, so the second sees the claim; PostgreSQL lets both pass
+    # the check and the inbox primary key refuses the second commit.
+    assert sum(o is True for o in outcomes) == 1, outcomes
+    assert all(o is True or o is False or isinstance(o, IntegrityError) for o in outcomes), outcomes
+    assert await count(session_factory, Effect) == 1
+    assert await count(session_factory, OutboxMessage) == 1
+    # The consumer retries a failed handling; the retry finds the claim and does nothing.
+    assert await apply(session_factory, event) is False
+    assert await count(session_factory, Effect) == 1
+
+
+async def test_failed_handling_leaves_no_claim_so_the_redelivery_applies_it(
+    session_factory: SessionFactory,
+) -> None:
+    event = envelope()
+
+    with pytest.raises(Boom):
+        await apply(session_factory, event, fail=True)
+    assert await count(session_factory, Effect) == 0
+    assert await count(session_factory, InboxMessage) == 0
+    assert await count(session_factory, OutboxMessage) == 0
+
+    assert await apply(session_factory, event) is True
+    assert await count(session_factory, Effect) == 1
+    assert await count(session_factory, OutboxMessage) == 1

@@ -1,0 +1,134 @@
+"""Every error a service returns is an RFC 9457 problem document that says what went wrong."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel
+
+from servicekit.problems import PROBLEM_JSON, ProblemError, install_problem_handlers
+
+
+class OrderNotFound(Exception):
+    """A domain error the app maps to 404."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"order {order_id} does not exist")
+        self.extensions = {"order_id": order_id}
+
+
+class NewThing(BaseModel):
+    name: str
+    count: int
+
+
+def make_app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app, {OrderNotFound: (404, "Order not found")})
+
+    @app.post("/things")
+    async def create(thing: NewThing) -> NewThing:
+        return thing
+
+    @app.get("/orders/{order_id}")
+    async def get_order(order_id: str) -> dict[str, str]:
+        raise OrderNotFound(order_id)
+
+    @app.get("/private")
+    async def private() -> None:
+        raise ProblemError(401, "An API key is required.", title="Unauthorized")
+
+    @app.get("/teapot")
+    async def teapot() -> None:
+        raise HTTPException(status_code=409, detail="already brewing")
+
+    @app.get("/crash")
+    async def crash() -> None:
+        raise RuntimeError("secret connection string")
+
+    return app
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    # The 500 handler answers and Starlette re-raises afterwards; the client must not re-raise.
+    transport = httpx.ASGITransport(make_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    body = response.json()
+    assert body["status"] == status
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    return body
+
+
+async def test_missing_field_is_a_422_naming_the_field(client: httpx.AsyncClient) -> None:
+    body = problem(await client.post("/things", json={"count": 2}), 422)
+
+    assert body["type"].endswith("/validation")
+    assert [e["field"] for e in body["errors"]] == ["name"]
+    assert "name" in body["detail"]
+    assert body["instance"] == "/things"
+
+
+async def test_wrongly_typed_field_is_a_422_naming_the_field(client: httpx.AsyncClient) -> None:
+    body = problem(await client.post("/things", json={"name": "x", "count": "many"}), 422)
+
+    assert [e["field"] for e in body["errors"]] == ["count"]
+
+
+async def test_body_that_is_not_json_is_a_422_about_the_body(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/things", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    body = problem(response, 422)
+
+    [error] = body["errors"]
+    assert error["field"] == "body"
+    assert error["message"].startswith("the body is not valid JSON")
+
+
+async def test_problem_error_keeps_its_status_title_and_detail(client: httpx.AsyncClient) -> None:
+    body = problem(await client.get("/private"), 401)
+
+    assert body["title"] == "Unauthorized"
+    assert body["detail"] == "An API key is required."
+    assert body["type"].endswith("/unauthorized")
+
+
+async def test_unknown_route_is_a_404_problem(client: httpx.AsyncClient) -> None:
+    body = problem(await client.get("/nowhere"), 404)
+
+    assert body["title"] == "Not Found"
+    assert body["instance"] == "/nowhere"
+
+
+async def test_domain_error_maps_to_its_status_with_its_extensions(
+    client: httpx.AsyncClient,
+) -> None:
+    body = problem(await client.get("/orders/o-42"), 404)
+
+    assert body["title"] == "Order not found"
+    assert body["detail"] == "order o-42 does not exist"
+    assert body["order_id"] == "o-42"
+
+
+async def test_http_exception_keeps_its_detail(client: httpx.AsyncClient) -> None:
+    body = problem(await client.get("/teapot"), 409)
+
+    assert body["title"] == "Conflict"
+    assert body["detail"] == "already brewing"
+
+
+async def test_unexpected_error_is_a_500_that_hides_the_cause(client: httpx.AsyncClient) -> None:
+    body = problem(await client.get("/crash"), 500)
+
+    assert body["title"] == "Internal Server Error"
+    assert "secret" not in str(body)

@@ -1,0 +1,64 @@
+"""Service settings are validated at start-up: a weak bootstrap key stops the service."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from servicekit.settings import KafkaSettings, ServiceSettings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("FSM_BOOTSTRAP_API_KEY", "FSM_KAFKA_BOOTSTRAP", "FSM_KAFKA_MAX_ATTEMPTS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_bootstrap_api_key_shorter_than_16_characters_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FSM_BOOTSTRAP_API_KEY", "x" * 15)
+
+    with pytest.raises(ValidationError, match="at least 16 characters"):
+        ServiceSettings(service_name="intake", port=8001)
+
+
+def test_bootstrap_api_key_of_16_characters_is_accepted_and_kept_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FSM_BOOTSTRAP_API_KEY", "k" * 16)
+
+    settings = ServiceSettings(service_name="intake", port=8001)
+
+    assert settings.bootstrap_api_key is not None
+    assert settings.bootstrap_api_key.get_secret_value() == "k" * 16
+    assert "k" * 16 not in repr(settings)
+
+
+def test_without_bootstrap_api_key_there_is_none() -> None:
+    assert ServiceSettings(service_name="intake", port=8001).bootstrap_api_key is None
+
+
+def test_port_out_of_range_is_refused() -> None:
+    with pytest.raises(ValidationError, match="port"):
+        ServiceSettings(service_name="intake", port=70000)
+
+
+def test_database_defaults_to_sqlite_under_the_data_directory() -> None:
+    settings = ServiceSettings(service_name="intake", port=8001, data_dir="var/data")
+
+    assert settings.resolved_database_url == "sqlite+aiosqlite:///var/data/intake.db"
+
+
+def test_kafka_settings_come_from_fsm_kafka_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FSM_KAFKA_BOOTSTRAP", "broker-1:9092,broker-2:9092")
+    monkeypatch.setenv("FSM_KAFKA_MAX_ATTEMPTS", "0")
+
+    with pytest.raises(ValidationError, match="max_attempts"):
+        KafkaSettings()
+    monkeypatch.setenv("FSM_KAFKA_MAX_ATTEMPTS", "7")
+    settings = KafkaSettings()
+
+    assert settings.bootstrap == "broker-1:9092,broker-2:9092"
+    assert settings.max_attempts == 7
+    assert settings.enable_idempotence is False

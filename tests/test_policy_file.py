@@ -1,0 +1,46 @@
+"""The shipped policy file is valid and states every default of RULES.md explicitly."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from servicekit.calendar import CalendarPolicy
+from servicekit.policy import PolicyError, load_section, read_policy_file
+
+POLICY_FILE = Path(__file__).resolve().parent.parent / "policy.yaml"
+SERVICES = ("intake", "scheduling", "fieldwork", "billing", "feedback")
+
+
+def _service_policy_model(service: str) -> type[BaseModel] | None:
+    try:
+        module = importlib.import_module(f"{service}.domain.policy")
+    except ModuleNotFoundError:
+        return None
+    return getattr(module, "POLICY_MODEL", None)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_section_lists_every_default(service: str) -> None:
+    model = _service_policy_model(service)
+    section = read_policy_file(POLICY_FILE).get(service)
+    if model is None:
+        assert section == {}, f"{service} has a section but no domain/policy.py POLICY_MODEL"
+        return
+    assert load_section(model, section=service, path=POLICY_FILE) == model()
+    assert section == model().model_dump(mode="json")
+
+
+def test_calendar_section_is_the_default_calendar() -> None:
+    loaded = load_section(CalendarPolicy, section="calendar", path=POLICY_FILE)
+    assert loaded == CalendarPolicy()
+
+
+def test_a_bad_value_is_refused_naming_the_section(tmp_path: Path) -> None:
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("calendar:\n  timezone: Mars/Olympus\n")
+    with pytest.raises(PolicyError, match="calendar"):
+        load_section(CalendarPolicy, section="calendar", path=bad)
