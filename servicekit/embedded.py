@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -84,7 +85,8 @@ class EmbeddedBroker:
         """Stop the broker (its memory storage is lost)."""
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
-            process.terminate()
+            # Tansu lingers ~5 s on SIGTERM while clients are connected; SIGINT ends it at once.
+            process.send_signal(signal.SIGINT)
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
