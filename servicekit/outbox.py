@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import random
 from datetime import UTC, datetime
@@ -20,8 +21,10 @@ from sqlalchemy import (
     Text,
     func,
     select,
+    text,
     update,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, col
 
 from contracts.envelope import EventEnvelope
@@ -109,6 +112,7 @@ class OutboxRelay:
         self._max_backoff = max_backoff
         self._wakeup = asyncio.Event()
         self._stopping = False
+        self._leader_connection: AsyncConnection | None = None
 
     def notify(self) -> None:
         """Wake the relay now (called after a commit that staged events)."""
@@ -121,6 +125,12 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until stopped."""
+        try:
+            await self._run()
+        finally:
+            await self.release()
+
+    async def _run(self) -> None:
         failures = 0
         while not self._stopping:
             try:
@@ -145,7 +155,14 @@ class OutboxRelay:
         self._wakeup.clear()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending rows; returns how many were marked published."""
+        """Publish one batch of pending rows; returns how many were marked published.
+
+        The rows are read and marked in two short transactions and sent in between: no database
+        lock is held while the broker is slow or away (SQLite has one writer, and the API must
+        keep taking orders during a broker outage).
+        """
+        if not await self._is_leader():
+            return 0
         async with self._session_factory() as session:
             rows = list(
                 (
@@ -157,12 +174,13 @@ class OutboxRelay:
                     )
                 ).scalars()
             )
-            OUTBOX_BACKLOG.labels(self._service).set(len(rows))
-            if not rows:
-                return 0
-            sent: list[int] = []
-            error: BaseException | None = None
-            futures = []
+        OUTBOX_BACKLOG.labels(self._service).set(len(rows))
+        if not rows:
+            return 0
+        sent: list[int] = []
+        error: BaseException | None = None
+        futures = []
+        try:
             for row in rows:
                 headers = [(k, v.encode()) for k, v in json.loads(row.headers).items()]
                 headers.append(("ce_type", row.event_type.encode()))
@@ -172,33 +190,70 @@ class OutboxRelay:
                         row.topic, row.payload.encode(), key=row.key.encode(), headers=headers
                     )
                 )
-            for row, fut in zip(rows, futures, strict=True):
-                try:
-                    await fut
-                except Exception as exc:
-                    error = exc
-                    break
-                assert row.seq is not None
-                sent.append(row.seq)
-            now = datetime.now(UTC)
+        except Exception as exc:
+            error = exc
+        for row, fut in zip(rows, futures, strict=False):
+            try:
+                await fut
+            except Exception as exc:
+                error = exc
+                break
+            assert row.seq is not None
+            sent.append(row.seq)
+        async with self._session_factory() as session:
             if sent:
                 await session.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.seq.in_(sent))  # type: ignore[union-attr]
-                    .values(published_at=now, attempts=OutboxMessage.attempts + 1)
+                    .values(published_at=datetime.now(UTC), attempts=OutboxMessage.attempts + 1)
                 )
-            if error is not None:
-                failed = rows[len(sent)]
+            if error is not None and len(sent) < len(rows):
                 await session.execute(
                     update(OutboxMessage)
-                    .where(col(OutboxMessage.seq) == failed.seq)
+                    .where(col(OutboxMessage.seq) == rows[len(sent)].seq)
                     .values(attempts=OutboxMessage.attempts + 1, last_error=repr(error)[:2000])
                 )
             await session.commit()
-            OUTBOX_PUBLISHED.labels(self._service).inc(len(sent))
-            if error is not None:
-                raise error
-            return len(sent)
+        OUTBOX_PUBLISHED.labels(self._service).inc(len(sent))
+        if error is not None:
+            raise error
+        return len(sent)
+
+    async def _is_leader(self) -> bool:
+        """On PostgreSQL, only the replica holding the outbox lock publishes (keeps per-key order
+        when a service runs several replicas); SQLite has one process by construction."""
+        engine = self._session_factory.kw["bind"]
+        if engine.dialect.name != "postgresql":
+            return True
+        if self._leader_connection is not None:
+            try:
+                await self._leader_connection.execute(text("SELECT 1"))
+                return True
+            except Exception:  # the connection died, and the lock with it: compete again
+                await self.release()
+        connection = await engine.connect()
+        key = int.from_bytes(hashlib.sha256(f"outbox:{self._service}".encode()).digest()[:8], "big")
+        key -= 1 << 63  # a signed bigint
+        got = (
+            await connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})
+        ).scalar()
+        await connection.commit()
+        if got:
+            self._leader_connection = connection
+            return True
+        await connection.close()
+        return False
+
+    async def release(self) -> None:
+        """Give up leadership (closing the connection releases the advisory lock)."""
+        if self._leader_connection is not None:
+            connection, self._leader_connection = self._leader_connection, None
+            with contextlib.suppress(Exception):
+                # The connection goes back to the pool: unlock, or the pool keeps the lock.
+                await connection.execute(text("SELECT pg_advisory_unlock_all()"))
+                await connection.commit()
+            with contextlib.suppress(Exception):
+                await connection.close()
 
 
 async def pending_count(session_factory: SessionFactory) -> int:

@@ -1,0 +1,324 @@
+"""Load figures of the platform on PostgreSQL, measured in one run so the ratios hold.
+
+- intake order creation (``POST /v1/orders``): requests/s and p50/p99 at a fixed concurrency,
+  beside a bare FastAPI JSON endpoint served with the same uvicorn settings;
+- end to end: time from ``POST /v1/orders`` to ``OrderAssigned`` on the order's timeline at a
+  fixed arrival rate (falls back to ``OrderCreated`` when no technician can take the orders),
+  beside the raw broker's produce→consume latency at the same rate;
+- resident memory (RSS) of each service idle and under load.
+
+Settings (environment): ``FSM_BENCH_REQUESTS`` (default 2000), ``FSM_BENCH_CONCURRENCY`` (32),
+``FSM_BENCH_RATE`` (orders/s, 100), ``FSM_BENCH_E2E_ORDERS`` (500), ``FSM_BENCH_PG_DSN``
+(``postgresql://postgres@127.0.0.1:5432/postgres``). Writes ``bench/results/load.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from fsm.processes import SERVICES, Platform
+from servicekit.embedded import free_port
+
+RESULTS = Path(__file__).resolve().parent / "results" / "load.json"
+REQUESTS = int(os.environ.get("FSM_BENCH_REQUESTS", "2000"))
+CONCURRENCY = int(os.environ.get("FSM_BENCH_CONCURRENCY", "32"))
+RATE = float(os.environ.get("FSM_BENCH_RATE", "100"))
+E2E_ORDERS = int(os.environ.get("FSM_BENCH_E2E_ORDERS", "500"))
+PG_DSN = os.environ.get("FSM_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+ORDER: dict[str, Any] = {
+    "customer": {
+        "name": "王芳",
+        "phone": "13800138000",
+        "address": "山东省东营市东营区西四路100号",
+    },
+    "product": {"line": "water_heater", "model": "JSQ24-12", "purchase_date": "2025-03-01"},
+    "fault": {"description": "热水器打不着火"},
+    "channel": "hotline",
+}
+
+BARE_APP = """
+from fastapi import FastAPI
+app = FastAPI()
+
+@app.post("/bare", status_code=201)
+async def bare(body: dict) -> dict:
+    return {"id": "x", "received": body}
+"""
+
+
+def _order() -> dict[str, Any]:
+    """A distinct order each time (the same phone and serial would be linked as a duplicate)."""
+    n = uuid.uuid4().int
+    body = json.loads(json.dumps(ORDER))
+    body["customer"]["phone"] = f"+86139{n % 10**8:08d}"
+    body["product"]["serial"] = f"SN-{n % 10**12:012d}"
+    return body
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _latency_summary(latencies: list[float], elapsed: float) -> dict[str, float]:
+    return {
+        "requests": len(latencies),
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(_percentile(latencies, 50) * 1000, 2),
+        "p99_ms": round(_percentile(latencies, 99) * 1000, 2),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
+    }
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+async def _closed_loop(url: str, headers: dict[str, str]) -> dict[str, float]:
+    """``REQUESTS`` POSTs with ``CONCURRENCY`` in flight; every answer must be 201."""
+    latencies: list[float] = []
+    remaining = REQUESTS
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                started = time.perf_counter()
+                response = await client.post(url, json=_order())
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 201:
+                    raise RuntimeError(f"{url}: {response.status_code} {response.text[:200]}")
+
+        for _ in range(20):  # warm-up
+            await client.post(url, json=_order())
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - began
+    return _latency_summary(latencies, elapsed)
+
+
+async def _end_to_end(procs: Platform) -> dict[str, Any]:
+    """Open-loop arrivals at ``RATE``/s; each order polled until the target event shows."""
+    target = "OrderAssigned"
+    headers = {"Authorization": f"Bearer {procs.admin_key}"}
+    latencies: list[float] = []
+    async with httpx.AsyncClient(
+        base_url=procs.urls["intake"], headers=headers, timeout=30
+    ) as client:
+        probe = await client.post("/v1/orders", json=_order())
+        probe_id = probe.json()["id"]
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            timeline = (await client.get(f"/v1/orders/{probe_id}")).json()["timeline"]
+            if any(e["type"] == "OrderAssigned" for e in timeline):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            target = "OrderCreated"
+
+        async def one() -> None:
+            started = time.perf_counter()
+            created = await client.post("/v1/orders", json=_order())
+            order_id = created.json()["id"]
+            while True:
+                timeline = (await client.get(f"/v1/orders/{order_id}")).json()["timeline"]
+                if any(e["type"] == target for e in timeline):
+                    latencies.append(time.perf_counter() - started)
+                    return
+                await asyncio.sleep(0.005)
+
+        tasks = []
+        began = time.perf_counter()
+        for n in range(E2E_ORDERS):
+            await asyncio.sleep(max(0.0, began + n / RATE - time.perf_counter()))
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+    summary = _latency_summary(latencies, time.perf_counter() - began)
+    return {"target_event": target, "arrival_rate_per_s": RATE, **summary}
+
+
+async def _broker_latency(bootstrap: str) -> dict[str, Any]:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    topic = f"bench.latency.{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=int(os.environ.get("FSM_KAFKA_FETCH_MAX_WAIT_MS", "10")),
+    )
+    await producer.start()
+    await producer.send_and_wait(topic, b"warm-up")
+    await consumer.start()
+    latencies: list[float] = []
+    count = E2E_ORDERS
+    try:
+        await consumer.getone()  # warm-up message: the group is formed
+
+        async def produce() -> None:
+            began = time.perf_counter()
+            for n in range(count):
+                await asyncio.sleep(max(0.0, began + n / RATE - time.perf_counter()))
+                await producer.send(topic, str(time.perf_counter()).encode())
+
+        sender = asyncio.create_task(produce())
+        while len(latencies) < count:
+            message = await consumer.getone()
+            latencies.append(time.perf_counter() - float(message.value or b"0"))
+        await sender
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return {"arrival_rate_per_s": RATE, **_latency_summary(latencies, 1.0)}
+
+
+async def _create_databases() -> dict[str, str]:
+    suffix = uuid.uuid4().hex[:8]
+    conn = await asyncpg.connect(PG_DSN)
+    urls = {}
+    try:
+        for name in SERVICES:
+            db = f"fsm_bench_{name}_{suffix}"
+            await conn.execute(f'CREATE DATABASE "{db}"')
+            base = PG_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+            urls[name] = f"{base}/{db}"
+    finally:
+        await conn.close()
+    return urls
+
+
+async def _drop_databases(urls: dict[str, str]) -> None:
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        for url in urls.values():
+            await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def _serve_bare(port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    (workdir / "bare_app.py").write_text(BARE_APP)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=workdir,
+    )
+
+
+def main() -> None:
+    """Run the load benchmarks and write ``bench/results/load.json``."""
+    with tempfile.TemporaryDirectory(prefix="fsm-bench-") as scratch:
+        asyncio.run(_main(Path(scratch)))
+
+
+async def _main(scratch: Path) -> None:
+    urls = await _create_databases()
+    procs = Platform(scratch / "platform", database_urls=urls)
+    bare_port = free_port()
+    bare = _serve_bare(bare_port, scratch)
+    results: dict[str, Any] = {
+        "machine": {
+            "cpu": _cpu_model(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "database": "PostgreSQL (local)",
+            "broker": "embedded Tansu" if not os.environ.get("FSM_KAFKA_BOOTSTRAP") else "external",
+        },
+        "settings": {"requests": REQUESTS, "concurrency": CONCURRENCY, "rate": RATE},
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    try:
+        procs.start()
+        await asyncio.sleep(2)
+        results["rss_idle_mb"] = {n: _rss_mb(procs.pid(n)) for n in SERVICES}
+        headers = {"Authorization": f"Bearer {procs.admin_key}"}
+        bare_figures = await _closed_loop(f"http://127.0.0.1:{bare_port}/bare", {})
+        intake_figures = await _closed_loop(procs.urls["intake"] + "/v1/orders", headers)
+        results["rss_under_load_mb"] = {n: _rss_mb(procs.pid(n)) for n in SERVICES}
+        results["bare_fastapi"] = bare_figures
+        results["intake_create_order"] = intake_figures
+        results["intake_vs_bare_ratio"] = round(
+            intake_figures["requests_per_s"] / bare_figures["requests_per_s"], 3
+        )
+        results["end_to_end"] = await _end_to_end(procs)
+        results["broker_produce_consume"] = await _broker_latency(procs.bootstrap)
+        results["rss_after_e2e_mb"] = {n: _rss_mb(procs.pid(n)) for n in SERVICES}
+    finally:
+        bare.terminate()
+        bare.wait(timeout=10)
+        procs.stop()
+        await _drop_databases(urls)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    _print(results)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _print(results: dict[str, Any]) -> None:
+    bare, intake = results["bare_fastapi"], results["intake_create_order"]
+    e2e, raw = results["end_to_end"], results["broker_produce_consume"]
+    print(f"machine: {results['machine']}")
+    print(
+        f"bare FastAPI      {bare['requests_per_s']:>8} req/s  p50 {bare['p50_ms']} ms  "
+        f"p99 {bare['p99_ms']} ms"
+    )
+    print(
+        f"intake POST order {intake['requests_per_s']:>8} req/s  p50 {intake['p50_ms']} ms  "
+        f"p99 {intake['p99_ms']} ms  ({results['intake_vs_bare_ratio']:.0%} of bare; "
+        "target >= 40 %, p99 < 50 ms)"
+    )
+    print(
+        f"end to end (POST -> {e2e['target_event']} on the timeline) at {e2e['arrival_rate_per_s']}"
+        f"/s: p50 {e2e['p50_ms']} ms  p99 {e2e['p99_ms']} ms  (target p99 < 250 ms)"
+    )
+    print(f"raw broker produce->consume: p50 {raw['p50_ms']} ms  p99 {raw['p99_ms']} ms")
+    for phase in ("rss_idle_mb", "rss_under_load_mb", "rss_after_e2e_mb"):
+        print(f"{phase}: {results[phase]}")
+    print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
