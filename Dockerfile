@@ -11,12 +11,12 @@ RUN groupadd --system --gid 10001 fsm \
 
 WORKDIR /app
 
-COPY pyproject.toml ./
+COPY pyproject.toml policy.yaml ./
+COPY fsm ./fsm
 COPY contracts ./contracts
 COPY servicekit ./servicekit
 COPY services ./services
-# The sources stay in /app beside the installed package: the migrations live in
-# services/<name>/migrations, outside the Python packages.
+# Migrations ship inside each service package; policy.yaml in /app is the default policy file.
 RUN pip install --no-cache-dir . \
     && mkdir -p /app/var \
     && chown fsm:fsm /app/var

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -89,6 +89,16 @@ class ServiceSettings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("FSM_BOOTSTRAP_API_KEY must be at least 16 characters")
         return value
+
+    @model_validator(mode="after")
+    def _no_example_secrets_in_production(self) -> ServiceSettings:
+        # Like the full-stack FastAPI template: an example secret is fine on a laptop, never live.
+        key = self.bootstrap_api_key.get_secret_value() if self.bootstrap_api_key else ""
+        if self.environment == "production" and "change-me" in key:
+            raise ValueError(
+                "FSM_BOOTSTRAP_API_KEY still holds an example value; set a secret of your own"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -62,3 +62,15 @@ def test_kafka_settings_come_from_fsm_kafka_environment(monkeypatch: pytest.Monk
     assert settings.bootstrap == "broker-1:9092,broker-2:9092"
     assert settings.max_attempts == 7
     assert settings.enable_idempotence is False
+
+
+def test_production_refuses_the_example_bootstrap_key() -> None:
+    from pydantic import ValidationError
+
+    from intake.settings import IntakeSettings
+
+    with pytest.raises(ValidationError, match="example value"):
+        IntakeSettings(
+            environment="production", bootstrap_api_key="example-admin-key-change-me-please"
+        )
+    assert IntakeSettings(environment="dev", bootstrap_api_key="example-admin-key-change-me-please")
