@@ -11,6 +11,11 @@ RUN groupadd --system --gid 10001 fsm \
 
 WORKDIR /app
 
+# The CJK font embedded in the Chinese service reports (PDF).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/*
+
 COPY pyproject.toml policy.yaml ./
 COPY fsm ./fsm
 COPY contracts ./contracts

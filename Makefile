@@ -21,6 +21,7 @@ PACKAGES := $(wildcard fsm/__init__.py contracts/__init__.py servicekit/__init__
 $(STAMP): pyproject.toml $(PACKAGES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@sh deploy/ensure-cjk-font.sh
 	@touch $@
 
 install: $(STAMP) ## Create the virtualenv and install the project with the dev extras

@@ -31,14 +31,17 @@ def kit_metadata() -> MetaData:
     return KIT_REGISTRY.metadata
 
 
-def run_env(service_metadata: MetaData) -> None:
-    """Body of a service's ``env.py``: migrate on the connection handed over by :func:`upgrade`."""
+def run_env(*service_metadata: MetaData) -> None:
+    """Body of a service's ``env.py``: migrate on the connection handed over by :func:`upgrade`.
+
+    Pass the service's own metadata and any shared table sets it mounts (e.g. webhooks).
+    """
     connection: Connection | None = context.config.attributes.get("connection")
     if connection is None:
         raise RuntimeError("run migrations through servicekit.migrations.upgrade or `fsm migrate`")
     context.configure(
         connection=connection,
-        target_metadata=[kit_metadata(), service_metadata],
+        target_metadata=[kit_metadata(), *service_metadata],
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
