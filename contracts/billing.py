@@ -27,6 +27,8 @@ class QuoteLine(BaseModel):
     kind: WorkItemKind
     fee_code: str | None = None
     """The fee schedule code; null for a material priced at stock price + 30 % (BIL-4)."""
+    part_no: str | None = None
+    """The part or material number, for parts and materials (BIL-4, BIL-9)."""
     description: str
     quantity: Quantity = Decimal(1)
     unit_price: Money
@@ -35,6 +37,8 @@ class QuoteLine(BaseModel):
     rule_id: RuleId
     """The rule that produced this price, e.g. `BIL-1` (in warranty, free) or `BIL-4`."""
     covered_by_warranty: bool = False
+    note: str | None = None
+    """Why the line is priced so, e.g. "bundled with W01: only the highest fee is charged"."""
 
 
 class QuoteIssued(_BillingEvent):
@@ -138,6 +142,25 @@ class PaymentCollected(_BillingEvent):
     receipt_number: str | None = None
 
 
+class PaymentRefunded(_BillingEvent):
+    """Money was paid back to the customer (BIL-7, BIL-8); `amount` is positive, the refund's
+    receipt is numbered in the receipt series. A cash refund leaves the refunder's cash on hand
+    (BIL-10).
+    """
+
+    event_type: ClassVar[str] = "PaymentRefunded"
+
+    order_id: str
+    method: PaymentMethod
+    amount: Money
+    currency: Currency = "CNY"
+    refunded_by: str
+    """The technician or desk that paid the money back."""
+    approved_by: str
+    reason: str
+    receipt_number: str | None = None
+
+
 class RemittanceReason(StrEnum):
     """Which cash limit was exceeded (BIL-10)."""
 
@@ -155,6 +178,7 @@ class CashRemittanceDue(_BillingEvent):
     """
 
     event_type: ClassVar[str] = "CashRemittanceDue"
+    subject_field: ClassVar[str] = "holder_id"
 
     holder_id: str
     """The technician or desk holding the cash."""

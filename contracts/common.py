@@ -176,3 +176,9 @@ class WorkItem(_Value):
     """When the item was done; items within 30 minutes are charged as the single highest (BIL-3)."""
     covered_by_warranty: bool | None = None
     """Whether the warranty covers this item; null lets billing decide from the order (BIL-1)."""
+    warranty_card_price: Money | None = None
+    """The price the customer's warranty card gives for this item; the lower is charged (BIL-2)."""
+    upgrade: bool = False
+    """An upgrade the customer chose, not a repair: charged at the part's price (BIL-6)."""
+    trade_in: bool = False
+    """The customer trades in the old part for the schedule's trade-in credit (BIL-6)."""

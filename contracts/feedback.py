@@ -148,6 +148,8 @@ class FraudSignal(StrEnum):
     CONTRADICTED_SIGN_OFF = "contradicted_sign_off"
     """The call-back contradicts a "satisfied" mark on the signed sheet."""
     SHEET_NOT_RETURNED = "sheet_not_returned"
+    FEE_MISMATCH = "fee_mismatch"
+    """The customer reports a fee billing does not know of, or a different amount."""
 
 
 class FraudSuspected(_FeedbackEvent):
@@ -162,3 +164,32 @@ class FraudSuspected(_FeedbackEvent):
     technician_id: str | None = None
     network_id: str | None = None
     detail: str | None = None
+    visit_id: str | None = None
+    """The visit whose sheet is in question, when known."""
+    reported_amount: Money | None = None
+    """What the customer says they paid (`fee_mismatch`)."""
+    billed_amount: Money | None = None
+    """What billing recorded for the order (`fee_mismatch`); null when billing knows no fee."""
+
+
+IssueLevel = Literal["department", "company"]
+"""Where an open issue is escalated to: the department the same day, the company level after
+2 days (FBK-12)."""
+
+
+class IssueEscalated(_FeedbackEvent):
+    """An issue left open after a visit (unfinished work, a failed repair, a dissatisfied customer)
+    was escalated: to the department the same day, to a company-level solution when still open
+    after 2 days (FBK-12; both numbers are policy settings).
+    """
+
+    event_type: ClassVar[str] = "IssueEscalated"
+
+    order_id: str
+    issue_id: str
+    level: IssueLevel
+    reason: str
+    opened_at: AwareDatetime
+    visit_id: str | None = None
+    technician_id: str | None = None
+    network_id: str | None = None

@@ -107,6 +107,8 @@ class QuoteRequested(_FieldworkEvent):
     """The price on the customer's warranty card, if any; the lower price is charged (BIL-2)."""
     installed_on: date | None = None
     """Installation date, for set-up and adjustment work after installation (BIL-5)."""
+    product_line: str | None = None
+    """The product line whose fee schedule applies; billing falls back to the order's (BIL-1)."""
 
 
 class QuoteAccepted(_FieldworkEvent):
@@ -160,6 +162,8 @@ class RepairCompleted(_FieldworkEvent):
     cause: str | None = None
     """May be left blank on site and completed at the office (FLD-12)."""
     remedy: str | None = None
+    on_site_seconds: int | None = Field(default=None, ge=0)
+    """This visit's arrival-to-completion time in seconds, as it happened (FLD-11)."""
 
 
 class RepairFailureReason(StrEnum):
@@ -357,3 +361,89 @@ class VisitClosed(_FieldworkEvent):
     coordination_ticket: bool = False
     paid_work: bool = False
     """Whether anything was charged; drives call-back sampling (FBK-4) and retention (BIL-11)."""
+    on_site_seconds: int | None = Field(default=None, ge=0)
+    """This visit's arrival-to-end time in seconds, as it happened (FLD-11)."""
+    service_seconds_total: int | None = Field(default=None, ge=0)
+    """Every visit of the order so far, in seconds (FLD-11)."""
+
+
+class FaultEscalated(_FieldworkEvent):
+    """A new or unknown fault was reported to the centre's or head office's technical desk
+    (FLD-7); if it cannot be solved on site the unit is taken back (FLD-6).
+    """
+
+    event_type: ClassVar[str] = "FaultEscalated"
+
+    order_id: str
+    visit_id: str
+    technician_id: str
+    description: str
+    fault_code: str | None = None
+    desk: str = "technical_desk"
+    """Who it went to: the centre's technical desk or head office."""
+
+
+class CentreDecisionKind(StrEnum):
+    """What a customer asked for that only the centre may decide (FLD-8)."""
+
+    RETURN = "return"
+    EXCHANGE = "exchange"
+    COMPENSATION = "compensation"
+
+
+class CentreDecisionRequested(_FieldworkEvent):
+    """The customer demanded a return, an exchange or compensation; the request is recorded and
+    sent to the centre, which decides. Nothing is promised on site (FLD-8).
+    """
+
+    event_type: ClassVar[str] = "CentreDecisionRequested"
+
+    order_id: str
+    visit_id: str
+    technician_id: str
+    request_id: str
+    kind: CentreDecisionKind
+    reason: str
+    amount_claimed: Money | None = None
+    """For compensation: what the customer claims, if they named an amount."""
+    meets_return_conditions: bool | None = None
+    """The technician's view of the "three guarantees" conditions; the centre decides."""
+
+
+class UnitReturnOverdue(_FieldworkEvent):
+    """A taken-back unit was not returned to the customer by its promised date (FLD-6)."""
+
+    event_type: ClassVar[str] = "UnitReturnOverdue"
+
+    order_id: str
+    receipt_number: str
+    promised_return_date: date
+    loaner_serial: str | None = None
+    detected_at: AwareDatetime
+
+
+class CoordinationTicketOpened(_FieldworkEvent):
+    """An in-home order was not finished the same day (public areas: within 3 days) and became a
+    coordination ticket with an owner, a dated contact log and twice-monthly checks (FLD-15).
+    """
+
+    event_type: ClassVar[str] = "CoordinationTicketOpened"
+
+    order_id: str
+    ticket_id: str
+    owner: str
+    reason: str
+    opened_at: AwareDatetime
+    next_check_due: date
+
+
+class CoordinationCheckDue(_FieldworkEvent):
+    """A coordination ticket's periodic check by the team lead is due (FLD-15)."""
+
+    event_type: ClassVar[str] = "CoordinationCheckDue"
+
+    order_id: str
+    ticket_id: str
+    owner: str
+    due_on: date
+    last_checked_at: AwareDatetime | None = None

@@ -35,6 +35,9 @@ class OrderCreated(_IntakeEvent):
     warranty_status: WarrantyStatus = WarrantyStatus.UNKNOWN
     needs_verification: list[str] = Field(default_factory=list)
     loaner_required: bool = False
+    on_site_due_at: AwareDatetime | None = None
+    """Emergencies only: someone must be on site by then (INT-7, default 15 minutes after intake);
+    no appointment is negotiated and the order goes ahead of the dispatch queue."""
 
 
 class OrderVerified(_IntakeEvent):
@@ -57,6 +60,8 @@ class OrderVerified(_IntakeEvent):
     """The corrected customer, when verification changed it."""
     product: Product | None = None
     """The corrected product, when verification changed it."""
+    fault: Fault | None = None
+    """The clarified fault, when verification changed it."""
     warranty_status: WarrantyStatus = WarrantyStatus.UNKNOWN
     verified_by: str | None = None
     """The agent who verified."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -16,6 +18,26 @@ class FieldworkSettings(ServiceSettings):
 
     service_name: str = "fieldwork"
     port: int = 8003
+    evidence_dir: Path | None = Field(
+        default=None,
+        description="Where uploaded photos, barcodes and signatures are stored; "
+        "default <data_dir>/fieldwork/evidence.",
+    )
+    report_font: Path | None = Field(
+        default=None,
+        description="A TrueType CJK font (.ttf/.ttc) for the service report; default: the first "
+        "installed of Debian's fonts-wqy-microhei, fonts-wqy-zenhei, fonts-droid-fallback.",
+    )
+    sweep_every_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="How often overdue take-backs and coordination tickets are checked.",
+    )
+
+    @property
+    def resolved_evidence_dir(self) -> Path:
+        """The evidence directory."""
+        return self.evidence_dir or self.data_dir / "fieldwork" / "evidence"
 
 
 @lru_cache

@@ -1,19 +1,44 @@
-"""Maps order files to fieldwork's tables."""
+"""Maps fieldwork's aggregates to its tables."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from fieldwork.adapters.tables import OrderEventRow
-from fieldwork.domain.model import OrderFile, RecordedEvent
+from fieldwork.adapters.tables import (
+    ClientActionRow,
+    LoanerRow,
+    OrderContextRow,
+    OrderEventRow,
+    TakeBackRow,
+    TicketRow,
+    VisitRow,
+)
+from fieldwork.domain.coordination import Check, Contact, CoordinationTicket
+from fieldwork.domain.model import OrderContext, OrderFile, RecordedEvent
+from fieldwork.domain.visit import Visit
+from fieldwork.domain.workshop import Loaner, LoanerState, Progress, TakeBack
 
 
 def _aware(moment: datetime) -> datetime:
     # SQLite returns naive datetimes; everything is stored in UTC.
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _maybe_aware(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _aware(moment)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
 
 
 class OrderFileRepository:
@@ -60,3 +85,344 @@ class OrderFileRepository:
                     summary=dict(entry.summary),
                 )
             )
+
+
+class OrderContextRepository:
+    """What fieldwork knows of each order."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, order_id: str) -> OrderContext | None:
+        """The order's context, or None."""
+        row = await self._session.get(OrderContextRow, order_id)
+        return None if row is None else OrderContext(**row.doc)
+
+    async def save(self, context: OrderContext) -> None:
+        """Insert or update."""
+        row = await self._session.get(OrderContextRow, context.order_id)
+        doc = asdict(context)
+        if row is None:
+            self._session.add(OrderContextRow(order_id=context.order_id, doc=doc))
+        else:
+            row.doc = doc
+            self._session.add(row)
+
+
+class VisitRepository:
+    """Visits: state and technician as columns, the aggregate as a JSON document."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, visit_id: str, *, for_update: bool = False) -> Visit | None:
+        """The visit (row-locked on PostgreSQL when ``for_update``), or None."""
+        row = await self._session.get(VisitRow, visit_id, with_for_update=for_update or None)
+        return None if row is None else Visit.model_validate(row.doc)
+
+    async def for_order(self, order_id: str) -> list[Visit]:
+        """The order's visits, oldest first."""
+        rows = (
+            await self._session.execute(
+                select(VisitRow)
+                .where(col(VisitRow.order_id) == order_id)
+                .order_by(col(VisitRow.updated_at))
+            )
+        ).scalars()
+        visits = [Visit.model_validate(r.doc) for r in rows]
+        return sorted(visits, key=lambda v: v.created_at)
+
+    async def for_technician(self, technician_id: str, *, include_ended: bool) -> list[Visit]:
+        """The technician's visits."""
+        rows = (
+            await self._session.execute(
+                select(VisitRow).where(col(VisitRow.technician_id) == technician_id)
+            )
+        ).scalars()
+        visits = [Visit.model_validate(r.doc) for r in rows]
+        return sorted(
+            (v for v in visits if include_ended or not v.ended), key=lambda v: v.created_at
+        )
+
+    async def orders_with_arrivals(self) -> list[str]:
+        """Orders where some visit arrived (candidates for coordination tickets, FLD-15)."""
+        rows = await self._session.execute(
+            select(VisitRow.order_id).where(col(VisitRow.arrived_at).is_not(None)).distinct()
+        )
+        return [r[0] for r in rows]
+
+    async def save(self, visit: Visit, *, now: datetime) -> None:
+        """Insert or update the visit."""
+        doc = visit.model_dump(mode="json")
+        row = await self._session.get(VisitRow, visit.visit_id)
+        if row is None:
+            row = VisitRow(
+                visit_id=visit.visit_id,
+                order_id=visit.order_id,
+                state=visit.state.value,
+                updated_at=now,
+                doc=doc,
+            )
+        row.technician_id = visit.technician_id
+        row.state = visit.state.value
+        row.arrived_at = visit.arrived_at
+        row.updated_at = now
+        row.doc = doc
+        self._session.add(row)
+
+
+class LoanerRepository:
+    """The loaner inventory (FLD-6)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    @staticmethod
+    def _from_row(row: LoanerRow) -> Loaner:
+        return Loaner(
+            serial=row.serial,
+            product_line=row.product_line,
+            state=LoanerState(row.state),
+            condition=row.condition,
+            order_id=row.order_id,
+            visit_id=row.visit_id,
+            receipt_number=row.receipt_number,
+            due_back=row.due_back,
+            updated_at=_maybe_aware(row.updated_at),
+        )
+
+    async def get(self, serial: str) -> Loaner | None:
+        """The loaner, or None."""
+        row = await self._session.get(LoanerRow, serial, with_for_update=True)
+        return None if row is None else self._from_row(row)
+
+    async def list(self, *, state: LoanerState | None = None) -> list[Loaner]:
+        """Every loaner (of ``state``), by serial."""
+        query = select(LoanerRow).order_by(col(LoanerRow.serial))
+        if state is not None:
+            query = query.where(col(LoanerRow.state) == state.value)
+        return [self._from_row(r) for r in (await self._session.execute(query)).scalars()]
+
+    async def save(self, loaner: Loaner) -> None:
+        """Insert or update."""
+        row = await self._session.get(LoanerRow, loaner.serial)
+        if row is None:
+            row = LoanerRow(
+                serial=loaner.serial,
+                product_line=loaner.product_line,
+                state=loaner.state.value,
+                condition=loaner.condition,
+            )
+        row.product_line = loaner.product_line
+        row.state = loaner.state.value
+        row.condition = loaner.condition
+        row.order_id = loaner.order_id
+        row.visit_id = loaner.visit_id
+        row.receipt_number = loaner.receipt_number
+        row.due_back = loaner.due_back
+        row.updated_at = loaner.updated_at
+        self._session.add(row)
+
+
+class TakeBackRepository:
+    """Units at the workshop (FLD-6)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    @staticmethod
+    def _from_row(row: TakeBackRow) -> TakeBack:
+        d: dict[str, Any] = row.doc
+        return TakeBack(
+            receipt_number=row.receipt_number,
+            order_id=row.order_id,
+            visit_id=d["visit_id"],
+            promised_return_date=row.promised_return_date,
+            taken_at=_aware(datetime.fromisoformat(d["taken_at"])),
+            unit_serial=d.get("unit_serial"),
+            appearance=d.get("appearance"),
+            loaner_serial=d.get("loaner_serial"),
+            progress=[
+                Progress(at=datetime.fromisoformat(p["at"]), stage=p["stage"], note=p.get("note"))
+                for p in d.get("progress", [])
+            ],
+            returned_at=_maybe_aware(row.returned_at),
+            returned_visit_id=d.get("returned_visit_id"),
+            repaired=d.get("repaired"),
+            overdue_reported_at=_dt(d.get("overdue_reported_at")),
+        )
+
+    async def get(self, receipt_number: str) -> TakeBack | None:
+        """The take-back, or None."""
+        row = await self._session.get(TakeBackRow, receipt_number, with_for_update=True)
+        return None if row is None else self._from_row(row)
+
+    async def for_order(self, order_id: str) -> list[TakeBack]:
+        """The order's take-backs."""
+        rows = (
+            await self._session.execute(
+                select(TakeBackRow).where(col(TakeBackRow.order_id) == order_id)
+            )
+        ).scalars()
+        return [self._from_row(r) for r in rows]
+
+    async def overdue_candidates(self, *, before: date) -> list[TakeBack]:
+        """Units not back whose promised date is before ``before``."""
+        rows = (
+            await self._session.execute(
+                select(TakeBackRow)
+                .where(col(TakeBackRow.returned_at).is_(None))
+                .where(col(TakeBackRow.promised_return_date) < before)
+            )
+        ).scalars()
+        return [self._from_row(r) for r in rows]
+
+    async def save(self, take_back: TakeBack) -> None:
+        """Insert or update."""
+        doc = {
+            "visit_id": take_back.visit_id,
+            "taken_at": take_back.taken_at.isoformat(),
+            "unit_serial": take_back.unit_serial,
+            "appearance": take_back.appearance,
+            "loaner_serial": take_back.loaner_serial,
+            "progress": [
+                {"at": p.at.isoformat(), "stage": p.stage, "note": p.note}
+                for p in take_back.progress
+            ],
+            "returned_visit_id": take_back.returned_visit_id,
+            "repaired": take_back.repaired,
+            "overdue_reported_at": _iso(take_back.overdue_reported_at),
+        }
+        row = await self._session.get(TakeBackRow, take_back.receipt_number)
+        if row is None:
+            row = TakeBackRow(
+                receipt_number=take_back.receipt_number,
+                order_id=take_back.order_id,
+                promised_return_date=take_back.promised_return_date,
+            )
+        row.promised_return_date = take_back.promised_return_date
+        row.returned_at = take_back.returned_at
+        row.doc = doc
+        self._session.add(row)
+
+
+class TicketRepository:
+    """Coordination tickets (FLD-15)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    @staticmethod
+    def _from_row(row: TicketRow) -> CoordinationTicket:
+        d: dict[str, Any] = row.doc
+        return CoordinationTicket(
+            ticket_id=row.ticket_id,
+            order_id=row.order_id,
+            owner=row.owner,
+            reason=d["reason"],
+            opened_at=_aware(datetime.fromisoformat(d["opened_at"])),
+            next_check_due=row.next_check_due,
+            contacts=[
+                Contact(
+                    at=datetime.fromisoformat(c["at"]),
+                    by=c["by"],
+                    channel=c["channel"],
+                    note=c["note"],
+                )
+                for c in d.get("contacts", [])
+            ],
+            checks=[
+                Check(at=datetime.fromisoformat(c["at"]), by=c["by"], note=c.get("note"))
+                for c in d.get("checks", [])
+            ],
+            check_due_reported_on=(
+                date.fromisoformat(d["check_due_reported_on"])
+                if d.get("check_due_reported_on")
+                else None
+            ),
+            closed_at=_maybe_aware(row.closed_at),
+            resolution=d.get("resolution"),
+        )
+
+    async def get(self, ticket_id: str) -> CoordinationTicket | None:
+        """The ticket, or None."""
+        row = await self._session.get(TicketRow, ticket_id, with_for_update=True)
+        return None if row is None else self._from_row(row)
+
+    async def for_order(self, order_id: str) -> CoordinationTicket | None:
+        """The order's ticket, or None."""
+        row = (
+            await self._session.execute(
+                select(TicketRow).where(col(TicketRow.order_id) == order_id)
+            )
+        ).scalar_one_or_none()
+        return None if row is None else self._from_row(row)
+
+    async def list(self, *, open_only: bool) -> list[CoordinationTicket]:
+        """Tickets, the next check due first."""
+        query = select(TicketRow).order_by(col(TicketRow.next_check_due))
+        if open_only:
+            query = query.where(col(TicketRow.closed_at).is_(None))
+        return [self._from_row(r) for r in (await self._session.execute(query)).scalars()]
+
+    async def save(self, ticket: CoordinationTicket) -> None:
+        """Insert or update."""
+        doc = {
+            "reason": ticket.reason,
+            "opened_at": ticket.opened_at.isoformat(),
+            "contacts": [
+                {"at": c.at.isoformat(), "by": c.by, "channel": c.channel, "note": c.note}
+                for c in ticket.contacts
+            ],
+            "checks": [{"at": c.at.isoformat(), "by": c.by, "note": c.note} for c in ticket.checks],
+            "check_due_reported_on": (
+                ticket.check_due_reported_on.isoformat() if ticket.check_due_reported_on else None
+            ),
+            "resolution": ticket.resolution,
+        }
+        row = await self._session.get(TicketRow, ticket.ticket_id)
+        if row is None:
+            row = TicketRow(
+                ticket_id=ticket.ticket_id,
+                order_id=ticket.order_id,
+                owner=ticket.owner,
+                next_check_due=ticket.next_check_due,
+            )
+        row.owner = ticket.owner
+        row.next_check_due = ticket.next_check_due
+        row.closed_at = ticket.closed_at
+        row.doc = doc
+        self._session.add(row)
+
+
+class ClientActionRepository:
+    """Offline actions already applied, by client id."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, scope: str, client_id: str) -> dict[str, Any] | None:
+        """The stored result of an applied action, or None."""
+        row = await self._session.get(ClientActionRow, (scope, client_id))
+        return None if row is None else dict(row.result)
+
+    async def add(
+        self,
+        *,
+        scope: str,
+        client_id: str,
+        visit_id: str,
+        occurred_at: datetime,
+        result: dict[str, Any],
+    ) -> None:
+        """Remember an applied action (same transaction as its effects)."""
+        self._session.add(
+            ClientActionRow(
+                scope=scope,
+                client_id=client_id,
+                visit_id=visit_id,
+                occurred_at=occurred_at,
+                status=str(result.get("status", "applied")),
+                result=result,
+            )
+        )

@@ -1,1 +1,414 @@
-"""Commands fieldwork accepts (imperative). None yet: the walking skeleton only records events."""
+"""Commands fieldwork accepts (imperative), and the actions a technician takes on a visit.
+
+The actions are one discriminated union (by ``type``), shared by the REST route of one action
+and the offline app's batch, so both routes apply the very same rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.common import GeoPoint, Money, PartLine, WarrantyStatus, WorkItem
+from contracts.fieldwork import (
+    CentreDecisionKind,
+    Rating,
+    RepairFailureReason,
+    SafetyIncidentKind,
+)
+from fieldwork.domain.visit import (
+    AttemptKind,
+    DoorOutcome,
+    EvidenceKind,
+    MissingPartOption,
+    NextStep,
+)
+
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class Depart(_Action):
+    """Leave for the customer with the kit checked (FLD-1); a loaner when the order asks."""
+
+    type: Literal["depart"] = "depart"
+    eta: AwareDatetime
+    kit_checked: list[ShortText] = Field(default_factory=list, max_length=100)
+    """The kit items checked, in the words of the job type's kit list."""
+    loaner_serial: ShortText | None = None
+    position: GeoPoint | None = None
+
+
+class Arrive(_Action):
+    """Record arrival, time and place (FLD-2)."""
+
+    type: Literal["arrive"] = "arrive"
+    position: GeoPoint | None = None
+
+
+class LogAttempt(_Action):
+    """A door knock, phone call or word with the neighbours (FLD-2)."""
+
+    type: Literal["log_attempt"] = "log_attempt"
+    kind: AttemptKind
+    reached: bool = False
+    detail: Text | None = None
+
+
+class RecordDoorOutcome(_Action):
+    """Who was at the door, and the next step (FLD-3)."""
+
+    type: Literal["door_outcome"] = "door_outcome"
+    outcome: DoorOutcome
+    next_step: NextStep
+    id_shown: bool
+    customer_consent: bool = False
+    detail: Text | None = None
+
+
+class RecordNotHome(_Action):
+    """Nobody home after knocking and phoning; the note left (FLD-2)."""
+
+    type: Literal["not_home"] = "not_home"
+    note: Text | None = None
+    note_photo_ref: ShortText | None = None
+    neighbours_asked: bool = False
+
+
+class Diagnose(_Action):
+    """Cause, parts, warranty status (FLD-4); chargeable work asks billing for a quote."""
+
+    type: Literal["diagnose"] = "diagnose"
+    cause: Text
+    fault_code: ShortText | None = None
+    parts: list[PartLine] = Field(default_factory=list, max_length=100)
+    work_items: list[WorkItem] = Field(default_factory=list, max_length=100)
+    chargeable: bool | None = None
+    """Overrides the warranty-derived default (e.g. work the warranty excludes)."""
+    warranty_status: WarrantyStatus | None = None
+    """The status found on site; the order's status when absent."""
+    unknown_fault: bool = False
+    take_back_needed: bool = False
+
+
+class AcceptQuote(_Action):
+    """The customer consents to the issued quote, with their signature (FLD-4)."""
+
+    type: Literal["accept_quote"] = "accept_quote"
+    quote_id: ShortText
+    signature_ref: ShortText
+
+
+class DeclineQuote(_Action):
+    """No consent: no work, the visit ends declined (FLD-4)."""
+
+    type: Literal["decline_quote"] = "decline_quote"
+    quote_id: ShortText
+    reason: Text | None = None
+    discount_requested: bool = False
+
+
+class StartRepair(_Action):
+    """Start the repair."""
+
+    type: Literal["start_repair"] = "start_repair"
+
+
+class RecordWork(_Action):
+    """A repair step and the parts fitted (serials when noted, FLD-6)."""
+
+    type: Literal["record_work"] = "record_work"
+    description: Text
+    parts: list[PartLine] = Field(default_factory=list, max_length=100)
+
+
+class ReportMissingPart(_Action):
+    """Wrong or missing part: fetch now or rebook (FLD-5)."""
+
+    type: Literal["missing_part"] = "missing_part"
+    option: MissingPartOption
+    parts: list[PartLine] = Field(default_factory=list, max_length=100)
+    detail: Text | None = None
+    next_visit_agreed: bool = False
+
+
+class Resume(_Action):
+    """Back with the part (FLD-5)."""
+
+    type: Literal["resume"] = "resume"
+
+
+class Escalate(_Action):
+    """Report an unknown fault to the technical desk (FLD-7)."""
+
+    type: Literal["escalate"] = "escalate"
+    description: Text
+    fault_code: ShortText | None = None
+    desk: Literal["technical_desk", "head_office"] = "technical_desk"
+
+
+class RefuseTakeBack(_Action):
+    """The customer refuses take-back: repair on site, part serials noted (FLD-6)."""
+
+    type: Literal["refuse_take_back"] = "refuse_take_back"
+
+
+class TakeUnitBack(_Action):
+    """The unit goes to the workshop, a loaner stays (FLD-6)."""
+
+    type: Literal["take_back"] = "take_back"
+    receipt_number: ShortText
+    appearance: Text
+    photo_refs: list[ShortText] = Field(default_factory=list, max_length=50)
+    promised_return_date: date
+    unit_serial: ShortText | None = None
+    loaner_serial: ShortText | None = None
+
+
+class StartTest(_Action):
+    """Start the test run (FLD-9)."""
+
+    type: Literal["start_test"] = "start_test"
+
+
+class Reexamine(_Action):
+    """The test failed: examine again (FLD-9)."""
+
+    type: Literal["reexamine"] = "reexamine"
+
+
+class CompleteRepair(_Action):
+    """Repair done; not tested / not sure feed the call-backs (FLD-9)."""
+
+    type: Literal["complete_repair"] = "complete_repair"
+    tested: bool
+    sure_fixed: bool
+    latent_faults_fixed: list[Text] = Field(default_factory=list, max_length=50)
+    parts: list[PartLine] = Field(default_factory=list, max_length=100)
+    cause: Text | None = None
+    remedy: Text | None = None
+
+
+class CompleteInstallation(_Action):
+    """Installation confirmed with photos and barcodes (FLD-10)."""
+
+    type: Literal["complete_installation"] = "complete_installation"
+    installed_on: date
+    photo_refs: list[ShortText] = Field(default_factory=list, max_length=50)
+    barcodes: list[ShortText] = Field(default_factory=list, max_length=50)
+    substandard_conditions: list[Text] = Field(default_factory=list, max_length=20)
+    conditions_signature_ref: ShortText | None = None
+
+
+class Fail(_Action):
+    """The repair cannot be finished on this visit."""
+
+    type: Literal["fail"] = "fail"
+    reason: RepairFailureReason
+    detail: Text | None = None
+    next_visit_agreed: bool = False
+
+
+class RequestCentreDecision(_Action):
+    """Return, exchange or compensation demanded: sent to the centre (FLD-8)."""
+
+    type: Literal["request_centre_decision"] = "request_centre_decision"
+    kind: CentreDecisionKind
+    reason: Text
+    amount_claimed: Money | None = None
+    meets_return_conditions: bool | None = None
+
+
+class ReportDamage(_Action):
+    """Damage to the customer's property (FLD-13)."""
+
+    type: Literal["report_damage"] = "report_damage"
+    description: Text
+    estimated_cost: Money | None = None
+    photo_refs: list[ShortText] = Field(default_factory=list, max_length=50)
+
+
+class ReportSafetyIncident(_Action):
+    """Detained, abused or in danger: the centre takes over (FLD-14)."""
+
+    type: Literal["safety_incident"] = "safety_incident"
+    kind: SafetyIncidentKind
+    description: Text
+    technician_safe: bool = True
+    leave_site: bool = True
+
+
+class SignOffVisit(_Action):
+    """Ratings and signature, or refused to sign (FLD-12)."""
+
+    type: Literal["sign_off"] = "sign_off"
+    signed: bool
+    signature_ref: ShortText | None = None
+    repair_quality: Rating | None = None
+    service_attitude: Rating | None = None
+    amount_acknowledged: Money | None = None
+    comments: Text | None = None
+
+
+class CompleteReport(_Action):
+    """Cause and remedy completed later, at the office (FLD-12)."""
+
+    type: Literal["complete_report"] = "complete_report"
+    cause: Text | None = None
+    remedy: Text | None = None
+
+
+VisitAction = Annotated[
+    Depart
+    | Arrive
+    | LogAttempt
+    | RecordDoorOutcome
+    | RecordNotHome
+    | Diagnose
+    | AcceptQuote
+    | DeclineQuote
+    | StartRepair
+    | RecordWork
+    | ReportMissingPart
+    | Resume
+    | Escalate
+    | RefuseTakeBack
+    | TakeUnitBack
+    | StartTest
+    | Reexamine
+    | CompleteRepair
+    | CompleteInstallation
+    | Fail
+    | RequestCentreDecision
+    | ReportDamage
+    | ReportSafetyIncident
+    | SignOffVisit
+    | CompleteReport,
+    Field(discriminator="type"),
+]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a technician acts only on their own visits; others (admin) on any."""
+
+    key_id: str
+    technician_id: str | None = None
+    restricted: bool = False
+    """True for technician keys: only visits with their technician id exist for them."""
+
+    @property
+    def scope(self) -> str:
+        """The namespace of the caller's offline client ids."""
+        return f"tech:{self.technician_id}" if self.restricted else f"key:{self.key_id}"
+
+
+@dataclass(frozen=True)
+class ActOnVisit:
+    """Apply one action to a visit, now (``at`` None) or at the time it happened."""
+
+    visit_id: str
+    action: VisitAction
+    actor: Actor
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OfflineAction:
+    """One action the app recorded offline."""
+
+    client_id: str
+    visit_id: str
+    occurred_at: datetime
+    action: VisitAction
+
+
+@dataclass(frozen=True)
+class ApplyOfflineBatch:
+    """Apply actions recorded offline, in the order they happened."""
+
+    actor: Actor
+    actions: list[OfflineAction] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UploadEvidence:
+    """Store an image for a visit (FLD-10) through the storage port."""
+
+    visit_id: str
+    actor: Actor
+    kind: EvidenceKind
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class RegisterLoaner:
+    """Add a unit to the loaner inventory (FLD-6)."""
+
+    serial: str
+    product_line: str
+    condition: str = "good"
+
+
+@dataclass(frozen=True)
+class RecordWorkshopProgress:
+    """A step of a taken-back unit's repair (FLD-6)."""
+
+    receipt_number: str
+    stage: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class ReturnUnit:
+    """A taken-back unit is back with the customer; its loaner is reclaimed (FLD-6)."""
+
+    receipt_number: str
+    actor: Actor
+    repaired: bool = True
+    visit_id: str | None = None
+    loaner_condition: str | None = None
+
+
+@dataclass(frozen=True)
+class LogTicketContact:
+    """Add a dated contact to a coordination ticket (FLD-15)."""
+
+    ticket_id: str
+    by: str
+    channel: str
+    note: str
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CheckTicket:
+    """The team lead checked a coordination ticket (FLD-15)."""
+
+    ticket_id: str
+    by: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class AssignTicket:
+    """Name the owner of a coordination ticket (FLD-15)."""
+
+    ticket_id: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class CloseTicket:
+    """The work is finished (FLD-15)."""
+
+    ticket_id: str
+    resolution: str

@@ -1,10 +1,22 @@
-"""Fieldwork's domain errors (mapped to problem+json in ``entrypoints/errors.py``)."""
+"""Fieldwork's domain errors (mapped to problem+json in ``entrypoints/errors.py``).
+
+Each error carries ``extensions``: extra members of the problem document (the allowed actions,
+the rule broken, what is missing).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class FieldworkError(Exception):
     """Base of fieldwork's domain errors."""
+
+    extensions: dict[str, Any]
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message)
+        self.extensions = extensions
 
 
 class OrderNotFound(FieldworkError):
@@ -13,3 +25,61 @@ class OrderNotFound(FieldworkError):
     def __init__(self, order_id: str) -> None:
         super().__init__(f"Nothing is known about order {order_id}.")
         self.order_id = order_id
+
+
+class VisitNotFound(FieldworkError):
+    """No such visit, or not one of the calling technician's."""
+
+    def __init__(self, visit_id: str) -> None:
+        super().__init__(f"Visit {visit_id} was not found.")
+
+
+class IllegalTransition(FieldworkError):
+    """The action is not possible in the visit's current state; lists the ones that are."""
+
+    def __init__(self, action: str, state: str, allowed: list[str]) -> None:
+        super().__init__(
+            f"'{action}' is not possible while the visit is {state}; "
+            f"possible now: {', '.join(allowed) or 'nothing'}.",
+            action=action,
+            state=state,
+            allowed=allowed,
+        )
+
+
+class RuleViolation(FieldworkError):
+    """The action breaks a rule of RULES.md (named in ``rule``)."""
+
+    def __init__(self, rule: str, message: str, **extensions: Any) -> None:
+        super().__init__(f"{message} ({rule})", rule=rule, **extensions)
+        self.rule = rule
+
+
+class LoanerUnavailable(FieldworkError):
+    """The loaner is unknown or not in a state that allows the action."""
+
+
+class TakeBackNotFound(FieldworkError):
+    """No take-back with this receipt number."""
+
+    def __init__(self, receipt_number: str) -> None:
+        super().__init__(f"No take-back with receipt number {receipt_number}.")
+
+
+class TicketNotFound(FieldworkError):
+    """No such coordination ticket."""
+
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__(f"Coordination ticket {ticket_id} was not found.")
+
+
+class UploadRefused(FieldworkError):
+    """An evidence upload of a type not accepted (FLD-10)."""
+
+
+class UploadTooLarge(FieldworkError):
+    """An evidence upload over the size limit (FLD-10)."""
+
+
+class ReportUnavailable(FieldworkError):
+    """The service report cannot be rendered here (no CJK font installed)."""

@@ -84,3 +84,25 @@ class OrderFile:
         self.entries.append(event)
         self.entries.sort(key=lambda e: (e.time, e.event_id))
         return True
+
+
+@dataclass
+class OrderContext:
+    """What fieldwork needs to know about an order to run its visits (from intake's events)."""
+
+    order_id: str
+    product_line: str = "default"
+    warranty_status: str = "unknown"
+    loaner_required: bool = False
+    customer_name: str | None = None
+    customer_phone: str | None = None
+    address: str | None = None
+    product_model: str | None = None
+    fault: str | None = None
+    public_area: bool = False
+    cancelled: bool = False
+
+    @property
+    def job_type(self) -> str:
+        """The job type whose kit list applies (FLD-1): the product line."""
+        return self.product_line

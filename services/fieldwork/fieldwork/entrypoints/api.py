@@ -1,24 +1,62 @@
-"""Fieldwork's REST API (thin: schema → command → bus → read model)."""
+"""Fieldwork's REST API for the technicians' app (thin: schema → command → bus → read model).
+
+Technician keys see and act on their own visits only: any other visit answers 404.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
-from fieldwork.entrypoints.dependencies import ReaderDep, UowFactoryDep
-from fieldwork.entrypoints.schemas import OrderEventsOut
+from fieldwork.domain import commands as c
+from fieldwork.domain.visit import EvidenceKind
+from fieldwork.entrypoints.dependencies import (
+    BusDep,
+    CentreDep,
+    DispatcherDep,
+    ReaderDep,
+    ReturnerDep,
+    TechnicianDep,
+    UowFactoryDep,
+    VisitReaderDep,
+)
+from fieldwork.entrypoints.schemas import (
+    CheckIn,
+    CloseIn,
+    ContactIn,
+    EvidenceOut,
+    LoanerIn,
+    LoanerOut,
+    OfflineBatchIn,
+    OfflineBatchOut,
+    OrderEventsOut,
+    OrderVisitsOut,
+    OwnerIn,
+    ProgressIn,
+    TakeBackOut,
+    TicketOut,
+    UnitReturnIn,
+    VisitActionIn,
+    VisitOut,
+    VisitTimeOut,
+)
 from fieldwork.service_layer import views
+from servicekit.idempotency import handle_idempotently
+from servicekit.problems import problem_responses
 
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-router = APIRouter(prefix="/v1", tags=["orders"])
+router = APIRouter(prefix="/v1")
+IDEMPOTENCY_TTL = timedelta(hours=24)
 
 
 @router.get(
     "/orders/{order_id}/events",
     response_model=OrderEventsOut,
-    responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM},
+    responses=problem_responses(401, 403, 404),
     summary="Read the events fieldwork recorded for an order",
+    tags=["orders"],
 )
 async def read_order_events(order_id: str, uow: UowFactoryDep, principal: ReaderDep) -> Any:
     """The events of interest to fieldwork (the order, assignments, appointments, revisits,
@@ -29,3 +67,364 @@ async def read_order_events(order_id: str, uow: UowFactoryDep, principal: Reader
     """
     order_file = await views.order_file(order_id, uow=uow())
     return OrderEventsOut.from_domain(order_file)
+
+
+@router.get(
+    "/orders/{order_id}/visits",
+    response_model=OrderVisitsOut,
+    responses=problem_responses(401, 403, 404),
+    summary="On-site time of an order's visits (FLD-11)",
+    tags=["orders"],
+)
+async def read_order_visits(order_id: str, uow: UowFactoryDep, principal: ReaderDep) -> Any:
+    """Each visit's on-site time from arrival to its end, as it happened (no rounding), and the
+    sum over the order's visits (FLD-11)."""
+    found = await views.order_time(order_id, uow=uow())
+    return OrderVisitsOut(
+        order_id=order_id,
+        visits=[
+            VisitTimeOut(
+                visit_id=v.visit_id,
+                state=v.state.value,
+                arrived_at=v.arrived_at,
+                ended_at=v.ended_at,
+                on_site_seconds=v.on_site_seconds,
+            )
+            for v in found.visits
+        ],
+        total_on_site_seconds=found.total_seconds,
+        total_on_site_minutes=found.total_seconds / 60,
+    )
+
+
+@router.get(
+    "/visits",
+    response_model=list[VisitOut],
+    responses=problem_responses(401, 403),
+    summary="List visits",
+    tags=["visits"],
+)
+async def list_visits(
+    request: Request,
+    uow: UowFactoryDep,
+    actor: VisitReaderDep,
+    order_id: str | None = None,
+    include_ended: bool = False,
+) -> Any:
+    """A technician's own visits (optionally of one order); for others, the visits of
+    `order_id`."""
+    found = await views.visits(
+        actor=actor, uow=uow(), order_id=order_id, include_ended=include_ended
+    )
+    now = request.app.state.clock()
+    return [VisitOut.from_domain(v, now=now) for v in found]
+
+
+@router.get(
+    "/visits/{visit_id}",
+    response_model=VisitOut,
+    responses=problem_responses(401, 403, 404),
+    summary="Read a visit",
+    tags=["visits"],
+)
+async def read_visit(
+    visit_id: str, request: Request, uow: UowFactoryDep, actor: VisitReaderDep
+) -> Any:
+    """The visit, its state and the actions possible now."""
+    found = await views.visit(visit_id, actor=actor, uow=uow())
+    return VisitOut.from_domain(found, now=request.app.state.clock())
+
+
+@router.post(
+    "/visits/{visit_id}/actions",
+    response_model=VisitOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Act on a visit",
+    tags=["visits"],
+)
+async def act_on_visit(
+    visit_id: str, body: VisitActionIn, request: Request, bus: BusDep, actor: TechnicianDep
+) -> Any:
+    """Apply one action (`action.type`): depart (kit checked, FLD-1), arrive, log_attempt,
+    door_outcome (FLD-3), not_home (FLD-2), diagnose and the quote's accept/decline (FLD-4),
+    start_repair, record_work, missing_part/resume (FLD-5), escalate (FLD-7), take_back /
+    refuse_take_back (FLD-6), start_test, reexamine, complete_repair (FLD-9),
+    complete_installation (FLD-10), fail, request_centre_decision (FLD-8), report_damage
+    (FLD-13), safety_incident (FLD-14), sign_off and complete_report (FLD-12).
+
+    409 when the action is not possible in the visit's state (`allowed` lists what is) or a
+    rule is not satisfied (`rule` names it). Send `Idempotency-Key` to retry safely.
+    """
+
+    async def run() -> JSONResponse:
+        visit = await bus.handle(c.ActOnVisit(visit_id=visit_id, action=body.action, actor=actor))
+        out = VisitOut.from_domain(visit, now=request.app.state.clock())
+        return JSONResponse(out.model_dump(mode="json"))
+
+    return await handle_idempotently(
+        request,
+        session_factory=request.app.state.runtime.session_factory,
+        principal_id=actor.key_id,
+        ttl=IDEMPOTENCY_TTL,
+        body=body.model_dump(mode="json"),
+        run=run,
+    )
+
+
+@router.post(
+    "/offline/batches",
+    response_model=OfflineBatchOut,
+    responses=problem_responses(401, 403, 409, 422),
+    summary="Apply actions recorded offline",
+    tags=["visits"],
+)
+async def apply_offline_batch(body: OfflineBatchIn, bus: BusDep, actor: TechnicianDep) -> Any:
+    """Actions the app recorded offline, each with its client id and the time it happened.
+
+    They are applied in the order they happened (not the order sent); a client id already
+    applied is not applied again (`duplicate`, with its first result); an action older than the
+    latest one applied to its visit, or following a refused action of the same visit, is
+    `refused` with the reason. The rules are those of the single-action route: an out-of-warranty
+    repair is never completed without an accepted quote.
+    """
+    results = await bus.handle(
+        c.ApplyOfflineBatch(
+            actor=actor,
+            actions=[
+                c.OfflineAction(
+                    client_id=a.client_id,
+                    visit_id=a.visit_id,
+                    occurred_at=a.occurred_at,
+                    action=a.action,
+                )
+                for a in body.actions
+            ],
+        )
+    )
+    return OfflineBatchOut.model_validate({"results": results})
+
+
+@router.post(
+    "/visits/{visit_id}/evidence",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EvidenceOut,
+    responses=problem_responses(401, 403, 404, 413, 415, 422),
+    summary="Upload a photo, barcode, signature or note image",
+    tags=["visits"],
+)
+async def upload_evidence(
+    visit_id: str,
+    request: Request,
+    bus: BusDep,
+    actor: TechnicianDep,
+    kind: Annotated[EvidenceKind, Query(description="What the image shows.")],
+) -> Any:
+    """The raw image is the request body, its type in `Content-Type` (JPEG, PNG or WebP, checked
+    against the bytes) and within the size limit (FLD-10). The answer's `ref` is what actions
+    name (photo_refs, signature_ref, note_photo_ref)."""
+    data = await request.body()
+    item = await bus.handle(
+        c.UploadEvidence(
+            visit_id=visit_id,
+            actor=actor,
+            kind=kind,
+            content_type=request.headers.get("content-type", ""),
+            data=data,
+        )
+    )
+    return EvidenceOut(**item.model_dump())
+
+
+@router.get(
+    "/visits/{visit_id}/report.pdf",
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "The service report"},
+        **problem_responses(401, 403, 404, 503),
+    },
+    response_class=Response,
+    summary="The visit's service report (PDF, Chinese)",
+    tags=["visits"],
+)
+async def service_report(
+    visit_id: str, request: Request, uow: UowFactoryDep, actor: VisitReaderDep
+) -> Response:
+    """The customer's service report: what was found and done, parts, charges, the fee
+    schedule version, ratings and signature."""
+    state = request.app.state
+    pdf = await views.service_report_pdf(
+        visit_id,
+        actor=actor,
+        uow=uow(),
+        store=state.evidence_store,
+        font=state.report_font,
+        tz=state.runtime.calendar.tz,
+    )
+    return Response(
+        content=pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="service-report-{visit_id}.pdf"'},
+    )
+
+
+@router.post(
+    "/loaners",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LoanerOut,
+    responses=problem_responses(401, 403, 409, 422),
+    summary="Add a loaner to the inventory (FLD-6)",
+    tags=["loaners"],
+)
+async def register_loaner(body: LoanerIn, bus: BusDep, principal: DispatcherDep) -> Any:
+    """A unit lent to customers while theirs is at the workshop."""
+    loaner = await bus.handle(
+        c.RegisterLoaner(
+            serial=body.serial, product_line=body.product_line, condition=body.condition
+        )
+    )
+    return LoanerOut.from_domain(loaner)
+
+
+@router.get(
+    "/loaners",
+    response_model=list[LoanerOut],
+    responses=problem_responses(401, 403),
+    summary="The loaner inventory (FLD-6)",
+    tags=["loaners"],
+)
+async def list_loaners(uow: UowFactoryDep, principal: CentreDep) -> Any:
+    """Every loaner: available, on board a technician's van, or lent (with its due date)."""
+    return [LoanerOut.from_domain(x) for x in await views.loaners(uow=uow())]
+
+
+@router.get(
+    "/take-backs/{receipt_number}",
+    response_model=TakeBackOut,
+    responses=problem_responses(401, 403, 404),
+    summary="A unit at the workshop (FLD-6)",
+    tags=["take-backs"],
+)
+async def read_take_back(receipt_number: str, uow: UowFactoryDep, principal: CentreDep) -> Any:
+    """Appearance, loaner, promised return date and workshop progress."""
+    return TakeBackOut.from_domain(await views.take_back(receipt_number, uow=uow()))
+
+
+@router.post(
+    "/take-backs/{receipt_number}/progress",
+    response_model=TakeBackOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Record workshop progress (FLD-6)",
+    tags=["take-backs"],
+)
+async def record_progress(
+    receipt_number: str, body: ProgressIn, bus: BusDep, principal: DispatcherDep
+) -> Any:
+    """A step of the repair at the workshop."""
+    tb = await bus.handle(
+        c.RecordWorkshopProgress(receipt_number=receipt_number, stage=body.stage, note=body.note)
+    )
+    return TakeBackOut.from_domain(tb)
+
+
+@router.post(
+    "/take-backs/{receipt_number}/return",
+    response_model=TakeBackOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Return the unit to the customer and reclaim the loaner (FLD-6)",
+    tags=["take-backs"],
+)
+async def return_unit(
+    receipt_number: str, body: UnitReturnIn, bus: BusDep, actor: ReturnerDep
+) -> Any:
+    """Publishes UnitReturned (on time or not) and puts the loaner back in the inventory."""
+    tb = await bus.handle(
+        c.ReturnUnit(
+            receipt_number=receipt_number,
+            actor=actor,
+            repaired=body.repaired,
+            visit_id=body.visit_id,
+            loaner_condition=body.loaner_condition,
+        )
+    )
+    return TakeBackOut.from_domain(tb)
+
+
+@router.get(
+    "/coordination-tickets",
+    response_model=list[TicketOut],
+    responses=problem_responses(401, 403),
+    summary="Coordination tickets (FLD-15)",
+    tags=["coordination"],
+)
+async def list_tickets(uow: UowFactoryDep, principal: CentreDep, open_only: bool = True) -> Any:
+    """Orders not finished the same day, the next check due first."""
+    return [TicketOut.from_domain(t) for t in await views.tickets(uow=uow(), open_only=open_only)]
+
+
+@router.get(
+    "/coordination-tickets/{ticket_id}",
+    response_model=TicketOut,
+    responses=problem_responses(401, 403, 404),
+    summary="A coordination ticket (FLD-15)",
+    tags=["coordination"],
+)
+async def read_ticket(ticket_id: str, uow: UowFactoryDep, principal: CentreDep) -> Any:
+    """Owner, dated contact log, checks."""
+    return TicketOut.from_domain(await views.ticket(ticket_id, uow=uow()))
+
+
+@router.post(
+    "/coordination-tickets/{ticket_id}/contacts",
+    response_model=TicketOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Log a contact (FLD-15)",
+    tags=["coordination"],
+)
+async def log_contact(ticket_id: str, body: ContactIn, bus: BusDep, principal: CentreDep) -> Any:
+    """A dated entry of the ticket's contact log."""
+    ticket = await bus.handle(
+        c.LogTicketContact(
+            ticket_id=ticket_id, by=body.by, channel=body.channel, note=body.note, at=body.at
+        )
+    )
+    return TicketOut.from_domain(ticket)
+
+
+@router.post(
+    "/coordination-tickets/{ticket_id}/checks",
+    response_model=TicketOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Record the team lead's check (FLD-15)",
+    tags=["coordination"],
+)
+async def check_ticket(ticket_id: str, body: CheckIn, bus: BusDep, principal: DispatcherDep) -> Any:
+    """The next check is due half a month later."""
+    ticket = await bus.handle(c.CheckTicket(ticket_id=ticket_id, by=body.by, note=body.note))
+    return TicketOut.from_domain(ticket)
+
+
+@router.put(
+    "/coordination-tickets/{ticket_id}/owner",
+    response_model=TicketOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Name the owner (FLD-15)",
+    tags=["coordination"],
+)
+async def assign_ticket(
+    ticket_id: str, body: OwnerIn, bus: BusDep, principal: DispatcherDep
+) -> Any:
+    """Who follows the ticket until the work is finished."""
+    ticket = await bus.handle(c.AssignTicket(ticket_id=ticket_id, owner=body.owner))
+    return TicketOut.from_domain(ticket)
+
+
+@router.post(
+    "/coordination-tickets/{ticket_id}/close",
+    response_model=TicketOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Close the ticket (FLD-15)",
+    tags=["coordination"],
+)
+async def close_ticket(ticket_id: str, body: CloseIn, bus: BusDep, principal: DispatcherDep) -> Any:
+    """The work is finished; the ticket is kept."""
+    ticket = await bus.handle(c.CloseTicket(ticket_id=ticket_id, resolution=body.resolution))
+    return TicketOut.from_domain(ticket)

@@ -7,8 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from fieldwork.domain.commands import Actor
 from fieldwork.service_layer.unit_of_work import FieldworkUnitOfWork
 from servicekit.auth import Principal, require_roles
+from servicekit.messagebus import MessageBus
 
 
 def get_uow_factory(request: Request) -> Callable[[], FieldworkUnitOfWork]:
@@ -17,5 +19,47 @@ def get_uow_factory(request: Request) -> Callable[[], FieldworkUnitOfWork]:
     return factory
 
 
+def get_bus(request: Request) -> MessageBus:
+    """The message bus built by the bootstrap."""
+    bus: MessageBus = request.app.state.bus
+    return bus
+
+
+def actor_of(principal: Principal) -> Actor:
+    """The actor of a principal: technician keys are bound to their technician's visits."""
+    if principal.role == "technician":
+        return Actor(
+            key_id=principal.key_id, technician_id=principal.technician_id, restricted=True
+        )
+    return Actor(key_id=principal.key_id, technician_id=principal.technician_id)
+
+
+async def _technician(
+    principal: Annotated[Principal, Depends(require_roles("technician"))],
+) -> Actor:
+    return actor_of(principal)
+
+
+async def _visit_reader(
+    principal: Annotated[Principal, Depends(require_roles("technician", "agent", "dispatcher"))],
+) -> Actor:
+    return actor_of(principal)
+
+
+async def _returner(
+    principal: Annotated[Principal, Depends(require_roles("technician", "dispatcher"))],
+) -> Actor:
+    return actor_of(principal)
+
+
 UowFactoryDep = Annotated[Callable[[], FieldworkUnitOfWork], Depends(get_uow_factory)]
+BusDep = Annotated[MessageBus, Depends(get_bus)]
 ReaderDep = Annotated[Principal, Depends(require_roles("agent", "dispatcher"))]
+DispatcherDep = Annotated[Principal, Depends(require_roles("dispatcher"))]
+TechnicianDep = Annotated[Actor, Depends(_technician)]
+"""A technician (only their own visits) or an admin (any visit)."""
+VisitReaderDep = Annotated[Actor, Depends(_visit_reader)]
+"""Technicians read their own visits; agents, dispatchers and admins any."""
+CentreDep = Annotated[Principal, Depends(require_roles("agent", "dispatcher"))]
+ReturnerDep = Annotated[Actor, Depends(_returner)]
+"""A technician (units of their orders) or a dispatcher brings a unit back."""

@@ -2,8 +2,28 @@
 
 from __future__ import annotations
 
-from fieldwork.domain.exceptions import OrderNotFound
+from fieldwork.domain.exceptions import (
+    IllegalTransition,
+    LoanerUnavailable,
+    OrderNotFound,
+    ReportUnavailable,
+    RuleViolation,
+    TakeBackNotFound,
+    TicketNotFound,
+    UploadRefused,
+    UploadTooLarge,
+    VisitNotFound,
+)
 
 DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     OrderNotFound: (404, "Order not found"),
+    VisitNotFound: (404, "Visit not found"),
+    TakeBackNotFound: (404, "Take-back not found"),
+    TicketNotFound: (404, "Coordination ticket not found"),
+    IllegalTransition: (409, "Illegal transition"),
+    RuleViolation: (409, "Rule not satisfied"),
+    LoanerUnavailable: (409, "Loaner unavailable"),
+    UploadRefused: (415, "Unsupported upload"),
+    UploadTooLarge: (413, "Upload too large"),
+    ReportUnavailable: (503, "Report unavailable"),
 }

@@ -1,13 +1,20 @@
-"""Response bodies of fieldwork's REST API."""
+"""Request and response bodies of fieldwork's REST API."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from fieldwork.domain.commands import VisitAction
+from fieldwork.domain.coordination import CoordinationTicket
 from fieldwork.domain.model import OrderFile
+from fieldwork.domain.visit import Visit
+from fieldwork.domain.workshop import Loaner, TakeBack
+
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class RecordedEventOut(BaseModel):
@@ -35,4 +42,284 @@ class OrderEventsOut(BaseModel):
         return cls(
             order_id=order_file.order_id,
             events=[RecordedEventOut(**vars(e)) for e in order_file.entries],
+        )
+
+
+class VisitOut(Visit):
+    """A visit: its state, the actions possible now, and everything recorded on it."""
+
+    allowed: list[str] = Field(default_factory=list)
+    """The actions possible in the current state."""
+    on_site_seconds_now: int = 0
+    """Arrival to the end (or to now while on site), unrounded (FLD-11)."""
+
+    @classmethod
+    def from_domain(cls, visit: Visit, *, now: datetime | None = None) -> VisitOut:
+        """Read model of a visit."""
+        return cls(
+            **visit.model_dump(),
+            allowed=visit.allowed_actions(),
+            on_site_seconds_now=int(visit.on_site_time(now).total_seconds()),
+        )
+
+
+class VisitActionIn(BaseModel):
+    """One action on a visit; `type` says which (see the schemas of the union)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: VisitAction
+
+
+class OfflineActionIn(BaseModel):
+    """An action the app recorded offline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: ShortText
+    """Unique per action on the device (a UUID): replays of it are applied once."""
+    visit_id: ShortText
+    occurred_at: AwareDatetime
+    """When it happened on site; actions are applied in this order."""
+    action: VisitAction
+
+
+class OfflineBatchIn(BaseModel):
+    """A batch of actions recorded offline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actions: list[OfflineActionIn] = Field(min_length=1, max_length=1000)
+
+
+class OfflineResultOut(BaseModel):
+    """What happened to one action of a batch."""
+
+    client_id: str
+    visit_id: str
+    type: str
+    occurred_at: str
+    status: str = Field(description="`applied`, `duplicate` (applied before) or `refused`.")
+    reason: str | None = None
+    """Why it was refused."""
+    visit_state: str | None = None
+    problem: dict[str, Any] | None = None
+    """The rule broken or the actions allowed, as in the problem document of the REST route."""
+
+
+class OfflineBatchOut(BaseModel):
+    """The result of each action, in the order they were sent."""
+
+    results: list[OfflineResultOut]
+
+
+class EvidenceOut(BaseModel):
+    """A stored upload; `ref` is what actions name (photo_refs, signature_ref...)."""
+
+    ref: str
+    kind: str
+    content_type: str
+    size: int
+    at: datetime
+
+
+class VisitTimeOut(BaseModel):
+    """On-site time of one visit (FLD-11)."""
+
+    visit_id: str
+    state: str
+    arrived_at: datetime | None
+    ended_at: datetime | None
+    on_site_seconds: int
+
+
+class OrderVisitsOut(BaseModel):
+    """The visits of an order with their on-site time, unrounded, and the total (FLD-11)."""
+
+    order_id: str
+    visits: list[VisitTimeOut]
+    total_on_site_seconds: int
+    total_on_site_minutes: float = Field(description="total seconds / 60, not rounded")
+
+
+class LoanerIn(BaseModel):
+    """A unit added to the loaner inventory (FLD-6)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    serial: ShortText
+    product_line: ShortText
+    condition: ShortText = "good"
+
+
+class LoanerOut(BaseModel):
+    """A loaner and where it is."""
+
+    serial: str
+    product_line: str
+    state: str
+    condition: str
+    order_id: str | None
+    receipt_number: str | None
+    due_back: date | None
+
+    @classmethod
+    def from_domain(cls, loaner: Loaner) -> LoanerOut:
+        """Read model of a loaner."""
+        return cls(
+            serial=loaner.serial,
+            product_line=loaner.product_line,
+            state=loaner.state.value,
+            condition=loaner.condition,
+            order_id=loaner.order_id,
+            receipt_number=loaner.receipt_number,
+            due_back=loaner.due_back,
+        )
+
+
+class ProgressIn(BaseModel):
+    """A step of the workshop repair."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage: ShortText
+    note: Text | None = None
+
+
+class UnitReturnIn(BaseModel):
+    """The unit is back with the customer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    repaired: bool = True
+    visit_id: ShortText | None = None
+    loaner_condition: ShortText | None = None
+
+
+class ProgressOut(BaseModel):
+    """A step of the workshop repair."""
+
+    at: datetime
+    stage: str
+    note: str | None
+
+
+class TakeBackOut(BaseModel):
+    """A unit taken back to the workshop (FLD-6)."""
+
+    receipt_number: str
+    order_id: str
+    visit_id: str
+    unit_serial: str | None
+    appearance: str | None
+    loaner_serial: str | None
+    promised_return_date: date
+    taken_at: datetime
+    progress: list[ProgressOut]
+    returned_at: datetime | None
+    repaired: bool | None
+    overdue_reported_at: datetime | None
+
+    @classmethod
+    def from_domain(cls, tb: TakeBack) -> TakeBackOut:
+        """Read model of a take-back."""
+        return cls(
+            receipt_number=tb.receipt_number,
+            order_id=tb.order_id,
+            visit_id=tb.visit_id,
+            unit_serial=tb.unit_serial,
+            appearance=tb.appearance,
+            loaner_serial=tb.loaner_serial,
+            promised_return_date=tb.promised_return_date,
+            taken_at=tb.taken_at,
+            progress=[ProgressOut(at=p.at, stage=p.stage, note=p.note) for p in tb.progress],
+            returned_at=tb.returned_at,
+            repaired=tb.repaired,
+            overdue_reported_at=tb.overdue_reported_at,
+        )
+
+
+class ContactIn(BaseModel):
+    """A contact about a coordination ticket."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: ShortText
+    channel: ShortText = "phone"
+    note: Text
+    at: AwareDatetime | None = None
+
+
+class CheckIn(BaseModel):
+    """A team lead's check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: ShortText
+    note: Text | None = None
+
+
+class OwnerIn(BaseModel):
+    """The ticket's new owner."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    owner: ShortText
+
+
+class CloseIn(BaseModel):
+    """How the work was finished."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: Text
+
+
+class ContactOut(BaseModel):
+    """A dated contact."""
+
+    at: datetime
+    by: str
+    channel: str
+    note: str
+
+
+class CheckOut(BaseModel):
+    """A check."""
+
+    at: datetime
+    by: str
+    note: str | None
+
+
+class TicketOut(BaseModel):
+    """A coordination ticket (FLD-15)."""
+
+    ticket_id: str
+    order_id: str
+    owner: str
+    reason: str
+    opened_at: datetime
+    next_check_due: date
+    contacts: list[ContactOut]
+    checks: list[CheckOut]
+    closed_at: datetime | None
+    resolution: str | None
+
+    @classmethod
+    def from_domain(cls, t: CoordinationTicket) -> TicketOut:
+        """Read model of a ticket."""
+        return cls(
+            ticket_id=t.ticket_id,
+            order_id=t.order_id,
+            owner=t.owner,
+            reason=t.reason,
+            opened_at=t.opened_at,
+            next_check_due=t.next_check_due,
+            contacts=[
+                ContactOut(at=x.at, by=x.by, channel=x.channel, note=x.note) for x in t.contacts
+            ],
+            checks=[CheckOut(at=x.at, by=x.by, note=x.note) for x in t.checks],
+            closed_at=t.closed_at,
+            resolution=t.resolution,
         )

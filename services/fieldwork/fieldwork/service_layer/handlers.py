@@ -1,19 +1,606 @@
-"""Fieldwork's command handlers and the handler of events seen on the bus."""
+"""Fieldwork's command handlers, the handler of events seen on the bus, and the periodic sweep."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
 import structlog
 
+from contracts.billing import ChargeWaived, QuoteIssued
 from contracts.envelope import EventEnvelope
-from fieldwork.domain.model import EVENTS_OF_INTEREST, OrderFile, RecordedEvent, summarise
+from contracts.intake import OrderCancelled, OrderCreated, OrderVerified
+from contracts.registry import parse_data
+from contracts.scheduling import (
+    AppointmentConfirmed,
+    OrderAssigned,
+    OrderReassigned,
+    RevisitBooked,
+)
+from fieldwork.adapters.storage import EvidenceStore
+from fieldwork.domain import commands as c
+from fieldwork.domain.coordination import CoordinationTicket, unfinished_reason
+from fieldwork.domain.evidence import check_upload
+from fieldwork.domain.exceptions import (
+    FieldworkError,
+    LoanerUnavailable,
+    RuleViolation,
+    TakeBackNotFound,
+    TicketNotFound,
+    VisitNotFound,
+)
+from fieldwork.domain.model import (
+    EVENTS_OF_INTEREST,
+    OrderContext,
+    OrderFile,
+    RecordedEvent,
+    summarise,
+)
+from fieldwork.domain.policy import FieldworkPolicy
+from fieldwork.domain.visit import Evidence, Visit, VisitState
+from fieldwork.domain.workshop import Loaner, LoanerState, TakeBack
 from fieldwork.service_layer.unit_of_work import FieldworkUnitOfWork
-from servicekit.messagebus import Handler
 
 log = structlog.get_logger(__name__)
 
+Clock = Callable[[], datetime]
+UowFactory = Callable[[], FieldworkUnitOfWork]
+
+
+# -- visits --------------------------------------------------------------------------------------
+
+
+async def load_visit(
+    uow: FieldworkUnitOfWork, visit_id: str, actor: c.Actor, *, for_update: bool = False
+) -> Visit:
+    """The visit, if the actor may see it: a technician sees only their own (else 404)."""
+    visit = await uow.visits.get(visit_id, for_update=for_update)
+    if visit is None or (actor.restricted and visit.technician_id != actor.technician_id):
+        raise VisitNotFound(visit_id)
+    return visit
+
+
+async def _apply(
+    visit: Visit,
+    action: Any,
+    *,
+    at: datetime,
+    uow: FieldworkUnitOfWork,
+    policy: FieldworkPolicy,
+    tz: tzinfo,
+) -> None:
+    """Apply one action to the visit, with its side effects on loaners and take-backs."""
+    match action:
+        case c.Depart():
+            loaner = None
+            if action.loaner_serial is not None:
+                loaner = await uow.loaners.get(action.loaner_serial)
+                if loaner is None:
+                    raise LoanerUnavailable(
+                        f"No loaner with serial {action.loaner_serial} in the inventory.",
+                        serial=action.loaner_serial,
+                    )
+            visit.depart(
+                at=at,
+                eta=action.eta,
+                kit_checked=action.kit_checked,
+                policy=policy,
+                loaner_serial=action.loaner_serial,
+                position=action.position,
+            )
+            if loaner is not None:
+                loaner.board(order_id=visit.order_id, visit_id=visit.visit_id, at=at)
+                await uow.loaners.save(loaner)
+        case c.Arrive():
+            visit.arrive(at=at, position=action.position)
+        case c.LogAttempt():
+            visit.log_attempt(at=at, kind=action.kind, reached=action.reached, detail=action.detail)
+        case c.RecordDoorOutcome():
+            visit.record_door_outcome(
+                at=at,
+                outcome=action.outcome,
+                next_step=action.next_step,
+                id_shown=action.id_shown,
+                customer_consent=action.customer_consent,
+                detail=action.detail,
+            )
+        case c.RecordNotHome():
+            visit.record_not_home(
+                at=at,
+                policy=policy,
+                note=action.note,
+                note_photo_ref=action.note_photo_ref,
+                neighbours_asked=action.neighbours_asked,
+            )
+        case c.Diagnose():
+            visit.diagnose(
+                at=at,
+                cause=action.cause,
+                fault_code=action.fault_code,
+                parts=action.parts,
+                work_items=action.work_items,
+                chargeable=action.chargeable,
+                unknown_fault=action.unknown_fault,
+                take_back_needed=action.take_back_needed,
+                warranty_status=action.warranty_status,
+            )
+        case c.AcceptQuote():
+            visit.accept_quote(at=at, quote_id=action.quote_id, signature_ref=action.signature_ref)
+        case c.DeclineQuote():
+            visit.decline_quote(
+                at=at,
+                quote_id=action.quote_id,
+                reason=action.reason,
+                discount_requested=action.discount_requested,
+            )
+        case c.StartRepair():
+            visit.start_repair(at=at)
+        case c.RecordWork():
+            visit.record_work(at=at, description=action.description, parts=action.parts)
+        case c.ReportMissingPart():
+            visit.missing_part(
+                at=at,
+                option=action.option,
+                parts=action.parts,
+                detail=action.detail,
+                next_visit_agreed=action.next_visit_agreed,
+            )
+        case c.Resume():
+            visit.resume(at=at)
+        case c.Escalate():
+            visit.escalate(
+                at=at,
+                description=action.description,
+                fault_code=action.fault_code,
+                desk=action.desk,
+            )
+        case c.RefuseTakeBack():
+            visit.refuse_take_back(at=at)
+        case c.TakeUnitBack():
+            await _take_back(visit, action, at=at, uow=uow, today=at.astimezone(tz).date())
+        case c.StartTest():
+            visit.start_test(at=at)
+        case c.Reexamine():
+            visit.reexamine(at=at)
+        case c.CompleteRepair():
+            visit.complete_repair(
+                at=at,
+                tested=action.tested,
+                sure_fixed=action.sure_fixed,
+                latent_faults_fixed=action.latent_faults_fixed,
+                parts=action.parts,
+                cause=action.cause,
+                remedy=action.remedy,
+            )
+        case c.CompleteInstallation():
+            visit.complete_installation(
+                at=at,
+                installed_on=action.installed_on,
+                photo_refs=action.photo_refs,
+                barcodes=action.barcodes,
+                policy=policy,
+                substandard_conditions=action.substandard_conditions,
+                conditions_signature_ref=action.conditions_signature_ref,
+            )
+        case c.Fail():
+            visit.fail(
+                at=at,
+                reason=action.reason,
+                detail=action.detail,
+                next_visit_agreed=action.next_visit_agreed,
+            )
+        case c.RequestCentreDecision():
+            visit.request_centre_decision(
+                at=at,
+                kind=action.kind,
+                reason=action.reason,
+                amount_claimed=action.amount_claimed,
+                meets_return_conditions=action.meets_return_conditions,
+            )
+        case c.ReportDamage():
+            visit.report_damage(
+                at=at,
+                description=action.description,
+                estimated_cost=action.estimated_cost,
+                photo_refs=action.photo_refs,
+            )
+        case c.ReportSafetyIncident():
+            visit.safety_incident(
+                at=at,
+                kind=action.kind,
+                description=action.description,
+                technician_safe=action.technician_safe,
+                leave_site=action.leave_site,
+            )
+        case c.SignOffVisit():
+            visit.sign_off(
+                at=at,
+                signed=action.signed,
+                signature_ref=action.signature_ref,
+                repair_quality=action.repair_quality,
+                service_attitude=action.service_attitude,
+                amount_acknowledged=action.amount_acknowledged,
+                comments=action.comments,
+            )
+        case c.CompleteReport():
+            visit.complete_report(at=at, cause=action.cause, remedy=action.remedy)
+        case _:  # pragma: no cover - the union is closed
+            raise TypeError(f"unknown action {type(action).__name__}")
+    if visit.ended and visit.loaner_serial and visit.take_back is None:
+        # An unused loaner goes back to the inventory with the technician.
+        loaner = await uow.loaners.get(visit.loaner_serial)
+        if loaner is not None and loaner.state is LoanerState.ON_BOARD:
+            loaner.reclaim(at=at)
+            await uow.loaners.save(loaner)
+
+
+async def _take_back(
+    visit: Visit, action: c.TakeUnitBack, *, at: datetime, uow: FieldworkUnitOfWork, today: date
+) -> None:
+    if await uow.take_backs.get(action.receipt_number) is not None:
+        raise RuleViolation(
+            "FLD-6", f"Receipt number {action.receipt_number} is already used", field="receipt"
+        )
+    serial = action.loaner_serial or visit.loaner_serial
+    loaner: Loaner | None = None
+    if serial is not None:
+        loaner = await uow.loaners.get(serial)
+        if loaner is None:
+            raise LoanerUnavailable(f"No loaner with serial {serial} in the inventory.")
+        loaner.lend(
+            order_id=visit.order_id,
+            receipt_number=action.receipt_number,
+            due_back=action.promised_return_date,
+            at=at,
+        )
+    visit.take_unit_back(
+        at=at,
+        receipt_number=action.receipt_number,
+        appearance=action.appearance,
+        photo_refs=action.photo_refs,
+        promised_return_date=action.promised_return_date,
+        today=today,
+        unit_serial=action.unit_serial,
+        loaner_serial=serial,
+    )
+    if loaner is not None:
+        await uow.loaners.save(loaner)
+    await uow.take_backs.save(
+        TakeBack(
+            receipt_number=action.receipt_number,
+            order_id=visit.order_id,
+            visit_id=visit.visit_id,
+            promised_return_date=action.promised_return_date,
+            taken_at=at,
+            unit_serial=action.unit_serial,
+            appearance=action.appearance,
+            loaner_serial=serial,
+        )
+    )
+
+
+async def _earlier_seconds(uow: FieldworkUnitOfWork, visit: Visit) -> int:
+    others = await uow.visits.for_order(visit.order_id)
+    return sum(v.on_site_seconds for v in others if v.visit_id != visit.visit_id)
+
+
+async def act_on_visit(
+    cmd: c.ActOnVisit,
+    *,
+    uow: FieldworkUnitOfWork,
+    clock: Clock,
+    policy: FieldworkPolicy,
+    tz: tzinfo,
+) -> Visit:
+    """Apply one technician action to a visit and stage its events (FLD-1..FLD-14)."""
+    async with uow:
+        visit = await load_visit(uow, cmd.visit_id, cmd.actor, for_update=True)
+        visit.earlier_visits_seconds = await _earlier_seconds(uow, visit)
+        await _apply(visit, cmd.action, at=cmd.at or clock(), uow=uow, policy=policy, tz=tz)
+        uow.track(visit)
+        await uow.visits.save(visit, now=clock())
+        await uow.commit()
+        return visit
+
+
+async def apply_offline_batch(
+    cmd: c.ApplyOfflineBatch,
+    *,
+    uow_factory: UowFactory,
+    clock: Clock,
+    policy: FieldworkPolicy,
+    tz: tzinfo,
+) -> list[dict[str, Any]]:
+    """Apply actions recorded offline in the order they happened, each once.
+
+    A replayed client id gets the stored result (``duplicate``). An action older than the
+    latest one already applied to its visit is refused (out of order), as is one after a refused
+    action of the same visit in the batch. Each applied action commits on its own, with its
+    client id, so a retried batch applies only what is missing.
+    """
+    if len(cmd.actions) > policy.offline_max_batch:
+        raise RuleViolation(
+            "offline",
+            f"A batch may carry at most {policy.offline_max_batch} actions",
+            max_actions=policy.offline_max_batch,
+        )
+    now = clock()
+    horizon = now + timedelta(seconds=policy.offline_clock_skew_seconds)
+    ordered = sorted(enumerate(cmd.actions), key=lambda pair: (pair[1].occurred_at, pair[0]))
+    results: dict[int, dict[str, Any]] = {}
+    blocked: dict[str, str] = {}
+    seen: dict[str, dict[str, Any]] = {}
+    scope = cmd.actor.scope
+    for index, item in ordered:
+        base = {
+            "client_id": item.client_id,
+            "visit_id": item.visit_id,
+            "type": item.action.type,
+            "occurred_at": item.occurred_at.isoformat(),
+        }
+        if item.client_id in seen:
+            results[index] = {**seen[item.client_id], "status": "duplicate"}
+            continue
+        async with uow_factory() as uow:
+            stored = await uow.client_actions.get(scope, item.client_id)
+        if stored is not None:
+            results[index] = {**stored, "status": "duplicate"}
+            continue
+        if item.occurred_at > horizon:
+            results[index] = {**base, "status": "refused", "reason": "occurred_at is in the future"}
+            continue
+        if item.visit_id in blocked:
+            results[index] = {
+                **base,
+                "status": "refused",
+                "reason": f"an earlier action of this visit (client id {blocked[item.visit_id]}) "
+                "was refused; later ones are not applied",
+            }
+            continue
+        try:
+            async with uow_factory() as uow:
+                visit = await load_visit(uow, item.visit_id, cmd.actor, for_update=True)
+                if visit.last_action_at is not None and item.occurred_at < visit.last_action_at:
+                    raise RuleViolation(
+                        "offline",
+                        f"Out of order: the visit already has an action at "
+                        f"{visit.last_action_at.isoformat()}, after this one",
+                        last_action_at=visit.last_action_at.isoformat(),
+                    )
+                visit.earlier_visits_seconds = await _earlier_seconds(uow, visit)
+                await _apply(visit, item.action, at=item.occurred_at, uow=uow, policy=policy, tz=tz)
+                result = {**base, "status": "applied", "visit_state": visit.state.value}
+                uow.track(visit)
+                await uow.visits.save(visit, now=now)
+                await uow.client_actions.add(
+                    scope=scope,
+                    client_id=item.client_id,
+                    visit_id=item.visit_id,
+                    occurred_at=item.occurred_at,
+                    result=result,
+                )
+                await uow.commit()
+        except FieldworkError as exc:
+            blocked[item.visit_id] = item.client_id
+            results[index] = {
+                **base,
+                "status": "refused",
+                "reason": str(exc),
+                "problem": dict(exc.extensions),
+            }
+            continue
+        seen[item.client_id] = result
+        results[index] = result
+    return [results[i] for i in range(len(cmd.actions))]
+
+
+async def upload_evidence(
+    cmd: c.UploadEvidence,
+    *,
+    uow: FieldworkUnitOfWork,
+    clock: Clock,
+    policy: FieldworkPolicy,
+    store: EvidenceStore,
+) -> Evidence:
+    """Validate an image (type and size, FLD-10), store it and attach it to the visit."""
+    extension = check_upload(content_type=cmd.content_type, data=cmd.data, policy=policy)
+    async with uow:
+        visit = await load_visit(uow, cmd.visit_id, cmd.actor, for_update=True)
+        key = f"{visit.visit_id}/{uuid.uuid4()}.{extension}"
+        item = visit.add_evidence(
+            at=clock(),
+            ref=key,
+            kind=cmd.kind,
+            content_type=cmd.content_type.split(";", 1)[0].strip().lower(),
+            size=len(cmd.data),
+        )
+        await store.put(key, cmd.data)
+        await uow.visits.save(visit, now=clock())
+        await uow.commit()
+        return item
+
+
+# -- loaners and take-backs (FLD-6) ---------------------------------------------------------------
+
+
+async def register_loaner(cmd: c.RegisterLoaner, *, uow: FieldworkUnitOfWork) -> Loaner:
+    """Add a unit to the loaner inventory."""
+    async with uow:
+        if await uow.loaners.get(cmd.serial) is not None:
+            raise LoanerUnavailable(f"Loaner {cmd.serial} is already in the inventory.")
+        loaner = Loaner(serial=cmd.serial, product_line=cmd.product_line, condition=cmd.condition)
+        await uow.loaners.save(loaner)
+        await uow.commit()
+        return loaner
+
+
+async def record_workshop_progress(
+    cmd: c.RecordWorkshopProgress, *, uow: FieldworkUnitOfWork, clock: Clock
+) -> TakeBack:
+    """A step of the workshop repair of a taken-back unit."""
+    async with uow:
+        take_back = await uow.take_backs.get(cmd.receipt_number)
+        if take_back is None:
+            raise TakeBackNotFound(cmd.receipt_number)
+        take_back.record_progress(at=clock(), stage=cmd.stage, note=cmd.note)
+        await uow.take_backs.save(take_back)
+        await uow.commit()
+        return take_back
+
+
+async def return_unit(
+    cmd: c.ReturnUnit, *, uow: FieldworkUnitOfWork, clock: Clock, tz: tzinfo
+) -> TakeBack:
+    """The unit is back with the customer (UnitReturned) and the loaner reclaimed (FLD-6)."""
+    async with uow:
+        take_back = await uow.take_backs.get(cmd.receipt_number)
+        if take_back is None:
+            raise TakeBackNotFound(cmd.receipt_number)
+        if cmd.actor.restricted:
+            # A technician returns units of orders they have a visit for.
+            visits = await uow.visits.for_order(take_back.order_id)
+            if not any(v.technician_id == cmd.actor.technician_id for v in visits):
+                raise TakeBackNotFound(cmd.receipt_number)
+        now = clock()
+        loaner = await uow.loaners.get(take_back.loaner_serial) if take_back.loaner_serial else None
+        take_back.return_unit(
+            at=now,
+            today=now.astimezone(tz).date(),
+            repaired=cmd.repaired,
+            visit_id=cmd.visit_id,
+            loaner_recovered=loaner is not None,
+        )
+        if loaner is not None:
+            loaner.reclaim(at=now, condition=cmd.loaner_condition)
+            await uow.loaners.save(loaner)
+        uow.track(take_back)
+        await uow.take_backs.save(take_back)
+        await uow.commit()
+        return take_back
+
+
+# -- coordination tickets (FLD-15) ----------------------------------------------------------------
+
+
+async def _ticket(uow: FieldworkUnitOfWork, ticket_id: str) -> CoordinationTicket:
+    ticket = await uow.tickets.get(ticket_id)
+    if ticket is None:
+        raise TicketNotFound(ticket_id)
+    return ticket
+
+
+async def log_ticket_contact(
+    cmd: c.LogTicketContact, *, uow: FieldworkUnitOfWork, clock: Clock
+) -> CoordinationTicket:
+    """Add a dated contact to the ticket's log."""
+    async with uow:
+        ticket = await _ticket(uow, cmd.ticket_id)
+        ticket.log_contact(at=cmd.at or clock(), by=cmd.by, channel=cmd.channel, note=cmd.note)
+        await uow.tickets.save(ticket)
+        await uow.commit()
+        return ticket
+
+
+async def check_ticket(
+    cmd: c.CheckTicket,
+    *,
+    uow: FieldworkUnitOfWork,
+    clock: Clock,
+    policy: FieldworkPolicy,
+    tz: tzinfo,
+) -> CoordinationTicket:
+    """The team lead checked the ticket; the next check is due half a month later."""
+    async with uow:
+        ticket = await _ticket(uow, cmd.ticket_id)
+        now = clock()
+        ticket.check(
+            at=now, today=now.astimezone(tz).date(), by=cmd.by, policy=policy, note=cmd.note
+        )
+        await uow.tickets.save(ticket)
+        await uow.commit()
+        return ticket
+
+
+async def assign_ticket(cmd: c.AssignTicket, *, uow: FieldworkUnitOfWork) -> CoordinationTicket:
+    """Name the ticket's owner."""
+    async with uow:
+        ticket = await _ticket(uow, cmd.ticket_id)
+        ticket.assign(cmd.owner)
+        await uow.tickets.save(ticket)
+        await uow.commit()
+        return ticket
+
+
+async def close_ticket(
+    cmd: c.CloseTicket, *, uow: FieldworkUnitOfWork, clock: Clock
+) -> CoordinationTicket:
+    """Close the ticket: the work is finished."""
+    async with uow:
+        ticket = await _ticket(uow, cmd.ticket_id)
+        ticket.close(at=clock(), resolution=cmd.resolution)
+        await uow.tickets.save(ticket)
+        await uow.commit()
+        return ticket
+
+
+async def sweep(
+    *, uow_factory: UowFactory, clock: Clock, policy: FieldworkPolicy, tz: tzinfo
+) -> dict[str, int]:
+    """The periodic job: overdue take-backs (FLD-6), new coordination tickets and due checks
+    (FLD-15). Idempotent: it decides from the database, each event once."""
+    now = clock()
+    today = now.astimezone(tz).date()
+    counts = {"overdue": 0, "tickets_opened": 0, "checks_due": 0}
+    async with uow_factory() as uow:
+        for take_back in await uow.take_backs.overdue_candidates(before=today):
+            if take_back.check_overdue(now=now, today=today):
+                uow.track(take_back)
+                await uow.take_backs.save(take_back)
+                counts["overdue"] += 1
+        for order_id in await uow.visits.orders_with_arrivals():
+            if await uow.tickets.for_order(order_id) is not None:
+                continue
+            visits = await uow.visits.for_order(order_id)
+            context = await uow.orders.get(order_id)
+            day_of = {
+                v.visit_id: v.arrived_at.astimezone(tz).date()
+                for v in visits
+                if v.arrived_at is not None
+            }
+            reason = unfinished_reason(
+                visits,
+                today=today,
+                day_of=day_of,
+                policy=policy,
+                public_area=bool(context and context.public_area),
+            )
+            if reason is None or (context is not None and context.cancelled):
+                continue
+            ticket = CoordinationTicket.open(
+                order_id=order_id, reason=reason, now=now, today=today, policy=policy
+            )
+            uow.track(ticket)
+            await uow.tickets.save(ticket)
+            counts["tickets_opened"] += 1
+        for ticket in await uow.tickets.list(open_only=True):
+            if ticket.check_due(today=today):
+                uow.track(ticket)
+                await uow.tickets.save(ticket)
+                counts["checks_due"] += 1
+        await uow.commit()
+    if any(counts.values()):
+        log.info("fieldwork.sweep", **counts)
+    return counts
+
+
+# -- events seen on the bus -----------------------------------------------------------------------
+
 
 async def record_event(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None:
-    """Put an event of interest on its order's file, once (inbox); other events are skipped."""
+    """Put an event of interest on its order's file, once (inbox), and apply it to the order's
+    context and visits; other events are skipped."""
     async with uow:
         if not await uow.claim_inbox(envelope):
             return
@@ -25,11 +612,12 @@ async def record_event(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> 
             if order_file.record(entry):
                 await uow.order_files.save(order_file, new_entries=[entry])
                 log.info("fieldwork.event_recorded", type=envelope.type, subject=envelope.subject)
+                await _project(envelope, uow=uow)
         await uow.commit()
 
 
 def recorded_event(envelope: EventEnvelope) -> RecordedEvent:
-    """The file entry of an envelope (its data is summarised, never parsed)."""
+    """The file entry of an envelope (its data is summarised)."""
     return RecordedEvent(
         event_id=str(envelope.id),
         type=envelope.event_name,
@@ -40,4 +628,111 @@ def recorded_event(envelope: EventEnvelope) -> RecordedEvent:
     )
 
 
-COMMAND_HANDLERS: dict[type, Handler] = {}
+def _context_from(context: OrderContext, created: OrderCreated | OrderVerified) -> None:
+    customer, product = created.customer, created.product
+    if customer is not None:
+        address = customer.address
+        context.customer_name = customer.name
+        context.customer_phone = customer.phones[0] if customer.phones else None
+        parts = [address.province, address.city, address.district, address.street, address.detail]
+        context.address = "".join(p for p in parts if p)
+    if product is not None:
+        context.product_line = product.line
+        context.product_model = product.model
+    if isinstance(created, OrderCreated):
+        context.warranty_status = created.warranty_status.value
+        context.loaner_required = created.loaner_required
+        context.fault = created.fault.description
+    elif created.warranty_status.value != "unknown":
+        context.warranty_status = created.warranty_status.value
+
+
+async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None:
+    """Apply a parsed event of interest to the order context and the visits."""
+    data = parse_data(envelope)
+    order_id = envelope.subject
+    at = envelope.time
+    context = await uow.orders.get(order_id) or OrderContext(order_id=order_id)
+    if isinstance(data, OrderCreated | OrderVerified):
+        _context_from(context, data)
+        await uow.orders.save(context)
+        for visit in await uow.visits.for_order(order_id):
+            if visit.state is VisitState.SCHEDULED:
+                _fit_to_order(visit, context)
+                await uow.visits.save(visit, now=at)
+        return
+    if isinstance(data, OrderCancelled):
+        context.cancelled = True
+        await uow.orders.save(context)
+        for visit in await uow.visits.for_order(order_id):
+            serial = visit.loaner_serial
+            if visit.cancel(at=at):
+                await uow.visits.save(visit, now=at)
+                loaner = await uow.loaners.get(serial) if serial else None
+                if loaner is not None and loaner.state is LoanerState.ON_BOARD:
+                    loaner.reclaim(at=at)
+                    await uow.loaners.save(loaner)
+        return
+    if isinstance(data, OrderAssigned | AppointmentConfirmed | RevisitBooked):
+        found = await uow.visits.get(data.visit_id)
+        if found is None:
+            visit = Visit(
+                visit_id=data.visit_id,
+                order_id=order_id,
+                technician_id=data.technician_id,
+                created_at=at,
+                previous_visit_id=getattr(data, "previous_visit_id", None),
+            )
+            _fit_to_order(visit, context)
+        else:
+            visit = found
+            if data.technician_id and visit.state is VisitState.SCHEDULED:
+                visit.technician_id = data.technician_id
+        window = getattr(data, "window", None) or getattr(data, "appointment", None)
+        if window is not None:
+            visit.window = window
+        await uow.visits.save(visit, now=at)
+        return
+    if isinstance(data, OrderReassigned):
+        held = await uow.visits.get(data.visit_id)
+        if held is not None and held.reassign(data.technician_id):
+            await uow.visits.save(held, now=at)
+        return
+    if isinstance(data, QuoteIssued):
+        for visit in await uow.visits.for_order(order_id):
+            if data.visit_id not in (None, visit.visit_id):
+                continue
+            if visit.quote_issued(
+                quote_id=data.quote_id,
+                request_id=data.request_id,
+                lines=data.lines,
+                total=data.total,
+                schedule_version=data.schedule_version,
+            ):
+                await uow.visits.save(visit, now=at)
+        return
+    if isinstance(data, ChargeWaived):
+        for visit in await uow.visits.for_order(order_id):
+            if visit.charge_waived(quote_id=data.quote_id, new_total=data.new_total):
+                await uow.visits.save(visit, now=at)
+
+
+def _fit_to_order(visit: Visit, context: OrderContext) -> None:
+    visit.job_type = context.job_type
+    visit.loaner_required = context.loaner_required
+    if visit.diagnosis is None:
+        visit.warranty_status = type(visit.warranty_status)(context.warranty_status)
+
+
+COMMAND_HANDLERS: dict[type, Callable[..., Awaitable[Any]]] = {
+    c.ActOnVisit: act_on_visit,
+    c.ApplyOfflineBatch: apply_offline_batch,
+    c.UploadEvidence: upload_evidence,
+    c.RegisterLoaner: register_loaner,
+    c.RecordWorkshopProgress: record_workshop_progress,
+    c.ReturnUnit: return_unit,
+    c.LogTicketContact: log_ticket_contact,
+    c.CheckTicket: check_ticket,
+    c.AssignTicket: assign_ticket,
+    c.CloseTicket: close_ticket,
+}

@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
-from fieldwork.domain.exceptions import OrderNotFound
+import asyncio
+from dataclasses import dataclass
+from datetime import tzinfo
+from decimal import Decimal
+from pathlib import Path
+
+from fieldwork.adapters.report import ReportLine, ServiceReport, render_service_report
+from fieldwork.adapters.storage import EvidenceStore
+from fieldwork.domain.commands import Actor
+from fieldwork.domain.coordination import CoordinationTicket
+from fieldwork.domain.exceptions import (
+    OrderNotFound,
+    ReportUnavailable,
+    TakeBackNotFound,
+    TicketNotFound,
+)
 from fieldwork.domain.model import OrderFile
+from fieldwork.domain.visit import QuoteStatus, Visit
+from fieldwork.domain.workshop import Loaner, TakeBack
+from fieldwork.service_layer.handlers import load_visit
 from fieldwork.service_layer.unit_of_work import FieldworkUnitOfWork
 
 
@@ -14,3 +32,189 @@ async def order_file(order_id: str, *, uow: FieldworkUnitOfWork) -> OrderFile:
         if found is None:
             raise OrderNotFound(order_id)
         return found
+
+
+async def visit(visit_id: str, *, actor: Actor, uow: FieldworkUnitOfWork) -> Visit:
+    """The visit, if the actor may see it (a technician: only their own)."""
+    async with uow:
+        return await load_visit(uow, visit_id, actor)
+
+
+async def visits(
+    *, actor: Actor, uow: FieldworkUnitOfWork, order_id: str | None, include_ended: bool
+) -> list[Visit]:
+    """A technician's own visits, or (others) the visits of an order."""
+    async with uow:
+        if actor.restricted:
+            found = await uow.visits.for_technician(
+                actor.technician_id or "", include_ended=include_ended
+            )
+            return [v for v in found if order_id is None or v.order_id == order_id]
+        if order_id is None:
+            return []
+        return [v for v in await uow.visits.for_order(order_id) if include_ended or not v.ended]
+
+
+@dataclass(frozen=True)
+class OrderTime:
+    """On-site time of an order: per visit, and summed over visits (FLD-11)."""
+
+    order_id: str
+    visits: list[Visit]
+    total_seconds: int
+
+
+async def order_time(order_id: str, *, uow: FieldworkUnitOfWork) -> OrderTime:
+    """The order's visits with their on-site time, unrounded, and the sum (FLD-11)."""
+    async with uow:
+        found = await uow.visits.for_order(order_id)
+        if not found:
+            raise OrderNotFound(order_id)
+        return OrderTime(
+            order_id=order_id,
+            visits=found,
+            total_seconds=sum(v.on_site_seconds for v in found),
+        )
+
+
+async def loaners(*, uow: FieldworkUnitOfWork) -> list[Loaner]:
+    """The loaner inventory."""
+    async with uow:
+        return await uow.loaners.list()
+
+
+async def take_back(receipt_number: str, *, uow: FieldworkUnitOfWork) -> TakeBack:
+    """A take-back by its receipt number."""
+    async with uow:
+        found = await uow.take_backs.get(receipt_number)
+        if found is None:
+            raise TakeBackNotFound(receipt_number)
+        return found
+
+
+async def tickets(*, uow: FieldworkUnitOfWork, open_only: bool) -> list[CoordinationTicket]:
+    """Coordination tickets, the next check due first."""
+    async with uow:
+        return await uow.tickets.list(open_only=open_only)
+
+
+async def ticket(ticket_id: str, *, uow: FieldworkUnitOfWork) -> CoordinationTicket:
+    """One coordination ticket."""
+    async with uow:
+        found = await uow.tickets.get(ticket_id)
+        if found is None:
+            raise TicketNotFound(ticket_id)
+        return found
+
+
+_OUTCOMES = {
+    "completed": "已完成",
+    "not_home": "用户不在家",
+    "rebook": "改约再次上门",
+    "declined": "用户不同意收费维修",
+    "failed": "未能修复",
+    "taken_back": "拉修返厂",
+    "aborted": "中止",
+    "cancelled": "已取消",
+}
+_RATINGS = {
+    "very_satisfied": "非常满意",
+    "satisfied": "满意",
+    "fair": "一般",
+    "dissatisfied": "不满意",
+}
+
+
+def _local(moment: object, tz: tzinfo) -> str:
+    from datetime import datetime
+
+    if not isinstance(moment, datetime):
+        return "—"
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}小时{minutes}分{secs}秒" if hours else f"{minutes}分{secs}秒"
+
+
+async def service_report_pdf(
+    visit_id: str,
+    *,
+    actor: Actor,
+    uow: FieldworkUnitOfWork,
+    store: EvidenceStore,
+    font: Path | None,
+    tz: tzinfo,
+) -> bytes:
+    """The visit's service report for the customer, in Chinese, as PDF."""
+    async with uow:
+        found = await load_visit(uow, visit_id, actor)
+        context = await uow.orders.get(found.order_id)
+    if font is None:
+        raise ReportUnavailable(
+            "No CJK font is installed for the service report (install Debian's "
+            "fonts-wqy-microhei or set FSM_FIELDWORK_REPORT_FONT).",
+        )
+    quote = found.quote
+    charged = quote is not None and quote.status is QuoteStatus.ACCEPTED
+    lines = (
+        [
+            ReportLine(
+                description=q.description, quantity=f"{q.quantity:f}", amount=f"{q.amount:f}"
+            )
+            for q in quote.lines
+        ]
+        if charged and quote is not None
+        else []
+    )
+    total = quote.total if charged and quote is not None and quote.total is not None else Decimal(0)
+    parts = list(found.completion.parts) if found.completion else []
+    if not parts:
+        parts = [p for step in found.work for p in step.parts]
+    signed = found.signed_off
+    signature = await store.get(signed.signature_ref) if signed and signed.signature_ref else None
+    ratings = "—"
+    if signed is not None:
+        quality = _RATINGS.get(signed.repair_quality or "", "未评")
+        attitude = _RATINGS.get(signed.service_attitude or "", "未评")
+        ratings = f"维修质量 {quality}，服务态度 {attitude}"
+    sign_text = "—"
+    if signed is not None:
+        sign_text = "客户已签字" if signed.signature_ref else "客户拒绝签字"
+    tested = "—"
+    if found.completion is not None:
+        tested = ("已试机" if found.completion.tested else "未试机") + (
+            "，确认修复" if found.completion.sure_fixed else "，未确认完全修复"
+        )
+    report = ServiceReport(
+        order_id=found.order_id,
+        visit_id=found.visit_id,
+        customer=(context.customer_name if context else None) or "—",
+        address=(context.address if context else None) or "—",
+        product=" ".join(
+            x for x in ((context.product_line, context.product_model) if context else ()) if x
+        )
+        or "—",
+        technician=found.technician_id or "—",
+        arrived_at=_local(found.arrived_at, tz),
+        ended_at=_local(found.ended_at, tz),
+        on_site=_duration(found.on_site_seconds),
+        outcome=_OUTCOMES.get(found.state.value, found.state.value),
+        fault=(context.fault if context else None) or "—",
+        cause=found.cause or "—",
+        remedy=found.remedy or "—",
+        tested=tested,
+        parts=[
+            f"{p.name}（{p.part_no}）× {p.quantity:f}" + (f" 序列号 {p.serial}" if p.serial else "")
+            for p in parts
+        ],
+        charges=lines,
+        total=f"{total:.2f}",
+        schedule_version=(quote.schedule_version if quote and quote.schedule_version else "—"),
+        ratings=ratings,
+        sign_off=sign_text,
+        signature_image=signature,
+    )
+    return await asyncio.to_thread(render_service_report, report, font=font)

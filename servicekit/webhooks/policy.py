@@ -1,0 +1,66 @@
+"""Every number of webhook delivery, as one frozen settings object.
+
+A service nests :class:`WebhookPolicy` in its own policy model (e.g. ``webhooks: WebhookPolicy``)
+so the values live in the policy file and a bad one stops start-up.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DAY = 86_400
+
+
+class WebhookPolicy(BaseModel):
+    """Retry schedule, limits and the SSRF switches of webhook delivery."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    retry_schedule_seconds: tuple[float, ...] = Field(
+        default=(0, 5, 300, 1_800, 7_200, 18_000, 36_000, 36_000),
+        min_length=1,
+        description="Delay before each attempt, from the previous one (the first: from enqueue).",
+    )
+    jitter_ratio: float = Field(
+        default=0.1, ge=0, le=0.5, description="Each retry delay is spread by +/- this fraction."
+    )
+    timeout_seconds: float = Field(default=15, gt=0, le=120)
+    max_retry_after_seconds: int = Field(
+        default=DAY, ge=0, description="A receiver's Retry-After is honoured up to this long."
+    )
+    disable_after_failing_seconds: int = Field(
+        default=5 * DAY,
+        gt=0,
+        description="An endpoint failing without a success this long is disabled.",
+    )
+    secret_bytes: int = Field(default=32, ge=24, le=64)
+    secret_rotation_overlap_seconds: int = Field(
+        default=DAY, ge=0, description="How long the previous secret still signs after a rotation."
+    )
+    response_excerpt_bytes: int = Field(default=1_024, ge=0, le=65_536)
+    allow_private_addresses: bool = Field(
+        default=False,
+        description="Ops switch for tests and local development: allow private/loopback targets.",
+    )
+    require_https: bool = Field(default=True, description="Refuse plain http:// endpoint URLs.")
+    batch_size: int = Field(default=100, ge=1, le=1_000)
+    max_concurrency: int = Field(default=20, ge=1, le=500)
+    claim_lease_seconds: float = Field(
+        default=60, gt=0, description="A claimed delivery is retried by another worker after this."
+    )
+    poll_interval_seconds: float = Field(default=1.0, gt=0)
+    max_batches_per_run: int = Field(default=20, ge=1)
+    user_agent: str = Field(default="fsm-webhooks/1.0", min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_timeout(self) -> WebhookPolicy:
+        if any(delay < 0 for delay in self.retry_schedule_seconds):
+            raise ValueError("retry_schedule_seconds must not be negative")
+        if self.claim_lease_seconds <= self.timeout_seconds:
+            raise ValueError("claim_lease_seconds must exceed timeout_seconds")
+        return self
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts per delivery round (one per schedule step)."""
+        return len(self.retry_schedule_seconds)

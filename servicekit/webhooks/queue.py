@@ -1,0 +1,214 @@
+"""Enqueueing (inside the caller's transaction), redelivery and replay."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlmodel import col
+
+from servicekit.webhooks.clock import as_utc, new_id, utc_now
+from servicekit.webhooks.errors import DeliveryNotFound, EndpointDisabled, InvalidMessage
+from servicekit.webhooks.scope import OwnerScope
+from servicekit.webhooks.subscriptions import get_subscription, matches
+from servicekit.webhooks.tables import (
+    FAILED,
+    PENDING,
+    WebhookDeliveryRow,
+    WebhookMessageRow,
+    WebhookSubscriptionRow,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+MESSAGE_ID = re.compile(r"^[A-Za-z0-9._:~-]{1,200}$")
+
+JsonBody = Mapping[str, Any] | Sequence[Any] | BaseModel | str
+
+
+def serialise(payload: JsonBody) -> str:
+    """The exact body that is stored, signed and sent (compact UTF-8 JSON)."""
+    if isinstance(payload, BaseModel):
+        value: Any = payload.model_dump(mode="json")
+    elif isinstance(payload, str):
+        try:
+            value = json.loads(payload)
+        except ValueError as exc:
+            raise InvalidMessage(f"the payload is not JSON: {exc}") from exc
+    else:
+        value = payload
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidMessage(f"the payload is not JSON-serialisable: {exc}") from exc
+
+
+def _new_delivery(
+    message: WebhookMessageRow, subscription_id: str, now: datetime, delay: float = 0.0
+) -> WebhookDeliveryRow:
+    return WebhookDeliveryRow(
+        id=new_id(),
+        message_ref=message.id,
+        subscription_id=subscription_id,
+        owner_id=message.owner_id,
+        message_id=message.message_id,
+        event_type=message.event_type,
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now + timedelta(seconds=delay),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def enqueue(
+    session: AsyncSession,
+    owner_id: str,
+    event_type: str,
+    message_id: str,
+    payload: JsonBody,
+    *,
+    now: datetime | None = None,
+    first_delay_seconds: float = 0.0,
+) -> list[str]:
+    """Stage ``payload`` for every enabled subscription of ``owner_id`` whose filter admits
+    ``event_type``, in the caller's transaction (nothing is sent unless it commits).
+
+    ``message_id`` becomes the ``webhook-id`` (the same on every retry; receivers dedupe on it);
+    enqueueing an id the owner already has does nothing. The message is kept for a later replay
+    when the owner has subscriptions, even if none matches now. Returns the new delivery ids.
+    """
+    if not MESSAGE_ID.match(message_id):
+        raise InvalidMessage("message_id must be 1-200 characters of A-Z a-z 0-9 . _ : ~ -")
+    if not event_type or len(event_type) > 200:
+        raise InvalidMessage("event_type must have 1 to 200 characters")
+    body = serialise(payload)
+    moment = as_utc(now) if now else utc_now()
+    subscriptions = list(
+        (
+            await session.execute(
+                select(WebhookSubscriptionRow).where(
+                    col(WebhookSubscriptionRow.owner_id) == owner_id
+                )
+            )
+        ).scalars()
+    )
+    if not subscriptions:
+        return []
+    duplicate = await session.execute(
+        select(col(WebhookMessageRow.id)).where(
+            col(WebhookMessageRow.owner_id) == owner_id,
+            col(WebhookMessageRow.message_id) == message_id,
+        )
+    )
+    if duplicate.first() is not None:
+        return []
+    message = WebhookMessageRow(
+        id=new_id(),
+        owner_id=owner_id,
+        message_id=message_id,
+        event_type=event_type,
+        payload=body,
+        created_at=moment,
+    )
+    session.add(message)
+    deliveries = [
+        _new_delivery(message, sub.id, moment, first_delay_seconds)
+        for sub in subscriptions
+        if sub.enabled and matches(sub.event_types, event_type)
+    ]
+    # The message row must exist before the deliveries that reference it (PostgreSQL checks
+    # foreign keys per statement; there is no relationship() to order the inserts).
+    await session.flush()
+    session.add_all(deliveries)
+    return [d.id for d in deliveries]
+
+
+def _reset(delivery: WebhookDeliveryRow, now: datetime) -> None:
+    delivery.status = PENDING
+    delivery.attempts = 0
+    delivery.next_attempt_at = now
+    delivery.claim_token = None
+    delivery.finished_at = None
+    delivery.updated_at = now
+
+
+async def redeliver(
+    session: AsyncSession,
+    *,
+    scope: OwnerScope,
+    delivery_id: str,
+    now: datetime | None = None,
+) -> WebhookDeliveryRow:
+    """Send one delivery again now, with a fresh retry schedule and the same ``webhook-id``."""
+    delivery = await session.get(WebhookDeliveryRow, delivery_id)
+    if delivery is None or not scope.admits(delivery.owner_id):
+        raise DeliveryNotFound(f"no webhook delivery {delivery_id}")
+    subscription = await get_subscription(
+        session, scope=scope, subscription_id=delivery.subscription_id
+    )
+    if not subscription.enabled:
+        raise EndpointDisabled(
+            f"the endpoint is disabled ({subscription.disabled_reason}); enable it first"
+        )
+    _reset(delivery, as_utc(now) if now else utc_now())
+    session.add(delivery)
+    await session.flush()
+    return delivery
+
+
+async def replay(
+    session: AsyncSession,
+    *,
+    scope: OwnerScope,
+    subscription_id: str,
+    since: datetime,
+    until: datetime | None = None,
+    only_failed: bool = True,
+    now: datetime | None = None,
+) -> int:
+    """Send the endpoint's messages created in ``[since, until)`` again: failed deliveries (all
+    finished ones unless ``only_failed``) and messages it never got (e.g. while disabled) that its
+    filter admits. Returns how many deliveries were scheduled."""
+    subscription = await get_subscription(session, scope=scope, subscription_id=subscription_id)
+    if not subscription.enabled:
+        raise EndpointDisabled(
+            f"the endpoint is disabled ({subscription.disabled_reason}); enable it first"
+        )
+    moment = as_utc(now) if now else utc_now()
+    conditions = [
+        col(WebhookMessageRow.owner_id) == subscription.owner_id,
+        col(WebhookMessageRow.created_at) >= as_utc(since),
+    ]
+    if until is not None:
+        conditions.append(col(WebhookMessageRow.created_at) < as_utc(until))
+    rows = (
+        await session.execute(
+            select(WebhookMessageRow, WebhookDeliveryRow)
+            .outerjoin(
+                WebhookDeliveryRow,
+                (col(WebhookDeliveryRow.message_ref) == col(WebhookMessageRow.id))
+                & (col(WebhookDeliveryRow.subscription_id) == subscription.id),
+            )
+            .where(*conditions)
+            .order_by(col(WebhookMessageRow.created_at), col(WebhookMessageRow.id))
+        )
+    ).all()
+    scheduled = 0
+    for message, delivery in rows:
+        if delivery is None:
+            if matches(subscription.event_types, message.event_type):
+                session.add(_new_delivery(message, subscription.id, moment))
+                scheduled += 1
+        elif delivery.status == FAILED or (not only_failed and delivery.status != PENDING):
+            _reset(delivery, moment)
+            session.add(delivery)
+            scheduled += 1
+    await session.flush()
+    return scheduled

@@ -1,0 +1,130 @@
+"""SSRF guard: endpoint URLs must be http(s) and resolve only to public unicast addresses.
+
+Checked when a subscription is written and again before every attempt (DNS rebinding); the
+attempt then connects to the address that was checked, not to a second resolution.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+
+from servicekit.webhooks.errors import UnsafeWebhookUrl
+from servicekit.webhooks.policy import WebhookPolicy
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+"""``(host, port) -> addresses``: how host names are resolved (injectable for tests)."""
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses the operating system resolves ``host`` to."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def forbidden_reason(address: IPAddress) -> str | None:
+    """Why ``address`` must not be called, or None for a public unicast address."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is not None:
+            reason = forbidden_reason(embedded)
+            return f"embeds {embedded} which {reason}" if reason else None
+        if address.teredo is not None:
+            return "is a Teredo tunnel address"
+    checks = (
+        ("is_loopback", "is loopback"),
+        ("is_private", "is private"),
+        ("is_link_local", "is link-local"),
+        ("is_multicast", "is multicast"),
+        ("is_reserved", "is reserved"),
+        ("is_unspecified", "is unspecified"),
+    )
+    for attribute, reason in checks:
+        if getattr(address, attribute):
+            return reason
+    if not address.is_global:
+        return "is not a public address"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A checked endpoint: its URL and, when pinned, the address to connect to."""
+
+    url: httpx.URL
+    address: str | None = None
+
+    def request_url(self) -> httpx.URL:
+        """The URL to connect to: the checked address in place of the host name."""
+        return self.url if self.address is None else self.url.copy_with(host=self.address)
+
+    def request_headers(self) -> dict[str, str]:
+        """``Host`` of the original URL when connecting to a pinned address."""
+        if self.address is None:
+            return {}
+        default_port = {"http": 80, "https": 443}[self.url.scheme]
+        host = self.url.host if ":" not in self.url.host else f"[{self.url.host}]"
+        port = self.url.port
+        return {"host": host if port in (None, default_port) else f"{host}:{port}"}
+
+    def request_extensions(self) -> dict[str, str]:
+        """TLS name of the original host (SNI and certificate check) when pinned."""
+        if self.address is None or self.url.scheme != "https":
+            return {}
+        return {"sni_hostname": self.url.host}
+
+
+def check_url_syntax(url: str, policy: WebhookPolicy) -> httpx.URL:
+    """The parsed URL, or :class:`UnsafeWebhookUrl` for a scheme, host or form we refuse."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise UnsafeWebhookUrl(f"not a valid URL: {exc}") from exc
+    allowed = ("https",) if policy.require_https else ("https", "http")
+    if parsed.scheme not in allowed:
+        raise UnsafeWebhookUrl(f"the URL scheme must be {' or '.join(allowed)}")
+    if not parsed.host:
+        raise UnsafeWebhookUrl("the URL has no host")
+    if parsed.userinfo:
+        raise UnsafeWebhookUrl("the URL must not carry credentials")
+    if parsed.fragment:
+        raise UnsafeWebhookUrl("the URL must not have a fragment")
+    return parsed
+
+
+async def check_url(url: str, *, policy: WebhookPolicy, resolver: Resolver | None = None) -> Target:
+    """Check ``url`` and resolve its host; every address must be public unless the policy allows
+    private ones. Raises :class:`UnsafeWebhookUrl` with the reason."""
+    parsed = check_url_syntax(url, policy)
+    if policy.allow_private_addresses:
+        return Target(url=parsed)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(parsed.host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [str(literal)]
+    else:
+        try:
+            addresses = await (resolver or system_resolver)(parsed.host, port)
+        except (OSError, UnicodeError) as exc:
+            raise UnsafeWebhookUrl(f"the host {parsed.host} does not resolve ({exc})") from exc
+    if not addresses:
+        raise UnsafeWebhookUrl(f"the host {parsed.host} does not resolve")
+    for raw in addresses:
+        address = ipaddress.ip_address(raw.split("%", 1)[0])
+        reason = forbidden_reason(address)
+        if reason is not None:
+            raise UnsafeWebhookUrl(
+                f"the host {parsed.host} resolves to {address}, which {reason}; "
+                "private, loopback, link-local, multicast and reserved addresses are refused"
+            )
+    return Target(url=parsed, address=addresses[0])

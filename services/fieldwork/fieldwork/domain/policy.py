@@ -1,0 +1,86 @@
+"""Every number of the on-site rules (FLD-1..FLD-15), as defaults of the policy file's
+``fieldwork`` section."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: FLD-1: what every technician checks before leaving, whatever the job.
+DEFAULT_KIT: tuple[str, ...] = (
+    "tools",
+    "spare_parts",
+    "warranty_record_sheet",
+    "receipts",
+    "fee_schedule",
+    "message_note",
+    "id_card",
+    "shoe_covers",
+    "drop_cloth",
+)
+
+
+def _default_kits() -> dict[str, list[str]]:
+    return {
+        "default": list(DEFAULT_KIT),
+        "installation": [*DEFAULT_KIT, "barcode_scanner", "installation_accessories"],
+        "water_purifier": [*DEFAULT_KIT, "tds_meter", "filter_cartridges"],
+        "gas_appliance": [*DEFAULT_KIT, "gas_leak_detector"],
+    }
+
+
+class FieldworkPolicy(BaseModel):
+    """The fieldwork section of the policy file (RULES.md, On-site execution)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kit_lists: dict[str, list[str]] = Field(default_factory=_default_kits)
+    """FLD-1: the kit list per job type (the order's product line, or `installation`); `default`
+    applies to any other job type."""
+    loaner_kit_item: str = "loaner"
+    """FLD-1/INT-6: the kit item a take-back-likely order adds to the list."""
+    door_knock_interval_seconds: int = Field(default=30, ge=1)
+    """FLD-2: knock again every this many seconds while nobody answers."""
+    not_home_after_minutes: int = Field(default=5, ge=0)
+    """FLD-2: "not home" may be recorded no earlier than this after arrival."""
+    not_home_requires_phone_attempt: bool = True
+    """FLD-2: "not home" needs a phone attempt first."""
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    """FLD-10: the largest photo, barcode or signature image accepted."""
+    upload_content_types: list[str] = Field(
+        default_factory=lambda: ["image/jpeg", "image/png", "image/webp"]
+    )
+    """FLD-10: the image types accepted."""
+    installation_min_photos: int = Field(default=1, ge=1)
+    """FLD-10: photos of the result InstallationCompleted needs."""
+    installation_min_barcodes: int = Field(default=1, ge=1)
+    """FLD-10: barcode scans InstallationCompleted needs."""
+    unfinished_in_home_days: int = Field(default=0, ge=0)
+    """FLD-15: an in-home order not finished within this many days after the day of its first
+    visit (0: the same day) becomes a coordination ticket."""
+    unfinished_public_area_days: int = Field(default=3, ge=0)
+    """FLD-15: the same for public areas."""
+    coordination_check_interval_days: int = Field(default=15, ge=1)
+    """FLD-15: the team lead checks open coordination tickets twice a month."""
+    coordination_default_owner: str = "team_lead"
+    """FLD-15: the owner of a new coordination ticket, until a dispatcher names another."""
+    offline_max_batch: int = Field(default=200, ge=1)
+    """Offline app: the most actions one batch may carry."""
+    offline_clock_skew_seconds: int = Field(default=300, ge=0)
+    """Offline app: how far in the future an action's time may be (phone clocks drift)."""
+
+    @field_validator("kit_lists")
+    @classmethod
+    def _has_default_kit(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        if "default" not in value:
+            raise ValueError("kit_lists needs a 'default' list")
+        return value
+
+    def kit_for(self, job_type: str, *, loaner_required: bool) -> list[str]:
+        """The kit list of ``job_type`` (FLD-1), with the loaner when the order asks for one."""
+        items = list(self.kit_lists.get(job_type, self.kit_lists["default"]))
+        if loaner_required and self.loaner_kit_item not in items:
+            items.append(self.loaner_kit_item)
+        return items
+
+
+POLICY_MODEL = FieldworkPolicy

@@ -1,0 +1,1254 @@
+"""The visit: one trip of a technician to the customer, from departure to sign-off (FLD-1..FLD-14).
+
+An order may have several visits (a revisit after a missing part, the return of a taken-back
+unit). Each visit is a state machine; every action checks that it is possible in the current
+state (else :class:`IllegalTransition` lists the possible ones) and that the rules hold (else
+:class:`RuleViolation` names the rule). The visit records the contract events it causes in
+``events``; it never publishes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.base import EventData
+from contracts.billing import QuoteLine
+from contracts.common import GeoPoint, PartLine, TimeWindow, WarrantyStatus, WorkItem, WorkItemKind
+from contracts.fieldwork import (
+    CentreDecisionKind,
+    CentreDecisionRequested,
+    CustomerNotHome,
+    CustomerSignedOff,
+    DamageReported,
+    DiagnosisRecorded,
+    FaultEscalated,
+    InstallationCompleted,
+    QuoteAccepted,
+    QuoteDeclined,
+    QuoteRequested,
+    Rating,
+    RepairCompleted,
+    RepairFailed,
+    RepairFailureReason,
+    SafetyIncident,
+    SafetyIncidentKind,
+    SignOff,
+    TechnicianArrived,
+    TechnicianDeparted,
+    UnitTakenBack,
+    VisitClosed,
+    VisitOutcome,
+)
+from fieldwork.domain.exceptions import IllegalTransition, RuleViolation
+from fieldwork.domain.policy import FieldworkPolicy
+
+
+class VisitState(StrEnum):
+    """Where a visit is."""
+
+    SCHEDULED = "scheduled"
+    DEPARTED = "departed"
+    ARRIVED = "arrived"
+    DIAGNOSING = "diagnosing"
+    AWAITING_CONSENT = "awaiting_consent"
+    REPAIRING = "repairing"
+    PAUSED = "paused"
+    """Fetching a missing part with the customer's agreement; on-site time still runs (FLD-5)."""
+    TESTING = "testing"
+    COMPLETED = "completed"
+    NOT_HOME = "not_home"
+    REBOOK = "rebook"
+    DECLINED = "declined"
+    FAILED = "failed"
+    TAKEN_BACK = "taken_back"
+    ABORTED = "aborted"
+    CANCELLED = "cancelled"
+
+
+S = VisitState
+ON_SITE = frozenset({S.ARRIVED, S.DIAGNOSING, S.AWAITING_CONSENT, S.REPAIRING, S.PAUSED, S.TESTING})
+ENDED = frozenset(
+    {S.COMPLETED, S.NOT_HOME, S.REBOOK, S.DECLINED, S.FAILED, S.TAKEN_BACK, S.ABORTED, S.CANCELLED}
+)
+_WORK = frozenset({S.DIAGNOSING, S.REPAIRING, S.TESTING})
+_SIGNABLE = frozenset({S.COMPLETED, S.TAKEN_BACK, S.FAILED, S.DECLINED, S.REBOOK})
+
+#: Every action a technician can take, and the states it is possible in.
+ACTIONS: dict[str, frozenset[VisitState]] = {
+    "depart": frozenset({S.SCHEDULED}),
+    "arrive": frozenset({S.DEPARTED}),
+    "log_attempt": frozenset({S.ARRIVED}),
+    "door_outcome": frozenset({S.ARRIVED}),
+    "not_home": frozenset({S.ARRIVED}),
+    "diagnose": frozenset({S.DIAGNOSING}),
+    "accept_quote": frozenset({S.AWAITING_CONSENT}),
+    "decline_quote": frozenset({S.AWAITING_CONSENT}),
+    "start_repair": frozenset({S.DIAGNOSING}),
+    "record_work": frozenset({S.REPAIRING}),
+    "missing_part": frozenset({S.DIAGNOSING, S.REPAIRING}),
+    "resume": frozenset({S.PAUSED}),
+    "escalate": _WORK | {S.AWAITING_CONSENT},
+    "refuse_take_back": _WORK,
+    "take_back": _WORK,
+    "start_test": frozenset({S.REPAIRING}),
+    "reexamine": frozenset({S.TESTING}),
+    "complete_repair": frozenset({S.REPAIRING, S.TESTING}),
+    "complete_installation": _WORK,
+    "fail": _WORK,
+    "request_centre_decision": ON_SITE,
+    "report_damage": ON_SITE | ENDED - {S.CANCELLED},
+    "safety_incident": ON_SITE | {S.DEPARTED},
+    "sign_off": _SIGNABLE,
+    "complete_report": _SIGNABLE,
+}
+
+#: Actions that are repair work: refused without the customer's consent when chargeable (FLD-4).
+PAID_WORK_ACTIONS = frozenset(
+    {"start_repair", "record_work", "complete_repair", "complete_installation", "start_test"}
+)
+
+
+class DoorOutcome(StrEnum):
+    """Who or what the technician found at the door (FLD-3)."""
+
+    CUSTOMER_PRESENT = "customer_present"
+    SOMEONE_ELSE_CONFIRMED = "someone_else_confirmed"
+    """E.g. a housekeeper, who phoned the customer and got their confirmation."""
+    SOMEONE_ELSE_UNCONFIRMED = "someone_else_unconfirmed"
+    CUSTOMER_OUT = "customer_out"
+    POWER_CUT = "power_cut"
+    CUSTOMER_EATING = "customer_eating"
+
+
+class NextStep(StrEnum):
+    """What follows a door outcome (FLD-3)."""
+
+    PROCEED = "proceed"
+    WAIT = "wait"
+    """Wait, with the customer's consent."""
+    REBOOK = "rebook"
+
+
+_DOOR_STEPS: dict[DoorOutcome, frozenset[NextStep]] = {
+    DoorOutcome.CUSTOMER_PRESENT: frozenset({NextStep.PROCEED}),
+    DoorOutcome.SOMEONE_ELSE_CONFIRMED: frozenset({NextStep.PROCEED}),
+    DoorOutcome.SOMEONE_ELSE_UNCONFIRMED: frozenset({NextStep.REBOOK}),
+    DoorOutcome.CUSTOMER_OUT: frozenset({NextStep.WAIT, NextStep.REBOOK}),
+    DoorOutcome.POWER_CUT: frozenset({NextStep.WAIT, NextStep.REBOOK}),
+    DoorOutcome.CUSTOMER_EATING: frozenset({NextStep.WAIT, NextStep.REBOOK}),
+}
+
+
+class AttemptKind(StrEnum):
+    """How the technician tried to reach the customer (FLD-2)."""
+
+    DOOR = "door"
+    PHONE = "phone"
+    NEIGHBOURS = "neighbours"
+
+
+class EvidenceKind(StrEnum):
+    """What an uploaded image shows (FLD-6, FLD-10, FLD-12, FLD-13)."""
+
+    PHOTO = "photo"
+    BARCODE = "barcode"
+    SIGNATURE = "signature"
+    NOTE = "note"
+    """A photo of the note left at the door (FLD-2)."""
+
+
+class MissingPartOption(StrEnum):
+    """What to do about a wrong or missing part (FLD-5)."""
+
+    FETCH = "fetch"
+    REBOOK = "rebook"
+
+
+class QuoteStatus(StrEnum):
+    """Where the consent of FLD-4 stands."""
+
+    REQUESTED = "requested"
+    ISSUED = "issued"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Attempt(_Part):
+    """A door knock, phone call or word with the neighbours, with its time (FLD-2)."""
+
+    kind: AttemptKind
+    at: datetime
+    reached: bool = False
+    detail: str | None = None
+
+
+class DoorRecord(_Part):
+    """The door outcome and its next step (FLD-3)."""
+
+    outcome: DoorOutcome
+    next_step: NextStep
+    at: datetime
+    id_shown: bool
+    customer_consent: bool = False
+    detail: str | None = None
+
+
+class Evidence(_Part):
+    """An uploaded image of the visit (stored through the storage port)."""
+
+    ref: str
+    kind: EvidenceKind
+    content_type: str
+    size: int
+    at: datetime
+
+
+class Diagnosis(_Part):
+    """Cause, parts and warranty status found on site (FLD-4)."""
+
+    cause: str
+    fault_code: str | None = None
+    parts: list[PartLine] = Field(default_factory=list)
+    warranty_status: WarrantyStatus
+    chargeable: bool
+    unknown_fault: bool = False
+    take_back_needed: bool = False
+    at: datetime
+
+
+class Quote(_Part):
+    """The quote the customer must consent to before paid work (FLD-4)."""
+
+    request_id: str
+    status: QuoteStatus = QuoteStatus.REQUESTED
+    items: list[WorkItem] = Field(default_factory=list)
+    quote_id: str | None = None
+    lines: list[QuoteLine] = Field(default_factory=list)
+    total: Decimal | None = None
+    schedule_version: str | None = None
+    signature_ref: str | None = None
+    decided_at: datetime | None = None
+
+
+class WorkStep(_Part):
+    """A step of repair work, with the parts fitted (serials when noted, FLD-6)."""
+
+    description: str
+    parts: list[PartLine] = Field(default_factory=list)
+    at: datetime
+
+
+class Escalation(_Part):
+    """A fault reported to the technical desk (FLD-7)."""
+
+    description: str
+    fault_code: str | None = None
+    desk: str
+    at: datetime
+
+
+class CentreRequest(_Part):
+    """A return, exchange or compensation demand sent to the centre (FLD-8)."""
+
+    request_id: str
+    kind: CentreDecisionKind
+    reason: str
+    amount_claimed: Decimal | None = None
+    meets_return_conditions: bool | None = None
+    status: str = "sent_to_centre"
+    at: datetime
+
+
+class Pause(_Part):
+    """A pause to fetch a part (FLD-5); the time counts as on-site time (FLD-11)."""
+
+    started_at: datetime
+    ended_at: datetime | None = None
+    parts: list[PartLine] = Field(default_factory=list)
+
+
+class TakeBackRecord(_Part):
+    """The take-back of this visit (FLD-6); its progress lives on the take-back itself."""
+
+    receipt_number: str
+    unit_serial: str | None = None
+    appearance: str
+    photo_refs: list[str]
+    loaner_serial: str | None = None
+    promised_return_date: date
+
+
+class Installation(_Part):
+    """The installation evidence (FLD-10)."""
+
+    installed_on: date
+    photo_refs: list[str]
+    barcodes: list[str]
+    substandard_conditions: list[str] = Field(default_factory=list)
+    conditions_signature_ref: str | None = None
+
+
+class Completion(_Part):
+    """The test run and the result (FLD-9)."""
+
+    tested: bool
+    sure_fixed: bool
+    latent_faults_fixed: list[str] = Field(default_factory=list)
+    parts: list[PartLine] = Field(default_factory=list)
+
+
+class SignOffRecord(_Part):
+    """Ratings and signature, or the refusal to sign (FLD-12)."""
+
+    repair_quality: Rating | None = None
+    service_attitude: Rating | None = None
+    sign_off: SignOff
+    signature_ref: str | None = None
+    amount_acknowledged: Decimal | None = None
+    comments: str | None = None
+    at: datetime
+
+
+class Incident(_Part):
+    """Damage (FLD-13) or a safety incident (FLD-14)."""
+
+    kind: str
+    description: str
+    at: datetime
+    estimated_cost: Decimal | None = None
+
+
+class Visit(BaseModel):
+    """One visit of one order (aggregate)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+    visit_id: str
+    order_id: str
+    technician_id: str | None = None
+    state: VisitState = VisitState.SCHEDULED
+    job_type: str = "default"
+    warranty_status: WarrantyStatus = WarrantyStatus.UNKNOWN
+    loaner_required: bool = False
+    window: TimeWindow | None = None
+    created_at: datetime
+    previous_visit_id: str | None = None
+    last_action_at: datetime | None = None
+    """The time of the latest action applied: offline actions older than it are refused."""
+
+    kit_checked: list[str] = Field(default_factory=list)
+    departed_at: datetime | None = None
+    eta: datetime | None = None
+    loaner_serial: str | None = None
+    arrived_at: datetime | None = None
+    position: GeoPoint | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    door: list[DoorRecord] = Field(default_factory=list)
+    not_home_note: str | None = None
+    not_home_note_ref: str | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
+    diagnosis: Diagnosis | None = None
+    chargeable: bool = False
+    quote: Quote | None = None
+    work: list[WorkStep] = Field(default_factory=list)
+    pauses: list[Pause] = Field(default_factory=list)
+    paused_from: VisitState | None = None
+    escalations: list[Escalation] = Field(default_factory=list)
+    take_back_refused: bool = False
+    take_back: TakeBackRecord | None = None
+    installation: Installation | None = None
+    completion: Completion | None = None
+    failure: RepairFailureReason | None = None
+    failure_detail: str | None = None
+    centre_requests: list[CentreRequest] = Field(default_factory=list)
+    incidents: list[Incident] = Field(default_factory=list)
+    signed_off: SignOffRecord | None = None
+    cause: str | None = None
+    remedy: str | None = None
+    ended_at: datetime | None = None
+    earlier_visits_seconds: int = Field(default=0, exclude=True)
+    """On-site seconds of the order's other visits, set by the handler (FLD-11)."""
+    events: list[EventData] = Field(default_factory=list, exclude=True)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @property
+    def ended(self) -> bool:
+        """Whether the visit is over."""
+        return self.state in ENDED
+
+    def allowed_actions(self) -> list[str]:
+        """The actions possible in the current state."""
+        return [name for name, states in ACTIONS.items() if self.state in states]
+
+    def on_site_time(self, now: datetime | None = None) -> timedelta:
+        """Arrival to the end of the visit (or ``now``), as it happened: pauses count (FLD-11)."""
+        if self.arrived_at is None:
+            return timedelta(0)
+        end = self.ended_at or now or self.arrived_at
+        return max(end - self.arrived_at, timedelta(0))
+
+    @property
+    def on_site_seconds(self) -> int:
+        """Whole seconds on site (only sub-second parts are dropped)."""
+        return int(self.on_site_time().total_seconds())
+
+    def evidence_of(self, kind: EvidenceKind) -> set[str]:
+        """Refs of the visit's uploads of ``kind``."""
+        return {e.ref for e in self.evidence if e.kind is kind}
+
+    @property
+    def tech(self) -> str:
+        """The technician id events carry."""
+        return self.technician_id or "unassigned"
+
+    # -- guards ------------------------------------------------------------------------------
+
+    def _check(self, action: str, at: datetime | None = None) -> None:
+        if self.state not in ACTIONS[action]:
+            if self.state is S.AWAITING_CONSENT and action in PAID_WORK_ACTIONS:
+                raise RuleViolation(
+                    "FLD-4",
+                    "The work is chargeable: the customer must accept the quote, with their "
+                    "signature, before any repair step",
+                    state=self.state.value,
+                    allowed=self.allowed_actions(),
+                )
+            raise IllegalTransition(action, self.state.value, self.allowed_actions())
+        if action in PAID_WORK_ACTIONS:
+            self._require_consent()
+        if at is not None:
+            self.last_action_at = max(self.last_action_at or at, at)
+
+    def _require_consent(self) -> None:
+        # rule FLD-4: no paid work without the customer's signed acceptance of the quote.
+        if self.chargeable and (
+            self.quote is None or self.quote.status is not QuoteStatus.ACCEPTED
+        ):
+            raise RuleViolation(
+                "FLD-4",
+                "The work is chargeable: the customer must accept the quote, with their "
+                "signature, before any repair step",
+                state=self.state.value,
+                allowed=self.allowed_actions(),
+            )
+
+    def _require_refs(self, refs: Sequence[str], kind: EvidenceKind, field: str) -> None:
+        known = self.evidence_of(kind)
+        unknown = [r for r in refs if r not in known]
+        if unknown:
+            raise RuleViolation(
+                "FLD-10",
+                f"{field} names uploads that are not {kind.value} uploads of this visit: "
+                f"{', '.join(unknown)}",
+                field=field,
+            )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _end(self, state: VisitState, outcome: VisitOutcome, at: datetime) -> None:
+        self.state = state
+        self.ended_at = at
+        if self.pauses and self.pauses[-1].ended_at is None:
+            self.pauses[-1].ended_at = at
+        quote = self.quote
+        paid = bool(
+            quote is not None
+            and quote.status is QuoteStatus.ACCEPTED
+            and quote.total is not None
+            and quote.total > 0
+        )
+        own = self.on_site_seconds
+        self.events.append(
+            VisitClosed(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.tech,
+                outcome=outcome,
+                closed_at=at,
+                on_site_minutes=own // 60,
+                service_minutes_total=(own + self.earlier_visits_seconds) // 60,
+                paid_work=paid,
+                on_site_seconds=own,
+                service_seconds_total=own + self.earlier_visits_seconds,
+            )
+        )
+
+    def depart(
+        self,
+        *,
+        at: datetime,
+        eta: datetime,
+        kit_checked: Sequence[str],
+        policy: FieldworkPolicy,
+        loaner_serial: str | None = None,
+        position: GeoPoint | None = None,
+    ) -> None:
+        """Leave for the customer with the kit checked against the job type's list (FLD-1)."""
+        self._check("depart")
+        required = policy.kit_for(self.job_type, loaner_required=self.loaner_required)
+        checked = set(kit_checked)
+        missing = [
+            item
+            for item in required
+            if (item == policy.loaner_kit_item and not loaner_serial)
+            or (item != policy.loaner_kit_item and item not in checked)
+        ]
+        if missing:
+            # rule FLD-1 (and INT-6: a take-back-likely order needs a loaner in the kit)
+            raise RuleViolation(
+                "FLD-1",
+                f"The kit is not complete for job type '{self.job_type}': "
+                f"missing {', '.join(missing)}",
+                missing=missing,
+                kit=required,
+            )
+        self._check("depart", at)
+        self.state = S.DEPARTED
+        self.departed_at = at
+        self.eta = eta
+        self.kit_checked = list(kit_checked)
+        self.loaner_serial = loaner_serial
+        self.events.append(
+            TechnicianDeparted(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.tech,
+                eta=eta,
+                position=position,
+                loaner_on_board=loaner_serial is not None,
+                kit_checked=True,
+            )
+        )
+
+    def arrive(self, *, at: datetime, position: GeoPoint | None = None) -> None:
+        """Record arrival, time and place (FLD-2); on-site time runs from here (FLD-11)."""
+        self._check("arrive", at)
+        self.state = S.ARRIVED
+        self.arrived_at = at
+        self.position = position
+        self.events.append(
+            TechnicianArrived(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.tech,
+                arrived_at=at,
+                position=position,
+            )
+        )
+
+    def log_attempt(
+        self, *, at: datetime, kind: AttemptKind, reached: bool = False, detail: str | None = None
+    ) -> None:
+        """Log a door knock, phone call or word with the neighbours, with its time (FLD-2)."""
+        self._check("log_attempt", at)
+        self.attempts.append(Attempt(kind=kind, at=at, reached=reached, detail=detail))
+
+    def record_door_outcome(
+        self,
+        *,
+        at: datetime,
+        outcome: DoorOutcome,
+        next_step: NextStep,
+        id_shown: bool,
+        customer_consent: bool = False,
+        detail: str | None = None,
+    ) -> None:
+        """Record who was at the door and the next step (FLD-3)."""
+        self._check("door_outcome")
+        if next_step not in _DOOR_STEPS[outcome]:
+            raise RuleViolation(
+                "FLD-3",
+                f"After '{outcome.value}' the next step is one of: "
+                f"{', '.join(sorted(s.value for s in _DOOR_STEPS[outcome]))}",
+                allowed_next_steps=sorted(s.value for s in _DOOR_STEPS[outcome]),
+            )
+        if next_step is NextStep.PROCEED and not id_shown:
+            raise RuleViolation("FLD-3", "Show your ID at the door before going in")
+        if next_step is NextStep.WAIT and not customer_consent:
+            raise RuleViolation("FLD-3", "Waiting needs the customer's consent")
+        self._check("door_outcome", at)
+        self.door.append(
+            DoorRecord(
+                outcome=outcome,
+                next_step=next_step,
+                at=at,
+                id_shown=id_shown,
+                customer_consent=customer_consent,
+                detail=detail,
+            )
+        )
+        if next_step is NextStep.PROCEED:
+            self.state = S.DIAGNOSING
+        elif next_step is NextStep.REBOOK:
+            if outcome in (DoorOutcome.SOMEONE_ELSE_UNCONFIRMED, DoorOutcome.CUSTOMER_OUT):
+                self.events.append(
+                    CustomerNotHome(
+                        order_id=self.order_id,
+                        visit_id=self.visit_id,
+                        technician_id=self.tech,
+                        arrived_at=self.arrived_at or at,
+                        waited_minutes=int(self.on_site_time(at).total_seconds() // 60),
+                        phoned=any(a.kind is AttemptKind.PHONE for a in self.attempts),
+                        someone_else_home=outcome is DoorOutcome.SOMEONE_ELSE_UNCONFIRMED,
+                    )
+                )
+            else:
+                self.events.append(
+                    RepairFailed(
+                        order_id=self.order_id,
+                        visit_id=self.visit_id,
+                        technician_id=self.tech,
+                        reason=RepairFailureReason.NEEDS_SECOND_VISIT,
+                        detail=detail or outcome.value,
+                    )
+                )
+            self._end(S.REBOOK, VisitOutcome.UNFINISHED, at)
+
+    def record_not_home(
+        self,
+        *,
+        at: datetime,
+        policy: FieldworkPolicy,
+        note: str | None = None,
+        note_photo_ref: str | None = None,
+        neighbours_asked: bool = False,
+    ) -> None:
+        """Nobody home: refused earlier than the wait after arrival, or without a phone attempt;
+        the note left (text or photo) is stored (FLD-2)."""
+        self._check("not_home")
+        arrived = self.arrived_at or at
+        earliest = arrived + timedelta(minutes=policy.not_home_after_minutes)
+        if at < earliest:
+            raise RuleViolation(
+                "FLD-2",
+                f"'Not home' can be recorded from {earliest.isoformat()} on: keep knocking and "
+                f"phone the customer first",
+                earliest_at=earliest.isoformat(),
+            )
+        phoned = any(a.kind is AttemptKind.PHONE and a.at <= at for a in self.attempts)
+        if policy.not_home_requires_phone_attempt and not phoned:
+            raise RuleViolation("FLD-2", "Phone the customer before recording 'not home'")
+        if not (note and note.strip()) and note_photo_ref is None:
+            raise RuleViolation("FLD-2", "Leave a note (its text or a photo of it) at the door")
+        if note_photo_ref is not None:
+            self._require_refs([note_photo_ref], EvidenceKind.NOTE, "note_photo_ref")
+        self._check("not_home", at)
+        self.not_home_note = note
+        self.not_home_note_ref = note_photo_ref
+        asked = neighbours_asked or any(a.kind is AttemptKind.NEIGHBOURS for a in self.attempts)
+        self.events.append(
+            CustomerNotHome(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.tech,
+                arrived_at=arrived,
+                waited_minutes=int((at - arrived).total_seconds() // 60),
+                phoned=phoned,
+                neighbours_asked=asked,
+                note_left=True,
+            )
+        )
+        self._end(S.NOT_HOME, VisitOutcome.CUSTOMER_NOT_HOME, at)
+
+    def diagnose(
+        self,
+        *,
+        at: datetime,
+        cause: str,
+        fault_code: str | None = None,
+        parts: Sequence[PartLine] = (),
+        work_items: Sequence[WorkItem] = (),
+        chargeable: bool | None = None,
+        unknown_fault: bool = False,
+        take_back_needed: bool = False,
+        warranty_status: WarrantyStatus | None = None,
+    ) -> None:
+        """Record cause, parts and warranty status (FLD-4). Chargeable work asks billing for a
+        quote and waits for the customer's consent."""
+        self._check("diagnose")
+        status = warranty_status or self.warranty_status
+        is_chargeable = (
+            chargeable if chargeable is not None else (status is not WarrantyStatus.IN_WARRANTY)
+        )
+        items = list(work_items) or [
+            WorkItem(
+                kind=WorkItemKind.PART,
+                description=p.name,
+                part_no=p.part_no,
+                quantity=p.quantity,
+                covered_by_warranty=p.covered_by_warranty,
+            )
+            for p in parts
+        ]
+        if is_chargeable and not items and not take_back_needed:
+            raise RuleViolation(
+                "FLD-4", "Chargeable work needs its work items (or parts) for billing to quote"
+            )
+        self._check("diagnose", at)
+        self.warranty_status = status
+        self.cause = cause
+        self.diagnosis = Diagnosis(
+            cause=cause,
+            fault_code=fault_code,
+            parts=list(parts),
+            warranty_status=status,
+            chargeable=is_chargeable,
+            unknown_fault=unknown_fault,
+            take_back_needed=take_back_needed,
+            at=at,
+        )
+        self.chargeable = is_chargeable
+        self.events.append(
+            DiagnosisRecorded(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.tech,
+                cause=cause,
+                fault_code=fault_code,
+                parts=list(parts),
+                warranty_status=status,
+                chargeable=is_chargeable,
+                unknown_fault=unknown_fault,
+                take_back_needed=take_back_needed,
+            )
+        )
+        if is_chargeable and items:
+            request_id = str(uuid.uuid4())
+            self.quote = Quote(request_id=request_id, items=items)
+            self.state = S.AWAITING_CONSENT
+            self.events.append(
+                QuoteRequested(
+                    order_id=self.order_id,
+                    visit_id=self.visit_id,
+                    request_id=request_id,
+                    technician_id=self.tech,
+                    warranty_status=status,
+                    items=items,
+                )
+            )
+
+    def quote_issued(
+        self,
+        *,
+        quote_id: str,
+        request_id: str | None,
+        lines: Sequence[QuoteLine],
+        total: Decimal,
+        schedule_version: str,
+    ) -> bool:
+        """Billing priced the work (QuoteIssued); False when it answers no open request."""
+        quote = self.quote
+        if quote is None or quote.status is not QuoteStatus.REQUESTED:
+            return False
+        if request_id is not None and request_id != quote.request_id:
+            return False
+        quote.quote_id = quote_id
+        quote.lines = list(lines)
+        quote.total = total
+        quote.schedule_version = schedule_version
+        quote.status = QuoteStatus.ISSUED
+        return True
+
+    def charge_waived(self, *, quote_id: str, new_total: Decimal) -> bool:
+        """The centre waived or reduced the charge (BIL-8)."""
+        if self.quote is None or self.quote.quote_id != quote_id:
+            return False
+        self.quote.total = new_total
+        return True
+
+    def _issued_quote(self, quote_id: str) -> Quote:
+        quote = self.quote
+        if quote is None or quote.status is not QuoteStatus.ISSUED:
+            raise RuleViolation(
+                "FLD-4", "Billing has not issued the quote yet: the customer cannot consent to it"
+            )
+        if quote.quote_id != quote_id:
+            raise RuleViolation(
+                "FLD-4", f"The open quote is {quote.quote_id}, not {quote_id}", quote_id=quote_id
+            )
+        return quote
+
+    def accept_quote(self, *, at: datetime, quote_id: str, signature_ref: str) -> None:
+        """The customer saw the quote and the fee schedule and signed their consent (FLD-4)."""
+        self._check("accept_quote")
+        quote = self._issued_quote(quote_id)
+        self._require_refs([signature_ref], EvidenceKind.SIGNATURE, "signature_ref")
+        self._check("accept_quote", at)
+        quote.status = QuoteStatus.ACCEPTED
+        quote.signature_ref = signature_ref
+        quote.decided_at = at
+        self.state = S.REPAIRING
+        self.events.append(
+            QuoteAccepted(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                quote_id=quote_id,
+                signature_ref=signature_ref,
+            )
+        )
+
+    def decline_quote(
+        self,
+        *,
+        at: datetime,
+        quote_id: str,
+        reason: str | None = None,
+        discount_requested: bool = False,
+    ) -> None:
+        """No consent, no work: the visit ends declined (FLD-4)."""
+        self._check("decline_quote")
+        quote = self._issued_quote(quote_id)
+        self._check("decline_quote", at)
+        quote.status = QuoteStatus.DECLINED
+        quote.decided_at = at
+        self.events.append(
+            QuoteDeclined(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                quote_id=quote_id,
+                reason=reason,
+                discount_requested=discount_requested,
+            )
+        )
+        self._end(S.DECLINED, VisitOutcome.DECLINED, at)
+
+    def start_repair(self, *, at: datetime) -> None:
+        """Start the repair (after consent when chargeable, FLD-4)."""
+        self._check("start_repair", at)
+        self.state = S.REPAIRING
+
+    def record_work(
+        self, *, at: datetime, description: str, parts: Sequence[PartLine] = ()
+    ) -> None:
+        """A repair step and the parts it fitted."""
+        self._check("record_work", at)
+        self.work.append(WorkStep(description=description, parts=list(parts), at=at))
+
+    def missing_part(
+        self,
+        *,
+        at: datetime,
+        option: MissingPartOption,
+        parts: Sequence[PartLine] = (),
+        detail: str | None = None,
+        next_visit_agreed: bool = False,
+    ) -> None:
+        """Wrong or missing part: fetch it now (paused, time still counted) or rebook (FLD-5)."""
+        self._check("missing_part", at)
+        if option is MissingPartOption.FETCH:
+            self.paused_from = self.state
+            self.state = S.PAUSED
+            self.pauses.append(Pause(started_at=at, parts=list(parts)))
+            return
+        self.failure = RepairFailureReason.MISSING_PART
+        self.failure_detail = detail
+        self.events.append(
+            RepairFailed(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.tech,
+                reason=RepairFailureReason.MISSING_PART,
+                detail=detail,
+                parts_needed=list(parts),
+                next_visit_agreed=next_visit_agreed,
+            )
+        )
+        self._end(S.REBOOK, VisitOutcome.UNFINISHED, at)
+
+    def resume(self, *, at: datetime) -> None:
+        """Back with the part: work goes on where it paused (FLD-5)."""
+        self._check("resume", at)
+        self.state = self.paused_from or S.DIAGNOSING
+        self.paused_from = None
+        self.pauses[-1].ended_at = at
+
+    def escalate(
+        self, *, at: datetime, description: str, fault_code: str | None = None, desk: str
+    ) -> None:
+        """Report a new, unknown fault to the technical desk (FLD-7)."""
+        self._check("escalate", at)
+        self.escalations.append(
+            Escalation(description=description, fault_code=fault_code, desk=desk, at=at)
+        )
+        self.events.append(
+            FaultEscalated(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.tech,
+                description=description,
+                fault_code=fault_code,
+                desk=desk,
+            )
+        )
+
+    def refuse_take_back(self, *, at: datetime) -> None:
+        """The customer refused take-back: repair on site, part serials noted (FLD-6)."""
+        self._check("refuse_take_back", at)
+        self.take_back_refused = True
+
+    def take_unit_back(
+        self,
+        *,
+        at: datetime,
+        receipt_number: str,
+        appearance: str,
+        photo_refs: Sequence[str],
+        promised_return_date: date,
+        today: date,
+        unit_serial: str | None = None,
+        loaner_serial: str | None = None,
+    ) -> None:
+        """The unit goes to the workshop: appearance and photos recorded, receipt given, loaner
+        lent, return date agreed (FLD-6)."""
+        self._check("take_back")
+        if not appearance.strip():
+            raise RuleViolation("FLD-6", "Record the unit's appearance before taking it back")
+        if not photo_refs:
+            raise RuleViolation("FLD-6", "Photograph the unit before taking it back")
+        self._require_refs(photo_refs, EvidenceKind.PHOTO, "photo_refs")
+        if promised_return_date < today:
+            raise RuleViolation("FLD-6", "The promised return date cannot be in the past")
+        loaner = loaner_serial or self.loaner_serial
+        if self.loaner_required and loaner is None:
+            raise RuleViolation("FLD-6", "This order asks for a loaner: lend one (loaner_serial)")
+        self._check("take_back", at)
+        self.take_back = TakeBackRecord(
+            receipt_number=receipt_number,
+            unit_serial=unit_serial,
+            appearance=appearance,
+            photo_refs=list(photo_refs),
+            loaner_serial=loaner,
+            promised_return_date=promised_return_date,
+        )
+        self.events.append(
+            UnitTakenBack(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.tech,
+                receipt_number=receipt_number,
+                unit_serial=unit_serial,
+                appearance=appearance,
+                loaner_serial=loaner,
+                promised_return_date=promised_return_date,
+            )
+        )
+        self._end(S.TAKEN_BACK, VisitOutcome.TAKEN_BACK, at)
+
+    def start_test(self, *, at: datetime) -> None:
+        """Start the test run (FLD-9)."""
+        self._check("start_test", at)
+        self.state = S.TESTING
+
+    def reexamine(self, *, at: datetime) -> None:
+        """The test run failed: examine again (FLD-9)."""
+        self._check("reexamine", at)
+        self.state = S.DIAGNOSING
+
+    def complete_repair(
+        self,
+        *,
+        at: datetime,
+        tested: bool,
+        sure_fixed: bool,
+        latent_faults_fixed: Sequence[str] = (),
+        parts: Sequence[PartLine] = (),
+        cause: str | None = None,
+        remedy: str | None = None,
+    ) -> None:
+        """The repair is done; untested or unsure feeds feedback's call-backs (FLD-9, FBK-2)."""
+        self._check("complete_repair")
+        if tested and self.state is not S.TESTING:
+            raise RuleViolation("FLD-9", "Run the test (start_test) before reporting it tested")
+        fitted = [*parts, *(p for step in self.work for p in step.parts)]
+        if self.take_back_refused and any(not p.serial for p in fitted):
+            raise RuleViolation(
+                "FLD-6",
+                "The customer refused take-back: note the serial number of every part fitted",
+            )
+        self._check("complete_repair", at)
+        self.completion = Completion(
+            tested=tested,
+            sure_fixed=sure_fixed,
+            latent_faults_fixed=list(latent_faults_fixed),
+            parts=list(fitted),
+        )
+        self.cause = cause or self.cause
+        self.remedy = remedy or self.remedy
+        self.ended_at = at
+        self.events.append(
+            RepairCompleted(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.tech,
+                tested=tested,
+                sure_fixed=sure_fixed,
+                parts=fitted,
+                latent_faults_fixed=list(latent_faults_fixed),
+                on_site_minutes=self.on_site_seconds // 60,
+                on_site_seconds=self.on_site_seconds,
+                cause=self.cause,
+                remedy=self.remedy,
+            )
+        )
+        self._end(S.COMPLETED, VisitOutcome.COMPLETED, at)
+
+    def complete_installation(
+        self,
+        *,
+        at: datetime,
+        installed_on: date,
+        photo_refs: Sequence[str],
+        barcodes: Sequence[str],
+        policy: FieldworkPolicy,
+        substandard_conditions: Sequence[str] = (),
+        conditions_signature_ref: str | None = None,
+    ) -> None:
+        """Installation confirmed with photos and barcode scans; a substandard condition needs
+        the customer's signature (FLD-10)."""
+        self._check("complete_installation")
+        if len(photo_refs) < policy.installation_min_photos:
+            raise RuleViolation(
+                "FLD-10",
+                f"Upload at least {policy.installation_min_photos} photo(s) of the result",
+                field="photo_refs",
+            )
+        self._require_refs(photo_refs, EvidenceKind.PHOTO, "photo_refs")
+        codes = [b.strip() for b in barcodes if b.strip()]
+        if len(codes) < policy.installation_min_barcodes:
+            raise RuleViolation("FLD-10", "Scan the product barcode", field="barcodes")
+        conditions = [c for c in substandard_conditions if c.strip()]
+        if conditions:
+            if conditions_signature_ref is None:
+                raise RuleViolation(
+                    "FLD-10",
+                    "A substandard condition is recorded with the customer's signature",
+                    field="conditions_signature_ref",
+                )
+            self._require_refs(
+                [conditions_signature_ref], EvidenceKind.SIGNATURE, "conditions_signature_ref"
+            )
+        self._check("complete_installation", at)
+        self.installation = Installation(
+            installed_on=installed_on,
+            photo_refs=list(photo_refs),
+            barcodes=codes,
+            substandard_conditions=conditions,
+            conditions_signature_ref=conditions_signature_ref,
+        )
+        self.ended_at = at
+        self.events.append(
+            InstallationCompleted(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.tech,
+                installed_on=installed_on,
+                photo_refs=list(photo_refs),
+                barcodes=codes,
+                substandard_conditions=conditions,
+                conditions_signed_by_customer=bool(conditions),
+                on_site_minutes=self.on_site_seconds // 60,
+            )
+        )
+        self._end(S.COMPLETED, VisitOutcome.COMPLETED, at)
+
+    def fail(
+        self,
+        *,
+        at: datetime,
+        reason: RepairFailureReason,
+        detail: str | None = None,
+        next_visit_agreed: bool = False,
+    ) -> None:
+        """The repair cannot be finished on this visit (FLD-7, FLD-9, SCH-10)."""
+        self._check("fail")
+        if reason is RepairFailureReason.UNKNOWN_FAULT and not self.escalations:
+            raise RuleViolation(
+                "FLD-7", "Report an unknown fault to the technical desk (escalate) first"
+            )
+        self._check("fail", at)
+        self.failure = reason
+        self.failure_detail = detail
+        self.events.append(
+            RepairFailed(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.tech,
+                reason=reason,
+                detail=detail,
+                next_visit_agreed=next_visit_agreed,
+            )
+        )
+        self._end(S.FAILED, VisitOutcome.UNFINISHED, at)
+
+    def request_centre_decision(
+        self,
+        *,
+        at: datetime,
+        kind: CentreDecisionKind,
+        reason: str,
+        amount_claimed: Decimal | None = None,
+        meets_return_conditions: bool | None = None,
+    ) -> CentreRequest:
+        """Record a return, exchange or compensation demand and send it to the centre; nothing
+        is promised on site (FLD-8)."""
+        self._check("request_centre_decision", at)
+        request = CentreRequest(
+            request_id=str(uuid.uuid4()),
+            kind=kind,
+            reason=reason,
+            amount_claimed=amount_claimed,
+            meets_return_conditions=meets_return_conditions,
+            at=at,
+        )
+        self.centre_requests.append(request)
+        self.events.append(
+            CentreDecisionRequested(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.tech,
+                request_id=request.request_id,
+                kind=kind,
+                reason=reason,
+                amount_claimed=amount_claimed,
+                meets_return_conditions=meets_return_conditions,
+            )
+        )
+        return request
+
+    def report_damage(
+        self,
+        *,
+        at: datetime,
+        description: str,
+        estimated_cost: Decimal | None = None,
+        photo_refs: Sequence[str] = (),
+    ) -> None:
+        """Damage to the customer's property, for compensation at cost (FLD-13)."""
+        self._check("report_damage")
+        self._require_refs(photo_refs, EvidenceKind.PHOTO, "photo_refs")
+        self._check("report_damage", at)
+        self.incidents.append(
+            Incident(kind="damage", description=description, at=at, estimated_cost=estimated_cost)
+        )
+        self.events.append(
+            DamageReported(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.tech,
+                description=description,
+                estimated_cost=estimated_cost,
+                photo_refs=list(photo_refs),
+            )
+        )
+
+    def safety_incident(
+        self,
+        *,
+        at: datetime,
+        kind: SafetyIncidentKind,
+        description: str,
+        technician_safe: bool = True,
+        leave_site: bool = True,
+    ) -> None:
+        """Detained, abused or in danger: no argument, the centre takes over (FLD-14)."""
+        self._check("safety_incident", at)
+        self.incidents.append(Incident(kind=f"safety:{kind.value}", description=description, at=at))
+        self.events.append(
+            SafetyIncident(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.tech,
+                kind=kind,
+                description=description,
+                technician_safe=technician_safe,
+            )
+        )
+        if leave_site:
+            self._end(S.ABORTED, VisitOutcome.ABORTED, at)
+
+    def sign_off(
+        self,
+        *,
+        at: datetime,
+        signed: bool,
+        signature_ref: str | None = None,
+        repair_quality: Rating | None = None,
+        service_attitude: Rating | None = None,
+        amount_acknowledged: Decimal | None = None,
+        comments: str | None = None,
+    ) -> None:
+        """Ratings and signature, or "refused to sign"; never required to complete (FLD-12)."""
+        self._check("sign_off")
+        if self.signed_off is not None:
+            raise RuleViolation("FLD-12", "The customer has already signed off this visit")
+        if signed:
+            if signature_ref is None:
+                raise RuleViolation("FLD-12", "A signed sign-off needs the signature image")
+            self._require_refs([signature_ref], EvidenceKind.SIGNATURE, "signature_ref")
+        self._check("sign_off", at)
+        self.signed_off = SignOffRecord(
+            repair_quality=repair_quality,
+            service_attitude=service_attitude,
+            sign_off=SignOff.SIGNED if signed else SignOff.REFUSED,
+            signature_ref=signature_ref if signed else None,
+            amount_acknowledged=amount_acknowledged,
+            comments=comments,
+            at=at,
+        )
+        self.events.append(
+            CustomerSignedOff(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.tech,
+                repair_quality=repair_quality,
+                service_attitude=service_attitude,
+                sign_off=self.signed_off.sign_off,
+                signature_ref=self.signed_off.signature_ref,
+                amount_acknowledged=amount_acknowledged,
+                comments=comments,
+            )
+        )
+
+    def complete_report(
+        self, *, at: datetime, cause: str | None = None, remedy: str | None = None
+    ) -> None:
+        """Cause and remedy completed back at the office (FLD-12)."""
+        self._check("complete_report", at)
+        self.cause = cause or self.cause
+        self.remedy = remedy or self.remedy
+
+    def add_evidence(
+        self, *, at: datetime, ref: str, kind: EvidenceKind, content_type: str, size: int
+    ) -> Evidence:
+        """An upload stored for this visit (photos, barcodes, signatures, notes)."""
+        if self.state is S.CANCELLED:
+            raise IllegalTransition("upload", self.state.value, self.allowed_actions())
+        item = Evidence(ref=ref, kind=kind, content_type=content_type, size=size, at=at)
+        self.evidence.append(item)
+        return item
+
+    def cancel(self, *, at: datetime) -> bool:
+        """The order was cancelled (SCH-12): a visit not over stops; False when it was over."""
+        if self.ended:
+            return False
+        self.state = S.CANCELLED
+        self.ended_at = at if self.arrived_at else None
+        return True
+
+    def reassign(self, technician_id: str | None) -> bool:
+        """Another technician holds the visit (SCH-8, SCH-12); only before departure."""
+        if self.state is not S.SCHEDULED:
+            return False
+        self.technician_id = technician_id
+        return True

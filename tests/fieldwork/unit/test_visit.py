@@ -1,0 +1,686 @@
+"""The visit state machine and the on-site rules FLD-1..FLD-15 (pure domain)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from contracts.billing import QuoteLine
+from contracts.common import PartLine, WarrantyStatus, WorkItemKind
+from contracts.fieldwork import (
+    CentreDecisionKind,
+    CentreDecisionRequested,
+    CoordinationCheckDue,
+    CoordinationTicketOpened,
+    CustomerNotHome,
+    CustomerSignedOff,
+    DamageReported,
+    FaultEscalated,
+    InstallationCompleted,
+    QuoteRequested,
+    RepairCompleted,
+    RepairFailed,
+    RepairFailureReason,
+    SafetyIncident,
+    SafetyIncidentKind,
+    SignOff,
+    UnitReturned,
+    UnitReturnOverdue,
+    VisitClosed,
+    VisitOutcome,
+)
+from fieldwork.domain.coordination import CoordinationTicket, unfinished_reason
+from fieldwork.domain.evidence import check_upload
+from fieldwork.domain.exceptions import (
+    IllegalTransition,
+    LoanerUnavailable,
+    RuleViolation,
+    UploadRefused,
+    UploadTooLarge,
+)
+from fieldwork.domain.policy import DEFAULT_KIT, FieldworkPolicy
+from fieldwork.domain.visit import (
+    AttemptKind,
+    DoorOutcome,
+    EvidenceKind,
+    MissingPartOption,
+    NextStep,
+    Visit,
+    VisitState,
+)
+from fieldwork.domain.workshop import Loaner, LoanerState, TakeBack
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+POLICY = FieldworkPolicy()
+PART = PartLine(part_no="P-1", name="点火针")
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def new_visit(**kw: object) -> Visit:
+    fields: dict[str, object] = {
+        "visit_id": "v-1",
+        "order_id": "o-1",
+        "technician_id": "tech-7",
+        "created_at": T0,
+        "warranty_status": WarrantyStatus.IN_WARRANTY,
+    }
+    fields.update(kw)
+    return Visit.model_validate(fields)
+
+
+def departed(**kw: object) -> Visit:
+    visit = new_visit(**kw)
+    visit.depart(at=at(0), eta=at(30), kit_checked=DEFAULT_KIT, policy=POLICY)
+    return visit
+
+
+def arrived(**kw: object) -> Visit:
+    visit = departed(**kw)
+    visit.arrive(at=at(30))
+    return visit
+
+
+def inside(**kw: object) -> Visit:
+    visit = arrived(**kw)
+    visit.record_door_outcome(
+        at=at(31), outcome=DoorOutcome.CUSTOMER_PRESENT, next_step=NextStep.PROCEED, id_shown=True
+    )
+    return visit
+
+
+def upload(visit: Visit, kind: EvidenceKind, ref: str) -> str:
+    visit.add_evidence(at=at(1), ref=ref, kind=kind, content_type="image/png", size=10)
+    return ref
+
+
+def quoted(**kw: object) -> Visit:
+    visit = inside(warranty_status=WarrantyStatus.OUT_OF_WARRANTY, **kw)
+    visit.diagnose(at=at(40), cause="点火针老化", parts=[PART])
+    assert visit.quote is not None
+    visit.quote_issued(
+        quote_id="q-1",
+        request_id=visit.quote.request_id,
+        lines=[
+            QuoteLine(
+                kind=WorkItemKind.PART,
+                description="点火针",
+                unit_price=Decimal("80.00"),
+                amount=Decimal("80.00"),
+                rule_id="BIL-1",
+            )
+        ],
+        total=Decimal("80.00"),
+        schedule_version="2026-01",
+    )
+    return visit
+
+
+def types(visit: Visit) -> list[str]:
+    return [type(e).__name__ for e in visit.events]
+
+
+# -- the state machine ---------------------------------------------------------------------------
+
+
+def test_an_illegal_transition_is_refused_with_the_allowed_actions() -> None:
+    visit = new_visit()
+
+    with pytest.raises(IllegalTransition) as refused:
+        visit.arrive(at=at(0))
+
+    assert refused.value.extensions["state"] == "scheduled"
+    assert refused.value.extensions["allowed"] == ["depart"]
+    assert visit.state is VisitState.SCHEDULED and visit.events == []
+
+
+def test_a_visit_runs_from_departure_to_completion_publishing_each_step() -> None:
+    visit = inside()
+    visit.diagnose(at=at(40), cause="点火针老化", parts=[PART])
+    visit.start_repair(at=at(45))
+    visit.start_test(at=at(70))
+    visit.complete_repair(at=at(80), tested=True, sure_fixed=True, remedy="更换点火针")
+
+    assert visit.state is VisitState.COMPLETED
+    assert types(visit) == [
+        "TechnicianDeparted",
+        "TechnicianArrived",
+        "DiagnosisRecorded",
+        "RepairCompleted",
+        "VisitClosed",
+    ]
+
+
+# -- FLD-1 ---------------------------------------------------------------------------------------
+
+
+def test_fld_1_departure_needs_the_job_types_kit_checked() -> None:
+    visit = new_visit(job_type="gas_appliance")
+
+    with pytest.raises(RuleViolation) as refused:
+        visit.depart(at=at(0), eta=at(30), kit_checked=DEFAULT_KIT, policy=POLICY)
+
+    assert refused.value.rule == "FLD-1"
+    assert refused.value.extensions["missing"] == ["gas_leak_detector"]
+    visit.depart(
+        at=at(0), eta=at(30), kit_checked=[*DEFAULT_KIT, "gas_leak_detector"], policy=POLICY
+    )
+    assert visit.state is VisitState.DEPARTED
+    assert visit.events[0].kit_checked is True  # type: ignore[attr-defined]
+
+
+def test_fld_1_a_take_back_likely_order_needs_a_loaner_in_the_kit() -> None:
+    visit = new_visit(loaner_required=True)
+
+    with pytest.raises(RuleViolation) as refused:
+        visit.depart(at=at(0), eta=at(30), kit_checked=[*DEFAULT_KIT, "loaner"], policy=POLICY)
+
+    assert refused.value.extensions["missing"] == ["loaner"]
+    visit.depart(at=at(0), eta=at(30), kit_checked=DEFAULT_KIT, policy=POLICY, loaner_serial="L1")
+    assert visit.events[0].loaner_on_board is True  # type: ignore[attr-defined]
+
+
+# -- FLD-2 / FLD-3 -------------------------------------------------------------------------------
+
+
+def test_fld_2_not_home_is_refused_earlier_than_5_minutes_after_arrival() -> None:
+    visit = arrived()
+    visit.log_attempt(at=at(31), kind=AttemptKind.PHONE)
+
+    with pytest.raises(RuleViolation) as refused:
+        visit.record_not_home(at=at(34.9), policy=POLICY, note="请回电")
+
+    assert refused.value.rule == "FLD-2"
+    assert refused.value.extensions["earliest_at"] == at(35).isoformat()
+
+
+def test_fld_2_not_home_is_refused_without_a_phone_attempt() -> None:
+    visit = arrived()
+    visit.log_attempt(at=at(31), kind=AttemptKind.DOOR)
+
+    with pytest.raises(RuleViolation, match="Phone the customer"):
+        visit.record_not_home(at=at(40), policy=POLICY, note="请回电")
+
+
+def test_fld_2_not_home_needs_a_note_and_stores_it() -> None:
+    visit = arrived()
+    visit.log_attempt(at=at(31), kind=AttemptKind.DOOR)
+    visit.log_attempt(at=at(35), kind=AttemptKind.PHONE)
+    with pytest.raises(RuleViolation, match="note"):
+        visit.record_not_home(at=at(36), policy=POLICY)
+
+    visit.record_not_home(at=at(36), policy=POLICY, note="师傅已上门，请致电 400-000")
+
+    assert visit.state is VisitState.NOT_HOME
+    assert visit.not_home_note == "师傅已上门，请致电 400-000"
+    event = visit.events[-2]
+    assert isinstance(event, CustomerNotHome)
+    assert (event.waited_minutes, event.phoned, event.note_left) == (6, True, True)
+    closed = visit.events[-1]
+    assert isinstance(closed, VisitClosed) and closed.outcome is VisitOutcome.CUSTOMER_NOT_HOME
+
+
+def test_fld_3_a_housekeeper_who_cannot_reach_the_customer_means_rebook() -> None:
+    visit = arrived()
+
+    with pytest.raises(RuleViolation, match="rebook"):
+        visit.record_door_outcome(
+            at=at(32),
+            outcome=DoorOutcome.SOMEONE_ELSE_UNCONFIRMED,
+            next_step=NextStep.PROCEED,
+            id_shown=True,
+        )
+    visit.record_door_outcome(
+        at=at(32),
+        outcome=DoorOutcome.SOMEONE_ELSE_UNCONFIRMED,
+        next_step=NextStep.REBOOK,
+        id_shown=True,
+    )
+
+    assert visit.state is VisitState.REBOOK
+    event = visit.events[-2]
+    assert isinstance(event, CustomerNotHome) and event.someone_else_home is True
+
+
+def test_fld_3_waiting_needs_consent_and_going_in_needs_the_id_shown() -> None:
+    visit = arrived()
+    with pytest.raises(RuleViolation, match="consent"):
+        visit.record_door_outcome(
+            at=at(32), outcome=DoorOutcome.POWER_CUT, next_step=NextStep.WAIT, id_shown=True
+        )
+    visit.record_door_outcome(
+        at=at(32),
+        outcome=DoorOutcome.POWER_CUT,
+        next_step=NextStep.WAIT,
+        id_shown=True,
+        customer_consent=True,
+    )
+    assert visit.state is VisitState.ARRIVED
+    with pytest.raises(RuleViolation, match="ID"):
+        visit.record_door_outcome(
+            at=at(50),
+            outcome=DoorOutcome.CUSTOMER_PRESENT,
+            next_step=NextStep.PROCEED,
+            id_shown=False,
+        )
+
+
+# -- FLD-4 ---------------------------------------------------------------------------------------
+
+
+def test_fld_4_out_of_warranty_asks_for_a_quote_and_refuses_repair_without_consent() -> None:
+    visit = inside(warranty_status=WarrantyStatus.OUT_OF_WARRANTY)
+    visit.diagnose(at=at(40), cause="点火针老化", parts=[PART])
+
+    assert visit.state is VisitState.AWAITING_CONSENT
+    assert isinstance(visit.events[-1], QuoteRequested)
+    for attempt in (
+        lambda: visit.start_repair(at=at(41)),
+        lambda: visit.complete_repair(at=at(41), tested=False, sure_fixed=True),
+        lambda: visit.record_work(at=at(41), description="换针"),
+    ):
+        with pytest.raises(RuleViolation) as refused:
+            attempt()
+        assert refused.value.rule == "FLD-4"
+
+
+def test_fld_4_consent_needs_the_issued_quote_and_the_signature() -> None:
+    visit = inside(warranty_status=WarrantyStatus.OUT_OF_WARRANTY)
+    visit.diagnose(at=at(40), cause="点火针老化", parts=[PART])
+    with pytest.raises(RuleViolation, match="not issued"):
+        visit.accept_quote(at=at(41), quote_id="q-1", signature_ref="sig")
+
+    visit = quoted()
+    with pytest.raises(RuleViolation, match="signature_ref"):
+        visit.accept_quote(at=at(41), quote_id="q-1", signature_ref="not-uploaded")
+    visit.accept_quote(
+        at=at(41), quote_id="q-1", signature_ref=upload(visit, EvidenceKind.SIGNATURE, "s")
+    )
+    visit.complete_repair(at=at(60), tested=False, sure_fixed=True)
+
+    assert visit.state is VisitState.COMPLETED
+    closed = visit.events[-1]
+    assert isinstance(closed, VisitClosed) and closed.paid_work is True
+
+
+def test_fld_4_declined_ends_the_visit_declined() -> None:
+    visit = quoted()
+
+    visit.decline_quote(at=at(42), quote_id="q-1", reason="太贵", discount_requested=True)
+
+    assert visit.state is VisitState.DECLINED
+    assert types(visit)[-2:] == ["QuoteDeclined", "VisitClosed"]
+    with pytest.raises(IllegalTransition):
+        visit.start_repair(at=at(43))
+
+
+# -- FLD-5 ---------------------------------------------------------------------------------------
+
+
+def test_fld_5_fetching_a_part_pauses_the_visit_and_the_time_still_counts() -> None:
+    visit = inside()
+    visit.diagnose(at=at(40), cause="c")
+    visit.start_repair(at=at(41))
+    visit.missing_part(at=at(45), option=MissingPartOption.FETCH, parts=[PART])
+
+    assert visit.state is VisitState.PAUSED
+    with pytest.raises(IllegalTransition):
+        visit.record_work(at=at(50), description="x")
+    visit.resume(at=at(75))
+    visit.complete_repair(at=at(90), tested=False, sure_fixed=True)
+
+    assert visit.on_site_seconds == 60 * 60
+
+
+def test_fld_5_rebooking_for_a_missing_part_is_a_repair_failed_with_the_reason() -> None:
+    visit = inside()
+    visit.diagnose(at=at(40), cause="c")
+
+    visit.missing_part(at=at(45), option=MissingPartOption.REBOOK, parts=[PART], detail="缺件")
+
+    assert visit.state is VisitState.REBOOK
+    failed = visit.events[-2]
+    assert isinstance(failed, RepairFailed)
+    assert failed.reason is RepairFailureReason.MISSING_PART and failed.parts_needed == [PART]
+
+
+# -- FLD-6 ---------------------------------------------------------------------------------------
+
+
+def test_fld_6_take_back_records_appearance_photos_receipt_and_loaner() -> None:
+    visit = inside()
+    visit.loaner_required = True  # the order asked for one after departure
+    visit.diagnose(at=at(40), cause="主板故障", take_back_needed=True)
+    with pytest.raises(RuleViolation, match="Photograph"):
+        visit.take_unit_back(
+            at=at(50),
+            receipt_number="R-1",
+            appearance="外观完好",
+            photo_refs=[],
+            promised_return_date=date(2026, 3, 9),
+            today=date(2026, 3, 2),
+        )
+    with pytest.raises(RuleViolation, match="loaner"):
+        visit.take_unit_back(
+            at=at(50),
+            receipt_number="R-1",
+            appearance="外观完好",
+            photo_refs=[upload(visit, EvidenceKind.PHOTO, "p1")],
+            promised_return_date=date(2026, 3, 9),
+            today=date(2026, 3, 2),
+        )
+
+    visit.take_unit_back(
+        at=at(50),
+        receipt_number="R-1",
+        appearance="外观完好",
+        photo_refs=["p1"],
+        promised_return_date=date(2026, 3, 9),
+        today=date(2026, 3, 2),
+        loaner_serial="L1",
+    )
+
+    assert visit.state is VisitState.TAKEN_BACK
+    assert types(visit)[-2:] == ["UnitTakenBack", "VisitClosed"]
+
+
+def test_fld_6_a_customer_refusing_take_back_gets_an_on_site_repair_with_part_serials() -> None:
+    visit = inside()
+    visit.diagnose(at=at(40), cause="c")
+    visit.refuse_take_back(at=at(41))
+    visit.start_repair(at=at(42))
+    visit.record_work(at=at(50), description="换件", parts=[PART])
+
+    with pytest.raises(RuleViolation) as refused:
+        visit.complete_repair(at=at(60), tested=False, sure_fixed=True)
+    assert refused.value.rule == "FLD-6"
+
+    visit.work[-1] = visit.work[-1].model_copy(
+        update={"parts": [PART.model_copy(update={"serial": "SN-9"})]}
+    )
+    visit.complete_repair(at=at(60), tested=False, sure_fixed=True)
+    assert visit.state is VisitState.COMPLETED
+
+
+def test_fld_6_loaner_inventory_boards_lends_and_reclaims() -> None:
+    loaner = Loaner(serial="L1", product_line="water_heater")
+    loaner.board(order_id="o-1", visit_id="v-1", at=at(0))
+    with pytest.raises(LoanerUnavailable):
+        loaner.board(order_id="o-2", visit_id="v-2", at=at(1))
+    with pytest.raises(LoanerUnavailable):
+        loaner.lend(order_id="o-2", receipt_number="R", due_back=date(2026, 3, 9), at=at(1))
+    loaner.lend(order_id="o-1", receipt_number="R", due_back=date(2026, 3, 9), at=at(1))
+    assert loaner.state is LoanerState.LENT
+    loaner.reclaim(at=at(2))
+    assert loaner.state is LoanerState.AVAILABLE and loaner.order_id is None
+
+
+def test_fld_6_a_unit_not_back_by_its_date_raises_one_overdue_event() -> None:
+    tb = TakeBack(
+        receipt_number="R-1",
+        order_id="o-1",
+        visit_id="v-1",
+        promised_return_date=date(2026, 3, 9),
+        taken_at=T0,
+        loaner_serial="L1",
+    )
+
+    assert tb.check_overdue(now=T0, today=date(2026, 3, 9)) is False
+    assert tb.check_overdue(now=T0, today=date(2026, 3, 10)) is True
+    assert tb.check_overdue(now=T0, today=date(2026, 3, 11)) is False
+    assert [type(e) for e in tb.events] == [UnitReturnOverdue]
+    tb.return_unit(at=T0, today=date(2026, 3, 12))
+    returned = tb.events[-1]
+    assert isinstance(returned, UnitReturned)
+    assert (returned.on_time, returned.loaner_recovered) == (False, True)
+
+
+# -- FLD-7 / FLD-8 -------------------------------------------------------------------------------
+
+
+def test_fld_7_an_unknown_fault_is_escalated_before_failing_for_it() -> None:
+    visit = inside()
+    visit.diagnose(at=at(40), cause="未知", unknown_fault=True)
+    with pytest.raises(RuleViolation) as refused:
+        visit.fail(at=at(41), reason=RepairFailureReason.UNKNOWN_FAULT)
+    assert refused.value.rule == "FLD-7"
+
+    visit.escalate(at=at(42), description="E9 不在故障表", fault_code="E9", desk="technical_desk")
+    visit.fail(at=at(60), reason=RepairFailureReason.UNKNOWN_FAULT)
+
+    assert isinstance(visit.events[-3], FaultEscalated)
+    assert visit.state is VisitState.FAILED
+
+
+def test_fld_8_return_exchange_and_compensation_go_to_the_centre() -> None:
+    visit = inside()
+
+    request = visit.request_centre_decision(
+        at=at(40), kind=CentreDecisionKind.EXCHANGE, reason="三次维修仍有故障"
+    )
+
+    assert request.status == "sent_to_centre"
+    event = visit.events[-1]
+    assert isinstance(event, CentreDecisionRequested) and event.kind is CentreDecisionKind.EXCHANGE
+    assert visit.state is VisitState.DIAGNOSING
+
+
+# -- FLD-9 ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("tested", "sure"), [(False, True), (True, False), (True, True)])
+def test_fld_9_repair_completed_says_whether_tested_and_sure_fixed(
+    tested: bool, sure: bool
+) -> None:
+    visit = inside()
+    visit.diagnose(at=at(40), cause="c")
+    visit.start_repair(at=at(41))
+    if tested:
+        visit.start_test(at=at(50))
+
+    visit.complete_repair(at=at(60), tested=tested, sure_fixed=sure, latent_faults_fixed=["漏水"])
+
+    done = visit.events[-2]
+    assert isinstance(done, RepairCompleted)
+    assert (done.tested, done.sure_fixed, done.latent_faults_fixed) == (tested, sure, ["漏水"])
+
+
+def test_fld_9_tested_needs_a_test_run_and_a_failed_test_is_reexamined() -> None:
+    visit = inside()
+    visit.diagnose(at=at(40), cause="c")
+    visit.start_repair(at=at(41))
+    with pytest.raises(RuleViolation) as refused:
+        visit.complete_repair(at=at(60), tested=True, sure_fixed=True)
+    assert refused.value.rule == "FLD-9"
+    visit.start_test(at=at(50))
+    visit.reexamine(at=at(55))
+    assert visit.state is VisitState.DIAGNOSING
+
+
+# -- FLD-10 --------------------------------------------------------------------------------------
+
+
+def test_fld_10_installation_needs_a_photo_and_the_barcode() -> None:
+    visit = inside()
+    with pytest.raises(RuleViolation, match="photo"):
+        visit.complete_installation(
+            at=at(90),
+            installed_on=date(2026, 3, 2),
+            photo_refs=[],
+            barcodes=["690123"],
+            policy=POLICY,
+        )
+    photo = upload(visit, EvidenceKind.PHOTO, "p1")
+    with pytest.raises(RuleViolation, match="barcode"):
+        visit.complete_installation(
+            at=at(90),
+            installed_on=date(2026, 3, 2),
+            photo_refs=[photo],
+            barcodes=[" "],
+            policy=POLICY,
+        )
+    visit.complete_installation(
+        at=at(90),
+        installed_on=date(2026, 3, 2),
+        photo_refs=[photo],
+        barcodes=["690123"],
+        policy=POLICY,
+    )
+    done = visit.events[-2]
+    assert isinstance(done, InstallationCompleted) and done.barcodes == ["690123"]
+
+
+def test_fld_10_a_substandard_condition_needs_the_customers_signature() -> None:
+    visit = inside()
+    photo = upload(visit, EvidenceKind.PHOTO, "p1")
+    with pytest.raises(RuleViolation, match="signature"):
+        visit.complete_installation(
+            at=at(90),
+            installed_on=date(2026, 3, 2),
+            photo_refs=[photo],
+            barcodes=["6901"],
+            substandard_conditions=["水压低"],
+            policy=POLICY,
+        )
+    signature = upload(visit, EvidenceKind.SIGNATURE, "s1")
+    visit.complete_installation(
+        at=at(90),
+        installed_on=date(2026, 3, 2),
+        photo_refs=[photo],
+        barcodes=["6901"],
+        substandard_conditions=["水压低"],
+        conditions_signature_ref=signature,
+        policy=POLICY,
+    )
+    done = visit.events[-2]
+    assert isinstance(done, InstallationCompleted) and done.conditions_signed_by_customer
+
+
+def test_fld_10_uploads_are_checked_for_type_and_size() -> None:
+    assert check_upload(content_type="image/png", data=PNG, policy=POLICY) == "png"
+    with pytest.raises(UploadRefused):
+        check_upload(content_type="application/pdf", data=b"%PDF-1.4", policy=POLICY)
+    with pytest.raises(UploadRefused, match="not a image/jpeg"):
+        check_upload(content_type="image/jpeg", data=PNG, policy=POLICY)
+    small = FieldworkPolicy(upload_max_bytes=10)
+    with pytest.raises(UploadTooLarge):
+        check_upload(content_type="image/png", data=PNG, policy=small)
+
+
+# -- FLD-11 --------------------------------------------------------------------------------------
+
+
+def test_fld_11_on_site_time_is_unrounded_and_adds_up_over_visits() -> None:
+    visit = inside()
+    visit.earlier_visits_seconds = 47 * 60 + 13
+    visit.diagnose(at=at(40), cause="c")
+    visit.start_repair(at=at(41))
+    visit.complete_repair(at=at(30 + 22.5), tested=False, sure_fixed=True)
+
+    done, closed = visit.events[-2], visit.events[-1]
+    assert isinstance(done, RepairCompleted) and isinstance(closed, VisitClosed)
+    assert done.on_site_seconds == 22 * 60 + 30
+    assert closed.service_seconds_total == 22 * 60 + 30 + 47 * 60 + 13
+    assert closed.service_minutes_total == 69
+
+
+# -- FLD-12 --------------------------------------------------------------------------------------
+
+
+def test_fld_12_completion_never_needs_a_signature_and_refusing_to_sign_is_recorded() -> None:
+    visit = inside()
+    visit.diagnose(at=at(40), cause="")
+    visit.start_repair(at=at(41))
+    visit.complete_repair(at=at(60), tested=False, sure_fixed=True)
+    assert visit.state is VisitState.COMPLETED
+
+    visit.sign_off(at=at(61), signed=False, repair_quality=None, service_attitude=None)
+    signed = visit.events[-1]
+    assert isinstance(signed, CustomerSignedOff) and signed.sign_off is SignOff.REFUSED
+    visit.complete_report(at=at(200), cause="点火针老化", remedy="更换点火针")
+    assert (visit.cause, visit.remedy) == ("点火针老化", "更换点火针")
+
+
+def test_fld_12_a_signed_sign_off_needs_the_signature_image() -> None:
+    visit = inside()
+    visit.diagnose(at=at(40), cause="c")
+    visit.start_repair(at=at(41))
+    visit.complete_repair(at=at(60), tested=False, sure_fixed=True)
+    with pytest.raises(RuleViolation):
+        visit.sign_off(at=at(61), signed=True)
+    visit.sign_off(at=at(61), signed=True, signature_ref=upload(visit, EvidenceKind.SIGNATURE, "s"))
+    with pytest.raises(RuleViolation, match="already"):
+        visit.sign_off(at=at(62), signed=False)
+
+
+# -- FLD-13 / FLD-14 -----------------------------------------------------------------------------
+
+
+def test_fld_13_damage_is_reported_for_the_centre() -> None:
+    visit = inside()
+    visit.report_damage(at=at(45), description="地板划痕", estimated_cost=Decimal("200"))
+    event = visit.events[-1]
+    assert isinstance(event, DamageReported) and event.estimated_cost == Decimal("200")
+
+
+def test_fld_14_a_safety_incident_hands_over_to_the_centre_and_ends_the_visit() -> None:
+    visit = inside()
+    visit.safety_incident(at=at(45), kind=SafetyIncidentKind.DETAINED, description="不让离开")
+    assert isinstance(visit.events[-2], SafetyIncident)
+    assert visit.state is VisitState.ABORTED
+    closed = visit.events[-1]
+    assert isinstance(closed, VisitClosed) and closed.outcome is VisitOutcome.ABORTED
+
+
+# -- FLD-15 --------------------------------------------------------------------------------------
+
+
+def test_fld_15_an_order_not_finished_the_same_day_needs_a_coordination_ticket() -> None:
+    visit = inside()
+    visit.diagnose(at=at(40), cause="c")
+    visit.missing_part(at=at(45), option=MissingPartOption.REBOOK)
+    day = {visit.visit_id: date(2026, 3, 2)}
+
+    same_day = unfinished_reason([visit], today=date(2026, 3, 2), day_of=day, policy=POLICY)
+    next_day = unfinished_reason([visit], today=date(2026, 3, 3), day_of=day, policy=POLICY)
+    public = unfinished_reason(
+        [visit], today=date(2026, 3, 3), day_of=day, policy=POLICY, public_area=True
+    )
+
+    assert same_day is None and public is None
+    assert next_day is not None and "2026-03-02" in next_day
+
+
+def test_fld_15_a_completed_order_needs_no_ticket() -> None:
+    visit = inside()
+    visit.diagnose(at=at(40), cause="c")
+    visit.start_repair(at=at(41))
+    visit.complete_repair(at=at(60), tested=False, sure_fixed=True)
+
+    reason = unfinished_reason(
+        [visit], today=date(2026, 3, 9), day_of={"v-1": date(2026, 3, 2)}, policy=POLICY
+    )
+    assert reason is None
+
+
+def test_fld_15_tickets_have_an_owner_a_dated_log_and_twice_monthly_checks() -> None:
+    ticket = CoordinationTicket.open(
+        order_id="o-1", reason="r", now=T0, today=date(2026, 3, 3), policy=POLICY
+    )
+    assert isinstance(ticket.events[0], CoordinationTicketOpened)
+    assert ticket.owner == "team_lead" and ticket.next_check_due == date(2026, 3, 18)
+    ticket.log_contact(at=at(60), by="agent-1", channel="phone", note="约周六")
+    ticket.log_contact(at=at(10), by="agent-1", channel="phone", note="未接")
+    assert [c.note for c in ticket.contacts] == ["未接", "约周六"]
+
+    assert ticket.check_due(today=date(2026, 3, 17)) is False
+    assert ticket.check_due(today=date(2026, 3, 18)) is True
+    assert ticket.check_due(today=date(2026, 3, 19)) is False
+    assert isinstance(ticket.events[-1], CoordinationCheckDue)
+    ticket.check(at=T0, today=date(2026, 3, 19), by="lead", policy=POLICY)
+    assert ticket.next_check_due == date(2026, 4, 3)

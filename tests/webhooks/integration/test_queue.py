@@ -1,0 +1,209 @@
+"""Enqueue inside the caller's transaction, fan-out, redelivery, replay, concurrent workers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from webhook_testkit import Clock, Receiver, Reply
+
+from servicekit.db import SessionFactory
+from servicekit.webhooks import (
+    EndpointDisabled,
+    InvalidMessage,
+    OwnerScope,
+    WebhookPolicy,
+    create_subscription,
+    deliver_due,
+    enqueue,
+    redeliver,
+    replay,
+    update_subscription,
+)
+from servicekit.webhooks.tables import WebhookAttemptRow, WebhookDeliveryRow, WebhookMessageRow
+
+EVENT = "com.fsm.scheduling.OrderAssignedToNetwork.v1"
+
+
+async def _subscribe(
+    sessions: SessionFactory,
+    url: str,
+    policy: WebhookPolicy,
+    owner: str = "net-1",
+    event_types: list[str] | None = None,
+    now: datetime | None = None,
+) -> str:
+    async with sessions() as session:
+        row = await create_subscription(
+            session, owner_id=owner, url=url, event_types=event_types, policy=policy, now=now
+        )
+        await session.commit()
+        return row.id
+
+
+async def _count(sessions: SessionFactory, table: type) -> int:
+    async with sessions() as session:
+        return int((await session.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+async def test_enqueue_commits_or_rolls_back_with_the_callers_transaction(
+    sessions: SessionFactory, local_policy: WebhookPolicy
+) -> None:
+    await _subscribe(sessions, "http://partner.local/hook", local_policy)
+    async with sessions() as session:
+        await enqueue(session, "net-1", EVENT, "msg_rolled_back", {"a": 1})
+        await session.rollback()
+    assert await _count(sessions, WebhookDeliveryRow) == 0
+    async with sessions() as session:
+        ids = await enqueue(session, "net-1", EVENT, "msg_committed", {"a": 1})
+        await session.commit()
+    assert len(ids) == 1 and await _count(sessions, WebhookDeliveryRow) == 1
+
+
+async def test_enqueue_fans_out_to_the_owners_enabled_matching_subscriptions_only(
+    sessions: SessionFactory, local_policy: WebhookPolicy
+) -> None:
+    all_events = await _subscribe(sessions, "http://a.local/", local_policy)
+    filtered_in = await _subscribe(
+        sessions, "http://b.local/", local_policy, event_types=["com.fsm.scheduling.*"]
+    )
+    await _subscribe(sessions, "http://c.local/", local_policy, event_types=["other.type"])
+    paused = await _subscribe(sessions, "http://d.local/", local_policy)
+    await _subscribe(sessions, "http://e.local/", local_policy, owner="net-2")
+    async with sessions() as session:
+        await update_subscription(
+            session,
+            scope=OwnerScope.owner("net-1"),
+            subscription_id=paused,
+            enabled=False,
+            policy=local_policy,
+        )
+        ids = await enqueue(session, "net-1", EVENT, "msg_fan", {"a": 1})
+        await session.commit()
+        targets = set(
+            (
+                await session.execute(
+                    select(WebhookDeliveryRow.subscription_id).where(  # type: ignore[call-overload]
+                        WebhookDeliveryRow.id.in_(ids)  # type: ignore[attr-defined]
+                    )
+                )
+            ).scalars()
+        )
+    assert targets == {all_events, filtered_in}
+
+
+async def test_the_same_message_id_is_enqueued_once_per_owner(
+    sessions: SessionFactory, local_policy: WebhookPolicy
+) -> None:
+    await _subscribe(sessions, "http://a.local/", local_policy)
+    for _ in range(2):
+        async with sessions() as session:
+            await enqueue(session, "net-1", EVENT, "msg_dup", {"a": 1})
+            await session.commit()
+    assert await _count(sessions, WebhookMessageRow) == 1
+    assert await _count(sessions, WebhookDeliveryRow) == 1
+
+
+async def test_an_owner_without_subscriptions_stores_nothing(sessions: SessionFactory) -> None:
+    async with sessions() as session:
+        assert await enqueue(session, "net-9", EVENT, "msg_x", {"a": 1}) == []
+        await session.commit()
+    assert await _count(sessions, WebhookMessageRow) == 0
+
+
+@pytest.mark.parametrize("message_id", ["", "has space", "x" * 201, "line\nbreak"])
+async def test_unusable_message_ids_are_refused(sessions: SessionFactory, message_id: str) -> None:
+    async with sessions() as session:
+        with pytest.raises(InvalidMessage):
+            await enqueue(session, "net-1", EVENT, message_id, {"a": 1})
+
+
+async def test_redeliver_sends_one_message_again_with_the_same_webhook_id(
+    sessions: SessionFactory, receiver: Receiver, local_policy: WebhookPolicy, clock: Clock
+) -> None:
+    await _subscribe(sessions, receiver.url(), local_policy, now=clock())
+    async with sessions() as session:
+        (delivery_id,) = await enqueue(session, "net-1", EVENT, "msg_again", {"a": 1}, now=clock())
+        await session.commit()
+    async with httpx.AsyncClient() as client:
+        await deliver_due(sessions, client, clock(), policy=local_policy)
+        async with sessions() as session:
+            with pytest.raises(LookupError):
+                await redeliver(session, scope=OwnerScope.owner("net-2"), delivery_id=delivery_id)
+            row = await redeliver(
+                session, scope=OwnerScope.owner("net-1"), delivery_id=delivery_id, now=clock()
+            )
+            await session.commit()
+        assert row.status == "pending" and row.attempts == 0
+        await deliver_due(sessions, client, clock(), policy=local_policy)
+    assert [r.headers["webhook-id"] for r in receiver.received] == ["msg_again", "msg_again"]
+    assert await _count(sessions, WebhookAttemptRow) == 2
+
+
+async def test_replay_resends_a_time_range_including_what_a_disabled_endpoint_missed(
+    sessions: SessionFactory, receiver: Receiver, local_policy: WebhookPolicy, clock: Clock
+) -> None:
+    sub = await _subscribe(sessions, receiver.url(), local_policy, now=clock())
+    start = clock()
+    receiver.script(Reply(410))
+    async with httpx.AsyncClient() as client:
+        async with sessions() as session:
+            await enqueue(session, "net-1", EVENT, "msg_1", {"n": 1}, now=start)
+            await session.commit()
+        await deliver_due(sessions, client, start, policy=local_policy)  # 410: disabled
+        for n, minutes in ((2, 10), (3, 20), (4, 30)):
+            async with sessions() as session:
+                await enqueue(
+                    session,
+                    "net-1",
+                    EVENT,
+                    f"msg_{n}",
+                    {"n": n},
+                    now=start + timedelta(minutes=minutes),
+                )
+                await session.commit()
+        scope = OwnerScope.owner("net-1")
+        async with sessions() as session:
+            with pytest.raises(EndpointDisabled):
+                await replay(session, scope=scope, subscription_id=sub, since=start)
+            await update_subscription(
+                session, scope=scope, subscription_id=sub, enabled=True, policy=local_policy
+            )
+            scheduled = await replay(
+                session,
+                scope=scope,
+                subscription_id=sub,
+                since=start,
+                until=start + timedelta(minutes=25),
+                now=clock.advance(hours=1),
+            )
+            await session.commit()
+        assert scheduled == 3  # msg_1 failed; msg_2 and msg_3 were never sent; msg_4 is later
+        await deliver_due(sessions, client, clock(), policy=local_policy)
+    assert sorted(r.headers["webhook-id"] for r in receiver.received[1:]) == [
+        "msg_1",
+        "msg_2",
+        "msg_3",
+    ]
+
+
+async def test_concurrent_workers_never_send_a_delivery_twice(
+    sessions: SessionFactory, receiver: Receiver, local_policy: WebhookPolicy
+) -> None:
+    await _subscribe(sessions, receiver.url(), local_policy)
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        for i in range(40):
+            await enqueue(session, "net-1", EVENT, f"msg_{i}", {"i": i}, now=now)
+        await session.commit()
+    policy = local_policy.model_copy(update={"batch_size": 7})
+    async with httpx.AsyncClient() as client:
+        for _ in range(10):
+            await asyncio.gather(
+                *(deliver_due(sessions, client, now, policy=policy) for _ in range(4))
+            )
+    ids = [r.headers["webhook-id"] for r in receiver.received]
+    assert sorted(ids) == sorted(f"msg_{i}" for i in range(40))
