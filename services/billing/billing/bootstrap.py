@@ -7,15 +7,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from billing.adapters.tables import BILLING_REGISTRY
+from billing.domain.policy import BillingPolicy
 from billing.entrypoints import api
 from billing.entrypoints.consumer import make_handler
 from billing.entrypoints.errors import DOMAIN_ERRORS
-from billing.service_layer.handlers import COMMAND_HANDLERS
+from billing.service_layer.handlers import COMMAND_HANDLERS, apply_retention, sweep_cash
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from billing.settings import BillingSettings
 from contracts.topics import events_topic
 from servicekit.consumer import EventHandler
 from servicekit.messagebus import MessageBus
+from servicekit.policy import load_section
 from servicekit.runtime import ServiceRuntime, ServiceSpec
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -42,17 +44,35 @@ def bootstrap(
     """Build billing's runtime (HTTP app, relay, consumer) from ``settings``."""
     settings = settings or BillingSettings()
     now = clock or (lambda: datetime.now(UTC))
+    policy = load_section(BillingPolicy, section="billing", path=settings.policy_file)
 
     def handler_factory(runtime: ServiceRuntime) -> EventHandler:
-        return make_handler(_uow_factory(runtime))
+        return make_handler(_uow_factory(runtime), policy=policy, clock=now)
 
     runtime = ServiceRuntime(spec=SPEC, settings=settings, handler_factory=handler_factory)
     uow_factory = _uow_factory(runtime)
     runtime.app.state.uow_factory = uow_factory
+    runtime.app.state.policy = policy
     runtime.app.state.bus = MessageBus(
         command_handlers=COMMAND_HANDLERS,
-        dependencies={"uow": uow_factory, "clock": now},
+        dependencies={
+            "uow": uow_factory,
+            "clock": now,
+            "policy": policy,
+            "calendar": runtime.calendar,
+        },
     )
+
+    async def cash_job() -> int:
+        return await sweep_cash(
+            uow_factory=uow_factory, policy=policy, calendar=runtime.calendar, clock=now
+        )
+
+    async def retention_job() -> int:
+        return await apply_retention(uow_factory=uow_factory, policy=policy, clock=now)
+
+    runtime.add_periodic("cash-remittance-check", policy.cash_sweep_every_seconds, cash_job)
+    runtime.add_periodic("retention", policy.retention_sweep_every_seconds, retention_job)
     return runtime
 
 

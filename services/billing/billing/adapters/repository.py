@@ -1,19 +1,49 @@
-"""Maps order files to billing's tables."""
+"""Maps billing's aggregates to its tables."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
+from sqlalchemy import Table, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from billing.adapters.tables import OrderEventRow
+from billing.adapters.tables import (
+    AccountRow,
+    CashEntryRow,
+    CashHolderRow,
+    DocumentRow,
+    FeeScheduleRow,
+    NumberSeriesRow,
+    OrderEventRow,
+    PaymentRow,
+    SettlementItemRow,
+)
+from billing.domain.account import AccountState, BillingAccount, Payment, is_personal
+from billing.domain.cash import CashEntry, CashEntryKind, CashLedger
+from billing.domain.exceptions import ConcurrentUpdate
 from billing.domain.model import OrderFile, RecordedEvent
+from billing.domain.reports import SettlementItem, SettlementKind
+from billing.domain.schedule import FeeSchedule, ScheduleContent
+from contracts.common import WarrantyStatus
 
 
 def _aware(moment: datetime) -> datetime:
     # SQLite returns naive datetimes; everything is stored in UTC.
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _maybe_aware(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _aware(moment)
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
 
 
 class OrderFileRepository:
@@ -60,3 +90,389 @@ class OrderFileRepository:
                     summary=dict(entry.summary),
                 )
             )
+
+    async def scrub_personal_data(self, order_id: str) -> None:
+        """Drop the personal fields of the order's event summaries (BIL-11)."""
+        rows = (
+            await self._session.execute(
+                select(OrderEventRow).where(col(OrderEventRow.order_id) == order_id)
+            )
+        ).scalars()
+        for row in rows:
+            kept = {k: v for k, v in row.summary.items() if not is_personal(k)}
+            if kept != row.summary:
+                row.summary = kept
+                self._session.add(row)
+
+
+class FeeScheduleRepository:
+    """Published fee schedules; rows are inserted, never updated."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    @staticmethod
+    def _domain(row: FeeScheduleRow) -> FeeSchedule:
+        return FeeSchedule(
+            product_line=row.product_line,
+            version=row.version,
+            published_at=_aware(row.published_at),
+            published_by=row.published_by,
+            content=ScheduleContent.model_validate(row.content),
+        )
+
+    async def latest(self, product_line: str) -> FeeSchedule | None:
+        """The newest published version of ``product_line``'s schedule."""
+        row = (
+            await self._session.execute(
+                select(FeeScheduleRow)
+                .where(col(FeeScheduleRow.product_line) == product_line)
+                .order_by(col(FeeScheduleRow.version).desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        return None if row is None else self._domain(row)
+
+    async def get(self, product_line: str, version: int) -> FeeSchedule | None:
+        """One version of ``product_line``'s schedule."""
+        row = await self._session.get(FeeScheduleRow, (product_line, version))
+        return None if row is None else self._domain(row)
+
+    async def versions(self, product_line: str) -> list[FeeSchedule]:
+        """Every version of ``product_line``'s schedule, oldest first."""
+        rows = (
+            await self._session.execute(
+                select(FeeScheduleRow)
+                .where(col(FeeScheduleRow.product_line) == product_line)
+                .order_by(col(FeeScheduleRow.version))
+            )
+        ).scalars()
+        return [self._domain(r) for r in rows]
+
+    async def add(self, schedule: FeeSchedule) -> None:
+        """Insert a new version (a clash on the version is an IntegrityError at flush)."""
+        self._session.add(
+            FeeScheduleRow(
+                product_line=schedule.product_line,
+                version=schedule.version,
+                published_at=schedule.published_at,
+                published_by=schedule.published_by,
+                content=schedule.content.model_dump(mode="json"),
+            )
+        )
+        await self._session.flush()
+
+
+class AccountRepository:
+    """Billing accounts, one per order; loaded FOR UPDATE so changes of one order serialise."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._seen: dict[str, int] = {}
+
+    async def get(self, order_id: str, *, for_update: bool = True) -> BillingAccount | None:
+        """The account of ``order_id`` (row-locked on PostgreSQL), or None."""
+        query = select(AccountRow).where(col(AccountRow.order_id) == order_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).scalar_one_or_none()
+        if row is None:
+            return None
+        self._seen[order_id] = row.version
+        return BillingAccount(
+            order_id=row.order_id,
+            product_line=row.product_line,
+            warranty_status=WarrantyStatus(row.warranty_status),
+            network_id=row.network_id,
+            technician_id=row.technician_id,
+            paid_work=row.paid_work,
+            coordination_ticket=row.coordination_ticket,
+            ended_at=_maybe_aware(row.ended_at),
+            anonymised_at=_maybe_aware(row.anonymised_at),
+            state=AccountState.model_validate(row.state),
+            version=row.version,
+        )
+
+    @staticmethod
+    def _fields(account: BillingAccount) -> dict[str, Any]:
+        return {
+            "product_line": account.product_line,
+            "warranty_status": account.warranty_status.value,
+            "network_id": account.network_id,
+            "technician_id": account.technician_id,
+            "paid_work": account.paid_work,
+            "coordination_ticket": account.coordination_ticket,
+            "pending": account.pending,
+            "ended_at": account.ended_at,
+            "anonymised_at": account.anonymised_at,
+            "state": account.state.model_dump(mode="json"),
+        }
+
+    async def save(self, account: BillingAccount) -> None:
+        """Insert or update the account; a concurrent change of it is ConcurrentUpdate."""
+        seen = self._seen.get(account.order_id)
+        if seen is None:
+            self._session.add(AccountRow(order_id=account.order_id, **self._fields(account)))
+            self._seen[account.order_id] = 0
+            return
+        result = await self._session.execute(
+            update(_table(AccountRow))
+            .where(
+                _table(AccountRow).c.order_id == account.order_id,
+                _table(AccountRow).c.version == seen,
+            )
+            .values(version=seen + 1, **self._fields(account))
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentUpdate(f"Order {account.order_id} was changed meanwhile; retry.")
+        self._seen[account.order_id] = seen + 1
+        account.version = seen + 1
+
+    async def pending_for(self, product_line: str) -> list[str]:
+        """Orders with quote requests waiting for ``product_line``'s schedule."""
+        rows = await self._session.execute(
+            select(AccountRow.order_id).where(
+                col(AccountRow.pending).is_(True), col(AccountRow.product_line) == product_line
+            )
+        )
+        return list(rows.scalars())
+
+    async def retention_candidates(self, ended_before: datetime, limit: int) -> list[str]:
+        """Orders that ended before ``ended_before`` and still hold personal data (BIL-11)."""
+        rows = await self._session.execute(
+            select(AccountRow.order_id)
+            .where(
+                col(AccountRow.anonymised_at).is_(None),
+                col(AccountRow.ended_at).is_not(None),
+                col(AccountRow.ended_at) <= ended_before,
+                col(AccountRow.coordination_ticket).is_(False),
+            )
+            .order_by(col(AccountRow.ended_at))
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
+
+class NumberSeries:
+    """Gapless document numbers: the counter row is bumped in the issuing transaction, so a
+    rollback gives the number back and concurrent issuers queue on the row lock."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def take(
+        self, series: str, *, kind: str, order_id: str, amount: Any, at: datetime
+    ) -> str:
+        """The next number of ``series`` (e.g. ``R2026-000042``), entered in the register."""
+        table = _table(NumberSeriesRow)
+        bind = self._session.bind
+        dialect = postgresql if bind is not None and bind.dialect.name == "postgresql" else sqlite
+        await self._session.execute(
+            dialect.insert(table)
+            .values(series=series, last_number=0)
+            .on_conflict_do_nothing(index_elements=["series"])
+        )
+        seq = (
+            await self._session.execute(
+                update(table)
+                .where(table.c.series == series)
+                .values(last_number=table.c.last_number + 1)
+                .returning(table.c.last_number)
+            )
+        ).scalar_one()
+        number = f"{series}-{seq:06d}"
+        self._session.add(
+            DocumentRow(
+                number=number,
+                series=series,
+                seq=seq,
+                kind=kind,
+                order_id=order_id,
+                amount=amount,
+                issued_at=at,
+            )
+        )
+        return number
+
+    async def register(self, series: str) -> list[DocumentRow]:
+        """Every document of ``series`` in number order."""
+        rows = await self._session.execute(
+            select(DocumentRow)
+            .where(col(DocumentRow.series) == series)
+            .order_by(col(DocumentRow.seq))
+        )
+        return list(rows.scalars())
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """A payment or refund as the reconciliation reads it."""
+
+    order_id: str
+    kind: str
+    method: str
+    amount: Decimal
+    holder_id: str
+    at: datetime
+    receipt_number: str
+
+
+class PaymentRepository:
+    """Payments and refunds, for reconciliation."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, order_id: str, payment: Payment) -> None:
+        """Record a payment or refund."""
+        self._session.add(
+            PaymentRow(
+                payment_id=payment.payment_id,
+                order_id=order_id,
+                kind=payment.kind.value,
+                method=payment.method.value,
+                amount=payment.amount,
+                holder_id=payment.by,
+                at=payment.at,
+                receipt_number=payment.receipt_number,
+            )
+        )
+
+    async def between(self, start: datetime, end: datetime) -> list[PaymentRecord]:
+        """Payments and refunds made in [start, end), oldest first."""
+        rows = await self._session.execute(
+            select(PaymentRow)
+            .where(col(PaymentRow.at) >= start, col(PaymentRow.at) < end)
+            .order_by(col(PaymentRow.at), col(PaymentRow.receipt_number))
+        )
+        return [
+            PaymentRecord(
+                order_id=r.order_id,
+                kind=r.kind,
+                method=r.method,
+                amount=r.amount,
+                holder_id=r.holder_id,
+                at=_aware(r.at),
+                receipt_number=r.receipt_number,
+            )
+            for r in rows.scalars()
+        ]
+
+
+class CashRepository:
+    """Cash ledgers per technician or desk."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, holder_id: str) -> CashLedger:
+        """The ledger of ``holder_id`` (empty when it never held cash); row-locked."""
+        holder = (
+            await self._session.execute(
+                select(CashHolderRow)
+                .where(col(CashHolderRow.holder_id) == holder_id)
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        rows = (
+            await self._session.execute(
+                select(CashEntryRow).where(col(CashEntryRow.holder_id) == holder_id)
+            )
+        ).scalars()
+        entries = [
+            CashEntry(
+                entry_id=r.entry_id,
+                holder_id=r.holder_id,
+                kind=CashEntryKind(r.kind),
+                amount=r.amount,
+                at=_aware(r.at),
+                order_id=r.order_id,
+                by=r.by,
+            )
+            for r in rows
+        ]
+        return CashLedger(
+            holder_id=holder_id, entries=entries, alerts=dict(holder.alerts) if holder else {}
+        )
+
+    async def save(self, ledger: CashLedger) -> None:
+        """Write new entries and the holder's alert state."""
+        for e in ledger.new_entries:
+            self._session.add(
+                CashEntryRow(
+                    entry_id=e.entry_id,
+                    holder_id=e.holder_id,
+                    kind=e.kind.value,
+                    amount=e.amount,
+                    at=e.at,
+                    order_id=e.order_id,
+                    by=e.by,
+                )
+            )
+        ledger.new_entries = []
+        holder = await self._session.get(CashHolderRow, ledger.holder_id)
+        if holder is None:
+            holder = CashHolderRow(holder_id=ledger.holder_id)
+        holder.holds_cash = ledger.on_hand > 0
+        holder.alerts = dict(ledger.alerts)
+        self._session.add(holder)
+
+    async def holders_with_cash(self) -> list[str]:
+        """Holders with cash on hand."""
+        rows = await self._session.execute(
+            select(CashHolderRow.holder_id).where(col(CashHolderRow.holds_cash).is_(True))
+        )
+        return list(rows.scalars())
+
+    async def holders(self) -> list[str]:
+        """Every holder that ever held cash."""
+        return list((await self._session.execute(select(CashHolderRow.holder_id))).scalars())
+
+
+class SettlementRepository:
+    """Settlement items per network (BIL-12)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, item: SettlementItem) -> None:
+        """Record an item once (its id derives from the event or payment that caused it)."""
+        if await self._session.get(SettlementItemRow, item.item_id) is not None:
+            return
+        self._session.add(
+            SettlementItemRow(
+                item_id=item.item_id,
+                network_id=item.network_id,
+                order_id=item.order_id,
+                kind=item.kind.value,
+                amount=item.amount,
+                occurred_at=item.occurred_at,
+                description=item.description,
+            )
+        )
+
+    async def between(
+        self, network_id: str, start: datetime, end: datetime
+    ) -> list[SettlementItem]:
+        """The network's items in [start, end)."""
+        rows = (
+            await self._session.execute(
+                select(SettlementItemRow).where(
+                    col(SettlementItemRow.network_id) == network_id,
+                    col(SettlementItemRow.occurred_at) >= start,
+                    col(SettlementItemRow.occurred_at) < end,
+                )
+            )
+        ).scalars()
+        return [
+            SettlementItem(
+                item_id=r.item_id,
+                network_id=r.network_id,
+                order_id=r.order_id,
+                kind=SettlementKind(r.kind),
+                amount=r.amount,
+                occurred_at=_aware(r.occurred_at),
+                description=r.description,
+            )
+            for r in rows
+        ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class BillingError(Exception):
     """Base of billing's domain errors."""
@@ -13,3 +15,35 @@ class OrderNotFound(BillingError):
     def __init__(self, order_id: str) -> None:
         super().__init__(f"Nothing is known about order {order_id}.")
         self.order_id = order_id
+
+
+class ScheduleNotFound(BillingError):
+    """No fee schedule (version) is published for the product line."""
+
+    def __init__(self, product_line: str, version: int | None = None) -> None:
+        which = f"version {version} of " if version is not None else ""
+        super().__init__(f"No {which}fee schedule is published for product line {product_line}.")
+
+
+class ScheduleVersionTaken(BillingError):
+    """Another publication of the same product line got the version number first (retry)."""
+
+
+class NotAllowed(BillingError):
+    """The request is not allowed in the charge's current state (409)."""
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message)
+        self.extensions = extensions
+
+
+class InvalidAmount(BillingError):
+    """An amount breaks a money rule (422), e.g. a waiver larger than the charge."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.extensions = {"errors": [{"field": field, "message": message, "type": "value_error"}]}
+
+
+class ConcurrentUpdate(BillingError):
+    """Someone else changed the same charge at the same time; retry the request."""

@@ -2,22 +2,184 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, PlainTextResponse
 
-from billing.entrypoints.dependencies import ReaderDep, UowFactoryDep
-from billing.entrypoints.schemas import OrderEventsOut
+from billing.domain import commands
+from billing.domain.account import BillingAccount
+from billing.domain.reports import Reconciliation, Statement, statement_csv
+from billing.domain.schedule import ScheduleContent
+from billing.entrypoints.dependencies import (
+    AdminDep,
+    AnyoneDep,
+    ApproverDep,
+    BusDep,
+    CalendarDep,
+    ChargeReaderDep,
+    CollectorDep,
+    FinanceDep,
+    ReaderDep,
+    UowFactoryDep,
+)
+from billing.entrypoints.schemas import (
+    CashLedgerOut,
+    FeeScheduleOut,
+    FeeScheduleVersionOut,
+    InvoiceDeliveryIn,
+    InvoiceIn,
+    OrderChargeOut,
+    OrderEventsOut,
+    PaymentIn,
+    PaymentOut,
+    RefundIn,
+    RemittanceIn,
+    SignatureIn,
+    WaiverIn,
+)
 from billing.service_layer import views
+from servicekit.auth import Principal
+from servicekit.idempotency import handle_idempotently
+from servicekit.problems import ProblemError, problem_responses
 
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-router = APIRouter(prefix="/v1", tags=["orders"])
+router = APIRouter(prefix="/v1")
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+ProductLine = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def _who(principal: Principal) -> str:
+    return principal.technician_id or principal.name or principal.key_id
+
+
+def _own_order(principal: Principal, account: BillingAccount) -> None:
+    """Partner networks see their own orders only."""
+    if principal.role == "partner" and account.network_id != principal.network_id:
+        raise ProblemError(403, "This order is not assigned to your network.", title="Forbidden")
+
+
+async def _idempotent(
+    request: Request,
+    principal: Principal,
+    body: Any,
+    run: Callable[[], Awaitable[Any]],
+    status_code: int = status.HTTP_201_CREATED,
+) -> Response:
+    async def respond() -> JSONResponse:
+        return JSONResponse(jsonable_encoder(await run()), status_code=status_code)
+
+    return await handle_idempotently(
+        request,
+        session_factory=request.app.state.runtime.session_factory,
+        principal_id=principal.key_id,
+        ttl=IDEMPOTENCY_TTL,
+        body=body,
+        run=respond,
+    )
+
+
+# --- fee schedules (BIL-1) --------------------------------------------------------------------
+
+
+@router.post(
+    "/fee-schedules/{product_line}/versions",
+    tags=["fee schedules"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=FeeScheduleOut,
+    responses=problem_responses(401, 403, 409, 422),
+    summary="Publish the next version of a product line's fee schedule",
+)
+async def publish_schedule(
+    product_line: ProductLine,
+    body: ScheduleContent,
+    bus: BusDep,
+    principal: AdminDep,
+    response: Response,
+) -> Any:
+    """Publish labour items by fee code (labour, set-up, call-out), parts (with trade-in credit)
+    and materials as the next version of the product line's schedule. A published version is
+    never changed: a correction is a new version. Prices are whole jiao. Quote requests waiting
+    for this product line's schedule are priced at once.
+    """
+    schedule = await bus.handle(
+        commands.PublishFeeSchedule(
+            product_line=product_line, content=body, published_by=_who(principal)
+        )
+    )
+    response.headers["Location"] = f"/v1/fee-schedules/{product_line}/versions/{schedule.version}"
+    return FeeScheduleOut.from_domain(schedule)
+
+
+@router.get(
+    "/fee-schedules/{product_line}",
+    tags=["fee schedules"],
+    response_model=FeeScheduleOut,
+    responses=problem_responses(401, 403, 404),
+    summary="Read the current fee schedule of a product line",
+)
+async def read_current_schedule(
+    product_line: ProductLine, uow: UowFactoryDep, principal: AnyoneDep
+) -> Any:
+    """The latest published version: what is shown to the customer before any chargeable work
+    (BIL-1, FLD-4)."""
+    return FeeScheduleOut.from_domain(await views.schedule(product_line, uow=uow()))
+
+
+@router.get(
+    "/fee-schedules/{product_line}/versions",
+    tags=["fee schedules"],
+    response_model=list[FeeScheduleVersionOut],
+    responses=problem_responses(401, 403, 404),
+    summary="List the published versions of a product line's fee schedule",
+)
+async def list_schedule_versions(
+    product_line: ProductLine, uow: UowFactoryDep, principal: AnyoneDep
+) -> Any:
+    """Every published version, oldest first."""
+    return [
+        FeeScheduleVersionOut(
+            version=s.version,
+            label=s.label,
+            published_at=s.published_at,
+            published_by=s.published_by,
+        )
+        for s in await views.schedule_versions(product_line, uow=uow())
+    ]
+
+
+@router.get(
+    "/fee-schedules/{product_line}/versions/{version}",
+    tags=["fee schedules"],
+    response_model=FeeScheduleOut,
+    responses=problem_responses(401, 403, 404),
+    summary="Read one version of a product line's fee schedule",
+)
+async def read_schedule_version(
+    product_line: ProductLine,
+    version: Annotated[int, Path(ge=1)],
+    uow: UowFactoryDep,
+    principal: AnyoneDep,
+) -> Any:
+    """The version a quote cites (`schedule_version`), exactly as it was published."""
+    return FeeScheduleOut.from_domain(
+        await views.schedule(product_line, uow=uow(), version=version)
+    )
+
+
+# --- orders: events, charge, waivers, payments, invoices, signature ---------------------------
 
 
 @router.get(
     "/orders/{order_id}/events",
+    tags=["orders"],
     response_model=OrderEventsOut,
-    responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM},
+    responses=problem_responses(401, 403, 404),
     summary="Read the events billing recorded for an order",
 )
 async def read_order_events(order_id: str, uow: UowFactoryDep, principal: ReaderDep) -> Any:
@@ -29,3 +191,302 @@ async def read_order_events(order_id: str, uow: UowFactoryDep, principal: Reader
     """
     order_file = await views.order_file(order_id, uow=uow())
     return OrderEventsOut.from_domain(order_file)
+
+
+@router.get(
+    "/orders/{order_id}/charge",
+    tags=["orders"],
+    response_model=OrderChargeOut,
+    responses=problem_responses(401, 403, 404),
+    summary="Read an order's quotes, charge, receipts and invoices",
+)
+async def read_charge(order_id: str, uow: UowFactoryDep, principal: ChargeReaderDep) -> Any:
+    """What the service report shows: every quote with its lines (each naming the rule that
+    priced it and the schedule version), the accepted quote, approved waivers, the charge,
+    payments and refunds with their receipt numbers, invoices with their delivery status and
+    the customer's signature. Partner networks see their own orders only."""
+    account = await views.account(order_id, uow=uow())
+    _own_order(principal, account)
+    return OrderChargeOut.from_domain(account)
+
+
+@router.post(
+    "/orders/{order_id}/waivers",
+    tags=["orders"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=OrderChargeOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Waive or reduce an order's charge (centre approval)",
+)
+async def waive_charge(
+    order_id: str, body: WaiverIn, bus: BusDep, principal: ApproverDep, request: Request
+) -> Any:
+    """Only a dispatcher (the centre) approves a waiver or discount; the approver and the
+    reason are recorded and ChargeWaived is published (BIL-8). The charge never goes below
+    zero, nor below what was already paid (refund first)."""
+
+    async def run() -> OrderChargeOut:
+        account = await bus.handle(
+            commands.WaiveCharge(
+                order_id=order_id,
+                amount=body.amount,
+                approved_by=_who(principal),
+                reason=body.reason,
+            )
+        )
+        return OrderChargeOut.from_domain(account)
+
+    return await _idempotent(request, principal, body.model_dump(mode="json"), run)
+
+
+@router.post(
+    "/orders/{order_id}/payments",
+    tags=["orders"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Take a payment (cash, card, mobile) and issue its receipt",
+)
+async def collect_payment(
+    order_id: str, body: PaymentIn, bus: BusDep, principal: CollectorDep, request: Request
+) -> Any:
+    """Take a full or partial payment of the accepted quote's charge; a receipt numbered
+    gaplessly in the receipt series is always issued (BIL-7). Publishes PaymentCollected and
+    ReceiptIssued. Cash adds to the collector's cash on hand, which raises CashRemittanceDue
+    above the cash limit (BIL-10). Send an `Idempotency-Key` to retry safely."""
+
+    async def run() -> PaymentOut:
+        account, payment = await bus.handle(
+            commands.CollectPayment(
+                order_id=order_id,
+                method=body.method,
+                amount=body.amount,
+                collected_by=body.collected_by or _who(principal),
+            )
+        )
+        return PaymentOut(
+            payment=payment,
+            receipt_number=payment.receipt_number,
+            summary=OrderChargeOut.from_domain(account).summary,
+        )
+
+    return await _idempotent(request, principal, body.model_dump(mode="json"), run)
+
+
+@router.post(
+    "/orders/{order_id}/refunds",
+    tags=["orders"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Refund a payment (centre approval) and issue its receipt",
+)
+async def refund_payment(
+    order_id: str, body: RefundIn, bus: BusDep, principal: ApproverDep, request: Request
+) -> Any:
+    """Pay money back, never more than was paid; the approving dispatcher and the reason are
+    recorded (BIL-8) and the refund gets its own receipt number (BIL-7). Publishes
+    PaymentRefunded and ReceiptIssued (negative amount)."""
+
+    async def run() -> PaymentOut:
+        account, payment = await bus.handle(
+            commands.RefundPayment(
+                order_id=order_id,
+                method=body.method,
+                amount=body.amount,
+                refunded_by=body.refunded_by,
+                approved_by=_who(principal),
+                reason=body.reason,
+            )
+        )
+        return PaymentOut(
+            payment=payment,
+            receipt_number=payment.receipt_number,
+            summary=OrderChargeOut.from_domain(account).summary,
+        )
+
+    return await _idempotent(request, principal, body.model_dump(mode="json"), run)
+
+
+@router.post(
+    "/orders/{order_id}/invoices",
+    tags=["orders"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=OrderChargeOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Issue the invoice the customer asked for",
+)
+async def issue_invoice(
+    order_id: str, body: InvoiceIn, bus: BusDep, principal: CollectorDep, request: Request
+) -> Any:
+    """Invoice what was paid and not yet invoiced, numbered gaplessly in the invoice series
+    (BIL-7). Handed over on site or sent electronically it is delivered at once; posted or
+    brought on a later visit it is tracked until delivered. Publishes InvoiceIssued."""
+
+    async def run() -> OrderChargeOut:
+        account = await bus.handle(
+            commands.IssueInvoice(
+                order_id=order_id,
+                buyer_name=body.buyer_name,
+                buyer_tax_id=body.buyer_tax_id,
+                delivery=body.delivery,
+                promised_by=body.promised_by,
+            )
+        )
+        return OrderChargeOut.from_domain(account)
+
+    return await _idempotent(request, principal, body.model_dump(mode="json"), run)
+
+
+@router.post(
+    "/orders/{order_id}/invoices/{invoice_number}/delivery",
+    tags=["orders"],
+    response_model=OrderChargeOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Record an invoice's delivery progress",
+)
+async def track_invoice(
+    order_id: str,
+    invoice_number: str,
+    body: InvoiceDeliveryIn,
+    bus: BusDep,
+    principal: CollectorDep,
+) -> Any:
+    """to_deliver → posted → delivered (BIL-7); any other move is 409 naming the allowed ones."""
+    account = await bus.handle(
+        commands.TrackInvoice(
+            order_id=order_id,
+            invoice_number=invoice_number,
+            status=body.status.value,
+            tracking_number=body.tracking_number,
+        )
+    )
+    return OrderChargeOut.from_domain(account)
+
+
+@router.post(
+    "/orders/{order_id}/signature",
+    tags=["orders"],
+    response_model=OrderChargeOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Record the customer's signature on the amount and parts",
+)
+async def record_signature(
+    order_id: str, body: SignatureIn, bus: BusDep, principal: CollectorDep
+) -> Any:
+    """The customer signs for the amount charged and the quantity of parts replaced (BIL-9);
+    a signature that does not match the charge is refused with 409 showing the charge."""
+    account = await bus.handle(
+        commands.RecordSignature(
+            order_id=order_id,
+            amount=body.amount,
+            parts=body.parts,
+            signature_ref=body.signature_ref,
+        )
+    )
+    return OrderChargeOut.from_domain(account)
+
+
+# --- cash, reconciliation, settlements (BIL-10, BIL-12) ---------------------------------------
+
+
+@router.get(
+    "/cash/{holder_id}",
+    tags=["cash"],
+    response_model=CashLedgerOut,
+    responses=problem_responses(401, 403),
+    summary="Read a technician's or desk's cash on hand",
+)
+async def read_cash(holder_id: str, uow: UowFactoryDep, principal: CollectorDep) -> Any:
+    """Cash collected, refunded and remitted, and what is on hand (BIL-10). Technicians see
+    their own ledger only."""
+    if principal.role == "technician" and principal.technician_id != holder_id:
+        raise ProblemError(403, "Technicians see their own cash only.", title="Forbidden")
+    return CashLedgerOut.from_domain(await views.cash_ledger(holder_id, uow=uow()))
+
+
+@router.post(
+    "/cash/{holder_id}/remittances",
+    tags=["cash"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=CashLedgerOut,
+    responses=problem_responses(401, 403, 422),
+    summary="Record cash handed to finance",
+)
+async def record_remittance(
+    holder_id: str, body: RemittanceIn, bus: BusDep, principal: FinanceDep, request: Request
+) -> Any:
+    """Cash handed over by a technician or desk, received by the caller (BIL-10); never more
+    than is on hand."""
+
+    async def run() -> CashLedgerOut:
+        ledger = await bus.handle(
+            commands.RecordRemittance(
+                holder_id=holder_id, amount=body.amount, received_by=_who(principal)
+            )
+        )
+        return CashLedgerOut.from_domain(ledger)
+
+    return await _idempotent(request, principal, body.model_dump(mode="json"), run)
+
+
+@router.get(
+    "/reports/reconciliation",
+    tags=["cash"],
+    response_model=Reconciliation,
+    responses=problem_responses(401, 403, 422),
+    summary="Daily reconciliation of takings",
+)
+async def read_reconciliation(
+    day: date, uow: UowFactoryDep, calendar: CalendarDep, principal: FinanceDep
+) -> Any:
+    """Per technician or desk: cash, card and mobile takings, refunds, remittances, receipts
+    and cash on hand at the end of the local day (BIL-10)."""
+    return await views.reconciliation(day, uow=uow(), calendar=calendar)
+
+
+@router.get(
+    "/settlements/{network_id}/{month}",
+    tags=["settlements"],
+    response_model=Statement,
+    responses={
+        **problem_responses(401, 403, 422),
+        200: {"content": {"application/json": {}, "text/csv": {}}},
+    },
+    summary="A partner network's monthly settlement statement (JSON or CSV)",
+)
+async def read_settlement(
+    network_id: str,
+    month: str,
+    uow: UowFactoryDep,
+    calendar: CalendarDep,
+    principal: ChargeReaderDep,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Any:
+    """Fees collected by the network, installation and repair fees owed to it and damage
+    compensation it bears, per order, for a calendar month `YYYY-MM` (BIL-12).
+    `?format=csv` gives the same as CSV. A partner reads its own network's statement only."""
+    if principal.role == "partner" and principal.network_id != network_id:
+        raise ProblemError(403, "Partners read their own network's statement.", title="Forbidden")
+    if principal.role == "technician":
+        raise ProblemError(403, "Technicians do not read settlements.", title="Forbidden")
+    matched = MONTH.match(month)
+    if matched is None:
+        raise ProblemError(
+            422,
+            "month must be YYYY-MM.",
+            title="Invalid request",
+            errors=[{"field": "month", "message": "must be YYYY-MM", "type": "value_error"}],
+        )
+    st = await views.settlement(
+        network_id, int(matched[1]), int(matched[2]), uow=uow(), calendar=calendar
+    )
+    if format == "csv":
+        return PlainTextResponse(
+            statement_csv(st),
+            media_type="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="settlement-{network_id}-{month}.csv"'
+            },
+        )
+    return st

@@ -1,19 +1,26 @@
-"""Billing's event consumer: events of interest go on their order's file."""
+"""Billing's event consumer: events of interest go on their order's file and billing account."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
+from billing.domain.policy import BillingPolicy
 from billing.service_layer import handlers
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from contracts.envelope import EventEnvelope
 from servicekit.consumer import EventHandler
 
 
-def make_handler(uow_factory: Callable[[], BillingUnitOfWork]) -> EventHandler:
-    """The consumer's handler: record the event on the order's file (once)."""
+def make_handler(
+    uow_factory: Callable[[], BillingUnitOfWork],
+    *,
+    policy: BillingPolicy,
+    clock: Callable[[], datetime],
+) -> EventHandler:
+    """The consumer's handler: record and apply the event (once)."""
 
     async def handle(envelope: EventEnvelope) -> None:
-        await handlers.record_event(envelope, uow=uow_factory())
+        await handlers.record_event(envelope, uow=uow_factory(), policy=policy, clock=clock)
 
     return handle

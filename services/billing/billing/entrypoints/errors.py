@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from billing.domain.exceptions import OrderNotFound
+from billing.domain.exceptions import (
+    ConcurrentUpdate,
+    InvalidAmount,
+    NotAllowed,
+    OrderNotFound,
+    ScheduleNotFound,
+    ScheduleVersionTaken,
+)
 
 DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     OrderNotFound: (404, "Order not found"),
+    ScheduleNotFound: (404, "Fee schedule not found"),
+    ScheduleVersionTaken: (409, "Schedule version taken"),
+    NotAllowed: (409, "Not allowed in this state"),
+    InvalidAmount: (422, "Invalid amount"),
+    ConcurrentUpdate: (409, "Concurrent update"),
 }

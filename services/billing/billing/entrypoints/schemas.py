@@ -1,13 +1,39 @@
-"""Response bodies of billing's REST API."""
+"""Request and response bodies of billing's REST API."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from billing.domain.account import (
+    BillingAccount,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    Quote,
+    QuoteRequest,
+    Signature,
+    Waiver,
+)
+from billing.domain.cash import CashEntry, CashLedger
 from billing.domain.model import OrderFile
+from billing.domain.schedule import FeeSchedule, ScheduleContent
+from contracts.billing import InvoiceDelivery, PaymentMethod
+from contracts.common import Money, PartLine, WarrantyStatus
+
+PositiveMoney = Annotated[
+    Decimal,
+    Field(gt=0, max_digits=14, decimal_places=2, examples=["128.50"]),
+    PlainSerializer(lambda v: format(v, "f"), return_type=str, when_used="json"),
+]
+"""A positive amount in CNY with at most two decimals (string or number in JSON)."""
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 class RecordedEventOut(BaseModel):
@@ -35,4 +61,187 @@ class OrderEventsOut(BaseModel):
         return cls(
             order_id=order_file.order_id,
             events=[RecordedEventOut(**vars(e)) for e in order_file.entries],
+        )
+
+
+# --- fee schedules ----------------------------------------------------------------------------
+
+
+class FeeScheduleOut(BaseModel):
+    """A published fee schedule version, as shown to the customer (BIL-1)."""
+
+    product_line: str
+    version: int
+    label: str = Field(description="How quotes cite it, e.g. `water_heater@v3`.")
+    published_at: datetime
+    published_by: str
+    content: ScheduleContent
+
+    @classmethod
+    def from_domain(cls, s: FeeSchedule) -> FeeScheduleOut:
+        """Read model of a schedule."""
+        return cls(
+            product_line=s.product_line,
+            version=s.version,
+            label=s.label,
+            published_at=s.published_at,
+            published_by=s.published_by,
+            content=s.content,
+        )
+
+
+class FeeScheduleVersionOut(BaseModel):
+    """One version in a product line's schedule history."""
+
+    version: int
+    label: str
+    published_at: datetime
+    published_by: str
+
+
+# --- the charge -------------------------------------------------------------------------------
+
+
+class ChargeSummaryOut(BaseModel):
+    """The amounts of the charge (BIL-7, BIL-8)."""
+
+    quoted: Money = Field(description="Total of the accepted quote.")
+    waived: Money
+    charge: Money = Field(description="What the customer owes in all.")
+    paid: Money = Field(description="Payments less refunds.")
+    balance: Money = Field(description="Still to pay (negative: to refund).")
+    schedule_version: str | None = Field(description="The schedule version the charge cites.")
+
+
+class OrderChargeOut(BaseModel):
+    """An order's quotes, charge, payments with their receipts, invoices and signature: what
+    the service report shows."""
+
+    order_id: str
+    product_line: str | None
+    warranty_status: WarrantyStatus
+    accepted_quote_id: str | None
+    summary: ChargeSummaryOut
+    quotes: list[Quote]
+    pending_requests: list[QuoteRequest]
+    waivers: list[Waiver]
+    payments: list[Payment] = Field(description="Payments and refunds, each with its receipt.")
+    invoices: list[Invoice]
+    signature: Signature | None
+
+    @classmethod
+    def from_domain(cls, a: BillingAccount) -> OrderChargeOut:
+        """Read model of the billing account."""
+        accepted = a.accepted_quote
+        return cls(
+            order_id=a.order_id,
+            product_line=a.product_line,
+            warranty_status=a.warranty_status,
+            accepted_quote_id=accepted.quote_id if accepted else None,
+            summary=ChargeSummaryOut(
+                quoted=accepted.total if accepted else Decimal("0.00"),
+                waived=a.waived,
+                charge=a.charge,
+                paid=a.paid,
+                balance=a.balance,
+                schedule_version=accepted.schedule_version if accepted else None,
+            ),
+            quotes=a.state.quotes,
+            pending_requests=a.state.requests,
+            waivers=a.state.waivers,
+            payments=a.state.payments,
+            invoices=a.state.invoices,
+            signature=a.state.signature,
+        )
+
+
+class WaiverIn(_In):
+    """A waiver or discount the caller (a dispatcher) approves (BIL-8)."""
+
+    amount: PositiveMoney = Field(description="How much less the customer pays.")
+    reason: str = Field(min_length=3, max_length=500, description="Why it was approved.")
+
+
+class PaymentIn(_In):
+    """A payment taken from the customer; partial payments are allowed (BIL-7)."""
+
+    method: PaymentMethod
+    amount: PositiveMoney
+    collected_by: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The technician or desk taking the money; defaults to the caller's "
+        "technician id or key name.",
+    )
+
+
+class RefundIn(_In):
+    """Money paid back, approved by the caller (a dispatcher) (BIL-8)."""
+
+    method: PaymentMethod
+    amount: PositiveMoney
+    refunded_by: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class PaymentOut(BaseModel):
+    """The payment or refund taken, its receipt, and the charge after it."""
+
+    payment: Payment
+    receipt_number: str
+    summary: ChargeSummaryOut
+
+
+class InvoiceIn(_In):
+    """The invoice the customer asked for (BIL-7)."""
+
+    buyer_name: str | None = Field(default=None, max_length=200)
+    buyer_tax_id: str | None = Field(default=None, max_length=40)
+    delivery: InvoiceDelivery = InvoiceDelivery.ON_SITE
+    promised_by: date | None = Field(
+        default=None, description="Promised delivery date when not handed over on site."
+    )
+
+
+class InvoiceDeliveryIn(_In):
+    """Delivery progress of an invoice: to_deliver → posted → delivered (BIL-7)."""
+
+    status: InvoiceStatus
+    tracking_number: str | None = Field(default=None, max_length=100)
+
+
+class SignatureIn(_In):
+    """The customer's signature on the amount charged and the parts replaced (BIL-9)."""
+
+    amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+    parts: list[PartLine] = Field(default_factory=list)
+    signature_ref: str | None = Field(default=None, max_length=300)
+
+
+# --- cash -------------------------------------------------------------------------------------
+
+
+class RemittanceIn(_In):
+    """Cash handed to finance; the caller records it (BIL-10)."""
+
+    amount: PositiveMoney
+
+
+class CashLedgerOut(BaseModel):
+    """A technician's or desk's cash on hand (BIL-10)."""
+
+    holder_id: str
+    cash_on_hand: Money
+    held_since: datetime | None = Field(description="When the oldest cash still held was taken.")
+    entries: list[CashEntry]
+
+    @classmethod
+    def from_domain(cls, ledger: CashLedger) -> CashLedgerOut:
+        """Read model of a ledger."""
+        held = ledger.held()
+        return cls(
+            holder_id=ledger.holder_id,
+            cash_on_hand=ledger.on_hand,
+            held_since=held[0].at if held else None,
+            entries=ledger.entries,
         )

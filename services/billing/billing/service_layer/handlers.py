@@ -1,19 +1,47 @@
-"""Billing's command handlers and the handler of events seen on the bus."""
+"""Billing's command handlers, the handler of events seen on the bus, and periodic jobs."""
 
 from __future__ import annotations
 
-import structlog
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
+import structlog
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from billing.domain import commands
+from billing.domain.account import BillingAccount, InvoiceStatus, Payment, QuoteRequest
+from billing.domain.cash import CashLedger
+from billing.domain.exceptions import OrderNotFound, ScheduleVersionTaken
 from billing.domain.model import EVENTS_OF_INTEREST, OrderFile, RecordedEvent, summarise
+from billing.domain.policy import BillingPolicy
+from billing.domain.reports import SettlementItem, SettlementKind
+from billing.domain.schedule import FeeSchedule
 from billing.service_layer.unit_of_work import BillingUnitOfWork
+from contracts import fieldwork, intake, scheduling
+from contracts.billing import PaymentMethod
+from contracts.common import AssigneeKind
 from contracts.envelope import EventEnvelope
+from contracts.registry import parse_data
+from servicekit.calendar import BusinessCalendar
+from servicekit.consumer import PoisonMessage
 from servicekit.messagebus import Handler
 
 log = structlog.get_logger(__name__)
 
+Clock = Callable[[], datetime]
 
-async def record_event(envelope: EventEnvelope, *, uow: BillingUnitOfWork) -> None:
-    """Put an event of interest on its order's file, once (inbox); other events are skipped."""
+
+# --- events seen on the bus -------------------------------------------------------------------
+
+
+async def record_event(
+    envelope: EventEnvelope, *, uow: BillingUnitOfWork, policy: BillingPolicy, clock: Clock
+) -> None:
+    """Put an event of interest on its order's file and apply it to the order's billing
+    account, once (inbox); other events are skipped."""
     async with uow:
         if not await uow.claim_inbox(envelope):
             return
@@ -25,6 +53,11 @@ async def record_event(envelope: EventEnvelope, *, uow: BillingUnitOfWork) -> No
             if order_file.record(entry):
                 await uow.order_files.save(order_file, new_entries=[entry])
                 log.info("billing.event_recorded", type=envelope.type, subject=envelope.subject)
+            try:
+                payload = parse_data(envelope)
+            except ValidationError as exc:
+                raise PoisonMessage(f"invalid {envelope.type} data: {exc}") from exc
+            await _apply(envelope, payload, uow=uow, policy=policy, now=clock())
         await uow.commit()
 
 
@@ -40,4 +73,460 @@ def recorded_event(envelope: EventEnvelope) -> RecordedEvent:
     )
 
 
-COMMAND_HANDLERS: dict[type, Handler] = {}
+async def _account(uow: BillingUnitOfWork, order_id: str) -> BillingAccount:
+    account = await uow.accounts.get(order_id)
+    return account or BillingAccount(order_id=order_id)
+
+
+async def _apply(
+    envelope: EventEnvelope,
+    payload: Any,
+    *,
+    uow: BillingUnitOfWork,
+    policy: BillingPolicy,
+    now: datetime,
+) -> None:
+    account = uow.track(await _account(uow, envelope.subject))
+    match payload:
+        case intake.OrderCreated():
+            account.learn_order(
+                product_line=payload.product.line,
+                warranty_status=payload.warranty_status,
+                customer=payload.customer.model_dump(mode="json"),
+                installed_on=payload.product.installation_date,
+            )
+        case intake.OrderVerified():
+            account.learn_order(
+                product_line=payload.product.line if payload.product else None,
+                warranty_status=payload.warranty_status,
+                customer=payload.customer.model_dump(mode="json") if payload.customer else None,
+                installed_on=payload.product.installation_date if payload.product else None,
+            )
+        case intake.OrderCancelled():
+            account.cancelled(at=envelope.time)
+        case scheduling.OrderAssigned() | scheduling.OrderReassigned():
+            network = payload.network_id if payload.assignee_kind is AssigneeKind.NETWORK else None
+            account.assign(network_id=network, technician_id=payload.technician_id)
+        case fieldwork.DiagnosisRecorded():
+            account.learn_warranty(payload.warranty_status)
+        case fieldwork.QuoteRequested():
+            account.request_quote(
+                QuoteRequest(
+                    request_id=payload.request_id,
+                    visit_id=payload.visit_id,
+                    items=payload.items,
+                    warranty_status=payload.warranty_status,
+                    warranty_card_amount=payload.warranty_card_amount,
+                    installed_on=payload.installed_on,
+                    product_line=payload.product_line,
+                    requested_at=envelope.time,
+                )
+            )
+        case fieldwork.QuoteAccepted():
+            account.quote_answered(payload.quote_id, accepted=True, discount_requested=False)
+        case fieldwork.QuoteDeclined():
+            account.quote_answered(
+                payload.quote_id, accepted=False, discount_requested=payload.discount_requested
+            )
+        case fieldwork.RepairCompleted() | fieldwork.InstallationCompleted():
+            kind = "repair" if isinstance(payload, fieldwork.RepairCompleted) else "installation"
+            installed = getattr(payload, "installed_on", None)
+            account.work_completed(kind, installed)
+            if account.network_id:
+                fee = (
+                    policy.network_repair_fee
+                    if kind == "repair"
+                    else policy.network_installation_fee
+                )
+                await uow.settlements.add(
+                    SettlementItem(
+                        item_id=str(envelope.id),
+                        network_id=account.network_id,
+                        order_id=account.order_id,
+                        kind=SettlementKind.SERVICE_FEE,
+                        amount=fee,
+                        occurred_at=envelope.time,
+                        description=f"{kind} fee, visit {payload.visit_id}",
+                    )
+                )
+        case fieldwork.DamageReported():
+            if account.network_id and payload.estimated_cost is not None:
+                await uow.settlements.add(
+                    SettlementItem(
+                        item_id=str(envelope.id),
+                        network_id=account.network_id,
+                        order_id=account.order_id,
+                        kind=SettlementKind.COMPENSATION,
+                        amount=payload.estimated_cost,
+                        occurred_at=envelope.time,
+                        description=f"damage compensation: {payload.description}"[:300],
+                    )
+                )
+        case fieldwork.CustomerSignedOff():
+            if payload.amount_acknowledged is not None:
+                signature = account.sign(
+                    amount=payload.amount_acknowledged,
+                    parts=[],
+                    signature_ref=payload.signature_ref,
+                    now=envelope.time,
+                    strict=False,
+                )
+                if not signature.matches_charge:
+                    log.warning(
+                        "billing.signature_mismatch",
+                        order_id=account.order_id,
+                        signed=str(payload.amount_acknowledged),
+                        charge=str(account.charge),
+                    )
+        case fieldwork.VisitClosed():
+            account.visit_closed(
+                at=payload.closed_at,
+                paid_work=payload.paid_work,
+                coordination_ticket=payload.coordination_ticket,
+            )
+        case _:
+            pass
+    await _price_pending(account, uow=uow, policy=policy, now=now)
+    await uow.accounts.save(account)
+
+
+async def _price_pending(
+    account: BillingAccount, *, uow: BillingUnitOfWork, policy: BillingPolicy, now: datetime
+) -> None:
+    """Price the account's waiting quote requests whose schedule is published (QuoteIssued)."""
+    if not account.pending:
+        return
+    schedules: dict[str, FeeSchedule] = {}
+    for request in account.state.requests:
+        line = account.line_of(request)
+        if line and line not in schedules:
+            latest = await uow.schedules.latest(line)
+            if latest is not None:
+                schedules[line] = latest
+    for quote in account.price_pending(schedules=schedules, policy=policy, now=now):
+        log.info("billing.quote_issued", order_id=account.order_id, quote_id=quote.quote_id)
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+async def publish_schedule(
+    cmd: commands.PublishFeeSchedule,
+    *,
+    uow: BillingUnitOfWork,
+    policy: BillingPolicy,
+    clock: Clock,
+) -> FeeSchedule:
+    """Publish the next version of a product line's schedule; waiting quotes are priced by it."""
+    async with uow:
+        latest = await uow.schedules.latest(cmd.product_line)
+        schedule = FeeSchedule.publish(
+            product_line=cmd.product_line,
+            previous_version=latest.version if latest else None,
+            content=cmd.content,
+            published_by=cmd.published_by,
+            now=clock(),
+        )
+        try:
+            await uow.schedules.add(schedule)
+        except IntegrityError as exc:
+            raise ScheduleVersionTaken(
+                f"Version {schedule.version} of {cmd.product_line} was published meanwhile; "
+                "retry to publish the next version."
+            ) from exc
+        for order_id in await uow.accounts.pending_for(cmd.product_line):
+            account = await uow.accounts.get(order_id)
+            if account is None:
+                continue
+            uow.track(account)
+            await _price_pending(account, uow=uow, policy=policy, now=clock())
+            await uow.accounts.save(account)
+        await uow.commit()
+        return schedule
+
+
+async def _existing(uow: BillingUnitOfWork, order_id: str) -> BillingAccount:
+    account = await uow.accounts.get(order_id)
+    if account is None:
+        raise OrderNotFound(order_id)
+    return uow.track(account)
+
+
+def _series(prefix: str, now: datetime, calendar: BusinessCalendar) -> str:
+    return f"{prefix}{now.astimezone(calendar.tz).year}"
+
+
+async def waive_charge(
+    cmd: commands.WaiveCharge, *, uow: BillingUnitOfWork, clock: Clock
+) -> BillingAccount:
+    """Waive or reduce the charge with the centre's recorded approval (BIL-8)."""
+    async with uow:
+        account = await _existing(uow, cmd.order_id)
+        account.waive(
+            amount=cmd.amount, approved_by=cmd.approved_by, reason=cmd.reason, now=clock()
+        )
+        await uow.accounts.save(account)
+        await uow.commit()
+        return account
+
+
+async def _settle_collected(
+    uow: BillingUnitOfWork, account: BillingAccount, payment: Payment, sign: Decimal
+) -> None:
+    if account.network_id is None:
+        return
+    await uow.settlements.add(
+        SettlementItem(
+            item_id=payment.payment_id,
+            network_id=account.network_id,
+            order_id=account.order_id,
+            kind=SettlementKind.FEE_COLLECTED,
+            amount=sign * payment.amount,
+            occurred_at=payment.at,
+            description=f"{payment.kind.value} {payment.method.value}, {payment.receipt_number}",
+        )
+    )
+
+
+async def _check_cash(
+    ledger: CashLedger, *, policy: BillingPolicy, calendar: BusinessCalendar, now: datetime
+) -> None:
+    ledger.check(now=now, policy=policy, add_working_days=calendar.add_working_days)
+
+
+async def collect_payment(
+    cmd: commands.CollectPayment,
+    *,
+    uow: BillingUnitOfWork,
+    clock: Clock,
+    policy: BillingPolicy,
+    calendar: BusinessCalendar,
+) -> tuple[BillingAccount, Payment]:
+    """Record a (partial) payment with its receipt (BIL-7); cash goes on the collector's
+    ledger, which may raise CashRemittanceDue (BIL-10)."""
+    now = clock()
+    async with uow:
+        account = await _existing(uow, cmd.order_id)
+        account.check_payment(cmd.amount)
+        number = await uow.numbers.take(
+            _series(policy.receipt_series_prefix, now, calendar),
+            kind="receipt",
+            order_id=cmd.order_id,
+            amount=cmd.amount,
+            at=now,
+        )
+        payment = account.collect(
+            method=cmd.method,
+            amount=cmd.amount,
+            collected_by=cmd.collected_by,
+            receipt_number=number,
+            now=now,
+        )
+        uow.payments.add(account.order_id, payment)
+        await _settle_collected(uow, account, payment, Decimal(1))
+        if cmd.method is PaymentMethod.CASH:
+            ledger = uow.track(await uow.cash.get(cmd.collected_by))
+            ledger.collected(amount=cmd.amount, order_id=cmd.order_id, at=now)
+            await _check_cash(ledger, policy=policy, calendar=calendar, now=now)
+            await uow.cash.save(ledger)
+        await uow.accounts.save(account)
+        await uow.commit()
+        return account, payment
+
+
+async def refund_payment(
+    cmd: commands.RefundPayment,
+    *,
+    uow: BillingUnitOfWork,
+    clock: Clock,
+    policy: BillingPolicy,
+    calendar: BusinessCalendar,
+) -> tuple[BillingAccount, Payment]:
+    """Pay money back with the centre's approval and a receipt (BIL-7, BIL-8)."""
+    now = clock()
+    async with uow:
+        account = await _existing(uow, cmd.order_id)
+        account.check_refund(cmd.amount, cmd.approved_by, cmd.reason)
+        number = await uow.numbers.take(
+            _series(policy.receipt_series_prefix, now, calendar),
+            kind="refund",
+            order_id=cmd.order_id,
+            amount=-cmd.amount,
+            at=now,
+        )
+        payment = account.refund(
+            method=cmd.method,
+            amount=cmd.amount,
+            refunded_by=cmd.refunded_by,
+            approved_by=cmd.approved_by,
+            reason=cmd.reason,
+            receipt_number=number,
+            now=now,
+        )
+        uow.payments.add(account.order_id, payment)
+        await _settle_collected(uow, account, payment, Decimal(-1))
+        if cmd.method is PaymentMethod.CASH:
+            ledger = uow.track(await uow.cash.get(cmd.refunded_by))
+            ledger.refunded(amount=cmd.amount, order_id=cmd.order_id, at=now)
+            await uow.cash.save(ledger)
+        await uow.accounts.save(account)
+        await uow.commit()
+        return account, payment
+
+
+async def issue_invoice(
+    cmd: commands.IssueInvoice,
+    *,
+    uow: BillingUnitOfWork,
+    clock: Clock,
+    policy: BillingPolicy,
+    calendar: BusinessCalendar,
+) -> BillingAccount:
+    """Issue the invoice the customer asked for, numbered gaplessly (BIL-7)."""
+    now = clock()
+    async with uow:
+        account = await _existing(uow, cmd.order_id)
+        amount = account.check_invoice()
+        number = await uow.numbers.take(
+            _series(policy.invoice_series_prefix, now, calendar),
+            kind="invoice",
+            order_id=cmd.order_id,
+            amount=amount,
+            at=now,
+        )
+        account.issue_invoice(
+            number=number,
+            buyer_name=cmd.buyer_name,
+            buyer_tax_id=cmd.buyer_tax_id,
+            delivery=cmd.delivery,
+            promised_by=cmd.promised_by,
+            now=now,
+        )
+        await uow.accounts.save(account)
+        await uow.commit()
+        return account
+
+
+async def track_invoice(
+    cmd: commands.TrackInvoice, *, uow: BillingUnitOfWork, clock: Clock
+) -> BillingAccount:
+    """Record an invoice's delivery progress (BIL-7)."""
+    async with uow:
+        account = await _existing(uow, cmd.order_id)
+        account.track_invoice(
+            cmd.invoice_number,
+            status=InvoiceStatus(cmd.status),
+            tracking_number=cmd.tracking_number,
+            now=clock(),
+        )
+        await uow.accounts.save(account)
+        await uow.commit()
+        return account
+
+
+async def record_signature(
+    cmd: commands.RecordSignature, *, uow: BillingUnitOfWork, clock: Clock
+) -> BillingAccount:
+    """The customer signs for the amount and the parts; it must match the charge (BIL-9)."""
+    async with uow:
+        account = await _existing(uow, cmd.order_id)
+        account.sign(
+            amount=cmd.amount,
+            parts=cmd.parts,
+            signature_ref=cmd.signature_ref,
+            now=clock(),
+            strict=True,
+        )
+        await uow.accounts.save(account)
+        await uow.commit()
+        return account
+
+
+async def record_remittance(
+    cmd: commands.RecordRemittance,
+    *,
+    uow: BillingUnitOfWork,
+    clock: Clock,
+    policy: BillingPolicy,
+    calendar: BusinessCalendar,
+) -> CashLedger:
+    """Cash handed to finance (BIL-10)."""
+    now = clock()
+    async with uow:
+        ledger = uow.track(await uow.cash.get(cmd.holder_id))
+        ledger.remit(amount=cmd.amount, received_by=cmd.received_by, at=now)
+        await _check_cash(ledger, policy=policy, calendar=calendar, now=now)
+        await uow.cash.save(ledger)
+        await uow.commit()
+        return ledger
+
+
+COMMAND_HANDLERS: dict[type, Handler] = {
+    commands.PublishFeeSchedule: publish_schedule,
+    commands.WaiveCharge: waive_charge,
+    commands.CollectPayment: collect_payment,
+    commands.RefundPayment: refund_payment,
+    commands.IssueInvoice: issue_invoice,
+    commands.TrackInvoice: track_invoice,
+    commands.RecordSignature: record_signature,
+    commands.RecordRemittance: record_remittance,
+}
+
+
+# --- periodic jobs ----------------------------------------------------------------------------
+
+
+async def sweep_cash(
+    *,
+    uow_factory: Callable[[], BillingUnitOfWork],
+    policy: BillingPolicy,
+    calendar: BusinessCalendar,
+    clock: Clock,
+) -> int:
+    """Raise CashRemittanceDue for holders over the limit or holding cash too long (BIL-10);
+    returns how many were raised. Idempotent: each occasion is raised once."""
+    async with uow_factory() as uow:
+        holders = await uow.cash.holders_with_cash()
+    raised = 0
+    for holder_id in holders:
+        async with uow_factory() as uow:
+            ledger = uow.track(await uow.cash.get(holder_id))
+            raised += len(
+                ledger.check(now=clock(), policy=policy, add_working_days=calendar.add_working_days)
+            )
+            await uow.cash.save(ledger)
+            await uow.commit()
+    return raised
+
+
+async def apply_retention(
+    *,
+    uow_factory: Callable[[], BillingUnitOfWork],
+    policy: BillingPolicy,
+    clock: Clock,
+    batch: int = 200,
+) -> int:
+    """Anonymise the personal data of orders past retention: paid work after 2 years, free
+    after 1; coordination tickets are kept (BIL-11). Returns how many orders were anonymised."""
+    now = clock()
+    shortest = min(policy.retention_free_years, policy.retention_paid_years)
+    cutoff = now - timedelta(days=365 * shortest - 2)
+    async with uow_factory() as uow:
+        candidates = await uow.accounts.retention_candidates(cutoff, batch)
+    done = 0
+    for order_id in candidates:
+        async with uow_factory() as uow:
+            account = await uow.accounts.get(order_id)
+            if account is None or not account.retention_due(now, policy):
+                continue
+            account.anonymise(now)
+            await uow.order_files.scrub_personal_data(order_id)
+            await uow.accounts.save(account)
+            await uow.commit()
+            done += 1
+    if done:
+        log.info("billing.retention_applied", orders=done)
+    return done
+
+
+JobHandler = Callable[[], Awaitable[object]]

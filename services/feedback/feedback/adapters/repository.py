@@ -1,19 +1,61 @@
-"""Maps order files to feedback's tables."""
+"""Maps feedback's aggregates to its tables."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
 
+from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from feedback.adapters.tables import OrderEventRow
+from contracts.common import Channel
+from contracts.feedback import FollowUpScores, FraudSignal, Grade
+from contracts.fieldwork import VisitOutcome
+from feedback.adapters.tables import (
+    CallBackRow,
+    CaseRow,
+    ComplaintRow,
+    ConductFindingRow,
+    FraudRow,
+    IssueRow,
+    OrderEventRow,
+    SamplingRunRow,
+    VisitRow,
+)
+from feedback.domain.callbacks import Attempt, CallBackTask, Survey, TaskStatus
+from feedback.domain.case import Case, Visit
+from feedback.domain.complaints import Closure, Complaint, StageRecord
+from feedback.domain.findings import ConductFinding, FindingStatus, FraudCase, OpenIssueRecord
 from feedback.domain.model import OrderFile, RecordedEvent
+from feedback.domain.policy import ComplaintStage
 
 
 def _aware(moment: datetime) -> datetime:
     # SQLite returns naive datetimes; everything is stored in UTC.
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def _utc_or_none(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(UTC)
+
+
+def _maybe(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _aware(moment)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _parse(text: str | None) -> datetime | None:
+    return None if text is None else _aware(datetime.fromisoformat(text))
 
 
 class OrderFileRepository:
@@ -60,3 +102,720 @@ class OrderFileRepository:
                     summary=dict(entry.summary),
                 )
             )
+
+
+# -- cases and visits ----------------------------------------------------------------------------
+
+
+class CaseRepository:
+    """Cases with their visits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, order_id: str) -> Case | None:
+        """The case of the order, or None."""
+        row = await self._session.get(CaseRow, order_id)
+        if row is None:
+            return None
+        visits = (
+            await self._session.execute(select(VisitRow).where(col(VisitRow.order_id) == order_id))
+        ).scalars()
+        return _case(row, list(visits))
+
+    async def many(self, order_ids: Sequence[str]) -> list[Case]:
+        """The cases of these orders (those that exist)."""
+        if not order_ids:
+            return []
+        unique = sorted(set(order_ids))
+        cases: list[Case] = []
+        for chunk_start in range(0, len(unique), 500):
+            chunk = unique[chunk_start : chunk_start + 500]
+            rows = (
+                await self._session.execute(select(CaseRow).where(col(CaseRow.order_id).in_(chunk)))
+            ).scalars()
+            visits = (
+                await self._session.execute(
+                    select(VisitRow).where(col(VisitRow.order_id).in_(chunk))
+                )
+            ).scalars()
+            by_order: dict[str, list[VisitRow]] = {}
+            for visit in visits:
+                by_order.setdefault(visit.order_id, []).append(visit)
+            cases.extend(_case(row, by_order.get(row.order_id, [])) for row in rows)
+        return cases
+
+    async def save(self, case: Case) -> None:
+        """Insert or update the case and its visits (sampling and sheet marks are kept)."""
+        data = case.model_dump(mode="json", exclude={"visits"})
+        row = await self._session.get(CaseRow, case.order_id)
+        if row is None:
+            self._session.add(
+                CaseRow(
+                    order_id=case.order_id,
+                    network_id=case.network_id,
+                    technician_id=case.technician_id,
+                    data=data,
+                )
+            )
+        else:
+            row.network_id = case.network_id
+            row.technician_id = case.technician_id
+            row.data = data
+            self._session.add(row)
+        for visit in case.visits.values():
+            visit_row = await self._session.get(VisitRow, (case.order_id, visit.visit_id))
+            if visit_row is None:
+                visit_row = VisitRow(order_id=case.order_id, visit_id=visit.visit_id)
+            visit_row.technician_id = visit.technician_id
+            visit_row.network_id = visit.network_id or case.network_id
+            visit_row.outcome = str(visit.outcome) if visit.outcome else None
+            visit_row.sign_off = str(visit.sign_off) if visit.sign_off else None
+            visit_row.arrived_at = _utc_or_none(visit.arrived_at)
+            visit_row.closed_at = _utc_or_none(visit.closed_at)
+            visit_row.data = visit.model_dump(mode="json")
+            self._session.add(visit_row)
+
+    async def order_ids_active_between(self, start: datetime, end: datetime) -> list[str]:
+        """Orders with a visit that ended or arrived in [start, end)."""
+        rows = await self._session.execute(
+            select(VisitRow.order_id)
+            .where(
+                or_(
+                    (col(VisitRow.closed_at) >= start) & (col(VisitRow.closed_at) < end),
+                    (col(VisitRow.arrived_at) >= start) & (col(VisitRow.arrived_at) < end),
+                )
+            )
+            .distinct()
+        )
+        return [r for (r,) in rows]
+
+    async def unsampled_completed_between(
+        self, start: datetime, end: datetime
+    ) -> list[tuple[str, str]]:
+        """(order, visit) of completed visits that ended in [start, end) no draw considered yet."""
+        rows = await self._session.execute(
+            select(VisitRow.order_id, VisitRow.visit_id).where(
+                col(VisitRow.outcome) == str(VisitOutcome.COMPLETED),
+                col(VisitRow.sampled_on).is_(None),
+                col(VisitRow.closed_at) >= start,
+                col(VisitRow.closed_at) < end,
+            )
+        )
+        return [(o, v) for o, v in rows]
+
+    async def mark_sampled(
+        self, keys: Sequence[tuple[str, str]], *, run_day: date, selected: set[tuple[str, str]]
+    ) -> None:
+        """Record that the draw of ``run_day`` considered these visits."""
+        for key in keys:
+            row = await self._session.get(VisitRow, key)
+            if row is not None:
+                row.sampled_on = run_day
+                row.sample_selected = key in selected
+                self._session.add(row)
+
+    async def unsigned_completed_before(self, moment: datetime) -> list[tuple[str, str]]:
+        """(order, visit) of completed visits that ended before ``moment`` with no sign-off sheet
+        and not flagged yet (FBK-8)."""
+        rows = await self._session.execute(
+            select(VisitRow.order_id, VisitRow.visit_id).where(
+                col(VisitRow.outcome) == str(VisitOutcome.COMPLETED),
+                col(VisitRow.sign_off).is_(None),
+                col(VisitRow.sheet_flagged).is_(False),
+                col(VisitRow.closed_at) < moment,
+            )
+        )
+        return [(o, v) for o, v in rows]
+
+    async def mark_sheet_flagged(self, order_id: str, visit_id: str) -> None:
+        """The missing sheet of this visit was flagged."""
+        row = await self._session.get(VisitRow, (order_id, visit_id))
+        if row is not None:
+            row.sheet_flagged = True
+            self._session.add(row)
+
+    async def unsigned_for_network(self, network_id: str, before: datetime) -> list[VisitRow]:
+        """Completed visits of a network that ended before ``before`` with no sheet back."""
+        rows = await self._session.execute(
+            select(VisitRow).where(
+                col(VisitRow.network_id) == network_id,
+                col(VisitRow.outcome) == str(VisitOutcome.COMPLETED),
+                col(VisitRow.sign_off).is_(None),
+                col(VisitRow.closed_at) < before,
+            )
+        )
+        return list(rows.scalars())
+
+
+def _case(row: CaseRow, visits: list[VisitRow]) -> Case:
+    data: dict[str, Any] = dict(row.data)
+    data["visits"] = {v.visit_id: v.data for v in visits}
+    case = Case.model_validate(data)
+    for visit in case.visits.values():
+        _aware_visit(visit)
+    for chain in case.chains:
+        chain.opened_at = _aware(chain.opened_at)
+        chain.closed_at = _maybe(chain.closed_at)
+    return case
+
+
+def _aware_visit(visit: Visit) -> None:
+    visit.arrived_at = _maybe(visit.arrived_at)
+    visit.closed_at = _maybe(visit.closed_at)
+    visit.booked_at = _maybe(visit.booked_at)
+
+
+# -- call-backs --------------------------------------------------------------------------------
+
+
+class CallBackRepository:
+    """Call-back tasks."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, task_id: str) -> CallBackTask | None:
+        """The task, or None."""
+        row = await self._session.get(CallBackRow, task_id)
+        return None if row is None else _task(row)
+
+    async def exists(self, dedupe_key: str) -> bool:
+        """Whether a task with this key was created already."""
+        found = await self._session.execute(
+            select(CallBackRow.task_id).where(col(CallBackRow.dedupe_key) == dedupe_key)
+        )
+        return found.first() is not None
+
+    async def for_order(self, order_id: str) -> list[CallBackTask]:
+        """Every task of the order, oldest first."""
+        rows = await self._session.execute(
+            select(CallBackRow)
+            .where(col(CallBackRow.order_id) == order_id)
+            .order_by(col(CallBackRow.created_at), col(CallBackRow.task_id))
+        )
+        return [_task(r) for r in rows.scalars()]
+
+    async def search(
+        self,
+        *,
+        statuses: Sequence[TaskStatus] | None = None,
+        not_before_until: datetime | None = None,
+        rule: str | None = None,
+        order_id: str | None = None,
+        technician_id: str | None = None,
+        network_id: str | None = None,
+        limit: int = 200,
+    ) -> list[CallBackTask]:
+        """Tasks matching the filters, soonest due first."""
+        query = select(CallBackRow)
+        if statuses:
+            query = query.where(col(CallBackRow.status).in_([str(s) for s in statuses]))
+        if not_before_until is not None:
+            query = query.where(col(CallBackRow.not_before) <= not_before_until)
+        if rule:
+            query = query.where(col(CallBackRow.reason_rule) == rule)
+        if order_id:
+            query = query.where(col(CallBackRow.order_id) == order_id)
+        if technician_id:
+            query = query.where(col(CallBackRow.technician_id) == technician_id)
+        if network_id:
+            query = query.where(col(CallBackRow.network_id) == network_id)
+        query = query.order_by(col(CallBackRow.due_at), col(CallBackRow.task_id)).limit(limit)
+        return [_task(r) for r in (await self._session.execute(query)).scalars()]
+
+    async def completed_between(self, start: datetime, end: datetime) -> list[CallBackTask]:
+        """Tasks finished in [start, end)."""
+        rows = await self._session.execute(
+            select(CallBackRow).where(
+                col(CallBackRow.completed_at) >= start, col(CallBackRow.completed_at) < end
+            )
+        )
+        return [_task(r) for r in rows.scalars()]
+
+    async def done_for_orders(self, order_ids: Sequence[str]) -> list[CallBackTask]:
+        """Finished surveys of these orders."""
+        tasks: list[CallBackTask] = []
+        unique = sorted(set(order_ids))
+        for start in range(0, len(unique), 500):
+            rows = await self._session.execute(
+                select(CallBackRow).where(
+                    col(CallBackRow.order_id).in_(unique[start : start + 500]),
+                    col(CallBackRow.status) == str(TaskStatus.DONE),
+                )
+            )
+            tasks.extend(_task(r) for r in rows.scalars())
+        return tasks
+
+    async def sampled_counts_since(self, since: datetime) -> dict[str, int]:
+        """Sampled (rate below 100 %) call-backs per technician created since ``since`` (FBK-4)."""
+        rows = await self._session.execute(
+            select(CallBackRow.technician_id, func.count())
+            .where(
+                col(CallBackRow.reason_rule) == "FBK-4",
+                col(CallBackRow.sample_rate) < 100,
+                col(CallBackRow.created_at) >= since,
+            )
+            .group_by(col(CallBackRow.technician_id))
+        )
+        return {(tech or "unassigned"): int(n) for tech, n in rows}
+
+    async def save(self, task: CallBackTask) -> None:
+        """Insert or update the task."""
+        row = await self._session.get(CallBackRow, task.task_id)
+        if row is None:
+            row = CallBackRow(
+                task_id=task.task_id,
+                order_id=task.order_id,
+                reason_rule=task.reason_rule,
+                status=str(task.status),
+                dedupe_key=task.dedupe_key,
+                created_at=_utc(task.created_at),
+                not_before=_utc(task.not_before),
+                due_at=_utc(task.due_at),
+            )
+        row.status = str(task.status)
+        row.visit_id = task.visit_id
+        row.technician_id = task.technician_id
+        row.network_id = task.network_id
+        row.claimed_by = task.claimed_by
+        row.not_before = _utc(task.not_before)
+        row.due_at = _utc(task.due_at)
+        row.completed_at = _utc_or_none(task.completed_at)
+        row.sample_rate = (
+            int(task.selection["rate_percent"]) if task.selection is not None else None
+        )
+        row.data = {
+            "claimed_at": _iso(task.claimed_at),
+            "selection": task.selection,
+            "cancel_reason": task.cancel_reason,
+            "attempts": [
+                {"at": a.at.isoformat(), "by": a.by, "reached": a.reached} for a in task.attempts
+            ],
+            "survey": None
+            if task.survey is None
+            else {
+                "problem_solved": task.survey.problem_solved,
+                "satisfied": task.survey.satisfied,
+                "scores": task.survey.scores.model_dump(mode="json"),
+            },
+        }
+        self._session.add(row)
+
+
+def _task(row: CallBackRow) -> CallBackTask:
+    data = row.data or {}
+    survey = data.get("survey")
+    return CallBackTask(
+        task_id=row.task_id,
+        order_id=row.order_id,
+        reason_rule=row.reason_rule,
+        created_at=_aware(row.created_at),
+        not_before=_aware(row.not_before),
+        due_at=_aware(row.due_at),
+        dedupe_key=row.dedupe_key,
+        visit_id=row.visit_id,
+        technician_id=row.technician_id,
+        network_id=row.network_id,
+        selection=data.get("selection"),
+        status=TaskStatus(row.status),
+        claimed_by=row.claimed_by,
+        claimed_at=_parse(data.get("claimed_at")),
+        attempts=[
+            Attempt(at=_aware(datetime.fromisoformat(a["at"])), by=a["by"], reached=a["reached"])
+            for a in data.get("attempts", [])
+        ],
+        survey=None
+        if survey is None
+        else Survey(
+            problem_solved=survey["problem_solved"],
+            satisfied=survey["satisfied"],
+            scores=FollowUpScores.model_validate(survey["scores"]),
+        ),
+        completed_at=_maybe(row.completed_at),
+        cancel_reason=data.get("cancel_reason"),
+    )
+
+
+# -- complaints --------------------------------------------------------------------------------
+
+
+class ComplaintRepository:
+    """Complaints."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, complaint_id: str) -> Complaint | None:
+        """The complaint, or None."""
+        row = await self._session.get(ComplaintRow, complaint_id)
+        return None if row is None else _complaint(row)
+
+    async def search(
+        self,
+        *,
+        open_only: bool = False,
+        order_id: str | None = None,
+        network_id: str | None = None,
+        limit: int = 200,
+    ) -> list[Complaint]:
+        """Complaints, newest first."""
+        query = select(ComplaintRow)
+        if open_only:
+            query = query.where(col(ComplaintRow.stage) != str(ComplaintStage.CLOSED))
+        if order_id:
+            query = query.where(col(ComplaintRow.order_id) == order_id)
+        if network_id:
+            query = query.where(col(ComplaintRow.network_id) == network_id)
+        query = query.order_by(col(ComplaintRow.filed_at).desc()).limit(limit)
+        return [_complaint(r) for r in (await self._session.execute(query)).scalars()]
+
+    async def filed_between(self, start: datetime, end: datetime) -> list[Complaint]:
+        """Complaints filed in [start, end)."""
+        rows = await self._session.execute(
+            select(ComplaintRow).where(
+                col(ComplaintRow.filed_at) >= start, col(ComplaintRow.filed_at) < end
+            )
+        )
+        return [_complaint(r) for r in rows.scalars()]
+
+    async def save(self, complaint: Complaint) -> None:
+        """Insert or update the complaint."""
+        row = await self._session.get(ComplaintRow, complaint.complaint_id)
+        if row is None:
+            row = ComplaintRow(
+                complaint_id=complaint.complaint_id,
+                order_id=complaint.order_id,
+                stage=str(complaint.stage),
+                level=complaint.level,
+                filed_at=_utc(complaint.filed_at),
+            )
+        row.stage = str(complaint.stage)
+        row.level = complaint.level
+        row.staff_fault_class = complaint.staff_fault_class
+        row.technician_id = complaint.technician_id
+        row.network_id = complaint.network_id
+        closure = complaint.closure
+        row.data = {
+            "channel": str(complaint.channel),
+            "description": complaint.description,
+            "taken_by": complaint.taken_by,
+            "confirmed_by_customer": complaint.confirmed_by_customer,
+            "confirmed_at": _iso(complaint.confirmed_at),
+            "stages": [
+                {
+                    "stage": str(s.stage),
+                    "owner": s.owner,
+                    "entered_at": s.entered_at.isoformat(),
+                    "due_at": _iso(s.due_at),
+                    "left_at": _iso(s.left_at),
+                    "note": s.note,
+                }
+                for s in complaint.stages
+            ],
+            "closure": None
+            if closure is None
+            else {
+                "cause": closure.cause,
+                "owner": closure.owner,
+                "preventive_action": closure.preventive_action,
+                "at_fault": closure.at_fault,
+                "staff_fault_class": closure.staff_fault_class,
+                "summary": closure.summary,
+                "compensation": None if closure.compensation is None else str(closure.compensation),
+            },
+        }
+        self._session.add(row)
+
+
+def _complaint(row: ComplaintRow) -> Complaint:
+    data = row.data
+    closure = data.get("closure")
+    return Complaint(
+        complaint_id=row.complaint_id,
+        order_id=row.order_id,
+        channel=Channel(data["channel"]),
+        description=data["description"],
+        level=2 if row.level == 2 else 1,
+        staff_fault_class=row.staff_fault_class,  # type: ignore[arg-type]
+        filed_at=_aware(row.filed_at),
+        taken_by=data["taken_by"],
+        confirmed_by_customer=data["confirmed_by_customer"],
+        confirmed_at=_parse(data.get("confirmed_at")),
+        technician_id=row.technician_id,
+        network_id=row.network_id,
+        stages=[
+            StageRecord(
+                stage=ComplaintStage(s["stage"]),
+                owner=s["owner"],
+                entered_at=_aware(datetime.fromisoformat(s["entered_at"])),
+                due_at=_parse(s["due_at"]),
+                left_at=_parse(s["left_at"]),
+                note=s.get("note"),
+            )
+            for s in data["stages"]
+        ],
+        closure=None
+        if closure is None
+        else Closure(
+            cause=closure["cause"],
+            owner=closure["owner"],
+            preventive_action=closure["preventive_action"],
+            at_fault=closure["at_fault"],
+            staff_fault_class=closure["staff_fault_class"],
+            summary=closure["summary"],
+            compensation=None
+            if closure["compensation"] is None
+            else Decimal(closure["compensation"]),
+        ),
+    )
+
+
+# -- conduct findings, fraud, issues, sampling runs --------------------------------------------
+
+
+class FindingRepository:
+    """Conduct findings (FBK-6)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, finding_id: str) -> ConductFinding | None:
+        """The finding, or None."""
+        row = await self._session.get(ConductFindingRow, finding_id)
+        return None if row is None else _finding(row)
+
+    async def search(
+        self, *, status: FindingStatus | None = None, technician_id: str | None = None
+    ) -> list[ConductFinding]:
+        """Findings, oldest first."""
+        query = select(ConductFindingRow)
+        if status is not None:
+            query = query.where(col(ConductFindingRow.status) == str(status))
+        if technician_id:
+            query = query.where(col(ConductFindingRow.technician_id) == technician_id)
+        query = query.order_by(col(ConductFindingRow.raised_at))
+        return [_finding(r) for r in (await self._session.execute(query)).scalars()]
+
+    async def raised_between(self, start: datetime, end: datetime) -> list[ConductFinding]:
+        """Findings raised in [start, end)."""
+        rows = await self._session.execute(
+            select(ConductFindingRow).where(
+                col(ConductFindingRow.raised_at) >= start, col(ConductFindingRow.raised_at) < end
+            )
+        )
+        return [_finding(r) for r in rows.scalars()]
+
+    async def save(self, finding: ConductFinding) -> None:
+        """Insert or update the finding."""
+        row = await self._session.get(ConductFindingRow, finding.finding_id)
+        if row is None:
+            row = ConductFindingRow(
+                finding_id=finding.finding_id,
+                order_id=finding.order_id,
+                task_id=finding.task_id,
+                aspect=finding.aspect,
+                grade=str(finding.grade),
+                status=str(finding.status),
+                raised_at=_utc(finding.raised_at),
+            )
+        row.status = str(finding.status)
+        row.technician_id = finding.technician_id
+        row.network_id = finding.network_id
+        row.decided_by = finding.decided_by
+        row.decided_at = _utc_or_none(finding.decided_at)
+        row.note = finding.note
+        self._session.add(row)
+
+
+def _finding(row: ConductFindingRow) -> ConductFinding:
+    return ConductFinding(
+        finding_id=row.finding_id,
+        order_id=row.order_id,
+        task_id=row.task_id,
+        aspect=row.aspect,
+        grade=Grade(row.grade),
+        raised_at=_aware(row.raised_at),
+        technician_id=row.technician_id,
+        network_id=row.network_id,
+        status=FindingStatus(row.status),
+        decided_by=row.decided_by,
+        decided_at=_maybe(row.decided_at),
+        note=row.note,
+    )
+
+
+class FraudRepository:
+    """Fraud suspicions (FBK-8)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def exists(self, dedupe_key: str) -> bool:
+        """Whether this suspicion was flagged already."""
+        found = await self._session.execute(
+            select(FraudRow.fraud_id).where(col(FraudRow.dedupe_key) == dedupe_key)
+        )
+        return found.first() is not None
+
+    async def add(self, case: FraudCase) -> None:
+        """Store a new suspicion."""
+        self._session.add(
+            FraudRow(
+                fraud_id=case.fraud_id,
+                dedupe_key=case.dedupe_key,
+                order_id=case.order_id,
+                network_id=case.network_id,
+                signal=str(case.signal),
+                visit_id=case.visit_id,
+                technician_id=case.technician_id,
+                detail=case.detail,
+                reported_amount=case.reported_amount,
+                billed_amount=case.billed_amount,
+                flagged_at=_utc(case.flagged_at),
+            )
+        )
+
+    async def search(
+        self,
+        *,
+        network_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        order_id: str | None = None,
+    ) -> list[FraudCase]:
+        """Suspicions matching the filters, oldest first."""
+        query = select(FraudRow)
+        if network_id:
+            query = query.where(col(FraudRow.network_id) == network_id)
+        if start is not None:
+            query = query.where(col(FraudRow.flagged_at) >= start)
+        if end is not None:
+            query = query.where(col(FraudRow.flagged_at) < end)
+        if order_id:
+            query = query.where(col(FraudRow.order_id) == order_id)
+        query = query.order_by(col(FraudRow.flagged_at), col(FraudRow.fraud_id))
+        return [
+            FraudCase(
+                fraud_id=r.fraud_id,
+                order_id=r.order_id,
+                signal=FraudSignal(r.signal),
+                flagged_at=_aware(r.flagged_at),
+                dedupe_key=r.dedupe_key,
+                network_id=r.network_id,
+                visit_id=r.visit_id,
+                technician_id=r.technician_id,
+                detail=r.detail,
+                reported_amount=r.reported_amount,
+                billed_amount=r.billed_amount,
+            )
+            for r in (await self._session.execute(query)).scalars()
+        ]
+
+
+class IssueRepository:
+    """Issues left open after visits (FBK-12)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, issue_id: str) -> OpenIssueRecord | None:
+        """The issue, or None."""
+        row = await self._session.get(IssueRow, issue_id)
+        return None if row is None else _issue(row)
+
+    async def exists(self, dedupe_key: str) -> bool:
+        """Whether this issue was opened already."""
+        found = await self._session.execute(
+            select(IssueRow.issue_id).where(col(IssueRow.dedupe_key) == dedupe_key)
+        )
+        return found.first() is not None
+
+    async def search(
+        self,
+        *,
+        open_only: bool = False,
+        order_id: str | None = None,
+        network_id: str | None = None,
+    ) -> list[OpenIssueRecord]:
+        """Issues, oldest first."""
+        query = select(IssueRow)
+        if open_only:
+            query = query.where(col(IssueRow.resolved_at).is_(None))
+        if order_id:
+            query = query.where(col(IssueRow.order_id) == order_id)
+        if network_id:
+            query = query.where(col(IssueRow.network_id) == network_id)
+        query = query.order_by(col(IssueRow.opened_at), col(IssueRow.issue_id))
+        return [_issue(r) for r in (await self._session.execute(query)).scalars()]
+
+    async def due_for_company(self, now: datetime) -> list[OpenIssueRecord]:
+        """Open issues whose company-level escalation is due."""
+        rows = await self._session.execute(
+            select(IssueRow).where(
+                col(IssueRow.resolved_at).is_(None),
+                col(IssueRow.company_escalated_at).is_(None),
+                col(IssueRow.company_due_at) <= now,
+            )
+        )
+        return [_issue(r) for r in rows.scalars()]
+
+    async def save(self, issue: OpenIssueRecord) -> None:
+        """Insert or update the issue."""
+        row = await self._session.get(IssueRow, issue.issue_id)
+        if row is None:
+            row = IssueRow(
+                issue_id=issue.issue_id,
+                dedupe_key=issue.dedupe_key,
+                order_id=issue.order_id,
+                reason=issue.reason[:500],
+                opened_at=_utc(issue.opened_at),
+                department_due_at=_utc(issue.department_due_at),
+                company_due_at=_utc(issue.company_due_at),
+            )
+        row.visit_id = issue.visit_id
+        row.technician_id = issue.technician_id
+        row.network_id = issue.network_id
+        row.level = issue.level
+        row.department_escalated_at = _utc_or_none(issue.department_escalated_at)
+        row.company_escalated_at = _utc_or_none(issue.company_escalated_at)
+        row.resolved_at = _utc_or_none(issue.resolved_at)
+        row.resolution = issue.resolution
+        self._session.add(row)
+
+
+def _issue(row: IssueRow) -> OpenIssueRecord:
+    return OpenIssueRecord(
+        issue_id=row.issue_id,
+        order_id=row.order_id,
+        reason=row.reason,
+        opened_at=_aware(row.opened_at),
+        department_due_at=_aware(row.department_due_at),
+        company_due_at=_aware(row.company_due_at),
+        dedupe_key=row.dedupe_key,
+        visit_id=row.visit_id,
+        technician_id=row.technician_id,
+        network_id=row.network_id,
+        level=row.level,
+        department_escalated_at=_maybe(row.department_escalated_at),
+        company_escalated_at=_maybe(row.company_escalated_at),
+        resolved_at=_maybe(row.resolved_at),
+        resolution=row.resolution,
+    )
+
+
+class SamplingRunRepository:
+    """The days the sampling draw ran (FBK-4)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, run_day: date) -> SamplingRunRow | None:
+        """The run of that day, or None."""
+        return await self._session.get(SamplingRunRow, run_day)
+
+    async def add(self, *, run_day: date, ran_at: datetime, seed: int, summary: Any) -> None:
+        """Record that the draw of ``run_day`` ran (a second replica's insert conflicts)."""
+        self._session.add(
+            SamplingRunRow(run_day=run_day, ran_at=_utc(ran_at), seed=seed, summary=summary)
+        )

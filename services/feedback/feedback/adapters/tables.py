@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index
+from sqlalchemy import JSON, BigInteger, Column, Date, DateTime, Index, Numeric, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -28,4 +29,178 @@ class OrderEventRow(FeedbackTable, table=True):
     version: int
     time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     source: str = Field(max_length=100)
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class CaseRow(FeedbackTable, table=True):
+    """What feedback knows of an order (its visits are rows of ``feedback_visit``)."""
+
+    __tablename__ = "feedback_case"
+
+    order_id: str = Field(primary_key=True, max_length=200)
+    network_id: str | None = Field(default=None, max_length=64)
+    technician_id: str | None = Field(default=None, max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class VisitRow(FeedbackTable, table=True):
+    """One visit of an order, with what sampling and the sheet check did with it."""
+
+    __tablename__ = "feedback_visit"
+    __table_args__ = (
+        Index("ix_feedback_visit_closed", "closed_at"),
+        Index("ix_feedback_visit_arrived", "arrived_at"),
+    )
+
+    order_id: str = Field(primary_key=True, max_length=200)
+    visit_id: str = Field(primary_key=True, max_length=64)
+    technician_id: str | None = Field(default=None, max_length=64)
+    network_id: str | None = Field(default=None, max_length=64)
+    outcome: str | None = Field(default=None, max_length=30)
+    sign_off: str | None = Field(default=None, max_length=20)
+    arrived_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    closed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    sampled_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    """The run day of the draw that considered this visit (FBK-4)."""
+    sample_selected: bool | None = None
+    sheet_flagged: bool = False
+    """A missing sign-off sheet was already flagged (FBK-8)."""
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class CallBackRow(FeedbackTable, table=True):
+    """A call-back task."""
+
+    __tablename__ = "feedback_call_back"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_feedback_call_back_dedupe"),
+        Index("ix_feedback_call_back_queue", "status", "not_before"),
+        Index("ix_feedback_call_back_order", "order_id"),
+    )
+
+    task_id: str = Field(primary_key=True, max_length=36)
+    order_id: str = Field(max_length=200)
+    reason_rule: str = Field(max_length=10)
+    status: str = Field(max_length=20)
+    dedupe_key: str = Field(max_length=300)
+    visit_id: str | None = Field(default=None, max_length=64)
+    technician_id: str | None = Field(default=None, max_length=64)
+    network_id: str | None = Field(default=None, max_length=64)
+    sample_rate: int | None = None
+    """The sampling rate that picked it (FBK-4 tasks only)."""
+    claimed_by: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    not_before: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    due_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    completed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ComplaintRow(FeedbackTable, table=True):
+    """A complaint and its way round the loop."""
+
+    __tablename__ = "feedback_complaint"
+    __table_args__ = (Index("ix_feedback_complaint_filed", "filed_at"),)
+
+    complaint_id: str = Field(primary_key=True, max_length=36)
+    order_id: str = Field(max_length=200)
+    stage: str = Field(max_length=20)
+    level: int
+    staff_fault_class: str | None = Field(default=None, max_length=1)
+    technician_id: str | None = Field(default=None, max_length=64)
+    network_id: str | None = Field(default=None, max_length=64)
+    filed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ConductFindingRow(FeedbackTable, table=True):
+    """A fair/poor answer on punctuality or dress, followed up (FBK-6)."""
+
+    __tablename__ = "feedback_conduct_finding"
+
+    finding_id: str = Field(primary_key=True, max_length=36)
+    order_id: str = Field(max_length=200)
+    task_id: str = Field(max_length=36)
+    aspect: str = Field(max_length=20)
+    grade: str = Field(max_length=10)
+    status: str = Field(max_length=20)
+    technician_id: str | None = Field(default=None, max_length=64)
+    network_id: str | None = Field(default=None, max_length=64)
+    raised_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class FraudRow(FeedbackTable, table=True):
+    """A fraud suspicion flagged to a network (FBK-8)."""
+
+    __tablename__ = "feedback_fraud"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_feedback_fraud_dedupe"),
+        Index("ix_feedback_fraud_network_time", "network_id", "flagged_at"),
+    )
+
+    fraud_id: str = Field(primary_key=True, max_length=36)
+    dedupe_key: str = Field(max_length=300)
+    order_id: str = Field(max_length=200)
+    network_id: str = Field(max_length=64)
+    signal: str = Field(max_length=40)
+    visit_id: str | None = Field(default=None, max_length=64)
+    technician_id: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, max_length=2000)
+    reported_amount: Decimal | None = Field(
+        default=None, sa_column=Column(Numeric(14, 2), nullable=True)
+    )
+    billed_amount: Decimal | None = Field(
+        default=None, sa_column=Column(Numeric(14, 2), nullable=True)
+    )
+    flagged_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class IssueRow(FeedbackTable, table=True):
+    """An issue left open after a visit (FBK-12)."""
+
+    __tablename__ = "feedback_issue"
+    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_feedback_issue_dedupe"),)
+
+    issue_id: str = Field(primary_key=True, max_length=36)
+    dedupe_key: str = Field(max_length=300)
+    order_id: str = Field(max_length=200)
+    visit_id: str | None = Field(default=None, max_length=64)
+    technician_id: str | None = Field(default=None, max_length=64)
+    network_id: str | None = Field(default=None, max_length=64)
+    reason: str = Field(max_length=500)
+    level: str | None = Field(default=None, max_length=20)
+    opened_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    department_due_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    company_due_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    department_escalated_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    company_escalated_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    resolved_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    resolution: str | None = Field(default=None, max_length=2000)
+
+
+class SamplingRunRow(FeedbackTable, table=True):
+    """One day's sampling draw (FBK-4): run once per day."""
+
+    __tablename__ = "feedback_sampling_run"
+
+    run_day: date = Field(sa_column=Column(Date, primary_key=True))
+    ran_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    seed: int = Field(sa_column=Column(BigInteger, nullable=False))
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

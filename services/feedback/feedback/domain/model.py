@@ -10,9 +10,10 @@ from typing import Any
 #: The events (by name) feedback keeps on an order's file; it ignores the rest of the bus.
 EVENTS_OF_INTEREST: frozenset[str] = frozenset(
     {
-        # intake: the order, phone-only resolutions to call back on (FBK-1), cancellations
+        # intake: the order, phone-only resolutions to call back on (FBK-1), reopening, cancelling
         "OrderCreated",
         "OrderResolvedRemotely",
+        "OrderReopened",
         "OrderCancelled",
         # scheduling: who was sent and when, lateness, revisits (FBK-6, FBK-7, FBK-11)
         "OrderAssigned",

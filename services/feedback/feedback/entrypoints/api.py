@@ -2,22 +2,94 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from feedback.entrypoints.dependencies import ReaderDep, UowFactoryDep
-from feedback.entrypoints.schemas import OrderEventsOut
+from feedback.domain import commands
+from feedback.domain.callbacks import TaskStatus, satisfied_by_scores
+from feedback.domain.figures import GroupBy
+from feedback.domain.findings import FindingStatus
+from feedback.entrypoints.dependencies import (
+    AdminDep,
+    AgentDep,
+    BusDep,
+    CalendarDep,
+    NetworkReaderDep,
+    NowDep,
+    PolicyDep,
+    ReaderDep,
+    UowFactoryDep,
+    caller_name,
+    network_scope,
+    require_network_access,
+)
+from feedback.entrypoints.schemas import (
+    CallBackListOut,
+    CallBackOut,
+    CallBackOutcomeIn,
+    ChainListOut,
+    ChainOut,
+    ComplaintAdvanceIn,
+    ComplaintCloseIn,
+    ComplaintIn,
+    ComplaintListOut,
+    ComplaintOut,
+    ExplanationIn,
+    FiguresListOut,
+    FiguresOut,
+    FindingDecisionIn,
+    FindingListOut,
+    FindingOut,
+    FraudListOut,
+    FraudOut,
+    IssueListOut,
+    IssueOut,
+    IssueResolveIn,
+    OrderEventsOut,
+    ReconciliationOut,
+    SamplingRunIn,
+    SamplingRunOut,
+)
 from feedback.service_layer import views
+from servicekit.auth import Principal
+from servicekit.idempotency import handle_idempotently
+from servicekit.problems import ProblemError, problem_responses
 
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-router = APIRouter(prefix="/v1", tags=["orders"])
+IDEMPOTENCY_TTL = timedelta(hours=24)
+MAX_PERIOD_DAYS = 366
+
+router = APIRouter(prefix="/v1")
+
+
+async def _idempotent(
+    request: Request,
+    principal: Principal,
+    body: BaseModel,
+    run: Callable[[], Awaitable[JSONResponse]],
+) -> Response:
+    return await handle_idempotently(
+        request,
+        session_factory=request.app.state.runtime.session_factory,
+        principal_id=principal.key_id,
+        ttl=IDEMPOTENCY_TTL,
+        body=body.model_dump(mode="json"),
+        run=run,
+    )
+
+
+# -- orders --------------------------------------------------------------------------------------
 
 
 @router.get(
     "/orders/{order_id}/events",
+    tags=["orders"],
     response_model=OrderEventsOut,
-    responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM},
+    responses=problem_responses(401, 403, 404),
     summary="Read the events feedback recorded for an order",
 )
 async def read_order_events(order_id: str, uow: UowFactoryDep, principal: ReaderDep) -> Any:
@@ -29,3 +101,520 @@ async def read_order_events(order_id: str, uow: UowFactoryDep, principal: Reader
     """
     order_file = await views.order_file(order_id, uow=uow())
     return OrderEventsOut.from_domain(order_file)
+
+
+@router.get(
+    "/orders/{order_id}/revisit-chains",
+    tags=["orders"],
+    response_model=ChainListOut,
+    responses=problem_responses(401, 403, 404),
+    summary="Read an order's revisit chains",
+)
+async def read_revisit_chains(order_id: str, uow: UowFactoryDep, principal: ReaderDep) -> Any:
+    """The chains of visits for one problem (FBK-7): opened by a dissatisfied call-back (which
+    sent RevisitRequested), extended by each revisit booked, closed by a satisfied call-back
+    about a revisit."""
+    chains = await views.revisit_chains(order_id, uow=uow())
+    return ChainListOut(order_id=order_id, chains=[ChainOut.from_domain(c) for c in chains])
+
+
+# -- call-backs ----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/call-backs/due",
+    tags=["call-backs"],
+    response_model=CallBackListOut,
+    responses=problem_responses(401, 403, 422),
+    summary="List the call-backs to make now",
+)
+async def list_due_call_backs(
+    uow: UowFactoryDep,
+    principal: AgentDep,
+    policy: PolicyDep,
+    now: NowDep,
+    rule: Annotated[str | None, Query(pattern=r"^FBK-\d+$")] = None,
+    technician_id: str | None = None,
+    network_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Any:
+    """Call-backs whose time has come (FBK-1: 2 h after phone guidance; FBK-2: 2 h after an
+    untested repair, 3 h when not sure; FBK-3: within 24 h of a visit; FBK-4: sampled work) and
+    that no other agent holds, soonest due first. Times count on the business calendar."""
+    tasks = await views.due_call_backs(
+        uow=uow(),
+        now=now,
+        policy=policy,
+        rule=rule,
+        technician_id=technician_id,
+        network_id=network_id,
+        limit=limit,
+    )
+    return CallBackListOut(items=[CallBackOut.from_domain(t, now) for t in tasks])
+
+
+@router.get(
+    "/call-backs",
+    tags=["call-backs"],
+    response_model=CallBackListOut,
+    responses=problem_responses(401, 403, 422),
+    summary="List call-backs",
+)
+async def list_call_backs(
+    uow: UowFactoryDep,
+    principal: ReaderDep,
+    now: NowDep,
+    status_: Annotated[list[TaskStatus] | None, Query(alias="status")] = None,
+    order_id: str | None = None,
+    rule: Annotated[str | None, Query(pattern=r"^FBK-\d+$")] = None,
+    network_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> Any:
+    """Call-backs in any state, filtered, soonest due first."""
+    tasks = await views.call_backs(
+        uow=uow(),
+        statuses=status_,
+        order_id=order_id,
+        rule=rule,
+        network_id=network_id,
+        limit=limit,
+    )
+    return CallBackListOut(items=[CallBackOut.from_domain(t, now) for t in tasks])
+
+
+@router.get(
+    "/call-backs/{task_id}",
+    tags=["call-backs"],
+    response_model=CallBackOut,
+    responses=problem_responses(401, 403, 404),
+    summary="Read a call-back",
+)
+async def read_call_back(
+    task_id: str, uow: UowFactoryDep, principal: ReaderDep, now: NowDep
+) -> Any:
+    """One call-back with its attempts, the customer's answers and, for sampled work, why it was
+    picked."""
+    return CallBackOut.from_domain(await views.call_back(task_id, uow=uow()), now)
+
+
+@router.post(
+    "/call-backs/{task_id}/claim",
+    tags=["call-backs"],
+    response_model=CallBackOut,
+    responses=problem_responses(401, 403, 404, 409),
+    summary="Claim a call-back",
+)
+async def claim_call_back(task_id: str, bus: BusDep, principal: AgentDep, now: NowDep) -> Any:
+    """Take the call-back to make it now; other agents no longer see it as due until the claim
+    expires. 409 when another agent holds it or it is finished."""
+    task = await bus.handle(commands.ClaimCallBack(task_id=task_id, agent=caller_name(principal)))
+    return CallBackOut.from_domain(task, now)
+
+
+@router.post(
+    "/call-backs/{task_id}/outcome",
+    tags=["call-backs"],
+    response_model=CallBackOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Record how a call-back went",
+)
+async def record_call_back(
+    task_id: str,
+    body: CallBackOutcomeIn,
+    request: Request,
+    bus: BusDep,
+    principal: AgentDep,
+    policy: PolicyDep,
+    now: NowDep,
+) -> Response:
+    """Record the call (FBK-5). Not reached: the task comes back later (and ends as unreachable
+    after the policy's attempts). Reached: two scores 1-10 (attitude, ability), punctuality and
+    dress, the fee the customer says they paid, comments. FollowUpCompleted is published; a
+    dissatisfied customer gets a revisit (RevisitRequested, FBK-7); fair/poor answers are followed
+    up (FBK-6); a contradicted sheet or a fee billing does not know is flagged (FraudSuspected,
+    FBK-8). Send an `Idempotency-Key` to retry safely."""
+
+    async def run() -> JSONResponse:
+        scores = body.scores.to_value() if body.scores is not None else None
+        satisfied = body.satisfied
+        if body.reached and satisfied is None and scores is not None:
+            satisfied = satisfied_by_scores(scores, policy)
+        task = await bus.handle(
+            commands.RecordCallBack(
+                task_id=task_id,
+                agent=caller_name(principal),
+                reached=body.reached,
+                problem_solved=body.problem_solved,
+                satisfied=satisfied,
+                scores=scores,
+            )
+        )
+        return JSONResponse(CallBackOut.from_domain(task, now).model_dump(mode="json"))
+
+    return await _idempotent(request, principal, body, run)
+
+
+# -- sampling ------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/sampling/runs",
+    tags=["call-backs"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=SamplingRunOut,
+    responses=problem_responses(401, 403, 409, 422),
+    summary="Run a day's call-back sampling draw",
+)
+async def run_sampling(body: SamplingRunIn, bus: BusDep, principal: AdminDep) -> Any:
+    """Draw the day's sample of work completed 3-5 days earlier (FBK-4) at the policy's rate per
+    business type, stratified by technician, reproducible from the policy seed and the day. The
+    daily job does this on its own; this is for ops. 409 when that day's draw already ran."""
+    drawn = await bus.handle(commands.RunSampling(day=body.day))
+    return SamplingRunOut.from_domain(drawn)
+
+
+# -- complaints ----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/complaints",
+    tags=["complaints"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=ComplaintOut,
+    responses=problem_responses(401, 403, 422),
+    summary="File a complaint",
+)
+async def file_complaint(
+    body: ComplaintIn, request: Request, bus: BusDep, principal: AgentDep, now: NowDep
+) -> Response:
+    """Accept a complaint on any channel, at any hour of any day (INT-9), classified by level
+    (1 direct, 2 taken higher or to the media) and, when staff are alleged at fault, by class
+    A/B/C (FBK-9). ComplaintFiled is published. Send an `Idempotency-Key` to retry safely."""
+
+    async def run() -> JSONResponse:
+        complaint = await bus.handle(
+            commands.FileComplaint(
+                channel=body.channel,
+                description=body.description,
+                taken_by=caller_name(principal),
+                confirmed_by_customer=body.confirmed_by_customer,
+                order_id=body.order_id,
+                level=body.level,
+                staff_fault_class=body.staff_fault_class,
+                technician_id=body.technician_id,
+                network_id=body.network_id,
+            )
+        )
+        return JSONResponse(
+            ComplaintOut.from_domain(complaint, now).model_dump(mode="json"),
+            status_code=201,
+            headers={"Location": f"/v1/complaints/{complaint.complaint_id}"},
+        )
+
+    return await _idempotent(request, principal, body, run)
+
+
+@router.get(
+    "/complaints",
+    tags=["complaints"],
+    response_model=ComplaintListOut,
+    responses=problem_responses(401, 403),
+    summary="List complaints",
+)
+async def list_complaints(
+    uow: UowFactoryDep,
+    principal: NetworkReaderDep,
+    now: NowDep,
+    open_only: bool = False,
+    order_id: str | None = None,
+    network_id: str | None = None,
+) -> Any:
+    """Complaints, newest first; a partner network sees its own only."""
+    found = await views.complaints(
+        uow=uow(),
+        open_only=open_only,
+        order_id=order_id,
+        network_id=network_scope(principal, network_id),
+    )
+    return ComplaintListOut(items=[ComplaintOut.from_domain(c, now) for c in found])
+
+
+@router.get(
+    "/complaints/{complaint_id}",
+    tags=["complaints"],
+    response_model=ComplaintOut,
+    responses=problem_responses(401, 403, 404),
+    summary="Read a complaint",
+)
+async def read_complaint(
+    complaint_id: str, uow: UowFactoryDep, principal: ReaderDep, now: NowDep
+) -> Any:
+    """The complaint, its current state with owner and SLA clock, and its history."""
+    return ComplaintOut.from_domain(await views.complaint(complaint_id, uow=uow()), now)
+
+
+@router.post(
+    "/complaints/{complaint_id}/confirm",
+    tags=["complaints"],
+    response_model=ComplaintOut,
+    responses=problem_responses(401, 403, 404),
+    summary="Record the customer's confirmation",
+)
+async def confirm_complaint(
+    complaint_id: str, bus: BusDep, principal: AgentDep, now: NowDep
+) -> Any:
+    """The customer confirmed what was recorded (INT-9); only then can it be dispatched."""
+    complaint = await bus.handle(commands.ConfirmComplaint(complaint_id=complaint_id))
+    return ComplaintOut.from_domain(complaint, now)
+
+
+@router.post(
+    "/complaints/{complaint_id}/advance",
+    tags=["complaints"],
+    response_model=ComplaintOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Move a complaint to its next state",
+)
+async def advance_complaint(
+    complaint_id: str, body: ComplaintAdvanceIn, bus: BusDep, principal: AgentDep, now: NowDep
+) -> Any:
+    """accept → dispatch → handle → feedback → reply → follow-up (FBK-10), one step at a time,
+    each with its owner and an SLA clock in working hours. 409 names the allowed next state."""
+    complaint = await bus.handle(
+        commands.AdvanceComplaint(
+            complaint_id=complaint_id, to=body.to, owner=body.owner, note=body.note
+        )
+    )
+    return ComplaintOut.from_domain(complaint, now)
+
+
+@router.post(
+    "/complaints/{complaint_id}/escalate",
+    tags=["complaints"],
+    response_model=ComplaintOut,
+    responses=problem_responses(401, 403, 404, 409),
+    summary="Raise a complaint to level 2",
+)
+async def escalate_complaint(
+    complaint_id: str, bus: BusDep, principal: AgentDep, now: NowDep
+) -> Any:
+    """The complaint went to higher authorities or the media, or was mishandled (FBK-9)."""
+    complaint = await bus.handle(commands.EscalateComplaint(complaint_id=complaint_id))
+    return ComplaintOut.from_domain(complaint, now)
+
+
+@router.post(
+    "/complaints/{complaint_id}/close",
+    tags=["complaints"],
+    response_model=ComplaintOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Close a complaint",
+)
+async def close_complaint(
+    complaint_id: str, body: ComplaintCloseIn, bus: BusDep, principal: AgentDep, now: NowDep
+) -> Any:
+    """Close after the follow-up visit with a summary and a fault finding (FBK-10). A cause, an
+    owner and a preventive action are required (422 names what is missing). ComplaintClosed is
+    published."""
+    complaint = await bus.handle(
+        commands.CloseComplaint(
+            complaint_id=complaint_id,
+            cause=body.cause,
+            owner=body.owner,
+            preventive_action=body.preventive_action,
+            at_fault=body.at_fault,
+            staff_fault_class=body.staff_fault_class,
+            summary=body.summary,
+            compensation=body.compensation,
+        )
+    )
+    return ComplaintOut.from_domain(complaint, now)
+
+
+# -- conduct findings ----------------------------------------------------------------------------
+
+
+@router.get(
+    "/conduct-findings",
+    tags=["quality"],
+    response_model=FindingListOut,
+    responses=problem_responses(401, 403, 422),
+    summary="List fair/poor answers to follow up",
+)
+async def list_findings(
+    uow: UowFactoryDep,
+    principal: ReaderDep,
+    status_: Annotated[FindingStatus | None, Query(alias="status")] = None,
+    technician_id: str | None = None,
+) -> Any:
+    """ "Fair" or "poor" answers on punctuality or dress (FBK-6), oldest first."""
+    found = await views.findings(uow=uow(), status=status_, technician_id=technician_id)
+    return FindingListOut(items=[FindingOut.from_domain(f) for f in found])
+
+
+@router.post(
+    "/conduct-findings/{finding_id}/confirm",
+    tags=["quality"],
+    response_model=FindingOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Confirm a fair/poor answer against the technician",
+)
+async def confirm_finding(
+    finding_id: str, body: FindingDecisionIn, bus: BusDep, principal: AgentDep
+) -> Any:
+    """Followed up and confirmed with no reasonable explanation: it counts against the
+    technician in the quality figures (FBK-6)."""
+    finding = await bus.handle(
+        commands.DecideFinding(
+            finding_id=finding_id, confirmed=True, by=caller_name(principal), note=body.note
+        )
+    )
+    return FindingOut.from_domain(finding)
+
+
+@router.post(
+    "/conduct-findings/{finding_id}/dismiss",
+    tags=["quality"],
+    response_model=FindingOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Dismiss a fair/poor answer with its explanation",
+)
+async def dismiss_finding(
+    finding_id: str, body: ExplanationIn, bus: BusDep, principal: AgentDep
+) -> Any:
+    """A reasonable explanation was found; it does not count against the technician (FBK-6)."""
+    finding = await bus.handle(
+        commands.DecideFinding(
+            finding_id=finding_id, confirmed=False, by=caller_name(principal), note=body.note
+        )
+    )
+    return FindingOut.from_domain(finding)
+
+
+# -- fraud and issues ----------------------------------------------------------------------------
+
+
+@router.get(
+    "/fraud-suspicions",
+    tags=["quality"],
+    response_model=FraudListOut,
+    responses=problem_responses(401, 403, 422),
+    summary="List fraud suspicions",
+)
+async def list_frauds(
+    uow: UowFactoryDep,
+    principal: NetworkReaderDep,
+    network_id: str | None = None,
+    order_id: str | None = None,
+) -> Any:
+    """Sheets signed "satisfied" but contradicted at the call-back, fees billing does not know,
+    and sheets never returned (FBK-8); a partner network sees its own only."""
+    found = await views.frauds(
+        uow=uow(), network_id=network_scope(principal, network_id), order_id=order_id
+    )
+    return FraudListOut(items=[FraudOut.from_domain(f) for f in found])
+
+
+@router.get(
+    "/issues",
+    tags=["quality"],
+    response_model=IssueListOut,
+    responses=problem_responses(401, 403, 422),
+    summary="List issues left open after visits",
+)
+async def list_issues(
+    uow: UowFactoryDep,
+    principal: NetworkReaderDep,
+    open_only: bool = True,
+    order_id: str | None = None,
+    network_id: str | None = None,
+) -> Any:
+    """Issues left open after a visit (FBK-12): sent to the department the same day and to a
+    company-level solution when still open after 2 working days (IssueEscalated)."""
+    found = await views.issues(
+        uow=uow(),
+        open_only=open_only,
+        order_id=order_id,
+        network_id=network_scope(principal, network_id),
+    )
+    return IssueListOut(items=[IssueOut.from_domain(i) for i in found])
+
+
+@router.post(
+    "/issues/{issue_id}/resolve",
+    tags=["quality"],
+    response_model=IssueOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Resolve an open issue",
+)
+async def resolve_issue(
+    issue_id: str, body: IssueResolveIn, bus: BusDep, principal: AgentDep
+) -> Any:
+    """The issue is solved; it escalates no further (FBK-12)."""
+    issue = await bus.handle(commands.ResolveIssue(issue_id=issue_id, resolution=body.resolution))
+    return IssueOut.from_domain(issue)
+
+
+# -- figures and reconciliation ------------------------------------------------------------------
+
+
+@router.get(
+    "/quality-figures",
+    tags=["quality"],
+    response_model=FiguresListOut,
+    responses=problem_responses(401, 403, 422),
+    summary="Quality figures per technician or network",
+)
+async def read_quality_figures(
+    uow: UowFactoryDep,
+    principal: ReaderDep,
+    policy: PolicyDep,
+    calendar: CalendarDep,
+    start: date,
+    end: date,
+    by: GroupBy = GroupBy.TECHNICIAN,
+) -> Any:
+    """For the business days `start`..`end` (both included): on-time arrival rate, first-time-fix
+    and repeat-visit rates (from revisit chains within the policy window), repair pass rate,
+    satisfaction (per item the mean; overall the mean of the two), confirmed conduct findings,
+    complaints by class and call-back coverage with its alarm below the minimum (FBK-6, FBK-11).
+    The last row (`all`) covers everyone."""
+    if end < start or (end - start).days >= MAX_PERIOD_DAYS:
+        raise ProblemError(
+            422,
+            f"The period must run forwards and cover at most {MAX_PERIOD_DAYS} days.",
+            title="Invalid request",
+            errors=[{"field": "end", "message": "before start or too long", "type": "value_error"}],
+        )
+    rows = await views.quality_figures(
+        uow=uow(), first=start, last=end, group_by=by, policy=policy, calendar=calendar
+    )
+    return FiguresListOut(
+        start=start, end=end, group_by=str(by), rows=[FiguresOut.from_domain(r) for r in rows]
+    )
+
+
+@router.get(
+    "/networks/{network_id}/reconciliation",
+    tags=["quality"],
+    response_model=ReconciliationOut,
+    responses=problem_responses(401, 403, 422),
+    summary="A network's daily reconciliation report",
+)
+async def read_reconciliation(
+    network_id: str,
+    day: date,
+    uow: UowFactoryDep,
+    principal: NetworkReaderDep,
+    policy: PolicyDep,
+    calendar: CalendarDep,
+) -> Any:
+    """What the network must reconcile for `day` (000 s25): fraud suspicions flagged that day,
+    sign-off sheets not back, call-backs made and dissatisfied customers, complaints filed, open
+    issues. A partner network reads its own only. Orders the centre handles itself are under
+    network `centre`."""
+    require_network_access(principal, network_id)
+    report = await views.reconciliation(
+        network_id, day, uow=uow(), policy=policy, calendar=calendar
+    )
+    return ReconciliationOut.from_domain(report)

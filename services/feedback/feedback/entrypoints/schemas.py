@@ -1,13 +1,28 @@
-"""Response bodies of feedback's REST API."""
+"""Request and response bodies of feedback's REST API."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from contracts.common import Channel, Money
+from contracts.feedback import FollowUpScores, Grade
+from feedback.domain.callbacks import CallBackTask
+from feedback.domain.case import RevisitChain
+from feedback.domain.complaints import Complaint
+from feedback.domain.figures import Figures
+from feedback.domain.findings import ConductFinding, FraudCase, OpenIssueRecord
 from feedback.domain.model import OrderFile
+from feedback.domain.policy import ComplaintStage
+from feedback.domain.sampling import Draw
+from feedback.service_layer.views import Reconciliation
+
+Text = Annotated[str, Field(max_length=2000)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Score = Annotated[int, Field(ge=1, le=10)]
 
 
 class RecordedEventOut(BaseModel):
@@ -35,4 +50,610 @@ class OrderEventsOut(BaseModel):
         return cls(
             order_id=order_file.order_id,
             events=[RecordedEventOut(**vars(e)) for e in order_file.entries],
+        )
+
+
+# -- call-backs ----------------------------------------------------------------------------------
+
+
+class ScoresIn(BaseModel):
+    """The customer's answers (FBK-5). Ask, never lead: record the customer's own numbers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service_attitude: Score = Field(description="Service attitude, 1 (worst) to 10 (best).")
+    professional_ability: Score = Field(description="Professional ability, 1 to 10.")
+    punctuality: Grade | None = None
+    dress: Grade | None = None
+    fee_charged: bool | None = Field(default=None, description="Whether a fee was charged.")
+    fee_amount: Decimal | None = Field(
+        default=None, ge=0, max_digits=14, decimal_places=2, description="How much, in CNY."
+    )
+    comments: Text | None = None
+
+    @model_validator(mode="after")
+    def _fee(self) -> ScoresIn:
+        if self.fee_charged is False and self.fee_amount not in (None, Decimal(0)):
+            raise ValueError("fee_amount given although fee_charged is false")
+        return self
+
+    def to_value(self) -> FollowUpScores:
+        """The contract shape."""
+        return FollowUpScores(**self.model_dump())
+
+
+class CallBackOutcomeIn(BaseModel):
+    """How a call went: not reached (tried again later), or the customer's answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reached: bool
+    problem_solved: bool | None = Field(
+        default=None, description="Whether the problem is gone (asked after FBK-1 and FBK-2)."
+    )
+    satisfied: bool | None = Field(
+        default=None,
+        description="Whether the customer says they are satisfied; when left out, both scores "
+        "at or above the policy's bar count as satisfied.",
+    )
+    scores: ScoresIn | None = None
+
+    @model_validator(mode="after")
+    def _answers_only_when_reached(self) -> CallBackOutcomeIn:
+        answered = self.scores is not None or self.satisfied is not None
+        if not self.reached and (answered or self.problem_solved is not None):
+            raise ValueError("a customer not reached gives no answers: leave them out")
+        if self.reached and self.scores is None:
+            raise ValueError("scores are required when the customer was reached")
+        return self
+
+
+class AttemptOut(BaseModel):
+    """One call made."""
+
+    at: datetime
+    by: str
+    reached: bool
+
+
+class SurveyOut(BaseModel):
+    """What the customer answered (FBK-5)."""
+
+    problem_solved: bool | None
+    satisfied: bool
+    scores: FollowUpScores
+
+
+class CallBackOut(BaseModel):
+    """A call-back task."""
+
+    task_id: str
+    order_id: str
+    reason_rule: str = Field(description="The rule that called for it: FBK-1, -2, -3 or -4.")
+    status: str
+    not_before: datetime = Field(description="The call is not made before this.")
+    due_at: datetime = Field(description="The call is overdue after this.")
+    overdue: bool
+    visit_id: str | None
+    technician_id: str | None
+    network_id: str | None
+    selection: dict[str, Any] | None = Field(
+        description="Why sampling picked this work (FBK-4): business type, rate, stratum."
+    )
+    claimed_by: str | None
+    attempts: list[AttemptOut]
+    survey: SurveyOut | None
+    created_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def from_domain(cls, task: CallBackTask, now: datetime) -> CallBackOut:
+        """Read model of a task."""
+        return cls(
+            task_id=task.task_id,
+            order_id=task.order_id,
+            reason_rule=task.reason_rule,
+            status=str(task.status),
+            not_before=task.not_before,
+            due_at=task.due_at,
+            overdue=task.completed_at is None and task.due_at < now,
+            visit_id=task.visit_id,
+            technician_id=task.technician_id,
+            network_id=task.network_id,
+            selection=task.selection,
+            claimed_by=task.claimed_by,
+            attempts=[AttemptOut(at=a.at, by=a.by, reached=a.reached) for a in task.attempts],
+            survey=None
+            if task.survey is None
+            else SurveyOut(
+                problem_solved=task.survey.problem_solved,
+                satisfied=task.survey.satisfied,
+                scores=task.survey.scores,
+            ),
+            created_at=task.created_at,
+            completed_at=task.completed_at,
+        )
+
+
+class CallBackListOut(BaseModel):
+    """Call-backs, soonest due first."""
+
+    items: list[CallBackOut]
+
+
+class ChainOut(BaseModel):
+    """A revisit chain (FBK-7)."""
+
+    chain_id: str
+    status: str
+    origin_visit_id: str | None
+    visit_ids: list[str] = Field(description="The revisits booked in the chain, oldest first.")
+    revisits_requested: int
+    opened_at: datetime
+    opened_by_task: str
+    closed_at: datetime | None
+    closed_by_task: str | None
+
+    @classmethod
+    def from_domain(cls, chain: RevisitChain) -> ChainOut:
+        """Read model of a chain."""
+        return cls(
+            chain_id=chain.chain_id,
+            status=str(chain.status),
+            origin_visit_id=chain.origin_visit_id,
+            visit_ids=list(chain.visit_ids),
+            revisits_requested=chain.requests,
+            opened_at=chain.opened_at,
+            opened_by_task=chain.opened_by_task,
+            closed_at=chain.closed_at,
+            closed_by_task=chain.closed_by_task,
+        )
+
+
+class ChainListOut(BaseModel):
+    """An order's revisit chains."""
+
+    order_id: str
+    chains: list[ChainOut]
+
+
+# -- sampling ------------------------------------------------------------------------------------
+
+
+class SamplingRunIn(BaseModel):
+    """Run the sampling draw of a day (defaults to today)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    day: date | None = None
+
+
+class SamplingRunOut(BaseModel):
+    """The outcome of a day's draw (FBK-4)."""
+
+    run_day: date
+    seed: int
+    considered: int
+    selected: int
+    by_type: dict[str, dict[str, int]]
+
+    @classmethod
+    def from_domain(cls, drawn: Draw) -> SamplingRunOut:
+        """Read model of a draw."""
+        return cls(
+            run_day=drawn.run_day,
+            seed=drawn.seed,
+            considered=len(drawn.considered),
+            selected=len(drawn.picks),
+            by_type=drawn.by_type,
+        )
+
+
+# -- complaints ----------------------------------------------------------------------------------
+
+
+class ComplaintIn(BaseModel):
+    """A complaint as the taker recorded it (INT-9) and classified it (FBK-9)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Channel
+    description: Annotated[str, Field(min_length=1, max_length=2000)]
+    confirmed_by_customer: bool = Field(
+        description="The record was read back to the customer, who confirmed it (INT-9); an "
+        "unconfirmed complaint is accepted but cannot be dispatched until confirmed."
+    )
+    order_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    level: Literal[1, 2] = 1
+    staff_fault_class: Literal["A", "B", "C"] | None = Field(
+        default=None,
+        description="A: bribes, overcharging, violence or insults; B: not following the "
+        "process; C: passing the buck, poor attitude, work errors. Null: no staff fault alleged.",
+    )
+    technician_id: Annotated[str, Field(max_length=64)] | None = None
+    network_id: Annotated[str, Field(max_length=64)] | None = None
+
+
+class ComplaintAdvanceIn(BaseModel):
+    """Move the complaint to the next state with its owner (FBK-10)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: ComplaintStage
+    owner: Name
+    note: Text | None = None
+
+
+class ComplaintCloseIn(BaseModel):
+    """The closing summary and fault finding (FBK-10)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cause: Annotated[str, Field(max_length=2000)]
+    owner: Annotated[str, Field(max_length=200)]
+    preventive_action: Annotated[str, Field(max_length=2000)]
+    at_fault: bool
+    staff_fault_class: Literal["A", "B", "C"] | None = None
+    summary: Text | None = None
+    compensation: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+
+
+class StageOut(BaseModel):
+    """One state of the loop, with its owner and SLA clock."""
+
+    stage: str
+    owner: str
+    entered_at: datetime
+    due_at: datetime | None
+    left_at: datetime | None
+    overdue: bool
+    note: str | None
+
+
+class ClosureOut(BaseModel):
+    """How the complaint was closed."""
+
+    cause: str
+    owner: str
+    preventive_action: str
+    at_fault: bool
+    staff_fault_class: str | None
+    summary: str | None
+    compensation: Money | None
+
+
+class ComplaintOut(BaseModel):
+    """A complaint and its way round the loop."""
+
+    complaint_id: str
+    order_id: str
+    channel: Channel
+    description: str
+    level: int
+    staff_fault_class: str | None
+    confirmed_by_customer: bool
+    taken_by: str
+    filed_at: datetime
+    technician_id: str | None
+    network_id: str | None
+    stage: str
+    owner: str
+    due_at: datetime | None
+    allowed_next: list[str]
+    stages: list[StageOut]
+    closure: ClosureOut | None
+
+    @classmethod
+    def from_domain(cls, complaint: Complaint, now: datetime) -> ComplaintOut:
+        """Read model of a complaint."""
+        closure = complaint.closure
+        return cls(
+            complaint_id=complaint.complaint_id,
+            order_id=complaint.order_id,
+            channel=complaint.channel,
+            description=complaint.description,
+            level=complaint.level,
+            staff_fault_class=complaint.staff_fault_class,
+            confirmed_by_customer=complaint.confirmed_by_customer,
+            taken_by=complaint.taken_by,
+            filed_at=complaint.filed_at,
+            technician_id=complaint.technician_id,
+            network_id=complaint.network_id,
+            stage=str(complaint.stage),
+            owner=complaint.current.owner,
+            due_at=complaint.current.due_at,
+            allowed_next=complaint.allowed_next(),
+            stages=[
+                StageOut(
+                    stage=str(s.stage),
+                    owner=s.owner,
+                    entered_at=s.entered_at,
+                    due_at=s.due_at,
+                    left_at=s.left_at,
+                    overdue=s.overdue(now),
+                    note=s.note,
+                )
+                for s in complaint.stages
+            ],
+            closure=None
+            if closure is None
+            else ClosureOut(
+                cause=closure.cause,
+                owner=closure.owner,
+                preventive_action=closure.preventive_action,
+                at_fault=closure.at_fault,
+                staff_fault_class=closure.staff_fault_class,
+                summary=closure.summary,
+                compensation=closure.compensation,
+            ),
+        )
+
+
+class ComplaintListOut(BaseModel):
+    """Complaints, newest first."""
+
+    items: list[ComplaintOut]
+
+
+# -- findings, fraud, issues ---------------------------------------------------------------------
+
+
+class FindingDecisionIn(BaseModel):
+    """Confirm or dismiss a fair/poor answer (FBK-6); dismissing needs the explanation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: Text | None = None
+
+
+class ExplanationIn(BaseModel):
+    """The reasonable explanation found for a fair/poor answer (FBK-6)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class FindingOut(BaseModel):
+    """A fair/poor answer followed up (FBK-6)."""
+
+    finding_id: str
+    order_id: str
+    task_id: str
+    aspect: str
+    grade: Grade
+    status: str
+    technician_id: str | None
+    network_id: str | None
+    raised_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    note: str | None
+
+    @classmethod
+    def from_domain(cls, finding: ConductFinding) -> FindingOut:
+        """Read model of a finding."""
+        return cls(
+            finding_id=finding.finding_id,
+            order_id=finding.order_id,
+            task_id=finding.task_id,
+            aspect=finding.aspect,
+            grade=finding.grade,
+            status=str(finding.status),
+            technician_id=finding.technician_id,
+            network_id=finding.network_id,
+            raised_at=finding.raised_at,
+            decided_by=finding.decided_by,
+            decided_at=finding.decided_at,
+            note=finding.note,
+        )
+
+
+class FindingListOut(BaseModel):
+    """Conduct findings."""
+
+    items: list[FindingOut]
+
+
+class FraudOut(BaseModel):
+    """A fraud suspicion (FBK-8)."""
+
+    fraud_id: str
+    order_id: str
+    signal: str
+    network_id: str
+    visit_id: str | None
+    technician_id: str | None
+    detail: str | None
+    reported_amount: Money | None
+    billed_amount: Money | None
+    flagged_at: datetime
+
+    @classmethod
+    def from_domain(cls, case: FraudCase) -> FraudOut:
+        """Read model of a suspicion."""
+        return cls(
+            fraud_id=case.fraud_id,
+            order_id=case.order_id,
+            signal=str(case.signal),
+            network_id=case.network_id,
+            visit_id=case.visit_id,
+            technician_id=case.technician_id,
+            detail=case.detail,
+            reported_amount=case.reported_amount,
+            billed_amount=case.billed_amount,
+            flagged_at=case.flagged_at,
+        )
+
+
+class FraudListOut(BaseModel):
+    """Fraud suspicions."""
+
+    items: list[FraudOut]
+
+
+class IssueResolveIn(BaseModel):
+    """How the issue was solved."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class IssueOut(BaseModel):
+    """An issue left open after a visit (FBK-12)."""
+
+    issue_id: str
+    order_id: str
+    visit_id: str | None
+    technician_id: str | None
+    network_id: str | None
+    reason: str
+    level: str | None = Field(description="How far it went up: `department` or `company`.")
+    opened_at: datetime
+    department_due_at: datetime
+    company_due_at: datetime
+    department_escalated_at: datetime | None
+    company_escalated_at: datetime | None
+    resolved_at: datetime | None
+    resolution: str | None
+
+    @classmethod
+    def from_domain(cls, issue: OpenIssueRecord) -> IssueOut:
+        """Read model of an issue."""
+        return cls(
+            issue_id=issue.issue_id,
+            order_id=issue.order_id,
+            visit_id=issue.visit_id,
+            technician_id=issue.technician_id,
+            network_id=issue.network_id,
+            reason=issue.reason,
+            level=issue.level,
+            opened_at=issue.opened_at,
+            department_due_at=issue.department_due_at,
+            company_due_at=issue.company_due_at,
+            department_escalated_at=issue.department_escalated_at,
+            company_escalated_at=issue.company_escalated_at,
+            resolved_at=issue.resolved_at,
+            resolution=issue.resolution,
+        )
+
+
+class IssueListOut(BaseModel):
+    """Issues."""
+
+    items: list[IssueOut]
+
+
+# -- figures and reconciliation ------------------------------------------------------------------
+
+
+class SatisfactionOut(BaseModel):
+    """Satisfaction (FBK-6): per item the mean score, overall the mean of the two."""
+
+    surveys: int
+    service_attitude: float | None
+    professional_ability: float | None
+    overall: float | None
+
+
+class CoverageOut(BaseModel):
+    """Call-back coverage of repair records (FBK-11)."""
+
+    repair_records: int
+    surveyed: int
+    percent: float | None
+    minimum_percent: int
+    alarm: bool = Field(description="True when coverage is below the minimum.")
+
+
+class FiguresOut(BaseModel):
+    """The quality figures of one technician or network (key `all`: everyone)."""
+
+    key: str
+    arrivals: int
+    on_time_rate: float | None
+    first_visits: int
+    first_time_fix_rate: float | None
+    visits: int
+    repeat_visit_rate: float | None
+    repairs: int
+    repair_pass_rate: float | None
+    satisfaction: SatisfactionOut
+    confirmed_conduct_findings: int
+    complaints_by_class: dict[str, int]
+    complaints_level_2: int
+    call_back_coverage: CoverageOut
+
+    @classmethod
+    def from_domain(cls, f: Figures) -> FiguresOut:
+        """Read model of the figures."""
+        return cls(
+            key=f.key,
+            arrivals=f.arrivals,
+            on_time_rate=f.on_time_rate,
+            first_visits=f.first_visits,
+            first_time_fix_rate=f.first_time_fix_rate,
+            visits=f.visits,
+            repeat_visit_rate=f.repeat_visit_rate,
+            repairs=f.repairs,
+            repair_pass_rate=f.repair_pass_rate,
+            satisfaction=SatisfactionOut(
+                surveys=f.surveys,
+                service_attitude=f.attitude,
+                professional_ability=f.ability,
+                overall=f.satisfaction,
+            ),
+            confirmed_conduct_findings=f.confirmed_conduct,
+            complaints_by_class=dict(f.complaints_by_class),
+            complaints_level_2=f.complaints_level_2,
+            call_back_coverage=CoverageOut(
+                repair_records=f.repairs,
+                surveyed=f.repairs_surveyed,
+                percent=f.coverage_percent,
+                minimum_percent=f.min_coverage_percent,
+                alarm=f.coverage_alarm,
+            ),
+        )
+
+
+class FiguresListOut(BaseModel):
+    """Quality figures over a period (business days, both ends included)."""
+
+    start: date
+    end: date
+    group_by: str
+    rows: list[FiguresOut]
+
+
+class ReconciliationOut(BaseModel):
+    """A network's daily reconciliation report (000 s25, FBK-8)."""
+
+    network_id: str
+    day: date
+    fraud_suspicions: list[FraudOut]
+    suspicions_by_signal: dict[str, int]
+    sheets_outstanding: list[dict[str, Any]] = Field(
+        description="Completed visits whose sign-off sheet has not come back."
+    )
+    call_backs_completed: int
+    call_backs_reached: int
+    customers_dissatisfied: int
+    complaints_filed: int
+    open_issues: list[IssueOut]
+
+    @classmethod
+    def from_domain(cls, r: Reconciliation) -> ReconciliationOut:
+        """Read model of the report."""
+        return cls(
+            network_id=r.network_id,
+            day=r.day,
+            fraud_suspicions=[FraudOut.from_domain(s) for s in r.fraud_suspicions],
+            suspicions_by_signal=r.suspicions_by_signal,
+            sheets_outstanding=r.sheets_outstanding,
+            call_backs_completed=r.call_backs_completed,
+            call_backs_reached=r.call_backs_reached,
+            customers_dissatisfied=r.customers_dissatisfied,
+            complaints_filed=r.complaints_filed,
+            open_issues=[IssueOut.from_domain(i) for i in r.open_issues],
         )

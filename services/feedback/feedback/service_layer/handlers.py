@@ -1,19 +1,60 @@
-"""Feedback's command handlers and the handler of events seen on the bus."""
+"""Feedback's command handlers, the handler of events seen on the bus, and the periodic sweep."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from typing import Any
+
 import structlog
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from contracts.envelope import EventEnvelope
+from contracts.feedback import FraudSignal, RevisitRequested
+from contracts.registry import parse_data
+from feedback.domain import commands, sampling
+from feedback.domain.callbacks import CallBackTask, Survey, TaskStatus, fee_amount
+from feedback.domain.case import (
+    CancelCallBacks,
+    Case,
+    OpenIssue,
+    Reaction,
+    ScheduleCallBack,
+)
+from feedback.domain.complaints import Complaint
+from feedback.domain.exceptions import NotFound, SamplingAlreadyRun
+from feedback.domain.findings import (
+    ConductFinding,
+    FraudCase,
+    OpenIssueRecord,
+    fee_discrepancy,
+)
 from feedback.domain.model import EVENTS_OF_INTEREST, OrderFile, RecordedEvent, summarise
+from feedback.domain.policy import FeedbackPolicy
+from feedback.domain.ports import WorkingCalendar
 from feedback.service_layer.unit_of_work import FeedbackUnitOfWork
+from servicekit.consumer import PoisonMessage
 from servicekit.messagebus import Handler
 
 log = structlog.get_logger(__name__)
 
+Clock = Callable[[], datetime]
 
-async def record_event(envelope: EventEnvelope, *, uow: FeedbackUnitOfWork) -> None:
-    """Put an event of interest on its order's file, once (inbox); other events are skipped."""
+
+# -- events seen on the bus ----------------------------------------------------------------------
+
+
+async def record_event(
+    envelope: EventEnvelope,
+    *,
+    uow: FeedbackUnitOfWork,
+    policy: FeedbackPolicy,
+    calendar: WorkingCalendar,
+    clock: Clock,
+) -> None:
+    """Put an event of interest on its order's file and its case, once (inbox), and carry out
+    what it calls for (call-backs, open issues); other events are skipped."""
     async with uow:
         if not await uow.claim_inbox(envelope):
             return
@@ -25,6 +66,20 @@ async def record_event(envelope: EventEnvelope, *, uow: FeedbackUnitOfWork) -> N
             if order_file.record(entry):
                 await uow.order_files.save(order_file, new_entries=[entry])
                 log.info("feedback.event_recorded", type=envelope.type, subject=envelope.subject)
+            try:
+                payload = parse_data(envelope)
+            except ValidationError as exc:
+                raise PoisonMessage(f"invalid {envelope.type} data: {exc}") from exc
+            case = await uow.cases.get(envelope.subject) or Case(order_id=envelope.subject)
+            reactions = case.apply(
+                payload,
+                at=envelope.time,
+                event_id=str(envelope.id),
+                policy=policy,
+                calendar=calendar,
+            )
+            await uow.cases.save(case)
+            await _react(case, reactions, uow=uow, now=clock(), policy=policy, calendar=calendar)
         await uow.commit()
 
 
@@ -40,4 +95,576 @@ def recorded_event(envelope: EventEnvelope) -> RecordedEvent:
     )
 
 
-COMMAND_HANDLERS: dict[type, Handler] = {}
+async def _react(
+    case: Case,
+    reactions: list[Reaction],
+    *,
+    uow: FeedbackUnitOfWork,
+    now: datetime,
+    policy: FeedbackPolicy,
+    calendar: WorkingCalendar,
+) -> None:
+    for reaction in reactions:
+        match reaction:
+            case ScheduleCallBack():
+                await _schedule(case, reaction, uow=uow, now=now)
+            case CancelCallBacks():
+                for task in await uow.call_backs.for_order(case.order_id):
+                    if reaction.rule in (None, task.reason_rule) and task.cancel(
+                        reaction.reason, now
+                    ):
+                        await uow.call_backs.save(task)
+                if reaction.rule is None:
+                    for issue in await uow.issues.search(open_only=True, order_id=case.order_id):
+                        issue.resolve(reaction.reason, now)
+                        await uow.issues.save(issue)
+            case OpenIssue():
+                await _open_issue(
+                    case,
+                    visit_id=reaction.visit_id,
+                    reason=reaction.reason,
+                    dedupe_key=f"{case.order_id}:{reaction.visit_id}",
+                    uow=uow,
+                    now=now,
+                    policy=policy,
+                    calendar=calendar,
+                )
+
+
+async def _schedule(
+    case: Case, reaction: ScheduleCallBack, *, uow: FeedbackUnitOfWork, now: datetime
+) -> None:
+    if case.cancelled or await uow.call_backs.exists(reaction.dedupe_key):
+        return
+    if reaction.unless_rule_for_visit and reaction.visit_id:
+        earlier = f"{reaction.unless_rule_for_visit}:{case.order_id}:{reaction.visit_id}"
+        if await uow.call_backs.exists(earlier):
+            return
+    visit = case.visits.get(reaction.visit_id) if reaction.visit_id else None
+    task = CallBackTask.schedule(
+        order_id=case.order_id,
+        rule=reaction.rule,
+        now=now,
+        not_before=reaction.not_before,
+        due_at=reaction.due_at,
+        dedupe_key=reaction.dedupe_key,
+        visit_id=reaction.visit_id,
+        technician_id=reaction.technician_id or case.technician_id,
+        network_id=(visit.network_id if visit else None) or case.network,
+    )
+    uow.track(task)
+    await uow.call_backs.save(task)
+
+
+async def _open_issue(
+    case: Case,
+    *,
+    visit_id: str | None,
+    reason: str,
+    dedupe_key: str,
+    uow: FeedbackUnitOfWork,
+    now: datetime,
+    policy: FeedbackPolicy,
+    calendar: WorkingCalendar,
+) -> None:
+    if case.cancelled or await uow.issues.exists(dedupe_key):
+        return
+    visit = case.visits.get(visit_id) if visit_id else None
+    issue = OpenIssueRecord.open(
+        order_id=case.order_id,
+        reason=reason,
+        now=now,
+        dedupe_key=dedupe_key,
+        visit_id=visit_id,
+        technician_id=(visit.technician_id if visit else None) or case.technician_id,
+        network_id=(visit.network_id if visit else None) or case.network,
+        policy=policy,
+        calendar=calendar,
+    )
+    uow.track(issue)
+    await uow.issues.save(issue)
+
+
+# -- call-backs ----------------------------------------------------------------------------------
+
+
+async def claim_call_back(
+    cmd: commands.ClaimCallBack, *, uow: FeedbackUnitOfWork, clock: Clock, policy: FeedbackPolicy
+) -> CallBackTask:
+    """Take a call-back to make it now (409 when another agent holds it or it is finished)."""
+    async with uow:
+        task = await _task(uow, cmd.task_id)
+        task.claim(by=cmd.agent, now=clock(), policy=policy)
+        await uow.call_backs.save(task)
+        await uow.commit()
+        return task
+
+
+async def record_call_back(
+    cmd: commands.RecordCallBack,
+    *,
+    uow: FeedbackUnitOfWork,
+    clock: Clock,
+    policy: FeedbackPolicy,
+    calendar: WorkingCalendar,
+) -> CallBackTask:
+    """Record a call (FBK-5). Not reached: called again later. Reached: a dissatisfied customer
+    gets a revisit (FBK-7), a satisfied one after a revisit closes the chain; fair/poor answers
+    are followed up (FBK-6); a contradicted sheet or an unknown fee is flagged (FBK-8)."""
+    now = clock()
+    async with uow:
+        task = await _task(uow, cmd.task_id)
+        survey = None
+        if cmd.reached:
+            assert cmd.scores is not None and cmd.satisfied is not None
+            survey = Survey(
+                problem_solved=cmd.problem_solved, satisfied=cmd.satisfied, scores=cmd.scores
+            )
+        task.record(
+            by=cmd.agent,
+            now=now,
+            reached=cmd.reached,
+            survey=survey,
+            policy=policy,
+            calendar=calendar,
+        )
+        uow.track(task)
+        await uow.call_backs.save(task)
+        if survey is not None:
+            case = await uow.cases.get(task.order_id) or Case(order_id=task.order_id)
+            await _after_survey(
+                case, task, survey, uow=uow, now=now, policy=policy, calendar=calendar
+            )
+            await uow.cases.save(case)
+        await uow.commit()
+        return task
+
+
+async def _after_survey(
+    case: Case,
+    task: CallBackTask,
+    survey: Survey,
+    *,
+    uow: FeedbackUnitOfWork,
+    now: datetime,
+    policy: FeedbackPolicy,
+    calendar: WorkingCalendar,
+) -> None:
+    visit_id = task.visit_id or case.last_visit_id()
+    visit = case.visits.get(visit_id) if visit_id else None
+    technician_id = task.technician_id or (visit.technician_id if visit else case.technician_id)
+    network_id = task.network_id or (visit.network_id if visit else None) or case.network
+    if survey.dissatisfied:
+        # rule FBK-7: dissatisfied → a revisit, until the customer is satisfied
+        chain = case.dissatisfied(task_id=task.task_id, visit_id=task.visit_id, at=now)
+        uow.record(
+            RevisitRequested(
+                order_id=case.order_id,
+                task_id=task.task_id,
+                previous_visit_id=visit_id,
+                reason="customer not satisfied at call-back"
+                if not survey.satisfied
+                else "problem not solved at call-back",
+                requested_by=f"feedback:{task.reason_rule}",
+            )
+        )
+        log.info("feedback.revisit_requested", order=case.order_id, chain=chain.chain_id)
+        await _open_issue(
+            case,
+            visit_id=visit_id,
+            reason="customer dissatisfied at call-back",
+            dedupe_key=f"{case.order_id}:call-back:{task.task_id}",
+            uow=uow,
+            now=now,
+            policy=policy,
+            calendar=calendar,
+        )
+    else:
+        case.satisfied(task_id=task.task_id, visit_id=task.visit_id, at=now)
+        for issue in await uow.issues.search(open_only=True, order_id=case.order_id):
+            issue.resolve(f"customer satisfied at call-back {task.task_id}", now)
+            await uow.issues.save(issue)
+
+    # rule FBK-6: fair/poor answers on punctuality or dress are followed up
+    for aspect, grade in survey.weak_grades.items():
+        await uow.findings.save(
+            ConductFinding.raise_(
+                order_id=case.order_id,
+                task_id=task.task_id,
+                aspect=aspect,
+                grade=grade,
+                now=now,
+                technician_id=technician_id,
+                network_id=network_id,
+            )
+        )
+
+    # rule FBK-8: a signed "satisfied" contradicted at the call-back
+    if not survey.satisfied and visit is not None and visit.signed_satisfied:
+        await _flag(
+            FraudCase.flag(
+                order_id=case.order_id,
+                signal=FraudSignal.CONTRADICTED_SIGN_OFF,
+                now=now,
+                dedupe_key=f"{FraudSignal.CONTRADICTED_SIGN_OFF}:{case.order_id}:{visit.visit_id}",
+                network_id=network_id,
+                visit_id=visit.visit_id,
+                technician_id=technician_id,
+                detail=f"sheet signed as satisfied; customer not satisfied at call-back "
+                f"{task.task_id}",
+            ),
+            uow=uow,
+        )
+    # rule FBK-8: a fee billing does not know, or a different amount
+    reported = fee_amount(survey.scores)
+    billed = case.billed_amount()
+    why = fee_discrepancy(reported, billed, policy.fee_tolerance)
+    if why is not None:
+        await _flag(
+            FraudCase.flag(
+                order_id=case.order_id,
+                signal=FraudSignal.FEE_MISMATCH,
+                now=now,
+                dedupe_key=f"{FraudSignal.FEE_MISMATCH}:{case.order_id}:{task.task_id}",
+                network_id=network_id,
+                visit_id=visit_id,
+                technician_id=technician_id,
+                detail=why,
+                reported_amount=reported,
+                billed_amount=billed,
+            ),
+            uow=uow,
+        )
+
+
+async def _flag(fraud: FraudCase, *, uow: FeedbackUnitOfWork) -> None:
+    if await uow.frauds.exists(fraud.dedupe_key):
+        return
+    uow.track(fraud)
+    await uow.frauds.add(fraud)
+
+
+async def _task(uow: FeedbackUnitOfWork, task_id: str) -> CallBackTask:
+    task = await uow.call_backs.get(task_id)
+    if task is None:
+        raise NotFound("call-back", task_id)
+    return task
+
+
+# -- sampling (FBK-4) ----------------------------------------------------------------------------
+
+
+async def run_sampling(
+    cmd: commands.RunSampling,
+    *,
+    uow: FeedbackUnitOfWork,
+    clock: Clock,
+    policy: FeedbackPolicy,
+    calendar: WorkingCalendar,
+) -> sampling.Draw:
+    """Draw the day's sample of work completed 3-5 days earlier (once per day) and queue a
+    call-back for each pick, with the reason it was picked."""
+    now = clock()
+    run_day = cmd.day or now.astimezone(calendar.tz).date()
+    first, last = sampling.window(run_day, policy)
+    start = datetime.combine(first, time(0), tzinfo=calendar.tz)
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=calendar.tz)
+    async with uow:
+        if await uow.sampling_runs.get(run_day) is not None:
+            raise SamplingAlreadyRun(run_day.isoformat())
+        keys = await uow.cases.unsampled_completed_between(start, end)
+        cases = {c.order_id: c for c in await uow.cases.many([o for o, _ in keys])}
+        records: list[sampling.WorkRecord] = []
+        for order_id, visit_id in keys:
+            case = cases.get(order_id)
+            if case is None or case.cancelled:
+                continue
+            visit = case.visits[visit_id]
+            assert visit.closed_at is not None
+            records.append(
+                sampling.WorkRecord(
+                    order_id=order_id,
+                    visit_id=visit_id,
+                    technician_id=visit.technician_id,
+                    network_id=visit.network_id or case.network,
+                    business_type=case.business_type(visit, policy),
+                    closed_at=visit.closed_at,
+                )
+            )
+        prior = await uow.call_backs.sampled_counts_since(
+            now - timedelta(days=policy.sampling_balance_days)
+        )
+        result = sampling.draw(records, run_day=run_day, policy=policy, prior_counts=prior)
+        due = calendar.add_working_time(now, timedelta(hours=policy.sample_due_working_hours))
+        for pick in result.picks:
+            record = pick.record
+            task = CallBackTask.schedule(
+                order_id=record.order_id,
+                rule="FBK-4",
+                now=now,
+                not_before=now,
+                due_at=due,
+                dedupe_key=f"FBK-4:{record.order_id}:{record.visit_id}",
+                visit_id=record.visit_id,
+                technician_id=record.technician_id,
+                network_id=record.network_id,
+                selection=pick.explanation,
+            )
+            uow.track(task)
+            await uow.call_backs.save(task)
+        await uow.cases.mark_sampled(
+            keys,
+            run_day=run_day,
+            selected={(p.record.order_id, p.record.visit_id) for p in result.picks},
+        )
+        await uow.sampling_runs.add(
+            run_day=run_day, ran_at=now, seed=policy.sampling_seed, summary=result.by_type
+        )
+        await uow.commit()
+    log.info("feedback.sampling_ran", day=run_day.isoformat(), picks=len(result.picks))
+    return result
+
+
+# -- the periodic sweep --------------------------------------------------------------------------
+
+
+async def flag_missing_sheets(
+    *, uow: FeedbackUnitOfWork, clock: Clock, policy: FeedbackPolicy
+) -> int:
+    """Flag completed visits whose sign-off sheet never came back (FBK-8); how many."""
+    now = clock()
+    flagged = 0
+    async with uow:
+        keys = await uow.cases.unsigned_completed_before(
+            now - timedelta(hours=policy.sign_off_grace_hours)
+        )
+        for order_id, visit_id in keys:
+            case = await uow.cases.get(order_id)
+            if case is None or case.cancelled:
+                await uow.cases.mark_sheet_flagged(order_id, visit_id)
+                continue
+            visit = case.visits[visit_id]
+            await _flag(
+                FraudCase.flag(
+                    order_id=order_id,
+                    signal=FraudSignal.SHEET_NOT_RETURNED,
+                    now=now,
+                    dedupe_key=f"{FraudSignal.SHEET_NOT_RETURNED}:{order_id}:{visit_id}",
+                    network_id=visit.network_id or case.network,
+                    visit_id=visit_id,
+                    technician_id=visit.technician_id,
+                    detail=f"no sign-off sheet {policy.sign_off_grace_hours} h after the visit",
+                ),
+                uow=uow,
+            )
+            await uow.cases.mark_sheet_flagged(order_id, visit_id)
+            flagged += 1
+        await uow.commit()
+    return flagged
+
+
+async def escalate_issues(*, uow: FeedbackUnitOfWork, clock: Clock) -> int:
+    """Send open issues whose time is up to the company level (FBK-12); how many."""
+    now = clock()
+    async with uow:
+        escalated = 0
+        for issue in await uow.issues.due_for_company(now):
+            if issue.sweep(now):
+                uow.track(issue)
+                await uow.issues.save(issue)
+                escalated += 1
+        await uow.commit()
+    return escalated
+
+
+async def sweep(
+    *,
+    uow_factory: Callable[[], FeedbackUnitOfWork],
+    clock: Clock,
+    policy: FeedbackPolicy,
+    calendar: WorkingCalendar,
+) -> dict[str, Any]:
+    """The periodic job: the day's sampling draw (from its hour, once), missing sheets, issue
+    escalations. Idempotent: everything is decided from the database."""
+    now = clock()
+    report: dict[str, Any] = {"sampled": None}
+    if now.astimezone(calendar.tz).hour >= policy.sampling_hour_local:
+        try:
+            drawn = await run_sampling(
+                commands.RunSampling(),
+                uow=uow_factory(),
+                clock=clock,
+                policy=policy,
+                calendar=calendar,
+            )
+            report["sampled"] = len(drawn.picks)
+        except (SamplingAlreadyRun, IntegrityError):
+            pass
+    report["sheets_flagged"] = await flag_missing_sheets(
+        uow=uow_factory(), clock=clock, policy=policy
+    )
+    report["issues_escalated"] = await escalate_issues(uow=uow_factory(), clock=clock)
+    return report
+
+
+# -- complaints (INT-9, FBK-9, FBK-10) -----------------------------------------------------------
+
+
+async def file_complaint(
+    cmd: commands.FileComplaint,
+    *,
+    uow: FeedbackUnitOfWork,
+    clock: Clock,
+    policy: FeedbackPolicy,
+    calendar: WorkingCalendar,
+) -> Complaint:
+    """Accept a complaint at any hour on any channel (INT-9); ComplaintFiled is published."""
+    async with uow:
+        technician_id, network_id = cmd.technician_id, cmd.network_id
+        if cmd.order_id:
+            case = await uow.cases.get(cmd.order_id)
+            if case is not None:
+                technician_id = technician_id or case.technician_id
+                network_id = network_id or case.network
+        complaint = Complaint.file(
+            order_id=cmd.order_id,
+            channel=cmd.channel,
+            description=cmd.description,
+            level=cmd.level,
+            staff_fault_class=cmd.staff_fault_class,
+            taken_by=cmd.taken_by,
+            confirmed_by_customer=cmd.confirmed_by_customer,
+            now=clock(),
+            technician_id=technician_id,
+            network_id=network_id,
+            policy=policy,
+            calendar=calendar,
+        )
+        uow.track(complaint)
+        await uow.complaints.save(complaint)
+        await uow.commit()
+        return complaint
+
+
+async def confirm_complaint(
+    cmd: commands.ConfirmComplaint, *, uow: FeedbackUnitOfWork, clock: Clock
+) -> Complaint:
+    """The customer confirmed the record (INT-9)."""
+    async with uow:
+        complaint = await _complaint(uow, cmd.complaint_id)
+        complaint.confirm(clock())
+        await uow.complaints.save(complaint)
+        await uow.commit()
+        return complaint
+
+
+async def advance_complaint(
+    cmd: commands.AdvanceComplaint,
+    *,
+    uow: FeedbackUnitOfWork,
+    clock: Clock,
+    policy: FeedbackPolicy,
+    calendar: WorkingCalendar,
+) -> Complaint:
+    """One step round the loop, with the new state's owner and SLA clock (FBK-10)."""
+    async with uow:
+        complaint = await _complaint(uow, cmd.complaint_id)
+        complaint.advance(
+            cmd.to, owner=cmd.owner, now=clock(), note=cmd.note, policy=policy, calendar=calendar
+        )
+        await uow.complaints.save(complaint)
+        await uow.commit()
+        return complaint
+
+
+async def escalate_complaint(
+    cmd: commands.EscalateComplaint,
+    *,
+    uow: FeedbackUnitOfWork,
+    clock: Clock,
+    policy: FeedbackPolicy,
+    calendar: WorkingCalendar,
+) -> Complaint:
+    """Raise a complaint to level 2 (FBK-9)."""
+    async with uow:
+        complaint = await _complaint(uow, cmd.complaint_id)
+        complaint.escalate(now=clock(), policy=policy, calendar=calendar)
+        await uow.complaints.save(complaint)
+        await uow.commit()
+        return complaint
+
+
+async def close_complaint(
+    cmd: commands.CloseComplaint, *, uow: FeedbackUnitOfWork, clock: Clock
+) -> Complaint:
+    """Close with cause, owner and preventive action (FBK-10); ComplaintClosed is published."""
+    async with uow:
+        complaint = await _complaint(uow, cmd.complaint_id)
+        complaint.close(
+            cause=cmd.cause,
+            owner=cmd.owner,
+            preventive_action=cmd.preventive_action,
+            at_fault=cmd.at_fault,
+            staff_fault_class=cmd.staff_fault_class,
+            summary=cmd.summary,
+            compensation=cmd.compensation,
+            now=clock(),
+        )
+        uow.track(complaint)
+        await uow.complaints.save(complaint)
+        await uow.commit()
+        return complaint
+
+
+async def _complaint(uow: FeedbackUnitOfWork, complaint_id: str) -> Complaint:
+    complaint = await uow.complaints.get(complaint_id)
+    if complaint is None:
+        raise NotFound("complaint", complaint_id)
+    return complaint
+
+
+# -- findings and issues -------------------------------------------------------------------------
+
+
+async def decide_finding(
+    cmd: commands.DecideFinding, *, uow: FeedbackUnitOfWork, clock: Clock
+) -> ConductFinding:
+    """Confirm or dismiss a fair/poor answer (FBK-6)."""
+    async with uow:
+        finding = await uow.findings.get(cmd.finding_id)
+        if finding is None:
+            raise NotFound("conduct finding", cmd.finding_id)
+        finding.decide(confirmed=cmd.confirmed, by=cmd.by, note=cmd.note, now=clock())
+        await uow.findings.save(finding)
+        await uow.commit()
+        return finding
+
+
+async def resolve_issue(
+    cmd: commands.ResolveIssue, *, uow: FeedbackUnitOfWork, clock: Clock
+) -> OpenIssueRecord:
+    """Mark an open issue solved (FBK-12)."""
+    async with uow:
+        issue = await uow.issues.get(cmd.issue_id)
+        if issue is None:
+            raise NotFound("issue", cmd.issue_id)
+        issue.resolve(cmd.resolution, clock())
+        await uow.issues.save(issue)
+        await uow.commit()
+        return issue
+
+
+COMMAND_HANDLERS: dict[type, Handler] = {
+    commands.ClaimCallBack: claim_call_back,
+    commands.RecordCallBack: record_call_back,
+    commands.RunSampling: run_sampling,
+    commands.FileComplaint: file_complaint,
+    commands.ConfirmComplaint: confirm_complaint,
+    commands.AdvanceComplaint: advance_complaint,
+    commands.EscalateComplaint: escalate_complaint,
+    commands.CloseComplaint: close_complaint,
+    commands.DecideFinding: decide_finding,
+    commands.ResolveIssue: resolve_issue,
+}
+
+__all__ = ["COMMAND_HANDLERS", "TaskStatus", "record_event", "recorded_event", "sweep"]

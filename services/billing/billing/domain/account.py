@@ -1,0 +1,694 @@
+"""The billing account of one order: what billing knows of the order, its quotes, the charge,
+waivers, payments, receipts, invoices and the customer's signature (BIL-1..BIL-9, BIL-11)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from billing.domain.exceptions import InvalidAmount, NotAllowed
+from billing.domain.money import ZERO
+from billing.domain.policy import BillingPolicy
+from billing.domain.pricing import add_months, price_quote
+from billing.domain.schedule import FeeSchedule
+from contracts.base import EventData
+from contracts.billing import (
+    ChargeWaived,
+    InvoiceDelivery,
+    InvoiceIssued,
+    PaymentCollected,
+    PaymentMethod,
+    PaymentRefunded,
+    QuoteIssued,
+    QuoteLine,
+    ReceiptIssued,
+)
+from contracts.common import Money, PartLine, WarrantyStatus, WorkItem, WorkItemKind
+from contracts.ids import new_id
+
+
+class _State(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class QuoteStatus(StrEnum):
+    """Where a quote stands with the customer."""
+
+    ISSUED = "issued"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class QuoteRequest(_State):
+    """What fieldwork asked billing to price (QuoteRequested), kept while it cannot be priced."""
+
+    request_id: str
+    visit_id: str | None = None
+    items: list[WorkItem]
+    warranty_status: WarrantyStatus = WarrantyStatus.UNKNOWN
+    warranty_card_amount: Money | None = None
+    installed_on: date | None = None
+    product_line: str | None = None
+    requested_at: AwareDatetime
+    waiting_for: str | None = None
+    """Why it is not priced yet: the order's product line or a published schedule."""
+
+
+class Quote(_State):
+    """A priced quote (QuoteIssued)."""
+
+    quote_id: str
+    request_id: str | None = None
+    visit_id: str | None = None
+    issued_at: AwareDatetime
+    schedule_version: str
+    warranty_status: WarrantyStatus
+    lines: list[QuoteLine]
+    total: Money
+    status: QuoteStatus = QuoteStatus.ISSUED
+    discount_requested: bool = False
+
+
+class Waiver(_State):
+    """A waiver or reduction the centre approved (BIL-8)."""
+
+    quote_id: str
+    amount: Money
+    new_total: Money
+    approved_by: str
+    reason: str
+    at: AwareDatetime
+
+
+class PaymentKind(StrEnum):
+    """Money in or money back."""
+
+    PAYMENT = "payment"
+    REFUND = "refund"
+
+
+class Payment(_State):
+    """Money the customer paid, or was paid back (positive amounts)."""
+
+    payment_id: str
+    kind: PaymentKind
+    method: PaymentMethod
+    amount: Money
+    by: str
+    at: AwareDatetime
+    receipt_number: str
+    approved_by: str | None = None
+    reason: str | None = None
+
+
+class InvoiceStatus(StrEnum):
+    """Delivery of an invoice (BIL-7)."""
+
+    TO_DELIVER = "to_deliver"
+    POSTED = "posted"
+    DELIVERED = "delivered"
+
+
+INVOICE_TRANSITIONS: dict[InvoiceStatus, tuple[InvoiceStatus, ...]] = {
+    InvoiceStatus.TO_DELIVER: (InvoiceStatus.POSTED, InvoiceStatus.DELIVERED),
+    InvoiceStatus.POSTED: (InvoiceStatus.DELIVERED,),
+    InvoiceStatus.DELIVERED: (),
+}
+
+
+class Invoice(_State):
+    """An invoice issued on request and tracked until delivered (BIL-7)."""
+
+    number: str
+    amount: Money
+    buyer_name: str | None = None
+    buyer_tax_id: str | None = None
+    delivery: InvoiceDelivery
+    status: InvoiceStatus
+    promised_by: date | None = None
+    tracking_number: str | None = None
+    issued_at: AwareDatetime
+    delivered_at: AwareDatetime | None = None
+
+
+class SignedPart(_State):
+    """A part and quantity the customer signed for (BIL-9)."""
+
+    part_no: str
+    quantity: Decimal
+
+
+class Signature(_State):
+    """The customer's signature on the amount charged and the parts replaced (BIL-9)."""
+
+    amount: Money
+    parts: list[SignedPart] = Field(default_factory=list)
+    signature_ref: str | None = None
+    signed_at: AwareDatetime
+    matches_charge: bool
+    """Whether the amount and parts signed for are those of the charge."""
+
+
+class AccountState(_State):
+    """Everything billing keeps on one order besides its events."""
+
+    customer: dict[str, Any] | None = None
+    """The customer's personal data as the order gave it (removed by retention, BIL-11)."""
+    installed_on: date | None = None
+    requests: list[QuoteRequest] = Field(default_factory=list)
+    quotes: list[Quote] = Field(default_factory=list)
+    waivers: list[Waiver] = Field(default_factory=list)
+    payments: list[Payment] = Field(default_factory=list)
+    invoices: list[Invoice] = Field(default_factory=list)
+    signature: Signature | None = None
+    work_done: list[str] = Field(default_factory=list)
+    """`repair` / `installation` per completed visit (BIL-12)."""
+
+
+class BillingAccount:
+    """The billing aggregate of one order. Changes append events to ``events``."""
+
+    def __init__(
+        self,
+        *,
+        order_id: str,
+        product_line: str | None = None,
+        warranty_status: WarrantyStatus = WarrantyStatus.UNKNOWN,
+        network_id: str | None = None,
+        technician_id: str | None = None,
+        paid_work: bool = False,
+        coordination_ticket: bool = False,
+        ended_at: datetime | None = None,
+        anonymised_at: datetime | None = None,
+        state: AccountState | None = None,
+        version: int = 0,
+    ) -> None:
+        self.order_id = order_id
+        self.product_line = product_line
+        self.warranty_status = warranty_status
+        self.network_id = network_id
+        self.technician_id = technician_id
+        self.paid_work = paid_work
+        self.coordination_ticket = coordination_ticket
+        self.ended_at = ended_at
+        self.anonymised_at = anonymised_at
+        self.state = state or AccountState()
+        self.version = version
+        self.events: list[EventData] = []
+
+    # --- what the order tells billing -------------------------------------------------------
+
+    def learn_order(
+        self,
+        *,
+        product_line: str | None,
+        warranty_status: WarrantyStatus,
+        customer: dict[str, Any] | None,
+        installed_on: date | None,
+    ) -> None:
+        """Facts of OrderCreated / OrderVerified; a known warranty status wins over unknown."""
+        if product_line:
+            self.product_line = product_line
+        self.learn_warranty(warranty_status)
+        if customer is not None and self.anonymised_at is None:
+            self.state.customer = customer
+        if installed_on is not None:
+            self.state.installed_on = installed_on
+
+    def learn_warranty(self, status: WarrantyStatus) -> None:
+        """The warranty status travels with the order (BIL-1); unknown never erases a known one."""
+        if status is not WarrantyStatus.UNKNOWN:
+            self.warranty_status = status
+
+    def assign(self, *, network_id: str | None, technician_id: str | None) -> None:
+        """Who holds the order's visit now (for settlements, BIL-12)."""
+        self.network_id = network_id
+        self.technician_id = technician_id
+
+    def work_completed(self, kind: str, installed_on: date | None = None) -> None:
+        """A repair or installation was completed (BIL-12; installation date for BIL-5)."""
+        self.state.work_done.append(kind)
+        if installed_on is not None:
+            self.state.installed_on = installed_on
+
+    def visit_closed(self, *, at: datetime, paid_work: bool, coordination_ticket: bool) -> None:
+        """The latest end of the order, for retention (BIL-11)."""
+        self.ended_at = at if self.ended_at is None else max(self.ended_at, at)
+        self.paid_work = self.paid_work or paid_work
+        self.coordination_ticket = self.coordination_ticket or coordination_ticket
+
+    def cancelled(self, *, at: datetime) -> None:
+        """The order was cancelled: it ends here unless work follows."""
+        self.ended_at = at if self.ended_at is None else max(self.ended_at, at)
+
+    # --- quotes (BIL-1..BIL-6) ---------------------------------------------------------------
+
+    def request_quote(self, request: QuoteRequest) -> None:
+        """Keep a request until it is priced."""
+        if request.product_line:
+            self.product_line = self.product_line or request.product_line
+        self.learn_warranty(request.warranty_status)
+        if any(r.request_id == request.request_id for r in self.state.requests) or any(
+            q.request_id == request.request_id for q in self.state.quotes
+        ):
+            return
+        self.state.requests.append(request)
+
+    @property
+    def pending(self) -> bool:
+        """Whether a quote request waits for the product line or a schedule."""
+        return bool(self.state.requests)
+
+    def line_of(self, request: QuoteRequest) -> str | None:
+        """The product line whose schedule prices ``request``."""
+        return request.product_line or self.product_line
+
+    def price_pending(
+        self, *, schedules: dict[str, FeeSchedule], policy: BillingPolicy, now: datetime
+    ) -> list[Quote]:
+        """Price every waiting request whose schedule is known; QuoteIssued for each."""
+        issued: list[Quote] = []
+        waiting: list[QuoteRequest] = []
+        for request in self.state.requests:
+            line = self.line_of(request)
+            schedule = schedules.get(line) if line else None
+            if schedule is None:
+                why = "product line" if line is None else f"a published fee schedule for {line}"
+                waiting.append(request.model_copy(update={"waiting_for": why}))
+                continue
+            issued.append(self._price(request, schedule, policy, now))
+        self.state.requests = waiting
+        return issued
+
+    def _price(
+        self, request: QuoteRequest, schedule: FeeSchedule, policy: BillingPolicy, now: datetime
+    ) -> Quote:
+        status = (
+            request.warranty_status
+            if request.warranty_status is not WarrantyStatus.UNKNOWN
+            else self.warranty_status
+        )
+        priced = price_quote(
+            schedule=schedule,
+            items=request.items,
+            warranty_status=status,
+            policy=policy,
+            quoted_at=request.requested_at,
+            installed_on=request.installed_on or self.state.installed_on,
+            warranty_card_amount=request.warranty_card_amount,
+        )
+        quote = Quote(
+            quote_id=str(new_id()),
+            request_id=request.request_id,
+            visit_id=request.visit_id,
+            issued_at=now,
+            schedule_version=schedule.label,
+            warranty_status=status,
+            lines=priced.lines,
+            total=priced.total,
+        )
+        self.state.quotes.append(quote)
+        self.events.append(
+            QuoteIssued(
+                order_id=self.order_id,
+                visit_id=quote.visit_id,
+                quote_id=quote.quote_id,
+                request_id=quote.request_id,
+                warranty_status=status,
+                lines=quote.lines,
+                total=quote.total,
+                schedule_version=quote.schedule_version,
+            )
+        )
+        return quote
+
+    def quote(self, quote_id: str) -> Quote | None:
+        """The quote of ``quote_id``."""
+        return next((q for q in self.state.quotes if q.quote_id == quote_id), None)
+
+    def quote_answered(self, quote_id: str, *, accepted: bool, discount_requested: bool) -> None:
+        """The customer accepted or declined a quote (FLD-4); one accepted quote is charged."""
+        quote = self.quote(quote_id)
+        if quote is None:
+            return
+        if accepted:
+            for other in self.state.quotes:
+                if other.status is QuoteStatus.ACCEPTED and other is not quote:
+                    other.status = QuoteStatus.DECLINED
+            quote.status = QuoteStatus.ACCEPTED
+        else:
+            quote.status = QuoteStatus.DECLINED
+            quote.discount_requested = discount_requested
+
+    # --- the charge ---------------------------------------------------------------------------
+
+    @property
+    def accepted_quote(self) -> Quote | None:
+        """The quote the customer consented to (the charge), if any."""
+        return next((q for q in self.state.quotes if q.status is QuoteStatus.ACCEPTED), None)
+
+    @property
+    def waived(self) -> Decimal:
+        """Total waived on the accepted quote (BIL-8)."""
+        quote = self.accepted_quote
+        if quote is None:
+            return ZERO
+        return sum((w.amount for w in self.state.waivers if w.quote_id == quote.quote_id), ZERO)
+
+    @property
+    def charge(self) -> Decimal:
+        """What the customer owes in all: the accepted quote less approved waivers."""
+        quote = self.accepted_quote
+        return ZERO if quote is None else max(quote.total - self.waived, ZERO)
+
+    @property
+    def paid(self) -> Decimal:
+        """Payments less refunds."""
+        total = ZERO
+        for p in self.state.payments:
+            total += p.amount if p.kind is PaymentKind.PAYMENT else -p.amount
+        return total
+
+    @property
+    def balance(self) -> Decimal:
+        """What is still to pay (negative: paid too much, to refund)."""
+        return self.charge - self.paid
+
+    def _accepted(self) -> Quote:
+        quote = self.accepted_quote
+        if quote is None:
+            raise NotAllowed(
+                f"Order {self.order_id} has no accepted quote: nothing may be charged (BIL-1).",
+                allowed=[],
+            )
+        return quote
+
+    def waive(self, *, amount: Decimal, approved_by: str, reason: str, now: datetime) -> Waiver:
+        """Waive or reduce the charge, with who approved it and why (BIL-8)."""
+        quote = self._accepted()
+        if not approved_by.strip() or not reason.strip():
+            raise InvalidAmount("a waiver needs who approved it and why", field="reason")
+        if amount <= 0:
+            raise InvalidAmount("the amount waived must be positive", field="amount")
+        if amount > self.charge:
+            raise InvalidAmount(
+                f"cannot waive {amount}: the charge is {self.charge} (a total is never negative)",
+                field="amount",
+            )
+        new_total = self.charge - amount
+        if new_total < self.paid:
+            raise NotAllowed(
+                f"{self.paid} is already paid; refund before reducing the charge below it.",
+                allowed=["refund"],
+            )
+        waiver = Waiver(
+            quote_id=quote.quote_id,
+            amount=amount,
+            new_total=new_total,
+            approved_by=approved_by,
+            reason=reason,
+            at=now,
+        )
+        self.state.waivers.append(waiver)
+        self.events.append(
+            ChargeWaived(
+                order_id=self.order_id,
+                quote_id=quote.quote_id,
+                amount_waived=amount,
+                new_total=new_total,
+                approved_by=approved_by,
+                reason=reason,
+            )
+        )
+        return waiver
+
+    def check_payment(self, amount: Decimal) -> None:
+        """Refuse a payment the charge does not call for (before a receipt number is taken)."""
+        self._accepted()
+        if amount <= 0:
+            raise InvalidAmount("the amount must be positive", field="amount")
+        if amount > self.balance:
+            raise InvalidAmount(
+                f"cannot take {amount}: {self.balance} is left to pay", field="amount"
+            )
+
+    def collect(
+        self,
+        *,
+        method: PaymentMethod,
+        amount: Decimal,
+        collected_by: str,
+        receipt_number: str,
+        now: datetime,
+    ) -> Payment:
+        """A full or partial payment, always with a receipt (BIL-7)."""
+        self.check_payment(amount)
+        quote = self._accepted()
+        payment = Payment(
+            payment_id=str(new_id()),
+            kind=PaymentKind.PAYMENT,
+            method=method,
+            amount=amount,
+            by=collected_by,
+            at=now,
+            receipt_number=receipt_number,
+        )
+        self.state.payments.append(payment)
+        self.paid_work = True
+        self.events.append(
+            PaymentCollected(
+                order_id=self.order_id,
+                quote_id=quote.quote_id,
+                method=method,
+                amount=amount,
+                collected_by=collected_by,
+                receipt_number=receipt_number,
+            )
+        )
+        self.events.append(
+            ReceiptIssued(
+                order_id=self.order_id,
+                quote_id=quote.quote_id,
+                receipt_number=receipt_number,
+                amount=amount,
+            )
+        )
+        return payment
+
+    def check_refund(self, amount: Decimal, approved_by: str, reason: str) -> None:
+        """Refuse a refund of more than was paid, or one nobody approved (BIL-8)."""
+        if not approved_by.strip() or not reason.strip():
+            raise InvalidAmount("a refund needs who approved it and why", field="reason")
+        if amount <= 0:
+            raise InvalidAmount("the amount must be positive", field="amount")
+        if amount > self.paid:
+            raise InvalidAmount(f"cannot refund {amount}: {self.paid} was paid", field="amount")
+
+    def refund(
+        self,
+        *,
+        method: PaymentMethod,
+        amount: Decimal,
+        refunded_by: str,
+        approved_by: str,
+        reason: str,
+        receipt_number: str,
+        now: datetime,
+    ) -> Payment:
+        """Money paid back, with its own receipt (BIL-7, BIL-8)."""
+        self.check_refund(amount, approved_by, reason)
+        payment = Payment(
+            payment_id=str(new_id()),
+            kind=PaymentKind.REFUND,
+            method=method,
+            amount=amount,
+            by=refunded_by,
+            at=now,
+            receipt_number=receipt_number,
+            approved_by=approved_by,
+            reason=reason,
+        )
+        self.state.payments.append(payment)
+        self.events.append(
+            PaymentRefunded(
+                order_id=self.order_id,
+                method=method,
+                amount=amount,
+                refunded_by=refunded_by,
+                approved_by=approved_by,
+                reason=reason,
+                receipt_number=receipt_number,
+            )
+        )
+        self.events.append(
+            ReceiptIssued(
+                order_id=self.order_id,
+                quote_id=self.accepted_quote.quote_id if self.accepted_quote else None,
+                receipt_number=receipt_number,
+                amount=-amount,
+            )
+        )
+        return payment
+
+    # --- invoices (BIL-7) ---------------------------------------------------------------------
+
+    def check_invoice(self) -> Decimal:
+        """The amount to invoice: what was paid and not yet invoiced."""
+        invoiced = sum((i.amount for i in self.state.invoices), ZERO)
+        amount = self.paid - invoiced
+        if amount <= 0:
+            raise NotAllowed(
+                f"Nothing to invoice on order {self.order_id}: paid {self.paid}, "
+                f"invoiced {invoiced}.",
+                allowed=["payments"],
+            )
+        return amount
+
+    def issue_invoice(
+        self,
+        *,
+        number: str,
+        buyer_name: str | None,
+        buyer_tax_id: str | None,
+        delivery: InvoiceDelivery,
+        promised_by: date | None,
+        now: datetime,
+    ) -> Invoice:
+        """An invoice for what was paid; handed over on site or tracked until delivered."""
+        amount = self.check_invoice()
+        at_once = delivery in (InvoiceDelivery.ON_SITE, InvoiceDelivery.ELECTRONIC)
+        invoice = Invoice(
+            number=number,
+            amount=amount,
+            buyer_name=buyer_name,
+            buyer_tax_id=buyer_tax_id,
+            delivery=delivery,
+            status=InvoiceStatus.DELIVERED if at_once else InvoiceStatus.TO_DELIVER,
+            promised_by=promised_by,
+            issued_at=now,
+            delivered_at=now if at_once else None,
+        )
+        self.state.invoices.append(invoice)
+        self.events.append(
+            InvoiceIssued(
+                order_id=self.order_id,
+                invoice_number=number,
+                amount=amount,
+                buyer_name=buyer_name,
+                buyer_tax_id=buyer_tax_id,
+                delivery=delivery,
+                promised_by=promised_by,
+            )
+        )
+        return invoice
+
+    def track_invoice(
+        self, number: str, *, status: InvoiceStatus, tracking_number: str | None, now: datetime
+    ) -> Invoice:
+        """Move an invoice along to_deliver → posted → delivered (BIL-7)."""
+        invoice = next((i for i in self.state.invoices if i.number == number), None)
+        if invoice is None:
+            raise NotAllowed(f"Order {self.order_id} has no invoice {number}.", allowed=[])
+        allowed = INVOICE_TRANSITIONS[invoice.status]
+        if status not in allowed:
+            raise NotAllowed(
+                f"Invoice {number} is {invoice.status.value}; it cannot become {status.value}.",
+                current=invoice.status.value,
+                allowed=[s.value for s in allowed],
+            )
+        invoice.status = status
+        if tracking_number:
+            invoice.tracking_number = tracking_number
+        if status is InvoiceStatus.DELIVERED:
+            invoice.delivered_at = now
+        return invoice
+
+    # --- signature (BIL-9) --------------------------------------------------------------------
+
+    def charged_parts(self) -> dict[str, Decimal]:
+        """Part numbers and quantities of the accepted quote's part lines."""
+        quote = self.accepted_quote
+        if quote is None:
+            return {}
+        parts: dict[str, Decimal] = {}
+        for line in quote.lines:
+            if line.kind is WorkItemKind.PART and line.part_no:
+                parts[line.part_no] = parts.get(line.part_no, Decimal(0)) + line.quantity
+        return parts
+
+    def sign(
+        self,
+        *,
+        amount: Decimal,
+        parts: list[PartLine],
+        signature_ref: str | None,
+        now: datetime,
+        strict: bool,
+    ) -> Signature:
+        """The customer signs for the amount charged and the parts replaced (BIL-9).
+
+        ``strict`` refuses a signature that does not match the charge (REST); a signature seen on
+        the bus is recorded either way, flagged when it does not match.
+        """
+        signed_parts: dict[str, Decimal] = {}
+        for part in parts:
+            signed_parts[part.part_no] = signed_parts.get(part.part_no, Decimal(0)) + part.quantity
+        charged_parts = self.charged_parts()
+        matches = amount == self.charge and (not parts or signed_parts == charged_parts)
+        if strict and not matches:
+            raise NotAllowed(
+                f"The customer signs for what is charged: {self.charge} and parts "
+                f"{ {k: str(v) for k, v in charged_parts.items()} }; the signature says {amount} "
+                f"and { {k: str(v) for k, v in signed_parts.items()} }.",
+                charge=str(self.charge),
+                parts={k: str(v) for k, v in charged_parts.items()},
+            )
+        signature = Signature(
+            amount=amount,
+            parts=[SignedPart(part_no=p.part_no, quantity=p.quantity) for p in parts],
+            signature_ref=signature_ref,
+            signed_at=now,
+            matches_charge=matches,
+        )
+        self.state.signature = signature
+        return signature
+
+    # --- retention (BIL-11) -------------------------------------------------------------------
+
+    def retention_until(self, policy: BillingPolicy) -> datetime | None:
+        """When the order's personal data is to go; None while it must be kept."""
+        if self.ended_at is None or self.coordination_ticket:
+            return None
+        years = policy.retention_paid_years if self.paid_work else policy.retention_free_years
+        end = self.ended_at
+        day = add_months(end.date(), 12 * years)
+        return end.replace(year=day.year, month=day.month, day=day.day)
+
+    def retention_due(self, now: datetime, policy: BillingPolicy) -> bool:
+        """Whether the retention period ran out (and the data is still there)."""
+        until = self.retention_until(policy)
+        return self.anonymised_at is None and until is not None and until <= now
+
+    def anonymise(self, now: datetime) -> None:
+        """Remove the personal data; amounts, numbers and rules stay for the accounts."""
+        self.state.customer = None
+        for invoice in self.state.invoices:
+            invoice.buyer_name = None
+            invoice.buyer_tax_id = None
+        if self.state.signature is not None:
+            self.state.signature.signature_ref = None
+        self.anonymised_at = now
+
+
+PERSONAL_SUMMARY_KEYS = frozenset(
+    {"signature_ref", "comments", "caller_phone", "buyer_name", "buyer_tax_id", "requests"}
+)
+
+
+def is_personal(summary_key: str) -> bool:
+    """Whether an event summary field holds personal data (BIL-11)."""
+    return summary_key.startswith("customer.") or summary_key in PERSONAL_SUMMARY_KEYS

@@ -1,0 +1,126 @@
+"""Monthly settlements with partner networks (BIL-12) and the daily cash reconciliation (BIL-10)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from billing.domain.money import ZERO
+from contracts.common import Money
+
+
+class SettlementKind(StrEnum):
+    """What a settlement item is."""
+
+    FEE_COLLECTED = "fee_collected"
+    """Fees the network's people collected from customers (net of refunds): owed to the centre."""
+    SERVICE_FEE = "service_fee"
+    """Installation or repair fee the centre owes the network."""
+    COMPENSATION = "compensation"
+    """Damage compensation (FLD-13) the network bears."""
+
+
+class SettlementItem(BaseModel):
+    """One amount recorded on an order for the monthly settlement with its network (BIL-12)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    item_id: str
+    network_id: str
+    order_id: str
+    kind: SettlementKind
+    amount: Money
+    occurred_at: AwareDatetime
+    description: str
+
+
+class Statement(BaseModel):
+    """A partner network's monthly settlement statement (BIL-12).
+
+    `net_payable_to_network` = service fees − fees collected − compensation; negative means the
+    network owes the centre.
+    """
+
+    network_id: str
+    month: str = Field(description="YYYY-MM")
+    fees_collected: Money
+    service_fees_owed: Money
+    compensation: Money
+    net_payable_to_network: Money
+    items: list[SettlementItem]
+
+
+def statement(network_id: str, month: str, items: list[SettlementItem]) -> Statement:
+    """The statement of ``network_id`` for ``month`` from its items."""
+    totals: dict[SettlementKind, Decimal] = defaultdict(lambda: ZERO)
+    ordered = sorted(items, key=lambda i: (i.occurred_at, i.item_id))
+    for item in ordered:
+        totals[item.kind] += item.amount
+    collected = totals[SettlementKind.FEE_COLLECTED]
+    owed = totals[SettlementKind.SERVICE_FEE]
+    compensation = totals[SettlementKind.COMPENSATION]
+    return Statement(
+        network_id=network_id,
+        month=month,
+        fees_collected=collected,
+        service_fees_owed=owed,
+        compensation=compensation,
+        net_payable_to_network=owed - collected - compensation,
+        items=ordered,
+    )
+
+
+def statement_csv(st: Statement) -> str:
+    """The statement as CSV: one row per item, then the totals."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["network_id", "month", "order_id", "kind", "occurred_at", "amount", "note"])
+    for item in st.items:
+        writer.writerow(
+            [
+                st.network_id,
+                st.month,
+                item.order_id,
+                item.kind.value,
+                item.occurred_at.isoformat(),
+                format(item.amount, "f"),
+                item.description,
+            ]
+        )
+    for label, amount in (
+        ("total_fees_collected", st.fees_collected),
+        ("total_service_fees_owed", st.service_fees_owed),
+        ("total_compensation", st.compensation),
+        ("net_payable_to_network", st.net_payable_to_network),
+    ):
+        writer.writerow([st.network_id, st.month, "", label, "", format(amount, "f"), ""])
+    return out.getvalue()
+
+
+class HolderReconciliation(BaseModel):
+    """One technician's or desk's takings of a day (BIL-10)."""
+
+    holder_id: str
+    cash_collected: Money
+    cash_refunded: Money
+    cash_remitted: Money
+    card_collected: Money
+    mobile_collected: Money
+    receipts: list[str]
+    cash_on_hand_at_end: Money
+
+
+class Reconciliation(BaseModel):
+    """The daily reconciliation of takings (BIL-10)."""
+
+    day: date
+    holders: list[HolderReconciliation]
+    total_collected: Money
+    total_refunded: Money
+    total_remitted: Money

@@ -1,0 +1,245 @@
+"""Call-back tasks: the queue agents work from (FBK-1..FBK-4, FBK-7), and the survey they record
+(FBK-5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from contracts.base import EventData
+from contracts.feedback import FollowUpCompleted, FollowUpScheduled, FollowUpScores, Grade
+from contracts.ids import new_id
+from feedback.domain.exceptions import IllegalTransition, TaskClaimedByOther
+from feedback.domain.policy import FeedbackPolicy
+from feedback.domain.ports import WorkingCalendar
+
+
+class TaskStatus(StrEnum):
+    """Where a call-back task stands."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    DONE = "done"
+    UNREACHABLE = "unreachable"
+    """Not reached after the allowed number of attempts."""
+    CANCELLED = "cancelled"
+
+
+FINISHED = frozenset({TaskStatus.DONE, TaskStatus.UNREACHABLE, TaskStatus.CANCELLED})
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One call made for the task."""
+
+    at: datetime
+    by: str
+    reached: bool
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What a reached customer answered (FBK-5)."""
+
+    problem_solved: bool | None
+    satisfied: bool
+    scores: FollowUpScores
+
+    @property
+    def dissatisfied(self) -> bool:
+        """Not satisfied, or the problem is not gone: a revisit is due (FBK-7)."""
+        return not self.satisfied or self.problem_solved is False
+
+    @property
+    def has_scores(self) -> bool:
+        """Both items were scored (the call counts as a feedback survey, FBK-11)."""
+        return (
+            self.scores.service_attitude is not None
+            and self.scores.professional_ability is not None
+        )
+
+    @property
+    def weak_grades(self) -> dict[str, Grade]:
+        """Fair or poor answers on punctuality or dress, to follow up (FBK-6)."""
+        found: dict[str, Grade] = {}
+        for aspect in ("punctuality", "dress"):
+            grade = getattr(self.scores, aspect)
+            if grade in (Grade.FAIR, Grade.POOR):
+                found[aspect] = grade
+        return found
+
+
+def satisfied_by_scores(scores: FollowUpScores, policy: FeedbackPolicy) -> bool | None:
+    """With no explicit answer: satisfied when both items score at least the policy's bar."""
+    items = [scores.service_attitude, scores.professional_ability]
+    if any(s is None for s in items):
+        return None
+    return all(s is not None and s >= policy.satisfied_min_score for s in items)
+
+
+@dataclass
+class CallBackTask:
+    """One call to make to a customer, with its reason rule and its due time."""
+
+    task_id: str
+    order_id: str
+    reason_rule: str
+    created_at: datetime
+    not_before: datetime
+    """The call is not made before this (e.g. 2 h after the guidance, FBK-1)."""
+    due_at: datetime
+    """The call is overdue after this."""
+    dedupe_key: str
+    visit_id: str | None = None
+    technician_id: str | None = None
+    network_id: str | None = None
+    selection: dict[str, Any] | None = None
+    """Why sampling picked this work (FBK-4): business type, rate, stratum."""
+    status: TaskStatus = TaskStatus.OPEN
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    survey: Survey | None = None
+    completed_at: datetime | None = None
+    cancel_reason: str | None = None
+    events: list[EventData] = field(default_factory=list, repr=False, compare=False)
+
+    @classmethod
+    def schedule(
+        cls,
+        *,
+        order_id: str,
+        rule: str,
+        now: datetime,
+        not_before: datetime,
+        due_at: datetime,
+        dedupe_key: str,
+        visit_id: str | None = None,
+        technician_id: str | None = None,
+        network_id: str | None = None,
+        selection: dict[str, Any] | None = None,
+    ) -> CallBackTask:
+        """A new task in the queue; FollowUpScheduled is recorded."""
+        task = cls(
+            task_id=str(new_id()),
+            order_id=order_id,
+            reason_rule=rule,
+            created_at=now,
+            not_before=not_before,
+            due_at=max(due_at, not_before),
+            dedupe_key=dedupe_key,
+            visit_id=visit_id,
+            technician_id=technician_id,
+            network_id=network_id,
+            selection=selection,
+        )
+        task.events.append(
+            FollowUpScheduled(
+                order_id=order_id,
+                task_id=task.task_id,
+                reason_rule=rule,
+                due_at=task.due_at,
+                visit_id=visit_id,
+                technician_id=technician_id,
+            )
+        )
+        return task
+
+    def claim_is_live(self, now: datetime, policy: FeedbackPolicy) -> bool:
+        """Whether someone holds the task (claims expire)."""
+        return (
+            self.status is TaskStatus.CLAIMED
+            and self.claimed_at is not None
+            and now - self.claimed_at < timedelta(minutes=policy.claim_expires_minutes)
+        )
+
+    def is_due(self, now: datetime, policy: FeedbackPolicy) -> bool:
+        """Whether an agent may take it now."""
+        if self.status in FINISHED:
+            return False
+        return self.not_before <= now and not self.claim_is_live(now, policy)
+
+    def claim(self, *, by: str, now: datetime, policy: FeedbackPolicy) -> None:
+        """Take the task to call the customer; a live claim of someone else refuses it (409)."""
+        self._require_active()
+        if self.claim_is_live(now, policy) and self.claimed_by != by:
+            raise TaskClaimedByOther(self.task_id, self.claimed_by or "someone")
+        self.status = TaskStatus.CLAIMED
+        self.claimed_by = by
+        self.claimed_at = now
+
+    def record(
+        self,
+        *,
+        by: str,
+        now: datetime,
+        reached: bool,
+        survey: Survey | None,
+        policy: FeedbackPolicy,
+        calendar: WorkingCalendar,
+    ) -> None:
+        """Record a call: not reached → try again later (until the attempts run out); reached →
+        the survey is kept and FollowUpCompleted recorded (FBK-5)."""
+        self._require_active()
+        if self.claim_is_live(now, policy) and self.claimed_by != by:
+            raise TaskClaimedByOther(self.task_id, self.claimed_by or "someone")
+        self.attempts.append(Attempt(at=now, by=by, reached=reached))
+        self.claimed_by = None
+        self.claimed_at = None
+        if not reached:
+            if len(self.attempts) >= policy.max_call_attempts:
+                self.status = TaskStatus.UNREACHABLE
+                self.completed_at = now
+            else:
+                self.status = TaskStatus.OPEN
+                retry = calendar.add_working_time(
+                    now, timedelta(minutes=policy.retry_after_minutes)
+                )
+                self.not_before = retry
+                self.due_at = max(self.due_at, retry)
+            self.events.append(
+                FollowUpCompleted(
+                    order_id=self.order_id, task_id=self.task_id, reached=False, called_by=by
+                )
+            )
+            return
+        assert survey is not None
+        self.survey = survey
+        self.status = TaskStatus.DONE
+        self.completed_at = now
+        self.events.append(
+            FollowUpCompleted(
+                order_id=self.order_id,
+                task_id=self.task_id,
+                reached=True,
+                problem_solved=survey.problem_solved,
+                satisfied=survey.satisfied,
+                scores=survey.scores,
+                called_by=by,
+            )
+        )
+
+    def cancel(self, reason: str, now: datetime) -> bool:
+        """No longer needed (order cancelled or reopened); False when already finished."""
+        if self.status in FINISHED:
+            return False
+        self.status = TaskStatus.CANCELLED
+        self.cancel_reason = reason
+        self.completed_at = now
+        return True
+
+    def _require_active(self) -> None:
+        if self.status in FINISHED:
+            raise IllegalTransition(
+                f"call-back {self.task_id}", str(self.status), allowed=[], action="record"
+            )
+
+
+def fee_amount(scores: FollowUpScores) -> Decimal | None:
+    """What the customer says they paid: the amount, or 0 when they say nothing was charged."""
+    if scores.fee_charged is False:
+        return Decimal(0)
+    return scores.fee_amount

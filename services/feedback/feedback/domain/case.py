@@ -1,0 +1,459 @@
+"""The case: what feedback knows of one order from the bus (who worked on it, how each visit went,
+what was charged, its revisit chains), and what each event calls for (call-backs, open issues).
+
+`Case.apply` is pure: it updates the case and returns the *reactions* the service layer carries
+out (schedule or cancel call-backs, open issues).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.base import EventData
+from contracts.billing import PaymentCollected, ReceiptIssued
+from contracts.fieldwork import (
+    CustomerSignedOff,
+    InstallationCompleted,
+    Rating,
+    RepairCompleted,
+    RepairFailed,
+    SignOff,
+    TechnicianArrived,
+    UnitTakenBack,
+    VisitClosed,
+    VisitOutcome,
+)
+from contracts.intake import OrderCancelled, OrderCreated, OrderReopened, OrderResolvedRemotely
+from contracts.scheduling import (
+    AppointmentConfirmed,
+    ArrivalLate,
+    LatenessKind,
+    OrderAssigned,
+    OrderReassigned,
+    RevisitBooked,
+    RevisitReason,
+)
+from feedback.domain.findings import end_of_working_day
+from feedback.domain.policy import BusinessType, FeedbackPolicy
+from feedback.domain.ports import WorkingCalendar
+
+#: Orders handled directly by the centre's own technicians are reported under this network.
+CENTRE = "centre"
+
+#: Revisits that are another attempt at the same problem (not a door nobody opened, nor bringing
+#: back a unit from the workshop): they count against first-time fix and repair pass (FBK-11).
+REPEAT_REASONS = frozenset(
+    {
+        RevisitReason.WORK_UNFINISHED,
+        RevisitReason.MISSING_PART,
+        RevisitReason.CUSTOMER_DISSATISFIED,
+        RevisitReason.OTHER,
+    }
+)
+
+_SATISFIED_RATINGS = frozenset({Rating.SATISFIED, Rating.VERY_SATISFIED})
+
+
+class WorkKind(StrEnum):
+    """What a visit did."""
+
+    REPAIR = "repair"
+    INSTALLATION = "installation"
+
+
+class _State(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_assignment=False)
+
+
+class Visit(_State):
+    """One trip to the customer, as the bus told it."""
+
+    visit_id: str
+    technician_id: str | None = None
+    network_id: str | None = None
+    booked_reason: RevisitReason | None = None
+    """Set when the visit was booked as a revisit (RevisitBooked)."""
+    previous_visit_id: str | None = None
+    booked_at: datetime | None = None
+    arrived_at: datetime | None = None
+    minutes_late: int | None = None
+    """Measured lateness at arrival (ArrivalLate, actual)."""
+    kind: WorkKind | None = None
+    tested: bool | None = None
+    sure_fixed: bool | None = None
+    failed: bool = False
+    outcome: VisitOutcome | None = None
+    closed_at: datetime | None = None
+    paid_work: bool = False
+    sign_off: SignOff | None = None
+    signed_satisfied: bool | None = None
+    """Whether the signed sheet marks the customer satisfied (both ratings satisfied or better)."""
+    amount_acknowledged: Decimal | None = None
+
+    @property
+    def is_repeat(self) -> bool:
+        """Another attempt at the same problem (FBK-11)."""
+        return self.booked_reason in REPEAT_REASONS
+
+    @property
+    def completed(self) -> bool:
+        """The visit ended with the work done."""
+        return self.outcome is VisitOutcome.COMPLETED and not self.failed
+
+
+class ChainStatus(StrEnum):
+    """Whether a revisit chain still waits for a satisfied customer (FBK-7)."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class RevisitChain(_State):
+    """The visits for one problem, from the dissatisfied call-back to the satisfied one (FBK-7)."""
+
+    chain_id: str
+    origin_visit_id: str | None = None
+    opened_at: datetime
+    opened_by_task: str
+    requests: int = 1
+    """RevisitRequested sent in this chain (one per dissatisfied call-back)."""
+    visit_ids: list[str] = Field(default_factory=list)
+    """The revisits booked in this chain, oldest first."""
+    status: ChainStatus = ChainStatus.OPEN
+    closed_at: datetime | None = None
+    closed_by_task: str | None = None
+
+
+class Case(_State):
+    """Everything feedback knows of one order."""
+
+    order_id: str
+    product_line: str | None = None
+    brand: str | None = None
+    emergency: bool = False
+    fault_description: str | None = None
+    technician_id: str | None = None
+    network_id: str | None = None
+    resolved_remotely_at: datetime | None = None
+    cancelled: bool = False
+    visits: dict[str, Visit] = Field(default_factory=dict)
+    receipts: dict[str, Decimal] = Field(default_factory=dict)
+    payments: dict[str, Decimal] = Field(default_factory=dict)
+    chains: list[RevisitChain] = Field(default_factory=list)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    @property
+    def network(self) -> str:
+        """The network the order is reported under (the centre when none)."""
+        return self.network_id or CENTRE
+
+    def visit(self, visit_id: str) -> Visit:
+        """The visit, created on first mention."""
+        found = self.visits.get(visit_id)
+        if found is None:
+            found = Visit(
+                visit_id=visit_id, technician_id=self.technician_id, network_id=self.network_id
+            )
+            self.visits[visit_id] = found
+        return found
+
+    def billed_amount(self) -> Decimal | None:
+        """What billing recorded as charged: its receipts, else its payments; None if nothing."""
+        if self.receipts:
+            return sum(self.receipts.values(), Decimal(0))
+        if self.payments:
+            return sum(self.payments.values(), Decimal(0))
+        return None
+
+    def open_chain(self) -> RevisitChain | None:
+        """The revisit chain still waiting for a satisfied customer, if any."""
+        return next((c for c in self.chains if c.status is ChainStatus.OPEN), None)
+
+    def business_type(self, visit: Visit, policy: FeedbackPolicy) -> BusinessType:
+        """The sampling class of a completed visit (FBK-4); the strictest class wins."""
+        own = self.brand is None or self.brand.casefold() in {
+            b.casefold() for b in policy.own_brands
+        }
+        if visit.kind is WorkKind.INSTALLATION:
+            return BusinessType.OWN_BRAND_INSTALLATION if own else BusinessType.OTHER_INSTALLATION
+        if self.is_gas_leak(policy):
+            return BusinessType.GAS_LEAK_REPAIR
+        if visit.paid_work:
+            return BusinessType.PAID_REPAIR
+        if own and visit.kind is WorkKind.REPAIR:
+            return BusinessType.OWN_BRAND_REPAIR
+        return BusinessType.OTHER_REPAIR
+
+    def is_gas_leak(self, policy: FeedbackPolicy) -> bool:
+        """An emergency on a gas product line, or whose fault mentions a gas leak (FBK-4)."""
+        if not self.emergency:
+            return False
+        if self.product_line in policy.gas_product_lines:
+            return True
+        text = (self.fault_description or "").casefold()
+        return any(k.casefold() in text for k in policy.gas_leak_keywords)
+
+    # -- applying events -----------------------------------------------------------------------
+
+    def apply(
+        self,
+        event: EventData,
+        *,
+        at: datetime,
+        event_id: str,
+        policy: FeedbackPolicy,
+        calendar: WorkingCalendar,
+    ) -> list[Reaction]:
+        """Take ``event`` (which happened ``at``) into the case; what it calls for."""
+        match event:
+            case OrderCreated():
+                self.product_line = event.product.line
+                self.brand = event.product.brand
+                self.emergency = event.emergency
+                self.fault_description = event.fault.description
+            case OrderAssigned() | OrderReassigned():
+                self.technician_id = event.technician_id or self.technician_id
+                self.network_id = event.network_id or self.network_id
+                visit = self.visit(event.visit_id)
+                visit.technician_id = event.technician_id or visit.technician_id
+                visit.network_id = event.network_id or visit.network_id
+            case AppointmentConfirmed():
+                self.visit(event.visit_id).technician_id = event.technician_id
+            case TechnicianArrived():
+                visit = self.visit(event.visit_id)
+                visit.technician_id = event.technician_id
+                visit.arrived_at = event.arrived_at
+            case ArrivalLate():
+                if event.kind is LatenessKind.ACTUAL:
+                    visit = self.visit(event.visit_id)
+                    visit.minutes_late = max(visit.minutes_late or 0, event.minutes_late)
+            case RevisitBooked():
+                return self._revisit_booked(event, at=at)
+            case RepairCompleted():
+                return self._repair_completed(event, at=at, policy=policy, calendar=calendar)
+            case RepairFailed():
+                visit = self.visit(event.visit_id)
+                visit.technician_id = event.technician_id
+                visit.kind = WorkKind.REPAIR
+                visit.failed = True
+                return [OpenIssue(visit_id=event.visit_id, reason=f"repair failed: {event.reason}")]
+            case InstallationCompleted():
+                visit = self.visit(event.visit_id)
+                visit.technician_id = event.technician_id
+                visit.kind = WorkKind.INSTALLATION
+            case UnitTakenBack():
+                self.visit(event.visit_id).kind = WorkKind.REPAIR
+            case CustomerSignedOff():
+                return self._signed_off(event)
+            case VisitClosed():
+                return self._visit_closed(event, policy=policy, calendar=calendar)
+            case OrderResolvedRemotely():
+                self.resolved_remotely_at = at
+                due = calendar.add_working_time(
+                    at, timedelta(minutes=policy.remote_call_back_minutes)
+                )
+                if event.call_back_due_at is not None:
+                    due = event.call_back_due_at
+                return [
+                    ScheduleCallBack(
+                        rule="FBK-1",
+                        not_before=due,
+                        due_at=due,
+                        dedupe_key=f"FBK-1:{self.order_id}:{event_id}",
+                    )
+                ]
+            case OrderReopened():
+                return [CancelCallBacks(rule="FBK-1", reason="order reopened")]
+            case OrderCancelled():
+                self.cancelled = True
+                return [CancelCallBacks(rule=None, reason="order cancelled")]
+            case ReceiptIssued():
+                self.receipts[event.receipt_number] = event.amount
+            case PaymentCollected():
+                self.payments[event.receipt_number or event_id] = event.amount
+        return []
+
+    def _revisit_booked(self, event: RevisitBooked, *, at: datetime) -> list[Reaction]:
+        visit = self.visit(event.visit_id)
+        visit.booked_reason = event.reason
+        visit.previous_visit_id = event.previous_visit_id
+        visit.booked_at = at
+        if event.technician_id:
+            visit.technician_id = event.technician_id
+        chain = self.open_chain()
+        if chain is not None and event.visit_id not in chain.visit_ids:
+            chain.visit_ids.append(event.visit_id)
+        return []
+
+    def _repair_completed(
+        self,
+        event: RepairCompleted,
+        *,
+        at: datetime,
+        policy: FeedbackPolicy,
+        calendar: WorkingCalendar,
+    ) -> list[Reaction]:
+        visit = self.visit(event.visit_id)
+        visit.technician_id = event.technician_id
+        visit.kind = WorkKind.REPAIR
+        visit.tested = event.tested
+        visit.sure_fixed = event.sure_fixed
+        if event.tested and event.sure_fixed:
+            return []
+        # rule FBK-2: untested → 2 h; tested but not sure → 3 h (working time)
+        minutes = (
+            policy.untested_call_back_minutes
+            if not event.tested
+            else policy.unsure_call_back_minutes
+        )
+        due = calendar.add_working_time(at, timedelta(minutes=minutes))
+        return [
+            ScheduleCallBack(
+                rule="FBK-2",
+                not_before=due,
+                due_at=due,
+                visit_id=event.visit_id,
+                technician_id=event.technician_id,
+                dedupe_key=f"FBK-2:{self.order_id}:{event.visit_id}",
+            )
+        ]
+
+    def _signed_off(self, event: CustomerSignedOff) -> list[Reaction]:
+        visit = self.visit(event.visit_id)
+        if event.technician_id:
+            visit.technician_id = event.technician_id
+        visit.sign_off = event.sign_off
+        ratings = [r for r in (event.repair_quality, event.service_attitude) if r is not None]
+        visit.signed_satisfied = (
+            event.sign_off is SignOff.SIGNED
+            and bool(ratings)
+            and all(r in _SATISFIED_RATINGS for r in ratings)
+        )
+        visit.amount_acknowledged = event.amount_acknowledged
+        if any(r is Rating.DISSATISFIED for r in ratings):
+            # rule FLD-12: a dissatisfied customer is followed until satisfied
+            return [OpenIssue(visit_id=event.visit_id, reason="customer dissatisfied at sign-off")]
+        return []
+
+    def _visit_closed(
+        self, event: VisitClosed, *, policy: FeedbackPolicy, calendar: WorkingCalendar
+    ) -> list[Reaction]:
+        visit = self.visit(event.visit_id)
+        visit.technician_id = event.technician_id
+        visit.outcome = event.outcome
+        visit.closed_at = event.closed_at
+        visit.paid_work = event.paid_work
+        reactions: list[Reaction] = []
+        if event.outcome is not VisitOutcome.CUSTOMER_NOT_HOME:
+            not_before, due = visit_call_back_window(event.closed_at, policy, calendar)
+            reactions.append(
+                ScheduleCallBack(
+                    rule="FBK-3",
+                    not_before=not_before,
+                    due_at=due,
+                    visit_id=event.visit_id,
+                    technician_id=event.technician_id,
+                    dedupe_key=f"FBK-3:{self.order_id}:{event.visit_id}",
+                    unless_rule_for_visit="FBK-2",
+                )
+            )
+        if event.outcome in (VisitOutcome.UNFINISHED, VisitOutcome.DECLINED) or visit.failed:
+            reactions.append(
+                OpenIssue(visit_id=event.visit_id, reason=f"visit ended {event.outcome}")
+            )
+        return reactions
+
+    # -- call-back results ---------------------------------------------------------------------
+
+    def dissatisfied(self, *, task_id: str, visit_id: str | None, at: datetime) -> RevisitChain:
+        """A dissatisfied call-back: open a revisit chain, or ask again in the open one (FBK-7)."""
+        chain = self.open_chain()
+        if chain is None:
+            chain = RevisitChain(
+                chain_id=f"{self.order_id}:{len(self.chains) + 1}",
+                origin_visit_id=visit_id or self.last_visit_id(),
+                opened_at=at,
+                opened_by_task=task_id,
+            )
+            self.chains.append(chain)
+        else:
+            chain.requests += 1
+        return chain
+
+    def satisfied(self, *, task_id: str, visit_id: str | None, at: datetime) -> RevisitChain | None:
+        """A satisfied call-back about a revisit closes its chain (FBK-7); the chain it closed."""
+        chain = self.open_chain()
+        if chain is None or not chain.visit_ids:
+            return None
+        if visit_id is not None and visit_id not in chain.visit_ids:
+            return None
+        chain.status = ChainStatus.CLOSED
+        chain.closed_at = at
+        chain.closed_by_task = task_id
+        return chain
+
+    def last_visit_id(self) -> str | None:
+        """The latest closed visit, else the latest known."""
+        closed = [(v.closed_at, v.visit_id) for v in self.visits.values() if v.closed_at]
+        if closed:
+            return max(closed)[1]
+        return next(reversed(self.visits), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """The case as stored."""
+        return self.model_dump(mode="json")
+
+
+def visit_call_back_window(
+    closed_at: datetime, policy: FeedbackPolicy, calendar: WorkingCalendar
+) -> tuple[datetime, datetime]:
+    """When to call after a visit (FBK-3): from its end until the last working moment within
+    ``visit_call_back_hours``; when that span holds no working time, by the end of the next working
+    day."""
+    deadline = closed_at + timedelta(hours=policy.visit_call_back_hours)
+    working = calendar.working_time_between(closed_at, deadline)
+    if working > timedelta(0):
+        due = calendar.add_working_time(closed_at, working)
+        return closed_at, due
+    return closed_at, end_of_working_day(deadline, calendar)
+
+
+@dataclass(frozen=True)
+class ScheduleCallBack:
+    """Reaction: put a call-back task in the queue (FBK-1, FBK-2, FBK-3)."""
+
+    rule: str
+    not_before: datetime
+    due_at: datetime
+    dedupe_key: str
+    visit_id: str | None = None
+    technician_id: str | None = None
+    unless_rule_for_visit: str | None = None
+    """Skip when a task of this rule exists for the same visit (an earlier call covers it)."""
+
+
+@dataclass(frozen=True)
+class CancelCallBacks:
+    """Reaction: the open call-backs of the order (of ``rule``, or all) are no longer needed."""
+
+    rule: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class OpenIssue:
+    """Reaction: an issue was left open after a visit (FBK-12)."""
+
+    visit_id: str | None
+    reason: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Reaction = ScheduleCallBack | CancelCallBacks | OpenIssue

@@ -1,0 +1,305 @@
+"""Complaints: taken on every channel at any hour and confirmed by the customer (INT-9),
+classified by impact and staff fault (FBK-9), and taken round the loop accept → dispatch → handle →
+feedback → reply → follow-up → closed, each state with an owner and an SLA clock (FBK-10)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from contracts.base import EventData
+from contracts.common import Channel
+from contracts.feedback import ComplaintClosed, ComplaintFiled, ComplaintLevel, StaffFaultClass
+from contracts.ids import new_id
+from feedback.domain.exceptions import ComplaintNotConfirmed, IllegalTransition, IncompleteClosure
+from feedback.domain.policy import ComplaintStage, FeedbackPolicy
+from feedback.domain.ports import WorkingCalendar
+
+#: The loop, in order (FBK-10).
+LOOP: tuple[ComplaintStage, ...] = tuple(ComplaintStage)
+
+
+def next_stage(stage: ComplaintStage) -> ComplaintStage | None:
+    """The state after ``stage`` in the loop (None once closed)."""
+    index = LOOP.index(stage)
+    return LOOP[index + 1] if index + 1 < len(LOOP) else None
+
+
+@dataclass
+class StageRecord:
+    """One state the complaint went through, with its owner and SLA clock."""
+
+    stage: ComplaintStage
+    owner: str
+    entered_at: datetime
+    due_at: datetime | None
+    left_at: datetime | None = None
+    note: str | None = None
+
+    def overdue(self, now: datetime) -> bool:
+        """Whether the state's SLA ran out (while in it, or when it was left)."""
+        if self.due_at is None:
+            return False
+        return (self.left_at or now) > self.due_at
+
+
+@dataclass(frozen=True)
+class Closure:
+    """The summary and fault finding a complaint closes with (FBK-10)."""
+
+    cause: str
+    owner: str
+    preventive_action: str
+    at_fault: bool
+    staff_fault_class: StaffFaultClass | None
+    summary: str | None
+    compensation: Decimal | None
+
+
+def stage_due(
+    stage: ComplaintStage,
+    *,
+    entered_at: datetime,
+    level: int,
+    policy: FeedbackPolicy,
+    calendar: WorkingCalendar,
+) -> datetime | None:
+    """When a state's SLA runs out: its working hours, shortened for level 2 complaints."""
+    hours = policy.complaint_sla_working_hours.get(stage)
+    if hours is None:
+        return None
+    minutes = hours * 60
+    if level == 2:
+        minutes = max(1, minutes * policy.level_two_sla_factor_percent // 100)
+    return calendar.add_working_time(entered_at, timedelta(minutes=minutes))
+
+
+@dataclass
+class Complaint:
+    """A customer's complaint and its way round the loop."""
+
+    complaint_id: str
+    order_id: str
+    channel: Channel
+    description: str
+    level: ComplaintLevel
+    staff_fault_class: StaffFaultClass | None
+    filed_at: datetime
+    taken_by: str
+    confirmed_by_customer: bool = False
+    confirmed_at: datetime | None = None
+    technician_id: str | None = None
+    network_id: str | None = None
+    stages: list[StageRecord] = field(default_factory=list)
+    closure: Closure | None = None
+    events: list[EventData] = field(default_factory=list, repr=False, compare=False)
+
+    @classmethod
+    def file(
+        cls,
+        *,
+        order_id: str | None,
+        channel: Channel,
+        description: str,
+        level: ComplaintLevel,
+        staff_fault_class: StaffFaultClass | None,
+        taken_by: str,
+        confirmed_by_customer: bool,
+        now: datetime,
+        technician_id: str | None,
+        network_id: str | None,
+        policy: FeedbackPolicy,
+        calendar: WorkingCalendar,
+    ) -> Complaint:
+        """Accept a complaint whatever the channel and hour (INT-9); ComplaintFiled is recorded.
+
+        A complaint about no particular order is keyed by its own id.
+        """
+        complaint_id = str(new_id())
+        complaint = cls(
+            complaint_id=complaint_id,
+            order_id=order_id or complaint_id,
+            channel=channel,
+            description=description,
+            level=level,
+            staff_fault_class=staff_fault_class,
+            filed_at=now,
+            taken_by=taken_by,
+            confirmed_by_customer=confirmed_by_customer,
+            confirmed_at=now if confirmed_by_customer else None,
+            technician_id=technician_id,
+            network_id=network_id,
+        )
+        complaint.stages.append(
+            StageRecord(
+                stage=ComplaintStage.ACCEPTED,
+                owner=taken_by,
+                entered_at=now,
+                due_at=stage_due(
+                    ComplaintStage.ACCEPTED,
+                    entered_at=now,
+                    level=level,
+                    policy=policy,
+                    calendar=calendar,
+                ),
+            )
+        )
+        complaint.events.append(
+            ComplaintFiled(
+                order_id=complaint.order_id,
+                complaint_id=complaint_id,
+                level=level,
+                staff_fault_class=staff_fault_class,
+                channel=channel,
+                description=description,
+                technician_id=technician_id,
+                network_id=network_id,
+                confirmed_by_customer=confirmed_by_customer,
+                taken_by=taken_by,
+            )
+        )
+        return complaint
+
+    @property
+    def current(self) -> StageRecord:
+        """The state the complaint is in."""
+        return self.stages[-1]
+
+    @property
+    def stage(self) -> ComplaintStage:
+        """The name of the current state."""
+        return self.current.stage
+
+    def allowed_next(self) -> list[str]:
+        """The states the complaint may move to now."""
+        following = next_stage(self.stage)
+        return [str(following)] if following is not None else []
+
+    def confirm(self, now: datetime) -> None:
+        """The customer confirmed what was recorded (INT-9)."""
+        if not self.confirmed_by_customer:
+            self.confirmed_by_customer = True
+            self.confirmed_at = now
+
+    def advance(
+        self,
+        to: ComplaintStage,
+        *,
+        owner: str,
+        now: datetime,
+        note: str | None,
+        policy: FeedbackPolicy,
+        calendar: WorkingCalendar,
+    ) -> None:
+        """Move one step round the loop (FBK-10); closing goes through :meth:`close`."""
+        if to is ComplaintStage.CLOSED or next_stage(self.stage) is not to:
+            raise IllegalTransition(
+                f"complaint {self.complaint_id}", str(self.stage), allowed=self.allowed_next()
+            )
+        if to is ComplaintStage.DISPATCHED and not self.confirmed_by_customer:
+            raise ComplaintNotConfirmed(self.complaint_id)
+        self._enter(to, owner=owner, now=now, note=note, policy=policy, calendar=calendar)
+
+    def escalate(self, *, now: datetime, policy: FeedbackPolicy, calendar: WorkingCalendar) -> None:
+        """Level 2: taken to higher authorities or media, or mishandled (FBK-9); the current
+        state's clock is shortened accordingly."""
+        if self.stage is ComplaintStage.CLOSED:
+            raise IllegalTransition(
+                f"complaint {self.complaint_id}", str(self.stage), allowed=[], action="escalate"
+            )
+        self.level = 2
+        current = self.current
+        current.due_at = stage_due(
+            current.stage,
+            entered_at=current.entered_at,
+            level=2,
+            policy=policy,
+            calendar=calendar,
+        )
+
+    def close(
+        self,
+        *,
+        cause: str,
+        owner: str,
+        preventive_action: str,
+        at_fault: bool,
+        staff_fault_class: StaffFaultClass | None,
+        summary: str | None,
+        compensation: Decimal | None,
+        now: datetime,
+    ) -> None:
+        """Close after the follow-up visit, with a cause, an owner and a preventive action
+        (FBK-10); ComplaintClosed is recorded."""
+        if self.stage is not ComplaintStage.FOLLOWED_UP:
+            raise IllegalTransition(
+                f"complaint {self.complaint_id}",
+                str(self.stage),
+                allowed=self.allowed_next(),
+                action="close",
+            )
+        missing = [
+            name
+            for name, value in (
+                ("cause", cause),
+                ("owner", owner),
+                ("preventive_action", preventive_action),
+            )
+            if not value or not value.strip()
+        ]
+        if missing:
+            raise IncompleteClosure(missing)
+        fault_class = staff_fault_class if at_fault else None
+        if at_fault and fault_class is None:
+            fault_class = self.staff_fault_class
+        self.closure = Closure(
+            cause=cause.strip(),
+            owner=owner.strip(),
+            preventive_action=preventive_action.strip(),
+            at_fault=at_fault,
+            staff_fault_class=fault_class,
+            summary=summary,
+            compensation=compensation,
+        )
+        self.staff_fault_class = fault_class if at_fault else self.staff_fault_class
+        self.current.left_at = now
+        self.stages.append(
+            StageRecord(stage=ComplaintStage.CLOSED, owner=owner, entered_at=now, due_at=None)
+        )
+        self.events.append(
+            ComplaintClosed(
+                order_id=self.order_id,
+                complaint_id=self.complaint_id,
+                cause=self.closure.cause,
+                owner=self.closure.owner,
+                preventive_action=self.closure.preventive_action,
+                at_fault=at_fault,
+                staff_fault_class=fault_class,
+                summary=summary,
+                compensation=compensation,
+            )
+        )
+
+    def _enter(
+        self,
+        stage: ComplaintStage,
+        *,
+        owner: str,
+        now: datetime,
+        note: str | None,
+        policy: FeedbackPolicy,
+        calendar: WorkingCalendar,
+    ) -> None:
+        self.current.left_at = now
+        self.stages.append(
+            StageRecord(
+                stage=stage,
+                owner=owner,
+                entered_at=now,
+                due_at=stage_due(
+                    stage, entered_at=now, level=self.level, policy=policy, calendar=calendar
+                ),
+                note=note,
+            )
+        )

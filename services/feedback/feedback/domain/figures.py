@@ -1,0 +1,267 @@
+"""Quality figures per technician or network and period (FBK-6, FBK-11), derived from the cases
+(visits and revisit chains), the call-backs, the complaints and the conduct findings.
+
+Definitions (all counts over the period, attributed to the visit's technician or network):
+
+- on-time rate: arrivals without a measured lateness / arrivals;
+- first-time-fix rate: orders whose first visit ended completed, with no repeat
+  visit (unfinished work, missing part, dissatisfied customer, other) and no dissatisfied call-back
+  within the repeat window / orders whose first visit ended in the period;
+- repeat-visit rate: repeat visits / visits (a visit nobody opened the door to is not counted);
+- repair pass rate: completed repairs with no repeat visit and no dissatisfied call-back within
+  the window after them / completed repairs;
+- satisfaction: mean of each item's scores, overall = the mean of the two item means (FBK-6);
+- call-back coverage: completed repairs with a scored call-back / completed repairs, with an
+  alarm below the policy minimum (8 %).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from statistics import fmean
+
+from contracts.fieldwork import VisitOutcome
+from feedback.domain.callbacks import CallBackTask, TaskStatus
+from feedback.domain.case import CENTRE, Case, Visit, WorkKind
+from feedback.domain.complaints import Complaint
+from feedback.domain.findings import ConductFinding, FindingStatus
+from feedback.domain.policy import FeedbackPolicy
+
+UNASSIGNED = "unassigned"
+
+
+class GroupBy(StrEnum):
+    """How figures are broken down."""
+
+    TECHNICIAN = "technician"
+    NETWORK = "network"
+
+
+@dataclass
+class Figures:
+    """The quality figures of one technician or network (or everyone: key ``all``)."""
+
+    key: str
+    arrivals: int = 0
+    late_arrivals: int = 0
+    first_visits: int = 0
+    fixed_first_time: int = 0
+    visits: int = 0
+    repeat_visits: int = 0
+    repairs: int = 0
+    repairs_passed: int = 0
+    repairs_surveyed: int = 0
+    attitude_scores: list[int] = field(default_factory=list)
+    ability_scores: list[int] = field(default_factory=list)
+    confirmed_conduct: int = 0
+    complaints_by_class: dict[str, int] = field(
+        default_factory=lambda: {"A": 0, "B": 0, "C": 0, "none": 0}
+    )
+    complaints_level_2: int = 0
+    min_coverage_percent: int = 8
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """Arrivals on time / arrivals."""
+        return _ratio(self.arrivals - self.late_arrivals, self.arrivals)
+
+    @property
+    def first_time_fix_rate(self) -> float | None:
+        """Orders fixed at the first visit / orders first visited."""
+        return _ratio(self.fixed_first_time, self.first_visits)
+
+    @property
+    def repeat_visit_rate(self) -> float | None:
+        """Repeat visits / visits."""
+        return _ratio(self.repeat_visits, self.visits)
+
+    @property
+    def repair_pass_rate(self) -> float | None:
+        """Repairs with no return within the window / repairs."""
+        return _ratio(self.repairs_passed, self.repairs)
+
+    @property
+    def surveys(self) -> int:
+        """Scored call-backs."""
+        return len(self.attitude_scores)
+
+    @property
+    def attitude(self) -> float | None:
+        """Mean service-attitude score (FBK-6)."""
+        return round(fmean(self.attitude_scores), 4) if self.attitude_scores else None
+
+    @property
+    def ability(self) -> float | None:
+        """Mean professional-ability score (FBK-6)."""
+        return round(fmean(self.ability_scores), 4) if self.ability_scores else None
+
+    @property
+    def satisfaction(self) -> float | None:
+        """Overall satisfaction: the arithmetic mean of the two item means (FBK-6)."""
+        if self.attitude is None or self.ability is None:
+            return None
+        return round((fmean(self.attitude_scores) + fmean(self.ability_scores)) / 2, 4)
+
+    @property
+    def coverage_percent(self) -> float | None:
+        """Share of repair records with a feedback survey, in percent (FBK-11)."""
+        ratio = _ratio(self.repairs_surveyed, self.repairs)
+        return None if ratio is None else round(ratio * 100, 2)
+
+    @property
+    def coverage_alarm(self) -> bool:
+        """Call-back coverage below the policy minimum (FBK-11)."""
+        percent = self.coverage_percent
+        return percent is not None and percent < self.min_coverage_percent
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _in(moment: datetime | None, start: datetime, end: datetime) -> bool:
+    return moment is not None and start <= moment < end
+
+
+def compute(
+    *,
+    cases: Iterable[Case],
+    tasks: Iterable[CallBackTask],
+    complaints: Iterable[Complaint],
+    findings: Iterable[ConductFinding],
+    start: datetime,
+    end: datetime,
+    group_by: GroupBy,
+    policy: FeedbackPolicy,
+) -> list[Figures]:
+    """The figures of each technician or network over [start, end), then the total (``all``)."""
+    window = timedelta(days=policy.repeat_window_days)
+    groups: dict[str, Figures] = {}
+    total = Figures(key="all", min_coverage_percent=policy.min_call_back_coverage_percent)
+
+    def of(key: str) -> list[Figures]:
+        if key not in groups:
+            groups[key] = Figures(
+                key=key, min_coverage_percent=policy.min_call_back_coverage_percent
+            )
+        return [groups[key], total]
+
+    def visit_key(case: Case) -> Callable[[Visit], str]:
+        def key(visit: Visit) -> str:
+            if group_by is GroupBy.TECHNICIAN:
+                return visit.technician_id or UNASSIGNED
+            return visit.network_id or case.network_id or CENTRE
+
+        return key
+
+    case_list = list(cases)
+    task_list = list(tasks)
+    surveyed: set[tuple[str, str | None]] = {
+        (t.order_id, t.visit_id)
+        for t in task_list
+        if t.status is TaskStatus.DONE and t.survey is not None and t.survey.has_scores
+    }
+    for case in case_list:
+        key = visit_key(case)
+        real = [
+            v
+            for v in case.visits.values()
+            if v.closed_at is not None and v.outcome is not VisitOutcome.CUSTOMER_NOT_HOME
+        ]
+        real.sort(key=lambda v: (v.closed_at or start, v.visit_id))
+        first = real[0] if real else None
+
+        for visit in case.visits.values():
+            if _in(visit.arrived_at, start, end):
+                for f in of(key(visit)):
+                    f.arrivals += 1
+                    f.late_arrivals += 1 if (visit.minutes_late or 0) > 0 else 0
+        for visit in real:
+            if not _in(visit.closed_at, start, end):
+                continue
+            assert visit.closed_at is not None
+            for f in of(key(visit)):
+                f.visits += 1
+                f.repeat_visits += 1 if visit.is_repeat else 0
+            if visit.kind is WorkKind.REPAIR and visit.completed:
+                passed = not comes_back(case, visit.closed_at, window)
+                has_survey = (case.order_id, visit.visit_id) in surveyed or (
+                    case.order_id,
+                    None,
+                ) in surveyed
+                for f in of(key(visit)):
+                    f.repairs += 1
+                    f.repairs_passed += 1 if passed else 0
+                    f.repairs_surveyed += 1 if has_survey else 0
+        if first is not None and _in(first.closed_at, start, end):
+            assert first.closed_at is not None
+            fixed = first.completed and not comes_back(case, first.closed_at, window)
+            for f in of(key(first)):
+                f.first_visits += 1
+                f.fixed_first_time += 1 if fixed else 0
+
+    case_by_order = {c.order_id: c for c in case_list}
+    for task in task_list:
+        if task.status is not TaskStatus.DONE or task.survey is None:
+            continue
+        if not task.survey.has_scores or not _in(task.completed_at, start, end):
+            continue
+        for f in of(_task_key(task, case_by_order.get(task.order_id), group_by)):
+            f.attitude_scores.append(task.survey.scores.service_attitude or 0)
+            f.ability_scores.append(task.survey.scores.professional_ability or 0)
+
+    for complaint in complaints:
+        if not _in(complaint.filed_at, start, end):
+            continue
+        key_value = (
+            complaint.technician_id or UNASSIGNED
+            if group_by is GroupBy.TECHNICIAN
+            else complaint.network_id or CENTRE
+        )
+        for f in of(key_value):
+            f.complaints_by_class[complaint.staff_fault_class or "none"] += 1
+            f.complaints_level_2 += 1 if complaint.level == 2 else 0
+
+    for finding in findings:
+        if finding.status is not FindingStatus.CONFIRMED or not _in(finding.raised_at, start, end):
+            continue
+        key_value = (
+            finding.technician_id or UNASSIGNED
+            if group_by is GroupBy.TECHNICIAN
+            else finding.network_id or CENTRE
+        )
+        for f in of(key_value):
+            f.confirmed_conduct += 1
+
+    return [groups[k] for k in sorted(groups)] + [total]
+
+
+def comes_back(case: Case, after: datetime, window: timedelta) -> bool:
+    """Whether the order needed another attempt within ``window`` after ``after``: a repeat visit
+    booked, or a dissatisfied call-back that opened a revisit chain (FBK-7, FBK-11)."""
+    limit = after + window
+    repeat = any(
+        v.is_repeat and after < (v.booked_at or v.closed_at or after) <= limit
+        for v in case.visits.values()
+    )
+    return repeat or any(after < c.opened_at <= limit for c in case.chains)
+
+
+def _task_key(task: CallBackTask, case: Case | None, group_by: GroupBy) -> str:
+    visit = case.visits.get(task.visit_id) if case is not None and task.visit_id else None
+    if group_by is GroupBy.TECHNICIAN:
+        return (
+            task.technician_id
+            or (visit.technician_id if visit else None)
+            or (case.technician_id if case else None)
+            or UNASSIGNED
+        )
+    return (
+        task.network_id
+        or (visit.network_id if visit else None)
+        or (case.network_id if case else None)
+        or CENTRE
+    )

@@ -1,0 +1,175 @@
+"""The daily call-back sample of completed work (FBK-4).
+
+Work completed 3-5 days before the run day is drawn at the rate of its business type (100 % for
+own-brand installation and repair, paid repairs and gas-leak repairs; 10 % for the rest; all from
+the policy). Within a business type the sample is *stratified by technician*: the slots go one by
+one to the technician who has had the fewest sampled call-backs so far, so every front-line worker
+gets a similar number. The draw is reproducible: its random choices come from a generator seeded
+with the policy seed, the run day and the business type, over candidates in a fixed order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+from feedback.domain.policy import BusinessType, FeedbackPolicy
+
+#: The stratum of work with no known technician.
+UNASSIGNED = "unassigned"
+
+
+@dataclass(frozen=True)
+class WorkRecord:
+    """A completed visit that may be sampled."""
+
+    order_id: str
+    visit_id: str
+    technician_id: str | None
+    network_id: str | None
+    business_type: BusinessType
+    closed_at: datetime
+
+    @property
+    def stratum(self) -> str:
+        """The technician stratum the record belongs to."""
+        return self.technician_id or UNASSIGNED
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A record the draw selected, with why (rate and stratum)."""
+
+    record: WorkRecord
+    explanation: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Draw:
+    """The outcome of one day's draw."""
+
+    run_day: date
+    seed: int
+    considered: list[WorkRecord]
+    picks: list[Pick]
+    by_type: dict[str, dict[str, int]]
+    """Per business type: population, selected and the rate in percent."""
+
+
+def window(run_day: date, policy: FeedbackPolicy) -> tuple[date, date]:
+    """The first and last work day (inclusive) the draw of ``run_day`` looks at."""
+    near, far = policy.sampling_window_days
+    return run_day - timedelta(days=far), run_day - timedelta(days=near)
+
+
+def in_window(record: WorkRecord, run_day: date, policy: FeedbackPolicy, tz: tzinfo) -> bool:
+    """Whether the record's work day lies in the draw window of ``run_day``."""
+    first, last = window(run_day, policy)
+    return first <= record.closed_at.astimezone(tz).date() <= last
+
+
+def day_seed(policy_seed: int, run_day: date, business_type: str) -> int:
+    """The seed of one business type's draw on ``run_day`` (stable across processes)."""
+    digest = hashlib.sha256(f"{policy_seed}:{run_day.isoformat()}:{business_type}".encode())
+    return int.from_bytes(digest.digest()[:8], "big")
+
+
+def draw(
+    candidates: Iterable[WorkRecord],
+    *,
+    run_day: date,
+    policy: FeedbackPolicy,
+    prior_counts: Mapping[str, int] | None = None,
+) -> Draw:
+    """Draw the day's sample from ``candidates`` (already limited to the window)."""
+    counts: dict[str, int] = defaultdict(int, prior_counts or {})
+    records = sorted(
+        candidates, key=lambda r: (r.business_type, r.stratum, r.closed_at, r.visit_id)
+    )
+    by_type_records: dict[BusinessType, list[WorkRecord]] = defaultdict(list)
+    for record in records:
+        by_type_records[record.business_type].append(record)
+
+    picks: list[Pick] = []
+    summary: dict[str, dict[str, int]] = {}
+    for business_type in sorted(by_type_records):
+        population = by_type_records[business_type]
+        rate = policy.sampling_rates_percent[business_type]
+        rng = random.Random(day_seed(policy.sampling_seed, run_day, business_type))
+        chosen = _draw_type(population, rate=rate, rng=rng, counts=counts)
+        strata: dict[str, list[WorkRecord]] = defaultdict(list)
+        for record in population:
+            strata[record.stratum].append(record)
+        taken: dict[str, int] = defaultdict(int)
+        for record in chosen:
+            taken[record.stratum] += 1
+        for record in chosen:
+            picks.append(
+                Pick(
+                    record=record,
+                    explanation={
+                        "rule": "FBK-4",
+                        "run_day": run_day.isoformat(),
+                        "business_type": str(business_type),
+                        "rate_percent": rate,
+                        "population": len(population),
+                        "selected": len(chosen),
+                        "stratum": record.stratum,
+                        "stratum_size": len(strata[record.stratum]),
+                        "stratum_selected": taken[record.stratum],
+                        "seed": policy.sampling_seed,
+                        "method": "all" if rate >= 100 else "stratified by technician",
+                    },
+                )
+            )
+        summary[str(business_type)] = {
+            "population": len(population),
+            "selected": len(chosen),
+            "rate_percent": rate,
+        }
+    return Draw(
+        run_day=run_day,
+        seed=policy.sampling_seed,
+        considered=records,
+        picks=picks,
+        by_type=summary,
+    )
+
+
+def _draw_type(
+    population: list[WorkRecord], *, rate: int, rng: random.Random, counts: dict[str, int]
+) -> list[WorkRecord]:
+    if rate >= 100:
+        return list(population)
+    if rate <= 0 or not population:
+        return []
+    exact = len(population) * rate / 100
+    target = math.floor(exact)
+    # Stochastic rounding keeps the long-run rate exact without carrying state between days.
+    if rng.random() < exact - target:
+        target += 1
+
+    strata: dict[str, list[WorkRecord]] = defaultdict(list)
+    for record in population:
+        strata[record.stratum].append(record)
+    order = sorted(strata)
+    rng.shuffle(order)  # seeded tie-break between technicians with equal counts
+    rank = {stratum: i for i, stratum in enumerate(order)}
+    allocated: dict[str, int] = defaultdict(int)
+    for _ in range(target):
+        open_strata = [s for s in order if allocated[s] < len(strata[s])]
+        if not open_strata:
+            break
+        stratum = min(open_strata, key=lambda s: (counts[s] + allocated[s], rank[s]))
+        allocated[stratum] += 1
+    chosen: list[WorkRecord] = []
+    for stratum in sorted(allocated):
+        chosen.extend(rng.sample(strata[stratum], allocated[stratum]))
+        counts[stratum] += allocated[stratum]
+    return chosen

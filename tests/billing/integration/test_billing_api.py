@@ -1,0 +1,705 @@
+"""Billing against a real database (SQLite and PostgreSQL): schedules, quotes from events,
+charges, receipts, invoices, cash, retention and settlements (BIL-1..BIL-12)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from support.db import create_tables
+
+from billing.adapters.tables import BILLING_REGISTRY
+from billing.bootstrap import MIGRATIONS, bootstrap
+from billing.domain import commands
+from billing.domain.policy import BillingPolicy
+from billing.service_layer.handlers import apply_retention, sweep_cash
+from billing.settings import BillingSettings
+from contracts.base import EventData
+from contracts.billing import PaymentMethod
+from contracts.common import (
+    AssigneeKind,
+    Channel,
+    Customer,
+    Fault,
+    Product,
+    WarrantyStatus,
+    WorkItem,
+    WorkItemKind,
+)
+from contracts.envelope import EventEnvelope
+from contracts.fieldwork import QuoteAccepted, QuoteRequested, RepairCompleted, VisitClosed
+from contracts.identity import Role
+from contracts.intake import OrderCreated
+from contracts.registry import parse_data
+from contracts.scheduling import OrderAssigned
+from servicekit.auth import generate_key, issued_event
+from servicekit.outbox import OutboxMessage
+from servicekit.runtime import ServiceRuntime
+
+ADMIN_KEY = "test-admin-key-0123456789"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+T0 = datetime(2026, 4, 30, 2, 0, tzinfo=UTC)  # Thursday 10:00 in Shanghai
+SCHEDULE = {
+    "fees": [
+        {"fee_code": "W01", "description": "更换灯泡", "price": "20.0"},
+        {"fee_code": "W02", "description": "疏通下水", "price": "50.0"},
+        {"fee_code": "CO", "description": "上门费", "price": "30.0", "category": "call_out"},
+    ],
+    "parts": [{"part_no": "P-IGN", "name": "点火器", "price": "120.0", "trade_in_credit": "15.0"}],
+    "materials": [{"code": "M-TAPE", "name": "生料带", "price": "2.5"}],
+}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def runtime(database_url: str, clock: Clock) -> AsyncIterator[ServiceRuntime]:
+    rt = bootstrap(
+        BillingSettings(
+            database_url=database_url,
+            bootstrap_api_key=ADMIN_KEY,
+            run_consumer=False,
+            run_relay=False,
+        ),
+        clock=clock,
+    )
+    # The schema from the models (fast); test_migrations_reach_the_models_schema checks that the
+    # migrations build the same.
+    await create_tables(rt.engine, BILLING_REGISTRY.metadata)
+    yield rt
+    await rt.engine.dispose()
+
+
+@pytest.fixture
+async def client(runtime: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=runtime.app), base_url="http://billing", headers=ADMIN
+    ) as c:
+        yield c
+
+
+async def key(runtime: ServiceRuntime, role: Role, **binding: str) -> dict[str, str]:
+    raw = generate_key()
+    issued = issued_event(
+        key_id=str(uuid.uuid4()),
+        raw_key=raw,
+        role=role,
+        name=f"{role}-1",
+        network_id=binding.get("network_id"),
+        technician_id=binding.get("technician_id"),
+        expires_at=None,
+    )
+    await runtime.handle_event(EventEnvelope.wrap(issued))
+    return {"Authorization": f"Bearer {raw}"}
+
+
+async def send(runtime: ServiceRuntime, payload: EventData, at: datetime = T0) -> EventEnvelope:
+    envelope = EventEnvelope.wrap(payload, time=at)
+    await runtime.handle_event(envelope)
+    return envelope
+
+
+async def outbox(runtime: ServiceRuntime, event_type: str | None = None) -> list[EventEnvelope]:
+    async with runtime.session_factory() as session:
+        rows = (
+            await session.execute(select(OutboxMessage).order_by(OutboxMessage.seq))  # type: ignore[arg-type]
+        ).scalars()
+        envelopes = [EventEnvelope.model_validate_json(r.payload) for r in rows]
+    return [e for e in envelopes if event_type is None or e.event_name == event_type]
+
+
+def order_created(order_id: str, status: WarrantyStatus = WarrantyStatus.OUT_OF_WARRANTY) -> Any:
+    return OrderCreated(
+        order_id=order_id,
+        customer=Customer.model_validate(
+            {"name": "王芳", "phones": ["+8613800138000"], "address": {"detail": "西四路100号"}}
+        ),
+        product=Product(line="water_heater", model="JSQ24"),
+        fault=Fault(description="热水器打不着火"),
+        channel=Channel.HOTLINE,
+        warranty_status=status,
+    )
+
+
+def quote_requested(order_id: str, *items: WorkItem, request_id: str = "req-1") -> Any:
+    return QuoteRequested(
+        order_id=order_id, visit_id="v-1", request_id=request_id, items=list(items)
+    )
+
+
+def fee(code: str, minutes: int = 0) -> WorkItem:
+    return WorkItem(
+        kind=WorkItemKind.FEE,
+        description=code,
+        fee_code=code,
+        handled_at=T0 + timedelta(minutes=minutes),
+    )
+
+
+IGNITER = WorkItem(kind=WorkItemKind.PART, description="点火器", part_no="P-IGN")
+
+
+async def publish(client: httpx.AsyncClient, body: dict[str, Any] = SCHEDULE) -> httpx.Response:
+    response = await client.post("/v1/fee-schedules/water_heater/versions", json=body)
+    assert response.status_code == 201, response.text
+    return response
+
+
+async def accepted_order(
+    runtime: ServiceRuntime, order_id: str, *items: WorkItem, network: str | None = None
+) -> str:
+    """An out-of-warranty order with a quote the customer accepted; returns the quote id."""
+    await send(runtime, order_created(order_id))
+    if network:
+        await send(
+            runtime,
+            OrderAssigned(
+                order_id=order_id,
+                visit_id="v-1",
+                assignee_kind=AssigneeKind.NETWORK,
+                network_id=network,
+                assigned_by="disp-1",
+            ),
+        )
+    await send(runtime, quote_requested(order_id, *(items or (fee("W02"), IGNITER))))
+    issued = [e for e in await outbox(runtime, "QuoteIssued") if e.subject == order_id][-1]
+    quote_id = issued.data["quote_id"]
+    await send(runtime, QuoteAccepted(order_id=order_id, visit_id="v-1", quote_id=quote_id))
+    return str(quote_id)
+
+
+# --- BIL-1: fee schedules ------------------------------------------------------------------
+
+
+async def test_bil_1_schedules_are_versioned_and_a_published_version_never_changes(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    first = (await publish(client)).json()
+    assert first["version"] == 1 and first["label"] == "water_heater@v1"
+    cheaper = {**SCHEDULE, "fees": [{"fee_code": "W02", "description": "疏通", "price": "45.0"}]}
+    second = await publish(client, cheaper)
+    assert second.json()["version"] == 2
+    assert second.headers["Location"] == "/v1/fee-schedules/water_heater/versions/2"
+
+    v1 = (await client.get("/v1/fee-schedules/water_heater/versions/1")).json()
+    assert v1["content"] == first["content"]
+    current = (await client.get("/v1/fee-schedules/water_heater")).json()
+    assert current["version"] == 2
+    versions = (await client.get("/v1/fee-schedules/water_heater/versions")).json()
+    assert [v["version"] for v in versions] == [1, 2]
+    for method in ("PUT", "PATCH", "DELETE"):
+        changed = await client.request(method, "/v1/fee-schedules/water_heater/versions/1")
+        assert changed.status_code == 405
+
+
+async def test_bil_1_only_admins_publish_and_anyone_may_show_the_schedule(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    technician = await key(runtime, "technician", technician_id="t-1")
+    refused = await client.post(
+        "/v1/fee-schedules/water_heater/versions", json=SCHEDULE, headers=technician
+    )
+    assert refused.status_code == 403
+    await publish(client)
+    shown = await client.get("/v1/fee-schedules/water_heater", headers=technician)
+    assert shown.status_code == 200
+    missing = await client.get("/v1/fee-schedules/boiler")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+
+
+async def test_bil_1_a_schedule_price_that_is_not_whole_jiao_is_refused_naming_the_field(
+    client: httpx.AsyncClient,
+) -> None:
+    bad = {"fees": [{"fee_code": "W01", "description": "x", "price": "20.05"}]}
+    response = await client.post("/v1/fee-schedules/water_heater/versions", json=bad)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "fees.0.price"
+
+
+# --- quotes from fieldwork's requests (BIL-1..BIL-6) ----------------------------------------
+
+
+async def test_bil_1_quote_requested_is_answered_with_quote_issued_citing_rules_and_version(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await send(runtime, order_created("o-1"))
+    await send(runtime, quote_requested("o-1", fee("W01"), fee("W02", 20), fee("CO"), IGNITER))
+
+    [envelope] = await outbox(runtime, "QuoteIssued")
+    issued = parse_data(envelope)
+    assert envelope.subject == "o-1"
+    assert issued.request_id == "req-1"  # type: ignore[attr-defined]
+    assert issued.schedule_version == "water_heater@v1"  # type: ignore[attr-defined]
+    rules = [(line.fee_code or line.part_no, line.amount, line.rule_id) for line in issued.lines]  # type: ignore[attr-defined]
+    assert rules == [
+        ("W01", Decimal("0.00"), "BIL-3"),
+        ("W02", Decimal("50.00"), "BIL-1"),
+        ("CO", Decimal("30.00"), "BIL-1"),
+        ("P-IGN", Decimal("120.00"), "BIL-1"),
+    ]
+    assert issued.total == Decimal("200.00")  # type: ignore[attr-defined]
+
+
+async def test_bil_1_in_warranty_order_is_quoted_free(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await send(runtime, order_created("o-1", WarrantyStatus.IN_WARRANTY))
+    await send(runtime, quote_requested("o-1", fee("W02"), IGNITER))
+    [envelope] = await outbox(runtime, "QuoteIssued")
+    assert envelope.data["total"] == "0.00"
+    assert envelope.data["warranty_status"] == "in_warranty"
+
+
+async def test_bil_1_a_request_before_the_schedule_is_priced_when_it_is_published(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await send(runtime, order_created("o-1"))
+    await send(runtime, quote_requested("o-1", fee("W02")))
+    assert await outbox(runtime, "QuoteIssued") == []
+    waiting = (await client.get("/v1/orders/o-1/charge")).json()
+    assert waiting["pending_requests"][0]["waiting_for"].startswith("a published fee schedule")
+
+    await publish(client)
+    [envelope] = await outbox(runtime, "QuoteIssued")
+    assert envelope.data["total"] == "50.00"
+    assert (await client.get("/v1/orders/o-1/charge")).json()["pending_requests"] == []
+
+
+async def test_bil_2_the_warranty_card_total_on_the_request_caps_the_quote(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await send(runtime, order_created("o-1"))
+    request = quote_requested("o-1", fee("W02"), IGNITER).model_copy(
+        update={"warranty_card_amount": Decimal("150.00")}
+    )
+    await send(runtime, request)
+    [envelope] = await outbox(runtime, "QuoteIssued")
+    assert envelope.data["total"] == "150.00"
+    assert envelope.data["lines"][-1]["rule_id"] == "BIL-2"
+
+
+# --- charge, waivers, payments, receipts, invoices, signature (BIL-7..BIL-9) ---------------
+
+
+async def test_out_of_warranty_journey_charges_the_schedule_and_shows_it_for_the_report(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    quote_id = await accepted_order(runtime, "o-1")
+    await send(
+        runtime,
+        RepairCompleted(
+            order_id="o-1",
+            visit_id="v-1",
+            technician_id="t-1",
+            tested=True,
+            sure_fixed=True,
+            on_site_minutes=40,
+        ),
+    )
+    technician = await key(runtime, "technician", technician_id="t-1")
+    paid = await client.post(
+        "/v1/orders/o-1/payments", json={"method": "cash", "amount": "170.00"}, headers=technician
+    )
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["summary"]["balance"] == "0.00"
+    signed = await client.post(
+        "/v1/orders/o-1/signature",
+        json={"amount": "170.00", "parts": [{"part_no": "P-IGN", "name": "点火器"}]},
+        headers=technician,
+    )
+    assert signed.status_code == 200, signed.text
+
+    charge = (await client.get("/v1/orders/o-1/charge", headers=technician)).json()
+    assert charge["accepted_quote_id"] == quote_id
+    assert charge["summary"] == {
+        "quoted": "170.00",
+        "waived": "0.00",
+        "charge": "170.00",
+        "paid": "170.00",
+        "balance": "0.00",
+        "schedule_version": "water_heater@v1",
+    }
+    assert charge["payments"][0]["receipt_number"] == "R2026-000001"
+    assert charge["signature"]["matches_charge"] is True
+    types = [e.event_name for e in await outbox(runtime)]
+    assert types == ["QuoteIssued", "PaymentCollected", "ReceiptIssued"]
+    collected = (await outbox(runtime, "PaymentCollected"))[0].data
+    assert collected["collected_by"] == "t-1" and collected["amount"] == "170.00"
+
+
+async def test_bil_7_a_payment_retried_with_its_idempotency_key_is_taken_once(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    headers = {"Idempotency-Key": "pay-1"}
+    body = {"method": "card", "amount": "100.00"}
+    first = await client.post("/v1/orders/o-1/payments", json=body, headers=headers)
+    again = await client.post("/v1/orders/o-1/payments", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert len(await outbox(runtime, "PaymentCollected")) == 1
+    over = await client.post("/v1/orders/o-1/payments", json={"method": "card", "amount": "70.01"})
+    assert over.status_code == 422
+    assert over.json()["errors"][0]["field"] == "amount"
+
+
+async def test_bil_7_no_payment_without_an_accepted_quote(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await send(runtime, order_created("o-1"))
+    response = await client.post("/v1/orders/o-1/payments", json={"method": "cash", "amount": 1})
+    assert response.status_code == 409
+    unknown = await client.post("/v1/orders/nope/payments", json={"method": "cash", "amount": 1})
+    assert unknown.status_code == 404
+
+
+async def test_bil_7_invoice_on_request_is_numbered_and_tracked_until_delivered(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    await client.post("/v1/orders/o-1/payments", json={"method": "mobile", "amount": "170.00"})
+    issued = await client.post(
+        "/v1/orders/o-1/invoices",
+        json={"buyer_name": "东营某公司", "delivery": "post", "promised_by": "2026-05-08"},
+    )
+    assert issued.status_code == 201, issued.text
+    invoice = issued.json()["invoices"][0]
+    assert (invoice["number"], invoice["status"]) == ("F2026-000001", "to_deliver")
+    [event] = await outbox(runtime, "InvoiceIssued")
+    assert event.data["delivery"] == "post" and event.data["amount"] == "170.00"
+
+    url = "/v1/orders/o-1/invoices/F2026-000001/delivery"
+    posted = await client.post(url, json={"status": "posted", "tracking_number": "SF123"})
+    assert posted.json()["invoices"][0]["status"] == "posted"
+    backwards = await client.post(url, json={"status": "to_deliver"})
+    assert backwards.status_code == 409
+    assert backwards.json()["allowed"] == ["delivered"]
+    delivered = await client.post(url, json={"status": "delivered"})
+    assert delivered.json()["invoices"][0]["status"] == "delivered"
+
+
+async def test_bil_8_only_the_centre_waives_and_who_and_why_are_recorded(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    quote_id = await accepted_order(runtime, "o-1")
+    technician = await key(runtime, "technician", technician_id="t-1")
+    dispatcher = await key(runtime, "dispatcher")
+    body = {"amount": "20.00", "reason": "customer disputed the call-out"}
+    refused = await client.post("/v1/orders/o-1/waivers", json=body, headers=technician)
+    assert refused.status_code == 403
+    assert await outbox(runtime, "ChargeWaived") == []
+
+    approved = await client.post("/v1/orders/o-1/waivers", json=body, headers=dispatcher)
+    assert approved.status_code == 201, approved.text
+    assert approved.json()["summary"]["charge"] == "150.00"
+    [waived] = await outbox(runtime, "ChargeWaived")
+    assert waived.data["quote_id"] == quote_id
+    assert waived.data["approved_by"] == "dispatcher-1"
+    assert waived.data["reason"] == body["reason"]
+    too_much = await client.post(
+        "/v1/orders/o-1/waivers", json={"amount": "150.01", "reason": "all"}, headers=dispatcher
+    )
+    assert too_much.status_code == 422
+
+
+async def test_bil_8_a_refund_needs_the_centre_and_gets_its_own_receipt(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    await client.post(
+        "/v1/orders/o-1/payments",
+        json={"method": "cash", "amount": "170.00", "collected_by": "t-1"},
+    )
+    body = {"method": "cash", "amount": "20.00", "refunded_by": "t-1", "reason": "overcharged"}
+    technician = await key(runtime, "technician", technician_id="t-1")
+    assert (
+        await client.post("/v1/orders/o-1/refunds", json=body, headers=technician)
+    ).status_code == 403
+    refunded = await client.post("/v1/orders/o-1/refunds", json=body)
+    assert refunded.status_code == 201, refunded.text
+    assert refunded.json()["receipt_number"] == "R2026-000002"
+    assert refunded.json()["summary"]["paid"] == "150.00"
+    assert (await outbox(runtime, "PaymentRefunded"))[0].data["approved_by"] == "bootstrap admin"
+    cash = (await client.get("/v1/cash/t-1")).json()
+    assert cash["cash_on_hand"] == "150.00"
+
+
+async def test_bil_9_a_signature_that_does_not_match_the_charge_is_refused(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    wrong = await client.post("/v1/orders/o-1/signature", json={"amount": "100.00"})
+    assert wrong.status_code == 409
+    assert wrong.json()["charge"] == "170.00"
+    assert wrong.json()["parts"] == {"P-IGN": "1"}
+
+
+# --- gapless numbering under concurrency (BIL-7) ---------------------------------------------
+
+
+async def test_bil_7_receipt_numbers_are_gapless_under_concurrent_payments(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    orders = [f"o-{i}" for i in range(12)]
+    for order_id in orders:
+        await accepted_order(runtime, order_id, fee("W02"))
+    bus = runtime.app.state.bus
+
+    async def pay(order_id: str, amount: str) -> str:
+        _, payment = await bus.handle(
+            commands.CollectPayment(
+                order_id=order_id,
+                method=PaymentMethod.CARD,
+                amount=Decimal(amount),
+                collected_by="desk-1",
+            )
+        )
+        return str(payment.receipt_number)
+
+    # Two partial payments per order, all at once; some overpay and are refused (rolled back).
+    results = await asyncio.gather(
+        *(pay(o, a) for o in orders for a in ("20.00", "30.00", "0.10")),
+        return_exceptions=True,
+    )
+    numbers = sorted(r for r in results if isinstance(r, str))
+    refused = [r for r in results if not isinstance(r, str)]
+    assert len(numbers) == 24 and len(refused) == 12
+    assert numbers == [f"R2026-{n:06d}" for n in range(1, 25)]
+
+    async with runtime.session_factory() as session:
+        from billing.adapters.repository import NumberSeries
+
+        register = await NumberSeries(session).register("R2026")
+    assert [d.seq for d in register] == list(range(1, 25))
+
+
+async def test_bil_7_a_number_taken_in_a_rolled_back_transaction_is_given_back(
+    runtime: ServiceRuntime,
+) -> None:
+    uow_factory = runtime.app.state.uow_factory
+    async with uow_factory() as uow:
+        first = await uow.numbers.take("F2026", kind="invoice", order_id="o", amount=1, at=T0)
+        await uow.rollback()
+    async with uow_factory() as uow:
+        again = await uow.numbers.take("F2026", kind="invoice", order_id="o", amount=1, at=T0)
+        await uow.commit()
+    assert first == again == "F2026-000001"
+
+
+# --- cash on hand (BIL-10) -----------------------------------------------------------------
+
+
+async def test_bil_10_cash_over_the_limit_raises_remittance_due_at_once(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    expensive = {**SCHEDULE, "parts": [{"part_no": "P-IGN", "name": "主板", "price": "5000.0"}]}
+    await publish(client, expensive)
+    await accepted_order(runtime, "o-1", fee("W02"), IGNITER)
+    await client.post(
+        "/v1/orders/o-1/payments",
+        json={"method": "cash", "amount": "5050.00", "collected_by": "t-1"},
+    )
+    [due] = await outbox(runtime, "CashRemittanceDue")
+    assert due.subject == "t-1"
+    assert due.data["reason"] == "over_amount" and due.data["cash_on_hand"] == "5050.00"
+    assert due.data["order_ids"] == ["o-1"]
+
+    remitted = await client.post("/v1/cash/t-1/remittances", json={"amount": "5050.00"})
+    assert remitted.status_code == 201, remitted.text
+    assert remitted.json()["cash_on_hand"] == "0.00"
+    over = await client.post("/v1/cash/t-1/remittances", json={"amount": "0.10"})
+    assert over.status_code == 422
+
+
+async def test_bil_10_cash_held_over_two_working_days_is_found_by_the_periodic_check(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, clock: Clock
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    await client.post(
+        "/v1/orders/o-1/payments",
+        json={"method": "cash", "amount": "170.00", "collected_by": "t-1"},
+    )
+    policy, calendar = BillingPolicy(), runtime.calendar
+    factory = runtime.app.state.uow_factory
+
+    async def sweep() -> int:
+        return await sweep_cash(uow_factory=factory, policy=policy, calendar=calendar, clock=clock)
+
+    clock.now = datetime(2026, 5, 7, 2, 0, tzinfo=UTC)  # 2 working days later (1-5 May off)
+    assert await sweep() == 0
+    clock.now += timedelta(minutes=1)
+    assert await sweep() == 1
+    assert await sweep() == 0  # once per occasion
+    [due] = await outbox(runtime, "CashRemittanceDue")
+    assert due.data["reason"] == "held_too_long"
+
+
+async def test_bil_10_daily_reconciliation_report(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    await client.post(
+        "/v1/orders/o-1/payments",
+        json={"method": "cash", "amount": "100.00", "collected_by": "t-1"},
+    )
+    await client.post(
+        "/v1/orders/o-1/payments", json={"method": "card", "amount": "70.00", "collected_by": "t-1"}
+    )
+    report = (await client.get("/v1/reports/reconciliation", params={"day": "2026-04-30"})).json()
+    [row] = report["holders"]
+    assert row["holder_id"] == "t-1"
+    assert (row["cash_collected"], row["card_collected"]) == ("100.00", "70.00")
+    assert row["receipts"] == ["R2026-000001", "R2026-000002"]
+    assert row["cash_on_hand_at_end"] == "100.00"
+    assert report["total_collected"] == "170.00"
+    empty = (await client.get("/v1/reports/reconciliation", params={"day": "2026-05-01"})).json()
+    assert empty["total_collected"] == "0.00"
+
+
+# --- retention (BIL-11) --------------------------------------------------------------------
+
+
+async def test_bil_11_retention_anonymises_free_orders_after_one_year_paid_after_two(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, clock: Clock
+) -> None:
+    await publish(client)
+    for order_id, paid, ticket in (
+        ("free", False, False),
+        ("paid", True, False),
+        ("ticket", False, True),
+    ):
+        await send(runtime, order_created(order_id))
+        await send(
+            runtime,
+            VisitClosed(
+                order_id=order_id,
+                visit_id="v-1",
+                technician_id="t-1",
+                outcome="completed",
+                closed_at=T0,
+                paid_work=paid,
+                coordination_ticket=ticket,
+            ),  # type: ignore[arg-type]
+        )
+    policy, factory = BillingPolicy(), runtime.app.state.uow_factory
+
+    async def retain() -> int:
+        return await apply_retention(uow_factory=factory, policy=policy, clock=clock)
+
+    clock.now = T0.replace(year=2027) - timedelta(minutes=1)
+    assert await retain() == 0
+    clock.now = T0.replace(year=2027)
+    assert await retain() == 1
+    events = (await client.get("/v1/orders/free/events")).json()["events"]
+    assert not any(k.startswith("customer.") for e in events for k in e["summary"])
+    kept = (await client.get("/v1/orders/paid/events")).json()["events"]
+    assert kept[0]["summary"]["customer.name"] == "王芳"
+    clock.now = T0.replace(year=2028)
+    assert await retain() == 1
+    clock.now = T0.replace(year=2040)
+    assert await retain() == 0  # coordination tickets are kept
+    ticket = (await client.get("/v1/orders/ticket/events")).json()["events"]
+    assert ticket[0]["summary"]["customer.name"] == "王芳"
+
+
+# --- settlements (BIL-12) ------------------------------------------------------------------
+
+
+async def test_bil_12_monthly_settlement_per_network_as_json_and_csv(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1", network="net-9")
+    await send(
+        runtime,
+        RepairCompleted(
+            order_id="o-1",
+            visit_id="v-1",
+            technician_id="t-1",
+            tested=True,
+            sure_fixed=True,
+            on_site_minutes=40,
+        ),
+    )
+    await client.post(
+        "/v1/orders/o-1/payments",
+        json={"method": "cash", "amount": "170.00", "collected_by": "t-1"},
+    )
+    partner = await key(runtime, "partner", network_id="net-9")
+    other = await key(runtime, "partner", network_id="net-1")
+
+    statement = await client.get("/v1/settlements/net-9/2026-04", headers=partner)
+    assert statement.status_code == 200, statement.text
+    body = statement.json()
+    assert (body["fees_collected"], body["service_fees_owed"]) == ("170.00", "50.00")
+    assert body["net_payable_to_network"] == "-120.00"
+    as_csv = await client.get(
+        "/v1/settlements/net-9/2026-04", params={"format": "csv"}, headers=partner
+    )
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(as_csv.text)))
+    assert {r[3] for r in rows[1:3]} == {"service_fee", "fee_collected"}
+    assert (await client.get("/v1/settlements/net-9/2026-04", headers=other)).status_code == 403
+    assert (await client.get("/v1/settlements/net-9/2026-05")).json()["items"] == []
+    assert (await client.get("/v1/settlements/net-9/2026-13")).status_code == 422
+    assert (await client.get("/v1/orders/o-1/charge", headers=other)).status_code == 403
+    assert (await client.get("/v1/orders/o-1/charge", headers=partner)).status_code == 200
+
+
+async def test_migrations_reach_the_models_schema(database_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import Connection, MetaData
+
+    from servicekit.db import make_engine
+    from servicekit.migrations import kit_metadata, upgrade
+
+    await upgrade(MIGRATIONS, database_url)
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+
+            def diff(sync: Connection) -> list[Any]:
+                merged = MetaData()
+                for metadata in (kit_metadata(), BILLING_REGISTRY.metadata):
+                    for table in metadata.tables.values():
+                        table.to_metadata(merged)
+                context = MigrationContext.configure(sync, opts={"compare_type": False})
+                return list(compare_metadata(context, merged))
+
+            assert await conn.run_sync(diff) == []
+    finally:
+        await engine.dispose()

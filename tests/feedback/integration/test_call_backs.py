@@ -1,0 +1,434 @@
+"""Call-backs from the event stream, the queue agents work from, and what the answers lead to
+(FBK-1..FBK-3, FBK-5..FBK-8), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from feedback_support import (
+    FRIDAY,
+    MONDAY,
+    Harness,
+    arrived,
+    assigned,
+    closed,
+    created,
+    late,
+    local,
+    receipt,
+    repaired,
+    resolved_remotely,
+    revisit_booked,
+    scores,
+    signed,
+)
+
+from contracts.fieldwork import VisitOutcome
+
+TUESDAY = MONDAY + timedelta(days=1)
+
+
+async def test_fbk_1_a_call_back_is_due_two_working_hours_after_phone_guidance(
+    harness: Harness,
+) -> None:
+
+    friday_5pm = local(FRIDAY, 17)
+    harness.clock.set(friday_5pm)
+    await harness.emit(resolved_remotely("o-remote"), friday_5pm)
+
+    [task] = await harness.tasks("o-remote")
+    assert task["reason_rule"] == "FBK-1"
+    # One working hour left on Friday, the second one on Monday morning.
+    assert task["due_at"] == local(FRIDAY + timedelta(days=3), 10).isoformat().replace(
+        "+00:00", "Z"
+    )
+    assert await harness.due() == []
+    harness.clock.set(local(FRIDAY + timedelta(days=3), 10))
+    assert [t["task_id"] for t in await harness.due()] == [task["task_id"]]
+    [scheduled] = await harness.staged("FollowUpScheduled")
+    assert scheduled.reason_rule == "FBK-1"
+    assert scheduled.task_id == task["task_id"]
+
+
+async def test_fbk_2_an_untested_repair_is_called_back_after_2_hours_and_an_unsure_one_after_3(
+    harness: Harness,
+) -> None:
+
+    ten = local(MONDAY, 10)
+    await harness.emit(repaired("o-untested", "v-1", "tech-1", tested=False, sure=False), ten)
+    await harness.emit(repaired("o-unsure", "v-2", "tech-1", tested=True, sure=False), ten)
+    await harness.emit(repaired("o-fine", "v-3", "tech-1", tested=True, sure=True), ten)
+    await harness.emit(closed("o-untested", "v-1", "tech-1", ten), ten)
+
+    [untested] = await harness.tasks("o-untested")
+    [unsure] = await harness.tasks("o-unsure")
+    assert (untested["reason_rule"], untested["not_before"]) == ("FBK-2", "2026-03-02T04:00:00Z")
+    assert (unsure["reason_rule"], unsure["not_before"]) == ("FBK-2", "2026-03-02T05:00:00Z")
+    # The 2-hour call covers the visit: no second FBK-3 call for it.
+    assert await harness.tasks("o-fine") == []
+
+
+async def test_fbk_3_every_visit_gets_a_call_back_within_24_hours_of_the_technician_leaving(
+    harness: Harness,
+) -> None:
+
+    three_pm = local(MONDAY, 15)
+    harness.clock.set(three_pm)
+    await harness.emit(closed("o-visit", "v-1", "tech-1", three_pm), three_pm)
+    await harness.emit(
+        closed("o-nobody", "v-9", "tech-1", three_pm, outcome=VisitOutcome.CUSTOMER_NOT_HOME)
+    )
+
+    [task] = await harness.tasks("o-visit")
+    assert task["reason_rule"] == "FBK-3"
+    assert task["visit_id"] == "v-1"
+    assert task["due_at"] == "2026-03-03T07:00:00Z"  # Tuesday 15:00 in Shanghai: 24 h later
+    assert [t["task_id"] for t in await harness.due()] == [task["task_id"]]
+    assert await harness.tasks("o-nobody") == []
+
+
+async def test_a_customer_not_reached_is_called_again_later_until_the_attempts_run_out(
+    harness: Harness,
+) -> None:
+
+    await harness.emit(closed("o-1", "v-1", "tech-1", local(MONDAY, 9)))
+    [task] = await harness.due()
+
+    first = await harness.answer(task["task_id"], reached=False)
+    assert first["status"] == "open"
+    assert first["not_before"] == "2026-03-02T02:00:00Z"  # an hour later
+    assert await harness.due() == []
+    harness.clock.set(local(MONDAY, 10))
+    await harness.answer(task["task_id"], reached=False)
+    harness.clock.set(local(MONDAY, 11))
+    last = await harness.answer(task["task_id"], reached=False)
+
+    assert last["status"] == "unreachable"
+    assert len(last["attempts"]) == 3
+    completed = await harness.staged("FollowUpCompleted")
+    assert [c.reached for c in completed] == [False, False, False]
+    again = await harness.client.post(f"/v1/call-backs/{task['task_id']}/claim")
+    assert again.status_code == 409
+    assert again.json()["allowed"] == []
+
+
+async def test_a_call_back_claimed_by_one_agent_is_refused_to_another(harness: Harness) -> None:
+
+    await harness.emit(closed("o-1", "v-1", "tech-1", local(MONDAY, 9)))
+    [task] = await harness.due()
+    ann = await harness.key("agent", name="ann")
+    bob = await harness.key("agent", name="bob")
+
+    mine = await harness.client.post(f"/v1/call-backs/{task['task_id']}/claim", headers=ann)
+    theirs = await harness.client.post(f"/v1/call-backs/{task['task_id']}/claim", headers=bob)
+
+    assert mine.status_code == 200
+    assert mine.json()["claimed_by"] == "ann"
+    assert theirs.status_code == 409
+    assert theirs.headers["content-type"].startswith("application/problem+json")
+    assert await harness.due() == []  # held by ann
+
+
+async def test_fbk_5_a_reached_customer_must_give_both_scores_from_1_to_10(
+    harness: Harness,
+) -> None:
+
+    await harness.emit(closed("o-1", "v-1", "tech-1", local(MONDAY, 9)))
+    [task] = await harness.due()
+    url = f"/v1/call-backs/{task['task_id']}/outcome"
+
+    no_scores = await harness.client.post(url, json={"reached": True, "satisfied": True})
+    out_of_range = await harness.client.post(
+        url, json={"reached": True, "satisfied": True, "scores": scores(11, 0)}
+    )
+    answers_unreached = await harness.client.post(url, json={"reached": False, "scores": scores()})
+
+    for response in (no_scores, out_of_range, answers_unreached):
+        assert response.status_code == 422
+        assert response.headers["content-type"].startswith("application/problem+json")
+    fields = {e["field"] for e in out_of_range.json()["errors"]}
+    assert fields == {"scores.service_attitude", "scores.professional_ability"}
+
+    done = await harness.answer(
+        task["task_id"],
+        reached=True,
+        problem_solved=True,
+        scores=scores(9, 8, fee_charged=False) | {"comments": "很好"},
+    )
+    assert done["status"] == "done"
+    assert done["survey"]["satisfied"] is True  # both scores at the policy's bar or above
+    [completed] = await harness.staged("FollowUpCompleted")
+    assert completed.scores.service_attitude == 9
+    assert completed.scores.comments == "很好"
+
+
+async def test_fbk_7_dissatisfied_call_back_books_a_revisit_and_a_satisfied_one_closes_the_chain(
+    harness: Harness,
+) -> None:
+
+    await harness.emit(created("o-loop"))
+    await harness.completed_visit("o-loop", "v-1", "tech-1", at=local(MONDAY, 10))
+    await harness.completed_visit("o-fine", "v-7", "tech-1", at=local(MONDAY, 11))
+    harness.clock.set(local(MONDAY, 14))
+    first = next(t for t in await harness.due() if t["order_id"] == "o-loop")
+    fine = next(t for t in await harness.due() if t["order_id"] == "o-fine")
+    await harness.answer(fine["task_id"], reached=True, satisfied=True, scores=scores())
+
+    await harness.answer(
+        first["task_id"], reached=True, problem_solved=False, satisfied=False, scores=scores(4, 3)
+    )
+
+    [revisit] = await harness.staged("RevisitRequested")
+    assert revisit.order_id == "o-loop"
+    assert revisit.previous_visit_id == "v-1"
+    assert revisit.task_id == first["task_id"]
+    [chain] = (await harness.client.get("/v1/orders/o-loop/revisit-chains")).json()["chains"]
+    assert chain["status"] == "open"
+
+    await harness.emit(revisit_booked("o-loop", "v-2", "v-1", "tech-1"), local(MONDAY, 15))
+    await harness.completed_visit("o-loop", "v-2", "tech-1", at=local(TUESDAY, 11))
+    harness.clock.set(local(TUESDAY, 14))
+    [after] = [t for t in await harness.due() if t["order_id"] == "o-loop"]
+    assert after["visit_id"] == "v-2"
+    await harness.answer(after["task_id"], reached=True, satisfied=True, scores=scores(10, 9))
+
+    [chain] = (await harness.client.get("/v1/orders/o-loop/revisit-chains")).json()["chains"]
+    assert chain["status"] == "closed"
+    assert chain["visit_ids"] == ["v-2"]
+    assert chain["closed_by_task"] == after["task_id"]
+    assert len(await harness.staged("RevisitRequested")) == 1
+
+    figures = await harness.client.get(
+        "/v1/quality-figures",
+        params={"start": MONDAY.isoformat(), "end": TUESDAY.isoformat(), "by": "technician"},
+    )
+    assert figures.status_code == 200, figures.text
+    tech = next(r for r in figures.json()["rows"] if r["key"] == "tech-1")
+    # o-fine fixed at the first visit, o-loop not: it needed a revisit.
+    assert (tech["first_visits"], tech["first_time_fix_rate"]) == (2, 0.5)
+    assert tech["repeat_visit_rate"] == round(1 / 3, 4)
+    assert tech["repair_pass_rate"] == round(2 / 3, 4)
+
+
+async def test_fbk_7_a_satisfied_answer_about_the_first_visit_does_not_close_the_chain(
+    harness: Harness,
+) -> None:
+
+    await harness.completed_visit("o-loop", "v-1", "tech-1", at=local(MONDAY, 10))
+    harness.clock.set(local(MONDAY, 14))
+    [first] = await harness.due()
+    await harness.answer(first["task_id"], reached=True, satisfied=False, scores=scores(3, 3))
+    await harness.emit(revisit_booked("o-loop", "v-2", "v-1", "tech-1"))
+    await harness.emit(closed("o-loop", "v-2", "tech-1", local(MONDAY, 16)))
+    harness.clock.set(local(MONDAY, 17))
+    [second] = await harness.due()
+
+    await harness.answer(second["task_id"], reached=True, satisfied=False, scores=scores(5, 5))
+
+    [chain] = (await harness.client.get("/v1/orders/o-loop/revisit-chains")).json()["chains"]
+    assert (chain["status"], chain["revisits_requested"]) == ("open", 2)
+    assert len(await harness.staged("RevisitRequested")) == 2
+
+
+async def test_fbk_6_fair_or_poor_answers_count_against_the_technician_only_once_confirmed(
+    harness: Harness,
+) -> None:
+
+    for order in ("o-1", "o-2"):
+        await harness.completed_visit(order, f"v-{order}", "tech-1", at=local(MONDAY, 10))
+    harness.clock.set(local(MONDAY, 14))
+    tasks = await harness.due()
+    await harness.answer(
+        tasks[0]["task_id"], reached=True, satisfied=True, scores=scores(10, 6, dress="poor")
+    )
+    await harness.answer(
+        tasks[1]["task_id"], reached=True, satisfied=True, scores=scores(8, 7, punctuality="fair")
+    )
+
+    pending = (await harness.client.get("/v1/conduct-findings?status=pending")).json()["items"]
+    assert sorted((f["aspect"], f["grade"]) for f in pending) == [
+        ("dress", "poor"),
+        ("punctuality", "fair"),
+    ]
+    dress = next(f for f in pending if f["aspect"] == "dress")
+    punctuality = next(f for f in pending if f["aspect"] == "punctuality")
+    unexplained = await harness.client.post(
+        f"/v1/conduct-findings/{punctuality['finding_id']}/dismiss", json={}
+    )
+    assert unexplained.status_code == 422
+    confirm = await harness.client.post(
+        f"/v1/conduct-findings/{dress['finding_id']}/confirm", json={}
+    )
+    dismiss = await harness.client.post(
+        f"/v1/conduct-findings/{punctuality['finding_id']}/dismiss",
+        json={"note": "traffic accident on the ring road, customer was told"},
+    )
+    assert (confirm.status_code, dismiss.status_code) == (200, 200)
+
+    figures = await harness.client.get(
+        "/v1/quality-figures", params={"start": MONDAY.isoformat(), "end": MONDAY.isoformat()}
+    )
+    tech = next(r for r in figures.json()["rows"] if r["key"] == "tech-1")
+    assert tech["confirmed_conduct_findings"] == 1
+    # rule FBK-6: per item the mean, overall the mean of the two items
+    assert tech["satisfaction"] == {
+        "surveys": 2,
+        "service_attitude": 9.0,
+        "professional_ability": 6.5,
+        "overall": 7.75,
+    }
+
+
+async def test_fbk_8_a_signed_satisfied_sheet_contradicted_at_the_call_back_is_suspected(
+    harness: Harness,
+) -> None:
+
+    await harness.emit(assigned("o-1", "v-1", "tech-1", network_id="net-9"))
+    await harness.completed_visit("o-1", "v-1", "tech-1", at=local(MONDAY, 10))
+    harness.clock.set(local(MONDAY, 14))
+    [task] = await harness.due()
+
+    await harness.answer(task["task_id"], reached=True, satisfied=False, scores=scores(2, 2))
+
+    [fraud] = await harness.staged("FraudSuspected")
+    assert fraud.signal == "contradicted_sign_off"
+    assert (fraud.network_id, fraud.technician_id, fraud.visit_id) == ("net-9", "tech-1", "v-1")
+
+
+async def test_fbk_8_a_fee_billing_does_not_know_or_a_different_amount_is_suspected(
+    harness: Harness,
+) -> None:
+
+    for order in ("o-more", "o-unbilled", "o-same"):
+        await harness.completed_visit(order, f"v-{order}", "tech-1", at=local(MONDAY, 10))
+    await harness.emit(receipt("o-more", "100.00"))
+    await harness.emit(receipt("o-same", "100.00"))
+    harness.clock.set(local(MONDAY, 14))
+    reported = {"o-more": "150.00", "o-unbilled": "80.00", "o-same": "100.00"}
+    for task in await harness.due():
+        await harness.answer(
+            task["task_id"],
+            reached=True,
+            satisfied=True,
+            scores=scores(fee_charged=True, fee_amount=reported[task["order_id"]]),
+        )
+
+    frauds = {f.order_id: f for f in await harness.staged("FraudSuspected")}
+    assert set(frauds) == {"o-more", "o-unbilled"}
+    assert all(f.signal == "fee_mismatch" for f in frauds.values())
+    assert (str(frauds["o-more"].reported_amount), str(frauds["o-more"].billed_amount)) == (
+        "150.00",
+        "100.00",
+    )
+    assert frauds["o-unbilled"].billed_amount is None
+
+
+async def test_fbk_8_a_sheet_never_returned_is_flagged_once_and_reconciled_by_its_network(
+    harness: Harness,
+) -> None:
+
+    await harness.emit(assigned("o-1", "v-1", "tech-1", network_id="net-9"))
+    await harness.completed_visit("o-1", "v-1", "tech-1", at=local(MONDAY, 10), sign=False)
+    await harness.completed_visit("o-2", "v-2", "tech-2", at=local(MONDAY, 10))
+    sweep = harness.runtime.app.state.sweep
+
+    harness.clock.set(local(MONDAY, 10) + timedelta(hours=23))
+    assert (await sweep())["sheets_flagged"] == 0
+    harness.clock.set(local(MONDAY, 10) + timedelta(hours=25))
+    assert (await sweep())["sheets_flagged"] == 1
+    assert (await sweep())["sheets_flagged"] == 0
+
+    [fraud] = await harness.staged("FraudSuspected")
+    assert (fraud.signal, fraud.order_id, fraud.network_id) == (
+        "sheet_not_returned",
+        "o-1",
+        "net-9",
+    )
+    partner = await harness.key("partner", network_id="net-9")
+    report = await harness.client.get(
+        "/v1/networks/net-9/reconciliation",
+        params={"day": TUESDAY.isoformat()},
+        headers=partner,
+    )
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert body["suspicions_by_signal"] == {"sheet_not_returned": 1}
+    assert [s["visit_id"] for s in body["sheets_outstanding"]] == ["v-1"]
+    other = await harness.client.get(
+        "/v1/networks/net-1/reconciliation", params={"day": TUESDAY.isoformat()}, headers=partner
+    )
+    assert other.status_code == 403
+
+
+async def test_fbk_11_on_time_rate_and_call_back_coverage_alarm_below_8_percent(
+    harness: Harness,
+) -> None:
+
+    for i in range(13):
+        order = f"o-{i}"
+        await harness.emit(assigned(order, f"v-{i}", "tech-1"))
+        await harness.emit(arrived(order, f"v-{i}", "tech-1", local(MONDAY, 9, i)))
+        await harness.emit(repaired(order, f"v-{i}", "tech-1"))
+        await harness.emit(signed(order, f"v-{i}", "tech-1"))
+        await harness.emit(closed(order, f"v-{i}", "tech-1", local(MONDAY, 10, i)))
+
+    await harness.emit(late("o-0", "v-0", "tech-1", 20))
+    harness.clock.set(local(MONDAY, 14))
+    due = await harness.due()
+    await harness.answer(due[0]["task_id"], reached=True, satisfied=True, scores=scores())
+
+    async def tech_row() -> dict[str, object]:
+        response = await harness.client.get(
+            "/v1/quality-figures",
+            params={"start": MONDAY.isoformat(), "end": MONDAY.isoformat()},
+        )
+        return dict(next(r for r in response.json()["rows"] if r["key"] == "tech-1"))
+
+    row = await tech_row()
+    assert row["on_time_rate"] == round(12 / 13, 4)
+    assert row["call_back_coverage"] == {
+        "repair_records": 13,
+        "surveyed": 1,
+        "percent": 7.69,
+        "minimum_percent": 8,
+        "alarm": True,
+    }
+    await harness.answer(due[1]["task_id"], reached=True, satisfied=True, scores=scores())
+    coverage = (await tech_row())["call_back_coverage"]
+    assert isinstance(coverage, dict)
+    assert (coverage["percent"], coverage["alarm"]) == (15.38, False)
+
+
+async def test_fbk_12_an_open_issue_goes_to_the_department_at_once_and_the_company_after_2_days(
+    harness: Harness,
+) -> None:
+
+    harness.clock.set(local(MONDAY, 16))
+    await harness.emit(
+        closed("o-1", "v-1", "tech-1", local(MONDAY, 16), outcome=VisitOutcome.UNFINISHED)
+    )
+    await harness.emit(
+        closed("o-2", "v-2", "tech-1", local(MONDAY, 16), outcome=VisitOutcome.UNFINISHED)
+    )
+    issues = (await harness.client.get("/v1/issues")).json()["items"]
+    assert {i["level"] for i in issues} == {"department"}
+    assert issues[0]["department_due_at"] == "2026-03-02T10:00:00Z"  # Monday 18:00: same day
+    solved = next(i for i in issues if i["order_id"] == "o-2")
+    resolve = await harness.client.post(
+        f"/v1/issues/{solved['issue_id']}/resolve", json={"resolution": "part fitted Tuesday"}
+    )
+    assert resolve.status_code == 200
+    sweep = harness.runtime.app.state.sweep
+
+    harness.clock.set(local(MONDAY + timedelta(days=2), 15))
+    assert (await sweep())["issues_escalated"] == 0
+    harness.clock.set(local(MONDAY + timedelta(days=2), 16))
+    assert (await sweep())["issues_escalated"] == 1
+    assert (await sweep())["issues_escalated"] == 0
+
+    escalations = await harness.staged("IssueEscalated")
+    assert [(e.order_id, e.level) for e in escalations] == [
+        ("o-1", "department"),
+        ("o-2", "department"),
+        ("o-1", "company"),
+    ]

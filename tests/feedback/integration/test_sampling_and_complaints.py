@@ -1,0 +1,217 @@
+"""The daily sampling job on a real database (FBK-4) and the complaint loop over REST (INT-9,
+FBK-9, FBK-10), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from feedback_support import MONDAY, Harness, created, local
+
+THURSDAY = MONDAY + timedelta(days=3)
+SUNDAY = MONDAY - timedelta(days=1)
+
+
+async def test_fbk_4_the_daily_job_samples_work_done_3_to_5_days_earlier_once_with_reasons(
+    harness: Harness,
+) -> None:
+    await harness.emit(created("o-own"))  # no brand recorded: our own product
+    await harness.completed_visit("o-own", "v-own", "tech-0", at=local(MONDAY, 10))
+    for i in range(20):
+        order = f"o-other-{i}"
+        await harness.emit(created(order, brand="OtherBrand"))
+        await harness.completed_visit(order, f"v-{i}", f"tech-{i % 4}", at=local(MONDAY, 11))
+    await harness.emit(created("o-recent", brand="OtherBrand"))
+    await harness.completed_visit("o-recent", "v-recent", "tech-1", at=local(THURSDAY, 7))
+    sweep = harness.runtime.app.state.sweep
+
+    harness.clock.set(local(THURSDAY, 7, 30))  # before the draw's hour
+    assert (await sweep())["sampled"] is None
+    harness.clock.set(local(THURSDAY, 8, 30))
+    assert (await sweep())["sampled"] == 3
+    assert (await sweep())["sampled"] is None  # once a day
+
+    sampled = (await harness.client.get("/v1/call-backs", params={"rule": "FBK-4"})).json()["items"]
+    own = [t for t in sampled if t["order_id"] == "o-own"]
+    others = [t for t in sampled if t["order_id"] != "o-own"]
+    assert len(own) == 1 and own[0]["selection"]["rate_percent"] == 100
+    assert own[0]["selection"]["business_type"] == "own_brand_repair"
+    assert len(others) == 2  # 10 % of 20
+    assert {t["selection"]["rate_percent"] for t in others} == {10}
+    assert {t["selection"]["population"] for t in others} == {20}
+    assert len({t["technician_id"] for t in others}) == 2  # spread over technicians
+    assert all(t["selection"]["stratum"] == t["technician_id"] for t in others)
+    assert "o-recent" not in {t["order_id"] for t in sampled}
+
+    rerun = await harness.client.post("/v1/sampling/runs", json={"day": THURSDAY.isoformat()})
+    assert rerun.status_code == 409
+    scheduled = [s for s in await harness.staged("FollowUpScheduled") if s.reason_rule == "FBK-4"]
+    assert len(scheduled) == 3
+
+
+async def test_int_9_a_complaint_is_taken_at_any_hour_and_dispatched_only_once_confirmed(
+    harness: Harness,
+) -> None:
+    harness.clock.set(local(SUNDAY, 3))  # 03:00 on a Sunday: not working time
+    filed = await harness.client.post(
+        "/v1/complaints",
+        json={
+            "channel": "letter",
+            "description": "技师索要红包",
+            "confirmed_by_customer": False,
+            "order_id": "o-1",
+            "level": 1,
+            "staff_fault_class": "A",
+            "technician_id": "tech-1",
+            "network_id": "net-9",
+        },
+        headers={"Idempotency-Key": "letter-1"},
+    )
+    assert filed.status_code == 201, filed.text
+    complaint = filed.json()
+    assert complaint["stage"] == "accepted"
+    assert filed.headers["location"] == f"/v1/complaints/{complaint['complaint_id']}"
+    replay = await harness.client.post(
+        "/v1/complaints",
+        json={
+            "channel": "letter",
+            "description": "技师索要红包",
+            "confirmed_by_customer": False,
+            "order_id": "o-1",
+            "level": 1,
+            "staff_fault_class": "A",
+            "technician_id": "tech-1",
+            "network_id": "net-9",
+        },
+        headers={"Idempotency-Key": "letter-1"},
+    )
+    assert replay.json()["complaint_id"] == complaint["complaint_id"]
+    [event] = await harness.staged("ComplaintFiled")
+    assert (event.channel, event.staff_fault_class, event.confirmed_by_customer) == (
+        "letter",
+        "A",
+        False,
+    )
+    url = f"/v1/complaints/{complaint['complaint_id']}"
+
+    unconfirmed = await harness.client.post(
+        f"{url}/advance", json={"to": "dispatched", "owner": "centre-lead"}
+    )
+    assert unconfirmed.status_code == 409
+    assert (await harness.client.post(f"{url}/confirm")).status_code == 200
+    dispatched = await harness.client.post(
+        f"{url}/advance", json={"to": "dispatched", "owner": "centre-lead"}
+    )
+    assert dispatched.status_code == 200
+    assert dispatched.json()["owner"] == "centre-lead"
+
+
+async def test_fbk_10_a_complaint_goes_round_the_loop_in_order_and_closes_with_cause_owner_action(
+    harness: Harness,
+) -> None:
+    harness.clock.set(local(MONDAY, 9))
+    filed = await harness.client.post(
+        "/v1/complaints",
+        json={
+            "channel": "hotline",
+            "description": "维修后仍然漏水，技师态度差",
+            "confirmed_by_customer": True,
+            "staff_fault_class": "C",
+            "technician_id": "tech-1",
+        },
+    )
+    url = f"/v1/complaints/{filed.json()['complaint_id']}"
+    assert filed.json()["due_at"] == "2026-03-02T02:00:00Z"  # accept: 1 working hour
+
+    skipped = await harness.client.post(f"{url}/advance", json={"to": "handled", "owner": "x"})
+    assert skipped.status_code == 409
+    assert skipped.json()["allowed"] == ["dispatched"]
+    early_close = await harness.client.post(
+        f"{url}/close",
+        json={"cause": "c", "owner": "o", "preventive_action": "p", "at_fault": True},
+    )
+    assert early_close.status_code == 409
+    for stage in ("dispatched", "handled", "fed_back", "replied", "followed_up"):
+        step = await harness.client.post(
+            f"{url}/advance", json={"to": stage, "owner": f"owner-of-{stage}"}
+        )
+        assert step.status_code == 200, step.text
+        assert step.json()["stage"] == stage
+        assert step.json()["due_at"] is not None
+    escalated = await harness.client.post(f"{url}/escalate")
+    assert escalated.json()["level"] == 2
+
+    incomplete = await harness.client.post(
+        f"{url}/close",
+        json={
+            "cause": "seal not replaced",
+            "owner": " ",
+            "preventive_action": "",
+            "at_fault": True,
+        },
+    )
+    assert incomplete.status_code == 422
+    assert {e["field"] for e in incomplete.json()["errors"]} == {"owner", "preventive_action"}
+    closed = await harness.client.post(
+        f"{url}/close",
+        json={
+            "cause": "seal not replaced",
+            "owner": "network manager",
+            "preventive_action": "seal checklist in the kit list",
+            "at_fault": True,
+            "staff_fault_class": "C",
+            "summary": "revisited, customer satisfied",
+        },
+    )
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["stage"] == "closed"
+    [event] = await harness.staged("ComplaintClosed")
+    assert (event.cause, event.owner, event.at_fault) == (
+        "seal not replaced",
+        "network manager",
+        True,
+    )
+
+    figures = await harness.client.get(
+        "/v1/quality-figures", params={"start": MONDAY.isoformat(), "end": MONDAY.isoformat()}
+    )
+    tech = next(r for r in figures.json()["rows"] if r["key"] == "tech-1")
+    assert tech["complaints_by_class"] == {"A": 0, "B": 0, "C": 1, "none": 0}
+    assert tech["complaints_level_2"] == 1
+
+
+async def test_fbk_9_complaint_classes_and_levels_are_validated(harness: Harness) -> None:
+    bad = await harness.client.post(
+        "/v1/complaints",
+        json={
+            "channel": "pigeon",
+            "description": "",
+            "confirmed_by_customer": True,
+            "level": 3,
+            "staff_fault_class": "D",
+        },
+    )
+
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} == {
+        "channel",
+        "description",
+        "level",
+        "staff_fault_class",
+    }
+
+
+async def test_only_agents_record_call_backs_and_complaints(harness: Harness) -> None:
+    technician = await harness.key("technician")
+
+    response = await harness.client.post(
+        "/v1/complaints",
+        json={"channel": "web", "description": "x", "confirmed_by_customer": True},
+        headers=technician,
+    )
+    figures = await harness.client.get(
+        "/v1/quality-figures",
+        params={"start": date(2026, 3, 2).isoformat(), "end": date(2026, 3, 1).isoformat()},
+    )
+
+    assert response.status_code == 403
+    assert figures.status_code == 422

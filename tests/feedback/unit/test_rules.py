@@ -1,0 +1,198 @@
+"""Feedback's rules on the pure domain, with the real business calendar."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from contracts.common import Channel, Customer, Fault, Product
+from contracts.fieldwork import RepairCompleted, VisitClosed, VisitOutcome
+from contracts.intake import OrderCreated
+from feedback.adapters.calendar import UtcCalendar
+from feedback.domain.case import Case, ScheduleCallBack, Visit, WorkKind, visit_call_back_window
+from feedback.domain.complaints import Complaint
+from feedback.domain.exceptions import ComplaintNotConfirmed, IllegalTransition
+from feedback.domain.findings import OpenIssueRecord, fee_discrepancy
+from feedback.domain.policy import BusinessType, ComplaintStage, FeedbackPolicy
+from servicekit.calendar import BusinessCalendar
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CALENDAR = UtcCalendar(BusinessCalendar())
+POLICY = FeedbackPolicy()
+
+
+def at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=SHANGHAI).astimezone(UTC)
+
+
+MONDAY, FRIDAY = date(2026, 3, 2), date(2026, 3, 6)
+
+
+def order(
+    *,
+    brand: str | None = None,
+    line: str = "water_heater",
+    emergency: bool = False,
+    fault: str = "不出热水",
+) -> OrderCreated:
+    return OrderCreated(
+        order_id="o-1",
+        customer=Customer.model_validate({"name": "李", "address": {"detail": "x"}}),
+        product=Product(line=line, brand=brand),
+        fault=Fault(description=fault),
+        channel=Channel.HOTLINE,
+        emergency=emergency,
+    )
+
+
+def case_of(created: OrderCreated) -> Case:
+    case = Case(order_id=created.order_id)
+    case.apply(created, at=at(MONDAY, 9), event_id="e", policy=POLICY, calendar=CALENDAR)
+    return case
+
+
+def test_fbk_2_the_unsure_call_back_comes_an_hour_after_the_untested_one() -> None:
+    case = case_of(order())
+
+    def due(tested: bool, sure: bool) -> datetime:
+        event = RepairCompleted(
+            order_id="o-1",
+            visit_id="v",
+            technician_id="t",
+            tested=tested,
+            sure_fixed=sure,
+            on_site_minutes=30,
+        )
+        [reaction] = case.apply(
+            event, at=at(FRIDAY, 16, 30), event_id="e", policy=POLICY, calendar=CALENDAR
+        )
+        assert isinstance(reaction, ScheduleCallBack) and reaction.rule == "FBK-2"
+        return reaction.due_at
+
+    # 1.5 working hours left on Friday; the rest on Monday morning.
+    assert due(tested=False, sure=False) == at(FRIDAY + timedelta(days=3), 9, 30)
+    assert due(tested=True, sure=False) == at(FRIDAY + timedelta(days=3), 10, 30)
+
+
+def test_fbk_3_a_visit_ending_late_on_friday_is_called_back_by_the_end_of_monday() -> None:
+    not_before, due = visit_call_back_window(at(FRIDAY, 20), POLICY, CALENDAR)
+
+    assert not_before == at(FRIDAY, 20)
+    assert due == at(FRIDAY + timedelta(days=3), 18)
+
+
+def test_fbk_3_a_customer_not_home_visit_gets_no_call_back() -> None:
+    case = case_of(order())
+    event = VisitClosed(
+        order_id="o-1",
+        visit_id="v",
+        technician_id="t",
+        outcome=VisitOutcome.CUSTOMER_NOT_HOME,
+        closed_at=at(MONDAY, 10),
+    )
+
+    assert (
+        case.apply(event, at=at(MONDAY, 10), event_id="e", policy=POLICY, calendar=CALENDAR) == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("created", "kind", "paid", "expected"),
+    [
+        (order(), WorkKind.REPAIR, False, BusinessType.OWN_BRAND_REPAIR),
+        (order(), WorkKind.INSTALLATION, False, BusinessType.OWN_BRAND_INSTALLATION),
+        (order(brand="Other"), WorkKind.INSTALLATION, False, BusinessType.OTHER_INSTALLATION),
+        (order(brand="Other"), WorkKind.REPAIR, False, BusinessType.OTHER_REPAIR),
+        (order(brand="Other"), WorkKind.REPAIR, True, BusinessType.PAID_REPAIR),
+        (
+            order(brand="Other", emergency=True, fault="厨房漏气"),
+            WorkKind.REPAIR,
+            False,
+            BusinessType.GAS_LEAK_REPAIR,
+        ),
+        (
+            order(brand="Other", emergency=True, line="gas_meter"),
+            WorkKind.REPAIR,
+            False,
+            BusinessType.GAS_LEAK_REPAIR,
+        ),
+    ],
+)
+def test_fbk_4_business_types_for_sampling(
+    created: OrderCreated, kind: WorkKind, paid: bool, expected: BusinessType
+) -> None:
+    case = case_of(created)
+    visit = Visit(visit_id="v", kind=kind, paid_work=paid)
+
+    assert case.business_type(visit, POLICY) is expected
+
+
+def test_fbk_8_a_fee_reported_is_checked_against_billing() -> None:
+    assert fee_discrepancy(Decimal("100"), Decimal("100.00"), Decimal("0")) is None
+    assert fee_discrepancy(Decimal("0"), None, Decimal("0")) is None  # nothing paid, nothing billed
+    assert fee_discrepancy(Decimal("80"), None, Decimal("0")) is not None
+    assert fee_discrepancy(Decimal("120"), Decimal("100"), Decimal("0")) is not None
+    assert fee_discrepancy(Decimal("100.50"), Decimal("100"), Decimal("1.00")) is None
+
+
+def test_fbk_10_the_loop_refuses_skips_and_unconfirmed_dispatch() -> None:
+    complaint = Complaint.file(
+        order_id=None,
+        channel=Channel.WEB,
+        description="d",
+        level=1,
+        staff_fault_class=None,
+        taken_by="ann",
+        confirmed_by_customer=False,
+        now=at(MONDAY, 9),
+        technician_id=None,
+        network_id=None,
+        policy=POLICY,
+        calendar=CALENDAR,
+    )
+
+    with pytest.raises(IllegalTransition) as skipped:
+        complaint.advance(
+            ComplaintStage.HANDLED,
+            owner="x",
+            now=at(MONDAY, 9),
+            note=None,
+            policy=POLICY,
+            calendar=CALENDAR,
+        )
+    with pytest.raises(ComplaintNotConfirmed):
+        complaint.advance(
+            ComplaintStage.DISPATCHED,
+            owner="x",
+            now=at(MONDAY, 9),
+            note=None,
+            policy=POLICY,
+            calendar=CALENDAR,
+        )
+    assert skipped.value.allowed == ["dispatched"]
+    assert complaint.order_id == complaint.complaint_id  # a complaint about no order
+
+
+def test_fbk_12_an_issue_opened_on_a_saturday_goes_to_the_department_by_monday_evening() -> None:
+    saturday = FRIDAY + timedelta(days=1)
+    issue = OpenIssueRecord.open(
+        order_id="o",
+        reason="r",
+        now=at(saturday, 11),
+        dedupe_key="k",
+        visit_id=None,
+        technician_id=None,
+        network_id=None,
+        policy=POLICY,
+        calendar=CALENDAR,
+    )
+
+    assert issue.level == "department"
+    assert issue.department_due_at == at(saturday + timedelta(days=2), 18)
+    assert issue.company_due_at == at(saturday + timedelta(days=3), 11)  # 2 working days
+    assert not issue.sweep(at(saturday + timedelta(days=3), 10))
+    assert issue.sweep(at(saturday + timedelta(days=3), 11))
+    assert issue.level == "company"
