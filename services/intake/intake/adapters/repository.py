@@ -1,90 +1,312 @@
-"""Maps the order aggregate to intake's tables."""
+"""Maps the order aggregate to intake's tables, and answers the order list's queries."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
 
 from contracts.common import Channel, Customer, Fault, Product, TimeWindow, WarrantyStatus
-from intake.adapters.tables import OrderRow, TimelineRow
-from intake.domain.model import Order, OrderStatus, TimelineEntry
+from contracts.intake import SlaClock
+from intake.adapters.tables import (
+    OrderPhoneRow,
+    OrderRow,
+    SlaClockRow,
+    TimelineRow,
+    WarrantyPeriodRow,
+)
+from intake.domain.model import (
+    OPEN_STATUSES,
+    LinkedReport,
+    Order,
+    OrderStatus,
+    SlaTimer,
+    TimelineEntry,
+)
 
 _WINDOWS = TypeAdapter(list[TimeWindow])
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes; everything is stored in UTC.
+def aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything is stored in UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def utc(moment: datetime) -> datetime:
+    """``moment`` in UTC: SQLite stores the wall-clock digits only, so they must be UTC's."""
+    return aware(moment).astimezone(UTC)
+
+
+def _maybe(moment: datetime | None) -> datetime | None:
+    return None if moment is None else utc(moment)
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """What the order list is narrowed to (every field optional)."""
+
+    statuses: Sequence[OrderStatus] = ()
+    phone: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    network_id: str | None = None
+    technician_id: str | None = None
+    emergency: bool | None = None
+    needs_verification: bool | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The last row of a page: the next page starts after it in the chosen order."""
+
+    emergency: bool
+    created_at: datetime
+    id: str
+
+
+@dataclass
+class _Tracked:
+    row: OrderRow
+    entry_ids: set[str] = field(default_factory=set)
+    clock_rows: dict[SlaClock, SlaClockRow] = field(default_factory=dict)
+    phones: set[str] = field(default_factory=set)
+
+
 class OrderRepository:
-    """Orders with their timelines."""
+    """Orders with their timelines, phones and SLA clocks.
+
+    Orders read or added through it are tracked; the unit of work saves them on commit.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._tracked: dict[str, tuple[Order, _Tracked]] = {}
+
+    @property
+    def seen(self) -> list[Order]:
+        """Orders added or loaded in this unit of work."""
+        return [order for order, _ in self._tracked.values()]
 
     async def add(self, order: Order) -> None:
-        """Insert a new order."""
-        self._session.add(OrderRow(id=order.id, **self._row_fields(order)))
-        for entry in order.timeline:
-            self._session.add(self._entry_row(order.id, entry))
+        """Insert a new order (written on commit)."""
+        row = OrderRow(id=order.id, **self._row_fields(order))
+        self._session.add(row)
+        self._tracked[order.id] = (order, _Tracked(row=row))
 
-    async def get(self, order_id: str) -> Order | None:
-        """The order with its timeline, or None."""
-        row = await self._session.get(OrderRow, order_id)
+    async def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
+        """The order with its timeline and clocks, or None; ``for_update`` locks its row
+        (PostgreSQL) so concurrent commands on one order take turns."""
+        if order_id in self._tracked:
+            return self._tracked[order_id][0]
+        query = select(OrderRow).where(col(OrderRow.id) == order_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).scalar_one_or_none()
         if row is None:
             return None
         entries = (
             await self._session.execute(
                 select(TimelineRow)
-                .where(TimelineRow.order_id == order_id)  # type: ignore[arg-type]
-                .order_by(TimelineRow.time, TimelineRow.event_id)  # type: ignore[arg-type]
+                .where(col(TimelineRow.order_id) == order_id)
+                .order_by(col(TimelineRow.time), col(TimelineRow.event_id))
             )
         ).scalars()
+        clock_rows = {
+            SlaClock(r.clock): r
+            for r in (
+                await self._session.execute(
+                    select(SlaClockRow).where(col(SlaClockRow.order_id) == order_id)
+                )
+            ).scalars()
+        }
+        phones = set(
+            (
+                await self._session.execute(
+                    select(col(OrderPhoneRow.phone)).where(col(OrderPhoneRow.order_id) == order_id)
+                )
+            ).scalars()
+        )
+        timeline = [
+            TimelineEntry(
+                event_id=e.event_id,
+                type=e.type,
+                version=e.version,
+                time=aware(e.time),
+                source=e.source,
+            )
+            for e in entries
+        ]
+        order = self._to_domain(row, timeline, clock_rows)
+        self._tracked[order_id] = (
+            order,
+            _Tracked(
+                row=row,
+                entry_ids={e.event_id for e in timeline},
+                clock_rows=clock_rows,
+                phones=phones,
+            ),
+        )
+        return order
+
+    async def save(self, order: Order) -> None:
+        """Stage the order's state, new timeline entries, phones and clocks in the session."""
+        if order.id not in self._tracked:
+            raise LookupError(order.id)
+        _, tracked = self._tracked[order.id]
+        for name, value in self._row_fields(order).items():
+            setattr(tracked.row, name, value)
+        self._session.add(tracked.row)
+        for entry in order.timeline:
+            if entry.event_id not in tracked.entry_ids:
+                self._session.add(self._entry_row(order.id, entry))
+                tracked.entry_ids.add(entry.event_id)
+        phones = set(order.customer.phones)
+        if phones != tracked.phones:
+            await self._session.execute(
+                delete(OrderPhoneRow).where(col(OrderPhoneRow.order_id) == order.id)
+            )
+            for phone in phones:
+                self._session.add(OrderPhoneRow(order_id=order.id, phone=phone))
+            tracked.phones = phones
+        for clock, timer in order.clocks.items():
+            clock_row = tracked.clock_rows.get(clock)
+            if clock_row is None:
+                clock_row = SlaClockRow(
+                    order_id=order.id,
+                    clock=clock.value,
+                    started_at=utc(timer.started_at),
+                    due_at=utc(timer.due_at),
+                )
+                tracked.clock_rows[clock] = clock_row
+            clock_row.started_at = utc(timer.started_at)
+            clock_row.due_at = utc(timer.due_at)
+            clock_row.stopped_at = _maybe(timer.stopped_at)
+            clock_row.breached_at = _maybe(timer.breached_at)
+            clock_row.settled = timer.settled
+            self._session.add(clock_row)
+
+    async def open_orders_with_phones(self, phones: Sequence[str]) -> list[Order]:
+        """Open orders of a customer reachable on one of ``phones`` (INT-8), oldest first."""
+        if not phones:
+            return []
+        ids = (
+            await self._session.execute(
+                select(col(OrderRow.id))
+                .where(
+                    col(OrderRow.id).in_(
+                        select(col(OrderPhoneRow.order_id)).where(
+                            col(OrderPhoneRow.phone).in_(phones)
+                        )
+                    ),
+                    col(OrderRow.status).in_(sorted(s.value for s in OPEN_STATUSES)),
+                )
+                .order_by(col(OrderRow.created_at), col(OrderRow.id))
+                .limit(50)
+            )
+        ).scalars()
+        found = [await self.get(order_id, for_update=True) for order_id in list(ids)]
+        return [o for o in found if o is not None]
+
+    async def ids_with_due_clocks(self, now: datetime, *, limit: int = 200) -> list[str]:
+        """Orders with an SLA clock that ran out and was not reported yet (INT-3)."""
+        query = (
+            select(col(SlaClockRow.order_id))
+            .where(
+                col(SlaClockRow.settled).is_(False),
+                col(SlaClockRow.due_at) <= utc(now),
+            )
+            .distinct()
+            .limit(limit)
+        )
+        return list((await self._session.execute(query)).scalars())
+
+    async def search(
+        self, filters: OrderFilter, *, sort: str, after: Cursor | None, limit: int
+    ) -> list[OrderRow]:
+        """Rows of the orders matching ``filters`` in ``sort`` order, after ``after``."""
+        conditions: list[ColumnElement[bool]] = []
+        if filters.statuses:
+            conditions.append(col(OrderRow.status).in_([s.value for s in filters.statuses]))
+        if filters.phone:
+            conditions.append(
+                col(OrderRow.id).in_(
+                    select(col(OrderPhoneRow.order_id)).where(
+                        col(OrderPhoneRow.phone) == filters.phone
+                    )
+                )
+            )
+        if filters.created_from is not None:
+            conditions.append(col(OrderRow.created_at) >= utc(filters.created_from))
+        if filters.created_to is not None:
+            conditions.append(col(OrderRow.created_at) < utc(filters.created_to))
+        if filters.network_id is not None:
+            conditions.append(col(OrderRow.network_id) == filters.network_id)
+        if filters.technician_id is not None:
+            conditions.append(col(OrderRow.technician_id) == filters.technician_id)
+        if filters.emergency is not None:
+            conditions.append(col(OrderRow.emergency).is_(filters.emergency))
+        if filters.needs_verification is not None:
+            conditions.append(col(OrderRow.awaiting_verification).is_(filters.needs_verification))
+        if after is not None:
+            conditions.append(_after(sort, after))
+        query = select(OrderRow).where(*conditions).order_by(*_order_by(sort)).limit(limit)
+        return list((await self._session.execute(query)).scalars())
+
+    @classmethod
+    def summary(cls, row: OrderRow) -> Order:
+        """The order of a list row, without timeline or clocks."""
+        return cls._to_domain(row, [], {})
+
+    @staticmethod
+    def _to_domain(
+        row: OrderRow, timeline: list[TimelineEntry], clock_rows: dict[SlaClock, SlaClockRow]
+    ) -> Order:
         return Order(
             id=row.id,
             customer=Customer.model_validate(row.customer),
             product=Product.model_validate(row.product),
             fault=Fault.model_validate(row.fault),
             channel=Channel(row.channel),
-            created_at=_aware(row.created_at),
+            created_at=aware(row.created_at),
             requests=row.requests,
             preferred_windows=_WINDOWS.validate_python(row.preferred_windows),
             emergency=row.emergency,
             needs_verification=list(row.needs_verification),
+            confirmed_details=list(row.confirmed_details or []),
+            dispatch_override=row.dispatch_override,
             warranty_status=WarrantyStatus(row.warranty_status),
+            loaner_required=row.loaner_required,
             status=OrderStatus(row.status),
-            timeline=[
-                TimelineEntry(
-                    event_id=e.event_id,
-                    type=e.type,
-                    version=e.version,
-                    time=_aware(e.time),
-                    source=e.source,
+            network_id=row.network_id,
+            technician_id=row.technician_id,
+            assignment_seen_at=None
+            if row.assignment_seen_at is None
+            else aware(row.assignment_seen_at),
+            clocks={
+                clock: SlaTimer(
+                    clock=clock,
+                    started_at=aware(r.started_at),
+                    due_at=aware(r.due_at),
+                    stopped_at=None if r.stopped_at is None else aware(r.stopped_at),
+                    breached_at=None if r.breached_at is None else aware(r.breached_at),
                 )
-                for e in entries
-            ],
+                for clock, r in clock_rows.items()
+            },
+            linked_reports=[_report(r) for r in row.linked_reports or []],
+            timeline=timeline,
         )
-
-    async def save(self, order: Order, *, new_entries: list[TimelineEntry]) -> None:
-        """Persist the order's status and the timeline entries added since it was loaded."""
-        row = await self._session.get(OrderRow, order.id)
-        if row is None:
-            raise LookupError(order.id)
-        for name, value in self._row_fields(order).items():
-            setattr(row, name, value)
-        self._session.add(row)
-        for entry in new_entries:
-            self._session.add(self._entry_row(order.id, entry))
 
     @staticmethod
     def _row_fields(order: Order) -> dict[str, Any]:
         return {
-            "created_at": order.created_at,
+            "created_at": utc(order.created_at),
             "status": order.status.value,
             "channel": order.channel.value,
             "emergency": order.emergency,
@@ -95,7 +317,24 @@ class OrderRepository:
             "requests": order.requests,
             "preferred_windows": _WINDOWS.dump_python(order.preferred_windows, mode="json"),
             "needs_verification": list(order.needs_verification),
+            "confirmed_details": list(order.confirmed_details),
+            "awaiting_verification": order.awaiting_verification,
+            "dispatch_override": order.dispatch_override,
             "warranty_status": order.warranty_status.value,
+            "loaner_required": order.loaner_required,
+            "network_id": order.network_id,
+            "technician_id": order.technician_id,
+            "assignment_seen_at": _maybe(order.assignment_seen_at),
+            "linked_reports": [
+                {
+                    "reported_at": utc(r.reported_at).isoformat(),
+                    "channel": r.channel.value,
+                    "caller_phone": r.caller_phone,
+                    "fault_description": r.fault_description,
+                    "linked_by": r.linked_by,
+                }
+                for r in order.linked_reports
+            ],
         }
 
     @staticmethod
@@ -105,6 +344,76 @@ class OrderRepository:
             order_id=order_id,
             type=entry.type,
             version=entry.version,
-            time=entry.time,
+            time=utc(entry.time),
             source=entry.source,
         )
+
+
+def _report(raw: dict[str, Any]) -> LinkedReport:
+    return LinkedReport(
+        reported_at=aware(datetime.fromisoformat(raw["reported_at"])),
+        channel=Channel(raw["channel"]),
+        caller_phone=raw.get("caller_phone"),
+        fault_description=raw.get("fault_description"),
+        linked_by=raw.get("linked_by"),
+    )
+
+
+#: The orders of the list: newest first, oldest first, or the dispatch queue (emergencies first).
+SORTS = ("-created_at", "created_at", "priority")
+
+
+def _order_by(sort: str) -> list[Any]:
+    if sort == "created_at":
+        return [col(OrderRow.created_at).asc(), col(OrderRow.id).asc()]
+    if sort == "priority":
+        return [
+            col(OrderRow.emergency).desc(),
+            col(OrderRow.created_at).asc(),
+            col(OrderRow.id).asc(),
+        ]
+    return [col(OrderRow.created_at).desc(), col(OrderRow.id).desc()]
+
+
+def _after(sort: str, cursor: Cursor) -> ColumnElement[bool]:
+    created, oid = col(OrderRow.created_at), col(OrderRow.id)
+    at = utc(cursor.created_at)
+    if sort == "-created_at":
+        return or_(created < at, and_(created == at, oid < cursor.id))
+    later = or_(created > at, and_(created == at, oid > cursor.id))
+    if sort == "created_at":
+        return later
+    emergency = col(OrderRow.emergency)
+    if cursor.emergency:
+        return or_(emergency.is_(False), and_(emergency.is_(True), later))
+    return and_(emergency.is_(False), later)
+
+
+class WarrantyPeriodRepository:
+    """Warranty periods admins set per product line (INT-5); the policy's are the seed."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def all(self) -> list[WarrantyPeriodRow]:
+        """Every period an admin set, by product line."""
+        query = select(WarrantyPeriodRow).order_by(col(WarrantyPeriodRow.product_line))
+        return list((await self._session.execute(query)).scalars())
+
+    async def get(self, product_line: str) -> WarrantyPeriodRow | None:
+        """The period an admin set for ``product_line``, if any."""
+        return await self._session.get(WarrantyPeriodRow, product_line)
+
+    async def put(self, product_line: str, *, months: int, by: str, now: datetime) -> None:
+        """Set (or replace) the period of ``product_line``."""
+        row = await self._session.get(WarrantyPeriodRow, product_line)
+        if row is None:
+            row = WarrantyPeriodRow(
+                product_line=product_line, months=months, updated_at=utc(now), updated_by=by
+            )
+        row.months, row.updated_at, row.updated_by = months, utc(now), by
+        self._session.add(row)
+
+    async def remove(self, row: WarrantyPeriodRow) -> None:
+        """Forget an admin's period (the policy's applies again)."""
+        await self._session.delete(row)

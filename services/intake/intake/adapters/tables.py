@@ -23,6 +23,9 @@ class OrderRow(IntakeTable, table=True):
     __table_args__ = (
         Index("ix_orders_status_created", "status", "created_at"),
         Index("ix_orders_primary_phone", "primary_phone"),
+        Index("ix_orders_emergency_created", "emergency", "created_at"),
+        Index("ix_orders_network", "network_id"),
+        Index("ix_orders_technician", "technician_id"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -43,6 +46,20 @@ class OrderRow(IntakeTable, table=True):
     )
     warranty_status: str = Field(max_length=20)
     version: int = 1
+    loaner_required: bool = False
+    awaiting_verification: bool = False
+    dispatch_override: bool = False
+    confirmed_details: list[Any] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    linked_reports: list[Any] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    network_id: str | None = Field(default=None, max_length=64)
+    technician_id: str | None = Field(default=None, max_length=64)
+    assignment_seen_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
 
 
 class TimelineRow(IntakeTable, table=True):
@@ -57,3 +74,44 @@ class TimelineRow(IntakeTable, table=True):
     version: int
     time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     source: str = Field(max_length=100)
+
+
+class OrderPhoneRow(IntakeTable, table=True):
+    """Every phone of an order's customer, for the phone filter and duplicate detection (INT-8)."""
+
+    __tablename__ = "order_phone"
+    __table_args__ = (Index("ix_order_phone_phone", "phone"),)
+
+    order_id: str = Field(primary_key=True, max_length=36)
+    phone: str = Field(primary_key=True, max_length=32)
+
+
+class SlaClockRow(IntakeTable, table=True):
+    """One SLA clock of an order (INT-3, INT-7); the periodic check looks for due ones."""
+
+    __tablename__ = "sla_clock"
+    __table_args__ = (Index("ix_sla_clock_due", "settled", "due_at"),)
+
+    order_id: str = Field(primary_key=True, max_length=36)
+    clock: str = Field(primary_key=True, max_length=40)
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    due_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    stopped_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    breached_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    settled: bool = False
+    """Met in time or reported: the periodic check no longer looks at it."""
+
+
+class WarrantyPeriodRow(IntakeTable, table=True):
+    """A warranty period an admin set for a product line (INT-5); overrides the policy's."""
+
+    __tablename__ = "warranty_period"
+
+    product_line: str = Field(primary_key=True, max_length=100)
+    months: int
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_by: str = Field(max_length=200)

@@ -13,3 +13,54 @@ class OrderNotFound(IntakeError):
     def __init__(self, order_id: str) -> None:
         super().__init__(f"Order {order_id} does not exist.")
         self.order_id = order_id
+
+
+class InvalidTransition(IntakeError):
+    """The order's status does not allow this action (409, naming the statuses that would)."""
+
+    def __init__(self, order_id: str, action: str, status: str, allowed: list[str]) -> None:
+        super().__init__(
+            f"Order {order_id} is '{status}': '{action}' is allowed only when it is one of "
+            f"{', '.join(allowed)}."
+        )
+        self.order_id = order_id
+        self.action = action
+        self.status = status
+        self.allowed = allowed
+        self.extensions = {"current_status": status, "allowed_statuses": allowed}
+
+
+class NothingToVerify(IntakeError):
+    """The order has no detail to verify and the request changes nothing (409)."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(
+            f"Order {order_id} has nothing left to verify and the request corrects nothing."
+        )
+        self.order_id = order_id
+
+
+class DetailsStillMissing(IntakeError):
+    """Verification leaves details missing; only a dispatcher may release the order (422)."""
+
+    def __init__(self, order_id: str, missing: list[str]) -> None:
+        super().__init__(
+            f"Order {order_id} still misses: {', '.join(missing)}. Correct or confirm them, or "
+            "have a dispatcher release the order with dispatch_override."
+        )
+        self.order_id = order_id
+        self.missing = missing
+        self.extensions = {
+            "errors": [
+                {"field": m, "message": "still missing or doubtful", "type": "missing"}
+                for m in missing
+            ]
+        }
+
+
+class WarrantyPeriodNotFound(IntakeError):
+    """No admin-set warranty period for this product line."""
+
+    def __init__(self, product_line: str) -> None:
+        super().__init__(f"No warranty period was set for product line '{product_line}'.")
+        self.product_line = product_line

@@ -1,15 +1,41 @@
-"""The order aggregate as intake sees it: what was taken, its status and its timeline."""
+"""The order aggregate as intake sees it: what was taken, its status, its SLA clocks and its
+timeline."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
+from typing import Protocol
 
 from contracts.base import EventData
 from contracts.common import Channel, Customer, Fault, Product, TimeWindow, WarrantyStatus
 from contracts.ids import new_id
-from contracts.intake import OrderCreated
+from contracts.intake import (
+    DuplicateLinked,
+    OrderCancelled,
+    OrderCreated,
+    OrderReopened,
+    OrderResolvedRemotely,
+    OrderVerified,
+    RemoteResolutionCause,
+    SlaBreached,
+    SlaClock,
+)
+from contracts.scheduling import (
+    AppointmentConfirmed,
+    OrderAssigned,
+    OrderReassigned,
+    OrderReturnedToCentre,
+)
+from intake.domain.exceptions import (
+    DetailsStillMissing,
+    InvalidTransition,
+    NothingToVerify,
+)
+from intake.domain.policy import IntakePolicy
+from intake.domain.rules import WarrantyTable, missing_details
 
 
 class OrderStatus(StrEnum):
@@ -53,8 +79,76 @@ STATUS_AFTER_EVENT: dict[str, OrderStatus] = {
     "OrderClosed": OrderStatus.CLOSED,
 }
 
+#: Events that move the status only from these: a correction verified after assignment does
+#: not put the order back before its assignment.
+ONLY_FROM: dict[str, frozenset[OrderStatus]] = {
+    "OrderVerified": frozenset({OrderStatus.RECEIVED}),
+}
+
 #: Once an order is here, only an explicit reopening moves it again.
 FINAL_STATUSES = frozenset({OrderStatus.CANCELLED, OrderStatus.CLOSED})
+
+#: An order in one of these is done: a new report of the same product is a new order (INT-8).
+DONE_STATUSES = frozenset(
+    {
+        OrderStatus.COMPLETED,
+        OrderStatus.RESOLVED_REMOTELY,
+        OrderStatus.CANCELLED,
+        OrderStatus.FOLLOWED_UP,
+        OrderStatus.CLOSED,
+    }
+)
+OPEN_STATUSES = frozenset(OrderStatus) - DONE_STATUSES
+
+_BEFORE_THE_VISIT = frozenset(
+    {
+        OrderStatus.RECEIVED,
+        OrderStatus.VERIFIED,
+        OrderStatus.ASSIGNED,
+        OrderStatus.APPOINTMENT_CONFIRMED,
+    }
+)
+#: Which statuses allow each command (409 names them otherwise).
+ALLOWED_FROM: dict[str, frozenset[OrderStatus]] = {
+    "verify": _BEFORE_THE_VISIT,
+    "resolve_remotely": _BEFORE_THE_VISIT,
+    "reopen": frozenset({OrderStatus.RESOLVED_REMOTELY}),
+    "cancel": _BEFORE_THE_VISIT | {OrderStatus.EN_ROUTE, OrderStatus.FAILED},
+}
+
+#: What stops each SLA clock (INT-3, INT-7). Hand-over means technical support (a dispatcher,
+#: a network or a technician) holds the order, or triage resolved it without a visit; a reply is
+#: a confirmed appointment, a remote resolution, or a technician at the door.
+STOPPED_BY: dict[SlaClock, frozenset[str]] = {
+    SlaClock.HANDOVER: frozenset(
+        {
+            "OrderAssigned",
+            "OrderReassigned",
+            "OrderResolvedRemotely",
+            "OrderCancelled",
+            "TechnicianArrived",
+        }
+    ),
+    SlaClock.REPLY: frozenset(
+        {"AppointmentConfirmed", "OrderResolvedRemotely", "OrderCancelled", "TechnicianArrived"}
+    ),
+    SlaClock.EMERGENCY_ON_SITE: frozenset(
+        {"TechnicianArrived", "OrderResolvedRemotely", "OrderCancelled"}
+    ),
+}
+
+
+class WorkingTime(Protocol):
+    """The business calendar as the SLA clocks need it (INT-3)."""
+
+    @property
+    def tz(self) -> tzinfo:
+        """The calendar's time zone (its local date is the business date)."""
+        ...
+
+    def add_working_time(self, start: datetime, duration: timedelta) -> datetime:
+        """The moment ``duration`` of working time after ``start``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -66,6 +160,72 @@ class TimelineEntry:
     version: int
     time: datetime
     source: str
+
+
+@dataclass
+class SlaTimer:
+    """One SLA clock of an order (INT-3, INT-7)."""
+
+    clock: SlaClock
+    started_at: datetime
+    due_at: datetime
+    stopped_at: datetime | None = None
+    breached_at: datetime | None = None
+
+    def stop(self, at: datetime) -> None:
+        """The goal was met at ``at`` (an event before the clock started does not count)."""
+        if self.stopped_at is None and at >= self.started_at:
+            self.stopped_at = at
+
+    @property
+    def settled(self) -> bool:
+        """Met in time, or its breach was reported: nothing more can happen to it."""
+        if self.breached_at is not None:
+            return True
+        return self.stopped_at is not None and self.stopped_at <= self.due_at
+
+    def is_breached_by(self, now: datetime) -> bool:
+        """Due and not met in time, and not reported yet."""
+        if self.breached_at is not None or self.due_at > now:
+            return False
+        return self.stopped_at is None or self.stopped_at > self.due_at
+
+
+def start_clocks(
+    now: datetime,
+    *,
+    calendar: WorkingTime,
+    policy: IntakePolicy,
+    emergency: bool,
+    which: Iterable[SlaClock] = (SlaClock.HANDOVER, SlaClock.REPLY, SlaClock.EMERGENCY_ON_SITE),
+) -> dict[SlaClock, SlaTimer]:
+    """The clocks an order taken (or reopened) at ``now`` runs: hand-over and reply in working
+    time on the business calendar, the emergency on-site target in wall-clock time."""
+    due = {
+        SlaClock.HANDOVER: calendar.add_working_time(
+            now, timedelta(minutes=policy.handover_within_working_minutes)
+        ),
+        SlaClock.REPLY: calendar.add_working_time(
+            now, timedelta(minutes=policy.reply_within_working_minutes)
+        ),
+        SlaClock.EMERGENCY_ON_SITE: now + timedelta(minutes=policy.emergency_on_site_minutes),
+    }
+    return {
+        clock: SlaTimer(clock=clock, started_at=now, due_at=due[clock].astimezone(UTC))
+        for clock in which
+        if emergency or clock is not SlaClock.EMERGENCY_ON_SITE
+    }
+
+
+@dataclass(frozen=True)
+class LinkedReport:
+    """A later report of the same product, linked to this order (INT-8)."""
+
+    reported_at: datetime
+    channel: Channel
+    caller_phone: str | None
+    fault_description: str | None
+    linked_by: str | None
 
 
 @dataclass
@@ -82,8 +242,16 @@ class Order:
     preferred_windows: list[TimeWindow] = field(default_factory=list)
     emergency: bool = False
     needs_verification: list[str] = field(default_factory=list)
+    confirmed_details: list[str] = field(default_factory=list)
+    dispatch_override: bool = False
     warranty_status: WarrantyStatus = WarrantyStatus.UNKNOWN
+    loaner_required: bool = False
     status: OrderStatus = OrderStatus.RECEIVED
+    network_id: str | None = None
+    technician_id: str | None = None
+    assignment_seen_at: datetime | None = None
+    clocks: dict[SlaClock, SlaTimer] = field(default_factory=dict)
+    linked_reports: list[LinkedReport] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
     events: list[EventData] = field(default_factory=list, repr=False, compare=False)
 
@@ -100,8 +268,11 @@ class Order:
         preferred_windows: list[TimeWindow] | None = None,
         emergency: bool = False,
         needs_verification: list[str] | None = None,
+        warranty_status: WarrantyStatus = WarrantyStatus.UNKNOWN,
+        loaner_required: bool = False,
+        clocks: dict[SlaClock, SlaTimer] | None = None,
     ) -> Order:
-        """Accept a new request and record OrderCreated (INT-1, INT-2)."""
+        """Accept a new request and record OrderCreated (INT-1, INT-2, INT-5..INT-7)."""
         order = cls(
             id=str(new_id()),
             customer=customer,
@@ -113,7 +284,11 @@ class Order:
             preferred_windows=list(preferred_windows or []),
             emergency=emergency,
             needs_verification=list(needs_verification or []),
+            warranty_status=warranty_status,
+            loaner_required=loaner_required,
+            clocks=dict(clocks or {}),
         )
+        on_site = order.clocks.get(SlaClock.EMERGENCY_ON_SITE)
         order.events.append(
             OrderCreated(
                 order_id=order.id,
@@ -126,12 +301,194 @@ class Order:
                 emergency=emergency,
                 warranty_status=order.warranty_status,
                 needs_verification=order.needs_verification,
+                loaner_required=loaner_required,
+                on_site_due_at=on_site.due_at if on_site else None,
             )
         )
         return order
 
-    def observe(self, entry: TimelineEntry) -> bool:
-        """Add an event seen on the bus to the timeline (oldest first) and move the status.
+    @property
+    def is_open(self) -> bool:
+        """Still being worked on: a new report of the same product belongs here (INT-8)."""
+        return self.status in OPEN_STATUSES
+
+    @property
+    def awaiting_verification(self) -> bool:
+        """Not to be dispatched yet: details are missing and no dispatcher released it (INT-2)."""
+        return bool(self.needs_verification) and not self.dispatch_override
+
+    def _require(self, action: str) -> None:
+        allowed = ALLOWED_FROM[action]
+        if self.status not in allowed:
+            raise InvalidTransition(self.id, action, self.status.value, sorted(allowed))
+
+    def verify(
+        self,
+        *,
+        today: date,
+        warranty: WarrantyTable,
+        verified_by: str,
+        customer: Customer | None = None,
+        product: Product | None = None,
+        fault: Fault | None = None,
+        confirmed: Iterable[str] = (),
+        override: bool = False,
+    ) -> OrderVerified:
+        """Complete or correct the details (INT-2) and re-derive the warranty status (INT-5).
+
+        Details the agent confirms as they are count as verified. What is still missing after
+        that blocks verification, unless a dispatcher overrides (``override``): the order is then
+        released for dispatch with the list of what is still unverified.
+        """
+        self._require("verify")
+        changed = {
+            "customer": customer is not None and customer != self.customer,
+            "product": product is not None and product != self.product,
+            "fault": fault is not None and fault != self.fault,
+        }
+        confirmed_now = [c for c in dict.fromkeys(confirmed) if c not in self.confirmed_details]
+        if not (self.needs_verification or any(changed.values()) or confirmed_now):
+            raise NothingToVerify(self.id)
+        new_customer = customer or self.customer
+        new_product = product or self.product
+        new_fault = fault or self.fault
+        all_confirmed = [*self.confirmed_details, *confirmed_now]
+        still = [
+            d
+            for d in missing_details(new_customer, new_product, new_fault)
+            if d not in all_confirmed
+        ]
+        if still and not override:
+            raise DetailsStillMissing(self.id, still)
+        verified = [d for d in dict.fromkeys([*self.needs_verification, *confirmed_now])]
+        verified = [d for d in verified if d not in still]
+        self.customer, self.product, self.fault = new_customer, new_product, new_fault
+        self.confirmed_details = all_confirmed
+        self.needs_verification = still
+        self.dispatch_override = self.dispatch_override or bool(still)
+        self.warranty_status = warranty.status(new_product, on=today)
+        event = OrderVerified(
+            order_id=self.id,
+            verified=verified,
+            unverified=still,
+            customer=new_customer if changed["customer"] else None,
+            product=new_product if changed["product"] else None,
+            fault=new_fault if changed["fault"] else None,
+            warranty_status=self.warranty_status,
+            verified_by=verified_by,
+            dispatch_override=bool(still),
+            overridden_by=verified_by if still else None,
+        )
+        self.events.append(event)
+        return event
+
+    def resolve_remotely(
+        self,
+        *,
+        guidance: str,
+        cause: RemoteResolutionCause,
+        resolved_by: str,
+        now: datetime,
+        policy: IntakePolicy,
+    ) -> OrderResolvedRemotely:
+        """Close the order as resolved by phone guidance; the call-back is due later (INT-4)."""
+        self._require("resolve_remotely")
+        event = OrderResolvedRemotely(
+            order_id=self.id,
+            cause=cause,
+            guidance=guidance,
+            resolved_by=resolved_by,
+            call_back_due_at=now + timedelta(minutes=policy.remote_call_back_after_minutes),
+        )
+        self.events.append(event)
+        return event
+
+    def reopen(
+        self,
+        *,
+        reason: str,
+        reopened_by: str,
+        now: datetime,
+        calendar: WorkingTime,
+        policy: IntakePolicy,
+    ) -> OrderReopened:
+        """The phone guidance did not work: open the order again for a visit (INT-4), with new
+        hand-over and reply clocks (a new promise to the customer, INT-3)."""
+        self._require("reopen")
+        self.clocks.update(
+            start_clocks(
+                now,
+                calendar=calendar,
+                policy=policy,
+                emergency=False,
+                which=(SlaClock.HANDOVER, SlaClock.REPLY),
+            )
+        )
+        event = OrderReopened(order_id=self.id, reason=reason, reopened_by=reopened_by)
+        self.events.append(event)
+        return event
+
+    def cancel(
+        self, *, reason: str, cancelled_by: str, requested_by_customer: bool = False
+    ) -> OrderCancelled:
+        """Cancel the order; every service stops work on it (SCH-12)."""
+        self._require("cancel")
+        event = OrderCancelled(
+            order_id=self.id,
+            reason=reason,
+            cancelled_by=cancelled_by,
+            requested_by_customer=requested_by_customer,
+        )
+        self.events.append(event)
+        return event
+
+    def link_duplicate(
+        self,
+        *,
+        reported_at: datetime,
+        channel: Channel,
+        caller_phone: str | None,
+        fault_description: str | None,
+        linked_by: str | None,
+    ) -> DuplicateLinked:
+        """A second report of the same product while this order is open (INT-8)."""
+        self.linked_reports.append(
+            LinkedReport(
+                reported_at=reported_at,
+                channel=channel,
+                caller_phone=caller_phone,
+                fault_description=fault_description,
+                linked_by=linked_by,
+            )
+        )
+        event = DuplicateLinked(
+            order_id=self.id,
+            reported_at=reported_at,
+            channel=channel,
+            caller_phone=caller_phone,
+            fault_description=fault_description,
+            linked_by=linked_by,
+        )
+        self.events.append(event)
+        return event
+
+    def report_breaches(self, now: datetime) -> list[SlaBreached]:
+        """SlaBreached for each clock that ran out before its goal was met, once per clock."""
+        breaches = []
+        for timer in self.clocks.values():
+            if timer.is_breached_by(now):
+                timer.breached_at = now
+                breaches.append(
+                    SlaBreached(
+                        order_id=self.id, clock=timer.clock, due_at=timer.due_at, breached_at=now
+                    )
+                )
+        self.events.extend(breaches)
+        return breaches
+
+    def observe(self, entry: TimelineEntry, payload: EventData | None = None) -> bool:
+        """Add an event seen on the bus to the timeline (oldest first) and apply what it means
+        to intake: status, assignee, SLA clocks.
 
         Returns False when the event was already on the timeline.
         """
@@ -140,7 +497,26 @@ class Order:
         self.timeline.append(entry)
         self.timeline.sort(key=lambda e: (e.time, e.event_id))
         self.status = status_from(self.timeline)
+        self._apply_assignment(entry, payload)
+        for timer in self.clocks.values():
+            if entry.type not in STOPPED_BY[timer.clock]:
+                continue
+            if isinstance(payload, AppointmentConfirmed) and not payload.customer_reached:
+                continue  # an appointment the customer was never told is no reply (SCH-5)
+            timer.stop(entry.time)
         return True
+
+    def _apply_assignment(self, entry: TimelineEntry, payload: EventData | None) -> None:
+        if not isinstance(payload, OrderAssigned | OrderReassigned | OrderReturnedToCentre):
+            return
+        if self.assignment_seen_at is not None and entry.time < self.assignment_seen_at:
+            return  # an older assignment arriving late does not undo a newer one
+        self.assignment_seen_at = entry.time
+        if isinstance(payload, OrderReturnedToCentre):
+            self.network_id = self.technician_id = None
+        else:
+            self.network_id = payload.network_id
+            self.technician_id = payload.technician_id
 
 
 def status_from(timeline: list[TimelineEntry]) -> OrderStatus:
@@ -151,6 +527,8 @@ def status_from(timeline: list[TimelineEntry]) -> OrderStatus:
         if after is None:
             continue
         if status in FINAL_STATUSES and entry.type != "OrderReopened":
+            continue
+        if entry.type in ONLY_FROM and status not in ONLY_FROM[entry.type]:
             continue
         status = after
     return status

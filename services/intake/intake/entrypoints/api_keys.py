@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, status
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
 from contracts.identity import ApiKeyRevoked, Role
@@ -19,8 +19,29 @@ router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
 AdminDep = Annotated[Principal, Depends(require_roles("admin"))]
 
 
+_KEY_EXAMPLE: dict[str, Any] = {
+    "key_id": "0193a8a4-5c1e-7d2a-9b7e-4d0f2a1c3b5e",
+    "name": "call centre agent 7",
+    "role": "agent",
+    "network_id": None,
+    "technician_id": None,
+    "created_at": "2025-05-30T02:00:00Z",
+    "expires_at": None,
+    "revoked_at": None,
+}
+
+
 class ApiKeyCreate(BaseModel):
     """A key to issue. Partner keys name their network; technician keys their technician."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "call centre agent 7", "role": "agent"},
+                {"name": "东营网点", "role": "partner", "network_id": "net-dongying-01"},
+            ]
+        }
+    )
 
     name: str = Field(min_length=1, max_length=200)
     role: Role
@@ -40,6 +61,8 @@ class ApiKeyCreate(BaseModel):
 class ApiKeyOut(BaseModel):
     """A key's record (never the key itself)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [_KEY_EXAMPLE]})
+
     key_id: str
     name: str
     role: str
@@ -52,6 +75,10 @@ class ApiKeyOut(BaseModel):
 
 class ApiKeyIssuedOut(ApiKeyOut):
     """The new key: `key` is shown only in this response."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_KEY_EXAMPLE, "key": "fsm_3q2+7w0N5m0c0E1Y3o1aQk9s"}]}
+    )
 
     key: str
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
+from intake.domain.policy import IntakePolicy
 from intake.service_layer.unit_of_work import IntakeUnitOfWork
 from servicekit.auth import Principal, require_roles
+from servicekit.idempotency import HEADER, MAX_KEY_LENGTH
 from servicekit.messagebus import MessageBus
 
 
@@ -24,7 +26,26 @@ def get_uow_factory(request: Request) -> Callable[[], IntakeUnitOfWork]:
     return factory
 
 
+def get_policy(request: Request) -> IntakePolicy:
+    """Intake's policy, validated at start-up."""
+    policy: IntakePolicy = request.app.state.policy
+    return policy
+
+
 BusDep = Annotated[MessageBus, Depends(get_bus)]
 UowFactoryDep = Annotated[Callable[[], IntakeUnitOfWork], Depends(get_uow_factory)]
+PolicyDep = Annotated[IntakePolicy, Depends(get_policy)]
 AgentDep = Annotated[Principal, Depends(require_roles("agent", "dispatcher"))]
-ReaderDep = Annotated[Principal, Depends(require_roles("agent", "dispatcher"))]
+ReaderDep = Annotated[Principal, Depends(require_roles("agent", "dispatcher", "partner"))]
+AdminDep = Annotated[Principal, Depends(require_roles("admin"))]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        max_length=MAX_KEY_LENGTH,
+        description="Makes a retry safe: the same key and body get the same answer without "
+        "doing the work twice; the same key with another body is refused (422). Keys are kept "
+        "24 h (policy).",
+        examples=["3f9c2b1e-call-4711-retry"],
+    ),
+]

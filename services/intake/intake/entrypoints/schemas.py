@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.common import Address, Channel, Customer, Fault, Product, TimeWindow, WarrantyStatus
-from intake.domain.model import Order, OrderStatus
+from contracts.intake import RemoteResolutionCause, SlaClock
+from intake.domain.model import LinkedReport, Order, OrderStatus, SlaTimer
 
 DEFAULT_PHONE_REGION = "CN"
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
@@ -44,7 +45,9 @@ class AddressIn(BaseModel):
 
 
 class CustomerIn(BaseModel):
-    """The customer (INT-1). Give `phone` or `phones` (validated, default region CN)."""
+    """The customer (INT-1): `phone` is the main number, `phones` any others (validated, default
+    region CN). A business customer also gives `organisation` and `contact_person`; an
+    organisation without a contact person is flagged for verification (INT-2)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -179,7 +182,40 @@ class OrderCreate(BaseModel):
                     "fault": {"description": "热水器打不着火"},
                     "requests": "周六上午",
                     "channel": "hotline",
-                }
+                },
+                {
+                    "customer": {
+                        "name": "东营宾馆",
+                        "organisation": "东营宾馆有限公司",
+                        "contact_person": "李经理",
+                        "phone": "0546-8221234",
+                        "phones": ["13905461234"],
+                        "address": {
+                            "province": "山东省",
+                            "city": "东营市",
+                            "district": "东营区",
+                            "street": "济南路",
+                            "detail": "88号 后厨",
+                            "lat": 37.4341,
+                            "lon": 118.6747,
+                        },
+                    },
+                    "product": {
+                        "line": "gas_stove",
+                        "brand": "Fotile",
+                        "model": "JZT-FD21BE",
+                        "serial": "FD21BE2403001234",
+                        "purchase_date": "2024-04-10",
+                        "installation_date": "2024-04-12",
+                        "commercial_use": True,
+                    },
+                    "fault": {"description": "灶具周围有燃气味", "code": "gas_leak"},
+                    "preferred_windows": [
+                        {"start": "2025-06-03T09:00:00+08:00", "end": "2025-06-03T11:00:00+08:00"}
+                    ],
+                    "channel": "hotline",
+                    "emergency": True,
+                },
             ]
         },
     )
@@ -192,21 +228,96 @@ class OrderCreate(BaseModel):
     channel: Channel = Channel.HOTLINE
     emergency: bool = False
 
-    def missing_details(self) -> list[str]:
-        """Details that are absent or doubtful and must be verified (INT-2)."""
-        missing = []
-        if isinstance(self.customer.address, str):
-            if len(self.customer.address.strip()) < 6:
-                missing.append("customer.address")
-        elif not (self.customer.address.detail or self.customer.address.street):
-            missing.append("customer.address")
-        if not self.product.model:
-            missing.append("product.model")
-        if self.product.purchase_date is None:
-            missing.append("product.purchase_date")
-        if len(self.fault.description.strip()) < 4:
-            missing.append("fault.description")
-        return missing
+
+VerifiableDetail = Literal[
+    "customer.address",
+    "customer.phones",
+    "customer.contact_person",
+    "product.model",
+    "product.purchase_date",
+    "fault.description",
+]
+
+
+class VerifyIn(BaseModel):
+    """What the agent checked with the customer (INT-2).
+
+    `customer`, `product` and `fault` replace the order's when given (the warranty status is
+    re-derived, INT-5); `confirmed` lists flagged details the customer confirmed as they are.
+    Details still missing after that are refused (422) unless a dispatcher sets
+    `dispatch_override`, which releases the order for dispatch with what is still unverified.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "product": {
+                        "line": "water_heater",
+                        "model": "JSQ24-12",
+                        "purchase_date": "2024-03-01",
+                    },
+                    "confirmed": ["customer.address"],
+                },
+                {"dispatch_override": True},
+            ]
+        },
+    )
+
+    customer: CustomerIn | None = None
+    product: ProductIn | None = None
+    fault: FaultIn | None = None
+    confirmed: list[VerifiableDetail] = Field(default_factory=list, max_length=10)
+    dispatch_override: bool = Field(
+        default=False,
+        description="Dispatchers only: release the order for dispatch although details are "
+        "still unverified (OrderVerified says so and names the dispatcher).",
+    )
+
+
+class ResolveRemotelyIn(BaseModel):
+    """Phone guidance solved the problem: no visit (INT-4)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "cause": "misuse",
+                    "guidance": "燃气阀未完全打开；已指导客户打开阀门后点火成功",
+                }
+            ]
+        },
+    )
+
+    guidance: NonBlank = Field(description="What the customer was told to do.")
+    cause: RemoteResolutionCause = RemoteResolutionCause.OTHER
+
+
+class ReopenIn(BaseModel):
+    """The phone guidance did not work or the customer did not accept it: a visit is needed."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "客户回电：按指导操作后仍无法点火"}]},
+    )
+
+    reason: NonBlank
+
+
+class CancelIn(BaseModel):
+    """Why the order is cancelled."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"reason": "客户已自行找人修好", "requested_by_customer": True}]
+        },
+    )
+
+    reason: NonBlank
+    requested_by_customer: bool = False
 
 
 class TimelineEntryOut(BaseModel):
@@ -219,8 +330,76 @@ class TimelineEntryOut(BaseModel):
     source: str
 
 
-class OrderOut(BaseModel):
-    """An order with its derived status and timeline (oldest first)."""
+class SlaClockOut(BaseModel):
+    """One SLA clock of the order (INT-3, INT-7)."""
+
+    clock: SlaClock
+    started_at: datetime
+    due_at: datetime
+    stopped_at: datetime | None = Field(description="When its goal was met.")
+    breached_at: datetime | None = Field(description="When the breach was reported.")
+
+    @classmethod
+    def from_domain(cls, timer: SlaTimer) -> SlaClockOut:
+        """Read model of a clock."""
+        return cls.model_validate(vars(timer))
+
+
+class LinkedReportOut(BaseModel):
+    """A later report of the same product, linked to this order (INT-8)."""
+
+    reported_at: datetime
+    channel: Channel
+    caller_phone: str | None
+    fault_description: str | None
+    linked_by: str | None
+
+    @classmethod
+    def from_domain(cls, report: LinkedReport) -> LinkedReportOut:
+        """Read model of a linked report."""
+        return cls.model_validate(vars(report))
+
+
+_ORDER_EXAMPLE: dict[str, Any] = {
+    "id": "0193a8a4-5c1e-7d2a-9b7e-4d0f2a1c3b5e",
+    "status": "received",
+    "created_at": "2025-05-30T09:50:00Z",
+    "channel": "hotline",
+    "emergency": False,
+    "customer": {
+        "name": "王芳",
+        "phones": ["+8613800138000"],
+        "address": {"detail": "山东省东营市东营区西四路100号3单元502"},
+        "organisation": None,
+        "contact_person": None,
+    },
+    "product": {
+        "line": "water_heater",
+        "brand": None,
+        "model": "JSQ24-12",
+        "serial": None,
+        "purchase_date": "2025-03-01",
+        "installation_date": None,
+        "commercial_use": False,
+    },
+    "fault": {"description": "热水器打不着火", "code": None},
+    "requests": "周六上午",
+    "preferred_windows": [],
+    "needs_verification": [],
+    "awaiting_verification": False,
+    "dispatch_override": False,
+    "warranty_status": "in_warranty",
+    "loaner_required": False,
+    "network_id": None,
+    "technician_id": None,
+    "duplicate": False,
+}
+
+
+class OrderSummaryOut(BaseModel):
+    """An order in the list: what was taken and where it stands (no timeline)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_ORDER_EXAMPLE]})
 
     id: str
     status: OrderStatus
@@ -232,14 +411,20 @@ class OrderOut(BaseModel):
     fault: Fault
     requests: str | None
     preferred_windows: list[TimeWindow]
-    needs_verification: list[str]
+    needs_verification: list[str] = Field(description="Details still to verify (INT-2).")
+    awaiting_verification: bool = Field(
+        description="Not to be dispatched: details missing and no dispatcher override (INT-2)."
+    )
+    dispatch_override: bool
     warranty_status: WarrantyStatus
-    timeline: list[TimelineEntryOut]
+    loaner_required: bool = Field(description="A take-back is likely: bring a loaner (INT-6).")
+    network_id: str | None
+    technician_id: str | None
 
     @classmethod
-    def from_domain(cls, order: Order) -> OrderOut:
-        """Read model of the aggregate."""
-        data: dict[str, Any] = {
+    def fields_of(cls, order: Order) -> dict[str, Any]:
+        """The summary fields of the aggregate."""
+        return {
             "id": order.id,
             "status": order.status,
             "created_at": order.created_at,
@@ -251,7 +436,126 @@ class OrderOut(BaseModel):
             "requests": order.requests,
             "preferred_windows": order.preferred_windows,
             "needs_verification": order.needs_verification,
+            "awaiting_verification": order.awaiting_verification,
+            "dispatch_override": order.dispatch_override,
             "warranty_status": order.warranty_status,
+            "loaner_required": order.loaner_required,
+            "network_id": order.network_id,
+            "technician_id": order.technician_id,
+        }
+
+    @classmethod
+    def from_domain(cls, order: Order) -> OrderSummaryOut:
+        """Summary of the aggregate."""
+        return cls.model_validate(cls.fields_of(order))
+
+
+class OrderOut(OrderSummaryOut):
+    """An order with its derived status, SLA clocks, linked reports and timeline (oldest first).
+
+    `duplicate` is true on the answer to a POST that was linked to this open order (INT-8).
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_ORDER_EXAMPLE,
+                    "on_site_due_at": None,
+                    "sla_clocks": [
+                        {
+                            "clock": "handover",
+                            "started_at": "2025-05-30T09:50:00Z",
+                            "due_at": "2025-06-03T01:50:00Z",
+                            "stopped_at": None,
+                            "breached_at": None,
+                        },
+                        {
+                            "clock": "reply",
+                            "started_at": "2025-05-30T09:50:00Z",
+                            "due_at": "2025-06-03T08:50:00Z",
+                            "stopped_at": None,
+                            "breached_at": None,
+                        },
+                    ],
+                    "linked_reports": [],
+                    "timeline": [
+                        {
+                            "event_id": "0193a8a4-5c1f-7000-8000-000000000001",
+                            "type": "OrderCreated",
+                            "version": 1,
+                            "time": "2025-05-30T09:50:00Z",
+                            "source": "/fsm/intake",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    on_site_due_at: datetime | None = Field(
+        description="Emergencies: someone must be on site by then (INT-7)."
+    )
+    sla_clocks: list[SlaClockOut]
+    linked_reports: list[LinkedReportOut]
+    duplicate: bool = False
+    timeline: list[TimelineEntryOut]
+
+    @classmethod
+    def from_domain(cls, order: Order, *, duplicate: bool = False) -> OrderOut:
+        """Read model of the aggregate."""
+        on_site = order.clocks.get(SlaClock.EMERGENCY_ON_SITE)
+        data = {
+            **cls.fields_of(order),
+            "on_site_due_at": on_site.due_at if on_site else None,
+            "sla_clocks": [SlaClockOut.from_domain(t) for t in order.clocks.values()],
+            "linked_reports": [LinkedReportOut.from_domain(r) for r in order.linked_reports],
+            "duplicate": duplicate,
             "timeline": [TimelineEntryOut(**vars(e)) for e in order.timeline],
         }
         return cls.model_validate(data)
+
+
+class OrderPage(BaseModel):
+    """A page of the order list; pass `next_cursor` as `cursor` for the next one."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"items": [_ORDER_EXAMPLE], "next_cursor": "eyJzIjoiLWNyZWF0ZWRfYXQifQ"}]
+        }
+    )
+
+    items: list[OrderSummaryOut]
+    next_cursor: str | None = Field(description="Null on the last page.")
+
+
+class WarrantyPeriodIn(BaseModel):
+    """A product line's warranty period in months (0: no warranty)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"months": 36}]})
+
+    months: int = Field(ge=0, le=600)
+
+
+class WarrantyPeriodOut(BaseModel):
+    """A product line's warranty period in force (INT-5): the policy's, or one an admin set."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "product_line": "water_heater",
+                    "months": 36,
+                    "source": "admin",
+                    "updated_at": "2025-05-30T09:50:00Z",
+                    "updated_by": "ops admin",
+                }
+            ]
+        }
+    )
+
+    product_line: str
+    months: int
+    source: Literal["policy", "admin"]
+    updated_at: datetime | None = None
+    updated_by: str | None = None

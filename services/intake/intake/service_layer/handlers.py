@@ -1,66 +1,267 @@
-"""Intake's command handlers and the handler of events seen on the bus."""
+"""Intake's command handlers, the handler of events seen on the bus and the SLA check."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import structlog
 
 from contracts.envelope import EventEnvelope
+from contracts.registry import UnknownEventType, parse_data
 from intake.domain import commands
-from intake.domain.model import Order, TimelineEntry
+from intake.domain.exceptions import OrderNotFound, WarrantyPeriodNotFound
+from intake.domain.model import Order, TimelineEntry, WorkingTime, start_clocks
+from intake.domain.policy import IntakePolicy
+from intake.domain.rules import (
+    WarrantyTable,
+    is_emergency,
+    loaner_required,
+    missing_details,
+    same_product,
+)
 from intake.service_layer.unit_of_work import IntakeUnitOfWork
 
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
 
+#: Events whose data intake reads (assignee for the list filters, reply clock); the others only
+#: go on the timeline, so a new event type of another service never stops the consumer.
+_READ_DATA_OF = frozenset(
+    {"OrderAssigned", "OrderReassigned", "OrderReturnedToCentre", "AppointmentConfirmed"}
+)
 
-async def create_order(cmd: commands.CreateOrder, *, uow: IntakeUnitOfWork, clock: Clock) -> Order:
-    """Take the order and stage OrderCreated in the same transaction (INT-1, INT-2)."""
+
+@dataclass(frozen=True)
+class Taken:
+    """The order a CreateOrder led to, and whether it was an open one it repeats (INT-8)."""
+
+    order: Order
+    duplicate: bool
+
+
+async def warranty_table(uow: IntakeUnitOfWork, policy: IntakePolicy) -> WarrantyTable:
+    """The policy's warranty periods overlaid with the ones admins set (INT-5)."""
+    months = dict(policy.warranty_months_by_line)
+    months.update({row.product_line: row.months for row in await uow.warranty_periods.all()})
+    return WarrantyTable(
+        months_by_line=months, commercial_use_voids=policy.commercial_use_voids_warranty
+    )
+
+
+def _local_today(calendar: WorkingTime, now: datetime) -> date:
+    return now.astimezone(calendar.tz).date()
+
+
+async def create_order(
+    cmd: commands.CreateOrder,
+    *,
+    uow: IntakeUnitOfWork,
+    clock: Clock,
+    policy: IntakePolicy,
+    calendar: WorkingTime,
+) -> Taken:
+    """Take the order and stage OrderCreated in the same transaction (INT-1..INT-7), or link the
+    report to the customer's open order of the same product (DuplicateLinked, INT-8)."""
+    now = clock()
     async with uow:
+        for open_order in await uow.orders.open_orders_with_phones(cmd.customer.phones):
+            if same_product(open_order.product, cmd.product):
+                open_order.link_duplicate(
+                    reported_at=now,
+                    channel=cmd.channel,
+                    caller_phone=cmd.customer.phones[0] if cmd.customer.phones else None,
+                    fault_description=cmd.fault.description,
+                    linked_by=cmd.taken_by,
+                )
+                await uow.commit()
+                return Taken(order=open_order, duplicate=True)
+        emergency = is_emergency(cmd.emergency, cmd.fault, policy)
+        warranty = await warranty_table(uow, policy)
         order = Order.take(
             customer=cmd.customer,
             product=cmd.product,
             fault=cmd.fault,
             channel=cmd.channel,
-            now=clock(),
+            now=now,
             requests=cmd.requests,
             preferred_windows=cmd.preferred_windows,
-            emergency=cmd.emergency,
-            needs_verification=cmd.needs_verification,
+            emergency=emergency,
+            needs_verification=missing_details(cmd.customer, cmd.product, cmd.fault),
+            warranty_status=warranty.status(cmd.product, on=_local_today(calendar, now)),
+            loaner_required=loaner_required(cmd.product, cmd.fault, policy),
+            clocks=start_clocks(now, calendar=calendar, policy=policy, emergency=emergency),
         )
-        uow.track(order)
         await uow.orders.add(order)
+        await uow.commit()
+        return Taken(order=order, duplicate=False)
+
+
+async def _load(uow: IntakeUnitOfWork, order_id: str) -> Order:
+    order = await uow.orders.get(order_id, for_update=True)
+    if order is None:
+        raise OrderNotFound(order_id)
+    return order
+
+
+async def verify_order(
+    cmd: commands.VerifyOrder,
+    *,
+    uow: IntakeUnitOfWork,
+    clock: Clock,
+    policy: IntakePolicy,
+    calendar: WorkingTime,
+) -> Order:
+    """Verify (or, for a dispatcher, release) the order and publish OrderVerified (INT-2, INT-5)."""
+    async with uow:
+        order = await _load(uow, cmd.order_id)
+        order.verify(
+            today=_local_today(calendar, clock()),
+            warranty=await warranty_table(uow, policy),
+            verified_by=cmd.verified_by,
+            customer=cmd.customer,
+            product=cmd.product,
+            fault=cmd.fault,
+            confirmed=cmd.confirmed,
+            override=cmd.dispatch_override,
+        )
         await uow.commit()
         return order
 
 
+async def resolve_remotely(
+    cmd: commands.ResolveRemotely, *, uow: IntakeUnitOfWork, clock: Clock, policy: IntakePolicy
+) -> Order:
+    """Close the order as resolved by phone guidance (OrderResolvedRemotely, INT-4)."""
+    async with uow:
+        order = await _load(uow, cmd.order_id)
+        order.resolve_remotely(
+            guidance=cmd.guidance,
+            cause=cmd.cause,
+            resolved_by=cmd.resolved_by,
+            now=clock(),
+            policy=policy,
+        )
+        await uow.commit()
+        return order
+
+
+async def reopen_order(
+    cmd: commands.ReopenOrder,
+    *,
+    uow: IntakeUnitOfWork,
+    clock: Clock,
+    policy: IntakePolicy,
+    calendar: WorkingTime,
+) -> Order:
+    """Reopen a remotely resolved order for a visit (OrderReopened, INT-4)."""
+    async with uow:
+        order = await _load(uow, cmd.order_id)
+        order.reopen(
+            reason=cmd.reason,
+            reopened_by=cmd.reopened_by,
+            now=clock(),
+            calendar=calendar,
+            policy=policy,
+        )
+        await uow.commit()
+        return order
+
+
+async def cancel_order(cmd: commands.CancelOrder, *, uow: IntakeUnitOfWork) -> Order:
+    """Cancel the order with its reason (OrderCancelled)."""
+    async with uow:
+        order = await _load(uow, cmd.order_id)
+        order.cancel(
+            reason=cmd.reason,
+            cancelled_by=cmd.cancelled_by,
+            requested_by_customer=cmd.requested_by_customer,
+        )
+        await uow.commit()
+        return order
+
+
+async def set_warranty_period(
+    cmd: commands.SetWarrantyPeriod, *, uow: IntakeUnitOfWork, clock: Clock
+) -> None:
+    """Set a product line's warranty period (INT-5); new orders and verifications use it."""
+    async with uow:
+        await uow.warranty_periods.put(
+            cmd.product_line, months=cmd.months, by=cmd.set_by, now=clock()
+        )
+        await uow.commit()
+
+
+async def remove_warranty_period(
+    cmd: commands.RemoveWarrantyPeriod, *, uow: IntakeUnitOfWork
+) -> None:
+    """Forget an admin's warranty period of a line; the policy's applies again (INT-5)."""
+    async with uow:
+        row = await uow.warranty_periods.get(cmd.product_line)
+        if row is None:
+            raise WarrantyPeriodNotFound(cmd.product_line)
+        await uow.warranty_periods.remove(row)
+        await uow.commit()
+
+
+async def check_sla_clocks(*, uow: IntakeUnitOfWork, clock: Clock, batch: int = 200) -> int:
+    """Publish SlaBreached for every clock that ran out, once per clock (INT-3, INT-7).
+
+    Idempotent: the breach is recorded with the event in one transaction, and each order's row
+    is locked while it is checked, so a second replica or a rerun finds nothing to report.
+    """
+    now = clock()
+    async with uow:
+        reported = 0
+        for order_id in await uow.orders.ids_with_due_clocks(now, limit=batch):
+            order = await uow.orders.get(order_id, for_update=True)
+            if order is not None:
+                reported += len(order.report_breaches(now))
+        await uow.commit()
+        return reported
+
+
 async def record_seen_event(envelope: EventEnvelope, *, uow: IntakeUnitOfWork) -> None:
-    """Add an event of any service to its order's timeline, once (inbox)."""
+    """Add an event of any service to its order's timeline, once (inbox), and apply what it
+    means to intake: status, assignee, SLA clocks."""
     async with uow:
         if not await uow.claim_inbox(envelope):
             return
-        order = await uow.orders.get(envelope.subject)
+        order = await uow.orders.get(envelope.subject, for_update=True)
         if order is None:
             # Not an order intake took (e.g. an event keyed by another aggregate): nothing to show.
             log.info("intake.event_for_unknown_order", type=envelope.type, subject=envelope.subject)
             await uow.commit()
             return
-        entry = TimelineEntry(
-            event_id=str(envelope.id),
-            type=envelope.event_name,
-            version=envelope.event_version,
-            time=envelope.time,
-            source=envelope.source,
+        payload = None
+        if envelope.event_name in _READ_DATA_OF:
+            try:
+                payload = parse_data(envelope)
+            except (UnknownEventType, ValueError):
+                # Still on the timeline; only its data is not applied.
+                log.warning("intake.unreadable_event_data", type=envelope.type)
+        order.observe(
+            TimelineEntry(
+                event_id=str(envelope.id),
+                type=envelope.event_name,
+                version=envelope.event_version,
+                time=envelope.time,
+                source=envelope.source,
+            ),
+            payload,
         )
-        if order.observe(entry):
-            await uow.orders.save(order, new_entries=[entry])
         await uow.commit()
 
 
 COMMAND_HANDLERS: dict[type, Callable[..., Awaitable[Any]]] = {
     commands.CreateOrder: create_order,
+    commands.VerifyOrder: verify_order,
+    commands.ResolveRemotely: resolve_remotely,
+    commands.ReopenOrder: reopen_order,
+    commands.CancelOrder: cancel_order,
+    commands.SetWarrantyPeriod: set_warranty_period,
+    commands.RemoveWarrantyPeriod: remove_warranty_period,
 }

@@ -1,0 +1,61 @@
+"""Intake's policy: every number of rules INT-1..INT-8 (section ``intake`` of the policy file)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class IntakePolicy(BaseModel):
+    """The ``intake`` section of the policy file; the defaults are the numbers of RULES.md."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    handover_within_working_minutes: int = Field(
+        default=60, ge=1, description="INT-3: hand the order to technical support within (working)."
+    )
+    reply_within_working_minutes: int = Field(
+        default=480, ge=1, description="INT-3: reply to the customer within (working time)."
+    )
+    remote_call_back_after_minutes: int = Field(
+        default=120, ge=1, description="INT-4 / FBK-1: call back after phone guidance."
+    )
+    emergency_on_site_minutes: int = Field(
+        default=15, ge=1, description="INT-7: someone on site within (wall-clock)."
+    )
+    emergency_fault_codes: list[str] = Field(
+        default_factory=lambda: ["gas_leak", "water_leak", "danger_to_people"],
+        description="INT-7: fault codes that make an order an emergency whatever the flag says.",
+    )
+    warranty_months_by_line: dict[str, int] = Field(
+        default_factory=lambda: {
+            "air_conditioner": 72,
+            "refrigerator": 36,
+            "washing_machine": 36,
+            "water_heater": 36,
+            "gas_stove": 12,
+            "range_hood": 12,
+            "water_purifier": 12,
+        },
+        description="INT-5: warranty period per product line (seed of the admin-editable table).",
+    )
+    commercial_use_voids_warranty: bool = Field(
+        default=True, description="INT-5: commercial use of a household product voids warranty."
+    )
+    take_back_product_lines: list[str] = Field(
+        default_factory=lambda: ["microwave_oven", "water_dispenser"],
+        description="INT-6: lines usually repaired in the workshop (loaner on the first visit).",
+    )
+    take_back_fault_codes: list[str] = Field(
+        default_factory=lambda: ["compressor_failure", "sealed_system_leak", "mainboard_burnt"],
+        description="INT-6: fault codes that predict a take-back repair.",
+    )
+    idempotency_key_ttl_hours: int = Field(
+        default=24, ge=1, description="Idempotency-Key records are kept this long."
+    )
+    sla_check_every_seconds: int = Field(
+        default=30, ge=1, description="How often the SLA clocks are checked for breaches."
+    )
+    list_page_max: int = Field(default=200, ge=1, description="Largest page of GET /v1/orders.")
+
+
+POLICY_MODEL = IntakePolicy

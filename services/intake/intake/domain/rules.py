@@ -1,0 +1,99 @@
+"""Intake's decision rules, pure functions of the order's details and the policy."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from contracts.common import Customer, Fault, Product, WarrantyStatus
+from intake.domain.policy import IntakePolicy
+
+#: The details INT-2 may flag, in the words of OrderCreated's ``needs_verification``.
+VERIFIABLE_DETAILS = (
+    "customer.address",
+    "customer.phones",
+    "customer.contact_person",
+    "product.model",
+    "product.purchase_date",
+    "fault.description",
+)
+
+_MIN_FREE_TEXT_ADDRESS = 6
+_MIN_FAULT_DESCRIPTION = 4
+
+
+def missing_details(customer: Customer, product: Product, fault: Fault) -> list[str]:
+    """Details that are absent or doubtful and must be verified before dispatch (INT-2)."""
+    missing: list[str] = []
+    address = customer.address
+    structured = any((address.province, address.city, address.district, address.street))
+    if structured:
+        if not (address.detail or address.street):
+            missing.append("customer.address")
+    elif len((address.detail or "").strip()) < _MIN_FREE_TEXT_ADDRESS:
+        missing.append("customer.address")
+    if not customer.phones:
+        missing.append("customer.phones")
+    if customer.organisation and not customer.contact_person:
+        # INT-1: a business customer is reached through its contact person.
+        missing.append("customer.contact_person")
+    if not product.model:
+        missing.append("product.model")
+    if product.purchase_date is None:
+        missing.append("product.purchase_date")
+    if len(fault.description.strip()) < _MIN_FAULT_DESCRIPTION:
+        missing.append("fault.description")
+    return missing
+
+
+def add_months(start: date, months: int) -> date:
+    """The same day ``months`` later (the month's last day when it is shorter)."""
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class WarrantyTable:
+    """Warranty periods per product line (INT-5) and whether commercial use voids them."""
+
+    months_by_line: Mapping[str, int] = field(default_factory=dict)
+    commercial_use_voids: bool = True
+
+    def status(self, product: Product, *, on: date) -> WarrantyStatus:
+        """In / out of warranty on ``on``, or unknown without a purchase date or a known line."""
+        if product.commercial_use and self.commercial_use_voids:
+            return WarrantyStatus.OUT_OF_WARRANTY
+        months = self.months_by_line.get(product.line)
+        if product.purchase_date is None or months is None:
+            return WarrantyStatus.UNKNOWN
+        if on < add_months(product.purchase_date, months):
+            return WarrantyStatus.IN_WARRANTY
+        return WarrantyStatus.OUT_OF_WARRANTY
+
+
+def loaner_required(product: Product, fault: Fault, policy: IntakePolicy) -> bool:
+    """A take-back repair is likely, so the first visit brings a loaner (INT-6)."""
+    return product.line in policy.take_back_product_lines or (
+        fault.code is not None and fault.code in policy.take_back_fault_codes
+    )
+
+
+def is_emergency(flagged: bool, fault: Fault, policy: IntakePolicy) -> bool:
+    """Flagged by the agent, or a fault code that is always an emergency (INT-7)."""
+    return flagged or (fault.code is not None and fault.code in policy.emergency_fault_codes)
+
+
+def _norm(text: str | None) -> str:
+    return "".join((text or "").split()).casefold()
+
+
+def same_product(a: Product, b: Product) -> bool:
+    """The same unit: equal serials, or equal line and model when a serial is missing (INT-8)."""
+    if _norm(a.serial) and _norm(b.serial):
+        return _norm(a.serial) == _norm(b.serial)
+    if _norm(a.model) and _norm(b.model):
+        return a.line == b.line and _norm(a.model) == _norm(b.model)
+    return False

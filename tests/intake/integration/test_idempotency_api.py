@@ -1,0 +1,85 @@
+"""Retries are safe: ``Idempotency-Key`` on every POST of intake, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+
+async def test_the_same_key_and_body_get_the_same_answer_and_one_order(
+    intake: Any, make_order: Any
+) -> None:
+    headers = {"Idempotency-Key": "call-4711"}
+    first = await intake.admin.post("/v1/orders", json=make_order(), headers=headers)
+    again = await intake.admin.post("/v1/orders", json=make_order(), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await intake.order_count() == 1
+    assert len(await intake.events("OrderCreated")) == 1
+
+
+async def test_the_same_key_with_another_body_is_refused_with_422(
+    intake: Any, make_order: Any
+) -> None:
+    headers = {"Idempotency-Key": "call-4712"}
+    assert (await intake.admin.post("/v1/orders", json=make_order(), headers=headers)).is_success
+    other = make_order(requests="周日下午")
+    response = await intake.admin.post("/v1/orders", json=other, headers=headers)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await intake.order_count() == 1
+
+
+async def test_keys_are_per_route_and_every_post_honours_them(intake: Any, make_order: Any) -> None:
+    order = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    headers = {"Idempotency-Key": "same-key-everywhere"}
+    cancel = {"reason": "客户取消"}
+    first = await intake.admin.post(
+        f"/v1/orders/{order['id']}/cancel", json=cancel, headers=headers
+    )
+    again = await intake.admin.post(
+        f"/v1/orders/{order['id']}/cancel", json=cancel, headers=headers
+    )
+    assert first.status_code == again.status_code == 200  # not 409: the retry is replayed
+    assert len(await intake.events("OrderCancelled")) == 1
+    created = await intake.admin.post("/v1/orders", json=make_order(), headers=headers)
+    assert created.status_code == 201  # another route: the key is free there
+
+
+async def test_a_refused_request_stores_nothing_so_a_corrected_retry_works(
+    intake: Any, make_order: Any
+) -> None:
+    order = (
+        await intake.admin.post("/v1/orders", json=make_order(product={"line": "water_heater"}))
+    ).json()
+    headers = {"Idempotency-Key": "verify-1"}
+    url = f"/v1/orders/{order['id']}/verify"
+    body = {"confirmed": ["product.model"]}
+    assert (await intake.admin.post(url, json=body, headers=headers)).status_code == 422
+    body = {"confirmed": ["product.model", "product.purchase_date"]}
+    ok = await intake.admin.post(url, json=body, headers=headers)
+    assert ok.status_code == 200, ok.text  # the refusal stored nothing under the key
+    other = {"confirmed": ["customer.address"]}
+    assert (await intake.admin.post(url, json=other, headers=headers)).status_code == 422
+    assert len(await intake.events("OrderVerified")) == 1
+
+
+async def test_50_concurrent_posts_with_one_key_create_exactly_one_order(
+    intake: Any, make_order: Any
+) -> None:
+    headers = {"Idempotency-Key": "storm-1"}
+    body = make_order()
+
+    async def post() -> httpx.Response:
+        return await intake.admin.post("/v1/orders", json=body, headers=headers)
+
+    responses = await asyncio.gather(*(post() for _ in range(50)))
+    assert {r.status_code for r in responses} == {201}, {r.status_code for r in responses}
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert await intake.order_count() == 1
+    assert len(await intake.events("OrderCreated")) == 1
+    assert await intake.events("DuplicateLinked") == []

@@ -1,0 +1,602 @@
+"""Rules INT-1..INT-8 over intake's REST API, on SQLite and PostgreSQL.
+
+The fixtures (conftest.py) give a runtime whose domain clock the test moves: Friday 2025-05-30,
+10:00 in Shanghai, the day before the Dragon Boat Festival holiday (Sat 31 May - Mon 2 June).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from contracts.common import AssigneeKind, TimeWindow
+from contracts.intake import (
+    DuplicateLinked,
+    OrderCancelled,
+    OrderCreated,
+    OrderReopened,
+    OrderResolvedRemotely,
+    OrderVerified,
+    SlaBreached,
+    SlaClock,
+)
+from contracts.scheduling import AppointmentConfirmed, OrderAssigned
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+def _clock(order: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in order["sla_clocks"] if c["clock"] == name)
+
+
+def _due(order: dict[str, Any], name: str) -> datetime:
+    return datetime.fromisoformat(_clock(order, name)["due_at"]).astimezone(SHANGHAI)
+
+
+# INT-1 ---------------------------------------------------------------------------------------
+
+
+async def test_int_1_business_customer_windows_fault_code_and_channel_are_recorded(
+    intake: Any, make_order: Any
+) -> None:
+    body = make_order(
+        customer={
+            "name": "东营宾馆",
+            "organisation": "东营宾馆有限公司",
+            "contact_person": "李经理",
+            "phone": "0546-8221234",
+            "phones": ["13905461234"],
+            "address": {
+                "province": "山东省",
+                "city": "东营市",
+                "district": "东营区",
+                "street": "济南路",
+                "detail": "88号",
+                "lat": 37.43,
+                "lon": 118.67,
+            },
+        },
+        fault={"description": "热水器不出热水", "code": "E1"},
+        requests="请先电话联系李经理",
+        preferred_windows=[
+            {"start": "2025-06-03T09:00:00+08:00", "end": "2025-06-03T11:00:00+08:00"}
+        ],
+        channel="web",
+    )
+    response = await intake.admin.post("/v1/orders", json=body)
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert order["customer"]["organisation"] == "东营宾馆有限公司"
+    assert order["customer"]["contact_person"] == "李经理"
+    assert order["customer"]["phones"] == ["+865468221234", "+8613905461234"]
+    assert order["customer"]["address"]["location"] == {"lat": 37.43, "lon": 118.67}
+    assert order["fault"]["code"] == "E1"
+    assert order["channel"] == "web"
+    assert order["needs_verification"] == []
+    [created] = await intake.events("OrderCreated")
+    assert created.customer.organisation == "东营宾馆有限公司"
+    assert created.preferred_windows == [
+        TimeWindow(start=_at("2025-06-03T09:00:00"), end=_at("2025-06-03T11:00:00"))
+    ]
+    assert created.channel == "web"
+
+
+async def test_int_1_an_organisation_without_contact_person_must_be_verified(
+    intake: Any, make_order: Any
+) -> None:
+    body = make_order()
+    body["customer"]["organisation"] = "东营宾馆有限公司"
+    order = (await intake.admin.post("/v1/orders", json=body)).json()
+    assert order["needs_verification"] == ["customer.contact_person"]
+
+
+# INT-2 ---------------------------------------------------------------------------------------
+
+
+async def test_int_2_verify_completes_the_missing_details_and_publishes_order_verified(
+    intake: Any, make_order: Any
+) -> None:
+    body = make_order(product={"line": "water_heater"})
+    order = (await intake.admin.post("/v1/orders", json=body)).json()
+    assert order["needs_verification"] == ["product.model", "product.purchase_date"]
+    assert order["awaiting_verification"] is True
+    assert order["warranty_status"] == "unknown"
+
+    verified = await intake.admin.post(
+        f"/v1/orders/{order['id']}/verify",
+        json={
+            "product": {"line": "water_heater", "model": "JSQ24-12", "purchase_date": "2024-09-01"}
+        },
+    )
+    assert verified.status_code == 200, verified.text
+    out = verified.json()
+    assert out["status"] == "verified"
+    assert out["needs_verification"] == []
+    assert out["awaiting_verification"] is False
+    assert out["warranty_status"] == "in_warranty"  # INT-5: recomputed on verification
+    [event] = await intake.events("OrderVerified")
+    assert isinstance(event, OrderVerified)
+    assert event.verified == ["product.model", "product.purchase_date"]
+    assert event.product is not None and event.product.model == "JSQ24-12"
+    assert event.dispatch_override is False
+    assert [e["type"] for e in out["timeline"]] == ["OrderCreated", "OrderVerified"]
+
+
+async def test_int_2_details_still_missing_are_refused_naming_them(
+    intake: Any, make_order: Any
+) -> None:
+    order = (
+        await intake.admin.post("/v1/orders", json=make_order(product={"line": "water_heater"}))
+    ).json()
+    response = await intake.admin.post(
+        f"/v1/orders/{order['id']}/verify",
+        json={"product": {"line": "water_heater", "model": "JSQ24-12"}},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["product.purchase_date"]
+    assert await intake.events("OrderVerified") == []
+    confirmed = await intake.admin.post(
+        f"/v1/orders/{order['id']}/verify",
+        json={
+            "product": {"line": "water_heater", "model": "JSQ24-12"},
+            "confirmed": ["product.purchase_date"],
+        },
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["needs_verification"] == []
+
+
+async def test_int_2_only_a_dispatcher_may_release_an_unverified_order(
+    intake: Any, make_order: Any
+) -> None:
+    agent = await intake.as_role("agent")
+    dispatcher = await intake.as_role("dispatcher")
+    order = (
+        await agent.post("/v1/orders", json=make_order(product={"line": "water_heater"}))
+    ).json()
+
+    refused = await agent.post(f"/v1/orders/{order['id']}/verify", json={"dispatch_override": True})
+    assert refused.status_code == 403
+    released = await dispatcher.post(
+        f"/v1/orders/{order['id']}/verify", json={"dispatch_override": True}
+    )
+    assert released.status_code == 200, released.text
+    assert released.json()["dispatch_override"] is True
+    assert released.json()["awaiting_verification"] is False
+    [event] = await intake.events("OrderVerified")
+    assert event.dispatch_override is True
+    assert event.overridden_by
+    assert event.unverified == ["product.model", "product.purchase_date"]
+
+
+async def test_int_2_the_needs_verification_list_shows_only_orders_waiting(
+    intake: Any, make_order: Any
+) -> None:
+    waiting = (
+        await intake.admin.post("/v1/orders", json=make_order(product={"line": "water_heater"}))
+    ).json()
+    body = make_order()
+    body["customer"]["phone"] = "13900000001"
+    await intake.admin.post("/v1/orders", json=body)
+    page = (await intake.admin.get("/v1/orders", params={"needs_verification": "true"})).json()
+    assert [o["id"] for o in page["items"]] == [waiting["id"]]
+
+
+async def test_int_2_verify_is_refused_once_the_visit_is_under_way(
+    intake: Any, make_order: Any
+) -> None:
+    from contracts.fieldwork import TechnicianArrived
+
+    order = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    intake.clock.advance(minutes=5)
+    fields = {"order_id": order["id"], "visit_id": "v-1", "technician_id": "t-1"}
+    await intake.deliver(TechnicianArrived.model_validate({**fields, "arrived_at": intake.clock()}))
+    response = await intake.admin.post(
+        f"/v1/orders/{order['id']}/verify", json={"confirmed": ["customer.address"]}
+    )
+    assert response.status_code == 409
+    assert response.json()["current_status"] == "on_site"
+    assert "received" in response.json()["allowed_statuses"]
+
+
+# INT-3 ---------------------------------------------------------------------------------------
+
+
+async def test_int_3_friday_1750_before_a_holiday_gets_its_reply_deadline_next_working_day(
+    intake: Any, make_order: Any
+) -> None:
+    intake.clock.now = _at("2025-05-30T17:50:00")  # Friday; Sat-Mon is the Dragon Boat holiday
+    order = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    calendar = intake.runtime.calendar
+    assert not calendar.is_working_day(_at("2025-06-02T12:00:00").date())  # holiday Monday
+    # 10 minutes on Friday, 7 h 50 min on Tuesday 3 June (the next working day).
+    assert _due(order, "reply") == _at("2025-06-03T16:50:00")
+    assert _due(order, "handover") == _at("2025-06-03T09:50:00")
+    assert _due(order, "reply") == calendar.add_working_time(intake.clock(), timedelta(hours=8))
+
+
+async def test_int_3_a_breached_clock_publishes_sla_breached_once(
+    intake: Any, make_order: Any
+) -> None:
+    order = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    check = intake.runtime.app.state.check_sla_clocks
+    assert await check() == 0
+    intake.clock.advance(minutes=61)  # 10:00 -> 11:01: hand-over (1 working hour) is late
+    assert await check() == 1
+    assert await check() == 0
+    [breach] = await intake.events("SlaBreached")
+    assert isinstance(breach, SlaBreached)
+    assert breach.clock is SlaClock.HANDOVER
+    assert breach.due_at == _at("2025-05-30T11:00:00")
+    read = (await intake.admin.get(f"/v1/orders/{order['id']}")).json()
+    assert _clock(read, "handover")["breached_at"] is not None
+    assert "SlaBreached" in [e["type"] for e in read["timeline"]]
+
+
+async def test_int_3_assignment_and_confirmed_appointment_stop_the_clocks(
+    intake: Any, make_order: Any
+) -> None:
+    order = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    intake.clock.advance(minutes=30)
+    await intake.deliver(
+        OrderAssigned(
+            order_id=order["id"],
+            visit_id="v-1",
+            assignee_kind=AssigneeKind.TECHNICIAN,
+            technician_id="t-1",
+            assigned_by="dispatcher-1",
+        )
+    )
+    intake.clock.advance(minutes=60)
+    window = TimeWindow(start=_at("2025-06-03T09:00:00"), end=_at("2025-06-03T11:00:00"))
+    await intake.deliver(
+        AppointmentConfirmed(
+            order_id=order["id"], visit_id="v-1", window=window, technician_id="t-1"
+        )
+    )
+    intake.clock.advance(days=10)
+    assert await intake.runtime.app.state.check_sla_clocks() == 0
+    read = (await intake.admin.get(f"/v1/orders/{order['id']}")).json()
+    assert read["status"] == "appointment_confirmed"
+    assert _clock(read, "handover")["stopped_at"] is not None
+    assert _clock(read, "reply")["stopped_at"] is not None
+
+
+async def test_int_3_an_appointment_the_customer_never_heard_of_is_no_reply(
+    intake: Any, make_order: Any
+) -> None:
+    order = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    window = TimeWindow(start=_at("2025-06-03T09:00:00"), end=_at("2025-06-03T11:00:00"))
+    await intake.deliver(
+        AppointmentConfirmed(
+            order_id=order["id"],
+            visit_id="v-1",
+            window=window,
+            technician_id="t-1",
+            customer_reached=False,
+        )
+    )
+    intake.clock.advance(days=10)
+    await intake.runtime.app.state.check_sla_clocks()
+    assert SlaClock.REPLY in [b.clock for b in await intake.events("SlaBreached")]
+
+
+# INT-4 ---------------------------------------------------------------------------------------
+
+
+async def test_int_4_resolved_remotely_then_reopened_for_a_visit(
+    intake: Any, make_order: Any
+) -> None:
+    order = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    resolved = await intake.admin.post(
+        f"/v1/orders/{order['id']}/resolve-remotely",
+        json={"cause": "misuse", "guidance": "燃气阀未打开，已指导打开"},
+    )
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["status"] == "resolved_remotely"
+    assert _clock(resolved.json(), "reply")["stopped_at"] is not None  # a remote solution replies
+    [event] = await intake.events("OrderResolvedRemotely")
+    assert isinstance(event, OrderResolvedRemotely)
+    assert event.call_back_due_at == intake.clock() + timedelta(hours=2)  # FBK-1
+
+    intake.clock.advance(hours=3)
+    reopened = await intake.admin.post(
+        f"/v1/orders/{order['id']}/reopen", json={"reason": "按指导操作后仍无法点火"}
+    )
+    assert reopened.status_code == 200, reopened.text
+    assert reopened.json()["status"] == "received"
+    assert _clock(reopened.json(), "reply")["stopped_at"] is None  # a new promise
+    [reopen] = await intake.events("OrderReopened")
+    assert isinstance(reopen, OrderReopened) and reopen.visit_needed
+
+    again = await intake.admin.post(f"/v1/orders/{order['id']}/reopen", json={"reason": "x"})
+    assert again.status_code == 409
+    assert again.json()["allowed_statuses"] == ["resolved_remotely"]
+
+
+# INT-5 ---------------------------------------------------------------------------------------
+
+
+async def test_int_5_admins_read_and_edit_warranty_periods_and_orders_use_them(
+    intake: Any, make_order: Any
+) -> None:
+    periods = (await intake.admin.get("/v1/warranty-periods")).json()
+    assert {"product_line": "water_heater", "months": 36, "source": "policy"}.items() <= next(
+        p for p in periods if p["product_line"] == "water_heater"
+    ).items()
+    agent = await intake.as_role("agent")
+    assert (
+        await agent.put("/v1/warranty-periods/water_heater", json={"months": 1})
+    ).status_code == 403
+
+    changed = await intake.admin.put("/v1/warranty-periods/water_heater", json={"months": 2})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["source"] == "admin"
+    # Bought 2025-03-01, taken 2025-05-30: out of a 2-month warranty.
+    order = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    assert order["warranty_status"] == "out_of_warranty"
+    [created] = await intake.events("OrderCreated")
+    assert created.warranty_status == "out_of_warranty"
+
+    assert (await intake.admin.delete("/v1/warranty-periods/water_heater")).status_code == 204
+    assert (await intake.admin.delete("/v1/warranty-periods/water_heater")).status_code == 404
+    body = make_order()
+    body["customer"]["phone"] = "13900000002"
+    assert (await intake.admin.post("/v1/orders", json=body)).json()["warranty_status"] == (
+        "in_warranty"
+    )
+
+
+async def test_int_5_commercial_use_voids_the_warranty(intake: Any, make_order: Any) -> None:
+    body = make_order()
+    body["product"]["commercial_use"] = True
+    order = (await intake.admin.post("/v1/orders", json=body)).json()
+    assert order["warranty_status"] == "out_of_warranty"
+
+
+# INT-6, INT-7 --------------------------------------------------------------------------------
+
+
+async def test_int_6_take_back_lines_and_fault_codes_ask_for_a_loaner(
+    intake: Any, make_order: Any
+) -> None:
+    by_line = make_order(product={"line": "microwave_oven", "model": "M1", "serial": "A"})
+    by_code = make_order(fault={"description": "压缩机不启动", "code": "compressor_failure"})
+    by_code["customer"]["phone"] = "13900000003"
+    plain = make_order()
+    plain["customer"]["phone"] = "13900000004"
+    for body in (by_line, by_code, plain):
+        assert (await intake.admin.post("/v1/orders", json=body)).status_code == 201
+    created = await intake.events("OrderCreated")
+    assert [c.loaner_required for c in created] == [True, True, False]
+
+
+async def test_int_7_an_emergency_carries_the_15_minute_target_and_jumps_the_queue(
+    intake: Any, make_order: Any
+) -> None:
+    first = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    intake.clock.advance(minutes=1)
+    body = make_order(fault={"description": "灶具周围有燃气味", "code": "gas_leak"})
+    body["customer"]["phone"] = "13900000005"
+    emergency = (await intake.admin.post("/v1/orders", json=body)).json()
+    assert emergency["emergency"] is True  # the fault code makes it one
+    due = intake.clock() + timedelta(minutes=15)
+    assert datetime.fromisoformat(emergency["on_site_due_at"]) == due
+    created = (await intake.events("OrderCreated"))[-1]
+    assert isinstance(created, OrderCreated)
+    assert created.emergency and created.on_site_due_at == due
+    assert (await intake.events("OrderCreated"))[0].on_site_due_at is None
+
+    queue = (await intake.admin.get("/v1/orders", params={"sort": "priority"})).json()
+    assert [o["id"] for o in queue["items"]] == [emergency["id"], first["id"]]
+
+    intake.clock.advance(minutes=16)
+    await intake.runtime.app.state.check_sla_clocks()
+    breaches = await intake.events("SlaBreached")
+    assert [(b.order_id, b.clock) for b in breaches] == [
+        (emergency["id"], SlaClock.EMERGENCY_ON_SITE)
+    ]
+
+
+# INT-8 ---------------------------------------------------------------------------------------
+
+
+async def test_int_8_a_second_report_of_the_same_product_is_linked_not_dispatched(
+    intake: Any, make_order: Any
+) -> None:
+    first = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    again = make_order(fault={"description": "还是打不着火，很着急"}, channel="web")
+    again["customer"]["phone"] = "+86 138 0013 8000"
+    second = await intake.admin.post("/v1/orders", json=again)
+    assert second.status_code == 200, second.text
+    assert second.json()["id"] == first["id"]
+    assert second.json()["duplicate"] is True
+    assert second.headers["location"] == f"/v1/orders/{first['id']}"
+    assert second.json()["linked_reports"][0]["fault_description"] == "还是打不着火，很着急"
+    assert len(await intake.events("OrderCreated")) == 1
+    [linked] = await intake.events("DuplicateLinked")
+    assert isinstance(linked, DuplicateLinked)
+    assert linked.order_id == first["id"] and linked.caller_phone == "+8613800138000"
+    assert await intake.order_count() == 1
+
+
+async def test_int_8_same_model_without_serial_is_the_same_product_other_products_are_not(
+    intake: Any, make_order: Any
+) -> None:
+    no_serial = make_order(product={"line": "water_heater", "model": "JSQ24-12"})
+    first = (await intake.admin.post("/v1/orders", json=no_serial)).json()
+    assert (await intake.admin.post("/v1/orders", json=no_serial)).json()["id"] == first["id"]
+    other = make_order(product={"line": "air_conditioner", "model": "KFR-35", "serial": "Z"})
+    response = await intake.admin.post("/v1/orders", json=other)
+    assert response.status_code == 201
+    assert await intake.order_count() == 2
+
+
+async def test_int_8_a_report_after_the_order_closed_is_a_new_order(
+    intake: Any, make_order: Any
+) -> None:
+    first = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    await intake.admin.post(f"/v1/orders/{first['id']}/cancel", json={"reason": "客户取消"})
+    second = await intake.admin.post("/v1/orders", json=make_order())
+    assert second.status_code == 201
+    assert second.json()["id"] != first["id"]
+
+
+# Cancel --------------------------------------------------------------------------------------
+
+
+async def test_cancel_records_the_reason_and_who_and_cannot_be_repeated(
+    intake: Any, make_order: Any
+) -> None:
+    order = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    response = await intake.admin.post(
+        f"/v1/orders/{order['id']}/cancel",
+        json={"reason": "客户已自行修好", "requested_by_customer": True},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "cancelled"
+    [event] = await intake.events("OrderCancelled")
+    assert isinstance(event, OrderCancelled)
+    assert event.reason == "客户已自行修好" and event.requested_by_customer
+    assert event.cancelled_by == "bootstrap admin"
+    again = await intake.admin.post(f"/v1/orders/{order['id']}/cancel", json={"reason": "x"})
+    assert again.status_code == 409
+    missing = await intake.admin.post("/v1/orders/nope/cancel", json={"reason": "x"})
+    assert missing.status_code == 404
+    blank = await intake.admin.post(f"/v1/orders/{order['id']}/cancel", json={"reason": ""})
+    assert blank.status_code == 422
+
+
+# Listing -------------------------------------------------------------------------------------
+
+
+async def test_listing_filters_by_status_phone_dates_assignee_and_emergency(
+    intake: Any, make_order: Any
+) -> None:
+    ids = []
+    for i in range(4):
+        body = make_order(emergency=i == 3)
+        body["customer"]["phone"] = f"1390000001{i}"
+        ids.append((await intake.admin.post("/v1/orders", json=body)).json()["id"])
+        intake.clock.advance(hours=1)
+    await intake.deliver(
+        OrderAssigned(
+            order_id=ids[1],
+            visit_id="v-1",
+            assignee_kind=AssigneeKind.NETWORK,
+            network_id="net-1",
+            technician_id="t-9",
+            assigned_by="d-1",
+        )
+    )
+    await intake.admin.post(f"/v1/orders/{ids[2]}/cancel", json={"reason": "x"})
+
+    async def found(**params: Any) -> list[str]:
+        response = await intake.admin.get("/v1/orders", params={"sort": "created_at", **params})
+        assert response.status_code == 200, response.text
+        return [o["id"] for o in response.json()["items"]]
+
+    assert await found() == ids
+    assert await found(status=["assigned", "cancelled"]) == [ids[1], ids[2]]
+    assert await found(phone="139 0000 0011") == [ids[1]]
+    assert await found(network_id="net-1") == [ids[1]]
+    assert await found(technician_id="t-9") == [ids[1]]
+    assert await found(emergency="true") == [ids[3]]
+    assert await found(
+        created_from="2025-05-30T11:00:00+08:00", created_to="2025-05-30T13:00:00+08:00"
+    ) == [ids[1], ids[2]]
+
+    partner = await intake.as_role("partner", network_id="net-1")
+    assert [o["id"] for o in (await partner.get("/v1/orders")).json()["items"]] == [ids[1]]
+    assert (await partner.get(f"/v1/orders/{ids[0]}")).status_code == 404
+    assert (await partner.get(f"/v1/orders/{ids[1]}")).status_code == 200
+
+
+async def test_listing_pages_with_a_cursor_in_every_sort_order(
+    intake: Any, make_order: Any
+) -> None:
+    ids = []
+    for i in range(7):
+        body = make_order(emergency=i in (2, 5))
+        body["customer"]["phone"] = f"1390000002{i}"
+        ids.append((await intake.admin.post("/v1/orders", json=body)).json()["id"])
+        if i % 2:
+            intake.clock.advance(minutes=1)  # some share created_at: the id breaks the tie
+    expected = {
+        "created_at": ids,
+        "-created_at": list(reversed(ids)),
+        "priority": [ids[2], ids[5], *[x for i, x in enumerate(ids) if i not in (2, 5)]],
+    }
+    for sort, want in expected.items():
+        seen: list[str] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"sort": sort, "limit": 3}
+            if cursor:
+                params["cursor"] = cursor
+            page = (await intake.admin.get("/v1/orders", params=params)).json()
+            seen += [o["id"] for o in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == want, sort
+
+
+async def test_listing_refuses_bad_filters_with_422_not_500(intake: Any) -> None:
+    for params in (
+        {"cursor": "garbage"},
+        {"phone": "12345"},
+        {"created_from": "2025-05-30T10:00:00"},  # no offset
+        {"status": "lost"},
+        {"limit": "0"},
+        {"sort": "name"},
+    ):
+        response = await intake.admin.get("/v1/orders", params=params)
+        assert response.status_code == 422, (params, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_status_is_derived_from_every_services_events(intake: Any, make_order: Any) -> None:
+    from contracts.fieldwork import TechnicianArrived
+
+    order = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    at = intake.clock()
+    await intake.deliver(
+        TechnicianArrived.model_validate(
+            {
+                "order_id": order["id"],
+                "visit_id": "v-1",
+                "technician_id": "t-1",
+                "arrived_at": at + timedelta(hours=2),
+            }
+        ),
+        at=at + timedelta(hours=2),
+    )
+    await intake.deliver(
+        OrderAssigned(
+            order_id=order["id"],
+            visit_id="v-1",
+            assignee_kind=AssigneeKind.TECHNICIAN,
+            technician_id="t-1",
+            assigned_by="d-1",
+        ),
+        at=at + timedelta(hours=1),
+    )
+    read = (await intake.admin.get(f"/v1/orders/{order['id']}")).json()
+    assert read["status"] == "on_site"
+    assert [e["type"] for e in read["timeline"]] == [
+        "OrderCreated",
+        "OrderAssigned",
+        "TechnicianArrived",
+    ]
+    assert read["technician_id"] == "t-1"
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)

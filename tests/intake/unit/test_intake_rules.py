@@ -1,0 +1,239 @@
+"""Intake's decision rules and SLA clocks (pure domain, no database)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from contracts.common import Address, Channel, Customer, Fault, Product, WarrantyStatus
+from contracts.intake import SlaClock
+from contracts.scheduling import AppointmentConfirmed
+from intake.domain.exceptions import DetailsStillMissing, InvalidTransition, NothingToVerify
+from intake.domain.model import Order, OrderStatus, TimelineEntry, start_clocks
+from intake.domain.policy import IntakePolicy
+from intake.domain.rules import (
+    WarrantyTable,
+    add_months,
+    is_emergency,
+    loaner_required,
+    missing_details,
+    same_product,
+)
+from servicekit.calendar import BusinessCalendar
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+POLICY = IntakePolicy()
+CALENDAR = BusinessCalendar()
+CUSTOMER = Customer(
+    name="王芳", phones=["+8613800138000"], address=Address(detail="西四路100号3单元502")
+)
+PRODUCT = Product(line="water_heater", model="JSQ24-12", purchase_date=date(2025, 3, 1))
+FAULT = Fault(description="热水器打不着火")
+TABLE = WarrantyTable(months_by_line={"water_heater": 12})
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+def _entry(event_type: str, at: datetime, event_id: str | None = None) -> TimelineEntry:
+    return TimelineEntry(
+        event_id=event_id or f"{event_type}-{at.isoformat()}",
+        type=event_type,
+        version=1,
+        time=at,
+        source="/fsm/test",
+    )
+
+
+def _order(now: datetime, *, emergency: bool = False, **changes: object) -> Order:
+    fields: dict[str, object] = {
+        "customer": CUSTOMER,
+        "product": PRODUCT,
+        "fault": FAULT,
+        "channel": Channel.HOTLINE,
+        "now": now,
+        "emergency": emergency,
+        "clocks": start_clocks(now, calendar=CALENDAR, policy=POLICY, emergency=emergency),
+    }
+    fields.update(changes)
+    order = Order.take(**fields)  # type: ignore[arg-type]
+    order.observe(_entry("OrderCreated", now))
+    order.events.clear()
+    return order
+
+
+# INT-2 ---------------------------------------------------------------------------------------
+
+
+def test_int_2_missing_or_doubtful_details_are_listed() -> None:
+    vague = Customer(name="x", phones=[], address=Address(detail="东营"), organisation="某公司")
+    assert missing_details(vague, Product(line="water_heater"), Fault(description="坏了")) == [
+        "customer.address",
+        "customer.phones",
+        "customer.contact_person",
+        "product.model",
+        "product.purchase_date",
+        "fault.description",
+    ]
+    assert missing_details(CUSTOMER, PRODUCT, FAULT) == []
+    structured = CUSTOMER.model_copy(update={"address": Address(province="山东省", city="东营市")})
+    assert missing_details(structured, PRODUCT, FAULT) == ["customer.address"]
+
+
+def test_int_2_verification_with_details_still_missing_needs_a_dispatcher() -> None:
+    order = _order(_at("2025-05-30T10:00:00"), product=Product(line="water_heater"))
+    order.needs_verification = missing_details(order.customer, order.product, order.fault)
+    with pytest.raises(DetailsStillMissing) as refused:
+        order.verify(today=date(2025, 5, 30), warranty=TABLE, verified_by="agent 7")
+    assert refused.value.missing == ["product.model", "product.purchase_date"]
+    assert order.events == []
+    event = order.verify(
+        today=date(2025, 5, 30), warranty=TABLE, verified_by="dispatcher 1", override=True
+    )
+    assert event.dispatch_override and event.overridden_by == "dispatcher 1"
+    assert event.unverified == ["product.model", "product.purchase_date"]
+    assert not order.awaiting_verification
+
+
+def test_int_2_nothing_to_verify_is_refused() -> None:
+    order = _order(_at("2025-05-30T10:00:00"))
+    with pytest.raises(NothingToVerify):
+        order.verify(today=date(2025, 5, 30), warranty=TABLE, verified_by="agent 7")
+
+
+# INT-3 ---------------------------------------------------------------------------------------
+
+
+def test_int_3_friday_1750_before_a_public_holiday_replies_by_the_next_working_day() -> None:
+    clocks = start_clocks(
+        _at("2025-05-30T17:50:00"), calendar=CALENDAR, policy=POLICY, emergency=False
+    )
+    assert clocks[SlaClock.REPLY].due_at == _at("2025-06-03T16:50:00")
+    assert clocks[SlaClock.HANDOVER].due_at == _at("2025-06-03T09:50:00")
+    assert SlaClock.EMERGENCY_ON_SITE not in clocks
+
+
+def test_int_3_a_clock_breaches_once_and_a_late_stop_is_still_a_breach() -> None:
+    now = _at("2025-05-30T10:00:00")
+    order = _order(now)
+    order.observe(_entry("OrderAssigned", now + timedelta(hours=2)))  # an hour late
+    assert order.report_breaches(now + timedelta(minutes=59)) == []
+    [late] = order.report_breaches(now + timedelta(hours=3))
+    assert late.clock is SlaClock.HANDOVER and late.due_at == _at("2025-05-30T11:00:00")
+    assert order.report_breaches(now + timedelta(hours=4)) == []
+
+
+def test_int_3_a_confirmed_appointment_is_the_reply_unless_the_customer_was_not_reached() -> None:
+    now = _at("2025-05-30T10:00:00")
+    window_start = _at("2025-06-03T09:00:00")
+    for reached, stopped in ((True, True), (False, False)):
+        order = _order(now)
+        confirmed = AppointmentConfirmed.model_validate(
+            {
+                "order_id": order.id,
+                "visit_id": "v",
+                "technician_id": "t",
+                "window": {"start": window_start, "end": window_start + timedelta(hours=2)},
+                "customer_reached": reached,
+            }
+        )
+        order.observe(_entry("AppointmentConfirmed", now + timedelta(hours=1)), confirmed)
+        assert (order.clocks[SlaClock.REPLY].stopped_at is not None) is stopped
+
+
+# INT-4 ---------------------------------------------------------------------------------------
+
+
+def test_int_4_resolve_remotely_schedules_the_call_back_and_only_then_reopen() -> None:
+    now = _at("2025-05-30T10:00:00")
+    order = _order(now)
+    with pytest.raises(InvalidTransition) as refused:
+        order.reopen(reason="x", reopened_by="a", now=now, calendar=CALENDAR, policy=POLICY)
+    assert refused.value.allowed == ["resolved_remotely"]
+    event = order.resolve_remotely(
+        guidance="打开燃气阀", cause="misuse", resolved_by="a", now=now, policy=POLICY
+    )
+    assert event.call_back_due_at == now + timedelta(hours=2)
+    order.observe(_entry("OrderResolvedRemotely", now))
+    assert order.status is OrderStatus.RESOLVED_REMOTELY
+    later = now + timedelta(days=1)
+    order.reopen(reason="没用", reopened_by="a", now=later, calendar=CALENDAR, policy=POLICY)
+    assert order.clocks[SlaClock.REPLY].started_at == later
+    assert order.clocks[SlaClock.REPLY].stopped_at is None
+
+
+# INT-5 ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("product", "on", "status"),
+    [
+        (PRODUCT, date(2026, 2, 28), WarrantyStatus.IN_WARRANTY),
+        (PRODUCT, date(2026, 3, 1), WarrantyStatus.OUT_OF_WARRANTY),
+        (Product(line="water_heater"), date(2025, 5, 1), WarrantyStatus.UNKNOWN),
+        (Product(line="robot", purchase_date=date(2025, 3, 1)), date(2025, 5, 1), "unknown"),
+        (
+            PRODUCT.model_copy(update={"commercial_use": True}),
+            date(2025, 5, 1),
+            WarrantyStatus.OUT_OF_WARRANTY,
+        ),
+    ],
+)
+def test_int_5_warranty_status_from_purchase_date_line_and_commercial_use(
+    product: Product, on: date, status: str
+) -> None:
+    assert TABLE.status(product, on=on) == status
+
+
+def test_int_5_months_are_calendar_months() -> None:
+    assert add_months(date(2024, 1, 31), 1) == date(2024, 2, 29)
+    assert add_months(date(2024, 11, 15), 3) == date(2025, 2, 15)
+
+
+# INT-6, INT-7, INT-8 -------------------------------------------------------------------------
+
+
+def test_int_6_take_back_is_predicted_by_line_or_fault_code() -> None:
+    assert loaner_required(Product(line="microwave_oven"), FAULT, POLICY)
+    assert loaner_required(PRODUCT, Fault(description="x", code="compressor_failure"), POLICY)
+    assert not loaner_required(PRODUCT, FAULT, POLICY)
+
+
+def test_int_7_emergency_codes_and_the_15_minute_wall_clock_target() -> None:
+    assert is_emergency(False, Fault(description="燃气味", code="gas_leak"), POLICY)
+    assert not is_emergency(False, FAULT, POLICY)
+    night = _at("2025-05-30T23:00:00")
+    clocks = start_clocks(night, calendar=CALENDAR, policy=POLICY, emergency=True)
+    assert clocks[SlaClock.EMERGENCY_ON_SITE].due_at == night + timedelta(minutes=15)
+    order = _order(night, emergency=True)
+    order.observe(_entry("TechnicianArrived", night + timedelta(minutes=12)))
+    assert order.report_breaches(night + timedelta(hours=1)) == []
+
+
+def test_int_8_same_product_by_serial_else_by_line_and_model() -> None:
+    a = Product(line="water_heater", model="JSQ24-12", serial="SN 1")
+    assert same_product(a, a.model_copy(update={"serial": "sn1", "model": "other"}))
+    assert not same_product(a, a.model_copy(update={"serial": "SN2"}))
+    assert same_product(a, Product(line="water_heater", model="jsq24-12"))
+    assert not same_product(a, Product(line="air_conditioner", model="JSQ24-12"))
+    assert not same_product(Product(line="water_heater"), Product(line="water_heater"))
+
+
+def test_clock_times_are_stored_in_utc() -> None:
+    clocks = start_clocks(
+        _at("2025-05-30T10:00:00"), calendar=CALENDAR, policy=POLICY, emergency=False
+    )
+    assert clocks[SlaClock.REPLY].due_at.tzinfo is UTC
+
+
+def test_int_2_a_correction_verified_after_assignment_keeps_the_order_assigned() -> None:
+    now = _at("2025-05-30T10:00:00")
+    order = _order(now)
+    order.observe(_entry("OrderAssigned", now + timedelta(minutes=5)))
+    order.observe(_entry("OrderVerified", now + timedelta(minutes=6)))
+    assert order.status is OrderStatus.ASSIGNED
+    order.observe(_entry("OrderVerified", now - timedelta(minutes=1), "early"))
+    assert order.status is OrderStatus.ASSIGNED
