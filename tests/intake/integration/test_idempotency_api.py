@@ -83,3 +83,20 @@ async def test_50_concurrent_posts_with_one_key_create_exactly_one_order(
     assert await intake.order_count() == 1
     assert len(await intake.events("OrderCreated")) == 1
     assert await intake.events("DuplicateLinked") == []
+
+
+async def test_int_8_simultaneous_reports_of_one_product_with_different_keys_make_one_order(
+    intake: Any, make_order: Any
+) -> None:
+    body = make_order()
+
+    async def post(n: int) -> httpx.Response:
+        headers = {"Idempotency-Key": f"agent-{n}"}
+        return await intake.admin.post("/v1/orders", json=body, headers=headers)
+
+    responses = await asyncio.gather(*(post(n) for n in range(10)))
+    assert sorted(r.status_code for r in responses) == [200] * 9 + [201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert await intake.order_count() == 1
+    assert len(await intake.events("OrderCreated")) == 1
+    assert len(await intake.events("DuplicateLinked")) == 9

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -193,9 +193,20 @@ class OrderRepository:
             self._session.add(clock_row)
 
     async def open_orders_with_phones(self, phones: Sequence[str]) -> list[Order]:
-        """Open orders of a customer reachable on one of ``phones`` (INT-8), oldest first."""
+        """Open orders of a customer reachable on one of ``phones`` (INT-8), oldest first.
+
+        On PostgreSQL this first takes a transaction lock per phone, so two reports of the same
+        customer arriving at once are taken one after the other and the second one is linked as a
+        duplicate (SQLite's single writer does the same by construction).
+        """
         if not phones:
             return []
+        if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
+            for phone in sorted(set(phones)):  # sorted: two callers never lock in crossed order
+                await self._session.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:phone, 0))"),
+                    {"phone": f"intake:phone:{phone}"},
+                )
         ids = (
             await self._session.execute(
                 select(col(OrderRow.id))
