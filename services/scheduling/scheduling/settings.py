@@ -16,6 +16,8 @@ class SchedulingSettings(ServiceSettings):
 
     service_name: str = "scheduling"
     port: int = 8002
+    osrm_url: str | None = None
+    """Base URL of an OSRM server for road travel times; great-circle estimates when unset."""
 
 
 @lru_cache

@@ -1,23 +1,119 @@
-"""Maps dispatch orders to scheduling's tables."""
+"""Maps scheduling's aggregates to its tables."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, date, datetime, time
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduling.adapters.tables import DispatchOrderRow
-from scheduling.domain.model import DispatchOrder, DispatchStatus
+from contracts.common import AssigneeKind, GeoPoint, TimeWindow
+from contracts.scheduling import LatenessAction
+from scheduling.adapters.tables import (
+    DayPlanRow,
+    DispatchAuditRow,
+    DispatchOrderRow,
+    NetworkRow,
+    TechnicianRow,
+)
+from scheduling.domain.model import (
+    HELD,
+    AuditEntry,
+    ContactAttempt,
+    ContactOutcome,
+    DispatchOrder,
+    DispatchStatus,
+    Network,
+    Technician,
+    Visit,
+)
 
 
-def _aware(moment: datetime) -> datetime:
+def _aware(moment: datetime | None) -> datetime | None:
     # SQLite returns naive datetimes; everything is stored in UTC.
+    if moment is None:
+        return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _must(moment: datetime | None) -> datetime:
+    aware = _aware(moment)
+    assert aware is not None
+    return aware
+
+
+def _window_json(w: TimeWindow) -> dict[str, str]:
+    return {"start": w.start.isoformat(), "end": w.end.isoformat()}
+
+
+def _order_from_row(row: DispatchOrderRow) -> DispatchOrder:
+    appointment = None
+    if row.appointment_start is not None and row.appointment_end is not None:
+        appointment = TimeWindow(start=_must(row.appointment_start), end=_must(row.appointment_end))
+    location = None
+    if row.lat is not None and row.lon is not None:
+        location = GeoPoint(lat=row.lat, lon=row.lon)
+    return DispatchOrder(
+        order_id=row.order_id,
+        received_at=_must(row.received_at),
+        product_line=row.product_line,
+        emergency=row.emergency,
+        needs_verification=list(row.needs_verification),
+        loaner_required=row.loaner_required,
+        status=DispatchStatus(row.status),
+        location=location,
+        area=row.area,
+        preferred_windows=[TimeWindow.model_validate(w) for w in row.preferred_windows],
+        visits=_visits(row),
+        assignee_kind=AssigneeKind(row.assignee_kind) if row.assignee_kind else None,
+        technician_id=row.technician_id,
+        network_id=row.network_id,
+        assigned_at=_aware(row.assigned_at),
+        appointment=appointment,
+        pinned=row.pinned,
+        confirmed_at=_aware(row.confirmed_at),
+        contact_overdue_at=_aware(row.contact_overdue_at),
+        contact_attempts=[
+            ContactAttempt(
+                at=datetime.fromisoformat(a["at"]),
+                by=a["by"],
+                outcome=ContactOutcome(a["outcome"]),
+                note=a.get("note"),
+            )
+            for a in row.contact_attempts
+        ],
+        planned_departure=_aware(row.planned_departure),
+        predicted_arrival=_aware(row.predicted_arrival),
+        late_action_sent=LatenessAction(row.late_action_sent) if row.late_action_sent else None,
+        arrived_at=_aware(row.arrived_at),
+    )
+
+
+def _visits(row: DispatchOrderRow) -> list[Visit]:
+    if not row.visits:  # rows written before visits were recorded: their first visit
+        return [
+            Visit(
+                visit_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"visit:{row.order_id}:1")),
+                number=1,
+                created_at=_must(row.received_at),
+            )
+        ]
+    return [
+        Visit(
+            visit_id=v["visit_id"],
+            number=v["number"],
+            created_at=datetime.fromisoformat(v["created_at"]),
+            reason=v.get("reason"),
+            previous_visit_id=v.get("previous_visit_id"),
+        )
+        for v in row.visits
+    ]
+
+
 class DispatchOrderRepository:
-    """Dispatch orders by order id."""
+    """Dispatch orders by order id; new audit entries are appended on save."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -25,20 +121,43 @@ class DispatchOrderRepository:
     async def get(self, order_id: str) -> DispatchOrder | None:
         """The order, or None."""
         row = await self._session.get(DispatchOrderRow, order_id)
-        if row is None:
-            return None
-        return DispatchOrder(
-            order_id=row.order_id,
-            received_at=_aware(row.received_at),
-            product_line=row.product_line,
-            emergency=row.emergency,
-            needs_verification=list(row.needs_verification),
-            loaner_required=row.loaner_required,
-            status=DispatchStatus(row.status),
+        return None if row is None else _order_from_row(row)
+
+    async def _query(self, *conditions: Any) -> list[DispatchOrder]:
+        rows = await self._session.execute(
+            select(DispatchOrderRow).where(*conditions).order_by(DispatchOrderRow.order_id)
+        )
+        return [_order_from_row(row) for row in rows.scalars()]
+
+    async def held(self, technician_id: str | None = None) -> list[DispatchOrder]:
+        """Orders whose current visit is held by an assignee (one technician's, if given)."""
+        conditions: list[Any] = [DispatchOrderRow.status.in_([s.value for s in HELD])]  # type: ignore[attr-defined]
+        if technician_id is not None:
+            conditions.append(DispatchOrderRow.technician_id == technician_id)
+        return await self._query(*conditions)
+
+    async def with_status(self, *statuses: DispatchStatus) -> list[DispatchOrder]:
+        """Orders in any of ``statuses``."""
+        return await self._query(
+            DispatchOrderRow.status.in_([s.value for s in statuses])  # type: ignore[attr-defined]
         )
 
+    async def audit(self, order_id: str) -> list[AuditEntry]:
+        """The audit trail of an order, oldest first."""
+        rows = await self._session.execute(
+            select(DispatchAuditRow)
+            .where(DispatchAuditRow.order_id == order_id)  # type: ignore[arg-type]
+            .order_by(DispatchAuditRow.seq)  # type: ignore[arg-type]
+        )
+        return [
+            AuditEntry(
+                at=_must(r.at), actor=r.actor, action=r.action, reason=r.reason, detail=r.detail
+            )
+            for r in rows.scalars()
+        ]
+
     async def save(self, order: DispatchOrder) -> None:
-        """Insert or update."""
+        """Insert or update, and append the order's new audit entries."""
         fields: dict[str, Any] = {
             "received_at": order.received_at,
             "product_line": order.product_line,
@@ -46,6 +165,37 @@ class DispatchOrderRepository:
             "needs_verification": list(order.needs_verification),
             "loaner_required": order.loaner_required,
             "status": order.status.value,
+            "lat": order.location.lat if order.location else None,
+            "lon": order.location.lon if order.location else None,
+            "area": order.area,
+            "preferred_windows": [_window_json(w) for w in order.preferred_windows],
+            "visits": [
+                {
+                    "visit_id": v.visit_id,
+                    "number": v.number,
+                    "created_at": v.created_at.isoformat(),
+                    "reason": v.reason,
+                    "previous_visit_id": v.previous_visit_id,
+                }
+                for v in order.visits
+            ],
+            "assignee_kind": order.assignee_kind.value if order.assignee_kind else None,
+            "technician_id": order.technician_id,
+            "network_id": order.network_id,
+            "assigned_at": order.assigned_at,
+            "appointment_start": order.appointment.start if order.appointment else None,
+            "appointment_end": order.appointment.end if order.appointment else None,
+            "pinned": order.pinned,
+            "confirmed_at": order.confirmed_at,
+            "contact_overdue_at": order.contact_overdue_at,
+            "contact_attempts": [
+                {"at": a.at.isoformat(), "by": a.by, "outcome": a.outcome.value, "note": a.note}
+                for a in order.contact_attempts
+            ],
+            "planned_departure": order.planned_departure,
+            "predicted_arrival": order.predicted_arrival,
+            "late_action_sent": order.late_action_sent.value if order.late_action_sent else None,
+            "arrived_at": order.arrived_at,
         }
         row = await self._session.get(DispatchOrderRow, order.order_id)
         if row is None:
@@ -53,4 +203,170 @@ class DispatchOrderRepository:
         else:
             for name, value in fields.items():
                 setattr(row, name, value)
+        self._session.add(row)
+        for entry in order.audit:
+            self._session.add(
+                DispatchAuditRow(
+                    order_id=order.order_id,
+                    at=entry.at,
+                    actor=entry.actor,
+                    action=entry.action,
+                    reason=entry.reason,
+                    detail=dict(entry.detail),
+                )
+            )
+        order.audit.clear()
+
+
+def _hhmm(value: time) -> str:
+    return value.strftime("%H:%M")
+
+
+def _tech_from_row(row: TechnicianRow) -> Technician:
+    position = None
+    if row.position_lat is not None and row.position_lon is not None:
+        position = GeoPoint(lat=row.position_lat, lon=row.position_lon)
+    return Technician(
+        technician_id=row.technician_id,
+        name=row.name,
+        phone=row.phone,
+        skills=list(row.skills),
+        areas=list(row.areas),
+        home=GeoPoint(lat=row.home_lat, lon=row.home_lon),
+        shift_start=time.fromisoformat(row.shift_start),
+        shift_end=time.fromisoformat(row.shift_end),
+        working_days=[int(d) for d in row.working_days],
+        days_off=[date.fromisoformat(d) for d in row.days_off],
+        daily_capacity=row.daily_capacity,
+        network_id=row.network_id,
+        active=row.active,
+        position=position,
+        position_at=_aware(row.position_at),
+    )
+
+
+class TechnicianRepository:
+    """Technicians by id."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, technician_id: str) -> Technician | None:
+        """The technician, or None."""
+        row = await self._session.get(TechnicianRow, technician_id)
+        return None if row is None else _tech_from_row(row)
+
+    async def list(self) -> list[Technician]:
+        """All technicians by id."""
+        rows = await self._session.execute(
+            select(TechnicianRow).order_by(TechnicianRow.technician_id)
+        )
+        return [_tech_from_row(r) for r in rows.scalars()]
+
+    async def save(self, tech: Technician) -> None:
+        """Insert or update."""
+        fields: dict[str, Any] = {
+            "name": tech.name,
+            "phone": tech.phone,
+            "skills": list(tech.skills),
+            "areas": list(tech.areas),
+            "home_lat": tech.home.lat,
+            "home_lon": tech.home.lon,
+            "shift_start": _hhmm(tech.shift_start),
+            "shift_end": _hhmm(tech.shift_end),
+            "working_days": list(tech.working_days),
+            "days_off": [d.isoformat() for d in tech.days_off],
+            "daily_capacity": tech.daily_capacity,
+            "network_id": tech.network_id,
+            "active": tech.active,
+            "position_lat": tech.position.lat if tech.position else None,
+            "position_lon": tech.position.lon if tech.position else None,
+            "position_at": tech.position_at,
+        }
+        row = await self._session.get(TechnicianRow, tech.technician_id)
+        if row is None:
+            row = TechnicianRow(technician_id=tech.technician_id, **fields)
+        else:
+            for name, value in fields.items():
+                setattr(row, name, value)
+        self._session.add(row)
+
+
+class NetworkRepository:
+    """Partner networks by id."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, network_id: str) -> Network | None:
+        """The network, or None."""
+        row = await self._session.get(NetworkRow, network_id)
+        if row is None:
+            return None
+        return Network(
+            network_id=row.network_id,
+            name=row.name,
+            skills=list(row.skills),
+            areas=list(row.areas),
+            active=row.active,
+        )
+
+    async def list(self) -> list[Network]:
+        """All networks by id."""
+        rows = await self._session.execute(select(NetworkRow).order_by(NetworkRow.network_id))
+        return [
+            Network(
+                network_id=r.network_id,
+                name=r.name,
+                skills=list(r.skills),
+                areas=list(r.areas),
+                active=r.active,
+            )
+            for r in rows.scalars()
+        ]
+
+    async def save(self, network: Network) -> None:
+        """Insert or update."""
+        row = await self._session.get(NetworkRow, network.network_id)
+        if row is None:
+            row = NetworkRow(network_id=network.network_id, name=network.name)
+        row.name = network.name
+        row.skills = list(network.skills)
+        row.areas = list(network.areas)
+        row.active = network.active
+        self._session.add(row)
+
+
+class DayPlanRepository:
+    """Applied day plans by local date."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, day: date) -> DayPlanRow | None:
+        """The plan row of ``day``, or None."""
+        return await self._session.get(DayPlanRow, day.isoformat())
+
+    async def dirty(self) -> list[DayPlanRow]:
+        """Plans changed by urgent insertions since their last optimisation."""
+        rows = await self._session.execute(select(DayPlanRow).where(DayPlanRow.dirty == True))  # type: ignore[arg-type]  # noqa: E712
+        return list(rows.scalars())
+
+    async def save(
+        self,
+        day: date,
+        *,
+        visits: list[dict[str, Any]],
+        unassigned: list[str],
+        now: datetime,
+        dirty: bool,
+    ) -> None:
+        """Insert or replace the plan of ``day``."""
+        row = await self._session.get(DayPlanRow, day.isoformat())
+        if row is None:
+            row = DayPlanRow(plan_date=day.isoformat(), created_at=now)
+        row.created_at = now
+        row.visits = visits
+        row.unassigned = unassigned
+        row.dirty = dirty
         self._session.add(row)

@@ -16,11 +16,18 @@ class SchedulingTable(SQLModel, registry=SCHEDULING_REGISTRY):
     """Base of scheduling's tables."""
 
 
+def _ts(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
+
+
 class DispatchOrderRow(SchedulingTable, table=True):
     """An order as dispatch knows it."""
 
     __tablename__ = "dispatch_order"
-    __table_args__ = (Index("ix_dispatch_order_queue", "status", "emergency", "received_at"),)
+    __table_args__ = (
+        Index("ix_dispatch_order_queue", "status", "emergency", "received_at"),
+        Index("ix_dispatch_order_technician", "technician_id", "status"),
+    )
 
     order_id: str = Field(primary_key=True, max_length=36)
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
@@ -31,3 +38,90 @@ class DispatchOrderRow(SchedulingTable, table=True):
     )
     loaner_required: bool = False
     status: str = Field(max_length=40)
+    lat: float | None = None
+    lon: float | None = None
+    area: str | None = Field(default=None, max_length=100)
+    preferred_windows: list[Any] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    visits: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    assignee_kind: str | None = Field(default=None, max_length=20)
+    technician_id: str | None = Field(default=None, max_length=64)
+    network_id: str | None = Field(default=None, max_length=64)
+    assigned_at: datetime | None = _ts()
+    appointment_start: datetime | None = _ts()
+    appointment_end: datetime | None = _ts()
+    pinned: bool = False
+    confirmed_at: datetime | None = _ts()
+    contact_overdue_at: datetime | None = _ts()
+    contact_attempts: list[Any] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    planned_departure: datetime | None = _ts()
+    predicted_arrival: datetime | None = _ts()
+    late_action_sent: str | None = Field(default=None, max_length=40)
+    arrived_at: datetime | None = _ts()
+
+
+class DispatchAuditRow(SchedulingTable, table=True):
+    """Who changed an order's dispatch, when and why (SCH-8, SCH-12)."""
+
+    __tablename__ = "dispatch_audit"
+    __table_args__ = (Index("ix_dispatch_audit_order", "order_id", "seq"),)
+
+    seq: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(max_length=36)
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=40)
+    reason: str | None = Field(default=None, max_length=1000)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class TechnicianRow(SchedulingTable, table=True):
+    """A technician as a dispatch target."""
+
+    __tablename__ = "technician"
+
+    technician_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    phone: str | None = Field(default=None, max_length=32)
+    skills: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    areas: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    home_lat: float
+    home_lon: float
+    shift_start: str = Field(max_length=5)
+    shift_end: str = Field(max_length=5)
+    working_days: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    days_off: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    daily_capacity: int = 8
+    network_id: str | None = Field(default=None, max_length=64)
+    active: bool = True
+    position_lat: float | None = None
+    position_lon: float | None = None
+    position_at: datetime | None = _ts()
+
+
+class NetworkRow(SchedulingTable, table=True):
+    """A partner network as a dispatch target."""
+
+    __tablename__ = "partner_network"
+
+    network_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    skills: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    areas: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active: bool = True
+
+
+class DayPlanRow(SchedulingTable, table=True):
+    """The applied plan of a day: each visit's technician, order, departure and arrival."""
+
+    __tablename__ = "day_plan"
+
+    plan_date: str = Field(primary_key=True, max_length=10)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    visits: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    unassigned: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    dirty: bool = False
+    """An urgent insertion changed it: re-optimise in the background (SCH-9)."""

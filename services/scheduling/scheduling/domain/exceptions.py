@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SchedulingError(Exception):
     """Base of scheduling's domain errors."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.extensions: dict[str, Any] = {}
 
 
 class DispatchOrderNotFound(SchedulingError):
@@ -13,3 +19,57 @@ class DispatchOrderNotFound(SchedulingError):
     def __init__(self, order_id: str) -> None:
         super().__init__(f"Scheduling knows no order {order_id}.")
         self.order_id = order_id
+
+
+class TechnicianNotFound(SchedulingError):
+    """No technician with this id."""
+
+    def __init__(self, technician_id: str) -> None:
+        super().__init__(f"No technician {technician_id}.")
+
+
+class NetworkNotFound(SchedulingError):
+    """No partner network with this id."""
+
+    def __init__(self, network_id: str) -> None:
+        super().__init__(f"No partner network {network_id}.")
+
+
+class AlreadyExists(SchedulingError):
+    """A technician or network with this id exists already."""
+
+
+class IllegalTransition(SchedulingError):
+    """The order is not in a state that allows this action; lists the allowed actions."""
+
+    def __init__(self, action: str, status: str, allowed: list[str]) -> None:
+        super().__init__(f"Cannot {action} an order that is {status}.")
+        self.extensions = {"current_status": status, "allowed": allowed}
+
+
+class NotYourOrder(SchedulingError):
+    """A technician or network acted on an order that is not theirs (SCH-8, SCH-12)."""
+
+
+class CannotTake(SchedulingError):
+    """The chosen technician or network cannot take this order (skill, area, day off, capacity)."""
+
+    def __init__(self, detail: str, reasons: list[str]) -> None:
+        super().__init__(detail)
+        self.extensions = {"reasons": reasons}
+
+
+class SlotUnavailable(SchedulingError):
+    """The requested window cannot be kept (SCH-3); `alternatives` lists feasible ones."""
+
+    def __init__(self, detail: str, alternatives: list[dict[str, Any]]) -> None:
+        super().__init__(detail)
+        self.extensions = {"alternatives": alternatives}
+
+
+class PlanInfeasible(SchedulingError):
+    """The independent checker refused a plan; nothing was applied."""
+
+    def __init__(self, violations: list[str]) -> None:
+        super().__init__("The plan failed the feasibility check and was not applied.")
+        self.extensions = {"violations": violations[:50]}

@@ -1,12 +1,105 @@
-"""An order as dispatch sees it: what is needed to assign it, and where it stands."""
+"""Dispatch's aggregates: technicians and partner networks (dispatch targets) and the order as
+dispatch sees it, with its current visit, assignee, appointment, contact and lateness."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from contracts.base import EventData
+from contracts.common import AssigneeKind, GeoPoint, TimeWindow
+from contracts.ids import new_id
+from contracts.scheduling import (
+    AppointmentConfirmed,
+    AppointmentRescheduled,
+    ArrivalLate,
+    ContactOverdue,
+    LatenessAction,
+    LatenessKind,
+    OrderAssigned,
+    OrderReassigned,
+    OrderReturnedToCentre,
+    RescheduleInitiator,
+    ReturnReason,
+    RevisitBooked,
+    RevisitReason,
+)
+from scheduling.domain.exceptions import IllegalTransition
+from scheduling.domain.policy import SchedulingPolicy
+
+AUTO = "scheduling:auto"
+"""The actor recorded for automatic decisions (SCH-1 policy)."""
+
+
+@dataclass
+class Technician:
+    """A technician as a dispatch target: skills, areas, home base, shift, days off, capacity."""
+
+    technician_id: str
+    name: str
+    phone: str | None
+    skills: list[str]
+    areas: list[str]
+    home: GeoPoint
+    shift_start: time = time(9, 0)
+    shift_end: time = time(18, 0)
+    working_days: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5])
+    """ISO weekdays - 1 (0 = Monday)."""
+    days_off: list[date] = field(default_factory=list)
+    daily_capacity: int = 8
+    network_id: str | None = None
+    active: bool = True
+    position: GeoPoint | None = None
+    position_at: datetime | None = None
+
+    def works_on(self, day: date) -> bool:
+        """Whether the technician is on shift that day."""
+        return self.active and day.weekday() in self.working_days and day not in self.days_off
+
+    def shift(self, day: date, tz: ZoneInfo) -> TimeWindow:
+        """The shift of ``day`` as an aware window."""
+        return TimeWindow(
+            start=datetime.combine(day, self.shift_start, tzinfo=tz),
+            end=datetime.combine(day, self.shift_end, tzinfo=tz),
+        )
+
+    def why_not(self, *, product_line: str, area: str | None) -> list[str]:
+        """Reasons the technician cannot take such an order (empty when they can) (SCH-1)."""
+        reasons = []
+        if not self.active:
+            reasons.append("inactive")
+        if product_line not in self.skills and "*" not in self.skills:
+            reasons.append(f"no skill for {product_line}")
+        if area is not None and area not in self.areas and "*" not in self.areas:
+            reasons.append(f"does not serve area {area}")
+        return reasons
+
+    def where(self, now: datetime, *, max_age: timedelta = timedelta(hours=2)) -> GeoPoint:
+        """Last known position if recent, else the home base."""
+        recent = self.position_at is not None and now - self.position_at <= max_age
+        if self.position is not None and recent:
+            return self.position
+        return self.home
+
+
+@dataclass
+class Network:
+    """A partner service network that takes orders the centre hands it (SCH-1)."""
+
+    network_id: str
+    name: str
+    skills: list[str]
+    areas: list[str]
+    active: bool = True
+
+    def can_take(self, *, product_line: str, area: str | None) -> bool:
+        """Whether the network serves this product line in this area."""
+        skill = product_line in self.skills or "*" in self.skills
+        where = area is None or area in self.areas or "*" in self.areas
+        return self.active and skill and where
 
 
 class DispatchStatus(StrEnum):
@@ -14,8 +107,75 @@ class DispatchStatus(StrEnum):
 
     AWAITING_VERIFICATION = "awaiting_verification"
     AWAITING_ASSIGNMENT = "awaiting_assignment"
+    ASSIGNED = "assigned"
+    CONFIRMED = "confirmed"
+    EN_ROUTE = "en_route"
+    ON_SITE = "on_site"
+    VISIT_DONE = "visit_done"
     CANCELLED = "cancelled"
     CLOSED_REMOTELY = "closed_remotely"
+
+
+HELD = {
+    DispatchStatus.ASSIGNED,
+    DispatchStatus.CONFIRMED,
+    DispatchStatus.EN_ROUTE,
+    DispatchStatus.ON_SITE,
+}
+"""Statuses in which an assignee holds the visit."""
+
+CLOSED = {DispatchStatus.CANCELLED, DispatchStatus.CLOSED_REMOTELY}
+
+
+class ContactOutcome(StrEnum):
+    """Outcome of a call to the customer (SCH-2, SCH-5)."""
+
+    CONFIRMED = "confirmed"
+    """Reached; address, model, purchase date and fault checked; window agreed."""
+    DETAILS_CORRECTED = "details_corrected"
+    """Reached; some details differed and were corrected; window agreed."""
+    LATER_TIME = "later_time"
+    """Reached; the customer is far away or busy: a later window was agreed."""
+    NO_ANSWER = "no_answer"
+    """Not reached; try again, then go at the agreed time and tell the centre."""
+    UNREACHABLE = "unreachable"
+    """Unreachable throughout: go at the agreed time, leave a note if nobody is home."""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who changed an order's dispatch, when and why (SCH-8, SCH-12)."""
+
+    at: datetime
+    actor: str
+    action: str
+    reason: str | None = None
+    detail: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ContactAttempt:
+    """One call to the customer and what came of it (SCH-2, SCH-5)."""
+
+    at: datetime
+    by: str
+    outcome: ContactOutcome
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One trip to the customer; revisits follow the previous visit with a reason."""
+
+    visit_id: str
+    number: int
+    created_at: datetime
+    reason: str | None = None
+    previous_visit_id: str | None = None
+
+
+def _minutes(delta: timedelta) -> int:
+    return max(0, math.ceil(delta.total_seconds() / 60))
 
 
 @dataclass
@@ -33,6 +193,24 @@ class DispatchOrder:
     needs_verification: list[str]
     loaner_required: bool = False
     status: DispatchStatus = DispatchStatus.AWAITING_ASSIGNMENT
+    location: GeoPoint | None = None
+    area: str | None = None
+    preferred_windows: list[TimeWindow] = field(default_factory=list)
+    visits: list[Visit] = field(default_factory=list)
+    assignee_kind: AssigneeKind | None = None
+    technician_id: str | None = None
+    network_id: str | None = None
+    assigned_at: datetime | None = None
+    appointment: TimeWindow | None = None
+    pinned: bool = False
+    confirmed_at: datetime | None = None
+    contact_overdue_at: datetime | None = None
+    contact_attempts: list[ContactAttempt] = field(default_factory=list)
+    planned_departure: datetime | None = None
+    predicted_arrival: datetime | None = None
+    late_action_sent: LatenessAction | None = None
+    arrived_at: datetime | None = None
+    audit: list[AuditEntry] = field(default_factory=list)
     events: list[EventData] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -45,21 +223,71 @@ class DispatchOrder:
         emergency: bool,
         needs_verification: list[str],
         loaner_required: bool,
+        location: GeoPoint | None = None,
+        area: str | None = None,
+        preferred_windows: list[TimeWindow] | None = None,
     ) -> DispatchOrder:
         """A new order from intake: ready for assignment unless details must be verified first."""
-        return cls(
+        order = cls(
             order_id=order_id,
             received_at=received_at,
             product_line=product_line,
             emergency=emergency,
             needs_verification=list(needs_verification),
             loaner_required=loaner_required,
+            location=location,
+            area=area,
+            preferred_windows=list(preferred_windows or []),
             status=(
                 DispatchStatus.AWAITING_VERIFICATION
-                if needs_verification
+                if needs_verification and not emergency
                 else DispatchStatus.AWAITING_ASSIGNMENT
             ),
         )
+        order.visits.append(Visit(visit_id=str(new_id()), number=1, created_at=received_at))
+        return order
+
+    # -- reading -------------------------------------------------------------------------------
+
+    @property
+    def visit(self) -> Visit:
+        """The current visit."""
+        return self.visits[-1]
+
+    @property
+    def visit_id(self) -> str:
+        """Id of the current visit."""
+        return self.visit.visit_id
+
+    @property
+    def is_revisit(self) -> bool:
+        """Whether the current visit follows an earlier one (plans serve revisits first)."""
+        return self.visit.number > 1
+
+    @property
+    def dispatchable(self) -> bool:
+        """Whether the order may be assigned now."""
+        return self.status is DispatchStatus.AWAITING_ASSIGNMENT
+
+    @property
+    def held(self) -> bool:
+        """Whether an assignee holds the current visit."""
+        return self.status in HELD
+
+    def _require(self, action: str, allowed: set[DispatchStatus], actions: list[str]) -> None:
+        if self.status not in allowed:
+            raise IllegalTransition(action, self.status.value, actions)
+
+    def _allowed_actions(self) -> list[str]:
+        if self.status is DispatchStatus.AWAITING_ASSIGNMENT:
+            return ["assign", "book_appointment"]
+        if self.status in HELD:
+            return ["reassign", "cancel_assignment", "reschedule", "record_contact", "return"]
+        if self.status is DispatchStatus.VISIT_DONE:
+            return ["book_revisit"]
+        return []
+
+    # -- intake events ------------------------------------------------------------------------
 
     def verified(self, *, override: bool) -> None:
         """Details were verified (or a dispatcher overrode the check): assignable now."""
@@ -77,7 +305,433 @@ class DispatchOrder:
         if self.status is not DispatchStatus.CANCELLED:
             self.status = DispatchStatus.CLOSED_REMOTELY
 
-    @property
-    def dispatchable(self) -> bool:
-        """Whether the order may be assigned now."""
-        return self.status is DispatchStatus.AWAITING_ASSIGNMENT
+    # -- assignment (SCH-1, SCH-8, SCH-12) ----------------------------------------------------
+
+    def assign(
+        self,
+        *,
+        technician: Technician | None = None,
+        network: Network | None = None,
+        by: str,
+        reason: str,
+        now: datetime,
+        appointment: TimeWindow | None = None,
+        pinned: bool = False,
+    ) -> None:
+        """Give the current visit to a technician or a network, or move it to another one.
+
+        A first assignment publishes OrderAssigned, a change OrderReassigned (SCH-8: only with a
+        dispatcher's approval, which the caller has checked). Both are audited.
+        """
+        allowed = {DispatchStatus.AWAITING_ASSIGNMENT, *HELD}
+        self._require("assign", allowed, self._allowed_actions())
+        if (technician is None) == (network is None):
+            raise ValueError("assign to exactly one technician or network")
+        kind = AssigneeKind.TECHNICIAN if technician is not None else AssigneeKind.NETWORK
+        was_held = self.held
+        previous = (self.assignee_kind, self.technician_id, self.network_id)
+        self.assignee_kind = kind
+        self.technician_id = technician.technician_id if technician else None
+        self.network_id = (
+            network.network_id if network else (technician.network_id if technician else None)
+        )
+        if appointment is not None:
+            self.appointment = appointment
+        self.assigned_at = now
+        self.pinned = pinned
+        self.confirmed_at = None
+        self.contact_overdue_at = None
+        self.contact_attempts = []
+        self.late_action_sent = None
+        self.predicted_arrival = None
+        self.planned_departure = None
+        self.status = DispatchStatus.ASSIGNED
+        common = {
+            "order_id": self.order_id,
+            "visit_id": self.visit_id,
+            "assignee_kind": kind,
+            "technician_id": self.technician_id,
+            "network_id": self.network_id,
+            "technician_name": technician.name if technician else None,
+            "technician_phone": technician.phone if technician else None,
+            "appointment": self.appointment,
+            "reason": reason,
+        }
+        if was_held:
+            self.events.append(
+                OrderReassigned(
+                    **common,
+                    previous_assignee_kind=previous[0] or AssigneeKind.TECHNICIAN,
+                    previous_technician_id=previous[1],
+                    previous_network_id=previous[2],
+                    reassigned_by=by,
+                )
+            )
+        else:
+            self.events.append(OrderAssigned(**common, assigned_by=by))
+        self.audit.append(
+            AuditEntry(
+                at=now,
+                actor=by,
+                action="reassign" if was_held else "assign",
+                reason=reason,
+                detail={
+                    "technician_id": self.technician_id,
+                    "network_id": self.network_id,
+                    "previous_technician_id": previous[1] if was_held else None,
+                },
+            )
+        )
+
+    def return_to_centre(
+        self,
+        *,
+        reason: ReturnReason,
+        by: str,
+        now: datetime,
+        detail: str | None = None,
+    ) -> None:
+        """The assignee (or a dispatcher cancelling the assignment) hands the order back to the
+        centre's queue (SCH-1, SCH-3, SCH-10, SCH-12)."""
+        self._require("return", set(HELD), self._allowed_actions())
+        self.events.append(
+            OrderReturnedToCentre(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                reason=reason,
+                detail=detail,
+                returned_by=by,
+                technician_id=self.technician_id,
+                network_id=self.network_id,
+            )
+        )
+        self.audit.append(
+            AuditEntry(
+                at=now,
+                actor=by,
+                action="return_to_centre",
+                reason=detail or reason.value,
+                detail={"technician_id": self.technician_id, "network_id": self.network_id},
+            )
+        )
+        self._unassign()
+
+    def _unassign(self) -> None:
+        self.status = DispatchStatus.AWAITING_ASSIGNMENT
+        self.assignee_kind = None
+        self.technician_id = None
+        self.network_id = None
+        self.assigned_at = None
+        self.pinned = False
+        self.confirmed_at = None
+        self.planned_departure = None
+        self.predicted_arrival = None
+        self.late_action_sent = None
+
+    # -- appointments and contact (SCH-2, SCH-3, SCH-5) ----------------------------------------
+
+    def reschedule(
+        self,
+        *,
+        window: TimeWindow,
+        reason: str,
+        by: str,
+        now: datetime,
+        requested_by: RescheduleInitiator,
+        customer_consent: bool,
+    ) -> None:
+        """Move the appointment (with the customer's consent recorded) (SCH-3, SCH-6)."""
+        self._require("reschedule", set(HELD), self._allowed_actions())
+        old = self.appointment
+        self.appointment = window
+        self.late_action_sent = None
+        self.predicted_arrival = None
+        self.planned_departure = None
+        self.events.append(
+            AppointmentRescheduled(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                old_window=old,
+                new_window=window,
+                reason=reason,
+                requested_by=requested_by,
+                customer_consent=customer_consent,
+            )
+        )
+        self.audit.append(AuditEntry(at=now, actor=by, action="reschedule", reason=reason))
+
+    def record_contact(
+        self,
+        *,
+        outcome: ContactOutcome,
+        by: str,
+        now: datetime,
+        technician: Technician | None,
+        policy: SchedulingPolicy,
+        window: TimeWindow | None = None,
+        corrected: list[str] | None = None,
+        note: str | None = None,
+    ) -> None:
+        """Record a call to the customer and act on its outcome (SCH-2, SCH-5).
+
+        Reached → AppointmentConfirmed (with corrected details, or after a later window was
+        agreed: AppointmentRescheduled first). Not reached `no_answer_attempts_before_going` times
+        (or unreachable) → the agreed time stands: AppointmentConfirmed with customer_reached
+        false, which tells the centre.
+        """
+        self._require("record contact for", set(HELD), self._allowed_actions())
+        self.contact_attempts.append(ContactAttempt(at=now, by=by, outcome=outcome, note=note))
+        if outcome is ContactOutcome.LATER_TIME:
+            if window is None:
+                raise ValueError("a later time needs the agreed window")
+            self.reschedule(
+                window=window,
+                reason=note or "customer asked for a later time",
+                by=by,
+                now=now,
+                requested_by=RescheduleInitiator.CUSTOMER,
+                customer_consent=True,
+            )
+        elif window is not None:
+            self.appointment = window
+        reached = outcome in {
+            ContactOutcome.CONFIRMED,
+            ContactOutcome.DETAILS_CORRECTED,
+            ContactOutcome.LATER_TIME,
+        }
+        unanswered = sum(
+            1
+            for a in self.contact_attempts
+            if a.outcome in {ContactOutcome.NO_ANSWER, ContactOutcome.UNREACHABLE}
+        )
+        gives_up = not reached and (
+            outcome is ContactOutcome.UNREACHABLE
+            or unanswered >= policy.no_answer_attempts_before_going
+        )
+        if (reached or gives_up) and self.appointment is not None and self.confirmed_at is None:
+            self.confirmed_at = now
+            self.status = DispatchStatus.CONFIRMED
+            self.events.append(
+                AppointmentConfirmed(
+                    order_id=self.order_id,
+                    visit_id=self.visit_id,
+                    window=self.appointment,
+                    technician_id=self.technician_id
+                    or (technician.technician_id if technician else ""),
+                    technician_name=technician.name if technician else None,
+                    technician_phone=technician.phone if technician else None,
+                    details_corrected=list(corrected or []),
+                    customer_reached=reached,
+                )
+            )
+        self.audit.append(AuditEntry(at=now, actor=by, action="contact", reason=outcome.value))
+
+    def contact_overdue(self, *, now: datetime, policy: SchedulingPolicy) -> bool:
+        """Raise ContactOverdue once when no confirmation came within the allowed time (SCH-2)."""
+        if self.status is not DispatchStatus.ASSIGNED or self.assigned_at is None:
+            return False
+        if self.contact_overdue_at is not None:
+            return False
+        due = self.assigned_at + timedelta(minutes=policy.contact_due_minutes)
+        if now < due:
+            return False
+        self.contact_overdue_at = now
+        self.events.append(
+            ContactOverdue(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.technician_id,
+                network_id=self.network_id,
+                assigned_at=self.assigned_at,
+                due_at=due,
+            )
+        )
+        return True
+
+    # -- lateness (SCH-6, SCH-7) ---------------------------------------------------------------
+
+    def predict_arrival(
+        self, *, arrival: datetime, now: datetime, policy: SchedulingPolicy, cause: str | None
+    ) -> ArrivalLate | None:
+        """A new arrival forecast; ArrivalLate *before* the appointment when it misses the window.
+
+        Published again only when the forecast calls for a stronger action (apology → gift).
+        """
+        if self.appointment is None or self.arrived_at is not None or not self.held:
+            return None
+        self.predicted_arrival = arrival
+        late = _minutes(arrival - self.appointment.end)
+        if late <= 0 or now >= self.appointment.end:
+            return None
+        action = lateness_action(late, policy)
+        if self.late_action_sent is not None and _rank(action) <= _rank(self.late_action_sent):
+            return None
+        self.late_action_sent = action
+        event = ArrivalLate(
+            order_id=self.order_id,
+            visit_id=self.visit_id,
+            technician_id=self.technician_id,
+            kind=LatenessKind.PREDICTED,
+            minutes_late=late,
+            action=action,
+            appointment=self.appointment,
+            expected_arrival=arrival,
+            # SCH-6: told in time only while a call before the appointment is still possible
+            customer_notified=now
+            <= self.appointment.start - timedelta(minutes=policy.call_ahead_minutes),
+            cause=cause,
+        )
+        self.events.append(event)
+        return event
+
+    def departed(self, *, now: datetime) -> None:
+        """The technician left for the customer."""
+        if self.status in {DispatchStatus.ASSIGNED, DispatchStatus.CONFIRMED}:
+            self.status = DispatchStatus.EN_ROUTE
+        del now
+
+    def arrived(self, *, at: datetime, policy: SchedulingPolicy) -> ArrivalLate | None:
+        """Actual arrival; every late arrival is recorded with its minutes (SCH-7)."""
+        self.arrived_at = at
+        if self.status in HELD:
+            self.status = DispatchStatus.ON_SITE
+        if self.appointment is None:
+            return None
+        late = _minutes(at - self.appointment.end)
+        if late <= 0:
+            return None
+        event = ArrivalLate(
+            order_id=self.order_id,
+            visit_id=self.visit_id,
+            technician_id=self.technician_id,
+            kind=LatenessKind.ACTUAL,
+            minutes_late=late,
+            action=lateness_action(late, policy),
+            appointment=self.appointment,
+            expected_arrival=at,
+            customer_notified=self.late_action_sent is not None,
+        )
+        self.events.append(event)
+        return event
+
+    def apology_refused(self, *, by: str, now: datetime) -> None:
+        """The customer did not accept the apology: the after-sales manager visits (SCH-7)."""
+        if self.appointment is None:
+            raise IllegalTransition("escalate lateness of", self.status.value, [])
+        minutes = _minutes(
+            (self.arrived_at or self.predicted_arrival or now) - self.appointment.end
+        )
+        self.events.append(
+            ArrivalLate(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                technician_id=self.technician_id,
+                kind=LatenessKind.ACTUAL if self.arrived_at else LatenessKind.PREDICTED,
+                minutes_late=minutes,
+                action=LatenessAction.MANAGER_VISIT,
+                appointment=self.appointment,
+                expected_arrival=self.arrived_at or self.predicted_arrival,
+                customer_notified=True,
+                cause="customer did not accept the apology",
+            )
+        )
+        self.audit.append(AuditEntry(at=now, actor=by, action="manager_visit"))
+
+    # -- visits (SCH-10, SCH-11) ---------------------------------------------------------------
+
+    def visit_ended(self) -> None:
+        """The visit is over (repair completed or failed)."""
+        if self.status in HELD:
+            self.status = DispatchStatus.VISIT_DONE
+
+    def book_revisit(
+        self,
+        *,
+        reason: RevisitReason,
+        by: str,
+        now: datetime,
+        detail: str | None = None,
+        keep_technician: bool = True,
+        window: TimeWindow | None = None,
+    ) -> None:
+        """A new visit follows the current one, with its reason (SCH-10, SCH-11, FBK-7).
+
+        The same technician keeps it when asked (work unfinished: agree the next visit and keep
+        it), else it waits in the centre's queue.
+        """
+        if self.status in CLOSED:
+            raise IllegalTransition("book a revisit for", self.status.value, [])
+        previous = self.visit
+        self.visits.append(
+            Visit(
+                visit_id=str(new_id()),
+                number=previous.number + 1,
+                created_at=now,
+                reason=reason.value if detail is None else f"{reason.value}: {detail}",
+                previous_visit_id=previous.visit_id,
+            )
+        )
+        technician_id = self.technician_id if keep_technician else None
+        self.appointment = window
+        self.arrived_at = None
+        self.confirmed_at = None
+        self.contact_overdue_at = None
+        self.contact_attempts = []
+        self.late_action_sent = None
+        self.predicted_arrival = None
+        self.planned_departure = None
+        if technician_id is None:
+            self._unassign()
+        else:
+            self.status = DispatchStatus.ASSIGNED
+            self.assigned_at = now
+        self.events.append(
+            RevisitBooked(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                previous_visit_id=previous.visit_id,
+                reason=reason,
+                window=window,
+                technician_id=technician_id,
+                booked_by=by,
+            )
+        )
+        self.audit.append(AuditEntry(at=now, actor=by, action="revisit", reason=self.visit.reason))
+
+    def postpone(self, *, by: str, now: datetime, reason: str) -> None:
+        """The customer postponed: a new visit is due and the order goes back to the centre's
+        dispatchers with the reason (SCH-10)."""
+        if self.held:
+            self.return_to_centre(
+                reason=ReturnReason.CUSTOMER_POSTPONED, by=by, now=now, detail=reason
+            )
+        self.book_revisit(
+            reason=RevisitReason.WORK_UNFINISHED
+            if self.arrived_at is not None
+            else RevisitReason.OTHER,
+            by=by,
+            now=now,
+            detail=f"postponed by the customer: {reason}",
+            keep_technician=False,
+        )
+
+    def relocated(self, *, location: GeoPoint, by: str, now: datetime, note: str | None) -> None:
+        """The product is elsewhere; with the customer's consent the visit goes there (SCH-11)."""
+        self.location = location
+        self.predicted_arrival = None
+        self.audit.append(AuditEntry(at=now, actor=by, action="relocate", reason=note))
+
+
+def lateness_action(minutes: int, policy: SchedulingPolicy) -> LatenessAction:
+    """SCH-7: under the gift threshold an apology; at or over it an apology and a gift."""
+    if minutes >= policy.gift_threshold_minutes:
+        return LatenessAction.APOLOGY_AND_GIFT
+    return LatenessAction.APOLOGY
+
+
+def _rank(action: LatenessAction) -> int:
+    return [
+        LatenessAction.APOLOGY,
+        LatenessAction.APOLOGY_AND_GIFT,
+        LatenessAction.MANAGER_VISIT,
+    ].index(action)

@@ -1,27 +1,513 @@
-"""Scheduling's REST API for dispatchers."""
+"""Scheduling's REST API: dispatch targets, assignment, appointments, contact, lateness, plans.
+
+Thin routes: parse → command → bus → read model. Who may do what follows FLOW.md: dispatchers
+assign, reassign, reschedule and cancel (SCH-12); technicians act on their own visits only (SCH-8);
+a partner network's key acts on its own orders.
+"""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response, status
 
-from scheduling.entrypoints.dependencies import DispatchReaderDep, UowFactoryDep
-from scheduling.entrypoints.schemas import DispatchOrderOut
-from scheduling.service_layer import views
-from servicekit.problems import problem_responses
+from scheduling.domain import commands
+from scheduling.entrypoints.dependencies import (
+    AnyReaderDep,
+    AssignerDep,
+    BookerDep,
+    BusDep,
+    DepsDep,
+    DispatcherDep,
+    DispatchReaderDep,
+    HolderDep,
+    UowFactoryDep,
+    actor,
+)
+from scheduling.entrypoints.schemas import (
+    AppointmentIn,
+    AssignmentIn,
+    AuditOut,
+    ContactIn,
+    DispatchOrderOut,
+    NetworkCreate,
+    NetworkIn,
+    NetworkOut,
+    PlanOut,
+    PositionIn,
+    ReasonIn,
+    RelocationIn,
+    RescheduleIn,
+    ReturnIn,
+    SlotOut,
+    TechnicianCreate,
+    TechnicianIn,
+    TechnicianOut,
+)
+from scheduling.service_layer import handlers, views
+from servicekit.auth import Principal
+from servicekit.problems import ProblemError, problem_responses
 
-router = APIRouter(prefix="/v1", tags=["dispatch"])
+router = APIRouter(prefix="/v1")
+
+
+def _may_read(principal: Principal, order: Any) -> None:
+    if principal.has_role("dispatcher", "agent"):
+        return
+    if principal.role == "technician" and principal.technician_id == order.technician_id:
+        return
+    if (
+        principal.role == "partner"
+        and principal.network_id
+        and principal.network_id == order.network_id
+    ):
+        return
+    raise ProblemError(403, "This order is not yours to read.", title="Forbidden")
+
+
+def _is_self(principal: Principal, technician_id: str) -> None:
+    if principal.has_role("dispatcher"):
+        return
+    if principal.role == "technician" and principal.technician_id == technician_id:
+        return
+    raise ProblemError(403, "Technicians see only their own record and jobs.", title="Forbidden")
+
+
+# -- technicians and networks ----------------------------------------------------------------
+
+
+@router.post(
+    "/technicians",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TechnicianOut,
+    responses=problem_responses(401, 403, 409, 422),
+    tags=["technicians"],
+    summary="Register a technician",
+)
+async def create_technician(body: TechnicianCreate, bus: BusDep, principal: DispatcherDep) -> Any:
+    """A technician as a dispatch target: skills (product lines), service areas, home base,
+    shift, working days, days off and daily capacity (SCH-1)."""
+    tech = await bus.handle(
+        commands.SaveTechnician(technician=body.to_domain(body.technician_id), create=True)
+    )
+    return TechnicianOut.from_domain(tech)
+
+
+@router.put(
+    "/technicians/{technician_id}",
+    response_model=TechnicianOut,
+    responses=problem_responses(401, 403, 404, 422),
+    tags=["technicians"],
+    summary="Replace a technician's record",
+)
+async def update_technician(
+    technician_id: str, body: TechnicianIn, bus: BusDep, principal: DispatcherDep
+) -> Any:
+    """Replace skills, areas, shift, days off, capacity or deactivate a technician."""
+    tech = await bus.handle(
+        commands.SaveTechnician(technician=body.to_domain(technician_id), create=False)
+    )
+    return TechnicianOut.from_domain(tech)
+
+
+@router.get(
+    "/technicians",
+    response_model=list[TechnicianOut],
+    responses=problem_responses(401, 403),
+    tags=["technicians"],
+    summary="List technicians",
+)
+async def list_technicians(uow: UowFactoryDep, principal: DispatchReaderDep) -> Any:
+    """Every technician."""
+    return [TechnicianOut.from_domain(t) for t in await views.technicians(uow=uow())]
+
+
+@router.get(
+    "/technicians/{technician_id}",
+    response_model=TechnicianOut,
+    responses=problem_responses(401, 403, 404),
+    tags=["technicians"],
+    summary="Read a technician",
+)
+async def read_technician(technician_id: str, uow: UowFactoryDep, principal: AnyReaderDep) -> Any:
+    """A technician (technicians may read only themselves)."""
+    _is_self(principal, technician_id)
+    return TechnicianOut.from_domain(await views.technician(technician_id, uow=uow()))
+
+
+@router.get(
+    "/technicians/{technician_id}/jobs",
+    response_model=list[DispatchOrderOut],
+    responses=problem_responses(401, 403),
+    tags=["technicians"],
+    summary="A technician's jobs",
+)
+async def technician_jobs(technician_id: str, uow: UowFactoryDep, principal: AnyReaderDep) -> Any:
+    """The visits the technician holds, by appointment; a technician key reads its own only."""
+    _is_self(principal, technician_id)
+    return [DispatchOrderOut.from_domain(o) for o in await views.jobs_of(technician_id, uow=uow())]
+
+
+@router.post(
+    "/technicians/{technician_id}/position",
+    response_model=list[DispatchOrderOut],
+    responses=problem_responses(401, 403, 404, 422),
+    tags=["lateness"],
+    summary="Report a technician's position (and ETA)",
+)
+async def report_position(
+    technician_id: str, body: PositionIn, bus: BusDep, principal: HolderDep
+) -> Any:
+    """Re-predicts the technician's remaining arrivals today; when a forecast misses its window,
+    ArrivalLate goes out **before** the appointment with the minutes and the policy action
+    (SCH-6, SCH-7). Returns the jobs with their predicted arrivals."""
+    orders = await bus.handle(
+        commands.ReportPosition(
+            technician_id=technician_id,
+            actor=actor(principal),
+            position=body.position,
+            at=body.at,
+            eta=body.eta,
+            order_id=body.order_id,
+        )
+    )
+    return [DispatchOrderOut.from_domain(o) for o in orders]
+
+
+@router.post(
+    "/networks",
+    status_code=status.HTTP_201_CREATED,
+    response_model=NetworkOut,
+    responses=problem_responses(401, 403, 409, 422),
+    tags=["networks"],
+    summary="Register a partner network",
+)
+async def create_network(body: NetworkCreate, bus: BusDep, principal: DispatcherDep) -> Any:
+    """A partner network as a dispatch target, with the product lines and areas it serves."""
+    network = await bus.handle(
+        commands.SaveNetwork(network=_network(body.network_id, body), create=True)
+    )
+    return NetworkOut.from_domain(network)
+
+
+@router.put(
+    "/networks/{network_id}",
+    response_model=NetworkOut,
+    responses=problem_responses(401, 403, 404, 422),
+    tags=["networks"],
+    summary="Replace a partner network's record",
+)
+async def update_network(
+    network_id: str, body: NetworkIn, bus: BusDep, principal: DispatcherDep
+) -> Any:
+    """Replace a network's product lines, areas or active flag."""
+    network = await bus.handle(
+        commands.SaveNetwork(network=_network(network_id, body), create=False)
+    )
+    return NetworkOut.from_domain(network)
+
+
+@router.get(
+    "/networks",
+    response_model=list[NetworkOut],
+    responses=problem_responses(401, 403),
+    tags=["networks"],
+    summary="List partner networks",
+)
+async def list_networks(uow: UowFactoryDep, principal: DispatchReaderDep) -> Any:
+    """Every partner network."""
+    return [NetworkOut.from_domain(n) for n in await views.networks(uow=uow())]
+
+
+def _network(network_id: str, body: NetworkIn) -> Any:
+    from scheduling.domain.model import Network
+
+    return Network(
+        network_id=network_id,
+        name=body.name,
+        skills=body.skills,
+        areas=body.areas,
+        active=body.active,
+    )
+
+
+# -- orders -------------------------------------------------------------------------------------
 
 
 @router.get(
     "/orders/{order_id}",
     response_model=DispatchOrderOut,
     responses=problem_responses(401, 403, 404),
+    tags=["dispatch"],
     summary="Read an order's dispatch state",
 )
-async def read_dispatch_order(
-    order_id: str, uow: UowFactoryDep, principal: DispatchReaderDep
+async def read_dispatch_order(order_id: str, uow: UowFactoryDep, principal: AnyReaderDep) -> Any:
+    """The order as dispatch sees it: awaiting verification (INT-2) or assignment, assigned,
+    confirmed, en route...; technicians read their own visits, networks theirs."""
+    order = await views.dispatch_order(order_id, uow=uow())
+    _may_read(principal, order)
+    return DispatchOrderOut.from_domain(order)
+
+
+@router.get(
+    "/orders/{order_id}/audit",
+    response_model=list[AuditOut],
+    responses=problem_responses(401, 403, 404),
+    tags=["dispatch"],
+    summary="Who changed the order's dispatch",
+)
+async def read_audit(order_id: str, uow: UowFactoryDep, principal: DispatchReaderDep) -> Any:
+    """Every assignment, reassignment, cancellation, reschedule and contact, with who and why
+    (SCH-8, SCH-12)."""
+    return [AuditOut.from_domain(e) for e in await views.audit(order_id, uow=uow())]
+
+
+@router.post(
+    "/orders/{order_id}/assignment",
+    response_model=DispatchOrderOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    tags=["dispatch"],
+    summary="Assign or reassign an order",
+)
+async def assign(order_id: str, body: AssignmentIn, bus: BusDep, principal: AssignerDep) -> Any:
+    """Only a dispatcher (or a network's dispatcher for its own orders, to its own technicians)
+    assigns or reassigns (SCH-8, SCH-12); OrderAssigned or OrderReassigned is published and the
+    change audited with who and why."""
+    order = await bus.handle(
+        commands.AssignOrder(
+            order_id=order_id,
+            actor=actor(principal),
+            reason=body.reason,
+            technician_id=body.technician_id,
+            network_id=body.network_id,
+            pinned=body.pinned,
+        )
+    )
+    return DispatchOrderOut.from_domain(order)
+
+
+@router.post(
+    "/orders/{order_id}/assignment/cancellation",
+    response_model=DispatchOrderOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    tags=["dispatch"],
+    summary="Cancel an order's assignment",
+)
+async def cancel_assignment(
+    order_id: str, body: ReasonIn, bus: BusDep, principal: DispatcherDep
 ) -> Any:
-    """The order as dispatch sees it: awaiting verification (INT-2) or assignment, cancelled..."""
-    return DispatchOrderOut.from_domain(await views.dispatch_order(order_id, uow=uow()))
+    """A dispatcher takes the visit away from its assignee (SCH-12); the order returns to the
+    centre's queue (OrderReturnedToCentre)."""
+    order = await bus.handle(
+        commands.CancelAssignment(order_id=order_id, actor=actor(principal), reason=body.reason)
+    )
+    return DispatchOrderOut.from_domain(order)
+
+
+@router.post(
+    "/orders/{order_id}/return",
+    response_model=DispatchOrderOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    tags=["dispatch"],
+    summary="Hand an order back to the centre",
+)
+async def return_order(order_id: str, body: ReturnIn, bus: BusDep, principal: HolderDep) -> Any:
+    """The holder (technician or network) hands the order back — never to a colleague (SCH-8):
+    a network that cannot staff it (SCH-1), a technician who cannot arrive on time (SCH-3)."""
+    order = await bus.handle(
+        commands.ReturnOrder(
+            order_id=order_id, actor=actor(principal), reason=body.reason, detail=body.detail
+        )
+    )
+    return DispatchOrderOut.from_domain(order)
+
+
+@router.get(
+    "/orders/{order_id}/slots",
+    response_model=list[SlotOut],
+    responses=problem_responses(401, 403, 404, 409),
+    tags=["appointments"],
+    summary="Feasible arrival windows for an order",
+)
+async def slots(
+    order_id: str,
+    uow: UowFactoryDep,
+    deps: DepsDep,
+    principal: BookerDep,
+    days: int | None = Query(default=None, ge=1, le=14),
+) -> Any:
+    """Windows of the next days in which a technician with the skill, on shift, can arrive
+    5-10 minutes early while keeping every job they hold (SCH-3, SCH-4)."""
+    found = await handlers.offer_slots(
+        order_id,
+        uow=uow(),
+        clock=deps["clock"],
+        policy=deps["policy"],
+        travel=deps["travel"],
+        tz=deps["tz"],
+        days=days,
+    )
+    return [SlotOut.from_domain(s) for s in found]
+
+
+@router.post(
+    "/orders/{order_id}/appointment",
+    response_model=DispatchOrderOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    tags=["appointments"],
+    summary="Book an arrival window",
+)
+async def book(order_id: str, body: AppointmentIn, bus: BusDep, principal: BookerDep) -> Any:
+    """Books the window after the feasibility check and assigns the technician who can keep it;
+    a clash answers 409 with feasible `alternatives` (SCH-3)."""
+    order = await bus.handle(
+        commands.BookAppointment(
+            order_id=order_id,
+            actor=actor(principal),
+            window=body.to_value(),
+            technician_id=body.technician_id,
+        )
+    )
+    return DispatchOrderOut.from_domain(order)
+
+
+@router.post(
+    "/orders/{order_id}/contact-attempts",
+    response_model=DispatchOrderOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    tags=["appointments"],
+    summary="Record a call to the customer",
+)
+async def contact(order_id: str, body: ContactIn, bus: BusDep, principal: HolderDep) -> Any:
+    """Records the attempt and its outcome (SCH-2, SCH-5): reached → AppointmentConfirmed; a
+    later time → AppointmentRescheduled and confirmed; still unanswered after the policy's tries
+    or unreachable → the agreed time stands (AppointmentConfirmed, customer_reached false)."""
+    order = await bus.handle(
+        commands.RecordContact(
+            order_id=order_id,
+            actor=actor(principal),
+            outcome=body.outcome,
+            window=body.window.to_value() if body.window else None,
+            corrected=tuple(body.corrected),
+            note=body.note,
+        )
+    )
+    return DispatchOrderOut.from_domain(order)
+
+
+@router.post(
+    "/orders/{order_id}/reschedule",
+    response_model=DispatchOrderOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    tags=["appointments"],
+    summary="Move an appointment",
+)
+async def reschedule(
+    order_id: str, body: RescheduleIn, bus: BusDep, principal: DispatcherDep
+) -> Any:
+    """The dispatcher moves the appointment, recording the customer's consent (SCH-3, SCH-6)."""
+    order = await bus.handle(
+        commands.Reschedule(
+            order_id=order_id,
+            actor=actor(principal),
+            window=body.to_value(),
+            reason=body.reason,
+            customer_consent=body.customer_consent,
+            requested_by=body.requested_by,
+        )
+    )
+    return DispatchOrderOut.from_domain(order)
+
+
+@router.post(
+    "/orders/{order_id}/lateness/refusal",
+    response_model=DispatchOrderOut,
+    responses=problem_responses(401, 403, 404, 409),
+    tags=["lateness"],
+    summary="The customer did not accept the apology",
+)
+async def refuse_apology(order_id: str, bus: BusDep, principal: HolderDep) -> Any:
+    """ArrivalLate with the manager-visit action (SCH-7)."""
+    order = await bus.handle(commands.RefuseApology(order_id=order_id, actor=actor(principal)))
+    return DispatchOrderOut.from_domain(order)
+
+
+@router.post(
+    "/orders/{order_id}/postponement",
+    response_model=DispatchOrderOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    tags=["visits"],
+    summary="The customer postponed",
+)
+async def postpone(order_id: str, body: ReasonIn, bus: BusDep, principal: HolderDep) -> Any:
+    """A new visit is booked with the reason and the order returns to the centre (SCH-10)."""
+    order = await bus.handle(
+        commands.Postpone(order_id=order_id, actor=actor(principal), reason=body.reason)
+    )
+    return DispatchOrderOut.from_domain(order)
+
+
+@router.post(
+    "/orders/{order_id}/relocation",
+    response_model=DispatchOrderOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    tags=["visits"],
+    summary="The product is at another address",
+)
+async def relocate(order_id: str, body: RelocationIn, bus: BusDep, principal: HolderDep) -> Any:
+    """With the customer's consent the technician goes there now; otherwise a new visit is
+    booked (SCH-11)."""
+    order = await bus.handle(
+        commands.Relocate(
+            order_id=order_id,
+            actor=actor(principal),
+            location=body.location,
+            go_now=body.go_now,
+            customer_consent=body.customer_consent,
+            note=body.note,
+        )
+    )
+    return DispatchOrderOut.from_domain(order)
+
+
+# -- plans ----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/plans/{day}/optimisation",
+    response_model=PlanOut,
+    responses=problem_responses(401, 403, 409, 422),
+    tags=["plans"],
+    summary="Optimise a day's plan",
+)
+async def optimise(
+    day: date,
+    bus: BusDep,
+    principal: DispatcherDep,
+    time_limit: float | None = Query(default=None, gt=0, le=120),
+) -> Any:
+    """Optimises the day with PyVRP (warm-started from the applied plan), validates it with the
+    independent feasibility checker and applies it: each job's technician and planned
+    departure so they arrive 5-10 minutes early (SCH-4). Pinned and confirmed jobs stay put;
+    an infeasible plan answers 409 with the violations and changes nothing."""
+    return await bus.handle(
+        commands.OptimiseDay(day=day, actor=actor(principal), time_limit=time_limit)
+    )
+
+
+@router.get(
+    "/plans/{day}",
+    response_model=PlanOut,
+    responses=problem_responses(401, 403, 404),
+    tags=["plans"],
+    summary="Read a day's applied plan",
+)
+async def read_plan(
+    day: date, uow: UowFactoryDep, principal: DispatchReaderDep, response: Response
+) -> Any:
+    """The applied plan: per visit the technician, sequence, planned departure and arrival."""
+    plan = await views.day_plan(day, uow=uow())
+    if plan is None:
+        raise ProblemError(404, f"No plan for {day.isoformat()}.", title="Plan not found")
+    return plan

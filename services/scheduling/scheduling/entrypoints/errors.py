@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
-from scheduling.domain.exceptions import DispatchOrderNotFound
+from scheduling.domain.exceptions import (
+    AlreadyExists,
+    CannotTake,
+    DispatchOrderNotFound,
+    IllegalTransition,
+    NetworkNotFound,
+    NotYourOrder,
+    PlanInfeasible,
+    SlotUnavailable,
+    TechnicianNotFound,
+)
 
 DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     DispatchOrderNotFound: (404, "Order not found"),
+    TechnicianNotFound: (404, "Technician not found"),
+    NetworkNotFound: (404, "Network not found"),
+    AlreadyExists: (409, "Already exists"),
+    IllegalTransition: (409, "Not allowed in this state"),
+    NotYourOrder: (403, "Forbidden"),
+    CannotTake: (409, "Cannot take this order"),
+    SlotUnavailable: (409, "Window not available"),
+    PlanInfeasible: (409, "Plan infeasible"),
 }

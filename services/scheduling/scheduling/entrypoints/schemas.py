@@ -1,12 +1,235 @@
-"""Response bodies of scheduling's REST API."""
+"""Request and response bodies of scheduling's REST API."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from scheduling.domain.model import DispatchOrder, DispatchStatus
+from contracts.common import AssigneeKind, GeoPoint, TimeWindow
+from contracts.scheduling import RescheduleInitiator, ReturnReason
+from scheduling.domain.dispatching import Slot
+from scheduling.domain.model import (
+    AuditEntry,
+    ContactOutcome,
+    DispatchOrder,
+    DispatchStatus,
+    Network,
+    Technician,
+)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WindowIn(_In):
+    """An arrival window; both ends aware, start before end."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WindowIn:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+    def to_value(self) -> TimeWindow:
+        """The contract value."""
+        return TimeWindow(start=self.start, end=self.end)
+
+
+class TechnicianIn(_In):
+    """A technician as a dispatch target."""
+
+    name: str = Field(min_length=1, max_length=200)
+    phone: str | None = Field(default=None, max_length=32)
+    skills: list[str] = Field(min_length=1, description="Product lines; `*` for all.")
+    areas: list[str] = Field(min_length=1, description="Districts/cities served; `*` for all.")
+    home: GeoPoint
+    shift_start: time = time(9, 0)
+    shift_end: time = time(18, 0)
+    working_days: list[int] = Field(default=[0, 1, 2, 3, 4, 5], description="0 = Monday.")
+    days_off: list[date] = Field(default_factory=list)
+    daily_capacity: int = Field(default=8, ge=1, le=50)
+    network_id: str | None = Field(default=None, max_length=64)
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _valid(self) -> TechnicianIn:
+        if self.shift_end <= self.shift_start:
+            raise ValueError("shift_end must be after shift_start")
+        if any(d < 0 or d > 6 for d in self.working_days):
+            raise ValueError("working_days are 0 (Monday) to 6 (Sunday)")
+        return self
+
+    def to_domain(self, technician_id: str) -> Technician:
+        """The aggregate."""
+        return Technician(
+            technician_id=technician_id,
+            name=self.name,
+            phone=self.phone,
+            skills=self.skills,
+            areas=self.areas,
+            home=self.home,
+            shift_start=self.shift_start,
+            shift_end=self.shift_end,
+            working_days=sorted(set(self.working_days)),
+            days_off=self.days_off,
+            daily_capacity=self.daily_capacity,
+            network_id=self.network_id,
+            active=self.active,
+        )
+
+
+class TechnicianCreate(TechnicianIn):
+    """A new technician with the id the organisation uses for them."""
+
+    technician_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class TechnicianOut(BaseModel):
+    """A technician."""
+
+    technician_id: str
+    name: str
+    phone: str | None
+    skills: list[str]
+    areas: list[str]
+    home: GeoPoint
+    shift_start: time
+    shift_end: time
+    working_days: list[int]
+    days_off: list[date]
+    daily_capacity: int
+    network_id: str | None
+    active: bool
+    position: GeoPoint | None
+    position_at: datetime | None
+
+    @classmethod
+    def from_domain(cls, t: Technician) -> TechnicianOut:
+        """Read model."""
+        return cls(**{name: getattr(t, name) for name in cls.model_fields})
+
+
+class NetworkIn(_In):
+    """A partner network as a dispatch target (SCH-1)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    skills: list[str] = Field(min_length=1)
+    areas: list[str] = Field(min_length=1)
+    active: bool = True
+
+
+class NetworkCreate(NetworkIn):
+    """A new partner network."""
+
+    network_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class NetworkOut(BaseModel):
+    """A partner network."""
+
+    network_id: str
+    name: str
+    skills: list[str]
+    areas: list[str]
+    active: bool
+
+    @classmethod
+    def from_domain(cls, n: Network) -> NetworkOut:
+        """Read model."""
+        return cls(
+            network_id=n.network_id, name=n.name, skills=n.skills, areas=n.areas, active=n.active
+        )
+
+
+class AssignmentIn(_In):
+    """Assign or reassign: exactly one of technician_id / network_id, and why (SCH-12)."""
+
+    technician_id: str | None = None
+    network_id: str | None = None
+    reason: str = Field(min_length=1, max_length=1000)
+    pinned: bool = Field(default=False, description="Keep it with this technician in day plans.")
+
+    @model_validator(mode="after")
+    def _one(self) -> AssignmentIn:
+        if (self.technician_id is None) == (self.network_id is None):
+            raise ValueError("give exactly one of technician_id and network_id")
+        return self
+
+
+class ReasonIn(_In):
+    """Why."""
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ReturnIn(_In):
+    """Hand the order back to the centre (SCH-1, SCH-3)."""
+
+    reason: ReturnReason
+    detail: str | None = Field(default=None, max_length=1000)
+
+
+class AppointmentIn(WindowIn):
+    """Book this arrival window (SCH-3), optionally with a given technician."""
+
+    technician_id: str | None = None
+
+
+class ContactIn(_In):
+    """A call to the customer (SCH-2, SCH-5)."""
+
+    outcome: ContactOutcome
+    window: WindowIn | None = None
+    corrected: list[str] = Field(default_factory=list)
+    note: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _later_time_has_window(self) -> ContactIn:
+        if self.outcome is ContactOutcome.LATER_TIME and self.window is None:
+            raise ValueError("a later time needs the agreed window")
+        return self
+
+
+class RescheduleIn(WindowIn):
+    """Move the appointment (SCH-3, SCH-6)."""
+
+    reason: str = Field(min_length=1, max_length=1000)
+    customer_consent: bool
+    requested_by: RescheduleInitiator = RescheduleInitiator.CENTRE
+
+
+class PositionIn(_In):
+    """A technician's position ping, optionally with their own ETA for the next job (SCH-6)."""
+
+    position: GeoPoint
+    at: AwareDatetime | None = None
+    eta: AwareDatetime | None = None
+    order_id: str | None = None
+
+
+class RelocationIn(_In):
+    """The product is at another address (SCH-11)."""
+
+    location: GeoPoint
+    go_now: bool
+    customer_consent: bool
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class VisitOut(BaseModel):
+    """One visit of an order."""
+
+    visit_id: str
+    number: int
+    created_at: datetime
+    reason: str | None
+    previous_visit_id: str | None
 
 
 class DispatchOrderOut(BaseModel):
@@ -20,6 +243,21 @@ class DispatchOrderOut(BaseModel):
     loaner_required: bool
     status: DispatchStatus
     dispatchable: bool
+    area: str | None = None
+    location: GeoPoint | None = None
+    visit_id: str | None = None
+    visits: list[VisitOut] = Field(default_factory=list)
+    assignee_kind: AssigneeKind | None = None
+    technician_id: str | None = None
+    network_id: str | None = None
+    assigned_at: datetime | None = None
+    appointment: TimeWindow | None = None
+    pinned: bool = False
+    confirmed_at: datetime | None = None
+    contact_overdue_at: datetime | None = None
+    planned_departure: datetime | None = None
+    predicted_arrival: datetime | None = None
+    arrived_at: datetime | None = None
 
     @classmethod
     def from_domain(cls, order: DispatchOrder) -> DispatchOrderOut:
@@ -33,4 +271,57 @@ class DispatchOrderOut(BaseModel):
             loaner_required=order.loaner_required,
             status=order.status,
             dispatchable=order.dispatchable,
+            area=order.area,
+            location=order.location,
+            visit_id=order.visit_id if order.visits else None,
+            visits=[VisitOut(**v.__dict__) for v in order.visits],
+            assignee_kind=order.assignee_kind,
+            technician_id=order.technician_id,
+            network_id=order.network_id,
+            assigned_at=order.assigned_at,
+            appointment=order.appointment,
+            pinned=order.pinned,
+            confirmed_at=order.confirmed_at,
+            contact_overdue_at=order.contact_overdue_at,
+            planned_departure=order.planned_departure,
+            predicted_arrival=order.predicted_arrival,
+            arrived_at=order.arrived_at,
         )
+
+
+class AuditOut(BaseModel):
+    """One audited change (SCH-8, SCH-12)."""
+
+    at: datetime
+    actor: str
+    action: str
+    reason: str | None
+    detail: dict[str, Any]
+
+    @classmethod
+    def from_domain(cls, e: AuditEntry) -> AuditOut:
+        """Read model."""
+        return cls(at=e.at, actor=e.actor, action=e.action, reason=e.reason, detail=dict(e.detail))
+
+
+class SlotOut(BaseModel):
+    """A feasible arrival window (SCH-3)."""
+
+    start: datetime
+    end: datetime
+    technician_id: str
+
+    @classmethod
+    def from_domain(cls, s: Slot) -> SlotOut:
+        """Read model."""
+        return cls(start=s.window.start, end=s.window.end, technician_id=s.technician_id)
+
+
+class PlanOut(BaseModel):
+    """An applied day plan: per visit the technician, order in the route, departure, arrival."""
+
+    day: str
+    visits: list[dict[str, Any]]
+    unassigned: list[str]
+    distance_m: int | None = None
+    dirty: bool = False

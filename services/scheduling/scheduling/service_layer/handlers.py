@@ -1,51 +1,1146 @@
-"""Scheduling's handlers of events from other services."""
+"""Scheduling's handlers: commands from the REST API, events from other services, timers."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
 import structlog
 
+from contracts.common import AssigneeKind, TimeWindow
 from contracts.envelope import EventEnvelope
-from contracts.intake import OrderCancelled, OrderCreated, OrderResolvedRemotely, OrderVerified
+from contracts.feedback import RevisitRequested
+from contracts.fieldwork import (
+    CustomerNotHome,
+    InstallationCompleted,
+    RepairCompleted,
+    RepairFailed,
+    RepairFailureReason,
+    TechnicianArrived,
+    TechnicianDeparted,
+)
+from contracts.intake import (
+    OrderCancelled,
+    OrderCreated,
+    OrderReopened,
+    OrderResolvedRemotely,
+    OrderVerified,
+)
 from contracts.registry import parse_data
-from scheduling.domain.model import DispatchOrder
+from contracts.scheduling import ReturnReason, RevisitReason
+from scheduling.domain import commands
+from scheduling.domain.dispatching import (
+    HeldJob,
+    Slot,
+    candidate_windows,
+    choose_technician,
+    feasible_slots,
+    fits,
+    nearest_now,
+)
+from scheduling.domain.exceptions import (
+    AlreadyExists,
+    CannotTake,
+    DispatchOrderNotFound,
+    IllegalTransition,
+    NetworkNotFound,
+    NotYourOrder,
+    PlanInfeasible,
+    SlotUnavailable,
+    TechnicianNotFound,
+)
+from scheduling.domain.insertion import LiveRoute, cheapest_insertion
+from scheduling.domain.model import (
+    AUTO,
+    CLOSED,
+    HELD,
+    DispatchOrder,
+    DispatchStatus,
+    Network,
+    Technician,
+)
+from scheduling.domain.planning import PlanJob, PlanTechnician, build_day_problem
+from scheduling.domain.policy import AssignmentMode, SchedulingPolicy
+from scheduling.domain.routing import PlannedRoute, RouteSolver, RoutingPlan, Stop, check_plan
+from scheduling.domain.travel import GreatCircleTravel, TravelTimes
 from scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
 
 log = structlog.get_logger(__name__)
 
+Clock = Callable[[], datetime]
+UowFactory = Callable[[], SchedulingUnitOfWork]
 
-async def handle_event(envelope: EventEnvelope, *, uow: SchedulingUnitOfWork) -> None:
-    """Apply an intake event to the dispatch queue, once (inbox in the same transaction)."""
+PLANNER = "scheduling:plan"
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+async def _order(uow: SchedulingUnitOfWork, order_id: str) -> DispatchOrder:
+    order = await uow.orders.get(order_id)
+    if order is None:
+        raise DispatchOrderNotFound(order_id)
+    return uow.track(order)
+
+
+async def _technician(uow: SchedulingUnitOfWork, technician_id: str) -> Technician:
+    tech = await uow.technicians.get(technician_id)
+    if tech is None:
+        raise TechnicianNotFound(technician_id)
+    return tech
+
+
+def _held_jobs(orders: list[DispatchOrder], policy: SchedulingPolicy) -> dict[str, list[HeldJob]]:
+    held: dict[str, list[HeldJob]] = {}
+    for o in orders:
+        if o.technician_id and o.appointment and o.location:
+            held.setdefault(o.technician_id, []).append(
+                HeldJob(
+                    order_id=o.order_id,
+                    location=o.location,
+                    window=o.appointment,
+                    minutes=policy.job_minutes(o.product_line),
+                )
+            )
+    return held
+
+
+def _check_actor_owns(order: DispatchOrder, actor: commands.Actor) -> None:
+    """Technicians act on their own visits only; networks on theirs (SCH-8, SCH-12)."""
+    if actor.is_dispatcher:
+        return
+    if (
+        actor.role == "technician"
+        and actor.technician_id
+        and actor.technician_id == order.technician_id
+    ):
+        return
+    if actor.role == "partner" and actor.network_id and actor.network_id == order.network_id:
+        return
+    raise NotYourOrder(f"Order {order.order_id} is not held by this caller.")
+
+
+async def _auto_assign(
+    order: DispatchOrder,
+    *,
+    uow: SchedulingUnitOfWork,
+    now: datetime,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+) -> None:
+    """SCH-1 / INT-7: place a dispatchable order when policy says so; else it waits."""
+    if not order.dispatchable:
+        return
+    technicians = await uow.technicians.list()
+    if order.emergency and order.location is not None:
+        await _assign_emergency(
+            order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, technicians=technicians
+        )
+        return
+    if policy.mode_for(order.area) is AssignmentMode.MANUAL:
+        return
+    held_orders = await uow.orders.held()
+    workload = Counter(o.technician_id for o in held_orders if o.technician_id)
+    held = _held_jobs(held_orders, policy)
+    for window in order.preferred_windows:
+        if order.location is None or window.end <= now:
+            break
+        slots = feasible_slots(
+            location=order.location,
+            product_line=order.product_line,
+            area=order.area,
+            minutes=policy.job_minutes(order.product_line),
+            technicians=technicians,
+            held=held,
+            windows=[window],
+            policy=policy,
+            travel=travel,
+            tz=tz,
+        )
+        if slots:
+            tech = next(t for t in technicians if t.technician_id == slots[0].technician_id)
+            order.assign(
+                technician=tech,
+                by=AUTO,
+                reason=f"skill {order.product_line}, area {order.area or 'any'}, "
+                f"customer's preferred window feasible",
+                now=now,
+                appointment=window,
+            )
+            return
+    choice = choose_technician(
+        technicians=technicians,
+        product_line=order.product_line,
+        area=order.area,
+        location=order.location,
+        workload=dict(workload),
+    )
+    if choice is not None:
+        tech, reason = choice
+        order.assign(technician=tech, by=AUTO, reason=reason, now=now)
+        return
+    for network in await uow.networks.list():
+        if network.can_take(product_line=order.product_line, area=order.area):
+            order.assign(
+                network=network,
+                by=AUTO,
+                reason=f"no own technician free; network serves {order.product_line} "
+                f"in {order.area or 'any area'}",
+                now=now,
+            )
+            return
+
+
+async def _assign_emergency(
+    order: DispatchOrder,
+    *,
+    uow: SchedulingUnitOfWork,
+    now: datetime,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    technicians: list[Technician],
+) -> None:
+    """INT-7 / SCH-9: someone on site within the emergency time; into today's live plan by
+    cheapest feasible insertion when there is one, else the nearest technician on shift."""
+    assert order.location is not None
+    window = TimeWindow(start=now, end=now + timedelta(minutes=policy.emergency_response_minutes))
+    today = now.astimezone(tz).date()
+    plan_row = await uow.plans.get(today)
+    if plan_row is not None:
+        inserted = await _insert_into_plan(
+            order,
+            window=window,
+            plan_row=plan_row,
+            uow=uow,
+            now=now,
+            policy=policy,
+            travel=travel,
+            tz=tz,
+            technicians=technicians,
+        )
+        if inserted is not None:
+            order.assign(
+                technician=inserted,
+                by=AUTO,
+                reason="emergency: cheapest feasible insertion into today's plan",
+                now=now,
+                appointment=window,
+            )
+            return
+    found = nearest_now(
+        technicians=technicians,
+        product_line=order.product_line,
+        location=order.location,
+        now=now,
+        tz=tz,
+        travel=travel,
+    )
+    if found is None:
+        return
+    tech, eta = found
+    order.assign(
+        technician=tech,
+        by=AUTO,
+        reason=f"emergency: nearest technician on shift, {eta // 60} min away",
+        now=now,
+        appointment=window,
+    )
+
+
+async def _insert_into_plan(
+    order: DispatchOrder,
+    *,
+    window: TimeWindow,
+    plan_row: object,
+    uow: SchedulingUnitOfWork,
+    now: datetime,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    technicians: list[Technician],
+) -> Technician | None:
+    visits = list(getattr(plan_row, "visits", []))
+    by_tech: dict[str, list[dict[str, object]]] = {}
+    for v in visits:
+        by_tech.setdefault(str(v["technician_id"]), []).append(v)
+    orders = {o.order_id: o for o in await uow.orders.held()}
+    today = now.astimezone(tz).date()
+    techs = [
+        t
+        for t in technicians
+        if t.works_on(today) and not t.why_not(product_line=order.product_line, area=None)
+    ]
+    if not techs or order.location is None:
+        return None
+    plan_techs, plan_jobs = [], []
+    for t in techs:
+        shift = t.shift(today, tz)
+        plan_techs.append(
+            PlanTechnician(
+                technician_id=t.technician_id,
+                start_at=t.where(now),
+                end_at=t.home,
+                shift_start=shift.start,
+                shift_end=shift.end,
+                skills=None,
+                capacity=t.daily_capacity,
+            )
+        )
+        for v in sorted(by_tech.get(t.technician_id, []), key=lambda v: int(str(v["sequence"]))):
+            held = orders.get(str(v["order_id"]))
+            if held is None or held.appointment is None or held.location is None:
+                continue
+            if held.arrived_at is not None or held.appointment.end < now:
+                continue
+            plan_jobs.append(
+                (
+                    t.technician_id,
+                    PlanJob(
+                        job_id=held.order_id,
+                        location=held.location,
+                        window_start=held.appointment.start,
+                        window_end=held.appointment.end,
+                        minutes=policy.job_minutes(held.product_line),
+                        skill=None,
+                    ),
+                )
+            )
+    new = PlanJob(
+        job_id=order.order_id,
+        location=order.location,
+        window_start=window.start,
+        window_end=window.end,
+        minutes=policy.job_minutes(order.product_line),
+        skill=None,
+    )
+    origin = datetime.combine(today, datetime.min.time(), tzinfo=tz)
+    day = build_day_problem(
+        technicians=plan_techs,
+        jobs=[j for _, j in plan_jobs] + [new],
+        policy=policy,
+        travel=travel,
+        origin=origin,
+        not_before=now,
+    )
+    job_by_key = {j.key: j for j in day.problem.jobs}
+    routes = []
+    for vehicle in day.problem.vehicles:
+        routes.append(
+            LiveRoute(
+                vehicle=vehicle,
+                jobs=[job_by_key[j.job_id] for k, j in plan_jobs if k == vehicle.key],
+                ready=day.seconds(now),
+            )
+        )
+    urgent = job_by_key[order.order_id]
+    found = cheapest_insertion(
+        routes, urgent, durations=day.problem.durations, distances=day.problem.distances
+    )
+    if found is None:
+        return None
+    chosen = techs[found.route]
+    await uow.plans.save(
+        today,
+        visits=[
+            *visits,
+            {
+                "order_id": order.order_id,
+                "technician_id": chosen.technician_id,
+                "sequence": found.position - 0.5,
+                "depart": day.at(found.depart).isoformat(),
+                "arrive": day.at(found.start).isoformat(),
+            },
+        ],
+        unassigned=list(getattr(plan_row, "unassigned", [])),
+        now=now,
+        dirty=True,
+    )
+    order.planned_departure = day.at(found.depart)
+    return chosen
+
+
+# -- events of other services ---------------------------------------------------------------
+
+
+async def handle_event(
+    envelope: EventEnvelope,
+    *,
+    uow: SchedulingUnitOfWork,
+    clock: Clock,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+) -> None:
+    """Apply an event of another service, once (inbox in the same transaction)."""
     async with uow:
         if not await uow.claim_inbox(envelope):
             return
-        payload = parse_data(envelope) if envelope.event_name in EVENTS_OF_INTEREST else None
+        if envelope.event_name not in EVENTS_OF_INTEREST:
+            await uow.commit()
+            return
+        payload = parse_data(envelope)
+        now = clock()
         if isinstance(payload, OrderCreated):
             if await uow.orders.get(payload.order_id) is None:
-                order = DispatchOrder.from_intake(
-                    order_id=payload.order_id,
-                    received_at=envelope.time,
-                    product_line=payload.product.line,
-                    emergency=payload.emergency,
-                    needs_verification=payload.needs_verification,
-                    loaner_required=payload.loaner_required,
+                address = payload.customer.address
+                order = uow.track(
+                    DispatchOrder.from_intake(
+                        order_id=payload.order_id,
+                        received_at=envelope.time,
+                        product_line=payload.product.line,
+                        emergency=payload.emergency,
+                        needs_verification=payload.needs_verification,
+                        loaner_required=payload.loaner_required,
+                        location=address.location,
+                        area=address.district or address.city,
+                        preferred_windows=payload.preferred_windows,
+                    )
                 )
+                await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
                 await uow.orders.save(order)
-        elif payload is not None:
-            order_or_none = await uow.orders.get(envelope.subject)
-            if order_or_none is None:
-                log.warning("scheduling.event_before_order", type=envelope.type)
-            else:
-                if isinstance(payload, OrderVerified):
-                    order_or_none.verified(override=payload.dispatch_override)
-                elif isinstance(payload, OrderCancelled):
-                    order_or_none.cancelled()
-                elif isinstance(payload, OrderResolvedRemotely):
-                    order_or_none.resolved_remotely()
-                await uow.orders.save(order_or_none)
+            await uow.commit()
+            return
+        order_or_none = await uow.orders.get(envelope.subject)
+        if order_or_none is None:
+            log.warning("scheduling.event_before_order", type=envelope.type)
+            await uow.commit()
+            return
+        order = uow.track(order_or_none)
+        if isinstance(payload, OrderVerified):
+            if payload.customer is not None and payload.customer.address.location is not None:
+                order.location = payload.customer.address.location
+            order.verified(override=payload.dispatch_override)
+            await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
+        elif isinstance(payload, OrderCancelled):
+            order.cancelled()
+        elif isinstance(payload, OrderResolvedRemotely):
+            order.resolved_remotely()
+        elif isinstance(payload, OrderReopened):
+            if payload.visit_needed and order.status not in {DispatchStatus.CANCELLED}:
+                order.status = (
+                    DispatchStatus.VISIT_DONE
+                    if order.status is DispatchStatus.CLOSED_REMOTELY
+                    else order.status
+                )
+                order.book_revisit(
+                    reason=RevisitReason.OTHER,
+                    by=payload.reopened_by or "intake",
+                    now=now,
+                    detail=payload.reason,
+                    keep_technician=False,
+                )
+                await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
+        elif isinstance(payload, TechnicianDeparted):
+            order.departed(now=now)
+            order.predict_arrival(arrival=payload.eta, now=now, policy=policy, cause="departed")
+        elif isinstance(payload, TechnicianArrived):
+            order.arrived(at=payload.arrived_at, policy=policy)
+        elif isinstance(payload, RepairCompleted | InstallationCompleted):
+            order.visit_ended()
+        elif isinstance(payload, RepairFailed):
+            order.visit_ended()
+            reason = REVISIT_REASONS.get(payload.reason, RevisitReason.OTHER)
+            order.book_revisit(
+                reason=reason,
+                by=payload.technician_id,
+                now=now,
+                detail=payload.detail,
+                keep_technician=True,
+            )
+        elif isinstance(payload, CustomerNotHome):
+            if order.held:
+                order.return_to_centre(
+                    reason=ReturnReason.CUSTOMER_NOT_HOME, by=payload.technician_id, now=now
+                )
+            order.book_revisit(
+                reason=RevisitReason.CUSTOMER_NOT_HOME,
+                by=payload.technician_id,
+                now=now,
+                keep_technician=False,
+            )
+        elif isinstance(payload, RevisitRequested) and order.status not in CLOSED:
+            if order.held:
+                order.visit_ended()
+            order.book_revisit(
+                reason=RevisitReason.CUSTOMER_DISSATISFIED,
+                by=payload.requested_by or "feedback",
+                now=now,
+                detail=payload.reason,
+                keep_technician=False,
+            )
+            await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
+        await uow.orders.save(order)
         await uow.commit()
 
 
+REVISIT_REASONS = {
+    RepairFailureReason.MISSING_PART: RevisitReason.MISSING_PART,
+    RepairFailureReason.NEEDS_SECOND_VISIT: RevisitReason.WORK_UNFINISHED,
+}
+
 #: Events of other services that change the dispatch queue (FLOW.md).
 EVENTS_OF_INTEREST = frozenset(
-    {"OrderCreated", "OrderVerified", "OrderCancelled", "OrderResolvedRemotely"}
+    {
+        "OrderCreated",
+        "OrderVerified",
+        "OrderCancelled",
+        "OrderResolvedRemotely",
+        "OrderReopened",
+        "TechnicianDeparted",
+        "TechnicianArrived",
+        "RepairCompleted",
+        "InstallationCompleted",
+        "RepairFailed",
+        "CustomerNotHome",
+        "RevisitRequested",
+    }
 )
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+async def save_technician(cmd: commands.SaveTechnician, *, uow: SchedulingUnitOfWork) -> Technician:
+    """Register or replace a technician."""
+    async with uow:
+        existing = await uow.technicians.get(cmd.technician.technician_id)
+        if cmd.create and existing is not None:
+            raise AlreadyExists(f"Technician {cmd.technician.technician_id} exists already.")
+        if not cmd.create and existing is None:
+            raise TechnicianNotFound(cmd.technician.technician_id)
+        tech = cmd.technician
+        if existing is not None:
+            tech.position, tech.position_at = existing.position, existing.position_at
+        await uow.technicians.save(tech)
+        await uow.commit()
+        return tech
+
+
+async def save_network(cmd: commands.SaveNetwork, *, uow: SchedulingUnitOfWork) -> Network:
+    """Register or replace a partner network."""
+    async with uow:
+        existing = await uow.networks.get(cmd.network.network_id)
+        if cmd.create and existing is not None:
+            raise AlreadyExists(f"Network {cmd.network.network_id} exists already.")
+        if not cmd.create and existing is None:
+            raise NetworkNotFound(cmd.network.network_id)
+        await uow.networks.save(cmd.network)
+        await uow.commit()
+        return cmd.network
+
+
+async def assign_order(
+    cmd: commands.AssignOrder, *, uow: SchedulingUnitOfWork, clock: Clock
+) -> DispatchOrder:
+    """SCH-8, SCH-12: a dispatcher (or a network's dispatcher, for its own orders and to its own
+    technicians) gives or moves the visit; every change is audited with who and why."""
+    async with uow:
+        order = await _order(uow, cmd.order_id)
+        tech = await _technician(uow, cmd.technician_id) if cmd.technician_id else None
+        network = None
+        if cmd.network_id:
+            network = await uow.networks.get(cmd.network_id)
+            if network is None:
+                raise NetworkNotFound(cmd.network_id)
+        if not cmd.actor.is_dispatcher:
+            own_network = cmd.actor.network_id
+            if not (
+                cmd.actor.role == "partner"
+                and own_network is not None
+                and order.network_id == own_network
+                and tech is not None
+                and tech.network_id == own_network
+            ):
+                raise NotYourOrder(
+                    "Only a dispatcher assigns, reassigns or cancels (SCH-12); a network's "
+                    "dispatcher only its own orders to its own technicians."
+                )
+        if tech is not None:
+            reasons = tech.why_not(product_line=order.product_line, area=order.area)
+            if reasons:
+                raise CannotTake(
+                    f"Technician {tech.technician_id} cannot take this order.", reasons
+                )
+        if network is not None and not network.can_take(
+            product_line=order.product_line, area=order.area
+        ):
+            raise CannotTake(
+                f"Network {network.network_id} cannot take this order.", ["skill/area"]
+            )
+        order.assign(
+            technician=tech,
+            network=network,
+            by=cmd.actor.name,
+            reason=cmd.reason,
+            now=clock(),
+            pinned=cmd.pinned,
+        )
+        await uow.orders.save(order)
+        await uow.commit()
+        return order
+
+
+async def cancel_assignment(
+    cmd: commands.CancelAssignment, *, uow: SchedulingUnitOfWork, clock: Clock
+) -> DispatchOrder:
+    """SCH-12: only a dispatcher cancels an assignment; the order goes back to the queue."""
+    async with uow:
+        order = await _order(uow, cmd.order_id)
+        if not cmd.actor.is_dispatcher:
+            raise NotYourOrder("Only a dispatcher cancels an assignment (SCH-12).")
+        order.return_to_centre(
+            reason=ReturnReason.OTHER,
+            by=cmd.actor.name,
+            now=clock(),
+            detail=f"assignment cancelled by the dispatcher: {cmd.reason}",
+        )
+        await uow.orders.save(order)
+        await uow.commit()
+        return order
+
+
+async def return_order(
+    cmd: commands.ReturnOrder, *, uow: SchedulingUnitOfWork, clock: Clock
+) -> DispatchOrder:
+    """SCH-1 / SCH-3 / SCH-8: the holder hands the order back to the centre, not to a colleague."""
+    async with uow:
+        order = await _order(uow, cmd.order_id)
+        _check_actor_owns(order, cmd.actor)
+        order.return_to_centre(reason=cmd.reason, by=cmd.actor.name, now=clock(), detail=cmd.detail)
+        await uow.orders.save(order)
+        await uow.commit()
+        return order
+
+
+async def offer_slots(
+    order_id: str,
+    *,
+    uow: SchedulingUnitOfWork,
+    clock: Clock,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    days: int | None = None,
+) -> list[Slot]:
+    """SCH-3: feasible arrival windows for the next days, given skills, shifts, held jobs and
+    travel time."""
+    async with uow:
+        order = await _order(uow, order_id)
+        return await _slots(
+            order,
+            uow=uow,
+            now=clock(),
+            policy=policy,
+            travel=travel,
+            tz=tz,
+            days=days or policy.slot_days_ahead,
+        )
+
+
+async def _slots(
+    order: DispatchOrder,
+    *,
+    uow: SchedulingUnitOfWork,
+    now: datetime,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    days: int,
+    exclude_order: bool = True,
+) -> list[Slot]:
+    if order.location is None:
+        raise CannotTake("The order has no map location; verify the address first.", ["location"])
+    technicians = await uow.technicians.list()
+    if order.held and order.technician_id and order.assignee_kind is AssigneeKind.TECHNICIAN:
+        technicians = [t for t in technicians if t.technician_id == order.technician_id]
+    held_orders = [o for o in await uow.orders.held() if o.order_id != order.order_id]
+    today = now.astimezone(tz).date()
+    windows = candidate_windows(
+        days=[today + timedelta(days=d) for d in range(days + 1)],
+        tz=tz,
+        policy=policy,
+        now=now,
+        technicians=technicians,
+    )
+    workload: Counter[tuple[str, date]] = Counter()
+    for o in held_orders:
+        if o.technician_id and o.appointment:
+            workload[(o.technician_id, o.appointment.start.astimezone(tz).date())] += 1
+    return feasible_slots(
+        location=order.location,
+        product_line=order.product_line,
+        area=order.area,
+        minutes=policy.job_minutes(order.product_line),
+        technicians=technicians,
+        held=_held_jobs(held_orders, policy),
+        windows=windows,
+        policy=policy,
+        travel=travel,
+        tz=tz,
+        workload=dict(workload),
+    )
+
+
+async def book_appointment(
+    cmd: commands.BookAppointment,
+    *,
+    uow: SchedulingUnitOfWork,
+    clock: Clock,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+) -> DispatchOrder:
+    """SCH-3: book a window only if a technician can keep it; a clash answers with alternatives."""
+    async with uow:
+        order = await _order(uow, cmd.order_id)
+        now = clock()
+        if order.status not in {DispatchStatus.AWAITING_ASSIGNMENT, *HELD}:
+            raise IllegalTransition("book an appointment for", order.status.value, [])
+        if order.held:
+            _check_actor_owns(order, cmd.actor)
+        elif not cmd.actor.is_dispatcher:
+            raise NotYourOrder("Only a dispatcher places an unassigned order (SCH-12).")
+        if order.location is None:
+            raise CannotTake(
+                "The order has no map location; verify the address first.", ["location"]
+            )
+        technicians = await uow.technicians.list()
+        wanted = cmd.technician_id or (order.technician_id if order.held else None)
+        candidates = [t for t in technicians if wanted is None or t.technician_id == wanted]
+        if wanted is not None and not candidates:
+            raise TechnicianNotFound(wanted)
+        held_orders = [o for o in await uow.orders.held() if o.order_id != order.order_id]
+        held = _held_jobs(held_orders, policy)
+        best: tuple[int, Technician] | None = None
+        for tech in candidates:
+            if tech.why_not(product_line=order.product_line, area=order.area):
+                continue
+            added = fits(
+                technician=tech,
+                held=held.get(tech.technician_id, []),
+                location=order.location,
+                window=cmd.window,
+                minutes=policy.job_minutes(order.product_line),
+                policy=policy,
+                travel=travel,
+                tz=tz,
+            )
+            if added is not None and (best is None or added < best[0]):
+                best = (added, tech)
+        if cmd.window.start < now or best is None:
+            alternatives = await _slots(
+                order,
+                uow=uow,
+                now=now,
+                policy=policy,
+                travel=travel,
+                tz=tz,
+                days=policy.slot_days_ahead,
+            )
+            raise SlotUnavailable(
+                "No technician can arrive on time in this window (SCH-3); pick another.",
+                [
+                    {
+                        "start": s.window.start.isoformat(),
+                        "end": s.window.end.isoformat(),
+                        "technician_id": s.technician_id,
+                    }
+                    for s in alternatives[:10]
+                ],
+            )
+        tech = best[1]
+        if order.held and order.technician_id == tech.technician_id:
+            order.reschedule(
+                window=cmd.window,
+                reason="appointment booked",
+                by=cmd.actor.name,
+                now=now,
+                requested_by=commands.RescheduleInitiator.CUSTOMER,
+                customer_consent=True,
+            )
+        else:
+            order.assign(
+                technician=tech,
+                by=cmd.actor.name,
+                reason=f"appointment booked; feasible for {tech.name}",
+                now=now,
+                appointment=cmd.window,
+            )
+        await uow.orders.save(order)
+        await uow.commit()
+        return order
+
+
+async def record_contact(
+    cmd: commands.RecordContact,
+    *,
+    uow: SchedulingUnitOfWork,
+    clock: Clock,
+    policy: SchedulingPolicy,
+) -> DispatchOrder:
+    """SCH-2 / SCH-5: record a call and act on its outcome."""
+    async with uow:
+        order = await _order(uow, cmd.order_id)
+        _check_actor_owns(order, cmd.actor)
+        tech = await uow.technicians.get(order.technician_id) if order.technician_id else None
+        order.record_contact(
+            outcome=cmd.outcome,
+            by=cmd.actor.name,
+            now=clock(),
+            technician=tech,
+            policy=policy,
+            window=cmd.window,
+            corrected=list(cmd.corrected),
+            note=cmd.note,
+        )
+        await uow.orders.save(order)
+        await uow.commit()
+        return order
+
+
+async def reschedule(
+    cmd: commands.Reschedule, *, uow: SchedulingUnitOfWork, clock: Clock
+) -> DispatchOrder:
+    """SCH-3 / SCH-6: the dispatcher moves the appointment with the customer's consent recorded."""
+    async with uow:
+        order = await _order(uow, cmd.order_id)
+        if not cmd.actor.is_dispatcher:
+            raise NotYourOrder("Only a dispatcher reschedules (FLOW.md).")
+        order.reschedule(
+            window=cmd.window,
+            reason=cmd.reason,
+            by=cmd.actor.name,
+            now=clock(),
+            requested_by=cmd.requested_by,
+            customer_consent=cmd.customer_consent,
+        )
+        await uow.orders.save(order)
+        await uow.commit()
+        return order
+
+
+async def report_position(
+    cmd: commands.ReportPosition,
+    *,
+    uow: SchedulingUnitOfWork,
+    clock: Clock,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+) -> list[DispatchOrder]:
+    """SCH-6: re-predict the technician's remaining arrivals today from a position/ETA ping;
+    ArrivalLate goes out before the appointment when a forecast misses its window."""
+    async with uow:
+        if not cmd.actor.is_dispatcher and cmd.actor.technician_id != cmd.technician_id:
+            raise NotYourOrder("A technician reports only their own position.")
+        tech = await _technician(uow, cmd.technician_id)
+        now = cmd.at or clock()
+        tech.position, tech.position_at = cmd.position, now
+        await uow.technicians.save(tech)
+        orders = [
+            uow.track(o)
+            for o in await uow.orders.held(cmd.technician_id)
+            if o.appointment is not None and o.arrived_at is None and o.appointment.end > now
+        ]
+        orders.sort(key=lambda o: (o.status is not DispatchStatus.EN_ROUTE, o.appointment.start))  # type: ignore[union-attr]
+        if cmd.order_id is not None:
+            orders.sort(key=lambda o: o.order_id != cmd.order_id)
+        here, clock_at = cmd.position, now
+        for n, order in enumerate(orders):
+            assert order.appointment is not None
+            if order.location is not None:
+                arrival = clock_at + timedelta(seconds=_seconds(travel, here, order.location))
+            else:
+                arrival = clock_at
+            if n == 0 and cmd.eta is not None:
+                arrival = cmd.eta  # the technician's own estimate beats ours
+            order.predict_arrival(arrival=arrival, now=now, policy=policy, cause="position update")
+            start_work = max(arrival, order.appointment.start)
+            clock_at = start_work + timedelta(minutes=policy.job_minutes(order.product_line))
+            here = order.location or here
+            await uow.orders.save(order)
+        await uow.commit()
+        return orders
+
+
+def _seconds(travel: TravelTimes, a: object, b: object) -> int:
+    durations, _ = travel.matrices([a, b])  # type: ignore[list-item]
+    return int(durations[0, 1])
+
+
+async def refuse_apology(
+    cmd: commands.RefuseApology, *, uow: SchedulingUnitOfWork, clock: Clock
+) -> DispatchOrder:
+    """SCH-7: the customer did not accept the apology: the after-sales manager visits."""
+    async with uow:
+        order = await _order(uow, cmd.order_id)
+        _check_actor_owns(order, cmd.actor)
+        order.apology_refused(by=cmd.actor.name, now=clock())
+        await uow.orders.save(order)
+        await uow.commit()
+        return order
+
+
+async def postpone(
+    cmd: commands.Postpone, *, uow: SchedulingUnitOfWork, clock: Clock
+) -> DispatchOrder:
+    """SCH-10: a postponement books a new visit and returns the order to the centre."""
+    async with uow:
+        order = await _order(uow, cmd.order_id)
+        _check_actor_owns(order, cmd.actor)
+        order.postpone(by=cmd.actor.name, now=clock(), reason=cmd.reason)
+        await uow.orders.save(order)
+        await uow.commit()
+        return order
+
+
+async def relocate(
+    cmd: commands.Relocate, *, uow: SchedulingUnitOfWork, clock: Clock
+) -> DispatchOrder:
+    """SCH-11: the product is elsewhere: with the customer's consent go there now, else rebook."""
+    async with uow:
+        order = await _order(uow, cmd.order_id)
+        _check_actor_owns(order, cmd.actor)
+        now = clock()
+        order.relocated(location=cmd.location, by=cmd.actor.name, now=now, note=cmd.note)
+        if not (cmd.go_now and cmd.customer_consent):
+            if order.held:
+                order.visit_ended()
+            order.book_revisit(
+                reason=RevisitReason.OTHER,
+                by=cmd.actor.name,
+                now=now,
+                detail=f"product at another address: {cmd.note or 'rebooked'}",
+                keep_technician=True,
+            )
+        await uow.orders.save(order)
+        await uow.commit()
+        return order
+
+
+# -- plans ----------------------------------------------------------------------------------
+
+
+async def optimise_day(
+    cmd: commands.OptimiseDay,
+    *,
+    uow: SchedulingUnitOfWork,
+    clock: Clock,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    solver: RouteSolver,
+) -> dict[str, object]:
+    """SCH-4: optimise the day with the solver (warm-started from the applied plan), validate it
+    with the independent checker, and only then apply it: technician and planned departure per
+    job. Pinned and customer-confirmed jobs stay with their technician."""
+    async with uow:
+        now = clock()
+        technicians = [t for t in await uow.technicians.list() if t.works_on(cmd.day)]
+        orders = [
+            o
+            for o in await uow.orders.held()
+            if o.assignee_kind is AssigneeKind.TECHNICIAN
+            and o.appointment is not None
+            and o.location is not None
+            and o.arrived_at is None
+            and o.appointment.start.astimezone(tz).date() == cmd.day
+        ]
+        running = cmd.day == now.astimezone(tz).date()
+        plan_techs = []
+        for t in technicians:
+            shift = t.shift(cmd.day, tz)
+            plan_techs.append(
+                PlanTechnician(
+                    technician_id=t.technician_id,
+                    start_at=t.where(now) if running else t.home,
+                    end_at=t.home,
+                    shift_start=shift.start,
+                    shift_end=shift.end,
+                    skills=None if "*" in t.skills else frozenset(t.skills),
+                    capacity=t.daily_capacity,
+                )
+            )
+        known = {t.technician_id for t in technicians}
+        jobs = [
+            PlanJob(
+                job_id=o.order_id,
+                location=o.location,  # type: ignore[arg-type]
+                window_start=o.appointment.start,  # type: ignore[union-attr]
+                window_end=o.appointment.end,  # type: ignore[union-attr]
+                minutes=policy.job_minutes(o.product_line),
+                skill=o.product_line,
+                emergency=o.emergency,
+                revisit=o.is_revisit,
+                pinned_to=o.technician_id
+                if (
+                    o.pinned
+                    or o.confirmed_at is not None
+                    or o.status is DispatchStatus.EN_ROUTE
+                    or _departure_decided(o, now, policy)
+                )
+                and o.technician_id in known
+                else None,
+            )
+            for o in orders
+        ]
+        origin = datetime.combine(cmd.day, datetime.min.time(), tzinfo=tz)
+        day = build_day_problem(
+            technicians=plan_techs,
+            jobs=jobs,
+            policy=policy,
+            travel=travel,
+            origin=origin,
+            not_before=now if running else None,
+        )
+        previous = await uow.plans.get(cmd.day)
+        warm = _plan_from_row(previous.visits) if previous is not None else None
+        plan = solver.solve(
+            day.problem,
+            time_limit=cmd.time_limit or policy.plan_time_limit_seconds,
+            warm_start=warm,
+        )
+        violations = check_plan(day.problem, plan)
+        if violations:
+            raise PlanInfeasible(violations)
+        by_id = {o.order_id: uow.track(o) for o in orders}
+        techs = {t.technician_id: t for t in technicians}
+        visits = day.to_visits(plan)
+        for visit in visits:
+            order = by_id[visit.job_id]
+            if order.technician_id != visit.technician_id:
+                order.assign(
+                    technician=techs[visit.technician_id],
+                    by=PLANNER,
+                    reason=f"day plan {cmd.day.isoformat()} (requested by {cmd.actor.name})",
+                    now=now,
+                )
+            order.planned_departure = visit.depart
+            await uow.orders.save(order)
+        rows: list[dict[str, object]] = [
+            {
+                "order_id": v.job_id,
+                "technician_id": v.technician_id,
+                "sequence": v.sequence,
+                "depart": v.depart.isoformat(),
+                "arrive": v.arrive.isoformat(),
+                "leave": v.leave.isoformat(),
+            }
+            for v in visits
+        ]
+        await uow.plans.save(cmd.day, visits=rows, unassigned=plan.unassigned, now=now, dirty=False)
+        await uow.commit()
+        return {
+            "day": cmd.day.isoformat(),
+            "visits": rows,
+            "unassigned": plan.unassigned,
+            "distance_m": plan.distance,
+        }
+
+
+def _departure_decided(order: DispatchOrder, now: datetime, policy: SchedulingPolicy) -> bool:
+    """SCH-4: a departure is decided an hour ahead; re-planning no longer moves that job."""
+    return order.planned_departure is not None and order.planned_departure <= now + timedelta(
+        minutes=policy.departure_decision_minutes
+    )
+
+
+def _plan_from_row(visits: list[dict[str, object]]) -> RoutingPlan:
+    routes: dict[str, list[tuple[float, str]]] = {}
+    for v in visits:
+        routes.setdefault(str(v["technician_id"]), []).append(
+            (float(str(v["sequence"])), str(v["order_id"]))
+        )
+    return RoutingPlan(
+        routes=[
+            PlannedRoute(
+                vehicle=tech,
+                stops=tuple(
+                    Stop(job=o, depart=0, arrival=0, start=0, end=0) for _, o in sorted(seq)
+                ),
+                start_time=0,
+                end_time=0,
+                distance=0,
+            )
+            for tech, seq in routes.items()
+        ]
+    )
+
+
+# -- timers ---------------------------------------------------------------------------------
+
+
+async def sweep_contact_overdue(
+    *, uow: SchedulingUnitOfWork, clock: Clock, policy: SchedulingPolicy
+) -> int:
+    """SCH-2: ContactOverdue for every assignment unconfirmed after the allowed time."""
+    async with uow:
+        now = clock()
+        count = 0
+        for order in await uow.orders.with_status(DispatchStatus.ASSIGNED):
+            if order.contact_overdue(now=now, policy=policy):
+                uow.track(order)
+                await uow.orders.save(order)
+                count += 1
+        await uow.commit()
+        return count
+
+
+async def reoptimise_dirty_plans(
+    *,
+    uow_factory: UowFactory,
+    clock: Clock,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    solver: RouteSolver,
+) -> int:
+    """SCH-9: plans changed by urgent insertions are re-optimised in the background."""
+    async with uow_factory() as uow:
+        days = [date.fromisoformat(row.plan_date) for row in await uow.plans.dirty()]
+    for day in days:
+        try:
+            await optimise_day(
+                commands.OptimiseDay(day=day, actor=commands.Actor(name=PLANNER, role="admin")),
+                uow=uow_factory(),
+                clock=clock,
+                policy=policy,
+                travel=travel,
+                tz=tz,
+                solver=solver,
+            )
+        except PlanInfeasible as exc:
+            log.warning("scheduling.replan_refused", day=day.isoformat(), violations=exc.extensions)
+    return len(days)
+
+
+COMMAND_HANDLERS: dict[type, Callable[..., Awaitable[Any]]] = {
+    commands.SaveTechnician: save_technician,
+    commands.SaveNetwork: save_network,
+    commands.AssignOrder: assign_order,
+    commands.CancelAssignment: cancel_assignment,
+    commands.ReturnOrder: return_order,
+    commands.BookAppointment: book_appointment,
+    commands.RecordContact: record_contact,
+    commands.Reschedule: reschedule,
+    commands.ReportPosition: report_position,
+    commands.RefuseApology: refuse_apology,
+    commands.Postpone: postpone,
+    commands.Relocate: relocate,
+    commands.OptimiseDay: optimise_day,
+}
+
+
+def default_dependencies() -> dict[str, Any]:
+    """Clock, policy, travel times and time zone with their defaults (tests override them)."""
+    policy = SchedulingPolicy()
+    return {
+        "clock": lambda: datetime.now(UTC),
+        "policy": policy,
+        "travel": GreatCircleTravel(road_factor=policy.road_factor, speed_kmh=policy.speed_kmh),
+        "tz": ZoneInfo("Asia/Shanghai"),
+    }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from scheduling.domain.exceptions import DispatchOrderNotFound
-from scheduling.domain.model import DispatchOrder
+from datetime import date
+
+from scheduling.domain.exceptions import DispatchOrderNotFound, TechnicianNotFound
+from scheduling.domain.model import AuditEntry, DispatchOrder, Network, Technician
 from scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
 
 
@@ -14,3 +16,59 @@ async def dispatch_order(order_id: str, *, uow: SchedulingUnitOfWork) -> Dispatc
         if found is None:
             raise DispatchOrderNotFound(order_id)
         return found
+
+
+async def audit(order_id: str, *, uow: SchedulingUnitOfWork) -> list[AuditEntry]:
+    """Who changed the order's dispatch, when and why."""
+    async with uow:
+        if await uow.orders.get(order_id) is None:
+            raise DispatchOrderNotFound(order_id)
+        return await uow.orders.audit(order_id)
+
+
+async def technician(technician_id: str, *, uow: SchedulingUnitOfWork) -> Technician:
+    """A technician; TechnicianNotFound when unknown."""
+    async with uow:
+        found = await uow.technicians.get(technician_id)
+        if found is None:
+            raise TechnicianNotFound(technician_id)
+        return found
+
+
+async def technicians(*, uow: SchedulingUnitOfWork) -> list[Technician]:
+    """All technicians."""
+    async with uow:
+        return await uow.technicians.list()
+
+
+async def networks(*, uow: SchedulingUnitOfWork) -> list[Network]:
+    """All partner networks."""
+    async with uow:
+        return await uow.networks.list()
+
+
+async def jobs_of(technician_id: str, *, uow: SchedulingUnitOfWork) -> list[DispatchOrder]:
+    """The visits a technician holds, by appointment."""
+    async with uow:
+        held = await uow.orders.held(technician_id)
+    return sorted(
+        held,
+        key=lambda o: (
+            o.appointment is None,
+            o.appointment.start if o.appointment else o.received_at,
+        ),
+    )
+
+
+async def day_plan(day: date, *, uow: SchedulingUnitOfWork) -> dict[str, object] | None:
+    """The applied plan of a day, or None."""
+    async with uow:
+        row = await uow.plans.get(day)
+        if row is None:
+            return None
+        return {
+            "day": row.plan_date,
+            "visits": row.visits,
+            "unassigned": row.unassigned,
+            "dirty": row.dirty,
+        }

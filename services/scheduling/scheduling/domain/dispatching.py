@@ -1,0 +1,219 @@
+"""Who takes an order and when: automatic choice (SCH-1), feasible arrival windows (SCH-3) and
+the nearest technician for an emergency (INT-7)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from contracts.common import GeoPoint, TimeWindow
+from scheduling.domain.insertion import LiveRoute, cheapest_insertion
+from scheduling.domain.model import Technician
+from scheduling.domain.policy import SchedulingPolicy
+from scheduling.domain.routing import Job, Vehicle
+from scheduling.domain.travel import TravelTimes, great_circle_m
+
+
+@dataclass(frozen=True)
+class HeldJob:
+    """A job a technician already holds, as far as feasibility needs it."""
+
+    order_id: str
+    location: GeoPoint
+    window: TimeWindow
+    minutes: int
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A feasible arrival window and the technician who would keep it."""
+
+    window: TimeWindow
+    technician_id: str
+    added_metres: int
+
+
+def fits(
+    *,
+    technician: Technician,
+    held: Sequence[HeldJob],
+    location: GeoPoint,
+    window: TimeWindow,
+    minutes: int,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    now: datetime | None = None,
+) -> int | None:
+    """Added metres if the technician can arrive 5-10 minutes early for ``window`` keeping all the
+    jobs they hold that day and their shift (SCH-3, SCH-4); None when they cannot."""
+    day = window.start.astimezone(tz).date()
+    if not technician.works_on(day):
+        return None
+    shift = technician.shift(day, tz)
+    origin = shift.start
+    day_jobs = sorted(
+        (h for h in held if h.window.start.astimezone(tz).date() == day),
+        key=lambda h: h.window.start,
+    )
+    start_point = technician.home
+    ready = 0
+    if now is not None and now > origin:
+        start_point = technician.where(now)
+        ready = int((now - origin).total_seconds())
+    points = [start_point, technician.home, *[h.location for h in day_jobs], location]
+    durations, distances = travel.matrices(points)
+    early_max = policy.arrive_early_max_minutes * 60
+    early_min = policy.arrive_early_min_minutes * 60
+
+    def job(key: str, place: int, w: TimeWindow, mins: int) -> Job:
+        start = int((w.start - origin).total_seconds())
+        end = int((w.end - origin).total_seconds())
+        return Job(
+            key=key,
+            place=place,
+            service=mins * 60,
+            tw_start=start - early_max,
+            tw_end=max(start - early_max, end - early_min),
+        )
+
+    vehicle = Vehicle(
+        key=technician.technician_id,
+        start=0,
+        end=1,
+        shift_start=0,
+        shift_end=int((shift.end - origin).total_seconds()),
+        capacity=(technician.daily_capacity,),
+    )
+    route = LiveRoute(
+        vehicle=vehicle,
+        jobs=[job(h.order_id, 2 + i, h.window, h.minutes) for i, h in enumerate(day_jobs)],
+        ready=ready,
+    )
+    new = job("new", len(points) - 1, window, minutes)
+    found = cheapest_insertion([route], new, durations=durations, distances=distances)
+    return None if found is None else found.added_distance
+
+
+def candidate_windows(
+    *,
+    days: Iterable[date],
+    tz: ZoneInfo,
+    policy: SchedulingPolicy,
+    now: datetime,
+    technicians: Sequence[Technician],
+) -> list[TimeWindow]:
+    """Windows of `slot_length_minutes` across the union of shifts, from now + lead time."""
+    earliest = now + timedelta(minutes=policy.slot_lead_minutes)
+    length = timedelta(minutes=policy.slot_length_minutes)
+    windows: set[tuple[datetime, datetime]] = set()
+    for day in days:
+        for tech in technicians:
+            if not tech.works_on(day):
+                continue
+            shift = tech.shift(day, tz)
+            start = shift.start
+            while start + length <= shift.end:
+                if start >= earliest:
+                    windows.add((start, start + length))
+                start += length
+    return [TimeWindow(start=s, end=e) for s, e in sorted(windows)]
+
+
+def feasible_slots(
+    *,
+    location: GeoPoint,
+    product_line: str,
+    area: str | None,
+    minutes: int,
+    technicians: Sequence[Technician],
+    held: dict[str, list[HeldJob]],
+    windows: Sequence[TimeWindow],
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    workload: dict[tuple[str, date], int] | None = None,
+) -> list[Slot]:
+    """For each window, the technician who keeps it with the least detour (SCH-3)."""
+    able = [t for t in technicians if not t.why_not(product_line=product_line, area=area)]
+    slots: list[Slot] = []
+    for window in windows:
+        best: Slot | None = None
+        day = window.start.astimezone(tz).date()
+        for tech in able:
+            if workload and workload.get((tech.technician_id, day), 0) >= tech.daily_capacity:
+                continue
+            added = fits(
+                technician=tech,
+                held=held.get(tech.technician_id, []),
+                location=location,
+                window=window,
+                minutes=minutes,
+                policy=policy,
+                travel=travel,
+                tz=tz,
+            )
+            if added is not None and (best is None or added < best.added_metres):
+                best = Slot(window=window, technician_id=tech.technician_id, added_metres=added)
+        if best is not None:
+            slots.append(best)
+    return slots
+
+
+def choose_technician(
+    *,
+    technicians: Sequence[Technician],
+    product_line: str,
+    area: str | None,
+    location: GeoPoint | None,
+    workload: dict[str, int],
+) -> tuple[Technician, str] | None:
+    """SCH-1: among those with the skill and the area and room left, the least loaded, then the
+    nearest home base. Returns the technician and the reason to record."""
+    able = [
+        t
+        for t in technicians
+        if not t.why_not(product_line=product_line, area=area)
+        and workload.get(t.technician_id, 0) < t.daily_capacity
+    ]
+    if not able:
+        return None
+
+    def key(t: Technician) -> tuple[int, float, str]:
+        distance = great_circle_m(t.home, location) if location is not None else 0.0
+        return (workload.get(t.technician_id, 0), distance, t.technician_id)
+
+    chosen = min(able, key=key)
+    reason = (
+        f"skill {product_line}, area {area or 'any'}, "
+        f"workload {workload.get(chosen.technician_id, 0)}/{chosen.daily_capacity}"
+    )
+    return chosen, reason
+
+
+def nearest_now(
+    *,
+    technicians: Sequence[Technician],
+    product_line: str,
+    location: GeoPoint,
+    now: datetime,
+    tz: ZoneInfo,
+    travel: TravelTimes,
+) -> tuple[Technician, int] | None:
+    """INT-7: the technician on shift now with the skill who can be there soonest (seconds)."""
+    today = now.astimezone(tz).date()
+    on_shift = [
+        t
+        for t in technicians
+        if t.works_on(today)
+        and t.shift(today, tz).start <= now < t.shift(today, tz).end
+        and not t.why_not(product_line=product_line, area=None)
+    ]
+    if not on_shift:
+        return None
+    durations, _ = travel.matrices([location, *[t.where(now) for t in on_shift]])
+    etas = [int(durations[i + 1, 0]) for i in range(len(on_shift))]
+    best = min(range(len(on_shift)), key=lambda i: (etas[i], on_shift[i].technician_id))
+    return on_shift[best], etas[best]

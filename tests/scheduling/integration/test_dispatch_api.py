@@ -1,0 +1,489 @@
+"""Scheduling over its REST API and consumer handler, on SQLite and PostgreSQL: what is stored and
+what is staged in the outbox (SCH-1..SCH-12)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import yaml
+from scheduling_support import ADMIN_KEY, DONGYING, Harness, created, local, near, window
+
+from contracts.feedback import RevisitRequested
+from contracts.fieldwork import (
+    RepairFailed,
+    RepairFailureReason,
+    TechnicianArrived,
+    TechnicianDeparted,
+)
+from contracts.intake import OrderVerified
+from contracts.scheduling import LatenessAction, LatenessKind, ReturnReason, RevisitReason
+from scheduling.bootstrap import bootstrap
+from scheduling.domain.policy import SchedulingPolicy
+from scheduling.settings import SchedulingSettings
+
+
+def _w(w) -> dict[str, str]:
+    return {"start": w.start.isoformat(), "end": w.end.isoformat()}
+
+
+async def _assign(
+    h: Harness, order_id: str, technician_id: str, reason: str = "skill"
+) -> httpx.Response:
+    return await h.client.post(
+        f"/v1/orders/{order_id}/assignment", json={"technician_id": technician_id, "reason": reason}
+    )
+
+
+# -- technicians, networks ---------------------------------------------------------------------
+
+
+async def test_technicians_are_registered_read_and_updated_by_dispatchers(harness: Harness) -> None:
+    body = await harness.add_technician("t1", days_off=["2026-11-24"])
+    assert body["skills"] == ["water_heater"] and body["days_off"] == ["2026-11-24"]
+    again = await harness.client.post("/v1/technicians", json={**body, "technician_id": "t1"})
+    assert again.status_code in {409, 422}
+    update = {
+        k: v for k, v in body.items() if k not in {"technician_id", "position", "position_at"}
+    }
+    update["daily_capacity"] = 3
+    response = await harness.client.put("/v1/technicians/t1", json=update)
+    assert response.status_code == 200 and response.json()["daily_capacity"] == 3
+    listed = await harness.client.get("/v1/technicians")
+    assert [t["technician_id"] for t in listed.json()] == ["t1"]
+
+
+async def test_bad_technician_input_is_422_naming_the_field(harness: Harness) -> None:
+    response = await harness.client.post(
+        "/v1/technicians",
+        json={
+            "technician_id": "t1",
+            "name": "x",
+            "skills": [],
+            "areas": ["a"],
+            "home": {"lat": 99, "lon": 0},
+        },
+    )
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert {"skills", "home.lat"} <= fields
+
+
+async def test_networks_are_dispatch_targets(harness: Harness) -> None:
+    response = await harness.client.post(
+        "/v1/networks",
+        json={"network_id": "n1", "name": "东营网点", "skills": ["*"], "areas": ["Dongying"]},
+    )
+    assert response.status_code == 201
+    assert (await harness.client.get("/v1/networks")).json()[0]["network_id"] == "n1"
+
+
+# -- SCH-1 -------------------------------------------------------------------------------------
+
+
+async def test_sch_1_without_technicians_the_order_awaits_assignment(harness: Harness) -> None:
+    await harness.feed(created("o1"))
+    assert (await harness.order("o1"))["status"] == "awaiting_assignment"
+    assert await harness.published() == []
+
+
+async def test_sch_1_verified_orders_are_assigned_by_skill_area_and_workload(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("ac", skills=["air_conditioner"])
+    await harness.add_technician("t1", home=near(DONGYING, north_km=1))
+    await harness.add_technician("t2", home=near(DONGYING, north_km=5))
+    await harness.feed(created("o1"))
+    await harness.feed(created("o2", needs_verification=["product.purchase_date"]))
+    assert (await harness.order("o1"))["technician_id"] == "t1"
+    assert (await harness.order("o2"))["status"] == "awaiting_verification"
+    await harness.feed(OrderVerified(order_id="o2", verified=["product.purchase_date"]))
+    second = await harness.order("o2")
+    assert second["status"] == "assigned" and second["technician_id"] == "t2"  # t1 has one already
+    assigned = await harness.published("OrderAssigned")
+    assert [e.technician_id for e in assigned] == ["t1", "t2"]
+    assert assigned[1].assigned_by == "scheduling:auto" and "workload 0/8" in assigned[1].reason
+
+
+async def test_sch_1_manual_areas_wait_for_a_dispatcher(database_url: str, tmp_path: Path) -> None:
+    policy = SchedulingPolicy(assignment_mode_by_area={"Dongying": "manual"}).model_dump(
+        mode="json"
+    )
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump({"scheduling": policy}))
+    runtime = bootstrap(
+        SchedulingSettings(
+            database_url=database_url,
+            bootstrap_api_key=ADMIN_KEY,
+            run_consumer=False,
+            run_relay=False,
+            policy_file=path,
+        )
+    )
+    await runtime.migrate()
+    from scheduling_support import MONDAY_8AM, Clock
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=runtime.app),
+        base_url="http://s",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    ) as client:
+        h = Harness(runtime=runtime, clock=Clock(MONDAY_8AM), client=client)
+        await h.add_technician("t1")
+        await h.feed(created("o1"))
+        assert (await h.order("o1"))["status"] == "awaiting_assignment"
+        assert (await _assign(h, "o1", "t1")).status_code == 200
+    await runtime.engine.dispose()
+
+
+async def test_sch_1_a_network_takes_what_no_technician_can_and_may_hand_it_back(
+    harness: Harness,
+) -> None:
+    await harness.client.post(
+        "/v1/networks",
+        json={"network_id": "n1", "name": "网点", "skills": ["water_heater"], "areas": ["*"]},
+    )
+    await harness.feed(created("o1"))
+    order = await harness.order("o1")
+    assert order["assignee_kind"] == "network" and order["network_id"] == "n1"
+    partner = await harness.key("partner", network_id="n1")
+    other = await harness.key("partner", network_id="n2")
+    assert (await harness.client.get("/v1/orders/o1", headers=partner)).status_code == 200
+    assert (await harness.client.get("/v1/orders/o1", headers=other)).status_code == 403
+    response = await harness.client.post(
+        "/v1/orders/o1/return",
+        json={"reason": "cannot_staff", "detail": "nobody free"},
+        headers=partner,
+    )
+    assert response.status_code == 200 and response.json()["status"] == "awaiting_assignment"
+    returned = await harness.published("OrderReturnedToCentre")
+    assert returned[0].reason is ReturnReason.CANNOT_STAFF and returned[0].network_id == "n1"
+
+
+# -- SCH-8 / SCH-12 ----------------------------------------------------------------------------
+
+
+async def test_sch_12_only_dispatchers_assign_reassign_and_cancel_and_it_is_audited(
+    harness: Harness,
+) -> None:
+    for tid in ("t1", "t2"):
+        await harness.add_technician(tid, capacity=1)
+    await harness.feed(created("busy"))  # t1 takes it; both have capacity 1
+    await harness.feed(created("o1"))  # t2 takes it
+    technician = await harness.key("technician", technician_id="t2")
+    agent = await harness.key("agent")
+    for headers in (technician, agent):
+        response = await harness.client.post(
+            "/v1/orders/o1/assignment",
+            json={"technician_id": "t1", "reason": "swap"},
+            headers=headers,
+        )
+        assert response.status_code == 403
+        assert response.headers["content-type"].startswith("application/problem+json")
+    dispatcher = await harness.key("dispatcher")
+    response = await harness.client.post(
+        "/v1/orders/o1/assignment",
+        json={"technician_id": "t1", "reason": "t2 ill"},
+        headers=dispatcher,
+    )
+    assert response.status_code == 200 and response.json()["technician_id"] == "t1"
+    reassigned = (await harness.published("OrderReassigned"))[0]
+    assert (
+        reassigned.previous_technician_id == "t2"
+        and reassigned.reassigned_by == "dispatcher:a dispatcher"
+    )
+    cancel = await harness.client.post(
+        "/v1/orders/o1/assignment/cancellation",
+        json={"reason": "customer asked"},
+        headers=dispatcher,
+    )
+    assert cancel.status_code == 200 and cancel.json()["status"] == "awaiting_assignment"
+    audit = (await harness.client.get("/v1/orders/o1/audit")).json()
+    assert [(a["actor"], a["action"]) for a in audit] == [
+        ("scheduling:auto", "assign"),
+        ("dispatcher:a dispatcher", "reassign"),
+        ("dispatcher:a dispatcher", "return_to_centre"),
+    ]
+    assert audit[1]["reason"] == "t2 ill"
+
+
+async def test_sch_8_a_technician_reads_only_their_own_jobs(harness: Harness) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1"))
+    mine = await harness.key("technician", technician_id="t1")
+    theirs = await harness.key("technician", technician_id="t9")
+    assert (await harness.client.get("/v1/orders/o1", headers=mine)).status_code == 200
+    assert (await harness.client.get("/v1/orders/o1", headers=theirs)).status_code == 403
+    jobs = await harness.client.get("/v1/technicians/t1/jobs", headers=mine)
+    assert [j["order_id"] for j in jobs.json()] == ["o1"]
+    assert (await harness.client.get("/v1/technicians/t1/jobs", headers=theirs)).status_code == 403
+    # SCH-8: the technician hands it back to the centre, never directly to a colleague
+    handed = await harness.client.post(
+        "/v1/orders/o1/assignment", json={"technician_id": "t9", "reason": "x"}, headers=mine
+    )
+    assert handed.status_code == 403
+
+
+async def test_sch_12_an_illegal_transition_is_409_with_the_allowed_actions(
+    harness: Harness,
+) -> None:
+    await harness.feed(created("o1"))
+    response = await harness.client.post(
+        "/v1/orders/o1/assignment/cancellation", json={"reason": "x"}
+    )
+    assert response.status_code == 409
+    assert response.json()["allowed"] == ["assign", "book_appointment"]
+
+
+# -- SCH-3 -------------------------------------------------------------------------------------
+
+
+async def test_sch_3_slots_and_booking_with_409_and_alternatives_on_a_clash(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1", capacity=8)
+    dispatcher = await harness.key("dispatcher")
+    await harness.client.post(
+        "/v1/orders/x/assignment", json={"technician_id": "t1", "reason": "r"}
+    )
+    await harness.feed(created("far", location=near(DONGYING, north_km=25)))
+    booked = await harness.client.post(
+        "/v1/orders/far/appointment", json=_w(window(10, hours=1)), headers=dispatcher
+    )
+    assert booked.status_code == 200, booked.text
+    await harness.feed(created("o1"))
+    slots = await harness.client.get("/v1/orders/o1/slots?days=1")
+    assert slots.status_code == 200
+    starts = [s["start"] for s in slots.json()]
+    assert starts and all(s["technician_id"] == "t1" for s in slots.json())
+    clash = await harness.client.post(
+        "/v1/orders/o1/appointment", json=_w(window(11, hours=0.5)), headers=dispatcher
+    )
+    assert clash.status_code == 409
+    alternatives = clash.json()["alternatives"]
+    assert alternatives and all(a["start"] != window(11).start.isoformat() for a in alternatives)
+    fine = await harness.client.post(
+        "/v1/orders/o1/appointment", json=_w(window(15)), headers=dispatcher
+    )
+    assert fine.status_code == 200
+    assert fine.json()["appointment"]["start"].startswith("2026-11-23T07:00")
+
+
+# -- SCH-2 / SCH-5 -----------------------------------------------------------------------------
+
+
+async def test_sch_2_no_confirmation_within_2_hours_raises_contact_overdue(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1"))
+    await harness.feed(created("o2"))
+    tech = await harness.key("technician", technician_id="t1")
+    await harness.client.post("/v1/orders/o2/appointment", json=_w(window(14)), headers=tech)
+    confirm = await harness.client.post(
+        "/v1/orders/o2/contact-attempts", json={"outcome": "confirmed"}, headers=tech
+    )
+    assert confirm.status_code == 200 and confirm.json()["status"] == "confirmed"
+    harness.clock.advance(minutes=119)
+    assert await harness.run_job("contact_overdue") == 0
+    harness.clock.advance(minutes=1)
+    assert await harness.run_job("contact_overdue") == 1
+    assert await harness.run_job("contact_overdue") == 0
+    overdue = await harness.published("ContactOverdue")
+    assert [e.order_id for e in overdue] == ["o1"]
+    assert (await harness.published("AppointmentConfirmed"))[0].order_id == "o2"
+
+
+async def test_sch_5_no_answer_twice_confirms_the_agreed_time_unreached(harness: Harness) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1", preferred=[window(14)]))
+    tech = await harness.key("technician", technician_id="t1")
+    for _ in range(2):
+        r = await harness.client.post(
+            "/v1/orders/o1/contact-attempts", json={"outcome": "no_answer"}, headers=tech
+        )
+        assert r.status_code == 200
+    confirmed = await harness.published("AppointmentConfirmed")
+    assert len(confirmed) == 1 and confirmed[0].customer_reached is False
+    assert confirmed[0].window == window(14)
+
+
+# -- SCH-6 / SCH-7 -----------------------------------------------------------------------------
+
+
+async def test_sch_6_predicted_arrival_20_minutes_past_the_window_warns_with_a_gift_before_it(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1", preferred=[window(10, hours=1)]))  # 10:00-11:00
+    order = await harness.order("o1")
+    assert order["technician_id"] == "t1" and order["appointment"] is not None
+    tech = await harness.key("technician", technician_id="t1")
+    harness.clock.now = local(10, 40)
+    # 20 km away at 30 km/h × 1.3 ≈ 52 min: arrival ≈ 11:32, but the technician's own ETA says 11:20
+    response = await harness.client.post(
+        "/v1/technicians/t1/position",
+        json={
+            "position": near(DONGYING, north_km=20).model_dump(),
+            "eta": local(11, 20).isoformat(),
+        },
+        headers=tech,
+    )
+    assert response.status_code == 200
+    late = await harness.published("ArrivalLate")
+    assert len(late) == 1
+    assert late[0].kind is LatenessKind.PREDICTED and late[0].minutes_late == 20
+    assert late[0].action is LatenessAction.APOLOGY_AND_GIFT
+    assert harness.clock.now < late[0].appointment.end  # warned before the appointment
+    await harness.feed(
+        TechnicianArrived(
+            order_id="o1", visit_id=order["visit_id"], technician_id="t1", arrived_at=local(11, 22)
+        )
+    )
+    actual = (await harness.published("ArrivalLate"))[-1]
+    assert actual.kind is LatenessKind.ACTUAL and actual.minutes_late == 22
+    refusal = await harness.client.post("/v1/orders/o1/lateness/refusal", headers=tech)
+    assert refusal.status_code == 200
+    assert (await harness.published("ArrivalLate"))[-1].action is LatenessAction.MANAGER_VISIT
+
+
+async def test_sch_6_a_departure_with_a_late_eta_warns_from_the_fieldwork_event(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1", preferred=[window(10, hours=1)]))
+    order = await harness.order("o1")
+    harness.clock.now = local(10, 30)
+    await harness.feed(
+        TechnicianDeparted(
+            order_id="o1", visit_id=order["visit_id"], technician_id="t1", eta=local(11, 10)
+        )
+    )
+    late = await harness.published("ArrivalLate")
+    assert late[0].minutes_late == 10 and late[0].action is LatenessAction.APOLOGY
+    assert (await harness.order("o1"))["status"] == "en_route"
+
+
+# -- SCH-4 / SCH-9 -----------------------------------------------------------------------------
+
+
+async def test_sch_4_the_day_plan_is_optimised_checked_and_gives_departures(
+    harness: Harness,
+) -> None:
+    for tid in ("t1", "t2"):
+        await harness.add_technician(tid)
+    for i in range(4):
+        await harness.feed(
+            created(
+                f"o{i}",
+                location=near(DONGYING, east_km=3 * i),
+                preferred=[window(10 + 2 * (i % 2))],
+            )
+        )
+    response = await harness.client.post("/v1/plans/2026-11-23/optimisation?time_limit=0.3")
+    assert response.status_code == 200, response.text
+    plan = response.json()
+    assert {v["order_id"] for v in plan["visits"]} == {f"o{i}" for i in range(4)}
+    assert plan["unassigned"] == []
+    order = await harness.order("o1")
+    assert order["planned_departure"] is not None
+    stored = await harness.client.get("/v1/plans/2026-11-23")
+    assert stored.status_code == 200 and stored.json()["dirty"] is False
+
+
+async def test_sch_9_an_emergency_is_inserted_into_the_live_plan_and_replanned_in_the_background(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1", home=near(DONGYING, north_km=15))
+    await harness.add_technician("t2", home=near(DONGYING, north_km=2))
+    await harness.feed(created("o1", preferred=[window(14)]))
+    harness.clock.now = local(10)
+    assert (
+        await harness.client.post("/v1/plans/2026-11-23/optimisation?time_limit=0.2")
+    ).status_code == 200
+    await harness.feed(created("gas", emergency=True, needs_verification=["customer.address"]))
+    order = await harness.order("gas")
+    assert order["status"] == "assigned" and order["technician_id"] == "t2"
+    assert order["appointment"]["end"] == (local(10) + timedelta(minutes=15)).isoformat().replace(
+        "+00:00", "Z"
+    )
+    assigned = next(e for e in await harness.published("OrderAssigned") if e.order_id == "gas")
+    assert "insertion" in (assigned.reason or "")
+    assert (await harness.client.get("/v1/plans/2026-11-23")).json()["dirty"] is True
+    assert await harness.run_job("replan") == 1
+    plan = (await harness.client.get("/v1/plans/2026-11-23")).json()
+    assert plan["dirty"] is False and "gas" in {v["order_id"] for v in plan["visits"]}
+
+
+# -- SCH-10 / SCH-11 / FBK-7 -------------------------------------------------------------------
+
+
+async def test_sch_10_repair_failed_for_a_part_books_a_revisit_with_the_same_technician(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1"))
+    first = (await harness.order("o1"))["visit_id"]
+    await harness.feed(
+        RepairFailed(
+            order_id="o1",
+            visit_id=first,
+            technician_id="t1",
+            reason=RepairFailureReason.MISSING_PART,
+        )
+    )
+    revisit = (await harness.published("RevisitBooked"))[0]
+    assert revisit.reason is RevisitReason.MISSING_PART and revisit.previous_visit_id == first
+    order = await harness.order("o1")
+    assert order["visit_id"] == revisit.visit_id and order["technician_id"] == "t1"
+    assert order["visits"][1]["reason"] == "missing_part"
+
+
+async def test_sch_10_a_postponement_returns_the_order_to_the_centre(harness: Harness) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1"))
+    tech = await harness.key("technician", technician_id="t1")
+    response = await harness.client.post(
+        "/v1/orders/o1/postponement", json={"reason": "出差"}, headers=tech
+    )
+    assert response.status_code == 200
+    assert (
+        response.json()["status"] == "awaiting_assignment" and len(response.json()["visits"]) == 2
+    )
+    returned = (await harness.published("OrderReturnedToCentre"))[0]
+    assert returned.reason is ReturnReason.CUSTOMER_POSTPONED and returned.detail == "出差"
+
+
+async def test_sch_11_product_elsewhere_without_going_now_rebooks_a_visit(harness: Harness) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1"))
+    tech = await harness.key("technician", technician_id="t1")
+    where = near(DONGYING, north_km=3).model_dump()
+    go = await harness.client.post(
+        "/v1/orders/o1/relocation",
+        json={"location": where, "go_now": True, "customer_consent": True},
+        headers=tech,
+    )
+    assert (
+        go.status_code == 200 and go.json()["location"] == where and len(go.json()["visits"]) == 1
+    )
+    later = await harness.client.post(
+        "/v1/orders/o1/relocation",
+        json={"location": where, "go_now": False, "customer_consent": True, "note": "at the shop"},
+        headers=tech,
+    )
+    assert later.status_code == 200 and len(later.json()["visits"]) == 2
+    assert (await harness.published("RevisitBooked"))[0].reason is RevisitReason.OTHER
+
+
+async def test_fbk_7_a_dissatisfied_customer_gets_a_revisit_assigned_again(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1"))
+    await harness.feed(RevisitRequested(order_id="o1", reason="still leaking"))
+    revisit = (await harness.published("RevisitBooked"))[0]
+    assert revisit.reason is RevisitReason.CUSTOMER_DISSATISFIED
+    assigned = await harness.published("OrderAssigned")
+    assert [e.visit_id for e in assigned][-1] == revisit.visit_id

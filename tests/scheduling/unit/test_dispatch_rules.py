@@ -1,0 +1,371 @@
+"""The dispatch rules on the domain alone (no database): SCH-1..SCH-12 with fakes of the ports."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from scheduling_support import DONGYING, MONDAY_8AM, local, near, window
+
+from contracts.common import AssigneeKind
+from contracts.scheduling import (
+    AppointmentConfirmed,
+    AppointmentRescheduled,
+    ArrivalLate,
+    ContactOverdue,
+    LatenessAction,
+    LatenessKind,
+    OrderAssigned,
+    OrderReassigned,
+    OrderReturnedToCentre,
+    ReturnReason,
+    RevisitBooked,
+    RevisitReason,
+)
+from scheduling.domain.dispatching import HeldJob, choose_technician, fits, nearest_now
+from scheduling.domain.exceptions import IllegalTransition
+from scheduling.domain.model import (
+    ContactOutcome,
+    DispatchOrder,
+    DispatchStatus,
+    Technician,
+    lateness_action,
+)
+from scheduling.domain.policy import AssignmentMode, SchedulingPolicy
+from scheduling.domain.travel import GreatCircleTravel
+
+TZ = ZoneInfo("Asia/Shanghai")
+POLICY = SchedulingPolicy()
+TRAVEL = GreatCircleTravel(road_factor=1.3, speed_kmh=30)
+
+
+def tech(
+    tid: str, *, home=DONGYING, skills=("water_heater",), areas=("Dongying",), **kw
+) -> Technician:
+    return Technician(
+        technician_id=tid,
+        name=f"Tech {tid}",
+        phone="+8613900000000",
+        skills=list(skills),
+        areas=list(areas),
+        home=home,
+        **kw,
+    )
+
+
+def order(order_id: str = "o1", **kw) -> DispatchOrder:
+    defaults = dict(
+        order_id=order_id,
+        received_at=MONDAY_8AM,
+        product_line="water_heater",
+        emergency=False,
+        needs_verification=[],
+        loaner_required=False,
+        location=DONGYING,
+        area="Dongying",
+    )
+    defaults.update(kw)
+    return DispatchOrder.from_intake(**defaults)
+
+
+def assigned(**kw) -> tuple[DispatchOrder, Technician]:
+    o, t = order(**kw), tech("t1")
+    o.assign(technician=t, by="dispatcher:d", reason="test", now=MONDAY_8AM, appointment=window(10))
+    o.events.clear()
+    return o, t
+
+
+# -- SCH-1 -------------------------------------------------------------------------------------
+
+
+def test_sch_1_assigns_by_skill_area_then_least_workload_then_nearest() -> None:
+    techs = [
+        tech("no-skill", skills=["air_conditioner"]),
+        tech("other-area", areas=["Binzhou"]),
+        tech("busy", home=DONGYING),
+        tech("far", home=near(DONGYING, north_km=20)),
+        tech("near", home=near(DONGYING, north_km=2)),
+    ]
+    choice = choose_technician(
+        technicians=techs,
+        product_line="water_heater",
+        area="Dongying",
+        location=DONGYING,
+        workload={"busy": 3},
+    )
+    assert choice is not None
+    assert choice[0].technician_id == "near"
+    assert "workload 0/8" in choice[1]
+
+
+def test_sch_1_a_technician_at_daily_capacity_is_not_chosen() -> None:
+    full = tech("full", daily_capacity=2)
+    assert (
+        choose_technician(
+            technicians=[full],
+            product_line="water_heater",
+            area="Dongying",
+            location=None,
+            workload={"full": 2},
+        )
+        is None
+    )
+
+
+def test_sch_1_assignment_mode_is_per_area_policy() -> None:
+    policy = SchedulingPolicy(assignment_mode_by_area={"Binzhou": AssignmentMode.MANUAL})
+    assert policy.mode_for("Binzhou") is AssignmentMode.MANUAL
+    assert policy.mode_for("Dongying") is AssignmentMode.AUTO
+
+
+def test_sch_1_a_network_returning_an_order_it_cannot_staff_puts_it_back_in_the_queue() -> None:
+    from scheduling.domain.model import Network
+
+    o = order()
+    o.assign(network=Network("n1", "Net", ["*"], ["*"]), by="d", reason="r", now=MONDAY_8AM)
+    o.return_to_centre(reason=ReturnReason.CANNOT_STAFF, by="partner:n1", now=MONDAY_8AM)
+    returned = [e for e in o.events if isinstance(e, OrderReturnedToCentre)]
+    assert returned[0].reason is ReturnReason.CANNOT_STAFF and returned[0].network_id == "n1"
+    assert o.status is DispatchStatus.AWAITING_ASSIGNMENT and o.network_id is None
+
+
+# -- SCH-2 / SCH-5 -----------------------------------------------------------------------------
+
+
+def test_sch_2_contact_overdue_once_two_hours_after_assignment_without_confirmation() -> None:
+    o, _ = assigned()
+    assert not o.contact_overdue(now=MONDAY_8AM + timedelta(minutes=119), policy=POLICY)
+    assert o.contact_overdue(now=MONDAY_8AM + timedelta(minutes=120), policy=POLICY)
+    assert not o.contact_overdue(now=MONDAY_8AM + timedelta(minutes=180), policy=POLICY)
+    overdue = [e for e in o.events if isinstance(e, ContactOverdue)]
+    assert len(overdue) == 1 and overdue[0].due_at == MONDAY_8AM + timedelta(hours=2)
+
+
+def test_sch_2_a_confirmed_appointment_is_never_overdue() -> None:
+    o, t = assigned()
+    o.record_contact(
+        outcome=ContactOutcome.CONFIRMED, by="t1", now=MONDAY_8AM, technician=t, policy=POLICY
+    )
+    assert o.status is DispatchStatus.CONFIRMED
+    assert not o.contact_overdue(now=MONDAY_8AM + timedelta(hours=3), policy=POLICY)
+    confirmed = [e for e in o.events if isinstance(e, AppointmentConfirmed)]
+    assert confirmed[0].customer_reached and confirmed[0].technician_name == "Tech t1"
+
+
+def test_sch_5_details_corrected_are_reported_with_the_confirmation() -> None:
+    o, t = assigned()
+    o.record_contact(
+        outcome=ContactOutcome.DETAILS_CORRECTED,
+        by="t1",
+        now=MONDAY_8AM,
+        technician=t,
+        policy=POLICY,
+        corrected=["product.model"],
+    )
+    confirmed = [e for e in o.events if isinstance(e, AppointmentConfirmed)]
+    assert confirmed[0].details_corrected == ["product.model"]
+
+
+def test_sch_5_far_away_customer_agrees_a_later_time() -> None:
+    o, t = assigned()
+    later = window(15)
+    o.record_contact(
+        outcome=ContactOutcome.LATER_TIME,
+        by="t1",
+        now=MONDAY_8AM,
+        technician=t,
+        policy=POLICY,
+        window=later,
+    )
+    moved = [e for e in o.events if isinstance(e, AppointmentRescheduled)]
+    assert moved[0].new_window == later and moved[0].customer_consent
+    assert o.appointment == later and o.status is DispatchStatus.CONFIRMED
+
+
+def test_sch_5_no_answer_twice_means_go_at_the_agreed_time_and_tell_the_centre() -> None:
+    o, t = assigned()
+    o.record_contact(
+        outcome=ContactOutcome.NO_ANSWER, by="t1", now=MONDAY_8AM, technician=t, policy=POLICY
+    )
+    assert o.status is DispatchStatus.ASSIGNED and not o.events
+    o.record_contact(
+        outcome=ContactOutcome.NO_ANSWER, by="t1", now=MONDAY_8AM, technician=t, policy=POLICY
+    )
+    confirmed = [e for e in o.events if isinstance(e, AppointmentConfirmed)]
+    assert len(confirmed) == 1 and confirmed[0].customer_reached is False
+    assert confirmed[0].window == window(10)
+
+
+# -- SCH-3 / SCH-4 -----------------------------------------------------------------------------
+
+
+def test_sch_3_a_window_clashing_with_a_held_job_is_infeasible() -> None:
+    t = tech("t1")
+    far = near(DONGYING, north_km=25)  # ~65 min away at 30 km/h × 1.3
+    held = [HeldJob(order_id="h", location=DONGYING, window=window(10, hours=1), minutes=60)]
+    kw = dict(technician=t, held=held, minutes=60, policy=POLICY, travel=TRAVEL, tz=TZ)
+    assert fits(location=far, window=window(11, hours=0.5), **kw) is None
+    assert fits(location=far, window=window(14), **kw) is not None
+
+
+def test_sch_3_no_slot_on_a_day_off_or_outside_the_shift() -> None:
+    monday = MONDAY_8AM.astimezone(TZ).date()
+    t = tech("t1", days_off=[monday])
+    kw = dict(
+        technician=t, held=[], location=DONGYING, minutes=60, policy=POLICY, travel=TRAVEL, tz=TZ
+    )
+    assert fits(window=window(10), **kw) is None
+    assert fits(window=window(10, day=1), **kw) is not None
+    assert fits(window=window(19, hours=1, day=1), **kw) is None
+
+
+def test_sch_4_a_point_appointment_needs_arrival_5_to_10_minutes_early() -> None:
+    t = tech("t1")
+    # shift starts 09:00 at home, 10 km away ≈ 26 min: a 09:20 appointment cannot be met 5 min early
+    place = near(DONGYING, east_km=10)
+    kw = dict(
+        technician=t, held=[], location=place, minutes=60, policy=POLICY, travel=TRAVEL, tz=TZ
+    )
+    assert fits(window=window(9, 20, hours=0), **kw) is None
+    assert fits(window=window(9, 40, hours=0), **kw) is not None
+
+
+def test_int_7_emergency_goes_to_the_nearest_technician_on_shift_now() -> None:
+    now = local(10)
+    techs = [
+        tech("far", home=near(DONGYING, north_km=15)),
+        tech("near", home=near(DONGYING, north_km=3)),
+        tech("off", home=DONGYING, working_days=[6]),
+    ]
+    found = nearest_now(
+        technicians=techs,
+        product_line="water_heater",
+        location=DONGYING,
+        now=now,
+        tz=TZ,
+        travel=TRAVEL,
+    )
+    assert found is not None and found[0].technician_id == "near"
+    assert found[1] < 15 * 60
+
+
+# -- SCH-6 / SCH-7 -----------------------------------------------------------------------------
+
+
+def test_sch_7_late_under_15_minutes_is_an_apology_and_15_or_more_a_gift() -> None:
+    assert lateness_action(14, POLICY) is LatenessAction.APOLOGY
+    assert lateness_action(15, POLICY) is LatenessAction.APOLOGY_AND_GIFT
+
+
+def test_sch_6_predicted_20_minutes_late_warns_before_the_appointment_with_a_gift() -> None:
+    o, _ = assigned()  # window 10:00-12:00
+    event = o.predict_arrival(arrival=local(12, 20), now=local(11), policy=POLICY, cause="traffic")
+    assert isinstance(event, ArrivalLate)
+    assert event.kind is LatenessKind.PREDICTED and event.minutes_late == 20
+    assert event.action is LatenessAction.APOLOGY_AND_GIFT
+    assert event.expected_arrival == local(12, 20)
+
+
+def test_sch_6_warns_again_only_when_the_action_escalates() -> None:
+    o, _ = assigned()
+    assert o.predict_arrival(arrival=local(12, 5), now=local(11), policy=POLICY, cause=None)
+    assert (
+        o.predict_arrival(arrival=local(12, 8), now=local(11, 5), policy=POLICY, cause=None) is None
+    )
+    escalated = o.predict_arrival(
+        arrival=local(12, 30), now=local(11, 10), policy=POLICY, cause=None
+    )
+    assert escalated is not None and escalated.action is LatenessAction.APOLOGY_AND_GIFT
+
+
+def test_sch_6_on_time_forecast_publishes_nothing() -> None:
+    o, _ = assigned()
+    assert o.predict_arrival(arrival=local(11), now=local(10), policy=POLICY, cause=None) is None
+    assert o.events == []
+
+
+def test_sch_7_actual_late_arrival_is_recorded_with_its_minutes() -> None:
+    o, _ = assigned()
+    event = o.arrived(at=local(12, 9), policy=POLICY)
+    assert event is not None and event.kind is LatenessKind.ACTUAL and event.minutes_late == 9
+    assert event.action is LatenessAction.APOLOGY
+
+
+def test_sch_7_apology_not_accepted_sends_the_manager() -> None:
+    o, _ = assigned()
+    o.arrived(at=local(12, 30), policy=POLICY)
+    o.apology_refused(by="t1", now=local(12, 31))
+    assert isinstance(o.events[-1], ArrivalLate)
+    assert o.events[-1].action is LatenessAction.MANAGER_VISIT
+
+
+# -- SCH-8 / SCH-12 ----------------------------------------------------------------------------
+
+
+def test_sch_8_a_change_of_technician_is_a_reassignment_with_the_previous_holder() -> None:
+    o, _ = assigned()
+    o.assign(technician=tech("t2"), by="dispatcher:d", reason="t1 ill", now=MONDAY_8AM)
+    event = o.events[-1]
+    assert isinstance(event, OrderReassigned)
+    assert event.previous_technician_id == "t1" and event.technician_id == "t2"
+    assert event.reassigned_by == "dispatcher:d" and event.reason == "t1 ill"
+    assert [a.action for a in o.audit] == ["assign", "reassign"]
+
+
+def test_sch_12_a_first_assignment_names_who_assigned() -> None:
+    o = order()
+    o.assign(technician=tech("t1"), by="dispatcher:d", reason="skill", now=MONDAY_8AM)
+    assert isinstance(o.events[-1], OrderAssigned)
+    assert o.events[-1].assigned_by == "dispatcher:d"
+    assert o.events[-1].assignee_kind is AssigneeKind.TECHNICIAN
+
+
+def test_sch_12_an_unverified_order_cannot_be_assigned() -> None:
+    o = order(needs_verification=["product.model"])
+    with pytest.raises(IllegalTransition) as refused:
+        o.assign(technician=tech("t1"), by="d", reason="r", now=MONDAY_8AM)
+    assert refused.value.extensions["current_status"] == "awaiting_verification"
+
+
+# -- SCH-10 / SCH-11 ---------------------------------------------------------------------------
+
+
+def test_sch_10_unfinished_work_books_a_new_visit_kept_by_the_same_technician() -> None:
+    o, _ = assigned()
+    first = o.visit_id
+    o.visit_ended()
+    o.book_revisit(reason=RevisitReason.WORK_UNFINISHED, by="t1", now=MONDAY_8AM)
+    booked = o.events[-1]
+    assert isinstance(booked, RevisitBooked)
+    assert booked.previous_visit_id == first and booked.visit_id != first
+    assert booked.technician_id == "t1" and o.status is DispatchStatus.ASSIGNED
+    assert o.is_revisit
+
+
+def test_sch_10_a_postponement_returns_the_order_to_the_centre_with_the_reason() -> None:
+    o, _ = assigned()
+    o.postpone(by="t1", now=MONDAY_8AM, reason="customer travelling")
+    returned = [e for e in o.events if isinstance(e, OrderReturnedToCentre)]
+    assert returned[0].reason is ReturnReason.CUSTOMER_POSTPONED
+    assert returned[0].detail == "customer travelling"
+    revisit = [e for e in o.events if isinstance(e, RevisitBooked)]
+    assert revisit and revisit[0].technician_id is None
+    assert o.status is DispatchStatus.AWAITING_ASSIGNMENT and len(o.visits) == 2
+
+
+def test_sch_11_product_elsewhere_updates_the_visit_location() -> None:
+    o, _ = assigned()
+    elsewhere = near(DONGYING, north_km=4)
+    o.relocated(location=elsewhere, by="t1", now=MONDAY_8AM, note="at the shop")
+    assert o.location == elsewhere
+    assert o.audit[-1].action == "relocate"
+
+
+def test_sch_6_a_forecast_too_late_to_call_ahead_is_marked_not_notified() -> None:
+    o, _ = assigned()  # window 10:00-12:00; the call is due 2 minutes before 10:00 at the latest
+    in_time = o.predict_arrival(arrival=local(12, 5), now=local(9, 58), policy=POLICY, cause=None)
+    assert in_time is not None and in_time.customer_notified
+    o2, _ = assigned()
+    too_late = o2.predict_arrival(arrival=local(12, 5), now=local(9, 59), policy=POLICY, cause=None)
+    assert too_late is not None and not too_late.customer_notified
