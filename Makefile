@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.installed
 .DEFAULT_GOAL := help
 
 .PHONY: help install run test test-unit lint format compose-check contracts contracts-check \
-        bench bench-dispatch bench-webhooks clean
+        bench bench-dispatch bench-webhooks demo test-chaos clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,6 +56,12 @@ contracts: $(STAMP) ## Export the event contracts (JSON Schema / AsyncAPI)
 
 contracts-check: $(STAMP) ## Fail if the exported contracts are out of date
 	$(BIN)/python -m contracts.export --check
+
+demo: $(STAMP) ## Simulate a service day against `make run` and print its quality figures
+	$(BIN)/python -m demo
+
+test-chaos: $(STAMP) ## Only the crash and broker-outage tests (also part of `make test`)
+	$(BIN)/python -m pytest -m chaos
 
 bench: $(STAMP) ## Run the benchmarks and print their figures (bench/results/*.json)
 	$(BIN)/python -m bench

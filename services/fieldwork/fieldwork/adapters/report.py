@@ -33,6 +33,10 @@ class ReportLine:
     description: str
     quantity: str
     amount: str
+    unit_price: str = ""
+    rule: str = ""
+    """The rule that priced the line, e.g. BIL-3."""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,10 @@ class ServiceReport:
     charges: Sequence[ReportLine] = field(default_factory=list)
     total: str = "0.00"
     schedule_version: str = "—"
+    quote_id: str = "—"
     ratings: str = "—"
     sign_off: str = "—"
+    amount_acknowledged: str = "—"
     signature_image: bytes | None = None
 
 
@@ -105,10 +111,13 @@ def render_service_report(report: ServiceReport, *, font: Path) -> bytes:
     heading("收费明细")
     if report.charges:
         for line in report.charges:
+            price = f"  单价 {line.unit_price} 元" if line.unit_price else ""
+            why = " ".join(x for x in (line.rule, line.note) if x)
             pdf.multi_cell(
                 0,
                 7,
-                f"· {line.description}  × {line.quantity}  {line.amount} 元",
+                f"· {line.description}  × {line.quantity}{price}  {line.amount} 元"
+                + (f"（{why}）" if why else ""),
                 new_x="LMARGIN",
                 new_y="NEXT",
             )
@@ -116,9 +125,14 @@ def render_service_report(report: ServiceReport, *, font: Path) -> bytes:
         pdf.cell(0, 7, "无收费", new_x="LMARGIN", new_y="NEXT")
     row("合计", f"{report.total} 元")
     row("收费标准版本", report.schedule_version)
+    row("报价单号", report.quote_id)
     heading("客户评价与签字")
     row("评价", report.ratings)
     row("签字", report.sign_off)
+    row("客户签字确认金额", report.amount_acknowledged)
     if report.signature_image:
-        pdf.image(io.BytesIO(report.signature_image), w=50)
+        try:
+            pdf.image(io.BytesIO(report.signature_image), w=50)
+        except Exception:  # an upload that passed the type check but does not decode
+            row("签名图片", "无法显示")
     return bytes(pdf.output())

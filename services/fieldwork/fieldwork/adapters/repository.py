@@ -96,12 +96,19 @@ class OrderContextRepository:
     async def get(self, order_id: str) -> OrderContext | None:
         """The order's context, or None."""
         row = await self._session.get(OrderContextRow, order_id)
-        return None if row is None else OrderContext(**row.doc)
+        if row is None:
+            return None
+        doc = dict(row.doc)
+        if doc.get("installed_on"):
+            doc["installed_on"] = date.fromisoformat(doc["installed_on"])
+        return OrderContext(**doc)
 
     async def save(self, context: OrderContext) -> None:
         """Insert or update."""
         row = await self._session.get(OrderContextRow, context.order_id)
         doc = asdict(context)
+        if context.installed_on is not None:
+            doc["installed_on"] = context.installed_on.isoformat()
         if row is None:
             self._session.add(OrderContextRow(order_id=context.order_id, doc=doc))
         else:

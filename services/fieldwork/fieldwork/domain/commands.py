@@ -8,11 +8,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
-from contracts.common import GeoPoint, Money, PartLine, WarrantyStatus, WorkItem
+from contracts.common import (
+    GeoPoint,
+    Money,
+    PartLine,
+    Quantity,
+    WarrantyStatus,
+    WorkItem,
+    WorkItemKind,
+)
 from contracts.fieldwork import (
     CentreDecisionKind,
     Rating,
@@ -29,6 +45,17 @@ from fieldwork.domain.visit import (
 
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _no_float(value: object) -> object:
+    # Money crosses the API as a decimal string: a JSON float may already have lost a fen.
+    if isinstance(value, float):
+        raise ValueError('money is a decimal string such as "128.50", never a float')
+    return value
+
+
+Amount = Annotated[Money, Field(ge=0), BeforeValidator(_no_float)]
+"""An amount in CNY, never negative: a decimal string in JSON (e.g. `"128.50"`), not a float."""
 
 
 class _Action(BaseModel):
@@ -82,18 +109,76 @@ class RecordNotHome(_Action):
     neighbours_asked: bool = False
 
 
+class WorkItemIn(_Action):
+    """One line of work for billing to price (BIL-1..BIL-6); fieldwork never prices it."""
+
+    kind: WorkItemKind
+    description: ShortText
+    fee_code: ShortText | None = None
+    """The fee schedule code: required for a `fee`; a material's schedule code may go here or
+    in `part_no`."""
+    part_no: ShortText | None = None
+    """The part number (required for a `part`) or the material's code."""
+    quantity: Quantity = Decimal(1)
+    stock_price: Annotated[Amount, Field(gt=0)] | None = None
+    """Purchase price per unit of a material not on the fee schedule (BIL-4); materials only."""
+    handled_at: AwareDatetime | None = None
+    """When the item is (or was) handled; items within 30 minutes of each other are charged as
+    the single highest fee (BIL-3). Default: the time of the diagnosis."""
+    covered_by_warranty: bool | None = None
+    """Whether the warranty covers this item; null lets billing decide from the order (BIL-1)."""
+    warranty_card_price: Amount | None = None
+    """The price the customer's warranty card gives for this item; the lower is charged
+    (BIL-2)."""
+    upgrade: bool = False
+    """An upgrade the customer chose, not a repair (BIL-6); parts only."""
+    trade_in: bool = False
+    """The customer trades in the old part for the schedule's credit (BIL-6); parts only."""
+
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> WorkItemIn:
+        if self.kind is WorkItemKind.FEE and self.fee_code is None:
+            raise ValueError("a fee item needs its fee_code")
+        if self.kind is WorkItemKind.PART and self.part_no is None:
+            raise ValueError("a part needs its part_no")
+        if self.kind is WorkItemKind.MATERIAL and not (
+            self.part_no or self.fee_code or self.stock_price is not None
+        ):
+            raise ValueError("a material needs its code (part_no) or its stock_price")
+        if self.stock_price is not None and self.kind is not WorkItemKind.MATERIAL:
+            raise ValueError("stock_price is for materials only (BIL-4)")
+        if (self.upgrade or self.trade_in) and self.kind is not WorkItemKind.PART:
+            raise ValueError("upgrade and trade_in are for parts only (BIL-6)")
+        return self
+
+    def to_contract(self) -> WorkItem:
+        """The contract's work item (the visit dates an undated one with the diagnosis)."""
+        return WorkItem.model_validate(self.model_dump())
+
+
 class Diagnose(_Action):
-    """Cause, parts, warranty status (FLD-4); chargeable work asks billing for a quote."""
+    """Cause, parts, warranty status (FLD-4); chargeable work asks billing for a quote.
+
+    The work items go to billing as they are (QuoteRequested) with the customer's warranty card
+    terms, the order's installation date and product line; in warranty, listed work items are
+    quoted too (free under BIL-1) so the report can show them with the schedule version.
+    """
 
     type: Literal["diagnose"] = "diagnose"
     cause: Text
     fault_code: ShortText | None = None
     parts: list[PartLine] = Field(default_factory=list, max_length=100)
-    work_items: list[WorkItem] = Field(default_factory=list, max_length=100)
+    work_items: list[WorkItemIn] = Field(default_factory=list, max_length=100)
     chargeable: bool | None = None
-    """Overrides the warranty-derived default (e.g. work the warranty excludes)."""
+    """Overrides the default: chargeable out of (or unknown) warranty, or when an item is not
+    covered by the warranty or is an upgrade."""
     warranty_status: WarrantyStatus | None = None
     """The status found on site; the order's status when absent."""
+    warranty_card_amount: Amount | None = None
+    """The total the customer's warranty card gives for this work, if any; the lower of it and
+    the schedule is charged (BIL-2)."""
+    installed_on: date | None = None
+    """The installation date, for set-up work (BIL-5); default: the order's."""
     unknown_fault: bool = False
     take_back_needed: bool = False
 
@@ -222,7 +307,7 @@ class RequestCentreDecision(_Action):
     type: Literal["request_centre_decision"] = "request_centre_decision"
     kind: CentreDecisionKind
     reason: Text
-    amount_claimed: Money | None = None
+    amount_claimed: Amount | None = None
     meets_return_conditions: bool | None = None
 
 
@@ -231,7 +316,7 @@ class ReportDamage(_Action):
 
     type: Literal["report_damage"] = "report_damage"
     description: Text
-    estimated_cost: Money | None = None
+    estimated_cost: Amount | None = None
     photo_refs: list[ShortText] = Field(default_factory=list, max_length=50)
 
 
@@ -253,7 +338,9 @@ class SignOffVisit(_Action):
     signature_ref: ShortText | None = None
     repair_quality: Rating | None = None
     service_attitude: Rating | None = None
-    amount_acknowledged: Money | None = None
+    amount_acknowledged: Amount | None = None
+    """The amount the customer signs for (BIL-9): must be the accepted quote's total; defaults
+    to it (0 for a free quote) when signed. Not with a refusal to sign."""
     comments: Text | None = None
 
 

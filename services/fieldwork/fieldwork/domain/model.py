@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 #: The events (by name) fieldwork keeps on an order's file; it ignores the rest of the bus.
@@ -98,6 +98,8 @@ class OrderContext:
     customer_phone: str | None = None
     address: str | None = None
     product_model: str | None = None
+    installed_on: date | None = None
+    """The product's installation date, for set-up work after installation (BIL-5)."""
     fault: str | None = None
     public_area: bool = False
     cancelled: bool = False

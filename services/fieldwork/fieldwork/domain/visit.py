@@ -232,6 +232,11 @@ class Quote(_Part):
     request_id: str
     status: QuoteStatus = QuoteStatus.REQUESTED
     items: list[WorkItem] = Field(default_factory=list)
+    consent_required: bool = True
+    """False for work that is not chargeable (in warranty): quoted for the record, free (BIL-1)."""
+    warranty_card_amount: Decimal | None = None
+    installed_on: date | None = None
+    product_line: str | None = None
     quote_id: str | None = None
     lines: list[QuoteLine] = Field(default_factory=list)
     total: Decimal | None = None
@@ -402,6 +407,30 @@ class Visit(BaseModel):
     def on_site_seconds(self) -> int:
         """Whole seconds on site (only sub-second parts are dropped)."""
         return int(self.on_site_time().total_seconds())
+
+    @property
+    def charged_quote(self) -> Quote | None:
+        """The quote that is this visit's charge: accepted by the customer, or issued for work
+        that needed no consent (free, BIL-1); None when there is none."""
+        quote = self.quote
+        if quote is None or quote.total is None:
+            return None
+        if quote.status is QuoteStatus.ACCEPTED:
+            return quote
+        if quote.status is QuoteStatus.ISSUED and not quote.consent_required:
+            return quote
+        return None
+
+    @property
+    def amount_charged(self) -> Decimal | None:
+        """What the customer is charged for this visit's work: the accepted quote's total (after
+        waivers); 0 for free work that was quoted; None when nothing was quoted."""
+        quote = self.charged_quote
+        if quote is None or quote.total is None:
+            return None
+        if quote.status is not QuoteStatus.ACCEPTED:
+            return Decimal("0.00")
+        return quote.total
 
     def evidence_of(self, kind: EvidenceKind) -> set[str]:
         """Refs of the visit's uploads of ``kind``."""
@@ -673,24 +702,40 @@ class Visit(BaseModel):
         unknown_fault: bool = False,
         take_back_needed: bool = False,
         warranty_status: WarrantyStatus | None = None,
+        warranty_card_amount: Decimal | None = None,
+        installed_on: date | None = None,
+        product_line: str | None = None,
     ) -> None:
         """Record cause, parts and warranty status (FLD-4). Chargeable work asks billing for a
-        quote and waits for the customer's consent."""
+        quote and waits for the customer's consent; work items listed for work that is not
+        chargeable are quoted too (free, BIL-1), without waiting for consent.
+
+        Each item goes to billing with the time it is handled (``at`` unless it says, BIL-3),
+        with the customer's warranty card terms (BIL-2), the installation date (BIL-5) and the
+        product line whose schedule applies."""
         self._check("diagnose")
         status = warranty_status or self.warranty_status
-        is_chargeable = (
-            chargeable if chargeable is not None else (status is not WarrantyStatus.IN_WARRANTY)
-        )
-        items = list(work_items) or [
+        listed = [
+            item if item.handled_at is not None else item.model_copy(update={"handled_at": at})
+            for item in work_items
+        ]
+        items = listed or [
             WorkItem(
                 kind=WorkItemKind.PART,
                 description=p.name,
                 part_no=p.part_no,
                 quantity=p.quantity,
                 covered_by_warranty=p.covered_by_warranty,
+                handled_at=at,
             )
             for p in parts
         ]
+        excluded = any(i.covered_by_warranty is False or i.upgrade for i in items)
+        is_chargeable = (
+            chargeable
+            if chargeable is not None
+            else (status is not WarrantyStatus.IN_WARRANTY or excluded)
+        )
         if is_chargeable and not items and not take_back_needed:
             raise RuleViolation(
                 "FLD-4", "Chargeable work needs its work items (or parts) for billing to quote"
@@ -723,10 +768,18 @@ class Visit(BaseModel):
                 take_back_needed=take_back_needed,
             )
         )
-        if is_chargeable and items:
+        if (is_chargeable and items) or listed:
             request_id = str(uuid.uuid4())
-            self.quote = Quote(request_id=request_id, items=items)
-            self.state = S.AWAITING_CONSENT
+            self.quote = Quote(
+                request_id=request_id,
+                items=items,
+                consent_required=is_chargeable,
+                warranty_card_amount=warranty_card_amount,
+                installed_on=installed_on,
+                product_line=product_line,
+            )
+            if is_chargeable:
+                self.state = S.AWAITING_CONSENT
             self.events.append(
                 QuoteRequested(
                     order_id=self.order_id,
@@ -735,6 +788,9 @@ class Visit(BaseModel):
                     technician_id=self.tech,
                     warranty_status=status,
                     items=items,
+                    warranty_card_amount=warranty_card_amount,
+                    installed_on=installed_on,
+                    product_line=product_line,
                 )
             )
 
@@ -1192,10 +1248,28 @@ class Visit(BaseModel):
         self._check("sign_off")
         if self.signed_off is not None:
             raise RuleViolation("FLD-12", "The customer has already signed off this visit")
+        charged = self.amount_charged
         if signed:
             if signature_ref is None:
                 raise RuleViolation("FLD-12", "A signed sign-off needs the signature image")
             self._require_refs([signature_ref], EvidenceKind.SIGNATURE, "signature_ref")
+            if amount_acknowledged is None:
+                amount_acknowledged = charged
+            elif charged is not None and amount_acknowledged != charged:
+                # rule BIL-9: the customer signs for the amount actually charged.
+                raise RuleViolation(
+                    "BIL-9",
+                    f"The customer signs for the amount charged, {charged:.2f}, "
+                    f"not {amount_acknowledged:.2f}",
+                    field="amount_acknowledged",
+                    amount_charged=f"{charged:.2f}",
+                )
+        elif amount_acknowledged is not None:
+            raise RuleViolation(
+                "BIL-9",
+                "A customer who refuses to sign acknowledges no amount",
+                field="amount_acknowledged",
+            )
         self._check("sign_off", at)
         self.signed_off = SignOffRecord(
             repair_quality=repair_quality,

@@ -115,16 +115,20 @@ async def _apply(
                 neighbours_asked=action.neighbours_asked,
             )
         case c.Diagnose():
+            context = await uow.orders.get(visit.order_id)
             visit.diagnose(
                 at=at,
                 cause=action.cause,
                 fault_code=action.fault_code,
                 parts=action.parts,
-                work_items=action.work_items,
+                work_items=[item.to_contract() for item in action.work_items],
                 chargeable=action.chargeable,
                 unknown_fault=action.unknown_fault,
                 take_back_needed=action.take_back_needed,
                 warranty_status=action.warranty_status,
+                warranty_card_amount=action.warranty_card_amount,
+                installed_on=action.installed_on or (context.installed_on if context else None),
+                product_line=context.product_line if context else None,
             )
         case c.AcceptQuote():
             visit.accept_quote(at=at, quote_id=action.quote_id, signature_ref=action.signature_ref)
@@ -639,6 +643,7 @@ def _context_from(context: OrderContext, created: OrderCreated | OrderVerified) 
     if product is not None:
         context.product_line = product.line
         context.product_model = product.model
+        context.installed_on = product.installation_date or context.installed_on
     if isinstance(created, OrderCreated):
         context.warranty_status = created.warranty_status.value
         context.loaner_required = created.loaner_required

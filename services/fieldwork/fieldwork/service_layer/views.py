@@ -19,7 +19,7 @@ from fieldwork.domain.exceptions import (
     TicketNotFound,
 )
 from fieldwork.domain.model import OrderFile
-from fieldwork.domain.visit import QuoteStatus, Visit
+from fieldwork.domain.visit import Visit
 from fieldwork.domain.workshop import Loaner, TakeBack
 from fieldwork.service_layer.handlers import load_visit
 from fieldwork.service_layer.unit_of_work import FieldworkUnitOfWork
@@ -125,6 +125,22 @@ _RATINGS = {
 }
 
 
+_RULE_NOTES = {
+    "BIL-1": "按收费标准",
+    "BIL-2": "按保修卡价格（取低）",
+    "BIL-3": "同时处理的多项服务只收最高一项",
+    "BIL-4": "材料费（进价加管理费）",
+    "BIL-5": "安装后调试",
+    "BIL-6": "升级/以旧换新",
+}
+
+
+def _line_note(rule: str, covered: bool) -> str:
+    if covered:
+        return "保修免费"
+    return _RULE_NOTES.get(rule, "")
+
+
 def _local(moment: object, tz: tzinfo) -> str:
     from datetime import datetime
 
@@ -157,19 +173,25 @@ async def service_report_pdf(
             "No CJK font is installed for the service report (install Debian's "
             "fonts-wqy-microhei or set FSM_FIELDWORK_REPORT_FONT).",
         )
-    quote = found.quote
-    charged = quote is not None and quote.status is QuoteStatus.ACCEPTED
+    # The charge is the accepted quote (or the free quote of work needing no consent, BIL-1):
+    # its lines, each with the rule that priced it, its total and the schedule version.
+    quote = found.charged_quote
     lines = (
         [
             ReportLine(
-                description=q.description, quantity=f"{q.quantity:f}", amount=f"{q.amount:f}"
+                description=q.description,
+                quantity=f"{q.quantity:f}",
+                amount=f"{q.amount:.2f}",
+                unit_price=f"{q.unit_price:.2f}",
+                rule=q.rule_id,
+                note=_line_note(q.rule_id, q.covered_by_warranty),
             )
             for q in quote.lines
         ]
-        if charged and quote is not None
+        if quote is not None
         else []
     )
-    total = quote.total if charged and quote is not None and quote.total is not None else Decimal(0)
+    total = found.amount_charged or Decimal(0)
     parts = list(found.completion.parts) if found.completion else []
     if not parts:
         parts = [p for step in found.work for p in step.parts]
@@ -213,8 +235,14 @@ async def service_report_pdf(
         charges=lines,
         total=f"{total:.2f}",
         schedule_version=(quote.schedule_version if quote and quote.schedule_version else "—"),
+        quote_id=quote.quote_id if quote and quote.quote_id else "—",
         ratings=ratings,
         sign_off=sign_text,
+        amount_acknowledged=(
+            f"{signed.amount_acknowledged:.2f} 元"
+            if signed is not None and signed.amount_acknowledged is not None
+            else "—"
+        ),
         signature_image=signature,
     )
     return await asyncio.to_thread(render_service_report, report, font=font)
