@@ -74,7 +74,12 @@ def _claiming(claim: IdempotencyClaim) -> Iterator[None]:
         _claim.reset(token)
 
 
-def stage_claim(session: AsyncSession) -> None:
+RESOURCE_HEADER = "x-fsm-resource-id"
+"""Until the response is stored, the record keeps the id of the aggregate the request changed,
+so a retry after a crash between commit and response can rebuild the answer from it."""
+
+
+def stage_claim(session: AsyncSession, *, resource_id: str | None = None) -> None:
     """Insert the current claim's record in ``session``'s transaction (called by the UoW commit).
 
     Only the first commit of a request records it; the contextvar is cleared afterwards.
@@ -90,6 +95,7 @@ def stage_claim(session: AsyncSession) -> None:
             request_hash=claim.request_hash,
             created_at=now,
             expires_at=now + claim.ttl,
+            response_headers=json.dumps({RESOURCE_HEADER: resource_id}) if resource_id else None,
         )
     )
     _claim.set(None)
@@ -126,9 +132,15 @@ async def handle_idempotently(
     ttl: timedelta,
     body: Any,
     run: Callable[[], Awaitable[JSONResponse]],
+    rebuild: Callable[[str], Awaitable[JSONResponse]] | None = None,
     wait_for_first: float = 10.0,
 ) -> Response:
-    """Run ``run`` once per (caller, route, ``Idempotency-Key``); without a key just run it."""
+    """Run ``run`` once per (caller, route, ``Idempotency-Key``); without a key just run it.
+
+    ``rebuild(resource_id)`` answers a retry whose first attempt committed its effects but died
+    before its response was stored (the record names the aggregate it changed); without it such
+    a retry gets 409 until the key expires.
+    """
     key = request.headers.get(HEADER)
     if key is None:
         return await run()
@@ -157,7 +169,16 @@ async def handle_idempotently(
                 )
             if record.response_status is not None:
                 return _replay(record)
-            # The first request committed its effects and is writing its response.
+            # The first request committed its effects and is writing its response, or died
+            # in between: wait for it, then rebuild the answer from what it changed.
+            resource_id = json.loads(record.response_headers or "{}").get(RESOURCE_HEADER)
+            first_is_gone = datetime.now(UTC) - _aware(record.created_at) > timedelta(
+                seconds=wait_for_first
+            )
+            if rebuild is not None and resource_id and (first_is_gone or loop.time() >= deadline):
+                response = await rebuild(resource_id)
+                await _store(session_factory, scope, key, response)
+                return response
             if loop.time() >= deadline:
                 raise ProblemError(
                     409,

@@ -88,18 +88,47 @@ class SqlUnitOfWork:
         self._recorded.clear()
         return drained
 
+    def _first_tracked_id(self) -> str | None:
+        for aggregate in self._tracked:
+            for attribute in ("id", "order_id"):
+                value = getattr(aggregate, attribute, None)
+                if value is not None:
+                    return str(value)
+        return None
+
+    def wrap(self, payload: EventData) -> EventEnvelope:
+        """The envelope of a staged event, in the current flow's context (override to set the
+        time from an injected clock)."""
+        return EventEnvelope.wrap(
+            payload,
+            correlation_id=context.correlation_id(),
+            causation_id=context.causation_id(),
+        )
+
+    async def collect(self) -> None:
+        """Hook: track the aggregates the repositories loaded or added (called first on commit)."""
+
+    async def staged(self, envelope: EventEnvelope, payload: EventData) -> None:
+        """Hook: react to an event staged in this transaction (e.g. a read model, webhooks)."""
+
+    async def before_commit(self) -> None:
+        """Hook: last writes of the transaction (e.g. save the aggregates)."""
+
     async def commit(self) -> None:
-        """Write pending events to the outbox and commit everything atomically."""
+        """Write pending events to the outbox and commit everything atomically.
+
+        Order: ``collect`` → each event to the outbox, then ``staged`` → ``before_commit`` →
+        the idempotency record of the request, if any → COMMIT → relay notified.
+        """
+        await self.collect()
         envelopes: list[EventEnvelope] = []
         for payload in self._drain_events():
-            envelope = EventEnvelope.wrap(
-                payload,
-                correlation_id=context.correlation_id(),
-                causation_id=context.causation_id(),
-            )
+            envelope = self.wrap(payload)
             add_to_outbox(self.session, envelope, topic=events_topic(payload.producer))
+            await self.staged(envelope, payload)
             envelopes.append(envelope)
-        idempotency.stage_claim(self.session)
+        await self.before_commit()
+        idempotency.stage_claim(self.session, resource_id=self._first_tracked_id())
         await self.session.commit()
         self.committed_events.extend(envelopes)
         if envelopes and self._on_commit is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -100,3 +101,38 @@ async def test_int_8_simultaneous_reports_of_one_product_with_different_keys_mak
     assert await intake.order_count() == 1
     assert len(await intake.events("OrderCreated")) == 1
     assert len(await intake.events("DuplicateLinked")) == 9
+
+
+async def test_a_retry_after_a_crash_between_commit_and_answer_gets_the_order_not_a_second_one(
+    intake: Any, make_order: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from servicekit.idempotency import RESOURCE_HEADER, IdempotencyRecord
+
+    headers = {"Idempotency-Key": "crash-1"}
+    first = await intake.admin.post("/v1/orders", json=make_order(), headers=headers)
+    assert first.status_code == 201
+    # As if the process died after committing the order but before storing its answer.
+    async with intake.runtime.session_factory() as session:
+        await session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.key == "crash-1")  # type: ignore[arg-type]
+            .values(
+                response_status=None,
+                response_body=None,
+                response_headers=json.dumps({RESOURCE_HEADER: first.json()["id"]}),
+                created_at=datetime.now(UTC) - timedelta(minutes=5),
+            )
+        )
+        await session.commit()
+    retry = await intake.admin.post("/v1/orders", json=make_order(), headers=headers)
+    assert retry.status_code == 201, retry.text
+    assert retry.json()["id"] == first.json()["id"]
+    assert await intake.order_count() == 1
+    assert len(await intake.events("OrderCreated")) == 1
+    again = await intake.admin.post("/v1/orders", json=make_order(), headers=headers)
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true"

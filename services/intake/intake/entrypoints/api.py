@@ -69,6 +69,13 @@ async def _idempotently(
     run: Callable[[], Awaitable[JSONResponse]],
 ) -> Response:
     runtime = request.app.state.runtime
+    created = request.url.path.rstrip("/") == "/v1/orders"
+
+    async def rebuild(order_id: str) -> JSONResponse:
+        # The first attempt committed and died before answering: answer from the order.
+        order = await views.order(order_id, uow=request.app.state.uow_factory())
+        return _order_json(order, status_code=201 if created else 200)
+
     return await handle_idempotently(
         request,
         session_factory=runtime.session_factory,
@@ -76,6 +83,7 @@ async def _idempotently(
         ttl=timedelta(hours=policy.idempotency_key_ttl_hours),
         body=None if body is None else body.model_dump(mode="json"),
         run=run,
+        rebuild=rebuild,
     )
 
 

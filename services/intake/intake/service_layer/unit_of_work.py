@@ -8,12 +8,10 @@ from typing import Self
 
 from contracts.base import EventData
 from contracts.envelope import EventEnvelope
-from contracts.topics import events_topic
 from intake.adapters.repository import OrderRepository, WarrantyPeriodRepository
 from intake.domain.model import TimelineEntry
-from servicekit import context, idempotency
+from servicekit import context
 from servicekit.db import SessionFactory
-from servicekit.outbox import add_to_outbox
 from servicekit.uow import SqlUnitOfWork
 
 
@@ -45,7 +43,8 @@ class IntakeUnitOfWork(SqlUnitOfWork):
         self.warranty_periods = WarrantyPeriodRepository(self.session)
         return self
 
-    def _wrap(self, payload: EventData) -> EventEnvelope:
+    def wrap(self, payload: EventData) -> EventEnvelope:
+        """Envelopes carry the injected clock's time."""
         return EventEnvelope.wrap(
             payload,
             correlation_id=context.correlation_id(),
@@ -53,13 +52,16 @@ class IntakeUnitOfWork(SqlUnitOfWork):
             time=self._clock(),
         )
 
-    async def commit(self) -> None:
-        """Save the orders, write their events to the outbox and their timelines, commit."""
-        staged: list[tuple[EventEnvelope, str]] = []
+    async def collect(self) -> None:
+        """Every order read or added takes part in the commit."""
         for order in self.orders.seen:
-            for payload in order.events:
-                envelope = self._wrap(payload)
-                staged.append((envelope, payload.producer))
+            self.track(order)
+
+    async def staged(self, envelope: EventEnvelope, payload: EventData) -> None:
+        """An intake event goes onto its order's timeline at once, with the outbox's event id."""
+        order_id = getattr(payload, "order_id", None)
+        for order in self.orders.seen:
+            if order.id == order_id:
                 order.observe(
                     TimelineEntry(
                         event_id=str(envelope.id),
@@ -70,14 +72,9 @@ class IntakeUnitOfWork(SqlUnitOfWork):
                     ),
                     payload,
                 )
-            order.events.clear()
+                break
+
+    async def before_commit(self) -> None:
+        """Save every order taking part."""
+        for order in self.orders.seen:
             await self.orders.save(order)
-        for payload in self._drain_events():
-            staged.append((self._wrap(payload), payload.producer))
-        for envelope, producer in staged:
-            add_to_outbox(self.session, envelope, topic=events_topic(producer))
-        idempotency.stage_claim(self.session)
-        await self.session.commit()
-        self.committed_events.extend(envelope for envelope, _ in staged)
-        if staged and self._on_commit is not None:
-            self._on_commit()
