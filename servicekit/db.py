@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import DateTime, event, text
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,6 +27,34 @@ class KitTable(SQLModel, registry=KIT_REGISTRY):
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
+class _UtcSqliteDateTime(SQLITE_DATETIME):
+    """SQLite keeps datetimes as text without an offset: store every aware value in UTC and give
+    values of timezone-aware columns back as UTC, so comparisons and round trips are correct
+    whatever offset the caller used (PostgreSQL's timestamptz does this natively)."""
+
+    def bind_processor(self, dialect: Any) -> Any:
+        parent = super().bind_processor(dialect)
+
+        def process(value: Any) -> Any:
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            return parent(value) if parent else value
+
+        return process
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        parent = super().result_processor(dialect, coltype)
+        aware = bool(getattr(self, "timezone", False))
+
+        def process(value: Any) -> Any:
+            value = parent(value) if parent else value
+            if aware and isinstance(value, datetime) and value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            return value
+
+        return process
+
+
 def is_sqlite(url: str) -> bool:
     """Whether ``url`` points at SQLite."""
     return url.startswith("sqlite")
@@ -42,6 +72,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
+        engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: _UtcSqliteDateTime}
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

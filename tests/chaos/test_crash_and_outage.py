@@ -22,7 +22,12 @@ import httpx
 import pytest
 from support.platform import SERVICES, Platform, wait_for
 
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.broker]
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.e2e,
+    pytest.mark.broker,
+    pytest.mark.timeout(1800),  # 2,000 orders, five restarts and a 30 s outage on two cores
+]
 
 ORDERS = int(os.environ.get("FSM_CHAOS_ORDERS", "2000"))
 OUTAGE_SECONDS = float(os.environ.get("FSM_CHAOS_OUTAGE_SECONDS", "30"))
