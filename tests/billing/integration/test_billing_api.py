@@ -40,7 +40,7 @@ from contracts.fieldwork import QuoteAccepted, QuoteRequested, RepairCompleted, 
 from contracts.identity import Role
 from contracts.intake import OrderCreated
 from contracts.registry import parse_data
-from contracts.scheduling import OrderAssigned
+from contracts.scheduling import OrderAssigned, OrderReassigned
 from servicekit.auth import generate_key, issued_event
 from servicekit.outbox import OutboxMessage
 from servicekit.runtime import ServiceRuntime
@@ -703,3 +703,27 @@ async def test_migrations_reach_the_models_schema(database_url: str) -> None:
             assert await conn.run_sync(diff) == []
     finally:
         await engine.dispose()
+
+
+async def test_bil_12_a_network_that_names_its_own_technician_still_holds_the_order(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-7", network="net-9")
+    # The network's dispatcher gives the order to one of its own technicians.
+    await send(
+        runtime,
+        OrderReassigned(
+            order_id="o-7",
+            visit_id="v-1",
+            assignee_kind=AssigneeKind.TECHNICIAN,
+            technician_id="net9-tech-1",
+            network_id="net-9",
+            previous_assignee_kind=AssigneeKind.NETWORK,
+            previous_network_id="net-9",
+            reassigned_by="net-9-dispatcher",
+        ),
+    )
+    partner = await key(runtime, "partner", network_id="net-9")
+    charge = await client.get("/v1/orders/o-7/charge", headers=partner)
+    assert charge.status_code == 200, charge.text

@@ -22,7 +22,6 @@ from billing.domain.schedule import FeeSchedule
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from contracts import fieldwork, intake, scheduling
 from contracts.billing import PaymentMethod
-from contracts.common import AssigneeKind
 from contracts.envelope import EventEnvelope
 from contracts.registry import parse_data
 from servicekit.calendar import BusinessCalendar
@@ -105,8 +104,8 @@ async def _apply(
         case intake.OrderCancelled():
             account.cancelled(at=envelope.time)
         case scheduling.OrderAssigned() | scheduling.OrderReassigned():
-            network = payload.network_id if payload.assignee_kind is AssigneeKind.NETWORK else None
-            account.assign(network_id=network, technician_id=payload.technician_id)
+            # A network that hands the order to its own technician still holds it (BIL-12).
+            account.assign(network_id=payload.network_id, technician_id=payload.technician_id)
         case fieldwork.DiagnosisRecorded():
             account.learn_warranty(payload.warranty_status)
         case fieldwork.QuoteRequested():
