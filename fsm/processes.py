@@ -88,10 +88,14 @@ class Platform:
         if self.broker is not None:
             self.broker.start()
         self.env["FSM_KAFKA_BOOTSTRAP"] = self.bootstrap
-        for name in SERVICES:
-            self._spawn(name)
-        for name in SERVICES:
-            self.wait_ready(name, within=within)
+        try:
+            for name in SERVICES:
+                self._spawn(name)
+            for name in SERVICES:
+                self.wait_ready(name, within=within)
+        except BaseException:
+            self.stop()  # never leave processes or the broker behind a failed start
+            raise
         return self
 
     def _spawn(self, name: str) -> None:
