@@ -231,3 +231,25 @@ class RevisitBooked(_SchedulingEvent):
     window: TimeWindow | None = None
     technician_id: str | None = None
     booked_by: str | None = None
+
+
+class WebhookEndpointDisabled(_SchedulingEvent):
+    """A partner network's webhook endpoint was disabled by delivery: it answered 410 Gone, or it
+    kept failing for the policy time (default 5 days). Ops follow up with the network, which
+    must stay reachable as a dispatch target (SCH-1); it re-enables the endpoint and replays what
+    it missed.
+
+    The subject (Kafka key) is the network id, not an order id.
+    """
+
+    event_type: ClassVar[str] = "WebhookEndpointDisabled"
+    subject_field: ClassVar[str] = "network_id"
+
+    network_id: str
+    subscription_id: str
+    url: str
+    cause: str
+    """`gone` (the receiver answered 410) or `failing` (no success for the policy time)."""
+    reason: str
+    failing_since: AwareDatetime | None = None
+    disabled_at: AwareDatetime

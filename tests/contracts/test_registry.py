@@ -84,7 +84,12 @@ FLOW_EVENTS: dict[str, tuple[str, ...]] = {
 }
 
 # Events about something other than one order; their subject is the aggregate they name.
-NOT_ABOUT_ONE_ORDER = {"ApiKeyIssued", "ApiKeyRevoked", "CashRemittanceDue"}
+NOT_ABOUT_ONE_ORDER = {
+    "ApiKeyIssued",
+    "ApiKeyRevoked",
+    "CashRemittanceDue",
+    "WebhookEndpointDisabled",
+}
 SERVICE_MODULES = (intake, scheduling, fieldwork, billing, feedback)
 RULE_ID = re.compile(r"\b(INT|SCH|FLD|BIL|FBK)-\d+\b")
 REGISTERED_NAMES = {m.event_type for m in all_event_models()}

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.envelope import EventEnvelope
+from contracts.scheduling import WebhookEndpointDisabled
 from contracts.topics import events_topic
 from scheduling.adapters.pyvrp_solver import PyVrpSolver
 from scheduling.adapters.tables import SCHEDULING_REGISTRY
@@ -15,14 +20,17 @@ from scheduling.domain.routing import RouteSolver
 from scheduling.domain.travel import GreatCircleTravel, TravelTimes
 from scheduling.entrypoints import api
 from scheduling.entrypoints.consumer import make_handler
+from scheduling.entrypoints.dependencies import network_scope
 from scheduling.entrypoints.errors import DOMAIN_ERRORS
 from scheduling.service_layer import handlers
 from scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
 from scheduling.settings import SchedulingSettings
 from servicekit.consumer import EventHandler
 from servicekit.messagebus import MessageBus
+from servicekit.outbox import add_to_outbox
 from servicekit.policy import load_section
 from servicekit.runtime import ServiceRuntime, ServiceSpec
+from servicekit.webhooks import DisabledEndpoint, WebhookPolicy, WebhookWorker, webhook_router
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -32,7 +40,13 @@ SPEC = ServiceSpec(
     description="Dispatch: assignment, appointments, day plans, lateness, partner networks.",
     metadata=SCHEDULING_REGISTRY.metadata,
     migrations_dir=MIGRATIONS,
-    subscribe=[events_topic("intake"), events_topic("fieldwork"), events_topic("feedback")],
+    # billing too: partner networks hear every event of the orders they hold (issue 5)
+    subscribe=[
+        events_topic("intake"),
+        events_topic("fieldwork"),
+        events_topic("billing"),
+        events_topic("feedback"),
+    ],
     routers=[api.router],
     domain_errors=DOMAIN_ERRORS,
 )
@@ -48,16 +62,24 @@ def bootstrap(
     """Build scheduling's runtime (HTTP app, relay, consumer, timers) from ``settings``."""
     settings = settings or SchedulingSettings()
     policy = load_section(SchedulingPolicy, section="scheduling", path=settings.policy_file)
+    webhooks = webhook_policy(policy)
     now = clock or (lambda: datetime.now(UTC))
     travel = travel or _travel(settings, policy)
     solver = solver or PyVrpSolver()
     deps: dict[str, Any] = {"clock": now, "policy": policy, "travel": travel}
 
     def handler_factory(runtime: ServiceRuntime) -> EventHandler:
-        return make_handler(_uow_factory(runtime), tz=runtime.calendar.tz, **deps)
+        return make_handler(_uow_factory(runtime, now), tz=runtime.calendar.tz, **deps)
 
-    runtime = ServiceRuntime(spec=SPEC, settings=settings, handler_factory=handler_factory)
-    uow_factory = _uow_factory(runtime)
+    spec = dataclasses.replace(
+        SPEC,
+        routers=[
+            *SPEC.routers,
+            webhook_router(scope=network_scope, policy=webhooks, clock=now),
+        ],
+    )
+    runtime = ServiceRuntime(spec=spec, settings=settings, handler_factory=handler_factory)
+    uow_factory = _uow_factory(runtime, now)
     deps.update(tz=runtime.calendar.tz, solver=solver)
     runtime.app.state.uow_factory = uow_factory
     runtime.app.state.deps = deps
@@ -71,10 +93,49 @@ def bootstrap(
     async def replan() -> int:
         return await handlers.reoptimise_dirty_plans(uow_factory=uow_factory, **deps)
 
+    async def network_acceptance() -> int:
+        return await handlers.sweep_network_acceptance(uow=uow_factory(), clock=now, policy=policy)
+
+    async def endpoint_disabled(session: AsyncSession, endpoint: DisabledEndpoint) -> None:
+        # staged in the transaction that disables the endpoint: ops hear of it exactly once
+        envelope = EventEnvelope.wrap(
+            WebhookEndpointDisabled(
+                network_id=endpoint.owner_id,
+                subscription_id=endpoint.subscription_id,
+                url=endpoint.url,
+                cause=endpoint.cause,
+                reason=endpoint.reason,
+                failing_since=endpoint.failing_since,
+                disabled_at=endpoint.disabled_at,
+            )
+        )
+        add_to_outbox(session, envelope, topic=events_topic("scheduling"))
+
+    worker = WebhookWorker(
+        runtime.session_factory,
+        policy=webhooks,
+        clock=now,
+        on_endpoint_disabled=endpoint_disabled,
+    )
     runtime.add_periodic("contact-overdue", 60, contact_overdue)
+    runtime.add_periodic("network-acceptance", 60, network_acceptance)
     runtime.add_periodic("replan", policy.replan_every_seconds, replan)
-    runtime.app.state.jobs = {"contact_overdue": contact_overdue, "replan": replan}
+    runtime.add_periodic("webhooks", webhooks.poll_interval_seconds, worker.run_once)
+    runtime.app.state.jobs = {
+        "contact_overdue": contact_overdue,
+        "network_acceptance": network_acceptance,
+        "replan": replan,
+        "webhooks": worker.run_once,
+    }
+    runtime.app.state.webhook_worker = worker
     return runtime
+
+
+def webhook_policy(policy: SchedulingPolicy) -> WebhookPolicy:
+    """The kit's WebhookPolicy from the policy file's `scheduling.webhooks` (a bad value stops
+    start-up). Local receivers (``make run``) need ``allow_private_addresses: true`` and
+    ``require_https: false`` there; the shipped file keeps the production-safe defaults."""
+    return WebhookPolicy.model_validate(policy.webhooks.model_dump())
 
 
 def _travel(settings: SchedulingSettings, policy: SchedulingPolicy) -> TravelTimes:
@@ -85,8 +146,12 @@ def _travel(settings: SchedulingSettings, policy: SchedulingPolicy) -> TravelTim
     return GreatCircleTravel(road_factor=policy.road_factor, speed_kmh=policy.speed_kmh)
 
 
-def _uow_factory(runtime: ServiceRuntime) -> Callable[[], SchedulingUnitOfWork]:
+def _uow_factory(
+    runtime: ServiceRuntime, clock: Callable[[], datetime]
+) -> Callable[[], SchedulingUnitOfWork]:
     def factory() -> SchedulingUnitOfWork:
-        return SchedulingUnitOfWork(runtime.session_factory, on_commit=runtime.on_commit)
+        return SchedulingUnitOfWork(
+            runtime.session_factory, on_commit=runtime.on_commit, clock=clock
+        )
 
     return factory

@@ -150,7 +150,8 @@ async def test_sch_1_a_network_takes_what_no_technician_can_and_may_hand_it_back
     partner = await harness.key("partner", network_id="n1")
     other = await harness.key("partner", network_id="n2")
     assert (await harness.client.get("/v1/orders/o1", headers=partner)).status_code == 200
-    assert (await harness.client.get("/v1/orders/o1", headers=other)).status_code == 403
+    # issue 5: another network's order is indistinguishable from a missing one
+    assert (await harness.client.get("/v1/orders/o1", headers=other)).status_code == 404
     response = await harness.client.post(
         "/v1/orders/o1/return",
         json={"reason": "cannot_staff", "detail": "nobody free"},

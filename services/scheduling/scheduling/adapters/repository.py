@@ -71,6 +71,7 @@ def _order_from_row(row: DispatchOrderRow) -> DispatchOrder:
         technician_id=row.technician_id,
         network_id=row.network_id,
         assigned_at=_aware(row.assigned_at),
+        network_accepted_at=_aware(row.network_accepted_at),
         appointment=appointment,
         pinned=row.pinned,
         confirmed_at=_aware(row.confirmed_at),
@@ -136,6 +137,19 @@ class DispatchOrderRepository:
             conditions.append(DispatchOrderRow.technician_id == technician_id)
         return await self._query(*conditions)
 
+    async def of_network(self, network_id: str) -> list[DispatchOrder]:
+        """Orders a partner network holds now (given to it or to one of its technicians)."""
+        return await self._query(DispatchOrderRow.network_id == network_id)
+
+    async def recent(self, limit: int) -> list[DispatchOrder]:
+        """The most recently received orders (for the centre's list)."""
+        rows = await self._session.execute(
+            select(DispatchOrderRow)
+            .order_by(DispatchOrderRow.received_at.desc(), DispatchOrderRow.order_id)  # type: ignore[attr-defined]
+            .limit(limit)
+        )
+        return [_order_from_row(row) for row in rows.scalars()]
+
     async def with_status(self, *statuses: DispatchStatus) -> list[DispatchOrder]:
         """Orders in any of ``statuses``."""
         return await self._query(
@@ -183,6 +197,7 @@ class DispatchOrderRepository:
             "technician_id": order.technician_id,
             "network_id": order.network_id,
             "assigned_at": order.assigned_at,
+            "network_accepted_at": order.network_accepted_at,
             "appointment_start": order.appointment.start if order.appointment else None,
             "appointment_end": order.appointment.end if order.appointment else None,
             "pinned": order.pinned,

@@ -27,6 +27,7 @@ class DispatchOrderRow(SchedulingTable, table=True):
     __table_args__ = (
         Index("ix_dispatch_order_queue", "status", "emergency", "received_at"),
         Index("ix_dispatch_order_technician", "technician_id", "status"),
+        Index("ix_dispatch_order_network", "network_id", "status"),
     )
 
     order_id: str = Field(primary_key=True, max_length=36)
@@ -49,6 +50,7 @@ class DispatchOrderRow(SchedulingTable, table=True):
     technician_id: str | None = Field(default=None, max_length=64)
     network_id: str | None = Field(default=None, max_length=64)
     assigned_at: datetime | None = _ts()
+    network_accepted_at: datetime | None = _ts()
     appointment_start: datetime | None = _ts()
     appointment_end: datetime | None = _ts()
     pinned: bool = False

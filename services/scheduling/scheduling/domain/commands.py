@@ -154,3 +154,20 @@ class OptimiseDay:
     day: date
     actor: Actor
     time_limit: float | None = None
+
+
+@dataclass(frozen=True)
+class AcceptOrder:
+    """The network given an order accepts it (SCH-1)."""
+
+    order_id: str
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class RejectOrder:
+    """The network given an order cannot staff it: back to the centre at once (SCH-1)."""
+
+    order_id: str
+    actor: Actor
+    reason: str

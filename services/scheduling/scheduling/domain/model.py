@@ -201,6 +201,8 @@ class DispatchOrder:
     technician_id: str | None = None
     network_id: str | None = None
     assigned_at: datetime | None = None
+    network_accepted_at: datetime | None = None
+    """When the network holding the order accepted it (SCH-1); None while it must still answer."""
     appointment: TimeWindow | None = None
     pinned: bool = False
     confirmed_at: datetime | None = None
@@ -274,6 +276,15 @@ class DispatchOrder:
         """Whether an assignee holds the current visit."""
         return self.status in HELD
 
+    @property
+    def awaiting_network_acceptance(self) -> bool:
+        """Whether a network was given the order and has not yet accepted it (SCH-1)."""
+        return (
+            self.status is DispatchStatus.ASSIGNED
+            and self.assignee_kind is AssigneeKind.NETWORK
+            and self.network_accepted_at is None
+        )
+
     def _require(self, action: str, allowed: set[DispatchStatus], actions: list[str]) -> None:
         if self.status not in allowed:
             raise IllegalTransition(action, self.status.value, actions)
@@ -281,6 +292,8 @@ class DispatchOrder:
     def _allowed_actions(self) -> list[str]:
         if self.status is DispatchStatus.AWAITING_ASSIGNMENT:
             return ["assign", "book_appointment"]
+        if self.awaiting_network_acceptance:
+            return ["accept", "reject", "reassign", "cancel_assignment", "return"]
         if self.status in HELD:
             return ["reassign", "cancel_assignment", "reschedule", "record_contact", "return"]
         if self.status is DispatchStatus.VISIT_DONE:
@@ -338,6 +351,16 @@ class DispatchOrder:
         if appointment is not None:
             self.appointment = appointment
         self.assigned_at = now
+        # SCH-1: a network must accept what it is given; its own dispatcher placing the order with
+        # one of its technicians is that acceptance (or keeps an earlier one).
+        within_network = (
+            was_held
+            and previous[0] is AssigneeKind.NETWORK
+            and technician is not None
+            and technician.network_id is not None
+            and technician.network_id == previous[2]
+        )
+        self.network_accepted_at = (self.network_accepted_at or now) if within_network else None
         self.pinned = pinned
         self.confirmed_at = None
         self.contact_overdue_at = None
@@ -422,11 +445,47 @@ class DispatchOrder:
         self.technician_id = None
         self.network_id = None
         self.assigned_at = None
+        self.network_accepted_at = None
         self.pinned = False
         self.confirmed_at = None
         self.planned_departure = None
         self.predicted_arrival = None
         self.late_action_sent = None
+
+    # -- partner networks (SCH-1) --------------------------------------------------------------
+
+    def accept_by_network(self, *, by: str, now: datetime) -> None:
+        """The network given the order accepts it (SCH-1); accepting twice changes nothing."""
+        if self.assignee_kind is not AssigneeKind.NETWORK or not self.held:
+            raise IllegalTransition("accept", self.status.value, self._allowed_actions())
+        if self.network_accepted_at is not None:
+            return
+        self.network_accepted_at = now
+        self.audit.append(
+            AuditEntry(
+                at=now, actor=by, action="network_accept", detail={"network_id": self.network_id}
+            )
+        )
+
+    def reject_by_network(self, *, by: str, now: datetime, detail: str | None) -> None:
+        """The network cannot staff the order: back to the centre at once (SCH-1)."""
+        self.return_to_centre(reason=ReturnReason.CANNOT_STAFF, by=by, now=now, detail=detail)
+
+    def acceptance_overdue(self, *, now: datetime, policy: SchedulingPolicy) -> bool:
+        """SCH-1: a network silent for `network_accept_minutes` after being given the order loses
+        it; OrderReturnedToCentre says why and the centre places it again."""
+        if not self.awaiting_network_acceptance or self.assigned_at is None:
+            return False
+        if now < self.assigned_at + timedelta(minutes=policy.network_accept_minutes):
+            return False
+        self.return_to_centre(
+            reason=ReturnReason.OTHER,
+            by=AUTO,
+            now=now,
+            detail=f"network {self.network_id} neither accepted nor rejected the order within "
+            f"{policy.network_accept_minutes} minutes (SCH-1)",
+        )
+        return True
 
     # -- appointments and contact (SCH-2, SCH-3, SCH-5) ----------------------------------------
 
@@ -480,6 +539,13 @@ class DispatchOrder:
         false, which tells the centre.
         """
         self._require("record contact for", set(HELD), self._allowed_actions())
+        if self.assignee_kind is AssigneeKind.NETWORK and self.technician_id is None:
+            # SCH-2: the technician who will go confirms the visit, so the network names one first
+            raise IllegalTransition(
+                "record contact (the network assigns its technician first) for",
+                self.status.value,
+                ["assign", "return"],
+            )
         self.contact_attempts.append(ContactAttempt(at=now, by=by, outcome=outcome, note=note))
         if outcome is ContactOutcome.LATER_TIME:
             if window is None:

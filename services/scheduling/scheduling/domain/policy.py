@@ -14,6 +14,41 @@ class AssignmentMode(StrEnum):
     MANUAL = "manual"
 
 
+class PartnerWebhooks(BaseModel):
+    """Delivery of partner webhooks: the fields and defaults of the webhook kit's WebhookPolicy
+    (``servicekit.webhooks.WebhookPolicy``), mirrored here because the domain imports no kit;
+    the bootstrap validates them into a WebhookPolicy, so a bad value still stops start-up."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    retry_schedule_seconds: tuple[float, ...] = (0, 5, 300, 1_800, 7_200, 18_000, 36_000, 36_000)
+    """Delay before each attempt: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h."""
+    jitter_ratio: float = 0.1
+    """Each retry delay is spread by +/- this fraction."""
+    timeout_seconds: float = 15
+    """One attempt's HTTP timeout; only 2xx counts as delivered."""
+    max_retry_after_seconds: int = 86_400
+    """A receiver's Retry-After is honoured up to this long."""
+    disable_after_failing_seconds: int = 5 * 86_400
+    """An endpoint failing this long without a success is disabled (and ops told)."""
+    secret_bytes: int = 32
+    """Random bytes of a `whsec_` signing secret (24-64)."""
+    secret_rotation_overlap_seconds: int = 86_400
+    """After a rotation the previous secret also signs for this long."""
+    response_excerpt_bytes: int = 1_024
+    """How much of a receiver's answer the delivery log keeps."""
+    allow_private_addresses: bool = False
+    """SSRF guard: ops switch for tests and local development only."""
+    require_https: bool = True
+    """Refuse plain http:// endpoints (tests and local development turn it off)."""
+    batch_size: int = 100
+    max_concurrency: int = 20
+    claim_lease_seconds: float = 60
+    poll_interval_seconds: float = 1.0
+    max_batches_per_run: int = 20
+    user_agent: str = "fsm-webhooks/1.0"
+
+
 class SchedulingPolicy(BaseModel):
     """The scheduling section of the policy file."""
 
@@ -63,6 +98,11 @@ class SchedulingPolicy(BaseModel):
     """Day plans: weight of serving a revisit (second in line)."""
     job_prize: int = Field(default=1_000_000, gt=0)
     """Day plans: weight of serving an ordinary job, in metres of detour."""
+    network_accept_minutes: int = Field(default=30, gt=0)
+    """SCH-1: a network accepts or rejects an order given to it within this time; silence
+    returns the order to the centre."""
+    webhooks: PartnerWebhooks = Field(default_factory=PartnerWebhooks)
+    """Signed, retried webhooks to partner networks (Standard Webhooks)."""
 
     @model_validator(mode="after")
     def _early_band_is_ordered(self) -> SchedulingPolicy:

@@ -22,6 +22,7 @@ from scheduling.entrypoints.dependencies import (
     DispatcherDep,
     DispatchReaderDep,
     HolderDep,
+    ListerDep,
     UowFactoryDep,
     actor,
 )
@@ -57,13 +58,16 @@ def _may_read(principal: Principal, order: Any) -> None:
         return
     if principal.role == "technician" and principal.technician_id == order.technician_id:
         return
-    if (
-        principal.role == "partner"
-        and principal.network_id
-        and principal.network_id == order.network_id
-    ):
-        return
+    if principal.role == "partner":
+        return  # the view already limited the partner to its network's orders
     raise ProblemError(403, "This order is not yours to read.", title="Forbidden")
+
+
+def _network_limit(principal: Principal) -> str | None:
+    """The network a partner key is confined to ("" for an unbound partner key: sees nothing)."""
+    if principal.role == "partner":
+        return principal.network_id or ""
+    return None
 
 
 def _is_self(principal: Principal, technician_id: str) -> None:
@@ -236,6 +240,26 @@ def _network(network_id: str, body: NetworkIn) -> Any:
 
 
 @router.get(
+    "/orders",
+    response_model=list[DispatchOrderOut],
+    responses=problem_responses(401, 403, 422),
+    tags=["dispatch"],
+    summary="List orders",
+)
+async def list_orders(
+    uow: UowFactoryDep,
+    principal: ListerDep,
+    network_id: str | None = Query(default=None, max_length=64),
+    limit: int = Query(default=100, ge=1, le=500),
+) -> Any:
+    """A partner key lists the orders its network holds now (never another network's); the
+    centre lists the most recent orders, or one network's with `network_id`."""
+    scope = _network_limit(principal) if principal.role == "partner" else network_id
+    found = await views.orders(uow=uow(), network_id=scope, limit=limit)
+    return [DispatchOrderOut.from_domain(o) for o in found]
+
+
+@router.get(
     "/orders/{order_id}",
     response_model=DispatchOrderOut,
     responses=problem_responses(401, 403, 404),
@@ -245,7 +269,7 @@ def _network(network_id: str, body: NetworkIn) -> Any:
 async def read_dispatch_order(order_id: str, uow: UowFactoryDep, principal: AnyReaderDep) -> Any:
     """The order as dispatch sees it: awaiting verification (INT-2) or assignment, assigned,
     confirmed, en route...; technicians read their own visits, networks theirs."""
-    order = await views.dispatch_order(order_id, uow=uow())
+    order = await views.dispatch_order(order_id, uow=uow(), network_id=_network_limit(principal))
     _may_read(principal, order)
     return DispatchOrderOut.from_domain(order)
 
@@ -323,6 +347,37 @@ async def return_order(order_id: str, body: ReturnIn, bus: BusDep, principal: Ho
     return DispatchOrderOut.from_domain(order)
 
 
+@router.post(
+    "/orders/{order_id}/acceptance",
+    response_model=DispatchOrderOut,
+    responses=problem_responses(401, 403, 404, 409),
+    tags=["partners"],
+    summary="A network accepts the order given to it",
+)
+async def accept(order_id: str, bus: BusDep, principal: AssignerDep) -> Any:
+    """The network accepts within the policy time (SCH-1, default 30 minutes); its dispatcher
+    then assigns one of its technicians (`POST /v1/orders/{id}/assignment`). Another network's
+    order answers 404."""
+    order = await bus.handle(commands.AcceptOrder(order_id=order_id, actor=actor(principal)))
+    return DispatchOrderOut.from_domain(order)
+
+
+@router.post(
+    "/orders/{order_id}/rejection",
+    response_model=DispatchOrderOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    tags=["partners"],
+    summary="A network cannot staff the order",
+)
+async def reject(order_id: str, body: ReasonIn, bus: BusDep, principal: AssignerDep) -> Any:
+    """The network reports back at once (SCH-1): OrderReturnedToCentre (`cannot_staff`, with the
+    reason) and the centre places the order again. Silence past the policy time does the same."""
+    order = await bus.handle(
+        commands.RejectOrder(order_id=order_id, actor=actor(principal), reason=body.reason)
+    )
+    return DispatchOrderOut.from_domain(order)
+
+
 @router.get(
     "/orders/{order_id}/slots",
     response_model=list[SlotOut],
@@ -347,6 +402,7 @@ async def slots(
         travel=deps["travel"],
         tz=deps["tz"],
         days=days,
+        actor=actor(principal),
     )
     return [SlotOut.from_domain(s) for s in found]
 

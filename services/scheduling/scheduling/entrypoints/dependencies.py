@@ -11,6 +11,8 @@ from scheduling.domain.commands import Actor
 from scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
 from servicekit.auth import Principal, require_roles
 from servicekit.messagebus import MessageBus
+from servicekit.problems import ProblemError
+from servicekit.webhooks import OwnerScope
 
 
 def get_uow_factory(request: Request) -> Callable[[], SchedulingUnitOfWork]:
@@ -51,6 +53,21 @@ HolderDep = Annotated[Principal, Depends(require_roles("dispatcher", "technician
 AnyReaderDep = Annotated[
     Principal, Depends(require_roles("dispatcher", "agent", "technician", "partner"))
 ]
+ListerDep = Annotated[Principal, Depends(require_roles("dispatcher", "agent", "partner"))]
 BookerDep = Annotated[
     Principal, Depends(require_roles("dispatcher", "agent", "technician", "partner"))
 ]
+
+
+async def network_scope(
+    principal: Annotated[Principal, Depends(require_roles("partner"))],
+) -> OwnerScope:
+    """Webhook self-service: a partner key manages its own network's endpoints, admins all."""
+    if principal.role == "admin":
+        return OwnerScope.everyone()
+    if not principal.network_id:
+        raise ProblemError(403, "This partner key is not bound to a network.", title="Forbidden")
+    return OwnerScope.owner(principal.network_id)
+
+
+PartnerDep = Annotated[Principal, Depends(require_roles("partner"))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.common import AssigneeKind, GeoPoint, TimeWindow
 from contracts.scheduling import RescheduleInitiator, ReturnReason
@@ -56,6 +56,13 @@ class TechnicianIn(_In):
     daily_capacity: int = Field(default=8, ge=1, le=50)
     network_id: str | None = Field(default=None, max_length=64)
     active: bool = True
+
+    @field_validator("shift_start", "shift_end")
+    @classmethod
+    def _local_wall_clock(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("shift times are local wall-clock times, without a UTC offset")
+        return value
 
     @model_validator(mode="after")
     def _valid(self) -> TechnicianIn:
@@ -251,6 +258,8 @@ class DispatchOrderOut(BaseModel):
     technician_id: str | None = None
     network_id: str | None = None
     assigned_at: datetime | None = None
+    network_accepted_at: datetime | None = None
+    """When the network given the order accepted it (SCH-1); null while it must still answer."""
     appointment: TimeWindow | None = None
     pinned: bool = False
     confirmed_at: datetime | None = None
@@ -279,6 +288,7 @@ class DispatchOrderOut(BaseModel):
             technician_id=order.technician_id,
             network_id=order.network_id,
             assigned_at=order.assigned_at,
+            network_accepted_at=order.network_accepted_at,
             appointment=order.appointment,
             pinned=order.pinned,
             confirmed_at=order.confirmed_at,

@@ -2,5 +2,6 @@
 
 from scheduling.adapters.tables import SCHEDULING_REGISTRY
 from servicekit.migrations import run_env
+from servicekit.webhooks import WEBHOOK_REGISTRY
 
-run_env(SCHEDULING_REGISTRY.metadata)
+run_env(SCHEDULING_REGISTRY.metadata, WEBHOOK_REGISTRY.metadata)

@@ -79,9 +79,20 @@ PLANNER = "scheduling:plan"
 # -- helpers ------------------------------------------------------------------------------------
 
 
-async def _order(uow: SchedulingUnitOfWork, order_id: str) -> DispatchOrder:
+def visible_to(order: DispatchOrder, actor: commands.Actor | None) -> bool:
+    """Whether the caller may know the order exists: a partner key sees only the orders its
+    network holds now (issue 5); every other role is checked per action."""
+    if actor is None or actor.role != "partner":
+        return True
+    return actor.network_id is not None and actor.network_id == order.network_id
+
+
+async def _order(
+    uow: SchedulingUnitOfWork, order_id: str, actor: commands.Actor | None = None
+) -> DispatchOrder:
     order = await uow.orders.get(order_id)
-    if order is None:
+    # another network's order answers exactly like a missing one: no existence leak
+    if order is None or not visible_to(order, actor):
         raise DispatchOrderNotFound(order_id)
     return uow.track(order)
 
@@ -381,6 +392,9 @@ async def handle_event(
         if not await uow.claim_inbox(envelope):
             return
         if envelope.event_name not in EVENTS_OF_INTEREST:
+            held = await uow.orders.get(envelope.subject)
+            if held is not None and held.network_id:
+                await uow.notify_networks(envelope, holders=[held.network_id])
             await uow.commit()
             return
         payload = parse_data(envelope)
@@ -411,6 +425,7 @@ async def handle_event(
             await uow.commit()
             return
         order = uow.track(order_or_none)
+        network_before = order.network_id
         if isinstance(payload, OrderVerified):
             if payload.customer is not None and payload.customer.address.location is not None:
                 order.location = payload.customer.address.location
@@ -474,6 +489,8 @@ async def handle_event(
                 keep_technician=False,
             )
             await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
+        # issue 5: the network serving the order (or the one that just lost it) hears of it
+        await uow.notify_networks(envelope, holders=[order.network_id], former=[network_before])
         await uow.orders.save(order)
         await uow.commit()
 
@@ -540,7 +557,7 @@ async def assign_order(
     """SCH-8, SCH-12: a dispatcher (or a network's dispatcher, for its own orders and to its own
     technicians) gives or moves the visit; every change is audited with who and why."""
     async with uow:
-        order = await _order(uow, cmd.order_id)
+        order = await _order(uow, cmd.order_id, cmd.actor)
         tech = await _technician(uow, cmd.technician_id) if cmd.technician_id else None
         network = None
         if cmd.network_id:
@@ -590,7 +607,7 @@ async def cancel_assignment(
 ) -> DispatchOrder:
     """SCH-12: only a dispatcher cancels an assignment; the order goes back to the queue."""
     async with uow:
-        order = await _order(uow, cmd.order_id)
+        order = await _order(uow, cmd.order_id, cmd.actor)
         if not cmd.actor.is_dispatcher:
             raise NotYourOrder("Only a dispatcher cancels an assignment (SCH-12).")
         order.return_to_centre(
@@ -609,9 +626,37 @@ async def return_order(
 ) -> DispatchOrder:
     """SCH-1 / SCH-3 / SCH-8: the holder hands the order back to the centre, not to a colleague."""
     async with uow:
-        order = await _order(uow, cmd.order_id)
+        order = await _order(uow, cmd.order_id, cmd.actor)
         _check_actor_owns(order, cmd.actor)
         order.return_to_centre(reason=cmd.reason, by=cmd.actor.name, now=clock(), detail=cmd.detail)
+        await uow.orders.save(order)
+        await uow.commit()
+        return order
+
+
+async def accept_order(
+    cmd: commands.AcceptOrder, *, uow: SchedulingUnitOfWork, clock: Clock
+) -> DispatchOrder:
+    """SCH-1: the network given the order accepts it (its dispatcher then names a technician)."""
+    async with uow:
+        order = await _order(uow, cmd.order_id, cmd.actor)
+        _check_actor_owns(order, cmd.actor)
+        order.accept_by_network(by=cmd.actor.name, now=clock())
+        await uow.orders.save(order)
+        await uow.commit()
+        return order
+
+
+async def reject_order(
+    cmd: commands.RejectOrder, *, uow: SchedulingUnitOfWork, clock: Clock
+) -> DispatchOrder:
+    """SCH-1: the network cannot staff the order: OrderReturnedToCentre with its reason."""
+    async with uow:
+        order = await _order(uow, cmd.order_id, cmd.actor)
+        _check_actor_owns(order, cmd.actor)
+        if order.assignee_kind is not AssigneeKind.NETWORK and order.network_id is None:
+            raise IllegalTransition("reject", order.status.value, ["return"])
+        order.reject_by_network(by=cmd.actor.name, now=clock(), detail=cmd.reason)
         await uow.orders.save(order)
         await uow.commit()
         return order
@@ -626,11 +671,12 @@ async def offer_slots(
     travel: TravelTimes,
     tz: ZoneInfo,
     days: int | None = None,
+    actor: commands.Actor | None = None,
 ) -> list[Slot]:
     """SCH-3: feasible arrival windows for the next days, given skills, shifts, held jobs and
     travel time."""
     async with uow:
-        order = await _order(uow, order_id)
+        order = await _order(uow, order_id, actor)
         return await _slots(
             order,
             uow=uow,
@@ -697,7 +743,7 @@ async def book_appointment(
 ) -> DispatchOrder:
     """SCH-3: book a window only if a technician can keep it; a clash answers with alternatives."""
     async with uow:
-        order = await _order(uow, cmd.order_id)
+        order = await _order(uow, cmd.order_id, cmd.actor)
         now = clock()
         if order.status not in {DispatchStatus.AWAITING_ASSIGNMENT, *HELD}:
             raise IllegalTransition("book an appointment for", order.status.value, [])
@@ -785,7 +831,7 @@ async def record_contact(
 ) -> DispatchOrder:
     """SCH-2 / SCH-5: record a call and act on its outcome."""
     async with uow:
-        order = await _order(uow, cmd.order_id)
+        order = await _order(uow, cmd.order_id, cmd.actor)
         _check_actor_owns(order, cmd.actor)
         tech = await uow.technicians.get(order.technician_id) if order.technician_id else None
         order.record_contact(
@@ -808,7 +854,7 @@ async def reschedule(
 ) -> DispatchOrder:
     """SCH-3 / SCH-6: the dispatcher moves the appointment with the customer's consent recorded."""
     async with uow:
-        order = await _order(uow, cmd.order_id)
+        order = await _order(uow, cmd.order_id, cmd.actor)
         if not cmd.actor.is_dispatcher:
             raise NotYourOrder("Only a dispatcher reschedules (FLOW.md).")
         order.reschedule(
@@ -877,7 +923,7 @@ async def refuse_apology(
 ) -> DispatchOrder:
     """SCH-7: the customer did not accept the apology: the after-sales manager visits."""
     async with uow:
-        order = await _order(uow, cmd.order_id)
+        order = await _order(uow, cmd.order_id, cmd.actor)
         _check_actor_owns(order, cmd.actor)
         order.apology_refused(by=cmd.actor.name, now=clock())
         await uow.orders.save(order)
@@ -890,7 +936,7 @@ async def postpone(
 ) -> DispatchOrder:
     """SCH-10: a postponement books a new visit and returns the order to the centre."""
     async with uow:
-        order = await _order(uow, cmd.order_id)
+        order = await _order(uow, cmd.order_id, cmd.actor)
         _check_actor_owns(order, cmd.actor)
         order.postpone(by=cmd.actor.name, now=clock(), reason=cmd.reason)
         await uow.orders.save(order)
@@ -903,7 +949,7 @@ async def relocate(
 ) -> DispatchOrder:
     """SCH-11: the product is elsewhere: with the customer's consent go there now, else rebook."""
     async with uow:
-        order = await _order(uow, cmd.order_id)
+        order = await _order(uow, cmd.order_id, cmd.actor)
         _check_actor_owns(order, cmd.actor)
         now = clock()
         order.relocated(location=cmd.location, by=cmd.actor.name, now=now, note=cmd.note)
@@ -1090,6 +1136,22 @@ async def sweep_contact_overdue(
         return count
 
 
+async def sweep_network_acceptance(
+    *, uow: SchedulingUnitOfWork, clock: Clock, policy: SchedulingPolicy
+) -> int:
+    """SCH-1: orders a network neither accepted nor rejected in time go back to the centre."""
+    async with uow:
+        now = clock()
+        count = 0
+        for order in await uow.orders.with_status(DispatchStatus.ASSIGNED):
+            if order.acceptance_overdue(now=now, policy=policy):
+                uow.track(order)
+                await uow.orders.save(order)
+                count += 1
+        await uow.commit()
+        return count
+
+
 async def reoptimise_dirty_plans(
     *,
     uow_factory: UowFactory,
@@ -1124,6 +1186,8 @@ COMMAND_HANDLERS: dict[type, Callable[..., Awaitable[Any]]] = {
     commands.AssignOrder: assign_order,
     commands.CancelAssignment: cancel_assignment,
     commands.ReturnOrder: return_order,
+    commands.AcceptOrder: accept_order,
+    commands.RejectOrder: reject_order,
     commands.BookAppointment: book_appointment,
     commands.RecordContact: record_contact,
     commands.Reschedule: reschedule,

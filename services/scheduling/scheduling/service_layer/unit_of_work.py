@@ -1,25 +1,50 @@
-"""Scheduling's unit of work."""
+"""Scheduling's unit of work: repositories, the outbox, and partner webhooks staged in the same
+transaction as the change they report."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Self
 
+from contracts.envelope import EventEnvelope
+from contracts.topics import events_topic
 from scheduling.adapters.repository import (
     DayPlanRepository,
     DispatchOrderRepository,
     NetworkRepository,
     TechnicianRepository,
 )
+from scheduling.domain.partners import partner_body
+from servicekit import context, idempotency
+from servicekit.db import SessionFactory
+from servicekit.outbox import add_to_outbox
 from servicekit.uow import SqlUnitOfWork
+from servicekit.webhooks import enqueue
 
 
 class SchedulingUnitOfWork(SqlUnitOfWork):
-    """Unit of work with scheduling's repositories."""
+    """Unit of work with scheduling's repositories.
+
+    Every event concerning an order a partner network holds (or just lost) is staged as a webhook
+    delivery to that network in the same transaction: scheduling's own events on commit, other
+    services' events through :meth:`notify_networks`.
+    """
 
     orders: DispatchOrderRepository
     technicians: TechnicianRepository
     networks: NetworkRepository
     plans: DayPlanRepository
+
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        *,
+        on_commit: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(session_factory, on_commit=on_commit)
+        self._clock = clock
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -28,3 +53,58 @@ class SchedulingUnitOfWork(SqlUnitOfWork):
         self.networks = NetworkRepository(self.session)
         self.plans = DayPlanRepository(self.session)
         return self
+
+    async def notify_networks(
+        self,
+        envelope: EventEnvelope,
+        *,
+        holders: Iterable[str | None],
+        former: Iterable[str | None] = (),
+    ) -> None:
+        """Stage ``envelope`` for the webhook endpoints of ``holders`` (networks holding the order)
+        and ``former`` (networks that lost it in this change: told without contact details)."""
+        holding = {n for n in holders if n}
+        raw = envelope.model_dump(mode="json")
+        for network_id in sorted(holding | {n for n in former if n}):
+            await enqueue(
+                self.session,
+                network_id,
+                envelope.type,
+                str(envelope.id),
+                partner_body(raw, holder=network_id in holding),
+                now=self._clock() if self._clock else None,
+            )
+
+    async def commit(self) -> None:
+        """Write pending events to the outbox, stage them for the partner networks concerned, and
+        commit everything atomically (the kit's commit, plus the webhook step)."""
+        holders = {
+            order.order_id: order.network_id
+            for order in self._tracked
+            if hasattr(order, "order_id") and hasattr(order, "network_id")
+        }
+        envelopes: list[EventEnvelope] = []
+        for payload in self._drain_events():
+            envelope = EventEnvelope.wrap(
+                payload,
+                correlation_id=context.correlation_id(),
+                causation_id=context.causation_id(),
+            )
+            add_to_outbox(self.session, envelope, topic=events_topic(payload.producer))
+            envelopes.append(envelope)
+            order_id = getattr(payload, "order_id", None)
+            if order_id is None:
+                continue  # not an order's event (e.g. WebhookEndpointDisabled for ops)
+            await self.notify_networks(
+                envelope,
+                holders=[holders.get(order_id)],
+                former=[
+                    getattr(payload, "previous_network_id", None),
+                    getattr(payload, "network_id", None),
+                ],
+            )
+        idempotency.stage_claim(self.session)
+        await self.session.commit()
+        self.committed_events.extend(envelopes)
+        if envelopes and self._on_commit is not None:
+            self._on_commit()

@@ -9,13 +9,26 @@ from scheduling.domain.model import AuditEntry, DispatchOrder, Network, Technici
 from scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
 
 
-async def dispatch_order(order_id: str, *, uow: SchedulingUnitOfWork) -> DispatchOrder:
-    """The order as dispatch sees it; DispatchOrderNotFound when unknown."""
+async def dispatch_order(
+    order_id: str, *, uow: SchedulingUnitOfWork, network_id: str | None = None
+) -> DispatchOrder:
+    """The order as dispatch sees it; DispatchOrderNotFound when unknown or, when ``network_id``
+    limits the view (a partner key), held by another network — the two are indistinguishable."""
     async with uow:
         found = await uow.orders.get(order_id)
-        if found is None:
+        if found is None or (network_id is not None and found.network_id != network_id):
             raise DispatchOrderNotFound(order_id)
         return found
+
+
+async def orders(
+    *, uow: SchedulingUnitOfWork, network_id: str | None = None, limit: int = 100
+) -> list[DispatchOrder]:
+    """The orders a network holds (``network_id``), or the centre's most recent ones."""
+    async with uow:
+        if network_id is not None:
+            return (await uow.orders.of_network(network_id))[:limit]
+        return await uow.orders.recent(limit)
 
 
 async def audit(order_id: str, *, uow: SchedulingUnitOfWork) -> list[AuditEntry]:
