@@ -770,15 +770,6 @@ def test_out_of_warranty_quote_accepted_paid_and_receipted(world: World) -> None
 # -- (3) quote declined ------------------------------------------------------------------------
 
 
-SCHEDULING_KEEPS_ENDED_VISITS = pytest.mark.xfail(
-    strict=True,
-    reason="scheduling: handlers.handle_event ignores QuoteDeclined, UnitTakenBack and "
-    "VisitClosed (not in EVENTS_OF_INTEREST): a visit that ended declined or taken back stays "
-    "`on_site`, held by the technician, instead of `visit_done`",
-)
-
-
-@SCHEDULING_KEEPS_ENDED_VISITS
 def test_quote_declined_ends_the_visit_without_work_or_charge(world: World) -> None:
     j = Journey(world, "declined", 3)
     j.take_and_assign(
@@ -981,7 +972,6 @@ def test_customer_not_home_is_rebooked_and_done(world: World) -> None:
 # -- (6) take-back with a loaner, and the return -----------------------------------------------
 
 
-@SCHEDULING_KEEPS_ENDED_VISITS
 def test_take_back_with_loaner_and_return(world: World) -> None:
     j = Journey(world, "takeback", 6)
     created = j.take_and_assign(fault="热水器主板烧坏无显示", code="mainboard_burnt")

@@ -16,6 +16,8 @@ from contracts.fieldwork import (
     RepairFailureReason,
     TechnicianArrived,
     TechnicianDeparted,
+    VisitClosed,
+    VisitOutcome,
 )
 from contracts.intake import OrderVerified
 from contracts.scheduling import LatenessAction, LatenessKind, ReturnReason, RevisitReason
@@ -439,6 +441,52 @@ async def test_sch_10_repair_failed_for_a_part_books_a_revisit_with_the_same_tec
     order = await harness.order("o1")
     assert order["visit_id"] == revisit.visit_id and order["technician_id"] == "t1"
     assert order["visits"][1]["reason"] == "missing_part"
+
+
+async def test_a_visit_that_ends_declined_or_taken_back_frees_the_technician(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    for order_id, outcome in (("o1", VisitOutcome.DECLINED), ("o2", VisitOutcome.TAKEN_BACK)):
+        await harness.feed(created(order_id))
+        visit_id = (await harness.order(order_id))["visit_id"]
+        await harness.feed(
+            VisitClosed(
+                order_id=order_id,
+                visit_id=visit_id,
+                technician_id="t1",
+                outcome=outcome,
+                closed_at=harness.clock.now,
+            )
+        )
+        assert (await harness.order(order_id))["status"] == "visit_done", outcome
+
+
+async def test_a_closed_earlier_visit_does_not_end_the_revisit_booked_after_it(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1"))
+    first = (await harness.order("o1"))["visit_id"]
+    await harness.feed(
+        RepairFailed(
+            order_id="o1",
+            visit_id=first,
+            technician_id="t1",
+            reason=RepairFailureReason.MISSING_PART,
+        )
+    )
+    await harness.feed(
+        VisitClosed(
+            order_id="o1",
+            visit_id=first,
+            technician_id="t1",
+            outcome=VisitOutcome.UNFINISHED,
+            closed_at=harness.clock.now,
+        )
+    )
+    order = await harness.order("o1")
+    assert order["visit_id"] != first and order["status"] != "visit_done"
 
 
 async def test_sch_10_a_postponement_returns_the_order_to_the_centre(harness: Harness) -> None:

@@ -21,6 +21,8 @@ from contracts.fieldwork import (
     RepairFailureReason,
     TechnicianArrived,
     TechnicianDeparted,
+    VisitClosed,
+    VisitOutcome,
 )
 from contracts.intake import (
     OrderCancelled,
@@ -457,6 +459,12 @@ async def handle_event(
             order.arrived(at=payload.arrived_at, policy=policy)
         elif isinstance(payload, RepairCompleted | InstallationCompleted):
             order.visit_ended()
+        elif isinstance(payload, VisitClosed):
+            # A visit can also end declined (FLD-4), taken back (FLD-6) or aborted (FLD-14);
+            # unfinished and not-home visits are handled by RepairFailed / CustomerNotHome, which
+            # book the next visit, so only the visit being held is closed here.
+            if payload.outcome in VISIT_END_OUTCOMES and payload.visit_id == order.visit_id:
+                order.visit_ended()
         elif isinstance(payload, RepairFailed):
             order.visit_ended()
             reason = REVISIT_REASONS.get(payload.reason, RevisitReason.OTHER)
@@ -515,6 +523,17 @@ EVENTS_OF_INTEREST = frozenset(
         "RepairFailed",
         "CustomerNotHome",
         "RevisitRequested",
+        "VisitClosed",
+    }
+)
+
+#: How a visit may end that leaves nothing for dispatch to do (the visit is over).
+VISIT_END_OUTCOMES = frozenset(
+    {
+        VisitOutcome.COMPLETED,
+        VisitOutcome.DECLINED,
+        VisitOutcome.TAKEN_BACK,
+        VisitOutcome.ABORTED,
     }
 )
 
