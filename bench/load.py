@@ -118,6 +118,34 @@ async def _closed_loop(url: str, headers: dict[str, str]) -> dict[str, float]:
     return _latency_summary(latencies, elapsed)
 
 
+async def _register_technicians(procs: Platform, count: int = 80) -> None:
+    """Enough technicians, on shift all day, for every order of the run to be assigned."""
+    headers = {"Authorization": f"Bearer {procs.admin_key}"}
+    async with httpx.AsyncClient(
+        base_url=procs.urls["scheduling"], headers=headers, timeout=30
+    ) as client:
+        for n in range(count):
+            response = await client.post(
+                "/v1/technicians",
+                json={
+                    "technician_id": f"bench-t{n}",
+                    "name": f"技师{n}",
+                    "phone": f"+86137{n:08d}",
+                    "skills": ["*"],
+                    "areas": ["*"],
+                    "home": {"lat": 37.43 + n * 0.001, "lon": 118.67},
+                    "shift_start": "00:00:00",
+                    "shift_end": "23:59:00",
+                    "working_days": [0, 1, 2, 3, 4, 5, 6],
+                    "daily_capacity": 50,
+                },
+            )
+            if response.status_code not in (201, 409):
+                raise RuntimeError(
+                    f"registering a technician: {response.status_code} {response.text}"
+                )
+
+
 async def _end_to_end(procs: Platform) -> dict[str, Any]:
     """Open-loop arrivals at ``RATE``/s; each order polled until the target event shows."""
     target = "OrderAssigned"
@@ -263,6 +291,7 @@ async def _main(scratch: Path) -> None:
     }
     try:
         procs.start()
+        await _register_technicians(procs)
         await asyncio.sleep(2)
         results["rss_idle_mb"] = {n: _rss_mb(procs.pid(n)) for n in SERVICES}
         headers = {"Authorization": f"Bearer {procs.admin_key}"}

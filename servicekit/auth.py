@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,15 +77,38 @@ def generate_key() -> str:
 class Authenticator:
     """Resolves a presented key to a :class:`Principal`."""
 
-    def __init__(self, session_factory: SessionFactory, bootstrap_key: str | None) -> None:
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        bootstrap_key: str | None,
+        *,
+        cache_seconds: float = 2.0,
+    ) -> None:
         self._session_factory = session_factory
         self._bootstrap_hash = hash_key(bootstrap_key) if bootstrap_key else None
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
 
     async def authenticate(self, raw: str) -> Principal | None:
-        """The principal for ``raw``, or None when it is unknown, revoked or expired."""
+        """The principal for ``raw``, or None when it is unknown, revoked or expired.
+
+        Answers are kept ``cache_seconds`` (a revocation takes effect within that time), so a
+        busy caller does not cost a database round trip per request.
+        """
         digest = hash_key(raw)
         if self._bootstrap_hash is not None and hmac.compare_digest(digest, self._bootstrap_hash):
             return Principal(key_id="bootstrap", role="admin", name="bootstrap admin")
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and now - cached[0] < self._cache_seconds:
+            return cached[1]
+        principal = await self._lookup(digest)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now, principal)
+        return principal
+
+    async def _lookup(self, digest: str) -> Principal | None:
         async with self._session_factory() as session:
             row = (
                 await session.execute(select(ApiKey).where(ApiKey.key_hash == digest))  # type: ignore[arg-type]
