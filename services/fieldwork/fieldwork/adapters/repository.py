@@ -117,7 +117,7 @@ class OrderContextRepository:
 
 
 class VisitRepository:
-    """Visits: state and technician as columns, the aggregate as a JSON document."""
+    """Visits: state, technician and network as columns, the aggregate as a JSON document."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -151,6 +151,18 @@ class VisitRepository:
             (v for v in visits if include_ended or not v.ended), key=lambda v: v.created_at
         )
 
+    async def for_network(self, network_id: str, *, include_ended: bool) -> list[Visit]:
+        """The visits a partner network holds."""
+        rows = (
+            await self._session.execute(
+                select(VisitRow).where(col(VisitRow.network_id) == network_id)
+            )
+        ).scalars()
+        visits = [Visit.model_validate(r.doc) for r in rows]
+        return sorted(
+            (v for v in visits if include_ended or not v.ended), key=lambda v: v.created_at
+        )
+
     async def orders_with_arrivals(self) -> list[str]:
         """Orders where some visit arrived (candidates for coordination tickets, FLD-15)."""
         rows = await self._session.execute(
@@ -171,6 +183,7 @@ class VisitRepository:
                 doc=doc,
             )
         row.technician_id = visit.technician_id
+        row.network_id = visit.network_id
         row.state = visit.state.value
         row.arrived_at = visit.arrived_at
         row.updated_at = now

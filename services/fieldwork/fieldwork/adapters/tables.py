@@ -47,11 +47,13 @@ class VisitRow(FieldworkTable, table=True):
     __table_args__ = (
         Index("ix_fieldwork_visit_order", "order_id"),
         Index("ix_fieldwork_visit_technician_state", "technician_id", "state"),
+        Index("ix_fieldwork_visit_network", "network_id"),
     )
 
     visit_id: str = Field(primary_key=True, max_length=200)
     order_id: str = Field(max_length=200)
     technician_id: str | None = Field(default=None, max_length=64)
+    network_id: str | None = Field(default=None, max_length=64)
     state: str = Field(max_length=30)
     arrived_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)

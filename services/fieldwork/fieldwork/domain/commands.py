@@ -384,17 +384,28 @@ VisitAction = Annotated[
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a technician acts only on their own visits; others (admin) on any."""
+    """Who acts: a technician acts only on their own visits, a partner network's key only on its
+    network's visits; others (admin) on any."""
 
     key_id: str
     technician_id: str | None = None
     restricted: bool = False
     """True for technician keys: only visits with their technician id exist for them."""
+    network_id: str | None = None
+    """Set for partner keys: only visits held by this network exist for them."""
+    partner: bool = False
+    """True for partner keys (an unbound one, without network_id, sees no visit at all)."""
 
     @property
     def scope(self) -> str:
         """The namespace of the caller's offline client ids."""
         return f"tech:{self.technician_id}" if self.restricted else f"key:{self.key_id}"
+
+    def may_see(self, *, technician_id: str | None, network_id: str | None) -> bool:
+        """Whether a visit with this technician and network exists for the actor."""
+        if self.restricted and technician_id != self.technician_id:
+            return False
+        return not self.partner or (self.network_id is not None and network_id == self.network_id)
 
 
 @dataclass(frozen=True)

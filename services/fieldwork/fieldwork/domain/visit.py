@@ -341,6 +341,9 @@ class Visit(BaseModel):
     visit_id: str
     order_id: str
     technician_id: str | None = None
+    network_id: str | None = None
+    """The partner network holding the visit (scheduling's assignment); None for in-house work.
+    A key of that network acts on the visit like a technician."""
     state: VisitState = VisitState.SCHEDULED
     job_type: str = "default"
     warranty_status: WarrantyStatus = WarrantyStatus.UNKNOWN
@@ -444,6 +447,15 @@ class Visit(BaseModel):
     # -- guards ------------------------------------------------------------------------------
 
     def _check(self, action: str, at: datetime | None = None) -> None:
+        if self.network_id is not None and self.technician_id is None:
+            # Events carry the technician, as for in-house work: the network names one first.
+            raise RuleViolation(
+                "SCH-12",
+                f"Network {self.network_id} has not named the technician of this visit yet: "
+                "its dispatcher assigns one of its technicians before the visit is acted on",
+                network_id=self.network_id,
+                state=self.state.value,
+            )
         if self.state not in ACTIONS[action]:
             if self.state is S.AWAITING_CONSENT and action in PAID_WORK_ACTIONS:
                 raise RuleViolation(
@@ -1320,9 +1332,11 @@ class Visit(BaseModel):
         self.ended_at = at if self.arrived_at else None
         return True
 
-    def reassign(self, technician_id: str | None) -> bool:
-        """Another technician holds the visit (SCH-8, SCH-12); only before departure."""
+    def reassign(self, technician_id: str | None, *, network_id: str | None = None) -> bool:
+        """Another technician or network holds the visit (SCH-8, SCH-12); only before
+        departure."""
         if self.state is not S.SCHEDULED:
             return False
         self.technician_id = technician_id
+        self.network_id = network_id
         return True

@@ -1,6 +1,7 @@
 """Fieldwork's REST API for the technicians' app (thin: schema → command → bus → read model).
 
-Technician keys see and act on their own visits only: any other visit answers 404.
+Technician keys see and act on their own visits only, partner keys on their network's visits
+only (the same actions and events as in-house work): any other visit answers 404.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fieldwork.entrypoints.dependencies import (
     BusDep,
     CentreDep,
     DispatcherDep,
+    OrderVisitsReaderDep,
     ReaderDep,
     ReturnerDep,
     TechnicianDep,
@@ -76,10 +78,11 @@ async def read_order_events(order_id: str, uow: UowFactoryDep, principal: Reader
     summary="On-site time of an order's visits (FLD-11)",
     tags=["orders"],
 )
-async def read_order_visits(order_id: str, uow: UowFactoryDep, principal: ReaderDep) -> Any:
+async def read_order_visits(order_id: str, uow: UowFactoryDep, actor: OrderVisitsReaderDep) -> Any:
     """Each visit's on-site time from arrival to its end, as it happened (no rounding), and the
-    sum over the order's visits (FLD-11)."""
-    found = await views.order_time(order_id, uow=uow())
+    sum over the order's visits (FLD-11). A partner key sees its network's visits only (404 when
+    the network holds none of the order's)."""
+    found = await views.order_time(order_id, actor=actor, uow=uow())
     return OrderVisitsOut(
         order_id=order_id,
         visits=[
@@ -111,8 +114,8 @@ async def list_visits(
     order_id: str | None = None,
     include_ended: bool = False,
 ) -> Any:
-    """A technician's own visits (optionally of one order); for others, the visits of
-    `order_id`."""
+    """A technician's own visits, a partner key's network's visits (optionally of one order);
+    for others, the visits of `order_id`."""
     found = await views.visits(
         actor=actor, uow=uow(), order_id=order_id, include_ended=include_ended
     )

@@ -26,28 +26,39 @@ def get_bus(request: Request) -> MessageBus:
 
 
 def actor_of(principal: Principal) -> Actor:
-    """The actor of a principal: technician keys are bound to their technician's visits."""
+    """The actor of a principal: technician keys are bound to their technician's visits, partner
+    keys to their network's (an unbound partner key sees none)."""
     if principal.role == "technician":
         return Actor(
             key_id=principal.key_id, technician_id=principal.technician_id, restricted=True
         )
+    if principal.role == "partner":
+        return Actor(key_id=principal.key_id, network_id=principal.network_id, partner=True)
     return Actor(key_id=principal.key_id, technician_id=principal.technician_id)
 
 
 async def _technician(
-    principal: Annotated[Principal, Depends(require_roles("technician"))],
+    principal: Annotated[Principal, Depends(require_roles("technician", "partner"))],
 ) -> Actor:
     return actor_of(principal)
 
 
 async def _visit_reader(
-    principal: Annotated[Principal, Depends(require_roles("technician", "agent", "dispatcher"))],
+    principal: Annotated[
+        Principal, Depends(require_roles("technician", "partner", "agent", "dispatcher"))
+    ],
+) -> Actor:
+    return actor_of(principal)
+
+
+async def _order_visits_reader(
+    principal: Annotated[Principal, Depends(require_roles("partner", "agent", "dispatcher"))],
 ) -> Actor:
     return actor_of(principal)
 
 
 async def _returner(
-    principal: Annotated[Principal, Depends(require_roles("technician", "dispatcher"))],
+    principal: Annotated[Principal, Depends(require_roles("technician", "partner", "dispatcher"))],
 ) -> Actor:
     return actor_of(principal)
 
@@ -57,9 +68,14 @@ BusDep = Annotated[MessageBus, Depends(get_bus)]
 ReaderDep = Annotated[Principal, Depends(require_roles("agent", "dispatcher"))]
 DispatcherDep = Annotated[Principal, Depends(require_roles("dispatcher"))]
 TechnicianDep = Annotated[Actor, Depends(_technician)]
-"""A technician (only their own visits) or an admin (any visit)."""
+"""A technician (only their own visits), a partner network's key (only its network's visits) or
+an admin (any visit)."""
 VisitReaderDep = Annotated[Actor, Depends(_visit_reader)]
-"""Technicians read their own visits; agents, dispatchers and admins any."""
+"""Technicians read their own visits, partner keys their network's; agents, dispatchers and
+admins any."""
+OrderVisitsReaderDep = Annotated[Actor, Depends(_order_visits_reader)]
+"""Agents, dispatchers and admins read any order's visits; partner keys their network's."""
 CentreDep = Annotated[Principal, Depends(require_roles("agent", "dispatcher"))]
 ReturnerDep = Annotated[Actor, Depends(_returner)]
-"""A technician (units of their orders) or a dispatcher brings a unit back."""
+"""A technician (units of their orders), a partner key (units of its network's visits) or a
+dispatcher brings a unit back."""

@@ -17,6 +17,7 @@ from contracts.scheduling import (
     AppointmentConfirmed,
     OrderAssigned,
     OrderReassigned,
+    OrderReturnedToCentre,
     RevisitBooked,
 )
 from fieldwork.adapters.storage import EvidenceStore
@@ -55,9 +56,12 @@ UowFactory = Callable[[], FieldworkUnitOfWork]
 async def load_visit(
     uow: FieldworkUnitOfWork, visit_id: str, actor: c.Actor, *, for_update: bool = False
 ) -> Visit:
-    """The visit, if the actor may see it: a technician sees only their own (else 404)."""
+    """The visit, if the actor may see it: a technician sees only their own, a partner key only
+    its network's (else 404, the same as a missing visit)."""
     visit = await uow.visits.get(visit_id, for_update=for_update)
-    if visit is None or (actor.restricted and visit.technician_id != actor.technician_id):
+    if visit is None or not actor.may_see(
+        technician_id=visit.technician_id, network_id=visit.network_id
+    ):
         raise VisitNotFound(visit_id)
     return visit
 
@@ -462,10 +466,14 @@ async def return_unit(
         take_back = await uow.take_backs.get(cmd.receipt_number)
         if take_back is None:
             raise TakeBackNotFound(cmd.receipt_number)
-        if cmd.actor.restricted:
-            # A technician returns units of orders they have a visit for.
+        if cmd.actor.restricted or cmd.actor.partner:
+            # A technician returns units of orders they have a visit for, a partner key units
+            # of orders its network holds a visit of.
             visits = await uow.visits.for_order(take_back.order_id)
-            if not any(v.technician_id == cmd.actor.technician_id for v in visits):
+            if not any(
+                cmd.actor.may_see(technician_id=v.technician_id, network_id=v.network_id)
+                for v in visits
+            ):
                 raise TakeBackNotFound(cmd.receipt_number)
         now = clock()
         loaner = await uow.loaners.get(take_back.loaner_serial) if take_back.loaner_serial else None
@@ -689,10 +697,15 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
                 previous_visit_id=getattr(data, "previous_visit_id", None),
             )
             _fit_to_order(visit, context)
+            if isinstance(data, RevisitBooked):
+                await _network_of_revisit(visit, data, uow=uow)
         else:
             visit = found
             if data.technician_id and visit.state is VisitState.SCHEDULED:
                 visit.technician_id = data.technician_id
+        if isinstance(data, OrderAssigned) and visit.state is VisitState.SCHEDULED:
+            # The network holding the visit (None for an in-house technician).
+            visit.network_id = data.network_id
         window = getattr(data, "window", None) or getattr(data, "appointment", None)
         if window is not None:
             visit.window = window
@@ -700,8 +713,21 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
         return
     if isinstance(data, OrderReassigned):
         held = await uow.visits.get(data.visit_id)
-        if held is not None and held.reassign(data.technician_id):
+        # A network placing the order with its own technician keeps the network; a move to an
+        # in-house technician (or another network) changes it.
+        if held is not None and held.reassign(data.technician_id, network_id=data.network_id):
             await uow.visits.save(held, now=at)
+        return
+    if isinstance(data, OrderReturnedToCentre):
+        # A network handing an order back no longer holds its visits not yet started.
+        for visit in await uow.visits.for_order(order_id):
+            if (
+                data.network_id is not None
+                and visit.network_id == data.network_id
+                and data.visit_id in (None, visit.visit_id)
+                and visit.reassign(None, network_id=None)
+            ):
+                await uow.visits.save(visit, now=at)
         return
     if isinstance(data, QuoteIssued):
         for visit in await uow.visits.for_order(order_id):
@@ -720,6 +746,20 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
         for visit in await uow.visits.for_order(order_id):
             if visit.charge_waived(quote_id=data.quote_id, new_total=data.new_total):
                 await uow.visits.save(visit, now=at)
+
+
+async def _network_of_revisit(
+    visit: Visit, data: RevisitBooked, *, uow: FieldworkUnitOfWork
+) -> None:
+    """A revisit by the same technician (or none named yet) stays with the previous visit's
+    network; another technician is scheduling's in-house choice until it says otherwise."""
+    if data.previous_visit_id is None:
+        return
+    previous = await uow.visits.get(data.previous_visit_id)
+    if previous is None or previous.order_id != visit.order_id:
+        return
+    if data.technician_id is None or data.technician_id == previous.technician_id:
+        visit.network_id = previous.network_id
 
 
 def _fit_to_order(visit: Visit, context: OrderContext) -> None:

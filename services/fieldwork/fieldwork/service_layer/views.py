@@ -43,12 +43,18 @@ async def visit(visit_id: str, *, actor: Actor, uow: FieldworkUnitOfWork) -> Vis
 async def visits(
     *, actor: Actor, uow: FieldworkUnitOfWork, order_id: str | None, include_ended: bool
 ) -> list[Visit]:
-    """A technician's own visits, or (others) the visits of an order."""
+    """A technician's own visits, a partner key's network's visits, or (others) the visits of
+    an order."""
     async with uow:
-        if actor.restricted:
-            found = await uow.visits.for_technician(
-                actor.technician_id or "", include_ended=include_ended
-            )
+        if actor.restricted or actor.partner:
+            if actor.restricted:
+                found = await uow.visits.for_technician(
+                    actor.technician_id or "", include_ended=include_ended
+                )
+            elif actor.network_id is not None:
+                found = await uow.visits.for_network(actor.network_id, include_ended=include_ended)
+            else:
+                found = []
             return [v for v in found if order_id is None or v.order_id == order_id]
         if order_id is None:
             return []
@@ -64,10 +70,15 @@ class OrderTime:
     total_seconds: int
 
 
-async def order_time(order_id: str, *, uow: FieldworkUnitOfWork) -> OrderTime:
-    """The order's visits with their on-site time, unrounded, and the sum (FLD-11)."""
+async def order_time(order_id: str, *, actor: Actor, uow: FieldworkUnitOfWork) -> OrderTime:
+    """The order's visits the actor may see with their on-site time, unrounded, and the sum
+    (FLD-11); OrderNotFound when there is none."""
     async with uow:
-        found = await uow.visits.for_order(order_id)
+        found = [
+            v
+            for v in await uow.visits.for_order(order_id)
+            if actor.may_see(technician_id=v.technician_id, network_id=v.network_id)
+        ]
         if not found:
             raise OrderNotFound(order_id)
         return OrderTime(
