@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -139,6 +140,26 @@ def install_problem_handlers(
             return _domain
 
         app.add_exception_handler(exc_type, _make())
+
+    @app.exception_handler(StatementError)
+    async def _statement(request: Request, exc: StatementError) -> JSONResponse:
+        if isinstance(exc.orig, OverflowError):
+            return await _out_of_range(request, exc.orig)
+        return await _unexpected(request, exc)
+
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(request: Request, exc: OverflowError) -> JSONResponse:
+        # Dates and numbers at the edge of their type (year 1, year 9999, 2**63) pass
+        # validation but overflow in arithmetic or in the database driver: the input is the
+        # problem, so it is a 422, not a 500.
+        return problem_response(
+            422,
+            title="Invalid request",
+            detail=f"A value in the request is out of the supported range ({exc}).",
+            type_=f"{PROBLEM_BASE}validation",
+            instance=request.url.path,
+            errors=[{"field": "request", "message": "value out of range", "type": "overflow"}],
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -132,3 +133,17 @@ async def test_unexpected_error_is_a_500_that_hides_the_cause(client: httpx.Asyn
 
     assert body["title"] == "Internal Server Error"
     assert "secret" not in str(body)
+
+
+async def test_a_value_out_of_range_is_a_422_not_a_500() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/day")
+    async def day(start: date) -> dict[str, str]:
+        return {"before": str(start - timedelta(days=1))}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        response = await c.get("/day", params={"start": "0001-01-01"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"

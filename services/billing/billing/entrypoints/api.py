@@ -162,7 +162,7 @@ async def list_schedule_versions(
 )
 async def read_schedule_version(
     product_line: ProductLine,
-    version: Annotated[int, Path(ge=1)],
+    version: Annotated[int, Path(ge=1, le=2_147_483_647)],
     uow: UowFactoryDep,
     principal: AnyoneDep,
 ) -> Any:
