@@ -8,7 +8,7 @@ like missing ones.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -238,7 +238,7 @@ def _problem(exc: WebhookError) -> ProblemError:
     )
 
 
-def _runtime_session_factory(request: Request) -> SessionFactory:
+async def _runtime_session_factory(request: Request) -> SessionFactory:
     factory: SessionFactory = request.app.state.runtime.session_factory
     return factory
 
@@ -247,7 +247,9 @@ def webhook_router(
     *,
     scope: ScopeDependency,
     policy: WebhookPolicy,
-    session_factory: Callable[..., SessionFactory] = _runtime_session_factory,
+    session_factory: Callable[
+        ..., SessionFactory | Awaitable[SessionFactory]
+    ] = _runtime_session_factory,
     resolver: Resolver | None = None,
     clock: Clock = utc_now,
     prefix: str = "/v1/webhooks",

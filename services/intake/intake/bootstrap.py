@@ -62,6 +62,7 @@ def bootstrap(
             "clock": now,
             "policy": policy,
             "calendar": runtime.calendar,
+            "warranty_periods": handlers.WarrantyPeriodCache(settings.warranty_cache_seconds),
         },
     )
 

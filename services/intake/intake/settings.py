@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -17,6 +18,12 @@ class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     port: int = 8001
     phone_default_region: str = "CN"
+    warranty_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long admins' warranty periods are reused between orders; a change "
+        "made through another replica applies after at most this long (0: read per order).",
+    )
 
 
 @lru_cache

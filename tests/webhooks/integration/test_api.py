@@ -47,8 +47,12 @@ def _app(sessions: SessionFactory, policy: WebhookPolicy) -> FastAPI:
     app = FastAPI()
     app.state.authenticator = Authenticator(sessions, ADMIN)
     install_problem_handlers(app)
+
+    async def session_factory() -> SessionFactory:
+        return sessions
+
     app.include_router(
-        webhook_router(scope=network_scope, policy=policy, session_factory=lambda: sessions)
+        webhook_router(scope=network_scope, policy=policy, session_factory=session_factory)
     )
     return app
 

@@ -13,19 +13,19 @@ from servicekit.calendar import BusinessCalendar
 from servicekit.messagebus import MessageBus
 
 
-def get_uow_factory(request: Request) -> Callable[[], BillingUnitOfWork]:
+async def get_uow_factory(request: Request) -> Callable[[], BillingUnitOfWork]:
     """Factory of units of work, for read models."""
     factory: Callable[[], BillingUnitOfWork] = request.app.state.uow_factory
     return factory
 
 
-def get_bus(request: Request) -> MessageBus:
+async def get_bus(request: Request) -> MessageBus:
     """The message bus built by the bootstrap."""
     bus: MessageBus = request.app.state.bus
     return bus
 
 
-def get_calendar(request: Request) -> BusinessCalendar:
+async def get_calendar(request: Request) -> BusinessCalendar:
     """The business calendar of the policy file."""
     calendar: BusinessCalendar = request.app.state.runtime.calendar
     return calendar

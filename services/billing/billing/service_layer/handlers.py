@@ -41,22 +41,23 @@ async def record_event(
 ) -> None:
     """Put an event of interest on its order's file and apply it to the order's billing
     account, once (inbox); other events are skipped."""
+    if envelope.event_name not in EVENTS_OF_INTEREST:
+        return  # nothing to apply, so nothing to remember in the inbox either
     async with uow:
         if not await uow.claim_inbox(envelope):
             return
-        if envelope.event_name in EVENTS_OF_INTEREST:
-            order_file = await uow.order_files.get(envelope.subject) or OrderFile(
-                order_id=envelope.subject
-            )
-            entry = recorded_event(envelope)
-            if order_file.record(entry):
-                await uow.order_files.save(order_file, new_entries=[entry])
-                log.info("billing.event_recorded", type=envelope.type, subject=envelope.subject)
-            try:
-                payload = parse_data(envelope)
-            except ValidationError as exc:
-                raise PoisonMessage(f"invalid {envelope.type} data: {exc}") from exc
-            await _apply(envelope, payload, uow=uow, policy=policy, now=clock())
+        order_file = await uow.order_files.get(envelope.subject) or OrderFile(
+            order_id=envelope.subject
+        )
+        entry = recorded_event(envelope)
+        if order_file.record(entry):
+            await uow.order_files.save(order_file, new_entries=[entry])
+            log.info("billing.event_recorded", type=envelope.type, subject=envelope.subject)
+        try:
+            payload = parse_data(envelope)
+        except ValidationError as exc:
+            raise PoisonMessage(f"invalid {envelope.type} data: {exc}") from exc
+        await _apply(envelope, payload, uow=uow, policy=policy, now=clock())
         await uow.commit()
 
 

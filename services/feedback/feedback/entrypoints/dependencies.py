@@ -16,31 +16,31 @@ from servicekit.messagebus import MessageBus
 from servicekit.problems import ProblemError
 
 
-def get_uow_factory(request: Request) -> Callable[[], FeedbackUnitOfWork]:
+async def get_uow_factory(request: Request) -> Callable[[], FeedbackUnitOfWork]:
     """Factory of units of work, for read models."""
     factory: Callable[[], FeedbackUnitOfWork] = request.app.state.uow_factory
     return factory
 
 
-def get_bus(request: Request) -> MessageBus:
+async def get_bus(request: Request) -> MessageBus:
     """The message bus built by the bootstrap."""
     bus: MessageBus = request.app.state.bus
     return bus
 
 
-def get_policy(request: Request) -> FeedbackPolicy:
+async def get_policy(request: Request) -> FeedbackPolicy:
     """The feedback policy loaded at start-up."""
     policy: FeedbackPolicy = request.app.state.policy
     return policy
 
 
-def get_calendar(request: Request) -> WorkingCalendar:
+async def get_calendar(request: Request) -> WorkingCalendar:
     """The business calendar."""
     calendar: WorkingCalendar = request.app.state.calendar
     return calendar
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     """The current time from the injected clock."""
     clock: Callable[[], datetime] = request.app.state.clock
     return clock()

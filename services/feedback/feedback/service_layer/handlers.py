@@ -55,31 +55,32 @@ async def record_event(
 ) -> None:
     """Put an event of interest on its order's file and its case, once (inbox), and carry out
     what it calls for (call-backs, open issues); other events are skipped."""
+    if envelope.event_name not in EVENTS_OF_INTEREST:
+        return  # nothing to apply, so nothing to remember in the inbox either
     async with uow:
         if not await uow.claim_inbox(envelope):
             return
-        if envelope.event_name in EVENTS_OF_INTEREST:
-            order_file = await uow.order_files.get(envelope.subject) or OrderFile(
-                order_id=envelope.subject
-            )
-            entry = recorded_event(envelope)
-            if order_file.record(entry):
-                await uow.order_files.save(order_file, new_entries=[entry])
-                log.info("feedback.event_recorded", type=envelope.type, subject=envelope.subject)
-            try:
-                payload = parse_data(envelope)
-            except ValidationError as exc:
-                raise PoisonMessage(f"invalid {envelope.type} data: {exc}") from exc
-            case = await uow.cases.get(envelope.subject) or Case(order_id=envelope.subject)
-            reactions = case.apply(
-                payload,
-                at=envelope.time,
-                event_id=str(envelope.id),
-                policy=policy,
-                calendar=calendar,
-            )
-            await uow.cases.save(case)
-            await _react(case, reactions, uow=uow, now=clock(), policy=policy, calendar=calendar)
+        order_file = await uow.order_files.get(envelope.subject) or OrderFile(
+            order_id=envelope.subject
+        )
+        entry = recorded_event(envelope)
+        if order_file.record(entry):
+            await uow.order_files.save(order_file, new_entries=[entry])
+            log.info("feedback.event_recorded", type=envelope.type, subject=envelope.subject)
+        try:
+            payload = parse_data(envelope)
+        except ValidationError as exc:
+            raise PoisonMessage(f"invalid {envelope.type} data: {exc}") from exc
+        case = await uow.cases.get(envelope.subject) or Case(order_id=envelope.subject)
+        reactions = case.apply(
+            payload,
+            at=envelope.time,
+            event_id=str(envelope.id),
+            policy=policy,
+            calendar=calendar,
+        )
+        await uow.cases.save(case)
+        await _react(case, reactions, uow=uow, now=clock(), policy=policy, calendar=calendar)
         await uow.commit()
 
 

@@ -13,13 +13,13 @@ from servicekit.auth import Principal, require_roles
 from servicekit.messagebus import MessageBus
 
 
-def get_uow_factory(request: Request) -> Callable[[], FieldworkUnitOfWork]:
+async def get_uow_factory(request: Request) -> Callable[[], FieldworkUnitOfWork]:
     """Factory of units of work, for read models."""
     factory: Callable[[], FieldworkUnitOfWork] = request.app.state.uow_factory
     return factory
 
 
-def get_bus(request: Request) -> MessageBus:
+async def get_bus(request: Request) -> MessageBus:
     """The message bus built by the bootstrap."""
     bus: MessageBus = request.app.state.bus
     return bus

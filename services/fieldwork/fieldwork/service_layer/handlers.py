@@ -613,18 +613,19 @@ async def sweep(
 async def record_event(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None:
     """Put an event of interest on its order's file, once (inbox), and apply it to the order's
     context and visits; other events are skipped."""
+    if envelope.event_name not in EVENTS_OF_INTEREST:
+        return  # nothing to apply, so nothing to remember in the inbox either
     async with uow:
         if not await uow.claim_inbox(envelope):
             return
-        if envelope.event_name in EVENTS_OF_INTEREST:
-            order_file = await uow.order_files.get(envelope.subject) or OrderFile(
-                order_id=envelope.subject
-            )
-            entry = recorded_event(envelope)
-            if order_file.record(entry):
-                await uow.order_files.save(order_file, new_entries=[entry])
-                log.info("fieldwork.event_recorded", type=envelope.type, subject=envelope.subject)
-                await _project(envelope, uow=uow)
+        order_file = await uow.order_files.get(envelope.subject) or OrderFile(
+            order_id=envelope.subject
+        )
+        entry = recorded_event(envelope)
+        if order_file.record(entry):
+            await uow.order_files.save(order_file, new_entries=[entry])
+            log.info("fieldwork.event_recorded", type=envelope.type, subject=envelope.subject)
+            await _project(envelope, uow=uow)
         await uow.commit()
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import and_, delete, or_, select, text
+from sqlalchemy import ARRAY, String, and_, bindparam, delete, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -202,11 +202,16 @@ class OrderRepository:
         if not phones:
             return []
         if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
-            for phone in sorted(set(phones)):  # sorted: two callers never lock in crossed order
-                await self._session.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtextextended(:phone, 0))"),
-                    {"phone": f"intake:phone:{phone}"},
-                )
+            # One round trip for every phone's lock, taken in key order so two callers never
+            # lock in crossed order.
+            await self._session.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock(k) FROM ("
+                    " SELECT DISTINCT hashtextextended(p, 0) AS k FROM unnest(:phones) AS p"
+                    " ORDER BY k) AS keys"
+                ).bindparams(bindparam("phones", type_=ARRAY(String))),
+                {"phones": [f"intake:phone:{phone}" for phone in phones]},
+            )
         ids = (
             await self._session.execute(
                 select(col(OrderRow.id))

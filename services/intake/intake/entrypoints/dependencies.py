@@ -14,19 +14,19 @@ from servicekit.idempotency import HEADER, MAX_KEY_LENGTH
 from servicekit.messagebus import MessageBus
 
 
-def get_bus(request: Request) -> MessageBus:
+async def get_bus(request: Request) -> MessageBus:
     """The message bus built by the bootstrap."""
     bus: MessageBus = request.app.state.bus
     return bus
 
 
-def get_uow_factory(request: Request) -> Callable[[], IntakeUnitOfWork]:
+async def get_uow_factory(request: Request) -> Callable[[], IntakeUnitOfWork]:
     """Factory of units of work, for read models."""
     factory: Callable[[], IntakeUnitOfWork] = request.app.state.uow_factory
     return factory
 
 
-def get_policy(request: Request) -> IntakePolicy:
+async def get_policy(request: Request) -> IntakePolicy:
     """Intake's policy, validated at start-up."""
     policy: IntakePolicy = request.app.state.policy
     return policy

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -10,6 +11,7 @@ from typing import Any
 import structlog
 
 from contracts.envelope import EventEnvelope
+from contracts.intake import OrderCreated
 from contracts.registry import UnknownEventType, parse_data
 from intake.domain import commands
 from intake.domain.exceptions import OrderNotFound, WarrantyPeriodNotFound
@@ -34,6 +36,9 @@ _READ_DATA_OF = frozenset(
     {"OrderAssigned", "OrderReassigned", "OrderReturnedToCentre", "AppointmentConfirmed"}
 )
 
+#: ``source`` of the envelopes intake itself publishes.
+_OWN_SOURCE = f"/fsm/{OrderCreated.producer}"
+
 
 @dataclass(frozen=True)
 class Taken:
@@ -43,10 +48,44 @@ class Taken:
     duplicate: bool
 
 
-async def warranty_table(uow: IntakeUnitOfWork, policy: IntakePolicy) -> WarrantyTable:
+class WarrantyPeriodCache:
+    """The warranty periods admins set (INT-5), read at most once per ``ttl_seconds``.
+
+    Every order taken needs them and they change a few times a year, so reading them per order
+    would cost a query each. A change made through this process clears the cache at once;
+    another replica sees it within ``ttl_seconds``.
+    """
+
+    def __init__(self, ttl_seconds: float, *, monotonic: Callable[[], float] = time.monotonic):
+        self._ttl = ttl_seconds
+        self._monotonic = monotonic
+        self._months: dict[str, int] | None = None
+        self._loaded_at = 0.0
+
+    async def months_by_line(self, uow: IntakeUnitOfWork) -> dict[str, int]:
+        """The admins' periods by product line, from the cache while it is fresh."""
+        now = self._monotonic()
+        if self._months is None or now - self._loaded_at >= self._ttl:
+            self._months = {
+                row.product_line: row.months for row in await uow.warranty_periods.all()
+            }
+            self._loaded_at = now
+        return self._months
+
+    def clear(self) -> None:
+        """Forget what was read: the next order reads the periods again."""
+        self._months = None
+
+
+async def warranty_table(
+    uow: IntakeUnitOfWork, policy: IntakePolicy, cache: WarrantyPeriodCache | None = None
+) -> WarrantyTable:
     """The policy's warranty periods overlaid with the ones admins set (INT-5)."""
     months = dict(policy.warranty_months_by_line)
-    months.update({row.product_line: row.months for row in await uow.warranty_periods.all()})
+    if cache is None:
+        months.update({row.product_line: row.months for row in await uow.warranty_periods.all()})
+    else:
+        months.update(await cache.months_by_line(uow))
     return WarrantyTable(
         months_by_line=months, commercial_use_voids=policy.commercial_use_voids_warranty
     )
@@ -63,6 +102,7 @@ async def create_order(
     clock: Clock,
     policy: IntakePolicy,
     calendar: WorkingTime,
+    warranty_periods: WarrantyPeriodCache | None = None,
 ) -> Taken:
     """Take the order and stage OrderCreated in the same transaction (INT-1..INT-7), or link the
     report to the customer's open order of the same product (DuplicateLinked, INT-8)."""
@@ -80,7 +120,7 @@ async def create_order(
                 await uow.commit()
                 return Taken(order=open_order, duplicate=True)
         emergency = is_emergency(cmd.emergency, cmd.fault, policy)
-        warranty = await warranty_table(uow, policy)
+        warranty = await warranty_table(uow, policy, warranty_periods)
         order = Order.take(
             customer=cmd.customer,
             product=cmd.product,
@@ -114,13 +154,14 @@ async def verify_order(
     clock: Clock,
     policy: IntakePolicy,
     calendar: WorkingTime,
+    warranty_periods: WarrantyPeriodCache | None = None,
 ) -> Order:
     """Verify (or, for a dispatcher, release) the order and publish OrderVerified (INT-2, INT-5)."""
     async with uow:
         order = await _load(uow, cmd.order_id)
         order.verify(
             today=_local_today(calendar, clock()),
-            warranty=await warranty_table(uow, policy),
+            warranty=await warranty_table(uow, policy, warranty_periods),
             verified_by=cmd.verified_by,
             customer=cmd.customer,
             product=cmd.product,
@@ -185,7 +226,11 @@ async def cancel_order(cmd: commands.CancelOrder, *, uow: IntakeUnitOfWork) -> O
 
 
 async def set_warranty_period(
-    cmd: commands.SetWarrantyPeriod, *, uow: IntakeUnitOfWork, clock: Clock
+    cmd: commands.SetWarrantyPeriod,
+    *,
+    uow: IntakeUnitOfWork,
+    clock: Clock,
+    warranty_periods: WarrantyPeriodCache | None = None,
 ) -> None:
     """Set a product line's warranty period (INT-5); new orders and verifications use it."""
     async with uow:
@@ -193,10 +238,15 @@ async def set_warranty_period(
             cmd.product_line, months=cmd.months, by=cmd.set_by, now=clock()
         )
         await uow.commit()
+    if warranty_periods is not None:
+        warranty_periods.clear()
 
 
 async def remove_warranty_period(
-    cmd: commands.RemoveWarrantyPeriod, *, uow: IntakeUnitOfWork
+    cmd: commands.RemoveWarrantyPeriod,
+    *,
+    uow: IntakeUnitOfWork,
+    warranty_periods: WarrantyPeriodCache | None = None,
 ) -> None:
     """Forget an admin's warranty period of a line; the policy's applies again (INT-5)."""
     async with uow:
@@ -205,6 +255,8 @@ async def remove_warranty_period(
             raise WarrantyPeriodNotFound(cmd.product_line)
         await uow.warranty_periods.remove(row)
         await uow.commit()
+    if warranty_periods is not None:
+        warranty_periods.clear()
 
 
 async def check_sla_clocks(*, uow: IntakeUnitOfWork, clock: Clock, batch: int = 200) -> int:
@@ -226,7 +278,14 @@ async def check_sla_clocks(*, uow: IntakeUnitOfWork, clock: Clock, batch: int = 
 
 async def record_seen_event(envelope: EventEnvelope, *, uow: IntakeUnitOfWork) -> None:
     """Add an event of any service to its order's timeline, once (inbox), and apply what it
-    means to intake: status, assignee, SLA clocks."""
+    means to intake: status, assignee, SLA clocks.
+
+    Intake's own events are skipped: each went onto its order's timeline in the transaction that
+    staged it (see ``IntakeUnitOfWork.staged``), so reading them back would only cost a
+    transaction per order taken.
+    """
+    if envelope.source == _OWN_SOURCE:
+        return
     async with uow:
         if not await uow.claim_inbox(envelope):
             return

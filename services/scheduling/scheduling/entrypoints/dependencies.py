@@ -15,19 +15,19 @@ from servicekit.problems import ProblemError
 from servicekit.webhooks import OwnerScope
 
 
-def get_uow_factory(request: Request) -> Callable[[], SchedulingUnitOfWork]:
+async def get_uow_factory(request: Request) -> Callable[[], SchedulingUnitOfWork]:
     """Factory of units of work."""
     factory: Callable[[], SchedulingUnitOfWork] = request.app.state.uow_factory
     return factory
 
 
-def get_bus(request: Request) -> MessageBus:
+async def get_bus(request: Request) -> MessageBus:
     """The message bus built by the bootstrap."""
     bus: MessageBus = request.app.state.bus
     return bus
 
 
-def get_deps(request: Request) -> dict[str, Any]:
+async def get_deps(request: Request) -> dict[str, Any]:
     """Clock, policy, travel times, time zone and solver from the bootstrap."""
     deps: dict[str, Any] = request.app.state.deps
     return deps
