@@ -8,9 +8,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -99,7 +99,7 @@ def serve(
         server = uvicorn.Server(_uvicorn_config(runtime))
         await server.serve()
 
-    asyncio.run(_run())
+    run_event_loop(_run())
 
 
 @app.command()
@@ -140,11 +140,22 @@ def run(
         if separate_processes:
             _run_processes()
         else:
-            asyncio.run(_run_in_process())
+            run_event_loop(_run_in_process())
     finally:
         if broker is not None:
             broker.stop()
             typer.echo("embedded broker stopped")
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop where it is installed, as uvicorn's ``auto`` loop would: the
+    services serve HTTP, PostgreSQL and Kafka from one loop, and uvloop's is the faster one."""
+    try:
+        import uvloop
+    except ImportError:  # e.g. Windows, which uvloop does not support
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 def _uvicorn_config(runtime: ServiceRuntime) -> uvicorn.Config:

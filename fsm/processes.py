@@ -136,6 +136,14 @@ class Platform:
         self._spawn(name)
         self.wait_ready(name, within=within)
 
+    def pause(self, name: str) -> None:
+        """Freeze a service (SIGSTOP): it uses no CPU until :meth:`resume`."""
+        self.processes[name].send_signal(signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        """Let a paused service run again (SIGCONT)."""
+        self.processes[name].send_signal(signal.SIGCONT)
+
     def pid(self, name: str) -> int:
         """The OS process id of a running service."""
         return self.processes[name].pid

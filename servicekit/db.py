@@ -60,8 +60,20 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+def make_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    pool_pre_ping: bool = False,
+) -> AsyncEngine:
+    """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout.
+
+    ``pool_pre_ping`` tests each pooled connection before use: one more round trip per
+    transaction. Without it, a connection the server dropped fails its request once (503, see
+    :mod:`servicekit.problems`) and SQLAlchemy replaces the pool's connections.
+    """
     kwargs: dict[str, Any] = {"echo": echo}
     if is_sqlite(url):
         path = url.split("///", 1)[-1]
@@ -69,7 +81,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=pool_pre_ping)
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: _UtcSqliteDateTime}

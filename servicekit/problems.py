@@ -10,7 +10,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import DBAPIError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -145,7 +145,24 @@ def install_problem_handlers(
     async def _statement(request: Request, exc: StatementError) -> JSONResponse:
         if isinstance(exc.orig, OverflowError):
             return await _out_of_range(request, exc.orig)
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return await _database_unavailable(request, exc)
         return await _unexpected(request, exc)
+
+    @app.exception_handler(ConnectionError)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database dropped the connection (a restart, a failover) or refuses new ones: a
+        # retry is the right move once it is back (with the same Idempotency-Key, in case the
+        # connection dropped while committing).
+        log.warning("http.database_unavailable", path=request.url.path, error=repr(exc))
+        return problem_response(
+            503,
+            title="Service Unavailable",
+            detail="The database connection was lost. Retry shortly, with the same "
+            "Idempotency-Key if the request changes anything.",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(OverflowError)
     async def _out_of_range(request: Request, exc: OverflowError) -> JSONResponse:

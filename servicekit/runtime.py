@@ -64,7 +64,12 @@ class ServiceRuntime:
     ) -> None:
         self.spec = spec
         self.settings = settings
-        self.engine = engine or make_engine(settings.resolved_database_url)
+        self.engine = engine or make_engine(
+            settings.resolved_database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_pool_max_overflow,
+            pool_pre_ping=settings.database_pool_pre_ping,
+        )
         self.session_factory: SessionFactory = make_session_factory(self.engine)
         self.publisher = KafkaPublisher(settings.kafka, client_id=f"{spec.name}-relay")
         self.relay = OutboxRelay(

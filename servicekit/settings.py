@@ -67,6 +67,13 @@ class ServiceSettings(BaseSettings):
         description="SQLAlchemy async URL (sqlite+aiosqlite:///... or postgresql+asyncpg://...). "
         "Empty means SQLite under the data directory.",
     )
+    database_pool_size: int = Field(default=10, ge=1, description="PostgreSQL pool size.")
+    database_pool_max_overflow: int = Field(default=20, ge=0)
+    database_pool_pre_ping: bool = Field(
+        default=False,
+        description="Test each pooled PostgreSQL connection before use (one more round trip per "
+        "transaction). Off: a connection the server dropped fails one request with 503.",
+    )
     data_dir: Path = Field(default=Path("var"))
     environment: Literal["dev", "test", "production"] = "dev"
     bootstrap_api_key: SecretStr | None = Field(

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 
 from servicekit.problems import PROBLEM_JSON, ProblemError, install_problem_handlers
 
@@ -49,6 +50,16 @@ def make_app() -> FastAPI:
     @app.get("/crash")
     async def crash() -> None:
         raise RuntimeError("secret connection string")
+
+    @app.get("/database-restarted")
+    async def database_restarted() -> None:
+        raise DBAPIError(
+            "SELECT 1", None, ConnectionResetError("closed"), connection_invalidated=True
+        )
+
+    @app.get("/database-down")
+    async def database_down() -> None:
+        raise ConnectionRefusedError(111, "Connect call failed")
 
     return app
 
@@ -147,3 +158,14 @@ async def test_a_value_out_of_range_is_a_422_not_a_500() -> None:
         response = await c.get("/day", params={"start": "0001-01-01"})
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("path", ["/database-restarted", "/database-down"])
+async def test_a_lost_database_connection_is_a_503_with_retry_after_not_a_500(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.headers["retry-after"] == "1"
+    assert "Retry shortly" in response.json()["detail"]

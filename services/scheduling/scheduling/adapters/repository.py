@@ -6,8 +6,9 @@ import uuid
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from contracts.common import AssigneeKind, GeoPoint, TimeWindow
 from contracts.scheduling import LatenessAction
@@ -136,6 +137,28 @@ class DispatchOrderRepository:
         if technician_id is not None:
             conditions.append(DispatchOrderRow.technician_id == technician_id)
         return await self._query(*conditions)
+
+    async def held_counts(self) -> dict[str, int]:
+        """How many orders each technician holds now (the workload SCH-1 balances), counted by
+        the database: auto-assignment needs the counts, not every held order."""
+        rows = await self._session.execute(
+            select(col(DispatchOrderRow.technician_id), func.count())
+            .where(
+                col(DispatchOrderRow.status).in_([s.value for s in HELD]),
+                col(DispatchOrderRow.technician_id).is_not(None),
+            )
+            .group_by(col(DispatchOrderRow.technician_id))
+        )
+        return {str(technician_id): int(count) for technician_id, count in rows.all()}
+
+    async def held_starting_between(self, start: datetime, end: datetime) -> list[DispatchOrder]:
+        """Held orders whose appointment starts in ``[start, end)``: the jobs of the day a
+        window is checked against (SCH-3), without reading every held order."""
+        return await self._query(
+            col(DispatchOrderRow.status).in_([s.value for s in HELD]),
+            col(DispatchOrderRow.appointment_start) >= start,
+            col(DispatchOrderRow.appointment_start) < end,
+        )
 
     async def of_network(self, network_id: str) -> list[DispatchOrder]:
         """Orders a partner network holds now (given to it or to one of its technicians)."""

@@ -28,6 +28,7 @@ class DispatchOrderRow(SchedulingTable, table=True):
         Index("ix_dispatch_order_queue", "status", "emergency", "received_at"),
         Index("ix_dispatch_order_technician", "technician_id", "status"),
         Index("ix_dispatch_order_network", "network_id", "status"),
+        Index("ix_dispatch_order_appointment", "appointment_start"),
     )
 
     order_id: str = Field(primary_key=True, max_length=36)

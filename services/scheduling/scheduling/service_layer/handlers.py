@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -106,6 +106,13 @@ async def _technician(uow: SchedulingUnitOfWork, technician_id: str) -> Technici
     return tech
 
 
+def _local_day(moment: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Start and end of the local day of ``moment``: the jobs a window competes with (SCH-3)."""
+    day = moment.astimezone(tz).date()
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+
+
 def _held_jobs(orders: list[DispatchOrder], policy: SchedulingPolicy) -> dict[str, list[HeldJob]]:
     held: dict[str, list[HeldJob]] = {}
     for o in orders:
@@ -156,12 +163,12 @@ async def _auto_assign(
         return
     if policy.mode_for(order.area) is AssignmentMode.MANUAL:
         return
-    held_orders = await uow.orders.held()
-    workload = Counter(o.technician_id for o in held_orders if o.technician_id)
-    held = _held_jobs(held_orders, policy)
+    workload = await uow.orders.held_counts()
     for window in order.preferred_windows:
         if order.location is None or window.end <= now:
             break
+        day_start, day_end = _local_day(window.start, tz)
+        held = _held_jobs(await uow.orders.held_starting_between(day_start, day_end), policy)
         slots = feasible_slots(
             location=order.location,
             product_line=order.product_line,
@@ -190,7 +197,7 @@ async def _auto_assign(
         product_line=order.product_line,
         area=order.area,
         location=order.location,
-        workload=dict(workload),
+        workload=workload,
     )
     if choice is not None:
         tech, reason = choice
@@ -779,7 +786,12 @@ async def book_appointment(
         candidates = [t for t in technicians if wanted is None or t.technician_id == wanted]
         if wanted is not None and not candidates:
             raise TechnicianNotFound(wanted)
-        held_orders = [o for o in await uow.orders.held() if o.order_id != order.order_id]
+        day_start, day_end = _local_day(cmd.window.start, tz)
+        held_orders = [
+            o
+            for o in await uow.orders.held_starting_between(day_start, day_end)
+            if o.order_id != order.order_id
+        ]
         held = _held_jobs(held_orders, policy)
         best: tuple[int, Technician] | None = None
         for tech in candidates:
