@@ -10,7 +10,8 @@
 - resident memory (RSS) of each service idle and under load.
 
 Settings (environment): ``FSM_BENCH_REQUESTS`` (default 2000), ``FSM_BENCH_CONCURRENCY`` (32),
-``FSM_BENCH_RATE`` (orders/s, 100), ``FSM_BENCH_LOW_RATE`` (orders/s, 5),
+``FSM_BENCH_LIGHT_CONCURRENCY`` (2, for latency without queueing), ``FSM_BENCH_RATE``
+(orders/s, 100), ``FSM_BENCH_LOW_RATE`` (orders/s, 5),
 ``FSM_BENCH_E2E_ORDERS`` (500 at the target rate; a quarter of it at the low rate),
 ``FSM_BENCH_PG_DSN`` (``postgresql://postgres@127.0.0.1:5432/postgres``). Writes
 ``bench/results/load.json``.
@@ -44,6 +45,7 @@ from servicekit.settings import KafkaSettings
 RESULTS = Path(__file__).resolve().parent / "results" / "load.json"
 REQUESTS = int(os.environ.get("FSM_BENCH_REQUESTS", "2000"))
 CONCURRENCY = int(os.environ.get("FSM_BENCH_CONCURRENCY", "32"))
+LIGHT_CONCURRENCY = int(os.environ.get("FSM_BENCH_LIGHT_CONCURRENCY", "2"))
 RATE = float(os.environ.get("FSM_BENCH_RATE", "100"))
 LOW_RATE = float(os.environ.get("FSM_BENCH_LOW_RATE", "5"))
 E2E_ORDERS = int(os.environ.get("FSM_BENCH_E2E_ORDERS", "500"))
@@ -120,11 +122,13 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def _closed_loop(url: str, headers: dict[str, str]) -> dict[str, float]:
-    """``REQUESTS`` POSTs with ``CONCURRENCY`` in flight; every answer must be 201."""
+async def _closed_loop(
+    url: str, headers: dict[str, str], *, concurrency: int = CONCURRENCY, requests: int = REQUESTS
+) -> dict[str, float]:
+    """``requests`` POSTs with ``concurrency`` in flight; every answer must be 201."""
     latencies: list[float] = []
-    remaining = REQUESTS
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    remaining = requests
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as client:
 
         async def worker() -> None:
@@ -140,7 +144,7 @@ async def _closed_loop(url: str, headers: dict[str, str]) -> dict[str, float]:
         for _ in range(20):  # warm-up
             await client.post(url, json=_order())
         began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
     return _latency_summary(latencies, elapsed)
 
@@ -363,6 +367,7 @@ async def _main(scratch: Path) -> None:
         "settings": {
             "requests": REQUESTS,
             "concurrency": CONCURRENCY,
+            "light_concurrency": LIGHT_CONCURRENCY,
             "rate": RATE,
             "low_rate": LOW_RATE,
             "fetch_max_wait_ms": KafkaSettings().fetch_max_wait_ms,
@@ -388,9 +393,16 @@ async def _main(scratch: Path) -> None:
         for name in others:
             procs.pause(name)
         try:
-            bare_figures = await _closed_loop(f"http://127.0.0.1:{bare_port}/bare", {})
-            intake_figures = await _closed_loop(procs.urls["intake"] + "/v1/orders", headers)
+            bare_url, intake_url = f"http://127.0.0.1:{bare_port}/bare", procs.urls["intake"]
+            bare_figures = await _closed_loop(bare_url, {})
+            intake_figures = await _closed_loop(intake_url + "/v1/orders", headers)
             results["rss_under_load_mb"] = {"intake": _rss_mb(procs.pid("intake"))}
+            # Latency without queueing: at concurrency 32 most of it is waiting in line.
+            light = {"concurrency": LIGHT_CONCURRENCY, "requests": max(100, REQUESTS // 4)}
+            results["bare_fastapi_light"] = await _closed_loop(bare_url, {}, **light)
+            results["intake_create_order_light"] = await _closed_loop(
+                intake_url + "/v1/orders", headers, **light
+            )
         finally:
             for name in others:
                 procs.resume(name)
@@ -432,6 +444,13 @@ def _print(results: dict[str, Any]) -> None:
         f"intake POST order {intake['requests_per_s']:>8} req/s  p50 {intake['p50_ms']} ms  "
         f"p99 {intake['p99_ms']} ms  ({results['intake_vs_bare_ratio']:.0%} of bare; "
         "target >= 40 %, p99 < 50 ms)"
+    )
+    bare_light, intake_light = results["bare_fastapi_light"], results["intake_create_order_light"]
+    print(
+        f"at concurrency {results['settings']['light_concurrency']}: bare p50 "
+        f"{bare_light['p50_ms']} ms p99 {bare_light['p99_ms']} ms; intake "
+        f"{intake_light['requests_per_s']} req/s p50 {intake_light['p50_ms']} ms "
+        f"p99 {intake_light['p99_ms']} ms"
     )
     for figures in (results["end_to_end_low_rate"], e2e):
         print(
