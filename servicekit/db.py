@@ -64,8 +64,8 @@ def make_engine(
     url: str,
     *,
     echo: bool = False,
-    pool_size: int = 10,
-    max_overflow: int = 20,
+    pool_size: int = 15,
+    max_overflow: int = 0,
     pool_pre_ping: bool = False,
 ) -> AsyncEngine:
     """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout.

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -150,15 +151,16 @@ def install_problem_handlers(
         return await _unexpected(request, exc)
 
     @app.exception_handler(ConnectionError)
+    @app.exception_handler(PoolTimeout)
     async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # The database dropped the connection (a restart, a failover) or refuses new ones: a
-        # retry is the right move once it is back (with the same Idempotency-Key, in case the
-        # connection dropped while committing).
+        # The database dropped the connection (a restart, a failover), refuses new ones, or
+        # every pooled connection stayed busy for the pool timeout: a retry is the right move
+        # (with the same Idempotency-Key, in case the connection dropped while committing).
         log.warning("http.database_unavailable", path=request.url.path, error=repr(exc))
         return problem_response(
             503,
             title="Service Unavailable",
-            detail="The database connection was lost. Retry shortly, with the same "
+            detail="The database is unreachable or busy. Retry shortly, with the same "
             "Idempotency-Key if the request changes anything.",
             instance=request.url.path,
             headers={"Retry-After": "1"},

@@ -216,6 +216,13 @@ class ServiceRuntime:
             description=self.spec.description,
             version=self.spec.version,
             lifespan=lifespan,
+            # FastAPI's native OpenTelemetry looks the global providers up on every request;
+            # off unless asked for, since metrics go to Prometheus and logs to structlog.
+            telemetry={
+                "tracing": self.settings.opentelemetry,
+                "metrics": self.settings.opentelemetry,
+                "logs": self.settings.opentelemetry,
+            },
         )
         app.state.runtime = self
         app.state.authenticator = self.authenticator

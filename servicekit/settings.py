@@ -67,8 +67,18 @@ class ServiceSettings(BaseSettings):
         description="SQLAlchemy async URL (sqlite+aiosqlite:///... or postgresql+asyncpg://...). "
         "Empty means SQLite under the data directory.",
     )
-    database_pool_size: int = Field(default=10, ge=1, description="PostgreSQL pool size.")
-    database_pool_max_overflow: int = Field(default=20, ge=0)
+    database_pool_size: int = Field(
+        default=15,
+        ge=1,
+        description="PostgreSQL connections kept open (five services share one server's "
+        "max_connections, 100 by default).",
+    )
+    database_pool_max_overflow: int = Field(
+        default=0,
+        ge=0,
+        description="Extra connections opened under load and closed again when returned: "
+        "each costs a connect, so keep the pool big enough instead.",
+    )
     database_pool_pre_ping: bool = Field(
         default=False,
         description="Test each pooled PostgreSQL connection before use (one more round trip per "
@@ -87,6 +97,12 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_ms: int = Field(default=200, ge=5)
     outbox_batch_size: int = Field(default=200, ge=1)
     outbox_max_backoff_ms: int = Field(default=5_000, ge=10)
+    opentelemetry: bool = Field(
+        default=False,
+        validation_alias="FSM_OPENTELEMETRY",
+        description="FastAPI's native OpenTelemetry spans, metrics and logs (configure an "
+        "OpenTelemetry SDK and exporter for them to go anywhere).",
+    )
     run_consumer: bool = True
     run_relay: bool = True
     run_periodic_jobs: bool = True

@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from servicekit.problems import PROBLEM_JSON, ProblemError, install_problem_handlers
 
@@ -60,6 +61,10 @@ def make_app() -> FastAPI:
     @app.get("/database-down")
     async def database_down() -> None:
         raise ConnectionRefusedError(111, "Connect call failed")
+
+    @app.get("/database-busy")
+    async def database_busy() -> None:
+        raise PoolTimeout("QueuePool limit of size 15 overflow 0 reached")
 
     return app
 
@@ -160,7 +165,7 @@ async def test_a_value_out_of_range_is_a_422_not_a_500() -> None:
     assert response.headers["content-type"] == "application/problem+json"
 
 
-@pytest.mark.parametrize("path", ["/database-restarted", "/database-down"])
+@pytest.mark.parametrize("path", ["/database-restarted", "/database-down", "/database-busy"])
 async def test_a_lost_database_connection_is_a_503_with_retry_after_not_a_500(
     client: httpx.AsyncClient, path: str
 ) -> None:
