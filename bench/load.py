@@ -2,9 +2,9 @@
 
 - intake order creation (``POST /v1/orders``): requests/s and p50/p99 at a fixed concurrency,
   beside a bare FastAPI JSON endpoint served with the same uvicorn settings, in alternating
-  rounds so both see the same machine. Both are measured
-  with the other four services paused (SIGSTOP), so intake has the machine the bare endpoint
-  has; intake's relay still publishes every order to the broker;
+  rounds so both see the same machine. Both are measured with the other four services paused
+  (SIGSTOP), so intake has the machine the bare endpoint has; intake's relay still publishes
+  every order to the broker;
 - end to end: time from ``POST /v1/orders`` to the order's ``OrderAssigned`` reaching a
   subscriber of the bus, at the target arrival rate and at a lower one, beside the raw broker's
   produce→consume latency;
