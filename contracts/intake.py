@@ -145,6 +145,9 @@ class DuplicateLinked(_IntakeEvent):
     fault_description: str | None = None
     """What the customer said this time."""
     linked_by: str | None = None
+    escalated_to_emergency: bool = False
+    """This report is an emergency (INT-7) and the open order was not: the order is now an
+    emergency, with its on-site clock started at `reported_at`."""
 
 
 class SlaClock(StrEnum):

@@ -86,12 +86,14 @@ async def test_events_of_other_services_reach_only_the_network_holding_the_order
     by_path: dict[str, list[Any]] = {}
     for r in receiver.received:
         by_path.setdefault(r.path, []).append(_body(r))
-    assert [b["type"] for b in by_path["/n1"]] == [
-        "fsm.TechnicianArrived.v1",
+    # Deliveries go out concurrently, so they may arrive in either order (as Standard Webhooks
+    # allows: receivers order by the event's time).
+    assert sorted(b["type"] for b in by_path["/n1"]) == [
         "fsm.InvoiceIssued.v1",
+        "fsm.TechnicianArrived.v1",
     ]
     assert [b["subject"] for b in by_path["/n2"]] == ["o2"]  # only its own OrderAssigned
-    sent_invoice = by_path["/n1"][1]["data"]
+    sent_invoice = next(b for b in by_path["/n1"] if b["type"] == "fsm.InvoiceIssued.v1")["data"]
     assert sent_invoice["invoice_number"] == "INV-1"
     assert "buyer_name" not in sent_invoice and "buyer_tax_id" not in sent_invoice
 

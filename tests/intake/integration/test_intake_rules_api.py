@@ -426,6 +426,30 @@ async def test_int_8_a_second_report_of_the_same_product_is_linked_not_dispatche
     assert await intake.order_count() == 1
 
 
+async def test_int_7_int_8_an_emergency_report_of_an_open_order_escalates_it(
+    intake: Any, make_order: Any
+) -> None:
+    first = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    assert first["emergency"] is False
+    intake.clock.advance(minutes=30)
+    again = make_order(fault={"description": "热水器旁有燃气味", "code": "gas_leak"})
+    second = await intake.admin.post("/v1/orders", json=again)
+    assert second.status_code == 200, second.text
+    assert second.json()["id"] == first["id"] and second.json()["duplicate"] is True
+    assert second.json()["emergency"] is True
+    due = intake.clock() + timedelta(minutes=15)
+    assert datetime.fromisoformat(second.json()["on_site_due_at"]) == due
+    linked = (await intake.events("DuplicateLinked"))[-1]
+    assert isinstance(linked, DuplicateLinked) and linked.escalated_to_emergency
+
+    queue = (await intake.admin.get("/v1/orders", params={"emergency": "true"})).json()
+    assert [o["id"] for o in queue["items"]] == [first["id"]]
+    intake.clock.advance(minutes=16)
+    await intake.runtime.app.state.check_sla_clocks()
+    breaches = await intake.events("SlaBreached")
+    assert (first["id"], SlaClock.EMERGENCY_ON_SITE) in [(b.order_id, b.clock) for b in breaches]
+
+
 async def test_int_8_same_model_without_serial_is_the_same_product_other_products_are_not(
     intake: Any, make_order: Any
 ) -> None:

@@ -222,6 +222,53 @@ def test_int_8_same_product_by_serial_else_by_line_and_model() -> None:
     assert not same_product(Product(line="water_heater"), Product(line="water_heater"))
 
 
+def test_int_7_int_8_an_emergency_report_of_an_open_order_escalates_it_once() -> None:
+    taken = _at("2025-05-30T10:00:00")
+    order = _order(taken)
+    assert SlaClock.EMERGENCY_ON_SITE not in order.clocks
+    later = taken + timedelta(hours=2)
+    event = order.link_duplicate(
+        reported_at=later,
+        channel=Channel.HOTLINE,
+        caller_phone=None,
+        fault_description="现在闻到燃气味",
+        linked_by="agent-1",
+        emergency=True,
+        calendar=CALENDAR,
+        policy=POLICY,
+    )
+    assert event.escalated_to_emergency is True
+    assert order.emergency is True
+    assert order.clocks[SlaClock.EMERGENCY_ON_SITE].due_at == later + timedelta(minutes=15)
+
+    again = order.link_duplicate(
+        reported_at=later + timedelta(minutes=5),
+        channel=Channel.HOTLINE,
+        caller_phone=None,
+        fault_description="燃气味还在",
+        linked_by="agent-2",
+        emergency=True,
+        calendar=CALENDAR,
+        policy=POLICY,
+    )
+    assert again.escalated_to_emergency is False  # already one: the first clock keeps running
+    assert order.clocks[SlaClock.EMERGENCY_ON_SITE].due_at == later + timedelta(minutes=15)
+
+
+def test_int_8_an_ordinary_duplicate_does_not_escalate() -> None:
+    order = _order(_at("2025-05-30T10:00:00"))
+    event = order.link_duplicate(
+        reported_at=_at("2025-05-30T11:00:00"),
+        channel=Channel.WEB,
+        caller_phone=None,
+        fault_description="还是打不着火",
+        linked_by=None,
+    )
+    assert event.escalated_to_emergency is False
+    assert order.emergency is False
+    assert SlaClock.EMERGENCY_ON_SITE not in order.clocks
+
+
 def test_clock_times_are_stored_in_utc() -> None:
     clocks = start_clocks(
         _at("2025-05-30T10:00:00"), calendar=CALENDAR, policy=POLICY, emergency=False

@@ -536,3 +536,52 @@ async def test_fbk_7_a_dissatisfied_customer_gets_a_revisit_assigned_again(
     assert revisit.reason is RevisitReason.CUSTOMER_DISSATISFIED
     assigned = await harness.published("OrderAssigned")
     assert [e.visit_id for e in assigned][-1] == revisit.visit_id
+
+
+# -- INT-7 / INT-8: an open order reported again as an emergency -------------------------------
+
+
+async def test_int_7_an_escalated_duplicate_is_placed_again_as_an_emergency(
+    harness: Harness,
+) -> None:
+    from contracts.common import Channel
+    from contracts.intake import DuplicateLinked
+
+    await harness.add_technician("far", home=near(DONGYING, north_km=15))
+    await harness.add_technician("near", home=near(DONGYING, north_km=2))
+    await harness.feed(created("o1", preferred=[window(16)]))
+    booked = await harness.order("o1")
+    assert booked["status"] == "assigned" and not booked["emergency"]
+    harness.clock.now = local(10)
+    await harness.feed(
+        DuplicateLinked(
+            order_id="o1",
+            reported_at=local(10),
+            channel=Channel.HOTLINE,
+            fault_description="现在闻到燃气味",
+            linked_by="agent-1",
+            escalated_to_emergency=True,
+        )
+    )
+    order = await harness.order("o1")
+    assert order["emergency"] is True and order["status"] == "assigned"
+    assert order["appointment"]["end"] == (local(10) + timedelta(minutes=15)).isoformat().replace(
+        "+00:00", "Z"
+    )
+    returned = await harness.published("OrderReturnedToCentre")
+    assert [r.order_id for r in returned] == ["o1"] and "emergency" in (returned[0].detail or "")
+    assert [e.order_id for e in await harness.published("OrderAssigned")] == ["o1", "o1"]
+
+
+async def test_int_8_an_ordinary_duplicate_changes_nothing_in_dispatch(harness: Harness) -> None:
+    from contracts.common import Channel
+    from contracts.intake import DuplicateLinked
+
+    await harness.add_technician("t1", home=near(DONGYING, north_km=2))
+    await harness.feed(created("o1"))
+    before = await harness.order("o1")
+    await harness.feed(DuplicateLinked(order_id="o1", reported_at=local(10), channel=Channel.WEB))
+    after = await harness.order("o1")
+    assert after["status"] == before["status"] and after["technician_id"] == "t1"
+    assert not after["emergency"]
+    assert await harness.published("OrderReturnedToCentre") == []

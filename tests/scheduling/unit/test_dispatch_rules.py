@@ -369,3 +369,31 @@ def test_sch_6_a_forecast_too_late_to_call_ahead_is_marked_not_notified() -> Non
     o2, _ = assigned()
     too_late = o2.predict_arrival(arrival=local(12, 5), now=local(9, 59), policy=POLICY, cause=None)
     assert too_late is not None and not too_late.customer_notified
+
+
+# -- INT-7 / INT-8: an emergency reported again on an open order ---------------------------------
+
+
+def test_int_7_an_emergency_report_puts_an_unverified_order_straight_into_the_queue() -> None:
+    o = order(needs_verification=["product.model"])
+    assert o.status is DispatchStatus.AWAITING_VERIFICATION
+    assert o.escalate_to_emergency(by="agent-1", now=MONDAY_8AM, emergency_minutes=15)
+    assert o.emergency and o.status is DispatchStatus.AWAITING_ASSIGNMENT
+    assert o.audit[-1].action == "escalate"
+
+
+def test_int_7_an_emergency_report_returns_a_visit_booked_for_later_to_the_centre() -> None:
+    o, _ = assigned()  # appointment at 10:00, reported at 8:00
+    assert o.escalate_to_emergency(by="agent-1", now=MONDAY_8AM, emergency_minutes=15)
+    returned = [e for e in o.events if isinstance(e, OrderReturnedToCentre)]
+    assert len(returned) == 1 and "emergency" in (returned[0].detail or "")
+    assert o.status is DispatchStatus.AWAITING_ASSIGNMENT and o.technician_id is None
+
+
+def test_int_7_a_visit_due_within_the_emergency_time_or_already_escalated_is_kept() -> None:
+    o, _ = assigned()
+    soon = window(10).start - timedelta(minutes=10)
+    assert not o.escalate_to_emergency(by="agent-1", now=soon, emergency_minutes=15)
+    assert o.emergency and o.status is DispatchStatus.ASSIGNED and o.technician_id == "t1"
+    assert not o.escalate_to_emergency(by="agent-2", now=soon, emergency_minutes=15)
+    assert [a.action for a in o.audit].count("escalate") == 1

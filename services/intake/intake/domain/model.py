@@ -450,8 +450,29 @@ class Order:
         caller_phone: str | None,
         fault_description: str | None,
         linked_by: str | None,
+        emergency: bool = False,
+        calendar: WorkingTime | None = None,
+        policy: IntakePolicy | None = None,
     ) -> DuplicateLinked:
-        """A second report of the same product while this order is open (INT-8)."""
+        """A second report of the same product while this order is open (INT-8).
+
+        A report that is an emergency (INT-7) escalates an order that was not one: it becomes an
+        emergency and its on-site clock starts now (``calendar`` and ``policy`` are needed then).
+        """
+        escalated = emergency and not self.emergency
+        if escalated:
+            if calendar is None or policy is None:
+                raise ValueError("escalating to an emergency needs the calendar and the policy")
+            self.emergency = True
+            self.clocks.update(
+                start_clocks(
+                    reported_at,
+                    calendar=calendar,
+                    policy=policy,
+                    emergency=True,
+                    which=(SlaClock.EMERGENCY_ON_SITE,),
+                )
+            )
         self.linked_reports.append(
             LinkedReport(
                 reported_at=reported_at,
@@ -468,6 +489,7 @@ class Order:
             caller_phone=caller_phone,
             fault_description=fault_description,
             linked_by=linked_by,
+            escalated_to_emergency=escalated,
         )
         self.events.append(event)
         return event

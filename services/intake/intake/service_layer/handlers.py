@@ -107,6 +107,7 @@ async def create_order(
     """Take the order and stage OrderCreated in the same transaction (INT-1..INT-7), or link the
     report to the customer's open order of the same product (DuplicateLinked, INT-8)."""
     now = clock()
+    emergency = is_emergency(cmd.emergency, cmd.fault, policy)
     async with uow:
         for open_order in await uow.orders.open_orders_with_phones(cmd.customer.phones):
             if same_product(open_order.product, cmd.product):
@@ -116,10 +117,12 @@ async def create_order(
                     caller_phone=cmd.customer.phones[0] if cmd.customer.phones else None,
                     fault_description=cmd.fault.description,
                     linked_by=cmd.taken_by,
+                    emergency=emergency,
+                    calendar=calendar,
+                    policy=policy,
                 )
                 await uow.commit()
                 return Taken(order=open_order, duplicate=True)
-        emergency = is_emergency(cmd.emergency, cmd.fault, policy)
         warranty = await warranty_table(uow, policy, warranty_periods)
         order = Order.take(
             customer=cmd.customer,

@@ -309,6 +309,31 @@ class DispatchOrder:
             self.needs_verification = []
             self.status = DispatchStatus.AWAITING_ASSIGNMENT
 
+    def escalate_to_emergency(self, *, by: str, now: datetime, emergency_minutes: int) -> bool:
+        """A later report of this order is an emergency (INT-7, INT-8): the order jumps the queue
+        without waiting for verification, and a visit held for later than the emergency time
+        goes back to the centre. Returns whether the order is to be placed (again) now."""
+        if self.emergency or self.status in CLOSED:
+            return False
+        self.emergency = True
+        self.audit.append(
+            AuditEntry(at=now, actor=by, action="escalate", reason="emergency reported (INT-7)")
+        )
+        if self.status is DispatchStatus.AWAITING_VERIFICATION:
+            self.status = DispatchStatus.AWAITING_ASSIGNMENT
+        due = now + timedelta(minutes=emergency_minutes)
+        if self.status in {DispatchStatus.ASSIGNED, DispatchStatus.CONFIRMED} and (
+            self.appointment is None or self.appointment.start > due
+        ):
+            self.return_to_centre(
+                reason=ReturnReason.OTHER,
+                by=by,
+                now=now,
+                detail="emergency reported: placed again to be on site within "
+                f"{emergency_minutes} minutes (INT-7)",
+            )
+        return self.dispatchable
+
     def cancelled(self) -> None:
         """The order was cancelled at intake: no visit goes ahead."""
         self.status = DispatchStatus.CANCELLED

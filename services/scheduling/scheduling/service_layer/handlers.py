@@ -25,6 +25,7 @@ from contracts.fieldwork import (
     VisitOutcome,
 )
 from contracts.intake import (
+    DuplicateLinked,
     OrderCancelled,
     OrderCreated,
     OrderReopened,
@@ -440,6 +441,13 @@ async def handle_event(
                 order.location = payload.customer.address.location
             order.verified(override=payload.dispatch_override)
             await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
+        elif isinstance(payload, DuplicateLinked):
+            if payload.escalated_to_emergency and order.escalate_to_emergency(
+                by=payload.linked_by or "intake",
+                now=now,
+                emergency_minutes=policy.emergency_response_minutes,
+            ):
+                await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
         elif isinstance(payload, OrderCancelled):
             order.cancelled()
         elif isinstance(payload, OrderResolvedRemotely):
@@ -520,6 +528,7 @@ EVENTS_OF_INTEREST = frozenset(
     {
         "OrderCreated",
         "OrderVerified",
+        "DuplicateLinked",
         "OrderCancelled",
         "OrderResolvedRemotely",
         "OrderReopened",

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Self
 
+from contracts.base import EventData
 from contracts.envelope import EventEnvelope
-from contracts.topics import events_topic
 from scheduling.adapters.repository import (
     DayPlanRepository,
     DispatchOrderRepository,
@@ -16,9 +16,7 @@ from scheduling.adapters.repository import (
     TechnicianRepository,
 )
 from scheduling.domain.partners import partner_body
-from servicekit import context, idempotency
 from servicekit.db import SessionFactory
-from servicekit.outbox import add_to_outbox
 from servicekit.uow import SqlUnitOfWork
 from servicekit.webhooks import enqueue
 
@@ -27,8 +25,8 @@ class SchedulingUnitOfWork(SqlUnitOfWork):
     """Unit of work with scheduling's repositories.
 
     Every event concerning an order a partner network holds (or just lost) is staged as a webhook
-    delivery to that network in the same transaction: scheduling's own events on commit, other
-    services' events through :meth:`notify_networks`.
+    delivery to that network in the same transaction: scheduling's own events as the kit's commit
+    stages them (:meth:`staged`), other services' events through :meth:`notify_networks`.
     """
 
     orders: DispatchOrderRepository
@@ -75,36 +73,25 @@ class SchedulingUnitOfWork(SqlUnitOfWork):
                 now=self._clock() if self._clock else None,
             )
 
-    async def commit(self) -> None:
-        """Write pending events to the outbox, stage them for the partner networks concerned, and
-        commit everything atomically (the kit's commit, plus the webhook step)."""
-        holders = {
-            order.order_id: order.network_id
-            for order in self._tracked
-            if hasattr(order, "order_id") and hasattr(order, "network_id")
-        }
-        envelopes: list[EventEnvelope] = []
-        for payload in self._drain_events():
-            envelope = EventEnvelope.wrap(
-                payload,
-                correlation_id=context.correlation_id(),
-                causation_id=context.causation_id(),
-            )
-            add_to_outbox(self.session, envelope, topic=events_topic(payload.producer))
-            envelopes.append(envelope)
-            order_id = getattr(payload, "order_id", None)
-            if order_id is None:
-                continue  # not an order's event (e.g. WebhookEndpointDisabled for ops)
-            await self.notify_networks(
-                envelope,
-                holders=[holders.get(order_id)],
-                former=[
-                    getattr(payload, "previous_network_id", None),
-                    getattr(payload, "network_id", None),
-                ],
-            )
-        idempotency.stage_claim(self.session)
-        await self.session.commit()
-        self.committed_events.extend(envelopes)
-        if envelopes and self._on_commit is not None:
-            self._on_commit()
+    async def staged(self, envelope: EventEnvelope, payload: EventData) -> None:
+        """Stage each of scheduling's order events for the partner networks concerned: the one
+        holding the order, and one that just lost or got it (told without contact details)."""
+        order_id = getattr(payload, "order_id", None)
+        if order_id is None:
+            return  # not an order's event (e.g. WebhookEndpointDisabled for ops)
+        holder = next(
+            (
+                getattr(aggregate, "network_id", None)
+                for aggregate in self._tracked
+                if getattr(aggregate, "order_id", None) == order_id
+            ),
+            None,
+        )
+        await self.notify_networks(
+            envelope,
+            holders=[holder],
+            former=[
+                getattr(payload, "previous_network_id", None),
+                getattr(payload, "network_id", None),
+            ],
+        )
