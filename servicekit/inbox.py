@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, DateTime, select
+from sqlalchemy import Column, DateTime, Index, delete, select
 from sqlmodel import Field
 
-from servicekit.db import KitTable
+from servicekit.db import KitTable, SessionFactory
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +21,7 @@ class InboxMessage(KitTable, table=True):
     """An event this service has applied."""
 
     __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_received_at", "received_at"),)
 
     event_id: str = Field(primary_key=True, max_length=36)
     event_type: str = Field(max_length=200)
@@ -52,3 +53,27 @@ async def claim(session: AsyncSession, envelope: EventEnvelope) -> bool:
         )
     )
     return True
+
+
+async def purge_received_before(
+    session_factory: SessionFactory, cutoff: datetime, *, batch: int = 1000
+) -> int:
+    """Forget the ids of events applied before ``cutoff``, ``batch`` rows per transaction so no
+    long lock is held; returns how many. Keep them longer than the broker keeps events, so a
+    redelivery is still recognised."""
+    purged = 0
+    while True:
+        async with session_factory() as session:
+            oldest = (
+                select(InboxMessage.event_id)  # type: ignore[call-overload]
+                .where(InboxMessage.received_at < cutoff)
+                .limit(batch)
+            )
+            result = await session.execute(
+                delete(InboxMessage).where(InboxMessage.event_id.in_(oldest))  # type: ignore[attr-defined]
+            )
+            await session.commit()
+        deleted = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        purged += deleted
+        if deleted < batch:
+            return purged

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Text,
+    delete,
     func,
     select,
     text,
@@ -265,3 +266,26 @@ async def pending_count(session_factory: SessionFactory) -> int:
             .where(OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
         )
         return int(result.scalar_one())
+
+
+async def purge_published_before(
+    session_factory: SessionFactory, cutoff: datetime, *, batch: int = 1000
+) -> int:
+    """Delete outbox rows published before ``cutoff`` (never an unpublished one), ``batch`` rows
+    per transaction; returns how many. Events carry personal data, so they are not kept."""
+    purged = 0
+    while True:
+        async with session_factory() as session:
+            oldest = (
+                select(OutboxMessage.seq)  # type: ignore[call-overload]
+                .where(OutboxMessage.published_at < cutoff)  # type: ignore[operator]
+                .limit(batch)
+            )
+            result = await session.execute(
+                delete(OutboxMessage).where(OutboxMessage.seq.in_(oldest))  # type: ignore[union-attr]
+            )
+            await session.commit()
+        deleted = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        purged += deleted
+        if deleted < batch:
+            return purged

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,9 @@ from servicekit.calendar import BusinessCalendar, CalendarPolicy
 from servicekit.consumer import EventConsumer, EventHandler, PoisonMessage
 from servicekit.db import SessionFactory, make_engine, make_session_factory, ping
 from servicekit.http import CorrelationAndMetricsMiddleware, ops_router
+from servicekit.inbox import purge_received_before
 from servicekit.kafka import KafkaPublisher, broker_reachable, ensure_topics
-from servicekit.outbox import OutboxRelay
+from servicekit.outbox import OutboxRelay, purge_published_before
 from servicekit.policy import load_section
 from servicekit.problems import install_problem_handlers
 from servicekit.settings import ServiceSettings
@@ -101,6 +103,7 @@ class ServiceRuntime:
         self._periodic: list[tuple[str, float, Callable[[], Awaitable[object]]]] = []
         self._broker_ok: tuple[float, bool] = (0.0, False)
         self.app = self._build_app()
+        self.add_periodic("outbox-inbox-purge", 3600, self.purge_delivered_messages)
 
     def add_periodic(
         self, name: str, every_seconds: float, job: Callable[[], Awaitable[object]]
@@ -125,6 +128,21 @@ class ServiceRuntime:
             except Exception:
                 log.exception("periodic_job.failed", job=name)
             await asyncio.sleep(every_seconds)
+
+    async def purge_delivered_messages(self, now: datetime | None = None) -> dict[str, int]:
+        """Delete outbox rows published ``outbox_keep_published_hours`` ago and inbox ids older
+        than ``inbox_keep_days`` (hourly job); returns how many of each."""
+        now = now or datetime.now(UTC)
+        outbox = await purge_published_before(
+            self.session_factory,
+            now - timedelta(hours=self.settings.outbox_keep_published_hours),
+        )
+        inbox = await purge_received_before(
+            self.session_factory, now - timedelta(days=self.settings.inbox_keep_days)
+        )
+        if outbox or inbox:
+            log.info("messages.purged", outbox=outbox, inbox=inbox)
+        return {"outbox": outbox, "inbox": inbox}
 
     def on_commit(self) -> None:
         """Called by units of work after a commit that staged events."""

@@ -103,6 +103,18 @@ class ServiceSettings(BaseSettings):
         description="FastAPI's native OpenTelemetry spans, metrics and logs (configure an "
         "OpenTelemetry SDK and exporter for them to go anywhere).",
     )
+    outbox_keep_published_hours: int = Field(
+        default=168,
+        ge=1,
+        description="Published outbox rows are deleted after this long (they carry personal "
+        "data and are on the broker already).",
+    )
+    inbox_keep_days: int = Field(
+        default=14,
+        ge=1,
+        description="Ids of applied events are forgotten after this long; keep it above the "
+        "broker's retention so a redelivered event is still recognised.",
+    )
     run_consumer: bool = True
     run_relay: bool = True
     run_periodic_jobs: bool = True

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from support.db import create_tables
 
 from billing.adapters.tables import BILLING_REGISTRY
-from billing.bootstrap import MIGRATIONS, bootstrap
+from billing.bootstrap import bootstrap
 from billing.domain import commands
 from billing.domain.policy import BillingPolicy
 from billing.service_layer.handlers import apply_retention, sweep_cash
@@ -677,32 +677,6 @@ async def test_bil_12_monthly_settlement_per_network_as_json_and_csv(
     assert (await client.get("/v1/settlements/net-9/2026-13")).status_code == 422
     assert (await client.get("/v1/orders/o-1/charge", headers=other)).status_code == 403
     assert (await client.get("/v1/orders/o-1/charge", headers=partner)).status_code == 200
-
-
-async def test_migrations_reach_the_models_schema(database_url: str) -> None:
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-    from sqlalchemy import Connection, MetaData
-
-    from servicekit.db import make_engine
-    from servicekit.migrations import kit_metadata, upgrade
-
-    await upgrade(MIGRATIONS, database_url)
-    engine = make_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-
-            def diff(sync: Connection) -> list[Any]:
-                merged = MetaData()
-                for metadata in (kit_metadata(), BILLING_REGISTRY.metadata):
-                    for table in metadata.tables.values():
-                        table.to_metadata(merged)
-                context = MigrationContext.configure(sync, opts={"compare_type": False})
-                return list(compare_metadata(context, merged))
-
-            assert await conn.run_sync(diff) == []
-    finally:
-        await engine.dispose()
 
 
 async def test_bil_12_a_network_that_names_its_own_technician_still_holds_the_order(

@@ -184,3 +184,41 @@ async def test_events_of_other_services_land_on_the_timeline_once(
     timeline = (await client.get(f"/v1/orders/{order_id}")).json()
     assert [e["type"] for e in timeline["timeline"]] == ["OrderCreated", "OrderAssigned"]
     assert timeline["status"] == "assigned"
+
+
+async def test_the_hourly_purge_forgets_published_events_and_old_inbox_ids_after_their_keep_time(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from contracts.common import AssigneeKind
+    from contracts.scheduling import OrderAssigned
+    from servicekit.inbox import InboxMessage
+
+    order_id = (await client.post("/v1/orders", json=ORDER)).json()["id"]
+    await make_handler(runtime.app.state.uow_factory)(
+        EventEnvelope.wrap(
+            OrderAssigned(
+                order_id=order_id,
+                visit_id="v-1",
+                assignee_kind=AssigneeKind.TECHNICIAN,
+                technician_id="t-1",
+                assigned_by="dispatcher-1",
+            )
+        )
+    )
+    now = datetime.now(UTC)
+    async with runtime.session_factory() as session:
+        await session.execute(update(OutboxMessage).values(published_at=now - timedelta(hours=2)))
+        await session.commit()
+
+    assert await runtime.purge_delivered_messages(now) == {"outbox": 0, "inbox": 0}
+    later = now + timedelta(days=runtime.settings.inbox_keep_days, minutes=1)
+    assert await runtime.purge_delivered_messages(later) == {"outbox": 1, "inbox": 1}
+    async with runtime.session_factory() as session:
+        assert (await session.execute(select(func.count()).select_from(InboxMessage))).scalar() == 0
+    # The order and its timeline stay: only the delivery bookkeeping goes.
+    timeline = (await client.get(f"/v1/orders/{order_id}")).json()["timeline"]
+    assert [e["type"] for e in timeline] == ["OrderCreated", "OrderAssigned"]
