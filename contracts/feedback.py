@@ -142,6 +142,22 @@ class ComplaintClosed(_FeedbackEvent):
     """Compensation the centre granted, if any (FLD-8, FLD-13)."""
 
 
+class ComplaintStageOverdue(_FeedbackEvent):
+    """A complaint stayed in a state of its loop past that state's SLA (FBK-10): raised once per
+    state, so the owner's manager can step in before the customer escalates."""
+
+    event_type: ClassVar[str] = "ComplaintStageOverdue"
+
+    order_id: str
+    complaint_id: str
+    stage: str
+    """The state that ran out: accepted, dispatched, handled, fed_back, replied or followed_up."""
+    owner: str
+    level: ComplaintLevel = 1
+    due_at: AwareDatetime
+    detected_at: AwareDatetime
+
+
 class FraudSignal(StrEnum):
     """Why a sign-off looks forged (FBK-8)."""
 

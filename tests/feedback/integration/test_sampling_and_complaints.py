@@ -215,3 +215,36 @@ async def test_only_agents_record_call_backs_and_complaints(harness: Harness) ->
 
     assert response.status_code == 403
     assert figures.status_code == 422
+
+
+async def test_fbk_10_a_state_past_its_sla_raises_complaint_stage_overdue_once(
+    harness: Harness,
+) -> None:
+    from contracts.feedback import ComplaintStageOverdue
+
+    harness.clock.set(local(MONDAY, 9))
+    filed = await harness.client.post(
+        "/v1/complaints",
+        json={"channel": "hotline", "description": "技师迟到两小时", "confirmed_by_customer": True},
+    )
+    complaint = filed.json()
+    url = f"/v1/complaints/{complaint['complaint_id']}"
+    sweep = harness.runtime.app.state.sweep
+
+    harness.clock.set(local(MONDAY, 9, 59))  # accept: 1 working hour, not yet out
+    assert (await sweep())["complaints_overdue"] == 0
+    harness.clock.set(local(MONDAY, 10, 1))
+    assert (await sweep())["complaints_overdue"] == 1
+    assert (await sweep())["complaints_overdue"] == 0  # once per state
+    [overdue] = await harness.staged("ComplaintStageOverdue")
+    assert isinstance(overdue, ComplaintStageOverdue)
+    assert (overdue.complaint_id, overdue.stage, overdue.level) == (
+        complaint["complaint_id"],
+        "accepted",
+        1,
+    )
+    assert overdue.due_at.isoformat().replace("+00:00", "Z") == complaint["due_at"]
+
+    moved = await harness.client.post(f"{url}/advance", json={"to": "dispatched", "owner": "d1"})
+    assert moved.status_code == 200, moved.text
+    assert (await sweep())["complaints_overdue"] == 0  # the new state has its own clock

@@ -196,3 +196,41 @@ def test_fbk_12_an_issue_opened_on_a_saturday_goes_to_the_department_by_monday_e
     assert not issue.sweep(at(saturday + timedelta(days=3), 10))
     assert issue.sweep(at(saturday + timedelta(days=3), 11))
     assert issue.level == "company"
+
+
+def test_fbk_10_the_current_state_past_its_sla_is_reported_once() -> None:
+    from contracts.feedback import ComplaintStageOverdue
+
+    complaint = Complaint.file(
+        order_id="o-1",
+        channel=Channel.HOTLINE,
+        description="d",
+        level=1,
+        staff_fault_class=None,
+        taken_by="ann",
+        confirmed_by_customer=True,
+        now=at(MONDAY, 9),
+        technician_id=None,
+        network_id=None,
+        policy=POLICY,
+        calendar=CALENDAR,
+    )
+    complaint.events.clear()
+    due = complaint.current.due_at
+    assert due is not None
+    assert not complaint.report_overdue(due)
+    assert complaint.report_overdue(due + timedelta(minutes=1))
+    assert not complaint.report_overdue(due + timedelta(hours=3))
+    [event] = complaint.events
+    assert isinstance(event, ComplaintStageOverdue)
+    assert (event.stage, event.owner, event.due_at) == ("accepted", "ann", due)
+
+    complaint.advance(
+        ComplaintStage.DISPATCHED,
+        owner="d1",
+        now=due + timedelta(hours=3),
+        note=None,
+        policy=POLICY,
+        calendar=CALENDAR,
+    )
+    assert not complaint.report_overdue(due + timedelta(hours=3))  # a fresh clock

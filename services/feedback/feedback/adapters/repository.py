@@ -510,6 +510,7 @@ class ComplaintRepository:
                     "due_at": _iso(s.due_at),
                     "left_at": _iso(s.left_at),
                     "note": s.note,
+                    "overdue_reported_at": _iso(s.overdue_reported_at),
                 }
                 for s in complaint.stages
             ],
@@ -552,6 +553,7 @@ def _complaint(row: ComplaintRow) -> Complaint:
                 due_at=_parse(s["due_at"]),
                 left_at=_parse(s["left_at"]),
                 note=s.get("note"),
+                overdue_reported_at=_parse(s.get("overdue_reported_at")),
             )
             for s in data["stages"]
         ],

@@ -10,7 +10,13 @@ from decimal import Decimal
 
 from contracts.base import EventData
 from contracts.common import Channel
-from contracts.feedback import ComplaintClosed, ComplaintFiled, ComplaintLevel, StaffFaultClass
+from contracts.feedback import (
+    ComplaintClosed,
+    ComplaintFiled,
+    ComplaintLevel,
+    ComplaintStageOverdue,
+    StaffFaultClass,
+)
 from contracts.ids import new_id
 from feedback.domain.exceptions import ComplaintNotConfirmed, IllegalTransition, IncompleteClosure
 from feedback.domain.policy import ComplaintStage, FeedbackPolicy
@@ -36,6 +42,8 @@ class StageRecord:
     due_at: datetime | None
     left_at: datetime | None = None
     note: str | None = None
+    overdue_reported_at: datetime | None = None
+    """When ComplaintStageOverdue was raised for this state (once)."""
 
     def overdue(self, now: datetime) -> bool:
         """Whether the state's SLA ran out (while in it, or when it was left)."""
@@ -280,6 +288,28 @@ class Complaint:
                 compensation=compensation,
             )
         )
+
+    def report_overdue(self, now: datetime) -> bool:
+        """Raise ComplaintStageOverdue if the current state ran past its SLA (FBK-10), once per
+        state; returns whether it did."""
+        current = self.current
+        if current.left_at is not None or current.overdue_reported_at is not None:
+            return False
+        if current.due_at is None or not current.overdue(now):
+            return False
+        current.overdue_reported_at = now
+        self.events.append(
+            ComplaintStageOverdue(
+                order_id=self.order_id,
+                complaint_id=self.complaint_id,
+                stage=str(current.stage),
+                owner=current.owner,
+                level=self.level,
+                due_at=current.due_at,
+                detected_at=now,
+            )
+        )
+        return True
 
     def _enter(
         self,

@@ -478,6 +478,21 @@ async def escalate_issues(*, uow: FeedbackUnitOfWork, clock: Clock) -> int:
     return escalated
 
 
+async def report_overdue_complaints(*, uow: FeedbackUnitOfWork, clock: Clock) -> int:
+    """ComplaintStageOverdue for every open complaint whose current state ran past its SLA
+    (FBK-10), once per state; how many."""
+    now = clock()
+    async with uow:
+        reported = 0
+        for complaint in await uow.complaints.search(open_only=True, limit=10_000):
+            if complaint.report_overdue(now):
+                uow.track(complaint)
+                await uow.complaints.save(complaint)
+                reported += 1
+        await uow.commit()
+    return reported
+
+
 async def sweep(
     *,
     uow_factory: Callable[[], FeedbackUnitOfWork],
@@ -486,7 +501,8 @@ async def sweep(
     calendar: WorkingCalendar,
 ) -> dict[str, Any]:
     """The periodic job: the day's sampling draw (from its hour, once), missing sheets, issue
-    escalations. Idempotent: everything is decided from the database."""
+    escalations, overdue complaint states. Idempotent: everything is decided from the
+    database."""
     now = clock()
     report: dict[str, Any] = {"sampled": None}
     if now.astimezone(calendar.tz).hour >= policy.sampling_hour_local:
@@ -505,6 +521,7 @@ async def sweep(
         uow=uow_factory(), clock=clock, policy=policy
     )
     report["issues_escalated"] = await escalate_issues(uow=uow_factory(), clock=clock)
+    report["complaints_overdue"] = await report_overdue_complaints(uow=uow_factory(), clock=clock)
     return report
 
 
