@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, event, text
+from sqlalchemy import ColumnElement, DateTime, delete, event, select, text
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -115,3 +115,24 @@ async def ping(engine: AsyncEngine) -> None:
     """Raise if the database cannot answer ``SELECT 1``."""
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+async def delete_in_batches(
+    session_factory: SessionFactory,
+    key: Any,
+    where: ColumnElement[bool],
+    *,
+    batch: int = 1000,
+) -> int:
+    """Delete the rows matching ``where`` from the table of primary-key column ``key``,
+    ``batch`` rows per transaction so no long lock is held; returns how many."""
+    deleted_total = 0
+    while True:
+        async with session_factory() as session:
+            chosen = select(key).where(where).limit(batch)
+            result = await session.execute(delete(key.table).where(key.in_(chosen)))
+            await session.commit()
+        deleted = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        deleted_total += deleted
+        if deleted < batch:
+            return deleted_total

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, DateTime, Index, delete, select
+from sqlalchemy import Column, DateTime, Index, select
 from sqlmodel import Field
 
-from servicekit.db import KitTable, SessionFactory
+from servicekit.db import KitTable, SessionFactory, delete_in_batches
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,19 +61,9 @@ async def purge_received_before(
     """Forget the ids of events applied before ``cutoff``, ``batch`` rows per transaction so no
     long lock is held; returns how many. Keep them longer than the broker keeps events, so a
     redelivery is still recognised."""
-    purged = 0
-    while True:
-        async with session_factory() as session:
-            oldest = (
-                select(InboxMessage.event_id)  # type: ignore[call-overload]
-                .where(InboxMessage.received_at < cutoff)
-                .limit(batch)
-            )
-            result = await session.execute(
-                delete(InboxMessage).where(InboxMessage.event_id.in_(oldest))  # type: ignore[attr-defined]
-            )
-            await session.commit()
-        deleted = int(result.rowcount or 0)  # type: ignore[attr-defined]
-        purged += deleted
-        if deleted < batch:
-            return purged
+    return await delete_in_batches(
+        session_factory,
+        InboxMessage.__table__.c.event_id,  # type: ignore[attr-defined]
+        InboxMessage.__table__.c.received_at < cutoff,  # type: ignore[attr-defined]
+        batch=batch,
+    )

@@ -19,7 +19,6 @@ from sqlalchemy import (
     Index,
     Integer,
     Text,
-    delete,
     func,
     select,
     text,
@@ -29,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, col
 
 from contracts.envelope import EventEnvelope
-from servicekit.db import KitTable, SessionFactory
+from servicekit.db import KitTable, SessionFactory, delete_in_batches
 from servicekit.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
 
 if TYPE_CHECKING:
@@ -273,19 +272,9 @@ async def purge_published_before(
 ) -> int:
     """Delete outbox rows published before ``cutoff`` (never an unpublished one), ``batch`` rows
     per transaction; returns how many. Events carry personal data, so they are not kept."""
-    purged = 0
-    while True:
-        async with session_factory() as session:
-            oldest = (
-                select(OutboxMessage.seq)  # type: ignore[call-overload]
-                .where(OutboxMessage.published_at < cutoff)  # type: ignore[operator]
-                .limit(batch)
-            )
-            result = await session.execute(
-                delete(OutboxMessage).where(OutboxMessage.seq.in_(oldest))  # type: ignore[union-attr]
-            )
-            await session.commit()
-        deleted = int(result.rowcount or 0)  # type: ignore[attr-defined]
-        purged += deleted
-        if deleted < batch:
-            return purged
+    return await delete_in_batches(
+        session_factory,
+        OutboxMessage.__table__.c.seq,  # type: ignore[attr-defined]
+        OutboxMessage.__table__.c.published_at < cutoff,  # type: ignore[attr-defined]
+        batch=batch,
+    )
