@@ -80,12 +80,10 @@ class WarrantyPeriodCache:
 async def warranty_table(
     uow: IntakeUnitOfWork, policy: IntakePolicy, cache: WarrantyPeriodCache | None = None
 ) -> WarrantyTable:
-    """The policy's warranty periods overlaid with the ones admins set (INT-5)."""
+    """The policy's warranty periods overlaid with the ones admins set (INT-5); without a
+    cache they are read now."""
     months = dict(policy.warranty_months_by_line)
-    if cache is None:
-        months.update({row.product_line: row.months for row in await uow.warranty_periods.all()})
-    else:
-        months.update(await cache.months_by_line(uow))
+    months.update(await (cache or WarrantyPeriodCache(0)).months_by_line(uow))
     return WarrantyTable(
         months_by_line=months, commercial_use_voids=policy.commercial_use_voids_warranty
     )
