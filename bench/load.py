@@ -34,10 +34,12 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 
+from bench._http_client import Connection, ConnectionPool
 from contracts.envelope import EventEnvelope
 from contracts.topics import events_topic
 from fsm.processes import SERVICES, Platform
@@ -103,6 +105,34 @@ def _latency_summary(latencies: list[float], elapsed: float) -> dict[str, float]
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu_seconds() -> float | None:
+    """CPU time of every local PostgreSQL process (None when none is visible)."""
+    total, seen = 0.0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if stat.split("(", 1)[1].split(")", 1)[0] in ("postgres", "postmaster"):
+            fields = stat.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            seen = True
+    return total if seen else None
+
+
+def _cpu_by_component(procs: Platform) -> dict[str, float]:
+    """CPU seconds used so far by each service, the embedded broker and local PostgreSQL."""
+    seconds = {name: _cpu_seconds(procs.pid(name)) for name in SERVICES}
+    if procs.broker_pid is not None:
+        seconds["broker"] = _cpu_seconds(procs.broker_pid)
+    postgres = _postgres_cpu_seconds()
+    if postgres is not None:
+        seconds["postgresql"] = postgres
+    return seconds
 
 
 async def _wait_until_quiet(procs: Platform, *, below: float = 0.2, within: float = 900) -> float:
@@ -213,23 +243,27 @@ async def _closed_loop_raw(
     latencies and the elapsed time."""
     latencies: list[float] = []
     remaining = requests
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as client:
+    parts = urlsplit(url)
+    base, path = f"{parts.scheme}://{parts.netloc}", parts.path
 
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                started = time.perf_counter()
-                response = await client.post(url, json=_order())
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 201:
-                    raise RuntimeError(f"{url}: {response.status_code} {response.text[:200]}")
+    async def worker(connection: Connection) -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            started = time.perf_counter()
+            status, body = await connection.post_json(path, _order())
+            latencies.append(time.perf_counter() - started)
+            if status != 201:
+                raise RuntimeError(f"{url}: {status} {body[:200]!r}")
 
-        for _ in range(20):  # warm-up
-            await client.post(url, json=_order())
+    async with contextlib.AsyncExitStack() as stack:
+        connections = [
+            await stack.enter_async_context(Connection(base, headers)) for _ in range(concurrency)
+        ]
+        for n in range(20):  # warm-up
+            await connections[n % concurrency].post_json(path, _order())
         began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(c) for c in connections))
         elapsed = time.perf_counter() - began
     return latencies, elapsed
 
@@ -310,27 +344,29 @@ async def _end_to_end(procs: Platform, *, rate: float, orders: int) -> dict[str,
     try:
         await asyncio.wait_for(joined.wait(), timeout=60)
         await consumer.seek_to_end()
-        async with httpx.AsyncClient(
-            base_url=procs.urls["intake"], headers=headers, timeout=60
-        ) as client:
+        async with ConnectionPool(procs.urls["intake"], headers) as client:
             # The probe waits out what came before (consumer groups forming, earlier backlog).
-            probe = (await client.post("/v1/orders", json=_order())).json()["id"]
+            probe = json.loads((await client.post_json("/v1/orders", _order()))[1])["id"]
             if await assigned(probe, within=180) is None:
                 raise RuntimeError("the probe order was not assigned within 180 s")
 
             async def one() -> None:
                 started = time.perf_counter()
-                created = await client.post("/v1/orders", json=_order())
-                seen = await assigned(created.json()["id"], within=120)
+                status, body = await client.post_json("/v1/orders", _order())
+                if status != 201:
+                    raise RuntimeError(f"POST /v1/orders: {status} {body[:200]!r}")
+                seen = await assigned(json.loads(body)["id"], within=120)
                 if seen is not None:
                     latencies.append(seen - started)
 
             tasks = []
+            cpu_before = _cpu_by_component(procs)
             began = time.perf_counter()
             for n in range(orders):
                 await asyncio.sleep(max(0.0, began + n / rate - time.perf_counter()))
                 tasks.append(asyncio.create_task(one()))
             await asyncio.gather(*tasks)
+            cpu_after = _cpu_by_component(procs)
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -339,12 +375,20 @@ async def _end_to_end(procs: Platform, *, rate: float, orders: int) -> dict[str,
     if not latencies:
         raise RuntimeError("no order was assigned within 120 s")
     summary = _latency_summary(latencies, time.perf_counter() - began)
+    # What one order costs each part, idle polling included: the capacity-planning figure.
+    cpu_ms = {
+        name: round((cpu_after[name] - cpu_before[name]) / orders * 1000, 1) for name in cpu_after
+    }
+    total_ms = round(sum(cpu_ms.values()), 1)
     return {
         "target_event": "OrderAssigned",
         "arrival_rate_per_s": rate,
         "orders": orders,
         "not_assigned_within_120_s": orders - len(latencies),
         **summary,
+        "cpu_ms_per_order": cpu_ms,
+        "cpu_ms_per_order_total": total_ms,
+        "cores_needed_at_this_rate": round(total_ms * rate / 1000, 2),
     }
 
 
@@ -554,6 +598,11 @@ def _print(results: dict[str, Any]) -> None:
             f"p99 {figures['p99_ms']} ms  (served {figures['requests_per_s']}/s; "
             "target p99 < 250 ms at 100/s)"
         )
+    print(
+        f"CPU per order at {e2e['arrival_rate_per_s']}/s: {e2e['cpu_ms_per_order']} ms "
+        f"(total {e2e['cpu_ms_per_order_total']} ms: {e2e['cores_needed_at_this_rate']} cores "
+        f"needed for this rate, {results['machine']['cores']} here)"
+    )
     print(f"raw broker produce->consume: p50 {raw['p50_ms']} ms  p99 {raw['p99_ms']} ms")
     for phase in ("rss_idle_mb", "rss_under_load_mb", "rss_after_e2e_mb"):
         print(f"{phase}: {results[phase]}")

@@ -56,6 +56,9 @@ class Address(_Value):
     street: str | None = None
     detail: str | None = None
     location: GeoPoint | None = None
+    public_area: bool = False
+    """The work is in a shared part of a building or estate (stairwell, lobby, plant room), not
+    inside a home: it has more days before it needs a coordination ticket (FLD-15)."""
 
 
 class Customer(_Value):

@@ -148,6 +148,13 @@ class Platform:
         """The OS process id of a running service."""
         return self.processes[name].pid
 
+    @property
+    def broker_pid(self) -> int | None:
+        """The OS process id of the embedded broker (None for an external one)."""
+        if self.broker is None or self.broker._process is None:
+            return None
+        return self.broker._process.pid
+
     def freeze_broker(self) -> None:
         """Stop the embedded broker process dead (SIGSTOP): clients see it unreachable.
 

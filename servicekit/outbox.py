@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import json
 import random
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import Field, col
+from sqlmodel import Field
 
 from contracts.envelope import EventEnvelope
 from servicekit.db import KitTable, SessionFactory, delete_in_batches
@@ -161,19 +162,27 @@ class OutboxRelay:
         lock is held while the broker is slow or away (SQLite has one writer, and the API must
         keep taking orders during a broker outage).
         """
-        if not await self._is_leader():
-            return 0
-        async with self._session_factory() as session:
-            rows = list(
-                (
-                    await session.execute(
-                        select(OutboxMessage)
-                        .where(OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
-                        .order_by(OutboxMessage.seq)  # type: ignore[arg-type]
-                        .limit(self._batch_size)
+        outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+        async with self._publishing_connection() as connection:
+            if connection is None:
+                return 0
+            rows = (
+                await connection.execute(
+                    select(
+                        outbox.c.seq,
+                        outbox.c.event_id,
+                        outbox.c.topic,
+                        outbox.c.key,
+                        outbox.c.event_type,
+                        outbox.c.payload,
+                        outbox.c.headers,
                     )
-                ).scalars()
-            )
+                    .where(outbox.c.published_at.is_(None))
+                    .order_by(outbox.c.seq)
+                    .limit(self._batch_size)
+                )
+            ).all()
+            await connection.commit()
         OUTBOX_BACKLOG.labels(self._service).set(len(rows))
         if not rows:
             return 0
@@ -198,46 +207,78 @@ class OutboxRelay:
             except Exception as exc:
                 error = exc
                 break
-            assert row.seq is not None
             sent.append(row.seq)
-        async with self._session_factory() as session:
+        async with self._publishing_connection(leader_or_none=False) as connection:
+            assert connection is not None
             if sent:
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.seq.in_(sent))  # type: ignore[union-attr]
-                    .values(published_at=datetime.now(UTC), attempts=OutboxMessage.attempts + 1)
+                await connection.execute(
+                    update(outbox)
+                    .where(outbox.c.seq.in_(sent))
+                    .values(published_at=datetime.now(UTC), attempts=outbox.c.attempts + 1)
                 )
             if error is not None and len(sent) < len(rows):
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(col(OutboxMessage.seq) == rows[len(sent)].seq)
-                    .values(attempts=OutboxMessage.attempts + 1, last_error=repr(error)[:2000])
+                await connection.execute(
+                    update(outbox)
+                    .where(outbox.c.seq == rows[len(sent)].seq)
+                    .values(attempts=outbox.c.attempts + 1, last_error=repr(error)[:2000])
                 )
-            await session.commit()
+            await connection.commit()
         OUTBOX_PUBLISHED.labels(self._service).inc(len(sent))
         if error is not None:
             raise error
         return len(sent)
 
+    @contextlib.asynccontextmanager
+    async def _publishing_connection(
+        self, *, leader_or_none: bool = True
+    ) -> AsyncIterator[AsyncConnection | None]:
+        """The connection to read and mark rows on: on PostgreSQL the one holding the outbox
+        lock (None when another replica holds it), on SQLite a fresh one.
+
+        Marking rows already sent (``leader_or_none=False``) must not be skipped: if the lock
+        was lost in between, a pooled connection marks them.
+        """
+        engine = self._session_factory.kw["bind"]
+        if engine.dialect.name != "postgresql" or (
+            not leader_or_none and self._leader_connection is None
+        ):
+            async with engine.connect() as connection:
+                yield connection
+            return
+        if not await self._is_leader():
+            yield None
+            return
+        assert self._leader_connection is not None
+        try:
+            yield self._leader_connection
+        except BaseException:
+            # The connection may be dead (and the lock with it): compete again next time.
+            await self.release()
+            raise
+
     async def _is_leader(self) -> bool:
         """On PostgreSQL, only the replica holding the outbox lock publishes (keeps per-key order
-        when a service runs several replicas); SQLite has one process by construction."""
+        when a service runs several replicas); SQLite has one process by construction.
+
+        A held lock is not checked here: the relay's next statement on the lock's connection
+        finds a dead one, which gives the lock up (see :meth:`_publishing_connection`).
+        """
         engine = self._session_factory.kw["bind"]
         if engine.dialect.name != "postgresql":
             return True
         if self._leader_connection is not None:
-            try:
-                await self._leader_connection.execute(text("SELECT 1"))
-                return True
-            except Exception:  # the connection died, and the lock with it: compete again
-                await self.release()
+            return True
         connection = await engine.connect()
         key = int.from_bytes(hashlib.sha256(f"outbox:{self._service}".encode()).digest()[:8], "big")
         key -= 1 << 63  # a signed bigint
-        got = (
-            await connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})
-        ).scalar()
-        await connection.commit()
+        try:
+            got = (
+                await connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})
+            ).scalar()
+            await connection.commit()
+        except BaseException:
+            await connection.close()
+            raise
         if got:
             self._leader_connection = connection
             return True
@@ -249,6 +290,7 @@ class OutboxRelay:
         if self._leader_connection is not None:
             connection, self._leader_connection = self._leader_connection, None
             with contextlib.suppress(Exception):
+                await connection.rollback()
                 # The connection goes back to the pool: unlock, or the pool keeps the lock.
                 await connection.execute(text("SELECT pg_advisory_unlock_all()"))
                 await connection.commit()

@@ -21,6 +21,7 @@ from contracts.identity import ApiKeyIssued, ApiKeyRevoked
 from contracts.registry import UnknownEventType, parse_data
 from contracts.topics import ALL_TOPICS
 from servicekit import migrations
+from servicekit.admission import AdmissionMiddleware, FairGate
 from servicekit.auth import Authenticator, apply_key_event
 from servicekit.calendar import BusinessCalendar, CalendarPolicy
 from servicekit.consumer import EventConsumer, EventHandler, PoisonMessage
@@ -244,6 +245,13 @@ class ServiceRuntime:
         )
         app.state.runtime = self
         app.state.authenticator = self.authenticator
+        # Added first, so it runs inside the correlation/metrics middleware: a request shed
+        # with 503 is still counted and correlated.
+        app.add_middleware(
+            AdmissionMiddleware,
+            gate=FairGate(self.settings.resolved_http_max_concurrency),
+            queue_timeout=self.settings.http_queue_timeout_seconds,
+        )
         app.add_middleware(CorrelationAndMetricsMiddleware, service=self.spec.name)
         install_problem_handlers(app, self.spec.domain_errors)
         app.include_router(ops_router(self.readiness))

@@ -84,6 +84,19 @@ class ServiceSettings(BaseSettings):
         description="Test each pooled PostgreSQL connection before use (one more round trip per "
         "transaction). Off: a connection the server dropped fails one request with 503.",
     )
+    http_max_concurrency: int = Field(
+        default=0,
+        ge=0,
+        description="HTTP requests at work at once (probes excepted); the rest wait their turn in "
+        "arrival order. 0: two fewer than database_pool_size, leaving connections for the "
+        "consumer and the relay.",
+    )
+    http_queue_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a request may wait for its turn before it is refused with 503 "
+        "and Retry-After.",
+    )
     data_dir: Path = Field(default=Path("var"))
     environment: Literal["dev", "test", "production"] = "dev"
     bootstrap_api_key: SecretStr | None = Field(
@@ -136,6 +149,11 @@ class ServiceSettings(BaseSettings):
                 "FSM_BOOTSTRAP_API_KEY still holds an example value; set a secret of your own"
             )
         return self
+
+    @property
+    def resolved_http_max_concurrency(self) -> int:
+        """``http_max_concurrency``, or two fewer than the pool when it is 0 (at least one)."""
+        return self.http_max_concurrency or max(1, self.database_pool_size - 2)
 
     @property
     def resolved_database_url(self) -> str:

@@ -119,6 +119,7 @@ async def order(
     loaner_required: bool = False,
     visit_id: str = "v-1",
     technician_id: str = "tech-7",
+    public_area: bool = False,
 ) -> None:
     await runtime.handle_event(
         EventEnvelope.wrap(
@@ -128,7 +129,7 @@ async def order(
                     {
                         "name": "王芳",
                         "phones": ["+8613800138000"],
-                        "address": {"detail": "西四路100号"},
+                        "address": {"detail": "西四路100号", "public_area": public_area},
                     }
                 ),
                 product=Product.model_validate({"line": "water_heater", "model": "JSQ24"}),
@@ -586,6 +587,24 @@ async def test_fld_15_an_order_unfinished_at_the_end_of_the_day_gets_a_coordinat
     assert checked.json()["next_check_due"] == "2026-04-02"
     assert "CoordinationTicketOpened" in await published(runtime)
     assert "CoordinationCheckDue" in await published(runtime)
+
+
+async def test_fld_15_public_area_work_has_three_days_before_a_coordination_ticket(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1", public_area=True)
+    await on_site(admin, clock, "v-1")
+    await ok(admin, "v-1", type="fail", reason="needs_second_visit")
+
+    for _ in range(3):
+        clock.advance(days=1)
+        assert (await runtime.app.state.sweep())["tickets_opened"] == 0
+    assert (await admin.get("/v1/coordination-tickets")).json() == []
+
+    clock.advance(days=1)
+    assert (await runtime.app.state.sweep())["tickets_opened"] == 1
+    [ticket] = (await admin.get("/v1/coordination-tickets")).json()
+    assert ticket["order_id"] == "o-1"
 
 
 FONT = find_cjk_font()

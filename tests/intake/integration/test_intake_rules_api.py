@@ -59,6 +59,7 @@ async def test_int_1_business_customer_windows_fault_code_and_channel_are_record
                 "detail": "88号",
                 "lat": 37.43,
                 "lon": 118.67,
+                "public_area": True,
             },
         },
         fault={"description": "热水器不出热水", "code": "E1"},
@@ -75,11 +76,13 @@ async def test_int_1_business_customer_windows_fault_code_and_channel_are_record
     assert order["customer"]["contact_person"] == "李经理"
     assert order["customer"]["phones"] == ["+865468221234", "+8613905461234"]
     assert order["customer"]["address"]["location"] == {"lat": 37.43, "lon": 118.67}
+    assert order["customer"]["address"]["public_area"] is True
     assert order["fault"]["code"] == "E1"
     assert order["channel"] == "web"
     assert order["needs_verification"] == []
     [created] = await intake.events("OrderCreated")
     assert created.customer.organisation == "东营宾馆有限公司"
+    assert created.customer.address.public_area is True  # FLD-15 needs it in fieldwork
     assert created.preferred_windows == [
         TimeWindow(start=_at("2025-06-03T09:00:00"), end=_at("2025-06-03T11:00:00"))
     ]
@@ -540,6 +543,29 @@ async def test_listing_filters_by_status_phone_dates_assignee_and_emergency(
     assert [o["id"] for o in (await partner.get("/v1/orders")).json()["items"]] == [ids[1]]
     assert (await partner.get(f"/v1/orders/{ids[0]}")).status_code == 404
     assert (await partner.get(f"/v1/orders/{ids[1]}")).status_code == 200
+
+
+async def test_int_2_verify_with_new_phones_moves_the_phone_filter_to_them(
+    intake: Any, make_order: Any
+) -> None:
+    body = make_order()
+    body["customer"]["phone"] = "13900000031"
+    body["customer"]["phones"] = ["13900000032"]
+    order = (await intake.admin.post("/v1/orders", json=body)).json()
+    customer = {**body["customer"], "phone": "13900000032", "phones": ["13900000033"]}
+    verified = await intake.admin.post(
+        f"/v1/orders/{order['id']}/verify", json={"customer": customer}
+    )
+    assert verified.status_code == 200, verified.text
+
+    async def found(phone: str) -> list[str]:
+        response = await intake.admin.get("/v1/orders", params={"phone": phone})
+        assert response.status_code == 200, response.text
+        return [o["id"] for o in response.json()["items"]]
+
+    assert await found("13900000031") == []
+    assert await found("13900000032") == [order["id"]]
+    assert await found("13900000033") == [order["id"]]
 
 
 async def test_listing_pages_with_a_cursor_in_every_sort_order(

@@ -42,6 +42,7 @@ async def test_rolled_back_event_is_never_published(
     try:
         assert await relay.publish_pending() == 1
     finally:
+        await relay.release()
         await publisher.stop()
 
     [record] = await read_records(kafka_settings, topic, count=1)
@@ -74,6 +75,7 @@ async def test_committed_events_are_published_in_commit_order_per_key_and_marked
     try:
         published = [await relay.publish_pending() for _ in range(4)]
     finally:
+        await relay.release()
         await publisher.stop()
 
     assert published == [5, 5, 2, 0]

@@ -6,6 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from servicekit.db import SessionFactory
 from servicekit.outbox import OutboxRelay
@@ -45,3 +47,27 @@ async def test_on_sqlite_the_single_process_is_always_the_relay(
     if database_url.startswith("postgresql"):
         pytest.skip("covered by the PostgreSQL test")
     assert await _relay(session_factory)._is_leader()
+
+
+async def test_a_leader_whose_connection_died_gives_up_and_another_takes_over(
+    database_url: str, session_factory: SessionFactory
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite databases belong to one process; leadership applies to PostgreSQL")
+    first, second = _relay(session_factory), _relay(session_factory)
+    try:
+        assert await first._is_leader()
+        assert first._leader_connection is not None
+        backend = (await first._leader_connection.execute(text("SELECT pg_backend_pid()"))).scalar()
+        await first._leader_connection.commit()
+        async with session_factory() as session:
+            await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            await session.commit()
+        with pytest.raises(DBAPIError):
+            await first.publish_pending()
+        assert first._leader_connection is None
+        assert await second._is_leader()
+        assert not await first._is_leader()
+    finally:
+        await first.release()
+        await second.release()

@@ -649,6 +649,7 @@ def _context_from(context: OrderContext, created: OrderCreated | OrderVerified) 
         context.customer_phone = customer.phones[0] if customer.phones else None
         parts = [address.province, address.city, address.district, address.street, address.detail]
         context.address = "".join(p for p in parts if p)
+        context.public_area = address.public_area  # FLD-15
     if product is not None:
         context.product_line = product.line
         context.product_model = product.model

@@ -169,10 +169,15 @@ class OrderRepository:
                 tracked.entry_ids.add(entry.event_id)
         phones = set(order.customer.phones)
         if phones != tracked.phones:
-            await self._session.execute(
-                delete(OrderPhoneRow).where(col(OrderPhoneRow.order_id) == order.id)
-            )
-            for phone in phones:
+            removed = tracked.phones - phones
+            if removed:
+                await self._session.execute(
+                    delete(OrderPhoneRow).where(
+                        col(OrderPhoneRow.order_id) == order.id,
+                        col(OrderPhoneRow.phone).in_(sorted(removed)),
+                    )
+                )
+            for phone in sorted(phones - tracked.phones):
                 self._session.add(OrderPhoneRow(order_id=order.id, phone=phone))
             tracked.phones = phones
         for clock, timer in order.clocks.items():

@@ -42,6 +42,11 @@ class AddressIn(BaseModel):
     detail: str | None = Field(default=None, max_length=500)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+    public_area: bool = Field(
+        default=False,
+        description="The work is in a shared part of a building or estate (stairwell, lobby, "
+        "plant room), not inside a home (FLD-15 gives it more days).",
+    )
 
 
 class CustomerIn(BaseModel):
@@ -91,6 +96,7 @@ class CustomerIn(BaseModel):
                     "street": a.street,
                     "detail": a.detail,
                     "location": location,
+                    "public_area": a.public_area,
                 }
             )
         return Customer(
