@@ -130,11 +130,11 @@ async def test_a_request_that_gets_its_turn_in_time_is_served() -> None:
 
 
 def test_by_default_the_gate_leaves_two_pool_connections_to_the_consumer_and_relay() -> None:
-    settings = ServiceSettings(service_name="svc", port=8000, database_pool_size=15)
-    assert settings.resolved_http_max_concurrency == 13
-    assert ServiceSettings(
-        service_name="svc", port=8000, database_pool_size=2
-    ).resolved_http_max_concurrency == 1
-    assert ServiceSettings(
-        service_name="svc", port=8000, http_max_concurrency=40
-    ).resolved_http_max_concurrency == 40
+    def gate_size(**fields: int) -> int:
+        return ServiceSettings(
+            service_name="svc", port=8000, **fields
+        ).resolved_http_max_concurrency
+
+    assert gate_size(database_pool_size=15) == 13
+    assert gate_size(database_pool_size=2) == 1
+    assert gate_size(http_max_concurrency=40) == 40
