@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
@@ -130,7 +131,7 @@ async def test_a_request_that_gets_its_turn_in_time_is_served() -> None:
 
 
 def test_by_default_the_gate_leaves_two_pool_connections_to_the_consumer_and_relay() -> None:
-    def gate_size(**fields: int) -> int:
+    def gate_size(**fields: Any) -> int:
         return ServiceSettings(
             service_name="svc", port=8000, **fields
         ).resolved_http_max_concurrency
