@@ -119,6 +119,22 @@ class InvoiceIssued(_BillingEvent):
     """Delivery date promised when the invoice is not handed over on site."""
 
 
+class InvoiceDeliveryOverdue(_BillingEvent):
+    """An invoice that was not handed over is still not delivered after the promised date
+    (BIL-7: tracked until delivered): raised once per invoice, so the centre chases the post or
+    sends it again before the customer has to ask."""
+
+    event_type: ClassVar[str] = "InvoiceDeliveryOverdue"
+
+    order_id: str
+    invoice_number: str
+    delivery: InvoiceDelivery
+    status: Literal["to_deliver", "posted"]
+    promised_by: date
+    tracking_number: str | None = None
+    detected_at: AwareDatetime
+
+
 class PaymentMethod(StrEnum):
     """How a customer paid."""
 

@@ -39,3 +39,58 @@ async def test_migrations_reach_the_models_schema(service: str, database_url: st
             assert await conn.run_sync(diff) == []
     finally:
         await engine.dispose()
+
+
+async def test_billing_0005_finds_the_promised_dates_of_invoices_issued_before_it(
+    database_url: str,
+) -> None:
+    import sqlalchemy as sa
+
+    spec = importlib.import_module("billing.bootstrap").SPEC
+    await upgrade(spec.migrations_dir, database_url, revision="0004")
+    account = sa.table(
+        "billing_account",
+        sa.column("order_id", sa.String),
+        sa.column("version", sa.Integer),
+        sa.column("warranty_status", sa.String),
+        sa.column("paid_work", sa.Boolean),
+        sa.column("coordination_ticket", sa.Boolean),
+        sa.column("pending", sa.Boolean),
+        sa.column("state", sa.JSON),
+    )
+
+    def invoice(number: str, status: str, promised_by: str | None) -> dict[str, Any]:
+        return {"number": number, "status": status, "promised_by": promised_by}
+
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            for order_id, invoices in {
+                "o-tracked": [
+                    invoice("F1", "delivered", "2026-05-01"),
+                    invoice("F2", "posted", "2026-05-09"),
+                    invoice("F3", "to_deliver", "2026-05-08"),
+                ],
+                "o-delivered": [invoice("F4", "delivered", "2026-05-02")],
+                "o-none": [],
+            }.items():
+                await conn.execute(
+                    account.insert().values(
+                        order_id=order_id,
+                        version=0,
+                        warranty_status="out_of_warranty",
+                        paid_work=True,
+                        coordination_ticket=False,
+                        pending=False,
+                        state={"invoices": invoices},
+                    )
+                )
+        await upgrade(spec.migrations_dir, database_url)
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                sa.text("SELECT order_id, invoice_due_on FROM billing_account ORDER BY order_id")
+            )
+            due = {order_id: str(day) if day else None for order_id, day in rows}
+    finally:
+        await engine.dispose()
+    assert due == {"o-delivered": None, "o-none": None, "o-tracked": "2026-05-08"}

@@ -11,7 +11,12 @@ from billing.domain.policy import BillingPolicy
 from billing.entrypoints import api
 from billing.entrypoints.consumer import make_handler
 from billing.entrypoints.errors import DOMAIN_ERRORS
-from billing.service_layer.handlers import COMMAND_HANDLERS, apply_retention, sweep_cash
+from billing.service_layer.handlers import (
+    COMMAND_HANDLERS,
+    apply_retention,
+    sweep_cash,
+    sweep_invoice_deliveries,
+)
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from billing.settings import BillingSettings
 from contracts.topics import events_topic
@@ -71,7 +76,13 @@ def bootstrap(
     async def retention_job() -> int:
         return await apply_retention(uow_factory=uow_factory, policy=policy, clock=now)
 
+    async def invoice_job() -> int:
+        return await sweep_invoice_deliveries(
+            uow_factory=uow_factory, calendar=runtime.calendar, clock=now
+        )
+
     runtime.add_periodic("cash-remittance-check", policy.cash_sweep_every_seconds, cash_job)
+    runtime.add_periodic("invoice-follow-up", policy.invoice_sweep_every_seconds, invoice_job)
     runtime.add_periodic("retention", policy.retention_sweep_every_seconds, retention_job)
     return runtime
 

@@ -21,7 +21,11 @@ from billing.adapters.tables import BILLING_REGISTRY
 from billing.bootstrap import bootstrap
 from billing.domain import commands
 from billing.domain.policy import BillingPolicy
-from billing.service_layer.handlers import apply_retention, sweep_cash
+from billing.service_layer.handlers import (
+    apply_retention,
+    sweep_cash,
+    sweep_invoice_deliveries,
+)
 from billing.settings import BillingSettings
 from contracts.base import EventData
 from contracts.billing import PaymentMethod
@@ -403,6 +407,44 @@ async def test_bil_7_invoice_on_request_is_numbered_and_tracked_until_delivered(
     assert backwards.json()["allowed"] == ["delivered"]
     delivered = await client.post(url, json={"status": "delivered"})
     assert delivered.json()["invoices"][0]["status"] == "delivered"
+
+
+async def test_bil_7_an_invoice_still_undelivered_after_its_date_is_reported_once_by_the_sweep(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, clock: Clock
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    await client.post("/v1/orders/o-1/payments", json={"method": "mobile", "amount": "100.00"})
+    promised = await client.post(
+        "/v1/orders/o-1/invoices", json={"delivery": "post", "promised_by": "2026-05-08"}
+    )
+    assert promised.status_code == 201, promised.text
+    await client.post("/v1/orders/o-1/payments", json={"method": "mobile", "amount": "70.00"})
+    unpromised = await client.post("/v1/orders/o-1/invoices", json={"delivery": "later_visit"})
+    assert unpromised.status_code == 201, unpromised.text
+    # No date promised: the policy's 7 days from issue (30 April in Shanghai).
+    assert unpromised.json()["invoices"][1]["promised_by"] == "2026-05-07"
+    factory = runtime.app.state.uow_factory
+
+    async def sweep() -> int:
+        return await sweep_invoice_deliveries(
+            uow_factory=factory, calendar=runtime.calendar, clock=clock
+        )
+
+    clock.now = datetime(2026, 5, 7, 15, 59, tzinfo=UTC)  # 7 May 23:59 in Shanghai
+    assert await sweep() == 0  # the whole promised day counts
+    clock.now = datetime(2026, 5, 7, 16, 0, tzinfo=UTC)  # 8 May 00:00 in Shanghai
+    assert await sweep() == 1  # the unpromised one, due 7 May
+    clock.now = datetime(2026, 5, 8, 16, 0, tzinfo=UTC)  # 9 May 00:00 in Shanghai
+    assert await sweep() == 1  # the one promised for 8 May
+    assert await sweep() == 0  # once per invoice
+    overdue = await outbox(runtime, "InvoiceDeliveryOverdue")
+    assert [(e.data["invoice_number"], e.data["promised_by"]) for e in overdue] == [
+        ("F2026-000002", "2026-05-07"),
+        ("F2026-000001", "2026-05-08"),
+    ]
+    account = (await client.get("/v1/orders/o-1/charge")).json()
+    assert all(i["overdue_reported_at"] for i in account["invoices"])
 
 
 async def test_bil_8_only_the_centre_waives_and_who_and_why_are_recorded(

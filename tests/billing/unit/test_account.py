@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,6 +14,7 @@ from billing.domain.schedule import FeeItem, FeeSchedule, PartPrice, ScheduleCon
 from contracts.billing import (
     ChargeWaived,
     InvoiceDelivery,
+    InvoiceDeliveryOverdue,
     PaymentCollected,
     PaymentMethod,
     PaymentRefunded,
@@ -210,6 +211,82 @@ def test_bil_7_invoice_by_post_is_tracked_until_delivered() -> None:
     assert invoice.delivered_at == NOW
     with pytest.raises(NotAllowed):
         account.check_invoice()  # all paid is invoiced
+
+
+def _paid_account(amount: str = "170") -> BillingAccount:
+    account = accepted_account()
+    account.collect(
+        method=PaymentMethod.MOBILE,
+        amount=Decimal(amount),
+        collected_by="t-1",
+        receipt_number="R1",
+        now=NOW,
+    )
+    return account
+
+
+def test_bil_7_an_invoice_not_handed_over_gets_the_default_promise_when_none_was_made() -> None:
+    account = _paid_account()
+    invoice = account.issue_invoice(
+        number="F1",
+        buyer_name=None,
+        buyer_tax_id=None,
+        delivery=InvoiceDelivery.POST,
+        promised_by=None,
+        now=NOW,
+        default_promise=date(2026, 5, 13),
+    )
+    assert invoice.promised_by == date(2026, 5, 13)
+    assert account.invoice_due_on == date(2026, 5, 13)
+    on_site = _paid_account().issue_invoice(
+        number="F2",
+        buyer_name=None,
+        buyer_tax_id=None,
+        delivery=InvoiceDelivery.ON_SITE,
+        promised_by=None,
+        now=NOW,
+        default_promise=date(2026, 5, 13),
+    )
+    assert on_site.promised_by is None  # handed over at once: nothing to track
+
+
+def test_bil_7_an_invoice_undelivered_after_its_promised_date_is_reported_once() -> None:
+    account = _paid_account()
+    account.issue_invoice(
+        number="F1",
+        buyer_name=None,
+        buyer_tax_id=None,
+        delivery=InvoiceDelivery.POST,
+        promised_by=date(2026, 5, 8),
+        now=NOW,
+    )
+    account.track_invoice("F1", status=InvoiceStatus.POSTED, tracking_number="SF1", now=NOW)
+    account.events.clear()
+
+    assert account.report_overdue_invoices(today=date(2026, 5, 8), now=NOW) == []
+    [late] = account.report_overdue_invoices(today=date(2026, 5, 9), now=NOW)
+    [event] = account.events
+    assert isinstance(event, InvoiceDeliveryOverdue)
+    assert (event.invoice_number, event.status, event.tracking_number) == ("F1", "posted", "SF1")
+    assert event.promised_by == date(2026, 5, 8)
+    assert late.overdue_reported_at == NOW
+    assert account.invoice_due_on is None  # nothing left for the sweep
+    assert account.report_overdue_invoices(today=date(2026, 5, 20), now=NOW) == []
+
+
+def test_bil_7_a_delivered_invoice_is_never_reported_overdue() -> None:
+    account = _paid_account()
+    account.issue_invoice(
+        number="F1",
+        buyer_name=None,
+        buyer_tax_id=None,
+        delivery=InvoiceDelivery.LATER_VISIT,
+        promised_by=date(2026, 5, 8),
+        now=NOW,
+    )
+    account.track_invoice("F1", status=InvoiceStatus.DELIVERED, tracking_number=None, now=NOW)
+    assert account.invoice_due_on is None
+    assert account.report_overdue_invoices(today=date(2026, 6, 1), now=NOW) == []
 
 
 def test_bil_9_the_customer_signs_for_the_amount_and_the_parts_charged() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -203,6 +203,7 @@ class AccountRepository:
             "paid_work": account.paid_work,
             "coordination_ticket": account.coordination_ticket,
             "pending": account.pending,
+            "invoice_due_on": account.invoice_due_on,
             "ended_at": account.ended_at,
             "anonymised_at": account.anonymised_at,
             "state": account.state.model_dump(mode="json"),
@@ -234,6 +235,16 @@ class AccountRepository:
             select(AccountRow.order_id).where(
                 col(AccountRow.pending).is_(True), col(AccountRow.product_line) == product_line
             )
+        )
+        return list(rows.scalars())
+
+    async def with_invoices_due_before(self, day: date, limit: int) -> list[str]:
+        """Orders with an undelivered, unreported invoice promised before ``day`` (BIL-7)."""
+        rows = await self._session.execute(
+            select(AccountRow.order_id)
+            .where(col(AccountRow.invoice_due_on) < day)
+            .order_by(col(AccountRow.invoice_due_on))
+            .limit(limit)
         )
         return list(rows.scalars())
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Index, String, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
@@ -77,6 +77,7 @@ class AccountRow(BillingTable, table=True):
     __table_args__ = (
         Index("ix_billing_account_retention", "anonymised_at", "ended_at"),
         Index("ix_billing_account_pending", "pending", "product_line"),
+        Index("ix_billing_account_invoice_due_on", "invoice_due_on"),
     )
 
     order_id: str = Field(primary_key=True, max_length=200)
@@ -88,6 +89,8 @@ class AccountRow(BillingTable, table=True):
     paid_work: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     coordination_ticket: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     pending: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    invoice_due_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    """The earliest promised date of an invoice still to be delivered (BIL-7 sweep)."""
     ended_at: datetime | None = _moment(nullable=True)
     anonymised_at: datetime | None = _moment(nullable=True)
     state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

@@ -19,6 +19,7 @@ from contracts.base import EventData
 from contracts.billing import (
     ChargeWaived,
     InvoiceDelivery,
+    InvoiceDeliveryOverdue,
     InvoiceIssued,
     PaymentCollected,
     PaymentMethod,
@@ -133,6 +134,13 @@ class Invoice(_State):
     tracking_number: str | None = None
     issued_at: AwareDatetime
     delivered_at: AwareDatetime | None = None
+    overdue_reported_at: AwareDatetime | None = None
+    """When InvoiceDeliveryOverdue was raised for it (once)."""
+
+    @property
+    def awaits_delivery(self) -> bool:
+        """Not delivered yet, and not yet reported overdue."""
+        return self.status is not InvoiceStatus.DELIVERED and self.overdue_reported_at is None
 
 
 class SignedPart(_State):
@@ -257,6 +265,13 @@ class BillingAccount:
         ):
             return
         self.state.requests.append(request)
+
+    @property
+    def invoice_due_on(self) -> date | None:
+        """The earliest promised date of an invoice still to be delivered and not yet reported
+        overdue (BIL-7): the day after it, the invoice sweep looks at this account."""
+        dates = [i.promised_by for i in self.state.invoices if i.awaits_delivery and i.promised_by]
+        return min(dates, default=None)
 
     @property
     def pending(self) -> bool:
@@ -557,10 +572,14 @@ class BillingAccount:
         delivery: InvoiceDelivery,
         promised_by: date | None,
         now: datetime,
+        default_promise: date | None = None,
     ) -> Invoice:
-        """An invoice for what was paid; handed over on site or tracked until delivered."""
+        """An invoice for what was paid; handed over on site or tracked until delivered, by
+        ``promised_by`` or, when no date was promised, by ``default_promise`` (BIL-7)."""
         amount = self.check_invoice()
         at_once = delivery in (InvoiceDelivery.ON_SITE, InvoiceDelivery.ELECTRONIC)
+        if not at_once and promised_by is None:
+            promised_by = default_promise
         invoice = Invoice(
             number=number,
             amount=amount,
@@ -606,6 +625,30 @@ class BillingAccount:
         if status is InvoiceStatus.DELIVERED:
             invoice.delivered_at = now
         return invoice
+
+    def report_overdue_invoices(self, *, today: date, now: datetime) -> list[Invoice]:
+        """InvoiceDeliveryOverdue, once, for every invoice still not delivered after its promised
+        date (BIL-7); ``today`` is the business calendar's date. Returns those reported."""
+        overdue = [
+            i
+            for i in self.state.invoices
+            if i.awaits_delivery and i.promised_by is not None and i.promised_by < today
+        ]
+        for invoice in overdue:
+            assert invoice.promised_by is not None
+            invoice.overdue_reported_at = now
+            self.events.append(
+                InvoiceDeliveryOverdue(
+                    order_id=self.order_id,
+                    invoice_number=invoice.number,
+                    delivery=invoice.delivery,
+                    status="posted" if invoice.status is InvoiceStatus.POSTED else "to_deliver",
+                    promised_by=invoice.promised_by,
+                    tracking_number=invoice.tracking_number,
+                    detected_at=now,
+                )
+            )
+        return overdue
 
     # --- signature (BIL-9) --------------------------------------------------------------------
 

@@ -36,6 +36,11 @@ class BillingPolicy(BaseModel):
     """BIL-10: cash held longer than this many working days must be handed to finance."""
     cash_sweep_every_seconds: int = Field(default=300, gt=0)
     """BIL-10: how often the cash-on-hand check runs."""
+    invoice_delivery_days: int = Field(default=7, ge=1)
+    """BIL-7: an invoice not handed over must be delivered within this many days of issue when
+    no date was promised; past the (promised) date it is reported overdue."""
+    invoice_sweep_every_seconds: int = Field(default=3600, gt=0)
+    """BIL-7: how often undelivered invoices are checked against their date."""
     retention_paid_years: int = Field(default=2, ge=1)
     """BIL-11: personal data of paid-work orders is kept this many years after the order ended."""
     retention_free_years: int = Field(default=1, ge=1)

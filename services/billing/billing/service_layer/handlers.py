@@ -401,6 +401,8 @@ async def issue_invoice(
             delivery=cmd.delivery,
             promised_by=cmd.promised_by,
             now=now,
+            default_promise=now.astimezone(calendar.tz).date()
+            + timedelta(days=policy.invoice_delivery_days),
         )
         await uow.accounts.save(account)
         await uow.commit()
@@ -497,6 +499,32 @@ async def sweep_cash(
             await uow.cash.save(ledger)
             await uow.commit()
     return raised
+
+
+async def sweep_invoice_deliveries(
+    *,
+    uow_factory: Callable[[], BillingUnitOfWork],
+    calendar: BusinessCalendar,
+    clock: Clock,
+    batch: int = 200,
+) -> int:
+    """Raise InvoiceDeliveryOverdue for invoices still not delivered after their promised date
+    (BIL-7); returns how many. Idempotent: each invoice is reported once."""
+    now = clock()
+    today = now.astimezone(calendar.tz).date()
+    async with uow_factory() as uow:
+        candidates = await uow.accounts.with_invoices_due_before(today, batch)
+    reported = 0
+    for order_id in candidates:
+        async with uow_factory() as uow:
+            account = await uow.accounts.get(order_id)
+            if account is None:
+                continue
+            uow.track(account)
+            reported += len(account.report_overdue_invoices(today=today, now=now))
+            await uow.accounts.save(account)
+            await uow.commit()
+    return reported
 
 
 async def apply_retention(
