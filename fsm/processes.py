@@ -184,6 +184,7 @@ class Platform:
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
+                process.send_signal(signal.SIGCONT)  # a paused service must run to stop
         for name, process in self.processes.items():
             try:
                 process.wait(timeout=20)

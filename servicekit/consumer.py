@@ -116,7 +116,9 @@ class EventConsumer:
                             break
                         await self._process(record)
                         self._processed[tp] = record.offset + 1
-                    await self.commit_processed([tp])
+                # One commit request for every partition of the poll, each up to its last
+                # handled record (a revoked one was committed by the rebalance listener).
+                await self.commit_processed(list(batches))
         finally:
             try:
                 await self.commit_processed(list(self._processed))
