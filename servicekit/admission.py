@@ -16,6 +16,7 @@ from collections import deque
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from servicekit.metrics import HTTP_QUEUED, HTTP_SHED
 from servicekit.problems import problem_response
 
 UNGATED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -68,18 +69,29 @@ class AdmissionMiddleware:
     """Lets at most ``gate.limit`` HTTP requests work at once (probes excepted); the others
     wait in arrival order, up to ``queue_timeout`` seconds, then get 503 problem+json."""
 
-    def __init__(self, app: ASGIApp, *, gate: FairGate, queue_timeout: float) -> None:
+    def __init__(
+        self, app: ASGIApp, *, gate: FairGate, queue_timeout: float, service: str = "service"
+    ) -> None:
         self.app = app
         self.gate = gate
         self.queue_timeout = queue_timeout
+        self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") in UNGATED_PATHS:
             await self.app(scope, receive, send)
             return
+        queued = HTTP_QUEUED.labels(self.service)
+        queued.inc()
         try:
             await asyncio.wait_for(self.gate.acquire(), timeout=self.queue_timeout)
+            admitted = True
         except TimeoutError:
+            admitted = False
+        finally:
+            queued.dec()
+        if not admitted:
+            HTTP_SHED.labels(self.service).inc()
             response = problem_response(
                 503,
                 title="Service Unavailable",

@@ -13,6 +13,16 @@ HTTP_LATENCY = Histogram(
     ["service", "method", "route"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+HTTP_QUEUED = Gauge(
+    "fsm_http_requests_queued",
+    "HTTP requests waiting for their turn at the admission gate.",
+    ["service"],
+)
+HTTP_SHED = Counter(
+    "fsm_http_requests_shed_total",
+    "HTTP requests refused with 503 after waiting longer than the queue timeout.",
+    ["service"],
+)
 OUTBOX_PUBLISHED = Counter("fsm_outbox_published_total", "Outbox rows published.", ["service"])
 OUTBOX_PUBLISH_FAILURES = Counter(
     "fsm_outbox_publish_failures_total", "Failed outbox publish batches.", ["service"]

@@ -251,6 +251,7 @@ class ServiceRuntime:
             AdmissionMiddleware,
             gate=FairGate(self.settings.resolved_http_max_concurrency),
             queue_timeout=self.settings.http_queue_timeout_seconds,
+            service=self.spec.name,
         )
         app.add_middleware(CorrelationAndMetricsMiddleware, service=self.spec.name)
         install_problem_handlers(app, self.spec.domain_errors)

@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from servicekit.admission import AdmissionMiddleware, FairGate
+from servicekit.metrics import HTTP_QUEUED, HTTP_SHED
 from servicekit.settings import ServiceSettings
 
 
@@ -92,18 +93,22 @@ def _app(gate: FairGate, queue_timeout: float) -> tuple[FastAPI, asyncio.Event]:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.add_middleware(AdmissionMiddleware, gate=gate, queue_timeout=queue_timeout)
+    app.add_middleware(
+        AdmissionMiddleware, gate=gate, queue_timeout=queue_timeout, service="gate-test"
+    )
     return app, release
 
 
 async def test_a_request_that_waits_too_long_is_shed_with_503_problem_and_retry_after() -> None:
     app, release = _app(FairGate(1), queue_timeout=0.05)
+    shed_before = HTTP_SHED.labels("gate-test")._value.get()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
         busy = asyncio.create_task(client.get("/slow"))
         await _settle()
 
         shed = await client.get("/slow")
+        assert HTTP_QUEUED.labels("gate-test")._value.get() == 0  # the shed one left the queue
         probe = await client.get("/healthz")
 
         release.set()
@@ -113,6 +118,7 @@ async def test_a_request_that_waits_too_long_is_shed_with_503_problem_and_retry_
     assert shed.headers["retry-after"] == "1"
     assert "waited 0.05 s" in shed.json()["detail"]
     assert probe.status_code == 200  # probes are never queued behind the work
+    assert HTTP_SHED.labels("gate-test")._value.get() == shed_before + 1
 
 
 async def test_a_request_that_gets_its_turn_in_time_is_served() -> None:
