@@ -217,6 +217,21 @@ class UnitTakenBack(_FieldworkEvent):
     promised_return_date: date
 
 
+class WorkshopProgressRecorded(_FieldworkEvent):
+    """A step of the workshop repair of a taken-back unit (FLD-6): received, diagnosed,
+    waiting for a part, repaired, shipped... so the centre can tell the customer where their unit
+    is without calling the workshop."""
+
+    event_type: ClassVar[str] = "WorkshopProgressRecorded"
+
+    order_id: str
+    receipt_number: str
+    stage: str
+    note: str | None = None
+    at: AwareDatetime
+    promised_return_date: date
+
+
 class UnitReturned(_FieldworkEvent):
     """A taken-back unit was brought back to the customer (FLD-6), and the loaner collected."""
 

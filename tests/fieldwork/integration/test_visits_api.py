@@ -469,8 +469,17 @@ async def test_take_back_journey_lends_a_loaner_returns_the_unit_and_reclaims_th
         "R-100",
         "2026-03-09",
     )
-    progress = await admin.post("/v1/take-backs/R-100/progress", json={"stage": "repaired"})
+    progress = await admin.post(
+        "/v1/take-backs/R-100/progress", json={"stage": "repaired", "note": "换主板"}
+    )
     assert progress.json()["progress"][0]["stage"] == "repaired"
+    [step] = [e for e in await outbox(runtime) if e.event_name == "WorkshopProgressRecorded"]
+    assert (step.subject, step.data["receipt_number"], step.data["stage"]) == (
+        "o-1",
+        "R-100",
+        "repaired",
+    )
+    assert step.data["note"] == "换主板" and step.data["promised_return_date"] == "2026-03-09"
 
     clock.now = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
     assert (await runtime.app.state.sweep())["overdue"] == 1

@@ -30,6 +30,7 @@ from contracts.fieldwork import (
     UnitReturnOverdue,
     VisitClosed,
     VisitOutcome,
+    WorkshopProgressRecorded,
 )
 from fieldwork.domain.coordination import CoordinationTicket, unfinished_reason
 from fieldwork.domain.evidence import check_upload
@@ -438,6 +439,25 @@ def test_fld_6_a_unit_not_back_by_its_date_raises_one_overdue_event() -> None:
     returned = tb.events[-1]
     assert isinstance(returned, UnitReturned)
     assert (returned.on_time, returned.loaner_recovered) == (False, True)
+
+
+def test_fld_6_each_workshop_step_is_published_until_the_unit_is_back() -> None:
+    tb = TakeBack(
+        receipt_number="R-1",
+        order_id="o-1",
+        visit_id="v-1",
+        promised_return_date=date(2026, 3, 9),
+        taken_at=T0,
+    )
+    tb.record_progress(at=T0, stage="received")
+    tb.record_progress(at=T0, stage="waiting_for_part", note="主板缺货")
+    assert [(e.stage, e.note) for e in tb.events if isinstance(e, WorkshopProgressRecorded)] == [
+        ("received", None),
+        ("waiting_for_part", "主板缺货"),
+    ]
+    tb.return_unit(at=T0, today=date(2026, 3, 8))
+    with pytest.raises(RuleViolation):
+        tb.record_progress(at=T0, stage="repaired")
 
 
 # -- FLD-7 / FLD-8 -------------------------------------------------------------------------------

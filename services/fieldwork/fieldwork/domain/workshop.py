@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from contracts.base import EventData
-from contracts.fieldwork import UnitReturned, UnitReturnOverdue
+from contracts.fieldwork import UnitReturned, UnitReturnOverdue, WorkshopProgressRecorded
 from fieldwork.domain.exceptions import LoanerUnavailable, RuleViolation
 
 
@@ -106,6 +106,16 @@ class TakeBack:
         if self.returned_at is not None:
             raise RuleViolation("FLD-6", "The unit is already back with the customer")
         self.progress.append(Progress(at=at, stage=stage, note=note))
+        self.events.append(
+            WorkshopProgressRecorded(
+                order_id=self.order_id,
+                receipt_number=self.receipt_number,
+                stage=stage,
+                note=note,
+                at=at,
+                promised_return_date=self.promised_return_date,
+            )
+        )
 
     def return_unit(
         self,

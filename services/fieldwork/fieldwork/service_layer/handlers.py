@@ -453,6 +453,7 @@ async def record_workshop_progress(
         if take_back is None:
             raise TakeBackNotFound(cmd.receipt_number)
         take_back.record_progress(at=clock(), stage=cmd.stage, note=cmd.note)
+        uow.track(take_back)
         await uow.take_backs.save(take_back)
         await uow.commit()
         return take_back
