@@ -32,6 +32,14 @@ class Channel(StrEnum):
     APP = "app"
 
 
+class ServiceType(StrEnum):
+    """What the visit is for: a repair, or installing a new appliance (FLD-1 picks the kit list
+    by it; an installation is finished with InstallationCompleted, FLD-10)."""
+
+    REPAIR = "repair"
+    INSTALLATION = "installation"
+
+
 class WarrantyStatus(StrEnum):
     """Warranty status of the product on an order (INT-5)."""
 

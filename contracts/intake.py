@@ -8,7 +8,15 @@ from typing import ClassVar
 from pydantic import AwareDatetime, Field, model_validator
 
 from contracts.base import EventData
-from contracts.common import Channel, Customer, Fault, Product, TimeWindow, WarrantyStatus
+from contracts.common import (
+    Channel,
+    Customer,
+    Fault,
+    Product,
+    ServiceType,
+    TimeWindow,
+    WarrantyStatus,
+)
 
 
 class _IntakeEvent(EventData):
@@ -35,6 +43,8 @@ class OrderCreated(_IntakeEvent):
     warranty_status: WarrantyStatus = WarrantyStatus.UNKNOWN
     needs_verification: list[str] = Field(default_factory=list)
     loaner_required: bool = False
+    service_type: ServiceType = ServiceType.REPAIR
+    """A repair (the default) or an installation."""
     on_site_due_at: AwareDatetime | None = None
     """Emergencies only: someone must be on site by then (INT-7, default 15 minutes after intake);
     no appointment is negotiated and the order goes ahead of the dispatch queue."""

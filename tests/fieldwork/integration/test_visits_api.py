@@ -23,6 +23,7 @@ from contracts.common import (
     Customer,
     Fault,
     Product,
+    ServiceType,
     WarrantyStatus,
     WorkItemKind,
 )
@@ -120,6 +121,7 @@ async def order(
     visit_id: str = "v-1",
     technician_id: str = "tech-7",
     public_area: bool = False,
+    service_type: ServiceType = ServiceType.REPAIR,
 ) -> None:
     await runtime.handle_event(
         EventEnvelope.wrap(
@@ -137,6 +139,7 @@ async def order(
                 channel=Channel.HOTLINE,
                 warranty_status=warranty,
                 loaner_required=loaner_required,
+                service_type=service_type,
             ),
             time=T0 - timedelta(days=1),
         )
@@ -283,6 +286,20 @@ async def test_fld_1_departure_checks_the_kit_and_takes_a_loaner_from_the_invent
     assert [(x["serial"], x["state"]) for x in loaners] == [("L-1", "on_board")]
     departed = [e for e in await outbox(runtime) if e.event_name == "TechnicianDeparted"]
     assert departed[0].data["loaner_on_board"] is True
+
+
+async def test_fld_1_an_installation_takes_the_installation_kit(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient
+) -> None:
+    await order(runtime, "o-1", service_type=ServiceType.INSTALLATION)
+    eta = (T0 + timedelta(minutes=30)).isoformat()
+
+    refused = await act(admin, "v-1", type="depart", eta=eta, kit_checked=list(DEFAULT_KIT))
+    assert refused.status_code == 409
+    assert refused.json()["rule"] == "FLD-1"
+    assert refused.json()["missing"] == ["barcode_scanner", "installation_accessories"]
+    kit = [*DEFAULT_KIT, "barcode_scanner", "installation_accessories"]
+    await ok(admin, "v-1", type="depart", eta=eta, kit_checked=kit)
 
 
 async def test_fld_2_not_home_is_refused_too_early_or_without_a_phone_call(

@@ -83,10 +83,25 @@ async def test_int_1_business_customer_windows_fault_code_and_channel_are_record
     [created] = await intake.events("OrderCreated")
     assert created.customer.organisation == "东营宾馆有限公司"
     assert created.customer.address.public_area is True  # FLD-15 needs it in fieldwork
+    assert created.service_type == "repair"  # the default
     assert created.preferred_windows == [
         TimeWindow(start=_at("2025-06-03T09:00:00"), end=_at("2025-06-03T11:00:00"))
     ]
     assert created.channel == "web"
+
+
+async def test_an_installation_order_says_so_to_every_service(intake: Any, make_order: Any) -> None:
+    body = make_order(service_type="installation", fault={"description": "新购热水器安装"})
+    response = await intake.admin.post("/v1/orders", json=body)
+    assert response.status_code == 201, response.text
+    assert response.json()["service_type"] == "installation"
+    fetched = await intake.admin.get(f"/v1/orders/{response.json()['id']}")
+    assert fetched.json()["service_type"] == "installation"  # stored, not only published
+    [created] = await intake.events("OrderCreated")
+    assert created.service_type == "installation"
+    unknown = await intake.admin.post("/v1/orders", json=make_order(service_type="demolition"))
+    assert unknown.status_code == 422
+    assert unknown.headers["content-type"] == "application/problem+json"
 
 
 async def test_int_1_an_organisation_without_contact_person_must_be_verified(

@@ -102,9 +102,12 @@ class OrderContext:
     """The product's installation date, for set-up work after installation (BIL-5)."""
     fault: str | None = None
     public_area: bool = False
+    service_type: str = "repair"
+    """A repair or an installation (OrderCreated)."""
     cancelled: bool = False
 
     @property
     def job_type(self) -> str:
-        """The job type whose kit list applies (FLD-1): the product line."""
-        return self.product_line
+        """The job type whose kit list applies (FLD-1): ``installation`` for an installation,
+        else the product line (the policy falls back to its default list)."""
+        return "installation" if self.service_type == "installation" else self.product_line

@@ -13,7 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from contracts.common import Channel, Customer, Fault, Product, TimeWindow, WarrantyStatus
+from contracts.common import (
+    Channel,
+    Customer,
+    Fault,
+    Product,
+    ServiceType,
+    TimeWindow,
+    WarrantyStatus,
+)
 from contracts.intake import SlaClock
 from intake.adapters.tables import (
     OrderPhoneRow,
@@ -304,6 +312,7 @@ class OrderRepository:
             dispatch_override=row.dispatch_override,
             warranty_status=WarrantyStatus(row.warranty_status),
             loaner_required=row.loaner_required,
+            service_type=ServiceType(row.service_type),
             status=OrderStatus(row.status),
             network_id=row.network_id,
             technician_id=row.technician_id,
@@ -343,6 +352,7 @@ class OrderRepository:
             "dispatch_override": order.dispatch_override,
             "warranty_status": order.warranty_status.value,
             "loaner_required": order.loaner_required,
+            "service_type": order.service_type.value,
             "network_id": order.network_id,
             "technician_id": order.technician_id,
             "assignment_seen_at": _maybe(order.assignment_seen_at),

@@ -47,6 +47,7 @@ class OrderRow(IntakeTable, table=True):
     warranty_status: str = Field(max_length=20)
     version: int = 1
     loaner_required: bool = False
+    service_type: str = Field(default="repair", max_length=20)
     awaiting_verification: bool = False
     dispatch_override: bool = False
     confirmed_details: list[Any] = Field(

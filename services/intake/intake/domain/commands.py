@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from contracts.common import Channel, Customer, Fault, Product, TimeWindow
+from contracts.common import Channel, Customer, Fault, Product, ServiceType, TimeWindow
 from contracts.intake import RemoteResolutionCause
 
 
@@ -20,6 +20,7 @@ class CreateOrder:
     preferred_windows: list[TimeWindow] = field(default_factory=list)
     emergency: bool = False
     taken_by: str | None = None
+    service_type: ServiceType = ServiceType.REPAIR
 
 
 @dataclass(frozen=True)

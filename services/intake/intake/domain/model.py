@@ -10,7 +10,15 @@ from enum import StrEnum
 from typing import Protocol
 
 from contracts.base import EventData
-from contracts.common import Channel, Customer, Fault, Product, TimeWindow, WarrantyStatus
+from contracts.common import (
+    Channel,
+    Customer,
+    Fault,
+    Product,
+    ServiceType,
+    TimeWindow,
+    WarrantyStatus,
+)
 from contracts.ids import new_id
 from contracts.intake import (
     DuplicateLinked,
@@ -246,6 +254,7 @@ class Order:
     dispatch_override: bool = False
     warranty_status: WarrantyStatus = WarrantyStatus.UNKNOWN
     loaner_required: bool = False
+    service_type: ServiceType = ServiceType.REPAIR
     status: OrderStatus = OrderStatus.RECEIVED
     network_id: str | None = None
     technician_id: str | None = None
@@ -271,6 +280,7 @@ class Order:
         warranty_status: WarrantyStatus = WarrantyStatus.UNKNOWN,
         loaner_required: bool = False,
         clocks: dict[SlaClock, SlaTimer] | None = None,
+        service_type: ServiceType = ServiceType.REPAIR,
     ) -> Order:
         """Accept a new request and record OrderCreated (INT-1, INT-2, INT-5..INT-7)."""
         order = cls(
@@ -286,6 +296,7 @@ class Order:
             needs_verification=list(needs_verification or []),
             warranty_status=warranty_status,
             loaner_required=loaner_required,
+            service_type=service_type,
             clocks=dict(clocks or {}),
         )
         on_site = order.clocks.get(SlaClock.EMERGENCY_ON_SITE)
@@ -302,6 +313,7 @@ class Order:
                 warranty_status=order.warranty_status,
                 needs_verification=order.needs_verification,
                 loaner_required=loaner_required,
+                service_type=service_type,
                 on_site_due_at=on_site.due_at if on_site else None,
             )
         )

@@ -145,6 +145,7 @@ async def create_order(
                 preferred_windows=[w.to_value() for w in body.preferred_windows],
                 emergency=body.emergency,
                 taken_by=_who(principal),
+                service_type=body.service_type,
             )
         )
         return _order_json(

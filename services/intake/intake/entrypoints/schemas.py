@@ -9,7 +9,16 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contracts.common import Address, Channel, Customer, Fault, Product, TimeWindow, WarrantyStatus
+from contracts.common import (
+    Address,
+    Channel,
+    Customer,
+    Fault,
+    Product,
+    ServiceType,
+    TimeWindow,
+    WarrantyStatus,
+)
 from contracts.intake import RemoteResolutionCause, SlaClock
 from intake.domain.model import LinkedReport, Order, OrderStatus, SlaTimer
 
@@ -233,6 +242,11 @@ class OrderCreate(BaseModel):
     preferred_windows: list[TimeWindowIn] = Field(default_factory=list, max_length=10)
     channel: Channel = Channel.HOTLINE
     emergency: bool = False
+    service_type: ServiceType = Field(
+        default=ServiceType.REPAIR,
+        description="A repair, or installing a new appliance (the technician brings the "
+        "installation kit, FLD-1).",
+    )
 
 
 VerifiableDetail = Literal[
@@ -396,6 +410,7 @@ _ORDER_EXAMPLE: dict[str, Any] = {
     "dispatch_override": False,
     "warranty_status": "in_warranty",
     "loaner_required": False,
+    "service_type": "repair",
     "network_id": None,
     "technician_id": None,
     "duplicate": False,
@@ -424,6 +439,7 @@ class OrderSummaryOut(BaseModel):
     dispatch_override: bool
     warranty_status: WarrantyStatus
     loaner_required: bool = Field(description="A take-back is likely: bring a loaner (INT-6).")
+    service_type: ServiceType
     network_id: str | None
     technician_id: str | None
 
@@ -446,6 +462,7 @@ class OrderSummaryOut(BaseModel):
             "dispatch_override": order.dispatch_override,
             "warranty_status": order.warranty_status,
             "loaner_required": order.loaner_required,
+            "service_type": order.service_type,
             "network_id": order.network_id,
             "technician_id": order.technician_id,
         }

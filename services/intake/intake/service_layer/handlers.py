@@ -135,6 +135,7 @@ async def create_order(
             warranty_status=warranty.status(cmd.product, on=_local_today(calendar, now)),
             loaner_required=loaner_required(cmd.product, cmd.fault, policy),
             clocks=start_clocks(now, calendar=calendar, policy=policy, emergency=emergency),
+            service_type=cmd.service_type,
         )
         await uow.orders.add(order)
         await uow.commit()
