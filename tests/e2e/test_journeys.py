@@ -1016,6 +1016,7 @@ def test_take_back_with_loaner_and_return(world: World) -> None:
             f"/v1/take-backs/{receipt}/progress", json={"stage": "维修完成", "note": "更换主板"}
         )
     )
+    j.expect("WorkshopProgressRecorded")  # the centre sees the workshop's step (FLD-6)
     returned = _ok(
         j.me["fieldwork"].post(
             f"/v1/take-backs/{receipt}/return", json={"repaired": True, "loaner_condition": "good"}
