@@ -113,16 +113,15 @@ def _postgres_cpu_seconds() -> float | None:
     """CPU time of every local PostgreSQL process (None when none is visible)."""
     total, seen = 0.0, False
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
         try:
-            stat = (entry / "stat").read_text()
-        except OSError:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() in (
+                "postgres",
+                "postmaster",
+            ):
+                total += _cpu_seconds(int(entry.name))
+                seen = True
+        except OSError:  # the process ended meanwhile
             continue
-        if stat.split("(", 1)[1].split(")", 1)[0] in ("postgres", "postmaster"):
-            fields = stat.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            seen = True
     return total if seen else None
 
 

@@ -208,8 +208,9 @@ class OutboxRelay:
                 error = exc
                 break
             sent.append(row.seq)
-        async with self._publishing_connection(leader_or_none=False) as connection:
-            assert connection is not None
+        async with self._publishing_connection() as connection:
+            if connection is None:  # leadership lost meanwhile: the next leader resends them
+                return 0
             if sent:
                 await connection.execute(
                     update(outbox)
@@ -229,19 +230,11 @@ class OutboxRelay:
         return len(sent)
 
     @contextlib.asynccontextmanager
-    async def _publishing_connection(
-        self, *, leader_or_none: bool = True
-    ) -> AsyncIterator[AsyncConnection | None]:
+    async def _publishing_connection(self) -> AsyncIterator[AsyncConnection | None]:
         """The connection to read and mark rows on: on PostgreSQL the one holding the outbox
-        lock (None when another replica holds it), on SQLite a fresh one.
-
-        Marking rows already sent (``leader_or_none=False``) must not be skipped: if the lock
-        was lost in between, a pooled connection marks them.
-        """
+        lock (None when another replica holds it), on SQLite a fresh one."""
         engine = self._session_factory.kw["bind"]
-        if engine.dialect.name != "postgresql" or (
-            not leader_or_none and self._leader_connection is None
-        ):
+        if engine.dialect.name != "postgresql":
             async with engine.connect() as connection:
                 yield connection
             return

@@ -7,7 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from billing.domain.account import BillingAccount, InvoiceStatus, QuoteRequest, is_personal
+from billing.domain.account import (
+    BillingAccount,
+    Invoice,
+    InvoiceStatus,
+    QuoteRequest,
+    is_personal,
+)
 from billing.domain.exceptions import InvalidAmount, NotAllowed
 from billing.domain.policy import BillingPolicy
 from billing.domain.schedule import FeeItem, FeeSchedule, PartPrice, ScheduleContent
@@ -225,41 +231,39 @@ def _paid_account(amount: str = "170") -> BillingAccount:
     return account
 
 
+def _invoice(
+    account: BillingAccount,
+    delivery: InvoiceDelivery,
+    *,
+    number: str = "F1",
+    promised_by: date | None = None,
+    default_promise: date | None = None,
+) -> Invoice:
+    return account.issue_invoice(
+        number=number,
+        buyer_name=None,
+        buyer_tax_id=None,
+        delivery=delivery,
+        promised_by=promised_by,
+        now=NOW,
+        default_promise=default_promise,
+    )
+
+
 def test_bil_7_an_invoice_not_handed_over_gets_the_default_promise_when_none_was_made() -> None:
     account = _paid_account()
-    invoice = account.issue_invoice(
-        number="F1",
-        buyer_name=None,
-        buyer_tax_id=None,
-        delivery=InvoiceDelivery.POST,
-        promised_by=None,
-        now=NOW,
-        default_promise=date(2026, 5, 13),
-    )
+    invoice = _invoice(account, InvoiceDelivery.POST, default_promise=date(2026, 5, 13))
     assert invoice.promised_by == date(2026, 5, 13)
     assert account.invoice_due_on == date(2026, 5, 13)
-    on_site = _paid_account().issue_invoice(
-        number="F2",
-        buyer_name=None,
-        buyer_tax_id=None,
-        delivery=InvoiceDelivery.ON_SITE,
-        promised_by=None,
-        now=NOW,
-        default_promise=date(2026, 5, 13),
+    on_site = _invoice(
+        _paid_account(), InvoiceDelivery.ON_SITE, number="F2", default_promise=date(2026, 5, 13)
     )
     assert on_site.promised_by is None  # handed over at once: nothing to track
 
 
 def test_bil_7_an_invoice_undelivered_after_its_promised_date_is_reported_once() -> None:
     account = _paid_account()
-    account.issue_invoice(
-        number="F1",
-        buyer_name=None,
-        buyer_tax_id=None,
-        delivery=InvoiceDelivery.POST,
-        promised_by=date(2026, 5, 8),
-        now=NOW,
-    )
+    _invoice(account, InvoiceDelivery.POST, promised_by=date(2026, 5, 8))
     account.track_invoice("F1", status=InvoiceStatus.POSTED, tracking_number="SF1", now=NOW)
     account.events.clear()
 
@@ -276,14 +280,7 @@ def test_bil_7_an_invoice_undelivered_after_its_promised_date_is_reported_once()
 
 def test_bil_7_a_delivered_invoice_is_never_reported_overdue() -> None:
     account = _paid_account()
-    account.issue_invoice(
-        number="F1",
-        buyer_name=None,
-        buyer_tax_id=None,
-        delivery=InvoiceDelivery.LATER_VISIT,
-        promised_by=date(2026, 5, 8),
-        now=NOW,
-    )
+    _invoice(account, InvoiceDelivery.LATER_VISIT, promised_by=date(2026, 5, 8))
     account.track_invoice("F1", status=InvoiceStatus.DELIVERED, tracking_number=None, now=NOW)
     assert account.invoice_due_on is None
     assert account.report_overdue_invoices(today=date(2026, 6, 1), now=NOW) == []

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from contracts.common import ServiceType
 from fieldwork.adapters.tables import (
     ClientActionRow,
     LoanerRow,
@@ -101,6 +102,8 @@ class OrderContextRepository:
         doc = dict(row.doc)
         if doc.get("installed_on"):
             doc["installed_on"] = date.fromisoformat(doc["installed_on"])
+        if "service_type" in doc:
+            doc["service_type"] = ServiceType(doc["service_type"])
         return OrderContext(**doc)
 
     async def save(self, context: OrderContext) -> None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from contracts.common import ServiceType
+
 #: The events (by name) fieldwork keeps on an order's file; it ignores the rest of the bus.
 EVENTS_OF_INTEREST: frozenset[str] = frozenset(
     {
@@ -102,7 +104,7 @@ class OrderContext:
     """The product's installation date, for set-up work after installation (BIL-5)."""
     fault: str | None = None
     public_area: bool = False
-    service_type: str = "repair"
+    service_type: ServiceType = ServiceType.REPAIR
     """A repair or an installation (OrderCreated)."""
     cancelled: bool = False
 
@@ -110,4 +112,6 @@ class OrderContext:
     def job_type(self) -> str:
         """The job type whose kit list applies (FLD-1): ``installation`` for an installation,
         else the product line (the policy falls back to its default list)."""
-        return "installation" if self.service_type == "installation" else self.product_line
+        if self.service_type == ServiceType.INSTALLATION:
+            return ServiceType.INSTALLATION.value
+        return self.product_line

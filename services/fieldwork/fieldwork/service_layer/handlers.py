@@ -656,7 +656,7 @@ def _context_from(context: OrderContext, created: OrderCreated | OrderVerified) 
         context.product_model = product.model
         context.installed_on = product.installation_date or context.installed_on
     if isinstance(created, OrderCreated):
-        context.service_type = created.service_type.value
+        context.service_type = created.service_type
         context.warranty_status = created.warranty_status.value
         context.loaner_required = created.loaner_required
         context.fault = created.fault.description
