@@ -90,7 +90,9 @@ async def test_int_1_business_customer_windows_fault_code_and_channel_are_record
     assert created.channel == "web"
 
 
-async def test_an_installation_order_says_so_to_every_service(intake: Any, make_order: Any) -> None:
+async def test_int_1_an_installation_order_says_so_to_every_service(
+    intake: Any, make_order: Any
+) -> None:
     body = make_order(service_type="installation", fault={"description": "新购热水器安装"})
     response = await intake.admin.post("/v1/orders", json=body)
     assert response.status_code == 201, response.text
