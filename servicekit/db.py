@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, delete, event, select, text
+from sqlalchemy import ColumnElement, DateTime, Table, delete, event, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -115,6 +117,27 @@ async def ping(engine: AsyncEngine) -> None:
     """Raise if the database cannot answer ``SELECT 1``."""
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a SQLModel table class, for Core statements."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+def insert_unless_present(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` into ``table`` in the session's dialect: a row
+    whose key exists is skipped instead of failing the transaction (add ``RETURNING`` to learn
+    which rows went in). Pass the row as the execute's parameters, not ``.values()``, so the
+    statement's compiled form is cached."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return _insert_unless_present(dialect, table)
+
+
+@functools.cache
+def _insert_unless_present(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return statement.on_conflict_do_nothing()
 
 
 async def delete_in_batches(

@@ -6,10 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, DateTime, Index, select
+from sqlalchemy import Column, DateTime, Index
 from sqlmodel import Field
 
-from servicekit.db import KitTable, SessionFactory, delete_in_batches
+from servicekit.db import (
+    KitTable,
+    SessionFactory,
+    delete_in_batches,
+    insert_unless_present,
+    table_of,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,30 +35,26 @@ class InboxMessage(KitTable, table=True):
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+_INBOX = table_of(InboxMessage)
+
+
 async def claim(session: AsyncSession, envelope: EventEnvelope) -> bool:
     """Record ``envelope`` as applied in the caller's transaction.
 
-    Returns False when it was applied before (the caller then does nothing). Two concurrent
-    claims of one id both pass this check, but the primary key makes the second commit fail,
-    and its effects roll back with it.
+    Returns False when it was applied before (the caller then does nothing). One statement,
+    ``INSERT ... ON CONFLICT DO NOTHING``: a concurrent claim of the same id waits for the
+    first transaction and gets False if it commits, so the effects are applied once.
     """
-    event_id = str(envelope.id)
-    existing = await session.execute(
-        select(InboxMessage.event_id).where(  # type: ignore[call-overload]
-            InboxMessage.event_id == event_id
-        )
+    inserted = await session.execute(
+        insert_unless_present(session, _INBOX).returning(_INBOX.c.event_id),
+        {
+            "event_id": str(envelope.id),
+            "event_type": envelope.type,
+            "subject": envelope.subject,
+            "received_at": datetime.now(UTC),
+        },
     )
-    if existing.first() is not None:
-        return False
-    session.add(
-        InboxMessage(
-            event_id=event_id,
-            event_type=envelope.type,
-            subject=envelope.subject,
-            received_at=datetime.now(UTC),
-        )
-    )
-    return True
+    return inserted.first() is not None
 
 
 async def purge_received_before(
@@ -63,7 +65,7 @@ async def purge_received_before(
     redelivery is still recognised."""
     return await delete_in_batches(
         session_factory,
-        InboxMessage.__table__.c.event_id,  # type: ignore[attr-defined]
-        InboxMessage.__table__.c.received_at < cutoff,  # type: ignore[attr-defined]
+        _INBOX.c.event_id,
+        _INBOX.c.received_at < cutoff,
         batch=batch,
     )

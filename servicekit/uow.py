@@ -124,7 +124,7 @@ class SqlUnitOfWork:
         envelopes: list[EventEnvelope] = []
         for payload in self._drain_events():
             envelope = self.wrap(payload)
-            add_to_outbox(self.session, envelope, topic=events_topic(payload.producer))
+            await add_to_outbox(self.session, envelope, topic=events_topic(payload.producer))
             await self.staged(envelope, payload)
             envelopes.append(envelope)
         await self.before_commit()

@@ -109,7 +109,7 @@ def bootstrap(
                 disabled_at=endpoint.disabled_at,
             )
         )
-        add_to_outbox(session, envelope, topic=events_topic("scheduling"))
+        await add_to_outbox(session, envelope, topic=events_topic("scheduling"))
 
     worker = WebhookWorker(
         runtime.session_factory,

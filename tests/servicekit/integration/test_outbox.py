@@ -31,11 +31,11 @@ async def test_rolled_back_event_is_never_published(
     topic = await new_topic(kafka_settings)
     rolled_back, committed = envelope(note="rolled back"), envelope(note="committed")
     async with session_factory() as session:
-        add_to_outbox(session, rolled_back, topic=topic)
+        await add_to_outbox(session, rolled_back, topic=topic)
         await session.flush()
         await session.rollback()
     async with session_factory() as session:
-        add_to_outbox(session, committed, topic=topic)
+        await add_to_outbox(session, committed, topic=topic)
         await session.commit()
     publisher = KafkaPublisher(kafka_settings, client_id="test-relay")
     relay = OutboxRelay(session_factory=session_factory, publisher=publisher, service="test")
@@ -62,7 +62,7 @@ async def test_committed_events_are_published_in_commit_order_per_key_and_marked
         for key in keys:
             event = envelope(key, note=f"{key} #{round_}")
             async with session_factory() as session:
-                add_to_outbox(session, event, topic=topic)
+                await add_to_outbox(session, event, topic=topic)
                 await session.commit()
             committed[key].append(str(event.id))
     assert await pending_count(session_factory) == 12
@@ -121,7 +121,7 @@ async def test_event_committed_while_broker_down_is_published_when_it_returns(
         await ensure_topics(settings, [topic])
         before = envelope("order-1", note="before the outage")
         async with session_factory() as session:
-            add_to_outbox(session, before, topic=topic)
+            await add_to_outbox(session, before, topic=topic)
             await session.commit()
         relay.notify()
         await wait_until(
@@ -131,7 +131,7 @@ async def test_event_committed_while_broker_down_is_published_when_it_returns(
         crash(first_broker)
         during = envelope("order-1", note="during the outage")
         async with session_factory() as session:
-            add_to_outbox(session, during, topic=topic)
+            await add_to_outbox(session, during, topic=topic)
             await session.commit()
         relay.notify()
         failed = await wait_until(

@@ -7,8 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -30,6 +29,7 @@ from billing.domain.model import OrderFile, RecordedEvent
 from billing.domain.reports import SettlementItem, SettlementKind
 from billing.domain.schedule import FeeSchedule, ScheduleContent
 from contracts.common import WarrantyStatus
+from servicekit.db import insert_unless_present, table_of
 
 
 def _aware(moment: datetime) -> datetime:
@@ -39,11 +39,6 @@ def _aware(moment: datetime) -> datetime:
 
 def _maybe_aware(moment: datetime | None) -> datetime | None:
     return None if moment is None else _aware(moment)
-
-
-def _table(model: Any) -> Table:
-    table: Table = model.__table__
-    return table
 
 
 class OrderFileRepository:
@@ -217,10 +212,10 @@ class AccountRepository:
             self._seen[account.order_id] = 0
             return
         result = await self._session.execute(
-            update(_table(AccountRow))
+            update(table_of(AccountRow))
             .where(
-                _table(AccountRow).c.order_id == account.order_id,
-                _table(AccountRow).c.version == seen,
+                table_of(AccountRow).c.order_id == account.order_id,
+                table_of(AccountRow).c.version == seen,
             )
             .values(version=seen + 1, **self._fields(account))
         )
@@ -275,13 +270,9 @@ class NumberSeries:
         self, series: str, *, kind: str, order_id: str, amount: Any, at: datetime
     ) -> str:
         """The next number of ``series`` (e.g. ``R2026-000042``), entered in the register."""
-        table = _table(NumberSeriesRow)
-        bind = self._session.bind
-        dialect = postgresql if bind is not None and bind.dialect.name == "postgresql" else sqlite
+        table = table_of(NumberSeriesRow)
         await self._session.execute(
-            dialect.insert(table)
-            .values(series=series, last_number=0)
-            .on_conflict_do_nothing(index_elements=["series"])
+            insert_unless_present(self._session, table).values(series=series, last_number=0)
         )
         seq = (
             await self._session.execute(
