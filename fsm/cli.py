@@ -135,6 +135,8 @@ def run(
         broker = EmbeddedBroker(broker_port, log_file=data_dir / "broker.log")
         broker.start()
         os.environ["FSM_KAFKA_BOOTSTRAP"] = broker.bootstrap
+        for name, value in EmbeddedBroker.CLIENT_DEFAULTS.items():
+            os.environ.setdefault(name, value)
         typer.echo(f"embedded broker (Tansu, memory storage) on {broker.bootstrap}")
     try:
         if separate_processes:

@@ -63,6 +63,7 @@ class Platform:
         self.urls: dict[str, str] = {}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.env: dict[str, str] = {
+            **(EmbeddedBroker.CLIENT_DEFAULTS if self.broker is not None else {}),
             **os.environ,
             "FSM_BOOTSTRAP_API_KEY": admin_key,
             "FSM_LOG_JSON": "true",

@@ -32,7 +32,7 @@ class KafkaSettings(BaseSettings):
         le=5000,
         description="Long-poll wait of a fetch. Tansu does not end fetches early, so this is the "
         "latency a hop can add; each idle consumer also fetches this often (10 ms cost the "
-        "embedded platform about one core idle, 25 ms about 60 % of one).",
+        "embedded platform about half a core idle, 25 ms about 30 % of one).",
     )
     acks: Literal["all", "1", "0"] = "all"
     request_timeout_ms: int = Field(default=10_000, ge=1000)
@@ -44,7 +44,11 @@ class KafkaSettings(BaseSettings):
         description="Where a new consumer group starts: earliest, so no event published before "
         "a service's first start is skipped.",
     )
-    topic_partitions: int = Field(default=6, ge=1)
+    topic_partitions: int = Field(
+        default=6,
+        ge=1,
+        description="Partitions of each topic created at start-up (1 with the embedded broker).",
+    )
     topic_replication_factor: int = Field(default=1, ge=1)
     max_attempts: int = Field(
         default=5,

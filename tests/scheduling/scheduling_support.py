@@ -12,7 +12,16 @@ import httpx
 from sqlalchemy import select
 
 from contracts.base import EventData
-from contracts.common import Address, Channel, Customer, Fault, GeoPoint, Product, TimeWindow
+from contracts.common import (
+    Address,
+    Channel,
+    Customer,
+    Fault,
+    GeoPoint,
+    Product,
+    ServiceType,
+    TimeWindow,
+)
 from contracts.envelope import EventEnvelope
 from contracts.intake import OrderCreated
 from contracts.registry import parse_data
@@ -65,6 +74,7 @@ def created(
     emergency: bool = False,
     needs_verification: list[str] | None = None,
     preferred: list[TimeWindow] | None = None,
+    service_type: ServiceType = ServiceType.REPAIR,
 ) -> OrderCreated:
     """An OrderCreated with a located address."""
     return OrderCreated(
@@ -82,6 +92,7 @@ def created(
         emergency=emergency,
         needs_verification=needs_verification or [],
         preferred_windows=preferred or [],
+        service_type=service_type,
     )
 
 

@@ -7,9 +7,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 from scheduling_support import ADMIN_KEY, DONGYING, Harness, created, local, near, window
 
+from contracts.common import ServiceType
 from contracts.feedback import RevisitRequested
 from contracts.fieldwork import (
     RepairFailed,
@@ -271,6 +273,36 @@ async def test_sch_3_slots_and_booking_with_409_and_alternatives_on_a_clash(
     )
     assert fine.status_code == 200
     assert fine.json()["appointment"]["start"].startswith("2026-11-23T07:00")
+
+
+@pytest.mark.parametrize(
+    ("service_type", "free_from_hour"), [(ServiceType.REPAIR, 11), (ServiceType.INSTALLATION, 12)]
+)
+async def test_sch_3_an_installation_holds_its_technician_for_the_installation_minutes(
+    harness: Harness, service_type: ServiceType, free_from_hour: int
+) -> None:
+    await harness.add_technician("t1", capacity=8)
+    dispatcher = await harness.key("dispatcher")
+    await harness.feed(created("held", service_type=service_type))
+    held = await harness.order("held")
+    assert held["service_type"] == service_type.value
+    booked = await harness.client.post(
+        "/v1/orders/held/appointment", json=_w(window(10, hours=0.25)), headers=dispatcher
+    )
+    assert booked.status_code == 200, booked.text
+
+    # Arrivals are 5-10 minutes early (SCH-4), so the held job starts 09:50-10:10 and ends 60
+    # (repair) or 120 (installation) minutes later; a repair next door (no travel) in a 15-minute
+    # window fits from 11:00 after a repair and only from 12:00 after an installation.
+    await harness.feed(created("next"))
+    for hour in (11, 12):
+        wanted = window(hour, hours=0.25)
+        fits = await harness.client.post(
+            "/v1/orders/next/appointment", json=_w(wanted), headers=dispatcher
+        )
+        assert (fits.status_code == 200) is (hour >= free_from_hour), (hour, fits.text)
+        if fits.status_code == 200:
+            break
 
 
 # -- SCH-2 / SCH-5 -----------------------------------------------------------------------------

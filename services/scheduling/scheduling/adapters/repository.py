@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from contracts.common import AssigneeKind, GeoPoint, TimeWindow
+from contracts.common import AssigneeKind, GeoPoint, ServiceType, TimeWindow
 from contracts.scheduling import LatenessAction
 from scheduling.adapters.tables import (
     DayPlanRow,
@@ -63,6 +63,7 @@ def _order_from_row(row: DispatchOrderRow) -> DispatchOrder:
         emergency=row.emergency,
         needs_verification=list(row.needs_verification),
         loaner_required=row.loaner_required,
+        service_type=ServiceType(row.service_type),
         status=DispatchStatus(row.status),
         location=location,
         area=row.area,
@@ -201,6 +202,7 @@ class DispatchOrderRepository:
             "emergency": order.emergency,
             "needs_verification": list(order.needs_verification),
             "loaner_required": order.loaner_required,
+            "service_type": order.service_type.value,
             "status": order.status.value,
             "lat": order.location.lat if order.location else None,
             "lon": order.location.lon if order.location else None,

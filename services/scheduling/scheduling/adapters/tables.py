@@ -39,6 +39,7 @@ class DispatchOrderRow(SchedulingTable, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     loaner_required: bool = False
+    service_type: str = Field(default="repair", max_length=20)
     status: str = Field(max_length=40)
     lat: float | None = None
     lon: float | None = None

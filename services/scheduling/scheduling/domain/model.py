@@ -10,7 +10,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from contracts.base import EventData
-from contracts.common import AssigneeKind, GeoPoint, TimeWindow
+from contracts.common import AssigneeKind, GeoPoint, ServiceType, TimeWindow
 from contracts.ids import new_id
 from contracts.scheduling import (
     AppointmentConfirmed,
@@ -192,6 +192,7 @@ class DispatchOrder:
     emergency: bool
     needs_verification: list[str]
     loaner_required: bool = False
+    service_type: ServiceType = ServiceType.REPAIR
     status: DispatchStatus = DispatchStatus.AWAITING_ASSIGNMENT
     location: GeoPoint | None = None
     area: str | None = None
@@ -228,6 +229,7 @@ class DispatchOrder:
         location: GeoPoint | None = None,
         area: str | None = None,
         preferred_windows: list[TimeWindow] | None = None,
+        service_type: ServiceType = ServiceType.REPAIR,
     ) -> DispatchOrder:
         """A new order from intake: ready for assignment unless details must be verified first."""
         order = cls(
@@ -237,6 +239,7 @@ class DispatchOrder:
             emergency=emergency,
             needs_verification=list(needs_verification),
             loaner_required=loaner_required,
+            service_type=service_type,
             location=location,
             area=area,
             preferred_windows=list(preferred_windows or []),

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from contracts.common import ServiceType
+
 
 class AssignmentMode(StrEnum):
     """Whether verified orders of an area are assigned automatically or by a dispatcher (SCH-1)."""
@@ -81,9 +83,14 @@ class SchedulingPolicy(BaseModel):
     slot_lead_minutes: int = Field(default=60, ge=0)
     """SCH-3: an offered window starts at least this long from now."""
     default_job_minutes: int = Field(default=60, gt=0)
-    """Job duration of a product line not in `job_minutes_by_line`."""
+    """Repair duration of a product line not in `job_minutes_by_line`."""
     job_minutes_by_line: dict[str, int] = Field(default_factory=dict)
-    """On-site minutes by product line (job type)."""
+    """On-site minutes of a repair by product line."""
+    default_installation_minutes: int = Field(default=120, gt=0)
+    """Installation duration of a product line not in `installation_minutes_by_line`."""
+    installation_minutes_by_line: dict[str, int] = Field(default_factory=dict)
+    """On-site minutes of an installation by product line (mounting, connecting, commissioning
+    and showing the customer, FLD-10)."""
     road_factor: float = Field(default=1.3, ge=1.0)
     """Travel times: road distance = great-circle distance × this factor."""
     speed_kmh: float = Field(default=30.0, gt=0)
@@ -110,8 +117,12 @@ class SchedulingPolicy(BaseModel):
             raise ValueError("arrive_early_min_minutes must not exceed arrive_early_max_minutes")
         return self
 
-    def job_minutes(self, product_line: str) -> int:
-        """On-site minutes planned for a job of this product line."""
+    def job_minutes(self, product_line: str, service_type: ServiceType = ServiceType.REPAIR) -> int:
+        """On-site minutes planned for a job of this product line and service type."""
+        if service_type is ServiceType.INSTALLATION:
+            return self.installation_minutes_by_line.get(
+                product_line, self.default_installation_minutes
+            )
         return self.job_minutes_by_line.get(product_line, self.default_job_minutes)
 
     def mode_for(self, area: str | None) -> AssignmentMode:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contracts.common import AssigneeKind, GeoPoint, TimeWindow
+from contracts.common import AssigneeKind, GeoPoint, ServiceType, TimeWindow
 from contracts.scheduling import RescheduleInitiator, ReturnReason
 from scheduling.domain.dispatching import Slot
 from scheduling.domain.model import (
@@ -245,6 +245,8 @@ class DispatchOrderOut(BaseModel):
     order_id: str
     received_at: datetime
     product_line: str
+    service_type: ServiceType
+    """A repair or an installation: each is planned with its own on-site minutes."""
     emergency: bool
     needs_verification: list[str]
     loaner_required: bool
@@ -275,6 +277,7 @@ class DispatchOrderOut(BaseModel):
             order_id=order.order_id,
             received_at=order.received_at,
             product_line=order.product_line,
+            service_type=order.service_type,
             emergency=order.emergency,
             needs_verification=order.needs_verification,
             loaner_required=order.loaner_required,

@@ -123,7 +123,7 @@ def _held_jobs(orders: list[DispatchOrder], policy: SchedulingPolicy) -> dict[st
                     order_id=o.order_id,
                     location=o.location,
                     window=o.appointment,
-                    minutes=policy.job_minutes(o.product_line),
+                    minutes=policy.job_minutes(o.product_line, o.service_type),
                 )
             )
     return held
@@ -174,7 +174,7 @@ async def _auto_assign(
             location=order.location,
             product_line=order.product_line,
             area=order.area,
-            minutes=policy.job_minutes(order.product_line),
+            minutes=policy.job_minutes(order.product_line, order.service_type),
             technicians=technicians,
             held=held,
             windows=[window],
@@ -326,7 +326,7 @@ async def _insert_into_plan(
                         location=held.location,
                         window_start=held.appointment.start,
                         window_end=held.appointment.end,
-                        minutes=policy.job_minutes(held.product_line),
+                        minutes=policy.job_minutes(held.product_line, held.service_type),
                         skill=None,
                     ),
                 )
@@ -336,7 +336,7 @@ async def _insert_into_plan(
         location=order.location,
         window_start=window.start,
         window_end=window.end,
-        minutes=policy.job_minutes(order.product_line),
+        minutes=policy.job_minutes(order.product_line, order.service_type),
         skill=None,
     )
     origin = datetime.combine(today, datetime.min.time(), tzinfo=tz)
@@ -423,6 +423,7 @@ async def handle_event(
                         location=address.location,
                         area=address.district or address.city,
                         preferred_windows=payload.preferred_windows,
+                        service_type=payload.service_type,
                     )
                 )
                 await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
@@ -756,7 +757,7 @@ async def _slots(
         location=order.location,
         product_line=order.product_line,
         area=order.area,
-        minutes=policy.job_minutes(order.product_line),
+        minutes=policy.job_minutes(order.product_line, order.service_type),
         technicians=technicians,
         held=_held_jobs(held_orders, policy),
         windows=windows,
@@ -811,7 +812,7 @@ async def book_appointment(
                 held=held.get(tech.technician_id, []),
                 location=order.location,
                 window=cmd.window,
-                minutes=policy.job_minutes(order.product_line),
+                minutes=policy.job_minutes(order.product_line, order.service_type),
                 policy=policy,
                 travel=travel,
                 tz=tz,
@@ -946,7 +947,9 @@ async def report_position(
                 arrival = cmd.eta  # the technician's own estimate beats ours
             order.predict_arrival(arrival=arrival, now=now, policy=policy, cause="position update")
             start_work = max(arrival, order.appointment.start)
-            clock_at = start_work + timedelta(minutes=policy.job_minutes(order.product_line))
+            clock_at = start_work + timedelta(
+                minutes=policy.job_minutes(order.product_line, order.service_type)
+            )
             here = order.location or here
             await uow.orders.save(order)
         await uow.commit()
@@ -1058,7 +1061,7 @@ async def optimise_day(
                 location=o.location,  # type: ignore[arg-type]
                 window_start=o.appointment.start,  # type: ignore[union-attr]
                 window_end=o.appointment.end,  # type: ignore[union-attr]
-                minutes=policy.job_minutes(o.product_line),
+                minutes=policy.job_minutes(o.product_line, o.service_type),
                 skill=o.product_line,
                 emergency=o.emergency,
                 revisit=o.is_revisit,
