@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
 from contracts.identity import ApiKeyIssued, ApiKeyRevoked, Role
-from servicekit.db import KitTable, SessionFactory
+from servicekit.db import KitTable, SessionFactory, aware
 from servicekit.problems import ProblemError
 
 ROLES: tuple[str, ...] = ("agent", "dispatcher", "technician", "partner", "admin")
@@ -115,7 +115,7 @@ class Authenticator:
             ).scalar_one_or_none()
         if row is None or row.revoked_at is not None:
             return None
-        if row.expires_at is not None and _aware(row.expires_at) <= datetime.now(UTC):
+        if row.expires_at is not None and aware(row.expires_at) <= datetime.now(UTC):
             return None
         return Principal(
             key_id=row.key_id,
@@ -124,11 +124,6 @@ class Authenticator:
             network_id=row.network_id,
             technician_id=row.technician_id,
         )
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes even for timezone-aware columns; they were stored in UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _presented_key(request: Request) -> str | None:

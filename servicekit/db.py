@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import ColumnElement, DateTime, Table, delete, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -46,15 +46,28 @@ class _UtcSqliteDateTime(SQLITE_DATETIME):
 
     def result_processor(self, dialect: Any, coltype: Any) -> Any:
         parent = super().result_processor(dialect, coltype)
-        aware = bool(getattr(self, "timezone", False))
+        timezone_aware = bool(getattr(self, "timezone", False))
 
         def process(value: Any) -> Any:
             value = parent(value) if parent else value
-            if aware and isinstance(value, datetime) and value.tzinfo is None:
+            if timezone_aware and isinstance(value, datetime) and value.tzinfo is None:
                 value = value.replace(tzinfo=UTC)
             return value
 
         return process
+
+
+@overload
+def aware(moment: datetime) -> datetime: ...
+@overload
+def aware(moment: None) -> None: ...
+def aware(moment: datetime | None) -> datetime | None:
+    """``moment`` with UTC as its zone when it has none: every datetime is stored in UTC, and
+    SQLite hands back naive values where no timezone-aware column type converts them (JSON
+    documents, columns declared without ``timezone=True``)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def is_sqlite(url: str) -> bool:

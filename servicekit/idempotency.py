@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, col
 
-from servicekit.db import KitTable, SessionFactory
+from servicekit.db import KitTable, SessionFactory, aware
 from servicekit.problems import ProblemError
 
 HEADER = "Idempotency-Key"
@@ -101,14 +101,10 @@ def stage_claim(session: AsyncSession, *, resource_id: str | None = None) -> Non
     _claim.set(None)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 async def _load(session_factory: SessionFactory, scope: str, key: str) -> IdempotencyRecord | None:
     async with session_factory() as session:
         record = await session.get(IdempotencyRecord, (scope, key))
-        if record is not None and _aware(record.expires_at) <= datetime.now(UTC):
+        if record is not None and aware(record.expires_at) <= datetime.now(UTC):
             return None
         return record
 
@@ -172,7 +168,7 @@ async def handle_idempotently(
             # The first request committed its effects and is writing its response, or died
             # in between: wait for it, then rebuild the answer from what it changed.
             resource_id = json.loads(record.response_headers or "{}").get(RESOURCE_HEADER)
-            first_is_gone = datetime.now(UTC) - _aware(record.created_at) > timedelta(
+            first_is_gone = datetime.now(UTC) - aware(record.created_at) > timedelta(
                 seconds=wait_for_first
             )
             if rebuild is not None and resource_id and (first_is_gone or loop.time() >= deadline):

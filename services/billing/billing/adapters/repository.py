@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -29,16 +29,7 @@ from billing.domain.model import OrderFile, RecordedEvent
 from billing.domain.reports import SettlementItem, SettlementKind
 from billing.domain.schedule import FeeSchedule, ScheduleContent
 from contracts.common import WarrantyStatus
-from servicekit.db import insert_unless_present, table_of
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes; everything is stored in UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _maybe_aware(moment: datetime | None) -> datetime | None:
-    return None if moment is None else _aware(moment)
+from servicekit.db import aware, insert_unless_present, table_of
 
 
 class OrderFileRepository:
@@ -61,7 +52,7 @@ class OrderFileRepository:
                 event_id=row.event_id,
                 type=row.type,
                 version=row.version,
-                time=_aware(row.time),
+                time=aware(row.time),
                 source=row.source,
                 summary=dict(row.summary),
             )
@@ -111,7 +102,7 @@ class FeeScheduleRepository:
         return FeeSchedule(
             product_line=row.product_line,
             version=row.version,
-            published_at=_aware(row.published_at),
+            published_at=aware(row.published_at),
             published_by=row.published_by,
             content=ScheduleContent.model_validate(row.content),
         )
@@ -182,8 +173,8 @@ class AccountRepository:
             technician_id=row.technician_id,
             paid_work=row.paid_work,
             coordination_ticket=row.coordination_ticket,
-            ended_at=_maybe_aware(row.ended_at),
-            anonymised_at=_maybe_aware(row.anonymised_at),
+            ended_at=aware(row.ended_at),
+            anonymised_at=aware(row.anonymised_at),
             state=AccountState.model_validate(row.state),
             version=row.version,
         )
@@ -354,7 +345,7 @@ class PaymentRepository:
                 method=r.method,
                 amount=r.amount,
                 holder_id=r.holder_id,
-                at=_aware(r.at),
+                at=aware(r.at),
                 receipt_number=r.receipt_number,
             )
             for r in rows.scalars()
@@ -387,7 +378,7 @@ class CashRepository:
                 holder_id=r.holder_id,
                 kind=CashEntryKind(r.kind),
                 amount=r.amount,
-                at=_aware(r.at),
+                at=aware(r.at),
                 order_id=r.order_id,
                 by=r.by,
             )
@@ -473,7 +464,7 @@ class SettlementRepository:
                 order_id=r.order_id,
                 kind=SettlementKind(r.kind),
                 amount=r.amount,
-                occurred_at=_aware(r.occurred_at),
+                occurred_at=aware(r.occurred_at),
                 description=r.description,
             )
             for r in rows

@@ -31,11 +31,7 @@ from feedback.domain.complaints import Closure, Complaint, StageRecord
 from feedback.domain.findings import ConductFinding, FindingStatus, FraudCase, OpenIssueRecord
 from feedback.domain.model import OrderFile, RecordedEvent
 from feedback.domain.policy import ComplaintStage
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes; everything is stored in UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+from servicekit.db import aware
 
 
 def _utc(moment: datetime) -> datetime:
@@ -46,16 +42,12 @@ def _utc_or_none(moment: datetime | None) -> datetime | None:
     return None if moment is None else moment.astimezone(UTC)
 
 
-def _maybe(moment: datetime | None) -> datetime | None:
-    return None if moment is None else _aware(moment)
-
-
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
 def _parse(text: str | None) -> datetime | None:
-    return None if text is None else _aware(datetime.fromisoformat(text))
+    return None if text is None else aware(datetime.fromisoformat(text))
 
 
 class OrderFileRepository:
@@ -78,7 +70,7 @@ class OrderFileRepository:
                 event_id=row.event_id,
                 type=row.type,
                 version=row.version,
-                time=_aware(row.time),
+                time=aware(row.time),
                 source=row.source,
                 summary=dict(row.summary),
             )
@@ -255,15 +247,15 @@ def _case(row: CaseRow, visits: list[VisitRow]) -> Case:
     for visit in case.visits.values():
         _aware_visit(visit)
     for chain in case.chains:
-        chain.opened_at = _aware(chain.opened_at)
-        chain.closed_at = _maybe(chain.closed_at)
+        chain.opened_at = aware(chain.opened_at)
+        chain.closed_at = aware(chain.closed_at)
     return case
 
 
 def _aware_visit(visit: Visit) -> None:
-    visit.arrived_at = _maybe(visit.arrived_at)
-    visit.closed_at = _maybe(visit.closed_at)
-    visit.booked_at = _maybe(visit.booked_at)
+    visit.arrived_at = aware(visit.arrived_at)
+    visit.closed_at = aware(visit.closed_at)
+    visit.booked_at = aware(visit.booked_at)
 
 
 # -- call-backs --------------------------------------------------------------------------------
@@ -410,9 +402,9 @@ def _task(row: CallBackRow) -> CallBackTask:
         task_id=row.task_id,
         order_id=row.order_id,
         reason_rule=row.reason_rule,
-        created_at=_aware(row.created_at),
-        not_before=_aware(row.not_before),
-        due_at=_aware(row.due_at),
+        created_at=aware(row.created_at),
+        not_before=aware(row.not_before),
+        due_at=aware(row.due_at),
         dedupe_key=row.dedupe_key,
         visit_id=row.visit_id,
         technician_id=row.technician_id,
@@ -422,7 +414,7 @@ def _task(row: CallBackRow) -> CallBackTask:
         claimed_by=row.claimed_by,
         claimed_at=_parse(data.get("claimed_at")),
         attempts=[
-            Attempt(at=_aware(datetime.fromisoformat(a["at"])), by=a["by"], reached=a["reached"])
+            Attempt(at=aware(datetime.fromisoformat(a["at"])), by=a["by"], reached=a["reached"])
             for a in data.get("attempts", [])
         ],
         survey=None
@@ -432,7 +424,7 @@ def _task(row: CallBackRow) -> CallBackTask:
             satisfied=survey["satisfied"],
             scores=FollowUpScores.model_validate(survey["scores"]),
         ),
-        completed_at=_maybe(row.completed_at),
+        completed_at=aware(row.completed_at),
         cancel_reason=data.get("cancel_reason"),
     )
 
@@ -539,7 +531,7 @@ def _complaint(row: ComplaintRow) -> Complaint:
         description=data["description"],
         level=2 if row.level == 2 else 1,
         staff_fault_class=row.staff_fault_class,  # type: ignore[arg-type]
-        filed_at=_aware(row.filed_at),
+        filed_at=aware(row.filed_at),
         taken_by=data["taken_by"],
         confirmed_by_customer=data["confirmed_by_customer"],
         confirmed_at=_parse(data.get("confirmed_at")),
@@ -549,7 +541,7 @@ def _complaint(row: ComplaintRow) -> Complaint:
             StageRecord(
                 stage=ComplaintStage(s["stage"]),
                 owner=s["owner"],
-                entered_at=_aware(datetime.fromisoformat(s["entered_at"])),
+                entered_at=aware(datetime.fromisoformat(s["entered_at"])),
                 due_at=_parse(s["due_at"]),
                 left_at=_parse(s["left_at"]),
                 note=s.get("note"),
@@ -637,12 +629,12 @@ def _finding(row: ConductFindingRow) -> ConductFinding:
         task_id=row.task_id,
         aspect=row.aspect,
         grade=Grade(row.grade),
-        raised_at=_aware(row.raised_at),
+        raised_at=aware(row.raised_at),
         technician_id=row.technician_id,
         network_id=row.network_id,
         status=FindingStatus(row.status),
         decided_by=row.decided_by,
-        decided_at=_maybe(row.decided_at),
+        decided_at=aware(row.decided_at),
         note=row.note,
     )
 
@@ -702,7 +694,7 @@ class FraudRepository:
                 fraud_id=r.fraud_id,
                 order_id=r.order_id,
                 signal=FraudSignal(r.signal),
-                flagged_at=_aware(r.flagged_at),
+                flagged_at=aware(r.flagged_at),
                 dedupe_key=r.dedupe_key,
                 network_id=r.network_id,
                 visit_id=r.visit_id,
@@ -791,17 +783,17 @@ def _issue(row: IssueRow) -> OpenIssueRecord:
         issue_id=row.issue_id,
         order_id=row.order_id,
         reason=row.reason,
-        opened_at=_aware(row.opened_at),
-        department_due_at=_aware(row.department_due_at),
-        company_due_at=_aware(row.company_due_at),
+        opened_at=aware(row.opened_at),
+        department_due_at=aware(row.department_due_at),
+        company_due_at=aware(row.company_due_at),
         dedupe_key=row.dedupe_key,
         visit_id=row.visit_id,
         technician_id=row.technician_id,
         network_id=row.network_id,
         level=row.level,
-        department_escalated_at=_maybe(row.department_escalated_at),
-        company_escalated_at=_maybe(row.company_escalated_at),
-        resolved_at=_maybe(row.resolved_at),
+        department_escalated_at=aware(row.department_escalated_at),
+        company_escalated_at=aware(row.company_escalated_at),
+        resolved_at=aware(row.resolved_at),
         resolution=row.resolution,
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,15 +23,7 @@ from fieldwork.domain.coordination import Check, Contact, CoordinationTicket
 from fieldwork.domain.model import OrderContext, OrderFile, RecordedEvent
 from fieldwork.domain.visit import Visit
 from fieldwork.domain.workshop import Loaner, LoanerState, Progress, TakeBack
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes; everything is stored in UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _maybe_aware(moment: datetime | None) -> datetime | None:
-    return None if moment is None else _aware(moment)
+from servicekit.db import aware
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -62,7 +54,7 @@ class OrderFileRepository:
                 event_id=row.event_id,
                 type=row.type,
                 version=row.version,
-                time=_aware(row.time),
+                time=aware(row.time),
                 source=row.source,
                 summary=dict(row.summary),
             )
@@ -211,7 +203,7 @@ class LoanerRepository:
             visit_id=row.visit_id,
             receipt_number=row.receipt_number,
             due_back=row.due_back,
-            updated_at=_maybe_aware(row.updated_at),
+            updated_at=aware(row.updated_at),
         )
 
     async def get(self, serial: str) -> Loaner | None:
@@ -261,7 +253,7 @@ class TakeBackRepository:
             order_id=row.order_id,
             visit_id=d["visit_id"],
             promised_return_date=row.promised_return_date,
-            taken_at=_aware(datetime.fromisoformat(d["taken_at"])),
+            taken_at=aware(datetime.fromisoformat(d["taken_at"])),
             unit_serial=d.get("unit_serial"),
             appearance=d.get("appearance"),
             loaner_serial=d.get("loaner_serial"),
@@ -269,7 +261,7 @@ class TakeBackRepository:
                 Progress(at=datetime.fromisoformat(p["at"]), stage=p["stage"], note=p.get("note"))
                 for p in d.get("progress", [])
             ],
-            returned_at=_maybe_aware(row.returned_at),
+            returned_at=aware(row.returned_at),
             returned_visit_id=d.get("returned_visit_id"),
             repaired=d.get("repaired"),
             overdue_reported_at=_dt(d.get("overdue_reported_at")),
@@ -343,7 +335,7 @@ class TicketRepository:
             order_id=row.order_id,
             owner=row.owner,
             reason=d["reason"],
-            opened_at=_aware(datetime.fromisoformat(d["opened_at"])),
+            opened_at=aware(datetime.fromisoformat(d["opened_at"])),
             next_check_due=row.next_check_due,
             contacts=[
                 Contact(
@@ -363,7 +355,7 @@ class TicketRepository:
                 if d.get("check_due_reported_on")
                 else None
             ),
-            closed_at=_maybe_aware(row.closed_at),
+            closed_at=aware(row.closed_at),
             resolution=d.get("resolution"),
         )
 

@@ -38,14 +38,9 @@ from intake.domain.model import (
     SlaTimer,
     TimelineEntry,
 )
-from servicekit.db import table_of
+from servicekit.db import aware, table_of
 
 _WINDOWS = TypeAdapter(list[TimeWindow])
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything is stored in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def utc(moment: datetime) -> datetime:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from intake.adapters.repository import Cursor, OrderFilter, OrderRepository, aware
+from intake.adapters.repository import Cursor, OrderFilter, OrderRepository
 from intake.domain.exceptions import OrderNotFound
 from intake.domain.model import Order
 from intake.domain.policy import IntakePolicy
 from intake.service_layer.unit_of_work import IntakeUnitOfWork
+from servicekit.db import aware
 
 
 async def order(order_id: str, *, uow: IntakeUnitOfWork) -> Order:

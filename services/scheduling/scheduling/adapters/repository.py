@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import func, select
@@ -30,19 +30,13 @@ from scheduling.domain.model import (
     Technician,
     Visit,
 )
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes; everything is stored in UTC.
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+from servicekit.db import aware
 
 
 def _must(moment: datetime | None) -> datetime:
-    aware = _aware(moment)
-    assert aware is not None
-    return aware
+    if moment is None:
+        raise ValueError("a required timestamp is missing")
+    return aware(moment)
 
 
 def _window_json(w: TimeWindow) -> dict[str, str]:
@@ -72,12 +66,12 @@ def _order_from_row(row: DispatchOrderRow) -> DispatchOrder:
         assignee_kind=AssigneeKind(row.assignee_kind) if row.assignee_kind else None,
         technician_id=row.technician_id,
         network_id=row.network_id,
-        assigned_at=_aware(row.assigned_at),
-        network_accepted_at=_aware(row.network_accepted_at),
+        assigned_at=aware(row.assigned_at),
+        network_accepted_at=aware(row.network_accepted_at),
         appointment=appointment,
         pinned=row.pinned,
-        confirmed_at=_aware(row.confirmed_at),
-        contact_overdue_at=_aware(row.contact_overdue_at),
+        confirmed_at=aware(row.confirmed_at),
+        contact_overdue_at=aware(row.contact_overdue_at),
         contact_attempts=[
             ContactAttempt(
                 at=datetime.fromisoformat(a["at"]),
@@ -87,10 +81,10 @@ def _order_from_row(row: DispatchOrderRow) -> DispatchOrder:
             )
             for a in row.contact_attempts
         ],
-        planned_departure=_aware(row.planned_departure),
-        predicted_arrival=_aware(row.predicted_arrival),
+        planned_departure=aware(row.planned_departure),
+        predicted_arrival=aware(row.predicted_arrival),
         late_action_sent=LatenessAction(row.late_action_sent) if row.late_action_sent else None,
-        arrived_at=_aware(row.arrived_at),
+        arrived_at=aware(row.arrived_at),
     )
 
 
@@ -281,7 +275,7 @@ def _tech_from_row(row: TechnicianRow) -> Technician:
         network_id=row.network_id,
         active=row.active,
         position=position,
-        position_at=_aware(row.position_at),
+        position_at=aware(row.position_at),
     )
 
 
