@@ -12,6 +12,12 @@ from contracts.base import EventData
 from contracts.ids import new_event_id
 
 
+def event_name_of(event_type: str) -> str:
+    """The name in an event type, without prefix and version: ``fsm.OrderCreated.v1`` gives
+    ``OrderCreated``."""
+    return event_type.removeprefix("fsm.").rsplit(".v", 1)[0]
+
+
 class EventEnvelope(BaseModel):
     """One event on the bus, in CloudEvents 1.0 structured JSON form.
 
@@ -41,7 +47,7 @@ class EventEnvelope(BaseModel):
     @property
     def event_name(self) -> str:
         """The event type without prefix and version, e.g. ``OrderCreated``."""
-        return self.type.removeprefix("fsm.").rsplit(".v", 1)[0]
+        return event_name_of(self.type)
 
     @property
     def event_version(self) -> int:

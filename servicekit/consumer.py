@@ -20,7 +20,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
-from contracts.envelope import EventEnvelope
+from contracts.envelope import EventEnvelope, event_name_of
 from contracts.topics import dead_letter_topic
 from servicekit import context
 from servicekit.kafka import Publisher, make_consumer
@@ -30,6 +30,8 @@ from servicekit.settings import KafkaSettings
 log = structlog.get_logger(__name__)
 
 EventHandler = Callable[[EventEnvelope], Awaitable[None]]
+EventFilter = Callable[[str], bool]
+"""Whether a service applies events of a name (e.g. ``OrderCreated``)."""
 
 
 class PoisonMessage(Exception):
@@ -64,6 +66,7 @@ class EventConsumer:
         handler: EventHandler,
         dead_letters: Publisher,
         max_batch: int = 100,
+        accepts: EventFilter | None = None,
     ) -> None:
         self._settings = settings
         self._topics = list(topics)
@@ -72,6 +75,7 @@ class EventConsumer:
         self._handler = handler
         self._dead_letters = dead_letters
         self._max_batch = max_batch
+        self._accepts = accepts
         self._consumer: AIOKafkaConsumer | None = None
         self._processed: dict[TopicPartition, int] = {}
         self._stopping = asyncio.Event()
@@ -140,6 +144,14 @@ class EventConsumer:
             log.warning("consumer.commit_failed", error=repr(exc))
 
     async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        event_type = _header(record, "ce_type")
+        if self._accepts is not None and event_type is not None:
+            name = event_name_of(event_type)
+            if not self._accepts(name):
+                # Not applied by this service: skipped unread (the relay sets the header), as
+                # the handler would skip it after parsing the whole event.
+                EVENTS_CONSUMED.labels(self._service, name, "skipped").inc()
+                return
         try:
             envelope = EventEnvelope.from_bytes(record.value or b"")
         except (ValidationError, ValueError) as exc:
@@ -202,6 +214,13 @@ class EventConsumer:
             offset=record.offset,
             error=repr(error),
         )
+
+
+def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value).decode(errors="replace")
+    return None
 
 
 def flow_of(envelope: EventEnvelope) -> AbstractContextManager[None]:

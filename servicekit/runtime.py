@@ -24,7 +24,7 @@ from servicekit import migrations
 from servicekit.admission import AdmissionMiddleware, FairGate
 from servicekit.auth import Authenticator, apply_key_event
 from servicekit.calendar import BusinessCalendar, CalendarPolicy
-from servicekit.consumer import EventConsumer, EventHandler, PoisonMessage
+from servicekit.consumer import EventConsumer, EventFilter, EventHandler, PoisonMessage
 from servicekit.db import SessionFactory, make_engine, make_session_factory, ping
 from servicekit.http import CorrelationAndMetricsMiddleware, ops_router
 from servicekit.inbox import purge_received_before
@@ -37,6 +37,15 @@ from servicekit.settings import ServiceSettings
 log = structlog.get_logger(__name__)
 
 KEY_EVENT_TYPES = {ApiKeyIssued.cloudevents_type(), ApiKeyRevoked.cloudevents_type()}
+_KEY_EVENT_NAMES = frozenset({ApiKeyIssued.event_type, ApiKeyRevoked.event_type})
+
+
+def _accepts(applies: frozenset[str] | None) -> EventFilter | None:
+    """The consumer's filter of a service that applies only ``applies`` (and API-key events)."""
+    if applies is None:
+        return None
+    accepted = _KEY_EVENT_NAMES | applies
+    return lambda name: name in accepted
 
 
 @dataclass
@@ -52,6 +61,9 @@ class ServiceSpec:
     routers: Sequence[APIRouter]
     domain_errors: Mapping[type[Exception], tuple[int, str]] = field(default_factory=dict)
     version: str = "1.0.0"
+    applies: frozenset[str] | None = None
+    """Names of the events the service's handler applies; the consumer skips the others without
+    parsing them. None: every event reaches the handler. API-key events always do."""
 
 
 class ServiceRuntime:
@@ -98,6 +110,7 @@ class ServiceRuntime:
             service=spec.name,
             handler=self.handle_event,
             dead_letters=self.publisher,
+            accepts=_accepts(spec.applies),
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._job_tasks: list[asyncio.Task[None]] = []

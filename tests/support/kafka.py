@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from contracts.topics import dead_letter_topic
-from servicekit.consumer import EventConsumer, EventHandler
+from servicekit.consumer import EventConsumer, EventFilter, EventHandler
 from servicekit.embedded import EmbeddedBroker
 from servicekit.kafka import KafkaPublisher, ensure_topics, producer_config
 from servicekit.settings import KafkaSettings
@@ -109,13 +109,17 @@ async def produce(
     values: Sequence[bytes],
     *,
     key: bytes | None = b"key",
+    headers: Sequence[Sequence[tuple[str, bytes]]] | None = None,
 ) -> None:
-    """Send ``values`` to ``topic`` in order with one key (so one partition) and wait for acks."""
+    """Send ``values`` to ``topic`` in order with one key (so one partition) and wait for acks;
+    ``headers`` gives each message's headers."""
     producer = AIOKafkaProducer(**producer_config(settings, "test-producer"))
     await producer.start()
     try:
-        for value in values:
-            await producer.send_and_wait(topic, value, key=key)
+        for n, value in enumerate(values):
+            await producer.send_and_wait(
+                topic, value, key=key, headers=list(headers[n]) if headers else None
+            )
     finally:
         await producer.stop()
 
@@ -136,6 +140,7 @@ async def running_consumer(
     group_id: str,
     handler: EventHandler,
     start_timeout: float = 15.0,
+    accepts: EventFilter | None = None,
 ) -> AsyncIterator[tuple[EventConsumer, asyncio.Task[None]]]:
     """Run an ``EventConsumer`` on ``topic`` as a task; stop it (or reap it if cancelled) after."""
     dead_letters = KafkaPublisher(settings, client_id=f"{group_id}-dlt")
@@ -146,6 +151,7 @@ async def running_consumer(
         service="test",
         handler=handler,
         dead_letters=dead_letters,
+        accepts=accepts,
     )
     task = asyncio.create_task(consumer.run(), name=f"consumer-{group_id}")
     try:

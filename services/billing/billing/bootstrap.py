@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from billing.adapters.tables import BILLING_REGISTRY
+from billing.domain.model import EVENTS_OF_INTEREST
 from billing.domain.policy import BillingPolicy
 from billing.entrypoints import api
 from billing.entrypoints.consumer import make_handler
@@ -38,6 +39,7 @@ SPEC = ServiceSpec(
     metadata=BILLING_REGISTRY.metadata,
     migrations_dir=MIGRATIONS,
     subscribe=[events_topic(producer) for producer in PRODUCERS],
+    applies=EVENTS_OF_INTEREST,
     routers=[api.router],
     domain_errors=DOMAIN_ERRORS,
 )

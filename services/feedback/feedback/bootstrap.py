@@ -10,6 +10,7 @@ from typing import Any
 from contracts.topics import events_topic
 from feedback.adapters.calendar import UtcCalendar
 from feedback.adapters.tables import FEEDBACK_REGISTRY
+from feedback.domain.model import EVENTS_OF_INTEREST
 from feedback.domain.policy import FeedbackPolicy
 from feedback.entrypoints import api
 from feedback.entrypoints.consumer import make_handler
@@ -36,6 +37,7 @@ SPEC = ServiceSpec(
     metadata=FEEDBACK_REGISTRY.metadata,
     migrations_dir=MIGRATIONS,
     subscribe=[events_topic(producer) for producer in PRODUCERS],
+    applies=EVENTS_OF_INTEREST,
     routers=[api.router],
     domain_errors=DOMAIN_ERRORS,
 )

@@ -10,6 +10,7 @@ from contracts.topics import events_topic
 from fieldwork.adapters.report import find_cjk_font
 from fieldwork.adapters.storage import EvidenceStore, FileEvidenceStore
 from fieldwork.adapters.tables import FIELDWORK_REGISTRY
+from fieldwork.domain.model import EVENTS_OF_INTEREST
 from fieldwork.domain.policy import FieldworkPolicy
 from fieldwork.entrypoints import api
 from fieldwork.entrypoints.consumer import make_handler
@@ -36,6 +37,7 @@ SPEC = ServiceSpec(
     metadata=FIELDWORK_REGISTRY.metadata,
     migrations_dir=MIGRATIONS,
     subscribe=[events_topic(producer) for producer in PRODUCERS],
+    applies=EVENTS_OF_INTEREST,
     routers=[api.router],
     domain_errors=DOMAIN_ERRORS,
 )

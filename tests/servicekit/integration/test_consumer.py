@@ -18,6 +18,7 @@ from support.kafka import header, message_count, new_topic, produce, read_record
 from support.waiting import wait_until
 
 from contracts.envelope import EventEnvelope
+from contracts.intake import OrderCancelled
 from contracts.topics import dead_letter_topic
 from servicekit.db import SessionFactory
 from servicekit.settings import KafkaSettings
@@ -157,3 +158,54 @@ async def test_messages_a_stopped_consumer_did_not_finish_are_redelivered_and_ap
     assert second_seen == [(events[2].id, False), (events[3].id, True), (events[4].id, True)]
     assert await effect_event_ids(session_factory) == [str(e.id) for e in events]
     assert await message_count(handover_settings, dead_letter_topic(topic)) == 0
+
+
+async def test_events_the_service_does_not_apply_are_skipped_unread_and_committed(
+    handover_settings: KafkaSettings,
+) -> None:
+    topic = await new_topic(handover_settings, with_dlt=True)
+    created = envelope("order-1")
+    cancelled = EventEnvelope.wrap(
+        OrderCancelled(order_id="order-1", reason="fixed itself", cancelled_by="agent-7")
+    )
+    untyped = envelope("order-1", note="sent without a ce_type header")
+    group_id = group()
+    seen: list[uuid.UUID] = []
+
+    async def handler(event: EventEnvelope) -> None:
+        seen.append(event.id)
+
+    def typed(event: EventEnvelope) -> list[tuple[str, bytes]]:
+        return [("ce_type", event.type.encode())]
+
+    # The skipped event is last, so only its own commit moves the group past it.
+    await produce(
+        handover_settings,
+        topic,
+        [created.to_bytes(), untyped.to_bytes(), cancelled.to_bytes()],
+        headers=[typed(created), [], typed(cancelled)],
+    )
+    async with running_consumer(
+        handover_settings,
+        topic=topic,
+        group_id=group_id,
+        handler=handler,
+        accepts=lambda name: name == "OrderCreated",
+    ):
+        await wait_until(lambda: len(seen) >= 2, message="the applied events")
+        await asyncio.sleep(0.5)  # time to (wrongly) hand over the skipped one too
+    # Without a header the consumer cannot tell the type unread: the handler gets it.
+    assert seen == [created.id, untyped.id]
+
+    later = envelope("order-2")
+    await produce(handover_settings, topic, [later.to_bytes()], headers=[typed(later)])
+    everything: list[uuid.UUID] = []
+
+    async def unfiltered(event: EventEnvelope) -> None:
+        everything.append(event.id)
+
+    async with running_consumer(
+        handover_settings, topic=topic, group_id=group_id, handler=unfiltered
+    ):
+        await wait_until(lambda: everything, message="the event after the skipped one")
+    assert everything == [later.id]
