@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Text,
+    bindparam,
     func,
     insert,
     select,
@@ -69,6 +70,26 @@ class OutboxMessage(KitTable, table=True):
 
 _OUTBOX = table_of(OutboxMessage)
 _INSERT_OUTBOX = insert(_OUTBOX)
+# Built once: the relay runs them for every batch it publishes.
+_PENDING = (
+    select(
+        _OUTBOX.c.seq,
+        _OUTBOX.c.event_id,
+        _OUTBOX.c.topic,
+        _OUTBOX.c.key,
+        _OUTBOX.c.event_type,
+        _OUTBOX.c.payload,
+        _OUTBOX.c.headers,
+    )
+    .where(_OUTBOX.c.published_at.is_(None))
+    .order_by(_OUTBOX.c.seq)
+    .limit(bindparam("batch", type_=Integer))
+)
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.seq.in_(bindparam("seqs", expanding=True)))
+    .values(published_at=bindparam("sent_at"), attempts=_OUTBOX.c.attempts + 1)
+)
 
 
 async def add_to_outbox(
@@ -174,22 +195,7 @@ class OutboxRelay:
         async with self._publishing_connection() as connection:
             if connection is None:
                 return 0
-            rows = (
-                await connection.execute(
-                    select(
-                        _OUTBOX.c.seq,
-                        _OUTBOX.c.event_id,
-                        _OUTBOX.c.topic,
-                        _OUTBOX.c.key,
-                        _OUTBOX.c.event_type,
-                        _OUTBOX.c.payload,
-                        _OUTBOX.c.headers,
-                    )
-                    .where(_OUTBOX.c.published_at.is_(None))
-                    .order_by(_OUTBOX.c.seq)
-                    .limit(self._batch_size)
-                )
-            ).all()
+            rows = (await connection.execute(_PENDING, {"batch": self._batch_size})).all()
             await connection.commit()
         OUTBOX_BACKLOG.labels(self._service).set(len(rows))
         if not rows:
@@ -220,11 +226,7 @@ class OutboxRelay:
             if connection is None:  # leadership lost meanwhile: the next leader resends them
                 return 0
             if sent:
-                await connection.execute(
-                    update(_OUTBOX)
-                    .where(_OUTBOX.c.seq.in_(sent))
-                    .values(published_at=datetime.now(UTC), attempts=_OUTBOX.c.attempts + 1)
-                )
+                await connection.execute(_MARK_SENT, {"seqs": sent, "sent_at": datetime.now(UTC)})
             if error is not None and len(sent) < len(rows):
                 await connection.execute(
                     update(_OUTBOX)

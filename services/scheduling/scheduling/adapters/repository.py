@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -30,7 +30,7 @@ from scheduling.domain.model import (
     Technician,
     Visit,
 )
-from servicekit.db import aware
+from servicekit.db import aware, table_of
 
 
 def _must(moment: datetime | None) -> datetime:
@@ -256,7 +256,7 @@ def _hhmm(value: time) -> str:
     return value.strftime("%H:%M")
 
 
-def _tech_from_row(row: TechnicianRow) -> Technician:
+def _tech_from_row(row: TechnicianRow | Row[Any]) -> Technician:
     position = None
     if row.position_lat is not None and row.position_lon is not None:
         position = GeoPoint(lat=row.position_lat, lon=row.position_lon)
@@ -279,6 +279,10 @@ def _tech_from_row(row: TechnicianRow) -> Technician:
     )
 
 
+_TECHNICIANS = table_of(TechnicianRow)
+_ROSTER = select(_TECHNICIANS).order_by(_TECHNICIANS.c.technician_id)
+
+
 class TechnicianRepository:
     """Technicians by id."""
 
@@ -292,10 +296,8 @@ class TechnicianRepository:
 
     async def list(self) -> list[Technician]:
         """All technicians by id."""
-        rows = await self._session.execute(
-            select(TechnicianRow).order_by(TechnicianRow.technician_id)
-        )
-        return [_tech_from_row(r) for r in rows.scalars()]
+        # Plain rows, not ORM objects: every order placed reads the whole roster.
+        return [_tech_from_row(row) for row in await self._session.execute(_ROSTER)]
 
     async def save(self, tech: Technician) -> None:
         """Insert or update."""
