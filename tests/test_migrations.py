@@ -4,6 +4,7 @@ on PostgreSQL (a model changed without a migration fails here, not in production
 from __future__ import annotations
 
 import importlib
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -94,3 +95,90 @@ async def test_billing_0005_finds_the_promised_dates_of_invoices_issued_before_i
     finally:
         await engine.dispose()
     assert due == {"o-delivered": None, "o-none": None, "o-tracked": "2026-05-08"}
+
+
+async def test_intake_0006_enters_every_phone_of_orders_taken_before_0003(
+    database_url: str,
+) -> None:
+    import sqlalchemy as sa
+
+    spec = importlib.import_module("intake.bootstrap").SPEC
+    await upgrade(spec.migrations_dir, database_url, revision="0005")
+    orders = sa.table(
+        "orders",
+        *(
+            sa.column(name, kind)
+            for name, kind in {
+                "id": sa.String,
+                "created_at": sa.DateTime(timezone=True),
+                "status": sa.String,
+                "channel": sa.String,
+                "emergency": sa.Boolean,
+                "primary_phone": sa.String,
+                "customer": sa.JSON,
+                "product": sa.JSON,
+                "fault": sa.JSON,
+                "preferred_windows": sa.JSON,
+                "needs_verification": sa.JSON,
+                "warranty_status": sa.String,
+                "version": sa.Integer,
+                "loaner_required": sa.Boolean,
+                "awaiting_verification": sa.Boolean,
+                "dispatch_override": sa.Boolean,
+            }.items()
+        ),
+    )
+    order_phone = sa.table("order_phone", sa.column("order_id"), sa.column("phone"))
+
+    def order(order_id: str, phones: list[str]) -> dict[str, Any]:
+        return {
+            "id": order_id,
+            "created_at": datetime(2026, 1, 5, 2, 0, tzinfo=UTC),
+            "status": "received",
+            "channel": "hotline",
+            "emergency": False,
+            "primary_phone": phones[0] if phones else "",
+            "customer": {"name": "王芳", "phones": phones, "address": {}},
+            "product": {"line": "water_heater"},
+            "fault": {"description": "不出热水"},
+            "preferred_windows": [],
+            "needs_verification": [],
+            "warranty_status": "unknown",
+            "version": 1,
+            "loaner_required": False,
+            "awaiting_verification": False,
+            "dispatch_override": False,
+        }
+
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                orders.insert(),
+                [
+                    order("o-two-phones", ["+8613800138000", "+8613900139000"]),
+                    order("o-complete", ["+8613700137000"]),
+                    order("o-no-phone", []),
+                ],
+            )
+            # What revision 0003 entered: the main phones only.
+            await conn.execute(
+                order_phone.insert(),
+                [
+                    {"order_id": "o-two-phones", "phone": "+8613800138000"},
+                    {"order_id": "o-complete", "phone": "+8613700137000"},
+                ],
+            )
+        await upgrade(spec.migrations_dir, database_url)
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                sa.text("SELECT order_id, phone FROM order_phone ORDER BY order_id, phone")
+            )
+            phones = [tuple(row) for row in rows]
+    finally:
+        await engine.dispose()
+    assert phones == [
+        ("o-complete", "+8613700137000"),
+        ("o-two-phones", "+8613800138000"),
+        ("o-two-phones", "+8613900139000"),
+    ]

@@ -165,13 +165,6 @@ class OrderRepository:
                 )
             ).scalars()
         }
-        phones = set(
-            (
-                await self._session.execute(
-                    select(col(OrderPhoneRow.phone)).where(col(OrderPhoneRow.order_id) == order_id)
-                )
-            ).scalars()
-        )
         timeline = [
             TimelineEntry(
                 event_id=e.event_id,
@@ -186,7 +179,9 @@ class OrderRepository:
             row=row,
             entry_ids={e.event_id for e in timeline},
             clock_rows=clock_rows,
-            phones=phones,
+            # The phone rows are the stored customer's phones: every save writes both, and
+            # migration 0006 completed the rows of older orders. No query needed.
+            phones=set(row.customer.get("phones") or []),
         )
         return row, timeline, tracked
 
