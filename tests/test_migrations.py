@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import importlib
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, MetaData
@@ -42,13 +44,17 @@ async def test_migrations_reach_the_models_schema(service: str, database_url: st
         await engine.dispose()
 
 
+async def _upgraded_to(service: str, revision: str, database_url: str) -> Path:
+    """Migrate ``service``'s database up to ``revision``; returns its migrations directory."""
+    migrations: Path = importlib.import_module(f"{service}.bootstrap").SPEC.migrations_dir
+    await upgrade(migrations, database_url, revision=revision)
+    return migrations
+
+
 async def test_billing_0005_finds_the_promised_dates_of_invoices_issued_before_it(
     database_url: str,
 ) -> None:
-    import sqlalchemy as sa
-
-    spec = importlib.import_module("billing.bootstrap").SPEC
-    await upgrade(spec.migrations_dir, database_url, revision="0004")
+    migrations = await _upgraded_to("billing", "0004", database_url)
     account = sa.table(
         "billing_account",
         sa.column("order_id", sa.String),
@@ -86,7 +92,7 @@ async def test_billing_0005_finds_the_promised_dates_of_invoices_issued_before_i
                         state={"invoices": invoices},
                     )
                 )
-        await upgrade(spec.migrations_dir, database_url)
+        await upgrade(migrations, database_url)
         async with engine.connect() as conn:
             rows = await conn.execute(
                 sa.text("SELECT order_id, invoice_due_on FROM billing_account ORDER BY order_id")
@@ -100,10 +106,7 @@ async def test_billing_0005_finds_the_promised_dates_of_invoices_issued_before_i
 async def test_intake_0006_enters_every_phone_of_orders_taken_before_0003(
     database_url: str,
 ) -> None:
-    import sqlalchemy as sa
-
-    spec = importlib.import_module("intake.bootstrap").SPEC
-    await upgrade(spec.migrations_dir, database_url, revision="0005")
+    migrations = await _upgraded_to("intake", "0005", database_url)
     orders = sa.table(
         "orders",
         *(
@@ -169,7 +172,7 @@ async def test_intake_0006_enters_every_phone_of_orders_taken_before_0003(
                     {"order_id": "o-complete", "phone": "+8613700137000"},
                 ],
             )
-        await upgrade(spec.migrations_dir, database_url)
+        await upgrade(migrations, database_url)
         async with engine.connect() as conn:
             rows = await conn.execute(
                 sa.text("SELECT order_id, phone FROM order_phone ORDER BY order_id, phone")
