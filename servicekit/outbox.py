@@ -188,8 +188,9 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; returns how many were marked published.
 
-        The rows are read and marked in two short transactions and sent in between: no database
-        lock is held while the broker is slow or away (SQLite has one writer, and the API must
+        The rows are read and marked in two short transactions (single autocommit statements on
+        PostgreSQL's leader connection) and sent in between: no database lock is held while the
+        broker is slow or away (SQLite has one writer, and the API must
         keep taking orders during a broker outage).
         """
         async with self._publishing_connection() as connection:
@@ -283,6 +284,9 @@ class OutboxRelay:
             await connection.close()
             raise
         if got:
+            # Each of the relay's statements stands alone (read a batch, mark it sent), so no
+            # BEGIN/COMMIT round trips; the session-level lock does not depend on transactions.
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
             self._leader_connection = connection
             return True
         await connection.close()
