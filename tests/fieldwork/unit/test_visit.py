@@ -421,15 +421,19 @@ def test_fld_6_loaner_inventory_boards_lends_and_reclaims() -> None:
     assert loaner.state is LoanerState.AVAILABLE and loaner.order_id is None
 
 
-def test_fld_6_a_unit_not_back_by_its_date_raises_one_overdue_event() -> None:
-    tb = TakeBack(
+def _take_back(loaner_serial: str | None = None) -> TakeBack:
+    return TakeBack(
         receipt_number="R-1",
         order_id="o-1",
         visit_id="v-1",
         promised_return_date=date(2026, 3, 9),
         taken_at=T0,
-        loaner_serial="L1",
+        loaner_serial=loaner_serial,
     )
+
+
+def test_fld_6_a_unit_not_back_by_its_date_raises_one_overdue_event() -> None:
+    tb = _take_back(loaner_serial="L1")
 
     assert tb.check_overdue(now=T0, today=date(2026, 3, 9)) is False
     assert tb.check_overdue(now=T0, today=date(2026, 3, 10)) is True
@@ -442,13 +446,7 @@ def test_fld_6_a_unit_not_back_by_its_date_raises_one_overdue_event() -> None:
 
 
 def test_fld_6_each_workshop_step_is_published_until_the_unit_is_back() -> None:
-    tb = TakeBack(
-        receipt_number="R-1",
-        order_id="o-1",
-        visit_id="v-1",
-        promised_return_date=date(2026, 3, 9),
-        taken_at=T0,
-    )
+    tb = _take_back()
     tb.record_progress(at=T0, stage="received")
     tb.record_progress(at=T0, stage="waiting_for_part", note="主板缺货")
     assert [(e.stage, e.note) for e in tb.events if isinstance(e, WorkshopProgressRecorded)] == [

@@ -223,20 +223,13 @@ class OrderRepository:
                 self._session.add(OrderPhoneRow(order_id=order.id, phone=phone))
             tracked.phones = phones
         for clock, timer in order.clocks.items():
+            fields = self._clock_fields(order.id, timer)
             clock_row = tracked.clock_rows.get(clock)
             if clock_row is None:
-                clock_row = SlaClockRow(
-                    order_id=order.id,
-                    clock=clock.value,
-                    started_at=utc(timer.started_at),
-                    due_at=utc(timer.due_at),
-                )
-                tracked.clock_rows[clock] = clock_row
-            clock_row.started_at = utc(timer.started_at)
-            clock_row.due_at = utc(timer.due_at)
-            clock_row.stopped_at = _maybe(timer.stopped_at)
-            clock_row.breached_at = _maybe(timer.breached_at)
-            clock_row.settled = timer.settled
+                clock_row = tracked.clock_rows[clock] = SlaClockRow(**fields)
+            else:
+                for name, value in fields.items():
+                    setattr(clock_row, name, value)
             self._session.add(clock_row)
 
     async def _insert(self, order: Order) -> None:
@@ -254,18 +247,7 @@ class OrderRepository:
         if order.clocks:
             await self._session.execute(
                 insert(table_of(SlaClockRow)),
-                [
-                    {
-                        "order_id": order.id,
-                        "clock": clock.value,
-                        "started_at": utc(timer.started_at),
-                        "due_at": utc(timer.due_at),
-                        "stopped_at": _maybe(timer.stopped_at),
-                        "breached_at": _maybe(timer.breached_at),
-                        "settled": timer.settled,
-                    }
-                    for clock, timer in order.clocks.items()
-                ],
+                [self._clock_fields(order.id, timer) for timer in order.clocks.values()],
             )
         if order.timeline:
             await self._session.execute(
@@ -415,6 +397,18 @@ class OrderRepository:
                 }
                 for r in order.linked_reports
             ],
+        }
+
+    @staticmethod
+    def _clock_fields(order_id: str, timer: SlaTimer) -> dict[str, Any]:
+        return {
+            "order_id": order_id,
+            "clock": timer.clock.value,
+            "started_at": utc(timer.started_at),
+            "due_at": utc(timer.due_at),
+            "stopped_at": _maybe(timer.stopped_at),
+            "breached_at": _maybe(timer.breached_at),
+            "settled": timer.settled,
         }
 
     @staticmethod
