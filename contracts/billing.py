@@ -154,8 +154,11 @@ class PaymentCollected(_BillingEvent):
     amount: Money
     currency: Currency = "CNY"
     collected_by: str
-    """The technician or desk that took the money."""
+    """The technician or desk clerk that took the money."""
     receipt_number: str | None = None
+    at_desk: bool = False
+    """Taken at a service-hall desk (desk business, sampled for call-backs under FBK-4), not by
+    a technician on site."""
 
 
 class PaymentRefunded(_BillingEvent):

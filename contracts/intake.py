@@ -48,6 +48,9 @@ class OrderCreated(_IntakeEvent):
     on_site_due_at: AwareDatetime | None = None
     """Emergencies only: someone must be on site by then (INT-7, default 15 minutes after intake);
     no appointment is negotiated and the order goes ahead of the dispatch queue."""
+    taken_by: str | None = None
+    """Who took the request: the call-centre agent, or the service-hall clerk of a walk-in
+    (desk business, sampled for call-backs under FBK-4)."""
 
 
 class OrderVerified(_IntakeEvent):

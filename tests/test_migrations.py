@@ -185,3 +185,66 @@ async def test_intake_0006_enters_every_phone_of_orders_taken_before_0003(
         ("o-two-phones", "+8613800138000"),
         ("o-two-phones", "+8613900139000"),
     ]
+
+
+async def test_feedback_0005_keeps_the_technician_balance_of_call_backs_sampled_before_it(
+    database_url: str,
+) -> None:
+    migrations = await _upgraded_to("feedback", "0004", database_url)
+    call_back = sa.table(
+        "feedback_call_back",
+        *(
+            sa.column(name, kind)
+            for name, kind in {
+                "task_id": sa.String,
+                "order_id": sa.String,
+                "reason_rule": sa.String,
+                "status": sa.String,
+                "dedupe_key": sa.String,
+                "technician_id": sa.String,
+                "sample_rate": sa.Integer,
+                "created_at": sa.DateTime(timezone=True),
+                "not_before": sa.DateTime(timezone=True),
+                "due_at": sa.DateTime(timezone=True),
+                "data": sa.JSON,
+            }.items()
+        ),
+    )
+    moment = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
+
+    def task(task_id: str, rule: str, technician_id: str | None) -> dict[str, Any]:
+        return {
+            "task_id": task_id,
+            "order_id": f"o-{task_id}",
+            "reason_rule": rule,
+            "status": "open",
+            "dedupe_key": f"{rule}:{task_id}",
+            "technician_id": technician_id,
+            "sample_rate": 10 if rule == "FBK-4" else None,
+            "created_at": moment,
+            "not_before": moment,
+            "due_at": moment,
+            "data": {},
+        }
+
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                call_back.insert(),
+                [
+                    task("sampled", "FBK-4", "tech-1"),
+                    task("sampled-unassigned", "FBK-4", None),
+                    task("untested", "FBK-2", "tech-1"),
+                ],
+            )
+        await upgrade(migrations, database_url)
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                sa.text("SELECT task_id, stratum FROM feedback_call_back ORDER BY task_id")
+            )
+            strata = dict(tuple(row) for row in rows)
+    finally:
+        await engine.dispose()
+    # Draws balance on the stratum column now; the sampled call-backs keep their technician.
+    assert strata == {"sampled": "tech-1", "sampled-unassigned": "unassigned", "untested": None}

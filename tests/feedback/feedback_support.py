@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import select
 
 from contracts.base import EventData
-from contracts.billing import ReceiptIssued
+from contracts.billing import PaymentCollected, PaymentMethod, ReceiptIssued
 from contracts.common import AssigneeKind, Channel, Customer, Fault, Product
 from contracts.envelope import EventEnvelope
 from contracts.fieldwork import (
@@ -80,8 +80,10 @@ def created(
     line: str = "water_heater",
     emergency: bool = False,
     fault: str = "热水器打不着火",
+    channel: Channel = Channel.HOTLINE,
+    taken_by: str | None = None,
 ) -> OrderCreated:
-    """An order as intake took it."""
+    """An order as intake took it (a walk-in's at the service hall, by ``taken_by``)."""
     return OrderCreated(
         order_id=order_id,
         customer=Customer.model_validate(
@@ -89,8 +91,9 @@ def created(
         ),
         product=Product(line=line, brand=brand),
         fault=Fault(description=fault),
-        channel=Channel.HOTLINE,
+        channel=channel,
         emergency=emergency,
+        taken_by=taken_by,
     )
 
 
@@ -218,6 +221,18 @@ def resolved_remotely(order_id: str) -> OrderResolvedRemotely:
 def receipt(order_id: str, amount: str) -> ReceiptIssued:
     """Billing's receipt."""
     return ReceiptIssued(order_id=order_id, receipt_number=f"R-{order_id}", amount=Decimal(amount))
+
+
+def paid(order_id: str, amount: str, *, by: str, at_desk: bool) -> PaymentCollected:
+    """Billing's payment, taken by a technician on site or at a service-hall desk."""
+    return PaymentCollected(
+        order_id=order_id,
+        method=PaymentMethod.CASH,
+        amount=Decimal(amount),
+        collected_by=by,
+        receipt_number=f"R-{order_id}",
+        at_desk=at_desk,
+    )
 
 
 def scores(

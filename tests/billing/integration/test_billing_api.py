@@ -356,6 +356,31 @@ async def test_out_of_warranty_journey_charges_the_schedule_and_shows_it_for_the
     assert collected["collected_by"] == "t-1" and collected["amount"] == "170.00"
 
 
+async def test_fbk_4_a_payment_taken_at_a_service_hall_desk_says_so(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    clerk = await key(runtime, "agent")
+    paid = await client.post(
+        "/v1/orders/o-1/payments",
+        json={"method": "cash", "amount": "50.00", "collected_by": "clerk-7", "at_desk": True},
+        headers=clerk,
+    )
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["payment"]["at_desk"] is True
+    on_site = await client.post(
+        "/v1/orders/o-1/payments", json={"method": "card", "amount": "20.00"}, headers=clerk
+    )
+    assert on_site.status_code == 201, on_site.text
+    # Feedback samples desk business for call-backs by the clerk who took it (FBK-4).
+    first, second = [e.data for e in await outbox(runtime, "PaymentCollected")]
+    assert (first["collected_by"], first["at_desk"]) == ("clerk-7", True)
+    assert second["at_desk"] is False
+    charge = (await client.get("/v1/orders/o-1/charge", headers=clerk)).json()
+    assert [p["at_desk"] for p in charge["payments"]] == [True, False]
+
+
 async def test_bil_7_a_payment_retried_with_its_idempotency_key_is_taken_once(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:

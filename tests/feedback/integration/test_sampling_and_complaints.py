@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from feedback_support import MONDAY, Harness, created, local
+from feedback_support import MONDAY, Harness, created, local, paid
+
+from contracts.common import Channel
+from contracts.intake import OrderCancelled
+from feedback.service_layer.unit_of_work import FeedbackUnitOfWork
 
 THURSDAY = MONDAY + timedelta(days=3)
 SUNDAY = MONDAY - timedelta(days=1)
@@ -46,6 +50,53 @@ async def test_fbk_4_the_daily_job_samples_work_done_3_to_5_days_earlier_once_wi
     assert rerun.status_code == 409
     scheduled = [s for s in await harness.staged("FollowUpScheduled") if s.reason_rule == "FBK-4"]
     assert len(scheduled) == 3
+
+
+async def test_fbk_4_desk_business_is_sampled_at_its_share_balanced_over_the_desk_clerks(
+    harness: Harness,
+) -> None:
+    for i in range(20):  # walk-in requests taken at the service hall by two clerks
+        order = f"o-walk-in-{i}"
+        await harness.emit(
+            created(order, channel=Channel.WALK_IN, taken_by=f"clerk-{i % 2}"),
+            at=local(MONDAY, 9),
+        )
+    await harness.emit(
+        created("o-walk-in-cancelled", channel=Channel.WALK_IN, taken_by="clerk-0"),
+        at=local(MONDAY, 9),
+    )
+    await harness.emit(
+        OrderCancelled(order_id="o-walk-in-cancelled", reason="moved", cancelled_by="clerk-0"),
+        at=local(MONDAY, 9, 30),
+    )
+    for i in range(10):  # payments taken at the desk by a third clerk
+        order = f"o-hotline-{i}"
+        await harness.emit(created(order), at=local(MONDAY, 9))
+        payment = await harness.emit(
+            paid(order, "80.00", by="clerk-2", at_desk=True), at=local(MONDAY, 10)
+        )
+    await harness.runtime.handle_event(payment)  # a redelivery adds no desk work
+    await harness.emit(created("o-on-site"), at=local(MONDAY, 9))
+    await harness.emit(paid("o-on-site", "80.00", by="tech-0", at_desk=False), at=local(MONDAY, 11))
+
+    harness.clock.set(local(THURSDAY, 8, 30))
+    assert (await harness.runtime.app.state.sweep())["sampled"] == 3
+
+    sampled = (await harness.client.get("/v1/call-backs", params={"rule": "FBK-4"})).json()["items"]
+    assert {t["selection"]["business_type"] for t in sampled} == {"desk_business"}
+    assert {t["selection"]["population"] for t in sampled} == {30}  # not the cancelled one
+    assert {t["selection"]["rate_percent"] for t in sampled} == {10}
+    # One call-back per clerk: the sample is stratified by front-line worker.
+    assert sorted(t["selection"]["clerk"] for t in sampled) == ["clerk-0", "clerk-1", "clerk-2"]
+    assert all(t["selection"]["stratum"] == t["selection"]["clerk"] for t in sampled)
+    by_clerk = {t["selection"]["clerk"]: t for t in sampled}
+    assert by_clerk["clerk-2"]["selection"]["desk_work"] == "payment"
+    assert by_clerk["clerk-0"]["selection"]["desk_work"] == "application"
+    assert all(t["visit_id"] is None and t["technician_id"] is None for t in sampled)
+    # Later draws balance on the clerks' call-backs, not on a technician they do not have.
+    async with FeedbackUnitOfWork(harness.runtime.session_factory) as uow:
+        counts = await uow.call_backs.sampled_counts_since(local(MONDAY, 0))
+    assert counts == {"clerk-0": 1, "clerk-1": 1, "clerk-2": 1}
 
 
 async def test_int_9_a_complaint_is_taken_at_any_hour_and_dispatched_only_once_confirmed(

@@ -22,6 +22,8 @@ MIX = {
     BusinessType.GAS_LEAK_REPAIR: 0.03,
     BusinessType.OWN_BRAND_INSTALLATION: 0.02,
 }
+#: Service-hall clerks and their share of the desk business (walk-in requests, desk payments).
+CLERKS = {"clerk-a": 0.5, "clerk-b": 0.3, "clerk-c": 0.2}
 #: Stated tolerance of a configured rate over a month: ±1.5 percentage points.
 RATE_TOLERANCE = 0.015
 #: Stated balance: sampled call-backs per technician differ by at most this many over the month.
@@ -42,13 +44,26 @@ def generated_month(seed: int = 7) -> list[WorkRecord]:
                 records.append(
                     WorkRecord(
                         order_id=f"o-{day}-{t}-{n}",
-                        visit_id=f"v-{day}-{t}-{n}",
-                        technician_id=technician,
+                        work_id=f"v-{day}-{t}-{n}",
+                        worker_id=technician,
                         network_id="net-1",
                         business_type=rng.choices(types, weights)[0],
                         closed_at=closed_at.astimezone(UTC),
                     )
                 )
+        for n in range(40 + rng.randint(0, 20)):  # the hall's day: requests and payments
+            done_at = datetime.combine(work_day, time(8 + n % 10, n % 60), tzinfo=SHANGHAI)
+            records.append(
+                WorkRecord(
+                    order_id=f"o-{day}-desk-{n}",
+                    work_id=f"d-{day}-{n}",
+                    worker_id=rng.choices(list(CLERKS), list(CLERKS.values()))[0],
+                    network_id=None,
+                    business_type=BusinessType.DESK_BUSINESS,
+                    closed_at=done_at.astimezone(UTC),
+                    at_desk=True,
+                )
+            )
     return records
 
 
@@ -63,10 +78,10 @@ def run_month(records: list[WorkRecord], policy: FeedbackPolicy = POLICY) -> lis
         candidates = [
             r
             for r in records
-            if r.visit_id not in considered and in_window(r, run_day, policy, SHANGHAI)
+            if r.work_id not in considered and in_window(r, run_day, policy, SHANGHAI)
         ]
         result = draw(candidates, run_day=run_day, policy=policy, prior_counts=sampled_so_far)
-        considered.update(r.visit_id for r in candidates)
+        considered.update(r.work_id for r in candidates)
         for pick in result.picks:
             picked.append(pick.record)
             if pick.explanation["rate_percent"] < 100:
@@ -83,7 +98,7 @@ def test_fbk_4_a_month_of_sampling_hits_each_configured_rate_within_tolerance() 
     for business_type, rate in POLICY.sampling_rates_percent.items():
         achieved = selected[business_type] / population[business_type]
         assert abs(achieved - rate / 100) <= RATE_TOLERANCE, (business_type, achieved)
-    assert len({r.visit_id for r in picked}) == len(picked)  # nothing drawn twice
+    assert len({r.work_id for r in picked}) == len(picked)  # nothing drawn twice
 
 
 def test_fbk_4_a_month_of_sampling_gives_every_technician_a_similar_number_of_call_backs() -> None:
@@ -91,13 +106,30 @@ def test_fbk_4_a_month_of_sampling_gives_every_technician_a_similar_number_of_ca
     picked = run_month(records)
 
     sampled = Counter(
-        r.stratum for r in picked if POLICY.sampling_rates_percent[r.business_type] < 100
+        r.stratum
+        for r in picked
+        if POLICY.sampling_rates_percent[r.business_type] < 100 and not r.at_desk
     )
-    workload = Counter(r.stratum for r in records)
+    workload = Counter(r.stratum for r in records if not r.at_desk)
     assert set(sampled) == set(TECHNICIANS)
     assert max(sampled.values()) - min(sampled.values()) <= BALANCE_TOLERANCE, sampled
     # ...although the busiest technician did far more work than the least busy one.
     assert max(workload.values()) > 2 * min(workload.values())
+
+
+def test_fbk_4_desk_business_is_sampled_as_a_share_balanced_across_the_desk_clerks() -> None:
+    records = generated_month()
+    picked = run_month(records)
+
+    desk = [r for r in records if r.business_type is BusinessType.DESK_BUSINESS]
+    sampled = Counter(r.stratum for r in picked if r.business_type is BusinessType.DESK_BUSINESS)
+    workload = Counter(r.stratum for r in desk)
+    rate = POLICY.sampling_rates_percent[BusinessType.DESK_BUSINESS] / 100
+    assert abs(sum(sampled.values()) / len(desk) - rate) <= RATE_TOLERANCE
+    assert set(sampled) == set(CLERKS)
+    assert max(sampled.values()) - min(sampled.values()) <= BALANCE_TOLERANCE, sampled
+    # ...although clerk-a served more than twice clerk-c's customers.
+    assert workload["clerk-a"] > 2 * workload["clerk-c"]
 
 
 def test_fbk_4_the_draw_is_reproducible_from_its_seed_and_changes_with_it() -> None:
@@ -108,9 +140,9 @@ def test_fbk_4_the_draw_is_reproducible_from_its_seed_and_changes_with_it() -> N
     again = draw(list(reversed(records)), run_day=day, policy=POLICY)
     other = draw(records, run_day=day, policy=FeedbackPolicy(sampling_seed=1))
 
-    ids = [p.record.visit_id for p in first.picks]
-    assert ids == [p.record.visit_id for p in again.picks]
-    assert ids != [p.record.visit_id for p in other.picks]
+    ids = [p.record.work_id for p in first.picks]
+    assert ids == [p.record.work_id for p in again.picks]
+    assert ids != [p.record.work_id for p in other.picks]
 
 
 def test_fbk_4_each_pick_explains_its_rate_and_stratum() -> None:
@@ -123,8 +155,8 @@ def test_fbk_4_each_pick_explains_its_rate_and_stratum() -> None:
     assert sampled and full
     explanation = sampled[0].explanation
     assert explanation["rate_percent"] == 10
-    assert explanation["stratum"] == sampled[0].record.technician_id
-    assert explanation["method"] == "stratified by technician"
+    assert explanation["stratum"] == sampled[0].record.worker_id
+    assert explanation["method"] == "stratified by front-line worker"
     assert explanation["population"] == result.by_type["other_repair"]["population"]
     assert all(p.explanation["rate_percent"] == 100 for p in full)
     paid = [r for r in records if r.business_type is BusinessType.PAID_REPAIR]

@@ -90,6 +90,18 @@ async def test_int_1_business_customer_windows_fault_code_and_channel_are_record
     assert created.channel == "web"
 
 
+async def test_fbk_4_a_walk_in_order_names_the_desk_clerk_who_took_it(
+    intake: Any, make_order: Any
+) -> None:
+    clerk = await intake.as_role("agent")
+    response = await clerk.post("/v1/orders", json=make_order(channel="walk_in"))
+    assert response.status_code == 201, response.text
+    [created] = await intake.events("OrderCreated")
+    # Feedback samples desk business per clerk (FBK-4): the event says who took the request.
+    assert created.channel == "walk_in"
+    assert created.taken_by == "agent 0"
+
+
 async def test_int_1_an_installation_order_says_so_to_every_service(
     intake: Any, make_order: Any
 ) -> None:

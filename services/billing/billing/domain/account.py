@@ -104,6 +104,8 @@ class Payment(_State):
     receipt_number: str
     approved_by: str | None = None
     reason: str | None = None
+    at_desk: bool = False
+    """Taken at a service-hall desk rather than by a technician on site (FBK-4)."""
 
 
 class InvoiceStatus(StrEnum):
@@ -459,8 +461,10 @@ class BillingAccount:
         collected_by: str,
         receipt_number: str,
         now: datetime,
+        at_desk: bool = False,
     ) -> Payment:
-        """A full or partial payment, always with a receipt (BIL-7)."""
+        """A full or partial payment, always with a receipt (BIL-7); ``at_desk`` when a
+        service-hall desk took it (desk business, FBK-4)."""
         self.check_payment(amount)
         quote = self._accepted()
         payment = Payment(
@@ -471,6 +475,7 @@ class BillingAccount:
             by=collected_by,
             at=now,
             receipt_number=receipt_number,
+            at_desk=at_desk,
         )
         self.state.payments.append(payment)
         self.paid_work = True
@@ -482,6 +487,7 @@ class BillingAccount:
                 amount=amount,
                 collected_by=collected_by,
                 receipt_number=receipt_number,
+                at_desk=at_desk,
             )
         )
         self.events.append(

@@ -38,6 +38,8 @@ class CollectPayment:
     method: PaymentMethod
     amount: Decimal
     collected_by: str
+    at_desk: bool = False
+    """Taken at a service-hall desk, not by a technician on site (desk business, FBK-4)."""
 
 
 @dataclass(frozen=True)

@@ -262,6 +262,7 @@ async def collect_payment(
                 method=body.method,
                 amount=body.amount,
                 collected_by=body.collected_by or _who(principal),
+                at_desk=body.at_desk,
             )
         )
         return PaymentOut(

@@ -170,8 +170,13 @@ class PaymentIn(_In):
     collected_by: str | None = Field(
         default=None,
         max_length=200,
-        description="The technician or desk taking the money; defaults to the caller's "
+        description="The technician or desk clerk taking the money; defaults to the caller's "
         "technician id or key name.",
+    )
+    at_desk: bool = Field(
+        default=False,
+        description="Taken at a service-hall desk, not by a technician on site: desk business, "
+        "sampled for call-backs (FBK-4).",
     )
 
 

@@ -321,6 +321,7 @@ async def collect_payment(
             collected_by=cmd.collected_by,
             receipt_number=number,
             now=now,
+            at_desk=cmd.at_desk,
         )
         uow.payments.add(account.order_id, payment)
         await _settle_collected(uow, account, payment, Decimal(1))

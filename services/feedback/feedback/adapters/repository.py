@@ -19,6 +19,7 @@ from feedback.adapters.tables import (
     CaseRow,
     ComplaintRow,
     ConductFindingRow,
+    DeskWorkRow,
     FraudRow,
     IssueRow,
     OrderEventRow,
@@ -26,12 +27,13 @@ from feedback.adapters.tables import (
     VisitRow,
 )
 from feedback.domain.callbacks import Attempt, CallBackTask, Survey, TaskStatus
-from feedback.domain.case import Case, Visit
+from feedback.domain.case import Case, DeskWork, DeskWorkKind, Visit
 from feedback.domain.complaints import Closure, Complaint, StageRecord
 from feedback.domain.findings import ConductFinding, FindingStatus, FraudCase, OpenIssueRecord
 from feedback.domain.model import OrderFile, RecordedEvent
 from feedback.domain.policy import ComplaintStage
-from servicekit.db import aware
+from feedback.domain.sampling import UNASSIGNED
+from servicekit.db import aware, insert_unless_present, table_of
 
 
 def _utc(moment: datetime) -> datetime:
@@ -261,6 +263,61 @@ def _aware_visit(visit: Visit) -> None:
 # -- call-backs --------------------------------------------------------------------------------
 
 
+class DeskWorkRepository:
+    """Business done at service-hall desks, for call-back sampling (FBK-4)."""
+
+    _TABLE = table_of(DeskWorkRow)
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, work: DeskWork) -> None:
+        """Record the work once (a redelivered event adds nothing)."""
+        await self._session.execute(
+            insert_unless_present(self._session, self._TABLE),
+            {
+                "work_id": work.work_id,
+                "order_id": work.order_id,
+                "kind": str(work.kind),
+                "clerk": work.clerk,
+                "done_at": work.done_at.astimezone(UTC),
+                "sampled_on": None,
+                "sample_selected": None,
+            },
+        )
+
+    async def unsampled_between(self, start: datetime, end: datetime) -> list[DeskWork]:
+        """Desk work done in [start, end) that no draw considered yet."""
+        rows = await self._session.execute(
+            select(DeskWorkRow).where(
+                col(DeskWorkRow.sampled_on).is_(None),
+                col(DeskWorkRow.done_at) >= start,
+                col(DeskWorkRow.done_at) < end,
+            )
+        )
+        return [
+            DeskWork(
+                order_id=r.order_id,
+                work_id=r.work_id,
+                kind=DeskWorkKind(r.kind),
+                clerk=r.clerk,
+                done_at=aware(r.done_at),
+            )
+            for r in rows.scalars()
+        ]
+
+    async def mark_sampled(
+        self, work_ids: Sequence[str], *, run_day: date, selected: set[str]
+    ) -> None:
+        """Record that the draw of ``run_day`` considered this work."""
+        for work_id in work_ids:
+            row = await self._session.get(DeskWorkRow, work_id)
+            if row is not None:
+                row.sampled_on = run_day
+                row.sample_selected = work_id in selected
+                self._session.add(row)
+
+
 class CallBackRepository:
     """Call-back tasks."""
 
@@ -340,17 +397,18 @@ class CallBackRepository:
         return tasks
 
     async def sampled_counts_since(self, since: datetime) -> dict[str, int]:
-        """Sampled (rate below 100 %) call-backs per technician created since ``since`` (FBK-4)."""
+        """Sampled (rate below 100 %) call-backs per front-line worker (technician or desk clerk)
+        created since ``since`` (FBK-4)."""
         rows = await self._session.execute(
-            select(CallBackRow.technician_id, func.count())
+            select(CallBackRow.stratum, func.count())
             .where(
                 col(CallBackRow.reason_rule) == "FBK-4",
                 col(CallBackRow.sample_rate) < 100,
                 col(CallBackRow.created_at) >= since,
             )
-            .group_by(col(CallBackRow.technician_id))
+            .group_by(col(CallBackRow.stratum))
         )
-        return {(tech or "unassigned"): int(n) for tech, n in rows}
+        return {(stratum or UNASSIGNED): int(n) for stratum, n in rows}
 
     async def save(self, task: CallBackTask) -> None:
         """Insert or update the task."""
@@ -377,6 +435,7 @@ class CallBackRepository:
         row.sample_rate = (
             int(task.selection["rate_percent"]) if task.selection is not None else None
         )
+        row.stratum = task.selection.get("stratum") if task.selection is not None else None
         row.data = {
             "claimed_at": _iso(task.claimed_at),
             "selection": task.selection,

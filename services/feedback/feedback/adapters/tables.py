@@ -72,6 +72,22 @@ class VisitRow(FeedbackTable, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class DeskWorkRow(FeedbackTable, table=True):
+    """Business done at a service-hall desk, with what sampling did with it (FBK-4)."""
+
+    __tablename__ = "feedback_desk_work"
+    __table_args__ = (Index("ix_feedback_desk_work_done", "done_at"),)
+
+    work_id: str = Field(primary_key=True, max_length=220)
+    order_id: str = Field(max_length=200, index=True)
+    kind: str = Field(max_length=20)
+    clerk: str | None = Field(default=None, max_length=200)
+    done_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    sampled_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    """The run day of the draw that considered this work (FBK-4)."""
+    sample_selected: bool | None = None
+
+
 class CallBackRow(FeedbackTable, table=True):
     """A call-back task."""
 
@@ -92,6 +108,8 @@ class CallBackRow(FeedbackTable, table=True):
     network_id: str | None = Field(default=None, max_length=64)
     sample_rate: int | None = None
     """The sampling rate that picked it (FBK-4 tasks only)."""
+    stratum: str | None = Field(default=None, max_length=200)
+    """The front-line worker (technician or desk clerk) the draw balanced it on (FBK-4 only)."""
     claimed_by: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     not_before: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

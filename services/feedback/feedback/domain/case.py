@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import EventData
 from contracts.billing import PaymentCollected, ReceiptIssued
+from contracts.common import Channel
 from contracts.fieldwork import (
     CustomerSignedOff,
     InstallationCompleted,
@@ -218,6 +219,17 @@ class Case(_State):
                 self.brand = event.product.brand
                 self.emergency = event.emergency
                 self.fault_description = event.fault.description
+                if event.channel is Channel.WALK_IN:
+                    # A request taken at the service hall is desk business (FBK-4).
+                    return [
+                        DeskWork(
+                            order_id=self.order_id,
+                            work_id=f"application:{self.order_id}",
+                            kind=DeskWorkKind.APPLICATION,
+                            clerk=event.taken_by,
+                            done_at=at,
+                        )
+                    ]
             case OrderAssigned() | OrderReassigned():
                 self.technician_id = event.technician_id or self.technician_id
                 self.network_id = event.network_id or self.network_id
@@ -277,7 +289,18 @@ class Case(_State):
             case ReceiptIssued():
                 self.receipts[event.receipt_number] = event.amount
             case PaymentCollected():
-                self.payments[event.receipt_number or event_id] = event.amount
+                receipt = event.receipt_number or event_id
+                self.payments[receipt] = event.amount
+                if event.at_desk:
+                    return [
+                        DeskWork(
+                            order_id=self.order_id,
+                            work_id=f"payment:{receipt}",
+                            kind=DeskWorkKind.PAYMENT,
+                            clerk=event.collected_by,
+                            done_at=at,
+                        )
+                    ]
         return []
 
     def _revisit_booked(self, event: RevisitBooked, *, at: datetime) -> list[Reaction]:
@@ -456,4 +479,25 @@ class OpenIssue:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-Reaction = ScheduleCallBack | CancelCallBacks | OpenIssue
+class DeskWorkKind(StrEnum):
+    """Business a customer did at a service-hall desk (FBK-4's desk business)."""
+
+    APPLICATION = "application"
+    """A service request taken from a walk-in customer."""
+    PAYMENT = "payment"
+    """A payment taken at the desk."""
+
+
+@dataclass(frozen=True)
+class DeskWork:
+    """Business done at a service-hall desk. As a reaction: record it, so it joins the call-back
+    sampling population of desk business (FBK-4), stratified by clerk."""
+
+    order_id: str
+    work_id: str
+    kind: DeskWorkKind
+    clerk: str | None
+    done_at: datetime
+
+
+Reaction = ScheduleCallBack | CancelCallBacks | OpenIssue | DeskWork

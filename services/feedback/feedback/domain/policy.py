@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class BusinessType(StrEnum):
-    """What kind of work a completed visit was, for call-back sampling (FBK-4)."""
+    """What kind of work was completed, for call-back sampling (FBK-4)."""
 
     GAS_LEAK_REPAIR = "gas_leak_repair"
     PAID_REPAIR = "paid_repair"
@@ -19,6 +19,9 @@ class BusinessType(StrEnum):
     """Scattered installations, ignition and commissioning of products of other brands."""
     OTHER_REPAIR = "other_repair"
     """Free repairs of other brands, safety inspections and other work."""
+    DESK_BUSINESS = "desk_business"
+    """Business done at a service-hall desk: requests taken from walk-in customers and
+    payments taken at the desk (the rule's "a share")."""
 
 
 class ComplaintStage(StrEnum):
@@ -41,6 +44,7 @@ def _default_rates() -> dict[BusinessType, int]:
         BusinessType.OWN_BRAND_INSTALLATION: 100,
         BusinessType.OTHER_INSTALLATION: 10,
         BusinessType.OTHER_REPAIR: 10,
+        BusinessType.DESK_BUSINESS: 10,
     }
 
 

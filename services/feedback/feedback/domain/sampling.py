@@ -1,9 +1,10 @@
 """The daily call-back sample of completed work (FBK-4).
 
 Work completed 3-5 days before the run day is drawn at the rate of its business type (100 % for
-own-brand installation and repair, paid repairs and gas-leak repairs; 10 % for the rest; all from
-the policy). Within a business type the sample is *stratified by technician*: the slots go one by
-one to the technician who has had the fewest sampled call-backs so far, so every front-line worker
+own-brand installation and repair, paid repairs and gas-leak repairs; 10 % for the rest and for
+desk business; all from the policy). Within a business type the sample is *stratified by
+front-line worker* (the technician of a visit, the clerk of desk business): the slots go one by
+one to the worker who has had the fewest sampled call-backs so far, so every front-line worker
 gets a similar number. The draw is reproducible: its random choices come from a generator seeded
 with the policy seed, the run day and the business type, over candidates in a fixed order.
 """
@@ -21,25 +22,28 @@ from typing import Any
 
 from feedback.domain.policy import BusinessType, FeedbackPolicy
 
-#: The stratum of work with no known technician.
+#: The stratum of work with no known front-line worker.
 UNASSIGNED = "unassigned"
 
 
 @dataclass(frozen=True)
 class WorkRecord:
-    """A completed visit that may be sampled."""
+    """Completed work that may be sampled: a visit, or business done at a service-hall desk."""
 
     order_id: str
-    visit_id: str
-    technician_id: str | None
+    work_id: str
+    """The visit's id, or the desk work's id."""
+    worker_id: str | None
+    """Who did the work: the visit's technician, or the desk clerk."""
     network_id: str | None
     business_type: BusinessType
     closed_at: datetime
+    at_desk: bool = False
 
     @property
     def stratum(self) -> str:
-        """The technician stratum the record belongs to."""
-        return self.technician_id or UNASSIGNED
+        """The front-line worker stratum the record belongs to."""
+        return self.worker_id or UNASSIGNED
 
 
 @dataclass(frozen=True)
@@ -89,9 +93,7 @@ def draw(
 ) -> Draw:
     """Draw the day's sample from ``candidates`` (already limited to the window)."""
     counts: dict[str, int] = defaultdict(int, prior_counts or {})
-    records = sorted(
-        candidates, key=lambda r: (r.business_type, r.stratum, r.closed_at, r.visit_id)
-    )
+    records = sorted(candidates, key=lambda r: (r.business_type, r.stratum, r.closed_at, r.work_id))
     by_type_records: dict[BusinessType, list[WorkRecord]] = defaultdict(list)
     for record in records:
         by_type_records[record.business_type].append(record)
@@ -124,7 +126,7 @@ def draw(
                         "stratum_size": len(strata[record.stratum]),
                         "stratum_selected": taken[record.stratum],
                         "seed": policy.sampling_seed,
-                        "method": "all" if rate >= 100 else "stratified by technician",
+                        "method": "all" if rate >= 100 else "stratified by front-line worker",
                     },
                 )
             )
@@ -159,7 +161,7 @@ def _draw_type(
     for record in population:
         strata[record.stratum].append(record)
     order = sorted(strata)
-    rng.shuffle(order)  # seeded tie-break between technicians with equal counts
+    rng.shuffle(order)  # seeded tie-break between workers with equal counts
     rank = {stratum: i for i, stratum in enumerate(order)}
     allocated: dict[str, int] = defaultdict(int)
     for _ in range(target):

@@ -267,8 +267,9 @@ async def record_call_back(
 )
 async def run_sampling(body: SamplingRunIn, bus: BusDep, principal: AdminDep) -> Any:
     """Draw the day's sample of work completed 3-5 days earlier (FBK-4) at the policy's rate per
-    business type, stratified by technician, reproducible from the policy seed and the day. The
-    daily job does this on its own; this is for ops. 409 when that day's draw already ran."""
+    business type (desk business included), stratified by front-line worker, reproducible from the
+    policy seed and the day. The daily job does this on its own; this is for ops. 409 when that
+    day's draw already ran."""
     drawn = await bus.handle(commands.RunSampling(day=body.day))
     return SamplingRunOut.from_domain(drawn)
 

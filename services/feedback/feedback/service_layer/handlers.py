@@ -18,6 +18,7 @@ from feedback.domain.callbacks import CallBackTask, Survey, TaskStatus, fee_amou
 from feedback.domain.case import (
     CancelCallBacks,
     Case,
+    DeskWork,
     OpenIssue,
     Reaction,
     ScheduleCallBack,
@@ -31,7 +32,7 @@ from feedback.domain.findings import (
     fee_discrepancy,
 )
 from feedback.domain.model import EVENTS_OF_INTEREST, OrderFile, RecordedEvent, summarise
-from feedback.domain.policy import FeedbackPolicy
+from feedback.domain.policy import BusinessType, FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
 from feedback.service_layer.unit_of_work import FeedbackUnitOfWork
 from servicekit.consumer import PoisonMessage
@@ -130,6 +131,8 @@ async def _react(
                     policy=policy,
                     calendar=calendar,
                 )
+            case DeskWork():
+                await uow.desk_work.add(reaction)
 
 
 async def _schedule(
@@ -363,8 +366,8 @@ async def run_sampling(
     policy: FeedbackPolicy,
     calendar: WorkingCalendar,
 ) -> sampling.Draw:
-    """Draw the day's sample of work completed 3-5 days earlier (once per day) and queue a
-    call-back for each pick, with the reason it was picked."""
+    """Draw the day's sample of work completed 3-5 days earlier, visits and desk business (once
+    per day), and queue a call-back for each pick, with the reason it was picked."""
     now = clock()
     run_day = cmd.day or now.astimezone(calendar.tz).date()
     first, last = sampling.window(run_day, policy)
@@ -374,7 +377,13 @@ async def run_sampling(
         if await uow.sampling_runs.get(run_day) is not None:
             raise SamplingAlreadyRun(run_day.isoformat())
         keys = await uow.cases.unsampled_completed_between(start, end)
-        cases = {c.order_id: c for c in await uow.cases.many([o for o, _ in keys])}
+        desk_work = await uow.desk_work.unsampled_between(start, end)
+        cases = {
+            c.order_id: c
+            for c in await uow.cases.many(
+                [o for o, _ in keys] + [work.order_id for work in desk_work]
+            )
+        }
         records: list[sampling.WorkRecord] = []
         for order_id, visit_id in keys:
             case = cases.get(order_id)
@@ -385,11 +394,27 @@ async def run_sampling(
             records.append(
                 sampling.WorkRecord(
                     order_id=order_id,
-                    visit_id=visit_id,
-                    technician_id=visit.technician_id,
+                    work_id=visit_id,
+                    worker_id=visit.technician_id,
                     network_id=visit.network_id or case.network,
                     business_type=case.business_type(visit, policy),
                     closed_at=visit.closed_at,
+                )
+            )
+        desk_kinds = {work.work_id: work.kind for work in desk_work}
+        for work in desk_work:
+            case = cases.get(work.order_id)
+            if case is not None and case.cancelled:
+                continue
+            records.append(
+                sampling.WorkRecord(
+                    order_id=work.order_id,
+                    work_id=work.work_id,
+                    worker_id=work.clerk,
+                    network_id=None,
+                    business_type=BusinessType.DESK_BUSINESS,
+                    closed_at=work.done_at,
+                    at_desk=True,
                 )
             )
         prior = await uow.call_backs.sampled_counts_since(
@@ -399,24 +424,29 @@ async def run_sampling(
         due = calendar.add_working_time(now, timedelta(hours=policy.sample_due_working_hours))
         for pick in result.picks:
             record = pick.record
+            desk_kind = desk_kinds.get(record.work_id) if record.at_desk else None
             task = CallBackTask.schedule(
                 order_id=record.order_id,
                 rule="FBK-4",
                 now=now,
                 not_before=now,
                 due_at=due,
-                dedupe_key=f"FBK-4:{record.order_id}:{record.visit_id}",
-                visit_id=record.visit_id,
-                technician_id=record.technician_id,
+                dedupe_key=f"FBK-4:{record.order_id}:{record.work_id}",
+                visit_id=None if record.at_desk else record.work_id,
+                technician_id=None if record.at_desk else record.worker_id,
                 network_id=record.network_id,
-                selection=pick.explanation,
+                selection=pick.explanation
+                if desk_kind is None
+                else {**pick.explanation, "desk_work": str(desk_kind), "clerk": record.worker_id},
             )
             uow.track(task)
             await uow.call_backs.save(task)
-        await uow.cases.mark_sampled(
-            keys,
+        picked = {(p.record.order_id, p.record.work_id) for p in result.picks}
+        await uow.cases.mark_sampled(keys, run_day=run_day, selected=picked)
+        await uow.desk_work.mark_sampled(
+            [work.work_id for work in desk_work],
             run_day=run_day,
-            selected={(p.record.order_id, p.record.visit_id) for p in result.picks},
+            selected={work_id for _, work_id in picked},
         )
         await uow.sampling_runs.add(
             run_day=run_day, ran_at=now, seed=policy.sampling_seed, summary=result.by_type

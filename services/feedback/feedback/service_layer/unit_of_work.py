@@ -8,6 +8,7 @@ from feedback.adapters.repository import (
     CallBackRepository,
     CaseRepository,
     ComplaintRepository,
+    DeskWorkRepository,
     FindingRepository,
     FraudRepository,
     IssueRepository,
@@ -24,6 +25,7 @@ class FeedbackUnitOfWork(SqlUnitOfWork):
     cases: CaseRepository
     call_backs: CallBackRepository
     complaints: ComplaintRepository
+    desk_work: DeskWorkRepository
     findings: FindingRepository
     frauds: FraudRepository
     issues: IssueRepository
@@ -35,6 +37,7 @@ class FeedbackUnitOfWork(SqlUnitOfWork):
         self.cases = CaseRepository(self.session)
         self.call_backs = CallBackRepository(self.session)
         self.complaints = ComplaintRepository(self.session)
+        self.desk_work = DeskWorkRepository(self.session)
         self.findings = FindingRepository(self.session)
         self.frauds = FraudRepository(self.session)
         self.issues = IssueRepository(self.session)

@@ -281,8 +281,10 @@ class Order:
         loaner_required: bool = False,
         clocks: dict[SlaClock, SlaTimer] | None = None,
         service_type: ServiceType = ServiceType.REPAIR,
+        taken_by: str | None = None,
     ) -> Order:
-        """Accept a new request and record OrderCreated (INT-1, INT-2, INT-5..INT-7)."""
+        """Accept a new request and record OrderCreated (INT-1, INT-2, INT-5..INT-7); the event
+        names who took it (a walk-in's clerk makes it desk business, FBK-4)."""
         order = cls(
             id=str(new_id()),
             customer=customer,
@@ -315,6 +317,7 @@ class Order:
                 loaner_required=loaner_required,
                 service_type=service_type,
                 on_site_due_at=on_site.due_at if on_site else None,
+                taken_by=taken_by,
             )
         )
         return order

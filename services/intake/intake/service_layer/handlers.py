@@ -136,6 +136,7 @@ async def create_order(
             loaner_required=loaner_required(cmd.product, cmd.fault, policy),
             clocks=start_clocks(now, calendar=calendar, policy=policy, emergency=emergency),
             service_type=cmd.service_type,
+            taken_by=cmd.taken_by,
         )
         await uow.orders.add(order)
         await uow.commit()
