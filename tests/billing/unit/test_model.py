@@ -2,48 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from billing.domain.model import (
     EVENTS_OF_INTEREST,
     SUMMARY_MAX_FIELDS,
     SUMMARY_MAX_TEXT,
-    OrderFile,
-    RecordedEvent,
     summarise,
 )
 from contracts.registry import REGISTRY
-
-T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-
-def event(event_id: str, type_: str = "OrderAssigned", *, minutes: int = 0) -> RecordedEvent:
-    return RecordedEvent(
-        event_id=event_id,
-        type=type_,
-        version=1,
-        time=T0 + timedelta(minutes=minutes),
-        source="/fsm/scheduling",
-        summary={"visit_id": "v-1"},
-    )
-
-
-def test_an_event_is_recorded_once() -> None:
-    order_file = OrderFile(order_id="o-1")
-
-    assert order_file.record(event("e-1")) is True
-    assert order_file.record(event("e-1")) is False
-    assert [e.event_id for e in order_file.entries] == ["e-1"]
-
-
-def test_events_are_kept_oldest_first_whatever_order_they_arrive_in() -> None:
-    order_file = OrderFile(order_id="o-1")
-
-    order_file.record(event("late", "AppointmentConfirmed", minutes=30))
-    order_file.record(event("early", "OrderAssigned", minutes=0))
-    order_file.record(event("middle", "OrderReassigned", minutes=10))
-
-    assert [e.event_id for e in order_file.entries] == ["early", "middle", "late"]
 
 
 def test_the_summary_keeps_scalars_and_flattens_objects_one_level() -> None:

@@ -81,11 +81,3 @@ class OrderFile:
 
     order_id: str
     entries: list[RecordedEvent] = field(default_factory=list)
-
-    def record(self, event: RecordedEvent) -> bool:
-        """Put ``event`` on the file in time order; False when it is already there."""
-        if any(e.event_id == event.event_id for e in self.entries):
-            return False
-        self.entries.append(event)
-        self.entries.sort(key=lambda e: (e.time, e.event_id))
-        return True

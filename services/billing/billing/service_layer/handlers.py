@@ -15,7 +15,7 @@ from billing.domain import commands
 from billing.domain.account import BillingAccount, InvoiceStatus, Payment, QuoteRequest
 from billing.domain.cash import CashLedger
 from billing.domain.exceptions import OrderNotFound, ScheduleVersionTaken
-from billing.domain.model import EVENTS_OF_INTEREST, OrderFile, RecordedEvent, summarise
+from billing.domain.model import EVENTS_OF_INTEREST, RecordedEvent, summarise
 from billing.domain.policy import BillingPolicy
 from billing.domain.reports import SettlementItem, SettlementKind
 from billing.domain.schedule import FeeSchedule
@@ -46,12 +46,7 @@ async def record_event(
     async with uow:
         if not await uow.claim_inbox(envelope):
             return
-        order_file = await uow.order_files.get(envelope.subject) or OrderFile(
-            order_id=envelope.subject
-        )
-        entry = recorded_event(envelope)
-        if order_file.record(entry):
-            await uow.order_files.save(order_file, new_entries=[entry])
+        if await uow.order_files.record(envelope.subject, recorded_event(envelope)):
             log.info("billing.event_recorded", type=envelope.type, subject=envelope.subject)
         try:
             payload = parse_data(envelope)

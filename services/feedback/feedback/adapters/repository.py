@@ -52,6 +52,9 @@ def _parse(text: str | None) -> datetime | None:
     return None if text is None else aware(datetime.fromisoformat(text))
 
 
+_ORDER_EVENTS = table_of(OrderEventRow)
+
+
 class OrderFileRepository:
     """Order files: the recorded events of each order."""
 
@@ -82,20 +85,22 @@ class OrderFileRepository:
             return None
         return OrderFile(order_id=order_id, entries=entries)
 
-    async def save(self, order_file: OrderFile, *, new_entries: list[RecordedEvent]) -> None:
-        """Persist the events recorded on the file since it was loaded."""
-        for entry in new_entries:
-            self._session.add(
-                OrderEventRow(
-                    event_id=entry.event_id,
-                    order_id=order_file.order_id,
-                    type=entry.type,
-                    version=entry.version,
-                    time=entry.time,
-                    source=entry.source,
-                    summary=dict(entry.summary),
-                )
-            )
+    async def record(self, order_id: str, entry: RecordedEvent) -> bool:
+        """Put ``entry`` on the order's file without reading the file: one insert that the
+        table's key turns into a no-op when the event is already there (then False)."""
+        recorded = await self._session.execute(
+            insert_unless_present(self._session, _ORDER_EVENTS).returning(_ORDER_EVENTS.c.event_id),
+            {
+                "event_id": entry.event_id,
+                "order_id": order_id,
+                "type": entry.type,
+                "version": entry.version,
+                "time": entry.time,
+                "source": entry.source,
+                "summary": dict(entry.summary),
+            },
+        )
+        return recorded.first() is not None
 
 
 # -- cases and visits ----------------------------------------------------------------------------

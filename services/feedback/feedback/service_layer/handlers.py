@@ -31,7 +31,7 @@ from feedback.domain.findings import (
     OpenIssueRecord,
     fee_discrepancy,
 )
-from feedback.domain.model import EVENTS_OF_INTEREST, OrderFile, RecordedEvent, summarise
+from feedback.domain.model import EVENTS_OF_INTEREST, RecordedEvent, summarise
 from feedback.domain.policy import BusinessType, FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
 from feedback.service_layer.unit_of_work import FeedbackUnitOfWork
@@ -61,12 +61,7 @@ async def record_event(
     async with uow:
         if not await uow.claim_inbox(envelope):
             return
-        order_file = await uow.order_files.get(envelope.subject) or OrderFile(
-            order_id=envelope.subject
-        )
-        entry = recorded_event(envelope)
-        if order_file.record(entry):
-            await uow.order_files.save(order_file, new_entries=[entry])
+        if await uow.order_files.record(envelope.subject, recorded_event(envelope)):
             log.info("feedback.event_recorded", type=envelope.type, subject=envelope.subject)
         try:
             payload = parse_data(envelope)

@@ -23,7 +23,7 @@ from fieldwork.domain.coordination import Check, Contact, CoordinationTicket
 from fieldwork.domain.model import OrderContext, OrderFile, RecordedEvent
 from fieldwork.domain.visit import Visit
 from fieldwork.domain.workshop import Loaner, LoanerState, Progress, TakeBack
-from servicekit.db import aware
+from servicekit.db import aware, insert_unless_present, table_of
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -32,6 +32,9 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
+
+
+_ORDER_EVENTS = table_of(OrderEventRow)
 
 
 class OrderFileRepository:
@@ -64,20 +67,22 @@ class OrderFileRepository:
             return None
         return OrderFile(order_id=order_id, entries=entries)
 
-    async def save(self, order_file: OrderFile, *, new_entries: list[RecordedEvent]) -> None:
-        """Persist the events recorded on the file since it was loaded."""
-        for entry in new_entries:
-            self._session.add(
-                OrderEventRow(
-                    event_id=entry.event_id,
-                    order_id=order_file.order_id,
-                    type=entry.type,
-                    version=entry.version,
-                    time=entry.time,
-                    source=entry.source,
-                    summary=dict(entry.summary),
-                )
-            )
+    async def record(self, order_id: str, entry: RecordedEvent) -> bool:
+        """Put ``entry`` on the order's file without reading the file: one insert that the
+        table's key turns into a no-op when the event is already there (then False)."""
+        recorded = await self._session.execute(
+            insert_unless_present(self._session, _ORDER_EVENTS).returning(_ORDER_EVENTS.c.event_id),
+            {
+                "event_id": entry.event_id,
+                "order_id": order_id,
+                "type": entry.type,
+                "version": entry.version,
+                "time": entry.time,
+                "source": entry.source,
+                "summary": dict(entry.summary),
+            },
+        )
+        return recorded.first() is not None
 
 
 class OrderContextRepository:

@@ -35,7 +35,6 @@ from fieldwork.domain.exceptions import (
 from fieldwork.domain.model import (
     EVENTS_OF_INTEREST,
     OrderContext,
-    OrderFile,
     RecordedEvent,
     summarise,
 )
@@ -619,12 +618,7 @@ async def record_event(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> 
     async with uow:
         if not await uow.claim_inbox(envelope):
             return
-        order_file = await uow.order_files.get(envelope.subject) or OrderFile(
-            order_id=envelope.subject
-        )
-        entry = recorded_event(envelope)
-        if order_file.record(entry):
-            await uow.order_files.save(order_file, new_entries=[entry])
+        if await uow.order_files.record(envelope.subject, recorded_event(envelope)):
             log.info("fieldwork.event_recorded", type=envelope.type, subject=envelope.subject)
             await _project(envelope, uow=uow)
         await uow.commit()
