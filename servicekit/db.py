@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, overload
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import registry
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import SQLModel
 
 KIT_REGISTRY = registry()
@@ -151,6 +153,21 @@ def insert_unless_present(session: AsyncSession, table: Table) -> postgresql.Ins
 def _insert_unless_present(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     return statement.on_conflict_do_nothing()
+
+
+async def insert_if_absent(session: AsyncSession, table: Table, row: Mapping[str, Any]) -> bool:
+    """Insert ``row`` into ``table`` unless a row with its key exists, in one statement
+    (``INSERT ... ON CONFLICT DO NOTHING RETURNING``); whether it went in. On PostgreSQL a
+    concurrent insert of the same key waits for the other transaction and gets False if that
+    one commits."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    inserted = await session.execute(_insert_returning_key(dialect, table), dict(row))
+    return inserted.first() is not None
+
+
+@functools.cache
+def _insert_returning_key(dialect: str, table: Table) -> ReturningInsert[Any]:
+    return _insert_unless_present(dialect, table).returning(*table.primary_key.columns)
 
 
 async def delete_in_batches(

@@ -13,7 +13,7 @@ from servicekit.db import (
     KitTable,
     SessionFactory,
     delete_in_batches,
-    insert_unless_present,
+    insert_if_absent,
     table_of,
 )
 
@@ -45,8 +45,9 @@ async def claim(session: AsyncSession, envelope: EventEnvelope) -> bool:
     ``INSERT ... ON CONFLICT DO NOTHING``: a concurrent claim of the same id waits for the
     first transaction and gets False if it commits, so the effects are applied once.
     """
-    inserted = await session.execute(
-        insert_unless_present(session, _INBOX).returning(_INBOX.c.event_id),
+    return await insert_if_absent(
+        session,
+        _INBOX,
         {
             "event_id": str(envelope.id),
             "event_type": envelope.type,
@@ -54,7 +55,6 @@ async def claim(session: AsyncSession, envelope: EventEnvelope) -> bool:
             "received_at": datetime.now(UTC),
         },
     )
-    return inserted.first() is not None
 
 
 async def purge_received_before(

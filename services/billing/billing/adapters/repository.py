@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,7 +29,7 @@ from billing.domain.model import OrderFile, RecordedEvent
 from billing.domain.reports import SettlementItem, SettlementKind
 from billing.domain.schedule import FeeSchedule, ScheduleContent
 from contracts.common import WarrantyStatus
-from servicekit.db import aware, insert_unless_present, table_of
+from servicekit.db import aware, insert_if_absent, insert_unless_present, table_of
 
 _ORDER_EVENTS = table_of(OrderEventRow)
 
@@ -67,19 +67,10 @@ class OrderFileRepository:
     async def record(self, order_id: str, entry: RecordedEvent) -> bool:
         """Put ``entry`` on the order's file without reading the file: one insert that the
         table's key turns into a no-op when the event is already there (then False)."""
-        recorded = await self._session.execute(
-            insert_unless_present(self._session, _ORDER_EVENTS).returning(_ORDER_EVENTS.c.event_id),
-            {
-                "event_id": entry.event_id,
-                "order_id": order_id,
-                "type": entry.type,
-                "version": entry.version,
-                "time": entry.time,
-                "source": entry.source,
-                "summary": dict(entry.summary),
-            },
+        # The entry's fields are the table's columns.
+        return await insert_if_absent(
+            self._session, _ORDER_EVENTS, {"order_id": order_id, **asdict(entry)}
         )
-        return recorded.first() is not None
 
     async def scrub_personal_data(self, order_id: str) -> None:
         """Drop the personal fields of the order's event summaries (BIL-11)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -33,7 +34,7 @@ from feedback.domain.findings import ConductFinding, FindingStatus, FraudCase, O
 from feedback.domain.model import OrderFile, RecordedEvent
 from feedback.domain.policy import ComplaintStage
 from feedback.domain.sampling import UNASSIGNED
-from servicekit.db import aware, insert_unless_present, table_of
+from servicekit.db import aware, insert_if_absent, table_of
 
 
 def _utc(moment: datetime) -> datetime:
@@ -88,19 +89,10 @@ class OrderFileRepository:
     async def record(self, order_id: str, entry: RecordedEvent) -> bool:
         """Put ``entry`` on the order's file without reading the file: one insert that the
         table's key turns into a no-op when the event is already there (then False)."""
-        recorded = await self._session.execute(
-            insert_unless_present(self._session, _ORDER_EVENTS).returning(_ORDER_EVENTS.c.event_id),
-            {
-                "event_id": entry.event_id,
-                "order_id": order_id,
-                "type": entry.type,
-                "version": entry.version,
-                "time": entry.time,
-                "source": entry.source,
-                "summary": dict(entry.summary),
-            },
+        # The entry's fields are the table's columns.
+        return await insert_if_absent(
+            self._session, _ORDER_EVENTS, {"order_id": order_id, **asdict(entry)}
         )
-        return recorded.first() is not None
 
 
 # -- cases and visits ----------------------------------------------------------------------------
@@ -278,8 +270,9 @@ class DeskWorkRepository:
 
     async def add(self, work: DeskWork) -> None:
         """Record the work once (a redelivered event adds nothing)."""
-        await self._session.execute(
-            insert_unless_present(self._session, self._TABLE),
+        await insert_if_absent(
+            self._session,
+            self._TABLE,
             {
                 "work_id": work.work_id,
                 "order_id": work.order_id,

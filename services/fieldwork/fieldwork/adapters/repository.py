@@ -23,7 +23,7 @@ from fieldwork.domain.coordination import Check, Contact, CoordinationTicket
 from fieldwork.domain.model import OrderContext, OrderFile, RecordedEvent
 from fieldwork.domain.visit import Visit
 from fieldwork.domain.workshop import Loaner, LoanerState, Progress, TakeBack
-from servicekit.db import aware, insert_unless_present, table_of
+from servicekit.db import aware, insert_if_absent, table_of
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -70,19 +70,10 @@ class OrderFileRepository:
     async def record(self, order_id: str, entry: RecordedEvent) -> bool:
         """Put ``entry`` on the order's file without reading the file: one insert that the
         table's key turns into a no-op when the event is already there (then False)."""
-        recorded = await self._session.execute(
-            insert_unless_present(self._session, _ORDER_EVENTS).returning(_ORDER_EVENTS.c.event_id),
-            {
-                "event_id": entry.event_id,
-                "order_id": order_id,
-                "type": entry.type,
-                "version": entry.version,
-                "time": entry.time,
-                "source": entry.source,
-                "summary": dict(entry.summary),
-            },
+        # The entry's fields are the table's columns.
+        return await insert_if_absent(
+            self._session, _ORDER_EVENTS, {"order_id": order_id, **asdict(entry)}
         )
-        return recorded.first() is not None
 
 
 class OrderContextRepository:
