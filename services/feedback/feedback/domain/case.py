@@ -222,13 +222,7 @@ class Case(_State):
                 if event.channel is Channel.WALK_IN:
                     # A request taken at the service hall is desk business (FBK-4).
                     return [
-                        DeskWork(
-                            order_id=self.order_id,
-                            work_id=f"application:{self.order_id}",
-                            kind=DeskWorkKind.APPLICATION,
-                            clerk=event.taken_by,
-                            done_at=at,
-                        )
+                        self._desk_work(DeskWorkKind.APPLICATION, self.order_id, event.taken_by, at)
                     ]
             case OrderAssigned() | OrderReassigned():
                 self.technician_id = event.technician_id or self.technician_id
@@ -292,16 +286,19 @@ class Case(_State):
                 receipt = event.receipt_number or event_id
                 self.payments[receipt] = event.amount
                 if event.at_desk:
-                    return [
-                        DeskWork(
-                            order_id=self.order_id,
-                            work_id=f"payment:{receipt}",
-                            kind=DeskWorkKind.PAYMENT,
-                            clerk=event.collected_by,
-                            done_at=at,
-                        )
-                    ]
+                    return [self._desk_work(DeskWorkKind.PAYMENT, receipt, event.collected_by, at)]
         return []
+
+    def _desk_work(
+        self, kind: DeskWorkKind, reference: str, clerk: str | None, at: datetime
+    ) -> DeskWork:
+        return DeskWork(
+            order_id=self.order_id,
+            work_id=f"{kind}:{reference}",
+            kind=kind,
+            clerk=clerk,
+            done_at=at,
+        )
 
     def _revisit_booked(self, event: RevisitBooked, *, at: datetime) -> list[Reaction]:
         visit = self.visit(event.visit_id)
