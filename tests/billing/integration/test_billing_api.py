@@ -362,6 +362,15 @@ async def test_fbk_4_a_payment_taken_at_a_service_hall_desk_says_so(
     await publish(client)
     await accepted_order(runtime, "o-1")
     clerk = await key(runtime, "agent")
+    technician = await key(runtime, "technician", technician_id="t-1")
+    refused = await client.post(
+        "/v1/orders/o-1/payments",
+        json={"method": "cash", "amount": "50.00", "at_desk": True},
+        headers=technician,
+    )
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "desk" in refused.json()["detail"]
     paid = await client.post(
         "/v1/orders/o-1/payments",
         json={"method": "cash", "amount": "50.00", "collected_by": "clerk-7", "at_desk": True},

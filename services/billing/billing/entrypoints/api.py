@@ -253,7 +253,14 @@ async def collect_payment(
     """Take a full or partial payment of the accepted quote's charge; a receipt numbered
     gaplessly in the receipt series is always issued (BIL-7). Publishes PaymentCollected and
     ReceiptIssued. Cash adds to the collector's cash on hand, which raises CashRemittanceDue
-    above the cash limit (BIL-10). Send an `Idempotency-Key` to retry safely."""
+    above the cash limit (BIL-10). Send an `Idempotency-Key` to retry safely. `at_desk` marks a
+    payment taken at a service-hall desk (desk business, FBK-4); technicians take theirs on site."""
+    if body.at_desk and principal.role == "technician":
+        raise ProblemError(
+            403,
+            "A technician takes payments on site; only desk staff record a desk payment (at_desk).",
+            title="Forbidden",
+        )
 
     async def run() -> PaymentOut:
         account, payment = await bus.handle(
