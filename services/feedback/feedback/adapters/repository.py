@@ -257,7 +257,7 @@ def _aware_visit(visit: Visit) -> None:
     visit.booked_at = aware(visit.booked_at)
 
 
-# -- call-backs --------------------------------------------------------------------------------
+# -- desk work (FBK-4) -------------------------------------------------------------------------
 
 
 class DeskWorkRepository:
@@ -314,6 +314,9 @@ class DeskWorkRepository:
                 row.sampled_on = run_day
                 row.sample_selected = work_id in selected
                 self._session.add(row)
+
+
+# -- call-backs --------------------------------------------------------------------------------
 
 
 class CallBackRepository:
