@@ -288,7 +288,10 @@ def webhook_router(
         body: SubscriptionCreate, owner: OwnerScope = scope_dep, session: AsyncSession = session_dep
     ) -> SubscriptionCreated:
         """Add an endpoint; the response carries its signing secret. The URL must resolve to a
-        public address (private, loopback and link-local addresses are refused)."""
+        public address (private, loopback and link-local addresses are refused). Deliveries are
+        signed per Standard Webhooks and sent at least once, concurrently, retried after a
+        failure: they can arrive out of order or twice. Deduplicate by the `webhook-id` header
+        and order an order's events by their `time`."""
         if owner.unrestricted:
             if not body.owner_id:
                 raise ProblemError(
