@@ -1,5 +1,5 @@
 """Call-backs from the event stream, the queue agents work from, and what the answers lead to
-(FBK-1..FBK-3, FBK-5..FBK-8), on SQLite and PostgreSQL."""
+(FBK-1..FBK-8), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from feedback_support import (
     created,
     late,
     local,
+    paid,
     receipt,
     repaired,
     resolved_remotely,
@@ -24,6 +25,8 @@ from feedback_support import (
 )
 
 from contracts.fieldwork import VisitOutcome
+from feedback.domain.callbacks import CallBackTask
+from feedback.service_layer.unit_of_work import FeedbackUnitOfWork
 
 TUESDAY = MONDAY + timedelta(days=1)
 
@@ -432,3 +435,53 @@ async def test_fbk_12_an_open_issue_goes_to_the_department_at_once_and_the_compa
         ("o-2", "department"),
         ("o-1", "company"),
     ]
+
+
+async def test_fbk_4_a_call_back_about_desk_business_rates_the_desk_not_the_field_work(
+    harness: Harness,
+) -> None:
+    await harness.emit(created("o-desk"), at=local(MONDAY, 9))
+    await harness.emit(paid("o-desk", "80.00", by="clerk-2", at_desk=True), at=local(MONDAY, 9))
+    await harness.completed_visit("o-desk", "v-desk", "tech-1", at=local(MONDAY, 10))
+    harness.clock.set(local(MONDAY, 11))
+    async with FeedbackUnitOfWork(harness.runtime.session_factory) as uow:
+        task = CallBackTask.schedule(
+            order_id="o-desk",
+            rule="FBK-4",
+            now=local(MONDAY, 11),
+            not_before=local(MONDAY, 11),
+            due_at=local(MONDAY, 17),
+            dedupe_key="FBK-4:o-desk:payment:R-o-desk",
+            selection={
+                "rule": "FBK-4",
+                "business_type": "desk_business",
+                "rate_percent": 10,
+                "stratum": "clerk-2",
+                "desk_work": "payment",
+                "clerk": "clerk-2",
+            },
+        )
+        await uow.call_backs.save(task)
+        await uow.commit()
+
+    await harness.answer(
+        task.task_id,
+        reached=True,
+        satisfied=False,
+        scores=scores(3, 4, dress="poor", fee_charged=True, fee_amount="120.00"),
+    )
+
+    # No visit is revisited and no technician is graded for what happened at the desk...
+    assert await harness.staged("RevisitRequested") == []
+    assert (await harness.client.get("/v1/conduct-findings")).json()["items"] == []
+    [issue] = (await harness.client.get("/v1/issues")).json()["items"]
+    assert "clerk-2" in issue["reason"] and issue["technician_id"] is None
+    [fraud] = await harness.staged("FraudSuspected")
+    assert fraud.signal == "fee_mismatch" and fraud.technician_id is None
+    assert "desk business by clerk-2" in fraud.detail
+    figures = await harness.client.get(
+        "/v1/quality-figures",
+        params={"start": MONDAY.isoformat(), "end": MONDAY.isoformat(), "by": "technician"},
+    )
+    tech = next(r for r in figures.json()["rows"] if r["key"] == "tech-1")
+    assert tech["satisfaction"]["surveys"] == 0

@@ -107,6 +107,14 @@ class CallBackTask:
     cancel_reason: str | None = None
     events: list[EventData] = field(default_factory=list, repr=False, compare=False)
 
+    @property
+    def desk_clerk(self) -> str | None:
+        """The clerk whose desk business this sampled call-back is about (FBK-4), or None for a
+        call-back about a visit. Its survey rates the desk, not a technician or a visit."""
+        if self.selection is None or "desk_work" not in self.selection:
+            return None
+        return str(self.selection.get("clerk") or "unknown clerk")
+
     @classmethod
     def schedule(
         cls,

@@ -159,6 +159,8 @@ def compute(
 
     case_list = list(cases)
     task_list = list(tasks)
+    # Call-backs about desk business (FBK-4) rate a desk clerk, not the field work.
+    task_list = [t for t in task_list if t.desk_clerk is None]
     surveyed: set[tuple[str, str | None]] = {
         (t.order_id, t.visit_id)
         for t in task_list

@@ -165,7 +165,10 @@ async def _open_issue(
     now: datetime,
     policy: FeedbackPolicy,
     calendar: WorkingCalendar,
+    field_work: bool = True,
 ) -> None:
+    """Open an issue on the order once (FBK-12), attributed to the visit's (else the order's)
+    technician and network; ``field_work`` False for desk business, which concerns neither."""
     if case.cancelled or await uow.issues.exists(dedupe_key):
         return
     visit = case.visits.get(visit_id) if visit_id else None
@@ -175,8 +178,10 @@ async def _open_issue(
         now=now,
         dedupe_key=dedupe_key,
         visit_id=visit_id,
-        technician_id=(visit.technician_id if visit else None) or case.technician_id,
-        network_id=(visit.network_id if visit else None) or case.network,
+        technician_id=((visit.technician_id if visit else None) or case.technician_id)
+        if field_work
+        else None,
+        network_id=((visit.network_id if visit else None) or case.network) if field_work else None,
         policy=policy,
         calendar=calendar,
     )
@@ -249,6 +254,26 @@ async def _after_survey(
     policy: FeedbackPolicy,
     calendar: WorkingCalendar,
 ) -> None:
+    clerk = task.desk_clerk
+    if clerk is not None:
+        # A call-back about desk business (FBK-4): no visit to revisit, no sheet, no technician
+        # to grade; dissatisfaction goes to the department as an open issue (FBK-12).
+        if survey.dissatisfied:
+            desk_work = (task.selection or {}).get("desk_work")
+            await _open_issue(
+                case,
+                visit_id=None,
+                reason=f"customer dissatisfied at call-back {task.task_id} with desk business "
+                f"({desk_work}) by {clerk}",
+                dedupe_key=f"{case.order_id}:call-back:{task.task_id}",
+                uow=uow,
+                now=now,
+                policy=policy,
+                calendar=calendar,
+                field_work=False,
+            )
+        await _check_fee(case, task, survey, uow=uow, now=now, policy=policy, attribution=None)
+        return
     visit_id = task.visit_id or case.last_visit_id()
     visit = case.visits.get(visit_id) if visit_id else None
     technician_id = task.technician_id or (visit.technician_id if visit else case.technician_id)
@@ -314,26 +339,52 @@ async def _after_survey(
             ),
             uow=uow,
         )
-    # rule FBK-8: a fee billing does not know, or a different amount
+    await _check_fee(
+        case,
+        task,
+        survey,
+        uow=uow,
+        now=now,
+        policy=policy,
+        attribution=(visit_id, technician_id, network_id),
+    )
+
+
+async def _check_fee(
+    case: Case,
+    task: CallBackTask,
+    survey: Survey,
+    *,
+    uow: FeedbackUnitOfWork,
+    now: datetime,
+    policy: FeedbackPolicy,
+    attribution: tuple[str | None, str | None, str] | None,
+) -> None:
+    """FBK-8: a fee billing does not know, or a different amount, is flagged; ``attribution``
+    is the (visit, technician, network) it concerns, None for desk business (then the order's
+    network, or the centre, reconciles it)."""
     reported = fee_amount(survey.scores)
     billed = case.billed_amount()
     why = fee_discrepancy(reported, billed, policy.fee_tolerance)
-    if why is not None:
-        await _flag(
-            FraudCase.flag(
-                order_id=case.order_id,
-                signal=FraudSignal.FEE_MISMATCH,
-                now=now,
-                dedupe_key=f"{FraudSignal.FEE_MISMATCH}:{case.order_id}:{task.task_id}",
-                network_id=network_id,
-                visit_id=visit_id,
-                technician_id=technician_id,
-                detail=why,
-                reported_amount=reported,
-                billed_amount=billed,
-            ),
-            uow=uow,
-        )
+    if why is None:
+        return
+    visit_id, technician_id, network_id = attribution or (None, None, case.network)
+    clerk = task.desk_clerk
+    await _flag(
+        FraudCase.flag(
+            order_id=case.order_id,
+            signal=FraudSignal.FEE_MISMATCH,
+            now=now,
+            dedupe_key=f"{FraudSignal.FEE_MISMATCH}:{case.order_id}:{task.task_id}",
+            network_id=network_id,
+            visit_id=visit_id,
+            technician_id=technician_id,
+            detail=why if clerk is None else f"{why} (desk business by {clerk})",
+            reported_amount=reported,
+            billed_amount=billed,
+        ),
+        uow=uow,
+    )
 
 
 async def _flag(fraud: FraudCase, *, uow: FeedbackUnitOfWork) -> None:
