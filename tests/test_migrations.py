@@ -51,19 +51,24 @@ async def _upgraded_to(service: str, revision: str, database_url: str) -> Path:
     return migrations
 
 
+def _table(name: str, **columns: Any) -> sa.TableClause:
+    """The columns of ``name`` an old revision had, to write rows as that revision would."""
+    return sa.table(name, *(sa.column(column, kind) for column, kind in columns.items()))
+
+
 async def test_billing_0005_finds_the_promised_dates_of_invoices_issued_before_it(
     database_url: str,
 ) -> None:
     migrations = await _upgraded_to("billing", "0004", database_url)
-    account = sa.table(
+    account = _table(
         "billing_account",
-        sa.column("order_id", sa.String),
-        sa.column("version", sa.Integer),
-        sa.column("warranty_status", sa.String),
-        sa.column("paid_work", sa.Boolean),
-        sa.column("coordination_ticket", sa.Boolean),
-        sa.column("pending", sa.Boolean),
-        sa.column("state", sa.JSON),
+        order_id=sa.String,
+        version=sa.Integer,
+        warranty_status=sa.String,
+        paid_work=sa.Boolean,
+        coordination_ticket=sa.Boolean,
+        pending=sa.Boolean,
+        state=sa.JSON,
     )
 
     def invoice(number: str, status: str, promised_by: str | None) -> dict[str, Any]:
@@ -107,31 +112,26 @@ async def test_intake_0006_enters_every_phone_of_orders_taken_before_0003(
     database_url: str,
 ) -> None:
     migrations = await _upgraded_to("intake", "0005", database_url)
-    orders = sa.table(
+    orders = _table(
         "orders",
-        *(
-            sa.column(name, kind)
-            for name, kind in {
-                "id": sa.String,
-                "created_at": sa.DateTime(timezone=True),
-                "status": sa.String,
-                "channel": sa.String,
-                "emergency": sa.Boolean,
-                "primary_phone": sa.String,
-                "customer": sa.JSON,
-                "product": sa.JSON,
-                "fault": sa.JSON,
-                "preferred_windows": sa.JSON,
-                "needs_verification": sa.JSON,
-                "warranty_status": sa.String,
-                "version": sa.Integer,
-                "loaner_required": sa.Boolean,
-                "awaiting_verification": sa.Boolean,
-                "dispatch_override": sa.Boolean,
-            }.items()
-        ),
+        id=sa.String,
+        created_at=sa.DateTime(timezone=True),
+        status=sa.String,
+        channel=sa.String,
+        emergency=sa.Boolean,
+        primary_phone=sa.String,
+        customer=sa.JSON,
+        product=sa.JSON,
+        fault=sa.JSON,
+        preferred_windows=sa.JSON,
+        needs_verification=sa.JSON,
+        warranty_status=sa.String,
+        version=sa.Integer,
+        loaner_required=sa.Boolean,
+        awaiting_verification=sa.Boolean,
+        dispatch_override=sa.Boolean,
     )
-    order_phone = sa.table("order_phone", sa.column("order_id"), sa.column("phone"))
+    order_phone = _table("order_phone", order_id=sa.String, phone=sa.String)
 
     def order(order_id: str, phones: list[str]) -> dict[str, Any]:
         return {
@@ -191,24 +191,19 @@ async def test_feedback_0005_keeps_the_technician_balance_of_call_backs_sampled_
     database_url: str,
 ) -> None:
     migrations = await _upgraded_to("feedback", "0004", database_url)
-    call_back = sa.table(
+    call_back = _table(
         "feedback_call_back",
-        *(
-            sa.column(name, kind)
-            for name, kind in {
-                "task_id": sa.String,
-                "order_id": sa.String,
-                "reason_rule": sa.String,
-                "status": sa.String,
-                "dedupe_key": sa.String,
-                "technician_id": sa.String,
-                "sample_rate": sa.Integer,
-                "created_at": sa.DateTime(timezone=True),
-                "not_before": sa.DateTime(timezone=True),
-                "due_at": sa.DateTime(timezone=True),
-                "data": sa.JSON,
-            }.items()
-        ),
+        task_id=sa.String,
+        order_id=sa.String,
+        reason_rule=sa.String,
+        status=sa.String,
+        dedupe_key=sa.String,
+        technician_id=sa.String,
+        sample_rate=sa.Integer,
+        created_at=sa.DateTime(timezone=True),
+        not_before=sa.DateTime(timezone=True),
+        due_at=sa.DateTime(timezone=True),
+        data=sa.JSON,
     )
     moment = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 

@@ -260,10 +260,11 @@ def _aware_visit(visit: Visit) -> None:
 # -- desk work (FBK-4) -------------------------------------------------------------------------
 
 
+_DESK_WORK = table_of(DeskWorkRow)
+
+
 class DeskWorkRepository:
     """Business done at service-hall desks, for call-back sampling (FBK-4)."""
-
-    _TABLE = table_of(DeskWorkRow)
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -272,7 +273,7 @@ class DeskWorkRepository:
         """Record the work once (a redelivered event adds nothing)."""
         await insert_if_absent(
             self._session,
-            self._TABLE,
+            _DESK_WORK,
             {
                 "work_id": work.work_id,
                 "order_id": work.order_id,
