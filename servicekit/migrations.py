@@ -10,7 +10,7 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from servicekit.db import KIT_REGISTRY, make_engine
@@ -49,11 +49,24 @@ def run_env(*service_metadata: MetaData) -> None:
         context.run_migrations()
 
 
+# Held until the migration's transaction ends; advisory lock keys are per database.
+_ONE_MIGRATION_AT_A_TIME = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended('fsm.migrations', 0))"
+)
+
+
 async def upgrade(script_location: Path, url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision``."""
+    """Bring the database at ``url`` to ``revision``.
+
+    Replicas of a service that start together each call this; on PostgreSQL they take turns, so
+    the first migrates and the others find the schema at ``revision`` (SQLite's writers take
+    turns already).
+    """
     engine = make_engine(url)
     try:
         async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(_ONE_MIGRATION_AT_A_TIME)
 
             def _run(sync_conn: Connection) -> None:
                 config = alembic_config(script_location, url)

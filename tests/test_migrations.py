@@ -3,7 +3,10 @@ on PostgreSQL (a model changed without a migration fails here, not in production
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,46 @@ async def test_migrations_reach_the_models_schema(service: str, database_url: st
             assert await conn.run_sync(diff) == []
     finally:
         await engine.dispose()
+
+
+_MIGRATE_IN_A_PROCESS = """
+import asyncio, importlib, sys, time
+from servicekit.migrations import upgrade
+spec = importlib.import_module(sys.argv[1] + ".bootstrap").SPEC
+time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # all start at once, imports done
+asyncio.run(upgrade(spec.migrations_dir, sys.argv[2]))
+"""
+
+
+async def test_replicas_starting_together_migrate_one_after_the_other(database_url: str) -> None:
+    # Every replica of a service migrates its database as it starts (`fsm serve`), so replicas
+    # scaled out at once race to create the same tables; each must wait for the one before.
+    # Separate processes, as replicas are (Alembic's context is global to a process).
+    start_at = time.time() + 8
+    replicas = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _MIGRATE_IN_A_PROCESS,
+            "scheduling",
+            database_url,
+            str(start_at),
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    outcomes = [await asyncio.wait_for(r.communicate(), timeout=120) for r in replicas]
+    failures = [
+        err.decode()[-2000:] for r, (_, err) in zip(replicas, outcomes, strict=True) if r.returncode
+    ]
+    assert failures == []
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            heads = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).all()
+    finally:
+        await engine.dispose()
+    assert len(heads) == 1
 
 
 async def _upgraded_to(service: str, revision: str, database_url: str) -> Path:
