@@ -3,13 +3,17 @@ what is staged in the outbox (SCH-1..SCH-12)."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import yaml
 from scheduling_support import ADMIN_KEY, DONGYING, Harness, created, local, near, window
+from support.waiting import wait_until
 
 from contracts.common import ServiceType
 from contracts.feedback import RevisitRequested
@@ -23,8 +27,12 @@ from contracts.fieldwork import (
 )
 from contracts.intake import OrderVerified
 from contracts.scheduling import LatenessAction, LatenessKind, ReturnReason, RevisitReason
+from scheduling.adapters.pyvrp_solver import PyVrpSolver
 from scheduling.bootstrap import bootstrap
+from scheduling.domain import commands
 from scheduling.domain.policy import SchedulingPolicy
+from scheduling.domain.routing import RoutingPlan, RoutingProblem
+from scheduling.service_layer import handlers
 from scheduling.settings import SchedulingSettings
 
 
@@ -425,6 +433,44 @@ async def test_sch_4_the_day_plan_is_optimised_checked_and_gives_departures(
     assert order["planned_departure"] is not None
     stored = await harness.client.get("/v1/plans/2026-11-23")
     assert stored.status_code == 200 and stored.json()["dirty"] is False
+
+
+async def test_sch_4_the_service_keeps_answering_while_a_day_plan_is_solved(
+    harness: Harness,
+) -> None:
+    # The solver runs for seconds (plan_time_limit_seconds); on the event loop it would stall
+    # every request, event and group heartbeat of the service meanwhile.
+    await harness.add_technician("t1")
+    await harness.feed(created("o1", preferred=[window(14)]))
+    solving, answered = threading.Event(), threading.Event()
+    pyvrp = PyVrpSolver()
+
+    class SolverWaitingForARequest:
+        def solve(self, problem: RoutingProblem, **options: Any) -> RoutingPlan:
+            solving.set()
+            if not answered.wait(timeout=10):
+                raise AssertionError("no request was answered while the solver ran")
+            return pyvrp.solve(problem, **options)
+
+    deps = harness.runtime.app.state.deps
+    optimisation = asyncio.create_task(
+        handlers.optimise_day(
+            commands.OptimiseDay(day=local(8).date(), actor=commands.Actor("planner", "admin")),
+            uow=harness.runtime.app.state.uow_factory(),
+            clock=deps["clock"],
+            policy=deps["policy"],
+            travel=deps["travel"],
+            tz=deps["tz"],
+            solver=SolverWaitingForARequest(),
+        )
+    )
+    await wait_until(solving.is_set, message="the solver to start")
+    order = await asyncio.wait_for(harness.order("o1"), timeout=5)
+    answered.set()
+
+    assert order["order_id"] == "o1"
+    plan = await asyncio.wait_for(optimisation, timeout=15)
+    assert [v["order_id"] for v in plan["visits"]] == ["o1"]  # type: ignore[attr-defined]
 
 
 async def test_sch_9_an_emergency_is_inserted_into_the_live_plan_and_replanned_in_the_background(

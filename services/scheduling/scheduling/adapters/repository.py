@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -37,6 +37,21 @@ def _must(moment: datetime | None) -> datetime:
     if moment is None:
         raise ValueError("a required timestamp is missing")
     return aware(moment)
+
+
+_ADVISORY_XACT_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
+async def _advisory_xact_lock(session: AsyncSession, key: str) -> None:
+    """Wait for the transaction-scoped lock named ``key`` on PostgreSQL (released at commit or
+    rollback); nothing on SQLite, whose single writer serialises transactions already."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(_ADVISORY_XACT_LOCK, {"key": key})
+
+
+def _locked(query: Select[Any], *, skip_locked: bool = False) -> Select[Any]:
+    # populate_existing: rows this session read earlier are refreshed from the locked read.
+    return query.with_for_update(skip_locked=skip_locked).execution_options(populate_existing=True)
 
 
 def _window_json(w: TimeWindow) -> dict[str, str]:
@@ -115,23 +130,35 @@ class DispatchOrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, order_id: str) -> DispatchOrder | None:
-        """The order, or None."""
-        row = await self._session.get(DispatchOrderRow, order_id)
+    async def get(self, order_id: str, *, for_update: bool = False) -> DispatchOrder | None:
+        """The order, or None; ``for_update`` locks its row (PostgreSQL) until the transaction
+        ends, so concurrent changes of one order take turns and none is written back stale."""
+        row = await self._session.get(
+            DispatchOrderRow,
+            order_id,
+            with_for_update=for_update or None,
+            populate_existing=for_update,
+        )
         return None if row is None else _order_from_row(row)
 
-    async def _query(self, *conditions: Any) -> list[DispatchOrder]:
-        rows = await self._session.execute(
-            select(DispatchOrderRow).where(*conditions).order_by(DispatchOrderRow.order_id)
-        )
+    async def _query(
+        self, *conditions: Any, for_update: bool = False, skip_locked: bool = False
+    ) -> list[DispatchOrder]:
+        query = select(DispatchOrderRow).where(*conditions).order_by(DispatchOrderRow.order_id)
+        if for_update or skip_locked:
+            query = _locked(query, skip_locked=skip_locked)  # in id order: no crossed waits
+        rows = await self._session.execute(query)
         return [_order_from_row(row) for row in rows.scalars()]
 
-    async def held(self, technician_id: str | None = None) -> list[DispatchOrder]:
-        """Orders whose current visit is held by an assignee (one technician's, if given)."""
+    async def held(
+        self, technician_id: str | None = None, *, for_update: bool = False
+    ) -> list[DispatchOrder]:
+        """Orders whose current visit is held by an assignee (one technician's, if given);
+        ``for_update`` locks them in id order."""
         conditions: list[Any] = [DispatchOrderRow.status.in_([s.value for s in HELD])]  # type: ignore[attr-defined]
         if technician_id is not None:
             conditions.append(DispatchOrderRow.technician_id == technician_id)
-        return await self._query(*conditions)
+        return await self._query(*conditions, for_update=for_update)
 
     async def held_counts(self) -> dict[str, int]:
         """How many orders each technician holds now (the workload SCH-1 balances), counted by
@@ -146,13 +173,17 @@ class DispatchOrderRepository:
         )
         return {str(technician_id): int(count) for technician_id, count in rows.all()}
 
-    async def held_starting_between(self, start: datetime, end: datetime) -> list[DispatchOrder]:
+    async def held_starting_between(
+        self, start: datetime, end: datetime, *, for_update: bool = False
+    ) -> list[DispatchOrder]:
         """Held orders whose appointment starts in ``[start, end)``: the jobs of the day a
-        window is checked against (SCH-3), without reading every held order."""
+        window is checked against (SCH-3), without reading every held order; ``for_update``
+        locks them in id order."""
         return await self._query(
             col(DispatchOrderRow.status).in_([s.value for s in HELD]),
             col(DispatchOrderRow.appointment_start) >= start,
             col(DispatchOrderRow.appointment_start) < end,
+            for_update=for_update,
         )
 
     async def of_network(self, network_id: str) -> list[DispatchOrder]:
@@ -168,11 +199,35 @@ class DispatchOrderRepository:
         )
         return [_order_from_row(row) for row in rows.scalars()]
 
-    async def with_status(self, *statuses: DispatchStatus) -> list[DispatchOrder]:
-        """Orders in any of ``statuses``."""
+    async def awaiting_contact(self, *, assigned_before: datetime) -> list[DispatchOrder]:
+        """Assigned orders, unconfirmed and not yet reported overdue, assigned before
+        ``assigned_before`` (SCH-2), locked. Rows another transaction holds are skipped (SKIP
+        LOCKED): a sweep in another replica, or a change under way, and the next sweep sees them
+        again; so two sweeps never both act on one order."""
         return await self._query(
-            DispatchOrderRow.status.in_([s.value for s in statuses])  # type: ignore[attr-defined]
+            col(DispatchOrderRow.status) == DispatchStatus.ASSIGNED.value,
+            col(DispatchOrderRow.contact_overdue_at).is_(None),
+            col(DispatchOrderRow.assigned_at) <= assigned_before,
+            skip_locked=True,
         )
+
+    async def awaiting_network_answer(self, *, assigned_before: datetime) -> list[DispatchOrder]:
+        """Orders given to a network before ``assigned_before`` that it has neither accepted nor
+        rejected (SCH-1), locked; rows another transaction holds are skipped, as in
+        :meth:`awaiting_contact`."""
+        return await self._query(
+            col(DispatchOrderRow.status) == DispatchStatus.ASSIGNED.value,
+            col(DispatchOrderRow.assignee_kind) == AssigneeKind.NETWORK.value,
+            col(DispatchOrderRow.network_accepted_at).is_(None),
+            col(DispatchOrderRow.assigned_at) <= assigned_before,
+            skip_locked=True,
+        )
+
+    async def lock_assignment_decisions(self) -> None:
+        """Serialise decisions that choose an assignee from every technician's held jobs
+        (workload and daily capacity, SCH-1; clashes in a window, SCH-3) until the transaction
+        ends: two of them at once would both count the same free place and overbook it."""
+        await _advisory_xact_lock(self._session, "scheduling:assignment")
 
     async def audit(self, order_id: str) -> list[AuditEntry]:
         """The audit trail of an order, oldest first."""
@@ -289,9 +344,15 @@ class TechnicianRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, technician_id: str) -> Technician | None:
-        """The technician, or None."""
-        row = await self._session.get(TechnicianRow, technician_id)
+    async def get(self, technician_id: str, *, for_update: bool = False) -> Technician | None:
+        """The technician, or None; ``for_update`` locks the row (PostgreSQL) until the
+        transaction ends, so a position report and an update of the record take turns."""
+        row = await self._session.get(
+            TechnicianRow,
+            technician_id,
+            with_for_update=for_update or None,
+            populate_existing=for_update,
+        )
         return None if row is None else _tech_from_row(row)
 
     async def list(self) -> list[Technician]:
@@ -379,9 +440,20 @@ class DayPlanRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, day: date) -> DayPlanRow | None:
-        """The plan row of ``day``, or None."""
-        return await self._session.get(DayPlanRow, day.isoformat())
+    async def get(self, day: date, *, for_update: bool = False) -> DayPlanRow | None:
+        """The plan row of ``day``, or None; ``for_update`` locks it (PostgreSQL) until the
+        transaction ends, so an urgent insertion and a re-optimisation take turns."""
+        return await self._session.get(
+            DayPlanRow,
+            day.isoformat(),
+            with_for_update=for_update or None,
+            populate_existing=for_update,
+        )
+
+    async def lock_planning(self, day: date) -> None:
+        """One optimisation of ``day`` at a time (every replica runs the re-plan job): waits
+        until another one has committed or rolled back."""
+        await _advisory_xact_lock(self._session, f"scheduling:plan:{day.isoformat()}")
 
     async def dirty(self) -> list[DayPlanRow]:
         """Plans changed by urgent insertions since their last optimisation."""

@@ -154,6 +154,8 @@ class OptimiseDay:
     day: date
     actor: Actor
     time_limit: float | None = None
+    only_if_dirty: bool = False
+    """Leave the plan as it is unless it is still dirty (the background re-plan, SCH-9)."""
 
 
 @dataclass(frozen=True)

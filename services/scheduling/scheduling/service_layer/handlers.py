@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -91,17 +92,25 @@ def visible_to(order: DispatchOrder, actor: commands.Actor | None) -> bool:
 
 
 async def _order(
-    uow: SchedulingUnitOfWork, order_id: str, actor: commands.Actor | None = None
+    uow: SchedulingUnitOfWork,
+    order_id: str,
+    actor: commands.Actor | None = None,
+    *,
+    for_update: bool,
 ) -> DispatchOrder:
-    order = await uow.orders.get(order_id)
+    """The order the caller may see; ``for_update`` locks it before anything is decided, so a
+    concurrent command, event or sweep on the same order waits and then reads the fresh row."""
+    order = await uow.orders.get(order_id, for_update=for_update)
     # another network's order answers exactly like a missing one: no existence leak
     if order is None or not visible_to(order, actor):
         raise DispatchOrderNotFound(order_id)
     return uow.track(order)
 
 
-async def _technician(uow: SchedulingUnitOfWork, technician_id: str) -> Technician:
-    tech = await uow.technicians.get(technician_id)
+async def _technician(
+    uow: SchedulingUnitOfWork, technician_id: str, *, for_update: bool = False
+) -> Technician:
+    tech = await uow.technicians.get(technician_id, for_update=for_update)
     if tech is None:
         raise TechnicianNotFound(technician_id)
     return tech
@@ -109,7 +118,11 @@ async def _technician(uow: SchedulingUnitOfWork, technician_id: str) -> Technici
 
 def _local_day(moment: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """Start and end of the local day of ``moment``: the jobs a window competes with (SCH-3)."""
-    day = moment.astimezone(tz).date()
+    return _day_bounds(moment.astimezone(tz).date(), tz)
+
+
+def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Start and end of the local ``day``."""
     start = datetime.combine(day, time(0), tzinfo=tz)
     return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
 
@@ -156,13 +169,15 @@ async def _auto_assign(
     """SCH-1 / INT-7: place a dispatchable order when policy says so; else it waits."""
     if not order.dispatchable:
         return
+    emergency = order.emergency and order.location is not None
+    if not emergency and policy.mode_for(order.area) is AssignmentMode.MANUAL:
+        return
+    await uow.orders.lock_assignment_decisions()
     technicians = await uow.technicians.list()
-    if order.emergency and order.location is not None:
+    if emergency:
         await _assign_emergency(
             order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, technicians=technicians
         )
-        return
-    if policy.mode_for(order.area) is AssignmentMode.MANUAL:
         return
     workload = await uow.orders.held_counts()
     for window in order.preferred_windows:
@@ -231,7 +246,7 @@ async def _assign_emergency(
     assert order.location is not None
     window = TimeWindow(start=now, end=now + timedelta(minutes=policy.emergency_response_minutes))
     today = now.astimezone(tz).date()
-    plan_row = await uow.plans.get(today)
+    plan_row = await uow.plans.get(today, for_update=True)
     if plan_row is not None:
         inserted = await _insert_into_plan(
             order,
@@ -430,7 +445,7 @@ async def handle_event(
                 await uow.orders.save(order)
             await uow.commit()
             return
-        order_or_none = await uow.orders.get(envelope.subject)
+        order_or_none = await uow.orders.get(envelope.subject, for_update=True)
         if order_or_none is None:
             log.warning("scheduling.event_before_order", type=envelope.type)
             await uow.commit()
@@ -561,7 +576,8 @@ VISIT_END_OUTCOMES = frozenset(
 async def save_technician(cmd: commands.SaveTechnician, *, uow: SchedulingUnitOfWork) -> Technician:
     """Register or replace a technician."""
     async with uow:
-        existing = await uow.technicians.get(cmd.technician.technician_id)
+        # locked: the position kept below must not be overwritten by a report meanwhile
+        existing = await uow.technicians.get(cmd.technician.technician_id, for_update=True)
         if cmd.create and existing is not None:
             raise AlreadyExists(f"Technician {cmd.technician.technician_id} exists already.")
         if not cmd.create and existing is None:
@@ -593,7 +609,7 @@ async def assign_order(
     """SCH-8, SCH-12: a dispatcher (or a network's dispatcher, for its own orders and to its own
     technicians) gives or moves the visit; every change is audited with who and why."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor)
+        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         tech = await _technician(uow, cmd.technician_id) if cmd.technician_id else None
         network = None
         if cmd.network_id:
@@ -643,7 +659,7 @@ async def cancel_assignment(
 ) -> DispatchOrder:
     """SCH-12: only a dispatcher cancels an assignment; the order goes back to the queue."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor)
+        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         if not cmd.actor.is_dispatcher:
             raise NotYourOrder("Only a dispatcher cancels an assignment (SCH-12).")
         order.return_to_centre(
@@ -662,7 +678,7 @@ async def return_order(
 ) -> DispatchOrder:
     """SCH-1 / SCH-3 / SCH-8: the holder hands the order back to the centre, not to a colleague."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor)
+        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         _check_actor_owns(order, cmd.actor)
         order.return_to_centre(reason=cmd.reason, by=cmd.actor.name, now=clock(), detail=cmd.detail)
         await uow.orders.save(order)
@@ -675,7 +691,7 @@ async def accept_order(
 ) -> DispatchOrder:
     """SCH-1: the network given the order accepts it (its dispatcher then names a technician)."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor)
+        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         _check_actor_owns(order, cmd.actor)
         order.accept_by_network(by=cmd.actor.name, now=clock())
         await uow.orders.save(order)
@@ -688,7 +704,7 @@ async def reject_order(
 ) -> DispatchOrder:
     """SCH-1: the network cannot staff the order: OrderReturnedToCentre with its reason."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor)
+        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         _check_actor_owns(order, cmd.actor)
         if order.assignee_kind is not AssigneeKind.NETWORK and order.network_id is None:
             raise IllegalTransition("reject", order.status.value, ["return"])
@@ -712,7 +728,7 @@ async def offer_slots(
     """SCH-3: feasible arrival windows for the next days, given skills, shifts, held jobs and
     travel time."""
     async with uow:
-        order = await _order(uow, order_id, actor)
+        order = await _order(uow, order_id, actor, for_update=False)
         return await _slots(
             order,
             uow=uow,
@@ -779,7 +795,7 @@ async def book_appointment(
 ) -> DispatchOrder:
     """SCH-3: book a window only if a technician can keep it; a clash answers with alternatives."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor)
+        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         now = clock()
         if order.status not in {DispatchStatus.AWAITING_ASSIGNMENT, *HELD}:
             raise IllegalTransition("book an appointment for", order.status.value, [])
@@ -791,6 +807,7 @@ async def book_appointment(
             raise CannotTake(
                 "The order has no map location; verify the address first.", ["location"]
             )
+        await uow.orders.lock_assignment_decisions()
         technicians = await uow.technicians.list()
         wanted = cmd.technician_id or (order.technician_id if order.held else None)
         candidates = [t for t in technicians if wanted is None or t.technician_id == wanted]
@@ -872,7 +889,7 @@ async def record_contact(
 ) -> DispatchOrder:
     """SCH-2 / SCH-5: record a call and act on its outcome."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor)
+        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         _check_actor_owns(order, cmd.actor)
         tech = await uow.technicians.get(order.technician_id) if order.technician_id else None
         order.record_contact(
@@ -895,7 +912,7 @@ async def reschedule(
 ) -> DispatchOrder:
     """SCH-3 / SCH-6: the dispatcher moves the appointment with the customer's consent recorded."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor)
+        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         if not cmd.actor.is_dispatcher:
             raise NotYourOrder("Only a dispatcher reschedules (FLOW.md).")
         order.reschedule(
@@ -924,13 +941,13 @@ async def report_position(
     async with uow:
         if not cmd.actor.is_dispatcher and cmd.actor.technician_id != cmd.technician_id:
             raise NotYourOrder("A technician reports only their own position.")
-        tech = await _technician(uow, cmd.technician_id)
+        tech = await _technician(uow, cmd.technician_id, for_update=True)
         now = cmd.at or clock()
         tech.position, tech.position_at = cmd.position, now
         await uow.technicians.save(tech)
         orders = [
             uow.track(o)
-            for o in await uow.orders.held(cmd.technician_id)
+            for o in await uow.orders.held(cmd.technician_id, for_update=True)
             if o.appointment is not None and o.arrived_at is None and o.appointment.end > now
         ]
         orders.sort(key=lambda o: (o.status is not DispatchStatus.EN_ROUTE, o.appointment.start))  # type: ignore[union-attr]
@@ -966,7 +983,7 @@ async def refuse_apology(
 ) -> DispatchOrder:
     """SCH-7: the customer did not accept the apology: the after-sales manager visits."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor)
+        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         _check_actor_owns(order, cmd.actor)
         order.apology_refused(by=cmd.actor.name, now=clock())
         await uow.orders.save(order)
@@ -979,7 +996,7 @@ async def postpone(
 ) -> DispatchOrder:
     """SCH-10: a postponement books a new visit and returns the order to the centre."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor)
+        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         _check_actor_owns(order, cmd.actor)
         order.postpone(by=cmd.actor.name, now=clock(), reason=cmd.reason)
         await uow.orders.save(order)
@@ -992,7 +1009,7 @@ async def relocate(
 ) -> DispatchOrder:
     """SCH-11: the product is elsewhere: with the customer's consent go there now, else rebook."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor)
+        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         _check_actor_owns(order, cmd.actor)
         now = clock()
         order.relocated(location=cmd.location, by=cmd.actor.name, now=now, note=cmd.note)
@@ -1026,18 +1043,22 @@ async def optimise_day(
 ) -> dict[str, object]:
     """SCH-4: optimise the day with the solver (warm-started from the applied plan), validate it
     with the independent checker, and only then apply it: technician and planned departure per
-    job. Pinned and customer-confirmed jobs stay with their technician."""
+    job. Pinned and customer-confirmed jobs stay with their technician.
+
+    The solver runs outside any transaction (for seconds, up to minutes), in a worker thread
+    so the service goes on serving meanwhile, on orders read without locks. The plan is then
+    applied, one application of a day at a time, to the orders re-read under lock, and only to
+    those unchanged since: an order a command or event changed meanwhile keeps its new state,
+    and the plan is left dirty for the background re-plan."""
     async with uow:
+        previous = await uow.plans.get(cmd.day)
+        if cmd.only_if_dirty and (previous is None or not previous.dirty):
+            return _stored_plan(cmd.day, previous)
         now = clock()
         technicians = [t for t in await uow.technicians.list() if t.works_on(cmd.day)]
+        day_start, day_end = _day_bounds(cmd.day, tz)
         orders = [
-            o
-            for o in await uow.orders.held()
-            if o.assignee_kind is AssigneeKind.TECHNICIAN
-            and o.appointment is not None
-            and o.location is not None
-            and o.arrived_at is None
-            and o.appointment.start.astimezone(tz).date() == cmd.day
+            o for o in await uow.orders.held_starting_between(day_start, day_end) if _plannable(o)
         ]
         running = cmd.day == now.astimezone(tz).date()
         plan_techs = []
@@ -1086,21 +1107,44 @@ async def optimise_day(
             origin=origin,
             not_before=now if running else None,
         )
-        previous = await uow.plans.get(cmd.day)
         warm = _plan_from_row(previous.visits) if previous is not None else None
-        plan = solver.solve(
-            day.problem,
-            time_limit=cmd.time_limit or policy.plan_time_limit_seconds,
-            warm_start=warm,
-        )
-        violations = check_plan(day.problem, plan)
-        if violations:
-            raise PlanInfeasible(violations)
-        by_id = {o.order_id: uow.track(o) for o in orders}
+    # The event loop meanwhile answers requests, consumes events and heartbeats to the group.
+    plan = await asyncio.to_thread(
+        solver.solve,
+        day.problem,
+        time_limit=cmd.time_limit or policy.plan_time_limit_seconds,
+        warm_start=warm,
+    )
+    violations = check_plan(day.problem, plan)
+    if violations:
+        raise PlanInfeasible(violations)
+    async with uow:
+        await uow.plans.lock_planning(cmd.day)
+        current = await uow.plans.get(cmd.day)
+        if cmd.only_if_dirty and (current is None or not current.dirty):
+            # another replica applied a plan of the day while this one was solving
+            return _stored_plan(cmd.day, current)
+        # Lock the day's orders (in id order), then the plan: the order every writer follows.
+        fresh = {
+            o.order_id: o
+            for o in await uow.orders.held_starting_between(day_start, day_end, for_update=True)
+            if _plannable(o)
+        }
+        current = await uow.plans.get(cmd.day, for_update=True)
+        solved = {o.order_id: _planning_inputs(o) for o in orders}
+        changed = {
+            order_id
+            for order_id in solved.keys() | fresh.keys()
+            if order_id not in fresh
+            or order_id not in solved
+            or _planning_inputs(fresh[order_id]) != solved[order_id]
+        }
         techs = {t.technician_id: t for t in technicians}
-        visits = day.to_visits(plan)
-        for visit in visits:
-            order = by_id[visit.job_id]
+        rows: list[dict[str, object]] = []
+        for visit in day.to_visits(plan):
+            if visit.job_id in changed:
+                continue
+            order = uow.track(fresh[visit.job_id])
             if order.technician_id != visit.technician_id:
                 order.assign(
                     technician=techs[visit.technician_id],
@@ -1110,25 +1154,69 @@ async def optimise_day(
                 )
             order.planned_departure = visit.depart
             await uow.orders.save(order)
-        rows: list[dict[str, object]] = [
-            {
-                "order_id": v.job_id,
-                "technician_id": v.technician_id,
-                "sequence": v.sequence,
-                "depart": v.depart.isoformat(),
-                "arrive": v.arrive.isoformat(),
-                "leave": v.leave.isoformat(),
-            }
-            for v in visits
-        ]
-        await uow.plans.save(cmd.day, visits=rows, unassigned=plan.unassigned, now=now, dirty=False)
+            rows.append(
+                {
+                    "order_id": visit.job_id,
+                    "technician_id": visit.technician_id,
+                    "sequence": visit.sequence,
+                    "depart": visit.depart.isoformat(),
+                    "arrive": visit.arrive.isoformat(),
+                    "leave": visit.leave.isoformat(),
+                }
+            )
+        if changed:
+            log.info("scheduling.plan_stale", day=cmd.day.isoformat(), orders=sorted(changed))
+            # what the stored plan said of the changed orders stands until the re-plan
+            kept = changed & fresh.keys()
+            rows.extend(v for v in (current.visits if current else []) if v["order_id"] in kept)
+        dirty = bool(changed)
+        await uow.plans.save(cmd.day, visits=rows, unassigned=plan.unassigned, now=now, dirty=dirty)
         await uow.commit()
         return {
             "day": cmd.day.isoformat(),
             "visits": rows,
             "unassigned": plan.unassigned,
             "distance_m": plan.distance,
+            "dirty": dirty,
         }
+
+
+def _plannable(order: DispatchOrder) -> bool:
+    """Whether a held order of the day is the planner's to place (SCH-4)."""
+    return (
+        order.assignee_kind is AssigneeKind.TECHNICIAN
+        and order.appointment is not None
+        and order.location is not None
+        and order.arrived_at is None
+    )
+
+
+def _planning_inputs(order: DispatchOrder) -> tuple[object, ...]:
+    """What the planner decided from: an order whose inputs differ when the plan is applied
+    was changed meanwhile, and the plan no longer fits it."""
+    return (
+        order.status,
+        order.technician_id,
+        order.appointment,
+        order.location,
+        order.pinned,
+        order.confirmed_at,
+        order.planned_departure,
+        order.product_line,
+        order.service_type,
+        order.emergency,
+        order.visit_id,
+    )
+
+
+def _stored_plan(day: date, row: object | None) -> dict[str, object]:
+    return {
+        "day": day.isoformat(),
+        "visits": list(getattr(row, "visits", [])),
+        "unassigned": list(getattr(row, "unassigned", [])),
+        "distance_m": None,
+        "dirty": bool(getattr(row, "dirty", False)),
+    }
 
 
 def _departure_decided(order: DispatchOrder, now: datetime, policy: SchedulingPolicy) -> bool:
@@ -1170,7 +1258,8 @@ async def sweep_contact_overdue(
     async with uow:
         now = clock()
         count = 0
-        for order in await uow.orders.with_status(DispatchStatus.ASSIGNED):
+        due = now - timedelta(minutes=policy.contact_due_minutes)
+        for order in await uow.orders.awaiting_contact(assigned_before=due):
             if order.contact_overdue(now=now, policy=policy):
                 uow.track(order)
                 await uow.orders.save(order)
@@ -1186,7 +1275,8 @@ async def sweep_network_acceptance(
     async with uow:
         now = clock()
         count = 0
-        for order in await uow.orders.with_status(DispatchStatus.ASSIGNED):
+        due = now - timedelta(minutes=policy.network_accept_minutes)
+        for order in await uow.orders.awaiting_network_answer(assigned_before=due):
             if order.acceptance_overdue(now=now, policy=policy):
                 uow.track(order)
                 await uow.orders.save(order)
@@ -1210,7 +1300,11 @@ async def reoptimise_dirty_plans(
     for day in days:
         try:
             await optimise_day(
-                commands.OptimiseDay(day=day, actor=commands.Actor(name=PLANNER, role="admin")),
+                commands.OptimiseDay(
+                    day=day,
+                    actor=commands.Actor(name=PLANNER, role="admin"),
+                    only_if_dirty=True,
+                ),
                 uow=uow_factory(),
                 clock=clock,
                 policy=policy,
