@@ -6,6 +6,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -35,6 +36,13 @@ def _dt(value: str | None) -> datetime | None:
 
 
 _ORDER_EVENTS = table_of(OrderEventRow)
+_TICKETS = table_of(TicketRow)
+
+_LOCK_ORDER = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
+def _is_postgresql(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
 class OrderFileRepository:
@@ -82,6 +90,13 @@ class OrderContextRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def lock(self, order_id: str) -> None:
+        """Take the order's transaction lock on PostgreSQL (SQLite's single writer serialises
+        anyway): what an event changes depends on the order's context and all its visits, rows
+        that may not exist yet, so two events of one order are applied one after the other."""
+        if _is_postgresql(self._session):
+            await self._session.execute(_LOCK_ORDER, {"key": f"fieldwork:order:{order_id}"})
+
     async def get(self, order_id: str) -> OrderContext | None:
         """The order's context, or None."""
         row = await self._session.get(OrderContextRow, order_id)
@@ -118,15 +133,16 @@ class VisitRepository:
         row = await self._session.get(VisitRow, visit_id, with_for_update=for_update or None)
         return None if row is None else Visit.model_validate(row.doc)
 
-    async def for_order(self, order_id: str) -> list[Visit]:
-        """The order's visits, oldest first."""
-        rows = (
-            await self._session.execute(
-                select(VisitRow)
-                .where(col(VisitRow.order_id) == order_id)
-                .order_by(col(VisitRow.updated_at))
-            )
-        ).scalars()
+    async def for_order(self, order_id: str, *, for_update: bool = False) -> list[Visit]:
+        """The order's visits, oldest first; ``for_update`` row-locks them all on PostgreSQL,
+        in id order so that two lockers of the same visits never wait for each other crosswise.
+        """
+        query = select(VisitRow).where(col(VisitRow.order_id) == order_id)
+        if for_update:
+            query = query.order_by(col(VisitRow.visit_id)).with_for_update()
+        else:
+            query = query.order_by(col(VisitRow.updated_at))
+        rows = (await self._session.execute(query)).scalars()
         visits = [Visit.model_validate(r.doc) for r in rows]
         return sorted(visits, key=lambda v: v.created_at)
 
@@ -277,13 +293,17 @@ class TakeBackRepository:
         ).scalars()
         return [self._from_row(r) for r in rows]
 
-    async def overdue_candidates(self, *, before: date) -> list[TakeBack]:
-        """Units not back whose promised date is before ``before``."""
+    async def lock_overdue_candidates(self, *, before: date) -> list[TakeBack]:
+        """Units not back whose promised date is before ``before``, row-locked on PostgreSQL;
+        a row another transaction holds is skipped (a later sweep gets it), so two sweeps never
+        act on one take-back. The caller re-checks each one: it is the fresh, locked row."""
         rows = (
             await self._session.execute(
                 select(TakeBackRow)
                 .where(col(TakeBackRow.returned_at).is_(None))
                 .where(col(TakeBackRow.promised_return_date) < before)
+                .order_by(col(TakeBackRow.receipt_number))
+                .with_for_update(skip_locked=True)
             )
         ).scalars()
         return [self._from_row(r) for r in rows]
@@ -369,6 +389,20 @@ class TicketRepository:
         ).scalar_one_or_none()
         return None if row is None else self._from_row(row)
 
+    async def lock_due_for_check(self, *, today: date) -> list[CoordinationTicket]:
+        """Open tickets whose check is due by ``today``, row-locked on PostgreSQL; a row another
+        transaction holds is skipped (a later sweep gets it). The caller re-checks each one."""
+        rows = (
+            await self._session.execute(
+                select(TicketRow)
+                .where(col(TicketRow.closed_at).is_(None))
+                .where(col(TicketRow.next_check_due) <= today)
+                .order_by(col(TicketRow.ticket_id))
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+        return [self._from_row(r) for r in rows]
+
     async def list(self, *, open_only: bool) -> list[CoordinationTicket]:
         """Tickets, the next check due first."""
         query = select(TicketRow).order_by(col(TicketRow.next_check_due))
@@ -376,9 +410,26 @@ class TicketRepository:
             query = query.where(col(TicketRow.closed_at).is_(None))
         return [self._from_row(r) for r in (await self._session.execute(query)).scalars()]
 
-    async def save(self, ticket: CoordinationTicket) -> None:
-        """Insert or update."""
-        doc = {
+    async def add(self, ticket: CoordinationTicket) -> bool:
+        """Insert a new ticket unless its order already has one (then False): one statement on
+        the order's unique key, so two sweeps opening the same order's ticket at once make one.
+        """
+        return await insert_if_absent(
+            self._session,
+            _TICKETS,
+            {
+                "ticket_id": ticket.ticket_id,
+                "order_id": ticket.order_id,
+                "owner": ticket.owner,
+                "next_check_due": ticket.next_check_due,
+                "closed_at": ticket.closed_at,
+                "doc": self._doc(ticket),
+            },
+        )
+
+    @staticmethod
+    def _doc(ticket: CoordinationTicket) -> dict[str, Any]:
+        return {
             "reason": ticket.reason,
             "opened_at": ticket.opened_at.isoformat(),
             "contacts": [
@@ -391,6 +442,10 @@ class TicketRepository:
             ),
             "resolution": ticket.resolution,
         }
+
+    async def save(self, ticket: CoordinationTicket) -> None:
+        """Insert or update."""
+        doc = self._doc(ticket)
         row = await self._session.get(TicketRow, ticket.ticket_id)
         if row is None:
             row = TicketRow(

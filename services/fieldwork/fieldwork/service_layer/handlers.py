@@ -369,6 +369,12 @@ async def apply_offline_batch(
         try:
             async with uow_factory() as uow:
                 visit = await load_visit(uow, item.visit_id, cmd.actor, for_update=True)
+                # A retried batch running at the same time may have applied it while this one
+                # waited for the visit's lock.
+                stored = await uow.client_actions.get(scope, item.client_id)
+                if stored is not None:
+                    results[index] = {**stored, "status": "duplicate"}
+                    continue
                 if visit.last_action_at is not None and item.occurred_at < visit.last_action_at:
                     raise RuleViolation(
                         "offline",
@@ -561,16 +567,42 @@ async def sweep(
     *, uow_factory: UowFactory, clock: Clock, policy: FieldworkPolicy, tz: tzinfo
 ) -> dict[str, int]:
     """The periodic job: overdue take-backs (FLD-6), new coordination tickets and due checks
-    (FLD-15). Idempotent: it decides from the database, each event once."""
+    (FLD-15). Idempotent and safe in several replicas at once: it decides from the locked,
+    fresh rows (or a unique key), so each event is raised once."""
     now = clock()
     today = now.astimezone(tz).date()
-    counts = {"overdue": 0, "tickets_opened": 0, "checks_due": 0}
+    # One short transaction per part, so a part's row locks are not held through the others.
+    counts = {
+        "overdue": await _report_overdue_take_backs(uow_factory, now=now, today=today),
+        "tickets_opened": await _open_coordination_tickets(
+            uow_factory, now=now, today=today, policy=policy, tz=tz
+        ),
+        "checks_due": await _report_due_checks(uow_factory, today=today),
+    }
+    if any(counts.values()):
+        log.info("fieldwork.sweep", **counts)
+    return counts
+
+
+async def _report_overdue_take_backs(uow_factory: UowFactory, *, now: datetime, today: date) -> int:
+    """UnitReturnOverdue, once per take-back not back by its promised date (FLD-6)."""
+    reported = 0
     async with uow_factory() as uow:
-        for take_back in await uow.take_backs.overdue_candidates(before=today):
+        for take_back in await uow.take_backs.lock_overdue_candidates(before=today):
             if take_back.check_overdue(now=now, today=today):
                 uow.track(take_back)
                 await uow.take_backs.save(take_back)
-                counts["overdue"] += 1
+                reported += 1
+        await uow.commit()
+    return reported
+
+
+async def _open_coordination_tickets(
+    uow_factory: UowFactory, *, now: datetime, today: date, policy: FieldworkPolicy, tz: tzinfo
+) -> int:
+    """A coordination ticket for each order not finished in time (FLD-15), once per order."""
+    opened = 0
+    async with uow_factory() as uow:
         for order_id in await uow.visits.orders_with_arrivals():
             if await uow.tickets.for_order(order_id) is not None:
                 continue
@@ -593,18 +625,25 @@ async def sweep(
             ticket = CoordinationTicket.open(
                 order_id=order_id, reason=reason, now=now, today=today, policy=policy
             )
-            uow.track(ticket)
-            await uow.tickets.save(ticket)
-            counts["tickets_opened"] += 1
-        for ticket in await uow.tickets.list(open_only=True):
+            # Another replica's sweep may have opened it since the check above.
+            if await uow.tickets.add(ticket):
+                uow.track(ticket)
+                opened += 1
+        await uow.commit()
+    return opened
+
+
+async def _report_due_checks(uow_factory: UowFactory, *, today: date) -> int:
+    """CoordinationCheckDue, once per due date of an open ticket (FLD-15)."""
+    reported = 0
+    async with uow_factory() as uow:
+        for ticket in await uow.tickets.lock_due_for_check(today=today):
             if ticket.check_due(today=today):
                 uow.track(ticket)
                 await uow.tickets.save(ticket)
-                counts["checks_due"] += 1
+                reported += 1
         await uow.commit()
-    if any(counts.values()):
-        log.info("fieldwork.sweep", **counts)
-    return counts
+    return reported
 
 
 # -- events seen on the bus -----------------------------------------------------------------------
@@ -663,11 +702,14 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
     data = parse_data(envelope)
     order_id = envelope.subject
     at = envelope.time
+    # Visits are locked as they are loaded (REST actions change them concurrently), and the
+    # order lock first, as events of one order may be applied by two replicas at once.
+    await uow.orders.lock(order_id)
     context = await uow.orders.get(order_id) or OrderContext(order_id=order_id)
     if isinstance(data, OrderCreated | OrderVerified):
         _context_from(context, data)
         await uow.orders.save(context)
-        for visit in await uow.visits.for_order(order_id):
+        for visit in await uow.visits.for_order(order_id, for_update=True):
             if visit.state is VisitState.SCHEDULED:
                 _fit_to_order(visit, context)
                 await uow.visits.save(visit, now=at)
@@ -675,7 +717,7 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
     if isinstance(data, OrderCancelled):
         context.cancelled = True
         await uow.orders.save(context)
-        for visit in await uow.visits.for_order(order_id):
+        for visit in await uow.visits.for_order(order_id, for_update=True):
             serial = visit.loaner_serial
             if visit.cancel(at=at):
                 await uow.visits.save(visit, now=at)
@@ -685,7 +727,7 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
                     await uow.loaners.save(loaner)
         return
     if isinstance(data, OrderAssigned | AppointmentConfirmed | RevisitBooked):
-        found = await uow.visits.get(data.visit_id)
+        found = await uow.visits.get(data.visit_id, for_update=True)
         if found is None:
             visit = Visit(
                 visit_id=data.visit_id,
@@ -710,7 +752,7 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
         await uow.visits.save(visit, now=at)
         return
     if isinstance(data, OrderReassigned):
-        held = await uow.visits.get(data.visit_id)
+        held = await uow.visits.get(data.visit_id, for_update=True)
         # A network placing the order with its own technician keeps the network; a move to an
         # in-house technician (or another network) changes it.
         if held is not None and held.reassign(data.technician_id, network_id=data.network_id):
@@ -718,7 +760,7 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
         return
     if isinstance(data, OrderReturnedToCentre):
         # A network handing an order back no longer holds its visits not yet started.
-        for visit in await uow.visits.for_order(order_id):
+        for visit in await uow.visits.for_order(order_id, for_update=True):
             if (
                 data.network_id is not None
                 and visit.network_id == data.network_id
@@ -728,7 +770,7 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
                 await uow.visits.save(visit, now=at)
         return
     if isinstance(data, QuoteIssued):
-        for visit in await uow.visits.for_order(order_id):
+        for visit in await uow.visits.for_order(order_id, for_update=True):
             if data.visit_id not in (None, visit.visit_id):
                 continue
             if visit.quote_issued(
@@ -741,7 +783,7 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
                 await uow.visits.save(visit, now=at)
         return
     if isinstance(data, ChargeWaived):
-        for visit in await uow.visits.for_order(order_id):
+        for visit in await uow.visits.for_order(order_id, for_update=True):
             if visit.charge_waived(quote_id=data.quote_id, new_total=data.new_total):
                 await uow.visits.save(visit, now=at)
 

@@ -1,0 +1,599 @@
+"""Concurrent changes of one visit, take-back or ticket on PostgreSQL (READ COMMITTED): the event
+consumer, REST actions and the sweep of several replicas lock what they change before deciding,
+so no change is lost and no event is raised twice.
+
+Each race is deterministic: transaction A runs a real handler up to its commit and stops there,
+its locks held; B starts and runs until it finishes or PostgreSQL shows it waiting for a lock;
+then A commits and B goes on. Without the lock B finishes first on a stale read, and the stored
+state tells the two apart."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+
+from contracts.billing import QuoteIssued, QuoteLine
+from contracts.common import (
+    AssigneeKind,
+    Channel,
+    Customer,
+    Fault,
+    Product,
+    TimeWindow,
+    WarrantyStatus,
+    WorkItemKind,
+)
+from contracts.envelope import EventEnvelope
+from contracts.intake import OrderCancelled, OrderCreated
+from contracts.scheduling import AppointmentConfirmed, OrderAssigned, OrderReassigned
+from fieldwork.adapters.storage import FileEvidenceStore
+from fieldwork.bootstrap import bootstrap
+from fieldwork.domain import commands as c
+from fieldwork.domain.policy import DEFAULT_KIT
+from fieldwork.domain.visit import Visit, VisitState
+from fieldwork.service_layer import handlers
+from fieldwork.service_layer.unit_of_work import FieldworkUnitOfWork
+from fieldwork.settings import FieldworkSettings
+from servicekit.db import SessionFactory
+from servicekit.outbox import OutboxMessage
+from servicekit.runtime import ServiceRuntime
+from servicekit.uow import A as Aggregate
+
+# Row locks are what these tests are about: SQLite's single writer serialises by construction.
+pytestmark = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+ADMIN_KEY = "test-admin-key-0123456789"
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
+WAIT = 10.0
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+T = TypeVar("T")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def runtime(database_url: str, tmp_path: Path, clock: Clock) -> AsyncIterator[ServiceRuntime]:
+    rt = bootstrap(
+        FieldworkSettings(
+            database_url=database_url,
+            bootstrap_api_key=ADMIN_KEY,
+            run_consumer=False,
+            run_relay=False,
+            data_dir=tmp_path,
+        ),
+        clock=clock,
+        store=FileEvidenceStore(tmp_path / "evidence"),
+    )
+    await rt.migrate()
+    yield rt
+    await rt.engine.dispose()
+
+
+@pytest.fixture
+async def admin(runtime: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=runtime.app),
+        base_url="http://fieldwork",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    ) as client:
+        yield client
+
+
+# --- the race harness ---------------------------------------------------------------------------
+
+
+class Gate:
+    """Where transaction A stops: at its first commit (or its first commit that stages an
+    aggregate's events, ``when_tracking``), until the test releases it."""
+
+    def __init__(self, *, when_tracking: bool = False) -> None:
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+        self._when_tracking = when_tracking
+        self._used = False
+
+    async def passing(self, *, tracking: bool) -> None:
+        if self._used or (self._when_tracking and not tracking):
+            return
+        self._used = True
+        self.reached.set()
+        await self.release.wait()
+
+
+class PausedUnitOfWork(FieldworkUnitOfWork):
+    """Fieldwork's unit of work, stopping before its commit at the gate (locks held)."""
+
+    def __init__(self, session_factory: SessionFactory, gate: Gate) -> None:
+        super().__init__(session_factory)
+        self._gate = gate
+        self._tracking = False
+
+    async def __aenter__(self) -> Self:
+        self._tracking = False
+        return await super().__aenter__()
+
+    def track(self, aggregate: Aggregate) -> Aggregate:
+        self._tracking = True
+        return super().track(aggregate)
+
+    async def commit(self) -> None:
+        await self._gate.passing(tracking=self._tracking)
+        await super().commit()
+
+
+def paused(runtime: ServiceRuntime, gate: Gate) -> Callable[[], PausedUnitOfWork]:
+    return lambda: PausedUnitOfWork(runtime.session_factory, gate)
+
+
+async def _lock_waiters(runtime: ServiceRuntime) -> int:
+    async with runtime.engine.connect() as conn:
+        found = await conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+        return int(found.scalar_one())
+
+
+async def race(
+    runtime: ServiceRuntime,
+    gate: Gate,
+    first: Awaitable[Any],
+    second: Callable[[], Awaitable[T]],
+) -> tuple[Any, T]:
+    """Run ``first`` to its gate, then ``second`` until it ends or waits for a lock, then let
+    ``first`` commit; both results (an exception is raised)."""
+    a = asyncio.ensure_future(first)
+    b: asyncio.Future[T] | None = None
+    try:
+        reached = asyncio.ensure_future(gate.reached.wait())
+        await asyncio.wait({a, reached}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
+        reached.cancel()
+        if a.done():
+            a.result()  # its error, if any
+        assert gate.reached.is_set(), "transaction A never reached its commit"
+        b = asyncio.ensure_future(second())
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while not b.done() and await _lock_waiters(runtime) == 0:
+            assert asyncio.get_running_loop().time() < deadline, "B neither ended nor waited"
+            await asyncio.sleep(0.02)
+        gate.release.set()
+        return await asyncio.wait_for(a, WAIT), await asyncio.wait_for(b, WAIT)
+    finally:
+        gate.release.set()
+        for task in (a, b):
+            if task is not None and not task.done():
+                task.cancel()
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+async def deliver(runtime: ServiceRuntime, payload: Any, at: datetime = T0) -> None:
+    await runtime.handle_event(EventEnvelope.wrap(payload, time=at))
+
+
+def created(
+    order_id: str,
+    *,
+    warranty: WarrantyStatus = WarrantyStatus.IN_WARRANTY,
+    loaner_required: bool = False,
+) -> OrderCreated:
+    return OrderCreated(
+        order_id=order_id,
+        customer=Customer.model_validate(
+            {"name": "王芳", "phones": ["+8613800138000"], "address": {"detail": "西四路100号"}}
+        ),
+        product=Product.model_validate({"line": "water_heater", "model": "JSQ24"}),
+        fault=Fault(description="热水器打不着火"),
+        channel=Channel.HOTLINE,
+        warranty_status=warranty,
+        loaner_required=loaner_required,
+    )
+
+
+def assigned(order_id: str, visit_id: str = "v-1", technician_id: str = "tech-7") -> OrderAssigned:
+    return OrderAssigned(
+        order_id=order_id,
+        visit_id=visit_id,
+        assignee_kind=AssigneeKind.TECHNICIAN,
+        technician_id=technician_id,
+        assigned_by="dispatcher-1",
+    )
+
+
+async def order(runtime: ServiceRuntime, order_id: str, **kw: Any) -> None:
+    await deliver(runtime, created(order_id, **kw), T0 - timedelta(days=1))
+    await deliver(runtime, assigned(order_id), T0 - timedelta(hours=20))
+
+
+async def act(client: httpx.AsyncClient, visit_id: str, **action: Any) -> httpx.Response:
+    return await client.post(f"/v1/visits/{visit_id}/actions", json={"action": action})
+
+
+async def ok(client: httpx.AsyncClient, visit_id: str, **action: Any) -> dict[str, Any]:
+    response = await act(client, visit_id, **action)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def depart(**extra: Any) -> dict[str, Any]:
+    return {
+        "type": "depart",
+        "eta": (T0 + timedelta(minutes=30)).isoformat(),
+        "kit_checked": list(DEFAULT_KIT),
+        **extra,
+    }
+
+
+async def on_site(client: httpx.AsyncClient, clock: Clock, visit_id: str) -> None:
+    await ok(client, visit_id, **depart())
+    clock.now += timedelta(minutes=30)
+    await ok(client, visit_id, type="arrive")
+    await ok(
+        client,
+        visit_id,
+        type="door_outcome",
+        outcome="customer_present",
+        next_step="proceed",
+        id_shown=True,
+    )
+
+
+async def stored_visit(runtime: ServiceRuntime, visit_id: str) -> Visit:
+    async with runtime.app.state.uow_factory() as uow:
+        visit = await uow.visits.get(visit_id)
+    assert visit is not None
+    return visit
+
+
+async def outbox(runtime: ServiceRuntime, name: str) -> list[EventEnvelope]:
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(select(OutboxMessage))).scalars().all()
+    envelopes = [EventEnvelope.model_validate_json(r.payload) for r in rows]
+    return [e for e in envelopes if e.event_name == name]
+
+
+def consume(runtime: ServiceRuntime, gate: Gate, payload: Any) -> Awaitable[None]:
+    """The consumer's handler applying ``payload``, stopping at the gate."""
+    envelope = EventEnvelope.wrap(payload, time=T0)
+    return handlers.record_event(envelope, uow=PausedUnitOfWork(runtime.session_factory, gate))
+
+
+def sweep(runtime: ServiceRuntime, clock: Clock, gate: Gate | None = None) -> Awaitable[Any]:
+    state = runtime.app.state
+    return handlers.sweep(
+        uow_factory=paused(runtime, gate) if gate else state.uow_factory,
+        clock=clock,
+        policy=state.policy,
+        tz=runtime.calendar.tz,
+    )
+
+
+# --- the event consumer against REST actions ---------------------------------------------------
+
+
+async def test_fld_4_a_quote_issued_while_the_technician_reports_damage_keeps_both(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1", warranty=WarrantyStatus.OUT_OF_WARRANTY)
+    await on_site(admin, clock, "v-1")
+    await ok(
+        admin,
+        "v-1",
+        type="diagnose",
+        cause="点火针老化",
+        parts=[{"part_no": "P-1", "name": "点火针"}],
+    )
+    [requested] = await outbox(runtime, "QuoteRequested")
+    issued = QuoteIssued(
+        order_id="o-1",
+        visit_id="v-1",
+        quote_id="q-1",
+        request_id=requested.data["request_id"],
+        lines=[
+            QuoteLine(
+                kind=WorkItemKind.PART,
+                description="点火针",
+                unit_price=Decimal("80"),
+                amount=Decimal("80"),
+                rule_id="BIL-1",
+            )
+        ],
+        total=Decimal("80"),
+        schedule_version="2026-01",
+    )
+
+    gate = Gate()
+    _, damage = await race(
+        runtime,
+        gate,
+        consume(runtime, gate, issued),
+        lambda: act(admin, "v-1", type="report_damage", description="地板划伤"),
+    )
+
+    assert damage.status_code == 200, damage.text
+    visit = await stored_visit(runtime, "v-1")
+    assert visit.quote is not None and visit.quote.quote_id == "q-1"
+    assert [i.description for i in visit.incidents] == ["地板划伤"]
+
+
+async def test_sch_12_an_order_cancelled_while_the_technician_departs_keeps_the_loaner_in_stock(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient
+) -> None:
+    await order(runtime, "o-1", loaner_required=True)
+    registered = await admin.post("/v1/loaners", json={"serial": "L-1", "product_line": "x"})
+    assert registered.status_code == 201
+    cancelled = OrderCancelled(order_id="o-1", reason="客户取消", cancelled_by="agent-1")
+
+    gate = Gate()
+    _, departure = await race(
+        runtime,
+        gate,
+        consume(runtime, gate, cancelled),
+        lambda: act(admin, "v-1", **depart(loaner_serial="L-1")),
+    )
+
+    # The departure is refused on the cancelled visit, so the loaner never leaves the stock
+    # (a departure applied first would have had the cancellation bring it back).
+    assert departure.status_code == 409, departure.text
+    assert (await stored_visit(runtime, "v-1")).state is VisitState.CANCELLED
+    loaners = (await admin.get("/v1/loaners")).json()
+    assert [(x["serial"], x["state"]) for x in loaners] == [("L-1", "available")]
+
+
+async def test_sch_2_an_appointment_confirmed_while_the_technician_departs_keeps_both(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient
+) -> None:
+    await order(runtime, "o-1")
+    window = TimeWindow(start=T0 + timedelta(hours=1), end=T0 + timedelta(hours=3))
+    confirmed = AppointmentConfirmed(
+        order_id="o-1", visit_id="v-1", window=window, technician_id="tech-7"
+    )
+
+    gate = Gate()
+    _, departure = await race(
+        runtime, gate, consume(runtime, gate, confirmed), lambda: act(admin, "v-1", **depart())
+    )
+
+    assert departure.status_code == 200, departure.text
+    visit = await stored_visit(runtime, "v-1")
+    assert visit.state is VisitState.DEPARTED
+    assert visit.window == window
+
+
+async def test_sch_8_a_reassignment_while_the_technician_departs_is_not_undone(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient
+) -> None:
+    await order(runtime, "o-1")
+    moved = OrderReassigned(
+        order_id="o-1",
+        visit_id="v-1",
+        assignee_kind=AssigneeKind.TECHNICIAN,
+        technician_id="tech-8",
+        previous_assignee_kind=AssigneeKind.TECHNICIAN,
+        previous_technician_id="tech-7",
+        reassigned_by="dispatcher-1",
+    )
+
+    gate = Gate()
+    _, departure = await race(
+        runtime, gate, consume(runtime, gate, moved), lambda: act(admin, "v-1", **depart())
+    )
+
+    assert departure.status_code == 200, departure.text
+    visit = await stored_visit(runtime, "v-1")
+    assert (visit.state, visit.technician_id) == (VisitState.DEPARTED, "tech-8")
+
+
+async def test_int_6_a_visit_assigned_while_its_order_is_recorded_still_asks_for_the_loaner(
+    runtime: ServiceRuntime,
+) -> None:
+    # Intake's and scheduling's topics may be consumed by two replicas at once.
+    gate = Gate()
+    await race(
+        runtime,
+        gate,
+        consume(runtime, gate, created("o-1", loaner_required=True)),
+        lambda: runtime.handle_event(EventEnvelope.wrap(assigned("o-1"), time=T0)),
+    )
+
+    visit = await stored_visit(runtime, "v-1")
+    assert visit.loaner_required is True
+    assert visit.job_type == "water_heater"
+
+
+# --- the offline app retrying a batch ----------------------------------------------------------
+
+
+async def test_a_batch_retried_while_the_first_is_applied_reports_duplicates_not_refusals(
+    runtime: ServiceRuntime,
+) -> None:
+    await order(runtime, "o-1")
+    state = runtime.app.state
+    batch = c.ApplyOfflineBatch(
+        actor=c.Actor(key_id="k-1"),
+        actions=[
+            c.OfflineAction(
+                client_id="c-1",
+                visit_id="v-1",
+                occurred_at=T0,
+                action=c.Depart(eta=T0 + timedelta(minutes=30), kit_checked=list(DEFAULT_KIT)),
+            )
+        ],
+    )
+
+    def apply(uow_factory: Callable[[], FieldworkUnitOfWork]) -> Awaitable[list[dict[str, Any]]]:
+        return handlers.apply_offline_batch(
+            batch,
+            uow_factory=uow_factory,
+            clock=state.clock,
+            policy=state.policy,
+            tz=runtime.calendar.tz,
+        )
+
+    gate = Gate()
+    first, retried = await race(
+        runtime, gate, apply(paused(runtime, gate)), lambda: apply(state.uow_factory)
+    )
+
+    assert [r["status"] for r in first] == ["applied"]
+    assert [r["status"] for r in retried] == ["duplicate"]
+    assert len(await outbox(runtime, "TechnicianDeparted")) == 1
+
+
+# --- the sweep against REST and against another replica's sweep --------------------------------
+
+
+async def take_back(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock) -> None:
+    """R-100 taken back on 2 March, promised for 9 March; the clock on 10 March (overdue)."""
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+    await ok(admin, "v-1", type="diagnose", cause="主板故障", take_back_needed=True)
+    photo = await admin.post(
+        "/v1/visits/v-1/evidence",
+        params={"kind": "photo"},
+        content=PNG,
+        headers={"Content-Type": "image/png"},
+    )
+    assert photo.status_code == 201, photo.text
+    await ok(
+        admin,
+        "v-1",
+        type="take_back",
+        receipt_number="R-100",
+        appearance="外壳有划痕",
+        photo_refs=[photo.json()["ref"]],
+        promised_return_date="2026-03-09",
+        unit_serial="SN-1",
+    )
+    clock.now = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
+
+
+async def test_fld_6_a_unit_returned_while_the_sweep_reports_it_overdue_stays_returned(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await take_back(runtime, admin, clock)
+
+    gate = Gate(when_tracking=True)
+    counts, returned = await race(
+        runtime,
+        gate,
+        sweep(runtime, clock, gate),
+        lambda: admin.post("/v1/take-backs/R-100/return", json={"repaired": False}),
+    )
+
+    assert counts["overdue"] == 1
+    assert returned.status_code == 200, returned.text
+    stored = (await admin.get("/v1/take-backs/R-100")).json()
+    assert stored["returned_at"] is not None and stored["repaired"] is False
+    assert stored["overdue_reported_at"] is not None
+    assert len(await outbox(runtime, "UnitReturnOverdue")) == 1
+    assert len(await outbox(runtime, "UnitReturned")) == 1
+
+
+async def test_fld_6_two_replicas_sweeping_at_once_report_an_overdue_unit_once(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await take_back(runtime, admin, clock)
+
+    gate = Gate(when_tracking=True)
+    first, second = await race(
+        runtime, gate, sweep(runtime, clock, gate), lambda: sweep(runtime, clock)
+    )
+
+    assert first["overdue"] + second["overdue"] == 1
+    assert len(await outbox(runtime, "UnitReturnOverdue")) == 1
+
+
+async def unfinished(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock) -> None:
+    """An order whose visit failed on 2 March: its coordination ticket is due on 3 March."""
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+    await ok(admin, "v-1", type="fail", reason="needs_second_visit")
+    clock.now += timedelta(days=1)
+
+
+async def test_fld_15_two_replicas_sweeping_at_once_open_one_coordination_ticket(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await unfinished(runtime, admin, clock)
+
+    gate = Gate(when_tracking=True)
+    first, second = await race(
+        runtime, gate, sweep(runtime, clock, gate), lambda: sweep(runtime, clock)
+    )
+
+    assert (first["tickets_opened"], second["tickets_opened"]) == (1, 0)
+    assert len(await outbox(runtime, "CoordinationTicketOpened")) == 1
+    assert len((await admin.get("/v1/coordination-tickets")).json()) == 1
+
+
+async def due_ticket(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock) -> str:
+    """An open coordination ticket whose check is due (18 March)."""
+    await unfinished(runtime, admin, clock)
+    assert (await sweep(runtime, clock))["tickets_opened"] == 1
+    [ticket] = (await admin.get("/v1/coordination-tickets")).json()
+    clock.now = datetime(2026, 3, 18, 2, 0, tzinfo=UTC)
+    return str(ticket["ticket_id"])
+
+
+async def test_fld_15_a_contact_logged_while_the_sweep_reports_the_check_due_is_kept(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    ticket_id = await due_ticket(runtime, admin, clock)
+
+    gate = Gate(when_tracking=True)
+    counts, logged = await race(
+        runtime,
+        gate,
+        sweep(runtime, clock, gate),
+        lambda: admin.post(
+            f"/v1/coordination-tickets/{ticket_id}/contacts",
+            json={"by": "agent-1", "note": "约周六上午"},
+        ),
+    )
+
+    assert counts["checks_due"] == 1
+    assert logged.status_code == 200, logged.text
+    stored = (await admin.get(f"/v1/coordination-tickets/{ticket_id}")).json()
+    assert [x["note"] for x in stored["contacts"]] == ["约周六上午"]
+    assert len(await outbox(runtime, "CoordinationCheckDue")) == 1
+    assert (await sweep(runtime, clock))["checks_due"] == 0
+
+
+async def test_fld_15_two_replicas_sweeping_at_once_report_a_due_check_once(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await due_ticket(runtime, admin, clock)
+
+    gate = Gate(when_tracking=True)
+    first, second = await race(
+        runtime, gate, sweep(runtime, clock, gate), lambda: sweep(runtime, clock)
+    )
+
+    assert first["checks_due"] + second["checks_due"] == 1
+    assert len(await outbox(runtime, "CoordinationCheckDue")) == 1
