@@ -15,6 +15,7 @@ from billing.entrypoints.errors import DOMAIN_ERRORS
 from billing.service_layer.handlers import (
     COMMAND_HANDLERS,
     apply_retention,
+    price_waiting_quotes,
     sweep_cash,
     sweep_invoice_deliveries,
 )
@@ -75,6 +76,9 @@ def bootstrap(
             uow_factory=uow_factory, policy=policy, calendar=runtime.calendar, clock=now
         )
 
+    async def quote_job() -> int:
+        return await price_waiting_quotes(uow_factory=uow_factory, policy=policy, clock=now)
+
     async def retention_job() -> int:
         return await apply_retention(uow_factory=uow_factory, policy=policy, clock=now)
 
@@ -84,6 +88,7 @@ def bootstrap(
         )
 
     runtime.add_periodic("cash-remittance-check", policy.cash_sweep_every_seconds, cash_job)
+    runtime.add_periodic("waiting-quotes", policy.quote_sweep_every_seconds, quote_job)
     runtime.add_periodic("invoice-follow-up", policy.invoice_sweep_every_seconds, invoice_job)
     runtime.add_periodic("retention", policy.retention_sweep_every_seconds, retention_job)
     return runtime

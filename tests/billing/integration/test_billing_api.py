@@ -7,7 +7,7 @@ import asyncio
 import csv
 import io
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,8 +21,10 @@ from billing.adapters.tables import BILLING_REGISTRY
 from billing.bootstrap import bootstrap
 from billing.domain import commands
 from billing.domain.policy import BillingPolicy
+from billing.service_layer import handlers
 from billing.service_layer.handlers import (
     apply_retention,
+    price_waiting_quotes,
     sweep_cash,
     sweep_invoice_deliveries,
 )
@@ -287,6 +289,35 @@ async def test_bil_1_a_request_before_the_schedule_is_priced_when_it_is_publishe
     assert waiting["pending_requests"][0]["waiting_for"].startswith("a published fee schedule")
 
     await publish(client)
+    [envelope] = await outbox(runtime, "QuoteIssued")
+    assert envelope.data["total"] == "50.00"
+    assert (await client.get("/v1/orders/o-1/charge")).json()["pending_requests"] == []
+
+
+async def test_bil_1_requests_a_crash_left_waiting_after_a_publication_are_priced_by_the_sweep(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await send(runtime, order_created("o-1"))
+    await send(runtime, quote_requested("o-1", fee("W02")))
+
+    async def crash(*args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("the process died right after the schedule was committed")
+
+    # Waiting requests are priced right after the schedule's commit, in their own transactions.
+    with monkeypatch.context() as patched:
+        patched.setattr(handlers, "_price_waiting", crash)
+        with pytest.raises(RuntimeError):
+            await publish(client)
+    assert (await client.get("/v1/fee-schedules/water_heater")).status_code == 200
+    assert await outbox(runtime, "QuoteIssued") == []
+
+    def sweep() -> Awaitable[int]:
+        return price_waiting_quotes(
+            uow_factory=runtime.app.state.uow_factory, policy=BillingPolicy(), clock=lambda: T0
+        )
+
+    assert await sweep() == 1
+    assert await sweep() == 0
     [envelope] = await outbox(runtime, "QuoteIssued")
     assert envelope.data["total"] == "50.00"
     assert (await client.get("/v1/orders/o-1/charge")).json()["pending_requests"] == []

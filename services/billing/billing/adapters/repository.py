@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -32,6 +32,13 @@ from contracts.common import WarrantyStatus
 from servicekit.db import aware, insert_if_absent, insert_unless_present, table_of
 
 _ORDER_EVENTS = table_of(OrderEventRow)
+
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+_LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:key, 0))")
+
+
+def _is_postgresql(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
 class OrderFileRepository:
@@ -101,6 +108,17 @@ class FeeScheduleRepository:
             published_by=row.published_by,
             content=ScheduleContent.model_validate(row.content),
         )
+
+    async def lock_lines(self, product_lines: list[str], *, shared: bool) -> None:
+        """Take the transaction locks of ``product_lines`` on PostgreSQL (SQLite's single writer
+        serialises anyway): exclusive to publish a version, shared to price by the latest one.
+        A quote request priced against "no schedule yet" is then either seen waiting by the
+        publisher, or prices against the new version (BIL-1)."""
+        if not _is_postgresql(self._session):
+            return
+        statement = _LOCK_SHARED if shared else _LOCK
+        for line in sorted(set(product_lines)):
+            await self._session.execute(statement, {"key": f"billing:schedule:{line}"})
 
     async def latest(self, product_line: str) -> FeeSchedule | None:
         """The newest published version of ``product_line``'s schedule."""
@@ -210,12 +228,22 @@ class AccountRepository:
         self._seen[account.order_id] = seen + 1
         account.version = seen + 1
 
-    async def pending_for(self, product_line: str) -> list[str]:
-        """Orders with quote requests waiting for ``product_line``'s schedule."""
+    async def pending_lines(self) -> list[str]:
+        """Product lines of the accounts whose quote requests wait for a schedule."""
         rows = await self._session.execute(
-            select(AccountRow.order_id).where(
-                col(AccountRow.pending).is_(True), col(AccountRow.product_line) == product_line
-            )
+            select(AccountRow.product_line)
+            .where(col(AccountRow.pending).is_(True), col(AccountRow.product_line).is_not(None))
+            .distinct()
+            .order_by(col(AccountRow.product_line))
+        )
+        return [str(line) for line in rows.scalars()]
+
+    async def pending_for(self, product_line: str) -> list[str]:
+        """Orders with quote requests waiting for ``product_line``'s schedule, by id."""
+        rows = await self._session.execute(
+            select(AccountRow.order_id)
+            .where(col(AccountRow.pending).is_(True), col(AccountRow.product_line) == product_line)
+            .order_by(col(AccountRow.order_id))
         )
         return list(rows.scalars())
 

@@ -36,6 +36,9 @@ class BillingPolicy(BaseModel):
     """BIL-10: cash held longer than this many working days must be handed to finance."""
     cash_sweep_every_seconds: int = Field(default=300, gt=0)
     """BIL-10: how often the cash-on-hand check runs."""
+    quote_sweep_every_seconds: int = Field(default=300, gt=0)
+    """BIL-1: how often quote requests still waiting are priced by the schedules published
+    (publishing prices them at once; this catches those a crash right after it left waiting)."""
     invoice_delivery_days: int = Field(default=7, ge=1)
     """BIL-7: an invoice not handed over must be delivered within this many days of issue when
     no date was promised; past the (promised) date it is reported overdue."""

@@ -191,13 +191,14 @@ async def _price_pending(
     """Price the account's waiting quote requests whose schedule is published (QuoteIssued)."""
     if not account.pending:
         return
+    lines = sorted({line for r in account.state.requests if (line := account.line_of(r))})
+    # Held to the commit: a version being published is either seen here or sees this request.
+    await uow.schedules.lock_lines(lines, shared=True)
     schedules: dict[str, FeeSchedule] = {}
-    for request in account.state.requests:
-        line = account.line_of(request)
-        if line and line not in schedules:
-            latest = await uow.schedules.latest(line)
-            if latest is not None:
-                schedules[line] = latest
+    for line in lines:
+        latest = await uow.schedules.latest(line)
+        if latest is not None:
+            schedules[line] = latest
     for quote in account.price_pending(schedules=schedules, policy=policy, now=now):
         log.info("billing.quote_issued", order_id=account.order_id, quote_id=quote.quote_id)
 
@@ -222,6 +223,7 @@ async def publish_schedule(
             published_by=cmd.published_by,
             now=clock(),
         )
+        await uow.schedules.lock_lines([cmd.product_line], shared=False)
         try:
             await uow.schedules.add(schedule)
         except IntegrityError as exc:
@@ -229,15 +231,35 @@ async def publish_schedule(
                 f"Version {schedule.version} of {cmd.product_line} was published meanwhile; "
                 "retry to publish the next version."
             ) from exc
-        for order_id in await uow.accounts.pending_for(cmd.product_line):
+        await uow.commit()
+    # Priced after the commit, which released the line's lock: holding it while waiting for an
+    # account could deadlock with a consumer that holds the account and waits for the lock. A
+    # request priced against "no schedule" meanwhile held the lock to its commit, so it is seen.
+    await _price_waiting(cmd.product_line, uow=uow, policy=policy, clock=clock)
+    return schedule
+
+
+async def _price_waiting(
+    product_line: str, *, uow: BillingUnitOfWork, policy: BillingPolicy, clock: Clock
+) -> int:
+    """Price the waiting quote requests of ``product_line`` (QuoteIssued), one order per short
+    transaction: the account's lock, then the line's, as every pricing takes them. Returns how
+    many orders got a quote."""
+    async with uow:
+        waiting = await uow.accounts.pending_for(product_line)
+    priced = 0
+    for order_id in waiting:
+        async with uow:
             account = await uow.accounts.get(order_id)
-            if account is None:
+            if account is None or not account.pending:
                 continue
             uow.track(account)
+            quotes = len(account.state.quotes)
             await _price_pending(account, uow=uow, policy=policy, now=clock())
             await uow.accounts.save(account)
-        await uow.commit()
-        return schedule
+            await uow.commit()
+            priced += len(account.state.quotes) > quotes
+    return priced
 
 
 async def _existing(uow: BillingUnitOfWork, order_id: str) -> BillingAccount:
@@ -495,6 +517,27 @@ async def sweep_cash(
             await uow.cash.save(ledger)
             await uow.commit()
     return raised
+
+
+async def price_waiting_quotes(
+    *,
+    uow_factory: Callable[[], BillingUnitOfWork],
+    policy: BillingPolicy,
+    clock: Clock,
+) -> int:
+    """BIL-1: price the quote requests still waiting whose product line has a schedule now
+    (QuoteIssued); returns how many orders were priced. Publishing a schedule prices its waiting
+    requests right after its commit; this job prices those a crash in between left waiting."""
+    async with uow_factory() as uow:
+        lines = [
+            line
+            for line in await uow.accounts.pending_lines()
+            if await uow.schedules.latest(line) is not None
+        ]
+    priced = 0
+    for line in lines:
+        priced += await _price_waiting(line, uow=uow_factory(), policy=policy, clock=clock)
+    return priced
 
 
 async def sweep_invoice_deliveries(

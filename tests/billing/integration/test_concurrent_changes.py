@@ -1,0 +1,327 @@
+"""Concurrent changes of billing's accounts and ledgers on PostgreSQL (READ COMMITTED): the event
+consumer, REST commands and the periodic jobs of several replicas lock what they change before
+deciding, so no quote, payment or alert is lost or raised twice.
+
+Each race is deterministic: transaction A runs a real handler up to its commit and stops there,
+its locks held; B starts and runs until it finishes or PostgreSQL shows it waiting for a lock;
+then A commits and B goes on. Without the lock B finishes first on a stale read, and the stored
+state tells the two apart."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+from support.db import create_tables
+
+from billing.adapters.tables import BILLING_REGISTRY
+from billing.bootstrap import bootstrap
+from billing.domain import commands
+from billing.domain.schedule import ScheduleContent
+from billing.service_layer import handlers
+from billing.service_layer.unit_of_work import BillingUnitOfWork
+from billing.settings import BillingSettings
+from contracts.base import EventData
+from contracts.common import (
+    Channel,
+    Customer,
+    Fault,
+    Product,
+    WarrantyStatus,
+    WorkItem,
+    WorkItemKind,
+)
+from contracts.envelope import EventEnvelope
+from contracts.fieldwork import QuoteAccepted, QuoteRequested
+from contracts.intake import OrderCreated
+from servicekit.db import SessionFactory
+from servicekit.outbox import OutboxMessage
+from servicekit.runtime import ServiceRuntime
+
+# Row and advisory locks are what these tests are about: SQLite's single writer serialises by
+# construction.
+pytestmark = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+ADMIN_KEY = "test-admin-key-0123456789"
+T0 = datetime(2026, 4, 30, 2, 0, tzinfo=UTC)  # Thursday 10:00 in Shanghai
+WAIT = 10.0
+SCHEDULE = {
+    "fees": [{"fee_code": "W02", "description": "疏通下水", "price": "50.0"}],
+    "parts": [{"part_no": "P-IGN", "name": "点火器", "price": "120.0"}],
+}
+T = TypeVar("T")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def runtime(database_url: str, clock: Clock) -> AsyncIterator[ServiceRuntime]:
+    rt = bootstrap(
+        BillingSettings(
+            database_url=database_url,
+            bootstrap_api_key=ADMIN_KEY,
+            run_consumer=False,
+            run_relay=False,
+        ),
+        clock=clock,
+    )
+    await create_tables(rt.engine, BILLING_REGISTRY.metadata)
+    yield rt
+    await rt.engine.dispose()
+
+
+@pytest.fixture
+async def client(runtime: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=runtime.app),
+        base_url="http://billing",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    ) as c:
+        yield c
+
+
+# --- the race harness ---------------------------------------------------------------------------
+
+
+class Gate:
+    """Where transaction A stops: at its first commit, until the test releases it."""
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+        self._used = False
+
+    async def passing(self) -> None:
+        if self._used:
+            return
+        self._used = True
+        self.reached.set()
+        await self.release.wait()
+
+
+class PausedUnitOfWork(BillingUnitOfWork):
+    """Billing's unit of work, stopping before its commit at the gate (locks held)."""
+
+    def __init__(self, session_factory: SessionFactory, gate: Gate) -> None:
+        super().__init__(session_factory)
+        self._gate = gate
+
+    async def commit(self) -> None:
+        await self._gate.passing()
+        await super().commit()
+
+
+def paused(runtime: ServiceRuntime, gate: Gate) -> Callable[[], PausedUnitOfWork]:
+    return lambda: PausedUnitOfWork(runtime.session_factory, gate)
+
+
+async def _lock_waiters(runtime: ServiceRuntime) -> int:
+    async with runtime.engine.connect() as conn:
+        found = await conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+        return int(found.scalar_one())
+
+
+async def race(
+    runtime: ServiceRuntime,
+    gate: Gate,
+    first: Awaitable[Any],
+    second: Callable[[], Awaitable[T]],
+) -> tuple[Any, T]:
+    """Run ``first`` to its gate, then ``second`` until it ends or waits for a lock, then let
+    ``first`` commit; both results (an exception is raised)."""
+    a = asyncio.ensure_future(first)
+    b: asyncio.Future[T] | None = None
+    try:
+        reached = asyncio.ensure_future(gate.reached.wait())
+        await asyncio.wait({a, reached}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
+        reached.cancel()
+        if a.done():
+            a.result()  # its error, if any
+        assert gate.reached.is_set(), "transaction A never reached its commit"
+        b = asyncio.ensure_future(second())
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while not b.done() and await _lock_waiters(runtime) == 0:
+            assert asyncio.get_running_loop().time() < deadline, "B neither ended nor waited"
+            await asyncio.sleep(0.02)
+        gate.release.set()
+        return await asyncio.wait_for(a, WAIT), await asyncio.wait_for(b, WAIT)
+    finally:
+        gate.release.set()
+        for task in (a, b):
+            if task is not None and not task.done():
+                task.cancel()
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+async def send(runtime: ServiceRuntime, payload: EventData) -> None:
+    await runtime.handle_event(EventEnvelope.wrap(payload, time=T0))
+
+
+def consume(runtime: ServiceRuntime, gate: Gate, payload: EventData) -> Awaitable[None]:
+    """The consumer's handler applying ``payload``, stopping at the gate."""
+    return handlers.record_event(
+        EventEnvelope.wrap(payload, time=T0),
+        uow=PausedUnitOfWork(runtime.session_factory, gate),
+        policy=runtime.app.state.policy,
+        clock=lambda: T0,
+    )
+
+
+def order_created(order_id: str) -> OrderCreated:
+    return OrderCreated(
+        order_id=order_id,
+        customer=Customer.model_validate(
+            {"name": "王芳", "phones": ["+8613800138000"], "address": {"detail": "西四路100号"}}
+        ),
+        product=Product(line="water_heater", model="JSQ24"),
+        fault=Fault(description="热水器打不着火"),
+        channel=Channel.HOTLINE,
+        warranty_status=WarrantyStatus.OUT_OF_WARRANTY,
+    )
+
+
+def quote_requested(order_id: str) -> QuoteRequested:
+    return QuoteRequested(
+        order_id=order_id,
+        visit_id="v-1",
+        request_id=str(uuid.uuid4()),
+        items=[WorkItem(kind=WorkItemKind.FEE, description="W02", fee_code="W02", handled_at=T0)],
+    )
+
+
+async def outbox(runtime: ServiceRuntime, name: str) -> list[EventEnvelope]:
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(select(OutboxMessage))).scalars().all()
+    envelopes = [EventEnvelope.model_validate_json(r.payload) for r in rows]
+    return [e for e in envelopes if e.event_name == name]
+
+
+async def accepted_order(runtime: ServiceRuntime, client: httpx.AsyncClient, order_id: str) -> None:
+    """An out-of-warranty order (the schedule published) whose 50.00 quote was accepted."""
+    if not (await client.get("/v1/fee-schedules/water_heater")).is_success:
+        published = await client.post("/v1/fee-schedules/water_heater/versions", json=SCHEDULE)
+        assert published.status_code == 201, published.text
+    await send(runtime, order_created(order_id))
+    await send(runtime, quote_requested(order_id))
+    [issued] = [e for e in await outbox(runtime, "QuoteIssued") if e.subject == order_id]
+    await send(
+        runtime, QuoteAccepted(order_id=order_id, visit_id="v-1", quote_id=issued.data["quote_id"])
+    )
+
+
+# --- BIL-1: a fee schedule published while a quote request comes in ---------------------------
+
+
+async def test_bil_1_a_quote_requested_while_the_first_schedule_is_published_is_priced(
+    runtime: ServiceRuntime,
+) -> None:
+    await send(runtime, order_created("o-1"))
+    publish = commands.PublishFeeSchedule(
+        product_line="water_heater",
+        content=ScheduleContent.model_validate(SCHEDULE),
+        published_by="admin",
+    )
+
+    # The consumer finds no schedule yet and keeps the request waiting; meanwhile it is published.
+    gate = Gate()
+    await race(
+        runtime,
+        gate,
+        consume(runtime, gate, quote_requested("o-1")),
+        lambda: runtime.app.state.bus.handle(publish),
+    )
+
+    issued = [e for e in await outbox(runtime, "QuoteIssued") if e.subject == "o-1"]
+    assert len(issued) == 1
+    async with runtime.app.state.uow_factory() as uow:
+        account = await uow.accounts.get("o-1", for_update=False)
+    assert account is not None and not account.pending
+
+
+# --- the money sweeps of two replicas at once (each row locked, then re-checked) ---------------
+
+
+async def test_bil_7_two_replicas_sweeping_at_once_report_an_overdue_invoice_once(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, clock: Clock
+) -> None:
+    await accepted_order(runtime, client, "o-1")
+    paid = await client.post("/v1/orders/o-1/payments", json={"method": "mobile", "amount": "50"})
+    assert paid.status_code == 201, paid.text
+    invoiced = await client.post("/v1/orders/o-1/invoices", json={"delivery": "later_visit"})
+    assert invoiced.status_code == 201, invoiced.text
+    clock.now = datetime(2026, 5, 7, 16, 0, tzinfo=UTC)  # 8 May in Shanghai: due 7 May
+
+    def sweep(uow_factory: Callable[[], BillingUnitOfWork]) -> Awaitable[int]:
+        return handlers.sweep_invoice_deliveries(
+            uow_factory=uow_factory, calendar=runtime.calendar, clock=clock
+        )
+
+    gate = Gate()
+    first, second = await race(
+        runtime,
+        gate,
+        sweep(paused(runtime, gate)),
+        lambda: sweep(runtime.app.state.uow_factory),
+    )
+
+    assert first + second == 1
+    assert len(await outbox(runtime, "InvoiceDeliveryOverdue")) == 1
+
+
+async def test_bil_10_two_replicas_sweeping_at_once_raise_cash_remittance_due_once(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, clock: Clock
+) -> None:
+    await accepted_order(runtime, client, "o-1")
+    collected = await client.post(
+        "/v1/orders/o-1/payments",
+        json={"method": "cash", "amount": "50.00", "collected_by": "t-1"},
+    )
+    assert collected.status_code == 201, collected.text
+    clock.now = datetime(2026, 5, 7, 2, 1, tzinfo=UTC)  # over 2 working days (1-5 May off)
+
+    def sweep(uow_factory: Callable[[], BillingUnitOfWork]) -> Awaitable[int]:
+        return handlers.sweep_cash(
+            uow_factory=uow_factory,
+            policy=runtime.app.state.policy,
+            calendar=runtime.calendar,
+            clock=clock,
+        )
+
+    gate = Gate()
+    first, second = await race(
+        runtime,
+        gate,
+        sweep(paused(runtime, gate)),
+        lambda: sweep(runtime.app.state.uow_factory),
+    )
+
+    assert first + second == 1
+    [due] = await outbox(runtime, "CashRemittanceDue")
+    assert due.data["reason"] == "held_too_long" and Decimal(due.data["cash_on_hand"]) == 50
