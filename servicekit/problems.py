@@ -10,7 +10,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -18,6 +18,10 @@ log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://fsm.example/problems/"
+
+# PostgreSQL's serialization failure and deadlock: the transaction lost a race and was rolled
+# back whole; the same request succeeds when retried.
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
 
 
 class ProblemError(Exception):
@@ -148,6 +152,27 @@ def install_problem_handlers(
             return await _out_of_range(request, exc.orig)
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
             return await _database_unavailable(request, exc)
+        if isinstance(exc, IntegrityError):
+            # A unique key the handler did not expect to clash: another request created the
+            # same thing meanwhile (the handler's own "exists already" check ran before it).
+            log.warning("http.integrity_conflict", path=request.url.path, error=str(exc.orig))
+            return problem_response(
+                409,
+                title="Conflict",
+                detail="A concurrent request created or changed the same record; nothing was "
+                "changed by this one. Read the current state and retry if still needed.",
+                instance=request.url.path,
+            )
+        if getattr(exc.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+            log.warning("http.transaction_conflict", path=request.url.path, error=str(exc.orig))
+            return problem_response(
+                503,
+                title="Service Unavailable",
+                detail="The request collided with a concurrent change and was rolled back "
+                "whole. Retry it, with the same Idempotency-Key if it changes anything.",
+                instance=request.url.path,
+                headers={"Retry-After": "1"},
+            )
         return await _unexpected(request, exc)
 
     @app.exception_handler(ConnectionError)

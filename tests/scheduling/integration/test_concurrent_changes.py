@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from scheduling_support import DONGYING, Harness, created, local, near, window
+from scheduling_support import DONGYING, Harness, created, local, near, technician_body, window
 from sqlalchemy import text
 
 from contracts.base import EventData
@@ -625,3 +625,20 @@ async def test_sch_9_an_emergency_inserted_while_the_day_is_optimised_stays_in_t
     plan = await _plan(harness)
     assert plan["dirty"] and {v["order_id"] for v in plan["visits"]} == {"o1", "o2", "gas"}
     assert second.waited  # it had to wait for the first one's lock
+
+
+# -- records created twice at once ----------------------------------------------------------------
+
+
+async def test_a_technician_registered_twice_at_once_is_created_once_and_the_other_gets_409(
+    harness: Harness,
+) -> None:
+    body = technician_body("t9")
+    first, second = await asyncio.gather(
+        harness.client.post("/v1/technicians", json=body),
+        harness.client.post("/v1/technicians", json=body),
+    )
+
+    # Whichever way the two interleave: one is created, the other is told so (never a 500).
+    assert sorted([first.status_code, second.status_code]) == [201, 409], (first.text, second.text)
+    assert (await harness.client.get("/v1/technicians/t9")).status_code == 200

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from servicekit.problems import PROBLEM_JSON, ProblemError, install_problem_handlers
@@ -21,6 +21,14 @@ class OrderNotFound(Exception):
     def __init__(self, order_id: str) -> None:
         super().__init__(f"order {order_id} does not exist")
         self.extensions = {"order_id": order_id}
+
+
+class _PostgresError(Exception):
+    """What the PostgreSQL driver raises: the message and its SQLSTATE."""
+
+    def __init__(self, sqlstate: str, message: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
 
 
 class NewThing(BaseModel):
@@ -57,6 +65,16 @@ def make_app() -> FastAPI:
         raise DBAPIError(
             "SELECT 1", None, ConnectionResetError("closed"), connection_invalidated=True
         )
+
+    @app.post("/technicians")
+    async def create_technician() -> None:
+        raise IntegrityError(
+            "INSERT INTO technician", {}, Exception("duplicate key value violates unique")
+        )
+
+    @app.post("/deadlocked")
+    async def deadlocked() -> None:
+        raise DBAPIError("UPDATE visit", {}, _PostgresError("40P01", "deadlock detected"))
 
     @app.get("/database-down")
     async def database_down() -> None:
@@ -174,3 +192,21 @@ async def test_a_lost_database_connection_is_a_503_with_retry_after_not_a_500(
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.headers["retry-after"] == "1"
     assert "Retry shortly" in response.json()["detail"]
+
+
+async def test_a_unique_key_clash_with_a_concurrent_request_is_a_409_not_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/technicians")
+    assert response.status_code == 409
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert "concurrent request" in response.json()["detail"]
+
+
+async def test_a_deadlock_rolled_back_is_a_503_to_retry_not_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/deadlocked")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert "Retry" in response.json()["detail"]
