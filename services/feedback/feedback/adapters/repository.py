@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -35,6 +35,13 @@ from feedback.domain.model import OrderFile, RecordedEvent
 from feedback.domain.policy import ComplaintStage
 from feedback.domain.sampling import UNASSIGNED
 from servicekit.db import aware, insert_if_absent, table_of
+
+#: A transaction-scoped advisory lock on a text key (PostgreSQL; SQLite serialises writers anyway).
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
+def _is_postgresql(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
 def _utc(moment: datetime) -> datetime:
@@ -99,35 +106,58 @@ class OrderFileRepository:
 
 
 class CaseRepository:
-    """Cases with their visits."""
+    """Cases with their visits.
+
+    A case's row is the lock of everything feedback keeps about its order: whoever changes the
+    case, its visits, call-backs or open issues loads it ``for_update`` first (then the task or
+    issue rows), so commands, the consumer and the sweep on one order take turns.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, order_id: str) -> Case | None:
-        """The case of the order, or None."""
-        row = await self._session.get(CaseRow, order_id)
+    async def get(self, order_id: str, *, for_update: bool = False) -> Case | None:
+        """The case of the order, or None; ``for_update`` locks its row (PostgreSQL) until the
+        transaction ends and reads the latest committed state."""
+        if for_update:
+            row = await self._session.get(
+                CaseRow, order_id, with_for_update=True, populate_existing=True
+            )
+        else:
+            row = await self._session.get(CaseRow, order_id)
         if row is None:
             return None
         visits = (
-            await self._session.execute(select(VisitRow).where(col(VisitRow.order_id) == order_id))
+            await self._session.execute(
+                select(VisitRow)
+                .where(col(VisitRow.order_id) == order_id)
+                .execution_options(populate_existing=for_update)
+            )
         ).scalars()
         return _case(row, list(visits))
 
-    async def many(self, order_ids: Sequence[str]) -> list[Case]:
-        """The cases of these orders (those that exist)."""
+    async def many(self, order_ids: Sequence[str], *, for_update: bool = False) -> list[Case]:
+        """The cases of these orders (those that exist); ``for_update`` locks their rows, in
+        order id order, and waits for those another transaction holds."""
         if not order_ids:
             return []
         unique = sorted(set(order_ids))
         cases: list[Case] = []
         for chunk_start in range(0, len(unique), 500):
             chunk = unique[chunk_start : chunk_start + 500]
-            rows = (
-                await self._session.execute(select(CaseRow).where(col(CaseRow.order_id).in_(chunk)))
-            ).scalars()
+            query = select(CaseRow).where(col(CaseRow.order_id).in_(chunk))
+            if for_update:
+                query = (
+                    query.order_by(col(CaseRow.order_id))
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            rows = (await self._session.execute(query)).scalars()
             visits = (
                 await self._session.execute(
-                    select(VisitRow).where(col(VisitRow.order_id).in_(chunk))
+                    select(VisitRow)
+                    .where(col(VisitRow.order_id).in_(chunk))
+                    .execution_options(populate_existing=for_update)
                 )
             ).scalars()
             by_order: dict[str, list[VisitRow]] = {}
@@ -206,18 +236,32 @@ class CaseRepository:
                 row.sample_selected = key in selected
                 self._session.add(row)
 
-    async def unsigned_completed_before(self, moment: datetime) -> list[tuple[str, str]]:
+    async def unsigned_completed_before(
+        self, moment: datetime, *, order_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, str]]:
         """(order, visit) of completed visits that ended before ``moment`` with no sign-off sheet
-        and not flagged yet (FBK-8)."""
-        rows = await self._session.execute(
-            select(VisitRow.order_id, VisitRow.visit_id).where(
-                col(VisitRow.outcome) == str(VisitOutcome.COMPLETED),
-                col(VisitRow.sign_off).is_(None),
-                col(VisitRow.sheet_flagged).is_(False),
-                col(VisitRow.closed_at) < moment,
-            )
-        )
+        and not flagged yet (FBK-8), of ``order_ids`` only when given."""
+        query = select(VisitRow.order_id, VisitRow.visit_id).where(*_unsigned(moment))
+        if order_ids is not None:
+            query = query.where(col(VisitRow.order_id).in_(sorted(order_ids)))
+        rows = await self._session.execute(query.order_by(VisitRow.order_id, VisitRow.visit_id))
         return [(o, v) for o, v in rows]
+
+    async def lock_with_unsigned_visits(self, moment: datetime) -> list[str]:
+        """Lock and return (by id) the cases with a visit :meth:`unsigned_completed_before`
+        ``moment`` would list.
+
+        Cases another transaction holds (the consumer, a command, another replica's sweep) are
+        skipped, not waited for: a later sweep picks them up. Re-read the visits once locked.
+        """
+        unsigned = select(VisitRow.order_id).where(*_unsigned(moment))
+        query = (
+            select(CaseRow.order_id)
+            .where(col(CaseRow.order_id).in_(unsigned))
+            .order_by(col(CaseRow.order_id))
+            .with_for_update(skip_locked=True)
+        )
+        return list((await self._session.execute(query)).scalars())
 
     async def mark_sheet_flagged(self, order_id: str, visit_id: str) -> None:
         """The missing sheet of this visit was flagged."""
@@ -237,6 +281,15 @@ class CaseRepository:
             )
         )
         return list(rows.scalars())
+
+
+def _unsigned(moment: datetime) -> tuple[Any, ...]:
+    return (
+        col(VisitRow.outcome) == str(VisitOutcome.COMPLETED),
+        col(VisitRow.sign_off).is_(None),
+        col(VisitRow.sheet_flagged).is_(False),
+        col(VisitRow.closed_at) < moment,
+    )
 
 
 def _case(row: CaseRow, visits: list[VisitRow]) -> Case:
@@ -326,10 +379,23 @@ class CallBackRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, task_id: str) -> CallBackTask | None:
-        """The task, or None."""
-        row = await self._session.get(CallBackRow, task_id)
+    async def get(self, task_id: str, *, for_update: bool = False) -> CallBackTask | None:
+        """The task, or None; ``for_update`` locks its row (PostgreSQL) until the transaction
+        ends and reads the latest committed state."""
+        if for_update:
+            row = await self._session.get(
+                CallBackRow, task_id, with_for_update=True, populate_existing=True
+            )
+        else:
+            row = await self._session.get(CallBackRow, task_id)
         return None if row is None else _task(row)
+
+    async def order_of(self, task_id: str) -> str | None:
+        """The order of the task (to lock its case first), or None when there is no such task."""
+        found = await self._session.execute(
+            select(CallBackRow.order_id).where(col(CallBackRow.task_id) == task_id)
+        )
+        return found.scalar_one_or_none()
 
     async def exists(self, dedupe_key: str) -> bool:
         """Whether a task with this key was created already."""
@@ -338,14 +404,16 @@ class CallBackRepository:
         )
         return found.first() is not None
 
-    async def for_order(self, order_id: str) -> list[CallBackTask]:
-        """Every task of the order, oldest first."""
-        rows = await self._session.execute(
+    async def for_order(self, order_id: str, *, for_update: bool = False) -> list[CallBackTask]:
+        """Every task of the order, oldest first; ``for_update`` locks their rows."""
+        query = (
             select(CallBackRow)
             .where(col(CallBackRow.order_id) == order_id)
             .order_by(col(CallBackRow.created_at), col(CallBackRow.task_id))
         )
-        return [_task(r) for r in rows.scalars()]
+        if for_update:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        return [_task(r) for r in (await self._session.execute(query)).scalars()]
 
     async def search(
         self,
@@ -499,10 +567,33 @@ class ComplaintRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, complaint_id: str) -> Complaint | None:
-        """The complaint, or None."""
-        row = await self._session.get(ComplaintRow, complaint_id)
+    async def get(self, complaint_id: str, *, for_update: bool = False) -> Complaint | None:
+        """The complaint, or None; ``for_update`` locks its row (PostgreSQL) until the
+        transaction ends and reads the latest committed state."""
+        if for_update:
+            row = await self._session.get(
+                ComplaintRow, complaint_id, with_for_update=True, populate_existing=True
+            )
+        else:
+            row = await self._session.get(ComplaintRow, complaint_id)
         return None if row is None else _complaint(row)
+
+    async def lock_open(self, complaint_ids: Sequence[str]) -> list[Complaint]:
+        """Lock these complaints if still open and read them afresh, by id; those another
+        transaction holds are skipped, not waited for (a later sweep picks them up)."""
+        if not complaint_ids:
+            return []
+        query = (
+            select(ComplaintRow)
+            .where(
+                col(ComplaintRow.complaint_id).in_(sorted(set(complaint_ids))),
+                col(ComplaintRow.stage) != str(ComplaintStage.CLOSED),
+            )
+            .order_by(col(ComplaintRow.complaint_id))
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        return [_complaint(r) for r in (await self._session.execute(query)).scalars()]
 
     async def search(
         self,
@@ -635,9 +726,15 @@ class FindingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, finding_id: str) -> ConductFinding | None:
-        """The finding, or None."""
-        row = await self._session.get(ConductFindingRow, finding_id)
+    async def get(self, finding_id: str, *, for_update: bool = False) -> ConductFinding | None:
+        """The finding, or None; ``for_update`` locks its row (PostgreSQL) until the
+        transaction ends and reads the latest committed state."""
+        if for_update:
+            row = await self._session.get(
+                ConductFindingRow, finding_id, with_for_update=True, populate_existing=True
+            )
+        else:
+            row = await self._session.get(ConductFindingRow, finding_id)
         return None if row is None else _finding(row)
 
     async def search(
@@ -774,9 +871,15 @@ class IssueRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, issue_id: str) -> OpenIssueRecord | None:
-        """The issue, or None."""
-        row = await self._session.get(IssueRow, issue_id)
+    async def get(self, issue_id: str, *, for_update: bool = False) -> OpenIssueRecord | None:
+        """The issue, or None; ``for_update`` locks its row (PostgreSQL) until the transaction
+        ends and reads the latest committed state."""
+        if for_update:
+            row = await self._session.get(
+                IssueRow, issue_id, with_for_update=True, populate_existing=True
+            )
+        else:
+            row = await self._session.get(IssueRow, issue_id)
         return None if row is None else _issue(row)
 
     async def exists(self, dedupe_key: str) -> bool:
@@ -792,8 +895,9 @@ class IssueRepository:
         open_only: bool = False,
         order_id: str | None = None,
         network_id: str | None = None,
+        for_update: bool = False,
     ) -> list[OpenIssueRecord]:
-        """Issues, oldest first."""
+        """Issues, oldest first; ``for_update`` locks their rows."""
         query = select(IssueRow)
         if open_only:
             query = query.where(col(IssueRow.resolved_at).is_(None))
@@ -802,16 +906,23 @@ class IssueRepository:
         if network_id:
             query = query.where(col(IssueRow.network_id) == network_id)
         query = query.order_by(col(IssueRow.opened_at), col(IssueRow.issue_id))
+        if for_update:
+            query = query.with_for_update().execution_options(populate_existing=True)
         return [_issue(r) for r in (await self._session.execute(query)).scalars()]
 
-    async def due_for_company(self, now: datetime) -> list[OpenIssueRecord]:
-        """Open issues whose company-level escalation is due."""
+    async def lock_due_for_company(self, now: datetime) -> list[OpenIssueRecord]:
+        """Lock and return (by id) the open issues whose company-level escalation is due; those
+        another transaction holds are skipped, not waited for (a later sweep picks them up)."""
         rows = await self._session.execute(
-            select(IssueRow).where(
+            select(IssueRow)
+            .where(
                 col(IssueRow.resolved_at).is_(None),
                 col(IssueRow.company_escalated_at).is_(None),
                 col(IssueRow.company_due_at) <= now,
             )
+            .order_by(col(IssueRow.issue_id))
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
         )
         return [_issue(r) for r in rows.scalars()]
 
@@ -868,6 +979,14 @@ class SamplingRunRepository:
     async def get(self, run_day: date) -> SamplingRunRow | None:
         """The run of that day, or None."""
         return await self._session.get(SamplingRunRow, run_day)
+
+    async def lock_day(self, run_day: date) -> None:
+        """Hold the draw of ``run_day`` until the transaction ends (PostgreSQL): a second draw of
+        the day (another replica, an admin's run) waits, then finds the first one's run."""
+        if _is_postgresql(self._session):
+            await self._session.execute(
+                _ADVISORY_LOCK, {"key": f"feedback:sampling:{run_day.isoformat()}"}
+            )
 
     async def add(self, *, run_day: date, ran_at: datetime, seed: int, summary: Any) -> None:
         """Record that the draw of ``run_day`` ran (a second replica's insert conflicts)."""

@@ -289,14 +289,20 @@ class Complaint:
             )
         )
 
-    def report_overdue(self, now: datetime) -> bool:
-        """Raise ComplaintStageOverdue if the current state ran past its SLA (FBK-10), once per
-        state; returns whether it did."""
+    def overdue_unreported(self, now: datetime) -> bool:
+        """Whether the current state ran past its SLA (FBK-10) and that was not reported yet."""
         current = self.current
         if current.left_at is not None or current.overdue_reported_at is not None:
             return False
-        if current.due_at is None or not current.overdue(now):
+        return current.due_at is not None and current.overdue(now)
+
+    def report_overdue(self, now: datetime) -> bool:
+        """Raise ComplaintStageOverdue if the current state ran past its SLA (FBK-10), once per
+        state; returns whether it did."""
+        if not self.overdue_unreported(now):
             return False
+        current = self.current
+        assert current.due_at is not None
         current.overdue_reported_at = now
         self.events.append(
             ComplaintStageOverdue(

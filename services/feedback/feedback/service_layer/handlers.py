@@ -67,7 +67,9 @@ async def record_event(
             payload = parse_data(envelope)
         except ValidationError as exc:
             raise PoisonMessage(f"invalid {envelope.type} data: {exc}") from exc
-        case = await uow.cases.get(envelope.subject) or Case(order_id=envelope.subject)
+        case = await uow.cases.get(envelope.subject, for_update=True) or Case(
+            order_id=envelope.subject
+        )
         reactions = case.apply(
             payload,
             at=envelope.time,
@@ -106,13 +108,15 @@ async def _react(
             case ScheduleCallBack():
                 await _schedule(case, reaction, uow=uow, now=now)
             case CancelCallBacks():
-                for task in await uow.call_backs.for_order(case.order_id):
+                for task in await uow.call_backs.for_order(case.order_id, for_update=True):
                     if reaction.rule in (None, task.reason_rule) and task.cancel(
                         reaction.reason, now
                     ):
                         await uow.call_backs.save(task)
                 if reaction.rule is None:
-                    for issue in await uow.issues.search(open_only=True, order_id=case.order_id):
+                    for issue in await uow.issues.search(
+                        open_only=True, order_id=case.order_id, for_update=True
+                    ):
                         issue.resolve(reaction.reason, now)
                         await uow.issues.save(issue)
             case OpenIssue():
@@ -217,6 +221,12 @@ async def record_call_back(
     are followed up (FBK-6); a contradicted sheet or an unknown fee is flagged (FBK-8)."""
     now = clock()
     async with uow:
+        order_id = await uow.call_backs.order_of(cmd.task_id)
+        if order_id is None:
+            raise NotFound("call-back", cmd.task_id)
+        # The case before the task: the order every handler locks them in (no deadlock with the
+        # consumer cancelling the order's call-backs).
+        case = await uow.cases.get(order_id, for_update=True) or Case(order_id=order_id)
         task = await _task(uow, cmd.task_id)
         survey = None
         if cmd.reached:
@@ -235,7 +245,6 @@ async def record_call_back(
         uow.track(task)
         await uow.call_backs.save(task)
         if survey is not None:
-            case = await uow.cases.get(task.order_id) or Case(order_id=task.order_id)
             await _after_survey(
                 case, task, survey, uow=uow, now=now, policy=policy, calendar=calendar
             )
@@ -305,7 +314,9 @@ async def _after_survey(
         )
     else:
         case.satisfied(task_id=task.task_id, visit_id=task.visit_id, at=now)
-        for issue in await uow.issues.search(open_only=True, order_id=case.order_id):
+        for issue in await uow.issues.search(
+            open_only=True, order_id=case.order_id, for_update=True
+        ):
             issue.resolve(f"customer satisfied at call-back {task.task_id}", now)
             await uow.issues.save(issue)
 
@@ -395,7 +406,7 @@ async def _flag(fraud: FraudCase, *, uow: FeedbackUnitOfWork) -> None:
 
 
 async def _task(uow: FeedbackUnitOfWork, task_id: str) -> CallBackTask:
-    task = await uow.call_backs.get(task_id)
+    task = await uow.call_backs.get(task_id, for_update=True)
     if task is None:
         raise NotFound("call-back", task_id)
     return task
@@ -420,14 +431,17 @@ async def run_sampling(
     start = datetime.combine(first, time(0), tzinfo=calendar.tz)
     end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=calendar.tz)
     async with uow:
+        await uow.sampling_runs.lock_day(run_day)
         if await uow.sampling_runs.get(run_day) is not None:
             raise SamplingAlreadyRun(run_day.isoformat())
         keys = await uow.cases.unsampled_completed_between(start, end)
         desk_work = await uow.desk_work.unsampled_between(start, end)
+        # Locked, so an order cancelled meanwhile is seen cancelled here, or sees the call-back
+        # drawn for it and cancels it.
         cases = {
             c.order_id: c
             for c in await uow.cases.many(
-                [o for o, _ in keys] + [work.order_id for work in desk_work]
+                [o for o, _ in keys] + [work.order_id for work in desk_work], for_update=True
             )
         }
         records: list[sampling.WorkRecord] = []
@@ -511,11 +525,12 @@ async def flag_missing_sheets(
     """Flag completed visits whose sign-off sheet never came back (FBK-8); how many."""
     now = clock()
     flagged = 0
+    before = now - timedelta(hours=policy.sign_off_grace_hours)
     async with uow:
-        keys = await uow.cases.unsigned_completed_before(
-            now - timedelta(hours=policy.sign_off_grace_hours)
-        )
-        for order_id, visit_id in keys:
+        locked = await uow.cases.lock_with_unsigned_visits(before)
+        for order_id, visit_id in await uow.cases.unsigned_completed_before(
+            before, order_ids=locked
+        ):
             case = await uow.cases.get(order_id)
             if case is None or case.cancelled:
                 await uow.cases.mark_sheet_flagged(order_id, visit_id)
@@ -545,7 +560,7 @@ async def escalate_issues(*, uow: FeedbackUnitOfWork, clock: Clock) -> int:
     now = clock()
     async with uow:
         escalated = 0
-        for issue in await uow.issues.due_for_company(now):
+        for issue in await uow.issues.lock_due_for_company(now):
             if issue.sweep(now):
                 uow.track(issue)
                 await uow.issues.save(issue)
@@ -560,7 +575,14 @@ async def report_overdue_complaints(*, uow: FeedbackUnitOfWork, clock: Clock) ->
     now = clock()
     async with uow:
         reported = 0
-        for complaint in await uow.complaints.search(open_only=True, limit=10_000):
+        overdue = [
+            c.complaint_id
+            for c in await uow.complaints.search(open_only=True, limit=10_000)
+            if c.overdue_unreported(now)
+        ]
+        # Checked again on the locked, fresh rows: another replica may have reported one, or a
+        # command moved it on, since the read above.
+        for complaint in await uow.complaints.lock_open(overdue):
             if complaint.report_overdue(now):
                 uow.track(complaint)
                 await uow.complaints.save(complaint)
@@ -578,7 +600,9 @@ async def sweep(
 ) -> dict[str, Any]:
     """The periodic job: the day's sampling draw (from its hour, once), missing sheets, issue
     escalations, overdue complaint states. Idempotent: everything is decided from the
-    database."""
+    database, on rows locked first. Every replica runs it: a second draw of the day waits for
+    the first and finds it done; the other steps skip what another transaction holds (a later
+    sweep gets it), so no event is raised twice and no concurrent change is overwritten."""
     now = clock()
     report: dict[str, Any] = {"sampled": None}
     if now.astimezone(calendar.tz).hour >= policy.sampling_hour_local:
@@ -711,7 +735,7 @@ async def close_complaint(
 
 
 async def _complaint(uow: FeedbackUnitOfWork, complaint_id: str) -> Complaint:
-    complaint = await uow.complaints.get(complaint_id)
+    complaint = await uow.complaints.get(complaint_id, for_update=True)
     if complaint is None:
         raise NotFound("complaint", complaint_id)
     return complaint
@@ -725,7 +749,7 @@ async def decide_finding(
 ) -> ConductFinding:
     """Confirm or dismiss a fair/poor answer (FBK-6)."""
     async with uow:
-        finding = await uow.findings.get(cmd.finding_id)
+        finding = await uow.findings.get(cmd.finding_id, for_update=True)
         if finding is None:
             raise NotFound("conduct finding", cmd.finding_id)
         finding.decide(confirmed=cmd.confirmed, by=cmd.by, note=cmd.note, now=clock())
@@ -739,7 +763,7 @@ async def resolve_issue(
 ) -> OpenIssueRecord:
     """Mark an open issue solved (FBK-12)."""
     async with uow:
-        issue = await uow.issues.get(cmd.issue_id)
+        issue = await uow.issues.get(cmd.issue_id, for_update=True)
         if issue is None:
             raise NotFound("issue", cmd.issue_id)
         issue.resolve(cmd.resolution, clock())

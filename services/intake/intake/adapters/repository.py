@@ -38,7 +38,7 @@ from intake.domain.model import (
     SlaTimer,
     TimelineEntry,
 )
-from servicekit.db import aware, table_of
+from servicekit.db import aware, insert_if_absent, table_of
 
 _WINDOWS = TypeAdapter(list[TimeWindow])
 
@@ -272,18 +272,28 @@ class OrderRepository:
             )
         ids = (await self._session.execute(_OPEN_ORDERS_WITH_PHONES, {"phones": phones})).scalars()
         found = [await self.get(order_id, for_update=True) for order_id in list(ids)]
-        return [o for o in found if o is not None]
+        # Re-checked on the locked row: an order closed (e.g. cancelled) while we waited for its
+        # lock no longer takes the report; the customer then gets a new order.
+        return [o for o in found if o is not None and o.is_open]
 
-    async def ids_with_due_clocks(self, now: datetime, *, limit: int = 200) -> list[str]:
-        """Orders with an SLA clock that ran out and was not reported yet (INT-3)."""
+    async def lock_orders_with_due_clocks(self, now: datetime, *, limit: int = 200) -> list[str]:
+        """Lock and return (by id) orders with an SLA clock that ran out and was not reported yet
+        (INT-3).
+
+        Orders another transaction holds (a command, the consumer, another replica's check) are
+        skipped, not waited for: a later check picks them up. The caller re-checks the clocks on
+        the locked order before acting.
+        """
+        due = select(col(SlaClockRow.order_id)).where(
+            col(SlaClockRow.settled).is_(False),
+            col(SlaClockRow.due_at) <= utc(now),
+        )
         query = (
-            select(col(SlaClockRow.order_id))
-            .where(
-                col(SlaClockRow.settled).is_(False),
-                col(SlaClockRow.due_at) <= utc(now),
-            )
-            .distinct()
+            select(col(OrderRow.id))
+            .where(col(OrderRow.id).in_(due))
+            .order_by(col(OrderRow.id))
             .limit(limit)
+            .with_for_update(skip_locked=True, of=OrderRow)
         )
         return list((await self._session.execute(query)).scalars())
 
@@ -478,14 +488,31 @@ class WarrantyPeriodRepository:
         query = select(WarrantyPeriodRow).order_by(col(WarrantyPeriodRow.product_line))
         return list((await self._session.execute(query)).scalars())
 
-    async def get(self, product_line: str) -> WarrantyPeriodRow | None:
-        """The period an admin set for ``product_line``, if any."""
-        return await self._session.get(WarrantyPeriodRow, product_line)
+    async def get(self, product_line: str, *, for_update: bool = False) -> WarrantyPeriodRow | None:
+        """The period an admin set for ``product_line``, if any; ``for_update`` locks its row
+        (PostgreSQL) until the transaction ends."""
+        if not for_update:
+            return await self._session.get(WarrantyPeriodRow, product_line)
+        return await self._session.get(
+            WarrantyPeriodRow, product_line, with_for_update=True, populate_existing=True
+        )
 
     async def put(self, product_line: str, *, months: int, by: str, now: datetime) -> None:
-        """Set (or replace) the period of ``product_line``."""
-        row = await self._session.get(WarrantyPeriodRow, product_line)
-        if row is None:
+        """Set (or replace) the period of ``product_line``.
+
+        Insert-or-lock first, so two admins setting a new line at once take turns (the second
+        replaces the first) instead of one failing on the duplicate key.
+        """
+        new_row = {
+            "product_line": product_line,
+            "months": months,
+            "updated_at": utc(now),
+            "updated_by": by,
+        }
+        if await insert_if_absent(self._session, table_of(WarrantyPeriodRow), new_row):
+            return
+        row = await self.get(product_line, for_update=True)
+        if row is None:  # removed meanwhile: write it afresh
             row = WarrantyPeriodRow(
                 product_line=product_line, months=months, updated_at=utc(now), updated_by=by
             )

@@ -153,7 +153,8 @@ async def list_keys(uow: UowFactoryDep, principal: AdminDep) -> Any:
 async def revoke_key(key_id: str, uow: UowFactoryDep, principal: AdminDep) -> None:
     """Revoke a key everywhere (ApiKeyRevoked)."""
     async with uow() as work:
-        row = await work.session.get(ApiKey, key_id)
+        # Locked: of two revocations at once, the second sees the first and publishes nothing.
+        row = await work.session.get(ApiKey, key_id, with_for_update=True)
         if row is None:
             raise ProblemError(404, f"API key {key_id} does not exist.", title="Not Found")
         if row.revoked_at is None:

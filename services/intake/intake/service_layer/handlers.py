@@ -253,7 +253,7 @@ async def remove_warranty_period(
 ) -> None:
     """Forget an admin's warranty period of a line; the policy's applies again (INT-5)."""
     async with uow:
-        row = await uow.warranty_periods.get(cmd.product_line)
+        row = await uow.warranty_periods.get(cmd.product_line, for_update=True)
         if row is None:
             raise WarrantyPeriodNotFound(cmd.product_line)
         await uow.warranty_periods.remove(row)
@@ -265,13 +265,16 @@ async def remove_warranty_period(
 async def check_sla_clocks(*, uow: IntakeUnitOfWork, clock: Clock, batch: int = 200) -> int:
     """Publish SlaBreached for every clock that ran out, once per clock (INT-3, INT-7).
 
-    Idempotent: the breach is recorded with the event in one transaction, and each order's row
-    is locked while it is checked, so a second replica or a rerun finds nothing to report.
+    Idempotent: the breach is recorded with the event in one transaction, and the orders checked
+    are locked first (skipping those another transaction holds, so this never waits on a command
+    nor deadlocks with another replica), then re-checked on their fresh rows: a second replica
+    or a rerun finds nothing to report, and a concurrent change of an order is never
+    overwritten.
     """
     now = clock()
     async with uow:
         reported = 0
-        for order_id in await uow.orders.ids_with_due_clocks(now, limit=batch):
+        for order_id in await uow.orders.lock_orders_with_due_clocks(now, limit=batch):
             order = await uow.orders.get(order_id, for_update=True)
             if order is not None:
                 reported += len(order.report_breaches(now))
