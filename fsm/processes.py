@@ -62,6 +62,8 @@ class Platform:
         self._external_bootstrap = external
         self.urls: dict[str, str] = {}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._service_of: dict[str, str] = {name: name for name in SERVICES}
+        self._port_env: dict[str, dict[str, str]] = {}
         self.env: dict[str, str] = {
             **(EmbeddedBroker.CLIENT_DEFAULTS if self.broker is not None else {}),
             **os.environ,
@@ -99,10 +101,33 @@ class Platform:
             raise
         return self
 
+    def add_replica(self, service: str, *, within: float = 90.0) -> str:
+        """Start one more process of ``service`` on the same database and broker, at a port of
+        its own, and wait until it is ready; returns the replica's name (``scheduling-2``),
+        which every method taking a service name accepts. Replicas share the consumer group:
+        give the topics more than one partition (``FSM_KAFKA_TOPIC_PARTITIONS``) for each to
+        get a share of the events."""
+        taken = sum(1 for of in self._service_of.values() if of == service)
+        replica = f"{service}-{taken + 1}"
+        port = free_port()
+        self._service_of[replica] = service
+        self._port_env[replica] = {f"FSM_{service.upper()}_PORT": str(port)}
+        self.urls[replica] = f"http://127.0.0.1:{port}"
+        self._spawn(replica)
+        self.wait_ready(replica, within=within)
+        return replica
+
+    def replicas(self, service: str) -> list[str]:
+        """The names of ``service``'s processes (the first is the service's own name)."""
+        return [name for name, of in self._service_of.items() if of == service]
+
     def _spawn(self, name: str) -> None:
         log = (self.data_dir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "fsm", "serve", name], env=self.env, stdout=log, stderr=log
+            [sys.executable, "-m", "fsm", "serve", self._service_of[name]],
+            env={**self.env, **self._port_env.get(name, {})},
+            stdout=log,
+            stderr=log,
         )
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
