@@ -170,6 +170,21 @@ def _insert_returning_key(dialect: str, table: Table) -> ReturningInsert[Any]:
     return _insert_unless_present(dialect, table).returning(*table.primary_key.columns)
 
 
+_ADVISORY_XACT_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+_ADVISORY_XACT_LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:key, 0))")
+
+
+async def advisory_xact_lock(session: AsyncSession, key: str, *, shared: bool = False) -> None:
+    """Wait for the lock named ``key`` and hold it until the session's transaction ends
+    (PostgreSQL; keys are per database). For decisions that depend on rows no row lock covers:
+    rows that may not exist yet, or a count across many. Shared holders exclude only exclusive
+    ones. Nothing on SQLite, whose writers take turns already (``BEGIN IMMEDIATE``)."""
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return
+    statement = _ADVISORY_XACT_LOCK_SHARED if shared else _ADVISORY_XACT_LOCK
+    await session.execute(statement, {"key": key})
+
+
 async def delete_in_batches(
     session_factory: SessionFactory,
     key: Any,

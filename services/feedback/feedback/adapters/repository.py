@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, text
+from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -34,14 +34,7 @@ from feedback.domain.findings import ConductFinding, FindingStatus, FraudCase, O
 from feedback.domain.model import OrderFile, RecordedEvent
 from feedback.domain.policy import ComplaintStage
 from feedback.domain.sampling import UNASSIGNED
-from servicekit.db import aware, insert_if_absent, table_of
-
-#: A transaction-scoped advisory lock on a text key (PostgreSQL; SQLite serialises writers anyway).
-_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-
-
-def _is_postgresql(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
+from servicekit.db import advisory_xact_lock, aware, insert_if_absent, table_of
 
 
 def _utc(moment: datetime) -> datetime:
@@ -983,10 +976,7 @@ class SamplingRunRepository:
     async def lock_day(self, run_day: date) -> None:
         """Hold the draw of ``run_day`` until the transaction ends (PostgreSQL): a second draw of
         the day (another replica, an admin's run) waits, then finds the first one's run."""
-        if _is_postgresql(self._session):
-            await self._session.execute(
-                _ADVISORY_LOCK, {"key": f"feedback:sampling:{run_day.isoformat()}"}
-            )
+        await advisory_xact_lock(self._session, f"feedback:sampling:{run_day.isoformat()}")
 
     async def add(self, *, run_day: date, ran_at: datetime, seed: int, summary: Any) -> None:
         """Record that the draw of ``run_day`` ran (a second replica's insert conflicts)."""

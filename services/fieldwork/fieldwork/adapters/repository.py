@@ -6,7 +6,6 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -24,7 +23,7 @@ from fieldwork.domain.coordination import Check, Contact, CoordinationTicket
 from fieldwork.domain.model import OrderContext, OrderFile, RecordedEvent
 from fieldwork.domain.visit import Visit
 from fieldwork.domain.workshop import Loaner, LoanerState, Progress, TakeBack
-from servicekit.db import aware, insert_if_absent, table_of
+from servicekit.db import advisory_xact_lock, aware, insert_if_absent, table_of
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -37,12 +36,6 @@ def _dt(value: str | None) -> datetime | None:
 
 _ORDER_EVENTS = table_of(OrderEventRow)
 _TICKETS = table_of(TicketRow)
-
-_LOCK_ORDER = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-
-
-def _is_postgresql(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
 class OrderFileRepository:
@@ -94,8 +87,7 @@ class OrderContextRepository:
         """Take the order's transaction lock on PostgreSQL (SQLite's single writer serialises
         anyway): what an event changes depends on the order's context and all its visits, rows
         that may not exist yet, so two events of one order are applied one after the other."""
-        if _is_postgresql(self._session):
-            await self._session.execute(_LOCK_ORDER, {"key": f"fieldwork:order:{order_id}"})
+        await advisory_xact_lock(self._session, f"fieldwork:order:{order_id}")
 
     async def get(self, order_id: str) -> OrderContext | None:
         """The order's context, or None."""

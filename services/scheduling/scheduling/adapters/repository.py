@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select, text
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -30,23 +30,13 @@ from scheduling.domain.model import (
     Technician,
     Visit,
 )
-from servicekit.db import aware, table_of
+from servicekit.db import advisory_xact_lock, aware, table_of
 
 
 def _must(moment: datetime | None) -> datetime:
     if moment is None:
         raise ValueError("a required timestamp is missing")
     return aware(moment)
-
-
-_ADVISORY_XACT_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-
-
-async def _advisory_xact_lock(session: AsyncSession, key: str) -> None:
-    """Wait for the transaction-scoped lock named ``key`` on PostgreSQL (released at commit or
-    rollback); nothing on SQLite, whose single writer serialises transactions already."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        await session.execute(_ADVISORY_XACT_LOCK, {"key": key})
 
 
 def _locked(query: Select[Any], *, skip_locked: bool = False) -> Select[Any]:
@@ -227,7 +217,7 @@ class DispatchOrderRepository:
         """Serialise decisions that choose an assignee from every technician's held jobs
         (workload and daily capacity, SCH-1; clashes in a window, SCH-3) until the transaction
         ends: two of them at once would both count the same free place and overbook it."""
-        await _advisory_xact_lock(self._session, "scheduling:assignment")
+        await advisory_xact_lock(self._session, "scheduling:assignment")
 
     async def audit(self, order_id: str) -> list[AuditEntry]:
         """The audit trail of an order, oldest first."""
@@ -453,7 +443,7 @@ class DayPlanRepository:
     async def lock_planning(self, day: date) -> None:
         """One optimisation of ``day`` at a time (every replica runs the re-plan job): waits
         until another one has committed or rolled back."""
-        await _advisory_xact_lock(self._session, f"scheduling:plan:{day.isoformat()}")
+        await advisory_xact_lock(self._session, f"scheduling:plan:{day.isoformat()}")
 
     async def dirty(self) -> list[DayPlanRow]:
         """Plans changed by urgent insertions since their last optimisation."""
