@@ -44,7 +44,7 @@ from contracts.common import (
 from contracts.envelope import EventEnvelope
 from contracts.fieldwork import QuoteAccepted, QuoteRequested, RepairCompleted, VisitClosed
 from contracts.identity import Role
-from contracts.intake import OrderCreated
+from contracts.intake import OrderCreated, OrderVerified
 from contracts.registry import parse_data
 from contracts.scheduling import OrderAssigned, OrderReassigned
 from servicekit.auth import generate_key, issued_event
@@ -292,6 +292,21 @@ async def test_bil_1_a_request_before_the_schedule_is_priced_when_it_is_publishe
     [envelope] = await outbox(runtime, "QuoteIssued")
     assert envelope.data["total"] == "50.00"
     assert (await client.get("/v1/orders/o-1/charge")).json()["pending_requests"] == []
+
+
+async def test_bil_1_a_request_naming_another_line_is_priced_when_that_line_is_published(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await send(runtime, order_created("o-1"))  # a water heater
+    request = quote_requested("o-1", fee("W02")).model_copy(update={"product_line": "gas_stove"})
+    await send(runtime, request)  # the technician found a gas stove to repair
+    assert await outbox(runtime, "QuoteIssued") == []
+
+    published = await client.post("/v1/fee-schedules/gas_stove/versions", json=SCHEDULE)
+
+    assert published.status_code == 201, published.text
+    [envelope] = await outbox(runtime, "QuoteIssued")
+    assert envelope.data["total"] == "50.00"
 
 
 async def test_bil_1_requests_a_crash_left_waiting_after_a_publication_are_priced_by_the_sweep(
@@ -734,6 +749,16 @@ async def test_bil_11_retention_anonymises_free_orders_after_one_year_paid_after
     assert not any(k.startswith("customer.") for e in events for k in e["summary"])
     kept = (await client.get("/v1/orders/paid/events")).json()["events"]
     assert kept[0]["summary"]["customer.name"] == "王芳"
+    # An event after the retention (a reopened order's corrected details) keeps no personal data.
+    await send(
+        runtime,
+        OrderVerified(
+            order_id="free", verified=["customer.phones"], customer=order_created("x").customer
+        ),
+    )
+    late = (await client.get("/v1/orders/free/events")).json()["events"]
+    assert [e["type"] for e in late][-1] == "OrderVerified"
+    assert not any(k.startswith("customer.") for e in late for k in e["summary"])
     clock.now = T0.replace(year=2028)
     assert await retain() == 1
     clock.now = T0.replace(year=2040)

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -29,16 +29,15 @@ from billing.domain.model import OrderFile, RecordedEvent
 from billing.domain.reports import SettlementItem, SettlementKind
 from billing.domain.schedule import FeeSchedule, ScheduleContent
 from contracts.common import WarrantyStatus
-from servicekit.db import aware, insert_if_absent, insert_unless_present, table_of
+from servicekit.db import (
+    advisory_xact_lock,
+    aware,
+    insert_if_absent,
+    insert_unless_present,
+    table_of,
+)
 
 _ORDER_EVENTS = table_of(OrderEventRow)
-
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-_LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:key, 0))")
-
-
-def _is_postgresql(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
 class OrderFileRepository:
@@ -114,11 +113,8 @@ class FeeScheduleRepository:
         serialises anyway): exclusive to publish a version, shared to price by the latest one.
         A quote request priced against "no schedule yet" is then either seen waiting by the
         publisher, or prices against the new version (BIL-1)."""
-        if not _is_postgresql(self._session):
-            return
-        statement = _LOCK_SHARED if shared else _LOCK
         for line in sorted(set(product_lines)):
-            await self._session.execute(statement, {"key": f"billing:schedule:{line}"})
+            await advisory_xact_lock(self._session, f"billing:schedule:{line}", shared=shared)
 
     async def latest(self, product_line: str) -> FeeSchedule | None:
         """The newest published version of ``product_line``'s schedule."""
@@ -228,21 +224,12 @@ class AccountRepository:
         self._seen[account.order_id] = seen + 1
         account.version = seen + 1
 
-    async def pending_lines(self) -> list[str]:
-        """Product lines of the accounts whose quote requests wait for a schedule."""
-        rows = await self._session.execute(
-            select(AccountRow.product_line)
-            .where(col(AccountRow.pending).is_(True), col(AccountRow.product_line).is_not(None))
-            .distinct()
-            .order_by(col(AccountRow.product_line))
-        )
-        return [str(line) for line in rows.scalars()]
-
-    async def pending_for(self, product_line: str) -> list[str]:
-        """Orders with quote requests waiting for ``product_line``'s schedule, by id."""
+    async def pending(self) -> list[str]:
+        """Orders with quote requests waiting for a schedule, by id: all of them, since a
+        request may name another product line than its order's."""
         rows = await self._session.execute(
             select(AccountRow.order_id)
-            .where(col(AccountRow.pending).is_(True), col(AccountRow.product_line) == product_line)
+            .where(col(AccountRow.pending).is_(True))
             .order_by(col(AccountRow.order_id))
         )
         return list(rows.scalars())

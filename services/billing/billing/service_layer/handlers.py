@@ -52,7 +52,10 @@ async def record_event(
             payload = parse_data(envelope)
         except ValidationError as exc:
             raise PoisonMessage(f"invalid {envelope.type} data: {exc}") from exc
-        await _apply(envelope, payload, uow=uow, policy=policy, now=clock())
+        account = await _apply(envelope, payload, uow=uow, policy=policy, now=clock())
+        if account.anonymised_at is not None:
+            # An event after retention (BIL-11) stays on the file without its personal data.
+            await uow.order_files.scrub_personal_data(envelope.subject)
         await uow.commit()
 
 
@@ -80,7 +83,7 @@ async def _apply(
     uow: BillingUnitOfWork,
     policy: BillingPolicy,
     now: datetime,
-) -> None:
+) -> BillingAccount:
     account = uow.track(await _account(uow, envelope.subject))
     match payload:
         case intake.OrderCreated():
@@ -183,6 +186,7 @@ async def _apply(
             pass
     await _price_pending(account, uow=uow, policy=policy, now=now)
     await uow.accounts.save(account)
+    return account
 
 
 async def _price_pending(
@@ -235,30 +239,30 @@ async def publish_schedule(
     # Priced after the commit, which released the line's lock: holding it while waiting for an
     # account could deadlock with a consumer that holds the account and waits for the lock. A
     # request priced against "no schedule" meanwhile held the lock to its commit, so it is seen.
-    await _price_waiting(cmd.product_line, uow=uow, policy=policy, clock=clock)
+    await _price_waiting(uow=uow, policy=policy, clock=clock)
     return schedule
 
 
-async def _price_waiting(
-    product_line: str, *, uow: BillingUnitOfWork, policy: BillingPolicy, clock: Clock
-) -> int:
-    """Price the waiting quote requests of ``product_line`` (QuoteIssued), one order per short
-    transaction: the account's lock, then the line's, as every pricing takes them. Returns how
-    many orders got a quote."""
+async def _price_waiting(*, uow: BillingUnitOfWork, policy: BillingPolicy, clock: Clock) -> int:
+    """Price the waiting quote requests whose schedule is published now (QuoteIssued), one
+    order per short transaction: the account's lock, then its lines', as every pricing takes
+    them. Returns how many orders got a quote; an order still waiting is left untouched."""
     async with uow:
-        waiting = await uow.accounts.pending_for(product_line)
+        waiting = await uow.accounts.pending()
     priced = 0
     for order_id in waiting:
         async with uow:
             account = await uow.accounts.get(order_id)
             if account is None or not account.pending:
                 continue
-            uow.track(account)
             quotes = len(account.state.quotes)
+            uow.track(account)
             await _price_pending(account, uow=uow, policy=policy, now=clock())
+            if len(account.state.quotes) == quotes:
+                continue
             await uow.accounts.save(account)
             await uow.commit()
-            priced += len(account.state.quotes) > quotes
+            priced += 1
     return priced
 
 
@@ -528,16 +532,7 @@ async def price_waiting_quotes(
     """BIL-1: price the quote requests still waiting whose product line has a schedule now
     (QuoteIssued); returns how many orders were priced. Publishing a schedule prices its waiting
     requests right after its commit; this job prices those a crash in between left waiting."""
-    async with uow_factory() as uow:
-        lines = [
-            line
-            for line in await uow.accounts.pending_lines()
-            if await uow.schedules.latest(line) is not None
-        ]
-    priced = 0
-    for line in lines:
-        priced += await _price_waiting(line, uow=uow_factory(), policy=policy, clock=clock)
-    return priced
+    return await _price_waiting(uow=uow_factory(), policy=policy, clock=clock)
 
 
 async def sweep_invoice_deliveries(
