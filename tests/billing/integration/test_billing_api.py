@@ -7,7 +7,7 @@ import asyncio
 import csv
 import io
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,10 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
-from support.db import create_tables
 
-from billing.adapters.tables import BILLING_REGISTRY
-from billing.bootstrap import bootstrap
 from billing.domain import commands
 from billing.domain.policy import BillingPolicy
 from billing.service_layer import handlers
@@ -28,7 +25,6 @@ from billing.service_layer.handlers import (
     sweep_cash,
     sweep_invoice_deliveries,
 )
-from billing.settings import BillingSettings
 from contracts.base import EventData
 from contracts.billing import PaymentMethod
 from contracts.common import (
@@ -51,9 +47,8 @@ from servicekit.auth import generate_key, issued_event
 from servicekit.outbox import OutboxMessage
 from servicekit.runtime import ServiceRuntime
 
-ADMIN_KEY = "test-admin-key-0123456789"
-ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-T0 = datetime(2026, 4, 30, 2, 0, tzinfo=UTC)  # Thursday 10:00 in Shanghai
+from ..conftest import T0, Clock
+
 SCHEDULE = {
     "fees": [
         {"fee_code": "W01", "description": "更换灯泡", "price": "20.0"},
@@ -63,45 +58,6 @@ SCHEDULE = {
     "parts": [{"part_no": "P-IGN", "name": "点火器", "price": "120.0", "trade_in_credit": "15.0"}],
     "materials": [{"code": "M-TAPE", "name": "生料带", "price": "2.5"}],
 }
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def runtime(database_url: str, clock: Clock) -> AsyncIterator[ServiceRuntime]:
-    rt = bootstrap(
-        BillingSettings(
-            database_url=database_url,
-            bootstrap_api_key=ADMIN_KEY,
-            run_consumer=False,
-            run_relay=False,
-        ),
-        clock=clock,
-    )
-    # The schema from the models (fast); test_migrations_reach_the_models_schema checks that the
-    # migrations build the same.
-    await create_tables(rt.engine, BILLING_REGISTRY.metadata)
-    yield rt
-    await rt.engine.dispose()
-
-
-@pytest.fixture
-async def client(runtime: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=runtime.app), base_url="http://billing", headers=ADMIN
-    ) as c:
-        yield c
 
 
 async def key(runtime: ServiceRuntime, role: Role, **binding: str) -> dict[str, str]:

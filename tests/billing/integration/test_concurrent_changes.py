@@ -1,33 +1,23 @@
 """Concurrent changes of billing's accounts and ledgers on PostgreSQL (READ COMMITTED): the event
 consumer, REST commands and the periodic jobs of several replicas lock what they change before
-deciding, so no quote, payment or alert is lost or raised twice.
-
-Each race is deterministic: transaction A runs a real handler up to its commit and stops there,
-its locks held; B starts and runs until it finishes or PostgreSQL shows it waiting for a lock;
-then A commits and B goes on. Without the lock B finishes first on a stale read, and the stored
-state tells the two apart."""
+deciding, so no quote, payment or alert is lost or raised twice. Each race holds a real handler
+at its commit while a second transaction runs (see ``support.races``)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
 
 import httpx
-import pytest
-from sqlalchemy import select, text
-from support.db import create_tables
+from sqlalchemy import select
+from support.races import Gate, hold_at_commit, postgres_only, race
 
-from billing.adapters.tables import BILLING_REGISTRY
-from billing.bootstrap import bootstrap
 from billing.domain import commands
 from billing.domain.schedule import ScheduleContent
 from billing.service_layer import handlers
 from billing.service_layer.unit_of_work import BillingUnitOfWork
-from billing.settings import BillingSettings
 from contracts.base import EventData
 from contracts.common import (
     Channel,
@@ -41,140 +31,23 @@ from contracts.common import (
 from contracts.envelope import EventEnvelope
 from contracts.fieldwork import QuoteAccepted, QuoteRequested
 from contracts.intake import OrderCreated
-from servicekit.db import SessionFactory
 from servicekit.outbox import OutboxMessage
 from servicekit.runtime import ServiceRuntime
 
-# Row and advisory locks are what these tests are about: SQLite's single writer serialises by
-# construction.
-pytestmark = pytest.mark.parametrize(
-    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
+from ..conftest import T0, Clock
 
-ADMIN_KEY = "test-admin-key-0123456789"
-T0 = datetime(2026, 4, 30, 2, 0, tzinfo=UTC)  # Thursday 10:00 in Shanghai
-WAIT = 10.0
+# Row and advisory locks are what these tests are about.
+pytestmark = postgres_only
+
 SCHEDULE = {
     "fees": [{"fee_code": "W02", "description": "疏通下水", "price": "50.0"}],
     "parts": [{"part_no": "P-IGN", "name": "点火器", "price": "120.0"}],
 }
-T = TypeVar("T")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def runtime(database_url: str, clock: Clock) -> AsyncIterator[ServiceRuntime]:
-    rt = bootstrap(
-        BillingSettings(
-            database_url=database_url,
-            bootstrap_api_key=ADMIN_KEY,
-            run_consumer=False,
-            run_relay=False,
-        ),
-        clock=clock,
-    )
-    await create_tables(rt.engine, BILLING_REGISTRY.metadata)
-    yield rt
-    await rt.engine.dispose()
-
-
-@pytest.fixture
-async def client(runtime: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=runtime.app),
-        base_url="http://billing",
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-    ) as c:
-        yield c
-
-
-# --- the race harness ---------------------------------------------------------------------------
-
-
-class Gate:
-    """Where transaction A stops: at its first commit, until the test releases it."""
-
-    def __init__(self) -> None:
-        self.reached = asyncio.Event()
-        self.release = asyncio.Event()
-        self._used = False
-
-    async def passing(self) -> None:
-        if self._used:
-            return
-        self._used = True
-        self.reached.set()
-        await self.release.wait()
-
-
-class PausedUnitOfWork(BillingUnitOfWork):
-    """Billing's unit of work, stopping before its commit at the gate (locks held)."""
-
-    def __init__(self, session_factory: SessionFactory, gate: Gate) -> None:
-        super().__init__(session_factory)
-        self._gate = gate
-
-    async def commit(self) -> None:
-        await self._gate.passing()
-        await super().commit()
-
-
-def paused(runtime: ServiceRuntime, gate: Gate) -> Callable[[], PausedUnitOfWork]:
-    return lambda: PausedUnitOfWork(runtime.session_factory, gate)
-
-
-async def _lock_waiters(runtime: ServiceRuntime) -> int:
-    async with runtime.engine.connect() as conn:
-        found = await conn.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        )
-        return int(found.scalar_one())
-
-
-async def race(
-    runtime: ServiceRuntime,
-    gate: Gate,
-    first: Awaitable[Any],
-    second: Callable[[], Awaitable[T]],
-) -> tuple[Any, T]:
-    """Run ``first`` to its gate, then ``second`` until it ends or waits for a lock, then let
-    ``first`` commit; both results (an exception is raised)."""
-    a = asyncio.ensure_future(first)
-    b: asyncio.Future[T] | None = None
-    try:
-        reached = asyncio.ensure_future(gate.reached.wait())
-        await asyncio.wait({a, reached}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
-        reached.cancel()
-        if a.done():
-            a.result()  # its error, if any
-        assert gate.reached.is_set(), "transaction A never reached its commit"
-        b = asyncio.ensure_future(second())
-        deadline = asyncio.get_running_loop().time() + WAIT
-        while not b.done() and await _lock_waiters(runtime) == 0:
-            assert asyncio.get_running_loop().time() < deadline, "B neither ended nor waited"
-            await asyncio.sleep(0.02)
-        gate.release.set()
-        return await asyncio.wait_for(a, WAIT), await asyncio.wait_for(b, WAIT)
-    finally:
-        gate.release.set()
-        for task in (a, b):
-            if task is not None and not task.done():
-                task.cancel()
+def paused(runtime: ServiceRuntime, gate: Gate) -> Callable[[], BillingUnitOfWork]:
+    """Billing's units of work, each stopping before its commit at the gate (locks held)."""
+    return lambda: hold_at_commit(BillingUnitOfWork(runtime.session_factory), gate)
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -188,7 +61,7 @@ def consume(runtime: ServiceRuntime, gate: Gate, payload: EventData) -> Awaitabl
     """The consumer's handler applying ``payload``, stopping at the gate."""
     return handlers.record_event(
         EventEnvelope.wrap(payload, time=T0),
-        uow=PausedUnitOfWork(runtime.session_factory, gate),
+        uow=paused(runtime, gate)(),
         policy=runtime.app.state.policy,
         clock=lambda: T0,
     )
@@ -252,7 +125,7 @@ async def test_bil_1_a_quote_requested_while_the_first_schedule_is_published_is_
     # The consumer finds no schedule yet and keeps the request waiting; meanwhile it is published.
     gate = Gate()
     await race(
-        runtime,
+        runtime.engine,
         gate,
         consume(runtime, gate, quote_requested("o-1")),
         lambda: runtime.app.state.bus.handle(publish),
@@ -284,8 +157,8 @@ async def test_bil_7_two_replicas_sweeping_at_once_report_an_overdue_invoice_onc
         )
 
     gate = Gate()
-    first, second = await race(
-        runtime,
+    first, second, _ = await race(
+        runtime.engine,
         gate,
         sweep(paused(runtime, gate)),
         lambda: sweep(runtime.app.state.uow_factory),
@@ -315,8 +188,8 @@ async def test_bil_10_two_replicas_sweeping_at_once_raise_cash_remittance_due_on
         )
 
     gate = Gate()
-    first, second = await race(
-        runtime,
+    first, second, _ = await race(
+        runtime.engine,
         gate,
         sweep(paused(runtime, gate)),
         lambda: sweep(runtime.app.state.uow_factory),

@@ -1,15 +1,11 @@
-"""Concurrent changes on PostgreSQL, where transactions run at READ COMMITTED: each test holds one
-transaction open at its commit, with whatever locks it took, while a second one (another replica's
-sweep, a REST command, the consumer) runs against the same rows; then it checks that neither
+"""Concurrent changes on PostgreSQL (READ COMMITTED): each test holds one transaction open at its
+commit, with whatever locks it took, while a second one (another replica's sweep, a REST command,
+the consumer) runs against the same rows (see ``support.races``); then it checks that neither
 change was lost and that nothing was drawn, flagged or published twice.
-
-SQLite needs none of this (the kit begins every transaction with BEGIN IMMEDIATE, so writers
-take turns); the tests run on PostgreSQL only.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -24,7 +20,7 @@ from feedback_support import (
     receipt,
     scores,
 )
-from sqlalchemy import text
+from support import races
 
 from contracts.base import EventData
 from contracts.envelope import EventEnvelope
@@ -38,62 +34,9 @@ from feedback.service_layer.unit_of_work import FeedbackUnitOfWork
 
 T = TypeVar("T")
 
-#: Long enough never to be hit by a healthy run; a deadlock fails the test instead of hanging.
-TIMEOUT = 10.0
 THURSDAY = MONDAY + timedelta(days=3)
 
-_WAITING_ON_A_LOCK = text(
-    "SELECT count(*) FROM pg_stat_activity"
-    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-)
-
-
-@pytest.fixture
-def database_url(database_url: str) -> str:
-    """PostgreSQL only: on SQLite writers are serialised, there is no race to show."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): the race needs PostgreSQL")
-    return database_url
-
-
-class Gate:
-    """Where the first transaction waits, at its commit, for the test to let it go on."""
-
-    def __init__(self) -> None:
-        self.reached = asyncio.Event()
-        self.released = asyncio.Event()
-
-    async def pass_through(self) -> None:
-        self.reached.set()
-        await self.released.wait()
-
-
-class HeldUnitOfWork(FeedbackUnitOfWork):
-    """Feedback's unit of work, held open at its commit (with the locks it took) by a gate."""
-
-    def __init__(self, harness: Harness, gate: Gate) -> None:
-        super().__init__(harness.runtime.session_factory)
-        self._gate = gate
-
-    async def commit(self) -> None:
-        await self._gate.pass_through()
-        await super().commit()
-
-
-async def _blocked_or_finished(harness: Harness, second: asyncio.Task[Any]) -> bool:
-    """Wait until ``second`` either waits on a lock in PostgreSQL (True) or has finished
-    (False)."""
-    async with harness.runtime.engine.connect() as connection:
-        for _ in range(int(TIMEOUT / 0.02)):
-            if second.done():
-                return False
-            waiting = await connection.scalar(_WAITING_ON_A_LOCK)
-            # pg_stat_activity is read once per transaction: end it to see the next poll's.
-            await connection.rollback()
-            if waiting:
-                return True
-            await asyncio.sleep(0.02)
-    raise AssertionError("the second transaction neither finished nor waited on a lock")
+pytestmark = races.postgres_only
 
 
 async def race(
@@ -102,23 +45,11 @@ async def race(
     second: Callable[[], Coroutine[Any, Any, T]],
 ) -> tuple[T, bool]:
     """Run ``first`` on a unit of work held at its commit, start ``second`` meanwhile, let
-    ``first`` commit once ``second`` waits on a lock or is done; ``second``'s result and whether
-    it had to wait."""
-    gate = Gate()
-    first_task = asyncio.create_task(first(HeldUnitOfWork(harness, gate)))
-    reached = asyncio.create_task(gate.reached.wait())
-    await asyncio.wait({first_task, reached}, timeout=TIMEOUT, return_when="FIRST_COMPLETED")
-    reached.cancel()
-    if first_task.done():
-        first_task.result()  # it failed before its commit: show why
-        raise AssertionError("the first transaction committed without passing the gate")
-    second_task = asyncio.create_task(second())
-    try:
-        waited = await _blocked_or_finished(harness, second_task)
-    finally:
-        gate.released.set()
-    await asyncio.wait_for(first_task, TIMEOUT)
-    return await asyncio.wait_for(second_task, TIMEOUT), waited
+    ``first`` commit once ``second`` waits on a lock or is done (see ``support.races``);
+    ``second``'s result and whether it had to wait."""
+    engine = harness.runtime.engine
+    _, result, waited = await races.race_held_at_commit(engine, _uow(harness), first, second)
+    return result, waited
 
 
 async def refused(call: Awaitable[Any], error: type[Exception]) -> Exception:

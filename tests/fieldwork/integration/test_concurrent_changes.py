@@ -1,24 +1,18 @@
 """Concurrent changes of one visit, take-back or ticket on PostgreSQL (READ COMMITTED): the event
 consumer, REST actions and the sweep of several replicas lock what they change before deciding,
-so no change is lost and no event is raised twice.
-
-Each race is deterministic: transaction A runs a real handler up to its commit and stops there,
-its locks held; B starts and runs until it finishes or PostgreSQL shows it waiting for a lock;
-then A commits and B goes on. Without the lock B finishes first on a stale read, and the stored
-state tells the two apart."""
+so no change is lost and no event is raised twice. Each race holds a real handler at its commit
+while a second transaction runs (see ``support.races``)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 import httpx
-import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
+from support.races import Gate, hold_at_commit, postgres_only, race
 
 from contracts.billing import QuoteIssued, QuoteLine
 from contracts.common import (
@@ -34,158 +28,49 @@ from contracts.common import (
 from contracts.envelope import EventEnvelope
 from contracts.intake import OrderCancelled, OrderCreated
 from contracts.scheduling import AppointmentConfirmed, OrderAssigned, OrderReassigned
-from fieldwork.adapters.storage import FileEvidenceStore
-from fieldwork.bootstrap import bootstrap
 from fieldwork.domain import commands as c
 from fieldwork.domain.policy import DEFAULT_KIT
 from fieldwork.domain.visit import Visit, VisitState
 from fieldwork.service_layer import handlers
 from fieldwork.service_layer.unit_of_work import FieldworkUnitOfWork
-from fieldwork.settings import FieldworkSettings
-from servicekit.db import SessionFactory
 from servicekit.outbox import OutboxMessage
 from servicekit.runtime import ServiceRuntime
 from servicekit.uow import A as Aggregate
 
-# Row locks are what these tests are about: SQLite's single writer serialises by construction.
-pytestmark = pytest.mark.parametrize(
-    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
+from ..conftest import T0, Clock
 
-ADMIN_KEY = "test-admin-key-0123456789"
-T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
-WAIT = 10.0
+# Row locks are what these tests are about.
+pytestmark = postgres_only
+
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-T = TypeVar("T")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
+class TrackingUnitOfWork(FieldworkUnitOfWork):
+    """Fieldwork's unit of work, knowing whether its transaction tracked an aggregate (staged
+    its events)."""
 
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def runtime(database_url: str, tmp_path: Path, clock: Clock) -> AsyncIterator[ServiceRuntime]:
-    rt = bootstrap(
-        FieldworkSettings(
-            database_url=database_url,
-            bootstrap_api_key=ADMIN_KEY,
-            run_consumer=False,
-            run_relay=False,
-            data_dir=tmp_path,
-        ),
-        clock=clock,
-        store=FileEvidenceStore(tmp_path / "evidence"),
-    )
-    await rt.migrate()
-    yield rt
-    await rt.engine.dispose()
-
-
-@pytest.fixture
-async def admin(runtime: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=runtime.app),
-        base_url="http://fieldwork",
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-    ) as client:
-        yield client
-
-
-# --- the race harness ---------------------------------------------------------------------------
-
-
-class Gate:
-    """Where transaction A stops: at its first commit (or its first commit that stages an
-    aggregate's events, ``when_tracking``), until the test releases it."""
-
-    def __init__(self, *, when_tracking: bool = False) -> None:
-        self.reached = asyncio.Event()
-        self.release = asyncio.Event()
-        self._when_tracking = when_tracking
-        self._used = False
-
-    async def passing(self, *, tracking: bool) -> None:
-        if self._used or (self._when_tracking and not tracking):
-            return
-        self._used = True
-        self.reached.set()
-        await self.release.wait()
-
-
-class PausedUnitOfWork(FieldworkUnitOfWork):
-    """Fieldwork's unit of work, stopping before its commit at the gate (locks held)."""
-
-    def __init__(self, session_factory: SessionFactory, gate: Gate) -> None:
-        super().__init__(session_factory)
-        self._gate = gate
-        self._tracking = False
+    tracking = False
 
     async def __aenter__(self) -> Self:
-        self._tracking = False
+        self.tracking = False
         return await super().__aenter__()
 
     def track(self, aggregate: Aggregate) -> Aggregate:
-        self._tracking = True
+        self.tracking = True
         return super().track(aggregate)
 
-    async def commit(self) -> None:
-        await self._gate.passing(tracking=self._tracking)
-        await super().commit()
 
+def paused(
+    runtime: ServiceRuntime, gate: Gate, *, when_tracking: bool = False
+) -> Callable[[], FieldworkUnitOfWork]:
+    """Fieldwork's units of work, each stopping before its commit at the gate (locks held); with
+    ``when_tracking``, only a commit that stages an aggregate's events stops."""
 
-def paused(runtime: ServiceRuntime, gate: Gate) -> Callable[[], PausedUnitOfWork]:
-    return lambda: PausedUnitOfWork(runtime.session_factory, gate)
+    def held() -> FieldworkUnitOfWork:
+        uow = TrackingUnitOfWork(runtime.session_factory)
+        return hold_at_commit(uow, gate, when=(lambda: uow.tracking) if when_tracking else None)
 
-
-async def _lock_waiters(runtime: ServiceRuntime) -> int:
-    async with runtime.engine.connect() as conn:
-        found = await conn.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        )
-        return int(found.scalar_one())
-
-
-async def race(
-    runtime: ServiceRuntime,
-    gate: Gate,
-    first: Awaitable[Any],
-    second: Callable[[], Awaitable[T]],
-) -> tuple[Any, T]:
-    """Run ``first`` to its gate, then ``second`` until it ends or waits for a lock, then let
-    ``first`` commit; both results (an exception is raised)."""
-    a = asyncio.ensure_future(first)
-    b: asyncio.Future[T] | None = None
-    try:
-        reached = asyncio.ensure_future(gate.reached.wait())
-        await asyncio.wait({a, reached}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
-        reached.cancel()
-        if a.done():
-            a.result()  # its error, if any
-        assert gate.reached.is_set(), "transaction A never reached its commit"
-        b = asyncio.ensure_future(second())
-        deadline = asyncio.get_running_loop().time() + WAIT
-        while not b.done() and await _lock_waiters(runtime) == 0:
-            assert asyncio.get_running_loop().time() < deadline, "B neither ended nor waited"
-            await asyncio.sleep(0.02)
-        gate.release.set()
-        return await asyncio.wait_for(a, WAIT), await asyncio.wait_for(b, WAIT)
-    finally:
-        gate.release.set()
-        for task in (a, b):
-            if task is not None and not task.done():
-                task.cancel()
+    return held
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -280,13 +165,13 @@ async def outbox(runtime: ServiceRuntime, name: str) -> list[EventEnvelope]:
 def consume(runtime: ServiceRuntime, gate: Gate, payload: Any) -> Awaitable[None]:
     """The consumer's handler applying ``payload``, stopping at the gate."""
     envelope = EventEnvelope.wrap(payload, time=T0)
-    return handlers.record_event(envelope, uow=PausedUnitOfWork(runtime.session_factory, gate))
+    return handlers.record_event(envelope, uow=paused(runtime, gate)())
 
 
 def sweep(runtime: ServiceRuntime, clock: Clock, gate: Gate | None = None) -> Awaitable[Any]:
     state = runtime.app.state
     return handlers.sweep(
-        uow_factory=paused(runtime, gate) if gate else state.uow_factory,
+        uow_factory=paused(runtime, gate, when_tracking=True) if gate else state.uow_factory,
         clock=clock,
         policy=state.policy,
         tz=runtime.calendar.tz,
@@ -328,8 +213,8 @@ async def test_fld_4_a_quote_issued_while_the_technician_reports_damage_keeps_bo
     )
 
     gate = Gate()
-    _, damage = await race(
-        runtime,
+    _, damage, _ = await race(
+        runtime.engine,
         gate,
         consume(runtime, gate, issued),
         lambda: act(admin, "v-1", type="report_damage", description="地板划伤"),
@@ -350,8 +235,8 @@ async def test_sch_12_an_order_cancelled_while_the_technician_departs_keeps_the_
     cancelled = OrderCancelled(order_id="o-1", reason="客户取消", cancelled_by="agent-1")
 
     gate = Gate()
-    _, departure = await race(
-        runtime,
+    _, departure, _ = await race(
+        runtime.engine,
         gate,
         consume(runtime, gate, cancelled),
         lambda: act(admin, "v-1", **depart(loaner_serial="L-1")),
@@ -375,8 +260,11 @@ async def test_sch_2_an_appointment_confirmed_while_the_technician_departs_keeps
     )
 
     gate = Gate()
-    _, departure = await race(
-        runtime, gate, consume(runtime, gate, confirmed), lambda: act(admin, "v-1", **depart())
+    _, departure, _ = await race(
+        runtime.engine,
+        gate,
+        consume(runtime, gate, confirmed),
+        lambda: act(admin, "v-1", **depart()),
     )
 
     assert departure.status_code == 200, departure.text
@@ -400,8 +288,8 @@ async def test_sch_8_a_reassignment_while_the_technician_departs_is_not_undone(
     )
 
     gate = Gate()
-    _, departure = await race(
-        runtime, gate, consume(runtime, gate, moved), lambda: act(admin, "v-1", **depart())
+    _, departure, _ = await race(
+        runtime.engine, gate, consume(runtime, gate, moved), lambda: act(admin, "v-1", **depart())
     )
 
     assert departure.status_code == 200, departure.text
@@ -415,7 +303,7 @@ async def test_int_6_a_visit_assigned_while_its_order_is_recorded_still_asks_for
     # Intake's and scheduling's topics may be consumed by two replicas at once.
     gate = Gate()
     await race(
-        runtime,
+        runtime.engine,
         gate,
         consume(runtime, gate, created("o-1", loaner_required=True)),
         lambda: runtime.handle_event(EventEnvelope.wrap(assigned("o-1"), time=T0)),
@@ -456,8 +344,8 @@ async def test_a_batch_retried_while_the_first_is_applied_reports_duplicates_not
         )
 
     gate = Gate()
-    first, retried = await race(
-        runtime, gate, apply(paused(runtime, gate)), lambda: apply(state.uow_factory)
+    first, retried, _ = await race(
+        runtime.engine, gate, apply(paused(runtime, gate)), lambda: apply(state.uow_factory)
     )
 
     assert [r["status"] for r in first] == ["applied"]
@@ -498,9 +386,9 @@ async def test_fld_6_a_unit_returned_while_the_sweep_reports_it_overdue_stays_re
 ) -> None:
     await take_back(runtime, admin, clock)
 
-    gate = Gate(when_tracking=True)
-    counts, returned = await race(
-        runtime,
+    gate = Gate()
+    counts, returned, _ = await race(
+        runtime.engine,
         gate,
         sweep(runtime, clock, gate),
         lambda: admin.post("/v1/take-backs/R-100/return", json={"repaired": False}),
@@ -520,9 +408,9 @@ async def test_fld_6_two_replicas_sweeping_at_once_report_an_overdue_unit_once(
 ) -> None:
     await take_back(runtime, admin, clock)
 
-    gate = Gate(when_tracking=True)
-    first, second = await race(
-        runtime, gate, sweep(runtime, clock, gate), lambda: sweep(runtime, clock)
+    gate = Gate()
+    first, second, _ = await race(
+        runtime.engine, gate, sweep(runtime, clock, gate), lambda: sweep(runtime, clock)
     )
 
     assert first["overdue"] + second["overdue"] == 1
@@ -542,9 +430,9 @@ async def test_fld_15_two_replicas_sweeping_at_once_open_one_coordination_ticket
 ) -> None:
     await unfinished(runtime, admin, clock)
 
-    gate = Gate(when_tracking=True)
-    first, second = await race(
-        runtime, gate, sweep(runtime, clock, gate), lambda: sweep(runtime, clock)
+    gate = Gate()
+    first, second, _ = await race(
+        runtime.engine, gate, sweep(runtime, clock, gate), lambda: sweep(runtime, clock)
     )
 
     assert (first["tickets_opened"], second["tickets_opened"]) == (1, 0)
@@ -566,9 +454,9 @@ async def test_fld_15_a_contact_logged_while_the_sweep_reports_the_check_due_is_
 ) -> None:
     ticket_id = await due_ticket(runtime, admin, clock)
 
-    gate = Gate(when_tracking=True)
-    counts, logged = await race(
-        runtime,
+    gate = Gate()
+    counts, logged, _ = await race(
+        runtime.engine,
         gate,
         sweep(runtime, clock, gate),
         lambda: admin.post(
@@ -590,9 +478,9 @@ async def test_fld_15_two_replicas_sweeping_at_once_report_a_due_check_once(
 ) -> None:
     await due_ticket(runtime, admin, clock)
 
-    gate = Gate(when_tracking=True)
-    first, second = await race(
-        runtime, gate, sweep(runtime, clock, gate), lambda: sweep(runtime, clock)
+    gate = Gate()
+    first, second, _ = await race(
+        runtime.engine, gate, sweep(runtime, clock, gate), lambda: sweep(runtime, clock)
     )
 
     assert first["checks_due"] + second["checks_due"] == 1

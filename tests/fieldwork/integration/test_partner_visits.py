@@ -6,13 +6,10 @@ visit or order in its path answers as for a missing one, and nothing reaches the
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
 from contracts.common import AssigneeKind, Channel, Customer, Fault, Product, WarrantyStatus
@@ -27,51 +24,14 @@ from contracts.scheduling import (
     RevisitBooked,
     RevisitReason,
 )
-from fieldwork.adapters.storage import FileEvidenceStore
-from fieldwork.bootstrap import bootstrap
 from fieldwork.domain.policy import DEFAULT_KIT
-from fieldwork.settings import FieldworkSettings
 from servicekit.auth import generate_key, issued_event
 from servicekit.outbox import OutboxMessage
 from servicekit.runtime import ServiceRuntime
 
-ADMIN_KEY = "test-admin-key-0123456789"
-T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
+from ..conftest import T0, Clock
+
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def runtime(database_url: str, tmp_path: Path, clock: Clock) -> AsyncIterator[ServiceRuntime]:
-    rt = bootstrap(
-        FieldworkSettings(
-            database_url=database_url,
-            bootstrap_api_key=ADMIN_KEY,
-            run_consumer=False,
-            run_relay=False,
-            data_dir=tmp_path,
-        ),
-        clock=clock,
-        store=FileEvidenceStore(tmp_path / "evidence"),
-    )
-    await rt.migrate()
-    yield rt
-    await rt.engine.dispose()
 
 
 def _client(runtime: ServiceRuntime, key: str) -> httpx.AsyncClient:

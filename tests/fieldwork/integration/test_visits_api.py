@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -33,57 +32,14 @@ from contracts.intake import OrderCreated
 from contracts.registry import parse_data
 from contracts.scheduling import OrderAssigned, RevisitBooked, RevisitReason
 from fieldwork.adapters.report import find_cjk_font
-from fieldwork.adapters.storage import FileEvidenceStore
-from fieldwork.bootstrap import bootstrap
 from fieldwork.domain.policy import DEFAULT_KIT
-from fieldwork.settings import FieldworkSettings
 from servicekit.auth import generate_key, issued_event
 from servicekit.outbox import OutboxMessage
 from servicekit.runtime import ServiceRuntime
 
-ADMIN_KEY = "test-admin-key-0123456789"
-T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
+from ..conftest import ADMIN_KEY, T0, Clock
+
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def runtime(database_url: str, tmp_path: Path, clock: Clock) -> AsyncIterator[ServiceRuntime]:
-    rt = bootstrap(
-        FieldworkSettings(
-            database_url=database_url,
-            bootstrap_api_key=ADMIN_KEY,
-            run_consumer=False,
-            run_relay=False,
-            data_dir=tmp_path,
-        ),
-        clock=clock,
-        store=FileEvidenceStore(tmp_path / "evidence"),
-    )
-    await rt.migrate()
-    yield rt
-    await rt.engine.dispose()
-
-
-@pytest.fixture
-async def admin(runtime: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
-    async with _client(runtime, ADMIN_KEY) as c:
-        yield c
 
 
 def _client(runtime: ServiceRuntime, key: str) -> httpx.AsyncClient:

@@ -1,20 +1,16 @@
-"""Concurrent changes of one order (or key, or warranty period) on PostgreSQL, where transactions
-run at READ COMMITTED: each test holds one transaction open at its commit, with whatever locks it
-took, while a second one runs against the same row, then checks that neither change was lost and
-that no event was published twice.
-
-SQLite needs none of this (the kit begins every transaction with BEGIN IMMEDIATE, so writers
-take turns); the tests run on PostgreSQL only.
+"""Concurrent changes of one order (or key, or warranty period) on PostgreSQL (READ COMMITTED):
+each test holds one transaction open at its commit, with whatever locks it took, while a second
+one runs against the same row (see ``support.races``), then checks that neither change was lost
+and that no event was published twice.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
+from support import races
 
 from intake.adapters.tables import WarrantyPeriodRow
 from intake.domain import commands
@@ -27,62 +23,7 @@ from .conftest import Intake, order_body
 
 T = TypeVar("T")
 
-#: Long enough never to be hit by a healthy run; a deadlock fails the test instead of hanging.
-TIMEOUT = 10.0
-
-
-@pytest.fixture
-def database_url(database_url: str) -> str:
-    """PostgreSQL only: on SQLite writers are serialised, there is no race to show."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): the race needs PostgreSQL")
-    return database_url
-
-
-_WAITING_ON_A_LOCK = text(
-    "SELECT count(*) FROM pg_stat_activity"
-    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-)
-
-
-class Gate:
-    """Where the first transaction waits, at its commit, for the test to let it go on."""
-
-    def __init__(self) -> None:
-        self.reached = asyncio.Event()
-        self.released = asyncio.Event()
-
-    async def pass_through(self) -> None:
-        self.reached.set()
-        await self.released.wait()
-
-
-class HeldUnitOfWork(IntakeUnitOfWork):
-    """Intake's unit of work, held open at its commit (with the locks it took) by a gate."""
-
-    def __init__(self, intake: Intake, gate: Gate) -> None:
-        super().__init__(intake.runtime.session_factory, clock=intake.clock)
-        self._gate = gate
-
-    async def commit(self) -> None:
-        await self._gate.pass_through()
-        await super().commit()
-
-
-async def _blocked_or_finished(intake: Intake, second: asyncio.Task[Any]) -> bool:
-    """Wait until ``second`` either waits on a lock in PostgreSQL (True) or has finished
-    (False)."""
-    async with intake.runtime.engine.connect() as connection:
-        for _ in range(int(TIMEOUT / 0.02)):
-            if second.done():
-                return False
-            waiting = await connection.scalar(_WAITING_ON_A_LOCK)
-            # pg_stat_activity is read once per transaction: end it to see the next poll's.
-            await connection.rollback()
-            if waiting:
-                return True
-            await asyncio.sleep(0.02)
-    raise AssertionError("the second transaction neither finished nor waited on a lock")
+pytestmark = races.postgres_only
 
 
 async def race(
@@ -90,24 +31,11 @@ async def race(
     first: Callable[[IntakeUnitOfWork], Coroutine[Any, Any, Any]],
     second: Callable[[], Coroutine[Any, Any, T]],
 ) -> tuple[T, bool]:
-    """Run ``first`` on a unit of work held at its commit, start ``second`` meanwhile, let
-    ``first`` commit once ``second`` waits on a lock or is done; ``second``'s result and whether
-    it had to wait."""
-    gate = Gate()
-    first_task = asyncio.create_task(first(HeldUnitOfWork(intake, gate)))
-    reached = asyncio.create_task(gate.reached.wait())
-    await asyncio.wait({first_task, reached}, timeout=TIMEOUT, return_when="FIRST_COMPLETED")
-    reached.cancel()
-    if first_task.done():
-        first_task.result()  # it failed before its commit: show why
-        raise AssertionError("the first transaction committed without passing the gate")
-    second_task = asyncio.create_task(second())
-    try:
-        waited = await _blocked_or_finished(intake, second_task)
-    finally:
-        gate.released.set()
-    await asyncio.wait_for(first_task, TIMEOUT)
-    return await asyncio.wait_for(second_task, TIMEOUT), waited
+    """``first`` on intake's unit of work held at its commit, raced by ``second``: ``second``'s
+    result and whether it had to wait."""
+    uow = IntakeUnitOfWork(intake.runtime.session_factory, clock=intake.clock)
+    _, result, waited = await races.race_held_at_commit(intake.runtime.engine, uow, first, second)
+    return result, waited
 
 
 def _report(phone: str = "13800138000") -> dict[str, Any]:

@@ -1,11 +1,8 @@
-"""Concurrent changes of one order, technician or day plan on PostgreSQL, where transactions run
-at READ COMMITTED: each test holds one transaction open once it has read and decided, just before
-it writes, with whatever locks it took, while a second one runs against the same rows; then it
+"""Concurrent changes of one order, technician or day plan on PostgreSQL (READ COMMITTED): each
+test holds one transaction open once it has read and decided, just before it writes, with whatever
+locks it took, while a second one runs against the same rows (see ``support.races``); then it
 checks that neither change was lost, that no event was published twice and that no technician
 was overbooked.
-
-SQLite needs none of this (the kit begins every transaction with BEGIN IMMEDIATE, so writers take
-turns); the tests run on PostgreSQL only.
 """
 
 from __future__ import annotations
@@ -17,9 +14,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import date
 from typing import Any
 
-import pytest
 from scheduling_support import DONGYING, Harness, created, local, near, technician_body, window
-from sqlalchemy import text
+from support import races
+from support.races import TIMEOUT, Gate, hold_at_commit
 
 from contracts.base import EventData
 from contracts.envelope import EventEnvelope
@@ -33,46 +30,25 @@ from scheduling.service_layer import handlers
 from scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
 from servicekit.db import make_engine, make_session_factory
 
-#: Long enough never to be hit by a healthy run; a deadlock fails the test instead of hanging.
-TIMEOUT = 10.0
 MONDAY = date(2026, 11, 23)
 
 DISPATCHER = commands.Actor(name="dispatcher", role="dispatcher")
 TECHNICIAN = commands.Actor(name="t1", role="technician", technician_id="t1")
 PARTNER = commands.Actor(name="n1 dispatcher", role="partner", network_id="n1")
 
-
-@pytest.fixture
-def database_url(database_url: str) -> str:
-    """PostgreSQL only: on SQLite writers are serialised, there is no race to show."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): the race needs PostgreSQL")
-    return database_url
+pytestmark = races.postgres_only
 
 
-class Gate:
-    """Where the first transaction waits, before it writes, for the test to let it go on."""
+class HeldBeforeSaving(SchedulingUnitOfWork):
+    """Scheduling's unit of work whose first save to the repository ``at`` passes a gate: held
+    there (with the locks it took) once the handler has read and decided, before it writes."""
 
-    def __init__(self) -> None:
-        self.reached = asyncio.Event()
-        self.released = asyncio.Event()
-
-    async def pass_through(self) -> None:
-        self.reached.set()
-        await self.released.wait()
-
-
-class HeldUnitOfWork(SchedulingUnitOfWork):
-    """Scheduling's unit of work, held open by a gate (with the locks it took) when the handler
-    first saves to the repository ``at``, or at its commit if it saves nothing: it has read and
-    decided, and writes nothing before the gate opens."""
-
-    def __init__(self, h: Harness, gate: Gate, *, at: str = "orders") -> None:
+    def __init__(self, h: Harness, gate: Gate, *, at: str) -> None:
         super().__init__(h.runtime.session_factory, clock=h.clock)
         self._gate = gate
         self._at = at
 
-    async def __aenter__(self) -> HeldUnitOfWork:
+    async def __aenter__(self) -> HeldBeforeSaving:
         await super().__aenter__()
         repository = getattr(self, self._at)
         save = repository.save
@@ -83,31 +59,6 @@ class HeldUnitOfWork(SchedulingUnitOfWork):
 
         repository.save = save_after_the_gate
         return self
-
-    async def commit(self) -> None:
-        await self._gate.pass_through()
-        await super().commit()
-
-
-async def _blocked_or_finished(h: Harness, second: asyncio.Task[Any]) -> bool:
-    """Wait until ``second`` either waits on a lock in PostgreSQL (True) or has finished
-    (False)."""
-    # autocommit: pg_stat_activity is a snapshot taken once per transaction
-    async with h.runtime.engine.connect() as connection:
-        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        for _ in range(int(TIMEOUT / 0.02)):
-            if second.done():
-                return False
-            waiting = await connection.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            )
-            if waiting:
-                return True
-            await asyncio.sleep(0.02)
-    raise AssertionError("the second transaction neither finished nor waited on a lock")
 
 
 @dataclasses.dataclass
@@ -126,27 +77,21 @@ async def race(
     *,
     held_at: str = "orders",
 ) -> Outcome:
-    """Run ``first`` on a unit of work held before it writes (see :class:`HeldUnitOfWork`),
-    start ``second`` meanwhile, let ``first`` go on once ``second`` waits on a lock or is done;
-    how ``second`` ended."""
+    """Run ``first`` on a unit of work held before it writes (at its first save to the repository
+    ``held_at``, or at its commit if it saves nothing there), start ``second`` meanwhile, let
+    ``first`` go on once ``second`` waits on a lock or is done; how ``second`` ended."""
     gate = Gate()
-    first_task = asyncio.create_task(first(HeldUnitOfWork(h, gate, at=held_at)))
-    reached = asyncio.create_task(gate.reached.wait())
-    await asyncio.wait({first_task, reached}, timeout=TIMEOUT, return_when="FIRST_COMPLETED")
-    reached.cancel()
-    if first_task.done():
-        first_task.result()  # it failed before the gate: show why
-        raise AssertionError("the first transaction ended without passing the gate")
-    second_task = asyncio.create_task(second())
-    try:
-        waited = await _blocked_or_finished(h, second_task)
-    finally:
-        gate.released.set()
-    await asyncio.wait_for(first_task, TIMEOUT)
-    try:
-        return Outcome(await asyncio.wait_for(second_task, TIMEOUT), None, waited)
-    except SlotUnavailable as exc:
-        return Outcome(None, exc, waited)
+    held = hold_at_commit(HeldBeforeSaving(h, gate, at=held_at), gate)
+
+    async def second_or_refusal() -> tuple[Any, SlotUnavailable | None]:
+        try:
+            return await second(), None
+        except SlotUnavailable as exc:
+            return None, exc
+
+    outcome = await races.race(h.runtime.engine, gate, first(held), second_or_refusal)
+    result, error = outcome.second
+    return Outcome(result, error, outcome.waited)
 
 
 # -- helpers ----------------------------------------------------------------------------------
