@@ -6,7 +6,7 @@ import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import ColumnElement, DateTime, Table, delete, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -168,6 +168,20 @@ async def insert_if_absent(session: AsyncSession, table: Table, row: Mapping[str
 @functools.cache
 def _insert_returning_key(dialect: str, table: Table) -> ReturningInsert[Any]:
     return _insert_unless_present(dialect, table).returning(*table.primary_key.columns)
+
+
+RowT = TypeVar("RowT")
+
+
+async def get_row(
+    session: AsyncSession, model: type[RowT], key: Any, *, for_update: bool = False
+) -> RowT | None:
+    """The row of ``model`` with primary key ``key``, or None. ``for_update`` locks it until
+    the transaction ends (PostgreSQL; SQLite's writers take turns anyway) and reads its latest
+    committed state, not a copy the session read earlier: what a change is decided from."""
+    if not for_update:
+        return await session.get(model, key)
+    return await session.get(model, key, with_for_update=True, populate_existing=True)
 
 
 _ADVISORY_XACT_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")

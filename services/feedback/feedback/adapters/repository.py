@@ -34,7 +34,7 @@ from feedback.domain.findings import ConductFinding, FindingStatus, FraudCase, O
 from feedback.domain.model import OrderFile, RecordedEvent
 from feedback.domain.policy import ComplaintStage
 from feedback.domain.sampling import UNASSIGNED
-from servicekit.db import advisory_xact_lock, aware, insert_if_absent, table_of
+from servicekit.db import advisory_xact_lock, aware, get_row, insert_if_absent, table_of
 
 
 def _utc(moment: datetime) -> datetime:
@@ -112,12 +112,7 @@ class CaseRepository:
     async def get(self, order_id: str, *, for_update: bool = False) -> Case | None:
         """The case of the order, or None; ``for_update`` locks its row (PostgreSQL) until the
         transaction ends and reads the latest committed state."""
-        if for_update:
-            row = await self._session.get(
-                CaseRow, order_id, with_for_update=True, populate_existing=True
-            )
-        else:
-            row = await self._session.get(CaseRow, order_id)
+        row = await get_row(self._session, CaseRow, order_id, for_update=for_update)
         if row is None:
             return None
         visits = (
@@ -375,12 +370,7 @@ class CallBackRepository:
     async def get(self, task_id: str, *, for_update: bool = False) -> CallBackTask | None:
         """The task, or None; ``for_update`` locks its row (PostgreSQL) until the transaction
         ends and reads the latest committed state."""
-        if for_update:
-            row = await self._session.get(
-                CallBackRow, task_id, with_for_update=True, populate_existing=True
-            )
-        else:
-            row = await self._session.get(CallBackRow, task_id)
+        row = await get_row(self._session, CallBackRow, task_id, for_update=for_update)
         return None if row is None else _task(row)
 
     async def order_of(self, task_id: str) -> str | None:
@@ -563,12 +553,7 @@ class ComplaintRepository:
     async def get(self, complaint_id: str, *, for_update: bool = False) -> Complaint | None:
         """The complaint, or None; ``for_update`` locks its row (PostgreSQL) until the
         transaction ends and reads the latest committed state."""
-        if for_update:
-            row = await self._session.get(
-                ComplaintRow, complaint_id, with_for_update=True, populate_existing=True
-            )
-        else:
-            row = await self._session.get(ComplaintRow, complaint_id)
+        row = await get_row(self._session, ComplaintRow, complaint_id, for_update=for_update)
         return None if row is None else _complaint(row)
 
     async def lock_open(self, complaint_ids: Sequence[str]) -> list[Complaint]:
@@ -722,12 +707,7 @@ class FindingRepository:
     async def get(self, finding_id: str, *, for_update: bool = False) -> ConductFinding | None:
         """The finding, or None; ``for_update`` locks its row (PostgreSQL) until the
         transaction ends and reads the latest committed state."""
-        if for_update:
-            row = await self._session.get(
-                ConductFindingRow, finding_id, with_for_update=True, populate_existing=True
-            )
-        else:
-            row = await self._session.get(ConductFindingRow, finding_id)
+        row = await get_row(self._session, ConductFindingRow, finding_id, for_update=for_update)
         return None if row is None else _finding(row)
 
     async def search(
@@ -867,12 +847,7 @@ class IssueRepository:
     async def get(self, issue_id: str, *, for_update: bool = False) -> OpenIssueRecord | None:
         """The issue, or None; ``for_update`` locks its row (PostgreSQL) until the transaction
         ends and reads the latest committed state."""
-        if for_update:
-            row = await self._session.get(
-                IssueRow, issue_id, with_for_update=True, populate_existing=True
-            )
-        else:
-            row = await self._session.get(IssueRow, issue_id)
+        row = await get_row(self._session, IssueRow, issue_id, for_update=for_update)
         return None if row is None else _issue(row)
 
     async def exists(self, dedupe_key: str) -> bool:

@@ -23,7 +23,7 @@ from fieldwork.domain.coordination import Check, Contact, CoordinationTicket
 from fieldwork.domain.model import OrderContext, OrderFile, RecordedEvent
 from fieldwork.domain.visit import Visit
 from fieldwork.domain.workshop import Loaner, LoanerState, Progress, TakeBack
-from servicekit.db import advisory_xact_lock, aware, insert_if_absent, table_of
+from servicekit.db import advisory_xact_lock, aware, get_row, insert_if_absent, table_of
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -122,7 +122,7 @@ class VisitRepository:
 
     async def get(self, visit_id: str, *, for_update: bool = False) -> Visit | None:
         """The visit (row-locked on PostgreSQL when ``for_update``), or None."""
-        row = await self._session.get(VisitRow, visit_id, with_for_update=for_update or None)
+        row = await get_row(self._session, VisitRow, visit_id, for_update=for_update)
         return None if row is None else Visit.model_validate(row.doc)
 
     async def for_order(self, order_id: str, *, for_update: bool = False) -> list[Visit]:
@@ -212,7 +212,7 @@ class LoanerRepository:
 
     async def get(self, serial: str) -> Loaner | None:
         """The loaner, or None."""
-        row = await self._session.get(LoanerRow, serial, with_for_update=True)
+        row = await get_row(self._session, LoanerRow, serial, for_update=True)
         return None if row is None else self._from_row(row)
 
     async def list(self, *, state: LoanerState | None = None) -> list[Loaner]:
@@ -273,7 +273,7 @@ class TakeBackRepository:
 
     async def get(self, receipt_number: str) -> TakeBack | None:
         """The take-back, or None."""
-        row = await self._session.get(TakeBackRow, receipt_number, with_for_update=True)
+        row = await get_row(self._session, TakeBackRow, receipt_number, for_update=True)
         return None if row is None else self._from_row(row)
 
     async def for_order(self, order_id: str) -> list[TakeBack]:
@@ -369,7 +369,7 @@ class TicketRepository:
 
     async def get(self, ticket_id: str) -> CoordinationTicket | None:
         """The ticket, or None."""
-        row = await self._session.get(TicketRow, ticket_id, with_for_update=True)
+        row = await get_row(self._session, TicketRow, ticket_id, for_update=True)
         return None if row is None else self._from_row(row)
 
     async def for_order(self, order_id: str) -> CoordinationTicket | None:

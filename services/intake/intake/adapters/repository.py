@@ -38,7 +38,7 @@ from intake.domain.model import (
     SlaTimer,
     TimelineEntry,
 )
-from servicekit.db import aware, insert_if_absent, table_of
+from servicekit.db import aware, get_row, insert_if_absent, table_of
 
 _WINDOWS = TypeAdapter(list[TimeWindow])
 
@@ -491,11 +491,7 @@ class WarrantyPeriodRepository:
     async def get(self, product_line: str, *, for_update: bool = False) -> WarrantyPeriodRow | None:
         """The period an admin set for ``product_line``, if any; ``for_update`` locks its row
         (PostgreSQL) until the transaction ends."""
-        if not for_update:
-            return await self._session.get(WarrantyPeriodRow, product_line)
-        return await self._session.get(
-            WarrantyPeriodRow, product_line, with_for_update=True, populate_existing=True
-        )
+        return await get_row(self._session, WarrantyPeriodRow, product_line, for_update=for_update)
 
     async def put(self, product_line: str, *, months: int, by: str, now: datetime) -> None:
         """Set (or replace) the period of ``product_line``.

@@ -30,7 +30,7 @@ from scheduling.domain.model import (
     Technician,
     Visit,
 )
-from servicekit.db import advisory_xact_lock, aware, table_of
+from servicekit.db import advisory_xact_lock, aware, get_row, table_of
 
 
 def _must(moment: datetime | None) -> datetime:
@@ -123,12 +123,7 @@ class DispatchOrderRepository:
     async def get(self, order_id: str, *, for_update: bool = False) -> DispatchOrder | None:
         """The order, or None; ``for_update`` locks its row (PostgreSQL) until the transaction
         ends, so concurrent changes of one order take turns and none is written back stale."""
-        row = await self._session.get(
-            DispatchOrderRow,
-            order_id,
-            with_for_update=for_update or None,
-            populate_existing=for_update,
-        )
+        row = await get_row(self._session, DispatchOrderRow, order_id, for_update=for_update)
         return None if row is None else _order_from_row(row)
 
     async def _query(
@@ -337,12 +332,7 @@ class TechnicianRepository:
     async def get(self, technician_id: str, *, for_update: bool = False) -> Technician | None:
         """The technician, or None; ``for_update`` locks the row (PostgreSQL) until the
         transaction ends, so a position report and an update of the record take turns."""
-        row = await self._session.get(
-            TechnicianRow,
-            technician_id,
-            with_for_update=for_update or None,
-            populate_existing=for_update,
-        )
+        row = await get_row(self._session, TechnicianRow, technician_id, for_update=for_update)
         return None if row is None else _tech_from_row(row)
 
     async def list(self) -> list[Technician]:
@@ -433,12 +423,7 @@ class DayPlanRepository:
     async def get(self, day: date, *, for_update: bool = False) -> DayPlanRow | None:
         """The plan row of ``day``, or None; ``for_update`` locks it (PostgreSQL) until the
         transaction ends, so an urgent insertion and a re-optimisation take turns."""
-        return await self._session.get(
-            DayPlanRow,
-            day.isoformat(),
-            with_for_update=for_update or None,
-            populate_existing=for_update,
-        )
+        return await get_row(self._session, DayPlanRow, day.isoformat(), for_update=for_update)
 
     async def lock_planning(self, day: date) -> None:
         """One optimisation of ``day`` at a time (every replica runs the re-plan job): waits
