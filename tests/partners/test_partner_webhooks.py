@@ -12,11 +12,15 @@ import pytest
 from partner_support import AREAS, MakeHarness, add_network, order_for
 from scheduling_support import Harness, created
 from standardwebhooks.webhooks import WebhookVerificationError
+from support.races import postgres_only, race_held_at_commit
 from webhook_testkit import Received, Receiver, Reply, verifier_clock, verify
 
 from contracts.billing import InvoiceIssued
 from contracts.fieldwork import TechnicianArrived
+from scheduling.domain import commands
 from scheduling.domain.policy import SchedulingPolicy
+from scheduling.service_layer import handlers
+from scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
 
 
 async def _subscribe(h: Harness, network_id: str, receiver: Receiver, **extra: Any) -> Any:
@@ -132,3 +136,45 @@ async def test_a_private_address_url_is_refused_by_the_shipped_policy(
         "/v1/webhooks/subscriptions", json={"url": "http://8.8.8.8/hook"}, headers=key
     )
     assert plain.status_code == 422  # https required by default
+
+
+@postgres_only
+async def test_an_event_forwarded_while_the_order_leaves_its_network_does_not_reach_it(
+    partners: Harness, receiver: Receiver
+) -> None:
+    # The event is forwarded to the network holding the order, read under the order's lock: a
+    # move committed meanwhile is seen, so the network that lost the order gets no contact
+    # details of it.
+    h = partners
+    await add_network(h, "n1")
+    await _subscribe(h, "n1", receiver)
+    await order_for(h, "o1", "n1")
+    await h.add_technician("t1")
+    invoice = InvoiceIssued(
+        order_id="o1", invoice_number="INV-1", amount=Decimal("120.0"), buyer_name="王芳"
+    )
+
+    async def move_in_house(uow: SchedulingUnitOfWork) -> object:
+        return await handlers.assign_order(
+            commands.AssignOrder(
+                order_id="o1",
+                technician_id="t1",
+                reason="network cannot staff it",
+                actor=commands.Actor(name="dispatcher", role="dispatcher"),
+            ),
+            uow=uow,
+            clock=h.clock,
+        )
+
+    outcome = await race_held_at_commit(
+        h.runtime.engine,
+        h.runtime.app.state.uow_factory(),
+        move_in_house,
+        lambda: h.feed(invoice),
+    )
+
+    assert outcome.waited
+    await h.run_job("webhooks")
+    sent = [_body(r)["type"] for r in receiver.received]
+    assert "fsm.OrderReassigned.v1" in sent  # told it lost the order, without contact details
+    assert "fsm.InvoiceIssued.v1" not in sent

@@ -419,6 +419,10 @@ async def handle_event(
         if envelope.event_name not in EVENTS_OF_INTEREST:
             held = await uow.orders.get(envelope.subject)
             if held is not None and held.network_id:
+                # Read again under the order's lock: a move away from the network committed
+                # meanwhile must not send it the order's contact details.
+                held = await uow.orders.get(envelope.subject, for_update=True)
+            if held is not None and held.network_id:
                 await uow.notify_networks(envelope, holders=[held.network_id])
             await uow.commit()
             return
