@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
-from sqlalchemy import ColumnElement, DateTime, Table, delete, event, select, text
+from sqlalchemy import ColumnElement, DateTime, Select, Table, delete, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -171,6 +172,7 @@ def _insert_returning_key(dialect: str, table: Table) -> ReturningInsert[Any]:
 
 
 RowT = TypeVar("RowT")
+SelectT = TypeVar("SelectT", bound=Select[Any])
 
 
 async def get_row(
@@ -188,15 +190,27 @@ _ADVISORY_XACT_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 
 _ADVISORY_XACT_LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:key, 0))")
 
 
-async def advisory_xact_lock(session: AsyncSession, key: str, *, shared: bool = False) -> None:
-    """Wait for the lock named ``key`` and hold it until the session's transaction ends
-    (PostgreSQL; keys are per database). For decisions that depend on rows no row lock covers:
-    rows that may not exist yet, or a count across many. Shared holders exclude only exclusive
-    ones. Nothing on SQLite, whose writers take turns already (``BEGIN IMMEDIATE``)."""
-    if session.bind is None or session.bind.dialect.name != "postgresql":
+async def advisory_xact_lock(
+    executor: AsyncSession | AsyncConnection, key: str, *, shared: bool = False
+) -> None:
+    """Wait for the lock named ``key`` and hold it until the transaction of ``executor`` (a
+    session or a connection) ends (PostgreSQL; keys are per database). For decisions that depend
+    on rows no row lock covers: rows that may not exist yet, or a count across many. Shared
+    holders exclude only exclusive ones. Nothing on SQLite, whose writers take turns already
+    (``BEGIN IMMEDIATE``)."""
+    bind = executor.bind if isinstance(executor, AsyncSession) else executor.engine
+    if bind is None or bind.dialect.name != "postgresql":
         return
     statement = _ADVISORY_XACT_LOCK_SHARED if shared else _ADVISORY_XACT_LOCK
-    await session.execute(statement, {"key": key})
+    await executor.execute(statement, {"key": key})
+
+
+def for_change(query: SelectT, *, skip_locked: bool = False) -> SelectT:
+    """``query`` reading rows to change: locked until the transaction ends (PostgreSQL; SQLite's
+    writers take turns anyway) and read afresh, not the session's earlier copies.
+    ``skip_locked`` passes over rows another transaction holds: for sweeps, where a replica
+    busy with a row will handle it."""
+    return query.with_for_update(skip_locked=skip_locked).execution_options(populate_existing=True)
 
 
 async def delete_in_batches(

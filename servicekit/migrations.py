@@ -10,10 +10,10 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
-from servicekit.db import KIT_REGISTRY, make_engine
+from servicekit.db import KIT_REGISTRY, advisory_xact_lock, make_engine
 
 
 def alembic_config(script_location: Path, url: str) -> Config:
@@ -49,12 +49,6 @@ def run_env(*service_metadata: MetaData) -> None:
         context.run_migrations()
 
 
-# Held until the migration's transaction ends; advisory lock keys are per database.
-_ONE_MIGRATION_AT_A_TIME = text(
-    "SELECT pg_advisory_xact_lock(hashtextextended('fsm.migrations', 0))"
-)
-
-
 async def upgrade(script_location: Path, url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision``.
 
@@ -65,8 +59,7 @@ async def upgrade(script_location: Path, url: str, revision: str = "head") -> No
     engine = make_engine(url)
     try:
         async with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                await conn.execute(_ONE_MIGRATION_AT_A_TIME)
+            await advisory_xact_lock(conn, "fsm.migrations")
 
             def _run(sync_conn: Connection) -> None:
                 config = alembic_config(script_location, url)

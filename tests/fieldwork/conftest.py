@@ -1,18 +1,25 @@
 """Fieldwork test fixtures: a runtime on a real database (migrated) with evidence on disk and a
-clock the test moves, and an admin client."""
+clock the test moves, and an admin client; helpers to act on a visit and read the outbox."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from contracts.billing import QuoteIssued, QuoteLine
+from contracts.common import WorkItemKind
+from contracts.envelope import EventEnvelope
 from fieldwork.adapters.storage import FileEvidenceStore
 from fieldwork.bootstrap import bootstrap
 from fieldwork.settings import FieldworkSettings
+from servicekit.outbox import OutboxMessage
 from servicekit.runtime import ServiceRuntime
 
 ADMIN_KEY = "test-admin-key-0123456789"
@@ -63,3 +70,45 @@ async def admin(runtime: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
         headers={"Authorization": f"Bearer {ADMIN_KEY}"},
     ) as client:
         yield client
+
+
+async def act(client: httpx.AsyncClient, visit_id: str, **action: Any) -> httpx.Response:
+    """POST one action to the visit."""
+    return await client.post(f"/v1/visits/{visit_id}/actions", json={"action": action})
+
+
+async def ok(client: httpx.AsyncClient, visit_id: str, **action: Any) -> dict[str, Any]:
+    """POST one action to the visit, which must be accepted; the visit afterwards."""
+    response = await act(client, visit_id, **action)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def outbox(runtime: ServiceRuntime) -> list[EventEnvelope]:
+    """Every event in the service's outbox, published or not, oldest first."""
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(select(OutboxMessage))).scalars().all()
+    envelopes = [EventEnvelope.model_validate_json(r.payload) for r in rows]
+    return sorted(envelopes, key=lambda e: (e.time, str(e.id)))
+
+
+def igniter_quote(request_id: str, *, order_id: str = "o-1", visit_id: str = "v-1") -> QuoteIssued:
+    """Billing's answer to the visit's quote request: one igniter at 80 (quote ``q-1``)."""
+    return QuoteIssued(
+        order_id=order_id,
+        visit_id=visit_id,
+        quote_id="q-1",
+        request_id=request_id,
+        lines=[
+            QuoteLine(
+                kind=WorkItemKind.PART,
+                description="点火针",
+                unit_price=Decimal("80"),
+                amount=Decimal("80"),
+                rule_id="BIL-1",
+            )
+        ],
+        total=Decimal("80"),
+        schedule_version="2026-01",
+    )

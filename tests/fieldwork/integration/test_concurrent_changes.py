@@ -7,14 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any, Self
 
 import httpx
-from sqlalchemy import select
 from support.races import Gate, hold_at_commit, postgres_only, race
 
-from contracts.billing import QuoteIssued, QuoteLine
 from contracts.common import (
     AssigneeKind,
     Channel,
@@ -23,7 +20,6 @@ from contracts.common import (
     Product,
     TimeWindow,
     WarrantyStatus,
-    WorkItemKind,
 )
 from contracts.envelope import EventEnvelope
 from contracts.intake import OrderCancelled, OrderCreated
@@ -33,11 +29,10 @@ from fieldwork.domain.policy import DEFAULT_KIT
 from fieldwork.domain.visit import Visit, VisitState
 from fieldwork.service_layer import handlers
 from fieldwork.service_layer.unit_of_work import FieldworkUnitOfWork
-from servicekit.outbox import OutboxMessage
 from servicekit.runtime import ServiceRuntime
 from servicekit.uow import A as Aggregate
 
-from ..conftest import T0, Clock
+from ..conftest import T0, Clock, act, igniter_quote, ok, outbox
 
 # Row locks are what these tests are about.
 pytestmark = postgres_only
@@ -114,17 +109,6 @@ async def order(runtime: ServiceRuntime, order_id: str, **kw: Any) -> None:
     await deliver(runtime, assigned(order_id), T0 - timedelta(hours=20))
 
 
-async def act(client: httpx.AsyncClient, visit_id: str, **action: Any) -> httpx.Response:
-    return await client.post(f"/v1/visits/{visit_id}/actions", json={"action": action})
-
-
-async def ok(client: httpx.AsyncClient, visit_id: str, **action: Any) -> dict[str, Any]:
-    response = await act(client, visit_id, **action)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def depart(**extra: Any) -> dict[str, Any]:
     return {
         "type": "depart",
@@ -155,11 +139,8 @@ async def stored_visit(runtime: ServiceRuntime, visit_id: str) -> Visit:
     return visit
 
 
-async def outbox(runtime: ServiceRuntime, name: str) -> list[EventEnvelope]:
-    async with runtime.session_factory() as session:
-        rows = (await session.execute(select(OutboxMessage))).scalars().all()
-    envelopes = [EventEnvelope.model_validate_json(r.payload) for r in rows]
-    return [e for e in envelopes if e.event_name == name]
+async def events_named(runtime: ServiceRuntime, name: str) -> list[EventEnvelope]:
+    return [e for e in await outbox(runtime) if e.event_name == name]
 
 
 def consume(runtime: ServiceRuntime, gate: Gate, payload: Any) -> Awaitable[None]:
@@ -193,24 +174,8 @@ async def test_fld_4_a_quote_issued_while_the_technician_reports_damage_keeps_bo
         cause="点火针老化",
         parts=[{"part_no": "P-1", "name": "点火针"}],
     )
-    [requested] = await outbox(runtime, "QuoteRequested")
-    issued = QuoteIssued(
-        order_id="o-1",
-        visit_id="v-1",
-        quote_id="q-1",
-        request_id=requested.data["request_id"],
-        lines=[
-            QuoteLine(
-                kind=WorkItemKind.PART,
-                description="点火针",
-                unit_price=Decimal("80"),
-                amount=Decimal("80"),
-                rule_id="BIL-1",
-            )
-        ],
-        total=Decimal("80"),
-        schedule_version="2026-01",
-    )
+    [requested] = await events_named(runtime, "QuoteRequested")
+    issued = igniter_quote(requested.data["request_id"])
 
     gate = Gate()
     _, damage, _ = await race(
@@ -350,7 +315,7 @@ async def test_a_batch_retried_while_the_first_is_applied_reports_duplicates_not
 
     assert [r["status"] for r in first] == ["applied"]
     assert [r["status"] for r in retried] == ["duplicate"]
-    assert len(await outbox(runtime, "TechnicianDeparted")) == 1
+    assert len(await events_named(runtime, "TechnicianDeparted")) == 1
 
 
 # --- the sweep against REST and against another replica's sweep --------------------------------
@@ -399,8 +364,8 @@ async def test_fld_6_a_unit_returned_while_the_sweep_reports_it_overdue_stays_re
     stored = (await admin.get("/v1/take-backs/R-100")).json()
     assert stored["returned_at"] is not None and stored["repaired"] is False
     assert stored["overdue_reported_at"] is not None
-    assert len(await outbox(runtime, "UnitReturnOverdue")) == 1
-    assert len(await outbox(runtime, "UnitReturned")) == 1
+    assert len(await events_named(runtime, "UnitReturnOverdue")) == 1
+    assert len(await events_named(runtime, "UnitReturned")) == 1
 
 
 async def test_fld_6_two_replicas_sweeping_at_once_report_an_overdue_unit_once(
@@ -414,7 +379,7 @@ async def test_fld_6_two_replicas_sweeping_at_once_report_an_overdue_unit_once(
     )
 
     assert first["overdue"] + second["overdue"] == 1
-    assert len(await outbox(runtime, "UnitReturnOverdue")) == 1
+    assert len(await events_named(runtime, "UnitReturnOverdue")) == 1
 
 
 async def unfinished(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock) -> None:
@@ -436,7 +401,7 @@ async def test_fld_15_two_replicas_sweeping_at_once_open_one_coordination_ticket
     )
 
     assert (first["tickets_opened"], second["tickets_opened"]) == (1, 0)
-    assert len(await outbox(runtime, "CoordinationTicketOpened")) == 1
+    assert len(await events_named(runtime, "CoordinationTicketOpened")) == 1
     assert len((await admin.get("/v1/coordination-tickets")).json()) == 1
 
 
@@ -469,7 +434,7 @@ async def test_fld_15_a_contact_logged_while_the_sweep_reports_the_check_due_is_
     assert logged.status_code == 200, logged.text
     stored = (await admin.get(f"/v1/coordination-tickets/{ticket_id}")).json()
     assert [x["note"] for x in stored["contacts"]] == ["约周六上午"]
-    assert len(await outbox(runtime, "CoordinationCheckDue")) == 1
+    assert len(await events_named(runtime, "CoordinationCheckDue")) == 1
     assert (await sweep(runtime, clock))["checks_due"] == 0
 
 
@@ -484,4 +449,4 @@ async def test_fld_15_two_replicas_sweeping_at_once_report_a_due_check_once(
     )
 
     assert first["checks_due"] + second["checks_due"] == 1
-    assert len(await outbox(runtime, "CoordinationCheckDue")) == 1
+    assert len(await events_named(runtime, "CoordinationCheckDue")) == 1

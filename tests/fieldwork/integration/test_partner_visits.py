@@ -29,7 +29,7 @@ from servicekit.auth import generate_key, issued_event
 from servicekit.outbox import OutboxMessage
 from servicekit.runtime import ServiceRuntime
 
-from ..conftest import T0, Clock
+from ..conftest import T0, Clock, act, ok, outbox
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -138,24 +138,6 @@ async def network_order(
                 time=T0 - timedelta(hours=19),
             )
         )
-
-
-async def act(client: httpx.AsyncClient, visit_id: str, **action: Any) -> httpx.Response:
-    return await client.post(f"/v1/visits/{visit_id}/actions", json={"action": action})
-
-
-async def ok(client: httpx.AsyncClient, visit_id: str, **action: Any) -> dict[str, Any]:
-    response = await act(client, visit_id, **action)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def outbox(runtime: ServiceRuntime) -> list[EventEnvelope]:
-    async with runtime.session_factory() as session:
-        rows = (await session.execute(select(OutboxMessage))).scalars().all()
-    envelopes = [EventEnvelope.model_validate_json(r.payload) for r in rows]
-    return sorted(envelopes, key=lambda e: (e.time, str(e.id)))
 
 
 async def outbox_size(runtime: ServiceRuntime) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from contracts.billing import QuoteIssued, QuoteLine
 from contracts.common import (
     AssigneeKind,
     Channel,
@@ -24,7 +22,6 @@ from contracts.common import (
     Product,
     ServiceType,
     WarrantyStatus,
-    WorkItemKind,
 )
 from contracts.envelope import EventEnvelope
 from contracts.identity import Role
@@ -37,7 +34,7 @@ from servicekit.auth import generate_key, issued_event
 from servicekit.outbox import OutboxMessage
 from servicekit.runtime import ServiceRuntime
 
-from ..conftest import ADMIN_KEY, T0, Clock
+from ..conftest import ADMIN_KEY, T0, Clock, act, igniter_quote, ok, outbox
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -114,17 +111,6 @@ async def order(
     )
 
 
-async def act(client: httpx.AsyncClient, visit_id: str, **action: Any) -> httpx.Response:
-    return await client.post(f"/v1/visits/{visit_id}/actions", json={"action": action})
-
-
-async def ok(client: httpx.AsyncClient, visit_id: str, **action: Any) -> dict[str, Any]:
-    response = await act(client, visit_id, **action)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 async def upload(client: httpx.AsyncClient, visit_id: str, kind: str) -> str:
     response = await client.post(
         f"/v1/visits/{visit_id}/evidence",
@@ -135,13 +121,6 @@ async def upload(client: httpx.AsyncClient, visit_id: str, kind: str) -> str:
     assert response.status_code == 201, response.text
     ref: str = response.json()["ref"]
     return ref
-
-
-async def outbox(runtime: ServiceRuntime) -> list[EventEnvelope]:
-    async with runtime.session_factory() as session:
-        rows = (await session.execute(select(OutboxMessage))).scalars().all()
-    envelopes = [EventEnvelope.model_validate_json(r.payload) for r in rows]
-    return sorted(envelopes, key=lambda e: (e.time, str(e.id)))
 
 
 async def published(runtime: ServiceRuntime) -> list[str]:
@@ -306,25 +285,7 @@ async def test_fld_4_out_of_warranty_repair_needs_billings_quote_and_a_signed_ac
     assert early.status_code == 409
 
     await runtime.handle_event(
-        EventEnvelope.wrap(
-            QuoteIssued(
-                order_id="o-1",
-                visit_id="v-1",
-                quote_id="q-1",
-                request_id=request.request_id,  # type: ignore[attr-defined]
-                lines=[
-                    QuoteLine(
-                        kind=WorkItemKind.PART,
-                        description="点火针",
-                        unit_price=Decimal("80"),
-                        amount=Decimal("80"),
-                        rule_id="BIL-1",
-                    )
-                ],
-                total=Decimal("80"),
-                schedule_version="2026-01",
-            )
-        )
+        EventEnvelope.wrap(igniter_quote(request.request_id))  # type: ignore[attr-defined]
     )
     unsigned = await act(admin, "v-1", type="accept_quote", quote_id="q-1", signature_ref="x")
     assert unsigned.status_code == 409

@@ -32,6 +32,7 @@ from contracts.common import WarrantyStatus
 from servicekit.db import (
     advisory_xact_lock,
     aware,
+    for_change,
     insert_if_absent,
     insert_unless_present,
     table_of,
@@ -169,7 +170,7 @@ class AccountRepository:
         """The account of ``order_id`` (row-locked on PostgreSQL), or None."""
         query = select(AccountRow).where(col(AccountRow.order_id) == order_id)
         if for_update:
-            query = query.with_for_update()
+            query = for_change(query)
         row = (await self._session.execute(query)).scalar_one_or_none()
         if row is None:
             return None
@@ -372,9 +373,7 @@ class CashRepository:
         """The ledger of ``holder_id`` (empty when it never held cash); row-locked."""
         holder = (
             await self._session.execute(
-                select(CashHolderRow)
-                .where(col(CashHolderRow.holder_id) == holder_id)
-                .with_for_update()
+                for_change(select(CashHolderRow).where(col(CashHolderRow.holder_id) == holder_id))
             )
         ).scalar_one_or_none()
         rows = (

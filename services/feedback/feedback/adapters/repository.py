@@ -34,7 +34,14 @@ from feedback.domain.findings import ConductFinding, FindingStatus, FraudCase, O
 from feedback.domain.model import OrderFile, RecordedEvent
 from feedback.domain.policy import ComplaintStage
 from feedback.domain.sampling import UNASSIGNED
-from servicekit.db import advisory_xact_lock, aware, get_row, insert_if_absent, table_of
+from servicekit.db import (
+    advisory_xact_lock,
+    aware,
+    for_change,
+    get_row,
+    insert_if_absent,
+    table_of,
+)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -135,11 +142,7 @@ class CaseRepository:
             chunk = unique[chunk_start : chunk_start + 500]
             query = select(CaseRow).where(col(CaseRow.order_id).in_(chunk))
             if for_update:
-                query = (
-                    query.order_by(col(CaseRow.order_id))
-                    .with_for_update()
-                    .execution_options(populate_existing=True)
-                )
+                query = for_change(query.order_by(col(CaseRow.order_id)))
             rows = (await self._session.execute(query)).scalars()
             visits = (
                 await self._session.execute(
@@ -243,11 +246,11 @@ class CaseRepository:
         skipped, not waited for: a later sweep picks them up. Re-read the visits once locked.
         """
         unsigned = select(VisitRow.order_id).where(*_unsigned(moment))
-        query = (
+        query = for_change(
             select(CaseRow.order_id)
             .where(col(CaseRow.order_id).in_(unsigned))
-            .order_by(col(CaseRow.order_id))
-            .with_for_update(skip_locked=True)
+            .order_by(col(CaseRow.order_id)),
+            skip_locked=True,
         )
         return list((await self._session.execute(query)).scalars())
 
@@ -395,7 +398,7 @@ class CallBackRepository:
             .order_by(col(CallBackRow.created_at), col(CallBackRow.task_id))
         )
         if for_update:
-            query = query.with_for_update().execution_options(populate_existing=True)
+            query = for_change(query)
         return [_task(r) for r in (await self._session.execute(query)).scalars()]
 
     async def search(
@@ -561,15 +564,14 @@ class ComplaintRepository:
         transaction holds are skipped, not waited for (a later sweep picks them up)."""
         if not complaint_ids:
             return []
-        query = (
+        query = for_change(
             select(ComplaintRow)
             .where(
                 col(ComplaintRow.complaint_id).in_(sorted(set(complaint_ids))),
                 col(ComplaintRow.stage) != str(ComplaintStage.CLOSED),
             )
-            .order_by(col(ComplaintRow.complaint_id))
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
+            .order_by(col(ComplaintRow.complaint_id)),
+            skip_locked=True,
         )
         return [_complaint(r) for r in (await self._session.execute(query)).scalars()]
 
@@ -875,22 +877,23 @@ class IssueRepository:
             query = query.where(col(IssueRow.network_id) == network_id)
         query = query.order_by(col(IssueRow.opened_at), col(IssueRow.issue_id))
         if for_update:
-            query = query.with_for_update().execution_options(populate_existing=True)
+            query = for_change(query)
         return [_issue(r) for r in (await self._session.execute(query)).scalars()]
 
     async def lock_due_for_company(self, now: datetime) -> list[OpenIssueRecord]:
         """Lock and return (by id) the open issues whose company-level escalation is due; those
         another transaction holds are skipped, not waited for (a later sweep picks them up)."""
         rows = await self._session.execute(
-            select(IssueRow)
-            .where(
-                col(IssueRow.resolved_at).is_(None),
-                col(IssueRow.company_escalated_at).is_(None),
-                col(IssueRow.company_due_at) <= now,
+            for_change(
+                select(IssueRow)
+                .where(
+                    col(IssueRow.resolved_at).is_(None),
+                    col(IssueRow.company_escalated_at).is_(None),
+                    col(IssueRow.company_due_at) <= now,
+                )
+                .order_by(col(IssueRow.issue_id)),
+                skip_locked=True,
             )
-            .order_by(col(IssueRow.issue_id))
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
         )
         return [_issue(r) for r in rows.scalars()]
 

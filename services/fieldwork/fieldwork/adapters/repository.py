@@ -23,7 +23,14 @@ from fieldwork.domain.coordination import Check, Contact, CoordinationTicket
 from fieldwork.domain.model import OrderContext, OrderFile, RecordedEvent
 from fieldwork.domain.visit import Visit
 from fieldwork.domain.workshop import Loaner, LoanerState, Progress, TakeBack
-from servicekit.db import advisory_xact_lock, aware, get_row, insert_if_absent, table_of
+from servicekit.db import (
+    advisory_xact_lock,
+    aware,
+    for_change,
+    get_row,
+    insert_if_absent,
+    table_of,
+)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -131,7 +138,7 @@ class VisitRepository:
         """
         query = select(VisitRow).where(col(VisitRow.order_id) == order_id)
         if for_update:
-            query = query.order_by(col(VisitRow.visit_id)).with_for_update()
+            query = for_change(query.order_by(col(VisitRow.visit_id)))
         else:
             query = query.order_by(col(VisitRow.updated_at))
         rows = (await self._session.execute(query)).scalars()
@@ -291,11 +298,13 @@ class TakeBackRepository:
         act on one take-back. The caller re-checks each one: it is the fresh, locked row."""
         rows = (
             await self._session.execute(
-                select(TakeBackRow)
-                .where(col(TakeBackRow.returned_at).is_(None))
-                .where(col(TakeBackRow.promised_return_date) < before)
-                .order_by(col(TakeBackRow.receipt_number))
-                .with_for_update(skip_locked=True)
+                for_change(
+                    select(TakeBackRow)
+                    .where(col(TakeBackRow.returned_at).is_(None))
+                    .where(col(TakeBackRow.promised_return_date) < before)
+                    .order_by(col(TakeBackRow.receipt_number)),
+                    skip_locked=True,
+                )
             )
         ).scalars()
         return [self._from_row(r) for r in rows]
@@ -386,11 +395,13 @@ class TicketRepository:
         transaction holds is skipped (a later sweep gets it). The caller re-checks each one."""
         rows = (
             await self._session.execute(
-                select(TicketRow)
-                .where(col(TicketRow.closed_at).is_(None))
-                .where(col(TicketRow.next_check_due) <= today)
-                .order_by(col(TicketRow.ticket_id))
-                .with_for_update(skip_locked=True)
+                for_change(
+                    select(TicketRow)
+                    .where(col(TicketRow.closed_at).is_(None))
+                    .where(col(TicketRow.next_check_due) <= today)
+                    .order_by(col(TicketRow.ticket_id)),
+                    skip_locked=True,
+                )
             )
         ).scalars()
         return [self._from_row(r) for r in rows]

@@ -38,7 +38,7 @@ from intake.domain.model import (
     SlaTimer,
     TimelineEntry,
 )
-from servicekit.db import aware, get_row, insert_if_absent, table_of
+from servicekit.db import aware, for_change, get_row, insert_if_absent, table_of
 
 _WINDOWS = TypeAdapter(list[TimeWindow])
 
@@ -146,7 +146,7 @@ class OrderRepository:
     ) -> tuple[OrderRow, list[TimelineEntry], _Tracked] | None:
         query = select(OrderRow).where(col(OrderRow.id) == order_id)
         if for_update:
-            query = query.with_for_update()
+            query = for_change(query)
         row = (await self._session.execute(query)).scalar_one_or_none()
         if row is None:
             return None

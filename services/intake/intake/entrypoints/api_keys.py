@@ -13,6 +13,7 @@ from contracts.identity import ApiKeyRevoked, Role
 from contracts.ids import new_id
 from intake.entrypoints.dependencies import UowFactoryDep
 from servicekit.auth import ApiKey, Principal, generate_key, issued_event, require_roles
+from servicekit.db import get_row
 from servicekit.problems import ProblemError, problem_responses
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
@@ -154,7 +155,7 @@ async def revoke_key(key_id: str, uow: UowFactoryDep, principal: AdminDep) -> No
     """Revoke a key everywhere (ApiKeyRevoked)."""
     async with uow() as work:
         # Locked: of two revocations at once, the second sees the first and publishes nothing.
-        row = await work.session.get(ApiKey, key_id, with_for_update=True)
+        row = await get_row(work.session, ApiKey, key_id, for_update=True)
         if row is None:
             raise ProblemError(404, f"API key {key_id} does not exist.", title="Not Found")
         if row.revoked_at is None:

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -30,18 +30,13 @@ from scheduling.domain.model import (
     Technician,
     Visit,
 )
-from servicekit.db import advisory_xact_lock, aware, get_row, table_of
+from servicekit.db import advisory_xact_lock, aware, for_change, get_row, table_of
 
 
 def _must(moment: datetime | None) -> datetime:
     if moment is None:
         raise ValueError("a required timestamp is missing")
     return aware(moment)
-
-
-def _locked(query: Select[Any], *, skip_locked: bool = False) -> Select[Any]:
-    # populate_existing: rows this session read earlier are refreshed from the locked read.
-    return query.with_for_update(skip_locked=skip_locked).execution_options(populate_existing=True)
 
 
 def _window_json(w: TimeWindow) -> dict[str, str]:
@@ -131,7 +126,7 @@ class DispatchOrderRepository:
     ) -> list[DispatchOrder]:
         query = select(DispatchOrderRow).where(*conditions).order_by(DispatchOrderRow.order_id)
         if for_update or skip_locked:
-            query = _locked(query, skip_locked=skip_locked)  # in id order: no crossed waits
+            query = for_change(query, skip_locked=skip_locked)  # in id order: no crossed waits
         rows = await self._session.execute(query)
         return [_order_from_row(row) for row in rows.scalars()]
 
