@@ -535,6 +535,35 @@ async def test_sch_9_two_replicas_replanning_one_day_at_once_move_an_order_once(
     assert second.waited  # it had to wait for the first one's lock
 
 
+async def test_sch_1_an_order_placed_while_the_replan_solves_keeps_the_plan_off_its_technician(
+    harness: Harness, database_url: str
+) -> None:
+    await harness.add_technician("far", home=near(DONGYING, north_km=30), capacity=1)
+    await harness.add_technician("near", home=near(DONGYING, north_km=1), capacity=1)
+    await harness.feed(created("o1", preferred=[window(14)]))
+    moved = await harness.client.post(
+        "/v1/orders/o1/assignment", json={"technician_id": "far", "reason": "by hand"}
+    )
+    assert moved.status_code == 200, moved.text
+    await _mark_plan_dirty(harness)
+    # The solver moves o1 to "near"; meanwhile o2 arrives and "near", free, takes it.
+    placed = _commit_elsewhere(database_url, _event(harness, created("o2", preferred=[window(10)])))
+
+    assert await _replan(harness, _Solver(meanwhile=placed))(lambda: _uow(harness)) == 1
+
+    assert (await _stored(harness, "o2")).technician_id == "near"
+    assert (await _stored(harness, "o1")).technician_id == "far"  # near holds one job a day
+    assert not [
+        e for e in await harness.published("OrderReassigned") if e.reassigned_by == handlers.PLANNER
+    ]
+    assert (await _plan(harness))["dirty"]
+    # The re-plan, solved on the day as it now is, keeps each technician within capacity.
+    assert await _replan(harness, _Solver())(lambda: _uow(harness)) == 1
+    held = {o: (await _stored(harness, o)).technician_id for o in ("o1", "o2")}
+    assert held == {"o1": "far", "o2": "near"}
+    assert not (await _plan(harness))["dirty"]
+
+
 async def test_sch_9_an_emergency_inserted_while_the_day_is_optimised_stays_in_the_plan(
     harness: Harness,
 ) -> None:

@@ -663,3 +663,42 @@ async def test_int_8_an_ordinary_duplicate_changes_nothing_in_dispatch(harness: 
     assert after["status"] == before["status"] and after["technician_id"] == "t1"
     assert not after["emergency"]
     assert await harness.published("OrderReturnedToCentre") == []
+
+
+# -- SCH-1 daily capacity ----------------------------------------------------------------------
+
+
+async def test_sch_1_a_preferred_window_goes_to_no_technician_already_full_that_day(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1", capacity=1)
+    await harness.feed(created("o1", preferred=[window(9)]))
+    await harness.feed(created("o2", preferred=[window(15)]))
+    await harness.feed(created("tomorrow", preferred=[window(9, day=1)]))
+
+    assert (await harness.order("o1"))["technician_id"] == "t1"
+    # t1 could reach o2 at 15:00, but one job a day is all he takes
+    assert (await harness.order("o2"))["technician_id"] is None
+    assert (await harness.order("tomorrow"))["technician_id"] == "t1"
+
+
+async def test_sch_1_booking_a_window_passes_over_a_technician_full_that_day(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1", capacity=1)
+    dispatcher = await harness.key("dispatcher")
+    await harness.feed(created("o1", preferred=[window(9)]))
+    await harness.feed(created("o2"))
+    assert (await harness.order("o2"))["technician_id"] is None
+
+    full = await harness.client.post(
+        "/v1/orders/o2/appointment", json=_w(window(15)), headers=dispatcher
+    )
+    assert full.status_code == 409, full.text
+    assert all(a["start"] != window(15).start.isoformat() for a in full.json()["alternatives"])
+    await harness.add_technician("t2", capacity=1)  # as near as t1, listed after him
+    booked = await harness.client.post(
+        "/v1/orders/o2/appointment", json=_w(window(15)), headers=dispatcher
+    )
+    assert booked.status_code == 200, booked.text
+    assert booked.json()["technician_id"] == "t2"

@@ -17,7 +17,7 @@ from contracts.common import GeoPoint
 from scheduling.adapters.osrm import OsrmError, OsrmTravel
 from scheduling.adapters.pyvrp_solver import PyVrpSolver
 from scheduling.domain.insertion import LiveRoute, cheapest_insertion
-from scheduling.domain.planning import PlanJob, PlanTechnician, build_day_problem
+from scheduling.domain.planning import PlanJob, PlanTechnician, build_day_problem, held_back
 from scheduling.domain.policy import SchedulingPolicy
 from scheduling.domain.routing import (
     Job,
@@ -296,3 +296,29 @@ def test_osrm_adapter_refuses_an_error_answer() -> None:
     osrm = OsrmTravel(base_url="http://osrm.local", transport=transport)
     with pytest.raises(OsrmError, match="InvalidQuery"):
         osrm.matrices([DONGYING, DONGYING])
+
+
+# -- applying a plan after the day changed (SCH-1 / SCH-3) ---------------------------------------
+
+
+def test_sch_1_a_plan_is_applied_whole_when_no_technicians_day_changed() -> None:
+    moves = {"j1": ("a", "b"), "j2": ("b", "b"), "j3": ("c", "c")}
+    assert held_back(moves, unsettled=[]) == set()
+
+
+def test_sch_1_a_changed_technician_and_all_trading_jobs_with_him_keep_their_day() -> None:
+    moves = {
+        "to_a": ("b", "a"),  # a changed: b's planned day counted on giving this away
+        "stays_a": ("a", "a"),
+        "to_b": ("c", "b"),  # c gives b a job, so c is chained to a as well
+        "stays_c": ("c", "c"),
+        "to_e": ("d", "e"),  # d and e trade only with each other
+        "stays_e": ("e", "e"),
+    }
+    assert held_back(moves, unsettled=["a"]) == {"to_a", "stays_a", "to_b", "stays_c"}
+
+
+def test_sch_1_a_changed_technician_the_plan_does_not_touch_withholds_nothing_else() -> None:
+    moves = {"j1": ("a", "b"), "j2": ("c", "c")}
+    assert held_back(moves, unsettled=["x"]) == set()
+    assert held_back(moves, unsettled=["c"]) == {"j2"}

@@ -9,7 +9,7 @@ technician.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -92,6 +92,36 @@ class DayProblem:
     def seconds(self, moment: datetime) -> int:
         """Plan seconds of a wall-clock time."""
         return int((moment - self.origin).total_seconds())
+
+
+def held_back(moves: Mapping[str, tuple[str, str]], unsettled: Collection[str]) -> set[str]:
+    """The jobs of a checked plan that must not be applied because the days of the technicians
+    in ``unsettled`` changed after the plan was solved (an order given to one of them
+    meanwhile, a shift edited): SCH-1 capacity and SCH-3 windows were checked for days that no
+    longer exist.
+
+    ``moves`` maps each job to (the technician holding it now, the one the plan gives it).
+    A technician's planned day holds only if it is applied whole, with every job it takes from
+    others and without those it gives away, so moves chain technicians together; every
+    technician chained to an unsettled one keeps the day they hold, and the rest get exactly the
+    days the plan was checked for."""
+    parent: dict[str, str] = {}
+
+    def root(technician_id: str) -> str:
+        parent.setdefault(technician_id, technician_id)
+        while parent[technician_id] != technician_id:
+            parent[technician_id] = parent[parent[technician_id]]
+            technician_id = parent[technician_id]
+        return technician_id
+
+    for holder, planned in moves.values():
+        parent[root(holder)] = root(planned)
+    tainted = {root(t) for t in unsettled}
+    return {
+        job
+        for job, (holder, planned) in moves.items()
+        if root(holder) in tainted or root(planned) in tainted
+    }
 
 
 def job_prize(job: PlanJob, policy: SchedulingPolicy) -> int:

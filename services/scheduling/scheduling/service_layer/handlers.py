@@ -66,7 +66,7 @@ from scheduling.domain.model import (
     Network,
     Technician,
 )
-from scheduling.domain.planning import PlanJob, PlanTechnician, build_day_problem
+from scheduling.domain.planning import PlanJob, PlanTechnician, build_day_problem, held_back
 from scheduling.domain.policy import AssignmentMode, SchedulingPolicy
 from scheduling.domain.routing import PlannedRoute, RouteSolver, RoutingPlan, Stop, check_plan
 from scheduling.domain.travel import GreatCircleTravel, TravelTimes
@@ -1135,6 +1135,7 @@ async def optimise_day(
             if _plannable(o)
         }
         current = await uow.plans.get(cmd.day, for_update=True)
+        solved_orders = {o.order_id: o for o in orders}
         solved = {o.order_id: _planning_inputs(o) for o in orders}
         changed = {
             order_id
@@ -1143,10 +1144,28 @@ async def optimise_day(
             or order_id not in solved
             or _planning_inputs(fresh[order_id]) != solved[order_id]
         }
-        techs = {t.technician_id: t for t in technicians}
+        techs = {t.technician_id: t for t in await uow.technicians.list() if t.works_on(cmd.day)}
+        # Technicians whose day changed since the solve: an order changed meanwhile was or is
+        # theirs, or their shift, skills or capacity were edited.
+        unsettled = {
+            o.technician_id
+            for order_id in changed
+            for o in (fresh.get(order_id), solved_orders.get(order_id))
+            if o is not None and o.technician_id is not None
+        } | {
+            t.technician_id
+            for t in technicians
+            if t.technician_id not in techs
+            or _day_inputs(techs[t.technician_id], cmd.day, tz) != _day_inputs(t, cmd.day, tz)
+        }
+        visits = [v for v in day.to_visits(plan) if v.job_id not in changed]
+        withheld = changed | held_back(
+            {v.job_id: (str(fresh[v.job_id].technician_id), v.technician_id) for v in visits},
+            unsettled,
+        )
         rows: list[dict[str, object]] = []
-        for visit in day.to_visits(plan):
-            if visit.job_id in changed:
+        for visit in visits:
+            if visit.job_id in withheld:
                 continue
             order = uow.track(fresh[visit.job_id])
             if order.technician_id != visit.technician_id:
@@ -1168,12 +1187,18 @@ async def optimise_day(
                     "leave": visit.leave.isoformat(),
                 }
             )
-        if changed:
-            log.info("scheduling.plan_stale", day=cmd.day.isoformat(), orders=sorted(changed))
-            # what the stored plan said of the changed orders stands until the re-plan
-            kept = changed & fresh.keys()
+        if withheld:
+            log.info(
+                "scheduling.plan_stale",
+                day=cmd.day.isoformat(),
+                orders=sorted(changed),
+                technicians=sorted(unsettled),
+                withheld=sorted(withheld),
+            )
+            # what the stored plan said of the withheld orders stands until the re-plan
+            kept = withheld & fresh.keys()
             rows.extend(v for v in (current.visits if current else []) if v["order_id"] in kept)
-        dirty = bool(changed)
+        dirty = bool(withheld)
         await uow.plans.save(cmd.day, visits=rows, unassigned=plan.unassigned, now=now, dirty=dirty)
         await uow.commit()
         return {
@@ -1210,6 +1235,17 @@ def _planning_inputs(order: DispatchOrder) -> tuple[object, ...]:
         order.service_type,
         order.emergency,
         order.visit_id,
+    )
+
+
+def _day_inputs(technician: Technician, day: date, tz: ZoneInfo) -> tuple[object, ...]:
+    """What the planner decided a technician's day from (besides their position, which moves
+    all day and only sets where a running day's route starts)."""
+    return (
+        technician.shift(day, tz),
+        frozenset(technician.skills),
+        technician.daily_capacity,
+        technician.home,
     )
 
 
