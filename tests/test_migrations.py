@@ -286,3 +286,63 @@ async def test_feedback_0005_keeps_the_technician_balance_of_call_backs_sampled_
         await engine.dispose()
     # Draws balance on the stratum column now; the sampled call-backs keep their technician.
     assert strata == {"sampled": "tech-1", "sampled-unassigned": "unassigned", "untested": None}
+
+
+async def test_feedback_0006_indexes_when_open_complaints_run_past_their_sla(
+    database_url: str,
+) -> None:
+    migrations = await _upgraded_to("feedback", "0005", database_url)
+    complaint = _table(
+        "feedback_complaint",
+        complaint_id=sa.String,
+        order_id=sa.String,
+        stage=sa.String,
+        level=sa.Integer,
+        filed_at=sa.DateTime(timezone=True),
+        data=sa.JSON,
+    )
+    filed = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
+    due = "2026-01-05T10:00:00+08:00"
+
+    def row(complaint_id: str, stage: str, **current: str | None) -> dict[str, Any]:
+        state = {"stage": stage, "owner": "desk", "entered_at": filed.isoformat(), "note": None}
+        state |= {"due_at": due, "left_at": None, "overdue_reported_at": None} | current
+        return {
+            "complaint_id": complaint_id,
+            "order_id": f"o-{complaint_id}",
+            "stage": stage,
+            "level": 1,
+            "filed_at": filed,
+            "data": {"stages": [state]},
+        }
+
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                complaint.insert(),
+                [
+                    row("waiting", "accepted"),
+                    row("reported", "accepted", overdue_reported_at="2026-01-05T02:05:00+00:00"),
+                    row("no-sla", "followed_up", due_at=None),
+                    row("closed", "closed"),
+                ],
+            )
+        await upgrade(migrations, database_url)
+        migrated = _table(
+            "feedback_complaint",
+            complaint_id=sa.String,
+            overdue_check_at=sa.DateTime(timezone=True),
+        )
+        async with engine.connect() as conn:
+            rows = await conn.execute(sa.select(migrated))
+            check_at = {str(r.complaint_id): r.overdue_check_at for r in rows}
+    finally:
+        await engine.dispose()
+    # Only the complaint still to be reported is found by the sweep's index, at its SLA end.
+    assert check_at == {
+        "waiting": datetime(2026, 1, 5, 2, 0, tzinfo=UTC),
+        "reported": None,
+        "no-sla": None,
+        "closed": None,
+    }

@@ -216,7 +216,10 @@ async def _overdue_complaint(harness: Harness) -> str:
 
 def _report_overdue(harness: Harness) -> Callable[[FeedbackUnitOfWork], Coroutine[Any, Any, int]]:
     async def report(uow: FeedbackUnitOfWork) -> int:
-        return await handlers.report_overdue_complaints(uow=uow, clock=harness.clock)
+        # one batch: one transaction, on the unit of work the race holds
+        return await handlers.report_overdue_complaints(
+            uow_factory=lambda: uow, clock=harness.clock
+        )
 
     return report
 

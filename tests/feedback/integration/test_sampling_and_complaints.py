@@ -299,3 +299,38 @@ async def test_fbk_10_a_state_past_its_sla_raises_complaint_stage_overdue_once(
     moved = await harness.client.post(f"{url}/advance", json={"to": "dispatched", "owner": "d1"})
     assert moved.status_code == 200, moved.text
     assert (await sweep())["complaints_overdue"] == 0  # the new state has its own clock
+
+
+async def test_fbk_10_the_overdue_sweep_reports_every_complaint_batch_after_batch(
+    harness: Harness,
+) -> None:
+    from feedback.service_layer import handlers
+
+    harness.clock.set(local(MONDAY, 9))
+    ids = []
+    for n in range(5):
+        filed = await harness.client.post(
+            "/v1/complaints",
+            json={"channel": "hotline", "description": f"投诉 {n}", "confirmed_by_customer": True},
+        )
+        ids.append(filed.json()["complaint_id"])
+    closed = await harness.client.post(
+        f"/v1/complaints/{ids[0]}/advance", json={"to": "dispatched", "owner": "d1"}
+    )
+    assert closed.status_code == 200, closed.text
+    harness.clock.set(local(MONDAY, 10, 1))  # four still waiting to be accepted, one moved on
+    uow_factory = harness.runtime.app.state.uow_factory
+
+    reported = await handlers.report_overdue_complaints(
+        uow_factory=uow_factory, clock=harness.clock, batch=3
+    )
+
+    assert reported == 4
+    staged = await harness.staged("ComplaintStageOverdue")
+    assert sorted(e.complaint_id for e in staged) == sorted(ids[1:])
+    assert (
+        await handlers.report_overdue_complaints(
+            uow_factory=uow_factory, clock=harness.clock, batch=3
+        )
+        == 0
+    )

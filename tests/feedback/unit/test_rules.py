@@ -218,8 +218,10 @@ def test_fbk_10_the_current_state_past_its_sla_is_reported_once() -> None:
     complaint.events.clear()
     due = complaint.current.due_at
     assert due is not None
+    assert complaint.overdue_check_at == due  # where the sweep looks for it
     assert not complaint.report_overdue(due)
     assert complaint.report_overdue(due + timedelta(minutes=1))
+    assert complaint.overdue_check_at is None
     assert not complaint.report_overdue(due + timedelta(hours=3))
     [event] = complaint.events
     assert isinstance(event, ComplaintStageOverdue)
@@ -234,3 +236,5 @@ def test_fbk_10_the_current_state_past_its_sla_is_reported_once() -> None:
         calendar=CALENDAR,
     )
     assert not complaint.report_overdue(due + timedelta(hours=3))  # a fresh clock
+    assert complaint.overdue_check_at == complaint.current.due_at
+    assert complaint.overdue_check_at is not None and complaint.overdue_check_at > due

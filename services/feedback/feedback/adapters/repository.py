@@ -559,18 +559,16 @@ class ComplaintRepository:
         row = await get_row(self._session, ComplaintRow, complaint_id, for_update=for_update)
         return None if row is None else _complaint(row)
 
-    async def lock_open(self, complaint_ids: Sequence[str]) -> list[Complaint]:
-        """Lock these complaints if still open and read them afresh, by id; those another
-        transaction holds are skipped, not waited for (a later sweep picks them up)."""
-        if not complaint_ids:
-            return []
+    async def lock_overdue(self, now: datetime, *, limit: int) -> list[Complaint]:
+        """Lock and read afresh (by id) up to ``limit`` complaints whose current state ran past
+        its SLA before ``now`` unreported (FBK-10), found by index, not by reading every open
+        complaint; those another transaction holds are skipped, not waited for (a later sweep
+        picks them up)."""
         query = for_change(
             select(ComplaintRow)
-            .where(
-                col(ComplaintRow.complaint_id).in_(sorted(set(complaint_ids))),
-                col(ComplaintRow.stage) != str(ComplaintStage.CLOSED),
-            )
-            .order_by(col(ComplaintRow.complaint_id)),
+            .where(col(ComplaintRow.overdue_check_at) < _utc(now))
+            .order_by(col(ComplaintRow.complaint_id))
+            .limit(limit),
             skip_locked=True,
         )
         return [_complaint(r) for r in (await self._session.execute(query)).scalars()]
@@ -619,6 +617,8 @@ class ComplaintRepository:
         row.staff_fault_class = complaint.staff_fault_class
         row.technician_id = complaint.technician_id
         row.network_id = complaint.network_id
+        check_at = complaint.overdue_check_at
+        row.overdue_check_at = None if check_at is None else _utc(check_at)
         closure = complaint.closure
         row.data = {
             "channel": str(complaint.channel),

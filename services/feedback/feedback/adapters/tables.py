@@ -124,7 +124,10 @@ class ComplaintRow(FeedbackTable, table=True):
     """A complaint and its way round the loop."""
 
     __tablename__ = "feedback_complaint"
-    __table_args__ = (Index("ix_feedback_complaint_filed", "filed_at"),)
+    __table_args__ = (
+        Index("ix_feedback_complaint_filed", "filed_at"),
+        Index("ix_feedback_complaint_overdue_check", "overdue_check_at"),
+    )
 
     complaint_id: str = Field(primary_key=True, max_length=36)
     order_id: str = Field(max_length=200)
@@ -134,6 +137,10 @@ class ComplaintRow(FeedbackTable, table=True):
     technician_id: str | None = Field(default=None, max_length=64)
     network_id: str | None = Field(default=None, max_length=64)
     filed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    overdue_check_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    """When the current state's SLA runs out, until that is reported (FBK-10): the sweep's index."""
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 

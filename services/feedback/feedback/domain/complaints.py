@@ -289,6 +289,15 @@ class Complaint:
             )
         )
 
+    @property
+    def overdue_check_at(self) -> datetime | None:
+        """When the current state runs past its SLA and is to be reported (FBK-10); None when
+        there is nothing left to report: no SLA, reported already, or closed."""
+        current = self.current
+        if current.left_at is not None or current.overdue_reported_at is not None:
+            return None
+        return current.due_at
+
     def overdue_unreported(self, now: datetime) -> bool:
         """Whether the current state ran past its SLA (FBK-10) and that was not reported yet."""
         current = self.current

@@ -569,26 +569,28 @@ async def escalate_issues(*, uow: FeedbackUnitOfWork, clock: Clock) -> int:
     return escalated
 
 
-async def report_overdue_complaints(*, uow: FeedbackUnitOfWork, clock: Clock) -> int:
+async def report_overdue_complaints(
+    *, uow_factory: Callable[[], FeedbackUnitOfWork], clock: Clock, batch: int = 200
+) -> int:
     """ComplaintStageOverdue for every open complaint whose current state ran past its SLA
-    (FBK-10), once per state; how many."""
+    (FBK-10), once per state; how many. ``batch`` complaints per transaction, so no lock is held
+    long however many fall due at once."""
     now = clock()
-    async with uow:
-        reported = 0
-        overdue = [
-            c.complaint_id
-            for c in await uow.complaints.search(open_only=True, limit=10_000)
-            if c.overdue_unreported(now)
-        ]
-        # Checked again on the locked, fresh rows: another replica may have reported one, or a
-        # command moved it on, since the read above.
-        for complaint in await uow.complaints.lock_open(overdue):
-            if complaint.report_overdue(now):
-                uow.track(complaint)
-                await uow.complaints.save(complaint)
-                reported += 1
-        await uow.commit()
-    return reported
+    reported = 0
+    while True:
+        async with uow_factory() as uow:
+            due = await uow.complaints.lock_overdue(now, limit=batch)
+            reported_now = 0
+            for complaint in due:
+                # reported here, each one leaves the index: the next batch finds the rest
+                if complaint.report_overdue(now):
+                    uow.track(complaint)
+                    await uow.complaints.save(complaint)
+                    reported_now += 1
+            await uow.commit()
+        reported += reported_now
+        if len(due) < batch or not reported_now:
+            return reported
 
 
 async def sweep(
@@ -621,7 +623,9 @@ async def sweep(
         uow=uow_factory(), clock=clock, policy=policy
     )
     report["issues_escalated"] = await escalate_issues(uow=uow_factory(), clock=clock)
-    report["complaints_overdue"] = await report_overdue_complaints(uow=uow_factory(), clock=clock)
+    report["complaints_overdue"] = await report_overdue_complaints(
+        uow_factory=uow_factory, clock=clock
+    )
     return report
 
 
