@@ -14,6 +14,7 @@ import pytest
 from feedback_support import (
     MONDAY,
     Harness,
+    assigned,
     closed,
     created,
     local,
@@ -86,6 +87,27 @@ def _cancelled(order_id: str) -> OrderCancelled:
 
 async def _fbk_4_tasks(harness: Harness, order_id: str) -> list[dict[str, Any]]:
     return [t for t in await harness.tasks(order_id) if t["reason_rule"] == "FBK-4"]
+
+
+# -- the consumer -------------------------------------------------------------------------------
+
+
+async def test_the_first_two_events_of_an_order_applied_at_once_both_reach_its_case(
+    harness: Harness,
+) -> None:
+    # Two topics' partitions of one order may be consumed by two replicas at once.
+    _, waited = await race(
+        harness,
+        _consume(harness, created("o-new")),
+        lambda: _consume(harness, assigned("o-new", "v-1", "tech-3"))(_uow(harness)),
+    )
+
+    async with _uow(harness) as uow:
+        case = await uow.cases.get("o-new")
+    assert case is not None
+    assert case.product_line is not None  # from OrderCreated
+    assert case.technician_id == "tech-3"  # from OrderAssigned
+    assert waited  # for the first one's new case
 
 
 # -- the sweep: sampling draw (FBK-4) ------------------------------------------------------------

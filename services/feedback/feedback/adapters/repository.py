@@ -61,6 +61,7 @@ def _parse(text: str | None) -> datetime | None:
 
 
 _ORDER_EVENTS = table_of(OrderEventRow)
+_CASES = table_of(CaseRow)
 
 
 class OrderFileRepository:
@@ -130,6 +131,27 @@ class CaseRepository:
             )
         ).scalars()
         return _case(row, list(visits))
+
+    async def lock_or_open(self, order_id: str) -> Case:
+        """The order's case, locked for a change (PostgreSQL); an empty one is opened first
+        when feedback knows nothing of the order yet, so two first events of one order at once
+        (on two replicas) take turns on the new row instead of one failing on its key."""
+        case = await self.get(order_id, for_update=True)
+        if case is None:
+            blank = Case(order_id=order_id)
+            await insert_if_absent(
+                self._session,
+                _CASES,
+                {
+                    "order_id": order_id,
+                    "network_id": None,
+                    "technician_id": None,
+                    "data": blank.model_dump(mode="json", exclude={"visits"}),
+                },
+            )
+            case = await self.get(order_id, for_update=True)
+        assert case is not None  # inserted above, or by a transaction that committed it
+        return case
 
     async def many(self, order_ids: Sequence[str], *, for_update: bool = False) -> list[Case]:
         """The cases of these orders (those that exist); ``for_update`` locks their rows, in

@@ -67,9 +67,7 @@ async def record_event(
             payload = parse_data(envelope)
         except ValidationError as exc:
             raise PoisonMessage(f"invalid {envelope.type} data: {exc}") from exc
-        case = await uow.cases.get(envelope.subject, for_update=True) or Case(
-            order_id=envelope.subject
-        )
+        case = await uow.cases.lock_or_open(envelope.subject)
         reactions = case.apply(
             payload,
             at=envelope.time,
@@ -226,7 +224,7 @@ async def record_call_back(
             raise NotFound("call-back", cmd.task_id)
         # The case before the task: the order every handler locks them in (no deadlock with the
         # consumer cancelling the order's call-backs).
-        case = await uow.cases.get(order_id, for_update=True) or Case(order_id=order_id)
+        case = await uow.cases.lock_or_open(order_id)
         task = await _task(uow, cmd.task_id)
         survey = None
         if cmd.reached:
