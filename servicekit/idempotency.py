@@ -129,13 +129,15 @@ async def handle_idempotently(
     body: Any,
     run: Callable[[], Awaitable[JSONResponse]],
     rebuild: Callable[[str], Awaitable[JSONResponse]] | None = None,
+    kept: Callable[[JSONResponse], JSONResponse] | None = None,
     wait_for_first: float = 10.0,
 ) -> Response:
     """Run ``run`` once per (caller, route, ``Idempotency-Key``); without a key just run it.
 
     ``rebuild(resource_id)`` answers a retry whose first attempt committed its effects but died
     before its response was stored (the record names the aggregate it changed); without it such
-    a retry gets 409 until the key expires.
+    a retry gets 409 until the key expires. ``kept(response)`` is what retries get instead of
+    the response itself, for an answer that must not be stored (a secret shown only once).
     """
     key = request.headers.get(HEADER)
     if key is None:
@@ -173,7 +175,7 @@ async def handle_idempotently(
             )
             if rebuild is not None and resource_id and (first_is_gone or loop.time() >= deadline):
                 response = await rebuild(resource_id)
-                await _store(session_factory, scope, key, response)
+                await _store(session_factory, scope, key, kept(response) if kept else response)
                 return response
             if loop.time() >= deadline:
                 raise ProblemError(
@@ -192,7 +194,7 @@ async def handle_idempotently(
             if await _load(session_factory, scope, key) is None:
                 raise
             continue
-        await _store(session_factory, scope, key, response)
+        await _store(session_factory, scope, key, kept(response) if kept else response)
         return response
 
 

@@ -46,12 +46,16 @@ class SqlUnitOfWork:
         self._tracked: list[RecordsEvents] = []
         self._recorded: list[EventData] = []
         self.committed_events: list[EventEnvelope] = []
+        self.resource_id: str | None = None
+        """The id of what the request changed, when no tracked aggregate names it: kept with
+        its ``Idempotency-Key`` so a retry after a crash can rebuild the answer from it."""
 
     async def __aenter__(self) -> Self:
         self.session = self._session_factory()
         self._tracked = []
         self._recorded = []
         self.committed_events = []
+        self.resource_id = None
         return self
 
     async def __aexit__(
@@ -94,7 +98,7 @@ class SqlUnitOfWork:
                 value = getattr(aggregate, attribute, None)
                 if value is not None:
                     return str(value)
-        return None
+        return self.resource_id
 
     def wrap(self, payload: EventData) -> EventEnvelope:
         """The envelope of a staged event, in the current flow's context (override to set the

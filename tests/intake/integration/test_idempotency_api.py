@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 
 async def test_the_same_key_and_body_get_the_same_answer_and_one_order(
@@ -136,3 +137,74 @@ async def test_a_retry_after_a_crash_between_commit_and_answer_gets_the_order_no
     again = await intake.admin.post("/v1/orders", json=make_order(), headers=headers)
     assert again.json()["id"] == first.json()["id"]
     assert again.headers["idempotent-replayed"] == "true"
+
+
+async def test_a_retried_key_issue_issues_no_second_key_and_never_stores_the_secret(
+    intake: Any,
+) -> None:
+    from sqlalchemy import func, select
+
+    from servicekit.auth import ApiKey
+    from servicekit.idempotency import IdempotencyRecord
+
+    headers = {"Idempotency-Key": "issue-agent-7"}
+    body = {"name": "call centre agent 7", "role": "agent"}
+
+    async def keys() -> int:
+        async with intake.runtime.session_factory() as session:
+            return int((await session.execute(select(func.count()).select_from(ApiKey))).scalar())
+
+    before = await keys()
+    first = await intake.admin.post("/v1/api-keys", json=body, headers=headers)
+    retry = await intake.admin.post("/v1/api-keys", json=body, headers=headers)
+
+    assert first.status_code == 201, first.text
+    key_id, secret = first.json()["key_id"], first.json()["key"]
+    assert retry.status_code == 409
+    assert retry.headers["content-type"] == "application/problem+json"
+    assert retry.json()["key_id"] == key_id and f"/v1/api-keys/{key_id}" in retry.json()["detail"]
+    assert "key" not in retry.json() and secret not in retry.text
+    assert await keys() == before + 1
+    assert len(await intake.events("ApiKeyIssued")) == 1
+    async with intake.runtime.session_factory() as session:
+        stored = (await session.execute(select(IdempotencyRecord))).scalars().all()
+    assert stored and all(secret not in (r.response_body or "") for r in stored)
+    # The issued key works, and another body under the key is refused as on every route.
+    works = await intake.admin.get("/v1/orders", headers={"Authorization": f"Bearer {secret}"})
+    assert works.status_code == 200, works.text
+    other = {"name": "call centre agent 8", "role": "agent"}
+    assert (await intake.admin.post("/v1/api-keys", json=other, headers=headers)).status_code == 422
+
+
+async def test_a_key_issue_retried_after_a_crash_before_the_answer_names_the_issued_key(
+    intake: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from servicekit import idempotency
+
+    headers = {"Idempotency-Key": "issue-crash"}
+    body = {"name": "dispatcher 2", "role": "dispatcher"}
+
+    async def died_before_storing_the_answer(*args: Any) -> None:
+        return None
+
+    with monkeypatch.context() as patched:
+        patched.setattr(idempotency, "_store", died_before_storing_the_answer)
+        first = await intake.admin.post("/v1/api-keys", json=body, headers=headers)
+    assert first.status_code == 201
+    async with intake.runtime.session_factory() as session:  # minutes later: taken for dead
+        await session.execute(
+            update(idempotency.IdempotencyRecord)
+            .where(idempotency.IdempotencyRecord.key == "issue-crash")  # type: ignore[arg-type]
+            .values(created_at=datetime.now(UTC) - timedelta(minutes=5))
+        )
+        await session.commit()
+    retry = await intake.admin.post("/v1/api-keys", json=body, headers=headers)
+
+    assert retry.status_code == 409, retry.text
+    assert retry.json()["key_id"] == first.json()["key_id"]
+    assert first.json()["key"] not in retry.text
+    assert len(await intake.events("ApiKeyIssued")) == 1

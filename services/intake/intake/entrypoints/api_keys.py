@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
 from contracts.identity import ApiKeyRevoked, Role
 from contracts.ids import new_id
-from intake.entrypoints.dependencies import UowFactoryDep
+from intake.entrypoints.dependencies import IdempotencyKeyHeader, PolicyDep, UowFactoryDep
 from servicekit.auth import ApiKey, Principal, generate_key, issued_event, require_roles
 from servicekit.db import get_row
-from servicekit.problems import ProblemError, problem_responses
+from servicekit.idempotency import handle_idempotently
+from servicekit.problems import ProblemError, problem_response, problem_responses
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
 AdminDep = Annotated[Principal, Depends(require_roles("admin"))]
@@ -101,36 +103,85 @@ def _out(row: ApiKey) -> dict[str, Any]:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyIssuedOut,
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(401, 403, 409, 422),
     summary="Issue an API key",
 )
-async def issue_key(body: ApiKeyCreate, uow: UowFactoryDep, principal: AdminDep) -> Any:
-    """Issue a key with a role; it works at every service once ApiKeyIssued reached it."""
-    raw = generate_key()
-    event = issued_event(
-        key_id=str(new_id()),
-        raw_key=raw,
-        role=body.role,
-        name=body.name,
-        network_id=body.network_id,
-        technician_id=body.technician_id,
-        expires_at=body.expires_at,
+async def issue_key(
+    request: Request,
+    body: ApiKeyCreate,
+    uow: UowFactoryDep,
+    principal: AdminDep,
+    policy: PolicyDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Issue a key with a role; it works at every service once ApiKeyIssued reached it.
+
+    The secret is in this answer only (only its hash is kept). With `Idempotency-Key`, a retry
+    issues no second key: it is answered 409 naming the key already issued, whose secret cannot
+    be shown again; if the first answer was lost, revoke that key and issue another."""
+
+    async def issue() -> JSONResponse:
+        raw = generate_key()
+        event = issued_event(
+            key_id=str(new_id()),
+            raw_key=raw,
+            role=body.role,
+            name=body.name,
+            network_id=body.network_id,
+            technician_id=body.technician_id,
+            expires_at=body.expires_at,
+        )
+        row = ApiKey(
+            key_id=event.key_id,
+            key_hash=event.key_hash,
+            role=event.role,
+            name=event.name,
+            network_id=event.network_id,
+            technician_id=event.technician_id,
+            created_at=datetime.now(UTC),
+            expires_at=event.expires_at,
+        )
+        async with uow() as work:
+            work.session.add(row)
+            work.record(event)
+            work.resource_id = row.key_id
+            await work.commit()
+        answer = ApiKeyIssuedOut.model_validate({**_out(row), "key": raw})
+        return JSONResponse(
+            answer.model_dump(mode="json"),
+            status_code=status.HTTP_201_CREATED,
+            headers={"Location": f"/v1/api-keys/{row.key_id}"},
+        )
+
+    return await handle_idempotently(
+        request,
+        session_factory=request.app.state.runtime.session_factory,
+        principal_id=principal.key_id,
+        ttl=timedelta(hours=policy.idempotency_key_ttl_hours),
+        body=body.model_dump(mode="json"),
+        run=issue,
+        rebuild=_rebuilt,
+        kept=lambda response: _issued_already(response.headers["Location"].rsplit("/", 1)[-1]),
     )
-    row = ApiKey(
-        key_id=event.key_id,
-        key_hash=event.key_hash,
-        role=event.role,
-        name=event.name,
-        network_id=event.network_id,
-        technician_id=event.technician_id,
-        created_at=datetime.now(UTC),
-        expires_at=event.expires_at,
+
+
+async def _rebuilt(key_id: str) -> JSONResponse:
+    # The first attempt committed and died before answering.
+    return _issued_already(key_id)
+
+
+def _issued_already(key_id: str) -> JSONResponse:
+    """What a retry of an issue gets: the key is not issued twice, and its secret was shown
+    once and is not kept."""
+    return problem_response(
+        409,
+        title="Key issued already",
+        detail=f"API key {key_id} was issued for this Idempotency-Key; its secret is shown only "
+        "once and is not kept. If that answer was lost, revoke the key "
+        f"(DELETE /v1/api-keys/{key_id}) and issue another.",
+        headers={"Location": f"/v1/api-keys/{key_id}"},
+        key_id=key_id,
     )
-    async with uow() as work:
-        work.session.add(row)
-        work.record(event)
-        await work.commit()
-    return {**_out(row), "key": raw}
 
 
 @router.get(
