@@ -702,3 +702,17 @@ async def test_sch_1_booking_a_window_passes_over_a_technician_full_that_day(
     )
     assert booked.status_code == 200, booked.text
     assert booked.json()["technician_id"] == "t2"
+
+
+async def test_sch_1_jobs_booked_for_later_days_do_not_fill_a_technicians_today(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1", capacity=1)
+    await harness.feed(created("tomorrow", preferred=[window(9, day=1)]))
+    assert (await harness.order("tomorrow"))["technician_id"] == "t1"
+
+    await harness.feed(created("today"))  # no window: its time is agreed on the call (SCH-2)
+    await harness.feed(created("also-today"))
+
+    assert (await harness.order("today"))["technician_id"] == "t1"
+    assert (await harness.order("also-today"))["technician_id"] is None  # t1's today is full

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -140,14 +140,20 @@ class DispatchOrderRepository:
             conditions.append(DispatchOrderRow.technician_id == technician_id)
         return await self._query(*conditions, for_update=for_update)
 
-    async def held_counts(self) -> dict[str, int]:
-        """How many orders each technician holds now (the workload SCH-1 balances), counted by
-        the database: auto-assignment needs the counts, not every held order."""
+    async def held_counts(self, *, due_before: datetime) -> dict[str, int]:
+        """How many orders each technician holds that are due before ``due_before``: booked to
+        start before it, or not booked yet (the time is agreed on the contact call, SCH-2).
+        The workload SCH-1 balances, counted by the database: auto-assignment needs the
+        counts, not every held order; jobs booked for later days do not fill today."""
         rows = await self._session.execute(
             select(col(DispatchOrderRow.technician_id), func.count())
             .where(
                 col(DispatchOrderRow.status).in_([s.value for s in HELD]),
                 col(DispatchOrderRow.technician_id).is_not(None),
+                or_(
+                    col(DispatchOrderRow.appointment_start).is_(None),
+                    col(DispatchOrderRow.appointment_start) < due_before,
+                ),
             )
             .group_by(col(DispatchOrderRow.technician_id))
         )

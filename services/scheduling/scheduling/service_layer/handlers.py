@@ -179,7 +179,8 @@ async def _auto_assign(
             order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, technicians=technicians
         )
         return
-    workload = await uow.orders.held_counts()
+    # SCH-1: today's workload; the order is placed now and its time agreed on the contact call
+    workload = await uow.orders.held_counts(due_before=_local_day(now, tz)[1])
     for window in order.preferred_windows:
         if order.location is None or window.end <= now:
             break
