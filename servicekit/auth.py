@@ -176,23 +176,26 @@ async def apply_key_event(session: AsyncSession, payload: Any) -> None:
     if isinstance(payload, ApiKeyIssued):
         existing = await session.get(ApiKey, payload.key_id)
         if existing is None:
-            session.add(
-                ApiKey(
-                    key_id=payload.key_id,
-                    key_hash=payload.key_hash,
-                    role=payload.role,
-                    name=payload.name,
-                    network_id=payload.network_id,
-                    technician_id=payload.technician_id,
-                    created_at=datetime.now(UTC),
-                    expires_at=payload.expires_at,
-                )
-            )
+            session.add(key_row(payload))
     elif isinstance(payload, ApiKeyRevoked):
         existing = await session.get(ApiKey, payload.key_id)
         if existing is not None and existing.revoked_at is None:
             existing.revoked_at = datetime.now(UTC)
             session.add(existing)
+
+
+def key_row(issued: ApiKeyIssued) -> ApiKey:
+    """The key table's row of an issued key (its hash, never the key)."""
+    return ApiKey(
+        key_id=issued.key_id,
+        key_hash=issued.key_hash,
+        role=issued.role,
+        name=issued.name,
+        network_id=issued.network_id,
+        technician_id=issued.technician_id,
+        created_at=datetime.now(UTC),
+        expires_at=issued.expires_at,
+    )
 
 
 def issued_event(

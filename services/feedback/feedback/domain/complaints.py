@@ -300,10 +300,8 @@ class Complaint:
 
     def overdue_unreported(self, now: datetime) -> bool:
         """Whether the current state ran past its SLA (FBK-10) and that was not reported yet."""
-        current = self.current
-        if current.left_at is not None or current.overdue_reported_at is not None:
-            return False
-        return current.due_at is not None and current.overdue(now)
+        check_at = self.overdue_check_at
+        return check_at is not None and now > check_at
 
     def report_overdue(self, now: datetime) -> bool:
         """Raise ComplaintStageOverdue if the current state ran past its SLA (FBK-10), once per

@@ -13,7 +13,14 @@ from sqlalchemy import select
 from contracts.identity import ApiKeyRevoked, Role
 from contracts.ids import new_id
 from intake.entrypoints.dependencies import IdempotencyKeyHeader, PolicyDep, UowFactoryDep
-from servicekit.auth import ApiKey, Principal, generate_key, issued_event, require_roles
+from servicekit.auth import (
+    ApiKey,
+    Principal,
+    generate_key,
+    issued_event,
+    key_row,
+    require_roles,
+)
 from servicekit.db import get_row
 from servicekit.idempotency import handle_idempotently
 from servicekit.problems import ProblemError, problem_response, problem_responses
@@ -131,16 +138,7 @@ async def issue_key(
             technician_id=body.technician_id,
             expires_at=body.expires_at,
         )
-        row = ApiKey(
-            key_id=event.key_id,
-            key_hash=event.key_hash,
-            role=event.role,
-            name=event.name,
-            network_id=event.network_id,
-            technician_id=event.technician_id,
-            created_at=datetime.now(UTC),
-            expires_at=event.expires_at,
-        )
+        row = key_row(event)
         async with uow() as work:
             work.session.add(row)
             work.record(event)
