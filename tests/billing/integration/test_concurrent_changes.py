@@ -198,3 +198,27 @@ async def test_bil_10_two_replicas_sweeping_at_once_raise_cash_remittance_due_on
     assert first + second == 1
     [due] = await outbox(runtime, "CashRemittanceDue")
     assert due.data["reason"] == "held_too_long" and Decimal(due.data["cash_on_hand"]) == 50
+
+
+async def test_bil_10_the_first_two_cash_movements_of_a_new_holder_at_once_both_count(
+    runtime: ServiceRuntime,
+) -> None:
+    async def collect(uow: BillingUnitOfWork, order_id: str) -> None:
+        async with uow:
+            ledger = uow.track(await uow.cash.lock_or_open("t-new"))
+            ledger.collected(amount=Decimal("50.00"), order_id=order_id, at=T0)
+            await uow.cash.save(ledger)
+            await uow.commit()
+
+    gate = Gate()
+    outcome = await race(
+        runtime.engine,
+        gate,
+        collect(paused(runtime, gate)(), "o-1"),
+        lambda: collect(runtime.app.state.uow_factory(), "o-2"),
+    )
+
+    assert outcome.waited
+    async with runtime.app.state.uow_factory() as uow:
+        ledger = await uow.cash.get("t-new")
+    assert ledger.on_hand == Decimal("100.00")

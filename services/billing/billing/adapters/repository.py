@@ -39,6 +39,7 @@ from servicekit.db import (
 )
 
 _ORDER_EVENTS = table_of(OrderEventRow)
+_CASH_HOLDERS = table_of(CashHolderRow)
 
 
 class OrderFileRepository:
@@ -370,11 +371,24 @@ class CashRepository:
         self._session = session
 
     async def get(self, holder_id: str) -> CashLedger:
-        """The ledger of ``holder_id`` (empty when it never held cash); row-locked."""
+        """The ledger of ``holder_id`` as it stands (empty when it never held cash)."""
+        return await self._ledger(holder_id, for_update=False)
+
+    async def lock_or_open(self, holder_id: str) -> CashLedger:
+        """The ledger of ``holder_id``, its holder row locked for a change; the row is opened
+        first for a holder never seen, so the first two cash movements of a holder at once take
+        turns on it instead of one failing on its key (BIL-10)."""
+        await insert_if_absent(
+            self._session,
+            _CASH_HOLDERS,
+            {"holder_id": holder_id, "holds_cash": False, "alerts": {}},
+        )
+        return await self._ledger(holder_id, for_update=True)
+
+    async def _ledger(self, holder_id: str, *, for_update: bool) -> CashLedger:
+        query = select(CashHolderRow).where(col(CashHolderRow.holder_id) == holder_id)
         holder = (
-            await self._session.execute(
-                for_change(select(CashHolderRow).where(col(CashHolderRow.holder_id) == holder_id))
-            )
+            await self._session.execute(for_change(query) if for_update else query)
         ).scalar_one_or_none()
         rows = (
             await self._session.execute(

@@ -347,7 +347,7 @@ async def collect_payment(
         uow.payments.add(account.order_id, payment)
         await _settle_collected(uow, account, payment, Decimal(1))
         if cmd.method is PaymentMethod.CASH:
-            ledger = uow.track(await uow.cash.get(cmd.collected_by))
+            ledger = uow.track(await uow.cash.lock_or_open(cmd.collected_by))
             ledger.collected(amount=cmd.amount, order_id=cmd.order_id, at=now)
             await _check_cash(ledger, policy=policy, calendar=calendar, now=now)
             await uow.cash.save(ledger)
@@ -388,7 +388,7 @@ async def refund_payment(
         uow.payments.add(account.order_id, payment)
         await _settle_collected(uow, account, payment, Decimal(-1))
         if cmd.method is PaymentMethod.CASH:
-            ledger = uow.track(await uow.cash.get(cmd.refunded_by))
+            ledger = uow.track(await uow.cash.lock_or_open(cmd.refunded_by))
             ledger.refunded(amount=cmd.amount, order_id=cmd.order_id, at=now)
             await uow.cash.save(ledger)
         await uow.accounts.save(account)
@@ -477,7 +477,7 @@ async def record_remittance(
     """Cash handed to finance (BIL-10)."""
     now = clock()
     async with uow:
-        ledger = uow.track(await uow.cash.get(cmd.holder_id))
+        ledger = uow.track(await uow.cash.lock_or_open(cmd.holder_id))
         ledger.remit(amount=cmd.amount, received_by=cmd.received_by, at=now)
         await _check_cash(ledger, policy=policy, calendar=calendar, now=now)
         await uow.cash.save(ledger)
@@ -514,7 +514,7 @@ async def sweep_cash(
     raised = 0
     for holder_id in holders:
         async with uow_factory() as uow:
-            ledger = uow.track(await uow.cash.get(holder_id))
+            ledger = uow.track(await uow.cash.lock_or_open(holder_id))
             raised += len(
                 ledger.check(now=clock(), policy=policy, add_working_days=calendar.add_working_days)
             )
