@@ -68,6 +68,7 @@ class Platform:
             **(EmbeddedBroker.CLIENT_DEFAULTS if self.broker is not None else {}),
             **os.environ,
             "FSM_BOOTSTRAP_API_KEY": admin_key,
+            "FSM_DATA_DIR": str(data_dir),  # fieldwork's evidence files, say
             "FSM_LOG_JSON": "true",
             "FSM_LOG_LEVEL": "WARNING",
             **(extra_env or {}),

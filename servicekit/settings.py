@@ -6,6 +6,7 @@ Environment variables: ``FSM_KAFKA_*`` for the broker, ``FSM_*`` for what all se
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -101,7 +102,11 @@ class ServiceSettings(BaseSettings):
         description="How long a request may wait for its turn before it is refused with 503 "
         "and Retry-After.",
     )
-    data_dir: Path = Field(default=Path("var"))
+    data_dir: Path = Field(
+        default_factory=lambda: Path(os.environ.get("FSM_DATA_DIR", "var")),
+        description="Folder of the SQLite files when no database URL is set: "
+        "FSM_<SERVICE>_DATA_DIR, else FSM_DATA_DIR (shared with fsm run's broker log), else var.",
+    )
     environment: Literal["dev", "test", "production"] = "dev"
     bootstrap_api_key: SecretStr | None = Field(
         default=None,

@@ -10,7 +10,13 @@ from servicekit.settings import KafkaSettings, ServiceSettings
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("FSM_BOOTSTRAP_API_KEY", "FSM_KAFKA_BOOTSTRAP", "FSM_KAFKA_MAX_ATTEMPTS"):
+    for name in (
+        "FSM_BOOTSTRAP_API_KEY",
+        "FSM_KAFKA_BOOTSTRAP",
+        "FSM_KAFKA_MAX_ATTEMPTS",
+        "FSM_DATA_DIR",
+        "FSM_INTAKE_DATA_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -48,6 +54,20 @@ def test_database_defaults_to_sqlite_under_the_data_directory() -> None:
     settings = ServiceSettings(service_name="intake", port=8001, data_dir="var/data")
 
     assert settings.resolved_database_url == "sqlite+aiosqlite:///var/data/intake.db"
+
+
+def test_fsm_data_dir_holds_every_service_file_unless_one_service_has_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from intake.settings import IntakeSettings
+
+    monkeypatch.setenv("FSM_DATA_DIR", "/srv/fsm")
+    shared = IntakeSettings()
+    monkeypatch.setenv("FSM_INTAKE_DATA_DIR", "/srv/intake")
+    own = IntakeSettings()
+
+    assert shared.resolved_database_url == "sqlite+aiosqlite:////srv/fsm/intake.db"
+    assert own.resolved_database_url == "sqlite+aiosqlite:////srv/intake/intake.db"
 
 
 def test_kafka_settings_come_from_fsm_kafka_environment(monkeypatch: pytest.MonkeyPatch) -> None:
