@@ -22,9 +22,10 @@ COPY contracts ./contracts
 COPY servicekit ./servicekit
 COPY services ./services
 # Migrations ship inside each service package; policy.yaml in /app is the default policy file.
+# The evidence folder exists in the image so the compose volume mounted there starts owned by fsm.
 RUN pip install --no-cache-dir . \
-    && mkdir -p /app/var \
-    && chown fsm:fsm /app/var
+    && mkdir -p /app/var/fieldwork/evidence \
+    && chown -R fsm:fsm /app/var
 
 USER fsm
 
