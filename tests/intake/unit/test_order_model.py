@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from contracts.common import Address, Channel, Customer, Fault, Product
 from contracts.intake import OrderCreated
-from intake.domain.model import Order, OrderStatus, TimelineEntry
+from intake.domain.model import OPEN_STATUSES, Order, OrderStatus, TimelineEntry
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
@@ -77,3 +77,25 @@ def test_a_cancelled_order_stays_cancelled_until_reopened() -> None:
     assert order.status is OrderStatus.CANCELLED
     order.observe(_entry("OrderReopened", 7))
     assert order.status is OrderStatus.RECEIVED
+
+
+def test_int_8_a_call_back_while_the_unit_is_in_the_workshop_leaves_the_order_open() -> None:
+    order = _order()
+    for event_type, minutes in (("OrderCreated", 0), ("OrderAssigned", 5), ("UnitTakenBack", 60)):
+        order.observe(_entry(event_type, minutes))
+    order.observe(_entry("FollowUpCompleted", 24 * 60))
+    assert order.status is OrderStatus.TAKEN_BACK
+    order.observe(_entry("UnitReturned", 3 * 24 * 60))
+    order.observe(_entry("FollowUpCompleted", 4 * 24 * 60))
+    assert order.status is OrderStatus.FOLLOWED_UP
+
+
+def test_fbk_7_a_revisit_requested_at_the_call_back_reopens_the_order_for_dispatch() -> None:
+    order = _order()
+    for event_type, minutes in (("OrderCreated", 0), ("OrderResolvedRemotely", 5)):
+        order.observe(_entry(event_type, minutes))
+    order.observe(_entry("FollowUpCompleted", 125))
+    order.observe(_entry("RevisitRequested", 125, "zz-after-the-call-back"))
+    assert order.status is OrderStatus.VERIFIED and order.status in OPEN_STATUSES
+    order.observe(_entry("OrderAssigned", 130))
+    assert order.status is OrderStatus.ASSIGNED

@@ -616,6 +616,24 @@ async def test_fbk_7_a_dissatisfied_customer_gets_a_revisit_assigned_again(
     assert [e.visit_id for e in assigned][-1] == revisit.visit_id
 
 
+async def test_int_4_guidance_found_not_solved_at_the_call_back_gets_a_visit(
+    harness: Harness,
+) -> None:
+    from contracts.intake import OrderResolvedRemotely
+
+    await harness.add_technician("t1")
+    await harness.feed(created("o1"))
+    await harness.feed(OrderResolvedRemotely(order_id="o1", guidance="reset the breaker"))
+    assert (await harness.order("o1"))["status"] == "closed_remotely"
+
+    await harness.feed(RevisitRequested(order_id="o1", reason="problem not solved at call-back"))
+
+    [revisit] = await harness.published("RevisitBooked")
+    assert revisit.reason is RevisitReason.CUSTOMER_DISSATISFIED
+    assert [e.visit_id for e in await harness.published("OrderAssigned")][-1] == revisit.visit_id
+    assert (await harness.order("o1"))["status"] == "assigned"
+
+
 # -- INT-7 / INT-8: an open order reported again as an emergency -------------------------------
 
 

@@ -84,13 +84,18 @@ STATUS_AFTER_EVENT: dict[str, OrderStatus] = {
     "OrderResolvedRemotely": OrderStatus.RESOLVED_REMOTELY,
     "OrderCancelled": OrderStatus.CANCELLED,
     "FollowUpCompleted": OrderStatus.FOLLOWED_UP,
+    # A call-back found the customer dissatisfied (FBK-7) or the phone guidance failed (INT-4):
+    # the order waits in the centre's queue for its next visit, open again.
+    "RevisitRequested": OrderStatus.VERIFIED,
     "OrderClosed": OrderStatus.CLOSED,
 }
 
 #: Events that move the status only from these: a correction verified after assignment does
-#: not put the order back before its assignment.
+#: not put the order back before its assignment, and a call-back made while the unit is in the
+#: workshop or a revisit is due does not mark the order done.
 ONLY_FROM: dict[str, frozenset[OrderStatus]] = {
     "OrderVerified": frozenset({OrderStatus.RECEIVED}),
+    "FollowUpCompleted": frozenset({OrderStatus.COMPLETED, OrderStatus.RESOLVED_REMOTELY}),
 }
 
 #: Once an order is here, only an explicit reopening moves it again.

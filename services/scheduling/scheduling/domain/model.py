@@ -346,6 +346,12 @@ class DispatchOrder:
         if self.status is not DispatchStatus.CANCELLED:
             self.status = DispatchStatus.CLOSED_REMOTELY
 
+    def guidance_failed(self) -> None:
+        """Phone guidance did not solve it after all (INT-4): the order is open for a visit
+        again (book it with :meth:`book_revisit`)."""
+        if self.status is DispatchStatus.CLOSED_REMOTELY:
+            self.status = DispatchStatus.VISIT_DONE
+
     # -- assignment (SCH-1, SCH-8, SCH-12) ----------------------------------------------------
 
     def assign(

@@ -59,7 +59,6 @@ from scheduling.domain.exceptions import (
 from scheduling.domain.insertion import LiveRoute, cheapest_insertion
 from scheduling.domain.model import (
     AUTO,
-    CLOSED,
     HELD,
     DispatchOrder,
     DispatchStatus,
@@ -474,12 +473,8 @@ async def handle_event(
         elif isinstance(payload, OrderResolvedRemotely):
             order.resolved_remotely()
         elif isinstance(payload, OrderReopened):
-            if payload.visit_needed and order.status not in {DispatchStatus.CANCELLED}:
-                order.status = (
-                    DispatchStatus.VISIT_DONE
-                    if order.status is DispatchStatus.CLOSED_REMOTELY
-                    else order.status
-                )
+            if payload.visit_needed and order.status is not DispatchStatus.CANCELLED:
+                order.guidance_failed()
                 order.book_revisit(
                     reason=RevisitReason.OTHER,
                     by=payload.reopened_by or "intake",
@@ -522,7 +517,9 @@ async def handle_event(
                 now=now,
                 keep_technician=False,
             )
-        elif isinstance(payload, RevisitRequested) and order.status not in CLOSED:
+        elif isinstance(payload, RevisitRequested) and order.status is not DispatchStatus.CANCELLED:
+            # FBK-7, and INT-4 when the call-back after phone guidance finds it not solved
+            order.guidance_failed()
             if order.held:
                 order.visit_ended()
             order.book_revisit(
