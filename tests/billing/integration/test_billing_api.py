@@ -130,19 +130,20 @@ async def publish(client: httpx.AsyncClient, body: dict[str, Any] = SCHEDULE) ->
 async def accepted_order(
     runtime: ServiceRuntime, order_id: str, *items: WorkItem, network: str | None = None
 ) -> str:
-    """An out-of-warranty order with a quote the customer accepted; returns the quote id."""
+    """An out-of-warranty order, assigned to the network or else to technician t-1, with a
+    quote the customer accepted; returns the quote id."""
     await send(runtime, order_created(order_id))
-    if network:
-        await send(
-            runtime,
-            OrderAssigned(
-                order_id=order_id,
-                visit_id="v-1",
-                assignee_kind=AssigneeKind.NETWORK,
-                network_id=network,
-                assigned_by="disp-1",
-            ),
-        )
+    await send(
+        runtime,
+        OrderAssigned(
+            order_id=order_id,
+            visit_id="v-1",
+            assignee_kind=AssigneeKind.NETWORK if network else AssigneeKind.TECHNICIAN,
+            network_id=network,
+            technician_id=None if network else "t-1",
+            assigned_by="disp-1",
+        ),
+    )
     await send(runtime, quote_requested(order_id, *(items or (fee("W02"), IGNITER))))
     issued = [e for e in await outbox(runtime, "QuoteIssued") if e.subject == order_id][-1]
     quote_id = issued.data["quote_id"]
@@ -356,6 +357,41 @@ async def test_out_of_warranty_journey_charges_the_schedule_and_shows_it_for_the
     assert types == ["QuoteIssued", "PaymentCollected", "ReceiptIssued"]
     collected = (await outbox(runtime, "PaymentCollected"))[0].data
     assert collected["collected_by"] == "t-1" and collected["amount"] == "170.00"
+
+
+async def test_sch_12_only_who_holds_an_order_takes_its_payment_signature_and_invoice(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-net", network="net-1")
+    await accepted_order(runtime, "o-tech")
+    other_network = await key(runtime, "partner", network_id="net-2")
+    other_technician = await key(runtime, "technician", technician_id="t-7")
+    holder = await key(runtime, "technician", technician_id="t-1")
+    pay = {"method": "cash", "amount": "50.00"}
+    attempts = [
+        ("/v1/orders/o-net/payments", pay, other_network),
+        ("/v1/orders/o-net/signature", {"amount": "170.00", "parts": []}, other_network),
+        ("/v1/orders/o-net/invoices", {"delivery": "on_site"}, other_network),
+        ("/v1/orders/o-tech/payments", pay, other_technician),
+        ("/v1/orders/o-tech/signature", {"amount": "170.00", "parts": []}, other_technician),
+    ]
+    for path, body, headers in attempts:
+        refused = await client.post(path, json=body, headers=headers)
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+    # The holder takes the cash, but only onto their own ledger (BIL-10).
+    elsewhere = await client.post(
+        "/v1/orders/o-tech/payments", json={**pay, "collected_by": "t-2"}, headers=holder
+    )
+    assert elsewhere.status_code == 403 and "collected_by" in elsewhere.json()["detail"]
+    paid = await client.post("/v1/orders/o-tech/payments", json=pay, headers=holder)
+    assert paid.status_code == 201, paid.text
+    async with runtime.app.state.uow_factory() as uow:
+        account = await uow.accounts.get("o-net", for_update=False)
+    assert account is not None
+    assert account.state.payments == [] and account.state.invoices == []
+    assert account.state.signature is None
 
 
 async def test_fbk_4_a_payment_taken_at_a_service_hall_desk_says_so(

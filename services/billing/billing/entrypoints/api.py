@@ -59,9 +59,18 @@ def _who(principal: Principal) -> str:
 
 
 def _own_order(principal: Principal, account: BillingAccount) -> None:
-    """Partner networks see their own orders only."""
+    """Partner networks see and bill their own orders only, technicians the orders assigned
+    to them (SCH-12: who holds an order acts on it)."""
     if principal.role == "partner" and account.network_id != principal.network_id:
         raise ProblemError(403, "This order is not assigned to your network.", title="Forbidden")
+    if principal.role == "technician" and account.technician_id != principal.technician_id:
+        raise ProblemError(403, "This order is not assigned to you.", title="Forbidden")
+
+
+async def _check_holder(order_id: str, principal: Principal, uow: UowFactoryDep) -> None:
+    """404 for an unknown order, 403 when a partner or technician does not hold it."""
+    if principal.role in ("partner", "technician"):
+        _own_order(principal, await views.account(order_id, uow=uow()))
 
 
 async def _idempotent(
@@ -204,7 +213,8 @@ async def read_charge(order_id: str, uow: UowFactoryDep, principal: ChargeReader
     """What the service report shows: every quote with its lines (each naming the rule that
     priced it and the schedule version), the accepted quote, approved waivers, the charge,
     payments and refunds with their receipt numbers, invoices with their delivery status and
-    the customer's signature. Partner networks see their own orders only."""
+    the customer's signature. Partner networks see their own orders only, technicians those
+    assigned to them."""
     account = await views.account(order_id, uow=uow())
     _own_order(principal, account)
     return OrderChargeOut.from_domain(account)
@@ -248,7 +258,12 @@ async def waive_charge(
     summary="Take a payment (cash, card, mobile) and issue its receipt",
 )
 async def collect_payment(
-    order_id: str, body: PaymentIn, bus: BusDep, principal: CollectorDep, request: Request
+    order_id: str,
+    body: PaymentIn,
+    bus: BusDep,
+    uow: UowFactoryDep,
+    principal: CollectorDep,
+    request: Request,
 ) -> Any:
     """Take a full or partial payment of the accepted quote's charge; a receipt numbered
     gaplessly in the receipt series is always issued (BIL-7). Publishes PaymentCollected and
@@ -261,6 +276,13 @@ async def collect_payment(
             "A technician takes payments on site; only desk staff record a desk payment (at_desk).",
             title="Forbidden",
         )
+    if principal.role == "technician" and body.collected_by not in (None, principal.technician_id):
+        raise ProblemError(
+            403,
+            "A technician records the cash they take themselves: collected_by must be you.",
+            title="Forbidden",
+        )
+    await _check_holder(order_id, principal, uow)
 
     async def run() -> PaymentOut:
         account, payment = await bus.handle(
@@ -325,11 +347,17 @@ async def refund_payment(
     summary="Issue the invoice the customer asked for",
 )
 async def issue_invoice(
-    order_id: str, body: InvoiceIn, bus: BusDep, principal: CollectorDep, request: Request
+    order_id: str,
+    body: InvoiceIn,
+    bus: BusDep,
+    uow: UowFactoryDep,
+    principal: CollectorDep,
+    request: Request,
 ) -> Any:
     """Invoice what was paid and not yet invoiced, numbered gaplessly in the invoice series
     (BIL-7). Handed over on site or sent electronically it is delivered at once; posted or
     brought on a later visit it is tracked until delivered. Publishes InvoiceIssued."""
+    await _check_holder(order_id, principal, uow)
 
     async def run() -> OrderChargeOut:
         account = await bus.handle(
@@ -358,9 +386,11 @@ async def track_invoice(
     invoice_number: str,
     body: InvoiceDeliveryIn,
     bus: BusDep,
+    uow: UowFactoryDep,
     principal: CollectorDep,
 ) -> Any:
     """to_deliver → posted → delivered (BIL-7); any other move is 409 naming the allowed ones."""
+    await _check_holder(order_id, principal, uow)
     account = await bus.handle(
         commands.TrackInvoice(
             order_id=order_id,
@@ -380,10 +410,11 @@ async def track_invoice(
     summary="Record the customer's signature on the amount and parts",
 )
 async def record_signature(
-    order_id: str, body: SignatureIn, bus: BusDep, principal: CollectorDep
+    order_id: str, body: SignatureIn, bus: BusDep, uow: UowFactoryDep, principal: CollectorDep
 ) -> Any:
     """The customer signs for the amount charged and the quantity of parts replaced (BIL-9);
     a signature that does not match the charge is refused with 409 showing the charge."""
+    await _check_holder(order_id, principal, uow)
     account = await bus.handle(
         commands.RecordSignature(
             order_id=order_id,
