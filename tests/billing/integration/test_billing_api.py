@@ -38,7 +38,13 @@ from contracts.common import (
     WorkItemKind,
 )
 from contracts.envelope import EventEnvelope
-from contracts.fieldwork import QuoteAccepted, QuoteRequested, RepairCompleted, VisitClosed
+from contracts.fieldwork import (
+    CoordinationTicketOpened,
+    QuoteAccepted,
+    QuoteRequested,
+    RepairCompleted,
+    VisitClosed,
+)
 from contracts.identity import Role
 from contracts.intake import OrderCreated, OrderVerified
 from contracts.registry import parse_data
@@ -725,9 +731,20 @@ async def test_bil_11_retention_anonymises_free_orders_after_one_year_paid_after
                 outcome="completed",
                 closed_at=T0,
                 paid_work=paid,
-                coordination_ticket=ticket,
             ),  # type: ignore[arg-type]
         )
+        if ticket:  # fieldwork's sweep opens it the day after the visit closed (FLD-15)
+            await send(
+                runtime,
+                CoordinationTicketOpened(
+                    order_id=order_id,
+                    ticket_id="ct-1",
+                    owner="coordinator-1",
+                    reason="not finished the same day",
+                    opened_at=T0 + timedelta(days=1),
+                    next_check_due=(T0 + timedelta(days=15)).date(),
+                ),
+            )
     policy, factory = BillingPolicy(), runtime.app.state.uow_factory
 
     async def retain() -> int:

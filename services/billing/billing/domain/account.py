@@ -251,6 +251,10 @@ class BillingAccount:
         self.paid_work = self.paid_work or paid_work
         self.coordination_ticket = self.coordination_ticket or coordination_ticket
 
+    def coordination_ticket_opened(self) -> None:
+        """The order became a coordination ticket (FLD-15): it is kept for good (BIL-11)."""
+        self.coordination_ticket = True
+
     def cancelled(self, *, at: datetime) -> None:
         """The order was cancelled: it ends here unless work follows."""
         self.ended_at = at if self.ended_at is None else max(self.ended_at, at)

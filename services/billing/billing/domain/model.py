@@ -27,8 +27,9 @@ EVENTS_OF_INTEREST: frozenset[str] = frozenset(
         "UnitTakenBack",
         "CustomerSignedOff",
         "DamageReported",
-        # and whether anything was charged, for retention (BIL-11)
+        # and whether anything was charged or a coordination ticket opened, for retention (BIL-11)
         "VisitClosed",
+        "CoordinationTicketOpened",
     }
 )
 

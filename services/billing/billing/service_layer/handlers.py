@@ -182,6 +182,8 @@ async def _apply(
                 paid_work=payload.paid_work,
                 coordination_ticket=payload.coordination_ticket,
             )
+        case fieldwork.CoordinationTicketOpened():
+            account.coordination_ticket_opened()
         case _:
             pass
     await _price_pending(account, uow=uow, policy=policy, now=now)
