@@ -55,7 +55,7 @@ def bootstrap(
     policy = load_section(BillingPolicy, section="billing", path=settings.policy_file)
 
     def handler_factory(runtime: ServiceRuntime) -> EventHandler:
-        return make_handler(_uow_factory(runtime), policy=policy, clock=now)
+        return make_handler(_uow_factory(runtime), policy=policy, clock=now, tz=runtime.calendar.tz)
 
     runtime = ServiceRuntime(spec=SPEC, settings=settings, handler_factory=handler_factory)
     uow_factory = _uow_factory(runtime)
@@ -77,7 +77,9 @@ def bootstrap(
         )
 
     async def quote_job() -> int:
-        return await price_waiting_quotes(uow_factory=uow_factory, policy=policy, clock=now)
+        return await price_waiting_quotes(
+            uow_factory=uow_factory, policy=policy, clock=now, tz=runtime.calendar.tz
+        )
 
     async def retention_job() -> int:
         return await apply_retention(uow_factory=uow_factory, policy=policy, clock=now)

@@ -291,7 +291,10 @@ async def test_bil_1_requests_a_crash_left_waiting_after_a_publication_are_price
 
     def sweep() -> Awaitable[int]:
         return price_waiting_quotes(
-            uow_factory=runtime.app.state.uow_factory, policy=BillingPolicy(), clock=lambda: T0
+            uow_factory=runtime.app.state.uow_factory,
+            policy=BillingPolicy(),
+            clock=lambda: T0,
+            tz=runtime.calendar.tz,
         )
 
     assert await sweep() == 1
@@ -818,6 +821,32 @@ async def test_bil_12_monthly_settlement_per_network_as_json_and_csv(
     assert (await client.get("/v1/settlements/net-9/2026-13")).status_code == 422
     assert (await client.get("/v1/orders/o-1/charge", headers=other)).status_code == 403
     assert (await client.get("/v1/orders/o-1/charge", headers=partner)).status_code == 200
+
+
+async def test_bil_12_money_taken_at_the_centre_desk_is_not_on_the_network_statement(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1", network="net-9")
+    clerk = await key(runtime, "agent")
+    paid = await client.post(
+        "/v1/orders/o-1/payments",
+        json={"method": "cash", "amount": "170.00", "collected_by": "clerk-1", "at_desk": True},
+        headers=clerk,
+    )
+    assert paid.status_code == 201, paid.text
+    refunded = await client.post(
+        "/v1/orders/o-1/refunds",
+        json={"method": "cash", "amount": "20.00", "refunded_by": "clerk-1", "reason": "goodwill"},
+    )
+    assert refunded.status_code == 201, refunded.text
+
+    body = (await client.get("/v1/settlements/net-9/2026-04")).json()
+
+    assert body["fees_collected"] == "0.00"
+    assert [i["kind"] for i in body["items"]].count("fee_collected") == 0
+    ledger = (await client.get("/v1/cash/clerk-1")).json()
+    assert ledger["cash_on_hand"] == "150.00"
 
 
 async def test_bil_12_a_network_that_names_its_own_technician_still_holds_the_order(

@@ -64,6 +64,7 @@ def consume(runtime: ServiceRuntime, gate: Gate, payload: EventData) -> Awaitabl
         uow=paused(runtime, gate)(),
         policy=runtime.app.state.policy,
         clock=lambda: T0,
+        tz=runtime.calendar.tz,
     )
 
 

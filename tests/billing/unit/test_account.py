@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -29,6 +30,7 @@ from contracts.billing import (
 )
 from contracts.common import PartLine, WarrantyStatus, WorkItem, WorkItemKind
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 5, 6, 2, 0, tzinfo=UTC)
 POLICY = BillingPolicy()
 SCHEDULE = FeeSchedule(
@@ -63,7 +65,9 @@ def accepted_account(total_items: list[WorkItem] | None = None) -> BillingAccoun
             requested_at=NOW,
         )
     )
-    [quote] = account.price_pending(schedules={"water_heater": SCHEDULE}, policy=POLICY, now=NOW)
+    [quote] = account.price_pending(
+        schedules={"water_heater": SCHEDULE}, policy=POLICY, now=NOW, tz=SHANGHAI
+    )
     account.quote_answered(quote.quote_id, accepted=True, discount_requested=False)
     account.events.clear()
     return account
@@ -79,7 +83,7 @@ def test_bil_1_a_quote_cites_the_schedule_version_and_each_line_its_rule() -> No
             requested_at=NOW,
         )
     )
-    account.price_pending(schedules={"water_heater": SCHEDULE}, policy=POLICY, now=NOW)
+    account.price_pending(schedules={"water_heater": SCHEDULE}, policy=POLICY, now=NOW, tz=SHANGHAI)
     [issued] = account.events
     assert isinstance(issued, QuoteIssued)
     assert issued.schedule_version == "water_heater@v1"
@@ -91,7 +95,7 @@ def test_bil_1_a_quote_cites_the_schedule_version_and_each_line_its_rule() -> No
 def test_bil_1_a_request_waits_until_the_product_lines_schedule_is_published() -> None:
     account = BillingAccount(order_id="o-1")
     account.request_quote(QuoteRequest(request_id="r-1", items=[], requested_at=NOW))
-    assert account.price_pending(schedules={}, policy=POLICY, now=NOW) == []
+    assert account.price_pending(schedules={}, policy=POLICY, now=NOW, tz=SHANGHAI) == []
     assert account.pending
     assert account.state.requests[0].waiting_for == "product line"
 

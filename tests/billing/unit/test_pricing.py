@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -24,6 +25,7 @@ from contracts.common import WarrantyStatus, WorkItem, WorkItemKind
 
 POLICY = BillingPolicy()
 T0 = datetime(2026, 5, 6, 2, 0, tzinfo=UTC)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 OUT = WarrantyStatus.OUT_OF_WARRANTY
 
 
@@ -77,6 +79,7 @@ def quote(items: list[WorkItem], status: WarrantyStatus = OUT, **kw: object):  #
         warranty_status=status,
         policy=kw.pop("policy", POLICY),  # type: ignore[arg-type]
         quoted_at=T0,
+        tz=kw.pop("tz", SHANGHAI),  # type: ignore[arg-type]
         **kw,  # type: ignore[arg-type]
     )
 
@@ -265,6 +268,12 @@ def test_bil_5_setup_is_free_within_a_month_and_charged_from_three(
     q = quote([fee("S01", T0)], installed_on=installed)
     assert q.lines[0].amount == Decimal(charged)
     assert q.lines[0].rule_id == rule
+
+
+def test_bil_5_months_since_installation_count_business_calendar_days() -> None:
+    early_morning_in_shanghai = datetime(2026, 5, 5, 23, 30, tzinfo=UTC)  # 6 May 07:30 local
+    q = quote([fee("S01", early_morning_in_shanghai)], installed_on=date(2026, 2, 6))
+    assert q.lines[0].amount == Decimal("60.00")  # three months to the local day: charged
 
 
 def test_bil_5_the_window_between_is_a_policy_setting() -> None:

@@ -3,7 +3,7 @@ waivers, payments, receipts, invoices and the customer's signature (BIL-1..BIL-9
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -289,9 +289,15 @@ class BillingAccount:
         return request.product_line or self.product_line
 
     def price_pending(
-        self, *, schedules: dict[str, FeeSchedule], policy: BillingPolicy, now: datetime
+        self,
+        *,
+        schedules: dict[str, FeeSchedule],
+        policy: BillingPolicy,
+        now: datetime,
+        tz: tzinfo,
     ) -> list[Quote]:
-        """Price every waiting request whose schedule is known; QuoteIssued for each."""
+        """Price every waiting request whose schedule is known; QuoteIssued for each. Days
+        are counted in ``tz``, the business calendar's time zone."""
         issued: list[Quote] = []
         waiting: list[QuoteRequest] = []
         for request in self.state.requests:
@@ -301,12 +307,17 @@ class BillingAccount:
                 why = "product line" if line is None else f"a published fee schedule for {line}"
                 waiting.append(request.model_copy(update={"waiting_for": why}))
                 continue
-            issued.append(self._price(request, schedule, policy, now))
+            issued.append(self._price(request, schedule, policy, now, tz))
         self.state.requests = waiting
         return issued
 
     def _price(
-        self, request: QuoteRequest, schedule: FeeSchedule, policy: BillingPolicy, now: datetime
+        self,
+        request: QuoteRequest,
+        schedule: FeeSchedule,
+        policy: BillingPolicy,
+        now: datetime,
+        tz: tzinfo,
     ) -> Quote:
         status = (
             request.warranty_status
@@ -319,6 +330,7 @@ class BillingAccount:
             warranty_status=status,
             policy=policy,
             quoted_at=request.requested_at,
+            tz=tz,
             installed_on=request.installed_on or self.state.installed_on,
             warranty_card_amount=request.warranty_card_amount,
         )

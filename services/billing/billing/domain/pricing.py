@@ -6,7 +6,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from billing.domain.money import ZERO, down_to_jiao, lower_of, to_jiao, with_markup
@@ -230,14 +230,17 @@ def price_quote(
     warranty_status: WarrantyStatus,
     policy: BillingPolicy,
     quoted_at: datetime,
+    tz: tzinfo,
     installed_on: date | None = None,
     warranty_card_amount: Decimal | None = None,
 ) -> PricedQuote:
-    """Price ``items`` by ``schedule`` (BIL-1..BIL-6). The total is never negative."""
+    """Price ``items`` by ``schedule`` (BIL-1..BIL-6). The total is never negative. Days
+    (the set-up fee's month after installation, BIL-5) are counted in ``tz``, the business
+    calendar's time zone."""
     drafts: list[_Draft] = []
     credits: list[tuple[WorkItem, Decimal]] = []
     for item in items:
-        done_on = (item.handled_at or quoted_at).date()
+        done_on = (item.handled_at or quoted_at).astimezone(tz).date()
         line, credit = _price_item(
             item,
             schedule=schedule,

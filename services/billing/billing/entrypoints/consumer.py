@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from billing.domain.policy import BillingPolicy
 from billing.service_layer import handlers
@@ -17,10 +17,11 @@ def make_handler(
     *,
     policy: BillingPolicy,
     clock: Callable[[], datetime],
+    tz: tzinfo,
 ) -> EventHandler:
-    """The consumer's handler: record and apply the event (once)."""
+    """The consumer's handler: record and apply the event (once); days are counted in ``tz``."""
 
     async def handle(envelope: EventEnvelope) -> None:
-        await handlers.record_event(envelope, uow=uow_factory(), policy=policy, clock=clock)
+        await handlers.record_event(envelope, uow=uow_factory(), policy=policy, clock=clock, tz=tz)
 
     return handle

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -37,7 +37,12 @@ Clock = Callable[[], datetime]
 
 
 async def record_event(
-    envelope: EventEnvelope, *, uow: BillingUnitOfWork, policy: BillingPolicy, clock: Clock
+    envelope: EventEnvelope,
+    *,
+    uow: BillingUnitOfWork,
+    policy: BillingPolicy,
+    clock: Clock,
+    tz: tzinfo,
 ) -> None:
     """Put an event of interest on its order's file and apply it to the order's billing
     account, once (inbox); other events are skipped."""
@@ -52,7 +57,7 @@ async def record_event(
             payload = parse_data(envelope)
         except ValidationError as exc:
             raise PoisonMessage(f"invalid {envelope.type} data: {exc}") from exc
-        account = await _apply(envelope, payload, uow=uow, policy=policy, now=clock())
+        account = await _apply(envelope, payload, uow=uow, policy=policy, now=clock(), tz=tz)
         if account.anonymised_at is not None:
             # An event after retention (BIL-11) stays on the file without its personal data.
             await uow.order_files.scrub_personal_data(envelope.subject)
@@ -83,6 +88,7 @@ async def _apply(
     uow: BillingUnitOfWork,
     policy: BillingPolicy,
     now: datetime,
+    tz: tzinfo,
 ) -> BillingAccount:
     account = uow.track(await _account(uow, envelope.subject))
     match payload:
@@ -186,13 +192,18 @@ async def _apply(
             account.coordination_ticket_opened()
         case _:
             pass
-    await _price_pending(account, uow=uow, policy=policy, now=now)
+    await _price_pending(account, uow=uow, policy=policy, now=now, tz=tz)
     await uow.accounts.save(account)
     return account
 
 
 async def _price_pending(
-    account: BillingAccount, *, uow: BillingUnitOfWork, policy: BillingPolicy, now: datetime
+    account: BillingAccount,
+    *,
+    uow: BillingUnitOfWork,
+    policy: BillingPolicy,
+    now: datetime,
+    tz: tzinfo,
 ) -> None:
     """Price the account's waiting quote requests whose schedule is published (QuoteIssued)."""
     if not account.pending:
@@ -205,7 +216,7 @@ async def _price_pending(
         latest = await uow.schedules.latest(line)
         if latest is not None:
             schedules[line] = latest
-    for quote in account.price_pending(schedules=schedules, policy=policy, now=now):
+    for quote in account.price_pending(schedules=schedules, policy=policy, now=now, tz=tz):
         log.info("billing.quote_issued", order_id=account.order_id, quote_id=quote.quote_id)
 
 
@@ -218,6 +229,7 @@ async def publish_schedule(
     uow: BillingUnitOfWork,
     policy: BillingPolicy,
     clock: Clock,
+    calendar: BusinessCalendar,
 ) -> FeeSchedule:
     """Publish the next version of a product line's schedule; waiting quotes are priced by it."""
     async with uow:
@@ -241,11 +253,13 @@ async def publish_schedule(
     # Priced after the commit, which released the line's lock: holding it while waiting for an
     # account could deadlock with a consumer that holds the account and waits for the lock. A
     # request priced against "no schedule" meanwhile held the lock to its commit, so it is seen.
-    await _price_waiting(uow=uow, policy=policy, clock=clock)
+    await _price_waiting(uow=uow, policy=policy, clock=clock, tz=calendar.tz)
     return schedule
 
 
-async def _price_waiting(*, uow: BillingUnitOfWork, policy: BillingPolicy, clock: Clock) -> int:
+async def _price_waiting(
+    *, uow: BillingUnitOfWork, policy: BillingPolicy, clock: Clock, tz: tzinfo
+) -> int:
     """Price the waiting quote requests whose schedule is published now (QuoteIssued), one
     order per short transaction: the account's lock, then its lines', as every pricing takes
     them. Returns how many orders got a quote; an order still waiting is left untouched."""
@@ -259,7 +273,7 @@ async def _price_waiting(*, uow: BillingUnitOfWork, policy: BillingPolicy, clock
                 continue
             quotes = len(account.state.quotes)
             uow.track(account)
-            await _price_pending(account, uow=uow, policy=policy, now=clock())
+            await _price_pending(account, uow=uow, policy=policy, now=clock(), tz=tz)
             if len(account.state.quotes) == quotes:
                 continue
             await uow.accounts.save(account)
@@ -296,7 +310,12 @@ async def waive_charge(
 async def _settle_collected(
     uow: BillingUnitOfWork, account: BillingAccount, payment: Payment, sign: Decimal
 ) -> None:
+    """Money the network's technician took (or paid back) goes on its monthly statement
+    (BIL-12). What the centre's desk took is the centre's, and so is a refund on an order the
+    desk took money for: the desk pays it back."""
     if account.network_id is None:
+        return
+    if payment.at_desk or (sign < 0 and any(p.at_desk for p in account.state.payments)):
         return
     await uow.settlements.add(
         SettlementItem(
@@ -530,11 +549,12 @@ async def price_waiting_quotes(
     uow_factory: Callable[[], BillingUnitOfWork],
     policy: BillingPolicy,
     clock: Clock,
+    tz: tzinfo,
 ) -> int:
     """BIL-1: price the quote requests still waiting whose product line has a schedule now
     (QuoteIssued); returns how many orders were priced. Publishing a schedule prices its waiting
     requests right after its commit; this job prices those a crash in between left waiting."""
-    return await _price_waiting(uow=uow_factory(), policy=policy, clock=clock)
+    return await _price_waiting(uow=uow_factory(), policy=policy, clock=clock, tz=tz)
 
 
 async def sweep_invoice_deliveries(
