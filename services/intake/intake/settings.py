@@ -17,7 +17,6 @@ class IntakeSettings(ServiceSettings):
 
     service_name: str = "intake"
     port: int = 8001
-    phone_default_region: str = "CN"
     warranty_cache_seconds: float = Field(
         default=5.0,
         ge=0,

@@ -385,6 +385,25 @@ async def test_int_5_admins_read_and_edit_warranty_periods_and_orders_use_them(
     )
 
 
+async def test_int_5_warranty_is_as_of_the_day_the_fault_was_reported_not_the_verification(
+    intake: Any, make_order: Any
+) -> None:
+    order = (
+        await intake.admin.post("/v1/orders", json=make_order(product={"line": "water_heater"}))
+    ).json()
+    intake.clock.advance(days=3)  # verified after the holiday; 36 months ended meanwhile
+    verified = await intake.admin.post(
+        f"/v1/orders/{order['id']}/verify",
+        json={
+            "product": {"line": "water_heater", "model": "JSQ24-12", "purchase_date": "2022-05-31"}
+        },
+    )
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["warranty_status"] == "in_warranty"
+    [event] = await intake.events("OrderVerified")
+    assert event.warranty_status == "in_warranty"
+
+
 async def test_int_5_commercial_use_voids_the_warranty(intake: Any, make_order: Any) -> None:
     body = make_order()
     body["product"]["commercial_use"] = True
@@ -491,6 +510,19 @@ async def test_int_8_same_model_without_serial_is_the_same_product_other_product
     other = make_order(product={"line": "air_conditioner", "model": "KFR-35", "serial": "Z"})
     response = await intake.admin.post("/v1/orders", json=other)
     assert response.status_code == 201
+    assert await intake.order_count() == 2
+
+
+async def test_int_8_a_call_back_that_cannot_give_the_model_is_linked_at_the_same_address(
+    intake: Any, make_order: Any
+) -> None:
+    first = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    vague = make_order(product={"line": first["product"]["line"]})
+    again = await intake.admin.post("/v1/orders", json=vague)
+    assert again.status_code == 200 and again.json()["id"] == first["id"], again.text
+    next_door = make_order(product={"line": first["product"]["line"]})
+    next_door["customer"]["address"] = "山东省东营市东营区西四路102号"
+    assert (await intake.admin.post("/v1/orders", json=next_door)).status_code == 201
     assert await intake.order_count() == 2
 
 

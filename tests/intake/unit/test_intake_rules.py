@@ -19,6 +19,7 @@ from intake.domain.rules import (
     is_emergency,
     loaner_required,
     missing_details,
+    same_address,
     same_product,
 )
 from servicekit.calendar import BusinessCalendar
@@ -87,11 +88,11 @@ def test_int_2_verification_with_details_still_missing_needs_a_dispatcher() -> N
     order = _order(_at("2025-05-30T10:00:00"), product=Product(line="water_heater"))
     order.needs_verification = missing_details(order.customer, order.product, order.fault)
     with pytest.raises(DetailsStillMissing) as refused:
-        order.verify(today=date(2025, 5, 30), warranty=TABLE, verified_by="agent 7")
+        order.verify(reported_on=date(2025, 5, 30), warranty=TABLE, verified_by="agent 7")
     assert refused.value.missing == ["product.model", "product.purchase_date"]
     assert order.events == []
     event = order.verify(
-        today=date(2025, 5, 30), warranty=TABLE, verified_by="dispatcher 1", override=True
+        reported_on=date(2025, 5, 30), warranty=TABLE, verified_by="dispatcher 1", override=True
     )
     assert event.dispatch_override and event.overridden_by == "dispatcher 1"
     assert event.unverified == ["product.model", "product.purchase_date"]
@@ -101,7 +102,7 @@ def test_int_2_verification_with_details_still_missing_needs_a_dispatcher() -> N
 def test_int_2_nothing_to_verify_is_refused() -> None:
     order = _order(_at("2025-05-30T10:00:00"))
     with pytest.raises(NothingToVerify):
-        order.verify(today=date(2025, 5, 30), warranty=TABLE, verified_by="agent 7")
+        order.verify(reported_on=date(2025, 5, 30), warranty=TABLE, verified_by="agent 7")
 
 
 # INT-3 ---------------------------------------------------------------------------------------
@@ -220,6 +221,19 @@ def test_int_8_same_product_by_serial_else_by_line_and_model() -> None:
     assert same_product(a, Product(line="water_heater", model="jsq24-12"))
     assert not same_product(a, Product(line="air_conditioner", model="JSQ24-12"))
     assert not same_product(Product(line="water_heater"), Product(line="water_heater"))
+
+
+def test_int_8_without_a_model_the_same_line_at_the_same_address_is_the_same_product() -> None:
+    known = Product(line="water_heater", model="JSQ24-12")
+    vague = Product(line="water_heater")
+    assert same_product(known, vague, same_place=True)
+    assert not same_product(known, vague, same_place=False)
+    assert not same_product(known, Product(line="gas_stove"), same_place=True)
+    assert not same_product(known, vague.model_copy(update={"model": "other"}), same_place=True)
+    flat = Address(city="东营市", detail="西四路100号 3单元 501")
+    assert same_address(flat, Address(city="东营市", detail="西四路100号3单元501"))
+    assert not same_address(flat, Address(city="东营市", detail="西四路100号 3单元 502"))
+    assert not same_address(Address(), Address())
 
 
 def test_int_7_int_8_an_emergency_report_of_an_open_order_escalates_it_once() -> None:

@@ -345,7 +345,7 @@ class Order:
     def verify(
         self,
         *,
-        today: date,
+        reported_on: date,
         warranty: WarrantyTable,
         verified_by: str,
         customer: Customer | None = None,
@@ -354,7 +354,9 @@ class Order:
         confirmed: Iterable[str] = (),
         override: bool = False,
     ) -> OrderVerified:
-        """Complete or correct the details (INT-2) and re-derive the warranty status (INT-5).
+        """Complete or correct the details (INT-2) and re-derive the warranty status (INT-5) as
+        of ``reported_on``, the local day the fault was reported (a call-back the next day does
+        not take the customer out of warranty).
 
         Details the agent confirms as they are count as verified. What is still missing after
         that blocks verification, unless a dispatcher overrides (``override``): the order is then
@@ -386,7 +388,7 @@ class Order:
         self.confirmed_details = all_confirmed
         self.needs_verification = still
         self.dispatch_override = self.dispatch_override or bool(still)
-        self.warranty_status = warranty.status(new_product, on=today)
+        self.warranty_status = warranty.status(new_product, on=reported_on)
         event = OrderVerified(
             order_id=self.id,
             verified=verified,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from contracts.common import Customer, Fault, Product, WarrantyStatus
+from contracts.common import Address, Customer, Fault, Product, WarrantyStatus
 from intake.domain.policy import IntakePolicy
 
 #: The details INT-2 may flag, in the words of OrderCreated's ``needs_verification``.
@@ -90,10 +90,23 @@ def _norm(text: str | None) -> str:
     return "".join((text or "").split()).casefold()
 
 
-def same_product(a: Product, b: Product) -> bool:
-    """The same unit: equal serials, or equal line and model when a serial is missing (INT-8)."""
+def same_product(a: Product, b: Product, *, same_place: bool = False) -> bool:
+    """The same unit (INT-8): equal serials; else equal line and model; else, when a caller
+    could not give the model, the same line at the same address (``same_place``): a customer
+    calling back about "the water heater" means the one already reported, while a property
+    manager calling from one phone about another flat's heater has another address."""
     if _norm(a.serial) and _norm(b.serial):
         return _norm(a.serial) == _norm(b.serial)
     if _norm(a.model) and _norm(b.model):
         return a.line == b.line and _norm(a.model) == _norm(b.model)
-    return False
+    return same_place and a.line == b.line
+
+
+def same_address(a: Address, b: Address) -> bool:
+    """The same place, ignoring spaces and case; an empty address matches nothing."""
+    parts_a = [_norm(getattr(a, f)) for f in _ADDRESS_PARTS]
+    parts_b = [_norm(getattr(b, f)) for f in _ADDRESS_PARTS]
+    return any(parts_a) and parts_a == parts_b
+
+
+_ADDRESS_PARTS = ("province", "city", "district", "street", "detail")

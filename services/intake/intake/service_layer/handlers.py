@@ -22,6 +22,7 @@ from intake.domain.rules import (
     is_emergency,
     loaner_required,
     missing_details,
+    same_address,
     same_product,
 )
 from intake.service_layer.unit_of_work import IntakeUnitOfWork
@@ -108,7 +109,8 @@ async def create_order(
     emergency = is_emergency(cmd.emergency, cmd.fault, policy)
     async with uow:
         for open_order in await uow.orders.open_orders_with_phones(cmd.customer.phones):
-            if same_product(open_order.product, cmd.product):
+            here = same_address(open_order.customer.address, cmd.customer.address)
+            if same_product(open_order.product, cmd.product, same_place=here):
                 open_order.link_duplicate(
                     reported_at=now,
                     channel=cmd.channel,
@@ -163,7 +165,7 @@ async def verify_order(
     async with uow:
         order = await _load(uow, cmd.order_id)
         order.verify(
-            today=_local_today(calendar, clock()),
+            reported_on=_local_today(calendar, order.created_at),
             warranty=await warranty_table(uow, policy, warranty_periods),
             verified_by=cmd.verified_by,
             customer=cmd.customer,
