@@ -73,6 +73,51 @@ def accepted_account(total_items: list[WorkItem] | None = None) -> BillingAccoun
     return account
 
 
+def _quote_on(account: BillingAccount, visit_id: str, *items: WorkItem) -> str:
+    account.request_quote(
+        QuoteRequest(
+            request_id=f"r-{visit_id}", visit_id=visit_id, items=list(items), requested_at=NOW
+        )
+    )
+    [quote] = account.price_pending(
+        schedules={"water_heater": SCHEDULE}, policy=POLICY, now=NOW, tz=SHANGHAI
+    )
+    return quote.quote_id
+
+
+REPAIR = WorkItem(kind=WorkItemKind.FEE, description="repair", fee_code="W02")
+IGNITER = WorkItem(kind=WorkItemKind.PART, description="igniter", part_no="P-IGN")
+
+
+def test_bil_1_a_revisit_quoting_another_job_adds_to_the_charge_of_the_completed_one() -> None:
+    account = accepted_account([REPAIR])  # v-1: 50.00, done and paid
+    account.work_completed("repair", visit_id="v-1")
+    account.collect(
+        method=PaymentMethod.CASH,
+        amount=Decimal("50.00"),
+        collected_by="t-1",
+        receipt_number="R-1",
+        now=NOW,
+    )
+    second = _quote_on(account, "v-2", IGNITER)  # a new fault on the revisit: 120.00
+    account.quote_answered(second, accepted=True, discount_requested=False)
+    assert [q.visit_id for q in account.accepted_quotes] == ["v-1", "v-2"]
+    assert (account.charge, account.paid, account.balance) == (
+        Decimal("170.00"),
+        Decimal("50.00"),
+        Decimal("120.00"),
+    )
+    assert account.charged_parts() == {"P-IGN": Decimal(1)}
+
+
+def test_bil_1_a_revisit_quoting_the_same_unfinished_job_again_replaces_its_quote() -> None:
+    account = accepted_account([REPAIR, IGNITER])  # v-1: 170.00, the part was missing
+    again = _quote_on(account, "v-2", REPAIR, IGNITER)
+    account.quote_answered(again, accepted=True, discount_requested=False)
+    assert [q.visit_id for q in account.accepted_quotes] == ["v-2"]
+    assert account.charge == Decimal("170.00")
+
+
 def test_bil_1_a_quote_cites_the_schedule_version_and_each_line_its_rule() -> None:
     account = BillingAccount(order_id="o-1", warranty_status=WarrantyStatus.OUT_OF_WARRANTY)
     account.request_quote(

@@ -176,6 +176,8 @@ class AccountState(_State):
     invoices: list[Invoice] = Field(default_factory=list)
     signature: Signature | None = None
     work_done: list[str] = Field(default_factory=list)
+    completed_visits: list[str] = Field(default_factory=list)
+    """Visits whose work was completed: their accepted quotes stay charged (BIL-1)."""
     """`repair` / `installation` per completed visit (BIL-12)."""
 
 
@@ -239,9 +241,14 @@ class BillingAccount:
         self.network_id = network_id
         self.technician_id = technician_id
 
-    def work_completed(self, kind: str, installed_on: date | None = None) -> None:
-        """A repair or installation was completed (BIL-12; installation date for BIL-5)."""
+    def work_completed(
+        self, kind: str, installed_on: date | None = None, *, visit_id: str | None = None
+    ) -> None:
+        """A repair or installation was completed on ``visit_id`` (BIL-12; installation date
+        for BIL-5)."""
         self.state.work_done.append(kind)
+        if visit_id is not None and visit_id not in self.state.completed_visits:
+            self.state.completed_visits.append(visit_id)
         if installed_on is not None:
             self.state.installed_on = installed_on
 
@@ -364,13 +371,19 @@ class BillingAccount:
         return next((q for q in self.state.quotes if q.quote_id == quote_id), None)
 
     def quote_answered(self, quote_id: str, *, accepted: bool, discount_requested: bool) -> None:
-        """The customer accepted or declined a quote (FLD-4); one accepted quote is charged."""
+        """The customer accepted or declined a quote (FLD-4). An accepted quote replaces the
+        one accepted for work not done yet (a revisit quoting the same job again), while the
+        quotes of visits whose work was completed stay charged beside it (another job)."""
         quote = self.quote(quote_id)
         if quote is None:
             return
         if accepted:
             for other in self.state.quotes:
-                if other.status is QuoteStatus.ACCEPTED and other is not quote:
+                if (
+                    other.status is QuoteStatus.ACCEPTED
+                    and other is not quote
+                    and other.visit_id not in self.state.completed_visits
+                ):
                     other.status = QuoteStatus.DECLINED
             quote.status = QuoteStatus.ACCEPTED
         else:
@@ -380,23 +393,31 @@ class BillingAccount:
     # --- the charge ---------------------------------------------------------------------------
 
     @property
+    def accepted_quotes(self) -> list[Quote]:
+        """The quotes the customer consented to and is charged for, oldest first."""
+        return [q for q in self.state.quotes if q.status is QuoteStatus.ACCEPTED]
+
+    @property
     def accepted_quote(self) -> Quote | None:
-        """The quote the customer consented to (the charge), if any."""
-        return next((q for q in self.state.quotes if q.status is QuoteStatus.ACCEPTED), None)
+        """The latest quote the customer consented to, if any (waivers and receipts cite it)."""
+        accepted = self.accepted_quotes
+        return accepted[-1] if accepted else None
+
+    @property
+    def quoted(self) -> Decimal:
+        """The accepted quotes' totals."""
+        return sum((q.total for q in self.accepted_quotes), ZERO)
 
     @property
     def waived(self) -> Decimal:
-        """Total waived on the accepted quote (BIL-8)."""
-        quote = self.accepted_quote
-        if quote is None:
-            return ZERO
-        return sum((w.amount for w in self.state.waivers if w.quote_id == quote.quote_id), ZERO)
+        """Total waived on the accepted quotes (BIL-8)."""
+        ids = {q.quote_id for q in self.accepted_quotes}
+        return sum((w.amount for w in self.state.waivers if w.quote_id in ids), ZERO)
 
     @property
     def charge(self) -> Decimal:
-        """What the customer owes in all: the accepted quote less approved waivers."""
-        quote = self.accepted_quote
-        return ZERO if quote is None else max(quote.total - self.waived, ZERO)
+        """What the customer owes in all: the accepted quotes less approved waivers."""
+        return max(self.quoted - self.waived, ZERO) if self.accepted_quotes else ZERO
 
     @property
     def paid(self) -> Decimal:
@@ -675,14 +696,12 @@ class BillingAccount:
     # --- signature (BIL-9) --------------------------------------------------------------------
 
     def charged_parts(self) -> dict[str, Decimal]:
-        """Part numbers and quantities of the accepted quote's part lines."""
-        quote = self.accepted_quote
-        if quote is None:
-            return {}
+        """Part numbers and quantities of the accepted quotes' part lines."""
         parts: dict[str, Decimal] = {}
-        for line in quote.lines:
-            if line.kind is WorkItemKind.PART and line.part_no:
-                parts[line.part_no] = parts.get(line.part_no, Decimal(0)) + line.quantity
+        for quote in self.accepted_quotes:
+            for line in quote.lines:
+                if line.kind is WorkItemKind.PART and line.part_no:
+                    parts[line.part_no] = parts.get(line.part_no, Decimal(0)) + line.quantity
         return parts
 
     def sign(

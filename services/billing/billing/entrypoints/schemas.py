@@ -105,12 +105,17 @@ class FeeScheduleVersionOut(BaseModel):
 class ChargeSummaryOut(BaseModel):
     """The amounts of the charge (BIL-7, BIL-8)."""
 
-    quoted: Money = Field(description="Total of the accepted quote.")
+    quoted: Money = Field(
+        description="Total of the accepted quotes: the latest one, and those of earlier visits "
+        "whose work was completed."
+    )
     waived: Money
     charge: Money = Field(description="What the customer owes in all.")
     paid: Money = Field(description="Payments less refunds.")
     balance: Money = Field(description="Still to pay (negative: to refund).")
-    schedule_version: str | None = Field(description="The schedule version the charge cites.")
+    schedule_version: str | None = Field(
+        description="The schedule version the latest accepted quote cites."
+    )
 
 
 class OrderChargeOut(BaseModel):
@@ -120,7 +125,8 @@ class OrderChargeOut(BaseModel):
     order_id: str
     product_line: str | None
     warranty_status: WarrantyStatus
-    accepted_quote_id: str | None
+    accepted_quote_id: str | None = Field(description="The latest accepted quote.")
+    accepted_quote_ids: list[str] = Field(description="Every quote charged, oldest first.")
     summary: ChargeSummaryOut
     quotes: list[Quote]
     pending_requests: list[QuoteRequest]
@@ -138,8 +144,9 @@ class OrderChargeOut(BaseModel):
             product_line=a.product_line,
             warranty_status=a.warranty_status,
             accepted_quote_id=accepted.quote_id if accepted else None,
+            accepted_quote_ids=[q.quote_id for q in a.accepted_quotes],
             summary=ChargeSummaryOut(
-                quoted=accepted.total if accepted else Decimal("0.00"),
+                quoted=a.quoted,
                 waived=a.waived,
                 charge=a.charge,
                 paid=a.paid,

@@ -135,7 +135,7 @@ async def _apply(
         case fieldwork.RepairCompleted() | fieldwork.InstallationCompleted():
             kind = "repair" if isinstance(payload, fieldwork.RepairCompleted) else "installation"
             installed = getattr(payload, "installed_on", None)
-            account.work_completed(kind, installed)
+            account.work_completed(kind, installed, visit_id=payload.visit_id)
             if account.network_id:
                 fee = (
                     policy.network_repair_fee
