@@ -100,8 +100,8 @@ class RemoteResolutionCause(StrEnum):
 class OrderResolvedRemotely(_IntakeEvent):
     """Triage found misuse or a misreport and the customer was guided by phone: no visit (INT-4).
 
-    The order closes as *resolved remotely*; feedback schedules the call-back due at
-    `call_back_due_at` (FBK-1, default two hours later).
+    The order closes as *resolved remotely*; feedback schedules the call-back (FBK-1) by its
+    own policy, in working time.
     """
 
     event_type: ClassVar[str] = "OrderResolvedRemotely"
@@ -112,6 +112,8 @@ class OrderResolvedRemotely(_IntakeEvent):
     """What the customer was told to do."""
     resolved_by: str | None = None
     call_back_due_at: AwareDatetime | None = None
+    """Intake's estimate of when the customer is called back (for the agent to tell them);
+    feedback's own schedule decides."""
 
 
 class OrderReopened(_IntakeEvent):

@@ -24,6 +24,8 @@ from contracts.fieldwork import (
     RepairCompleted,
     SignOff,
     TechnicianArrived,
+    UnitReturned,
+    UnitTakenBack,
     VisitClosed,
     VisitOutcome,
 )
@@ -213,9 +215,32 @@ def revisit_booked(
     )
 
 
-def resolved_remotely(order_id: str) -> OrderResolvedRemotely:
-    """Phone guidance was enough."""
-    return OrderResolvedRemotely(order_id=order_id, guidance="reset the breaker")
+def resolved_remotely(order_id: str, *, at: datetime | None = None) -> OrderResolvedRemotely:
+    """Phone guidance was enough; resolved ``at``, it carries the call-back time intake computes
+    (``at`` + 120 wall-clock minutes), as intake publishes it."""
+    return OrderResolvedRemotely(
+        order_id=order_id,
+        guidance="reset the breaker",
+        call_back_due_at=None if at is None else at + timedelta(minutes=120),
+    )
+
+
+def taken_back(order_id: str, visit_id: str, technician_id: str) -> UnitTakenBack:
+    """The unit went to the workshop (receipt ``TB-<order>``)."""
+    return UnitTakenBack(
+        order_id=order_id,
+        visit_id=visit_id,
+        technician_id=technician_id,
+        receipt_number=f"TB-{order_id}",
+        promised_return_date=MONDAY + timedelta(days=7),
+    )
+
+
+def returned(order_id: str, at: datetime, *, visit_id: str | None = None) -> UnitReturned:
+    """The taken-back unit of ``order_id`` was brought back repaired ``at``."""
+    return UnitReturned(
+        order_id=order_id, visit_id=visit_id, receipt_number=f"TB-{order_id}", returned_at=at
+    )
 
 
 def receipt(order_id: str, amount: str) -> ReceiptIssued:

@@ -19,12 +19,14 @@ from feedback_support import (
     receipt,
     repaired,
     resolved_remotely,
+    returned,
     revisit_booked,
     scores,
     signed,
+    taken_back,
 )
 
-from contracts.fieldwork import VisitOutcome
+from contracts.fieldwork import RepairFailed, RepairFailureReason, VisitOutcome
 from feedback.domain.callbacks import CallBackTask
 from feedback.service_layer.unit_of_work import FeedbackUnitOfWork
 
@@ -37,7 +39,8 @@ async def test_fbk_1_a_call_back_is_due_two_working_hours_after_phone_guidance(
 
     friday_5pm = local(FRIDAY, 17)
     harness.clock.set(friday_5pm)
-    await harness.emit(resolved_remotely("o-remote"), friday_5pm)
+    # As intake publishes it: due at 19:00, after hours; feedback computes its own due time.
+    await harness.emit(resolved_remotely("o-remote", at=friday_5pm), friday_5pm)
 
     [task] = await harness.tasks("o-remote")
     assert task["reason_rule"] == "FBK-1"
@@ -88,6 +91,46 @@ async def test_fbk_3_every_visit_gets_a_call_back_within_24_hours_of_the_technic
     assert task["due_at"] == "2026-03-03T07:00:00Z"  # Tuesday 15:00 in Shanghai: 24 h later
     assert [t["task_id"] for t in await harness.due()] == [task["task_id"]]
     assert await harness.tasks("o-nobody") == []
+
+
+async def test_fbk_3_a_unit_taken_back_is_called_back_within_24_hours_of_its_return(
+    harness: Harness,
+) -> None:
+    ten = local(MONDAY, 10)
+    await harness.emit(assigned("o-tb", "v-1", "tech-1"), ten - timedelta(hours=2))
+    await harness.emit(taken_back("o-tb", "v-1", "tech-1"), ten)
+    await harness.emit(closed("o-tb", "v-1", "tech-1", ten, outcome=VisitOutcome.TAKEN_BACK), ten)
+    [after_take_back] = await harness.tasks("o-tb")
+
+    thursday_ten = local(MONDAY + timedelta(days=3), 10)
+    harness.clock.set(thursday_ten)
+    await harness.emit(returned("o-tb", thursday_ten), thursday_ten)
+    await harness.emit(returned("o-tb", thursday_ten), thursday_ten)  # a second delivery
+
+    [after_return] = [
+        t for t in await harness.tasks("o-tb") if t["task_id"] != after_take_back["task_id"]
+    ]
+    assert (after_return["reason_rule"], after_return["visit_id"]) == ("FBK-3", "v-1")
+    assert after_return["technician_id"] == "tech-1"
+    assert after_return["not_before"] == "2026-03-05T02:00:00Z"  # Thursday 10:00 in Shanghai
+    assert after_return["due_at"] == "2026-03-06T02:00:00Z"  # Friday 10:00: 24 h later
+
+
+async def test_fbk_3_a_unit_returned_on_a_visit_of_its_own_gets_that_visits_one_call_back(
+    harness: Harness,
+) -> None:
+    ten = local(MONDAY, 10)
+    await harness.emit(taken_back("o-tb", "v-1", "tech-1"), ten)
+    await harness.emit(closed("o-tb", "v-1", "tech-1", ten, outcome=VisitOutcome.TAKEN_BACK), ten)
+    thursday_ten = local(MONDAY + timedelta(days=3), 10)
+    harness.clock.set(thursday_ten)
+    await harness.emit(assigned("o-tb", "v-2", "tech-2"), thursday_ten - timedelta(hours=2))
+
+    await harness.emit(returned("o-tb", thursday_ten, visit_id="v-2"), thursday_ten)
+    await harness.emit(closed("o-tb", "v-2", "tech-2", thursday_ten), thursday_ten)
+
+    on_return = [t for t in await harness.tasks("o-tb") if t["visit_id"] == "v-2"]
+    assert [(t["reason_rule"], t["technician_id"]) for t in on_return] == [("FBK-3", "tech-2")]
 
 
 async def test_a_customer_not_reached_is_called_again_later_until_the_attempts_run_out(
@@ -233,6 +276,41 @@ async def test_fbk_7_a_satisfied_answer_about_the_first_visit_does_not_close_the
     assert len(await harness.staged("RevisitRequested")) == 2
 
 
+async def test_fbk_7_a_satisfied_call_back_resolves_only_the_dissatisfaction_its_chain_answered(
+    harness: Harness,
+) -> None:
+    ten = local(MONDAY, 10)
+    await harness.emit(created("o-loop"))
+    await harness.emit(assigned("o-loop", "v-1", "tech-1"), ten - timedelta(hours=2))
+    await harness.emit(
+        RepairFailed(
+            order_id="o-loop",
+            visit_id="v-1",
+            technician_id="tech-1",
+            reason=RepairFailureReason.MISSING_PART,
+        ),
+        ten,
+    )
+    await harness.emit(closed("o-loop", "v-1", "tech-1", ten, outcome=VisitOutcome.UNFINISHED))
+    harness.clock.set(local(MONDAY, 14))
+    [first] = await harness.due()
+    await harness.answer(first["task_id"], reached=True, satisfied=False, scores=scores(3, 3))
+    assert len((await harness.client.get("/v1/issues")).json()["items"]) == 2
+
+    await harness.emit(revisit_booked("o-loop", "v-2", "v-1", "tech-1"), local(MONDAY, 15))
+    await harness.completed_visit("o-loop", "v-2", "tech-1", at=local(TUESDAY, 11))
+    harness.clock.set(local(TUESDAY, 14))
+    [after] = await harness.due()
+    await harness.answer(after["task_id"], reached=True, satisfied=True, scores=scores(10, 9))
+
+    every = await harness.client.get("/v1/issues", params={"open_only": False})
+    issues = {i["reason"]: i for i in every.json()["items"]}
+    assert issues["customer dissatisfied at call-back"]["resolved_at"] is not None
+    # The failed repair is not the customer's dissatisfaction: someone still has to solve it.
+    [failed] = [i for reason, i in issues.items() if reason.startswith("repair failed")]
+    assert failed["resolved_at"] is None
+
+
 async def test_fbk_6_fair_or_poor_answers_count_against_the_technician_only_once_confirmed(
     harness: Harness,
 ) -> None:
@@ -361,6 +439,27 @@ async def test_fbk_8_a_sheet_never_returned_is_flagged_once_and_reconciled_by_it
         "/v1/networks/net-1/reconciliation", params={"day": TUESDAY.isoformat()}, headers=partner
     )
     assert other.status_code == 403
+
+
+async def test_fbk_8_a_unit_returned_with_no_sheet_for_its_visit_is_flagged_after_the_return(
+    harness: Harness,
+) -> None:
+    ten = local(MONDAY, 10)
+    await harness.emit(taken_back("o-tb", "v-1", "tech-1"), ten)
+    await harness.emit(closed("o-tb", "v-1", "tech-1", ten, outcome=VisitOutcome.TAKEN_BACK), ten)
+    sweep = harness.runtime.app.state.sweep
+    harness.clock.set(ten + timedelta(hours=25))
+    assert (await sweep())["sheets_flagged"] == 0  # the work is not done while in the workshop
+
+    wednesday_ten = local(MONDAY + timedelta(days=2), 10)
+    await harness.emit(returned("o-tb", wednesday_ten), wednesday_ten)
+    harness.clock.set(wednesday_ten + timedelta(hours=23))
+    assert (await sweep())["sheets_flagged"] == 0
+    harness.clock.set(wednesday_ten + timedelta(hours=25))
+    assert (await sweep())["sheets_flagged"] == 1
+
+    [fraud] = await harness.staged("FraudSuspected")
+    assert (fraud.signal, fraud.order_id, fraud.visit_id) == ("sheet_not_returned", "o-tb", "v-1")
 
 
 async def test_fbk_11_on_time_rate_and_call_back_coverage_alarm_below_8_percent(

@@ -4,12 +4,33 @@ FBK-9, FBK-10), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
-from feedback_support import MONDAY, Harness, created, local, paid
+import httpx
+import yaml
+from feedback_support import (
+    ADMIN_KEY,
+    MONDAY,
+    Clock,
+    Harness,
+    assigned,
+    closed,
+    created,
+    local,
+    paid,
+    returned,
+    taken_back,
+)
+from sqlalchemy import select
 
-from contracts.common import Channel
-from contracts.intake import OrderCancelled
+from contracts.common import Channel, Fault
+from contracts.fieldwork import VisitOutcome
+from contracts.intake import DuplicateLinked, OrderCancelled, OrderVerified
+from feedback.bootstrap import bootstrap
+from feedback.domain.policy import FeedbackPolicy
 from feedback.service_layer.unit_of_work import FeedbackUnitOfWork
+from feedback.settings import FeedbackSettings
+from servicekit.idempotency import IdempotencyRecord
 
 THURSDAY = MONDAY + timedelta(days=3)
 SUNDAY = MONDAY - timedelta(days=1)
@@ -50,6 +71,82 @@ async def test_fbk_4_the_daily_job_samples_work_done_3_to_5_days_earlier_once_wi
     assert rerun.status_code == 409
     scheduled = [s for s in await harness.staged("FollowUpScheduled") if s.reason_rule == "FBK-4"]
     assert len(scheduled) == 3
+
+
+async def test_fbk_4_a_paid_take_back_repair_is_sampled_from_the_day_its_unit_came_back(
+    harness: Harness,
+) -> None:
+    ten = local(MONDAY, 10)
+    await harness.emit(created("o-tb", brand="OtherBrand"), ten - timedelta(hours=5))
+    await harness.emit(assigned("o-tb", "v-1", "tech-1"), ten - timedelta(hours=2))
+    await harness.emit(taken_back("o-tb", "v-1", "tech-1"), ten)
+    await harness.emit(
+        closed("o-tb", "v-1", "tech-1", ten, outcome=VisitOutcome.TAKEN_BACK, paid=True), ten
+    )
+    harness.clock.set(local(THURSDAY, 9))
+    while_in_workshop = await harness.client.post(
+        "/v1/sampling/runs", json={"day": THURSDAY.isoformat()}
+    )
+    assert while_in_workshop.json()["considered"] == 0  # not done yet, so not in Monday's work
+
+    await harness.emit(returned("o-tb", local(THURSDAY, 10)), local(THURSDAY, 10))
+    harness.clock.set(local(THURSDAY + timedelta(days=3), 9))
+    run = await harness.client.post(
+        "/v1/sampling/runs", json={"day": (THURSDAY + timedelta(days=3)).isoformat()}
+    )
+
+    assert run.status_code == 201, run.text
+    assert run.json()["by_type"] == {
+        "paid_repair": {"population": 1, "selected": 1, "rate_percent": 100}
+    }
+    [pick] = (await harness.client.get("/v1/call-backs", params={"rule": "FBK-4"})).json()["items"]
+    assert (pick["order_id"], pick["visit_id"], pick["technician_id"]) == ("o-tb", "v-1", "tech-1")
+
+
+async def test_fbk_4_gas_leak_repairs_are_known_by_intakes_code_a_linked_report_or_verification(
+    harness: Harness,
+) -> None:
+    ten = local(MONDAY, 10)
+    coded = created("o-coded", brand="OtherBrand", emergency=True, fault="热水器有很重的煤气味")
+    coded = coded.model_copy(
+        update={"fault": Fault(description="热水器有很重的煤气味", code="gas_leak")}
+    )
+    await harness.emit(coded, ten - timedelta(hours=2))
+    await harness.emit(
+        created("o-linked", brand="OtherBrand", line="gas_stove", fault="打不着火"),
+        ten - timedelta(hours=2),
+    )
+    await harness.emit(
+        DuplicateLinked(
+            order_id="o-linked",
+            reported_at=ten - timedelta(hours=1),
+            channel=Channel.HOTLINE,
+            fault_description="闻到燃气味",
+            escalated_to_emergency=True,
+        ),
+        ten - timedelta(hours=1),
+    )
+    await harness.emit(
+        created("o-verified", brand="OtherBrand", fault="有异味"), ten - timedelta(hours=2)
+    )
+    await harness.emit(
+        OrderVerified(
+            order_id="o-verified",
+            verified=["fault"],
+            fault=Fault(description="燃气管接口漏气", code="gas_leak"),
+        ),
+        ten - timedelta(hours=1),
+    )
+    for i, order in enumerate(("o-coded", "o-linked", "o-verified")):
+        await harness.completed_visit(order, f"v-{i}", f"tech-{i}", at=ten)
+    harness.clock.set(local(THURSDAY, 9))
+
+    run = await harness.client.post("/v1/sampling/runs", json={"day": THURSDAY.isoformat()})
+
+    assert run.status_code == 201, run.text
+    assert run.json()["by_type"] == {
+        "gas_leak_repair": {"population": 3, "selected": 3, "rate_percent": 100}
+    }
 
 
 async def test_fbk_4_desk_business_is_sampled_at_its_share_balanced_over_the_desk_clerks(
@@ -226,8 +323,91 @@ async def test_fbk_10_a_complaint_goes_round_the_loop_in_order_and_closes_with_c
         "/v1/quality-figures", params={"start": MONDAY.isoformat(), "end": MONDAY.isoformat()}
     )
     tech = next(r for r in figures.json()["rows"] if r["key"] == "tech-1")
-    assert tech["complaints_by_class"] == {"A": 0, "B": 0, "C": 1, "none": 0}
+    assert tech["complaints_by_class"] == {"A": 0, "B": 0, "C": 1, "none": 0, "not_at_fault": 0}
     assert tech["complaints_level_2"] == 1
+
+
+async def test_fbk_9_a_complaint_closed_not_at_fault_counts_against_no_one(
+    harness: Harness,
+) -> None:
+    async def file(fault_class: str, level: int) -> str:
+        filed = await harness.client.post(
+            "/v1/complaints",
+            json={
+                "channel": "hotline",
+                "description": "师傅索要红包",
+                "confirmed_by_customer": True,
+                "level": level,
+                "staff_fault_class": fault_class,
+                "technician_id": "tech-1",
+            },
+        )
+        assert filed.status_code == 201, filed.text
+        return str(filed.json()["complaint_id"])
+
+    cleared = await file("A", 2)
+    await file("B", 1)  # still open: it counts
+    for stage in ("dispatched", "handled", "fed_back", "replied", "followed_up"):
+        step = await harness.client.post(
+            f"/v1/complaints/{cleared}/advance", json={"to": stage, "owner": "mgr"}
+        )
+        assert step.status_code == 200, step.text
+    closed_complaint = await harness.client.post(
+        f"/v1/complaints/{cleared}/close",
+        json={
+            "cause": "客户误会，录音证实未索要",
+            "owner": "mgr",
+            "preventive_action": "收费标准上门前告知",
+            "at_fault": False,
+        },
+    )
+    assert closed_complaint.status_code == 200, closed_complaint.text
+    body = closed_complaint.json()
+    assert (body["closure"]["at_fault"], body["closure"]["staff_fault_class"]) == (False, None)
+    assert body["staff_fault_class"] == "A"  # what was alleged, kept for the record
+
+    figures = await harness.client.get(
+        "/v1/quality-figures", params={"start": MONDAY.isoformat(), "end": MONDAY.isoformat()}
+    )
+    tech = next(r for r in figures.json()["rows"] if r["key"] == "tech-1")
+    assert tech["complaints_by_class"] == {"A": 0, "B": 1, "C": 0, "none": 0, "not_at_fault": 1}
+    assert tech["complaints_level_2"] == 0
+
+
+async def test_idempotency_keys_are_kept_as_long_as_the_policy_says(
+    database_url: str, tmp_path: Path
+) -> None:
+    policy = FeedbackPolicy(idempotency_key_ttl_hours=2).model_dump(mode="json")
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(yaml.safe_dump({"feedback": policy}))
+    runtime = bootstrap(
+        FeedbackSettings(
+            database_url=database_url,
+            bootstrap_api_key=ADMIN_KEY,
+            run_consumer=False,
+            run_relay=False,
+            run_periodic_jobs=False,
+            policy_file=policy_file,
+        ),
+        clock=Clock(local(MONDAY, 9)),
+    )
+    await runtime.migrate()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=runtime.app),
+            base_url="http://feedback",
+            headers={"Authorization": f"Bearer {ADMIN_KEY}", "Idempotency-Key": "call-1"},
+        ) as client:
+            filed = await client.post(
+                "/v1/complaints",
+                json={"channel": "hotline", "description": "没人来", "confirmed_by_customer": True},
+            )
+            assert filed.status_code == 201, filed.text
+        async with runtime.session_factory() as session:
+            [record] = (await session.execute(select(IdempotencyRecord))).scalars().all()
+        assert record.expires_at - record.created_at == timedelta(hours=2)
+    finally:
+        await runtime.engine.dispose()
 
 
 async def test_fbk_9_complaint_classes_and_levels_are_validated(harness: Harness) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from contracts.common import Channel, Customer, Fault, Product
 from contracts.fieldwork import RepairCompleted, VisitClosed, VisitOutcome
-from contracts.intake import OrderCreated
+from contracts.intake import DuplicateLinked, OrderCreated, OrderResolvedRemotely, OrderVerified
 from feedback.adapters.calendar import UtcCalendar
 from feedback.domain.case import Case, ScheduleCallBack, Visit, WorkKind, visit_call_back_window
 from feedback.domain.complaints import Complaint
@@ -128,6 +128,78 @@ def test_fbk_4_business_types_for_sampling(
     visit = Visit(visit_id="v", kind=kind, paid_work=paid)
 
     assert case.business_type(visit, POLICY) is expected
+
+
+def test_fbk_4_intakes_gas_leak_code_makes_a_gas_leak_repair_whatever_the_words() -> None:
+    created = order(brand="Other", emergency=True)
+    coded = Fault(description="热水器有很重的煤气味", code="gas_leak")
+    case = case_of(created.model_copy(update={"fault": coded}))
+
+    assert case.fault_code == "gas_leak"
+    assert case.business_type(Visit(visit_id="v", kind=WorkKind.REPAIR), POLICY) is (
+        BusinessType.GAS_LEAK_REPAIR
+    )
+
+
+def test_fbk_4_a_linked_report_escalated_to_an_emergency_makes_a_gas_leak_repair() -> None:
+    stove = case_of(order(brand="Other", line="gas_stove", fault="打不着火"))
+    heater = case_of(order(brand="Other", fault="打不着火"))
+    for case, said in ((stove, None), (heater, "燃气泄漏了")):
+        case.apply(
+            DuplicateLinked(
+                order_id="o-1",
+                reported_at=at(MONDAY, 10),
+                channel=Channel.HOTLINE,
+                fault_description=said,
+                escalated_to_emergency=True,
+            ),
+            at=at(MONDAY, 10),
+            event_id="e2",
+            policy=POLICY,
+            calendar=CALENDAR,
+        )
+        assert case.emergency
+        assert case.business_type(Visit(visit_id="v", kind=WorkKind.REPAIR), POLICY) is (
+            BusinessType.GAS_LEAK_REPAIR
+        )
+
+
+def test_fbk_4_verification_corrects_the_product_and_fault_the_class_is_taken_from() -> None:
+    case = case_of(order(brand="Other", fault="有异味"))
+    case.apply(
+        OrderVerified(
+            order_id="o-1",
+            product=Product(line="gas_pipe", brand="Vatti"),
+            fault=Fault(description="管道接口漏气", code="gas_leak"),
+        ),
+        at=at(MONDAY, 10),
+        event_id="e2",
+        policy=POLICY,
+        calendar=CALENDAR,
+    )
+
+    assert (case.product_line, case.brand, case.fault_code) == ("gas_pipe", "Vatti", "gas_leak")
+    assert case.business_type(Visit(visit_id="v", kind=WorkKind.REPAIR), POLICY) is (
+        BusinessType.GAS_LEAK_REPAIR
+    )
+
+
+def test_fbk_1_the_call_back_follows_feedbacks_policy_not_the_due_time_intake_sends() -> None:
+    policy = FeedbackPolicy(remote_call_back_minutes=60)
+    friday_half_past_five = at(FRIDAY, 17, 30)
+    event = OrderResolvedRemotely(
+        order_id="o-1",
+        guidance="g",
+        call_back_due_at=friday_half_past_five + timedelta(minutes=120),  # 19:30, after hours
+    )
+
+    [reaction] = Case(order_id="o-1").apply(
+        event, at=friday_half_past_five, event_id="e", policy=policy, calendar=CALENDAR
+    )
+
+    # Half an hour of working time left on Friday, the other half on Monday morning.
+    assert isinstance(reaction, ScheduleCallBack) and reaction.rule == "FBK-1"
+    assert reaction.due_at == at(FRIDAY + timedelta(days=3), 9, 30)
 
 
 def test_fbk_8_a_fee_reported_is_checked_against_billing() -> None:

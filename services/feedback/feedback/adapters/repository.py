@@ -14,7 +14,6 @@ from sqlmodel import col, select
 
 from contracts.common import Channel
 from contracts.feedback import FollowUpScores, FraudSignal, Grade
-from contracts.fieldwork import VisitOutcome
 from feedback.adapters.tables import (
     CallBackRow,
     CaseRow,
@@ -207,6 +206,7 @@ class CaseRepository:
             visit_row.sign_off = str(visit.sign_off) if visit.sign_off else None
             visit_row.arrived_at = _utc_or_none(visit.arrived_at)
             visit_row.closed_at = _utc_or_none(visit.closed_at)
+            visit_row.completed_at = _utc_or_none(visit.work_done_at)
             visit_row.data = visit.model_dump(mode="json")
             self._session.add(visit_row)
 
@@ -227,13 +227,13 @@ class CaseRepository:
     async def unsampled_completed_between(
         self, start: datetime, end: datetime
     ) -> list[tuple[str, str]]:
-        """(order, visit) of completed visits that ended in [start, end) no draw considered yet."""
+        """(order, visit) of visits whose work was done in [start, end) (a taken-back unit: when
+        it came back, FBK-4) that no draw considered yet."""
         rows = await self._session.execute(
             select(VisitRow.order_id, VisitRow.visit_id).where(
-                col(VisitRow.outcome) == str(VisitOutcome.COMPLETED),
                 col(VisitRow.sampled_on).is_(None),
-                col(VisitRow.closed_at) >= start,
-                col(VisitRow.closed_at) < end,
+                col(VisitRow.completed_at) >= start,
+                col(VisitRow.completed_at) < end,
             )
         )
         return [(o, v) for o, v in rows]
@@ -252,8 +252,9 @@ class CaseRepository:
     async def unsigned_completed_before(
         self, moment: datetime, *, order_ids: Sequence[str] | None = None
     ) -> list[tuple[str, str]]:
-        """(order, visit) of completed visits that ended before ``moment`` with no sign-off sheet
-        and not flagged yet (FBK-8), of ``order_ids`` only when given."""
+        """(order, visit) of visits whose work was done before ``moment`` (see
+        :meth:`unsampled_completed_between`) with no sign-off sheet and not flagged yet (FBK-8), of
+        ``order_ids`` only when given."""
         query = select(VisitRow.order_id, VisitRow.visit_id).where(*_unsigned(moment))
         if order_ids is not None:
             query = query.where(col(VisitRow.order_id).in_(sorted(order_ids)))
@@ -284,24 +285,23 @@ class CaseRepository:
             self._session.add(row)
 
     async def unsigned_for_network(self, network_id: str, before: datetime) -> list[VisitRow]:
-        """Completed visits of a network that ended before ``before`` with no sheet back."""
+        """Visits of a network whose work was done before ``before`` with no sheet back."""
         rows = await self._session.execute(
             select(VisitRow).where(
                 col(VisitRow.network_id) == network_id,
-                col(VisitRow.outcome) == str(VisitOutcome.COMPLETED),
                 col(VisitRow.sign_off).is_(None),
-                col(VisitRow.closed_at) < before,
+                col(VisitRow.completed_at) < before,
             )
         )
         return list(rows.scalars())
 
 
 def _unsigned(moment: datetime) -> tuple[Any, ...]:
+    # Work done (a completed visit, or a taken-back unit returned repaired) with no sheet (FBK-8).
     return (
-        col(VisitRow.outcome) == str(VisitOutcome.COMPLETED),
         col(VisitRow.sign_off).is_(None),
         col(VisitRow.sheet_flagged).is_(False),
-        col(VisitRow.closed_at) < moment,
+        col(VisitRow.completed_at) < moment,
     )
 
 

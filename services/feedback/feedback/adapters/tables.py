@@ -50,6 +50,7 @@ class VisitRow(FeedbackTable, table=True):
     __table_args__ = (
         Index("ix_feedback_visit_closed", "closed_at"),
         Index("ix_feedback_visit_arrived", "arrived_at"),
+        Index("ix_feedback_visit_completed", "completed_at"),
     )
 
     order_id: str = Field(primary_key=True, max_length=200)
@@ -64,6 +65,11 @@ class VisitRow(FeedbackTable, table=True):
     closed_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    completed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    """When the visit's work was done (``Visit.work_done_at``): its end when it ended completed,
+    the return of the unit it took back to the workshop; null while not done."""
     sampled_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     """The run day of the draw that considered this visit (FBK-4)."""
     sample_selected: bool | None = None

@@ -26,11 +26,19 @@ from contracts.fieldwork import (
     RepairFailed,
     SignOff,
     TechnicianArrived,
+    UnitReturned,
     UnitTakenBack,
     VisitClosed,
     VisitOutcome,
 )
-from contracts.intake import OrderCancelled, OrderCreated, OrderReopened, OrderResolvedRemotely
+from contracts.intake import (
+    DuplicateLinked,
+    OrderCancelled,
+    OrderCreated,
+    OrderReopened,
+    OrderResolvedRemotely,
+    OrderVerified,
+)
 from contracts.scheduling import (
     AppointmentConfirmed,
     ArrivalLate,
@@ -96,6 +104,12 @@ class Visit(_State):
     signed_satisfied: bool | None = None
     """Whether the signed sheet marks the customer satisfied (both ratings satisfied or better)."""
     amount_acknowledged: Decimal | None = None
+    take_back_receipt: str | None = None
+    """The receipt of the unit this visit took back to the workshop (UnitTakenBack, FLD-6)."""
+    unit_returned_at: datetime | None = None
+    """When the taken-back unit was brought back to the customer (UnitReturned)."""
+    unit_repaired: bool | None = None
+    """Whether the unit came back repaired."""
 
     @property
     def is_repeat(self) -> bool:
@@ -106,6 +120,17 @@ class Visit(_State):
     def completed(self) -> bool:
         """The visit ended with the work done."""
         return self.outcome is VisitOutcome.COMPLETED and not self.failed
+
+    @property
+    def work_done_at(self) -> datetime | None:
+        """When the visit's work was done, for call-back sampling and the sheet check (FBK-4,
+        FBK-8): the end of a visit that ended completed; for a unit the visit took back to the
+        workshop, its return to the customer repaired (FLD-6); None while the work is not done."""
+        if self.outcome is VisitOutcome.COMPLETED:
+            return self.closed_at
+        if self.outcome is VisitOutcome.TAKEN_BACK and self.unit_repaired:
+            return self.unit_returned_at
+        return None
 
 
 class ChainStatus(StrEnum):
@@ -124,11 +149,19 @@ class RevisitChain(_State):
     opened_by_task: str
     requests: int = 1
     """RevisitRequested sent in this chain (one per dissatisfied call-back)."""
+    dissatisfied_tasks: list[str] = Field(default_factory=list)
+    """The dissatisfied call-backs of this chain, oldest first (empty on chains stored before it
+    was kept: then only ``opened_by_task`` is known)."""
     visit_ids: list[str] = Field(default_factory=list)
     """The revisits booked in this chain, oldest first."""
     status: ChainStatus = ChainStatus.OPEN
     closed_at: datetime | None = None
     closed_by_task: str | None = None
+
+    @property
+    def dissatisfied_task_ids(self) -> list[str]:
+        """The call-backs whose dissatisfaction this chain answers (FBK-7)."""
+        return self.dissatisfied_tasks or [self.opened_by_task]
 
 
 class Case(_State):
@@ -139,6 +172,10 @@ class Case(_State):
     brand: str | None = None
     emergency: bool = False
     fault_description: str | None = None
+    fault_code: str | None = None
+    """Intake's fault code (INT-7 emergencies: ``gas_leak``...), as created or verified."""
+    further_reports: list[str] = Field(default_factory=list)
+    """What the customer said in later reports linked to the order (DuplicateLinked, INT-8)."""
     technician_id: str | None = None
     network_id: str | None = None
     resolved_remotely_at: datetime | None = None
@@ -193,13 +230,19 @@ class Case(_State):
         return BusinessType.OTHER_REPAIR
 
     def is_gas_leak(self, policy: FeedbackPolicy) -> bool:
-        """An emergency on a gas product line, or whose fault mentions a gas leak (FBK-4)."""
+        """A gas-leak repair (FBK-4): intake coded the fault a gas leak (which makes the order an
+        emergency, INT-7), or an emergency on a gas product line, or one whose fault, as first
+        reported or in a later linked report, mentions a gas leak."""
+        if self.fault_code is not None and self.fault_code in policy.gas_leak_fault_codes:
+            return True
         if not self.emergency:
             return False
         if self.product_line in policy.gas_product_lines:
             return True
-        text = (self.fault_description or "").casefold()
-        return any(k.casefold() in text for k in policy.gas_leak_keywords)
+        texts = [self.fault_description or "", *self.further_reports]
+        return any(
+            k.casefold() in text.casefold() for text in texts for k in policy.gas_leak_keywords
+        )
 
     # -- applying events -----------------------------------------------------------------------
 
@@ -219,11 +262,27 @@ class Case(_State):
                 self.brand = event.product.brand
                 self.emergency = event.emergency
                 self.fault_description = event.fault.description
+                self.fault_code = event.fault.code
                 if event.channel is Channel.WALK_IN:
                     # A request taken at the service hall is desk business (FBK-4).
                     return [
                         self._desk_work(DeskWorkKind.APPLICATION, self.order_id, event.taken_by, at)
                     ]
+            case OrderVerified():
+                # Verification corrects what intake first took down (INT-2); the sampling class
+                # follows the corrected product and fault (FBK-4).
+                if event.product is not None:
+                    self.product_line = event.product.line
+                    self.brand = event.product.brand
+                if event.fault is not None:
+                    self.fault_description = event.fault.description
+                    self.fault_code = event.fault.code
+            case DuplicateLinked():
+                # A later report on the open order (INT-8) may make it an emergency (INT-7) and
+                # say what the first did not, e.g. that gas is leaking (FBK-4).
+                self.emergency = self.emergency or event.escalated_to_emergency
+                if event.fault_description:
+                    self.further_reports.append(event.fault_description)
             case OrderAssigned() | OrderReassigned():
                 self.technician_id = event.technician_id or self.technician_id
                 self.network_id = event.network_id or self.network_id
@@ -255,18 +314,24 @@ class Case(_State):
                 visit.technician_id = event.technician_id
                 visit.kind = WorkKind.INSTALLATION
             case UnitTakenBack():
-                self.visit(event.visit_id).kind = WorkKind.REPAIR
+                visit = self.visit(event.visit_id)
+                visit.kind = WorkKind.REPAIR
+                visit.technician_id = event.technician_id
+                visit.take_back_receipt = event.receipt_number
+            case UnitReturned():
+                return self._unit_returned(event, policy=policy, calendar=calendar)
             case CustomerSignedOff():
                 return self._signed_off(event)
             case VisitClosed():
                 return self._visit_closed(event, policy=policy, calendar=calendar)
             case OrderResolvedRemotely():
                 self.resolved_remotely_at = at
+                # rule FBK-1: feedback owns this call-back, so it is due after feedback's policy
+                # minutes of working time; the event's `call_back_due_at` (intake's wall-clock
+                # estimate) is not used to schedule, or a call due after hours is overdue at once.
                 due = calendar.add_working_time(
                     at, timedelta(minutes=policy.remote_call_back_minutes)
                 )
-                if event.call_back_due_at is not None:
-                    due = event.call_back_due_at
                 return [
                     ScheduleCallBack(
                         rule="FBK-1",
@@ -345,6 +410,49 @@ class Case(_State):
             )
         ]
 
+    def _unit_returned(
+        self, event: UnitReturned, *, policy: FeedbackPolicy, calendar: WorkingCalendar
+    ) -> list[Reaction]:
+        """A taken-back unit is back with the customer (FLD-6): the visit that took it back now
+        counts its work done (sampled under FBK-4), and the customer is called back within 24
+        hours of the return (FBK-3)."""
+        taken_back = self._take_back_visit(event.receipt_number)
+        if taken_back is not None:
+            taken_back.unit_returned_at = event.returned_at
+            taken_back.unit_repaired = event.repaired
+        # A return made on a visit of its own is that visit's FBK-3 call-back (one call, whichever
+        # of UnitReturned and its VisitClosed comes first); otherwise it is keyed on the return.
+        own_visit = event.visit_id
+        if own_visit is not None and (taken_back is None or own_visit != taken_back.visit_id):
+            visit_id: str | None = own_visit
+            technician_id = self.visit(own_visit).technician_id
+            dedupe_key = f"FBK-3:{self.order_id}:{own_visit}"
+        else:
+            visit_id = taken_back.visit_id if taken_back is not None else None
+            technician_id = taken_back.technician_id if taken_back is not None else None
+            dedupe_key = f"FBK-3:{self.order_id}:returned:{event.receipt_number}"
+        not_before, due = visit_call_back_window(event.returned_at, policy, calendar)
+        return [
+            ScheduleCallBack(
+                rule="FBK-3",
+                not_before=not_before,
+                due_at=due,
+                visit_id=visit_id,
+                technician_id=technician_id,
+                dedupe_key=dedupe_key,
+            )
+        ]
+
+    def _take_back_visit(self, receipt_number: str) -> Visit | None:
+        """The visit that took back the unit of this receipt, else the latest that took one."""
+        found = next(
+            (v for v in self.visits.values() if v.take_back_receipt == receipt_number), None
+        )
+        if found is not None:
+            return found
+        taken = [v for v in self.visits.values() if v.outcome is VisitOutcome.TAKEN_BACK]
+        return taken[-1] if taken else None
+
     def _signed_off(self, event: CustomerSignedOff) -> list[Reaction]:
         visit = self.visit(event.visit_id)
         if event.technician_id:
@@ -405,6 +513,10 @@ class Case(_State):
             self.chains.append(chain)
         else:
             chain.requests += 1
+            if not chain.dissatisfied_tasks:
+                chain.dissatisfied_tasks.append(chain.opened_by_task)
+        if task_id not in chain.dissatisfied_tasks:
+            chain.dissatisfied_tasks.append(task_id)
         return chain
 
     def satisfied(self, *, task_id: str, visit_id: str | None, at: datetime) -> RevisitChain | None:

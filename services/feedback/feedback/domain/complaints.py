@@ -85,7 +85,13 @@ def stage_due(
 
 @dataclass
 class Complaint:
-    """A customer's complaint and its way round the loop."""
+    """A customer's complaint and its way round the loop.
+
+    ``staff_fault_class`` is the class of staff fault alleged when the complaint was filed
+    (FBK-9), replaced by the class found when it closes at fault; a complaint closed *not* at fault
+    keeps the class that was alleged, for the record, and :attr:`cleared` tells it no longer counts
+    against anyone (the closure's own ``staff_fault_class`` is then None).
+    """
 
     complaint_id: str
     order_id: str
@@ -168,6 +174,12 @@ class Complaint:
             )
         )
         return complaint
+
+    @property
+    def cleared(self) -> bool:
+        """Closed with the finding that staff were not at fault (FBK-10): it does not count
+        against the technician or network in the quality figures (FBK-11)."""
+        return self.closure is not None and not self.closure.at_fault
 
     @property
     def current(self) -> StageRecord:
@@ -270,7 +282,8 @@ class Complaint:
             summary=summary,
             compensation=compensation,
         )
-        self.staff_fault_class = fault_class if at_fault else self.staff_fault_class
+        if at_fault:
+            self.staff_fault_class = fault_class
         self.current.left_at = now
         self.stages.append(
             StageRecord(stage=ComplaintStage.CLOSED, owner=owner, entered_at=now, due_at=None)

@@ -12,7 +12,12 @@ Definitions (all counts over the period, attributed to the visit's technician or
   the window after them / completed repairs;
 - satisfaction: mean of each item's scores, overall = the mean of the two item means (FBK-6);
 - call-back coverage: completed repairs with a scored call-back / completed repairs, with an
-  alarm below the policy minimum (8 %).
+  alarm below the policy minimum (8 %);
+- complaints by class (FBK-9, FBK-11): complaints filed in the period that count against the
+  technician or network, i.e. still open or closed at fault, by staff-fault class (``A``, ``B``,
+  ``C``; ``none`` when no staff fault was alleged), plus those closed *not* at fault under
+  ``not_at_fault``, so the values still add up to every complaint filed but a cleared one never
+  sits in a fault class; level 2 complaints likewise count only those not cleared.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from feedback.domain.findings import ConductFinding, FindingStatus
 from feedback.domain.policy import FeedbackPolicy
 
 UNASSIGNED = "unassigned"
+#: The key of ``complaints_by_class`` counting complaints closed with staff found not at fault.
+NOT_AT_FAULT = "not_at_fault"
 
 
 class GroupBy(StrEnum):
@@ -58,7 +65,7 @@ class Figures:
     ability_scores: list[int] = field(default_factory=list)
     confirmed_conduct: int = 0
     complaints_by_class: dict[str, int] = field(
-        default_factory=lambda: {"A": 0, "B": 0, "C": 0, "none": 0}
+        default_factory=lambda: {"A": 0, "B": 0, "C": 0, "none": 0, NOT_AT_FAULT: 0}
     )
     complaints_level_2: int = 0
     min_coverage_percent: int = 8
@@ -224,6 +231,10 @@ def compute(
             else complaint.network_id or CENTRE
         )
         for f in of(key_value):
+            if complaint.cleared:
+                # rule FBK-9/FBK-11: the finding cleared the staff, so no class counts against them
+                f.complaints_by_class[NOT_AT_FAULT] += 1
+                continue
             f.complaints_by_class[complaint.staff_fault_class or "none"] += 1
             f.complaints_level_2 += 1 if complaint.level == 2 else 0
 

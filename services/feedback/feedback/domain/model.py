@@ -10,8 +10,12 @@ from typing import Any
 #: The events (by name) feedback keeps on an order's file; it ignores the rest of the bus.
 EVENTS_OF_INTEREST: frozenset[str] = frozenset(
     {
-        # intake: the order, phone-only resolutions to call back on (FBK-1), reopening, cancelling
+        # intake: the order, its verified corrections and linked later reports (product, fault,
+        # emergency: the sampling class, FBK-4), phone-only resolutions to call back on (FBK-1),
+        # reopening, cancelling
         "OrderCreated",
+        "OrderVerified",
+        "DuplicateLinked",
         "OrderResolvedRemotely",
         "OrderReopened",
         "OrderCancelled",

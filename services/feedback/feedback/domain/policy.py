@@ -90,6 +90,9 @@ class FeedbackPolicy(BaseModel):
         default_factory=lambda: ["gas_pipe", "gas_meter", "gas_stove", "gas_water_heater"]
     )
     """FBK-4: product lines whose emergency repairs are gas-leak repairs."""
+    gas_leak_fault_codes: list[str] = Field(default_factory=lambda: ["gas_leak"])
+    """FBK-4: intake's fault codes (INT-7) that make a repair a gas-leak repair, whatever the
+    product line or the words of the description."""
     gas_leak_keywords: list[str] = Field(
         default_factory=lambda: ["gas leak", "燃气泄漏", "漏气", "煤气泄漏"]
     )
@@ -129,6 +132,8 @@ class FeedbackPolicy(BaseModel):
 
     sweep_every_seconds: int = Field(default=300, gt=0)
     """How often the sweeps (sampling, sign-offs, escalations) run."""
+    idempotency_key_ttl_hours: int = Field(default=24, gt=0)
+    """Idempotency-Key records of the write routes are kept this long."""
 
     @model_validator(mode="after")
     def _consistent(self) -> FeedbackPolicy:

@@ -14,6 +14,7 @@ from feedback.domain import commands
 from feedback.domain.callbacks import TaskStatus, satisfied_by_scores
 from feedback.domain.figures import GroupBy
 from feedback.domain.findings import FindingStatus
+from feedback.domain.policy import FeedbackPolicy
 from feedback.entrypoints.dependencies import (
     AdminDep,
     AgentDep,
@@ -60,7 +61,6 @@ from servicekit.auth import Principal
 from servicekit.idempotency import handle_idempotently
 from servicekit.problems import ProblemError, problem_responses
 
-IDEMPOTENCY_TTL = timedelta(hours=24)
 MAX_PERIOD_DAYS = 366
 
 router = APIRouter(prefix="/v1")
@@ -69,6 +69,7 @@ router = APIRouter(prefix="/v1")
 async def _idempotent(
     request: Request,
     principal: Principal,
+    policy: FeedbackPolicy,
     body: BaseModel,
     run: Callable[[], Awaitable[JSONResponse]],
 ) -> Response:
@@ -76,7 +77,7 @@ async def _idempotent(
         request,
         session_factory=request.app.state.runtime.session_factory,
         principal_id=principal.key_id,
-        ttl=IDEMPOTENCY_TTL,
+        ttl=timedelta(hours=policy.idempotency_key_ttl_hours),
         body=body.model_dump(mode="json"),
         run=run,
     )
@@ -93,8 +94,9 @@ async def _idempotent(
     summary="Read the events feedback recorded for an order",
 )
 async def read_order_events(order_id: str, uow: UowFactoryDep, principal: ReaderDep) -> Any:
-    """The events of interest to feedback (the order, remote resolutions, assignments, lateness,
-    revisits, how each visit ended, what the customer signed and what was charged) seen for the
+    """The events of interest to feedback (the order, its verification and linked later reports,
+    remote resolutions, assignments, lateness, revisits, how each visit ended, units taken back
+    and returned, what the customer signed and what was charged) seen for the
     order, oldest first, each with a short summary of its data.
 
     404 when feedback has seen no such event for the order.
@@ -251,7 +253,7 @@ async def record_call_back(
         )
         return JSONResponse(CallBackOut.from_domain(task, now).model_dump(mode="json"))
 
-    return await _idempotent(request, principal, body, run)
+    return await _idempotent(request, principal, policy, body, run)
 
 
 # -- sampling ------------------------------------------------------------------------------------
@@ -286,7 +288,12 @@ async def run_sampling(body: SamplingRunIn, bus: BusDep, principal: AdminDep) ->
     summary="File a complaint",
 )
 async def file_complaint(
-    body: ComplaintIn, request: Request, bus: BusDep, principal: AgentDep, now: NowDep
+    body: ComplaintIn,
+    request: Request,
+    bus: BusDep,
+    principal: AgentDep,
+    policy: PolicyDep,
+    now: NowDep,
 ) -> Response:
     """Accept a complaint on any channel, at any hour of any day (INT-9), classified by level
     (1 direct, 2 taken higher or to the media) and, when staff are alleged at fault, by class
@@ -312,7 +319,7 @@ async def file_complaint(
             headers={"Location": f"/v1/complaints/{complaint.complaint_id}"},
         )
 
-    return await _idempotent(request, principal, body, run)
+    return await _idempotent(request, principal, policy, body, run)
 
 
 @router.get(

@@ -330,7 +330,11 @@ class ComplaintOut(BaseModel):
     channel: Channel
     description: str
     level: int
-    staff_fault_class: str | None
+    staff_fault_class: str | None = Field(
+        description="The staff-fault class alleged when filed (FBK-9), or the class found when "
+        "closed at fault; a complaint closed not at fault keeps the alleged class for the record "
+        "(see `closure.at_fault`) and does not count against anyone in the quality figures."
+    )
     confirmed_by_customer: bool
     taken_by: str
     filed_at: datetime
@@ -581,8 +585,14 @@ class FiguresOut(BaseModel):
     repair_pass_rate: float | None
     satisfaction: SatisfactionOut
     confirmed_conduct_findings: int
-    complaints_by_class: dict[str, int]
-    complaints_level_2: int
+    complaints_by_class: dict[str, int] = Field(
+        description="Complaints filed in the period by staff-fault class (FBK-9): `A`, `B`, `C` "
+        "and `none` (no staff fault alleged) count those still open or closed at fault; those "
+        "closed not at fault are under `not_at_fault` and count against no one."
+    )
+    complaints_level_2: int = Field(
+        description="Level-2 complaints filed in the period, except those closed not at fault."
+    )
     call_back_coverage: CoverageOut
 
     @classmethod

@@ -272,7 +272,7 @@ async def _after_survey(
                 visit_id=None,
                 reason=f"customer dissatisfied at call-back {task.task_id} with desk business "
                 f"({desk_work}) by {clerk}",
-                dedupe_key=f"{case.order_id}:call-back:{task.task_id}",
+                dedupe_key=_call_back_issue_key(case.order_id, task.task_id),
                 uow=uow,
                 now=now,
                 policy=policy,
@@ -304,19 +304,28 @@ async def _after_survey(
             case,
             visit_id=visit_id,
             reason="customer dissatisfied at call-back",
-            dedupe_key=f"{case.order_id}:call-back:{task.task_id}",
+            dedupe_key=_call_back_issue_key(case.order_id, task.task_id),
             uow=uow,
             now=now,
             policy=policy,
             calendar=calendar,
         )
     else:
-        case.satisfied(task_id=task.task_id, visit_id=task.visit_id, at=now)
-        for issue in await uow.issues.search(
-            open_only=True, order_id=case.order_id, for_update=True
-        ):
-            issue.resolve(f"customer satisfied at call-back {task.task_id}", now)
-            await uow.issues.save(issue)
+        closed = case.satisfied(task_id=task.task_id, visit_id=task.visit_id, at=now)
+        if closed is not None:
+            # rule FBK-7: the customer is satisfied after the revisits, so the dissatisfaction
+            # this chain answers is solved; other issues of the order (a failed repair, work left
+            # unfinished, FBK-12) stay open until someone solves them.
+            keys = {
+                _call_back_issue_key(case.order_id, task_id)
+                for task_id in closed.dissatisfied_task_ids
+            }
+            for issue in await uow.issues.search(
+                open_only=True, order_id=case.order_id, for_update=True
+            ):
+                if issue.dedupe_key in keys:
+                    issue.resolve(f"customer satisfied at call-back {task.task_id}", now)
+                    await uow.issues.save(issue)
 
     # rule FBK-6: fair/poor answers on punctuality or dress are followed up
     for aspect, grade in survey.weak_grades.items():
@@ -357,6 +366,11 @@ async def _after_survey(
         policy=policy,
         attribution=(visit_id, technician_id, network_id),
     )
+
+
+def _call_back_issue_key(order_id: str, task_id: str) -> str:
+    """The dedupe key of the issue a dissatisfied call-back opens (FBK-12)."""
+    return f"{order_id}:call-back:{task_id}"
 
 
 async def _check_fee(
@@ -448,7 +462,8 @@ async def run_sampling(
             if case is None or case.cancelled:
                 continue
             visit = case.visits[visit_id]
-            assert visit.closed_at is not None
+            done_at = visit.work_done_at
+            assert done_at is not None
             records.append(
                 sampling.WorkRecord(
                     order_id=order_id,
@@ -456,7 +471,7 @@ async def run_sampling(
                     worker_id=visit.technician_id,
                     network_id=visit.network_id or case.network,
                     business_type=case.business_type(visit, policy),
-                    closed_at=visit.closed_at,
+                    closed_at=done_at,
                 )
             )
         desk_kinds = {work.work_id: work.kind for work in desk_work}
