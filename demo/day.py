@@ -729,8 +729,8 @@ class OrderRun:
         self.call_back(visit_id, self.order.survey)
 
     def not_home(self) -> None:
-        """Nobody home 25 minutes ago: knocked, phoned, note left; the centre rebooks, the
-        second visit repairs."""
+        """Nobody home 25 minutes ago: knocked every 30 s for 5 minutes, phoned, note left
+        (FLD-2); the centre rebooks, the second visit repairs."""
         t = _now()
         window = {"start": _iso(t - timedelta(minutes=60)), "end": _iso(t + timedelta(minutes=60))}
         visit_id = self.first_visit(window)
@@ -739,7 +739,13 @@ class OrderRun:
             visit_id,
             [
                 (t - timedelta(minutes=25), {"type": "arrive", "position": self.position()}),
-                (t - timedelta(minutes=24), {"type": "log_attempt", "kind": "door"}),
+                *[
+                    (
+                        t - timedelta(minutes=25) + timedelta(seconds=15 + 30 * n),
+                        {"type": "log_attempt", "kind": "door"},
+                    )
+                    for n in range(10)
+                ],
                 (
                     t - timedelta(minutes=20),
                     {"type": "log_attempt", "kind": "phone", "detail": "电话无人接听"},

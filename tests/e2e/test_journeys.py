@@ -886,16 +886,21 @@ def test_customer_not_home_is_rebooked_and_done(world: World) -> None:
     j.confirm_appointment(now - timedelta(minutes=30), now + timedelta(minutes=60))
     j.expect("AppointmentConfirmed")
     first = j.visit_id(1)
-    # FLD-2, recorded by the app offline: knock, phone after 5 minutes, leave a note.
+    # FLD-2, recorded by the app offline: a knock every 30 s for 5 minutes, then a call that
+    # does not reach the customer, then a note.
     arrived = now - timedelta(minutes=10)
+    knocks: list[tuple[datetime, dict[str, Any]]] = [
+        (arrived + timedelta(seconds=15 + 30 * n), {"type": "log_attempt", "kind": "door"})
+        for n in range(10)
+    ]
     steps: list[tuple[datetime, dict[str, Any]]] = [
         (
             now - timedelta(minutes=20),
             {"type": "depart", "eta": _iso(arrived), "kit_checked": KIT},
         ),
         (arrived, {"type": "arrive", "position": j.here()}),
-        (arrived + timedelta(seconds=30), {"type": "log_attempt", "kind": "door"}),
-        (arrived + timedelta(minutes=5), {"type": "log_attempt", "kind": "phone"}),
+        *knocks,
+        (arrived + timedelta(minutes=5, seconds=10), {"type": "log_attempt", "kind": "phone"}),
         (
             arrived + timedelta(minutes=6),
             {

@@ -237,17 +237,39 @@ async def test_fld_1_an_installation_takes_the_installation_kit(
     await ok(admin, "v-1", type="depart", eta=eta, kit_checked=kit)
 
 
-async def test_fld_2_not_home_is_refused_too_early_or_without_a_phone_call(
+async def knock_through_the_wait(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, clock: Clock, visit_id: str
+) -> None:
+    """FLD-2: knock (and log it) once per knock interval of the policy's wait."""
+    policy = runtime.app.state.policy
+    end = clock.now + timedelta(minutes=policy.not_home_after_minutes)
+    while clock.now < end:
+        await ok(client, visit_id, type="log_attempt", kind="door")
+        clock.advance(seconds=policy.door_knock_interval_seconds)
+
+
+async def test_fld_2_not_home_is_refused_too_early_without_knocking_or_without_a_phone_call(
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:
+    policy = runtime.app.state.policy
     await order(runtime, "o-1")
     await ok(admin, "v-1", type="depart", eta=T0.isoformat(), kit_checked=list(DEFAULT_KIT))
     await ok(admin, "v-1", type="arrive")
     await ok(admin, "v-1", type="log_attempt", kind="door")
-    clock.advance(minutes=4)
+    clock.advance(minutes=policy.not_home_after_minutes - 1)
     early = await act(admin, "v-1", type="not_home", note="请回电")
     assert early.status_code == 409 and early.json()["rule"] == "FLD-2"
-    clock.advance(minutes=2)
+    clock.advance(minutes=1)
+    await ok(admin, "v-1", type="log_attempt", kind="phone")
+    unknocked = await act(admin, "v-1", type="not_home", note="请回电")
+    assert unknocked.status_code == 409
+    assert unknocked.headers["content-type"].startswith("application/problem+json")
+    problem = unknocked.json()
+    assert problem["rule"] == "FLD-2" and "Knock again" in problem["detail"]
+    assert problem["knock_interval_seconds"] == policy.door_knock_interval_seconds
+    assert problem["unknocked_from"]
+
+    await knock_through_the_wait(runtime, admin, clock, "v-1")
     unphoned = await act(admin, "v-1", type="not_home", note="请回电")
     assert unphoned.status_code == 409 and "Phone" in unphoned.json()["detail"]
 
@@ -257,6 +279,78 @@ async def test_fld_2_not_home_is_refused_too_early_or_without_a_phone_call(
 
     assert body["state"] == "not_home" and body["not_home_note_ref"] == note
     assert (await published(runtime))[-2:] == ["CustomerNotHome", "VisitClosed"]
+
+
+async def test_fld_4_the_customer_declines_while_billings_quote_is_awaited(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1", warranty=WarrantyStatus.OUT_OF_WARRANTY)
+    await on_site(admin, clock, "v-1")
+    waiting = await ok(
+        admin, "v-1", type="diagnose", cause="点火针老化", parts=[{"part_no": "P-1", "name": "针"}]
+    )
+    assert waiting["state"] == "awaiting_consent" and "decline_quote" in waiting["allowed"]
+    requested = parse_data(
+        next(e for e in await outbox(runtime) if e.event_name == "QuoteRequested")
+    )
+
+    clock.advance(minutes=15)
+    body = await ok(admin, "v-1", type="decline_quote", reason="不等了")
+    await runtime.handle_event(
+        EventEnvelope.wrap(igniter_quote(requested.request_id))  # type: ignore[attr-defined]
+    )
+
+    assert body["state"] == "declined"
+    after = (await admin.get("/v1/visits/v-1")).json()
+    assert after["state"] == "declined" and after["quote"]["status"] == "declined"
+    assert after["quote"]["quote_id"] is None
+    names = await published(runtime)
+    assert "QuoteDeclined" not in names and names[-1] == "VisitClosed"
+    closed = next(e for e in await outbox(runtime) if e.event_name == "VisitClosed")
+    assert closed.data["outcome"] == "declined" and closed.data["paid_work"] is False
+
+
+async def test_fld_4_fld_5_a_visit_awaiting_the_quote_fails_and_is_rebooked(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1", warranty=WarrantyStatus.OUT_OF_WARRANTY)
+    await on_site(admin, clock, "v-1")
+    await ok(admin, "v-1", type="diagnose", cause="c", parts=[{"part_no": "P-1", "name": "针"}])
+
+    body = await ok(admin, "v-1", type="fail", reason="needs_second_visit", detail="收费标准未发布")
+
+    assert body["state"] == "failed"
+    assert (await published(runtime))[-2:] == ["RepairFailed", "VisitClosed"]
+
+
+async def test_fld_4_work_marked_chargeable_on_an_in_warranty_unit_is_quoted_as_not_covered(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1", warranty=WarrantyStatus.IN_WARRANTY)
+    await on_site(admin, clock, "v-1")
+
+    body = await ok(
+        admin,
+        "v-1",
+        type="diagnose",
+        cause="人为损坏",
+        chargeable=True,
+        work_items=[
+            {"kind": "fee", "description": "维修工时", "fee_code": "W02"},
+            {"kind": "part", "description": "点火针", "part_no": "P-1"},
+            {
+                "kind": "part",
+                "description": "密封圈",
+                "part_no": "P-2",
+                "covered_by_warranty": True,
+            },
+        ],
+    )
+
+    assert body["state"] == "awaiting_consent"
+    requested = next(e for e in await outbox(runtime) if e.event_name == "QuoteRequested")
+    assert requested.data["warranty_status"] == "in_warranty"
+    assert [i["covered_by_warranty"] for i in requested.data["items"]] == [False, False, True]
 
 
 async def test_fld_4_out_of_warranty_repair_needs_billings_quote_and_a_signed_acceptance(

@@ -48,6 +48,7 @@ from fieldwork.domain.visit import (
     EvidenceKind,
     MissingPartOption,
     NextStep,
+    QuoteStatus,
     Visit,
     VisitState,
 )
@@ -93,6 +94,20 @@ def inside(**kw: object) -> Visit:
         at=at(31), outcome=DoorOutcome.CUSTOMER_PRESENT, next_step=NextStep.PROCEED, id_shown=True
     )
     return visit
+
+
+def knock_through_the_wait(
+    visit: Visit, *, start: float = 30, policy: FieldworkPolicy = POLICY
+) -> float:
+    """FLD-2: a knock logged in every knock interval of the wait from minute ``start``; the
+    minute the wait ends."""
+    step = policy.door_knock_interval_seconds / 60
+    end = start + policy.not_home_after_minutes
+    minute = start
+    while minute < end:
+        visit.log_attempt(at=at(minute), kind=AttemptKind.DOOR)
+        minute += step
+    return end
 
 
 def upload(visit: Visit, kind: EvidenceKind, ref: str) -> str:
@@ -202,7 +217,7 @@ def test_fld_2_not_home_is_refused_earlier_than_5_minutes_after_arrival() -> Non
 
 def test_fld_2_not_home_is_refused_without_a_phone_attempt() -> None:
     visit = arrived()
-    visit.log_attempt(at=at(31), kind=AttemptKind.DOOR)
+    knock_through_the_wait(visit)
 
     with pytest.raises(RuleViolation, match="Phone the customer"):
         visit.record_not_home(at=at(40), policy=POLICY, note="请回电")
@@ -210,8 +225,7 @@ def test_fld_2_not_home_is_refused_without_a_phone_attempt() -> None:
 
 def test_fld_2_not_home_needs_a_note_and_stores_it() -> None:
     visit = arrived()
-    visit.log_attempt(at=at(31), kind=AttemptKind.DOOR)
-    visit.log_attempt(at=at(35), kind=AttemptKind.PHONE)
+    visit.log_attempt(at=at(knock_through_the_wait(visit)), kind=AttemptKind.PHONE)
     with pytest.raises(RuleViolation, match="note"):
         visit.record_not_home(at=at(36), policy=POLICY)
 
@@ -224,6 +238,84 @@ def test_fld_2_not_home_needs_a_note_and_stores_it() -> None:
     assert (event.waited_minutes, event.phoned, event.note_left) == (6, True, True)
     closed = visit.events[-1]
     assert isinstance(closed, VisitClosed) and closed.outcome is VisitOutcome.CUSTOMER_NOT_HOME
+
+
+def test_fld_2_not_home_is_refused_after_one_phone_call_and_no_knocking() -> None:
+    visit = arrived()
+    visit.log_attempt(at=at(35), kind=AttemptKind.PHONE)
+
+    with pytest.raises(RuleViolation) as refused:
+        visit.record_not_home(at=at(36), policy=POLICY, note="请回电")
+
+    assert refused.value.rule == "FLD-2" and "Knock again" in str(refused.value)
+    interval = timedelta(seconds=POLICY.door_knock_interval_seconds)
+    stretches = timedelta(minutes=POLICY.not_home_after_minutes) // interval
+    assert refused.value.extensions["unknocked_from"] == [
+        (at(30) + n * interval).isoformat() for n in range(stretches)
+    ]
+    assert refused.value.extensions["knock_interval_seconds"] == POLICY.door_knock_interval_seconds
+    assert visit.state is VisitState.ARRIVED
+
+
+def test_fld_2_not_home_is_refused_when_one_knock_interval_of_the_wait_has_no_knock() -> None:
+    visit = arrived()
+    knock_through_the_wait(visit)
+    skipped = at(32)
+    visit.attempts = [a for a in visit.attempts if a.at != skipped]
+    visit.log_attempt(at=at(35), kind=AttemptKind.PHONE)
+
+    with pytest.raises(RuleViolation) as refused:
+        visit.record_not_home(at=at(36), policy=POLICY, note="请回电")
+
+    assert refused.value.extensions["unknocked_from"] == [skipped.isoformat()]
+
+
+def test_fld_2_after_a_gap_in_the_knocking_the_wait_starts_again() -> None:
+    visit = arrived()
+    visit.log_attempt(at=at(30), kind=AttemptKind.DOOR)
+    restart = 33.0
+    knocked_until = knock_through_the_wait(visit, start=restart)
+    visit.log_attempt(at=at(restart + 2), kind=AttemptKind.PHONE)
+
+    with pytest.raises(RuleViolation, match="Phone the customer") as refused:
+        visit.record_not_home(at=at(knocked_until), policy=POLICY, note="请回电")
+    assert refused.value.extensions["phone_from"] == at(knocked_until).isoformat()
+
+    visit.log_attempt(at=at(knocked_until), kind=AttemptKind.PHONE)
+    visit.record_not_home(at=at(knocked_until + 1), policy=POLICY, note="请回电")
+    assert visit.state is VisitState.NOT_HOME
+
+
+def test_fld_2_the_call_comes_after_the_knocking_and_must_not_have_reached_the_customer() -> None:
+    visit = arrived()
+    visit.log_attempt(at=at(31), kind=AttemptKind.PHONE)
+    knocked_until = knock_through_the_wait(visit)
+    visit.log_attempt(at=at(knocked_until), kind=AttemptKind.PHONE, reached=True)
+
+    with pytest.raises(RuleViolation, match="Phone the customer"):
+        visit.record_not_home(at=at(knocked_until + 1), policy=POLICY, note="请回电")
+
+    visit.log_attempt(at=at(knocked_until + 1), kind=AttemptKind.PHONE)
+    visit.record_not_home(at=at(knocked_until + 2), policy=POLICY, note="请回电")
+    assert visit.state is VisitState.NOT_HOME
+
+
+def test_fld_2_the_knock_interval_and_the_wait_come_from_the_policy() -> None:
+    sparse = FieldworkPolicy(
+        door_knock_interval_seconds=POLICY.door_knock_interval_seconds * 3,
+        not_home_after_minutes=POLICY.not_home_after_minutes,
+    )
+    knocks = -(-sparse.not_home_after_minutes * 60 // sparse.door_knock_interval_seconds)
+    visit = arrived()
+    knocked_until = knock_through_the_wait(visit, policy=sparse)
+    visit.log_attempt(at=at(knocked_until), kind=AttemptKind.PHONE)
+    assert len(visit.attempts) == knocks + 1
+
+    with pytest.raises(RuleViolation, match=f"every {POLICY.door_knock_interval_seconds} s"):
+        visit.record_not_home(at=at(knocked_until), policy=POLICY, note="请回电")
+    visit.record_not_home(at=at(knocked_until), policy=sparse, note="请回电")
+
+    assert visit.state is VisitState.NOT_HOME
 
 
 def test_fld_3_a_housekeeper_who_cannot_reach_the_customer_means_rebook() -> None:
@@ -318,6 +410,121 @@ def test_fld_4_declined_ends_the_visit_declined() -> None:
     assert types(visit)[-2:] == ["QuoteDeclined", "VisitClosed"]
     with pytest.raises(IllegalTransition):
         visit.start_repair(at=at(43))
+
+
+def awaiting_quote() -> Visit:
+    """Chargeable work diagnosed; billing has not issued the quote (no schedule, or down)."""
+    visit = inside(warranty_status=WarrantyStatus.OUT_OF_WARRANTY)
+    visit.diagnose(at=at(40), cause="点火针老化", parts=[PART])
+    assert visit.state is VisitState.AWAITING_CONSENT
+    return visit
+
+
+def test_fld_4_the_customer_may_decline_while_billings_quote_is_still_awaited() -> None:
+    visit = awaiting_quote()
+    assert "decline_quote" in visit.allowed_actions()
+
+    visit.decline_quote(at=at(55), reason="不等了，不修")
+
+    assert visit.state is VisitState.DECLINED
+    assert visit.quote is not None and visit.quote.status is QuoteStatus.DECLINED
+    assert visit.quote.decline_reason == "不等了，不修"
+    # QuoteDeclined needs a quote id there is none of: VisitClosed tells scheduling/feedback.
+    assert "QuoteDeclined" not in types(visit)
+    closed = visit.events[-1]
+    assert isinstance(closed, VisitClosed) and closed.outcome is VisitOutcome.DECLINED
+    assert closed.paid_work is False
+    late = visit.quote_issued(
+        quote_id="q-1",
+        request_id=visit.quote.request_id,
+        lines=[],
+        total=Decimal("80.00"),
+        schedule_version="2026-01",
+    )
+    assert late is False and visit.quote.quote_id is None
+    with pytest.raises(IllegalTransition):
+        visit.start_repair(at=at(56))
+
+
+def test_fld_4_a_decline_before_the_quote_names_no_quote_and_asks_no_discount() -> None:
+    visit = awaiting_quote()
+
+    with pytest.raises(RuleViolation, match="not issued") as unknown:
+        visit.decline_quote(at=at(55), quote_id="q-1")
+    with pytest.raises(RuleViolation) as discount:
+        visit.decline_quote(at=at(55), discount_requested=True)
+
+    assert unknown.value.rule == "FLD-4" and discount.value.rule == "BIL-8"
+    assert visit.state is VisitState.AWAITING_CONSENT and "VisitClosed" not in types(visit)
+
+
+def test_fld_4_declining_without_naming_the_issued_quote_declines_that_quote() -> None:
+    visit = quoted()
+
+    visit.decline_quote(at=at(42))
+
+    assert types(visit)[-2:] == ["QuoteDeclined", "VisitClosed"]
+    assert visit.events[-2].quote_id == "q-1"  # type: ignore[attr-defined]
+
+
+def test_fld_4_fld_5_a_visit_awaiting_the_quote_can_end_unfinished_and_be_rebooked() -> None:
+    failed = awaiting_quote()
+    assert {"fail", "missing_part"} <= set(failed.allowed_actions())
+
+    failed.fail(at=at(60), reason=RepairFailureReason.NEEDS_SECOND_VISIT, detail="收费标准未发布")
+
+    assert failed.state is VisitState.FAILED
+    assert types(failed)[-2:] == ["RepairFailed", "VisitClosed"]
+    assert failed.events[-1].outcome is VisitOutcome.UNFINISHED  # type: ignore[attr-defined]
+
+    rebooked = awaiting_quote()
+    rebooked.missing_part(at=at(60), option=MissingPartOption.REBOOK, parts=[PART])
+
+    assert rebooked.state is VisitState.REBOOK
+    event = rebooked.events[-2]
+    assert isinstance(event, RepairFailed) and event.reason is RepairFailureReason.MISSING_PART
+
+
+def test_fld_5_a_part_fetched_while_awaiting_the_quote_returns_to_awaiting_consent() -> None:
+    visit = awaiting_quote()
+
+    visit.missing_part(at=at(45), option=MissingPartOption.FETCH, parts=[PART])
+    visit.resume(at=at(70))
+
+    assert visit.state is VisitState.AWAITING_CONSENT
+    with pytest.raises(RuleViolation) as refused:
+        visit.start_repair(at=at(71))
+    assert refused.value.rule == "FLD-4"
+
+
+def test_fld_4_fld_6_no_take_back_of_chargeable_work_before_consent() -> None:
+    visit = awaiting_quote()
+
+    with pytest.raises(IllegalTransition):
+        visit.take_unit_back(
+            at=at(60),
+            receipt_number="R-1",
+            appearance="外观完好",
+            photo_refs=[upload(visit, EvidenceKind.PHOTO, "p")],
+            promised_return_date=date(2026, 3, 9),
+            today=date(2026, 3, 2),
+        )
+
+
+def test_fld_4_work_marked_chargeable_in_warranty_goes_to_billing_as_not_covered() -> None:
+    visit = inside(warranty_status=WarrantyStatus.IN_WARRANTY)
+
+    visit.diagnose(
+        at=at(40),
+        cause="人为损坏",
+        parts=[PART, PART.model_copy(update={"covered_by_warranty": True})],
+        chargeable=True,
+    )
+
+    request = visit.events[-1]
+    assert isinstance(request, QuoteRequested)
+    assert [i.covered_by_warranty for i in request.items] == [False, True]
+    assert visit.state is VisitState.AWAITING_CONSENT
 
 
 # -- FLD-5 ---------------------------------------------------------------------------------------

@@ -192,10 +192,13 @@ class AcceptQuote(_Action):
 
 
 class DeclineQuote(_Action):
-    """No consent: no work, the visit ends declined (FLD-4)."""
+    """No consent: no work, the visit ends declined (FLD-4), also while billing's quote is still
+    awaited (then without `quote_id`)."""
 
     type: Literal["decline_quote"] = "decline_quote"
-    quote_id: ShortText
+    quote_id: ShortText | None = None
+    """The issued quote declined; omitted before billing has issued one (or to decline the
+    one issued, whichever it is)."""
     reason: Text | None = None
     discount_requested: bool = False
 

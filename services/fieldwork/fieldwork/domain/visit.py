@@ -78,6 +78,10 @@ ENDED = frozenset(
 )
 _WORK = frozenset({S.DIAGNOSING, S.REPAIRING, S.TESTING})
 _SIGNABLE = frozenset({S.COMPLETED, S.TAKEN_BACK, S.FAILED, S.DECLINED, S.REBOOK})
+#: FLD-4/FLD-5: waiting for billing's quote (none published, billing down) must not strand the
+#: technician: the visit can still end unfinished (rebooked) from there. Take-back stays out: the
+#: workshop would then do chargeable work the customer never consented to.
+_ENDS_UNFINISHED = _WORK | {S.AWAITING_CONSENT}
 
 #: Every action a technician can take, and the states it is possible in.
 ACTIONS: dict[str, frozenset[VisitState]] = {
@@ -91,7 +95,7 @@ ACTIONS: dict[str, frozenset[VisitState]] = {
     "decline_quote": frozenset({S.AWAITING_CONSENT}),
     "start_repair": frozenset({S.DIAGNOSING}),
     "record_work": frozenset({S.REPAIRING}),
-    "missing_part": frozenset({S.DIAGNOSING, S.REPAIRING}),
+    "missing_part": frozenset({S.DIAGNOSING, S.REPAIRING, S.AWAITING_CONSENT}),
     "resume": frozenset({S.PAUSED}),
     "escalate": _WORK | {S.AWAITING_CONSENT},
     "refuse_take_back": _WORK,
@@ -100,7 +104,7 @@ ACTIONS: dict[str, frozenset[VisitState]] = {
     "reexamine": frozenset({S.TESTING}),
     "complete_repair": frozenset({S.REPAIRING, S.TESTING}),
     "complete_installation": _WORK,
-    "fail": _WORK,
+    "fail": _ENDS_UNFINISHED,
     "request_centre_decision": ON_SITE,
     "report_damage": ON_SITE | ENDED - {S.CANCELLED},
     "safety_incident": ON_SITE | {S.DEPARTED},
@@ -243,6 +247,9 @@ class Quote(_Part):
     schedule_version: str | None = None
     signature_ref: str | None = None
     decided_at: datetime | None = None
+    decline_reason: str | None = None
+    """Why the customer declined; kept here too, as a decline before the quote is issued
+    publishes no QuoteDeclined to carry it (FLD-4)."""
 
 
 class WorkStep(_Part):
@@ -665,11 +672,13 @@ class Visit(BaseModel):
         note_photo_ref: str | None = None,
         neighbours_asked: bool = False,
     ) -> None:
-        """Nobody home: refused earlier than the wait after arrival, or without a phone attempt;
-        the note left (text or photo) is stored (FLD-2)."""
+        """Nobody home: refused earlier than the wait after arrival, without a knock logged in
+        every knock interval of that wait, or without a phone call after it that did not reach
+        the customer; the note left (text or photo) is stored (FLD-2)."""
         self._check("not_home")
         arrived = self.arrived_at or at
-        earliest = arrived + timedelta(minutes=policy.not_home_after_minutes)
+        wait = timedelta(minutes=policy.not_home_after_minutes)
+        earliest = arrived + wait
         if at < earliest:
             raise RuleViolation(
                 "FLD-2",
@@ -677,9 +686,35 @@ class Visit(BaseModel):
                 f"phone the customer first",
                 earliest_at=earliest.isoformat(),
             )
+        knocked_until = self._knocking_done_at(arrived=arrived, at=at, policy=policy)
+        if knocked_until is None:
+            # rule FLD-2: nobody answers -> knock again every interval, for the whole wait.
+            gap = self._unknocked(start=arrived, end=earliest, at=at, policy=policy)
+            raise RuleViolation(
+                "FLD-2",
+                f"Knock again every {policy.door_knock_interval_seconds} s for "
+                f"{policy.not_home_after_minutes} min, logging each knock (log_attempt, "
+                f"kind door), before phoning: no knock logged from {gap[0].isoformat()}; after "
+                "a gap the wait starts again",
+                knock_interval_seconds=policy.door_knock_interval_seconds,
+                knock_minutes=policy.not_home_after_minutes,
+                unknocked_from=[g.isoformat() for g in gap],
+            )
+        # rule FLD-2: after the knocking, phone; "not home" is for a customer it did not reach.
+        unreached_call = any(
+            a.kind is AttemptKind.PHONE and not a.reached and knocked_until <= a.at <= at
+            for a in self.attempts
+        )
+        if policy.not_home_requires_phone_attempt and not unreached_call:
+            raise RuleViolation(
+                "FLD-2",
+                f"Phone the customer after the {policy.not_home_after_minutes} min of knocking "
+                f"(from {knocked_until.isoformat()}) and log the call that did not reach them "
+                "before recording 'not home'; a customer reached on the phone is a door "
+                "outcome (FLD-3)",
+                phone_from=knocked_until.isoformat(),
+            )
         phoned = any(a.kind is AttemptKind.PHONE and a.at <= at for a in self.attempts)
-        if policy.not_home_requires_phone_attempt and not phoned:
-            raise RuleViolation("FLD-2", "Phone the customer before recording 'not home'")
         if not (note and note.strip()) and note_photo_ref is None:
             raise RuleViolation("FLD-2", "Leave a note (its text or a photo of it) at the door")
         if note_photo_ref is not None:
@@ -701,6 +736,41 @@ class Visit(BaseModel):
             )
         )
         self._end(S.NOT_HOME, VisitOutcome.CUSTOMER_NOT_HOME, at)
+
+    def _unknocked(
+        self, *, start: datetime, end: datetime, at: datetime, policy: FieldworkPolicy
+    ) -> list[datetime]:
+        """The starts of the knock intervals from ``start`` to ``end`` with no knock logged by
+        ``at`` (FLD-2); a wait of zero still needs one knock."""
+        knocks = [a.at for a in self.attempts if a.kind is AttemptKind.DOOR and a.at <= at]
+        if end <= start:
+            return [] if any(start <= k for k in knocks) else [start]
+        interval = timedelta(seconds=policy.door_knock_interval_seconds)
+        missing: list[datetime] = []
+        begin = start
+        while begin < end:
+            stop = min(begin + interval, end)
+            if not any(begin <= k < stop or k == stop == end for k in knocks):
+                missing.append(begin)
+            begin = stop
+        return missing
+
+    def _knocking_done_at(
+        self, *, arrived: datetime, at: datetime, policy: FieldworkPolicy
+    ) -> datetime | None:
+        """The end of the first full wait with a knock in every interval, from arrival or,
+        after a gap, from a later knock (FLD-2); None when there is none by ``at``."""
+        wait = timedelta(minutes=policy.not_home_after_minutes)
+        starts = sorted(
+            {arrived}
+            | {a.at for a in self.attempts if a.kind is AttemptKind.DOOR and arrived < a.at}
+        )
+        for start in starts:
+            if start + wait > at:
+                break
+            if not self._unknocked(start=start, end=start + wait, at=at, policy=policy):
+                return start + wait
+        return None
 
     def diagnose(
         self,
@@ -748,6 +818,16 @@ class Visit(BaseModel):
             if chargeable is not None
             else (status is not WarrantyStatus.IN_WARRANTY or excluded)
         )
+        if chargeable:
+            # rule FLD-4/BIL-1: the technician found the work chargeable (misuse, damage) on a
+            # unit billing may know as in warranty; an item left undecided would be priced as
+            # covered (free) and the customer consent to 0.00. Items that say otherwise keep it.
+            items = [
+                item
+                if item.covered_by_warranty is not None
+                else item.model_copy(update={"covered_by_warranty": False})
+                for item in items
+            ]
         if is_chargeable and not items and not take_back_needed:
             raise RuleViolation(
                 "FLD-4", "Chargeable work needs its work items (or parts) for billing to quote"
@@ -866,29 +946,57 @@ class Visit(BaseModel):
             )
         )
 
+    def _declinable_quote(self, quote_id: str | None, *, discount_requested: bool) -> Quote:
+        quote = self.quote
+        if quote is None:
+            raise RuleViolation("FLD-4", "No quote was requested: there is nothing to decline")
+        if quote.status is QuoteStatus.ISSUED:
+            return quote if quote_id is None else self._issued_quote(quote_id)
+        if quote_id is not None:
+            raise RuleViolation(
+                "FLD-4",
+                f"Billing has not issued quote {quote_id}: decline without a quote_id",
+                quote_id=quote_id,
+            )
+        if discount_requested:
+            # rule BIL-8: a reduction is of a price; with no quote there is none to reduce.
+            raise RuleViolation(
+                "BIL-8",
+                "No quote has been issued yet: there is no price to ask a reduction of",
+                field="discount_requested",
+            )
+        return quote
+
     def decline_quote(
         self,
         *,
         at: datetime,
-        quote_id: str,
+        quote_id: str | None = None,
         reason: str | None = None,
         discount_requested: bool = False,
     ) -> None:
-        """No consent, no work: the visit ends declined (FLD-4)."""
+        """No consent, no work: the visit ends declined (FLD-4).
+
+        The customer may decline before billing has issued the quote (no fee schedule
+        published, billing down): there is then no quote id, so no QuoteDeclined (its
+        ``quote_id`` is required); VisitClosed with outcome *declined* tells the others, and a
+        quote issued afterwards is ignored. ``quote_id`` omitted declines the issued quote."""
         self._check("decline_quote")
-        quote = self._issued_quote(quote_id)
+        quote = self._declinable_quote(quote_id, discount_requested=discount_requested)
         self._check("decline_quote", at)
         quote.status = QuoteStatus.DECLINED
         quote.decided_at = at
-        self.events.append(
-            QuoteDeclined(
-                order_id=self.order_id,
-                visit_id=self.visit_id,
-                quote_id=quote_id,
-                reason=reason,
-                discount_requested=discount_requested,
+        quote.decline_reason = reason
+        if quote.quote_id is not None:
+            self.events.append(
+                QuoteDeclined(
+                    order_id=self.order_id,
+                    visit_id=self.visit_id,
+                    quote_id=quote.quote_id,
+                    reason=reason,
+                    discount_requested=discount_requested,
+                )
             )
-        )
         self._end(S.DECLINED, VisitOutcome.DECLINED, at)
 
     def start_repair(self, *, at: datetime) -> None:
