@@ -145,6 +145,18 @@ def test_bil_1_a_request_waits_until_the_product_lines_schedule_is_published() -
     assert account.state.requests[0].waiting_for == "product line"
 
 
+def test_bil_1_a_visit_that_ended_without_its_quote_drops_the_waiting_request() -> None:
+    account = BillingAccount(order_id="o-1", product_line="water_heater")
+    for visit_id in ("v-1", "v-2"):
+        account.request_quote(
+            QuoteRequest(request_id=f"r-{visit_id}", visit_id=visit_id, items=[], requested_at=NOW)
+        )
+    account.visit_closed(at=NOW, paid_work=False, coordination_ticket=False, visit_id="v-1")
+    assert [r.visit_id for r in account.state.requests] == ["v-2"]
+    account.visit_closed(at=NOW, paid_work=False, coordination_ticket=False, visit_id="v-2")
+    assert not account.pending
+
+
 def test_bil_1_the_warranty_status_travels_and_unknown_never_erases_it() -> None:
     account = BillingAccount(order_id="o-1")
     account.learn_warranty(WarrantyStatus.IN_WARRANTY)

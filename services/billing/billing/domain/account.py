@@ -252,8 +252,19 @@ class BillingAccount:
         if installed_on is not None:
             self.state.installed_on = installed_on
 
-    def visit_closed(self, *, at: datetime, paid_work: bool, coordination_ticket: bool) -> None:
-        """The latest end of the order, for retention (BIL-11)."""
+    def visit_closed(
+        self,
+        *,
+        at: datetime,
+        paid_work: bool,
+        coordination_ticket: bool,
+        visit_id: str | None = None,
+    ) -> None:
+        """The latest end of the order, for retention (BIL-11). A quote request of the visit
+        still waiting for a fee schedule is dropped: the visit ended without it (the customer
+        declined before it came, or the work stopped), so no one would answer its quote."""
+        if visit_id is not None:
+            self.state.requests = [r for r in self.state.requests if r.visit_id != visit_id]
         self.ended_at = at if self.ended_at is None else max(self.ended_at, at)
         self.paid_work = self.paid_work or paid_work
         self.coordination_ticket = self.coordination_ticket or coordination_ticket

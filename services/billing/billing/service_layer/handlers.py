@@ -187,6 +187,7 @@ async def _apply(
                 at=payload.closed_at,
                 paid_work=payload.paid_work,
                 coordination_ticket=payload.coordination_ticket,
+                visit_id=payload.visit_id,
             )
         case fieldwork.CoordinationTicketOpened():
             account.coordination_ticket_opened()
