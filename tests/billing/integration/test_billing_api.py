@@ -50,6 +50,8 @@ from contracts.intake import OrderCreated, OrderVerified
 from contracts.registry import parse_data
 from contracts.scheduling import OrderAssigned, OrderReassigned
 from servicekit.auth import generate_key, issued_event
+from servicekit.db import aware
+from servicekit.idempotency import IdempotencyRecord
 from servicekit.outbox import OutboxMessage
 from servicekit.runtime import ServiceRuntime
 
@@ -871,3 +873,21 @@ async def test_bil_12_a_network_that_names_its_own_technician_still_holds_the_or
     partner = await key(runtime, "partner", network_id="net-9")
     charge = await client.get("/v1/orders/o-7/charge", headers=partner)
     assert charge.status_code == 200, charge.text
+
+
+async def test_idempotency_keys_are_kept_as_long_as_the_policy_says(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    policy = runtime.app.state.policy.model_copy(update={"idempotency_key_ttl_hours": 2})
+    monkeypatch.setattr(runtime.app.state, "policy", policy)
+    paid = await client.post(
+        "/v1/orders/o-1/payments",
+        json={"method": "mobile", "amount": "50.00"},
+        headers={"Idempotency-Key": "pay-1"},
+    )
+    assert paid.status_code == 201, paid.text
+    async with runtime.session_factory() as session:
+        [record] = (await session.execute(select(IdempotencyRecord))).scalars().all()
+    assert aware(record.expires_at) - aware(record.created_at) == timedelta(hours=2)

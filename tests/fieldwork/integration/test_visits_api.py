@@ -31,6 +31,8 @@ from contracts.scheduling import OrderAssigned, RevisitBooked, RevisitReason
 from fieldwork.adapters.report import find_cjk_font
 from fieldwork.domain.policy import DEFAULT_KIT
 from servicekit.auth import generate_key, issued_event
+from servicekit.db import aware
+from servicekit.idempotency import IdempotencyRecord
 from servicekit.outbox import OutboxMessage
 from servicekit.runtime import ServiceRuntime
 
@@ -809,3 +811,29 @@ async def test_take_back_journey_shows_every_step_on_the_orders_timeline_at_inta
         "UnitReturned",
     ):
         assert step in steps, step
+
+
+async def test_idempotency_keys_are_kept_as_long_as_the_policy_says(
+    runtime: ServiceRuntime,
+    admin: httpx.AsyncClient,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await order(runtime, "o-1")
+    policy = runtime.app.state.policy.model_copy(update={"idempotency_key_ttl_hours": 2})
+    monkeypatch.setattr(runtime.app.state, "policy", policy)
+    departed = await admin.post(
+        "/v1/visits/v-1/actions",
+        json={
+            "action": {
+                "type": "depart",
+                "eta": (clock.now + timedelta(minutes=30)).isoformat(),
+                "kit_checked": list(DEFAULT_KIT),
+            }
+        },
+        headers={"Idempotency-Key": "depart-1"},
+    )
+    assert departed.status_code == 200, departed.text
+    async with runtime.session_factory() as session:
+        [record] = (await session.execute(select(IdempotencyRecord))).scalars().all()
+    assert aware(record.expires_at) - aware(record.created_at) == timedelta(hours=2)

@@ -13,6 +13,10 @@ class BillingPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    idempotency_key_ttl_hours: int = Field(
+        default=24, ge=1, description="Idempotency-Key records are kept this long."
+    )
+
     unknown_warranty_is_covered: bool = True
     """BIL-1: work on an order whose warranty status is unknown is quoted as covered (when in
     doubt, charge the lower amount)."""

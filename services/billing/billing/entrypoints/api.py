@@ -49,7 +49,6 @@ from servicekit.problems import ProblemError, problem_responses
 
 router = APIRouter(prefix="/v1")
 
-IDEMPOTENCY_TTL = timedelta(hours=24)
 ProductLine = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -87,7 +86,7 @@ async def _idempotent(
         request,
         session_factory=request.app.state.runtime.session_factory,
         principal_id=principal.key_id,
-        ttl=IDEMPOTENCY_TTL,
+        ttl=timedelta(hours=request.app.state.policy.idempotency_key_ttl_hours),
         body=body,
         run=respond,
     )

@@ -33,6 +33,10 @@ class FieldworkPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    idempotency_key_ttl_hours: int = Field(
+        default=24, ge=1, description="Idempotency-Key records are kept this long."
+    )
+
     kit_lists: dict[str, list[str]] = Field(default_factory=_default_kits)
     """FLD-1: the kit list per job type (the order's product line, or `installation`); `default`
     applies to any other job type."""

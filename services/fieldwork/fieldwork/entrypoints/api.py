@@ -50,7 +50,6 @@ from servicekit.idempotency import handle_idempotently
 from servicekit.problems import problem_responses
 
 router = APIRouter(prefix="/v1")
-IDEMPOTENCY_TTL = timedelta(hours=24)
 
 
 @router.get(
@@ -168,7 +167,7 @@ async def act_on_visit(
         request,
         session_factory=request.app.state.runtime.session_factory,
         principal_id=actor.key_id,
-        ttl=IDEMPOTENCY_TTL,
+        ttl=timedelta(hours=request.app.state.policy.idempotency_key_ttl_hours),
         body=body.model_dump(mode="json"),
         run=run,
     )
