@@ -92,10 +92,13 @@ STATUS_AFTER_EVENT: dict[str, OrderStatus] = {
 
 #: Events that move the status only from these: a correction verified after assignment does
 #: not put the order back before its assignment, and a call-back made while the unit is in the
-#: workshop or a revisit is due does not mark the order done.
+#: workshop or a revisit is due does not mark the order done. (A visit that ended with no work,
+#: the quote declined say, leaves the order on site until its call-back.)
 ONLY_FROM: dict[str, frozenset[OrderStatus]] = {
     "OrderVerified": frozenset({OrderStatus.RECEIVED}),
-    "FollowUpCompleted": frozenset({OrderStatus.COMPLETED, OrderStatus.RESOLVED_REMOTELY}),
+    "FollowUpCompleted": frozenset(
+        {OrderStatus.COMPLETED, OrderStatus.RESOLVED_REMOTELY, OrderStatus.ON_SITE}
+    ),
 }
 
 #: Once an order is here, only an explicit reopening moves it again.
