@@ -564,6 +564,49 @@ async def test_sch_1_an_order_placed_while_the_replan_solves_keeps_the_plan_off_
     assert not (await _plan(harness))["dirty"]
 
 
+def _edit_technician(technician_id: str, **changes: Any) -> Any:
+    async def edit(uow: SchedulingUnitOfWork) -> Technician:
+        async with uow:
+            tech = await uow.technicians.get(technician_id)
+        assert tech is not None
+        return await handlers.save_technician(
+            commands.SaveTechnician(technician=dataclasses.replace(tech, **changes), create=False),
+            uow=uow,
+        )
+
+    return edit
+
+
+async def test_sch_1_sch_12_a_move_to_a_technician_edited_out_while_the_replan_solves_is_held_back(
+    harness: Harness, database_url: str
+) -> None:
+    await harness.add_technician("far", home=near(DONGYING, north_km=30))
+    await harness.add_technician("near", home=near(DONGYING, north_km=1))
+    await harness.feed(created("o1", preferred=[window(14)]))
+    moved = await harness.client.post(
+        "/v1/orders/o1/assignment", json={"technician_id": "far", "reason": "by hand"}
+    )
+    assert moved.status_code == 200, moved.text
+    await _mark_plan_dirty(harness)
+    # The solver moves o1 to "near"; meanwhile "near" joins a partner network and another area.
+    edited = _commit_elsewhere(
+        database_url, _edit_technician("near", network_id="n2", areas=["Binzhou"])
+    )
+
+    assert await _replan(harness, _Solver(meanwhile=edited))(lambda: _uow(harness)) == 1
+
+    stored = await _stored(harness, "o1")
+    assert (stored.technician_id, stored.network_id) == ("far", None)
+    assert not [
+        e for e in await harness.published("OrderReassigned") if e.reassigned_by == handlers.PLANNER
+    ]
+    assert (await _plan(harness))["dirty"]
+    # The re-plan, solved on the technicians as they now are, leaves o1 with "far".
+    assert await _replan(harness, _Solver())(lambda: _uow(harness)) == 1
+    assert (await _stored(harness, "o1")).technician_id == "far"
+    assert not (await _plan(harness))["dirty"]
+
+
 async def test_sch_9_an_emergency_inserted_while_the_day_is_optimised_stays_in_the_plan(
     harness: Harness,
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,12 @@ import yaml
 from scheduling_support import ADMIN_KEY, DONGYING, Harness, created, local, near, window
 from support.waiting import wait_until
 
-from contracts.common import ServiceType
+from contracts.common import ServiceType, TimeWindow
 from contracts.feedback import RevisitRequested
 from contracts.fieldwork import (
+    CustomerNotHome,
+    InstallationCompleted,
+    RepairCompleted,
     RepairFailed,
     RepairFailureReason,
     TechnicianArrived,
@@ -238,6 +241,74 @@ async def test_sch_8_a_technician_reads_only_their_own_jobs(harness: Harness) ->
     assert handed.status_code == 403
 
 
+async def test_sch_8_a_technician_cannot_hand_the_order_to_a_colleague_by_booking_for_them(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    await harness.add_technician("t2", home=near(DONGYING, north_km=1))
+    await harness.feed(created("o1"))
+    holder = (await harness.order("o1"))["technician_id"]
+    colleague = "t2" if holder == "t1" else "t1"
+    mine = await harness.key("technician", technician_id=holder)
+
+    handed = await harness.client.post(
+        "/v1/orders/o1/appointment",
+        json={**_w(window(14)), "technician_id": colleague},
+        headers=mine,
+    )
+
+    assert handed.status_code == 403, handed.text
+    assert handed.headers["content-type"].startswith("application/problem+json")
+    assert (await harness.order("o1"))["technician_id"] == holder
+    assert await harness.published("OrderReassigned") == []
+    # booking for themselves (named or not) is theirs to do
+    for body in ({**_w(window(14)), "technician_id": holder}, _w(window(16))):
+        booked = await harness.client.post("/v1/orders/o1/appointment", json=body, headers=mine)
+        assert booked.status_code == 200, booked.text
+        assert booked.json()["technician_id"] == holder
+
+
+async def test_sch_12_a_network_books_its_order_only_for_its_own_technicians(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("centre", skills=["water_heater", "water_purifier"])
+    await harness.add_technician("t-n2", skills=["water_purifier"], network_id="n2")
+    for network in ("n1", "n2"):
+        response = await harness.client.post(
+            "/v1/networks",
+            json={"network_id": network, "name": network, "skills": ["*"], "areas": ["*"]},
+        )
+        assert response.status_code == 201, response.text
+    await harness.feed(created("o1", line="water_purifier"))
+    o1 = await harness.client.post(
+        "/v1/orders/o1/assignment", json={"network_id": "n1", "reason": "n1 serves it"}
+    )
+    assert o1.status_code == 200 and o1.json()["network_id"] == "n1", o1.text
+    partner = await harness.key("partner", network_id="n1")
+
+    for named in ("centre", "t-n2"):
+        handed = await harness.client.post(
+            "/v1/orders/o1/appointment",
+            json={**_w(window(14)), "technician_id": named},
+            headers=partner,
+        )
+        assert handed.status_code == 403, handed.text
+    unnamed = await harness.client.post(
+        "/v1/orders/o1/appointment", json=_w(window(14)), headers=partner
+    )
+    assert unnamed.status_code == 409, unnamed.text  # n1 has nobody yet
+    assert unnamed.json()["alternatives"] == []  # and is offered nobody else's technicians
+    order = await harness.order("o1")
+    assert (order["assignee_kind"], order["network_id"]) == ("network", "n1")
+
+    await harness.add_technician("t-n1", skills=["water_purifier"], network_id="n1")
+    booked = await harness.client.post(
+        "/v1/orders/o1/appointment", json=_w(window(14)), headers=partner
+    )
+    assert booked.status_code == 200, booked.text
+    assert (booked.json()["technician_id"], booked.json()["network_id"]) == ("t-n1", "n1")
+
+
 async def test_sch_12_an_illegal_transition_is_409_with_the_allowed_actions(
     harness: Harness,
 ) -> None:
@@ -311,6 +382,39 @@ async def test_sch_3_an_installation_holds_its_technician_for_the_installation_m
         assert (fits.status_code == 200) is (hour >= free_from_hour), (hour, fits.text)
         if fits.status_code == 200:
             break
+
+
+async def test_sch_3_sch_6_a_window_already_over_is_refused_and_no_change_goes_unpublished(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1"))
+    tech = await harness.key("technician", technician_id="t1")
+    booked = await harness.client.post("/v1/orders/o1/appointment", json=_w(window(14)))
+    assert booked.status_code == 200, booked.text
+    past = window(9, day=-3)
+
+    moved = await harness.client.post(
+        "/v1/orders/o1/reschedule",
+        json={**_w(past), "reason": "typo", "customer_consent": True},
+    )
+    later = await harness.client.post(
+        "/v1/orders/o1/contact-attempts",
+        json={"outcome": "later_time", "window": _w(past)},
+        headers=tech,
+    )
+
+    for refused in (moved, later):
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+    assert TimeWindow.model_validate((await harness.order("o1"))["appointment"]) == window(14)
+    # confirmed, then moved on a second call: the move is published
+    for body in ({"outcome": "confirmed"}, {"outcome": "confirmed", "window": _w(window(16))}):
+        call = await harness.client.post("/v1/orders/o1/contact-attempts", json=body, headers=tech)
+        assert call.status_code == 200, call.text
+    assert TimeWindow.model_validate((await harness.order("o1"))["appointment"]) == window(16)
+    moves = await harness.published("AppointmentRescheduled")
+    assert (moves[-1].old_window, moves[-1].new_window) == (window(14), window(16))
 
 
 # -- SCH-2 / SCH-5 -----------------------------------------------------------------------------
@@ -391,6 +495,102 @@ async def test_sch_6_predicted_arrival_20_minutes_past_the_window_warns_with_a_g
     assert (await harness.published("ArrivalLate"))[-1].action is LatenessAction.MANAGER_VISIT
 
 
+async def test_sch_7_the_manager_goes_only_for_a_recorded_lateness_and_once_per_visit(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1", preferred=[window(10, hours=1)]))  # 10:00-11:00
+    order = await harness.order("o1")
+    tech = await harness.key("technician", technician_id="t1")
+
+    refused = await harness.client.post("/v1/orders/o1/lateness/refusal", headers=tech)
+
+    assert refused.status_code == 409, refused.text  # nobody was late
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert await harness.published("ArrivalLate") == []
+    await harness.feed(
+        TechnicianArrived(
+            order_id="o1", visit_id=order["visit_id"], technician_id="t1", arrived_at=local(11, 5)
+        )
+    )
+    for _ in range(2):
+        again = await harness.client.post("/v1/orders/o1/lateness/refusal", headers=tech)
+        assert again.status_code == 200, again.text
+    late = await harness.published("ArrivalLate")
+    assert [(e.kind, e.action) for e in late] == [
+        (LatenessKind.ACTUAL, LatenessAction.APOLOGY),
+        (LatenessKind.ACTUAL, LatenessAction.MANAGER_VISIT),
+    ]
+
+
+async def test_sch_6_a_position_dated_ahead_of_the_clock_beyond_the_skew_is_refused(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    tech = await harness.key("technician", technician_id="t1")
+    skew = harness.runtime.app.state.deps["policy"].position_clock_skew_seconds
+    ping = {"position": near(DONGYING, north_km=30).model_dump()}
+
+    ahead = harness.clock.now + timedelta(seconds=skew + 1)
+    refused = await harness.client.post(
+        "/v1/technicians/t1/position", json={**ping, "at": ahead.isoformat()}, headers=tech
+    )
+
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert (await harness.client.get("/v1/technicians/t1")).json()["position_at"] is None
+    fast = harness.clock.now + timedelta(seconds=skew)
+    kept = await harness.client.post(
+        "/v1/technicians/t1/position", json={**ping, "at": fast.isoformat()}, headers=tech
+    )
+    assert kept.status_code == 200, kept.text
+
+
+async def test_sch_6_a_position_older_than_the_one_known_does_not_replace_it(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    tech = await harness.key("technician", technician_id="t1")
+    harness.clock.now = local(10)
+    newer = near(DONGYING, north_km=3)
+    for position, at in ((newer, local(10)), (near(DONGYING, north_km=30), local(9, 30))):
+        response = await harness.client.post(
+            "/v1/technicians/t1/position",
+            json={"position": position.model_dump(), "at": at.isoformat()},
+            headers=tech,
+        )
+        assert response.status_code == 200, response.text
+
+    stored = (await harness.client.get("/v1/technicians/t1")).json()
+    assert stored["position"] == newer.model_dump()
+    assert datetime.fromisoformat(stored["position_at"]) == local(10)
+
+
+async def test_sch_6_a_backdated_ping_cannot_claim_the_customer_was_warned_in_time(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1"))
+    booked = await harness.client.post("/v1/orders/o1/appointment", json=_w(window(10)))
+    assert booked.status_code == 200, booked.text
+    harness.clock.now = local(11)  # too late to call ahead of a 10:00 appointment
+    tech = await harness.key("technician", technician_id="t1")
+
+    response = await harness.client.post(
+        "/v1/technicians/t1/position",
+        json={
+            "position": near(DONGYING, north_km=5).model_dump(),
+            "at": local(9).isoformat(),
+            "eta": local(12, 20).isoformat(),
+        },
+        headers=tech,
+    )
+
+    assert response.status_code == 200, response.text
+    [late] = await harness.published("ArrivalLate")
+    assert late.minutes_late == 20 and late.customer_notified is False
+
+
 async def test_sch_6_a_departure_with_a_late_eta_warns_from_the_fieldwork_event(
     harness: Harness,
 ) -> None:
@@ -433,6 +633,44 @@ async def test_sch_4_the_day_plan_is_optimised_checked_and_gives_departures(
     assert order["planned_departure"] is not None
     stored = await harness.client.get("/v1/plans/2026-11-23")
     assert stored.status_code == 200 and stored.json()["dirty"] is False
+
+
+@pytest.mark.parametrize(
+    ("holder", "closer"),
+    [
+        pytest.param({}, {"areas": ["Binzhou"]}, id="closer-one-serves-another-area"),
+        pytest.param({}, {"network_id": "n2"}, id="centre-order-closer-one-in-a-network"),
+        pytest.param({"network_id": "n2"}, {}, id="network-order-closer-one-at-the-centre"),
+        pytest.param(
+            {"network_id": "n1"}, {"network_id": "n2"}, id="network-order-closer-one-elsewhere"
+        ),
+    ],
+)
+async def test_sch_1_sch_12_the_day_plan_moves_a_job_only_to_a_technician_who_may_take_it(
+    harness: Harness, holder: dict[str, Any], closer: dict[str, Any]
+) -> None:
+    await harness.add_technician("far", home=near(DONGYING, north_km=25), **holder)
+    await harness.add_technician("near", home=near(DONGYING, east_km=1), **closer)
+    await harness.feed(created("o1"))
+    tomorrow = window(10, day=1)
+    booked = await harness.client.post(
+        "/v1/orders/o1/appointment", json={**_w(tomorrow), "technician_id": "far"}
+    )
+    assert booked.status_code == 200, booked.text
+    network = booked.json()["network_id"]
+
+    response = await harness.client.post(
+        f"/v1/plans/{tomorrow.start.date().isoformat()}/optimisation"
+    )
+
+    assert response.status_code == 200, response.text
+    plan = response.json()
+    assert [(v["order_id"], v["technician_id"]) for v in plan["visits"]] == [("o1", "far")]
+    assert plan["dirty"] is False  # solved within the bounds, not held back at the end
+    order = await harness.order("o1")
+    assert (order["technician_id"], order["network_id"]) == ("far", network)
+    moves = await harness.published("OrderReassigned")
+    assert not [e for e in moves if e.reassigned_by == handlers.PLANNER]
 
 
 async def test_sch_4_the_service_keeps_answering_while_a_day_plan_is_solved(
@@ -567,6 +805,43 @@ async def test_a_closed_earlier_visit_does_not_end_the_revisit_booked_after_it(
     assert order["visit_id"] != first and order["status"] != "visit_done"
 
 
+def _reports_of_a_visit(visit_id: str, at: Any) -> dict[str, Any]:
+    common = {"order_id": "o1", "visit_id": visit_id, "technician_id": "t1"}
+    return {
+        "departed": TechnicianDeparted(**common, eta=at),
+        "arrived": TechnicianArrived(**common, arrived_at=at),
+        "repaired": RepairCompleted(**common, tested=True, sure_fixed=True, on_site_minutes=5),
+        "installed": InstallationCompleted(**common, installed_on=at.date()),
+        "failed": RepairFailed(**common, reason=RepairFailureReason.MISSING_PART),
+        "not_home": CustomerNotHome(**common, arrived_at=at, waited_minutes=6, phoned=True),
+        "closed": VisitClosed(**common, outcome=VisitOutcome.COMPLETED, closed_at=at),
+    }
+
+
+@pytest.mark.parametrize("report", list(_reports_of_a_visit("v", local(9))))
+async def test_sch_10_an_earlier_visits_report_leaves_the_visit_after_it_alone(
+    harness: Harness, report: str
+) -> None:
+    await harness.add_technician("t1")
+    await harness.add_technician("t2", home=near(DONGYING, north_km=1))
+    await harness.feed(created("o1"))
+    first = (await harness.order("o1"))["visit_id"]
+    postponed = await harness.client.post(
+        "/v1/orders/o1/postponement", json={"reason": "customer called"}
+    )
+    assert postponed.status_code == 200, postponed.text
+    assert (await _assign(harness, "o1", "t2", reason="next visit")).status_code == 200
+    before = await harness.order("o1")
+    assert before["visit_id"] != first
+
+    await harness.feed(_reports_of_a_visit(first, harness.clock.now)[report])
+
+    after = await harness.order("o1")
+    assert after == before
+    assert len(await harness.published("RevisitBooked")) == 1  # the postponement's, no other
+    assert await harness.published("ArrivalLate") == []
+
+
 async def test_sch_10_a_postponement_returns_the_order_to_the_centre(harness: Harness) -> None:
     await harness.add_technician("t1")
     await harness.feed(created("o1"))
@@ -684,6 +959,48 @@ async def test_int_8_an_ordinary_duplicate_changes_nothing_in_dispatch(harness: 
 
 
 # -- SCH-1 daily capacity ----------------------------------------------------------------------
+
+
+async def test_sch_1_sch_3_a_preferred_window_already_over_does_not_stop_the_next_being_tried(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    tomorrow = window(14, day=1)
+    await harness.feed(
+        created("o1", needs_verification=["purchase_date"], preferred=[window(9), tomorrow])
+    )
+    harness.clock.now = local(12)  # verified only after the first window ended
+
+    await harness.feed(OrderVerified(order_id="o1", verified=["purchase_date"]))
+
+    order = await harness.order("o1")
+    assert order["technician_id"] == "t1"
+    assert TimeWindow.model_validate(order["appointment"]) == tomorrow
+
+
+async def test_sch_1_auto_assignment_passes_over_a_technician_off_today(harness: Harness) -> None:
+    await harness.add_technician("off", days_off=["2026-11-23"])
+    await harness.add_technician("on", home=near(DONGYING, north_km=5))
+    await harness.feed(created("o1"))  # "on" holds one job, "off" none
+
+    for order_id in ("o2", "o3"):
+        await harness.feed(created(order_id))
+
+    assert {(await harness.order(o))["technician_id"] for o in ("o1", "o2", "o3")} == {"on"}
+
+
+async def test_sch_1_on_a_sunday_nobody_working_mon_to_sat_is_given_the_order(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")  # Monday to Saturday
+    harness.clock.now = local(10, day=-1)
+
+    await harness.feed(created("o1"))
+
+    assert (await harness.order("o1"))["status"] == "awaiting_assignment"
+    harness.clock.now = local(9)
+    await harness.feed(created("o2"))
+    assert (await harness.order("o2"))["technician_id"] == "t1"
 
 
 async def test_sch_1_a_preferred_window_goes_to_no_technician_already_full_that_day(

@@ -19,12 +19,13 @@ from contracts.scheduling import (
     OrderAssigned,
     OrderReassigned,
     OrderReturnedToCentre,
+    RescheduleInitiator,
     ReturnReason,
     RevisitBooked,
     RevisitReason,
 )
 from scheduling.domain.dispatching import HeldJob, choose_technician, fits, nearest_now
-from scheduling.domain.exceptions import IllegalTransition
+from scheduling.domain.exceptions import IllegalTransition, SlotUnavailable
 from scheduling.domain.model import (
     ContactOutcome,
     DispatchOrder,
@@ -36,6 +37,7 @@ from scheduling.domain.policy import AssignmentMode, SchedulingPolicy
 from scheduling.domain.travel import GreatCircleTravel
 
 TZ = ZoneInfo("Asia/Shanghai")
+MONDAY = MONDAY_8AM.astimezone(TZ).date()
 POLICY = SchedulingPolicy()
 TRAVEL = GreatCircleTravel(road_factor=1.3, speed_kmh=30)
 
@@ -93,6 +95,7 @@ def test_sch_1_assigns_by_skill_area_then_least_workload_then_nearest() -> None:
         area="Dongying",
         location=DONGYING,
         workload={"busy": 3},
+        day=MONDAY,
     )
     assert choice is not None
     assert choice[0].technician_id == "near"
@@ -108,6 +111,36 @@ def test_sch_1_a_technician_at_daily_capacity_is_not_chosen() -> None:
             area="Dongying",
             location=None,
             workload={"full": 2},
+            day=MONDAY,
+        )
+        is None
+    )
+
+
+def test_sch_1_a_technician_off_that_day_is_not_chosen_however_free() -> None:
+    techs = [
+        tech("day-off", days_off=[MONDAY]),
+        tech("weekday", working_days=[1, 2, 3, 4, 5]),
+        tech("inactive", active=False),
+        tech("busy"),
+    ]
+    choice = choose_technician(
+        technicians=techs,
+        product_line="water_heater",
+        area="Dongying",
+        location=DONGYING,
+        workload={"busy": 5},
+        day=MONDAY,
+    )
+    assert choice is not None and choice[0].technician_id == "busy"
+    assert (
+        choose_technician(
+            technicians=techs[:2],
+            product_line="water_heater",
+            area="Dongying",
+            location=DONGYING,
+            workload={},
+            day=MONDAY,
         )
         is None
     )
@@ -181,6 +214,77 @@ def test_sch_5_far_away_customer_agrees_a_later_time() -> None:
     moved = [e for e in o.events if isinstance(e, AppointmentRescheduled)]
     assert moved[0].new_window == later and moved[0].customer_consent
     assert o.appointment == later and o.status is DispatchStatus.CONFIRMED
+
+
+def test_sch_6_a_new_window_on_a_call_after_the_confirmation_is_published_as_a_reschedule() -> None:
+    o, t = assigned()
+    call = dict(by="t1", now=MONDAY_8AM, technician=t, policy=POLICY)
+    o.record_contact(outcome=ContactOutcome.CONFIRMED, **call)
+    o.events.clear()
+    moved_to = window(15)
+
+    o.record_contact(outcome=ContactOutcome.CONFIRMED, window=moved_to, **call)
+
+    assert o.appointment == moved_to
+    [moved] = o.events
+    assert isinstance(moved, AppointmentRescheduled)
+    assert (moved.old_window, moved.new_window) == (window(10), moved_to)
+    assert moved.customer_consent
+    o.record_contact(outcome=ContactOutcome.CONFIRMED, window=moved_to, **call)
+    assert len(o.events) == 1  # the same window again changes nothing
+
+
+@pytest.mark.parametrize(
+    ("outcome", "confirmed_before"),
+    [
+        (ContactOutcome.LATER_TIME, False),
+        (ContactOutcome.LATER_TIME, True),
+        (ContactOutcome.CONFIRMED, True),
+    ],
+)
+def test_sch_3_a_move_to_a_window_already_over_is_refused_on_a_call(
+    outcome: ContactOutcome, confirmed_before: bool
+) -> None:
+    o, t = assigned()
+    call = dict(by="t1", now=local(13), technician=t, policy=POLICY)
+    if confirmed_before:
+        o.record_contact(outcome=ContactOutcome.CONFIRMED, **call)
+    o.events.clear()
+
+    with pytest.raises(SlotUnavailable):
+        o.record_contact(outcome=outcome, window=window(11), **call)
+
+    assert o.appointment == window(10) and not o.events
+
+
+def test_sch_2_the_window_agreed_on_the_first_confirming_call_goes_out_with_the_confirmation() -> (
+    None
+):
+    o, t = assigned()
+    agreed = window(15)
+
+    o.record_contact(
+        outcome=ContactOutcome.CONFIRMED,
+        by="t1",
+        now=MONDAY_8AM,
+        technician=t,
+        policy=POLICY,
+        window=agreed,
+    )
+
+    [confirmed] = o.events
+    assert isinstance(confirmed, AppointmentConfirmed) and confirmed.window == agreed
+
+
+def test_sch_3_a_reschedule_to_a_window_already_over_is_refused() -> None:
+    o, _ = assigned()
+    kw = dict(reason="typo", by="d", requested_by=RescheduleInitiator.CENTRE, customer_consent=True)
+
+    with pytest.raises(SlotUnavailable):
+        o.reschedule(window=window(11), now=local(13), **kw)  # ended at 13:00
+    o.reschedule(window=window(12), now=local(13), **kw)  # under way till 14:00: still ahead
+
+    assert o.appointment == window(12)
 
 
 def test_sch_5_no_answer_twice_means_go_at_the_agreed_time_and_tell_the_centre() -> None:
@@ -298,6 +402,32 @@ def test_sch_7_apology_not_accepted_sends_the_manager() -> None:
     o.apology_refused(by="t1", now=local(12, 31))
     assert isinstance(o.events[-1], ArrivalLate)
     assert o.events[-1].action is LatenessAction.MANAGER_VISIT
+
+
+def test_sch_7_an_apology_refused_when_nobody_was_late_sends_no_manager() -> None:
+    o, _ = assigned()
+    o.arrived(at=local(11, 50), policy=POLICY)  # within the 10:00-12:00 window
+
+    with pytest.raises(IllegalTransition):
+        o.apology_refused(by="t1", now=local(12, 31))
+
+    assert not o.events
+
+
+def test_sch_7_the_manager_goes_once_per_visit_after_a_predicted_lateness() -> None:
+    o, _ = assigned()
+    o.predict_arrival(arrival=local(12, 20), now=local(11), policy=POLICY, cause="traffic")
+
+    for _ in range(2):
+        o.apology_refused(by="t1", now=local(11, 1))
+
+    managers = [e for e in o.events if e.action is LatenessAction.MANAGER_VISIT]
+    assert len(managers) == 1 and managers[0].minutes_late == 20
+    o.book_revisit(
+        reason=RevisitReason.WORK_UNFINISHED, by="t1", now=local(13), window=window(10, day=1)
+    )
+    with pytest.raises(IllegalTransition):  # the next visit has been late for nobody yet
+        o.apology_refused(by="t1", now=local(13, 1))
 
 
 # -- SCH-8 / SCH-12 ----------------------------------------------------------------------------

@@ -104,6 +104,9 @@ def _visits(row: DispatchOrderRow) -> list[Visit]:
             created_at=datetime.fromisoformat(v["created_at"]),
             reason=v.get("reason"),
             previous_visit_id=v.get("previous_visit_id"),
+            manager_visit_at=datetime.fromisoformat(v["manager_visit_at"])
+            if v.get("manager_visit_at")
+            else None,
         )
         for v in row.visits
     ]
@@ -250,6 +253,9 @@ class DispatchOrderRepository:
                     "created_at": v.created_at.isoformat(),
                     "reason": v.reason,
                     "previous_visit_id": v.previous_visit_id,
+                    "manager_visit_at": v.manager_visit_at.isoformat()
+                    if v.manager_visit_at
+                    else None,
                 }
                 for v in order.visits
             ],

@@ -169,13 +169,16 @@ def choose_technician(
     area: str | None,
     location: GeoPoint | None,
     workload: dict[str, int],
+    day: date,
 ) -> tuple[Technician, str] | None:
-    """SCH-1: among those with the skill and the area and room left, the least loaded, then the
-    nearest home base. Returns the technician and the reason to record."""
+    """SCH-1: among those working ``day`` (the day the job is for) with the skill and the area
+    and room left, the least loaded, then the nearest home base. Returns the technician and
+    the reason to record."""
     able = [
         t
         for t in technicians
-        if not t.why_not(product_line=product_line, area=area)
+        if t.works_on(day)
+        and not t.why_not(product_line=product_line, area=area)
         and workload.get(t.technician_id, 0) < t.daily_capacity
     ]
     if not able:

@@ -67,6 +67,10 @@ class SlotUnavailable(SchedulingError):
         self.extensions = {"alternatives": alternatives}
 
 
+class ImplausibleReport(SchedulingError):
+    """A report that cannot be true when received, e.g. a position dated in the future (SCH-6)."""
+
+
 class PlanInfeasible(SchedulingError):
     """The independent checker refused a plan; nothing was applied."""
 

@@ -4,7 +4,7 @@ dispatch sees it, with its current visit, assignee, appointment, contact and lat
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -27,7 +27,7 @@ from contracts.scheduling import (
     RevisitBooked,
     RevisitReason,
 )
-from scheduling.domain.exceptions import IllegalTransition
+from scheduling.domain.exceptions import IllegalTransition, SlotUnavailable
 from scheduling.domain.policy import SchedulingPolicy
 
 AUTO = "scheduling:auto"
@@ -75,6 +75,20 @@ class Technician:
             reasons.append(f"no skill for {product_line}")
         if area is not None and area not in self.areas and "*" not in self.areas:
             reasons.append(f"does not serve area {area}")
+        return reasons
+
+    def why_not_planned(
+        self, *, product_line: str, area: str | None, network_id: str | None
+    ) -> list[str]:
+        """Reasons the day planner may not give the technician such an order (empty when it
+        may): those of a manual assignment (SCH-1), and the network boundary, which only a
+        dispatcher crosses (SCH-12): a centre order stays with the centre's technicians, a
+        network's order with that network's technicians."""
+        reasons = self.why_not(product_line=product_line, area=area)
+        if self.network_id != network_id:
+            side = f"network {self.network_id}" if self.network_id else "the centre"
+            held = f"network {network_id}" if network_id else "the centre"
+            reasons.append(f"works for {side}, the order is {held}'s")
         return reasons
 
     def where(self, now: datetime, *, max_age: timedelta = timedelta(hours=2)) -> GeoPoint:
@@ -172,6 +186,8 @@ class Visit:
     created_at: datetime
     reason: str | None = None
     previous_visit_id: str | None = None
+    manager_visit_at: datetime | None = None
+    """When the after-sales manager was sent to apologise for this visit's lateness (SCH-7)."""
 
 
 def _minutes(delta: timedelta) -> int:
@@ -533,13 +549,14 @@ class DispatchOrder:
         requested_by: RescheduleInitiator,
         customer_consent: bool,
     ) -> None:
-        """Move the appointment (with the customer's consent recorded) (SCH-3, SCH-6)."""
+        """Move the appointment (with the customer's consent recorded) (SCH-3, SCH-6): the one
+        way a held visit's window changes, so every change is published."""
         self._require("reschedule", set(HELD), self._allowed_actions())
+        if window.end <= now:
+            # SCH-3: nobody can arrive within a window already over
+            raise SlotUnavailable("The window has already ended; agree one still ahead.", [])
         old = self.appointment
-        self.appointment = window
-        self.late_action_sent = None
-        self.predicted_arrival = None
-        self.planned_departure = None
+        self._move_window(window)
         self.events.append(
             AppointmentRescheduled(
                 order_id=self.order_id,
@@ -552,6 +569,13 @@ class DispatchOrder:
             )
         )
         self.audit.append(AuditEntry(at=now, actor=by, action="reschedule", reason=reason))
+
+    def _move_window(self, window: TimeWindow) -> None:
+        """A new appointment: forecasts, warnings and the planned departure were for the old."""
+        self.appointment = window
+        self.late_action_sent = None
+        self.predicted_arrival = None
+        self.planned_departure = None
 
     def record_contact(
         self,
@@ -581,6 +605,11 @@ class DispatchOrder:
                 ["assign", "return"],
             )
         self.contact_attempts.append(ContactAttempt(at=now, by=by, outcome=outcome, note=note))
+        reached = outcome in {
+            ContactOutcome.CONFIRMED,
+            ContactOutcome.DETAILS_CORRECTED,
+            ContactOutcome.LATER_TIME,
+        }
         if outcome is ContactOutcome.LATER_TIME:
             if window is None:
                 raise ValueError("a later time needs the agreed window")
@@ -592,13 +621,23 @@ class DispatchOrder:
                 requested_by=RescheduleInitiator.CUSTOMER,
                 customer_consent=True,
             )
-        elif window is not None:
-            self.appointment = window
-        reached = outcome in {
-            ContactOutcome.CONFIRMED,
-            ContactOutcome.DETAILS_CORRECTED,
-            ContactOutcome.LATER_TIME,
-        }
+        elif window is not None and window != self.appointment:
+            if reached and self.confirmed_at is None:
+                # SCH-2: the window agreed on the first confirming call goes out with the
+                # AppointmentConfirmed below
+                self._move_window(window)
+            else:
+                # SCH-3 / SCH-6: a confirmed visit moved on a later call is a reschedule
+                self.reschedule(
+                    window=window,
+                    reason=note or f"window set on the call ({outcome.value})",
+                    by=by,
+                    now=now,
+                    requested_by=RescheduleInitiator.CUSTOMER
+                    if reached
+                    else RescheduleInitiator.TECHNICIAN,
+                    customer_consent=reached,
+                )
         unanswered = sum(
             1
             for a in self.contact_attempts
@@ -715,9 +754,21 @@ class DispatchOrder:
         return event
 
     def apology_refused(self, *, by: str, now: datetime) -> None:
-        """The customer did not accept the apology: the after-sales manager visits (SCH-7)."""
+        """The customer did not accept the apology for a lateness of this visit: the after-sales
+        manager visits, once per visit (SCH-7)."""
         if self.appointment is None:
             raise IllegalTransition("escalate lateness of", self.status.value, [])
+        if self.visit.manager_visit_at is not None:
+            return  # already sent for this visit: a repeated refusal sends nobody else
+        arrived_late = (
+            self.arrived_at is not None and _minutes(self.arrived_at - self.appointment.end) > 0
+        )
+        if self.late_action_sent is None and not arrived_late:
+            # SCH-7: only an apology for a recorded lateness can be refused
+            raise IllegalTransition(
+                "escalate lateness (none was recorded for this visit) of", self.status.value, []
+            )
+        self.visits[-1] = replace(self.visit, manager_visit_at=now)
         minutes = _minutes(
             (self.arrived_at or self.predicted_arrival or now) - self.appointment.end
         )

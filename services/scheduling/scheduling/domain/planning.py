@@ -124,6 +124,13 @@ def held_back(moves: Mapping[str, tuple[str, str]], unsettled: Collection[str]) 
     }
 
 
+def plan_skill(*, product_line: str, area: str | None, network_id: str | None) -> str:
+    """The routing skill of a job: everything a technician must satisfy to be given it by the
+    planner (SCH-1 skill and area, SCH-12 network boundary). A technician holds the skills of
+    the jobs they may take, so the solver and the checker enforce all of it as one skill."""
+    return repr((product_line, area, network_id))
+
+
 def job_prize(job: PlanJob, policy: SchedulingPolicy) -> int:
     """Emergencies first, then revisits, then the rest."""
     if job.emergency:

@@ -72,6 +72,9 @@ class SchedulingPolicy(BaseModel):
     """SCH-4: departures are fixed this long ahead."""
     call_ahead_minutes: int = Field(default=2, ge=0)
     """SCH-6: a late technician calls at the latest this long before the appointment."""
+    position_clock_skew_seconds: int = Field(default=120, ge=0)
+    """SCH-6: a position ping may be dated at most this far ahead of the server's clock (a
+    phone's clock running fast); one dated later is refused."""
     gift_threshold_minutes: int = Field(default=15, gt=0)
     """SCH-7: late by this much or more: apology and a small gift; under it: apology."""
     emergency_response_minutes: int = Field(default=15, gt=0)

@@ -165,7 +165,9 @@ async def report_position(
 ) -> Any:
     """Re-predicts the technician's remaining arrivals today; when a forecast misses its window,
     ArrivalLate goes out **before** the appointment with the minutes and the policy action
-    (SCH-6, SCH-7). Returns the jobs with their predicted arrivals."""
+    (SCH-6, SCH-7). Returns the jobs with their predicted arrivals. `at` (when the position was
+    taken) may be ahead of the server's clock only by the policy's skew (else 422); a ping older
+    than the position already known changes nothing."""
     orders = await bus.handle(
         commands.ReportPosition(
             technician_id=technician_id,
@@ -416,7 +418,9 @@ async def slots(
 )
 async def book(order_id: str, body: AppointmentIn, bus: BusDep, principal: BookerDep) -> Any:
     """Books the window after the feasibility check and assigns the technician who can keep it;
-    a clash answers 409 with feasible `alternatives` (SCH-3)."""
+    a clash answers 409 with feasible `alternatives` (SCH-3). A technician books only for
+    themselves, a network's dispatcher only for its own technicians (403 otherwise, SCH-8,
+    SCH-12)."""
     order = await bus.handle(
         commands.BookAppointment(
             order_id=order_id,
@@ -438,7 +442,8 @@ async def book(order_id: str, body: AppointmentIn, bus: BusDep, principal: Booke
 async def contact(order_id: str, body: ContactIn, bus: BusDep, principal: HolderDep) -> Any:
     """Records the attempt and its outcome (SCH-2, SCH-5): reached → AppointmentConfirmed; a
     later time → AppointmentRescheduled and confirmed; still unanswered after the policy's tries
-    or unreachable → the agreed time stands (AppointmentConfirmed, customer_reached false)."""
+    or unreachable → the agreed time stands (AppointmentConfirmed, customer_reached false). Any
+    new window is published as AppointmentRescheduled; one already over answers 409."""
     order = await bus.handle(
         commands.RecordContact(
             order_id=order_id,
@@ -462,7 +467,8 @@ async def contact(order_id: str, body: ContactIn, bus: BusDep, principal: Holder
 async def reschedule(
     order_id: str, body: RescheduleIn, bus: BusDep, principal: DispatcherDep
 ) -> Any:
-    """The dispatcher moves the appointment, recording the customer's consent (SCH-3, SCH-6)."""
+    """The dispatcher moves the appointment, recording the customer's consent (SCH-3, SCH-6); a
+    window already over answers 409."""
     order = await bus.handle(
         commands.Reschedule(
             order_id=order_id,
@@ -484,7 +490,8 @@ async def reschedule(
     summary="The customer did not accept the apology",
 )
 async def refuse_apology(order_id: str, bus: BusDep, principal: HolderDep) -> Any:
-    """ArrivalLate with the manager-visit action (SCH-7)."""
+    """ArrivalLate with the manager-visit action, once per visit (SCH-7); 409 when no lateness
+    of the visit was recorded (predicted or actual), so there was no apology to refuse."""
     order = await bus.handle(commands.RefuseApology(order_id=order_id, actor=actor(principal)))
     return DispatchOrderOut.from_domain(order)
 

@@ -7,6 +7,7 @@ from scheduling.domain.exceptions import (
     CannotTake,
     DispatchOrderNotFound,
     IllegalTransition,
+    ImplausibleReport,
     NetworkNotFound,
     NotYourOrder,
     PlanInfeasible,
@@ -24,4 +25,5 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     CannotTake: (409, "Cannot take this order"),
     SlotUnavailable: (409, "Window not available"),
     PlanInfeasible: (409, "Plan infeasible"),
+    ImplausibleReport: (422, "Implausible report"),
 }

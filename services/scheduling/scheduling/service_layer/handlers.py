@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,6 +50,7 @@ from scheduling.domain.exceptions import (
     CannotTake,
     DispatchOrderNotFound,
     IllegalTransition,
+    ImplausibleReport,
     NetworkNotFound,
     NotYourOrder,
     PlanInfeasible,
@@ -65,7 +66,13 @@ from scheduling.domain.model import (
     Network,
     Technician,
 )
-from scheduling.domain.planning import PlanJob, PlanTechnician, build_day_problem, held_back
+from scheduling.domain.planning import (
+    PlanJob,
+    PlanTechnician,
+    build_day_problem,
+    held_back,
+    plan_skill,
+)
 from scheduling.domain.policy import AssignmentMode, SchedulingPolicy
 from scheduling.domain.routing import PlannedRoute, RouteSolver, RoutingPlan, Stop, check_plan
 from scheduling.domain.travel import GreatCircleTravel, TravelTimes
@@ -181,8 +188,10 @@ async def _auto_assign(
     # SCH-1: today's workload; the order is placed now and its time agreed on the contact call
     workload = await uow.orders.held_counts(due_before=_local_day(now, tz)[1])
     for window in order.preferred_windows:
-        if order.location is None or window.end <= now:
+        if order.location is None:
             break
+        if window.end <= now:
+            continue  # SCH-3: a window already over is no promise; the customer's next may hold
         day_start, day_end = _local_day(window.start, tz)
         held = _held_jobs(await uow.orders.held_starting_between(day_start, day_end), policy)
         slots = feasible_slots(
@@ -214,6 +223,9 @@ async def _auto_assign(
         area=order.area,
         location=order.location,
         workload=workload,
+        # the booked window's day; without one the job is today's (its time is agreed on the
+        # contact call, which the technician makes today, SCH-2)
+        day=(order.appointment.start if order.appointment else now).astimezone(tz).date(),
     )
     if choice is not None:
         tech, reason = choice
@@ -456,7 +468,17 @@ async def handle_event(
             return
         order = uow.track(order_or_none)
         network_before = order.network_id
-        if isinstance(payload, OrderVerified):
+        if isinstance(payload, VISIT_EVENTS) and payload.visit_id != order.visit_id:
+            # An earlier visit's report (a late delivery, an app offline meanwhile) must not
+            # move, end or rebook the visit that followed it.
+            log.info(
+                "scheduling.event_of_an_earlier_visit",
+                type=envelope.type,
+                order_id=order.order_id,
+                visit_id=payload.visit_id,
+                current_visit_id=order.visit_id,
+            )
+        elif isinstance(payload, OrderVerified):
             if payload.customer is not None and payload.customer.address.location is not None:
                 order.location = payload.customer.address.location
             order.verified(override=payload.dispatch_override)
@@ -493,8 +515,8 @@ async def handle_event(
         elif isinstance(payload, VisitClosed):
             # A visit can also end declined (FLD-4), taken back (FLD-6) or aborted (FLD-14);
             # unfinished and not-home visits are handled by RepairFailed / CustomerNotHome, which
-            # book the next visit, so only the visit being held is closed here.
-            if payload.outcome in VISIT_END_OUTCOMES and payload.visit_id == order.visit_id:
+            # book the next visit.
+            if payload.outcome in VISIT_END_OUTCOMES:
                 order.visit_ended()
         elif isinstance(payload, RepairFailed):
             order.visit_ended()
@@ -559,6 +581,17 @@ EVENTS_OF_INTEREST = frozenset(
         "RevisitRequested",
         "VisitClosed",
     }
+)
+
+#: Fieldwork's reports of one visit: only the current visit's change the order.
+VISIT_EVENTS = (
+    TechnicianDeparted,
+    TechnicianArrived,
+    RepairCompleted,
+    InstallationCompleted,
+    RepairFailed,
+    CustomerNotHome,
+    VisitClosed,
 )
 
 #: How a visit may end that leaves nothing for dispatch to do (the visit is over).
@@ -752,10 +785,13 @@ async def _slots(
     tz: ZoneInfo,
     days: int,
     exclude_order: bool = True,
+    among: Collection[str] | None = None,
 ) -> list[Slot]:
     if order.location is None:
         raise CannotTake("The order has no map location; verify the address first.", ["location"])
-    technicians = await uow.technicians.list()
+    technicians = [
+        t for t in await uow.technicians.list() if among is None or t.technician_id in among
+    ]
     if order.held and order.technician_id and order.assignee_kind is AssigneeKind.TECHNICIAN:
         technicians = [t for t in technicians if t.technician_id == order.technician_id]
     held_orders = [o for o in await uow.orders.held() if o.order_id != order.order_id]
@@ -815,6 +851,9 @@ async def book_appointment(
         candidates = [t for t in technicians if wanted is None or t.technician_id == wanted]
         if wanted is not None and not candidates:
             raise TechnicianNotFound(wanted)
+        if not cmd.actor.is_dispatcher:
+            requested = candidates[0] if cmd.technician_id else None
+            candidates = _bookable_by(cmd.actor, requested, candidates)
         day_start, day_end = _local_day(cmd.window.start, tz)
         held_orders = [
             o
@@ -847,6 +886,8 @@ async def book_appointment(
                 travel=travel,
                 tz=tz,
                 days=policy.slot_days_ahead,
+                # SCH-12: a holder is offered only the technicians it may book for
+                among=None if cmd.actor.is_dispatcher else {t.technician_id for t in candidates},
             )
             raise SlotUnavailable(
                 "No technician can arrive on time in this window (SCH-3); pick another.",
@@ -880,6 +921,28 @@ async def book_appointment(
         await uow.orders.save(order)
         await uow.commit()
         return order
+
+
+def _bookable_by(
+    actor: commands.Actor, requested: Technician | None, candidates: list[Technician]
+) -> list[Technician]:
+    """Whom a holder who is no dispatcher may book the visit for (SCH-8, SCH-12): a technician
+    only for themselves, never handing the order to a colleague; a network's dispatcher only
+    for the network's own technicians, as when it assigns."""
+
+    def allowed(t: Technician) -> bool:
+        if actor.role == "technician":
+            return actor.technician_id is not None and t.technician_id == actor.technician_id
+        if actor.role == "partner":
+            return actor.network_id is not None and t.network_id == actor.network_id
+        return False
+
+    if requested is not None and not allowed(requested):
+        raise NotYourOrder(
+            "Only a dispatcher gives a visit to another technician (SCH-8, SCH-12); a network's "
+            "dispatcher books only for its own technicians."
+        )
+    return [t for t in candidates if allowed(t)]
 
 
 async def record_contact(
@@ -943,9 +1006,30 @@ async def report_position(
     async with uow:
         if not cmd.actor.is_dispatcher and cmd.actor.technician_id != cmd.technician_id:
             raise NotYourOrder("A technician reports only their own position.")
+        # SCH-6: the ping's time says where the technician was when; whether a warning still
+        # reaches the customer before the appointment is decided on the server's clock.
+        now = clock()
+        at = cmd.at or now
+        if at > now + timedelta(seconds=policy.position_clock_skew_seconds):
+            raise ImplausibleReport(
+                f"The position is dated {at.isoformat()}, ahead of the server's clock by more "
+                f"than {policy.position_clock_skew_seconds} seconds."
+            )
         tech = await _technician(uow, cmd.technician_id, for_update=True)
-        now = cmd.at or clock()
-        tech.position, tech.position_at = cmd.position, now
+        if tech.position_at is not None and at < tech.position_at:
+            # delivered late: a newer position is known already, and forecasts were made from it
+            log.info(
+                "scheduling.position_superseded",
+                technician_id=cmd.technician_id,
+                at=at.isoformat(),
+                known_at=tech.position_at.isoformat(),
+            )
+            return [
+                o
+                for o in await uow.orders.held(cmd.technician_id)
+                if o.appointment is not None and o.arrived_at is None and o.appointment.end > now
+            ]
+        tech.position, tech.position_at = cmd.position, at
         await uow.technicians.save(tech)
         orders = [
             uow.track(o)
@@ -955,7 +1039,7 @@ async def report_position(
         orders.sort(key=lambda o: (o.status is not DispatchStatus.EN_ROUTE, o.appointment.start))  # type: ignore[union-attr]
         if cmd.order_id is not None:
             orders.sort(key=lambda o: o.order_id != cmd.order_id)
-        here, clock_at = cmd.position, now
+        here, clock_at = cmd.position, at
         for n, order in enumerate(orders):
             assert order.appointment is not None
             if order.location is not None:
@@ -1063,6 +1147,9 @@ async def optimise_day(
             o for o in await uow.orders.held_starting_between(day_start, day_end) if _plannable(o)
         ]
         running = cmd.day == now.astimezone(tz).date()
+        # SCH-1 / SCH-12: a job goes only to a technician it could be given by hand (skill,
+        # area) on its side of the network boundary; shifts and days off are the vehicles'.
+        kinds = {_plan_kind(o) for o in orders}
         plan_techs = []
         for t in technicians:
             shift = t.shift(cmd.day, tz)
@@ -1073,7 +1160,11 @@ async def optimise_day(
                     end_at=t.home,
                     shift_start=shift.start,
                     shift_end=shift.end,
-                    skills=None if "*" in t.skills else frozenset(t.skills),
+                    skills=frozenset(
+                        plan_skill(product_line=line, area=area, network_id=network)
+                        for line, area, network in kinds
+                        if not t.why_not_planned(product_line=line, area=area, network_id=network)
+                    ),
                     capacity=t.daily_capacity,
                 )
             )
@@ -1085,7 +1176,7 @@ async def optimise_day(
                 window_start=o.appointment.start,  # type: ignore[union-attr]
                 window_end=o.appointment.end,  # type: ignore[union-attr]
                 minutes=policy.job_minutes(o.product_line, o.service_type),
-                skill=o.product_line,
+                skill=plan_skill(product_line=o.product_line, area=o.area, network_id=o.network_id),
                 emergency=o.emergency,
                 revisit=o.is_revisit,
                 pinned_to=o.technician_id
@@ -1157,6 +1248,28 @@ async def optimise_day(
             or _day_inputs(techs[t.technician_id], cmd.day, tz) != _day_inputs(t, cmd.day, tz)
         }
         visits = [v for v in day.to_visits(plan) if v.job_id not in changed]
+        # SCH-1 / SCH-12: a move to a technician who may no longer receive the job (areas,
+        # network or skills edited since the solve) is not applied; like any day changed since,
+        # both technicians' days stand as they are, with everyone chained to them.
+        barred = {
+            v.job_id
+            for v in visits
+            if fresh[v.job_id].technician_id != v.technician_id
+            and (
+                v.technician_id not in techs
+                or techs[v.technician_id].why_not_planned(
+                    product_line=fresh[v.job_id].product_line,
+                    area=fresh[v.job_id].area,
+                    network_id=fresh[v.job_id].network_id,
+                )
+            )
+        }
+        unsettled |= {
+            t
+            for v in visits
+            if v.job_id in barred
+            for t in (str(fresh[v.job_id].technician_id), v.technician_id)
+        }
         withheld = changed | held_back(
             {v.job_id: (str(fresh[v.job_id].technician_id), v.technician_id) for v in visits},
             unsettled,
@@ -1206,6 +1319,11 @@ async def optimise_day(
             "distance_m": plan.distance,
             "dirty": dirty,
         }
+
+
+def _plan_kind(order: DispatchOrder) -> tuple[str, str | None, str | None]:
+    """What decides who may be given an order by the planner (SCH-1, SCH-12)."""
+    return (order.product_line, order.area, order.network_id)
 
 
 def _plannable(order: DispatchOrder) -> bool:
