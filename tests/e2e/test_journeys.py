@@ -826,12 +826,12 @@ def test_arrival_20_minutes_late_is_announced_before_the_appointment_with_a_gift
 ) -> None:
     j = Journey(world, "late", 4)
     j.take_and_assign()
-    # The appointment window ends in two minutes; the technician's position ping, sent now (the
-    # server's clock decides whether a warning comes before the appointment, SCH-6), has an
-    # ETA that misses the window by 20 minutes. He then makes up the time.
+    # The appointment window opens in five minutes; the technician's position ping, sent now
+    # (the server's clock decides whether the warning comes before the appointment, SCH-6), has
+    # an ETA that misses the window by 20 minutes. He then makes up the time.
     now = _now()
-    end = now + timedelta(minutes=2)
-    start = end - timedelta(minutes=60)
+    start = now + timedelta(minutes=5)
+    end = start + timedelta(minutes=60)
     j.confirm_appointment(start, end)
     j.expect("AppointmentConfirmed")
     jobs = _ok(
