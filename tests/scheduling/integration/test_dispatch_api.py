@@ -177,6 +177,22 @@ async def test_sch_1_a_network_takes_what_no_technician_can_and_may_hand_it_back
     assert returned[0].reason is ReturnReason.CANNOT_STAFF and returned[0].network_id == "n1"
 
 
+async def test_sch_12_automatic_placement_never_hands_a_centre_order_to_a_network_technician(
+    harness: Harness,
+) -> None:
+    await harness.client.post(
+        "/v1/networks",
+        json={"network_id": "n1", "name": "网点", "skills": ["water_heater"], "areas": ["*"]},
+    )
+    await harness.add_technician("t-n1", network_id="n1")  # free, and the only technician
+    await harness.feed(created("o1"))
+    await harness.feed(created("o2", emergency=True))
+    for order_id in ("o1", "o2"):
+        order = await harness.order(order_id)
+        assert order["technician_id"] is None, order
+        assert order["assignee_kind"] in (None, "network"), order
+
+
 # -- SCH-8 / SCH-12 ----------------------------------------------------------------------------
 
 

@@ -179,7 +179,10 @@ async def _auto_assign(
     if not emergency and policy.mode_for(order.area) is AssignmentMode.MANUAL:
         return
     await uow.orders.lock_assignment_decisions()
-    technicians = await uow.technicians.list()
+    # SCH-12: only a dispatcher crosses the network boundary; the automatic placement gives a
+    # centre order to the centre's technicians (a network takes it as a network, accepting it)
+    # and a network's order to that network's technicians.
+    technicians = [t for t in await uow.technicians.list() if t.network_id == order.network_id]
     if emergency:
         await _assign_emergency(
             order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, technicians=technicians
