@@ -433,6 +433,28 @@ async def test_sch_3_sch_6_a_window_already_over_is_refused_and_no_change_goes_u
     assert (moves[-1].old_window, moves[-1].new_window) == (window(14), window(16))
 
 
+async def test_a_retried_call_record_with_its_idempotency_key_is_recorded_once(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1"))
+    tech = {**await harness.key("technician", technician_id="t1"), "Idempotency-Key": "call-1"}
+    body = {"outcome": "no_answer", "note": "响铃无人接"}
+
+    first = await harness.client.post("/v1/orders/o1/contact-attempts", json=body, headers=tech)
+    retry = await harness.client.post("/v1/orders/o1/contact-attempts", json=body, headers=tech)
+    other = await harness.client.post(
+        "/v1/orders/o1/contact-attempts", json={"outcome": "unreachable"}, headers=tech
+    )
+
+    assert first.status_code == retry.status_code == 200, first.text
+    assert retry.headers["Idempotent-Replayed"] == "true" and retry.json() == first.json()
+    assert other.status_code == 422
+    assert other.headers["content-type"].startswith("application/problem+json")
+    audit = (await harness.client.get("/v1/orders/o1/audit")).json()
+    assert [e["action"] for e in audit].count("contact") == 1, audit
+
+
 # -- SCH-2 / SCH-5 -----------------------------------------------------------------------------
 
 

@@ -56,6 +56,10 @@ class SchedulingPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    idempotency_key_ttl_hours: int = Field(
+        default=24, ge=1, description="Idempotency-Key records are kept this long."
+    )
+
     default_assignment_mode: AssignmentMode = AssignmentMode.AUTO
     """SCH-1: assignment mode of areas not listed in `assignment_mode_by_area`."""
     assignment_mode_by_area: dict[str, AssignmentMode] = Field(default_factory=dict)

@@ -7,10 +7,13 @@ a partner network's key acts on its own orders.
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 
 from scheduling.domain import commands
 from scheduling.entrypoints.dependencies import (
@@ -48,6 +51,7 @@ from scheduling.entrypoints.schemas import (
 )
 from scheduling.service_layer import handlers, views
 from servicekit.auth import Principal
+from servicekit.idempotency import handle_idempotently
 from servicekit.problems import ProblemError, problem_responses
 
 router = APIRouter(prefix="/v1")
@@ -70,6 +74,29 @@ def _network_limit(principal: Principal) -> str | None:
     return None
 
 
+async def _once(
+    request: Request,
+    principal: Principal,
+    body: Any,
+    run: Callable[[], Awaitable[Any]],
+    status_code: int,
+) -> Response:
+    """Run a state-changing request once per ``Idempotency-Key`` (a retry gets the stored
+    answer); without the header, just run it."""
+
+    async def respond() -> JSONResponse:
+        return JSONResponse(jsonable_encoder(await run()), status_code=status_code)
+
+    return await handle_idempotently(
+        request,
+        session_factory=request.app.state.runtime.session_factory,
+        principal_id=principal.key_id,
+        ttl=timedelta(hours=request.app.state.deps["policy"].idempotency_key_ttl_hours),
+        body=body,
+        run=respond,
+    )
+
+
 def _is_self(principal: Principal, technician_id: str) -> None:
     if principal.has_role("dispatcher"):
         return
@@ -89,13 +116,21 @@ def _is_self(principal: Principal, technician_id: str) -> None:
     tags=["technicians"],
     summary="Register a technician",
 )
-async def create_technician(body: TechnicianCreate, bus: BusDep, principal: DispatcherDep) -> Any:
+async def create_technician(
+    body: TechnicianCreate, bus: BusDep, principal: DispatcherDep, request: Request
+) -> Any:
     """A technician as a dispatch target: skills (product lines), service areas, home base,
     shift, working days, days off and daily capacity (SCH-1)."""
-    tech = await bus.handle(
-        commands.SaveTechnician(technician=body.to_domain(body.technician_id), create=True)
+
+    async def run() -> Any:
+        tech = await bus.handle(
+            commands.SaveTechnician(technician=body.to_domain(body.technician_id), create=True)
+        )
+        return TechnicianOut.from_domain(tech)
+
+    return await _once(
+        request, principal, body.model_dump(mode="json"), run, status.HTTP_201_CREATED
     )
-    return TechnicianOut.from_domain(tech)
 
 
 @router.put(
@@ -161,24 +196,28 @@ async def technician_jobs(technician_id: str, uow: UowFactoryDep, principal: Any
     summary="Report a technician's position (and ETA)",
 )
 async def report_position(
-    technician_id: str, body: PositionIn, bus: BusDep, principal: HolderDep
+    technician_id: str, body: PositionIn, bus: BusDep, principal: HolderDep, request: Request
 ) -> Any:
     """Re-predicts the technician's remaining arrivals today; when a forecast misses its window,
     ArrivalLate goes out **before** the appointment with the minutes and the policy action
     (SCH-6, SCH-7). Returns the jobs with their predicted arrivals. `at` (when the position was
     taken) may be ahead of the server's clock only by the policy's skew (else 422); a ping older
     than the position already known changes nothing."""
-    orders = await bus.handle(
-        commands.ReportPosition(
-            technician_id=technician_id,
-            actor=actor(principal),
-            position=body.position,
-            at=body.at,
-            eta=body.eta,
-            order_id=body.order_id,
+
+    async def run() -> Any:
+        orders = await bus.handle(
+            commands.ReportPosition(
+                technician_id=technician_id,
+                actor=actor(principal),
+                position=body.position,
+                at=body.at,
+                eta=body.eta,
+                order_id=body.order_id,
+            )
         )
-    )
-    return [DispatchOrderOut.from_domain(o) for o in orders]
+        return [DispatchOrderOut.from_domain(o) for o in orders]
+
+    return await _once(request, principal, body.model_dump(mode="json"), run, status.HTTP_200_OK)
 
 
 @router.post(
@@ -189,12 +228,20 @@ async def report_position(
     tags=["networks"],
     summary="Register a partner network",
 )
-async def create_network(body: NetworkCreate, bus: BusDep, principal: DispatcherDep) -> Any:
+async def create_network(
+    body: NetworkCreate, bus: BusDep, principal: DispatcherDep, request: Request
+) -> Any:
     """A partner network as a dispatch target, with the product lines and areas it serves."""
-    network = await bus.handle(
-        commands.SaveNetwork(network=_network(body.network_id, body), create=True)
+
+    async def run() -> Any:
+        network = await bus.handle(
+            commands.SaveNetwork(network=_network(body.network_id, body), create=True)
+        )
+        return NetworkOut.from_domain(network)
+
+    return await _once(
+        request, principal, body.model_dump(mode="json"), run, status.HTTP_201_CREATED
     )
-    return NetworkOut.from_domain(network)
 
 
 @router.put(
@@ -296,21 +343,27 @@ async def read_audit(order_id: str, uow: UowFactoryDep, principal: DispatchReade
     tags=["dispatch"],
     summary="Assign or reassign an order",
 )
-async def assign(order_id: str, body: AssignmentIn, bus: BusDep, principal: AssignerDep) -> Any:
+async def assign(
+    order_id: str, body: AssignmentIn, bus: BusDep, principal: AssignerDep, request: Request
+) -> Any:
     """Only a dispatcher (or a network's dispatcher for its own orders, to its own technicians)
     assigns or reassigns (SCH-8, SCH-12); OrderAssigned or OrderReassigned is published and the
     change audited with who and why."""
-    order = await bus.handle(
-        commands.AssignOrder(
-            order_id=order_id,
-            actor=actor(principal),
-            reason=body.reason,
-            technician_id=body.technician_id,
-            network_id=body.network_id,
-            pinned=body.pinned,
+
+    async def run() -> Any:
+        order = await bus.handle(
+            commands.AssignOrder(
+                order_id=order_id,
+                actor=actor(principal),
+                reason=body.reason,
+                technician_id=body.technician_id,
+                network_id=body.network_id,
+                pinned=body.pinned,
+            )
         )
-    )
-    return DispatchOrderOut.from_domain(order)
+        return DispatchOrderOut.from_domain(order)
+
+    return await _once(request, principal, body.model_dump(mode="json"), run, status.HTTP_200_OK)
 
 
 @router.post(
@@ -321,14 +374,18 @@ async def assign(order_id: str, body: AssignmentIn, bus: BusDep, principal: Assi
     summary="Cancel an order's assignment",
 )
 async def cancel_assignment(
-    order_id: str, body: ReasonIn, bus: BusDep, principal: DispatcherDep
+    order_id: str, body: ReasonIn, bus: BusDep, principal: DispatcherDep, request: Request
 ) -> Any:
     """A dispatcher takes the visit away from its assignee (SCH-12); the order returns to the
     centre's queue (OrderReturnedToCentre)."""
-    order = await bus.handle(
-        commands.CancelAssignment(order_id=order_id, actor=actor(principal), reason=body.reason)
-    )
-    return DispatchOrderOut.from_domain(order)
+
+    async def run() -> Any:
+        order = await bus.handle(
+            commands.CancelAssignment(order_id=order_id, actor=actor(principal), reason=body.reason)
+        )
+        return DispatchOrderOut.from_domain(order)
+
+    return await _once(request, principal, body.model_dump(mode="json"), run, status.HTTP_200_OK)
 
 
 @router.post(
@@ -338,15 +395,21 @@ async def cancel_assignment(
     tags=["dispatch"],
     summary="Hand an order back to the centre",
 )
-async def return_order(order_id: str, body: ReturnIn, bus: BusDep, principal: HolderDep) -> Any:
+async def return_order(
+    order_id: str, body: ReturnIn, bus: BusDep, principal: HolderDep, request: Request
+) -> Any:
     """The holder (technician or network) hands the order back — never to a colleague (SCH-8):
     a network that cannot staff it (SCH-1), a technician who cannot arrive on time (SCH-3)."""
-    order = await bus.handle(
-        commands.ReturnOrder(
-            order_id=order_id, actor=actor(principal), reason=body.reason, detail=body.detail
+
+    async def run() -> Any:
+        order = await bus.handle(
+            commands.ReturnOrder(
+                order_id=order_id, actor=actor(principal), reason=body.reason, detail=body.detail
+            )
         )
-    )
-    return DispatchOrderOut.from_domain(order)
+        return DispatchOrderOut.from_domain(order)
+
+    return await _once(request, principal, body.model_dump(mode="json"), run, status.HTTP_200_OK)
 
 
 @router.post(
@@ -356,12 +419,16 @@ async def return_order(order_id: str, body: ReturnIn, bus: BusDep, principal: Ho
     tags=["partners"],
     summary="A network accepts the order given to it",
 )
-async def accept(order_id: str, bus: BusDep, principal: AssignerDep) -> Any:
+async def accept(order_id: str, bus: BusDep, principal: AssignerDep, request: Request) -> Any:
     """The network accepts within the policy time (SCH-1, default 30 minutes); its dispatcher
     then assigns one of its technicians (`POST /v1/orders/{id}/assignment`). Another network's
     order answers 404."""
-    order = await bus.handle(commands.AcceptOrder(order_id=order_id, actor=actor(principal)))
-    return DispatchOrderOut.from_domain(order)
+
+    async def run() -> Any:
+        order = await bus.handle(commands.AcceptOrder(order_id=order_id, actor=actor(principal)))
+        return DispatchOrderOut.from_domain(order)
+
+    return await _once(request, principal, None, run, status.HTTP_200_OK)
 
 
 @router.post(
@@ -371,13 +438,19 @@ async def accept(order_id: str, bus: BusDep, principal: AssignerDep) -> Any:
     tags=["partners"],
     summary="A network cannot staff the order",
 )
-async def reject(order_id: str, body: ReasonIn, bus: BusDep, principal: AssignerDep) -> Any:
+async def reject(
+    order_id: str, body: ReasonIn, bus: BusDep, principal: AssignerDep, request: Request
+) -> Any:
     """The network reports back at once (SCH-1): OrderReturnedToCentre (`cannot_staff`, with the
     reason) and the centre places the order again. Silence past the policy time does the same."""
-    order = await bus.handle(
-        commands.RejectOrder(order_id=order_id, actor=actor(principal), reason=body.reason)
-    )
-    return DispatchOrderOut.from_domain(order)
+
+    async def run() -> Any:
+        order = await bus.handle(
+            commands.RejectOrder(order_id=order_id, actor=actor(principal), reason=body.reason)
+        )
+        return DispatchOrderOut.from_domain(order)
+
+    return await _once(request, principal, body.model_dump(mode="json"), run, status.HTTP_200_OK)
 
 
 @router.get(
@@ -416,20 +489,26 @@ async def slots(
     tags=["appointments"],
     summary="Book an arrival window",
 )
-async def book(order_id: str, body: AppointmentIn, bus: BusDep, principal: BookerDep) -> Any:
+async def book(
+    order_id: str, body: AppointmentIn, bus: BusDep, principal: BookerDep, request: Request
+) -> Any:
     """Books the window after the feasibility check and assigns the technician who can keep it;
     a clash answers 409 with feasible `alternatives` (SCH-3). A technician books only for
     themselves, a network's dispatcher only for its own technicians (403 otherwise, SCH-8,
     SCH-12)."""
-    order = await bus.handle(
-        commands.BookAppointment(
-            order_id=order_id,
-            actor=actor(principal),
-            window=body.to_value(),
-            technician_id=body.technician_id,
+
+    async def run() -> Any:
+        order = await bus.handle(
+            commands.BookAppointment(
+                order_id=order_id,
+                actor=actor(principal),
+                window=body.to_value(),
+                technician_id=body.technician_id,
+            )
         )
-    )
-    return DispatchOrderOut.from_domain(order)
+        return DispatchOrderOut.from_domain(order)
+
+    return await _once(request, principal, body.model_dump(mode="json"), run, status.HTTP_200_OK)
 
 
 @router.post(
@@ -439,22 +518,28 @@ async def book(order_id: str, body: AppointmentIn, bus: BusDep, principal: Booke
     tags=["appointments"],
     summary="Record a call to the customer",
 )
-async def contact(order_id: str, body: ContactIn, bus: BusDep, principal: HolderDep) -> Any:
+async def contact(
+    order_id: str, body: ContactIn, bus: BusDep, principal: HolderDep, request: Request
+) -> Any:
     """Records the attempt and its outcome (SCH-2, SCH-5): reached → AppointmentConfirmed; a
     later time → AppointmentRescheduled and confirmed; still unanswered after the policy's tries
     or unreachable → the agreed time stands (AppointmentConfirmed, customer_reached false). Any
     new window is published as AppointmentRescheduled; one already over answers 409."""
-    order = await bus.handle(
-        commands.RecordContact(
-            order_id=order_id,
-            actor=actor(principal),
-            outcome=body.outcome,
-            window=body.window.to_value() if body.window else None,
-            corrected=tuple(body.corrected),
-            note=body.note,
+
+    async def run() -> Any:
+        order = await bus.handle(
+            commands.RecordContact(
+                order_id=order_id,
+                actor=actor(principal),
+                outcome=body.outcome,
+                window=body.window.to_value() if body.window else None,
+                corrected=tuple(body.corrected),
+                note=body.note,
+            )
         )
-    )
-    return DispatchOrderOut.from_domain(order)
+        return DispatchOrderOut.from_domain(order)
+
+    return await _once(request, principal, body.model_dump(mode="json"), run, status.HTTP_200_OK)
 
 
 @router.post(
@@ -465,21 +550,25 @@ async def contact(order_id: str, body: ContactIn, bus: BusDep, principal: Holder
     summary="Move an appointment",
 )
 async def reschedule(
-    order_id: str, body: RescheduleIn, bus: BusDep, principal: DispatcherDep
+    order_id: str, body: RescheduleIn, bus: BusDep, principal: DispatcherDep, request: Request
 ) -> Any:
     """The dispatcher moves the appointment, recording the customer's consent (SCH-3, SCH-6); a
     window already over answers 409."""
-    order = await bus.handle(
-        commands.Reschedule(
-            order_id=order_id,
-            actor=actor(principal),
-            window=body.to_value(),
-            reason=body.reason,
-            customer_consent=body.customer_consent,
-            requested_by=body.requested_by,
+
+    async def run() -> Any:
+        order = await bus.handle(
+            commands.Reschedule(
+                order_id=order_id,
+                actor=actor(principal),
+                window=body.to_value(),
+                reason=body.reason,
+                customer_consent=body.customer_consent,
+                requested_by=body.requested_by,
+            )
         )
-    )
-    return DispatchOrderOut.from_domain(order)
+        return DispatchOrderOut.from_domain(order)
+
+    return await _once(request, principal, body.model_dump(mode="json"), run, status.HTTP_200_OK)
 
 
 @router.post(
@@ -489,11 +578,15 @@ async def reschedule(
     tags=["lateness"],
     summary="The customer did not accept the apology",
 )
-async def refuse_apology(order_id: str, bus: BusDep, principal: HolderDep) -> Any:
+async def refuse_apology(order_id: str, bus: BusDep, principal: HolderDep, request: Request) -> Any:
     """ArrivalLate with the manager-visit action, once per visit (SCH-7); 409 when no lateness
     of the visit was recorded (predicted or actual), so there was no apology to refuse."""
-    order = await bus.handle(commands.RefuseApology(order_id=order_id, actor=actor(principal)))
-    return DispatchOrderOut.from_domain(order)
+
+    async def run() -> Any:
+        order = await bus.handle(commands.RefuseApology(order_id=order_id, actor=actor(principal)))
+        return DispatchOrderOut.from_domain(order)
+
+    return await _once(request, principal, None, run, status.HTTP_200_OK)
 
 
 @router.post(
@@ -503,12 +596,18 @@ async def refuse_apology(order_id: str, bus: BusDep, principal: HolderDep) -> An
     tags=["visits"],
     summary="The customer postponed",
 )
-async def postpone(order_id: str, body: ReasonIn, bus: BusDep, principal: HolderDep) -> Any:
+async def postpone(
+    order_id: str, body: ReasonIn, bus: BusDep, principal: HolderDep, request: Request
+) -> Any:
     """A new visit is booked with the reason and the order returns to the centre (SCH-10)."""
-    order = await bus.handle(
-        commands.Postpone(order_id=order_id, actor=actor(principal), reason=body.reason)
-    )
-    return DispatchOrderOut.from_domain(order)
+
+    async def run() -> Any:
+        order = await bus.handle(
+            commands.Postpone(order_id=order_id, actor=actor(principal), reason=body.reason)
+        )
+        return DispatchOrderOut.from_domain(order)
+
+    return await _once(request, principal, body.model_dump(mode="json"), run, status.HTTP_200_OK)
 
 
 @router.post(
@@ -518,20 +617,26 @@ async def postpone(order_id: str, body: ReasonIn, bus: BusDep, principal: Holder
     tags=["visits"],
     summary="The product is at another address",
 )
-async def relocate(order_id: str, body: RelocationIn, bus: BusDep, principal: HolderDep) -> Any:
+async def relocate(
+    order_id: str, body: RelocationIn, bus: BusDep, principal: HolderDep, request: Request
+) -> Any:
     """With the customer's consent the technician goes there now; otherwise a new visit is
     booked (SCH-11)."""
-    order = await bus.handle(
-        commands.Relocate(
-            order_id=order_id,
-            actor=actor(principal),
-            location=body.location,
-            go_now=body.go_now,
-            customer_consent=body.customer_consent,
-            note=body.note,
+
+    async def run() -> Any:
+        order = await bus.handle(
+            commands.Relocate(
+                order_id=order_id,
+                actor=actor(principal),
+                location=body.location,
+                go_now=body.go_now,
+                customer_consent=body.customer_consent,
+                note=body.note,
+            )
         )
-    )
-    return DispatchOrderOut.from_domain(order)
+        return DispatchOrderOut.from_domain(order)
+
+    return await _once(request, principal, body.model_dump(mode="json"), run, status.HTTP_200_OK)
 
 
 # -- plans ----------------------------------------------------------------------------------
