@@ -61,6 +61,76 @@ class CorrelationAndMetricsMiddleware:
                 )
 
 
+class NulByteGuard:
+    """Answers 422 problem+json to a request carrying a NUL character in its path, its query or
+    a JSON body (``\\u0000``). No text column of PostgreSQL can hold one, so it would otherwise
+    fail deep in a query (a 500), or be stored in a JSON document and published, and then stop
+    every consumer that writes it into a text column."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"")
+        if "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query:
+            await _nul_refused(scope, receive, send, "the path or the query")
+            return
+        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
+        if b"json" not in content_type.lower():
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: nothing to answer
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if _has_json_nul(body):
+            await _nul_refused(scope, receive, send, "the body")
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _has_json_nul(body: bytes) -> bool:
+    """Whether a JSON text holds the escape ``\\u0000`` (not an escaped backslash before
+    ``u0000``, which is plain text)."""
+    start = body.find(b"\\u0000")
+    while start != -1:
+        backslashes = 0
+        while start - backslashes - 1 >= 0 and body[start - backslashes - 1] == ord("\\"):
+            backslashes += 1
+        if backslashes % 2 == 0:
+            return True
+        start = body.find(b"\\u0000", start + 1)
+    return False
+
+
+async def _nul_refused(scope: Scope, receive: Receive, send: Send, where: str) -> None:
+    response = problem_response(
+        422,
+        title="Unprocessable Content",
+        detail=f"{where.capitalize()} holds a NUL character (\\u0000), which cannot be stored: "
+        "remove it.",
+        instance=scope.get("path", ""),
+    )
+    await response(scope, receive, send)
+
+
 ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
 
 

@@ -22,6 +22,8 @@ PROBLEM_BASE = "https://fsm.example/problems/"
 # PostgreSQL's serialization failure and deadlock: the transaction lost a race and was rolled
 # back whole; the same request succeeds when retried.
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
+#: PostgreSQL refusing a character of the input (a NUL byte, which no text column can hold).
+_UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 
 
 class ProblemError(Exception):
@@ -161,6 +163,14 @@ def install_problem_handlers(
                 title="Conflict",
                 detail="A concurrent request created or changed the same record; nothing was "
                 "changed by this one. Read the current state and retry if still needed.",
+                instance=request.url.path,
+            )
+        if getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT_SQLSTATES:
+            return problem_response(
+                422,
+                title="Unprocessable Content",
+                detail="The request holds a character that cannot be stored or searched for "
+                "(a NUL byte, \\u0000): remove it.",
                 instance=request.url.path,
             )
         if getattr(exc.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:

@@ -711,3 +711,18 @@ async def test_status_is_derived_from_every_services_events(intake: Any, make_or
 
 def _utc(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
+
+
+async def test_a_nul_byte_in_a_path_query_or_body_is_a_4xx_problem_never_a_500(
+    intake: Any, make_order: Any
+) -> None:
+    body = make_order()
+    body["fault"]["description"] = "漏水\u0000"
+    answers = [
+        await intake.admin.get("/v1/orders/ab%00c"),
+        await intake.admin.get("/v1/orders", params={"phone": "138\u00000138000"}),
+        await intake.admin.post("/v1/orders", json=body),
+    ]
+    for answer in answers:
+        assert 400 <= answer.status_code < 500, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -210,3 +210,41 @@ async def test_a_deadlock_rolled_back_is_a_503_to_retry_not_a_500(
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert "Retry" in response.json()["detail"]
+
+
+async def test_a_nul_character_in_path_query_or_json_body_is_refused_before_the_route() -> None:
+    from servicekit.http import NulByteGuard
+
+    app = FastAPI()
+    install_problem_handlers(app, {})
+    app.add_middleware(NulByteGuard)
+
+    @app.post("/things/{name}")
+    async def create(name: str, thing: NewThing) -> dict[str, str]:
+        return {"name": name, "thing": thing.name}
+
+    @app.post("/files")
+    async def upload(request: Request) -> dict[str, int]:
+        return {"size": len(await request.body())}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        refused = [
+            await client.post("/things/a%00b", json={"name": "x", "count": 1}),
+            await client.post("/things/a?x=%00", json={"name": "x", "count": 1}),
+            await client.post("/things/a", json={"name": "x\u0000", "count": 1}),
+        ]
+        kept = await client.post(
+            "/things/a",
+            content=b'{"name": "x\\\\u0000", "count": 1}',
+            headers={"Content-Type": "application/json"},
+        )
+        binary = await client.post(
+            "/files", content=b"PNG\\u0000\x00", headers={"Content-Type": "image/png"}
+        )
+    for answer in refused:
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"] == PROBLEM_JSON
+        assert "NUL" in answer.json()["detail"]
+    assert kept.status_code == 200 and kept.json()["thing"] == "x\\u0000"
+    assert binary.status_code == 200 and binary.json() == {"size": 10}
