@@ -102,11 +102,24 @@ def stage_claim(session: AsyncSession, *, resource_id: str | None = None) -> Non
 
 
 async def _load(session_factory: SessionFactory, scope: str, key: str) -> IdempotencyRecord | None:
+    """The key's record while it lives; an expired one is deleted here, so the key can be used
+    again at once (its insert would otherwise clash with the old row until the hourly purge)."""
     async with session_factory() as session:
         record = await session.get(IdempotencyRecord, (scope, key))
-        if record is not None and aware(record.expires_at) <= datetime.now(UTC):
+        if record is None:
             return None
-        return record
+        now = datetime.now(UTC)
+        if aware(record.expires_at) > now:
+            return record
+        await session.execute(
+            delete(IdempotencyRecord).where(
+                col(IdempotencyRecord.scope) == scope,
+                col(IdempotencyRecord.key) == key,
+                col(IdempotencyRecord.expires_at) <= now,
+            )
+        )
+        await session.commit()
+        return None
 
 
 def _replay(record: IdempotencyRecord) -> Response:
@@ -212,11 +225,13 @@ async def _store(session_factory: SessionFactory, scope: str, key: str, response
         await session.commit()
 
 
-async def purge_expired(session_factory: SessionFactory) -> int:
-    """Delete expired keys; returns how many."""
+async def purge_expired(session_factory: SessionFactory, now: datetime | None = None) -> int:
+    """Delete the keys expired by ``now``; returns how many."""
     async with session_factory() as session:
         result = await session.execute(
-            delete(IdempotencyRecord).where(col(IdempotencyRecord.expires_at) <= datetime.now(UTC))
+            delete(IdempotencyRecord).where(
+                col(IdempotencyRecord.expires_at) <= (now or datetime.now(UTC))
+            )
         )
         await session.commit()
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -27,6 +27,7 @@ from servicekit.calendar import BusinessCalendar, CalendarPolicy
 from servicekit.consumer import EventConsumer, EventFilter, EventHandler, PoisonMessage
 from servicekit.db import SessionFactory, make_engine, make_session_factory, ping
 from servicekit.http import CorrelationAndMetricsMiddleware, NulByteGuard, ops_router
+from servicekit.idempotency import purge_expired
 from servicekit.inbox import purge_received_before
 from servicekit.kafka import KafkaPublisher, broker_reachable, ensure_topics
 from servicekit.outbox import OutboxRelay, purge_published_before
@@ -144,8 +145,9 @@ class ServiceRuntime:
             await asyncio.sleep(every_seconds)
 
     async def purge_delivered_messages(self, now: datetime | None = None) -> dict[str, int]:
-        """Delete outbox rows published ``outbox_keep_published_hours`` ago and inbox ids older
-        than ``inbox_keep_days`` (hourly job); returns how many of each."""
+        """Delete outbox rows published ``outbox_keep_published_hours`` ago, inbox ids older
+        than ``inbox_keep_days`` and expired Idempotency-Key records (hourly job, in every
+        service); returns how many of each."""
         now = now or datetime.now(UTC)
         outbox = await purge_published_before(
             self.session_factory,
@@ -154,9 +156,10 @@ class ServiceRuntime:
         inbox = await purge_received_before(
             self.session_factory, now - timedelta(days=self.settings.inbox_keep_days)
         )
-        if outbox or inbox:
-            log.info("messages.purged", outbox=outbox, inbox=inbox)
-        return {"outbox": outbox, "inbox": inbox}
+        keys = await purge_expired(self.session_factory, now)
+        if outbox or inbox or keys:
+            log.info("messages.purged", outbox=outbox, inbox=inbox, idempotency_keys=keys)
+        return {"outbox": outbox, "inbox": inbox, "idempotency_keys": keys}
 
     def on_commit(self) -> None:
         """Called by units of work after a commit that staged events."""

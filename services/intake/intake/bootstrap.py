@@ -17,7 +17,6 @@ from intake.service_layer.handlers import COMMAND_HANDLERS
 from intake.service_layer.unit_of_work import IntakeUnitOfWork
 from intake.settings import IntakeSettings
 from servicekit.consumer import EventHandler
-from servicekit.idempotency import purge_expired
 from servicekit.messagebus import MessageBus
 from servicekit.policy import load_section
 from servicekit.runtime import ServiceRuntime, ServiceSpec
@@ -69,12 +68,8 @@ def bootstrap(
     async def check_sla_clocks() -> int:
         return await handlers.check_sla_clocks(uow=uow_factory(), clock=now)
 
-    async def purge_idempotency_keys() -> int:
-        return await purge_expired(runtime.session_factory)
-
     runtime.app.state.check_sla_clocks = check_sla_clocks
     runtime.add_periodic("sla-clocks", policy.sla_check_every_seconds, check_sla_clocks)
-    runtime.add_periodic("idempotency-purge", 3600, purge_idempotency_keys)
     return runtime
 
 

@@ -36,6 +36,39 @@ async def test_the_same_key_with_another_body_is_refused_with_422(
     assert await intake.order_count() == 1
 
 
+async def test_a_key_reused_after_it_expired_is_a_new_request_and_the_purge_drops_old_ones(
+    intake: Any, make_order: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select, update
+
+    from servicekit.idempotency import IdempotencyRecord
+
+    headers = {"Idempotency-Key": "call-4713"}
+    first = await intake.admin.post("/v1/orders", json=make_order(), headers=headers)
+    assert first.status_code == 201
+    expired = datetime.now(UTC) - timedelta(seconds=1)
+    async with intake.runtime.session_factory() as session:
+        await session.execute(update(IdempotencyRecord).values(expires_at=expired))
+        await session.commit()
+
+    other = make_order(requests="周日下午")
+    other["customer"]["phone"] = "13900000009"
+    again = await intake.admin.post("/v1/orders", json=other, headers=headers)
+
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] != first.json()["id"]
+    assert await intake.order_count() == 2
+    async with intake.runtime.session_factory() as session:
+        await session.execute(update(IdempotencyRecord).values(expires_at=expired))
+        await session.commit()
+    purged = await intake.runtime.purge_delivered_messages(datetime.now(UTC))
+    assert purged["idempotency_keys"] == 1
+    async with intake.runtime.session_factory() as session:
+        assert (await session.execute(select(IdempotencyRecord))).scalars().all() == []
+
+
 async def test_keys_are_per_route_and_every_post_honours_them(intake: Any, make_order: Any) -> None:
     order = (await intake.admin.post("/v1/orders", json=make_order())).json()
     headers = {"Idempotency-Key": "same-key-everywhere"}

@@ -214,9 +214,17 @@ async def test_the_hourly_purge_forgets_published_events_and_old_inbox_ids_after
         await session.execute(update(OutboxMessage).values(published_at=now - timedelta(hours=2)))
         await session.commit()
 
-    assert await runtime.purge_delivered_messages(now) == {"outbox": 0, "inbox": 0}
+    assert await runtime.purge_delivered_messages(now) == {
+        "outbox": 0,
+        "inbox": 0,
+        "idempotency_keys": 0,
+    }
     later = now + timedelta(days=runtime.settings.inbox_keep_days, minutes=1)
-    assert await runtime.purge_delivered_messages(later) == {"outbox": 1, "inbox": 1}
+    assert await runtime.purge_delivered_messages(later) == {
+        "outbox": 1,
+        "inbox": 1,
+        "idempotency_keys": 0,
+    }
     async with runtime.session_factory() as session:
         assert (await session.execute(select(func.count()).select_from(InboxMessage))).scalar() == 0
     # The order and its timeline stay: only the delivery bookkeeping goes.
