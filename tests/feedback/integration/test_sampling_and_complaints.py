@@ -514,3 +514,42 @@ async def test_fbk_10_the_overdue_sweep_reports_every_complaint_batch_after_batc
         )
         == 0
     )
+
+
+async def test_a_complaint_advance_retried_with_its_idempotency_key_advances_it_once(
+    harness: Harness,
+) -> None:
+    harness.clock.set(local(MONDAY, 9))
+    filed = await harness.client.post(
+        "/v1/complaints",
+        json={"channel": "hotline", "description": "没人来", "confirmed_by_customer": True},
+    )
+    url = f"/v1/complaints/{filed.json()['complaint_id']}"
+    key = {"Idempotency-Key": "advance-1"}
+    step = {"to": "dispatched", "owner": "centre-lead", "note": "第一次"}
+
+    first = await harness.client.post(f"{url}/advance", json=step, headers=key)
+    assert first.status_code == 200, first.text
+    retry = await harness.client.post(f"{url}/advance", json=step, headers=key)
+    assert retry.status_code == 200, retry.text
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json()
+    stages = (await harness.client.get(url)).json()["stages"]
+    assert [s["stage"] for s in stages].count("dispatched") == 1
+
+    other = await harness.client.post(
+        f"{url}/advance", json={"to": "handled", "owner": "centre-lead"}, headers=key
+    )
+    assert other.status_code == 422
+    assert other.headers["content-type"].startswith("application/problem+json")
+    assert (await harness.client.get(url)).json()["stage"] == "dispatched"
+
+    # A refused request stores no answer (its transaction rolled back): the retry is refused
+    # again by the domain, not replayed.
+    for _ in range(2):
+        missing = await harness.client.post(
+            "/v1/complaints/no-such-complaint/advance", json=step, headers=key
+        )
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("application/problem+json")
+        assert "Idempotent-Replayed" not in missing.headers

@@ -837,3 +837,48 @@ async def test_idempotency_keys_are_kept_as_long_as_the_policy_says(
     async with runtime.session_factory() as session:
         [record] = (await session.execute(select(IdempotencyRecord))).scalars().all()
     assert aware(record.expires_at) - aware(record.created_at) == timedelta(hours=2)
+
+
+async def test_workshop_progress_retried_with_its_idempotency_key_is_recorded_once(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+    await ok(admin, "v-1", type="diagnose", cause="主板故障", take_back_needed=True)
+    await ok(
+        admin,
+        "v-1",
+        type="take_back",
+        receipt_number="R-7",
+        appearance="外壳完好",
+        photo_refs=[await upload(admin, "v-1", "photo")],
+        promised_return_date="2026-03-09",
+        unit_serial="SN-7",
+    )
+    key = {"Idempotency-Key": "progress-1"}
+    step = {"stage": "repaired", "note": "换主板"}
+
+    first = await admin.post("/v1/take-backs/R-7/progress", json=step, headers=key)
+    assert first.status_code == 200, first.text
+    retry = await admin.post("/v1/take-backs/R-7/progress", json=step, headers=key)
+    assert retry.status_code == 200, retry.text
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json()
+    assert len((await admin.get("/v1/take-backs/R-7")).json()["progress"]) == 1
+    recorded = [e for e in await outbox(runtime) if e.event_name == "WorkshopProgressRecorded"]
+    assert len(recorded) == 1
+
+    other = await admin.post(
+        "/v1/take-backs/R-7/progress", json={"stage": "tested", "note": None}, headers=key
+    )
+    assert other.status_code == 422
+    assert other.headers["content-type"].startswith("application/problem+json")
+    assert len((await admin.get("/v1/take-backs/R-7")).json()["progress"]) == 1
+
+    # A refused request stores no answer (its transaction rolled back): the retry is refused
+    # again by the domain, not replayed.
+    for _ in range(2):
+        missing = await admin.post("/v1/take-backs/R-404/progress", json=step, headers=key)
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("application/problem+json")
+        assert "Idempotent-Replayed" not in missing.headers

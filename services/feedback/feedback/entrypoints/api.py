@@ -70,15 +70,17 @@ async def _idempotent(
     request: Request,
     principal: Principal,
     policy: FeedbackPolicy,
-    body: BaseModel,
+    body: BaseModel | None,
     run: Callable[[], Awaitable[JSONResponse]],
 ) -> Response:
+    """Run a state-changing request once per (caller, route, ``Idempotency-Key``): a retry with
+    the same body gets the stored answer, another body 422; without the header, just run it."""
     return await handle_idempotently(
         request,
         session_factory=request.app.state.runtime.session_factory,
         principal_id=principal.key_id,
         ttl=timedelta(hours=policy.idempotency_key_ttl_hours),
-        body=body.model_dump(mode="json"),
+        body=body.model_dump(mode="json") if body is not None else None,
         run=run,
     )
 
@@ -206,11 +208,24 @@ async def read_call_back(
     responses=problem_responses(401, 403, 404, 409),
     summary="Claim a call-back",
 )
-async def claim_call_back(task_id: str, bus: BusDep, principal: AgentDep, now: NowDep) -> Any:
+async def claim_call_back(
+    task_id: str,
+    request: Request,
+    bus: BusDep,
+    principal: AgentDep,
+    policy: PolicyDep,
+    now: NowDep,
+) -> Any:
     """Take the call-back to make it now; other agents no longer see it as due until the claim
     expires. 409 when another agent holds it or it is finished."""
-    task = await bus.handle(commands.ClaimCallBack(task_id=task_id, agent=caller_name(principal)))
-    return CallBackOut.from_domain(task, now)
+
+    async def run() -> JSONResponse:
+        task = await bus.handle(
+            commands.ClaimCallBack(task_id=task_id, agent=caller_name(principal))
+        )
+        return JSONResponse(CallBackOut.from_domain(task, now).model_dump(mode="json"))
+
+    return await _idempotent(request, principal, policy, None, run)
 
 
 @router.post(
@@ -267,13 +282,22 @@ async def record_call_back(
     responses=problem_responses(401, 403, 409, 422),
     summary="Run a day's call-back sampling draw",
 )
-async def run_sampling(body: SamplingRunIn, bus: BusDep, principal: AdminDep) -> Any:
+async def run_sampling(
+    body: SamplingRunIn, request: Request, bus: BusDep, principal: AdminDep, policy: PolicyDep
+) -> Any:
     """Draw the day's sample of work completed 3-5 days earlier (FBK-4) at the policy's rate per
     business type (desk business included), stratified by front-line worker, reproducible from the
     policy seed and the day. The daily job does this on its own; this is for ops. 409 when that
     day's draw already ran."""
-    drawn = await bus.handle(commands.RunSampling(day=body.day))
-    return SamplingRunOut.from_domain(drawn)
+
+    async def run() -> JSONResponse:
+        drawn = await bus.handle(commands.RunSampling(day=body.day))
+        return JSONResponse(
+            SamplingRunOut.from_domain(drawn).model_dump(mode="json"),
+            status_code=status.HTTP_201_CREATED,
+        )
+
+    return await _idempotent(request, principal, policy, body, run)
 
 
 # -- complaints ----------------------------------------------------------------------------------
@@ -369,11 +393,20 @@ async def read_complaint(
     summary="Record the customer's confirmation",
 )
 async def confirm_complaint(
-    complaint_id: str, bus: BusDep, principal: AgentDep, now: NowDep
+    complaint_id: str,
+    request: Request,
+    bus: BusDep,
+    principal: AgentDep,
+    policy: PolicyDep,
+    now: NowDep,
 ) -> Any:
     """The customer confirmed what was recorded (INT-9); only then can it be dispatched."""
-    complaint = await bus.handle(commands.ConfirmComplaint(complaint_id=complaint_id))
-    return ComplaintOut.from_domain(complaint, now)
+
+    async def run() -> JSONResponse:
+        complaint = await bus.handle(commands.ConfirmComplaint(complaint_id=complaint_id))
+        return JSONResponse(ComplaintOut.from_domain(complaint, now).model_dump(mode="json"))
+
+    return await _idempotent(request, principal, policy, None, run)
 
 
 @router.post(
@@ -384,16 +417,26 @@ async def confirm_complaint(
     summary="Move a complaint to its next state",
 )
 async def advance_complaint(
-    complaint_id: str, body: ComplaintAdvanceIn, bus: BusDep, principal: AgentDep, now: NowDep
+    complaint_id: str,
+    body: ComplaintAdvanceIn,
+    request: Request,
+    bus: BusDep,
+    principal: AgentDep,
+    policy: PolicyDep,
+    now: NowDep,
 ) -> Any:
     """accept → dispatch → handle → feedback → reply → follow-up (FBK-10), one step at a time,
     each with its owner and an SLA clock in working hours. 409 names the allowed next state."""
-    complaint = await bus.handle(
-        commands.AdvanceComplaint(
-            complaint_id=complaint_id, to=body.to, owner=body.owner, note=body.note
+
+    async def run() -> JSONResponse:
+        complaint = await bus.handle(
+            commands.AdvanceComplaint(
+                complaint_id=complaint_id, to=body.to, owner=body.owner, note=body.note
+            )
         )
-    )
-    return ComplaintOut.from_domain(complaint, now)
+        return JSONResponse(ComplaintOut.from_domain(complaint, now).model_dump(mode="json"))
+
+    return await _idempotent(request, principal, policy, body, run)
 
 
 @router.post(
@@ -404,11 +447,20 @@ async def advance_complaint(
     summary="Raise a complaint to level 2",
 )
 async def escalate_complaint(
-    complaint_id: str, bus: BusDep, principal: AgentDep, now: NowDep
+    complaint_id: str,
+    request: Request,
+    bus: BusDep,
+    principal: AgentDep,
+    policy: PolicyDep,
+    now: NowDep,
 ) -> Any:
     """The complaint went to higher authorities or the media, or was mishandled (FBK-9)."""
-    complaint = await bus.handle(commands.EscalateComplaint(complaint_id=complaint_id))
-    return ComplaintOut.from_domain(complaint, now)
+
+    async def run() -> JSONResponse:
+        complaint = await bus.handle(commands.EscalateComplaint(complaint_id=complaint_id))
+        return JSONResponse(ComplaintOut.from_domain(complaint, now).model_dump(mode="json"))
+
+    return await _idempotent(request, principal, policy, None, run)
 
 
 @router.post(
@@ -419,24 +471,34 @@ async def escalate_complaint(
     summary="Close a complaint",
 )
 async def close_complaint(
-    complaint_id: str, body: ComplaintCloseIn, bus: BusDep, principal: AgentDep, now: NowDep
+    complaint_id: str,
+    body: ComplaintCloseIn,
+    request: Request,
+    bus: BusDep,
+    principal: AgentDep,
+    policy: PolicyDep,
+    now: NowDep,
 ) -> Any:
     """Close after the follow-up visit with a summary and a fault finding (FBK-10). A cause, an
     owner and a preventive action are required (422 names what is missing). ComplaintClosed is
     published."""
-    complaint = await bus.handle(
-        commands.CloseComplaint(
-            complaint_id=complaint_id,
-            cause=body.cause,
-            owner=body.owner,
-            preventive_action=body.preventive_action,
-            at_fault=body.at_fault,
-            staff_fault_class=body.staff_fault_class,
-            summary=body.summary,
-            compensation=body.compensation,
+
+    async def run() -> JSONResponse:
+        complaint = await bus.handle(
+            commands.CloseComplaint(
+                complaint_id=complaint_id,
+                cause=body.cause,
+                owner=body.owner,
+                preventive_action=body.preventive_action,
+                at_fault=body.at_fault,
+                staff_fault_class=body.staff_fault_class,
+                summary=body.summary,
+                compensation=body.compensation,
+            )
         )
-    )
-    return ComplaintOut.from_domain(complaint, now)
+        return JSONResponse(ComplaintOut.from_domain(complaint, now).model_dump(mode="json"))
+
+    return await _idempotent(request, principal, policy, body, run)
 
 
 # -- conduct findings ----------------------------------------------------------------------------
@@ -468,16 +530,25 @@ async def list_findings(
     summary="Confirm a fair/poor answer against the technician",
 )
 async def confirm_finding(
-    finding_id: str, body: FindingDecisionIn, bus: BusDep, principal: AgentDep
+    finding_id: str,
+    body: FindingDecisionIn,
+    request: Request,
+    bus: BusDep,
+    principal: AgentDep,
+    policy: PolicyDep,
 ) -> Any:
     """Followed up and confirmed with no reasonable explanation: it counts against the
     technician in the quality figures (FBK-6)."""
-    finding = await bus.handle(
-        commands.DecideFinding(
-            finding_id=finding_id, confirmed=True, by=caller_name(principal), note=body.note
+
+    async def run() -> JSONResponse:
+        finding = await bus.handle(
+            commands.DecideFinding(
+                finding_id=finding_id, confirmed=True, by=caller_name(principal), note=body.note
+            )
         )
-    )
-    return FindingOut.from_domain(finding)
+        return JSONResponse(FindingOut.from_domain(finding).model_dump(mode="json"))
+
+    return await _idempotent(request, principal, policy, body, run)
 
 
 @router.post(
@@ -488,15 +559,24 @@ async def confirm_finding(
     summary="Dismiss a fair/poor answer with its explanation",
 )
 async def dismiss_finding(
-    finding_id: str, body: ExplanationIn, bus: BusDep, principal: AgentDep
+    finding_id: str,
+    body: ExplanationIn,
+    request: Request,
+    bus: BusDep,
+    principal: AgentDep,
+    policy: PolicyDep,
 ) -> Any:
     """A reasonable explanation was found; it does not count against the technician (FBK-6)."""
-    finding = await bus.handle(
-        commands.DecideFinding(
-            finding_id=finding_id, confirmed=False, by=caller_name(principal), note=body.note
+
+    async def run() -> JSONResponse:
+        finding = await bus.handle(
+            commands.DecideFinding(
+                finding_id=finding_id, confirmed=False, by=caller_name(principal), note=body.note
+            )
         )
-    )
-    return FindingOut.from_domain(finding)
+        return JSONResponse(FindingOut.from_domain(finding).model_dump(mode="json"))
+
+    return await _idempotent(request, principal, policy, body, run)
 
 
 # -- fraud and issues ----------------------------------------------------------------------------
@@ -556,11 +636,22 @@ async def list_issues(
     summary="Resolve an open issue",
 )
 async def resolve_issue(
-    issue_id: str, body: IssueResolveIn, bus: BusDep, principal: AgentDep
+    issue_id: str,
+    body: IssueResolveIn,
+    request: Request,
+    bus: BusDep,
+    principal: AgentDep,
+    policy: PolicyDep,
 ) -> Any:
     """The issue is solved; it escalates no further (FBK-12)."""
-    issue = await bus.handle(commands.ResolveIssue(issue_id=issue_id, resolution=body.resolution))
-    return IssueOut.from_domain(issue)
+
+    async def run() -> JSONResponse:
+        issue = await bus.handle(
+            commands.ResolveIssue(issue_id=issue_id, resolution=body.resolution)
+        )
+        return JSONResponse(IssueOut.from_domain(issue).model_dump(mode="json"))
+
+    return await _idempotent(request, principal, policy, body, run)
 
 
 # -- figures and reconciliation ------------------------------------------------------------------

@@ -6,11 +6,14 @@ only (the same actions and events as in-house work): any other visit answers 404
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from fieldwork.domain import commands as c
 from fieldwork.domain.visit import EvidenceKind
@@ -50,6 +53,29 @@ from servicekit.idempotency import handle_idempotently
 from servicekit.problems import problem_responses
 
 router = APIRouter(prefix="/v1")
+
+
+async def _once(
+    request: Request,
+    key_id: str,
+    body: BaseModel | dict[str, Any] | None,
+    run: Callable[[], Awaitable[BaseModel]],
+    status_code: int = status.HTTP_200_OK,
+) -> Response:
+    """Run a state-changing request once per (caller, route, ``Idempotency-Key``): a retry with
+    the same body gets the stored answer, another body 422; without the header, just run it."""
+
+    async def respond() -> JSONResponse:
+        return JSONResponse((await run()).model_dump(mode="json"), status_code=status_code)
+
+    return await handle_idempotently(
+        request,
+        session_factory=request.app.state.runtime.session_factory,
+        principal_id=key_id,
+        ttl=timedelta(hours=request.app.state.policy.idempotency_key_ttl_hours),
+        body=body.model_dump(mode="json") if isinstance(body, BaseModel) else body,
+        run=respond,
+    )
 
 
 @router.get(
@@ -158,19 +184,11 @@ async def act_on_visit(
     rule is not satisfied (`rule` names it). Send `Idempotency-Key` to retry safely.
     """
 
-    async def run() -> JSONResponse:
+    async def run() -> VisitOut:
         visit = await bus.handle(c.ActOnVisit(visit_id=visit_id, action=body.action, actor=actor))
-        out = VisitOut.from_domain(visit, now=request.app.state.clock())
-        return JSONResponse(out.model_dump(mode="json"))
+        return VisitOut.from_domain(visit, now=request.app.state.clock())
 
-    return await handle_idempotently(
-        request,
-        session_factory=request.app.state.runtime.session_factory,
-        principal_id=actor.key_id,
-        ttl=timedelta(hours=request.app.state.policy.idempotency_key_ttl_hours),
-        body=body.model_dump(mode="json"),
-        run=run,
-    )
+    return await _once(request, actor.key_id, body, run)
 
 
 @router.post(
@@ -225,16 +243,23 @@ async def upload_evidence(
     against the bytes) and within the size limit (FLD-10). The answer's `ref` is what actions
     name (photo_refs, signature_ref, note_photo_ref)."""
     data = await request.body()
-    item = await bus.handle(
-        c.UploadEvidence(
-            visit_id=visit_id,
-            actor=actor,
-            kind=kind,
-            content_type=request.headers.get("content-type", ""),
-            data=data,
+    content_type = request.headers.get("content-type", "")
+
+    async def run() -> EvidenceOut:
+        item = await bus.handle(
+            c.UploadEvidence(
+                visit_id=visit_id, actor=actor, kind=kind, content_type=content_type, data=data
+            )
         )
-    )
-    return EvidenceOut(**item.model_dump())
+        return EvidenceOut(**item.model_dump())
+
+    # The retry's body is the same image: compare its content's hash, not the bytes.
+    content = {
+        "kind": kind.value,
+        "content_type": content_type,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    return await _once(request, actor.key_id, content, run, status.HTTP_201_CREATED)
 
 
 @router.get(
@@ -276,14 +301,20 @@ async def service_report(
     summary="Add a loaner to the inventory (FLD-6)",
     tags=["loaners"],
 )
-async def register_loaner(body: LoanerIn, bus: BusDep, principal: DispatcherDep) -> Any:
+async def register_loaner(
+    body: LoanerIn, request: Request, bus: BusDep, principal: DispatcherDep
+) -> Any:
     """A unit lent to customers while theirs is at the workshop."""
-    loaner = await bus.handle(
-        c.RegisterLoaner(
-            serial=body.serial, product_line=body.product_line, condition=body.condition
+
+    async def run() -> LoanerOut:
+        loaner = await bus.handle(
+            c.RegisterLoaner(
+                serial=body.serial, product_line=body.product_line, condition=body.condition
+            )
         )
-    )
-    return LoanerOut.from_domain(loaner)
+        return LoanerOut.from_domain(loaner)
+
+    return await _once(request, principal.key_id, body, run, status.HTTP_201_CREATED)
 
 
 @router.get(
@@ -318,13 +349,19 @@ async def read_take_back(receipt_number: str, uow: UowFactoryDep, principal: Cen
     tags=["take-backs"],
 )
 async def record_progress(
-    receipt_number: str, body: ProgressIn, bus: BusDep, principal: DispatcherDep
+    receipt_number: str, body: ProgressIn, request: Request, bus: BusDep, principal: DispatcherDep
 ) -> Any:
     """A step of the repair at the workshop."""
-    tb = await bus.handle(
-        c.RecordWorkshopProgress(receipt_number=receipt_number, stage=body.stage, note=body.note)
-    )
-    return TakeBackOut.from_domain(tb)
+
+    async def run() -> TakeBackOut:
+        tb = await bus.handle(
+            c.RecordWorkshopProgress(
+                receipt_number=receipt_number, stage=body.stage, note=body.note
+            )
+        )
+        return TakeBackOut.from_domain(tb)
+
+    return await _once(request, principal.key_id, body, run)
 
 
 @router.post(
@@ -335,19 +372,23 @@ async def record_progress(
     tags=["take-backs"],
 )
 async def return_unit(
-    receipt_number: str, body: UnitReturnIn, bus: BusDep, actor: ReturnerDep
+    receipt_number: str, body: UnitReturnIn, request: Request, bus: BusDep, actor: ReturnerDep
 ) -> Any:
     """Publishes UnitReturned (on time or not) and puts the loaner back in the inventory."""
-    tb = await bus.handle(
-        c.ReturnUnit(
-            receipt_number=receipt_number,
-            actor=actor,
-            repaired=body.repaired,
-            visit_id=body.visit_id,
-            loaner_condition=body.loaner_condition,
+
+    async def run() -> TakeBackOut:
+        tb = await bus.handle(
+            c.ReturnUnit(
+                receipt_number=receipt_number,
+                actor=actor,
+                repaired=body.repaired,
+                visit_id=body.visit_id,
+                loaner_condition=body.loaner_condition,
+            )
         )
-    )
-    return TakeBackOut.from_domain(tb)
+        return TakeBackOut.from_domain(tb)
+
+    return await _once(request, actor.key_id, body, run)
 
 
 @router.get(
@@ -381,14 +422,20 @@ async def read_ticket(ticket_id: str, uow: UowFactoryDep, principal: CentreDep) 
     summary="Log a contact (FLD-15)",
     tags=["coordination"],
 )
-async def log_contact(ticket_id: str, body: ContactIn, bus: BusDep, principal: CentreDep) -> Any:
+async def log_contact(
+    ticket_id: str, body: ContactIn, request: Request, bus: BusDep, principal: CentreDep
+) -> Any:
     """A dated entry of the ticket's contact log."""
-    ticket = await bus.handle(
-        c.LogTicketContact(
-            ticket_id=ticket_id, by=body.by, channel=body.channel, note=body.note, at=body.at
+
+    async def run() -> TicketOut:
+        ticket = await bus.handle(
+            c.LogTicketContact(
+                ticket_id=ticket_id, by=body.by, channel=body.channel, note=body.note, at=body.at
+            )
         )
-    )
-    return TicketOut.from_domain(ticket)
+        return TicketOut.from_domain(ticket)
+
+    return await _once(request, principal.key_id, body, run)
 
 
 @router.post(
@@ -398,10 +445,16 @@ async def log_contact(ticket_id: str, body: ContactIn, bus: BusDep, principal: C
     summary="Record the team lead's check (FLD-15)",
     tags=["coordination"],
 )
-async def check_ticket(ticket_id: str, body: CheckIn, bus: BusDep, principal: DispatcherDep) -> Any:
+async def check_ticket(
+    ticket_id: str, body: CheckIn, request: Request, bus: BusDep, principal: DispatcherDep
+) -> Any:
     """The next check is due half a month later."""
-    ticket = await bus.handle(c.CheckTicket(ticket_id=ticket_id, by=body.by, note=body.note))
-    return TicketOut.from_domain(ticket)
+
+    async def run() -> TicketOut:
+        ticket = await bus.handle(c.CheckTicket(ticket_id=ticket_id, by=body.by, note=body.note))
+        return TicketOut.from_domain(ticket)
+
+    return await _once(request, principal.key_id, body, run)
 
 
 @router.put(
@@ -426,7 +479,13 @@ async def assign_ticket(
     summary="Close the ticket (FLD-15)",
     tags=["coordination"],
 )
-async def close_ticket(ticket_id: str, body: CloseIn, bus: BusDep, principal: DispatcherDep) -> Any:
+async def close_ticket(
+    ticket_id: str, body: CloseIn, request: Request, bus: BusDep, principal: DispatcherDep
+) -> Any:
     """The work is finished; the ticket is kept."""
-    ticket = await bus.handle(c.CloseTicket(ticket_id=ticket_id, resolution=body.resolution))
-    return TicketOut.from_domain(ticket)
+
+    async def run() -> TicketOut:
+        ticket = await bus.handle(c.CloseTicket(ticket_id=ticket_id, resolution=body.resolution))
+        return TicketOut.from_domain(ticket)
+
+    return await _once(request, principal.key_id, body, run)
