@@ -110,7 +110,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to str.isdigit, not to float()
         return float(value)
     try:
         moment = email.utils.parsedate_to_datetime(value)
@@ -468,7 +468,20 @@ async def deliver_due(
 
     async def guarded(item: _Claimed) -> _Outcome:
         async with gate:
-            return await _attempt(http_client, item, now=moment, policy=policy, resolver=resolver)
+            try:
+                return await _attempt(
+                    http_client, item, now=moment, policy=policy, resolver=resolver
+                )
+            except Exception as exc:  # one endpoint's oddity is its own failed attempt
+                log.exception("webhook.attempt_failed", delivery_id=item.delivery_id)
+                return _Outcome(
+                    claimed=item,
+                    status_code=None,
+                    duration_ms=0,
+                    excerpt=None,
+                    error=f"{type(exc).__name__}: {exc}"[:2000],
+                    retry_after=None,
+                )
 
     outcomes = await asyncio.gather(*(guarded(item) for item in claimed))
     return await _record(

@@ -46,7 +46,10 @@ class WebhookPolicy(BaseModel):
     batch_size: int = Field(default=100, ge=1, le=1_000)
     max_concurrency: int = Field(default=20, ge=1, le=500)
     claim_lease_seconds: float = Field(
-        default=60, gt=0, description="A claimed delivery is retried by another worker after this."
+        default=120,
+        gt=0,
+        description="A claimed delivery is retried by another worker after this; it must outlast "
+        "the slowest batch (every attempt of it timing out, max_concurrency at a time).",
     )
     poll_interval_seconds: float = Field(default=1.0, gt=0)
     max_batches_per_run: int = Field(default=20, ge=1)
@@ -56,9 +59,18 @@ class WebhookPolicy(BaseModel):
     def _lease_outlasts_timeout(self) -> WebhookPolicy:
         if any(delay < 0 for delay in self.retry_schedule_seconds):
             raise ValueError("retry_schedule_seconds must not be negative")
-        if self.claim_lease_seconds <= self.timeout_seconds:
-            raise ValueError("claim_lease_seconds must exceed timeout_seconds")
+        if self.claim_lease_seconds <= self.slowest_batch_seconds:
+            raise ValueError(
+                f"claim_lease_seconds must exceed the slowest batch, {self.slowest_batch_seconds:g}"
+                " s (batch_size / max_concurrency rounds of timeout_seconds): a lease running out"
+                " mid-batch lets another worker send the same deliveries again"
+            )
         return self
+
+    @property
+    def slowest_batch_seconds(self) -> float:
+        """How long a batch takes when every attempt times out."""
+        return -(-self.batch_size // self.max_concurrency) * self.timeout_seconds
 
     @property
     def max_attempts(self) -> int:

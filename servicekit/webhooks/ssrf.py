@@ -70,7 +70,8 @@ class Target:
         if self.address is None:
             return {}
         default_port = {"http": 80, "https": 443}[self.url.scheme]
-        host = self.url.host if ":" not in self.url.host else f"[{self.url.host}]"
+        name = self._ascii_host()
+        host = name if ":" not in name else f"[{name}]"
         port = self.url.port
         return {"host": host if port in (None, default_port) else f"{host}:{port}"}
 
@@ -78,7 +79,11 @@ class Target:
         """TLS name of the original host (SNI and certificate check) when pinned."""
         if self.address is None or self.url.scheme != "https":
             return {}
-        return {"sni_hostname": self.url.host}
+        return {"sni_hostname": self._ascii_host()}
+
+    def _ascii_host(self) -> str:
+        # An internationalised domain travels in its IDNA (xn--) form: a header is ASCII.
+        return self.url.raw_host.decode("ascii")
 
 
 def check_url_syntax(url: str, policy: WebhookPolicy) -> httpx.URL:

@@ -399,3 +399,34 @@ async def test_body_is_the_callers_json_exactly(
         await deliver_due(sessions, client, datetime.now(UTC), policy=local_policy)
     (got,) = receiver.received
     assert json.loads(got.body) == envelope
+
+
+async def test_an_attempt_that_breaks_in_an_unforeseen_way_fails_alone_and_the_batch_is_recorded(
+    sessions: SessionFactory, receiver: Receiver, local_policy: WebhookPolicy
+) -> None:
+    good = await _subscribe(sessions, receiver.url(), local_policy)
+    odd = await _subscribe(sessions, receiver.url("odd"), local_policy, owner="net-2")
+    (good_delivery,) = await _enqueue(sessions, "msg_good", {"a": 1}, now=datetime.now(UTC))
+    (odd_delivery,) = await _enqueue(
+        sessions, "msg_odd", {"a": 2}, now=datetime.now(UTC), owner="net-2"
+    )
+
+    class Breaks(httpx.AsyncBaseTransport):
+        """Fails the way no HTTP error does for one endpoint (an odd header, say)."""
+
+        def __init__(self) -> None:
+            self.real = httpx.AsyncHTTPTransport()
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/odd"):
+                raise UnicodeEncodeError("ascii", "ü", 0, 1, "not ascii")
+            return await self.real.handle_async_request(request)
+
+    async with httpx.AsyncClient(transport=Breaks()) as client:
+        report = await deliver_due(sessions, client, datetime.now(UTC), policy=local_policy)
+
+    assert report.succeeded == 1 and len(receiver.received) == 1
+    assert (await _delivery(sessions, good_delivery)).status == "succeeded"
+    failed = await _delivery(sessions, odd_delivery)
+    assert failed.status == "pending" and failed.attempts == 1
+    assert good.id != odd.id

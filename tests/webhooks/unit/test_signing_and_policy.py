@@ -79,6 +79,7 @@ def test_retry_after_header_accepts_seconds_and_http_dates() -> None:
     later = now + timedelta(minutes=10)
     assert parse_retry_after(later.strftime("%a, %d %b %Y %H:%M:%S GMT"), now) == 600
     assert parse_retry_after("soon", now) is None
+    assert parse_retry_after("²", now) is None  # a digit to str.isdigit, not a number
     assert parse_retry_after(None, now) is None
 
 
@@ -89,6 +90,8 @@ def test_retry_after_header_accepts_seconds_and_http_dates() -> None:
         {"retry_schedule_seconds": (0, -5)},
         {"secret_bytes": 16},
         {"claim_lease_seconds": 10, "timeout_seconds": 15},
+        # 100 deliveries, 20 at a time, 15 s each at worst: 75 s, longer than the lease
+        {"claim_lease_seconds": 60, "batch_size": 100, "max_concurrency": 20},
         {"unknown": 1},
     ],
 )

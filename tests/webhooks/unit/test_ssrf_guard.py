@@ -83,6 +83,14 @@ async def test_a_public_host_is_accepted_and_pinned_to_the_checked_address() -> 
     assert target.request_extensions() == {"sni_hostname": "hooks.partner.example"}
 
 
+async def test_an_internationalised_host_is_named_in_its_ascii_form_when_pinned() -> None:
+    target = await check_url(
+        "https://bücher.example/x", policy=STRICT, resolver=_resolving_to("93.184.216.34")
+    )
+    assert target.request_headers() == {"host": "xn--bcher-kva.example"}
+    assert target.request_extensions() == {"sni_hostname": "xn--bcher-kva.example"}
+
+
 @pytest.mark.parametrize(
     "url",
     ["ftp://hooks.example/x", "http://hooks.example/x", "https://user:pw@hooks.example/x", "nope"],

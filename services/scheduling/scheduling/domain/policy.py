@@ -45,7 +45,7 @@ class PartnerWebhooks(BaseModel):
     """Refuse plain http:// endpoints (tests and local development turn it off)."""
     batch_size: int = 100
     max_concurrency: int = 20
-    claim_lease_seconds: float = 60
+    claim_lease_seconds: float = 120
     poll_interval_seconds: float = 1.0
     max_batches_per_run: int = 20
     user_agent: str = "fsm-webhooks/1.0"
