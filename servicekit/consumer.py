@@ -3,6 +3,9 @@
 Offsets are committed per partition only after every message before them was handled (applied,
 skipped as a duplicate, or dead-lettered). A message whose handler keeps failing goes to
 ``<topic>.dlt`` with the error in its headers after ``max_attempts`` tries, and the loop goes on.
+A handler failing because the database is unreachable or busy is no reason to give up on the
+message: it is retried in place for ``transient_retry_seconds``, then the consumer restarts with
+backoff and reads it again, for as long as the outage lasts.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pydantic import ValidationError
 from contracts.envelope import EventEnvelope, event_name_of
 from contracts.topics import dead_letter_topic
 from servicekit import context
+from servicekit.db import is_transient
 from servicekit.kafka import Publisher, make_consumer
 from servicekit.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 from servicekit.settings import KafkaSettings
@@ -36,6 +40,11 @@ EventFilter = Callable[[str], bool]
 
 class PoisonMessage(Exception):
     """A handler's signal that retrying cannot help: dead-letter the message at once."""
+
+
+class DatabaseUnavailable(Exception):
+    """The handler kept failing on an unreachable or busy database: read the message again
+    after a restart instead of dead-lettering it."""
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):
@@ -159,19 +168,37 @@ class EventConsumer:
             return
         attempts = 0
         last_error: BaseException | None = None
+        loop = asyncio.get_running_loop()
+        transient_until = loop.time() + self._settings.transient_retry_seconds
+        transient_failures = 0
         with flow_of(envelope):
             while attempts < self._settings.max_attempts:
-                attempts += 1
                 try:
                     await self._handler(envelope)
                     EVENTS_CONSUMED.labels(self._service, envelope.event_name, "ok").inc()
                     return
                 except PoisonMessage as exc:
+                    attempts += 1
                     last_error = exc
                     break
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    if is_transient(exc) and not isinstance(exc, PoisonMessage):
+                        # The message is fine, the database is not: wait for it, and hand the
+                        # message back (uncommitted) rather than dead-letter it.
+                        transient_failures += 1
+                        log.warning(
+                            "consumer.database_unavailable",
+                            event_type=envelope.type,
+                            event_id=str(envelope.id),
+                            error=repr(exc),
+                        )
+                        if self._stopping.is_set() or loop.time() >= transient_until:
+                            raise DatabaseUnavailable(repr(exc)) from exc
+                        await asyncio.sleep(min(5.0, 0.1 * 2 ** min(transient_failures, 6)))
+                        continue
+                    attempts += 1
                     last_error = exc
                     log.warning(
                         "consumer.handler_failed",

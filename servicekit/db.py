@@ -11,6 +11,8 @@ from typing import Any, TypeVar, overload
 from sqlalchemy import ColumnElement, DateTime, Select, Table, delete, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -30,6 +32,28 @@ class KitTable(SQLModel, registry=KIT_REGISTRY):
 
 
 SessionFactory = async_sessionmaker[AsyncSession]
+
+#: SQLSTATEs of a database that is busy or going away: serialization failure, deadlock, admin
+#: shutdown, crash shutdown, cannot connect now, too many connections.
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "57P01", "57P02", "57P03", "53300"})
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says the database was unreachable or busy, so the
+    same work may succeed later; not whether the work itself is wrong."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError | TimeoutError | PoolTimeout | OperationalError):
+            return True  # refused, reset, timed out; SQLite's "database is locked"
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        sqlstate = str(getattr(current, "sqlstate", "") or getattr(current, "pgcode", "") or "")
+        if sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08"):
+            return True  # 08xxx: connection exceptions
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class _UtcSqliteDateTime(SQLITE_DATETIME):

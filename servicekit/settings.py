@@ -57,6 +57,23 @@ class KafkaSettings(BaseSettings):
         description="Tries of a failing handler before the message goes to the DLT.",
     )
     retry_backoff_ms: int = Field(default=200, ge=0)
+    transient_retry_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="How long a handler failing because the database is unreachable or busy is "
+        "retried in place; after that the consumer restarts (with backoff) and reads the "
+        "message again. Such a message never goes to the DLT. Keep it well under "
+        "max_poll_interval_ms.",
+    )
+
+    @model_validator(mode="after")
+    def _transient_retries_fit_the_poll_interval(self) -> KafkaSettings:
+        if self.transient_retry_seconds * 1000 >= self.max_poll_interval_ms / 2:
+            raise ValueError(
+                "transient_retry_seconds must be under half of max_poll_interval_ms, or the "
+                "group drops the consumer while it waits for the database"
+            )
+        return self
 
 
 class ServiceSettings(BaseSettings):

@@ -116,6 +116,49 @@ async def test_handler_failing_twice_then_succeeding_is_applied_once_and_not_dea
     assert await message_count(kafka_settings, dead_letter_topic(topic)) == 0
 
 
+async def test_an_unreachable_database_is_waited_for_in_place_and_never_dead_letters_the_event(
+    kafka_settings: KafkaSettings,
+) -> None:
+    topic = await new_topic(kafka_settings, with_dlt=True)
+    event = envelope()
+    calls: list[str] = []
+
+    async def handler(event: EventEnvelope) -> None:
+        if len(calls) < kafka_settings.max_attempts + 2:  # more failures than max_attempts
+            calls.append("refused")
+            raise ConnectionRefusedError("[Errno 111] Connect call failed ('127.0.0.1', 5432)")
+        calls.append("applied")
+
+    await produce(kafka_settings, topic, [event.to_bytes()])
+    async with running_consumer(kafka_settings, topic=topic, group_id=group(), handler=handler):
+        await wait_until(lambda: "applied" in calls, message="the event applied", within=30)
+
+    assert calls.count("applied") == 1
+    assert await message_count(kafka_settings, dead_letter_topic(topic)) == 0
+
+
+async def test_an_outage_longer_than_the_retry_budget_restarts_the_consumer_on_the_same_event(
+    broker: Broker,
+) -> None:
+    settings = broker.settings(topic_partitions=1, transient_retry_seconds=0.5)
+    topic = await new_topic(settings, with_dlt=True)
+    first, second = envelope(), envelope()
+    database_back_at = asyncio.get_running_loop().time() + 4.0
+    applied: list[uuid.UUID] = []
+
+    async def handler(event: EventEnvelope) -> None:
+        if asyncio.get_running_loop().time() < database_back_at:
+            raise OSError("database unreachable")
+        applied.append(event.id)
+
+    await produce(settings, topic, [first.to_bytes(), second.to_bytes()])
+    async with running_consumer(settings, topic=topic, group_id=group(), handler=handler):
+        await wait_until(lambda: len(applied) >= 2, message="both events applied", within=40)
+
+    assert applied == [first.id, second.id]
+    assert await message_count(settings, dead_letter_topic(topic)) == 0
+
+
 async def test_messages_a_stopped_consumer_did_not_finish_are_redelivered_and_applied_once(
     handover_settings: KafkaSettings, engine: AsyncEngine, session_factory: SessionFactory
 ) -> None:
