@@ -190,6 +190,14 @@ async def handle_idempotently(
                 response = await rebuild(resource_id)
                 await _store(session_factory, scope, key, kept(response) if kept else response)
                 return response
+            if first_is_gone:
+                raise ProblemError(
+                    409,
+                    f"The request with this {HEADER} was carried out, but its answer was lost "
+                    "(the service stopped before sending it); read the current state instead "
+                    "of retrying.",
+                    title="Request already carried out",
+                )
             if loop.time() >= deadline:
                 raise ProblemError(
                     409,
@@ -204,6 +212,13 @@ async def handle_idempotently(
         except IntegrityError:
             # Another request with this key committed first, so its record exists now; if it
             # does not, the conflict was something else and is not ours to hide.
+            if await _load(session_factory, scope, key) is None:
+                raise
+            continue
+        except Exception:
+            # A retry that overlapped the first request can fail on what the first one did (a
+            # state it already moved on): once the first's record is there, its answer is the
+            # retry's answer too.
             if await _load(session_factory, scope, key) is None:
                 raise
             continue
