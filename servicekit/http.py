@@ -61,14 +61,16 @@ class CorrelationAndMetricsMiddleware:
                 )
 
 
-class NulByteGuard:
-    """Answers 422 problem+json to a request carrying a NUL character in its path, its query or
-    a JSON body (``\\u0000``). No text column of PostgreSQL can hold one, so it would otherwise
-    fail deep in a query (a 500), or be stored in a JSON document and published, and then stop
-    every consumer that writes it into a text column."""
+class RequestGuard:
+    """Refuses, with problem+json and before any route runs, a request whose body is larger than
+    ``max_body_bytes`` (413: it is never read into memory whole) or that carries a NUL character
+    in its path, its query or a JSON body (422: no text column of PostgreSQL can hold one, so it
+    would fail deep in a query, or be stored in a JSON document and published, and then stop
+    every consumer that writes it into a text column)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,34 +78,97 @@ class NulByteGuard:
             return
         query = scope.get("query_string", b"")
         if "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query:
-            await _nul_refused(scope, receive, send, "the path or the query")
+            await _refuse(
+                scope,
+                receive,
+                send,
+                422,
+                "The path or the query holds a NUL "
+                "character (\\u0000), which cannot be stored: remove it.",
+            )
             return
-        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
-        if b"json" not in content_type.lower():
-            await self.app(scope, receive, send)
+        headers = dict(scope.get("headers", []))
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._too_large(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        while True:
+        received = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal received
             message = await receive()
-            if message["type"] != "http.request":  # the client went away: nothing to answer
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        if _has_json_nul(body):
-            await _nul_refused(scope, receive, send, "the body")
-            return
-        replayed = False
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
 
-        await self.app(scope, replay, send)
+        try:
+            if b"json" in headers.get(b"content-type", b"").lower():
+                body = await _read_all(counted)
+                if body is None:  # the client went away: nothing to answer
+                    return
+                if _has_json_nul(body):
+                    await _refuse(
+                        scope,
+                        receive,
+                        send,
+                        422,
+                        "The body holds a NUL character "
+                        "(\\u0000), which cannot be stored: remove it.",
+                    )
+                    return
+                await self.app(scope, _replaying(body, receive), watched)
+            else:
+                await self.app(scope, counted, watched)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _refuse(
+            scope,
+            receive,
+            send,
+            413,
+            f"The request body is larger than {self.max_body_bytes} bytes.",
+        )
+
+
+class _BodyTooLarge(Exception):
+    """The body read so far is over the limit."""
+
+
+async def _read_all(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands out ``body`` once, then what the client sends (a disconnect)."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 def _has_json_nul(body: bytes) -> bool:
@@ -120,14 +185,9 @@ def _has_json_nul(body: bytes) -> bool:
     return False
 
 
-async def _nul_refused(scope: Scope, receive: Receive, send: Send, where: str) -> None:
-    response = problem_response(
-        422,
-        title="Unprocessable Content",
-        detail=f"{where.capitalize()} holds a NUL character (\\u0000), which cannot be stored: "
-        "remove it.",
-        instance=scope.get("path", ""),
-    )
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
+    title = "Content Too Large" if status == 413 else "Unprocessable Content"
+    response = problem_response(status, title=title, detail=detail, instance=scope.get("path", ""))
     await response(scope, receive, send)
 
 

@@ -26,7 +26,7 @@ from servicekit.auth import Authenticator, apply_key_event
 from servicekit.calendar import BusinessCalendar, CalendarPolicy
 from servicekit.consumer import EventConsumer, EventFilter, EventHandler, PoisonMessage
 from servicekit.db import SessionFactory, make_engine, make_session_factory, ping
-from servicekit.http import CorrelationAndMetricsMiddleware, NulByteGuard, ops_router
+from servicekit.http import CorrelationAndMetricsMiddleware, RequestGuard, ops_router
 from servicekit.idempotency import purge_expired
 from servicekit.inbox import purge_received_before
 from servicekit.kafka import KafkaPublisher, broker_reachable, ensure_topics
@@ -269,7 +269,7 @@ class ServiceRuntime:
             queue_timeout=self.settings.http_queue_timeout_seconds,
             service=self.spec.name,
         )
-        app.add_middleware(NulByteGuard)
+        app.add_middleware(RequestGuard, max_body_bytes=self.settings.http_max_body_bytes)
         app.add_middleware(CorrelationAndMetricsMiddleware, service=self.spec.name)
         install_problem_handlers(app, self.spec.domain_errors)
         app.include_router(ops_router(self.readiness))

@@ -119,6 +119,12 @@ class ServiceSettings(BaseSettings):
         description="How long a request may wait for its turn before it is refused with 503 "
         "and Retry-After.",
     )
+    http_max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1_024,
+        description="Largest request body accepted (413 problem+json beyond it), so a huge "
+        "body is refused before it is read into memory.",
+    )
     data_dir: Path = Field(
         default_factory=lambda: Path(os.environ.get("FSM_DATA_DIR", "var")),
         description="Folder of the SQLite files when no database URL is set: "

@@ -53,6 +53,12 @@ def bootstrap(
     settings = settings or FieldworkSettings()
     now = clock or (lambda: datetime.now(UTC))
     policy = load_section(FieldworkPolicy, section="fieldwork", path=settings.policy_file)
+    if policy.upload_max_bytes > settings.http_max_body_bytes:
+        raise ValueError(
+            f"fieldwork.upload_max_bytes ({policy.upload_max_bytes}) exceeds "
+            f"FSM_FIELDWORK_HTTP_MAX_BODY_BYTES ({settings.http_max_body_bytes}): such an upload "
+            "would be refused before its size is checked"
+        )
     evidence = store or FileEvidenceStore(settings.resolved_evidence_dir)
 
     def handler_factory(runtime: ServiceRuntime) -> EventHandler:

@@ -18,6 +18,12 @@ class FieldworkSettings(ServiceSettings):
 
     service_name: str = "fieldwork"
     port: int = 8003
+    http_max_body_bytes: int = Field(
+        default=16 * 1_048_576,
+        ge=1_024,
+        description="Largest request body: photos and signatures are uploaded here (at most the "
+        "policy's upload_max_bytes, which must fit).",
+    )
     evidence_dir: Path | None = Field(
         default=None,
         description="Where uploaded photos, barcodes and signatures are stored; "

@@ -726,3 +726,16 @@ async def test_a_nul_byte_in_a_path_query_or_body_is_a_4xx_problem_never_a_500(
     for answer in answers:
         assert 400 <= answer.status_code < 500, answer.text
         assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_body_larger_than_the_limit_is_refused_with_413_problem(
+    intake: Any, make_order: Any
+) -> None:
+    body = make_order()
+    body["fault"]["description"] = "漏" * 400_000  # about 1.2 MB of UTF-8
+
+    refused = await intake.admin.post("/v1/orders", json=body)
+
+    assert refused.status_code == 413, refused.text[:200]
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert await intake.order_count() == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -213,11 +214,11 @@ async def test_a_deadlock_rolled_back_is_a_503_to_retry_not_a_500(
 
 
 async def test_a_nul_character_in_path_query_or_json_body_is_refused_before_the_route() -> None:
-    from servicekit.http import NulByteGuard
+    from servicekit.http import RequestGuard
 
     app = FastAPI()
     install_problem_handlers(app, {})
-    app.add_middleware(NulByteGuard)
+    app.add_middleware(RequestGuard, max_body_bytes=1_000)
 
     @app.post("/things/{name}")
     async def create(name: str, thing: NewThing) -> dict[str, str]:
@@ -248,3 +249,31 @@ async def test_a_nul_character_in_path_query_or_json_body_is_refused_before_the_
         assert "NUL" in answer.json()["detail"]
     assert kept.status_code == 200 and kept.json()["thing"] == "x\\u0000"
     assert binary.status_code == 200 and binary.json() == {"size": 10}
+
+
+async def test_a_body_over_the_limit_is_refused_with_413_problem_declared_or_streamed() -> None:
+    from servicekit.http import RequestGuard
+
+    app = FastAPI()
+    install_problem_handlers(app, {})
+    app.add_middleware(RequestGuard, max_body_bytes=1_000)
+
+    @app.post("/files")
+    async def upload(request: Request) -> dict[str, int]:
+        return {"size": len(await request.body())}
+
+    async def chunks() -> Any:
+        for _ in range(5):
+            yield b"x" * 300
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        declared = await client.post("/files", content=b"x" * 1_001)
+        streamed = await client.post("/files", content=chunks())
+        fits = await client.post("/files", content=b"x" * 1_000)
+        json_too_big = await client.post("/files", json={"a": "x" * 1_000})
+    for refused in (declared, streamed, json_too_big):
+        assert refused.status_code == 413, refused.text
+        assert refused.headers["content-type"] == PROBLEM_JSON
+        assert "1000 bytes" in refused.json()["detail"]
+    assert fits.status_code == 200 and fits.json() == {"size": 1_000}
