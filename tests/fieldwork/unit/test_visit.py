@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from PIL import Image
 
 from contracts.billing import QuoteLine
 from contracts.common import PartLine, WarrantyStatus, WorkItemKind
@@ -33,7 +36,7 @@ from contracts.fieldwork import (
     WorkshopProgressRecorded,
 )
 from fieldwork.domain.coordination import CoordinationTicket, unfinished_reason
-from fieldwork.domain.evidence import check_upload
+from fieldwork.domain.evidence import check_upload, image_dimensions
 from fieldwork.domain.exceptions import (
     IllegalTransition,
     LoanerUnavailable,
@@ -90,6 +93,18 @@ def arrived(**kw: object) -> Visit:
 
 def inside(**kw: object) -> Visit:
     visit = arrived(**kw)
+    visit.record_door_outcome(
+        at=at(31), outcome=DoorOutcome.CUSTOMER_PRESENT, next_step=NextStep.PROCEED, id_shown=True
+    )
+    return visit
+
+
+def installing() -> Visit:
+    """Inside for an installation job, with its kit (FLD-1, FLD-10)."""
+    visit = new_visit(job_type="installation")
+    kit = POLICY.kit_for("installation", loaner_required=False)
+    visit.depart(at=at(0), eta=at(30), kit_checked=kit, policy=POLICY)
+    visit.arrive(at=at(30))
     visit.record_door_outcome(
         at=at(31), outcome=DoorOutcome.CUSTOMER_PRESENT, next_step=NextStep.PROCEED, id_shown=True
     )
@@ -731,7 +746,7 @@ def test_fld_9_tested_needs_a_test_run_and_a_failed_test_is_reexamined() -> None
 
 
 def test_fld_10_installation_needs_a_photo_and_the_barcode() -> None:
-    visit = inside()
+    visit = installing()
     with pytest.raises(RuleViolation, match="photo"):
         visit.complete_installation(
             at=at(90),
@@ -761,7 +776,7 @@ def test_fld_10_installation_needs_a_photo_and_the_barcode() -> None:
 
 
 def test_fld_10_a_substandard_condition_needs_the_customers_signature() -> None:
-    visit = inside()
+    visit = installing()
     photo = upload(visit, EvidenceKind.PHOTO, "p1")
     with pytest.raises(RuleViolation, match="signature"):
         visit.complete_installation(
@@ -909,3 +924,337 @@ def test_fld_15_tickets_have_an_owner_a_dated_log_and_twice_monthly_checks() -> 
     assert isinstance(ticket.events[-1], CoordinationCheckDue)
     ticket.check(at=T0, today=date(2026, 3, 19), by="lead", policy=POLICY)
     assert ticket.next_check_due == date(2026, 4, 3)
+
+
+# -- audit: loaners, completion by job type, supplementary quotes, door, incidents, uploads -------
+
+
+def test_fld_6_a_loaner_boarded_and_not_the_one_lent_goes_back_at_the_end() -> None:
+    visit = new_visit(loaner_required=True)
+    kit = POLICY.kit_for("default", loaner_required=True)
+    visit.depart(at=at(0), eta=at(30), kit_checked=kit, policy=POLICY, loaner_serial="L1")
+    visit.arrive(at=at(30))
+    visit.record_door_outcome(
+        at=at(31), outcome=DoorOutcome.CUSTOMER_PRESENT, next_step=NextStep.PROCEED, id_shown=True
+    )
+    visit.diagnose(at=at(40), cause="主板故障", take_back_needed=True)
+    assert visit.unused_loaner is None  # not over yet
+
+    visit.take_unit_back(
+        at=at(50),
+        receipt_number="R-1",
+        appearance="外观完好",
+        photo_refs=[upload(visit, EvidenceKind.PHOTO, "p1")],
+        promised_return_date=date(2026, 3, 9),
+        today=date(2026, 3, 2),
+        loaner_serial="L2",
+    )
+
+    assert visit.take_back is not None and visit.take_back.loaner_serial == "L2"
+    assert visit.unused_loaner == "L1"
+
+
+def test_fld_6_the_loaner_lent_is_not_unused() -> None:
+    visit = new_visit(loaner_required=True)
+    kit = POLICY.kit_for("default", loaner_required=True)
+    visit.depart(at=at(0), eta=at(30), kit_checked=kit, policy=POLICY, loaner_serial="L1")
+    visit.arrive(at=at(30))
+    visit.record_door_outcome(
+        at=at(31), outcome=DoorOutcome.CUSTOMER_PRESENT, next_step=NextStep.PROCEED, id_shown=True
+    )
+    visit.diagnose(at=at(40), cause="主板故障", take_back_needed=True)
+    visit.take_unit_back(
+        at=at(50),
+        receipt_number="R-1",
+        appearance="外观完好",
+        photo_refs=[upload(visit, EvidenceKind.PHOTO, "p1")],
+        promised_return_date=date(2026, 3, 9),
+        today=date(2026, 3, 2),
+    )
+    assert visit.take_back is not None and visit.take_back.loaner_serial == "L1"
+    assert visit.unused_loaner is None
+
+
+def test_fld_1_fld_6_the_unit_return_visit_needs_no_other_loaner() -> None:
+    visit = new_visit(loaner_required=True, unit_return=True)
+
+    visit.depart(at=at(0), eta=at(30), kit_checked=DEFAULT_KIT, policy=POLICY)
+
+    assert visit.state is VisitState.DEPARTED and visit.loaner_serial is None
+
+
+def test_fld_1_fld_6_a_revisit_while_the_orders_loaner_is_lent_needs_no_other() -> None:
+    refused = new_visit(loaner_required=True)
+    with pytest.raises(RuleViolation, match="loaner"):
+        refused.depart(at=at(0), eta=at(30), kit_checked=DEFAULT_KIT, policy=POLICY)
+
+    visit = new_visit(loaner_required=True)
+    visit.depart(at=at(0), eta=at(30), kit_checked=DEFAULT_KIT, policy=POLICY, loaner_lent="L1")
+    assert visit.state is VisitState.DEPARTED
+
+    named = new_visit(loaner_required=True)
+    named.depart(
+        at=at(0),
+        eta=at(30),
+        kit_checked=[*DEFAULT_KIT, "loaner"],
+        policy=POLICY,
+        loaner_serial="L1",
+        loaner_lent="L1",
+    )
+    # The lent loaner is at the customer's: not on board, nothing to bring back.
+    assert named.loaner_serial is None
+
+
+def test_fld_6_a_take_back_while_the_orders_loaner_is_lent_needs_no_other() -> None:
+    visit = inside(loaner_required=True, unit_return=True)
+    visit.diagnose(at=at(40), cause="还没修好", take_back_needed=True)
+    photo = upload(visit, EvidenceKind.PHOTO, "p1")
+
+    visit.take_unit_back(
+        at=at(50),
+        receipt_number="R-2",
+        appearance="外观完好",
+        photo_refs=[photo],
+        promised_return_date=date(2026, 3, 9),
+        today=date(2026, 3, 2),
+        loaner_serial="L1",
+        loaner_lent="L1",
+    )
+
+    # The customer keeps L1: it is not lent again with this take-back.
+    assert visit.take_back is not None and visit.take_back.loaner_serial is None
+
+
+def test_fld_10_an_installation_cannot_be_completed_as_a_repair() -> None:
+    visit = installing()
+    visit.diagnose(at=at(40), cause="新装")
+    visit.start_repair(at=at(41))
+    assert "complete_repair" not in visit.allowed_actions()
+    assert "complete_installation" in visit.allowed_actions()
+
+    with pytest.raises(RuleViolation) as refused:
+        visit.complete_repair(at=at(60), tested=False, sure_fixed=True)
+
+    assert refused.value.rule == "FLD-10"
+    assert refused.value.extensions["instead"] == "complete_installation"
+    assert visit.state is VisitState.REPAIRING and "RepairCompleted" not in types(visit)
+
+
+def test_fld_10_a_repair_cannot_be_completed_as_an_installation() -> None:
+    visit = inside()
+    visit.diagnose(at=at(40), cause="c")
+    photo = upload(visit, EvidenceKind.PHOTO, "p1")
+    assert "complete_installation" not in visit.allowed_actions()
+
+    with pytest.raises(RuleViolation) as refused:
+        visit.complete_installation(
+            at=at(60),
+            installed_on=date(2026, 3, 2),
+            photo_refs=[photo],
+            barcodes=["6901"],
+            policy=POLICY,
+        )
+
+    assert refused.value.rule == "FLD-10"
+    assert "InstallationCompleted" not in types(visit)
+
+
+VALVE = PartLine(part_no="P-2", name="比例阀")
+
+
+def accepted_then_more_found() -> Visit:
+    """FLD-4: the customer accepted q-1 (80), the test failed and the re-diagnosis found a valve
+    to replace too: a supplementary quote is requested."""
+    visit = quoted()
+    visit.accept_quote(
+        at=at(41), quote_id="q-1", signature_ref=upload(visit, EvidenceKind.SIGNATURE, "s")
+    )
+    visit.record_work(at=at(45), description="换点火针", parts=[PART])
+    visit.start_test(at=at(50))
+    visit.reexamine(at=at(52))
+    visit.diagnose(at=at(55), cause="比例阀也坏了", parts=[VALVE])
+    return visit
+
+
+def _issue(visit: Visit, quote_id: str, total: str) -> None:
+    assert visit.quote is not None
+    visit.quote_issued(
+        quote_id=quote_id,
+        request_id=visit.quote.request_id,
+        lines=[
+            QuoteLine(
+                kind=WorkItemKind.PART,
+                description="合计",
+                unit_price=Decimal(total),
+                amount=Decimal(total),
+                rule_id="BIL-1",
+            )
+        ],
+        total=Decimal(total),
+        schedule_version="2026-01",
+    )
+
+
+def test_fld_4_bil_9_a_supplement_repeats_the_accepted_items_and_keeps_the_charge() -> None:
+    visit = accepted_then_more_found()
+
+    assert visit.state is VisitState.AWAITING_CONSENT
+    request = visit.events[-1]
+    # Billing replaces the visit's accepted quote with one accepted later: the supplement
+    # carries the accepted items too, so accepted it is charged in full.
+    assert isinstance(request, QuoteRequested)
+    assert [i.part_no for i in request.items] == ["P-1", "P-2"]
+    assert visit.consented_quote is not None and visit.consented_quote.quote_id == "q-1"
+    assert visit.amount_charged == Decimal("80.00")
+
+
+def test_fld_4_bil_9_declining_the_supplement_returns_to_the_work_on_the_accepted_quote() -> None:
+    visit = accepted_then_more_found()
+    _issue(visit, "q-2", "130.00")
+
+    visit.decline_quote(at=at(57), reason="阀先不换")
+
+    assert visit.state is VisitState.REPAIRING
+    assert types(visit)[-1] == "QuoteDeclined" and "VisitClosed" not in types(visit)
+    assert visit.quote is not None and visit.quote.quote_id == "q-1"
+    assert visit.quote.status is QuoteStatus.ACCEPTED
+    assert [q.quote_id for q in visit.declined_supplements] == ["q-2"]
+    assert visit.amount_charged == Decimal("80.00")
+
+    visit.complete_repair(at=at(70), tested=False, sure_fixed=True)
+    closed = visit.events[-1]
+    assert isinstance(closed, VisitClosed) and closed.outcome is VisitOutcome.COMPLETED
+    assert closed.paid_work is True
+    signature = upload(visit, EvidenceKind.SIGNATURE, "s2")
+    with pytest.raises(RuleViolation) as refused:
+        visit.sign_off(
+            at=at(71), signed=True, signature_ref=signature, amount_acknowledged=Decimal("1")
+        )
+    assert refused.value.rule == "BIL-9"
+    visit.sign_off(
+        at=at(71), signed=True, signature_ref=signature, amount_acknowledged=Decimal("80.00")
+    )
+
+
+def test_fld_4_an_accepted_supplement_becomes_the_charge() -> None:
+    visit = accepted_then_more_found()
+    _issue(visit, "q-2", "130.00")
+
+    visit.accept_quote(at=at(57), quote_id="q-2", signature_ref="s")
+
+    assert visit.state is VisitState.REPAIRING and visit.consented_quote is None
+    assert visit.amount_charged == Decimal("130.00")
+
+
+def test_fld_4_bil_9_ending_before_the_supplement_is_answered_charges_the_accepted() -> None:
+    visit = accepted_then_more_found()
+
+    visit.fail(at=at(60), reason=RepairFailureReason.NEEDS_SECOND_VISIT)
+
+    closed = visit.events[-1]
+    assert isinstance(closed, VisitClosed) and closed.paid_work is True
+    assert visit.amount_charged == Decimal("80.00")
+
+
+def test_fld_4_a_re_diagnosis_with_no_new_work_keeps_the_accepted_quote() -> None:
+    visit = quoted()
+    visit.accept_quote(
+        at=at(41), quote_id="q-1", signature_ref=upload(visit, EvidenceKind.SIGNATURE, "s")
+    )
+    visit.start_test(at=at(50))
+    visit.reexamine(at=at(52))
+
+    visit.diagnose(at=at(55), cause="点火针没装好")
+
+    assert visit.state is VisitState.DIAGNOSING and types(visit)[-1] == "DiagnosisRecorded"
+    visit.start_repair(at=at(56))
+    assert visit.amount_charged == Decimal("80.00")
+
+
+def test_fld_2_fld_3_customer_out_needs_someone_who_said_so() -> None:
+    visit = arrived()
+    with pytest.raises(RuleViolation) as refused:
+        visit.record_door_outcome(
+            at=at(31), outcome=DoorOutcome.CUSTOMER_OUT, next_step=NextStep.REBOOK, id_shown=False
+        )
+    assert refused.value.rule == "FLD-2" and refused.value.extensions["instead"] == "not_home"
+    visit.log_attempt(at=at(31), kind=AttemptKind.DOOR)  # nobody answered
+    with pytest.raises(RuleViolation):
+        visit.record_door_outcome(
+            at=at(32), outcome=DoorOutcome.CUSTOMER_OUT, next_step=NextStep.REBOOK, id_shown=False
+        )
+    assert visit.state is VisitState.ARRIVED and visit.events[-1].event_type != "CustomerNotHome"
+
+    visit.log_attempt(at=at(33), kind=AttemptKind.PHONE, reached=True, detail="客户在外地")
+    visit.record_door_outcome(
+        at=at(34), outcome=DoorOutcome.CUSTOMER_OUT, next_step=NextStep.REBOOK, id_shown=False
+    )
+
+    assert visit.state is VisitState.REBOOK
+    assert isinstance(visit.events[-2], CustomerNotHome) and visit.events[-2].phoned
+
+
+def test_fld_14_a_safety_incident_after_the_end_is_recorded_without_ending_it_again() -> None:
+    visit = quoted()
+    visit.decline_quote(at=at(42), reason="太贵")
+    closed = len([e for e in visit.events if isinstance(e, VisitClosed)])
+
+    visit.safety_incident(at=at(43), kind=SafetyIncidentKind.DETAINED, description="锁门不让走")
+
+    assert isinstance(visit.events[-1], SafetyIncident)
+    assert visit.state is VisitState.DECLINED
+    assert len([e for e in visit.events if isinstance(e, VisitClosed)]) == closed
+
+
+def test_fld_15_a_declined_order_needs_no_ticket() -> None:
+    visit = quoted()
+    visit.decline_quote(at=at(42), reason="太贵")
+
+    reason = unfinished_reason(
+        [visit], today=date(2026, 3, 9), day_of={"v-1": date(2026, 3, 2)}, policy=POLICY
+    )
+    assert reason is None
+
+
+def _png_header(width: int, height: int) -> bytes:
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + b"\x08\x02\x00\x00\x00"
+    return b"\x89PNG\r\n\x1a\n" + (13).to_bytes(4, "big") + b"IHDR" + ihdr + b"\x00" * 4
+
+
+def _jpeg_header(width: int, height: int) -> bytes:
+    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof = b"\xff\xc2\x00\x11\x08" + height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return b"\xff\xd8" + app0 + sof + b"\x03" + b"\x00" * 9
+
+
+def _webp_header(width: int, height: int) -> bytes:
+    vp8x = b"\x00" * 4 + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    return (
+        b"RIFF" + (30).to_bytes(4, "little") + b"WEBP" + b"VP8X" + (10).to_bytes(4, "little") + vp8x
+    )
+
+
+@pytest.mark.parametrize(
+    ("content_type", "header"),
+    [("image/png", _png_header), ("image/jpeg", _jpeg_header), ("image/webp", _webp_header)],
+)
+def test_fld_10_an_image_over_the_pixel_limit_is_refused_from_its_header(
+    content_type: str, header: Callable[[int, int], bytes]
+) -> None:
+    assert POLICY.upload_max_pixels == 25_000_000
+    assert check_upload(content_type=content_type, data=header(5000, 5000), policy=POLICY)
+    with pytest.raises(UploadTooLarge) as refused:
+        check_upload(content_type=content_type, data=header(20000, 20000), policy=POLICY)
+    assert refused.value.extensions["max_pixels"] == 25_000_000
+
+
+def test_fld_10_the_pixel_limit_comes_from_the_policy_and_reads_real_images() -> None:
+    image = io.BytesIO()
+    Image.new("RGB", (40, 30)).save(image, "JPEG")
+    data = image.getvalue()
+    assert image_dimensions(data) == (40, 30)
+    assert check_upload(content_type="image/jpeg", data=data, policy=POLICY) == "jpg"
+    with pytest.raises(UploadTooLarge):
+        check_upload(
+            content_type="image/jpeg", data=data, policy=FieldworkPolicy(upload_max_pixels=1000)
+        )

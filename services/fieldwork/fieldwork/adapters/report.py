@@ -4,11 +4,15 @@ CJK font installed by the project (Debian's ``fonts-wqy-microhei``; see README).
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fpdf import FPDF
+from PIL import Image
+
+from fieldwork.domain.policy import FieldworkPolicy
 
 #: Where the CJK fonts fpdf2 can embed are installed by Debian packages (TrueType outlines).
 FONT_CANDIDATES: tuple[Path, ...] = (
@@ -17,6 +21,13 @@ FONT_CANDIDATES: tuple[Path, ...] = (
     Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"),
     Path("/usr/share/fonts/truetype/arphic/uming.ttc"),
 )
+
+
+#: Images are embedded at most this many pixels on a side: the signature is printed 50 mm wide,
+#: about 600 px at 300 dpi; a larger image only makes the PDF slow and heavy.
+EMBED_MAX_SIDE = 600
+#: An image stored with more pixels than uploads may have now (FLD-10) is not decoded at all.
+EMBED_MAX_PIXELS = FieldworkPolicy.model_fields["upload_max_pixels"].default
 
 
 def find_cjk_font(configured: Path | None = None) -> Path | None:
@@ -68,7 +79,25 @@ class ServiceReport:
     signature_image: bytes | None = None
 
 
-def render_service_report(report: ServiceReport, *, font: Path) -> bytes:
+def _embeddable(data: bytes, *, max_pixels: int) -> Image.Image | None:
+    """The image shrunk to at most :data:`EMBED_MAX_SIDE` pixels a side, or None when it does
+    not decode or declares more than ``max_pixels`` (read from the header, before decoding)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.width * image.height > max_pixels:
+                return None
+            image.draft("RGB", (EMBED_MAX_SIDE, EMBED_MAX_SIDE))  # JPEG: decode scaled down
+            image.thumbnail((EMBED_MAX_SIDE, EMBED_MAX_SIDE))
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return image
+
+
+def render_service_report(
+    report: ServiceReport, *, font: Path, max_image_pixels: int = EMBED_MAX_PIXELS
+) -> bytes:
     """The report as PDF bytes."""
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
@@ -131,8 +160,13 @@ def render_service_report(report: ServiceReport, *, font: Path) -> bytes:
     row("签字", report.sign_off)
     row("客户签字确认金额", report.amount_acknowledged)
     if report.signature_image:
+        # An upload that passed the type check but does not decode, or is too large, is named.
+        image = _embeddable(report.signature_image, max_pixels=max_image_pixels)
         try:
-            pdf.image(io.BytesIO(report.signature_image), w=50)
-        except Exception:  # an upload that passed the type check but does not decode
+            if image is not None:
+                pdf.image(image, w=50)
+        except Exception:
+            image = None
+        if image is None:
             row("签名图片", "无法显示")
     return bytes(pdf.output())

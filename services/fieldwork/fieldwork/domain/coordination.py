@@ -131,6 +131,10 @@ class CoordinationTicket:
         return True
 
 
+#: FLD-15: the visit outcomes that finish the order's work (no coordination ticket).
+_FINISHED = frozenset({VisitState.COMPLETED, VisitState.DECLINED})
+
+
 def unfinished_reason(
     visits: Sequence[Visit],
     *,
@@ -142,11 +146,12 @@ def unfinished_reason(
     """Why the order needs a coordination ticket today (FLD-15), or None.
 
     ``day_of`` maps visit ids to the local date of their arrival. The order needs one when work
-    started (a visit arrived), no visit completed it, and the allowed days after the first
-    arrival have passed.
+    started (a visit arrived), no visit finished it (completed, or declined: the customer
+    refused the chargeable work, FLD-4, and the order is over), and the allowed days after the
+    first arrival have passed.
     """
     arrived = [v for v in visits if v.visit_id in day_of]
-    if not arrived or any(v.state is VisitState.COMPLETED for v in visits):
+    if not arrived or any(v.state in _FINISHED for v in visits):
         return None
     if all(v.state is VisitState.CANCELLED for v in visits):
         return None

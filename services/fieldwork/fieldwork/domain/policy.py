@@ -50,6 +50,9 @@ class FieldworkPolicy(BaseModel):
     """FLD-2: "not home" needs a phone attempt first."""
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     """FLD-10: the largest photo, barcode or signature image accepted."""
+    upload_max_pixels: int = Field(default=25_000_000, ge=1)
+    """FLD-10: the most pixels (width x height, from the image's header) an uploaded image may
+    have: a small file can decode to gigabytes (in the service report, for one)."""
     upload_content_types: list[str] = Field(
         default_factory=lambda: ["image/jpeg", "image/png", "image/webp"]
     )

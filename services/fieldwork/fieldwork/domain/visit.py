@@ -19,7 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import EventData
 from contracts.billing import QuoteLine
-from contracts.common import GeoPoint, PartLine, TimeWindow, WarrantyStatus, WorkItem, WorkItemKind
+from contracts.common import (
+    GeoPoint,
+    PartLine,
+    ServiceType,
+    TimeWindow,
+    WarrantyStatus,
+    WorkItem,
+    WorkItemKind,
+)
 from contracts.fieldwork import (
     CentreDecisionKind,
     CentreDecisionRequested,
@@ -107,7 +115,9 @@ ACTIONS: dict[str, frozenset[VisitState]] = {
     "fail": _ENDS_UNFINISHED,
     "request_centre_decision": ON_SITE,
     "report_damage": ON_SITE | ENDED - {S.CANCELLED},
-    "safety_incident": ON_SITE | {S.DEPARTED},
+    # FLD-14: a customer may turn abusive or detain the technician while the sheet is signed,
+    # after the visit ended; the centre takes over then too.
+    "safety_incident": ON_SITE | {S.DEPARTED} | _SIGNABLE,
     "sign_off": _SIGNABLE,
     "complete_report": _SIGNABLE,
 }
@@ -116,6 +126,10 @@ ACTIONS: dict[str, frozenset[VisitState]] = {
 PAID_WORK_ACTIONS = frozenset(
     {"start_repair", "record_work", "complete_repair", "complete_installation", "start_test"}
 )
+
+#: FLD-10: how each kind of job is finished; the other way is not offered.
+_NOT_FOR_INSTALLATIONS = frozenset({"complete_repair"})
+_INSTALLATIONS_ONLY = frozenset({"complete_installation"})
 
 
 class DoorOutcome(StrEnum):
@@ -358,6 +372,9 @@ class Visit(BaseModel):
     window: TimeWindow | None = None
     created_at: datetime
     previous_visit_id: str | None = None
+    unit_return: bool = False
+    """The visit brings back a taken-back unit (RevisitBooked, reason unit_return): the customer
+    has the order's loaner until then, so the visit needs no other one (FLD-1, FLD-6)."""
     last_action_at: datetime | None = None
     """The time of the latest action applied: offline actions older than it are refused."""
 
@@ -375,6 +392,13 @@ class Visit(BaseModel):
     diagnosis: Diagnosis | None = None
     chargeable: bool = False
     quote: Quote | None = None
+    consented_quote: Quote | None = None
+    """The quote the customer accepted before a re-diagnosis asked for a supplementary one
+    (``quote``, awaiting their answer): it stays the charge and the consent for the work until
+    the supplement, which repeats its items, is accepted; a declined supplement leaves it in force
+    (FLD-4, BIL-9)."""
+    declined_supplements: list[Quote] = Field(default_factory=list)
+    """Supplementary quotes the customer declined, the accepted quote staying in force (FLD-4)."""
     work: list[WorkStep] = Field(default_factory=list)
     pauses: list[Pause] = Field(default_factory=list)
     paused_from: VisitState | None = None
@@ -402,9 +426,20 @@ class Visit(BaseModel):
         """Whether the visit is over."""
         return self.state in ENDED
 
+    @property
+    def installation_job(self) -> bool:
+        """Whether the job is an installation (the order's service type), finished with its
+        photos and barcode scans (FLD-10)."""
+        return self.job_type == ServiceType.INSTALLATION.value
+
     def allowed_actions(self) -> list[str]:
-        """The actions possible in the current state."""
-        return [name for name, states in ACTIONS.items() if self.state in states]
+        """The actions possible in the current state (and for the job type, FLD-10)."""
+        other_way = _NOT_FOR_INSTALLATIONS if self.installation_job else _INSTALLATIONS_ONLY
+        return [
+            name
+            for name, states in ACTIONS.items()
+            if self.state in states and name not in other_way
+        ]
 
     def on_site_time(self, now: datetime | None = None) -> timedelta:
         """Arrival to the end of the visit (or ``now``), as it happened: pauses count (FLD-11)."""
@@ -421,15 +456,26 @@ class Visit(BaseModel):
     @property
     def charged_quote(self) -> Quote | None:
         """The quote that is this visit's charge: accepted by the customer, or issued for work
-        that needed no consent (free, BIL-1); None when there is none."""
-        quote = self.quote
-        if quote is None or quote.total is None:
-            return None
-        if quote.status is QuoteStatus.ACCEPTED:
-            return quote
-        if quote.status is QuoteStatus.ISSUED and not quote.consent_required:
-            return quote
+        that needed no consent (free, BIL-1); while a supplementary quote awaits the customer's
+        answer, the one they accepted before (FLD-4); None when there is none."""
+        for quote in (self.quote, self.consented_quote):
+            if quote is None or quote.total is None:
+                continue
+            if quote.status is QuoteStatus.ACCEPTED:
+                return quote
+            if quote.status is QuoteStatus.ISSUED and not quote.consent_required:
+                return quote
         return None
+
+    @property
+    def unused_loaner(self) -> str | None:
+        """The loaner boarded for this visit and not lent, once the visit is over: it goes back
+        to the inventory with the technician (FLD-6); None otherwise."""
+        if not self.ended or self.loaner_serial is None:
+            return None
+        if self.take_back is not None and self.take_back.loaner_serial == self.loaner_serial:
+            return None
+        return self.loaner_serial
 
     @property
     def amount_charged(self) -> Decimal | None:
@@ -509,13 +555,10 @@ class Visit(BaseModel):
         self.ended_at = at
         if self.pauses and self.pauses[-1].ended_at is None:
             self.pauses[-1].ended_at = at
-        quote = self.quote
-        paid = bool(
-            quote is not None
-            and quote.status is QuoteStatus.ACCEPTED
-            and quote.total is not None
-            and quote.total > 0
-        )
+        # FLD-4/BIL-9: paid work is the accepted quote's (the one still in force when a
+        # supplementary quote was declined or never answered).
+        charged = self.amount_charged
+        paid = charged is not None and charged > 0
         own = self.on_site_seconds
         self.events.append(
             VisitClosed(
@@ -541,10 +584,20 @@ class Visit(BaseModel):
         policy: FieldworkPolicy,
         loaner_serial: str | None = None,
         position: GeoPoint | None = None,
+        loaner_lent: str | None = None,
     ) -> None:
-        """Leave for the customer with the kit checked against the job type's list (FLD-1)."""
+        """Leave for the customer with the kit checked against the job type's list (FLD-1).
+
+        ``loaner_lent`` is the loaner already lent to the customer for this order (their unit at
+        the workshop): like a unit-return visit, the visit then needs no other loaner, and that
+        loaner, named as ``loaner_serial``, is not on board: it is at the customer's (FLD-6)."""
         self._check("depart")
-        required = policy.kit_for(self.job_type, loaner_required=self.loaner_required)
+        if loaner_serial is not None and loaner_serial == loaner_lent:
+            loaner_serial = None
+        # rule FLD-1/FLD-6: the order's loaner is needed once, to lend at the take-back; a
+        # revisit while it is lent, or the visit that returns the unit, takes no other.
+        needs_loaner = self.loaner_required and not self.unit_return and loaner_lent is None
+        required = policy.kit_for(self.job_type, loaner_required=needs_loaner)
         checked = set(kit_checked)
         missing = [
             item
@@ -612,8 +665,23 @@ class Visit(BaseModel):
         customer_consent: bool = False,
         detail: str | None = None,
     ) -> None:
-        """Record who was at the door and the next step (FLD-3)."""
+        """Record who was at the door and the next step (FLD-3). "Customer out" is what someone
+        said (the person at the door, or a phone call that reached someone, logged with
+        ``reached``); when nobody answers, that is the not-home rule (FLD-2)."""
         self._check("door_outcome")
+        told = any(
+            a.reached and a.kind in (AttemptKind.DOOR, AttemptKind.PHONE) and a.at <= at
+            for a in self.attempts
+        )
+        if outcome is DoorOutcome.CUSTOMER_OUT and not told:
+            # rule FLD-2: nobody answering is not "customer out": knock, phone, then not_home.
+            raise RuleViolation(
+                "FLD-2",
+                "Nobody has said the customer is out: log the knock or call that reached someone "
+                "(log_attempt with reached true) first. If nobody answers, knock again every "
+                "interval, phone the customer and record 'not home' (not_home)",
+                instead="not_home",
+            )
         if next_step not in _DOOR_STEPS[outcome]:
             raise RuleViolation(
                 "FLD-3",
@@ -796,6 +864,8 @@ class Visit(BaseModel):
         with the customer's warranty card terms (BIL-2), the installation date (BIL-5) and the
         product line whose schedule applies."""
         self._check("diagnose")
+        quote = self.quote
+        consented = quote if quote is not None and quote.status is QuoteStatus.ACCEPTED else None
         status = warranty_status or self.warranty_status
         listed = [
             item if item.handled_at is not None else item.model_copy(update={"handled_at": at})
@@ -828,7 +898,7 @@ class Visit(BaseModel):
                 else item.model_copy(update={"covered_by_warranty": False})
                 for item in items
             ]
-        if is_chargeable and not items and not take_back_needed:
+        if is_chargeable and not items and not take_back_needed and consented is None:
             raise RuleViolation(
                 "FLD-4", "Chargeable work needs its work items (or parts) for billing to quote"
             )
@@ -845,7 +915,7 @@ class Visit(BaseModel):
             take_back_needed=take_back_needed,
             at=at,
         )
-        self.chargeable = is_chargeable
+        self.chargeable = is_chargeable or consented is not None
         self.events.append(
             DiagnosisRecorded(
                 order_id=self.order_id,
@@ -861,16 +931,30 @@ class Visit(BaseModel):
             )
         )
         if (is_chargeable and items) or listed:
+            consent = is_chargeable
+            if consented is not None:
+                # rule FLD-4/BIL-9: more work found after the customer accepted a quote. The
+                # accepted quote stays in force (the charge, the consent for the work) until the
+                # customer answers a supplement that repeats its items: billing replaces a
+                # visit's accepted quote with the one accepted after it, so the supplement
+                # accepted is charged in full, and declined leaves the accepted one charged.
+                self.consented_quote = consented
+                items = [*consented.items, *items]
+                if warranty_card_amount is None:
+                    warranty_card_amount = consented.warranty_card_amount
+                installed_on = installed_on or consented.installed_on
+                product_line = product_line or consented.product_line
+                consent = True
             request_id = str(uuid.uuid4())
             self.quote = Quote(
                 request_id=request_id,
                 items=items,
-                consent_required=is_chargeable,
+                consent_required=consent,
                 warranty_card_amount=warranty_card_amount,
                 installed_on=installed_on,
                 product_line=product_line,
             )
-            if is_chargeable:
+            if consent:
                 self.state = S.AWAITING_CONSENT
             self.events.append(
                 QuoteRequested(
@@ -910,10 +994,11 @@ class Visit(BaseModel):
 
     def charge_waived(self, *, quote_id: str, new_total: Decimal) -> bool:
         """The centre waived or reduced the charge (BIL-8)."""
-        if self.quote is None or self.quote.quote_id != quote_id:
-            return False
-        self.quote.total = new_total
-        return True
+        for quote in (self.quote, self.consented_quote):
+            if quote is not None and quote.quote_id == quote_id:
+                quote.total = new_total
+                return True
+        return False
 
     def _issued_quote(self, quote_id: str) -> Quote:
         quote = self.quote
@@ -936,6 +1021,9 @@ class Visit(BaseModel):
         quote.status = QuoteStatus.ACCEPTED
         quote.signature_ref = signature_ref
         quote.decided_at = at
+        # FLD-4: an accepted supplement repeats the earlier quote's items and replaces it (as
+        # billing does with the earlier accepted quote of the visit).
+        self.consented_quote = None
         self.state = S.REPAIRING
         self.events.append(
             QuoteAccepted(
@@ -975,7 +1063,9 @@ class Visit(BaseModel):
         reason: str | None = None,
         discount_requested: bool = False,
     ) -> None:
-        """No consent, no work: the visit ends declined (FLD-4).
+        """No consent, no work: the visit ends declined (FLD-4). A declined supplementary
+        quote (after a re-diagnosis) leaves the quote the customer accepted before in force:
+        the work goes on with it, and it stays the charge (BIL-9).
 
         The customer may decline before billing has issued the quote (no fee schedule
         published, billing down): there is then no quote id, so no QuoteDeclined (its
@@ -997,6 +1087,12 @@ class Visit(BaseModel):
                     discount_requested=discount_requested,
                 )
             )
+        if self.consented_quote is not None:
+            # rule FLD-4/BIL-9: billing keeps charging the accepted quote; so does the visit.
+            self.declined_supplements.append(quote)
+            self.quote, self.consented_quote = self.consented_quote, None
+            self.state = S.REPAIRING
+            return
         self._end(S.DECLINED, VisitOutcome.DECLINED, at)
 
     def start_repair(self, *, at: datetime) -> None:
@@ -1084,9 +1180,11 @@ class Visit(BaseModel):
         today: date,
         unit_serial: str | None = None,
         loaner_serial: str | None = None,
+        loaner_lent: str | None = None,
     ) -> None:
         """The unit goes to the workshop: appearance and photos recorded, receipt given, loaner
-        lent, return date agreed (FLD-6)."""
+        lent, return date agreed (FLD-6). ``loaner_lent`` is the loaner the customer already has
+        for this order: they keep it, and no other is needed."""
         self._check("take_back")
         if not appearance.strip():
             raise RuleViolation("FLD-6", "Record the unit's appearance before taking it back")
@@ -1096,7 +1194,9 @@ class Visit(BaseModel):
         if promised_return_date < today:
             raise RuleViolation("FLD-6", "The promised return date cannot be in the past")
         loaner = loaner_serial or self.loaner_serial
-        if self.loaner_required and loaner is None:
+        if loaner is not None and loaner == loaner_lent:
+            loaner = None
+        if self.loaner_required and loaner is None and loaner_lent is None:
             raise RuleViolation("FLD-6", "This order asks for a loaner: lend one (loaner_serial)")
         self._check("take_back", at)
         self.take_back = TakeBackRecord(
@@ -1144,6 +1244,14 @@ class Visit(BaseModel):
     ) -> None:
         """The repair is done; untested or unsure feeds feedback's call-backs (FLD-9, FBK-2)."""
         self._check("complete_repair")
+        if self.installation_job:
+            # rule FLD-10: an installation is confirmed with its photos and barcode scans.
+            raise RuleViolation(
+                "FLD-10",
+                "This job is an installation: confirm it with complete_installation, with the "
+                "photos of the result and the barcode scans",
+                instead="complete_installation",
+            )
         if tested and self.state is not S.TESTING:
             raise RuleViolation("FLD-9", "Run the test (start_test) before reporting it tested")
         fitted = [*parts, *(p for step in self.work for p in step.parts)]
@@ -1193,6 +1301,14 @@ class Visit(BaseModel):
         """Installation confirmed with photos and barcode scans; a substandard condition needs
         the customer's signature (FLD-10)."""
         self._check("complete_installation")
+        if not self.installation_job:
+            # rule FLD-10: only an installation order is completed as one (InstallationCompleted).
+            raise RuleViolation(
+                "FLD-10",
+                f"This job is not an installation (job type '{self.job_type}'): finish the "
+                "repair with complete_repair",
+                instead="complete_repair",
+            )
         if len(photo_refs) < policy.installation_min_photos:
             raise RuleViolation(
                 "FLD-10",
@@ -1337,7 +1453,8 @@ class Visit(BaseModel):
         technician_safe: bool = True,
         leave_site: bool = True,
     ) -> None:
-        """Detained, abused or in danger: no argument, the centre takes over (FLD-14)."""
+        """Detained, abused or in danger: no argument, the centre takes over (FLD-14). After the
+        visit ended (at sign-off) it is recorded and the visit keeps its outcome."""
         self._check("safety_incident", at)
         self.incidents.append(Incident(kind=f"safety:{kind.value}", description=description, at=at))
         self.events.append(
@@ -1350,7 +1467,7 @@ class Visit(BaseModel):
                 technician_safe=technician_safe,
             )
         )
-        if leave_site:
+        if leave_site and not self.ended:
             self._end(S.ABORTED, VisitOutcome.ABORTED, at)
 
     def sign_off(

@@ -19,6 +19,7 @@ from contracts.scheduling import (
     OrderReassigned,
     OrderReturnedToCentre,
     RevisitBooked,
+    RevisitReason,
 )
 from fieldwork.adapters.storage import EvidenceStore
 from fieldwork.domain import commands as c
@@ -77,8 +78,10 @@ async def _apply(
     """Apply one action to the visit, with its side effects on loaners and take-backs."""
     match action:
         case c.Depart():
+            lent = await _loaner_lent(uow, visit.order_id)
             loaner = None
-            if action.loaner_serial is not None:
+            # The loaner lent for this order is at the customer's, not boarded (FLD-6).
+            if action.loaner_serial is not None and action.loaner_serial != lent:
                 loaner = await uow.loaners.get(action.loaner_serial)
                 if loaner is None:
                     raise LoanerUnavailable(
@@ -92,6 +95,7 @@ async def _apply(
                 policy=policy,
                 loaner_serial=action.loaner_serial,
                 position=action.position,
+                loaner_lent=lent,
             )
             if loaner is not None:
                 loaner.board(order_id=visit.order_id, visit_id=visit.visit_id, at=at)
@@ -235,12 +239,26 @@ async def _apply(
             visit.complete_report(at=at, cause=action.cause, remedy=action.remedy)
         case _:  # pragma: no cover - the union is closed
             raise TypeError(f"unknown action {type(action).__name__}")
-    if visit.ended and visit.loaner_serial and visit.take_back is None:
-        # An unused loaner goes back to the inventory with the technician.
-        loaner = await uow.loaners.get(visit.loaner_serial)
-        if loaner is not None and loaner.state is LoanerState.ON_BOARD:
+    unused = visit.unused_loaner
+    if unused is not None:
+        # rule FLD-6: a loaner boarded and not lent (none was, or another one) goes back to the
+        # inventory with the technician; one boarded since for another visit stays there.
+        loaner = await uow.loaners.get(unused)
+        if (
+            loaner is not None
+            and loaner.state is LoanerState.ON_BOARD
+            and loaner.visit_id == visit.visit_id
+        ):
             loaner.reclaim(at=at)
             await uow.loaners.save(loaner)
+
+
+async def _loaner_lent(uow: FieldworkUnitOfWork, order_id: str) -> str | None:
+    """The loaner lent to the order's customer while their unit is at the workshop (FLD-6)."""
+    for take_back in await uow.take_backs.for_order(order_id):
+        if take_back.returned_at is None and take_back.loaner_serial is not None:
+            return take_back.loaner_serial
+    return None
 
 
 async def _take_back(
@@ -250,7 +268,10 @@ async def _take_back(
         raise RuleViolation(
             "FLD-6", f"Receipt number {action.receipt_number} is already used", field="receipt"
         )
+    lent = await _loaner_lent(uow, visit.order_id)
     serial = action.loaner_serial or visit.loaner_serial
+    if serial == lent:
+        serial = None  # FLD-6: the customer keeps the loaner they already have for the order
     loaner: Loaner | None = None
     if serial is not None:
         loaner = await uow.loaners.get(serial)
@@ -271,6 +292,7 @@ async def _take_back(
         today=today,
         unit_serial=action.unit_serial,
         loaner_serial=serial,
+        loaner_lent=lent,
     )
     if loaner is not None:
         await uow.loaners.save(loaner)
@@ -739,6 +761,7 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
             _fit_to_order(visit, context)
             if isinstance(data, RevisitBooked):
                 await _network_of_revisit(visit, data, uow=uow)
+                visit.unit_return = data.reason is RevisitReason.UNIT_RETURN
         else:
             visit = found
             if data.technician_id and visit.state is VisitState.SCHEDULED:

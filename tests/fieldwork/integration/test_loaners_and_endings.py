@@ -1,0 +1,613 @@
+"""Loaners across the visits of an order (FLD-1, FLD-6), how a visit may end (FLD-2, FLD-4,
+FLD-10, FLD-14, FLD-15, BIL-9) and the pixel limit of uploads (FLD-10), through the API against a
+real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from contracts.billing import QuoteIssued, QuoteLine
+from contracts.common import (
+    AssigneeKind,
+    Channel,
+    Customer,
+    Fault,
+    Product,
+    ServiceType,
+    WarrantyStatus,
+    WorkItemKind,
+)
+from contracts.envelope import EventEnvelope
+from contracts.intake import OrderCreated
+from contracts.scheduling import OrderAssigned, RevisitBooked, RevisitReason
+from fieldwork.adapters.report import (
+    EMBED_MAX_SIDE,
+    ServiceReport,
+    find_cjk_font,
+    render_service_report,
+)
+from fieldwork.domain.policy import DEFAULT_KIT
+from servicekit.runtime import ServiceRuntime
+
+from ..conftest import T0, Clock, act, igniter_quote, ok, outbox
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+LOANER_KIT = [*DEFAULT_KIT, "loaner"]
+FONT = find_cjk_font()
+
+
+async def order(
+    runtime: ServiceRuntime,
+    order_id: str,
+    *,
+    warranty: WarrantyStatus = WarrantyStatus.IN_WARRANTY,
+    loaner_required: bool = False,
+    service_type: ServiceType = ServiceType.REPAIR,
+) -> None:
+    await runtime.handle_event(
+        EventEnvelope.wrap(
+            OrderCreated(
+                order_id=order_id,
+                customer=Customer.model_validate(
+                    {
+                        "name": "王芳",
+                        "phones": ["+8613800138000"],
+                        "address": {"detail": "西四路100号"},
+                    }
+                ),
+                product=Product.model_validate({"line": "water_heater", "model": "JSQ24"}),
+                fault=Fault(description="热水器打不着火"),
+                channel=Channel.HOTLINE,
+                warranty_status=warranty,
+                loaner_required=loaner_required,
+                service_type=service_type,
+            ),
+            time=T0 - timedelta(days=1),
+        )
+    )
+    await runtime.handle_event(
+        EventEnvelope.wrap(
+            OrderAssigned(
+                order_id=order_id,
+                visit_id="v-1",
+                assignee_kind=AssigneeKind.TECHNICIAN,
+                technician_id="tech-7",
+                assigned_by="dispatcher-1",
+            ),
+            time=T0 - timedelta(hours=20),
+        )
+    )
+
+
+async def upload(client: httpx.AsyncClient, visit_id: str, kind: str, data: bytes = PNG) -> str:
+    response = await client.post(
+        f"/v1/visits/{visit_id}/evidence",
+        params={"kind": kind},
+        content=data,
+        headers={"Content-Type": "image/png"},
+    )
+    assert response.status_code == 201, response.text
+    ref: str = response.json()["ref"]
+    return ref
+
+
+async def published(runtime: ServiceRuntime) -> list[str]:
+    return [e.event_name for e in await outbox(runtime)]
+
+
+async def on_site(
+    client: httpx.AsyncClient,
+    clock: Clock,
+    visit_id: str,
+    kit: list[str] | None = None,
+    **depart: Any,
+) -> None:
+    """Depart (with the kit and loaner given), arrive and go in."""
+    await ok(
+        client,
+        visit_id,
+        type="depart",
+        eta=(clock.now + timedelta(minutes=30)).isoformat(),
+        kit_checked=kit or list(DEFAULT_KIT),
+        **depart,
+    )
+    clock.advance(minutes=30)
+    await ok(client, visit_id, type="arrive")
+    await ok(
+        client,
+        visit_id,
+        type="door_outcome",
+        outcome="customer_present",
+        next_step="proceed",
+        id_shown=True,
+    )
+
+
+async def loaner_states(client: httpx.AsyncClient) -> dict[str, str]:
+    return {x["serial"]: x["state"] for x in (await client.get("/v1/loaners")).json()}
+
+
+async def register_loaners(client: httpx.AsyncClient, *serials: str) -> None:
+    for serial in serials:
+        response = await client.post(
+            "/v1/loaners", json={"serial": serial, "product_line": "water_heater"}
+        )
+        assert response.status_code == 201, response.text
+
+
+async def take_back(client: httpx.AsyncClient, **extra: Any) -> None:
+    await ok(client, "v-1", type="diagnose", cause="主板故障", take_back_needed=True)
+    photo = await upload(client, "v-1", "photo")
+    await ok(
+        client,
+        "v-1",
+        type="take_back",
+        receipt_number="R-1",
+        appearance="外观完好",
+        photo_refs=[photo],
+        promised_return_date="2026-03-10",
+        **extra,
+    )
+
+
+async def revisit(runtime: ServiceRuntime, reason: RevisitReason) -> None:
+    await runtime.handle_event(
+        EventEnvelope.wrap(
+            RevisitBooked(
+                order_id="o-1",
+                visit_id="v-2",
+                previous_visit_id="v-1",
+                reason=reason,
+                technician_id="tech-7",
+            )
+        )
+    )
+
+
+# -- FLD-6: loaners --------------------------------------------------------------------------------
+
+
+async def test_fld_6_the_loaner_boarded_goes_back_when_another_one_is_lent(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await register_loaners(admin, "L1", "L2")
+    await on_site(admin, clock, "v-1", loaner_serial="L1")
+
+    await take_back(admin, loaner_serial="L2")
+
+    assert await loaner_states(admin) == {"L1": "available", "L2": "lent"}
+    returned = await admin.post("/v1/take-backs/R-1/return", json={})
+    assert returned.status_code == 200, returned.text
+    assert await loaner_states(admin) == {"L1": "available", "L2": "available"}
+
+
+async def test_fld_6_an_ended_visit_does_not_take_its_old_loaner_from_another_visits_kit(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await register_loaners(admin, "L1")
+    await on_site(admin, clock, "v-1", loaner_serial="L1")
+    await ok(admin, "v-1", type="diagnose", cause="c")
+    await ok(admin, "v-1", type="start_repair")
+    await ok(admin, "v-1", type="complete_repair", tested=False, sure_fixed=True)
+    await revisit(runtime, RevisitReason.CUSTOMER_DISSATISFIED)
+    await ok(
+        admin,
+        "v-2",
+        type="depart",
+        eta=(clock.now + timedelta(hours=1)).isoformat(),
+        kit_checked=list(DEFAULT_KIT),
+        loaner_serial="L1",
+    )
+
+    await ok(admin, "v-1", type="complete_report", remedy="更换点火针")
+
+    assert await loaner_states(admin) == {"L1": "on_board"}
+
+
+@pytest.mark.parametrize("reason", [RevisitReason.UNIT_RETURN, RevisitReason.OTHER])
+async def test_fld_1_fld_6_a_revisit_while_the_orders_loaner_is_lent_needs_no_other(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock, reason: RevisitReason
+) -> None:
+    await order(runtime, "o-1", loaner_required=True)
+    await register_loaners(admin, "L1")
+    await on_site(admin, clock, "v-1", kit=LOANER_KIT, loaner_serial="L1")
+    await take_back(admin)
+    await revisit(runtime, reason)
+
+    departed = await act(
+        admin,
+        "v-2",
+        type="depart",
+        eta=(clock.now + timedelta(hours=1)).isoformat(),
+        kit_checked=list(DEFAULT_KIT),
+    )
+
+    assert departed.status_code == 200, departed.text
+    assert departed.json()["loaner_serial"] is None
+    assert await loaner_states(admin) == {"L1": "lent"}
+    event = [e for e in await outbox(runtime) if e.event_name == "TechnicianDeparted"][-1]
+    assert event.data["loaner_on_board"] is False
+
+
+async def test_fld_6_the_unit_return_visit_may_name_the_loaner_it_collects(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1", loaner_required=True)
+    await register_loaners(admin, "L1")
+    await on_site(admin, clock, "v-1", kit=LOANER_KIT, loaner_serial="L1")
+    await take_back(admin)
+    await revisit(runtime, RevisitReason.UNIT_RETURN)
+
+    departed = await act(
+        admin,
+        "v-2",
+        type="depart",
+        eta=(clock.now + timedelta(hours=1)).isoformat(),
+        kit_checked=LOANER_KIT,
+        loaner_serial="L1",
+    )
+
+    assert departed.status_code == 200, departed.text
+    assert await loaner_states(admin) == {"L1": "lent"}  # at the customer's, not on board
+    returned = await admin.post("/v1/take-backs/R-1/return", json={"visit_id": "v-2"})
+    assert returned.status_code == 200, returned.text
+    assert await loaner_states(admin) == {"L1": "available"}
+
+
+async def test_fld_1_a_revisit_after_the_loaner_came_back_needs_one_again(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1", loaner_required=True)
+    await register_loaners(admin, "L1")
+    await on_site(admin, clock, "v-1", kit=LOANER_KIT, loaner_serial="L1")
+    await take_back(admin)
+    assert (await admin.post("/v1/take-backs/R-1/return", json={})).status_code == 200
+    await revisit(runtime, RevisitReason.CUSTOMER_DISSATISFIED)
+
+    refused = await act(
+        admin,
+        "v-2",
+        type="depart",
+        eta=(clock.now + timedelta(hours=1)).isoformat(),
+        kit_checked=list(DEFAULT_KIT),
+    )
+
+    assert refused.status_code == 409 and refused.json()["rule"] == "FLD-1"
+
+
+# -- FLD-10: an installation is completed as one ---------------------------------------------------
+
+
+async def test_fld_10_an_installation_order_cannot_be_completed_as_a_repair(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1", service_type=ServiceType.INSTALLATION)
+    kit = [*DEFAULT_KIT, "barcode_scanner", "installation_accessories"]
+    await on_site(admin, clock, "v-1", kit=kit)
+    await ok(admin, "v-1", type="diagnose", cause="新装")
+    visit = await ok(admin, "v-1", type="start_repair")
+    assert "complete_repair" not in visit["allowed"]
+
+    refused = await act(admin, "v-1", type="complete_repair", tested=False, sure_fixed=True)
+
+    assert refused.status_code == 409 and refused.json()["rule"] == "FLD-10"
+    assert "RepairCompleted" not in await published(runtime)
+    photo = await upload(admin, "v-1", "photo")
+    done = await ok(
+        admin,
+        "v-1",
+        type="complete_installation",
+        installed_on="2026-03-02",
+        photo_refs=[photo],
+        barcodes=["6901234567890"],
+    )
+    assert done["state"] == "completed" and done["installation"] is not None
+    assert "InstallationCompleted" in await published(runtime)
+
+
+async def test_fld_10_a_repair_order_cannot_be_completed_as_an_installation(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+    await ok(admin, "v-1", type="diagnose", cause="c")
+    photo = await upload(admin, "v-1", "photo")
+
+    refused = await act(
+        admin,
+        "v-1",
+        type="complete_installation",
+        installed_on="2026-03-02",
+        photo_refs=[photo],
+        barcodes=["6901234567890"],
+    )
+
+    assert refused.status_code == 409 and refused.json()["rule"] == "FLD-10"
+
+
+# -- FLD-4 / BIL-9: a supplementary quote after an accepted one ------------------------------------
+
+
+def supplement_quote(request_id: str) -> QuoteIssued:
+    """Billing's answer to the supplement: igniter 80 and valve 50 (quote ``q-2``)."""
+    return QuoteIssued(
+        order_id="o-1",
+        visit_id="v-1",
+        quote_id="q-2",
+        request_id=request_id,
+        lines=[
+            QuoteLine(
+                kind=WorkItemKind.PART,
+                description=name,
+                unit_price=Decimal(price),
+                amount=Decimal(price),
+                rule_id="BIL-1",
+            )
+            for name, price in (("点火针", "80"), ("比例阀", "50"))
+        ],
+        total=Decimal("130"),
+        schedule_version="2026-01",
+    )
+
+
+async def accepted_then_more_found(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> tuple[dict[str, Any], str]:
+    await order(runtime, "o-1", warranty=WarrantyStatus.OUT_OF_WARRANTY)
+    await on_site(admin, clock, "v-1")
+    visit = await ok(
+        admin, "v-1", type="diagnose", cause="c", parts=[{"part_no": "P-1", "name": "点火针"}]
+    )
+    await runtime.handle_event(EventEnvelope.wrap(igniter_quote(visit["quote"]["request_id"])))
+    signature = await upload(admin, "v-1", "signature")
+    await ok(admin, "v-1", type="accept_quote", quote_id="q-1", signature_ref=signature)
+    await ok(
+        admin,
+        "v-1",
+        type="record_work",
+        description="换点火针",
+        parts=[{"part_no": "P-1", "name": "点火针"}],
+    )
+    await ok(admin, "v-1", type="start_test")
+    await ok(admin, "v-1", type="reexamine")
+    visit = await ok(
+        admin,
+        "v-1",
+        type="diagnose",
+        cause="比例阀也坏了",
+        parts=[{"part_no": "P-2", "name": "比例阀"}],
+    )
+    return visit, signature
+
+
+async def test_fld_4_bil_9_a_declined_supplement_leaves_the_accepted_quote_charged(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    visit, signature = await accepted_then_more_found(runtime, admin, clock)
+    assert visit["state"] == "awaiting_consent"
+    request = [e for e in await outbox(runtime) if e.event_name == "QuoteRequested"][-1]
+    # Billing replaces the visit's accepted quote with the one accepted after it: the supplement
+    # repeats the accepted items, so it is charged in full if accepted.
+    assert [i["part_no"] for i in request.data["items"]] == ["P-1", "P-2"]
+    await runtime.handle_event(EventEnvelope.wrap(supplement_quote(visit["quote"]["request_id"])))
+
+    visit = await ok(admin, "v-1", type="decline_quote", reason="阀先不换")
+
+    assert visit["state"] == "repairing"
+    assert visit["quote"]["quote_id"] == "q-1" and visit["quote"]["status"] == "accepted"
+    declined = [e for e in await outbox(runtime) if e.event_name == "QuoteDeclined"]
+    assert [e.data["quote_id"] for e in declined] == ["q-2"]
+    assert "VisitClosed" not in await published(runtime)
+    await ok(admin, "v-1", type="complete_repair", tested=False, sure_fixed=True)
+    closed = [e for e in await outbox(runtime) if e.event_name == "VisitClosed"]
+    assert [(e.data["outcome"], e.data["paid_work"]) for e in closed] == [("completed", True)]
+    wrong = await act(
+        admin, "v-1", type="sign_off", signed=True, signature_ref=signature, amount_acknowledged="1"
+    )
+    assert wrong.status_code == 409 and wrong.json()["rule"] == "BIL-9"
+    await ok(
+        admin,
+        "v-1",
+        type="sign_off",
+        signed=True,
+        signature_ref=signature,
+        amount_acknowledged="80.00",
+    )
+
+
+async def test_fld_4_an_accepted_supplement_is_the_charge(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    visit, signature = await accepted_then_more_found(runtime, admin, clock)
+    await runtime.handle_event(EventEnvelope.wrap(supplement_quote(visit["quote"]["request_id"])))
+
+    visit = await ok(admin, "v-1", type="accept_quote", quote_id="q-2", signature_ref=signature)
+
+    assert visit["state"] == "repairing" and visit["consented_quote"] is None
+    await ok(admin, "v-1", type="complete_repair", tested=False, sure_fixed=True)
+    await ok(
+        admin,
+        "v-1",
+        type="sign_off",
+        signed=True,
+        signature_ref=signature,
+        amount_acknowledged="130",
+    )
+
+
+# -- FLD-2 / FLD-3: "customer out" is what someone said --------------------------------------------
+
+
+async def test_fld_2_customer_out_with_nobody_reached_is_refused_for_not_home(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await ok(
+        admin,
+        "v-1",
+        type="depart",
+        eta=(clock.now + timedelta(minutes=30)).isoformat(),
+        kit_checked=list(DEFAULT_KIT),
+    )
+    clock.advance(minutes=30)
+    await ok(admin, "v-1", type="arrive")
+    clock.advance(seconds=5)
+
+    refused = await act(
+        admin,
+        "v-1",
+        type="door_outcome",
+        outcome="customer_out",
+        next_step="rebook",
+        id_shown=False,
+    )
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["rule"] == "FLD-2" and refused.json()["instead"] == "not_home"
+    assert "CustomerNotHome" not in await published(runtime)
+    await ok(admin, "v-1", type="log_attempt", kind="phone", reached=True, detail="客户在外地")
+    visit = await ok(
+        admin,
+        "v-1",
+        type="door_outcome",
+        outcome="customer_out",
+        next_step="rebook",
+        id_shown=False,
+    )
+    assert visit["state"] == "rebook"
+    assert "CustomerNotHome" in await published(runtime)
+
+
+# -- FLD-14 / FLD-15: after a declined visit -------------------------------------------------------
+
+
+async def declined(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock) -> None:
+    await order(runtime, "o-1", warranty=WarrantyStatus.OUT_OF_WARRANTY)
+    await on_site(admin, clock, "v-1")
+    await ok(admin, "v-1", type="diagnose", cause="c", parts=[{"part_no": "P-1", "name": "点火针"}])
+    await ok(admin, "v-1", type="decline_quote", reason="太贵")
+
+
+async def test_fld_14_a_safety_incident_after_the_visit_ended_is_taken(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await declined(runtime, admin, clock)
+
+    visit = await ok(
+        admin, "v-1", type="safety_incident", kind="detained", description="锁门不让走"
+    )
+
+    assert visit["state"] == "declined"
+    names = await published(runtime)
+    assert "SafetyIncident" in names and names.count("VisitClosed") == 1
+
+
+async def test_fld_15_a_declined_order_opens_no_coordination_ticket(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await declined(runtime, admin, clock)
+    clock.advance(days=2)
+
+    assert (await runtime.app.state.sweep())["tickets_opened"] == 0
+    assert (await admin.get("/v1/coordination-tickets")).json() == []
+
+
+# -- FLD-10: pixels --------------------------------------------------------------------------------
+
+
+def png_header(width: int, height: int) -> bytes:
+    """The signature and header of a PNG of that size (the rest does not matter here)."""
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + b"\x08\x02\x00\x00\x00"
+    return b"\x89PNG\r\n\x1a\n" + (13).to_bytes(4, "big") + b"IHDR" + ihdr + b"\x00" * 64
+
+
+def png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (255, 255, 255)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+async def test_fld_10_an_image_over_the_pixel_limit_is_refused(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+
+    refused = await admin.post(
+        "/v1/visits/v-1/evidence",
+        params={"kind": "signature"},
+        content=png_header(20_000, 20_000),
+        headers={"Content-Type": "image/png"},
+    )
+
+    assert refused.status_code == 413, refused.text
+    assert refused.json()["max_pixels"] == 25_000_000
+    assert await upload(admin, "v-1", "photo", png_header(5_000, 5_000))
+
+
+@pytest.mark.skipif(FONT is None, reason="no CJK font installed for the service report")
+async def test_fld_12_the_signature_is_shrunk_before_it_goes_into_the_report(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    from pypdf import PdfReader
+
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+    await ok(admin, "v-1", type="diagnose", cause="c")
+    await ok(admin, "v-1", type="start_repair")
+    await ok(admin, "v-1", type="complete_repair", tested=False, sure_fixed=True)
+    signature = await upload(admin, "v-1", "signature", png(3000, 2000))
+    await ok(admin, "v-1", type="sign_off", signed=True, signature_ref=signature)
+
+    response = await admin.get("/v1/visits/v-1/report.pdf")
+
+    assert response.status_code == 200, response.text
+    images = PdfReader(io.BytesIO(response.content)).pages[-1].images
+    assert images, "the signature is in the report"
+    image = images[0].image
+    assert image is not None
+    assert max(image.size) <= EMBED_MAX_SIDE
+
+
+@pytest.mark.skipif(FONT is None, reason="no CJK font installed for the service report")
+def test_fld_10_a_stored_image_over_the_pixel_limit_is_not_decoded_for_the_report() -> None:
+    from pypdf import PdfReader
+
+    assert FONT is not None
+    report = ServiceReport(
+        **dict.fromkeys(
+            (
+                "order_id",
+                "visit_id",
+                "customer",
+                "address",
+                "product",
+                "technician",
+                "arrived_at",
+                "ended_at",
+                "on_site",
+                "outcome",
+                "fault",
+                "cause",
+                "remedy",
+                "tested",
+            ),
+            "x",
+        ),
+        signature_image=png(40, 30),
+    )
+
+    pdf = render_service_report(report, font=FONT, max_image_pixels=1000)
+
+    reader = PdfReader(io.BytesIO(pdf))
+    assert not reader.pages[-1].images
+    assert "无法显示" in reader.pages[-1].extract_text()
