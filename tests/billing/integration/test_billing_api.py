@@ -781,6 +781,33 @@ async def test_bil_11_retention_anonymises_free_orders_after_one_year_paid_after
     assert ticket[0]["summary"]["customer.name"] == "王芳"
 
 
+async def test_bil_11_paid_orders_not_due_yet_never_crowd_a_due_free_order_out_of_the_batch(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, clock: Clock
+) -> None:
+    for order_id, paid in (("paid-1", True), ("paid-2", True), ("free", False)):
+        await send(runtime, order_created(order_id))
+        await send(
+            runtime,
+            VisitClosed(
+                order_id=order_id,
+                visit_id="v-1",
+                technician_id="t-1",
+                outcome="completed",
+                closed_at=T0 + timedelta(minutes=1 if order_id == "free" else 0),
+                paid_work=paid,
+            ),  # type: ignore[arg-type]
+        )
+    clock.now = T0 + timedelta(days=500)  # free ones are due (1 year), paid ones not (2)
+
+    anonymised = await apply_retention(
+        uow_factory=runtime.app.state.uow_factory, policy=BillingPolicy(), clock=clock, batch=2
+    )
+
+    assert anonymised == 1
+    events = (await client.get("/v1/orders/free/events")).json()["events"]
+    assert not any(k.startswith("customer.") for e in events for k in e["summary"])
+
+
 # --- settlements (BIL-12) ------------------------------------------------------------------
 
 

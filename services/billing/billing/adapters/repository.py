@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -246,15 +246,22 @@ class AccountRepository:
         )
         return list(rows.scalars())
 
-    async def retention_candidates(self, ended_before: datetime, limit: int) -> list[str]:
-        """Orders that ended before ``ended_before`` and still hold personal data (BIL-11)."""
+    async def retention_candidates(
+        self, *, paid_ended_before: datetime, free_ended_before: datetime, limit: int
+    ) -> list[str]:
+        """Orders that still hold personal data and ended before the cutoff of their kind, paid
+        work or free (BIL-11): the paid orders not due yet never crowd the free ones out."""
+        paid = col(AccountRow.paid_work)
         rows = await self._session.execute(
             select(AccountRow.order_id)
             .where(
                 col(AccountRow.anonymised_at).is_(None),
                 col(AccountRow.ended_at).is_not(None),
-                col(AccountRow.ended_at) <= ended_before,
                 col(AccountRow.coordination_ticket).is_(False),
+                or_(
+                    and_(paid.is_(True), col(AccountRow.ended_at) <= paid_ended_before),
+                    and_(paid.is_(False), col(AccountRow.ended_at) <= free_ended_before),
+                ),
             )
             .order_by(col(AccountRow.ended_at))
             .limit(limit)

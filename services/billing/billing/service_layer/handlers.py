@@ -594,10 +594,17 @@ async def apply_retention(
     """Anonymise the personal data of orders past retention: paid work after 2 years, free
     after 1; coordination tickets are kept (BIL-11). Returns how many orders were anonymised."""
     now = clock()
-    shortest = min(policy.retention_free_years, policy.retention_paid_years)
-    cutoff = now - timedelta(days=365 * shortest - 2)
+
+    def cutoff(years: int) -> datetime:
+        # A little early (leap days); each account's own check decides.
+        return now - timedelta(days=365 * years - 2)
+
     async with uow_factory() as uow:
-        candidates = await uow.accounts.retention_candidates(cutoff, batch)
+        candidates = await uow.accounts.retention_candidates(
+            paid_ended_before=cutoff(policy.retention_paid_years),
+            free_ended_before=cutoff(policy.retention_free_years),
+            limit=batch,
+        )
     done = 0
     for order_id in candidates:
         async with uow_factory() as uow:
