@@ -165,6 +165,13 @@ def install_problem_handlers(
                 "changed by this one. Read the current state and retry if still needed.",
                 instance=request.url.path,
             )
+        if getattr(exc.orig, "sqlstate", None) == "22001":  # string data right truncation
+            return problem_response(
+                422,
+                title="Unprocessable Content",
+                detail="A value in the request is longer than its field can hold.",
+                instance=request.url.path,
+            )
         if getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT_SQLSTATES:
             return problem_response(
                 422,

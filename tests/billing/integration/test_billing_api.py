@@ -578,6 +578,33 @@ async def test_bil_8_a_refund_needs_the_centre_and_gets_its_own_receipt(
     assert cash["cash_on_hand"] == "150.00"
 
 
+async def test_bil_10_cash_is_paid_back_only_by_someone_holding_that_much(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    await client.post(
+        "/v1/orders/o-1/payments",
+        json={"method": "cash", "amount": "170.00", "collected_by": "t-1"},
+    )
+    body = {"method": "cash", "amount": "170.00", "reason": "repair undone"}
+
+    refused = await client.post("/v1/orders/o-1/refunds", json={**body, "refunded_by": "t-9"})
+    by_mobile = await client.post(
+        "/v1/orders/o-1/refunds", json={**body, "method": "mobile", "refunded_by": "t-9"}
+    )
+
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "holds 0.00" in refused.json()["detail"]
+    assert by_mobile.status_code == 201, by_mobile.text
+    assert (await client.get("/v1/cash/t-9")).json()["cash_on_hand"] == "0.00"
+    assert [r.data["amount"] for r in await outbox(runtime, "ReceiptIssued")] == [
+        "170.00",
+        "-170.00",
+    ]
+
+
 async def test_bil_9_a_signature_that_does_not_match_the_charge_is_refused(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:
@@ -876,6 +903,23 @@ async def test_bil_12_money_taken_at_the_centre_desk_is_not_on_the_network_state
     assert [i["kind"] for i in body["items"]].count("fee_collected") == 0
     ledger = (await client.get("/v1/cash/clerk-1")).json()
     assert ledger["cash_on_hand"] == "150.00"
+
+
+async def test_bil_12_odd_months_ids_and_holders_are_4xx_problems_and_csv_names_are_safe(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    for month in ("0000-01", "9999-12"):
+        odd = await client.get(f"/v1/settlements/net-9/{month}")
+        assert odd.status_code == 422, odd.text
+        assert odd.headers["content-type"] == "application/problem+json"
+    chinese = await client.get('/v1/settlements/网点"1/2026-04', params={"format": "csv"})
+    assert chinese.status_code == 200, chinese.text
+    disposition = chinese.headers["content-disposition"]
+    assert 'filename="settlement-___1-2026-04.csv"' in disposition
+    assert "filename*=UTF-8''settlement-%E7%BD%91%E7%82%B9%221-2026-04.csv" in disposition
+    long_holder = await client.post(f"/v1/cash/{'t' * 201}/remittances", json={"amount": "1.00"})
+    assert long_holder.status_code == 422
+    assert long_holder.headers["content-type"] == "application/problem+json"
 
 
 async def test_bil_12_a_network_that_names_its_own_technician_still_holds_the_order(

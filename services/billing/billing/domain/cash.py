@@ -78,7 +78,14 @@ class CashLedger:
         )
 
     def refunded(self, *, amount: Decimal, order_id: str, at: datetime) -> CashEntry:
-        """Cash paid back to a customer out of the holder's cash."""
+        """Cash paid back to a customer out of the holder's cash; never more than is on hand
+        (a negative balance would hide later takings from the BIL-10 checks)."""
+        if amount > self.on_hand:
+            raise InvalidAmount(
+                f"cannot pay back {amount} in cash: {self.holder_id} holds {self.on_hand}; "
+                "refund by another method, or by someone holding the cash",
+                field="refunded_by",
+            )
         return self._add(
             CashEntry(
                 entry_id=str(new_id()),

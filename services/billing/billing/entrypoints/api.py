@@ -6,6 +6,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
@@ -51,6 +52,15 @@ router = APIRouter(prefix="/v1")
 
 ProductLine = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+#: Holders of cash and networks are named by ids of at most 200 characters, as stored.
+HolderId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition naming ``filename`` safely: an ASCII fallback and the UTF-8 name
+    (RFC 6266), so a network id in Chinese or with quotes cannot break the header."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _who(principal: Principal) -> str:
@@ -435,7 +445,7 @@ async def record_signature(
     responses=problem_responses(401, 403),
     summary="Read a technician's or desk's cash on hand",
 )
-async def read_cash(holder_id: str, uow: UowFactoryDep, principal: CollectorDep) -> Any:
+async def read_cash(holder_id: HolderId, uow: UowFactoryDep, principal: CollectorDep) -> Any:
     """Cash collected, refunded and remitted, and what is on hand (BIL-10). Technicians see
     their own ledger only."""
     if principal.role == "technician" and principal.technician_id != holder_id:
@@ -452,7 +462,7 @@ async def read_cash(holder_id: str, uow: UowFactoryDep, principal: CollectorDep)
     summary="Record cash handed to finance",
 )
 async def record_remittance(
-    holder_id: str, body: RemittanceIn, bus: BusDep, principal: FinanceDep, request: Request
+    holder_id: HolderId, body: RemittanceIn, bus: BusDep, principal: FinanceDep, request: Request
 ) -> Any:
     """Cash handed over by a technician or desk, received by the caller (BIL-10); never more
     than is on hand."""
@@ -509,10 +519,10 @@ async def read_settlement(
     if principal.role == "technician":
         raise ProblemError(403, "Technicians do not read settlements.", title="Forbidden")
     matched = MONTH.match(month)
-    if matched is None:
+    if matched is None or not 1 <= int(matched[1]) <= 9998:
         raise ProblemError(
             422,
-            "month must be YYYY-MM.",
+            "month must be YYYY-MM, year 0001 to 9998.",
             title="Invalid request",
             errors=[{"field": "month", "message": "must be YYYY-MM", "type": "value_error"}],
         )
@@ -523,8 +533,6 @@ async def read_settlement(
         return PlainTextResponse(
             statement_csv(st),
             media_type="text/csv",
-            headers={
-                "Content-Disposition": f'attachment; filename="settlement-{network_id}-{month}.csv"'
-            },
+            headers={"Content-Disposition": _attachment(f"settlement-{network_id}-{month}.csv")},
         )
     return st
