@@ -7,14 +7,14 @@ time with it. All inputs and outputs are timezone-aware.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class BusinessCalendar:
@@ -26,6 +26,8 @@ class BusinessCalendar:
         timezone: str = "Asia/Shanghai",
         country: str = "CN",
         periods: Sequence[tuple[time, time]] = ((time(9, 0), time(18, 0)),),
+        extra_holidays: Collection[date] = (),
+        extra_workdays: Collection[date] = (),
     ) -> None:
         if not periods:
             raise ValueError("a business calendar needs at least one working period a day")
@@ -39,13 +41,24 @@ class BusinessCalendar:
         self.tz = ZoneInfo(timezone)
         self.country = country
         self.periods: tuple[tuple[time, time], ...] = tuple(ordered)
+        both = set(extra_holidays) & set(extra_workdays)
+        if both:
+            raise ValueError(f"days both a holiday and a workday: {sorted(both)}")
+        self.extra_holidays = frozenset(extra_holidays)
+        self.extra_workdays = frozenset(extra_workdays)
 
     @lru_cache(maxsize=64)  # noqa: B019  (calendars live as long as the process)
     def _holidays(self, year: int) -> holidays.HolidayBase:
         return holidays.country_holidays(self.country, years=year)
 
     def is_working_day(self, day: date) -> bool:
-        """Whether ``day`` is a working day (weekend workdays count, public holidays do not)."""
+        """Whether ``day`` is a working day (weekend workdays count, public holidays do not);
+        the policy's own holidays and workdays win over the ``holidays`` package, whose dates
+        for a year not announced yet are estimates."""
+        if day in self.extra_workdays:
+            return True
+        if day in self.extra_holidays:
+            return False
         return bool(self._holidays(day.year).is_working_day(day))
 
     def _periods_of(self, day: date) -> Iterator[tuple[datetime, datetime]]:
@@ -126,6 +139,16 @@ class CalendarPolicy(BaseModel):
         default_factory=lambda: [("09:00", "18:00")],
         description="Working periods of a working day, local time, HH:MM.",
     )
+    extra_holidays: list[date] = Field(
+        default_factory=list,
+        description="Days off the country's calendar package does not know (a newly announced "
+        "holiday schedule, a local holiday); they win over the package.",
+    )
+    extra_workdays: list[date] = Field(
+        default_factory=list,
+        description="Weekend days worked to make up for a holiday (调休) the package does not "
+        "know yet; they win over the package.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -136,6 +159,13 @@ class CalendarPolicy(BaseModel):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @model_validator(mode="after")
+    def _a_day_is_off_or_worked(self) -> CalendarPolicy:
+        both = set(self.extra_holidays) & set(self.extra_workdays)
+        if both:
+            raise ValueError(f"days both in extra_holidays and extra_workdays: {sorted(both)}")
+        return self
+
     def build(self) -> BusinessCalendar:
         """The calendar this policy describes."""
         return BusinessCalendar(
@@ -144,4 +174,6 @@ class CalendarPolicy(BaseModel):
             periods=[
                 (time.fromisoformat(a), time.fromisoformat(b)) for a, b in self.working_periods
             ],
+            extra_holidays=self.extra_holidays,
+            extra_workdays=self.extra_workdays,
         )

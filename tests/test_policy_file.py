@@ -44,3 +44,22 @@ def test_a_bad_value_is_refused_naming_the_section(tmp_path: Path) -> None:
     bad.write_text("calendar:\n  timezone: Mars/Olympus\n")
     with pytest.raises(PolicyError, match="calendar"):
         load_section(CalendarPolicy, section="calendar", path=bad)
+
+
+def test_int_3_the_policy_corrects_the_holiday_calendar_where_the_package_only_estimates() -> None:
+    from datetime import date
+
+    from pydantic import ValidationError
+
+    package_only = CalendarPolicy().build()
+    corrected = CalendarPolicy(
+        extra_holidays=[date(2027, 2, 11)],  # a Thursday the package counts as worked
+        extra_workdays=[date(2027, 2, 20)],  # a make-up Saturday (调休)
+    ).build()
+
+    assert package_only.is_working_day(date(2027, 2, 11))
+    assert not package_only.is_working_day(date(2027, 2, 20))
+    assert not corrected.is_working_day(date(2027, 2, 11))
+    assert corrected.is_working_day(date(2027, 2, 20))
+    with pytest.raises(ValidationError, match="both"):
+        CalendarPolicy(extra_holidays=[date(2027, 2, 20)], extra_workdays=[date(2027, 2, 20)])
