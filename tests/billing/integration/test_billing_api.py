@@ -605,6 +605,33 @@ async def test_bil_10_cash_is_paid_back_only_by_someone_holding_that_much(
     ]
 
 
+async def test_bil_7_an_invoice_names_a_well_formed_tax_id_and_its_buyer(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    paid = await client.post("/v1/orders/o-1/payments", json={"method": "mobile", "amount": "50"})
+    assert paid.status_code == 201, paid.text
+
+    wrong_check = await client.post(
+        "/v1/orders/o-1/invoices",
+        json={"buyer_name": "东营某公司", "buyer_tax_id": "91350100M000100Y44"},
+    )
+    nameless = await client.post(
+        "/v1/orders/o-1/invoices", json={"buyer_tax_id": "91350100M000100Y43"}
+    )
+    issued = await client.post(
+        "/v1/orders/o-1/invoices",
+        json={"buyer_name": "东营某公司", "buyer_tax_id": "91350100m000100y43 "},
+    )
+
+    for refused in (wrong_check, nameless):
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+    assert issued.status_code == 201, issued.text
+    assert issued.json()["invoices"][0]["buyer_tax_id"] == "91350100M000100Y43"
+
+
 async def test_bil_9_a_signature_that_does_not_match_the_charge_is_refused(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:

@@ -6,7 +6,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 from billing.domain.account import (
     BillingAccount,
@@ -21,6 +28,7 @@ from billing.domain.account import (
 from billing.domain.cash import CashEntry, CashLedger
 from billing.domain.model import OrderFile
 from billing.domain.schedule import FeeSchedule, ScheduleContent
+from billing.domain.tax_ids import tax_id_problem
 from contracts.billing import InvoiceDelivery, PaymentMethod
 from contracts.common import Money, PartLine, WarrantyStatus
 
@@ -208,11 +216,33 @@ class InvoiceIn(_In):
     """The invoice the customer asked for (BIL-7)."""
 
     buyer_name: str | None = Field(default=None, max_length=200)
-    buyer_tax_id: str | None = Field(default=None, max_length=40)
+    buyer_tax_id: str | None = Field(
+        default=None,
+        max_length=40,
+        description="The buyer's unified social credit code (18 characters, its check character "
+        "verified) or older 15- or 20-character taxpayer number; needs the buyer's name.",
+    )
     delivery: InvoiceDelivery = InvoiceDelivery.ON_SITE
     promised_by: date | None = Field(
         default=None, description="Promised delivery date when not handed over on site."
     )
+
+    @field_validator("buyer_tax_id")
+    @classmethod
+    def _well_formed_tax_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        normalised = "".join(value.split()).upper()
+        problem = tax_id_problem(normalised)
+        if problem:
+            raise ValueError(problem)
+        return normalised
+
+    @model_validator(mode="after")
+    def _tax_id_names_its_buyer(self) -> InvoiceIn:
+        if self.buyer_tax_id and not (self.buyer_name and self.buyer_name.strip()):
+            raise ValueError("an invoice with a buyer tax id names the buyer (buyer_name)")
+        return self
 
 
 class InvoiceDeliveryIn(_In):
