@@ -949,6 +949,45 @@ async def test_bil_12_odd_months_ids_and_holders_are_4xx_problems_and_csv_names_
     assert long_holder.headers["content-type"] == "application/problem+json"
 
 
+async def test_bil_12_a_refund_comes_off_the_statement_of_the_network_that_took_the_money(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1", network="net-a")
+    paid = await client.post(
+        "/v1/orders/o-1/payments",
+        json={"method": "cash", "amount": "170.00", "collected_by": "ta-1"},
+    )
+    assert paid.status_code == 201, paid.text
+    await send(
+        runtime,
+        OrderReassigned(
+            order_id="o-1",
+            visit_id="v-2",
+            assignee_kind=AssigneeKind.NETWORK,
+            network_id="net-b",
+            previous_assignee_kind=AssigneeKind.NETWORK,
+            previous_network_id="net-a",
+            reassigned_by="disp-1",
+        ),
+    )
+    refunded = await client.post(
+        "/v1/orders/o-1/refunds",
+        json={"method": "cash", "amount": "170.00", "refunded_by": "ta-1", "reason": "undone"},
+    )
+    assert refunded.status_code == 201, refunded.text
+
+    net_a = (await client.get("/v1/settlements/net-a/2026-04")).json()
+    net_b = (await client.get("/v1/settlements/net-b/2026-04")).json()
+
+    assert net_a["fees_collected"] == "0.00"
+    assert [i["amount"] for i in net_a["items"] if i["kind"] == "fee_collected"] == [
+        "170.00",
+        "-170.00",
+    ]
+    assert net_b["fees_collected"] == "0.00" and net_b["items"] == []
+
+
 async def test_bil_12_a_network_that_names_its_own_technician_still_holds_the_order(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:

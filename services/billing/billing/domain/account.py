@@ -106,6 +106,9 @@ class Payment(_State):
     reason: str | None = None
     at_desk: bool = False
     """Taken at a service-hall desk rather than by a technician on site (FBK-4)."""
+    network_id: str | None = None
+    """The partner network whose technician took the money (None: the centre), for its
+    monthly settlement (BIL-12)."""
 
 
 class InvoiceStatus(StrEnum):
@@ -524,6 +527,7 @@ class BillingAccount:
             at=now,
             receipt_number=receipt_number,
             at_desk=at_desk,
+            network_id=None if at_desk else self.network_id,
         )
         self.state.payments.append(payment)
         self.paid_work = True
@@ -547,6 +551,25 @@ class BillingAccount:
             )
         )
         return payment
+
+    def refund_sources(self, refund: Payment) -> list[tuple[str | None, Decimal]]:
+        """Who took the money ``refund`` pays back, by network (None: the centre), latest
+        payments first; the refunds before it paid back theirs the same way (BIL-12)."""
+        taken: list[list[Any]] = []  # [network, amount still held], oldest first
+        for p in self.state.payments:
+            if p.kind is PaymentKind.PAYMENT:
+                taken.append([p.network_id, p.amount])
+                continue
+            left, sources = p.amount, []
+            for entry in reversed(taken):
+                portion = min(left, entry[1])
+                if portion > 0:
+                    entry[1] -= portion
+                    left -= portion
+                    sources.append((entry[0], portion))
+            if p is refund:
+                return sources
+        return []
 
     def check_refund(self, amount: Decimal, approved_by: str, reason: str) -> None:
         """Refuse a refund of more than was paid, or one nobody approved (BIL-8)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -311,24 +312,32 @@ async def waive_charge(
 async def _settle_collected(
     uow: BillingUnitOfWork, account: BillingAccount, payment: Payment, sign: Decimal
 ) -> None:
-    """Money the network's technician took (or paid back) goes on its monthly statement
-    (BIL-12). What the centre's desk took is the centre's, and so is a refund on an order the
-    desk took money for: the desk pays it back."""
-    if account.network_id is None:
-        return
-    if payment.at_desk or (sign < 0 and any(p.at_desk for p in account.state.payments)):
-        return
-    await uow.settlements.add(
-        SettlementItem(
-            item_id=payment.payment_id,
-            network_id=account.network_id,
-            order_id=account.order_id,
-            kind=SettlementKind.FEE_COLLECTED,
-            amount=sign * payment.amount,
-            occurred_at=payment.at,
-            description=f"{payment.kind.value} {payment.method.value}, {payment.receipt_number}",
+    """Money a network's technician took goes on that network's monthly statement, and a
+    refund comes off the statements of the networks whose money it pays back, latest payments
+    first, whoever holds the order now (BIL-12). What the centre took (at its desk, or by its
+    own technicians) is on no statement."""
+    if sign > 0:
+        sources = [(payment.network_id, payment.amount)]
+    else:
+        sources = account.refund_sources(payment)
+    for network_id, amount in sources:
+        if network_id is None:
+            continue
+        await uow.settlements.add(
+            SettlementItem(
+                # one item per network a refund comes off; the same ids on a replay
+                item_id=payment.payment_id
+                if sign > 0
+                else str(uuid.uuid5(uuid.UUID(payment.payment_id), network_id)),
+                network_id=network_id,
+                order_id=account.order_id,
+                kind=SettlementKind.FEE_COLLECTED,
+                amount=sign * amount,
+                occurred_at=payment.at,
+                description=f"{payment.kind.value} {payment.method.value}, "
+                f"{payment.receipt_number}",
+            )
         )
-    )
 
 
 async def _check_cash(
