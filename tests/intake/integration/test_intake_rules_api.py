@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from contracts.common import AssigneeKind, TimeWindow
+from contracts.fieldwork import TechnicianArrived
 from contracts.intake import (
     DuplicateLinked,
     OrderCancelled,
@@ -21,7 +22,7 @@ from contracts.intake import (
     SlaBreached,
     SlaClock,
 )
-from contracts.scheduling import AppointmentConfirmed, OrderAssigned
+from contracts.scheduling import AppointmentConfirmed, AppointmentRescheduled, OrderAssigned
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -237,6 +238,20 @@ async def test_int_2_verify_is_refused_once_the_visit_is_under_way(
     assert "received" in response.json()["allowed_statuses"]
 
 
+async def test_int_2_an_address_of_blank_parts_is_stored_as_missing_and_flagged(
+    intake: Any, make_order: Any
+) -> None:
+    body = make_order()
+    body["customer"]["address"] = {"street": "   ", "city": " ", "detail": "\t"}
+    response = await intake.admin.post("/v1/orders", json=body)
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert order["needs_verification"] == ["customer.address"]
+    assert order["awaiting_verification"] is True
+    address = order["customer"]["address"]
+    assert [address[p] for p in ("province", "city", "district", "street", "detail")] == [None] * 5
+
+
 # INT-3 ---------------------------------------------------------------------------------------
 
 
@@ -319,6 +334,55 @@ async def test_int_3_an_appointment_the_customer_never_heard_of_is_no_reply(
     assert SlaClock.REPLY in [b.clock for b in await intake.events("SlaBreached")]
 
 
+async def test_int_3_a_reschedule_the_customer_agreed_to_is_the_reply(
+    intake: Any, make_order: Any
+) -> None:
+    order = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    first = TimeWindow(start=_at("2025-06-03T09:00:00"), end=_at("2025-06-03T11:00:00"))
+    fields = {"order_id": order["id"], "visit_id": "v-1", "technician_id": "t-1"}
+    await intake.deliver(
+        AppointmentConfirmed.model_validate({**fields, "window": first, "customer_reached": False}),
+        at=intake.clock() + timedelta(hours=1),
+    )
+    agreed_at = intake.clock() + timedelta(hours=2)
+    await intake.deliver(
+        AppointmentRescheduled(
+            order_id=order["id"],
+            visit_id="v-1",
+            old_window=first,
+            new_window=TimeWindow(start=_at("2025-06-04T09:00:00"), end=_at("2025-06-04T11:00:00")),
+            reason="客户回电，改约周三",
+            requested_by="customer",
+            customer_consent=True,
+        ),
+        at=agreed_at,
+    )
+    intake.clock.advance(days=10)
+    await intake.runtime.app.state.check_sla_clocks()
+    assert SlaClock.REPLY not in [b.clock for b in await intake.events("SlaBreached")]
+    read = (await intake.admin.get(f"/v1/orders/{order['id']}")).json()
+    assert datetime.fromisoformat(_clock(read, "reply")["stopped_at"]) == agreed_at
+
+
+async def test_int_3_int_7_an_arrival_logged_offline_stops_the_clocks_at_the_arrival(
+    intake: Any, make_order: Any
+) -> None:
+    body = make_order(fault={"description": "燃气泄漏味道很大", "code": "gas_leak"})
+    order = (await intake.admin.post("/v1/orders", json=body)).json()
+    arrived = intake.clock() + timedelta(minutes=10)  # no signal on site: synced 30 min later
+    await intake.deliver(
+        TechnicianArrived(
+            order_id=order["id"], visit_id="v-1", technician_id="t-1", arrived_at=arrived
+        ),
+        at=arrived + timedelta(minutes=30),
+    )
+    intake.clock.advance(minutes=41)
+    assert await intake.runtime.app.state.check_sla_clocks() == 0
+    read = (await intake.admin.get(f"/v1/orders/{order['id']}")).json()
+    for name in ("emergency_on_site", "handover", "reply"):
+        assert datetime.fromisoformat(_clock(read, name)["stopped_at"]) == arrived
+
+
 # INT-4 ---------------------------------------------------------------------------------------
 
 
@@ -350,6 +414,30 @@ async def test_int_4_resolved_remotely_then_reopened_for_a_visit(
     again = await intake.admin.post(f"/v1/orders/{order['id']}/reopen", json={"reason": "x"})
     assert again.status_code == 409
     assert again.json()["allowed_statuses"] == ["resolved_remotely"]
+
+
+async def test_int_4_int_7_a_reopened_emergency_must_have_someone_on_site_again(
+    intake: Any, make_order: Any
+) -> None:
+    body = make_order(fault={"description": "燃气泄漏味道很大", "code": "gas_leak"})
+    order = (await intake.admin.post("/v1/orders", json=body)).json()
+    intake.clock.advance(minutes=2)
+    resolved = await intake.admin.post(
+        f"/v1/orders/{order['id']}/resolve-remotely", json={"guidance": "关阀开窗"}
+    )
+    assert resolved.status_code == 200, resolved.text
+    intake.clock.advance(minutes=30)
+    reopened = await intake.admin.post(
+        f"/v1/orders/{order['id']}/reopen", json={"reason": "仍有燃气味"}
+    )
+    assert reopened.status_code == 200, reopened.text
+    due = intake.clock() + timedelta(minutes=15)
+    assert datetime.fromisoformat(reopened.json()["on_site_due_at"]) == due
+    assert _clock(reopened.json(), "emergency_on_site")["stopped_at"] is None
+    intake.clock.advance(minutes=16)
+    await intake.runtime.app.state.check_sla_clocks()
+    breaches = [(b.clock, b.due_at) for b in await intake.events("SlaBreached")]
+    assert (SlaClock.EMERGENCY_ON_SITE, due) in breaches
 
 
 # INT-5 ---------------------------------------------------------------------------------------
@@ -499,6 +587,29 @@ async def test_int_7_int_8_an_emergency_report_of_an_open_order_escalates_it(
     await intake.runtime.app.state.check_sla_clocks()
     breaches = await intake.events("SlaBreached")
     assert (first["id"], SlaClock.EMERGENCY_ON_SITE) in [(b.order_id, b.clock) for b in breaches]
+
+
+async def test_int_7_int_8_escalating_while_the_technician_is_on_site_is_no_breach(
+    intake: Any, make_order: Any
+) -> None:
+    first = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    arrived = intake.clock() + timedelta(minutes=50)
+    await intake.deliver(
+        TechnicianArrived(
+            order_id=first["id"], visit_id="v-1", technician_id="t-1", arrived_at=arrived
+        ),
+        at=arrived,
+    )
+    intake.clock.advance(minutes=55)
+    again = make_order(fault={"description": "现在闻到燃气味", "code": "gas_leak"})
+    second = (await intake.admin.post("/v1/orders", json=again)).json()
+    assert second["id"] == first["id"] and second["emergency"] is True
+    on_site = _clock(second, "emergency_on_site")
+    assert on_site["started_at"] == on_site["stopped_at"]  # met at the escalation, no wait
+    assert datetime.fromisoformat(on_site["stopped_at"]) == intake.clock()
+    intake.clock.advance(minutes=20)
+    await intake.runtime.app.state.check_sla_clocks()
+    assert SlaClock.EMERGENCY_ON_SITE not in [b.clock for b in await intake.events("SlaBreached")]
 
 
 async def test_int_8_same_model_without_serial_is_the_same_product_other_products_are_not(

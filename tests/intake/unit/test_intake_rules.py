@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from contracts.common import Address, Channel, Customer, Fault, Product, WarrantyStatus
+from contracts.fieldwork import TechnicianArrived
 from contracts.intake import SlaClock
-from contracts.scheduling import AppointmentConfirmed
+from contracts.scheduling import AppointmentConfirmed, AppointmentRescheduled
 from intake.domain.exceptions import DetailsStillMissing, InvalidTransition, NothingToVerify
 from intake.domain.model import Order, OrderStatus, TimelineEntry, start_clocks
 from intake.domain.policy import IntakePolicy
@@ -84,6 +85,15 @@ def test_int_2_missing_or_doubtful_details_are_listed() -> None:
     assert missing_details(structured, PRODUCT, FAULT) == ["customer.address"]
 
 
+def test_int_2_an_address_of_blank_parts_is_missing() -> None:
+    blank = Address(province=" ", street="   ", detail="\u3000")
+    for address in (blank, Address(street="   "), Address(city="东营市", street=" ", detail=" ")):
+        customer = CUSTOMER.model_copy(update={"address": address})
+        assert missing_details(customer, PRODUCT, FAULT) == ["customer.address"], address
+    complete = Address(city=" 东营市 ", street=" 西四路 ")
+    assert missing_details(CUSTOMER.model_copy(update={"address": complete}), PRODUCT, FAULT) == []
+
+
 def test_int_2_verification_with_details_still_missing_needs_a_dispatcher() -> None:
     order = _order(_at("2025-05-30T10:00:00"), product=Product(line="water_heater"))
     order.needs_verification = missing_details(order.customer, order.product, order.fault)
@@ -145,6 +155,76 @@ def test_int_3_a_confirmed_appointment_is_the_reply_unless_the_customer_was_not_
         assert (order.clocks[SlaClock.REPLY].stopped_at is not None) is stopped
 
 
+def test_int_3_a_reschedule_the_customer_agreed_to_is_the_reply() -> None:
+    now = _at("2025-05-30T10:00:00")
+    window_start = _at("2025-06-04T09:00:00")
+    for consent, stopped in ((True, True), (False, False), (None, False)):
+        order = _order(now)
+        rescheduled = AppointmentRescheduled.model_validate(
+            {
+                "order_id": order.id,
+                "visit_id": "v",
+                "new_window": {"start": window_start, "end": window_start + timedelta(hours=2)},
+                "reason": "客户回电，改约周三",
+                "requested_by": "customer",
+                "customer_consent": bool(consent),
+            }
+        )
+        payload = None if consent is None else rescheduled  # unread data proves no consent
+        order.observe(_entry("AppointmentRescheduled", now + timedelta(hours=2)), payload)
+        reply = order.clocks[SlaClock.REPLY]
+        assert reply.stopped_at == (now + timedelta(hours=2) if stopped else None), consent
+        assert order.clocks[SlaClock.HANDOVER].stopped_at is None
+
+
+def _arrived(order: Order, at: datetime) -> TechnicianArrived:
+    return TechnicianArrived(order_id=order.id, visit_id="v", technician_id="t", arrived_at=at)
+
+
+def test_int_3_int_7_an_arrival_logged_offline_stops_the_clocks_at_the_arrival() -> None:
+    taken = _at("2025-05-30T10:00:00")
+    order = _order(taken, emergency=True)
+    arrived, synced = taken + timedelta(minutes=10), taken + timedelta(minutes=40)
+    order.observe(_entry("TechnicianArrived", synced), _arrived(order, arrived))
+    for clock in (SlaClock.EMERGENCY_ON_SITE, SlaClock.HANDOVER, SlaClock.REPLY):
+        assert order.clocks[clock].stopped_at == arrived
+    assert order.report_breaches(taken + timedelta(hours=1)) == []
+
+
+def test_int_7_an_arrival_time_counts_between_the_clock_start_and_the_event_time() -> None:
+    taken = _at("2025-05-30T10:00:00")
+    order = _order(taken, emergency=True)
+    published = taken + timedelta(minutes=20)
+    # a device clock ahead of the bus proves nothing: the event time is the latest stop
+    order.observe(
+        _entry("TechnicianArrived", published), _arrived(order, published + timedelta(hours=1))
+    )
+    assert order.clocks[SlaClock.EMERGENCY_ON_SITE].stopped_at == published
+
+    order = _order(taken)
+    escalated = taken + timedelta(minutes=30)
+    order.link_duplicate(
+        reported_at=escalated,
+        channel=Channel.HOTLINE,
+        caller_phone=None,
+        fault_description="燃气味",
+        linked_by="agent-1",
+        emergency=True,
+        calendar=CALENDAR,
+        policy=POLICY,
+    )
+    # logged before the escalation, synced after it: met the moment the clock started
+    order.observe(
+        _entry("TechnicianArrived", escalated + timedelta(minutes=20)),
+        _arrived(order, escalated - timedelta(minutes=5)),
+    )
+    assert order.clocks[SlaClock.EMERGENCY_ON_SITE].stopped_at == escalated
+    # an arrival published before a clock started still does not stop it
+    early = _order(taken)
+    early.observe(_entry("TechnicianArrived", taken - timedelta(minutes=1)), _arrived(early, taken))
+    assert early.clocks[SlaClock.HANDOVER].stopped_at is None
+
+
 # INT-4 ---------------------------------------------------------------------------------------
 
 
@@ -164,6 +244,27 @@ def test_int_4_resolve_remotely_schedules_the_call_back_and_only_then_reopen() -
     order.reopen(reason="没用", reopened_by="a", now=later, calendar=CALENDAR, policy=POLICY)
     assert order.clocks[SlaClock.REPLY].started_at == later
     assert order.clocks[SlaClock.REPLY].stopped_at is None
+    assert SlaClock.EMERGENCY_ON_SITE not in order.clocks
+
+
+def test_int_4_int_7_a_reopened_emergency_gets_a_new_on_site_clock() -> None:
+    now = _at("2025-05-30T10:00:00")
+    order = _order(now, emergency=True)
+    order.resolve_remotely(
+        guidance="关阀开窗", cause="other", resolved_by="a", now=now, policy=POLICY
+    )
+    order.observe(_entry("OrderResolvedRemotely", now + timedelta(minutes=2)))
+    assert order.clocks[SlaClock.EMERGENCY_ON_SITE].stopped_at is not None
+    later = now + timedelta(minutes=30)
+    order.reopen(reason="仍有燃气味", reopened_by="a", now=later, calendar=CALENDAR, policy=POLICY)
+    on_site = order.clocks[SlaClock.EMERGENCY_ON_SITE]
+    assert (on_site.started_at, on_site.due_at, on_site.stopped_at) == (
+        later,
+        later + timedelta(minutes=15),
+        None,
+    )
+    [breach] = order.report_breaches(later + timedelta(minutes=16))
+    assert breach.clock is SlaClock.EMERGENCY_ON_SITE
 
 
 # INT-5 ---------------------------------------------------------------------------------------
@@ -267,6 +368,45 @@ def test_int_7_int_8_an_emergency_report_of_an_open_order_escalates_it_once() ->
     )
     assert again.escalated_to_emergency is False  # already one: the first clock keeps running
     assert order.clocks[SlaClock.EMERGENCY_ON_SITE].due_at == later + timedelta(minutes=15)
+
+
+def _escalate(order: Order, at: datetime) -> None:
+    order.link_duplicate(
+        reported_at=at,
+        channel=Channel.HOTLINE,
+        caller_phone=None,
+        fault_description="现在闻到燃气味",
+        linked_by="agent-1",
+        emergency=True,
+        calendar=CALENDAR,
+        policy=POLICY,
+    )
+
+
+def test_int_7_int_8_escalating_while_the_technician_is_on_site_meets_the_target_at_once() -> None:
+    taken = _at("2025-05-30T10:00:00")
+    order = _order(taken)
+    order.observe(_entry("TechnicianArrived", taken + timedelta(minutes=50)))
+    escalated = taken + timedelta(minutes=55)
+    _escalate(order, escalated)
+    on_site = order.clocks[SlaClock.EMERGENCY_ON_SITE]
+    assert order.emergency is True
+    assert (on_site.started_at, on_site.stopped_at) == (escalated, escalated)
+    assert on_site.due_at == escalated + timedelta(minutes=15)
+    assert order.report_breaches(escalated + timedelta(hours=1)) == []
+
+
+def test_int_7_int_8_escalating_after_the_technician_left_starts_the_clock() -> None:
+    taken = _at("2025-05-30T10:00:00")
+    order = _order(taken)
+    order.observe(_entry("TechnicianArrived", taken + timedelta(minutes=50)))
+    order.observe(_entry("VisitClosed", taken + timedelta(minutes=90)))
+    assert order.status is OrderStatus.ON_SITE  # a visit with no work leaves the status
+    escalated = taken + timedelta(hours=2)
+    _escalate(order, escalated)
+    assert order.clocks[SlaClock.EMERGENCY_ON_SITE].stopped_at is None
+    [breach] = order.report_breaches(escalated + timedelta(minutes=16))
+    assert breach.clock is SlaClock.EMERGENCY_ON_SITE
 
 
 def test_int_8_an_ordinary_duplicate_does_not_escalate() -> None:

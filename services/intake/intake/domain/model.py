@@ -19,6 +19,7 @@ from contracts.common import (
     TimeWindow,
     WarrantyStatus,
 )
+from contracts.fieldwork import TechnicianArrived
 from contracts.ids import new_id
 from contracts.intake import (
     DuplicateLinked,
@@ -33,6 +34,7 @@ from contracts.intake import (
 )
 from contracts.scheduling import (
     AppointmentConfirmed,
+    AppointmentRescheduled,
     OrderAssigned,
     OrderReassigned,
     OrderReturnedToCentre,
@@ -101,6 +103,9 @@ ONLY_FROM: dict[str, frozenset[OrderStatus]] = {
     ),
 }
 
+#: Events that end a technician's presence at the customer (INT-7: nobody is on site after them).
+_VISIT_ENDED_BY = frozenset({"VisitClosed", "CustomerNotHome"})
+
 #: Once an order is here, only an explicit reopening moves it again.
 FINAL_STATUSES = frozenset({OrderStatus.CANCELLED, OrderStatus.CLOSED})
 
@@ -134,7 +139,8 @@ ALLOWED_FROM: dict[str, frozenset[OrderStatus]] = {
 
 #: What stops each SLA clock (INT-3, INT-7). Hand-over means technical support (a dispatcher,
 #: a network or a technician) holds the order, or triage resolved it without a visit; a reply is
-#: a confirmed appointment, a remote resolution, or a technician at the door.
+#: a confirmed appointment or a new window the customer agreed to (a consented reschedule), a
+#: remote resolution, or a technician at the door.
 STOPPED_BY: dict[SlaClock, frozenset[str]] = {
     SlaClock.HANDOVER: frozenset(
         {
@@ -146,7 +152,13 @@ STOPPED_BY: dict[SlaClock, frozenset[str]] = {
         }
     ),
     SlaClock.REPLY: frozenset(
-        {"AppointmentConfirmed", "OrderResolvedRemotely", "OrderCancelled", "TechnicianArrived"}
+        {
+            "AppointmentConfirmed",
+            "AppointmentRescheduled",
+            "OrderResolvedRemotely",
+            "OrderCancelled",
+            "TechnicianArrived",
+        }
     ),
     SlaClock.EMERGENCY_ON_SITE: frozenset(
         {"TechnicianArrived", "OrderResolvedRemotely", "OrderCancelled"}
@@ -188,10 +200,18 @@ class SlaTimer:
     stopped_at: datetime | None = None
     breached_at: datetime | None = None
 
-    def stop(self, at: datetime) -> None:
-        """The goal was met at ``at`` (an event before the clock started does not count)."""
-        if self.stopped_at is None and at >= self.started_at:
-            self.stopped_at = at
+    def stop(self, at: datetime, *, occurred_at: datetime | None = None) -> None:
+        """The goal was met, as an event published at ``at`` says; ``occurred_at`` is the
+        business time the event records, when it has one (INT-3, INT-7).
+
+        An event published before the clock started does not count (a reopened order's clocks
+        are a new promise). A business time counts from the clock's start at the earliest (the
+        goal was met before it was even set) and from ``at`` at the latest (a device clock ahead
+        of the bus proves nothing).
+        """
+        if self.stopped_at is not None or at < self.started_at:
+            return
+        self.stopped_at = at if occurred_at is None else min(max(occurred_at, self.started_at), at)
 
     @property
     def settled(self) -> bool:
@@ -438,16 +458,13 @@ class Order:
         policy: IntakePolicy,
     ) -> OrderReopened:
         """The phone guidance did not work: open the order again for a visit (INT-4), with new
-        hand-over and reply clocks (a new promise to the customer, INT-3)."""
+        hand-over and reply clocks (a new promise to the customer, INT-3) and, for an emergency,
+        a new on-site clock (INT-7)."""
         self._require("reopen")
+        # INT-7: an emergency reopened is still one; someone must be on site within the target
+        # again, counted from the reopening (start_clocks leaves the on-site clock out otherwise).
         self.clocks.update(
-            start_clocks(
-                now,
-                calendar=calendar,
-                policy=policy,
-                emergency=False,
-                which=(SlaClock.HANDOVER, SlaClock.REPLY),
-            )
+            start_clocks(now, calendar=calendar, policy=policy, emergency=self.emergency)
         )
         event = OrderReopened(order_id=self.id, reason=reason, reopened_by=reopened_by)
         self.events.append(event)
@@ -483,21 +500,25 @@ class Order:
 
         A report that is an emergency (INT-7) escalates an order that was not one: it becomes an
         emergency and its on-site clock starts now (``calendar`` and ``policy`` are needed then).
+        When a technician is on site at that moment (see ``technician_on_site``), the clock starts
+        already stopped at ``reported_at``: the SLA report shows the escalation with its target
+        met with no wait, instead of a clock no arrival will ever stop and a false breach.
         """
         escalated = emergency and not self.emergency
         if escalated:
             if calendar is None or policy is None:
                 raise ValueError("escalating to an emergency needs the calendar and the policy")
             self.emergency = True
-            self.clocks.update(
-                start_clocks(
-                    reported_at,
-                    calendar=calendar,
-                    policy=policy,
-                    emergency=True,
-                    which=(SlaClock.EMERGENCY_ON_SITE,),
-                )
+            on_site = start_clocks(
+                reported_at,
+                calendar=calendar,
+                policy=policy,
+                emergency=True,
+                which=(SlaClock.EMERGENCY_ON_SITE,),
             )
+            if self.technician_on_site(reported_at):
+                on_site[SlaClock.EMERGENCY_ON_SITE].stop(reported_at)
+            self.clocks.update(on_site)
         self.linked_reports.append(
             LinkedReport(
                 reported_at=reported_at,
@@ -518,6 +539,23 @@ class Order:
         )
         self.events.append(event)
         return event
+
+    def technician_on_site(self, at: datetime) -> bool:
+        """A technician's arrival seen by ``at`` with no end of visit after it (INT-7).
+
+        Not the status alone: a visit that ended with no work leaves the order ON_SITE after the
+        technician left, and an order back in the queue for a revisit has its first arrival on
+        the timeline; either way nobody is there to meet an emergency.
+        """
+        present = False
+        for entry in self.timeline:
+            if entry.time > at:
+                break
+            if entry.type == "TechnicianArrived":
+                present = True
+            elif entry.type in _VISIT_ENDED_BY:
+                present = False
+        return present
 
     def report_breaches(self, now: datetime) -> list[SlaBreached]:
         """SlaBreached for each clock that ran out before its goal was met, once per clock."""
@@ -545,12 +583,19 @@ class Order:
         self.timeline.sort(key=lambda e: (e.time, e.event_id))
         self.status = status_from(self.timeline)
         self._apply_assignment(entry, payload)
+        # INT-3, INT-7: an arrival logged offline is published when the device syncs; the goal
+        # was met when the technician arrived, not when the bus heard of it.
+        occurred_at = payload.arrived_at if isinstance(payload, TechnicianArrived) else None
         for timer in self.clocks.values():
             if entry.type not in STOPPED_BY[timer.clock]:
                 continue
             if isinstance(payload, AppointmentConfirmed) and not payload.customer_reached:
                 continue  # an appointment the customer was never told is no reply (SCH-5)
-            timer.stop(entry.time)
+            if entry.type == "AppointmentRescheduled" and not (
+                isinstance(payload, AppointmentRescheduled) and payload.customer_consent
+            ):
+                continue  # INT-3: only a new window the customer agreed to is a reply
+            timer.stop(entry.time, occurred_at=occurred_at)
         return True
 
     def _apply_assignment(self, entry: TimelineEntry, payload: EventData | None) -> None:

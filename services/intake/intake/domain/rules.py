@@ -27,12 +27,15 @@ _MIN_FAULT_DESCRIPTION = 4
 def missing_details(customer: Customer, product: Product, fault: Fault) -> list[str]:
     """Details that are absent or doubtful and must be verified before dispatch (INT-2)."""
     missing: list[str] = []
-    address = customer.address
-    structured = any((address.province, address.city, address.district, address.street))
-    if structured:
-        if not (address.detail or address.street):
+    # INT-2: a part made only of spaces is no part; it must not make an address look complete.
+    a = customer.address
+    province, city, district, street, detail = (
+        _stripped(part) for part in (a.province, a.city, a.district, a.street, a.detail)
+    )
+    if province or city or district or street:
+        if not (detail or street):
             missing.append("customer.address")
-    elif len((address.detail or "").strip()) < _MIN_FREE_TEXT_ADDRESS:
+    elif len(detail) < _MIN_FREE_TEXT_ADDRESS:
         missing.append("customer.address")
     if not customer.phones:
         missing.append("customer.phones")
@@ -46,6 +49,10 @@ def missing_details(customer: Customer, product: Product, fault: Fault) -> list[
     if len(fault.description.strip()) < _MIN_FAULT_DESCRIPTION:
         missing.append("fault.description")
     return missing
+
+
+def _stripped(text: str | None) -> str:
+    return (text or "").strip()
 
 
 def add_months(start: date, months: int) -> date:

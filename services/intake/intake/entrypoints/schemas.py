@@ -57,6 +57,12 @@ class AddressIn(BaseModel):
         "plant room), not inside a home (FLD-15 gives it more days).",
     )
 
+    @field_validator("province", "city", "district", "street", "detail")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        # INT-2: a part of only spaces is not given; stored as such it would look complete.
+        return value if value and value.strip() else None
+
 
 class CustomerIn(BaseModel):
     """The customer (INT-1): `phone` is the main number, `phones` any others (validated, default

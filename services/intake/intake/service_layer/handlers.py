@@ -31,10 +31,19 @@ log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
 
-#: Events whose data intake reads (assignee for the list filters, reply clock); the others only
-#: go on the timeline, so a new event type of another service never stops the consumer.
+#: Events whose data intake reads (assignee for the list filters; the reply clock: was the
+#: customer reached, did they consent to the new window; the time an arrival was logged, which
+#: may be long before an offline device synced it, INT-3/INT-7); the others only go on the
+#: timeline, so a new event type of another service never stops the consumer.
 _READ_DATA_OF = frozenset(
-    {"OrderAssigned", "OrderReassigned", "OrderReturnedToCentre", "AppointmentConfirmed"}
+    {
+        "OrderAssigned",
+        "OrderReassigned",
+        "OrderReturnedToCentre",
+        "AppointmentConfirmed",
+        "AppointmentRescheduled",
+        "TechnicianArrived",
+    }
 )
 
 #: ``source`` of the envelopes intake itself publishes.
