@@ -15,18 +15,12 @@ from PIL import Image
 
 from contracts.billing import QuoteIssued, QuoteLine
 from contracts.common import (
-    AssigneeKind,
-    Channel,
-    Customer,
-    Fault,
-    Product,
     ServiceType,
     WarrantyStatus,
     WorkItemKind,
 )
 from contracts.envelope import EventEnvelope
-from contracts.intake import OrderCreated
-from contracts.scheduling import OrderAssigned, RevisitBooked, RevisitReason
+from contracts.scheduling import RevisitBooked, RevisitReason
 from fieldwork.adapters.report import (
     EMBED_MAX_SIDE,
     ServiceReport,
@@ -36,98 +30,20 @@ from fieldwork.adapters.report import (
 from fieldwork.domain.policy import DEFAULT_KIT
 from servicekit.runtime import ServiceRuntime
 
-from ..conftest import T0, Clock, act, igniter_quote, ok, outbox
+from ..conftest import (
+    Clock,
+    act,
+    igniter_quote,
+    ok,
+    on_site,
+    order,
+    outbox,
+    published,
+    upload,
+)
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 LOANER_KIT = [*DEFAULT_KIT, "loaner"]
 FONT = find_cjk_font()
-
-
-async def order(
-    runtime: ServiceRuntime,
-    order_id: str,
-    *,
-    warranty: WarrantyStatus = WarrantyStatus.IN_WARRANTY,
-    loaner_required: bool = False,
-    service_type: ServiceType = ServiceType.REPAIR,
-) -> None:
-    await runtime.handle_event(
-        EventEnvelope.wrap(
-            OrderCreated(
-                order_id=order_id,
-                customer=Customer.model_validate(
-                    {
-                        "name": "王芳",
-                        "phones": ["+8613800138000"],
-                        "address": {"detail": "西四路100号"},
-                    }
-                ),
-                product=Product.model_validate({"line": "water_heater", "model": "JSQ24"}),
-                fault=Fault(description="热水器打不着火"),
-                channel=Channel.HOTLINE,
-                warranty_status=warranty,
-                loaner_required=loaner_required,
-                service_type=service_type,
-            ),
-            time=T0 - timedelta(days=1),
-        )
-    )
-    await runtime.handle_event(
-        EventEnvelope.wrap(
-            OrderAssigned(
-                order_id=order_id,
-                visit_id="v-1",
-                assignee_kind=AssigneeKind.TECHNICIAN,
-                technician_id="tech-7",
-                assigned_by="dispatcher-1",
-            ),
-            time=T0 - timedelta(hours=20),
-        )
-    )
-
-
-async def upload(client: httpx.AsyncClient, visit_id: str, kind: str, data: bytes = PNG) -> str:
-    response = await client.post(
-        f"/v1/visits/{visit_id}/evidence",
-        params={"kind": kind},
-        content=data,
-        headers={"Content-Type": "image/png"},
-    )
-    assert response.status_code == 201, response.text
-    ref: str = response.json()["ref"]
-    return ref
-
-
-async def published(runtime: ServiceRuntime) -> list[str]:
-    return [e.event_name for e in await outbox(runtime)]
-
-
-async def on_site(
-    client: httpx.AsyncClient,
-    clock: Clock,
-    visit_id: str,
-    kit: list[str] | None = None,
-    **depart: Any,
-) -> None:
-    """Depart (with the kit and loaner given), arrive and go in."""
-    await ok(
-        client,
-        visit_id,
-        type="depart",
-        eta=(clock.now + timedelta(minutes=30)).isoformat(),
-        kit_checked=kit or list(DEFAULT_KIT),
-        **depart,
-    )
-    clock.advance(minutes=30)
-    await ok(client, visit_id, type="arrive")
-    await ok(
-        client,
-        visit_id,
-        type="door_outcome",
-        outcome="customer_present",
-        next_step="proceed",
-        id_shown=True,
-    )
 
 
 async def loaner_states(client: httpx.AsyncClient) -> dict[str, str]:

@@ -16,16 +16,11 @@ from sqlalchemy import select
 
 from contracts.common import (
     AssigneeKind,
-    Channel,
-    Customer,
-    Fault,
-    Product,
     ServiceType,
     WarrantyStatus,
 )
 from contracts.envelope import EventEnvelope
 from contracts.identity import Role
-from contracts.intake import OrderCreated
 from contracts.registry import parse_data
 from contracts.scheduling import OrderAssigned, RevisitBooked, RevisitReason
 from fieldwork.adapters.report import find_cjk_font
@@ -36,9 +31,20 @@ from servicekit.idempotency import IdempotencyRecord
 from servicekit.outbox import OutboxMessage
 from servicekit.runtime import ServiceRuntime
 
-from ..conftest import ADMIN_KEY, T0, Clock, act, igniter_quote, ok, outbox
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+from ..conftest import (
+    ADMIN_KEY,
+    PNG,
+    T0,
+    Clock,
+    act,
+    igniter_quote,
+    ok,
+    on_site,
+    order,
+    outbox,
+    published,
+    upload,
+)
 
 
 def _client(runtime: ServiceRuntime, key: str) -> httpx.AsyncClient:
@@ -65,89 +71,6 @@ async def issue_key(runtime: ServiceRuntime, role: Role, technician_id: str | No
         )
     )
     return raw
-
-
-async def order(
-    runtime: ServiceRuntime,
-    order_id: str,
-    *,
-    warranty: WarrantyStatus = WarrantyStatus.IN_WARRANTY,
-    loaner_required: bool = False,
-    visit_id: str = "v-1",
-    technician_id: str = "tech-7",
-    public_area: bool = False,
-    service_type: ServiceType = ServiceType.REPAIR,
-) -> None:
-    await runtime.handle_event(
-        EventEnvelope.wrap(
-            OrderCreated(
-                order_id=order_id,
-                customer=Customer.model_validate(
-                    {
-                        "name": "王芳",
-                        "phones": ["+8613800138000"],
-                        "address": {"detail": "西四路100号", "public_area": public_area},
-                    }
-                ),
-                product=Product.model_validate({"line": "water_heater", "model": "JSQ24"}),
-                fault=Fault(description="热水器打不着火"),
-                channel=Channel.HOTLINE,
-                warranty_status=warranty,
-                loaner_required=loaner_required,
-                service_type=service_type,
-            ),
-            time=T0 - timedelta(days=1),
-        )
-    )
-    await runtime.handle_event(
-        EventEnvelope.wrap(
-            OrderAssigned(
-                order_id=order_id,
-                visit_id=visit_id,
-                assignee_kind=AssigneeKind.TECHNICIAN,
-                technician_id=technician_id,
-                assigned_by="dispatcher-1",
-            ),
-            time=T0 - timedelta(hours=20),
-        )
-    )
-
-
-async def upload(client: httpx.AsyncClient, visit_id: str, kind: str) -> str:
-    response = await client.post(
-        f"/v1/visits/{visit_id}/evidence",
-        params={"kind": kind},
-        content=PNG,
-        headers={"Content-Type": "image/png"},
-    )
-    assert response.status_code == 201, response.text
-    ref: str = response.json()["ref"]
-    return ref
-
-
-async def published(runtime: ServiceRuntime) -> list[str]:
-    return [e.event_name for e in await outbox(runtime)]
-
-
-async def on_site(client: httpx.AsyncClient, clock: Clock, visit_id: str) -> None:
-    """Depart, arrive and go in."""
-    await ok(
-        client,
-        visit_id,
-        type="depart",
-        eta=(clock.now + timedelta(minutes=30)).isoformat(),
-        kit_checked=list(DEFAULT_KIT),
-    )
-    clock.advance(minutes=30)
-    await ok(client, visit_id, type="arrive")
-    await ok(
-        client,
-        visit_id,
-        type="door_outcome",
-        outcome="customer_present",
-        next_step="proceed",
-        id_shown=True,
-    )
 
 
 async def test_visits_come_from_scheduling_and_technicians_see_only_their_own(
