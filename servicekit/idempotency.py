@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import Column, DateTime, Text, delete
 from sqlalchemy.exc import IntegrityError
@@ -226,6 +227,35 @@ async def handle_idempotently(
         return response
 
 
+async def answer_once(
+    request: Request,
+    *,
+    principal_id: str,
+    ttl_hours: float,
+    body: Any,
+    run: Callable[[], Awaitable[Any]],
+    status_code: int = 200,
+) -> Response:
+    """:func:`handle_idempotently` for a route of the service whose answer is JSON: ``run``
+    returns what the route answers (a model, or a JSONResponse as it is), ``body`` is the
+    request's (a model or plain data), keys live ``ttl_hours``."""
+
+    async def respond() -> JSONResponse:
+        result = await run()
+        if isinstance(result, JSONResponse):
+            return result
+        return JSONResponse(jsonable_encoder(result), status_code=status_code)
+
+    return await handle_idempotently(
+        request,
+        session_factory=request.app.state.runtime.session_factory,
+        principal_id=principal_id,
+        ttl=timedelta(hours=ttl_hours),
+        body=jsonable_encoder(body),
+        run=respond,
+    )
+
+
 async def _store(session_factory: SessionFactory, scope: str, key: str, response: Response) -> None:
     async with session_factory() as session:
         record = await session.get(IdempotencyRecord, (scope, key))
@@ -252,4 +282,11 @@ async def purge_expired(session_factory: SessionFactory, now: datetime | None = 
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-__all__ = ["HEADER", "IdempotencyRecord", "handle_idempotently", "purge_expired", "stage_claim"]
+__all__ = [
+    "HEADER",
+    "IdempotencyRecord",
+    "answer_once",
+    "handle_idempotently",
+    "purge_expired",
+    "stage_claim",
+]

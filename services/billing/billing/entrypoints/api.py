@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 
 from billing.domain import commands
 from billing.domain.account import BillingAccount
@@ -45,7 +44,7 @@ from billing.entrypoints.schemas import (
 )
 from billing.service_layer import views
 from servicekit.auth import Principal
-from servicekit.idempotency import handle_idempotently
+from servicekit.idempotency import answer_once
 from servicekit.problems import ProblemError, problem_responses
 
 router = APIRouter(prefix="/v1")
@@ -89,16 +88,13 @@ async def _idempotent(
     run: Callable[[], Awaitable[Any]],
     status_code: int = status.HTTP_201_CREATED,
 ) -> Response:
-    async def respond() -> JSONResponse:
-        return JSONResponse(jsonable_encoder(await run()), status_code=status_code)
-
-    return await handle_idempotently(
+    return await answer_once(
         request,
-        session_factory=request.app.state.runtime.session_factory,
         principal_id=principal.key_id,
-        ttl=timedelta(hours=request.app.state.policy.idempotency_key_ttl_hours),
+        ttl_hours=request.app.state.policy.idempotency_key_ttl_hours,
         body=body,
-        run=respond,
+        run=run,
+        status_code=status_code,
     )
 
 

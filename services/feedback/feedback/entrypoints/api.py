@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -58,7 +58,7 @@ from feedback.entrypoints.schemas import (
 )
 from feedback.service_layer import views
 from servicekit.auth import Principal
-from servicekit.idempotency import handle_idempotently
+from servicekit.idempotency import answer_once
 from servicekit.problems import ProblemError, problem_responses
 
 MAX_PERIOD_DAYS = 366
@@ -75,12 +75,11 @@ async def _idempotent(
 ) -> Response:
     """Run a state-changing request once per (caller, route, ``Idempotency-Key``): a retry with
     the same body gets the stored answer, another body 422; without the header, just run it."""
-    return await handle_idempotently(
+    return await answer_once(
         request,
-        session_factory=request.app.state.runtime.session_factory,
         principal_id=principal.key_id,
-        ttl=timedelta(hours=policy.idempotency_key_ttl_hours),
-        body=body.model_dump(mode="json") if body is not None else None,
+        ttl_hours=policy.idempotency_key_ttl_hours,
+        body=body,
         run=run,
     )
 

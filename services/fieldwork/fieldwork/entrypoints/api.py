@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from fieldwork.domain import commands as c
@@ -49,7 +47,7 @@ from fieldwork.entrypoints.schemas import (
     VisitTimeOut,
 )
 from fieldwork.service_layer import views
-from servicekit.idempotency import handle_idempotently
+from servicekit.idempotency import answer_once
 from servicekit.problems import problem_responses
 
 router = APIRouter(prefix="/v1")
@@ -64,17 +62,13 @@ async def _once(
 ) -> Response:
     """Run a state-changing request once per (caller, route, ``Idempotency-Key``): a retry with
     the same body gets the stored answer, another body 422; without the header, just run it."""
-
-    async def respond() -> JSONResponse:
-        return JSONResponse((await run()).model_dump(mode="json"), status_code=status_code)
-
-    return await handle_idempotently(
+    return await answer_once(
         request,
-        session_factory=request.app.state.runtime.session_factory,
         principal_id=key_id,
-        ttl=timedelta(hours=request.app.state.policy.idempotency_key_ttl_hours),
-        body=body.model_dump(mode="json") if isinstance(body, BaseModel) else body,
-        run=respond,
+        ttl_hours=request.app.state.policy.idempotency_key_ttl_hours,
+        body=body,
+        run=run,
+        status_code=status_code,
     )
 
 

@@ -8,12 +8,10 @@ a partner network's key acts on its own orders.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
 
 from scheduling.domain import commands
 from scheduling.entrypoints.dependencies import (
@@ -51,7 +49,7 @@ from scheduling.entrypoints.schemas import (
 )
 from scheduling.service_layer import handlers, views
 from servicekit.auth import Principal
-from servicekit.idempotency import handle_idempotently
+from servicekit.idempotency import answer_once
 from servicekit.problems import ProblemError, problem_responses
 
 router = APIRouter(prefix="/v1")
@@ -83,17 +81,13 @@ async def _once(
 ) -> Response:
     """Run a state-changing request once per ``Idempotency-Key`` (a retry gets the stored
     answer); without the header, just run it."""
-
-    async def respond() -> JSONResponse:
-        return JSONResponse(jsonable_encoder(await run()), status_code=status_code)
-
-    return await handle_idempotently(
+    return await answer_once(
         request,
-        session_factory=request.app.state.runtime.session_factory,
         principal_id=principal.key_id,
-        ttl=timedelta(hours=request.app.state.deps["policy"].idempotency_key_ttl_hours),
+        ttl_hours=request.app.state.deps["policy"].idempotency_key_ttl_hours,
         body=body,
-        run=respond,
+        run=run,
+        status_code=status_code,
     )
 
 
