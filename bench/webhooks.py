@@ -45,11 +45,16 @@ TIME_LIMIT = float(os.environ.get("FSM_BENCH_WEBHOOKS_SECONDS", "60"))
 PG_DSN = os.environ.get("FSM_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 CONCURRENCY = int(os.environ.get("FSM_BENCH_WEBHOOKS_CONCURRENCY", "8"))
 
+BATCH = 200
+TIMEOUT_SECONDS = 15.0
 POLICY = WebhookPolicy(
     allow_private_addresses=True,  # the receiver is on 127.0.0.1
     require_https=False,
-    batch_size=200,
+    batch_size=BATCH,
     max_concurrency=CONCURRENCY,
+    timeout_seconds=TIMEOUT_SECONDS,
+    # the lease outlasts a batch of timeouts, as the policy requires
+    claim_lease_seconds=-(-BATCH // CONCURRENCY) * TIMEOUT_SECONDS + 60,
 )
 
 RECEIVER = """
