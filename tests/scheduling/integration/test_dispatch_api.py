@@ -494,6 +494,26 @@ async def test_sch_5_no_answer_twice_confirms_the_agreed_time_unreached(harness:
     assert confirmed[0].window == window(14)
 
 
+async def test_sch_2_sch_5_a_later_call_that_reaches_the_customer_confirms_the_time_again(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1", preferred=[window(14)]))
+    tech = await harness.key("technician", technician_id="t1")
+    calls = [{"outcome": "no_answer"}] * 2 + [{"outcome": "confirmed"}] * 2
+    for body in calls:
+        harness.clock.advance(minutes=20)
+        r = await harness.client.post("/v1/orders/o1/contact-attempts", json=body, headers=tech)
+        assert r.status_code == 200, r.text
+
+    confirmed = await harness.published("AppointmentConfirmed")
+
+    # the time stood unreached, then the customer heard it; a further call changes nothing
+    assert [c.customer_reached for c in confirmed] == [False, True]
+    assert {c.window for c in confirmed} == {window(14)}
+    assert (await harness.order("o1"))["status"] == "confirmed"
+
+
 # -- SCH-6 / SCH-7 -----------------------------------------------------------------------------
 
 

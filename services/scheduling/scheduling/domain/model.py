@@ -156,6 +156,12 @@ class ContactOutcome(StrEnum):
     """Unreachable throughout: go at the agreed time, leave a note if nobody is home."""
 
 
+#: Outcomes of a call that reached the customer (SCH-2).
+REACHED_OUTCOMES = frozenset(
+    {ContactOutcome.CONFIRMED, ContactOutcome.DETAILS_CORRECTED, ContactOutcome.LATER_TIME}
+)
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     """Who changed an order's dispatch, when and why (SCH-8, SCH-12)."""
@@ -605,11 +611,7 @@ class DispatchOrder:
                 ["assign", "return"],
             )
         self.contact_attempts.append(ContactAttempt(at=now, by=by, outcome=outcome, note=note))
-        reached = outcome in {
-            ContactOutcome.CONFIRMED,
-            ContactOutcome.DETAILS_CORRECTED,
-            ContactOutcome.LATER_TIME,
-        }
+        reached = outcome in REACHED_OUTCOMES
         if outcome is ContactOutcome.LATER_TIME:
             if window is None:
                 raise ValueError("a later time needs the agreed window")
@@ -647,9 +649,22 @@ class DispatchOrder:
             outcome is ContactOutcome.UNREACHABLE
             or unanswered >= policy.no_answer_attempts_before_going
         )
-        if (reached or gives_up) and self.appointment is not None and self.confirmed_at is None:
+        confirmed_unreached = (
+            self.confirmed_at is not None
+            and reached
+            and outcome is not ContactOutcome.LATER_TIME  # that one went out as a reschedule
+            and not any(
+                a.outcome in REACHED_OUTCOMES and a.at >= self.confirmed_at
+                for a in self.contact_attempts[:-1]
+            )
+        )
+        first = (reached or gives_up) and self.confirmed_at is None
+        # SCH-2/SCH-5: a time that stood without the customer is confirmed again once a call
+        # reaches them, so the centre hears they know it (their reply, INT-3)
+        if (first or confirmed_unreached) and self.appointment is not None:
             self.confirmed_at = now
-            self.status = DispatchStatus.CONFIRMED
+            if first:
+                self.status = DispatchStatus.CONFIRMED
             self.events.append(
                 AppointmentConfirmed(
                     order_id=self.order_id,
