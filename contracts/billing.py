@@ -117,6 +117,9 @@ class InvoiceIssued(_BillingEvent):
     delivery: InvoiceDelivery = InvoiceDelivery.ON_SITE
     promised_by: date | None = None
     """Delivery date promised when the invoice is not handed over on site."""
+    credits: str | None = None
+    """Set on a credit invoice (红字发票, negative amount) issued when invoiced money was
+    refunded: the number of the invoice it reverses."""
 
 
 class InvoiceDeliveryOverdue(_BillingEvent):

@@ -632,6 +632,42 @@ async def test_bil_7_an_invoice_names_a_well_formed_tax_id_and_its_buyer(
     assert issued.json()["invoices"][0]["buyer_tax_id"] == "91350100M000100Y43"
 
 
+async def test_bil_7_bil_8_refunding_invoiced_money_issues_a_credit_invoice(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    pay = {"method": "mobile", "amount": "170.00"}
+    assert (await client.post("/v1/orders/o-1/payments", json=pay)).status_code == 201
+    invoiced = await client.post(
+        "/v1/orders/o-1/invoices", json={"buyer_name": "王芳", "delivery": "on_site"}
+    )
+    assert invoiced.status_code == 201, invoiced.text
+    refund = {"method": "mobile", "refunded_by": "clerk-1", "reason": "part not fitted"}
+
+    for amount in ("70.00", "100.00"):
+        done = await client.post("/v1/orders/o-1/refunds", json={**refund, "amount": amount})
+        assert done.status_code == 201, done.text
+
+    invoices = (await client.get("/v1/orders/o-1/charge")).json()["invoices"]
+    assert [(i["number"], i["amount"], i["credits"]) for i in invoices] == [
+        ("F2026-000001", "170.00", None),
+        ("F2026-000002", "-70.00", "F2026-000001"),
+        ("F2026-000003", "-100.00", "F2026-000001"),
+    ]
+    issued = await outbox(runtime, "InvoiceIssued")
+    assert [(e.data["amount"], e.data.get("credits")) for e in issued] == [
+        ("170.00", None),
+        ("-70.00", "F2026-000001"),
+        ("-100.00", "F2026-000001"),
+    ]
+    # paid again, it can be invoiced again
+    assert (await client.post("/v1/orders/o-1/payments", json=pay)).status_code == 201
+    again = await client.post("/v1/orders/o-1/invoices", json={"delivery": "electronic"})
+    assert again.status_code == 201, again.text
+    assert again.json()["invoices"][-1]["amount"] == "170.00"
+
+
 async def test_bil_9_a_signature_that_does_not_match_the_charge_is_refused(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:

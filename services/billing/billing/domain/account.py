@@ -141,6 +141,9 @@ class Invoice(_State):
     delivered_at: AwareDatetime | None = None
     overdue_reported_at: AwareDatetime | None = None
     """When InvoiceDeliveryOverdue was raised for it (once)."""
+    credits: str | None = None
+    """For a credit invoice (红字发票, a negative amount): the number of the invoice it
+    reverses in part or whole, after a refund of invoiced money."""
 
     @property
     def awaits_delivery(self) -> bool:
@@ -628,9 +631,62 @@ class BillingAccount:
 
     # --- invoices (BIL-7) ---------------------------------------------------------------------
 
+    @property
+    def invoiced(self) -> Decimal:
+        """What the invoices stand for, net of credit invoices."""
+        return sum((i.amount for i in self.state.invoices), ZERO)
+
+    def invoices_to_credit(self) -> list[tuple[Invoice, Decimal]]:
+        """After a refund of invoiced money, the invoices to reverse and by how much: the
+        latest first, as far as each is not reversed already (BIL-7, BIL-8)."""
+        over = self.invoiced - self.paid
+        credits: list[tuple[Invoice, Decimal]] = []
+        for invoice in reversed(self.state.invoices):
+            if over <= 0:
+                break
+            if invoice.credits is not None:
+                continue
+            reversed_already = -sum(
+                (i.amount for i in self.state.invoices if i.credits == invoice.number), ZERO
+            )
+            portion = min(over, invoice.amount - reversed_already)
+            if portion > 0:
+                credits.append((invoice, portion))
+                over -= portion
+        return credits
+
+    def credit_invoice(
+        self, original: Invoice, *, amount: Decimal, number: str, now: datetime
+    ) -> Invoice:
+        """A credit invoice reversing ``amount`` of ``original``, sent electronically (BIL-7)."""
+        credit = Invoice(
+            number=number,
+            amount=-amount,
+            buyer_name=original.buyer_name,
+            buyer_tax_id=original.buyer_tax_id,
+            delivery=InvoiceDelivery.ELECTRONIC,
+            status=InvoiceStatus.DELIVERED,
+            issued_at=now,
+            delivered_at=now,
+            credits=original.number,
+        )
+        self.state.invoices.append(credit)
+        self.events.append(
+            InvoiceIssued(
+                order_id=self.order_id,
+                invoice_number=number,
+                amount=-amount,
+                buyer_name=original.buyer_name,
+                buyer_tax_id=original.buyer_tax_id,
+                delivery=InvoiceDelivery.ELECTRONIC,
+                credits=original.number,
+            )
+        )
+        return credit
+
     def check_invoice(self) -> Decimal:
         """The amount to invoice: what was paid and not yet invoiced."""
-        invoiced = sum((i.amount for i in self.state.invoices), ZERO)
+        invoiced = self.invoiced
         amount = self.paid - invoiced
         if amount <= 0:
             raise NotAllowed(

@@ -422,6 +422,16 @@ async def refund_payment(
             ledger = uow.track(await uow.cash.lock_or_open(cmd.refunded_by))
             ledger.refunded(amount=cmd.amount, order_id=cmd.order_id, at=now)
             await uow.cash.save(ledger)
+        # BIL-7: money refunded that an invoice stood for is reversed by a credit invoice
+        for original, amount in account.invoices_to_credit():
+            credit_number = await uow.numbers.take(
+                _series(policy.invoice_series_prefix, now, calendar),
+                kind="credit_invoice",
+                order_id=cmd.order_id,
+                amount=-amount,
+                at=now,
+            )
+            account.credit_invoice(original, amount=amount, number=credit_number, now=now)
         await uow.accounts.save(account)
         await uow.commit()
         return account, payment
