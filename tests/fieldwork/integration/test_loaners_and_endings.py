@@ -326,16 +326,32 @@ async def test_fld_4_bil_9_a_declined_supplement_leaves_the_accepted_quote_charg
     await ok(admin, "v-1", type="complete_repair", tested=False, sure_fixed=True)
     closed = [e for e in await outbox(runtime) if e.event_name == "VisitClosed"]
     assert [(e.data["outcome"], e.data["paid_work"]) for e in closed] == [("completed", True)]
+    signed_off = await upload(admin, "v-1", "signature")
     wrong = await act(
-        admin, "v-1", type="sign_off", signed=True, signature_ref=signature, amount_acknowledged="1"
+        admin,
+        "v-1",
+        type="sign_off",
+        signed=True,
+        signature_ref=signed_off,
+        amount_acknowledged="1",
     )
     assert wrong.status_code == 409 and wrong.json()["rule"] == "BIL-9"
-    await ok(
+    # FLD-12: the consent's signature does not sign the sheet too
+    reused = await act(
         admin,
         "v-1",
         type="sign_off",
         signed=True,
         signature_ref=signature,
+        amount_acknowledged="80",
+    )
+    assert reused.status_code == 409 and "consent to quote q-1" in reused.json()["detail"]
+    await ok(
+        admin,
+        "v-1",
+        type="sign_off",
+        signed=True,
+        signature_ref=signed_off,
         amount_acknowledged="80.00",
     )
 
@@ -343,10 +359,13 @@ async def test_fld_4_bil_9_a_declined_supplement_leaves_the_accepted_quote_charg
 async def test_fld_4_an_accepted_supplement_is_the_charge(
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:
-    visit, signature = await accepted_then_more_found(runtime, admin, clock)
+    visit, _ = await accepted_then_more_found(runtime, admin, clock)
     await runtime.handle_event(EventEnvelope.wrap(supplement_quote(visit["quote"]["request_id"])))
 
-    visit = await ok(admin, "v-1", type="accept_quote", quote_id="q-2", signature_ref=signature)
+    supplement_signature = await upload(admin, "v-1", "signature")
+    visit = await ok(
+        admin, "v-1", type="accept_quote", quote_id="q-2", signature_ref=supplement_signature
+    )
 
     assert visit["state"] == "repairing" and visit["consented_quote"] is None
     await ok(admin, "v-1", type="complete_repair", tested=False, sure_fixed=True)
@@ -355,7 +374,7 @@ async def test_fld_4_an_accepted_supplement_is_the_charge(
         "v-1",
         type="sign_off",
         signed=True,
-        signature_ref=signature,
+        signature_ref=await upload(admin, "v-1", "signature"),
         amount_acknowledged="130",
     )
 

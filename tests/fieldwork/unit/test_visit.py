@@ -1140,7 +1140,10 @@ def test_fld_4_an_accepted_supplement_becomes_the_charge() -> None:
     visit = accepted_then_more_found()
     _issue(visit, "q-2", "130.00")
 
-    visit.accept_quote(at=at(57), quote_id="q-2", signature_ref="s")
+    with pytest.raises(RuleViolation, match="consent to quote q-1"):
+        visit.accept_quote(at=at(57), quote_id="q-2", signature_ref="s")  # the first one's
+    signature = upload(visit, EvidenceKind.SIGNATURE, "s-supplement")
+    visit.accept_quote(at=at(57), quote_id="q-2", signature_ref=signature)
 
     assert visit.state is VisitState.REPAIRING and visit.consented_quote is None
     assert visit.amount_charged == Decimal("130.00")

@@ -548,6 +548,29 @@ class Visit(BaseModel):
                 field=field,
             )
 
+    def _signed_already(self) -> dict[str, str]:
+        """The signature uploads already signed for something on this visit, and what for."""
+        used: dict[str, str] = {}
+        for quote in (self.quote, self.consented_quote, *self.declined_supplements):
+            if quote is not None and quote.signature_ref:
+                used[quote.signature_ref] = f"consent to quote {quote.quote_id}"
+        if self.installation is not None and self.installation.conditions_signature_ref:
+            used[self.installation.conditions_signature_ref] = "the installation's conditions"
+        if self.signed_off is not None and self.signed_off.signature_ref:
+            used[self.signed_off.signature_ref] = "the sign-off"
+        return used
+
+    def _require_fresh_signature(self, ref: str, field: str) -> None:
+        """Each signing is its own signature: an image signed for one thing never stands for
+        another (a sign-off "signed" with the consent's image is what FBK-8 hunts)."""
+        earlier = self._signed_already().get(ref)
+        if earlier is not None:
+            raise RuleViolation(
+                "FLD-12",
+                f"{field} {ref} was signed for {earlier}; the customer signs this separately",
+                field=field,
+            )
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def _end(self, state: VisitState, outcome: VisitOutcome, at: datetime) -> None:
@@ -1017,6 +1040,7 @@ class Visit(BaseModel):
         self._check("accept_quote")
         quote = self._issued_quote(quote_id)
         self._require_refs([signature_ref], EvidenceKind.SIGNATURE, "signature_ref")
+        self._require_fresh_signature(signature_ref, "signature_ref")
         self._check("accept_quote", at)
         quote.status = QuoteStatus.ACCEPTED
         quote.signature_ref = signature_ref
@@ -1330,6 +1354,7 @@ class Visit(BaseModel):
             self._require_refs(
                 [conditions_signature_ref], EvidenceKind.SIGNATURE, "conditions_signature_ref"
             )
+            self._require_fresh_signature(conditions_signature_ref, "conditions_signature_ref")
         self._check("complete_installation", at)
         self.installation = Installation(
             installed_on=installed_on,
@@ -1490,6 +1515,7 @@ class Visit(BaseModel):
             if signature_ref is None:
                 raise RuleViolation("FLD-12", "A signed sign-off needs the signature image")
             self._require_refs([signature_ref], EvidenceKind.SIGNATURE, "signature_ref")
+            self._require_fresh_signature(signature_ref, "signature_ref")
             if amount_acknowledged is None:
                 amount_acknowledged = charged
             elif charged is not None and amount_acknowledged != charged:
