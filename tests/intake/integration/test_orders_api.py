@@ -161,6 +161,18 @@ async def test_v1_without_a_key_is_401_and_a_technician_key_may_not_take_orders(
     assert await _order_count(runtime) == 0
 
 
+async def test_a_key_that_would_expire_before_it_is_issued_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"name": "a1", "role": "agent", "expires_at": "2020-01-01T00:00:00+08:00"}
+
+    refused = await client.post("/v1/api-keys", json=body)
+
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "already past" in refused.text
+
+
 async def test_events_of_other_services_land_on_the_timeline_once(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:

@@ -65,6 +65,8 @@ class ApiKeyCreate(BaseModel):
             raise ValueError("a partner key must name its network_id")
         if self.role == "technician" and not self.technician_id:
             raise ValueError("a technician key must name its technician_id")
+        if self.expires_at is not None and self.expires_at <= datetime.now(UTC):
+            raise ValueError("expires_at is already past: a key is issued to be used")
         return self
 
 
