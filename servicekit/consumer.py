@@ -184,7 +184,7 @@ class EventConsumer:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    if is_transient(exc) and not isinstance(exc, PoisonMessage):
+                    if is_transient(exc):
                         # The message is fine, the database is not: wait for it, and hand the
                         # message back (uncommitted) rather than dead-letter it.
                         transient_failures += 1

@@ -33,9 +33,12 @@ class KitTable(SQLModel, registry=KIT_REGISTRY):
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
-#: SQLSTATEs of a database that is busy or going away: serialization failure, deadlock, admin
-#: shutdown, crash shutdown, cannot connect now, too many connections.
-_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "57P01", "57P02", "57P03", "53300"})
+#: SQLSTATEs of a transaction that collided with a concurrent one: serialization failure,
+#: deadlock. Run again whole, it may pass.
+CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
+#: SQLSTATEs of a database that is busy or going away: those conflicts, admin shutdown, crash
+#: shutdown, cannot connect now, too many connections.
+_TRANSIENT_SQLSTATES = CONFLICT_SQLSTATES | {"57P01", "57P02", "57P03", "53300"}
 
 
 def is_transient(error: BaseException) -> bool:

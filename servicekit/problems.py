@@ -14,6 +14,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from servicekit.db import CONFLICT_SQLSTATES
+
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -21,7 +23,6 @@ PROBLEM_BASE = "https://fsm.example/problems/"
 
 # PostgreSQL's serialization failure and deadlock: the transaction lost a race and was rolled
 # back whole; the same request succeeds when retried.
-_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
 #: PostgreSQL refusing a character of the input (a NUL byte, which no text column can hold).
 _UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 
@@ -180,7 +181,7 @@ def install_problem_handlers(
                 "(a NUL byte, \\u0000): remove it.",
                 instance=request.url.path,
             )
-        if getattr(exc.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+        if getattr(exc.orig, "sqlstate", None) in CONFLICT_SQLSTATES:
             log.warning("http.transaction_conflict", path=request.url.path, error=str(exc.orig))
             return problem_response(
                 503,
