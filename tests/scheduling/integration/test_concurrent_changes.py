@@ -160,6 +160,7 @@ def _contact(h: Harness, order_id: str, outcome: ContactOutcome) -> Any:
             uow=uow,
             clock=h.clock,
             policy=_deps(h)["policy"],
+            tz=_deps(h)["tz"],
         )
 
     return record

@@ -433,6 +433,88 @@ async def test_sch_3_sch_6_a_window_already_over_is_refused_and_no_change_goes_u
     assert (moves[-1].old_window, moves[-1].new_window) == (window(14), window(16))
 
 
+async def test_sch_3_the_first_confirming_call_refuses_a_window_already_over(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1"))
+    tech = await harness.key("technician", technician_id="t1")
+    booked = await harness.client.post("/v1/orders/o1/appointment", json=_w(window(10)))
+    assert booked.status_code == 200, booked.text
+    harness.clock.now = local(13)  # the booked 10:00-12:00 is over
+
+    refused = [
+        await harness.client.post("/v1/orders/o1/contact-attempts", json=body, headers=tech)
+        for body in (
+            {"outcome": "confirmed"},
+            {"outcome": "confirmed", "window": _w(window(11))},
+            {"outcome": "details_corrected", "window": _w(window(9, day=-3))},
+        )
+    ]
+
+    for response in refused:
+        assert response.status_code == 409, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "already ended" in response.json()["detail"]
+    order = await harness.order("o1")
+    assert order["status"] == "assigned" and order["confirmed_at"] is None
+    assert TimeWindow.model_validate(order["appointment"]) == window(10)
+    assert await harness.published("AppointmentConfirmed") == []
+    audit = (await harness.client.get("/v1/orders/o1/audit")).json()
+    assert "contact" not in [e["action"] for e in audit]
+    # a window still under way can be agreed, as a reschedule can move to one
+    agreed = await harness.client.post(
+        "/v1/orders/o1/contact-attempts",
+        json={"outcome": "confirmed", "window": _w(window(12))},
+        headers=tech,
+    )
+    assert agreed.status_code == 200 and agreed.json()["status"] == "confirmed", agreed.text
+    [confirmed] = await harness.published("AppointmentConfirmed")
+    assert confirmed.window == window(12)
+
+
+async def test_sch_3_sch_5_a_window_agreed_on_a_call_outside_the_shift_is_refused_with_why(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1", days_off=["2026-11-24"])  # works 09:00-18:00 Mon-Sat
+    await harness.feed(created("o1"))
+    tech = await harness.key("technician", technician_id="t1")
+    calls = [
+        ({"outcome": "confirmed", "window": _w(window(19))}, "outside technician t1's shift"),
+        ({"outcome": "later_time", "window": _w(window(19))}, "outside technician t1's shift"),
+        ({"outcome": "later_time", "window": _w(window(10, day=1))}, "is a day off"),
+        ({"outcome": "confirmed", "window": _w(window(10, day=6))}, "does not work on Sundays"),
+    ]
+
+    problems = []
+    for body, reason in calls:
+        refused = await harness.client.post(
+            "/v1/orders/o1/contact-attempts", json=body, headers=tech
+        )
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        problem = refused.json()
+        assert problem["title"] == "Window not available"
+        assert reason in problem["detail"] and any(reason in r for r in problem["reasons"])
+        problems.append(problem)
+
+    assert "19:00-21:00" in problems[0]["detail"] and "09:00-18:00" in problems[0]["detail"]
+    order = await harness.order("o1")
+    assert order["status"] == "assigned" and order["appointment"] is None
+    assert await harness.published("AppointmentConfirmed") == []
+    assert await harness.published("AppointmentRescheduled") == []
+    # the same story within the shift: confirmed, then a later time on the next call
+    for body in (
+        {"outcome": "confirmed", "window": _w(window(14))},
+        {"outcome": "later_time", "window": _w(window(16))},
+    ):
+        call = await harness.client.post("/v1/orders/o1/contact-attempts", json=body, headers=tech)
+        assert call.status_code == 200, call.text
+    assert TimeWindow.model_validate((await harness.order("o1"))["appointment"]) == window(16)
+    [moved] = await harness.published("AppointmentRescheduled")
+    assert (moved.old_window, moved.new_window) == (window(14), window(16))
+
+
 async def test_a_retried_call_record_with_its_idempotency_key_is_recorded_once(
     harness: Harness,
 ) -> None:

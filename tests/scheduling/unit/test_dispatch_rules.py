@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from scheduling_support import DONGYING, MONDAY_8AM, local, near, window
 
-from contracts.common import AssigneeKind
+from contracts.common import AssigneeKind, TimeWindow
 from contracts.scheduling import (
     AppointmentConfirmed,
     AppointmentRescheduled,
@@ -178,7 +178,12 @@ def test_sch_2_contact_overdue_once_two_hours_after_assignment_without_confirmat
 def test_sch_2_a_confirmed_appointment_is_never_overdue() -> None:
     o, t = assigned()
     o.record_contact(
-        outcome=ContactOutcome.CONFIRMED, by="t1", now=MONDAY_8AM, technician=t, policy=POLICY
+        outcome=ContactOutcome.CONFIRMED,
+        by="t1",
+        now=MONDAY_8AM,
+        technician=t,
+        policy=POLICY,
+        tz=TZ,
     )
     assert o.status is DispatchStatus.CONFIRMED
     assert not o.contact_overdue(now=MONDAY_8AM + timedelta(hours=3), policy=POLICY)
@@ -194,6 +199,7 @@ def test_sch_5_details_corrected_are_reported_with_the_confirmation() -> None:
         now=MONDAY_8AM,
         technician=t,
         policy=POLICY,
+        tz=TZ,
         corrected=["product.model"],
     )
     confirmed = [e for e in o.events if isinstance(e, AppointmentConfirmed)]
@@ -209,6 +215,7 @@ def test_sch_5_far_away_customer_agrees_a_later_time() -> None:
         now=MONDAY_8AM,
         technician=t,
         policy=POLICY,
+        tz=TZ,
         window=later,
     )
     moved = [e for e in o.events if isinstance(e, AppointmentRescheduled)]
@@ -218,7 +225,7 @@ def test_sch_5_far_away_customer_agrees_a_later_time() -> None:
 
 def test_sch_6_a_new_window_on_a_call_after_the_confirmation_is_published_as_a_reschedule() -> None:
     o, t = assigned()
-    call = dict(by="t1", now=MONDAY_8AM, technician=t, policy=POLICY)
+    call = dict(by="t1", now=MONDAY_8AM, technician=t, policy=POLICY, tz=TZ)
     o.record_contact(outcome=ContactOutcome.CONFIRMED, **call)
     o.events.clear()
     moved_to = window(15)
@@ -246,9 +253,9 @@ def test_sch_3_a_move_to_a_window_already_over_is_refused_on_a_call(
     outcome: ContactOutcome, confirmed_before: bool
 ) -> None:
     o, t = assigned()
-    call = dict(by="t1", now=local(13), technician=t, policy=POLICY)
-    if confirmed_before:
-        o.record_contact(outcome=ContactOutcome.CONFIRMED, **call)
+    call = dict(by="t1", now=local(13), technician=t, policy=POLICY, tz=TZ)
+    if confirmed_before:  # confirmed while the 10:00 window was still ahead
+        o.record_contact(outcome=ContactOutcome.CONFIRMED, **{**call, "now": MONDAY_8AM})
     o.events.clear()
 
     with pytest.raises(SlotUnavailable):
@@ -269,6 +276,7 @@ def test_sch_2_the_window_agreed_on_the_first_confirming_call_goes_out_with_the_
         now=MONDAY_8AM,
         technician=t,
         policy=POLICY,
+        tz=TZ,
         window=agreed,
     )
 
@@ -287,14 +295,187 @@ def test_sch_3_a_reschedule_to_a_window_already_over_is_refused() -> None:
     assert o.appointment == window(12)
 
 
+@pytest.mark.parametrize(
+    ("outcome", "agreed"),
+    [
+        (ContactOutcome.CONFIRMED, window(11)),  # a window agreed on the call, ended at 13:00
+        (ContactOutcome.CONFIRMED, None),  # the booked 10:00-12:00, ended at 12:00
+        (ContactOutcome.DETAILS_CORRECTED, None),
+    ],
+)
+def test_sch_3_the_first_confirming_call_refuses_a_window_already_over(
+    outcome: ContactOutcome, agreed: TimeWindow | None
+) -> None:
+    o, t = assigned()  # booked 10:00-12:00, not confirmed yet
+
+    with pytest.raises(SlotUnavailable, match="already ended"):
+        o.record_contact(
+            outcome=outcome,
+            window=agreed,
+            by="t1",
+            now=local(13),
+            technician=t,
+            policy=POLICY,
+            tz=TZ,
+        )
+
+    assert o.appointment == window(10) and o.status is DispatchStatus.ASSIGNED
+    assert not o.events and not o.contact_attempts and o.confirmed_at is None
+
+
+def test_sch_3_the_first_confirming_call_accepts_a_window_under_way_as_a_reschedule_does() -> None:
+    o, t = assigned()
+
+    o.record_contact(
+        outcome=ContactOutcome.CONFIRMED,
+        window=window(12),  # 12:00-14:00, called at 13:00: still ahead
+        by="t1",
+        now=local(13),
+        technician=t,
+        policy=POLICY,
+        tz=TZ,
+    )
+
+    [confirmed] = o.events
+    assert isinstance(confirmed, AppointmentConfirmed) and confirmed.window == window(12)
+
+
+def test_sch_3_a_customer_reached_after_the_time_stood_unreached_hears_no_time_already_over() -> (
+    None
+):
+    o, t = assigned()
+    call = dict(by="t1", technician=t, policy=POLICY, tz=TZ)
+    for _ in range(2):  # SCH-5: unanswered twice, the 10:00 time stands without the customer
+        o.record_contact(outcome=ContactOutcome.NO_ANSWER, now=MONDAY_8AM, **call)
+
+    with pytest.raises(SlotUnavailable):
+        o.record_contact(outcome=ContactOutcome.CONFIRMED, now=local(13), **call)
+    # a call that did not reach the customer promises nothing: it is recorded whatever the time
+    o.record_contact(outcome=ContactOutcome.NO_ANSWER, now=local(13), **call)
+
+    assert [a.outcome for a in o.contact_attempts] == [ContactOutcome.NO_ANSWER] * 3
+
+
+def test_sch_3_a_call_that_promises_nothing_new_is_not_refused_once_the_time_passed() -> None:
+    o, t = assigned()
+    call = dict(outcome=ContactOutcome.CONFIRMED, by="t1", technician=t, policy=POLICY, tz=TZ)
+    o.record_contact(now=MONDAY_8AM, **call)
+
+    o.record_contact(now=local(13), **call)  # the customer knew the time already
+
+    assert len(o.contact_attempts) == 2 and o.status is DispatchStatus.CONFIRMED
+
+
+@pytest.mark.parametrize(
+    ("outcome", "agreed", "reason"),
+    [
+        (ContactOutcome.CONFIRMED, window(19), "outside technician t1's shift"),
+        (ContactOutcome.LATER_TIME, window(19), "outside technician t1's shift"),
+        (ContactOutcome.LATER_TIME, window(6, day=2), "outside technician t1's shift"),
+        (ContactOutcome.DETAILS_CORRECTED, window(10, day=1), "is a day off"),
+        (ContactOutcome.LATER_TIME, window(10, day=1), "is a day off"),
+        (ContactOutcome.LATER_TIME, window(10, day=6), "does not work on Sundays"),
+        (ContactOutcome.NO_ANSWER, window(19), "outside technician t1's shift"),
+    ],
+)
+def test_sch_3_a_window_agreed_on_a_call_outside_the_technicians_shift_is_refused_with_why(
+    outcome: ContactOutcome, agreed: TimeWindow, reason: str
+) -> None:
+    tuesday = MONDAY + timedelta(days=1)
+    o, _ = assigned()  # booked 10:00-12:00
+    t = tech("t1", days_off=[tuesday])  # works 09:00-18:00, Monday to Saturday
+
+    with pytest.raises(SlotUnavailable) as refused:
+        o.record_contact(
+            outcome=outcome,
+            window=agreed,
+            by="t1",
+            now=MONDAY_8AM,
+            technician=t,
+            policy=POLICY,
+            tz=TZ,
+        )
+
+    [why] = refused.value.extensions["reasons"]
+    assert reason in why and reason in str(refused.value)
+    if "shift" in reason:
+        assert "09:00-18:00" in why
+    assert o.appointment == window(10) and o.status is DispatchStatus.ASSIGNED
+    assert not o.events and not o.contact_attempts
+
+
+def test_sch_3_the_first_confirmation_checks_the_booked_time_against_the_shift() -> None:
+    o, _ = assigned()  # booked Monday 10:00-12:00
+    given_the_day_off = tech("t1", days_off=[MONDAY])
+
+    with pytest.raises(SlotUnavailable, match="day off"):
+        o.record_contact(
+            outcome=ContactOutcome.CONFIRMED,
+            by="t1",
+            now=MONDAY_8AM,
+            technician=given_the_day_off,
+            policy=POLICY,
+            tz=TZ,
+        )
+
+    assert o.status is DispatchStatus.ASSIGNED and not o.events
+
+
+@pytest.mark.parametrize(
+    ("agreed", "shift"),
+    [
+        (window(17), {}),  # 17:00-19:00: arrives by 17:00, done by 18:00
+        (window(18, 5, hours=1), {}),  # arrives 10 minutes early, at 17:55 (SCH-4)
+        (window(23, 30), {"shift_start": time(0), "shift_end": time(23, 59)}),  # past midnight
+    ],
+)
+def test_sch_3_a_window_the_technician_can_arrive_in_on_shift_is_agreed(
+    agreed: TimeWindow, shift: dict[str, time]
+) -> None:
+    o, _ = assigned()
+    t = tech("t1", **shift)
+
+    o.record_contact(
+        outcome=ContactOutcome.LATER_TIME,
+        window=agreed,
+        by="t1",
+        now=MONDAY_8AM,
+        technician=t,
+        policy=POLICY,
+        tz=TZ,
+    )
+
+    assert o.appointment == agreed and o.status is DispatchStatus.CONFIRMED
+
+
+def test_sch_3_a_window_a_booking_can_keep_is_never_refused_on_the_call() -> None:
+    t = tech("t1")
+    kw = dict(technician=t, held=[], location=DONGYING, minutes=60, travel=TRAVEL, tz=TZ)
+    for hour in range(6, 21):
+        for length in (0.25, 2):
+            agreed = window(hour, hours=length)
+            if fits(window=agreed, policy=POLICY, **kw) is not None:
+                assert not t.why_off_shift(agreed, tz=TZ, policy=POLICY), agreed
+
+
 def test_sch_5_no_answer_twice_means_go_at_the_agreed_time_and_tell_the_centre() -> None:
     o, t = assigned()
     o.record_contact(
-        outcome=ContactOutcome.NO_ANSWER, by="t1", now=MONDAY_8AM, technician=t, policy=POLICY
+        outcome=ContactOutcome.NO_ANSWER,
+        by="t1",
+        now=MONDAY_8AM,
+        technician=t,
+        policy=POLICY,
+        tz=TZ,
     )
     assert o.status is DispatchStatus.ASSIGNED and not o.events
     o.record_contact(
-        outcome=ContactOutcome.NO_ANSWER, by="t1", now=MONDAY_8AM, technician=t, policy=POLICY
+        outcome=ContactOutcome.NO_ANSWER,
+        by="t1",
+        now=MONDAY_8AM,
+        technician=t,
+        policy=POLICY,
+        tz=TZ,
     )
     confirmed = [e for e in o.events if isinstance(e, AppointmentConfirmed)]
     assert len(confirmed) == 1 and confirmed[0].customer_reached is False

@@ -60,11 +60,16 @@ class CannotTake(SchedulingError):
 
 
 class SlotUnavailable(SchedulingError):
-    """The requested window cannot be kept (SCH-3); `alternatives` lists feasible ones."""
+    """The requested window cannot be kept (SCH-3); `alternatives` lists feasible ones and
+    `reasons`, when given, why this one cannot be kept."""
 
-    def __init__(self, detail: str, alternatives: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, detail: str, alternatives: list[dict[str, Any]], reasons: list[str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.extensions = {"alternatives": alternatives}
+        if reasons:
+            self.extensions["reasons"] = reasons
 
 
 class ImplausibleReport(SchedulingError):

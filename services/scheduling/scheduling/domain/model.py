@@ -66,6 +66,38 @@ class Technician:
             end=datetime.combine(day, self.shift_end, tzinfo=tz),
         )
 
+    def why_off_shift(
+        self, window: TimeWindow, *, tz: ZoneInfo, policy: SchedulingPolicy
+    ) -> list[str]:
+        """Why the technician cannot arrive within ``window`` while on shift (empty when they
+        can) (SCH-3). Arrival counts as in the plans: from `arrive_early_max_minutes` before the
+        window opens to `arrive_early_min_minutes` before it closes (SCH-4), on the shift of any
+        day that span touches."""
+        if not self.active:
+            return [f"technician {self.technician_id} is inactive"]
+        first = window.start - timedelta(minutes=policy.arrive_early_max_minutes)
+        last = max(first, window.end - timedelta(minutes=policy.arrive_early_min_minutes))
+        span = f"{window.start.astimezone(tz):%H:%M}-{window.end.astimezone(tz):%H:%M}"
+        reasons: list[str] = []
+        day = first.astimezone(tz).date()
+        while day <= last.astimezone(tz).date():
+            shift = self.shift(day, tz)
+            if day in self.days_off:
+                reasons.append(f"{day} is a day off for technician {self.technician_id}")
+            elif day.weekday() not in self.working_days:
+                reasons.append(
+                    f"technician {self.technician_id} does not work on {day:%A}s ({day})"
+                )
+            elif first <= shift.end and shift.start <= last:
+                return []
+            else:
+                reasons.append(
+                    f"the window {span} is outside technician {self.technician_id}'s shift on "
+                    f"{day} ({self.shift_start:%H:%M}-{self.shift_end:%H:%M})"
+                )
+            day += timedelta(days=1)
+        return reasons
+
     def why_not(self, *, product_line: str, area: str | None) -> list[str]:
         """Reasons the technician cannot take such an order (empty when they can) (SCH-1)."""
         reasons = []
@@ -558,9 +590,7 @@ class DispatchOrder:
         """Move the appointment (with the customer's consent recorded) (SCH-3, SCH-6): the one
         way a held visit's window changes, so every change is published."""
         self._require("reschedule", set(HELD), self._allowed_actions())
-        if window.end <= now:
-            # SCH-3: nobody can arrive within a window already over
-            raise SlotUnavailable("The window has already ended; agree one still ahead.", [])
+        _refuse_if_over(window, now)
         old = self.appointment
         self._move_window(window)
         self.events.append(
@@ -591,6 +621,7 @@ class DispatchOrder:
         now: datetime,
         technician: Technician | None,
         policy: SchedulingPolicy,
+        tz: ZoneInfo,
         window: TimeWindow | None = None,
         corrected: list[str] | None = None,
         note: str | None = None,
@@ -600,7 +631,9 @@ class DispatchOrder:
         Reached → AppointmentConfirmed (with corrected details, or after a later window was
         agreed: AppointmentRescheduled first). Not reached `no_answer_attempts_before_going` times
         (or unreachable) → the agreed time stands: AppointmentConfirmed with customer_reached
-        false, which tells the centre.
+        false, which tells the centre. A time promised on the call (a new window, or the
+        appointment a reached customer confirms) must still be ahead and within the
+        technician's shift (SCH-3): SlotUnavailable otherwise, and nothing is recorded.
         """
         self._require("record contact for", set(HELD), self._allowed_actions())
         if self.assignee_kind is AssigneeKind.NETWORK and self.technician_id is None:
@@ -610,11 +643,23 @@ class DispatchOrder:
                 self.status.value,
                 ["assign", "return"],
             )
-        self.contact_attempts.append(ContactAttempt(at=now, by=by, outcome=outcome, note=note))
+        if outcome is ContactOutcome.LATER_TIME and window is None:
+            raise ValueError("a later time needs the agreed window")
         reached = outcome in REACHED_OUTCOMES
-        if outcome is ContactOutcome.LATER_TIME:
-            if window is None:
-                raise ValueError("a later time needs the agreed window")
+        promised = self._promised_on_call(outcome, window)
+        if promised is not None:
+            _refuse_if_over(promised, now)
+            reasons = technician.why_off_shift(promised, tz=tz, policy=policy) if technician else []
+            if reasons:
+                raise SlotUnavailable(
+                    f"Technician {self.technician_id} cannot keep this window (SCH-3): "
+                    f"{'; '.join(reasons)}. Agree a time within their shift, or return the "
+                    "order to the centre.",
+                    [],
+                    reasons,
+                )
+        self.contact_attempts.append(ContactAttempt(at=now, by=by, outcome=outcome, note=note))
+        if outcome is ContactOutcome.LATER_TIME and window is not None:
             self.reschedule(
                 window=window,
                 reason=note or "customer asked for a later time",
@@ -679,6 +724,24 @@ class DispatchOrder:
                 )
             )
         self.audit.append(AuditEntry(at=now, actor=by, action="contact", reason=outcome.value))
+
+    def _promised_on_call(
+        self, outcome: ContactOutcome, window: TimeWindow | None
+    ) -> TimeWindow | None:
+        """The time a call promises (SCH-3): a new window agreed or set on it, else the
+        appointment a reached customer hears for the first time since it was last confirmed;
+        None when the call promises nothing new."""
+        if window is not None and (
+            outcome is ContactOutcome.LATER_TIME or window != self.appointment
+        ):
+            return window
+        if outcome not in REACHED_OUTCOMES or self.appointment is None:
+            return None
+        heard = self.confirmed_at is not None and any(
+            a.outcome in REACHED_OUTCOMES and a.at >= self.confirmed_at
+            for a in self.contact_attempts
+        )
+        return None if heard else self.appointment
 
     def contact_overdue(self, *, now: datetime, policy: SchedulingPolicy) -> bool:
         """Raise ContactOverdue once when no confirmation came within the allowed time (SCH-2)."""
@@ -886,6 +949,12 @@ class DispatchOrder:
         self.location = location
         self.predicted_arrival = None
         self.audit.append(AuditEntry(at=now, actor=by, action="relocate", reason=note))
+
+
+def _refuse_if_over(window: TimeWindow, now: datetime) -> None:
+    """SCH-3: nobody can arrive within a window already over."""
+    if window.end <= now:
+        raise SlotUnavailable("The window has already ended; agree one still ahead.", [])
 
 
 def lateness_action(minutes: int, policy: SchedulingPolicy) -> LatenessAction:

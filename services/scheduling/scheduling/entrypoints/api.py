@@ -518,7 +518,10 @@ async def contact(
     """Records the attempt and its outcome (SCH-2, SCH-5): reached → AppointmentConfirmed; a
     later time → AppointmentRescheduled and confirmed; still unanswered after the policy's tries
     or unreachable → the agreed time stands (AppointmentConfirmed, customer_reached false). Any
-    new window is published as AppointmentRescheduled; one already over answers 409."""
+    new window is published as AppointmentRescheduled. A time promised on the call (a new
+    window, or the appointment a reached customer confirms) that is already over, or in which
+    the technician cannot arrive on shift (day off, outside their hours), answers 409 with the
+    `reasons` and records nothing (SCH-3)."""
 
     async def run() -> Any:
         order = await bus.handle(

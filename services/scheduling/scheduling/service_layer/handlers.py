@@ -954,8 +954,10 @@ async def record_contact(
     uow: SchedulingUnitOfWork,
     clock: Clock,
     policy: SchedulingPolicy,
+    tz: ZoneInfo,
 ) -> DispatchOrder:
-    """SCH-2 / SCH-5: record a call and act on its outcome."""
+    """SCH-2 / SCH-5: record a call and act on its outcome; a time promised on it must still be
+    ahead and within the technician's shift (SCH-3)."""
     async with uow:
         order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         _check_actor_owns(order, cmd.actor)
@@ -966,6 +968,7 @@ async def record_contact(
             now=clock(),
             technician=tech,
             policy=policy,
+            tz=tz,
             window=cmd.window,
             corrected=list(cmd.corrected),
             note=cmd.note,
