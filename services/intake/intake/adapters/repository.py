@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import ARRAY, String, and_, bindparam, delete, insert, or_, select, text
+from sqlalchemy import (
+    ARRAY,
+    String,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -38,6 +49,7 @@ from intake.domain.model import (
     SlaTimer,
     TimelineEntry,
 )
+from intake.domain.rules import Phone
 from servicekit.db import aware, for_change, get_row, insert_if_absent, table_of
 
 _WINDOWS = TypeAdapter(list[TimeWindow])
@@ -58,13 +70,23 @@ _LOCK_PHONES = text(
     " ORDER BY k) AS keys"
 ).bindparams(bindparam("phones", type_=ARRAY(String)))
 
+_EXTENSION = col(OrderPhoneRow.extension)
+
 # Built once: the busiest read of order taking (every new order asks it, INT-8).
 _OPEN_ORDERS_WITH_PHONES = (
     select(col(OrderRow.id))
     .where(
         col(OrderRow.id).in_(
             select(col(OrderPhoneRow.order_id)).where(
-                col(OrderPhoneRow.phone).in_(bindparam("phones", expanding=True))
+                col(OrderPhoneRow.phone).in_(bindparam("numbers", expanding=True)),
+                # rules.same_caller: no extension on one side, or the same one on both.
+                or_(
+                    _EXTENSION.is_(None),
+                    col(OrderPhoneRow.phone).in_(bindparam("bare", expanding=True)),
+                    (col(OrderPhoneRow.phone) + ";ext=" + _EXTENSION).in_(
+                        bindparam("with_extension", expanding=True)
+                    ),
+                ),
             )
         ),
         col(OrderRow.status).in_(sorted(s.value for s in OPEN_STATUSES)),
@@ -80,6 +102,9 @@ class OrderFilter:
 
     statuses: Sequence[OrderStatus] = ()
     phone: str | None = None
+    """An E.164 number of the customer."""
+    phone_extension: str | None = None
+    """With ``phone``: that extension, or the number without one (``rules.same_caller``)."""
     created_from: datetime | None = None
     created_to: datetime | None = None
     network_id: str | None = None
@@ -106,7 +131,8 @@ class _Tracked:
     inserted: bool = False
     entry_ids: set[str] = field(default_factory=set)
     clock_rows: dict[SlaClock, SlaClockRow] = field(default_factory=dict)
-    phones: set[str] = field(default_factory=set)
+    phones: dict[str, str | None] = field(default_factory=dict)
+    """The phone rows: E.164 number -> extension."""
 
 
 class OrderRepository:
@@ -181,7 +207,9 @@ class OrderRepository:
             clock_rows=clock_rows,
             # The phone rows are the stored customer's phones: every save writes both, and
             # migration 0006 completed the rows of older orders. No query needed.
-            phones=set(row.customer.get("phones") or []),
+            phones=_phone_rows(
+                row.customer.get("phones") or [], row.customer.get("phone_extensions") or {}
+            ),
         )
         return row, timeline, tracked
 
@@ -209,18 +237,32 @@ class OrderRepository:
             if entry.event_id not in tracked.entry_ids:
                 self._session.add(self._entry_row(order.id, entry))
                 tracked.entry_ids.add(entry.event_id)
-        phones = set(order.customer.phones)
+        phones = _phone_rows(order.customer.phones, order.phone_extensions)
         if phones != tracked.phones:
-            removed = tracked.phones - phones
+            removed = sorted(tracked.phones.keys() - phones.keys())
             if removed:
                 await self._session.execute(
                     delete(OrderPhoneRow).where(
                         col(OrderPhoneRow.order_id) == order.id,
-                        col(OrderPhoneRow.phone).in_(sorted(removed)),
+                        col(OrderPhoneRow.phone).in_(removed),
                     )
                 )
-            for phone in sorted(phones - tracked.phones):
-                self._session.add(OrderPhoneRow(order_id=order.id, phone=phone))
+            for phone in sorted(phones.keys() & tracked.phones.keys()):
+                if phones[phone] != tracked.phones[phone]:
+                    await self._session.execute(
+                        update(OrderPhoneRow)
+                        .where(
+                            col(OrderPhoneRow.order_id) == order.id,
+                            col(OrderPhoneRow.phone) == phone,
+                        )
+                        .values(extension=phones[phone])
+                    )
+            added = sorted(phones.keys() - tracked.phones.keys())
+            if added:
+                await self._session.execute(
+                    insert(table_of(OrderPhoneRow)),
+                    [{"order_id": order.id, "phone": p, "extension": phones[p]} for p in added],
+                )
             tracked.phones = phones
         for clock, timer in order.clocks.items():
             fields = self._clock_fields(order.id, timer)
@@ -238,11 +280,14 @@ class OrderRepository:
         await self._session.execute(
             insert(table_of(OrderRow)), {"id": order.id, "version": 1, **self._row_fields(order)}
         )
-        phones = sorted(set(order.customer.phones))
+        phones = _phone_rows(order.customer.phones, order.phone_extensions)
         if phones:
             await self._session.execute(
                 insert(table_of(OrderPhoneRow)),
-                [{"order_id": order.id, "phone": phone} for phone in phones],
+                [
+                    {"order_id": order.id, "phone": phone, "extension": extension}
+                    for phone, extension in sorted(phones.items())
+                ],
             )
         if order.clocks:
             await self._session.execute(
@@ -255,8 +300,11 @@ class OrderRepository:
                 [self._entry_fields(order.id, entry) for entry in order.timeline],
             )
 
-    async def open_orders_with_phones(self, phones: Sequence[str]) -> list[Order]:
+    async def open_orders_with_phones(self, phones: Sequence[Phone]) -> list[Order]:
         """Open orders of a customer reachable on one of ``phones`` (INT-8), oldest first.
+
+        A phone finds the orders with the same number and the same extension or none on either
+        side (``rules.same_caller``): another extension of a switchboard is another customer.
 
         On PostgreSQL this first takes a transaction lock per phone, so two reports of the same
         customer arriving at once are taken one after the other and the second one is linked as a
@@ -264,13 +312,19 @@ class OrderRepository:
         """
         if not phones:
             return []
+        numbers = sorted({phone.number for phone in phones})
         if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
             # One round trip for every phone's lock, taken in key order so two callers never
-            # lock in crossed order.
+            # lock in crossed order. Per number: a switchboard's extensions take turns too.
             await self._session.execute(
-                _LOCK_PHONES, {"phones": [f"intake:phone:{phone}" for phone in phones]}
+                _LOCK_PHONES, {"phones": [f"intake:phone:{number}" for number in numbers]}
             )
-        ids = (await self._session.execute(_OPEN_ORDERS_WITH_PHONES, {"phones": phones})).scalars()
+        params = {
+            "numbers": numbers,
+            "bare": sorted({p.number for p in phones if p.extension is None}),
+            "with_extension": sorted({str(p) for p in phones if p.extension is not None}),
+        }
+        ids = (await self._session.execute(_OPEN_ORDERS_WITH_PHONES, params)).scalars()
         found = [await self.get(order_id, for_update=True) for order_id in list(ids)]
         # Re-checked on the locked row: an order closed (e.g. cancelled) while we waited for its
         # lock no longer takes the report; the customer then gets a new order.
@@ -305,12 +359,13 @@ class OrderRepository:
         if filters.statuses:
             conditions.append(col(OrderRow.status).in_([s.value for s in filters.statuses]))
         if filters.phone:
+            phone = col(OrderPhoneRow.phone) == filters.phone
+            if filters.phone_extension is not None:
+                # rules.same_caller: that extension, or the number without any.
+                extension = col(OrderPhoneRow.extension)
+                phone = and_(phone, or_(extension.is_(None), extension == filters.phone_extension))
             conditions.append(
-                col(OrderRow.id).in_(
-                    select(col(OrderPhoneRow.order_id)).where(
-                        col(OrderPhoneRow.phone) == filters.phone
-                    )
-                )
+                col(OrderRow.id).in_(select(col(OrderPhoneRow.order_id)).where(phone))
             )
         if filters.created_from is not None:
             conditions.append(col(OrderRow.created_at) >= utc(filters.created_from))
@@ -341,6 +396,7 @@ class OrderRepository:
         return Order(
             id=row.id,
             customer=Customer.model_validate(row.customer),
+            phone_extensions=dict(row.customer.get("phone_extensions") or {}),
             product=Product.model_validate(row.product),
             fault=Fault.model_validate(row.fault),
             channel=Channel(row.channel),
@@ -382,7 +438,10 @@ class OrderRepository:
             "channel": order.channel.value,
             "emergency": order.emergency,
             "primary_phone": order.customer.phones[0] if order.customer.phones else "",
-            "customer": order.customer.model_dump(mode="json"),
+            "customer": {
+                **order.customer.model_dump(mode="json"),
+                "phone_extensions": dict(order.phone_extensions),
+            },
             "product": order.product.model_dump(mode="json"),
             "fault": order.fault.model_dump(mode="json"),
             "requests": order.requests,
@@ -402,6 +461,7 @@ class OrderRepository:
                     "reported_at": utc(r.reported_at).isoformat(),
                     "channel": r.channel.value,
                     "caller_phone": r.caller_phone,
+                    "caller_phone_extension": r.caller_phone_extension,
                     "fault_description": r.fault_description,
                     "linked_by": r.linked_by,
                 }
@@ -444,7 +504,12 @@ def _report(raw: dict[str, Any]) -> LinkedReport:
         caller_phone=raw.get("caller_phone"),
         fault_description=raw.get("fault_description"),
         linked_by=raw.get("linked_by"),
+        caller_phone_extension=raw.get("caller_phone_extension"),
     )
+
+
+def _phone_rows(phones: Sequence[str], extensions: Mapping[str, str]) -> dict[str, str | None]:
+    return {phone: extensions.get(phone) for phone in phones}
 
 
 #: The orders of the list: newest first, oldest first, or the dispatch queue (emergencies first).

@@ -9,6 +9,8 @@ from sqlalchemy import JSON, Column, DateTime, Index
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from intake.domain.rules import MAX_EXTENSION_DIGITS
+
 INTAKE_REGISTRY = registry()
 
 
@@ -17,7 +19,10 @@ class IntakeTable(SQLModel, registry=INTAKE_REGISTRY):
 
 
 class OrderRow(IntakeTable, table=True):
-    """An order; the value objects are stored as JSON, the searchable fields as columns."""
+    """An order; the value objects are stored as JSON, the searchable fields as columns.
+
+    ``customer`` is the contract's customer plus ``phone_extensions`` (E.164 number ->
+    extension), the shape the REST API returns."""
 
     __tablename__ = "orders"
     __table_args__ = (
@@ -78,13 +83,15 @@ class TimelineRow(IntakeTable, table=True):
 
 
 class OrderPhoneRow(IntakeTable, table=True):
-    """Every phone of an order's customer, for the phone filter and duplicate detection (INT-8)."""
+    """Every phone of an order's customer, for the phone filter and duplicate detection (INT-8):
+    the E.164 number, and the extension behind a switchboard (null: none)."""
 
     __tablename__ = "order_phone"
     __table_args__ = (Index("ix_order_phone_phone", "phone"),)
 
     order_id: str = Field(primary_key=True, max_length=36)
     phone: str = Field(primary_key=True, max_length=32)
+    extension: str | None = Field(default=None, max_length=MAX_EXTENSION_DIGITS)
 
 
 class SlaClockRow(IntakeTable, table=True):

@@ -10,7 +10,10 @@ from contracts.intake import RemoteResolutionCause
 
 @dataclass(frozen=True)
 class CreateOrder:
-    """Take a new service request (INT-1), or link it to the open order it repeats (INT-8)."""
+    """Take a new service request (INT-1), or link it to the open order it repeats (INT-8).
+
+    ``phone_extensions``: the extension of each of the customer's phones behind a switchboard,
+    keyed by its E.164 number."""
 
     customer: Customer
     product: Product
@@ -21,11 +24,14 @@ class CreateOrder:
     emergency: bool = False
     taken_by: str | None = None
     service_type: ServiceType = ServiceType.REPAIR
+    phone_extensions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class VerifyOrder:
-    """Complete, correct or confirm an order's details; a dispatcher may override (INT-2)."""
+    """Complete, correct or confirm an order's details; a dispatcher may override (INT-2).
+
+    ``phone_extensions`` are those of ``customer``'s phones (read only with ``customer``)."""
 
     order_id: str
     verified_by: str
@@ -34,6 +40,7 @@ class VerifyOrder:
     fault: Fault | None = None
     confirmed: list[str] = field(default_factory=list)
     dispatch_override: bool = False
+    phone_extensions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ timeline."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -45,7 +45,7 @@ from intake.domain.exceptions import (
     NothingToVerify,
 )
 from intake.domain.policy import IntakePolicy
-from intake.domain.rules import WarrantyTable, missing_details
+from intake.domain.rules import Phone, WarrantyTable, missing_details, phones_of
 
 
 class OrderStatus(StrEnum):
@@ -262,11 +262,16 @@ class LinkedReport:
     caller_phone: str | None
     fault_description: str | None
     linked_by: str | None
+    caller_phone_extension: str | None = None
 
 
 @dataclass
 class Order:
-    """A customer's service request (INT-1), with the details still to verify (INT-2)."""
+    """A customer's service request (INT-1), with the details still to verify (INT-2).
+
+    ``phone_extensions`` holds the extension of each customer phone behind a switchboard, keyed
+    by its E.164 number in ``customer.phones``; the events' customer carries no extensions.
+    """
 
     id: str
     customer: Customer
@@ -289,6 +294,7 @@ class Order:
     assignment_seen_at: datetime | None = None
     clocks: dict[SlaClock, SlaTimer] = field(default_factory=dict)
     linked_reports: list[LinkedReport] = field(default_factory=list)
+    phone_extensions: dict[str, str] = field(default_factory=dict)
     timeline: list[TimelineEntry] = field(default_factory=list)
     events: list[EventData] = field(default_factory=list, repr=False, compare=False)
 
@@ -310,6 +316,7 @@ class Order:
         clocks: dict[SlaClock, SlaTimer] | None = None,
         service_type: ServiceType = ServiceType.REPAIR,
         taken_by: str | None = None,
+        phone_extensions: Mapping[str, str] | None = None,
     ) -> Order:
         """Accept a new request and record OrderCreated (INT-1, INT-2, INT-5..INT-7); the event
         names who took it (a walk-in's clerk makes it desk business, FBK-4)."""
@@ -328,6 +335,7 @@ class Order:
             loaner_required=loaner_required,
             service_type=service_type,
             clocks=dict(clocks or {}),
+            phone_extensions=_extensions_of(customer, phone_extensions),
         )
         on_site = order.clocks.get(SlaClock.EMERGENCY_ON_SITE)
         order.events.append(
@@ -349,6 +357,11 @@ class Order:
             )
         )
         return order
+
+    @property
+    def phones(self) -> list[Phone]:
+        """The customer's phones, main first, each with its extension if any."""
+        return phones_of(self.customer, self.phone_extensions)
 
     @property
     def is_open(self) -> bool:
@@ -376,6 +389,7 @@ class Order:
         fault: Fault | None = None,
         confirmed: Iterable[str] = (),
         override: bool = False,
+        phone_extensions: Mapping[str, str] | None = None,
     ) -> OrderVerified:
         """Complete or correct the details (INT-2) and re-derive the warranty status (INT-5) as
         of ``reported_on``, the local day the fault was reported (a call-back the next day does
@@ -384,10 +398,19 @@ class Order:
         Details the agent confirms as they are count as verified. What is still missing after
         that blocks verification, unless a dispatcher overrides (``override``): the order is then
         released for dispatch with the list of what is still unverified.
+
+        ``phone_extensions`` go with ``customer`` (ignored without it): a corrected customer
+        replaces the extensions too, and a corrected extension alone is a corrected customer.
         """
         self._require("verify")
+        new_extensions = (
+            self.phone_extensions
+            if customer is None
+            else _extensions_of(customer, phone_extensions)
+        )
         changed = {
-            "customer": customer is not None and customer != self.customer,
+            "customer": customer is not None
+            and (customer != self.customer or new_extensions != self.phone_extensions),
             "product": product is not None and product != self.product,
             "fault": fault is not None and fault != self.fault,
         }
@@ -408,6 +431,7 @@ class Order:
         verified = [d for d in dict.fromkeys([*self.needs_verification, *confirmed_now])]
         verified = [d for d in verified if d not in still]
         self.customer, self.product, self.fault = new_customer, new_product, new_fault
+        self.phone_extensions = new_extensions
         self.confirmed_details = all_confirmed
         self.needs_verification = still
         self.dispatch_override = self.dispatch_override or bool(still)
@@ -495,6 +519,7 @@ class Order:
         emergency: bool = False,
         calendar: WorkingTime | None = None,
         policy: IntakePolicy | None = None,
+        caller_phone_extension: str | None = None,
     ) -> DuplicateLinked:
         """A second report of the same product while this order is open (INT-8).
 
@@ -503,6 +528,7 @@ class Order:
         When a technician is on site at that moment (see ``technician_on_site``), the clock starts
         already stopped at ``reported_at``: the SLA report shows the escalation with its target
         met with no wait, instead of a clock no arrival will ever stop and a false breach.
+        The caller's extension is kept on the linked report; DuplicateLinked has no field for it.
         """
         escalated = emergency and not self.emergency
         if escalated:
@@ -526,6 +552,7 @@ class Order:
                 caller_phone=caller_phone,
                 fault_description=fault_description,
                 linked_by=linked_by,
+                caller_phone_extension=caller_phone_extension,
             )
         )
         event = DuplicateLinked(
@@ -609,6 +636,11 @@ class Order:
         else:
             self.network_id = payload.network_id
             self.technician_id = payload.technician_id
+
+
+def _extensions_of(customer: Customer, extensions: Mapping[str, str] | None) -> dict[str, str]:
+    # Only the customer's own numbers: an extension of a phone no longer listed means nothing.
+    return {n: e for n, e in (extensions or {}).items() if n in customer.phones}
 
 
 def status_from(timeline: list[TimelineEntry]) -> OrderStatus:

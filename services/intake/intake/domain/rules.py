@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -22,6 +22,57 @@ VERIFIABLE_DETAILS = (
 
 _MIN_FREE_TEXT_ADDRESS = 6
 _MIN_FAULT_DESCRIPTION = 4
+
+#: The longest extension kept: phonenumbers' own cap, the most digits it reads as an extension
+#: (after an explicit label such as ";ext="). A technical limit, not a business number.
+MAX_EXTENSION_DIGITS = 20
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A phone the customer is reached on: an E.164 number and, behind a switchboard, the
+    extension to ask for (ASCII digits). ``str()`` is RFC 3966's global number with its ``ext``
+    parameter, ``+861062345678;ext=123``."""
+
+    number: str
+    extension: str | None = None
+
+    def __str__(self) -> str:
+        return self.number if self.extension is None else f"{self.number};ext={self.extension}"
+
+    @classmethod
+    def from_text(cls, text: str) -> Phone:
+        """The phone ``str()`` wrote."""
+        number, _, extension = text.partition(";ext=")
+        return cls(number=number, extension=extension or None)
+
+
+def phones_of(customer: Customer, extensions: Mapping[str, str]) -> list[Phone]:
+    """The customer's phones, main first, each with its extension (``extensions`` is keyed by
+    the E.164 number)."""
+    return [Phone(number=n, extension=extensions.get(n)) for n in customer.phones]
+
+
+def same_caller(a: Phone, b: Phone) -> bool:
+    """The two phones may reach the same person (INT-8 and the order list's phone filter).
+
+    The numbers must be equal. Two *different* extensions of one number are different people
+    (a hotel's switchboard: the kitchen is not the front desk), so they never match, and a
+    second report from another extension is a new order even for the same product. A number
+    *without* an extension is the line itself, the customer's own phone or the switchboard
+    through which every extension is reached, so it matches the number with any extension or
+    none: a customer who gave the extension on one call and not on the other is still
+    recognised, and INT-8's same-product check decides the rest.
+    """
+    if a.number != b.number:
+        return False
+    return a.extension is None or b.extension is None or a.extension == b.extension
+
+
+def share_a_phone(a: Iterable[Phone], b: Iterable[Phone]) -> bool:
+    """Some phone of ``a`` may reach the same person as some phone of ``b`` (``same_caller``)."""
+    others = list(b)
+    return any(same_caller(x, y) for x in a for y in others)
 
 
 def missing_details(customer: Customer, product: Product, fault: Fault) -> list[str]:

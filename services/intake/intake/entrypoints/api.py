@@ -36,7 +36,7 @@ from intake.entrypoints.schemas import (
     VerifyIn,
     WarrantyPeriodIn,
     WarrantyPeriodOut,
-    normalise_phone,
+    parse_phone,
 )
 from intake.service_layer import views
 from servicekit.auth import Principal
@@ -128,10 +128,15 @@ async def create_order(
     fault codes or the flag make an emergency with a 15-minute on-site target (INT-7). The SLA
     clocks start: hand-over 1 working hour, reply 8 working hours (INT-3).
 
+    Phones may carry an extension (`010-62345678转123`, `分机123`, `ext. 123`, `x123`, `#123`,
+    `;ext=123`): it is kept and answered in `customer.phone_extensions` by E.164 number; an
+    extension that is not digits or is longer than 20 digits is refused with 422.
+
     A second report of the same product (serial, else line and model) from a phone of a
     customer with an open order is linked to that order instead: 200 with `duplicate: true`
-    (INT-8). OrderCreated or DuplicateLinked is published through the transactional outbox.
-    Send `Idempotency-Key` to make retries safe.
+    (INT-8). Another extension of the same switchboard is another customer; the number without
+    an extension matches it with any. OrderCreated or DuplicateLinked is published through the
+    transactional outbox. Send `Idempotency-Key` to make retries safe.
     """
 
     async def run() -> JSONResponse:
@@ -146,6 +151,7 @@ async def create_order(
                 emergency=body.emergency,
                 taken_by=_who(principal),
                 service_type=body.service_type,
+                phone_extensions=body.customer.phone_extensions(),
             )
         )
         return _order_json(
@@ -200,7 +206,13 @@ async def list_orders(
     ] = [],  # noqa: B006  (FastAPI copies query defaults)
     phone: Annotated[
         str | None,
-        Query(max_length=40, description="A phone of the customer.", examples=["13800138000"]),
+        Query(
+            max_length=64,
+            description="A phone of the customer. Without an extension it finds the number "
+            "with any extension or none (a switchboard reaches them all); with one, that "
+            "extension or the number without any (another extension is another person).",
+            examples=["13800138000", "010-62345678转123"],
+        ),
     ] = None,
     created_from: Annotated[
         AwareDatetime | None,
@@ -248,9 +260,10 @@ async def list_orders(
     The status is derived from the events of every service; network and technician come from
     the latest assignment. Partner keys see their own network's orders only.
     """
+    caller = None
     if phone is not None:
         try:
-            phone = normalise_phone(phone)
+            caller = parse_phone(phone)
         except ValueError as exc:
             raise _bad_query("phone", str(exc)) from exc
     if principal.role == "partner":
@@ -259,7 +272,8 @@ async def list_orders(
         network_id = principal.network_id or ""
     filters = OrderFilter(
         statuses=status_,
-        phone=phone,
+        phone=caller.number if caller else None,
+        phone_extension=caller.extension if caller else None,
         created_from=created_from,
         created_to=created_to,
         network_id=network_id,
@@ -326,6 +340,7 @@ async def verify_order(
                 order_id=order_id,
                 verified_by=_who(principal),
                 customer=body.customer.to_value() if body.customer else None,
+                phone_extensions=body.customer.phone_extensions() if body.customer else {},
                 product=body.product.to_value() if body.product else None,
                 fault=body.fault.to_value() if body.fault else None,
                 confirmed=list(body.confirmed),

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from contracts.common import (
     Address,
@@ -21,6 +30,7 @@ from contracts.common import (
 )
 from contracts.intake import RemoteResolutionCause, SlaClock
 from intake.domain.model import LinkedReport, Order, OrderStatus, SlaTimer
+from intake.domain.rules import MAX_EXTENSION_DIGITS, Phone
 
 DEFAULT_PHONE_REGION = "CN"
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
@@ -28,15 +38,72 @@ BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 NonBlank = Annotated[str, Field(min_length=1, max_length=500)]
 
 
-def normalise_phone(raw: str, region: str = DEFAULT_PHONE_REGION) -> str:
-    """E.164 form of ``raw``; ValueError when it is not a valid phone number."""
+#: What introduces an extension: call-centre Chinese (转 "transfer to", 分机/分機 "extension",
+#: 转分机, 分机号) and the usual ext / ext. / extension / extn / x / # and RFC 3966's ";ext=".
+#: The Latin words only when no letter precedes them, so "phone-context" is no extension.
+_EXTENSION_MARKER = re.compile(
+    r"""\s*[-‐–—,，]?\s*
+    (?: ;\s*ext\s*=
+      | (?:转|轉)?\s*(?:分机|分機)(?:号|號)?
+      | 转 | 轉
+      | (?<![a-z])ext(?:ension|n)?\.?
+      | (?<![a-z])x
+      | [#＃](?=\s*[^\s#＃])  # a "#" that ends the number is phonenumbers' "-123#"
+    )\s*[:：.．]?\s*""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_EXAMPLES_OF_EXTENSIONS = "`转123`, `分机123`, `ext. 123`, `x123`, `#123` or `;ext=123`"
+
+
+def parse_phone(raw: str, region: str = DEFAULT_PHONE_REGION) -> Phone:
+    """The E.164 number of ``raw`` and its extension, if any; ValueError, saying why, when it is
+    not a valid phone number or the extension is not 1 to MAX_EXTENSION_DIGITS digits.
+
+    The markers of ``_EXTENSION_MARKER`` are split off here: phonenumbers knows no Chinese one,
+    and it would read an extension that is too long or not digits as part of the number and
+    refuse it without saying why. Other forms it reads itself (",,123" for auto-dialling,
+    "-123#"). phonenumbers decides whether the number is valid; a mobile number with an
+    extension may be.
+    """
+    number_text, extension = raw, None
+    marker = _EXTENSION_MARKER.search(raw)
+    if marker is not None:
+        number_text = raw[: marker.start()]
+        extension = _extension_digits(raw, raw[marker.end() :].strip().rstrip("#＃").strip())
     try:
-        parsed = phonenumbers.parse(raw, region)
+        parsed = phonenumbers.parse(number_text, region)
     except phonenumbers.NumberParseException as exc:
         raise ValueError(f"'{raw}' is not a phone number") from exc
+    if parsed.extension:
+        if extension is not None:
+            raise ValueError(f"'{raw}' gives two extensions; give only the one to ask for")
+        extension = _extension_digits(raw, parsed.extension)
     if not phonenumbers.is_valid_number(parsed):
         raise ValueError(f"'{raw}' is not a valid phone number")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return Phone(
+        number=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+        extension=extension,
+    )
+
+
+def _extension_digits(raw: str, text: str) -> str:
+    if not text:
+        raise ValueError(f"'{raw}' announces an extension but gives none")
+    if not text.isdecimal():
+        raise ValueError(f"the extension '{text}' of '{raw}' is not digits only")
+    digits = phonenumbers.normalize_digits_only(text)  # full-width digits as ASCII
+    if len(digits) > MAX_EXTENSION_DIGITS:
+        raise ValueError(
+            f"the extension of '{raw}' has {len(digits)} digits; at most "
+            f"{MAX_EXTENSION_DIGITS} are possible"
+        )
+    return digits
+
+
+def normalise_phone(raw: str, region: str = DEFAULT_PHONE_REGION) -> str:
+    """``raw`` as E.164, with ``;ext=`` and the extension when it has one (``str(Phone)``);
+    ValueError when it is not a valid phone number (see ``parse_phone``)."""
+    return str(parse_phone(raw, region))
 
 
 class AddressIn(BaseModel):
@@ -66,15 +133,25 @@ class AddressIn(BaseModel):
 
 class CustomerIn(BaseModel):
     """The customer (INT-1): `phone` is the main number, `phones` any others (validated, default
-    region CN). A business customer also gives `organisation` and `contact_person`; an
-    organisation without a contact person is flagged for verification (INT-2)."""
+    region CN). A number behind a switchboard takes its extension after it:
+    `010-62345678转123`, `010-62345678 分机 123`, `010-62345678 ext. 123`, `x123`, `#123` or
+    RFC 3966 `;ext=123`; the answer gives the E.164 number and `phone_extensions`. One number
+    given with two different extensions is refused (they are two people). A business customer
+    also gives `organisation` and `contact_person`; an organisation without a contact person is
+    flagged for verification (INT-2)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: NonBlank
-    phone: str = Field(description="The main phone number (default region CN).")
+    phone: str = Field(
+        description="The main phone number (default region CN), with its extension if any: "
+        + _EXAMPLES_OF_EXTENSIONS
+        + "."
+    )
     phones: list[str] = Field(
-        default_factory=list, max_length=5, description="Further phone numbers, if any."
+        default_factory=list,
+        max_length=5,
+        description="Further phone numbers, if any (extensions as for `phone`).",
     )
     address: str | AddressIn
     organisation: str | None = Field(default=None, max_length=200)
@@ -87,12 +164,38 @@ class CustomerIn(BaseModel):
 
     @field_validator("phones")
     @classmethod
-    def _phones(cls, values: list[str]) -> list[str]:
-        return [normalise_phone(v) for v in values]
+    def _phones(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        phones = [normalise_phone(v) for v in values]
+        main = info.data.get("phone")  # absent when it was refused
+        extensions: dict[str, set[str]] = {}
+        for phone in map(Phone.from_text, [main, *phones] if main else phones):
+            if phone.extension is not None:
+                extensions.setdefault(phone.number, set()).add(phone.extension)
+        for number, found in extensions.items():
+            if len(found) > 1:
+                # Different extensions of one switchboard are different people (same_caller).
+                raise ValueError(
+                    f"{number} is given with different extensions ({', '.join(sorted(found))}); "
+                    "give the one that reaches this customer"
+                )
+        return phones
+
+    def contacts(self) -> list[Phone]:
+        """The main phone first, then the others, one per number: a number given with and
+        without its extension is kept with it (the switchboard reaches the extension too)."""
+        found: dict[str, str | None] = {}
+        for phone in map(Phone.from_text, [self.phone, *self.phones]):
+            if found.get(phone.number) is None:
+                found[phone.number] = phone.extension
+        return [Phone(number=n, extension=e) for n, e in found.items()]
 
     def all_phones(self) -> list[str]:
-        """The main phone first, then the others, without repeats."""
-        return list(dict.fromkeys([self.phone, *self.phones]))
+        """The main phone first, then the others, without repeats (E.164)."""
+        return [phone.number for phone in self.contacts()]
+
+    def phone_extensions(self) -> dict[str, str]:
+        """The extension of each phone that has one, by E.164 number."""
+        return {p.number: p.extension for p in self.contacts() if p.extension is not None}
 
     def to_value(self) -> Customer:
         """The contract shape."""
@@ -209,7 +312,7 @@ class OrderCreate(BaseModel):
                         "name": "东营宾馆",
                         "organisation": "东营宾馆有限公司",
                         "contact_person": "李经理",
-                        "phone": "0546-8221234",
+                        "phone": "0546-8221234转8001",
                         "phones": ["13905461234"],
                         "address": {
                             "province": "山东省",
@@ -346,6 +449,25 @@ class CancelIn(BaseModel):
     requested_by_customer: bool = False
 
 
+class CustomerOut(Customer):
+    """The customer (INT-1); phones are E.164 numbers, and `phone_extensions` gives the
+    extension to ask for on those behind a switchboard."""
+
+    phone_extensions: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extension (digits) by E.164 number of `phones`; a phone without one is "
+        "not listed.",
+        examples=[{"+865468221234": "8001"}],
+    )
+
+    @classmethod
+    def from_domain(cls, order: Order) -> CustomerOut:
+        """The order's customer with the extensions of its phones."""
+        return cls.model_validate(
+            {**order.customer.model_dump(), "phone_extensions": order.phone_extensions}
+        )
+
+
 class TimelineEntryOut(BaseModel):
     """One event seen for the order."""
 
@@ -376,7 +498,10 @@ class LinkedReportOut(BaseModel):
 
     reported_at: datetime
     channel: Channel
-    caller_phone: str | None
+    caller_phone: str | None = Field(description="E.164 number the report came from.")
+    caller_phone_extension: str | None = Field(
+        default=None, description="The extension of `caller_phone`, if it had one."
+    )
     fault_description: str | None
     linked_by: str | None
 
@@ -395,6 +520,7 @@ _ORDER_EXAMPLE: dict[str, Any] = {
     "customer": {
         "name": "王芳",
         "phones": ["+8613800138000"],
+        "phone_extensions": {},
         "address": {"detail": "山东省东营市东营区西四路100号3单元502"},
         "organisation": None,
         "contact_person": None,
@@ -433,7 +559,7 @@ class OrderSummaryOut(BaseModel):
     created_at: datetime
     channel: Channel
     emergency: bool
-    customer: Customer
+    customer: CustomerOut
     product: Product
     fault: Fault
     requests: str | None
@@ -458,7 +584,7 @@ class OrderSummaryOut(BaseModel):
             "created_at": order.created_at,
             "channel": order.channel,
             "emergency": order.emergency,
-            "customer": order.customer,
+            "customer": CustomerOut.from_domain(order),
             "product": order.product,
             "fault": order.fault,
             "requests": order.requests,

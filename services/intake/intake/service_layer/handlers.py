@@ -22,8 +22,10 @@ from intake.domain.rules import (
     is_emergency,
     loaner_required,
     missing_details,
+    phones_of,
     same_address,
     same_product,
+    share_a_phone,
 )
 from intake.service_layer.unit_of_work import IntakeUnitOfWork
 
@@ -113,17 +115,25 @@ async def create_order(
     warranty_periods: WarrantyPeriodCache | None = None,
 ) -> Taken:
     """Take the order and stage OrderCreated in the same transaction (INT-1..INT-7), or link the
-    report to the customer's open order of the same product (DuplicateLinked, INT-8)."""
+    report to the customer's open order of the same product (DuplicateLinked, INT-8).
+
+    The customer is the same when a phone may reach the same person (``rules.same_caller``):
+    another extension of the same switchboard is another customer, the bare number matches any.
+    """
     now = clock()
     emergency = is_emergency(cmd.emergency, cmd.fault, policy)
+    caller = phones_of(cmd.customer, cmd.phone_extensions)
     async with uow:
-        for open_order in await uow.orders.open_orders_with_phones(cmd.customer.phones):
+        for open_order in await uow.orders.open_orders_with_phones(caller):
+            if not share_a_phone(open_order.phones, caller):
+                continue  # its phones were corrected while we waited for its lock
             here = same_address(open_order.customer.address, cmd.customer.address)
             if same_product(open_order.product, cmd.product, same_place=here):
                 open_order.link_duplicate(
                     reported_at=now,
                     channel=cmd.channel,
-                    caller_phone=cmd.customer.phones[0] if cmd.customer.phones else None,
+                    caller_phone=caller[0].number if caller else None,
+                    caller_phone_extension=caller[0].extension if caller else None,
                     fault_description=cmd.fault.description,
                     linked_by=cmd.taken_by,
                     emergency=emergency,
@@ -148,6 +158,7 @@ async def create_order(
             clocks=start_clocks(now, calendar=calendar, policy=policy, emergency=emergency),
             service_type=cmd.service_type,
             taken_by=cmd.taken_by,
+            phone_extensions=cmd.phone_extensions,
         )
         await uow.orders.add(order)
         await uow.commit()
@@ -182,6 +193,7 @@ async def verify_order(
             fault=cmd.fault,
             confirmed=cmd.confirmed,
             override=cmd.dispatch_override,
+            phone_extensions=cmd.phone_extensions,
         )
         await uow.commit()
         return order
