@@ -189,3 +189,20 @@ class SlaBreached(_IntakeEvent):
     clock: SlaClock
     due_at: AwareDatetime
     breached_at: AwareDatetime
+
+
+class SlaBreachWithdrawn(_IntakeEvent):
+    """A breach reported earlier was none: an event that reached intake late (an arrival logged
+    offline and synced after the deadline) shows the clock's goal was met in time (INT-3, INT-7).
+
+    Whoever counted the SlaBreached of this order and clock (`breached_at`) takes it back;
+    `met_at` is when the goal was met, on or before `due_at`.
+    """
+
+    event_type: ClassVar[str] = "SlaBreachWithdrawn"
+
+    order_id: str
+    clock: SlaClock
+    due_at: AwareDatetime
+    met_at: AwareDatetime
+    breached_at: AwareDatetime

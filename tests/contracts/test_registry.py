@@ -36,6 +36,7 @@ FLOW_EVENTS: dict[str, tuple[str, ...]] = {
         "OrderCancelled",
         "DuplicateLinked",
         "SlaBreached",
+        "SlaBreachWithdrawn",
     ),
     "scheduling": (
         "OrderAssigned",

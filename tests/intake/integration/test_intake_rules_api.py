@@ -20,6 +20,7 @@ from contracts.intake import (
     OrderResolvedRemotely,
     OrderVerified,
     SlaBreached,
+    SlaBreachWithdrawn,
     SlaClock,
 )
 from contracts.scheduling import AppointmentConfirmed, AppointmentRescheduled, OrderAssigned
@@ -381,6 +382,36 @@ async def test_int_3_int_7_an_arrival_logged_offline_stops_the_clocks_at_the_arr
     read = (await intake.admin.get(f"/v1/orders/{order['id']}")).json()
     for name in ("emergency_on_site", "handover", "reply"):
         assert datetime.fromisoformat(_clock(read, name)["stopped_at"]) == arrived
+
+
+async def test_int_7_a_breach_an_arrival_synced_late_disproves_is_withdrawn(
+    intake: Any, make_order: Any
+) -> None:
+    body = make_order(fault={"description": "燃气泄漏味道很大", "code": "gas_leak"})
+    order = (await intake.admin.post("/v1/orders", json=body)).json()
+    taken = intake.clock()
+    arrived = taken + timedelta(minutes=12)  # on site in time, but no signal there
+    intake.clock.advance(minutes=16)
+    assert await intake.runtime.app.state.check_sla_clocks() == 1
+    [breach] = await intake.events("SlaBreached")
+    assert breach.clock is SlaClock.EMERGENCY_ON_SITE
+    await intake.deliver(
+        TechnicianArrived(
+            order_id=order["id"], visit_id="v-1", technician_id="t-1", arrived_at=arrived
+        ),
+        at=taken + timedelta(minutes=30),
+    )
+    [withdrawn] = await intake.events("SlaBreachWithdrawn")
+    assert isinstance(withdrawn, SlaBreachWithdrawn)
+    assert (withdrawn.order_id, withdrawn.clock) == (order["id"], SlaClock.EMERGENCY_ON_SITE)
+    assert (withdrawn.met_at, withdrawn.breached_at) == (arrived, breach.breached_at)
+    read = (await intake.admin.get(f"/v1/orders/{order['id']}")).json()
+    on_site = _clock(read, "emergency_on_site")
+    assert on_site["breached_at"] is None
+    assert datetime.fromisoformat(on_site["stopped_at"]) == arrived
+    intake.clock.advance(hours=2)
+    assert await intake.runtime.app.state.check_sla_clocks() == 0  # never reported again
+    assert len(await intake.events("SlaBreachWithdrawn")) == 1
 
 
 # INT-4 ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 
 from contracts.common import Address, Channel, Customer, Fault, Product, WarrantyStatus
 from contracts.fieldwork import TechnicianArrived
-from contracts.intake import SlaClock
+from contracts.intake import SlaBreachWithdrawn, SlaClock
 from contracts.scheduling import AppointmentConfirmed, AppointmentRescheduled
 from intake.domain.exceptions import DetailsStillMissing, InvalidTransition, NothingToVerify
 from intake.domain.model import Order, OrderStatus, TimelineEntry, start_clocks
@@ -189,6 +189,44 @@ def test_int_3_int_7_an_arrival_logged_offline_stops_the_clocks_at_the_arrival()
     for clock in (SlaClock.EMERGENCY_ON_SITE, SlaClock.HANDOVER, SlaClock.REPLY):
         assert order.clocks[clock].stopped_at == arrived
     assert order.report_breaches(taken + timedelta(hours=1)) == []
+
+
+def test_int_7_a_breach_disproved_by_an_arrival_synced_late_is_withdrawn() -> None:
+    taken = _at("2025-05-30T10:00:00")
+    order = _order(taken, emergency=True)
+    breached = taken + timedelta(minutes=20)
+    [breach] = order.report_breaches(breached)
+    assert breach.clock is SlaClock.EMERGENCY_ON_SITE
+    order.events.clear()
+    arrived = taken + timedelta(minutes=12)
+    order.observe(
+        _entry("TechnicianArrived", taken + timedelta(minutes=40)), _arrived(order, arrived)
+    )
+    [withdrawn] = [e for e in order.events if isinstance(e, SlaBreachWithdrawn)]
+    assert (withdrawn.clock, withdrawn.met_at, withdrawn.breached_at, withdrawn.due_at) == (
+        SlaClock.EMERGENCY_ON_SITE,
+        arrived,
+        breached,
+        breach.due_at,
+    )
+    timer = order.clocks[SlaClock.EMERGENCY_ON_SITE]
+    assert timer.breached_at is None and timer.settled
+    # settled for good: not reported again, and nothing more to withdraw
+    assert order.report_breaches(taken + timedelta(hours=2)) == []
+    assert timer.withdraw_disproved_breach() is None
+
+
+def test_int_7_a_breach_confirmed_by_a_late_arrival_stands() -> None:
+    taken = _at("2025-05-30T10:00:00")
+    order = _order(taken, emergency=True)
+    order.report_breaches(taken + timedelta(minutes=20))
+    order.events.clear()
+    late = taken + timedelta(minutes=18)
+    order.observe(_entry("TechnicianArrived", taken + timedelta(minutes=25)), _arrived(order, late))
+    assert not [e for e in order.events if isinstance(e, SlaBreachWithdrawn)]
+    timer = order.clocks[SlaClock.EMERGENCY_ON_SITE]
+    assert timer.breached_at == taken + timedelta(minutes=20)
+    assert timer.stopped_at == late
 
 
 def test_int_7_an_arrival_time_counts_between_the_clock_start_and_the_event_time() -> None:

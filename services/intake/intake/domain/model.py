@@ -30,6 +30,7 @@ from contracts.intake import (
     OrderVerified,
     RemoteResolutionCause,
     SlaBreached,
+    SlaBreachWithdrawn,
     SlaClock,
 )
 from contracts.scheduling import (
@@ -212,6 +213,15 @@ class SlaTimer:
         if self.stopped_at is not None or at < self.started_at:
             return
         self.stopped_at = at if occurred_at is None else min(max(occurred_at, self.started_at), at)
+
+    def withdraw_disproved_breach(self) -> datetime | None:
+        """Forget a reported breach that the goal, met in time after all, disproves (an arrival
+        synced late); returns when the breach had been reported, or None if there was none."""
+        reported = self.breached_at
+        if reported is None or self.stopped_at is None or self.stopped_at > self.due_at:
+            return None
+        self.breached_at = None
+        return reported
 
     @property
     def settled(self) -> bool:
@@ -623,6 +633,18 @@ class Order:
             ):
                 continue  # INT-3: only a new window the customer agreed to is a reply
             timer.stop(entry.time, occurred_at=occurred_at)
+            reported = timer.withdraw_disproved_breach()
+            if reported is not None:
+                assert timer.stopped_at is not None
+                self.events.append(
+                    SlaBreachWithdrawn(
+                        order_id=self.id,
+                        clock=timer.clock,
+                        due_at=timer.due_at,
+                        met_at=timer.stopped_at,
+                        breached_at=reported,
+                    )
+                )
         return True
 
     def _apply_assignment(self, entry: TimelineEntry, payload: EventData | None) -> None:
