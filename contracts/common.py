@@ -70,10 +70,14 @@ class Address(_Value):
 
 
 class Customer(_Value):
-    """The customer of an order (INT-1). Phones are E.164 strings."""
+    """The customer of an order (INT-1). Phones are E.164 strings; `phone_extensions` gives the
+    extension to dial after a phone that reaches a switchboard (转/分机), keyed by that phone."""
 
     name: str
     phones: list[str] = Field(default_factory=list)
+    phone_extensions: dict[str, str] = Field(
+        default_factory=dict, examples=[{"+861062345678": "123"}]
+    )
     address: Address
     organisation: str | None = None
     contact_person: str | None = None

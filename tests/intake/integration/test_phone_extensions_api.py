@@ -38,10 +38,11 @@ async def test_int_1_an_extension_in_call_centre_notation_is_kept_and_answered(
     assert read["customer"] == customer
     [listed] = (await intake.admin.get("/v1/orders")).json()["items"]
     assert listed["customer"] == customer
-    # The event keeps its contract: E.164 phones (the extension is intake's for now).
+    # The event carries E.164 phones and, beside them, the extension to dial after each.
     [event] = await intake.events("OrderCreated")
     assert isinstance(event, OrderCreated)
     assert event.customer.phones == customer["phones"]
+    assert event.customer.phone_extensions == customer["phone_extensions"]
 
 
 async def test_int_1_a_phone_without_extension_answers_no_extensions(
@@ -156,6 +157,7 @@ async def test_int_2_verify_corrects_the_extension_and_the_phone_filter_follows(
     assert verified.json()["customer"]["phone_extensions"] == {SWITCHBOARD: "456"}
     [event] = await intake.events("OrderVerified")
     assert isinstance(event, OrderVerified) and event.customer is not None
+    assert event.customer.phone_extensions == {SWITCHBOARD: "456"}
 
     assert await _found(intake, "010-62345678转123") == []
     assert await _found(intake, "010-62345678转456") == [order["id"]]

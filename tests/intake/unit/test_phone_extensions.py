@@ -184,7 +184,8 @@ def test_int_2_a_corrected_extension_alone_is_a_corrected_customer() -> None:
         phone_extensions={SWITCHBOARD: "8002"},
     )
     assert order.phone_extensions == {SWITCHBOARD: "8002"}
-    assert event.customer == order.customer
+    assert event.customer == order.customer_with_extensions()
+    assert event.customer is not None and event.customer.phone_extensions == {SWITCHBOARD: "8002"}
     # Without a customer the extensions stay as they are.
     order.verify(
         reported_on=date(2025, 5, 30),

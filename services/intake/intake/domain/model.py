@@ -351,7 +351,7 @@ class Order:
         order.events.append(
             OrderCreated(
                 order_id=order.id,
-                customer=customer,
+                customer=order.customer_with_extensions(),
                 product=product,
                 fault=fault,
                 requests=requests,
@@ -367,6 +367,11 @@ class Order:
             )
         )
         return order
+
+    def customer_with_extensions(self) -> Customer:
+        """The customer as events carry it: with the extension of each switchboard phone, so
+        whoever calls the customer dials it (INT-1)."""
+        return self.customer.model_copy(update={"phone_extensions": dict(self.phone_extensions)})
 
     @property
     def phones(self) -> list[Phone]:
@@ -450,7 +455,7 @@ class Order:
             order_id=self.id,
             verified=verified,
             unverified=still,
-            customer=new_customer if changed["customer"] else None,
+            customer=self.customer_with_extensions() if changed["customer"] else None,
             product=new_product if changed["product"] else None,
             fault=new_fault if changed["fault"] else None,
             warranty_status=self.warranty_status,
