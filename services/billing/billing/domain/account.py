@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from billing.domain.exceptions import InvalidAmount, NotAllowed
+from billing.domain.exceptions import InvalidAmount, NotAllowed, OrderWasCancelled
 from billing.domain.money import ZERO
 from billing.domain.policy import BillingPolicy
 from billing.domain.pricing import add_months, price_quote
@@ -42,6 +42,9 @@ class QuoteStatus(StrEnum):
     ISSUED = "issued"
     ACCEPTED = "accepted"
     DECLINED = "declined"
+    VOIDED = "voided"
+    """The order was cancelled before it was accepted, or before the accepted work was
+    completed: nothing is charged for it (BIL-1)."""
 
 
 class QuoteRequest(_State):
@@ -72,6 +75,16 @@ class Quote(_State):
     total: Money
     status: QuoteStatus = QuoteStatus.ISSUED
     discount_requested: bool = False
+    voided_at: AwareDatetime | None = None
+    """When the order's cancellation voided it (BIL-1)."""
+    voided_from: QuoteStatus | None = None
+    """The customer's answer when it was voided (`issued`: none yet, or `accepted`); a late
+    report that its work was completed before the cancellation makes it charged again."""
+
+    @property
+    def answer(self) -> QuoteStatus:
+        """The customer's answer, whether or not a cancellation voided the quote."""
+        return self.voided_from or self.status
 
 
 class Waiver(_State):
@@ -182,9 +195,19 @@ class AccountState(_State):
     invoices: list[Invoice] = Field(default_factory=list)
     signature: Signature | None = None
     work_done: list[str] = Field(default_factory=list)
+    """`repair` / `installation` per completed visit (BIL-12)."""
     completed_visits: list[str] = Field(default_factory=list)
     """Visits whose work was completed: their accepted quotes stay charged (BIL-1)."""
-    """`repair` / `installation` per completed visit (BIL-12)."""
+    completed_at: dict[str, AwareDatetime] = Field(default_factory=dict)
+    """When each completed visit's work was completed, as the event says (not when billing
+    heard of it): work completed before a cancellation stays charged (BIL-1)."""
+    cancelled_at: AwareDatetime | None = None
+    """When the order was cancelled (OrderCancelled): no quote is priced, accepted or paid
+    after it, and only work completed before it is charged (BIL-1)."""
+    visit_networks: dict[str, str | None] = Field(default_factory=dict)
+    """The network (None: the centre) each visit was last assigned to (BIL-12)."""
+    technician_networks: dict[str, str | None] = Field(default_factory=dict)
+    """The network (None: the centre) of each technician assigned to the order (BIL-12)."""
 
 
 class BillingAccount:
@@ -242,21 +265,60 @@ class BillingAccount:
         if status is not WarrantyStatus.UNKNOWN:
             self.warranty_status = status
 
-    def assign(self, *, network_id: str | None, technician_id: str | None) -> None:
-        """Who holds the order's visit now (for settlements, BIL-12)."""
+    def assign(
+        self,
+        *,
+        network_id: str | None,
+        technician_id: str | None,
+        visit_id: str | None = None,
+    ) -> None:
+        """Who holds the order's visit now, and which network each visit and technician
+        belongs to (for settlements, BIL-12)."""
         self.network_id = network_id
         self.technician_id = technician_id
+        if visit_id is not None:
+            self.state.visit_networks[visit_id] = network_id
+        if technician_id is not None:
+            self.state.technician_networks[technician_id] = network_id
+
+    def network_of(
+        self, *, technician_id: str | None = None, visit_id: str | None = None
+    ) -> str | None:
+        """The network (None: the centre) of the party that did the work or took the money:
+        that of ``technician_id`` when an assignment named them, else the network ``visit_id``
+        was assigned to, else the order's holder as billing last heard (BIL-12). Not simply the
+        holder: the order may have moved on (a revisit given to another network) before billing
+        hears of the work, since assignments and field reports come on different topics."""
+        if technician_id is not None and technician_id in self.state.technician_networks:
+            return self.state.technician_networks[technician_id]
+        if visit_id is not None and visit_id in self.state.visit_networks:
+            return self.state.visit_networks[visit_id]
+        return self.network_id
 
     def work_completed(
-        self, kind: str, installed_on: date | None = None, *, visit_id: str | None = None
+        self,
+        kind: str,
+        installed_on: date | None = None,
+        *,
+        visit_id: str | None = None,
+        at: datetime | None = None,
     ) -> None:
-        """A repair or installation was completed on ``visit_id`` (BIL-12; installation date
-        for BIL-5)."""
+        """A repair or installation was completed on ``visit_id`` at ``at`` (BIL-12;
+        installation date for BIL-5)."""
         self.state.work_done.append(kind)
-        if visit_id is not None and visit_id not in self.state.completed_visits:
-            self.state.completed_visits.append(visit_id)
+        self._visit_completed(visit_id, at)
         if installed_on is not None:
             self.state.installed_on = installed_on
+
+    def _visit_completed(self, visit_id: str | None, at: datetime | None) -> None:
+        if visit_id is None:
+            return
+        if visit_id not in self.state.completed_visits:
+            self.state.completed_visits.append(visit_id)
+        known = self.state.completed_at.get(visit_id)
+        if at is not None and (known is None or at < known):
+            self.state.completed_at[visit_id] = at
+        self._void_uncharged()
 
     def visit_closed(
         self,
@@ -265,10 +327,14 @@ class BillingAccount:
         paid_work: bool,
         coordination_ticket: bool,
         visit_id: str | None = None,
+        completed: bool = False,
     ) -> None:
         """The latest end of the order, for retention (BIL-11). A quote request of the visit
         still waiting for a fee schedule is dropped: the visit ended without it (the customer
-        declined before it came, or the work stopped), so no one would answer its quote."""
+        declined before it came, or the work stopped), so no one would answer its quote. A
+        visit that ended ``completed`` had its work done (BIL-1)."""
+        if completed:
+            self._visit_completed(visit_id, at)
         if visit_id is not None:
             self.state.requests = [r for r in self.state.requests if r.visit_id != visit_id]
         self.ended_at = at if self.ended_at is None else max(self.ended_at, at)
@@ -279,14 +345,61 @@ class BillingAccount:
         """The order became a coordination ticket (FLD-15): it is kept for good (BIL-11)."""
         self.coordination_ticket = True
 
+    @property
+    def cancelled_at(self) -> datetime | None:
+        """When the order was cancelled, if it was."""
+        return self.state.cancelled_at
+
     def cancelled(self, *, at: datetime) -> None:
-        """The order was cancelled: it ends here unless work follows."""
+        """The order was cancelled at ``at`` (BIL-1): quote requests still waiting are dropped;
+        quotes never accepted, and accepted quotes whose work was not completed before ``at``,
+        are voided. Work completed before it stays charged; what was paid beyond that is a
+        refund due, paid back with the centre's approval (BIL-8). Receipts stay."""
         self.ended_at = at if self.ended_at is None else max(self.ended_at, at)
+        if self.state.cancelled_at is None or at < self.state.cancelled_at:
+            self.state.cancelled_at = at
+        self.state.requests = []
+        self._void_uncharged()
+
+    def _after_cancellation(self, at: datetime | None) -> bool:
+        """Whether a fact of ``at`` (None: unknown) comes after the order's cancellation."""
+        cancelled_at = self.state.cancelled_at
+        return cancelled_at is not None and (at is None or at > cancelled_at)
+
+    def _done_before_cancellation(self, visit_id: str | None) -> bool:
+        if visit_id is None or visit_id not in self.state.completed_visits:
+            return False
+        done = self.state.completed_at.get(visit_id)
+        return done is None or not self._after_cancellation(done)
+
+    def _void_uncharged(self) -> None:
+        """On a cancelled order, void every quote but those declined and those accepted for
+        work completed before the cancellation; restore one voided that a late report shows
+        was done in time (events of other services come in any order)."""
+        cancelled_at = self.state.cancelled_at
+        if cancelled_at is None:
+            return
+        for quote in self.state.quotes:
+            answer = quote.answer
+            charged = answer is QuoteStatus.ACCEPTED and self._done_before_cancellation(
+                quote.visit_id
+            )
+            if answer is QuoteStatus.DECLINED or charged:
+                quote.status, quote.voided_from, quote.voided_at = answer, None, None
+            elif quote.status is not QuoteStatus.VOIDED:
+                quote.status, quote.voided_from, quote.voided_at = (
+                    QuoteStatus.VOIDED,
+                    answer,
+                    cancelled_at,
+                )
 
     # --- quotes (BIL-1..BIL-6) ---------------------------------------------------------------
 
     def request_quote(self, request: QuoteRequest) -> None:
-        """Keep a request until it is priced."""
+        """Keep a request until it is priced; none is kept on a cancelled order (BIL-1): its
+        quote would charge for work that is not to be done."""
+        if self.state.cancelled_at is not None:
+            return
         if request.product_line:
             self.product_line = self.product_line or request.product_line
         self.learn_warranty(request.warranty_status)
@@ -324,6 +437,8 @@ class BillingAccount:
         are counted in ``tz``, the business calendar's time zone."""
         issued: list[Quote] = []
         waiting: list[QuoteRequest] = []
+        if self.state.cancelled_at is not None:
+            self.state.requests = []
         for request in self.state.requests:
             line = self.line_of(request)
             schedule = schedules.get(line) if line else None
@@ -387,13 +502,25 @@ class BillingAccount:
         """The quote of ``quote_id``."""
         return next((q for q in self.state.quotes if q.quote_id == quote_id), None)
 
-    def quote_answered(self, quote_id: str, *, accepted: bool, discount_requested: bool) -> None:
-        """The customer accepted or declined a quote (FLD-4). An accepted quote replaces the
-        one accepted for work not done yet (a revisit quoting the same job again), while the
-        quotes of visits whose work was completed stay charged beside it (another job)."""
+    def quote_answered(
+        self,
+        quote_id: str,
+        *,
+        accepted: bool,
+        discount_requested: bool,
+        at: datetime | None = None,
+    ) -> None:
+        """The customer accepted or declined a quote at ``at`` (FLD-4). An accepted quote
+        replaces the one accepted for work not done yet (a revisit quoting the same job again),
+        while the quotes of visits whose work was completed stay charged beside it (another
+        job). An answer given after the order's cancellation changes nothing (BIL-1); one given
+        before it but heard after counts, voided unless its work was completed in time."""
         quote = self.quote(quote_id)
-        if quote is None:
+        if quote is None or self._after_cancellation(at):
             return
+        for voided in self.state.quotes:
+            if voided.voided_from is not None:
+                voided.status, voided.voided_from, voided.voided_at = voided.answer, None, None
         if accepted:
             for other in self.state.quotes:
                 if (
@@ -406,6 +533,7 @@ class BillingAccount:
         else:
             quote.status = QuoteStatus.DECLINED
             quote.discount_requested = discount_requested
+        self._void_uncharged()
 
     # --- the charge ---------------------------------------------------------------------------
 
@@ -449,9 +577,32 @@ class BillingAccount:
         """What is still to pay (negative: paid too much, to refund)."""
         return self.charge - self.paid
 
+    @property
+    def refund_due(self) -> Decimal:
+        """What was paid beyond the charge (after a cancellation, beyond the work completed
+        before it): to be paid back, with the centre's approval (BIL-8)."""
+        return max(self.paid - self.charge, ZERO)
+
+    def _refuse_if_cancelled(self, what: str) -> None:
+        cancelled_at = self.state.cancelled_at
+        if cancelled_at is None:
+            return
+        due = self.refund_due
+        raise OrderWasCancelled(
+            f"Order {self.order_id} was cancelled at {cancelled_at.isoformat()}: {what} "
+            f"Only work completed before the cancellation is charged ({self.charge}); "
+            f"{self.paid} was paid, {due} is to be refunded with the centre's approval.",
+            cancelled_at=cancelled_at.isoformat(),
+            charge=str(self.charge),
+            paid=str(self.paid),
+            refund_due=str(due),
+            allowed=["refunds"] if due > 0 else [],
+        )
+
     def _accepted(self) -> Quote:
         quote = self.accepted_quote
         if quote is None:
+            self._refuse_if_cancelled("no quote of it is charged.")
             raise NotAllowed(
                 f"Order {self.order_id} has no accepted quote: nothing may be charged (BIL-1).",
                 allowed=[],
@@ -498,7 +649,11 @@ class BillingAccount:
         return waiver
 
     def check_payment(self, amount: Decimal) -> None:
-        """Refuse a payment the charge does not call for (before a receipt number is taken)."""
+        """Refuse a payment the charge does not call for (before a receipt number is taken).
+        On a cancelled order only what is still owed for work completed before the
+        cancellation may be taken (BIL-1)."""
+        if self.balance <= 0 or self.accepted_quote is None:
+            self._refuse_if_cancelled("no payment is taken on it any more.")
         self._accepted()
         if amount <= 0:
             raise InvalidAmount("the amount must be positive", field="amount")
@@ -530,7 +685,7 @@ class BillingAccount:
             at=now,
             receipt_number=receipt_number,
             at_desk=at_desk,
-            network_id=None if at_desk else self.network_id,
+            network_id=None if at_desk else self.network_of(technician_id=collected_by),
         )
         self.state.payments.append(payment)
         self.paid_work = True
@@ -685,9 +840,14 @@ class BillingAccount:
         return credit
 
     def check_invoice(self) -> Decimal:
-        """The amount to invoice: what was paid and not yet invoiced."""
+        """The amount to invoice: what was paid for the charge and not yet invoiced; money
+        paid beyond the charge (for work a cancellation voided) is refunded, not invoiced."""
         invoiced = self.invoiced
-        amount = self.paid - invoiced
+        amount = min(self.paid, self.charge) - invoiced
+        if amount <= 0 and self.state.cancelled_at is not None:
+            self._refuse_if_cancelled(
+                f"nothing is left to invoice (invoiced {invoiced}) for work done."
+            )
         if amount <= 0:
             raise NotAllowed(
                 f"Nothing to invoice on order {self.order_id}: paid {self.paid}, "

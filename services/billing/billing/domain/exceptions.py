@@ -37,6 +37,12 @@ class NotAllowed(BillingError):
         self.extensions = extensions
 
 
+class OrderWasCancelled(NotAllowed):
+    """The order was cancelled (OrderCancelled): nothing more is taken or invoiced on it, only
+    work completed before the cancellation stays charged (BIL-1) and what was paid beyond it is
+    refunded with the centre's approval (BIL-8) (409)."""
+
+
 class InvalidAmount(BillingError):
     """An amount breaks a money rule (422), e.g. a waiver larger than the charge."""
 

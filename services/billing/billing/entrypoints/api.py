@@ -218,7 +218,8 @@ async def read_charge(order_id: str, uow: UowFactoryDep, principal: ChargeReader
     """What the service report shows: every quote with its lines (each naming the rule that
     priced it and the schedule version), the accepted quote, approved waivers, the charge,
     payments and refunds with their receipt numbers, invoices with their delivery status and
-    the customer's signature. Partner networks see their own orders only, technicians those
+    the customer's signature. A cancelled order shows when it was cancelled, its voided quotes
+    and the refund due. Partner networks see their own orders only, technicians those
     assigned to them."""
     account = await views.account(order_id, uow=uow())
     _own_order(principal, account)
@@ -274,7 +275,10 @@ async def collect_payment(
     gaplessly in the receipt series is always issued (BIL-7). Publishes PaymentCollected and
     ReceiptIssued. Cash adds to the collector's cash on hand, which raises CashRemittanceDue
     above the cash limit (BIL-10). Send an `Idempotency-Key` to retry safely. `at_desk` marks a
-    payment taken at a service-hall desk (desk business, FBK-4); technicians take theirs on site."""
+    payment taken at a service-hall desk (desk business, FBK-4); technicians take theirs on site.
+    A cancelled order takes only what is still owed for work completed before the cancellation;
+    otherwise 409 `order-cancelled`, and what was paid beyond that work is refunded instead
+    (BIL-1, BIL-8)."""
     if body.at_desk and principal.role == "technician":
         raise ProblemError(
             403,
@@ -359,9 +363,11 @@ async def issue_invoice(
     principal: CollectorDep,
     request: Request,
 ) -> Any:
-    """Invoice what was paid and not yet invoiced, numbered gaplessly in the invoice series
-    (BIL-7). Handed over on site or sent electronically it is delivered at once; posted or
-    brought on a later visit it is tracked until delivered. Publishes InvoiceIssued."""
+    """Invoice what was paid for the charge and not yet invoiced, numbered gaplessly in the
+    invoice series (BIL-7). Handed over on site or sent electronically it is delivered at once;
+    posted or brought on a later visit it is tracked until delivered. Publishes InvoiceIssued.
+    On a cancelled order only money paid for work completed before the cancellation is
+    invoiced (409 `order-cancelled` when there is none)."""
     await _check_holder(order_id, principal, uow)
 
     async def run() -> OrderChargeOut:

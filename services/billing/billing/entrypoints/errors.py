@@ -7,6 +7,7 @@ from billing.domain.exceptions import (
     InvalidAmount,
     NotAllowed,
     OrderNotFound,
+    OrderWasCancelled,
     ScheduleNotFound,
     ScheduleVersionTaken,
 )
@@ -16,6 +17,7 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     ScheduleNotFound: (404, "Fee schedule not found"),
     ScheduleVersionTaken: (409, "Schedule version taken"),
     NotAllowed: (409, "Not allowed in this state"),
+    OrderWasCancelled: (409, "Order cancelled"),
     InvalidAmount: (422, "Invalid amount"),
     ConcurrentUpdate: (409, "Concurrent update"),
 }

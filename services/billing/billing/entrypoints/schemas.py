@@ -136,6 +136,14 @@ class OrderChargeOut(BaseModel):
     accepted_quote_id: str | None = Field(description="The latest accepted quote.")
     accepted_quote_ids: list[str] = Field(description="Every quote charged, oldest first.")
     summary: ChargeSummaryOut
+    cancelled_at: datetime | None = Field(
+        description="When the order was cancelled: its quotes are voided but those accepted for "
+        "work completed before it, and no payment is taken any more (BIL-1)."
+    )
+    refund_due: Money = Field(
+        description="Paid beyond the charge (e.g. for work a cancellation voided): to refund "
+        "with the centre's approval (BIL-8)."
+    )
     quotes: list[Quote]
     pending_requests: list[QuoteRequest]
     waivers: list[Waiver]
@@ -161,6 +169,8 @@ class OrderChargeOut(BaseModel):
                 balance=a.balance,
                 schedule_version=accepted.schedule_version if accepted else None,
             ),
+            cancelled_at=a.cancelled_at,
+            refund_due=a.refund_due,
             quotes=a.state.quotes,
             pending_requests=a.state.requests,
             waivers=a.state.waivers,

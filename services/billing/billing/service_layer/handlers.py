@@ -109,12 +109,29 @@ async def _apply(
             )
         case intake.OrderCancelled():
             account.cancelled(at=envelope.time)
+            if account.refund_due > 0:
+                log.warning(
+                    "billing.refund_due_after_cancellation",
+                    order_id=account.order_id,
+                    refund_due=str(account.refund_due),
+                )
         case scheduling.OrderAssigned() | scheduling.OrderReassigned():
             # A network that hands the order to its own technician still holds it (BIL-12).
-            account.assign(network_id=payload.network_id, technician_id=payload.technician_id)
+            account.assign(
+                network_id=payload.network_id,
+                technician_id=payload.technician_id,
+                visit_id=payload.visit_id,
+            )
         case fieldwork.DiagnosisRecorded():
             account.learn_warranty(payload.warranty_status)
         case fieldwork.QuoteRequested():
+            if account.cancelled_at is not None:
+                log.info(
+                    "billing.quote_request_dropped",
+                    order_id=account.order_id,
+                    request_id=payload.request_id,
+                    reason="order cancelled",
+                )
             account.request_quote(
                 QuoteRequest(
                     request_id=payload.request_id,
@@ -128,16 +145,26 @@ async def _apply(
                 )
             )
         case fieldwork.QuoteAccepted():
-            account.quote_answered(payload.quote_id, accepted=True, discount_requested=False)
+            account.quote_answered(
+                payload.quote_id, accepted=True, discount_requested=False, at=envelope.time
+            )
         case fieldwork.QuoteDeclined():
             account.quote_answered(
-                payload.quote_id, accepted=False, discount_requested=payload.discount_requested
+                payload.quote_id,
+                accepted=False,
+                discount_requested=payload.discount_requested,
+                at=envelope.time,
             )
         case fieldwork.RepairCompleted() | fieldwork.InstallationCompleted():
             kind = "repair" if isinstance(payload, fieldwork.RepairCompleted) else "installation"
             installed = getattr(payload, "installed_on", None)
-            account.work_completed(kind, installed, visit_id=payload.visit_id)
-            if account.network_id:
+            account.work_completed(kind, installed, visit_id=payload.visit_id, at=envelope.time)
+            # The fee goes to the network whose technician did the work, not to whoever holds
+            # the order when billing hears of it (BIL-12).
+            network_id = account.network_of(
+                technician_id=payload.technician_id, visit_id=payload.visit_id
+            )
+            if network_id:
                 fee = (
                     policy.network_repair_fee
                     if kind == "repair"
@@ -146,7 +173,7 @@ async def _apply(
                 await uow.settlements.add(
                     SettlementItem(
                         item_id=str(envelope.id),
-                        network_id=account.network_id,
+                        network_id=network_id,
                         order_id=account.order_id,
                         kind=SettlementKind.SERVICE_FEE,
                         amount=fee,
@@ -155,11 +182,14 @@ async def _apply(
                     )
                 )
         case fieldwork.DamageReported():
-            if account.network_id and payload.estimated_cost is not None:
+            network_id = account.network_of(
+                technician_id=payload.technician_id, visit_id=payload.visit_id
+            )
+            if network_id and payload.estimated_cost is not None:
                 await uow.settlements.add(
                     SettlementItem(
                         item_id=str(envelope.id),
-                        network_id=account.network_id,
+                        network_id=network_id,
                         order_id=account.order_id,
                         kind=SettlementKind.COMPENSATION,
                         amount=payload.estimated_cost,
@@ -189,6 +219,7 @@ async def _apply(
                 paid_work=payload.paid_work,
                 coordination_ticket=payload.coordination_ticket,
                 visit_id=payload.visit_id,
+                completed=payload.outcome is fieldwork.VisitOutcome.COMPLETED,
             )
         case fieldwork.CoordinationTicketOpened():
             account.coordination_ticket_opened()
