@@ -518,6 +518,7 @@ class CallBackRepository:
             "claimed_at": _iso(task.claimed_at),
             "selection": task.selection,
             "cancel_reason": task.cancel_reason,
+            "follow_up": task.follow_up,
             "attempts": [
                 {"at": a.at.isoformat(), "by": a.by, "reached": a.reached} for a in task.attempts
             ],
@@ -563,6 +564,7 @@ def _task(row: CallBackRow) -> CallBackTask:
         ),
         completed_at=aware(row.completed_at),
         cancel_reason=data.get("cancel_reason"),
+        follow_up=data.get("follow_up"),
     )
 
 

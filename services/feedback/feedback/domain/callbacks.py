@@ -105,6 +105,9 @@ class CallBackTask:
     survey: Survey | None = None
     completed_at: datetime | None = None
     cancel_reason: str | None = None
+    follow_up: str | None = None
+    """What the answer led to (FBK-7): a revisit requested, none because work already under way
+    answers it, or the revisit chain closed; None when it changed nothing."""
     events: list[EventData] = field(default_factory=list, repr=False, compare=False)
 
     @property

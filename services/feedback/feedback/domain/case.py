@@ -7,6 +7,7 @@ out (schedule or cancel call-backs, open issues).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -110,6 +111,8 @@ class Visit(_State):
     """When the taken-back unit was brought back to the customer (UnitReturned)."""
     unit_repaired: bool | None = None
     """Whether the unit came back repaired."""
+    unit_returned_on_visit: str | None = None
+    """The visit of its own the taken-back unit was brought back on, if any (UnitReturned)."""
 
     @property
     def is_repeat(self) -> bool:
@@ -138,6 +141,10 @@ class ChainStatus(StrEnum):
 
     OPEN = "open"
     CLOSED = "closed"
+    """The customer was satisfied after the chain's revisits."""
+    CANCELLED = "cancelled"
+    """The order was cancelled while the chain waited: nobody will revisit, so it is no
+    unresolved dissatisfaction (FBK-11)."""
 
 
 class RevisitChain(_State):
@@ -148,15 +155,23 @@ class RevisitChain(_State):
     opened_at: datetime
     opened_by_task: str
     requests: int = 1
-    """RevisitRequested sent in this chain (one per dissatisfied call-back)."""
+    """RevisitRequested sent in this chain: one at a time, for a dissatisfied call-back that no
+    work already under way answers; 0 when the work under way answered every one."""
+    awaiting_booking: bool = False
+    """A revisit was requested and scheduling has not booked it yet (RevisitBooked)."""
     dissatisfied_tasks: list[str] = Field(default_factory=list)
     """The dissatisfied call-backs of this chain, oldest first (empty on chains stored before it
     was kept: then only ``opened_by_task`` is known)."""
     visit_ids: list[str] = Field(default_factory=list)
-    """The revisits booked in this chain, oldest first."""
+    """The visits that answer the chain, oldest first: the revisits booked while it was open,
+    and those already booked when a dissatisfied call-back about an earlier visit came."""
+    answering_call_backs: list[str] = Field(default_factory=list)
+    """Other call-backs (by dedupe key) whose satisfied answer closes the chain: the one after a
+    taken-back unit's return, when the chain waits for it."""
     status: ChainStatus = ChainStatus.OPEN
     closed_at: datetime | None = None
     closed_by_task: str | None = None
+    closed_reason: str | None = None
 
     @property
     def dissatisfied_task_ids(self) -> list[str]:
@@ -344,6 +359,7 @@ class Case(_State):
                 return [CancelCallBacks(rule="FBK-1", reason="order reopened")]
             case OrderCancelled():
                 self.cancelled = True
+                self._cancel_chains(at)
                 return [CancelCallBacks(rule=None, reason="order cancelled")]
             case ReceiptIssued():
                 self.receipts[event.receipt_number] = event.amount
@@ -373,8 +389,10 @@ class Case(_State):
         if event.technician_id:
             visit.technician_id = event.technician_id
         chain = self.open_chain()
-        if chain is not None and event.visit_id not in chain.visit_ids:
-            chain.visit_ids.append(event.visit_id)
+        if chain is not None:
+            chain.awaiting_booking = False
+            if event.visit_id not in chain.visit_ids:
+                chain.visit_ids.append(event.visit_id)
         return []
 
     def _repair_completed(
@@ -420,17 +438,29 @@ class Case(_State):
         if taken_back is not None:
             taken_back.unit_returned_at = event.returned_at
             taken_back.unit_repaired = event.repaired
+            taken_back.unit_returned_on_visit = event.visit_id
         # A return made on a visit of its own is that visit's FBK-3 call-back (one call, whichever
         # of UnitReturned and its VisitClosed comes first); otherwise it is keyed on the return.
         own_visit = event.visit_id
         if own_visit is not None and (taken_back is None or own_visit != taken_back.visit_id):
             visit_id: str | None = own_visit
             technician_id = self.visit(own_visit).technician_id
-            dedupe_key = f"FBK-3:{self.order_id}:{own_visit}"
         else:
             visit_id = taken_back.visit_id if taken_back is not None else None
             technician_id = taken_back.technician_id if taken_back is not None else None
-            dedupe_key = f"FBK-3:{self.order_id}:returned:{event.receipt_number}"
+        dedupe_key = self._return_call_back_key(
+            event.receipt_number, own_visit, taken_back.visit_id if taken_back else None
+        )
+        chain = self.open_chain()
+        awaited = self._return_call_back_key(event.receipt_number, None, None)
+        if (
+            chain is not None
+            and awaited in chain.answering_call_backs
+            and dedupe_key not in chain.answering_call_backs
+        ):
+            # The chain waited for the unit (FBK-7): the call after its return answers it, made
+            # about the visit it came back on when there was one.
+            chain.answering_call_backs.append(dedupe_key)
         not_before, due = visit_call_back_window(event.returned_at, policy, calendar)
         return [
             ScheduleCallBack(
@@ -442,6 +472,15 @@ class Case(_State):
                 dedupe_key=dedupe_key,
             )
         ]
+
+    def _return_call_back_key(
+        self, receipt_number: str, own_visit: str | None, taken_back_visit: str | None
+    ) -> str:
+        """The dedupe key of the FBK-3 call-back after a taken-back unit's return: its own
+        visit's when it came back on one, else keyed on the receipt."""
+        if own_visit is not None and own_visit != taken_back_visit:
+            return f"FBK-3:{self.order_id}:{own_visit}"
+        return f"FBK-3:{self.order_id}:returned:{receipt_number}"
 
     def _take_back_visit(self, receipt_number: str) -> Visit | None:
         """The visit that took back the unit of this receipt, else the latest that took one."""
@@ -500,36 +539,164 @@ class Case(_State):
 
     # -- call-back results ---------------------------------------------------------------------
 
-    def dissatisfied(self, *, task_id: str, visit_id: str | None, at: datetime) -> RevisitChain:
-        """A dissatisfied call-back: open a revisit chain, or ask again in the open one (FBK-7)."""
+    def dissatisfied(
+        self,
+        *,
+        task_id: str,
+        visit_id: str | None,
+        at: datetime,
+        pending_visits: Collection[str] = (),
+        pending_call_backs: Collection[str] = (),
+    ) -> Dissatisfaction:
+        """A dissatisfied call-back about ``visit_id`` (FBK-7): a revisit is requested, one at a
+        time, unless work already under way answers it (a visit booked after that one, a unit
+        in the workshop, a revisit requested and not booked yet, or their call-backs still to be
+        made: ``pending_visits`` / ``pending_call_backs`` are the visits and dedupe keys of the
+        order's call-backs not finished yet). Either way the dissatisfaction joins the open
+        chain (a new one when none is open), which that work's satisfied call-back closes."""
+        origin = visit_id or self.last_visit_id()
+        later = self.later_visits(origin) if origin is not None else []
+        latest = later[-1] if later else (self.visits.get(origin) if origin else None)
         chain = self.open_chain()
+        answering = [v.visit_id for v in later]
+        under_way: UnderWay | None = None
+        if later:
+            reason = self._awaits(later[-1], pending_visits)
+            if reason is not None:
+                under_way = UnderWay(reason=reason, visit_ids=answering)
+        if under_way is None and latest is not None:
+            workshop = self._awaits_return(latest, pending_call_backs)
+            if workshop is not None:
+                under_way = UnderWay(
+                    reason=workshop.reason,
+                    visit_ids=answering,
+                    call_back_key=workshop.call_back_key,
+                )
+        if under_way is None and chain is not None and chain.awaiting_booking:
+            under_way = UnderWay(reason="a revisit was already requested and is not booked yet")
+
         if chain is None:
             chain = RevisitChain(
                 chain_id=f"{self.order_id}:{len(self.chains) + 1}",
-                origin_visit_id=visit_id or self.last_visit_id(),
+                origin_visit_id=origin,
                 opened_at=at,
                 opened_by_task=task_id,
+                requests=0,
             )
             self.chains.append(chain)
-        else:
-            chain.requests += 1
-            if not chain.dissatisfied_tasks:
-                chain.dissatisfied_tasks.append(chain.opened_by_task)
+        elif not chain.dissatisfied_tasks:
+            chain.dissatisfied_tasks.append(chain.opened_by_task)
         if task_id not in chain.dissatisfied_tasks:
             chain.dissatisfied_tasks.append(task_id)
-        return chain
+        if under_way is not None:
+            for answering_id in under_way.visit_ids:
+                if answering_id not in chain.visit_ids:
+                    chain.visit_ids.append(answering_id)
+            if (
+                under_way.call_back_key is not None
+                and under_way.call_back_key not in chain.answering_call_backs
+            ):
+                chain.answering_call_backs.append(under_way.call_back_key)
+            return Dissatisfaction(
+                chain=chain,
+                request_revisit=False,
+                previous_visit_id=latest.visit_id if latest else origin,
+                under_way=under_way.reason,
+            )
+        chain.requests += 1
+        chain.awaiting_booking = True
+        return Dissatisfaction(
+            chain=chain,
+            request_revisit=True,
+            previous_visit_id=latest.visit_id if latest else origin,
+            under_way=None,
+        )
 
-    def satisfied(self, *, task_id: str, visit_id: str | None, at: datetime) -> RevisitChain | None:
-        """A satisfied call-back about a revisit closes its chain (FBK-7); the chain it closed."""
-        chain = self.open_chain()
-        if chain is None or not chain.visit_ids:
+    def later_visits(self, visit_id: str) -> list[Visit]:
+        """The visits booked after ``visit_id``, oldest first: each RevisitBooked names the visit
+        it follows (the latest booked when two name the same one)."""
+        found: list[Visit] = []
+        seen = {visit_id}
+        current = visit_id
+        while True:
+            following = [
+                v
+                for v in self.visits.values()
+                if v.previous_visit_id == current and v.visit_id not in seen
+            ]
+            if not following:
+                return found
+            current_visit = max(
+                following,
+                key=lambda v: (v.booked_at.timestamp() if v.booked_at else 0.0, v.visit_id),
+            )
+            found.append(current_visit)
+            seen.add(current_visit.visit_id)
+            current = current_visit.visit_id
+
+    @staticmethod
+    def _awaits(visit: Visit, pending_visits: Collection[str]) -> str | None:
+        """Why a visit booked after the one called about still has to answer the customer, or
+        None when it is over and called back."""
+        if visit.closed_at is None:
+            return f"visit {visit.visit_id} is already booked and not done yet"
+        if visit.outcome is VisitOutcome.CUSTOMER_NOT_HOME:
+            # rule FLD-2: nobody home, the visit is rebooked
+            return f"nobody was home at visit {visit.visit_id}; it is being rebooked"
+        if visit.visit_id in pending_visits:
+            return f"visit {visit.visit_id} is done and its call-back is still to be made"
+        return None
+
+    def _awaits_return(self, visit: Visit, pending_call_backs: Collection[str]) -> UnderWay | None:
+        """The unit ``visit`` took back to the workshop answers the customer when it comes back
+        (FLD-6), until the call-back after its return is made."""
+        if visit.take_back_receipt is None or visit.outcome is not VisitOutcome.TAKEN_BACK:
             return None
-        if visit_id is not None and visit_id not in chain.visit_ids:
+        key = self._return_call_back_key(
+            visit.take_back_receipt, visit.unit_returned_on_visit, visit.visit_id
+        )
+        if visit.unit_returned_at is None:
+            return UnderWay(
+                reason=f"the unit taken back at visit {visit.visit_id} (receipt "
+                f"{visit.take_back_receipt}) is still in the workshop; the call-back after its "
+                "return asks again",
+                call_back_key=key,
+            )
+        if key in pending_call_backs:
+            return UnderWay(
+                reason=f"the unit taken back at visit {visit.visit_id} is back and the call-back "
+                "after its return is still to be made",
+                call_back_key=key,
+            )
+        return None
+
+    def satisfied(
+        self, *, task_id: str, visit_id: str | None, at: datetime, call_back_key: str | None = None
+    ) -> RevisitChain | None:
+        """A satisfied call-back about a visit that answers the open chain (one of its revisits,
+        or the call-back it waits for) closes it (FBK-7); the chain it closed."""
+        chain = self.open_chain()
+        if chain is None:
+            return None
+        awaited = call_back_key is not None and call_back_key in chain.answering_call_backs
+        about_revisit = bool(chain.visit_ids) and (visit_id is None or visit_id in chain.visit_ids)
+        if not (awaited or about_revisit):
             return None
         chain.status = ChainStatus.CLOSED
         chain.closed_at = at
         chain.closed_by_task = task_id
+        chain.closed_reason = "customer satisfied"
+        chain.awaiting_booking = False
         return chain
+
+    def _cancel_chains(self, at: datetime) -> None:
+        """The order is cancelled: nobody revisits, so the open chain closes as cancelled."""
+        for chain in self.chains:
+            if chain.status is ChainStatus.OPEN:
+                chain.status = ChainStatus.CANCELLED
+                chain.closed_at = at
+                chain.closed_reason = "order cancelled"
+                chain.awaiting_booking = False
 
     def last_visit_id(self) -> str | None:
         """The latest closed visit, else the latest known."""
@@ -555,6 +722,30 @@ def visit_call_back_window(
         due = calendar.add_working_time(closed_at, working)
         return closed_at, due
     return closed_at, end_of_working_day(deadline, calendar)
+
+
+@dataclass(frozen=True)
+class UnderWay:
+    """Work already under way that answers a dissatisfied call-back (FBK-7)."""
+
+    reason: str
+    visit_ids: list[str] = field(default_factory=list)
+    """Visits booked after the one called about; they join the chain."""
+    call_back_key: str | None = None
+    """A call-back to come whose answer the chain waits for."""
+
+
+@dataclass(frozen=True)
+class Dissatisfaction:
+    """What a dissatisfied call-back led to (FBK-7)."""
+
+    chain: RevisitChain
+    request_revisit: bool
+    """Whether to ask scheduling for a revisit (RevisitRequested)."""
+    previous_visit_id: str | None
+    """The latest visit of the problem: the one a revisit follows."""
+    under_way: str | None
+    """Why no revisit is requested: the work already under way."""
 
 
 @dataclass(frozen=True)

@@ -114,9 +114,11 @@ async def read_order_events(order_id: str, uow: UowFactoryDep, principal: Reader
     summary="Read an order's revisit chains",
 )
 async def read_revisit_chains(order_id: str, uow: UowFactoryDep, principal: ReaderDep) -> Any:
-    """The chains of visits for one problem (FBK-7): opened by a dissatisfied call-back (which
-    sent RevisitRequested), extended by each revisit booked, closed by a satisfied call-back
-    about a revisit."""
+    """The chains of visits for one problem (FBK-7): opened by a dissatisfied call-back, which
+    sends RevisitRequested unless work already under way answers it (a visit booked after the
+    one called about, a unit in the workshop, a revisit requested and not booked yet: one revisit
+    at a time); extended by each revisit booked; closed by a satisfied call-back about a visit
+    that answers it, or as `cancelled` when the order is cancelled."""
     chains = await views.revisit_chains(order_id, uow=uow())
     return ChainListOut(order_id=order_id, chains=[ChainOut.from_domain(c) for c in chains])
 
@@ -246,9 +248,12 @@ async def record_call_back(
     """Record the call (FBK-5). Not reached: the task comes back later (and ends as unreachable
     after the policy's attempts). Reached: two scores 1-10 (attitude, ability), punctuality and
     dress, the fee the customer says they paid, comments. FollowUpCompleted is published; a
-    dissatisfied customer gets a revisit (RevisitRequested, FBK-7); fair/poor answers are followed
-    up (FBK-6); a contradicted sheet or a fee billing does not know is flagged (FraudSuspected,
-    FBK-8). Send an `Idempotency-Key` to retry safely."""
+    dissatisfied customer gets a revisit (RevisitRequested, FBK-7), unless work already under way
+    answers it (a visit booked after the one called about, a unit in the workshop, a revisit
+    requested and not booked yet): then the dissatisfaction waits on that work, and `follow_up`
+    says which; fair/poor answers are followed up (FBK-6); a contradicted sheet or a fee billing
+    does not know is flagged (FraudSuspected, FBK-8). Send an `Idempotency-Key` to retry
+    safely."""
 
     async def run() -> JSONResponse:
         scores = body.scores.to_value() if body.scores is not None else None

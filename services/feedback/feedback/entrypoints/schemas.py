@@ -143,6 +143,15 @@ class CallBackOut(BaseModel):
     claimed_by: str | None
     attempts: list[AttemptOut]
     survey: SurveyOut | None
+    follow_up: str | None = Field(
+        default=None,
+        description="What the answer led to (FBK-7): a revisit requested, none because work "
+        "already under way (a later visit, a unit in the workshop, a revisit requested) answers "
+        "it, or the revisit chain closed.",
+    )
+    cancel_reason: str | None = Field(
+        default=None, description="Why the call-back is no longer needed (order cancelled...)."
+    )
     created_at: datetime
     completed_at: datetime | None
 
@@ -170,6 +179,8 @@ class CallBackOut(BaseModel):
                 satisfied=task.survey.satisfied,
                 scores=task.survey.scores,
             ),
+            follow_up=task.follow_up,
+            cancel_reason=task.cancel_reason,
             created_at=task.created_at,
             completed_at=task.completed_at,
         )
@@ -185,14 +196,30 @@ class ChainOut(BaseModel):
     """A revisit chain (FBK-7)."""
 
     chain_id: str
-    status: str
+    status: str = Field(
+        description="`open` while it waits for a satisfied customer; `closed` when one was; "
+        "`cancelled` when the order was cancelled meanwhile (no unresolved dissatisfaction)."
+    )
     origin_visit_id: str | None
-    visit_ids: list[str] = Field(description="The revisits booked in the chain, oldest first.")
-    revisits_requested: int
+    visit_ids: list[str] = Field(
+        description="The visits that answer the chain, oldest first: revisits booked while it "
+        "was open, and those already booked when its dissatisfied call-back came."
+    )
+    revisits_requested: int = Field(
+        description="RevisitRequested sent, one at a time; 0 when work already under way "
+        "answered every dissatisfied call-back of the chain."
+    )
+    awaiting_booking: bool = Field(
+        default=False, description="A revisit was requested and is not booked yet."
+    )
+    dissatisfied_call_backs: list[str] = Field(
+        default_factory=list, description="The dissatisfied call-backs it answers, oldest first."
+    )
     opened_at: datetime
     opened_by_task: str
     closed_at: datetime | None
     closed_by_task: str | None
+    closed_reason: str | None = None
 
     @classmethod
     def from_domain(cls, chain: RevisitChain) -> ChainOut:
@@ -203,10 +230,13 @@ class ChainOut(BaseModel):
             origin_visit_id=chain.origin_visit_id,
             visit_ids=list(chain.visit_ids),
             revisits_requested=chain.requests,
+            awaiting_booking=chain.awaiting_booking,
+            dissatisfied_call_backs=chain.dissatisfied_task_ids,
             opened_at=chain.opened_at,
             opened_by_task=chain.opened_by_task,
             closed_at=chain.closed_at,
             closed_by_task=chain.closed_by_task,
+            closed_reason=chain.closed_reason,
         )
 
 

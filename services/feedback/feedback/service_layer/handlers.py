@@ -14,7 +14,7 @@ from contracts.envelope import EventEnvelope
 from contracts.feedback import FraudSignal, RevisitRequested
 from contracts.registry import parse_data
 from feedback.domain import commands, sampling
-from feedback.domain.callbacks import CallBackTask, Survey, TaskStatus, fee_amount
+from feedback.domain.callbacks import FINISHED, CallBackTask, Survey, TaskStatus, fee_amount
 from feedback.domain.case import (
     CancelCallBacks,
     Case,
@@ -215,8 +215,10 @@ async def record_call_back(
     calendar: WorkingCalendar,
 ) -> CallBackTask:
     """Record a call (FBK-5). Not reached: called again later. Reached: a dissatisfied customer
-    gets a revisit (FBK-7), a satisfied one after a revisit closes the chain; fair/poor answers
-    are followed up (FBK-6); a contradicted sheet or an unknown fee is flagged (FBK-8)."""
+    gets a revisit (FBK-7), one at a time and none while work already under way answers them
+    (the task's ``follow_up`` says which); a satisfied one after that work closes the chain;
+    fair/poor answers are followed up (FBK-6); a contradicted sheet or an unknown fee is
+    flagged (FBK-8)."""
     now = clock()
     async with uow:
         order_id = await uow.call_backs.order_of(cmd.task_id)
@@ -247,6 +249,7 @@ async def record_call_back(
                 case, task, survey, uow=uow, now=now, policy=policy, calendar=calendar
             )
             await uow.cases.save(case)
+            await uow.call_backs.save(task)
         await uow.commit()
         return task
 
@@ -286,33 +289,73 @@ async def _after_survey(
     technician_id = task.technician_id or (visit.technician_id if visit else case.technician_id)
     network_id = task.network_id or (visit.network_id if visit else None) or case.network
     if survey.dissatisfied:
-        # rule FBK-7: dissatisfied → a revisit, until the customer is satisfied
-        chain = case.dissatisfied(task_id=task.task_id, visit_id=task.visit_id, at=now)
-        uow.record(
-            RevisitRequested(
-                order_id=case.order_id,
-                task_id=task.task_id,
-                previous_visit_id=visit_id,
-                reason="customer not satisfied at call-back"
-                if not survey.satisfied
-                else "problem not solved at call-back",
-                requested_by=f"feedback:{task.reason_rule}",
+        # rule FBK-7: dissatisfied → a revisit, until the customer is satisfied; one at a time,
+        # and none when work already under way answers the call-back (a later visit booked, the
+        # unit in the workshop, a revisit requested). The task's follow_up tells the agent which.
+        pending = [
+            t
+            for t in await uow.call_backs.for_order(case.order_id)
+            if t.task_id != task.task_id and t.status not in FINISHED
+        ]
+        outcome = case.dissatisfied(
+            task_id=task.task_id,
+            visit_id=task.visit_id,
+            at=now,
+            pending_visits={t.visit_id for t in pending if t.visit_id is not None},
+            pending_call_backs={t.dedupe_key for t in pending},
+        )
+        chain = outcome.chain
+        if outcome.request_revisit:
+            uow.record(
+                RevisitRequested(
+                    order_id=case.order_id,
+                    task_id=task.task_id,
+                    previous_visit_id=outcome.previous_visit_id,
+                    reason="customer not satisfied at call-back"
+                    if not survey.satisfied
+                    else "problem not solved at call-back",
+                    requested_by=f"feedback:{task.reason_rule}",
+                )
             )
-        )
-        log.info("feedback.revisit_requested", order=case.order_id, chain=chain.chain_id)
-        await _open_issue(
-            case,
-            visit_id=visit_id,
-            reason="customer dissatisfied at call-back",
-            dedupe_key=_call_back_issue_key(case.order_id, task.task_id),
-            uow=uow,
-            now=now,
-            policy=policy,
-            calendar=calendar,
-        )
+            task.follow_up = (
+                f"revisit requested after visit {outcome.previous_visit_id} "
+                f"(revisit chain {chain.chain_id})"
+                if outcome.previous_visit_id
+                else f"revisit requested (revisit chain {chain.chain_id})"
+            )
+            log.info("feedback.revisit_requested", order=case.order_id, chain=chain.chain_id)
+        else:
+            task.follow_up = (
+                f"no revisit requested: {outcome.under_way}; the dissatisfaction waits on it in "
+                f"revisit chain {chain.chain_id}"
+            )
+            log.info(
+                "feedback.revisit_under_way",
+                order=case.order_id,
+                chain=chain.chain_id,
+                why=outcome.under_way,
+            )
+        if outcome.request_revisit or not survey.satisfied:
+            # A problem not solved yet while its fix is under way is known already (the failed
+            # or unfinished visit opened its issue); a customer not satisfied is an issue.
+            await _open_issue(
+                case,
+                visit_id=visit_id,
+                reason="customer dissatisfied at call-back"
+                if outcome.under_way is None
+                else f"customer dissatisfied at call-back; {outcome.under_way}"[:500],
+                dedupe_key=_call_back_issue_key(case.order_id, task.task_id),
+                uow=uow,
+                now=now,
+                policy=policy,
+                calendar=calendar,
+            )
     else:
-        closed = case.satisfied(task_id=task.task_id, visit_id=task.visit_id, at=now)
+        closed = case.satisfied(
+            task_id=task.task_id, visit_id=task.visit_id, at=now, call_back_key=task.dedupe_key
+        )
         if closed is not None:
+            task.follow_up = f"revisit chain {closed.chain_id} closed: customer satisfied"
             # rule FBK-7: the customer is satisfied after the revisits, so the dissatisfaction
             # this chain answers is solved; other issues of the order (a failed repair, work left
             # unfinished, FBK-12) stay open until someone solves them.
