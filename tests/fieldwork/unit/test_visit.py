@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from contracts.billing import QuoteLine
-from contracts.common import PartLine, WarrantyStatus, WorkItemKind
+from contracts.common import PartLine, TimeWindow, WarrantyStatus, WorkItemKind
 from contracts.fieldwork import (
     CentreDecisionKind,
     CentreDecisionRequested,
@@ -1261,3 +1261,94 @@ def test_fld_10_the_pixel_limit_comes_from_the_policy_and_reads_real_images() ->
         check_upload(
             content_type="image/jpeg", data=data, policy=FieldworkPolicy(upload_max_pixels=1000)
         )
+
+
+# -- the order changes under the visit (SCH-3, SCH-6, SCH-12, INT-4) -------------------------------
+
+
+def test_sch_12_a_cancellation_on_site_ends_the_visit_aborted_with_its_on_site_time() -> None:
+    visit = inside()
+    visit.diagnose(at=at(40), cause="电机轴承损坏", parts=[PART])
+    visit.earlier_visits_seconds = 600
+
+    assert visit.cancel(at=at(50)) is True
+
+    assert visit.state is VisitState.ABORTED and visit.ended_at == at(50)
+    closed = visit.events[-1]
+    assert isinstance(closed, VisitClosed)
+    assert closed.outcome is VisitOutcome.ABORTED and closed.closed_at == at(50)
+    assert closed.on_site_seconds == 20 * 60
+    assert closed.service_seconds_total == 20 * 60 + 600
+    assert visit.allowed_actions() == ["report_damage"]
+
+
+def test_sch_12_a_cancellation_heard_after_later_actions_ends_the_visit_at_the_last_one() -> None:
+    visit = inside()
+    visit.diagnose(at=at(40), cause="c")
+
+    visit.cancel(at=at(35))
+
+    closed = visit.events[-1]
+    assert isinstance(closed, VisitClosed) and closed.closed_at == at(40)
+    assert closed.on_site_seconds == 10 * 60
+
+
+def test_sch_12_a_cancellation_while_fetching_a_part_counts_the_pause_to_the_end() -> None:
+    visit = inside()
+    visit.diagnose(at=at(40), cause="c", parts=[PART])
+    visit.missing_part(at=at(45), option=MissingPartOption.FETCH, parts=[PART])
+
+    visit.cancel(at=at(75))
+
+    assert visit.pauses[-1].ended_at == at(75)
+    assert visit.on_site_seconds == 45 * 60
+
+
+def test_sch_12_a_cancellation_en_route_calls_the_trip_off_without_closing_a_visit() -> None:
+    visit = departed()
+
+    assert visit.cancel(at=at(10)) is True
+
+    assert visit.state is VisitState.CANCELLED and visit.on_site_seconds == 0
+    assert types(visit) == ["TechnicianDeparted"]
+    assert visit.allowed_actions() == []
+
+
+def test_sch_12_a_visit_over_is_not_cancelled_again() -> None:
+    visit = inside()
+    visit.safety_incident(at=at(40), kind=SafetyIncidentKind.ABUSE, description="辱骂")
+    before = list(visit.events)
+
+    assert visit.cancel(at=at(50)) is False
+    assert visit.events == before and visit.ended_at == at(40)
+
+
+def test_sch_12_an_in_house_visit_nobody_holds_cannot_be_departed() -> None:
+    visit = new_visit(technician_id=None)
+
+    with pytest.raises(RuleViolation) as refused:
+        visit.depart(at=at(0), eta=at(30), kit_checked=DEFAULT_KIT, policy=POLICY)
+
+    assert refused.value.rule == "SCH-12"
+    assert visit.state is VisitState.SCHEDULED and visit.events == []
+
+
+def test_sch_8_a_visit_handed_back_before_departure_loses_its_technician() -> None:
+    visit = new_visit()
+
+    assert visit.reassign(None) is True
+
+    assert visit.technician_id is None and visit.network_id is None
+    with pytest.raises(RuleViolation):
+        visit.depart(at=at(0), eta=at(30), kit_checked=DEFAULT_KIT, policy=POLICY)
+
+
+def test_sch_6_a_rescheduled_appointment_moves_the_window_until_the_technician_arrives() -> None:
+    first = TimeWindow(start=at(60), end=at(180))
+    later = TimeWindow(start=at(24 * 60), end=at(26 * 60))
+    scheduled, en_route, there = new_visit(window=first), departed(window=first), inside()
+    there.window = first
+
+    assert scheduled.reschedule(later) is True and scheduled.window == later
+    assert en_route.reschedule(later) is True and en_route.window == later
+    assert there.reschedule(later) is False and there.window == first

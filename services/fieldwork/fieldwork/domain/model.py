@@ -16,6 +16,8 @@ EVENTS_OF_INTEREST: frozenset[str] = frozenset(
         "OrderCreated",
         "OrderVerified",
         "OrderCancelled",
+        "OrderResolvedRemotely",
+        "OrderReopened",
         # scheduling: who goes, and when
         "OrderAssigned",
         "OrderReassigned",
@@ -99,6 +101,8 @@ class OrderContext:
     service_type: ServiceType = ServiceType.REPAIR
     """A repair or an installation (OrderCreated)."""
     cancelled: bool = False
+    resolved_remotely: bool = False
+    """Closed by phone guidance (INT-4) and not reopened: no visit goes ahead."""
 
     @property
     def job_type(self) -> str:

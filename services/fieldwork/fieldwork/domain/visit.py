@@ -500,6 +500,14 @@ class Visit(BaseModel):
     # -- guards ------------------------------------------------------------------------------
 
     def _check(self, action: str, at: datetime | None = None) -> None:
+        if self.network_id is None and self.technician_id is None:
+            # The order went back to the centre (or was never placed): nobody holds the visit,
+            # so nobody goes on it until a dispatcher assigns it again.
+            raise RuleViolation(
+                "SCH-12",
+                "No technician holds this visit: a dispatcher assigns it before it is acted on",
+                state=self.state.value,
+            )
         if self.network_id is not None and self.technician_id is None:
             # Events carry the technician, as for in-house work: the network names one first.
             raise RuleViolation(
@@ -1576,11 +1584,28 @@ class Visit(BaseModel):
         return item
 
     def cancel(self, *, at: datetime) -> bool:
-        """The order was cancelled (SCH-12): a visit not over stops; False when it was over."""
+        """The order was cancelled (SCH-12), or resolved by phone before the visit (INT-4): a
+        visit not yet at the customer's is called off. One on site ends *aborted*, its on-site
+        time counted up to then and VisitClosed published, so the others close their side too
+        (FLD-11, FBK-3). False when the visit was over."""
         if self.ended:
             return False
+        if self.state in ON_SITE:
+            # The cancellation may reach the visit after actions the technician took before
+            # hearing of it: they were on site until the last of them at least.
+            self._end(S.ABORTED, VisitOutcome.ABORTED, max(at, self.last_action_at or at))
+            return True
         self.state = S.CANCELLED
-        self.ended_at = at if self.arrived_at else None
+        self.ended_at = at if self.departed_at is not None else None
+        return True
+
+    def reschedule(self, window: TimeWindow) -> bool:
+        """The appointment moved (SCH-3, SCH-6): the visit's window follows it until the
+        technician is at the door (a late technician agrees a new time on the way); False after.
+        """
+        if self.state not in (S.SCHEDULED, S.DEPARTED):
+            return False
+        self.window = window
         return True
 
     def reassign(self, technician_id: str | None, *, network_id: str | None = None) -> bool:

@@ -11,10 +11,17 @@ import structlog
 
 from contracts.billing import ChargeWaived, QuoteIssued
 from contracts.envelope import EventEnvelope
-from contracts.intake import OrderCancelled, OrderCreated, OrderVerified
+from contracts.intake import (
+    OrderCancelled,
+    OrderCreated,
+    OrderReopened,
+    OrderResolvedRemotely,
+    OrderVerified,
+)
 from contracts.registry import parse_data
 from contracts.scheduling import (
     AppointmentConfirmed,
+    AppointmentRescheduled,
     OrderAssigned,
     OrderReassigned,
     OrderReturnedToCentre,
@@ -76,6 +83,18 @@ async def _apply(
     tz: tzinfo,
 ) -> None:
     """Apply one action to the visit, with its side effects on loaners and take-backs."""
+    context = await uow.orders.get(visit.order_id)
+    cancelled = context is not None and context.cancelled
+    if cancelled and not visit.ended and not isinstance(action, c.ReportDamage):
+        # Every service stops work on a cancelled order (SCH-12): a visit still open on one
+        # (made before late assignments were called off) takes no action. Damage is still
+        # recorded (FLD-13), and a visit over keeps the records its state allows.
+        raise RuleViolation(
+            "SCH-12",
+            f"Order {visit.order_id} was cancelled: no more work is done on its visits",
+            order_id=visit.order_id,
+            state=visit.state.value,
+        )
     match action:
         case c.Depart():
             lent = await _loaner_lent(uow, visit.order_id)
@@ -122,7 +141,6 @@ async def _apply(
                 neighbours_asked=action.neighbours_asked,
             )
         case c.Diagnose():
-            context = await uow.orders.get(visit.order_id)
             visit.diagnose(
                 at=at,
                 cause=action.cause,
@@ -739,14 +757,28 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
     if isinstance(data, OrderCancelled):
         context.cancelled = True
         await uow.orders.save(context)
-        for visit in await uow.visits.for_order(order_id, for_update=True):
-            serial = visit.loaner_serial
-            if visit.cancel(at=at):
-                await uow.visits.save(visit, now=at)
-                loaner = await uow.loaners.get(serial) if serial else None
-                if loaner is not None and loaner.state is LoanerState.ON_BOARD:
-                    loaner.reclaim(at=at)
-                    await uow.loaners.save(loaner)
+        await _call_off(await uow.visits.for_order(order_id, for_update=True), at=at, uow=uow)
+        return
+    if isinstance(data, OrderResolvedRemotely):
+        # INT-4: no visit goes ahead. One already under way is left to its technician to end:
+        # intake resolves by phone only before the technician leaves, so this is intake's view
+        # lagging behind a departure.
+        context.resolved_remotely = True
+        await uow.orders.save(context)
+        visits = await uow.visits.for_order(order_id, for_update=True)
+        await _call_off([v for v in visits if v.state is VisitState.SCHEDULED], at=at, uow=uow)
+        for visit in visits:
+            if not visit.ended and visit.state is not VisitState.SCHEDULED:
+                log.warning(
+                    "fieldwork.resolved_remotely_while_under_way",
+                    order_id=order_id,
+                    visit_id=visit.visit_id,
+                    state=visit.state.value,
+                )
+        return
+    if isinstance(data, OrderReopened):
+        context.resolved_remotely = False
+        await uow.orders.save(context)
         return
     if isinstance(data, OrderAssigned | AppointmentConfirmed | RevisitBooked):
         found = await uow.visits.get(data.visit_id, for_update=True)
@@ -762,6 +794,16 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
             if isinstance(data, RevisitBooked):
                 await _network_of_revisit(visit, data, uow=uow)
                 visit.unit_return = data.reason is RevisitReason.UNIT_RETURN
+                # Scheduling books a visit for an order closed by phone only once it is open
+                # again (reopened, or a dissatisfied call-back), whichever topic is read first.
+                if context.resolved_remotely:
+                    context.resolved_remotely = False
+                    await uow.orders.save(context)
+            # Events of different services are not ordered between them: an assignment made
+            # before scheduling heard of the cancellation (or of the phone resolution) may come
+            # after it. The visit is kept, called off, so no technician goes (SCH-12, INT-4).
+            if context.cancelled or context.resolved_remotely:
+                visit.cancel(at=at)
         else:
             visit = found
             if data.technician_id and visit.state is VisitState.SCHEDULED:
@@ -774,6 +816,11 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
             visit.window = window
         await uow.visits.save(visit, now=at)
         return
+    if isinstance(data, AppointmentRescheduled):
+        moved = await uow.visits.get(data.visit_id, for_update=True)
+        if moved is not None and moved.order_id == order_id and moved.reschedule(data.new_window):
+            await uow.visits.save(moved, now=at)
+        return
     if isinstance(data, OrderReassigned):
         held = await uow.visits.get(data.visit_id, for_update=True)
         # A network placing the order with its own technician keeps the network; a move to an
@@ -782,14 +829,12 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
             await uow.visits.save(held, now=at)
         return
     if isinstance(data, OrderReturnedToCentre):
-        # A network handing an order back no longer holds its visits not yet started.
+        # The holder handing the order back (a network, an in-house technician, a dispatcher
+        # cancelling the assignment, an emergency placed again) no longer holds its visits not
+        # yet started, so the former technician cannot go on them (SCH-8, SCH-12). A visit under
+        # way stays with its technician, who ends it.
         for visit in await uow.visits.for_order(order_id, for_update=True):
-            if (
-                data.network_id is not None
-                and visit.network_id == data.network_id
-                and data.visit_id in (None, visit.visit_id)
-                and visit.reassign(None, network_id=None)
-            ):
+            if _returned(visit, data) and visit.reassign(None, network_id=None):
                 await uow.visits.save(visit, now=at)
         return
     if isinstance(data, QuoteIssued):
@@ -809,6 +854,34 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
         for visit in await uow.visits.for_order(order_id, for_update=True):
             if visit.charge_waived(quote_id=data.quote_id, new_total=data.new_total):
                 await uow.visits.save(visit, now=at)
+
+
+async def _call_off(visits: list[Visit], *, at: datetime, uow: FieldworkUnitOfWork) -> None:
+    """Cancel the visits not over (SCH-12, INT-4): one on site ends aborted and publishes
+    VisitClosed with the order's service time (FLD-11); a loaner boarded goes back to stock."""
+    on_site = {v.visit_id: v.on_site_seconds for v in visits}
+    for visit in visits:
+        serial = visit.loaner_serial
+        visit.earlier_visits_seconds = sum(
+            seconds for visit_id, seconds in on_site.items() if visit_id != visit.visit_id
+        )
+        if not visit.cancel(at=at):
+            continue
+        uow.track(visit)
+        await uow.visits.save(visit, now=at)
+        loaner = await uow.loaners.get(serial) if serial else None
+        if loaner is not None and loaner.state is LoanerState.ON_BOARD:
+            loaner.reclaim(at=at)
+            await uow.loaners.save(loaner)
+
+
+def _returned(visit: Visit, data: OrderReturnedToCentre) -> bool:
+    """Whether the return concerns the visit: the one it names, else the returning holder's."""
+    if data.visit_id is not None:
+        return visit.visit_id == data.visit_id
+    if data.network_id is not None:
+        return visit.network_id == data.network_id
+    return visit.network_id is None and data.technician_id in (None, visit.technician_id)
 
 
 async def _network_of_revisit(

@@ -1,0 +1,498 @@
+"""The order changing under its visits, through the events of the other services: a cancellation
+or a phone resolution that reaches fieldwork before or after the assignment (events of different
+services are not ordered between them), an order handed back to the centre, a rescheduled
+appointment (SCH-3, SCH-6, SCH-8, SCH-12, INT-4, INT-7, FLD-11)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from contracts.common import AssigneeKind, Channel, Customer, Fault, Product, TimeWindow
+from contracts.envelope import EventEnvelope
+from contracts.identity import Role
+from contracts.intake import (
+    OrderCancelled,
+    OrderCreated,
+    OrderReopened,
+    OrderResolvedRemotely,
+    RemoteResolutionCause,
+)
+from contracts.scheduling import (
+    AppointmentConfirmed,
+    AppointmentRescheduled,
+    OrderAssigned,
+    OrderReturnedToCentre,
+    RescheduleInitiator,
+    ReturnReason,
+    RevisitBooked,
+    RevisitReason,
+)
+from fieldwork.domain.policy import DEFAULT_KIT
+from fieldwork.domain.visit import Visit, VisitState
+from servicekit.auth import generate_key, issued_event
+from servicekit.runtime import ServiceRuntime
+
+from ..conftest import T0, Clock, act, ok, on_site, order, outbox, published
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+async def deliver(runtime: ServiceRuntime, payload: Any, at: datetime = T0) -> None:
+    await runtime.handle_event(EventEnvelope.wrap(payload, time=at))
+
+
+def _client(runtime: ServiceRuntime, key: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=runtime.app),
+        base_url="http://fieldwork",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+
+async def technician(runtime: ServiceRuntime, technician_id: str) -> httpx.AsyncClient:
+    """A client with a fresh key of the technician."""
+    raw = generate_key()
+    role: Role = "technician"
+    await deliver(
+        runtime,
+        issued_event(
+            key_id=str(uuid.uuid4()),
+            raw_key=raw,
+            role=role,
+            name=f"师傅 {technician_id}",
+            network_id=None,
+            technician_id=technician_id,
+            expires_at=None,
+        ),
+    )
+    return _client(runtime, raw)
+
+
+def created(order_id: str = "o-1") -> OrderCreated:
+    return OrderCreated(
+        order_id=order_id,
+        customer=Customer.model_validate(
+            {"name": "王芳", "phones": ["+8613800138000"], "address": {"detail": "西四路100号"}}
+        ),
+        product=Product.model_validate({"line": "water_heater", "model": "JSQ24"}),
+        fault=Fault(description="热水器打不着火"),
+        channel=Channel.HOTLINE,
+    )
+
+
+def assigned(
+    visit_id: str = "v-1", technician_id: str = "tech-7", window: TimeWindow | None = None
+) -> OrderAssigned:
+    return OrderAssigned(
+        order_id="o-1",
+        visit_id=visit_id,
+        assignee_kind=AssigneeKind.TECHNICIAN,
+        technician_id=technician_id,
+        appointment=window,
+        assigned_by="dispatcher-1",
+    )
+
+
+CANCELLED = OrderCancelled(order_id="o-1", reason="客户打错电话", cancelled_by="agent-1")
+RESOLVED = OrderResolvedRemotely(
+    order_id="o-1", cause=RemoteResolutionCause.MISUSE, guidance="燃气阀未完全打开"
+)
+
+
+def depart(clock: Clock) -> dict[str, Any]:
+    return {
+        "type": "depart",
+        "eta": (clock.now + timedelta(minutes=30)).isoformat(),
+        "kit_checked": list(DEFAULT_KIT),
+    }
+
+
+def window(hours: float) -> TimeWindow:
+    return TimeWindow(start=T0 + timedelta(hours=hours), end=T0 + timedelta(hours=hours + 2))
+
+
+async def stored_visit(runtime: ServiceRuntime, visit_id: str) -> Visit:
+    async with runtime.app.state.uow_factory() as uow:
+        visit = await uow.visits.get(visit_id)
+    assert visit is not None
+    return visit
+
+
+async def listed(client: httpx.AsyncClient) -> list[str]:
+    """The visit ids on the technician's list (visits not over)."""
+    response = await client.get("/v1/visits")
+    assert response.status_code == 200, response.text
+    return [v["visit_id"] for v in response.json()]
+
+
+def refused_as_problem(response: httpx.Response, status: int = 409) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+# --- (a) a cancellation that reaches fieldwork before the assignment (SCH-12) ---------------------
+
+
+async def test_sch_12_an_assignment_heard_after_the_cancellation_makes_no_live_visit(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await deliver(runtime, created(), T0 - timedelta(hours=2))
+    await deliver(runtime, CANCELLED, T0 - timedelta(hours=1))
+    await deliver(runtime, assigned(), T0 - timedelta(minutes=59))
+
+    assert (await stored_visit(runtime, "v-1")).state is VisitState.CANCELLED
+    async with await technician(runtime, "tech-7") as tech7:
+        assert await listed(tech7) == []
+        refused = refused_as_problem(await act(tech7, "v-1", **depart(clock)))
+    assert refused["state"] == "cancelled" and refused["allowed"] == []
+    assert "TechnicianDeparted" not in await published(runtime)
+
+
+async def test_sch_12_a_revisit_or_confirmation_heard_after_the_cancellation_stays_called_off(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient
+) -> None:
+    await deliver(runtime, created(), T0 - timedelta(hours=2))
+    await deliver(runtime, CANCELLED, T0 - timedelta(hours=1))
+    await deliver(
+        runtime,
+        RevisitBooked(
+            order_id="o-1", visit_id="v-2", reason=RevisitReason.OTHER, technician_id="tech-7"
+        ),
+    )
+    await deliver(
+        runtime,
+        AppointmentConfirmed(
+            order_id="o-1", visit_id="v-3", window=window(1), technician_id="tech-7"
+        ),
+    )
+
+    states = [v["state"] for v in (await admin.get("/v1/orders/o-1/visits")).json()["visits"]]
+    assert states == ["cancelled", "cancelled"]
+
+
+async def test_sch_12_a_visit_left_live_on_a_cancelled_order_refuses_every_technician_action(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    # A visit made live before fieldwork called off late assignments: the order's cancellation
+    # is on file but the visit is still scheduled.
+    await order(runtime, "o-1")
+    async with runtime.app.state.uow_factory() as uow:
+        await uow.orders.lock("o-1")
+        context = await uow.orders.get("o-1")
+        assert context is not None
+        context.cancelled = True
+        await uow.orders.save(context)
+        await uow.commit()
+
+    async with await technician(runtime, "tech-7") as tech7:
+        refused = refused_as_problem(await act(tech7, "v-1", **depart(clock)))
+        batch = await tech7.post(
+            "/v1/offline/batches",
+            json={
+                "actions": [
+                    {
+                        "client_id": "c-1",
+                        "visit_id": "v-1",
+                        "occurred_at": clock.now.isoformat(),
+                        "action": depart(clock),
+                    }
+                ]
+            },
+        )
+
+    assert refused["rule"] == "SCH-12"
+    result = batch.json()["results"][0]
+    assert result["status"] == "refused" and result["problem"]["rule"] == "SCH-12"
+    assert (await stored_visit(runtime, "v-1")).state is VisitState.SCHEDULED
+
+
+# --- (b) resolved by phone after the assignment (INT-4) -------------------------------------------
+
+
+async def test_int_4_an_order_resolved_by_phone_calls_off_the_visit_not_yet_started(
+    runtime: ServiceRuntime, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await deliver(runtime, RESOLVED)
+
+    assert (await stored_visit(runtime, "v-1")).state is VisitState.CANCELLED
+    async with await technician(runtime, "tech-7") as tech7:
+        assert await listed(tech7) == []
+        refused_as_problem(await act(tech7, "v-1", **depart(clock)))
+
+
+async def test_int_4_a_visit_under_way_is_left_to_its_technician_when_resolved_by_phone(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await ok(admin, "v-1", **depart(clock))
+
+    await deliver(runtime, RESOLVED)
+
+    assert (await stored_visit(runtime, "v-1")).state is VisitState.DEPARTED
+    clock.advance(minutes=30)
+    assert (await ok(admin, "v-1", type="arrive"))["state"] == "arrived"
+
+
+async def test_int_4_an_assignment_heard_after_the_phone_resolution_is_called_off(
+    runtime: ServiceRuntime,
+) -> None:
+    await deliver(runtime, created(), T0 - timedelta(hours=2))
+    await deliver(runtime, RESOLVED, T0 - timedelta(hours=1))
+    await deliver(runtime, assigned(), T0 - timedelta(minutes=59))
+
+    assert (await stored_visit(runtime, "v-1")).state is VisitState.CANCELLED
+
+
+async def test_int_4_a_reopened_order_gets_its_new_visit_whichever_topic_is_read_first(
+    runtime: ServiceRuntime,
+) -> None:
+    await order(runtime, "o-1")
+    await deliver(runtime, RESOLVED)
+    # Scheduling's revisit may be read before intake's reopening...
+    await deliver(
+        runtime,
+        RevisitBooked(
+            order_id="o-1",
+            visit_id="v-2",
+            previous_visit_id="v-1",
+            reason=RevisitReason.OTHER,
+            technician_id="tech-7",
+        ),
+    )
+    assert (await stored_visit(runtime, "v-2")).state is VisitState.SCHEDULED
+    await deliver(runtime, OrderReopened(order_id="o-1", reason="按指导操作后仍无法点火"))
+    assert (await stored_visit(runtime, "v-1")).state is VisitState.CANCELLED
+    # ... or after it: resolved by phone again, then reopened again.
+    await deliver(runtime, RESOLVED.model_copy(), T0 + timedelta(hours=1))
+    assert (await stored_visit(runtime, "v-2")).state is VisitState.CANCELLED
+    await deliver(
+        runtime, OrderReopened(order_id="o-1", reason="还是不行"), T0 + timedelta(hours=2)
+    )
+    await deliver(runtime, assigned("v-3"), T0 + timedelta(hours=3))
+    assert (await stored_visit(runtime, "v-3")).state is VisitState.SCHEDULED
+
+
+# --- (c) handed back to the centre (SCH-8, SCH-12, INT-7) -----------------------------------------
+
+
+def returned(
+    visit_id: str | None = "v-1", technician_id: str | None = "tech-7", detail: str | None = None
+) -> OrderReturnedToCentre:
+    return OrderReturnedToCentre(
+        order_id="o-1",
+        visit_id=visit_id,
+        reason=ReturnReason.OTHER,
+        detail=detail,
+        returned_by="dispatcher-1",
+        technician_id=technician_id,
+    )
+
+
+async def test_sch_12_a_cancelled_assignment_takes_the_visit_from_the_in_house_technician(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+
+    await deliver(runtime, returned(detail="assignment cancelled by the dispatcher: 师傅请假"))
+
+    assert (await stored_visit(runtime, "v-1")).technician_id is None
+    async with await technician(runtime, "tech-7") as tech7:
+        assert await listed(tech7) == []
+        refused_as_problem(await act(tech7, "v-1", **depart(clock)), status=404)
+    # Nobody holds it, so nobody departs on it (not even with an admin key) ...
+    assert refused_as_problem(await act(admin, "v-1", **depart(clock)))["rule"] == "SCH-12"
+    # ... until the centre places it again.
+    await deliver(runtime, assigned(technician_id="tech-8"))
+    async with await technician(runtime, "tech-8") as tech8:
+        assert await listed(tech8) == ["v-1"]
+        assert (await ok(tech8, "v-1", **depart(clock)))["state"] == "departed"
+
+
+async def test_int_7_an_emergency_placed_again_leaves_the_former_technician_nothing_to_go_on(
+    runtime: ServiceRuntime, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await deliver(
+        runtime,
+        AppointmentConfirmed(
+            order_id="o-1", visit_id="v-1", window=window(26), technician_id="tech-7"
+        ),
+    )
+
+    await deliver(
+        runtime, returned(detail="emergency reported: placed again to be on site within 15 min")
+    )
+    await deliver(runtime, assigned(technician_id="tech-8", window=window(0)))
+
+    async with await technician(runtime, "tech-7") as tech7:
+        assert await listed(tech7) == []
+        refused_as_problem(await act(tech7, "v-1", **depart(clock)), status=404)
+    visit = await stored_visit(runtime, "v-1")
+    assert visit.technician_id == "tech-8" and visit.window == window(0)
+
+
+async def test_sch_12_a_return_naming_no_visit_takes_the_technicians_visits_not_yet_started(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await deliver(runtime, assigned("v-2", technician_id="tech-8"))
+
+    await deliver(runtime, returned(visit_id=None, technician_id="tech-7"))
+
+    assert (await stored_visit(runtime, "v-1")).technician_id is None
+    assert (await stored_visit(runtime, "v-2")).technician_id == "tech-8"
+
+
+async def test_sch_12_a_return_while_the_technician_is_on_site_leaves_them_the_visit(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+
+    await deliver(runtime, returned(), clock.now)
+
+    visit = await stored_visit(runtime, "v-1")
+    assert visit.technician_id == "tech-7" and visit.state is VisitState.DIAGNOSING
+
+
+# --- (d) cancelled while the technician is on site (SCH-12, FLD-11, FBK-3) ------------------------
+
+
+async def test_fld_11_a_cancellation_on_site_closes_the_visit_with_its_on_site_time(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    registered = await admin.post("/v1/loaners", json={"serial": "L-1", "product_line": "x"})
+    assert registered.status_code == 201
+    await on_site(admin, clock, "v-1", loaner_serial="L-1")
+    await ok(admin, "v-1", type="diagnose", cause="电机轴承损坏")
+    arrived_at = clock.now
+    clock.advance(minutes=25)
+
+    await deliver(runtime, CANCELLED, clock.now)
+
+    visit = await stored_visit(runtime, "v-1")
+    assert visit.state is VisitState.ABORTED and visit.ended_at == clock.now
+    closed = [e for e in await outbox(runtime) if e.event_name == "VisitClosed"]
+    assert len(closed) == 1
+    assert closed[0].data["outcome"] == "aborted"
+    assert closed[0].data["technician_id"] == "tech-7"
+    assert closed[0].data["on_site_seconds"] == (clock.now - arrived_at).total_seconds()
+    assert closed[0].data["service_seconds_total"] == closed[0].data["on_site_seconds"]
+    loaners = (await admin.get("/v1/loaners")).json()
+    assert [(x["serial"], x["state"]) for x in loaners] == [("L-1", "available")]
+    refused = refused_as_problem(await act(admin, "v-1", type="start_repair"))
+    assert refused["state"] == "aborted" and refused["allowed"] == ["report_damage"]
+
+
+async def test_fld_13_damage_done_before_the_cancellation_is_still_reported(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+    await deliver(runtime, CANCELLED, clock.now)
+
+    await ok(admin, "v-1", type="report_damage", description="地板划伤")
+
+    assert "DamageReported" in await published(runtime)
+
+
+async def test_fld_12_a_visit_over_before_the_cancellation_was_heard_keeps_its_sign_off(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+    await ok(admin, "v-1", type="diagnose", cause="点火针老化")
+    await ok(admin, "v-1", type="start_repair")
+    await ok(admin, "v-1", type="complete_repair", tested=False, sure_fixed=True)
+    await deliver(runtime, CANCELLED, clock.now)
+
+    signed = await ok(admin, "v-1", type="sign_off", signed=False, comments="客户拒签")
+
+    assert signed["state"] == "completed"
+    assert (await published(runtime)).count("VisitClosed") == 1
+
+
+async def test_sch_12_a_cancellation_en_route_calls_the_trip_off_without_closing_a_visit(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await ok(admin, "v-1", **depart(clock))
+    clock.advance(minutes=10)
+
+    await deliver(runtime, CANCELLED, clock.now)
+
+    assert (await stored_visit(runtime, "v-1")).state is VisitState.CANCELLED
+    assert "VisitClosed" not in await published(runtime)
+    refused_as_problem(await act(admin, "v-1", type="arrive"))
+
+
+async def test_sch_12_a_cancellation_heard_twice_closes_the_visit_once(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+    envelope = EventEnvelope.wrap(CANCELLED, time=clock.now)
+
+    await runtime.handle_event(envelope)
+    await runtime.handle_event(envelope)
+    await deliver(runtime, CANCELLED.model_copy(), clock.now + timedelta(minutes=1))
+
+    assert (await published(runtime)).count("VisitClosed") == 1
+
+
+# --- (e) a rescheduled appointment (SCH-3, SCH-6) -------------------------------------------------
+
+
+def rescheduled(visit_id: str, new: TimeWindow, old: TimeWindow | None = None) -> Any:
+    return AppointmentRescheduled(
+        order_id="o-1",
+        visit_id=visit_id,
+        old_window=old,
+        new_window=new,
+        reason="客户改约明天",
+        requested_by=RescheduleInitiator.CUSTOMER,
+        customer_consent=True,
+    )
+
+
+async def test_sch_3_a_rescheduled_appointment_moves_the_window_the_technician_sees(
+    runtime: ServiceRuntime,
+) -> None:
+    await order(runtime, "o-1")
+    await deliver(
+        runtime,
+        AppointmentConfirmed(
+            order_id="o-1", visit_id="v-1", window=window(1), technician_id="tech-7"
+        ),
+    )
+
+    await deliver(runtime, rescheduled("v-1", window(25), window(1)))
+
+    async with await technician(runtime, "tech-7") as tech7:
+        seen = (await tech7.get("/v1/visits/v-1")).json()
+    assert TimeWindow.model_validate(seen["window"]) == window(25)
+
+
+async def test_sch_6_a_new_time_agreed_on_the_way_moves_the_window_but_not_after_arrival(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await deliver(runtime, assigned("v-2", window=window(30)))
+    await ok(admin, "v-1", **depart(clock))
+
+    await deliver(runtime, rescheduled("v-1", window(2)))
+    assert (await stored_visit(runtime, "v-1")).window == window(2)
+    assert (await stored_visit(runtime, "v-2")).window == window(30)
+
+    clock.advance(minutes=30)
+    await ok(admin, "v-1", type="arrive")
+    await deliver(runtime, rescheduled("v-1", window(3)))
+    assert (await stored_visit(runtime, "v-1")).window == window(2)
