@@ -25,7 +25,7 @@ from contracts.scheduling import (
     RevisitReason,
 )
 from scheduling.domain.dispatching import HeldJob, choose_technician, fits, nearest_now
-from scheduling.domain.exceptions import IllegalTransition, SlotUnavailable
+from scheduling.domain.exceptions import IllegalTransition, SlotUnavailable, VisitUnderWay
 from scheduling.domain.model import (
     ContactOutcome,
     DispatchOrder,
@@ -708,3 +708,208 @@ def test_int_7_a_visit_due_within_the_emergency_time_or_already_escalated_is_kep
     assert o.emergency and o.status is DispatchStatus.ASSIGNED and o.technician_id == "t1"
     assert not o.escalate_to_emergency(by="agent-2", now=soon, emergency_minutes=15)
     assert [a.action for a in o.audit].count("escalate") == 1
+
+
+# -- a visit under way is fieldwork's (SCH-8, SCH-10, SCH-12) -----------------------------------
+
+
+def _under_way(status: DispatchStatus) -> DispatchOrder:
+    o, _ = assigned()
+    o.departed(now=local(9, 40), technician_id="t1")
+    if status is DispatchStatus.ON_SITE:
+        o.arrived(at=local(9, 55), policy=POLICY, technician_id="t1")
+    assert o.status is status
+    o.events.clear()
+    return o
+
+
+UNDER_WAY_STATUSES = [DispatchStatus.EN_ROUTE, DispatchStatus.ON_SITE]
+
+
+@pytest.mark.parametrize("status", UNDER_WAY_STATUSES, ids=lambda s: s.value)
+def test_sch_8_a_visit_is_not_reassigned_once_the_technician_has_departed(
+    status: DispatchStatus,
+) -> None:
+    o = _under_way(status)
+
+    with pytest.raises(VisitUnderWay) as refused:
+        o.assign(technician=tech("t2"), by="dispatcher:d", reason="t1 in traffic", now=local(10))
+
+    assert "technician t1" in str(refused.value) and "fieldwork" in str(refused.value)
+    assert refused.value.extensions["current_status"] == status.value
+    assert o.status is status and o.technician_id == "t1"
+    assert o.events == [] and [a.action for a in o.audit] == ["assign"]
+
+
+def test_sch_8_a_visit_not_yet_departed_is_still_reassigned() -> None:
+    o, _ = assigned()
+    o.assign(technician=tech("t2"), by="dispatcher:d", reason="t1 ill", now=local(9))
+    assert isinstance(o.events[-1], OrderReassigned) and o.technician_id == "t2"
+
+
+@pytest.mark.parametrize("status", UNDER_WAY_STATUSES, ids=lambda s: s.value)
+def test_sch_12_an_assignment_under_way_is_neither_cancelled_nor_handed_back(
+    status: DispatchStatus,
+) -> None:
+    o = _under_way(status)
+
+    for reason in (ReturnReason.OTHER, ReturnReason.CANNOT_STAFF):
+        with pytest.raises(VisitUnderWay):
+            o.return_to_centre(reason=reason, by="dispatcher:d", now=local(10))
+
+    assert o.status is status and o.technician_id == "t1" and o.events == []
+
+
+def test_sch_12_a_visit_fieldwork_reports_over_goes_back_to_the_centre_even_from_site() -> None:
+    o = _under_way(DispatchStatus.ON_SITE)
+    o.return_to_centre(
+        reason=ReturnReason.CUSTOMER_NOT_HOME, by="t1", now=local(10, 5), visit_over=True
+    )
+    assert o.status is DispatchStatus.AWAITING_ASSIGNMENT
+    assert isinstance(o.events[-1], OrderReturnedToCentre)
+
+
+@pytest.mark.parametrize("status", UNDER_WAY_STATUSES, ids=lambda s: s.value)
+def test_sch_10_a_postponement_once_departed_goes_through_fieldwork(
+    status: DispatchStatus,
+) -> None:
+    o = _under_way(status)
+    first = o.visit_id
+
+    with pytest.raises(VisitUnderWay) as refused:
+        o.postpone(by="t1", now=local(10), reason="customer has to leave")
+
+    assert "fieldwork" in str(refused.value) and "SCH-10" in str(refused.value)
+    assert o.status is status and o.visit_id == first and len(o.visits) == 1
+    assert o.events == []
+
+
+def test_sch_12_the_end_of_a_visit_handed_back_meanwhile_ends_the_order() -> None:
+    o, _ = assigned()
+    o.return_to_centre(reason=ReturnReason.OTHER, by="dispatcher:d", now=local(9))
+    o.events.clear()
+
+    o.visit_ended()  # fieldwork: the technician completed the visit anyway
+
+    assert o.status is DispatchStatus.VISIT_DONE
+    with pytest.raises(IllegalTransition):  # nothing to assign: the visit is over
+        o.assign(technician=tech("t1"), by="dispatcher:d", reason="again", now=local(11))
+    assert o.events == []
+
+
+def test_sch_12_a_departure_crossing_a_cancellation_keeps_the_visit_with_the_technician() -> None:
+    o, _ = assigned()
+    o.return_to_centre(reason=ReturnReason.OTHER, by="dispatcher:d", now=local(9, 39))
+    o.events.clear()
+
+    o.departed(now=local(9, 40), technician_id="t1")
+
+    assert o.status is DispatchStatus.EN_ROUTE and o.technician_id == "t1"
+    assert o.audit[-1].action == "kept_by_departed_technician"
+    assert o.events == []  # no new assignment was made: nothing to publish
+    with pytest.raises(VisitUnderWay):
+        o.assign(technician=tech("t2"), by="dispatcher:d", reason="placed", now=local(9, 41))
+
+
+def test_sch_8_a_departure_crossing_a_reassignment_keeps_the_visit_with_who_departed() -> None:
+    o, _ = assigned()
+    o.assign(technician=tech("t2"), by="dispatcher:d", reason="t1 late", now=local(9, 39))
+    o.events.clear()
+
+    o.arrived(at=local(9, 55), policy=POLICY, technician_id="t1")
+
+    assert o.status is DispatchStatus.ON_SITE and o.technician_id == "t1"
+    assert o.audit[-1].detail["previous_technician_id"] == "t2"
+
+
+# -- INT-7 / INT-8: an emergency after a visit that ended ---------------------------------------
+
+
+def test_int_7_an_emergency_reported_after_a_visit_ended_books_an_emergency_revisit() -> None:
+    o, _ = assigned()
+    declined = o.visit_id
+    o.departed(now=local(9, 40), technician_id="t1")
+    o.arrived(at=local(9, 55), policy=POLICY, technician_id="t1")
+    o.visit_ended()  # quote declined (FLD-4)
+    o.events.clear()
+
+    assert o.escalate_to_emergency(by="agent-1", now=local(11), emergency_minutes=15)
+
+    assert o.emergency and o.status is DispatchStatus.AWAITING_ASSIGNMENT
+    [booked] = [e for e in o.events if isinstance(e, RevisitBooked)]
+    assert booked.previous_visit_id == declined and booked.visit_id == o.visit_id
+    assert booked.technician_id is None and booked.window is None  # placed as an emergency
+    assert "INT-7" in (o.visit.reason or "")
+    assert o.arrived_at is None and o.appointment is None
+
+
+@pytest.mark.parametrize("status", UNDER_WAY_STATUSES, ids=lambda s: s.value)
+def test_int_7_an_emergency_while_the_technician_is_on_the_way_or_there_keeps_the_visit(
+    status: DispatchStatus,
+) -> None:
+    o = _under_way(status)
+    assert not o.escalate_to_emergency(by="agent-1", now=local(10), emergency_minutes=15)
+    assert o.emergency and o.status is status and o.technician_id == "t1" and o.events == []
+
+
+# -- FBK-7: a call-back about an earlier visit while the next one is booked ---------------------
+
+
+def _second_visit_booked() -> tuple[DispatchOrder, str]:
+    o, _ = assigned()
+    first = o.visit_id
+    o.visit_ended()  # missing part (FLD-5)
+    o.book_revisit(
+        reason=RevisitReason.MISSING_PART, by="t1", now=local(11), window=window(10, day=1)
+    )
+    o.events.clear()
+    return o, first
+
+
+@pytest.mark.parametrize("departed", [False, True], ids=["booked", "en-route"])
+def test_fbk_7_a_call_back_about_an_earlier_visit_is_answered_by_the_visit_already_booked(
+    departed: bool,
+) -> None:
+    o, first = _second_visit_booked()
+    second = o.visit_id
+    if departed:
+        o.departed(now=local(9, 30, day=1), technician_id="t1")
+    status = o.status
+
+    booked = o.revisit_requested(
+        about_visit_id=first, by="feedback", now=local(9, 35, day=1), reason="not solved"
+    )
+
+    assert not booked
+    assert o.visit_id == second and len(o.visits) == 2 and o.status is status
+    assert o.technician_id == "t1" and o.events == []
+    attached = o.audit[-1]
+    assert attached.action == "revisit_request_attached"
+    assert attached.detail == {"about_visit_id": first, "visit_id": second}
+
+
+def test_fbk_7_a_call_back_about_the_latest_visit_that_ended_books_a_revisit() -> None:
+    o, _first = _second_visit_booked()
+    second = o.visit_id
+    o.visit_ended()
+
+    assert o.revisit_requested(
+        about_visit_id=second, by="feedback", now=local(15, day=1), reason="still leaking"
+    )
+
+    [booked] = [e for e in o.events if isinstance(e, RevisitBooked)]
+    assert (
+        booked.previous_visit_id == second and booked.reason is RevisitReason.CUSTOMER_DISSATISFIED
+    )
+    assert o.status is DispatchStatus.AWAITING_ASSIGNMENT and len(o.visits) == 3
+
+
+def test_fbk_7_a_call_back_about_an_earlier_visit_after_the_later_one_ended_books_a_revisit() -> (
+    None
+):
+    o, first = _second_visit_booked()
+    o.visit_ended()
+    assert o.revisit_requested(
+        about_visit_id=first, by="feedback", now=local(15, day=1), reason="not solved"
+    )
+    assert len(o.visits) == 3

@@ -47,6 +47,30 @@ class IllegalTransition(SchedulingError):
         self.extensions = {"current_status": status, "allowed": allowed}
 
 
+class VisitUnderWay(IllegalTransition):
+    """The technician has left for the customer or is there: the visit is fieldwork's until it
+    ends there, so dispatch may not move, cancel or postpone it meanwhile (SCH-8, SCH-10,
+    SCH-12). `remedy` says how the visit ends instead."""
+
+    def __init__(
+        self,
+        action: str,
+        status: str,
+        *,
+        technician_id: str | None,
+        allowed: list[str],
+        remedy: str,
+    ) -> None:
+        where = "on site" if status == "on_site" else "already on the way to the customer"
+        who = f"technician {technician_id}" if technician_id else "the technician"
+        SchedulingError.__init__(self, f"Cannot {action}: {who} is {where} ({status}). {remedy}")
+        self.extensions = {
+            "current_status": status,
+            "allowed": allowed,
+            "technician_id": technician_id,
+        }
+
+
 class NotYourOrder(SchedulingError):
     """A technician or network acted on an order that is not theirs (SCH-8, SCH-12)."""
 

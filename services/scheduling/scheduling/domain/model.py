@@ -27,7 +27,7 @@ from contracts.scheduling import (
     RevisitBooked,
     RevisitReason,
 )
-from scheduling.domain.exceptions import IllegalTransition, SlotUnavailable
+from scheduling.domain.exceptions import IllegalTransition, SlotUnavailable, VisitUnderWay
 from scheduling.domain.policy import SchedulingPolicy
 
 AUTO = "scheduling:auto"
@@ -169,6 +169,10 @@ HELD = {
     DispatchStatus.ON_SITE,
 }
 """Statuses in which an assignee holds the visit."""
+
+UNDER_WAY = {DispatchStatus.EN_ROUTE, DispatchStatus.ON_SITE}
+"""Statuses in which the technician has left for the customer or is there: the visit is
+fieldwork's until it ends there (SCH-8, SCH-10, SCH-12)."""
 
 CLOSED = {DispatchStatus.CANCELLED, DispatchStatus.CLOSED_REMOTELY}
 
@@ -334,6 +338,30 @@ class DispatchOrder:
         return self.status in HELD
 
     @property
+    def under_way(self) -> bool:
+        """Whether the technician has left for the customer or is there."""
+        return self.status in UNDER_WAY
+
+    def refuse_if_under_way(self, action: str, *, remedy: str | None = None) -> None:
+        """SCH-8 / SCH-12: once the technician has departed, fieldwork holds the visit with them
+        and ignores a move; dispatch moving, cancelling or postponing it would leave the two
+        services disagreeing about who is where. The visit ends in fieldwork first."""
+        if not self.under_way:
+            return
+        raise VisitUnderWay(
+            action,
+            self.status.value,
+            technician_id=self.technician_id,
+            allowed=self._allowed_actions(),
+            remedy=remedy
+            or (
+                "The visit must end in fieldwork first: at the door the technician records the "
+                "outcome (customer not home, or rebook), on site fails or rebooks the visit "
+                "(SCH-10); the next visit is then placed as usual."
+            ),
+        )
+
+    @property
     def awaiting_network_acceptance(self) -> bool:
         """Whether a network was given the order and has not yet accepted it (SCH-1)."""
         return (
@@ -351,6 +379,10 @@ class DispatchOrder:
             return ["assign", "book_appointment"]
         if self.awaiting_network_acceptance:
             return ["accept", "reject", "reassign", "cancel_assignment", "return"]
+        if self.status is DispatchStatus.EN_ROUTE:
+            return ["reschedule", "record_contact"]
+        if self.status is DispatchStatus.ON_SITE:
+            return []
         if self.status in HELD:
             return ["reassign", "cancel_assignment", "reschedule", "record_contact", "return"]
         if self.status is DispatchStatus.VISIT_DONE:
@@ -368,8 +400,11 @@ class DispatchOrder:
 
     def escalate_to_emergency(self, *, by: str, now: datetime, emergency_minutes: int) -> bool:
         """A later report of this order is an emergency (INT-7, INT-8): the order jumps the queue
-        without waiting for verification, and a visit held for later than the emergency time
-        goes back to the centre. Returns whether the order is to be placed (again) now."""
+        without waiting for verification, a visit held for later than the emergency time goes
+        back to the centre, and after a visit that ended (quote declined, unit taken back, ...)
+        an emergency revisit is booked, since nobody is on the way. A technician already on the
+        way or on site keeps the visit. Returns whether the order is to be placed (again) now,
+        by the emergency path: the nearest technician, no appointment negotiated."""
         if self.emergency or self.status in CLOSED:
             return False
         self.emergency = True
@@ -378,6 +413,15 @@ class DispatchOrder:
         )
         if self.status is DispatchStatus.AWAITING_VERIFICATION:
             self.status = DispatchStatus.AWAITING_ASSIGNMENT
+        if self.status is DispatchStatus.VISIT_DONE:
+            self.book_revisit(
+                reason=RevisitReason.OTHER,
+                by=by,
+                now=now,
+                detail="emergency reported: someone on site within "
+                f"{emergency_minutes} minutes (INT-7)",
+                keep_technician=False,
+            )
         due = now + timedelta(minutes=emergency_minutes)
         if self.status in {DispatchStatus.ASSIGNED, DispatchStatus.CONFIRMED} and (
             self.appointment is None or self.appointment.start > due
@@ -422,8 +466,10 @@ class DispatchOrder:
         """Give the current visit to a technician or a network, or move it to another one.
 
         A first assignment publishes OrderAssigned, a change OrderReassigned (SCH-8: only with a
-        dispatcher's approval, which the caller has checked). Both are audited.
+        dispatcher's approval, which the caller has checked). Both are audited. Once the
+        technician has departed the visit is no longer moved: VisitUnderWay.
         """
+        self.refuse_if_under_way("reassign the visit")
         allowed = {DispatchStatus.AWAITING_ASSIGNMENT, *HELD}
         self._require("assign", allowed, self._allowed_actions())
         if (technician is None) == (network is None):
@@ -501,10 +547,16 @@ class DispatchOrder:
         by: str,
         now: datetime,
         detail: str | None = None,
+        visit_over: bool = False,
     ) -> None:
         """The assignee (or a dispatcher cancelling the assignment) hands the order back to the
-        centre's queue (SCH-1, SCH-3, SCH-10, SCH-12)."""
+        centre's queue (SCH-1, SCH-3, SCH-10, SCH-12).
+
+        Not once the technician has departed (VisitUnderWay), unless ``visit_over``: fieldwork
+        reported the visit ended (customer not home), so nobody is on the way any more."""
         self._require("return", set(HELD), self._allowed_actions())
+        if not visit_over:
+            self.refuse_if_under_way("return the order to the centre")
         self.events.append(
             OrderReturnedToCentre(
                 order_id=self.order_id,
@@ -801,14 +853,28 @@ class DispatchOrder:
         self.events.append(event)
         return event
 
-    def departed(self, *, now: datetime) -> None:
+    def departed(
+        self,
+        *,
+        now: datetime,
+        technician_id: str | None = None,
+        network_id: str | None = None,
+    ) -> None:
         """The technician left for the customer."""
+        self._kept_by(technician_id, network_id=network_id, now=now, report="departed")
         if self.status in {DispatchStatus.ASSIGNED, DispatchStatus.CONFIRMED}:
             self.status = DispatchStatus.EN_ROUTE
-        del now
 
-    def arrived(self, *, at: datetime, policy: SchedulingPolicy) -> ArrivalLate | None:
+    def arrived(
+        self,
+        *,
+        at: datetime,
+        policy: SchedulingPolicy,
+        technician_id: str | None = None,
+        network_id: str | None = None,
+    ) -> ArrivalLate | None:
         """Actual arrival; every late arrival is recorded with its minutes (SCH-7)."""
+        self._kept_by(technician_id, network_id=network_id, now=at, report="arrived")
         self.arrived_at = at
         if self.status in HELD:
             self.status = DispatchStatus.ON_SITE
@@ -830,6 +896,49 @@ class DispatchOrder:
         )
         self.events.append(event)
         return event
+
+    def _kept_by(
+        self, technician_id: str | None, *, network_id: str | None, now: datetime, report: str
+    ) -> None:
+        """Fieldwork reports a technician on the way to (or at) the current visit that dispatch
+        had meanwhile handed back to the centre or moved to someone else: the change crossed
+        the departure, and fieldwork keeps a departed visit with its technician. Dispatch
+        records the visit as theirs (audited, nothing published: no new assignment was made),
+        so it is not placed again while under way and its end closes it (SCH-8, SCH-12)."""
+        if technician_id is None or technician_id == self.technician_id:
+            return
+        unheld = self.status is DispatchStatus.AWAITING_ASSIGNMENT
+        moved = (
+            self.status in {DispatchStatus.ASSIGNED, DispatchStatus.CONFIRMED}
+            and self.assignee_kind is AssigneeKind.TECHNICIAN
+            and self.technician_id is not None
+        )
+        if not (unheld or moved):
+            return
+        self.audit.append(
+            AuditEntry(
+                at=now,
+                actor=technician_id,
+                action="kept_by_departed_technician",
+                reason=f"fieldwork reports technician {technician_id} {report} on this visit "
+                + (
+                    "after it was handed back to the centre"
+                    if unheld
+                    else f"after it was moved to technician {self.technician_id}"
+                )
+                + "; the visit stays with them until it ends in fieldwork",
+                detail={
+                    "technician_id": technician_id,
+                    "previous_technician_id": self.technician_id,
+                },
+            )
+        )
+        self.assignee_kind = AssigneeKind.TECHNICIAN
+        self.technician_id = technician_id
+        self.network_id = network_id
+        if unheld:
+            self.assigned_at = now
+            self.status = DispatchStatus.ASSIGNED
 
     def apology_refused(self, *, by: str, now: datetime) -> None:
         """The customer did not accept the apology for a lateness of this visit: the after-sales
@@ -869,8 +978,12 @@ class DispatchOrder:
     # -- visits (SCH-10, SCH-11) ---------------------------------------------------------------
 
     def visit_ended(self) -> None:
-        """The visit is over (repair completed or failed)."""
-        if self.status in HELD:
+        """The visit is over (repair completed or failed).
+
+        Also when the order is no longer held: an assignment cancelled (or the order handed
+        back) while fieldwork already had the technician on the way must not leave the order
+        waiting for an assignment of a visit that is over (SCH-12)."""
+        if self.status in HELD or self.status is DispatchStatus.AWAITING_ASSIGNMENT:
             self.status = DispatchStatus.VISIT_DONE
 
     def book_revisit(
@@ -927,9 +1040,61 @@ class DispatchOrder:
         )
         self.audit.append(AuditEntry(at=now, actor=by, action="revisit", reason=self.visit.reason))
 
+    def revisit_requested(
+        self, *, about_visit_id: str | None, by: str, now: datetime, reason: str
+    ) -> bool:
+        """A call-back found the problem not solved (FBK-7), or the phone guidance failed
+        (INT-4): a revisit is booked for the centre to place. Returns whether one was booked.
+
+        Not when a visit after the one the request is about is already booked and not over,
+        nor while a technician is on the way or on site: that visit answers the request, which
+        is attached to it (audited) instead of abandoning it for yet another trip. A cancelled
+        order gets nothing."""
+        if self.status is DispatchStatus.CANCELLED:
+            return False
+        self.guidance_failed()
+        numbers = {v.visit_id: v.number for v in self.visits}
+        about = numbers.get(about_visit_id) if about_visit_id is not None else None
+        later_visit_open = (
+            about is not None
+            and about < self.visit.number
+            and self.status is not DispatchStatus.VISIT_DONE
+        )
+        if later_visit_open or self.under_way:
+            self.audit.append(
+                AuditEntry(
+                    at=now,
+                    actor=by,
+                    action="revisit_request_attached",
+                    reason=f"{RevisitReason.CUSTOMER_DISSATISFIED.value}: {reason}",
+                    detail={"about_visit_id": about_visit_id, "visit_id": self.visit_id},
+                )
+            )
+            return False
+        if self.held:
+            self.visit_ended()
+        self.book_revisit(
+            reason=RevisitReason.CUSTOMER_DISSATISFIED,
+            by=by,
+            now=now,
+            detail=reason,
+            keep_technician=False,
+        )
+        return True
+
     def postpone(self, *, by: str, now: datetime, reason: str) -> None:
         """The customer postponed: a new visit is due and the order goes back to the centre's
-        dispatchers with the reason (SCH-10)."""
+        dispatchers with the reason (SCH-10).
+
+        Before the technician departs only: on the way or on site the visit ends in fieldwork
+        (VisitUnderWay), which books the next one."""
+        self.refuse_if_under_way(
+            "postpone the visit",
+            remedy="A postponement now goes through fieldwork: on site the technician fails the "
+            "visit as unfinished (rebook) with the next visit agreed or not (SCH-10); at the door "
+            "the outcome is recorded there (not home, or rebook). Scheduling then books the next "
+            "visit.",
+        )
         if self.held:
             self.return_to_centre(
                 reason=ReturnReason.CUSTOMER_POSTPONED, by=by, now=now, detail=reason

@@ -342,7 +342,8 @@ async def assign(
 ) -> Any:
     """Only a dispatcher (or a network's dispatcher for its own orders, to its own technicians)
     assigns or reassigns (SCH-8, SCH-12); OrderAssigned or OrderReassigned is published and the
-    change audited with who and why."""
+    change audited with who and why. Once the technician has departed the visit is not moved
+    (409): it ends in fieldwork first."""
 
     async def run() -> Any:
         order = await bus.handle(
@@ -371,7 +372,8 @@ async def cancel_assignment(
     order_id: str, body: ReasonIn, bus: BusDep, principal: DispatcherDep, request: Request
 ) -> Any:
     """A dispatcher takes the visit away from its assignee (SCH-12); the order returns to the
-    centre's queue (OrderReturnedToCentre)."""
+    centre's queue (OrderReturnedToCentre). Not once the technician has departed (409): the
+    visit ends in fieldwork first."""
 
     async def run() -> Any:
         order = await bus.handle(
@@ -393,7 +395,8 @@ async def return_order(
     order_id: str, body: ReturnIn, bus: BusDep, principal: HolderDep, request: Request
 ) -> Any:
     """The holder (technician or network) hands the order back — never to a colleague (SCH-8):
-    a network that cannot staff it (SCH-1), a technician who cannot arrive on time (SCH-3)."""
+    a network that cannot staff it (SCH-1), a technician who cannot arrive on time (SCH-3).
+    Not once the technician has departed (409): the visit ends in fieldwork first."""
 
     async def run() -> Any:
         order = await bus.handle(
@@ -596,7 +599,9 @@ async def refuse_apology(order_id: str, bus: BusDep, principal: HolderDep, reque
 async def postpone(
     order_id: str, body: ReasonIn, bus: BusDep, principal: HolderDep, request: Request
 ) -> Any:
-    """A new visit is booked with the reason and the order returns to the centre (SCH-10)."""
+    """A new visit is booked with the reason and the order returns to the centre (SCH-10).
+    Before the technician departs only (409 after): on the way or on site the visit ends in
+    fieldwork (rebook), which books the next one."""
 
     async def run() -> Any:
         order = await bus.handle(
@@ -618,7 +623,7 @@ async def relocate(
     order_id: str, body: RelocationIn, bus: BusDep, principal: HolderDep, request: Request
 ) -> Any:
     """With the customer's consent the technician goes there now; otherwise a new visit is
-    booked (SCH-11)."""
+    booked (SCH-11), before the technician departs only (409 after: rebook in fieldwork)."""
 
     async def run() -> Any:
         order = await bus.handle(

@@ -13,6 +13,7 @@ from scheduling.domain.exceptions import (
     PlanInfeasible,
     SlotUnavailable,
     TechnicianNotFound,
+    VisitUnderWay,
 )
 
 DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
@@ -21,6 +22,7 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     NetworkNotFound: (404, "Network not found"),
     AlreadyExists: (409, "Already exists"),
     IllegalTransition: (409, "Not allowed in this state"),
+    VisitUnderWay: (409, "Technician already on the way or on site"),
     NotYourOrder: (403, "Forbidden"),
     CannotTake: (409, "Cannot take this order"),
     SlotUnavailable: (409, "Window not available"),

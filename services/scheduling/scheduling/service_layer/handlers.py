@@ -148,6 +148,17 @@ def _held_jobs(orders: list[DispatchOrder], policy: SchedulingPolicy) -> dict[st
     return held
 
 
+async def _network_of(
+    uow: SchedulingUnitOfWork, order: DispatchOrder, technician_id: str
+) -> str | None:
+    """The network of a technician fieldwork reports on the order's visit (the order's own
+    when it is the holder)."""
+    if technician_id == order.technician_id:
+        return order.network_id
+    tech = await uow.technicians.get(technician_id)
+    return tech.network_id if tech is not None else None
+
+
 def _check_actor_owns(order: DispatchOrder, actor: commands.Actor) -> None:
     """Technicians act on their own visits only; networks on theirs (SCH-8, SCH-12)."""
     if actor.is_dispatcher:
@@ -509,10 +520,19 @@ async def handle_event(
                 )
                 await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
         elif isinstance(payload, TechnicianDeparted):
-            order.departed(now=now)
+            order.departed(
+                now=now,
+                technician_id=payload.technician_id,
+                network_id=await _network_of(uow, order, payload.technician_id),
+            )
             order.predict_arrival(arrival=payload.eta, now=now, policy=policy, cause="departed")
         elif isinstance(payload, TechnicianArrived):
-            order.arrived(at=payload.arrived_at, policy=policy)
+            order.arrived(
+                at=payload.arrived_at,
+                policy=policy,
+                technician_id=payload.technician_id,
+                network_id=await _network_of(uow, order, payload.technician_id),
+            )
         elif isinstance(payload, RepairCompleted | InstallationCompleted):
             order.visit_ended()
         elif isinstance(payload, VisitClosed):
@@ -534,7 +554,10 @@ async def handle_event(
         elif isinstance(payload, CustomerNotHome):
             if order.held:
                 order.return_to_centre(
-                    reason=ReturnReason.CUSTOMER_NOT_HOME, by=payload.technician_id, now=now
+                    reason=ReturnReason.CUSTOMER_NOT_HOME,
+                    by=payload.technician_id,
+                    now=now,
+                    visit_over=True,
                 )
             order.book_revisit(
                 reason=RevisitReason.CUSTOMER_NOT_HOME,
@@ -542,19 +565,17 @@ async def handle_event(
                 now=now,
                 keep_technician=False,
             )
-        elif isinstance(payload, RevisitRequested) and order.status is not DispatchStatus.CANCELLED:
-            # FBK-7, and INT-4 when the call-back after phone guidance finds it not solved
-            order.guidance_failed()
-            if order.held:
-                order.visit_ended()
-            order.book_revisit(
-                reason=RevisitReason.CUSTOMER_DISSATISFIED,
+        elif isinstance(payload, RevisitRequested):
+            # FBK-7, and INT-4 when the call-back after phone guidance finds it not solved; a
+            # later visit already booked answers a call-back about an earlier one
+            booked = order.revisit_requested(
+                about_visit_id=payload.previous_visit_id,
                 by=payload.requested_by or "feedback",
                 now=now,
-                detail=payload.reason,
-                keep_technician=False,
+                reason=payload.reason,
             )
-            await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
+            if booked:
+                await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
         # issue 5: the network serving the order (or the one that just lost it) hears of it
         await uow.notify_networks(envelope, holders=[order.network_id], former=[network_before])
         await uow.orders.save(order)
@@ -1104,8 +1125,16 @@ async def relocate(
         order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         _check_actor_owns(order, cmd.actor)
         now = clock()
+        rebook = not (cmd.go_now and cmd.customer_consent)
+        if rebook:
+            order.refuse_if_under_way(
+                "rebook the visit for another address",
+                remedy="The visit must end in fieldwork first: the technician records the "
+                "outcome at the door or on site (rebook, SCH-11), which books the next visit; "
+                "or goes there now with the customer's consent.",
+            )
         order.relocated(location=cmd.location, by=cmd.actor.name, now=now, note=cmd.note)
-        if not (cmd.go_now and cmd.customer_consent):
+        if rebook:
             if order.held:
                 order.visit_ended()
             order.book_revisit(
@@ -1255,14 +1284,16 @@ async def optimise_day(
         }
         visits = [v for v in day.to_visits(plan) if v.job_id not in changed]
         # SCH-1 / SCH-12: a move to a technician who may no longer receive the job (areas,
-        # network or skills edited since the solve) is not applied; like any day changed since,
-        # both technicians' days stand as they are, with everyone chained to them.
+        # network or skills edited since the solve), or of a job whose technician has already
+        # left for it (SCH-8), is not applied; like any day changed since, both technicians'
+        # days stand as they are, with everyone chained to them.
         barred = {
             v.job_id
             for v in visits
             if fresh[v.job_id].technician_id != v.technician_id
             and (
-                v.technician_id not in techs
+                fresh[v.job_id].under_way
+                or v.technician_id not in techs
                 or techs[v.technician_id].why_not_planned(
                     product_line=fresh[v.job_id].product_line,
                     area=fresh[v.job_id].area,

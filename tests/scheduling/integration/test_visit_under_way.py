@@ -1,0 +1,359 @@
+"""A visit the technician has left for is fieldwork's until it ends there: dispatch neither moves,
+cancels nor postpones it meanwhile, and its end closes the order whoever holds it (SCH-8,
+SCH-10, SCH-12); an emergency after a visit that ended is dispatched (INT-7, INT-8); a call-back
+about an earlier visit does not abandon the visit already booked after it (FBK-7)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from scheduling_support import DONGYING, Harness, created, local, near
+
+from contracts.common import Channel
+from contracts.feedback import RevisitRequested
+from contracts.fieldwork import (
+    RepairCompleted,
+    RepairFailed,
+    RepairFailureReason,
+    TechnicianArrived,
+    TechnicianDeparted,
+    VisitClosed,
+    VisitOutcome,
+)
+from contracts.intake import DuplicateLinked
+from contracts.scheduling import RevisitReason
+from scheduling.service_layer import handlers
+
+
+def _z(moment: Any) -> str:
+    return str(moment.isoformat()).replace("+00:00", "Z")
+
+
+async def _held(harness: Harness) -> tuple[str, str, str]:
+    """o1 placed with one of t1 / t2: (visit id, holder, the other technician)."""
+    await harness.add_technician("t1")
+    await harness.add_technician("t2", home=near(DONGYING, north_km=1))
+    await harness.feed(created("o1"))
+    order = await harness.order("o1")
+    holder = order["technician_id"]
+    assert order["status"] == "assigned" and holder in {"t1", "t2"}
+    return order["visit_id"], holder, "t2" if holder == "t1" else "t1"
+
+
+async def _depart(harness: Harness, visit_id: str, technician_id: str) -> None:
+    harness.clock.now = local(9, 40)
+    await harness.feed(
+        TechnicianDeparted(
+            order_id="o1", visit_id=visit_id, technician_id=technician_id, eta=local(9, 55)
+        )
+    )
+
+
+async def _arrive(harness: Harness, visit_id: str, technician_id: str) -> None:
+    harness.clock.now = local(9, 55)
+    await harness.feed(
+        TechnicianArrived(
+            order_id="o1", visit_id=visit_id, technician_id=technician_id, arrived_at=local(9, 55)
+        )
+    )
+
+
+async def _complete(harness: Harness, visit_id: str, technician_id: str) -> None:
+    common = {"order_id": "o1", "visit_id": visit_id, "technician_id": technician_id}
+    await harness.feed(RepairCompleted(**common, tested=True, sure_fixed=True, on_site_minutes=30))
+    await harness.feed(
+        VisitClosed(**common, outcome=VisitOutcome.COMPLETED, closed_at=harness.clock.now)
+    )
+
+
+def _refused_under_way(response: httpx.Response, where: str) -> None:
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["title"] == "Technician already on the way or on site"
+    assert where in problem["detail"] and "fieldwork" in problem["detail"]
+
+
+# -- SCH-8 / SCH-12: no reassignment once the technician has departed ---------------------------
+
+
+@pytest.mark.parametrize("arrived", [False, True], ids=["en-route", "on-site"])
+async def test_sch_8_sch_12_reassigning_a_technician_on_the_way_or_on_site_is_refused(
+    harness: Harness, arrived: bool
+) -> None:
+    visit_id, holder, other = await _held(harness)
+    await _depart(harness, visit_id, holder)
+    if arrived:
+        await _arrive(harness, visit_id, holder)
+    before = await harness.order("o1")
+
+    response = await harness.client.post(
+        "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "stuck in traffic"}
+    )
+
+    _refused_under_way(response, "on site" if arrived else "on the way")
+    assert await harness.order("o1") == before
+    assert await harness.published("OrderReassigned") == []
+    booked = await harness.client.post(
+        "/v1/orders/o1/appointment",
+        json={"start": _z(local(14)), "end": _z(local(16)), "technician_id": other},
+    )
+    assert booked.status_code == 409, booked.text
+    assert (await harness.order("o1"))["technician_id"] == holder
+
+
+async def test_sch_9_the_day_plan_does_not_move_a_job_whose_technician_has_left_for_it(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    await harness.add_technician("t2", home=near(DONGYING, north_km=1))
+    await harness.feed(created("o1"))
+    booked = await harness.client.post(
+        "/v1/orders/o1/appointment",
+        json={"start": _z(local(10)), "end": _z(local(12)), "technician_id": "t1"},
+    )
+    assert booked.status_code == 200 and booked.json()["technician_id"] == "t1", booked.text
+    await _depart(harness, booked.json()["visit_id"], "t1")
+    # t1 off today: the solver no longer has t1's route to pin the job to, and gives it to t2
+    body = (await harness.client.get("/v1/technicians/t1")).json()
+    update = {
+        k: v for k, v in body.items() if k not in {"technician_id", "position", "position_at"}
+    }
+    update["days_off"] = [local(10).date().isoformat()]
+    assert (await harness.client.put("/v1/technicians/t1", json=update)).status_code == 200
+
+    response = await harness.client.post("/v1/plans/2026-11-23/optimisation?time_limit=0.3")
+
+    assert response.status_code == 200, response.text
+    order = await harness.order("o1")
+    assert (order["status"], order["technician_id"]) == ("en_route", "t1")
+    moves = await harness.published("OrderReassigned")
+    assert not [e for e in moves if e.reassigned_by == handlers.PLANNER]
+
+
+# -- SCH-10 / SCH-12: no cancellation, hand-back or postponement under way ----------------------
+
+
+@pytest.mark.parametrize("arrived", [False, True], ids=["en-route", "on-site"])
+async def test_sch_10_sch_12_cancelling_returning_or_postponing_a_visit_under_way_is_refused(
+    harness: Harness, arrived: bool
+) -> None:
+    visit_id, holder, _ = await _held(harness)
+    await _depart(harness, visit_id, holder)
+    if arrived:
+        await _arrive(harness, visit_id, holder)
+    where = "on site" if arrived else "on the way"
+    before = await harness.order("o1")
+    technician = await harness.key("technician", technician_id=holder)
+    dispatcher = await harness.key("dispatcher")
+
+    attempts = [
+        ("/v1/orders/o1/assignment/cancellation", {"reason": "客户要求换人"}, dispatcher),
+        ("/v1/orders/o1/return", {"reason": "cannot_arrive_on_time"}, technician),
+        ("/v1/orders/o1/postponement", {"reason": "客户临时有事"}, technician),
+        (
+            "/v1/orders/o1/relocation",
+            {
+                "location": near(DONGYING, north_km=3).model_dump(),
+                "go_now": False,
+                "customer_consent": False,
+            },
+            technician,
+        ),
+    ]
+    for path, body, headers in attempts:
+        _refused_under_way(await harness.client.post(path, json=body, headers=headers), where)
+
+    assert await harness.order("o1") == before
+    assert await harness.published("OrderReturnedToCentre") == []
+    assert await harness.published("RevisitBooked") == []
+
+
+async def test_sch_10_on_site_the_postponement_goes_through_fieldwork_which_books_the_revisit(
+    harness: Harness,
+) -> None:
+    visit_id, holder, _ = await _held(harness)
+    await _depart(harness, visit_id, holder)
+    await _arrive(harness, visit_id, holder)
+    technician = await harness.key("technician", technician_id=holder)
+    refused = await harness.client.post(
+        "/v1/orders/o1/postponement", json={"reason": "客户临时有事"}, headers=technician
+    )
+    assert "SCH-10" in refused.json()["detail"]
+
+    await harness.feed(
+        RepairFailed(
+            order_id="o1",
+            visit_id=visit_id,
+            technician_id=holder,
+            reason=RepairFailureReason.NEEDS_SECOND_VISIT,
+            detail="customer postponed",
+        )
+    )
+
+    [revisit] = await harness.published("RevisitBooked")
+    assert revisit.previous_visit_id == visit_id and revisit.reason is RevisitReason.WORK_UNFINISHED
+    order = await harness.order("o1")
+    assert order["visit_id"] == revisit.visit_id and order["status"] == "assigned"
+
+
+async def test_sch_12_a_repair_completed_after_the_assignment_was_cancelled_ends_the_order(
+    harness: Harness,
+) -> None:
+    visit_id, holder, _ = await _held(harness)
+    cancelled = await harness.client.post(
+        "/v1/orders/o1/assignment/cancellation", json={"reason": "师傅请假"}
+    )
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "awaiting_assignment"
+
+    # fieldwork had the visit under way with the technician, who completed it
+    await _complete(harness, visit_id, holder)
+
+    order = await harness.order("o1")
+    assert order["status"] == "visit_done" and order["visit_id"] == visit_id
+    again = await harness.client.post(
+        "/v1/orders/o1/assignment", json={"technician_id": holder, "reason": "重新派工"}
+    )
+    assert again.status_code == 409, again.text
+    assert len(await harness.published("OrderAssigned")) == 1  # the first one only
+
+
+async def test_sch_12_a_departure_crossing_a_cancellation_keeps_the_visit_with_the_technician(
+    harness: Harness,
+) -> None:
+    visit_id, holder, other = await _held(harness)
+    cancelled = await harness.client.post(
+        "/v1/orders/o1/assignment/cancellation", json={"reason": "师傅请假"}
+    )
+    assert cancelled.status_code == 200
+
+    await _depart(harness, visit_id, holder)  # fieldwork had them leave before it heard
+
+    order = await harness.order("o1")
+    assert (order["status"], order["technician_id"]) == ("en_route", holder)
+    audit = (await harness.client.get("/v1/orders/o1/audit")).json()
+    assert audit[-1]["action"] == "kept_by_departed_technician"
+    placed = await harness.client.post(
+        "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "placed again"}
+    )
+    _refused_under_way(placed, "on the way")
+    await _arrive(harness, visit_id, holder)
+    await _complete(harness, visit_id, holder)
+    assert (await harness.order("o1"))["status"] == "visit_done"
+    assert len(await harness.published("OrderAssigned")) == 1
+
+
+# -- INT-7 / INT-8: an emergency reported after a visit that ended -------------------------------
+
+
+async def test_int_7_an_emergency_reported_after_a_declined_visit_is_dispatched_at_once(
+    harness: Harness,
+) -> None:
+    visit_id, holder, _ = await _held(harness)
+    await _depart(harness, visit_id, holder)
+    await _arrive(harness, visit_id, holder)
+    await harness.feed(
+        VisitClosed(
+            order_id="o1",
+            visit_id=visit_id,
+            technician_id=holder,
+            outcome=VisitOutcome.DECLINED,
+            closed_at=local(10, 20),
+        )
+    )
+    assert (await harness.order("o1"))["status"] == "visit_done"
+    harness.clock.now = local(11)
+
+    await harness.feed(
+        DuplicateLinked(
+            order_id="o1",
+            reported_at=local(11),
+            channel=Channel.HOTLINE,
+            fault_description="热水器有燃气味",
+            linked_by="agent-1",
+            escalated_to_emergency=True,
+        )
+    )
+
+    order = await harness.order("o1")
+    assert order["emergency"] is True and order["status"] == "assigned"
+    assert order["technician_id"] in {"t1", "t2"} and len(order["visits"]) == 2
+    assert order["appointment"]["end"] == _z(local(11) + timedelta(minutes=15))
+    [revisit] = await harness.published("RevisitBooked")
+    assert revisit.previous_visit_id == visit_id and revisit.visit_id == order["visit_id"]
+    placed = (await harness.published("OrderAssigned"))[-1]
+    assert placed.visit_id == order["visit_id"] and "emergency" in (placed.reason or "")
+
+
+# -- FBK-7: a call-back about visit 1 while visit 2 is booked or under way ----------------------
+
+
+@pytest.mark.parametrize("departed", [False, True], ids=["booked", "en-route"])
+async def test_fbk_7_a_call_back_about_an_earlier_visit_does_not_abandon_the_next_one(
+    harness: Harness, departed: bool
+) -> None:
+    first, holder, _ = await _held(harness)
+    await harness.feed(
+        RepairFailed(
+            order_id="o1",
+            visit_id=first,
+            technician_id=holder,
+            reason=RepairFailureReason.MISSING_PART,
+            next_visit_agreed=True,
+        )
+    )
+    second = (await harness.order("o1"))["visit_id"]
+    assert second != first
+    if departed:
+        await _depart(harness, second, holder)
+    before = await harness.order("o1")
+
+    await harness.feed(
+        RevisitRequested(
+            order_id="o1",
+            previous_visit_id=first,
+            reason="problem not solved at call-back",
+            requested_by="agent-1",
+        )
+    )
+
+    assert await harness.order("o1") == before  # same visit, same holder, same status
+    assert len(await harness.published("RevisitBooked")) == 1  # the missing part's only
+    assert len(await harness.published("OrderAssigned")) == 1
+    audit = (await harness.client.get("/v1/orders/o1/audit")).json()
+    assert audit[-1]["action"] == "revisit_request_attached"
+    # visit 2 then fixes it, and the order is done
+    if not departed:
+        await _depart(harness, second, holder)
+    await _arrive(harness, second, holder)
+    await _complete(harness, second, holder)
+    assert (await harness.order("o1"))["status"] == "visit_done"
+
+
+async def test_fbk_7_a_call_back_about_the_latest_visit_books_a_revisit(harness: Harness) -> None:
+    first, holder, _ = await _held(harness)
+    await harness.feed(
+        RepairFailed(
+            order_id="o1",
+            visit_id=first,
+            technician_id=holder,
+            reason=RepairFailureReason.MISSING_PART,
+        )
+    )
+    second = (await harness.order("o1"))["visit_id"]
+    await _depart(harness, second, holder)
+    await _arrive(harness, second, holder)
+    await _complete(harness, second, holder)
+
+    await harness.feed(
+        RevisitRequested(order_id="o1", previous_visit_id=second, reason="still leaking")
+    )
+
+    revisits = await harness.published("RevisitBooked")
+    assert [r.previous_visit_id for r in revisits] == [first, second]
+    assert revisits[-1].reason is RevisitReason.CUSTOMER_DISSATISFIED
+    order = await harness.order("o1")
+    assert order["visit_id"] == revisits[-1].visit_id and len(order["visits"]) == 3
