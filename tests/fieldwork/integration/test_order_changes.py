@@ -25,6 +25,7 @@ from contracts.scheduling import (
     AppointmentConfirmed,
     AppointmentRescheduled,
     OrderAssigned,
+    OrderReassigned,
     OrderReturnedToCentre,
     RescheduleInitiator,
     ReturnReason,
@@ -360,6 +361,123 @@ async def test_sch_12_a_return_while_the_technician_is_on_site_leaves_them_the_v
 
     visit = await stored_visit(runtime, "v-1")
     assert visit.technician_id == "tech-7" and visit.state is VisitState.DIAGNOSING
+
+
+# --- (c2) a trip called off on the way (SCH-6, SCH-10) -----------------------------------------
+
+
+def reassigned(technician_id: str, previous: str, reason: str = "堵车, 改派") -> OrderReassigned:
+    return OrderReassigned(
+        order_id="o-1",
+        visit_id="v-1",
+        assignee_kind=AssigneeKind.TECHNICIAN,
+        technician_id=technician_id,
+        previous_assignee_kind=AssigneeKind.TECHNICIAN,
+        previous_technician_id=previous,
+        reassigned_by="dispatcher-1",
+        reason=reason,
+    )
+
+
+async def test_sch_6_a_reassignment_on_the_way_calls_the_trip_off_and_hands_the_visit_on(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    async with await technician(runtime, "tech-7") as tech7:
+        departed_at = clock.now
+        assert (await ok(tech7, "v-1", **depart(clock)))["state"] == "departed"
+        clock.advance(minutes=10)
+
+        await deliver(runtime, reassigned("tech-8", previous="tech-7"), clock.now)
+
+        visit = (await admin.get("/v1/visits/v-1")).json()
+        assert (visit["state"], visit["technician_id"]) == ("scheduled", "tech-8")
+        [trip] = visit["trips_called_off"]
+        assert trip["technician_id"] == "tech-7" and trip["handed_to"] == "tech-8"
+        assert datetime.fromisoformat(trip["departed_at"]) == departed_at
+        assert datetime.fromisoformat(trip["called_off_at"]) == clock.now
+        assert "堵车" in trip["reason"]
+        # the former technician's trip is over: the visit is no longer theirs
+        assert await listed(tech7) == []
+        refused_as_problem(await act(tech7, "v-1", type="arrive"), status=404)
+    async with await technician(runtime, "tech-8") as tech8:
+        assert await listed(tech8) == ["v-1"]
+        assert (await ok(tech8, "v-1", **depart(clock)))["state"] == "departed"
+        clock.advance(minutes=20)
+        assert (await ok(tech8, "v-1", type="arrive"))["state"] == "arrived"
+    departures = [e for e in await outbox(runtime) if e.event_name == "TechnicianDeparted"]
+    assert [e.data["technician_id"] for e in departures] == ["tech-7", "tech-8"]
+
+
+async def test_sch_10_a_return_on_the_way_calls_the_trip_off_and_its_loaner_goes_back(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1", loaner_required=True)
+    registered = await admin.post(
+        "/v1/loaners", json={"serial": "L1", "product_line": "water_heater"}
+    )
+    assert registered.status_code == 201, registered.text
+    async with await technician(runtime, "tech-7") as tech7:
+        await ok(tech7, "v-1", **depart(clock), loaner_serial="L1")
+        clock.advance(minutes=10)
+
+        await deliver(
+            runtime,
+            OrderReturnedToCentre(
+                order_id="o-1",
+                visit_id="v-1",
+                reason=ReturnReason.CUSTOMER_POSTPONED,
+                detail="客户临时有事",
+                returned_by="tech-7",
+                technician_id="tech-7",
+            ),
+            clock.now,
+        )
+
+        refused_as_problem(await act(tech7, "v-1", type="arrive"), status=404)
+    visit = await stored_visit(runtime, "v-1")
+    assert (visit.state, visit.technician_id, visit.loaner_serial) == (
+        VisitState.SCHEDULED,
+        None,
+        None,
+    )
+    [trip] = visit.trips_called_off
+    assert trip.loaner_serial == "L1" and "customer_postponed" in trip.reason
+    loaners = {x["serial"]: x["state"] for x in (await admin.get("/v1/loaners")).json()}
+    assert loaners == {"L1": "available"}
+    assert refused_as_problem(await act(admin, "v-1", type="arrive"))["rule"] == "SCH-12"
+
+
+async def test_sch_8_a_move_heard_after_the_arrival_leaves_the_visit_with_the_technician_there(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    async with await technician(runtime, "tech-7") as tech7:
+        await ok(tech7, "v-1", **depart(clock))
+        clock.advance(minutes=30)
+        await ok(tech7, "v-1", type="arrive")
+
+        # scheduling moved it while tech-7 was on the way; fieldwork hears it after the arrival
+        await deliver(runtime, reassigned("tech-8", previous="tech-7"), clock.now)
+        await deliver(runtime, returned(), clock.now)
+        # ... and scheduling, hearing of the arrival, gives it back to who is there: no change
+        back = reassigned("tech-7", previous="tech-8", reason="technician on site")
+        await deliver(runtime, back, clock.now)
+
+        visit = await stored_visit(runtime, "v-1")
+        assert (visit.state, visit.technician_id) == (VisitState.ARRIVED, "tech-7")
+        assert visit.trips_called_off == []
+        door = await ok(
+            tech7,
+            "v-1",
+            type="door_outcome",
+            outcome="customer_present",
+            next_step="proceed",
+            id_shown=True,
+        )
+        assert door["state"] == "diagnosing"
+    async with await technician(runtime, "tech-8") as tech8:
+        assert await listed(tech8) == []
 
 
 # --- (d) cancelled while the technician is on site (SCH-12, FLD-11, FBK-3) ------------------------

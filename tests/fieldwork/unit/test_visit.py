@@ -1336,11 +1336,70 @@ def test_sch_12_an_in_house_visit_nobody_holds_cannot_be_departed() -> None:
 def test_sch_8_a_visit_handed_back_before_departure_loses_its_technician() -> None:
     visit = new_visit()
 
-    assert visit.reassign(None) is True
+    assert visit.reassign(None, at=T0) is True
 
     assert visit.technician_id is None and visit.network_id is None
     with pytest.raises(RuleViolation):
         visit.depart(at=at(0), eta=at(30), kit_checked=DEFAULT_KIT, policy=POLICY)
+
+
+def test_sch_6_a_trip_reassigned_on_the_way_is_called_off_and_handed_to_the_new_technician() -> (
+    None
+):
+    visit = departed()
+
+    assert visit.reassign("tech-9", at=at(12), reason="stuck in traffic") is True
+
+    assert visit.state is VisitState.SCHEDULED and visit.technician_id == "tech-9"
+    assert visit.departed_at is None and visit.eta is None and visit.kit_checked == []
+    [trip] = visit.trips_called_off
+    assert (trip.technician_id, trip.departed_at, trip.eta) == ("tech-7", at(0), at(30))
+    assert (trip.called_off_at, trip.reason, trip.handed_to) == (
+        at(12),
+        "stuck in traffic",
+        "tech-9",
+    )
+    # the new technician departs with their own kit and arrives; the trip stays on record
+    visit.depart(at=at(15), eta=at(40), kit_checked=DEFAULT_KIT, policy=POLICY)
+    visit.arrive(at=at(40))
+    assert visit.state is VisitState.ARRIVED and visit.departed_at == at(15)
+    assert types(visit) == ["TechnicianDeparted", "TechnicianDeparted", "TechnicianArrived"]
+    assert visit.events[1].technician_id == "tech-9"
+    assert len(visit.trips_called_off) == 1
+
+
+def test_sch_10_a_trip_returned_to_the_centre_on_the_way_is_called_off_and_unheld() -> None:
+    visit = new_visit(loaner_required=True)
+    visit.depart(at=at(0), eta=at(30), kit_checked=DEFAULT_KIT, policy=POLICY, loaner_serial="L-1")
+
+    assert visit.reassign(None, at=at(12), reason="customer_postponed") is True
+
+    assert visit.state is VisitState.SCHEDULED and visit.technician_id is None
+    [trip] = visit.trips_called_off
+    assert trip.handed_to is None and trip.loaner_serial == "L-1" and visit.loaner_serial is None
+    with pytest.raises(RuleViolation) as refused:  # nobody holds it until placed again
+        visit.arrive(at=at(30))
+    assert refused.value.rule == "SCH-12"
+
+
+def test_sch_8_a_technician_on_site_keeps_the_visit_when_a_move_reaches_it_late() -> None:
+    for visit in (arrived(), inside()):
+        state = visit.state
+
+        assert visit.reassign("tech-9", at=at(35)) is False
+        assert visit.reassign(None, at=at(36)) is False
+
+        assert visit.state is state and visit.technician_id == "tech-7"
+        assert visit.trips_called_off == []
+
+
+def test_sch_8_a_move_to_the_technician_already_on_the_way_changes_nothing() -> None:
+    visit = departed()
+
+    assert visit.reassign("tech-7", at=at(12)) is False
+
+    assert visit.state is VisitState.DEPARTED and visit.trips_called_off == []
+    assert visit.departed_at == at(0)
 
 
 def test_sch_6_a_rescheduled_appointment_moves_the_window_until_the_technician_arrives() -> None:

@@ -1,6 +1,8 @@
-"""A visit the technician has left for is fieldwork's until it ends there: dispatch neither moves,
-cancels nor postpones it meanwhile, and its end closes the order whoever holds it (SCH-8,
-SCH-10, SCH-12); an emergency after a visit that ended is dispatched (INT-7, INT-8); a call-back
+"""A technician on the way may have their trip called off (SCH-6: the centre sends someone else;
+SCH-10: the customer postpones); once they are on site the visit is fieldwork's until it ends
+there: dispatch neither moves, cancels nor postpones it, and its end closes the order whoever
+holds it (SCH-8, SCH-10, SCH-12); a change that crosses the arrival gives the visit back to the
+technician on site; an emergency after a visit that ended is dispatched (INT-7, INT-8); a call-back
 about an earlier visit does not abandon the visit already booked after it (FBK-7)."""
 
 from __future__ import annotations
@@ -77,24 +79,20 @@ def _refused_under_way(response: httpx.Response, where: str) -> None:
     assert where in problem["detail"] and "fieldwork" in problem["detail"]
 
 
-# -- SCH-8 / SCH-12: no reassignment once the technician has departed ---------------------------
+# -- SCH-8 / SCH-12: no reassignment once the technician is on site ------------------------------
 
 
-@pytest.mark.parametrize("arrived", [False, True], ids=["en-route", "on-site"])
-async def test_sch_8_sch_12_reassigning_a_technician_on_the_way_or_on_site_is_refused(
-    harness: Harness, arrived: bool
-) -> None:
+async def test_sch_8_sch_12_reassigning_a_technician_on_site_is_refused(harness: Harness) -> None:
     visit_id, holder, other = await _held(harness)
     await _depart(harness, visit_id, holder)
-    if arrived:
-        await _arrive(harness, visit_id, holder)
+    await _arrive(harness, visit_id, holder)
     before = await harness.order("o1")
 
     response = await harness.client.post(
-        "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "stuck in traffic"}
+        "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "too slow"}
     )
 
-    _refused_under_way(response, "on site" if arrived else "on the way")
+    _refused_under_way(response, "on site")
     assert await harness.order("o1") == before
     assert await harness.published("OrderReassigned") == []
     booked = await harness.client.post(
@@ -103,6 +101,62 @@ async def test_sch_8_sch_12_reassigning_a_technician_on_the_way_or_on_site_is_re
     )
     assert booked.status_code == 409, booked.text
     assert (await harness.order("o1"))["technician_id"] == holder
+
+
+# -- SCH-6: late on the way, the centre sends someone else --------------------------------------
+
+
+async def test_sch_6_a_technician_late_on_the_way_is_replaced_by_the_centre(
+    harness: Harness,
+) -> None:
+    visit_id, holder, other = await _held(harness)
+    await _depart(harness, visit_id, holder)
+
+    response = await harness.client.post(
+        "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "堵车, 改派"}
+    )
+
+    assert response.status_code == 200, response.text
+    order = response.json()
+    assert (order["status"], order["technician_id"], order["visit_id"]) == (
+        "assigned",
+        other,
+        visit_id,
+    )
+    [moved] = await harness.published("OrderReassigned")
+    assert (moved.technician_id, moved.previous_technician_id) == (other, holder)
+    audit = (await harness.client.get("/v1/orders/o1/audit")).json()
+    assert [a["action"] for a in audit[-2:]] == ["trip_called_off", "reassign"]
+    # the new technician sets off and completes; the former one's trip is over
+    await _depart(harness, visit_id, other)
+    assert (await harness.order("o1"))["status"] == "en_route"
+    await _arrive(harness, visit_id, other)
+    await _complete(harness, visit_id, other)
+    assert (await harness.order("o1"))["status"] == "visit_done"
+
+
+async def test_sch_8_an_arrival_crossing_a_reassignment_gives_the_visit_back_to_who_is_there(
+    harness: Harness,
+) -> None:
+    visit_id, holder, other = await _held(harness)
+    await _depart(harness, visit_id, holder)
+    moved = await harness.client.post(
+        "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "堵车, 改派"}
+    )
+    assert moved.status_code == 200, moved.text
+
+    # fieldwork had the former technician at the door before it heard of the move
+    await _arrive(harness, visit_id, holder)
+
+    order = await harness.order("o1")
+    assert (order["status"], order["technician_id"]) == ("on_site", holder)
+    _, back = await harness.published("OrderReassigned")
+    assert (back.technician_id, back.previous_technician_id) == (holder, other)
+    assert back.visit_id == visit_id and back.reassigned_by == "scheduling:auto"
+    audit = (await harness.client.get("/v1/orders/o1/audit")).json()
+    assert audit[-1]["action"] == "kept_by_arrived_technician"
+    await _complete(harness, visit_id, holder)
+    assert (await harness.order("o1"))["status"] == "visit_done"
 
 
 async def test_sch_9_the_day_plan_does_not_move_a_job_whose_technician_has_left_for_it(
@@ -134,18 +188,15 @@ async def test_sch_9_the_day_plan_does_not_move_a_job_whose_technician_has_left_
     assert not [e for e in moves if e.reassigned_by == handlers.PLANNER]
 
 
-# -- SCH-10 / SCH-12: no cancellation, hand-back or postponement under way ----------------------
+# -- SCH-10 / SCH-12: no cancellation, hand-back or postponement on site ------------------------
 
 
-@pytest.mark.parametrize("arrived", [False, True], ids=["en-route", "on-site"])
-async def test_sch_10_sch_12_cancelling_returning_or_postponing_a_visit_under_way_is_refused(
-    harness: Harness, arrived: bool
+async def test_sch_10_sch_12_cancelling_returning_or_postponing_a_visit_on_site_is_refused(
+    harness: Harness,
 ) -> None:
     visit_id, holder, _ = await _held(harness)
     await _depart(harness, visit_id, holder)
-    if arrived:
-        await _arrive(harness, visit_id, holder)
-    where = "on site" if arrived else "on the way"
+    await _arrive(harness, visit_id, holder)
     before = await harness.order("o1")
     technician = await harness.key("technician", technician_id=holder)
     dispatcher = await harness.key("dispatcher")
@@ -154,22 +205,71 @@ async def test_sch_10_sch_12_cancelling_returning_or_postponing_a_visit_under_wa
         ("/v1/orders/o1/assignment/cancellation", {"reason": "客户要求换人"}, dispatcher),
         ("/v1/orders/o1/return", {"reason": "cannot_arrive_on_time"}, technician),
         ("/v1/orders/o1/postponement", {"reason": "客户临时有事"}, technician),
-        (
-            "/v1/orders/o1/relocation",
-            {
-                "location": near(DONGYING, north_km=3).model_dump(),
-                "go_now": False,
-                "customer_consent": False,
-            },
-            technician,
-        ),
+        ("/v1/orders/o1/relocation", _RELOCATION, technician),
     ]
     for path, body, headers in attempts:
-        _refused_under_way(await harness.client.post(path, json=body, headers=headers), where)
+        _refused_under_way(await harness.client.post(path, json=body, headers=headers), "on site")
 
     assert await harness.order("o1") == before
     assert await harness.published("OrderReturnedToCentre") == []
     assert await harness.published("RevisitBooked") == []
+
+
+_RELOCATION = {
+    "location": near(DONGYING, north_km=3).model_dump(),
+    "go_now": False,
+    "customer_consent": False,
+}
+
+
+async def test_sch_11_a_rebooking_for_another_address_on_the_way_still_goes_through_fieldwork(
+    harness: Harness,
+) -> None:
+    visit_id, holder, _ = await _held(harness)
+    await _depart(harness, visit_id, holder)
+    technician = await harness.key("technician", technician_id=holder)
+
+    response = await harness.client.post(
+        "/v1/orders/o1/relocation", json=_RELOCATION, headers=technician
+    )
+
+    _refused_under_way(response, "on the way")
+    assert await harness.published("RevisitBooked") == []
+
+
+@pytest.mark.parametrize("action", ["cancellation", "return", "postponement"])
+async def test_sch_6_sch_10_a_trip_on_the_way_is_called_off_by_the_centre_or_the_technician(
+    harness: Harness, action: str
+) -> None:
+    visit_id, holder, _ = await _held(harness)
+    await _depart(harness, visit_id, holder)
+    technician = await harness.key("technician", technician_id=holder)
+    dispatcher = await harness.key("dispatcher")
+    path, body, headers = {
+        "cancellation": (
+            "/v1/orders/o1/assignment/cancellation",
+            {"reason": "客户要求换人"},
+            dispatcher,
+        ),
+        "return": ("/v1/orders/o1/return", {"reason": "cannot_arrive_on_time"}, technician),
+        "postponement": ("/v1/orders/o1/postponement", {"reason": "客户临时有事"}, technician),
+    }[action]
+
+    response = await harness.client.post(path, json=body, headers=headers)
+
+    assert response.status_code == 200, response.text
+    [returned] = await harness.published("OrderReturnedToCentre")
+    assert returned.visit_id == visit_id and returned.technician_id == holder
+    revisits = await harness.published("RevisitBooked")
+    order = await harness.order("o1")
+    if action == "postponement":
+        [revisit] = revisits
+        assert revisit.previous_visit_id == visit_id and order["visit_id"] == revisit.visit_id
+    else:
+        assert revisits == [] and order["visit_id"] == visit_id
+    assert order["status"] != "en_route" and order["arrived_at"] is None
+    audit = (await harness.client.get("/v1/orders/o1/audit")).json()
+    assert "trip_called_off" in [a["action"] for a in audit]
 
 
 async def test_sch_10_on_site_the_postponement_goes_through_fieldwork_which_books_the_revisit(
@@ -221,29 +321,46 @@ async def test_sch_12_a_repair_completed_after_the_assignment_was_cancelled_ends
     assert len(await harness.published("OrderAssigned")) == 1  # the first one only
 
 
-async def test_sch_12_a_departure_crossing_a_cancellation_keeps_the_visit_with_the_technician(
+async def test_sch_12_a_departure_crossing_a_cancellation_leaves_the_order_with_the_centre(
     harness: Harness,
 ) -> None:
-    visit_id, holder, other = await _held(harness)
+    visit_id, holder, _ = await _held(harness)
     cancelled = await harness.client.post(
         "/v1/orders/o1/assignment/cancellation", json={"reason": "师傅请假"}
     )
     assert cancelled.status_code == 200
 
-    await _depart(harness, visit_id, holder)  # fieldwork had them leave before it heard
+    await _depart(harness, visit_id, holder)  # fieldwork calls this trip off when it hears
 
     order = await harness.order("o1")
-    assert (order["status"], order["technician_id"]) == ("en_route", holder)
+    assert (order["status"], order["technician_id"]) == ("awaiting_assignment", None)
     audit = (await harness.client.get("/v1/orders/o1/audit")).json()
-    assert audit[-1]["action"] == "kept_by_departed_technician"
+    assert audit[-1]["action"] == "departure_after_change"
+    assert order["predicted_arrival"] is None
+
+
+async def test_sch_12_an_arrival_crossing_a_cancellation_keeps_the_visit_with_the_technician(
+    harness: Harness,
+) -> None:
+    visit_id, holder, other = await _held(harness)
+    await _depart(harness, visit_id, holder)
+    cancelled = await harness.client.post(
+        "/v1/orders/o1/assignment/cancellation", json={"reason": "客户要求换人"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+
+    await _arrive(harness, visit_id, holder)  # at the door before fieldwork heard
+
+    order = await harness.order("o1")
+    assert (order["status"], order["technician_id"]) == ("on_site", holder)
+    _, back = await harness.published("OrderAssigned")
+    assert back.technician_id == holder and back.visit_id == visit_id
     placed = await harness.client.post(
         "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "placed again"}
     )
-    _refused_under_way(placed, "on the way")
-    await _arrive(harness, visit_id, holder)
+    _refused_under_way(placed, "on site")
     await _complete(harness, visit_id, holder)
     assert (await harness.order("o1"))["status"] == "visit_done"
-    assert len(await harness.published("OrderAssigned")) == 1
 
 
 # -- INT-7 / INT-8: an emergency reported after a visit that ended -------------------------------

@@ -27,6 +27,7 @@ from contracts.scheduling import (
 from scheduling.domain.dispatching import HeldJob, choose_technician, fits, nearest_now
 from scheduling.domain.exceptions import IllegalTransition, SlotUnavailable, VisitUnderWay
 from scheduling.domain.model import (
+    ArrivedTechnician,
     ContactOutcome,
     DispatchOrder,
     DispatchStatus,
@@ -717,7 +718,7 @@ def _under_way(status: DispatchStatus) -> DispatchOrder:
     o, _ = assigned()
     o.departed(now=local(9, 40), technician_id="t1")
     if status is DispatchStatus.ON_SITE:
-        o.arrived(at=local(9, 55), policy=POLICY, technician_id="t1")
+        o.arrived(at=local(9, 55), policy=POLICY, technician=ArrivedTechnician("t1"))
     assert o.status is status
     o.events.clear()
     return o
@@ -726,38 +727,64 @@ def _under_way(status: DispatchStatus) -> DispatchOrder:
 UNDER_WAY_STATUSES = [DispatchStatus.EN_ROUTE, DispatchStatus.ON_SITE]
 
 
-@pytest.mark.parametrize("status", UNDER_WAY_STATUSES, ids=lambda s: s.value)
-def test_sch_8_a_visit_is_not_reassigned_once_the_technician_has_departed(
-    status: DispatchStatus,
-) -> None:
-    o = _under_way(status)
+def test_sch_8_a_visit_is_not_reassigned_once_the_technician_is_on_site() -> None:
+    o = _under_way(DispatchStatus.ON_SITE)
 
     with pytest.raises(VisitUnderWay) as refused:
-        o.assign(technician=tech("t2"), by="dispatcher:d", reason="t1 in traffic", now=local(10))
+        o.assign(technician=tech("t2"), by="dispatcher:d", reason="t1 too slow", now=local(10))
 
     assert "technician t1" in str(refused.value) and "fieldwork" in str(refused.value)
-    assert refused.value.extensions["current_status"] == status.value
-    assert o.status is status and o.technician_id == "t1"
+    assert refused.value.extensions["current_status"] == "on_site"
+    assert o.status is DispatchStatus.ON_SITE and o.technician_id == "t1"
     assert o.events == [] and [a.action for a in o.audit] == ["assign"]
+
+
+def test_sch_6_a_technician_late_on_the_way_is_replaced_and_their_trip_called_off() -> None:
+    o = _under_way(DispatchStatus.EN_ROUTE)
+    visit = o.visit_id
+
+    o.assign(technician=tech("t2"), by="dispatcher:d", reason="t1 stuck in traffic", now=local(10))
+
+    [moved] = o.events
+    assert isinstance(moved, OrderReassigned) and moved.visit_id == visit
+    assert (moved.technician_id, moved.previous_technician_id) == ("t2", "t1")
+    assert o.status is DispatchStatus.ASSIGNED and o.technician_id == "t2"
+    called_off, reassigned = o.audit[-2:]
+    assert called_off.action == "trip_called_off" and called_off.detail["technician_id"] == "t1"
+    assert called_off.reason == "t1 stuck in traffic" and reassigned.action == "reassign"
+    assert o.departed(now=local(10, 5), technician_id="t2")  # the new technician sets off
+    assert o.status is DispatchStatus.EN_ROUTE
 
 
 def test_sch_8_a_visit_not_yet_departed_is_still_reassigned() -> None:
     o, _ = assigned()
     o.assign(technician=tech("t2"), by="dispatcher:d", reason="t1 ill", now=local(9))
     assert isinstance(o.events[-1], OrderReassigned) and o.technician_id == "t2"
+    assert "trip_called_off" not in [a.action for a in o.audit]
 
 
-@pytest.mark.parametrize("status", UNDER_WAY_STATUSES, ids=lambda s: s.value)
-def test_sch_12_an_assignment_under_way_is_neither_cancelled_nor_handed_back(
-    status: DispatchStatus,
-) -> None:
-    o = _under_way(status)
+def test_sch_12_an_assignment_on_site_is_neither_cancelled_nor_handed_back() -> None:
+    o = _under_way(DispatchStatus.ON_SITE)
 
     for reason in (ReturnReason.OTHER, ReturnReason.CANNOT_STAFF):
         with pytest.raises(VisitUnderWay):
             o.return_to_centre(reason=reason, by="dispatcher:d", now=local(10))
 
-    assert o.status is status and o.technician_id == "t1" and o.events == []
+    assert o.status is DispatchStatus.ON_SITE and o.technician_id == "t1" and o.events == []
+
+
+def test_sch_6_sch_12_a_trip_under_way_is_called_off_by_returning_the_order_to_the_centre() -> None:
+    o = _under_way(DispatchStatus.EN_ROUTE)
+
+    o.return_to_centre(
+        reason=ReturnReason.OTHER, by="dispatcher:d", now=local(10), detail="客户要求换人"
+    )
+
+    [returned] = o.events
+    assert isinstance(returned, OrderReturnedToCentre) and returned.technician_id == "t1"
+    assert returned.visit_id == o.visit_id
+    assert o.status is DispatchStatus.AWAITING_ASSIGNMENT and o.technician_id is None
+    assert [a.action for a in o.audit[-2:]] == ["trip_called_off", "return_to_centre"]
 
 
 def test_sch_12_a_visit_fieldwork_reports_over_goes_back_to_the_centre_even_from_site() -> None:
@@ -769,19 +796,33 @@ def test_sch_12_a_visit_fieldwork_reports_over_goes_back_to_the_centre_even_from
     assert isinstance(o.events[-1], OrderReturnedToCentre)
 
 
-@pytest.mark.parametrize("status", UNDER_WAY_STATUSES, ids=lambda s: s.value)
-def test_sch_10_a_postponement_once_departed_goes_through_fieldwork(
-    status: DispatchStatus,
-) -> None:
-    o = _under_way(status)
+def test_sch_10_a_postponement_on_site_goes_through_fieldwork() -> None:
+    o = _under_way(DispatchStatus.ON_SITE)
     first = o.visit_id
 
     with pytest.raises(VisitUnderWay) as refused:
         o.postpone(by="t1", now=local(10), reason="customer has to leave")
 
     assert "fieldwork" in str(refused.value) and "SCH-10" in str(refused.value)
-    assert o.status is status and o.visit_id == first and len(o.visits) == 1
+    assert o.status is DispatchStatus.ON_SITE and o.visit_id == first and len(o.visits) == 1
     assert o.events == []
+
+
+def test_sch_10_a_customer_postponing_while_the_technician_is_on_the_way_calls_the_trip_off() -> (
+    None
+):
+    o = _under_way(DispatchStatus.EN_ROUTE)
+    first = o.visit_id
+
+    o.postpone(by="t1", now=local(9, 45), reason="customer has to leave")
+
+    returned, booked = o.events
+    assert isinstance(returned, OrderReturnedToCentre) and returned.visit_id == first
+    assert returned.reason is ReturnReason.CUSTOMER_POSTPONED
+    assert isinstance(booked, RevisitBooked) and booked.previous_visit_id == first
+    assert booked.technician_id is None and o.visit_id == booked.visit_id
+    assert o.status is DispatchStatus.AWAITING_ASSIGNMENT
+    assert "trip_called_off" in [a.action for a in o.audit]
 
 
 def test_sch_12_the_end_of_a_visit_handed_back_meanwhile_ends_the_order() -> None:
@@ -797,29 +838,67 @@ def test_sch_12_the_end_of_a_visit_handed_back_meanwhile_ends_the_order() -> Non
     assert o.events == []
 
 
-def test_sch_12_a_departure_crossing_a_cancellation_keeps_the_visit_with_the_technician() -> None:
+@pytest.mark.parametrize("change", ["return", "reassign"])
+def test_sch_12_a_departure_crossing_a_change_leaves_the_order_where_dispatch_put_it(
+    change: str,
+) -> None:
     o, _ = assigned()
-    o.return_to_centre(reason=ReturnReason.OTHER, by="dispatcher:d", now=local(9, 39))
+    if change == "return":
+        o.return_to_centre(reason=ReturnReason.OTHER, by="dispatcher:d", now=local(9, 39))
+    else:
+        o.assign(technician=tech("t2"), by="dispatcher:d", reason="t1 late", now=local(9, 39))
+    status, holder = o.status, o.technician_id
     o.events.clear()
 
+    # fieldwork calls this trip off when it hears of the change
+    assert not o.departed(now=local(9, 40), technician_id="t1")
+
+    assert (o.status, o.technician_id) == (status, holder)
+    assert o.audit[-1].action == "departure_after_change" and o.events == []
+
+
+def test_sch_8_an_arrival_crossing_a_reassignment_gives_the_visit_back_to_who_is_there() -> None:
+    o, _ = assigned()
     o.departed(now=local(9, 40), technician_id="t1")
-
-    assert o.status is DispatchStatus.EN_ROUTE and o.technician_id == "t1"
-    assert o.audit[-1].action == "kept_by_departed_technician"
-    assert o.events == []  # no new assignment was made: nothing to publish
-    with pytest.raises(VisitUnderWay):
-        o.assign(technician=tech("t2"), by="dispatcher:d", reason="placed", now=local(9, 41))
-
-
-def test_sch_8_a_departure_crossing_a_reassignment_keeps_the_visit_with_who_departed() -> None:
-    o, _ = assigned()
-    o.assign(technician=tech("t2"), by="dispatcher:d", reason="t1 late", now=local(9, 39))
+    o.assign(technician=tech("t2"), by="dispatcher:d", reason="t1 late", now=local(9, 50))
     o.events.clear()
 
-    o.arrived(at=local(9, 55), policy=POLICY, technician_id="t1")
+    o.arrived(at=local(9, 55), policy=POLICY, technician=ArrivedTechnician("t1", name="Tech t1"))
 
     assert o.status is DispatchStatus.ON_SITE and o.technician_id == "t1"
+    [back] = [e for e in o.events if isinstance(e, OrderReassigned)]
+    assert (back.technician_id, back.previous_technician_id) == ("t1", "t2")
+    assert back.visit_id == o.visit_id and back.technician_name == "Tech t1"
+    assert o.audit[-1].action == "kept_by_arrived_technician"
     assert o.audit[-1].detail["previous_technician_id"] == "t2"
+    with pytest.raises(VisitUnderWay):
+        o.assign(technician=tech("t2"), by="dispatcher:d", reason="again", now=local(10))
+
+
+def test_sch_12_an_arrival_crossing_a_return_to_the_centre_is_assigned_to_who_is_there() -> None:
+    o = _under_way(DispatchStatus.EN_ROUTE)
+    o.return_to_centre(reason=ReturnReason.OTHER, by="dispatcher:d", now=local(9, 50))
+    o.events.clear()
+
+    o.arrived(at=local(9, 55), policy=POLICY, technician=ArrivedTechnician("t1"))
+
+    [assigned_back] = o.events
+    assert isinstance(assigned_back, OrderAssigned) and assigned_back.technician_id == "t1"
+    assert o.status is DispatchStatus.ON_SITE and o.technician_id == "t1"
+    assert o.arrived_at == local(9, 55)
+
+
+def test_sch_8_an_arrival_of_the_former_technician_does_not_undo_a_replacement_on_the_way() -> None:
+    o = _under_way(DispatchStatus.EN_ROUTE)
+    o.assign(technician=tech("t2"), by="dispatcher:d", reason="t1 late", now=local(9, 50))
+    o.departed(now=local(9, 52), technician_id="t2")
+    o.events.clear()
+
+    assert o.arrived(at=local(9, 55), policy=POLICY, technician=ArrivedTechnician("t1")) is None
+
+    assert o.status is DispatchStatus.EN_ROUTE and o.technician_id == "t2"
+    assert o.arrived_at is None and o.events == []
+    assert o.audit[-1].action == "arrival_ignored"
 
 
 # -- INT-7 / INT-8: an emergency after a visit that ended ---------------------------------------
@@ -829,7 +908,7 @@ def test_int_7_an_emergency_reported_after_a_visit_ended_books_an_emergency_revi
     o, _ = assigned()
     declined = o.visit_id
     o.departed(now=local(9, 40), technician_id="t1")
-    o.arrived(at=local(9, 55), policy=POLICY, technician_id="t1")
+    o.arrived(at=local(9, 55), policy=POLICY, technician=ArrivedTechnician("t1"))
     o.visit_ended()  # quote declined (FLD-4)
     o.events.clear()
 

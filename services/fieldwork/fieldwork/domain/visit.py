@@ -354,6 +354,22 @@ class Incident(_Part):
     estimated_cost: Decimal | None = None
 
 
+class CalledOffTrip(_Part):
+    """A trip to the customer called off on the way (SCH-6, SCH-10): the centre sent someone
+    else or took the visit back (a postponement too) before the technician arrived."""
+
+    technician_id: str | None
+    network_id: str | None = None
+    departed_at: datetime | None
+    eta: datetime | None = None
+    called_off_at: datetime
+    reason: str
+    handed_to: str | None = None
+    """The technician the visit went to (None: back to the centre)."""
+    loaner_serial: str | None = None
+    """The loaner boarded for the trip, back to the inventory (FLD-1)."""
+
+
 class Visit(BaseModel):
     """One visit of one order (aggregate)."""
 
@@ -415,6 +431,8 @@ class Visit(BaseModel):
     cause: str | None = None
     remedy: str | None = None
     ended_at: datetime | None = None
+    trips_called_off: list[CalledOffTrip] = Field(default_factory=list)
+    """Trips to this visit called off on the way, oldest first (SCH-6, SCH-10)."""
     earlier_visits_seconds: int = Field(default=0, exclude=True)
     """On-site seconds of the order's other visits, set by the handler (FLD-11)."""
     events: list[EventData] = Field(default_factory=list, exclude=True)
@@ -1608,11 +1626,49 @@ class Visit(BaseModel):
         self.window = window
         return True
 
-    def reassign(self, technician_id: str | None, *, network_id: str | None = None) -> bool:
-        """Another technician or network holds the visit (SCH-8, SCH-12); only before
-        departure."""
+    def reassign(
+        self,
+        technician_id: str | None,
+        *,
+        at: datetime,
+        network_id: str | None = None,
+        reason: str = "reassigned",
+    ) -> bool:
+        """Another technician or network holds the visit, or nobody does: back to the centre
+        (SCH-8, SCH-12). Returns whether the visit changed.
+
+        Before departure it just changes hands. On the way (departed, not arrived) the trip is
+        called off (SCH-6, SCH-10): recorded in ``trips_called_off``, the visit is scheduled again
+        for the new holder, who departs with their own kit. Once the technician is at the door
+        the visit stays with them until it ends here (on site wins), and a move to the
+        technician already holding the visit changes nothing."""
+        if technician_id is not None and technician_id == self.technician_id:
+            if self.state is not S.SCHEDULED or network_id == self.network_id:
+                return False
+        elif self.state is S.DEPARTED:
+            self._call_off_trip(at=at, reason=reason, handed_to=technician_id)
         if self.state is not S.SCHEDULED:
             return False
         self.technician_id = technician_id
         self.network_id = network_id
         return True
+
+    def _call_off_trip(self, *, at: datetime, reason: str, handed_to: str | None) -> None:
+        """Record the trip under way and make the visit ready to depart again."""
+        self.trips_called_off.append(
+            CalledOffTrip(
+                technician_id=self.technician_id,
+                network_id=self.network_id,
+                departed_at=self.departed_at,
+                eta=self.eta,
+                called_off_at=at,
+                reason=reason,
+                handed_to=handed_to,
+                loaner_serial=self.loaner_serial,
+            )
+        )
+        self.state = S.SCHEDULED
+        self.departed_at = None
+        self.eta = None
+        self.kit_checked = []
+        self.loaner_serial = None

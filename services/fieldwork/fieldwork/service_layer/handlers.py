@@ -824,18 +824,23 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
     if isinstance(data, OrderReassigned):
         held = await uow.visits.get(data.visit_id, for_update=True)
         # A network placing the order with its own technician keeps the network; a move to an
-        # in-house technician (or another network) changes it.
-        if held is not None and held.reassign(data.technician_id, network_id=data.network_id):
-            await uow.visits.save(held, now=at)
+        # in-house technician (or another network) changes it. A technician on the way has
+        # their trip called off (SCH-6).
+        if held is not None and held.order_id == order_id:
+            reason = f"reassigned by {data.reassigned_by}: {data.reason or 'no reason given'}"
+            await _move(held, data.technician_id, data.network_id, at=at, reason=reason, uow=uow)
         return
     if isinstance(data, OrderReturnedToCentre):
         # The holder handing the order back (a network, an in-house technician, a dispatcher
-        # cancelling the assignment, an emergency placed again) no longer holds its visits not
-        # yet started, so the former technician cannot go on them (SCH-8, SCH-12). A visit under
-        # way stays with its technician, who ends it.
+        # cancelling the assignment, a postponement, an emergency placed again) no longer holds
+        # its visits not yet at the customer's, so the former technician cannot go on (or arrive
+        # at) them (SCH-8, SCH-10, SCH-12). A visit on site stays with its technician.
+        reason = f"returned to the centre by {data.returned_by}: {data.reason.value}" + (
+            f" ({data.detail})" if data.detail else ""
+        )
         for visit in await uow.visits.for_order(order_id, for_update=True):
-            if _returned(visit, data) and visit.reassign(None, network_id=None):
-                await uow.visits.save(visit, now=at)
+            if _returned(visit, data):
+                await _move(visit, None, None, at=at, reason=reason, uow=uow)
         return
     if isinstance(data, QuoteIssued):
         for visit in await uow.visits.for_order(order_id, for_update=True):
@@ -873,6 +878,49 @@ async def _call_off(visits: list[Visit], *, at: datetime, uow: FieldworkUnitOfWo
         if loaner is not None and loaner.state is LoanerState.ON_BOARD:
             loaner.reclaim(at=at)
             await uow.loaners.save(loaner)
+
+
+async def _move(
+    visit: Visit,
+    technician_id: str | None,
+    network_id: str | None,
+    *,
+    at: datetime,
+    reason: str,
+    uow: FieldworkUnitOfWork,
+) -> None:
+    """Scheduling moved the visit (or took it back): apply it unless the technician is at the
+    customer's already (on site wins: scheduling gives it back to them when it hears of the
+    arrival). A trip called off on the way puts its boarded loaner back in stock (FLD-1)."""
+    serial, trips = visit.loaner_serial, len(visit.trips_called_off)
+    if visit.reassign(technician_id, network_id=network_id, at=at, reason=reason):
+        await uow.visits.save(visit, now=at)
+        if len(visit.trips_called_off) > trips:
+            log.info(
+                "fieldwork.trip_called_off",
+                order_id=visit.order_id,
+                visit_id=visit.visit_id,
+                technician_id=visit.trips_called_off[-1].technician_id,
+                handed_to=technician_id,
+            )
+            loaner = await uow.loaners.get(serial) if serial else None
+            if loaner is not None and loaner.state is LoanerState.ON_BOARD:
+                loaner.reclaim(at=at)
+                await uow.loaners.save(loaner)
+    elif (
+        not visit.ended
+        and visit.state is not VisitState.SCHEDULED
+        and (technician_id != visit.technician_id)
+    ):
+        log.warning(
+            "fieldwork.move_after_arrival_ignored",
+            order_id=visit.order_id,
+            visit_id=visit.visit_id,
+            state=visit.state.value,
+            technician_id=visit.technician_id,
+            moved_to=technician_id,
+            reason=reason,
+        )
 
 
 def _returned(visit: Visit, data: OrderReturnedToCentre) -> bool:

@@ -171,8 +171,10 @@ HELD = {
 """Statuses in which an assignee holds the visit."""
 
 UNDER_WAY = {DispatchStatus.EN_ROUTE, DispatchStatus.ON_SITE}
-"""Statuses in which the technician has left for the customer or is there: the visit is
-fieldwork's until it ends there (SCH-8, SCH-10, SCH-12)."""
+"""Statuses in which the technician has left for the customer or is there."""
+
+NOT_DEPARTED = {DispatchStatus.ASSIGNED, DispatchStatus.CONFIRMED}
+"""Statuses in which an assignee holds the visit and nobody has left for it yet."""
 
 CLOSED = {DispatchStatus.CANCELLED, DispatchStatus.CLOSED_REMOTELY}
 
@@ -230,6 +232,16 @@ class Visit:
     previous_visit_id: str | None = None
     manager_visit_at: datetime | None = None
     """When the after-sales manager was sent to apologise for this visit's lateness (SCH-7)."""
+
+
+@dataclass(frozen=True)
+class ArrivedTechnician:
+    """The technician fieldwork reports at the customer's, as dispatch knows them."""
+
+    technician_id: str
+    network_id: str | None = None
+    name: str | None = None
+    phone: str | None = None
 
 
 def _minutes(delta: timedelta) -> int:
@@ -343,11 +355,21 @@ class DispatchOrder:
         return self.status in UNDER_WAY
 
     def refuse_if_under_way(self, action: str, *, remedy: str | None = None) -> None:
-        """SCH-8 / SCH-12: once the technician has departed, fieldwork holds the visit with them
-        and ignores a move; dispatch moving, cancelling or postponing it would leave the two
-        services disagreeing about who is where. The visit ends in fieldwork first."""
-        if not self.under_way:
-            return
+        """Refuse ``action`` once the technician has departed (VisitUnderWay): for what only the
+        technician's own visit can settle (a rebooking for another address, SCH-11)."""
+        if self.under_way:
+            self._refuse_under_way(action, remedy=remedy)
+
+    def refuse_if_on_site(self, action: str, *, remedy: str | None = None) -> None:
+        """SCH-8 / SCH-12: once the technician is at the customer's, fieldwork keeps the visit
+        with them; dispatch moving, cancelling or postponing it would leave the two services
+        disagreeing about who is where, so the visit ends in fieldwork first. On the way it may
+        still be called off (SCH-6, SCH-10): fieldwork then records the trip and hands the visit
+        on (or back to the centre)."""
+        if self.status is DispatchStatus.ON_SITE:
+            self._refuse_under_way(action, remedy=remedy)
+
+    def _refuse_under_way(self, action: str, *, remedy: str | None) -> None:
         raise VisitUnderWay(
             action,
             self.status.value,
@@ -379,8 +401,6 @@ class DispatchOrder:
             return ["assign", "book_appointment"]
         if self.awaiting_network_acceptance:
             return ["accept", "reject", "reassign", "cancel_assignment", "return"]
-        if self.status is DispatchStatus.EN_ROUTE:
-            return ["reschedule", "record_contact"]
         if self.status is DispatchStatus.ON_SITE:
             return []
         if self.status in HELD:
@@ -466,14 +486,16 @@ class DispatchOrder:
         """Give the current visit to a technician or a network, or move it to another one.
 
         A first assignment publishes OrderAssigned, a change OrderReassigned (SCH-8: only with a
-        dispatcher's approval, which the caller has checked). Both are audited. Once the
-        technician has departed the visit is no longer moved: VisitUnderWay.
+        dispatcher's approval, which the caller has checked). Both are audited. A technician on
+        the way has their trip called off (SCH-6: running late, the centre sends someone else);
+        once they are on site the visit is no longer moved: VisitUnderWay.
         """
-        self.refuse_if_under_way("reassign the visit")
+        self.refuse_if_on_site("reassign the visit")
         allowed = {DispatchStatus.AWAITING_ASSIGNMENT, *HELD}
         self._require("assign", allowed, self._allowed_actions())
         if (technician is None) == (network is None):
             raise ValueError("assign to exactly one technician or network")
+        self._call_off_trip(by=by, now=now, reason=reason)
         kind = AssigneeKind.TECHNICIAN if technician is not None else AssigneeKind.NETWORK
         was_held = self.held
         previous = (self.assignee_kind, self.technician_id, self.network_id)
@@ -552,11 +574,13 @@ class DispatchOrder:
         """The assignee (or a dispatcher cancelling the assignment) hands the order back to the
         centre's queue (SCH-1, SCH-3, SCH-10, SCH-12).
 
-        Not once the technician has departed (VisitUnderWay), unless ``visit_over``: fieldwork
-        reported the visit ended (customer not home), so nobody is on the way any more."""
+        A technician on the way has their trip called off; not once they are on site
+        (VisitUnderWay), unless ``visit_over``: fieldwork reported the visit ended (customer not
+        home), so nobody is there any more."""
         self._require("return", set(HELD), self._allowed_actions())
         if not visit_over:
-            self.refuse_if_under_way("return the order to the centre")
+            self.refuse_if_on_site("return the order to the centre")
+            self._call_off_trip(by=by, now=now, reason=detail or reason.value)
         self.events.append(
             OrderReturnedToCentre(
                 order_id=self.order_id,
@@ -578,6 +602,22 @@ class DispatchOrder:
             )
         )
         self._unassign()
+
+    def _call_off_trip(self, *, by: str, now: datetime, reason: str) -> None:
+        """The technician on the way is not to go on (SCH-6, SCH-10): audited here; fieldwork
+        records the trip and takes the visit from them when it hears of the change."""
+        if self.status is not DispatchStatus.EN_ROUTE:
+            return
+        self.audit.append(
+            AuditEntry(
+                at=now,
+                actor=by,
+                action="trip_called_off",
+                reason=reason,
+                detail={"technician_id": self.technician_id, "network_id": self.network_id},
+            )
+        )
+        self.predicted_arrival = None
 
     def _unassign(self) -> None:
         self.status = DispatchStatus.AWAITING_ASSIGNMENT
@@ -858,23 +898,61 @@ class DispatchOrder:
         *,
         now: datetime,
         technician_id: str | None = None,
-        network_id: str | None = None,
-    ) -> None:
-        """The technician left for the customer."""
-        self._kept_by(technician_id, network_id=network_id, now=now, report="departed")
-        if self.status in {DispatchStatus.ASSIGNED, DispatchStatus.CONFIRMED}:
+    ) -> bool:
+        """The technician left for the customer; False when fieldwork reports a technician who
+        no longer holds the visit.
+
+        Such a departure crossed a reassignment or a return to the centre made before dispatch
+        heard of it: fieldwork calls that trip off when it hears of the change (SCH-6, SCH-10),
+        so the order stays where dispatch put it (audited). Should the technician reach the
+        customer first, their arrival gives the visit back to them (:meth:`arrived`). A network
+        holding the order without naming its technician keeps it: its own technician reports in.
+        """
+        if (
+            technician_id is not None
+            and technician_id != self.technician_id
+            and (self.technician_id is not None or not self.held)
+        ):
+            self.audit.append(
+                AuditEntry(
+                    at=now,
+                    actor=technician_id,
+                    action="departure_after_change",
+                    reason=f"fieldwork reports technician {technician_id} departed on this visit "
+                    "after it was "
+                    + (
+                        f"moved to {self._holder()}"
+                        if self.held
+                        else "handed back to the centre"
+                        if self.status is DispatchStatus.AWAITING_ASSIGNMENT
+                        else f"{self.status.value.replace('_', ' ')}"
+                    )
+                    + "; fieldwork calls the trip off when it hears of the change",
+                    detail={"technician_id": technician_id, "holder_id": self.technician_id},
+                )
+            )
+            return False
+        if self.status in NOT_DEPARTED:
             self.status = DispatchStatus.EN_ROUTE
+        return True
 
     def arrived(
         self,
         *,
         at: datetime,
         policy: SchedulingPolicy,
-        technician_id: str | None = None,
-        network_id: str | None = None,
+        technician: ArrivedTechnician | None = None,
     ) -> ArrivalLate | None:
-        """Actual arrival; every late arrival is recorded with its minutes (SCH-7)."""
-        self._kept_by(technician_id, network_id=network_id, now=at, report="arrived")
+        """Actual arrival; every late arrival is recorded with its minutes (SCH-7).
+
+        An arrival by a technician who no longer holds the visit is kept by them when nobody
+        else has left for it (:meth:`_kept_by`); otherwise it is only audited."""
+        if (
+            technician is not None
+            and technician.technician_id != self.technician_id
+            and not self._kept_by(technician, now=at)
+        ):
+            return None
         self.arrived_at = at
         if self.status in HELD:
             self.status = DispatchStatus.ON_SITE
@@ -897,48 +975,94 @@ class DispatchOrder:
         self.events.append(event)
         return event
 
-    def _kept_by(
-        self, technician_id: str | None, *, network_id: str | None, now: datetime, report: str
-    ) -> None:
-        """Fieldwork reports a technician on the way to (or at) the current visit that dispatch
-        had meanwhile handed back to the centre or moved to someone else: the change crossed
-        the departure, and fieldwork keeps a departed visit with its technician. Dispatch
-        records the visit as theirs (audited, nothing published: no new assignment was made),
-        so it is not placed again while under way and its end closes it (SCH-8, SCH-12)."""
-        if technician_id is None or technician_id == self.technician_id:
-            return
+    def _holder(self) -> str:
+        if self.technician_id is not None:
+            return f"technician {self.technician_id}"
+        return f"network {self.network_id}"
+
+    def _kept_by(self, technician: ArrivedTechnician, *, now: datetime) -> bool:
+        """Fieldwork reports a technician at the customer's on the current visit that dispatch
+        had meanwhile moved to someone else or handed back to the centre: the change reached
+        fieldwork after the arrival, and fieldwork keeps a visit on site with the technician
+        there. While nobody else has left for it, dispatch gives the visit back to them and
+        publishes it (OrderReassigned, or OrderAssigned when it was with the centre), so every
+        service agrees who is on site and the visit's end closes the order (SCH-8, SCH-12).
+        False when another technician is already on the way or there: only audited then. A
+        network holding the order without naming its technician keeps it (its own technician
+        reports in): True, nothing changed."""
         unheld = self.status is DispatchStatus.AWAITING_ASSIGNMENT
+        if self.under_way and self.technician_id is not None:
+            self.audit.append(
+                AuditEntry(
+                    at=now,
+                    actor=technician.technician_id,
+                    action="arrival_ignored",
+                    reason=f"fieldwork reports technician {technician.technician_id} arrived "
+                    f"while {self._holder()} is {self.status.value.replace('_', ' ')}",
+                    detail={"technician_id": technician.technician_id},
+                )
+            )
+            return False
         moved = (
-            self.status in {DispatchStatus.ASSIGNED, DispatchStatus.CONFIRMED}
+            self.status in NOT_DEPARTED
             and self.assignee_kind is AssigneeKind.TECHNICIAN
             and self.technician_id is not None
         )
         if not (unheld or moved):
-            return
+            return True
+        previous = (self.assignee_kind, self.technician_id, self.network_id)
+        why = (
+            f"technician {technician.technician_id} arrived at the customer's before fieldwork "
+            + (
+                "heard the order was handed back to the centre"
+                if unheld
+                else f"heard the visit was moved to {self._holder()}"
+            )
+            + "; the visit stays with the technician on site until it ends in fieldwork"
+        )
         self.audit.append(
             AuditEntry(
                 at=now,
-                actor=technician_id,
-                action="kept_by_departed_technician",
-                reason=f"fieldwork reports technician {technician_id} {report} on this visit "
-                + (
-                    "after it was handed back to the centre"
-                    if unheld
-                    else f"after it was moved to technician {self.technician_id}"
-                )
-                + "; the visit stays with them until it ends in fieldwork",
+                actor=AUTO,
+                action="kept_by_arrived_technician",
+                reason=why,
                 detail={
-                    "technician_id": technician_id,
-                    "previous_technician_id": self.technician_id,
+                    "technician_id": technician.technician_id,
+                    "previous_technician_id": previous[1],
+                    "previous_network_id": previous[2],
                 },
             )
         )
         self.assignee_kind = AssigneeKind.TECHNICIAN
-        self.technician_id = technician_id
-        self.network_id = network_id
+        self.technician_id = technician.technician_id
+        self.network_id = technician.network_id
+        self.assigned_at = now
+        self.network_accepted_at = now if technician.network_id is not None else None
+        self.status = DispatchStatus.ASSIGNED
+        common = {
+            "order_id": self.order_id,
+            "visit_id": self.visit_id,
+            "assignee_kind": AssigneeKind.TECHNICIAN,
+            "technician_id": technician.technician_id,
+            "network_id": technician.network_id,
+            "technician_name": technician.name,
+            "technician_phone": technician.phone,
+            "appointment": self.appointment,
+            "reason": why,
+        }
         if unheld:
-            self.assigned_at = now
-            self.status = DispatchStatus.ASSIGNED
+            self.events.append(OrderAssigned(**common, assigned_by=AUTO))
+        else:
+            self.events.append(
+                OrderReassigned(
+                    **common,
+                    previous_assignee_kind=previous[0] or AssigneeKind.TECHNICIAN,
+                    previous_technician_id=previous[1],
+                    previous_network_id=previous[2],
+                    reassigned_by=AUTO,
+                )
+            )
+        return True
 
     def apology_refused(self, *, by: str, now: datetime) -> None:
         """The customer did not accept the apology for a lateness of this visit: the after-sales
@@ -1086,9 +1210,9 @@ class DispatchOrder:
         """The customer postponed: a new visit is due and the order goes back to the centre's
         dispatchers with the reason (SCH-10).
 
-        Before the technician departs only: on the way or on site the visit ends in fieldwork
-        (VisitUnderWay), which books the next one."""
-        self.refuse_if_under_way(
+        A technician on the way has their trip called off (OrderReturnedToCentre); on site the
+        visit ends in fieldwork (VisitUnderWay), which books the next one."""
+        self.refuse_if_on_site(
             "postpone the visit",
             remedy="A postponement now goes through fieldwork: on site the technician fails the "
             "visit as unfinished (rebook) with the next visit agreed or not (SCH-10); at the door "

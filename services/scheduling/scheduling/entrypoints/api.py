@@ -342,8 +342,9 @@ async def assign(
 ) -> Any:
     """Only a dispatcher (or a network's dispatcher for its own orders, to its own technicians)
     assigns or reassigns (SCH-8, SCH-12); OrderAssigned or OrderReassigned is published and the
-    change audited with who and why. Once the technician has departed the visit is not moved
-    (409): it ends in fieldwork first."""
+    change audited with who and why. A technician on the way has their trip called off (SCH-6:
+    the centre sends someone else); once they are on site the visit is not moved (409): it ends
+    in fieldwork first."""
 
     async def run() -> Any:
         order = await bus.handle(
@@ -372,8 +373,8 @@ async def cancel_assignment(
     order_id: str, body: ReasonIn, bus: BusDep, principal: DispatcherDep, request: Request
 ) -> Any:
     """A dispatcher takes the visit away from its assignee (SCH-12); the order returns to the
-    centre's queue (OrderReturnedToCentre). Not once the technician has departed (409): the
-    visit ends in fieldwork first."""
+    centre's queue (OrderReturnedToCentre); a trip on the way is called off. Not once the
+    technician is on site (409): the visit ends in fieldwork first."""
 
     async def run() -> Any:
         order = await bus.handle(
@@ -395,8 +396,9 @@ async def return_order(
     order_id: str, body: ReturnIn, bus: BusDep, principal: HolderDep, request: Request
 ) -> Any:
     """The holder (technician or network) hands the order back — never to a colleague (SCH-8):
-    a network that cannot staff it (SCH-1), a technician who cannot arrive on time (SCH-3).
-    Not once the technician has departed (409): the visit ends in fieldwork first."""
+    a network that cannot staff it (SCH-1), a technician who cannot arrive on time (SCH-3, SCH-6,
+    also on the way). Not once the technician is on site (409): the visit ends in fieldwork
+    first."""
 
     async def run() -> Any:
         order = await bus.handle(
@@ -600,8 +602,8 @@ async def postpone(
     order_id: str, body: ReasonIn, bus: BusDep, principal: HolderDep, request: Request
 ) -> Any:
     """A new visit is booked with the reason and the order returns to the centre (SCH-10).
-    Before the technician departs only (409 after): on the way or on site the visit ends in
-    fieldwork (rebook), which books the next one."""
+    On the way the trip is called off; on site (409) the visit ends in fieldwork (rebook), which
+    books the next one."""
 
     async def run() -> Any:
         order = await bus.handle(

@@ -61,6 +61,7 @@ from scheduling.domain.insertion import LiveRoute, cheapest_insertion
 from scheduling.domain.model import (
     AUTO,
     HELD,
+    ArrivedTechnician,
     DispatchOrder,
     DispatchStatus,
     Network,
@@ -148,15 +149,19 @@ def _held_jobs(orders: list[DispatchOrder], policy: SchedulingPolicy) -> dict[st
     return held
 
 
-async def _network_of(
+async def _arrived_technician(
     uow: SchedulingUnitOfWork, order: DispatchOrder, technician_id: str
-) -> str | None:
-    """The network of a technician fieldwork reports on the order's visit (the order's own
-    when it is the holder)."""
+) -> ArrivedTechnician:
+    """The technician fieldwork reports at the order's visit, as dispatch knows them (the
+    order's own network when they hold it)."""
     if technician_id == order.technician_id:
-        return order.network_id
+        return ArrivedTechnician(technician_id=technician_id, network_id=order.network_id)
     tech = await uow.technicians.get(technician_id)
-    return tech.network_id if tech is not None else None
+    if tech is None:
+        return ArrivedTechnician(technician_id=technician_id)
+    return ArrivedTechnician(
+        technician_id=technician_id, network_id=tech.network_id, name=tech.name, phone=tech.phone
+    )
 
 
 def _check_actor_owns(order: DispatchOrder, actor: commands.Actor) -> None:
@@ -520,18 +525,13 @@ async def handle_event(
                 )
                 await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
         elif isinstance(payload, TechnicianDeparted):
-            order.departed(
-                now=now,
-                technician_id=payload.technician_id,
-                network_id=await _network_of(uow, order, payload.technician_id),
-            )
-            order.predict_arrival(arrival=payload.eta, now=now, policy=policy, cause="departed")
+            if order.departed(now=now, technician_id=payload.technician_id):
+                order.predict_arrival(arrival=payload.eta, now=now, policy=policy, cause="departed")
         elif isinstance(payload, TechnicianArrived):
             order.arrived(
                 at=payload.arrived_at,
                 policy=policy,
-                technician_id=payload.technician_id,
-                network_id=await _network_of(uow, order, payload.technician_id),
+                technician=await _arrived_technician(uow, order, payload.technician_id),
             )
         elif isinstance(payload, RepairCompleted | InstallationCompleted):
             order.visit_ended()
