@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from contracts.common import Address, Channel, Customer, Fault, Product
 from contracts.intake import OrderCreated
-from intake.domain.model import OPEN_STATUSES, Order, OrderStatus, TimelineEntry
+from intake.domain.model import ALLOWED_FROM, OPEN_STATUSES, Order, OrderStatus, TimelineEntry
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
@@ -99,3 +99,58 @@ def test_fbk_7_a_revisit_requested_at_the_call_back_reopens_the_order_for_dispat
     assert order.status is OrderStatus.VERIFIED and order.status in OPEN_STATUSES
     order.observe(_entry("OrderAssigned", 130))
     assert order.status is OrderStatus.ASSIGNED
+
+
+def test_sch_6_an_assignment_that_crossed_the_arrival_keeps_the_order_on_site() -> None:
+    # The centre sent someone else while the first technician was en route; the arrival crossed
+    # it, and scheduling gave the visit back to the technician at the door.
+    order = _order()
+    for event_type, minutes, event_id in (
+        ("OrderCreated", 0, None),
+        ("OrderAssigned", 5, None),
+        ("TechnicianDeparted", 30, None),
+        ("OrderReassigned", 58, "to-the-second-technician"),
+        ("TechnicianArrived", 59, None),
+        ("OrderReassigned", 60, "back-to-the-technician-on-site"),
+    ):
+        order.observe(_entry(event_type, minutes, event_id))
+    assert order.status is OrderStatus.ON_SITE
+    assert order.status not in ALLOWED_FROM["cancel"]
+
+
+def test_sch_10_a_return_that_crossed_an_arrival_synced_late_keeps_the_order_on_site() -> None:
+    order = _order()
+    order.observe(_entry("OrderAssigned", 5))
+    order.observe(_entry("OrderReturnedToCentre", 40))
+    assert order.status is OrderStatus.VERIFIED
+    order.observe(_entry("TechnicianArrived", 38))  # logged offline, synced after the return
+    order.observe(_entry("OrderAssigned", 41, "given-back"))
+    assert order.status is OrderStatus.ON_SITE
+
+
+def test_fbk_7_a_revisit_request_while_a_technician_is_at_the_door_keeps_it_on_site() -> None:
+    order = _order()
+    order.observe(_entry("OrderAssigned", 5))
+    order.observe(_entry("TechnicianArrived", 60))
+    order.observe(_entry("RevisitRequested", 70))
+    assert order.status is OrderStatus.ON_SITE
+
+
+def test_after_the_visit_ends_an_assignment_moves_the_order_again() -> None:
+    # Customer not home, rebooked: the next assignment is a real one.
+    order = _order()
+    for event_type, minutes in (
+        ("OrderAssigned", 5),
+        ("TechnicianArrived", 60),
+        ("CustomerNotHome", 75),
+        ("VisitClosed", 75),
+        ("OrderAssigned", 80),
+    ):
+        order.observe(_entry(event_type, minutes))
+    assert order.status is OrderStatus.ASSIGNED
+    # ...and a call-back that finds the customer dissatisfied after a finished visit reopens it.
+    order.observe(_entry("TechnicianArrived", 24 * 60))
+    order.observe(_entry("RepairCompleted", 24 * 60 + 30))
+    order.observe(_entry("VisitClosed", 24 * 60 + 31))
+    order.observe(_entry("RevisitRequested", 2 * 24 * 60))
+    assert order.status is OrderStatus.VERIFIED

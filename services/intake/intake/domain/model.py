@@ -107,6 +107,14 @@ ONLY_FROM: dict[str, frozenset[OrderStatus]] = {
 #: Events that end a technician's presence at the customer (INT-7: nobody is on site after them).
 _VISIT_ENDED_BY = frozenset({"VisitClosed", "CustomerNotHome"})
 
+#: Events that leave the status alone while a technician is at the customer (SCH-6, SCH-10): a
+#: reassignment, return or revisit request that crossed the arrival (scheduling then gives the
+#: visit back to the technician on site), never a reason to show the order waiting for dispatch
+#: or to accept a cancellation while the work goes on.
+_KEPT_ON_SITE_THROUGH = frozenset(
+    {"OrderAssigned", "OrderReassigned", "OrderReturnedToCentre", "RevisitRequested"}
+)
+
 #: Once an order is here, only an explicit reopening moves it again.
 FINAL_STATUSES = frozenset({OrderStatus.CANCELLED, OrderStatus.CLOSED})
 
@@ -673,13 +681,20 @@ def _extensions_of(customer: Customer, extensions: Mapping[str, str] | None) -> 
 def status_from(timeline: list[TimelineEntry]) -> OrderStatus:
     """The status the timeline (oldest first) leads to, whatever order the events arrived in."""
     status = OrderStatus.RECEIVED
+    technician_present = False
     for entry in timeline:
+        if entry.type == "TechnicianArrived":
+            technician_present = True
+        elif entry.type in _VISIT_ENDED_BY:
+            technician_present = False
         after = STATUS_AFTER_EVENT.get(entry.type)
         if after is None:
             continue
         if status in FINAL_STATUSES and entry.type != "OrderReopened":
             continue
         if entry.type in ONLY_FROM and status not in ONLY_FROM[entry.type]:
+            continue
+        if technician_present and entry.type in _KEPT_ON_SITE_THROUGH:
             continue
         status = after
     return status
