@@ -448,6 +448,62 @@ async def test_sch_10_a_return_on_the_way_calls_the_trip_off_and_its_loaner_goes
     assert refused_as_problem(await act(admin, "v-1", type="arrive"))["rule"] == "SCH-12"
 
 
+async def test_sch_10_the_next_visit_booked_after_a_postponement_calls_off_the_one_not_started(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    async with await technician(runtime, "tech-7") as tech7:
+        await ok(tech7, "v-1", **depart(clock))
+        clock.advance(minutes=10)
+        await deliver(
+            runtime,
+            OrderReturnedToCentre(
+                order_id="o-1",
+                visit_id="v-1",
+                reason=ReturnReason.CUSTOMER_POSTPONED,
+                returned_by="dispatcher-1",
+                technician_id="tech-7",
+            ),
+            clock.now,
+        )
+        await deliver(
+            runtime,
+            RevisitBooked(
+                order_id="o-1",
+                visit_id="v-2",
+                previous_visit_id="v-1",
+                reason=RevisitReason.OTHER,
+                window=window(26),
+            ),
+            clock.now,
+        )
+        await deliver(runtime, assigned("v-2", "tech-8", window(26)), clock.now)
+
+    visits = {v["visit_id"]: v for v in (await admin.get("/v1/orders/o-1/visits")).json()["visits"]}
+    assert visits["v-1"]["state"] == "cancelled"
+    assert visits["v-2"]["state"] == "scheduled"
+    first = await stored_visit(runtime, "v-1")
+    [trip] = first.trips_called_off  # the trip stays on record
+    assert trip.technician_id == "tech-7"
+    assert (await stored_visit(runtime, "v-2")).technician_id == "tech-8"
+
+
+async def test_sch_8_a_revisit_after_a_visit_that_ended_leaves_that_visit_as_it_ended(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+    await ok(admin, "v-1", type="fail", reason="needs_second_visit")
+    await deliver(
+        runtime,
+        RevisitBooked(
+            order_id="o-1", visit_id="v-2", previous_visit_id="v-1", reason=RevisitReason.OTHER
+        ),
+        clock.now,
+    )
+    assert (await stored_visit(runtime, "v-1")).state is VisitState.FAILED
+
+
 async def test_sch_8_a_move_heard_after_the_arrival_leaves_the_visit_with_the_technician_there(
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:

@@ -793,6 +793,7 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
             _fit_to_order(visit, context)
             if isinstance(data, RevisitBooked):
                 await _network_of_revisit(visit, data, uow=uow)
+                await _superseded(data, at=at, uow=uow)
                 visit.unit_return = data.reason is RevisitReason.UNIT_RETURN
                 # Scheduling books a visit for an order closed by phone only once it is open
                 # again (reopened, or a dissatisfied call-back), whichever topic is read first.
@@ -944,6 +945,22 @@ async def _network_of_revisit(
         return
     if data.technician_id is None or data.technician_id == previous.technician_id:
         visit.network_id = previous.network_id
+
+
+async def _superseded(data: RevisitBooked, *, at: datetime, uow: FieldworkUnitOfWork) -> None:
+    """The next visit replaces one that never started and that nobody holds any more (SCH-10:
+    the customer postponed, the order went back to the centre, a trip was called off on the
+    way): the old one is called off, not left scheduled for ever. One still held is left to its
+    holder: scheduling takes it back (OrderReturnedToCentre) if it is not to go ahead."""
+    if data.previous_visit_id is None:
+        return
+    previous = await uow.visits.get(data.previous_visit_id, for_update=True)
+    if previous is None or previous.order_id != data.order_id:
+        return
+    if previous.state is not VisitState.SCHEDULED or previous.technician_id is not None:
+        return
+    if previous.cancel(at=at):
+        await uow.visits.save(previous, now=at)
 
 
 def _fit_to_order(visit: Visit, context: OrderContext) -> None:
