@@ -154,3 +154,35 @@ def test_after_the_visit_ends_an_assignment_moves_the_order_again() -> None:
     order.observe(_entry("VisitClosed", 24 * 60 + 31))
     order.observe(_entry("RevisitRequested", 2 * 24 * 60))
     assert order.status is OrderStatus.VERIFIED
+
+
+def test_fbk_7_a_revisit_request_attached_to_the_visit_under_way_leaves_its_status() -> None:
+    # Racing RevisitBooked: the call-back's request reached scheduling after the next visit was
+    # booked, and was attached to it; the order is still assigned, not back in the queue.
+    order = _order()
+    for event_type, minutes in (
+        ("OrderAssigned", 5),
+        ("TechnicianArrived", 60),
+        ("RepairFailed", 90),
+        ("VisitClosed", 91),
+        ("OrderAssigned", 120),
+        ("RevisitRequested", 130),
+    ):
+        order.observe(_entry(event_type, minutes))
+    assert order.status is OrderStatus.ASSIGNED
+    order.observe(_entry("TechnicianDeparted", 200))
+    order.observe(_entry("RevisitRequested", 210, "another-call-back"))
+    assert order.status is OrderStatus.EN_ROUTE
+
+
+def test_fbk_7_a_revisit_request_while_the_unit_is_in_the_workshop_leaves_it_there() -> None:
+    order = _order()
+    for event_type, minutes in (
+        ("OrderAssigned", 5),
+        ("TechnicianArrived", 60),
+        ("UnitTakenBack", 90),
+        ("VisitClosed", 91),
+        ("RevisitRequested", 24 * 60),
+    ):
+        order.observe(_entry(event_type, minutes))
+    assert order.status is OrderStatus.TAKEN_BACK

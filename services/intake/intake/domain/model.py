@@ -102,6 +102,15 @@ ONLY_FROM: dict[str, frozenset[OrderStatus]] = {
     "FollowUpCompleted": frozenset(
         {OrderStatus.COMPLETED, OrderStatus.RESOLVED_REMOTELY, OrderStatus.ON_SITE}
     ),
+    # FBK-7: a dissatisfied call-back while a visit is booked or on its way, or while the unit is
+    # in the workshop, is attached to that work (scheduling books no other visit for it).
+    "RevisitRequested": frozenset(OrderStatus)
+    - {
+        OrderStatus.ASSIGNED,
+        OrderStatus.APPOINTMENT_CONFIRMED,
+        OrderStatus.EN_ROUTE,
+        OrderStatus.TAKEN_BACK,
+    },
 }
 
 #: Events that end a technician's presence at the customer (INT-7: nobody is on site after them).
