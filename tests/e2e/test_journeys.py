@@ -85,6 +85,9 @@ TECHS: dict[str, Tech] = {
         ]
     )
 }
+# SCH-6: one district, two technicians; the first is nearer the customer, so SCH-1 picks them.
+TECHS["traffic"] = Tech("tech-traffic", "traffic-district", 38.000, 118.6747)
+TECHS["relief"] = Tech("tech-relief", "traffic-district", 38.300, 118.6747)
 TECHS["gas-near"] = Tech("tech-gas-near", "gas-district", 36.900, 118.500, ("gas_stove",))
 TECHS["gas-far"] = Tech("tech-gas-far", "gas-district", 37.100, 118.500, ("gas_stove",))
 
@@ -868,6 +871,98 @@ def test_arrival_20_minutes_late_is_announced_before_the_appointment_with_a_gift
     assert j.charge()["summary"]["charge"] == "0.00"
     figures = j.figures()
     assert figures["arrivals"] == 1 and figures["on_time_rate"] == 1.0
+
+
+# -- (4b) late in traffic → the centre sends someone else → the new technician does the work ---
+
+
+def test_late_in_traffic_the_centre_sends_someone_else_who_completes(world: World) -> None:
+    j = Journey(world, "traffic", 12)
+    j.take_and_assign()
+    now = _now()
+    start = now + timedelta(minutes=10)
+    end = start + timedelta(minutes=60)
+    j.confirm_appointment(start, end)
+    j.expect("AppointmentConfirmed")
+    visit = j.visit_id(1)
+    # On the way, stuck in traffic: the ETA given at departure misses the window by 45 minutes,
+    # before the appointment, so the customer is told and offered someone else (SCH-6, SCH-7).
+    j.act(
+        visit,
+        {
+            "type": "depart",
+            "eta": _iso(end + timedelta(minutes=45)),
+            "kit_checked": KIT,
+            "position": {"lat": j.tech.lat, "lon": j.tech.lon},
+        },
+    )
+    j.expect("TechnicianDeparted", "ArrivalLate")
+    stuck = j.tech
+    stuck_app = j.me
+
+    # The centre sends the other technician of the district (SCH-6, SCH-8, SCH-12).
+    relief = world.techs["relief"]
+    moved = _ok(
+        j.dispatcher["scheduling"].post(
+            f"/v1/orders/{j.order_id}/assignment",
+            json={"technician_id": relief.technician_id, "reason": "原师傅堵车，客户同意改派"},
+        )
+    )
+    assert moved["technician_id"] == relief.technician_id and moved["status"] == "assigned"
+    j.expect("OrderReassigned")
+    j.tech, j.tech_name = relief, "relief"
+
+    # Fieldwork called the first trip off: the stuck technician can no longer arrive on it.
+    def handed_on() -> dict[str, Any] | None:
+        seen = j.me["fieldwork"].get(f"/v1/visits/{visit}")
+        return seen.json() if seen.status_code == 200 else None
+
+    held = dict(wait_for(handed_on, within=WAIT, interval=0.1, message="visit handed on"))
+    assert held["state"] == "scheduled" and held["technician_id"] == relief.technician_id
+    [trip] = held["trips_called_off"]
+    assert (trip["technician_id"], trip["handed_to"]) == (
+        stuck.technician_id,
+        relief.technician_id,
+    )
+    too_late = stuck_app["fieldwork"].post(
+        f"/v1/visits/{visit}/actions", json={"action": {"type": "arrive"}}
+    )
+    assert too_late.status_code in (404, 409), too_late.text
+    assert too_late.headers["content-type"].startswith("application/problem+json")
+
+    # The relief technician goes, does the work, and the order ends with them.
+    j.travel_and_enter(visit, eta_minutes=15)
+    j.expect("TechnicianDeparted", "TechnicianArrived")
+    j.act(visit, {"type": "diagnose", "cause": "点火器老化"})
+    j.repair_and_test(visit)
+    j.expect("DiagnosisRecorded", "RepairCompleted", "VisitClosed", "FollowUpScheduled")
+    j.sign_off(visit)
+    j.expect("CustomerSignedOff")
+    j.satisfied_call_back(visit)
+    j.expect("FollowUpCompleted")
+
+    order = j.order()
+    assert order["status"] == "followed_up"
+    assert order["technician_id"] == relief.technician_id
+    dispatch = j.dispatch()
+    assert dispatch["status"] == "visit_done" and dispatch["technician_id"] == relief.technician_id
+    assert len(dispatch["visits"]) == 1
+    audit = [
+        e["action"] for e in _ok(j.dispatcher["scheduling"].get(f"/v1/orders/{j.order_id}/audit"))
+    ]
+    assert "trip_called_off" in audit
+    on_site = j.on_site()
+    assert [v["state"] for v in on_site["visits"]] == ["completed"]
+    done = j.visit(visit)
+    assert done["technician_id"] == relief.technician_id and len(done["trips_called_off"]) == 1
+    # SCH-7: the lateness was the stuck technician's; the relief technician arrived in time.
+    [predicted] = _summary_of(j.feedback_events(), "ArrivalLate")
+    assert predicted["technician_id"] == stuck.technician_id
+    assert predicted["kind"] == "predicted" and predicted["minutes_late"] == 45
+    assert predicted["action"] == "apology_and_gift"
+    figures = j.figures()
+    assert figures["arrivals"] == 1 and figures["first_time_fix_rate"] == 1.0
+    assert j.charge()["summary"]["charge"] == "0.00"
 
 
 # -- (5) customer not home → rebooked → done ---------------------------------------------------
