@@ -409,6 +409,138 @@ async def test_sch_6_a_reassignment_on_the_way_calls_the_trip_off_and_hands_the_
     assert [e.data["technician_id"] for e in departures] == ["tech-7", "tech-8"]
 
 
+def offline(
+    items: list[tuple[str, datetime, dict[str, Any]]], visit_id: str = "v-1"
+) -> dict[str, Any]:
+    """An offline batch: (client id, when, action) each."""
+    return {
+        "actions": [
+            {
+                "client_id": client_id,
+                "visit_id": visit_id,
+                "occurred_at": at.isoformat(),
+                "action": action,
+            }
+            for client_id, at, action in items
+        ]
+    }
+
+
+async def test_sch_8_an_arrival_logged_offline_before_the_reassignment_takes_the_visit_back(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    # The technician had no signal: the centre, hearing nothing, sent someone else; they were at
+    # the door by then, and their app syncs afterwards (on site wins).
+    await order(runtime, "o-1")
+    departed_at = clock.now
+    eta = depart(clock)
+    arrived_at = departed_at + timedelta(minutes=20)
+    await deliver(
+        runtime, reassigned("tech-8", previous="tech-7"), arrived_at + timedelta(minutes=5)
+    )
+    clock.advance(minutes=30)
+    async with await technician(runtime, "tech-7") as tech7:
+        synced = await tech7.post(
+            "/v1/offline/batches",
+            json=offline(
+                [
+                    ("c-1", departed_at, eta),
+                    ("c-2", arrived_at, {"type": "arrive"}),
+                ]
+            ),
+        )
+        assert synced.status_code == 200, synced.text
+        assert [r["status"] for r in synced.json()["results"]] == ["applied", "applied"]
+        assert await listed(tech7) == ["v-1"]
+    async with await technician(runtime, "tech-8") as tech8:
+        assert await listed(tech8) == []
+    visit = await stored_visit(runtime, "v-1")
+    assert (visit.state, visit.technician_id, visit.arrived_at) == (
+        VisitState.ARRIVED,
+        "tech-7",
+        arrived_at,
+    )
+    assert [(h.technician_id, h.handed_to) for h in visit.handovers] == [
+        ("tech-7", "tech-8"),
+        ("tech-8", "tech-7"),
+    ]
+    arrivals = [e for e in await outbox(runtime) if e.event_name == "TechnicianArrived"]
+    assert [e.data["technician_id"] for e in arrivals] == ["tech-7"]
+
+
+async def test_sch_6_an_offline_arrival_before_the_trip_was_called_off_lets_the_trip_go_on(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    async with await technician(runtime, "tech-7") as tech7:
+        await ok(tech7, "v-1", **depart(clock))
+        departed_at = clock.now
+        arrived_at = departed_at + timedelta(minutes=15)
+        await deliver(
+            runtime,
+            OrderReturnedToCentre(
+                order_id="o-1",
+                visit_id="v-1",
+                reason=ReturnReason.CANNOT_STAFF,
+                returned_by="dispatcher-1",
+                technician_id="tech-7",
+            ),
+            arrived_at + timedelta(minutes=10),
+        )
+        clock.advance(minutes=40)
+        synced = await tech7.post(
+            "/v1/offline/batches", json=offline([("c-1", arrived_at, {"type": "arrive"})])
+        )
+        assert [r["status"] for r in synced.json()["results"]] == ["applied"], synced.text
+    visit = await stored_visit(runtime, "v-1")
+    assert (visit.state, visit.technician_id) == (VisitState.ARRIVED, "tech-7")
+    assert visit.departed_at == departed_at
+    [trip] = visit.trips_called_off  # on record: the centre did call it off
+    assert trip.technician_id == "tech-7"
+
+
+async def test_sch_8_an_offline_arrival_after_the_reassignment_is_still_refused(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    changed_at = clock.now + timedelta(minutes=10)
+    await deliver(runtime, reassigned("tech-8", previous="tech-7"), changed_at)
+    clock.advance(minutes=40)
+    async with await technician(runtime, "tech-7") as tech7:
+        synced = await tech7.post(
+            "/v1/offline/batches",
+            json=offline(
+                [
+                    ("c-1", changed_at - timedelta(minutes=5), depart(clock)),
+                    ("c-2", changed_at + timedelta(minutes=1), {"type": "arrive"}),
+                ]
+            ),
+        )
+    assert [r["status"] for r in synced.json()["results"]] == ["refused", "refused"]
+    visit = await stored_visit(runtime, "v-1")
+    assert (visit.state, visit.technician_id) == (VisitState.SCHEDULED, "tech-8")
+
+
+async def test_sch_8_an_offline_arrival_does_not_take_a_visit_its_new_holder_left_for(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    arrived_at = clock.now + timedelta(minutes=20)
+    await deliver(
+        runtime, reassigned("tech-8", previous="tech-7"), arrived_at + timedelta(minutes=1)
+    )
+    clock.advance(minutes=25)
+    async with await technician(runtime, "tech-8") as tech8:
+        await ok(tech8, "v-1", **depart(clock))
+    async with await technician(runtime, "tech-7") as tech7:
+        synced = await tech7.post(
+            "/v1/offline/batches", json=offline([("c-1", arrived_at, {"type": "arrive"})])
+        )
+    assert [r["status"] for r in synced.json()["results"]] == ["refused"]
+    visit = await stored_visit(runtime, "v-1")
+    assert (visit.state, visit.technician_id) == (VisitState.DEPARTED, "tech-8")
+
+
 async def test_sch_10_a_return_on_the_way_calls_the_trip_off_and_its_loaner_goes_back(
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:

@@ -370,6 +370,22 @@ class CalledOffTrip(_Part):
     """The loaner boarded for the trip, back to the inventory (FLD-1)."""
 
 
+class Handover(_Part):
+    """The visit changed hands before its technician was known to be at the door (SCH-6, SCH-8,
+    SCH-10, SCH-12): kept so that an arrival the former holder logged offline before the change
+    still counts when it is synced (on site wins)."""
+
+    technician_id: str | None
+    network_id: str | None = None
+    at: datetime
+    handed_to: str | None = None
+    """The technician the visit went to (None: back to the centre)."""
+    handed_to_network: str | None = None
+    trip_called_off: bool = False
+    """The technician was known to be on the way: the trip is in ``trips_called_off``."""
+    reason: str = ""
+
+
 class Visit(BaseModel):
     """One visit of one order (aggregate)."""
 
@@ -433,6 +449,8 @@ class Visit(BaseModel):
     ended_at: datetime | None = None
     trips_called_off: list[CalledOffTrip] = Field(default_factory=list)
     """Trips to this visit called off on the way, oldest first (SCH-6, SCH-10)."""
+    handovers: list[Handover] = Field(default_factory=list)
+    """Every change of holder before anyone was known to be at the door, oldest first."""
     earlier_visits_seconds: int = Field(default=0, exclude=True)
     """On-site seconds of the order's other visits, set by the handler (FLD-11)."""
     events: list[EventData] = Field(default_factory=list, exclude=True)
@@ -1642,15 +1660,66 @@ class Visit(BaseModel):
         for the new holder, who departs with their own kit. Once the technician is at the door
         the visit stays with them until it ends here (on site wins), and a move to the
         technician already holding the visit changes nothing."""
+        called_off = False
         if technician_id is not None and technician_id == self.technician_id:
             if self.state is not S.SCHEDULED or network_id == self.network_id:
                 return False
         elif self.state is S.DEPARTED:
             self._call_off_trip(at=at, reason=reason, handed_to=technician_id)
+            called_off = True
         if self.state is not S.SCHEDULED:
             return False
+        if technician_id != self.technician_id:
+            self.handovers.append(
+                Handover(
+                    technician_id=self.technician_id,
+                    network_id=self.network_id,
+                    at=at,
+                    handed_to=technician_id,
+                    handed_to_network=network_id,
+                    trip_called_off=called_off,
+                    reason=reason,
+                )
+            )
         self.technician_id = technician_id
         self.network_id = network_id
+        return True
+
+    def reclaim_for_arrival(
+        self, technician_id: str, *, arrived_at: datetime, now: datetime
+    ) -> bool:
+        """A former holder's arrival, logged offline before the visit left them and synced
+        after, gives the visit back to them: they were at the door when the centre moved it
+        (on site wins, SCH-6, SCH-8; scheduling gives the order back when it hears of the
+        arrival). Only while the visit's new holder has not left for it; a trip called off on
+        the way goes on where it was. Returns whether the visit went back to them."""
+        if self.state is not S.SCHEDULED or technician_id == self.technician_id:
+            return False
+        handover = next(
+            (h for h in reversed(self.handovers) if h.technician_id == technician_id), None
+        )
+        if handover is None or arrived_at >= handover.at:
+            return False
+        self.handovers.append(
+            Handover(
+                technician_id=self.technician_id,
+                network_id=self.network_id,
+                at=now,
+                handed_to=technician_id,
+                handed_to_network=handover.network_id,
+                reason=f"arrival logged offline at {arrived_at.isoformat()}, before the change "
+                f"of {handover.at.isoformat()}",
+            )
+        )
+        self.technician_id = technician_id
+        self.network_id = handover.network_id
+        trip = self.trips_called_off[-1] if self.trips_called_off else None
+        if handover.trip_called_off and trip is not None and trip.technician_id == technician_id:
+            # The trip was not over: the departure stands (the loaner went back to the stock
+            # when it was called off; the technician records it again if they still carry it).
+            self.state = S.DEPARTED
+            self.departed_at = trip.departed_at
+            self.eta = trip.eta
         return True
 
     def _call_off_trip(self, *, at: datetime, reason: str, handed_to: str | None) -> None:

@@ -375,6 +375,7 @@ async def apply_offline_batch(
         )
     now = clock()
     horizon = now + timedelta(seconds=policy.offline_clock_skew_seconds)
+    await _reclaim_for_offline_arrivals(cmd, uow_factory=uow_factory, now=now, horizon=horizon)
     ordered = sorted(enumerate(cmd.actions), key=lambda pair: (pair[1].occurred_at, pair[0]))
     results: dict[int, dict[str, Any]] = {}
     blocked: dict[str, str] = {}
@@ -447,6 +448,39 @@ async def apply_offline_batch(
         seen[item.client_id] = result
         results[index] = result
     return [results[i] for i in range(len(cmd.actions))]
+
+
+async def _reclaim_for_offline_arrivals(
+    cmd: c.ApplyOfflineBatch, *, uow_factory: UowFactory, now: datetime, horizon: datetime
+) -> None:
+    """Before the batch is applied: a visit that left the technician (reassigned, returned to
+    the centre) after the arrival they logged offline goes back to them, so the batch applies
+    (on site wins, SCH-6, SCH-8)."""
+    technician_id = cmd.actor.technician_id
+    if not cmd.actor.restricted or technician_id is None:
+        return
+    arrivals: dict[str, datetime] = {}
+    for item in cmd.actions:
+        if item.action.type == "arrive" and item.occurred_at <= horizon:
+            earliest = arrivals.get(item.visit_id)
+            arrivals[item.visit_id] = min(earliest or item.occurred_at, item.occurred_at)
+    for visit_id, arrived_at in arrivals.items():
+        async with uow_factory() as uow:
+            visit = await uow.visits.get(visit_id, for_update=True)
+            if visit is None:
+                continue
+            holder = visit.technician_id
+            if visit.reclaim_for_arrival(technician_id, arrived_at=arrived_at, now=now):
+                await uow.visits.save(visit, now=now)
+                await uow.commit()
+                log.info(
+                    "fieldwork.visit_reclaimed_by_offline_arrival",
+                    order_id=visit.order_id,
+                    visit_id=visit_id,
+                    technician_id=technician_id,
+                    from_technician_id=holder,
+                    arrived_at=arrived_at.isoformat(),
+                )
 
 
 async def upload_evidence(
