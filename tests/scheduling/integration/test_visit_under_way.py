@@ -2,8 +2,9 @@
 SCH-10: the customer postpones); once they are on site the visit is fieldwork's until it ends
 there: dispatch neither moves, cancels nor postpones it, and its end closes the order whoever
 holds it (SCH-8, SCH-10, SCH-12); a change that crosses the arrival gives the visit back to the
-technician on site; an emergency after a visit that ended is dispatched (INT-7, INT-8); a call-back
-about an earlier visit does not abandon the visit already booked after it (FBK-7)."""
+technician on site, and a postponement that crosses it drops the visit booked to replace it; an
+emergency after a visit that ended is dispatched (INT-7, INT-8); a call-back about an earlier
+visit does not abandon the visit already booked after it (FBK-7)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from scheduling_support import DONGYING, Harness, created, local, near
 
 from contracts.common import Channel
+from contracts.envelope import EventEnvelope
 from contracts.feedback import RevisitRequested
 from contracts.fieldwork import (
     RepairCompleted,
@@ -474,3 +476,147 @@ async def test_fbk_7_a_call_back_about_the_latest_visit_books_a_revisit(harness:
     assert revisits[-1].reason is RevisitReason.CUSTOMER_DISSATISFIED
     order = await harness.order("o1")
     assert order["visit_id"] == revisits[-1].visit_id and len(order["visits"]) == 3
+
+
+# -- SCH-10: an arrival crossing a postponement ---------------------------------------------------
+
+
+async def _postponed(harness: Harness, visit_id: str, holder: str) -> str:
+    """The holder on the way to ``visit_id`` when the customer postpones at 9:45: the id of the
+    visit booked to replace it."""
+    await _depart(harness, visit_id, holder)
+    harness.clock.now = local(9, 45)
+    technician = await harness.key("technician", technician_id=holder)
+    response = await harness.client.post(
+        "/v1/orders/o1/postponement", json={"reason": "客户临时有事"}, headers=technician
+    )
+    assert response.status_code == 200, response.text
+    revisit = response.json()["visit_id"]
+    assert revisit != visit_id
+    return str(revisit)
+
+
+def _arrival(visit_id: str, technician_id: str, at: Any) -> TechnicianArrived:
+    return TechnicianArrived(
+        order_id="o1", visit_id=visit_id, technician_id=technician_id, arrived_at=at
+    )
+
+
+@pytest.mark.parametrize("arrived_at", [local(9, 44), local(9, 55)], ids=["before", "after"])
+async def test_sch_10_an_arrival_crossing_a_postponement_keeps_the_visit_until_it_ends(
+    harness: Harness, arrived_at: Any
+) -> None:
+    visit_id, holder, _ = await _held(harness)
+    revisit = await _postponed(harness, visit_id, holder)
+    harness.clock.now = local(9, 56)
+
+    # fieldwork had the technician at the door before it heard of the postponement
+    await harness.feed(_arrival(visit_id, holder, arrived_at))
+
+    order = await harness.order("o1")
+    assert (order["status"], order["technician_id"], order["visit_id"]) == (
+        "on_site",
+        holder,
+        visit_id,
+    )
+    assert [v["visit_id"] for v in order["visits"]] == [visit_id]
+    assert order["arrived_at"] == _z(arrived_at)
+    back = (await harness.published("OrderAssigned"))[-1]
+    assert (back.visit_id, back.technician_id, back.assigned_by) == (
+        visit_id,
+        holder,
+        "scheduling:auto",
+    )
+    [returned] = await harness.published("OrderReturnedToCentre")  # the postponement's only
+    assert returned.visit_id == visit_id
+    audit = (await harness.client.get("/v1/orders/o1/audit")).json()
+    assert audit[-1]["action"] == "kept_by_arrived_technician"
+    assert audit[-1]["detail"]["superseded_visit_id"] == revisit
+    await _complete(harness, visit_id, holder)
+    order = await harness.order("o1")
+    assert (order["status"], order["visit_id"]) == ("visit_done", visit_id)
+
+
+async def test_sch_10_an_arrival_crossing_a_postponement_takes_the_placed_revisit_back(
+    harness: Harness,
+) -> None:
+    visit_id, holder, other = await _held(harness)
+    revisit = await _postponed(harness, visit_id, holder)
+    placed = await harness.client.post(
+        "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "重新派工"}
+    )
+    assert placed.status_code == 200 and placed.json()["visit_id"] == revisit, placed.text
+
+    await _arrive(harness, visit_id, holder)
+
+    order = await harness.order("o1")
+    assert (order["status"], order["technician_id"], order["visit_id"]) == (
+        "on_site",
+        holder,
+        visit_id,
+    )
+    _, taken_back = await harness.published("OrderReturnedToCentre")
+    assert (taken_back.visit_id, taken_back.technician_id) == (revisit, other)
+    assert taken_back.returned_by == "scheduling:auto"
+    back = (await harness.published("OrderAssigned"))[-1]
+    assert (back.visit_id, back.technician_id) == (visit_id, holder)
+    # the visit on site is unfinished: the next visit follows it, with the same technician
+    await harness.feed(
+        RepairFailed(
+            order_id="o1",
+            visit_id=visit_id,
+            technician_id=holder,
+            reason=RepairFailureReason.MISSING_PART,
+        )
+    )
+    _, rebooked = await harness.published("RevisitBooked")
+    assert rebooked.previous_visit_id == visit_id and rebooked.visit_id != revisit
+    order = await harness.order("o1")
+    assert (order["visit_id"], order["technician_id"]) == (rebooked.visit_id, holder)
+    assert [v["number"] for v in order["visits"]] == [1, 2]
+
+
+async def test_sch_10_an_arrival_crossing_a_postponement_leaves_a_revisit_under_way_alone(
+    harness: Harness,
+) -> None:
+    visit_id, holder, other = await _held(harness)
+    revisit = await _postponed(harness, visit_id, holder)
+    placed = await harness.client.post(
+        "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "重新派工"}
+    )
+    assert placed.status_code == 200, placed.text
+    await _depart(harness, revisit, other)
+    before = await harness.order("o1")
+    assigned = await harness.published("OrderAssigned")
+
+    await _arrive(harness, visit_id, holder)
+
+    assert await harness.order("o1") == before
+    assert (before["status"], before["technician_id"]) == ("en_route", other)
+    assert await harness.published("OrderAssigned") == assigned
+    assert len(await harness.published("OrderReturnedToCentre")) == 1  # the postponement's
+    audit = (await harness.client.get("/v1/orders/o1/audit")).json()
+    assert audit[-1]["action"] == "arrival_ignored"
+    assert audit[-1]["detail"]["current_visit_id"] == revisit
+
+
+async def test_sch_10_an_arrival_crossing_a_postponement_heard_twice_changes_nothing(
+    harness: Harness,
+) -> None:
+    visit_id, holder, _ = await _held(harness)
+    await _postponed(harness, visit_id, holder)
+    harness.clock.now = local(9, 56)
+    envelope = EventEnvelope.wrap(_arrival(visit_id, holder, local(9, 55)))
+    await harness.runtime.handle_event(envelope)
+    after = await harness.order("o1")
+    published = await harness.published()
+    audit = (await harness.client.get("/v1/orders/o1/audit")).json()
+
+    harness.clock.now = local(9, 58)
+    await harness.runtime.handle_event(envelope)  # redelivered
+    await harness.feed(_arrival(visit_id, holder, local(9, 55)))  # published again
+
+    assert after["visit_id"] == visit_id and after["status"] == "on_site"
+    assert await harness.order("o1") == after
+    assert await harness.published() == published
+    assert (await harness.client.get("/v1/orders/o1/audit")).json() == audit

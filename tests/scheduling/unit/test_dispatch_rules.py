@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,6 +31,7 @@ from scheduling.domain.model import (
     ContactOutcome,
     DispatchOrder,
     DispatchStatus,
+    Network,
     Technician,
     lateness_action,
 )
@@ -899,6 +900,167 @@ def test_sch_8_an_arrival_of_the_former_technician_does_not_undo_a_replacement_o
     assert o.status is DispatchStatus.EN_ROUTE and o.technician_id == "t2"
     assert o.arrived_at is None and o.events == []
     assert o.audit[-1].action == "arrival_ignored"
+
+
+# -- SCH-10: an arrival crossing a postponement ----------------------------------------------------
+
+
+def _postponed_on_the_way() -> tuple[DispatchOrder, str, str]:
+    """t1 on the way to visit 1 (10:00-12:00) when the customer postpones at 9:45: visit 2 is
+    booked for the centre to place. Returns (order, visit 1, visit 2)."""
+    o = _under_way(DispatchStatus.EN_ROUTE)
+    first = o.visit_id
+    o.postpone(by="dispatcher:d", now=local(9, 45), reason="customer has to leave")
+    o.events.clear()
+    return o, first, o.visit_id
+
+
+def _arrive_on(o: DispatchOrder, visit_id: str, at: datetime | None = None) -> ArrivalLate | None:
+    """Fieldwork reports t1 at the customer's on ``visit_id`` (at 9:55 unless ``at``), heard at
+    9:56."""
+    return o.arrived(
+        at=at or local(9, 55),
+        policy=POLICY,
+        technician=ArrivedTechnician("t1", name="Tech t1"),
+        visit_id=visit_id,
+        now=local(9, 56),
+    )
+
+
+@pytest.mark.parametrize("arrived_at", [local(9, 44), local(9, 55)], ids=["before", "after"])
+def test_sch_10_an_arrival_crossing_a_postponement_brings_the_visit_back_to_who_is_there(
+    arrived_at: datetime,
+) -> None:
+    o, first, second = _postponed_on_the_way()
+
+    _arrive_on(o, first, arrived_at)
+
+    assert o.visit_id == first and [v.visit_id for v in o.visits] == [first]
+    assert o.status is DispatchStatus.ON_SITE and o.technician_id == "t1"
+    assert o.arrived_at == arrived_at and o.appointment == window(10)
+    [back] = o.events  # visit 2 was with nobody: nothing to take back
+    assert isinstance(back, OrderAssigned) and back.visit_id == first
+    assert (back.technician_id, back.technician_name, back.assigned_by) == (
+        "t1",
+        "Tech t1",
+        "scheduling:auto",
+    )
+    kept = o.audit[-1]
+    assert kept.action == "kept_by_arrived_technician" and kept.at == local(9, 56)
+    assert kept.detail["superseded_visit_id"] == second
+    assert "postponement crossed the arrival" in (kept.reason or "")
+    with pytest.raises(VisitUnderWay):  # visit 2 is not placed: t1 is on site
+        o.assign(technician=tech("t2"), by="dispatcher:d", reason="placed", now=local(10))
+
+
+@pytest.mark.parametrize("holder", ["technician", "network"])
+def test_sch_10_an_arrival_crossing_a_postponement_takes_the_placed_next_visit_back(
+    holder: str,
+) -> None:
+    o, first, second = _postponed_on_the_way()
+    if holder == "technician":
+        o.assign(technician=tech("t2"), by="dispatcher:d", reason="placed", now=local(9, 50))
+    else:
+        n1 = Network(network_id="n1", name="Partner", skills=["*"], areas=["*"])
+        o.assign(network=n1, by="dispatcher:d", reason="placed", now=local(9, 50))
+    o.events.clear()
+
+    _arrive_on(o, first)
+
+    returned, back = o.events
+    assert isinstance(returned, OrderReturnedToCentre) and returned.visit_id == second
+    assert (returned.technician_id, returned.network_id) == (
+        ("t2", None) if holder == "technician" else (None, "n1")
+    )
+    assert returned.returned_by == "scheduling:auto" and first in (returned.detail or "")
+    assert isinstance(back, OrderAssigned) and back.visit_id == first
+    assert back.technician_id == "t1" and back.network_id is None
+    assert o.visit_id == first and len(o.visits) == 1
+    assert (o.status, o.technician_id, o.network_id) == (DispatchStatus.ON_SITE, "t1", None)
+    assert [a.action for a in o.audit[-2:]] == ["return_to_centre", "kept_by_arrived_technician"]
+
+
+@pytest.mark.parametrize("status", UNDER_WAY_STATUSES, ids=lambda s: s.value)
+def test_sch_10_an_arrival_crossing_a_postponement_leaves_a_next_visit_under_way_alone(
+    status: DispatchStatus,
+) -> None:
+    o, first, second = _postponed_on_the_way()
+    o.assign(technician=tech("t2"), by="dispatcher:d", reason="placed", now=local(9, 50))
+    o.departed(now=local(9, 52), technician_id="t2")
+    if status is DispatchStatus.ON_SITE:
+        o.arrived(at=local(9, 54), policy=POLICY, technician=ArrivedTechnician("t2"))
+    o.events.clear()
+
+    assert _arrive_on(o, first) is None
+
+    assert o.visit_id == second and len(o.visits) == 2
+    assert (o.status, o.technician_id) == (status, "t2") and o.events == []
+    ignored = o.audit[-1]
+    assert ignored.action == "arrival_ignored"
+    assert ignored.detail == {"technician_id": "t1", "visit_id": first, "current_visit_id": second}
+
+
+def test_sch_10_an_arrival_crossing_a_postponement_heard_twice_changes_nothing() -> None:
+    o, first, _ = _postponed_on_the_way()
+    _arrive_on(o, first)
+    o.events.clear()
+    audit, visits = list(o.audit), list(o.visits)
+
+    assert _arrive_on(o, first, local(9, 57)) is None
+
+    assert o.events == [] and o.audit == audit and o.visits == visits
+    assert (o.status, o.technician_id, o.arrived_at) == (DispatchStatus.ON_SITE, "t1", local(9, 55))
+
+
+def test_sch_7_sch_10_a_visit_brought_back_is_late_against_its_own_appointment() -> None:
+    o, first, _ = _postponed_on_the_way()
+
+    late = _arrive_on(o, first, local(12, 20))
+
+    assert late is not None and late.visit_id == first and late.technician_id == "t1"
+    assert late.kind is LatenessKind.ACTUAL and late.minutes_late == 20
+
+
+def test_sch_10_sch_12_the_end_of_a_visit_brought_back_ends_the_order() -> None:
+    o, first, _ = _postponed_on_the_way()
+    _arrive_on(o, first)
+
+    o.visit_ended()  # fieldwork: the repair is completed
+
+    assert o.status is DispatchStatus.VISIT_DONE and o.visit_id == first
+    with pytest.raises(IllegalTransition):  # nothing left to place
+        o.assign(technician=tech("t2"), by="dispatcher:d", reason="again", now=local(11))
+
+
+def test_sch_10_a_visit_brought_back_and_rebooked_is_followed_by_a_new_visit() -> None:
+    o, first, second = _postponed_on_the_way()
+    _arrive_on(o, first)
+    o.events.clear()
+
+    o.visit_ended()  # fieldwork: a part is missing (FLD-5)
+    o.book_revisit(reason=RevisitReason.MISSING_PART, by="t1", now=local(11))
+
+    [booked] = o.events
+    assert isinstance(booked, RevisitBooked) and booked.previous_visit_id == first
+    assert booked.visit_id not in {first, second} and booked.technician_id == "t1"
+    assert [v.number for v in o.visits] == [1, 2] and o.status is DispatchStatus.ASSIGNED
+
+
+def test_sch_10_an_arrival_at_a_visit_that_ended_before_the_next_was_booked_changes_nothing() -> (
+    None
+):
+    o = _under_way(DispatchStatus.ON_SITE)
+    first = o.visit_id
+    o.visit_ended()  # unfinished: fieldwork rebooks
+    o.book_revisit(reason=RevisitReason.WORK_UNFINISHED, by="t1", now=local(11))
+    second, status = o.visit_id, o.status
+    o.events.clear()
+    audit = list(o.audit)
+
+    assert _arrive_on(o, first) is None
+
+    assert o.visit_id == second and len(o.visits) == 2 and o.status is status
+    assert o.events == [] and o.audit == audit
 
 
 # -- INT-7 / INT-8: an emergency after a visit that ended ---------------------------------------

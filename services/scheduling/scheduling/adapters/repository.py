@@ -107,6 +107,10 @@ def _visits(row: DispatchOrderRow) -> list[Visit]:
             manager_visit_at=datetime.fromisoformat(v["manager_visit_at"])
             if v.get("manager_visit_at")
             else None,
+            supersedes_unended=bool(v.get("supersedes_unended", False)),
+            previous_appointment=TimeWindow.model_validate(v["previous_appointment"])
+            if v.get("previous_appointment")
+            else None,
         )
         for v in row.visits
     ]
@@ -255,6 +259,10 @@ class DispatchOrderRepository:
                     "previous_visit_id": v.previous_visit_id,
                     "manager_visit_at": v.manager_visit_at.isoformat()
                     if v.manager_visit_at
+                    else None,
+                    "supersedes_unended": v.supersedes_unended,
+                    "previous_appointment": _window_json(v.previous_appointment)
+                    if v.previous_appointment
                     else None,
                 }
                 for v in order.visits

@@ -232,6 +232,13 @@ class Visit:
     previous_visit_id: str | None = None
     manager_visit_at: datetime | None = None
     """When the after-sales manager was sent to apologise for this visit's lateness (SCH-7)."""
+    supersedes_unended: bool = False
+    """Booked while the previous visit had not ended (a postponement, or a rebooking made without
+    fieldwork ending that visit): its technician may have reached the customer before fieldwork
+    heard of it, and then keeps it (SCH-10, :meth:`DispatchOrder.arrived`)."""
+    previous_appointment: TimeWindow | None = None
+    """The appointment of the previous visit it superseded unended, restored with that visit
+    (SCH-7: its lateness is measured on it)."""
 
 
 @dataclass(frozen=True)
@@ -942,15 +949,31 @@ class DispatchOrder:
         at: datetime,
         policy: SchedulingPolicy,
         technician: ArrivedTechnician | None = None,
+        visit_id: str | None = None,
+        now: datetime | None = None,
     ) -> ArrivalLate | None:
         """Actual arrival; every late arrival is recorded with its minutes (SCH-7).
 
-        An arrival by a technician who no longer holds the visit is kept by them when nobody
-        else has left for it (:meth:`_kept_by`); otherwise it is only audited."""
+        ``visit_id`` is the visit fieldwork reports (the current one when None); ``now`` when
+        dispatch hears of it (the arrival time when None). An arrival at the visit a
+        postponement superseded before fieldwork heard of it brings that visit back while the
+        one that replaced it has not started (:meth:`_resume_superseded`); an earlier visit's
+        arrival otherwise changes nothing. An arrival by a technician who no longer holds the
+        visit is kept by them when nobody else has left for it (:meth:`_kept_by`); otherwise it
+        is only audited. The same arrival heard again changes nothing."""
+        decided = now or at
+        if (
+            visit_id is not None
+            and visit_id != self.visit_id
+            and not self._resume_superseded(visit_id, technician, now=decided)
+        ):
+            return None
+        if self._arrival_recorded(technician):
+            return None
         if (
             technician is not None
             and technician.technician_id != self.technician_id
-            and not self._kept_by(technician, now=at)
+            and not self._kept_by(technician, now=decided)
         ):
             return None
         self.arrived_at = at
@@ -980,7 +1003,94 @@ class DispatchOrder:
             return f"technician {self.technician_id}"
         return f"network {self.network_id}"
 
-    def _kept_by(self, technician: ArrivedTechnician, *, now: datetime) -> bool:
+    def _arrival_recorded(self, technician: ArrivedTechnician | None) -> bool:
+        """Whether this arrival is already recorded: the visit is on site with this technician
+        (or with the network's, when it holds the order without naming one)."""
+        return (
+            self.status is DispatchStatus.ON_SITE
+            and self.arrived_at is not None
+            and (
+                technician is None
+                or self.technician_id is None
+                or technician.technician_id == self.technician_id
+            )
+        )
+
+    def _resume_superseded(
+        self, visit_id: str, technician: ArrivedTechnician | None, *, now: datetime
+    ) -> bool:
+        """SCH-10: fieldwork reports ``technician`` at the customer's on visit ``visit_id``,
+        which the current visit superseded before it ended (a postponement, or a return or
+        rebooking that never reached the technician): fieldwork heard of it after the arrival,
+        and keeps a visit on site with the technician there. While nobody has left for the
+        visit that replaced it, dispatch drops that one (back from its holder:
+        OrderReturnedToCentre), makes ``visit_id`` current again with its appointment, and
+        gives it to the technician on site (:meth:`_kept_by`); its end then ends the order as
+        for any visit. False (nothing moved) for any other earlier visit, or when someone has
+        already left for the visit that replaced it (only audited then)."""
+        superseding = self.visit
+        if (
+            technician is None
+            or superseding.previous_visit_id != visit_id
+            or not superseding.supersedes_unended
+        ):
+            return False
+        who = technician.technician_id
+        if self.status not in {DispatchStatus.AWAITING_ASSIGNMENT, *NOT_DEPARTED}:
+            self.audit.append(
+                AuditEntry(
+                    at=now,
+                    actor=who,
+                    action="arrival_ignored",
+                    reason=f"fieldwork reports technician {who} arrived on visit {visit_id}, "
+                    f"superseded by visit {superseding.visit_id}, which is "
+                    + (
+                        f"{self.status.value.replace('_', ' ')} with {self._holder()}"
+                        if self.held
+                        else self.status.value.replace("_", " ")
+                    ),
+                    detail={
+                        "technician_id": who,
+                        "visit_id": visit_id,
+                        "current_visit_id": superseding.visit_id,
+                    },
+                )
+            )
+            return False
+        crossed = (
+            f"technician {who} arrived at the customer's on visit {visit_id} before fieldwork "
+            f"heard it was superseded by visit {superseding.visit_id} ({superseding.reason}): "
+            "the postponement crossed the arrival, so the visit stays with the technician on "
+            "site until it ends in fieldwork (SCH-10)"
+        )
+        if self.held:
+            self.return_to_centre(
+                reason=ReturnReason.OTHER,
+                by=AUTO,
+                now=now,
+                detail=f"visit {superseding.visit_id} dropped: technician {who} is on site on "
+                f"visit {visit_id}, which it was to replace (SCH-10)",
+            )
+        self.visits.pop()
+        # the dropped visit's calls and warnings were about it, not about the visit on site
+        self.appointment = superseding.previous_appointment
+        self.contact_attempts = []
+        self.contact_overdue_at = None
+        return self._kept_by(
+            technician,
+            now=now,
+            why=crossed,
+            detail={"superseded_visit_id": superseding.visit_id},
+        )
+
+    def _kept_by(
+        self,
+        technician: ArrivedTechnician,
+        *,
+        now: datetime,
+        why: str | None = None,
+        detail: dict[str, str | None] | None = None,
+    ) -> bool:
         """Fieldwork reports a technician at the customer's on the current visit that dispatch
         had meanwhile moved to someone else or handed back to the centre: the change reached
         fieldwork after the arrival, and fieldwork keeps a visit on site with the technician
@@ -989,7 +1099,8 @@ class DispatchOrder:
         service agrees who is on site and the visit's end closes the order (SCH-8, SCH-12).
         False when another technician is already on the way or there: only audited then. A
         network holding the order without naming its technician keeps it (its own technician
-        reports in): True, nothing changed."""
+        reports in): True, nothing changed. ``why`` and ``detail`` replace and extend what the
+        audit and the event say (:meth:`_resume_superseded`)."""
         unheld = self.status is DispatchStatus.AWAITING_ASSIGNMENT
         if self.under_way and self.technician_id is not None:
             self.audit.append(
@@ -1011,7 +1122,7 @@ class DispatchOrder:
         if not (unheld or moved):
             return True
         previous = (self.assignee_kind, self.technician_id, self.network_id)
-        why = (
+        why = why or (
             f"technician {technician.technician_id} arrived at the customer's before fieldwork "
             + (
                 "heard the order was handed back to the centre"
@@ -1030,6 +1141,7 @@ class DispatchOrder:
                     "technician_id": technician.technician_id,
                     "previous_technician_id": previous[1],
                     "previous_network_id": previous[2],
+                    **(detail or {}),
                 },
             )
         )
@@ -1123,11 +1235,14 @@ class DispatchOrder:
         """A new visit follows the current one, with its reason (SCH-10, SCH-11, FBK-7).
 
         The same technician keeps it when asked (work unfinished: agree the next visit and keep
-        it), else it waits in the centre's queue.
+        it), else it waits in the centre's queue. Booked before the current visit ended, it
+        remembers that visit's appointment: should fieldwork report that visit's technician at
+        the customer's after all, the visit comes back (:meth:`arrived`, SCH-10).
         """
         if self.status in CLOSED:
             raise IllegalTransition("book a revisit for", self.status.value, [])
         previous = self.visit
+        unended = self.status is not DispatchStatus.VISIT_DONE
         self.visits.append(
             Visit(
                 visit_id=str(new_id()),
@@ -1135,6 +1250,8 @@ class DispatchOrder:
                 created_at=now,
                 reason=reason.value if detail is None else f"{reason.value}: {detail}",
                 previous_visit_id=previous.visit_id,
+                supersedes_unended=unended,
+                previous_appointment=self.appointment if unended else None,
             )
         )
         technician_id = self.technician_id if keep_technician else None
@@ -1211,7 +1328,9 @@ class DispatchOrder:
         dispatchers with the reason (SCH-10).
 
         A technician on the way has their trip called off (OrderReturnedToCentre); on site the
-        visit ends in fieldwork (VisitUnderWay), which books the next one."""
+        visit ends in fieldwork (VisitUnderWay), which books the next one. Should fieldwork
+        report them on site after all (they arrived before it heard), the postponed visit comes
+        back to them while the new one has not started (:meth:`arrived`)."""
         self.refuse_if_on_site(
             "postpone the visit",
             remedy="A postponement now goes through fieldwork: on site the technician fails the "

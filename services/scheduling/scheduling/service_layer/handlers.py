@@ -150,11 +150,11 @@ def _held_jobs(orders: list[DispatchOrder], policy: SchedulingPolicy) -> dict[st
 
 
 async def _arrived_technician(
-    uow: SchedulingUnitOfWork, order: DispatchOrder, technician_id: str
+    uow: SchedulingUnitOfWork, order: DispatchOrder, technician_id: str, *, visit_id: str
 ) -> ArrivedTechnician:
-    """The technician fieldwork reports at the order's visit, as dispatch knows them (the
-    order's own network when they hold it)."""
-    if technician_id == order.technician_id:
+    """The technician fieldwork reports at the order's visit ``visit_id``, as dispatch knows
+    them (the order's own network when they hold its current visit)."""
+    if technician_id == order.technician_id and visit_id == order.visit_id:
         return ArrivedTechnician(technician_id=technician_id, network_id=order.network_id)
     tech = await uow.technicians.get(technician_id)
     if tech is None:
@@ -487,7 +487,27 @@ async def handle_event(
             return
         order = uow.track(order_or_none)
         network_before = order.network_id
-        if isinstance(payload, VISIT_EVENTS) and payload.visit_id != order.visit_id:
+        if isinstance(payload, TechnicianArrived):
+            # SCH-10: an arrival at a visit superseded meanwhile (a postponement that crossed it)
+            # may bring that visit back; any other earlier visit's arrival changes nothing
+            order.arrived(
+                at=payload.arrived_at,
+                policy=policy,
+                technician=await _arrived_technician(
+                    uow, order, payload.technician_id, visit_id=payload.visit_id
+                ),
+                visit_id=payload.visit_id,
+                now=now,
+            )
+            if payload.visit_id != order.visit_id:
+                log.info(
+                    "scheduling.event_of_an_earlier_visit",
+                    type=envelope.type,
+                    order_id=order.order_id,
+                    visit_id=payload.visit_id,
+                    current_visit_id=order.visit_id,
+                )
+        elif isinstance(payload, VISIT_EVENTS) and payload.visit_id != order.visit_id:
             # An earlier visit's report (a late delivery, an app offline meanwhile) must not
             # move, end or rebook the visit that followed it.
             log.info(
@@ -527,12 +547,6 @@ async def handle_event(
         elif isinstance(payload, TechnicianDeparted):
             if order.departed(now=now, technician_id=payload.technician_id):
                 order.predict_arrival(arrival=payload.eta, now=now, policy=policy, cause="departed")
-        elif isinstance(payload, TechnicianArrived):
-            order.arrived(
-                at=payload.arrived_at,
-                policy=policy,
-                technician=await _arrived_technician(uow, order, payload.technician_id),
-            )
         elif isinstance(payload, RepairCompleted | InstallationCompleted):
             order.visit_ended()
         elif isinstance(payload, VisitClosed):
@@ -559,6 +573,7 @@ async def handle_event(
                     now=now,
                     visit_over=True,
                 )
+            order.visit_ended()  # at the door: the next visit follows one that ended
             order.book_revisit(
                 reason=RevisitReason.CUSTOMER_NOT_HOME,
                 by=payload.technician_id,
