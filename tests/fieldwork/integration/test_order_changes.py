@@ -620,6 +620,43 @@ async def test_sch_10_the_next_visit_booked_after_a_postponement_calls_off_the_o
     assert (await stored_visit(runtime, "v-2")).technician_id == "tech-8"
 
 
+async def test_sch_10_a_visit_given_back_to_its_technician_on_site_calls_off_its_follower(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    # The customer postponed while the technician, unknown to the centre, was at the door:
+    # fieldwork keeps the visit on site; scheduling, hearing of the arrival, drops the visit it
+    # had booked to replace it (back from its holder) and gives the first one back.
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+    returned = OrderReturnedToCentre(
+        order_id="o-1",
+        visit_id="v-1",
+        reason=ReturnReason.CUSTOMER_POSTPONED,
+        returned_by="dispatcher-1",
+        technician_id="tech-7",
+    )
+    await deliver(runtime, returned, clock.now)
+    await deliver(
+        runtime,
+        RevisitBooked(
+            order_id="o-1", visit_id="v-2", previous_visit_id="v-1", reason=RevisitReason.OTHER
+        ),
+        clock.now,
+    )
+    await deliver(runtime, assigned("v-2", "tech-8", window(26)), clock.now)
+    assert (await stored_visit(runtime, "v-1")).state is VisitState.DIAGNOSING
+    await deliver(
+        runtime,
+        returned.model_copy(update={"visit_id": "v-2", "technician_id": "tech-8"}),
+        clock.now,
+    )
+    await deliver(runtime, assigned("v-1", "tech-7"), clock.now)
+
+    first, follower = await stored_visit(runtime, "v-1"), await stored_visit(runtime, "v-2")
+    assert (first.state, first.technician_id) == (VisitState.DIAGNOSING, "tech-7")
+    assert (follower.state, follower.technician_id) == (VisitState.CANCELLED, None)
+
+
 async def test_sch_8_a_revisit_after_a_visit_that_ended_leaves_that_visit_as_it_ended(
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:

@@ -47,7 +47,7 @@ from fieldwork.domain.model import (
     summarise,
 )
 from fieldwork.domain.policy import FieldworkPolicy
-from fieldwork.domain.visit import Evidence, Visit, VisitState
+from fieldwork.domain.visit import ON_SITE, Evidence, Visit, VisitState
 from fieldwork.domain.workshop import Loaner, LoanerState, TakeBack
 from fieldwork.service_layer.unit_of_work import FieldworkUnitOfWork
 
@@ -843,6 +843,8 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
             visit = found
             if data.technician_id and visit.state is VisitState.SCHEDULED:
                 visit.technician_id = data.technician_id
+            elif isinstance(data, OrderAssigned) and visit.state in ON_SITE:
+                await _drop_followers_of(visit, at=at, uow=uow)
         if isinstance(data, OrderAssigned) and visit.state is VisitState.SCHEDULED:
             # The network holding the visit (None for an in-house technician).
             visit.network_id = data.network_id
@@ -995,6 +997,20 @@ async def _superseded(data: RevisitBooked, *, at: datetime, uow: FieldworkUnitOf
         return
     if previous.cancel(at=at):
         await uow.visits.save(previous, now=at)
+
+
+async def _drop_followers_of(visit: Visit, *, at: datetime, uow: FieldworkUnitOfWork) -> None:
+    """Scheduling gave back a visit whose technician is on site (SCH-10: the postponement that
+    superseded it crossed the arrival): the visit booked to follow it, never started and held by
+    nobody now, is called off rather than left scheduled for ever."""
+    for other in await uow.visits.for_order(visit.order_id, for_update=True):
+        if (
+            other.previous_visit_id == visit.visit_id
+            and other.state is VisitState.SCHEDULED
+            and other.technician_id is None
+            and other.cancel(at=at)
+        ):
+            await uow.visits.save(other, now=at)
 
 
 def _fit_to_order(visit: Visit, context: OrderContext) -> None:
