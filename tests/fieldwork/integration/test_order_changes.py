@@ -11,7 +11,15 @@ from typing import Any
 
 import httpx
 
-from contracts.common import AssigneeKind, Channel, Customer, Fault, Product, TimeWindow
+from contracts.common import (
+    AssigneeKind,
+    Channel,
+    Customer,
+    Fault,
+    Product,
+    TimeWindow,
+    WarrantyStatus,
+)
 from contracts.envelope import EventEnvelope
 from contracts.identity import Role
 from contracts.intake import (
@@ -655,6 +663,41 @@ async def test_sch_10_a_visit_given_back_to_its_technician_on_site_calls_off_its
     first, follower = await stored_visit(runtime, "v-1"), await stored_visit(runtime, "v-2")
     assert (first.state, first.technician_id) == (VisitState.DIAGNOSING, "tech-7")
     assert (follower.state, follower.technician_id) == (VisitState.CANCELLED, None)
+
+
+async def test_fbk_7_a_revisit_for_a_dissatisfied_customer_is_rework_diagnosed_free(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1", warranty=WarrantyStatus.OUT_OF_WARRANTY)
+    await deliver(
+        runtime,
+        RevisitBooked(
+            order_id="o-1",
+            visit_id="v-2",
+            previous_visit_id="v-1",
+            reason=RevisitReason.CUSTOMER_DISSATISFIED,
+            technician_id="tech-7",
+        ),
+        clock.now,
+    )
+    await on_site(admin, clock, "v-2")
+    diagnosed = await ok(admin, "v-2", type="diagnose", cause="点火器接触不良，重新紧固")
+    assert (diagnosed["state"], diagnosed["chargeable"]) == ("diagnosing", False)
+    # a revisit for another reason goes by the warranty, as before: chargeable, items needed
+    await deliver(
+        runtime,
+        RevisitBooked(
+            order_id="o-1",
+            visit_id="v-3",
+            previous_visit_id="v-2",
+            reason=RevisitReason.OTHER,
+            technician_id="tech-7",
+        ),
+        clock.now,
+    )
+    await on_site(admin, clock, "v-3")
+    refused = refused_as_problem(await act(admin, "v-3", type="diagnose", cause="x"))
+    assert refused["rule"] == "FLD-4"
 
 
 async def test_sch_8_a_revisit_after_a_visit_that_ended_leaves_that_visit_as_it_ended(

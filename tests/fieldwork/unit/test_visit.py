@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from contracts.billing import QuoteLine
-from contracts.common import PartLine, TimeWindow, WarrantyStatus, WorkItemKind
+from contracts.common import PartLine, TimeWindow, WarrantyStatus, WorkItem, WorkItemKind
 from contracts.fieldwork import (
     CentreDecisionKind,
     CentreDecisionRequested,
@@ -1411,3 +1411,42 @@ def test_sch_6_a_rescheduled_appointment_moves_the_window_until_the_technician_a
     assert scheduled.reschedule(later) is True and scheduled.window == later
     assert en_route.reschedule(later) is True and en_route.window == later
     assert there.reschedule(later) is False and there.window == first
+
+
+def _rework(**kw: object) -> Visit:
+    visit = inside(warranty_status=WarrantyStatus.OUT_OF_WARRANTY, rework=True, **kw)
+    visit.events.clear()
+    return visit
+
+
+def test_fbk_7_a_rework_visit_is_free_by_default_without_items_or_consent() -> None:
+    visit = _rework()
+    visit.diagnose(at=at(35), cause="点火器接触不良", rework_free=True)
+    assert visit.state is VisitState.DIAGNOSING and visit.chargeable is False
+    assert not any(isinstance(e, QuoteRequested) for e in visit.events)
+
+
+def test_fbk_7_parts_listed_on_a_rework_visit_are_quoted_free_for_the_record() -> None:
+    visit = _rework()
+    listed = [WorkItem(kind=WorkItemKind.PART, part_no="P-1", description="点火针")]
+    visit.diagnose(at=at(35), cause="点火器再次损坏", work_items=listed, rework_free=True)
+    [request] = [e for e in visit.events if isinstance(e, QuoteRequested)]
+    assert [i.covered_by_warranty for i in request.items] == [True]
+    assert visit.state is VisitState.DIAGNOSING and visit.quote is not None
+    assert visit.quote.consent_required is False
+
+
+def test_fbk_7_new_work_found_on_a_rework_visit_is_still_chargeable() -> None:
+    visit = _rework()
+    visit.diagnose(at=at(35), cause="另有主板故障", parts=[PART], chargeable=True, rework_free=True)
+    assert visit.state is VisitState.AWAITING_CONSENT and visit.chargeable is True
+    [request] = [e for e in visit.events if isinstance(e, QuoteRequested)]
+    assert [i.covered_by_warranty for i in request.items] == [False]
+
+
+def test_fbk_7_with_rework_charged_by_policy_the_warranty_decides_as_usual() -> None:
+    visit = _rework()
+    with pytest.raises(RuleViolation):
+        visit.diagnose(at=at(35), cause="点火器接触不良", rework_free=False)
+    visit.diagnose(at=at(35), cause="点火器再次损坏", parts=[PART], rework_free=False)
+    assert visit.state is VisitState.AWAITING_CONSENT

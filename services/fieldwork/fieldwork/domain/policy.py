@@ -68,6 +68,10 @@ class FieldworkPolicy(BaseModel):
     """FLD-15: the same for public areas."""
     coordination_check_interval_days: int = Field(default=15, ge=1)
     """FLD-15: the team lead checks open coordination tickets twice a month."""
+    rework_free: bool = True
+    """FBK-7: a revisit booked because the customer was not satisfied with the work done is
+    rework of that work: diagnosed free by default (items quoted for the record, no consent
+    asked). The technician still records new, different work as chargeable (``chargeable``)."""
     coordination_default_owner: str = "team_lead"
     """FLD-15: the owner of a new coordination ticket, until a dispatcher names another."""
     offline_max_batch: int = Field(default=200, ge=1)

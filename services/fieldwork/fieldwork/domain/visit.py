@@ -407,6 +407,9 @@ class Visit(BaseModel):
     unit_return: bool = False
     """The visit brings back a taken-back unit (RevisitBooked, reason unit_return): the customer
     has the order's loaner until then, so the visit needs no other one (FLD-1, FLD-6)."""
+    rework: bool = False
+    """Booked because the customer was not satisfied with the work of the visit before it
+    (RevisitBooked, reason customer_dissatisfied, FBK-7)."""
     last_action_at: datetime | None = None
     """The time of the latest action applied: offline actions older than it are refused."""
 
@@ -922,10 +925,13 @@ class Visit(BaseModel):
         warranty_card_amount: Decimal | None = None,
         installed_on: date | None = None,
         product_line: str | None = None,
+        rework_free: bool = False,
     ) -> None:
         """Record cause, parts and warranty status (FLD-4). Chargeable work asks billing for a
         quote and waits for the customer's consent; work items listed for work that is not
-        chargeable are quoted too (free, BIL-1), without waiting for consent.
+        chargeable are quoted too (free, BIL-1), without waiting for consent. With
+        ``rework_free``, a rework visit (FBK-7) is not chargeable unless ``chargeable`` says so,
+        its items covered unless they say otherwise.
 
         Each item goes to billing with the time it is handled (``at`` unless it says, BIL-3),
         with the customer's warranty card terms (BIL-2), the installation date (BIL-5) and the
@@ -949,6 +955,16 @@ class Visit(BaseModel):
             )
             for p in parts
         ]
+        if rework_free and self.rework and chargeable is None:
+            # rule FBK-7: redoing work the customer already had (and paid for) is not charged
+            # again; an item marked not covered, or an upgrade, is new work and still is.
+            items = [
+                item
+                if item.covered_by_warranty is not None or item.upgrade
+                else item.model_copy(update={"covered_by_warranty": True})
+                for item in items
+            ]
+            chargeable = any(i.covered_by_warranty is False or i.upgrade for i in items)
         excluded = any(i.covered_by_warranty is False or i.upgrade for i in items)
         is_chargeable = (
             chargeable

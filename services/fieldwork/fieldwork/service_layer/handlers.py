@@ -154,6 +154,7 @@ async def _apply(
                 warranty_card_amount=action.warranty_card_amount,
                 installed_on=action.installed_on or (context.installed_on if context else None),
                 product_line=context.product_line if context else None,
+                rework_free=policy.rework_free,
             )
         case c.AcceptQuote():
             visit.accept_quote(at=at, quote_id=action.quote_id, signature_ref=action.signature_ref)
@@ -829,6 +830,7 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
                 await _network_of_revisit(visit, data, uow=uow)
                 await _superseded(data, at=at, uow=uow)
                 visit.unit_return = data.reason is RevisitReason.UNIT_RETURN
+                visit.rework = data.reason is RevisitReason.CUSTOMER_DISSATISFIED
                 # Scheduling books a visit for an order closed by phone only once it is open
                 # again (reopened, or a dissatisfied call-back), whichever topic is read first.
                 if context.resolved_remotely:
