@@ -292,15 +292,35 @@ async def test_int_4_a_reopened_order_gets_its_new_visit_whichever_topic_is_read
 
 
 def returned(
-    visit_id: str | None = "v-1", technician_id: str | None = "tech-7", detail: str | None = None
+    visit_id: str | None = "v-1",
+    technician_id: str | None = "tech-7",
+    detail: str | None = None,
+    reason: ReturnReason = ReturnReason.OTHER,
 ) -> OrderReturnedToCentre:
     return OrderReturnedToCentre(
         order_id="o-1",
         visit_id=visit_id,
-        reason=ReturnReason.OTHER,
+        reason=reason,
         detail=detail,
         returned_by="dispatcher-1",
         technician_id=technician_id,
+    )
+
+
+def revisit(
+    visit_id: str,
+    previous: str,
+    reason: RevisitReason = RevisitReason.OTHER,
+    technician_id: str | None = None,
+    window: TimeWindow | None = None,
+) -> RevisitBooked:
+    return RevisitBooked(
+        order_id="o-1",
+        visit_id=visit_id,
+        previous_visit_id=previous,
+        reason=reason,
+        technician_id=technician_id,
+        window=window,
     )
 
 
@@ -484,17 +504,8 @@ async def test_sch_6_an_offline_arrival_before_the_trip_was_called_off_lets_the_
         await ok(tech7, "v-1", **depart(clock))
         departed_at = clock.now
         arrived_at = departed_at + timedelta(minutes=15)
-        await deliver(
-            runtime,
-            OrderReturnedToCentre(
-                order_id="o-1",
-                visit_id="v-1",
-                reason=ReturnReason.CANNOT_STAFF,
-                returned_by="dispatcher-1",
-                technician_id="tech-7",
-            ),
-            arrived_at + timedelta(minutes=10),
-        )
+        changed_at = arrived_at + timedelta(minutes=10)
+        await deliver(runtime, returned(reason=ReturnReason.CANNOT_STAFF), changed_at)
         clock.advance(minutes=40)
         synced = await tech7.post(
             "/v1/offline/batches", json=offline([("c-1", arrived_at, {"type": "arrive"})])
@@ -595,28 +606,8 @@ async def test_sch_10_the_next_visit_booked_after_a_postponement_calls_off_the_o
     async with await technician(runtime, "tech-7") as tech7:
         await ok(tech7, "v-1", **depart(clock))
         clock.advance(minutes=10)
-        await deliver(
-            runtime,
-            OrderReturnedToCentre(
-                order_id="o-1",
-                visit_id="v-1",
-                reason=ReturnReason.CUSTOMER_POSTPONED,
-                returned_by="dispatcher-1",
-                technician_id="tech-7",
-            ),
-            clock.now,
-        )
-        await deliver(
-            runtime,
-            RevisitBooked(
-                order_id="o-1",
-                visit_id="v-2",
-                previous_visit_id="v-1",
-                reason=RevisitReason.OTHER,
-                window=window(26),
-            ),
-            clock.now,
-        )
+        await deliver(runtime, returned(reason=ReturnReason.CUSTOMER_POSTPONED), clock.now)
+        await deliver(runtime, revisit("v-2", "v-1", window=window(26)), clock.now)
         await deliver(runtime, assigned("v-2", "tech-8", window(26)), clock.now)
 
     visits = {v["visit_id"]: v for v in (await admin.get("/v1/orders/o-1/visits")).json()["visits"]}
@@ -636,28 +627,11 @@ async def test_sch_10_a_visit_given_back_to_its_technician_on_site_calls_off_its
     # had booked to replace it (back from its holder) and gives the first one back.
     await order(runtime, "o-1")
     await on_site(admin, clock, "v-1")
-    returned = OrderReturnedToCentre(
-        order_id="o-1",
-        visit_id="v-1",
-        reason=ReturnReason.CUSTOMER_POSTPONED,
-        returned_by="dispatcher-1",
-        technician_id="tech-7",
-    )
-    await deliver(runtime, returned, clock.now)
-    await deliver(
-        runtime,
-        RevisitBooked(
-            order_id="o-1", visit_id="v-2", previous_visit_id="v-1", reason=RevisitReason.OTHER
-        ),
-        clock.now,
-    )
+    await deliver(runtime, returned(reason=ReturnReason.CUSTOMER_POSTPONED), clock.now)
+    await deliver(runtime, revisit("v-2", "v-1"), clock.now)
     await deliver(runtime, assigned("v-2", "tech-8", window(26)), clock.now)
     assert (await stored_visit(runtime, "v-1")).state is VisitState.DIAGNOSING
-    await deliver(
-        runtime,
-        returned.model_copy(update={"visit_id": "v-2", "technician_id": "tech-8"}),
-        clock.now,
-    )
+    await deliver(runtime, returned("v-2", "tech-8"), clock.now)
     await deliver(runtime, assigned("v-1", "tech-7"), clock.now)
 
     first, follower = await stored_visit(runtime, "v-1"), await stored_visit(runtime, "v-2")
@@ -671,30 +645,14 @@ async def test_fbk_7_a_revisit_for_a_dissatisfied_customer_is_rework_diagnosed_f
     await order(runtime, "o-1", warranty=WarrantyStatus.OUT_OF_WARRANTY)
     await deliver(
         runtime,
-        RevisitBooked(
-            order_id="o-1",
-            visit_id="v-2",
-            previous_visit_id="v-1",
-            reason=RevisitReason.CUSTOMER_DISSATISFIED,
-            technician_id="tech-7",
-        ),
+        revisit("v-2", "v-1", RevisitReason.CUSTOMER_DISSATISFIED, technician_id="tech-7"),
         clock.now,
     )
     await on_site(admin, clock, "v-2")
     diagnosed = await ok(admin, "v-2", type="diagnose", cause="点火器接触不良，重新紧固")
     assert (diagnosed["state"], diagnosed["chargeable"]) == ("diagnosing", False)
     # a revisit for another reason goes by the warranty, as before: chargeable, items needed
-    await deliver(
-        runtime,
-        RevisitBooked(
-            order_id="o-1",
-            visit_id="v-3",
-            previous_visit_id="v-2",
-            reason=RevisitReason.OTHER,
-            technician_id="tech-7",
-        ),
-        clock.now,
-    )
+    await deliver(runtime, revisit("v-3", "v-2", technician_id="tech-7"), clock.now)
     await on_site(admin, clock, "v-3")
     refused = refused_as_problem(await act(admin, "v-3", type="diagnose", cause="x"))
     assert refused["rule"] == "FLD-4"
@@ -706,13 +664,7 @@ async def test_sch_8_a_revisit_after_a_visit_that_ended_leaves_that_visit_as_it_
     await order(runtime, "o-1")
     await on_site(admin, clock, "v-1")
     await ok(admin, "v-1", type="fail", reason="needs_second_visit")
-    await deliver(
-        runtime,
-        RevisitBooked(
-            order_id="o-1", visit_id="v-2", previous_visit_id="v-1", reason=RevisitReason.OTHER
-        ),
-        clock.now,
-    )
+    await deliver(runtime, revisit("v-2", "v-1"), clock.now)
     assert (await stored_visit(runtime, "v-1")).state is VisitState.FAILED
 
 
