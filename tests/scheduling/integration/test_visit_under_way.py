@@ -496,6 +496,16 @@ async def _postponed(harness: Harness, visit_id: str, holder: str) -> str:
     return str(revisit)
 
 
+async def _postponed_and_placed(harness: Harness, visit_id: str, holder: str, other: str) -> str:
+    """:func:`_postponed`, then the dispatcher places the replacement with ``other``."""
+    revisit = await _postponed(harness, visit_id, holder)
+    placed = await harness.client.post(
+        "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "重新派工"}
+    )
+    assert placed.status_code == 200 and placed.json()["visit_id"] == revisit, placed.text
+    return revisit
+
+
 def _arrival(visit_id: str, technician_id: str, at: Any) -> TechnicianArrived:
     return TechnicianArrived(
         order_id="o1", visit_id=visit_id, technician_id=technician_id, arrived_at=at
@@ -541,11 +551,7 @@ async def test_sch_10_an_arrival_crossing_a_postponement_takes_the_placed_revisi
     harness: Harness,
 ) -> None:
     visit_id, holder, other = await _held(harness)
-    revisit = await _postponed(harness, visit_id, holder)
-    placed = await harness.client.post(
-        "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "重新派工"}
-    )
-    assert placed.status_code == 200 and placed.json()["visit_id"] == revisit, placed.text
+    revisit = await _postponed_and_placed(harness, visit_id, holder, other)
 
     await _arrive(harness, visit_id, holder)
 
@@ -580,11 +586,7 @@ async def test_sch_10_an_arrival_crossing_a_postponement_leaves_a_revisit_under_
     harness: Harness,
 ) -> None:
     visit_id, holder, other = await _held(harness)
-    revisit = await _postponed(harness, visit_id, holder)
-    placed = await harness.client.post(
-        "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "重新派工"}
-    )
-    assert placed.status_code == 200, placed.text
+    revisit = await _postponed_and_placed(harness, visit_id, holder, other)
     await _depart(harness, revisit, other)
     before = await harness.order("o1")
     assigned = await harness.published("OrderAssigned")
