@@ -75,8 +75,12 @@ class ChargeWaived(_BillingEvent):
     quote_id: str
     amount_waived: Money
     new_total: Money
+    """The quote's total after its waivers: what the customer is asked to sign for (BIL-9)."""
     approved_by: str
     reason: str
+    carried_from_quote_id: str | None = None
+    """Set when an earlier approval moved to the quote accepted in its place (a supplement): the
+    same waiver, not a new one; totals of waivers must not add it twice."""
 
 
 class ReceiptIssued(_BillingEvent):

@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from billing.domain.exceptions import InvalidAmount, NotAllowed, OrderWasCancelled
 from billing.domain.money import ZERO
@@ -42,9 +42,14 @@ class QuoteStatus(StrEnum):
     ISSUED = "issued"
     ACCEPTED = "accepted"
     DECLINED = "declined"
+    SUPERSEDED = "superseded"
+    """Accepted, then replaced by a quote the customer accepted for the same work not done yet
+    (a supplement after a re-diagnosis, or a revisit quoting the job again): that one is charged,
+    with the waivers approved on this one (BIL-1, BIL-8)."""
     VOIDED = "voided"
-    """The order was cancelled before it was accepted, or before the accepted work was
-    completed: nothing is charged for it (BIL-1)."""
+    """Nothing is charged for it (BIL-1, FLD-4): the order was cancelled before it was
+    accepted, or before the accepted work was completed; or the accepted work was not completed
+    on its visit and the customer declined the job when a later visit quoted it again."""
 
 
 class QuoteRequest(_State):
@@ -75,11 +80,16 @@ class Quote(_State):
     total: Money
     status: QuoteStatus = QuoteStatus.ISSUED
     discount_requested: bool = False
+    answered_at: AwareDatetime | None = None
+    """When the customer accepted or declined it, as the event says."""
+    superseded_by: str | None = None
+    """The quote accepted in its place (status `superseded`)."""
     voided_at: AwareDatetime | None = None
-    """When the order's cancellation voided it (BIL-1)."""
+    """When it was voided: the order's cancellation, or the customer declining the job at a
+    later visit (BIL-1)."""
     voided_from: QuoteStatus | None = None
     """The customer's answer when it was voided (`issued`: none yet, or `accepted`); a late
-    report that its work was completed before the cancellation makes it charged again."""
+    report that its work was completed in time makes it charged again."""
 
     @property
     def answer(self) -> QuoteStatus:
@@ -91,11 +101,19 @@ class Waiver(_State):
     """A waiver or reduction the centre approved (BIL-8)."""
 
     quote_id: str
+    """The quote it reduces: the one it was approved on, or the quote accepted in its place."""
     amount: Money
     new_total: Money
+    """That quote's total after its waivers, when this one was applied."""
     approved_by: str
     reason: str
     at: AwareDatetime
+    carried_from: str | None = None
+    """The quote the centre approved it on, when a quote accepted in that one's place
+    (status `superseded`) carries it now."""
+    approved_amount: Money | None = None
+    """What the centre approved, when the quote carrying it now charges less than that: a
+    waiver never takes a quote below zero."""
 
 
 class PaymentKind(StrEnum):
@@ -174,12 +192,17 @@ class SignedPart(_State):
 class Signature(_State):
     """The customer's signature on the amount charged and the parts replaced (BIL-9)."""
 
+    visit_id: str | None = None
+    """The visit signed off, for what that visit charged; None: signed for the whole order."""
     amount: Money
     parts: list[SignedPart] = Field(default_factory=list)
     signature_ref: str | None = None
     signed_at: AwareDatetime
     matches_charge: bool
-    """Whether the amount and parts signed for are those of the charge."""
+    """Whether the amount and parts signed for are those charged: by the visit signed off, or
+    by the whole order for a signature naming no visit."""
+    charged: Money | None = None
+    """What the visit (or the order) charged when the customer signed."""
 
 
 class AccountState(_State):
@@ -193,7 +216,8 @@ class AccountState(_State):
     waivers: list[Waiver] = Field(default_factory=list)
     payments: list[Payment] = Field(default_factory=list)
     invoices: list[Invoice] = Field(default_factory=list)
-    signature: Signature | None = None
+    signatures: list[Signature] = Field(default_factory=list)
+    """One per visit signed off (and one for the whole order), oldest signing first (BIL-9)."""
     work_done: list[str] = Field(default_factory=list)
     """`repair` / `installation` per completed visit (BIL-12)."""
     completed_visits: list[str] = Field(default_factory=list)
@@ -208,6 +232,22 @@ class AccountState(_State):
     """The network (None: the centre) each visit was last assigned to (BIL-12)."""
     technician_networks: dict[str, str | None] = Field(default_factory=dict)
     """The network (None: the centre) of each technician assigned to the order (BIL-12)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _signatures_of_old_documents(cls, data: Any) -> Any:
+        # Documents stored before signatures were kept per visit hold one `signature`.
+        if isinstance(data, dict) and "signature" in data:
+            data = dict(data)
+            old = data.pop("signature")
+            if old is not None and not data.get("signatures"):
+                data["signatures"] = [old]
+        return data
+
+    @property
+    def signature(self) -> Signature | None:
+        """The latest signature, if any."""
+        return self.signatures[-1] if self.signatures else None
 
 
 class BillingAccount:
@@ -373,25 +413,56 @@ class BillingAccount:
         return done is None or not self._after_cancellation(done)
 
     def _void_uncharged(self) -> None:
-        """On a cancelled order, void every quote but those declined and those accepted for
-        work completed before the cancellation; restore one voided that a late report shows
-        was done in time (events of other services come in any order)."""
-        cancelled_at = self.state.cancelled_at
-        if cancelled_at is None:
-            return
-        for quote in self.state.quotes:
-            answer = quote.answer
-            charged = answer is QuoteStatus.ACCEPTED and self._done_before_cancellation(
-                quote.visit_id
-            )
-            if answer is QuoteStatus.DECLINED or charged:
-                quote.status, quote.voided_from, quote.voided_at = answer, None, None
-            elif quote.status is not QuoteStatus.VOIDED:
+        """Void the quotes nothing is charged for (BIL-1, FLD-4), restoring one voided that a
+        late report shows is charged after all (events of other services come in any order)."""
+        for index, quote in enumerate(self.state.quotes):
+            void, at = self._void(index, quote)
+            if not void and quote.voided_from is not None:
+                quote.status, quote.voided_from, quote.voided_at = quote.answer, None, None
+            elif void and quote.status is not QuoteStatus.VOIDED:
                 quote.status, quote.voided_from, quote.voided_at = (
                     QuoteStatus.VOIDED,
-                    answer,
-                    cancelled_at,
+                    quote.answer,
+                    at,
                 )
+
+    def _void(self, index: int, quote: Quote) -> tuple[bool, datetime | None]:
+        """Whether the ``index``-th quote is void, and since when. Declined and superseded quotes
+        stay so. An accepted quote whose visit did not complete its work is void once the
+        customer declines the job quoted again at a later visit: nobody consents to the work
+        any more, so none is done (FLD-4). On a cancelled order every other quote is void but
+        those accepted for work completed before the cancellation."""
+        answer = quote.answer
+        if answer in (QuoteStatus.DECLINED, QuoteStatus.SUPERSEDED):
+            return False, None
+        if answer is QuoteStatus.ACCEPTED:
+            declined = self._declined_later(index, quote)
+            if declined is not None:
+                return True, declined.answered_at
+        cancelled_at = self.state.cancelled_at
+        if cancelled_at is None:
+            return False, None
+        if answer is QuoteStatus.ACCEPTED and self._done_before_cancellation(quote.visit_id):
+            return False, None
+        return True, cancelled_at
+
+    def _declined_later(self, index: int, quote: Quote) -> Quote | None:
+        """A quote of a later visit the customer declined while the work ``quote`` (the
+        ``index``-th, accepted) stands for was not completed, if any. A supplement declined on
+        the same visit leaves the accepted quote in force (FLD-4, as fieldwork does)."""
+        visit_id = quote.visit_id
+        if visit_id is None or visit_id in self.state.completed_visits:
+            return None
+        return next(
+            (
+                later
+                for later in self.state.quotes[index + 1 :]
+                if later.answer is QuoteStatus.DECLINED
+                and later.visit_id is not None
+                and later.visit_id != visit_id
+            ),
+            None,
+        )
 
     # --- quotes (BIL-1..BIL-6) ---------------------------------------------------------------
 
@@ -511,9 +582,11 @@ class BillingAccount:
         at: datetime | None = None,
     ) -> None:
         """The customer accepted or declined a quote at ``at`` (FLD-4). An accepted quote
-        replaces the one accepted for work not done yet (a revisit quoting the same job again),
-        while the quotes of visits whose work was completed stay charged beside it (another
-        job). An answer given after the order's cancellation changes nothing (BIL-1); one given
+        supersedes the one accepted for work not done yet (a supplement, or a revisit quoting
+        the same job again) and carries its waivers (BIL-8), while the quotes of visits whose
+        work was completed stay charged beside it (another job). Declined at a later visit, it
+        voids the quote accepted for work not done yet: no consent, no work, no charge (BIL-1).
+        An answer given after the order's cancellation changes nothing (BIL-1); one given
         before it but heard after counts, voided unless its work was completed in time."""
         quote = self.quote(quote_id)
         if quote is None or self._after_cancellation(at):
@@ -521,19 +594,50 @@ class BillingAccount:
         for voided in self.state.quotes:
             if voided.voided_from is not None:
                 voided.status, voided.voided_from, voided.voided_at = voided.answer, None, None
+        quote.answered_at = at or quote.answered_at
         if accepted:
+            quote.status = QuoteStatus.ACCEPTED
             for other in self.state.quotes:
                 if (
                     other.status is QuoteStatus.ACCEPTED
                     and other is not quote
                     and other.visit_id not in self.state.completed_visits
                 ):
-                    other.status = QuoteStatus.DECLINED
-            quote.status = QuoteStatus.ACCEPTED
+                    other.status, other.superseded_by = QuoteStatus.SUPERSEDED, quote.quote_id
+                    self._carry_waivers(other, quote)
         else:
             quote.status = QuoteStatus.DECLINED
             quote.discount_requested = discount_requested
         self._void_uncharged()
+
+    def _carry_waivers(self, superseded: Quote, by: Quote) -> None:
+        """The waivers the centre approved on ``superseded`` go on reducing ``by``, accepted in
+        its place, never below zero (BIL-8); ChargeWaived tells fieldwork the total of ``by``
+        the customer now signs for (BIL-9). A waiver nothing is left to carry to stays where
+        it was, on record."""
+        for waiver in self.state.waivers:
+            if waiver.quote_id != superseded.quote_id:
+                continue
+            amount = min(waiver.amount, self.quote_charge(by))
+            if amount <= 0:
+                continue
+            if amount < waiver.amount and waiver.approved_amount is None:
+                waiver.approved_amount = waiver.amount
+            waiver.carried_from = waiver.carried_from or superseded.quote_id
+            waiver.quote_id, waiver.amount = by.quote_id, amount
+            waiver.new_total = self.quote_charge(by)
+            self.events.append(
+                ChargeWaived(
+                    order_id=self.order_id,
+                    quote_id=by.quote_id,
+                    amount_waived=amount,
+                    new_total=waiver.new_total,
+                    approved_by=waiver.approved_by,
+                    reason=f"{waiver.reason} (approved on quote {waiver.carried_from}, "
+                    f"superseded by quote {by.quote_id})",
+                    carried_from_quote_id=waiver.carried_from,
+                )
+            )
 
     # --- the charge ---------------------------------------------------------------------------
 
@@ -558,6 +662,21 @@ class BillingAccount:
         """Total waived on the accepted quotes (BIL-8)."""
         ids = {q.quote_id for q in self.accepted_quotes}
         return sum((w.amount for w in self.state.waivers if w.quote_id in ids), ZERO)
+
+    def waived_on(self, quote: Quote) -> Decimal:
+        """Total waived on ``quote`` (BIL-8)."""
+        return sum((w.amount for w in self.state.waivers if w.quote_id == quote.quote_id), ZERO)
+
+    def quote_charge(self, quote: Quote) -> Decimal:
+        """What ``quote`` charges once accepted: its total less its waivers (BIL-8)."""
+        return max(quote.total - self.waived_on(quote), ZERO)
+
+    def visit_charge(self, visit_id: str) -> Decimal:
+        """What the visit charges: its accepted quote (after a supplement, the one accepted
+        last) less waivers; 0 when none of its quotes is accepted (BIL-1, BIL-8)."""
+        return sum(
+            (self.quote_charge(q) for q in self.accepted_quotes if q.visit_id == visit_id), ZERO
+        )
 
     @property
     def charge(self) -> Decimal:
@@ -609,9 +728,14 @@ class BillingAccount:
             )
         return quote
 
-    def waive(self, *, amount: Decimal, approved_by: str, reason: str, now: datetime) -> Waiver:
-        """Waive or reduce the charge, with who approved it and why (BIL-8)."""
-        quote = self._accepted()
+    def waive(
+        self, *, amount: Decimal, approved_by: str, reason: str, now: datetime
+    ) -> list[Waiver]:
+        """Waive or reduce the charge, with who approved it and why (BIL-8): off the latest
+        accepted quote, and what exceeds it off the quotes accepted before, latest first, so
+        that each visit's total (ChargeWaived ``new_total``, what the customer signs for on
+        that visit, BIL-9) is never negative."""
+        self._accepted()
         if not approved_by.strip() or not reason.strip():
             raise InvalidAmount("a waiver needs who approved it and why", field="reason")
         if amount <= 0:
@@ -621,32 +745,41 @@ class BillingAccount:
                 f"cannot waive {amount}: the charge is {self.charge} (a total is never negative)",
                 field="amount",
             )
-        new_total = self.charge - amount
-        if new_total < self.paid:
+        if self.charge - amount < self.paid:
             raise NotAllowed(
                 f"{self.paid} is already paid; refund before reducing the charge below it.",
                 allowed=["refund"],
             )
-        waiver = Waiver(
-            quote_id=quote.quote_id,
-            amount=amount,
-            new_total=new_total,
-            approved_by=approved_by,
-            reason=reason,
-            at=now,
-        )
-        self.state.waivers.append(waiver)
-        self.events.append(
-            ChargeWaived(
-                order_id=self.order_id,
+        waivers: list[Waiver] = []
+        left = amount
+        for quote in reversed(self.accepted_quotes):
+            portion = min(left, self.quote_charge(quote))
+            if portion <= 0:
+                continue
+            waiver = Waiver(
                 quote_id=quote.quote_id,
-                amount_waived=amount,
-                new_total=new_total,
+                amount=portion,
+                new_total=self.quote_charge(quote) - portion,
                 approved_by=approved_by,
                 reason=reason,
+                at=now,
             )
-        )
-        return waiver
+            self.state.waivers.append(waiver)
+            waivers.append(waiver)
+            self.events.append(
+                ChargeWaived(
+                    order_id=self.order_id,
+                    quote_id=quote.quote_id,
+                    amount_waived=portion,
+                    new_total=waiver.new_total,
+                    approved_by=approved_by,
+                    reason=reason,
+                )
+            )
+            left -= portion
+            if left <= 0:
+                break
+        return waivers
 
     def check_payment(self, amount: Decimal) -> None:
         """Refuse a payment the charge does not call for (before a receipt number is taken).
@@ -945,14 +1078,22 @@ class BillingAccount:
 
     # --- signature (BIL-9) --------------------------------------------------------------------
 
-    def charged_parts(self) -> dict[str, Decimal]:
-        """Part numbers and quantities of the accepted quotes' part lines."""
+    def charged_parts(self, visit_id: str | None = None) -> dict[str, Decimal]:
+        """Part numbers and quantities of the accepted quotes' part lines: of the visit
+        ``visit_id``, or of the whole order."""
         parts: dict[str, Decimal] = {}
         for quote in self.accepted_quotes:
+            if visit_id is not None and quote.visit_id != visit_id:
+                continue
             for line in quote.lines:
                 if line.kind is WorkItemKind.PART and line.part_no:
                     parts[line.part_no] = parts.get(line.part_no, Decimal(0)) + line.quantity
         return parts
+
+    @property
+    def signature(self) -> Signature | None:
+        """The latest signature (BIL-9)."""
+        return self.state.signature
 
     def sign(
         self,
@@ -962,8 +1103,12 @@ class BillingAccount:
         signature_ref: str | None,
         now: datetime,
         strict: bool,
+        visit_id: str | None = None,
     ) -> Signature:
-        """The customer signs for the amount charged and the parts replaced (BIL-9).
+        """The customer signs for the amount charged and the parts replaced (BIL-9): on
+        ``visit_id``, what that visit charged (its accepted quote after waivers; an earlier
+        visit's work was signed for on that visit); else what the whole order charges. A visit
+        (or the order) signed for again keeps the latest signature.
 
         ``strict`` refuses a signature that does not match the charge (REST); a signature seen on
         the bus is recorded either way, flagged when it does not match.
@@ -971,24 +1116,31 @@ class BillingAccount:
         signed_parts: dict[str, Decimal] = {}
         for part in parts:
             signed_parts[part.part_no] = signed_parts.get(part.part_no, Decimal(0)) + part.quantity
-        charged_parts = self.charged_parts()
-        matches = amount == self.charge and (not parts or signed_parts == charged_parts)
+        charge = self.charge if visit_id is None else self.visit_charge(visit_id)
+        charged_parts = self.charged_parts(visit_id)
+        matches = amount == charge and (not parts or signed_parts == charged_parts)
         if strict and not matches:
+            what = "the order" if visit_id is None else f"visit {visit_id}"
             raise NotAllowed(
-                f"The customer signs for what is charged: {self.charge} and parts "
+                f"The customer signs for what {what} charges: {charge} and parts "
                 f"{ {k: str(v) for k, v in charged_parts.items()} }; the signature says {amount} "
                 f"and { {k: str(v) for k, v in signed_parts.items()} }.",
-                charge=str(self.charge),
+                charge=str(charge),
                 parts={k: str(v) for k, v in charged_parts.items()},
             )
         signature = Signature(
+            visit_id=visit_id,
             amount=amount,
             parts=[SignedPart(part_no=p.part_no, quantity=p.quantity) for p in parts],
             signature_ref=signature_ref,
             signed_at=now,
             matches_charge=matches,
+            charged=charge,
         )
-        self.state.signature = signature
+        kept = [s for s in self.state.signatures if s.visit_id != visit_id]
+        kept.append(signature)
+        kept.sort(key=lambda s: s.signed_at)
+        self.state.signatures = kept
         return signature
 
     # --- retention (BIL-11) -------------------------------------------------------------------
@@ -1013,8 +1165,8 @@ class BillingAccount:
         for invoice in self.state.invoices:
             invoice.buyer_name = None
             invoice.buyer_tax_id = None
-        if self.state.signature is not None:
-            self.state.signature.signature_ref = None
+        for signature in self.state.signatures:
+            signature.signature_ref = None
         self.anonymised_at = now
 
 

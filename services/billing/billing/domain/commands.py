@@ -83,6 +83,8 @@ class RecordSignature:
     amount: Decimal
     parts: list[PartLine] = field(default_factory=list)
     signature_ref: str | None = None
+    visit_id: str | None = None
+    """The visit signed off; None: the whole order."""
 
 
 @dataclass(frozen=True)

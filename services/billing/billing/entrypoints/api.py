@@ -218,9 +218,10 @@ async def read_charge(order_id: str, uow: UowFactoryDep, principal: ChargeReader
     """What the service report shows: every quote with its lines (each naming the rule that
     priced it and the schedule version), the accepted quote, approved waivers, the charge,
     payments and refunds with their receipt numbers, invoices with their delivery status and
-    the customer's signature. A cancelled order shows when it was cancelled, its voided quotes
-    and the refund due. Partner networks see their own orders only, technicians those
-    assigned to them."""
+    the customer's signatures (one per visit signed off; `signature` is the latest). A
+    cancelled order shows when it was cancelled, its voided quotes and the refund due; a quote
+    accepted in another's place shows that one superseded. Partner networks see their own
+    orders only, technicians those assigned to them."""
     account = await views.account(order_id, uow=uow())
     _own_order(principal, account)
     return OrderChargeOut.from_domain(account)
@@ -238,8 +239,10 @@ async def waive_charge(
     order_id: str, body: WaiverIn, bus: BusDep, principal: ApproverDep, request: Request
 ) -> Any:
     """Only a dispatcher (the centre) approves a waiver or discount; the approver and the
-    reason are recorded and ChargeWaived is published (BIL-8). The charge never goes below
-    zero, nor below what was already paid (refund first)."""
+    reason are recorded and ChargeWaived is published (BIL-8). It reduces the latest accepted
+    quote (what exceeds it, the quotes accepted before, latest first) and goes on applying to
+    a quote accepted in its place. The charge never goes below zero, nor below what was already
+    paid (refund first)."""
 
     async def run() -> OrderChargeOut:
         account = await bus.handle(
@@ -423,8 +426,10 @@ async def track_invoice(
 async def record_signature(
     order_id: str, body: SignatureIn, bus: BusDep, uow: UowFactoryDep, principal: CollectorDep
 ) -> Any:
-    """The customer signs for the amount charged and the quantity of parts replaced (BIL-9);
-    a signature that does not match the charge is refused with 409 showing the charge."""
+    """The customer signs for the amount charged and the quantity of parts replaced (BIL-9):
+    on a visit (`visit_id`), what that visit charged; else what the whole order charges. A
+    signature that does not match is refused with 409 showing the charge. Each visit keeps its
+    own signature; the charge view lists them all."""
     await _check_holder(order_id, principal, uow)
     account = await bus.handle(
         commands.RecordSignature(
@@ -432,6 +437,7 @@ async def record_signature(
             amount=body.amount,
             parts=body.parts,
             signature_ref=body.signature_ref,
+            visit_id=body.visit_id,
         )
     )
     return OrderChargeOut.from_domain(account)

@@ -149,7 +149,12 @@ class OrderChargeOut(BaseModel):
     waivers: list[Waiver]
     payments: list[Payment] = Field(description="Payments and refunds, each with its receipt.")
     invoices: list[Invoice]
-    signature: Signature | None
+    signature: Signature | None = Field(description="The latest signature.")
+    signatures: list[Signature] = Field(
+        description="Every signature: one per visit signed off, each compared with what that "
+        "visit charged, and one for the whole order when signed without a visit (BIL-9); "
+        "oldest first."
+    )
 
     @classmethod
     def from_domain(cls, a: BillingAccount) -> OrderChargeOut:
@@ -176,7 +181,8 @@ class OrderChargeOut(BaseModel):
             waivers=a.state.waivers,
             payments=a.state.payments,
             invoices=a.state.invoices,
-            signature=a.state.signature,
+            signature=a.signature,
+            signatures=a.state.signatures,
         )
 
 
@@ -268,6 +274,12 @@ class SignatureIn(_In):
     amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
     parts: list[PartLine] = Field(default_factory=list)
     signature_ref: str | None = Field(default=None, max_length=300)
+    visit_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The visit signed off: the signature must match what that visit charged (its "
+        "accepted quote after waivers). Omitted: what the whole order charges.",
+    )
 
 
 # --- cash -------------------------------------------------------------------------------------

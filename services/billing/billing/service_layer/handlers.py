@@ -149,12 +149,22 @@ async def _apply(
                 payload.quote_id, accepted=True, discount_requested=False, at=envelope.time
             )
         case fieldwork.QuoteDeclined():
+            refund_due = account.refund_due
             account.quote_answered(
                 payload.quote_id,
                 accepted=False,
                 discount_requested=payload.discount_requested,
                 at=envelope.time,
             )
+            if account.refund_due > refund_due:
+                # BIL-1/FLD-4: declined at a revisit, the job an earlier visit left undone is
+                # not charged; what was paid for it goes back with the centre's approval.
+                log.warning(
+                    "billing.refund_due_after_decline",
+                    order_id=account.order_id,
+                    quote_id=payload.quote_id,
+                    refund_due=str(account.refund_due),
+                )
         case fieldwork.RepairCompleted() | fieldwork.InstallationCompleted():
             kind = "repair" if isinstance(payload, fieldwork.RepairCompleted) else "installation"
             installed = getattr(payload, "installed_on", None)
@@ -199,19 +209,22 @@ async def _apply(
                 )
         case fieldwork.CustomerSignedOff():
             if payload.amount_acknowledged is not None:
+                # BIL-9: the customer signs for what this visit charged, not the whole order.
                 signature = account.sign(
                     amount=payload.amount_acknowledged,
                     parts=[],
                     signature_ref=payload.signature_ref,
                     now=envelope.time,
                     strict=False,
+                    visit_id=payload.visit_id,
                 )
                 if not signature.matches_charge:
                     log.warning(
                         "billing.signature_mismatch",
                         order_id=account.order_id,
+                        visit_id=payload.visit_id,
                         signed=str(payload.amount_acknowledged),
-                        charge=str(account.charge),
+                        charge=str(signature.charged),
                     )
         case fieldwork.VisitClosed():
             account.visit_closed(
@@ -523,7 +536,8 @@ async def track_invoice(
 async def record_signature(
     cmd: commands.RecordSignature, *, uow: BillingUnitOfWork, clock: Clock
 ) -> BillingAccount:
-    """The customer signs for the amount and the parts; it must match the charge (BIL-9)."""
+    """The customer signs for the amount and the parts; it must match the charge of the visit
+    named, or of the whole order (BIL-9)."""
     async with uow:
         account = await _existing(uow, cmd.order_id)
         account.sign(
@@ -532,6 +546,7 @@ async def record_signature(
             signature_ref=cmd.signature_ref,
             now=clock(),
             strict=True,
+            visit_id=cmd.visit_id,
         )
         await uow.accounts.save(account)
         await uow.commit()

@@ -1,0 +1,279 @@
+"""Revisits and supplements through billing's event handling and REST, against a real database
+(SQLite and PostgreSQL): a job declined at the revisit is not charged (BIL-1, FLD-4), a waiver
+goes on applying to the supplement accepted in its quote's place (BIL-8), and every visit is
+signed for what it charged (BIL-9)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import httpx
+
+from contracts.common import AssigneeKind, WorkItem
+from contracts.fieldwork import (
+    CustomerSignedOff,
+    QuoteAccepted,
+    QuoteDeclined,
+    QuoteRequested,
+    RepairFailed,
+    RepairFailureReason,
+    SignOff,
+    VisitClosed,
+    VisitOutcome,
+)
+from contracts.scheduling import OrderAssigned
+from servicekit.runtime import ServiceRuntime
+
+from ..conftest import T0
+from .test_billing_api import IGNITER, accepted_order, fee, key, outbox, publish, send
+from .test_cancellation import repaired
+
+REBOOKED_AT = T0 + timedelta(hours=1)
+REVISIT_AT = T0 + timedelta(days=2)
+
+
+async def _unfinished(runtime: ServiceRuntime, order_id: str) -> None:
+    """The part was missing on v-1: the repair failed and the visit is rebooked (FLD-5)."""
+    await send(
+        runtime,
+        RepairFailed(
+            order_id=order_id,
+            visit_id="v-1",
+            technician_id="t-1",
+            reason=RepairFailureReason.MISSING_PART,
+            next_visit_agreed=True,
+        ),
+        at=REBOOKED_AT,
+    )
+    await send(
+        runtime,
+        VisitClosed(
+            order_id=order_id,
+            visit_id="v-1",
+            technician_id="t-1",
+            outcome=VisitOutcome.UNFINISHED,
+            closed_at=REBOOKED_AT,
+            paid_work=True,
+        ),
+        at=REBOOKED_AT,
+    )
+
+
+async def _quoted(
+    runtime: ServiceRuntime,
+    order_id: str,
+    visit_id: str,
+    *items: WorkItem,
+    request_id: str,
+    at: datetime = REVISIT_AT,
+) -> str:
+    """``visit_id`` asks billing to price ``items``; returns the quote issued."""
+    await send(
+        runtime,
+        QuoteRequested(
+            order_id=order_id, visit_id=visit_id, request_id=request_id, items=list(items)
+        ),
+        at=at,
+    )
+    issued = await outbox(runtime, "QuoteIssued")
+    [quote] = [e for e in issued if e.data["request_id"] == request_id]
+    return str(quote.data["quote_id"])
+
+
+async def _revisit(runtime: ServiceRuntime, order_id: str, *items: WorkItem) -> str:
+    await send(
+        runtime,
+        OrderAssigned(
+            order_id=order_id,
+            visit_id="v-2",
+            assignee_kind=AssigneeKind.TECHNICIAN,
+            technician_id="t-1",
+            assigned_by="disp-1",
+        ),
+        at=REVISIT_AT,
+    )
+    return await _quoted(runtime, order_id, "v-2", *items, request_id="req-2")
+
+
+def _signed_off(order_id: str, visit_id: str, amount: str) -> CustomerSignedOff:
+    return CustomerSignedOff(
+        order_id=order_id,
+        visit_id=visit_id,
+        technician_id="t-1",
+        sign_off=SignOff.SIGNED,
+        signature_ref=f"sig-{visit_id}",
+        amount_acknowledged=Decimal(amount),
+    )
+
+
+async def test_bil_1_fld_4_a_job_declined_at_the_revisit_owes_nothing_for_the_unfinished_visit(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    first = await accepted_order(runtime, "o-1")  # 170.00 accepted on v-1
+    await _unfinished(runtime, "o-1")
+    again = await _revisit(runtime, "o-1", fee("W02"), IGNITER)
+
+    await send(
+        runtime,
+        QuoteDeclined(order_id="o-1", visit_id="v-2", quote_id=again, reason="太贵"),
+        at=REVISIT_AT + timedelta(minutes=10),
+    )
+
+    charge = (await client.get("/v1/orders/o-1/charge")).json()
+    assert [(q["quote_id"], q["status"]) for q in charge["quotes"]] == [
+        (first, "voided"),
+        (again, "declined"),
+    ]
+    assert charge["accepted_quote_id"] is None
+    assert (charge["summary"]["charge"], charge["summary"]["balance"]) == ("0.00", "0.00")
+    technician = await key(runtime, "technician", technician_id="t-1")
+    refused = await client.post(
+        "/v1/orders/o-1/payments", json={"method": "cash", "amount": "170.00"}, headers=technician
+    )
+    assert refused.status_code == 409, refused.text
+    assert await outbox(runtime, "PaymentCollected") == []
+
+
+async def test_bil_1_bil_8_a_deposit_for_a_job_declined_at_the_revisit_is_a_refund_due(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    technician = await key(runtime, "technician", technician_id="t-1")
+    deposit = await client.post(
+        "/v1/orders/o-1/payments", json={"method": "cash", "amount": "100.00"}, headers=technician
+    )
+    assert deposit.status_code == 201, deposit.text
+    await _unfinished(runtime, "o-1")
+    again = await _revisit(runtime, "o-1", fee("W02"), IGNITER)
+
+    await send(runtime, QuoteDeclined(order_id="o-1", visit_id="v-2", quote_id=again))
+
+    charge = (await client.get("/v1/orders/o-1/charge")).json()
+    assert (charge["summary"]["charge"], charge["summary"]["paid"]) == ("0.00", "100.00")
+    assert charge["refund_due"] == "100.00"
+    dispatcher = await key(runtime, "dispatcher")
+    refunded = await client.post(
+        "/v1/orders/o-1/refunds",
+        json={"method": "cash", "amount": "100.00", "refunded_by": "t-1", "reason": "客户拒修"},
+        headers=dispatcher,
+    )
+    assert refunded.status_code == 201, refunded.text
+
+
+async def test_bil_1_the_job_accepted_again_at_the_revisit_is_charged_once(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    first = await accepted_order(runtime, "o-1")
+    await _unfinished(runtime, "o-1")
+    again = await _revisit(runtime, "o-1", fee("W02"), IGNITER)
+
+    await send(runtime, QuoteAccepted(order_id="o-1", visit_id="v-2", quote_id=again))
+
+    charge = (await client.get("/v1/orders/o-1/charge")).json()
+    assert [(q["quote_id"], q["status"], q["superseded_by"]) for q in charge["quotes"]] == [
+        (first, "superseded", again),
+        (again, "accepted", None),
+    ]
+    assert (charge["accepted_quote_ids"], charge["summary"]["charge"]) == ([again], "170.00")
+
+
+async def test_bil_8_a_waiver_goes_on_applying_to_the_supplement_accepted_in_its_quotes_place(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    first = await accepted_order(runtime, "o-1")  # 170.00
+    dispatcher = await key(runtime, "dispatcher")
+    waived = await client.post(
+        "/v1/orders/o-1/waivers",
+        json={"amount": "30.00", "reason": "customer disputed the call-out"},
+        headers=dispatcher,
+    )
+    assert waived.status_code == 201, waived.text
+    # the technician re-examines: a supplement repeats the quote's items and adds a second part
+    supplement = await _quoted(
+        runtime, "o-1", "v-1", fee("W02"), IGNITER, IGNITER, request_id="req-1b", at=T0
+    )
+
+    await send(runtime, QuoteAccepted(order_id="o-1", visit_id="v-1", quote_id=supplement))
+
+    charge = (await client.get("/v1/orders/o-1/charge")).json()
+    assert [(q["quote_id"], q["status"]) for q in charge["quotes"]] == [
+        (first, "superseded"),
+        (supplement, "accepted"),
+    ]
+    assert charge["summary"] == {
+        "quoted": "290.00",
+        "waived": "30.00",
+        "charge": "260.00",
+        "paid": "0.00",
+        "balance": "260.00",
+        "schedule_version": "water_heater@v1",
+    }
+    [waiver] = charge["waivers"]
+    assert (waiver["quote_id"], waiver["carried_from"], waiver["amount"]) == (
+        supplement,
+        first,
+        "30.00",
+    )
+    assert waiver["approved_by"] == "dispatcher-1"
+    # fieldwork's total of the supplement, signed for at sign-off, is billing's charge (BIL-9)
+    approved, carried = await outbox(runtime, "ChargeWaived")
+    assert (approved.data["quote_id"], approved.data["new_total"]) == (first, "140.00")
+    assert (carried.data["quote_id"], carried.data["amount_waived"]) == (supplement, "30.00")
+    assert carried.data["new_total"] == charge["summary"]["charge"]
+    # the same approval moved, not a second waiver: a total of waivers counts it once
+    assert (approved.data.get("carried_from_quote_id"), carried.data["carried_from_quote_id"]) == (
+        None,
+        first,
+    )
+
+
+async def test_bil_9_each_visit_is_signed_off_for_what_that_visit_charged(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")  # 170.00
+    await send(runtime, repaired("o-1"))
+    paid = await client.post("/v1/orders/o-1/payments", json={"method": "cash", "amount": "170"})
+    assert paid.status_code == 201, paid.text
+    await send(runtime, _signed_off("o-1", "v-1", "170.00"))
+    # dissatisfied at the call-back: a revisit finds more to do, 50.00 (FBK-7)
+    revisit = await _revisit(runtime, "o-1", fee("W02"))
+    await send(runtime, QuoteAccepted(order_id="o-1", visit_id="v-2", quote_id=revisit))
+
+    await send(runtime, _signed_off("o-1", "v-2", "50.00"), at=REVISIT_AT + timedelta(hours=1))
+
+    charge = (await client.get("/v1/orders/o-1/charge")).json()
+    assert charge["summary"]["charge"] == "220.00"
+    assert [
+        (s["visit_id"], s["amount"], s["charged"], s["matches_charge"])
+        for s in charge["signatures"]
+    ] == [("v-1", "170.00", "170.00", True), ("v-2", "50.00", "50.00", True)]
+    assert charge["signature"] == charge["signatures"][-1]
+
+
+async def test_bil_9_a_signature_naming_its_visit_must_match_what_that_visit_charged(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")  # 170.00
+    await send(runtime, repaired("o-1"))
+    revisit = await _revisit(runtime, "o-1", fee("W02"))
+    await send(runtime, QuoteAccepted(order_id="o-1", visit_id="v-2", quote_id=revisit))
+
+    whole = await client.post(
+        "/v1/orders/o-1/signature", json={"amount": "220.00", "visit_id": "v-2"}
+    )
+    assert whole.status_code == 409
+    assert whole.json()["charge"] == "50.00"
+    signed = await client.post(
+        "/v1/orders/o-1/signature",
+        json={"amount": "50.00", "visit_id": "v-2", "signature_ref": "sig-2"},
+    )
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["signature"]["visit_id"] == "v-2"
+    assert signed.json()["signature"]["matches_charge"] is True

@@ -1,0 +1,314 @@
+"""Quotes across visits and supplements: what a revisit's answer does to the quote an unfinished
+visit accepted (BIL-1, FLD-4), waivers that outlive the quote they were approved on (BIL-8), and
+a signature per visit for what that visit charged (BIL-9)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from billing.domain.account import AccountState, BillingAccount, QuoteStatus
+from billing.domain.exceptions import NotAllowed
+from contracts.billing import ChargeWaived, PaymentMethod
+from contracts.common import PartLine, WorkItem, WorkItemKind
+
+from .test_account import IGNITER, NOW, REPAIR, _quote_on, accepted_account
+
+DECLINED_AT = NOW + timedelta(days=2)
+TWO_IGNITERS = WorkItem(
+    kind=WorkItemKind.PART, description="igniter", part_no="P-IGN", quantity=Decimal(2)
+)
+
+
+def _pay(account: BillingAccount, amount: str, receipt: str = "R1") -> None:
+    account.collect(
+        method=PaymentMethod.CASH,
+        amount=Decimal(amount),
+        collected_by="t-1",
+        receipt_number=receipt,
+        now=NOW,
+    )
+
+
+def _waive(account: BillingAccount, amount: str) -> None:
+    account.waive(amount=Decimal(amount), approved_by="disp-1", reason="goodwill", now=NOW)
+
+
+# --- BIL-1 / FLD-4: a job declined at a revisit ---------------------------------------------
+
+
+def test_bil_1_fld_4_a_job_declined_at_a_revisit_voids_the_quote_of_the_unfinished_visit() -> None:
+    account = accepted_account()  # v-1: 170.00 accepted, the part was missing: rebooked
+    again = _quote_on(account, "v-2", REPAIR, IGNITER)
+
+    account.quote_answered(again, accepted=False, discount_requested=False, at=DECLINED_AT)
+
+    first, second = account.state.quotes
+    assert (first.status, first.voided_from, first.voided_at) == (
+        QuoteStatus.VOIDED,
+        QuoteStatus.ACCEPTED,
+        DECLINED_AT,
+    )
+    assert second.status is QuoteStatus.DECLINED
+    assert account.accepted_quote is None
+    assert (account.charge, account.balance) == (Decimal("0"), Decimal("0"))
+    with pytest.raises(NotAllowed):
+        account.check_payment(Decimal("170.00"))
+
+
+def test_bil_1_bil_8_money_paid_for_a_job_declined_at_the_revisit_is_a_refund_due() -> None:
+    account = accepted_account()
+    _pay(account, "170.00")
+    again = _quote_on(account, "v-2", REPAIR, IGNITER)
+
+    account.quote_answered(again, accepted=False, discount_requested=False, at=DECLINED_AT)
+
+    assert (account.charge, account.paid, account.refund_due) == (
+        Decimal("0"),
+        Decimal("170.00"),
+        Decimal("170.00"),
+    )
+    account.check_refund(Decimal("170.00"), "disp-1", "job declined at the revisit")
+
+
+def test_bil_1_the_same_job_accepted_again_at_the_revisit_is_charged_once() -> None:
+    account = accepted_account()
+    first = account.state.quotes[0].quote_id
+    again = _quote_on(account, "v-2", REPAIR, IGNITER)
+
+    account.quote_answered(again, accepted=True, discount_requested=False, at=DECLINED_AT)
+
+    assert [(q.status, q.superseded_by) for q in account.state.quotes] == [
+        (QuoteStatus.SUPERSEDED, again),
+        (QuoteStatus.ACCEPTED, None),
+    ]
+    assert account.charge == Decimal("170.00")
+    assert first not in [q.quote_id for q in account.accepted_quotes]
+
+
+def test_fld_4_a_supplement_declined_on_the_same_visit_leaves_the_accepted_quote_charged() -> None:
+    account = accepted_account()
+    supplement = _quote_on(account, "v-1", REPAIR, TWO_IGNITERS)
+
+    account.quote_answered(supplement, accepted=False, discount_requested=False, at=DECLINED_AT)
+
+    assert [q.status for q in account.state.quotes] == [QuoteStatus.ACCEPTED, QuoteStatus.DECLINED]
+    assert account.charge == Decimal("170.00")
+
+
+def test_bil_1_work_completed_on_the_first_visit_stays_charged_when_the_revisit_is_declined() -> (
+    None
+):
+    account = accepted_account()
+    account.work_completed("repair", visit_id="v-1", at=NOW)
+    other_job = _quote_on(account, "v-2", REPAIR)
+
+    account.quote_answered(other_job, accepted=False, discount_requested=False, at=DECLINED_AT)
+
+    assert account.state.quotes[0].status is QuoteStatus.ACCEPTED
+    assert account.charge == Decimal("170.00")
+
+
+def test_bil_1_a_late_report_that_the_first_visit_completed_its_work_restores_its_charge() -> None:
+    account = accepted_account()
+    again = _quote_on(account, "v-2", REPAIR, IGNITER)
+    account.quote_answered(again, accepted=False, discount_requested=False, at=DECLINED_AT)
+    assert account.charge == 0
+
+    account.work_completed("repair", visit_id="v-1", at=NOW + timedelta(hours=1))
+
+    first = account.state.quotes[0]
+    assert (first.status, first.voided_from, first.voided_at) == (QuoteStatus.ACCEPTED, None, None)
+    assert account.charge == Decimal("170.00")
+
+
+# --- BIL-8: a waiver outlives the quote it was approved on -----------------------------------
+
+
+def test_bil_8_a_waiver_goes_on_applying_to_the_supplement_accepted_in_its_quotes_place() -> None:
+    account = accepted_account()  # 170.00
+    first = account.state.quotes[0].quote_id
+    _waive(account, "30.00")
+    supplement = _quote_on(account, "v-1", REPAIR, TWO_IGNITERS)  # 290.00: one more igniter
+    account.events.clear()
+
+    account.quote_answered(supplement, accepted=True, discount_requested=False, at=DECLINED_AT)
+
+    assert [q.status for q in account.state.quotes] == [
+        QuoteStatus.SUPERSEDED,
+        QuoteStatus.ACCEPTED,
+    ]
+    [waiver] = account.state.waivers
+    assert (waiver.quote_id, waiver.carried_from, waiver.amount, waiver.new_total) == (
+        supplement,
+        first,
+        Decimal("30.00"),
+        Decimal("260.00"),
+    )
+    assert (account.waived, account.charge) == (Decimal("30.00"), Decimal("260.00"))
+    # fieldwork shows the supplement's total after the waiver at sign-off (BIL-9)
+    [event] = account.events
+    assert isinstance(event, ChargeWaived)
+    assert (event.quote_id, event.amount_waived, event.new_total, event.approved_by) == (
+        supplement,
+        Decimal("30.00"),
+        Decimal("260.00"),
+        "disp-1",
+    )
+
+
+def test_bil_8_a_waiver_carried_to_a_smaller_quote_never_takes_it_below_zero() -> None:
+    account = accepted_account()  # 170.00
+    _waive(account, "100.00")
+    cheaper = _quote_on(account, "v-2", REPAIR)  # the revisit quotes only the repair: 50.00
+
+    account.quote_answered(cheaper, accepted=True, discount_requested=False, at=DECLINED_AT)
+
+    [waiver] = account.state.waivers
+    assert (waiver.quote_id, waiver.amount, waiver.approved_amount) == (
+        cheaper,
+        Decimal("50.00"),
+        Decimal("100.00"),
+    )
+    assert account.charge == Decimal("0")
+
+
+def test_bil_8_a_waiver_beyond_the_latest_quote_comes_off_the_earlier_visits_quote() -> None:
+    account = accepted_account([REPAIR])  # v-1: 50.00, done
+    account.work_completed("repair", visit_id="v-1", at=NOW)
+    second = _quote_on(account, "v-2", IGNITER)  # v-2: 120.00
+    account.quote_answered(second, accepted=True, discount_requested=False)
+    account.events.clear()
+
+    _waive(account, "150.00")
+
+    totals = [(e.quote_id, e.amount_waived, e.new_total) for e in account.events]
+    first = account.state.quotes[0].quote_id
+    assert all(isinstance(e, ChargeWaived) for e in account.events)
+    assert totals == [
+        (second, Decimal("120.00"), Decimal("0.00")),
+        (first, Decimal("30.00"), Decimal("20.00")),
+    ]
+    assert account.charge == Decimal("20.00")
+    assert (account.visit_charge("v-1"), account.visit_charge("v-2")) == (
+        Decimal("20.00"),
+        Decimal("0.00"),
+    )
+
+
+# --- BIL-9: a signature per visit -------------------------------------------------------------
+
+
+def test_bil_9_each_visit_is_signed_for_what_that_visit_charged() -> None:
+    account = accepted_account()  # v-1: 170.00, done and paid
+    account.work_completed("repair", visit_id="v-1", at=NOW)
+    _pay(account, "170.00")
+    first = account.sign(
+        amount=Decimal("170.00"),
+        parts=[],
+        signature_ref="s-1",
+        now=NOW,
+        strict=False,
+        visit_id="v-1",
+    )
+    revisit = _quote_on(account, "v-2", REPAIR)  # dissatisfied: a revisit, 50.00
+    account.quote_answered(revisit, accepted=True, discount_requested=False)
+
+    second = account.sign(
+        amount=Decimal("50.00"),
+        parts=[],
+        signature_ref="s-2",
+        now=NOW + timedelta(days=3),
+        strict=False,
+        visit_id="v-2",
+    )
+
+    assert account.charge == Decimal("220.00")
+    assert first.matches_charge and second.matches_charge
+    assert [(s.visit_id, s.amount, s.charged) for s in account.state.signatures] == [
+        ("v-1", Decimal("170.00"), Decimal("170.00")),
+        ("v-2", Decimal("50.00"), Decimal("50.00")),
+    ]
+    assert account.signature is second
+    with pytest.raises(NotAllowed) as refused:
+        account.sign(
+            amount=Decimal("220.00"),
+            parts=[PartLine(part_no="P-IGN", name="igniter")],
+            signature_ref="s-3",
+            now=NOW,
+            strict=True,
+            visit_id="v-2",
+        )
+    assert refused.value.extensions == {"charge": "50.00", "parts": {}}
+
+
+def test_bil_9_a_visit_is_signed_for_its_quote_after_the_waiver_it_carries() -> None:
+    account = accepted_account()
+    _waive(account, "30.00")
+    supplement = _quote_on(account, "v-1", REPAIR, TWO_IGNITERS)
+    account.quote_answered(supplement, accepted=True, discount_requested=False)
+
+    signed = account.sign(
+        amount=Decimal("260.00"),
+        parts=[PartLine(part_no="P-IGN", name="igniter", quantity=Decimal(2))],
+        signature_ref="s-1",
+        now=NOW,
+        strict=True,
+        visit_id="v-1",
+    )
+
+    assert signed.matches_charge and signed.charged == Decimal("260.00")
+
+
+def test_bil_9_signing_a_visit_again_keeps_its_latest_signature_only() -> None:
+    account = accepted_account()
+    for amount in ("1.00", "170.00"):
+        account.sign(
+            amount=Decimal(amount),
+            parts=[],
+            signature_ref="s",
+            now=NOW,
+            strict=False,
+            visit_id="v-1",
+        )
+    [signature] = account.state.signatures
+    assert signature.amount == Decimal("170.00") and signature.matches_charge
+
+
+def test_bil_9_an_account_stored_with_one_signature_loads_it_as_the_only_one() -> None:
+    stored = {
+        "signature": {
+            "amount": "170.00",
+            "parts": [],
+            "signature_ref": "s-1",
+            "signed_at": NOW.isoformat(),
+            "matches_charge": True,
+        }
+    }
+
+    state = AccountState.model_validate(stored)
+
+    [signature] = state.signatures
+    assert (signature.visit_id, signature.amount) == (None, Decimal("170.00"))
+    assert state.signature is signature
+    assert "signature" not in state.model_dump(mode="json")
+    assert AccountState.model_validate({"signature": None}).signatures == []
+
+
+def test_bil_11_anonymising_removes_the_signature_images_of_every_visit() -> None:
+    account = accepted_account()
+    for visit_id in ("v-1", "v-2"):
+        account.sign(
+            amount=Decimal("0"),
+            parts=[],
+            signature_ref=f"s-{visit_id}",
+            now=NOW,
+            strict=False,
+            visit_id=visit_id,
+        )
+
+    account.anonymise(NOW)
+
+    assert [s.signature_ref for s in account.state.signatures] == [None, None]
