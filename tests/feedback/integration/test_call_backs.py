@@ -364,8 +364,7 @@ async def test_fbk_8_a_signed_satisfied_sheet_contradicted_at_the_call_back_is_s
     harness: Harness,
 ) -> None:
 
-    await harness.emit(assigned("o-1", "v-1", "tech-1", network_id="net-9"))
-    await harness.completed_visit("o-1", "v-1", "tech-1", at=local(MONDAY, 10))
+    await harness.completed_visit("o-1", "v-1", "tech-1", at=local(MONDAY, 10), network_id="net-9")
     harness.clock.set(local(MONDAY, 14))
     [task] = await harness.due()
 
@@ -408,8 +407,9 @@ async def test_fbk_8_a_sheet_never_returned_is_flagged_once_and_reconciled_by_it
     harness: Harness,
 ) -> None:
 
-    await harness.emit(assigned("o-1", "v-1", "tech-1", network_id="net-9"))
-    await harness.completed_visit("o-1", "v-1", "tech-1", at=local(MONDAY, 10), sign=False)
+    await harness.completed_visit(
+        "o-1", "v-1", "tech-1", at=local(MONDAY, 10), network_id="net-9", sign=False
+    )
     await harness.completed_visit("o-2", "v-2", "tech-2", at=local(MONDAY, 10))
     sweep = harness.runtime.app.state.sweep
 

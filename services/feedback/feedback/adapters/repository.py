@@ -27,7 +27,7 @@ from feedback.adapters.tables import (
     VisitRow,
 )
 from feedback.domain.callbacks import Attempt, CallBackTask, Survey, TaskStatus
-from feedback.domain.case import Case, DeskWork, DeskWorkKind, Visit
+from feedback.domain.case import CENTRE, Case, DeskWork, DeskWorkKind, Visit
 from feedback.domain.complaints import Closure, Complaint, StageRecord
 from feedback.domain.findings import ConductFinding, FindingStatus, FraudCase, OpenIssueRecord
 from feedback.domain.model import OrderFile, RecordedEvent
@@ -201,7 +201,9 @@ class CaseRepository:
             if visit_row is None:
                 visit_row = VisitRow(order_id=case.order_id, visit_id=visit.visit_id)
             visit_row.technician_id = visit.technician_id
-            visit_row.network_id = visit.network_id or case.network_id
+            # the visit's own network, never another visit's holder; the centre's own visits are
+            # reconciled under `centre`, like their call-backs and suspicions (FBK-8)
+            visit_row.network_id = visit.network_id or CENTRE
             visit_row.outcome = str(visit.outcome) if visit.outcome else None
             visit_row.sign_off = str(visit.sign_off) if visit.sign_off else None
             visit_row.arrived_at = _utc_or_none(visit.arrived_at)

@@ -30,6 +30,10 @@ class TaskStatus(StrEnum):
 
 FINISHED = frozenset({TaskStatus.DONE, TaskStatus.UNREACHABLE, TaskStatus.CANCELLED})
 
+PHONE_GUIDANCE_RULE = "FBK-1"
+"""The rule of the call-back after phone-only guidance (INT-4): it asks about the centre's
+guidance, not about a technician's visit."""
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -117,6 +121,13 @@ class CallBackTask:
         if self.selection is None or "desk_work" not in self.selection:
             return None
         return str(self.selection.get("clerk") or "unknown clerk")
+
+    @property
+    def about_phone_guidance(self) -> bool:
+        """A call-back after phone-only guidance (FBK-1): the centre's work, so its survey rates no
+        technician and no partner network (FBK-6, FBK-11), even when the order had been assigned
+        before intake resolved it by phone (INT-4)."""
+        return self.reason_rule == PHONE_GUIDANCE_RULE
 
     @classmethod
     def schedule(

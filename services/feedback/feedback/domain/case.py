@@ -46,9 +46,12 @@ from contracts.scheduling import (
     LatenessKind,
     OrderAssigned,
     OrderReassigned,
+    OrderReturnedToCentre,
+    ReturnReason,
     RevisitBooked,
     RevisitReason,
 )
+from feedback.domain.callbacks import PHONE_GUIDANCE_RULE
 from feedback.domain.findings import end_of_working_day
 from feedback.domain.policy import BusinessType, FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
@@ -207,6 +210,15 @@ class Case(_State):
         """The network the order is reported under (the centre when none)."""
         return self.network_id or CENTRE
 
+    def attribution(self, visit_id: str | None) -> tuple[str | None, str]:
+        """The technician and network (the centre when none) that work on the order counts
+        against (FBK-4, FBK-8, FBK-11): those of the visit when it is known, whoever held the
+        order before or after it; else the order's current ones."""
+        visit = self.visits.get(visit_id) if visit_id else None
+        if visit is None:
+            return self.technician_id, self.network
+        return visit.technician_id or self.technician_id, visit.network_id or CENTRE
+
     def visit(self, visit_id: str) -> Visit:
         """The visit, created on first mention."""
         found = self.visits.get(visit_id)
@@ -299,11 +311,17 @@ class Case(_State):
                 if event.fault_description:
                     self.further_reports.append(event.fault_description)
             case OrderAssigned() | OrderReassigned():
-                self.technician_id = event.technician_id or self.technician_id
-                self.network_id = event.network_id or self.network_id
+                # An assignment names the visit's new holder in full: no network is the centre's
+                # own technician, so a network that handed the order back no longer holds it
+                # (FBK-4, FBK-8, FBK-11). Only scheduling's events, which arrive in order, say
+                # who holds a visit; fieldwork's name the technician, never the network.
+                self.technician_id = event.technician_id
+                self.network_id = event.network_id
                 visit = self.visit(event.visit_id)
                 visit.technician_id = event.technician_id or visit.technician_id
-                visit.network_id = event.network_id or visit.network_id
+                visit.network_id = event.network_id
+            case OrderReturnedToCentre():
+                self._returned_to_centre(event)
             case AppointmentConfirmed():
                 self.visit(event.visit_id).technician_id = event.technician_id
             case TechnicianArrived():
@@ -349,7 +367,7 @@ class Case(_State):
                 )
                 return [
                     ScheduleCallBack(
-                        rule="FBK-1",
+                        rule=PHONE_GUIDANCE_RULE,
                         not_before=due,
                         due_at=due,
                         dedupe_key=f"FBK-1:{self.order_id}:{event_id}",
@@ -380,6 +398,23 @@ class Case(_State):
             clerk=clerk,
             done_at=at,
         )
+
+    def _returned_to_centre(self, event: OrderReturnedToCentre) -> None:
+        """The order is back with the centre's dispatchers (SCH-1, SCH-3, SCH-10): nobody holds it
+        until they place it again. The visit handed back is no longer its holder's, unless they
+        went (nobody was home, FLD-2, or fieldwork reported them there): that trip stays theirs."""
+        self.technician_id = None
+        self.network_id = None
+        visit = self.visits.get(event.visit_id) if event.visit_id else None
+        if (
+            visit is None
+            or event.reason is ReturnReason.CUSTOMER_NOT_HOME
+            or visit.arrived_at is not None
+            or visit.closed_at is not None
+        ):
+            return
+        visit.technician_id = None
+        visit.network_id = None
 
     def _revisit_booked(self, event: RevisitBooked, *, at: datetime) -> list[Reaction]:
         visit = self.visit(event.visit_id)

@@ -11,8 +11,11 @@ Definitions (all counts over the period, attributed to the visit's technician or
 - repair pass rate: completed repairs with no repeat visit and no dissatisfied call-back within
   the window after them / completed repairs;
 - satisfaction: mean of each item's scores, overall = the mean of the two item means (FBK-6);
-- call-back coverage: completed repairs with a scored call-back / completed repairs, with an
-  alarm below the policy minimum (8 %);
+  the call-back after phone guidance (FBK-1) rates the centre: it counts under ``centre`` by
+  network and ``unassigned`` by technician, never against the technician the order was assigned
+  to before it was resolved by phone;
+- call-back coverage: completed repairs with a scored call-back about them (not the one after
+  phone guidance) / completed repairs, with an alarm below the policy minimum (8 %);
 - complaints by class (FBK-9, FBK-11): complaints filed in the period that count against the
   technician or network, i.e. still open or closed at fault, by staff-fault class (``A``, ``B``,
   ``C``; ``none`` when no staff fault was alleged), plus those closed *not* at fault under
@@ -160,7 +163,7 @@ def compute(
         def key(visit: Visit) -> str:
             if group_by is GroupBy.TECHNICIAN:
                 return visit.technician_id or UNASSIGNED
-            return visit.network_id or case.network_id or CENTRE
+            return visit.network_id or CENTRE
 
         return key
 
@@ -168,10 +171,14 @@ def compute(
     task_list = list(tasks)
     # Call-backs about desk business (FBK-4) rate a desk clerk, not the field work.
     task_list = [t for t in task_list if t.desk_clerk is None]
+    # Nor is the call-back after phone guidance (FBK-1) a survey of a repair record.
     surveyed: set[tuple[str, str | None]] = {
         (t.order_id, t.visit_id)
         for t in task_list
-        if t.status is TaskStatus.DONE and t.survey is not None and t.survey.has_scores
+        if t.status is TaskStatus.DONE
+        and t.survey is not None
+        and t.survey.has_scores
+        and not t.about_phone_guidance
     }
     for case in case_list:
         key = visit_key(case)
@@ -264,6 +271,10 @@ def comes_back(case: Case, after: datetime, window: timedelta) -> bool:
 
 
 def _task_key(task: CallBackTask, case: Case | None, group_by: GroupBy) -> str:
+    if task.about_phone_guidance:
+        # rule FBK-1: the centre's phone guidance, whoever the order was assigned to before
+        # (tasks stored before this rule was kept may still name that technician)
+        return UNASSIGNED if group_by is GroupBy.TECHNICIAN else CENTRE
     visit = case.visits.get(task.visit_id) if case is not None and task.visit_id else None
     if group_by is GroupBy.TECHNICIAN:
         return (
@@ -272,9 +283,8 @@ def _task_key(task: CallBackTask, case: Case | None, group_by: GroupBy) -> str:
             or (case.technician_id if case else None)
             or UNASSIGNED
         )
-    return (
-        task.network_id
-        or (visit.network_id if visit else None)
-        or (case.network_id if case else None)
-        or CENTRE
-    )
+    if task.network_id:
+        return task.network_id
+    if visit is not None:
+        return visit.network_id or CENTRE
+    return (case.network_id if case else None) or CENTRE

@@ -19,9 +19,11 @@ EVENTS_OF_INTEREST: frozenset[str] = frozenset(
         "OrderResolvedRemotely",
         "OrderReopened",
         "OrderCancelled",
-        # scheduling: who was sent and when, lateness, revisits (FBK-6, FBK-7, FBK-11)
+        # scheduling: who was sent and when, orders handed back to the centre, lateness, revisits
+        # (FBK-6, FBK-7, FBK-11)
         "OrderAssigned",
         "OrderReassigned",
+        "OrderReturnedToCentre",
         "AppointmentConfirmed",
         "ArrivalLate",
         "RevisitBooked",

@@ -14,14 +14,23 @@ from contracts.envelope import EventEnvelope
 from contracts.feedback import FraudSignal, RevisitRequested
 from contracts.registry import parse_data
 from feedback.domain import commands, sampling
-from feedback.domain.callbacks import FINISHED, CallBackTask, Survey, TaskStatus, fee_amount
+from feedback.domain.callbacks import (
+    FINISHED,
+    PHONE_GUIDANCE_RULE,
+    CallBackTask,
+    Survey,
+    TaskStatus,
+    fee_amount,
+)
 from feedback.domain.case import (
+    CENTRE,
     CancelCallBacks,
     Case,
     DeskWork,
     OpenIssue,
     Reaction,
     ScheduleCallBack,
+    Visit,
 )
 from feedback.domain.complaints import Complaint
 from feedback.domain.exceptions import NotFound, SamplingAlreadyRun
@@ -141,7 +150,14 @@ async def _schedule(
         earlier = f"{reaction.unless_rule_for_visit}:{case.order_id}:{reaction.visit_id}"
         if await uow.call_backs.exists(earlier):
             return
-    visit = case.visits.get(reaction.visit_id) if reaction.visit_id else None
+    if reaction.rule == PHONE_GUIDANCE_RULE:
+        # rule FBK-1: the call-back asks about the centre's phone guidance (INT-4), not about
+        # the technician or network the order was assigned to before it was resolved by phone.
+        technician_id: str | None = None
+        network_id = CENTRE
+    else:
+        technician_id, network_id = case.attribution(reaction.visit_id)
+        technician_id = reaction.technician_id or technician_id
     task = CallBackTask.schedule(
         order_id=case.order_id,
         rule=reaction.rule,
@@ -150,8 +166,8 @@ async def _schedule(
         due_at=reaction.due_at,
         dedupe_key=reaction.dedupe_key,
         visit_id=reaction.visit_id,
-        technician_id=reaction.technician_id or case.technician_id,
-        network_id=(visit.network_id if visit else None) or case.network,
+        technician_id=technician_id,
+        network_id=network_id,
     )
     uow.track(task)
     await uow.call_backs.save(task)
@@ -167,23 +183,22 @@ async def _open_issue(
     now: datetime,
     policy: FeedbackPolicy,
     calendar: WorkingCalendar,
-    field_work: bool = True,
+    attribution: tuple[str | None, str | None] | None = None,
 ) -> None:
-    """Open an issue on the order once (FBK-12), attributed to the visit's (else the order's)
-    technician and network; ``field_work`` False for desk business, which concerns neither."""
+    """Open an issue on the order once (FBK-12), attributed to ``attribution`` (technician,
+    network) when given (desk business concerns neither), else to the visit's (else the
+    order's) technician and network."""
     if case.cancelled or await uow.issues.exists(dedupe_key):
         return
-    visit = case.visits.get(visit_id) if visit_id else None
+    technician_id, network_id = attribution or case.attribution(visit_id)
     issue = OpenIssueRecord.open(
         order_id=case.order_id,
         reason=reason,
         now=now,
         dedupe_key=dedupe_key,
         visit_id=visit_id,
-        technician_id=((visit.technician_id if visit else None) or case.technician_id)
-        if field_work
-        else None,
-        network_id=((visit.network_id if visit else None) or case.network) if field_work else None,
+        technician_id=technician_id,
+        network_id=network_id,
         policy=policy,
         calendar=calendar,
     )
@@ -280,14 +295,25 @@ async def _after_survey(
                 now=now,
                 policy=policy,
                 calendar=calendar,
-                field_work=False,
+                attribution=(None, None),
             )
         await _check_fee(case, task, survey, uow=uow, now=now, policy=policy, attribution=None)
         return
-    visit_id = task.visit_id or case.last_visit_id()
-    visit = case.visits.get(visit_id) if visit_id else None
-    technician_id = task.technician_id or (visit.technician_id if visit else case.technician_id)
-    network_id = task.network_id or (visit.network_id if visit else None) or case.network
+    visit_id: str | None = None
+    visit: Visit | None = None
+    technician_id: str | None = None
+    network_id = CENTRE
+    attribution: tuple[str | None, str | None] | None = None
+    if task.about_phone_guidance:
+        # rule FBK-1: the survey rates the centre's phone guidance (INT-4); no technician went,
+        # so nothing of it counts against a technician or a partner network (FBK-6, FBK-11).
+        attribution = (technician_id, network_id)
+    else:
+        visit_id = task.visit_id or case.last_visit_id()
+        visit = case.visits.get(visit_id) if visit_id else None
+        visit_technician, visit_network = case.attribution(visit_id)
+        technician_id = task.technician_id or visit_technician
+        network_id = task.network_id or visit_network
     if survey.dissatisfied:
         # rule FBK-7: dissatisfied → a revisit, until the customer is satisfied; one at a time,
         # and none when work already under way answers the call-back (a later visit booked, the
@@ -349,6 +375,7 @@ async def _after_survey(
                 now=now,
                 policy=policy,
                 calendar=calendar,
+                attribution=attribution,
             )
     else:
         closed = case.satisfied(
@@ -512,7 +539,7 @@ async def run_sampling(
                     order_id=order_id,
                     work_id=visit_id,
                     worker_id=visit.technician_id,
-                    network_id=visit.network_id or case.network,
+                    network_id=case.attribution(visit_id)[1],
                     business_type=case.business_type(visit, policy),
                     closed_at=done_at,
                 )
@@ -598,7 +625,7 @@ async def flag_missing_sheets(
                     signal=FraudSignal.SHEET_NOT_RETURNED,
                     now=now,
                     dedupe_key=f"{FraudSignal.SHEET_NOT_RETURNED}:{order_id}:{visit_id}",
-                    network_id=visit.network_id or case.network,
+                    network_id=case.attribution(visit_id)[1],
                     visit_id=visit_id,
                     technician_id=visit.technician_id,
                     detail=f"no sign-off sheet {policy.sign_off_grace_hours} h after the visit",

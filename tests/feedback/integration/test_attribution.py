@@ -1,0 +1,251 @@
+"""Who call-backs and their surveys count against, through the event stream and REST (FBK-1,
+FBK-3, FBK-4, FBK-6, FBK-8, FBK-11): a network that handed an order back is not charged with the
+centre's visit, and the call-back after phone guidance rates no technician. On SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from feedback_support import (
+    MONDAY,
+    Harness,
+    arrived,
+    assigned,
+    closed,
+    created,
+    local,
+    repaired,
+    resolved_remotely,
+    revisit_booked,
+    scores,
+)
+
+from contracts.base import EventData
+from contracts.common import AssigneeKind, TimeWindow
+from contracts.scheduling import (
+    AppointmentConfirmed,
+    OrderAssigned,
+    OrderReassigned,
+    OrderReturnedToCentre,
+    ReturnReason,
+)
+
+TUESDAY = MONDAY + timedelta(days=1)
+THURSDAY = MONDAY + timedelta(days=3)
+NETWORK = "net-7"
+
+
+def to_network(order_id: str) -> OrderAssigned:
+    """Scheduling auto-assigns the order's visit to the partner network, no technician yet."""
+    return OrderAssigned(
+        order_id=order_id,
+        visit_id="v-1",
+        assignee_kind=AssigneeKind.NETWORK,
+        network_id=NETWORK,
+        assigned_by="auto",
+    )
+
+
+def network_hands_back(order_id: str, *, accepted: bool) -> list[EventData]:
+    """The network rejects the order (SCH-1), or accepts it, places it with its technician, who
+    confirms the appointment, and then hands it back (SCH-3)."""
+    if not accepted:
+        return [
+            OrderReturnedToCentre(
+                order_id=order_id,
+                visit_id="v-1",
+                reason=ReturnReason.CANNOT_STAFF,
+                returned_by=NETWORK,
+                network_id=NETWORK,
+            )
+        ]
+    return [
+        OrderReassigned(
+            order_id=order_id,
+            visit_id="v-1",
+            assignee_kind=AssigneeKind.TECHNICIAN,
+            technician_id="tech-n1",
+            network_id=NETWORK,
+            previous_assignee_kind=AssigneeKind.NETWORK,
+            previous_network_id=NETWORK,
+            reassigned_by=f"{NETWORK}-dispatcher",
+        ),
+        AppointmentConfirmed(
+            order_id=order_id,
+            visit_id="v-1",
+            technician_id="tech-n1",
+            window=TimeWindow(start=local(MONDAY, 9), end=local(MONDAY, 10)),
+        ),
+        OrderReturnedToCentre(
+            order_id=order_id,
+            visit_id="v-1",
+            reason=ReturnReason.CANNOT_ARRIVE_ON_TIME,
+            returned_by="tech-n1",
+            technician_id="tech-n1",
+            network_id=NETWORK,
+        ),
+    ]
+
+
+async def figures(harness: Harness, by: str, day: Any = MONDAY) -> dict[str, dict[str, Any]]:
+    response = await harness.client.get(
+        "/v1/quality-figures",
+        params={"start": day.isoformat(), "end": day.isoformat(), "by": by},
+    )
+    assert response.status_code == 200, response.text
+    return {r["key"]: r for r in response.json()["rows"]}
+
+
+@pytest.mark.parametrize("accepted", [False, True], ids=["rejected", "accepted_then_returned"])
+async def test_fbk_3_a_visit_a_network_handed_back_to_the_centre_is_called_back_as_the_centres(
+    harness: Harness, accepted: bool
+) -> None:
+    ten = local(MONDAY, 10)
+    await harness.emit(created("o-back"), local(MONDAY, 7))
+    await harness.emit(to_network("o-back"), local(MONDAY, 7))
+    for event in network_hands_back("o-back", accepted=accepted):
+        await harness.emit(event, local(MONDAY, 7, 30))
+    await harness.emit(assigned("o-back", "v-1", "tech-c"), local(MONDAY, 8))
+    # fieldwork's events name the technician, never the network
+    await harness.emit(arrived("o-back", "v-1", "tech-c", ten - timedelta(hours=1)), ten)
+    await harness.emit(repaired("o-back", "v-1", "tech-c"), ten)
+    await harness.emit(closed("o-back", "v-1", "tech-c", ten), ten)  # no sheet came back
+
+    [task] = await harness.tasks("o-back")
+    assert (task["reason_rule"], task["visit_id"], task["technician_id"]) == (
+        "FBK-3",
+        "v-1",
+        "tech-c",
+    )
+    assert task["network_id"] == "centre"
+
+    # rule FBK-11: the visit and its survey count for the centre, not the network
+    harness.clock.set(local(MONDAY, 14))
+    await harness.answer(task["task_id"], reached=True, satisfied=True, scores=scores(9, 9))
+    rows = await figures(harness, "network")
+    assert NETWORK not in rows
+    assert (rows["centre"]["visits"], rows["centre"]["satisfaction"]["surveys"]) == (1, 1)
+
+    # rule FBK-8: the sheet never returned is the centre's to reconcile, not the network's
+    harness.clock.set(ten + timedelta(hours=25))
+    assert (await harness.runtime.app.state.sweep())["sheets_flagged"] == 1
+    [fraud] = await harness.staged("FraudSuspected")
+    assert (fraud.signal, fraud.network_id) == ("sheet_not_returned", "centre")
+    for network, sheets in ((NETWORK, []), ("centre", ["v-1"])):
+        report = await harness.client.get(
+            f"/v1/networks/{network}/reconciliation", params={"day": TUESDAY.isoformat()}
+        )
+        assert report.status_code == 200, report.text
+        assert [s["visit_id"] for s in report.json()["sheets_outstanding"]] == sheets
+
+    # rule FBK-4: sampled under the centre too
+    harness.clock.set(local(THURSDAY, 8, 30))
+    assert (await harness.runtime.app.state.sweep())["sampled"] == 1
+    [pick] = (await harness.client.get("/v1/call-backs", params={"rule": "FBK-4"})).json()["items"]
+    assert (pick["visit_id"], pick["technician_id"], pick["network_id"]) == (
+        "v-1",
+        "tech-c",
+        "centre",
+    )
+
+
+async def test_fbk_3_a_visit_a_dispatcher_moves_from_a_network_to_the_centre_is_the_centres(
+    harness: Harness,
+) -> None:
+    ten = local(MONDAY, 10)
+    await harness.emit(to_network("o-moved"), local(MONDAY, 7))
+    await harness.emit(
+        OrderReassigned(
+            order_id="o-moved",
+            visit_id="v-1",
+            assignee_kind=AssigneeKind.TECHNICIAN,
+            technician_id="tech-c",
+            previous_assignee_kind=AssigneeKind.NETWORK,
+            previous_network_id=NETWORK,
+            reassigned_by="dispatcher-1",
+        ),
+        local(MONDAY, 8),
+    )
+    await harness.emit(repaired("o-moved", "v-1", "tech-c"), ten)
+    await harness.emit(closed("o-moved", "v-1", "tech-c", ten), ten)
+
+    [task] = await harness.tasks("o-moved")
+    assert (task["technician_id"], task["network_id"]) == ("tech-c", "centre")
+
+
+async def test_fbk_3_fieldwork_events_seen_before_scheduling_leave_the_visit_its_network(
+    harness: Harness,
+) -> None:
+    ten = local(MONDAY, 10)
+    # fieldwork's topic is read ahead of scheduling's: the technician is on site before
+    # feedback hears whom the visit was assigned to
+    await harness.emit(arrived("o-net", "v-1", "tech-n1", ten - timedelta(hours=1)), ten)
+    await harness.emit(assigned("o-net", "v-1", "tech-n1", network_id=NETWORK), local(MONDAY, 8))
+    await harness.emit(repaired("o-net", "v-1", "tech-n1"), ten)
+    await harness.emit(closed("o-net", "v-1", "tech-n1", ten), ten)
+
+    [task] = await harness.tasks("o-net")
+    assert (task["technician_id"], task["network_id"]) == ("tech-n1", NETWORK)
+
+
+async def test_fbk_1_the_call_back_after_phone_guidance_counts_against_no_technician(
+    harness: Harness,
+) -> None:
+    await harness.emit(created("o-phone"), local(MONDAY, 9))
+    await harness.emit(assigned("o-phone", "v-1", "tech-p11"), local(MONDAY, 9))
+    await harness.emit(resolved_remotely("o-phone", at=local(MONDAY, 9, 30)), local(MONDAY, 9, 30))
+
+    [guidance] = await harness.tasks("o-phone")
+    assert guidance["reason_rule"] == "FBK-1"
+    assert (guidance["visit_id"], guidance["technician_id"]) == (None, None)
+    assert guidance["network_id"] == "centre"
+    [scheduled] = await harness.staged("FollowUpScheduled")
+    assert scheduled.technician_id is None
+
+    harness.clock.set(local(MONDAY, 11, 30))
+    await harness.answer(
+        guidance["task_id"],
+        reached=True,
+        problem_solved=False,
+        scores=scores(8, 6, dress="poor"),
+    )
+
+    # rule FBK-7 / INT-4: the guidance failed, so a revisit is requested...
+    [revisit] = await harness.staged("RevisitRequested")
+    assert revisit.task_id == guidance["task_id"]
+    # ...but what the call-back raised is the centre's, not the technician's (FBK-6, FBK-12)
+    [issue] = (await harness.client.get("/v1/issues")).json()["items"]
+    assert (issue["visit_id"], issue["technician_id"], issue["network_id"]) == (
+        None,
+        None,
+        "centre",
+    )
+    [finding] = (await harness.client.get("/v1/conduct-findings")).json()["items"]
+    assert (finding["aspect"], finding["technician_id"]) == ("dress", None)
+
+    await harness.emit(revisit_booked("o-phone", "v-2", "v-1", "tech-p11"), local(MONDAY, 12))
+    await harness.completed_visit("o-phone", "v-2", "tech-p11", at=local(MONDAY, 15))
+    harness.clock.set(local(MONDAY, 16))
+    [after] = [t for t in await harness.tasks("o-phone") if t["reason_rule"] == "FBK-3"]
+    assert after["technician_id"] == "tech-p11"
+    await harness.answer(after["task_id"], reached=True, satisfied=True, scores=scores(9, 9))
+
+    by_technician = await figures(harness, "technician")
+    tech = by_technician["tech-p11"]
+    # rule FBK-6/FBK-11: only the survey of the visit the technician did
+    assert tech["satisfaction"] == {
+        "surveys": 1,
+        "service_attitude": 9.0,
+        "professional_ability": 9.0,
+        "overall": 9.0,
+    }
+    assert tech["call_back_coverage"]["surveyed"] == 1
+    # the phone guidance's survey is among those rated for no technician, and in the total
+    assert by_technician["unassigned"]["satisfaction"]["surveys"] == 1
+    assert by_technician["unassigned"]["satisfaction"]["service_attitude"] == 8.0
+    assert by_technician["all"]["satisfaction"]["surveys"] == 2
+    by_network = await figures(harness, "network")
+    assert by_network["centre"]["satisfaction"]["surveys"] == 2
