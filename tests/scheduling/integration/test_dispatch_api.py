@@ -250,6 +250,11 @@ async def test_sch_8_a_technician_reads_only_their_own_jobs(harness: Harness) ->
     jobs = await harness.client.get("/v1/technicians/t1/jobs", headers=mine)
     assert [j["order_id"] for j in jobs.json()] == ["o1"]
     assert (await harness.client.get("/v1/technicians/t1/jobs", headers=theirs)).status_code == 403
+    # nor the windows of another technician's order (their name and free time)
+    assert (await harness.client.get("/v1/orders/o1/slots", headers=mine)).status_code == 200
+    peeked = await harness.client.get("/v1/orders/o1/slots", headers=theirs)
+    assert peeked.status_code == 403, peeked.text
+    assert peeked.headers["content-type"].startswith("application/problem+json")
     # SCH-8: the technician hands it back to the centre, never directly to a colleague
     handed = await harness.client.post(
         "/v1/orders/o1/assignment", json={"technician_id": "t9", "reason": "x"}, headers=mine
@@ -633,6 +638,36 @@ async def test_sch_6_predicted_arrival_20_minutes_past_the_window_warns_with_a_g
     refusal = await harness.client.post("/v1/orders/o1/lateness/refusal", headers=tech)
     assert refusal.status_code == 200
     assert (await harness.published("ArrivalLate"))[-1].action is LatenessAction.MANAGER_VISIT
+
+
+async def test_sch_7_a_manager_sent_after_an_on_time_arrival_is_for_the_lateness_told(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1", preferred=[window(10, hours=1)]))  # 10:00-11:00
+    order = await harness.order("o1")
+    tech = await harness.key("technician", technician_id="t1")
+    harness.clock.now = local(10, 40)
+    told = await harness.client.post(
+        "/v1/technicians/t1/position",
+        json={
+            "position": near(DONGYING, north_km=20).model_dump(),
+            "eta": local(11, 20).isoformat(),
+        },
+        headers=tech,
+    )
+    assert told.status_code == 200, told.text
+    await harness.feed(  # the technician made up the time
+        TechnicianArrived(
+            order_id="o1", visit_id=order["visit_id"], technician_id="t1", arrived_at=local(10, 58)
+        )
+    )
+    refusal = await harness.client.post("/v1/orders/o1/lateness/refusal", headers=tech)
+    assert refusal.status_code == 200, refusal.text
+    manager = (await harness.published("ArrivalLate"))[-1]
+    assert manager.action is LatenessAction.MANAGER_VISIT
+    assert (manager.kind, manager.minutes_late) == (LatenessKind.PREDICTED, 20)
+    assert manager.expected_arrival == local(11, 20)
 
 
 async def test_sch_7_the_manager_goes_only_for_a_recorded_lateness_and_once_per_visit(

@@ -613,6 +613,34 @@ def test_sch_7_the_manager_goes_once_per_visit_after_a_predicted_lateness() -> N
         o.apology_refused(by="t1", now=local(13, 1))
 
 
+def test_sch_7_the_manager_sent_after_an_on_time_arrival_is_for_the_lateness_told() -> None:
+    # Told at 11:00 of a 20-minute lateness, the technician made up the time and arrived in the
+    # window; the customer still did not accept the apology.
+    o, _ = assigned()
+    o.predict_arrival(arrival=local(12, 20), now=local(11), policy=POLICY, cause="traffic")
+    o.predict_arrival(arrival=local(11, 55), now=local(11, 30), policy=POLICY, cause=None)
+    o.arrived(at=local(11, 50), policy=POLICY)
+
+    o.apology_refused(by="t1", now=local(11, 52))
+
+    manager = o.events[-1]
+    assert isinstance(manager, ArrivalLate) and manager.action is LatenessAction.MANAGER_VISIT
+    assert (manager.kind, manager.minutes_late) == (LatenessKind.PREDICTED, 20)
+    assert manager.expected_arrival == local(12, 20)
+
+
+def test_sch_7_the_manager_sent_after_a_late_arrival_is_for_the_actual_lateness() -> None:
+    o, _ = assigned()
+    o.predict_arrival(arrival=local(12, 20), now=local(11), policy=POLICY, cause="traffic")
+    o.arrived(at=local(12, 35), policy=POLICY)
+
+    o.apology_refused(by="t1", now=local(12, 40))
+
+    manager = o.events[-1]
+    assert isinstance(manager, ArrivalLate)
+    assert (manager.kind, manager.minutes_late) == (LatenessKind.ACTUAL, 35)
+
+
 # -- SCH-8 / SCH-12 ----------------------------------------------------------------------------
 
 

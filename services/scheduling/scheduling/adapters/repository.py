@@ -108,6 +108,10 @@ def _visits(row: DispatchOrderRow) -> list[Visit]:
             if v.get("manager_visit_at")
             else None,
             supersedes_unended=bool(v.get("supersedes_unended", False)),
+            late_minutes_told=v.get("late_minutes_told"),
+            late_arrival_told=datetime.fromisoformat(v["late_arrival_told"])
+            if v.get("late_arrival_told")
+            else None,
             previous_appointment=TimeWindow.model_validate(v["previous_appointment"])
             if v.get("previous_appointment")
             else None,
@@ -261,6 +265,10 @@ class DispatchOrderRepository:
                     if v.manager_visit_at
                     else None,
                     "supersedes_unended": v.supersedes_unended,
+                    "late_minutes_told": v.late_minutes_told,
+                    "late_arrival_told": v.late_arrival_told.isoformat()
+                    if v.late_arrival_told
+                    else None,
                     "previous_appointment": _window_json(v.previous_appointment)
                     if v.previous_appointment
                     else None,

@@ -232,6 +232,10 @@ class Visit:
     previous_visit_id: str | None = None
     manager_visit_at: datetime | None = None
     """When the after-sales manager was sent to apologise for this visit's lateness (SCH-7)."""
+    late_minutes_told: int | None = None
+    """The predicted lateness the customer was last told of, in minutes (SCH-6, SCH-7)."""
+    late_arrival_told: datetime | None = None
+    """The arrival forecast that lateness was told with."""
     supersedes_unended: bool = False
     """Booked while the previous visit had not ended (a postponement, or a rebooking made without
     fieldwork ending that visit): its technician may have reached the customer before fieldwork
@@ -883,6 +887,7 @@ class DispatchOrder:
         if self.late_action_sent is not None and _rank(action) <= _rank(self.late_action_sent):
             return None
         self.late_action_sent = action
+        self.visits[-1] = replace(self.visit, late_minutes_told=late, late_arrival_told=arrival)
         event = ArrivalLate(
             order_id=self.order_id,
             visit_id=self.visit_id,
@@ -1192,19 +1197,24 @@ class DispatchOrder:
                 "escalate lateness (none was recorded for this visit) of", self.status.value, []
             )
         self.visits[-1] = replace(self.visit, manager_visit_at=now)
-        minutes = _minutes(
-            (self.arrived_at or self.predicted_arrival or now) - self.appointment.end
-        )
+        # The lateness apologised for: the actual one when the technician came late, else the
+        # one the customer was told of in advance (they may have arrived in time after all).
+        told = self.visit.late_minutes_told
+        if arrived_late or told is None:
+            expected = self.arrived_at or self.predicted_arrival
+            minutes = _minutes((expected or now) - self.appointment.end)
+        else:
+            expected, minutes = self.visit.late_arrival_told, told
         self.events.append(
             ArrivalLate(
                 order_id=self.order_id,
                 visit_id=self.visit_id,
                 technician_id=self.technician_id,
-                kind=LatenessKind.ACTUAL if self.arrived_at else LatenessKind.PREDICTED,
+                kind=LatenessKind.ACTUAL if arrived_late else LatenessKind.PREDICTED,
                 minutes_late=minutes,
                 action=LatenessAction.MANAGER_VISIT,
                 appointment=self.appointment,
-                expected_arrival=self.arrived_at or self.predicted_arrival,
+                expected_arrival=expected,
                 customer_notified=True,
                 cause="customer did not accept the apology",
             )

@@ -803,6 +803,14 @@ async def offer_slots(
     travel time."""
     async with uow:
         order = await _order(uow, order_id, actor, for_update=False)
+        if (
+            actor is not None
+            and actor.role == "technician"
+            and (actor.technician_id is None or actor.technician_id != order.technician_id)
+        ):
+            # SCH-8: another technician's windows (their name, their free time) are not theirs
+            # to read, as the order itself is not
+            raise NotYourOrder(f"Order {order.order_id} is not held by this technician.")
         return await _slots(
             order,
             uow=uow,
