@@ -4,7 +4,7 @@ clock the test moves, and an admin client; helpers to act on a visit and read th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,7 @@ async def order(
     technician_id: str = "tech-7",
     public_area: bool = False,
     service_type: ServiceType = ServiceType.REPAIR,
+    purchase_date: date | None = None,
 ) -> None:
     await runtime.handle_event(
         EventEnvelope.wrap(
@@ -154,7 +155,7 @@ async def order(
                         "address": {"detail": "西四路100号", "public_area": public_area},
                     }
                 ),
-                product=Product.model_validate({"line": "water_heater", "model": "JSQ24"}),
+                product=Product(line="water_heater", model="JSQ24", purchase_date=purchase_date),
                 fault=Fault(description="热水器打不着火"),
                 channel=Channel.HOTLINE,
                 warranty_status=warranty,

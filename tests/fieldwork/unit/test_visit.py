@@ -58,6 +58,7 @@ from fieldwork.domain.visit import (
 from fieldwork.domain.workshop import Loaner, LoanerState, TakeBack
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+DAY = date(2026, 3, 2)  # T0's business day in Shanghai
 POLICY = FieldworkPolicy()
 PART = PartLine(part_no="P-1", name="点火针")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
@@ -750,7 +751,8 @@ def test_fld_10_installation_needs_a_photo_and_the_barcode() -> None:
     with pytest.raises(RuleViolation, match="photo"):
         visit.complete_installation(
             at=at(90),
-            installed_on=date(2026, 3, 2),
+            today=DAY,
+            arrived_on=DAY,
             photo_refs=[],
             barcodes=["690123"],
             policy=POLICY,
@@ -759,14 +761,16 @@ def test_fld_10_installation_needs_a_photo_and_the_barcode() -> None:
     with pytest.raises(RuleViolation, match="barcode"):
         visit.complete_installation(
             at=at(90),
-            installed_on=date(2026, 3, 2),
+            today=DAY,
+            arrived_on=DAY,
             photo_refs=[photo],
             barcodes=[" "],
             policy=POLICY,
         )
     visit.complete_installation(
         at=at(90),
-        installed_on=date(2026, 3, 2),
+        today=DAY,
+        arrived_on=DAY,
         photo_refs=[photo],
         barcodes=["690123"],
         policy=POLICY,
@@ -781,7 +785,8 @@ def test_fld_10_a_substandard_condition_needs_the_customers_signature() -> None:
     with pytest.raises(RuleViolation, match="signature"):
         visit.complete_installation(
             at=at(90),
-            installed_on=date(2026, 3, 2),
+            today=DAY,
+            arrived_on=DAY,
             photo_refs=[photo],
             barcodes=["6901"],
             substandard_conditions=["水压低"],
@@ -790,7 +795,8 @@ def test_fld_10_a_substandard_condition_needs_the_customers_signature() -> None:
     signature = upload(visit, EvidenceKind.SIGNATURE, "s1")
     visit.complete_installation(
         at=at(90),
-        installed_on=date(2026, 3, 2),
+        today=DAY,
+        arrived_on=DAY,
         photo_refs=[photo],
         barcodes=["6901"],
         substandard_conditions=["水压低"],
@@ -799,6 +805,72 @@ def test_fld_10_a_substandard_condition_needs_the_customers_signature() -> None:
     )
     done = visit.events[-2]
     assert isinstance(done, InstallationCompleted) and done.conditions_signed_by_customer
+
+
+def complete_installation_on(visit: Visit, **dates: date | None) -> None:
+    photo = upload(visit, EvidenceKind.PHOTO, "p1")
+    visit.complete_installation(
+        at=at(90), photo_refs=[photo], barcodes=["6901"], policy=POLICY, **dates
+    )
+
+
+def test_fld_10_bil_5_an_installation_is_installed_on_the_day_of_completion_by_default() -> None:
+    visit = installing()
+
+    complete_installation_on(visit, today=DAY, arrived_on=DAY)
+
+    done = visit.events[-2]
+    assert isinstance(done, InstallationCompleted) and done.installed_on == DAY
+    assert visit.installation is not None and visit.installation.installed_on == DAY
+
+
+@pytest.mark.parametrize(
+    ("installed_on", "limit"),
+    [
+        (DAY + timedelta(days=3), "after the day of completion"),
+        (date(2025, 10, 15), "before the visit's arrival"),
+    ],
+)
+def test_fld_10_bil_5_an_installation_date_outside_the_visit_is_refused(
+    installed_on: date, limit: str
+) -> None:
+    visit = installing()
+
+    with pytest.raises(RuleViolation, match=limit) as refused:
+        complete_installation_on(visit, today=DAY, arrived_on=DAY, installed_on=installed_on)
+
+    assert refused.value.rule == "FLD-10"
+    assert refused.value.extensions["field"] == "installed_on"
+    assert visit.state is not VisitState.COMPLETED and visit.installation is None
+    assert "InstallationCompleted" not in types(visit)
+
+
+def test_fld_10_bil_5_an_installation_over_midnight_may_be_dated_either_day() -> None:
+    for installed_on in (DAY - timedelta(days=1), DAY):
+        visit = installing()
+        complete_installation_on(
+            visit, today=DAY, arrived_on=DAY - timedelta(days=1), installed_on=installed_on
+        )
+        assert visit.installation is not None
+        assert visit.installation.installed_on == installed_on
+
+
+def test_fld_10_bil_5_an_installation_date_before_the_purchase_date_is_refused() -> None:
+    visit = installing()
+
+    with pytest.raises(RuleViolation, match="purchase date") as refused:
+        complete_installation_on(
+            visit,
+            today=DAY,
+            arrived_on=DAY - timedelta(days=1),
+            installed_on=DAY - timedelta(days=1),
+            purchased_on=DAY,
+        )
+
+    assert refused.value.rule == "FLD-10"
+    assert refused.value.extensions["earliest"] == DAY.isoformat()
+    complete_installation_on(visit, today=DAY, arrived_on=DAY - timedelta(days=1), purchased_on=DAY)
+    assert visit.installation is not None and visit.installation.installed_on == DAY
 
 
 def test_fld_10_uploads_are_checked_for_type_and_size() -> None:
@@ -906,6 +978,102 @@ def test_fld_15_a_completed_order_needs_no_ticket() -> None:
         [visit], today=date(2026, 3, 9), day_of={"v-1": date(2026, 3, 2)}, policy=POLICY
     )
     assert reason is None
+
+
+def repairing_on(day: float, **kw: object) -> Visit:
+    """A visit that arrives ``day`` days after T0 (at 09:30 in Shanghai) and starts the repair."""
+    start = T0 + timedelta(days=day)
+    visit = new_visit(created_at=start, **kw)
+    visit.depart(
+        at=start, eta=start + timedelta(minutes=30), kit_checked=DEFAULT_KIT, policy=POLICY
+    )
+    visit.arrive(at=start + timedelta(minutes=30))
+    visit.record_door_outcome(
+        at=start + timedelta(minutes=31),
+        outcome=DoorOutcome.CUSTOMER_PRESENT,
+        next_step=NextStep.PROCEED,
+        id_shown=True,
+    )
+    visit.diagnose(at=start + timedelta(minutes=40), cause="c")
+    visit.start_repair(at=start + timedelta(minutes=41))
+    return visit
+
+
+def rebooked_on(day: float, **kw: object) -> Visit:
+    """A visit that arrives ``day`` days after T0 and ends with a missing part, rebooked."""
+    visit = repairing_on(day, **kw)
+    end = T0 + timedelta(days=day, minutes=45)
+    visit.missing_part(at=end, option=MissingPartOption.REBOOK)
+    return visit
+
+
+def completed_on(day: float, **kw: object) -> Visit:
+    """A visit that arrives ``day`` days after T0 and completes the repair (FLD-9)."""
+    visit = repairing_on(day, **kw)
+    end = T0 + timedelta(days=day, minutes=90)
+    visit.complete_repair(at=end, tested=False, sure_fixed=True)
+    return visit
+
+
+def test_fld_15_fbk_7_an_unfinished_revisit_after_a_completed_visit_needs_a_ticket() -> None:
+    first = completed_on(0)
+    revisit = rebooked_on(0.25, visit_id="v-2", previous_visit_id="v-1")  # 15:00 the same day
+    day = {"v-1": DAY, "v-2": DAY}
+
+    same_day = unfinished_reason([first, revisit], today=DAY, day_of=day, policy=POLICY)
+    next_day = unfinished_reason(
+        [first, revisit], today=DAY + timedelta(days=1), day_of=day, policy=POLICY
+    )
+
+    assert same_day is None
+    assert next_day == "not finished since 2026-03-02 (last visit v-2: rebook)"
+
+
+def test_fld_15_the_reopened_works_clock_starts_at_the_revisits_first_arrival() -> None:
+    first = completed_on(0)
+    revisit = rebooked_on(5, visit_id="v-2", previous_visit_id="v-1")
+    again = rebooked_on(6, visit_id="v-3", previous_visit_id="v-2")
+    visits = [first, revisit, again]
+    day = {"v-1": DAY, "v-2": DAY + timedelta(days=5), "v-3": DAY + timedelta(days=6)}
+
+    def reason(today: int, *, public_area: bool = False) -> str | None:
+        return unfinished_reason(
+            visits,
+            today=DAY + timedelta(days=today),
+            day_of=day,
+            policy=POLICY,
+            public_area=public_area,
+        )
+
+    assert reason(5) is None
+    assert reason(6) == "not finished since 2026-03-07 (last visit v-3: rebook)"
+    assert reason(8, public_area=True) is None
+    assert reason(9, public_area=True) is not None
+
+
+def test_fld_15_a_revisit_booked_after_the_completion_reopens_the_work_without_a_link() -> None:
+    first = completed_on(0)
+    revisit = rebooked_on(1, visit_id="v-2")
+
+    reason = unfinished_reason(
+        [first, revisit],
+        today=DAY + timedelta(days=2),
+        day_of={"v-1": DAY, "v-2": DAY + timedelta(days=1)},
+        policy=POLICY,
+    )
+
+    assert reason is not None and "2026-03-03" in reason
+
+
+def test_fld_15_work_finished_by_a_later_visit_needs_no_ticket() -> None:
+    rebooked = rebooked_on(0)
+    finished = completed_on(1, visit_id="v-2", previous_visit_id="v-1")
+    revisit = new_visit(visit_id="v-3", previous_visit_id="v-2", created_at=T0 + timedelta(days=2))
+    day = {"v-1": DAY, "v-2": DAY + timedelta(days=1)}
+
+    for visits in ([rebooked, finished], [rebooked, finished, revisit]):
+        reason = unfinished_reason(visits, today=DAY + timedelta(days=9), day_of=day, policy=POLICY)
+        assert reason is None
 
 
 def test_fld_15_tickets_have_an_owner_a_dated_log_and_twice_monthly_checks() -> None:
@@ -1049,7 +1217,8 @@ def test_fld_10_a_repair_cannot_be_completed_as_an_installation() -> None:
     with pytest.raises(RuleViolation) as refused:
         visit.complete_installation(
             at=at(60),
-            installed_on=date(2026, 3, 2),
+            today=DAY,
+            arrived_on=DAY,
             photo_refs=[photo],
             barcodes=["6901"],
             policy=POLICY,

@@ -84,6 +84,10 @@ class OrderFileRepository:
         )
 
 
+#: The order context's dates, kept as ISO strings in its JSON document.
+_CONTEXT_DATES = ("installed_on", "purchase_date")
+
+
 class OrderContextRepository:
     """What fieldwork knows of each order."""
 
@@ -102,8 +106,9 @@ class OrderContextRepository:
         if row is None:
             return None
         doc = dict(row.doc)
-        if doc.get("installed_on"):
-            doc["installed_on"] = date.fromisoformat(doc["installed_on"])
+        for key in _CONTEXT_DATES:
+            if doc.get(key):
+                doc[key] = date.fromisoformat(doc[key])
         if "service_type" in doc:
             doc["service_type"] = ServiceType(doc["service_type"])
         return OrderContext(**doc)
@@ -112,8 +117,9 @@ class OrderContextRepository:
         """Insert or update."""
         row = await self._session.get(OrderContextRow, context.order_id)
         doc = asdict(context)
-        if context.installed_on is not None:
-            doc["installed_on"] = context.installed_on.isoformat()
+        for key in _CONTEXT_DATES:
+            if doc.get(key) is not None:
+                doc[key] = doc[key].isoformat()
         if row is None:
             self._session.add(OrderContextRow(order_id=context.order_id, doc=doc))
         else:

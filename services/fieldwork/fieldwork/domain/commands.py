@@ -288,7 +288,9 @@ class CompleteInstallation(_Action):
     """Installation confirmed with photos and barcodes (FLD-10)."""
 
     type: Literal["complete_installation"] = "complete_installation"
-    installed_on: date
+    installed_on: date | None = None
+    """The installation date (BIL-5): between the visit's arrival day and the day of completion
+    (Asia/Shanghai business days), not before the purchase date; default: the day of completion."""
     photo_refs: list[ShortText] = Field(default_factory=list, max_length=50)
     barcodes: list[ShortText] = Field(default_factory=list, max_length=50)
     substandard_conditions: list[Text] = Field(default_factory=list, max_length=20)

@@ -135,6 +135,33 @@ class CoordinationTicket:
 _FINISHED = frozenset({VisitState.COMPLETED, VisitState.DECLINED})
 
 
+def _open_work(visits: Sequence[Visit]) -> list[Visit]:
+    """The visits of the work still open (FLD-15): those after the last visit that finished the
+    order, all of them when none did.
+
+    A visit comes after a finished one when it was booked after that one ended, or follows it by
+    ``previous_visit_id``: a revisit (a dissatisfied call-back, FBK-7) reopens work a completed
+    visit had finished."""
+    finished = [v for v in visits if v.state in _FINISHED and v.ended_at is not None]
+    if not finished:
+        return list(visits)
+    last = max(finished, key=lambda v: v.ended_at or v.created_at)
+    ended_at = last.ended_at or last.created_at
+    by_id = {v.visit_id: v for v in visits}
+
+    def follows(visit: Visit) -> bool:
+        seen: set[str] = set()
+        current: Visit | None = visit
+        while current is not None and current.visit_id not in seen:
+            if current.previous_visit_id == last.visit_id:
+                return True
+            seen.add(current.visit_id)
+            current = by_id.get(current.previous_visit_id or "")
+        return visit.created_at > ended_at
+
+    return [v for v in visits if v is not last and v.state not in _FINISHED and follows(v)]
+
+
 def unfinished_reason(
     visits: Sequence[Visit],
     *,
@@ -145,15 +172,15 @@ def unfinished_reason(
 ) -> str | None:
     """Why the order needs a coordination ticket today (FLD-15), or None.
 
-    ``day_of`` maps visit ids to the local date of their arrival. The order needs one when work
-    started (a visit arrived), no visit finished it (completed, or declined: the customer
-    refused the chargeable work, FLD-4, and the order is over), and the allowed days after the
-    first arrival have passed.
+    ``day_of`` maps visit ids to the local date of their arrival. The order needs one when its
+    open work started (a visit arrived after the last visit that finished it: completed, or
+    declined, the customer refused the chargeable work, FLD-4), is not finished, and the allowed
+    days after the first arrival of that open work have passed. A revisit after a completed
+    visit (FBK-7) is open work again; its clock starts at its own first arrival.
     """
-    arrived = [v for v in visits if v.visit_id in day_of]
-    if not arrived or any(v.state in _FINISHED for v in visits):
-        return None
-    if all(v.state is VisitState.CANCELLED for v in visits):
+    open_work = _open_work(visits)
+    arrived = [v for v in open_work if v.visit_id in day_of]
+    if not arrived or all(v.state is VisitState.CANCELLED for v in open_work):
         return None
     first = min(day_of[v.visit_id] for v in arrived)
     allowed = policy.unfinished_public_area_days if public_area else policy.unfinished_in_home_days

@@ -96,6 +96,8 @@ class OrderContext:
     product_model: str | None = None
     installed_on: date | None = None
     """The product's installation date, for set-up work after installation (BIL-5)."""
+    purchase_date: date | None = None
+    """The product's purchase date: no installation before it (FLD-10, BIL-5)."""
     fault: str | None = None
     public_area: bool = False
     service_type: ServiceType = ServiceType.REPAIR

@@ -1375,15 +1375,23 @@ class Visit(BaseModel):
         self,
         *,
         at: datetime,
-        installed_on: date,
+        today: date,
+        arrived_on: date | None,
         photo_refs: Sequence[str],
         barcodes: Sequence[str],
         policy: FieldworkPolicy,
+        installed_on: date | None = None,
+        purchased_on: date | None = None,
         substandard_conditions: Sequence[str] = (),
         conditions_signature_ref: str | None = None,
     ) -> None:
         """Installation confirmed with photos and barcode scans; a substandard condition needs
-        the customer's signature (FLD-10)."""
+        the customer's signature (FLD-10).
+
+        ``today`` is the business day of the completion and ``arrived_on`` that of the visit's
+        arrival: the product is installed on this visit, so ``installed_on`` (default ``today``)
+        lies between them, and not before ``purchased_on`` (the order's purchase date, when
+        known). Billing prices set-up work from it (BIL-5)."""
         self._check("complete_installation")
         if not self.installation_job:
             # rule FLD-10: only an installation order is completed as one (InstallationCompleted).
@@ -1415,6 +1423,9 @@ class Visit(BaseModel):
                 [conditions_signature_ref], EvidenceKind.SIGNATURE, "conditions_signature_ref"
             )
             self._require_fresh_signature(conditions_signature_ref, "conditions_signature_ref")
+        installed_on = self._installation_day(
+            installed_on, today=today, arrived_on=arrived_on, purchased_on=purchased_on
+        )
         self._check("complete_installation", at)
         self.installation = Installation(
             installed_on=installed_on,
@@ -1438,6 +1449,42 @@ class Visit(BaseModel):
             )
         )
         self._end(S.COMPLETED, VisitOutcome.COMPLETED, at)
+
+    @staticmethod
+    def _installation_day(
+        installed_on: date | None,
+        *,
+        today: date,
+        arrived_on: date | None,
+        purchased_on: date | None,
+    ) -> date:
+        """The installation date of an installation completed on this visit (FLD-10, BIL-5)."""
+        day = installed_on or today
+        if day > today:
+            raise RuleViolation(
+                "FLD-10",
+                f"The installation date {day.isoformat()} is after the day of completion "
+                f"({today.isoformat()})",
+                field="installed_on",
+                latest=today.isoformat(),
+            )
+        if arrived_on is not None and day < arrived_on:
+            raise RuleViolation(
+                "FLD-10",
+                f"The installation date {day.isoformat()} is before the visit's arrival "
+                f"({arrived_on.isoformat()}): the product is installed on this visit",
+                field="installed_on",
+                earliest=arrived_on.isoformat(),
+            )
+        if purchased_on is not None and day < purchased_on:
+            raise RuleViolation(
+                "FLD-10",
+                f"The installation date {day.isoformat()} is before the purchase date "
+                f"({purchased_on.isoformat()})",
+                field="installed_on",
+                earliest=purchased_on.isoformat(),
+            )
+        return day
 
     def fail(
         self,

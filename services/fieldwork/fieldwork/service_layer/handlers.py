@@ -205,9 +205,14 @@ async def _apply(
                 remedy=action.remedy,
             )
         case c.CompleteInstallation():
+            # FLD-10/BIL-5: the business days of the completion (an offline one's occurred_at)
+            # and of the arrival bound the installation date.
             visit.complete_installation(
                 at=at,
+                today=at.astimezone(tz).date(),
+                arrived_on=visit.arrived_at.astimezone(tz).date() if visit.arrived_at else None,
                 installed_on=action.installed_on,
+                purchased_on=context.purchase_date if context else None,
                 photo_refs=action.photo_refs,
                 barcodes=action.barcodes,
                 policy=policy,
@@ -763,6 +768,7 @@ def _context_from(context: OrderContext, created: OrderCreated | OrderVerified) 
         context.product_line = product.line
         context.product_model = product.model
         context.installed_on = product.installation_date or context.installed_on
+        context.purchase_date = product.purchase_date or context.purchase_date
     if isinstance(created, OrderCreated):
         context.service_type = created.service_type
         context.warranty_status = created.warranty_status.value
