@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import httpx
 
-from contracts.common import AssigneeKind, WorkItem
+from contracts.common import AssigneeKind, WorkItem, WorkItemKind
 from contracts.fieldwork import (
     CustomerSignedOff,
     QuoteAccepted,
@@ -31,6 +31,13 @@ from .test_cancellation import repaired
 
 REBOOKED_AT = T0 + timedelta(hours=1)
 REVISIT_AT = T0 + timedelta(days=2)
+TAPE = WorkItem(
+    kind=WorkItemKind.MATERIAL, description="生料带", part_no="M-TAPE", quantity=Decimal(4)
+)
+SEALANT = WorkItem(  # not on the schedule: 10.00 + 30 % = 13.00 (BIL-4)
+    kind=WorkItemKind.MATERIAL, description="密封胶", stock_price=Decimal("10.00")
+)
+JOB = (fee("CO"), fee("W02"), IGNITER, fee("W01", 60), TAPE)  # 30 + 50 + 120 + 20 + 10 = 230.00
 
 
 async def _unfinished(runtime: ServiceRuntime, order_id: str) -> None:
@@ -230,6 +237,82 @@ async def test_bil_8_a_waiver_goes_on_applying_to_the_supplement_accepted_in_its
         None,
         first,
     )
+
+
+async def _waived_then_supplemented(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> tuple[str, str, dict[str, object]]:
+    """q1 230.00 accepted, 30.00 waived (charge 200.00), then the technician re-examines: a
+    supplement repeats q1's items and adds a 13.00 material (243.00 by the schedule). Returns
+    q1, the supplement and its QuoteIssued data."""
+    await publish(client)
+    first = await accepted_order(runtime, "o-1", *JOB)
+    dispatcher = await key(runtime, "dispatcher")
+    waived = await client.post(
+        "/v1/orders/o-1/waivers",
+        json={"amount": "30.00", "reason": "customer disputed the call-out"},
+        headers=dispatcher,
+    )
+    assert waived.status_code == 201, waived.text
+    supplement = await _quoted(runtime, "o-1", "v-1", *JOB, SEALANT, request_id="req-1b", at=T0)
+    [issued] = [e for e in await outbox(runtime, "QuoteIssued") if e.data["quote_id"] == supplement]
+    return first, supplement, issued.data
+
+
+async def test_bil_8_bil_9_fld_4_the_supplement_is_issued_at_the_price_after_the_carried_waiver(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    first, supplement, issued = await _waived_then_supplemented(runtime, client)
+
+    # the customer consents to what will be charged (FLD-4), not to the schedule's 243.00
+    assert issued["total"] == "213.00"
+    lines = issued["lines"]
+    assert isinstance(lines, list)
+    assert sum(Decimal(line["amount"]) for line in lines) == Decimal("213.00")
+    assert (lines[-1]["rule_id"], lines[-1]["amount"]) == ("BIL-8", "-30.00")
+    assert first in lines[-1]["note"]
+    await send(runtime, QuoteAccepted(order_id="o-1", visit_id="v-1", quote_id=supplement))
+    # fieldwork signs off for the total it holds from QuoteIssued, ChargeWaived heard or not
+    await send(runtime, _signed_off("o-1", "v-1", "213.00"), at=T0 + timedelta(hours=1))
+
+    charge = (await client.get("/v1/orders/o-1/charge")).json()
+    assert (charge["summary"]["quoted"], charge["summary"]["waived"]) == ("243.00", "30.00")
+    assert charge["summary"]["charge"] == "213.00"
+    [signature] = charge["signatures"]
+    assert (signature["amount"], signature["charged"], signature["matches_charge"]) == (
+        "213.00",
+        "213.00",
+        True,
+    )
+    [quote] = [q for q in charge["quotes"] if q["quote_id"] == supplement]
+    assert (quote["total"], quote["waived_at_issue"]) == ("213.00", "30.00")
+    [waiver] = charge["waivers"]
+    assert (waiver["quote_id"], waiver["carried_from"], waiver["amount"]) == (
+        supplement,
+        first,
+        "30.00",
+    )
+    _, carried = await outbox(runtime, "ChargeWaived")
+    assert carried.data["carried_from_quote_id"] == first
+    assert (carried.data["amount_waived"], carried.data["new_total"]) == ("30.00", "213.00")
+
+
+async def test_bil_8_fld_4_a_supplement_declined_leaves_the_first_quote_with_its_waiver(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    first, supplement, _ = await _waived_then_supplemented(runtime, client)
+
+    await send(runtime, QuoteDeclined(order_id="o-1", visit_id="v-1", quote_id=supplement))
+
+    charge = (await client.get("/v1/orders/o-1/charge")).json()
+    assert [(q["quote_id"], q["status"]) for q in charge["quotes"]] == [
+        (first, "accepted"),
+        (supplement, "declined"),
+    ]
+    assert charge["summary"]["charge"] == "200.00"
+    [waiver] = charge["waivers"]
+    assert (waiver["quote_id"], waiver["carried_from"], waiver["amount"]) == (first, None, "30.00")
+    assert len(await outbox(runtime, "ChargeWaived")) == 1
 
 
 async def test_bil_9_each_visit_is_signed_off_for_what_that_visit_charged(

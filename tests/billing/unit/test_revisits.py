@@ -11,7 +11,7 @@ import pytest
 
 from billing.domain.account import AccountState, BillingAccount, QuoteStatus
 from billing.domain.exceptions import NotAllowed
-from contracts.billing import ChargeWaived, PaymentMethod
+from contracts.billing import ChargeWaived, PaymentMethod, QuoteIssued
 from contracts.common import PartLine, WorkItem, WorkItemKind
 
 from .test_account import IGNITER, NOW, REPAIR, _quote_on, accepted_account
@@ -19,6 +19,9 @@ from .test_account import IGNITER, NOW, REPAIR, _quote_on, accepted_account
 DECLINED_AT = NOW + timedelta(days=2)
 TWO_IGNITERS = WorkItem(
     kind=WorkItemKind.PART, description="igniter", part_no="P-IGN", quantity=Decimal(2)
+)
+SEALANT = WorkItem(  # not on the schedule: 10.00 + 30 % = 13.00 (BIL-4)
+    kind=WorkItemKind.MATERIAL, description="sealant", stock_price=Decimal("10.00")
 )
 
 
@@ -157,6 +160,124 @@ def test_bil_8_a_waiver_goes_on_applying_to_the_supplement_accepted_in_its_quote
         Decimal("260.00"),
         "disp-1",
     )
+
+
+def test_bil_8_bil_9_a_supplement_is_issued_at_its_price_after_the_waiver_it_will_carry() -> None:
+    account = accepted_account()  # 170.00
+    first = account.state.quotes[0].quote_id
+    _waive(account, "30.00")  # the customer is charged 140.00
+    account.events.clear()
+
+    # re-examined: the supplement repeats the quote's items and adds a material, 183.00
+    supplement = _quote_on(account, "v-1", REPAIR, IGNITER, SEALANT)
+
+    [issued] = account.events
+    assert isinstance(issued, QuoteIssued)
+    assert issued.total == Decimal("153.00")  # what the customer consents to (FLD-4)
+    assert sum(line.amount for line in issued.lines) == issued.total
+    waiver_line = issued.lines[-1]
+    assert (waiver_line.rule_id, waiver_line.amount) == ("BIL-8", Decimal("-30.00"))
+    assert waiver_line.note is not None and first in waiver_line.note
+    quote = account.quote(supplement)
+    assert quote is not None
+    assert (quote.total, quote.waived_at_issue) == (Decimal("153.00"), Decimal("30.00"))
+    # not accepted yet: the waiver stays with the quote it was approved on
+    assert [w.quote_id for w in account.state.waivers] == [first]
+    assert account.charge == Decimal("140.00")
+
+
+def test_bil_8_bil_9_the_supplement_accepted_carries_the_waiver_without_deducting_it_twice() -> (
+    None
+):
+    account = accepted_account()  # 170.00
+    first = account.state.quotes[0].quote_id
+    _waive(account, "30.00")
+    supplement = _quote_on(account, "v-1", REPAIR, IGNITER, SEALANT)  # issued at 153.00
+    account.events.clear()
+
+    account.quote_answered(supplement, accepted=True, discount_requested=False, at=DECLINED_AT)
+
+    [waiver] = account.state.waivers
+    assert (waiver.quote_id, waiver.carried_from, waiver.amount, waiver.new_total) == (
+        supplement,
+        first,
+        Decimal("30.00"),
+        Decimal("153.00"),
+    )
+    assert (account.quoted, account.waived, account.charge) == (
+        Decimal("183.00"),
+        Decimal("30.00"),
+        Decimal("153.00"),
+    )
+    [carried] = account.events
+    assert isinstance(carried, ChargeWaived)
+    assert (carried.quote_id, carried.amount_waived, carried.new_total) == (
+        supplement,
+        Decimal("30.00"),
+        Decimal("153.00"),
+    )
+    assert carried.carried_from_quote_id == first
+    issued = account.quote(supplement)
+    assert issued is not None and carried.new_total == issued.total  # as issued: no race
+    # fieldwork signs for the total it holds from QuoteIssued, whether or not ChargeWaived came
+    signed = account.sign(
+        amount=Decimal("153.00"),
+        parts=[PartLine(part_no="P-IGN", name="igniter")],
+        signature_ref="s-1",
+        now=NOW,
+        strict=True,
+        visit_id="v-1",
+    )
+    assert signed.matches_charge
+
+
+def test_bil_8_a_supplement_declined_leaves_the_waiver_on_the_quote_it_was_approved_on() -> None:
+    account = accepted_account()  # 170.00
+    first = account.state.quotes[0].quote_id
+    _waive(account, "30.00")
+    supplement = _quote_on(account, "v-1", REPAIR, IGNITER, SEALANT)
+
+    account.quote_answered(supplement, accepted=False, discount_requested=False, at=DECLINED_AT)
+
+    [waiver] = account.state.waivers
+    assert (waiver.quote_id, waiver.carried_from, waiver.amount) == (first, None, Decimal("30.00"))
+    assert [q.status for q in account.state.quotes] == [QuoteStatus.ACCEPTED, QuoteStatus.DECLINED]
+    assert account.charge == Decimal("140.00")
+
+
+def test_bil_8_a_supplement_is_never_issued_below_zero_by_the_waiver_it_carries() -> None:
+    account = accepted_account()  # 170.00
+    _waive(account, "100.00")
+
+    cheaper = _quote_on(account, "v-1", REPAIR)  # 50.00
+
+    quote = account.quote(cheaper)
+    assert quote is not None
+    assert (quote.total, quote.waived_at_issue) == (Decimal("0.00"), Decimal("50.00"))
+    account.quote_answered(cheaper, accepted=True, discount_requested=False, at=DECLINED_AT)
+    [waiver] = account.state.waivers
+    assert (waiver.amount, waiver.approved_amount, waiver.new_total) == (
+        Decimal("50.00"),
+        Decimal("100.00"),
+        Decimal("0.00"),
+    )
+    assert account.charge == Decimal("0.00")
+
+
+def test_bil_8_a_waiver_approved_after_the_supplement_was_issued_is_carried_on_acceptance() -> None:
+    account = accepted_account()  # 170.00
+    _waive(account, "30.00")
+    supplement = _quote_on(account, "v-1", REPAIR, IGNITER, SEALANT)  # issued at 153.00
+    _waive(account, "20.00")  # approved on the quote still accepted
+    account.events.clear()
+
+    account.quote_answered(supplement, accepted=True, discount_requested=False, at=DECLINED_AT)
+
+    assert account.charge == Decimal("133.00")
+    assert [(e.amount_waived, e.new_total) for e in account.events] == [  # type: ignore[attr-defined]
+        (Decimal("30.00"), Decimal("153.00")),
+        (Decimal("20.00"), Decimal("133.00")),
+    ]
 
 
 def test_bil_8_a_waiver_carried_to_a_smaller_quote_never_takes_it_below_zero() -> None:

@@ -17,6 +17,7 @@ from billing.adapters.tables import (
     CashHolderRow,
     DocumentRow,
     FeeScheduleRow,
+    InstallationRow,
     NumberSeriesRow,
     OrderEventRow,
     PaymentRow,
@@ -25,6 +26,7 @@ from billing.adapters.tables import (
 from billing.domain.account import AccountState, BillingAccount, Payment, is_personal
 from billing.domain.cash import CashEntry, CashEntryKind, CashLedger
 from billing.domain.exceptions import ConcurrentUpdate
+from billing.domain.installations import Installation, serial_key
 from billing.domain.model import OrderFile, RecordedEvent
 from billing.domain.reports import SettlementItem, SettlementKind
 from billing.domain.schedule import FeeSchedule, ScheduleContent
@@ -496,6 +498,52 @@ class SettlementRepository:
                 amount=r.amount,
                 occurred_at=aware(r.occurred_at),
                 description=r.description,
+            )
+            for r in rows
+        ]
+
+
+class InstallationRepository:
+    """Installations the platform completed, by the unit's serial (BIL-5)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def record(self, installation: Installation) -> None:
+        """Record the installation of its order, or correct it (a serial or date corrected)."""
+        row = await self._session.get(InstallationRow, installation.order_id)
+        if row is None:
+            row = InstallationRow(
+                order_id=installation.order_id,
+                product_line=installation.product_line,
+                serial=installation.serial,
+                serial_key=installation.serial_key,
+                installed_on=installation.installed_on,
+            )
+        else:
+            row.product_line = installation.product_line
+            row.serial = installation.serial
+            row.serial_key = installation.serial_key
+            row.installed_on = installation.installed_on
+        self._session.add(row)
+
+    async def of_unit(self, *, serial: str, product_lines: list[str]) -> list[Installation]:
+        """The installations of the unit ``serial`` (compared as intake does, INT-8) in any of
+        ``product_lines``."""
+        rows = (
+            await self._session.execute(
+                select(InstallationRow).where(
+                    col(InstallationRow.serial_key) == serial_key(serial),
+                    col(InstallationRow.product_line).in_(product_lines),
+                )
+            )
+        ).scalars()
+        return [
+            Installation(
+                order_id=r.order_id,
+                product_line=r.product_line,
+                serial=r.serial,
+                installed_on=r.installed_on,
             )
             for r in rows
         ]

@@ -173,3 +173,18 @@ class SettlementItemRow(BillingTable, table=True):
     amount: Decimal = _money()
     occurred_at: datetime = _moment()
     description: str = Field(max_length=300)
+
+
+class InstallationRow(BillingTable, table=True):
+    """An installation the platform completed, by the unit's serial: a later order of the same
+    unit prices its set-up by its date (BIL-5). One row per installing order."""
+
+    __tablename__ = "billing_installation"
+    __table_args__ = (Index("ix_billing_installation_unit", "product_line", "serial_key"),)
+
+    order_id: str = Field(primary_key=True, max_length=200)
+    product_line: str = Field(max_length=100)
+    serial: str = Field(sa_column=Column(String(), nullable=False))
+    serial_key: str = Field(sa_column=Column(String(), nullable=False))
+    """The serial without spaces, case-folded (INT-8)."""
+    installed_on: date = Field(sa_column=Column(Date, nullable=False))

@@ -3,6 +3,7 @@ waivers, payments, receipts, invoices and the customer's signature (BIL-1..BIL-9
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
@@ -11,6 +12,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from billing.domain.exceptions import InvalidAmount, NotAllowed, OrderWasCancelled
+from billing.domain.installations import Installation, installation_of, serial_key
 from billing.domain.money import ZERO
 from billing.domain.policy import BillingPolicy
 from billing.domain.pricing import add_months, price_quote
@@ -90,6 +92,16 @@ class Quote(_State):
     voided_from: QuoteStatus | None = None
     """The customer's answer when it was voided (`issued`: none yet, or `accepted`); a late
     report that its work was completed in time makes it charged again."""
+    waived_at_issue: Money = ZERO
+    """Waivers approved on the accepted quote this one replaces once accepted (a supplement),
+    already deducted from `total` as issued, one `BIL-8` line each: the customer consents to
+    (FLD-4) and signs for (BIL-9) the price charged. They move to this quote when it is
+    accepted and are not deducted twice."""
+
+    @property
+    def before_waivers(self) -> Decimal:
+        """The schedule's price of the work: ``total`` before the waivers deducted at issue."""
+        return self.total + self.waived_at_issue
 
     @property
     def answer(self) -> QuoteStatus:
@@ -211,6 +223,12 @@ class AccountState(_State):
     customer: dict[str, Any] | None = None
     """The customer's personal data as the order gave it (removed by retention, BIL-11)."""
     installed_on: date | None = None
+    product_serial: str | None = None
+    """The serial of the order's unit, as the order gave it: an earlier installation of the
+    same unit dates its set-up (BIL-5)."""
+    installation_completed_on: date | None = None
+    """When this order's installation was completed (InstallationCompleted): kept by the unit's
+    serial for later orders of the same unit (BIL-5)."""
     requests: list[QuoteRequest] = Field(default_factory=list)
     quotes: list[Quote] = Field(default_factory=list)
     waivers: list[Waiver] = Field(default_factory=list)
@@ -290,10 +308,13 @@ class BillingAccount:
         warranty_status: WarrantyStatus,
         customer: dict[str, Any] | None,
         installed_on: date | None,
+        serial: str | None = None,
     ) -> None:
         """Facts of OrderCreated / OrderVerified; a known warranty status wins over unknown."""
         if product_line:
             self.product_line = product_line
+        if serial_key(serial):
+            self.state.product_serial = serial
         self.learn_warranty(warranty_status)
         if customer is not None and self.anonymised_at is None:
             self.state.customer = customer
@@ -349,6 +370,19 @@ class BillingAccount:
         self._visit_completed(visit_id, at)
         if installed_on is not None:
             self.state.installed_on = installed_on
+            if kind == "installation":
+                self.state.installation_completed_on = installed_on
+
+    @property
+    def installation(self) -> Installation | None:
+        """The installation this order completed, once its unit's line and serial are known:
+        kept so that a later order of the same unit knows when it was installed (BIL-5)."""
+        serial, day = self.state.product_serial, self.state.installation_completed_on
+        if not self.product_line or serial is None or day is None:
+            return None
+        return Installation(
+            order_id=self.order_id, product_line=self.product_line, serial=serial, installed_on=day
+        )
 
     def _visit_completed(self, visit_id: str | None, at: datetime | None) -> None:
         if visit_id is None:
@@ -492,6 +526,16 @@ class BillingAccount:
         """Whether a quote request waits for the product line or a schedule."""
         return bool(self.state.requests)
 
+    @property
+    def undated_unit(self) -> str | None:
+        """The serial of the order's unit when a waiting request has no installation date from
+        the request or the order: the installations recorded of that unit date it (BIL-5)."""
+        if self.state.installed_on is not None or not serial_key(self.state.product_serial):
+            return None
+        if all(r.installed_on is not None for r in self.state.requests):
+            return None
+        return self.state.product_serial
+
     def line_of(self, request: QuoteRequest) -> str | None:
         """The product line whose schedule prices ``request``."""
         return request.product_line or self.product_line
@@ -503,9 +547,12 @@ class BillingAccount:
         policy: BillingPolicy,
         now: datetime,
         tz: tzinfo,
+        installations: Sequence[Installation] = (),
     ) -> list[Quote]:
         """Price every waiting request whose schedule is known; QuoteIssued for each. Days
-        are counted in ``tz``, the business calendar's time zone."""
+        are counted in ``tz``, the business calendar's time zone. ``installations`` are those
+        recorded of the order's unit (by serial): when neither the request nor the order gives
+        the installation date, the latest of them dates a set-up item (BIL-5)."""
         issued: list[Quote] = []
         waiting: list[QuoteRequest] = []
         if self.state.cancelled_at is not None:
@@ -517,7 +564,7 @@ class BillingAccount:
                 why = "product line" if line is None else f"a published fee schedule for {line}"
                 waiting.append(request.model_copy(update={"waiting_for": why}))
                 continue
-            issued.append(self._price(request, schedule, policy, now, tz))
+            issued.append(self._price(request, schedule, policy, now, tz, installations))
         self.state.requests = waiting
         return issued
 
@@ -528,12 +575,23 @@ class BillingAccount:
         policy: BillingPolicy,
         now: datetime,
         tz: tzinfo,
+        installations: Sequence[Installation] = (),
     ) -> Quote:
         status = (
             request.warranty_status
             if request.warranty_status is not WarrantyStatus.UNKNOWN
             else self.warranty_status
         )
+        installed_on = request.installed_on or self.state.installed_on
+        earlier = None
+        if installed_on is None:
+            # BIL-5: a unit the platform installed for an earlier order is dated by that one.
+            earlier = installation_of(
+                installations,
+                product_line=self.line_of(request),
+                serial=self.state.product_serial,
+                by=request.requested_at.astimezone(tz).date(),
+            )
         priced = price_quote(
             schedule=schedule,
             items=request.items,
@@ -541,9 +599,11 @@ class BillingAccount:
             policy=policy,
             quoted_at=request.requested_at,
             tz=tz,
-            installed_on=request.installed_on or self.state.installed_on,
+            installed_on=earlier.installed_on if earlier else installed_on,
+            installed_note=earlier.note if earlier else None,
             warranty_card_amount=request.warranty_card_amount,
         )
+        lines, deducted = self._waivers_carried_to(priced.lines, priced.total)
         quote = Quote(
             quote_id=str(new_id()),
             request_id=request.request_id,
@@ -551,8 +611,9 @@ class BillingAccount:
             issued_at=now,
             schedule_version=schedule.label,
             warranty_status=status,
-            lines=priced.lines,
-            total=priced.total,
+            lines=lines,
+            total=priced.total - deducted,
+            waived_at_issue=deducted,
         )
         self.state.quotes.append(quote)
         self.events.append(
@@ -568,6 +629,49 @@ class BillingAccount:
             )
         )
         return quote
+
+    def _waivers_carried_to(
+        self, lines: list[QuoteLine], total: Decimal
+    ) -> tuple[list[QuoteLine], Decimal]:
+        """``lines`` with a `BIL-8` line deducting each waiver a new quote carries once accepted
+        (those of the accepted quotes it then replaces, see ``quote_answered``), never below
+        zero, and the amount deducted. Priced so, a supplement is issued at what it charges:
+        the customer consents to that (FLD-4) and fieldwork has it to sign for (BIL-9) before
+        the acceptance moves the waiver (BIL-8)."""
+        replaced = {q.quote_id for q in self._replaced_on_acceptance()}
+        deducted = ZERO
+        carried = list(lines)
+        for waiver in self.state.waivers:
+            if waiver.quote_id not in replaced:
+                continue
+            amount = min(waiver.amount, total - deducted)
+            if amount <= 0:
+                continue
+            deducted += amount
+            carried.append(
+                QuoteLine(
+                    kind=WorkItemKind.FEE,
+                    description=f"waiver approved by {waiver.approved_by}: {waiver.reason}",
+                    quantity=Decimal(1),
+                    unit_price=-amount,
+                    amount=-amount,
+                    rule_id="BIL-8",
+                    note=f"waiver approved on quote {waiver.carried_from or waiver.quote_id}, "
+                    f"carried to this quote when it is accepted in that one's place",
+                )
+            )
+        return carried, deducted
+
+    def _replaced_on_acceptance(self, accepted: Quote | None = None) -> list[Quote]:
+        """The accepted quotes a quote accepted now replaces (``accepted``: that quote): those
+        for work not done yet, i.e. of visits whose work was not completed (FLD-4)."""
+        return [
+            q
+            for q in self.state.quotes
+            if q.status is QuoteStatus.ACCEPTED
+            and q is not accepted
+            and q.visit_id not in self.state.completed_visits
+        ]
 
     def quote(self, quote_id: str) -> Quote | None:
         """The quote of ``quote_id``."""
@@ -597,14 +701,9 @@ class BillingAccount:
         quote.answered_at = at or quote.answered_at
         if accepted:
             quote.status = QuoteStatus.ACCEPTED
-            for other in self.state.quotes:
-                if (
-                    other.status is QuoteStatus.ACCEPTED
-                    and other is not quote
-                    and other.visit_id not in self.state.completed_visits
-                ):
-                    other.status, other.superseded_by = QuoteStatus.SUPERSEDED, quote.quote_id
-                    self._carry_waivers(other, quote)
+            for other in self._replaced_on_acceptance(quote):
+                other.status, other.superseded_by = QuoteStatus.SUPERSEDED, quote.quote_id
+                self._carry_waivers(other, quote)
         else:
             quote.status = QuoteStatus.DECLINED
             quote.discount_requested = discount_requested
@@ -613,8 +712,9 @@ class BillingAccount:
     def _carry_waivers(self, superseded: Quote, by: Quote) -> None:
         """The waivers the centre approved on ``superseded`` go on reducing ``by``, accepted in
         its place, never below zero (BIL-8); ChargeWaived tells fieldwork the total of ``by``
-        the customer now signs for (BIL-9). A waiver nothing is left to carry to stays where
-        it was, on record."""
+        the customer now signs for (BIL-9): its total as issued when ``by`` was priced with
+        them deducted already (``waived_at_issue``), which then they are not deducted from
+        again. A waiver nothing is left to carry to stays where it was, on record."""
         for waiver in self.state.waivers:
             if waiver.quote_id != superseded.quote_id:
                 continue
@@ -654,8 +754,8 @@ class BillingAccount:
 
     @property
     def quoted(self) -> Decimal:
-        """The accepted quotes' totals."""
-        return sum((q.total for q in self.accepted_quotes), ZERO)
+        """The accepted quotes' totals before waivers (those deducted at issue included)."""
+        return sum((q.before_waivers for q in self.accepted_quotes), ZERO)
 
     @property
     def waived(self) -> Decimal:
@@ -668,8 +768,9 @@ class BillingAccount:
         return sum((w.amount for w in self.state.waivers if w.quote_id == quote.quote_id), ZERO)
 
     def quote_charge(self, quote: Quote) -> Decimal:
-        """What ``quote`` charges once accepted: its total less its waivers (BIL-8)."""
-        return max(quote.total - self.waived_on(quote), ZERO)
+        """What ``quote`` charges once accepted: its price before waivers less the waivers it
+        carries (BIL-8); those it was issued with deducted are among them once it is accepted."""
+        return max(quote.before_waivers - self.waived_on(quote), ZERO)
 
     def visit_charge(self, visit_id: str) -> Decimal:
         """What the visit charges: its accepted quote (after a supplement, the one accepted

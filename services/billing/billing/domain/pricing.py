@@ -52,11 +52,24 @@ def is_covered(item: WorkItem, status: WarrantyStatus, policy: BillingPolicy) ->
 
 
 def setup_share(
-    installed_on: date | None, done_on: date, policy: BillingPolicy
+    installed_on: date | None,
+    done_on: date,
+    policy: BillingPolicy,
+    installed_note: str | None = None,
 ) -> tuple[Decimal, str | None]:
-    """The share of a set-up item's price charged ``done_on`` (BIL-5), with a note."""
+    """The share of a set-up item's price charged ``done_on`` (BIL-5), with a note; it says
+    where the installation date came from when ``installed_note`` does."""
     if installed_on is None:
         return Decimal(1), "installation date unknown: charged per schedule"
+    share, note = _setup_share(installed_on, done_on, policy)
+    if installed_note is not None:
+        note = installed_note if note is None else f"{note}; {installed_note}"
+    return share, note
+
+
+def _setup_share(
+    installed_on: date, done_on: date, policy: BillingPolicy
+) -> tuple[Decimal, str | None]:
     if done_on < add_months(installed_on, policy.setup_free_within_months):
         return ZERO, f"within {policy.setup_free_within_months} month(s) of installation: free"
     if done_on >= add_months(installed_on, policy.setup_charged_from_months):
@@ -96,6 +109,7 @@ def _price_item(
     schedule: FeeSchedule,
     status: WarrantyStatus,
     installed_on: date | None,
+    installed_note: str | None,
     done_on: date,
     policy: BillingPolicy,
 ) -> tuple[QuoteLine, Decimal]:
@@ -120,7 +134,7 @@ def _price_item(
             return line, ZERO
         unit, rule, note = fee.price, "BIL-1", None
         if fee.category is FeeCategory.SETUP:
-            share, note = setup_share(installed_on, done_on, policy)
+            share, note = setup_share(installed_on, done_on, policy, installed_note)
             unit, rule = to_jiao(fee.price * share, step), "BIL-5"
         card = lower_of(unit, item.warranty_card_price, step)
         if card < unit:
@@ -232,11 +246,13 @@ def price_quote(
     quoted_at: datetime,
     tz: tzinfo,
     installed_on: date | None = None,
+    installed_note: str | None = None,
     warranty_card_amount: Decimal | None = None,
 ) -> PricedQuote:
     """Price ``items`` by ``schedule`` (BIL-1..BIL-6). The total is never negative. Days
     (the set-up fee's month after installation, BIL-5) are counted in ``tz``, the business
-    calendar's time zone."""
+    calendar's time zone; ``installed_note`` says where ``installed_on`` came from when not
+    from the order itself (the set-up lines repeat it)."""
     drafts: list[_Draft] = []
     credits: list[tuple[WorkItem, Decimal]] = []
     for item in items:
@@ -246,6 +262,7 @@ def price_quote(
             schedule=schedule,
             status=warranty_status,
             installed_on=installed_on,
+            installed_note=installed_note,
             done_on=done_on,
             policy=policy,
         )

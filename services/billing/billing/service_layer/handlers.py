@@ -99,6 +99,7 @@ async def _apply(
                 warranty_status=payload.warranty_status,
                 customer=payload.customer.model_dump(mode="json"),
                 installed_on=payload.product.installation_date,
+                serial=payload.product.serial,
             )
         case intake.OrderVerified():
             account.learn_order(
@@ -106,6 +107,7 @@ async def _apply(
                 warranty_status=payload.warranty_status,
                 customer=payload.customer.model_dump(mode="json") if payload.customer else None,
                 installed_on=payload.product.installation_date if payload.product else None,
+                serial=payload.product.serial if payload.product else None,
             )
         case intake.OrderCancelled():
             account.cancelled(at=envelope.time)
@@ -238,6 +240,14 @@ async def _apply(
             account.coordination_ticket_opened()
         case _:
             pass
+    if isinstance(
+        payload, intake.OrderCreated | intake.OrderVerified | fieldwork.InstallationCompleted
+    ):
+        # BIL-5: the unit's installation dates the set-up of a later order of the same unit;
+        # the order's serial and its installation may be heard in either order.
+        installation = account.installation
+        if installation is not None:
+            await uow.installations.record(installation)
     await _price_pending(account, uow=uow, policy=policy, now=now, tz=tz)
     await uow.accounts.save(account)
     return account
@@ -262,7 +272,13 @@ async def _price_pending(
         latest = await uow.schedules.latest(line)
         if latest is not None:
             schedules[line] = latest
-    for quote in account.price_pending(schedules=schedules, policy=policy, now=now, tz=tz):
+    serial = account.undated_unit
+    installations = (
+        await uow.installations.of_unit(serial=serial, product_lines=lines) if serial else []
+    )
+    for quote in account.price_pending(
+        schedules=schedules, policy=policy, now=now, tz=tz, installations=installations
+    ):
         log.info("billing.quote_issued", order_id=account.order_id, quote_id=quote.quote_id)
 
 

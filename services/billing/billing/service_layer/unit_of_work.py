@@ -9,6 +9,7 @@ from billing.adapters.repository import (
     AccountRepository,
     CashRepository,
     FeeScheduleRepository,
+    InstallationRepository,
     NumberSeries,
     OrderFileRepository,
     PaymentRepository,
@@ -27,6 +28,7 @@ class BillingUnitOfWork(SqlUnitOfWork):
     payments: PaymentRepository
     cash: CashRepository
     settlements: SettlementRepository
+    installations: InstallationRepository
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -37,4 +39,5 @@ class BillingUnitOfWork(SqlUnitOfWork):
         self.payments = PaymentRepository(self.session)
         self.cash = CashRepository(self.session)
         self.settlements = SettlementRepository(self.session)
+        self.installations = InstallationRepository(self.session)
         return self
