@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,6 +40,9 @@ from contracts.scheduling import (
     RevisitBooked,
     RevisitReason,
 )
+from feedback.domain.case import Case, Reaction
+from feedback.domain.policy import FeedbackPolicy
+from feedback.domain.ports import WorkingCalendar
 from servicekit.auth import generate_key, issued_event
 from servicekit.outbox import OutboxMessage
 from servicekit.runtime import ServiceRuntime
@@ -368,3 +371,39 @@ class Harness:
         if sign:
             await self.emit(signed(order_id, visit_id, technician_id), at)
         await self.emit(closed(order_id, visit_id, technician_id, at), at)
+
+
+class AlwaysWorkingCalendar(WorkingCalendar):
+    """A fake calendar for domain tests: every moment is working time, in UTC."""
+
+    @property
+    def tz(self) -> tzinfo:
+        return UTC
+
+    def add_working_time(self, start: datetime, duration: timedelta) -> datetime:
+        return start + duration
+
+    def working_time_between(self, start: datetime, end: datetime) -> timedelta:
+        return max(end - start, timedelta(0))
+
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        return start + timedelta(days=days)
+
+    def is_working_day(self, day: date) -> bool:
+        return True
+
+
+CALENDAR = AlwaysWorkingCalendar()
+
+
+def apply(
+    case: Case, event: EventData, at: datetime, policy: FeedbackPolicy | None = None
+) -> list[Reaction]:
+    """Apply ``event`` to the case at ``at`` (an event id from the time), on the fake calendar."""
+    return case.apply(
+        event,
+        at=at,
+        event_id=f"e-{at.isoformat()}",
+        policy=policy or FeedbackPolicy(),
+        calendar=CALENDAR,
+    )

@@ -6,9 +6,10 @@ centre's, not a technician's. The calendar is a fake of the port: every hour is 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from feedback_support import CALENDAR, apply
 
 from contracts.base import EventData
 from contracts.common import AssigneeKind
@@ -27,7 +28,6 @@ from feedback.domain.callbacks import CallBackTask, Survey
 from feedback.domain.case import CENTRE, Case, Reaction, ScheduleCallBack
 from feedback.domain.figures import UNASSIGNED, Figures, GroupBy, compute
 from feedback.domain.policy import FeedbackPolicy
-from feedback.domain.ports import WorkingCalendar
 
 POLICY = FeedbackPolicy()
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -35,37 +35,8 @@ NETWORK = "net-7"
 IN_HOUSE = "tech-c"
 
 
-class AlwaysWorkingCalendar(WorkingCalendar):
-    """A fake calendar: every moment is working time, in UTC."""
-
-    @property
-    def tz(self) -> tzinfo:
-        return UTC
-
-    def add_working_time(self, start: datetime, duration: timedelta) -> datetime:
-        return start + duration
-
-    def working_time_between(self, start: datetime, end: datetime) -> timedelta:
-        return max(end - start, timedelta(0))
-
-    def add_working_days(self, start: datetime, days: int) -> datetime:
-        return start + timedelta(days=days)
-
-    def is_working_day(self, day: date) -> bool:
-        return True
-
-
-CALENDAR = AlwaysWorkingCalendar()
-
-
 def hours(n: float) -> datetime:
     return START + timedelta(hours=n)
-
-
-def apply(case: Case, event: EventData, at: datetime) -> list[Reaction]:
-    return case.apply(
-        event, at=at, event_id=f"e-{at.isoformat()}", policy=POLICY, calendar=CALENDAR
-    )
 
 
 # -- scheduling's events -------------------------------------------------------------------------

@@ -4,9 +4,10 @@ such. The calendar is a fake of the port: every hour is working time."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta
 
-from contracts.base import EventData
+from feedback_support import apply
+
 from contracts.fieldwork import (
     RepairCompleted,
     RepairFailed,
@@ -18,45 +19,15 @@ from contracts.fieldwork import (
 )
 from contracts.intake import OrderCancelled
 from contracts.scheduling import RevisitBooked, RevisitReason
-from feedback.domain.case import Case, ChainStatus, Reaction, ScheduleCallBack
+from feedback.domain.case import Case, ChainStatus, ScheduleCallBack
 from feedback.domain.policy import FeedbackPolicy
-from feedback.domain.ports import WorkingCalendar
 
 POLICY = FeedbackPolicy()
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
 
-class AlwaysWorkingCalendar(WorkingCalendar):
-    """A fake calendar: every moment is working time, in UTC."""
-
-    @property
-    def tz(self) -> tzinfo:
-        return UTC
-
-    def add_working_time(self, start: datetime, duration: timedelta) -> datetime:
-        return start + duration
-
-    def working_time_between(self, start: datetime, end: datetime) -> timedelta:
-        return max(end - start, timedelta(0))
-
-    def add_working_days(self, start: datetime, days: int) -> datetime:
-        return start + timedelta(days=days)
-
-    def is_working_day(self, day: date) -> bool:
-        return True
-
-
-CALENDAR = AlwaysWorkingCalendar()
-
-
 def hours(n: float) -> datetime:
     return START + timedelta(hours=n)
-
-
-def apply(case: Case, event: EventData, at: datetime) -> list[Reaction]:
-    return case.apply(
-        event, at=at, event_id=f"e-{at.isoformat()}", policy=POLICY, calendar=CALENDAR
-    )
 
 
 def closed(visit_id: str, at: datetime, outcome: VisitOutcome) -> VisitClosed:
