@@ -221,3 +221,15 @@ async def on_site(
         next_step="proceed",
         id_shown=True,
     )
+
+
+def offline_item(
+    client_id: str, at: datetime, visit_id: str = "v-1", **action: Any
+) -> dict[str, Any]:
+    """One action of an offline batch (POST /v1/offline/batches), as the app records it."""
+    return {
+        "client_id": client_id,
+        "visit_id": visit_id,
+        "occurred_at": at.isoformat(),
+        "action": action,
+    }

@@ -45,7 +45,7 @@ from fieldwork.domain.visit import Visit, VisitState
 from servicekit.auth import generate_key, issued_event
 from servicekit.runtime import ServiceRuntime
 
-from ..conftest import T0, Clock, act, ok, on_site, order, outbox, published
+from ..conftest import T0, Clock, act, offline_item, ok, on_site, order, outbox, published
 
 # --- helpers --------------------------------------------------------------------------------------
 
@@ -443,13 +443,7 @@ def offline(
     """An offline batch: (client id, when, action) each."""
     return {
         "actions": [
-            {
-                "client_id": client_id,
-                "visit_id": visit_id,
-                "occurred_at": at.isoformat(),
-                "action": action,
-            }
-            for client_id, at, action in items
+            offline_item(client_id, at, visit_id, **action) for client_id, at, action in items
         ]
     }
 

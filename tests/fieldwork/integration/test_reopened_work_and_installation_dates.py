@@ -15,7 +15,7 @@ from contracts.scheduling import RevisitBooked, RevisitReason
 from fieldwork.domain.policy import DEFAULT_KIT
 from servicekit.runtime import ServiceRuntime
 
-from ..conftest import Clock, act, ok, on_site, order, outbox, upload
+from ..conftest import Clock, act, offline_item, ok, on_site, order, outbox, upload
 
 INSTALLATION_KIT = [*DEFAULT_KIT, "barcode_scanner", "installation_accessories"]
 
@@ -41,12 +41,10 @@ async def tickets(admin: httpx.AsyncClient) -> list[dict[str, Any]]:
     return body
 
 
-# -- FLD-15: a revisit after a completed visit ---------------------------------------------------
-
-
-async def test_fld_15_fbk_7_an_unfinished_revisit_after_a_completed_visit_gets_a_ticket(
+async def revisit_under_way(
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:
+    """Visit v-1 repaired; the customer dissatisfied, v-2 booked and diagnosed on site."""
     await order(runtime, "o-1")
     await on_site(admin, clock, "v-1")
     await ok(admin, "v-1", type="diagnose", cause="c")
@@ -57,6 +55,15 @@ async def test_fld_15_fbk_7_an_unfinished_revisit_after_a_completed_visit_gets_a
     clock.advance(hours=2)
     await on_site(admin, clock, "v-2")
     await ok(admin, "v-2", type="diagnose", cause="c")
+
+
+# -- FLD-15: a revisit after a completed visit ---------------------------------------------------
+
+
+async def test_fld_15_fbk_7_an_unfinished_revisit_after_a_completed_visit_gets_a_ticket(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await revisit_under_way(runtime, admin, clock)
     await ok(admin, "v-2", type="missing_part", option="rebook", detail="缺点火针")
     assert (await runtime.app.state.sweep())["tickets_opened"] == 0
 
@@ -72,16 +79,7 @@ async def test_fld_15_fbk_7_an_unfinished_revisit_after_a_completed_visit_gets_a
 async def test_fld_15_a_completed_revisit_finishes_the_reopened_work(
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:
-    await order(runtime, "o-1")
-    await on_site(admin, clock, "v-1")
-    await ok(admin, "v-1", type="diagnose", cause="c")
-    await ok(admin, "v-1", type="start_repair")
-    await ok(admin, "v-1", type="complete_repair", tested=False, sure_fixed=True)
-    clock.advance(hours=3)
-    await dissatisfied_revisit(runtime, clock)
-    clock.advance(hours=2)
-    await on_site(admin, clock, "v-2")
-    await ok(admin, "v-2", type="diagnose", cause="c")
+    await revisit_under_way(runtime, admin, clock)
     await ok(admin, "v-2", type="start_repair")
     await ok(admin, "v-2", type="complete_repair", tested=False, sure_fixed=True)
 
@@ -191,12 +189,7 @@ async def test_fld_10_bil_5_an_offline_installation_is_dated_by_the_day_it_happe
     t = clock.now
 
     def item(cid: str, minutes: int, **action: Any) -> dict[str, Any]:
-        return {
-            "client_id": cid,
-            "visit_id": "v-1",
-            "occurred_at": (t + timedelta(minutes=minutes)).isoformat(),
-            "action": action,
-        }
+        return offline_item(cid, t + timedelta(minutes=minutes), **action)
 
     visit = [
         item("c-1", 0, type="depart", eta=t.isoformat(), kit_checked=INSTALLATION_KIT),

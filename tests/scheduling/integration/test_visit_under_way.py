@@ -73,6 +73,13 @@ async def _complete(harness: Harness, visit_id: str, technician_id: str) -> None
     )
 
 
+async def _send(harness: Harness, technician_id: str, reason: str) -> httpx.Response:
+    """The dispatcher (the harness's default key) gives the order to ``technician_id``."""
+    return await harness.client.post(
+        "/v1/orders/o1/assignment", json={"technician_id": technician_id, "reason": reason}
+    )
+
+
 def _refused_under_way(response: httpx.Response, where: str) -> None:
     assert response.status_code == 409, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -90,9 +97,7 @@ async def test_sch_8_sch_12_reassigning_a_technician_on_site_is_refused(harness:
     await _arrive(harness, visit_id, holder)
     before = await harness.order("o1")
 
-    response = await harness.client.post(
-        "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "too slow"}
-    )
+    response = await _send(harness, other, "too slow")
 
     _refused_under_way(response, "on site")
     assert await harness.order("o1") == before
@@ -114,9 +119,7 @@ async def test_sch_6_a_technician_late_on_the_way_is_replaced_by_the_centre(
     visit_id, holder, other = await _held(harness)
     await _depart(harness, visit_id, holder)
 
-    response = await harness.client.post(
-        "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "堵车, 改派"}
-    )
+    response = await _send(harness, other, "堵车, 改派")
 
     assert response.status_code == 200, response.text
     order = response.json()
@@ -142,9 +145,7 @@ async def test_sch_8_an_arrival_crossing_a_reassignment_gives_the_visit_back_to_
 ) -> None:
     visit_id, holder, other = await _held(harness)
     await _depart(harness, visit_id, holder)
-    moved = await harness.client.post(
-        "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "堵车, 改派"}
-    )
+    moved = await _send(harness, other, "堵车, 改派")
     assert moved.status_code == 200, moved.text
 
     # fieldwork had the former technician at the door before it heard of the move
@@ -316,9 +317,7 @@ async def test_sch_12_a_repair_completed_after_the_assignment_was_cancelled_ends
 
     order = await harness.order("o1")
     assert order["status"] == "visit_done" and order["visit_id"] == visit_id
-    again = await harness.client.post(
-        "/v1/orders/o1/assignment", json={"technician_id": holder, "reason": "重新派工"}
-    )
+    again = await _send(harness, holder, "重新派工")
     assert again.status_code == 409, again.text
     assert len(await harness.published("OrderAssigned")) == 1  # the first one only
 
@@ -357,9 +356,7 @@ async def test_sch_12_an_arrival_crossing_a_cancellation_keeps_the_visit_with_th
     assert (order["status"], order["technician_id"]) == ("on_site", holder)
     _, back = await harness.published("OrderAssigned")
     assert back.technician_id == holder and back.visit_id == visit_id
-    placed = await harness.client.post(
-        "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "placed again"}
-    )
+    placed = await _send(harness, other, "placed again")
     _refused_under_way(placed, "on site")
     await _complete(harness, visit_id, holder)
     assert (await harness.order("o1"))["status"] == "visit_done"
@@ -499,9 +496,7 @@ async def _postponed(harness: Harness, visit_id: str, holder: str) -> str:
 async def _postponed_and_placed(harness: Harness, visit_id: str, holder: str, other: str) -> str:
     """:func:`_postponed`, then the dispatcher places the replacement with ``other``."""
     revisit = await _postponed(harness, visit_id, holder)
-    placed = await harness.client.post(
-        "/v1/orders/o1/assignment", json={"technician_id": other, "reason": "重新派工"}
-    )
+    placed = await _send(harness, other, "重新派工")
     assert placed.status_code == 200 and placed.json()["visit_id"] == revisit, placed.text
     return revisit
 
