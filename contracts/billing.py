@@ -83,6 +83,51 @@ class ChargeWaived(_BillingEvent):
     same waiver, not a new one; totals of waivers must not add it twice."""
 
 
+class QuoteVoidReason(StrEnum):
+    """Why nothing is charged for a quote any more (BIL-1, FLD-4)."""
+
+    ORDER_CANCELLED = "order_cancelled"
+    """The order was cancelled before the quote was accepted, or before its work was done."""
+    DECLINED_AT_LATER_VISIT = "declined_at_later_visit"
+    """Its work was not done on its visit and the customer declined the job when a later visit
+    quoted it again: nobody consents to the work any more."""
+
+
+class QuoteVoided(_BillingEvent):
+    """Nothing is charged for a quote any more (BIL-1, FLD-4): the customer's answer stays on
+    record (`answer`), the quote no longer binds anyone. Events of other services come in any
+    order, so a later report (the work was completed before the cancellation, after all) can
+    put it back in force: QuoteReinstated then follows.
+    """
+
+    event_type: ClassVar[str] = "QuoteVoided"
+
+    order_id: str
+    visit_id: str | None = None
+    quote_id: str
+    answer: Literal["issued", "accepted"]
+    """The customer's answer when it was voided: `issued` (none yet) or `accepted`."""
+    reason: QuoteVoidReason
+    voided_at: AwareDatetime
+    """The cancellation's time, or when the customer declined at the later visit."""
+    declined_quote_id: str | None = None
+    """The later visit's quote the customer declined (reason `declined_at_later_visit`)."""
+
+
+class QuoteReinstated(_BillingEvent):
+    """A quote voided earlier is in force again (BIL-1): a report heard late showed its work
+    was completed before the order's cancellation, or the later answer that voided it changed.
+    `status` is the customer's answer it stands on again.
+    """
+
+    event_type: ClassVar[str] = "QuoteReinstated"
+
+    order_id: str
+    visit_id: str | None = None
+    quote_id: str
+    status: Literal["issued", "accepted"]
+
+
 class ReceiptIssued(_BillingEvent):
     """A receipt was issued for the amount charged; there is always one (BIL-7)."""
 

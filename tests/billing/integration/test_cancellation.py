@@ -199,6 +199,29 @@ async def test_bil_1_work_done_before_the_cancellation_but_heard_after_stays_cha
     assert refused.status_code == 409
 
 
+async def test_bil_1_fld_4_fieldwork_is_told_of_a_void_quote_and_of_its_reinstatement(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    quote_id = await accepted_order(runtime, "o-1")
+
+    await send(runtime, cancelled("o-1"), at=CANCELLED_AT)
+    await send(runtime, cancelled("o-1"), at=CANCELLED_AT)  # the same cancellation heard twice
+    [voided] = await outbox(runtime, "QuoteVoided")
+    assert (voided.subject, voided.data["quote_id"], voided.data["visit_id"]) == (
+        "o-1",
+        quote_id,
+        "v-1",
+    )
+    assert (voided.data["answer"], voided.data["reason"]) == ("accepted", "order_cancelled")
+
+    await send(runtime, repaired("o-1"), at=CANCELLED_AT - timedelta(hours=1))
+
+    [reinstated] = await outbox(runtime, "QuoteReinstated")
+    assert (reinstated.data["quote_id"], reinstated.data["status"]) == (quote_id, "accepted")
+    assert len(await outbox(runtime, "QuoteVoided")) == 1
+
+
 async def test_bil_12_the_repair_fee_goes_to_the_network_whose_technician_did_the_repair(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:

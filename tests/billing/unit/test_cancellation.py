@@ -11,7 +11,14 @@ import pytest
 
 from billing.domain.account import BillingAccount, QuoteRequest, QuoteStatus
 from billing.domain.exceptions import InvalidAmount, NotAllowed, OrderWasCancelled
-from contracts.billing import InvoiceDelivery, PaymentMethod, QuoteIssued
+from contracts.billing import (
+    InvoiceDelivery,
+    PaymentMethod,
+    QuoteIssued,
+    QuoteReinstated,
+    QuoteVoided,
+    QuoteVoidReason,
+)
 from contracts.common import WarrantyStatus, WorkItem
 
 from .test_account import IGNITER, NOW, POLICY, REPAIR, SCHEDULE, SHANGHAI, accepted_account
@@ -285,3 +292,78 @@ def test_bil_12_cash_taken_counts_for_the_network_of_the_technician_who_took_it(
     _pay(account, "50.00", "R1", by="ta-1")
 
     assert account.state.payments[0].network_id == "net-a"
+
+
+# --- QuoteVoided / QuoteReinstated: fieldwork hears what billing no longer charges ----------
+
+
+def _void_events(account: BillingAccount) -> list[QuoteVoided | QuoteReinstated]:
+    return [e for e in account.events if isinstance(e, QuoteVoided | QuoteReinstated)]
+
+
+def test_bil_1_a_quote_voided_by_the_cancellation_is_announced_once() -> None:
+    account = accepted_account()
+    quote = account.state.quotes[0]
+
+    account.cancelled(at=CANCELLED_AT)
+    account.cancelled(at=CANCELLED_AT)  # heard twice
+    account.visit_closed(at=CANCELLED_AT, paid_work=True, coordination_ticket=False)
+
+    assert _void_events(account) == [
+        QuoteVoided(
+            order_id="o-1",
+            visit_id="v-1",
+            quote_id=quote.quote_id,
+            answer="accepted",
+            reason=QuoteVoidReason.ORDER_CANCELLED,
+            voided_at=CANCELLED_AT,
+        )
+    ]
+
+
+def test_bil_1_a_quote_never_answered_is_announced_void_as_issued() -> None:
+    account = BillingAccount(order_id="o-1", product_line="water_heater")
+    account.learn_warranty(WarrantyStatus.OUT_OF_WARRANTY)
+    quote_id = _issued(account, "v-1", REPAIR)
+
+    account.cancelled(at=CANCELLED_AT)
+
+    [voided] = _void_events(account)
+    assert isinstance(voided, QuoteVoided)
+    assert (voided.quote_id, voided.answer) == (quote_id, "issued")
+
+
+def test_bil_1_a_late_report_of_work_done_in_time_reinstates_the_announced_quote() -> None:
+    account = accepted_account()
+    quote_id = account.state.quotes[0].quote_id
+    account.cancelled(at=CANCELLED_AT)
+
+    account.work_completed("repair", visit_id="v-1", at=CANCELLED_AT - timedelta(minutes=30))
+    account.work_completed("repair", visit_id="v-1", at=CANCELLED_AT - timedelta(minutes=30))
+
+    assert [type(e).__name__ for e in _void_events(account)] == ["QuoteVoided", "QuoteReinstated"]
+    reinstated = _void_events(account)[-1]
+    assert reinstated == QuoteReinstated(
+        order_id="o-1", visit_id="v-1", quote_id=quote_id, status="accepted"
+    )
+
+
+def test_bil_1_work_done_before_the_cancellation_announces_no_void() -> None:
+    account = accepted_account()
+    account.work_completed("repair", visit_id="v-1", at=CANCELLED_AT - timedelta(minutes=30))
+
+    account.cancelled(at=CANCELLED_AT)
+
+    assert _void_events(account) == []
+
+
+def test_bil_1_a_quote_voided_before_it_was_stored_with_its_announcement_is_announced() -> None:
+    """Accounts voided before announcements existed tell fieldwork at their next change."""
+    account = accepted_account()
+    account.cancelled(at=CANCELLED_AT)
+    account.state.quotes[0].void_announced = False
+    account.events.clear()
+
+    account.cancelled(at=CANCELLED_AT)  # heard again
+
+    assert [type(e).__name__ for e in _void_events(account)] == ["QuoteVoided"]

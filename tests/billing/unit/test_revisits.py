@@ -11,7 +11,14 @@ import pytest
 
 from billing.domain.account import AccountState, BillingAccount, QuoteStatus
 from billing.domain.exceptions import NotAllowed
-from contracts.billing import ChargeWaived, PaymentMethod, QuoteIssued
+from contracts.billing import (
+    ChargeWaived,
+    PaymentMethod,
+    QuoteIssued,
+    QuoteReinstated,
+    QuoteVoided,
+    QuoteVoidReason,
+)
 from contracts.common import PartLine, WorkItem, WorkItemKind
 
 from .test_account import IGNITER, NOW, REPAIR, _quote_on, accepted_account
@@ -433,3 +440,26 @@ def test_bil_11_anonymising_removes_the_signature_images_of_every_visit() -> Non
     account.anonymise(NOW)
 
     assert [s.signature_ref for s in account.state.signatures] == [None, None]
+
+
+def test_bil_1_fld_4_the_quote_voided_by_a_decline_at_the_revisit_is_announced() -> None:
+    account = accepted_account()
+    first = account.state.quotes[0].quote_id
+    again = _quote_on(account, "v-2", REPAIR, IGNITER)
+
+    account.quote_answered(again, accepted=False, discount_requested=False, at=DECLINED_AT)
+    account.work_completed("repair", visit_id="v-1", at=NOW + timedelta(hours=1))
+
+    announced = [e for e in account.events if isinstance(e, QuoteVoided | QuoteReinstated)]
+    assert announced == [
+        QuoteVoided(
+            order_id="o-1",
+            visit_id="v-1",
+            quote_id=first,
+            answer="accepted",
+            reason=QuoteVoidReason.DECLINED_AT_LATER_VISIT,
+            voided_at=DECLINED_AT,
+            declined_quote_id=again,
+        ),
+        QuoteReinstated(order_id="o-1", visit_id="v-1", quote_id=first, status="accepted"),
+    ]

@@ -4,6 +4,7 @@ waivers, payments, receipts, invoices and the customer's signature (BIL-1..BIL-9
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
@@ -28,6 +29,9 @@ from contracts.billing import (
     PaymentRefunded,
     QuoteIssued,
     QuoteLine,
+    QuoteReinstated,
+    QuoteVoided,
+    QuoteVoidReason,
     ReceiptIssued,
 )
 from contracts.common import Money, PartLine, WarrantyStatus, WorkItem, WorkItemKind
@@ -92,6 +96,8 @@ class Quote(_State):
     voided_from: QuoteStatus | None = None
     """The customer's answer when it was voided (`issued`: none yet, or `accepted`); a late
     report that its work was completed in time makes it charged again."""
+    void_announced: bool = False
+    """Whether QuoteVoided was the last of QuoteVoided / QuoteReinstated published for it."""
     waived_at_issue: Money = ZERO
     """Waivers approved on the accepted quote this one replaces once accepted (a supplement),
     already deducted from `total` as issued, one `BIL-8` line each: the customer consents to
@@ -107,6 +113,16 @@ class Quote(_State):
     def answer(self) -> QuoteStatus:
         """The customer's answer, whether or not a cancellation voided the quote."""
         return self.voided_from or self.status
+
+
+@dataclass(frozen=True)
+class _Void:
+    """Why a quote is void (BIL-1, FLD-4), since when, and the later quote declined if that is
+    why."""
+
+    reason: QuoteVoidReason
+    at: datetime
+    declined_quote_id: str | None = None
 
 
 class Waiver(_State):
@@ -448,37 +464,71 @@ class BillingAccount:
 
     def _void_uncharged(self) -> None:
         """Void the quotes nothing is charged for (BIL-1, FLD-4), restoring one voided that a
-        late report shows is charged after all (events of other services come in any order)."""
+        late report shows is charged after all (events of other services come in any order).
+        Each change from what was last announced is published (QuoteVoided, QuoteReinstated),
+        so fieldwork's record of the visit does not show a void quote as in force."""
         for index, quote in enumerate(self.state.quotes):
-            void, at = self._void(index, quote)
-            if not void and quote.voided_from is not None:
+            void = self._void(index, quote)
+            if void is None and quote.voided_from is not None:
                 quote.status, quote.voided_from, quote.voided_at = quote.answer, None, None
-            elif void and quote.status is not QuoteStatus.VOIDED:
+            elif void is not None and quote.status is not QuoteStatus.VOIDED:
                 quote.status, quote.voided_from, quote.voided_at = (
                     QuoteStatus.VOIDED,
                     quote.answer,
-                    at,
+                    void.at,
                 )
+            self._announce_void(quote, void)
 
-    def _void(self, index: int, quote: Quote) -> tuple[bool, datetime | None]:
-        """Whether the ``index``-th quote is void, and since when. Declined and superseded quotes
-        stay so. An accepted quote whose visit did not complete its work is void once the
+    def _announce_void(self, quote: Quote, void: _Void | None) -> None:
+        """Publish the quote's void or reinstatement if it differs from what was announced."""
+        if (void is not None) == quote.void_announced:
+            return
+        quote.void_announced = void is not None
+        if void is None:
+            self.events.append(
+                QuoteReinstated(
+                    order_id=self.order_id,
+                    visit_id=quote.visit_id,
+                    quote_id=quote.quote_id,
+                    status=quote.status.value,
+                )
+            )
+            return
+        self.events.append(
+            QuoteVoided(
+                order_id=self.order_id,
+                visit_id=quote.visit_id,
+                quote_id=quote.quote_id,
+                answer=quote.answer.value,
+                reason=void.reason,
+                voided_at=void.at,
+                declined_quote_id=void.declined_quote_id,
+            )
+        )
+
+    def _void(self, index: int, quote: Quote) -> _Void | None:
+        """Why and since when the ``index``-th quote is void, if it is. Declined and superseded
+        quotes stay so. An accepted quote whose visit did not complete its work is void once the
         customer declines the job quoted again at a later visit: nobody consents to the work
         any more, so none is done (FLD-4). On a cancelled order every other quote is void but
         those accepted for work completed before the cancellation."""
         answer = quote.answer
         if answer in (QuoteStatus.DECLINED, QuoteStatus.SUPERSEDED):
-            return False, None
+            return None
         if answer is QuoteStatus.ACCEPTED:
             declined = self._declined_later(index, quote)
             if declined is not None:
-                return True, declined.answered_at
+                return _Void(
+                    QuoteVoidReason.DECLINED_AT_LATER_VISIT,
+                    declined.answered_at or declined.issued_at,
+                    declined.quote_id,
+                )
         cancelled_at = self.state.cancelled_at
         if cancelled_at is None:
-            return False, None
+            return None
         if answer is QuoteStatus.ACCEPTED and self._done_before_cancellation(quote.visit_id):
-            return False, None
-        return True, cancelled_at
+            return None
+        return _Void(QuoteVoidReason.ORDER_CANCELLED, cancelled_at)
 
     def _declined_later(self, index: int, quote: Quote) -> Quote | None:
         """A quote of a later visit the customer declined while the work ``quote`` (the
