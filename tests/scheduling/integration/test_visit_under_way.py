@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from scheduling_support import DONGYING, Harness, created, local, near
 
 from contracts.common import Channel
@@ -617,3 +618,113 @@ async def test_sch_10_an_arrival_crossing_a_postponement_heard_twice_changes_not
     assert await harness.order("o1") == after
     assert await harness.published() == published
     assert (await harness.client.get("/v1/orders/o1/audit")).json() == audit
+
+
+# -- SCH-10: an arrival crossing a chain of postponements -----------------------------------------
+
+
+async def _postponed_again(harness: Harness, revisit: str) -> str:
+    """The dispatcher postpones ``revisit`` at 9:50, before anyone heard of an arrival at the
+    visit it replaced: the id of the visit booked to replace it in turn."""
+    harness.clock.now = local(9, 50)
+    response = await harness.client.post(
+        "/v1/orders/o1/postponement", json={"reason": "客户又改了时间"}
+    )
+    assert response.status_code == 200, response.text
+    again = response.json()["visit_id"]
+    assert again != revisit
+    return str(again)
+
+
+async def test_sch_10_an_arrival_crossing_a_chain_of_postponements_takes_the_last_revisit_back(
+    harness: Harness,
+) -> None:
+    visit_id, holder, other = await _held(harness)
+    revisit = await _postponed_and_placed(harness, visit_id, holder, other)
+    again = await _postponed_again(harness, revisit)
+    placed = await _send(harness, other, "重新派工")
+    assert placed.status_code == 200 and placed.json()["visit_id"] == again, placed.text
+
+    await _arrive(harness, visit_id, holder)
+
+    order = await harness.order("o1")
+    assert (order["status"], order["technician_id"], order["visit_id"]) == (
+        "on_site",
+        holder,
+        visit_id,
+    )
+    assert [v["visit_id"] for v in order["visits"]] == [visit_id]
+    *_, taken_back = await harness.published("OrderReturnedToCentre")
+    assert (taken_back.visit_id, taken_back.technician_id) == (again, other)
+    assert taken_back.returned_by == "scheduling:auto"
+    back = (await harness.published("OrderAssigned"))[-1]
+    assert (back.visit_id, back.technician_id) == (visit_id, holder)
+    audit = (await harness.client.get("/v1/orders/o1/audit")).json()
+    assert audit[-1]["action"] == "kept_by_arrived_technician"
+    assert audit[-1]["detail"]["dropped_visit_ids"] == f"{revisit}, {again}"
+    # heard again: nothing changes; the visit on site then ends the order
+    published = await harness.published()
+    await harness.feed(_arrival(visit_id, holder, local(9, 55)))
+    assert await harness.order("o1") == order and await harness.published() == published
+    await _complete(harness, visit_id, holder)
+    order = await harness.order("o1")
+    assert (order["status"], order["visit_id"]) == ("visit_done", visit_id)
+
+
+async def test_sch_10_an_arrival_crossing_a_chain_of_postponements_leaves_it_once_someone_left(
+    harness: Harness,
+) -> None:
+    visit_id, holder, other = await _held(harness)
+    revisit = await _postponed_and_placed(harness, visit_id, holder, other)
+    await _depart(harness, revisit, other)
+    again = await _postponed_again(harness, revisit)  # the trip to the revisit is called off
+    before = await harness.order("o1")
+    published = await harness.published()
+
+    await _arrive(harness, visit_id, holder)
+
+    assert await harness.order("o1") == before
+    assert (before["status"], before["visit_id"]) == ("awaiting_assignment", again)
+    assert await harness.published() == published
+    audit = (await harness.client.get("/v1/orders/o1/audit")).json()
+    assert audit[-1]["action"] == "arrival_ignored"
+    assert (audit[-1]["detail"]["current_visit_id"], audit[-1]["detail"]["under_way_visit_id"]) == (
+        again,
+        revisit,
+    )
+
+
+async def test_sch_10_a_chain_stored_before_0008_keeps_the_trip_called_off_on_the_way(
+    harness: Harness,
+) -> None:
+    # The revisit someone had left for was postponed by a version that did not yet record it:
+    # migration 0008 finds it from the trip called off at the instant the next visit was booked.
+    visit_id, holder, other = await _held(harness)
+    revisit = await _postponed_and_placed(harness, visit_id, holder, other)
+    await _depart(harness, revisit, other)
+    again = await _postponed_again(harness, revisit)
+    dispatch_order = sa.table(
+        "dispatch_order", sa.column("order_id", sa.String), sa.column("visits", sa.JSON)
+    )
+    async with harness.runtime.engine.begin() as conn:
+        recorded = (await conn.execute(sa.select(dispatch_order.c.visits))).scalar_one()
+        before_0008 = [
+            {k: v for k, v in visit.items() if k != "previous_under_way"} for visit in recorded
+        ]
+        await conn.execute(dispatch_order.update().values(visits=before_0008))
+        await conn.execute(sa.text("UPDATE alembic_version SET version_num = '0007'"))
+    assert [visit["previous_under_way"] for visit in recorded] == [False, True, True]
+
+    await harness.runtime.migrate()
+
+    async with harness.runtime.engine.connect() as conn:
+        migrated = (await conn.execute(sa.select(dispatch_order.c.visits))).scalar_one()
+    assert [visit.get("previous_under_way", False) for visit in migrated] == [False, True, True]
+    before = await harness.order("o1")
+    await _arrive(harness, visit_id, holder)
+    assert await harness.order("o1") == before and before["visit_id"] == again
+    audit = (await harness.client.get("/v1/orders/o1/audit")).json()
+    assert (audit[-1]["action"], audit[-1]["detail"]["under_way_visit_id"]) == (
+        "arrival_ignored",
+        revisit,
+    )

@@ -1091,6 +1091,124 @@ def test_sch_10_an_arrival_at_a_visit_that_ended_before_the_next_was_booked_chan
     assert o.events == [] and o.audit == audit
 
 
+# -- SCH-10: an arrival crossing a chain of postponements -----------------------------------------
+
+
+def _postponed_twice(*, second_under_way: bool = False) -> tuple[DispatchOrder, list[str]]:
+    """:func:`_postponed_on_the_way`, then visit 2 placed with t2 (14:00-16:00) and postponed in
+    turn at 9:50, before anyone heard of t1's arrival at visit 1; t2 had left for it when
+    ``second_under_way``. Visit 3 is booked for the centre to place. Returns (order, the ids of
+    visits 1, 2 and 3)."""
+    o, first, second = _postponed_on_the_way()
+    o.assign(
+        technician=tech("t2"),
+        by="dispatcher:d",
+        reason="placed",
+        now=local(9, 47),
+        appointment=window(14),
+    )
+    if second_under_way:
+        o.departed(now=local(9, 48), technician_id="t2")
+    o.postpone(by="dispatcher:d", now=local(9, 50), reason="customer away all day")
+    o.events.clear()
+    return o, [first, second, o.visit_id]
+
+
+@pytest.mark.parametrize("holder", [None, "technician", "network"])
+def test_sch_10_an_arrival_crossing_a_chain_of_postponements_brings_the_first_visit_back(
+    holder: str | None,
+) -> None:
+    o, (first, second, third) = _postponed_twice()
+    if holder == "technician":
+        o.assign(technician=tech("t3"), by="dispatcher:d", reason="placed", now=local(9, 52))
+    elif holder == "network":
+        n1 = Network(network_id="n1", name="Partner", skills=["*"], areas=["*"])
+        o.assign(network=n1, by="dispatcher:d", reason="placed", now=local(9, 52))
+    o.events.clear()
+
+    _arrive_on(o, first)
+
+    assert o.visit_id == first and [v.visit_id for v in o.visits] == [first]
+    assert (o.status, o.technician_id, o.network_id) == (DispatchStatus.ON_SITE, "t1", None)
+    assert o.arrived_at == local(9, 55) and o.appointment == window(10)
+    *returned, back = o.events
+    if holder is None:  # visit 3 was with nobody: nothing to take back
+        assert returned == []
+    else:
+        [taken_back] = returned
+        assert isinstance(taken_back, OrderReturnedToCentre) and taken_back.visit_id == third
+        assert (taken_back.technician_id, taken_back.network_id) == (
+            ("t3", None) if holder == "technician" else (None, "n1")
+        )
+        assert taken_back.returned_by == "scheduling:auto"
+        assert second in (taken_back.detail or "") and first in (taken_back.detail or "")
+    assert isinstance(back, OrderAssigned) and back.visit_id == first
+    assert (back.technician_id, back.assigned_by, back.appointment) == (
+        "t1",
+        "scheduling:auto",
+        window(10),
+    )
+    kept = o.audit[-1]
+    assert kept.action == "kept_by_arrived_technician"
+    assert kept.detail["superseded_visit_id"] == second
+    assert kept.detail["dropped_visit_ids"] == f"{second}, {third}"
+    assert "postponements crossed the arrival" in (kept.reason or "")
+
+
+def test_sch_7_sch_10_a_visit_brought_back_through_a_chain_is_late_on_its_own_appointment() -> None:
+    o, (first, _, _) = _postponed_twice()
+
+    late = _arrive_on(o, first, local(12, 20))
+
+    assert late is not None and late.visit_id == first and late.technician_id == "t1"
+    assert late.appointment == window(10)
+    assert late.kind is LatenessKind.ACTUAL and late.minutes_late == 20
+
+
+@pytest.mark.parametrize(
+    "started",
+    ["visit 2 on the way", "visit 3 on the way", "visit 3 on site"],
+)
+def test_sch_10_an_arrival_crossing_a_chain_of_postponements_leaves_it_once_a_visit_started(
+    started: str,
+) -> None:
+    o, visits = _postponed_twice(second_under_way=started == "visit 2 on the way")
+    first, second, third = visits
+    if started != "visit 2 on the way":
+        o.assign(technician=tech("t3"), by="dispatcher:d", reason="placed", now=local(9, 52))
+        o.departed(now=local(9, 53), technician_id="t3")
+        if started == "visit 3 on site":
+            o.arrived(at=local(9, 54), policy=POLICY, technician=ArrivedTechnician("t3"))
+    status, holder = o.status, o.technician_id
+    o.events.clear()
+
+    assert _arrive_on(o, first) is None
+
+    assert [v.visit_id for v in o.visits] == visits
+    assert (o.status, o.technician_id) == (status, holder) and o.events == []
+    ignored = o.audit[-1]
+    assert ignored.action == "arrival_ignored"
+    assert ignored.detail == {
+        "technician_id": "t1",
+        "visit_id": first,
+        "current_visit_id": third,
+        **({"under_way_visit_id": second} if started == "visit 2 on the way" else {}),
+    }
+
+
+def test_sch_10_an_arrival_crossing_a_chain_of_postponements_heard_twice_changes_nothing() -> None:
+    o, (first, _, _) = _postponed_twice()
+    _arrive_on(o, first)
+    o.events.clear()
+    audit, visits = list(o.audit), list(o.visits)
+
+    assert _arrive_on(o, first, local(9, 57)) is None
+
+    assert [v.visit_id for v in visits] == [first]
+    assert o.events == [] and o.audit == audit and o.visits == visits
+    assert (o.status, o.technician_id, o.arrived_at) == (DispatchStatus.ON_SITE, "t1", local(9, 55))
+
+
 # -- INT-7 / INT-8: an emergency after a visit that ended ---------------------------------------
 
 

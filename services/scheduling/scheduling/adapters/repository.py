@@ -115,6 +115,7 @@ def _visits(row: DispatchOrderRow) -> list[Visit]:
             previous_appointment=TimeWindow.model_validate(v["previous_appointment"])
             if v.get("previous_appointment")
             else None,
+            previous_under_way=bool(v.get("previous_under_way", False)),
         )
         for v in row.visits
     ]
@@ -272,6 +273,7 @@ class DispatchOrderRepository:
                     "previous_appointment": _window_json(v.previous_appointment)
                     if v.previous_appointment
                     else None,
+                    "previous_under_way": v.previous_under_way,
                 }
                 for v in order.visits
             ],

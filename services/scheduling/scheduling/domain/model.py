@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from contracts.base import EventData
@@ -243,6 +244,10 @@ class Visit:
     previous_appointment: TimeWindow | None = None
     """The appointment of the previous visit it superseded unended, restored with that visit
     (SCH-7: its lateness is measured on it)."""
+    previous_under_way: bool = False
+    """Someone had left for the previous visit (or was there) when this one superseded it: that
+    trip was called off, so an arrival at a visit before the previous one no longer brings that
+    earlier visit back (SCH-10, :meth:`DispatchOrder.arrived`)."""
 
 
 @dataclass(frozen=True)
@@ -961,11 +966,12 @@ class DispatchOrder:
 
         ``visit_id`` is the visit fieldwork reports (the current one when None); ``now`` when
         dispatch hears of it (the arrival time when None). An arrival at the visit a
-        postponement superseded before fieldwork heard of it brings that visit back while the
-        one that replaced it has not started (:meth:`_resume_superseded`); an earlier visit's
-        arrival otherwise changes nothing. An arrival by a technician who no longer holds the
-        visit is kept by them when nobody else has left for it (:meth:`_kept_by`); otherwise it
-        is only audited. The same arrival heard again changes nothing."""
+        postponement (or a chain of them) superseded before fieldwork heard of it brings that
+        visit back while none of the visits that replaced it has started
+        (:meth:`_resume_superseded`); an earlier visit's arrival otherwise changes nothing. An
+        arrival by a technician who no longer holds the visit is kept by them when nobody else
+        has left for it (:meth:`_kept_by`); otherwise it is only audited. The same arrival heard
+        again changes nothing."""
         decided = now or at
         if (
             visit_id is not None
@@ -1025,59 +1031,76 @@ class DispatchOrder:
         self, visit_id: str, technician: ArrivedTechnician | None, *, now: datetime
     ) -> bool:
         """SCH-10: fieldwork reports ``technician`` at the customer's on visit ``visit_id``,
-        which the current visit superseded before it ended (a postponement, or a return or
-        rebooking that never reached the technician): fieldwork heard of it after the arrival,
-        and keeps a visit on site with the technician there. While nobody has left for the
-        visit that replaced it, dispatch drops that one (back from its holder:
-        OrderReturnedToCentre), makes ``visit_id`` current again with its appointment, and
-        gives it to the technician on site (:meth:`_kept_by`); its end then ends the order as
-        for any visit. False (nothing moved) for any other earlier visit, or when someone has
-        already left for the visit that replaced it (only audited then)."""
-        superseding = self.visit
-        if (
-            technician is None
-            or superseding.previous_visit_id != visit_id
-            or not superseding.supersedes_unended
-        ):
+        which the visits after it superseded one after another, each before the one it replaced
+        ended (a postponement, or a return or rebooking that never reached the technician; a
+        chain when the visit booked instead was postponed in turn): fieldwork heard of it after
+        the arrival, and keeps a visit on site with the technician there. While nobody has left
+        for any of the visits that replaced it, dispatch drops them all (the current one back
+        from its holder: OrderReturnedToCentre), makes ``visit_id`` current again with its
+        appointment, and gives it to the technician on site (:meth:`_kept_by`); its end then
+        ends the order as for any visit. False (nothing moved) for any other earlier visit, or
+        when someone has already left for one of the visits that replaced it (only audited
+        then)."""
+        replacements = self._unended_replacements(visit_id)
+        if technician is None or not replacements:
             return False
         who = technician.technician_id
-        if self.status not in {DispatchStatus.AWAITING_ASSIGNMENT, *NOT_DEPARTED}:
+        superseding, current = replacements[0], replacements[-1]
+        chain = ", then ".join(f"visit {v.visit_id}" for v in replacements)
+        # an earlier replacement's trip was called off when the next one superseded it: it
+        # counts as started as the current visit does while someone is on the way to it
+        left_for = [
+            replaced.visit_id
+            for replaced, replacing in pairwise(replacements)
+            if replacing.previous_under_way
+        ]
+        current_started = self.status not in {DispatchStatus.AWAITING_ASSIGNMENT, *NOT_DEPARTED}
+        if current_started or left_for:
             self.audit.append(
                 AuditEntry(
                     at=now,
                     actor=who,
                     action="arrival_ignored",
                     reason=f"fieldwork reports technician {who} arrived on visit {visit_id}, "
-                    f"superseded by visit {superseding.visit_id}, which is "
+                    f"superseded by {chain}, "
                     + (
-                        f"{self.status.value.replace('_', ' ')} with {self._holder()}"
-                        if self.held
-                        else self.status.value.replace("_", " ")
+                        "which is "
+                        + (
+                            f"{self.status.value.replace('_', ' ')} with {self._holder()}"
+                            if self.held
+                            else self.status.value.replace("_", " ")
+                        )
+                        if current_started
+                        else f"after someone had left for visit {left_for[-1]}"
                     ),
                     detail={
                         "technician_id": who,
                         "visit_id": visit_id,
-                        "current_visit_id": superseding.visit_id,
+                        "current_visit_id": current.visit_id,
+                        **({"under_way_visit_id": left_for[-1]} if left_for else {}),
                     },
                 )
             )
             return False
         crossed = (
             f"technician {who} arrived at the customer's on visit {visit_id} before fieldwork "
-            f"heard it was superseded by visit {superseding.visit_id} ({superseding.reason}): "
-            "the postponement crossed the arrival, so the visit stays with the technician on "
-            "site until it ends in fieldwork (SCH-10)"
+            f"heard it was superseded by "
+            + ", then ".join(f"visit {v.visit_id} ({v.reason})" for v in replacements)
+            + f": the {'postponements' if len(replacements) > 1 else 'postponement'} crossed "
+            "the arrival, so the visit stays with the technician on site until it ends in "
+            "fieldwork (SCH-10)"
         )
         if self.held:
             self.return_to_centre(
                 reason=ReturnReason.OTHER,
                 by=AUTO,
                 now=now,
-                detail=f"visit {superseding.visit_id} dropped: technician {who} is on site on "
-                f"visit {visit_id}, which it was to replace (SCH-10)",
+                detail=f"{chain} dropped: technician {who} is on site on visit {visit_id}, "
+                f"which {'they were' if len(replacements) > 1 else 'it was'} to replace "
+                "(SCH-10)",
             )
-        self.visits.pop()
-        # the dropped visit's calls and warnings were about it, not about the visit on site
+        del self.visits[-len(replacements) :]
+        # the dropped visits' calls and warnings were about them, not about the visit on site
         self.appointment = superseding.previous_appointment
         self.contact_attempts = []
         self.contact_overdue_at = None
@@ -1085,8 +1108,25 @@ class DispatchOrder:
             technician,
             now=now,
             why=crossed,
-            detail={"superseded_visit_id": superseding.visit_id},
+            detail={
+                "superseded_visit_id": superseding.visit_id,
+                "dropped_visit_ids": ", ".join(v.visit_id for v in replacements),
+            },
         )
+
+    def _unended_replacements(self, visit_id: str) -> list[Visit]:
+        """The visits that replaced visit ``visit_id`` one after another up to the current one,
+        oldest first, each booked while the one before it had not ended; empty when
+        ``visit_id`` is the current visit or is not superseded so."""
+        replacements: list[Visit] = []
+        for index in range(len(self.visits) - 1, 0, -1):
+            replacing, replaced = self.visits[index], self.visits[index - 1]
+            if not replacing.supersedes_unended or replacing.previous_visit_id != replaced.visit_id:
+                return []
+            replacements.insert(0, replacing)
+            if replaced.visit_id == visit_id:
+                return replacements
+        return []
 
     def _kept_by(
         self,
@@ -1262,6 +1302,7 @@ class DispatchOrder:
                 previous_visit_id=previous.visit_id,
                 supersedes_unended=unended,
                 previous_appointment=self.appointment if unended else None,
+                previous_under_way=self.under_way,
             )
         )
         technician_id = self.technician_id if keep_technician else None
@@ -1348,6 +1389,7 @@ class DispatchOrder:
             "the outcome is recorded there (not home, or rebook). Scheduling then books the next "
             "visit.",
         )
+        under_way = self.under_way
         if self.held:
             self.return_to_centre(
                 reason=ReturnReason.CUSTOMER_POSTPONED, by=by, now=now, detail=reason
@@ -1361,6 +1403,11 @@ class DispatchOrder:
             detail=f"postponed by the customer: {reason}",
             keep_technician=False,
         )
+        if under_way:
+            # the order was handed back before the next visit was booked, so the booking saw no
+            # trip: it was this visit's, called off, and an arrival at an earlier visit must not
+            # bring that one back over it (SCH-10)
+            self.visits[-1] = replace(self.visit, previous_under_way=True)
 
     def relocated(self, *, location: GeoPoint, by: str, now: datetime, note: str | None) -> None:
         """The product is elsewhere; with the customer's consent the visit goes there (SCH-11)."""

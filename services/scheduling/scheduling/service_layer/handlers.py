@@ -488,8 +488,9 @@ async def handle_event(
         order = uow.track(order_or_none)
         network_before = order.network_id
         if isinstance(payload, TechnicianArrived):
-            # SCH-10: an arrival at a visit superseded meanwhile (a postponement that crossed it)
-            # may bring that visit back; any other earlier visit's arrival changes nothing
+            # SCH-10: an arrival at a visit superseded meanwhile (a postponement, or a chain of
+            # them, that crossed it) may bring that visit back; any other earlier visit's
+            # arrival changes nothing
             order.arrived(
                 at=payload.arrived_at,
                 policy=policy,
