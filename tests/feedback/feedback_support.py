@@ -399,11 +399,12 @@ CALENDAR = AlwaysWorkingCalendar()
 def apply(
     case: Case, event: EventData, at: datetime, policy: FeedbackPolicy | None = None
 ) -> list[Reaction]:
-    """Apply ``event`` to the case at ``at`` (an event id from the time), on the fake calendar."""
+    """Apply ``event`` to the case at ``at`` (an event id from its type and the time), on the fake
+    calendar."""
     return case.apply(
         event,
         at=at,
-        event_id=f"e-{at.isoformat()}",
+        event_id=f"e-{event.event_type}-{at.isoformat()}",
         policy=policy or FeedbackPolicy(),
         calendar=CALENDAR,
     )

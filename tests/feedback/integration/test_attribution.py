@@ -1,6 +1,7 @@
 """Who call-backs and their surveys count against, through the event stream and REST (FBK-1,
 FBK-3, FBK-4, FBK-6, FBK-8, FBK-11): a network that handed an order back is not charged with the
-centre's visit, and the call-back after phone guidance rates no technician. On SQLite and
+centre's visit, a visit is its holder's at the time it was carried out whichever topic feedback
+reads first, and the call-back after phone guidance rates no technician. On SQLite and
 PostgreSQL."""
 
 from __future__ import annotations
@@ -249,3 +250,119 @@ async def test_fbk_1_the_call_back_after_phone_guidance_counts_against_no_techni
     assert by_technician["all"]["satisfaction"]["surveys"] == 2
     by_network = await figures(harness, "network")
     assert by_network["centre"]["satisfaction"]["surveys"] == 2
+
+
+# -- a holder heard after the visit (FBK-3, FBK-6, FBK-8, FBK-11) ---------------------------------
+
+
+def moved_to_the_centre(order_id: str) -> OrderReassigned:
+    """A dispatcher moves the visit from the network's technician to the centre's own."""
+    return OrderReassigned(
+        order_id=order_id,
+        visit_id="v-1",
+        assignee_kind=AssigneeKind.TECHNICIAN,
+        technician_id="tech-c",
+        previous_assignee_kind=AssigneeKind.NETWORK,
+        previous_technician_id="tech-n1",
+        previous_network_id=NETWORK,
+        reassigned_by="dispatcher-1",
+    )
+
+
+async def visit_done(harness: Harness, order_id: str, technician_id: str) -> None:
+    """Fieldwork's topic: the technician arrived at 9, repaired and left at 10 (no sheet)."""
+    ten = local(MONDAY, 10)
+    await harness.emit(arrived(order_id, "v-1", technician_id, local(MONDAY, 9)), local(MONDAY, 9))
+    await harness.emit(repaired(order_id, "v-1", technician_id), ten)
+    await harness.emit(closed(order_id, "v-1", technician_id, ten), ten)
+
+
+async def reconciled(harness: Harness, network: str) -> dict[str, Any]:
+    report = await harness.client.get(
+        f"/v1/networks/{network}/reconciliation", params={"day": MONDAY.isoformat()}
+    )
+    assert report.status_code == 200, report.text
+    return dict(report.json())
+
+
+@pytest.mark.parametrize("answered_first", [False, True], ids=["open", "already_answered"])
+async def test_fbk_3_a_reassignment_heard_after_the_visit_moves_its_call_back_and_what_it_raised(
+    harness: Harness, answered_first: bool
+) -> None:
+    await harness.emit(created("o-late"), local(MONDAY, 7))
+    await harness.emit(assigned("o-late", "v-1", "tech-n1", network_id=NETWORK), local(MONDAY, 7))
+    # fieldwork's topic is read ahead of scheduling's: the reassignment of 8:00 comes last
+    await visit_done(harness, "o-late", "tech-c")
+    [task] = await harness.tasks("o-late")
+    assert (task["technician_id"], task["network_id"]) == ("tech-c", NETWORK)
+    harness.clock.set(local(MONDAY, 11))
+    answer = {
+        "reached": True,
+        "satisfied": False,
+        "scores": scores(7, 5, dress="poor", fee_charged=True, fee_amount="80"),
+    }
+    if answered_first:
+        await harness.answer(task["task_id"], **answer)
+
+    moved = moved_to_the_centre("o-late")
+    envelope = await harness.emit(moved, local(MONDAY, 8))
+    await harness.runtime.handle_event(envelope)  # heard twice
+    if not answered_first:
+        await harness.answer(task["task_id"], **answer)
+
+    [after] = await harness.tasks("o-late")
+    assert (after["technician_id"], after["network_id"]) == ("tech-c", "centre")
+    # the customer's answers stay as they were given
+    assert after["status"] == "done"
+    assert after["survey"]["satisfied"] is False
+    assert after["survey"]["scores"]["professional_ability"] == 5
+    # rule FBK-6: the poor dress answer is followed up against whoever did the visit
+    [finding] = (await harness.client.get("/v1/conduct-findings")).json()["items"]
+    assert (finding["technician_id"], finding["network_id"]) == ("tech-c", "centre")
+    # rule FBK-8/FBK-12: the fee billing does not know and the dissatisfied customer are the
+    # centre's to reconcile, not the network's
+    [fraud] = (await harness.client.get("/v1/fraud-suspicions")).json()["items"]
+    assert (fraud["signal"], fraud["network_id"]) == ("fee_mismatch", "centre")
+    issues = (await harness.client.get("/v1/issues", params={"order_id": "o-late"})).json()
+    assert {(i["visit_id"], i["network_id"]) for i in issues["items"]} == {("v-1", "centre")}
+    network_report = await reconciled(harness, NETWORK)
+    assert (network_report["call_backs_completed"], network_report["fraud_suspicions"]) == (0, [])
+    assert network_report["open_issues"] == []
+    centre_report = await reconciled(harness, "centre")
+    assert (centre_report["call_backs_completed"], centre_report["customers_dissatisfied"]) == (
+        1,
+        1,
+    )
+    assert len(centre_report["fraud_suspicions"]) == 1
+    # rule FBK-11: the visit and its survey count for the centre
+    rows = await figures(harness, "network")
+    assert NETWORK not in rows
+    assert (rows["centre"]["visits"], rows["centre"]["satisfaction"]["surveys"]) == (1, 1)
+    by_technician = await figures(harness, "technician")
+    assert by_technician["tech-c"]["satisfaction"]["surveys"] == 1
+
+
+@pytest.mark.parametrize(
+    "reassignment_first", [False, True], ids=["visit_read_first", "reassignment_read_first"]
+)
+async def test_fbk_3_a_reassignment_after_the_visit_closed_leaves_the_call_back_where_it_is(
+    harness: Harness, reassignment_first: bool
+) -> None:
+    await harness.emit(created("o-after"), local(MONDAY, 7))
+    await harness.emit(assigned("o-after", "v-1", "tech-n1", network_id=NETWORK), local(MONDAY, 7))
+    moved = moved_to_the_centre("o-after")
+    if reassignment_first:
+        await harness.emit(moved, local(MONDAY, 11))
+    await visit_done(harness, "o-after", "tech-n1")
+    if not reassignment_first:
+        envelope = await harness.emit(moved, local(MONDAY, 11))
+        await harness.runtime.handle_event(envelope)  # heard twice
+
+    [task] = await harness.tasks("o-after")
+    assert (task["technician_id"], task["network_id"]) == ("tech-n1", NETWORK)
+    harness.clock.set(local(MONDAY, 14))
+    await harness.answer(task["task_id"], reached=True, satisfied=True, scores=scores(9, 9))
+    rows = await figures(harness, "network")
+    assert "centre" not in rows
+    assert (rows[NETWORK]["visits"], rows[NETWORK]["satisfaction"]["surveys"]) == (1, 1)
+    assert (await reconciled(harness, NETWORK))["call_backs_completed"] == 1

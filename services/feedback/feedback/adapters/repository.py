@@ -316,6 +316,8 @@ def _case(row: CaseRow, visits: list[VisitRow]) -> Case:
     for chain in case.chains:
         chain.opened_at = aware(chain.opened_at)
         chain.closed_at = aware(chain.closed_at)
+    for holding in case.holdings:
+        holding.since = aware(holding.since)
     return case
 
 
@@ -750,6 +752,17 @@ class FindingRepository:
         query = query.order_by(col(ConductFindingRow.raised_at))
         return [_finding(r) for r in (await self._session.execute(query)).scalars()]
 
+    async def for_order(self, order_id: str, *, for_update: bool = False) -> list[ConductFinding]:
+        """The order's findings, oldest first; ``for_update`` locks their rows."""
+        query = (
+            select(ConductFindingRow)
+            .where(col(ConductFindingRow.order_id) == order_id)
+            .order_by(col(ConductFindingRow.raised_at), col(ConductFindingRow.finding_id))
+        )
+        if for_update:
+            query = for_change(query)
+        return [_finding(r) for r in (await self._session.execute(query)).scalars()]
+
     async def raised_between(self, start: datetime, end: datetime) -> list[ConductFinding]:
         """Findings raised in [start, end)."""
         rows = await self._session.execute(
@@ -836,8 +849,9 @@ class FraudRepository:
         start: datetime | None = None,
         end: datetime | None = None,
         order_id: str | None = None,
+        for_update: bool = False,
     ) -> list[FraudCase]:
-        """Suspicions matching the filters, oldest first."""
+        """Suspicions matching the filters, oldest first; ``for_update`` locks their rows."""
         query = select(FraudRow)
         if network_id:
             query = query.where(col(FraudRow.network_id) == network_id)
@@ -848,6 +862,8 @@ class FraudRepository:
         if order_id:
             query = query.where(col(FraudRow.order_id) == order_id)
         query = query.order_by(col(FraudRow.flagged_at), col(FraudRow.fraud_id))
+        if for_update:
+            query = for_change(query)
         return [
             FraudCase(
                 fraud_id=r.fraud_id,
@@ -864,6 +880,17 @@ class FraudRepository:
             )
             for r in (await self._session.execute(query)).scalars()
         ]
+
+    async def save(self, case: FraudCase) -> None:
+        """Insert or update the suspicion; once stored, only whom it is flagged to changes (its
+        visit's holder, FBK-8)."""
+        row = await self._session.get(FraudRow, case.fraud_id)
+        if row is None:
+            await self.add(case)
+            return
+        row.network_id = case.network_id
+        row.technician_id = case.technician_id
+        self._session.add(row)
 
 
 class IssueRepository:

@@ -170,6 +170,23 @@ class CallBackTask:
         )
         return task
 
+    def reattribute(self, *, technician_id: str | None, network_id: str) -> bool:
+        """Credit the call-back to the holder its visit now counts against (FBK-3, FBK-4, FBK-8,
+        FBK-11): a holder heard after the visit's own events, from the other topic. Whether
+        the task is open or already answered: the call asks about the visit, so a quality team
+        credits its satisfaction, coverage and reconciliation to whoever did the visit, never to
+        whoever the order sat with when the call was queued or made; what the customer answered
+        (survey, attempts, follow-up) is a fact of the call and stays as it is. The call-back
+        after phone guidance (FBK-1) and one about desk business (FBK-4) rate no visit's holder
+        and never move. Whether anything changed."""
+        if self.about_phone_guidance or self.desk_clerk is not None:
+            return False
+        if (self.technician_id, self.network_id) == (technician_id, network_id):
+            return False
+        self.technician_id = technician_id
+        self.network_id = network_id
+        return True
+
     def claim_is_live(self, now: datetime, policy: FeedbackPolicy) -> bool:
         """Whether someone holds the task (claims expire)."""
         return (

@@ -2,7 +2,8 @@
 what was charged, its revisit chains), and what each event calls for (call-backs, open issues).
 
 `Case.apply` is pure: it updates the case and returns the *reactions* the service layer carries
-out (schedule or cancel call-backs, open issues).
+out (schedule or cancel call-backs, open issues, move what was derived from a visit to the holder
+it counts against).
 """
 
 from __future__ import annotations
@@ -84,6 +85,29 @@ class _State(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_assignment=False)
 
 
+class Holding(_State):
+    """Scheduling's word that someone holds a visit of the order from ``since`` (the envelope
+    time it happened) on: OrderAssigned, OrderReassigned, RevisitBooked, OrderReturnedToCentre.
+    Kept so that a visit is credited to whoever held it when it was carried out, whichever order
+    scheduling's and fieldwork's topics are read in (FBK-3, FBK-4, FBK-8, FBK-11)."""
+
+    event_id: str
+    since: datetime
+    visit_id: str | None = None
+    technician_id: str | None = None
+    network_id: str | None = None
+    """None: the centre (its own technician, or its dispatchers when ``handed_back``)."""
+    handed_back: bool = False
+    """Nobody holds the visit: it is back with the centre's dispatchers to place again."""
+    keeps_trip: bool = False
+    """The order went back after a trip nobody answered (FLD-2): that trip stays its holder's, so
+    this says nothing of who holds the visit."""
+    names_previous: bool = False
+    """Whether the event named who held the visit before it (OrderReassigned, and who handed it
+    back in OrderReturnedToCentre): ``previous_network_id`` is then theirs."""
+    previous_network_id: str | None = None
+
+
 class Visit(_State):
     """One trip to the customer, as the bus told it."""
 
@@ -116,6 +140,12 @@ class Visit(_State):
     """Whether the unit came back repaired."""
     unit_returned_on_visit: str | None = None
     """The visit of its own the taken-back unit was brought back on, if any (UnitReturned)."""
+
+    @property
+    def carried_out_at(self) -> datetime | None:
+        """When fieldwork placed the technician at the visit: the arrival, else the end of the
+        visit; None while nobody has been there."""
+        return self.arrived_at or self.closed_at
 
     @property
     def is_repeat(self) -> bool:
@@ -202,6 +232,8 @@ class Case(_State):
     receipts: dict[str, Decimal] = Field(default_factory=dict)
     payments: dict[str, Decimal] = Field(default_factory=dict)
     chains: list[RevisitChain] = Field(default_factory=list)
+    holdings: list[Holding] = Field(default_factory=list)
+    """Scheduling's word on who held the order's visits, as heard (scheduling's own order)."""
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -282,7 +314,30 @@ class Case(_State):
         policy: FeedbackPolicy,
         calendar: WorkingCalendar,
     ) -> list[Reaction]:
-        """Take ``event`` (which happened ``at``) into the case; what it calls for."""
+        """Take ``event`` (which happened ``at``) into the case; what it calls for. A visit that
+        now counts against another holder (its holder heard after its own events, or the visit
+        placed before a holder change heard first) calls for what was derived from it to follow
+        (FBK-3, FBK-4, FBK-8, FBK-11); an event heard twice changes nothing."""
+        if any(h.event_id == event_id for h in self.holdings):
+            return []
+        before = {v.visit_id: (v.technician_id, v.network_id) for v in self.visits.values()}
+        reactions = self._take(event, at=at, event_id=event_id, policy=policy, calendar=calendar)
+        return reactions + [
+            ReattributeVisit(visit_id=visit.visit_id)
+            for visit in self.visits.values()
+            if visit.visit_id in before
+            and before[visit.visit_id] != (visit.technician_id, visit.network_id)
+        ]
+
+    def _take(
+        self,
+        event: EventData,
+        *,
+        at: datetime,
+        event_id: str,
+        policy: FeedbackPolicy,
+        calendar: WorkingCalendar,
+    ) -> list[Reaction]:
         match event:
             case OrderCreated():
                 self.product_line = event.product.line
@@ -317,23 +372,36 @@ class Case(_State):
                 # who holds a visit; fieldwork's name the technician, never the network.
                 self.technician_id = event.technician_id
                 self.network_id = event.network_id
-                visit = self.visit(event.visit_id)
-                visit.technician_id = event.technician_id or visit.technician_id
-                visit.network_id = event.network_id
+                previous = event if isinstance(event, OrderReassigned) else None
+                self._hold(
+                    Holding(
+                        event_id=event_id,
+                        since=at,
+                        visit_id=event.visit_id,
+                        technician_id=event.technician_id,
+                        network_id=event.network_id,
+                        names_previous=previous is not None,
+                        previous_network_id=previous.previous_network_id if previous else None,
+                    )
+                )
             case OrderReturnedToCentre():
-                self._returned_to_centre(event)
+                self._returned_to_centre(event, at=at, event_id=event_id)
             case AppointmentConfirmed():
-                self.visit(event.visit_id).technician_id = event.technician_id
+                visit = self.visit(event.visit_id)
+                if visit.carried_out_at is None:
+                    # once fieldwork placed someone there, its word on who went stands
+                    visit.technician_id = event.technician_id
             case TechnicianArrived():
                 visit = self.visit(event.visit_id)
                 visit.technician_id = event.technician_id
                 visit.arrived_at = event.arrived_at
+                self._settle_holder(visit)
             case ArrivalLate():
                 if event.kind is LatenessKind.ACTUAL:
                     visit = self.visit(event.visit_id)
                     visit.minutes_late = max(visit.minutes_late or 0, event.minutes_late)
             case RevisitBooked():
-                return self._revisit_booked(event, at=at)
+                return self._revisit_booked(event, at=at, event_id=event_id)
             case RepairCompleted():
                 return self._repair_completed(event, at=at, policy=policy, calendar=calendar)
             case RepairFailed():
@@ -399,30 +467,79 @@ class Case(_State):
             done_at=at,
         )
 
-    def _returned_to_centre(self, event: OrderReturnedToCentre) -> None:
+    def _returned_to_centre(
+        self, event: OrderReturnedToCentre, *, at: datetime, event_id: str
+    ) -> None:
         """The order is back with the centre's dispatchers (SCH-1, SCH-3, SCH-10): nobody holds it
         until they place it again. The visit handed back is no longer its holder's, unless they
-        went (nobody was home, FLD-2, or fieldwork reported them there): that trip stays theirs."""
+        went (nobody was home, FLD-2, or fieldwork placed them there before it went back): that
+        trip stays theirs."""
         self.technician_id = None
         self.network_id = None
-        visit = self.visits.get(event.visit_id) if event.visit_id else None
-        if (
-            visit is None
-            or event.reason is ReturnReason.CUSTOMER_NOT_HOME
-            or visit.arrived_at is not None
-            or visit.closed_at is not None
-        ):
-            return
-        visit.technician_id = None
-        visit.network_id = None
+        self._hold(
+            Holding(
+                event_id=event_id,
+                since=at,
+                visit_id=event.visit_id,
+                handed_back=True,
+                keeps_trip=event.reason is ReturnReason.CUSTOMER_NOT_HOME,
+                names_previous=True,
+                previous_network_id=event.network_id,
+            )
+        )
 
-    def _revisit_booked(self, event: RevisitBooked, *, at: datetime) -> list[Reaction]:
+    def _hold(self, holding: Holding) -> None:
+        """Take scheduling's word on who holds a visit, and credit the visit accordingly."""
+        self.holdings.append(holding)
+        if holding.visit_id is not None and not holding.keeps_trip:
+            self._settle_holder(self.visit(holding.visit_id))
+
+    def _settle_holder(self, visit: Visit) -> None:
+        """Credit ``visit`` to whoever held it when it was carried out (FBK-3, FBK-4, FBK-8,
+        FBK-11), whichever order scheduling's and fieldwork's topics are read in: the latest
+        holder scheduling named at or before the technician was there (the latest of all while
+        nobody has been). A holder named only after that changes nothing: the visit stays with
+        the one it was taken from. The technician follows scheduling only until fieldwork names
+        who went; a visit scheduling never spoke of keeps the order's holder when first heard of."""
+        holdings = sorted(
+            (h for h in self.holdings if h.visit_id == visit.visit_id and not h.keeps_trip),
+            key=lambda h: h.since,
+        )
+        if not holdings:
+            return
+        moment = visit.carried_out_at
+        during = [h for h in holdings if moment is None or h.since <= moment]
+        if not during:
+            first = holdings[0]
+            visit.network_id = (
+                first.previous_network_id if first.names_previous else first.network_id
+            )
+            return
+        holder = during[-1]
+        visit.network_id = holder.network_id
+        if moment is None and (holder.technician_id or holder.handed_back):
+            visit.technician_id = holder.technician_id
+
+    def _revisit_booked(
+        self, event: RevisitBooked, *, at: datetime, event_id: str
+    ) -> list[Reaction]:
         visit = self.visit(event.visit_id)
         visit.booked_reason = event.reason
         visit.previous_visit_id = event.previous_visit_id
         visit.booked_at = at
-        if event.technician_id:
-            visit.technician_id = event.technician_id
+        # The revisit stays with the technician who keeps the order, under the order's holder;
+        # with none kept it waits for the centre to place it (SCH-10).
+        kept = event.technician_id is not None
+        self._hold(
+            Holding(
+                event_id=event_id,
+                since=at,
+                visit_id=event.visit_id,
+                technician_id=event.technician_id,
+                network_id=self.network_id if kept else None,
+                handed_back=not kept,
+            )
+        )
         chain = self.open_chain()
         if chain is not None:
             chain.awaiting_booking = False
@@ -552,6 +669,7 @@ class Case(_State):
         visit.outcome = event.outcome
         visit.closed_at = event.closed_at
         visit.paid_work = event.paid_work
+        self._settle_holder(visit)
         reactions: list[Reaction] = []
         if event.outcome is not VisitOutcome.CUSTOMER_NOT_HOME:
             not_before, due = visit_call_back_window(event.closed_at, policy, calendar)
@@ -798,6 +916,15 @@ class ScheduleCallBack:
 
 
 @dataclass(frozen=True)
+class ReattributeVisit:
+    """Reaction: the visit now counts against another holder (FBK-3, FBK-4, FBK-8, FBK-11), so
+    what was derived from it (its call-backs and what their answers raised, its open issues,
+    its fraud suspicions) follows ``Case.attribution`` of it."""
+
+    visit_id: str
+
+
+@dataclass(frozen=True)
 class CancelCallBacks:
     """Reaction: the open call-backs of the order (of ``rule``, or all) are no longer needed."""
 
@@ -835,4 +962,4 @@ class DeskWork:
     done_at: datetime
 
 
-Reaction = ScheduleCallBack | CancelCallBacks | OpenIssue | DeskWork
+Reaction = ScheduleCallBack | CancelCallBacks | OpenIssue | DeskWork | ReattributeVisit

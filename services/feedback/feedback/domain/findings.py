@@ -90,6 +90,15 @@ class OpenIssueRecord:
         """Not resolved yet."""
         return self.resolved_at is None
 
+    def reattribute(self, *, technician_id: str | None, network_id: str) -> bool:
+        """Its visit now counts against another holder (a holder heard late, FBK-3, FBK-8): the
+        issue is theirs to solve and to reconcile, open or solved; whether anything changed."""
+        if (self.technician_id, self.network_id) == (technician_id, network_id):
+            return False
+        self.technician_id = technician_id
+        self.network_id = network_id
+        return True
+
     def sweep(self, now: datetime) -> bool:
         """Escalate to the company level once its time is up; True when it did."""
         if not self.is_open or self.company_escalated_at is not None:
@@ -182,6 +191,15 @@ class ConductFinding:
             network_id=network_id,
         )
 
+    def reattribute(self, *, technician_id: str | None, network_id: str) -> bool:
+        """The call-back that raised it now counts against another holder (FBK-6, FBK-11): the
+        finding follows it, decided or not (the decision stays); whether anything changed."""
+        if (self.technician_id, self.network_id) == (technician_id, network_id):
+            return False
+        self.technician_id = technician_id
+        self.network_id = network_id
+        return True
+
     def decide(self, *, confirmed: bool, by: str, note: str | None, now: datetime) -> None:
         """Confirm (counts against the technician) or dismiss with the explanation found."""
         if self.status is not FindingStatus.PENDING:
@@ -256,6 +274,16 @@ class FraudCase:
             )
         )
         return case
+
+    def reattribute(self, *, technician_id: str | None, network_id: str) -> bool:
+        """Its visit now counts against another holder (a holder heard late, FBK-8): the
+        suspicion is reconciled by that network from now on (the FraudSuspected already
+        published named the one known then); whether anything changed."""
+        if (self.technician_id, self.network_id) == (technician_id, network_id):
+            return False
+        self.technician_id = technician_id
+        self.network_id = network_id
+        return True
 
 
 def fee_discrepancy(

@@ -29,6 +29,7 @@ from feedback.domain.case import (
     DeskWork,
     OpenIssue,
     Reaction,
+    ReattributeVisit,
     ScheduleCallBack,
     Visit,
 )
@@ -139,6 +140,8 @@ async def _react(
                 )
             case DeskWork():
                 await uow.desk_work.add(reaction)
+            case ReattributeVisit():
+                await _reattribute(case, reaction.visit_id, uow=uow)
 
 
 async def _schedule(
@@ -171,6 +174,37 @@ async def _schedule(
     )
     uow.track(task)
     await uow.call_backs.save(task)
+
+
+async def _reattribute(case: Case, visit_id: str, *, uow: FeedbackUnitOfWork) -> None:
+    """What was derived from the visit follows the holder it now counts against (FBK-3, FBK-4,
+    FBK-8, FBK-11): its call-backs, answered or not (see ``CallBackTask.reattribute``), and the
+    conduct findings their answers raised (FBK-6), its open issues (FBK-12) and its fraud
+    suspicions, so figures and the daily reconciliation credit the right network."""
+    technician_id, network_id = case.attribution(visit_id)
+    moved: set[str] = set()
+    for task in await uow.call_backs.for_order(case.order_id, for_update=True):
+        if task.visit_id == visit_id and task.reattribute(
+            technician_id=technician_id, network_id=network_id
+        ):
+            moved.add(task.task_id)
+            await uow.call_backs.save(task)
+    if moved:
+        for finding in await uow.findings.for_order(case.order_id, for_update=True):
+            if finding.task_id in moved and finding.reattribute(
+                technician_id=technician_id, network_id=network_id
+            ):
+                await uow.findings.save(finding)
+    for issue in await uow.issues.search(order_id=case.order_id, for_update=True):
+        if issue.visit_id == visit_id and issue.reattribute(
+            technician_id=technician_id, network_id=network_id
+        ):
+            await uow.issues.save(issue)
+    for fraud in await uow.frauds.search(order_id=case.order_id, for_update=True):
+        if fraud.visit_id == visit_id and fraud.reattribute(
+            technician_id=technician_id, network_id=network_id
+        ):
+            await uow.frauds.save(fraud)
 
 
 async def _open_issue(
