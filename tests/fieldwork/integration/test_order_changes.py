@@ -45,7 +45,18 @@ from fieldwork.domain.visit import Visit, VisitState
 from servicekit.auth import generate_key, issued_event
 from servicekit.runtime import ServiceRuntime
 
-from ..conftest import T0, Clock, act, offline_item, ok, on_site, order, outbox, published
+from ..conftest import (
+    T0,
+    Clock,
+    act,
+    offline_item,
+    ok,
+    on_site,
+    order,
+    outbox,
+    published,
+    upload,
+)
 
 # --- helpers --------------------------------------------------------------------------------------
 
@@ -778,6 +789,120 @@ async def test_sch_12_a_cancellation_heard_twice_closes_the_visit_once(
     await deliver(runtime, CANCELLED.model_copy(), clock.now + timedelta(minutes=1))
 
     assert (await published(runtime)).count("VisitClosed") == 1
+
+
+# --- (d2) cancelled while the technician was on site offline (SCH-12, SCH-7, BIL-1) ---------------
+
+
+def door() -> dict[str, Any]:
+    return {
+        "type": "door_outcome",
+        "outcome": "customer_present",
+        "next_step": "proceed",
+        "id_shown": True,
+    }
+
+
+async def test_sch_12_sch_7_an_arrival_logged_offline_before_the_cancellation_is_kept(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    # The technician left online, then lost the signal at the door; the call centre cancelled
+    # the order while they were diagnosing, and the app syncs an hour later.
+    await order(runtime, "o-1")
+    arrived_at = clock.now + timedelta(minutes=30)
+    cancelled_at = arrived_at + timedelta(minutes=20)
+    batch = offline(
+        [
+            ("c-1", arrived_at, {"type": "arrive"}),
+            ("c-2", arrived_at + timedelta(minutes=1), door()),
+            ("c-3", arrived_at + timedelta(minutes=10), {"type": "diagnose", "cause": "轴承"}),
+            ("c-4", cancelled_at + timedelta(minutes=5), {"type": "start_repair"}),
+        ]
+    )
+    async with await technician(runtime, "tech-7") as tech7:
+        await ok(tech7, "v-1", **depart(clock))
+        await deliver(runtime, CANCELLED, cancelled_at)
+        assert (await stored_visit(runtime, "v-1")).state is VisitState.CANCELLED
+        clock.now = cancelled_at + timedelta(hours=1)
+
+        synced = await tech7.post("/v1/offline/batches", json=batch)
+        before = await outbox(runtime)
+        replayed = await tech7.post("/v1/offline/batches", json=batch)
+
+    results = synced.json()["results"]
+    assert [r["status"] for r in results] == ["applied", "applied", "applied", "refused"]
+    assert results[3]["problem"]["rule"] == "SCH-12"
+    assert results[3]["problem"]["cancelled_at"] == cancelled_at.isoformat()
+    assert "was cancelled at" in results[3]["reason"]
+    visit = await stored_visit(runtime, "v-1")
+    assert (visit.state, visit.arrived_at, visit.ended_at) == (
+        VisitState.ABORTED,
+        arrived_at,
+        cancelled_at,
+    )
+    events = {e.event_name: e for e in before}
+    arrived, closed = events["TechnicianArrived"], events["VisitClosed"]
+    assert arrived.time == arrived_at and arrived.data["technician_id"] == "tech-7"
+    assert closed.time == cancelled_at and closed.data["outcome"] == "aborted"
+    assert closed.data["on_site_seconds"] == 20 * 60
+    assert events["DiagnosisRecorded"].time == arrived_at + timedelta(minutes=10)
+    # The same batch again changes nothing.
+    again = replayed.json()["results"]
+    assert [r["status"] for r in again] == ["duplicate", "duplicate", "duplicate", "refused"]
+    assert again[3]["problem"]["rule"] == "SCH-12"
+    assert [e.id for e in await outbox(runtime)] == [e.id for e in before]
+    assert (await stored_visit(runtime, "v-1")).ended_at == cancelled_at
+
+
+async def test_sch_12_bil_1_a_repair_completed_offline_before_the_cancellation_stays_completed(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    # Nothing reached fieldwork from the visit: it was still scheduled when the order was
+    # cancelled, after the repair was done and signed for.
+    await order(runtime, "o-1")
+    t = clock.now
+    completed_at = t + timedelta(minutes=70)
+    cancelled_at = t + timedelta(minutes=90)
+    await deliver(runtime, CANCELLED, cancelled_at)
+    clock.now = cancelled_at + timedelta(hours=2)
+    async with await technician(runtime, "tech-7") as tech7:
+        signature = await upload(tech7, "v-1", "signature")
+        batch = offline(
+            [
+                ("c-1", t, depart(clock)),
+                ("c-2", t + timedelta(minutes=30), {"type": "arrive"}),
+                ("c-3", t + timedelta(minutes=31), door()),
+                ("c-4", t + timedelta(minutes=40), {"type": "diagnose", "cause": "点火针老化"}),
+                ("c-5", t + timedelta(minutes=41), {"type": "start_repair"}),
+                (
+                    "c-6",
+                    completed_at,
+                    {"type": "complete_repair", "tested": False, "sure_fixed": True},
+                ),
+                (
+                    "c-7",
+                    completed_at + timedelta(minutes=2),
+                    {"type": "sign_off", "signed": True, "signature_ref": signature},
+                ),
+            ]
+        )
+
+        synced = await tech7.post("/v1/offline/batches", json=batch)
+        before = await outbox(runtime)
+        replayed = await tech7.post("/v1/offline/batches", json=batch)
+
+    assert [r["status"] for r in synced.json()["results"]] == ["applied"] * 7, synced.text
+    visit = await stored_visit(runtime, "v-1")
+    assert (visit.state, visit.ended_at) == (VisitState.COMPLETED, completed_at)
+    assert visit.signed_off is not None
+    [closed] = [e for e in before if e.event_name == "VisitClosed"]
+    assert closed.data["outcome"] == "completed"
+    assert closed.time == completed_at
+    assert closed.data["closed_at"] == completed_at.isoformat().replace("+00:00", "Z")
+    [repaired] = [e for e in before if e.event_name == "RepairCompleted"]
+    assert repaired.time == completed_at < cancelled_at
+    assert [r["status"] for r in replayed.json()["results"]] == ["duplicate"] * 7
+    assert [e.id for e in await outbox(runtime)] == [e.id for e in before]
 
 
 # --- (e) a rescheduled appointment (SCH-3, SCH-6) -------------------------------------------------

@@ -29,6 +29,7 @@ from contracts.fieldwork import (
     SafetyIncident,
     SafetyIncidentKind,
     SignOff,
+    TechnicianArrived,
     UnitReturned,
     UnitReturnOverdue,
     VisitClosed,
@@ -1490,6 +1491,115 @@ def test_sch_12_a_visit_over_is_not_cancelled_again() -> None:
 
     assert visit.cancel(at=at(50)) is False
     assert visit.events == before and visit.ended_at == at(40)
+
+
+def called_off_by_the_cancellation(visit: Visit, minutes: float) -> Visit:
+    """The order's cancellation at minute ``minutes`` called the visit off, its technician not
+    known to be at the door (SCH-12)."""
+    assert visit.cancel(at=at(minutes), order_cancelled=True) is True
+    assert visit.state is VisitState.CANCELLED
+    return visit
+
+
+def test_sch_12_sch_7_an_arrival_logged_before_the_cancellation_reopens_the_visit_called_off() -> (
+    None
+):
+    visit = called_off_by_the_cancellation(departed(), 50)
+
+    assert visit.reopen_before_cancellation(at=at(30)) is True
+    assert visit.state is VisitState.DEPARTED and visit.ended_at is None
+    visit.arrive(at=at(30))
+    visit.record_door_outcome(
+        at=at(31), outcome=DoorOutcome.CUSTOMER_PRESENT, next_step=NextStep.PROCEED, id_shown=True
+    )
+    visit.diagnose(at=at(40), cause="电机轴承损坏")
+    assert visit.end_at_cancellation() is True
+
+    assert visit.state is VisitState.ABORTED and visit.ended_at == at(50)
+    arrived, closed = visit.events[1], visit.events[-1]
+    assert isinstance(arrived, TechnicianArrived) and arrived.arrived_at == at(30)
+    assert isinstance(closed, VisitClosed)
+    assert closed.outcome is VisitOutcome.ABORTED and closed.closed_at == at(50)
+    assert closed.on_site_seconds == 20 * 60
+    assert visit.end_at_cancellation() is False
+    assert visit.reopen_before_cancellation(at=at(45)) is False
+
+
+def test_sch_12_an_action_logged_after_the_cancellation_is_stopped_and_reopens_nothing() -> None:
+    visit = called_off_by_the_cancellation(departed(), 50)
+
+    assert visit.reopen_before_cancellation(at=at(50)) is False
+    assert visit.stopped_by_cancellation(at(50)) is True
+    assert visit.reopen_before_cancellation(at=at(30)) is True
+    assert visit.stopped_by_cancellation(at(49)) is False
+    assert visit.stopped_by_cancellation(at(55)) is True
+
+
+def test_sch_12_bil_1_a_repair_completed_before_the_cancellation_keeps_its_completion() -> None:
+    visit = called_off_by_the_cancellation(new_visit(), 90)
+    signature = upload(visit, EvidenceKind.SIGNATURE, "sig-1")
+
+    assert visit.reopen_before_cancellation(at=at(0)) is True
+    assert visit.state is VisitState.SCHEDULED
+    visit.depart(at=at(0), eta=at(30), kit_checked=DEFAULT_KIT, policy=POLICY)
+    visit.arrive(at=at(30))
+    visit.record_door_outcome(
+        at=at(31), outcome=DoorOutcome.CUSTOMER_PRESENT, next_step=NextStep.PROCEED, id_shown=True
+    )
+    visit.diagnose(at=at(40), cause="点火针老化")
+    visit.start_repair(at=at(41))
+    visit.complete_repair(at=at(60), tested=False, sure_fixed=True)
+
+    assert visit.end_at_cancellation() is False
+    assert visit.state is VisitState.COMPLETED and visit.ended_at == at(60)
+    closed = visit.events[-1]
+    assert isinstance(closed, VisitClosed)
+    assert closed.outcome is VisitOutcome.COMPLETED and closed.closed_at == at(60)
+    # The sheet signed after the cancellation is still the record of work done before it.
+    assert visit.stopped_by_cancellation(at(95)) is False
+    visit.sign_off(at=at(95), signed=True, signature_ref=signature)
+    assert types(visit).count("VisitClosed") == 1
+
+
+def test_sch_12_a_trip_logged_before_the_cancellation_is_called_off_again_without_closing() -> None:
+    visit = called_off_by_the_cancellation(new_visit(), 20)
+
+    assert visit.reopen_before_cancellation(at=at(0)) is True
+    visit.depart(at=at(0), eta=at(30), kit_checked=DEFAULT_KIT, policy=POLICY)
+    assert visit.end_at_cancellation() is True
+
+    assert visit.state is VisitState.CANCELLED and visit.ended_at == at(20)
+    assert types(visit) == ["TechnicianDeparted"]
+
+
+def test_sch_12_a_visit_known_on_site_stays_aborted_at_the_cancellation() -> None:
+    visit = inside()
+
+    assert visit.cancel(at=at(50), order_cancelled=True) is True
+
+    assert visit.state is VisitState.ABORTED
+    assert visit.reopen_before_cancellation(at=at(40)) is False
+    assert visit.stopped_by_cancellation(at(40)) is False  # over: its state decides
+    assert visit.end_at_cancellation() is False
+
+
+def test_int_4_a_visit_called_off_by_a_phone_resolution_is_not_reopened() -> None:
+    visit = departed()
+    assert visit.cancel(at=at(50)) is True
+
+    assert visit.reopen_before_cancellation(at=at(30)) is False
+    with pytest.raises(IllegalTransition):
+        upload(visit, EvidenceKind.PHOTO, "p-1")
+
+
+def test_sch_12_the_same_cancellation_heard_again_later_keeps_its_time() -> None:
+    visit = called_off_by_the_cancellation(departed(), 50)
+    visit.reopen_before_cancellation(at=at(30))
+    visit.arrive(at=at(30))
+
+    assert visit.cancel(at=at(70), order_cancelled=True) is True
+
+    assert visit.state is VisitState.ABORTED and visit.ended_at == at(50)
 
 
 def test_sch_12_an_in_house_visit_nobody_holds_cannot_be_departed() -> None:

@@ -454,6 +454,9 @@ class Visit(BaseModel):
     """Trips to this visit called off on the way, oldest first (SCH-6, SCH-10)."""
     handovers: list[Handover] = Field(default_factory=list)
     """Every change of holder before anyone was known to be at the door, oldest first."""
+    order_cancelled_at: datetime | None = None
+    """When the order's cancellation (OrderCancelled) called the visit off before its technician
+    was known to be at the door (SCH-12): what they logged offline before it still happened."""
     earlier_visits_seconds: int = Field(default=0, exclude=True)
     """On-site seconds of the order's other visits, set by the handler (FLD-11)."""
     events: list[EventData] = Field(default_factory=list, exclude=True)
@@ -1675,20 +1678,30 @@ class Visit(BaseModel):
     def add_evidence(
         self, *, at: datetime, ref: str, kind: EvidenceKind, content_type: str, size: int
     ) -> Evidence:
-        """An upload stored for this visit (photos, barcodes, signatures, notes)."""
-        if self.state is S.CANCELLED:
+        """An upload stored for this visit (photos, barcodes, signatures, notes). None on a
+        visit called off, but one the order's cancellation called off before its technician was
+        known at the door: the offline app uploads what they did before it ahead of the actions
+        naming the uploads (SCH-12)."""
+        if self.state is S.CANCELLED and self.order_cancelled_at is None:
             raise IllegalTransition("upload", self.state.value, self.allowed_actions())
         item = Evidence(ref=ref, kind=kind, content_type=content_type, size=size, at=at)
         self.evidence.append(item)
         return item
 
-    def cancel(self, *, at: datetime) -> bool:
+    def cancel(self, *, at: datetime, order_cancelled: bool = False) -> bool:
         """The order was cancelled (SCH-12), or resolved by phone before the visit (INT-4): a
         visit not yet at the customer's is called off. One on site ends *aborted*, its on-site
         time counted up to then and VisitClosed published, so the others close their side too
-        (FLD-11, FBK-3). False when the visit was over."""
+        (FLD-11, FBK-3). False when the visit was over.
+
+        With ``order_cancelled`` (the order's cancellation, at ``at``) a visit called off keeps
+        that time, so that what its technician logged offline before it still applies when
+        synced (:meth:`reopen_before_cancellation`)."""
         if self.ended:
             return False
+        if self.order_cancelled_at is not None:
+            # The same cancellation heard again later does not move its time.
+            at = min(at, self.order_cancelled_at)
         if self.state in ON_SITE:
             # The cancellation may reach the visit after actions the technician took before
             # hearing of it: they were on site until the last of them at least.
@@ -1696,7 +1709,49 @@ class Visit(BaseModel):
             return True
         self.state = S.CANCELLED
         self.ended_at = at if self.departed_at is not None else None
+        if order_cancelled:
+            self.order_cancelled_at = at
         return True
+
+    def reopen_before_cancellation(self, *, at: datetime) -> bool:
+        """An action its technician logged offline at ``at``, before the order's cancellation
+        called the visit off as not started, and synced after it (SCH-12): the visit goes back
+        to where it was then (scheduled, or on the way), so the actions before the cancellation
+        apply as they happened (on site wins, as for a handover). Those after it are refused
+        (:meth:`stopped_by_cancellation`), and :meth:`end_at_cancellation` ends the visit as the
+        cancellation would have ended it. Returns whether the visit reopened.
+
+        Only a visit called off with nothing published (a visit known on site ended *aborted*,
+        its VisitClosed sent, and stays so)."""
+        cancelled_at = self.order_cancelled_at
+        if self.state is not S.CANCELLED or cancelled_at is None or at >= cancelled_at:
+            return False
+        self.state = S.DEPARTED if self.departed_at is not None else S.SCHEDULED
+        self.ended_at = None
+        return True
+
+    def stopped_by_cancellation(self, at: datetime) -> bool:
+        """Whether the order's cancellation stops an action of ``at`` (SCH-12): any on a visit
+        still open. On a visit it called off as not started, only one from the cancellation on,
+        then also once the visit is over aborted or called off (the technician hears why); a
+        visit that ended otherwise keeps the records its state allows (a sign-off after a repair
+        completed before the cancellation)."""
+        cancelled_at = self.order_cancelled_at
+        if cancelled_at is None:
+            return not self.ended
+        if at < cancelled_at:
+            return False
+        return not self.ended or self.state in (S.ABORTED, S.CANCELLED)
+
+    def end_at_cancellation(self) -> bool:
+        """Once the actions logged offline before the order's cancellation are applied to the
+        visit reopened for them (SCH-12): still on site, it ends *aborted* at the cancellation,
+        VisitClosed published (FLD-11, FBK-3); not at the door, it is called off again. A visit
+        that ended before the cancellation (completed, say) keeps its end. Returns whether the
+        visit changed."""
+        if self.ended or self.order_cancelled_at is None:
+            return False
+        return self.cancel(at=self.order_cancelled_at, order_cancelled=True)
 
     def reschedule(self, window: TimeWindow) -> bool:
         """The appointment moved (SCH-3, SCH-6): the visit's window follows it until the

@@ -200,6 +200,12 @@ async def apply_offline_batch(body: OfflineBatchIn, bus: BusDep, actor: Technici
     latest one applied to its visit, or following a refused action of the same visit, is
     `refused` with the reason. The rules are those of the single-action route: an out-of-warranty
     repair is never completed without an accepted quote.
+
+    A visit its order's cancellation called off before the technician was known to be at the door
+    takes the actions logged before the cancellation, as they happened (their events carry the
+    time each happened); those after it are `refused` (SCH-12), and the visit then ends as the
+    cancellation ended it (aborted at its time if still on site), unless it ended before (a repair
+    completed before it stays completed).
     """
     results = await bus.handle(
         c.ApplyOfflineBatch(
@@ -235,7 +241,9 @@ async def upload_evidence(
 ) -> Any:
     """The raw image is the request body, its type in `Content-Type` (JPEG, PNG or WebP, checked
     against the bytes) and within the size limit (FLD-10). The answer's `ref` is what actions
-    name (photo_refs, signature_ref, note_photo_ref)."""
+    name (photo_refs, signature_ref, note_photo_ref). A visit its order's cancellation called off
+    before the technician was known to be at the door still takes the images of the offline
+    actions before it, uploaded ahead of the batch that names them (SCH-12)."""
     data = await request.body()
     content_type = request.headers.get("content-type", "")
 

@@ -85,16 +85,12 @@ async def _apply(
     """Apply one action to the visit, with its side effects on loaners and take-backs."""
     context = await uow.orders.get(visit.order_id)
     cancelled = context is not None and context.cancelled
-    if cancelled and not visit.ended and not isinstance(action, c.ReportDamage):
+    if cancelled and not isinstance(action, c.ReportDamage) and visit.stopped_by_cancellation(at):
         # Every service stops work on a cancelled order (SCH-12): a visit still open on one
-        # (made before late assignments were called off) takes no action. Damage is still
-        # recorded (FLD-13), and a visit over keeps the records its state allows.
-        raise RuleViolation(
-            "SCH-12",
-            f"Order {visit.order_id} was cancelled: no more work is done on its visits",
-            order_id=visit.order_id,
-            state=visit.state.value,
-        )
+        # (made before late assignments were called off) takes no action, but what was logged
+        # offline before the cancellation. Damage is still recorded (FLD-13), and a visit over
+        # keeps the records its state allows.
+        raise _stopped_by_cancellation(visit, at=at)
     match action:
         case c.Depart():
             lent = await _loaner_lent(uow, visit.order_id)
@@ -263,18 +259,43 @@ async def _apply(
             visit.complete_report(at=at, cause=action.cause, remedy=action.remedy)
         case _:  # pragma: no cover - the union is closed
             raise TypeError(f"unknown action {type(action).__name__}")
+    await _reclaim_unused_loaner(visit, at=at, uow=uow)
+
+
+def _stopped_by_cancellation(visit: Visit, *, at: datetime) -> RuleViolation:
+    cancelled_at = visit.order_cancelled_at
+    if cancelled_at is None:
+        return RuleViolation(
+            "SCH-12",
+            f"Order {visit.order_id} was cancelled: no more work is done on its visits",
+            order_id=visit.order_id,
+            state=visit.state.value,
+        )
+    return RuleViolation(
+        "SCH-12",
+        f"Order {visit.order_id} was cancelled at {cancelled_at.isoformat()}, before this "
+        f"action of {at.isoformat()}: no more work is done on its visits",
+        order_id=visit.order_id,
+        state=visit.state.value,
+        cancelled_at=cancelled_at.isoformat(),
+    )
+
+
+async def _reclaim_unused_loaner(visit: Visit, *, at: datetime, uow: FieldworkUnitOfWork) -> None:
+    """A loaner boarded and not lent (none was, or another one) goes back to the inventory with
+    the technician at the end of the visit (FLD-6); one boarded since for another visit stays
+    there."""
     unused = visit.unused_loaner
-    if unused is not None:
-        # rule FLD-6: a loaner boarded and not lent (none was, or another one) goes back to the
-        # inventory with the technician; one boarded since for another visit stays there.
-        loaner = await uow.loaners.get(unused)
-        if (
-            loaner is not None
-            and loaner.state is LoanerState.ON_BOARD
-            and loaner.visit_id == visit.visit_id
-        ):
-            loaner.reclaim(at=at)
-            await uow.loaners.save(loaner)
+    if unused is None:
+        return
+    loaner = await uow.loaners.get(unused)
+    if (
+        loaner is not None
+        and loaner.state is LoanerState.ON_BOARD
+        and loaner.visit_id == visit.visit_id
+    ):
+        loaner.reclaim(at=at)
+        await uow.loaners.save(loaner)
 
 
 async def _loaner_lent(uow: FieldworkUnitOfWork, order_id: str) -> str | None:
@@ -372,6 +393,11 @@ async def apply_offline_batch(
     latest one already applied to its visit is refused (out of order), as is one after a refused
     action of the same visit in the batch. Each applied action commits on its own, with its
     client id, so a retried batch applies only what is missing.
+
+    A visit the order's cancellation called off as not started takes the actions logged before
+    the cancellation, as they happened (the technician was there, SCH-12, SCH-7, BIL-1), their
+    events published with the time each happened, and refuses those after it; once the batch is
+    applied it ends as the cancellation would have ended it, unless it ended before.
     """
     if len(cmd.actions) > policy.offline_max_batch:
         raise RuleViolation(
@@ -429,7 +455,20 @@ async def apply_offline_batch(
                         f"{visit.last_action_at.isoformat()}, after this one",
                         last_action_at=visit.last_action_at.isoformat(),
                     )
+                if visit.reopen_before_cancellation(at=item.occurred_at):
+                    log.info(
+                        "fieldwork.visit_reopened_for_offline_action",
+                        order_id=visit.order_id,
+                        visit_id=visit.visit_id,
+                        occurred_at=item.occurred_at.isoformat(),
+                        cancelled_at=str(visit.order_cancelled_at),
+                    )
                 visit.earlier_visits_seconds = await _earlier_seconds(uow, visit)
+                if visit.order_cancelled_at is not None:
+                    # The cancellation, published first, overtook these facts: their envelopes
+                    # carry the time they happened, so the other services place them before it
+                    # (billing charges work completed before a cancellation, BIL-1).
+                    uow.occurred_at = item.occurred_at
                 await _apply(visit, item.action, at=item.occurred_at, uow=uow, policy=policy, tz=tz)
                 result = {**base, "status": "applied", "visit_state": visit.state.value}
                 uow.track(visit)
@@ -453,7 +492,45 @@ async def apply_offline_batch(
             continue
         seen[item.client_id] = result
         results[index] = result
+    await _end_at_cancellation(
+        {item.visit_id for item in cmd.actions}, uow_factory=uow_factory, now=now
+    )
     return [results[i] for i in range(len(cmd.actions))]
+
+
+async def _end_at_cancellation(
+    visit_ids: set[str], *, uow_factory: UowFactory, now: datetime
+) -> None:
+    """After the batch: a visit reopened for actions logged before its order's cancellation ends
+    as the cancellation ended it, at its time (SCH-12, FLD-11): aborted if still on site, called
+    off if not at the door; one that ended before keeps its end. Also ends one that a batch
+    broken off left open, when the app retries it."""
+    async with uow_factory() as uow:
+        visits = [await uow.visits.get(visit_id) for visit_id in sorted(visit_ids)]
+    reopened = [
+        v.visit_id for v in visits if v is not None and v.order_cancelled_at and not v.ended
+    ]
+    for visit_id in reopened:
+        async with uow_factory() as uow:
+            visit = await uow.visits.get(visit_id, for_update=True)
+            if visit is None or visit.order_cancelled_at is None:
+                continue
+            cancelled_at = visit.order_cancelled_at
+            visit.earlier_visits_seconds = await _earlier_seconds(uow, visit)
+            if not visit.end_at_cancellation():
+                continue
+            uow.occurred_at = cancelled_at
+            uow.track(visit)
+            await _reclaim_unused_loaner(visit, at=cancelled_at, uow=uow)
+            await uow.visits.save(visit, now=now)
+            await uow.commit()
+            log.info(
+                "fieldwork.visit_ended_at_cancellation",
+                order_id=visit.order_id,
+                visit_id=visit_id,
+                state=visit.state.value,
+                cancelled_at=cancelled_at.isoformat(),
+            )
 
 
 async def _reclaim_for_offline_arrivals(
@@ -798,7 +875,8 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
     if isinstance(data, OrderCancelled):
         context.cancelled = True
         await uow.orders.save(context)
-        await _call_off(await uow.visits.for_order(order_id, for_update=True), at=at, uow=uow)
+        visits = await uow.visits.for_order(order_id, for_update=True)
+        await _call_off(visits, at=at, uow=uow, order_cancelled=True)
         return
     if isinstance(data, OrderResolvedRemotely):
         # INT-4: no visit goes ahead. One already under way is left to its technician to end:
@@ -906,16 +984,19 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
                 await uow.visits.save(visit, now=at)
 
 
-async def _call_off(visits: list[Visit], *, at: datetime, uow: FieldworkUnitOfWork) -> None:
+async def _call_off(
+    visits: list[Visit], *, at: datetime, uow: FieldworkUnitOfWork, order_cancelled: bool = False
+) -> None:
     """Cancel the visits not over (SCH-12, INT-4): one on site ends aborted and publishes
-    VisitClosed with the order's service time (FLD-11); a loaner boarded goes back to stock."""
+    VisitClosed with the order's service time (FLD-11); a loaner boarded goes back to stock.
+    ``order_cancelled``: the order's cancellation at ``at``, kept by the visits called off."""
     on_site = {v.visit_id: v.on_site_seconds for v in visits}
     for visit in visits:
         serial = visit.loaner_serial
         visit.earlier_visits_seconds = sum(
             seconds for visit_id, seconds in on_site.items() if visit_id != visit.visit_id
         )
-        if not visit.cancel(at=at):
+        if not visit.cancel(at=at, order_cancelled=order_cancelled):
             continue
         uow.track(visit)
         await uow.visits.save(visit, now=at)

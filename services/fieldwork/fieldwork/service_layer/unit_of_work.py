@@ -3,8 +3,11 @@ transaction."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Self
 
+from contracts.base import EventData
+from contracts.envelope import EventEnvelope
 from fieldwork.adapters.repository import (
     ClientActionRepository,
     LoanerRepository,
@@ -14,6 +17,7 @@ from fieldwork.adapters.repository import (
     TicketRepository,
     VisitRepository,
 )
+from servicekit import context
 from servicekit.uow import SqlUnitOfWork
 
 
@@ -27,9 +31,14 @@ class FieldworkUnitOfWork(SqlUnitOfWork):
     take_backs: TakeBackRepository
     tickets: TicketRepository
     client_actions: ClientActionRepository
+    occurred_at: datetime | None = None
+    """When what this transaction records happened, if the envelopes of its events are to carry
+    that time rather than now: facts logged offline that the order's cancellation overtook, so
+    the other services place them before it."""
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
+        self.occurred_at = None
         self.order_files = OrderFileRepository(self.session)
         self.orders = OrderContextRepository(self.session)
         self.visits = VisitRepository(self.session)
@@ -38,3 +47,12 @@ class FieldworkUnitOfWork(SqlUnitOfWork):
         self.tickets = TicketRepository(self.session)
         self.client_actions = ClientActionRepository(self.session)
         return self
+
+    def wrap(self, payload: EventData) -> EventEnvelope:
+        """Envelopes carry the time the events happened (``occurred_at``), else now."""
+        return EventEnvelope.wrap(
+            payload,
+            correlation_id=context.correlation_id(),
+            causation_id=context.causation_id(),
+            time=self.occurred_at,
+        )
