@@ -142,6 +142,40 @@ class ComplaintClosed(_FeedbackEvent):
     """Compensation the centre granted, if any (FLD-8, FLD-13)."""
 
 
+class ComplaintEscalated(_FeedbackEvent):
+    """A complaint became level 2 (FBK-9): the customer took it to higher authorities or the
+    media, or it was mishandled. Its current stage's deadline is shortened (`due_at`)."""
+
+    event_type: ClassVar[str] = "ComplaintEscalated"
+
+    order_id: str
+    complaint_id: str
+    level: ComplaintLevel = 2
+    stage: str
+    """The state of the loop it is in: accepted, dispatched, handled, fed_back, replied or
+    followed_up."""
+    due_at: AwareDatetime
+    """The current stage's deadline at level 2."""
+    reason: str | None = None
+    escalated_by: str | None = None
+
+
+class ComplaintReopened(_FeedbackEvent):
+    """A closed complaint was reopened: the customer is still not satisfied with its outcome
+    (FBK-10). It goes round the loop again from `stage`; the earlier closure stays on record and
+    a new closure will need its own cause, owner and preventive action."""
+
+    event_type: ClassVar[str] = "ComplaintReopened"
+
+    order_id: str
+    complaint_id: str
+    level: ComplaintLevel = 1
+    stage: str
+    """The state of the loop it goes back to."""
+    reason: str
+    reopened_by: str | None = None
+
+
 class ComplaintStageOverdue(_FeedbackEvent):
     """A complaint stayed in a state of its loop past that state's SLA (FBK-10): raised once per
     state, so the owner's manager can step in before the customer escalates."""
