@@ -721,6 +721,48 @@ async def test_sch_6_a_position_dated_ahead_of_the_clock_beyond_the_skew_is_refu
     assert kept.status_code == 200, kept.text
 
 
+@pytest.mark.parametrize(
+    ("at_hours", "eta_hours", "why"),
+    [
+        (0, "9999-12-31T23:59:59Z", "hours after the position"),
+        (0, -1, "before the position"),
+        (-25, None, "hours ago"),
+    ],
+)
+async def test_sch_6_sch_7_an_implausible_eta_or_ping_date_is_refused_and_tells_no_customer(
+    harness: Harness, at_hours: int, eta_hours: int | str | None, why: str
+) -> None:
+    await harness.add_technician("t1")
+    await harness.feed(created("o1"))
+    booked = await harness.client.post("/v1/orders/o1/appointment", json=_w(window(10)))
+    assert booked.status_code == 200, booked.text
+    harness.clock.now = local(8)
+    tech = await harness.key("technician", technician_id="t1")
+    at = harness.clock.now + timedelta(hours=at_hours)
+    ping: dict[str, object] = {
+        "position": near(DONGYING, north_km=5).model_dump(),
+        "at": at.isoformat(),
+        "order_id": "o1",
+    }
+    if isinstance(eta_hours, int):
+        ping["eta"] = (at + timedelta(hours=eta_hours)).isoformat()
+    elif eta_hours is not None:
+        ping["eta"] = eta_hours
+
+    refused = await harness.client.post("/v1/technicians/t1/position", json=ping, headers=tech)
+
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert why in refused.json()["detail"]
+    assert (await harness.client.get("/v1/technicians/t1")).json()["position_at"] is None
+    assert await harness.published("ArrivalLate") == []
+    policy = harness.runtime.app.state.deps["policy"]
+    ping["at"] = harness.clock.now.isoformat()
+    ping["eta"] = (harness.clock.now + timedelta(hours=policy.eta_horizon_hours)).isoformat()
+    kept = await harness.client.post("/v1/technicians/t1/position", json=ping, headers=tech)
+    assert kept.status_code == 200, kept.text
+
+
 async def test_sch_6_a_position_older_than_the_one_known_does_not_replace_it(
     harness: Harness,
 ) -> None:

@@ -79,6 +79,12 @@ class SchedulingPolicy(BaseModel):
     position_clock_skew_seconds: int = Field(default=120, ge=0)
     """SCH-6: a position ping may be dated at most this far ahead of the server's clock (a
     phone's clock running fast); one dated later is refused."""
+    position_max_age_hours: int = Field(default=24, gt=0)
+    """SCH-6: a position ping dated longer ago than this is refused: it says nothing about
+    today's arrivals (an absurd date is a client fault, not a position)."""
+    eta_horizon_hours: int = Field(default=24, gt=0)
+    """SCH-6: a technician's own ETA may be at most this far after the ping it comes with; one
+    before the ping, or later than this, is refused rather than told to a customer (SCH-7)."""
     gift_threshold_minutes: int = Field(default=15, gt=0)
     """SCH-7: late by this much or more: apology and a small gift; under it: apology."""
     emergency_response_minutes: int = Field(default=15, gt=0)

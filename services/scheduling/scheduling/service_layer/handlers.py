@@ -1066,6 +1066,25 @@ async def report_position(
                 f"The position is dated {at.isoformat()}, ahead of the server's clock by more "
                 f"than {policy.position_clock_skew_seconds} seconds."
             )
+        if at < now - timedelta(hours=policy.position_max_age_hours):
+            raise ImplausibleReport(
+                f"The position is dated {at.isoformat()}, more than "
+                f"{policy.position_max_age_hours} hours ago: it says nothing about today's "
+                "arrivals."
+            )
+        skew = timedelta(seconds=policy.position_clock_skew_seconds)
+        horizon = timedelta(hours=policy.eta_horizon_hours)
+        if cmd.eta is not None and not at - skew <= cmd.eta <= at + horizon:
+            raise ImplausibleReport(
+                f"The ETA {cmd.eta.isoformat()} is "
+                + (
+                    f"before the position it comes with ({at.isoformat()})"
+                    if cmd.eta < at - skew
+                    else f"more than {policy.eta_horizon_hours} hours after the position it "
+                    f"comes with ({at.isoformat()})"
+                )
+                + ": it cannot be told to a customer (SCH-6, SCH-7)."
+            )
         tech = await _technician(uow, cmd.technician_id, for_update=True)
         if tech.position_at is not None and at < tech.position_at:
             # delivered late: a newer position is known already, and forecasts were made from it
