@@ -260,3 +260,31 @@ class CashRemittanceDue(_BillingEvent):
     due_by: AwareDatetime | None = None
     order_ids: list[str] = Field(default_factory=list)
     """Orders whose cash is held, for reconciliation."""
+
+
+class RetentionClass(StrEnum):
+    """How long an order's records are kept (BIL-11)."""
+
+    PAID_WORK = "paid_work"
+    """Paid work was done: 2 years by default."""
+    FREE = "free"
+    """No paid work: 1 year by default."""
+
+
+class OrderRetentionExpired(_BillingEvent):
+    """The order's retention period is over (BIL-11): billing has anonymised its account, and
+    every service now erases the customer's personal data it keeps for this order (name,
+    phones, address details, signature images, free-text notes that may name them), keeping
+    what is not personal (dates, amounts, outcomes, receipt and invoice numbers) for figures
+    and audit. Coordination tickets are kept permanently: no such event is ever published for
+    them."""
+
+    event_type: ClassVar[str] = "OrderRetentionExpired"
+
+    order_id: str
+    retention_class: RetentionClass
+    ended_at: AwareDatetime
+    """When the order last ended (a visit closed, a cancellation, a phone resolution): the
+    retention period counts from it."""
+    expired_at: AwareDatetime
+    """When billing applied the expiry (the retention sweep's clock)."""
