@@ -141,6 +141,25 @@ class OrderCancelled(_IntakeEvent):
     requested_by_customer: bool = False
 
 
+class OrderClosed(_IntakeEvent):
+    """The order is over: the last stage of the flow, the follow-up, is done (FLOW.md).
+
+    The latest call-back that reached the customer found them satisfied and the problem solved
+    (FBK-1, FBK-3, FLD-12: followed until satisfied), no complaint about the order is open
+    (FBK-10), and nothing happened on it for the policy's quiet period
+    (`close_after_quiet_days`, long enough for the sampled call-back of FBK-4). Intake closes it
+    in a periodic sweep. A revisit feedback requests later (FBK-7) opens it again.
+    """
+
+    event_type: ClassVar[str] = "OrderClosed"
+
+    order_id: str
+    satisfied_at: AwareDatetime
+    """When the call-back that found the customer satisfied was published."""
+    quiet_since: AwareDatetime
+    """The time of the order's last event before it closed."""
+
+
 class DuplicateLinked(_IntakeEvent):
     """A customer reported the same product again while an order was open; the report was linked
     to that order instead of creating a new dispatch (INT-8).

@@ -38,7 +38,8 @@ SPEC = ServiceSpec(
 def bootstrap(
     settings: IntakeSettings | None = None, *, clock: Callable[[], datetime] | None = None
 ) -> ServiceRuntime:
-    """Build intake's runtime (HTTP app, relay, consumer, SLA check) from ``settings``.
+    """Build intake's runtime (HTTP app, relay, consumer, SLA check, closing sweep) from
+    ``settings``.
 
     ``clock`` replaces the wall clock for the domain (order times, SLA clocks), so timers are
     testable without sleeping. A bad ``intake`` policy section stops start-up here.
@@ -68,8 +69,13 @@ def bootstrap(
     async def check_sla_clocks() -> int:
         return await handlers.check_sla_clocks(uow=uow_factory(), clock=now)
 
+    async def close_settled_orders() -> int:
+        return await handlers.close_settled_orders(uow=uow_factory(), clock=now, policy=policy)
+
     runtime.app.state.check_sla_clocks = check_sla_clocks
+    runtime.app.state.close_settled_orders = close_settled_orders
     runtime.add_periodic("sla-clocks", policy.sla_check_every_seconds, check_sla_clocks)
+    runtime.add_periodic("close-orders", policy.close_check_every_seconds, close_settled_orders)
     return runtime
 
 

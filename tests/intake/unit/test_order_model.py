@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from contracts.base import EventData
 from contracts.common import Address, Channel, Customer, Fault, Product
-from contracts.intake import OrderCreated
+from contracts.feedback import FollowUpCompleted
+from contracts.fieldwork import UnitReturned
+from contracts.intake import OrderClosed, OrderCreated
 from intake.domain.model import ALLOWED_FROM, OPEN_STATUSES, Order, OrderStatus, TimelineEntry
+from intake.domain.policy import IntakePolicy
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
@@ -186,3 +192,221 @@ def test_fbk_7_a_revisit_request_while_the_unit_is_in_the_workshop_leaves_it_the
     ):
         order.observe(_entry(event_type, minutes))
     assert order.status is OrderStatus.TAKEN_BACK
+
+
+# An unrepaired return (FLD-6, FLD-9) ---------------------------------------------------------
+
+
+def _seen(order: Order, event_type: str, minutes: int, payload: EventData | None = None) -> None:
+    order.observe(_entry(event_type, minutes), payload)
+
+
+def _returned(order: Order, minutes: int, *, repaired: bool) -> None:
+    payload = UnitReturned(
+        order_id=order.id,
+        receipt_number="R-1",
+        returned_at=NOW + timedelta(minutes=minutes),
+        repaired=repaired,
+    )
+    _seen(order, "UnitReturned", minutes, payload)
+
+
+def _called_back(
+    order: Order,
+    minutes: int,
+    *,
+    reached: bool = True,
+    satisfied: bool | None = True,
+    problem_solved: bool | None = True,
+) -> None:
+    payload = FollowUpCompleted(
+        order_id=order.id,
+        task_id=f"task-{minutes}",
+        reached=reached,
+        satisfied=satisfied if reached else None,
+        problem_solved=problem_solved if reached else None,
+    )
+    _seen(order, "FollowUpCompleted", minutes, payload)
+
+
+def _taken_back(order: Order) -> None:
+    for event_type, minutes in (
+        ("OrderCreated", 0),
+        ("OrderAssigned", 5),
+        ("TechnicianArrived", 60),
+        ("UnitTakenBack", 90),
+        ("VisitClosed", 91),
+    ):
+        _seen(order, event_type, minutes)
+
+
+@pytest.mark.parametrize(
+    ("repaired", "status"), [(True, OrderStatus.COMPLETED), (False, OrderStatus.FAILED)]
+)
+def test_fld_6_a_unit_returned_is_completed_only_when_it_was_repaired(
+    repaired: bool, status: OrderStatus
+) -> None:
+    order = _order()
+    _taken_back(order)
+    _returned(order, 3 * 24 * 60, repaired=repaired)
+    assert order.status is status
+
+
+def test_fld_6_a_unit_returned_unrepaired_waits_for_the_centres_decision() -> None:
+    order = _order()
+    _taken_back(order)
+    _returned(order, 3 * 24 * 60, repaired=False)
+    # Still open (a new report of it is linked here, INT-8), and the centre may cancel it, e.g.
+    # after granting an exchange (FLD-8); a satisfied call-back does not make it done.
+    assert order.status in OPEN_STATUSES
+    assert order.status in ALLOWED_FROM["cancel"]
+    _called_back(order, 4 * 24 * 60, satisfied=True)
+    assert order.status is OrderStatus.FAILED
+
+
+def test_fld_6_an_unrepaired_return_keeps_its_outcome_when_a_late_event_sorts_in_before() -> None:
+    order = _order()
+    _taken_back(order)
+    _returned(order, 3 * 24 * 60, repaired=False)
+    _seen(order, "WorkshopProgressRecorded", 2 * 24 * 60)  # the status is derived again
+    assert order.status is OrderStatus.FAILED
+
+
+def test_fld_9_after_an_unrepaired_return_a_revisit_moves_the_order_on_to_completed() -> None:
+    order = _order()
+    _taken_back(order)
+    _returned(order, 3 * 24 * 60, repaired=False)
+    assert order.status is OrderStatus.FAILED
+    _seen(order, "RevisitRequested", 4 * 24 * 60)
+    assert order.status is OrderStatus.VERIFIED
+    for event_type, minutes in (
+        ("OrderAssigned", 4 * 24 * 60 + 5),
+        ("TechnicianArrived", 5 * 24 * 60),
+        ("RepairCompleted", 5 * 24 * 60 + 30),
+    ):
+        _seen(order, event_type, minutes)
+    assert order.status is OrderStatus.COMPLETED
+
+
+# Closing the order (FBK-7, FBK-10) -----------------------------------------------------------
+
+POLICY = IntakePolicy()
+QUIET = timedelta(days=POLICY.close_after_quiet_days)
+CALL_BACK = 26 * 60  # the FBK-3 call-back, the day after the repair
+
+
+def _repaired(order: Order) -> None:
+    for event_type, minutes in (
+        ("OrderCreated", 0),
+        ("OrderAssigned", 5),
+        ("TechnicianArrived", 60),
+        ("RepairCompleted", 90),
+        ("VisitClosed", 91),
+    ):
+        _seen(order, event_type, minutes)
+
+
+def _closed_by(order: Order, now: datetime) -> OrderClosed | None:
+    event = order.close_if_due(now, policy=POLICY)
+    if event is not None:
+        order.observe(
+            TimelineEntry(
+                event_id="closed", type="OrderClosed", version=1, time=now, source="/fsm/intake"
+            ),
+            event,
+        )
+    return event
+
+
+def test_fbk_7_an_order_followed_up_satisfied_closes_after_the_quiet_period() -> None:
+    order = _order()
+    _repaired(order)
+    _called_back(order, CALL_BACK)
+    satisfied_at = NOW + timedelta(minutes=CALL_BACK)
+    assert order.status is OrderStatus.FOLLOWED_UP
+    assert order.closable_since == satisfied_at
+    assert _closed_by(order, satisfied_at + QUIET - timedelta(seconds=1)) is None
+    closed = _closed_by(order, satisfied_at + QUIET)
+    assert closed == OrderClosed(
+        order_id=order.id, satisfied_at=satisfied_at, quiet_since=satisfied_at
+    )
+    assert order.status is OrderStatus.CLOSED
+    assert order.closable_since is None
+    assert order.close_if_due(satisfied_at + 2 * QUIET, policy=POLICY) is None
+
+
+def test_fbk_7_the_quiet_period_counts_from_the_orders_last_event() -> None:
+    order = _order()
+    _repaired(order)
+    _called_back(order, CALL_BACK)
+    _seen(order, "InvoiceIssued", CALL_BACK + 3 * 24 * 60)
+    invoiced = NOW + timedelta(minutes=CALL_BACK + 3 * 24 * 60)
+    assert order.closable_since == invoiced
+    assert _closed_by(order, invoiced + QUIET - timedelta(seconds=1)) is None
+    assert _closed_by(order, invoiced + QUIET) is not None
+
+
+@pytest.mark.parametrize(
+    ("satisfied", "problem_solved"), [(False, True), (True, False), (None, None)]
+)
+def test_fld_12_a_customer_not_satisfied_at_the_latest_call_back_keeps_the_order_open_to_close(
+    satisfied: bool | None, problem_solved: bool | None
+) -> None:
+    order = _order()
+    _repaired(order)
+    _called_back(order, CALL_BACK)
+    _called_back(order, 4 * 24 * 60, satisfied=satisfied, problem_solved=problem_solved)
+    assert order.closable_since is None
+    assert _closed_by(order, NOW + 60 * QUIET) is None
+
+
+def test_fbk_7_a_call_back_that_did_not_reach_the_customer_neither_closes_nor_keeps_open() -> None:
+    order = _order()
+    _repaired(order)
+    _called_back(order, CALL_BACK, reached=False)
+    assert order.closable_since is None
+    _called_back(order, CALL_BACK + 60)
+    _called_back(order, 4 * 24 * 60, reached=False)  # the FBK-4 sample, unanswered
+    assert order.closable_since == NOW + timedelta(minutes=4 * 24 * 60)
+
+
+def test_fbk_10_an_open_complaint_keeps_the_order_from_closing() -> None:
+    order = _order()
+    _repaired(order)
+    _called_back(order, CALL_BACK)
+    _seen(order, "ComplaintFiled", CALL_BACK + 60)
+    assert order.closable_since is None
+    _seen(order, "ComplaintClosed", 3 * 24 * 60)
+    assert order.closable_since == NOW + timedelta(minutes=3 * 24 * 60)
+    _seen(order, "ComplaintReopened", 4 * 24 * 60)
+    assert _closed_by(order, NOW + 60 * QUIET) is None
+
+
+def test_fbk_7_a_revisit_requested_after_the_close_opens_the_order_again() -> None:
+    order = _order()
+    _repaired(order)
+    _called_back(order, CALL_BACK)
+    closed_at = NOW + timedelta(minutes=CALL_BACK) + QUIET
+    assert _closed_by(order, closed_at) is not None
+    _seen(order, "FollowUpCompleted", CALL_BACK + 10 * 24 * 60)  # a late sample: no effect
+    assert order.status is OrderStatus.CLOSED
+    _seen(order, "RevisitRequested", CALL_BACK + 10 * 24 * 60 + 1)
+    assert order.status is OrderStatus.VERIFIED and order.is_open
+
+
+def test_fbk_7_a_revisit_requested_before_the_close_and_heard_after_undoes_it() -> None:
+    order = _order()
+    _repaired(order)
+    _called_back(order, CALL_BACK)
+    closed_at = NOW + timedelta(minutes=CALL_BACK) + QUIET
+    assert _closed_by(order, closed_at) is not None
+    order.observe(
+        TimelineEntry(
+            event_id="crossed",
+            type="RevisitRequested",
+            version=1,
+            time=closed_at - timedelta(seconds=1),
+            source="/fsm/feedback",
+        )
+    )
+    assert order.status is OrderStatus.VERIFIED

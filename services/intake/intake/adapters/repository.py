@@ -198,6 +198,7 @@ class OrderRepository:
                 version=e.version,
                 time=aware(e.time),
                 source=e.source,
+                succeeded=e.succeeded,
             )
             for e in entries
         ]
@@ -351,6 +352,21 @@ class OrderRepository:
         )
         return list((await self._session.execute(query)).scalars())
 
+    async def lock_orders_closable_since(self, before: datetime, *, limit: int = 200) -> list[str]:
+        """Lock and return (by id) orders closable since ``before`` or earlier.
+
+        Orders another transaction holds are skipped, not waited for: a later sweep picks them
+        up. The caller re-checks the order, locked, before closing it.
+        """
+        query = (
+            select(col(OrderRow.id))
+            .where(col(OrderRow.closable_since) <= utc(before))
+            .order_by(col(OrderRow.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list((await self._session.execute(query)).scalars())
+
     async def search(
         self, filters: OrderFilter, *, sort: str, after: Cursor | None, limit: int
     ) -> list[OrderRow]:
@@ -456,6 +472,7 @@ class OrderRepository:
             "network_id": order.network_id,
             "technician_id": order.technician_id,
             "assignment_seen_at": _maybe(order.assignment_seen_at),
+            "closable_since": _maybe(order.closable_since),
             "linked_reports": [
                 {
                     "reported_at": utc(r.reported_at).isoformat(),
@@ -490,6 +507,7 @@ class OrderRepository:
             "version": entry.version,
             "time": utc(entry.time),
             "source": entry.source,
+            "succeeded": entry.succeeded,
         }
 
     @classmethod

@@ -31,6 +31,7 @@ class OrderRow(IntakeTable, table=True):
         Index("ix_orders_emergency_created", "emergency", "created_at"),
         Index("ix_orders_network", "network_id"),
         Index("ix_orders_technician", "technician_id"),
+        Index("ix_orders_closable_since", "closable_since"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -66,6 +67,11 @@ class OrderRow(IntakeTable, table=True):
     assignment_seen_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    closable_since: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    """Followed up satisfied with no complaint open, quiet since then; null while it is not
+    closable (``Order.closable_since``). The periodic close looks for old ones."""
 
 
 class TimelineRow(IntakeTable, table=True):
@@ -80,6 +86,8 @@ class TimelineRow(IntakeTable, table=True):
     version: int
     time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     source: str = Field(max_length=100)
+    succeeded: bool | None = None
+    """The event's outcome where the status depends on it (``TimelineEntry.succeeded``)."""
 
 
 class OrderPhoneRow(IntakeTable, table=True):

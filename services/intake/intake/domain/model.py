@@ -4,7 +4,7 @@ timeline."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Protocol
@@ -19,11 +19,13 @@ from contracts.common import (
     TimeWindow,
     WarrantyStatus,
 )
-from contracts.fieldwork import TechnicianArrived
+from contracts.feedback import FollowUpCompleted
+from contracts.fieldwork import TechnicianArrived, UnitReturned
 from contracts.ids import new_id
 from contracts.intake import (
     DuplicateLinked,
     OrderCancelled,
+    OrderClosed,
     OrderCreated,
     OrderReopened,
     OrderResolvedRemotely,
@@ -93,6 +95,14 @@ STATUS_AFTER_EVENT: dict[str, OrderStatus] = {
     "OrderClosed": OrderStatus.CLOSED,
 }
 
+#: The status an event moves the order to instead when it reports its work not done
+#: (``TimelineEntry.succeeded`` is False): a taken-back unit handed back unrepaired (FLD-6, FLD-9)
+#: is no completed order but, as after a RepairFailed, one waiting for the centre's decision: a
+#: revisit, an exchange (FLD-8) or compensation.
+STATUS_AFTER_FAILURE: dict[str, OrderStatus] = {
+    "UnitReturned": OrderStatus.FAILED,
+}
+
 #: Events that move the status only from these: a correction verified after assignment does
 #: not put the order back before its assignment, and a call-back made while the unit is in the
 #: workshop or a revisit is due does not mark the order done. (A visit that ended with no work,
@@ -111,6 +121,9 @@ ONLY_FROM: dict[str, frozenset[OrderStatus]] = {
         OrderStatus.EN_ROUTE,
         OrderStatus.TAKEN_BACK,
     },
+    # A revisit requested before the close but heard after it sorts before it on the timeline:
+    # the order is open again, and the close it crossed does not apply.
+    "OrderClosed": frozenset({OrderStatus.FOLLOWED_UP}),
 }
 
 #: Events that end a technician's presence at the customer (INT-7: nobody is on site after them).
@@ -124,8 +137,18 @@ _KEPT_ON_SITE_THROUGH = frozenset(
     {"OrderAssigned", "OrderReassigned", "OrderReturnedToCentre", "RevisitRequested"}
 )
 
-#: Once an order is here, only an explicit reopening moves it again.
-FINAL_STATUSES = frozenset({OrderStatus.CANCELLED, OrderStatus.CLOSED})
+#: Once an order is in one of these, only the events listed move it again: an explicit reopening,
+#: and for a closed order a revisit feedback requested (FBK-7: the loop repeats until the customer
+#: is satisfied, even after intake closed the order).
+REOPENED_BY: dict[OrderStatus, frozenset[str]] = {
+    OrderStatus.CANCELLED: frozenset({"OrderReopened"}),
+    OrderStatus.CLOSED: frozenset({"OrderReopened", "RevisitRequested"}),
+}
+FINAL_STATUSES = frozenset(REOPENED_BY)
+
+#: Events that open a complaint about the order, and the one that closes it (FBK-10).
+_COMPLAINT_OPENED_BY = frozenset({"ComplaintFiled", "ComplaintReopened"})
+_COMPLAINT_CLOSED_BY = "ComplaintClosed"
 
 #: An order in one of these is done: a new report of the same product is a new order (INT-8).
 DONE_STATUSES = frozenset(
@@ -199,13 +222,33 @@ class WorkingTime(Protocol):
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One event seen for an order."""
+    """One event seen for an order.
+
+    ``succeeded`` is what the event says of its outcome when its effect depends on it (see
+    ``outcome_of``), kept because the status is derived again from the whole timeline whenever a
+    late event sorts in before others; None for every other event.
+    """
 
     event_id: str
     type: str
     version: int
     time: datetime
     source: str
+    succeeded: bool | None = None
+
+
+def outcome_of(payload: EventData) -> bool | None:
+    """Whether an event reports its work done, for the events whose effect depends on it: a
+    taken-back unit returned repaired or not (FLD-6, FLD-9); a call-back that reached the customer
+    found them satisfied with the problem solved, or not (FBK-7, as feedback judges it). None for
+    a call-back that did not reach the customer, and for any other event."""
+    if isinstance(payload, UnitReturned):
+        return payload.repaired
+    if isinstance(payload, FollowUpCompleted):
+        if not payload.reached:
+            return None
+        return payload.satisfied is True and payload.problem_solved is not False
+    return None
 
 
 @dataclass
@@ -616,6 +659,46 @@ class Order:
                 present = False
         return present
 
+    @property
+    def closable_since(self) -> datetime | None:
+        """Since when the order could be closed, None while it cannot be: it was followed up,
+        the latest call-back that reached the customer found them satisfied with the problem
+        solved (FLD-12, FBK-7: followed until satisfied), and no complaint about it is open
+        (FBK-10). The time is that of its last event: the quiet period counts from there."""
+        if self.status is not OrderStatus.FOLLOWED_UP or self._satisfied_at() is None:
+            return None
+        if self._open_complaints() > 0:
+            return None
+        return self.timeline[-1].time
+
+    def close_if_due(self, now: datetime, *, policy: IntakePolicy) -> OrderClosed | None:
+        """Record OrderClosed if the order is closable and nothing happened on it for the
+        policy's quiet period by ``now``; None otherwise."""
+        since = self.closable_since
+        satisfied_at = self._satisfied_at()
+        if since is None or satisfied_at is None:
+            return None
+        if now - since < timedelta(days=policy.close_after_quiet_days):
+            return None
+        event = OrderClosed(order_id=self.id, satisfied_at=satisfied_at, quiet_since=since)
+        self.events.append(event)
+        return event
+
+    def _satisfied_at(self) -> datetime | None:
+        """The time of the latest call-back that reached the customer, if it found them
+        satisfied; None if it did not, or there was none."""
+        for entry in reversed(self.timeline):
+            if entry.type == "FollowUpCompleted" and entry.succeeded is not None:
+                return entry.time if entry.succeeded else None
+        return None
+
+    def _open_complaints(self) -> int:
+        # Counted rather than matched by complaint id: every complaint's events reach intake
+        # once each (inbox), so the balance is right whatever order they sort in.
+        opened = sum(1 for e in self.timeline if e.type in _COMPLAINT_OPENED_BY)
+        closed = sum(1 for e in self.timeline if e.type == _COMPLAINT_CLOSED_BY)
+        return opened - closed
+
     def report_breaches(self, now: datetime) -> list[SlaBreached]:
         """SlaBreached for each clock that ran out before its goal was met, once per clock."""
         breaches = []
@@ -638,6 +721,8 @@ class Order:
         """
         if any(e.event_id == entry.event_id for e in self.timeline):
             return False
+        if entry.succeeded is None and payload is not None:
+            entry = replace(entry, succeeded=outcome_of(payload))
         self.timeline.append(entry)
         self.timeline.sort(key=lambda e: (e.time, e.event_id))
         self.status = status_from(self.timeline)
@@ -699,7 +784,9 @@ def status_from(timeline: list[TimelineEntry]) -> OrderStatus:
         after = STATUS_AFTER_EVENT.get(entry.type)
         if after is None:
             continue
-        if status in FINAL_STATUSES and entry.type != "OrderReopened":
+        if entry.succeeded is False:
+            after = STATUS_AFTER_FAILURE.get(entry.type, after)
+        if status in FINAL_STATUSES and entry.type not in REOPENED_BY[status]:
             continue
         if entry.type in ONLY_FROM and status not in ONLY_FROM[entry.type]:
             continue

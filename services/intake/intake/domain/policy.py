@@ -1,4 +1,5 @@
-"""Intake's policy: every number of rules INT-1..INT-8 (section ``intake`` of the policy file)."""
+"""Intake's policy: every number of rules INT-1..INT-8 and of closing orders (section ``intake``
+of the policy file)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,16 @@ class IntakePolicy(BaseModel):
         default=30, ge=1, description="How often the SLA clocks are checked for breaches."
     )
     list_page_max: int = Field(default=200, ge=1, description="Largest page of GET /v1/orders.")
+    close_after_quiet_days: int = Field(
+        default=7,
+        ge=1,
+        description="An order followed up with the customer satisfied and no complaint open "
+        "closes after this many days with nothing new on it (FBK-7, FBK-10); longer than the "
+        "FBK-4 sampling window (work done 3-5 days earlier), so a sampled call-back comes first.",
+    )
+    close_check_every_seconds: int = Field(
+        default=600, ge=1, description="How often orders are checked for closing."
+    )
 
 
 POLICY_MODEL = IntakePolicy

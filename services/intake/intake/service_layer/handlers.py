@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -35,8 +35,10 @@ Clock = Callable[[], datetime]
 
 #: Events whose data intake reads (assignee for the list filters; the reply clock: was the
 #: customer reached, did they consent to the new window; the time an arrival was logged, which
-#: may be long before an offline device synced it, INT-3/INT-7); the others only go on the
-#: timeline, so a new event type of another service never stops the consumer.
+#: may be long before an offline device synced it, INT-3/INT-7; the outcome the status depends
+#: on: was the unit returned repaired, was the customer satisfied at the call-back,
+#: ``model.outcome_of``); the others only go on the timeline, so a new event type of another
+#: service never stops the consumer.
 _READ_DATA_OF = frozenset(
     {
         "OrderAssigned",
@@ -45,6 +47,8 @@ _READ_DATA_OF = frozenset(
         "AppointmentConfirmed",
         "AppointmentRescheduled",
         "TechnicianArrived",
+        "UnitReturned",
+        "FollowUpCompleted",
     }
 )
 
@@ -303,6 +307,28 @@ async def check_sla_clocks(*, uow: IntakeUnitOfWork, clock: Clock, batch: int = 
                 reported += len(order.report_breaches(now))
         await uow.commit()
         return reported
+
+
+async def close_settled_orders(
+    *, uow: IntakeUnitOfWork, clock: Clock, policy: IntakePolicy, batch: int = 200
+) -> int:
+    """Publish OrderClosed for every order followed up satisfied, with no complaint open, that
+    stayed quiet for the policy's period (FBK-7, FBK-10; ``Order.closable_since``).
+
+    Idempotent, as the SLA check: the orders are locked first (skipping those another
+    transaction holds) and re-checked on their fresh rows, so a second replica or a rerun closes
+    nothing twice, and an event that reached the order meanwhile is taken into account.
+    """
+    now = clock()
+    quiet_since = now - timedelta(days=policy.close_after_quiet_days)
+    async with uow:
+        closed = 0
+        for order_id in await uow.orders.lock_orders_closable_since(quiet_since, limit=batch):
+            order = await uow.orders.get(order_id, for_update=True)
+            if order is not None and order.close_if_due(now, policy=policy) is not None:
+                closed += 1
+        await uow.commit()
+        return closed
 
 
 async def record_seen_event(envelope: EventEnvelope, *, uow: IntakeUnitOfWork) -> None:
