@@ -46,7 +46,7 @@ from contracts.fieldwork import (
     VisitClosed,
 )
 from contracts.identity import Role
-from contracts.intake import OrderCreated, OrderVerified
+from contracts.intake import OrderCreated, OrderReopened, OrderResolvedRemotely, OrderVerified
 from contracts.registry import parse_data
 from contracts.scheduling import OrderAssigned, OrderReassigned
 from servicekit.auth import generate_key, issued_event
@@ -68,13 +68,15 @@ SCHEDULE = {
 }
 
 
-async def key(runtime: ServiceRuntime, role: Role, **binding: str) -> dict[str, str]:
+async def key(
+    runtime: ServiceRuntime, role: Role, *, name: str | None = None, **binding: str
+) -> dict[str, str]:
     raw = generate_key()
     issued = issued_event(
         key_id=str(uuid.uuid4()),
         raw_key=raw,
         role=role,
-        name=f"{role}-1",
+        name=name or f"{role}-1",
         network_id=binding.get("network_id"),
         technician_id=binding.get("technician_id"),
         expires_at=None,
@@ -410,7 +412,7 @@ async def test_fbk_4_a_payment_taken_at_a_service_hall_desk_says_so(
 ) -> None:
     await publish(client)
     await accepted_order(runtime, "o-1")
-    clerk = await key(runtime, "agent")
+    clerk = await key(runtime, "agent", name="clerk-7")
     technician = await key(runtime, "technician", technician_id="t-1")
     refused = await client.post(
         "/v1/orders/o-1/payments",
@@ -439,6 +441,115 @@ async def test_fbk_4_a_payment_taken_at_a_service_hall_desk_says_so(
     assert [p["at_desk"] for p in charge["payments"]] == [True, False]
 
 
+async def test_bil_10_a_call_centre_key_puts_no_cash_on_anyones_ledger(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    agent = await key(runtime, "agent")
+    attempts = [
+        {"method": "cash", "amount": "80.00", "collected_by": "t-1"},
+        {"method": "cash", "amount": "80.00"},
+        {"method": "mobile", "amount": "80.00", "collected_by": "t-1"},
+    ]
+
+    refused = [
+        await client.post("/v1/orders/o-1/payments", json=body, headers=agent) for body in attempts
+    ]
+
+    for response in refused:
+        assert response.status_code == 403, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+    assert "takes no cash" in refused[1].json()["detail"]
+    assert "collected_by" in refused[2].json()["detail"]
+    for holder in ("t-1", "agent-1"):
+        assert (await client.get(f"/v1/cash/{holder}")).json()["cash_on_hand"] == "0.00"
+    assert await outbox(runtime, "PaymentCollected") == []
+    by_phone = await client.post(
+        "/v1/orders/o-1/payments", json={"method": "mobile", "amount": "80.00"}, headers=agent
+    )
+    assert by_phone.status_code == 201, by_phone.text
+    assert by_phone.json()["payment"]["by"] == "agent-1"
+
+
+async def test_bil_10_the_centre_books_cash_for_a_technician_only_as_a_correction_saying_why(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    dispatcher = await key(runtime, "dispatcher")
+    technician = await key(runtime, "technician", technician_id="t-1")
+    cash = {"method": "cash", "amount": "50.00"}
+    why = "t-1's phone was dead on site"
+
+    own = await client.post("/v1/orders/o-1/payments", json=cash, headers=dispatcher)
+    unexplained = await client.post(
+        "/v1/orders/o-1/payments", json={**cash, "collected_by": "t-1"}, headers=dispatcher
+    )
+    not_the_centre = await client.post(
+        "/v1/orders/o-1/payments", json={**cash, "correction_reason": why}, headers=technician
+    )
+
+    assert own.status_code == 403 and "holds no cash" in own.json()["detail"]
+    assert unexplained.status_code == 422, unexplained.text
+    assert unexplained.headers["content-type"] == "application/problem+json"
+    assert unexplained.json()["errors"][0]["field"] == "correction_reason"
+    assert not_the_centre.status_code == 403, not_the_centre.text
+    assert (await client.get("/v1/cash/t-1")).json()["cash_on_hand"] == "0.00"
+    corrected = await client.post(
+        "/v1/orders/o-1/payments",
+        json={**cash, "collected_by": "t-1", "correction_reason": why},
+        headers=dispatcher,
+    )
+    assert corrected.status_code == 201, corrected.text
+    payment = corrected.json()["payment"]
+    assert (payment["by"], payment["approved_by"], payment["reason"]) == (
+        "t-1",
+        "dispatcher-1",
+        why,
+    )
+    ledger = (await client.get("/v1/cash/t-1")).json()
+    assert ledger["cash_on_hand"] == "50.00"
+    assert ledger["entries"][0]["by"] == "dispatcher-1"
+
+
+async def test_bil_10_a_partner_books_cash_to_itself_or_its_own_technician_on_the_order(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1", network="net-9")
+    await send(
+        runtime,
+        OrderReassigned(
+            order_id="o-1",
+            visit_id="v-1",
+            assignee_kind=AssigneeKind.TECHNICIAN,
+            technician_id="net9-tech-1",
+            network_id="net-9",
+            previous_assignee_kind=AssigneeKind.NETWORK,
+            previous_network_id="net-9",
+            reassigned_by="net-9-dispatcher",
+        ),
+    )
+    partner = await key(runtime, "partner", network_id="net-9")
+    cash = {"method": "cash", "amount": "50.00"}
+
+    elsewhere = await client.post(
+        "/v1/orders/o-1/payments", json={**cash, "collected_by": "t-1"}, headers=partner
+    )
+    own_technician = await client.post(
+        "/v1/orders/o-1/payments", json={**cash, "collected_by": "net9-tech-1"}, headers=partner
+    )
+    itself = await client.post("/v1/orders/o-1/payments", json=cash, headers=partner)
+
+    assert elsewhere.status_code == 403, elsewhere.text
+    assert own_technician.status_code == 201, own_technician.text
+    assert itself.status_code == 201, itself.text
+    assert itself.json()["payment"]["by"] == "partner-1"
+    assert (await client.get("/v1/cash/t-1")).json()["cash_on_hand"] == "0.00"
+    assert (await client.get("/v1/cash/net9-tech-1")).json()["cash_on_hand"] == "50.00"
+
+
 async def test_bil_7_a_payment_retried_with_its_idempotency_key_is_taken_once(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:
@@ -460,9 +571,9 @@ async def test_bil_7_no_payment_without_an_accepted_quote(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:
     await send(runtime, order_created("o-1"))
-    response = await client.post("/v1/orders/o-1/payments", json={"method": "cash", "amount": 1})
+    response = await client.post("/v1/orders/o-1/payments", json={"method": "card", "amount": 1})
     assert response.status_code == 409
-    unknown = await client.post("/v1/orders/nope/payments", json={"method": "cash", "amount": 1})
+    unknown = await client.post("/v1/orders/nope/payments", json={"method": "card", "amount": 1})
     assert unknown.status_code == 404
 
 
@@ -530,6 +641,35 @@ async def test_bil_7_an_invoice_still_undelivered_after_its_date_is_reported_onc
     assert all(i["overdue_reported_at"] for i in account["invoices"])
 
 
+async def test_bil_7_an_invoice_promised_for_a_past_day_or_beyond_the_horizon_is_refused(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, clock: Clock
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    await client.post("/v1/orders/o-1/payments", json={"method": "mobile", "amount": "170.00"})
+    clock.now = datetime(2026, 4, 30, 17, 0, tzinfo=UTC)  # 1 May 01:00 in Shanghai
+
+    refused = [
+        await client.post(
+            "/v1/orders/o-1/invoices", json={"delivery": "post", "promised_by": promised}
+        )
+        for promised in ("2026-04-30", "2026-06-01", "9999-12-31")
+    ]
+
+    for response in refused:
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["errors"][0]["field"] == "promised_by"
+    assert "before today (2026-05-01, Asia/Shanghai)" in refused[0].json()["detail"]
+    assert "2026-05-31 at the latest" in refused[2].json()["detail"]
+    assert await outbox(runtime, "InvoiceIssued") == []
+    issued = await client.post(
+        "/v1/orders/o-1/invoices", json={"delivery": "post", "promised_by": "2026-05-31"}
+    )
+    assert issued.status_code == 201, issued.text
+    assert issued.json()["invoices"][0]["number"] == "F2026-000001"
+
+
 async def test_bil_8_only_the_centre_waives_and_who_and_why_are_recorded(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:
@@ -560,12 +700,14 @@ async def test_bil_8_a_refund_needs_the_centre_and_gets_its_own_receipt(
 ) -> None:
     await publish(client)
     await accepted_order(runtime, "o-1")
+    technician = await key(runtime, "technician", technician_id="t-1")
     await client.post(
         "/v1/orders/o-1/payments",
-        json={"method": "cash", "amount": "170.00", "collected_by": "t-1"},
+        json={"method": "cash", "amount": "170.00"},
+        headers=technician,
     )
+    await client.post("/v1/orders/o-1/waivers", json={"amount": "20.00", "reason": "overcharged"})
     body = {"method": "cash", "amount": "20.00", "refunded_by": "t-1", "reason": "overcharged"}
-    technician = await key(runtime, "technician", technician_id="t-1")
     assert (
         await client.post("/v1/orders/o-1/refunds", json=body, headers=technician)
     ).status_code == 403
@@ -578,6 +720,49 @@ async def test_bil_8_a_refund_needs_the_centre_and_gets_its_own_receipt(
     assert cash["cash_on_hand"] == "150.00"
 
 
+async def test_bil_8_money_still_charged_is_refunded_only_after_a_waiver_reduces_the_charge(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    technician = await key(runtime, "technician", technician_id="t-1")
+    dispatcher = await key(runtime, "dispatcher")
+    cash = {"method": "cash", "amount": "30.00"}
+    paid = await client.post(
+        "/v1/orders/o-1/payments", json={**cash, "amount": "170.00"}, headers=technician
+    )
+    assert paid.status_code == 201, paid.text
+    refund = {**cash, "refunded_by": "t-1", "reason": "多收了 30 元"}
+
+    refused = await client.post("/v1/orders/o-1/refunds", json=refund, headers=dispatcher)
+
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    problem = refused.json()
+    assert (problem["refund_due"], problem["allowed"]) == ("0.00", ["waivers"])
+    assert "waiver" in problem["detail"]
+    charge = (await client.get("/v1/orders/o-1/charge")).json()
+    assert (charge["summary"]["paid"], charge["summary"]["balance"]) == ("170.00", "0.00")
+    again = await client.post("/v1/orders/o-1/payments", json=cash, headers=technician)
+    assert again.status_code == 422, again.text
+    waived = await client.post(
+        "/v1/orders/o-1/waivers",
+        json={"amount": "30.00", "reason": "多收了 30 元"},
+        headers=dispatcher,
+    )
+    assert waived.status_code == 201, waived.text
+    assert waived.json()["refund_due"] == "30.00"
+    refunded = await client.post("/v1/orders/o-1/refunds", json=refund, headers=dispatcher)
+    assert refunded.status_code == 201, refunded.text
+    summary = refunded.json()["summary"]
+    assert (summary["charge"], summary["paid"], summary["balance"]) == (
+        "140.00",
+        "140.00",
+        "0.00",
+    )
+    assert (await client.get("/v1/cash/t-1")).json()["cash_on_hand"] == "140.00"
+
+
 async def test_bil_10_cash_is_paid_back_only_by_someone_holding_that_much(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:
@@ -585,8 +770,10 @@ async def test_bil_10_cash_is_paid_back_only_by_someone_holding_that_much(
     await accepted_order(runtime, "o-1")
     await client.post(
         "/v1/orders/o-1/payments",
-        json={"method": "cash", "amount": "170.00", "collected_by": "t-1"},
+        json={"method": "cash", "amount": "170.00"},
+        headers=await key(runtime, "technician", technician_id="t-1"),
     )
+    await client.post("/v1/orders/o-1/waivers", json={"amount": "170.00", "reason": "undone"})
     body = {"method": "cash", "amount": "170.00", "reason": "repair undone"}
 
     refused = await client.post("/v1/orders/o-1/refunds", json={**body, "refunded_by": "t-9"})
@@ -646,6 +833,10 @@ async def test_bil_7_bil_8_refunding_invoiced_money_issues_a_credit_invoice(
     refund = {"method": "mobile", "refunded_by": "clerk-1", "reason": "part not fitted"}
 
     for amount in ("70.00", "100.00"):
+        waived = await client.post(
+            "/v1/orders/o-1/waivers", json={"amount": amount, "reason": "part not fitted"}
+        )
+        assert waived.status_code == 201, waived.text
         done = await client.post("/v1/orders/o-1/refunds", json={**refund, "amount": amount})
         assert done.status_code == 201, done.text
 
@@ -661,11 +852,60 @@ async def test_bil_7_bil_8_refunding_invoiced_money_issues_a_credit_invoice(
         ("-70.00", "F2026-000001"),
         ("-100.00", "F2026-000001"),
     ]
-    # paid again, it can be invoiced again
-    assert (await client.post("/v1/orders/o-1/payments", json=pay)).status_code == 201
+    # all paid back, nothing is left to invoice
     again = await client.post("/v1/orders/o-1/invoices", json={"delivery": "electronic"})
-    assert again.status_code == 201, again.text
-    assert again.json()["invoices"][-1]["amount"] == "170.00"
+    assert again.status_code == 409, again.text
+
+
+async def test_bil_7_an_invoice_credited_in_full_is_not_chased_one_credited_in_part_still_is(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, clock: Clock
+) -> None:
+    await publish(client)
+    for order_id in ("full", "part"):
+        await accepted_order(runtime, order_id)
+        paid = await client.post(
+            f"/v1/orders/{order_id}/payments", json={"method": "mobile", "amount": "170.00"}
+        )
+        assert paid.status_code == 201, paid.text
+        invoiced = await client.post(
+            f"/v1/orders/{order_id}/invoices",
+            json={"buyer_name": "王芳", "delivery": "post", "promised_by": "2026-05-08"},
+        )
+        assert invoiced.status_code == 201, invoiced.text
+    for order_id, amount in (("full", "170.00"), ("part", "70.00")):
+        waived = await client.post(
+            f"/v1/orders/{order_id}/waivers", json={"amount": amount, "reason": "客户投诉"}
+        )
+        assert waived.status_code == 201, waived.text
+        refunded = await client.post(
+            f"/v1/orders/{order_id}/refunds",
+            json={
+                "method": "mobile",
+                "amount": amount,
+                "refunded_by": "t-1",
+                "reason": "客户投诉退款",
+            },
+        )
+        assert refunded.status_code == 201, refunded.text
+
+    full = (await client.get("/v1/orders/full/charge")).json()["invoices"]
+    part = (await client.get("/v1/orders/part/charge")).json()["invoices"]
+    assert [(i["amount"], i["status"]) for i in full] == [
+        ("170.00", "withdrawn"),
+        ("-170.00", "withdrawn"),
+    ]
+    assert full[0]["not_chased_because"].startswith("reversed in full by credit invoice")
+    assert [(i["amount"], i["status"]) for i in part] == [
+        ("170.00", "to_deliver"),
+        ("-70.00", "delivered"),
+    ]
+    clock.now = datetime(2026, 5, 20, 2, 0, tzinfo=UTC)
+    swept = await sweep_invoice_deliveries(
+        uow_factory=runtime.app.state.uow_factory, calendar=runtime.calendar, clock=clock
+    )
+    assert swept == 1
+    [overdue] = await outbox(runtime, "InvoiceDeliveryOverdue")
+    assert (overdue.subject, overdue.data["invoice_number"]) == ("part", part[0]["number"])
 
 
 async def test_bil_9_a_signature_that_does_not_match_the_charge_is_refused(
@@ -743,7 +983,8 @@ async def test_bil_10_cash_over_the_limit_raises_remittance_due_at_once(
     await accepted_order(runtime, "o-1", fee("W02"), IGNITER)
     await client.post(
         "/v1/orders/o-1/payments",
-        json={"method": "cash", "amount": "5050.00", "collected_by": "t-1"},
+        json={"method": "cash", "amount": "5050.00"},
+        headers=await key(runtime, "technician", technician_id="t-1"),
     )
     [due] = await outbox(runtime, "CashRemittanceDue")
     assert due.subject == "t-1"
@@ -764,7 +1005,8 @@ async def test_bil_10_cash_held_over_two_working_days_is_found_by_the_periodic_c
     await accepted_order(runtime, "o-1")
     await client.post(
         "/v1/orders/o-1/payments",
-        json={"method": "cash", "amount": "170.00", "collected_by": "t-1"},
+        json={"method": "cash", "amount": "170.00"},
+        headers=await key(runtime, "technician", technician_id="t-1"),
     )
     policy, calendar = BillingPolicy(), runtime.calendar
     factory = runtime.app.state.uow_factory
@@ -786,13 +1028,14 @@ async def test_bil_10_daily_reconciliation_report(
 ) -> None:
     await publish(client)
     await accepted_order(runtime, "o-1")
-    await client.post(
-        "/v1/orders/o-1/payments",
-        json={"method": "cash", "amount": "100.00", "collected_by": "t-1"},
-    )
-    await client.post(
-        "/v1/orders/o-1/payments", json={"method": "card", "amount": "70.00", "collected_by": "t-1"}
-    )
+    technician = await key(runtime, "technician", technician_id="t-1")
+    for method, amount in (("cash", "100.00"), ("card", "70.00")):
+        paid = await client.post(
+            "/v1/orders/o-1/payments",
+            json={"method": method, "amount": amount},
+            headers=technician,
+        )
+        assert paid.status_code == 201, paid.text
     report = (await client.get("/v1/reports/reconciliation", params={"day": "2026-04-30"})).json()
     [row] = report["holders"]
     assert row["holder_id"] == "t-1"
@@ -898,6 +1141,51 @@ async def test_bil_11_paid_orders_not_due_yet_never_crowd_a_due_free_order_out_o
     assert not any(k.startswith("customer.") for e in events for k in e["summary"])
 
 
+async def test_bil_11_an_order_resolved_by_phone_is_anonymised_a_year_later_unless_reopened(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, clock: Clock
+) -> None:
+    for order_id in ("remote", "reopened"):
+        await send(runtime, order_created(order_id))
+        await send(
+            runtime,
+            OrderResolvedRemotely(order_id=order_id, guidance="指导复位", resolved_by="agent-1"),
+        )
+    await send(
+        runtime,
+        OrderReopened(order_id="reopened", reason="电话指导无效", reopened_by="agent-1"),
+        at=T0 + timedelta(hours=3),
+    )
+    policy, factory = BillingPolicy(), runtime.app.state.uow_factory
+
+    async def retain() -> int:
+        return await apply_retention(uow_factory=factory, policy=policy, clock=clock)
+
+    clock.now = T0.replace(year=2027) - timedelta(minutes=1)
+    assert await retain() == 0
+    clock.now = T0.replace(year=2027)
+    assert await retain() == 1
+    remote = (await client.get("/v1/orders/remote/events")).json()["events"]
+    assert [e["type"] for e in remote] == ["OrderCreated", "OrderResolvedRemotely"]
+    assert not any(k.startswith("customer.") for e in remote for k in e["summary"])
+    clock.now = T0.replace(year=2040)
+    assert await retain() == 0  # open again: kept
+    kept = (await client.get("/v1/orders/reopened/events")).json()["events"]
+    assert kept[0]["summary"]["customer.name"] == "王芳"
+    # the reopened order ends with its visit, and is kept a year from then
+    await send(
+        runtime,
+        VisitClosed(
+            order_id="reopened",
+            visit_id="v-1",
+            technician_id="t-1",
+            outcome="completed",
+            closed_at=T0 + timedelta(days=2),
+            paid_work=False,
+        ),  # type: ignore[arg-type]
+    )
+    assert await retain() == 1
+
+
 # --- settlements (BIL-12) ------------------------------------------------------------------
 
 
@@ -917,12 +1205,12 @@ async def test_bil_12_monthly_settlement_per_network_as_json_and_csv(
             on_site_minutes=40,
         ),
     )
-    await client.post(
-        "/v1/orders/o-1/payments",
-        json={"method": "cash", "amount": "170.00", "collected_by": "t-1"},
-    )
     partner = await key(runtime, "partner", network_id="net-9")
     other = await key(runtime, "partner", network_id="net-1")
+    paid = await client.post(
+        "/v1/orders/o-1/payments", json={"method": "cash", "amount": "170.00"}, headers=partner
+    )
+    assert paid.status_code == 201, paid.text
 
     statement = await client.get("/v1/settlements/net-9/2026-04", headers=partner)
     assert statement.status_code == 200, statement.text
@@ -947,13 +1235,14 @@ async def test_bil_12_money_taken_at_the_centre_desk_is_not_on_the_network_state
 ) -> None:
     await publish(client)
     await accepted_order(runtime, "o-1", network="net-9")
-    clerk = await key(runtime, "agent")
+    clerk = await key(runtime, "agent", name="clerk-1")
     paid = await client.post(
         "/v1/orders/o-1/payments",
         json={"method": "cash", "amount": "170.00", "collected_by": "clerk-1", "at_desk": True},
         headers=clerk,
     )
     assert paid.status_code == 201, paid.text
+    await client.post("/v1/orders/o-1/waivers", json={"amount": "20.00", "reason": "goodwill"})
     refunded = await client.post(
         "/v1/orders/o-1/refunds",
         json={"method": "cash", "amount": "20.00", "refunded_by": "clerk-1", "reason": "goodwill"},
@@ -992,7 +1281,12 @@ async def test_bil_12_a_refund_comes_off_the_statement_of_the_network_that_took_
     await accepted_order(runtime, "o-1", network="net-a")
     paid = await client.post(
         "/v1/orders/o-1/payments",
-        json={"method": "cash", "amount": "170.00", "collected_by": "ta-1"},
+        json={
+            "method": "cash",
+            "amount": "170.00",
+            "collected_by": "ta-1",
+            "correction_reason": "ta-1's phone was dead on site",
+        },
     )
     assert paid.status_code == 201, paid.text
     await send(
@@ -1007,6 +1301,7 @@ async def test_bil_12_a_refund_comes_off_the_statement_of_the_network_that_took_
             reassigned_by="disp-1",
         ),
     )
+    await client.post("/v1/orders/o-1/waivers", json={"amount": "170.00", "reason": "undone"})
     refunded = await client.post(
         "/v1/orders/o-1/refunds",
         json={"method": "cash", "amount": "170.00", "refunded_by": "ta-1", "reason": "undone"},

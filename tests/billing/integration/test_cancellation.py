@@ -272,7 +272,12 @@ async def test_bil_12_a_cancellation_leaves_the_fee_of_work_done_and_money_paid_
     await send(runtime, repaired("o-1", technician_id="t9-1"), at=T0 + timedelta(hours=1))
     paid = await client.post(
         "/v1/orders/o-1/payments",
-        json={"method": "cash", "amount": "170.00", "collected_by": "t9-1"},
+        json={
+            "method": "cash",
+            "amount": "170.00",
+            "collected_by": "t9-1",
+            "correction_reason": "t9-1's phone was dead on site",
+        },
     )
     assert paid.status_code == 201, paid.text
 

@@ -175,7 +175,12 @@ async def test_bil_10_two_replicas_sweeping_at_once_raise_cash_remittance_due_on
     await accepted_order(runtime, client, "o-1")
     collected = await client.post(
         "/v1/orders/o-1/payments",
-        json={"method": "cash", "amount": "50.00", "collected_by": "t-1"},
+        json={
+            "method": "cash",
+            "amount": "50.00",
+            "collected_by": "t-1",
+            "correction_reason": "t-1's phone was dead on site",
+        },
     )
     assert collected.status_code == 201, collected.text
     clock.now = datetime(2026, 5, 7, 2, 1, tzinfo=UTC)  # over 2 working days (1-5 May off)

@@ -321,7 +321,7 @@ async def test_bil_9_each_visit_is_signed_off_for_what_that_visit_charged(
     await publish(client)
     await accepted_order(runtime, "o-1")  # 170.00
     await send(runtime, repaired("o-1"))
-    paid = await client.post("/v1/orders/o-1/payments", json={"method": "cash", "amount": "170"})
+    paid = await client.post("/v1/orders/o-1/payments", json={"method": "mobile", "amount": "170"})
     assert paid.status_code == 201, paid.text
     await send(runtime, _signed_off("o-1", "v-1", "170.00"))
     # dissatisfied at the call-back: a revisit finds more to do, 50.00 (FBK-7)

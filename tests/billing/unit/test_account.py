@@ -7,6 +7,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
 from billing.domain.account import (
     BillingAccount,
@@ -15,7 +16,7 @@ from billing.domain.account import (
     QuoteRequest,
     is_personal,
 )
-from billing.domain.exceptions import InvalidAmount, NotAllowed
+from billing.domain.exceptions import InvalidAmount, InvalidDate, NotAllowed
 from billing.domain.policy import BillingPolicy
 from billing.domain.schedule import FeeItem, FeeSchedule, PartPrice, ScheduleContent
 from contracts.billing import (
@@ -229,6 +230,7 @@ def test_bil_7_a_refund_needs_approval_and_never_exceeds_what_was_paid() -> None
         account.check_refund(Decimal("171"), "disp-1", "overcharged")
     with pytest.raises(InvalidAmount):
         account.check_refund(Decimal("10"), "", "overcharged")
+    account.waive(amount=Decimal("20"), approved_by="disp-1", reason="overcharged", now=NOW)
     account.refund(
         method=PaymentMethod.CASH,
         amount=Decimal("20"),
@@ -262,6 +264,8 @@ def test_bil_7_invoice_by_post_is_tracked_until_delivered() -> None:
         delivery=InvoiceDelivery.POST,
         promised_by=None,
         now=NOW,
+        tz=SHANGHAI,
+        policy=POLICY,
     )
     assert invoice.status is InvoiceStatus.TO_DELIVER
     with pytest.raises(NotAllowed) as refused:
@@ -298,7 +302,6 @@ def _invoice(
     *,
     number: str = "F1",
     promised_by: date | None = None,
-    default_promise: date | None = None,
 ) -> Invoice:
     return account.issue_invoice(
         number=number,
@@ -307,18 +310,17 @@ def _invoice(
         delivery=delivery,
         promised_by=promised_by,
         now=NOW,
-        default_promise=default_promise,
+        tz=SHANGHAI,
+        policy=POLICY,
     )
 
 
 def test_bil_7_an_invoice_not_handed_over_gets_the_default_promise_when_none_was_made() -> None:
     account = _paid_account()
-    invoice = _invoice(account, InvoiceDelivery.POST, default_promise=date(2026, 5, 13))
-    assert invoice.promised_by == date(2026, 5, 13)
+    invoice = _invoice(account, InvoiceDelivery.POST)
+    assert invoice.promised_by == date(2026, 5, 13)  # the policy's 7 days from 6 May
     assert account.invoice_due_on == date(2026, 5, 13)
-    on_site = _invoice(
-        _paid_account(), InvoiceDelivery.ON_SITE, number="F2", default_promise=date(2026, 5, 13)
-    )
+    on_site = _invoice(_paid_account(), InvoiceDelivery.ON_SITE, number="F2")
     assert on_site.promised_by is None  # handed over at once: nothing to track
 
 
@@ -398,6 +400,8 @@ def test_bil_11_anonymising_removes_personal_data_and_keeps_the_money() -> None:
         buyer_name="王芳",
         buyer_tax_id="91X",
         now=NOW,
+        tz=SHANGHAI,
+        policy=POLICY,
         delivery=InvoiceDelivery.ON_SITE,
         promised_by=None,
     )
@@ -406,3 +410,217 @@ def test_bil_11_anonymising_removes_personal_data_and_keeps_the_money() -> None:
     assert account.state.invoices[0].buyer_name is None
     assert account.paid == Decimal("170") and account.state.invoices[0].number == "F1"
     assert is_personal("customer.name") and not is_personal("technician_id")
+
+
+# --- BIL-7: the delivery date promised for an invoice ----------------------------------------
+
+
+def test_bil_7_a_delivery_promised_for_a_day_already_past_is_refused() -> None:
+    account = _paid_account()
+    account.events.clear()
+    # 01:00 on 6 May in Shanghai, still 5 May in UTC: the business calendar's day counts.
+    early = datetime(2026, 5, 5, 17, 0, tzinfo=UTC)
+    with pytest.raises(InvalidDate) as refused:
+        account.issue_invoice(
+            number="F1",
+            buyer_name=None,
+            buyer_tax_id=None,
+            delivery=InvoiceDelivery.POST,
+            promised_by=date(2026, 5, 5),
+            now=early,
+            tz=SHANGHAI,
+            policy=POLICY,
+        )
+    assert "before today (2026-05-06, Asia/Shanghai)" in str(refused.value)
+    assert refused.value.extensions["errors"][0]["field"] == "promised_by"
+    assert account.state.invoices == [] and account.events == []
+    today = _invoice(account, InvoiceDelivery.POST, promised_by=date(2026, 5, 6))
+    assert today.promised_by == date(2026, 5, 6)
+
+
+def test_bil_7_a_delivery_promised_beyond_the_policys_horizon_is_refused() -> None:
+    account = _paid_account()
+    for far in (date(2026, 6, 6), date(9999, 12, 31)):  # 31 days ahead; the year 9999
+        with pytest.raises(InvalidDate) as refused:
+            _invoice(account, InvoiceDelivery.POST, promised_by=far)
+        assert "more than 30 days ahead" in str(refused.value)
+        assert "2026-06-05 at the latest" in str(refused.value)
+    assert account.state.invoices == []
+    assert _invoice(account, InvoiceDelivery.POST, promised_by=date(2026, 6, 5)).promised_by
+    shorter = BillingPolicy(invoice_promise_max_days=10)
+    with pytest.raises(InvalidDate):
+        BillingAccount.check_promise(date(2026, 5, 17), now=NOW, tz=SHANGHAI, policy=shorter)
+
+
+def test_bil_7_the_promise_horizon_is_never_shorter_than_the_default_delivery_days() -> None:
+    with pytest.raises(ValidationError, match="invoice_promise_max_days"):
+        BillingPolicy(invoice_delivery_days=7, invoice_promise_max_days=6)
+
+
+# --- BIL-7, BIL-8: invoices reversed by credit invoices --------------------------------------
+
+
+def _waive_and_refund(account: BillingAccount, amount: str, receipt: str) -> list[Invoice]:
+    """The centre's approved waiver, the refund it makes due, and the credit invoices the
+    refund of invoiced money issues (as the refund handler does)."""
+    account.waive(amount=Decimal(amount), approved_by="disp-1", reason="x", now=NOW)
+    account.refund(
+        method=PaymentMethod.MOBILE,
+        amount=Decimal(amount),
+        refunded_by="t-1",
+        approved_by="disp-1",
+        reason="part not fitted",
+        receipt_number=receipt,
+        now=NOW,
+    )
+    return [
+        account.credit_invoice(original, amount=portion, number=f"C-{receipt}", now=NOW)
+        for original, portion in account.invoices_to_credit()
+    ]
+
+
+def test_bil_7_an_invoice_credited_in_full_before_it_left_is_withdrawn_and_not_chased() -> None:
+    account = _paid_account()
+    original = _invoice(account, InvoiceDelivery.POST, promised_by=date(2026, 5, 8))
+
+    [credit] = _waive_and_refund(account, "170.00", "R2")
+
+    assert (original.status, credit.status) == (InvoiceStatus.WITHDRAWN, InvoiceStatus.WITHDRAWN)
+    assert credit.delivered_at is None
+    assert original.not_chased_because is not None and "C-R2" in original.not_chased_because
+    assert credit.not_chased_because is not None and "F1" in credit.not_chased_because
+    assert account.invoice_due_on is None
+    assert account.report_overdue_invoices(today=date(2026, 5, 20), now=NOW) == []
+    with pytest.raises(NotAllowed):
+        account.track_invoice("F1", status=InvoiceStatus.DELIVERED, tracking_number=None, now=NOW)
+
+
+def test_bil_7_an_invoice_credited_in_part_is_still_chased_until_the_rest_is_credited() -> None:
+    account = _paid_account()
+    original = _invoice(account, InvoiceDelivery.POST, promised_by=date(2026, 5, 8))
+
+    [first] = _waive_and_refund(account, "70.00", "R2")
+
+    # the customer is owed the invoice for the 100.00 they paid, with the credit for the rest
+    assert (original.status, original.not_chased_because) == (InvoiceStatus.TO_DELIVER, None)
+    assert (first.status, first.amount) == (InvoiceStatus.DELIVERED, Decimal("-70.00"))
+    assert account.invoice_due_on == date(2026, 5, 8)
+
+    [rest] = _waive_and_refund(account, "100.00", "R3")
+
+    assert first.status is InvoiceStatus.DELIVERED  # sent already
+    assert (original.status, rest.status) == (InvoiceStatus.WITHDRAWN, InvoiceStatus.WITHDRAWN)
+    assert original.not_chased_because is not None
+    assert "C-R2, C-R3" in original.not_chased_because
+    assert account.invoice_due_on is None
+    assert account.report_overdue_invoices(today=date(2026, 5, 20), now=NOW) == []
+
+
+def test_bil_7_a_posted_invoice_credited_in_full_is_not_chased_and_its_credit_is_sent() -> None:
+    account = _paid_account()
+    original = _invoice(account, InvoiceDelivery.POST, promised_by=date(2026, 5, 8))
+    account.track_invoice("F1", status=InvoiceStatus.POSTED, tracking_number="SF1", now=NOW)
+
+    [credit] = _waive_and_refund(account, "170.00", "R2")
+
+    assert (original.status, credit.status) == (InvoiceStatus.POSTED, InvoiceStatus.DELIVERED)
+    assert original.not_chased_because is not None
+    assert account.report_overdue_invoices(today=date(2026, 5, 20), now=NOW) == []
+    account.track_invoice("F1", status=InvoiceStatus.DELIVERED, tracking_number=None, now=NOW)
+
+
+def test_bil_7_an_invoice_stored_credited_in_full_without_its_reason_is_not_chased() -> None:
+    account = _paid_account()
+    original = _invoice(account, InvoiceDelivery.POST, promised_by=date(2026, 5, 8))
+    _waive_and_refund(account, "170.00", "R2")
+    # as stored before reversals were recorded on the invoice reversed
+    original.status, original.not_chased_because = InvoiceStatus.TO_DELIVER, None
+
+    assert account.invoice_due_on is None
+    assert account.report_overdue_invoices(today=date(2026, 5, 20), now=NOW) == []
+
+
+# --- BIL-8: refunds only what was paid beyond the charge ---------------------------------------
+
+
+def test_bil_8_a_refund_beyond_the_refund_due_is_refused_until_a_waiver_reduces_the_charge() -> (
+    None
+):
+    account = _paid_account()  # charge 170.00, paid 170.00
+    account.events.clear()
+
+    with pytest.raises(NotAllowed) as refused:
+        account.check_refund(Decimal("30.00"), "disp-1", "多收了 30 元")
+
+    assert "waiver" in str(refused.value)
+    assert refused.value.extensions["refund_due"] == "0.00"
+    assert refused.value.extensions["allowed"] == ["waivers"]
+    assert (account.balance, account.events) == (Decimal("0"), [])
+
+    account.waive(amount=Decimal("30.00"), approved_by="disp-1", reason="多收了 30 元", now=NOW)
+    assert (account.charge, account.refund_due) == (Decimal("140.00"), Decimal("30.00"))
+    with pytest.raises(NotAllowed) as beyond:
+        account.check_refund(Decimal("30.10"), "disp-1", "多收了 30 元")
+    assert beyond.value.extensions["allowed"] == ["waivers", "refunds"]
+    account.refund(
+        method=PaymentMethod.CASH,
+        amount=Decimal("30.00"),
+        refunded_by="t-1",
+        approved_by="disp-1",
+        reason="多收了 30 元",
+        receipt_number="R2",
+        now=NOW,
+    )
+    assert (account.paid, account.balance, account.refund_due) == (
+        Decimal("140.00"),
+        Decimal("0"),
+        Decimal("0"),
+    )
+    with pytest.raises(InvalidAmount):
+        account.check_payment(Decimal("30.00"))  # nothing is owed again
+
+
+# --- BIL-11: an order resolved by phone (INT-4) -------------------------------------------------
+
+
+def test_bil_11_an_order_resolved_by_phone_is_kept_a_year_as_a_free_order() -> None:
+    account = BillingAccount(order_id="o-1")
+
+    account.resolved_remotely(at=NOW)
+
+    assert account.retention_until(POLICY) == NOW.replace(year=2027)
+    assert account.retention_due(NOW.replace(year=2027), POLICY)
+
+
+def test_bil_11_an_order_resolved_by_phone_after_paid_work_is_kept_two_years() -> None:
+    account = BillingAccount(order_id="o-1")
+    account.visit_closed(at=NOW, paid_work=True, coordination_ticket=False, visit_id="v-1")
+    resolved = NOW + timedelta(days=10)  # dissatisfied, then guided by phone
+
+    account.resolved_remotely(at=resolved)
+
+    assert account.retention_until(POLICY) == resolved.replace(year=2028)
+
+
+def test_bil_11_a_reopened_order_keeps_its_data_until_it_ends_again() -> None:
+    account = BillingAccount(order_id="o-1")
+    account.resolved_remotely(at=NOW)
+
+    account.reopened(at=NOW + timedelta(hours=3))
+
+    assert account.retention_until(POLICY) is None
+    assert not account.retention_due(NOW.replace(year=2040), POLICY)
+    closed = NOW + timedelta(days=2)
+    account.visit_closed(at=closed, paid_work=True, coordination_ticket=False, visit_id="v-1")
+    assert account.retention_until(POLICY) == closed.replace(year=2028)
+
+
+def test_bil_11_a_visit_closed_after_the_reopening_and_heard_first_still_ends_the_order() -> None:
+    account = BillingAccount(order_id="o-1")
+    account.resolved_remotely(at=NOW)
+    closed = NOW + timedelta(days=2)
+    account.visit_closed(at=closed, paid_work=False, coordination_ticket=False, visit_id="v-1")
+
+    account.reopened(at=NOW + timedelta(hours=3))  # intake's topic read later
+
+    assert account.ended_at == closed

@@ -234,6 +234,8 @@ def test_bil_7_a_cancelled_order_invoices_only_money_paid_for_work_done() -> Non
         delivery=InvoiceDelivery.ON_SITE,
         promised_by=None,
         now=CANCELLED_AT,
+        tz=SHANGHAI,
+        policy=POLICY,
     )
     with pytest.raises(OrderWasCancelled) as refused:
         account.check_invoice()
@@ -250,6 +252,8 @@ def test_bil_8_money_invoiced_before_the_cancellation_is_credited_when_refunded(
         delivery=InvoiceDelivery.ON_SITE,
         promised_by=None,
         now=NOW,
+        tz=SHANGHAI,
+        policy=POLICY,
     )
     account.cancelled(at=CANCELLED_AT)
 

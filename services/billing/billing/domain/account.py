@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from billing.domain.exceptions import InvalidAmount, NotAllowed, OrderWasCancelled
+from billing.domain.exceptions import InvalidAmount, InvalidDate, NotAllowed, OrderWasCancelled
 from billing.domain.installations import Installation, installation_of, serial_key
 from billing.domain.money import ZERO
 from billing.domain.policy import BillingPolicy
@@ -162,7 +162,10 @@ class Payment(_State):
     at: AwareDatetime
     receipt_number: str
     approved_by: str | None = None
+    """Who approved it: a refund (BIL-8), or a payment the centre recorded as a correction for
+    the technician or desk that took it (``by``, BIL-10)."""
     reason: str | None = None
+    """Why it was approved."""
     at_desk: bool = False
     """Taken at a service-hall desk rather than by a technician on site (FBK-4)."""
     network_id: str | None = None
@@ -176,12 +179,17 @@ class InvoiceStatus(StrEnum):
     TO_DELIVER = "to_deliver"
     POSTED = "posted"
     DELIVERED = "delivered"
+    WITHDRAWN = "withdrawn"
+    """Never to be delivered: an invoice still at the centre that credit invoices reversed in
+    full, and the credit invoice that completed the reversal (see
+    ``BillingAccount.credit_invoice``). Only a credit invoice withdraws one."""
 
 
 INVOICE_TRANSITIONS: dict[InvoiceStatus, tuple[InvoiceStatus, ...]] = {
     InvoiceStatus.TO_DELIVER: (InvoiceStatus.POSTED, InvoiceStatus.DELIVERED),
     InvoiceStatus.POSTED: (InvoiceStatus.DELIVERED,),
     InvoiceStatus.DELIVERED: (),
+    InvoiceStatus.WITHDRAWN: (),
 }
 
 
@@ -203,11 +211,20 @@ class Invoice(_State):
     credits: str | None = None
     """For a credit invoice (红字发票, a negative amount): the number of the invoice it
     reverses in part or whole, after a refund of invoiced money."""
+    not_chased_because: str | None = None
+    """Why its delivery is no longer chased (BIL-7): credit invoices reversed all of it, so the
+    customer is owed no invoice for it any more; or it is the credit invoice withdrawn with
+    the invoice it reverses."""
 
     @property
     def awaits_delivery(self) -> bool:
-        """Not delivered yet, and not yet reported overdue."""
-        return self.status is not InvoiceStatus.DELIVERED and self.overdue_reported_at is None
+        """On its way to the customer (to deliver or posted), still chased, and not yet
+        reported overdue."""
+        return (
+            self.status in (InvoiceStatus.TO_DELIVER, InvoiceStatus.POSTED)
+            and self.not_chased_because is None
+            and self.overdue_reported_at is None
+        )
 
 
 class SignedPart(_State):
@@ -431,6 +448,20 @@ class BillingAccount:
         self.paid_work = self.paid_work or paid_work
         self.coordination_ticket = self.coordination_ticket or coordination_ticket
 
+    def resolved_remotely(self, *, at: datetime) -> None:
+        """The order was resolved by phone guidance at ``at``, with no visit (INT-4): it ended
+        then, so its retention clock starts (BIL-11). It is kept as a free order unless paid
+        work was done on an earlier visit of it (``paid_work``)."""
+        self.ended_at = at if self.ended_at is None else max(self.ended_at, at)
+
+    def reopened(self, *, at: datetime) -> None:
+        """The order resolved by phone is open again at ``at`` (INT-4): the retention clock its
+        end started stops until it ends again (a visit closed, a cancellation, another
+        resolution by phone) (BIL-11). An end after the reopening stands: a visit closed since
+        then and heard first, fieldwork's events being read on another topic than intake's."""
+        if self.ended_at is not None and self.ended_at <= at:
+            self.ended_at = None
+
     def coordination_ticket_opened(self) -> None:
         """The order became a coordination ticket (FLD-15): it is kept for good (BIL-11)."""
         self.coordination_ticket = True
@@ -568,7 +599,7 @@ class BillingAccount:
     def invoice_due_on(self) -> date | None:
         """The earliest promised date of an invoice still to be delivered and not yet reported
         overdue (BIL-7): the day after it, the invoice sweep looks at this account."""
-        dates = [i.promised_by for i in self.state.invoices if i.awaits_delivery and i.promised_by]
+        dates = [i.promised_by for i in self.state.invoices if self._chased(i) and i.promised_by]
         return min(dates, default=None)
 
     @property
@@ -885,7 +916,9 @@ class BillingAccount:
         """Waive or reduce the charge, with who approved it and why (BIL-8): off the latest
         accepted quote, and what exceeds it off the quotes accepted before, latest first, so
         that each visit's total (ChargeWaived ``new_total``, what the customer signs for on
-        that visit, BIL-9) is never negative."""
+        that visit, BIL-9) is never negative. Reduced below what was paid, the charge leaves
+        the difference as a refund due (``refund_due``), paid back by an approved refund: the
+        only way money paid for a charge goes back (``check_refund``)."""
         self._accepted()
         if not approved_by.strip() or not reason.strip():
             raise InvalidAmount("a waiver needs who approved it and why", field="reason")
@@ -895,11 +928,6 @@ class BillingAccount:
             raise InvalidAmount(
                 f"cannot waive {amount}: the charge is {self.charge} (a total is never negative)",
                 field="amount",
-            )
-        if self.charge - amount < self.paid:
-            raise NotAllowed(
-                f"{self.paid} is already paid; refund before reducing the charge below it.",
-                allowed=["refund"],
             )
         waivers: list[Waiver] = []
         left = amount
@@ -955,9 +983,12 @@ class BillingAccount:
         receipt_number: str,
         now: datetime,
         at_desk: bool = False,
+        approved_by: str | None = None,
+        reason: str | None = None,
     ) -> Payment:
         """A full or partial payment, always with a receipt (BIL-7); ``at_desk`` when a
-        service-hall desk took it (desk business, FBK-4)."""
+        service-hall desk took it (desk business, FBK-4). ``approved_by`` and ``reason`` when the
+        centre records it as a correction for ``collected_by``, who took it (BIL-10)."""
         self.check_payment(amount)
         quote = self._accepted()
         payment = Payment(
@@ -968,6 +999,8 @@ class BillingAccount:
             by=collected_by,
             at=now,
             receipt_number=receipt_number,
+            approved_by=approved_by,
+            reason=reason,
             at_desk=at_desk,
             network_id=None if at_desk else self.network_of(technician_id=collected_by),
         )
@@ -1014,13 +1047,29 @@ class BillingAccount:
         return []
 
     def check_refund(self, amount: Decimal, approved_by: str, reason: str) -> None:
-        """Refuse a refund of more than was paid, or one nobody approved (BIL-8)."""
+        """Refuse a refund nobody approved, or one of more than is refundable: what was paid
+        beyond the charge (``refund_due``) (BIL-8). Money paid for what is still charged is
+        not paid back as such, or the customer would owe it again: the centre first reduces the
+        charge by an approved waiver, which makes what was paid beyond it a refund due."""
         if not approved_by.strip() or not reason.strip():
             raise InvalidAmount("a refund needs who approved it and why", field="reason")
         if amount <= 0:
             raise InvalidAmount("the amount must be positive", field="amount")
         if amount > self.paid:
             raise InvalidAmount(f"cannot refund {amount}: {self.paid} was paid", field="amount")
+        due = self.refund_due
+        if amount > due:
+            raise NotAllowed(
+                f"Cannot refund {amount} on order {self.order_id}: only what was paid beyond "
+                f"the charge is refunded, {due} (paid {self.paid}, charge {self.charge}); "
+                "refunded, money paid for what is still charged would be owed again. To pay "
+                "it back, first reduce the charge by a waiver the centre approves (BIL-8): what "
+                "was paid beyond the reduced charge can then be refunded.",
+                charge=str(self.charge),
+                paid=str(self.paid),
+                refund_due=str(due),
+                allowed=["waivers", "refunds"] if due > 0 else ["waivers"],
+            )
 
     def refund(
         self,
@@ -1075,6 +1124,15 @@ class BillingAccount:
         """What the invoices stand for, net of credit invoices."""
         return sum((i.amount for i in self.state.invoices), ZERO)
 
+    def credited(self, invoice: Invoice) -> Decimal:
+        """How much of ``invoice`` its credit invoices reverse (BIL-7)."""
+        return -sum((i.amount for i in self.state.invoices if i.credits == invoice.number), ZERO)
+
+    def _chased(self, invoice: Invoice) -> bool:
+        """Whether ``invoice`` is still chased for delivery: awaiting it, and not reversed in
+        full (which an invoice stored before reversals were recorded on it may be)."""
+        return invoice.awaits_delivery and self.credited(invoice) < invoice.amount
+
     def invoices_to_credit(self) -> list[tuple[Invoice, Decimal]]:
         """After a refund of invoiced money, the invoices to reverse and by how much: the
         latest first, as far as each is not reversed already (BIL-7, BIL-8)."""
@@ -1085,10 +1143,7 @@ class BillingAccount:
                 break
             if invoice.credits is not None:
                 continue
-            reversed_already = -sum(
-                (i.amount for i in self.state.invoices if i.credits == invoice.number), ZERO
-            )
-            portion = min(over, invoice.amount - reversed_already)
+            portion = min(over, invoice.amount - self.credited(invoice))
             if portion > 0:
                 credits.append((invoice, portion))
                 over -= portion
@@ -1097,19 +1152,46 @@ class BillingAccount:
     def credit_invoice(
         self, original: Invoice, *, amount: Decimal, number: str, now: datetime
     ) -> Invoice:
-        """A credit invoice reversing ``amount`` of ``original``, sent electronically (BIL-7)."""
+        """A credit invoice reversing ``amount`` of ``original`` (BIL-7), sent electronically,
+        so delivered at once.
+
+        Reversed in full, ``original`` is no longer chased for delivery, whatever its state
+        (``not_chased_because`` says so): the customer is owed no invoice for money paid back.
+        If it never left the centre (to deliver) it is withdrawn, and so is this credit invoice:
+        a credit note reversing an invoice the customer never received has nothing to correct,
+        so neither is delivered. Posted, it may still arrive, so this credit invoice is sent to
+        annul it. Reversed in part, ``original`` is still to be delivered and chased by its
+        promised date: the customer is owed it for what they paid, and gets this credit invoice
+        at once for what was paid back (a credit invoice sent so stays delivered should a later
+        one complete the reversal and withdraw ``original``)."""
+        reversed_in_full = self.credited(original) + amount >= original.amount
+        withdrawn = reversed_in_full and original.status is InvoiceStatus.TO_DELIVER
         credit = Invoice(
             number=number,
             amount=-amount,
             buyer_name=original.buyer_name,
             buyer_tax_id=original.buyer_tax_id,
             delivery=InvoiceDelivery.ELECTRONIC,
-            status=InvoiceStatus.DELIVERED,
+            status=InvoiceStatus.WITHDRAWN if withdrawn else InvoiceStatus.DELIVERED,
             issued_at=now,
-            delivered_at=now,
+            delivered_at=None if withdrawn else now,
             credits=original.number,
+            not_chased_because=(
+                f"withdrawn with invoice {original.number}, which it reverses and which never "
+                "reached the customer"
+                if withdrawn
+                else None
+            ),
         )
         self.state.invoices.append(credit)
+        if reversed_in_full and original.status is not InvoiceStatus.DELIVERED:
+            numbers = [i.number for i in self.state.invoices if i.credits == original.number]
+            original.not_chased_because = (
+                f"reversed in full by credit invoice {', '.join(numbers)} after a refund: the "
+                "customer is owed no invoice for it"
+            )
+            if withdrawn:
+                original.status = InvoiceStatus.WITHDRAWN
         self.events.append(
             InvoiceIssued(
                 order_id=self.order_id,
@@ -1122,6 +1204,33 @@ class BillingAccount:
             )
         )
         return credit
+
+    @staticmethod
+    def check_promise(
+        promised_by: date | None, *, now: datetime, tz: tzinfo, policy: BillingPolicy
+    ) -> date:
+        """Refuse an invoice delivery promised for a day before today, which the next sweep
+        would report overdue at once, or more than the policy's ``invoice_promise_max_days``
+        ahead, which is no promise to the customer (BIL-7). Days are those of the business
+        calendar (``tz``). Returns today's date there."""
+        today = now.astimezone(tz).date()
+        if promised_by is None:
+            return today
+        if promised_by < today:
+            raise InvalidDate(
+                f"promised_by {promised_by.isoformat()} is before today ({today.isoformat()}, "
+                f"{tz}): an invoice's delivery can only be promised for today or a later day.",
+                field="promised_by",
+            )
+        latest = today + timedelta(days=policy.invoice_promise_max_days)
+        if promised_by > latest:
+            raise InvalidDate(
+                f"promised_by {promised_by.isoformat()} is more than "
+                f"{policy.invoice_promise_max_days} days ahead: an invoice's delivery is promised "
+                f"for {latest.isoformat()} at the latest.",
+                field="promised_by",
+            )
+        return today
 
     def check_invoice(self) -> Decimal:
         """The amount to invoice: what was paid for the charge and not yet invoiced; money
@@ -1149,14 +1258,18 @@ class BillingAccount:
         delivery: InvoiceDelivery,
         promised_by: date | None,
         now: datetime,
-        default_promise: date | None = None,
+        tz: tzinfo,
+        policy: BillingPolicy,
     ) -> Invoice:
         """An invoice for what was paid; handed over on site or tracked until delivered, by
-        ``promised_by`` or, when no date was promised, by ``default_promise`` (BIL-7)."""
+        ``promised_by`` or, when no date was promised, within the policy's delivery days of
+        issue (BIL-7). Days are those of the business calendar (``tz``); a promise for a day
+        already past or beyond the policy's horizon is refused (``check_promise``)."""
         amount = self.check_invoice()
+        today = self.check_promise(promised_by, now=now, tz=tz, policy=policy)
         at_once = delivery in (InvoiceDelivery.ON_SITE, InvoiceDelivery.ELECTRONIC)
         if not at_once and promised_by is None:
-            promised_by = default_promise
+            promised_by = today + timedelta(days=policy.invoice_delivery_days)
         invoice = Invoice(
             number=number,
             amount=amount,
@@ -1205,11 +1318,12 @@ class BillingAccount:
 
     def report_overdue_invoices(self, *, today: date, now: datetime) -> list[Invoice]:
         """InvoiceDeliveryOverdue, once, for every invoice still not delivered after its promised
-        date (BIL-7); ``today`` is the business calendar's date. Returns those reported."""
+        date (BIL-7), but those credit invoices reversed in full (see ``credit_invoice``);
+        ``today`` is the business calendar's date. Returns those reported."""
         overdue = [
             i
             for i in self.state.invoices
-            if i.awaits_delivery and i.promised_by is not None and i.promised_by < today
+            if self._chased(i) and i.promised_by is not None and i.promised_by < today
         ]
         for invoice in overdue:
             assert invoice.promised_by is not None

@@ -38,7 +38,8 @@ class CashEntry(BaseModel):
     at: AwareDatetime
     order_id: str | None = None
     by: str | None = None
-    """Who received a remittance (finance)."""
+    """Who received a remittance (finance), or who recorded cash collected for the holder as a
+    correction (the centre, BIL-10)."""
 
 
 class CashLedger:
@@ -64,8 +65,11 @@ class CashLedger:
         self.new_entries.append(entry)
         return entry
 
-    def collected(self, *, amount: Decimal, order_id: str, at: datetime) -> CashEntry:
-        """Cash taken from a customer."""
+    def collected(
+        self, *, amount: Decimal, order_id: str, at: datetime, recorded_by: str | None = None
+    ) -> CashEntry:
+        """Cash the holder took from a customer; ``recorded_by`` when the centre recorded it
+        for them as a correction."""
         return self._add(
             CashEntry(
                 entry_id=str(new_id()),
@@ -74,6 +78,7 @@ class CashLedger:
                 amount=amount,
                 at=at,
                 order_id=order_id,
+                by=recorded_by,
             )
         )
 

@@ -40,6 +40,10 @@ class CollectPayment:
     collected_by: str
     at_desk: bool = False
     """Taken at a service-hall desk, not by a technician on site (desk business, FBK-4)."""
+    approved_by: str | None = None
+    """The centre's user who recorded it for ``collected_by`` as a correction (BIL-10)."""
+    reason: str | None = None
+    """Why the centre recorded it for ``collected_by``."""
 
 
 @dataclass(frozen=True)

@@ -51,5 +51,13 @@ class InvalidAmount(BillingError):
         self.extensions = {"errors": [{"field": field, "message": message, "type": "value_error"}]}
 
 
+class InvalidDate(BillingError):
+    """A date breaks a rule (422), e.g. an invoice delivery promised for a day already past."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.extensions = {"errors": [{"field": field, "message": message, "type": "value_error"}]}
+
+
 class ConcurrentUpdate(BillingError):
     """Someone else changed the same charge at the same time; retry the request."""

@@ -10,10 +10,14 @@ from typing import Any
 #: The events (by name) billing keeps on an order's file; it ignores the rest of the bus.
 EVENTS_OF_INTEREST: frozenset[str] = frozenset(
     {
-        # intake: the order, its warranty status (BIL-1), and when it is off
+        # intake: the order, its warranty status (BIL-1), and when it is off or open again: a
+        # cancellation or a resolution by phone (INT-4) ends it for retention (BIL-11), a
+        # reopening takes that end back
         "OrderCreated",
         "OrderVerified",
         "OrderCancelled",
+        "OrderResolvedRemotely",
+        "OrderReopened",
         # scheduling: who does the work, for the monthly settlement with networks (BIL-12)
         "OrderAssigned",
         "OrderReassigned",

@@ -46,6 +46,9 @@ class BillingPolicy(BaseModel):
     invoice_delivery_days: int = Field(default=7, ge=1)
     """BIL-7: an invoice not handed over must be delivered within this many days of issue when
     no date was promised; past the (promised) date it is reported overdue."""
+    invoice_promise_max_days: int = Field(default=30, ge=1)
+    """BIL-7: a delivery date promised for an invoice is at most this many days after its
+    issue (business calendar); a later one is refused as no promise a customer can hold us to."""
     invoice_sweep_every_seconds: int = Field(default=3600, gt=0)
     """BIL-7: how often undelivered invoices are checked against their date."""
     retention_paid_years: int = Field(default=2, ge=1)
@@ -68,6 +71,11 @@ class BillingPolicy(BaseModel):
         if self.setup_charged_from_months < self.setup_free_within_months:
             raise ValueError(
                 "setup_charged_from_months must not be before setup_free_within_months"
+            )
+        if self.invoice_promise_max_days < self.invoice_delivery_days:
+            raise ValueError(
+                "invoice_promise_max_days must not be before invoice_delivery_days (the date "
+                "given when none is promised)"
             )
         if self.receipt_series_prefix == self.invoice_series_prefix:
             raise ValueError("receipts and invoices need different series prefixes")

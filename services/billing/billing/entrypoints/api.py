@@ -43,6 +43,7 @@ from billing.entrypoints.schemas import (
     WaiverIn,
 )
 from billing.service_layer import views
+from contracts.billing import PaymentMethod
 from servicekit.auth import Principal
 from servicekit.idempotency import answer_once
 from servicekit.problems import ProblemError, problem_responses
@@ -73,6 +74,97 @@ def _own_order(principal: Principal, account: BillingAccount) -> None:
         raise ProblemError(403, "This order is not assigned to your network.", title="Forbidden")
     if principal.role == "technician" and account.technician_id != principal.technician_id:
         raise ProblemError(403, "This order is not assigned to you.", title="Forbidden")
+
+
+#: The centre's roles: they take money only by phone (card, mobile), never cash, and record cash
+#: a technician or desk took only as a correction saying why (BIL-10).
+CENTRE_ROLES = frozenset({"dispatcher", "admin"})
+
+
+def _collector(principal: Principal, body: PaymentIn, account: BillingAccount) -> str:
+    """Who took the payment, so whose cash on hand it adds to: whoever physically took the
+    money (BIL-10), never someone another key names, since cash on a ledger must be handed to
+    finance by its holder. A technician records what they take on site, a service-hall desk
+    (an agent key, ``at_desk``) what it takes at the desk, each to itself; the call centre (an
+    agent key, not at a desk) takes card and mobile payments by phone, never cash; a partner
+    network records to itself or to its own technician on the order. The centre (dispatcher,
+    admin) takes no cash and records cash a technician or desk took only as a correction
+    naming them (``collected_by``) and why (``correction_reason``), kept as who approved it;
+    a card or mobile payment it may record for whoever took it, no cash on hand being at
+    stake."""
+    me, named = _who(principal), body.collected_by
+    if body.correction_reason is not None and principal.role not in CENTRE_ROLES:
+        raise ProblemError(
+            403,
+            "Only the centre (a dispatcher) records a payment as a correction "
+            "(correction_reason); record the money you took yourself.",
+            title="Forbidden",
+        )
+    if principal.role in CENTRE_ROLES:
+        if named not in (None, me):
+            if body.method is PaymentMethod.CASH and body.correction_reason is None:
+                message = (
+                    f"Recording cash {named} took is a correction by the centre: say why in "
+                    "correction_reason (kept with the payment and the cash entry)."
+                )
+                raise ProblemError(
+                    422,
+                    message,
+                    title="Invalid request",
+                    errors=[{"field": "correction_reason", "message": message, "type": "missing"}],
+                )
+            return named
+        if body.method is PaymentMethod.CASH:
+            raise ProblemError(
+                403,
+                "The centre holds no cash: cash is recorded by the technician or desk that took "
+                "it, or by the centre as a correction naming them in collected_by, with a "
+                "correction_reason.",
+                title="Forbidden",
+            )
+        return me
+    if principal.role == "technician":
+        if body.at_desk:
+            raise ProblemError(
+                403,
+                "A technician takes payments on site; only desk staff record a desk payment "
+                "(at_desk).",
+                title="Forbidden",
+            )
+        if named not in (None, principal.technician_id):
+            raise ProblemError(
+                403,
+                "A technician records the cash they take themselves: collected_by must be you.",
+                title="Forbidden",
+            )
+        return me
+    if principal.role == "partner":
+        own = account.state.technician_networks
+        if named is None or named == me:
+            return me
+        if named in own and own[named] == principal.network_id:
+            return named
+        raise ProblemError(
+            403,
+            f"A partner network records the money it took, or one of its technicians assigned "
+            f"to this order took: {named} is neither.",
+            title="Forbidden",
+        )
+    if named not in (None, me):
+        raise ProblemError(
+            403,
+            f"A call-centre or desk key records the money it takes itself: collected_by must be "
+            f"omitted or '{me}'.",
+            title="Forbidden",
+        )
+    if body.method is PaymentMethod.CASH and not body.at_desk:
+        raise ProblemError(
+            403,
+            "The call centre takes no cash: cash is recorded by whoever takes it, the technician "
+            "on site with their own key, or a service-hall desk (at_desk).",
+            title="Forbidden",
+        )
+    return me
 
 
 async def _check_holder(order_id: str, principal: Principal, uow: UowFactoryDep) -> None:
@@ -197,9 +289,10 @@ async def read_schedule_version(
     summary="Read the events billing recorded for an order",
 )
 async def read_order_events(order_id: str, uow: UowFactoryDep, principal: ReaderDep) -> Any:
-    """The events of interest to billing (the order and its warranty status, assignments,
-    diagnoses, quote requests and the customer's answers, completed work, sign-offs, damage and
-    closed visits) seen for the order, oldest first, each with a short summary of its data.
+    """The events of interest to billing (the order and its warranty status, its resolution by
+    phone, reopening or cancellation, assignments, diagnoses, quote requests and the
+    customer's answers, completed work, sign-offs, damage and closed visits) seen for the
+    order, oldest first, each with a short summary of its data.
 
     404 when billing has seen no such event for the order.
     """
@@ -241,8 +334,9 @@ async def waive_charge(
     """Only a dispatcher (the centre) approves a waiver or discount; the approver and the
     reason are recorded and ChargeWaived is published (BIL-8). It reduces the latest accepted
     quote (what exceeds it, the quotes accepted before, latest first) and goes on applying to
-    a quote accepted in its place. The charge never goes below zero, nor below what was already
-    paid (refund first)."""
+    a quote accepted in its place. The charge never goes below zero (422). Reduced below what
+    was already paid, the difference becomes the refund due, to pay back with an approved
+    refund: waive first, then refund (BIL-8)."""
 
     async def run() -> OrderChargeOut:
         account = await bus.handle(
@@ -276,40 +370,40 @@ async def collect_payment(
 ) -> Any:
     """Take a full or partial payment of the accepted quote's charge; a receipt numbered
     gaplessly in the receipt series is always issued (BIL-7). Publishes PaymentCollected and
-    ReceiptIssued. Cash adds to the collector's cash on hand, which raises CashRemittanceDue
-    above the cash limit (BIL-10). Send an `Idempotency-Key` to retry safely. `at_desk` marks a
-    payment taken at a service-hall desk (desk business, FBK-4); technicians take theirs on site.
-    A cancelled order takes only what is still owed for work completed before the cancellation;
-    otherwise 409 `order-cancelled`, and what was paid beyond that work is refunded instead
-    (BIL-1, BIL-8)."""
-    if body.at_desk and principal.role == "technician":
-        raise ProblemError(
-            403,
-            "A technician takes payments on site; only desk staff record a desk payment (at_desk).",
-            title="Forbidden",
-        )
-    if principal.role == "technician" and body.collected_by not in (None, principal.technician_id):
-        raise ProblemError(
-            403,
-            "A technician records the cash they take themselves: collected_by must be you.",
-            title="Forbidden",
-        )
-    await _check_holder(order_id, principal, uow)
+    ReceiptIssued. Cash adds to the cash on hand of whoever physically took it, which raises
+    CashRemittanceDue above the cash limit (BIL-10), so it is booked only to them: technicians
+    record what they take on site, a service-hall desk (an agent key, `at_desk`, desk business
+    sampled under FBK-4) what it takes, each to itself; the call centre (an agent key, not at a
+    desk) takes card and mobile payments by phone, never cash; a partner network books to
+    itself or its own technician on the order; the centre (dispatcher) takes no cash and
+    records cash a technician or desk took only as a correction naming them in `collected_by`,
+    with a `correction_reason` (422 without it), kept with the payment as who approved it and
+    why. Anything else is 403. Send an `Idempotency-Key` to retry safely. A cancelled order
+    takes only what is still owed for work completed before the cancellation; otherwise 409
+    `order-cancelled`, and what was paid beyond that work is refunded instead (BIL-1, BIL-8)."""
+    account = await views.account(order_id, uow=uow())
+    _own_order(principal, account)
 
     async def run() -> PaymentOut:
-        account, payment = await bus.handle(
+        # A payment the charge does not call for is refused as such (409, 422), whoever takes it.
+        account.check_payment(body.amount)
+        collected_by = _collector(principal, body, account)
+        correction = principal.role in CENTRE_ROLES and collected_by != _who(principal)
+        changed, payment = await bus.handle(
             commands.CollectPayment(
                 order_id=order_id,
                 method=body.method,
                 amount=body.amount,
-                collected_by=body.collected_by or _who(principal),
+                collected_by=collected_by,
                 at_desk=body.at_desk,
+                approved_by=_who(principal) if correction else None,
+                reason=body.correction_reason if correction else None,
             )
         )
         return PaymentOut(
             payment=payment,
             receipt_number=payment.receipt_number,
-            summary=OrderChargeOut.from_domain(account).summary,
+            summary=OrderChargeOut.from_domain(changed).summary,
         )
 
     return await _idempotent(request, principal, body.model_dump(mode="json"), run)
@@ -326,9 +420,14 @@ async def collect_payment(
 async def refund_payment(
     order_id: str, body: RefundIn, bus: BusDep, principal: ApproverDep, request: Request
 ) -> Any:
-    """Pay money back, never more than was paid; the approving dispatcher and the reason are
-    recorded (BIL-8) and the refund gets its own receipt number (BIL-7). Publishes
-    PaymentRefunded and ReceiptIssued (negative amount)."""
+    """Pay money back; the approving dispatcher and the reason are recorded (BIL-8) and the
+    refund gets its own receipt number (BIL-7). Publishes PaymentRefunded and ReceiptIssued
+    (negative amount). Only the refund due is refunded: what was paid beyond the charge (after
+    a cancellation, beyond the work completed before it). Money paid for what is still charged
+    would be owed again: 409 naming the refund due, the charge must first be reduced by an
+    approved waiver (`POST /waivers`), which makes it refundable (422 beyond what was paid).
+    Refunding invoiced money issues credit invoices; an invoice reversed in full is no longer
+    chased for delivery."""
 
     async def run() -> PaymentOut:
         account, payment = await bus.handle(
@@ -368,7 +467,10 @@ async def issue_invoice(
 ) -> Any:
     """Invoice what was paid for the charge and not yet invoiced, numbered gaplessly in the
     invoice series (BIL-7). Handed over on site or sent electronically it is delivered at once;
-    posted or brought on a later visit it is tracked until delivered. Publishes InvoiceIssued.
+    posted or brought on a later visit it is tracked until delivered, by `promised_by` or else
+    within the policy's delivery days. A `promised_by` before today or more than the policy's
+    `invoice_promise_max_days` ahead (days of the business calendar) is refused with 422.
+    Publishes InvoiceIssued.
     On a cancelled order only money paid for work completed before the cancellation is
     invoiced (409 `order-cancelled` when there is none)."""
     await _check_holder(order_id, principal, uow)

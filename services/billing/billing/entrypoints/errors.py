@@ -5,6 +5,7 @@ from __future__ import annotations
 from billing.domain.exceptions import (
     ConcurrentUpdate,
     InvalidAmount,
+    InvalidDate,
     NotAllowed,
     OrderNotFound,
     OrderWasCancelled,
@@ -19,5 +20,6 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     NotAllowed: (409, "Not allowed in this state"),
     OrderWasCancelled: (409, "Order cancelled"),
     InvalidAmount: (422, "Invalid amount"),
+    InvalidDate: (422, "Invalid date"),
     ConcurrentUpdate: (409, "Concurrent update"),
 }

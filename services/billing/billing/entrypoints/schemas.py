@@ -201,13 +201,24 @@ class PaymentIn(_In):
     collected_by: str | None = Field(
         default=None,
         max_length=200,
-        description="The technician or desk clerk taking the money; defaults to the caller's "
-        "technician id or key name.",
+        description="Who physically took the money, whose cash on hand it adds to (BIL-10); "
+        "defaults to the caller's technician id or key name. Technicians, desks and the call "
+        "centre record what they take themselves (omit it, or name yourself); a partner network "
+        "may name its own technician on the order; the centre names the technician or desk "
+        "whose payment it records as a correction (with `correction_reason`).",
     )
     at_desk: bool = Field(
         default=False,
         description="Taken at a service-hall desk, not by a technician on site: desk business, "
         "sampled for call-backs (FBK-4).",
+    )
+    correction_reason: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=500,
+        description="The centre (dispatcher) only: why it records a payment that the technician "
+        "or desk named in `collected_by` took, e.g. the technician's phone was dead; kept with "
+        "the payment and the cash entry as who approved it and why.",
     )
 
 

@@ -117,6 +117,10 @@ async def _apply(
                     order_id=account.order_id,
                     refund_due=str(account.refund_due),
                 )
+        case intake.OrderResolvedRemotely():
+            account.resolved_remotely(at=envelope.time)
+        case intake.OrderReopened():
+            account.reopened(at=envelope.time)
         case scheduling.OrderAssigned() | scheduling.OrderReassigned():
             # A network that hands the order to its own technician still holds it (BIL-12).
             account.assign(
@@ -358,12 +362,20 @@ def _series(prefix: str, now: datetime, calendar: BusinessCalendar) -> str:
 async def waive_charge(
     cmd: commands.WaiveCharge, *, uow: BillingUnitOfWork, clock: Clock
 ) -> BillingAccount:
-    """Waive or reduce the charge with the centre's recorded approval (BIL-8)."""
+    """Waive or reduce the charge with the centre's recorded approval (BIL-8); below what was
+    paid, the difference becomes a refund due."""
     async with uow:
         account = await _existing(uow, cmd.order_id)
+        refund_due = account.refund_due
         account.waive(
             amount=cmd.amount, approved_by=cmd.approved_by, reason=cmd.reason, now=clock()
         )
+        if account.refund_due > refund_due:
+            log.info(
+                "billing.refund_due_after_waiver",
+                order_id=account.order_id,
+                refund_due=str(account.refund_due),
+            )
         await uow.accounts.save(account)
         await uow.commit()
         return account
@@ -434,12 +446,16 @@ async def collect_payment(
             receipt_number=number,
             now=now,
             at_desk=cmd.at_desk,
+            approved_by=cmd.approved_by,
+            reason=cmd.reason,
         )
         uow.payments.add(account.order_id, payment)
         await _settle_collected(uow, account, payment, Decimal(1))
         if cmd.method is PaymentMethod.CASH:
             ledger = uow.track(await uow.cash.lock_or_open(cmd.collected_by))
-            ledger.collected(amount=cmd.amount, order_id=cmd.order_id, at=now)
+            ledger.collected(
+                amount=cmd.amount, order_id=cmd.order_id, at=now, recorded_by=cmd.approved_by
+            )
             await _check_cash(ledger, policy=policy, calendar=calendar, now=now)
             await uow.cash.save(ledger)
         await uow.accounts.save(account)
@@ -510,6 +526,7 @@ async def issue_invoice(
     async with uow:
         account = await _existing(uow, cmd.order_id)
         amount = account.check_invoice()
+        account.check_promise(cmd.promised_by, now=now, tz=calendar.tz, policy=policy)
         number = await uow.numbers.take(
             _series(policy.invoice_series_prefix, now, calendar),
             kind="invoice",
@@ -524,8 +541,8 @@ async def issue_invoice(
             delivery=cmd.delivery,
             promised_by=cmd.promised_by,
             now=now,
-            default_promise=now.astimezone(calendar.tz).date()
-            + timedelta(days=policy.invoice_delivery_days),
+            tz=calendar.tz,
+            policy=policy,
         )
         await uow.accounts.save(account)
         await uow.commit()
