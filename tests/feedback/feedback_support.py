@@ -30,7 +30,7 @@ from contracts.fieldwork import (
     VisitOutcome,
 )
 from contracts.identity import Role
-from contracts.intake import OrderCreated, OrderResolvedRemotely
+from contracts.intake import OrderCancelled, OrderCreated, OrderResolvedRemotely
 from contracts.registry import parse_data
 from contracts.scheduling import (
     ArrivalLate,
@@ -239,11 +239,22 @@ def taken_back(order_id: str, visit_id: str, technician_id: str) -> UnitTakenBac
     )
 
 
-def returned(order_id: str, at: datetime, *, visit_id: str | None = None) -> UnitReturned:
-    """The taken-back unit of ``order_id`` was brought back repaired ``at``."""
+def returned(
+    order_id: str, at: datetime, *, visit_id: str | None = None, repaired: bool = True
+) -> UnitReturned:
+    """The taken-back unit of ``order_id`` was brought back ``at``, repaired unless told."""
     return UnitReturned(
-        order_id=order_id, visit_id=visit_id, receipt_number=f"TB-{order_id}", returned_at=at
+        order_id=order_id,
+        visit_id=visit_id,
+        receipt_number=f"TB-{order_id}",
+        returned_at=at,
+        repaired=repaired,
     )
+
+
+def cancelled(order_id: str) -> OrderCancelled:
+    """Intake cancelled the order."""
+    return OrderCancelled(order_id=order_id, reason="客户不修了", cancelled_by="dispatcher-1")
 
 
 def receipt(order_id: str, amount: str) -> ReceiptIssued:

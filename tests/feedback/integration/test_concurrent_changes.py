@@ -7,7 +7,7 @@ change was lost and that nothing was drawn, flagged or published twice.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
@@ -70,10 +70,11 @@ def _deps(harness: Harness) -> dict[str, Any]:
 
 
 def _consume(
-    harness: Harness, payload: EventData
+    harness: Harness, payload: EventData, at: datetime | None = None
 ) -> Callable[[FeedbackUnitOfWork], Coroutine[Any, Any, None]]:
-    """The consumer applying ``payload`` (as ``record_event`` does) on the unit of work given."""
-    envelope = EventEnvelope.wrap(payload, time=harness.clock())
+    """The consumer applying ``payload``, which happened ``at`` (default: now), as
+    ``record_event`` does, on the unit of work given."""
+    envelope = EventEnvelope.wrap(payload, time=at or harness.clock())
 
     async def consume(uow: FeedbackUnitOfWork) -> None:
         await handlers.record_event(envelope, uow=uow, **_deps(harness))
@@ -134,16 +135,17 @@ async def test_fbk_4_two_replicas_drawing_the_days_sample_at_once_draw_it_once(
     assert waited  # for the first draw of the day, which it then found
 
 
-async def test_fbk_4_an_order_cancelled_while_the_sample_is_drawn_keeps_no_call_back(
+async def test_fbk_4_work_after_a_cancellation_heard_during_the_draw_gets_no_call_back(
     harness: Harness,
 ) -> None:
     await harness.emit(created("o-own"))
     await harness.completed_visit("o-own", "v-own", "tech-0", at=local(MONDAY, 10))
     harness.clock.set(local(THURSDAY, 8, 30))
 
+    # Work done after the cancellation is not followed up (work done before it would be).
     drawn, _ = await race(
         harness,
-        _consume(harness, _cancelled("o-own")),
+        _consume(harness, _cancelled("o-own"), at=local(MONDAY, 9, 30)),
         lambda: handlers.run_sampling(commands.RunSampling(), uow=_uow(harness), **_deps(harness)),
     )
 
@@ -397,9 +399,10 @@ async def test_fbk_5_a_call_back_answered_while_its_order_is_cancelled_is_not_re
 ) -> None:
     task_id = await _due_call_back(harness)
 
+    # cancelled before the visit's work was done: its call-back is no longer needed
     outcome, waited = await race(
         harness,
-        _consume(harness, _cancelled("o-1")),
+        _consume(harness, _cancelled("o-1"), at=local(MONDAY, 9, 30)),
         lambda: harness.client.post(
             f"/v1/call-backs/{task_id}/outcome",
             json={"reached": True, "satisfied": True, "scores": scores()},

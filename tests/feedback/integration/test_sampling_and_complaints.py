@@ -199,6 +199,8 @@ async def test_fbk_4_desk_business_is_sampled_at_its_share_balanced_over_the_des
 async def test_int_9_a_complaint_is_taken_at_any_hour_and_dispatched_only_once_confirmed(
     harness: Harness,
 ) -> None:
+    await harness.emit(created("o-1"), local(SUNDAY, 1))
+    await harness.emit(assigned("o-1", "v-1", "tech-1", "net-9"), local(SUNDAY, 2))
     harness.clock.set(local(SUNDAY, 3))  # 03:00 on a Sunday: not working time
     filed = await harness.client.post(
         "/v1/complaints",
@@ -257,6 +259,7 @@ async def test_fbk_10_a_complaint_goes_round_the_loop_in_order_and_closes_with_c
     harness: Harness,
 ) -> None:
     harness.clock.set(local(MONDAY, 9))
+    await harness.emit(assigned("o-1", "v-1", "tech-1"))
     filed = await harness.client.post(
         "/v1/complaints",
         json={
@@ -264,6 +267,7 @@ async def test_fbk_10_a_complaint_goes_round_the_loop_in_order_and_closes_with_c
             "description": "维修后仍然漏水，技师态度差",
             "confirmed_by_customer": True,
             "staff_fault_class": "C",
+            "order_id": "o-1",
             "technician_id": "tech-1",
         },
     )
@@ -330,6 +334,8 @@ async def test_fbk_10_a_complaint_goes_round_the_loop_in_order_and_closes_with_c
 async def test_fbk_9_a_complaint_closed_not_at_fault_counts_against_no_one(
     harness: Harness,
 ) -> None:
+    await harness.emit(assigned("o-1", "v-1", "tech-1"))
+
     async def file(fault_class: str, level: int) -> str:
         filed = await harness.client.post(
             "/v1/complaints",
@@ -339,6 +345,7 @@ async def test_fbk_9_a_complaint_closed_not_at_fault_counts_against_no_one(
                 "confirmed_by_customer": True,
                 "level": level,
                 "staff_fault_class": fault_class,
+                "order_id": "o-1",
                 "technician_id": "tech-1",
             },
         )
@@ -553,3 +560,239 @@ async def test_a_complaint_advance_retried_with_its_idempotency_key_advances_it_
         assert missing.status_code == 404
         assert missing.headers["content-type"].startswith("application/problem+json")
         assert "Idempotent-Replayed" not in missing.headers
+
+
+# -- a draw only for a day whose window of work is over (FBK-4) -----------------------------------
+
+
+async def test_fbk_4_a_draw_for_a_day_whose_window_of_work_is_not_over_is_refused(
+    harness: Harness,
+) -> None:
+    await harness.emit(created("o-own"))
+    await harness.completed_visit("o-own", "v-own", "tech-0", at=local(MONDAY, 10))
+    harness.clock.set(local(THURSDAY, 7))  # before the daily draw's hour
+
+    for day in (THURSDAY + timedelta(days=1), THURSDAY + timedelta(days=4), date(9999, 12, 31)):
+        early = await harness.client.post("/v1/sampling/runs", json={"day": day.isoformat()})
+        assert early.status_code == 422, early.text
+        assert early.headers["content-type"].startswith("application/problem+json")
+        assert early.json()["latest_day"] == THURSDAY.isoformat()
+        assert early.json()["errors"][0]["field"] == "day"
+    ancient = await harness.client.post("/v1/sampling/runs", json={"day": "0001-01-02"})
+    assert ancient.status_code == 422, ancient.text
+
+    # Nothing was recorded: the day's own draw runs, and samples the work done by then.
+    harness.clock.set(local(THURSDAY, 8, 30))
+    assert (await harness.runtime.app.state.sweep())["sampled"] == 1
+    harness.clock.set(local(THURSDAY + timedelta(days=4), 8, 30))
+    later = await harness.client.post(
+        "/v1/sampling/runs", json={"day": (THURSDAY + timedelta(days=4)).isoformat()}
+    )
+    assert later.status_code == 201, later.text
+
+
+# -- whom a complaint counts against (INT-9, FBK-9, FBK-11) ---------------------------------------
+
+
+def _complaint(order_id: str | None = "o-1", **fields: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "channel": "hotline",
+        "description": "师傅态度差",
+        "confirmed_by_customer": True,
+        **fields,
+    }
+    if order_id is not None:
+        body["order_id"] = order_id
+    return body
+
+
+async def test_int_9_a_complaint_on_an_order_not_known_yet_is_refused_for_a_retry(
+    harness: Harness,
+) -> None:
+    key = {"Idempotency-Key": "complaint-1"}
+
+    early = await harness.client.post("/v1/complaints", json=_complaint("o-new"), headers=key)
+
+    assert early.status_code == 422, early.text
+    assert early.headers["content-type"].startswith("application/problem+json")
+    problem = early.json()
+    assert (problem["title"], problem["order_id"], problem["retryable"]) == (
+        "Order not known yet",
+        "o-new",
+        True,
+    )
+    assert problem["errors"][0]["field"] == "order_id"
+    assert await harness.staged("ComplaintFiled") == []
+    assert (await harness.client.get("/v1/complaints")).json()["items"] == []
+
+    # The order's first event arrives: the same request, retried, is taken.
+    await harness.emit(created("o-new"))
+    retried = await harness.client.post("/v1/complaints", json=_complaint("o-new"), headers=key)
+    assert retried.status_code == 201, retried.text
+    # A complaint about no particular order needs none.
+    general = await harness.client.post("/v1/complaints", json=_complaint(None))
+    assert general.status_code == 201, general.text
+
+
+async def test_fbk_11_a_complaint_against_someone_not_on_the_order_is_refused_never_counted(
+    harness: Harness,
+) -> None:
+    await harness.emit(created("o-1"))
+    await harness.completed_visit("o-1", "v-1", "tech-1", at=local(MONDAY, 10), network_id="net-1")
+
+    for fields, field in (
+        ({"technician_id": "tech-nobody", "staff_fault_class": "A"}, "technician_id"),
+        ({"network_id": "net-nobody"}, "network_id"),
+    ):
+        refused = await harness.client.post("/v1/complaints", json=_complaint(**fields))
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["errors"][0]["field"] == field
+    no_order = await harness.client.post(
+        "/v1/complaints", json=_complaint(None, technician_id="tech-1")
+    )
+    assert no_order.status_code == 422, no_order.text
+    taken = await harness.client.post(
+        "/v1/complaints", json=_complaint(technician_id="tech-1", staff_fault_class="C")
+    )
+    assert taken.status_code == 201, taken.text
+    assert (taken.json()["technician_id"], taken.json()["network_id"]) == ("tech-1", "net-1")
+
+    figures = await harness.client.get(
+        "/v1/quality-figures", params={"start": MONDAY.isoformat(), "end": MONDAY.isoformat()}
+    )
+    rows = {r["key"]: r["complaints_by_class"] for r in figures.json()["rows"]}
+    assert "tech-nobody" not in rows
+    assert rows["tech-1"]["C"] == 1
+    assert sum(rows["all"].values()) == 1
+
+
+# -- closing at fault (FBK-9) --------------------------------------------------------------------
+
+
+async def _followed_up(harness: Harness, **fields: object) -> str:
+    """A complaint on o-1 (tech-1's) taken round the loop to `followed_up`; its URL."""
+    await harness.emit(assigned("o-1", "v-1", "tech-1"))
+    filed = await harness.client.post(
+        "/v1/complaints", json=_complaint(technician_id="tech-1", **fields)
+    )
+    assert filed.status_code == 201, filed.text
+    url = f"/v1/complaints/{filed.json()['complaint_id']}"
+    for stage in ("dispatched", "handled", "fed_back", "replied", "followed_up"):
+        step = await harness.client.post(f"{url}/advance", json={"to": stage, "owner": "mgr"})
+        assert step.status_code == 200, step.text
+    return url
+
+
+def _closure(**fields: object) -> dict[str, object]:
+    return {"cause": "维修工艺错误", "owner": "服务经理", "preventive_action": "培训", **fields}
+
+
+async def test_fbk_9_a_complaint_closed_at_fault_needs_a_staff_fault_class(
+    harness: Harness,
+) -> None:
+    url = await _followed_up(harness)
+
+    unclassified = await harness.client.post(f"{url}/close", json=_closure(at_fault=True))
+
+    assert unclassified.status_code == 422, unclassified.text
+    assert unclassified.headers["content-type"].startswith("application/problem+json")
+    assert unclassified.json()["errors"][0]["field"] == "staff_fault_class"
+    assert (await harness.client.get(url)).json()["stage"] == "followed_up"
+    assert await harness.staged("ComplaintClosed") == []
+    classified = await harness.client.post(
+        f"{url}/close", json=_closure(at_fault=True, staff_fault_class="B")
+    )
+    assert classified.status_code == 200, classified.text
+    assert classified.json()["closure"]["staff_fault_class"] == "B"
+    # The class alleged when it was filed is the class found, when none is given at closure.
+    alleged = await _followed_up(harness, staff_fault_class="C")
+    closed_alleged = await harness.client.post(f"{alleged}/close", json=_closure(at_fault=True))
+    assert closed_alleged.status_code == 200, closed_alleged.text
+    assert closed_alleged.json()["closure"]["staff_fault_class"] == "C"
+
+    figures = await harness.client.get(
+        "/v1/quality-figures", params={"start": MONDAY.isoformat(), "end": MONDAY.isoformat()}
+    )
+    tech = next(r for r in figures.json()["rows"] if r["key"] == "tech-1")
+    assert tech["complaints_by_class"] == {"A": 0, "B": 1, "C": 1, "none": 0, "not_at_fault": 0}
+
+
+# -- escalation and reopening (FBK-9, FBK-10) ----------------------------------------------------
+
+
+async def test_fbk_9_escalating_a_complaint_publishes_complaint_escalated_once(
+    harness: Harness,
+) -> None:
+    await harness.emit(created("o-1"))
+    filed = await harness.client.post("/v1/complaints", json=_complaint())
+    url = f"/v1/complaints/{filed.json()['complaint_id']}"
+
+    escalated = await harness.client.post(f"{url}/escalate", json={"reason": "客户投诉到媒体"})
+    again = await harness.client.post(f"{url}/escalate")
+
+    assert escalated.status_code == 200, escalated.text
+    assert again.status_code == 200, again.text
+    body = escalated.json()
+    assert (body["level"], body["escalation_reason"]) == (2, "客户投诉到媒体")
+    assert body["escalated_by"] is not None
+    [event] = await harness.staged("ComplaintEscalated")
+    assert (event.complaint_id, event.order_id, event.level, event.stage) == (
+        body["complaint_id"],
+        "o-1",
+        2,
+        "accepted",
+    )
+    assert (event.reason, event.escalated_by) == ("客户投诉到媒体", body["escalated_by"])
+    assert event.due_at.isoformat().replace("+00:00", "Z") == body["due_at"]  # 30 working min
+    assert body["due_at"] == "2026-03-02T01:30:00Z"
+
+
+async def test_fbk_10_a_closed_complaint_reopened_goes_round_the_loop_again_and_counts_once(
+    harness: Harness,
+) -> None:
+    url = await _followed_up(harness, staff_fault_class="C")
+    too_early = await harness.client.post(f"{url}/reopen", json={"reason": "还是漏水"})
+    assert too_early.status_code == 409, too_early.text
+    first = await harness.client.post(f"{url}/close", json=_closure(at_fault=True))
+    assert first.status_code == 200, first.text
+    harness.clock.set(local(MONDAY, 15))
+
+    blank = await harness.client.post(f"{url}/reopen", json={"reason": "  "})
+    assert blank.status_code == 422, blank.text
+    reopened = await harness.client.post(f"{url}/reopen", json={"reason": "还是漏水"})
+
+    assert reopened.status_code == 200, reopened.text
+    body = reopened.json()
+    assert (body["stage"], body["allowed_next"], body["closure"]) == (
+        "accepted",
+        ["dispatched"],
+        None,
+    )
+    assert body["due_at"] == "2026-03-02T08:00:00Z"  # accepting it again: 1 working hour
+    assert body["earlier_closures"] == [first.json()["closure"]]
+    assert body["stages"][-1]["note"] == "reopened: 还是漏水"
+    [event] = await harness.staged("ComplaintReopened")
+    assert (event.complaint_id, event.stage, event.reason) == (
+        body["complaint_id"],
+        "accepted",
+        "还是漏水",
+    )
+    assert event.reopened_by == body["owner"]
+
+    async def tech_1() -> dict[str, int]:
+        figures = await harness.client.get(
+            "/v1/quality-figures", params={"start": MONDAY.isoformat(), "end": MONDAY.isoformat()}
+        )
+        row = next(r for r in figures.json()["rows"] if r["key"] == "tech-1")
+        return dict(row["complaints_by_class"])
+
+    assert await tech_1() == {"A": 0, "B": 0, "C": 1, "none": 0, "not_at_fault": 0}
+    for stage in ("dispatched", "handled", "fed_back", "replied", "followed_up"):
+        step = await harness.client.post(f"{url}/advance", json={"to": stage, "owner": "mgr"})
+        assert step.status_code == 200, step.text
+    second = await harness.client.post(f"{url}/close", json=_closure(at_fault=False))
+    assert second.status_code == 200, second.text
+    assert second.json()["earlier_closures"] == [first.json()["closure"]]
+    assert len(await harness.staged("ComplaintClosed")) == 2
+    assert await tech_1() == {"A": 0, "B": 0, "C": 0, "none": 0, "not_at_fault": 1}

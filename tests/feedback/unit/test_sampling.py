@@ -7,8 +7,11 @@ from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from feedback.domain.exceptions import SamplingDayNotDue
 from feedback.domain.policy import BusinessType, FeedbackPolicy
-from feedback.domain.sampling import WorkRecord, draw, in_window
+from feedback.domain.sampling import WorkRecord, check_run_day, draw, in_window
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POLICY = FeedbackPolicy()
@@ -174,3 +177,15 @@ def test_fbk_4_only_work_from_3_to_5_days_before_the_run_day_is_in_the_window() 
     outside = [on(run_day - timedelta(days=d)) for d in (2, 6)]
     assert all(in_window(r, run_day, POLICY, SHANGHAI) for r in inside)
     assert not any(in_window(r, run_day, POLICY, SHANGHAI) for r in outside)
+
+
+def test_fbk_4_a_day_whose_window_of_work_is_not_over_cannot_be_drawn() -> None:
+    today = date(2026, 3, 10)
+
+    for refused in (today + timedelta(days=1), today + timedelta(days=4), date.max, date.min):
+        with pytest.raises(SamplingDayNotDue) as caught:
+            check_run_day(refused, today=today, policy=POLICY)
+        assert caught.value.extensions["latest_day"] == today.isoformat()
+    # today's draw (the daily sweep's) and a missed day caught up
+    check_run_day(today, today=today, policy=POLICY)
+    check_run_day(today - timedelta(days=30), today=today, policy=POLICY)

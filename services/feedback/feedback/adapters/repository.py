@@ -318,6 +318,7 @@ def _case(row: CaseRow, visits: list[VisitRow]) -> Case:
         chain.closed_at = aware(chain.closed_at)
     for holding in case.holdings:
         holding.since = aware(holding.since)
+    case.cancelled_at = aware(case.cancelled_at)
     return case
 
 
@@ -325,6 +326,7 @@ def _aware_visit(visit: Visit) -> None:
     visit.arrived_at = aware(visit.arrived_at)
     visit.closed_at = aware(visit.closed_at)
     visit.booked_at = aware(visit.booked_at)
+    visit.repaired_at = aware(visit.repaired_at)
 
 
 # -- desk work (FBK-4) -------------------------------------------------------------------------
@@ -666,19 +668,39 @@ class ComplaintRepository:
                 }
                 for s in complaint.stages
             ],
-            "closure": None
-            if closure is None
-            else {
-                "cause": closure.cause,
-                "owner": closure.owner,
-                "preventive_action": closure.preventive_action,
-                "at_fault": closure.at_fault,
-                "staff_fault_class": closure.staff_fault_class,
-                "summary": closure.summary,
-                "compensation": None if closure.compensation is None else str(closure.compensation),
-            },
+            "closure": None if closure is None else _closure_data(closure),
+            "earlier_closures": [_closure_data(c) for c in complaint.earlier_closures],
+            "escalated_at": _iso(complaint.escalated_at),
+            "escalated_by": complaint.escalated_by,
+            "escalation_reason": complaint.escalation_reason,
         }
         self._session.add(row)
+
+
+def _closure_data(closure: Closure) -> dict[str, Any]:
+    return {
+        "cause": closure.cause,
+        "owner": closure.owner,
+        "preventive_action": closure.preventive_action,
+        "at_fault": closure.at_fault,
+        "staff_fault_class": closure.staff_fault_class,
+        "summary": closure.summary,
+        "compensation": None if closure.compensation is None else str(closure.compensation),
+        "closed_at": _iso(closure.closed_at),
+    }
+
+
+def _closure(data: dict[str, Any]) -> Closure:
+    return Closure(
+        cause=data["cause"],
+        owner=data["owner"],
+        preventive_action=data["preventive_action"],
+        at_fault=data["at_fault"],
+        staff_fault_class=data["staff_fault_class"],
+        summary=data["summary"],
+        compensation=None if data["compensation"] is None else Decimal(data["compensation"]),
+        closed_at=_parse(data.get("closed_at")),
+    )
 
 
 def _complaint(row: ComplaintRow) -> Complaint:
@@ -709,19 +731,11 @@ def _complaint(row: ComplaintRow) -> Complaint:
             )
             for s in data["stages"]
         ],
-        closure=None
-        if closure is None
-        else Closure(
-            cause=closure["cause"],
-            owner=closure["owner"],
-            preventive_action=closure["preventive_action"],
-            at_fault=closure["at_fault"],
-            staff_fault_class=closure["staff_fault_class"],
-            summary=closure["summary"],
-            compensation=None
-            if closure["compensation"] is None
-            else Decimal(closure["compensation"]),
-        ),
+        closure=None if closure is None else _closure(closure),
+        earlier_closures=[_closure(c) for c in data.get("earlier_closures", [])],
+        escalated_at=_parse(data.get("escalated_at")),
+        escalated_by=data.get("escalated_by"),
+        escalation_reason=data.get("escalation_reason"),
     )
 
 

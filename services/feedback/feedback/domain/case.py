@@ -124,6 +124,8 @@ class Visit(_State):
     kind: WorkKind | None = None
     tested: bool | None = None
     sure_fixed: bool | None = None
+    repaired_at: datetime | None = None
+    """When fieldwork reported the repair done (RepairCompleted, at the time it happened)."""
     failed: bool = False
     outcome: VisitOutcome | None = None
     closed_at: datetime | None = None
@@ -176,8 +178,10 @@ class ChainStatus(StrEnum):
     CLOSED = "closed"
     """The customer was satisfied after the chain's revisits."""
     CANCELLED = "cancelled"
-    """The order was cancelled while the chain waited: nobody will revisit, so it is no
-    unresolved dissatisfaction (FBK-11)."""
+    """The order was cancelled while the chain waited, or before a dissatisfied call-back about
+    work done before the cancellation: nobody will revisit, so it is no unresolved
+    dissatisfaction (FBK-11); one heard after the cancellation went to the department as an open
+    issue (FBK-12)."""
 
 
 class RevisitChain(_State):
@@ -228,6 +232,9 @@ class Case(_State):
     network_id: str | None = None
     resolved_remotely_at: datetime | None = None
     cancelled: bool = False
+    cancelled_at: datetime | None = None
+    """When the order was cancelled (OrderCancelled); None on cases stored before it was kept,
+    whose cancellation then stops everything."""
     visits: dict[str, Visit] = Field(default_factory=dict)
     receipts: dict[str, Decimal] = Field(default_factory=dict)
     payments: dict[str, Decimal] = Field(default_factory=dict)
@@ -272,6 +279,51 @@ class Case(_State):
     def open_chain(self) -> RevisitChain | None:
         """The revisit chain still waiting for a satisfied customer, if any."""
         return next((c for c in self.chains if c.status is ChainStatus.OPEN), None)
+
+    def done_before_cancellation(self, visit_id: str | None) -> bool:
+        """Whether the work of ``visit_id`` was done before the order's cancellation, as the
+        events' own times tell: a repair or installation completed, or a taken-back unit returned
+        repaired. Fieldwork applies what a technician logged offline before a cancellation with
+        the time it happened, so that work may be heard of after the cancellation."""
+        visit = self.visits.get(visit_id) if visit_id else None
+        if visit is None or self.cancelled_at is None:
+            return False
+        done = visit.work_done_at or visit.repaired_at
+        return done is not None and done < self.cancelled_at
+
+    def cancellation_stops(self, visit_id: str | None) -> bool:
+        """Whether the order's cancellation stops following up ``visit_id`` (None: the order as
+        a whole). It stops everything but work done before it: that work was done for the
+        customer, so it is called back (FBK-2, FBK-3), sampled (FBK-4, its 100 % classes too) and
+        its sheet checked (FBK-8) as usual, whichever was heard first."""
+        return self.cancelled and not self.done_before_cancellation(visit_id)
+
+    def technicians(self) -> set[str]:
+        """Every technician on the order's visits as feedback heard it: whoever scheduling
+        assigned, reassigned or booked a revisit for, and whoever fieldwork saw on a visit."""
+        named = [self.technician_id, *(v.technician_id for v in self.visits.values())]
+        named += [h.technician_id for h in self.holdings]
+        return {t for t in named if t}
+
+    def networks(self) -> set[str]:
+        """Every network that held a visit of the order as feedback heard it, and the centre
+        (which took the order and holds what no network does)."""
+        named: list[str | None] = [self.network, *(v.network_id for v in self.visits.values())]
+        named += [n for h in self.holdings for n in (h.network_id, h.previous_network_id)]
+        return {CENTRE, *(n for n in named if n)}
+
+    def network_of(self, technician_id: str) -> str:
+        """The network ``technician_id`` worked on the order under: that of the latest visit
+        fieldwork saw them on, else of the latest one scheduling gave them, else the order's."""
+        visits = [v for v in self.visits.values() if v.technician_id == technician_id]
+        if visits:
+            return visits[-1].network_id or CENTRE
+        held = sorted(
+            (h for h in self.holdings if h.technician_id == technician_id), key=lambda h: h.since
+        )
+        if held:
+            return held[-1].network_id or CENTRE
+        return self.network
 
     def business_type(self, visit: Visit, policy: FeedbackPolicy) -> BusinessType:
         """The sampling class of a completed visit (FBK-4); the strictest class wins."""
@@ -445,8 +497,11 @@ class Case(_State):
                 return [CancelCallBacks(rule="FBK-1", reason="order reopened")]
             case OrderCancelled():
                 self.cancelled = True
+                # heard again, the cancellation keeps its first time
+                self.cancelled_at = at if self.cancelled_at is None else min(self.cancelled_at, at)
                 self._cancel_chains(at)
-                return [CancelCallBacks(rule=None, reason="order cancelled")]
+                done = frozenset(v for v in self.visits if self.done_before_cancellation(v))
+                return [CancelCallBacks(rule=None, reason="order cancelled", except_visits=done)]
             case ReceiptIssued():
                 self.receipts[event.receipt_number] = event.amount
             case PaymentCollected():
@@ -560,6 +615,7 @@ class Case(_State):
         visit.kind = WorkKind.REPAIR
         visit.tested = event.tested
         visit.sure_fixed = event.sure_fixed
+        visit.repaired_at = at
         if event.tested and event.sure_fixed:
             return []
         # rule FBK-2: untested → 2 h; tested but not sure → 3 h (working time)
@@ -585,7 +641,13 @@ class Case(_State):
     ) -> list[Reaction]:
         """A taken-back unit is back with the customer (FLD-6): the visit that took it back now
         counts its work done (sampled under FBK-4), and the customer is called back within 24
-        hours of the return (FBK-3)."""
+        hours of the return (FBK-3).
+
+        Back *unrepaired*, the fault is still there after the visits (FLD-6, FLD-9): an issue left
+        open, to the department the same day and to a company-level solution after the policy's
+        days (FBK-12). No satisfaction call-back is made about such a return: the customer has
+        nothing repaired to rate, and the department's solution is the follow-up. A return made
+        on a visit of its own keeps that visit's call-back (FBK-3: after every visit)."""
         taken_back = self._take_back_visit(event.receipt_number)
         if taken_back is not None:
             taken_back.unit_returned_at = event.returned_at
@@ -613,6 +675,21 @@ class Case(_State):
             # The chain waited for the unit (FBK-7): the call after its return answers it, made
             # about the visit it came back on when there was one.
             chain.answering_call_backs.append(dedupe_key)
+        if not event.repaired:
+            where = f" at visit {taken_back.visit_id}" if taken_back is not None else ""
+            waited = (
+                f"; revisit chain {chain.chain_id} waited for it"
+                if chain is not None and awaited in chain.answering_call_backs
+                else ""
+            )
+            return [
+                OpenIssue(
+                    visit_id=taken_back.visit_id if taken_back is not None else own_visit,
+                    reason=f"unit taken back{where} (receipt {event.receipt_number}) returned "
+                    f"unrepaired: the fault is still there{waited}",
+                    dedupe_key=f"{self.order_id}:returned-unrepaired:{event.receipt_number}",
+                )
+            ]
         not_before, due = visit_call_back_window(event.returned_at, policy, calendar)
         return [
             ScheduleCallBack(
@@ -706,8 +783,32 @@ class Case(_State):
         in the workshop, a revisit requested and not booked yet, or their call-backs still to be
         made: ``pending_visits`` / ``pending_call_backs`` are the visits and dedupe keys of the
         order's call-backs not finished yet). Either way the dissatisfaction joins the open
-        chain (a new one when none is open), which that work's satisfied call-back closes."""
+        chain (a new one when none is open), which that work's satisfied call-back closes.
+
+        On a cancelled order (a call-back about work done before the cancellation) nobody
+        revisits: no revisit is requested, and the dissatisfaction is kept in a chain closed as
+        cancelled (it still counts against that work, FBK-11)."""
         origin = visit_id or self.last_visit_id()
+        if self.cancelled:
+            cancelled = RevisitChain(
+                chain_id=f"{self.order_id}:{len(self.chains) + 1}",
+                origin_visit_id=origin,
+                opened_at=at,
+                opened_by_task=task_id,
+                requests=0,
+                dissatisfied_tasks=[task_id],
+                status=ChainStatus.CANCELLED,
+                closed_at=at,
+                closed_reason="order cancelled",
+            )
+            self.chains.append(cancelled)
+            return Dissatisfaction(
+                chain=cancelled,
+                request_revisit=False,
+                previous_visit_id=origin,
+                under_way=None,
+                order_cancelled=True,
+            )
         later = self.later_visits(origin) if origin is not None else []
         latest = later[-1] if later else (self.visits.get(origin) if origin else None)
         chain = self.open_chain()
@@ -899,6 +1000,8 @@ class Dissatisfaction:
     """The latest visit of the problem: the one a revisit follows."""
     under_way: str | None
     """Why no revisit is requested: the work already under way."""
+    order_cancelled: bool = False
+    """No revisit is requested because the order was cancelled: nobody will revisit."""
 
 
 @dataclass(frozen=True)
@@ -926,10 +1029,13 @@ class ReattributeVisit:
 
 @dataclass(frozen=True)
 class CancelCallBacks:
-    """Reaction: the open call-backs of the order (of ``rule``, or all) are no longer needed."""
+    """Reaction: the open call-backs of the order (of ``rule``, or all) are no longer needed,
+    but those about the visits of ``except_visits`` (work done before the order's
+    cancellation)."""
 
     rule: str | None
     reason: str
+    except_visits: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -938,7 +1044,8 @@ class OpenIssue:
 
     visit_id: str | None
     reason: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    dedupe_key: str | None = None
+    """Set when the issue is not the visit's only one (opened once per key); else the visit's."""
 
 
 class DeskWorkKind(StrEnum):

@@ -75,6 +75,8 @@ class EscalateComplaint:
     """A complaint taken to higher authorities or the media, or mishandled: level 2 (FBK-9)."""
 
     complaint_id: str
+    reason: str | None = None
+    escalated_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,16 @@ class CloseComplaint:
     staff_fault_class: StaffFaultClass | None = None
     summary: str | None = None
     compensation: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class ReopenComplaint:
+    """The customer is still not satisfied with a closed complaint's outcome: round the loop
+    again (FBK-10)."""
+
+    complaint_id: str
+    reason: str
+    reopened_by: str
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Complaints: taken on every channel at any hour and confirmed by the customer (INT-9),
 classified by impact and staff fault (FBK-9), and taken round the loop accept → dispatch → handle →
-feedback → reply → follow-up → closed, each state with an owner and an SLA clock (FBK-10)."""
+feedback → reply → follow-up → closed, each state with an owner and an SLA clock (FBK-10); reopened
+and taken round it again when the customer is still not satisfied with the outcome."""
 
 from __future__ import annotations
 
@@ -12,13 +13,23 @@ from contracts.base import EventData
 from contracts.common import Channel
 from contracts.feedback import (
     ComplaintClosed,
+    ComplaintEscalated,
     ComplaintFiled,
     ComplaintLevel,
+    ComplaintReopened,
     ComplaintStageOverdue,
     StaffFaultClass,
 )
 from contracts.ids import new_id
-from feedback.domain.exceptions import ComplaintNotConfirmed, IllegalTransition, IncompleteClosure
+from feedback.domain.case import Case
+from feedback.domain.exceptions import (
+    ComplaintNotConfirmed,
+    FaultClassRequired,
+    IllegalTransition,
+    IncompleteClosure,
+    NotOnOrder,
+    OrderNotKnownYet,
+)
 from feedback.domain.policy import ComplaintStage, FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
 
@@ -63,6 +74,39 @@ class Closure:
     staff_fault_class: StaffFaultClass | None
     summary: str | None
     compensation: Decimal | None
+    closed_at: datetime | None = None
+    """None on closures stored before it was kept (the `closed` state's entry tells it)."""
+
+
+def complained_about(
+    case: Case | None,
+    *,
+    order_id: str | None,
+    technician_id: str | None,
+    network_id: str | None,
+) -> tuple[str | None, str | None]:
+    """The technician and network a new complaint counts against (FBK-9, FBK-11), checked
+    against what feedback heard of its order (``case``, None when it heard nothing): a complaint
+    counts only against someone who worked on the order. Not given, they are the order's
+    current holders (the network: that of the technician's visit). Feedback asks no other
+    service: an order it never heard of is refused as not known yet (a mistyped number, or an
+    order created a moment ago whose first event has not arrived: retry), and so is a technician
+    or network on none of its visits, or named with no order to check them against."""
+    if order_id is None:
+        for field, value in (("technician_id", technician_id), ("network_id", network_id)):
+            if value is not None:
+                raise NotOnOrder(field, value, None)
+        return None, None
+    if case is None:
+        raise OrderNotKnownYet(order_id)
+    if technician_id is not None and technician_id not in case.technicians():
+        raise NotOnOrder("technician_id", technician_id, order_id)
+    if network_id is not None and network_id not in case.networks():
+        raise NotOnOrder("network_id", network_id, order_id)
+    technician_id = technician_id or case.technician_id
+    if network_id is None:
+        network_id = case.network_of(technician_id) if technician_id else case.network
+    return technician_id, network_id
 
 
 def stage_due(
@@ -91,6 +135,9 @@ class Complaint:
     (FBK-9), replaced by the class found when it closes at fault; a complaint closed *not* at fault
     keeps the class that was alleged, for the record, and :attr:`cleared` tells it no longer counts
     against anyone (the closure's own ``staff_fault_class`` is then None).
+
+    Reopened, its closure joins ``earlier_closures`` and it goes round the loop again: it is one
+    complaint throughout, counted once in the quality figures, by where it stands now.
     """
 
     complaint_id: str
@@ -107,6 +154,11 @@ class Complaint:
     network_id: str | None = None
     stages: list[StageRecord] = field(default_factory=list)
     closure: Closure | None = None
+    earlier_closures: list[Closure] = field(default_factory=list)
+    """The closures of the rounds before it was reopened, oldest first."""
+    escalated_at: datetime | None = None
+    escalated_by: str | None = None
+    escalation_reason: str | None = None
     events: list[EventData] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -221,14 +273,28 @@ class Complaint:
             raise ComplaintNotConfirmed(self.complaint_id)
         self._enter(to, owner=owner, now=now, note=note, policy=policy, calendar=calendar)
 
-    def escalate(self, *, now: datetime, policy: FeedbackPolicy, calendar: WorkingCalendar) -> None:
+    def escalate(
+        self,
+        *,
+        now: datetime,
+        policy: FeedbackPolicy,
+        calendar: WorkingCalendar,
+        reason: str | None = None,
+        by: str | None = None,
+    ) -> None:
         """Level 2: taken to higher authorities or media, or mishandled (FBK-9); the current
-        state's clock is shortened accordingly."""
+        state's clock is shortened accordingly and ComplaintEscalated recorded. A complaint
+        already at level 2 stays as it is."""
         if self.stage is ComplaintStage.CLOSED:
             raise IllegalTransition(
                 f"complaint {self.complaint_id}", str(self.stage), allowed=[], action="escalate"
             )
+        if self.level == 2:
+            return
         self.level = 2
+        self.escalated_at = now
+        self.escalated_by = by
+        self.escalation_reason = reason
         current = self.current
         current.due_at = stage_due(
             current.stage,
@@ -236,6 +302,18 @@ class Complaint:
             level=2,
             policy=policy,
             calendar=calendar,
+        )
+        assert current.due_at is not None  # every state of the loop but `closed` has an SLA
+        self.events.append(
+            ComplaintEscalated(
+                order_id=self.order_id,
+                complaint_id=self.complaint_id,
+                level=2,
+                stage=str(current.stage),
+                due_at=current.due_at,
+                reason=reason,
+                escalated_by=by,
+            )
         )
 
     def close(
@@ -251,7 +329,8 @@ class Complaint:
         now: datetime,
     ) -> None:
         """Close after the follow-up visit, with a cause, an owner and a preventive action
-        (FBK-10); ComplaintClosed is recorded."""
+        (FBK-10); at fault, with the class of the fault (FBK-9), given now or alleged when filed.
+        ComplaintClosed is recorded."""
         if self.stage is not ComplaintStage.FOLLOWED_UP:
             raise IllegalTransition(
                 f"complaint {self.complaint_id}",
@@ -273,6 +352,8 @@ class Complaint:
         fault_class = staff_fault_class if at_fault else None
         if at_fault and fault_class is None:
             fault_class = self.staff_fault_class
+        if at_fault and fault_class is None:
+            raise FaultClassRequired(self.complaint_id)
         self.closure = Closure(
             cause=cause.strip(),
             owner=owner.strip(),
@@ -281,6 +362,7 @@ class Complaint:
             staff_fault_class=fault_class,
             summary=summary,
             compensation=compensation,
+            closed_at=now,
         )
         if at_fault:
             self.staff_fault_class = fault_class
@@ -299,6 +381,46 @@ class Complaint:
                 staff_fault_class=fault_class,
                 summary=summary,
                 compensation=compensation,
+            )
+        )
+
+    def reopen(
+        self,
+        *,
+        reason: str,
+        by: str,
+        now: datetime,
+        policy: FeedbackPolicy,
+        calendar: WorkingCalendar,
+    ) -> None:
+        """The customer is still not satisfied with the outcome (FBK-10): the closed complaint
+        goes round the loop again from `accepted`, owned by whoever took the reopening, each
+        state on its SLA clock at the complaint's level. Its closure stays on record
+        (``earlier_closures``); a new closure needs its own cause, owner and preventive action.
+        ComplaintReopened is recorded."""
+        if self.stage is not ComplaintStage.CLOSED or self.closure is None:
+            raise IllegalTransition(
+                f"complaint {self.complaint_id}", str(self.stage), allowed=[], action="reopen"
+            )
+        self.earlier_closures.append(self.closure)
+        self.closure = None
+        restart = ComplaintStage.ACCEPTED
+        self._enter(
+            restart,
+            owner=by,
+            now=now,
+            note=f"reopened: {reason}",
+            policy=policy,
+            calendar=calendar,
+        )
+        self.events.append(
+            ComplaintReopened(
+                order_id=self.order_id,
+                complaint_id=self.complaint_id,
+                level=self.level,
+                stage=str(restart),
+                reason=reason,
+                reopened_by=by,
             )
         )
 

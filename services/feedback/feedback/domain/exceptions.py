@@ -85,3 +85,75 @@ class SamplingAlreadyRun(FeedbackError):
     def __init__(self, day: str) -> None:
         super().__init__(f"The sampling draw of {day} already ran.")
         self.day = day
+
+
+class SamplingDayNotDue(FeedbackError):
+    """A sampling draw for a day whose window of work is not over yet, or lies before the
+    calendar begins (FBK-4)."""
+
+    def __init__(self, day: str, reason: str, *, latest: str) -> None:
+        super().__init__(f"The sampling draw of {day} cannot run: {reason}")
+        self.day = day
+        self.extensions = {
+            "latest_day": latest,
+            "errors": [{"field": "day", "message": reason, "type": "sampling_day_not_due"}],
+        }
+
+
+class OrderNotKnownYet(FeedbackError):
+    """A complaint names an order feedback has heard nothing of (INT-9): a mistyped number, or
+    an order created a moment ago whose first event has not arrived yet (worth a retry)."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(
+            f"Order {order_id} is not known to feedback yet. Check the order number; an order "
+            "created a moment ago is known as soon as its first event reaches feedback (usually "
+            "within seconds): retry the request shortly. Nothing was recorded."
+        )
+        self.order_id = order_id
+        self.extensions = {
+            "order_id": order_id,
+            "retryable": True,
+            "errors": [
+                {"field": "order_id", "message": "order not known yet", "type": "order_not_known"}
+            ],
+        }
+
+
+class NotOnOrder(FeedbackError):
+    """A complaint names a technician or network who had no visit of its order (or names one
+    with no order to check): it would count against someone who never worked on it (FBK-9,
+    FBK-11)."""
+
+    def __init__(self, field: str, value: str, order_id: str | None) -> None:
+        who = "technician" if field == "technician_id" else "network"
+        if order_id is None:
+            message = f"a complaint against a {who} names the order they worked on (order_id)"
+        else:
+            message = f"{who} {value} is on no visit of order {order_id}"
+        super().__init__(
+            f"The complaint cannot count against {who} {value}: {message}. Nothing was recorded."
+        )
+        self.extensions = {"errors": [{"field": field, "message": message, "type": "not_on_order"}]}
+
+
+class FaultClassRequired(FeedbackError):
+    """A complaint closed with staff at fault needs the class of that fault (FBK-9)."""
+
+    def __init__(self, complaint_id: str) -> None:
+        super().__init__(
+            f"Complaint {complaint_id} closes at fault only with the class of the staff fault "
+            "(A: bribes, overcharging, violence or insults; B: not following the process; C: "
+            "passing the buck, poor attitude, work errors): none was given nor alleged when it "
+            "was filed."
+        )
+        self.complaint_id = complaint_id
+        self.extensions = {
+            "errors": [
+                {
+                    "field": "staff_fault_class",
+                    "message": "required when at_fault is true",
+                    "type": "missing",
+                }
+            ]
+        }

@@ -20,7 +20,8 @@ Definitions (all counts over the period, attributed to the visit's technician or
   technician or network, i.e. still open or closed at fault, by staff-fault class (``A``, ``B``,
   ``C``; ``none`` when no staff fault was alleged), plus those closed *not* at fault under
   ``not_at_fault``, so the values still add up to every complaint filed but a cleared one never
-  sits in a fault class; level 2 complaints likewise count only those not cleared.
+  sits in a fault class; level 2 complaints likewise count only those not cleared. A reopened
+  complaint is still one complaint, counted by where it stands now.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
+from feedback.domain.exceptions import SamplingDayNotDue
 from feedback.domain.policy import BusinessType, FeedbackPolicy
 
 #: The stratum of work with no known front-line worker.
@@ -70,6 +71,28 @@ def window(run_day: date, policy: FeedbackPolicy) -> tuple[date, date]:
     """The first and last work day (inclusive) the draw of ``run_day`` looks at."""
     near, far = policy.sampling_window_days
     return run_day - timedelta(days=far), run_day - timedelta(days=near)
+
+
+def check_run_day(run_day: date, *, today: date, policy: FeedbackPolicy) -> None:
+    """Refuse a draw of ``run_day`` whose window of work is not over by ``today`` (FBK-4): the
+    draw of a day samples the work done ``near``..``far`` days before it, so a later day than
+    today would draw work not that old yet (or not done yet), and the day's real draw, the daily
+    sweep's included, would then be refused as already run. Past days may be drawn (a missed
+    day caught up), but not one whose window reaches back to the calendar's first day."""
+    near, far = policy.sampling_window_days
+    if run_day > today:
+        raise SamplingDayNotDue(
+            run_day.isoformat(),
+            f"it samples the work done {near} to {far} days before it, which is not over yet; "
+            f"days up to {today.isoformat()} can be drawn",
+            latest=today.isoformat(),
+        )
+    if run_day.toordinal() - far <= date.min.toordinal():
+        raise SamplingDayNotDue(
+            run_day.isoformat(),
+            f"its window of work ({far} days before it) reaches the first day of the calendar",
+            latest=today.isoformat(),
+        )
 
 
 def in_window(record: WorkRecord, run_day: date, policy: FeedbackPolicy, tz: tzinfo) -> bool:

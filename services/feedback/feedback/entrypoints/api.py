@@ -37,9 +37,11 @@ from feedback.entrypoints.schemas import (
     ChainOut,
     ComplaintAdvanceIn,
     ComplaintCloseIn,
+    ComplaintEscalateIn,
     ComplaintIn,
     ComplaintListOut,
     ComplaintOut,
+    ComplaintReopenIn,
     ExplanationIn,
     FiguresListOut,
     FiguresOut,
@@ -291,8 +293,9 @@ async def run_sampling(
 ) -> Any:
     """Draw the day's sample of work completed 3-5 days earlier (FBK-4) at the policy's rate per
     business type (desk business included), stratified by front-line worker, reproducible from the
-    policy seed and the day. The daily job does this on its own; this is for ops. 409 when that
-    day's draw already ran."""
+    policy seed and the day. The daily job does this on its own; this is for ops (a missed day
+    caught up). 409 when that day's draw already ran; 422 for a day after today (its window of
+    work is not over: drawing it now would sample work too recent and block its real draw)."""
 
     async def run() -> JSONResponse:
         drawn = await bus.handle(commands.RunSampling(day=body.day))
@@ -325,7 +328,15 @@ async def file_complaint(
 ) -> Response:
     """Accept a complaint on any channel, at any hour of any day (INT-9), classified by level
     (1 direct, 2 taken higher or to the media) and, when staff are alleged at fault, by class
-    A/B/C (FBK-9). ComplaintFiled is published. Send an `Idempotency-Key` to retry safely."""
+    A/B/C (FBK-9). ComplaintFiled is published. Send an `Idempotency-Key` to retry safely.
+
+    It counts against the technician and network given (else the order's) in the quality
+    figures, so they must have been on a visit of the order as feedback heard it from the events
+    (422 `Not on the order` otherwise, and when one is named without an order). An order feedback
+    has heard nothing of is refused with 422 `Order not known yet` (`retryable: true`): a
+    mistyped number, or an order created a moment ago whose first event has not reached feedback
+    yet: retry shortly, nothing was recorded. A complaint about no particular order is taken
+    without an `order_id`."""
 
     async def run() -> JSONResponse:
         complaint = await bus.handle(
@@ -457,14 +468,23 @@ async def escalate_complaint(
     principal: AgentDep,
     policy: PolicyDep,
     now: NowDep,
+    body: ComplaintEscalateIn | None = None,
 ) -> Any:
-    """The complaint went to higher authorities or the media, or was mishandled (FBK-9)."""
+    """The complaint went to higher authorities or the media, or was mishandled (FBK-9): level
+    2, its current state's deadline shortened. ComplaintEscalated is published; a complaint
+    already at level 2 stays as it is. 409 once closed."""
 
     async def run() -> JSONResponse:
-        complaint = await bus.handle(commands.EscalateComplaint(complaint_id=complaint_id))
+        complaint = await bus.handle(
+            commands.EscalateComplaint(
+                complaint_id=complaint_id,
+                reason=body.reason if body is not None else None,
+                escalated_by=caller_name(principal),
+            )
+        )
         return JSONResponse(ComplaintOut.from_domain(complaint, now).model_dump(mode="json"))
 
-    return await _idempotent(request, principal, policy, None, run)
+    return await _idempotent(request, principal, policy, body, run)
 
 
 @router.post(
@@ -484,7 +504,8 @@ async def close_complaint(
     now: NowDep,
 ) -> Any:
     """Close after the follow-up visit with a summary and a fault finding (FBK-10). A cause, an
-    owner and a preventive action are required (422 names what is missing). ComplaintClosed is
+    owner and a preventive action are required (422 names what is missing); at fault, the class
+    of the staff fault too (FBK-9), unless the complaint was filed with one. ComplaintClosed is
     published."""
 
     async def run() -> JSONResponse:
@@ -498,6 +519,41 @@ async def close_complaint(
                 staff_fault_class=body.staff_fault_class,
                 summary=body.summary,
                 compensation=body.compensation,
+            )
+        )
+        return JSONResponse(ComplaintOut.from_domain(complaint, now).model_dump(mode="json"))
+
+    return await _idempotent(request, principal, policy, body, run)
+
+
+@router.post(
+    "/complaints/{complaint_id}/reopen",
+    tags=["complaints"],
+    response_model=ComplaintOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Reopen a closed complaint",
+)
+async def reopen_complaint(
+    complaint_id: str,
+    body: ComplaintReopenIn,
+    request: Request,
+    bus: BusDep,
+    principal: AgentDep,
+    policy: PolicyDep,
+    now: NowDep,
+) -> Any:
+    """The customer is still not satisfied with the outcome (FBK-10): the complaint goes round
+    the loop again from `accepted`, owned by the caller, each state on its SLA clock at the
+    complaint's level. Its closure stays on record under `earlier_closures`; closing it again
+    needs a new cause, owner and preventive action. It is still one complaint in the quality
+    figures. ComplaintReopened is published. 409 unless closed."""
+
+    async def run() -> JSONResponse:
+        complaint = await bus.handle(
+            commands.ReopenComplaint(
+                complaint_id=complaint_id,
+                reason=body.reason.strip(),
+                reopened_by=caller_name(principal),
             )
         )
         return JSONResponse(ComplaintOut.from_domain(complaint, now).model_dump(mode="json"))
@@ -621,8 +677,10 @@ async def list_issues(
     order_id: str | None = None,
     network_id: str | None = None,
 ) -> Any:
-    """Issues left open after a visit (FBK-12): sent to the department the same day and to a
-    company-level solution when still open after 2 working days (IssueEscalated)."""
+    """Issues left open after a visit (FBK-12): a failed or unfinished visit, a unit taken back
+    and returned unrepaired (FLD-6, FLD-9), a customer dissatisfied at sign-off or call-back.
+    Sent to the department the same day and to a company-level solution when still open after
+    the policy's working days (IssueEscalated)."""
     found = await views.issues(
         uow=uow(),
         open_only=open_only,

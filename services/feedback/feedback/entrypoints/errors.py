@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from feedback.domain.exceptions import (
     ComplaintNotConfirmed,
+    FaultClassRequired,
     IllegalTransition,
     IncompleteClosure,
     NotFound,
+    NotOnOrder,
     OrderNotFound,
+    OrderNotKnownYet,
     SamplingAlreadyRun,
+    SamplingDayNotDue,
     TaskClaimedByOther,
 )
 
@@ -20,4 +24,10 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     ComplaintNotConfirmed: (409, "Complaint not confirmed by the customer"),
     SamplingAlreadyRun: (409, "Sampling already ran"),
     IncompleteClosure: (422, "Incomplete complaint closure"),
+    FaultClassRequired: (422, "Staff-fault class required"),
+    SamplingDayNotDue: (422, "Invalid sampling day"),
+    # 422, not 404: feedback cannot tell a mistyped order from one whose first event is still on
+    # its way; the problem says it is worth a retry (INT-9: no complaint is lost to the race).
+    OrderNotKnownYet: (422, "Order not known yet"),
+    NotOnOrder: (422, "Not on the order"),
 }

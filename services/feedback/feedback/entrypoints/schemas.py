@@ -12,7 +12,7 @@ from contracts.common import Channel, Money
 from contracts.feedback import FollowUpScores, Grade
 from feedback.domain.callbacks import CallBackTask
 from feedback.domain.case import RevisitChain
-from feedback.domain.complaints import Complaint
+from feedback.domain.complaints import Closure, Complaint
 from feedback.domain.figures import Figures
 from feedback.domain.findings import ConductFinding, FraudCase, OpenIssueRecord
 from feedback.domain.model import OrderFile
@@ -198,7 +198,9 @@ class ChainOut(BaseModel):
     chain_id: str
     status: str = Field(
         description="`open` while it waits for a satisfied customer; `closed` when one was; "
-        "`cancelled` when the order was cancelled meanwhile (no unresolved dissatisfaction)."
+        "`cancelled` when the order was cancelled meanwhile, or before the dissatisfied "
+        "call-back (about work done before the cancellation) came: nobody revisits (no "
+        "unresolved dissatisfaction; one heard after the cancellation is an open issue)."
     )
     origin_visit_id: str | None
     visit_ids: list[str] = Field(
@@ -293,15 +295,27 @@ class ComplaintIn(BaseModel):
         description="The record was read back to the customer, who confirmed it (INT-9); an "
         "unconfirmed complaint is accepted but cannot be dispatched until confirmed."
     )
-    order_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    order_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None,
+        description="The order complained about, one feedback has heard of from its events "
+        "(422 `Order not known yet`, worth a retry, otherwise). Null: no particular order.",
+    )
     level: Literal[1, 2] = 1
     staff_fault_class: Literal["A", "B", "C"] | None = Field(
         default=None,
         description="A: bribes, overcharging, violence or insults; B: not following the "
         "process; C: passing the buck, poor attitude, work errors. Null: no staff fault alleged.",
     )
-    technician_id: Annotated[str, Field(max_length=64)] | None = None
-    network_id: Annotated[str, Field(max_length=64)] | None = None
+    technician_id: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None,
+        description="Whom it is against: a technician on a visit of the order (422 otherwise). "
+        "Null: the order's current technician.",
+    )
+    network_id: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None,
+        description="A network that held a visit of the order, or `centre` (422 otherwise). "
+        "Null: the network of the technician's visit, else the order's.",
+    )
 
 
 class ComplaintAdvanceIn(BaseModel):
@@ -314,6 +328,24 @@ class ComplaintAdvanceIn(BaseModel):
     note: Text | None = None
 
 
+class ComplaintEscalateIn(BaseModel):
+    """Why the complaint becomes level 2 (FBK-9): taken to higher authorities or the media, or
+    mishandled."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text | None = None
+
+
+class ComplaintReopenIn(BaseModel):
+    """Why a closed complaint is reopened: what the customer is still not satisfied with
+    (FBK-10)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
+
+
 class ComplaintCloseIn(BaseModel):
     """The closing summary and fault finding (FBK-10)."""
 
@@ -323,7 +355,11 @@ class ComplaintCloseIn(BaseModel):
     owner: Annotated[str, Field(max_length=200)]
     preventive_action: Annotated[str, Field(max_length=2000)]
     at_fault: bool
-    staff_fault_class: Literal["A", "B", "C"] | None = None
+    staff_fault_class: Literal["A", "B", "C"] | None = Field(
+        default=None,
+        description="The class of the staff fault found (FBK-9); at fault, required unless the "
+        "complaint was filed with one (422 otherwise).",
+    )
     summary: Text | None = None
     compensation: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
 
@@ -350,6 +386,21 @@ class ClosureOut(BaseModel):
     staff_fault_class: str | None
     summary: str | None
     compensation: Money | None
+    closed_at: datetime | None
+
+    @classmethod
+    def from_domain(cls, closure: Closure) -> ClosureOut:
+        """Read model of a closure."""
+        return cls(
+            cause=closure.cause,
+            owner=closure.owner,
+            preventive_action=closure.preventive_action,
+            at_fault=closure.at_fault,
+            staff_fault_class=closure.staff_fault_class,
+            summary=closure.summary,
+            compensation=closure.compensation,
+            closed_at=closure.closed_at,
+        )
 
 
 class ComplaintOut(BaseModel):
@@ -376,6 +427,12 @@ class ComplaintOut(BaseModel):
     allowed_next: list[str]
     stages: list[StageOut]
     closure: ClosureOut | None
+    earlier_closures: list[ClosureOut] = Field(
+        description="The closures of the rounds before the complaint was reopened, oldest first."
+    )
+    escalated_at: datetime | None = Field(description="When it was raised to level 2 (FBK-9).")
+    escalated_by: str | None
+    escalation_reason: str | None
 
     @classmethod
     def from_domain(cls, complaint: Complaint, now: datetime) -> ComplaintOut:
@@ -409,17 +466,11 @@ class ComplaintOut(BaseModel):
                 )
                 for s in complaint.stages
             ],
-            closure=None
-            if closure is None
-            else ClosureOut(
-                cause=closure.cause,
-                owner=closure.owner,
-                preventive_action=closure.preventive_action,
-                at_fault=closure.at_fault,
-                staff_fault_class=closure.staff_fault_class,
-                summary=closure.summary,
-                compensation=closure.compensation,
-            ),
+            closure=None if closure is None else ClosureOut.from_domain(closure),
+            earlier_closures=[ClosureOut.from_domain(c) for c in complaint.earlier_closures],
+            escalated_at=complaint.escalated_at,
+            escalated_by=complaint.escalated_by,
+            escalation_reason=complaint.escalation_reason,
         )
 
 

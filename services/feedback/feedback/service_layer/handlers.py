@@ -33,7 +33,7 @@ from feedback.domain.case import (
     ScheduleCallBack,
     Visit,
 )
-from feedback.domain.complaints import Complaint
+from feedback.domain.complaints import Complaint, complained_about
 from feedback.domain.exceptions import NotFound, SamplingAlreadyRun
 from feedback.domain.findings import (
     ConductFinding,
@@ -117,6 +117,8 @@ async def _react(
                 await _schedule(case, reaction, uow=uow, now=now)
             case CancelCallBacks():
                 for task in await uow.call_backs.for_order(case.order_id, for_update=True):
+                    if task.visit_id in reaction.except_visits:
+                        continue
                     if reaction.rule in (None, task.reason_rule) and task.cancel(
                         reaction.reason, now
                     ):
@@ -132,7 +134,7 @@ async def _react(
                     case,
                     visit_id=reaction.visit_id,
                     reason=reaction.reason,
-                    dedupe_key=f"{case.order_id}:{reaction.visit_id}",
+                    dedupe_key=reaction.dedupe_key or f"{case.order_id}:{reaction.visit_id}",
                     uow=uow,
                     now=now,
                     policy=policy,
@@ -147,7 +149,9 @@ async def _react(
 async def _schedule(
     case: Case, reaction: ScheduleCallBack, *, uow: FeedbackUnitOfWork, now: datetime
 ) -> None:
-    if case.cancelled or await uow.call_backs.exists(reaction.dedupe_key):
+    if case.cancellation_stops(reaction.visit_id) or await uow.call_backs.exists(
+        reaction.dedupe_key
+    ):
         return
     if reaction.unless_rule_for_visit and reaction.visit_id:
         earlier = f"{reaction.unless_rule_for_visit}:{case.order_id}:{reaction.visit_id}"
@@ -221,8 +225,9 @@ async def _open_issue(
 ) -> None:
     """Open an issue on the order once (FBK-12), attributed to ``attribution`` (technician,
     network) when given (desk business concerns neither), else to the visit's (else the
-    order's) technician and network."""
-    if case.cancelled or await uow.issues.exists(dedupe_key):
+    order's) technician and network; none once the order is cancelled, but about work done
+    before the cancellation."""
+    if case.cancellation_stops(visit_id) or await uow.issues.exists(dedupe_key):
         return
     technician_id, network_id = attribution or case.attribution(visit_id)
     issue = OpenIssueRecord.open(
@@ -365,7 +370,12 @@ async def _after_survey(
             pending_call_backs={t.dedupe_key for t in pending},
         )
         chain = outcome.chain
-        if outcome.request_revisit:
+        if outcome.order_cancelled:
+            task.follow_up = (
+                "no revisit requested: the order was cancelled; the dissatisfaction goes to the "
+                f"department as an open issue (revisit chain {chain.chain_id}, closed as cancelled)"
+            )
+        elif outcome.request_revisit:
             uow.record(
                 RevisitRequested(
                     order_id=case.order_id,
@@ -395,15 +405,21 @@ async def _after_survey(
                 chain=chain.chain_id,
                 why=outcome.under_way,
             )
-        if outcome.request_revisit or not survey.satisfied:
+        if outcome.request_revisit or outcome.order_cancelled or not survey.satisfied:
             # A problem not solved yet while its fix is under way is known already (the failed
-            # or unfinished visit opened its issue); a customer not satisfied is an issue.
+            # or unfinished visit opened its issue); a customer not satisfied is an issue, and so
+            # is any dissatisfaction nobody will revisit (the order was cancelled).
+            why = (
+                "the order was cancelled: nobody revisits"
+                if outcome.order_cancelled
+                else outcome.under_way
+            )
             await _open_issue(
                 case,
                 visit_id=visit_id,
                 reason="customer dissatisfied at call-back"
-                if outcome.under_way is None
-                else f"customer dissatisfied at call-back; {outcome.under_way}"[:500],
+                if why is None
+                else f"customer dissatisfied at call-back; {why}"[:500],
                 dedupe_key=_call_back_issue_key(case.order_id, task.task_id),
                 uow=uow,
                 now=now,
@@ -540,9 +556,12 @@ async def run_sampling(
     calendar: WorkingCalendar,
 ) -> sampling.Draw:
     """Draw the day's sample of work completed 3-5 days earlier, visits and desk business (once
-    per day), and queue a call-back for each pick, with the reason it was picked."""
+    per day, for today or a day before: a later day's window is not over), and queue a call-back
+    for each pick, with the reason it was picked."""
     now = clock()
-    run_day = cmd.day or now.astimezone(calendar.tz).date()
+    today = now.astimezone(calendar.tz).date()
+    run_day = cmd.day or today
+    sampling.check_run_day(run_day, today=today, policy=policy)
     first, last = sampling.window(run_day, policy)
     start = datetime.combine(first, time(0), tzinfo=calendar.tz)
     end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=calendar.tz)
@@ -563,7 +582,7 @@ async def run_sampling(
         records: list[sampling.WorkRecord] = []
         for order_id, visit_id in keys:
             case = cases.get(order_id)
-            if case is None or case.cancelled:
+            if case is None or case.cancellation_stops(visit_id):
                 continue
             visit = case.visits[visit_id]
             done_at = visit.work_done_at
@@ -649,7 +668,7 @@ async def flag_missing_sheets(
             before, order_ids=locked
         ):
             case = await uow.cases.get(order_id)
-            if case is None or case.cancelled:
+            if case is None or case.cancellation_stops(visit_id):
                 await uow.cases.mark_sheet_flagged(order_id, visit_id)
                 continue
             visit = case.visits[visit_id]
@@ -757,14 +776,18 @@ async def file_complaint(
     policy: FeedbackPolicy,
     calendar: WorkingCalendar,
 ) -> Complaint:
-    """Accept a complaint at any hour on any channel (INT-9); ComplaintFiled is published."""
+    """Accept a complaint at any hour on any channel (INT-9); ComplaintFiled is published. It
+    counts against the technician and network given, or the order's, only when they worked on
+    the order as feedback heard it (FBK-9, FBK-11); an order feedback never heard of is refused
+    as not known yet (see ``complained_about``)."""
     async with uow:
-        technician_id, network_id = cmd.technician_id, cmd.network_id
-        if cmd.order_id:
-            case = await uow.cases.get(cmd.order_id)
-            if case is not None:
-                technician_id = technician_id or case.technician_id
-                network_id = network_id or case.network
+        case = await uow.cases.get(cmd.order_id) if cmd.order_id else None
+        technician_id, network_id = complained_about(
+            case,
+            order_id=cmd.order_id,
+            technician_id=cmd.technician_id,
+            network_id=cmd.network_id,
+        )
         complaint = Complaint.file(
             order_id=cmd.order_id,
             channel=cmd.channel,
@@ -824,10 +847,17 @@ async def escalate_complaint(
     policy: FeedbackPolicy,
     calendar: WorkingCalendar,
 ) -> Complaint:
-    """Raise a complaint to level 2 (FBK-9)."""
+    """Raise a complaint to level 2 (FBK-9); ComplaintEscalated is published."""
     async with uow:
         complaint = await _complaint(uow, cmd.complaint_id)
-        complaint.escalate(now=clock(), policy=policy, calendar=calendar)
+        complaint.escalate(
+            now=clock(),
+            policy=policy,
+            calendar=calendar,
+            reason=cmd.reason,
+            by=cmd.escalated_by,
+        )
+        uow.track(complaint)
         await uow.complaints.save(complaint)
         await uow.commit()
         return complaint
@@ -848,6 +878,26 @@ async def close_complaint(
             summary=cmd.summary,
             compensation=cmd.compensation,
             now=clock(),
+        )
+        uow.track(complaint)
+        await uow.complaints.save(complaint)
+        await uow.commit()
+        return complaint
+
+
+async def reopen_complaint(
+    cmd: commands.ReopenComplaint,
+    *,
+    uow: FeedbackUnitOfWork,
+    clock: Clock,
+    policy: FeedbackPolicy,
+    calendar: WorkingCalendar,
+) -> Complaint:
+    """Take a closed complaint round the loop again (FBK-10); ComplaintReopened is published."""
+    async with uow:
+        complaint = await _complaint(uow, cmd.complaint_id)
+        complaint.reopen(
+            reason=cmd.reason, by=cmd.reopened_by, now=clock(), policy=policy, calendar=calendar
         )
         uow.track(complaint)
         await uow.complaints.save(complaint)
@@ -902,6 +952,7 @@ COMMAND_HANDLERS: dict[type, Handler] = {
     commands.AdvanceComplaint: advance_complaint,
     commands.EscalateComplaint: escalate_complaint,
     commands.CloseComplaint: close_complaint,
+    commands.ReopenComplaint: reopen_complaint,
     commands.DecideFinding: decide_finding,
     commands.ResolveIssue: resolve_issue,
 }
