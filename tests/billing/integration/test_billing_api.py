@@ -1112,6 +1112,13 @@ async def test_bil_11_retention_anonymises_free_orders_after_one_year_paid_after
     assert await retain() == 0  # coordination tickets are kept
     ticket = (await client.get("/v1/orders/ticket/events")).json()["events"]
     assert ticket[0]["summary"]["customer.name"] == "王芳"
+    # every other service is told to erase its copy, once per order, never for the ticket
+    expired = await outbox(runtime, "OrderRetentionExpired")
+    assert [(e.subject, e.data["retention_class"]) for e in expired] == [
+        ("free", "free"),
+        ("paid", "paid_work"),
+    ]
+    assert expired[0].data["ended_at"] == T0.isoformat().replace("+00:00", "Z")
 
 
 async def test_bil_11_paid_orders_not_due_yet_never_crowd_a_due_free_order_out_of_the_batch(

@@ -23,11 +23,13 @@ from contracts.billing import (
     ChargeWaived,
     InvoiceDelivery,
     InvoiceDeliveryOverdue,
+    OrderRetentionExpired,
     PaymentCollected,
     PaymentMethod,
     PaymentRefunded,
     QuoteIssued,
     ReceiptIssued,
+    RetentionClass,
 )
 from contracts.common import PartLine, WarrantyStatus, WorkItem, WorkItemKind
 
@@ -384,6 +386,25 @@ def test_bil_11_paid_work_is_kept_two_years_free_work_one_and_tickets_forever() 
     assert not paid.retention_due(one_year + timedelta(days=300), POLICY)
     assert paid.retention_due(two_years, POLICY)
     assert not ticket.retention_due(NOW.replace(year=2040), POLICY)
+
+
+def test_bil_11_anonymising_an_ended_order_tells_the_other_services_once() -> None:
+    account = accepted_account()
+    account.visit_closed(at=NOW, paid_work=True, coordination_ticket=False)
+    later = NOW + timedelta(days=800)
+
+    account.anonymise(later)
+    account.anonymise(later + timedelta(days=1))
+
+    expired = [e for e in account.events if isinstance(e, OrderRetentionExpired)]
+    assert expired == [
+        OrderRetentionExpired(
+            order_id=account.order_id,
+            retention_class=RetentionClass.PAID_WORK,
+            ended_at=NOW,
+            expired_at=later,
+        )
+    ]
 
 
 def test_bil_11_anonymising_removes_personal_data_and_keeps_the_money() -> None:

@@ -24,6 +24,7 @@ from contracts.billing import (
     InvoiceDelivery,
     InvoiceDeliveryOverdue,
     InvoiceIssued,
+    OrderRetentionExpired,
     PaymentCollected,
     PaymentMethod,
     PaymentRefunded,
@@ -33,6 +34,7 @@ from contracts.billing import (
     QuoteVoided,
     QuoteVoidReason,
     ReceiptIssued,
+    RetentionClass,
 )
 from contracts.common import Money, PartLine, WarrantyStatus, WorkItem, WorkItemKind
 from contracts.ids import new_id
@@ -1425,13 +1427,25 @@ class BillingAccount:
         return self.anonymised_at is None and until is not None and until <= now
 
     def anonymise(self, now: datetime) -> None:
-        """Remove the personal data; amounts, numbers and rules stay for the accounts."""
+        """Remove the personal data; amounts, numbers and rules stay for the accounts. The other
+        services are told (OrderRetentionExpired) to erase theirs (BIL-11)."""
         self.state.customer = None
         for invoice in self.state.invoices:
             invoice.buyer_name = None
             invoice.buyer_tax_id = None
         for signature in self.state.signatures:
             signature.signature_ref = None
+        if self.anonymised_at is None and self.ended_at is not None:
+            self.events.append(
+                OrderRetentionExpired(
+                    order_id=self.order_id,
+                    retention_class=(
+                        RetentionClass.PAID_WORK if self.paid_work else RetentionClass.FREE
+                    ),
+                    ended_at=self.ended_at,
+                    expired_at=now,
+                )
+            )
         self.anonymised_at = now
 
 

@@ -709,6 +709,7 @@ async def apply_retention(
             account = await uow.accounts.get(order_id)
             if account is None or not account.retention_due(now, policy):
                 continue
+            uow.track(account)  # OrderRetentionExpired: the other services erase theirs
             account.anonymise(now)
             await uow.order_files.scrub_personal_data(order_id)
             await uow.accounts.save(account)
