@@ -49,11 +49,12 @@ def bootstrap(
     policy = load_section(IntakePolicy, section="intake", path=settings.policy_file)
 
     def handler_factory(runtime: ServiceRuntime) -> EventHandler:
-        return make_handler(_uow_factory(runtime, now))
+        return make_handler(_uow_factory(runtime, now), clock=now)
 
     runtime = ServiceRuntime(spec=SPEC, settings=settings, handler_factory=handler_factory)
     uow_factory = _uow_factory(runtime, now)
     runtime.app.state.uow_factory = uow_factory
+    runtime.app.state.clock = now
     runtime.app.state.policy = policy
     runtime.app.state.bus = MessageBus(
         command_handlers=COMMAND_HANDLERS,

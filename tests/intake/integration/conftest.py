@@ -80,7 +80,7 @@ class Intake:
 
     async def deliver(self, payload: EventData, *, at: datetime | None = None) -> None:
         """Hand an event of another service to intake's consumer handler."""
-        handle = make_handler(self.runtime.app.state.uow_factory)
+        handle = make_handler(self.runtime.app.state.uow_factory, clock=self.clock)
         await handle(EventEnvelope.wrap(payload, time=at or self.clock()))
 
 

@@ -190,7 +190,7 @@ async def test_events_of_other_services_land_on_the_timeline_once(
             assigned_by="dispatcher-1",
         )
     )
-    handle = make_handler(runtime.app.state.uow_factory)
+    handle = make_handler(runtime.app.state.uow_factory, clock=runtime.app.state.clock)
     for envelope in (assigned, created, assigned, created):
         await handle(envelope)
     timeline = (await client.get(f"/v1/orders/{order_id}")).json()
@@ -210,7 +210,7 @@ async def test_the_hourly_purge_forgets_published_events_and_old_inbox_ids_after
     from servicekit.inbox import InboxMessage
 
     order_id = (await client.post("/v1/orders", json=ORDER)).json()["id"]
-    await make_handler(runtime.app.state.uow_factory)(
+    await make_handler(runtime.app.state.uow_factory, clock=runtime.app.state.clock)(
         EventEnvelope.wrap(
             OrderAssigned(
                 order_id=order_id,

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import copy
+import json
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from contracts.base import EventData
-from contracts.common import Address, Channel, Customer, Fault, Product
+from contracts.common import Address, Channel, Customer, Fault, GeoPoint, Product
 from contracts.feedback import FollowUpCompleted
 from contracts.fieldwork import UnitReturned
-from contracts.intake import OrderClosed, OrderCreated
+from contracts.intake import (
+    DuplicateLinked,
+    OrderCancelled,
+    OrderClosed,
+    OrderCreated,
+    RemoteResolutionCause,
+)
+from intake.domain.exceptions import PersonalDataErased
 from intake.domain.model import ALLOWED_FROM, OPEN_STATUSES, Order, OrderStatus, TimelineEntry
 from intake.domain.policy import IntakePolicy
+from intake.domain.privacy import ERASED, erase_event_data
+from intake.domain.rules import WarrantyTable
+from servicekit.calendar import BusinessCalendar
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
@@ -410,3 +422,141 @@ def test_fbk_7_a_revisit_requested_before_the_close_and_heard_after_undoes_it() 
         )
     )
     assert order.status is OrderStatus.VERIFIED
+
+
+# BIL-11: the order's retention is over ----------------------------------------------------------
+
+#: What the customer told the call centre; none of it may remain once the order is erased.
+PERSONAL = ("王芳", "13800138000", "13905461234", "西四路100号", "3单元502", "东营宾馆", "李经理")
+ERASED_AT = NOW + timedelta(days=366)
+
+
+def _personal_order() -> Order:
+    """An order with every kind of personal value intake keeps: a business customer with two
+    phones (one behind a switchboard), a full address, requests naming her, a report linked."""
+    order = _order(
+        customer=Customer(
+            name="王芳",
+            phones=["+8613800138000", "+8613905461234"],
+            address=Address(
+                province="山东省",
+                city="东营市",
+                district="东营区",
+                street="西四路100号",
+                detail="3单元502",
+                location=GeoPoint(lat=37.4341, lon=118.6747),
+            ),
+            organisation="东营宾馆",
+            contact_person="李经理",
+        ),
+        fault=Fault(description="王芳说热水器打不着火", code="no_ignition"),
+        requests="周六上午，找王芳",
+        phone_extensions={"+8613800138000": "8001"},
+    )
+    order.link_duplicate(
+        reported_at=NOW + timedelta(hours=1),
+        channel=Channel.HOTLINE,
+        caller_phone="+8613905461234",
+        fault_description="王芳又打来了",
+        linked_by="agent 7",
+    )
+    order.observe(_entry("OrderCreated", 0))
+    return order
+
+
+def _personal_values_in(order: Order) -> list[str]:
+    return [value for value in PERSONAL if value in repr(order)]
+
+
+def test_bil_11_anonymising_erases_the_customers_personal_data_and_keeps_the_rest() -> None:
+    order = _personal_order()
+    assert _personal_values_in(order) == list(PERSONAL)
+    kept = copy.deepcopy(order)
+
+    assert order.anonymise(ERASED_AT) is True
+
+    assert _personal_values_in(order) == []
+    assert order.anonymised_at == ERASED_AT
+    assert order.customer == Customer(
+        name=ERASED,
+        phones=[],
+        address=Address(province="山东省", city="东营市", district="东营区"),
+    )
+    assert order.phone_extensions == {} and order.phones == []
+    assert order.requests == ERASED
+    assert order.fault == Fault(description=ERASED, code="no_ignition")
+    [report] = order.linked_reports
+    assert (report.caller_phone, report.caller_phone_extension) == (None, None)
+    assert report.fault_description == ERASED
+    assert (report.reported_at, report.linked_by) == (NOW + timedelta(hours=1), "agent 7")
+    # What is nobody's personal data stays, for figures and the audit.
+    assert (order.id, order.created_at, order.product, order.channel) == (
+        kept.id,
+        kept.created_at,
+        kept.product,
+        kept.channel,
+    )
+    assert (order.status, order.clocks, order.timeline) == (kept.status, kept.clocks, kept.timeline)
+
+
+def test_bil_11_anonymising_twice_changes_nothing() -> None:
+    order = _personal_order()
+    order.anonymise(ERASED_AT)
+    erased = copy.deepcopy(order)
+    assert order.anonymise(ERASED_AT + timedelta(days=1)) is False
+    assert order == erased and order.anonymised_at == ERASED_AT
+
+
+def test_bil_11_no_command_acts_on_an_erased_order_whatever_its_status() -> None:
+    order = _personal_order()
+    order.resolve_remotely(
+        guidance="g", cause=RemoteResolutionCause.MISUSE, resolved_by="a", now=NOW, policy=POLICY
+    )
+    order.observe(_entry("OrderResolvedRemotely", 1))
+    assert order.status in ALLOWED_FROM["reopen"]  # reopening would be allowed by the status
+    order.anonymise(ERASED_AT)
+    order.events.clear()
+    commands = {
+        "reopen": lambda: order.reopen(
+            reason="r", reopened_by="a", now=ERASED_AT, calendar=BusinessCalendar(), policy=POLICY
+        ),
+        "cancel": lambda: order.cancel(reason="r", cancelled_by="a"),
+        "verify": lambda: order.verify(
+            reported_on=date(2026, 11, 20),
+            warranty=WarrantyTable(),
+            verified_by="a",
+            customer=Customer(name="王芳", phones=["+8613800138000"], address=Address(detail="x")),
+        ),
+        "resolve_remotely": lambda: order.resolve_remotely(
+            guidance="g",
+            cause=RemoteResolutionCause.MISUSE,
+            resolved_by="a",
+            now=NOW,
+            policy=POLICY,
+        ),
+    }
+    for action, command in commands.items():
+        with pytest.raises(PersonalDataErased) as refused:
+            command()
+        assert refused.value.action == action
+        assert refused.value.extensions == {"anonymised_at": ERASED_AT.isoformat()}
+    assert order.events == [] and _personal_values_in(order) == []
+
+
+def test_bil_11_erased_event_data_holds_nothing_personal_and_still_reads_as_its_contract() -> None:
+    order = _personal_order()
+    created, linked = order.events
+    cancelled = OrderCancelled(order_id=order.id, reason="王芳自己修好了", cancelled_by="agent 7")
+    for event in (created, linked, cancelled):
+        data = erase_event_data(event.model_dump(mode="json"))
+        text = json.dumps(data, ensure_ascii=False)
+        assert [v for v in PERSONAL if v in text] == [], type(event).__name__
+        again = type(event).model_validate(data)
+        assert erase_event_data(data) == data
+        assert again.order_id == order.id  # type: ignore[attr-defined]
+    erased_created = OrderCreated.model_validate(erase_event_data(created.model_dump(mode="json")))
+    assert erased_created.customer.name == ERASED and erased_created.customer.phones == []
+    assert erased_created.fault == Fault(description=ERASED, code="no_ignition")
+    assert erased_created.product == created.product  # type: ignore[attr-defined]
+    erased_linked = DuplicateLinked.model_validate(erase_event_data(linked.model_dump(mode="json")))
+    assert erased_linked.caller_phone is None and erased_linked.linked_by == "agent 7"

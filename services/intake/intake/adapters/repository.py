@@ -33,6 +33,7 @@ from contracts.common import (
     TimeWindow,
     WarrantyStatus,
 )
+from contracts.envelope import EventEnvelope
 from contracts.intake import SlaClock
 from intake.adapters.tables import (
     OrderPhoneRow,
@@ -49,8 +50,10 @@ from intake.domain.model import (
     SlaTimer,
     TimelineEntry,
 )
+from intake.domain.privacy import erase_event_data
 from intake.domain.rules import Phone
 from servicekit.db import aware, for_change, get_row, insert_if_absent, table_of
+from servicekit.outbox import OutboxMessage
 
 _WINDOWS = TypeAdapter(list[TimeWindow])
 
@@ -71,6 +74,7 @@ _LOCK_PHONES = text(
 ).bindparams(bindparam("phones", type_=ARRAY(String)))
 
 _EXTENSION = col(OrderPhoneRow.extension)
+_OUTBOX = table_of(OutboxMessage)
 
 # Built once: the busiest read of order taking (every new order asks it, INT-8).
 _OPEN_ORDERS_WITH_PHONES = (
@@ -215,7 +219,8 @@ class OrderRepository:
         return row, timeline, tracked
 
     async def save(self, order: Order) -> None:
-        """Stage the order's state, new timeline entries, phones and clocks in the session."""
+        """Stage the order's state, new timeline entries, phones and clocks in the session (an
+        erased customer's phone rows go with its phones, BIL-11)."""
         if order.id not in self._tracked:
             raise LookupError(order.id)
         _, tracked = self._tracked[order.id]
@@ -300,6 +305,28 @@ class OrderRepository:
                 insert(table_of(TimelineRow)),
                 [self._entry_fields(order.id, entry) for entry in order.timeline],
             )
+
+    async def erase_event_payloads(self, order_id: str) -> int:
+        """Erase the customer's personal data from the order's events in the outbox (BIL-11,
+        ``privacy.erase_event_data``): OrderCreated's customer, a report's caller, reasons and
+        guidance. A published one waits there for the kit's purge; one not yet published goes out
+        erased, still valid for its contract. Returns how many were changed."""
+        rows = await self._session.execute(
+            select(_OUTBOX.c.seq, _OUTBOX.c.payload).where(_OUTBOX.c.key == order_id)
+        )
+        changed = 0
+        for seq, payload in rows.all():
+            envelope = EventEnvelope.model_validate_json(payload)
+            data = erase_event_data(envelope.data)
+            if data == envelope.data:
+                continue
+            await self._session.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.seq == seq)
+                .values(payload=envelope.model_copy(update={"data": data}).model_dump_json())
+            )
+            changed += 1
+        return changed
 
     async def open_orders_with_phones(self, phones: Sequence[Phone]) -> list[Order]:
         """Open orders of a customer reachable on one of ``phones`` (INT-8), oldest first.
@@ -444,6 +471,7 @@ class OrderRepository:
             },
             linked_reports=[_report(r) for r in row.linked_reports or []],
             timeline=timeline,
+            anonymised_at=None if row.anonymised_at is None else aware(row.anonymised_at),
         )
 
     @staticmethod
@@ -473,6 +501,7 @@ class OrderRepository:
             "technician_id": order.technician_id,
             "assignment_seen_at": _maybe(order.assignment_seen_at),
             "closable_since": _maybe(order.closable_since),
+            "anonymised_at": _maybe(order.anonymised_at),
             "linked_reports": [
                 {
                     "reported_at": utc(r.reported_at).isoformat(),

@@ -72,6 +72,12 @@ class OrderRow(IntakeTable, table=True):
     )
     """Followed up satisfied with no complaint open, quiet since then; null while it is not
     closable (``Order.closable_since``). The periodic close looks for old ones."""
+    anonymised_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    """When the customer's personal data was erased, the order's retention being over (BIL-11):
+    ``customer``, ``requests``, ``fault`` and ``linked_reports`` hold it erased since, and the
+    order has no phone rows."""
 
 
 class TimelineRow(IntakeTable, table=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class IntakeError(Exception):
     """Base of intake's domain errors."""
@@ -28,6 +30,23 @@ class InvalidTransition(IntakeError):
         self.status = status
         self.allowed = allowed
         self.extensions = {"current_status": status, "allowed_statuses": allowed}
+
+
+class PersonalDataErased(IntakeError):
+    """The order's retention is over and its customer's personal data was erased (BIL-11): no
+    command acts on it any more, whatever its status (409). Nothing could be verified, reopened
+    or cancelled without the customer's details, and they must not be taken again on it."""
+
+    def __init__(self, order_id: str, action: str, anonymised_at: datetime) -> None:
+        super().__init__(
+            f"Order {order_id} is past its retention and its customer's personal data was "
+            f"erased at {anonymised_at.isoformat()} (BIL-11): '{action}' is no longer possible. "
+            "If the customer calls again, take a new order."
+        )
+        self.order_id = order_id
+        self.action = action
+        self.anonymised_at = anonymised_at
+        self.extensions = {"anonymised_at": anonymised_at.isoformat()}
 
 
 class NothingToVerify(IntakeError):

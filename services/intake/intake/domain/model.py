@@ -46,8 +46,10 @@ from intake.domain.exceptions import (
     DetailsStillMissing,
     InvalidTransition,
     NothingToVerify,
+    PersonalDataErased,
 )
 from intake.domain.policy import IntakePolicy
+from intake.domain.privacy import erase_text, erased_customer, erased_fault
 from intake.domain.rules import Phone, WarrantyTable, missing_details, phones_of
 
 
@@ -341,6 +343,9 @@ class Order:
 
     ``phone_extensions`` holds the extension of each customer phone behind a switchboard, keyed
     by its E.164 number in ``customer.phones``; the events' customer carries no extensions.
+
+    ``anonymised_at`` is when the customer's personal data was erased, the order's retention
+    being over (BIL-11, :meth:`anonymise`); None until then.
     """
 
     id: str
@@ -366,6 +371,7 @@ class Order:
     linked_reports: list[LinkedReport] = field(default_factory=list)
     phone_extensions: dict[str, str] = field(default_factory=dict)
     timeline: list[TimelineEntry] = field(default_factory=list)
+    anonymised_at: datetime | None = None
     events: list[EventData] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -449,6 +455,8 @@ class Order:
         return bool(self.needs_verification) and not self.dispatch_override
 
     def _require(self, action: str) -> None:
+        if self.anonymised_at is not None:
+            raise PersonalDataErased(self.id, action, self.anonymised_at)
         allowed = ALLOWED_FROM[action]
         if self.status not in allowed:
             raise InvalidTransition(self.id, action, self.status.value, sorted(allowed))
@@ -698,6 +706,38 @@ class Order:
         opened = sum(1 for e in self.timeline if e.type in _COMPLAINT_OPENED_BY)
         closed = sum(1 for e in self.timeline if e.type == _COMPLAINT_CLOSED_BY)
         return opened - closed
+
+    def anonymise(self, now: datetime) -> bool:
+        """The order's retention is over (BIL-11): erase the customer's personal data
+        (:meth:`erase_personal_data`) and remember since when, so that nothing heard of the order
+        later brings it back and no command acts on it any more. Heard again, nothing changes
+        (False)."""
+        if self.anonymised_at is not None:
+            return False
+        self.anonymised_at = now
+        self.erase_personal_data()
+        return True
+
+    def erase_personal_data(self) -> None:
+        """Erase what the order holds of the customer (BIL-11, ``domain.privacy``): the customer
+        reads "[erased]" with no phone, extension, organisation or contact person and only the
+        area of the address; the requests, the fault's description and the linked reports'
+        descriptions read "[erased]", and their callers' phones are gone. The product, fault
+        code, staff, assignee, windows, clocks, timeline and status stay, for figures and the
+        audit. Erasing twice changes nothing."""
+        self.customer = erased_customer(self.customer)
+        self.phone_extensions = {}
+        self.requests = erase_text(self.requests)
+        self.fault = erased_fault(self.fault)
+        self.linked_reports = [
+            replace(
+                report,
+                caller_phone=None,
+                caller_phone_extension=None,
+                fault_description=erase_text(report.fault_description),
+            )
+            for report in self.linked_reports
+        ]
 
     def report_breaches(self, now: datetime) -> list[SlaBreached]:
         """SlaBreached for each clock that ran out before its goal was met, once per clock."""

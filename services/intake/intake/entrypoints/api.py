@@ -258,7 +258,9 @@ async def list_orders(
     """Orders matching every filter given, one page at a time (cursor pagination).
 
     The status is derived from the events of every service; network and technician come from
-    the latest assignment. Partner keys see their own network's orders only.
+    the latest assignment. Partner keys see their own network's orders only. An order whose
+    retention is over has its customer's personal data erased (BIL-11, `anonymised_at`): it is
+    still listed, erased, but no longer found by phone.
     """
     caller = None
     if phone is not None:
@@ -297,7 +299,8 @@ async def list_orders(
 )
 async def read_order(order_id: str, uow: UowFactoryDep, principal: ReaderDep) -> Any:
     """The order, its status derived from every service's events, its SLA clocks, the reports
-    linked to it and its timeline (oldest first)."""
+    linked to it and its timeline (oldest first). Once its retention is over (BIL-11,
+    `anonymised_at`) the customer's personal data reads "[erased]" or null, as each field says."""
     order = await views.order(order_id, uow=uow())
     if not _visible_to(order, principal):
         raise ProblemError(404, f"Order {order_id} does not exist.", title="Order not found")
@@ -325,7 +328,8 @@ async def verify_order(
     Details still missing afterwards are refused with 422 naming them. A dispatcher may set
     `dispatch_override` to release the order anyway: OrderVerified then carries
     `dispatch_override`, `overridden_by` and the `unverified` list. 409 once the visit is under
-    way or the order is closed.
+    way or the order is closed, and `Personal data erased` once its retention is over (BIL-11):
+    the customer's details are gone and are not taken again on it.
     """
     if body.dispatch_override and not principal.has_role("dispatcher"):
         raise ProblemError(
@@ -370,7 +374,8 @@ async def resolve_remotely(
     """Triage found misuse or a misreport and phone guidance solved it: no visit (INT-4).
 
     OrderResolvedRemotely carries the call-back due time (2 hours, FBK-1); it counts as the reply
-    to the customer (INT-3). 409 once the visit is under way.
+    to the customer (INT-3). 409 once the visit is under way, and `Personal data erased` once
+    the order's retention is over (BIL-11).
     """
 
     async def run() -> JSONResponse:
@@ -404,7 +409,8 @@ async def reopen_order(
 ) -> Response:
     """The phone guidance did not work or was not accepted: the order opens again and a visit is
     to be arranged (OrderReopened, INT-4); hand-over and reply clocks start afresh. 409 unless
-    the order is resolved remotely."""
+    the order is resolved remotely, and `Personal data erased` once its retention is over
+    (BIL-11): nobody could be visited without the customer's details; take a new order."""
 
     async def run() -> JSONResponse:
         order = await bus.handle(
@@ -431,7 +437,8 @@ async def cancel_order(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Cancel the order with a reason (OrderCancelled); the other services stop work on it and no
-    visit goes ahead. 409 once the technician is on site or the order is done."""
+    visit goes ahead. 409 once the technician is on site or the order is done, and `Personal
+    data erased` once its retention is over (BIL-11)."""
 
     async def run() -> JSONResponse:
         order = await bus.handle(

@@ -449,9 +449,21 @@ class CancelIn(BaseModel):
     requested_by_customer: bool = False
 
 
+ERASED_DATA = (
+    "Once the order's retention is over (BIL-11, `anonymised_at` set) the customer's personal "
+    'data is erased: text that may name them reads "[erased]" and structured personal values '
+    "are null or empty."
+)
+
+
 class CustomerOut(Customer):
     """The customer (INT-1); phones are E.164 numbers, and `phone_extensions` gives the
-    extension to ask for on those behind a switchboard."""
+    extension to ask for on those behind a switchboard.
+
+    Once the order's retention is over (BIL-11, `anonymised_at` set): `name` reads "[erased]",
+    `phones` and `phone_extensions` are empty, `organisation` and `contact_person` are null, and
+    the address keeps only `province`, `city`, `district` and `public_area` (`street`, `detail`
+    and `location` null)."""
 
     phone_extensions: dict[str, str] = Field(
         default_factory=dict,
@@ -498,11 +510,19 @@ class LinkedReportOut(BaseModel):
 
     reported_at: datetime
     channel: Channel
-    caller_phone: str | None = Field(description="E.164 number the report came from.")
-    caller_phone_extension: str | None = Field(
-        default=None, description="The extension of `caller_phone`, if it had one."
+    caller_phone: str | None = Field(
+        description="E.164 number the report came from; null once the order's personal data "
+        "is erased (BIL-11)."
     )
-    fault_description: str | None
+    caller_phone_extension: str | None = Field(
+        default=None,
+        description="The extension of `caller_phone`, if it had one; null once the order's "
+        "personal data is erased (BIL-11).",
+    )
+    fault_description: str | None = Field(
+        description='The fault as the caller described it; "[erased]" once the order\'s '
+        "personal data is erased (BIL-11)."
+    )
     linked_by: str | None
 
     @classmethod
@@ -545,6 +565,7 @@ _ORDER_EXAMPLE: dict[str, Any] = {
     "service_type": "repair",
     "network_id": None,
     "technician_id": None,
+    "anonymised_at": None,
     "duplicate": False,
 }
 
@@ -559,10 +580,16 @@ class OrderSummaryOut(BaseModel):
     created_at: datetime
     channel: Channel
     emergency: bool
-    customer: CustomerOut
+    customer: CustomerOut = Field(description="The customer. " + ERASED_DATA)
     product: Product
-    fault: Fault
-    requests: str | None
+    fault: Fault = Field(
+        description='The reported fault; its `description` reads "[erased]" once the order\'s '
+        "personal data is erased (BIL-11), its `code` stays."
+    )
+    requests: str | None = Field(
+        description='What the customer asked for; "[erased]" once the order\'s personal data '
+        "is erased (BIL-11)."
+    )
     preferred_windows: list[TimeWindow]
     needs_verification: list[str] = Field(description="Details still to verify (INT-2).")
     awaiting_verification: bool = Field(
@@ -574,6 +601,15 @@ class OrderSummaryOut(BaseModel):
     service_type: ServiceType
     network_id: str | None
     technician_id: str | None
+    anonymised_at: datetime | None = Field(
+        description="When the customer's personal data was erased, the order's retention being "
+        "over (BIL-11); null until then. Since then text that may name the customer reads "
+        '"[erased]" and structured personal values are null or empty (see `customer`, '
+        "`requests`, `fault`, `linked_reports`); the order is no longer found by phone nor "
+        "linked to a new report (INT-8), and verify, resolve-remotely, reopen and cancel answer "
+        "409 `Personal data erased`. Ids, times, status, product, fault code, SLA clocks, staff "
+        "and the timeline stay."
+    )
 
     @classmethod
     def fields_of(cls, order: Order) -> dict[str, Any]:
@@ -597,6 +633,7 @@ class OrderSummaryOut(BaseModel):
             "service_type": order.service_type,
             "network_id": order.network_id,
             "technician_id": order.technician_id,
+            "anonymised_at": order.anonymised_at,
         }
 
     @classmethod

@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 
+from contracts.billing import OrderRetentionExpired
 from contracts.envelope import EventEnvelope
 from contracts.intake import OrderCreated
 from contracts.registry import UnknownEventType, parse_data
@@ -331,9 +332,16 @@ async def close_settled_orders(
         return closed
 
 
-async def record_seen_event(envelope: EventEnvelope, *, uow: IntakeUnitOfWork) -> None:
+async def record_seen_event(
+    envelope: EventEnvelope, *, uow: IntakeUnitOfWork, clock: Clock
+) -> None:
     """Add an event of any service to its order's timeline, once (inbox), and apply what it
     means to intake: status, assignee, SLA clocks.
+
+    OrderRetentionExpired erases the customer's personal data from the order and from its events
+    in the outbox, in the transaction of the inbox claim (BIL-11, ``Order.anonymise``); heard
+    again, nothing changes. Its data is not needed for that, so even a version intake cannot read
+    erases.
 
     Intake's own events are skipped: each went onto its order's timeline in the transaction that
     staged it (see ``IntakeUnitOfWork.staged``), so reading them back would only cost a
@@ -367,6 +375,8 @@ async def record_seen_event(envelope: EventEnvelope, *, uow: IntakeUnitOfWork) -
             ),
             payload,
         )
+        if envelope.event_name == OrderRetentionExpired.event_type and order.anonymise(clock()):
+            await uow.orders.erase_event_payloads(order.id)
         await uow.commit()
 
 
