@@ -31,6 +31,7 @@ from contracts.fieldwork import (
 from contracts.intake import DuplicateLinked
 from contracts.scheduling import RevisitReason
 from scheduling.service_layer import handlers
+from servicekit.migrations import upgrade
 
 
 def _z(moment: Any) -> str:
@@ -706,7 +707,9 @@ async def test_sch_10_a_chain_stored_before_0008_keeps_the_trip_called_off_on_th
     dispatch_order = sa.table(
         "dispatch_order", sa.column("order_id", sa.String), sa.column("visits", sa.JSON)
     )
+    version = sa.text("SELECT version_num FROM alembic_version")
     async with harness.runtime.engine.begin() as conn:
+        head = (await conn.execute(version)).scalar_one()
         recorded = (await conn.execute(sa.select(dispatch_order.c.visits))).scalar_one()
         before_0008 = [
             {k: v for k, v in visit.items() if k != "previous_under_way"} for visit in recorded
@@ -715,10 +718,15 @@ async def test_sch_10_a_chain_stored_before_0008_keeps_the_trip_called_off_on_th
         await conn.execute(sa.text("UPDATE alembic_version SET version_num = '0007'"))
     assert [visit["previous_under_way"] for visit in recorded] == [False, True, True]
 
-    await harness.runtime.migrate()
+    # 0008 alone: the schema is at the head already, later revisions must not run again
+    runtime = harness.runtime
+    await upgrade(runtime.spec.migrations_dir, runtime.settings.resolved_database_url, "0008")
 
-    async with harness.runtime.engine.connect() as conn:
+    async with harness.runtime.engine.begin() as conn:
         migrated = (await conn.execute(sa.select(dispatch_order.c.visits))).scalar_one()
+        await conn.execute(
+            sa.text("UPDATE alembic_version SET version_num = :head").bindparams(head=head)
+        )
     assert [visit.get("previous_under_way", False) for visit in migrated] == [False, True, True]
     before = await harness.order("o1")
     await _arrive(harness, visit_id, holder)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from scheduling_support import DONGYING, MONDAY_8AM, local, near, window
 
+from contracts.billing import RetentionClass
 from contracts.common import AssigneeKind, TimeWindow
 from contracts.scheduling import (
     AppointmentConfirmed,
@@ -36,6 +37,7 @@ from scheduling.domain.model import (
     lateness_action,
 )
 from scheduling.domain.policy import AssignmentMode, SchedulingPolicy
+from scheduling.domain.privacy import erase_event_data
 from scheduling.domain.travel import GreatCircleTravel
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -1300,3 +1302,135 @@ def test_fbk_7_a_call_back_about_an_earlier_visit_after_the_later_one_ended_book
         about_visit_id=first, by="feedback", now=local(15, day=1), reason="not solved"
     )
     assert len(o.visits) == 3
+
+
+# -- BIL-11: retention over ----------------------------------------------------------------------
+
+CUSTOMER_NAME, CUSTOMER_PHONE = "王芳", "13800138000"
+
+
+def _order_with_what_people_wrote() -> DispatchOrder:
+    """An order whose call notes, reasons and audit quote the customer by name and phone."""
+    o, t = assigned()
+    o.record_contact(
+        outcome=ContactOutcome.NO_ANSWER,
+        by="t1",
+        now=local(8, 10),
+        technician=t,
+        policy=POLICY,
+        tz=TZ,
+        note=f"{CUSTOMER_NAME} did not pick up {CUSTOMER_PHONE}",
+    )
+    o.postpone(by="t1", now=local(8, 20), reason=f"{CUSTOMER_NAME} is away, call {CUSTOMER_PHONE}")
+    o.events.clear()
+    return o
+
+
+def test_bil_11_anonymising_erases_the_customer_and_keeps_ids_times_and_codes() -> None:
+    o = _order_with_what_people_wrote()
+    first_visit = o.visits[0].visit_id
+
+    assert o.anonymise(by="billing", now=local(9), retention_class=RetentionClass.PAID_WORK)
+
+    assert CUSTOMER_NAME not in repr(o) and CUSTOMER_PHONE not in repr(o)
+    assert o.anonymised_at == local(9) and o.location is None
+    assert o.area == "Dongying" and o.status is DispatchStatus.AWAITING_ASSIGNMENT
+    assert [v.reason for v in o.visits] == [None, "other: [erased]"]
+    assert o.visits[1].previous_visit_id == first_visit
+    # the postponement started the next visit afresh; its audit kept who, when, what and why
+    assert o.contact_attempts == []
+    actions = [(e.actor, e.action, e.reason) for e in o.audit]
+    assert actions == [
+        ("dispatcher:d", "assign", "[erased]"),
+        ("t1", "contact", "no_answer"),
+        ("t1", "return_to_centre", "[erased]"),
+        ("t1", "revisit", "other: [erased]"),
+        ("billing", "personal_data_erased", "paid_work"),
+    ]
+    assert o.audit[2].detail == {"technician_id": "t1", "network_id": None}
+
+
+def test_bil_11_a_call_note_is_erased_and_its_outcome_kept() -> None:
+    o, t = assigned()
+    o.record_contact(
+        outcome=ContactOutcome.NO_ANSWER,
+        by="t1",
+        now=local(8, 10),
+        technician=t,
+        policy=POLICY,
+        tz=TZ,
+        note=f"{CUSTOMER_NAME}: {CUSTOMER_PHONE} switched off",
+    )
+    o.anonymise(by="billing", now=local(9), retention_class=RetentionClass.FREE)
+    [attempt] = o.contact_attempts
+    assert (attempt.by, attempt.outcome, attempt.note) == (
+        "t1",
+        ContactOutcome.NO_ANSWER,
+        "[erased]",
+    )
+
+
+def test_bil_11_heard_twice_the_erasure_changes_nothing() -> None:
+    o = _order_with_what_people_wrote()
+    o.anonymise(by="billing", now=local(9), retention_class=RetentionClass.PAID_WORK)
+    erased = (list(o.visits), list(o.audit), o.anonymised_at)
+
+    assert not o.anonymise(by="billing", now=local(10), retention_class=RetentionClass.PAID_WORK)
+
+    assert (o.visits, o.audit, o.anonymised_at) == erased
+
+
+def test_bil_11_what_is_heard_after_the_erasure_is_erased_again() -> None:
+    o, _ = assigned()
+    o.anonymise(by="billing", now=local(9), retention_class=RetentionClass.PAID_WORK)
+    o.relocated(location=DONGYING, by="t1", now=local(10), note=f"{CUSTOMER_NAME}'s mother's flat")
+    o.visit_ended()
+    o.book_revisit(
+        reason=RevisitReason.CUSTOMER_DISSATISFIED,
+        by="feedback",
+        now=local(11),
+        detail=f"{CUSTOMER_NAME} still has no hot water",
+    )
+    o.reschedule(
+        window=window(14),
+        reason=f"{CUSTOMER_NAME} is home after 2 pm",
+        by="dispatcher:d",
+        now=local(11),
+        requested_by=RescheduleInitiator.CUSTOMER,
+        customer_consent=True,
+    )
+
+    o.erase_personal_data()
+
+    assert o.location is None and CUSTOMER_NAME not in repr(o)
+    assert o.visit.reason == "customer_dissatisfied: [erased]"
+    # not published yet: the events go out erased too
+    [rescheduled] = [e for e in o.events if isinstance(e, AppointmentRescheduled)]
+    assert rescheduled.reason == "[erased]" and rescheduled.new_window == window(14)
+    assert CUSTOMER_NAME not in repr(o.events)
+
+
+def test_bil_11_event_data_loses_the_customer_and_free_text_but_keeps_ids_and_codes() -> None:
+    data = {
+        "order_id": "o1",
+        "customer": {"name": CUSTOMER_NAME, "phones": [CUSTOMER_PHONE]},
+        "product": {"line": "water_heater", "model": "JSQ24-12"},
+        "fault": {"description": f"{CUSTOMER_NAME} says it will not light", "code": "E1"},
+        "reason": "customer_not_home",
+        "detail": f"called {CUSTOMER_PHONE}",
+        "items": [{"description": "igniter", "quantity": "1"}],
+        "position": {"lat": 37.4, "lon": 118.6},
+        "technician_id": "t1",
+    }
+
+    assert erase_event_data(data) == {
+        "order_id": "o1",
+        "customer": None,
+        "product": {"line": "water_heater", "model": "JSQ24-12"},
+        "fault": {"description": "[erased]", "code": "E1"},
+        "reason": "customer_not_home",
+        "detail": "[erased]",
+        "items": [{"description": "[erased]", "quantity": "1"}],
+        "position": None,
+        "technician_id": "t1",
+    }

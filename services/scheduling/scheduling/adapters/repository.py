@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -30,7 +31,10 @@ from scheduling.domain.model import (
     Technician,
     Visit,
 )
+from scheduling.domain.privacy import erase_event_data
 from servicekit.db import advisory_xact_lock, aware, for_change, get_row, table_of
+from servicekit.webhooks.queue import serialise
+from servicekit.webhooks.tables import WebhookAttemptRow, WebhookDeliveryRow, WebhookMessageRow
 
 
 def _must(moment: datetime | None) -> datetime:
@@ -85,6 +89,7 @@ def _order_from_row(row: DispatchOrderRow) -> DispatchOrder:
         predicted_arrival=aware(row.predicted_arrival),
         late_action_sent=LatenessAction(row.late_action_sent) if row.late_action_sent else None,
         arrived_at=aware(row.arrived_at),
+        anonymised_at=aware(row.anonymised_at),
     )
 
 
@@ -241,8 +246,29 @@ class DispatchOrderRepository:
             for r in rows.scalars()
         ]
 
+    async def erase_audit(self, order_id: str) -> None:
+        """Erase what people wrote in the order's stored audit entries (BIL-11,
+        :meth:`AuditEntry.erased`); who acted, when and what stay."""
+        rows = await self._session.execute(
+            select(DispatchAuditRow).where(col(DispatchAuditRow.order_id) == order_id)
+        )
+        for row in rows.scalars():
+            erased = AuditEntry(
+                at=_must(row.at),
+                actor=row.actor,
+                action=row.action,
+                reason=row.reason,
+                detail=row.detail,
+            ).erased()
+            if (erased.reason, erased.detail) != (row.reason, row.detail):
+                row.reason, row.detail = erased.reason, dict(erased.detail)
+                self._session.add(row)
+
     async def save(self, order: DispatchOrder) -> None:
-        """Insert or update, and append the order's new audit entries."""
+        """Insert or update, and append the order's new audit entries. An anonymised order is
+        stored erased (BIL-11): what a late event or a command brought since is erased first."""
+        if order.anonymised_at is not None:
+            order.erase_personal_data()
         fields: dict[str, Any] = {
             "received_at": order.received_at,
             "product_line": order.product_line,
@@ -295,6 +321,7 @@ class DispatchOrderRepository:
             "predicted_arrival": order.predicted_arrival,
             "late_action_sent": order.late_action_sent.value if order.late_action_sent else None,
             "arrived_at": order.arrived_at,
+            "anonymised_at": order.anonymised_at,
         }
         row = await self._session.get(DispatchOrderRow, order.order_id)
         if row is None:
@@ -478,3 +505,52 @@ class DayPlanRepository:
         row.unassigned = unassigned
         row.dirty = dirty
         self._session.add(row)
+
+
+class PartnerMessageRepository:
+    """What partner networks were sent about orders (the kit's webhook tables): the stored,
+    signed bodies of the messages, and what the networks' endpoints answered to them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def erase_personal_data(self, order_id: str) -> int:
+        """Erase the customer's personal data from the stored bodies of the order's messages
+        (BIL-11, :func:`erase_event_data`), and drop the excerpts of the endpoints' answers to
+        them, which may quote those bodies; statuses, times and error codes stay. Returns how
+        many bodies changed; erasing twice changes nothing."""
+        # A message names its order only in its body: the envelope's subject.
+        subject = f'"subject":{json.dumps(order_id, ensure_ascii=False)}'
+        messages = (
+            await self._session.execute(
+                select(WebhookMessageRow).where(
+                    col(WebhookMessageRow.payload).contains(subject, autoescape=True)
+                )
+            )
+        ).scalars()
+        of_order: list[str] = []
+        changed = 0
+        for message in messages:
+            body = json.loads(message.payload)
+            if body.get("subject") != order_id:
+                continue  # the text only quoted it (and LIKE ignores case on SQLite)
+            of_order.append(message.id)
+            erased = {**body, "data": erase_event_data(body.get("data", {}))}
+            if erased != body:
+                message.payload = serialise(erased)
+                self._session.add(message)
+                changed += 1
+        if of_order:
+            deliveries = select(col(WebhookDeliveryRow.id)).where(
+                col(WebhookDeliveryRow.message_ref).in_(of_order)
+            )
+            await self._session.execute(
+                update(WebhookAttemptRow)
+                .where(
+                    col(WebhookAttemptRow.delivery_id).in_(deliveries),
+                    col(WebhookAttemptRow.response_excerpt).is_not(None),
+                )
+                .values(response_excerpt=None)
+                .execution_options(synchronize_session=False)
+            )
+        return changed

@@ -65,6 +65,8 @@ class DispatchOrderRow(SchedulingTable, table=True):
     predicted_arrival: datetime | None = _ts()
     late_action_sent: str | None = Field(default=None, max_length=40)
     arrived_at: datetime | None = _ts()
+    anonymised_at: datetime | None = _ts()
+    """When the customer's personal data was erased, the order's retention being over (BIL-11)."""
 
 
 class DispatchAuditRow(SchedulingTable, table=True):

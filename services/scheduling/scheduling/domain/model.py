@@ -11,6 +11,7 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from contracts.base import EventData
+from contracts.billing import RetentionClass
 from contracts.common import AssigneeKind, GeoPoint, ServiceType, TimeWindow
 from contracts.ids import new_id
 from contracts.scheduling import (
@@ -30,6 +31,7 @@ from contracts.scheduling import (
 )
 from scheduling.domain.exceptions import IllegalTransition, SlotUnavailable, VisitUnderWay
 from scheduling.domain.policy import SchedulingPolicy
+from scheduling.domain.privacy import EVENT_CODES, erase_event, erase_text
 
 AUTO = "scheduling:auto"
 """The actor recorded for automatic decisions (SCH-1 policy)."""
@@ -200,6 +202,9 @@ REACHED_OUTCOMES = frozenset(
     {ContactOutcome.CONFIRMED, ContactOutcome.DETAILS_CORRECTED, ContactOutcome.LATER_TIME}
 )
 
+#: Codes the reasons and notes of dispatch may hold; erasing their free text keeps them (BIL-11).
+DISPATCH_CODES = EVENT_CODES | frozenset(outcome.value for outcome in ContactOutcome)
+
 
 @dataclass(frozen=True)
 class AuditEntry:
@@ -210,6 +215,21 @@ class AuditEntry:
     action: str
     reason: str | None = None
     detail: dict[str, str | None] = field(default_factory=dict)
+
+    def erased(self) -> AuditEntry:
+        """The entry without what people wrote in it (BIL-11): who acted, when and what stay,
+        as do the ids in ``detail`` (technicians, networks, visits) and the codes a reason or
+        detail is made of; any other text reads "[erased]"."""
+        return replace(
+            self,
+            reason=erase_text(self.reason, codes=DISPATCH_CODES),
+            detail={
+                key: value
+                if key.endswith(("_id", "_ids"))
+                else erase_text(value, codes=DISPATCH_CODES)
+                for key, value in self.detail.items()
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -299,6 +319,9 @@ class DispatchOrder:
     predicted_arrival: datetime | None = None
     late_action_sent: LatenessAction | None = None
     arrived_at: datetime | None = None
+    anonymised_at: datetime | None = None
+    """When the customer's personal data was erased for good, the order's retention being over
+    (BIL-11); None while it is kept."""
     audit: list[AuditEntry] = field(default_factory=list)
     events: list[EventData] = field(default_factory=list, repr=False, compare=False)
 
@@ -1414,6 +1437,42 @@ class DispatchOrder:
         self.location = location
         self.predicted_arrival = None
         self.audit.append(AuditEntry(at=now, actor=by, action="relocate", reason=note))
+
+    # -- retention (BIL-11) --------------------------------------------------------------------
+
+    def anonymise(self, *, by: str, now: datetime, retention_class: RetentionClass) -> bool:
+        """The order's retention is over (BIL-11): the customer's personal data is erased
+        (:meth:`erase_personal_data`) and the order remembers when, so that whatever is heard of
+        it later is stored erased too. Audited once; heard again, nothing changes (False)."""
+        if self.anonymised_at is not None:
+            return False
+        self.anonymised_at = now
+        self.audit.append(
+            AuditEntry(
+                at=now, actor=by, action="personal_data_erased", reason=retention_class.value
+            )
+        )
+        self.erase_personal_data()
+        return True
+
+    def erase_personal_data(self) -> None:
+        """Erase what the order holds of the customer (BIL-11): the home's location becomes
+        None; the free text of visit reasons, call notes, audit entries not yet stored and
+        events not yet published reads "[erased]", the codes it starts with kept
+        (:meth:`AuditEntry.erased`). Ids, times, statuses, outcomes, the assignee, the
+        appointment and preferred windows stay, and so does the area (a district or city: no
+        address), for figures and the audit. Erasing twice changes nothing."""
+        self.location = None
+        self.visits = [
+            replace(visit, reason=erase_text(visit.reason, codes=DISPATCH_CODES))
+            for visit in self.visits
+        ]
+        self.contact_attempts = [
+            replace(attempt, note=erase_text(attempt.note, codes=DISPATCH_CODES))
+            for attempt in self.contact_attempts
+        ]
+        self.audit = [entry.erased() for entry in self.audit]
+        self.events = [erase_event(event) for event in self.events]
 
 
 def _refuse_if_over(window: TimeWindow, now: datetime) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from scheduling.domain.privacy import erase_event_data
+
 NEVER_SENT = frozenset({"buyer_name", "buyer_tax_id", "caller_phone", "signature_ref", "comments"})
 """Personal data no network needs: the invoice buyer and tax id, the caller's line, the signature
 image and the customer's free-text remarks on a survey."""
@@ -27,6 +29,8 @@ def minimise(data: Any, *, holder: bool) -> Any:
     return data
 
 
-def partner_body(envelope: dict[str, Any], *, holder: bool) -> dict[str, Any]:
-    """The webhook body: the CloudEvents envelope (JSON form) with minimised ``data``."""
-    return {**envelope, "data": minimise(envelope.get("data", {}), holder=holder)}
+def partner_body(envelope: dict[str, Any], *, holder: bool, erased: bool = False) -> dict[str, Any]:
+    """The webhook body: the CloudEvents envelope (JSON form) with minimised ``data``; with
+    ``erased`` (the order's retention is over, BIL-11) without any personal data either."""
+    data = minimise(envelope.get("data", {}), holder=holder)
+    return {**envelope, "data": erase_event_data(data) if erased else data}

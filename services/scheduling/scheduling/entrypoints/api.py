@@ -311,7 +311,9 @@ async def list_orders(
 )
 async def read_dispatch_order(order_id: str, uow: UowFactoryDep, principal: AnyReaderDep) -> Any:
     """The order as dispatch sees it: awaiting verification (INT-2) or assignment, assigned,
-    confirmed, en route...; technicians read their own visits, networks theirs."""
+    confirmed, en route...; technicians read their own visits, networks theirs. Once its
+    retention is over (BIL-11, `anonymised_at`) the customer's personal data is erased: the
+    location is null and free text reads "[erased]"."""
     order = await views.dispatch_order(order_id, uow=uow(), network_id=_network_limit(principal))
     _may_read(principal, order)
     return DispatchOrderOut.from_domain(order)
@@ -326,7 +328,8 @@ async def read_dispatch_order(order_id: str, uow: UowFactoryDep, principal: AnyR
 )
 async def read_audit(order_id: str, uow: UowFactoryDep, principal: DispatchReaderDep) -> Any:
     """Every assignment, reassignment, cancellation, reschedule and contact, with who and why
-    (SCH-8, SCH-12)."""
+    (SCH-8, SCH-12). Once the order's retention is over (BIL-11) what people wrote reads
+    "[erased]" (the codes stay); who, when, what and the ids concerned stay."""
     return [AuditOut.from_domain(e) for e in await views.audit(order_id, uow=uow())]
 
 

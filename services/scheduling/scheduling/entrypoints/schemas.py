@@ -229,13 +229,22 @@ class RelocationIn(_In):
     note: str | None = Field(default=None, max_length=1000)
 
 
+ERASED_TEXT = (
+    "Once the order's personal data is erased (BIL-11, `anonymised_at` set) free text reads "
+    '"[erased]"; the code it starts with stays (e.g. "customer_dissatisfied: [erased]").'
+)
+
+
 class VisitOut(BaseModel):
     """One visit of an order."""
 
     visit_id: str
     number: int
     created_at: datetime
-    reason: str | None
+    reason: str | None = Field(
+        description="Why the visit was booked: a revisit reason code, with the words given. "
+        + ERASED_TEXT
+    )
     previous_visit_id: str | None
 
 
@@ -252,8 +261,16 @@ class DispatchOrderOut(BaseModel):
     loaner_required: bool
     status: DispatchStatus
     dispatchable: bool
-    area: str | None = None
-    location: GeoPoint | None = None
+    area: str | None = Field(
+        default=None,
+        description="The district (or city) served; no address, so kept when the personal data "
+        "is erased (BIL-11).",
+    )
+    location: GeoPoint | None = Field(
+        default=None,
+        description="Where the visit goes (the customer's home); null once the order's personal "
+        "data is erased (BIL-11).",
+    )
     visit_id: str | None = None
     visits: list[VisitOut] = Field(default_factory=list)
     assignee_kind: AssigneeKind | None = None
@@ -269,6 +286,13 @@ class DispatchOrderOut(BaseModel):
     planned_departure: datetime | None = None
     predicted_arrival: datetime | None = None
     arrived_at: datetime | None = None
+    anonymised_at: datetime | None = Field(
+        default=None,
+        description="When the customer's personal data was erased, the order's retention being "
+        "over (BIL-11): `location` is null from then on and free text (visit reasons, audit "
+        'reasons) reads "[erased]"; ids, times, statuses, outcomes, the assignee, the '
+        "appointment and the area stay. Null while the data is kept.",
+    )
 
     @classmethod
     def from_domain(cls, order: DispatchOrder) -> DispatchOrderOut:
@@ -299,6 +323,7 @@ class DispatchOrderOut(BaseModel):
             planned_departure=order.planned_departure,
             predicted_arrival=order.predicted_arrival,
             arrived_at=order.arrived_at,
+            anonymised_at=order.anonymised_at,
         )
 
 
@@ -308,8 +333,11 @@ class AuditOut(BaseModel):
     at: datetime
     actor: str
     action: str
-    reason: str | None
-    detail: dict[str, Any]
+    reason: str | None = Field(description="Why, as given or decided. " + ERASED_TEXT)
+    detail: dict[str, Any] = Field(
+        description="The ids concerned (technicians, networks, visits); once the order's "
+        'personal data is erased (BIL-11) any other value reads "[erased]" unless it is a code.'
+    )
 
     @classmethod
     def from_domain(cls, e: AuditEntry) -> AuditOut:

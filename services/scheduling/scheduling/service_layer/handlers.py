@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from contracts.billing import OrderRetentionExpired
 from contracts.common import AssigneeKind, TimeWindow
 from contracts.envelope import EventEnvelope
 from contracts.feedback import RevisitRequested
@@ -454,7 +455,9 @@ async def handle_event(
                 # meanwhile must not send it the order's contact details.
                 held = await uow.orders.get(envelope.subject, for_update=True)
             if held is not None and held.network_id:
-                await uow.notify_networks(envelope, holders=[held.network_id])
+                await uow.notify_networks(
+                    envelope, holders=[held.network_id], erased=held.anonymised_at is not None
+                )
             await uow.commit()
             return
         payload = parse_data(envelope)
@@ -592,8 +595,19 @@ async def handle_event(
             )
             if booked:
                 await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
-        # issue 5: the network serving the order (or the one that just lost it) hears of it
-        await uow.notify_networks(envelope, holders=[order.network_id], former=[network_before])
+        elif isinstance(payload, OrderRetentionExpired):
+            # BIL-11: gone from every copy of the order scheduling keeps, in this transaction
+            order.anonymise(by="billing", now=now, retention_class=payload.retention_class)
+            await uow.orders.erase_audit(order.order_id)
+            await uow.partner_messages.erase_personal_data(order.order_id)
+        # issue 5: the network serving the order (or the one that just lost it) hears of it,
+        # without personal data once it is erased (BIL-11)
+        await uow.notify_networks(
+            envelope,
+            holders=[order.network_id],
+            former=[network_before],
+            erased=order.anonymised_at is not None,
+        )
         await uow.orders.save(order)
         await uow.commit()
 
@@ -603,7 +617,8 @@ REVISIT_REASONS = {
     RepairFailureReason.NEEDS_SECOND_VISIT: RevisitReason.WORK_UNFINISHED,
 }
 
-#: Events of other services that change the dispatch queue (FLOW.md).
+#: Events of other services that change the dispatch queue (FLOW.md), or what dispatch may keep
+#: of an order (BIL-11).
 EVENTS_OF_INTEREST = frozenset(
     {
         "OrderCreated",
@@ -620,6 +635,7 @@ EVENTS_OF_INTEREST = frozenset(
         "CustomerNotHome",
         "RevisitRequested",
         "VisitClosed",
+        "OrderRetentionExpired",
     }
 )
 

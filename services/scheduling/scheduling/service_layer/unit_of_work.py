@@ -13,6 +13,7 @@ from scheduling.adapters.repository import (
     DayPlanRepository,
     DispatchOrderRepository,
     NetworkRepository,
+    PartnerMessageRepository,
     TechnicianRepository,
 )
 from scheduling.domain.partners import partner_body
@@ -33,6 +34,7 @@ class SchedulingUnitOfWork(SqlUnitOfWork):
     technicians: TechnicianRepository
     networks: NetworkRepository
     plans: DayPlanRepository
+    partner_messages: PartnerMessageRepository
 
     def __init__(
         self,
@@ -50,6 +52,7 @@ class SchedulingUnitOfWork(SqlUnitOfWork):
         self.technicians = TechnicianRepository(self.session)
         self.networks = NetworkRepository(self.session)
         self.plans = DayPlanRepository(self.session)
+        self.partner_messages = PartnerMessageRepository(self.session)
         return self
 
     async def notify_networks(
@@ -58,9 +61,12 @@ class SchedulingUnitOfWork(SqlUnitOfWork):
         *,
         holders: Iterable[str | None],
         former: Iterable[str | None] = (),
+        erased: bool = False,
     ) -> None:
         """Stage ``envelope`` for the webhook endpoints of ``holders`` (networks holding the order)
-        and ``former`` (networks that lost it in this change: told without contact details)."""
+        and ``former`` (networks that lost it in this change: told without contact details);
+        with ``erased`` (the order's personal data was erased, BIL-11) told without any personal
+        data, which is then stored nowhere again."""
         holding = {n for n in holders if n}
         raw = envelope.model_dump(mode="json")
         for network_id in sorted(holding | {n for n in former if n}):
@@ -69,7 +75,7 @@ class SchedulingUnitOfWork(SqlUnitOfWork):
                 network_id,
                 envelope.type,
                 str(envelope.id),
-                partner_body(raw, holder=network_id in holding),
+                partner_body(raw, holder=network_id in holding, erased=erased),
                 now=self._clock() if self._clock else None,
             )
 
@@ -79,19 +85,16 @@ class SchedulingUnitOfWork(SqlUnitOfWork):
         order_id = getattr(payload, "order_id", None)
         if order_id is None:
             return  # not an order's event (e.g. WebhookEndpointDisabled for ops)
-        holder = next(
-            (
-                getattr(aggregate, "network_id", None)
-                for aggregate in self._tracked
-                if getattr(aggregate, "order_id", None) == order_id
-            ),
+        order = next(
+            (a for a in self._tracked if getattr(a, "order_id", None) == order_id),
             None,
         )
         await self.notify_networks(
             envelope,
-            holders=[holder],
+            holders=[getattr(order, "network_id", None)],
             former=[
                 getattr(payload, "previous_network_id", None),
                 getattr(payload, "network_id", None),
             ],
+            erased=getattr(order, "anonymised_at", None) is not None,
         )
