@@ -125,7 +125,9 @@ class QuoteReinstated(_BillingEvent):
     order_id: str
     visit_id: str | None = None
     quote_id: str
-    status: Literal["issued", "accepted"]
+    status: Literal["issued", "accepted", "declined", "superseded"]
+    """Where it stands again: the customer's answer (one given before the cancellation but
+    heard after it counts), or superseded by a quote accepted in its place."""
 
 
 class ReceiptIssued(_BillingEvent):

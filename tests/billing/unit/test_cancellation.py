@@ -371,3 +371,22 @@ def test_bil_1_a_quote_voided_before_it_was_stored_with_its_announcement_is_anno
     account.cancelled(at=CANCELLED_AT)  # heard again
 
     assert [type(e).__name__ for e in _void_events(account)] == ["QuoteVoided"]
+
+
+def test_bil_1_a_decline_given_before_the_cancellation_and_heard_after_ends_the_void() -> None:
+    account = BillingAccount(order_id="o-1", product_line="water_heater")
+    account.learn_warranty(WarrantyStatus.OUT_OF_WARRANTY)
+    quote_id = _issued(account, "v-1", REPAIR)
+    account.cancelled(at=CANCELLED_AT)
+
+    account.quote_answered(
+        quote_id,
+        accepted=False,
+        discount_requested=False,
+        at=CANCELLED_AT - timedelta(minutes=5),
+    )
+
+    assert account.state.quotes[0].status is QuoteStatus.DECLINED
+    assert _void_events(account)[-1] == QuoteReinstated(
+        order_id="o-1", visit_id="v-1", quote_id=quote_id, status="declined"
+    )
