@@ -392,8 +392,9 @@ class TechnicianRepository:
         # Plain rows, not ORM objects: every order placed reads the whole roster.
         return [_tech_from_row(row) for row in await self._session.execute(_ROSTER)]
 
-    async def save(self, tech: Technician) -> None:
-        """Insert or update."""
+    async def save(self, tech: Technician, *, new: bool = False) -> None:
+        """Insert or update; ``new``: insert only, so that a technician another transaction
+        created meanwhile clashes on its key (409) instead of being overwritten."""
         fields: dict[str, Any] = {
             "name": tech.name,
             "phone": tech.phone,
@@ -412,7 +413,7 @@ class TechnicianRepository:
             "position_lon": tech.position.lon if tech.position else None,
             "position_at": tech.position_at,
         }
-        row = await self._session.get(TechnicianRow, tech.technician_id)
+        row = None if new else await self._session.get(TechnicianRow, tech.technician_id)
         if row is None:
             row = TechnicianRow(technician_id=tech.technician_id, **fields)
         else:
@@ -454,9 +455,10 @@ class NetworkRepository:
             for r in rows.scalars()
         ]
 
-    async def save(self, network: Network) -> None:
-        """Insert or update."""
-        row = await self._session.get(NetworkRow, network.network_id)
+    async def save(self, network: Network, *, new: bool = False) -> None:
+        """Insert or update; ``new``: insert only, so that a network another transaction created
+        meanwhile clashes on its key (409) instead of being overwritten."""
+        row = None if new else await self._session.get(NetworkRow, network.network_id)
         if row is None:
             row = NetworkRow(network_id=network.network_id, name=network.name)
         row.name = network.name

@@ -676,7 +676,7 @@ async def save_technician(cmd: commands.SaveTechnician, *, uow: SchedulingUnitOf
         tech = cmd.technician
         if existing is not None:
             tech.position, tech.position_at = existing.position, existing.position_at
-        await uow.technicians.save(tech)
+        await uow.technicians.save(tech, new=existing is None)
         await uow.commit()
         return tech
 
@@ -689,7 +689,7 @@ async def save_network(cmd: commands.SaveNetwork, *, uow: SchedulingUnitOfWork) 
             raise AlreadyExists(f"Network {cmd.network.network_id} exists already.")
         if not cmd.create and existing is None:
             raise NetworkNotFound(cmd.network.network_id)
-        await uow.networks.save(cmd.network)
+        await uow.networks.save(cmd.network, new=existing is None)
         await uow.commit()
         return cmd.network
 
