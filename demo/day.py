@@ -804,7 +804,11 @@ class OrderRun:
         workshop = self.platform.admin("fieldwork")
         for stage in ("返厂检测", "更换磁控管", "试机合格"):
             workshop.call("POST", f"/v1/take-backs/{receipt}/progress", json={"stage": stage})
-        workshop.call("POST", f"/v1/take-backs/{receipt}/return", json={"repaired": True})
+        workshop.call(
+            "POST",
+            f"/v1/take-backs/{receipt}/return",
+            json={"repaired": True, "loaner_recovered": True},
+        )
 
     def missing_part(self) -> None:
         """The part on board is the wrong one: rebooked with the same technician, fixed."""

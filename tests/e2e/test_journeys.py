@@ -1113,7 +1113,8 @@ def test_take_back_with_loaner_and_return(world: World) -> None:
     j.expect("WorkshopProgressRecorded")  # the centre sees the workshop's step (FLD-6)
     returned = _ok(
         j.me["fieldwork"].post(
-            f"/v1/take-backs/{receipt}/return", json={"repaired": True, "loaner_condition": "good"}
+            f"/v1/take-backs/{receipt}/return",
+            json={"repaired": True, "loaner_recovered": True, "loaner_condition": "good"},
         )
     )
     assert returned["returned_at"] is not None and returned["repaired"] is True

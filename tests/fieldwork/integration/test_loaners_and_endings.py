@@ -27,6 +27,7 @@ from fieldwork.adapters.report import (
     find_cjk_font,
     render_service_report,
 )
+from fieldwork.adapters.tables import TakeBackRow
 from fieldwork.domain.policy import DEFAULT_KIT
 from servicekit.runtime import ServiceRuntime
 
@@ -41,6 +42,7 @@ from ..conftest import (
     published,
     upload,
 )
+from .test_order_changes import technician
 
 LOANER_KIT = [*DEFAULT_KIT, "loaner"]
 FONT = find_cjk_font()
@@ -100,7 +102,7 @@ async def test_fld_6_the_loaner_boarded_goes_back_when_another_one_is_lent(
     await take_back(admin, loaner_serial="L2")
 
     assert await loaner_states(admin) == {"L1": "available", "L2": "lent"}
-    returned = await admin.post("/v1/take-backs/R-1/return", json={})
+    returned = await admin.post("/v1/take-backs/R-1/return", json={"loaner_recovered": True})
     assert returned.status_code == 200, returned.text
     assert await loaner_states(admin) == {"L1": "available", "L2": "available"}
 
@@ -174,7 +176,9 @@ async def test_fld_6_the_unit_return_visit_may_name_the_loaner_it_collects(
 
     assert departed.status_code == 200, departed.text
     assert await loaner_states(admin) == {"L1": "lent"}  # at the customer's, not on board
-    returned = await admin.post("/v1/take-backs/R-1/return", json={"visit_id": "v-2"})
+    returned = await admin.post(
+        "/v1/take-backs/R-1/return", json={"visit_id": "v-2", "loaner_recovered": True}
+    )
     assert returned.status_code == 200, returned.text
     assert await loaner_states(admin) == {"L1": "available"}
 
@@ -186,7 +190,8 @@ async def test_fld_1_a_revisit_after_the_loaner_came_back_needs_one_again(
     await register_loaners(admin, "L1")
     await on_site(admin, clock, "v-1", kit=LOANER_KIT, loaner_serial="L1")
     await take_back(admin)
-    assert (await admin.post("/v1/take-backs/R-1/return", json={})).status_code == 200
+    returned = await admin.post("/v1/take-backs/R-1/return", json={"loaner_recovered": True})
+    assert returned.status_code == 200, returned.text
     await revisit(runtime, RevisitReason.CUSTOMER_DISSATISFIED)
 
     refused = await act(
@@ -546,3 +551,291 @@ def test_fld_10_a_stored_image_over_the_pixel_limit_is_not_decoded_for_the_repor
     reader = PdfReader(io.BytesIO(pdf))
     assert not reader.pages[-1].images
     assert "无法显示" in reader.pages[-1].extract_text()
+
+
+# -- FLD-6: a loaner the customer keeps (audit D1) -------------------------------------------------
+
+
+async def unit_taken_back_with_loaner(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    """Order o-1 asks for a loaner: L1 boarded on v-1 and lent at take-back R-1."""
+    await order(runtime, "o-1", loaner_required=True)
+    await register_loaners(admin, "L1")
+    await on_site(admin, clock, "v-1", kit=LOANER_KIT, loaner_serial="L1")
+    await take_back(admin)
+
+
+async def loaner(client: httpx.AsyncClient, serial: str) -> dict[str, Any]:
+    [found] = [x for x in (await client.get("/v1/loaners")).json() if x["serial"] == serial]
+    return found
+
+
+async def test_fld_6_a_return_that_does_not_say_whether_the_loaner_came_back_is_refused(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await unit_taken_back_with_loaner(runtime, admin, clock)
+
+    # the audit's request: the condition says the customer kept it, nothing says it came back
+    refused = await admin.post(
+        "/v1/take-backs/R-1/return",
+        json={"repaired": False, "loaner_condition": "客户未归还周转机"},
+    )
+
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["field"] == "loaner_recovered" and refused.json()["rule"] == "FLD-6"
+    assert (await loaner(admin, "L1"))["state"] == "lent"
+    assert (await admin.get("/v1/take-backs/R-1")).json()["returned_at"] is None
+    assert "UnitReturned" not in await published(runtime)
+
+
+async def test_fld_6_a_loaner_the_customer_kept_stays_lent_to_the_order_until_collected(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await unit_taken_back_with_loaner(runtime, admin, clock)
+
+    returned = await admin.post(
+        "/v1/take-backs/R-1/return", json={"repaired": False, "loaner_recovered": False}
+    )
+
+    assert returned.status_code == 200, returned.text
+    assert returned.json()["returned_at"] is not None
+    assert returned.json()["loaner_collected_at"] is None
+    kept = await loaner(admin, "L1")
+    assert (kept["state"], kept["order_id"], kept["receipt_number"]) == ("lent", "o-1", "R-1")
+    [back] = [e for e in await outbox(runtime) if e.event_name == "UnitReturned"]
+    assert back.data["loaner_recovered"] is False and back.data["repaired"] is False
+    # nobody else departs with it
+    await order(runtime, "o-2", visit_id="v-9", loaner_required=True)
+    boarded = await act(
+        admin,
+        "v-9",
+        type="depart",
+        eta=(clock.now + timedelta(minutes=30)).isoformat(),
+        kit_checked=LOANER_KIT,
+        loaner_serial="L1",
+    )
+    assert boarded.status_code == 409, boarded.text
+    assert (await loaner(admin, "L1"))["order_id"] == "o-1"
+
+    clock.advance(days=2)
+    collected = await admin.post("/v1/loaners/L1/collect", json={"condition": "外壳磨损"})
+
+    assert collected.status_code == 200, collected.text
+    assert (collected.json()["state"], collected.json()["order_id"]) == ("available", None)
+    assert collected.json()["condition"] == "外壳磨损"
+    take_back_now = (await admin.get("/v1/take-backs/R-1")).json()
+    assert take_back_now["loaner_collected_at"] == clock.now.isoformat().replace("+00:00", "Z")
+    again = await admin.post("/v1/loaners/L1/collect", json={})
+    assert again.status_code == 409, again.text
+
+
+async def test_fld_6_a_loaner_collected_with_the_unit_is_back_in_stock(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await unit_taken_back_with_loaner(runtime, admin, clock)
+
+    returned = await admin.post(
+        "/v1/take-backs/R-1/return", json={"loaner_recovered": True, "loaner_condition": "完好"}
+    )
+
+    assert returned.status_code == 200, returned.text
+    assert returned.json()["loaner_collected_at"] is not None
+    back = await loaner(admin, "L1")
+    assert (back["state"], back["condition"]) == ("available", "完好")
+    [event] = [e for e in await outbox(runtime) if e.event_name == "UnitReturned"]
+    assert event.data["loaner_recovered"] is True
+
+
+async def test_fld_1_fld_6_a_revisit_while_the_customer_still_has_the_loaner_needs_no_other(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await unit_taken_back_with_loaner(runtime, admin, clock)
+    kept = await admin.post("/v1/take-backs/R-1/return", json={"loaner_recovered": False})
+    assert kept.status_code == 200, kept.text
+    await revisit(runtime, RevisitReason.CUSTOMER_DISSATISFIED)
+
+    departed = await act(
+        admin,
+        "v-2",
+        type="depart",
+        eta=(clock.now + timedelta(hours=1)).isoformat(),
+        kit_checked=LOANER_KIT,
+        loaner_serial="L1",
+    )
+
+    assert departed.status_code == 200, departed.text
+    assert (await loaner(admin, "L1"))["state"] == "lent"  # at the customer's, not on board
+
+
+async def test_fld_6_a_technician_collects_only_loaners_of_orders_they_have_a_visit_for(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await unit_taken_back_with_loaner(runtime, admin, clock)
+    kept = await admin.post("/v1/take-backs/R-1/return", json={"loaner_recovered": False})
+    assert kept.status_code == 200, kept.text
+
+    async with await technician(runtime, "tech-8") as other:
+        refused = await other.post("/v1/loaners/L1/collect", json={})
+        missing = await other.post("/v1/loaners/L-none/collect", json={})
+    async with await technician(runtime, "tech-7") as own:
+        collected = await own.post("/v1/loaners/L1/collect", json={})
+
+    assert refused.status_code == missing.status_code == 404, refused.text
+    assert refused.json()["detail"] == "No loaner with serial L1."
+    assert collected.status_code == 200, collected.text
+    assert (await loaner(admin, "L1"))["state"] == "available"
+
+
+# -- FLD-1 / FLD-6: a loaner of the order's product line (audit D3) ------------------------------
+
+
+async def test_fld_1_a_loaner_of_another_product_line_is_not_boarded(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1", loaner_required=True)  # a water heater
+    registered = await admin.post(
+        "/v1/loaners", json={"serial": "L-GS", "product_line": "gas_stove"}
+    )
+    assert registered.status_code == 201, registered.text
+
+    refused = await act(
+        admin,
+        "v-1",
+        type="depart",
+        eta=(clock.now + timedelta(minutes=30)).isoformat(),
+        kit_checked=LOANER_KIT,
+        loaner_serial="L-GS",
+    )
+
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    problem = refused.json()
+    assert problem["rule"] == "FLD-1"
+    assert (problem["loaner_product_line"], problem["order_product_line"]) == (
+        "gas_stove",
+        "water_heater",
+    )
+    assert "gas_stove" in problem["detail"] and "water_heater" in problem["detail"]
+    assert await loaner_states(admin) == {"L-GS": "available"}
+    assert (await admin.get("/v1/visits/v-1")).json()["state"] == "scheduled"
+    assert "TechnicianDeparted" not in await published(runtime)
+
+
+async def test_fld_6_a_loaner_of_another_product_line_is_not_lent_at_the_take_back(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    registered = await admin.post(
+        "/v1/loaners", json={"serial": "L-GS", "product_line": "gas_stove"}
+    )
+    assert registered.status_code == 201, registered.text
+    await on_site(admin, clock, "v-1")
+    await ok(admin, "v-1", type="diagnose", cause="主板故障", take_back_needed=True)
+
+    refused = await act(
+        admin,
+        "v-1",
+        type="take_back",
+        receipt_number="R-1",
+        appearance="外观完好",
+        photo_refs=[await upload(admin, "v-1", "photo")],
+        promised_return_date="2026-03-10",
+        loaner_serial="L-GS",
+    )
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["rule"] == "FLD-6"
+    assert refused.json()["order_product_line"] == "water_heater"
+    assert await loaner_states(admin) == {"L-GS": "available"}
+    assert (await admin.get("/v1/take-backs/R-1")).status_code == 404
+
+
+# -- FLD-6: the visit a unit comes back on (audit D4) ---------------------------------------------
+
+
+async def test_fld_6_a_unit_is_not_returned_on_another_orders_visit(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await unit_taken_back_with_loaner(runtime, admin, clock)
+    await order(runtime, "o-2", visit_id="v-b")
+
+    refused = await admin.post(
+        "/v1/take-backs/R-1/return", json={"visit_id": "v-b", "loaner_recovered": True}
+    )
+    own_take_back_visit = await admin.post(
+        "/v1/take-backs/R-1/return", json={"visit_id": "v-1", "loaner_recovered": True}
+    )
+    unknown = await admin.post(
+        "/v1/take-backs/R-1/return", json={"visit_id": "v-none", "loaner_recovered": True}
+    )
+
+    for response, problem in (
+        (refused, "is not a visit of order o-1"),
+        (own_take_back_visit, "is the visit the unit was taken back on"),
+        (unknown, "is not a visit of order o-1"),
+    ):
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["field"] == "visit_id" and problem in response.json()["detail"]
+    assert "UnitReturned" not in await published(runtime)
+    assert (await loaner(admin, "L1"))["state"] == "lent"
+
+
+async def test_fld_6_a_technician_returns_a_unit_only_on_a_visit_they_hold(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await unit_taken_back_with_loaner(runtime, admin, clock)
+    await runtime.handle_event(
+        EventEnvelope.wrap(
+            RevisitBooked(
+                order_id="o-1",
+                visit_id="v-2",
+                previous_visit_id="v-1",
+                reason=RevisitReason.UNIT_RETURN,
+                technician_id="tech-8",
+            )
+        )
+    )
+    async with await technician(runtime, "tech-8") as tech8:
+        await ok(
+            tech8,
+            "v-2",
+            type="depart",
+            eta=(clock.now + timedelta(hours=1)).isoformat(),
+            kit_checked=list(DEFAULT_KIT),
+        )
+
+    async with await technician(runtime, "tech-7") as tech7:
+        refused = await tech7.post(
+            "/v1/take-backs/R-1/return", json={"visit_id": "v-2", "loaner_recovered": True}
+        )
+    async with await technician(runtime, "tech-8") as tech8:
+        returned = await tech8.post(
+            "/v1/take-backs/R-1/return", json={"visit_id": "v-2", "loaner_recovered": True}
+        )
+
+    assert refused.status_code == 422, refused.text
+    assert returned.status_code == 200, returned.text
+    [event] = [e for e in await outbox(runtime) if e.event_name == "UnitReturned"]
+    assert event.data["visit_id"] == "v-2"
+
+
+async def test_fld_6_a_unit_returned_before_collections_were_recorded_shows_its_loaner_back(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await unit_taken_back_with_loaner(runtime, admin, clock)
+    returned = await admin.post("/v1/take-backs/R-1/return", json={"loaner_recovered": True})
+    assert returned.status_code == 200, returned.text
+    async with runtime.session_factory() as session:
+        row = await session.get(TakeBackRow, "R-1")
+        assert row is not None
+        # as stored before: a return then always took the loaner back
+        row.doc = {k: v for k, v in row.doc.items() if k != "loaner_collected_at"}
+        session.add(row)
+        await session.commit()
+
+    shown = (await admin.get("/v1/take-backs/R-1")).json()
+
+    assert shown["loaner_collected_at"] == shown["returned_at"] is not None

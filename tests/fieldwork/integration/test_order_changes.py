@@ -712,7 +712,9 @@ async def test_fld_11_a_cancellation_on_site_closes_the_visit_with_its_on_site_t
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:
     await order(runtime, "o-1")
-    registered = await admin.post("/v1/loaners", json={"serial": "L-1", "product_line": "x"})
+    registered = await admin.post(
+        "/v1/loaners", json={"serial": "L-1", "product_line": "water_heater"}
+    )
     assert registered.status_code == 201
     await on_site(admin, clock, "v-1", loaner_serial="L-1")
     await ok(admin, "v-1", type="diagnose", cause="电机轴承损坏")

@@ -325,6 +325,7 @@ def _sample(method: str, path: str) -> dict[str, Any]:
             "json": {"stage": "diagnosed", "note": "x"}
         },
         ("post", "/v1/take-backs/{receipt_number}/return"): {"json": {"repaired": True}},
+        ("post", "/v1/loaners/{serial}/collect"): {"json": {"condition": "good"}},
         ("post", "/v1/coordination-tickets/{ticket_id}/contacts"): {
             "json": {"by": "x", "channel": "phone", "note": "x"}
         },
@@ -345,7 +346,13 @@ async def test_a_partner_key_sees_another_networks_visits_as_missing_on_every_ro
     key_a = await issue_key(runtime, "partner", network_id="net-a")
     key_b = await issue_key(runtime, "partner", network_id="net-b")
     unbound = await issue_key(runtime, "partner")
-    theirs = {"visit_id": "v-a", "order_id": "o-a", "receipt_number": "r-a", "ticket_id": "t-a"}
+    theirs = {
+        "visit_id": "v-a",
+        "order_id": "o-a",
+        "receipt_number": "r-a",
+        "ticket_id": "t-a",
+        "serial": "l-a",
+    }
     missing = {k: f"{v}-missing" for k, v in theirs.items()}
     before = await outbox_size(runtime)
 

@@ -438,7 +438,9 @@ async def test_take_back_journey_lends_a_loaner_returns_the_unit_and_reclaims_th
     assert (await runtime.app.state.sweep())["overdue"] == 1
     assert (await runtime.app.state.sweep())["overdue"] == 0
 
-    returned = await admin.post("/v1/take-backs/R-100/return", json={"repaired": True})
+    returned = await admin.post(
+        "/v1/take-backs/R-100/return", json={"repaired": True, "loaner_recovered": True}
+    )
     assert returned.status_code == 200, returned.text
     assert returned.json()["returned_at"] is not None
     loaner = (await admin.get("/v1/loaners")).json()[0]
@@ -457,7 +459,7 @@ async def test_take_back_journey_lends_a_loaner_returns_the_unit_and_reclaims_th
         assert step in names
     back = parse_data(next(e for e in events if e.event_name == "UnitReturned"))
     assert back.loaner_recovered is True and back.on_time is False  # type: ignore[attr-defined]
-    again = await admin.post("/v1/take-backs/R-100/return", json={})
+    again = await admin.post("/v1/take-backs/R-100/return", json={"loaner_recovered": True})
     assert again.status_code == 409
 
 
@@ -712,7 +714,9 @@ async def test_take_back_journey_shows_every_step_on_the_orders_timeline_at_inta
                 promised_return_date="2026-03-09",
             )
             clock.advance(days=3)
-            returned = await admin.post("/v1/take-backs/R-9/return", json={})
+            returned = await admin.post(
+                "/v1/take-backs/R-9/return", json={"loaner_recovered": True}
+            )
             assert returned.status_code == 200, returned.text
             assert (await admin.get("/v1/loaners")).json()[0]["state"] == "available"
 

@@ -663,7 +663,7 @@ def test_fld_6_a_unit_not_back_by_its_date_raises_one_overdue_event() -> None:
     assert tb.check_overdue(now=T0, today=date(2026, 3, 10)) is True
     assert tb.check_overdue(now=T0, today=date(2026, 3, 11)) is False
     assert [type(e) for e in tb.events] == [UnitReturnOverdue]
-    tb.return_unit(at=T0, today=date(2026, 3, 12))
+    tb.return_unit(at=T0, today=date(2026, 3, 12), loaner_recovered=True)
     returned = tb.events[-1]
     assert isinstance(returned, UnitReturned)
     assert (returned.on_time, returned.loaner_recovered) == (False, True)

@@ -281,6 +281,12 @@ class TakeBackRepository:
             returned_at=aware(row.returned_at),
             returned_visit_id=d.get("returned_visit_id"),
             repaired=d.get("repaired"),
+            loaner_collected_at=(
+                _dt(d["loaner_collected_at"])
+                if "loaner_collected_at" in d
+                # Recorded before collections were: a return then always took the loaner back.
+                else (aware(row.returned_at) if d.get("loaner_serial") else None)
+            ),
             overdue_reported_at=_dt(d.get("overdue_reported_at")),
         )
 
@@ -329,6 +335,7 @@ class TakeBackRepository:
             ],
             "returned_visit_id": take_back.returned_visit_id,
             "repaired": take_back.repaired,
+            "loaner_collected_at": _iso(take_back.loaner_collected_at),
             "overdue_reported_at": _iso(take_back.overdue_reported_at),
         }
         row = await self._session.get(TakeBackRow, take_back.receipt_number)

@@ -67,9 +67,12 @@ class Depart(_Action):
 
     type: Literal["depart"] = "depart"
     eta: AwareDatetime
+    """When the technician expects to arrive: from the departure to `eta_horizon_hours` (policy)
+    after it (SCH-6)."""
     kit_checked: list[ShortText] = Field(default_factory=list, max_length=100)
     """The kit items checked, in the words of the job type's kit list."""
     loaner_serial: ShortText | None = None
+    """The loaner on board (FLD-1): one of the order's product line."""
     position: GeoPoint | None = None
 
 
@@ -124,7 +127,8 @@ class WorkItemIn(_Action):
     """Purchase price per unit of a material not on the fee schedule (BIL-4); materials only."""
     handled_at: AwareDatetime | None = None
     """When the item is (or was) handled; items within 30 minutes of each other are charged as
-    the single highest fee (BIL-3). Default: the time of the diagnosis."""
+    the single highest fee (BIL-3). Default: the time of the diagnosis. From the visit's arrival
+    to `work_item_horizon_hours` (policy) after the diagnosis."""
     covered_by_warranty: bool | None = None
     """Whether the warranty covers this item; null lets billing decide from the order (BIL-1)."""
     warranty_card_price: Amount | None = None
@@ -178,7 +182,8 @@ class Diagnose(_Action):
     """The total the customer's warranty card gives for this work, if any; the lower of it and
     the schedule is charged (BIL-2)."""
     installed_on: date | None = None
-    """The installation date, for set-up work (BIL-5); default: the order's."""
+    """The installation date, for set-up work (BIL-5), not after the day of the diagnosis;
+    default: the order's."""
     unknown_fault: bool = False
     take_back_needed: bool = False
 
@@ -258,6 +263,7 @@ class TakeUnitBack(_Action):
     promised_return_date: date
     unit_serial: ShortText | None = None
     loaner_serial: ShortText | None = None
+    """The loaner lent (FLD-6), of the order's product line; default: the one on board."""
 
 
 class StartTest(_Action):
@@ -472,13 +478,25 @@ class RecordWorkshopProgress:
 
 @dataclass(frozen=True)
 class ReturnUnit:
-    """A taken-back unit is back with the customer; its loaner is reclaimed (FLD-6)."""
+    """A taken-back unit is back with the customer; its loaner back in stock if collected
+    (FLD-6)."""
 
     receipt_number: str
     actor: Actor
     repaired: bool = True
     visit_id: str | None = None
+    loaner_recovered: bool | None = None
+    """Whether the loaner lent with the unit was collected; required when one is out."""
     loaner_condition: str | None = None
+
+
+@dataclass(frozen=True)
+class CollectLoaner:
+    """A loaner the customer kept is collected from them, back in stock (FLD-6)."""
+
+    serial: str
+    actor: Actor
+    condition: str | None = None
 
 
 @dataclass(frozen=True)

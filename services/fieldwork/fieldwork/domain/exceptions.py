@@ -55,8 +55,21 @@ class RuleViolation(FieldworkError):
         self.rule = rule
 
 
+class InvalidInput(RuleViolation):
+    """The request cannot be taken as it is (422): a detail the case needs is missing, a time
+    lies outside what can be true (an ETA before the departure or years after it), or it names
+    something that does not belong (a visit of another order)."""
+
+
 class LoanerUnavailable(FieldworkError):
     """The loaner is unknown or not in a state that allows the action."""
+
+
+class LoanerNotFound(FieldworkError):
+    """No loaner with this serial (or not one the caller may act on)."""
+
+    def __init__(self, serial: str) -> None:
+        super().__init__(f"No loaner with serial {serial}.", serial=serial)
 
 
 class TakeBackNotFound(FieldworkError):

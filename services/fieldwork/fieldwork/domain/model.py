@@ -25,9 +25,12 @@ EVENTS_OF_INTEREST: frozenset[str] = frozenset(
         "AppointmentRescheduled",
         "OrderReturnedToCentre",
         "RevisitBooked",
-        # billing: the price the customer must consent to, or its waiver
+        # billing: the price the customer must consent to, its waiver, and whether it is
+        # charged at all (void, or back in force)
         "QuoteIssued",
         "ChargeWaived",
+        "QuoteVoided",
+        "QuoteReinstated",
     }
 )
 
@@ -37,6 +40,9 @@ SUMMARY_MAX_FIELDS = 16
 SUMMARY_MAX_TEXT = 120
 
 _SCALARS = (str, int, float, bool)
+
+#: The product line of an order intake has not described (yet): its kit is the default list.
+UNKNOWN_PRODUCT_LINE = "default"
 
 
 def summarise(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -87,7 +93,7 @@ class OrderContext:
     """What fieldwork needs to know about an order to run its visits (from intake's events)."""
 
     order_id: str
-    product_line: str = "default"
+    product_line: str = UNKNOWN_PRODUCT_LINE
     warranty_status: str = "unknown"
     loaner_required: bool = False
     customer_name: str | None = None
@@ -105,6 +111,11 @@ class OrderContext:
     cancelled: bool = False
     resolved_remotely: bool = False
     """Closed by phone guidance (INT-4) and not reopened: no visit goes ahead."""
+
+    @property
+    def known_product_line(self) -> str | None:
+        """The product line intake named for the order; None while none is known."""
+        return None if self.product_line == UNKNOWN_PRODUCT_LINE else self.product_line
 
     @property
     def job_type(self) -> str:

@@ -77,7 +77,17 @@ class FieldworkPolicy(BaseModel):
     offline_max_batch: int = Field(default=200, ge=1)
     """Offline app: the most actions one batch may carry."""
     offline_clock_skew_seconds: int = Field(default=300, ge=0)
-    """Offline app: how far in the future an action's time may be (phone clocks drift)."""
+    """Offline app: how far in the future an action's time may be (phone clocks drift); also how
+    far before the departure the ETA the phone computed may fall."""
+    offline_max_age_days: int = Field(default=7, ge=1)
+    """Offline app: an action dated longer ago than this is refused (an absurd date is a client
+    fault: it would make arrivals years early and on-site times of centuries, FLD-11)."""
+    eta_horizon_hours: int = Field(default=24, ge=1)
+    """SCH-6/SCH-7: a departure's ETA lies between the departure and this many hours after it;
+    one outside is refused rather than told to the customer as a delay."""
+    work_item_horizon_hours: int = Field(default=12, ge=1)
+    """BIL-3/BIL-5: a work item's `handled_at` lies between the arrival and this many hours
+    after the diagnosis that lists it (billing bundles and dates the items by it)."""
 
     @field_validator("kit_lists")
     @classmethod

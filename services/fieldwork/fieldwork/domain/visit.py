@@ -18,7 +18,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import EventData
-from contracts.billing import QuoteLine
+from contracts.billing import QuoteLine, QuoteVoidReason
 from contracts.common import (
     GeoPoint,
     PartLine,
@@ -53,7 +53,7 @@ from contracts.fieldwork import (
     VisitClosed,
     VisitOutcome,
 )
-from fieldwork.domain.exceptions import IllegalTransition, RuleViolation
+from fieldwork.domain.exceptions import IllegalTransition, InvalidInput, RuleViolation
 from fieldwork.domain.policy import FieldworkPolicy
 
 
@@ -195,10 +195,14 @@ class QuoteStatus(StrEnum):
     ISSUED = "issued"
     ACCEPTED = "accepted"
     DECLINED = "declined"
+    VOIDED = "voided"
+    """Billing no longer charges it (QuoteVoided): the order was cancelled before its work was
+    done, or the customer declined the job at a later visit. Nothing is charged for it, and it
+    can be neither accepted nor declined; ``void`` says when, why and the answer it had."""
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 class Attempt(_Part):
@@ -244,6 +248,29 @@ class Diagnosis(_Part):
     at: datetime
 
 
+class QuoteVoid(_Part):
+    """Why billing no longer charges a quote (QuoteVoided; BIL-1, FLD-4), and since when."""
+
+    reason: QuoteVoidReason
+    at: datetime
+    """The order's cancellation, or the customer's decline at the later visit."""
+    answer: QuoteStatus
+    """The customer's answer the quote had when voided: `issued` (none yet) or `accepted`; it
+    is back in force with it if billing reinstates the quote (QuoteReinstated)."""
+    declined_quote_id: str | None = None
+    """The later visit's quote the customer declined (reason `declined_at_later_visit`)."""
+
+    def describe(self) -> str:
+        """The void in words, for the technician."""
+        if self.reason is QuoteVoidReason.ORDER_CANCELLED:
+            why = "the order was cancelled before its work was done"
+        else:
+            why = "the customer declined the job at a later visit" + (
+                f" (quote {self.declined_quote_id})" if self.declined_quote_id else ""
+            )
+        return f"voided at {self.at.isoformat()}: {why}"
+
+
 class Quote(_Part):
     """The quote the customer must consent to before paid work (FLD-4)."""
 
@@ -264,6 +291,20 @@ class Quote(_Part):
     decline_reason: str | None = None
     """Why the customer declined; kept here too, as a decline before the quote is issued
     publishes no QuoteDeclined to carry it (FLD-4)."""
+    void: QuoteVoid | None = None
+    """Set while the quote is `voided`: when, why, and the answer it had (BIL-1, FLD-4)."""
+
+    def refuse_if_voided(self) -> None:
+        """No answer is given to a quote billing voided (FLD-4)."""
+        if self.void is not None:
+            raise RuleViolation(
+                "FLD-4",
+                f"Quote {self.quote_id} was {self.void.describe()}; nothing is charged for it "
+                "and the customer can no longer accept or decline it",
+                quote_id=self.quote_id,
+                void_reason=self.void.reason.value,
+                voided_at=self.void.at.isoformat(),
+            )
 
 
 class WorkStep(_Part):
@@ -389,7 +430,9 @@ class Handover(_Part):
 class Visit(BaseModel):
     """One visit of one order (aggregate)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=False, use_attribute_docstrings=True
+    )
 
     visit_id: str
     order_id: str
@@ -499,7 +542,8 @@ class Visit(BaseModel):
     def charged_quote(self) -> Quote | None:
         """The quote that is this visit's charge: accepted by the customer, or issued for work
         that needed no consent (free, BIL-1); while a supplementary quote awaits the customer's
-        answer, the one they accepted before (FLD-4); None when there is none."""
+        answer, the one they accepted before (FLD-4); None when there is none (a quote billing
+        voided is none)."""
         for quote in (self.quote, self.consented_quote):
             if quote is None or quote.total is None:
                 continue
@@ -520,12 +564,21 @@ class Visit(BaseModel):
         return self.loaner_serial
 
     @property
+    def voided_quote(self) -> Quote | None:
+        """The visit's quote billing voided (QuoteVoided), if any."""
+        for quote in (self.quote, self.consented_quote):
+            if quote is not None and quote.status is QuoteStatus.VOIDED:
+                return quote
+        return None
+
+    @property
     def amount_charged(self) -> Decimal | None:
         """What the customer is charged for this visit's work: the accepted quote's total (after
-        waivers); 0 for free work that was quoted; None when nothing was quoted."""
+        waivers); 0 for free work that was quoted, and when billing voided the quote (BIL-1);
+        None when nothing was quoted."""
         quote = self.charged_quote
         if quote is None or quote.total is None:
-            return None
+            return Decimal("0.00") if self.voided_quote is not None else None
         if quote.status is not QuoteStatus.ACCEPTED:
             return Decimal("0.00")
         return quote.total
@@ -576,9 +629,19 @@ class Visit(BaseModel):
 
     def _require_consent(self) -> None:
         # rule FLD-4: no paid work without the customer's signed acceptance of the quote.
-        if self.chargeable and (
-            self.quote is None or self.quote.status is not QuoteStatus.ACCEPTED
-        ):
+        if not self.chargeable:
+            return
+        if self.quote is not None and self.quote.void is not None:
+            raise RuleViolation(
+                "FLD-4",
+                f"The work is chargeable and its quote {self.quote.quote_id} was "
+                f"{self.quote.void.describe()}: nobody consents to the work any more",
+                state=self.state.value,
+                quote_id=self.quote.quote_id,
+                void_reason=self.quote.void.reason.value,
+                voided_at=self.quote.void.at.isoformat(),
+            )
+        if self.quote is None or self.quote.status is not QuoteStatus.ACCEPTED:
             raise RuleViolation(
                 "FLD-4",
                 "The work is chargeable: the customer must accept the quote, with their "
@@ -665,6 +728,7 @@ class Visit(BaseModel):
         the workshop): like a unit-return visit, the visit then needs no other loaner, and that
         loaner, named as ``loaner_serial``, is not on board: it is at the customer's (FLD-6)."""
         self._check("depart")
+        self._check_eta(eta, departed_at=at, policy=policy)
         if loaner_serial is not None and loaner_serial == loaner_lent:
             loaner_serial = None
         # rule FLD-1/FLD-6: the order's loaner is needed once, to lend at the take-back; a
@@ -703,6 +767,28 @@ class Visit(BaseModel):
                 loaner_on_board=loaner_serial is not None,
                 kit_checked=True,
             )
+        )
+
+    @staticmethod
+    def _check_eta(eta: datetime, *, departed_at: datetime, policy: FieldworkPolicy) -> None:
+        """The ETA is told to the customer and drives lateness (SCH-6, SCH-7): it lies between
+        the departure (less the phone clock's drift) and the policy's horizon after it."""
+        earliest = departed_at - timedelta(seconds=policy.offline_clock_skew_seconds)
+        latest = departed_at + timedelta(hours=policy.eta_horizon_hours)
+        if earliest <= eta <= latest:
+            return
+        where = (
+            f"before the departure ({departed_at.isoformat()})"
+            if eta < earliest
+            else f"more than {policy.eta_horizon_hours} hours after the departure "
+            f"({departed_at.isoformat()})"
+        )
+        raise InvalidInput(
+            "SCH-6",
+            f"The ETA {eta.isoformat()} is {where}: it cannot be told to the customer (SCH-7)",
+            field="eta",
+            earliest=earliest.isoformat(),
+            latest=latest.isoformat(),
         )
 
     def arrive(self, *, at: datetime, position: GeoPoint | None = None) -> None:
@@ -929,6 +1015,8 @@ class Visit(BaseModel):
         installed_on: date | None = None,
         product_line: str | None = None,
         rework_free: bool = False,
+        today: date | None = None,
+        policy: FieldworkPolicy | None = None,
     ) -> None:
         """Record cause, parts and warranty status (FLD-4). Chargeable work asks billing for a
         quote and waits for the customer's consent; work items listed for work that is not
@@ -938,8 +1026,18 @@ class Visit(BaseModel):
 
         Each item goes to billing with the time it is handled (``at`` unless it says, BIL-3),
         with the customer's warranty card terms (BIL-2), the installation date (BIL-5) and the
-        product line whose schedule applies."""
+        product line whose schedule applies. An item's time lies between the arrival and the
+        policy's horizon after the diagnosis, and the installation date is not after ``today``
+        (the diagnosis's business day): billing bundles and dates the work by them (BIL-3,
+        BIL-5)."""
         self._check("diagnose")
+        self._check_work_times(
+            work_items,
+            at=at,
+            policy=policy or FieldworkPolicy(),
+            installed_on=installed_on,
+            today=today or at.date(),
+        )
         quote = self.quote
         consented = quote if quote is not None and quote.status is QuoteStatus.ACCEPTED else None
         status = warranty_status or self.warranty_status
@@ -1056,6 +1154,47 @@ class Visit(BaseModel):
                 )
             )
 
+    def _check_work_times(
+        self,
+        items: Sequence[WorkItem],
+        *,
+        at: datetime,
+        policy: FieldworkPolicy,
+        installed_on: date | None,
+        today: date,
+    ) -> None:
+        """The times the technician gives with the work are ones that can be true (BIL-3,
+        BIL-5): each item handled on this visit, the product installed by the diagnosis."""
+        arrived = self.arrived_at or at
+        earliest = arrived - timedelta(seconds=policy.offline_clock_skew_seconds)
+        latest = at + timedelta(hours=policy.work_item_horizon_hours)
+        for index, item in enumerate(items):
+            handled = item.handled_at
+            if handled is None or earliest <= handled <= latest:
+                continue
+            raise InvalidInput(
+                "BIL-3",
+                f"Work item {index + 1} ({item.description}) is dated {handled.isoformat()}, "
+                + (
+                    f"before the arrival ({arrived.isoformat()})"
+                    if handled < earliest
+                    else f"more than {policy.work_item_horizon_hours} hours after the "
+                    f"diagnosis ({at.isoformat()})"
+                )
+                + ": items are handled on this visit",
+                field=f"work_items.{index}.handled_at",
+                earliest=earliest.isoformat(),
+                latest=latest.isoformat(),
+            )
+        if installed_on is not None and installed_on > today:
+            raise InvalidInput(
+                "BIL-5",
+                f"The installation date {installed_on.isoformat()} is after the day of the "
+                f"diagnosis ({today.isoformat()})",
+                field="installed_on",
+                latest=today.isoformat(),
+            )
+
     def quote_issued(
         self,
         *,
@@ -1078,6 +1217,48 @@ class Visit(BaseModel):
         quote.status = QuoteStatus.ISSUED
         return True
 
+    def quote_voided(
+        self,
+        *,
+        quote_id: str,
+        reason: QuoteVoidReason,
+        at: datetime,
+        answer: QuoteStatus,
+        declined_quote_id: str | None = None,
+    ) -> bool:
+        """Billing no longer charges the quote (QuoteVoided; BIL-1, FLD-4): it shows *voided*,
+        with when, why and the customer's answer it had, and charges nothing here, whether the
+        visit is over or not. False when nothing changes (not this visit's quote, heard
+        already, or declined: the customer's no stands)."""
+        for quote in (self.quote, self.consented_quote):
+            if quote is None or quote.quote_id != quote_id:
+                continue
+            if quote.status is QuoteStatus.DECLINED:
+                return False
+            if quote.void is not None:
+                answer = quote.void.answer
+            elif quote.status in (QuoteStatus.ISSUED, QuoteStatus.ACCEPTED):
+                answer = quote.status  # the answer as given here, where the customer gave it
+            void = QuoteVoid(
+                reason=reason, at=at, answer=answer, declined_quote_id=declined_quote_id
+            )
+            if quote.void == void:
+                return False
+            quote.status, quote.void = QuoteStatus.VOIDED, void
+            return True
+        return False
+
+    def quote_reinstated(self, *, quote_id: str) -> bool:
+        """A quote billing voided is in force again (QuoteReinstated, BIL-1): back to the
+        customer's answer it had (no answer can be given while it is void). False when it is not
+        this visit's voided quote (or heard already)."""
+        for quote in (self.quote, self.consented_quote):
+            if quote is None or quote.quote_id != quote_id or quote.void is None:
+                continue
+            quote.status, quote.void = quote.void.answer, None
+            return True
+        return False
+
     def charge_waived(self, *, quote_id: str, new_total: Decimal) -> bool:
         """The centre waived or reduced the charge (BIL-8)."""
         for quote in (self.quote, self.consented_quote):
@@ -1088,6 +1269,8 @@ class Visit(BaseModel):
 
     def _issued_quote(self, quote_id: str) -> Quote:
         quote = self.quote
+        if quote is not None and quote.quote_id == quote_id:
+            quote.refuse_if_voided()
         if quote is None or quote.status is not QuoteStatus.ISSUED:
             raise RuleViolation(
                 "FLD-4", "Billing has not issued the quote yet: the customer cannot consent to it"
@@ -1125,6 +1308,8 @@ class Visit(BaseModel):
         quote = self.quote
         if quote is None:
             raise RuleViolation("FLD-4", "No quote was requested: there is nothing to decline")
+        if quote_id in (None, quote.quote_id):
+            quote.refuse_if_voided()
         if quote.status is QuoteStatus.ISSUED:
             return quote if quote_id is None else self._issued_quote(quote_id)
         if quote_id is not None:

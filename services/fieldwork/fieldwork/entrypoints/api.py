@@ -31,6 +31,7 @@ from fieldwork.entrypoints.schemas import (
     CloseIn,
     ContactIn,
     EvidenceOut,
+    LoanerCollectIn,
     LoanerIn,
     LoanerOut,
     OfflineBatchIn,
@@ -175,7 +176,10 @@ async def act_on_visit(
     (FLD-13), safety_incident (FLD-14), sign_off and complete_report (FLD-12).
 
     409 when the action is not possible in the visit's state (`allowed` lists what is) or a
-    rule is not satisfied (`rule` names it). Send `Idempotency-Key` to retry safely.
+    rule is not satisfied (`rule` names it); 422 when a time it gives cannot be true (`field`
+    names it): an ETA before the departure or more than the policy's horizon after it (SCH-6), a
+    work item dated outside the visit (BIL-3), an installation date after the diagnosis (BIL-5).
+    Send `Idempotency-Key` to retry safely.
     """
 
     async def run() -> VisitOut:
@@ -198,7 +202,8 @@ async def apply_offline_batch(body: OfflineBatchIn, bus: BusDep, actor: Technici
     They are applied in the order they happened (not the order sent); a client id already
     applied is not applied again (`duplicate`, with its first result); an action older than the
     latest one applied to its visit, or following a refused action of the same visit, is
-    `refused` with the reason. The rules are those of the single-action route: an out-of-warranty
+    `refused` with the reason, as is one dated in the future or more than the policy's
+    `offline_max_age_days` ago. The rules are those of the single-action route: an out-of-warranty
     repair is never completed without an accepted quote.
 
     A visit its order's cancellation called off before the technician was known to be at the door
@@ -327,8 +332,33 @@ async def register_loaner(
     tags=["loaners"],
 )
 async def list_loaners(uow: UowFactoryDep, principal: CentreDep) -> Any:
-    """Every loaner: available, on board a technician's van, or lent (with its due date)."""
+    """Every loaner: available, on board a technician's van, or lent (with its due date; still
+    lent after the unit came back when the customer kept it)."""
     return [LoanerOut.from_domain(x) for x in await views.loaners(uow=uow())]
+
+
+@router.post(
+    "/loaners/{serial}/collect",
+    response_model=LoanerOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Collect a loaner from the customer (FLD-6)",
+    tags=["loaners"],
+)
+async def collect_loaner(
+    serial: str, body: LoanerCollectIn, request: Request, bus: BusDep, actor: ReturnerDep
+) -> Any:
+    """A lent loaner is back from the customer (one kept when their unit came back, or brought
+    in before): back in stock, and its take-back records when it was collected. A technician
+    collects loaners of orders they have a visit for, a partner key those of its network's
+    visits (404 otherwise). 409 when the loaner is not lent."""
+
+    async def run() -> LoanerOut:
+        loaner = await bus.handle(
+            c.CollectLoaner(serial=serial, actor=actor, condition=body.condition)
+        )
+        return LoanerOut.from_domain(loaner)
+
+    return await _once(request, actor.key_id, body, run)
 
 
 @router.get(
@@ -370,13 +400,17 @@ async def record_progress(
     "/take-backs/{receipt_number}/return",
     response_model=TakeBackOut,
     responses=problem_responses(401, 403, 404, 409, 422),
-    summary="Return the unit to the customer and reclaim the loaner (FLD-6)",
+    summary="Return the unit to the customer and collect the loaner (FLD-6)",
     tags=["take-backs"],
 )
 async def return_unit(
     receipt_number: str, body: UnitReturnIn, request: Request, bus: BusDep, actor: ReturnerDep
 ) -> Any:
-    """Publishes UnitReturned (on time or not) and puts the loaner back in the inventory."""
+    """Publishes UnitReturned (on time or not, and whether the loaner was collected). The
+    loaner lent with the unit goes back in stock only when `loaner_recovered` says it was
+    collected (required while one is out: 422 without it); one the customer kept stays lent to
+    the order. `visit_id`, when given, is a later visit of the order that the caller holds and
+    that went to the customer (422 otherwise)."""
 
     async def run() -> TakeBackOut:
         tb = await bus.handle(
@@ -385,6 +419,7 @@ async def return_unit(
                 actor=actor,
                 repaired=body.repaired,
                 visit_id=body.visit_id,
+                loaner_recovered=body.loaner_recovered,
                 loaner_condition=body.loaner_condition,
             )
         )

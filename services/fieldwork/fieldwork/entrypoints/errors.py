@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fieldwork.domain.exceptions import (
     IllegalTransition,
+    InvalidInput,
+    LoanerNotFound,
     LoanerUnavailable,
     OrderNotFound,
     ReportUnavailable,
@@ -20,8 +22,12 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     VisitNotFound: (404, "Visit not found"),
     TakeBackNotFound: (404, "Take-back not found"),
     TicketNotFound: (404, "Coordination ticket not found"),
+    LoanerNotFound: (404, "Loaner not found"),
     IllegalTransition: (409, "Illegal transition"),
     RuleViolation: (409, "Rule not satisfied"),
+    # A subclass of RuleViolation (it names the rule too): handlers are looked up by the
+    # exception's own class first.
+    InvalidInput: (422, "Invalid input"),
     LoanerUnavailable: (409, "Loaner unavailable"),
     UploadRefused: (415, "Unsupported upload"),
     UploadTooLarge: (413, "Upload too large"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from fieldwork.domain.commands import VisitAction
 from fieldwork.domain.coordination import CoordinationTicket
@@ -187,13 +187,38 @@ class ProgressIn(BaseModel):
 
 
 class UnitReturnIn(BaseModel):
-    """The unit is back with the customer."""
+    """The unit is back with the customer (FLD-6)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     repaired: bool = True
     visit_id: ShortText | None = None
+    """The visit that brought the unit back: a later visit of the take-back's order, one the
+    caller holds, that went to the customer."""
+    loaner_recovered: bool | None = None
+    """Whether the loaner lent with the unit was collected from the customer. Required while
+    one is out: it goes back in stock only when collected; one the customer kept stays lent to
+    the order until collected (`POST /v1/loaners/{serial}/collect`)."""
     loaner_condition: ShortText | None = None
+    """The condition of the loaner collected (with `loaner_recovered` true)."""
+
+    @model_validator(mode="after")
+    def _condition_of_a_collected_loaner(self) -> UnitReturnIn:
+        if self.loaner_condition is not None and self.loaner_recovered is False:
+            raise ValueError(
+                "loaner_condition is the condition of the loaner collected: a loaner the "
+                "customer kept has none to record"
+            )
+        return self
+
+
+class LoanerCollectIn(BaseModel):
+    """A loaner the customer kept is collected from them (FLD-6)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    condition: ShortText | None = None
+    """Its condition when collected; unchanged when omitted."""
 
 
 class ProgressOut(BaseModel):
@@ -218,6 +243,10 @@ class TakeBackOut(BaseModel):
     progress: list[ProgressOut]
     returned_at: datetime | None
     repaired: bool | None
+    loaner_collected_at: datetime | None = Field(
+        description="When the loaner lent with the unit was collected from the customer; null "
+        "while they still have it (even after the unit came back), or when none was lent."
+    )
     overdue_reported_at: datetime | None
 
     @classmethod
@@ -235,6 +264,7 @@ class TakeBackOut(BaseModel):
             progress=[ProgressOut(at=p.at, stage=p.stage, note=p.note) for p in tb.progress],
             returned_at=tb.returned_at,
             repaired=tb.repaired,
+            loaner_collected_at=tb.loaner_collected_at,
             overdue_reported_at=tb.overdue_reported_at,
         )
 

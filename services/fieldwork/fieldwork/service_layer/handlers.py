@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-from contracts.billing import ChargeWaived, QuoteIssued
+from contracts.billing import ChargeWaived, QuoteIssued, QuoteReinstated, QuoteVoided
 from contracts.envelope import EventEnvelope
 from contracts.intake import (
     OrderCancelled,
@@ -34,6 +34,8 @@ from fieldwork.domain.coordination import CoordinationTicket, unfinished_reason
 from fieldwork.domain.evidence import check_upload
 from fieldwork.domain.exceptions import (
     FieldworkError,
+    InvalidInput,
+    LoanerNotFound,
     LoanerUnavailable,
     RuleViolation,
     TakeBackNotFound,
@@ -47,7 +49,7 @@ from fieldwork.domain.model import (
     summarise,
 )
 from fieldwork.domain.policy import FieldworkPolicy
-from fieldwork.domain.visit import ON_SITE, Evidence, Visit, VisitState
+from fieldwork.domain.visit import ON_SITE, Evidence, QuoteStatus, Visit, VisitState
 from fieldwork.domain.workshop import Loaner, LoanerState, TakeBack
 from fieldwork.service_layer.unit_of_work import FieldworkUnitOfWork
 
@@ -113,7 +115,12 @@ async def _apply(
                 loaner_lent=lent,
             )
             if loaner is not None:
-                loaner.board(order_id=visit.order_id, visit_id=visit.visit_id, at=at)
+                loaner.board(
+                    order_id=visit.order_id,
+                    visit_id=visit.visit_id,
+                    at=at,
+                    product_line=context.known_product_line if context else None,
+                )
                 await uow.loaners.save(loaner)
         case c.Arrive():
             visit.arrive(at=at, position=action.position)
@@ -151,6 +158,8 @@ async def _apply(
                 installed_on=action.installed_on or (context.installed_on if context else None),
                 product_line=context.product_line if context else None,
                 rework_free=policy.rework_free,
+                today=at.astimezone(tz).date(),
+                policy=policy,
             )
         case c.AcceptQuote():
             visit.accept_quote(at=at, quote_id=action.quote_id, signature_ref=action.signature_ref)
@@ -185,7 +194,14 @@ async def _apply(
         case c.RefuseTakeBack():
             visit.refuse_take_back(at=at)
         case c.TakeUnitBack():
-            await _take_back(visit, action, at=at, uow=uow, today=at.astimezone(tz).date())
+            await _take_back(
+                visit,
+                action,
+                at=at,
+                uow=uow,
+                today=at.astimezone(tz).date(),
+                product_line=context.known_product_line if context else None,
+            )
         case c.StartTest():
             visit.start_test(at=at)
         case c.Reexamine():
@@ -299,15 +315,27 @@ async def _reclaim_unused_loaner(visit: Visit, *, at: datetime, uow: FieldworkUn
 
 
 async def _loaner_lent(uow: FieldworkUnitOfWork, order_id: str) -> str | None:
-    """The loaner lent to the order's customer while their unit is at the workshop (FLD-6)."""
+    """The loaner lent to the order's customer with a unit taken to the workshop and not
+    collected yet (FLD-6): while their unit is there, and after it came back without the
+    loaner being collected."""
     for take_back in await uow.take_backs.for_order(order_id):
-        if take_back.returned_at is None and take_back.loaner_serial is not None:
-            return take_back.loaner_serial
+        serial = take_back.loaner_out
+        if serial is None:
+            continue
+        loaner = await uow.loaners.get(serial)
+        if loaner is not None and loaner.lent_to(order_id):
+            return serial
     return None
 
 
 async def _take_back(
-    visit: Visit, action: c.TakeUnitBack, *, at: datetime, uow: FieldworkUnitOfWork, today: date
+    visit: Visit,
+    action: c.TakeUnitBack,
+    *,
+    at: datetime,
+    uow: FieldworkUnitOfWork,
+    today: date,
+    product_line: str | None,
 ) -> None:
     if await uow.take_backs.get(action.receipt_number) is not None:
         raise RuleViolation(
@@ -327,6 +355,7 @@ async def _take_back(
             receipt_number=action.receipt_number,
             due_back=action.promised_return_date,
             at=at,
+            product_line=product_line,
         )
     visit.take_unit_back(
         at=at,
@@ -407,7 +436,10 @@ async def apply_offline_batch(
         )
     now = clock()
     horizon = now + timedelta(seconds=policy.offline_clock_skew_seconds)
-    await _reclaim_for_offline_arrivals(cmd, uow_factory=uow_factory, now=now, horizon=horizon)
+    earliest = now - timedelta(days=policy.offline_max_age_days)
+    await _reclaim_for_offline_arrivals(
+        cmd, uow_factory=uow_factory, now=now, oldest=earliest, horizon=horizon
+    )
     ordered = sorted(enumerate(cmd.actions), key=lambda pair: (pair[1].occurred_at, pair[0]))
     results: dict[int, dict[str, Any]] = {}
     blocked: dict[str, str] = {}
@@ -430,6 +462,16 @@ async def apply_offline_batch(
             continue
         if item.occurred_at > horizon:
             results[index] = {**base, "status": "refused", "reason": "occurred_at is in the future"}
+            continue
+        if item.occurred_at < earliest:
+            # FLD-11: a date years back is a client fault, not a fact: it would date arrivals
+            # and on-site times absurdly.
+            results[index] = {
+                **base,
+                "status": "refused",
+                "reason": f"occurred_at is more than {policy.offline_max_age_days} days ago",
+                "problem": {"rule": "offline", "earliest": earliest.isoformat()},
+            }
             continue
         if item.visit_id in blocked:
             results[index] = {
@@ -534,7 +576,12 @@ async def _end_at_cancellation(
 
 
 async def _reclaim_for_offline_arrivals(
-    cmd: c.ApplyOfflineBatch, *, uow_factory: UowFactory, now: datetime, horizon: datetime
+    cmd: c.ApplyOfflineBatch,
+    *,
+    uow_factory: UowFactory,
+    now: datetime,
+    oldest: datetime,
+    horizon: datetime,
 ) -> None:
     """Before the batch is applied: a visit that left the technician (reassigned, returned to
     the centre) after the arrival they logged offline goes back to them, so the batch applies
@@ -544,7 +591,7 @@ async def _reclaim_for_offline_arrivals(
         return
     arrivals: dict[str, datetime] = {}
     for item in cmd.actions:
-        if item.action.type == "arrive" and item.occurred_at <= horizon:
+        if item.action.type == "arrive" and oldest <= item.occurred_at <= horizon:
             earliest = arrivals.get(item.visit_id)
             arrivals[item.visit_id] = min(earliest or item.occurred_at, item.occurred_at)
     for visit_id, arrived_at in arrivals.items():
@@ -624,7 +671,9 @@ async def record_workshop_progress(
 async def return_unit(
     cmd: c.ReturnUnit, *, uow: FieldworkUnitOfWork, clock: Clock, tz: tzinfo
 ) -> TakeBack:
-    """The unit is back with the customer (UnitReturned) and the loaner reclaimed (FLD-6)."""
+    """The unit is back with the customer (UnitReturned), on the visit named (one of the
+    order's that the caller holds, FLD-6). The loaner lent with it goes back in stock when the
+    return says it was collected; one the customer kept stays lent to the order."""
     async with uow:
         take_back = await uow.take_backs.get(cmd.receipt_number)
         if take_back is None:
@@ -638,22 +687,89 @@ async def return_unit(
                 for v in visits
             ):
                 raise TakeBackNotFound(cmd.receipt_number)
+        visit = await _returning_visit(cmd, take_back=take_back, uow=uow)
         now = clock()
-        loaner = await uow.loaners.get(take_back.loaner_serial) if take_back.loaner_serial else None
-        take_back.return_unit(
+        serial = take_back.loaner_out
+        loaner = await uow.loaners.get(serial) if serial else None
+        collected = take_back.return_unit(
             at=now,
             today=now.astimezone(tz).date(),
             repaired=cmd.repaired,
-            visit_id=cmd.visit_id,
-            loaner_recovered=loaner is not None,
+            visit=visit,
+            loaner_recovered=cmd.loaner_recovered,
         )
-        if loaner is not None:
-            loaner.reclaim(at=now, condition=cmd.loaner_condition)
+        if loaner is not None and collected:
+            loaner.collect(order_id=take_back.order_id, at=now, condition=cmd.loaner_condition)
             await uow.loaners.save(loaner)
+        elif loaner is not None:
+            log.warning(
+                "fieldwork.loaner_kept_by_customer",
+                order_id=take_back.order_id,
+                receipt_number=take_back.receipt_number,
+                serial=loaner.serial,
+            )
         uow.track(take_back)
         await uow.take_backs.save(take_back)
         await uow.commit()
         return take_back
+
+
+async def _returning_visit(
+    cmd: c.ReturnUnit, *, take_back: TakeBack, uow: FieldworkUnitOfWork
+) -> Visit | None:
+    """The visit the return names, if the caller may name it: one they hold (the same as any
+    visit they can see); whether it fits the take-back is the take-back's to say (FLD-6)."""
+    if cmd.visit_id is None:
+        return None
+    visit = await uow.visits.get(cmd.visit_id)
+    if visit is None or not cmd.actor.may_see(
+        technician_id=visit.technician_id, network_id=visit.network_id
+    ):
+        raise InvalidInput(
+            "FLD-6",
+            f"Visit {cmd.visit_id} is not a visit of order {take_back.order_id} that you hold: "
+            f"the unit of receipt {take_back.receipt_number} comes back on one of them",
+            field="visit_id",
+            visit_id=cmd.visit_id,
+            order_id=take_back.order_id,
+        )
+    return visit
+
+
+async def collect_loaner(cmd: c.CollectLoaner, *, uow: FieldworkUnitOfWork, clock: Clock) -> Loaner:
+    """A loaner the customer kept is collected from them, back in stock (FLD-6); the take-back
+    it was lent with records when."""
+    async with uow:
+        loaner = await uow.loaners.get(cmd.serial)
+        if loaner is None:
+            raise LoanerNotFound(cmd.serial)
+        if cmd.actor.restricted or cmd.actor.partner:
+            # Like the unit's return: by whoever holds a visit of the order it was lent for.
+            visits = await uow.visits.for_order(loaner.order_id) if loaner.order_id else []
+            if not any(
+                cmd.actor.may_see(technician_id=v.technician_id, network_id=v.network_id)
+                for v in visits
+            ):
+                raise LoanerNotFound(cmd.serial)
+        if loaner.state is not LoanerState.LENT or loaner.order_id is None:
+            raise LoanerUnavailable(
+                f"Loaner {loaner.serial} is {loaner.state.value}: only a lent loaner is "
+                "collected from a customer.",
+                serial=loaner.serial,
+                loaner_state=loaner.state.value,
+            )
+        now = clock()
+        order_id = loaner.order_id
+        take_back = (
+            await uow.take_backs.get(loaner.receipt_number) if loaner.receipt_number else None
+        )
+        loaner.collect(order_id=order_id, at=now, condition=cmd.condition)
+        await uow.loaners.save(loaner)
+        if take_back is not None and take_back.loaner_collected(at=now):
+            await uow.take_backs.save(take_back)
+        await uow.commit()
+        log.info("fieldwork.loaner_collected", order_id=order_id, serial=loaner.serial)
+        return loaner
 
 
 # -- coordination tickets (FLD-15) ----------------------------------------------------------------
@@ -982,6 +1098,32 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
         for visit in await uow.visits.for_order(order_id, for_update=True):
             if visit.charge_waived(quote_id=data.quote_id, new_total=data.new_total):
                 await uow.visits.save(visit, now=at)
+        return
+    if isinstance(data, QuoteVoided | QuoteReinstated):
+        # BIL-1, FLD-4: billing no longer charges the quote (or does again); the visit, over or
+        # not, shows it so and charges accordingly.
+        for visit in await uow.visits.for_order(order_id, for_update=True):
+            if data.visit_id not in (None, visit.visit_id):
+                continue
+            if isinstance(data, QuoteVoided):
+                changed = visit.quote_voided(
+                    quote_id=data.quote_id,
+                    reason=data.reason,
+                    at=data.voided_at,
+                    answer=QuoteStatus(data.answer),
+                    declined_quote_id=data.declined_quote_id,
+                )
+            else:
+                changed = visit.quote_reinstated(quote_id=data.quote_id)
+            if changed:
+                log.info(
+                    "fieldwork.quote_void_changed",
+                    type=envelope.event_name,
+                    order_id=order_id,
+                    visit_id=visit.visit_id,
+                    quote_id=data.quote_id,
+                )
+                await uow.visits.save(visit, now=at)
 
 
 async def _call_off(
@@ -1116,6 +1258,7 @@ COMMAND_HANDLERS: dict[type, Callable[..., Awaitable[Any]]] = {
     c.RegisterLoaner: register_loaner,
     c.RecordWorkshopProgress: record_workshop_progress,
     c.ReturnUnit: return_unit,
+    c.CollectLoaner: collect_loaner,
     c.LogTicketContact: log_ticket_contact,
     c.CheckTicket: check_ticket,
     c.AssignTicket: assign_ticket,

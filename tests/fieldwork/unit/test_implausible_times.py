@@ -1,0 +1,102 @@
+"""Times a technician gives that cannot be true are refused, not passed on (SCH-6, SCH-7, BIL-3,
+BIL-5): the departure's ETA, a work item's time and the installation date (pure domain)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from contracts.common import WorkItem, WorkItemKind
+from fieldwork.domain.exceptions import InvalidInput
+from fieldwork.domain.policy import DEFAULT_KIT
+from fieldwork.domain.visit import VisitState
+
+from .test_visit import POLICY, at, inside, new_visit
+
+YEAR_9999 = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("eta", "where"),
+    [
+        (YEAR_9999, "hours after the departure"),
+        (at(0) + timedelta(hours=POLICY.eta_horizon_hours, seconds=1), "hours after"),
+        (at(0) - timedelta(seconds=POLICY.offline_clock_skew_seconds + 1), "before the departure"),
+    ],
+    ids=["year_9999", "past_the_horizon", "before_the_departure"],
+)
+def test_sch_6_sch_7_an_eta_that_cannot_be_true_is_refused(eta: datetime, where: str) -> None:
+    visit = new_visit()
+
+    with pytest.raises(InvalidInput) as refused:
+        visit.depart(at=at(0), eta=eta, kit_checked=DEFAULT_KIT, policy=POLICY)
+
+    assert refused.value.rule == "SCH-6" and where in str(refused.value)
+    assert refused.value.extensions["field"] == "eta"
+    assert visit.state is VisitState.SCHEDULED and visit.events == []
+
+
+def test_sch_6_an_eta_is_taken_up_to_the_horizon_and_from_a_phone_clock_behind() -> None:
+    horizon = timedelta(hours=POLICY.eta_horizon_hours)
+    skew = timedelta(seconds=POLICY.offline_clock_skew_seconds)
+    late, early = new_visit(), new_visit(visit_id="v-2")
+
+    for visit, refused_eta, taken_eta in (
+        (late, at(0) + horizon + timedelta(seconds=1), at(0) + horizon),
+        (early, at(0) - skew - timedelta(seconds=1), at(0) - skew),
+    ):
+        with pytest.raises(InvalidInput):
+            visit.depart(at=at(0), eta=refused_eta, kit_checked=DEFAULT_KIT, policy=POLICY)
+        visit.depart(at=at(0), eta=taken_eta, kit_checked=DEFAULT_KIT, policy=POLICY)
+        assert visit.state is VisitState.DEPARTED and visit.eta == taken_eta
+
+
+def fee_at(handled_at: datetime) -> WorkItem:
+    return WorkItem(kind=WorkItemKind.FEE, fee_code="W01", description="W01", handled_at=handled_at)
+
+
+@pytest.mark.parametrize(
+    "handled_at",
+    [
+        YEAR_9999,
+        at(40) + timedelta(hours=POLICY.work_item_horizon_hours, seconds=1),
+        at(30) - timedelta(seconds=POLICY.offline_clock_skew_seconds + 1),
+    ],
+    ids=["year_9999", "past_the_horizon", "before_the_arrival"],
+)
+def test_bil_3_a_work_item_dated_outside_the_visit_is_refused(handled_at: datetime) -> None:
+    visit = inside()  # arrived at minute 30
+
+    with pytest.raises(InvalidInput) as refused:
+        visit.diagnose(at=at(40), cause="c", work_items=[fee_at(handled_at)], policy=POLICY)
+
+    assert refused.value.rule == "BIL-3"
+    assert refused.value.extensions["field"] == "work_items.0.handled_at"
+    assert visit.diagnosis is None and visit.quote is None
+    # an item handled later in the visit (after a part is fetched, say) is taken
+    visit.diagnose(at=at(40), cause="c", work_items=[fee_at(at(100))], policy=POLICY)
+    assert visit.quote is not None and visit.quote.items[0].handled_at == at(100)
+
+
+def test_bil_5_an_installation_date_after_the_diagnosis_is_refused() -> None:
+    visit = inside()
+
+    with pytest.raises(InvalidInput) as refused:
+        visit.diagnose(
+            at=at(40),
+            cause="c",
+            work_items=[fee_at(at(40))],
+            installed_on=date(9999, 12, 31),
+            today=date(2026, 3, 2),
+        )
+
+    assert refused.value.rule == "BIL-5" and refused.value.extensions["field"] == "installed_on"
+    visit.diagnose(
+        at=at(40),
+        cause="c",
+        work_items=[fee_at(at(40))],
+        installed_on=date(2026, 3, 2),
+        today=date(2026, 3, 2),
+    )
+    assert visit.quote is not None and visit.quote.installed_on == date(2026, 3, 2)
