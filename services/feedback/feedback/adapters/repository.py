@@ -32,6 +32,7 @@ from feedback.domain.complaints import Closure, Complaint, StageRecord
 from feedback.domain.findings import ConductFinding, FindingStatus, FraudCase, OpenIssueRecord
 from feedback.domain.model import OrderFile, RecordedEvent
 from feedback.domain.policy import ComplaintStage
+from feedback.domain.privacy import erase_summary
 from feedback.domain.sampling import UNASSIGNED
 from servicekit.db import (
     advisory_xact_lock,
@@ -100,6 +101,19 @@ class OrderFileRepository:
         return await insert_if_absent(
             self._session, _ORDER_EVENTS, {"order_id": order_id, **asdict(entry)}
         )
+
+    async def scrub_personal_data(self, order_id: str) -> None:
+        """Erase the personal data of the order's event summaries (BIL-11)."""
+        rows = (
+            await self._session.execute(
+                select(OrderEventRow).where(col(OrderEventRow.order_id) == order_id)
+            )
+        ).scalars()
+        for row in rows:
+            erased = erase_summary(row.type, row.summary)
+            if erased != row.summary:
+                row.summary = erased
+                self._session.add(row)
 
 
 # -- cases and visits ----------------------------------------------------------------------------
@@ -319,6 +333,7 @@ def _case(row: CaseRow, visits: list[VisitRow]) -> Case:
     for holding in case.holdings:
         holding.since = aware(holding.since)
     case.cancelled_at = aware(case.cancelled_at)
+    case.anonymised_at = aware(case.anonymised_at)
     return case
 
 
@@ -589,6 +604,17 @@ class ComplaintRepository:
         row = await get_row(self._session, ComplaintRow, complaint_id, for_update=for_update)
         return None if row is None else _complaint(row)
 
+    async def for_order(self, order_id: str, *, for_update: bool = False) -> list[Complaint]:
+        """Every complaint about the order, oldest first; ``for_update`` locks their rows."""
+        query = (
+            select(ComplaintRow)
+            .where(col(ComplaintRow.order_id) == order_id)
+            .order_by(col(ComplaintRow.filed_at), col(ComplaintRow.complaint_id))
+        )
+        if for_update:
+            query = for_change(query)
+        return [_complaint(r) for r in (await self._session.execute(query)).scalars()]
+
     async def lock_overdue(self, now: datetime, *, limit: int) -> list[Complaint]:
         """Lock and read afresh (by id) up to ``limit`` complaints whose current state ran past
         its SLA before ``now`` unreported (FBK-10), found by index, not by reading every open
@@ -673,6 +699,7 @@ class ComplaintRepository:
             "escalated_at": _iso(complaint.escalated_at),
             "escalated_by": complaint.escalated_by,
             "escalation_reason": complaint.escalation_reason,
+            "anonymised_at": _iso(complaint.anonymised_at),
         }
         self._session.add(row)
 
@@ -736,6 +763,7 @@ def _complaint(row: ComplaintRow) -> Complaint:
         escalated_at=_parse(data.get("escalated_at")),
         escalated_by=data.get("escalated_by"),
         escalation_reason=data.get("escalation_reason"),
+        anonymised_at=_parse(data.get("anonymised_at")),
     )
 
 

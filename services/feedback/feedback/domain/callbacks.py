@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -15,6 +15,7 @@ from contracts.ids import new_id
 from feedback.domain.exceptions import IllegalTransition, TaskClaimedByOther
 from feedback.domain.policy import FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
+from feedback.domain.privacy import erase_text
 
 
 class TaskStatus(StrEnum):
@@ -269,6 +270,21 @@ class CallBackTask:
         self.cancel_reason = reason
         self.completed_at = now
         return True
+
+    def erase_personal_data(self, *, reason: str, now: datetime) -> bool:
+        """The order's retention is over (BIL-11): the customer's survey comments are erased
+        (scores, grades and the fee they named stay for the figures and the reconciliation), and
+        a task still open is cancelled: nobody can call the customer any more. Whether anything
+        changed; erasing again changes nothing."""
+        changed = self.cancel(reason, now)
+        survey = self.survey
+        if survey is not None and survey.scores.comments:
+            comments = erase_text(survey.scores.comments)
+            if comments != survey.scores.comments:
+                scores = survey.scores.model_copy(update={"comments": comments})
+                self.survey = replace(survey, scores=scores)
+                changed = True
+        return changed
 
     def _require_active(self) -> None:
         if self.status in FINISHED:

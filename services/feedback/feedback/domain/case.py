@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import EventData
-from contracts.billing import PaymentCollected, ReceiptIssued
+from contracts.billing import OrderRetentionExpired, PaymentCollected, ReceiptIssued
 from contracts.common import Channel
 from contracts.fieldwork import (
     CustomerSignedOff,
@@ -56,6 +56,7 @@ from feedback.domain.callbacks import PHONE_GUIDANCE_RULE
 from feedback.domain.findings import end_of_working_day
 from feedback.domain.policy import BusinessType, FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
+from feedback.domain.privacy import RETENTION_OVER, erase_text
 
 #: Orders handled directly by the centre's own technicians are reported under this network.
 CENTRE = "centre"
@@ -241,6 +242,12 @@ class Case(_State):
     chains: list[RevisitChain] = Field(default_factory=list)
     holdings: list[Holding] = Field(default_factory=list)
     """Scheduling's word on who held the order's visits, as heard (scheduling's own order)."""
+    anonymised_at: datetime | None = None
+    """When billing said the order's retention was over and its personal data was erased
+    (BIL-11, OrderRetentionExpired's ``expired_at``); None while it is kept."""
+    reported_gas_leak: bool = False
+    """Whether the customer's words erased with the order's personal data mentioned a gas leak
+    (FBK-4): the sampling class stays what those words made it."""
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -350,10 +357,26 @@ class Case(_State):
             return False
         if self.product_line in policy.gas_product_lines:
             return True
+        return self.reported_gas_leak or self._mentions_gas_leak(policy)
+
+    def _mentions_gas_leak(self, policy: FeedbackPolicy) -> bool:
         texts = [self.fault_description or "", *self.further_reports]
         return any(
             k.casefold() in text.casefold() for text in texts for k in policy.gas_leak_keywords
         )
+
+    # -- retention (BIL-11) --------------------------------------------------------------------
+
+    def erase_personal_data(self, *, at: datetime, policy: FeedbackPolicy) -> None:
+        """Erase what the customer said (the fault as described, later reports) and mark the case
+        anonymised ``at`` (the first time only); ids, times, outcomes, amounts, fault codes and
+        technicians stay, so the figures and the sampling class (FBK-4) are what they were.
+        Erasing again changes nothing, and erases what an event heard since brought back."""
+        self.reported_gas_leak = self.reported_gas_leak or self._mentions_gas_leak(policy)
+        self.fault_description = erase_text(self.fault_description)
+        self.further_reports = [erase_text(r) or "" for r in self.further_reports]
+        if self.anonymised_at is None:
+            self.anonymised_at = at
 
     # -- applying events -----------------------------------------------------------------------
 
@@ -374,12 +397,20 @@ class Case(_State):
             return []
         before = {v.visit_id: (v.technician_id, v.network_id) for v in self.visits.values()}
         reactions = self._take(event, at=at, event_id=event_id, policy=policy, calendar=calendar)
-        return reactions + [
+        reactions += [
             ReattributeVisit(visit_id=visit.visit_id)
             for visit in self.visits.values()
             if visit.visit_id in before
             and before[visit.visit_id] != (visit.technician_id, visit.network_id)
         ]
+        if self.anonymised_at is None:
+            return reactions
+        # rule BIL-11: an event heard after the order's retention is over (late or redelivered)
+        # keeps the figures right, but brings no personal data back and starts no follow-up:
+        # nobody can call the customer any more, their phone is erased.
+        self.erase_personal_data(at=self.anonymised_at, policy=policy)
+        kept = CancelCallBacks | ReattributeVisit | EraseOrder
+        return [r for r in reactions if isinstance(r, kept)]
 
     def _take(
         self,
@@ -504,6 +535,9 @@ class Case(_State):
                 return [CancelCallBacks(rule=None, reason="order cancelled", except_visits=done)]
             case ReceiptIssued():
                 self.receipts[event.receipt_number] = event.amount
+            case OrderRetentionExpired():
+                self.erase_personal_data(at=event.expired_at, policy=policy)
+                return [EraseOrder()]
             case PaymentCollected():
                 receipt = event.receipt_number or event_id
                 self.payments[receipt] = event.amount
@@ -1069,4 +1103,14 @@ class DeskWork:
     done_at: datetime
 
 
-Reaction = ScheduleCallBack | CancelCallBacks | OpenIssue | DeskWork | ReattributeVisit
+@dataclass(frozen=True)
+class EraseOrder:
+    """Reaction: the order's retention is over (BIL-11): erase the personal data of what was
+    derived from it (its file, call-backs, complaints, findings and issues), and stop what is
+    still open: open call-backs are cancelled and open issues resolved (nobody can call the
+    customer any more); an open complaint stays open for its owner to close."""
+
+    reason: str = RETENTION_OVER
+
+
+Reaction = ScheduleCallBack | CancelCallBacks | OpenIssue | DeskWork | ReattributeVisit | EraseOrder

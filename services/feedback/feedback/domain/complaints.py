@@ -5,7 +5,7 @@ and taken round it again when the customer is still not satisfied with the outco
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -28,10 +28,12 @@ from feedback.domain.exceptions import (
     IllegalTransition,
     IncompleteClosure,
     NotOnOrder,
+    OrderAnonymised,
     OrderNotKnownYet,
 )
 from feedback.domain.policy import ComplaintStage, FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
+from feedback.domain.privacy import ERASED, erase_text
 
 #: The loop, in order (FBK-10).
 LOOP: tuple[ComplaintStage, ...] = tuple(ComplaintStage)
@@ -91,7 +93,9 @@ def complained_about(
     current holders (the network: that of the technician's visit). Feedback asks no other
     service: an order it never heard of is refused as not known yet (a mistyped number, or an
     order created a moment ago whose first event has not arrived: retry), and so is a technician
-    or network on none of its visits, or named with no order to check them against."""
+    or network on none of its visits, or named with no order to check them against. An order
+    whose retention is over is refused too (BIL-11): its personal data is erased and nothing
+    more that may name the customer is kept about it; the complaint is filed without it."""
     if order_id is None:
         for field, value in (("technician_id", technician_id), ("network_id", network_id)):
             if value is not None:
@@ -99,6 +103,8 @@ def complained_about(
         return None, None
     if case is None:
         raise OrderNotKnownYet(order_id)
+    if case.anonymised_at is not None:
+        raise OrderAnonymised(order_id)
     if technician_id is not None and technician_id not in case.technicians():
         raise NotOnOrder("technician_id", technician_id, order_id)
     if network_id is not None and network_id not in case.networks():
@@ -159,6 +165,8 @@ class Complaint:
     escalated_at: datetime | None = None
     escalated_by: str | None = None
     escalation_reason: str | None = None
+    anonymised_at: datetime | None = None
+    """When its order's personal data was erased (BIL-11); None while it is kept."""
     events: list[EventData] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -424,6 +432,38 @@ class Complaint:
             )
         )
 
+    def erase_personal_data(self, at: datetime) -> bool:
+        """Its order's retention is over (BIL-11): what the customer said and what staff wrote
+        about it (the description, the states' notes, the closures' cause, preventive action and
+        summary, the escalation reason) reads "[erased]"; the level, the classes, the fault
+        finding, the compensation, the states, their owners and times stay, so the complaint
+        counts in the figures as before (FBK-11). An open complaint stays open for its owner to
+        close. The complaint is marked anonymised ``at`` (the first time only). Whether anything
+        changed; erasing again changes nothing, and erases text given since."""
+        before = (
+            self.description,
+            [s.note for s in self.stages],
+            self.closure,
+            list(self.earlier_closures),
+            self.escalation_reason,
+            self.anonymised_at,
+        )
+        self.description = ERASED
+        for stage in self.stages:
+            stage.note = erase_text(stage.note)
+        self.closure = None if self.closure is None else _erased_closure(self.closure)
+        self.earlier_closures = [_erased_closure(c) for c in self.earlier_closures]
+        self.escalation_reason = erase_text(self.escalation_reason)
+        self.anonymised_at = self.anonymised_at or at
+        return before != (
+            self.description,
+            [s.note for s in self.stages],
+            self.closure,
+            self.earlier_closures,
+            self.escalation_reason,
+            self.anonymised_at,
+        )
+
     @property
     def overdue_check_at(self) -> datetime | None:
         """When the current state runs past its SLA and is to be reported (FBK-10); None when
@@ -481,3 +521,12 @@ class Complaint:
                 note=note,
             )
         )
+
+
+def _erased_closure(closure: Closure) -> Closure:
+    return replace(
+        closure,
+        cause=ERASED,
+        preventive_action=ERASED,
+        summary=erase_text(closure.summary),
+    )

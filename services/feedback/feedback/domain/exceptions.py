@@ -120,6 +120,26 @@ class OrderNotKnownYet(FeedbackError):
         }
 
 
+class OrderAnonymised(FeedbackError):
+    """A complaint names an order whose retention is over (BIL-11): its personal data is erased
+    and nothing more that may name the customer is recorded about it."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(
+            f"Order {order_id}'s retention is over and its personal data was erased (BIL-11): "
+            "nothing more is recorded about it. File the complaint without the order. Nothing "
+            "was recorded."
+        )
+        self.order_id = order_id
+        self.extensions = {
+            "order_id": order_id,
+            "retryable": False,
+            "errors": [
+                {"field": "order_id", "message": "order anonymised", "type": "order_anonymised"}
+            ],
+        }
+
+
 class NotOnOrder(FeedbackError):
     """A complaint names a technician or network who had no visit of its order (or names one
     with no order to check): it would count against someone who never worked on it (FBK-9,

@@ -14,6 +14,7 @@ from contracts.ids import new_id
 from feedback.domain.exceptions import IllegalTransition
 from feedback.domain.policy import FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
+from feedback.domain.privacy import erase_text
 
 # -- open issues (FBK-12) ----------------------------------------------------------------------
 
@@ -117,6 +118,20 @@ class OpenIssueRecord:
         self.resolved_at = now
         self.resolution = resolution
 
+    def erase_personal_data(self, *, reason: str, now: datetime) -> bool:
+        """The order's retention is over (BIL-11): the resolution, free text that may name the
+        customer, is erased, and an issue still open is resolved with ``reason`` (nothing more
+        can be done for the customer), which stays; the reason it was opened, written by
+        feedback from codes and ids, stays too. Whether anything changed; erasing again changes
+        nothing."""
+        erased = self.resolution if self.resolution == reason else erase_text(self.resolution)
+        changed = erased != self.resolution
+        self.resolution = erased
+        if self.is_open:
+            self.resolve(reason, now)
+            changed = True
+        return changed
+
     def _escalate(self, level: str, now: datetime) -> None:
         self.level = level
         if level == "department":
@@ -210,6 +225,16 @@ class ConductFinding:
         self.decided_by = by
         self.decided_at = now
         self.note = note
+
+    def erase_personal_data(self) -> bool:
+        """The order's retention is over (BIL-11): the note, free text that may name the
+        customer, is erased; the grade, the decision and who made it stay for the figures
+        (FBK-6). A finding still pending stays pending: it is about the technician. Whether
+        anything changed."""
+        erased = erase_text(self.note)
+        changed = erased != self.note
+        self.note = erased
+        return changed
 
 
 # -- fraud suspicions (FBK-8) ------------------------------------------------------------------

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+
+from feedback.domain.privacy import erase_summary
 
 #: The events (by name) feedback keeps on an order's file; it ignores the rest of the bus.
 EVENTS_OF_INTEREST: frozenset[str] = frozenset(
@@ -43,6 +45,8 @@ EVENTS_OF_INTEREST: frozenset[str] = frozenset(
         "QuoteIssued",
         "ReceiptIssued",
         "PaymentCollected",
+        # billing: the order's retention is over, its personal data is erased (BIL-11)
+        "OrderRetentionExpired",
     }
 )
 
@@ -88,6 +92,10 @@ class RecordedEvent:
     source: str
     summary: dict[str, Any] = field(default_factory=dict, hash=False)
 
+    def without_personal_data(self) -> RecordedEvent:
+        """The entry with its summary's personal data erased (BIL-11)."""
+        return replace(self, summary=erase_summary(self.type, self.summary))
+
 
 @dataclass
 class OrderFile:
@@ -95,3 +103,5 @@ class OrderFile:
 
     order_id: str
     entries: list[RecordedEvent] = field(default_factory=list)
+    anonymised_at: datetime | None = None
+    """When the order's personal data was erased (BIL-11); None while it is kept."""

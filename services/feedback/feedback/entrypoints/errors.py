@@ -9,6 +9,7 @@ from feedback.domain.exceptions import (
     IncompleteClosure,
     NotFound,
     NotOnOrder,
+    OrderAnonymised,
     OrderNotFound,
     OrderNotKnownYet,
     SamplingAlreadyRun,
@@ -30,4 +31,5 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     # its way; the problem says it is worth a retry (INT-9: no complaint is lost to the race).
     OrderNotKnownYet: (422, "Order not known yet"),
     NotOnOrder: (422, "Not on the order"),
+    OrderAnonymised: (422, "Order anonymised"),
 }

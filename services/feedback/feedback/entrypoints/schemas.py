@@ -24,6 +24,16 @@ Text = Annotated[str, Field(max_length=2000)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Score = Annotated[int, Field(ge=1, le=10)]
 
+ERASED_TEXT = (
+    'Reads "[erased]" once the order\'s retention is over and its personal data is erased '
+    "(BIL-11, see `anonymised_at`)."
+)
+ANONYMISED_AT = (
+    "When the order's retention was over and its personal data was erased (BIL-11); null while "
+    'it is kept. Once set, text that may name the customer reads "[erased]" and structured '
+    "personal values are null; ids, times, outcomes, scores, amounts and staff stay."
+)
+
 
 class RecordedEventOut(BaseModel):
     """One event of interest seen for the order."""
@@ -34,7 +44,10 @@ class RecordedEventOut(BaseModel):
     time: datetime = Field(description="When the fact happened (UTC).")
     source: str = Field(description="The producing service, e.g. `/fsm/fieldwork`.")
     summary: dict[str, Any] = Field(
-        description="The event's scalar fields (objects flattened one level as `parent.child`)."
+        description="The event's scalar fields (objects flattened one level as `parent.child`). "
+        "Once the order's personal data is erased (BIL-11): text that may name the customer "
+        '(`customer.name`, `requests`, `fault.description`, comments, notes...) reads "[erased]", '
+        "the customer's other fields, `caller_phone` and `signature_ref` are null."
     )
 
 
@@ -42,6 +55,7 @@ class OrderEventsOut(BaseModel):
     """The events feedback has recorded for an order, oldest first."""
 
     order_id: str
+    anonymised_at: datetime | None = Field(default=None, description=ANONYMISED_AT)
     events: list[RecordedEventOut]
 
     @classmethod
@@ -49,6 +63,7 @@ class OrderEventsOut(BaseModel):
         """Read model of the order file."""
         return cls(
             order_id=order_file.order_id,
+            anonymised_at=order_file.anonymised_at,
             events=[RecordedEventOut(**vars(e)) for e in order_file.entries],
         )
 
@@ -121,7 +136,10 @@ class SurveyOut(BaseModel):
 
     problem_solved: bool | None
     satisfied: bool
-    scores: FollowUpScores
+    scores: FollowUpScores = Field(
+        description="The customer's answers. Their `comments` (null when none were given) read "
+        '"[erased]" once the order\'s retention is over (BIL-11).'
+    )
 
 
 class CallBackOut(BaseModel):
@@ -373,18 +391,18 @@ class StageOut(BaseModel):
     due_at: datetime | None
     left_at: datetime | None
     overdue: bool
-    note: str | None
+    note: str | None = Field(description="Null when none was given. " + ERASED_TEXT)
 
 
 class ClosureOut(BaseModel):
     """How the complaint was closed."""
 
-    cause: str
+    cause: str = Field(description=ERASED_TEXT)
     owner: str
-    preventive_action: str
+    preventive_action: str = Field(description=ERASED_TEXT)
     at_fault: bool
     staff_fault_class: str | None
-    summary: str | None
+    summary: str | None = Field(description="Null when none was given. " + ERASED_TEXT)
     compensation: Money | None
     closed_at: datetime | None
 
@@ -409,7 +427,7 @@ class ComplaintOut(BaseModel):
     complaint_id: str
     order_id: str
     channel: Channel
-    description: str
+    description: str = Field(description="The complaint in the customer's words. " + ERASED_TEXT)
     level: int
     staff_fault_class: str | None = Field(
         description="The staff-fault class alleged when filed (FBK-9), or the class found when "
@@ -432,7 +450,8 @@ class ComplaintOut(BaseModel):
     )
     escalated_at: datetime | None = Field(description="When it was raised to level 2 (FBK-9).")
     escalated_by: str | None
-    escalation_reason: str | None
+    escalation_reason: str | None = Field(description="Null when none was given. " + ERASED_TEXT)
+    anonymised_at: datetime | None = Field(default=None, description=ANONYMISED_AT)
 
     @classmethod
     def from_domain(cls, complaint: Complaint, now: datetime) -> ComplaintOut:
@@ -471,6 +490,7 @@ class ComplaintOut(BaseModel):
             escalated_at=complaint.escalated_at,
             escalated_by=complaint.escalated_by,
             escalation_reason=complaint.escalation_reason,
+            anonymised_at=complaint.anonymised_at,
         )
 
 
@@ -513,7 +533,7 @@ class FindingOut(BaseModel):
     raised_at: datetime
     decided_by: str | None
     decided_at: datetime | None
-    note: str | None
+    note: str | None = Field(description="Null when none was given. " + ERASED_TEXT)
 
     @classmethod
     def from_domain(cls, finding: ConductFinding) -> FindingOut:
@@ -601,7 +621,10 @@ class IssueOut(BaseModel):
     department_escalated_at: datetime | None
     company_escalated_at: datetime | None
     resolved_at: datetime | None
-    resolution: str | None
+    resolution: str | None = Field(
+        description="How it was solved; null while open. " + ERASED_TEXT + " An issue still "
+        "open then is resolved as the order's retention being over."
+    )
 
     @classmethod
     def from_domain(cls, issue: OpenIssueRecord) -> IssueOut:

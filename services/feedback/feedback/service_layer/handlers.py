@@ -27,6 +27,7 @@ from feedback.domain.case import (
     CancelCallBacks,
     Case,
     DeskWork,
+    EraseOrder,
     OpenIssue,
     Reaction,
     ReattributeVisit,
@@ -42,7 +43,7 @@ from feedback.domain.findings import (
     fee_discrepancy,
 )
 from feedback.domain.model import EVENTS_OF_INTEREST, RecordedEvent, summarise
-from feedback.domain.policy import BusinessType, FeedbackPolicy
+from feedback.domain.policy import BusinessType, ComplaintStage, FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
 from feedback.service_layer.unit_of_work import FeedbackUnitOfWork
 from servicekit.consumer import PoisonMessage
@@ -65,19 +66,25 @@ async def record_event(
     clock: Clock,
 ) -> None:
     """Put an event of interest on its order's file and its case, once (inbox), and carry out
-    what it calls for (call-backs, open issues); other events are skipped."""
+    what it calls for (call-backs, open issues, erasing the order's personal data once its
+    retention is over, BIL-11); other events are skipped."""
     if envelope.event_name not in EVENTS_OF_INTEREST:
         return  # nothing to apply, so nothing to remember in the inbox either
     async with uow:
         if not await uow.claim_inbox(envelope):
             return
-        if await uow.order_files.record(envelope.subject, recorded_event(envelope)):
-            log.info("feedback.event_recorded", type=envelope.type, subject=envelope.subject)
         try:
             payload = parse_data(envelope)
         except ValidationError as exc:
             raise PoisonMessage(f"invalid {envelope.type} data: {exc}") from exc
         case = await uow.cases.lock_or_open(envelope.subject)
+        entry = recorded_event(envelope)
+        if case.anonymised_at is not None:
+            # rule BIL-11: an event heard after the order's retention is over (late or
+            # redelivered) goes on the file without the customer's personal data.
+            entry = entry.without_personal_data()
+        if await uow.order_files.record(envelope.subject, entry):
+            log.info("feedback.event_recorded", type=envelope.type, subject=envelope.subject)
         reactions = case.apply(
             payload,
             at=envelope.time,
@@ -144,6 +151,8 @@ async def _react(
                 await uow.desk_work.add(reaction)
             case ReattributeVisit():
                 await _reattribute(case, reaction.visit_id, uow=uow)
+            case EraseOrder():
+                await _erase_order(case, reaction.reason, uow=uow, now=now)
 
 
 async def _schedule(
@@ -209,6 +218,40 @@ async def _reattribute(case: Case, visit_id: str, *, uow: FeedbackUnitOfWork) ->
             technician_id=technician_id, network_id=network_id
         ):
             await uow.frauds.save(fraud)
+
+
+async def _erase_order(case: Case, reason: str, *, uow: FeedbackUnitOfWork, now: datetime) -> None:
+    """Erase the personal data of everything feedback derived from the order (BIL-11): its
+    file's summaries, its call-backs' survey comments, its complaints' texts, its findings'
+    notes and its issues' resolutions; the case itself erased its own. Retention counts from
+    the order's end, so nothing is normally open then; what is (an anomaly) is stopped where
+    nobody can act on it any more: open call-backs are cancelled (the customer's phone is
+    erased everywhere) and open issues resolved, with ``reason``. An open complaint stays open
+    for its owner to close (closing decides a fault finding nobody made, which would change the
+    figures) and is logged; it keeps nothing personal from now on. Running it again changes
+    nothing."""
+    anonymised_at = case.anonymised_at or now
+    await uow.order_files.scrub_personal_data(case.order_id)
+    for task in await uow.call_backs.for_order(case.order_id, for_update=True):
+        if task.erase_personal_data(reason=reason, now=now):
+            await uow.call_backs.save(task)
+    for complaint in await uow.complaints.for_order(case.order_id, for_update=True):
+        if complaint.erase_personal_data(anonymised_at):
+            await uow.complaints.save(complaint)
+        if complaint.stage is not ComplaintStage.CLOSED:
+            log.warning(
+                "feedback.retention_over_with_open_complaint",
+                order=case.order_id,
+                complaint=complaint.complaint_id,
+                stage=str(complaint.stage),
+            )
+    for finding in await uow.findings.for_order(case.order_id, for_update=True):
+        if finding.erase_personal_data():
+            await uow.findings.save(finding)
+    for issue in await uow.issues.search(order_id=case.order_id, for_update=True):
+        if issue.erase_personal_data(reason=reason, now=now):
+            await uow.issues.save(issue)
+    log.info("feedback.order_anonymised", order=case.order_id)
 
 
 async def _open_issue(
@@ -582,7 +625,7 @@ async def run_sampling(
         records: list[sampling.WorkRecord] = []
         for order_id, visit_id in keys:
             case = cases.get(order_id)
-            if case is None or case.cancellation_stops(visit_id):
+            if case is None or case.cancellation_stops(visit_id) or case.anonymised_at:
                 continue
             visit = case.visits[visit_id]
             done_at = visit.work_done_at
@@ -600,7 +643,7 @@ async def run_sampling(
         desk_kinds = {work.work_id: work.kind for work in desk_work}
         for work in desk_work:
             case = cases.get(work.order_id)
-            if case is not None and case.cancelled:
+            if case is not None and (case.cancelled or case.anonymised_at):
                 continue
             records.append(
                 sampling.WorkRecord(
@@ -803,7 +846,7 @@ async def file_complaint(
             calendar=calendar,
         )
         uow.track(complaint)
-        await uow.complaints.save(complaint)
+        await _save_complaint(uow, complaint)
         await uow.commit()
         return complaint
 
@@ -815,7 +858,7 @@ async def confirm_complaint(
     async with uow:
         complaint = await _complaint(uow, cmd.complaint_id)
         complaint.confirm(clock())
-        await uow.complaints.save(complaint)
+        await _save_complaint(uow, complaint)
         await uow.commit()
         return complaint
 
@@ -834,7 +877,7 @@ async def advance_complaint(
         complaint.advance(
             cmd.to, owner=cmd.owner, now=clock(), note=cmd.note, policy=policy, calendar=calendar
         )
-        await uow.complaints.save(complaint)
+        await _save_complaint(uow, complaint)
         await uow.commit()
         return complaint
 
@@ -858,7 +901,7 @@ async def escalate_complaint(
             by=cmd.escalated_by,
         )
         uow.track(complaint)
-        await uow.complaints.save(complaint)
+        await _save_complaint(uow, complaint)
         await uow.commit()
         return complaint
 
@@ -880,7 +923,7 @@ async def close_complaint(
             now=clock(),
         )
         uow.track(complaint)
-        await uow.complaints.save(complaint)
+        await _save_complaint(uow, complaint)
         await uow.commit()
         return complaint
 
@@ -900,9 +943,17 @@ async def reopen_complaint(
             reason=cmd.reason, by=cmd.reopened_by, now=clock(), policy=policy, calendar=calendar
         )
         uow.track(complaint)
-        await uow.complaints.save(complaint)
+        await _save_complaint(uow, complaint)
         await uow.commit()
         return complaint
+
+
+async def _save_complaint(uow: FeedbackUnitOfWork, complaint: Complaint) -> None:
+    if complaint.anonymised_at is not None:
+        # rule BIL-11: text given about a complaint whose order's retention is over (a note, a
+        # closure) is not kept.
+        complaint.erase_personal_data(complaint.anonymised_at)
+    await uow.complaints.save(complaint)
 
 
 async def _complaint(uow: FeedbackUnitOfWork, complaint_id: str) -> Complaint:
@@ -924,6 +975,10 @@ async def decide_finding(
         if finding is None:
             raise NotFound("conduct finding", cmd.finding_id)
         finding.decide(confirmed=cmd.confirmed, by=cmd.by, note=cmd.note, now=clock())
+        case = await uow.cases.get(finding.order_id)
+        if case is not None and case.anonymised_at is not None:
+            # rule BIL-11: an explanation given after the order's retention is over is not kept.
+            finding.erase_personal_data()
         await uow.findings.save(finding)
         await uow.commit()
         return finding

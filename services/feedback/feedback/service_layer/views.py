@@ -25,6 +25,8 @@ async def order_file(order_id: str, *, uow: FeedbackUnitOfWork) -> OrderFile:
         found = await uow.order_files.get(order_id)
         if found is None:
             raise OrderNotFound(order_id)
+        case = await uow.cases.get(order_id)
+        found.anonymised_at = None if case is None else case.anonymised_at
         return found
 
 

@@ -1,0 +1,299 @@
+"""Erasing an order's personal data when billing says its retention is over (BIL-11), through the
+consumer handler on SQLite and PostgreSQL: nothing personal is left in feedback's rows, the API
+shows the order erased, the quality figures do not change, and a late event brings nothing
+back."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from feedback_support import (
+    FRIDAY,
+    MONDAY,
+    Harness,
+    arrived,
+    assigned,
+    closed,
+    created,
+    local,
+    repaired,
+    scores,
+)
+from sqlalchemy import select
+
+from contracts.billing import OrderRetentionExpired, RetentionClass
+from contracts.common import Channel
+from contracts.fieldwork import CustomerSignedOff, Rating, SignOff
+from contracts.intake import DuplicateLinked
+from feedback.adapters.tables import FEEDBACK_REGISTRY
+
+NAME = "王芳"
+PHONE = "13800138000"
+ERASED = "[erased]"
+
+
+def expired(order_id: str, at: datetime) -> OrderRetentionExpired:
+    """Billing's word that the order's retention is over."""
+    return OrderRetentionExpired(
+        order_id=order_id,
+        retention_class=RetentionClass.FREE,
+        ended_at=at - timedelta(days=366),
+        expired_at=at,
+    )
+
+
+def linked(order_id: str, at: datetime, phone: str, words: str) -> DuplicateLinked:
+    """A later report of the customer, from ``phone``, in their ``words``."""
+    return DuplicateLinked(
+        order_id=order_id,
+        reported_at=at,
+        channel=Channel.HOTLINE,
+        caller_phone=f"+86{phone}",
+        fault_description=words,
+    )
+
+
+def signed_unhappy(order_id: str, visit_id: str, technician_id: str) -> CustomerSignedOff:
+    """The customer signed dissatisfied, with their signature and comments."""
+    return CustomerSignedOff(
+        order_id=order_id,
+        visit_id=visit_id,
+        technician_id=technician_id,
+        repair_quality=Rating.DISSATISFIED,
+        service_attitude=Rating.SATISFIED,
+        sign_off=SignOff.SIGNED,
+        signature_ref=f"signatures/{NAME}.png",
+        comments=f"{NAME}: 还要再看看",
+    )
+
+
+async def stored_rows(harness: Harness) -> list[dict[str, Any]]:
+    """Every row of feedback's own tables, as column -> value."""
+    rows: list[dict[str, Any]] = []
+    async with harness.runtime.session_factory() as session:
+        for table in FEEDBACK_REGISTRY.metadata.sorted_tables:
+            result = await session.execute(select(table))
+            rows.extend({"table": table.name, **dict(r._mapping)} for r in result)
+    return rows
+
+
+def personal_in(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows whose values still hold the customer's name or phone."""
+    return [
+        row
+        for row in rows
+        if NAME in (text := json.dumps(row, ensure_ascii=False, default=str)) or PHONE in text
+    ]
+
+
+async def order_with_personal_data(harness: Harness) -> dict[str, str]:
+    """An order with the customer's name and phone in its file, a survey's comments, a finding's
+    note, a closed complaint's texts and an issue's resolution; the ids to read them back."""
+    await harness.emit(created("o-1", fault=f"{NAME}说热水器打不着火"), local(MONDAY, 8))
+    await harness.emit(
+        linked("o-1", local(MONDAY, 8, 30), PHONE, f"{NAME}又打电话"), local(MONDAY, 8, 30)
+    )
+    await harness.emit(assigned("o-1", "v-1", "tech-1", "net-9"), local(MONDAY, 8, 45))
+    await harness.emit(arrived("o-1", "v-1", "tech-1", local(MONDAY, 9)), local(MONDAY, 9))
+    await harness.emit(repaired("o-1", "v-1", "tech-1"), local(MONDAY, 10))
+    await harness.emit(signed_unhappy("o-1", "v-1", "tech-1"), local(MONDAY, 10))
+    await harness.emit(closed("o-1", "v-1", "tech-1", local(MONDAY, 10)), local(MONDAY, 10))
+    harness.clock.set(local(MONDAY, 14))
+    [task] = await harness.due()
+    await harness.answer(
+        task["task_id"],
+        reached=True,
+        satisfied=True,
+        scores=scores(9, 8, punctuality="fair") | {"comments": f"{NAME} 说 +86{PHONE} 可以打"},
+    )
+    [finding] = (await harness.client.get("/v1/conduct-findings")).json()["items"]
+    dismissed = await harness.client.post(
+        f"/v1/conduct-findings/{finding['finding_id']}/dismiss",
+        json={"note": f"{NAME} was told of the traffic jam"},
+    )
+    assert dismissed.status_code == 200, dismissed.text
+    [issue] = (await harness.client.get("/v1/issues")).json()["items"]
+    resolved = await harness.client.post(
+        f"/v1/issues/{issue['issue_id']}/resolve",
+        json={"resolution": f"called {NAME} back at {PHONE}"},
+    )
+    assert resolved.status_code == 200, resolved.text
+    filed = await harness.client.post(
+        "/v1/complaints",
+        json={
+            "channel": "hotline",
+            "description": f"{NAME}投诉技师迟到, 电话 {PHONE}",
+            "confirmed_by_customer": True,
+            "order_id": "o-1",
+            "level": 1,
+            "staff_fault_class": "C",
+        },
+    )
+    assert filed.status_code == 201, filed.text
+    url = f"/v1/complaints/{filed.json()['complaint_id']}"
+    for stage in ("dispatched", "handled", "fed_back", "replied", "followed_up"):
+        step = await harness.client.post(
+            f"{url}/advance", json={"to": stage, "owner": "lead-1", "note": f"{NAME} 已联系"}
+        )
+        assert step.status_code == 200, step.text
+    closure = await harness.client.post(
+        f"{url}/close",
+        json={
+            "cause": f"{NAME}家的路堵",
+            "owner": "lead-1",
+            "preventive_action": "plan routes",
+            "at_fault": True,
+            "summary": f"{NAME} accepted the apology",
+        },
+    )
+    assert closure.status_code == 200, closure.text
+    return {
+        "task": task["task_id"],
+        "finding": finding["finding_id"],
+        "issue": issue["issue_id"],
+        "complaint": url,
+    }
+
+
+async def figures(harness: Harness) -> list[Any]:
+    """The quality figures of the week, by technician and by network."""
+    found = []
+    for by in ("technician", "network"):
+        response = await harness.client.get(
+            "/v1/quality-figures",
+            params={"start": MONDAY.isoformat(), "end": FRIDAY.isoformat(), "by": by},
+        )
+        assert response.status_code == 200, response.text
+        found.append(response.json())
+    return found
+
+
+async def test_bil_11_retention_over_erases_every_personal_value_and_keeps_the_figures(
+    harness: Harness,
+) -> None:
+    ids = await order_with_personal_data(harness)
+    assert personal_in(await stored_rows(harness))  # the scan sees them while they are kept
+    before = await figures(harness)
+
+    harness.clock.set(local(MONDAY, 14) + timedelta(days=400))
+    await harness.emit(expired("o-1", harness.clock()))
+
+    assert personal_in(await stored_rows(harness)) == []
+    harness.clock.set(local(MONDAY, 14))
+    assert await figures(harness) == before
+
+    order = (await harness.client.get("/v1/orders/o-1/events")).json()
+    assert order["anonymised_at"] is not None
+    summaries = {e["type"]: e["summary"] for e in order["events"]}
+    assert summaries["OrderCreated"]["customer.name"] == ERASED
+    assert summaries["OrderCreated"]["fault.description"] == ERASED
+    assert summaries["DuplicateLinked"]["caller_phone"] is None
+    assert summaries["DuplicateLinked"]["fault_description"] == ERASED
+    assert summaries["CustomerSignedOff"]["signature_ref"] is None
+    assert summaries["CustomerSignedOff"]["comments"] == ERASED
+    assert summaries["CustomerSignedOff"]["repair_quality"] == "dissatisfied"  # not personal
+    task = (await harness.client.get(f"/v1/call-backs/{ids['task']}")).json()
+    assert task["survey"]["scores"]["comments"] == ERASED
+    assert task["survey"]["scores"]["service_attitude"] == 9
+    [finding] = (await harness.client.get("/v1/conduct-findings")).json()["items"]
+    assert (finding["note"], finding["status"]) == (ERASED, "dismissed")
+    [issue] = (await harness.client.get("/v1/issues", params={"open_only": False})).json()["items"]
+    assert issue["resolution"] == ERASED
+    complaint = (await harness.client.get(ids["complaint"])).json()
+    assert complaint["anonymised_at"] == order["anonymised_at"]
+    assert complaint["description"] == ERASED
+    assert {s["note"] for s in complaint["stages"]} == {None, ERASED}
+    assert complaint["closure"]["cause"] == ERASED
+    assert complaint["closure"]["summary"] == ERASED
+    assert (complaint["closure"]["at_fault"], complaint["staff_fault_class"]) == (True, "C")
+
+
+async def test_bil_11_heard_twice_changes_nothing(harness: Harness) -> None:
+    await order_with_personal_data(harness)
+    harness.clock.set(local(MONDAY, 14) + timedelta(days=400))
+    await harness.emit(expired("o-1", harness.clock()))
+    erased = await stored_rows(harness)
+    first = (await harness.client.get("/v1/orders/o-1/events")).json()["anonymised_at"]
+
+    harness.clock.set(harness.clock() + timedelta(days=30))
+    await harness.emit(expired("o-1", harness.clock()))  # the inbox forgot the first one
+
+    again = await stored_rows(harness)
+    recorded = [r for r in again if r not in erased]
+    assert [(r["table"], r["type"]) for r in recorded] == [
+        ("feedback_order_event", "OrderRetentionExpired")
+    ]
+    assert [r for r in erased if r not in again] == []
+    assert (await harness.client.get("/v1/orders/o-1/events")).json()["anonymised_at"] == first
+
+
+async def test_bil_11_a_late_event_after_erasure_stores_nothing_personal(harness: Harness) -> None:
+    await order_with_personal_data(harness)
+    harness.clock.set(local(MONDAY, 14) + timedelta(days=400))
+    await harness.emit(expired("o-1", harness.clock()))
+
+    # redelivered long after (the inbox forgot it), and a report and a sheet heard late
+    await harness.emit(created("o-1", fault=f"{NAME}说热水器打不着火"), local(MONDAY, 8))
+    await harness.emit(
+        linked("o-1", local(MONDAY, 8, 30), "13900139000", f"{NAME}又打电话"),
+        local(MONDAY, 8, 30),
+    )
+    await harness.emit(signed_unhappy("o-1", "v-1", "tech-1"), local(MONDAY, 10))
+
+    rows = await stored_rows(harness)
+    assert personal_in(rows) == []
+    assert not [r for r in rows if "13900139000" in json.dumps(r, default=str)]
+    order = (await harness.client.get("/v1/orders/o-1/events")).json()
+    reports = [e["summary"] for e in order["events"] if e["type"] == "DuplicateLinked"]
+    assert [(s["caller_phone"], s["fault_description"]) for s in reports] == [(None, ERASED)] * 2
+    # nothing new to follow up on an order past its retention: nobody can call the customer
+    assert [t["status"] for t in await harness.tasks("o-1")] == ["done"]
+    assert (
+        len((await harness.client.get("/v1/issues", params={"open_only": False})).json()["items"])
+        == 1
+    )
+
+
+async def test_bil_11_open_call_backs_are_cancelled_an_open_complaint_stays_open_erased(
+    harness: Harness,
+) -> None:
+    await harness.emit(created("o-2", fault=f"{NAME}说漏水"), local(MONDAY, 8))
+    await harness.completed_visit("o-2", "v-1", "tech-1", at=local(MONDAY, 10))
+    filed = await harness.client.post(
+        "/v1/complaints",
+        json={
+            "channel": "hotline",
+            "description": f"{NAME}投诉",
+            "confirmed_by_customer": True,
+            "order_id": "o-2",
+        },
+    )
+    url = f"/v1/complaints/{filed.json()['complaint_id']}"
+    harness.clock.set(local(MONDAY, 14) + timedelta(days=400))
+
+    await harness.emit(expired("o-2", harness.clock()))
+
+    [task] = await harness.tasks("o-2")
+    assert task["status"] == "cancelled"
+    assert "BIL-11" in task["cancel_reason"]
+    complaint = (await harness.client.get(url)).json()
+    assert (complaint["stage"], complaint["description"]) == ("accepted", ERASED)
+    advanced = await harness.client.post(
+        f"{url}/advance", json={"to": "dispatched", "owner": "lead-1", "note": f"{NAME} 已联系"}
+    )
+    assert advanced.status_code == 200, advanced.text
+    assert advanced.json()["stages"][-1]["note"] == ERASED
+    refused = await harness.client.post(
+        "/v1/complaints",
+        json={
+            "channel": "hotline",
+            "description": f"{NAME}又投诉",
+            "confirmed_by_customer": True,
+            "order_id": "o-2",
+        },
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["type"] == "order_anonymised"
+    assert personal_in(await stored_rows(harness)) == []
