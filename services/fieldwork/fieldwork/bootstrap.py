@@ -62,7 +62,7 @@ def bootstrap(
     evidence = store or FileEvidenceStore(settings.resolved_evidence_dir)
 
     def handler_factory(runtime: ServiceRuntime) -> EventHandler:
-        return make_handler(_uow_factory(runtime))
+        return make_handler(_uow_factory(runtime), store=evidence, clock=now)
 
     runtime = ServiceRuntime(spec=SPEC, settings=settings, handler_factory=handler_factory)
     uow_factory = _uow_factory(runtime)

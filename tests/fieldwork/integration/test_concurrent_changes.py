@@ -146,7 +146,10 @@ async def events_named(runtime: ServiceRuntime, name: str) -> list[EventEnvelope
 def consume(runtime: ServiceRuntime, gate: Gate, payload: Any) -> Awaitable[None]:
     """The consumer's handler applying ``payload``, stopping at the gate."""
     envelope = EventEnvelope.wrap(payload, time=T0)
-    return handlers.record_event(envelope, uow=paused(runtime, gate)())
+    state = runtime.app.state
+    return handlers.record_event(
+        envelope, uow=paused(runtime, gate)(), store=state.evidence_store, clock=state.clock
+    )
 
 
 def sweep(runtime: ServiceRuntime, clock: Clock, gate: Gate | None = None) -> Awaitable[Any]:

@@ -21,6 +21,7 @@ from fieldwork.adapters.tables import (
 )
 from fieldwork.domain.coordination import Check, Contact, CoordinationTicket
 from fieldwork.domain.model import OrderContext, OrderFile, RecordedEvent
+from fieldwork.domain.privacy import erase_summary
 from fieldwork.domain.visit import Visit
 from fieldwork.domain.workshop import Loaner, LoanerState, Progress, TakeBack
 from servicekit.db import (
@@ -83,8 +84,22 @@ class OrderFileRepository:
             self._session, _ORDER_EVENTS, {"order_id": order_id, **asdict(entry)}
         )
 
+    async def scrub_personal_data(self, order_id: str) -> None:
+        """The personal fields of the order's event summaries read "[erased]" (BIL-11)."""
+        rows = (
+            await self._session.execute(
+                select(OrderEventRow).where(col(OrderEventRow.order_id) == order_id)
+            )
+        ).scalars()
+        for row in rows:
+            kept = erase_summary(row.type, row.summary)
+            if kept != row.summary:
+                row.summary = kept
+                self._session.add(row)
 
-#: The order context's dates, kept as ISO strings in its JSON document.
+
+#: The order context's dates, kept as ISO strings in its JSON document (and its anonymisation
+#: time, an ISO timestamp).
 _CONTEXT_DATES = ("installed_on", "purchase_date")
 
 
@@ -111,6 +126,8 @@ class OrderContextRepository:
                 doc[key] = date.fromisoformat(doc[key])
         if "service_type" in doc:
             doc["service_type"] = ServiceType(doc["service_type"])
+        if doc.get("anonymised_at"):
+            doc["anonymised_at"] = datetime.fromisoformat(doc["anonymised_at"])
         return OrderContext(**doc)
 
     async def save(self, context: OrderContext) -> None:
@@ -120,6 +137,7 @@ class OrderContextRepository:
         for key in _CONTEXT_DATES:
             if doc.get(key) is not None:
                 doc[key] = doc[key].isoformat()
+        doc["anonymised_at"] = _iso(context.anonymised_at)
         if row is None:
             self._session.add(OrderContextRow(order_id=context.order_id, doc=doc))
         else:

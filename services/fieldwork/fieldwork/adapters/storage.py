@@ -21,6 +21,10 @@ class EvidenceStore(Protocol):
         """The bytes under ``key``, or None."""
         ...
 
+    async def delete(self, key: str) -> None:
+        """Remove what is under ``key``; nothing when there is nothing."""
+        ...
+
 
 def _check_key(key: str) -> str:
     if not _KEY.match(key) or ".." in key:
@@ -57,3 +61,8 @@ class FileEvidenceStore:
             return path.read_bytes() if path.is_file() else None
 
         return await asyncio.to_thread(read)
+
+    async def delete(self, key: str) -> None:
+        """Remove the file (a missing one is already gone)."""
+        path = self._path(key)
+        await asyncio.to_thread(path.unlink, missing_ok=True)

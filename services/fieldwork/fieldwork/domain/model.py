@@ -31,6 +31,8 @@ EVENTS_OF_INTEREST: frozenset[str] = frozenset(
         "ChargeWaived",
         "QuoteVoided",
         "QuoteReinstated",
+        # billing: the order's retention is over, its personal data goes (BIL-11)
+        "OrderRetentionExpired",
     }
 )
 
@@ -86,6 +88,8 @@ class OrderFile:
 
     order_id: str
     entries: list[RecordedEvent] = field(default_factory=list)
+    anonymised_at: datetime | None = None
+    """When the order's personal data was erased (BIL-11), if it was."""
 
 
 @dataclass
@@ -111,6 +115,17 @@ class OrderContext:
     cancelled: bool = False
     resolved_remotely: bool = False
     """Closed by phone guidance (INT-4) and not reopened: no visit goes ahead."""
+    anonymised_at: datetime | None = None
+    """When the customer's personal data was erased, the order's retention being over (BIL-11):
+    events heard afterwards bring none back."""
+
+    def erase_personal_data(self, *, at: datetime) -> None:
+        """Forget the customer's name, phone and address (BIL-11); the product, the fault and
+        the order's state stay. The first erasure's time is kept."""
+        self.customer_name = None
+        self.customer_phone = None
+        self.address = None
+        self.anonymised_at = self.anonymised_at or at
 
     @property
     def known_product_line(self) -> str | None:

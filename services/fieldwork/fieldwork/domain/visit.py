@@ -55,6 +55,7 @@ from contracts.fieldwork import (
 )
 from fieldwork.domain.exceptions import IllegalTransition, InvalidInput, RuleViolation
 from fieldwork.domain.policy import FieldworkPolicy
+from fieldwork.domain.privacy import ERASED, erased
 
 
 class VisitState(StrEnum):
@@ -500,6 +501,12 @@ class Visit(BaseModel):
     order_cancelled_at: datetime | None = None
     """When the order's cancellation (OrderCancelled) called the visit off before its technician
     was known to be at the door (SCH-12): what they logged offline before it still happened."""
+    anonymised_at: datetime | None = None
+    """When the customer's personal data was erased, the order's retention being over (BIL-11):
+    free text that may name them (notes, details, comments, reasons, descriptions) reads
+    "[erased]", the arrival position and the references to signature images, photos and note
+    photos are null (their lists empty, the files deleted); barcode scans stay. The visit takes
+    no more actions or uploads."""
     earlier_visits_seconds: int = Field(default=0, exclude=True)
     """On-site seconds of the order's other visits, set by the handler (FLD-11)."""
     events: list[EventData] = Field(default_factory=list, exclude=True)
@@ -595,6 +602,8 @@ class Visit(BaseModel):
     # -- guards ------------------------------------------------------------------------------
 
     def _check(self, action: str, at: datetime | None = None) -> None:
+        if self.anonymised_at is not None:
+            raise self._anonymised(action)
         if self.network_id is None and self.technician_id is None:
             # The order went back to the centre (or was never placed): nobody holds the visit,
             # so nobody goes on it until a dispatcher assigns it again.
@@ -1867,11 +1876,69 @@ class Visit(BaseModel):
         visit called off, but one the order's cancellation called off before its technician was
         known at the door: the offline app uploads what they did before it ahead of the actions
         naming the uploads (SCH-12)."""
+        if self.anonymised_at is not None:
+            raise self._anonymised("upload")
         if self.state is S.CANCELLED and self.order_cancelled_at is None:
             raise IllegalTransition("upload", self.state.value, self.allowed_actions())
         item = Evidence(ref=ref, kind=kind, content_type=content_type, size=size, at=at)
         self.evidence.append(item)
         return item
+
+    def _anonymised(self, action: str) -> RuleViolation:
+        return RuleViolation(
+            "BIL-11",
+            f"The order's retention is over and its personal data was erased at "
+            f"{self.anonymised_at.isoformat() if self.anonymised_at else ''}: the visit takes "
+            f"no {action} any more",
+            state=self.state.value,
+        )
+
+    def erase_personal_data(self, *, at: datetime) -> list[str]:
+        """Erase the customer's personal data (BIL-11) and return the refs of the uploads to
+        delete: signature images, photos of the home and of the note left at the door. Barcode
+        scans, ids, times, amounts, ratings, outcomes and the technical record (diagnosis,
+        work, cause, remedy, escalations) stay. Erasing again changes nothing."""
+        personal = [e.ref for e in self.evidence if e.kind is not EvidenceKind.BARCODE]
+        barcodes = self.evidence_of(EvidenceKind.BARCODE)
+        named: list[str | None] = [self.not_home_note_ref]
+        for quote in (self.quote, self.consented_quote, *self.declined_supplements):
+            if quote is not None:
+                named.append(quote.signature_ref)
+                quote.signature_ref = None
+                quote.decline_reason = erased(quote.decline_reason)
+        if self.take_back is not None:
+            named.extend(self.take_back.photo_refs)
+            self.take_back.photo_refs = []
+        if self.installation is not None:
+            named.extend(
+                [*self.installation.photo_refs, self.installation.conditions_signature_ref]
+            )
+            self.installation.photo_refs = []
+            self.installation.conditions_signature_ref = None
+        if self.signed_off is not None:
+            named.append(self.signed_off.signature_ref)
+            self.signed_off.signature_ref = None
+            self.signed_off.comments = erased(self.signed_off.comments)
+        refs = list(dict.fromkeys([*personal, *(r for r in named if r and r not in barcodes)]))
+        self.evidence = [e for e in self.evidence if e.kind is EvidenceKind.BARCODE]
+        self.position = None
+        self.not_home_note = erased(self.not_home_note)
+        self.not_home_note_ref = None
+        for attempt in self.attempts:
+            attempt.detail = erased(attempt.detail)
+        for door in self.door:
+            door.detail = erased(door.detail)
+        self.failure_detail = erased(self.failure_detail)
+        for incident in self.incidents:
+            incident.description = ERASED
+        for request in self.centre_requests:
+            request.reason = ERASED
+        for trip in self.trips_called_off:
+            trip.reason = ERASED
+        for handover in self.handovers:
+            handover.reason = erased(handover.reason) or ""
+        self.anonymised_at = self.anonymised_at or at
+        return refs
 
     def cancel(self, *, at: datetime, order_cancelled: bool = False) -> bool:
         """The order was cancelled (SCH-12), or resolved by phone before the visit (INT-4): a

@@ -283,7 +283,11 @@ async def service_report(
     visit_id: str, request: Request, uow: UowFactoryDep, actor: VisitReaderDep
 ) -> Response:
     """The customer's service report: what was found and done, parts, charges, the fee
-    schedule version, ratings and signature."""
+    schedule version, ratings and signature.
+
+    Once the order's retention is over (BIL-11) the report still renders, without personal
+    data: customer and address read "已删除（超过保存期限）" and the signature image is left
+    out (its file is deleted); whether the customer signed, the ratings and the charges stay."""
     state = request.app.state
     pdf = await views.service_report_pdf(
         visit_id,

@@ -26,7 +26,9 @@ class RecordedEventOut(BaseModel):
     time: datetime = Field(description="When the fact happened (UTC).")
     source: str = Field(description="The producing service, e.g. `/fsm/scheduling`.")
     summary: dict[str, Any] = Field(
-        description="The event's scalar fields (objects flattened one level as `parent.child`)."
+        description="The event's scalar fields (objects flattened one level as `parent.child`). "
+        "Once the order is anonymised (BIL-11) the customer's fields (`customer.*`) and free "
+        'text that may name them (reasons, requests, guidance, details) read `"[erased]"`.'
     )
 
 
@@ -35,6 +37,11 @@ class OrderEventsOut(BaseModel):
 
     order_id: str
     events: list[RecordedEventOut]
+    anonymised_at: datetime | None = Field(
+        default=None,
+        description="When the customer's personal data was erased, the order's retention being "
+        "over (BIL-11); null while it is kept. Events heard afterwards store none either.",
+    )
 
     @classmethod
     def from_domain(cls, order_file: OrderFile) -> OrderEventsOut:
@@ -42,11 +49,19 @@ class OrderEventsOut(BaseModel):
         return cls(
             order_id=order_file.order_id,
             events=[RecordedEventOut(**vars(e)) for e in order_file.entries],
+            anonymised_at=order_file.anonymised_at,
         )
 
 
 class VisitOut(Visit):
-    """A visit: its state, the actions possible now, and everything recorded on it."""
+    """A visit: its state, the actions possible now, and everything recorded on it.
+
+    Once the order's retention is over (`anonymised_at` set, BIL-11) the customer's personal
+    data is gone, one way throughout: free text that may name them (not-home note, attempt and
+    door details, decline reasons, sign-off comments, failure detail, incident descriptions,
+    centre request and handover reasons) reads `"[erased]"` (null stays null); the arrival
+    `position` and every reference to a signature image, photo or note photo are null (their
+    lists empty, `evidence` keeping barcode scans only)."""
 
     allowed: list[str] = Field(default_factory=list)
     """The actions possible in the current state."""
@@ -226,7 +241,10 @@ class ProgressOut(BaseModel):
 
     at: datetime
     stage: str
-    note: str | None
+    note: str | None = Field(
+        description="The workshop's note; `\"[erased]\"` once the order's retention is over "
+        "(BIL-11)."
+    )
 
 
 class TakeBackOut(BaseModel):

@@ -9,7 +9,13 @@ from typing import Any
 
 import structlog
 
-from contracts.billing import ChargeWaived, QuoteIssued, QuoteReinstated, QuoteVoided
+from contracts.billing import (
+    ChargeWaived,
+    OrderRetentionExpired,
+    QuoteIssued,
+    QuoteReinstated,
+    QuoteVoided,
+)
 from contracts.envelope import EventEnvelope
 from contracts.intake import (
     OrderCancelled,
@@ -922,9 +928,12 @@ async def _report_due_checks(uow_factory: UowFactory, *, today: date) -> int:
 # -- events seen on the bus -----------------------------------------------------------------------
 
 
-async def record_event(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None:
+async def record_event(
+    envelope: EventEnvelope, *, uow: FieldworkUnitOfWork, store: EvidenceStore, clock: Clock
+) -> None:
     """Put an event of interest on its order's file, once (inbox), and apply it to the order's
-    context and visits; other events are skipped."""
+    context and visits; other events are skipped. OrderRetentionExpired erases the order's
+    personal data, and an event heard after that keeps none either (BIL-11)."""
     if envelope.event_name not in EVENTS_OF_INTEREST:
         return  # nothing to apply, so nothing to remember in the inbox either
     async with uow:
@@ -933,7 +942,63 @@ async def record_event(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> 
         if await uow.order_files.record(envelope.subject, recorded_event(envelope)):
             log.info("fieldwork.event_recorded", type=envelope.type, subject=envelope.subject)
             await _project(envelope, uow=uow)
+            expiry = envelope.event_name == OrderRetentionExpired.event_type
+            context = await uow.orders.get(envelope.subject)
+            if expiry or (context is not None and context.anonymised_at is not None):
+                await erase_order(envelope.subject, uow=uow, store=store, now=clock())
         await uow.commit()
+
+
+async def erase_order(
+    order_id: str, *, uow: FieldworkUnitOfWork, store: EvidenceStore, now: datetime
+) -> None:
+    """Erase the customer's personal data fieldwork keeps for the order, its retention being
+    over (BIL-11): the order context's name, phone and address, the visits' notes and personal
+    uploads (the files too), the workshop's notes and the order file's personal fields. Ids,
+    times, amounts, outcomes and barcode scans stay. Erasing again changes nothing.
+
+    An order that became a coordination ticket (FLD-15) is kept for good (BIL-11): billing
+    announces no expiry for one, so an expiry crossing the ticket's opening is refused, loudly.
+
+    The files go before the transaction commits: a failure keeps the event unhandled (it is
+    retried, the references still there), and a commit that fails leaves references to files
+    already gone, which the retry erases; a file never outlives its reference."""
+    await uow.orders.lock(order_id)
+    if (ticket := await uow.tickets.for_order(order_id)) is not None:
+        log.warning(
+            "fieldwork.retention_refused_for_coordination_ticket",
+            order_id=order_id,
+            ticket_id=ticket.ticket_id,
+        )
+        return
+    context = await uow.orders.get(order_id) or OrderContext(order_id=order_id)
+    first = context.anonymised_at is None
+    at = context.anonymised_at or now
+    context.erase_personal_data(at=at)
+    await uow.orders.save(context)
+    refs: list[str] = []
+    for visit in await uow.visits.for_order(order_id, for_update=True):
+        if first and not visit.ended:
+            # Retention counts from the order's end: an open visit is a sign that billing and
+            # fieldwork disagree about the order, worth a look, though the expiry stands.
+            log.warning(
+                "fieldwork.retention_expired_with_open_visit",
+                order_id=order_id,
+                visit_id=visit.visit_id,
+                state=visit.state.value,
+            )
+        before = visit.model_dump(mode="json")
+        refs.extend(visit.erase_personal_data(at=at))
+        if visit.model_dump(mode="json") != before:
+            await uow.visits.save(visit, now=at)
+    for take_back in await uow.take_backs.for_order(order_id):
+        take_back.erase_personal_data()
+        await uow.take_backs.save(take_back)
+    await uow.order_files.scrub_personal_data(order_id)
+    for ref in refs:
+        await store.delete(ref)
+    if first:
+        log.info("fieldwork.personal_data_erased", order_id=order_id, files=len(refs))
 
 
 def recorded_event(envelope: EventEnvelope) -> RecordedEvent:

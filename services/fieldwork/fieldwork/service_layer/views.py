@@ -8,6 +8,7 @@ from datetime import tzinfo
 from decimal import Decimal
 from pathlib import Path
 
+from contracts.fieldwork import SignOff
 from fieldwork.adapters.report import ReportLine, ServiceReport, render_service_report
 from fieldwork.adapters.storage import EvidenceStore
 from fieldwork.domain.commands import Actor
@@ -31,6 +32,8 @@ async def order_file(order_id: str, *, uow: FieldworkUnitOfWork) -> OrderFile:
         found = await uow.order_files.get(order_id)
         if found is None:
             raise OrderNotFound(order_id)
+        context = await uow.orders.get(order_id)
+        found.anonymised_at = context.anonymised_at if context else None
         return found
 
 
@@ -146,6 +149,10 @@ _RULE_NOTES = {
 }
 
 
+#: What the report shows for the customer's details erased past retention (BIL-11).
+ERASED_IN_REPORT = "已删除（超过保存期限）"
+
+
 def _line_note(rule: str, covered: bool) -> str:
     if covered:
         return "保修免费"
@@ -215,7 +222,10 @@ async def service_report_pdf(
         ratings = f"维修质量 {quality}，服务态度 {attitude}"
     sign_text = "—"
     if signed is not None:
-        sign_text = "客户已签字" if signed.signature_ref else "客户拒绝签字"
+        sign_text = "客户已签字" if signed.sign_off is SignOff.SIGNED else "客户拒绝签字"
+    # BIL-11: past retention the report still renders, the customer's details replaced by a
+    # notice and without the signature image (its file is deleted); the facts of the visit stay.
+    erased = context is not None and context.anonymised_at is not None
     tested = "—"
     if found.completion is not None:
         tested = ("已试机" if found.completion.tested else "未试机") + (
@@ -224,8 +234,10 @@ async def service_report_pdf(
     report = ServiceReport(
         order_id=found.order_id,
         visit_id=found.visit_id,
-        customer=(context.customer_name if context else None) or "—",
-        address=(context.address if context else None) or "—",
+        customer=ERASED_IN_REPORT
+        if erased
+        else (context.customer_name if context else None) or "—",
+        address=ERASED_IN_REPORT if erased else (context.address if context else None) or "—",
         product=" ".join(
             x for x in ((context.product_line, context.product_model) if context else ()) if x
         )

@@ -1,0 +1,230 @@
+"""BIL-11 through the consumer, on SQLite and PostgreSQL: billing's OrderRetentionExpired erases
+the customer's personal data fieldwork stored for the order (rows, files), the API shows the
+order erased, and events heard afterwards store none again."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from contracts.billing import OrderRetentionExpired, RetentionClass
+from contracts.common import AssigneeKind, Customer
+from contracts.envelope import EventEnvelope
+from contracts.intake import OrderVerified
+from contracts.scheduling import OrderReassigned
+from fieldwork.adapters.tables import FIELDWORK_REGISTRY
+from fieldwork.domain.policy import DEFAULT_KIT
+from servicekit.runtime import ServiceRuntime
+
+from ..conftest import T0, Clock, ok, on_site, order, upload
+
+NAME, PHONE, STREET = "王芳", "13800138000", "西四路"
+PERSONAL = (NAME, PHONE, STREET)
+
+
+def expiry(order_id: str = "o-1") -> EventEnvelope:
+    return EventEnvelope.wrap(
+        OrderRetentionExpired(
+            order_id=order_id,
+            retention_class=RetentionClass.FREE,
+            ended_at=T0,
+            expired_at=T0 + timedelta(days=366),
+        )
+    )
+
+
+async def stored_rows(runtime: ServiceRuntime) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every fieldwork table, as column values."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    async with runtime.session_factory() as session:
+        for table in FIELDWORK_REGISTRY.metadata.sorted_tables:
+            result = await session.execute(select(table))
+            rows[table.name] = [dict(r._mapping) for r in result]
+    return rows
+
+
+def personal_data_in(rows: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Where the customer's name, phone or street appears in the stored rows."""
+    return [
+        f"{table}: {value!r}"
+        for table, table_rows in rows.items()
+        for row in table_rows
+        for value in row.values()
+        if any(p in str(value) for p in PERSONAL)
+    ]
+
+
+async def visit_with_personal_data(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> tuple[str, str, str]:
+    """Order o-1 (customer 王芳) and its visit v-1, completed and signed with notes naming the
+    customer, a signature, a photo of the home and a barcode scan; the stored file paths."""
+    await order(runtime, "o-1")
+    await ok(
+        admin,
+        "v-1",
+        type="depart",
+        eta=(clock.now + timedelta(minutes=30)).isoformat(),
+        kit_checked=list(DEFAULT_KIT),
+    )
+    clock.advance(minutes=30)
+    await ok(admin, "v-1", type="arrive", position={"lat": 39.9, "lon": 116.4})
+    await ok(admin, "v-1", type="log_attempt", kind="phone", reached=True, detail=f"{PHONE} 接通")
+    await ok(
+        admin,
+        "v-1",
+        type="door_outcome",
+        outcome="customer_present",
+        next_step="proceed",
+        id_shown=True,
+        detail=f"{NAME}本人开门",
+    )
+    await ok(admin, "v-1", type="diagnose", cause="点火针老化")
+    await ok(admin, "v-1", type="start_repair")
+    photo = await upload(admin, "v-1", "photo")
+    barcode = await upload(admin, "v-1", "barcode")
+    await ok(
+        admin,
+        "v-1",
+        type="report_damage",
+        description=f"{NAME}家{STREET}厨房地板划痕",
+        photo_refs=[photo],
+    )
+    clock.advance(minutes=25)
+    await ok(
+        admin, "v-1", type="complete_repair", tested=False, sure_fixed=True, remedy="更换点火针"
+    )
+    signature = await upload(admin, "v-1", "signature")
+    await ok(
+        admin,
+        "v-1",
+        type="sign_off",
+        signed=True,
+        signature_ref=signature,
+        repair_quality="satisfied",
+        comments=f"{NAME} 很满意，电话{PHONE}",
+    )
+    return photo, barcode, signature
+
+
+def evidence_file(tmp_path: Path, ref: str) -> Path:
+    return tmp_path / "evidence" / ref
+
+
+async def test_bil_11_retention_expiry_erases_the_orders_personal_data_rows_and_files(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock, tmp_path: Path
+) -> None:
+    from pypdf import PdfReader
+
+    photo, barcode, signature = await visit_with_personal_data(runtime, admin, clock)
+    assert personal_data_in(await stored_rows(runtime))
+    assert evidence_file(tmp_path, signature).is_file()
+
+    clock.advance(days=400)
+    await runtime.handle_event(expiry())
+
+    assert personal_data_in(await stored_rows(runtime)) == []
+    assert not evidence_file(tmp_path, signature).exists()
+    assert not evidence_file(tmp_path, photo).exists()
+    assert evidence_file(tmp_path, barcode).is_file()  # not personal: an installation's scan
+
+    visit = (await admin.get("/v1/visits/v-1")).json()
+    assert visit["anonymised_at"] is not None
+    assert visit["position"] is None
+    assert visit["signed_off"]["signature_ref"] is None
+    assert visit["signed_off"]["comments"] == "[erased]"
+    assert visit["signed_off"]["sign_off"] == "signed"
+    assert visit["signed_off"]["repair_quality"] == "satisfied"
+    assert visit["incidents"][0]["description"] == "[erased]"
+    assert [a["detail"] for a in visit["attempts"]] == ["[erased]"]
+    assert [e["ref"] for e in visit["evidence"]] == [barcode]
+    assert visit["state"] == "completed" and visit["remedy"] == "更换点火针"
+
+    events = (await admin.get("/v1/orders/o-1/events")).json()
+    assert events["anonymised_at"] is not None
+    created = next(e for e in events["events"] if e["type"] == "OrderCreated")
+    assert created["summary"]["customer.name"] == "[erased]"
+    assert created["summary"]["product.line"] == "water_heater"
+
+    report = await admin.get("/v1/visits/v-1/report.pdf")
+    assert report.status_code == 200, report.text
+    text = PdfReader(io.BytesIO(report.content)).pages[0].extract_text()
+    assert NAME not in text and STREET not in text
+    assert "已删除" in text and "客户已签字" in text and "更换点火针" in text
+
+
+async def test_bil_11_heard_twice_the_expiry_changes_nothing(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await visit_with_personal_data(runtime, admin, clock)
+    clock.advance(days=400)
+    await runtime.handle_event(expiry())
+    erased = await stored_rows(runtime)
+    visit = (await admin.get("/v1/visits/v-1")).json()
+    assert visit["anonymised_at"] is not None
+
+    clock.advance(days=1)
+    await runtime.handle_event(expiry())  # republished: another event id
+
+    after = await stored_rows(runtime)
+    erased.pop("fieldwork_order_event"), after.pop("fieldwork_order_event")
+    assert after == erased
+    assert (await admin.get("/v1/visits/v-1")).json()["anonymised_at"] == visit["anonymised_at"]
+
+
+async def test_bil_11_a_late_event_after_the_erasure_stores_nothing_personal(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await visit_with_personal_data(runtime, admin, clock)
+    clock.advance(days=400)
+    await runtime.handle_event(expiry())
+
+    await runtime.handle_event(
+        EventEnvelope.wrap(
+            OrderVerified(
+                order_id="o-1",
+                verified=["customer"],
+                customer=Customer.model_validate(
+                    {"name": NAME, "phones": [f"+86{PHONE}"], "address": {"detail": STREET}}
+                ),
+            )
+        )
+    )
+    await runtime.handle_event(
+        EventEnvelope.wrap(
+            OrderReassigned(
+                order_id="o-1",
+                visit_id="v-2",
+                assignee_kind=AssigneeKind.TECHNICIAN,
+                technician_id="tech-8",
+                reason=f"{NAME}要求换人，电话{PHONE}",
+                previous_assignee_kind=AssigneeKind.TECHNICIAN,
+                reassigned_by="dispatcher-1",
+            )
+        )
+    )
+
+    assert personal_data_in(await stored_rows(runtime)) == []
+    events = (await admin.get("/v1/orders/o-1/events")).json()["events"]
+    verified = next(e for e in events if e["type"] == "OrderVerified")
+    assert verified["summary"]["customer.name"] == "[erased]"
+
+
+async def test_bil_11_an_order_that_became_a_coordination_ticket_is_kept_for_good(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+    await ok(admin, "v-1", type="fail", reason="needs_second_visit")
+    clock.advance(days=1)
+    assert (await runtime.app.state.sweep())["tickets_opened"] == 1  # FLD-15
+
+    await runtime.handle_event(expiry())  # crossed billing hearing of the ticket
+
+    assert personal_data_in(await stored_rows(runtime))
+    assert (await admin.get("/v1/visits/v-1")).json()["anonymised_at"] is None
