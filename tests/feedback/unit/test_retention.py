@@ -12,12 +12,13 @@ from contracts.billing import OrderRetentionExpired, RetentionClass
 from contracts.common import Channel
 from contracts.feedback import FollowUpScores
 from contracts.intake import DuplicateLinked
+from contracts.privacy import ERASED
 from feedback.domain.callbacks import CallBackTask, Survey, TaskStatus
 from feedback.domain.case import Case, EraseOrder, ScheduleCallBack
 from feedback.domain.complaints import Complaint
 from feedback.domain.findings import OpenIssueRecord
 from feedback.domain.policy import BusinessType, ComplaintStage, FeedbackPolicy
-from feedback.domain.privacy import ERASED, erase_summary
+from feedback.domain.privacy import erase_summary
 
 POLICY = FeedbackPolicy()
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)

@@ -10,9 +10,10 @@ import pytest
 
 from contracts.common import GeoPoint, WarrantyStatus
 from contracts.fieldwork import SignOff
+from contracts.privacy import ERASED
 from fieldwork.domain.exceptions import RuleViolation
 from fieldwork.domain.model import OrderContext
-from fieldwork.domain.privacy import ERASED, erase_summary
+from fieldwork.domain.privacy import erase_summary
 from fieldwork.domain.visit import (
     Attempt,
     AttemptKind,

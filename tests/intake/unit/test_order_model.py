@@ -19,10 +19,11 @@ from contracts.intake import (
     OrderCreated,
     RemoteResolutionCause,
 )
+from contracts.privacy import ERASED
 from intake.domain.exceptions import PersonalDataErased
 from intake.domain.model import ALLOWED_FROM, OPEN_STATUSES, Order, OrderStatus, TimelineEntry
 from intake.domain.policy import IntakePolicy
-from intake.domain.privacy import ERASED, erase_event_data
+from intake.domain.privacy import erase_event_data
 from intake.domain.rules import WarrantyTable
 from servicekit.calendar import BusinessCalendar
 

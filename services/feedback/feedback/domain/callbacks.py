@@ -12,10 +12,10 @@ from typing import Any
 from contracts.base import EventData
 from contracts.feedback import FollowUpCompleted, FollowUpScheduled, FollowUpScores, Grade
 from contracts.ids import new_id
+from contracts.privacy import erase_text
 from feedback.domain.exceptions import IllegalTransition, TaskClaimedByOther
 from feedback.domain.policy import FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
-from feedback.domain.privacy import erase_text
 
 
 class TaskStatus(StrEnum):

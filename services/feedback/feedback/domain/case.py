@@ -41,6 +41,7 @@ from contracts.intake import (
     OrderResolvedRemotely,
     OrderVerified,
 )
+from contracts.privacy import erase_text
 from contracts.scheduling import (
     AppointmentConfirmed,
     ArrivalLate,
@@ -56,7 +57,7 @@ from feedback.domain.callbacks import PHONE_GUIDANCE_RULE
 from feedback.domain.findings import end_of_working_day
 from feedback.domain.policy import BusinessType, FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
-from feedback.domain.privacy import RETENTION_OVER, erase_text
+from feedback.domain.privacy import RETENTION_OVER
 
 #: Orders handled directly by the centre's own technicians are reported under this network.
 CENTRE = "centre"

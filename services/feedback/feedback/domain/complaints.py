@@ -21,6 +21,7 @@ from contracts.feedback import (
     StaffFaultClass,
 )
 from contracts.ids import new_id
+from contracts.privacy import ERASED, erase_text
 from feedback.domain.case import Case
 from feedback.domain.exceptions import (
     ComplaintNotConfirmed,
@@ -33,7 +34,6 @@ from feedback.domain.exceptions import (
 )
 from feedback.domain.policy import ComplaintStage, FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
-from feedback.domain.privacy import ERASED, erase_text
 
 #: The loop, in order (FBK-10).
 LOOP: tuple[ComplaintStage, ...] = tuple(ComplaintStage)

@@ -11,10 +11,10 @@ from enum import StrEnum
 from contracts.base import EventData
 from contracts.feedback import FraudSignal, FraudSuspected, Grade, IssueEscalated
 from contracts.ids import new_id
+from contracts.privacy import erase_text
 from feedback.domain.exceptions import IllegalTransition
 from feedback.domain.policy import FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
-from feedback.domain.privacy import erase_text
 
 # -- open issues (FBK-12) ----------------------------------------------------------------------
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-ERASED = "[erased]"
-"""What text that may name the customer reads once it is erased (BIL-11)."""
+from contracts.privacy import erase_text
 
 RETENTION_OVER = "the order's retention is over (BIL-11)"
 """Why what was still open on an order is stopped when its personal data is erased."""
@@ -40,11 +39,6 @@ FREE_TEXT_SUMMARY_FIELDS_OF: Mapping[str, frozenset[str]] = {
 }
 #: Summary fields holding a structured personal value, in any event.
 PERSONAL_SUMMARY_FIELDS = frozenset({"caller_phone", "caller_phone_extension", "signature_ref"})
-
-
-def erase_text(text: str | None) -> str | None:
-    """``text`` erased: None and the empty text stay as they are, any other reads ERASED."""
-    return text if not text else ERASED
 
 
 def erase_summary(event_type: str, summary: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-#: What erased free text reads.
-ERASED = "[erased]"
+from contracts.privacy import ERASED
 
 #: Free-text fields of the events fieldwork keeps on an order's file that may name the customer
 #: (a reason, a request, guidance given by phone), by event; other text fields are codes.
@@ -29,11 +28,6 @@ FREE_TEXT_SUMMARY_KEYS: Mapping[str, frozenset[str]] = {
     "OrderReturnedToCentre": frozenset({"detail"}),
     "ChargeWaived": frozenset({"reason"}),
 }
-
-
-def erased(text: str | None) -> str | None:
-    """``text`` erased: :data:`ERASED`, or None (or empty) as it was when nothing was given."""
-    return ERASED if text else text
 
 
 def is_personal_summary_key(event_type: str, key: str) -> bool:

@@ -53,9 +53,9 @@ from contracts.fieldwork import (
     VisitClosed,
     VisitOutcome,
 )
+from contracts.privacy import ERASED, erase_text
 from fieldwork.domain.exceptions import IllegalTransition, InvalidInput, RuleViolation
 from fieldwork.domain.policy import FieldworkPolicy
-from fieldwork.domain.privacy import ERASED, erased
 
 
 class VisitState(StrEnum):
@@ -1905,7 +1905,7 @@ class Visit(BaseModel):
             if quote is not None:
                 named.append(quote.signature_ref)
                 quote.signature_ref = None
-                quote.decline_reason = erased(quote.decline_reason)
+                quote.decline_reason = erase_text(quote.decline_reason)
         if self.take_back is not None:
             named.extend(self.take_back.photo_refs)
             self.take_back.photo_refs = []
@@ -1918,17 +1918,17 @@ class Visit(BaseModel):
         if self.signed_off is not None:
             named.append(self.signed_off.signature_ref)
             self.signed_off.signature_ref = None
-            self.signed_off.comments = erased(self.signed_off.comments)
+            self.signed_off.comments = erase_text(self.signed_off.comments)
         refs = list(dict.fromkeys([*personal, *(r for r in named if r and r not in barcodes)]))
         self.evidence = [e for e in self.evidence if e.kind is EvidenceKind.BARCODE]
         self.position = None
-        self.not_home_note = erased(self.not_home_note)
+        self.not_home_note = erase_text(self.not_home_note)
         self.not_home_note_ref = None
         for attempt in self.attempts:
-            attempt.detail = erased(attempt.detail)
+            attempt.detail = erase_text(attempt.detail)
         for door in self.door:
-            door.detail = erased(door.detail)
-        self.failure_detail = erased(self.failure_detail)
+            door.detail = erase_text(door.detail)
+        self.failure_detail = erase_text(self.failure_detail)
         for incident in self.incidents:
             incident.description = ERASED
         for request in self.centre_requests:
@@ -1936,7 +1936,7 @@ class Visit(BaseModel):
         for trip in self.trips_called_off:
             trip.reason = ERASED
         for handover in self.handovers:
-            handover.reason = erased(handover.reason) or ""
+            handover.reason = erase_text(handover.reason) or ""
         self.anonymised_at = self.anonymised_at or at
         return refs
 

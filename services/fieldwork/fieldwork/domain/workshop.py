@@ -8,8 +8,8 @@ from enum import StrEnum
 
 from contracts.base import EventData
 from contracts.fieldwork import UnitReturned, UnitReturnOverdue, WorkshopProgressRecorded
+from contracts.privacy import erase_text
 from fieldwork.domain.exceptions import InvalidInput, LoanerUnavailable, RuleViolation
-from fieldwork.domain.privacy import erased
 from fieldwork.domain.visit import Visit, VisitState
 
 #: Visits that never reached the customer: none of them brought a unit back (FLD-6).
@@ -171,7 +171,7 @@ class TakeBack:
     def erase_personal_data(self) -> None:
         """The workshop's notes may name the customer: they read "[erased]" (BIL-11). The
         receipt, the unit's serial and appearance, the stages and dates stay."""
-        self.progress = [replace(step, note=erased(step.note)) for step in self.progress]
+        self.progress = [replace(step, note=erase_text(step.note)) for step in self.progress]
 
     def record_progress(self, *, at: datetime, stage: str, note: str | None = None) -> None:
         """Workshop progress (received, diagnosed, repaired, shipped...)."""

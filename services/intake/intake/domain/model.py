@@ -35,6 +35,7 @@ from contracts.intake import (
     SlaBreachWithdrawn,
     SlaClock,
 )
+from contracts.privacy import erase_text
 from contracts.scheduling import (
     AppointmentConfirmed,
     AppointmentRescheduled,
@@ -49,7 +50,7 @@ from intake.domain.exceptions import (
     PersonalDataErased,
 )
 from intake.domain.policy import IntakePolicy
-from intake.domain.privacy import erase_text, erased_customer, erased_fault
+from intake.domain.privacy import erased_customer, erased_fault
 from intake.domain.rules import Phone, WarrantyTable, missing_details, phones_of
 
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.common import Address, Customer, Fault
-
-ERASED = "[erased]"
-"""What text that may name the customer reads once it is erased (BIL-11)."""
+from contracts.privacy import ERASED, erase_text
 
 PERSONAL_EVENT_FIELDS = frozenset({"caller_phone", "caller_phone_extension"})
 """Fields of intake's event data that hold a personal value: null once erased."""
@@ -25,11 +23,6 @@ FREE_TEXT_EVENT_FIELDS = frozenset(
     {"requests", "description", "fault_description", "guidance", "reason"}
 )
 """Fields of intake's event data that people write and that may name the customer."""
-
-
-def erase_text(text: str | None) -> str | None:
-    """``text`` erased: None and the empty text stay as they are, any other reads ERASED."""
-    return text if not text else ERASED
 
 
 def erased_customer(customer: Customer) -> Customer:

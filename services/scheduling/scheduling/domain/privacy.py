@@ -12,10 +12,8 @@ from typing import Any, TypeVar
 
 from contracts.base import EventData
 from contracts.billing import RetentionClass
+from contracts.privacy import ERASED
 from contracts.scheduling import ReturnReason, RevisitReason
-
-ERASED = "[erased]"
-"""What free text reads once the customer's personal data is erased (BIL-11)."""
 
 EVENT_CODES = frozenset(
     code.value for codes in (ReturnReason, RevisitReason, RetentionClass) for code in codes
