@@ -12,7 +12,9 @@ Technicians work every day around the clock (Asia/Shanghai), so the file runs at
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
 import os
 import threading
 import uuid
@@ -28,7 +30,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import yaml
+from aiokafka import AIOKafkaProducer
 from support.platform import Platform, wait_for
+
+from contracts.billing import OrderRetentionExpired, RetentionClass
+from contracts.envelope import EventEnvelope
+from contracts.privacy import ERASED
+from contracts.topics import events_topic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.broker]
 
@@ -667,6 +675,98 @@ def test_in_warranty_repair_is_free_and_followed_up(world: World) -> None:
     assert figures["first_time_fix_rate"] == 1.0 and figures["repair_pass_rate"] == 1.0
     assert figures["satisfaction"]["overall"] == 9.5
     assert figures["call_back_coverage"]["percent"] == 100.0
+
+
+def _publish_as_billing(platform: Platform, payload: Any) -> None:
+    """Put ``payload`` on billing's topic as billing's outbox relay does (the retention sweep
+    publishes OrderRetentionExpired only a year after an order ends, on the real clock)."""
+    envelope = EventEnvelope.wrap(payload)
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=platform.bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                events_topic("billing"),
+                envelope.to_bytes(),
+                key=envelope.subject.encode(),
+                headers=[("ce_type", envelope.type.encode()), ("ce_id", str(envelope.id).encode())],
+            )
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def test_bil_11_retention_over_erases_the_customer_in_every_service(world: World) -> None:
+    j = Journey(world, "warranty", 13)
+    j.take_and_assign()
+    j.confirm_appointment(*j.window())
+    visit = j.visit_id(1)
+    j.travel_and_enter(visit)
+    j.act(visit, {"type": "diagnose", "cause": "点火器老化"})
+    j.repair_and_test(visit)
+    j.sign_off(visit)
+    j.satisfied_call_back(visit)
+    j.expect(
+        "AppointmentConfirmed",
+        "TechnicianDeparted",
+        "TechnicianArrived",
+        "DiagnosisRecorded",
+        "RepairCompleted",
+        "VisitClosed",
+        AnyOrder("FollowUpScheduled", "CustomerSignedOff"),
+        "FollowUpCompleted",
+    )
+    body = j.order_body()
+    name, phone = body["customer"]["name"], body["customer"]["phone"]
+    detail = body["customer"]["address"]["detail"]
+    views: dict[str, Callable[[], httpx.Response]] = {
+        "intake order": lambda: j.agent["intake"].get(f"/v1/orders/{j.order_id}"),
+        "fieldwork file": lambda: j.dispatcher["fieldwork"].get(f"/v1/orders/{j.order_id}/events"),
+        "feedback file": lambda: j.agent["feedback"].get(f"/v1/orders/{j.order_id}/events"),
+    }
+
+    def showing() -> list[str]:
+        texts = {where: _ok(view()) for where, view in views.items()}
+        return [where for where, text in texts.items() if _mentions(text, name, phone, detail)]
+
+    assert showing() == list(views)  # each service holds the customer until the retention ends
+    assert j.dispatch()["location"] is not None  # the customer's home, where the visit went
+    assert j.visit(visit)["position"] is not None  # where the technician arrived
+    figures = j.figures()
+    ended = next(e["time"] for e in j.order()["timeline"] if e["type"] == "VisitClosed")
+
+    _publish_as_billing(
+        world.platform,
+        OrderRetentionExpired(
+            order_id=j.order_id,
+            retention_class=RetentionClass.FREE,
+            ended_at=datetime.fromisoformat(ended),
+            expired_at=_now(),
+        ),
+    )
+
+    j.expect("OrderRetentionExpired")
+    wait_for(lambda: showing() == [], within=WAIT, interval=0.2, message="the erasure")
+    order = j.order()
+    assert order["status"] == "followed_up" and order["anonymised_at"] is not None
+    assert order["customer"]["name"] == ERASED
+    by_phone = _ok(j.agent["intake"].get("/v1/orders", params={"phone": phone}))
+    assert j.order_id not in [o["id"] for o in by_phone["items"]]
+    dispatch, erased_visit = j.dispatch(), j.visit(visit)
+    assert (dispatch["status"], dispatch["location"]) == ("visit_done", None)
+    assert (erased_visit["state"], erased_visit["position"]) == ("completed", None)
+    assert j.figures() == figures
+
+
+def _mentions(found: Any, *values: str) -> bool:
+    """Whether any of ``values`` appears in a REST answer."""
+    text = json.dumps(found, ensure_ascii=False)
+    return any(value in text for value in values)
+
+
+# -- (2) out of warranty, quote accepted -------------------------------------------------------
 
 
 # -- (2) out of warranty, quote accepted -------------------------------------------------------
