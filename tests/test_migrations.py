@@ -346,3 +346,44 @@ async def test_feedback_0006_indexes_when_open_complaints_run_past_their_sla(
         "no-sla": None,
         "closed": None,
     }
+
+
+async def test_scheduling_0010_finds_the_order_of_webhook_messages_stored_before_it(
+    database_url: str,
+) -> None:
+    migrations = await _upgraded_to("scheduling", "0009", database_url)
+    message = _table(
+        "webhook_message",
+        id=sa.String,
+        owner_id=sa.String,
+        message_id=sa.String,
+        event_type=sa.String,
+        payload=sa.Text,
+        created_at=sa.DateTime(timezone=True),
+    )
+    bodies = {
+        "m-order": '{"type":"fsm.OrderAssigned.v1","subject":"o-1","data":{"order_id":"o-1"}}',
+        "m-quoting": '{"type":"fsm.Ping.v1","data":{"note":"\\"subject\\":\\"o-1\\""}}',
+        "m-not-json": "not json",
+    }
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            for n, (message_id, payload) in enumerate(bodies.items()):
+                await conn.execute(
+                    message.insert().values(
+                        id=f"id-{n}",
+                        owner_id="net-a",
+                        message_id=message_id,
+                        event_type="x",
+                        payload=payload,
+                        created_at=datetime(2026, 5, 1, tzinfo=UTC),
+                    )
+                )
+        await upgrade(migrations, database_url)
+        async with engine.connect() as conn:
+            rows = await conn.execute(sa.text("SELECT message_id, subject FROM webhook_message"))
+            subjects = dict(rows.all())
+    finally:
+        await engine.dispose()
+    assert subjects == {"m-order": "o-1", "m-quoting": None, "m-not-json": None}

@@ -76,13 +76,15 @@ async def enqueue(
     *,
     now: datetime | None = None,
     first_delay_seconds: float = 0.0,
+    subject: str | None = None,
 ) -> list[str]:
     """Stage ``payload`` for every enabled subscription of ``owner_id`` whose filter admits
     ``event_type``, in the caller's transaction (nothing is sent unless it commits).
 
     ``message_id`` becomes the ``webhook-id`` (the same on every retry; receivers dedupe on it);
     enqueueing an id the owner already has does nothing. The message is kept for a later replay
-    when the owner has subscriptions, even if none matches now. Returns the new delivery ids.
+    when the owner has subscriptions, even if none matches now; ``subject`` (what it is about,
+    an order's id) finds it again. Returns the new delivery ids.
     """
     if not MESSAGE_ID.match(message_id):
         raise InvalidMessage("message_id must be 1-200 characters of A-Z a-z 0-9 . _ : ~ -")
@@ -116,6 +118,7 @@ async def enqueue(
         event_type=event_type,
         payload=body,
         created_at=moment,
+        subject=subject,
     )
     session.add(message)
     deliveries = [

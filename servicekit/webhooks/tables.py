@@ -65,6 +65,7 @@ class WebhookMessageRow(WebhookTable, table=True):
     __table_args__ = (
         UniqueConstraint("owner_id", "message_id", name="uq_webhook_message_owner_message"),
         Index("ix_webhook_message_owner_created", "owner_id", "created_at"),
+        Index("ix_webhook_message_subject", "subject"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -73,6 +74,9 @@ class WebhookMessageRow(WebhookTable, table=True):
     event_type: str = Field(max_length=200)
     payload: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(sa_column=_when(nullable=False))
+    subject: str | None = Field(default=None, max_length=200)
+    """What the message is about (an order's id), to find an order's messages again, e.g. to
+    erase its personal data when its retention is over (BIL-11); null when it names none."""
 
 
 class WebhookDeliveryRow(WebhookTable, table=True):

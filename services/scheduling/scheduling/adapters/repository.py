@@ -521,21 +521,15 @@ class PartnerMessageRepository:
         (BIL-11, :func:`erase_event_data`), and drop the excerpts of the endpoints' answers to
         them, which may quote those bodies; statuses, times and error codes stay. Returns how
         many bodies changed; erasing twice changes nothing."""
-        # A message names its order only in its body: the envelope's subject.
-        subject = f'"subject":{json.dumps(order_id, ensure_ascii=False)}'
         messages = (
             await self._session.execute(
-                select(WebhookMessageRow).where(
-                    col(WebhookMessageRow.payload).contains(subject, autoescape=True)
-                )
+                select(WebhookMessageRow).where(col(WebhookMessageRow.subject) == order_id)
             )
         ).scalars()
         of_order: list[str] = []
         changed = 0
         for message in messages:
             body = json.loads(message.payload)
-            if body.get("subject") != order_id:
-                continue  # the text only quoted it (and LIKE ignores case on SQLite)
             of_order.append(message.id)
             erased = {**body, "data": erase_event_data(body.get("data", {}))}
             if erased != body:

@@ -77,6 +77,7 @@ class SchedulingUnitOfWork(SqlUnitOfWork):
                 str(envelope.id),
                 partner_body(raw, holder=network_id in holding, erased=erased),
                 now=self._clock() if self._clock else None,
+                subject=envelope.subject,
             )
 
     async def staged(self, envelope: EventEnvelope, payload: EventData) -> None:
