@@ -1,6 +1,6 @@
 """Times that cannot be true are refused with 422 problem+json, through the API and the offline
-batch, before anything is published (SCH-6, SCH-7, BIL-3, BIL-5, FLD-11), against a real database
-(SQLite and PostgreSQL)."""
+batch, before anything is published (SCH-6, SCH-7, BIL-3, BIL-5, FLD-11): an offline action dated
+before its visit existed too; against a real database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -175,6 +175,75 @@ async def test_sch_8_an_offline_arrival_dated_years_back_takes_no_visit_back(
                     }
                 ]
             },
+        )
+
+    assert synced.status_code == 200, synced.text
+    assert [r["status"] for r in synced.json()["results"]] == ["refused"]
+    visit = await stored_visit(runtime, "v-1")
+    assert visit.technician_id == "tech-8"
+    assert [(h.technician_id, h.handed_to) for h in visit.handovers] == [("tech-7", "tech-8")]
+
+
+async def test_fld_11_sch_7_offline_actions_dated_before_the_visit_existed_are_refused(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")  # v-1 assigned 20 hours before the clock
+    created_at = (await stored_visit(runtime, "v-1")).created_at
+    left = created_at - timedelta(days=2)
+
+    batch = await admin.post(
+        "/v1/offline/batches",
+        json={
+            "actions": [
+                offline_item(
+                    "c-1",
+                    left,
+                    type="depart",
+                    eta=(left + timedelta(minutes=20)).isoformat(),
+                    kit_checked=list(DEFAULT_KIT),
+                ),
+                offline_item("c-2", left + timedelta(minutes=20), type="arrive"),
+            ]
+        },
+    )
+
+    assert batch.status_code == 200, batch.text
+    first, second = batch.json()["results"]
+    assert first["status"] == second["status"] == "refused"
+    assert "before the visit existed" in first["reason"]
+    earliest = created_at - timedelta(seconds=POLICY.offline_clock_skew_seconds)
+    assert first["problem"] == {"rule": "offline", "earliest": earliest.isoformat()}
+    assert (await admin.get("/v1/visits/v-1")).json()["state"] == "scheduled"
+    assert not {"TechnicianDeparted", "TechnicianArrived"} & set(await published(runtime))
+    # from the visit's creation (a phone clock behind by the skew) on, it is taken
+    taken = await admin.post(
+        "/v1/offline/batches",
+        json={
+            "actions": [
+                offline_item(
+                    "c-3",
+                    earliest,
+                    type="depart",
+                    eta=(clock.now + timedelta(minutes=20)).isoformat(),
+                    kit_checked=list(DEFAULT_KIT),
+                )
+            ]
+        },
+    )
+    assert [r["status"] for r in taken.json()["results"]] == ["applied"]
+
+
+async def test_sch_8_fld_11_an_offline_arrival_before_the_visit_existed_takes_no_visit_back(
+    runtime: ServiceRuntime, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await deliver(runtime, reassigned("tech-8", previous="tech-7"), clock.now)
+    before_the_visit = (await stored_visit(runtime, "v-1")).created_at - timedelta(days=2)
+
+    async with await technician(runtime, "tech-7") as tech7:
+        synced = await tech7.post(
+            "/v1/offline/batches",
+            json={"actions": [offline_item("c-1", before_the_visit, type="arrive")]},
         )
 
     assert synced.status_code == 200, synced.text

@@ -590,6 +590,51 @@ async def test_fld_6_a_return_that_does_not_say_whether_the_loaner_came_back_is_
     assert "UnitReturned" not in await published(runtime)
 
 
+async def test_fld_6_a_return_recovering_a_loaner_never_lent_is_refused(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+    await take_back(admin)  # no loaner lent
+
+    refused = await admin.post(
+        "/v1/take-backs/R-1/return", json={"repaired": True, "loaner_recovered": True}
+    )
+
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["field"] == "loaner_recovered" and refused.json()["rule"] == "FLD-6"
+    assert (await admin.get("/v1/take-backs/R-1")).json()["returned_at"] is None
+    assert "UnitReturned" not in await published(runtime)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"repaired": "no", "loaner_recovered": False}, "repaired"),
+        ({"repaired": 0, "loaner_recovered": False}, "repaired"),
+        ({"repaired": False, "loaner_recovered": "yes"}, "loaner_recovered"),
+    ],
+    ids=["repaired_no", "repaired_0", "loaner_recovered_yes"],
+)
+async def test_fld_6_the_return_takes_only_json_booleans_for_its_flags(
+    runtime: ServiceRuntime,
+    admin: httpx.AsyncClient,
+    clock: Clock,
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    await unit_taken_back_with_loaner(runtime, admin, clock)
+
+    refused = await admin.post("/v1/take-backs/R-1/return", json=body)
+
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert {e["field"] for e in refused.json()["errors"]} == {field}
+    assert (await admin.get("/v1/take-backs/R-1")).json()["returned_at"] is None
+    assert "UnitReturned" not in await published(runtime)
+
+
 async def test_fld_6_a_loaner_the_customer_kept_stays_lent_to_the_order_until_collected(
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from ..conftest import (
     Clock,
     act,
     igniter_quote,
+    offline_item,
     ok,
     on_site,
     order,
@@ -45,6 +46,8 @@ from ..conftest import (
     published,
     upload,
 )
+
+SHANGHAI = timezone(timedelta(hours=8))
 
 
 def _client(runtime: ServiceRuntime, key: str) -> httpx.AsyncClient:
@@ -378,6 +381,38 @@ async def test_fld_4_the_offline_batch_cannot_complete_an_unconsented_repair_eit
     )
     refused = late.json()["results"][0]
     assert refused["status"] == "refused" and "Out of order" in refused["reason"]
+
+
+async def test_an_offline_client_id_reused_for_a_different_action_is_refused_not_duplicate(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    left = clock.now - timedelta(minutes=30)
+    depart = offline_item(
+        "c-1",
+        left,
+        type="depart",
+        eta=(left + timedelta(minutes=20)).isoformat(),
+        kit_checked=list(DEFAULT_KIT),
+    )
+    first = await admin.post(
+        "/v1/offline/batches",
+        json={"actions": [depart, offline_item("c-1", left + timedelta(minutes=1), type="arrive")]},
+    )
+    arrive = offline_item("c-1", left + timedelta(minutes=20), type="arrive")
+    reused = await admin.post("/v1/offline/batches", json={"actions": [arrive]})
+    # the same action, its time written in another zone, is a replay
+    same = {**depart, "occurred_at": left.astimezone(SHANGHAI).isoformat()}
+    replayed = await admin.post("/v1/offline/batches", json={"actions": [same]})
+
+    assert [r["status"] for r in first.json()["results"]] == ["applied", "refused"]
+    [refused] = reused.json()["results"]
+    assert refused["status"] == "refused" and refused["type"] == "arrive"
+    assert "client_id c-1 reused for a different action" in refused["reason"]
+    assert refused["problem"] == {"rule": "offline", "client_id": "c-1"}
+    assert [r["status"] for r in replayed.json()["results"]] == ["duplicate"]
+    assert (await admin.get("/v1/visits/v-1")).json()["state"] == "departed"
+    assert "TechnicianArrived" not in await published(runtime)
 
 
 async def test_take_back_journey_lends_a_loaner_returns_the_unit_and_reclaims_the_loaner(

@@ -1,14 +1,17 @@
 """Times a technician gives that cannot be true are refused, not passed on (SCH-6, SCH-7, BIL-3,
-BIL-5): the departure's ETA, a work item's time and the installation date (pure domain)."""
+BIL-5, FLD-11): the departure's ETA, a work item's time, the installation date and an offline
+action dated before its visit existed; an offline client id reused for another action (pure
+domain)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
 from contracts.common import WorkItem, WorkItemKind
-from fieldwork.domain.exceptions import InvalidInput
+from fieldwork.domain.commands import Arrive, Depart, OfflineAction
+from fieldwork.domain.exceptions import InvalidInput, RuleViolation
 from fieldwork.domain.policy import DEFAULT_KIT
 from fieldwork.domain.visit import VisitState
 
@@ -100,3 +103,40 @@ def test_bil_5_an_installation_date_after_the_diagnosis_is_refused() -> None:
         today=date(2026, 3, 2),
     )
     assert visit.quote is not None and visit.quote.installed_on == date(2026, 3, 2)
+
+
+def test_fld_11_sch_7_an_action_before_the_visit_existed_is_refused() -> None:
+    visit = new_visit()  # created at minute 0
+    skew = timedelta(seconds=POLICY.offline_clock_skew_seconds)
+
+    with pytest.raises(RuleViolation) as refused:
+        visit.check_existed_at(at(0) - skew - timedelta(seconds=1), clock_skew=skew)
+
+    assert refused.value.rule == "offline" and "before the visit existed" in str(refused.value)
+    assert refused.value.extensions["earliest"] == (at(0) - skew).isoformat()
+    assert not visit.existed_at(at(-60 * 48), clock_skew=skew)
+    # a phone clock behind by up to the skew is taken
+    visit.check_existed_at(at(0) - skew, clock_skew=skew)
+    assert visit.existed_at(at(0) - skew, clock_skew=skew)
+
+
+def test_an_offline_action_is_told_from_another_under_its_client_id() -> None:
+    depart = Depart(eta=at(30), kit_checked=list(DEFAULT_KIT))
+    first = OfflineAction(client_id="c-1", visit_id="v-1", occurred_at=at(0), action=depart)
+    same_instant = at(0).astimezone(timezone(timedelta(hours=8)))
+
+    replay = OfflineAction(client_id="c-1", visit_id="v-1", occurred_at=same_instant, action=depart)
+    others = [
+        OfflineAction(client_id="c-1", visit_id="v-1", occurred_at=at(0), action=Arrive()),
+        OfflineAction(client_id="c-1", visit_id="v-1", occurred_at=at(1), action=depart),
+        OfflineAction(client_id="c-1", visit_id="v-2", occurred_at=at(0), action=depart),
+        OfflineAction(
+            client_id="c-1",
+            visit_id="v-1",
+            occurred_at=at(0),
+            action=Depart(eta=at(40), kit_checked=list(DEFAULT_KIT)),
+        ),
+    ]
+
+    assert replay.fingerprint() == first.fingerprint()
+    assert all(other.fingerprint() != first.fingerprint() for other in others)

@@ -84,6 +84,19 @@ def test_fld_6_a_loaner_collected_with_the_unit_is_recovered() -> None:
     assert take_back.loaner_out is None and take_back.loaner_collected_at == at(100)
 
 
+def test_fld_6_no_loaner_is_recovered_where_none_was_lent() -> None:
+    take_back = lent_with_unit(loaner_serial=None)
+
+    with pytest.raises(InvalidInput) as refused:
+        take_back.return_unit(at=at(100), today=DUE, loaner_recovered=True)
+
+    assert refused.value.rule == "FLD-6"
+    assert refused.value.extensions["field"] == "loaner_recovered"
+    assert take_back.returned_at is None and take_back.events == []
+    take_back.return_unit(at=at(100), today=DUE, loaner_recovered=False)
+    assert returned_event(take_back).loaner_recovered is False
+
+
 def test_fld_6_a_loaner_collected_before_the_unit_came_back_needs_no_word_at_the_return() -> None:
     take_back = lent_with_unit()
     take_back.loaner_collected(at=at(90))

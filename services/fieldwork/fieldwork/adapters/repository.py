@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -495,16 +495,33 @@ class TicketRepository:
         self._session.add(row)
 
 
+_FINGERPRINT = "fingerprint"
+"""Kept in the stored result (its JSON column), not sent back with it."""
+
+
+@dataclass(frozen=True)
+class AppliedClientAction:
+    """An offline action already applied: its result, and the fingerprint of what it was (None
+    for one stored before fingerprints were kept)."""
+
+    result: dict[str, Any]
+    fingerprint: str | None
+
+
 class ClientActionRepository:
     """Offline actions already applied, by client id."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, scope: str, client_id: str) -> dict[str, Any] | None:
-        """The stored result of an applied action, or None."""
+    async def get(self, scope: str, client_id: str) -> AppliedClientAction | None:
+        """The applied action of this client id, or None."""
         row = await self._session.get(ClientActionRow, (scope, client_id))
-        return None if row is None else dict(row.result)
+        if row is None:
+            return None
+        result = dict(row.result)
+        fingerprint = result.pop(_FINGERPRINT, None)
+        return AppliedClientAction(result=result, fingerprint=fingerprint)
 
     async def add(
         self,
@@ -514,8 +531,9 @@ class ClientActionRepository:
         visit_id: str,
         occurred_at: datetime,
         result: dict[str, Any],
+        fingerprint: str,
     ) -> None:
-        """Remember an applied action (same transaction as its effects)."""
+        """Remember an applied action and its fingerprint (same transaction as its effects)."""
         self._session.add(
             ClientActionRow(
                 scope=scope,
@@ -523,6 +541,6 @@ class ClientActionRepository:
                 visit_id=visit_id,
                 occurred_at=occurred_at,
                 status=str(result.get("status", "applied")),
-                result=result,
+                result={**result, _FINGERPRINT: fingerprint},
             )
         )

@@ -6,8 +6,10 @@ and the offline app's batch, so both routes apply the very same rules.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -437,6 +439,17 @@ class OfflineAction:
     visit_id: str
     occurred_at: datetime
     action: VisitAction
+
+    def fingerprint(self) -> str:
+        """A digest of what the action is (its visit, time and content), to tell a replay of its
+        client id from the id's reuse for another action."""
+        content = {
+            "visit_id": self.visit_id,
+            "occurred_at": self.occurred_at.astimezone(UTC).isoformat(),
+            "action": self.action.model_dump(mode="json"),
+        }
+        encoded = json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(encoded).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -203,11 +203,20 @@ class TakeBack:
 
         The loaner still at the customer's is back in stock only when someone says it was
         collected: ``loaner_recovered`` is then required. Not collected, it stays lent to the
-        order (collected later). Returns whether the loaner was collected now."""
+        order (collected later). With no loaner lent, none can be recovered. Returns whether the
+        loaner was collected now."""
         if self.returned_at is not None:
             raise RuleViolation("FLD-6", "The unit is already back with the customer")
         if visit is not None:
             self._check_returning_visit(visit)
+        if loaner_recovered and self.loaner_serial is None:
+            # The event would say none was recovered: refused rather than contradicted.
+            raise InvalidInput(
+                "FLD-6",
+                f"No loaner was lent with the unit of receipt {self.receipt_number}: there is "
+                "none to recover (loaner_recovered)",
+                field="loaner_recovered",
+            )
         out = self.loaner_out
         if out is not None and loaner_recovered is None:
             raise InvalidInput(

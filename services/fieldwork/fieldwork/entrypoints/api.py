@@ -200,11 +200,13 @@ async def apply_offline_batch(body: OfflineBatchIn, bus: BusDep, actor: Technici
     """Actions the app recorded offline, each with its client id and the time it happened.
 
     They are applied in the order they happened (not the order sent); a client id already
-    applied is not applied again (`duplicate`, with its first result); an action older than the
+    applied is not applied again (`duplicate`, with its first result), and one reused for a
+    different action (another visit, time or content) is `refused`; an action older than the
     latest one applied to its visit, or following a refused action of the same visit, is
-    `refused` with the reason, as is one dated in the future or more than the policy's
-    `offline_max_age_days` ago. The rules are those of the single-action route: an out-of-warranty
-    repair is never completed without an accepted quote.
+    `refused` with the reason, as is one dated in the future, more than the policy's
+    `offline_max_age_days` ago, or before its visit existed (fieldwork heard of the assignment,
+    give or take `offline_clock_skew_seconds`). The rules are those of the single-action route:
+    an out-of-warranty repair is never completed without an accepted quote.
 
     A visit its order's cancellation called off before the technician was known to be at the door
     takes the actions logged before the cancellation, as they happened (their events carry the
@@ -412,9 +414,9 @@ async def return_unit(
 ) -> Any:
     """Publishes UnitReturned (on time or not, and whether the loaner was collected). The
     loaner lent with the unit goes back in stock only when `loaner_recovered` says it was
-    collected (required while one is out: 422 without it); one the customer kept stays lent to
-    the order. `visit_id`, when given, is a later visit of the order that the caller holds and
-    that went to the customer (422 otherwise)."""
+    collected (required while one is out: 422 without it; 422 when true and none was lent); one
+    the customer kept stays lent to the order. `visit_id`, when given, is a later visit of the
+    order that the caller holds and that went to the customer (422 otherwise)."""
 
     async def run() -> TakeBackOut:
         tb = await bus.handle(

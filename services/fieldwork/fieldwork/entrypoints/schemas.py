@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from fieldwork.domain.commands import VisitAction
 from fieldwork.domain.coordination import CoordinationTicket
@@ -206,14 +206,17 @@ class UnitReturnIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    repaired: bool = True
+    repaired: StrictBool = True
+    """Whether the unit came back repaired: it decides how the order ends, so only a JSON
+    boolean is taken (not "no", 0 or "false")."""
     visit_id: ShortText | None = None
     """The visit that brought the unit back: a later visit of the take-back's order, one the
     caller holds, that went to the customer."""
-    loaner_recovered: bool | None = None
-    """Whether the loaner lent with the unit was collected from the customer. Required while
-    one is out: it goes back in stock only when collected; one the customer kept stays lent to
-    the order until collected (`POST /v1/loaners/{serial}/collect`)."""
+    loaner_recovered: StrictBool | None = None
+    """Whether the loaner lent with the unit was collected from the customer (a JSON boolean).
+    Required while one is out: it goes back in stock only when collected; one the customer kept
+    stays lent to the order until collected (`POST /v1/loaners/{serial}/collect`). Never true
+    when no loaner was lent."""
     loaner_condition: ShortText | None = None
     """The condition of the loaner collected (with `loaner_recovered` true)."""
 

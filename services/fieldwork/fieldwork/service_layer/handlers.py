@@ -34,6 +34,7 @@ from contracts.scheduling import (
     RevisitBooked,
     RevisitReason,
 )
+from fieldwork.adapters.repository import AppliedClientAction
 from fieldwork.adapters.storage import EvidenceStore
 from fieldwork.domain import commands as c
 from fieldwork.domain.coordination import CoordinationTicket, unfinished_reason
@@ -424,9 +425,10 @@ async def apply_offline_batch(
 ) -> list[dict[str, Any]]:
     """Apply actions recorded offline in the order they happened, each once.
 
-    A replayed client id gets the stored result (``duplicate``). An action older than the
-    latest one already applied to its visit is refused (out of order), as is one after a refused
-    action of the same visit in the batch. Each applied action commits on its own, with its
+    A replayed client id gets the stored result (``duplicate``); one reused for a different
+    action is refused. An action dated before its visit existed is refused (FLD-11, SCH-7), as is
+    one older than the latest one already applied to its visit (out of order), or one after a
+    refused action of the same visit in the batch. Each applied action commits on its own, with its
     client id, so a retried batch applies only what is missing.
 
     A visit the order's cancellation called off as not started takes the actions logged before
@@ -441,15 +443,21 @@ async def apply_offline_batch(
             max_actions=policy.offline_max_batch,
         )
     now = clock()
-    horizon = now + timedelta(seconds=policy.offline_clock_skew_seconds)
+    clock_skew = timedelta(seconds=policy.offline_clock_skew_seconds)
+    horizon = now + clock_skew
     earliest = now - timedelta(days=policy.offline_max_age_days)
     await _reclaim_for_offline_arrivals(
-        cmd, uow_factory=uow_factory, now=now, oldest=earliest, horizon=horizon
+        cmd,
+        uow_factory=uow_factory,
+        now=now,
+        oldest=earliest,
+        horizon=horizon,
+        clock_skew=clock_skew,
     )
     ordered = sorted(enumerate(cmd.actions), key=lambda pair: (pair[1].occurred_at, pair[0]))
     results: dict[int, dict[str, Any]] = {}
     blocked: dict[str, str] = {}
-    seen: dict[str, dict[str, Any]] = {}
+    seen: dict[str, AppliedClientAction] = {}
     scope = cmd.actor.scope
     for index, item in ordered:
         base = {
@@ -458,13 +466,14 @@ async def apply_offline_batch(
             "type": item.action.type,
             "occurred_at": item.occurred_at.isoformat(),
         }
+        fingerprint = item.fingerprint()
         if item.client_id in seen:
-            results[index] = {**seen[item.client_id], "status": "duplicate"}
+            results[index] = _replayed(seen[item.client_id], fingerprint, base)
             continue
         async with uow_factory() as uow:
             stored = await uow.client_actions.get(scope, item.client_id)
         if stored is not None:
-            results[index] = {**stored, "status": "duplicate"}
+            results[index] = _replayed(stored, fingerprint, base)
             continue
         if item.occurred_at > horizon:
             results[index] = {**base, "status": "refused", "reason": "occurred_at is in the future"}
@@ -494,8 +503,9 @@ async def apply_offline_batch(
                 # waited for the visit's lock.
                 stored = await uow.client_actions.get(scope, item.client_id)
                 if stored is not None:
-                    results[index] = {**stored, "status": "duplicate"}
+                    results[index] = _replayed(stored, fingerprint, base)
                     continue
+                visit.check_existed_at(item.occurred_at, clock_skew=clock_skew)
                 if visit.last_action_at is not None and item.occurred_at < visit.last_action_at:
                     raise RuleViolation(
                         "offline",
@@ -527,6 +537,7 @@ async def apply_offline_batch(
                     visit_id=item.visit_id,
                     occurred_at=item.occurred_at,
                     result=result,
+                    fingerprint=fingerprint,
                 )
                 await uow.commit()
         except FieldworkError as exc:
@@ -538,12 +549,30 @@ async def apply_offline_batch(
                 "problem": dict(exc.extensions),
             }
             continue
-        seen[item.client_id] = result
+        seen[item.client_id] = AppliedClientAction(result=result, fingerprint=fingerprint)
         results[index] = result
     await _end_at_cancellation(
         {item.visit_id for item in cmd.actions}, uow_factory=uow_factory, now=now
     )
     return [results[i] for i in range(len(cmd.actions))]
+
+
+def _replayed(
+    stored: AppliedClientAction, fingerprint: str, base: dict[str, Any]
+) -> dict[str, Any]:
+    """A client id already applied: the same action again is a replay (``duplicate``, with the
+    first result); another action under it is refused, never taken for the first (as an
+    Idempotency-Key reused with another body). One stored without a fingerprint is a replay."""
+    if stored.fingerprint is None or stored.fingerprint == fingerprint:
+        return {**stored.result, "status": "duplicate"}
+    return {
+        **base,
+        "status": "refused",
+        "reason": f"client_id {base['client_id']} reused for a different action: it was applied "
+        f"to {stored.result.get('type')} of visit {stored.result.get('visit_id')} at "
+        f"{stored.result.get('occurred_at')}",
+        "problem": {"rule": "offline", "client_id": base["client_id"]},
+    }
 
 
 async def _end_at_cancellation(
@@ -588,10 +617,12 @@ async def _reclaim_for_offline_arrivals(
     now: datetime,
     oldest: datetime,
     horizon: datetime,
+    clock_skew: timedelta,
 ) -> None:
     """Before the batch is applied: a visit that left the technician (reassigned, returned to
     the centre) after the arrival they logged offline goes back to them, so the batch applies
-    (on site wins, SCH-6, SCH-8)."""
+    (on site wins, SCH-6, SCH-8). Not for an arrival dated before the visit existed: the batch
+    refuses it (FLD-11)."""
     technician_id = cmd.actor.technician_id
     if not cmd.actor.restricted or technician_id is None:
         return
@@ -603,7 +634,7 @@ async def _reclaim_for_offline_arrivals(
     for visit_id, arrived_at in arrivals.items():
         async with uow_factory() as uow:
             visit = await uow.visits.get(visit_id, for_update=True)
-            if visit is None:
+            if visit is None or not visit.existed_at(arrived_at, clock_skew=clock_skew):
                 continue
             holder = visit.technician_id
             if visit.reclaim_for_arrival(technician_id, arrived_at=arrived_at, now=now):
