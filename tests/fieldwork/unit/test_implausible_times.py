@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from pydantic import ValidationError
 
 from contracts.common import WorkItem, WorkItemKind
-from fieldwork.domain.commands import Arrive, Depart, OfflineAction
+from fieldwork.domain.commands import Arrive, CompleteRepair, Depart, OfflineAction, SignOffVisit
 from fieldwork.domain.exceptions import InvalidInput, RuleViolation
 from fieldwork.domain.policy import DEFAULT_KIT
 from fieldwork.domain.visit import VisitState
@@ -140,3 +141,21 @@ def test_an_offline_action_is_told_from_another_under_its_client_id() -> None:
 
     assert replay.fingerprint() == first.fingerprint()
     assert all(other.fingerprint() != first.fingerprint() for other in others)
+
+
+@pytest.mark.parametrize("value", ["no", "yes", 0, 1, "false"])
+def test_fld_9_a_technicians_yes_or_no_is_a_json_boolean_never_a_guess(value: object) -> None:
+    """What a flag says decides the visit's outcome (tested, sure fixed, signed...): a string or
+    a number is refused rather than read as true or false."""
+    with pytest.raises(ValidationError):
+        CompleteRepair.model_validate(
+            {"type": "complete_repair", "tested": value, "sure_fixed": True}
+        )
+    with pytest.raises(ValidationError):
+        SignOffVisit.model_validate({"type": "sign_off", "signed": value})
+    assert (
+        CompleteRepair.model_validate(
+            {"type": "complete_repair", "tested": False, "sure_fixed": True}
+        ).tested
+        is False
+    )

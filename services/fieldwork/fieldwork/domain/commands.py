@@ -19,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     model_validator,
 )
 
@@ -90,7 +91,7 @@ class LogAttempt(_Action):
 
     type: Literal["log_attempt"] = "log_attempt"
     kind: AttemptKind
-    reached: bool = False
+    reached: StrictBool = False
     detail: Text | None = None
 
 
@@ -100,8 +101,8 @@ class RecordDoorOutcome(_Action):
     type: Literal["door_outcome"] = "door_outcome"
     outcome: DoorOutcome
     next_step: NextStep
-    id_shown: bool
-    customer_consent: bool = False
+    id_shown: StrictBool
+    customer_consent: StrictBool = False
     detail: Text | None = None
 
 
@@ -111,7 +112,7 @@ class RecordNotHome(_Action):
     type: Literal["not_home"] = "not_home"
     note: Text | None = None
     note_photo_ref: ShortText | None = None
-    neighbours_asked: bool = False
+    neighbours_asked: StrictBool = False
 
 
 class WorkItemIn(_Action):
@@ -131,14 +132,14 @@ class WorkItemIn(_Action):
     """When the item is (or was) handled; items within 30 minutes of each other are charged as
     the single highest fee (BIL-3). Default: the time of the diagnosis. From the visit's arrival
     to `work_item_horizon_hours` (policy) after the diagnosis."""
-    covered_by_warranty: bool | None = None
+    covered_by_warranty: StrictBool | None = None
     """Whether the warranty covers this item; null lets billing decide from the order (BIL-1)."""
     warranty_card_price: Amount | None = None
     """The price the customer's warranty card gives for this item; the lower is charged
     (BIL-2)."""
-    upgrade: bool = False
+    upgrade: StrictBool = False
     """An upgrade the customer chose, not a repair (BIL-6); parts only."""
-    trade_in: bool = False
+    trade_in: StrictBool = False
     """The customer trades in the old part for the schedule's credit (BIL-6); parts only."""
 
     @model_validator(mode="after")
@@ -175,7 +176,7 @@ class Diagnose(_Action):
     fault_code: ShortText | None = None
     parts: list[PartLine] = Field(default_factory=list, max_length=100)
     work_items: list[WorkItemIn] = Field(default_factory=list, max_length=100)
-    chargeable: bool | None = None
+    chargeable: StrictBool | None = None
     """Overrides the default: chargeable out of (or unknown) warranty, or when an item is not
     covered by the warranty or is an upgrade."""
     warranty_status: WarrantyStatus | None = None
@@ -186,8 +187,8 @@ class Diagnose(_Action):
     installed_on: date | None = None
     """The installation date, for set-up work (BIL-5), not after the day of the diagnosis;
     default: the order's."""
-    unknown_fault: bool = False
-    take_back_needed: bool = False
+    unknown_fault: StrictBool = False
+    take_back_needed: StrictBool = False
 
 
 class AcceptQuote(_Action):
@@ -207,7 +208,7 @@ class DeclineQuote(_Action):
     """The issued quote declined; omitted before billing has issued one (or to decline the
     one issued, whichever it is)."""
     reason: Text | None = None
-    discount_requested: bool = False
+    discount_requested: StrictBool = False
 
 
 class StartRepair(_Action):
@@ -231,7 +232,7 @@ class ReportMissingPart(_Action):
     option: MissingPartOption
     parts: list[PartLine] = Field(default_factory=list, max_length=100)
     detail: Text | None = None
-    next_visit_agreed: bool = False
+    next_visit_agreed: StrictBool = False
 
 
 class Resume(_Action):
@@ -284,8 +285,8 @@ class CompleteRepair(_Action):
     """Repair done; not tested / not sure feed the call-backs (FLD-9)."""
 
     type: Literal["complete_repair"] = "complete_repair"
-    tested: bool
-    sure_fixed: bool
+    tested: StrictBool
+    sure_fixed: StrictBool
     latent_faults_fixed: list[Text] = Field(default_factory=list, max_length=50)
     parts: list[PartLine] = Field(default_factory=list, max_length=100)
     cause: Text | None = None
@@ -311,7 +312,7 @@ class Fail(_Action):
     type: Literal["fail"] = "fail"
     reason: RepairFailureReason
     detail: Text | None = None
-    next_visit_agreed: bool = False
+    next_visit_agreed: StrictBool = False
 
 
 class RequestCentreDecision(_Action):
@@ -321,7 +322,7 @@ class RequestCentreDecision(_Action):
     kind: CentreDecisionKind
     reason: Text
     amount_claimed: Amount | None = None
-    meets_return_conditions: bool | None = None
+    meets_return_conditions: StrictBool | None = None
 
 
 class ReportDamage(_Action):
@@ -339,15 +340,15 @@ class ReportSafetyIncident(_Action):
     type: Literal["safety_incident"] = "safety_incident"
     kind: SafetyIncidentKind
     description: Text
-    technician_safe: bool = True
-    leave_site: bool = True
+    technician_safe: StrictBool = True
+    leave_site: StrictBool = True
 
 
 class SignOffVisit(_Action):
     """Ratings and signature, or refused to sign (FLD-12)."""
 
     type: Literal["sign_off"] = "sign_off"
-    signed: bool
+    signed: StrictBool
     signature_ref: ShortText | None = None
     repair_quality: Rating | None = None
     service_attitude: Rating | None = None
@@ -402,11 +403,11 @@ class Actor:
 
     key_id: str
     technician_id: str | None = None
-    restricted: bool = False
+    restricted: StrictBool = False
     """True for technician keys: only visits with their technician id exist for them."""
     network_id: str | None = None
     """Set for partner keys: only visits held by this network exist for them."""
-    partner: bool = False
+    partner: StrictBool = False
     """True for partner keys (an unbound one, without network_id, sees no visit at all)."""
 
     @property
@@ -496,9 +497,9 @@ class ReturnUnit:
 
     receipt_number: str
     actor: Actor
-    repaired: bool = True
+    repaired: StrictBool = True
     visit_id: str | None = None
-    loaner_recovered: bool | None = None
+    loaner_recovered: StrictBool | None = None
     """Whether the loaner lent with the unit was collected; required when one is out."""
     loaner_condition: str | None = None
 
