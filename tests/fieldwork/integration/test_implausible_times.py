@@ -211,11 +211,15 @@ async def test_fld_11_sch_7_offline_actions_dated_before_the_visit_existed_are_r
     first, second = batch.json()["results"]
     assert first["status"] == second["status"] == "refused"
     assert "before the visit existed" in first["reason"]
-    earliest = created_at - timedelta(seconds=POLICY.offline_clock_skew_seconds)
+    earliest = created_at - timedelta(
+        seconds=POLICY.offline_clock_skew_seconds,
+        minutes=POLICY.offline_before_assignment_minutes,
+    )
     assert first["problem"] == {"rule": "offline", "earliest": earliest.isoformat()}
     assert (await admin.get("/v1/visits/v-1")).json()["state"] == "scheduled"
     assert not {"TechnicianDeparted", "TechnicianArrived"} & set(await published(runtime))
-    # from the visit's creation (a phone clock behind by the skew) on, it is taken
+    # from a dispatcher's call before the assignment was entered (and a phone clock behind by
+    # the skew) on, it is taken
     taken = await admin.post(
         "/v1/offline/batches",
         json={

@@ -111,14 +111,14 @@ def test_fld_11_sch_7_an_action_before_the_visit_existed_is_refused() -> None:
     skew = timedelta(seconds=POLICY.offline_clock_skew_seconds)
 
     with pytest.raises(RuleViolation) as refused:
-        visit.check_existed_at(at(0) - skew - timedelta(seconds=1), clock_skew=skew)
+        visit.check_existed_at(at(0) - skew - timedelta(seconds=1), allowance=skew)
 
     assert refused.value.rule == "offline" and "before the visit existed" in str(refused.value)
     assert refused.value.extensions["earliest"] == (at(0) - skew).isoformat()
-    assert not visit.existed_at(at(-60 * 48), clock_skew=skew)
-    # a phone clock behind by up to the skew is taken
-    visit.check_existed_at(at(0) - skew, clock_skew=skew)
-    assert visit.existed_at(at(0) - skew, clock_skew=skew)
+    assert not visit.existed_at(at(-60 * 48), allowance=skew)
+    # a phone clock behind by up to the allowance is taken
+    visit.check_existed_at(at(0) - skew, allowance=skew)
+    assert visit.existed_at(at(0) - skew, allowance=skew)
 
 
 def test_an_offline_action_is_told_from_another_under_its_client_id() -> None:

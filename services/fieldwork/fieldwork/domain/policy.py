@@ -79,6 +79,11 @@ class FieldworkPolicy(BaseModel):
     offline_clock_skew_seconds: int = Field(default=300, ge=0)
     """Offline app: how far in the future an action's time may be (phone clocks drift); also how
     far before the departure the ETA the phone computed may fall."""
+    offline_before_assignment_minutes: int = Field(default=60, ge=0)
+    """Offline app: an action may be dated this long before fieldwork heard of the visit's
+    assignment (a dispatcher sends a technician by phone and enters the assignment after);
+    one dated earlier is refused (FLD-11, SCH-7: no on-site time or on-time arrival before the
+    order was there to serve)."""
     offline_max_age_days: int = Field(default=7, ge=1)
     """Offline app: an action dated longer ago than this is refused (an absurd date is a client
     fault: it would make arrivals years early and on-site times of centuries, FLD-11)."""

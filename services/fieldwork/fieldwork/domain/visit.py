@@ -533,21 +533,22 @@ class Visit(BaseModel):
             if self.state in states and name not in other_way
         ]
 
-    def existed_at(self, at: datetime, *, clock_skew: timedelta) -> bool:
+    def existed_at(self, at: datetime, *, allowance: timedelta) -> bool:
         """Whether the visit existed at ``at`` (fieldwork heard of its assignment), give or take
-        the phone clock's ``clock_skew``."""
-        return at >= self.created_at - clock_skew
+        ``allowance``: the phone clock's skew, and the lead a dispatcher's call may have on the
+        assignment entered after it."""
+        return at >= self.created_at - allowance
 
-    def check_existed_at(self, at: datetime, *, clock_skew: timedelta) -> None:
+    def check_existed_at(self, at: datetime, *, allowance: timedelta) -> None:
         """Refuse an action dated before the visit existed: a departure or an arrival then would
         count on-site time and an on-time arrival before the order was there to serve (FLD-11,
         SCH-7)."""
-        if not self.existed_at(at, clock_skew=clock_skew):
+        if not self.existed_at(at, allowance=allowance):
             raise RuleViolation(
                 "offline",
                 f"occurred_at is before the visit existed (assigned at "
                 f"{self.created_at.isoformat()})",
-                earliest=(self.created_at - clock_skew).isoformat(),
+                earliest=(self.created_at - allowance).isoformat(),
             )
 
     def on_site_time(self, now: datetime | None = None) -> timedelta:

@@ -444,6 +444,7 @@ async def apply_offline_batch(
         )
     now = clock()
     clock_skew = timedelta(seconds=policy.offline_clock_skew_seconds)
+    before_assignment = clock_skew + timedelta(minutes=policy.offline_before_assignment_minutes)
     horizon = now + clock_skew
     earliest = now - timedelta(days=policy.offline_max_age_days)
     await _reclaim_for_offline_arrivals(
@@ -452,7 +453,7 @@ async def apply_offline_batch(
         now=now,
         oldest=earliest,
         horizon=horizon,
-        clock_skew=clock_skew,
+        before_assignment=before_assignment,
     )
     ordered = sorted(enumerate(cmd.actions), key=lambda pair: (pair[1].occurred_at, pair[0]))
     results: dict[int, dict[str, Any]] = {}
@@ -505,7 +506,7 @@ async def apply_offline_batch(
                 if stored is not None:
                     results[index] = _replayed(stored, fingerprint, base)
                     continue
-                visit.check_existed_at(item.occurred_at, clock_skew=clock_skew)
+                visit.check_existed_at(item.occurred_at, allowance=before_assignment)
                 if visit.last_action_at is not None and item.occurred_at < visit.last_action_at:
                     raise RuleViolation(
                         "offline",
@@ -617,7 +618,7 @@ async def _reclaim_for_offline_arrivals(
     now: datetime,
     oldest: datetime,
     horizon: datetime,
-    clock_skew: timedelta,
+    before_assignment: timedelta,
 ) -> None:
     """Before the batch is applied: a visit that left the technician (reassigned, returned to
     the centre) after the arrival they logged offline goes back to them, so the batch applies
@@ -634,7 +635,7 @@ async def _reclaim_for_offline_arrivals(
     for visit_id, arrived_at in arrivals.items():
         async with uow_factory() as uow:
             visit = await uow.visits.get(visit_id, for_update=True)
-            if visit is None or not visit.existed_at(arrived_at, clock_skew=clock_skew):
+            if visit is None or not visit.existed_at(arrived_at, allowance=before_assignment):
                 continue
             holder = visit.technician_id
             if visit.reclaim_for_arrival(technician_id, arrived_at=arrived_at, now=now):
