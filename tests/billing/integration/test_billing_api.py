@@ -513,15 +513,17 @@ async def test_bil_10_the_centre_books_cash_for_a_technician_only_as_a_correctio
     assert ledger["entries"][0]["by"] == "dispatcher-1"
 
 
-async def test_bil_10_a_partner_books_cash_to_itself_or_its_own_technician_on_the_order(
-    runtime: ServiceRuntime, client: httpx.AsyncClient
-) -> None:
+async def held_by_own_technician(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, order_id: str
+) -> dict[str, str]:
+    """``order_id``, its quote accepted, held by network net-9, whose dispatcher gave it to its
+    own technician net9-tech-1; net-9's partner key headers."""
     await publish(client)
-    await accepted_order(runtime, "o-1", network="net-9")
+    await accepted_order(runtime, order_id, network="net-9")
     await send(
         runtime,
         OrderReassigned(
-            order_id="o-1",
+            order_id=order_id,
             visit_id="v-1",
             assignee_kind=AssigneeKind.TECHNICIAN,
             technician_id="net9-tech-1",
@@ -531,7 +533,13 @@ async def test_bil_10_a_partner_books_cash_to_itself_or_its_own_technician_on_th
             reassigned_by="net-9-dispatcher",
         ),
     )
-    partner = await key(runtime, "partner", network_id="net-9")
+    return await key(runtime, "partner", network_id="net-9")
+
+
+async def test_bil_10_a_partner_books_cash_to_itself_or_its_own_technician_on_the_order(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    partner = await held_by_own_technician(runtime, client, "o-1")
     cash = {"method": "cash", "amount": "50.00"}
 
     elsewhere = await client.post(
@@ -1329,23 +1337,8 @@ async def test_bil_12_a_refund_comes_off_the_statement_of_the_network_that_took_
 async def test_bil_12_a_network_that_names_its_own_technician_still_holds_the_order(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:
-    await publish(client)
-    await accepted_order(runtime, "o-7", network="net-9")
     # The network's dispatcher gives the order to one of its own technicians.
-    await send(
-        runtime,
-        OrderReassigned(
-            order_id="o-7",
-            visit_id="v-1",
-            assignee_kind=AssigneeKind.TECHNICIAN,
-            technician_id="net9-tech-1",
-            network_id="net-9",
-            previous_assignee_kind=AssigneeKind.NETWORK,
-            previous_network_id="net-9",
-            reassigned_by="net-9-dispatcher",
-        ),
-    )
-    partner = await key(runtime, "partner", network_id="net-9")
+    partner = await held_by_own_technician(runtime, client, "o-7")
     charge = await client.get("/v1/orders/o-7/charge", headers=partner)
     assert charge.status_code == 200, charge.text
 

@@ -135,10 +135,7 @@ async def test_fld_6_an_ended_visit_does_not_take_its_old_loaner_from_another_vi
 async def test_fld_1_fld_6_a_revisit_while_the_orders_loaner_is_lent_needs_no_other(
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock, reason: RevisitReason
 ) -> None:
-    await order(runtime, "o-1", loaner_required=True)
-    await register_loaners(admin, "L1")
-    await on_site(admin, clock, "v-1", kit=LOANER_KIT, loaner_serial="L1")
-    await take_back(admin)
+    await unit_taken_back_with_loaner(runtime, admin, clock)
     await revisit(runtime, reason)
 
     departed = await act(
@@ -159,20 +156,10 @@ async def test_fld_1_fld_6_a_revisit_while_the_orders_loaner_is_lent_needs_no_ot
 async def test_fld_6_the_unit_return_visit_may_name_the_loaner_it_collects(
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:
-    await order(runtime, "o-1", loaner_required=True)
-    await register_loaners(admin, "L1")
-    await on_site(admin, clock, "v-1", kit=LOANER_KIT, loaner_serial="L1")
-    await take_back(admin)
+    await unit_taken_back_with_loaner(runtime, admin, clock)
     await revisit(runtime, RevisitReason.UNIT_RETURN)
 
-    departed = await act(
-        admin,
-        "v-2",
-        type="depart",
-        eta=(clock.now + timedelta(hours=1)).isoformat(),
-        kit_checked=LOANER_KIT,
-        loaner_serial="L1",
-    )
+    departed = await depart_with_loaner(admin, clock)
 
     assert departed.status_code == 200, departed.text
     assert await loaner_states(admin) == {"L1": "lent"}  # at the customer's, not on board
@@ -186,10 +173,7 @@ async def test_fld_6_the_unit_return_visit_may_name_the_loaner_it_collects(
 async def test_fld_1_a_revisit_after_the_loaner_came_back_needs_one_again(
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:
-    await order(runtime, "o-1", loaner_required=True)
-    await register_loaners(admin, "L1")
-    await on_site(admin, clock, "v-1", kit=LOANER_KIT, loaner_serial="L1")
-    await take_back(admin)
+    await unit_taken_back_with_loaner(runtime, admin, clock)
     returned = await admin.post("/v1/take-backs/R-1/return", json={"loaner_recovered": True})
     assert returned.status_code == 200, returned.text
     await revisit(runtime, RevisitReason.CUSTOMER_DISSATISFIED)
@@ -566,6 +550,18 @@ async def unit_taken_back_with_loaner(
     await take_back(admin)
 
 
+async def depart_with_loaner(admin: httpx.AsyncClient, clock: Clock) -> httpx.Response:
+    """The revisit v-2 leaves in an hour with loaner L1 on board (FLD-1, FLD-6)."""
+    return await act(
+        admin,
+        "v-2",
+        type="depart",
+        eta=(clock.now + timedelta(hours=1)).isoformat(),
+        kit_checked=LOANER_KIT,
+        loaner_serial="L1",
+    )
+
+
 async def loaner(client: httpx.AsyncClient, serial: str) -> dict[str, Any]:
     [found] = [x for x in (await client.get("/v1/loaners")).json() if x["serial"] == serial]
     return found
@@ -701,14 +697,7 @@ async def test_fld_1_fld_6_a_revisit_while_the_customer_still_has_the_loaner_nee
     assert kept.status_code == 200, kept.text
     await revisit(runtime, RevisitReason.CUSTOMER_DISSATISFIED)
 
-    departed = await act(
-        admin,
-        "v-2",
-        type="depart",
-        eta=(clock.now + timedelta(hours=1)).isoformat(),
-        kit_checked=LOANER_KIT,
-        loaner_serial="L1",
-    )
+    departed = await depart_with_loaner(admin, clock)
 
     assert departed.status_code == 200, departed.text
     assert (await loaner(admin, "L1"))["state"] == "lent"  # at the customer's, not on board
