@@ -28,7 +28,7 @@ from servicekit.webhooks.errors import (
 )
 from servicekit.webhooks.log import get_delivery, list_attempts, list_deliveries
 from servicekit.webhooks.policy import WebhookPolicy
-from servicekit.webhooks.queue import enqueue, redeliver, replay
+from servicekit.webhooks.queue import enqueue, purge_finished_before, redeliver, replay
 from servicekit.webhooks.scope import OwnerScope
 from servicekit.webhooks.signing import generate_secret
 from servicekit.webhooks.ssrf import Resolver, check_url
@@ -82,6 +82,7 @@ __all__ = [
     "list_deliveries",
     "list_subscriptions",
     "make_http_client",
+    "purge_finished_before",
     "redeliver",
     "replay",
     "rotate_secret",

@@ -458,7 +458,8 @@ def webhook_router(
         session: AsyncSession = session_dep,
     ) -> ReplayResult:
         """Send the endpoint's messages of ``[since, until)`` again (failed or never sent ones;
-        all of them with ``only_failed=false``)."""
+        all of them with ``only_failed=false``). Messages are kept ``message_retention_days``
+        (policy, 90 days by default) once delivered or given up; older ones cannot be replayed."""
         try:
             scheduled = await queue.replay(
                 session,

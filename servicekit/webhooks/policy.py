@@ -54,6 +54,12 @@ class WebhookPolicy(BaseModel):
     poll_interval_seconds: float = Field(default=1.0, gt=0)
     max_batches_per_run: int = Field(default=20, ge=1)
     user_agent: str = Field(default="fsm-webhooks/1.0", min_length=1, max_length=200)
+    message_retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="Messages older than this whose deliveries all finished are deleted with "
+        "their delivery log (they can no longer be replayed); one still being retried stays.",
+    )
 
     @model_validator(mode="after")
     def _lease_outlasts_timeout(self) -> WebhookPolicy:

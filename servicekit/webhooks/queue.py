@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import delete, exists, select
 from sqlmodel import col
 
 from servicekit.webhooks.clock import as_utc, new_id, utc_now
@@ -19,6 +19,7 @@ from servicekit.webhooks.subscriptions import get_subscription, matches
 from servicekit.webhooks.tables import (
     FAILED,
     PENDING,
+    WebhookAttemptRow,
     WebhookDeliveryRow,
     WebhookMessageRow,
     WebhookSubscriptionRow,
@@ -26,6 +27,8 @@ from servicekit.webhooks.tables import (
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from servicekit.db import SessionFactory
 
 MESSAGE_ID = re.compile(r"^[A-Za-z0-9._:~-]{1,200}$")
 
@@ -215,3 +218,48 @@ async def replay(
             scheduled += 1
     await session.flush()
     return scheduled
+
+
+async def purge_finished_before(
+    session_factory: SessionFactory, cutoff: datetime, *, batch: int = 500
+) -> int:
+    """Delete the messages created before ``cutoff`` whose deliveries have all finished
+    (succeeded or given up), with their deliveries and attempt log, ``batch`` messages per
+    transaction; returns how many messages. A message with a delivery still pending stays,
+    however old: it is still being retried (or was sent again by hand)."""
+    being_delivered = exists().where(
+        col(WebhookDeliveryRow.message_ref) == col(WebhookMessageRow.id),
+        col(WebhookDeliveryRow.status) == PENDING,
+    )
+    purged = 0
+    while True:
+        async with session_factory() as session:
+            ids = list(
+                (
+                    await session.execute(
+                        select(col(WebhookMessageRow.id))
+                        .where(col(WebhookMessageRow.created_at) < as_utc(cutoff))
+                        .where(~being_delivered)
+                        .limit(batch)
+                    )
+                ).scalars()
+            )
+            if ids:
+                deliveries = select(col(WebhookDeliveryRow.id)).where(
+                    col(WebhookDeliveryRow.message_ref).in_(ids)
+                )
+                await session.execute(
+                    delete(WebhookAttemptRow).where(
+                        col(WebhookAttemptRow.delivery_id).in_(deliveries)
+                    )
+                )
+                await session.execute(
+                    delete(WebhookDeliveryRow).where(col(WebhookDeliveryRow.message_ref).in_(ids))
+                )
+                await session.execute(
+                    delete(WebhookMessageRow).where(col(WebhookMessageRow.id).in_(ids))
+                )
+                await session.commit()
+        purged += len(ids)
+        if len(ids) < batch:
+            return purged

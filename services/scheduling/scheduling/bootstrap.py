@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,13 @@ from servicekit.messagebus import MessageBus
 from servicekit.outbox import add_to_outbox
 from servicekit.policy import load_section
 from servicekit.runtime import ServiceRuntime, ServiceSpec
-from servicekit.webhooks import DisabledEndpoint, WebhookPolicy, WebhookWorker, webhook_router
+from servicekit.webhooks import (
+    DisabledEndpoint,
+    WebhookPolicy,
+    WebhookWorker,
+    purge_finished_before,
+    webhook_router,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -117,15 +123,23 @@ def bootstrap(
         clock=now,
         on_endpoint_disabled=endpoint_disabled,
     )
+
+    async def purge_webhook_messages() -> int:
+        # A partner can have a message sent again (replay) only while it is kept.
+        cutoff = now() - timedelta(days=webhooks.message_retention_days)
+        return await purge_finished_before(runtime.session_factory, cutoff)
+
     runtime.add_periodic("contact-overdue", 60, contact_overdue)
     runtime.add_periodic("network-acceptance", 60, network_acceptance)
     runtime.add_periodic("replan", policy.replan_every_seconds, replan)
     runtime.add_periodic("webhooks", webhooks.poll_interval_seconds, worker.run_once)
+    runtime.add_periodic("webhook-purge", 3600, purge_webhook_messages)
     runtime.app.state.jobs = {
         "contact_overdue": contact_overdue,
         "network_acceptance": network_acceptance,
         "replan": replan,
         "webhooks": worker.run_once,
+        "webhook_purge": purge_webhook_messages,
     }
     runtime.app.state.webhook_worker = worker
     return runtime

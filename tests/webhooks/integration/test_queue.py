@@ -19,6 +19,7 @@ from servicekit.webhooks import (
     create_subscription,
     deliver_due,
     enqueue,
+    purge_finished_before,
     redeliver,
     replay,
     update_subscription,
@@ -188,6 +189,37 @@ async def test_replay_resends_a_time_range_including_what_a_disabled_endpoint_mi
         "msg_2",
         "msg_3",
     ]
+
+
+async def test_purge_deletes_old_finished_messages_with_their_log_and_keeps_pending_ones(
+    sessions: SessionFactory, receiver: Receiver, local_policy: WebhookPolicy, clock: Clock
+) -> None:
+    await _subscribe(sessions, receiver.url(), local_policy, now=clock())
+    start = clock()
+    receiver.script(Reply(200), Reply(500))
+    async with httpx.AsyncClient() as client:
+        for message_id in ("msg_delivered", "msg_retrying"):
+            async with sessions() as session:
+                await enqueue(session, "net-1", EVENT, message_id, {"m": message_id}, now=start)
+                await session.commit()
+            await deliver_due(sessions, client, start, policy=local_policy)
+        async with sessions() as session:
+            await enqueue(
+                session, "net-1", EVENT, "msg_recent", {"m": 3}, now=start + timedelta(days=2)
+            )
+            await session.commit()
+    assert await _count(sessions, WebhookAttemptRow) == 2
+
+    purged = await purge_finished_before(sessions, start + timedelta(days=1), batch=1)
+
+    assert purged == 1
+    async with sessions() as session:
+        kept = set((await session.execute(select(WebhookMessageRow.message_id))).scalars())
+        statuses = set((await session.execute(select(WebhookDeliveryRow.status))).scalars())
+    assert kept == {"msg_retrying", "msg_recent"}  # still retried, or not old enough
+    assert statuses == {"pending"}
+    assert await _count(sessions, WebhookAttemptRow) == 1  # the retried one's failed attempt
+    assert await purge_finished_before(sessions, start + timedelta(days=1)) == 0
 
 
 async def test_concurrent_workers_never_send_a_delivery_twice(

@@ -49,6 +49,8 @@ class PartnerWebhooks(BaseModel):
     poll_interval_seconds: float = 1.0
     max_batches_per_run: int = 20
     user_agent: str = "fsm-webhooks/1.0"
+    message_retention_days: int = 90
+    """Finished messages older than this are deleted with their delivery log (no more replay)."""
 
 
 class SchedulingPolicy(BaseModel):
