@@ -27,6 +27,18 @@ PROBLEM_BASE = "https://fsm.example/problems/"
 _UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 
 
+def _overflow_behind(error: BaseException | None) -> OverflowError | None:
+    """The OverflowError a database error was raised from, if any: asyncpg wraps the one it
+    hits encoding a year-1 date in its DataError, which SQLAlchemy wraps again."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, OverflowError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
 class ProblemError(Exception):
     """Raise from a route to answer with a problem document."""
 
@@ -151,8 +163,9 @@ def install_problem_handlers(
 
     @app.exception_handler(StatementError)
     async def _statement(request: Request, exc: StatementError) -> JSONResponse:
-        if isinstance(exc.orig, OverflowError):
-            return await _out_of_range(request, exc.orig)
+        overflow = _overflow_behind(exc.orig)
+        if overflow is not None:
+            return await _out_of_range(request, overflow)
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
             return await _database_unavailable(request, exc)
         if isinstance(exc, IntegrityError):
