@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.db import SessionFactory
+from servicekit.idempotency import handle_idempotently, stage_claim
 from servicekit.problems import ProblemError, problem_responses
 from servicekit.webhooks import log as delivery_log
 from servicekit.webhooks import queue, subscriptions
@@ -254,12 +257,14 @@ def webhook_router(
     clock: Clock = utc_now,
     prefix: str = "/v1/webhooks",
     tags: Sequence[str] = ("webhooks",),
+    idempotency_ttl: timedelta = timedelta(hours=24),
 ) -> APIRouter:
     """Subscriptions (create, list, read, change, delete, secret, rotate, replay) and the delivery
     log (list, read with attempts, redeliver), each limited to the scope ``scope`` yields.
 
     ``session_factory`` is a dependency giving the service's session factory (by default the
-    runtime's: ``request.app.state.runtime.session_factory``).
+    runtime's: ``request.app.state.runtime.session_factory``). The POSTs honour
+    ``Idempotency-Key`` (per owner, kept ``idempotency_ttl``): a retry gets the first answer.
     """
     router = APIRouter(
         prefix=prefix,
@@ -277,6 +282,28 @@ def webhook_router(
     # postponed annotations FastAPI resolves annotation strings in the module's globals only.
     scope_dep: OwnerScope = Depends(scope)
     session_dep: AsyncSession = Depends(_session)
+    factory_dep: SessionFactory = Depends(session_factory)
+
+    async def _once(
+        request: Request,
+        factory: SessionFactory,
+        owner: OwnerScope,
+        body: BaseModel | None,
+        status_code: int,
+        run: Callable[[], Awaitable[BaseModel]],
+    ) -> Response:
+        # A retried rotation must not rotate twice: the first secret would stop signing.
+        async def respond() -> JSONResponse:
+            return JSONResponse(jsonable_encoder(await run()), status_code=status_code)
+
+        return await handle_idempotently(
+            request,
+            session_factory=factory,
+            principal_id=f"webhooks:{owner.owner_id or '*'}",
+            ttl=idempotency_ttl,
+            body=body.model_dump(mode="json") if body is not None else {},
+            run=respond,
+        )
 
     @router.post(
         "/subscriptions",
@@ -285,13 +312,26 @@ def webhook_router(
         summary="Add a webhook endpoint",
     )
     async def create(
-        body: SubscriptionCreate, owner: OwnerScope = scope_dep, session: AsyncSession = session_dep
-    ) -> SubscriptionCreated:
+        body: SubscriptionCreate,
+        request: Request,
+        owner: OwnerScope = scope_dep,
+        session: AsyncSession = session_dep,
+        factory: SessionFactory = factory_dep,
+    ) -> Response:
         """Add an endpoint; the response carries its signing secret. The URL must resolve to a
         public address (private, loopback and link-local addresses are refused). Deliveries are
         signed per Standard Webhooks and sent at least once, concurrently, retried after a
         failure: they can arrive out of order or twice. Deduplicate by the `webhook-id` header
         and order an order's events by their `time`."""
+
+        async def run() -> SubscriptionCreated:
+            return await _create(body, owner, session)
+
+        return await _once(request, factory, owner, body, 201, run)
+
+    async def _create(
+        body: SubscriptionCreate, owner: OwnerScope, session: AsyncSession
+    ) -> SubscriptionCreated:
         if owner.unrestricted:
             if not body.owner_id:
                 raise ProblemError(
@@ -320,6 +360,7 @@ def webhook_router(
             )
         except WebhookError as exc:
             raise _problem(exc) from exc
+        stage_claim(session)  # the Idempotency-Key is taken with the change, or not at all
         await session.commit()
         return SubscriptionCreated(**SubscriptionPublic.of(row).model_dump(), secret=row.secret)
 
@@ -431,18 +472,31 @@ def webhook_router(
         summary="Rotate the signing secret",
     )
     async def rotate(
-        subscription_id: str, owner: OwnerScope = scope_dep, session: AsyncSession = session_dep
-    ) -> SubscriptionSecrets:
+        subscription_id: str,
+        request: Request,
+        owner: OwnerScope = scope_dep,
+        session: AsyncSession = session_dep,
+        factory: SessionFactory = factory_dep,
+    ) -> Response:
         """Issue a new secret; the old one keeps signing alongside it for the overlap period,
         so receivers can switch without losing a message."""
-        try:
-            row = await subscriptions.rotate_secret(
-                session, scope=owner, subscription_id=subscription_id, policy=policy, now=clock()
-            )
-        except WebhookError as exc:
-            raise _problem(exc) from exc
-        await session.commit()
-        return _secrets(row)
+
+        async def run() -> SubscriptionSecrets:
+            try:
+                row = await subscriptions.rotate_secret(
+                    session,
+                    scope=owner,
+                    subscription_id=subscription_id,
+                    policy=policy,
+                    now=clock(),
+                )
+            except WebhookError as exc:
+                raise _problem(exc) from exc
+            stage_claim(session)
+            await session.commit()
+            return _secrets(row)
+
+        return await _once(request, factory, owner, None, 200, run)
 
     @router.post(
         "/subscriptions/{subscription_id}/replay",
@@ -454,26 +508,33 @@ def webhook_router(
     async def replay(
         subscription_id: str,
         body: ReplayRequest,
+        request: Request,
         owner: OwnerScope = scope_dep,
         session: AsyncSession = session_dep,
-    ) -> ReplayResult:
+        factory: SessionFactory = factory_dep,
+    ) -> Response:
         """Send the endpoint's messages of ``[since, until)`` again (failed or never sent ones;
         all of them with ``only_failed=false``). Messages are kept ``message_retention_days``
         (policy, 90 days by default) once delivered or given up; older ones cannot be replayed."""
-        try:
-            scheduled = await queue.replay(
-                session,
-                scope=owner,
-                subscription_id=subscription_id,
-                since=body.since,
-                until=body.until,
-                only_failed=body.only_failed,
-                now=clock(),
-            )
-        except WebhookError as exc:
-            raise _problem(exc) from exc
-        await session.commit()
-        return ReplayResult(scheduled=scheduled)
+
+        async def run() -> ReplayResult:
+            try:
+                scheduled = await queue.replay(
+                    session,
+                    scope=owner,
+                    subscription_id=subscription_id,
+                    since=body.since,
+                    until=body.until,
+                    only_failed=body.only_failed,
+                    now=clock(),
+                )
+            except WebhookError as exc:
+                raise _problem(exc) from exc
+            stage_claim(session)
+            await session.commit()
+            return ReplayResult(scheduled=scheduled)
+
+        return await _once(request, factory, owner, body, 202, run)
 
     @router.get("/deliveries", response_model=DeliveryPage, summary="The delivery log")
     async def deliveries(
@@ -537,14 +598,25 @@ def webhook_router(
         responses=problem_responses(409),
     )
     async def redeliver(
-        delivery_id: str, owner: OwnerScope = scope_dep, session: AsyncSession = session_dep
-    ) -> DeliveryPublic:
+        delivery_id: str,
+        request: Request,
+        owner: OwnerScope = scope_dep,
+        session: AsyncSession = session_dep,
+        factory: SessionFactory = factory_dep,
+    ) -> Response:
         """Schedule the delivery now with a fresh retry schedule (same webhook-id)."""
-        try:
-            row = await queue.redeliver(session, scope=owner, delivery_id=delivery_id, now=clock())
-        except WebhookError as exc:
-            raise _problem(exc) from exc
-        await session.commit()
-        return DeliveryPublic.of(row)
+
+        async def run() -> DeliveryPublic:
+            try:
+                row = await queue.redeliver(
+                    session, scope=owner, delivery_id=delivery_id, now=clock()
+                )
+            except WebhookError as exc:
+                raise _problem(exc) from exc
+            stage_claim(session)
+            await session.commit()
+            return DeliveryPublic.of(row)
+
+        return await _once(request, factory, owner, None, 202, run)
 
     return router

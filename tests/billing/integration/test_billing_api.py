@@ -611,6 +611,34 @@ async def test_bil_7_invoice_on_request_is_numbered_and_tracked_until_delivered(
     assert delivered.json()["invoices"][0]["status"] == "delivered"
 
 
+async def test_a_retried_schedule_publication_or_delivery_step_with_its_key_is_done_once(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    once = {"Idempotency-Key": "publish-1"}
+    first = await client.post(
+        "/v1/fee-schedules/water_heater/versions", json=SCHEDULE, headers=once
+    )
+    retried = await client.post(
+        "/v1/fee-schedules/water_heater/versions", json=SCHEDULE, headers=once
+    )
+    assert (first.status_code, retried.status_code) == (201, 201), retried.text
+    assert retried.json()["version"] == first.json()["version"] == 1
+    assert retried.headers["location"] == "/v1/fee-schedules/water_heater/versions/1"
+    assert (await client.get("/v1/fee-schedules/water_heater")).json()["version"] == 1
+    assert (await publish(client)).json()["version"] == 2  # a new request publishes
+
+    await accepted_order(runtime, "o-1")
+    await client.post("/v1/orders/o-1/payments", json={"method": "mobile", "amount": "170.00"})
+    issued = await client.post("/v1/orders/o-1/invoices", json={"delivery": "post"})
+    assert issued.status_code == 201, issued.text
+    url = f"/v1/orders/o-1/invoices/{issued.json()['invoices'][0]['number']}/delivery"
+    step = {"Idempotency-Key": "delivered-1"}
+    delivered = await client.post(url, json={"status": "delivered"}, headers=step)
+    again = await client.post(url, json={"status": "delivered"}, headers=step)
+    assert (delivered.status_code, again.status_code) == (200, 200), again.text
+    assert again.json() == delivered.json()
+
+
 async def test_bil_7_an_invoice_still_undelivered_after_its_date_is_reported_once_by_the_sweep(
     runtime: ServiceRuntime, client: httpx.AsyncClient, clock: Clock
 ) -> None:
@@ -1332,6 +1360,36 @@ async def test_bil_12_a_refund_comes_off_the_statement_of_the_network_that_took_
         "-170.00",
     ]
     assert net_b["fees_collected"] == "0.00" and net_b["items"] == []
+
+
+async def test_bil_10_a_partner_reads_its_own_and_its_technicians_cash_not_anyone_elses(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    partner = await held_by_own_technician(runtime, client, "o-1")
+    cash = {"method": "cash", "amount": "50.00"}
+    for named in ("net9-tech-1", None):
+        body = cash if named is None else {**cash, "collected_by": named}
+        paid = await client.post("/v1/orders/o-1/payments", json=body, headers=partner)
+        assert paid.status_code == 201, paid.text
+    await accepted_order(runtime, "o-2")  # the centre's technician t-1
+    technician = await key(runtime, "technician", technician_id="t-1")
+    paid = await client.post("/v1/orders/o-2/payments", json=cash, headers=technician)
+    assert paid.status_code == 201, paid.text
+    other_network = await key(runtime, "partner", network_id="net-2")
+
+    own = await client.get("/v1/cash/partner-1", headers=partner)
+    own_technician = await client.get("/v1/cash/net9-tech-1", headers=partner)
+    centre_technician = await client.get("/v1/cash/t-1", headers=partner)
+    never_held_cash = await client.get("/v1/cash/desk-7", headers=partner)
+    another_network = await client.get("/v1/cash/net9-tech-1", headers=other_network)
+
+    assert own.status_code == 200 and own.json()["cash_on_hand"] == "50.00", own.text
+    assert own_technician.status_code == 200, own_technician.text
+    assert own_technician.json()["cash_on_hand"] == "50.00"
+    for refused in (centre_technician, never_held_cash, another_network):
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+    assert (await client.get("/v1/cash/t-1")).json()["cash_on_hand"] == "50.00"  # the centre
 
 
 async def test_bil_12_a_network_that_names_its_own_technician_still_holds_the_order(

@@ -223,3 +223,30 @@ async def test_without_a_partner_or_admin_key_the_routes_answer_401_or_403(api: 
         transport=httpx.ASGITransport(app=api), base_url="http://svc"
     ) as client:
         assert (await client.get("/v1/webhooks/deliveries")).status_code == 401
+
+
+async def test_a_retried_post_with_its_idempotency_key_is_done_once_and_answered_the_same(
+    api: FastAPI, receiver: Receiver
+) -> None:
+    async with _client(api, KEYS["net-a"]) as client:
+        create = {"Idempotency-Key": "create-1"}
+        first = await client.post(
+            "/v1/webhooks/subscriptions", json={"url": receiver.url()}, headers=create
+        )
+        retried = await client.post(
+            "/v1/webhooks/subscriptions", json={"url": receiver.url()}, headers=create
+        )
+        assert (first.status_code, retried.status_code) == (201, 201), retried.text
+        assert retried.json() == first.json()
+        assert len((await client.get("/v1/webhooks/subscriptions")).json()) == 1
+        original = first.json()["secret"]
+
+        rotate = f"/v1/webhooks/subscriptions/{first.json()['id']}/secret/rotate"
+        once = {"Idempotency-Key": "rotate-1"}
+        rotated = await client.post(rotate, headers=once)
+        rotated_again = await client.post(rotate, headers=once)
+
+    assert rotated.status_code == rotated_again.status_code == 200, rotated_again.text
+    assert rotated_again.json() == rotated.json()
+    # One rotation: the secret the partner still verifies with keeps signing in the overlap.
+    assert rotated.json()["previous_secret"] == original

@@ -9,10 +9,13 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from fastapi.responses import PlainTextResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from billing.domain import commands
 from billing.domain.account import BillingAccount
+from billing.domain.cash import CashLedger
+from billing.domain.exceptions import OrderNotFound
 from billing.domain.reports import Reconciliation, Statement, statement_csv
 from billing.domain.schedule import ScheduleContent
 from billing.entrypoints.dependencies import (
@@ -206,20 +209,28 @@ async def publish_schedule(
     body: ScheduleContent,
     bus: BusDep,
     principal: AdminDep,
-    response: Response,
+    request: Request,
 ) -> Any:
     """Publish labour items by fee code (labour, set-up, call-out), parts (with trade-in credit)
     and materials as the next version of the product line's schedule. A published version is
     never changed: a correction is a new version. Prices are whole jiao. Quote requests waiting
-    for this product line's schedule are priced at once.
+    for this product line's schedule are priced at once. A retry with the same
+    `Idempotency-Key` answers the version it published, rather than publishing another.
     """
-    schedule = await bus.handle(
-        commands.PublishFeeSchedule(
-            product_line=product_line, content=body, published_by=_who(principal)
+
+    async def run() -> JSONResponse:
+        schedule = await bus.handle(
+            commands.PublishFeeSchedule(
+                product_line=product_line, content=body, published_by=_who(principal)
+            )
         )
-    )
-    response.headers["Location"] = f"/v1/fee-schedules/{product_line}/versions/{schedule.version}"
-    return FeeScheduleOut.from_domain(schedule)
+        return JSONResponse(
+            jsonable_encoder(FeeScheduleOut.from_domain(schedule)),
+            status_code=status.HTTP_201_CREATED,
+            headers={"Location": f"/v1/fee-schedules/{product_line}/versions/{schedule.version}"},
+        )
+
+    return await _idempotent(request, principal, body.model_dump(mode="json"), run)
 
 
 @router.get(
@@ -504,18 +515,26 @@ async def track_invoice(
     bus: BusDep,
     uow: UowFactoryDep,
     principal: CollectorDep,
+    request: Request,
 ) -> Any:
-    """to_deliver → posted → delivered (BIL-7); any other move is 409 naming the allowed ones."""
+    """to_deliver → posted → delivered (BIL-7); any other move is 409 naming the allowed ones.
+    A retry with the same `Idempotency-Key` gets the first answer."""
     await _check_holder(order_id, principal, uow)
-    account = await bus.handle(
-        commands.TrackInvoice(
-            order_id=order_id,
-            invoice_number=invoice_number,
-            status=body.status.value,
-            tracking_number=body.tracking_number,
+
+    async def run() -> OrderChargeOut:
+        account = await bus.handle(
+            commands.TrackInvoice(
+                order_id=order_id,
+                invoice_number=invoice_number,
+                status=body.status.value,
+                tracking_number=body.tracking_number,
+            )
         )
+        return OrderChargeOut.from_domain(account)
+
+    return await _idempotent(
+        request, principal, body.model_dump(mode="json"), run, status_code=status.HTTP_200_OK
     )
-    return OrderChargeOut.from_domain(account)
 
 
 @router.post(
@@ -526,23 +545,35 @@ async def track_invoice(
     summary="Record the customer's signature on the amount and parts",
 )
 async def record_signature(
-    order_id: str, body: SignatureIn, bus: BusDep, uow: UowFactoryDep, principal: CollectorDep
+    order_id: str,
+    body: SignatureIn,
+    bus: BusDep,
+    uow: UowFactoryDep,
+    principal: CollectorDep,
+    request: Request,
 ) -> Any:
     """The customer signs for the amount charged and the quantity of parts replaced (BIL-9):
     on a visit (`visit_id`), what that visit charged; else what the whole order charges. A
     signature that does not match is refused with 409 showing the charge. Each visit keeps its
-    own signature; the charge view lists them all."""
+    own signature; the charge view lists them all. A retry with the same `Idempotency-Key`
+    gets the first answer."""
     await _check_holder(order_id, principal, uow)
-    account = await bus.handle(
-        commands.RecordSignature(
-            order_id=order_id,
-            amount=body.amount,
-            parts=body.parts,
-            signature_ref=body.signature_ref,
-            visit_id=body.visit_id,
+
+    async def run() -> OrderChargeOut:
+        account = await bus.handle(
+            commands.RecordSignature(
+                order_id=order_id,
+                amount=body.amount,
+                parts=body.parts,
+                signature_ref=body.signature_ref,
+                visit_id=body.visit_id,
+            )
         )
+        return OrderChargeOut.from_domain(account)
+
+    return await _idempotent(
+        request, principal, body.model_dump(mode="json"), run, status_code=status.HTTP_200_OK
     )
-    return OrderChargeOut.from_domain(account)
 
 
 # --- cash, reconciliation, settlements (BIL-10, BIL-12) ---------------------------------------
@@ -557,10 +588,36 @@ async def record_signature(
 )
 async def read_cash(holder_id: HolderId, uow: UowFactoryDep, principal: CollectorDep) -> Any:
     """Cash collected, refunded and remitted, and what is on hand (BIL-10). Technicians see
-    their own ledger only."""
+    their own ledger only; a partner network its own and those of the technicians who took cash
+    on its orders only."""
     if principal.role == "technician" and principal.technician_id != holder_id:
         raise ProblemError(403, "Technicians see their own cash only.", title="Forbidden")
-    return CashLedgerOut.from_domain(await views.cash_ledger(holder_id, uow=uow()))
+    ledger = await views.cash_ledger(holder_id, uow=uow())
+    if principal.role == "partner" and not await _networks_holder(principal, ledger, uow):
+        raise ProblemError(
+            403,
+            "A partner network sees its own cash and that of its technicians only.",
+            title="Forbidden",
+        )
+    return CashLedgerOut.from_domain(ledger)
+
+
+async def _networks_holder(principal: Principal, ledger: CashLedger, uow: UowFactoryDep) -> bool:
+    """Whether the ledger is the partner's own, or all the cash in it was taken on the
+    network's orders (its technicians'); an empty ledger of someone else is not."""
+    if ledger.holder_id == _who(principal):
+        return True
+    orders = {entry.order_id for entry in ledger.entries if entry.order_id is not None}
+    if not orders:
+        return False
+    for order_id in orders:
+        try:
+            account = await views.account(order_id, uow=uow())
+        except OrderNotFound:
+            return False
+        if account.network_id != principal.network_id:
+            return False
+    return True
 
 
 @router.post(
