@@ -437,6 +437,39 @@ class UnitReturnOverdue(_FieldworkEvent):
     detected_at: AwareDatetime
 
 
+class LoanerCollectionOverdue(_FieldworkEvent):
+    """A loaner the customer kept when their taken-back unit came back is still with them after
+    the day it was to be collected by (FLD-6): the centre chases it. Raised once per take-back.
+    """
+
+    event_type: ClassVar[str] = "LoanerCollectionOverdue"
+
+    order_id: str
+    receipt_number: str
+    loaner_serial: str
+    unit_returned_at: AwareDatetime
+    collect_by: date
+    """The last day (business calendar) to collect the loaner on: the policy's
+    ``loaner_collect_within_days`` after the day the unit came back."""
+    detected_at: AwareDatetime
+
+
+class LoanerCollected(_FieldworkEvent):
+    """A loaner the customer kept when their taken-back unit came back was collected from them
+    later, back in stock (FLD-6). One collected with the unit is told by UnitReturned
+    (``loaner_recovered``) instead.
+    """
+
+    event_type: ClassVar[str] = "LoanerCollected"
+
+    order_id: str
+    receipt_number: str
+    loaner_serial: str
+    collected_at: AwareDatetime
+    late: bool
+    """Whether it was collected after its collect-by day (see LoanerCollectionOverdue)."""
+
+
 class CoordinationTicketOpened(_FieldworkEvent):
     """An in-home order was not finished the same day (public areas: within 3 days) and became a
     coordination ticket with an owner, a dated contact log and twice-monthly checks (FLD-15).

@@ -118,8 +118,8 @@ def depart(**extra: Any) -> dict[str, Any]:
     }
 
 
-async def on_site(client: httpx.AsyncClient, clock: Clock, visit_id: str) -> None:
-    await ok(client, visit_id, **depart())
+async def on_site(client: httpx.AsyncClient, clock: Clock, visit_id: str, **extra: Any) -> None:
+    await ok(client, visit_id, **depart(**extra))
     clock.now += timedelta(minutes=30)
     await ok(client, visit_id, type="arrive")
     await ok(
@@ -383,6 +383,107 @@ async def test_fld_6_two_replicas_sweeping_at_once_report_an_overdue_unit_once(
 
     assert first["overdue"] + second["overdue"] == 1
     assert len(await events_named(runtime, "UnitReturnOverdue")) == 1
+
+
+async def loaner_kept(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock) -> None:
+    """R-200 came back on 2 March and the customer kept loaner L1, due to be collected by 5 March;
+    the clock at midnight starting 6 March in Shanghai (L1 overdue)."""
+    await order(runtime, "o-1", loaner_required=True)
+    registered = await admin.post(
+        "/v1/loaners", json={"serial": "L1", "product_line": "water_heater"}
+    )
+    assert registered.status_code == 201, registered.text
+    await on_site(admin, clock, "v-1", kit_checked=[*DEFAULT_KIT, "loaner"], loaner_serial="L1")
+    await ok(admin, "v-1", type="diagnose", cause="主板故障", take_back_needed=True)
+    photo = await admin.post(
+        "/v1/visits/v-1/evidence",
+        params={"kind": "photo"},
+        content=PNG,
+        headers={"Content-Type": "image/png"},
+    )
+    assert photo.status_code == 201, photo.text
+    await ok(
+        admin,
+        "v-1",
+        type="take_back",
+        receipt_number="R-200",
+        appearance="外壳有划痕",
+        photo_refs=[photo.json()["ref"]],
+        promised_return_date="2026-03-09",
+    )
+    kept = await admin.post("/v1/take-backs/R-200/return", json={"loaner_recovered": False})
+    assert kept.status_code == 200, kept.text
+    clock.now = datetime(2026, 3, 5, 16, 0, tzinfo=UTC)
+
+
+def collect(runtime: ServiceRuntime, uow: FieldworkUnitOfWork) -> Awaitable[Any]:
+    """The collection of loaner L1 (POST /v1/loaners/L1/collect) in ``uow``."""
+    state = runtime.app.state
+    return handlers.collect_loaner(
+        c.CollectLoaner(serial="L1", actor=c.Actor(key_id="k-1")),
+        uow=uow,
+        clock=state.clock,
+        policy=state.policy,
+        tz=runtime.calendar.tz,
+    )
+
+
+async def test_fld_6_two_replicas_sweeping_at_once_chase_a_kept_loaner_once(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await loaner_kept(runtime, admin, clock)
+
+    gate = Gate()
+    first, second, _ = await race(
+        runtime.engine, gate, sweep(runtime, clock, gate), lambda: sweep(runtime, clock)
+    )
+
+    assert first["loaners_overdue"] + second["loaners_overdue"] == 1
+    assert len(await events_named(runtime, "LoanerCollectionOverdue")) == 1
+
+
+async def test_fld_6_a_loaner_collected_while_the_sweep_chases_it_is_chased_once_and_late(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await loaner_kept(runtime, admin, clock)
+
+    gate = Gate()
+    counts, collected, waited = await race(
+        runtime.engine,
+        gate,
+        sweep(runtime, clock, gate),
+        lambda: collect(runtime, runtime.app.state.uow_factory()),
+    )
+
+    assert waited  # for the take-back the sweep holds
+    assert counts["loaners_overdue"] == 1
+    assert collected.state.value == "available"
+    stored = (await admin.get("/v1/take-backs/R-200")).json()
+    assert stored["loaner_overdue_reported_at"] is not None
+    assert stored["loaner_collected_at"] is not None
+    assert len(await events_named(runtime, "LoanerCollectionOverdue")) == 1
+    [late] = await events_named(runtime, "LoanerCollected")
+    assert late.data["late"] is True
+
+
+async def test_fld_6_a_loaner_being_collected_when_the_sweep_runs_is_not_chased(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await loaner_kept(runtime, admin, clock)
+
+    gate = Gate()
+    collected, counts, _ = await race(
+        runtime.engine,
+        gate,
+        collect(runtime, paused(runtime, gate)()),
+        lambda: sweep(runtime, clock),
+    )
+
+    assert collected.state.value == "available"
+    assert counts["loaners_overdue"] == 0  # the take-back was locked: passed over
+    assert (await sweep(runtime, clock))["loaners_overdue"] == 0  # and collected since
+    assert await events_named(runtime, "LoanerCollectionOverdue") == []
+    assert len(await events_named(runtime, "LoanerCollected")) == 1
 
 
 async def unfinished(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock) -> None:

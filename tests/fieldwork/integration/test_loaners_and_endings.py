@@ -5,7 +5,7 @@ real database (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -723,6 +723,115 @@ async def test_fld_6_a_technician_collects_only_loaners_of_orders_they_have_a_vi
 
 
 # -- FLD-1 / FLD-6: a loaner of the order's product line (audit D3) ------------------------------
+
+
+# -- FLD-6: a kept loaner chased after its collect-by day, and its collection published ----------
+
+#: The unit comes back on Monday 2 March; the customer keeps the loaner until 5 March (3 days).
+COLLECT_BY_ENDS = datetime(2026, 3, 5, 16, 0, tzinfo=UTC)  # midnight in Shanghai
+
+
+async def sweep(runtime: ServiceRuntime) -> int:
+    swept: dict[str, int] = await runtime.app.state.sweep()
+    return swept["loaners_overdue"]
+
+
+async def events_named(runtime: ServiceRuntime, name: str) -> list[EventEnvelope]:
+    return [e for e in await outbox(runtime) if e.event_name == name]
+
+
+async def returned_keeping_the_loaner(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await unit_taken_back_with_loaner(runtime, admin, clock)
+    kept = await admin.post("/v1/take-backs/R-1/return", json={"loaner_recovered": False})
+    assert kept.status_code == 200, kept.text
+
+
+async def test_fld_6_a_loaner_kept_past_its_collect_by_day_is_chased_once_and_collected_late(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await returned_keeping_the_loaner(runtime, admin, clock)
+    returned_at = clock.now
+
+    assert await sweep(runtime) == 0
+    clock.now = COLLECT_BY_ENDS - timedelta(minutes=1)  # 23:59 on the collect-by day
+    assert await sweep(runtime) == 0
+    clock.now = COLLECT_BY_ENDS
+    assert await sweep(runtime) == 1
+    clock.advance(days=1)
+    assert await sweep(runtime) == 0
+
+    [overdue] = await events_named(runtime, "LoanerCollectionOverdue")
+    assert overdue.subject == overdue.partitionkey == "o-1"
+    assert overdue.data == {
+        "order_id": "o-1",
+        "receipt_number": "R-1",
+        "loaner_serial": "L1",
+        "unit_returned_at": returned_at.isoformat().replace("+00:00", "Z"),
+        "collect_by": "2026-03-05",
+        "detected_at": COLLECT_BY_ENDS.isoformat().replace("+00:00", "Z"),
+    }
+    shown = (await admin.get("/v1/take-backs/R-1")).json()
+    assert shown["loaner_overdue_reported_at"] == overdue.data["detected_at"]
+    assert await events_named(runtime, "UnitReturnOverdue") == []
+
+    collected = await admin.post("/v1/loaners/L1/collect", json={})
+
+    assert collected.status_code == 200, collected.text
+    [late] = await events_named(runtime, "LoanerCollected")
+    assert late.subject == "o-1"
+    assert late.data == {
+        "order_id": "o-1",
+        "receipt_number": "R-1",
+        "loaner_serial": "L1",
+        "collected_at": clock.now.isoformat().replace("+00:00", "Z"),
+        "late": True,
+    }
+    assert await sweep(runtime) == 0
+    assert len(await events_named(runtime, "LoanerCollectionOverdue")) == 1
+    # back in stock: another order's technician takes it along
+    assert (await loaner(admin, "L1"))["state"] == "available"
+    await order(runtime, "o-2", visit_id="v-9", loaner_required=True)
+    boarded = await act(
+        admin,
+        "v-9",
+        type="depart",
+        eta=(clock.now + timedelta(minutes=30)).isoformat(),
+        kit_checked=LOANER_KIT,
+        loaner_serial="L1",
+    )
+    assert boarded.status_code == 200, boarded.text
+
+
+async def test_fld_6_a_kept_loaner_collected_in_time_is_published_and_never_chased(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await returned_keeping_the_loaner(runtime, admin, clock)
+    clock.now = COLLECT_BY_ENDS - timedelta(hours=1)
+
+    collected = await admin.post("/v1/loaners/L1/collect", json={})
+
+    assert collected.status_code == 200, collected.text
+    [event] = await events_named(runtime, "LoanerCollected")
+    assert event.data["late"] is False and event.data["loaner_serial"] == "L1"
+    clock.advance(days=10)
+    assert await sweep(runtime) == 0
+    assert await events_named(runtime, "LoanerCollectionOverdue") == []
+
+
+async def test_fld_6_a_loaner_collected_with_the_unit_is_neither_chased_nor_published_again(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await unit_taken_back_with_loaner(runtime, admin, clock)
+    returned = await admin.post("/v1/take-backs/R-1/return", json={"loaner_recovered": True})
+    assert returned.status_code == 200, returned.text
+
+    clock.now = COLLECT_BY_ENDS + timedelta(days=10)
+
+    assert await sweep(runtime) == 0
+    assert "LoanerCollectionOverdue" not in await published(runtime)
+    assert "LoanerCollected" not in await published(runtime)
 
 
 async def test_fld_1_a_loaner_of_another_product_line_is_not_boarded(

@@ -4,19 +4,26 @@ when collected, and a unit returned on a later visit of its own order (pure doma
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
-from contracts.fieldwork import RepairFailureReason, UnitReturned
+from contracts.fieldwork import (
+    LoanerCollected,
+    LoanerCollectionOverdue,
+    RepairFailureReason,
+    UnitReturned,
+)
 from fieldwork.domain.exceptions import InvalidInput, LoanerUnavailable, RuleViolation
-from fieldwork.domain.policy import DEFAULT_KIT
+from fieldwork.domain.policy import DEFAULT_KIT, FieldworkPolicy
 from fieldwork.domain.visit import Visit
 from fieldwork.domain.workshop import Loaner, LoanerState, TakeBack
+from servicekit.calendar import CalendarPolicy
 
 from .test_visit import POLICY, at, inside, new_visit
 
 DUE = date(2026, 3, 9)
+TZ = CalendarPolicy().build().tz
 
 
 def lent_with_unit(loaner_serial: str | None = "L1") -> TakeBack:
@@ -121,6 +128,127 @@ def test_fld_6_a_lent_loaner_is_back_in_stock_only_collected_from_its_order() ->
     assert loaner.condition == "外壳磨损"
     with pytest.raises(LoanerUnavailable):
         loaner.collect(order_id="o-1", at=at(90))
+
+
+# -- a kept loaner collected late, and chased (FLD-6) ---------------------------------------------
+
+RETURN_DAY = date(2026, 3, 2)  # at(100): Monday 10:40 in Shanghai
+COLLECT_BY = date(2026, 3, 5)  # RETURN_DAY + the default 3 days
+
+
+def kept_at_return() -> TakeBack:
+    """R-1 came back at ``at(100)``; the customer kept loaner L1."""
+    take_back = lent_with_unit()
+    take_back.return_unit(at=at(100), today=RETURN_DAY, loaner_recovered=False)
+    take_back.events.clear()
+    return take_back
+
+
+def noon(day: date) -> datetime:
+    """Noon in Shanghai of ``day``."""
+    return datetime(day.year, day.month, day.day, 4, 0, tzinfo=UTC)
+
+
+def check(take_back: TakeBack, day: date, policy: FieldworkPolicy = POLICY) -> bool:
+    return take_back.check_loaner_overdue(now=noon(day), today=day, policy=policy, tz=TZ)
+
+
+def test_fld_6_a_loaner_kept_past_its_collect_by_day_is_reported_once() -> None:
+    take_back = kept_at_return()
+
+    assert POLICY.loaner_collect_within_days == 3
+    assert take_back.loaner_collect_by(policy=POLICY, tz=TZ) == COLLECT_BY
+    assert check(take_back, COLLECT_BY) is False  # the whole collect-by day counts
+    assert take_back.events == [] and take_back.loaner_overdue_reported_at is None
+    assert check(take_back, date(2026, 3, 6)) is True
+    assert check(take_back, date(2026, 3, 7)) is False
+
+    [event] = take_back.events
+    assert isinstance(event, LoanerCollectionOverdue)
+    assert (event.order_id, event.receipt_number, event.loaner_serial) == ("o-1", "R-1", "L1")
+    assert (event.unit_returned_at, event.collect_by) == (at(100), COLLECT_BY)
+    assert event.detected_at == noon(date(2026, 3, 6))
+    assert take_back.loaner_overdue_reported_at == noon(date(2026, 3, 6))
+
+
+def test_fld_6_the_collect_by_day_counts_from_the_return_day_in_the_business_time_zone() -> None:
+    take_back = lent_with_unit()
+    # 17:30 UTC on 2 March is 01:30 on 3 March in Shanghai: the return's day is the 3rd
+    take_back.return_unit(
+        at=datetime(2026, 3, 2, 17, 30, tzinfo=UTC), today=date(2026, 3, 3), loaner_recovered=False
+    )
+
+    assert take_back.loaner_collect_by(policy=POLICY, tz=TZ) == date(2026, 3, 6)
+    assert check(take_back, date(2026, 3, 6)) is False
+    assert check(take_back, date(2026, 3, 7)) is True
+    same_day = FieldworkPolicy(loaner_collect_within_days=0)
+    assert kept_at_return().loaner_collect_by(policy=same_day, tz=TZ) == RETURN_DAY
+    assert check(kept_at_return(), date(2026, 3, 3), policy=same_day) is True
+
+
+def _collected_at_the_return() -> TakeBack:
+    take_back = lent_with_unit()
+    take_back.return_unit(at=at(100), today=RETURN_DAY, loaner_recovered=True)
+    return take_back
+
+
+def _collected_later_in_time() -> TakeBack:
+    take_back = kept_at_return()
+    take_back.collect_loaner(at=noon(COLLECT_BY), policy=POLICY, tz=TZ)
+    return take_back
+
+
+def _returned_without_a_loaner() -> TakeBack:
+    take_back = lent_with_unit(loaner_serial=None)
+    take_back.return_unit(at=at(100), today=RETURN_DAY)
+    return take_back
+
+
+NOT_CHASED: dict[str, Callable[[], TakeBack]] = {
+    "collected_at_the_return": _collected_at_the_return,
+    "collected_later_in_time": _collected_later_in_time,
+    "no_loaner_lent": _returned_without_a_loaner,
+    "unit_not_back_yet": lent_with_unit,
+}
+
+
+@pytest.mark.parametrize("case", NOT_CHASED)
+def test_fld_6_no_loaner_is_chased_unless_kept_at_the_return_and_still_out(case: str) -> None:
+    take_back = NOT_CHASED[case]()
+    take_back.events.clear()
+
+    assert check(take_back, date(2026, 4, 30)) is False
+
+    assert take_back.events == [] and take_back.loaner_overdue_reported_at is None
+
+
+@pytest.mark.parametrize(
+    ("day", "late"), [(COLLECT_BY, False), (date(2026, 3, 6), True)], ids=["in_time", "late"]
+)
+def test_fld_6_a_loaner_kept_at_the_return_and_collected_later_is_published(
+    day: date, late: bool
+) -> None:
+    take_back = kept_at_return()
+
+    assert take_back.collect_loaner(at=noon(day), policy=POLICY, tz=TZ) is True
+
+    [event] = take_back.events
+    assert isinstance(event, LoanerCollected)
+    assert (event.order_id, event.receipt_number, event.loaner_serial) == ("o-1", "R-1", "L1")
+    assert (event.collected_at, event.late) == (noon(day), late)
+    assert take_back.loaner_out is None and take_back.loaner_collected_at == noon(day)
+    assert take_back.collect_loaner(at=noon(day), policy=POLICY, tz=TZ) is False
+    assert len(take_back.events) == 1
+
+
+def test_fld_6_a_loaner_collected_before_or_with_the_unit_publishes_no_loaner_collected() -> None:
+    before = lent_with_unit()
+    assert before.collect_loaner(at=at(90), policy=POLICY, tz=TZ) is True
+    assert before.events == [] and before.loaner_out is None
+
+    with_the_unit = _collected_at_the_return()
+    assert with_the_unit.collect_loaner(at=at(200), policy=POLICY, tz=TZ) is False
+    assert not any(isinstance(e, LoanerCollected) for e in with_the_unit.events)
 
 
 # -- D3: a loaner of the order's product line ----------------------------------------------------

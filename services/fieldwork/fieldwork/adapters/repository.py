@@ -306,6 +306,7 @@ class TakeBackRepository:
                 else (aware(row.returned_at) if d.get("loaner_serial") else None)
             ),
             overdue_reported_at=_dt(d.get("overdue_reported_at")),
+            loaner_overdue_reported_at=aware(row.loaner_overdue_reported_at),
         )
 
     async def get(self, receipt_number: str) -> TakeBack | None:
@@ -339,6 +340,31 @@ class TakeBackRepository:
         ).scalars()
         return [self._from_row(r) for r in rows]
 
+    async def lock_kept_loaner_candidates(self, *, returned_before: datetime) -> list[TakeBack]:
+        """Units back with their customer before ``returned_before`` whose loaner is still lent
+        for them and not reported yet (FLD-6), row-locked and skipped when another transaction
+        holds them, like :meth:`lock_overdue_candidates`. The caller re-checks each one."""
+        loaner_still_lent = (
+            select(LoanerRow.serial)
+            .where(col(LoanerRow.receipt_number) == col(TakeBackRow.receipt_number))
+            .where(col(LoanerRow.state) == LoanerState.LENT.value)
+            .exists()
+        )
+        rows = (
+            await self._session.execute(
+                for_change(
+                    select(TakeBackRow)
+                    .where(col(TakeBackRow.returned_at).is_not(None))
+                    .where(col(TakeBackRow.returned_at) < returned_before)
+                    .where(col(TakeBackRow.loaner_overdue_reported_at).is_(None))
+                    .where(loaner_still_lent)
+                    .order_by(col(TakeBackRow.receipt_number)),
+                    skip_locked=True,
+                )
+            )
+        ).scalars()
+        return [self._from_row(r) for r in rows]
+
     async def save(self, take_back: TakeBack) -> None:
         """Insert or update."""
         doc = {
@@ -365,6 +391,7 @@ class TakeBackRepository:
             )
         row.promised_return_date = take_back.promised_return_date
         row.returned_at = take_back.returned_at
+        row.loaner_overdue_reported_at = take_back.loaner_overdue_reported_at
         row.doc = doc
         self._session.add(row)
 

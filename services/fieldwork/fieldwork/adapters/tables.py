@@ -92,6 +92,11 @@ class TakeBackRow(FieldworkTable, table=True):
     returned_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    loaner_overdue_reported_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    """When the loaner kept at the unit's return was reported not collected in time (FLD-6): a
+    column, so the sweep passes over the take-backs already reported."""
     doc: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 

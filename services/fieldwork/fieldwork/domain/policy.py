@@ -42,6 +42,10 @@ class FieldworkPolicy(BaseModel):
     applies to any other job type."""
     loaner_kit_item: str = "loaner"
     """FLD-1/INT-6: the kit item a take-back-likely order adds to the list."""
+    loaner_collect_within_days: int = Field(default=3, ge=0)
+    """FLD-6: a loaner the customer kept when their taken-back unit came back is collected within
+    this many calendar days after the day of the return (business time zone), like the promised
+    return date it follows; still out after that, it is chased (LoanerCollectionOverdue)."""
     door_knock_interval_seconds: int = Field(default=30, ge=1)
     """FLD-2: knock again every this many seconds while nobody answers."""
     not_home_after_minutes: int = Field(default=5, ge=0)

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from contracts.base import EventData
-from contracts.fieldwork import UnitReturned, UnitReturnOverdue, WorkshopProgressRecorded
+from contracts.fieldwork import (
+    LoanerCollected,
+    LoanerCollectionOverdue,
+    UnitReturned,
+    UnitReturnOverdue,
+    WorkshopProgressRecorded,
+)
 from contracts.privacy import erase_text
 from fieldwork.domain.exceptions import InvalidInput, LoanerUnavailable, RuleViolation
+from fieldwork.domain.policy import FieldworkPolicy
 from fieldwork.domain.visit import Visit, VisitState
 
 #: Visits that never reached the customer: none of them brought a unit back (FLD-6).
@@ -152,6 +159,8 @@ class TakeBack:
     """When the loaner lent with the unit was collected from the customer; None while they
     still have it (or none was lent)."""
     overdue_reported_at: datetime | None = None
+    loaner_overdue_reported_at: datetime | None = None
+    """When LoanerCollectionOverdue was raised for the loaner kept at the unit's return (once)."""
     events: list[EventData] = field(default_factory=list)
 
     @property
@@ -166,6 +175,66 @@ class TakeBack:
         if self.loaner_out is None:
             return False
         self.loaner_collected_at = at
+        return True
+
+    def loaner_collect_by(self, *, policy: FieldworkPolicy, tz: tzinfo) -> date | None:
+        """The last day a loaner still with the customer after the unit came back is to be
+        collected on (FLD-6): ``loaner_collect_within_days`` calendar days after the day of the
+        return in the business time zone ``tz``. None while the unit is at the workshop, or when
+        no loaner was lent with it."""
+        if self.returned_at is None or self.loaner_serial is None:
+            return None
+        return self.returned_at.astimezone(tz).date() + timedelta(
+            days=policy.loaner_collect_within_days
+        )
+
+    def collect_loaner(self, *, at: datetime, policy: FieldworkPolicy, tz: tzinfo) -> bool:
+        """The loaner lent with the unit is collected from the customer on its own (FLD-6);
+        False when none is out. One the customer kept when the unit came back raises
+        LoanerCollected, late when collected after its collect-by day; one brought in while the
+        unit was still at the workshop is told by UnitReturned (``loaner_recovered``)."""
+        serial = self.loaner_out
+        if serial is None or not self.loaner_collected(at=at):
+            return False
+        collect_by = self.loaner_collect_by(policy=policy, tz=tz)
+        if self.returned_at is not None and collect_by is not None:
+            self.events.append(
+                LoanerCollected(
+                    order_id=self.order_id,
+                    receipt_number=self.receipt_number,
+                    loaner_serial=serial,
+                    collected_at=at,
+                    late=at.astimezone(tz).date() > collect_by,
+                )
+            )
+        return True
+
+    def check_loaner_overdue(
+        self, *, now: datetime, today: date, policy: FieldworkPolicy, tz: tzinfo
+    ) -> bool:
+        """Raise LoanerCollectionOverdue once when the loaner the customer kept at the unit's
+        return is still with them after its collect-by day (FLD-6)."""
+        serial = self.loaner_out
+        collect_by = self.loaner_collect_by(policy=policy, tz=tz)
+        if (
+            serial is None
+            or collect_by is None
+            or self.returned_at is None
+            or self.loaner_overdue_reported_at is not None
+            or today <= collect_by
+        ):
+            return False
+        self.loaner_overdue_reported_at = now
+        self.events.append(
+            LoanerCollectionOverdue(
+                order_id=self.order_id,
+                receipt_number=self.receipt_number,
+                loaner_serial=serial,
+                unit_returned_at=self.returned_at,
+                collect_by=collect_by,
+                detected_at=now,
+            )
+        )
         return True
 
     def erase_personal_data(self) -> None:

@@ -354,7 +354,9 @@ async def collect_loaner(
     serial: str, body: LoanerCollectIn, request: Request, bus: BusDep, actor: ReturnerDep
 ) -> Any:
     """A lent loaner is back from the customer (one kept when their unit came back, or brought
-    in before): back in stock, and its take-back records when it was collected. A technician
+    in before): back in stock, and its take-back records when it was collected. One kept when
+    the unit came back publishes LoanerCollected, `late` when collected after the
+    `loaner_collect_within_days` allowed (FLD-6). A technician
     collects loaners of orders they have a visit for, a partner key those of its network's
     visits (404 otherwise). 409 when the loaner is not lent."""
 
@@ -415,8 +417,10 @@ async def return_unit(
     """Publishes UnitReturned (on time or not, and whether the loaner was collected). The
     loaner lent with the unit goes back in stock only when `loaner_recovered` says it was
     collected (required while one is out: 422 without it; 422 when true and none was lent); one
-    the customer kept stays lent to the order. `visit_id`, when given, is a later visit of the
-    order that the caller holds and that went to the customer (422 otherwise)."""
+    the customer kept stays lent to the order, to be collected within
+    `loaner_collect_within_days` (LoanerCollectionOverdue after that). `visit_id`, when given,
+    is a later visit of the order that the caller holds and that went to the customer (422
+    otherwise)."""
 
     async def run() -> TakeBackOut:
         tb = await bus.handle(

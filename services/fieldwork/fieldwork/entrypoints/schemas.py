@@ -269,6 +269,11 @@ class TakeBackOut(BaseModel):
         "while they still have it (even after the unit came back), or when none was lent."
     )
     overdue_reported_at: datetime | None
+    loaner_overdue_reported_at: datetime | None = Field(
+        default=None,
+        description="When the loaner the customer kept at the unit's return was reported not "
+        "collected by its day (LoanerCollectionOverdue, FLD-6); null until then.",
+    )
 
     @classmethod
     def from_domain(cls, tb: TakeBack) -> TakeBackOut:
@@ -287,6 +292,7 @@ class TakeBackOut(BaseModel):
             repaired=tb.repaired,
             loaner_collected_at=tb.loaner_collected_at,
             overdue_reported_at=tb.overdue_reported_at,
+            loaner_overdue_reported_at=tb.loaner_overdue_reported_at,
         )
 
 

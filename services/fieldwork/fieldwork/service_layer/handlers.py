@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 import structlog
@@ -774,9 +774,17 @@ async def _returning_visit(
     return visit
 
 
-async def collect_loaner(cmd: c.CollectLoaner, *, uow: FieldworkUnitOfWork, clock: Clock) -> Loaner:
+async def collect_loaner(
+    cmd: c.CollectLoaner,
+    *,
+    uow: FieldworkUnitOfWork,
+    clock: Clock,
+    policy: FieldworkPolicy,
+    tz: tzinfo,
+) -> Loaner:
     """A loaner the customer kept is collected from them, back in stock (FLD-6); the take-back
-    it was lent with records when."""
+    it was lent with records when, and publishes LoanerCollected when the unit was already back
+    (late or not)."""
     async with uow:
         loaner = await uow.loaners.get(cmd.serial)
         if loaner is None:
@@ -803,7 +811,8 @@ async def collect_loaner(cmd: c.CollectLoaner, *, uow: FieldworkUnitOfWork, cloc
         )
         loaner.collect(order_id=order_id, at=now, condition=cmd.condition)
         await uow.loaners.save(loaner)
-        if take_back is not None and take_back.loaner_collected(at=now):
+        if take_back is not None and take_back.collect_loaner(at=now, policy=policy, tz=tz):
+            uow.track(take_back)
             await uow.take_backs.save(take_back)
         await uow.commit()
         log.info("fieldwork.loaner_collected", order_id=order_id, serial=loaner.serial)
@@ -877,14 +886,18 @@ async def close_ticket(
 async def sweep(
     *, uow_factory: UowFactory, clock: Clock, policy: FieldworkPolicy, tz: tzinfo
 ) -> dict[str, int]:
-    """The periodic job: overdue take-backs (FLD-6), new coordination tickets and due checks
-    (FLD-15). Idempotent and safe in several replicas at once: it decides from the locked,
-    fresh rows (or a unique key), so each event is raised once."""
+    """The periodic job: overdue take-backs and loaners kept past their collect-by day (FLD-6),
+    new coordination tickets and due checks (FLD-15). Idempotent and safe in several replicas
+    at once: it decides from the locked, fresh rows (or a unique key), so each event is raised
+    once."""
     now = clock()
     today = now.astimezone(tz).date()
     # One short transaction per part, so a part's row locks are not held through the others.
     counts = {
         "overdue": await _report_overdue_take_backs(uow_factory, now=now, today=today),
+        "loaners_overdue": await _report_overdue_loaners(
+            uow_factory, now=now, today=today, policy=policy, tz=tz
+        ),
         "tickets_opened": await _open_coordination_tickets(
             uow_factory, now=now, today=today, policy=policy, tz=tz
         ),
@@ -901,6 +914,27 @@ async def _report_overdue_take_backs(uow_factory: UowFactory, *, now: datetime, 
     async with uow_factory() as uow:
         for take_back in await uow.take_backs.lock_overdue_candidates(before=today):
             if take_back.check_overdue(now=now, today=today):
+                uow.track(take_back)
+                await uow.take_backs.save(take_back)
+                reported += 1
+        await uow.commit()
+    return reported
+
+
+async def _report_overdue_loaners(
+    uow_factory: UowFactory, *, now: datetime, today: date, policy: FieldworkPolicy, tz: tzinfo
+) -> int:
+    """LoanerCollectionOverdue, once per take-back whose unit came back and whose loaner the
+    customer still has after its collect-by day (FLD-6)."""
+    # Overdue today: returned on a day before today less the days allowed, in the business zone.
+    first_day_in_time = today - timedelta(days=policy.loaner_collect_within_days)
+    returned_before = datetime.combine(first_day_in_time, time.min, tzinfo=tz)
+    reported = 0
+    async with uow_factory() as uow:
+        for take_back in await uow.take_backs.lock_kept_loaner_candidates(
+            returned_before=returned_before
+        ):
+            if take_back.check_loaner_overdue(now=now, today=today, policy=policy, tz=tz):
                 uow.track(take_back)
                 await uow.take_backs.save(take_back)
                 reported += 1
