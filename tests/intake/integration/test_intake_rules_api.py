@@ -7,8 +7,11 @@ The fixtures (conftest.py) give a runtime whose domain clock the test moves: Fri
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import httpx
 
 from contracts.common import AssigneeKind, TimeWindow
 from contracts.fieldwork import TechnicianArrived
@@ -24,6 +27,8 @@ from contracts.intake import (
     SlaClock,
 )
 from contracts.scheduling import AppointmentConfirmed, AppointmentRescheduled, OrderAssigned
+from intake.bootstrap import bootstrap
+from intake.settings import IntakeSettings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -253,6 +258,153 @@ async def test_int_2_an_address_of_blank_parts_is_stored_as_missing_and_flagged(
     assert [address[p] for p in ("province", "city", "district", "street", "detail")] == [None] * 5
 
 
+async def test_int_2_purchase_dates_before_the_policy_floor_are_flagged_not_refused(
+    intake: Any, make_order: Any
+) -> None:
+    # three customers, so that no order is a duplicate of another (INT-8)
+    for ancient, phone in (("0001-01-01", "13800138000"), ("1900-01-01", "13900139000")):
+        body = make_order()
+        body["customer"]["phone"] = phone
+        body["product"]["purchase_date"] = ancient
+        response = await intake.admin.post("/v1/orders", json=body)
+        assert response.status_code == 201, response.text
+        assert response.json()["needs_verification"] == ["product.purchase_date"], ancient
+        assert response.json()["awaiting_verification"] is True
+    body = make_order()
+    body["customer"]["phone"] = "13700137000"
+    body["product"]["purchase_date"] = "1995-05-30"  # 30 years before the order, to the day
+    assert (await intake.admin.post("/v1/orders", json=body)).json()["needs_verification"] == []
+    created = await intake.events("OrderCreated")
+    assert [e.needs_verification for e in created] == [
+        ["product.purchase_date"],
+        ["product.purchase_date"],
+        [],
+    ]
+
+
+async def test_int_2_an_installation_before_the_purchase_is_flagged_and_can_be_confirmed(
+    intake: Any, make_order: Any
+) -> None:
+    body = make_order()
+    body["product"]["installation_date"] = "2025-02-01"  # purchased 2025-03-01
+    response = await intake.admin.post("/v1/orders", json=body)
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert order["needs_verification"] == ["product.installation_date"]
+    confirmed = await intake.admin.post(
+        f"/v1/orders/{order['id']}/verify", json={"confirmed": ["product.installation_date"]}
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["needs_verification"] == []
+    [event] = await intake.events("OrderVerified")
+    assert event.verified == ["product.installation_date"]
+
+
+async def test_int_2_a_product_date_after_the_business_day_is_refused_by_intakes_clock(
+    intake: Any, make_order: Any
+) -> None:
+    for field in ("purchase_date", "installation_date"):
+        body = make_order()
+        body["product"][field] = "2025-05-31"  # tomorrow for intake's clock (Fri 30 May)
+        response = await intake.admin.post("/v1/orders", json=body)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in response.json()["errors"]] == [f"product.{field}"]
+    assert await intake.order_count() == 0
+    body = make_order()
+    body["product"]["purchase_date"] = "2025-05-30"
+    order = (await intake.admin.post("/v1/orders", json=body)).json()
+    assert order["needs_verification"] == []
+    refused = await intake.admin.post(
+        f"/v1/orders/{order['id']}/verify",
+        json={"product": {**body["product"], "purchase_date": "2025-05-31"}},
+    )
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["product.purchase_date"]
+    assert await intake.events("OrderVerified") == []
+
+
+async def test_int_2_a_future_date_is_judged_on_the_policy_calendars_day(
+    database_url: str, clock: Any, make_order: Any, tmp_path: Path
+) -> None:
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text("calendar:\n  timezone: UTC\n", encoding="utf-8")
+    clock.now = datetime(2025, 5, 29, 17, 0, tzinfo=UTC)  # 30 May 01:00 in Shanghai
+    admin_key = "intake-admin-key-utc-calendar-0123"
+    runtime = bootstrap(
+        IntakeSettings(
+            database_url=database_url,
+            bootstrap_api_key=admin_key,
+            run_consumer=False,
+            run_relay=False,
+            run_periodic_jobs=False,
+            policy_file=policy_file,
+        ),
+        clock=clock,
+    )
+    await runtime.migrate()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=runtime.app),
+            base_url="http://intake",
+            headers={"Authorization": f"Bearer {admin_key}"},
+        ) as admin:
+            body = make_order()
+            body["product"]["purchase_date"] = "2025-05-30"  # tomorrow on a UTC calendar
+            response = await admin.post("/v1/orders", json=body)
+            assert response.status_code == 422, response.text
+            assert [e["field"] for e in response.json()["errors"]] == ["product.purchase_date"]
+            body["product"]["purchase_date"] = "2025-05-29"
+            assert (await admin.post("/v1/orders", json=body)).status_code == 201
+    finally:
+        await runtime.engine.dispose()
+
+
+async def test_int_2_preferred_windows_out_of_range_are_refused_and_nothing_is_stored(
+    intake: Any, make_order: Any
+) -> None:
+    # The clock is Friday 2025-05-30 10:00 in Shanghai.
+    refused = {
+        # the audit's: windows at year 1 and 9999 (no UTC value) that scheduling cannot place
+        ("0001-01-01T00:30:00+08:00", "2025-05-31T12:00:00+08:00"): "preferred_windows.0",
+        ("2025-05-31T09:00:00+08:00", "9999-12-31T23:00:00-05:00"): "preferred_windows.0",
+        ("9999-12-31T20:00:00-05:00", "9999-12-31T23:00:00-05:00"): "preferred_windows.0.start",
+        ("2025-05-30T07:00:00+08:00", "2025-05-30T09:00:00+08:00"): "preferred_windows.0.end",
+        ("2025-07-30T09:00:00+08:00", "2025-07-30T11:00:00+08:00"): "preferred_windows.0.start",
+        ("2025-06-03T09:00:00+08:00", "2025-07-03T09:00:00+08:00"): "preferred_windows.0",
+        ("2025-06-03T11:00:00+08:00", "2025-06-03T09:00:00+08:00"): "preferred_windows.0",
+    }
+    for (start, end), field in refused.items():
+        body = make_order(preferred_windows=[{"start": start, "end": end}])
+        response = await intake.admin.post("/v1/orders", json=body)
+        assert response.status_code == 422, (start, end, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in response.json()["errors"]] == [field], (start, end)
+    good = {"start": "2025-06-03T09:00:00+08:00", "end": "2025-06-03T11:00:00+08:00"}
+    over = {"start": "2025-05-29T09:00:00+08:00", "end": "2025-05-29T11:00:00+08:00"}
+    second = await intake.admin.post("/v1/orders", json=make_order(preferred_windows=[good, over]))
+    assert second.status_code == 422
+    assert [e["field"] for e in second.json()["errors"]] == ["preferred_windows.1.end"]
+    assert await intake.order_count() == 0
+    assert await intake.events() == []
+
+
+async def test_int_2_preferred_windows_within_the_policy_are_taken(
+    intake: Any, make_order: Any
+) -> None:
+    windows = [
+        # typed as the call ended, 10 minutes ago: within the 15-minute grace
+        {"start": "2025-05-30T09:00:00+08:00", "end": "2025-05-30T09:50:00+08:00"},
+        {"start": "2025-05-30T09:00:00+08:00", "end": "2025-05-30T12:00:00+08:00"},
+        {"start": "2025-06-03T00:00:00+08:00", "end": "2025-06-04T00:00:00+08:00"},  # whole day
+        {"start": "2025-07-29T09:00:00+08:00", "end": "2025-07-29T11:00:00+08:00"},  # 60 days
+    ]
+    response = await intake.admin.post("/v1/orders", json=make_order(preferred_windows=windows))
+    assert response.status_code == 201, response.text
+    [created] = await intake.events("OrderCreated")
+    assert len(created.preferred_windows) == 4
+
+
 # INT-3 ---------------------------------------------------------------------------------------
 
 
@@ -430,7 +582,7 @@ async def test_int_4_resolved_remotely_then_reopened_for_a_visit(
     assert _clock(resolved.json(), "reply")["stopped_at"] is not None  # a remote solution replies
     [event] = await intake.events("OrderResolvedRemotely")
     assert isinstance(event, OrderResolvedRemotely)
-    assert event.call_back_due_at == intake.clock() + timedelta(hours=2)  # FBK-1
+    assert event.call_back_due_at == intake.clock() + timedelta(hours=2)  # FBK-1, working hours
 
     intake.clock.advance(hours=3)
     reopened = await intake.admin.post(
@@ -445,6 +597,22 @@ async def test_int_4_resolved_remotely_then_reopened_for_a_visit(
     again = await intake.admin.post(f"/v1/orders/{order['id']}/reopen", json={"reason": "x"})
     assert again.status_code == 409
     assert again.json()["allowed_statuses"] == ["resolved_remotely"]
+
+
+async def test_int_4_fbk_1_a_call_back_after_hours_is_due_in_the_next_working_hours(
+    intake: Any, make_order: Any
+) -> None:
+    order = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    intake.clock.advance(hours=7, minutes=30)  # Friday 17:30, before the Dragon Boat holiday
+    resolved = await intake.admin.post(
+        f"/v1/orders/{order['id']}/resolve-remotely",
+        json={"cause": "misuse", "guidance": "燃气阀未打开，已指导打开"},
+    )
+    assert resolved.status_code == 200, resolved.text
+    [event] = await intake.events("OrderResolvedRemotely")
+    assert isinstance(event, OrderResolvedRemotely)
+    # As feedback schedules it: 30 working minutes on Friday, 90 on Tuesday after the holiday
+    assert event.call_back_due_at == _at("2025-06-03T10:30:00")
 
 
 async def test_int_4_int_7_a_reopened_emergency_must_have_someone_on_site_again(

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from contracts.common import Address, Channel, Customer, Fault, Product, WarrantyStatus
+from contracts.common import Address, Channel, Customer, Fault, Product, TimeWindow, WarrantyStatus
 from contracts.fieldwork import TechnicianArrived
 from contracts.intake import SlaBreachWithdrawn, SlaClock
 from contracts.scheduling import AppointmentConfirmed, AppointmentRescheduled
@@ -17,11 +17,14 @@ from intake.domain.policy import IntakePolicy
 from intake.domain.rules import (
     WarrantyTable,
     add_months,
+    future_dates,
     is_emergency,
     loaner_required,
     missing_details,
+    oldest_plausible_date,
     same_address,
     same_product,
+    unusable_windows,
 )
 from servicekit.calendar import BusinessCalendar
 
@@ -107,6 +110,113 @@ def test_int_2_verification_with_details_still_missing_needs_a_dispatcher() -> N
     assert event.dispatch_override and event.overridden_by == "dispatcher 1"
     assert event.unverified == ["product.model", "product.purchase_date"]
     assert not order.awaiting_verification
+
+
+def test_int_2_a_purchase_date_before_the_policy_floor_is_doubtful() -> None:
+    oldest = oldest_plausible_date(date(2025, 5, 30), POLICY)
+    assert oldest == date(1995, 5, 30)  # 30 years (purchase_date_floor_years)
+    for implausible in (date(1, 1, 1), date(1900, 1, 1), date(1995, 5, 29)):
+        product = PRODUCT.model_copy(update={"purchase_date": implausible})
+        assert missing_details(CUSTOMER, product, FAULT, oldest_plausible=oldest) == [
+            "product.purchase_date"
+        ], implausible
+    old_but_plausible = PRODUCT.model_copy(update={"purchase_date": date(1995, 5, 30)})
+    assert missing_details(CUSTOMER, old_but_plausible, FAULT, oldest_plausible=oldest) == []
+
+
+def test_int_2_an_installation_before_the_purchase_or_the_floor_is_doubtful() -> None:
+    oldest = oldest_plausible_date(date(2025, 5, 30), POLICY)
+    for installed in (date(2025, 2, 28), date(1, 1, 1)):
+        product = PRODUCT.model_copy(update={"installation_date": installed})
+        assert missing_details(CUSTOMER, product, FAULT, oldest_plausible=oldest) == [
+            "product.installation_date"
+        ], installed
+    same_day = PRODUCT.model_copy(update={"installation_date": date(2025, 3, 1)})
+    assert missing_details(CUSTOMER, same_day, FAULT, oldest_plausible=oldest) == []
+    ancient = Product(line="water_heater", model="JSQ24-12", installation_date=date(1, 1, 1))
+    assert missing_details(CUSTOMER, ancient, FAULT, oldest_plausible=oldest) == [
+        "product.purchase_date",
+        "product.installation_date",
+    ]
+
+
+def test_int_2_a_doubtful_purchase_date_stays_to_verify_until_confirmed() -> None:
+    now = _at("2025-05-30T10:00:00")
+    oldest = oldest_plausible_date(date(2025, 5, 30), POLICY)
+    ancient = PRODUCT.model_copy(update={"purchase_date": date(1900, 1, 1)})
+    order = _order(now, product=ancient, needs_verification=["product.purchase_date"])
+    with pytest.raises(DetailsStillMissing) as refused:
+        order.verify(
+            reported_on=date(2025, 5, 30),
+            warranty=TABLE,
+            verified_by="agent 7",
+            confirmed=["customer.address"],
+            oldest_plausible=oldest,
+        )
+    assert refused.value.missing == ["product.purchase_date"]
+    event = order.verify(
+        reported_on=date(2025, 5, 30),
+        warranty=TABLE,
+        verified_by="agent 7",
+        confirmed=["product.purchase_date"],
+        oldest_plausible=oldest,
+    )
+    assert event.verified == ["product.purchase_date"] and event.unverified == []
+
+
+def test_int_2_a_product_date_after_the_calendar_day_is_refused() -> None:
+    today = date(2025, 5, 30)
+    assert future_dates(PRODUCT, today=today) == []
+    tomorrow = PRODUCT.model_copy(
+        update={"purchase_date": date(2025, 5, 31), "installation_date": date(2999, 1, 1)}
+    )
+    assert [p.field for p in future_dates(tomorrow, today=today)] == [
+        "product.purchase_date",
+        "product.installation_date",
+    ]
+    assert future_dates(PRODUCT.model_copy(update={"purchase_date": today}), today=today) == []
+
+
+def _window(start: str, end: str) -> TimeWindow:
+    return TimeWindow(start=datetime.fromisoformat(start), end=datetime.fromisoformat(end))
+
+
+def test_int_2_preferred_windows_out_of_any_sane_range_are_refused() -> None:
+    now = _at("2025-05-30T10:00:00")
+    refused = {
+        # the audit's: an end in year 9999 or a start in year 1 has no UTC value at all
+        "0001-01-01T00:30:00+08:00 2025-05-31T12:00:00+08:00": ["0:window_too_long"],
+        "2025-05-31T09:00:00+08:00 9999-12-31T23:00:00-05:00": ["0:window_too_long"],
+        "9999-12-31T20:00:00-05:00 9999-12-31T23:00:00-05:00": ["0.start:window_beyond_horizon"],
+        "0001-01-01T00:30:00+08:00 0001-01-01T01:30:00+08:00": ["0.end:window_over"],
+        "2025-05-30T08:00:00+08:00 2025-05-30T09:44:00+08:00": ["0.end:window_over"],
+        "2025-07-29T10:01:00+08:00 2025-07-29T12:00:00+08:00": ["0.start:window_beyond_horizon"],
+        "2025-06-03T09:00:00+08:00 2025-07-03T09:00:00+08:00": ["0:window_too_long"],
+        "2025-06-03T09:00:00+08:00 2025-06-04T09:00:01+08:00": ["0:window_too_long"],
+        "2025-06-03T09:00:00+08:00 2025-06-03T09:00:00+08:00": ["0:value_error"],
+    }
+    for text, expected in refused.items():
+        problems = unusable_windows([_window(*text.split())], now=now, policy=POLICY)
+        found = [f"{p.field.removeprefix('preferred_windows.')}:{p.type}" for p in problems]
+        assert found == expected, text
+
+
+def test_int_2_preferred_windows_the_policy_allows_are_accepted() -> None:
+    now = _at("2025-05-30T10:00:00")
+    fine = [
+        "2025-05-30T09:00:00+08:00 2025-05-30T09:45:00+08:00",  # typed as the call ended (grace)
+        "2025-05-30T09:00:00+08:00 2025-05-30T11:00:00+08:00",  # the current hour
+        "2025-06-03T00:00:00+08:00 2025-06-04T00:00:00+08:00",  # a whole day
+        "2025-07-29T10:00:00+08:00 2025-07-29T12:00:00+08:00",  # 60 days ahead
+        "2025-06-03T01:00:00Z 2025-06-03T03:00:00Z",  # any offset
+    ]
+    windows = [_window(*text.split()) for text in fine]
+    assert unusable_windows(windows, now=now, policy=POLICY) == []
+    stricter = IntakePolicy(preferred_window_max_hours=2, preferred_window_horizon_days=5)
+    assert [p.field for p in unusable_windows(windows, now=now, policy=stricter)] == [
+        "preferred_windows.2",
+        "preferred_windows.3.start",
+    ]
 
 
 def test_int_2_nothing_to_verify_is_refused() -> None:
@@ -273,7 +383,12 @@ def test_int_4_resolve_remotely_schedules_the_call_back_and_only_then_reopen() -
         order.reopen(reason="x", reopened_by="a", now=now, calendar=CALENDAR, policy=POLICY)
     assert refused.value.allowed == ["resolved_remotely"]
     event = order.resolve_remotely(
-        guidance="打开燃气阀", cause="misuse", resolved_by="a", now=now, policy=POLICY
+        guidance="打开燃气阀",
+        cause="misuse",
+        resolved_by="a",
+        now=now,
+        calendar=CALENDAR,
+        policy=POLICY,
     )
     assert event.call_back_due_at == now + timedelta(hours=2)
     order.observe(_entry("OrderResolvedRemotely", now))
@@ -285,11 +400,41 @@ def test_int_4_resolve_remotely_schedules_the_call_back_and_only_then_reopen() -
     assert SlaClock.EMERGENCY_ON_SITE not in order.clocks
 
 
+def test_int_4_fbk_1_the_call_back_is_due_in_working_time_as_feedback_schedules_it() -> None:
+    friday_evening = _at("2025-06-06T17:30:00")
+    event = _order(friday_evening).resolve_remotely(
+        guidance="打开燃气阀",
+        cause="misuse",
+        resolved_by="a",
+        now=friday_evening,
+        calendar=CALENDAR,
+        policy=POLICY,
+    )
+    # 30 working minutes on Friday, 90 on Monday morning; not Friday 19:30 when nobody calls
+    assert event.call_back_due_at == _at("2025-06-09T10:30:00")
+    assert event.call_back_due_at is not None and event.call_back_due_at.utcoffset() == timedelta(0)
+    before_the_holiday = _at("2025-05-30T17:30:00")  # Dragon Boat Festival: Sat 31 May - Mon 2 June
+    event = _order(before_the_holiday).resolve_remotely(
+        guidance="打开燃气阀",
+        cause="misuse",
+        resolved_by="a",
+        now=before_the_holiday,
+        calendar=CALENDAR,
+        policy=POLICY,
+    )
+    assert event.call_back_due_at == _at("2025-06-03T10:30:00")
+
+
 def test_int_4_int_7_a_reopened_emergency_gets_a_new_on_site_clock() -> None:
     now = _at("2025-05-30T10:00:00")
     order = _order(now, emergency=True)
     order.resolve_remotely(
-        guidance="关阀开窗", cause="other", resolved_by="a", now=now, policy=POLICY
+        guidance="关阀开窗",
+        cause="other",
+        resolved_by="a",
+        now=now,
+        calendar=CALENDAR,
+        policy=POLICY,
     )
     order.observe(_entry("OrderResolvedRemotely", now + timedelta(minutes=2)))
     assert order.clocks[SlaClock.EMERGENCY_ON_SITE].stopped_at is not None

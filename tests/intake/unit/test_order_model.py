@@ -511,7 +511,12 @@ def test_bil_11_anonymising_twice_changes_nothing() -> None:
 def test_bil_11_no_command_acts_on_an_erased_order_whatever_its_status() -> None:
     order = _personal_order()
     order.resolve_remotely(
-        guidance="g", cause=RemoteResolutionCause.MISUSE, resolved_by="a", now=NOW, policy=POLICY
+        guidance="g",
+        cause=RemoteResolutionCause.MISUSE,
+        resolved_by="a",
+        now=NOW,
+        calendar=BusinessCalendar(),
+        policy=POLICY,
     )
     order.observe(_entry("OrderResolvedRemotely", 1))
     assert order.status in ALLOWED_FROM["reopen"]  # reopening would be allowed by the status
@@ -533,6 +538,7 @@ def test_bil_11_no_command_acts_on_an_erased_order_whatever_its_status() -> None
             cause=RemoteResolutionCause.MISUSE,
             resolved_by="a",
             now=NOW,
+            calendar=BusinessCalendar(),
             policy=POLICY,
         ),
     }

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 
 class IntakeError(Exception):
     """Base of intake's domain errors."""
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """Why the value of one request field is refused (``field`` is its dotted path)."""
+
+    field: str
+    message: str
+    type: str
 
 
 class OrderNotFound(IntakeError):
@@ -74,6 +84,20 @@ class DetailsStillMissing(IntakeError):
                 {"field": m, "message": "still missing or doubtful", "type": "missing"}
                 for m in missing
             ]
+        }
+
+
+class InvalidDetails(IntakeError):
+    """Details that cannot be true or cannot be served as given (422, naming each field): a
+    purchase or installation date in the future (INT-2: malformed input is refused), a preferred
+    window that is over, starts beyond the booking horizon or is longer than any visit could
+    use. Nothing is stored."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__("Refused: " + "; ".join(f"{p.field}: {p.message}" for p in problems) + ".")
+        self.problems = problems
+        self.extensions = {
+            "errors": [{"field": p.field, "message": p.message, "type": p.type} for p in problems]
         }
 
 

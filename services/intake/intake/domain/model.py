@@ -474,10 +474,14 @@ class Order:
         confirmed: Iterable[str] = (),
         override: bool = False,
         phone_extensions: Mapping[str, str] | None = None,
+        oldest_plausible: date | None = None,
     ) -> OrderVerified:
         """Complete or correct the details (INT-2) and re-derive the warranty status (INT-5) as
         of ``reported_on``, the local day the fault was reported (a call-back the next day does
         not take the customer out of warranty).
+
+        A purchase or installation date before ``oldest_plausible`` stays doubtful
+        (``rules.missing_details``) until the agent corrects or confirms it.
 
         Details the agent confirms as they are count as verified. What is still missing after
         that blocks verification, unless a dispatcher overrides (``override``): the order is then
@@ -507,7 +511,9 @@ class Order:
         all_confirmed = [*self.confirmed_details, *confirmed_now]
         still = [
             d
-            for d in missing_details(new_customer, new_product, new_fault)
+            for d in missing_details(
+                new_customer, new_product, new_fault, oldest_plausible=oldest_plausible
+            )
             if d not in all_confirmed
         ]
         if still and not override:
@@ -542,16 +548,24 @@ class Order:
         cause: RemoteResolutionCause,
         resolved_by: str,
         now: datetime,
+        calendar: WorkingTime,
         policy: IntakePolicy,
     ) -> OrderResolvedRemotely:
-        """Close the order as resolved by phone guidance; the call-back is due later (INT-4)."""
+        """Close the order as resolved by phone guidance; the call-back is due later (INT-4),
+        after the policy's minutes of working time on the business calendar."""
         self._require("resolve_remotely")
+        # FBK-1: feedback owns the call-back and schedules it in working time; the due time the
+        # agent tells the customer must be the same (resolved Friday 17:30: Monday 10:30, not
+        # Friday 19:30 when nobody calls).
+        due = calendar.add_working_time(
+            now, timedelta(minutes=policy.remote_call_back_after_minutes)
+        )
         event = OrderResolvedRemotely(
             order_id=self.id,
             cause=cause,
             guidance=guidance,
             resolved_by=resolved_by,
-            call_back_due_at=now + timedelta(minutes=policy.remote_call_back_after_minutes),
+            call_back_due_at=due.astimezone(UTC),
         )
         self.events.append(event)
         return event

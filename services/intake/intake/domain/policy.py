@@ -18,7 +18,10 @@ class IntakePolicy(BaseModel):
         default=480, ge=1, description="INT-3: reply to the customer within (working time)."
     )
     remote_call_back_after_minutes: int = Field(
-        default=120, ge=1, description="INT-4 / FBK-1: call back after phone guidance."
+        default=120,
+        ge=1,
+        description="INT-4 / FBK-1: call back after phone guidance (working time, on the business "
+        "calendar, as feedback schedules it).",
     )
     emergency_on_site_minutes: int = Field(
         default=15, ge=1, description="INT-7: someone on site within (wall-clock)."
@@ -49,6 +52,33 @@ class IntakePolicy(BaseModel):
     take_back_fault_codes: list[str] = Field(
         default_factory=lambda: ["compressor_failure", "sealed_system_leak", "mainboard_burnt"],
         description="INT-6: fault codes that predict a take-back repair.",
+    )
+    purchase_date_floor_years: int = Field(
+        default=30,
+        ge=1,
+        le=200,
+        description="INT-2: a purchase or installation date more than this many years before "
+        "the day the order is taken is doubtful (no appliance line serviced is that old) and is "
+        "flagged for verification.",
+    )
+    preferred_window_past_grace_minutes: int = Field(
+        default=15,
+        ge=0,
+        description="A preferred window that ended at most this long ago is still accepted: an "
+        "agent may type the current hour as the call ends; one that ended earlier is refused.",
+    )
+    preferred_window_horizon_days: int = Field(
+        default=60,
+        ge=1,
+        description="A preferred window must start within this many days of the order (no "
+        "visit is booked further ahead); later ones are refused.",
+    )
+    preferred_window_max_hours: int = Field(
+        default=24,
+        ge=1,
+        description="The longest preferred window: one whole day. Scheduling places a window on "
+        "the local day it starts (SCH-1, SCH-3); a customer free on several days gives one "
+        "window per day.",
     )
     idempotency_key_ttl_hours: int = Field(
         default=24, ge=1, description="Idempotency-Key records are kept this long."

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 
-from contracts.common import Address, Customer, Fault, Product, WarrantyStatus
+from contracts.common import Address, Customer, Fault, Product, TimeWindow, WarrantyStatus
+from intake.domain.exceptions import FieldProblem
 from intake.domain.policy import IntakePolicy
 
 #: The details INT-2 may flag, in the words of OrderCreated's ``needs_verification``.
@@ -17,6 +18,7 @@ VERIFIABLE_DETAILS = (
     "customer.contact_person",
     "product.model",
     "product.purchase_date",
+    "product.installation_date",
     "fault.description",
 )
 
@@ -75,8 +77,15 @@ def share_a_phone(a: Iterable[Phone], b: Iterable[Phone]) -> bool:
     return any(same_caller(x, y) for x in a for y in others)
 
 
-def missing_details(customer: Customer, product: Product, fault: Fault) -> list[str]:
-    """Details that are absent or doubtful and must be verified before dispatch (INT-2)."""
+def missing_details(
+    customer: Customer, product: Product, fault: Fault, *, oldest_plausible: date | None = None
+) -> list[str]:
+    """Details that are absent or doubtful and must be verified before dispatch (INT-2).
+
+    A purchase or installation date before ``oldest_plausible`` (``oldest_plausible_date``) is
+    doubtful, and so is an installation before the purchase: either date may be the wrong one,
+    or a developer fitted the unit before the flat was sold, so it is flagged, not refused.
+    """
     missing: list[str] = []
     # INT-2: a part made only of spaces is no part; it must not make an address look complete.
     a = customer.address
@@ -95,8 +104,14 @@ def missing_details(customer: Customer, product: Product, fault: Fault) -> list[
         missing.append("customer.contact_person")
     if not product.model:
         missing.append("product.model")
-    if product.purchase_date is None:
+    bought, installed = product.purchase_date, product.installation_date
+    if bought is None or (oldest_plausible is not None and bought < oldest_plausible):
         missing.append("product.purchase_date")
+    if installed is not None and (
+        (bought is not None and installed < bought)
+        or (oldest_plausible is not None and installed < oldest_plausible)
+    ):
+        missing.append("product.installation_date")
     if len(fault.description.strip()) < _MIN_FAULT_DESCRIPTION:
         missing.append("fault.description")
     return missing
@@ -104,6 +119,79 @@ def missing_details(customer: Customer, product: Product, fault: Fault) -> list[
 
 def _stripped(text: str | None) -> str:
     return (text or "").strip()
+
+
+def oldest_plausible_date(on: date, policy: IntakePolicy) -> date:
+    """The earliest purchase or installation date that is not doubtful for an order taken on
+    ``on`` (INT-2): the policy's floor of years before it."""
+    return add_months(on, -12 * policy.purchase_date_floor_years)
+
+
+def future_dates(product: Product, *, today: date, prefix: str = "product") -> list[FieldProblem]:
+    """The product's dates after ``today``, the business calendar's date (INT-2: a date in the
+    future is malformed and refused). ``prefix`` is where the product is in the request."""
+    return [
+        FieldProblem(f"{prefix}.{name}", "the date is in the future", "value_error")
+        for name, value in (
+            ("purchase_date", product.purchase_date),
+            ("installation_date", product.installation_date),
+        )
+        if value is not None and value > today
+    ]
+
+
+def unusable_windows(
+    windows: Sequence[TimeWindow],
+    *,
+    now: datetime,
+    policy: IntakePolicy,
+    prefix: str = "preferred_windows",
+) -> list[FieldProblem]:
+    """The customer's preferred windows no visit can be booked in, each named by its place in
+    the request (``prefix.<index>``): not ending after it starts, over already (beyond the
+    policy's grace), starting beyond the booking horizon, or longer than the longest window.
+
+    The ends are compared as they are, never converted to UTC: a window of year 1 or 9999 with
+    an offset has no UTC value, which is why it must be refused before anything stores it or
+    sends it on.
+    """
+    ended_before = now - timedelta(minutes=policy.preferred_window_past_grace_minutes)
+    horizon = timedelta(days=policy.preferred_window_horizon_days)
+    longest = timedelta(hours=policy.preferred_window_max_hours)
+    problems: list[FieldProblem] = []
+    for index, window in enumerate(windows):
+        at = f"{prefix}.{index}"
+        if window.end <= window.start:
+            problems.append(FieldProblem(at, "end must be after start", "value_error"))
+            continue
+        if window.end < ended_before:
+            problems.append(
+                FieldProblem(
+                    f"{at}.end",
+                    f"the window ended at {window.end.isoformat()}, before the order was "
+                    "taken; give a time still to come",
+                    "window_over",
+                )
+            )
+        if window.start > now + horizon:
+            problems.append(
+                FieldProblem(
+                    f"{at}.start",
+                    f"the window starts more than {policy.preferred_window_horizon_days} days "
+                    "ahead; visits are not booked that far ahead",
+                    "window_beyond_horizon",
+                )
+            )
+        if window.end - window.start > longest:
+            problems.append(
+                FieldProblem(
+                    at,
+                    f"the window is longer than {policy.preferred_window_max_hours} hours; give "
+                    "one window per day the customer is free",
+                    "window_too_long",
+                )
+            )
+    return problems
 
 
 def add_months(start: date, months: int) -> date:

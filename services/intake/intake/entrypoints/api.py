@@ -121,9 +121,20 @@ async def create_order(
 
     Missing or doubtful details (address, model, purchase date, vague fault, an organisation
     without a contact person) do not block intake: they are listed in `needs_verification` and
-    the order is not dispatched until verified (INT-2). Malformed input (an invalid phone number,
-    a purchase date in the future, a body that is not JSON) is refused with 422 naming each
-    field. The warranty status is derived from the purchase date, the line's warranty period and
+    the order is not dispatched until verified (INT-2). A purchase or installation date more
+    than 30 years before today (the policy's `purchase_date_floor_years`) is doubtful, and so is
+    an installation before the purchase (`product.installation_date` is flagged). Malformed
+    input (an invalid phone number, a purchase or installation date after today on the business
+    calendar, a body that is not JSON) is refused with 422 naming each field.
+
+    Each preferred window must end after it starts, and is refused with 422 naming it
+    (`preferred_windows.<i>`, `.start` or `.end`) when it ended before the order was taken
+    (beyond a 15-minute grace), starts more than 60 days ahead, or is longer than 24 hours (one
+    window per day the customer is free); the numbers are the policy's
+    (`preferred_window_past_grace_minutes`, `preferred_window_horizon_days`,
+    `preferred_window_max_hours`). Nothing is stored when a request is refused.
+
+    The warranty status is derived from the purchase date, the line's warranty period and
     commercial use (INT-5); configured lines and fault codes ask for a loaner (INT-6); emergency
     fault codes or the flag make an emergency with a 15-minute on-site target (INT-7). The SLA
     clocks start: hand-over 1 working hour, reply 8 working hours (INT-3).
@@ -323,7 +334,9 @@ async def verify_order(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Complete, correct or confirm the details the order was missing (INT-2) and publish
-    OrderVerified; the warranty status is re-derived from the verified product (INT-5).
+    OrderVerified; the warranty status is re-derived from the verified product (INT-5). A
+    corrected purchase or installation date after today is refused with 422; one still doubtful
+    (see taking an order) stays to verify unless confirmed.
 
     Details still missing afterwards are refused with 422 naming them. A dispatcher may set
     `dispatch_override` to release the order anyway: OrderVerified then carries
@@ -373,9 +386,10 @@ async def resolve_remotely(
 ) -> Response:
     """Triage found misuse or a misreport and phone guidance solved it: no visit (INT-4).
 
-    OrderResolvedRemotely carries the call-back due time (2 hours, FBK-1); it counts as the reply
-    to the customer (INT-3). 409 once the visit is under way, and `Personal data erased` once
-    the order's retention is over (BIL-11).
+    OrderResolvedRemotely carries the call-back due time (2 working hours on the business
+    calendar, FBK-1: resolved Friday 17:30, due Monday 10:30, as feedback schedules it); it
+    counts as the reply to the customer (INT-3). 409 once the visit is under way, and `Personal
+    data erased` once the order's retention is over (BIL-11).
     """
 
     async def run() -> JSONResponse:

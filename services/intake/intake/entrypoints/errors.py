@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from intake.domain.exceptions import (
     DetailsStillMissing,
+    InvalidDetails,
     InvalidTransition,
     NothingToVerify,
     OrderNotFound,
@@ -19,4 +20,5 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     # 409, not 410: the order is still there (GET answers it, erased); only acting on it is over.
     PersonalDataErased: (409, "Personal data erased"),
     DetailsStillMissing: (422, "Details still missing"),
+    InvalidDetails: (422, "Invalid details"),
 }

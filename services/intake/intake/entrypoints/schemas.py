@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 import phonenumbers
 from pydantic import (
@@ -33,7 +32,6 @@ from intake.domain.model import LinkedReport, Order, OrderStatus, SlaTimer
 from intake.domain.rules import MAX_EXTENSION_DIGITS, Phone
 
 DEFAULT_PHONE_REGION = "CN"
-BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 
 NonBlank = Annotated[str, Field(min_length=1, max_length=500)]
 
@@ -227,7 +225,9 @@ class CustomerIn(BaseModel):
 
 
 class ProductIn(BaseModel):
-    """The product (INT-1, INT-5)."""
+    """The product (INT-1, INT-5). A purchase or installation date after today on the business
+    calendar is refused (422); one more than the policy's years back (30 by default), or an
+    installation before the purchase, is flagged for verification (INT-2)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -238,15 +238,6 @@ class ProductIn(BaseModel):
     purchase_date: date | None = None
     installation_date: date | None = None
     commercial_use: bool = False
-
-    @field_validator("purchase_date", "installation_date")
-    @classmethod
-    def _not_in_future(cls, value: date | None) -> date | None:
-        # The business calendar's date, not the server's: at 07:00 in Shanghai it is still
-        # yesterday in UTC, and a purchase made this morning is not in the future.
-        if value is not None and value > datetime.now(BUSINESS_TZ).date():
-            raise ValueError("the date is in the future")
-        return value
 
     def to_value(self) -> Product:
         """The contract shape."""
@@ -267,7 +258,11 @@ class FaultIn(BaseModel):
 
 
 class TimeWindowIn(BaseModel):
-    """A preferred time window; both ends with a UTC offset."""
+    """A preferred time window; both ends with a UTC offset, the end after the start.
+
+    Refused with 422 too, as of the time the order is taken: a window that ended (more than 15
+    minutes ago by default), one starting more than 60 days ahead, one longer than 24 hours
+    (give one window per day); the numbers are the policy's."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -364,6 +359,7 @@ VerifiableDetail = Literal[
     "customer.contact_person",
     "product.model",
     "product.purchase_date",
+    "product.installation_date",
     "fault.description",
 ]
 

@@ -15,18 +15,21 @@ from contracts.envelope import EventEnvelope
 from contracts.intake import OrderCreated
 from contracts.registry import UnknownEventType, parse_data
 from intake.domain import commands
-from intake.domain.exceptions import OrderNotFound, WarrantyPeriodNotFound
+from intake.domain.exceptions import InvalidDetails, OrderNotFound, WarrantyPeriodNotFound
 from intake.domain.model import Order, TimelineEntry, WorkingTime, start_clocks
 from intake.domain.policy import IntakePolicy
 from intake.domain.rules import (
     WarrantyTable,
+    future_dates,
     is_emergency,
     loaner_required,
     missing_details,
+    oldest_plausible_date,
     phones_of,
     same_address,
     same_product,
     share_a_phone,
+    unusable_windows,
 )
 from intake.service_layer.unit_of_work import IntakeUnitOfWork
 
@@ -124,8 +127,19 @@ async def create_order(
 
     The customer is the same when a phone may reach the same person (``rules.same_caller``):
     another extension of the same switchboard is another customer, the bare number matches any.
+
+    InvalidDetails refuses the request, storing nothing, when a product date is after the
+    business calendar's today (INT-2) or a preferred window cannot be booked
+    (``rules.unusable_windows``).
     """
     now = clock()
+    today = _local_today(calendar, now)
+    problems = [
+        *future_dates(cmd.product, today=today),
+        *unusable_windows(cmd.preferred_windows, now=now, policy=policy),
+    ]
+    if problems:
+        raise InvalidDetails(problems)
     emergency = is_emergency(cmd.emergency, cmd.fault, policy)
     caller = phones_of(cmd.customer, cmd.phone_extensions)
     async with uow:
@@ -157,8 +171,13 @@ async def create_order(
             requests=cmd.requests,
             preferred_windows=cmd.preferred_windows,
             emergency=emergency,
-            needs_verification=missing_details(cmd.customer, cmd.product, cmd.fault),
-            warranty_status=warranty.status(cmd.product, on=_local_today(calendar, now)),
+            needs_verification=missing_details(
+                cmd.customer,
+                cmd.product,
+                cmd.fault,
+                oldest_plausible=oldest_plausible_date(today, policy),
+            ),
+            warranty_status=warranty.status(cmd.product, on=today),
             loaner_required=loaner_required(cmd.product, cmd.fault, policy),
             clocks=start_clocks(now, calendar=calendar, policy=policy, emergency=emergency),
             service_type=cmd.service_type,
@@ -186,11 +205,18 @@ async def verify_order(
     calendar: WorkingTime,
     warranty_periods: WarrantyPeriodCache | None = None,
 ) -> Order:
-    """Verify (or, for a dispatcher, release) the order and publish OrderVerified (INT-2, INT-5)."""
+    """Verify (or, for a dispatcher, release) the order and publish OrderVerified (INT-2, INT-5);
+    InvalidDetails refuses a corrected product dated after the business calendar's today."""
+    if cmd.product is not None:
+        problems = future_dates(cmd.product, today=_local_today(calendar, clock()))
+        if problems:
+            raise InvalidDetails(problems)
     async with uow:
         order = await _load(uow, cmd.order_id)
+        reported_on = _local_today(calendar, order.created_at)
         order.verify(
-            reported_on=_local_today(calendar, order.created_at),
+            reported_on=reported_on,
+            oldest_plausible=oldest_plausible_date(reported_on, policy),
             warranty=await warranty_table(uow, policy, warranty_periods),
             verified_by=cmd.verified_by,
             customer=cmd.customer,
@@ -205,9 +231,15 @@ async def verify_order(
 
 
 async def resolve_remotely(
-    cmd: commands.ResolveRemotely, *, uow: IntakeUnitOfWork, clock: Clock, policy: IntakePolicy
+    cmd: commands.ResolveRemotely,
+    *,
+    uow: IntakeUnitOfWork,
+    clock: Clock,
+    policy: IntakePolicy,
+    calendar: WorkingTime,
 ) -> Order:
-    """Close the order as resolved by phone guidance (OrderResolvedRemotely, INT-4)."""
+    """Close the order as resolved by phone guidance (OrderResolvedRemotely, INT-4); the
+    call-back is due in working time (FBK-1)."""
     async with uow:
         order = await _load(uow, cmd.order_id)
         order.resolve_remotely(
@@ -215,6 +247,7 @@ async def resolve_remotely(
             cause=cmd.cause,
             resolved_by=cmd.resolved_by,
             now=clock(),
+            calendar=calendar,
             policy=policy,
         )
         await uow.commit()
