@@ -247,17 +247,35 @@ async def test_int_4_an_order_resolved_by_phone_calls_off_the_visit_not_yet_star
         refused_as_problem(await act(tech7, "v-1", **depart(clock)))
 
 
-async def test_int_4_a_visit_under_way_is_left_to_its_technician_when_resolved_by_phone(
+async def test_int_4_a_trip_under_way_when_resolved_by_phone_is_called_off(
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:
+    # Intake resolved the order before it heard of the departure: every service must agree the
+    # order was resolved by phone, so the technician turns back.
     await order(runtime, "o-1")
     await ok(admin, "v-1", **depart(clock))
 
     await deliver(runtime, RESOLVED)
 
-    assert (await stored_visit(runtime, "v-1")).state is VisitState.DEPARTED
+    assert (await stored_visit(runtime, "v-1")).state is VisitState.CANCELLED
     clock.advance(minutes=30)
-    assert (await ok(admin, "v-1", type="arrive"))["state"] == "arrived"
+    refused_as_problem(await act(admin, "v-1", type="arrive"))
+    assert "VisitClosed" not in await published(runtime)  # nothing was done at the customer's
+
+
+async def test_int_4_a_visit_on_site_when_resolved_by_phone_ends_aborted_and_says_so(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await ok(admin, "v-1", **depart(clock))
+    clock.advance(minutes=30)
+    await ok(admin, "v-1", type="arrive")
+
+    await deliver(runtime, RESOLVED, clock.now + timedelta(minutes=1))
+
+    assert (await stored_visit(runtime, "v-1")).state is VisitState.ABORTED
+    assert (await published(runtime)).count("VisitClosed") == 1
+    refused_as_problem(await act(admin, "v-1", type="diagnose", cause="燃气阀"))
 
 
 async def test_int_4_an_assignment_heard_after_the_phone_resolution_is_called_off(

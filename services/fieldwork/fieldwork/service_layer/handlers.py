@@ -1126,13 +1126,13 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
         await _call_off(visits, at=at, uow=uow, order_cancelled=True)
         return
     if isinstance(data, OrderResolvedRemotely):
-        # INT-4: no visit goes ahead. One already under way is left to its technician to end:
-        # intake resolves by phone only before the technician leaves, so this is intake's view
-        # lagging behind a departure.
+        # INT-4: no visit goes ahead. Intake resolves by phone only before it hears of a
+        # departure, so a visit under way here is intake's view lagging behind it: the trip is
+        # called off (on site: ended aborted, VisitClosed published) as a cancellation would,
+        # so that every service agrees the order was resolved by phone.
         context.resolved_remotely = True
         await uow.orders.save(context)
         visits = await uow.visits.for_order(order_id, for_update=True)
-        await _call_off([v for v in visits if v.state is VisitState.SCHEDULED], at=at, uow=uow)
         for visit in visits:
             if not visit.ended and visit.state is not VisitState.SCHEDULED:
                 log.warning(
@@ -1141,6 +1141,7 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
                     visit_id=visit.visit_id,
                     state=visit.state.value,
                 )
+        await _call_off(visits, at=at, uow=uow)
         return
     if isinstance(data, OrderReopened):
         context.resolved_remotely = False
