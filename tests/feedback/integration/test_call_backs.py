@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from feedback_support import (
     FRIDAY,
@@ -44,16 +44,40 @@ async def test_fbk_1_a_call_back_is_due_two_working_hours_after_phone_guidance(
 
     [task] = await harness.tasks("o-remote")
     assert task["reason_rule"] == "FBK-1"
-    # One working hour left on Friday, the second one on Monday morning.
-    assert task["due_at"] == local(FRIDAY + timedelta(days=3), 10).isoformat().replace(
-        "+00:00", "Z"
-    )
+    # One working hour left on Friday, the second one on Monday morning; then an hour to call.
+    monday = FRIDAY + timedelta(days=3)
+    assert task["not_before"] == local(monday, 10).isoformat().replace("+00:00", "Z")
+    assert task["due_at"] == local(monday, 11).isoformat().replace("+00:00", "Z")
     assert await harness.due() == []
-    harness.clock.set(local(FRIDAY + timedelta(days=3), 10))
+    harness.clock.set(local(monday, 10))
     assert [t["task_id"] for t in await harness.due()] == [task["task_id"]]
     [scheduled] = await harness.staged("FollowUpScheduled")
     assert scheduled.reason_rule == "FBK-1"
     assert scheduled.task_id == task["task_id"]
+    assert scheduled.due_at == local(monday, 11)
+
+
+async def test_fbk_1_and_fbk_2_a_call_back_is_not_overdue_when_it_becomes_callable(
+    harness: Harness,
+) -> None:
+    ten = local(MONDAY, 10)
+    harness.clock.set(ten)
+    await harness.emit(resolved_remotely("o-remote", at=ten), ten)
+    await harness.emit(repaired("o-untested", "v-1", "tech-1", tested=False, sure=False), ten)
+
+    [remote] = await harness.tasks("o-remote")
+    [untested] = await harness.tasks("o-untested")
+    # Callable at 12:00, with the policy's working hour to make the call.
+    assert [(t["not_before"], t["due_at"]) for t in (remote, untested)] == [
+        ("2026-03-02T04:00:00Z", "2026-03-02T05:00:00Z")
+    ] * 2
+
+    harness.clock.set(local(MONDAY, 12))
+    due = await harness.due()
+    assert {t["task_id"] for t in due} == {remote["task_id"], untested["task_id"]}
+    assert [t["overdue"] for t in due] == [False, False]
+    harness.clock.set(local(MONDAY, 13) + timedelta(seconds=1))
+    assert [t["overdue"] for t in await harness.due()] == [True, True]
 
 
 async def test_fbk_2_an_untested_repair_is_called_back_after_2_hours_and_an_unsure_one_after_3(
@@ -70,6 +94,11 @@ async def test_fbk_2_an_untested_repair_is_called_back_after_2_hours_and_an_unsu
     [unsure] = await harness.tasks("o-unsure")
     assert (untested["reason_rule"], untested["not_before"]) == ("FBK-2", "2026-03-02T04:00:00Z")
     assert (unsure["reason_rule"], unsure["not_before"]) == ("FBK-2", "2026-03-02T05:00:00Z")
+    # Each with the policy's working hour to make the call in.
+    assert (untested["due_at"], unsure["due_at"]) == (
+        "2026-03-02T05:00:00Z",
+        "2026-03-02T06:00:00Z",
+    )
     # The 2-hour call covers the visit: no second FBK-3 call for it.
     assert await harness.tasks("o-fine") == []
 
@@ -91,6 +120,32 @@ async def test_fbk_3_every_visit_gets_a_call_back_within_24_hours_of_the_technic
     assert task["due_at"] == "2026-03-03T07:00:00Z"  # Tuesday 15:00 in Shanghai: 24 h later
     assert [t["task_id"] for t in await harness.due()] == [task["task_id"]]
     assert await harness.tasks("o-nobody") == []
+
+
+async def test_fbk_3_a_visit_ending_seconds_before_the_weekend_is_not_overdue_on_monday_morning(
+    harness: Harness,
+) -> None:
+    friday = local(date(2026, 11, 27), 17, 59) + timedelta(seconds=30)
+    monday = date(2026, 11, 30)
+    harness.clock.set(friday)
+    await harness.emit(closed("o-friday", "v-1", "tech-1", friday), friday)
+    await harness.emit(closed("o-evening", "v-2", "tech-1", friday + timedelta(minutes=1)))
+
+    [task] = await harness.tasks("o-friday")
+    # 30 s were left on Friday: the hour of the policy ends on Monday morning, not at 18:00.
+    assert task["due_at"] == "2026-11-30T01:59:30Z"  # Monday 09:59:30 in Shanghai
+    [evening] = await harness.tasks("o-evening")
+    assert evening["due_at"] == "2026-11-30T10:00:00Z"  # Monday 18:00: a full working day
+    [scheduled, _] = await harness.staged("FollowUpScheduled")
+    assert scheduled.due_at == local(monday, 9, 59) + timedelta(seconds=30)
+
+    harness.clock.set(local(monday, 9, 30))
+    assert [(t["task_id"], t["overdue"]) for t in await harness.due()] == [
+        (task["task_id"], False),
+        (evening["task_id"], False),
+    ]
+    harness.clock.set(local(monday, 10))
+    assert [t["overdue"] for t in await harness.due()] == [True, False]
 
 
 async def test_fbk_3_a_unit_taken_back_is_called_back_within_24_hours_of_its_return(
@@ -499,6 +554,18 @@ async def test_fbk_11_on_time_rate_and_call_back_coverage_alarm_below_8_percent(
     coverage = (await tech_row())["call_back_coverage"]
     assert isinstance(coverage, dict)
     assert (coverage["percent"], coverage["alarm"]) == (15.38, False)
+
+
+async def test_fbk_12_an_issue_opened_seconds_before_the_weekend_gives_the_department_an_hour(
+    harness: Harness,
+) -> None:
+    friday = local(date(2026, 11, 27), 17, 59) + timedelta(seconds=30)
+    harness.clock.set(friday)
+    await harness.emit(closed("o-1", "v-1", "tech-1", friday, outcome=VisitOutcome.UNFINISHED))
+
+    [issue] = (await harness.client.get("/v1/issues")).json()["items"]
+    # 30 s were left on Friday: the policy's working hour ends on Monday morning, not at 18:00.
+    assert issue["department_due_at"] == "2026-11-30T01:59:30Z"  # Monday 09:59:30 in Shanghai
 
 
 async def test_fbk_12_an_open_issue_goes_to_the_department_at_once_and_the_company_after_2_days(

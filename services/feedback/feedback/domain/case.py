@@ -54,7 +54,6 @@ from contracts.scheduling import (
     RevisitReason,
 )
 from feedback.domain.callbacks import PHONE_GUIDANCE_RULE
-from feedback.domain.findings import end_of_working_day
 from feedback.domain.policy import BusinessType, FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
 from feedback.domain.privacy import RETENTION_OVER
@@ -514,13 +513,13 @@ class Case(_State):
                 # rule FBK-1: feedback owns this call-back, so it is due after feedback's policy
                 # minutes of working time; the event's `call_back_due_at` (intake's wall-clock
                 # estimate) is not used to schedule, or a call due after hours is overdue at once.
-                due = calendar.add_working_time(
-                    at, timedelta(minutes=policy.remote_call_back_minutes)
+                not_before, due = timed_call_back_window(
+                    at, policy.remote_call_back_minutes, policy, calendar
                 )
                 return [
                     ScheduleCallBack(
                         rule=PHONE_GUIDANCE_RULE,
-                        not_before=due,
+                        not_before=not_before,
                         due_at=due,
                         dedupe_key=f"FBK-1:{self.order_id}:{event_id}",
                     )
@@ -659,11 +658,11 @@ class Case(_State):
             if not event.tested
             else policy.unsure_call_back_minutes
         )
-        due = calendar.add_working_time(at, timedelta(minutes=minutes))
+        not_before, due = timed_call_back_window(at, minutes, policy, calendar)
         return [
             ScheduleCallBack(
                 rule="FBK-2",
-                not_before=due,
+                not_before=not_before,
                 due_at=due,
                 visit_id=event.visit_id,
                 technician_id=event.technician_id,
@@ -999,18 +998,40 @@ class Case(_State):
         return self.model_dump(mode="json")
 
 
+def timed_call_back_window(
+    happened_at: datetime, after_minutes: int, policy: FeedbackPolicy, calendar: WorkingCalendar
+) -> tuple[datetime, datetime]:
+    """When to make a call-back timed from what happened (FBK-1 after phone guidance, FBK-2
+    after an untested or unsure repair): from ``after_minutes`` of working time later, until
+    ``call_back_min_working_minutes`` of working time after that."""
+    # rule FBK-1, FBK-2: the rule says when to call, not by when; a call due the moment it may
+    # be made is overdue in the queue before anyone can take it, so it gets the same working
+    # window a call-back after a visit is never given less of (FBK-3).
+    not_before = calendar.add_working_time(happened_at, timedelta(minutes=after_minutes))
+    due = calendar.add_working_time(
+        not_before, timedelta(minutes=policy.call_back_min_working_minutes)
+    )
+    return not_before, due
+
+
 def visit_call_back_window(
     closed_at: datetime, policy: FeedbackPolicy, calendar: WorkingCalendar
 ) -> tuple[datetime, datetime]:
     """When to call after a visit (FBK-3): from its end until the last working moment within
-    ``visit_call_back_hours``; when that span holds no working time, by the end of the next working
-    day."""
-    deadline = closed_at + timedelta(hours=policy.visit_call_back_hours)
-    working = calendar.working_time_between(closed_at, deadline)
-    if working > timedelta(0):
-        due = calendar.add_working_time(closed_at, working)
-        return closed_at, due
-    return closed_at, end_of_working_day(deadline, calendar)
+    ``visit_call_back_hours``, counted from the next working moment when the technician returned
+    outside working time; never with less than ``call_back_min_working_minutes`` of working time
+    after the return, which a return just before a weekend or holiday gets on the next working
+    day(s). A later return is never due earlier."""
+    # rule FBK-3: nobody can call before work resumes, so a return after hours gets the working
+    # day a return at the opening would.
+    start = calendar.add_working_time(closed_at, timedelta(0))
+    within = calendar.working_time_between(
+        start, start + timedelta(hours=policy.visit_call_back_hours)
+    )
+    # Whatever is left of the 24 h, however little, is no deadline: a floor keeps it workable
+    # and moves smoothly, instead of jumping past a weekend on a minute's difference.
+    allowed = max(within, timedelta(minutes=policy.call_back_min_working_minutes))
+    return closed_at, calendar.add_working_time(start, allowed)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,17 @@ def end_of_working_day(moment: datetime, calendar: WorkingCalendar) -> datetime:
     return calendar.add_working_time(start, calendar.working_time_between(start, next_midnight))
 
 
+def department_due(now: datetime, policy: FeedbackPolicy, calendar: WorkingCalendar) -> datetime:
+    """When the department must have an issue opened ``now`` (FBK-12): the end of the working
+    day, or of the next one when ``now`` is after hours; never with less than
+    ``call_back_min_working_minutes`` of working time, which an issue opened just before the
+    close gets on the next working day(s)."""
+    # rule FBK-12: "the same day" seconds before the close is no deadline anyone can meet; the
+    # floor moves smoothly, like a call-back's after a visit (FBK-3).
+    minimum = timedelta(minutes=policy.call_back_min_working_minutes)
+    return max(end_of_working_day(now, calendar), calendar.add_working_time(now, minimum))
+
+
 @dataclass
 class OpenIssueRecord:
     """An issue left open after a visit: to the department the same day, to a company-level
@@ -76,7 +87,7 @@ class OpenIssueRecord:
             order_id=order_id,
             reason=reason,
             opened_at=now,
-            department_due_at=end_of_working_day(now, calendar),
+            department_due_at=department_due(now, policy, calendar),
             company_due_at=calendar.add_working_days(now, policy.company_escalation_days),
             dedupe_key=dedupe_key,
             visit_id=visit_id,

@@ -71,8 +71,17 @@ class FeedbackPolicy(BaseModel):
     unsure_call_back_minutes: int = Field(default=180, gt=0)
     """FBK-2: call back this long (working time) after a repair the technician is not sure of."""
     visit_call_back_hours: int = Field(default=24, gt=0)
-    """FBK-3: call back within this many hours of the technician's return; when no working time
-    falls in that span the call is due by the end of the next working period."""
+    """FBK-3: call back within this many hours of the technician's return, counted from the next
+    working moment when the return is outside working time."""
+    call_back_min_working_minutes: int = Field(default=60, gt=0)
+    """FBK-3: the least working time a call-back after a visit leaves to make the call: when the
+    hours above hold less (a return late on the eve of a weekend or holiday), it is due this much
+    working time after the return, on the next working day(s). One hour is the queue's own pace
+    (``retry_after_minutes``): less is no deadline anyone can meet, more would push calls that
+    fit in the 24 h past them. FBK-1, FBK-2: the working time to make a call-back timed from
+    the guidance or the repair, from when it may be made. FBK-12: the least working time the
+    department gets for an issue ("the same day" seconds before the close runs on into the
+    next working day)."""
     retry_after_minutes: int = Field(default=60, gt=0)
     """A customer not reached is called again this long (working time) later."""
     max_call_attempts: int = Field(default=3, gt=0)

@@ -146,8 +146,9 @@ async def list_due_call_backs(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Any:
     """Call-backs whose time has come (FBK-1: 2 h after phone guidance; FBK-2: 2 h after an
-    untested repair, 3 h when not sure; FBK-3: within 24 h of a visit; FBK-4: sampled work) and
-    that no other agent holds, soonest due first. Times count on the business calendar."""
+    untested repair, 3 h when not sure, each then due within the policy's working hour;
+    FBK-3: within 24 h of a visit; FBK-4: sampled work) and that no other agent holds, soonest
+    due first. Times count on the business calendar."""
     tasks = await views.due_call_backs(
         uow=uow(),
         now=now,
