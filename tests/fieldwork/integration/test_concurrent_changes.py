@@ -324,10 +324,9 @@ async def test_a_batch_retried_while_the_first_is_applied_reports_duplicates_not
 # --- the sweep against REST and against another replica's sweep --------------------------------
 
 
-async def take_back(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock) -> None:
-    """R-100 taken back on 2 March, promised for 9 March; the clock on 10 March (overdue)."""
-    await order(runtime, "o-1")
-    await on_site(admin, clock, "v-1")
+async def taken_back_on_site(admin: httpx.AsyncClient, receipt_number: str, **details: Any) -> None:
+    """The unit of v-1, on site, diagnosed for the workshop and taken back on 2 March with a
+    photo of its outside, promised for 9 March."""
     await ok(admin, "v-1", type="diagnose", cause="主板故障", take_back_needed=True)
     photo = await admin.post(
         "/v1/visits/v-1/evidence",
@@ -340,12 +339,19 @@ async def take_back(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Cl
         admin,
         "v-1",
         type="take_back",
-        receipt_number="R-100",
+        receipt_number=receipt_number,
         appearance="外壳有划痕",
         photo_refs=[photo.json()["ref"]],
         promised_return_date="2026-03-09",
-        unit_serial="SN-1",
+        **details,
     )
+
+
+async def take_back(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock) -> None:
+    """R-100 taken back on 2 March, promised for 9 March; the clock on 10 March (overdue)."""
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+    await taken_back_on_site(admin, "R-100", unit_serial="SN-1")
     clock.now = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 
 
@@ -394,23 +400,7 @@ async def loaner_kept(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: 
     )
     assert registered.status_code == 201, registered.text
     await on_site(admin, clock, "v-1", kit_checked=[*DEFAULT_KIT, "loaner"], loaner_serial="L1")
-    await ok(admin, "v-1", type="diagnose", cause="主板故障", take_back_needed=True)
-    photo = await admin.post(
-        "/v1/visits/v-1/evidence",
-        params={"kind": "photo"},
-        content=PNG,
-        headers={"Content-Type": "image/png"},
-    )
-    assert photo.status_code == 201, photo.text
-    await ok(
-        admin,
-        "v-1",
-        type="take_back",
-        receipt_number="R-200",
-        appearance="外壳有划痕",
-        photo_refs=[photo.json()["ref"]],
-        promised_return_date="2026-03-09",
-    )
+    await taken_back_on_site(admin, "R-200")
     kept = await admin.post("/v1/take-backs/R-200/return", json={"loaner_recovered": False})
     assert kept.status_code == 200, kept.text
     clock.now = datetime(2026, 3, 5, 16, 0, tzinfo=UTC)

@@ -631,6 +631,21 @@ async def test_fld_6_the_return_takes_only_json_booleans_for_its_flags(
     assert "UnitReturned" not in await published(runtime)
 
 
+async def board_for_another_order(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> httpx.Response:
+    """Order o-2's technician leaving for v-9 with loaner L1 on board."""
+    await order(runtime, "o-2", visit_id="v-9", loaner_required=True)
+    return await act(
+        admin,
+        "v-9",
+        type="depart",
+        eta=(clock.now + timedelta(minutes=30)).isoformat(),
+        kit_checked=LOANER_KIT,
+        loaner_serial="L1",
+    )
+
+
 async def test_fld_6_a_loaner_the_customer_kept_stays_lent_to_the_order_until_collected(
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:
@@ -648,15 +663,7 @@ async def test_fld_6_a_loaner_the_customer_kept_stays_lent_to_the_order_until_co
     [back] = [e for e in await outbox(runtime) if e.event_name == "UnitReturned"]
     assert back.data["loaner_recovered"] is False and back.data["repaired"] is False
     # nobody else departs with it
-    await order(runtime, "o-2", visit_id="v-9", loaner_required=True)
-    boarded = await act(
-        admin,
-        "v-9",
-        type="depart",
-        eta=(clock.now + timedelta(minutes=30)).isoformat(),
-        kit_checked=LOANER_KIT,
-        loaner_serial="L1",
-    )
+    boarded = await board_for_another_order(runtime, admin, clock)
     assert boarded.status_code == 409, boarded.text
     assert (await loaner(admin, "L1"))["order_id"] == "o-1"
 
@@ -792,15 +799,7 @@ async def test_fld_6_a_loaner_kept_past_its_collect_by_day_is_chased_once_and_co
     assert len(await events_named(runtime, "LoanerCollectionOverdue")) == 1
     # back in stock: another order's technician takes it along
     assert (await loaner(admin, "L1"))["state"] == "available"
-    await order(runtime, "o-2", visit_id="v-9", loaner_required=True)
-    boarded = await act(
-        admin,
-        "v-9",
-        type="depart",
-        eta=(clock.now + timedelta(minutes=30)).isoformat(),
-        kit_checked=LOANER_KIT,
-        loaner_serial="L1",
-    )
+    boarded = await board_for_another_order(runtime, admin, clock)
     assert boarded.status_code == 200, boarded.text
 
 
