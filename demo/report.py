@@ -66,6 +66,10 @@ def day_table(tally: Tally) -> Table:
         ("Orders taken (+ linked duplicate reports)", f"{tally.orders} (+{tally.duplicates})"),
         ("Visits (arrivals)", str(tally.arrivals)),
         ("Late arrivals predicted by ETA pings", str(tally.late_predicted)),
+        (
+            "Times moved on the call (technician busy or too far, SCH-3)",
+            str(tally.times_moved_on_call),
+        ),
         ("Quotes accepted / declined", f"{tally.quotes_accepted} / {tally.quotes_declined}"),
         ("Customers not home", str(tally.not_home)),
         ("Units taken back (loaner lent)", str(tally.take_backs)),

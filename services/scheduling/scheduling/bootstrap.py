@@ -81,7 +81,12 @@ def bootstrap(
         SPEC,
         routers=[
             *SPEC.routers,
-            webhook_router(scope=network_scope, policy=webhooks, clock=now),
+            webhook_router(
+                scope=network_scope,
+                policy=webhooks,
+                clock=now,
+                idempotency_ttl=timedelta(hours=policy.idempotency_key_ttl_hours),
+            ),
         ],
     )
     runtime = ServiceRuntime(spec=spec, settings=settings, handler_factory=handler_factory)
@@ -101,6 +106,11 @@ def bootstrap(
 
     async def network_acceptance() -> int:
         return await handlers.sweep_network_acceptance(uow=uow_factory(), clock=now, policy=policy)
+
+    async def auto_placement() -> int:
+        return await handlers.retry_auto_placement(
+            uow_factory=uow_factory, clock=now, policy=policy, travel=travel, tz=runtime.calendar.tz
+        )
 
     async def endpoint_disabled(session: AsyncSession, endpoint: DisabledEndpoint) -> None:
         # staged in the transaction that disables the endpoint: ops hear of it exactly once
@@ -131,12 +141,14 @@ def bootstrap(
 
     runtime.add_periodic("contact-overdue", 60, contact_overdue)
     runtime.add_periodic("network-acceptance", 60, network_acceptance)
+    runtime.add_periodic("auto-placement", policy.auto_placement_retry_seconds, auto_placement)
     runtime.add_periodic("replan", policy.replan_every_seconds, replan)
     runtime.add_periodic("webhooks", webhooks.poll_interval_seconds, worker.run_once)
     runtime.add_periodic("webhook-purge", 3600, purge_webhook_messages)
     runtime.app.state.jobs = {
         "contact_overdue": contact_overdue,
         "network_acceptance": network_acceptance,
+        "auto_placement": auto_placement,
         "replan": replan,
         "webhooks": worker.run_once,
         "webhook_purge": purge_webhook_messages,

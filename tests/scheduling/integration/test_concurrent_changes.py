@@ -160,6 +160,7 @@ def _contact(h: Harness, order_id: str, outcome: ContactOutcome) -> Any:
             uow=uow,
             clock=h.clock,
             policy=_deps(h)["policy"],
+            travel=_deps(h)["travel"],
             tz=_deps(h)["tz"],
         )
 
@@ -178,6 +179,9 @@ def _reschedule(h: Harness, order_id: str, to: Any) -> Any:
             ),
             uow=uow,
             clock=h.clock,
+            policy=_deps(h)["policy"],
+            travel=_deps(h)["travel"],
+            tz=_deps(h)["tz"],
         )
 
     return move

@@ -25,7 +25,13 @@ from contracts.scheduling import (
     RevisitBooked,
     RevisitReason,
 )
-from scheduling.domain.dispatching import HeldJob, choose_technician, fits, nearest_now
+from scheduling.domain.dispatching import (
+    HeldJob,
+    choose_technician,
+    feasible_slots,
+    fits,
+    nearest_now,
+)
 from scheduling.domain.exceptions import IllegalTransition, SlotUnavailable, VisitUnderWay
 from scheduling.domain.model import (
     ArrivedTechnician,
@@ -35,6 +41,7 @@ from scheduling.domain.model import (
     Network,
     Technician,
     lateness_action,
+    window_problems,
 )
 from scheduling.domain.policy import AssignmentMode, SchedulingPolicy
 from scheduling.domain.privacy import erase_event_data
@@ -299,6 +306,104 @@ def test_sch_3_a_reschedule_to_a_window_already_over_is_refused() -> None:
     assert o.appointment == window(12)
 
 
+def test_sch_3_a_reschedule_to_the_window_already_agreed_changes_nothing() -> None:
+    o, _ = assigned()  # 10:00-12:00
+    o.predict_arrival(arrival=local(12, 20), now=local(11), policy=POLICY, cause="traffic")
+    o.events.clear()
+    same = TimeWindow(start=window(10).start.astimezone(TZ), end=window(10).end.astimezone(TZ))
+    kw = dict(reason="same", by="d", requested_by=RescheduleInitiator.CENTRE, customer_consent=True)
+
+    moved = o.reschedule(window=same, now=local(11, 5), **kw)
+
+    assert moved is False and o.appointment == window(10)
+    assert not o.events and not o.audit[1:]  # only the assignment is audited
+    # the warning already sent stands: the same forecast warns nobody again (SCH-6)
+    assert o.late_action_sent is LatenessAction.APOLOGY_AND_GIFT
+    assert o.predicted_arrival == local(12, 20)
+
+
+def test_sch_3_a_later_time_agreed_for_the_window_already_agreed_publishes_no_reschedule() -> None:
+    o, t = assigned()  # 10:00-12:00
+    call = dict(by="t1", now=MONDAY_8AM, technician=t, policy=POLICY, tz=TZ)
+    o.record_contact(outcome=ContactOutcome.CONFIRMED, **call)
+    o.events.clear()
+
+    o.record_contact(outcome=ContactOutcome.LATER_TIME, window=window(10), **call)
+
+    assert not o.events and o.appointment == window(10)
+    assert o.status is DispatchStatus.CONFIRMED and len(o.contact_attempts) == 2
+
+
+@pytest.mark.parametrize(
+    ("wanted", "reason"),
+    [
+        (window(10, day=731), "booking horizon"),
+        (window(10, hours=1 / 60), "shorter than 15 minutes"),
+        (window(10, hours=24 * 30), "longer than 240 minutes"),
+        (window(6, hours=1), "already ended"),
+        (TimeWindow(start=local(12), end=local(10)), "ends before it starts"),
+        (
+            TimeWindow(
+                start=datetime(1, 1, 1, tzinfo=TZ),
+                end=datetime(9999, 12, 31, 23, tzinfo=ZoneInfo("America/New_York")),
+            ),
+            "longer than",
+        ),
+    ],
+)
+def test_sch_3_a_window_out_of_the_policys_bounds_is_no_promise(
+    wanted: TimeWindow, reason: str
+) -> None:
+    reasons = window_problems(wanted, now=MONDAY_8AM, policy=POLICY)
+
+    assert any(reason in r for r in reasons), reasons
+    assert window_problems(window(10), now=MONDAY_8AM, policy=POLICY) == []
+    assert window_problems(window(10, hours=0.25, day=59), now=MONDAY_8AM, policy=POLICY) == []
+
+
+def test_sch_3_a_time_promised_on_a_call_the_technician_cannot_keep_is_refused_with_why() -> None:
+    o, t = assigned()
+    unkept = ["the window clashes with the jobs technician t1 holds on 2026-11-23"]
+
+    with pytest.raises(SlotUnavailable) as refused:
+        o.record_contact(
+            outcome=ContactOutcome.CONFIRMED,
+            window=window(14),
+            by="t1",
+            now=MONDAY_8AM,
+            technician=t,
+            policy=POLICY,
+            tz=TZ,
+            unkept=unkept,
+        )
+
+    assert refused.value.extensions["reasons"] == unkept
+    assert o.appointment == window(10) and not o.events and not o.contact_attempts
+
+
+def test_sch_3_a_window_opening_soon_is_offered_only_by_who_can_get_there_from_where_they_are() -> (
+    None
+):
+    far = near(DONGYING, north_km=33)  # ~86 minutes away
+    soon = window(10, 5, hours=1)
+    kw = dict(
+        location=far,
+        product_line="water_heater",
+        area="Dongying",
+        minutes=60,
+        technicians=[tech("t1")],
+        held={},
+        windows=[soon],
+        policy=POLICY,
+        travel=TRAVEL,
+        tz=TZ,
+    )
+
+    assert feasible_slots(**kw)  # from home at 09:00 he would be there by 10:26
+    assert feasible_slots(now=local(10), **kw) == []  # it is 10:00 and he is still at home
+    assert feasible_slots(now=local(8), **kw)
+
+
 @pytest.mark.parametrize(
     ("outcome", "agreed"),
     [
@@ -543,8 +648,36 @@ def test_int_7_emergency_goes_to_the_nearest_technician_on_shift_now() -> None:
 
 
 def test_sch_7_late_under_15_minutes_is_an_apology_and_15_or_more_a_gift() -> None:
-    assert lateness_action(14, POLICY) is LatenessAction.APOLOGY
-    assert lateness_action(15, POLICY) is LatenessAction.APOLOGY_AND_GIFT
+    assert lateness_action(timedelta(minutes=14), POLICY) is LatenessAction.APOLOGY
+    assert lateness_action(timedelta(minutes=15), POLICY) is LatenessAction.APOLOGY_AND_GIFT
+
+
+@pytest.mark.parametrize(
+    ("late", "minutes", "action"),
+    [
+        (timedelta(seconds=30), 1, LatenessAction.APOLOGY),
+        (timedelta(minutes=14, seconds=0.5), 14, LatenessAction.APOLOGY),
+        (timedelta(minutes=14, seconds=30), 14, LatenessAction.APOLOGY),
+        (timedelta(minutes=14, seconds=59.9), 14, LatenessAction.APOLOGY),
+        (timedelta(minutes=15), 15, LatenessAction.APOLOGY_AND_GIFT),
+        (timedelta(minutes=15, seconds=30), 15, LatenessAction.APOLOGY_AND_GIFT),
+    ],
+)
+def test_sch_7_under_15_minutes_late_to_the_second_is_an_apology_and_the_minutes_agree(
+    late: timedelta, minutes: int, action: LatenessAction
+) -> None:
+    predicted, _ = assigned()  # window 10:00-12:00
+    actual, _ = assigned()
+
+    told = predicted.predict_arrival(
+        arrival=local(12) + late, now=local(11), policy=POLICY, cause="position update"
+    )
+    recorded = actual.arrived(at=local(12) + late, policy=POLICY)
+
+    assert lateness_action(late, POLICY) is action
+    for event in (told, recorded):
+        assert event is not None and (event.minutes_late, event.action) == (minutes, action)
+    assert predicted.visit.late_minutes_told == minutes
 
 
 def test_sch_6_predicted_20_minutes_late_warns_before_the_appointment_with_a_gift() -> None:

@@ -90,6 +90,7 @@ def _order_from_row(row: DispatchOrderRow) -> DispatchOrder:
         late_action_sent=LatenessAction(row.late_action_sent) if row.late_action_sent else None,
         arrived_at=aware(row.arrived_at),
         anonymised_at=aware(row.anonymised_at),
+        auto_placement_tried_at=aware(row.auto_placement_tried_at),
     )
 
 
@@ -226,6 +227,24 @@ class DispatchOrderRepository:
             skip_locked=True,
         )
 
+    async def awaiting_auto_placement(self, *, limit: int) -> list[str]:
+        """Ids of orders awaiting assignment that the automatic placement tried and could not
+        place (SCH-1), the longest untried first (emergencies before them), at most ``limit``."""
+        rows = await self._session.execute(
+            select(col(DispatchOrderRow.order_id))
+            .where(
+                col(DispatchOrderRow.status) == DispatchStatus.AWAITING_ASSIGNMENT.value,
+                col(DispatchOrderRow.auto_placement_tried_at).is_not(None),
+            )
+            .order_by(
+                col(DispatchOrderRow.emergency).desc(),
+                col(DispatchOrderRow.auto_placement_tried_at),
+                col(DispatchOrderRow.order_id),
+            )
+            .limit(limit)
+        )
+        return [str(order_id) for order_id in rows.scalars()]
+
     async def lock_assignment_decisions(self) -> None:
         """Serialise decisions that choose an assignee from every technician's held jobs
         (workload and daily capacity, SCH-1; clashes in a window, SCH-3) until the transaction
@@ -322,6 +341,7 @@ class DispatchOrderRepository:
             "late_action_sent": order.late_action_sent.value if order.late_action_sent else None,
             "arrived_at": order.arrived_at,
             "anonymised_at": order.anonymised_at,
+            "auto_placement_tried_at": order.auto_placement_tried_at,
         }
         row = await self._session.get(DispatchOrderRow, order.order_id)
         if row is None:

@@ -67,6 +67,9 @@ class DispatchOrderRow(SchedulingTable, table=True):
     arrived_at: datetime | None = _ts()
     anonymised_at: datetime | None = _ts()
     """When the customer's personal data was erased, the order's retention being over (BIL-11)."""
+    auto_placement_tried_at: datetime | None = _ts()
+    """When the automatic placement last tried and failed to place the order (SCH-1); null when
+    it is not the automatic placement's to place."""
 
 
 class DispatchAuditRow(SchedulingTable, table=True):

@@ -4,7 +4,7 @@ the nearest technician for an emergency (INT-7)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -46,9 +46,14 @@ def fits(
     travel: TravelTimes,
     tz: ZoneInfo,
     now: datetime | None = None,
+    overtime: bool = False,
 ) -> int | None:
     """Added metres if the technician can arrive 5-10 minutes early for ``window`` keeping all the
-    jobs they hold that day and their shift (SCH-3, SCH-4); None when they cannot."""
+    jobs they hold that day and their shift (SCH-3, SCH-4); None when they cannot. With ``now``
+    a day already under way starts from where the technician is now, not from home at the
+    start of the shift (a window opening in 5 minutes is not kept by someone an hour away).
+    With ``overtime`` the new job may run past the shift's end (arriving on shift): the
+    technician agreeing the time on their own call may choose to stay late."""
     day = window.start.astimezone(tz).date()
     if not technician.works_on(day):
         return None
@@ -79,12 +84,21 @@ def fits(
             tw_end=max(start - early_max, end - early_min),
         )
 
+    shift_end = int((shift.end - origin).total_seconds())
+    new = job("new", len(points) - 1, window, minutes)
+    if overtime:
+        # Arrival stays on shift; the job and the way home may run past its end.
+        last_arrival = min(new.tw_end, shift_end)
+        if last_arrival < new.tw_start:
+            return None
+        new = replace(new, tw_end=last_arrival)
+        shift_end = max(shift_end, last_arrival + new.service + int(max(durations[-1])))
     vehicle = Vehicle(
         key=technician.technician_id,
         start=0,
         end=1,
         shift_start=0,
-        shift_end=int((shift.end - origin).total_seconds()),
+        shift_end=shift_end,
         capacity=(technician.daily_capacity,),
     )
     route = LiveRoute(
@@ -92,9 +106,69 @@ def fits(
         jobs=[job(h.order_id, 2 + i, h.window, h.minutes) for i, h in enumerate(day_jobs)],
         ready=ready,
     )
-    new = job("new", len(points) - 1, window, minutes)
     found = cheapest_insertion([route], new, durations=durations, distances=distances)
     return None if found is None else found.added_distance
+
+
+def why_not_kept(
+    *,
+    technician: Technician,
+    held: Sequence[HeldJob],
+    location: GeoPoint,
+    window: TimeWindow,
+    minutes: int,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    now: datetime | None = None,
+    overtime: bool = False,
+) -> list[str]:
+    """Why the technician cannot keep ``window`` as :func:`fits` judges it (SCH-3), empty when
+    they can: off shift, fully booked that day, unable to be there in time and finish the job
+    within the shift (or, with ``overtime``, arrive while on shift), or a clash with the jobs
+    they hold."""
+
+    def kept(jobs: Sequence[HeldJob]) -> bool:
+        added = fits(
+            technician=technician,
+            held=jobs,
+            location=location,
+            window=window,
+            minutes=minutes,
+            policy=policy,
+            travel=travel,
+            tz=tz,
+            now=now,
+            overtime=overtime,
+        )
+        return added is not None
+
+    if kept(held):
+        return []
+    off = technician.why_off_shift(window, tz=tz, policy=policy)
+    if off:
+        return off
+    who = f"technician {technician.technician_id}"
+    day = window.start.astimezone(tz).date()
+    that_day = [h for h in held if h.window.start.astimezone(tz).date() == day]
+    if len(that_day) >= technician.daily_capacity:
+        return [f"{who} already holds {len(that_day)} jobs on {day}, their daily capacity"]
+    if not kept([]):
+        shift = f"{technician.shift_start:%H:%M}-{technician.shift_end:%H:%M}"
+        finish = (
+            "while on shift"
+            if overtime
+            else f"and finish the {minutes}-minute job within their shift"
+        )
+        return [
+            f"{who} cannot be there {policy.arrive_early_min_minutes}-"
+            f"{policy.arrive_early_max_minutes} minutes early for this window (travel from where "
+            f"they are) {finish} on {day} ({shift})"
+        ]
+    return [
+        f"the window clashes with the jobs {who} holds on {day} (travel and the "
+        f"{minutes}-minute job included)"
+    ]
 
 
 def candidate_windows(
@@ -135,8 +209,10 @@ def feasible_slots(
     travel: TravelTimes,
     tz: ZoneInfo,
     workload: dict[tuple[str, date], int] | None = None,
+    now: datetime | None = None,
 ) -> list[Slot]:
-    """For each window, the technician who keeps it with the least detour (SCH-3)."""
+    """For each window, the technician who keeps it with the least detour (SCH-3), from where
+    they are ``now`` on a day under way (:func:`fits`)."""
     able = [t for t in technicians if not t.why_not(product_line=product_line, area=area)]
     slots: list[Slot] = []
     for window in windows:
@@ -154,6 +230,7 @@ def feasible_slots(
                 policy=policy,
                 travel=travel,
                 tz=tz,
+                now=now,
             )
             if added is not None and (best is None or added < best.added_metres):
                 best = Slot(window=window, technician_id=tech.technician_id, added_metres=added)

@@ -3,7 +3,7 @@ dispatch sees it, with its current visit, assignee, appointment, contact and lat
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -280,8 +280,12 @@ class ArrivedTechnician:
     phone: str | None = None
 
 
-def _minutes(delta: timedelta) -> int:
-    return max(0, math.ceil(delta.total_seconds() / 60))
+def _minutes_late(late: timedelta) -> int:
+    """Lateness as reported, in whole minutes (SCH-7): a minute begun is not counted, so the
+    figure agrees with the action (14 min 30 s is 14, an apology); at least 1 when late at all."""
+    if late <= timedelta(0):
+        return 0
+    return max(1, int(late.total_seconds() // 60))
 
 
 @dataclass
@@ -322,6 +326,10 @@ class DispatchOrder:
     anonymised_at: datetime | None = None
     """When the customer's personal data was erased for good, the order's retention being over
     (BIL-11); None while it is kept."""
+    auto_placement_tried_at: datetime | None = None
+    """When the automatic placement last tried and failed to place the order (SCH-1): it is
+    tried again periodically, the longest untried first. None when the order is not the
+    automatic placement's to place (placed, handed back to the centre, a manual area)."""
     audit: list[AuditEntry] = field(default_factory=list)
     events: list[EventData] = field(default_factory=list, repr=False, compare=False)
 
@@ -557,6 +565,7 @@ class DispatchOrder:
         )
         self.network_accepted_at = (self.network_accepted_at or now) if within_network else None
         self.pinned = pinned
+        self.auto_placement_tried_at = None
         self.confirmed_at = None
         self.contact_overdue_at = None
         self.contact_attempts = []
@@ -666,6 +675,8 @@ class DispatchOrder:
         self.assigned_at = None
         self.network_accepted_at = None
         self.pinned = False
+        # SCH-1 / SCH-12: handed back, the order is the dispatcher's to place, not the timer's
+        self.auto_placement_tried_at = None
         self.confirmed_at = None
         self.planned_departure = None
         self.predicted_arrival = None
@@ -717,10 +728,14 @@ class DispatchOrder:
         now: datetime,
         requested_by: RescheduleInitiator,
         customer_consent: bool,
-    ) -> None:
+    ) -> bool:
         """Move the appointment (with the customer's consent recorded) (SCH-3, SCH-6): the one
-        way a held visit's window changes, so every change is published."""
+        way a held visit's window changes, so every change is published. The window already
+        agreed (the same instants, in whatever offset) changes nothing: nothing is published
+        and the lateness warnings already sent stand. Returns whether the appointment moved."""
         self._require("reschedule", set(HELD), self._allowed_actions())
+        if window == self.appointment:
+            return False
         _refuse_if_over(window, now)
         old = self.appointment
         self._move_window(window)
@@ -736,6 +751,7 @@ class DispatchOrder:
             )
         )
         self.audit.append(AuditEntry(at=now, actor=by, action="reschedule", reason=reason))
+        return True
 
     def _move_window(self, window: TimeWindow) -> None:
         """A new appointment: forecasts, warnings and the planned departure were for the old."""
@@ -756,15 +772,19 @@ class DispatchOrder:
         window: TimeWindow | None = None,
         corrected: list[str] | None = None,
         note: str | None = None,
+        unkept: Sequence[str] = (),
     ) -> None:
         """Record a call to the customer and act on its outcome (SCH-2, SCH-5).
 
         Reached → AppointmentConfirmed (with corrected details, or after a later window was
         agreed: AppointmentRescheduled first). Not reached `no_answer_attempts_before_going` times
         (or unreachable) → the agreed time stands: AppointmentConfirmed with customer_reached
-        false, which tells the centre. A time promised on the call (a new window, or the
-        appointment a reached customer confirms) must still be ahead and within the
-        technician's shift (SCH-3): SlotUnavailable otherwise, and nothing is recorded.
+        false, which tells the centre. A time promised on the call (:meth:`promised_on_call`)
+        must still be ahead and within the technician's shift, a new window also within the
+        policy's bounds (:func:`window_problems`), and the technician must be able to keep it
+        with the jobs they hold: ``unkept`` says why not, as the caller's feasibility check
+        (held jobs, travel, job length) found (SCH-3). SlotUnavailable otherwise, and nothing
+        is recorded. The window already agreed, given again, moves nothing.
         """
         self._require("record contact for", set(HELD), self._allowed_actions())
         if self.assignee_kind is AssigneeKind.NETWORK and self.technician_id is None:
@@ -777,10 +797,13 @@ class DispatchOrder:
         if outcome is ContactOutcome.LATER_TIME and window is None:
             raise ValueError("a later time needs the agreed window")
         reached = outcome in REACHED_OUTCOMES
-        promised = self._promised_on_call(outcome, window)
+        promised = self.promised_on_call(outcome, window)
         if promised is not None:
             _refuse_if_over(promised, now)
+            if window is not None and window != self.appointment:
+                _refuse_out_of_bounds(window, now=now, policy=policy)
             reasons = technician.why_off_shift(promised, tz=tz, policy=policy) if technician else []
+            reasons = reasons or list(unkept)
             if reasons:
                 raise SlotUnavailable(
                     f"Technician {self.technician_id} cannot keep this window (SCH-3): "
@@ -790,8 +813,9 @@ class DispatchOrder:
                     reasons,
                 )
         self.contact_attempts.append(ContactAttempt(at=now, by=by, outcome=outcome, note=note))
+        moved = False
         if outcome is ContactOutcome.LATER_TIME and window is not None:
-            self.reschedule(
+            moved = self.reschedule(
                 window=window,
                 reason=note or "customer asked for a later time",
                 by=by,
@@ -828,7 +852,7 @@ class DispatchOrder:
         confirmed_unreached = (
             self.confirmed_at is not None
             and reached
-            and outcome is not ContactOutcome.LATER_TIME  # that one went out as a reschedule
+            and not (outcome is ContactOutcome.LATER_TIME and moved)  # went out as a reschedule
             and not any(
                 a.outcome in REACHED_OUTCOMES and a.at >= self.confirmed_at
                 for a in self.contact_attempts[:-1]
@@ -856,15 +880,14 @@ class DispatchOrder:
             )
         self.audit.append(AuditEntry(at=now, actor=by, action="contact", reason=outcome.value))
 
-    def _promised_on_call(
+    def promised_on_call(
         self, outcome: ContactOutcome, window: TimeWindow | None
     ) -> TimeWindow | None:
-        """The time a call promises (SCH-3): a new window agreed or set on it, else the
-        appointment a reached customer hears for the first time since it was last confirmed;
-        None when the call promises nothing new."""
-        if window is not None and (
-            outcome is ContactOutcome.LATER_TIME or window != self.appointment
-        ):
+        """The time a call with this outcome and window promises (SCH-3): a new window agreed or
+        set on it, else the appointment a reached customer hears for the first time since it
+        was last confirmed (also when they agree the same window again); None when the call
+        promises nothing new."""
+        if window is not None and window != self.appointment:
             return window
         if outcome not in REACHED_OUTCOMES or self.appointment is None:
             return None
@@ -908,10 +931,11 @@ class DispatchOrder:
         if self.appointment is None or self.arrived_at is not None or not self.held:
             return None
         self.predicted_arrival = arrival
-        late = _minutes(arrival - self.appointment.end)
+        lateness = arrival - self.appointment.end
+        late = _minutes_late(lateness)
         if late <= 0 or now >= self.appointment.end:
             return None
-        action = lateness_action(late, policy)
+        action = lateness_action(lateness, policy)
         if self.late_action_sent is not None and _rank(action) <= _rank(self.late_action_sent):
             return None
         self.late_action_sent = action
@@ -1015,7 +1039,8 @@ class DispatchOrder:
             self.status = DispatchStatus.ON_SITE
         if self.appointment is None:
             return None
-        late = _minutes(at - self.appointment.end)
+        lateness = at - self.appointment.end
+        late = _minutes_late(lateness)
         if late <= 0:
             return None
         event = ArrivalLate(
@@ -1024,7 +1049,7 @@ class DispatchOrder:
             technician_id=self.technician_id,
             kind=LatenessKind.ACTUAL,
             minutes_late=late,
-            action=lateness_action(late, policy),
+            action=lateness_action(lateness, policy),
             appointment=self.appointment,
             expected_arrival=at,
             customer_notified=self.late_action_sent is not None,
@@ -1251,9 +1276,7 @@ class DispatchOrder:
             raise IllegalTransition("escalate lateness of", self.status.value, [])
         if self.visit.manager_visit_at is not None:
             return  # already sent for this visit: a repeated refusal sends nobody else
-        arrived_late = (
-            self.arrived_at is not None and _minutes(self.arrived_at - self.appointment.end) > 0
-        )
+        arrived_late = self.arrived_at is not None and self.arrived_at > self.appointment.end
         if self.late_action_sent is None and not arrived_late:
             # SCH-7: only an apology for a recorded lateness can be refused
             raise IllegalTransition(
@@ -1265,7 +1288,7 @@ class DispatchOrder:
         told = self.visit.late_minutes_told
         if arrived_late or told is None:
             expected = self.arrived_at or self.predicted_arrival
-            minutes = _minutes((expected or now) - self.appointment.end)
+            minutes = _minutes_late((expected or now) - self.appointment.end)
         else:
             expected, minutes = self.visit.late_arrival_told, told
         self.events.append(
@@ -1481,9 +1504,45 @@ def _refuse_if_over(window: TimeWindow, now: datetime) -> None:
         raise SlotUnavailable("The window has already ended; agree one still ahead.", [])
 
 
-def lateness_action(minutes: int, policy: SchedulingPolicy) -> LatenessAction:
-    """SCH-7: under the gift threshold an apology; at or over it an apology and a gift."""
-    if minutes >= policy.gift_threshold_minutes:
+def _refuse_out_of_bounds(window: TimeWindow, *, now: datetime, policy: SchedulingPolicy) -> None:
+    reasons = window_problems(window, now=now, policy=policy)
+    if reasons:
+        raise SlotUnavailable(
+            f"This window cannot be promised (SCH-3): {'; '.join(reasons)}.", [], reasons
+        )
+
+
+def window_problems(window: TimeWindow, *, now: datetime, policy: SchedulingPolicy) -> list[str]:
+    """Why nobody should be promised ``window``, whoever would keep it (SCH-3): it ends before
+    it starts or is over, is shorter than `min_window_minutes` or longer than
+    `max_window_minutes` (SCH-7 measures lateness from its end), or starts beyond
+    `booking_horizon_days`; empty when none. Only differences of instants are taken, so a
+    window at the ends of the calendar (year 1, year 9999) is judged without overflowing."""
+    length = window.end - window.start
+    if length <= timedelta(0):
+        return ["the window ends before it starts"]
+    reasons: list[str] = []
+    if window.end <= now:
+        reasons.append("the window has already ended")
+    if length < timedelta(minutes=policy.min_window_minutes):
+        reasons.append(f"the window is shorter than {policy.min_window_minutes} minutes")
+    if length > timedelta(minutes=policy.max_window_minutes):
+        reasons.append(
+            f"the window is longer than {policy.max_window_minutes} minutes: no arrival time "
+            "is promised by it"
+        )
+    if window.start - now > timedelta(days=policy.booking_horizon_days):
+        reasons.append(
+            f"the window starts more than {policy.booking_horizon_days} days ahead (the "
+            "booking horizon)"
+        )
+    return reasons
+
+
+def lateness_action(late: timedelta, policy: SchedulingPolicy) -> LatenessAction:
+    """SCH-7: late under the gift threshold an apology; at or over it an apology and a gift.
+    The exact lateness is compared, not minutes rounded up: 14 min 30 s is an apology."""
+    if late >= timedelta(minutes=policy.gift_threshold_minutes):
         return LatenessAction.APOLOGY_AND_GIFT
     return LatenessAction.APOLOGY
 

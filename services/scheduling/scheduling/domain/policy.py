@@ -97,6 +97,15 @@ class SchedulingPolicy(BaseModel):
     """SCH-3: offered windows cover this many days from tomorrow (today too, if time is left)."""
     slot_lead_minutes: int = Field(default=60, ge=0)
     """SCH-3: an offered window starts at least this long from now."""
+    booking_horizon_days: int = Field(default=60, gt=0)
+    """SCH-3: an appointment is booked, moved or agreed on a call at most this many days ahead;
+    a customer's preferred window further out is left for the contact call (SCH-2)."""
+    min_window_minutes: int = Field(default=15, gt=0)
+    """SCH-3: the shortest arrival window booked, moved or agreed on a call."""
+    max_window_minutes: int = Field(default=240, gt=0)
+    """SCH-3 / SCH-7: the longest arrival window booked, moved or agreed on a call: lateness is
+    measured from its end, so a longer one would promise no time at all; a customer's longer
+    preferred window is left for the contact call (SCH-2)."""
     default_job_minutes: int = Field(default=60, gt=0)
     """Repair duration of a product line not in `job_minutes_by_line`."""
     job_minutes_by_line: dict[str, int] = Field(default_factory=dict)
@@ -123,6 +132,11 @@ class SchedulingPolicy(BaseModel):
     network_accept_minutes: int = Field(default=30, gt=0)
     """SCH-1: a network accepts or rejects an order given to it within this time; silence
     returns the order to the centre."""
+    auto_placement_retry_seconds: int = Field(default=300, gt=0)
+    """SCH-1: orders the automatic placement could not place (nobody with the skill and area
+    working that day, e.g. taken on a weekend) are tried again this often."""
+    auto_placement_batch: int = Field(default=100, gt=0)
+    """SCH-1: at most this many of them are tried per run, the longest untried first."""
     webhooks: PartnerWebhooks = Field(default_factory=PartnerWebhooks)
     """Signed, retried webhooks to partner networks (Standard Webhooks)."""
 
@@ -130,6 +144,8 @@ class SchedulingPolicy(BaseModel):
     def _early_band_is_ordered(self) -> SchedulingPolicy:
         if self.arrive_early_min_minutes > self.arrive_early_max_minutes:
             raise ValueError("arrive_early_min_minutes must not exceed arrive_early_max_minutes")
+        if self.min_window_minutes > self.max_window_minutes:
+            raise ValueError("min_window_minutes must not exceed max_window_minutes")
         return self
 
     def job_minutes(self, product_line: str, service_type: ServiceType = ServiceType.REPAIR) -> int:

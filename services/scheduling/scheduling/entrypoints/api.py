@@ -494,10 +494,11 @@ async def slots(
 async def book(
     order_id: str, body: AppointmentIn, bus: BusDep, principal: BookerDep, request: Request
 ) -> Any:
-    """Books the window after the feasibility check and assigns the technician who can keep it;
-    a clash answers 409 with feasible `alternatives` (SCH-3). A technician books only for
-    themselves, a network's dispatcher only for its own technicians (403 otherwise, SCH-8,
-    SCH-12)."""
+    """Books the window after the feasibility check and assigns the technician who can keep it
+    from where they are now; a clash, or a window out of the policy's bounds (length, booking
+    horizon), answers 409 with the `reasons` and feasible `alternatives` (SCH-3). A technician
+    books only for themselves, a network's dispatcher only for its own technicians (403
+    otherwise, SCH-8, SCH-12)."""
 
     async def run() -> Any:
         order = await bus.handle(
@@ -527,9 +528,11 @@ async def contact(
     later time → AppointmentRescheduled and confirmed; still unanswered after the policy's tries
     or unreachable → the agreed time stands (AppointmentConfirmed, customer_reached false). Any
     new window is published as AppointmentRescheduled. A time promised on the call (a new
-    window, or the appointment a reached customer confirms) that is already over, or in which
-    the technician cannot arrive on shift (day off, outside their hours), answers 409 with the
-    `reasons` and records nothing (SCH-3)."""
+    window, or the appointment a reached customer confirms) that is already over, out of the
+    policy's window bounds, or that the technician cannot keep (day off, outside their hours, a
+    clash with the jobs they hold, the job not done by the end of the shift) answers 409 with
+    the `reasons` and `alternatives` and records nothing (SCH-3). The window already agreed,
+    given again, moves nothing."""
 
     async def run() -> Any:
         order = await bus.handle(
@@ -557,8 +560,12 @@ async def contact(
 async def reschedule(
     order_id: str, body: RescheduleIn, bus: BusDep, principal: DispatcherDep, request: Request
 ) -> Any:
-    """The dispatcher moves the appointment, recording the customer's consent (SCH-3, SCH-6); a
-    window already over answers 409."""
+    """The dispatcher moves the appointment, recording the customer's consent (SCH-3, SCH-6),
+    checked as a booking is: within the policy's window bounds and booking horizon, and one the
+    technician holding the visit can keep from where they are, with the jobs they hold, the
+    travel and the job's length in their shift; else 409 with the `reasons` and the
+    `alternatives` they can keep. The window already agreed (in any offset) changes nothing and
+    publishes nothing."""
 
     async def run() -> Any:
         order = await bus.handle(

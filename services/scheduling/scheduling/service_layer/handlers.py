@@ -45,6 +45,7 @@ from scheduling.domain.dispatching import (
     feasible_slots,
     fits,
     nearest_now,
+    why_not_kept,
 )
 from scheduling.domain.exceptions import (
     AlreadyExists,
@@ -67,6 +68,7 @@ from scheduling.domain.model import (
     DispatchStatus,
     Network,
     Technician,
+    window_problems,
 )
 from scheduling.domain.planning import (
     PlanJob,
@@ -189,11 +191,13 @@ async def _auto_assign(
     travel: TravelTimes,
     tz: ZoneInfo,
 ) -> None:
-    """SCH-1 / INT-7: place a dispatchable order when policy says so; else it waits."""
+    """SCH-1 / INT-7: place a dispatchable order when policy says so; else it waits. One the
+    placement finds nobody for is tried again periodically (:func:`retry_auto_placement`)."""
     if not order.dispatchable:
         return
     emergency = order.emergency and order.location is not None
     if not emergency and policy.mode_for(order.area) is AssignmentMode.MANUAL:
+        order.auto_placement_tried_at = None  # SCH-1: the dispatcher's to place
         return
     await uow.orders.lock_assignment_decisions()
     # SCH-12: only a dispatcher crosses the network boundary; the automatic placement gives a
@@ -204,14 +208,36 @@ async def _auto_assign(
         await _assign_emergency(
             order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, technicians=technicians
         )
-        return
+    else:
+        await _place(
+            order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, techs=technicians
+        )
+    if order.dispatchable:
+        order.auto_placement_tried_at = now
+
+
+async def _place(
+    order: DispatchOrder,
+    *,
+    uow: SchedulingUnitOfWork,
+    now: datetime,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    techs: list[Technician],
+) -> None:
+    """SCH-1 / SCH-3: the customer's first preferred window a technician can keep, else the
+    least loaded technician working today, else a network serving the order."""
     # SCH-1: today's workload; the order is placed now and its time agreed on the contact call
     workload = await uow.orders.held_counts(due_before=_local_day(now, tz)[1])
     for window in order.preferred_windows:
         if order.location is None:
             break
-        if window.end <= now:
-            continue  # SCH-3: a window already over is no promise; the customer's next may hold
+        if window_problems(window, now=now, policy=policy):
+            # SCH-3: a window over, too long or too short to promise an arrival time, or beyond
+            # the booking horizon is no promise (nor a date scheduling can compute with); the
+            # customer's next may hold, else the time is agreed on the contact call (SCH-2)
+            continue
         day_start, day_end = _local_day(window.start, tz)
         held = _held_jobs(await uow.orders.held_starting_between(day_start, day_end), policy)
         slots = feasible_slots(
@@ -219,15 +245,16 @@ async def _auto_assign(
             product_line=order.product_line,
             area=order.area,
             minutes=policy.job_minutes(order.product_line, order.service_type),
-            technicians=technicians,
+            technicians=techs,
             held=held,
             windows=[window],
             policy=policy,
             travel=travel,
             tz=tz,
+            now=now,  # SCH-3: a window under way is kept only by someone who can still get there
         )
         if slots:
-            tech = next(t for t in technicians if t.technician_id == slots[0].technician_id)
+            tech = next(t for t in techs if t.technician_id == slots[0].technician_id)
             order.assign(
                 technician=tech,
                 by=AUTO,
@@ -238,7 +265,7 @@ async def _auto_assign(
             )
             return
     choice = choose_technician(
-        technicians=technicians,
+        technicians=techs,
         product_line=order.product_line,
         area=order.area,
         location=order.location,
@@ -261,6 +288,117 @@ async def _auto_assign(
                 now=now,
             )
             return
+
+
+async def _keeper(
+    order: DispatchOrder,
+    window: TimeWindow,
+    technicians: list[Technician],
+    *,
+    uow: SchedulingUnitOfWork,
+    now: datetime,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    overtime: bool = False,
+) -> tuple[Technician | None, list[str]]:
+    """SCH-3: of ``technicians``, the one who keeps ``window`` for the order with the least
+    detour: from where they are now, arriving 5-10 minutes early (SCH-4), keeping the jobs they
+    hold that day, the travel between them and the job's length within their shift (with
+    ``overtime``, the job may end after it). None and why not when nobody does. The caller has
+    checked the window's bounds (window_problems) and locked the assignment decisions."""
+    assert order.location is not None
+    day_start, day_end = _local_day(window.start, tz)
+    held = _held_jobs(
+        [
+            o
+            for o in await uow.orders.held_starting_between(day_start, day_end)
+            if o.order_id != order.order_id
+        ],
+        policy,
+    )
+    minutes = policy.job_minutes(order.product_line, order.service_type)
+    best: tuple[int, Technician] | None = None
+    for tech in technicians:
+        added = fits(
+            technician=tech,
+            held=held.get(tech.technician_id, []),
+            location=order.location,
+            window=window,
+            minutes=minutes,
+            policy=policy,
+            travel=travel,
+            tz=tz,
+            now=now,
+            overtime=overtime,
+        )
+        if added is not None and (best is None or added < best[0]):
+            best = (added, tech)
+    if best is not None:
+        return best[1], []
+    reasons = [
+        reason
+        for tech in technicians[:MAX_REASONS]
+        for reason in why_not_kept(
+            technician=tech,
+            held=held.get(tech.technician_id, []),
+            location=order.location,
+            window=window,
+            minutes=minutes,
+            policy=policy,
+            travel=travel,
+            tz=tz,
+            now=now,
+            overtime=overtime,
+        )
+    ]
+    return None, reasons
+
+
+async def _refuse_window(
+    order: DispatchOrder,
+    detail: str,
+    reasons: list[str],
+    *,
+    uow: SchedulingUnitOfWork,
+    now: datetime,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    among: Collection[str] | None = None,
+) -> SlotUnavailable:
+    """SCH-3: the 409 of a window that cannot be kept: why, and the windows that can (of the
+    technicians in ``among``; for a held order its technician's)."""
+    alternatives = (
+        await _slots(
+            order,
+            uow=uow,
+            now=now,
+            policy=policy,
+            travel=travel,
+            tz=tz,
+            days=policy.slot_days_ahead,
+            among=among,
+        )
+        if order.location is not None
+        else []
+    )
+    return SlotUnavailable(
+        detail,
+        [
+            {
+                "start": s.window.start.isoformat(),
+                "end": s.window.end.isoformat(),
+                "technician_id": s.technician_id,
+            }
+            for s in alternatives[:10]
+        ],
+        reasons,
+    )
+
+
+#: At most this many technicians' reasons are listed when a window is refused.
+MAX_REASONS = 10
 
 
 async def _assign_emergency(
@@ -883,6 +1021,7 @@ async def _slots(
         travel=travel,
         tz=tz,
         workload=dict(workload),
+        now=now,
     )
 
 
@@ -918,53 +1057,41 @@ async def book_appointment(
         if not cmd.actor.is_dispatcher:
             requested = candidates[0] if cmd.technician_id else None
             candidates = _bookable_by(cmd.actor, requested, candidates)
-        day_start, day_end = _local_day(cmd.window.start, tz)
-        held_orders = [
-            o
-            for o in await uow.orders.held_starting_between(day_start, day_end)
-            if o.order_id != order.order_id
-        ]
-        held = _held_jobs(held_orders, policy)
-        best: tuple[int, Technician] | None = None
-        for tech in candidates:
-            if tech.why_not(product_line=order.product_line, area=order.area):
-                continue
-            added = fits(
-                technician=tech,
-                held=held.get(tech.technician_id, []),
-                location=order.location,
-                window=cmd.window,
-                minutes=policy.job_minutes(order.product_line, order.service_type),
-                policy=policy,
-                travel=travel,
-                tz=tz,
-            )
-            if added is not None and (best is None or added < best[0]):
-                best = (added, tech)
-        if cmd.window.start < now or best is None:
-            alternatives = await _slots(
+        # SCH-3: bounds first (only differences of instants: a window at the calendar's ends
+        # is refused, not computed with)
+        reasons = window_problems(cmd.window, now=now, policy=policy)
+        if not reasons and cmd.window.start < now:
+            reasons = ["the window has already started; book one still ahead"]
+        tech: Technician | None = None
+        if not reasons:
+            able = [
+                t
+                for t in candidates
+                if not t.why_not(product_line=order.product_line, area=order.area)
+            ]
+            if able:
+                tech, reasons = await _keeper(
+                    order, cmd.window, able, uow=uow, now=now, policy=policy, travel=travel, tz=tz
+                )
+            else:
+                reasons = [
+                    f"technician {t.technician_id}: "
+                    + ", ".join(t.why_not(product_line=order.product_line, area=order.area))
+                    for t in candidates[:MAX_REASONS]
+                ] or ["no technician may be booked for this order"]
+        if tech is None:
+            raise await _refuse_window(
                 order,
+                "No technician can arrive on time in this window (SCH-3); pick another.",
+                reasons,
                 uow=uow,
                 now=now,
                 policy=policy,
                 travel=travel,
                 tz=tz,
-                days=policy.slot_days_ahead,
                 # SCH-12: a holder is offered only the technicians it may book for
                 among=None if cmd.actor.is_dispatcher else {t.technician_id for t in candidates},
             )
-            raise SlotUnavailable(
-                "No technician can arrive on time in this window (SCH-3); pick another.",
-                [
-                    {
-                        "start": s.window.start.isoformat(),
-                        "end": s.window.end.isoformat(),
-                        "technician_id": s.technician_id,
-                    }
-                    for s in alternatives[:10]
-                ],
-            )
-        tech = best[1]
         if order.held and order.technician_id == tech.technician_id:
             order.reschedule(
                 window=cmd.window,
@@ -1015,43 +1142,119 @@ async def record_contact(
     uow: SchedulingUnitOfWork,
     clock: Clock,
     policy: SchedulingPolicy,
+    travel: TravelTimes,
     tz: ZoneInfo,
 ) -> DispatchOrder:
-    """SCH-2 / SCH-5: record a call and act on its outcome; a time promised on it must still be
-    ahead and within the technician's shift (SCH-3)."""
+    """SCH-2 / SCH-5: record a call and act on its outcome; a new time promised on it must be
+    ahead, within the policy's bounds and one the technician can keep: arriving on shift, with
+    the jobs they hold and the travel, as a booking is checked (SCH-3), though the job may run
+    past the shift's end (the technician's own choice to stay late)."""
     async with uow:
         order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         _check_actor_owns(order, cmd.actor)
+        now = clock()
         tech = await uow.technicians.get(order.technician_id) if order.technician_id else None
-        order.record_contact(
-            outcome=cmd.outcome,
-            by=cmd.actor.name,
-            now=clock(),
-            technician=tech,
-            policy=policy,
-            tz=tz,
-            window=cmd.window,
-            corrected=list(cmd.corrected),
-            note=cmd.note,
-        )
+        promised = order.promised_on_call(cmd.outcome, cmd.window) if order.held else None
+        unkept: list[str] = []
+        if (
+            promised is not None
+            and tech is not None
+            and order.location is not None
+            and promised.end > now
+            # The appointment already promised was checked when it was made (by a booking, the
+            # placement or an earlier call): the customer confirming it changes nothing; one no
+            # longer kept is lateness, told as SCH-6 says, not a refused call.
+            and promised != order.appointment
+            and not window_problems(promised, now=now, policy=policy)
+        ):
+            await uow.orders.lock_assignment_decisions()
+            # The technician agrees the time on their own call: they may choose to stay late
+            # to finish (a dispatcher's booking may not), but not to arrive off shift, late or
+            # on top of another customer.
+            _, unkept = await _keeper(
+                order,
+                promised,
+                [tech],
+                uow=uow,
+                now=now,
+                policy=policy,
+                travel=travel,
+                tz=tz,
+                overtime=True,
+            )
+        try:
+            order.record_contact(
+                outcome=cmd.outcome,
+                by=cmd.actor.name,
+                now=now,
+                technician=tech,
+                policy=policy,
+                tz=tz,
+                window=cmd.window,
+                corrected=list(cmd.corrected),
+                note=cmd.note,
+                unkept=unkept,
+            )
+        except SlotUnavailable as refused:
+            raise await _refuse_window(
+                order,
+                str(refused),
+                list(refused.extensions.get("reasons", [])),
+                uow=uow,
+                now=now,
+                policy=policy,
+                travel=travel,
+                tz=tz,
+            ) from None
         await uow.orders.save(order)
         await uow.commit()
         return order
 
 
 async def reschedule(
-    cmd: commands.Reschedule, *, uow: SchedulingUnitOfWork, clock: Clock
+    cmd: commands.Reschedule,
+    *,
+    uow: SchedulingUnitOfWork,
+    clock: Clock,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
 ) -> DispatchOrder:
-    """SCH-3 / SCH-6: the dispatcher moves the appointment with the customer's consent recorded."""
+    """SCH-3 / SCH-6: the dispatcher moves the appointment with the customer's consent recorded,
+    to a window the technician holding the visit can keep, checked as a booking is (bounds,
+    shift, held jobs, travel, job length): 409 with the reasons and the windows they can keep
+    otherwise. The window already agreed changes nothing."""
     async with uow:
         order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         if not cmd.actor.is_dispatcher:
             raise NotYourOrder("Only a dispatcher reschedules (FLOW.md).")
+        now = clock()
+        if order.held and cmd.window != order.appointment:
+            reasons = window_problems(cmd.window, now=now, policy=policy)
+            tech = await uow.technicians.get(order.technician_id) if order.technician_id else None
+            if not reasons and tech is not None and order.location is not None:
+                await uow.orders.lock_assignment_decisions()
+                _, reasons = await _keeper(
+                    order, cmd.window, [tech], uow=uow, now=now, policy=policy, travel=travel, tz=tz
+                )
+            if reasons:
+                who = f"Technician {tech.technician_id}" if tech is not None else "The holder"
+                raise await _refuse_window(
+                    order,
+                    f"{who} cannot keep this window (SCH-3): {'; '.join(reasons)}. Agree "
+                    "another time with the customer, or reassign the order.",
+                    reasons,
+                    uow=uow,
+                    now=now,
+                    policy=policy,
+                    travel=travel,
+                    tz=tz,
+                )
         order.reschedule(
             window=cmd.window,
             reason=cmd.reason,
             by=cmd.actor.name,
-            now=clock(),
+            now=now,
             requested_by=cmd.requested_by,
             customer_consent=cmd.customer_consent,
         )
@@ -1535,6 +1738,43 @@ async def sweep_network_acceptance(
                 count += 1
         await uow.commit()
         return count
+
+
+async def retry_auto_placement(
+    *,
+    uow_factory: UowFactory,
+    clock: Clock,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+) -> int:
+    """SCH-1 / INT-3: orders the automatic placement found nobody for when they came (taken on
+    a day nobody serving their area works, every technician full) are tried again, the longest
+    untried first, at most `auto_placement_batch` a run; returns how many were placed. Only
+    those still awaiting assignment and still the automatic placement's: one a dispatcher
+    placed or that was handed back to the centre is the dispatcher's, one given to a network
+    waits for its answer, and a manual area's waits for the dispatcher (SCH-12). Each order is
+    re-read under its lock and decided in its own transaction: running twice, or on two
+    replicas at once, places an order once."""
+    async with uow_factory() as uow:
+        due = await uow.orders.awaiting_auto_placement(limit=policy.auto_placement_batch)
+    placed = 0
+    for order_id in due:
+        try:
+            async with uow_factory() as uow:
+                found = await uow.orders.get(order_id, for_update=True)
+                if found is None or not found.dispatchable or found.auto_placement_tried_at is None:
+                    continue
+                order = uow.track(found)
+                await _auto_assign(order, uow=uow, now=clock(), policy=policy, travel=travel, tz=tz)
+                await uow.orders.save(order)
+                await uow.commit()
+                if not order.dispatchable:
+                    placed += 1
+        except Exception:
+            # one order that cannot be placed must not hold up the rest of the batch
+            log.exception("scheduling.auto_placement_failed", order_id=order_id)
+    return placed
 
 
 async def reoptimise_dirty_plans(
