@@ -134,6 +134,16 @@ def install_problem_handlers(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's 400 for a body it cannot even decode: as malformed as bad JSON, 422.
+            return problem_response(
+                422,
+                title="Invalid request",
+                detail="The request has invalid or missing fields: body (not UTF-8 text).",
+                type_=f"{PROBLEM_BASE}validation",
+                instance=request.url.path,
+                errors=[{"field": "body", "message": "not UTF-8 text", "type": "json_invalid"}],
+            )
         title = HTTPStatus(exc.status_code).phrase
         detail = exc.detail if isinstance(exc.detail, str) else title
         return problem_response(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -33,6 +33,7 @@ from servicekit.kafka import KafkaPublisher, broker_reachable, ensure_topics
 from servicekit.outbox import OutboxRelay, purge_published_before
 from servicekit.policy import load_section
 from servicekit.problems import install_problem_handlers
+from servicekit.query import refuse_unknown_query_parameters
 from servicekit.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -251,6 +252,7 @@ class ServiceRuntime:
             description=self.spec.description,
             version=self.spec.version,
             lifespan=lifespan,
+            dependencies=[Depends(refuse_unknown_query_parameters)],
             # FastAPI's native OpenTelemetry looks the global providers up on every request;
             # off unless asked for, since metrics go to Prometheus and logs to structlog.
             telemetry={

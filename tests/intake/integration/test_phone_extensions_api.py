@@ -141,6 +141,10 @@ async def test_listing_by_phone_tells_extensions_apart_and_the_bare_number_finds
     refused = await intake.admin.get("/v1/orders", params={"phone": "010-62345678转12a"})
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["field"] == "phone"
+    # A misspelt filter would list every customer's orders: refused, naming it.
+    misspelt = await intake.admin.get("/v1/orders", params={"phone_number": "010-62345678"})
+    assert misspelt.status_code == 422, misspelt.text
+    assert misspelt.json()["errors"][0]["field"] == "phone_number"
 
 
 async def test_int_2_verify_corrects_the_extension_and_the_phone_filter_follows(

@@ -131,6 +131,18 @@ async def test_body_that_is_not_json_is_a_422_about_the_body(client: httpx.Async
     assert error["message"].startswith("the body is not valid JSON")
 
 
+async def test_a_body_that_is_not_even_utf_8_is_a_422_about_the_body(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/things", content=b"\x80\x81", headers={"content-type": "application/json"}
+    )
+    body = problem(response, 422)
+
+    [error] = body["errors"]
+    assert error["field"] == "body" and "UTF-8" in error["message"]
+
+
 async def test_problem_error_keeps_its_status_title_and_detail(client: httpx.AsyncClient) -> None:
     body = problem(await client.get("/private"), 401)
 
