@@ -391,7 +391,7 @@ async def test_sch_12_only_who_holds_an_order_takes_its_payment_signature_and_in
     ]
     for path, body, headers in attempts:
         refused = await client.post(path, json=body, headers=headers)
-        assert refused.status_code == 403, (path, refused.text)
+        assert refused.status_code == 404, (path, refused.text)
         assert refused.headers["content-type"] == "application/problem+json"
     # The holder takes the cash, but only onto their own ledger (BIL-10).
     elsewhere = await client.post(
@@ -405,6 +405,38 @@ async def test_sch_12_only_who_holds_an_order_takes_its_payment_signature_and_in
     assert account is not None
     assert account.state.payments == [] and account.state.invoices == []
     assert account.state.signature is None
+
+
+async def test_sch_12_an_order_another_network_holds_answers_as_an_unknown_one(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-net", network="net-1")
+    await accepted_order(runtime, "o-tech")
+    other_network = await key(runtime, "partner", network_id="net-2")
+    other_technician = await key(runtime, "technician", technician_id="t-7")
+    pay = {"method": "card", "amount": "50.00"}
+    requests = [
+        ("GET", "/v1/orders/{}/charge", None),
+        ("POST", "/v1/orders/{}/payments", pay),
+        ("POST", "/v1/orders/{}/invoices", {"delivery": "on_site"}),
+        ("POST", "/v1/orders/{}/invoices/F2026-000001/delivery", {"status": "posted"}),
+        ("POST", "/v1/orders/{}/signature", {"amount": "170.00", "parts": []}),
+    ]
+    for order_id, headers in (("o-net", other_network), ("o-tech", other_technician)):
+        for method, path, body in requests:
+            held = await client.request(method, path.format(order_id), json=body, headers=headers)
+            unknown = await client.request(
+                method, path.format("o-unknown"), json=body, headers=headers
+            )
+            assert held.status_code == unknown.status_code == 404, (path, held.text)
+            assert held.headers["content-type"] == "application/problem+json"
+            expected = unknown.json()
+            expected["detail"] = expected["detail"].replace("o-unknown", order_id)
+            expected["instance"] = expected["instance"].replace("o-unknown", order_id)
+            assert held.json() == expected, path
+    owner = await key(runtime, "partner", network_id="net-1")
+    assert (await client.get("/v1/orders/o-net/charge", headers=owner)).status_code == 200
 
 
 async def test_fbk_4_a_payment_taken_at_a_service_hall_desk_says_so(
@@ -1269,7 +1301,7 @@ async def test_bil_12_monthly_settlement_per_network_as_json_and_csv(
     assert (await client.get("/v1/settlements/net-9/2026-04", headers=other)).status_code == 403
     assert (await client.get("/v1/settlements/net-9/2026-05")).json()["items"] == []
     assert (await client.get("/v1/settlements/net-9/2026-13")).status_code == 422
-    assert (await client.get("/v1/orders/o-1/charge", headers=other)).status_code == 403
+    assert (await client.get("/v1/orders/o-1/charge", headers=other)).status_code == 404
     assert (await client.get("/v1/orders/o-1/charge", headers=partner)).status_code == 200
 
 

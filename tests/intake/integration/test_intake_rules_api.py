@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
 from contracts.common import AssigneeKind, TimeWindow
 from contracts.fieldwork import TechnicianArrived
@@ -670,6 +671,19 @@ async def test_int_5_admins_read_and_edit_warranty_periods_and_orders_use_them(
     assert (await intake.admin.post("/v1/orders", json=body)).json()["warranty_status"] == (
         "in_warranty"
     )
+
+
+@pytest.mark.parametrize("months", [True, False, "12", 12.5])
+async def test_int_5_a_warranty_period_is_a_whole_number_of_months_not_a_boolean_or_text(
+    intake: Any, months: object
+) -> None:
+    refused = await intake.admin.put("/v1/warranty-periods/water_heater", json={"months": months})
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in refused.json()["errors"]] == ["months"]
+    periods = (await intake.admin.get("/v1/warranty-periods")).json()
+    water_heater = next(p for p in periods if p["product_line"] == "water_heater")
+    assert (water_heater["months"], water_heater["source"]) == (36, "policy")
 
 
 async def test_int_5_warranty_is_as_of_the_day_the_fault_was_reported_not_the_verification(

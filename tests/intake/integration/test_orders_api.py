@@ -128,6 +128,37 @@ async def test_int_2_malformed_input_is_refused_naming_the_field_and_nothing_is_
     assert await _outbox(runtime) == []
 
 
+async def test_int_1_every_documented_example_of_a_new_order_is_taken_as_sent(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    # The runtime keeps the real clock: an example must stay valid whenever it is sent.
+    document = (await client.get("/openapi.json")).json()
+    body = document["paths"]["/v1/orders"]["post"]["requestBody"]["content"]["application/json"]
+    name = body["schema"]["$ref"].rsplit("/", 1)[-1]
+    examples = document["components"]["schemas"][name]["examples"]
+    assert len(examples) >= 2
+    for example in examples:
+        taken = await client.post("/v1/orders", json=example)
+        assert taken.status_code == 201, taken.text
+    assert await _order_count(runtime) == len(examples)
+
+
+@pytest.mark.parametrize(
+    "coordinate", [{"lat": True, "lon": 118.6747}, {"lat": 37.4341, "lon": False}]
+)
+async def test_int_1_a_coordinate_is_a_number_not_a_boolean(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, coordinate: dict[str, object]
+) -> None:
+    address = {"city": "东营市", "detail": "西四路100号", **coordinate}
+    body = {**ORDER, "customer": {**ORDER["customer"], "address": address}}
+    response = await client.post("/v1/orders", json=body)
+    assert response.status_code == 422, response.text
+    [axis] = [k for k, v in coordinate.items() if isinstance(v, bool)]
+    fields = [e["field"] for e in response.json()["errors"]]
+    assert any(f.startswith("customer.address") and f.endswith(axis) for f in fields), fields
+    assert await _order_count(runtime) == 0
+
+
 async def test_a_body_that_is_not_json_is_refused(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:

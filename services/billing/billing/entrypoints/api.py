@@ -1,4 +1,8 @@
-"""Billing's REST API (thin: schema → command → bus → read model)."""
+"""Billing's REST API (thin: schema → command → bus → read model).
+
+Partner keys see and act on their network's orders only, technician keys on the orders assigned
+to them: any other order answers 404, exactly as an unknown one.
+"""
 
 from __future__ import annotations
 
@@ -72,11 +76,13 @@ def _who(principal: Principal) -> str:
 
 def _own_order(principal: Principal, account: BillingAccount) -> None:
     """Partner networks see and bill their own orders only, technicians the orders assigned
-    to them (SCH-12: who holds an order acts on it)."""
-    if principal.role == "partner" and account.network_id != principal.network_id:
-        raise ProblemError(403, "This order is not assigned to your network.", title="Forbidden")
-    if principal.role == "technician" and account.technician_id != principal.technician_id:
-        raise ProblemError(403, "This order is not assigned to you.", title="Forbidden")
+    to them (SCH-12: who holds an order acts on it). Any other order answers exactly as an
+    unknown one (404), as intake, scheduling and fieldwork do, so a key never learns that
+    another network's order exists."""
+    if (principal.role == "partner" and account.network_id != principal.network_id) or (
+        principal.role == "technician" and account.technician_id != principal.technician_id
+    ):
+        raise OrderNotFound(account.order_id)
 
 
 #: The centre's roles: they take money only by phone (card, mobile), never cash, and record cash
@@ -171,7 +177,7 @@ def _collector(principal: Principal, body: PaymentIn, account: BillingAccount) -
 
 
 async def _check_holder(order_id: str, principal: Principal, uow: UowFactoryDep) -> None:
-    """404 for an unknown order, 403 when a partner or technician does not hold it."""
+    """404 for an unknown order, and for one a partner or technician does not hold."""
     if principal.role in ("partner", "technician"):
         _own_order(principal, await views.account(order_id, uow=uow()))
 
@@ -325,7 +331,8 @@ async def read_charge(order_id: str, uow: UowFactoryDep, principal: ChargeReader
     the customer's signatures (one per visit signed off; `signature` is the latest). A
     cancelled order shows when it was cancelled, its voided quotes and the refund due; a quote
     accepted in another's place shows that one superseded. Partner networks see their own
-    orders only, technicians those assigned to them."""
+    orders only, technicians those assigned to them: any other order answers 404, as an
+    unknown one."""
     account = await views.account(order_id, uow=uow())
     _own_order(principal, account)
     return OrderChargeOut.from_domain(account)
@@ -389,7 +396,8 @@ async def collect_payment(
     itself or its own technician on the order; the centre (dispatcher) takes no cash and
     records cash a technician or desk took only as a correction naming them in `collected_by`,
     with a `correction_reason` (422 without it), kept with the payment as who approved it and
-    why. Anything else is 403. Send an `Idempotency-Key` to retry safely. A cancelled order
+    why. Anything else is 403; an order a partner or technician does not hold is 404, as an
+    unknown one. Send an `Idempotency-Key` to retry safely. A cancelled order
     takes only what is still owed for work completed before the cancellation; otherwise 409
     `order-cancelled`, and what was paid beyond that work is refunded instead (BIL-1, BIL-8)."""
     account = await views.account(order_id, uow=uow())
@@ -481,7 +489,8 @@ async def issue_invoice(
     posted or brought on a later visit it is tracked until delivered, by `promised_by` or else
     within the policy's delivery days. A `promised_by` before today or more than the policy's
     `invoice_promise_max_days` ahead (days of the business calendar) is refused with 422.
-    Publishes InvoiceIssued.
+    Publishes InvoiceIssued. An order a partner or technician does not hold is 404, as an
+    unknown one.
     On a cancelled order only money paid for work completed before the cancellation is
     invoiced (409 `order-cancelled` when there is none)."""
     await _check_holder(order_id, principal, uow)
@@ -518,7 +527,8 @@ async def track_invoice(
     request: Request,
 ) -> Any:
     """to_deliver → posted → delivered (BIL-7); any other move is 409 naming the allowed ones.
-    A retry with the same `Idempotency-Key` gets the first answer."""
+    An order a partner or technician does not hold is 404, as an unknown one. A retry with the
+    same `Idempotency-Key` gets the first answer."""
     await _check_holder(order_id, principal, uow)
 
     async def run() -> OrderChargeOut:
@@ -555,8 +565,9 @@ async def record_signature(
     """The customer signs for the amount charged and the quantity of parts replaced (BIL-9):
     on a visit (`visit_id`), what that visit charged; else what the whole order charges. A
     signature that does not match is refused with 409 showing the charge. Each visit keeps its
-    own signature; the charge view lists them all. A retry with the same `Idempotency-Key`
-    gets the first answer."""
+    own signature; the charge view lists them all. An order a partner or technician does not
+    hold is 404, as an unknown one. A retry with the same `Idempotency-Key` gets the first
+    answer."""
     await _check_holder(order_id, principal, uow)
 
     async def run() -> OrderChargeOut:

@@ -114,8 +114,9 @@ class AddressIn(BaseModel):
     district: str | None = Field(default=None, max_length=50)
     street: str | None = Field(default=None, max_length=200)
     detail: str | None = Field(default=None, max_length=500)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    # Strict: lax mode would take a JSON true as 1.0, a point off the coast of Africa.
+    lat: float | None = Field(default=None, ge=-90, le=90, strict=True)
+    lon: float | None = Field(default=None, ge=-180, le=180, strict=True)
     public_area: bool = Field(
         default=False,
         description="The work is in a shared part of a building or estate (stairwell, lobby, "
@@ -329,9 +330,6 @@ class OrderCreate(BaseModel):
                         "commercial_use": True,
                     },
                     "fault": {"description": "灶具周围有燃气味", "code": "gas_leak"},
-                    "preferred_windows": [
-                        {"start": "2025-06-03T09:00:00+08:00", "end": "2025-06-03T11:00:00+08:00"}
-                    ],
                     "channel": "hotline",
                     "emergency": True,
                 },
@@ -343,7 +341,15 @@ class OrderCreate(BaseModel):
     product: ProductIn
     fault: FaultIn
     requests: str | None = Field(default=None, max_length=2000)
-    preferred_windows: list[TimeWindowIn] = Field(default_factory=list, max_length=10)
+    # No example carries a window: any fixed date in one is eventually refused as over.
+    preferred_windows: list[TimeWindowIn] = Field(
+        default_factory=list,
+        max_length=10,
+        description="When the customer is free, one window per day, each with a UTC offset, "
+        'e.g. `[{"start": "<date>T09:00:00+08:00", "end": "<date>T11:00:00+08:00"}]` for a '
+        "date still to come: a window that is over, starts beyond the policy's horizon or is "
+        "longer than its maximum is refused (422).",
+    )
     channel: Channel = Channel.HOTLINE
     emergency: bool = False
     service_type: ServiceType = Field(
@@ -722,7 +728,8 @@ class WarrantyPeriodIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"months": 36}]})
 
-    months: int = Field(ge=0, le=600)
+    # INT-5: strict, since lax mode took `true` as a 1-month warranty and "12" as 12.
+    months: int = Field(ge=0, le=600, strict=True, description="Whole months (a JSON integer).")
 
 
 class WarrantyPeriodOut(BaseModel):
