@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -58,6 +58,21 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _parse(text: str | None) -> datetime | None:
     return None if text is None else aware(datetime.fromisoformat(text))
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The last row of a page (its sort time and id): the next page starts after it."""
+
+    at: datetime
+    id: str
+
+
+def _after(at: Any, row_id: Any, cursor: Cursor, *, descending: bool) -> ColumnElement[bool]:
+    moment = _utc(cursor.at)
+    if descending:
+        return or_(at < moment, and_(at == moment, row_id < cursor.id))
+    return or_(at > moment, and_(at == moment, row_id > cursor.id))
 
 
 _ORDER_EVENTS = table_of(OrderEventRow)
@@ -453,9 +468,11 @@ class CallBackRepository:
         order_id: str | None = None,
         technician_id: str | None = None,
         network_id: str | None = None,
-        limit: int = 200,
+        after: Cursor | None = None,
+        limit: int,
     ) -> list[CallBackTask]:
-        """Tasks matching the filters, soonest due first."""
+        """Up to ``limit`` tasks matching the filters, soonest due first (then by id), after
+        ``after`` (a due time and task id)."""
         query = select(CallBackRow)
         if statuses:
             query = query.where(col(CallBackRow.status).in_([str(s) for s in statuses]))
@@ -469,7 +486,10 @@ class CallBackRepository:
             query = query.where(col(CallBackRow.technician_id) == technician_id)
         if network_id:
             query = query.where(col(CallBackRow.network_id) == network_id)
-        query = query.order_by(col(CallBackRow.due_at), col(CallBackRow.task_id)).limit(limit)
+        due_at, task_id = col(CallBackRow.due_at), col(CallBackRow.task_id)
+        if after is not None:
+            query = query.where(_after(due_at, task_id, after, descending=False))
+        query = query.order_by(due_at, task_id).limit(limit)
         return [_task(r) for r in (await self._session.execute(query)).scalars()]
 
     async def completed_between(self, start: datetime, end: datetime) -> list[CallBackTask]:
@@ -635,9 +655,14 @@ class ComplaintRepository:
         open_only: bool = False,
         order_id: str | None = None,
         network_id: str | None = None,
-        limit: int = 200,
+        sort: str = "-filed_at",
+        after: Cursor | None = None,
+        limit: int,
     ) -> list[Complaint]:
-        """Complaints, newest first."""
+        """Up to ``limit`` complaints matching the filters in ``sort`` order, after ``after``
+        (its sort time and complaint id): ``-filed_at`` newest first, ``filed_at`` oldest first,
+        ``due`` the open ones only, by when their current state's SLA runs out, soonest (most
+        overdue) first; ties by id."""
         query = select(ComplaintRow)
         if open_only:
             query = query.where(col(ComplaintRow.stage) != str(ComplaintStage.CLOSED))
@@ -645,7 +670,15 @@ class ComplaintRepository:
             query = query.where(col(ComplaintRow.order_id) == order_id)
         if network_id:
             query = query.where(col(ComplaintRow.network_id) == network_id)
-        query = query.order_by(col(ComplaintRow.filed_at).desc()).limit(limit)
+        at = col(ComplaintRow.due_at) if sort == "due" else col(ComplaintRow.filed_at)
+        complaint_id = col(ComplaintRow.complaint_id)
+        if sort == "due":
+            query = query.where(at.is_not(None))  # a closed complaint runs no clock
+        descending = sort == "-filed_at"
+        if after is not None:
+            query = query.where(_after(at, complaint_id, after, descending=descending))
+        order = [at.desc(), complaint_id.desc()] if descending else [at, complaint_id]
+        query = query.order_by(*order).limit(limit)
         return [_complaint(r) for r in (await self._session.execute(query)).scalars()]
 
     async def filed_between(self, start: datetime, end: datetime) -> list[Complaint]:
@@ -675,6 +708,7 @@ class ComplaintRepository:
         row.network_id = complaint.network_id
         check_at = complaint.overdue_check_at
         row.overdue_check_at = None if check_at is None else _utc(check_at)
+        row.due_at = _utc_or_none(complaint.current.due_at)
         closure = complaint.closure
         row.data = {
             "channel": str(complaint.channel),

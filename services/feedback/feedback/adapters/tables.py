@@ -133,6 +133,7 @@ class ComplaintRow(FeedbackTable, table=True):
     __table_args__ = (
         Index("ix_feedback_complaint_filed", "filed_at"),
         Index("ix_feedback_complaint_overdue_check", "overdue_check_at"),
+        Index("ix_feedback_complaint_due", "due_at", "complaint_id"),
     )
 
     complaint_id: str = Field(primary_key=True, max_length=36)
@@ -147,6 +148,11 @@ class ComplaintRow(FeedbackTable, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     """When the current state's SLA runs out, until that is reported (FBK-10): the sweep's index."""
+    due_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    """When the current state's SLA runs out, reported or not; None once closed (FBK-10): the
+    list of open complaints most overdue first."""
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 

@@ -143,6 +143,11 @@ class FeedbackPolicy(BaseModel):
     """How often the sweeps (sampling, sign-offs, escalations) run."""
     idempotency_key_ttl_hours: int = Field(default=24, gt=0)
     """Idempotency-Key records of the write routes are kept this long."""
+    list_page_default: int = Field(default=50, gt=0)
+    """Rows on a page of a list (complaints, call-backs) when the caller names no ``limit``."""
+    list_page_max: int = Field(default=200, gt=0)
+    """The most rows on a page of a list; a larger ``limit`` is cut to it (``next_cursor`` says
+    more remain)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> FeedbackPolicy:
@@ -161,6 +166,8 @@ class FeedbackPolicy(BaseModel):
             raise ValueError(f"complaint_sla_working_hours needs exactly {sorted(stages)}")
         if any(h <= 0 for h in self.complaint_sla_working_hours.values()):
             raise ValueError("complaint SLA hours must be positive")
+        if self.list_page_default > self.list_page_max:
+            raise ValueError("list_page_default must not exceed list_page_max")
         return self
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Awaitable, Callable
-from datetime import date
-from typing import Annotated, Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from feedback.adapters.repository import Cursor
 from feedback.domain import commands
-from feedback.domain.callbacks import TaskStatus, satisfied_by_scores
+from feedback.domain.callbacks import CallBackTask, TaskStatus, satisfied_by_scores
 from feedback.domain.figures import GroupBy
 from feedback.domain.findings import FindingStatus
 from feedback.domain.policy import FeedbackPolicy
@@ -66,6 +70,64 @@ from servicekit.problems import ProblemError, problem_responses
 MAX_PERIOD_DAYS = 366
 
 router = APIRouter(prefix="/v1")
+
+ComplaintSort = Literal["-filed_at", "filed_at", "due"]
+#: The one order of both call-back lists (a cursor of one continues the other).
+CALL_BACK_SORT = "call-backs:due_at"
+
+Limit = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        description="Page size: the policy's `list_page_default` when not given, at most its "
+        "`list_page_max` (a larger one is cut to it; `next_cursor` says more remain).",
+    ),
+]
+PageCursor = Annotated[
+    str | None, Query(max_length=500, description="`next_cursor` of the previous page.")
+]
+
+
+def _page_size(limit: int | None, policy: FeedbackPolicy) -> int:
+    return min(limit or policy.list_page_default, policy.list_page_max)
+
+
+def _encode_cursor(sort: str, at: datetime, row_id: str) -> str:
+    raw = json.dumps({"s": sort, "a": at.isoformat(), "i": row_id})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(sort: str, cursor: str | None) -> Cursor | None:
+    if cursor is None:
+        return None
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if raw["s"] != sort:
+            raise ValueError("the cursor belongs to another list or sort order")
+        at, row_id = datetime.fromisoformat(raw["a"]), raw["i"]
+        if at.tzinfo is None or not isinstance(row_id, str) or not row_id.isprintable():
+            raise ValueError("malformed cursor")
+        return Cursor(at=at.astimezone(UTC), id=row_id)
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        OverflowError,
+        binascii.Error,
+        UnicodeDecodeError,
+    ) as exc:
+        raise ProblemError(
+            422,
+            "The request has invalid or missing fields: cursor.",
+            title="Invalid request",
+            errors=[
+                {
+                    "field": "cursor",
+                    "message": f"not a cursor of this list ({exc})",
+                    "type": "value_error",
+                }
+            ],
+        ) from exc
 
 
 async def _idempotent(
@@ -143,12 +205,16 @@ async def list_due_call_backs(
     rule: Annotated[str | None, Query(pattern=r"^FBK-\d+$")] = None,
     technician_id: str | None = None,
     network_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Limit = None,
+    cursor: PageCursor = None,
 ) -> Any:
     """Call-backs whose time has come (FBK-1: 2 h after phone guidance; FBK-2: 2 h after an
     untested repair, 3 h when not sure, each then due within the policy's working hour;
-    FBK-3: within 24 h of a visit; FBK-4: sampled work) and that no other agent holds, soonest
-    due first. Times count on the business calendar."""
+    FBK-3: within 24 h of a visit; FBK-4: sampled work) and that no agent holds, soonest
+    due first, one page at a time (`next_cursor`). Times count on the business calendar.
+    422 for a cursor of another list."""
+    after = _decode_cursor(CALL_BACK_SORT, cursor)
+    size = _page_size(limit, policy)
     tasks = await views.due_call_backs(
         uow=uow(),
         now=now,
@@ -156,9 +222,22 @@ async def list_due_call_backs(
         rule=rule,
         technician_id=technician_id,
         network_id=network_id,
-        limit=limit,
+        after=after,
+        limit=size + 1,
     )
-    return CallBackListOut(items=[CallBackOut.from_domain(t, now) for t in tasks])
+    return _call_back_page(tasks, size, now)
+
+
+def _call_back_page(tasks: list[CallBackTask], size: int, now: datetime) -> CallBackListOut:
+    page = tasks[:size]
+    next_cursor = (
+        _encode_cursor(CALL_BACK_SORT, page[-1].due_at, page[-1].task_id)
+        if len(tasks) > size
+        else None
+    )
+    return CallBackListOut(
+        items=[CallBackOut.from_domain(t, now) for t in page], next_cursor=next_cursor
+    )
 
 
 @router.get(
@@ -171,23 +250,29 @@ async def list_due_call_backs(
 async def list_call_backs(
     uow: UowFactoryDep,
     principal: ReaderDep,
+    policy: PolicyDep,
     now: NowDep,
     status_: Annotated[list[TaskStatus] | None, Query(alias="status")] = None,
     order_id: str | None = None,
     rule: Annotated[str | None, Query(pattern=r"^FBK-\d+$")] = None,
     network_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    limit: Limit = None,
+    cursor: PageCursor = None,
 ) -> Any:
-    """Call-backs in any state, filtered, soonest due first."""
+    """Call-backs in any state, filtered, soonest due first, one page at a time
+    (`next_cursor`). 422 for a cursor of another list."""
+    after = _decode_cursor(CALL_BACK_SORT, cursor)
+    size = _page_size(limit, policy)
     tasks = await views.call_backs(
         uow=uow(),
         statuses=status_,
         order_id=order_id,
         rule=rule,
         network_id=network_id,
-        limit=limit,
+        after=after,
+        limit=size + 1,
     )
-    return CallBackListOut(items=[CallBackOut.from_domain(t, now) for t in tasks])
+    return _call_back_page(tasks, size, now)
 
 
 @router.get(
@@ -366,25 +451,57 @@ async def file_complaint(
     "/complaints",
     tags=["complaints"],
     response_model=ComplaintListOut,
-    responses=problem_responses(401, 403),
+    responses=problem_responses(401, 403, 422),
     summary="List complaints",
 )
 async def list_complaints(
     uow: UowFactoryDep,
     principal: NetworkReaderDep,
+    policy: PolicyDep,
     now: NowDep,
     open_only: bool = False,
     order_id: str | None = None,
     network_id: str | None = None,
+    sort: Annotated[
+        ComplaintSort,
+        Query(
+            description="`-filed_at` newest first, `filed_at` oldest first, `due` the open "
+            "complaints by when their current state's SLA runs out (FBK-10), most overdue first."
+        ),
+    ] = "-filed_at",
+    limit: Limit = None,
+    cursor: PageCursor = None,
 ) -> Any:
-    """Complaints, newest first; a partner network sees its own only."""
+    """Complaints matching every filter given, one page at a time (cursor pagination: pass
+    `next_cursor` as `cursor`; the last page has none); a partner network sees its own only.
+
+    For the follow-up team, `sort=due` lists the open complaints only (a closed one runs no
+    clock), the one whose current state ran out of its SLA first at the top, each with its
+    `due_at` and `stages[].overdue`: page on until `due_at` is in the future. A cursor is bound
+    to its sort order: one of another order, or a malformed one, is 422.
+    """
+    sort_key = f"complaints:{sort}"
+    after = _decode_cursor(sort_key, cursor)
+    size = _page_size(limit, policy)
     found = await views.complaints(
         uow=uow(),
         open_only=open_only,
         order_id=order_id,
         network_id=network_scope(principal, network_id),
+        sort=sort,
+        after=after,
+        limit=size + 1,
     )
-    return ComplaintListOut(items=[ComplaintOut.from_domain(c, now) for c in found])
+    page = found[:size]
+    next_cursor = None
+    if len(found) > size:
+        last = page[-1]
+        at = last.current.due_at if sort == "due" else last.filed_at
+        assert at is not None  # `due` lists only complaints with a clock running
+        next_cursor = _encode_cursor(sort_key, at, last.complaint_id)
+    return ComplaintListOut(
+        items=[ComplaintOut.from_domain(c, now) for c in page], next_cursor=next_cursor
+    )
 
 
 @router.get(

@@ -204,10 +204,14 @@ class CallBackOut(BaseModel):
         )
 
 
+NEXT_CURSOR = "Pass it as `cursor` for the next page; null on the last page."
+
+
 class CallBackListOut(BaseModel):
-    """Call-backs, soonest due first."""
+    """A page of call-backs, soonest due first."""
 
     items: list[CallBackOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class ChainOut(BaseModel):
@@ -495,9 +499,10 @@ class ComplaintOut(BaseModel):
 
 
 class ComplaintListOut(BaseModel):
-    """Complaints, newest first."""
+    """A page of complaints, in the order asked for."""
 
     items: list[ComplaintOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 # -- findings, fraud, issues ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from feedback.adapters.repository import Cursor
 from feedback.domain import figures
 from feedback.domain.callbacks import CallBackTask, TaskStatus
 from feedback.domain.case import RevisitChain
@@ -38,20 +39,30 @@ async def due_call_backs(
     rule: str | None = None,
     technician_id: str | None = None,
     network_id: str | None = None,
-    limit: int = 100,
+    after: Cursor | None = None,
+    limit: int,
 ) -> list[CallBackTask]:
-    """Call-backs an agent may make now (not before their time, not held by someone), soonest
-    due first."""
+    """Up to ``limit`` call-backs an agent may make now (not before their time, not held by
+    someone), soonest due first, after ``after``."""
+    due: list[CallBackTask] = []
     async with uow:
-        candidates = await uow.call_backs.search(
-            statuses=[TaskStatus.OPEN, TaskStatus.CLAIMED],
-            not_before_until=now,
-            rule=rule,
-            technician_id=technician_id,
-            network_id=network_id,
-            limit=limit * 2,
-        )
-    return [t for t in candidates if t.is_due(now, policy)][:limit]
+        while len(due) < limit:
+            # Held tasks are read and passed over batch after batch: however many agents hold,
+            # they never hide the due tasks behind them.
+            batch = await uow.call_backs.search(
+                statuses=[TaskStatus.OPEN, TaskStatus.CLAIMED],
+                not_before_until=now,
+                rule=rule,
+                technician_id=technician_id,
+                network_id=network_id,
+                after=after,
+                limit=limit,
+            )
+            due.extend(t for t in batch if t.is_due(now, policy))
+            if len(batch) < limit:
+                break
+            after = Cursor(at=batch[-1].due_at, id=batch[-1].task_id)
+    return due[:limit]
 
 
 async def call_backs(
@@ -61,12 +72,18 @@ async def call_backs(
     order_id: str | None,
     rule: str | None,
     network_id: str | None = None,
-    limit: int = 200,
+    after: Cursor | None = None,
+    limit: int,
 ) -> list[CallBackTask]:
-    """Call-backs matching the filters, soonest due first."""
+    """Up to ``limit`` call-backs matching the filters, soonest due first, after ``after``."""
     async with uow:
         return await uow.call_backs.search(
-            statuses=statuses, order_id=order_id, rule=rule, network_id=network_id, limit=limit
+            statuses=statuses,
+            order_id=order_id,
+            rule=rule,
+            network_id=network_id,
+            after=after,
+            limit=limit,
         )
 
 
@@ -103,11 +120,20 @@ async def complaints(
     open_only: bool,
     order_id: str | None,
     network_id: str | None,
+    sort: str = "-filed_at",
+    after: Cursor | None = None,
+    limit: int,
 ) -> list[Complaint]:
-    """Complaints, newest first."""
+    """Up to ``limit`` complaints in ``sort`` order (see ``ComplaintRepository.search``), after
+    ``after``."""
     async with uow:
         return await uow.complaints.search(
-            open_only=open_only, order_id=order_id, network_id=network_id
+            open_only=open_only,
+            order_id=order_id,
+            network_id=network_id,
+            sort=sort,
+            after=after,
+            limit=limit,
         )
 
 
