@@ -69,17 +69,17 @@ async def test_a_partner_key_lists_and_reads_only_its_networks_orders(partners: 
     await order_for(h, "o2", "n2")
     key = await h.key("partner", network_id="n1")
     listed = await h.client.get("/v1/orders", headers=key)
-    assert [o["order_id"] for o in listed.json()] == ["o1"]
+    assert [o["order_id"] for o in listed.json()["items"]] == ["o1"]
     # a partner cannot widen its list with the centre's filter
     widened = await h.client.get("/v1/orders", params={"network_id": "n2"}, headers=key)
-    assert [o["order_id"] for o in widened.json()] == ["o1"]
+    assert [o["order_id"] for o in widened.json()["items"]] == ["o1"]
     assert (await h.client.get("/v1/orders/o1", headers=key)).status_code == 200
     assert (await h.client.get("/v1/orders/o2", headers=key)).status_code == 404
     unbound = await h.key("partner")
-    assert (await h.client.get("/v1/orders", headers=unbound)).json() == []
+    assert (await h.client.get("/v1/orders", headers=unbound)).json()["items"] == []
     assert (await h.client.get("/v1/orders/o1", headers=unbound)).status_code == 404
     centre = await h.client.get("/v1/orders")
-    assert {o["order_id"] for o in centre.json()} == {"o1", "o2"}
+    assert {o["order_id"] for o in centre.json()["items"]} == {"o1", "o2"}
 
 
 async def test_every_order_route_answers_another_networks_key_like_a_missing_order(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime, time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -127,6 +128,14 @@ def _visits(row: DispatchOrderRow) -> list[Visit]:
     ]
 
 
+@dataclass(frozen=True)
+class OrderCursor:
+    """The last order of a page of the order list: the next page starts after it."""
+
+    received_at: datetime
+    order_id: str
+
+
 class DispatchOrderRepository:
     """Dispatch orders by order id; new audit entries are appended on save."""
 
@@ -190,15 +199,27 @@ class DispatchOrderRepository:
             for_update=for_update,
         )
 
-    async def of_network(self, network_id: str) -> list[DispatchOrder]:
-        """Orders a partner network holds now (given to it or to one of its technicians)."""
-        return await self._query(DispatchOrderRow.network_id == network_id)
-
-    async def recent(self, limit: int) -> list[DispatchOrder]:
-        """The most recently received orders (for the centre's list)."""
+    async def listed(
+        self, *, network_id: str | None, after: OrderCursor | None, limit: int
+    ) -> list[DispatchOrder]:
+        """A page of the order list, newest received first (ties by id), after ``after``: the
+        orders a partner network holds now (given to it or to one of its technicians; what it
+        gave back, what was cancelled or done is no longer its) when ``network_id`` is given,
+        else every order."""
+        conditions: list[Any] = []
+        if network_id is not None:
+            conditions += [
+                col(DispatchOrderRow.network_id) == network_id,
+                col(DispatchOrderRow.status).in_([s.value for s in HELD]),
+            ]
+        if after is not None:
+            received, order_id = col(DispatchOrderRow.received_at), col(DispatchOrderRow.order_id)
+            at = after.received_at.astimezone(UTC)
+            conditions.append(or_(received < at, and_(received == at, order_id > after.order_id)))
         rows = await self._session.execute(
             select(DispatchOrderRow)
-            .order_by(DispatchOrderRow.received_at.desc(), DispatchOrderRow.order_id)  # type: ignore[attr-defined]
+            .where(*conditions)
+            .order_by(col(DispatchOrderRow.received_at).desc(), col(DispatchOrderRow.order_id))
             .limit(limit)
         )
         return [_order_from_row(row) for row in rows.scalars()]

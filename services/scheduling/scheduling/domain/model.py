@@ -181,6 +181,9 @@ NOT_DEPARTED = {DispatchStatus.ASSIGNED, DispatchStatus.CONFIRMED}
 
 CLOSED = {DispatchStatus.CANCELLED, DispatchStatus.CLOSED_REMOTELY}
 
+BOOKABLE = {DispatchStatus.AWAITING_ASSIGNMENT, *HELD}
+"""Statuses in which an appointment may be booked for the current visit (SCH-3)."""
+
 
 class ContactOutcome(StrEnum):
     """Outcome of a call to the customer (SCH-2, SCH-5)."""
@@ -438,6 +441,12 @@ class DispatchOrder:
             and self.assignee_kind is AssigneeKind.NETWORK
             and self.network_accepted_at is None
         )
+
+    def require_bookable(self) -> None:
+        """SCH-3: windows are offered and booked only for a visit still to be made: awaiting
+        assignment or held; otherwise IllegalTransition (a visit done is followed by a revisit,
+        a cancelled order by nothing)."""
+        self._require("book an appointment for", BOOKABLE, self._allowed_actions())
 
     def _require(self, action: str, allowed: set[DispatchStatus], actions: list[str]) -> None:
         if self.status not in allowed:

@@ -7,13 +7,18 @@ a partner network's key acts on its own orders.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from scheduling.adapters.repository import OrderCursor
 from scheduling.domain import commands
+from scheduling.domain.model import DispatchOrder
 from scheduling.entrypoints.dependencies import (
     AnyReaderDep,
     AssignerDep,
@@ -33,6 +38,7 @@ from scheduling.entrypoints.schemas import (
     AuditOut,
     ContactIn,
     DispatchOrderOut,
+    DispatchOrderPage,
     NetworkCreate,
     NetworkIn,
     NetworkOut,
@@ -172,12 +178,13 @@ async def read_technician(technician_id: str, uow: UowFactoryDep, principal: Any
 @router.get(
     "/technicians/{technician_id}/jobs",
     response_model=list[DispatchOrderOut],
-    responses=problem_responses(401, 403),
+    responses=problem_responses(401, 403, 404),
     tags=["technicians"],
     summary="A technician's jobs",
 )
 async def technician_jobs(technician_id: str, uow: UowFactoryDep, principal: AnyReaderDep) -> Any:
-    """The visits the technician holds, by appointment; a technician key reads its own only."""
+    """The visits the technician holds, by appointment; a technician key reads its own only.
+    An unknown technician answers 404."""
     _is_self(principal, technician_id)
     return [DispatchOrderOut.from_domain(o) for o in await views.jobs_of(technician_id, uow=uow())]
 
@@ -282,9 +289,50 @@ def _network(network_id: str, body: NetworkIn) -> Any:
 # -- orders -------------------------------------------------------------------------------------
 
 
+def _list_of(network_id: str | None) -> str:
+    """Which list a cursor walks: one network's, or the centre's whole list."""
+    return "centre" if network_id is None else f"network:{network_id}"
+
+
+def _encode_cursor(scope: str, order: DispatchOrder) -> str:
+    raw = json.dumps({"s": scope, "r": order.received_at.isoformat(), "i": order.order_id})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(scope: str, cursor: str) -> OrderCursor:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if raw["s"] != scope:
+            raise ValueError("the cursor belongs to another list")
+        received = datetime.fromisoformat(raw["r"])
+        if received.tzinfo is None or not isinstance(raw["i"], str):
+            raise ValueError("malformed cursor")
+        return OrderCursor(received_at=received.astimezone(UTC), order_id=raw["i"])
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        OverflowError,
+        binascii.Error,
+        UnicodeDecodeError,
+    ) as exc:
+        raise ProblemError(
+            422,
+            "The request has invalid or missing fields: cursor.",
+            title="Invalid request",
+            errors=[
+                {
+                    "field": "cursor",
+                    "message": f"not a cursor of this list ({exc})",
+                    "type": "value_error",
+                }
+            ],
+        ) from exc
+
+
 @router.get(
     "/orders",
-    response_model=list[DispatchOrderOut],
+    response_model=DispatchOrderPage,
     responses=problem_responses(401, 403, 422),
     tags=["dispatch"],
     summary="List orders",
@@ -293,13 +341,25 @@ async def list_orders(
     uow: UowFactoryDep,
     principal: ListerDep,
     network_id: str | None = Query(default=None, max_length=64),
-    limit: int = Query(default=100, ge=1, le=500),
+    limit: int = Query(default=100, ge=1, le=500, description="Page size."),
+    cursor: str | None = Query(
+        default=None, max_length=500, description="`next_cursor` of the previous page."
+    ),
 ) -> Any:
-    """A partner key lists the orders its network holds now (never another network's); the
-    centre lists the most recent orders, or one network's with `network_id`."""
+    """Orders newest first, one page at a time (cursor pagination). A partner key lists the
+    orders its network holds now: given to it (awaiting its acceptance, SCH-1) or to one of its
+    technicians, never another network's, and not those it gave back or that were cancelled or
+    done. The centre lists every order, or with `network_id` the orders that network holds now.
+    A cursor of another list answers 422."""
     scope = _network_limit(principal) if principal.role == "partner" else network_id
-    found = await views.orders(uow=uow(), network_id=scope, limit=limit)
-    return [DispatchOrderOut.from_domain(o) for o in found]
+    which = _list_of(scope)
+    after = None if cursor is None else _decode_cursor(which, cursor)
+    found = await views.orders(uow=uow(), network_id=scope, after=after, limit=limit + 1)
+    page = found[:limit]
+    return DispatchOrderPage(
+        items=[DispatchOrderOut.from_domain(o) for o in page],
+        next_cursor=_encode_cursor(which, page[-1]) if len(found) > limit else None,
+    )
 
 
 @router.get(
@@ -667,15 +727,22 @@ async def optimise(
     day: date,
     bus: BusDep,
     principal: DispatcherDep,
+    request: Request,
     time_limit: float | None = Query(default=None, gt=0, le=120),
 ) -> Any:
     """Optimises the day with PyVRP (warm-started from the applied plan), validates it with the
     independent feasibility checker and applies it: each job's technician and planned
     departure so they arrive 5-10 minutes early (SCH-4). Pinned and confirmed jobs stay put;
-    an infeasible plan answers 409 with the violations and changes nothing."""
-    return await bus.handle(
-        commands.OptimiseDay(day=day, actor=actor(principal), time_limit=time_limit)
-    )
+    an infeasible plan answers 409 with the violations and changes nothing. A retry with the
+    same `Idempotency-Key` gets the plan the first request applied, without solving again."""
+
+    async def run() -> Any:
+        plan = await bus.handle(
+            commands.OptimiseDay(day=day, actor=actor(principal), time_limit=time_limit)
+        )
+        return PlanOut.model_validate(plan)
+
+    return await _once(request, principal, {"time_limit": time_limit}, run, status.HTTP_200_OK)
 
 
 @router.get(

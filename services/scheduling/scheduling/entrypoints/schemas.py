@@ -49,8 +49,8 @@ class TechnicianIn(_In):
     skills: list[str] = Field(min_length=1, description="Product lines; `*` for all.")
     areas: list[str] = Field(min_length=1, description="Districts/cities served; `*` for all.")
     home: GeoPoint
-    shift_start: time = time(9, 0)
-    shift_end: time = time(18, 0)
+    shift_start: time = Field(default=time(9, 0), description="Local wall-clock, whole minutes.")
+    shift_end: time = Field(default=time(18, 0), description="Local wall-clock, whole minutes.")
     working_days: list[int] = Field(default=[0, 1, 2, 3, 4, 5], description="0 = Monday.")
     days_off: list[date] = Field(default_factory=list)
     daily_capacity: int = Field(default=8, ge=1, le=50)
@@ -62,6 +62,9 @@ class TechnicianIn(_In):
     def _local_wall_clock(cls, value: time) -> time:
         if value.tzinfo is not None:
             raise ValueError("shift times are local wall-clock times, without a UTC offset")
+        if value.second or value.microsecond:
+            # stored as HH:MM: seconds would be dropped, and 10:00:10-10:00:50 read back empty
+            raise ValueError("shift times are whole minutes (HH:MM), without seconds")
         return value
 
     @model_validator(mode="after")
@@ -325,6 +328,13 @@ class DispatchOrderOut(BaseModel):
             arrived_at=order.arrived_at,
             anonymised_at=order.anonymised_at,
         )
+
+
+class DispatchOrderPage(BaseModel):
+    """A page of the order list; pass `next_cursor` as `cursor` for the next one."""
+
+    items: list[DispatchOrderOut]
+    next_cursor: str | None = Field(description="Null on the last page.")
 
 
 class AuditOut(BaseModel):

@@ -62,7 +62,6 @@ from scheduling.domain.exceptions import (
 from scheduling.domain.insertion import LiveRoute, cheapest_insertion
 from scheduling.domain.model import (
     AUTO,
-    HELD,
     ArrivedTechnician,
     DispatchOrder,
     DispatchStatus,
@@ -955,7 +954,7 @@ async def offer_slots(
     actor: commands.Actor | None = None,
 ) -> list[Slot]:
     """SCH-3: feasible arrival windows for the next days, given skills, shifts, held jobs and
-    travel time."""
+    travel time; IllegalTransition for an order no window can be booked for."""
     async with uow:
         order = await _order(uow, order_id, actor, for_update=False)
         if (
@@ -966,6 +965,8 @@ async def offer_slots(
             # SCH-8: another technician's windows (their name, their free time) are not theirs
             # to read, as the order itself is not
             raise NotYourOrder(f"Order {order.order_id} is not held by this technician.")
+        # SCH-3: windows only where a booking could follow (the same check booking makes)
+        order.require_bookable()
         return await _slots(
             order,
             uow=uow,
@@ -1038,8 +1039,7 @@ async def book_appointment(
     async with uow:
         order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         now = clock()
-        if order.status not in {DispatchStatus.AWAITING_ASSIGNMENT, *HELD}:
-            raise IllegalTransition("book an appointment for", order.status.value, [])
+        order.require_bookable()
         if order.held:
             _check_actor_owns(order, cmd.actor)
         elif not cmd.actor.is_dispatcher:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from scheduling.adapters.repository import OrderCursor
 from scheduling.domain.exceptions import DispatchOrderNotFound, TechnicianNotFound
 from scheduling.domain.model import AuditEntry, DispatchOrder, Network, Technician
 from scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
@@ -22,13 +23,16 @@ async def dispatch_order(
 
 
 async def orders(
-    *, uow: SchedulingUnitOfWork, network_id: str | None = None, limit: int = 100
+    *,
+    uow: SchedulingUnitOfWork,
+    network_id: str | None = None,
+    after: OrderCursor | None = None,
+    limit: int = 100,
 ) -> list[DispatchOrder]:
-    """The orders a network holds (``network_id``), or the centre's most recent ones."""
+    """A page of orders, newest first, after ``after``: those a network holds now
+    (``network_id``), or every order for the centre."""
     async with uow:
-        if network_id is not None:
-            return (await uow.orders.of_network(network_id))[:limit]
-        return await uow.orders.recent(limit)
+        return await uow.orders.listed(network_id=network_id, after=after, limit=limit)
 
 
 async def audit(order_id: str, *, uow: SchedulingUnitOfWork) -> list[AuditEntry]:
@@ -61,8 +65,10 @@ async def networks(*, uow: SchedulingUnitOfWork) -> list[Network]:
 
 
 async def jobs_of(technician_id: str, *, uow: SchedulingUnitOfWork) -> list[DispatchOrder]:
-    """The visits a technician holds, by appointment."""
+    """The visits a technician holds, by appointment; TechnicianNotFound when unknown."""
     async with uow:
+        if await uow.technicians.get(technician_id) is None:
+            raise TechnicianNotFound(technician_id)
         held = await uow.orders.held(technician_id)
     return sorted(
         held,
