@@ -36,9 +36,22 @@ SessionFactory = async_sessionmaker[AsyncSession]
 #: SQLSTATEs of a transaction that collided with a concurrent one: serialization failure,
 #: deadlock. Run again whole, it may pass.
 CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
-#: SQLSTATEs of a database that is busy or going away: those conflicts, admin shutdown, crash
-#: shutdown, cannot connect now, too many connections.
-_TRANSIENT_SQLSTATES = CONFLICT_SQLSTATES | {"57P01", "57P02", "57P03", "53300"}
+#: SQLSTATEs of a database that is busy, going away or refusing us for a while: those
+#: conflicts, admin/crash shutdown, cannot connect now, database dropped or renamed under us,
+#: not accepting connections (ALTER DATABASE ... ALLOW_CONNECTIONS false), database missing.
+#: Whole classes below too: 08 connection exceptions, 53 insufficient resources (disk full, out
+#: of memory, too many connections), 28 invalid authorisation (a rotated password, a disabled
+#: role). None says the work itself is wrong: it may succeed once ops mend the database.
+_TRANSIENT_SQLSTATES = CONFLICT_SQLSTATES | {
+    "57P01",
+    "57P02",
+    "57P03",
+    "57P04",
+    "57P05",
+    "55000",
+    "3D000",
+}
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "28")
 
 
 def is_transient(error: BaseException) -> bool:
@@ -53,8 +66,8 @@ def is_transient(error: BaseException) -> bool:
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return True
         sqlstate = str(getattr(current, "sqlstate", "") or getattr(current, "pgcode", "") or "")
-        if sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08"):
-            return True  # 08xxx: connection exceptions
+        if sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith(_TRANSIENT_SQLSTATE_CLASSES):
+            return True
         current = current.__cause__ or current.__context__
     return False
 

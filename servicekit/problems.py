@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from servicekit.db import CONFLICT_SQLSTATES
+from servicekit.db import CONFLICT_SQLSTATES, is_transient
 
 log = structlog.get_logger(__name__)
 
@@ -248,6 +248,10 @@ def install_problem_handlers(
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and is_transient(exc):
+            # The database refuses us for a while (not accepting connections, disk full, a
+            # rotated password): the request may succeed once it is mended, so 503, not 500.
+            return await _database_unavailable(request, exc)
         log.exception("http.unhandled_error", path=request.url.path)
         return problem_response(
             500,
