@@ -7,7 +7,7 @@ import asyncio
 import importlib
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, MetaData
 
+from feedback.domain.case import Visit
 from fsm.services import SERVICE_NAMES
 from servicekit.db import make_engine
 from servicekit.migrations import kit_metadata, upgrade
@@ -346,6 +347,140 @@ async def test_feedback_0006_indexes_when_open_complaints_run_past_their_sla(
         "no-sla": None,
         "closed": None,
     }
+
+
+async def test_feedback_0009_counts_take_backs_returned_repaired_before_0007_done_at_their_return(
+    database_url: str,
+) -> None:
+    migrations = await _upgraded_to("feedback", "0008", database_url)
+    visit = _table(
+        "feedback_visit",
+        order_id=sa.String,
+        visit_id=sa.String,
+        technician_id=sa.String,
+        outcome=sa.String,
+        closed_at=sa.DateTime(timezone=True),
+        completed_at=sa.DateTime(timezone=True),
+        sheet_flagged=sa.Boolean,
+        data=sa.JSON,
+    )
+    order_event = _table(
+        "feedback_order_event",
+        event_id=sa.String,
+        order_id=sa.String,
+        type=sa.String,
+        version=sa.Integer,
+        time=sa.DateTime(timezone=True),
+        source=sa.String,
+        summary=sa.JSON,
+    )
+    taken_at = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
+    returned_at = datetime(2026, 1, 9, 6, 30, tzinfo=UTC)
+
+    def taken_back(
+        order_id: str, visit_id: str, completed_at: datetime | None = None, **heard: Any
+    ) -> dict[str, Any]:
+        # What the release before 0007 kept of a visit that took the unit back: no receipt,
+        # no return (it did not apply UnitReturned), no completion.
+        data = {"visit_id": visit_id, "technician_id": "tech-b", "kind": "repair"}
+        data |= {"outcome": "taken_back", "closed_at": taken_at.isoformat(), **heard}
+        return {
+            "order_id": order_id,
+            "visit_id": visit_id,
+            "technician_id": "tech-b",
+            "outcome": "taken_back",
+            "closed_at": taken_at,
+            "completed_at": completed_at,
+            "sheet_flagged": False,
+            "data": data,
+        }
+
+    def event(order_id: str, kind: str, at: datetime, **summary: Any) -> dict[str, Any]:
+        return {
+            "event_id": f"{order_id}:{kind}:{summary['receipt_number']}",
+            "order_id": order_id,
+            "type": kind,
+            "version": 1,
+            "time": at,
+            "source": "/fsm/fieldwork",
+            "summary": summary,
+        }
+
+    def took(order_id: str, visit_id: str, receipt: str) -> dict[str, Any]:
+        return event(order_id, "UnitTakenBack", taken_at, visit_id=visit_id, receipt_number=receipt)
+
+    def returned(order_id: str, receipt: str, *, repaired: bool) -> dict[str, Any]:
+        return event(
+            order_id,
+            "UnitReturned",
+            returned_at,
+            receipt_number=receipt,
+            returned_at=returned_at.isoformat().replace("+00:00", "Z"),
+            repaired=repaired,
+            loaner_recovered=True,
+        )
+
+    heard_live = returned_at + timedelta(days=30)
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                visit.insert(),
+                [
+                    taken_back("o-repaired", "v-repaired"),
+                    taken_back("o-unrepaired", "v-unrepaired"),
+                    taken_back("o-in-workshop", "v-in-workshop"),
+                    taken_back("o-two", "v-first"),
+                    taken_back("o-two", "v-second"),
+                    taken_back(
+                        "o-live",
+                        "v-live",
+                        take_back_receipt="TB-L",
+                        unit_returned_at=heard_live.isoformat(),
+                        unit_repaired=True,
+                        completed_at=heard_live,
+                    ),
+                ],
+            )
+            await conn.execute(
+                order_event.insert(),
+                [
+                    took("o-repaired", "v-repaired", "TB-1"),
+                    returned("o-repaired", "TB-1", repaired=True),
+                    took("o-unrepaired", "v-unrepaired", "TB-2"),
+                    returned("o-unrepaired", "TB-2", repaired=False),
+                    took("o-in-workshop", "v-in-workshop", "TB-3"),
+                    took("o-two", "v-first", "TB-4"),
+                    took("o-two", "v-second", "TB-5"),
+                    returned("o-two", "TB-4", repaired=True),
+                    took("o-live", "v-live", "TB-L"),
+                    returned("o-live", "TB-L", repaired=True),
+                ],
+            )
+        await upgrade(migrations, database_url)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(sa.select(visit))).all()
+    finally:
+        await engine.dispose()
+    completed = {r.visit_id: r.completed_at for r in rows}
+    # FBK-4, FBK-8 select on completed_at: the repaired return is the work done, as UnitReturned
+    # heard now sets it; a unit back unrepaired or still in the workshop is no work done.
+    assert completed == {
+        "v-repaired": returned_at,
+        "v-unrepaired": None,
+        "v-in-workshop": None,
+        "v-first": returned_at,
+        "v-second": None,
+        "v-live": heard_live,
+    }
+    # The visits hold the return as the live handler keeps it, so saving the case again (any
+    # later event of the order) derives the same completed_at instead of clearing it.
+    visits = {r.visit_id: Visit.model_validate(r.data) for r in rows}
+    assert {visit_id: v.work_done_at for visit_id, v in visits.items()} == completed
+    unrepaired = visits["v-unrepaired"]
+    assert (unrepaired.take_back_receipt, unrepaired.unit_repaired) == ("TB-2", False)
+    # A unit still in the workshop is found by its receipt when it comes back.
+    assert visits["v-second"].take_back_receipt == "TB-5"
 
 
 async def test_scheduling_0010_finds_the_order_of_webhook_messages_stored_before_it(

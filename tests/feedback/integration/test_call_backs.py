@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import sqlalchemy as sa
 from feedback_support import (
     FRIDAY,
     MONDAY,
@@ -29,6 +30,7 @@ from feedback_support import (
 from contracts.fieldwork import RepairFailed, RepairFailureReason, VisitOutcome
 from feedback.domain.callbacks import CallBackTask
 from feedback.service_layer.unit_of_work import FeedbackUnitOfWork
+from servicekit.migrations import upgrade
 
 TUESDAY = MONDAY + timedelta(days=1)
 
@@ -513,6 +515,45 @@ async def test_fbk_8_a_unit_returned_with_no_sheet_for_its_visit_is_flagged_afte
     harness.clock.set(wednesday_ten + timedelta(hours=25))
     assert (await sweep())["sheets_flagged"] == 1
 
+    [fraud] = await harness.staged("FraudSuspected")
+    assert (fraud.signal, fraud.order_id, fraud.visit_id) == ("sheet_not_returned", "o-tb", "v-1")
+
+
+async def test_fbk_8_a_unit_returned_before_0007_has_its_missing_sheet_flagged_after_0009(
+    harness: Harness,
+) -> None:
+    ten = local(MONDAY, 10)
+    await harness.emit(taken_back("o-tb", "v-1", "tech-1"), ten)
+    await harness.emit(closed("o-tb", "v-1", "tech-1", ten, outcome=VisitOutcome.TAKEN_BACK), ten)
+    wednesday_ten = local(MONDAY + timedelta(days=2), 10)
+    await harness.emit(returned("o-tb", wednesday_ten), wednesday_ten)
+    # The release before 0007 heard the same events but applied neither the receipt nor the
+    # return to the visit, and 0007 counted only visits that ended completed.
+    visit = sa.table(
+        "feedback_visit",
+        sa.column("visit_id", sa.String),
+        sa.column("completed_at", sa.DateTime(timezone=True)),
+        sa.column("data", sa.JSON),
+    )
+    kept_later = {
+        "take_back_receipt",
+        "unit_returned_at",
+        "unit_repaired",
+        "unit_returned_on_visit",
+    }
+    async with harness.runtime.engine.begin() as conn:
+        [data] = (await conn.execute(sa.select(visit.c.data))).scalars()
+        before_0007 = {k: v for k, v in data.items() if k not in kept_later}
+        await conn.execute(visit.update().values(data=before_0007, completed_at=None))
+        await conn.execute(sa.text("UPDATE alembic_version SET version_num = '0008'"))
+    sweep = harness.runtime.app.state.sweep
+    harness.clock.set(wednesday_ten + timedelta(hours=25))
+    assert (await sweep())["sheets_flagged"] == 0  # what the audit found after the upgrade
+
+    runtime = harness.runtime
+    await upgrade(runtime.spec.migrations_dir, runtime.settings.resolved_database_url)
+
+    assert (await sweep())["sheets_flagged"] == 1
     [fraud] = await harness.staged("FraudSuspected")
     assert (fraud.signal, fraud.order_id, fraud.visit_id) == ("sheet_not_returned", "o-tb", "v-1")
 

@@ -158,7 +158,10 @@ class FeedbackPolicy(BaseModel):
             )
         missing = set(BusinessType) - set(self.sampling_rates_percent)
         if missing:
-            raise ValueError(f"sampling_rates_percent lacks {sorted(missing)}")
+            raise ValueError(
+                f"sampling_rates_percent lacks {', '.join(sorted(missing))}: every business "
+                "type needs a rate"
+            )
         if any(not 0 <= r <= 100 for r in self.sampling_rates_percent.values()):
             raise ValueError("sampling rates are percentages from 0 to 100")
         stages = set(ComplaintStage) - {ComplaintStage.CLOSED}
