@@ -1,27 +1,43 @@
-"""``fsm``: run, serve, migrate and prepare topics for the platform."""
+"""``fsm``: run, serve, migrate and prepare topics for the platform.
+
+A start refused for a reason the operator can fix prints one line per problem, naming the
+environment variable or the policy file and key, and exits with :data:`EXIT_CONFIG` (2: a setting
+or the policy file is wrong) or :data:`EXIT_UNAVAILABLE` (3: the database or the broker cannot be
+reached). Any other failure is a bug and keeps its traceback (exit 1); with ``FSM_LOG_LEVEL=DEBUG``
+a refused start prints its traceback too.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import subprocess
 import sys
+import traceback
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import uvicorn
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from contracts.topics import ALL_TOPICS
-from fsm.services import SERVICE_NAMES, build, settings_for
+from fsm.services import SERVICE_NAMES, bootstrap_for, settings_class_for, settings_for
+from servicekit.db import ping
 from servicekit.embedded import EmbeddedBroker, _port_open
 from servicekit.kafka import ensure_topics
 from servicekit.logging import configure_logging
 from servicekit.outbox import pending_count
+from servicekit.policy import PolicyError
 from servicekit.runtime import ServiceRuntime
+from servicekit.settings import KafkaSettings, ServiceSettings, check_log_level, settings_problems
 
 app = typer.Typer(
     help="On-site service platform: intake, scheduling, fieldwork, billing, feedback."
@@ -40,13 +56,103 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+EXIT_CONFIG = 2
+"""Exit status of a start refused for a wrong setting or policy file (as for a usage error)."""
+EXIT_UNAVAILABLE = 3
+"""Exit status of a start refused because the database or the broker cannot be reached."""
+
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+"""PostgreSQL error classes of a server that cannot serve now (connection failure, too many
+connections, starting up or shutting down), as opposed to a wrong database name or login."""
+
+
+class StartRefused(Exception):
+    """A start that cannot go on for a reason the operator can fix: printed as ``lines``."""
+
+    def __init__(self, *lines: str, exit_code: int = EXIT_CONFIG) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+        self.exit_code = exit_code
+
+
+@contextlib.contextmanager
+def _refusing_with_a_message() -> Iterator[None]:
+    """Turn a :class:`StartRefused` into its lines on stderr and its exit status."""
+    try:
+        yield
+    except StartRefused as exc:
+        if _debug():
+            traceback.print_exception(exc)
+        for line in dict.fromkeys(exc.lines):  # once each, in order
+            typer.echo(line, err=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _debug() -> bool:
+    return os.environ.get("FSM_LOG_LEVEL", "").strip().upper() == "DEBUG"
+
+
 def _configure() -> None:
     if "FSM_POLICY_FILE" not in os.environ and Path("policy.yaml").is_file():
         os.environ["FSM_POLICY_FILE"] = str(Path("policy.yaml").resolve())
+    level = os.environ.get("FSM_LOG_LEVEL", "INFO")
+    try:
+        level = check_log_level(level)
+    except ValueError as exc:
+        raise StartRefused(f"FSM_LOG_LEVEL: {exc} (got {level!r})") from exc
     configure_logging(
-        level=os.environ.get("FSM_LOG_LEVEL", "INFO"),
+        level=level,
         json=os.environ.get("FSM_LOG_JSON", "true").lower() in ("1", "true", "yes"),
     )
+
+
+def _settings(name: str, **overrides: Any) -> ServiceSettings:
+    try:
+        return settings_for(name, **overrides)
+    except ValidationError as exc:
+        problems = settings_problems(exc, settings_class_for(name))
+        raise StartRefused(*(f"{name}: {line}" for line in problems)) from exc
+
+
+def _build(name: str, **overrides: Any) -> ServiceRuntime:
+    """Service ``name``'s runtime from the environment (plus ``overrides``); a wrong setting or
+    policy file raises :class:`StartRefused` naming it."""
+    settings = _settings(name, **overrides)
+    try:
+        return bootstrap_for(name)(settings)
+    except PolicyError as exc:
+        raise StartRefused(*(f"{name}: {line}" for line in str(exc).splitlines())) from exc
+    except OSError as exc:  # e.g. the SQLite folder cannot be created
+        raise StartRefused(
+            f"{name}: {exc} (check {settings.env_name('data_dir')} / FSM_DATA_DIR)"
+        ) from exc
+
+
+async def _check_database(runtime: ServiceRuntime) -> None:
+    """Refuse to go on, naming the setting, when the service's database cannot be used."""
+    settings = runtime.settings
+    url = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    setting = (
+        settings.env_name("database_url")
+        if settings.database_url
+        else f"{settings.env_name('database_url')} (unset: SQLite under "
+        f"{settings.env_name('data_dir')} / FSM_DATA_DIR)"
+    )
+    try:
+        await ping(runtime.engine)
+    except (OSError, TimeoutError) as exc:
+        raise StartRefused(
+            f"{settings.service_name}: {setting}: cannot reach the database {url}: "
+            f"{exc or type(exc).__name__}",
+            exit_code=EXIT_UNAVAILABLE,
+        ) from exc
+    except SQLAlchemyError as exc:
+        detail = exc.orig if isinstance(exc, DBAPIError) else exc
+        busy = str(getattr(detail, "sqlstate", None) or "").startswith(_UNAVAILABLE_SQLSTATES)
+        raise StartRefused(
+            f"{settings.service_name}: {setting}: the database {url} refused: {detail}",
+            exit_code=EXIT_UNAVAILABLE if busy else EXIT_CONFIG,
+        ) from exc
 
 
 def _selected(services: list[str] | None) -> list[str]:
@@ -60,46 +166,93 @@ def _selected(services: list[str] | None) -> list[str]:
 @app.command()
 def migrate(services: ServicesOpt = None) -> None:
     """Bring each service's database schema up to date (Alembic)."""
-    _configure()
+    with _refusing_with_a_message():
+        _configure()
 
-    async def _run() -> None:
-        for name in _selected(services):
-            runtime = build(name)
-            try:
-                await runtime.migrate()
-            finally:
-                await runtime.engine.dispose()
-            typer.echo(f"{name}: migrated {runtime.settings.resolved_database_url}")
+        async def _run() -> None:
+            for name in _selected(services):
+                runtime = _build(name)
+                try:
+                    await _check_database(runtime)
+                    await runtime.migrate()
+                finally:
+                    await runtime.engine.dispose()
+                url = make_url(runtime.settings.resolved_database_url)
+                typer.echo(f"{name}: migrated {url.render_as_string(hide_password=True)}")
 
-    asyncio.run(_run())
+        asyncio.run(_run())
 
 
 @app.command()
 def topics() -> None:
     """Create the event topics and their dead-letter topics if missing."""
-    _configure()
-    created = asyncio.run(ensure_topics(settings_for("intake").kafka, ALL_TOPICS))
+    with _refusing_with_a_message():
+        _configure()
+        kafka = _settings("intake").kafka
+        created = asyncio.run(_ensure_topics_with_retry(kafka, attempts=1))
     typer.echo(f"created: {', '.join(created) or 'none (all existed)'}")
 
 
 @app.command()
 def serve(
     service: Annotated[str, typer.Argument(help="The service to run.")],
-    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate")] = True,
+    migrate_first: Annotated[
+        bool,
+        typer.Option("--migrate/--no-migrate", help="Bring the database schema up to date first."),
+    ] = True,
 ) -> None:
     """Run one service (HTTP API, consumer and outbox relay) in this process."""
-    _configure()
     name = _selected([service])[0]
 
     async def _run() -> None:
-        runtime = build(name)
+        runtime = _build(name)
+        await _check_database(runtime)
         if migrate_first:
             await runtime.migrate()
-        await _ensure_topics_with_retry(runtime)
+        await _ensure_topics_with_retry(runtime.settings.kafka)
         server = uvicorn.Server(_uvicorn_config(runtime))
         await server.serve()
 
-    run_event_loop(_run())
+    with _refusing_with_a_message():
+        _configure()
+        run_event_loop(_run())
+
+
+@app.command("check-policy")
+def check_policy(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The policy file (default: FSM_POLICY_FILE, else ./policy.yaml).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Validate a policy file as each service's start would, without starting anything: one
+    line per problem (file, key and what is wrong), exit status 2 when there is any."""
+    path = file or Path(os.environ.get("FSM_POLICY_FILE") or "policy.yaml")
+    if not path.is_file():
+        typer.echo(f"policy file {path}: not found (pass FILE or set FSM_POLICY_FILE)", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    problems: list[str] = []
+    for name in SERVICE_NAMES:
+        try:
+            # An in-memory database: the check opens, creates and migrates nothing.
+            settings = _settings(
+                name, policy_file=path, database_url="sqlite+aiosqlite:///:memory:"
+            )
+            bootstrap_for(name)(settings)
+        except StartRefused as exc:
+            problems.extend(exc.lines)
+        except PolicyError as exc:
+            problems.extend(str(exc).splitlines())
+        except ValueError as exc:  # a bootstrap's own cross-check of policy and settings
+            problems.append(f"{name}: {exc}")
+    for line in dict.fromkeys(problems):
+        typer.echo(line)
+    if problems:
+        raise typer.Exit(EXIT_CONFIG)
+    typer.echo(f"policy file {path}: ok ({', '.join(SERVICE_NAMES)} and calendar)")
 
 
 @app.command()
@@ -110,7 +263,8 @@ def makemigration(
     """Generate an Alembic revision from the difference between models and migrations."""
     from servicekit.migrations import autogenerate
 
-    runtime = build(_selected([service])[0])
+    with _refusing_with_a_message():
+        runtime = _build(_selected([service])[0])
     asyncio.run(autogenerate(runtime.spec.migrations_dir, message))
 
 
@@ -123,30 +277,31 @@ def run(
 ) -> None:
     """Start everything: the embedded broker (unless FSM_KAFKA_BOOTSTRAP is set), topics,
     migrations and the five services. Ctrl-C stops it all."""
-    _configure()
-    broker: EmbeddedBroker | None = None
-    if not os.environ.get("FSM_KAFKA_BOOTSTRAP"):
-        if _port_open(broker_port):
-            raise typer.BadParameter(
-                f"port {broker_port} is taken: pass --broker-port or set FSM_KAFKA_BOOTSTRAP",
-                param_hint="--broker-port",
-            )
-        data_dir = Path(os.environ.get("FSM_DATA_DIR", "var"))
-        broker = EmbeddedBroker(broker_port, log_file=data_dir / "broker.log")
-        broker.start()
-        os.environ["FSM_KAFKA_BOOTSTRAP"] = broker.bootstrap
-        for name, value in EmbeddedBroker.CLIENT_DEFAULTS.items():
-            os.environ.setdefault(name, value)
-        typer.echo(f"embedded broker (Tansu, memory storage) on {broker.bootstrap}")
-    try:
-        if separate_processes:
-            _run_processes()
-        else:
-            run_event_loop(_run_in_process())
-    finally:
-        if broker is not None:
-            broker.stop()
-            typer.echo("embedded broker stopped")
+    with _refusing_with_a_message():
+        _configure()
+        broker: EmbeddedBroker | None = None
+        if not os.environ.get("FSM_KAFKA_BOOTSTRAP"):
+            if _port_open(broker_port):
+                raise typer.BadParameter(
+                    f"port {broker_port} is taken: pass --broker-port or set FSM_KAFKA_BOOTSTRAP",
+                    param_hint="--broker-port",
+                )
+            data_dir = Path(os.environ.get("FSM_DATA_DIR", "var"))
+            broker = EmbeddedBroker(broker_port, log_file=data_dir / "broker.log")
+            broker.start()
+            os.environ["FSM_KAFKA_BOOTSTRAP"] = broker.bootstrap
+            for name, value in EmbeddedBroker.CLIENT_DEFAULTS.items():
+                os.environ.setdefault(name, value)
+            typer.echo(f"embedded broker (Tansu, memory storage) on {broker.bootstrap}")
+        try:
+            if separate_processes:
+                _run_processes()
+            else:
+                run_event_loop(_run_in_process())
+        finally:
+            if broker is not None:
+                broker.stop()
+                typer.echo("embedded broker stopped")
 
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
@@ -171,16 +326,39 @@ def _uvicorn_config(runtime: ServiceRuntime) -> uvicorn.Config:
     )
 
 
-async def _ensure_topics_with_retry(runtime: ServiceRuntime, attempts: int = 30) -> None:
+async def _ensure_topics_with_retry(kafka: KafkaSettings, attempts: int = 30) -> list[str]:
+    """Create the missing topics, waiting up to ``attempts`` seconds for the broker (it may be
+    starting alongside); then refuse to go on, naming FSM_KAFKA_BOOTSTRAP."""
+    kafka_log = logging.getLogger("aiokafka")
+    level = kafka_log.level
+    try:
+        # The client logs each refused connection; the one line below says it once.
+        if not _debug():
+            kafka_log.setLevel(logging.CRITICAL)
+        return await _ensure_topics(kafka, attempts)
+    finally:
+        kafka_log.setLevel(level)
+
+
+async def _ensure_topics(kafka: KafkaSettings, attempts: int) -> list[str]:
     for attempt in range(1, attempts + 1):
         try:
-            await ensure_topics(runtime.settings.kafka, ALL_TOPICS)
-            return
-        except Exception as exc:
+            return await ensure_topics(kafka, ALL_TOPICS)
+        except (KafkaError, OSError, TimeoutError) as exc:
             if attempt == attempts:
-                raise
-            typer.echo(f"waiting for the broker ({exc!r})", err=True)
+                raise StartRefused(
+                    f"FSM_KAFKA_BOOTSTRAP: cannot reach the broker at {kafka.bootstrap} "
+                    f"(tried {attempts} time(s), 1 s apart): {exc or type(exc).__name__}",
+                    exit_code=EXIT_UNAVAILABLE,
+                ) from exc
+            if attempt == 1:
+                typer.echo(
+                    f"waiting for the broker at {kafka.bootstrap} (FSM_KAFKA_BOOTSTRAP), up to "
+                    f"{attempts} s: {exc or type(exc).__name__}",
+                    err=True,
+                )
             await asyncio.sleep(1)
+    return []
 
 
 def _banner(runtimes: list[ServiceRuntime]) -> None:
@@ -205,10 +383,11 @@ def _banner(runtimes: list[ServiceRuntime]) -> None:
 
 
 async def _run_in_process() -> None:
-    runtimes = [build(name) for name in SERVICE_NAMES]
+    runtimes = [_build(name) for name in SERVICE_NAMES]
     for runtime in runtimes:
+        await _check_database(runtime)
         await runtime.migrate()
-    await _ensure_topics_with_retry(runtimes[0])
+    await _ensure_topics_with_retry(runtimes[0].settings.kafka)
     servers = [_QuietServer(_uvicorn_config(rt)) for rt in runtimes]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -245,10 +424,14 @@ def _run_processes() -> None:
         for name in SERVICE_NAMES
     }
     typer.echo("started: " + ", ".join(f"{n} (pid {p.pid})" for n, p in processes.items()))
+    failed = 0
     try:
         while all(p.poll() is None for p in processes.values()):
             with contextlib.suppress(subprocess.TimeoutExpired):
                 next(iter(processes.values())).wait(timeout=0.5)
+        # A service that stopped on its own (e.g. refused to start) stops the others, and its
+        # exit status becomes fsm run's.
+        failed = next((p.returncode for p in processes.values() if p.returncode), 0)
     except KeyboardInterrupt:
         pass
     finally:
@@ -260,6 +443,8 @@ def _run_processes() -> None:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+    if failed:
+        raise typer.Exit(failed if failed > 0 else 1)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ from servicekit.settings import ServiceSettings
 SERVICE_NAMES: tuple[str, ...] = ("intake", "scheduling", "fieldwork", "billing", "feedback")
 
 
-def settings_for(name: str, **overrides: Any) -> ServiceSettings:
-    """The service's settings from the environment, with ``overrides``."""
+def settings_class_for(name: str) -> type[ServiceSettings]:
+    """The service's settings class (``<name>.settings.<Name>Settings``)."""
     if name not in SERVICE_NAMES:
         raise KeyError(f"unknown service {name!r}; choose from {', '.join(SERVICE_NAMES)}")
     module = importlib.import_module(f"{name}.settings")
@@ -25,7 +25,12 @@ def settings_for(name: str, **overrides: Any) -> ServiceSettings:
         and issubclass(obj, ServiceSettings)
         and obj is not ServiceSettings
     )
-    return settings_class(**overrides)
+    return settings_class
+
+
+def settings_for(name: str, **overrides: Any) -> ServiceSettings:
+    """The service's settings from the environment, with ``overrides``."""
+    return settings_class_for(name)(**overrides)
 
 
 def bootstrap_for(name: str) -> Callable[..., ServiceRuntime]:

@@ -7,10 +7,11 @@ Environment variables: ``FSM_KAFKA_*`` for the broker, ``FSM_*`` for what all se
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -70,8 +71,9 @@ class KafkaSettings(BaseSettings):
     def _transient_retries_fit_the_poll_interval(self) -> KafkaSettings:
         if self.transient_retry_seconds * 1000 >= self.max_poll_interval_ms / 2:
             raise ValueError(
-                "transient_retry_seconds must be under half of max_poll_interval_ms, or the "
-                "group drops the consumer while it waits for the database"
+                "FSM_KAFKA_TRANSIENT_RETRY_SECONDS must be under half of "
+                "FSM_KAFKA_MAX_POLL_INTERVAL_MS (in seconds), or the group drops the consumer "
+                "while it waits for the database"
             )
         return self
 
@@ -136,7 +138,12 @@ class ServiceSettings(BaseSettings):
         validation_alias="FSM_BOOTSTRAP_API_KEY",
         description="When set, an admin key for a first start.",
     )
-    log_level: str = Field(default="INFO", validation_alias="FSM_LOG_LEVEL")
+    log_level: str = Field(
+        default="INFO",
+        validation_alias="FSM_LOG_LEVEL",
+        description="DEBUG, INFO, WARNING, ERROR or CRITICAL (any case). DEBUG also prints the "
+        "traceback of a start the fsm command refuses.",
+    )
     log_json: bool = Field(default=True, validation_alias="FSM_LOG_JSON")
     policy_file: Path | None = Field(default=None, validation_alias="FSM_POLICY_FILE")
     outbox_poll_interval_ms: int = Field(default=200, ge=5)
@@ -172,6 +179,18 @@ class ServiceSettings(BaseSettings):
             raise ValueError("FSM_BOOTSTRAP_API_KEY must be at least 16 characters")
         return value
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        return check_log_level(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database_url(cls, value: str) -> str:
+        if value:
+            check_database_url(value)
+        return value
+
     @model_validator(mode="after")
     def _no_example_secrets_in_production(self) -> ServiceSettings:
         # Like the full-stack FastAPI template: an example secret is fine on a laptop, never live.
@@ -182,6 +201,21 @@ class ServiceSettings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _explicit_database_in_production(self) -> ServiceSettings:
+        # A missing or misspelt URL variable must not leave a production service on a local
+        # SQLite file nobody backs up.
+        if self.environment == "production" and not self.database_url:
+            raise ValueError(
+                f"{self.env_name('database_url')} must be set when "
+                f"{self.env_name('environment')} is production (no SQLite fallback there)"
+            )
+        return self
+
+    def env_name(self, field: str) -> str:
+        """The environment variable of ``field`` of these settings (``FSM_INTAKE_PORT``)."""
+        return env_var(type(self), field, service_name=self.service_name)
+
     @property
     def resolved_http_max_concurrency(self) -> int:
         """``http_max_concurrency``, or two fewer than the pool when it is 0 (at least one)."""
@@ -189,7 +223,95 @@ class ServiceSettings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
-        """The database URL, defaulting to ``<data_dir>/<service>.db`` (SQLite)."""
+        """The database URL, defaulting to ``<data_dir>/<service>.db`` (SQLite; outside
+        production only)."""
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{self.service_name}.db').as_posix()}"
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def check_log_level(value: str) -> str:
+    """``value`` upper-cased when it is one of :data:`LOG_LEVELS`, else ValueError."""
+    level = value.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def check_database_url(url: str) -> None:
+    """Raise ValueError unless ``url`` is a SQLAlchemy URL of an installed async driver."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        dialect = make_url(url).get_dialect(_is_async=True)
+    except NoSuchModuleError:  # an ArgumentError too: first
+        raise ValueError(f"names an unknown database driver {url.split(':', 1)[0]!r}") from None
+    except ArgumentError:
+        raise ValueError(
+            "is not a SQLAlchemy URL (e.g. postgresql+asyncpg://user:password@host:5432/name)"
+        ) from None
+    if not dialect.is_async:
+        raise ValueError(
+            f"names a synchronous driver ({url.split(':', 1)[0]}): use postgresql+asyncpg:// "
+            "or sqlite+aiosqlite://"
+        )
+
+
+def env_var(settings_class: type[BaseSettings], field: str, *, service_name: str = "") -> str:
+    """The environment variable that sets ``field`` of ``settings_class``: its alias when it has
+    one (``FSM_LOG_LEVEL``), else the class's prefix and the field's name."""
+    info = settings_class.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, str):
+        return info.validation_alias
+    prefix = str(settings_class.model_config.get("env_prefix") or "")
+    if not prefix and service_name:
+        prefix = f"FSM_{service_name.upper()}_"
+    return f"{prefix}{field}".upper()
+
+
+def settings_problems(exc: ValidationError, settings_class: type[BaseSettings]) -> list[str]:
+    """One line per error of ``exc`` (raised building ``settings_class`` or settings nested in
+    it, such as :class:`KafkaSettings`), each naming the environment variable to fix. Values of
+    secrets and URLs (which may hold a password) are not repeated."""
+    classes = {settings_class.__name__: settings_class}
+    for info in settings_class.model_fields.values():
+        nested = info.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseSettings):
+            classes[nested.__name__] = nested
+    owner = classes.get(exc.title, settings_class)
+    names = {field: env_var(owner, field) for field in owner.model_fields}
+    by_env = {name: field for field, name in names.items()}
+    lines = []
+    for error in exc.errors(include_url=False):
+        message = error["msg"].removeprefix("Value error, ")
+        value = error.get("input")
+        field = by_env.get(str(error["loc"][0]), str(error["loc"][0])) if error["loc"] else None
+        if field is None:
+            # A check across fields (model validator): its message names the variable first.
+            mentioned = sorted(
+                (message.find(name), field)
+                for field, name in names.items()
+                if re.search(rf"\b{re.escape(name)}\b", message)
+            )
+            if mentioned:
+                field = mentioned[0][1]
+                value = (
+                    value.get(names[field], value.get(field)) if isinstance(value, dict) else None
+                )
+        name = names.get(field, field.upper()) if field else owner.__name__
+        message = message.removeprefix(name).lstrip(":, ")
+        field_info = owner.model_fields.get(field) if field else None
+        secret = field_info is not None and (
+            "Secret" in str(field_info.annotation) or str(field).endswith("_url")
+        )
+        shown = (
+            f" (got {value!r})"
+            if not secret and error["type"] != "missing" and isinstance(value, str | int | float)
+            else ""
+        )
+        lines.append(f"{name}: {message}{shown}")
+    return lines

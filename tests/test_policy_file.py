@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from servicekit.calendar import CalendarPolicy
-from servicekit.policy import PolicyError, load_section, read_policy_file
+from servicekit.policy import SECTIONS, PolicyError, load_section, read_policy_file
 
 POLICY_FILE = Path(__file__).resolve().parent.parent / "policy.yaml"
 SERVICES = ("intake", "scheduling", "fieldwork", "billing", "feedback")
@@ -63,3 +63,39 @@ def test_int_3_the_policy_corrects_the_holiday_calendar_where_the_package_only_e
     assert corrected.is_working_day(date(2027, 2, 20))
     with pytest.raises(ValidationError, match="both"):
         CalendarPolicy(extra_holidays=[date(2027, 2, 20)], extra_workdays=[date(2027, 2, 20)])
+
+
+def test_the_known_sections_are_the_calendar_and_one_per_service() -> None:
+    assert {"calendar", *SERVICES} == SECTIONS
+    assert set(read_policy_file(POLICY_FILE)) == SECTIONS
+
+
+def test_a_misspelt_section_is_refused_naming_the_file_and_section(tmp_path: Path) -> None:
+    # Ignoring it would leave intake on its built-in defaults without a word.
+    misspelt = tmp_path / "policy.yaml"
+    misspelt.write_text("intak:\n  close_after_quiet_days: 3\nextra: {}\n")
+
+    with pytest.raises(PolicyError) as refused:
+        load_section(CalendarPolicy, section="calendar", path=misspelt)
+
+    assert str(refused.value).splitlines() == [
+        f"policy file {misspelt}: intak: unknown section (did you mean 'intake'?)",
+        f"policy file {misspelt}: extra: unknown section (known: billing, calendar, feedback, "
+        "fieldwork, intake, scheduling)",
+    ]
+
+
+def test_each_bad_value_is_one_line_naming_the_file_and_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("calendar:\n  timezone: Mars/Olympus\n  working_periods: late\n  timezon: UTC\n")
+
+    with pytest.raises(PolicyError) as refused:
+        load_section(CalendarPolicy, section="calendar", path=bad)
+
+    lines = str(refused.value).splitlines()
+    assert [line.removeprefix(f"policy file {bad}: ").split(":")[0] for line in lines] == [
+        "calendar.timezone",
+        "calendar.working_periods",
+        "calendar.timezon",
+    ]
+    assert lines[-1].endswith("calendar.timezon: unknown key (did you mean 'timezone'?)")

@@ -96,3 +96,222 @@ def test_fsm_run_serves_the_five_services_and_ctrl_c_stops_everything(
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
         log.close()
+
+
+# A start refused for a wrong setting, policy file, database or broker: one line per problem
+# naming the variable or the policy file and key, a meaningful exit status, no traceback.
+
+OLD_RELEASE_POLICY = """\
+scheduling:
+  webhooks:
+    batch_size: 100
+    max_concurrency: 20
+    timeout_seconds: 15
+    claim_lease_seconds: 60.0
+feedback:
+  sampling_rates_percent:
+    gas_leak_repair: 100
+    paid_repair: 100
+    own_brand_repair: 100
+    own_brand_installation: 100
+    other_installation: 10
+    other_repair: 10
+"""
+"""What the previous release's policy.yaml said of the two keys that stop its services now."""
+
+
+def _fsm(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
+    """Run ``fsm *args`` in ``tmp_path`` with no FSM_* variable but ``env``; its exit status and
+    output lines (stdout and stderr)."""
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("FSM_")}
+    clean.update(
+        FSM_DATA_DIR=str(tmp_path / "var"),
+        FSM_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",  # nothing listens there
+        FSM_INTAKE_PORT=str(free_port()),
+        **(env or {}),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "fsm", *args],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.returncode, [line for line in (done.stdout + done.stderr).splitlines() if line]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("FSM_INTAKE_DATABASE_POOL_SIZE", "-1", "greater than or equal to 1"),
+        ("FSM_INTAKE_DATABASE_POOL_SIZE", "abc", "valid integer"),
+        ("FSM_BOOTSTRAP_API_KEY", "short", "at least 16 characters"),
+        ("FSM_LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("FSM_KAFKA_FETCH_MAX_WAIT_MS", "0", "greater than or equal to 1"),
+        ("FSM_INTAKE_DATABASE_URL", "garbage://x", "unknown database driver"),
+    ],
+)
+def test_an_invalid_setting_stops_serve_with_one_line_naming_the_variable(
+    tmp_path: Path, variable: str, value: str, says: str
+) -> None:
+    status, lines = _fsm(tmp_path, "serve", "intake", env={variable: value})
+
+    assert status == 2, lines
+    assert len(lines) == 1, lines
+    assert variable in lines[0] and says in lines[0]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["run"], ["run", "--separate-processes"], ["migrate"], ["migrate", "intake"]],
+    ids=" ".join,
+)
+def test_run_and_migrate_refuse_an_invalid_setting_the_same_way(
+    tmp_path: Path, command: list[str]
+) -> None:
+    status, lines = _fsm(tmp_path, *command, env={"FSM_INTAKE_DATABASE_POOL_SIZE": "-1"})
+
+    assert status == 2, lines
+    refused = [line for line in lines if "FSM_INTAKE_DATABASE_POOL_SIZE" in line]
+    assert refused == [
+        "intake: FSM_INTAKE_DATABASE_POOL_SIZE: Input should be greater than or "
+        "equal to 1 (got '-1')"
+    ], lines
+    assert not any("Traceback" in line for line in lines)
+
+
+def test_the_bootstrap_key_is_never_repeated_in_the_message(tmp_path: Path) -> None:
+    status, lines = _fsm(tmp_path, "serve", "intake", env={"FSM_BOOTSTRAP_API_KEY": "s3cr3t"})
+
+    assert status == 2
+    assert "s3cr3t" not in "\n".join(lines)
+
+
+def test_production_without_a_database_url_refuses_to_start_naming_the_variable(
+    tmp_path: Path,
+) -> None:
+    # The URL variable misspelt: no silent fallback to var/intake.db in production.
+    status, lines = _fsm(
+        tmp_path,
+        "serve",
+        "intake",
+        env={
+            "FSM_INTAKE_ENVIRONMENT": "production",
+            "FSM_INTAKE_DATABASE_ULR": "postgresql+asyncpg://fsm@db:5432/intake",
+        },
+    )
+
+    assert status == 2, lines
+    assert len(lines) == 1 and "FSM_INTAKE_DATABASE_URL" in lines[0], lines
+    assert not (tmp_path / "var" / "intake.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("policy", "says"),
+    [
+        ("intake:\n  close_after_quiet_days: -1\n", "intake.close_after_quiet_days:"),
+        ("intake:\n  close_after_quiet_days: seven\n", "intake.close_after_quiet_days:"),
+        ("intake:\n  close_after_quiet_dayz: 3\n", "intake.close_after_quiet_dayz: unknown key"),
+        ("intak:\n  close_after_quiet_days: 3\n", "intak: unknown section"),
+        ("intake: [1, 2\n", "not valid YAML"),
+    ],
+    ids=["negative", "wrong-type", "unknown-key", "unknown-section", "bad-yaml"],
+)
+def test_an_invalid_policy_file_stops_serve_with_one_line_naming_the_file_and_key(
+    tmp_path: Path, policy: str, says: str
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(policy, encoding="utf-8")
+
+    status, lines = _fsm(tmp_path, "serve", "intake", env={"FSM_POLICY_FILE": str(path)})
+
+    assert status == 2, lines
+    assert len(lines) == 1, lines
+    assert str(path) in lines[0] and says in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("service", "key"),
+    [
+        ("scheduling", "scheduling.webhooks.claim_lease_seconds"),
+        ("feedback", "feedback.sampling_rates_percent"),
+    ],
+)
+def test_the_previous_releases_policy_file_is_refused_naming_the_file_and_key(
+    tmp_path: Path, service: str, key: str
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(OLD_RELEASE_POLICY, encoding="utf-8")
+
+    status, lines = _fsm(tmp_path, "serve", service, env={"FSM_POLICY_FILE": str(path)})
+
+    assert status == 2, lines
+    assert len(lines) == 1, lines
+    assert f"policy file {path}: {key}: " in lines[0]
+
+
+def test_an_unreachable_database_stops_serve_naming_the_url_variable(tmp_path: Path) -> None:
+    url = f"postgresql+asyncpg://fsm:pw-not-shown@127.0.0.1:{free_port()}/intake"
+
+    status, lines = _fsm(tmp_path, "serve", "intake", env={"FSM_INTAKE_DATABASE_URL": url})
+
+    assert status == 3, lines
+    assert len(lines) == 1, lines
+    assert "FSM_INTAKE_DATABASE_URL" in lines[0] and "pw-not-shown" not in lines[0]
+
+
+def test_an_unreachable_broker_is_named_by_its_variable(tmp_path: Path) -> None:
+    status, lines = _fsm(tmp_path, "topics")
+
+    assert status == 3, lines
+    assert len(lines) == 1, lines
+    assert "FSM_KAFKA_BOOTSTRAP" in lines[0]
+
+
+def test_fsm_log_level_debug_adds_the_traceback_of_a_refused_start(tmp_path: Path) -> None:
+    status, lines = _fsm(
+        tmp_path,
+        "serve",
+        "intake",
+        env={"FSM_LOG_LEVEL": "DEBUG", "FSM_INTAKE_DATABASE_POOL_SIZE": "-1"},
+    )
+
+    assert status == 2
+    assert lines[0].startswith("Traceback")
+    assert "FSM_INTAKE_DATABASE_POOL_SIZE" in lines[-1]
+
+
+def test_check_policy_accepts_the_shipped_policy_file(tmp_path: Path) -> None:
+    status, lines = _fsm(tmp_path, "check-policy", str(REPO / "policy.yaml"))
+
+    assert status == 0, lines
+    assert len(lines) == 1 and lines[0].startswith(f"policy file {REPO / 'policy.yaml'}: ok")
+
+
+def test_check_policy_prints_one_line_per_problem_of_every_section(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        OLD_RELEASE_POLICY + "intake:\n  close_after_quiet_days: 0\n  oops: 1\n", encoding="utf-8"
+    )
+
+    status, lines = _fsm(tmp_path, "check-policy", str(path))
+
+    assert status == 2, lines
+    assert [line.split(": ")[1] for line in lines] == [
+        "intake.close_after_quiet_days",
+        "intake.oops",
+        "scheduling.webhooks.claim_lease_seconds",
+        "feedback.sampling_rates_percent",
+    ]
+    assert all(line.startswith(f"policy file {path}: ") for line in lines)
+
+
+def test_check_policy_refuses_an_unknown_section_once(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("intak:\n  close_after_quiet_days: 3\n", encoding="utf-8")
+
+    status, lines = _fsm(tmp_path, "check-policy", str(path))
+
+    assert status == 2
+    assert lines == [f"policy file {path}: intak: unknown section (did you mean 'intake'?)"]

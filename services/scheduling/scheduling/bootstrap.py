@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.envelope import EventEnvelope
@@ -28,7 +29,7 @@ from scheduling.settings import SchedulingSettings
 from servicekit.consumer import EventHandler
 from servicekit.messagebus import MessageBus
 from servicekit.outbox import add_to_outbox
-from servicekit.policy import load_section
+from servicekit.policy import invalid_policy, load_section
 from servicekit.runtime import ServiceRuntime, ServiceSpec
 from servicekit.webhooks import (
     DisabledEndpoint,
@@ -68,7 +69,7 @@ def bootstrap(
     """Build scheduling's runtime (HTTP app, relay, consumer, timers) from ``settings``."""
     settings = settings or SchedulingSettings()
     policy = load_section(SchedulingPolicy, section="scheduling", path=settings.policy_file)
-    webhooks = webhook_policy(policy)
+    webhooks = webhook_policy(policy, path=settings.policy_file)
     now = clock or (lambda: datetime.now(UTC))
     travel = travel or _travel(settings, policy)
     solver = solver or PyVrpSolver()
@@ -157,11 +158,17 @@ def bootstrap(
     return runtime
 
 
-def webhook_policy(policy: SchedulingPolicy) -> WebhookPolicy:
+def webhook_policy(policy: SchedulingPolicy, *, path: Path | None = None) -> WebhookPolicy:
     """The kit's WebhookPolicy from the policy file's `scheduling.webhooks` (a bad value stops
-    start-up). Local receivers (``make run``) need ``allow_private_addresses: true`` and
-    ``require_https: false`` there; the shipped file keeps the production-safe defaults."""
-    return WebhookPolicy.model_validate(policy.webhooks.model_dump())
+    start-up with a PolicyError naming ``path`` and the key). Local receivers (``make run``) need
+    ``allow_private_addresses: true`` and ``require_https: false`` there; the shipped file keeps
+    the production-safe defaults."""
+    try:
+        return WebhookPolicy.model_validate(policy.webhooks.model_dump())
+    except ValidationError as exc:
+        raise invalid_policy(
+            exc, model=WebhookPolicy, section="scheduling.webhooks", path=path
+        ) from exc
 
 
 def _travel(settings: SchedulingSettings, policy: SchedulingPolicy) -> TravelTimes:
