@@ -193,6 +193,42 @@ def topics() -> None:
     typer.echo(f"created: {', '.join(created) or 'none (all existed)'}")
 
 
+@app.command("dead-letters")
+def dead_letters(
+    services: ServicesOpt = None,
+    group: Annotated[
+        str | None,
+        typer.Option(help="Only what this consumer group gave up on (e.g. fsm-billing)."),
+    ] = None,
+    redrive: Annotated[
+        bool,
+        typer.Option(
+            "--redrive",
+            help="Publish them again to their original topic once the cause is fixed; "
+            "services that applied an event already skip it.",
+        ),
+    ] = False,
+) -> None:
+    """List the events consumers gave up on (`<topic>.dlt`, the error of each), or re-drive
+    them. Dead-letter topics are read, never changed."""
+    from fsm.dead_letters import dead_letter_topics, read_dead_letters
+    from fsm.dead_letters import redrive as send_again
+
+    with _refusing_with_a_message():
+        _configure()
+        kafka = _settings("intake").kafka
+        letters = asyncio.run(read_dead_letters(kafka, dead_letter_topics(_selected(services))))
+        if group is not None:
+            letters = [letter for letter in letters if letter.consumer_group == group]
+        for letter in letters:
+            typer.echo(letter.summary())
+        if redrive:
+            sent = asyncio.run(send_again(kafka, letters))
+            typer.echo(f"re-driven: {sent}")
+        else:
+            typer.echo(f"dead letters: {len(letters)}")
+
+
 @app.command()
 def serve(
     service: Annotated[str, typer.Argument(help="The service to run.")],
