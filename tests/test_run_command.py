@@ -181,6 +181,18 @@ def test_run_and_migrate_refuse_an_invalid_setting_the_same_way(
     assert not any("Traceback" in line for line in lines)
 
 
+def test_a_fieldwork_upload_limit_over_the_body_limit_stops_serve_with_one_line(
+    tmp_path: Path,
+) -> None:
+    env = {"FSM_FIELDWORK_HTTP_MAX_BODY_BYTES": "100000", "FSM_FIELDWORK_PORT": str(free_port())}
+    status, lines = _fsm(tmp_path, "serve", "fieldwork", env=env)
+
+    assert status == 2, lines
+    assert len(lines) == 1, lines
+    assert "fieldwork.upload_max_bytes" in lines[0]
+    assert "FSM_FIELDWORK_HTTP_MAX_BODY_BYTES (100000)" in lines[0]
+
+
 def test_the_bootstrap_key_is_never_repeated_in_the_message(tmp_path: Path) -> None:
     status, lines = _fsm(tmp_path, "serve", "intake", env={"FSM_BOOTSTRAP_API_KEY": "s3cr3t"})
 

@@ -21,7 +21,7 @@ from fieldwork.service_layer.unit_of_work import FieldworkUnitOfWork
 from fieldwork.settings import FieldworkSettings
 from servicekit.consumer import EventHandler
 from servicekit.messagebus import MessageBus
-from servicekit.policy import load_section
+from servicekit.policy import PolicyError, load_section
 from servicekit.runtime import ServiceRuntime, ServiceSpec
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -54,10 +54,11 @@ def bootstrap(
     now = clock or (lambda: datetime.now(UTC))
     policy = load_section(FieldworkPolicy, section="fieldwork", path=settings.policy_file)
     if policy.upload_max_bytes > settings.http_max_body_bytes:
-        raise ValueError(
-            f"fieldwork.upload_max_bytes ({policy.upload_max_bytes}) exceeds "
+        raise PolicyError(
+            f"fieldwork.upload_max_bytes: {policy.upload_max_bytes} exceeds "
             f"FSM_FIELDWORK_HTTP_MAX_BODY_BYTES ({settings.http_max_body_bytes}): such an upload "
-            "would be refused before its size is checked"
+            "would be refused before its size is checked",
+            path=settings.policy_file,
         )
     evidence = store or FileEvidenceStore(settings.resolved_evidence_dir)
 
