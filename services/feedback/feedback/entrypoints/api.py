@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -65,6 +62,7 @@ from feedback.entrypoints.schemas import (
 from feedback.service_layer import views
 from servicekit.auth import Principal
 from servicekit.idempotency import answer_once
+from servicekit.paging import decode_cursor, encode_cursor
 from servicekit.problems import ProblemError, problem_responses
 
 MAX_PERIOD_DAYS = 366
@@ -93,41 +91,14 @@ def _page_size(limit: int | None, policy: FeedbackPolicy) -> int:
 
 
 def _encode_cursor(sort: str, at: datetime, row_id: str) -> str:
-    raw = json.dumps({"s": sort, "a": at.isoformat(), "i": row_id})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_cursor(sort, at, row_id)
 
 
 def _decode_cursor(sort: str, cursor: str | None) -> Cursor | None:
     if cursor is None:
         return None
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if raw["s"] != sort:
-            raise ValueError("the cursor belongs to another list or sort order")
-        at, row_id = datetime.fromisoformat(raw["a"]), raw["i"]
-        if at.tzinfo is None or not isinstance(row_id, str) or not row_id.isprintable():
-            raise ValueError("malformed cursor")
-        return Cursor(at=at.astimezone(UTC), id=row_id)
-    except (
-        ValueError,
-        KeyError,
-        TypeError,
-        OverflowError,
-        binascii.Error,
-        UnicodeDecodeError,
-    ) as exc:
-        raise ProblemError(
-            422,
-            "The request has invalid or missing fields: cursor.",
-            title="Invalid request",
-            errors=[
-                {
-                    "field": "cursor",
-                    "message": f"not a cursor of this list ({exc})",
-                    "type": "value_error",
-                }
-            ],
-        ) from exc
+    at, row_id, _ = decode_cursor(sort, cursor)
+    return Cursor(at=at, id=row_id)
 
 
 async def _idempotent(

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
@@ -41,6 +38,7 @@ from intake.entrypoints.schemas import (
 from intake.service_layer import views
 from servicekit.auth import Principal
 from servicekit.idempotency import handle_idempotently
+from servicekit.paging import decode_cursor, encode_cursor
 from servicekit.problems import ProblemError, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["orders"])
@@ -173,23 +171,12 @@ async def create_order(
 
 
 def _encode_cursor(sort: str, order: Order) -> str:
-    raw = json.dumps(
-        {"s": sort, "e": order.emergency, "c": order.created_at.isoformat(), "i": order.id}
-    )
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_cursor(sort, order.created_at, order.id, e=order.emergency)
 
 
 def _decode_cursor(sort: str, cursor: str) -> Cursor:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if raw["s"] != sort:
-            raise ValueError("the cursor belongs to another sort order")
-        created = datetime.fromisoformat(raw["c"])
-        if created.tzinfo is None or not isinstance(raw["i"], str):
-            raise ValueError("malformed cursor")
-        return Cursor(emergency=bool(raw["e"]), created_at=created, id=raw["i"])
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise _bad_query("cursor", f"not a cursor of this list ({exc})") from exc
+    created_at, order_id, extra = decode_cursor(sort, cursor)
+    return Cursor(emergency=bool(extra.get("e")), created_at=created_at, id=order_id)
 
 
 def _bad_query(field: str, message: str) -> ProblemError:

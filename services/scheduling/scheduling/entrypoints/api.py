@@ -7,11 +7,8 @@ a partner network's key acts on its own orders.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -56,6 +53,7 @@ from scheduling.entrypoints.schemas import (
 from scheduling.service_layer import handlers, views
 from servicekit.auth import Principal
 from servicekit.idempotency import answer_once
+from servicekit.paging import decode_cursor, encode_cursor
 from servicekit.problems import ProblemError, problem_responses
 
 router = APIRouter(prefix="/v1")
@@ -295,39 +293,12 @@ def _list_of(network_id: str | None) -> str:
 
 
 def _encode_cursor(scope: str, order: DispatchOrder) -> str:
-    raw = json.dumps({"s": scope, "r": order.received_at.isoformat(), "i": order.order_id})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_cursor(scope, order.received_at, order.order_id)
 
 
 def _decode_cursor(scope: str, cursor: str) -> OrderCursor:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if raw["s"] != scope:
-            raise ValueError("the cursor belongs to another list")
-        received = datetime.fromisoformat(raw["r"])
-        if received.tzinfo is None or not isinstance(raw["i"], str):
-            raise ValueError("malformed cursor")
-        return OrderCursor(received_at=received.astimezone(UTC), order_id=raw["i"])
-    except (
-        ValueError,
-        KeyError,
-        TypeError,
-        OverflowError,
-        binascii.Error,
-        UnicodeDecodeError,
-    ) as exc:
-        raise ProblemError(
-            422,
-            "The request has invalid or missing fields: cursor.",
-            title="Invalid request",
-            errors=[
-                {
-                    "field": "cursor",
-                    "message": f"not a cursor of this list ({exc})",
-                    "type": "value_error",
-                }
-            ],
-        ) from exc
+    received_at, order_id, _ = decode_cursor(scope, cursor)
+    return OrderCursor(received_at=received_at, order_id=order_id)
 
 
 @router.get(
