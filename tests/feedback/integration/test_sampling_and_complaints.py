@@ -73,6 +73,19 @@ async def test_fbk_4_the_daily_job_samples_work_done_3_to_5_days_earlier_once_wi
     assert len(scheduled) == 3
 
 
+async def test_fbk_4_a_day_written_as_a_number_is_refused_not_read_as_1970(
+    harness: Harness,
+) -> None:
+    for day in (0, "0", 1764547200):
+        refused = await harness.client.post("/v1/sampling/runs", json={"day": day})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == "day"
+    figures = await harness.client.get(
+        "/v1/quality-figures", params={"start": "1764547200", "end": "2026-11-24"}
+    )
+    assert figures.status_code == 422, figures.text
+
+
 async def test_fbk_4_a_paid_take_back_repair_is_sampled_from_the_day_its_unit_came_back(
     harness: Harness,
 ) -> None:

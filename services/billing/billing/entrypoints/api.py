@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -52,6 +51,7 @@ from billing.entrypoints.schemas import (
 from billing.service_layer import views
 from contracts.billing import PaymentMethod
 from servicekit.auth import Principal
+from servicekit.dates import IsoDate
 from servicekit.idempotency import answer_once
 from servicekit.problems import ProblemError, problem_responses
 
@@ -664,7 +664,7 @@ async def record_remittance(
     summary="Daily reconciliation of takings",
 )
 async def read_reconciliation(
-    day: date, uow: UowFactoryDep, calendar: CalendarDep, principal: FinanceDep
+    day: IsoDate, uow: UowFactoryDep, calendar: CalendarDep, principal: FinanceDep
 ) -> Any:
     """Per technician or desk: cash, card and mobile takings, refunds, remittances, receipts
     and cash on hand at the end of the local day (BIL-10)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -61,6 +61,7 @@ from feedback.entrypoints.schemas import (
 )
 from feedback.service_layer import views
 from servicekit.auth import Principal
+from servicekit.dates import IsoDate
 from servicekit.idempotency import answer_once
 from servicekit.paging import decode_cursor, encode_cursor
 from servicekit.problems import ProblemError, problem_responses
@@ -820,8 +821,8 @@ async def read_quality_figures(
     principal: ReaderDep,
     policy: PolicyDep,
     calendar: CalendarDep,
-    start: date,
-    end: date,
+    start: IsoDate,
+    end: IsoDate,
     by: GroupBy = GroupBy.TECHNICIAN,
 ) -> Any:
     """For the business days `start`..`end` (both included): on-time arrival rate, first-time-fix
@@ -853,7 +854,7 @@ async def read_quality_figures(
 )
 async def read_reconciliation(
     network_id: str,
-    day: date,
+    day: IsoDate,
     uow: UowFactoryDep,
     principal: NetworkReaderDep,
     policy: PolicyDep,

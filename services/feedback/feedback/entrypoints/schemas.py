@@ -19,6 +19,7 @@ from feedback.domain.model import OrderFile
 from feedback.domain.policy import ComplaintStage
 from feedback.domain.sampling import Draw
 from feedback.service_layer.views import Reconciliation
+from servicekit.dates import IsoDate
 
 Text = Annotated[str, Field(max_length=2000)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -279,7 +280,7 @@ class SamplingRunIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    day: date | None = None
+    day: IsoDate | None = None
 
 
 class SamplingRunOut(BaseModel):

@@ -8,7 +8,6 @@ a partner network's key acts on its own orders.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -52,6 +51,7 @@ from scheduling.entrypoints.schemas import (
 )
 from scheduling.service_layer import handlers, views
 from servicekit.auth import Principal
+from servicekit.dates import IsoDate
 from servicekit.idempotency import answer_once
 from servicekit.paging import decode_cursor, encode_cursor
 from servicekit.problems import ProblemError, problem_responses
@@ -695,7 +695,7 @@ async def relocate(
     summary="Optimise a day's plan",
 )
 async def optimise(
-    day: date,
+    day: IsoDate,
     bus: BusDep,
     principal: DispatcherDep,
     request: Request,
@@ -724,7 +724,7 @@ async def optimise(
     summary="Read a day's applied plan",
 )
 async def read_plan(
-    day: date, uow: UowFactoryDep, principal: DispatchReaderDep, response: Response
+    day: IsoDate, uow: UowFactoryDep, principal: DispatchReaderDep, response: Response
 ) -> Any:
     """The applied plan: per visit the technician, sequence, planned departure and arrival."""
     plan = await views.day_plan(day, uow=uow())
