@@ -377,18 +377,25 @@ async def test_fld_6_a_unit_returned_while_the_sweep_reports_it_overdue_stays_re
     assert len(await events_named(runtime, "UnitReturned")) == 1
 
 
-async def test_fld_6_two_replicas_sweeping_at_once_report_an_overdue_unit_once(
-    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+async def two_replicas_sweep_once(
+    runtime: ServiceRuntime, clock: Clock, count: str, event_name: str
 ) -> None:
-    await take_back(runtime, admin, clock)
-
+    """Two replicas run the sweep at once: what is due is reported by one of them, once."""
     gate = Gate()
     first, second, _ = await race(
         runtime.engine, gate, sweep(runtime, clock, gate), lambda: sweep(runtime, clock)
     )
 
-    assert first["overdue"] + second["overdue"] == 1
-    assert len(await events_named(runtime, "UnitReturnOverdue")) == 1
+    assert first[count] + second[count] == 1
+    assert len(await events_named(runtime, event_name)) == 1
+
+
+async def test_fld_6_two_replicas_sweeping_at_once_report_an_overdue_unit_once(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await take_back(runtime, admin, clock)
+
+    await two_replicas_sweep_once(runtime, clock, "overdue", "UnitReturnOverdue")
 
 
 async def loaner_kept(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock) -> None:
@@ -423,13 +430,7 @@ async def test_fld_6_two_replicas_sweeping_at_once_chase_a_kept_loaner_once(
 ) -> None:
     await loaner_kept(runtime, admin, clock)
 
-    gate = Gate()
-    first, second, _ = await race(
-        runtime.engine, gate, sweep(runtime, clock, gate), lambda: sweep(runtime, clock)
-    )
-
-    assert first["loaners_overdue"] + second["loaners_overdue"] == 1
-    assert len(await events_named(runtime, "LoanerCollectionOverdue")) == 1
+    await two_replicas_sweep_once(runtime, clock, "loaners_overdue", "LoanerCollectionOverdue")
 
 
 async def test_fld_6_a_loaner_collected_while_the_sweep_chases_it_is_chased_once_and_late(
@@ -537,10 +538,4 @@ async def test_fld_15_two_replicas_sweeping_at_once_report_a_due_check_once(
 ) -> None:
     await due_ticket(runtime, admin, clock)
 
-    gate = Gate()
-    first, second, _ = await race(
-        runtime.engine, gate, sweep(runtime, clock, gate), lambda: sweep(runtime, clock)
-    )
-
-    assert first["checks_due"] + second["checks_due"] == 1
-    assert len(await events_named(runtime, "CoordinationCheckDue")) == 1
+    await two_replicas_sweep_once(runtime, clock, "checks_due", "CoordinationCheckDue")

@@ -550,13 +550,19 @@ async def unit_taken_back_with_loaner(
     await take_back(admin)
 
 
-async def depart_with_loaner(admin: httpx.AsyncClient, clock: Clock) -> httpx.Response:
-    """The revisit v-2 leaves in an hour with loaner L1 on board (FLD-1, FLD-6)."""
+async def depart_with_loaner(
+    admin: httpx.AsyncClient,
+    clock: Clock,
+    visit_id: str = "v-2",
+    eta_in: timedelta = timedelta(hours=1),
+) -> httpx.Response:
+    """The visit (the revisit v-2) leaves with loaner L1 on board, due there ``eta_in`` from
+    now (an hour) (FLD-1, FLD-6)."""
     return await act(
         admin,
-        "v-2",
+        visit_id,
         type="depart",
-        eta=(clock.now + timedelta(hours=1)).isoformat(),
+        eta=(clock.now + eta_in).isoformat(),
         kit_checked=LOANER_KIT,
         loaner_serial="L1",
     )
@@ -636,14 +642,7 @@ async def board_for_another_order(
 ) -> httpx.Response:
     """Order o-2's technician leaving for v-9 with loaner L1 on board."""
     await order(runtime, "o-2", visit_id="v-9", loaner_required=True)
-    return await act(
-        admin,
-        "v-9",
-        type="depart",
-        eta=(clock.now + timedelta(minutes=30)).isoformat(),
-        kit_checked=LOANER_KIT,
-        loaner_serial="L1",
-    )
+    return await depart_with_loaner(admin, clock, "v-9", timedelta(minutes=30))
 
 
 async def test_fld_6_a_loaner_the_customer_kept_stays_lent_to_the_order_until_collected(
