@@ -23,6 +23,9 @@ class EventData(BaseModel):
     event_version: ClassVar[int] = 1
     producer: ClassVar[str]
     subject_field: ClassVar[str] = "order_id"
+    webhook_only: ClassVar[bool] = False
+    """True for an event sent only to partner networks' webhooks, never published on the bus: it
+    has a JSON Schema but no Kafka topic (left out of the AsyncAPI document)."""
 
     def subject(self) -> str:
         """The envelope subject and Kafka key: the order id (``subject_field`` names the field)."""

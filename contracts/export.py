@@ -1,7 +1,8 @@
 """Export the contracts as documents: one JSON Schema per event, the envelope's, and AsyncAPI 3.0.
 
-``python -m contracts.export`` writes ``docs/schemas/<Name>.v<N>.json``,
-``docs/schemas/EventEnvelope.json`` and ``docs/asyncapi.yaml``; ``--check`` writes nothing and exits
+``python -m contracts.export`` writes ``docs/schemas/<Name>.v<N>.json`` (also for the events sent
+only to partner webhooks), ``docs/schemas/EventEnvelope.json`` and ``docs/asyncapi.yaml`` (the
+events on the bus); ``--check`` writes nothing and exits
 non-zero when the files on disk differ from what the models generate.
 
 The committed schemas are also the baseline of the compatibility check (``contracts.compat``), so
@@ -37,6 +38,8 @@ ASYNCAPI_VERSION = "3.0.0"
 API_VERSION = "0.1.0"
 KAFKA_BINDING_VERSION = "0.5.0"
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
+WEBHOOK_ONLY_DELIVERY = "partner-webhook"
+"""``x-delivery`` of an event sent only to partner webhooks, never published on the bus."""
 
 JsonObject = dict[str, Any]
 
@@ -59,9 +62,12 @@ def event_schema(model: type[EventData]) -> JsonObject:
             "x-event-version": model.event_version,
             "x-cloudevents-type": model.cloudevents_type(),
             "x-producer": model.producer,
-            "x-topic": events_topic(model.producer),
         }
     )
+    if model.webhook_only:
+        schema["x-delivery"] = WEBHOOK_ONLY_DELIVERY
+    else:
+        schema["x-topic"] = events_topic(model.producer)
     return schema
 
 
@@ -82,9 +88,12 @@ def asyncapi_document(models: Sequence[type[EventData]] | None = None) -> JsonOb
     """The AsyncAPI 3.0 document: one channel per service topic, one message per event version.
 
     Payloads are the envelope with ``data`` narrowed to the event's schema; every schema is embedded
-    under ``components.schemas`` so the document stands alone.
+    under ``components.schemas`` so the document stands alone. Events sent only to partner
+    webhooks (``webhook_only``) travel on no topic and are left out.
     """
-    models = list(models if models is not None else all_event_models())
+    models = [
+        m for m in (models if models is not None else all_event_models()) if not m.webhook_only
+    ]
     ref_template = "#/components/schemas/{model}"
     refs, bundle = models_json_schema(
         [(EventEnvelope, "validation"), *((m, "validation") for m in models)],

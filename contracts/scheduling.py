@@ -1,4 +1,5 @@
-"""Events published by the scheduling service (topic ``fsm.scheduling.events``)."""
+"""Events published by the scheduling service (topic ``fsm.scheduling.events``), and the one it
+sends partner networks' webhooks only (OrderWithdrawn)."""
 
 from __future__ import annotations
 
@@ -231,6 +232,46 @@ class RevisitBooked(_SchedulingEvent):
     window: TimeWindow | None = None
     technician_id: str | None = None
     booked_by: str | None = None
+
+
+class WithdrawalCause(StrEnum):
+    """Why an order (its visit) is no longer a partner network's."""
+
+    REASSIGNED = "reassigned"
+    """A dispatcher moved it to another technician or network (SCH-8, SCH-12)."""
+    RETURNED_TO_CENTRE = "returned_to_centre"
+    """It went back to the centre's dispatchers, who place it again (SCH-1, SCH-3, FLD-2)."""
+    CANCELLED = "cancelled"
+    """The order was cancelled once it was no longer the network's (SCH-12); a network holding
+    an order when it is cancelled reads OrderCancelled itself."""
+
+
+class OrderWithdrawn(_SchedulingEvent):
+    """The order (its visit) is no longer yours: sent to the partner network that lost it, in
+    place of the event that took it away (SCH-12).
+
+    A network holding an order's visit reads that event itself (OrderReassigned,
+    OrderReturnedToCentre); the network it was taken from reads this instead: which order, when,
+    why (`why`, and the coded `reason` when there is one), and its own technician who held it;
+    never who holds the order now, when they come, nor the dispatcher's own words.
+
+    Webhook only: never published on the bus (no Kafka topic). The envelope's `id` (and the
+    `webhook-id`) is that of the event it stands for, so it is the same on every retry and replay.
+    """
+
+    event_type: ClassVar[str] = "OrderWithdrawn"
+    webhook_only: ClassVar[bool] = True
+
+    order_id: str
+    visit_id: str | None = None
+    """The visit the network held (null when the order had none yet)."""
+    withdrawn_at: AwareDatetime
+    """When it was taken away (the time of the event it stands for)."""
+    why: WithdrawalCause
+    reason: ReturnReason | RevisitReason | None = None
+    """The coded reason, when the change gave one; free text is never sent."""
+    previous_technician_id: str | None = None
+    """The network's own technician who held the visit, if one was named."""
 
 
 class WebhookEndpointDisabled(_SchedulingEvent):

@@ -2,18 +2,21 @@
 
 A start refused for a reason the operator can fix prints one line per problem, naming the
 environment variable or the policy file and key, and exits with :data:`EXIT_CONFIG` (2: a setting
-or the policy file is wrong) or :data:`EXIT_UNAVAILABLE` (3: the database or the broker cannot be
-reached). Any other failure is a bug and keeps its traceback (exit 1); with ``FSM_LOG_LEVEL=DEBUG``
-a refused start prints its traceback too.
+or the policy file is wrong, or a service's port is in use: its setting names one it cannot
+have) or :data:`EXIT_UNAVAILABLE` (3: the database or the broker cannot be reached). Any other
+failure is a bug and keeps its traceback (exit 1); with ``FSM_LOG_LEVEL=DEBUG`` a refused start
+prints its traceback too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import traceback
@@ -126,6 +129,42 @@ def _build(name: str, **overrides: Any) -> ServiceRuntime:
         raise StartRefused(
             f"{name}: {exc} (check {settings.env_name('data_dir')} / FSM_DATA_DIR)"
         ) from exc
+
+
+def _listen(runtime: ServiceRuntime) -> socket.socket:
+    """The service's listening socket, bound before anything starts (uvicorn binds only after
+    the service started, and answers a port in use with a traceback and exit status 3); a port
+    in use or not assignable raises :class:`StartRefused` naming the service, port and setting."""
+    settings = runtime.settings
+    host, port = settings.host, settings.port
+    # As uvicorn binds (Config.bind_socket): IPv6 when the host is an IPv6 address.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc})"
+        raise StartRefused(
+            f"{settings.service_name}: port {port} on {host} {reason}: stop what listens there "
+            f"or set {settings.env_name('port')} (and {settings.env_name('host')}) to another",
+            exit_code=EXIT_CONFIG,
+        ) from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def _listen_all(runtimes: list[ServiceRuntime]) -> list[socket.socket]:
+    """Every service's socket (:func:`_listen`), or none: a refusal closes those bound."""
+    sockets: list[socket.socket] = []
+    try:
+        for runtime in runtimes:
+            sockets.append(_listen(runtime))
+    except StartRefused:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
 
 
 async def _check_database(runtime: ServiceRuntime) -> None:
@@ -242,12 +281,16 @@ def serve(
 
     async def _run() -> None:
         runtime = _build(name)
-        await _check_database(runtime)
-        if migrate_first:
-            await runtime.migrate()
-        await _ensure_topics_with_retry(runtime.settings.kafka)
-        server = uvicorn.Server(_uvicorn_config(runtime))
-        await server.serve()
+        sock = _listen(runtime)
+        try:
+            await _check_database(runtime)
+            if migrate_first:
+                await runtime.migrate()
+            await _ensure_topics_with_retry(runtime.settings.kafka)
+            server = uvicorn.Server(_uvicorn_config(runtime))
+            await server.serve(sockets=[sock])
+        finally:
+            sock.close()
 
     with _refusing_with_a_message():
         _configure()
@@ -420,6 +463,15 @@ def _banner(runtimes: list[ServiceRuntime]) -> None:
 
 async def _run_in_process() -> None:
     runtimes = [_build(name) for name in SERVICE_NAMES]
+    sockets = _listen_all(runtimes)
+    try:
+        await _serve_in_process(runtimes, sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+async def _serve_in_process(runtimes: list[ServiceRuntime], sockets: list[socket.socket]) -> None:
     for runtime in runtimes:
         await _check_database(runtime)
         await runtime.migrate()
@@ -429,7 +481,10 @@ async def _run_in_process() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(s.serve()) for s in servers]
+    tasks = [
+        asyncio.create_task(server.serve(sockets=[sock]))
+        for server, sock in zip(servers, sockets, strict=True)
+    ]
     _banner(runtimes)
     done_waiter = asyncio.create_task(stop.wait())
     await asyncio.wait([done_waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)

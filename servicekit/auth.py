@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Column, DateTime, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
@@ -136,8 +137,33 @@ def _presented_key(request: Request) -> str | None:
     return api_key.strip() if api_key else None
 
 
-async def current_principal(request: Request) -> Principal:
-    """The authenticated caller; 401 problem when no valid key is presented."""
+BEARER_SCHEME = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerAuth",
+    bearerFormat="API key",
+    description="An API key (`fsm_...`, or FSM_BOOTSTRAP_API_KEY) as "
+    "`Authorization: Bearer <key>`; keys are issued with POST /v1/api-keys on intake.",
+)
+API_KEY_HEADER_SCHEME = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="apiKeyHeader",
+    description="The same API key in the `X-API-Key` header, for clients that cannot set "
+    "`Authorization`.",
+)
+
+
+async def current_principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER_SCHEME)] = None,
+    api_key: Annotated[str | None, Depends(API_KEY_HEADER_SCHEME)] = None,
+) -> Principal:
+    """The authenticated caller; 401 problem when no valid key is presented.
+
+    ``bearer`` and ``api_key`` declare the two ways of presenting a key, so the OpenAPI
+    document lists them on exactly the operations that need a key; the key is read from the
+    request by one rule for both."""
+    del bearer, api_key
     raw = _presented_key(request)
     if not raw:
         raise ProblemError(
@@ -155,6 +181,10 @@ async def current_principal(request: Request) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
+ROLE_CHECK_ATTRIBUTE = "_fsm_required_roles"
+"""Set on the dependencies made by :func:`require_roles` (their roles)."""
+
+
 def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting callers with one of ``roles`` (admins always)."""
 
@@ -168,6 +198,8 @@ def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
             )
         return principal
 
+    # The OpenAPI document lists 403 on the operations guarded by a role check.
+    setattr(_check, ROLE_CHECK_ATTRIBUTE, roles)
     return _check
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
@@ -21,14 +21,20 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
+from prometheus_client import Gauge
 from pydantic import ValidationError
 
 from contracts.envelope import EventEnvelope, event_name_of
 from contracts.topics import dead_letter_topic
 from servicekit import context
 from servicekit.db import is_transient
-from servicekit.kafka import Publisher, make_consumer
-from servicekit.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
+from servicekit.kafka import Publisher, make_consumer, topic_message_counts
+from servicekit.metrics import (
+    CONSUMER_LAG,
+    DEAD_LETTER_MESSAGES,
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+)
 from servicekit.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
@@ -56,6 +62,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         self._loop.revoked.update(revoked)
         await self._loop.commit_processed(revoked)
+        self._loop.forget_lag(revoked)  # the new owner reports it
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         self._loop.revoked.difference_update(assigned)
@@ -76,6 +83,7 @@ class EventConsumer:
         dead_letters: Publisher,
         max_batch: int = 100,
         accepts: EventFilter | None = None,
+        idle_lag_every: float = 1.0,
     ) -> None:
         self._settings = settings
         self._topics = list(topics)
@@ -88,6 +96,8 @@ class EventConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         self._processed: dict[TopicPartition, int] = {}
         self._stopping = asyncio.Event()
+        self._idle_lag_every = idle_lag_every
+        self._idle_lag_due = 0.0
         self.revoked: set[TopicPartition] = set()
         self.started = asyncio.Event()
 
@@ -124,20 +134,51 @@ class EventConsumer:
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=self._max_batch)
                 for tp, records in batches.items():
+                    lag = self._lag(tp)
                     for record in records:
                         if self._stopping.is_set() or tp in self.revoked:
                             break
                         await self._process(record)
                         self._processed[tp] = record.offset + 1
+                        # The high watermark came with the fetch: no request to the broker.
+                        highwater = consumer.highwater(tp)
+                        if highwater is not None:
+                            lag.set(max(0, highwater - record.offset - 1))
                 # One commit request for every partition of the poll, each up to its last
                 # handled record (a revoked one was committed by the rebalance listener).
                 await self.commit_processed(list(batches))
+                await self._report_idle_lag(consumer, busy=batches.keys())
         finally:
             try:
                 await self.commit_processed(list(self._processed))
             finally:
                 self._consumer = None
                 await consumer.stop()
+
+    def _lag(self, tp: TopicPartition) -> Gauge:
+        return CONSUMER_LAG.labels(self._service, self._group_id, tp.topic, str(tp.partition))
+
+    async def _report_idle_lag(
+        self, consumer: AIOKafkaConsumer, *, busy: Collection[TopicPartition]
+    ) -> None:
+        """The lag of the assigned partitions that had nothing in the poll (each handled
+        record sets its partition's), at most every ``idle_lag_every`` seconds: every record
+        returned before was handled, so the position is the next offset to handle."""
+        now = asyncio.get_running_loop().time()
+        if now < self._idle_lag_due:
+            return
+        self._idle_lag_due = now + self._idle_lag_every
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)  # None until a fetch of the partition answered
+            if tp in busy or tp in self.revoked or highwater is None:
+                continue
+            self._lag(tp).set(max(0, highwater - await consumer.position(tp)))
+
+    def forget_lag(self, partitions: Collection[TopicPartition]) -> None:
+        """Drop the lag of ``partitions`` (no longer this consumer's)."""
+        for tp in partitions:
+            with contextlib.suppress(KeyError):
+                CONSUMER_LAG.remove(self._service, self._group_id, tp.topic, str(tp.partition))
 
     async def commit_processed(self, partitions: Sequence[TopicPartition]) -> None:
         """Commit the offsets handled so far on ``partitions`` (a rebalance may refuse it)."""
@@ -241,6 +282,18 @@ class EventConsumer:
             offset=record.offset,
             error=repr(error),
         )
+
+
+async def report_dead_letters(
+    settings: KafkaSettings, *, service: str, topics: Sequence[str]
+) -> dict[str, int]:
+    """Set ``fsm_dead_letter_messages`` of ``topics`` (dead-letter topics) to what the broker
+    holds; returns the counts. Unlike a counter of this process's sends, it is the same figure
+    after a restart, and falls when a topic's retention removes old messages."""
+    counts = await topic_message_counts(settings, topics)
+    for topic, count in counts.items():
+        DEAD_LETTER_MESSAGES.labels(service, topic).set(count)
+    return counts
 
 
 def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:

@@ -61,6 +61,33 @@ class CorrelationAndMetricsMiddleware:
                 )
 
 
+class HeadAsGet:
+    """Answers HEAD wherever GET is answered, with GET's status and headers and no body
+    (RFC 9110 9.3.2): routes declare GET only, and FastAPI would answer HEAD with 405."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        # Changed in place, so the middlewares outside see the matched route; given back after.
+        scope["method"] = "GET"
+        try:
+            await self.app(scope, receive, without_body)
+        finally:
+            scope["method"] = "HEAD"
+
+
 class RequestGuard:
     """Refuses, with problem+json and before any route runs, a request whose body is larger than
     ``max_body_bytes`` (413: it is never read into memory whole) or that carries a NUL character

@@ -31,6 +31,26 @@ from servicekit.problems import ProblemError
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+HEADER_DESCRIPTION = (
+    "Makes a retry safe: the same key and body get the first answer (marked "
+    "`Idempotent-Replayed: true`) without doing the work twice; the same key with another body "
+    "is refused (422); a retry while the first request is still running, or after its answer "
+    "was lost, gets 409. Keys are kept per caller and route for the policy's "
+    "`idempotency_key_ttl_hours`."
+)
+
+
+def header_parameter() -> dict[str, Any]:
+    """The OpenAPI parameter of the header, for operations that honour it (servicekit.openapi
+    adds it to every operation whose route calls :func:`handle_idempotently`)."""
+    return {
+        "name": HEADER,
+        "in": "header",
+        "required": False,
+        "description": HEADER_DESCRIPTION,
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+        "example": "3f9c2b1e-call-4711-retry",
+    }
 
 
 class IdempotencyRecord(KitTable, table=True):
@@ -287,6 +307,7 @@ __all__ = [
     "IdempotencyRecord",
     "answer_once",
     "handle_idempotently",
+    "header_parameter",
     "purge_expired",
     "stage_claim",
 ]

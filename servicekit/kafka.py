@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -142,6 +142,37 @@ async def ensure_topics(settings: KafkaSettings, topics: Sequence[str]) -> list[
         return missing
     finally:
         await admin.close()
+
+
+async def topic_message_counts(settings: KafkaSettings, topics: Sequence[str]) -> dict[str, int]:
+    """How many messages each of ``topics`` holds now (per partition, end offset less beginning
+    offset: what a reader from the start gets), from the broker, without a consumer group; a
+    topic that does not exist is left out."""
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap,
+        client_id="fsm-topic-sizes",
+        group_id=None,
+        enable_auto_commit=False,
+        request_timeout_ms=settings.request_timeout_ms,
+    )
+    await reader.start()
+    try:
+        await reader.topics()  # metadata of every topic, so partitions_for_topic knows them
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(reader.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return {}
+        starts = await reader.beginning_offsets(partitions)
+        ends = await reader.end_offsets(partitions)
+        counts: dict[str, int] = {}
+        for tp in partitions:
+            counts[tp.topic] = counts.get(tp.topic, 0) + ends[tp] - starts[tp]
+        return counts
+    finally:
+        await reader.stop()
 
 
 async def broker_reachable(settings: KafkaSettings, *, within: float = 2.0) -> bool:

@@ -34,5 +34,21 @@ EVENTS_CONSUMED = Counter(
     "fsm_events_consumed_total", "Events handled by a consumer.", ["service", "type", "outcome"]
 )
 EVENTS_DEAD_LETTERED = Counter(
-    "fsm_events_dead_lettered_total", "Messages sent to a dead-letter topic.", ["service", "topic"]
+    "fsm_events_dead_lettered_total",
+    "Messages this process sent to a dead-letter topic since it started.",
+    ["service", "topic"],
+)
+CONSUMER_LAG = Gauge(
+    "fsm_consumer_lag",
+    "Messages of a partition the service's consumer group has not handled yet (the partition's "
+    "high watermark less the offset of the next message to handle), per partition it is "
+    "assigned.",
+    ["service", "group", "topic", "partition"],
+)
+DEAD_LETTER_MESSAGES = Gauge(
+    "fsm_dead_letter_messages",
+    "Messages now in a dead-letter topic, read from the broker (what `fsm dead-letters` lists), "
+    "so a restart does not reset it; each service reports the dead-letter topic of its own "
+    "events topic.",
+    ["service", "topic"],
 )

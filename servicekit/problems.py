@@ -10,9 +10,11 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from servicekit.db import CONFLICT_SQLSTATES, is_transient
 
@@ -146,12 +148,19 @@ def install_problem_handlers(
             )
         title = HTTPStatus(exc.status_code).phrase
         detail = exc.detail if isinstance(exc.detail, str) else title
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # Starlette's Allow names the methods of the first route of the path only.
+            allowed = allowed_methods(request.app, request.scope)
+            if allowed:
+                headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+                detail = f"{request.url.path} supports {', '.join(allowed)} only."
         return problem_response(
             exc.status_code,
             title=title,
             detail=detail,
             instance=request.url.path,
-            headers=getattr(exc, "headers", None),
+            headers=headers,
         )
 
     for exc_type, (status, title) in (domain_errors or {}).items():
@@ -259,6 +268,20 @@ def install_problem_handlers(
             detail="An unexpected error occurred; it has been logged.",
             instance=request.url.path,
         )
+
+
+def allowed_methods(app: FastAPI, scope: Mapping[str, Any]) -> list[str]:
+    """Every method some route of ``app`` takes on the request's path, sorted (HEAD with GET,
+    which :class:`servicekit.http.HeadAsGet` answers)."""
+    methods: set[str] = set()
+    probe = {**scope, "method": "GET"}
+    for route in iter_route_contexts(app.routes):
+        match, _ = route.matches(probe)
+        if match is not Match.NONE:
+            methods |= set(route.methods or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,17 +20,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.envelope import EventEnvelope
 from contracts.identity import ApiKeyIssued, ApiKeyRevoked
 from contracts.registry import UnknownEventType, parse_data
-from contracts.topics import ALL_TOPICS
+from contracts.topics import ALL_TOPICS, dead_letter_topic, events_topic
 from servicekit import migrations
 from servicekit.admission import AdmissionMiddleware, FairGate
 from servicekit.auth import Authenticator, apply_key_event
 from servicekit.calendar import BusinessCalendar, CalendarPolicy
-from servicekit.consumer import EventConsumer, EventFilter, EventHandler, PoisonMessage
+from servicekit.consumer import (
+    EventConsumer,
+    EventFilter,
+    EventHandler,
+    PoisonMessage,
+    report_dead_letters,
+)
 from servicekit.db import SessionFactory, make_engine, make_session_factory, ping
-from servicekit.http import CorrelationAndMetricsMiddleware, RequestGuard, ops_router
+from servicekit.http import CorrelationAndMetricsMiddleware, HeadAsGet, RequestGuard, ops_router
 from servicekit.idempotency import purge_expired
 from servicekit.inbox import purge_received_before
 from servicekit.kafka import KafkaPublisher, broker_reachable, ensure_topics
+from servicekit.openapi import install_openapi
 from servicekit.outbox import OutboxRelay, purge_published_before
 from servicekit.policy import load_section
 from servicekit.problems import install_problem_handlers
@@ -37,6 +45,9 @@ from servicekit.query import refuse_unknown_query_parameters
 from servicekit.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
+
+DEAD_LETTER_COUNT_SECONDS = 60.0
+"""How often each service reads the size of its dead-letter topic from the broker."""
 
 KEY_EVENT_TYPES = {ApiKeyIssued.cloudevents_type(), ApiKeyRevoked.cloudevents_type()}
 _KEY_EVENT_NAMES = frozenset({ApiKeyIssued.event_type, ApiKeyRevoked.event_type})
@@ -120,6 +131,7 @@ class ServiceRuntime:
         self._broker_ok: tuple[float, bool] = (0.0, False)
         self.app = self._build_app()
         self.add_periodic("outbox-inbox-purge", 3600, self.purge_delivered_messages)
+        self.add_periodic("dead-letter-count", DEAD_LETTER_COUNT_SECONDS, self.report_dead_letters)
 
     def add_periodic(
         self, name: str, every_seconds: float, job: Callable[[], Awaitable[object]]
@@ -161,6 +173,20 @@ class ServiceRuntime:
         if outbox or inbox or keys:
             log.info("messages.purged", outbox=outbox, inbox=inbox, idempotency_keys=keys)
         return {"outbox": outbox, "inbox": inbox, "idempotency_keys": keys}
+
+    async def report_dead_letters(self) -> dict[str, int]:
+        """Set ``fsm_dead_letter_messages`` of this service's events topic's dead-letter topic
+        (what ``fsm dead-letters <service>`` lists) from the broker (a job every minute)."""
+        try:
+            return await report_dead_letters(
+                self.settings.kafka,
+                service=self.spec.name,
+                topics=[dead_letter_topic(events_topic(self.spec.name))],
+            )
+        except (KafkaError, OSError, TimeoutError) as exc:
+            # The broker is away: the figure keeps its last value, the next run tries again.
+            log.warning("dead_letters.count_failed", error=repr(exc))
+            return {}
 
     def on_commit(self) -> None:
         """Called by units of work after a commit that staged events."""
@@ -263,7 +289,9 @@ class ServiceRuntime:
         )
         app.state.runtime = self
         app.state.authenticator = self.authenticator
-        # Added first, so it runs inside the correlation/metrics middleware: a request shed
+        # Innermost: HEAD is GET to everything else, and its body is dropped last.
+        app.add_middleware(HeadAsGet)
+        # Added early, so it runs inside the correlation/metrics middleware: a request shed
         # with 503 is still counted and correlated.
         app.add_middleware(
             AdmissionMiddleware,
@@ -277,6 +305,7 @@ class ServiceRuntime:
         app.include_router(ops_router(self.readiness))
         for router in self.spec.routers:
             app.include_router(router)
+        install_openapi(app)
         return app
 
 

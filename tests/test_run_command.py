@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.broker import Broker
 
 from fsm.processes import SERVICES, wait_for
 from servicekit.embedded import free_port
@@ -128,8 +129,8 @@ def _fsm(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple
         FSM_DATA_DIR=str(tmp_path / "var"),
         FSM_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",  # nothing listens there
         FSM_INTAKE_PORT=str(free_port()),
-        **(env or {}),
     )
+    clean.update(env or {})
     done = subprocess.run(
         [sys.executable, "-m", "fsm", *args],
         cwd=tmp_path,
@@ -327,3 +328,29 @@ def test_check_policy_refuses_an_unknown_section_once(tmp_path: Path) -> None:
 
     assert status == 2
     assert lines == [f"policy file {path}: intak: unknown section (did you mean 'intake'?)"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["serve", "intake"], ["run"], ["run", "--separate-processes"]],
+    ids=" ".join,
+)
+def test_a_service_port_in_use_stops_the_start_with_one_line_naming_the_service_and_port(
+    tmp_path: Path, command: list[str], broker: Broker
+) -> None:
+    # Exit status 2, as for a wrong setting: the port is the service's setting to change.
+    ports = {f"FSM_{name.upper()}_PORT": str(free_port()) for name in SERVICES}
+    ports["FSM_KAFKA_BOOTSTRAP"] = broker.bootstrap  # the start gets as far as listening
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports["FSM_INTAKE_PORT"] = str(port)
+
+        status, lines = _fsm(tmp_path, *command, env=ports)
+
+    assert status == 2, lines
+    refused = [line for line in lines if f"port {port}" in line]
+    assert len(refused) == 1, lines
+    assert refused[0].startswith("intake: ") and "FSM_INTAKE_PORT" in refused[0], lines
+    assert not any("Traceback" in line or "Errno" in line for line in lines), lines

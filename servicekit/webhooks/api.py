@@ -8,16 +8,18 @@ like missing ones.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.registry import REGISTRY
+from servicekit.dates import IsoDatetime
 from servicekit.db import SessionFactory
 from servicekit.idempotency import handle_idempotently, stage_claim
 from servicekit.problems import ProblemError, problem_responses
@@ -41,6 +43,9 @@ from servicekit.webhooks.tables import (
     WebhookSubscriptionRow,
 )
 
+CONTRACT_EVENT_TYPES: frozenset[str] = frozenset(REGISTRY)
+"""The event types of the contracts' registry (``fsm.<Event>.v<N>``): what filters may name."""
+
 ScopeDependency = Callable[..., Any]
 """A FastAPI dependency (sync or async, with its own dependencies) returning an OwnerScope."""
 
@@ -54,7 +59,9 @@ class SubscriptionCreate(BaseModel):
     event_types: list[str] = Field(
         default_factory=list,
         max_length=100,
-        description="Event types to send; empty sends all; a trailing * matches a prefix.",
+        description="Event types to send, named fsm.<Event>.v<N> as in the event catalogue "
+        "(e.g. fsm.OrderAssigned.v1); a trailing * matches a prefix (fsm.Order*) and must match "
+        "at least one type; empty sends all. Unknown names are refused with 422.",
     )
     description: str | None = Field(default=None, max_length=500)
     owner_id: str | None = Field(
@@ -70,7 +77,11 @@ class SubscriptionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = Field(default=None, max_length=2048)
-    event_types: list[str] | None = Field(default=None, max_length=100)
+    event_types: list[str] | None = Field(
+        default=None,
+        max_length=100,
+        description="As when adding: fsm.<Event>.v<N> names or prefixes ending in *.",
+    )
     description: str | None = Field(default=None, max_length=500)
     enabled: bool | None = Field(
         default=None, description="false pauses the endpoint; true re-enables a disabled one."
@@ -207,8 +218,8 @@ class ReplayRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    since: AwareDatetime
-    until: AwareDatetime | None = None
+    since: IsoDatetime
+    until: IsoDatetime | None = None
     only_failed: bool = Field(
         default=True, description="false also resends messages that were delivered."
     )
@@ -258,6 +269,7 @@ def webhook_router(
     prefix: str = "/v1/webhooks",
     tags: Sequence[str] = ("webhooks",),
     idempotency_ttl: timedelta = timedelta(hours=24),
+    event_catalogue: Collection[str] | None = CONTRACT_EVENT_TYPES,
 ) -> APIRouter:
     """Subscriptions (create, list, read, change, delete, secret, rotate, replay) and the delivery
     log (list, read with attempts, redeliver), each limited to the scope ``scope`` yields.
@@ -265,6 +277,7 @@ def webhook_router(
     ``session_factory`` is a dependency giving the service's session factory (by default the
     runtime's: ``request.app.state.runtime.session_factory``). The POSTs honour
     ``Idempotency-Key`` (per owner, kept ``idempotency_ttl``): a retry gets the first answer.
+    Event-type filters must name types of ``event_catalogue`` (None: any name).
     """
     router = APIRouter(
         prefix=prefix,
@@ -287,14 +300,32 @@ def webhook_router(
     async def _once(
         request: Request,
         factory: SessionFactory,
+        session: AsyncSession,
         owner: OwnerScope,
         body: BaseModel | None,
         status_code: int,
         run: Callable[[], Awaitable[BaseModel]],
+        *,
+        location_of: Callable[[Any], str] | None = None,
     ) -> Response:
+        """``run`` once per Idempotency-Key; with ``location_of`` the answer carries the
+        created resource's ``Location``."""
+
         # A retried rotation must not rotate twice: the first secret would stop signing.
         async def respond() -> JSONResponse:
-            return JSONResponse(jsonable_encoder(await run()), status_code=status_code)
+            try:
+                result = await run()
+                headers = None
+                if location_of is not None:
+                    headers = {"Location": location_of(result)}
+                return JSONResponse(
+                    jsonable_encoder(result), status_code=status_code, headers=headers
+                )
+            except Exception:
+                # End the route's transaction before the helper looks the key up on another
+                # connection: on SQLite it holds the write lock until the request is over.
+                await session.rollback()
+                raise
 
         return await handle_idempotently(
             request,
@@ -327,7 +358,16 @@ def webhook_router(
         async def run() -> SubscriptionCreated:
             return await _create(body, owner, session)
 
-        return await _once(request, factory, owner, body, 201, run)
+        return await _once(
+            request,
+            factory,
+            session,
+            owner,
+            body,
+            201,
+            run,
+            location_of=lambda created: f"{request.url.path}/{created.id}",
+        )
 
     async def _create(
         body: SubscriptionCreate, owner: OwnerScope, session: AsyncSession
@@ -357,6 +397,7 @@ def webhook_router(
                 policy=policy,
                 resolver=resolver,
                 now=clock(),
+                catalogue=event_catalogue,
             )
         except WebhookError as exc:
             raise _problem(exc) from exc
@@ -414,6 +455,7 @@ def webhook_router(
                 policy=policy,
                 resolver=resolver,
                 now=clock(),
+                catalogue=event_catalogue,
             )
         except WebhookError as exc:
             raise _problem(exc) from exc
@@ -496,7 +538,7 @@ def webhook_router(
             await session.commit()
             return _secrets(row)
 
-        return await _once(request, factory, owner, None, 200, run)
+        return await _once(request, factory, session, owner, None, 200, run)
 
     @router.post(
         "/subscriptions/{subscription_id}/replay",
@@ -534,7 +576,7 @@ def webhook_router(
             await session.commit()
             return ReplayResult(scheduled=scheduled)
 
-        return await _once(request, factory, owner, body, 202, run)
+        return await _once(request, factory, session, owner, body, 202, run)
 
     @router.get("/deliveries", response_model=DeliveryPage, summary="The delivery log")
     async def deliveries(
@@ -544,8 +586,8 @@ def webhook_router(
         status: Literal["pending", "succeeded", "failed"] | None = None,
         event_type: str | None = None,
         message_id: str | None = None,
-        since: AwareDatetime | None = None,
-        until: AwareDatetime | None = None,
+        since: IsoDatetime | None = None,
+        until: IsoDatetime | None = None,
         before: Annotated[str | None, Query(description="Delivery id to page from.")] = None,
         limit: Annotated[int, Query(ge=1, le=delivery_log.MAX_PAGE)] = 50,
     ) -> DeliveryPage:
@@ -617,6 +659,6 @@ def webhook_router(
             await session.commit()
             return DeliveryPublic.of(row)
 
-        return await _once(request, factory, owner, None, 202, run)
+        return await _once(request, factory, session, owner, None, 202, run)
 
     return router

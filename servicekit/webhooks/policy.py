@@ -31,7 +31,14 @@ class WebhookPolicy(BaseModel):
     disable_after_failing_seconds: int = Field(
         default=5 * DAY,
         gt=0,
-        description="An endpoint failing without a success this long is disabled.",
+        description="An endpoint whose every attempt failed for this long, with attempts spread "
+        "over the period (no pause longer than failure_streak_max_gap_seconds), is disabled.",
+    )
+    failure_streak_max_gap_seconds: int = Field(
+        default=2 * DAY,
+        gt=0,
+        description="A pause this long without any attempt to an endpoint (nothing to send, or "
+        "no worker running) restarts its failure count: nothing is known of it meanwhile.",
     )
     secret_bytes: int = Field(default=32, ge=24, le=64)
     secret_rotation_overlap_seconds: int = Field(
@@ -43,8 +50,28 @@ class WebhookPolicy(BaseModel):
         description="Ops switch for tests and local development: allow private/loopback targets.",
     )
     require_https: bool = Field(default=True, description="Refuse plain http:// endpoint URLs.")
-    batch_size: int = Field(default=100, ge=1, le=1_000)
-    max_concurrency: int = Field(default=20, ge=1, le=500)
+    batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=1_000,
+        description="Deliveries one claim takes at most (the worker takes no more than it has "
+        "free slots); shared fairly between the endpoints with something due.",
+    )
+    max_concurrency: int = Field(
+        default=20, ge=1, le=500, description="Attempts one worker has in flight at a time."
+    )
+    max_in_flight_per_endpoint: int = Field(
+        default=4,
+        ge=1,
+        description="Attempts in flight to one endpoint, over all workers: a slow or hung "
+        "endpoint holds at most this many of a worker's max_concurrency slots.",
+    )
+    max_in_flight_per_failing_endpoint: int = Field(
+        default=1,
+        ge=1,
+        description="The same while the endpoint is failing (its last attempt failed): one probe "
+        "at a time until an attempt succeeds (a circuit breaker).",
+    )
     claim_lease_seconds: float = Field(
         default=120,
         gt=0,
@@ -52,7 +79,13 @@ class WebhookPolicy(BaseModel):
         "the slowest batch (every attempt of it timing out, max_concurrency at a time).",
     )
     poll_interval_seconds: float = Field(default=1.0, gt=0)
-    max_batches_per_run: int = Field(default=20, ge=1)
+    max_batches_per_run: int = Field(
+        default=20,
+        ge=1,
+        description="Deliveries one worker run claims, in batches' worth (`batch_size` each); "
+        "attempts still in flight when it ends go on and are recorded when they end (the next "
+        "run counts them).",
+    )
     user_agent: str = Field(default="fsm-webhooks/1.0", min_length=1, max_length=200)
     message_retention_days: int = Field(
         default=90,
@@ -65,6 +98,21 @@ class WebhookPolicy(BaseModel):
     def _lease_outlasts_timeout(self) -> WebhookPolicy:
         if any(delay < 0 for delay in self.retry_schedule_seconds):
             raise ValueError("retry_schedule_seconds must not be negative")
+        if self.max_in_flight_per_failing_endpoint > self.max_in_flight_per_endpoint:
+            raise ValueError(
+                "max_in_flight_per_failing_endpoint must not exceed max_in_flight_per_endpoint"
+            )
+        longest_retry = max(self.retry_schedule_seconds) * (1 + self.jitter_ratio)
+        if not longest_retry <= self.failure_streak_max_gap_seconds:
+            raise ValueError(
+                f"failure_streak_max_gap_seconds must be at least the longest retry delay,"
+                f" {longest_retry:g} s with jitter: an endpoint's own retries would restart its"
+                " failure count"
+            )
+        if self.failure_streak_max_gap_seconds >= self.disable_after_failing_seconds:
+            raise ValueError(
+                "failure_streak_max_gap_seconds must be shorter than disable_after_failing_seconds"
+            )
         if self.claim_lease_seconds <= self.slowest_batch_seconds:
             raise ValueError(
                 f"claim_lease_seconds must exceed the slowest batch, {self.slowest_batch_seconds:g}"
@@ -75,7 +123,7 @@ class WebhookPolicy(BaseModel):
 
     @property
     def slowest_batch_seconds(self) -> float:
-        """How long a batch takes when every attempt times out."""
+        """How long a batch takes when every attempt times out (name resolution included)."""
         return -(-self.batch_size // self.max_concurrency) * self.timeout_seconds
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -80,9 +80,12 @@ async def enqueue(
     now: datetime | None = None,
     first_delay_seconds: float = 0.0,
     subject: str | None = None,
+    also_for: Iterable[str] = (),
 ) -> list[str]:
     """Stage ``payload`` for every enabled subscription of ``owner_id`` whose filter admits
-    ``event_type``, in the caller's transaction (nothing is sent unless it commits).
+    ``event_type`` (or one of ``also_for``: the event types the message stands for, so an
+    endpoint that asked for those is sent it too), in the caller's transaction (nothing is
+    sent unless it commits).
 
     ``message_id`` becomes the ``webhook-id`` (the same on every retry; receivers dedupe on it);
     enqueueing an id the owner already has does nothing. The message is kept for a later replay
@@ -127,7 +130,8 @@ async def enqueue(
     deliveries = [
         _new_delivery(message, sub.id, moment, first_delay_seconds)
         for sub in subscriptions
-        if sub.enabled and matches(sub.event_types, event_type)
+        if sub.enabled
+        and any(matches(sub.event_types, admitted) for admitted in (event_type, *also_for))
     ]
     # The message row must exist before the deliveries that reference it (PostgreSQL checks
     # foreign keys per statement; there is no relationship() to order the inserts).

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
+import structlog
 
 from servicekit.webhooks.errors import UnsafeWebhookUrl
 from servicekit.webhooks.policy import WebhookPolicy
@@ -21,6 +22,15 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 """``(host, port) -> addresses``: how host names are resolved (injectable for tests)."""
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+log = structlog.get_logger(__name__)
+
+NOT_PUBLIC = (
+    "the host {host} is not allowed: webhook endpoints must resolve only to public internet"
+    " addresses"
+)
+"""Said alike when a name resolves to an internal address and when it does not resolve at all:
+what a name resolves to inside our network is not the partner's to learn (ops get it in the log)."""
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -95,8 +105,14 @@ def check_url_syntax(url: str, policy: WebhookPolicy) -> httpx.URL:
     allowed = ("https",) if policy.require_https else ("https", "http")
     if parsed.scheme not in allowed:
         raise UnsafeWebhookUrl(f"the URL scheme must be {' or '.join(allowed)}")
-    if not parsed.host:
+    try:
+        host = parsed.host  # decodes xn-- labels: a malformed one raises idna's UnicodeError
+    except (UnicodeError, ValueError) as exc:
+        raise UnsafeWebhookUrl(f"the host is not a valid domain name ({exc})") from exc
+    if not host:
         raise UnsafeWebhookUrl("the URL has no host")
+    if "" in host.rstrip(".").split("."):
+        raise UnsafeWebhookUrl("the host is not a valid domain name (an empty label)")
     if parsed.userinfo:
         raise UnsafeWebhookUrl("the URL must not carry credentials")
     if parsed.fragment:
@@ -121,15 +137,26 @@ async def check_url(url: str, *, policy: WebhookPolicy, resolver: Resolver | Non
         try:
             addresses = await (resolver or system_resolver)(parsed.host, port)
         except (OSError, UnicodeError) as exc:
-            raise UnsafeWebhookUrl(f"the host {parsed.host} does not resolve ({exc})") from exc
+            log.warning("webhook.url_refused", host=parsed.host, reason=f"does not resolve: {exc}")
+            raise UnsafeWebhookUrl(NOT_PUBLIC.format(host=parsed.host)) from exc
     if not addresses:
-        raise UnsafeWebhookUrl(f"the host {parsed.host} does not resolve")
+        log.warning("webhook.url_refused", host=parsed.host, reason="resolves to nothing")
+        raise UnsafeWebhookUrl(NOT_PUBLIC.format(host=parsed.host))
     for raw in addresses:
         address = ipaddress.ip_address(raw.split("%", 1)[0])
         reason = forbidden_reason(address)
-        if reason is not None:
+        if reason is None:
+            continue
+        if literal is not None:  # the caller's own address: nothing to hide
             raise UnsafeWebhookUrl(
-                f"the host {parsed.host} resolves to {address}, which {reason}; "
-                "private, loopback, link-local, multicast and reserved addresses are refused"
+                f"the address {address} {reason}; private, loopback, link-local, multicast and"
+                " reserved addresses are refused"
             )
+        log.warning(
+            "webhook.url_refused",
+            host=parsed.host,
+            reason=f"resolves to {address}, which {reason}",
+            addresses=addresses,
+        )
+        raise UnsafeWebhookUrl(NOT_PUBLIC.format(host=parsed.host))
     return Target(url=parsed, address=addresses[0])

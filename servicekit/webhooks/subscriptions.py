@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -27,17 +28,54 @@ class InvalidSubscription(WebhookError, ValueError):
     """A field of the subscription is invalid."""
 
 
-def normalise_event_types(event_types: Sequence[str] | None) -> list[str]:
+EVENT_TYPE_FORM = (
+    "fsm.<Event>.v<N> as in the event catalogue (e.g. fsm.OrderAssigned.v1), or a prefix"
+    " ending in * that matches at least one of them (e.g. fsm.Order*)"
+)
+
+
+def normalise_event_types(
+    event_types: Sequence[str] | None, *, catalogue: Collection[str] | None = None
+) -> list[str]:
     """The filter as stored: distinct non-empty names; an empty list means every event type.
 
-    A name ending in ``*`` matches every type starting with what precedes it.
+    A name ending in ``*`` matches every type starting with what precedes it. With a
+    ``catalogue`` (the event types that exist), a name must be one of them and a prefix must
+    match at least one: a misspelt filter would otherwise silently match nothing.
     """
     names = [name.strip() for name in (event_types or [])]
     if any(not name or len(name) > 200 for name in names):
         raise InvalidSubscription("event types must be non-empty names of at most 200 characters")
     if len(set(names)) > MAX_EVENT_TYPES:
         raise InvalidSubscription(f"at most {MAX_EVENT_TYPES} event types per subscription")
-    return list(dict.fromkeys(names))
+    names = list(dict.fromkeys(names))
+    if catalogue is not None:
+        _check_known(names, catalogue)
+    return names
+
+
+def _check_known(names: Sequence[str], catalogue: Collection[str]) -> None:
+    unknown = [name for name in names if not any(matches([name], known) for known in catalogue)]
+    if not unknown:
+        return
+    hints = []
+    for name in unknown:
+        guess = _closest(name, catalogue)
+        hints.append(f"{name!r} (did you mean {guess!r}?)" if guess else repr(name))
+    raise InvalidSubscription(
+        f"unknown event types: {', '.join(hints)}; an event type is named {EVENT_TYPE_FORM}"
+    )
+
+
+def _closest(name: str, catalogue: Collection[str]) -> str | None:
+    bare = name.rstrip("*").lower()
+    for known in sorted(catalogue):
+        # "OrderAssigned", "orderassigned", "OrderAssigned.v1": the name without its dressing
+        event = known.split(".")[1].lower() if known.count(".") >= 2 else known.lower()
+        if bare in (event, f"{event}.v{known.rsplit('.v', 1)[-1]}", f"fsm.{event}"):
+            return known
+    close = difflib.get_close_matches(name, list(catalogue), n=1, cutoff=0.8)
+    return close[0] if close else None
 
 
 def matches(event_types: Sequence[str], event_type: str) -> bool:
@@ -69,10 +107,13 @@ async def create_subscription(
     policy: WebhookPolicy,
     resolver: Resolver | None = None,
     now: datetime | None = None,
+    catalogue: Collection[str] | None = None,
 ) -> WebhookSubscriptionRow:
-    """Add an enabled endpoint with a fresh secret (the URL passes the SSRF guard first)."""
+    """Add an enabled endpoint with a fresh secret (the URL passes the SSRF guard first; the
+    filter names types of ``catalogue`` when one is given)."""
     if not owner_id or len(owner_id) > 64:
         raise InvalidSubscription("owner_id must have 1 to 64 characters")
+    event_types = normalise_event_types(event_types, catalogue=catalogue)
     await check_url(url, policy=policy, resolver=resolver)
     moment = now or utc_now()
     row = WebhookSubscriptionRow(
@@ -80,7 +121,7 @@ async def create_subscription(
         owner_id=owner_id,
         url=url,
         description=description,
-        event_types=normalise_event_types(event_types),
+        event_types=event_types,
         secret=generate_secret(policy.secret_bytes),
         enabled=True,
         created_at=moment,
@@ -125,16 +166,17 @@ async def update_subscription(
     policy: WebhookPolicy,
     resolver: Resolver | None = None,
     now: datetime | None = None,
+    catalogue: Collection[str] | None = None,
 ) -> WebhookSubscriptionRow:
     """Change the given fields (None leaves a field as it is). Enabling clears the disabled
     reason and the failure streak; disabling fails the endpoint's pending deliveries."""
     row = await get_subscription(session, scope=scope, subscription_id=subscription_id)
     moment = now or utc_now()
+    if event_types is not None:
+        row.event_types = normalise_event_types(event_types, catalogue=catalogue)
     if url is not None:
         await check_url(url, policy=policy, resolver=resolver)
         row.url = url
-    if event_types is not None:
-        row.event_types = normalise_event_types(event_types)
     if description is not None:
         row.description = description
     if enabled is True and not row.enabled:

@@ -89,8 +89,22 @@ def test_asyncapi_has_one_channel_per_topic_and_a_message_per_event() -> None:
         (m["name"], m["payload"]["allOf"][1]["properties"]["type"]["const"])
         for m in document["components"]["messages"].values()
     }
-    assert names == {(m.event_type, m.cloudevents_type()) for m in all_event_models()}
+    on_the_bus = [m for m in all_event_models() if not m.webhook_only]
+    assert names == {(m.event_type, m.cloudevents_type()) for m in on_the_bus}
     assert {op["action"] for op in document["operations"].values()} == {"send"}
+
+
+def test_an_event_sent_only_to_partner_webhooks_has_a_schema_but_no_topic() -> None:
+    webhook_only = [m for m in all_event_models() if m.webhook_only]
+    assert [m.event_type for m in webhook_only] == ["OrderWithdrawn"]
+    files = generated_files()
+    document = yaml.safe_load(files[Path(ASYNCAPI_FILE_NAME)])
+    for model in webhook_only:
+        schema = json.loads(files[Path("schemas") / f"{model.schema_name()}.json"])
+        assert schema["x-delivery"] == "partner-webhook" and "x-topic" not in schema
+        assert model.event_type not in {
+            m["name"] for m in document["components"]["messages"].values()
+        }
 
 
 def test_asyncapi_references_all_resolve() -> None:

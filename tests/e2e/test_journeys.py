@@ -865,7 +865,7 @@ def test_out_of_warranty_quote_accepted_paid_and_receipted(world: World) -> None
     assert charge["signature"]["amount"] == "230.00"
     assert charge["signature"]["matches_charge"] is True
 
-    fraud = _ok(j.agent["feedback"].get("/v1/fraud-suspicions"))
+    fraud = _ok(j.agent["feedback"].get("/v1/fraud-suspicions", params={"order_id": j.order_id}))
     assert not [f for f in fraud["items"] if f["order_id"] == j.order_id]
     assert j.figures()["satisfaction"]["overall"] == 9.5
 
@@ -1201,7 +1201,7 @@ def test_take_back_with_loaner_and_return(world: World) -> None:
     assert taken["state"] == "taken_back"
     j.expect("UnitTakenBack", "VisitClosed", "FollowUpScheduled")
     assert j.order()["status"] == "taken_back"
-    loaners = {x["serial"]: x for x in _ok(j.dispatcher["fieldwork"].get("/v1/loaners"))}
+    loaners = {x["serial"]: x for x in _ok(j.dispatcher["fieldwork"].get("/v1/loaners"))["items"]}
     assert loaners[world.loaner_serial]["state"] == "lent"
     assert loaners[world.loaner_serial]["order_id"] == j.order_id
 
@@ -1225,7 +1225,7 @@ def test_take_back_with_loaner_and_return(world: World) -> None:
     assert take_back["loaner_serial"] == world.loaner_serial
     assert take_back["promised_return_date"] == promised.isoformat()
     assert [p["stage"] for p in take_back["progress"]] == ["维修完成"]
-    loaners = {x["serial"]: x for x in _ok(j.dispatcher["fieldwork"].get("/v1/loaners"))}
+    loaners = {x["serial"]: x for x in _ok(j.dispatcher["fieldwork"].get("/v1/loaners"))["items"]}
     assert loaners[world.loaner_serial]["state"] == "available"
     assert [v["state"] for v in j.on_site()["visits"]] == ["taken_back"]
     charge = j.charge()
@@ -1357,7 +1357,7 @@ def test_dissatisfied_call_back_revisit_until_satisfied(world: World) -> None:
     assert [v["state"] for v in j.on_site()["visits"]] == ["completed", "completed"]
     assert j.dispatch()["status"] == "visit_done"
     # FBK-8: the sheet was signed "satisfied" but the customer was not: flagged.
-    fraud = _ok(j.agent["feedback"].get("/v1/fraud-suspicions"))
+    fraud = _ok(j.agent["feedback"].get("/v1/fraud-suspicions", params={"order_id": j.order_id}))
     assert [f["signal"] for f in fraud["items"] if f["order_id"] == j.order_id] == [
         "contradicted_sign_off"
     ]

@@ -176,5 +176,5 @@ async def test_an_event_forwarded_while_the_order_leaves_its_network_does_not_re
     assert outcome.waited
     await h.run_job("webhooks")
     sent = [_body(r)["type"] for r in receiver.received]
-    assert "fsm.OrderReassigned.v1" in sent  # told it lost the order, without contact details
+    assert "fsm.OrderWithdrawn.v1" in sent  # told it lost the order, without contact details
     assert "fsm.InvoiceIssued.v1" not in sent

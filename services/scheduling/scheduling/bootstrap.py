@@ -100,7 +100,9 @@ def bootstrap(
     )
 
     async def contact_overdue() -> int:
-        return await handlers.sweep_contact_overdue(uow=uow_factory(), clock=now, policy=policy)
+        return await handlers.sweep_contact_overdue(
+            uow=uow_factory(), clock=now, policy=policy, tz=runtime.calendar.tz
+        )
 
     async def replan() -> int:
         return await handlers.reoptimise_dirty_plans(uow_factory=uow_factory, **deps)

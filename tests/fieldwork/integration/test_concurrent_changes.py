@@ -214,7 +214,7 @@ async def test_sch_12_an_order_cancelled_while_the_technician_departs_keeps_the_
     # (a departure applied first would have had the cancellation bring it back).
     assert departure.status_code == 409, departure.text
     assert (await stored_visit(runtime, "v-1")).state is VisitState.CANCELLED
-    loaners = (await admin.get("/v1/loaners")).json()
+    loaners = (await admin.get("/v1/loaners")).json()["items"]
     assert [(x["serial"], x["state"]) for x in loaners] == [("L-1", "available")]
 
 
@@ -497,14 +497,14 @@ async def test_fld_15_two_replicas_sweeping_at_once_open_one_coordination_ticket
 
     assert (first["tickets_opened"], second["tickets_opened"]) == (1, 0)
     assert len(await events_named(runtime, "CoordinationTicketOpened")) == 1
-    assert len((await admin.get("/v1/coordination-tickets")).json()) == 1
+    assert len((await admin.get("/v1/coordination-tickets")).json()["items"]) == 1
 
 
 async def due_ticket(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock) -> str:
     """An open coordination ticket whose check is due (18 March)."""
     await unfinished(runtime, admin, clock)
     assert (await sweep(runtime, clock))["tickets_opened"] == 1
-    [ticket] = (await admin.get("/v1/coordination-tickets")).json()
+    [ticket] = (await admin.get("/v1/coordination-tickets")).json()["items"]
     clock.now = datetime(2026, 3, 18, 2, 0, tzinfo=UTC)
     return str(ticket["ticket_id"])
 

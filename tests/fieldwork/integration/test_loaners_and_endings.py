@@ -49,7 +49,7 @@ FONT = find_cjk_font()
 
 
 async def loaner_states(client: httpx.AsyncClient) -> dict[str, str]:
-    return {x["serial"]: x["state"] for x in (await client.get("/v1/loaners")).json()}
+    return {x["serial"]: x["state"] for x in (await client.get("/v1/loaners")).json()["items"]}
 
 
 async def register_loaners(client: httpx.AsyncClient, *serials: str) -> None:
@@ -442,7 +442,7 @@ async def test_fld_15_a_declined_order_opens_no_coordination_ticket(
     clock.advance(days=2)
 
     assert (await runtime.app.state.sweep())["tickets_opened"] == 0
-    assert (await admin.get("/v1/coordination-tickets")).json() == []
+    assert (await admin.get("/v1/coordination-tickets")).json()["items"] == []
 
 
 # -- FLD-10: pixels --------------------------------------------------------------------------------
@@ -569,7 +569,9 @@ async def depart_with_loaner(
 
 
 async def loaner(client: httpx.AsyncClient, serial: str) -> dict[str, Any]:
-    [found] = [x for x in (await client.get("/v1/loaners")).json() if x["serial"] == serial]
+    [found] = [
+        x for x in (await client.get("/v1/loaners")).json()["items"] if x["serial"] == serial
+    ]
     return found
 
 

@@ -146,7 +146,7 @@ async def listed(client: httpx.AsyncClient) -> list[str]:
     """The visit ids on the technician's list (visits not over)."""
     response = await client.get("/v1/visits")
     assert response.status_code == 200, response.text
-    return [v["visit_id"] for v in response.json()]
+    return [v["visit_id"] for v in response.json()["items"]]
 
 
 def refused_as_problem(response: httpx.Response, status: int = 409) -> dict[str, Any]:
@@ -617,7 +617,7 @@ async def test_sch_10_a_return_on_the_way_calls_the_trip_off_and_its_loaner_goes
     )
     [trip] = visit.trips_called_off
     assert trip.loaner_serial == "L1" and "customer_postponed" in trip.reason
-    loaners = {x["serial"]: x["state"] for x in (await admin.get("/v1/loaners")).json()}
+    loaners = {x["serial"]: x["state"] for x in (await admin.get("/v1/loaners")).json()["items"]}
     assert loaners == {"L1": "available"}
     assert refused_as_problem(await act(admin, "v-1", type="arrive"))["rule"] == "SCH-12"
 
@@ -749,7 +749,7 @@ async def test_fld_11_a_cancellation_on_site_closes_the_visit_with_its_on_site_t
     assert closed[0].data["technician_id"] == "tech-7"
     assert closed[0].data["on_site_seconds"] == (clock.now - arrived_at).total_seconds()
     assert closed[0].data["service_seconds_total"] == closed[0].data["on_site_seconds"]
-    loaners = (await admin.get("/v1/loaners")).json()
+    loaners = (await admin.get("/v1/loaners")).json()["items"]
     assert [(x["serial"], x["state"]) for x in loaners] == [("L-1", "available")]
     refused = refused_as_problem(await act(admin, "v-1", type="start_repair"))
     assert refused["state"] == "aborted" and refused["allowed"] == ["report_damage"]

@@ -182,7 +182,7 @@ async def test_a_partner_key_drives_its_networks_visit_with_the_same_events_as_i
     partner = await issue_key(runtime, "partner", network_id="net-a")
 
     async with _client(runtime, technician) as tech7, _client(runtime, partner) as net_a:
-        assert [v["visit_id"] for v in (await net_a.get("/v1/visits")).json()] == ["v-net"]
+        assert [v["visit_id"] for v in (await net_a.get("/v1/visits")).json()["items"]] == ["v-net"]
         await journey(tech7, clock, "v-house")
         await journey(net_a, clock, "v-net")
         assert (await net_a.get("/v1/visits/v-net")).json()["state"] == "completed"
@@ -286,7 +286,7 @@ async def test_a_network_loses_its_visits_when_moved_in_house_or_returned_to_the
     )
     partner = await issue_key(runtime, "partner", network_id="net-a")
     async with _client(runtime, partner) as net_a:
-        assert (await net_a.get("/v1/visits")).json() == []
+        assert (await net_a.get("/v1/visits")).json()["items"] == []
         assert (await net_a.get("/v1/visits/v-1")).status_code == 404
         assert (await net_a.get("/v1/visits/v-2")).status_code == 404
 
@@ -308,7 +308,7 @@ async def test_a_revisit_by_the_same_technician_stays_with_the_network(
     )
     partner = await issue_key(runtime, "partner", network_id="net-a")
     async with _client(runtime, partner) as net_a:
-        listed = (await net_a.get("/v1/visits")).json()
+        listed = (await net_a.get("/v1/visits")).json()["items"]
     assert [v["visit_id"] for v in listed] == ["v-1", "v-2"]
 
 
@@ -383,8 +383,8 @@ async def test_a_partner_key_sees_another_networks_visits_as_missing_on_every_ro
                     assert responses[0][0] == 404, f"{method.upper()} {path}: {responses[0]}"
                     assert responses[0][1].startswith("application/problem+json")
                     seen_404.add(path)
-            assert (await other.get("/v1/visits")).json() == []
-            assert (await other.get("/v1/visits", params={"order_id": "o-a"})).json() == []
+            assert (await other.get("/v1/visits")).json()["items"] == []
+            assert (await other.get("/v1/visits", params={"order_id": "o-a"})).json()["items"] == []
             batch = await other.post(
                 "/v1/offline/batches",
                 json={

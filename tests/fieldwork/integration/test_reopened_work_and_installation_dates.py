@@ -37,7 +37,7 @@ async def dissatisfied_revisit(runtime: ServiceRuntime, clock: Clock) -> None:
 
 
 async def tickets(admin: httpx.AsyncClient) -> list[dict[str, Any]]:
-    body: list[dict[str, Any]] = (await admin.get("/v1/coordination-tickets")).json()
+    body: list[dict[str, Any]] = (await admin.get("/v1/coordination-tickets")).json()["items"]
     return body
 
 

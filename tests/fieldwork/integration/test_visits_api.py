@@ -96,7 +96,7 @@ async def test_visits_come_from_scheduling_and_technicians_see_only_their_own(
         await issue_key(runtime, "technician", "tech-8"),
     )
     async with _client(runtime, mine) as tech7, _client(runtime, other) as tech8:
-        listed = (await tech7.get("/v1/visits")).json()
+        listed = (await tech7.get("/v1/visits")).json()["items"]
         assert [v["visit_id"] for v in listed] == ["v-1"]
         assert listed[0]["state"] == "scheduled" and listed[0]["allowed"] == ["depart"]
         assert listed[0]["job_type"] == "water_heater"
@@ -105,9 +105,9 @@ async def test_visits_come_from_scheduling_and_technicians_see_only_their_own(
         foreign = await act(tech8, "v-1", type="depart", eta=T0.isoformat(), kit_checked=[])
         assert foreign.status_code == 404
         assert foreign.headers["content-type"].startswith("application/problem+json")
-        assert [v["visit_id"] for v in (await tech8.get("/v1/visits")).json()] == ["v-2"]
+        assert [v["visit_id"] for v in (await tech8.get("/v1/visits")).json()["items"]] == ["v-2"]
 
-    visits = (await admin.get("/v1/visits", params={"order_id": "o-1"})).json()
+    visits = (await admin.get("/v1/visits", params={"order_id": "o-1"})).json()["items"]
     assert [v["visit_id"] for v in visits] == ["v-1", "v-2"]
 
 
@@ -145,7 +145,7 @@ async def test_fld_1_departure_checks_the_kit_and_takes_a_loaner_from_the_invent
         admin, "v-1", type="depart", eta=eta, kit_checked=list(DEFAULT_KIT), loaner_serial="L-1"
     )
 
-    loaners = (await admin.get("/v1/loaners")).json()
+    loaners = (await admin.get("/v1/loaners")).json()["items"]
     assert [(x["serial"], x["state"]) for x in loaners] == [("L-1", "on_board")]
     departed = [e for e in await outbox(runtime) if e.event_name == "TechnicianDeparted"]
     assert departed[0].data["loaner_on_board"] is True
@@ -451,7 +451,7 @@ async def test_take_back_journey_lends_a_loaner_returns_the_unit_and_reclaims_th
         unit_serial="SN-1",
     )
 
-    loaner = (await admin.get("/v1/loaners")).json()[0]
+    loaner = (await admin.get("/v1/loaners")).json()["items"][0]
     assert (loaner["state"], loaner["receipt_number"], loaner["due_back"]) == (
         "lent",
         "R-100",
@@ -478,7 +478,7 @@ async def test_take_back_journey_lends_a_loaner_returns_the_unit_and_reclaims_th
     )
     assert returned.status_code == 200, returned.text
     assert returned.json()["returned_at"] is not None
-    loaner = (await admin.get("/v1/loaners")).json()[0]
+    loaner = (await admin.get("/v1/loaners")).json()["items"][0]
     assert (loaner["state"], loaner["order_id"]) == ("available", None)
 
     events = await outbox(runtime)
@@ -570,7 +570,7 @@ async def test_fld_15_an_order_unfinished_at_the_end_of_the_day_gets_a_coordinat
     clock.advance(days=1)
     assert (await runtime.app.state.sweep())["tickets_opened"] == 1
     assert (await runtime.app.state.sweep())["tickets_opened"] == 0
-    ticket = (await admin.get("/v1/coordination-tickets")).json()[0]
+    ticket = (await admin.get("/v1/coordination-tickets")).json()["items"][0]
     assert ticket["owner"] == "team_lead" and ticket["next_check_due"] == "2026-03-18"
     tid = ticket["ticket_id"]
     logged = await admin.post(
@@ -598,11 +598,11 @@ async def test_fld_15_public_area_work_has_three_days_before_a_coordination_tick
     for _ in range(3):
         clock.advance(days=1)
         assert (await runtime.app.state.sweep())["tickets_opened"] == 0
-    assert (await admin.get("/v1/coordination-tickets")).json() == []
+    assert (await admin.get("/v1/coordination-tickets")).json()["items"] == []
 
     clock.advance(days=1)
     assert (await runtime.app.state.sweep())["tickets_opened"] == 1
-    [ticket] = (await admin.get("/v1/coordination-tickets")).json()
+    [ticket] = (await admin.get("/v1/coordination-tickets")).json()["items"]
     assert ticket["order_id"] == "o-1"
 
 
@@ -753,7 +753,7 @@ async def test_take_back_journey_shows_every_step_on_the_orders_timeline_at_inta
                 "/v1/take-backs/R-9/return", json={"loaner_recovered": True}
             )
             assert returned.status_code == 200, returned.text
-            assert (await admin.get("/v1/loaners")).json()[0]["state"] == "available"
+            assert (await admin.get("/v1/loaners")).json()["items"][0]["state"] == "available"
 
             for envelope in await outbox(runtime):
                 await intake.handle_event(envelope)

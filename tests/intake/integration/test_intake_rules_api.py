@@ -926,6 +926,10 @@ async def test_listing_filters_by_status_phone_dates_assignee_and_emergency(
 
     partner = await intake.as_role("partner", network_id="net-1")
     assert [o["id"] for o in (await partner.get("/v1/orders")).json()["items"]] == [ids[1]]
+    # a network lists only its own orders: asking for another's is refused, not answered empty
+    widened = await partner.get("/v1/orders", params={"network_id": "net-2"})
+    assert widened.status_code == 403, widened.text
+    assert widened.headers["content-type"] == "application/problem+json"
     assert (await partner.get(f"/v1/orders/{ids[0]}")).status_code == 404
     assert (await partner.get(f"/v1/orders/{ids[1]}")).status_code == 200
 
@@ -995,6 +999,20 @@ async def test_listing_refuses_bad_filters_with_422_not_500(intake: Any) -> None
         response = await intake.admin.get("/v1/orders", params=params)
         assert response.status_code == 422, (params, response.text)
         assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_limit_above_the_policys_maximum_is_cut_to_it_like_every_list(
+    intake: Any, make_order: Any
+) -> None:
+    for n in range(3):
+        body = make_order()
+        body["customer"]["phone"] = f"1390000010{n}"  # three customers, no duplicates (INT-8)
+        assert (await intake.admin.post("/v1/orders", json=body)).status_code == 201
+
+    response = await intake.admin.get("/v1/orders", params={"limit": 100000})
+
+    assert response.status_code == 200, response.text
+    assert len(response.json()["items"]) == 3 and response.json()["next_cursor"] is None
 
 
 async def test_status_is_derived_from_every_services_events(intake: Any, make_order: Any) -> None:

@@ -192,6 +192,24 @@ async def test_v1_without_a_key_is_401_and_a_technician_key_may_not_take_orders(
     assert await _order_count(runtime) == 0
 
 
+async def test_an_issued_key_is_located_where_get_reads_it_without_its_secret(
+    client: httpx.AsyncClient,
+) -> None:
+    issued = await client.post(
+        "/v1/api-keys", json={"name": "t1", "role": "technician", "technician_id": "t-1"}
+    )
+    assert issued.status_code == 201, issued.text
+
+    read = await client.get(issued.headers["location"])
+    missing = await client.get("/v1/api-keys/no-such-key")
+
+    assert read.status_code == 200, read.text
+    assert read.json()["key_id"] == issued.json()["key_id"] and "key" not in read.json()
+    assert read.json()["revoked_at"] is None
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+
+
 async def test_a_key_that_would_expire_before_it_is_issued_is_refused(
     client: httpx.AsyncClient,
 ) -> None:

@@ -207,3 +207,26 @@ async def test_an_unknown_technicians_jobs_are_a_404(harness: Harness) -> None:
     assert response.headers["content-type"].startswith("application/problem+json")
     await harness.add_technician("t1")
     assert (await harness.client.get("/v1/technicians/t1/jobs")).json() == []
+
+
+async def test_a_page_is_the_policys_default_size_and_a_larger_limit_is_cut_to_its_maximum(
+    harness: Harness,
+) -> None:
+    # as every list of the platform pages: list_page_default rows unless asked, list_page_max
+    # at most, the rest behind next_cursor
+    deps = harness.runtime.app.state.deps
+    deps["policy"] = deps["policy"].model_copy(update={"list_page_default": 2, "list_page_max": 3})
+    for n in range(5):
+        await _received(harness, f"o{n}", minutes=n)
+        await harness.add_technician(f"t{n}")
+
+    orders = await harness.client.get("/v1/orders")
+    many_orders = await harness.client.get("/v1/orders", params={"limit": 1000})
+    technicians = await harness.client.get("/v1/technicians")
+    many_technicians = await harness.client.get("/v1/technicians", params={"limit": 1000})
+
+    assert [len(r.json()["items"]) for r in (orders, many_orders)] == [2, 3]
+    assert [len(r.json()["items"]) for r in (technicians, many_technicians)] == [2, 3]
+    assert all(
+        r.json()["next_cursor"] for r in (orders, many_orders, technicians, many_technicians)
+    )

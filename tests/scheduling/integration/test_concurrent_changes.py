@@ -222,7 +222,10 @@ def _report_position(h: Harness) -> Any:
 
 def _sweep(h: Harness, job: Callable[..., Awaitable[int]]) -> Any:
     async def sweep(uow: SchedulingUnitOfWork) -> int:
-        return await job(uow=uow, clock=h.clock, policy=_deps(h)["policy"])
+        deps = _deps(h)
+        if job is handlers.sweep_contact_overdue:
+            return await job(uow=uow, clock=h.clock, policy=deps["policy"], tz=deps["tz"])
+        return await job(uow=uow, clock=h.clock, policy=deps["policy"])
 
     return sweep
 
@@ -304,7 +307,7 @@ async def test_sch_2_a_confirmation_during_the_contact_overdue_sweep_is_kept(
 ) -> None:
     await harness.add_technician("t1")
     await harness.feed(created("o1", preferred=[window(14)]))
-    harness.clock.advance(minutes=120)
+    harness.clock.advance(minutes=180)  # assigned at 08:00: due 2 hours into t1's 09:00 shift
 
     second = await race(
         harness,
@@ -324,7 +327,7 @@ async def test_sch_2_two_replicas_sweeping_at_once_report_contact_overdue_once(
 ) -> None:
     await harness.add_technician("t1")
     await harness.feed(created("o1", preferred=[window(14)]))
-    harness.clock.advance(minutes=120)
+    harness.clock.advance(minutes=180)  # assigned at 08:00: due 2 hours into t1's 09:00 shift
 
     second = await race(
         harness,
@@ -429,9 +432,10 @@ async def test_sch_1_two_orders_placed_at_once_respect_the_technicians_daily_cap
         lambda: _event(harness, created("o2"))(_uow(harness)),
     )
 
-    held = [(await _stored(harness, o)).technician_id for o in ("o1", "o2")]
-    assert held == ["t1", None]
-    assert len(await harness.published("OrderAssigned")) == 1
+    # one job a day: the second is placed for his next day, not on top of today's
+    assigned = await harness.published("OrderAssigned")
+    assert [(e.order_id, e.technician_id) for e in assigned] == [("o1", "t1"), ("o2", "t1")]
+    assert "Tuesday" not in assigned[0].reason and "Tuesday 2026-11-24" in assigned[1].reason
     assert second.waited  # it had to wait for the first one's lock
 
 

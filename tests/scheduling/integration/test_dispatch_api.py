@@ -66,7 +66,7 @@ async def test_technicians_are_registered_read_and_updated_by_dispatchers(harnes
     response = await harness.client.put("/v1/technicians/t1", json=update)
     assert response.status_code == 200 and response.json()["daily_capacity"] == 3
     listed = await harness.client.get("/v1/technicians")
-    assert [t["technician_id"] for t in listed.json()] == ["t1"]
+    assert [t["technician_id"] for t in listed.json()["items"]] == ["t1"]
 
 
 async def test_bad_technician_input_is_422_naming_the_field(harness: Harness) -> None:
@@ -92,6 +92,24 @@ async def test_networks_are_dispatch_targets(harness: Harness) -> None:
     )
     assert response.status_code == 201
     assert (await harness.client.get("/v1/networks")).json()[0]["network_id"] == "n1"
+
+
+async def test_sch_1_a_registered_network_is_located_where_get_reads_it(harness: Harness) -> None:
+    body = {"network_id": "n1", "name": "东营网点", "skills": ["*"], "areas": ["Dongying"]}
+    await harness.client.post("/v1/networks", json={**body, "network_id": "n2"})
+    created_ = await harness.client.post("/v1/networks", json=body)
+    own = await harness.key("partner", network_id="n1")
+
+    read = await harness.client.get(created_.headers["location"])
+    by_itself = await harness.client.get("/v1/networks/n1", headers=own)
+    another = await harness.client.get("/v1/networks/n2", headers=own)
+    unknown = await harness.client.get("/v1/networks/n9")
+
+    assert created_.headers["location"] == "/v1/networks/n1"
+    assert read.status_code == 200 and read.json()["areas"] == ["Dongying"]
+    assert by_itself.status_code == 200
+    # a network reads its own record only: another's answers as an unknown one
+    assert another.status_code == 404 and unknown.status_code == 404
 
 
 # -- SCH-1 -------------------------------------------------------------------------------------
@@ -549,6 +567,7 @@ async def test_sch_2_no_confirmation_within_2_hours_raises_contact_overdue(
     harness: Harness,
 ) -> None:
     await harness.add_technician("t1")
+    harness.clock.now = local(9)  # on shift: the 2 hours run from the assignment
     await harness.feed(created("o1"))
     await harness.feed(created("o2"))
     tech = await harness.key("technician", technician_id="t1")
@@ -1210,7 +1229,7 @@ async def test_sch_1_auto_assignment_passes_over_a_technician_off_today(harness:
     assert {(await harness.order(o))["technician_id"] for o in ("o1", "o2", "o3")} == {"on"}
 
 
-async def test_sch_1_on_a_sunday_nobody_working_mon_to_sat_is_given_the_order(
+async def test_sch_1_on_a_sunday_the_order_goes_at_once_to_a_technician_for_monday(
     harness: Harness,
 ) -> None:
     await harness.add_technician("t1")  # Monday to Saturday
@@ -1218,10 +1237,9 @@ async def test_sch_1_on_a_sunday_nobody_working_mon_to_sat_is_given_the_order(
 
     await harness.feed(created("o1"))
 
-    assert (await harness.order("o1"))["status"] == "awaiting_assignment"
-    harness.clock.now = local(9)
-    await harness.feed(created("o2"))
-    assert (await harness.order("o2"))["technician_id"] == "t1"
+    assert (await harness.order("o1"))["technician_id"] == "t1"
+    [assigned] = await harness.published("OrderAssigned")
+    assert "Monday 2026-11-23" in assigned.reason, assigned.reason
 
 
 async def test_sch_1_a_preferred_window_goes_to_no_technician_already_full_that_day(
@@ -1233,9 +1251,12 @@ async def test_sch_1_a_preferred_window_goes_to_no_technician_already_full_that_
     await harness.feed(created("tomorrow", preferred=[window(9, day=1)]))
 
     assert (await harness.order("o1"))["technician_id"] == "t1"
-    # t1 could reach o2 at 15:00, but one job a day is all he takes
-    assert (await harness.order("o2"))["technician_id"] is None
-    assert (await harness.order("tomorrow"))["technician_id"] == "t1"
+    # t1 could reach o2 at 15:00, but one job a day is all he takes: o2 is his tomorrow's,
+    # its time agreed on the call, and the window asked for tomorrow finds that day full too
+    assigned = {e.order_id: e for e in await harness.published("OrderAssigned")}
+    assert assigned["o2"].appointment is None and "Tuesday" in assigned["o2"].reason
+    assert assigned["tomorrow"].appointment is None
+    assert "Wednesday" in assigned["tomorrow"].reason
 
 
 async def test_sch_1_booking_a_window_passes_over_a_technician_full_that_day(
@@ -1244,7 +1265,8 @@ async def test_sch_1_booking_a_window_passes_over_a_technician_full_that_day(
     await harness.add_technician("t1", capacity=1)
     dispatcher = await harness.key("dispatcher")
     await harness.feed(created("o1", preferred=[window(9)]))
-    await harness.feed(created("o2"))
+    await harness.feed(created("o2"))  # placed with t1 for tomorrow: handed back to book it
+    await harness.client.post("/v1/orders/o2/assignment/cancellation", json={"reason": "book"})
     assert (await harness.order("o2"))["technician_id"] is None
 
     full = await harness.client.post(
@@ -1271,4 +1293,7 @@ async def test_sch_1_jobs_booked_for_later_days_do_not_fill_a_technicians_today(
     await harness.feed(created("also-today"))
 
     assert (await harness.order("today"))["technician_id"] == "t1"
-    assert (await harness.order("also-today"))["technician_id"] is None  # t1's today is full
+    # t1's today is full, his tomorrow booked: the next day he has room
+    assigned = {e.order_id: e for e in await harness.published("OrderAssigned")}
+    assert "Wednesday 2026-11-25" in assigned["also-today"].reason
+    assert "2026-11" not in assigned["today"].reason

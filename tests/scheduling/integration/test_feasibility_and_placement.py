@@ -335,46 +335,51 @@ async def test_sch_3_moving_to_the_window_already_agreed_changes_nothing_and_tel
 # -- placement retried (SCH-1, INT-3) ----------------------------------------------------------
 
 
-async def test_sch_1_int_3_an_order_taken_on_a_day_nobody_works_is_placed_once_someone_does(
-    harness: Harness,
+async def test_sch_1_int_3_an_order_nobody_works_for_within_the_horizon_is_placed_once_one_does(
+    database_url: str, tmp_path: Path
 ) -> None:
-    await harness.add_technician("t1", working_days=[0, 1, 2, 3, 4])  # Monday to Friday
-    harness.clock.now = local(10, day=5)  # Saturday 10:00
-    await harness.feed(created("w1"))
-    assert (await harness.order("w1"))["status"] == "awaiting_assignment"
+    # a one-day horizon: taken on Saturday, nobody working Saturday or Sunday can take it
+    async with _harness_with(database_url, tmp_path, booking_horizon_days=1) as harness:
+        await harness.add_technician("t1", working_days=[0, 1, 2, 3, 4])  # Monday to Friday
+        harness.clock.now = local(10, day=5)  # Saturday 10:00
+        await harness.feed(created("w1"))
+        assert (await harness.order("w1"))["status"] == "awaiting_assignment"
 
-    assert await harness.run_job("auto_placement") == 0  # still nobody working
-    assert (await harness.order("w1"))["status"] == "awaiting_assignment"
-    harness.clock.now = local(9, 31, day=7)  # Monday 09:31
-    assert await harness.run_job("auto_placement") == 1
-    assert await harness.run_job("auto_placement") == 0  # placed once
+        assert await harness.run_job("auto_placement") == 0  # still nobody working
+        assert (await harness.order("w1"))["status"] == "awaiting_assignment"
+        harness.clock.now = local(0, 1, day=6)  # Sunday 00:01: Monday is within the horizon
+        assert await harness.run_job("auto_placement") == 1
+        assert await harness.run_job("auto_placement") == 0  # placed once
 
-    order = await harness.order("w1")
-    assert order["status"] == "assigned" and order["technician_id"] == "t1"
-    [assigned] = await harness.published("OrderAssigned")
-    assert assigned.order_id == "w1" and assigned.assigned_by == "scheduling:auto"
+        order = await harness.order("w1")
+        assert order["status"] == "assigned" and order["technician_id"] == "t1"
+        [assigned] = await harness.published("OrderAssigned")
+        assert assigned.order_id == "w1" and assigned.assigned_by == "scheduling:auto"
+        assert "Monday 2026-11-30" in assigned.reason
 
 
 async def test_sch_1_sch_12_placement_is_not_retried_for_an_order_handed_back_to_the_dispatcher(
-    harness: Harness,
+    database_url: str, tmp_path: Path
 ) -> None:
-    await harness.add_technician("t1", working_days=[0, 1, 2, 3, 4])  # Monday to Friday
-    harness.clock.now = local(10, day=5)  # Saturday: nobody to place it with
-    await harness.feed(created("o1"))
-    assigned = await harness.client.post(
-        "/v1/orders/o1/assignment", json={"technician_id": "t1", "reason": "by hand"}
-    )
-    assert assigned.status_code == 200, assigned.text
-    cancelled = await harness.client.post(
-        "/v1/orders/o1/assignment/cancellation", json={"reason": "customer wants another"}
-    )
-    assert cancelled.status_code == 200 and cancelled.json()["status"] == "awaiting_assignment"
-    harness.clock.now = local(9, 31, day=7)  # Monday: t1 works
+    async with _harness_with(database_url, tmp_path, booking_horizon_days=1) as harness:
+        await harness.add_technician("t1", working_days=[0, 1, 2, 3, 4])  # Monday to Friday
+        harness.clock.now = local(10, day=5)  # Saturday: nobody to place it with
+        await harness.feed(created("o1"))
+        assigned = await harness.client.post(
+            "/v1/orders/o1/assignment", json={"technician_id": "t1", "reason": "by hand"}
+        )
+        assert assigned.status_code == 200, assigned.text
+        cancelled = await harness.client.post(
+            "/v1/orders/o1/assignment/cancellation", json={"reason": "customer wants another"}
+        )
+        assert cancelled.status_code == 200
+        assert cancelled.json()["status"] == "awaiting_assignment"
+        harness.clock.now = local(9, 31, day=7)  # Monday: t1 works
 
-    assert await harness.run_job("auto_placement") == 0
+        assert await harness.run_job("auto_placement") == 0
 
-    assert (await harness.order("o1"))["status"] == "awaiting_assignment"
-    assert len(await harness.published("OrderAssigned")) == 1  # the dispatcher's
+        assert (await harness.order("o1"))["status"] == "awaiting_assignment"
+        assert len(await harness.published("OrderAssigned")) == 1  # the dispatcher's
 
 
 @asynccontextmanager
@@ -416,7 +421,9 @@ async def _harness_with(database_url: str, tmp_path: Path, **policy: Any) -> Asy
 async def test_sch_1_placement_is_retried_in_bounded_batches_the_longest_untried_first(
     database_url: str, tmp_path: Path
 ) -> None:
-    async with _harness_with(database_url, tmp_path, auto_placement_batch=1) as h:
+    async with _harness_with(
+        database_url, tmp_path, auto_placement_batch=1, booking_horizon_days=1
+    ) as h:
         await h.add_technician("t1", working_days=[0, 1, 2, 3, 4])
         h.clock.now = local(10, day=5)  # Saturday
         for order_id in ("first", "second"):

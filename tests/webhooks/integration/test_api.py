@@ -109,7 +109,7 @@ async def test_partner_self_service_creates_its_own_endpoint_with_a_secret(
     async with _client(api, KEYS["net-a"]) as client:
         created = await client.post(
             "/v1/webhooks/subscriptions",
-            json={"url": receiver.url(), "event_types": ["com.fsm.scheduling.*"]},
+            json={"url": receiver.url(), "event_types": ["fsm.Order*"]},
         )
         assert created.status_code == 201, created.text
         assert created.json()["owner_id"] == "net-a"
@@ -127,6 +127,22 @@ async def test_partner_self_service_creates_its_own_endpoint_with_a_secret(
             "/v1/webhooks/subscriptions", json={"url": receiver.url()}
         )
         assert missing_owner.status_code == 422
+
+
+async def test_a_new_endpoint_is_located_where_get_reads_it_also_on_a_retry(
+    api: FastAPI, receiver: Receiver
+) -> None:
+    async with _client(api, KEYS["net-a"]) as client:
+        body = {"url": receiver.url(), "event_types": ["fsm.Order*"]}
+        key = {"Idempotency-Key": "add-endpoint-1"}
+        created = await client.post("/v1/webhooks/subscriptions", json=body, headers=key)
+        retried = await client.post("/v1/webhooks/subscriptions", json=body, headers=key)
+        assert created.status_code == 201, created.text
+        location = created.headers["location"]
+        assert location == f"/v1/webhooks/subscriptions/{created.json()['id']}"
+        assert retried.headers["location"] == location
+        read = await client.get(location)
+    assert read.status_code == 200 and read.json()["id"] == created.json()["id"]
 
 
 async def test_the_scoped_log_never_shows_another_networks_deliveries_on_any_route(

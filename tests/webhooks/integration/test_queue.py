@@ -96,6 +96,35 @@ async def test_enqueue_fans_out_to_the_owners_enabled_matching_subscriptions_onl
     assert targets == {all_events, filtered_in}
 
 
+async def test_a_message_standing_for_another_event_reaches_the_endpoints_that_asked_for_it(
+    sessions: SessionFactory, local_policy: WebhookPolicy
+) -> None:
+    # an OrderWithdrawn stands for the OrderReassigned that took the order (SCH-12)
+    for_it = await _subscribe(
+        sessions, "http://a.local/", local_policy, event_types=["other.Withdrawn.v1"]
+    )
+    for_the_event = await _subscribe(sessions, "http://b.local/", local_policy, event_types=[EVENT])
+    await _subscribe(sessions, "http://c.local/", local_policy, event_types=["other.type"])
+    async with sessions() as session:
+        ids = await enqueue(
+            session, "net-1", "other.Withdrawn.v1", "msg_for", {"a": 1}, also_for=[EVENT]
+        )
+        again = await enqueue(
+            session, "net-1", "other.Withdrawn.v1", "msg_for", {"a": 1}, also_for=[EVENT]
+        )
+        await session.commit()
+        targets = set(
+            (
+                await session.execute(
+                    select(WebhookDeliveryRow.subscription_id).where(  # type: ignore[call-overload]
+                        WebhookDeliveryRow.id.in_(ids)  # type: ignore[attr-defined]
+                    )
+                )
+            ).scalars()
+        )
+    assert targets == {for_it, for_the_event} and again == []
+
+
 async def test_the_same_message_id_is_enqueued_once_per_owner(
     sessions: SessionFactory, local_policy: WebhookPolicy
 ) -> None:

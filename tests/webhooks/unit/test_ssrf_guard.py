@@ -64,7 +64,7 @@ async def test_literal_private_addresses_are_refused(url: str) -> None:
 
 
 async def test_a_host_resolving_to_a_private_address_is_refused_even_among_public_ones() -> None:
-    with pytest.raises(UnsafeWebhookUrl, match=r"10\.0\.0\.5"):
+    with pytest.raises(UnsafeWebhookUrl, match="not allowed"):
         await check_url(
             "https://hooks.partner.example/x",
             policy=STRICT,

@@ -377,6 +377,25 @@ class BillingAccount:
         if technician_id is not None:
             self.state.technician_networks[technician_id] = network_id
 
+    def returned_to_centre(self) -> None:
+        """The order is back with the centre's dispatchers (OrderReturnedToCentre: a network
+        rejected it or did not accept it in time, its assignment was cancelled, the customer
+        postponed; or a revisit waits in the centre's queue, RevisitBooked with no technician):
+        nobody holds it until they place it again, so its former holder no longer acts on it
+        (SCH-1, SCH-10, SCH-12). Which network each visit and technician worked for stays: the
+        money a technician took before stays theirs, as taken for that network (BIL-10,
+        BIL-12)."""
+        self.network_id = None
+        self.technician_id = None
+
+    def revisit_booked(self, *, visit_id: str, technician_id: str | None) -> None:
+        """Another visit follows (RevisitBooked): kept by the same technician it stays with the
+        order's holder; with none kept it waits for the centre to place it (SCH-10)."""
+        if technician_id is None:
+            self.returned_to_centre()
+            return
+        self.assign(network_id=self.network_id, technician_id=technician_id, visit_id=visit_id)
+
     def network_of(
         self, *, technician_id: str | None = None, visit_id: str | None = None
     ) -> str | None:
@@ -1449,8 +1468,18 @@ class BillingAccount:
         self.anonymised_at = now
 
 
+#: ``detail``: why an order went back to the centre (OrderReturnedToCentre), free text that may
+#: name the customer.
 PERSONAL_SUMMARY_KEYS = frozenset(
-    {"signature_ref", "comments", "caller_phone", "buyer_name", "buyer_tax_id", "requests"}
+    {
+        "signature_ref",
+        "comments",
+        "caller_phone",
+        "buyer_name",
+        "buyer_tax_id",
+        "requests",
+        "detail",
+    }
 )
 
 

@@ -17,6 +17,15 @@ class OrderNotFound(BillingError):
         self.order_id = order_id
 
 
+class CashLedgerNotFound(BillingError):
+    """The caller holds no such cash ledger: a partner network reads its own and its own
+    technicians' only, a technician their own (BIL-10). Answered exactly as an unknown one."""
+
+    def __init__(self, holder_id: str) -> None:
+        super().__init__(f"No cash ledger of {holder_id} is yours to read.")
+        self.holder_id = holder_id
+
+
 class ScheduleNotFound(BillingError):
     """No fee schedule (version) is published for the product line."""
 

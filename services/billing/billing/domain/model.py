@@ -18,9 +18,13 @@ EVENTS_OF_INTEREST: frozenset[str] = frozenset(
         "OrderCancelled",
         "OrderResolvedRemotely",
         "OrderReopened",
-        # scheduling: who does the work, for the monthly settlement with networks (BIL-12)
+        # scheduling: who holds the order, so acts on it (SCH-12), and who does the work, for
+        # the monthly settlement with networks (BIL-12); an order handed back, or a revisit left
+        # to the centre, is nobody's until placed again (SCH-1, SCH-10)
         "OrderAssigned",
         "OrderReassigned",
+        "OrderReturnedToCentre",
+        "RevisitBooked",
         # fieldwork: what is to be priced, consented to, done and signed for (BIL-1..BIL-9, BIL-12)
         "DiagnosisRecorded",
         "QuoteRequested",

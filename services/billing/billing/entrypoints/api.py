@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from billing.domain import commands
 from billing.domain.account import BillingAccount
 from billing.domain.cash import CashLedger
-from billing.domain.exceptions import OrderNotFound
+from billing.domain.exceptions import CashLedgerNotFound, OrderNotFound
 from billing.domain.reports import Reconciliation, Statement, statement_csv
 from billing.domain.schedule import ScheduleContent
 from billing.entrypoints.dependencies import (
@@ -307,9 +307,9 @@ async def read_schedule_version(
 )
 async def read_order_events(order_id: str, uow: UowFactoryDep, principal: ReaderDep) -> Any:
     """The events of interest to billing (the order and its warranty status, its resolution by
-    phone, reopening or cancellation, assignments, diagnoses, quote requests and the
-    customer's answers, completed work, sign-offs, damage and closed visits) seen for the
-    order, oldest first, each with a short summary of its data.
+    phone, reopening or cancellation, assignments, returns to the centre and revisits booked,
+    diagnoses, quote requests and the customer's answers, completed work, sign-offs, damage and
+    closed visits) seen for the order, oldest first, each with a short summary of its data.
 
     404 when billing has seen no such event for the order.
     """
@@ -594,39 +594,40 @@ async def record_signature(
     "/cash/{holder_id}",
     tags=["cash"],
     response_model=CashLedgerOut,
-    responses=problem_responses(401, 403),
+    responses=problem_responses(401, 403, 404),
     summary="Read a technician's or desk's cash on hand",
 )
 async def read_cash(holder_id: HolderId, uow: UowFactoryDep, principal: CollectorDep) -> Any:
     """Cash collected, refunded and remitted, and what is on hand (BIL-10). Technicians see
-    their own ledger only; a partner network its own and those of the technicians who took cash
-    on its orders only."""
+    their own ledger only; a partner network its own and those of its own technicians: those
+    who took the cash while they worked for it, whoever holds their orders now. Any other
+    ledger answers 404, as an unknown one."""
     if principal.role == "technician" and principal.technician_id != holder_id:
-        raise ProblemError(403, "Technicians see their own cash only.", title="Forbidden")
+        raise CashLedgerNotFound(holder_id)
     ledger = await views.cash_ledger(holder_id, uow=uow())
     if principal.role == "partner" and not await _networks_holder(principal, ledger, uow):
-        raise ProblemError(
-            403,
-            "A partner network sees its own cash and that of its technicians only.",
-            title="Forbidden",
-        )
+        raise CashLedgerNotFound(holder_id)
     return CashLedgerOut.from_domain(ledger)
 
 
 async def _networks_holder(principal: Principal, ledger: CashLedger, uow: UowFactoryDep) -> bool:
-    """Whether the ledger is the partner's own, or all the cash in it was taken on the
-    network's orders (its technicians'); an empty ledger of someone else is not."""
+    """Whether the ledger is the partner's own, or that of one of its technicians: on every
+    order the cash in it was taken on, an assignment recorded the holder as the network's
+    technician (BIL-10, BIL-12). Not who holds those orders now: a revisit given to another
+    network gives it no right to the cash the first network's technician took. An empty
+    ledger of someone else is not the partner's."""
     if ledger.holder_id == _who(principal):
         return True
     orders = {entry.order_id for entry in ledger.entries if entry.order_id is not None}
-    if not orders:
+    if not orders or principal.network_id is None:
         return False
     for order_id in orders:
         try:
             account = await views.account(order_id, uow=uow())
         except OrderNotFound:
             return False
-        if account.network_id != principal.network_id:
+        networks = account.state.technician_networks
+        if ledger.holder_id not in networks or networks[ledger.holder_id] != principal.network_id:
             return False
     return True
 

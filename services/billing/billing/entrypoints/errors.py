@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from billing.domain.exceptions import (
+    CashLedgerNotFound,
     ConcurrentUpdate,
     InvalidAmount,
     InvalidDate,
@@ -15,6 +16,7 @@ from billing.domain.exceptions import (
 
 DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     OrderNotFound: (404, "Order not found"),
+    CashLedgerNotFound: (404, "Cash ledger not found"),
     ScheduleNotFound: (404, "Fee schedule not found"),
     ScheduleVersionTaken: (409, "Schedule version taken"),
     NotAllowed: (409, "Not allowed in this state"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -31,6 +31,7 @@ from billing.domain.schedule import FeeSchedule, ScheduleContent
 from billing.domain.tax_ids import tax_id_problem
 from contracts.billing import InvoiceDelivery, PaymentMethod
 from contracts.common import Money, PartLine, WarrantyStatus
+from servicekit.dates import IsoDate
 
 PositiveMoney = Annotated[
     Decimal,
@@ -250,7 +251,7 @@ class InvoiceIn(_In):
         "verified) or older 15- or 20-character taxpayer number; needs the buyer's name.",
     )
     delivery: InvoiceDelivery = InvoiceDelivery.ON_SITE
-    promised_by: date | None = Field(
+    promised_by: IsoDate | None = Field(
         default=None, description="Promised delivery date when not handed over on site."
     )
 

@@ -128,6 +128,12 @@ async def _apply(
                 technician_id=payload.technician_id,
                 visit_id=payload.visit_id,
             )
+        case scheduling.OrderReturnedToCentre():
+            # SCH-1, SCH-12: handed back (rejected, not accepted in time, assignment cancelled),
+            # the order is nobody's until placed again; the money taken stays as it was taken.
+            account.returned_to_centre()
+        case scheduling.RevisitBooked():
+            account.revisit_booked(visit_id=payload.visit_id, technician_id=payload.technician_id)
         case fieldwork.DiagnosisRecorded():
             account.learn_warranty(payload.warranty_status)
         case fieldwork.QuoteRequested():

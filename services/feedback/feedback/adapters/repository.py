@@ -817,15 +817,24 @@ class FindingRepository:
         return None if row is None else _finding(row)
 
     async def search(
-        self, *, status: FindingStatus | None = None, technician_id: str | None = None
+        self,
+        *,
+        status: FindingStatus | None = None,
+        technician_id: str | None = None,
+        after: Cursor | None = None,
+        limit: int,
     ) -> list[ConductFinding]:
-        """Findings, oldest first."""
+        """Up to ``limit`` findings matching the filters, oldest first (then by id), after
+        ``after`` (a raising time and finding id)."""
         query = select(ConductFindingRow)
         if status is not None:
             query = query.where(col(ConductFindingRow.status) == str(status))
         if technician_id:
             query = query.where(col(ConductFindingRow.technician_id) == technician_id)
-        query = query.order_by(col(ConductFindingRow.raised_at))
+        raised_at, finding_id = col(ConductFindingRow.raised_at), col(ConductFindingRow.finding_id)
+        if after is not None:
+            query = query.where(_after(raised_at, finding_id, after, descending=False))
+        query = query.order_by(raised_at, finding_id).limit(limit)
         return [_finding(r) for r in (await self._session.execute(query)).scalars()]
 
     async def for_order(self, order_id: str, *, for_update: bool = False) -> list[ConductFinding]:
@@ -940,22 +949,28 @@ class FraudRepository:
         query = query.order_by(col(FraudRow.flagged_at), col(FraudRow.fraud_id))
         if for_update:
             query = for_change(query)
-        return [
-            FraudCase(
-                fraud_id=r.fraud_id,
-                order_id=r.order_id,
-                signal=FraudSignal(r.signal),
-                flagged_at=aware(r.flagged_at),
-                dedupe_key=r.dedupe_key,
-                network_id=r.network_id,
-                visit_id=r.visit_id,
-                technician_id=r.technician_id,
-                detail=r.detail,
-                reported_amount=r.reported_amount,
-                billed_amount=r.billed_amount,
-            )
-            for r in (await self._session.execute(query)).scalars()
-        ]
+        return [_fraud(r) for r in (await self._session.execute(query)).scalars()]
+
+    async def page(
+        self,
+        *,
+        network_id: str | None = None,
+        order_id: str | None = None,
+        after: Cursor | None = None,
+        limit: int,
+    ) -> list[FraudCase]:
+        """Up to ``limit`` suspicions matching the filters, newest first (then by id,
+        descending), after ``after`` (a flagging time and suspicion id)."""
+        query = select(FraudRow)
+        if network_id:
+            query = query.where(col(FraudRow.network_id) == network_id)
+        if order_id:
+            query = query.where(col(FraudRow.order_id) == order_id)
+        flagged_at, fraud_id = col(FraudRow.flagged_at), col(FraudRow.fraud_id)
+        if after is not None:
+            query = query.where(_after(flagged_at, fraud_id, after, descending=True))
+        query = query.order_by(flagged_at.desc(), fraud_id.desc()).limit(limit)
+        return [_fraud(r) for r in (await self._session.execute(query)).scalars()]
 
     async def save(self, case: FraudCase) -> None:
         """Insert or update the suspicion; once stored, only whom it is flagged to changes (its
@@ -967,6 +982,22 @@ class FraudRepository:
         row.network_id = case.network_id
         row.technician_id = case.technician_id
         self._session.add(row)
+
+
+def _fraud(row: FraudRow) -> FraudCase:
+    return FraudCase(
+        fraud_id=row.fraud_id,
+        order_id=row.order_id,
+        signal=FraudSignal(row.signal),
+        flagged_at=aware(row.flagged_at),
+        dedupe_key=row.dedupe_key,
+        network_id=row.network_id,
+        visit_id=row.visit_id,
+        technician_id=row.technician_id,
+        detail=row.detail,
+        reported_amount=row.reported_amount,
+        billed_amount=row.billed_amount,
+    )
 
 
 class IssueRepository:
@@ -1007,6 +1038,30 @@ class IssueRepository:
         query = query.order_by(col(IssueRow.opened_at), col(IssueRow.issue_id))
         if for_update:
             query = for_change(query)
+        return [_issue(r) for r in (await self._session.execute(query)).scalars()]
+
+    async def page(
+        self,
+        *,
+        open_only: bool = False,
+        order_id: str | None = None,
+        network_id: str | None = None,
+        after: Cursor | None = None,
+        limit: int,
+    ) -> list[OpenIssueRecord]:
+        """Up to ``limit`` issues matching the filters, the soonest to go to the company first
+        (then by id), after ``after`` (a company due time and issue id)."""
+        query = select(IssueRow)
+        if open_only:
+            query = query.where(col(IssueRow.resolved_at).is_(None))
+        if order_id:
+            query = query.where(col(IssueRow.order_id) == order_id)
+        if network_id:
+            query = query.where(col(IssueRow.network_id) == network_id)
+        company_due_at, issue_id = col(IssueRow.company_due_at), col(IssueRow.issue_id)
+        if after is not None:
+            query = query.where(_after(company_due_at, issue_id, after, descending=False))
+        query = query.order_by(company_due_at, issue_id).limit(limit)
         return [_issue(r) for r in (await self._session.execute(query)).scalars()]
 
     async def lock_due_for_company(self, now: datetime) -> list[OpenIssueRecord]:

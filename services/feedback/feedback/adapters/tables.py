@@ -160,6 +160,11 @@ class ConductFindingRow(FeedbackTable, table=True):
     """A fair/poor answer on punctuality or dress, followed up (FBK-6)."""
 
     __tablename__ = "feedback_conduct_finding"
+    # GET /v1/conduct-findings: oldest first, of every status or of one, page by page.
+    __table_args__ = (
+        Index("ix_feedback_conduct_finding_raised", "raised_at", "finding_id"),
+        Index("ix_feedback_conduct_finding_status_raised", "status", "raised_at", "finding_id"),
+    )
 
     finding_id: str = Field(primary_key=True, max_length=36)
     order_id: str = Field(max_length=200)
@@ -184,6 +189,8 @@ class FraudRow(FeedbackTable, table=True):
     __table_args__ = (
         UniqueConstraint("dedupe_key", name="uq_feedback_fraud_dedupe"),
         Index("ix_feedback_fraud_network_time", "network_id", "flagged_at"),
+        # GET /v1/fraud-suspicions: newest first, page by page.
+        Index("ix_feedback_fraud_flagged", "flagged_at", "fraud_id"),
     )
 
     fraud_id: str = Field(primary_key=True, max_length=36)
@@ -207,7 +214,11 @@ class IssueRow(FeedbackTable, table=True):
     """An issue left open after a visit (FBK-12)."""
 
     __tablename__ = "feedback_issue"
-    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_feedback_issue_dedupe"),)
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_feedback_issue_dedupe"),
+        # GET /v1/issues: the soonest to go to the company first, page by page.
+        Index("ix_feedback_issue_company_due", "company_due_at", "issue_id"),
+    )
 
     issue_id: str = Field(primary_key=True, max_length=36)
     dedupe_key: str = Field(max_length=300)

@@ -22,6 +22,11 @@ Definitions (all counts over the period, attributed to the visit's technician or
   ``not_at_fault``, so the values still add up to every complaint filed but a cleared one never
   sits in a fault class; level 2 complaints likewise count only those not cleared. A reopened
   complaint is still one complaint, counted by where it stands now.
+
+Scoped to one network (FBK-11: a partner network reads only its own), every figure counts only the
+work that network's by-network row counts: the visits it held (their arrivals, repairs, repeats and
+first-time fixes), the call-backs about them, the complaints and conduct findings naming it. A
+technician who also worked for another network in the period shows only the work done for this one.
 """
 
 from __future__ import annotations
@@ -147,8 +152,11 @@ def compute(
     end: datetime,
     group_by: GroupBy,
     policy: FeedbackPolicy,
+    network_id: str | None = None,
 ) -> list[Figures]:
-    """The figures of each technician or network over [start, end), then the total (``all``)."""
+    """The figures of each technician or network over [start, end), then the total (``all``).
+    With ``network_id`` (``centre`` for the centre's own), only that network's own work counts:
+    the rows of the technicians who did it, or the network's own row (even empty), no total."""
     window = timedelta(days=policy.repeat_window_days)
     groups: dict[str, Figures] = {}
     total = Figures(key="all", min_coverage_percent=policy.min_call_back_coverage_percent)
@@ -164,9 +172,13 @@ def compute(
         def key(visit: Visit) -> str:
             if group_by is GroupBy.TECHNICIAN:
                 return visit.technician_id or UNASSIGNED
-            return visit.network_id or CENTRE
+            return _network_of(visit)
 
         return key
+
+    def counts(network: str) -> bool:
+        # rule FBK-11: one network's figures are never computed from another network's work
+        return network_id is None or network == network_id
 
     case_list = list(cases)
     task_list = list(tasks)
@@ -192,12 +204,12 @@ def compute(
         first = real[0] if real else None
 
         for visit in case.visits.values():
-            if _in(visit.arrived_at, start, end):
+            if _in(visit.arrived_at, start, end) and counts(_network_of(visit)):
                 for f in of(key(visit)):
                     f.arrivals += 1
                     f.late_arrivals += 1 if (visit.minutes_late or 0) > 0 else 0
         for visit in real:
-            if not _in(visit.closed_at, start, end):
+            if not _in(visit.closed_at, start, end) or not counts(_network_of(visit)):
                 continue
             assert visit.closed_at is not None
             for f in of(key(visit)):
@@ -213,7 +225,7 @@ def compute(
                     f.repairs += 1
                     f.repairs_passed += 1 if passed else 0
                     f.repairs_surveyed += 1 if has_survey else 0
-        if first is not None and _in(first.closed_at, start, end):
+        if first is not None and _in(first.closed_at, start, end) and counts(_network_of(first)):
             assert first.closed_at is not None
             fixed = first.completed and not comes_back(case, first.closed_at, window)
             for f in of(key(first)):
@@ -226,12 +238,15 @@ def compute(
             continue
         if not task.survey.has_scores or not _in(task.completed_at, start, end):
             continue
-        for f in of(_task_key(task, case_by_order.get(task.order_id), group_by)):
+        about = case_by_order.get(task.order_id)
+        if not counts(_task_key(task, about, GroupBy.NETWORK)):
+            continue
+        for f in of(_task_key(task, about, group_by)):
             f.attitude_scores.append(task.survey.scores.service_attitude or 0)
             f.ability_scores.append(task.survey.scores.professional_ability or 0)
 
     for complaint in complaints:
-        if not _in(complaint.filed_at, start, end):
+        if not _in(complaint.filed_at, start, end) or not counts(complaint.network_id or CENTRE):
             continue
         key_value = (
             complaint.technician_id or UNASSIGNED
@@ -249,6 +264,8 @@ def compute(
     for finding in findings:
         if finding.status is not FindingStatus.CONFIRMED or not _in(finding.raised_at, start, end):
             continue
+        if not counts(finding.network_id or CENTRE):
+            continue
         key_value = (
             finding.technician_id or UNASSIGNED
             if group_by is GroupBy.TECHNICIAN
@@ -257,7 +274,20 @@ def compute(
         for f in of(key_value):
             f.confirmed_conduct += 1
 
-    return [groups[k] for k in sorted(groups)] + [total]
+    if network_id is None:
+        return [groups[k] for k in sorted(groups)] + [total]
+    if group_by is GroupBy.NETWORK:
+        # the total would only repeat the network's row; a network without work reads zeros
+        return [
+            groups.get(network_id)
+            or Figures(key=network_id, min_coverage_percent=policy.min_call_back_coverage_percent)
+        ]
+    return [groups[k] for k in sorted(groups)]
+
+
+def _network_of(visit: Visit) -> str:
+    """The network a visit counts for: the one that held it, else the centre (FBK-11)."""
+    return visit.network_id or CENTRE
 
 
 def comes_back(case: Case, after: datetime, window: timedelta) -> bool:

@@ -144,7 +144,8 @@ class FeedbackPolicy(BaseModel):
     idempotency_key_ttl_hours: int = Field(default=24, gt=0)
     """Idempotency-Key records of the write routes are kept this long."""
     list_page_default: int = Field(default=50, gt=0)
-    """Rows on a page of a list (complaints, call-backs) when the caller names no ``limit``."""
+    """Rows on a page of a list (complaints, call-backs, conduct findings, fraud suspicions,
+    issues) when the caller names no ``limit``."""
     list_page_max: int = Field(default=200, gt=0)
     """The most rows on a page of a list; a larger ``limit`` is cut to it (``next_cursor`` says
     more remain)."""

@@ -73,6 +73,9 @@ router = APIRouter(prefix="/v1")
 ComplaintSort = Literal["-filed_at", "filed_at", "due"]
 #: The one order of both call-back lists (a cursor of one continues the other).
 CALL_BACK_SORT = "call-backs:due_at"
+FINDING_SORT = "conduct-findings:raised_at"
+FRAUD_SORT = "fraud-suspicions:-flagged_at"
+ISSUE_SORT = "issues:company_due_at"
 
 Limit = Annotated[
     int | None,
@@ -664,12 +667,27 @@ async def reopen_complaint(
 async def list_findings(
     uow: UowFactoryDep,
     principal: ReaderDep,
+    policy: PolicyDep,
     status_: Annotated[FindingStatus | None, Query(alias="status")] = None,
     technician_id: str | None = None,
+    limit: Limit = None,
+    cursor: PageCursor = None,
 ) -> Any:
-    """ "Fair" or "poor" answers on punctuality or dress (FBK-6), oldest first."""
-    found = await views.findings(uow=uow(), status=status_, technician_id=technician_id)
-    return FindingListOut(items=[FindingOut.from_domain(f) for f in found])
+    """ "Fair" or "poor" answers on punctuality or dress (FBK-6), a work queue: oldest first,
+    one page at a time (pass `next_cursor` as `cursor`; the last page has none). 422 for a
+    cursor of another list."""
+    after = _decode_cursor(FINDING_SORT, cursor)
+    size = _page_size(limit, policy)
+    found = await views.findings(
+        uow=uow(), status=status_, technician_id=technician_id, after=after, limit=size + 1
+    )
+    page = found[:size]
+    next_cursor = (
+        _encode_cursor(FINDING_SORT, page[-1].raised_at, page[-1].finding_id)
+        if len(found) > size
+        else None
+    )
+    return FindingListOut(items=[FindingOut.from_domain(f) for f in page], next_cursor=next_cursor)
 
 
 @router.post(
@@ -742,15 +760,32 @@ async def dismiss_finding(
 async def list_frauds(
     uow: UowFactoryDep,
     principal: NetworkReaderDep,
+    policy: PolicyDep,
     network_id: str | None = None,
     order_id: str | None = None,
+    limit: Limit = None,
+    cursor: PageCursor = None,
 ) -> Any:
     """Sheets signed "satisfied" but contradicted at the call-back, fees billing does not know,
-    and sheets never returned (FBK-8); a partner network sees its own only."""
+    and sheets never returned (FBK-8); a partner network sees its own only. Newest first, one
+    page at a time (pass `next_cursor` as `cursor`; the last page has none). 422 for a cursor
+    of another list."""
+    after = _decode_cursor(FRAUD_SORT, cursor)
+    size = _page_size(limit, policy)
     found = await views.frauds(
-        uow=uow(), network_id=network_scope(principal, network_id), order_id=order_id
+        uow=uow(),
+        network_id=network_scope(principal, network_id),
+        order_id=order_id,
+        after=after,
+        limit=size + 1,
     )
-    return FraudListOut(items=[FraudOut.from_domain(f) for f in found])
+    page = found[:size]
+    next_cursor = (
+        _encode_cursor(FRAUD_SORT, page[-1].flagged_at, page[-1].fraud_id)
+        if len(found) > size
+        else None
+    )
+    return FraudListOut(items=[FraudOut.from_domain(f) for f in page], next_cursor=next_cursor)
 
 
 @router.get(
@@ -763,21 +798,36 @@ async def list_frauds(
 async def list_issues(
     uow: UowFactoryDep,
     principal: NetworkReaderDep,
+    policy: PolicyDep,
     open_only: bool = True,
     order_id: str | None = None,
     network_id: str | None = None,
+    limit: Limit = None,
+    cursor: PageCursor = None,
 ) -> Any:
     """Issues left open after a visit (FBK-12): a failed or unfinished visit, a unit taken back
     and returned unrepaired (FLD-6, FLD-9), a customer dissatisfied at sign-off or call-back.
     Sent to the department the same day and to a company-level solution when still open after
-    the policy's working days (IssueEscalated)."""
+    the policy's working days (IssueEscalated). A work queue: the soonest to go to the company
+    first (`company_due_at`), one page at a time (pass `next_cursor` as `cursor`; the last
+    page has none); a partner network sees its own only. 422 for a cursor of another list."""
+    after = _decode_cursor(ISSUE_SORT, cursor)
+    size = _page_size(limit, policy)
     found = await views.issues(
         uow=uow(),
         open_only=open_only,
         order_id=order_id,
         network_id=network_scope(principal, network_id),
+        after=after,
+        limit=size + 1,
     )
-    return IssueListOut(items=[IssueOut.from_domain(i) for i in found])
+    page = found[:size]
+    next_cursor = (
+        _encode_cursor(ISSUE_SORT, page[-1].company_due_at, page[-1].issue_id)
+        if len(found) > size
+        else None
+    )
+    return IssueListOut(items=[IssueOut.from_domain(i) for i in page], next_cursor=next_cursor)
 
 
 @router.post(
@@ -818,18 +868,32 @@ async def resolve_issue(
 )
 async def read_quality_figures(
     uow: UowFactoryDep,
-    principal: ReaderDep,
+    principal: NetworkReaderDep,
     policy: PolicyDep,
     calendar: CalendarDep,
     start: IsoDate,
     end: IsoDate,
     by: GroupBy = GroupBy.TECHNICIAN,
+    network_id: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Only this network's own work: its own row (`by=network`), or the "
+            "rows of the technicians who worked for it in the period, counting only that work "
+            "(`by=technician`), without `all`. A partner network always reads its own only "
+            "(403 naming another).",
+        ),
+    ] = None,
 ) -> Any:
     """For the business days `start`..`end` (both included): on-time arrival rate, first-time-fix
     and repeat-visit rates (from revisit chains within the policy window), repair pass rate,
     satisfaction (per item the mean; overall the mean of the two), confirmed conduct findings,
     complaints by class and call-back coverage with its alarm below the minimum (FBK-6, FBK-11).
-    The last row (`all`) covers everyone."""
+    The last row (`all`) covers everyone. The centre reads every technician and network; a
+    partner network its own network's row and those of the technicians who worked for it in
+    the period, computed from its own work only (the visits it held, their call-backs, the
+    complaints and findings naming it: a technician's work for another network never shows),
+    never another network's nor `all`."""
     if end < start or (end - start).days >= MAX_PERIOD_DAYS:
         raise ProblemError(
             422,
@@ -838,7 +902,13 @@ async def read_quality_figures(
             errors=[{"field": "end", "message": "before start or too long", "type": "value_error"}],
         )
     rows = await views.quality_figures(
-        uow=uow(), first=start, last=end, group_by=by, policy=policy, calendar=calendar
+        uow=uow(),
+        first=start,
+        last=end,
+        group_by=by,
+        policy=policy,
+        calendar=calendar,
+        network_id=network_scope(principal, network_id),
     )
     return FiguresListOut(
         start=start, end=end, group_by=str(by), rows=[FiguresOut.from_domain(r) for r in rows]

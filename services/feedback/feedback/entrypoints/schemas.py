@@ -561,9 +561,10 @@ class FindingOut(BaseModel):
 
 
 class FindingListOut(BaseModel):
-    """Conduct findings."""
+    """A page of conduct findings, oldest first."""
 
     items: list[FindingOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class FraudOut(BaseModel):
@@ -598,9 +599,10 @@ class FraudOut(BaseModel):
 
 
 class FraudListOut(BaseModel):
-    """Fraud suspicions."""
+    """A page of fraud suspicions, newest first."""
 
     items: list[FraudOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class IssueResolveIn(BaseModel):
@@ -654,9 +656,10 @@ class IssueOut(BaseModel):
 
 
 class IssueListOut(BaseModel):
-    """Issues."""
+    """A page of issues, the soonest to go to the company first."""
 
     items: list[IssueOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 # -- figures and reconciliation ------------------------------------------------------------------

@@ -138,11 +138,18 @@ async def complaints(
 
 
 async def findings(
-    *, uow: FeedbackUnitOfWork, status: FindingStatus | None, technician_id: str | None
+    *,
+    uow: FeedbackUnitOfWork,
+    status: FindingStatus | None,
+    technician_id: str | None,
+    after: Cursor | None = None,
+    limit: int,
 ) -> list[ConductFinding]:
-    """Conduct findings (FBK-6), oldest first."""
+    """Up to ``limit`` conduct findings (FBK-6), oldest first, after ``after``."""
     async with uow:
-        return await uow.findings.search(status=status, technician_id=technician_id)
+        return await uow.findings.search(
+            status=status, technician_id=technician_id, after=after, limit=limit
+        )
 
 
 async def frauds(
@@ -150,13 +157,13 @@ async def frauds(
     uow: FeedbackUnitOfWork,
     network_id: str | None,
     order_id: str | None,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    after: Cursor | None = None,
+    limit: int,
 ) -> list[FraudCase]:
-    """Fraud suspicions (FBK-8), oldest first."""
+    """Up to ``limit`` fraud suspicions (FBK-8), newest first, after ``after``."""
     async with uow:
-        return await uow.frauds.search(
-            network_id=network_id, order_id=order_id, start=start, end=end
+        return await uow.frauds.page(
+            network_id=network_id, order_id=order_id, after=after, limit=limit
         )
 
 
@@ -166,11 +173,14 @@ async def issues(
     open_only: bool,
     order_id: str | None,
     network_id: str | None,
+    after: Cursor | None = None,
+    limit: int,
 ) -> list[OpenIssueRecord]:
-    """Issues left open after visits (FBK-12), oldest first."""
+    """Up to ``limit`` issues left open after visits (FBK-12), the soonest to go to the company
+    first, after ``after``."""
     async with uow:
-        return await uow.issues.search(
-            open_only=open_only, order_id=order_id, network_id=network_id
+        return await uow.issues.page(
+            open_only=open_only, order_id=order_id, network_id=network_id, after=after, limit=limit
         )
 
 
@@ -190,8 +200,10 @@ async def quality_figures(
     group_by: figures.GroupBy,
     policy: FeedbackPolicy,
     calendar: WorkingCalendar,
+    network_id: str | None = None,
 ) -> list[figures.Figures]:
-    """Quality figures per technician or network for the days ``first``..``last`` (FBK-11)."""
+    """Quality figures per technician or network for the days ``first``..``last`` (FBK-11); with
+    ``network_id``, of that network's own work only (its row, or its technicians' rows)."""
     start, end = day_bounds(first, last, calendar)
     async with uow:
         order_ids = await uow.cases.order_ids_active_between(start, end)
@@ -210,6 +222,7 @@ async def quality_figures(
         end=end,
         group_by=group_by,
         policy=policy,
+        network_id=network_id,
     )
 
 

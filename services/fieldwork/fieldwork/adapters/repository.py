@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -40,6 +42,20 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The last row of a page (its sort key and id): the next page starts after it."""
+
+    at: datetime | date
+    id: str
+
+
+def _after(key: Any, row_id: Any, cursor: Cursor) -> ColumnElement[bool]:
+    """Rows after ``cursor`` in ascending (key, id) order."""
+    at = cursor.at.astimezone(UTC) if isinstance(cursor.at, datetime) else cursor.at
+    return or_(key > at, and_(key == at, row_id > cursor.id))
 
 
 _ORDER_EVENTS = table_of(OrderEventRow)
@@ -169,29 +185,33 @@ class VisitRepository:
         visits = [Visit.model_validate(r.doc) for r in rows]
         return sorted(visits, key=lambda v: v.created_at)
 
-    async def for_technician(self, technician_id: str, *, include_ended: bool) -> list[Visit]:
-        """The technician's visits."""
-        rows = (
-            await self._session.execute(
-                select(VisitRow).where(col(VisitRow.technician_id) == technician_id)
-            )
-        ).scalars()
-        visits = [Visit.model_validate(r.doc) for r in rows]
-        return sorted(
-            (v for v in visits if include_ended or not v.ended), key=lambda v: v.created_at
-        )
-
-    async def for_network(self, network_id: str, *, include_ended: bool) -> list[Visit]:
-        """The visits a partner network holds."""
-        rows = (
-            await self._session.execute(
-                select(VisitRow).where(col(VisitRow.network_id) == network_id)
-            )
-        ).scalars()
-        visits = [Visit.model_validate(r.doc) for r in rows]
-        return sorted(
-            (v for v in visits if include_ended or not v.ended), key=lambda v: v.created_at
-        )
+    async def search(
+        self,
+        *,
+        technician_id: str | None = None,
+        network_id: str | None = None,
+        order_id: str | None = None,
+        ended_states: Collection[str] = (),
+        after: Cursor | None = None,
+        limit: int,
+    ) -> list[Visit]:
+        """Up to ``limit`` visits matching every filter given, none in ``ended_states``, oldest
+        first (by creation, then id), after ``after`` (a creation time and visit id)."""
+        query = select(VisitRow)
+        if technician_id is not None:
+            query = query.where(col(VisitRow.technician_id) == technician_id)
+        if network_id is not None:
+            query = query.where(col(VisitRow.network_id) == network_id)
+        if order_id is not None:
+            query = query.where(col(VisitRow.order_id) == order_id)
+        if ended_states:
+            query = query.where(col(VisitRow.state).not_in(list(ended_states)))
+        created_at, visit_id = col(VisitRow.created_at), col(VisitRow.visit_id)
+        if after is not None:
+            query = query.where(_after(created_at, visit_id, after))
+        query = query.order_by(created_at, visit_id).limit(limit)
+        rows = (await self._session.execute(query)).scalars()
+        return [Visit.model_validate(r.doc) for r in rows]
 
     async def orders_with_arrivals(self) -> list[str]:
         """Orders where some visit arrived (candidates for coordination tickets, FLD-15)."""
@@ -210,6 +230,7 @@ class VisitRepository:
                 order_id=visit.order_id,
                 state=visit.state.value,
                 updated_at=now,
+                created_at=visit.created_at.astimezone(UTC),
                 doc=doc,
             )
         row.technician_id = visit.technician_id
@@ -246,11 +267,21 @@ class LoanerRepository:
         row = await get_row(self._session, LoanerRow, serial, for_update=True)
         return None if row is None else self._from_row(row)
 
-    async def list(self, *, state: LoanerState | None = None) -> list[Loaner]:
-        """Every loaner (of ``state``), by serial."""
+    async def list(
+        self,
+        *,
+        state: LoanerState | None = None,
+        after_serial: str | None = None,
+        limit: int | None = None,
+    ) -> list[Loaner]:
+        """Loaners (of ``state``) by serial, after ``after_serial``, up to ``limit`` (all)."""
         query = select(LoanerRow).order_by(col(LoanerRow.serial))
         if state is not None:
             query = query.where(col(LoanerRow.state) == state.value)
+        if after_serial is not None:
+            query = query.where(col(LoanerRow.serial) > after_serial)
+        if limit is not None:
+            query = query.limit(limit)
         return [self._from_row(r) for r in (await self._session.execute(query)).scalars()]
 
     async def save(self, loaner: Loaner) -> None:
@@ -464,11 +495,25 @@ class TicketRepository:
         ).scalars()
         return [self._from_row(r) for r in rows]
 
-    async def list(self, *, open_only: bool) -> list[CoordinationTicket]:
-        """Tickets, the next check due first."""
-        query = select(TicketRow).order_by(col(TicketRow.next_check_due))
+    async def list(
+        self,
+        *,
+        open_only: bool,
+        owner: str | None = None,
+        after: Cursor | None = None,
+        limit: int,
+    ) -> list[CoordinationTicket]:
+        """Up to ``limit`` tickets (of ``owner``), the next check due first (then by id), after
+        ``after`` (a check day and ticket id)."""
+        query = select(TicketRow)
         if open_only:
             query = query.where(col(TicketRow.closed_at).is_(None))
+        if owner is not None:
+            query = query.where(col(TicketRow.owner) == owner)
+        check_due, ticket_id = col(TicketRow.next_check_due), col(TicketRow.ticket_id)
+        if after is not None:
+            query = query.where(_after(check_due, ticket_id, after))
+        query = query.order_by(check_due, ticket_id).limit(limit)
         return [self._from_row(r) for r in (await self._session.execute(query)).scalars()]
 
     async def add(self, ticket: CoordinationTicket) -> bool:

@@ -48,6 +48,9 @@ class VisitRow(FieldworkTable, table=True):
         Index("ix_fieldwork_visit_order", "order_id"),
         Index("ix_fieldwork_visit_technician_state", "technician_id", "state"),
         Index("ix_fieldwork_visit_network", "network_id"),
+        # GET /v1/visits: a technician's or a network's visits, oldest first, page by page.
+        Index("ix_fieldwork_visit_technician_created", "technician_id", "created_at", "visit_id"),
+        Index("ix_fieldwork_visit_network_created", "network_id", "created_at", "visit_id"),
     )
 
     visit_id: str = Field(primary_key=True, max_length=200)
@@ -59,6 +62,8 @@ class VisitRow(FieldworkTable, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    """When fieldwork heard of the visit (the aggregate's ``created_at``): the list's order."""
     doc: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
@@ -104,6 +109,8 @@ class TicketRow(FieldworkTable, table=True):
     """A coordination ticket (FLD-15)."""
 
     __tablename__ = "fieldwork_ticket"
+    # GET /v1/coordination-tickets: the next check due first, page by page.
+    __table_args__ = (Index("ix_fieldwork_ticket_check_due", "next_check_due", "ticket_id"),)
 
     ticket_id: str = Field(primary_key=True, max_length=36)
     order_id: str = Field(max_length=200, unique=True)

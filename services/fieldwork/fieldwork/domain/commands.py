@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -32,6 +31,7 @@ from contracts.common import (
     WorkItem,
     WorkItemKind,
 )
+from contracts.dates import IsoDate, IsoDatetime
 from contracts.fieldwork import (
     CentreDecisionKind,
     Rating,
@@ -69,7 +69,7 @@ class Depart(_Action):
     """Leave for the customer with the kit checked (FLD-1); a loaner when the order asks."""
 
     type: Literal["depart"] = "depart"
-    eta: AwareDatetime
+    eta: IsoDatetime
     """When the technician expects to arrive: from the departure to `eta_horizon_hours` (policy)
     after it (SCH-6)."""
     kit_checked: list[ShortText] = Field(default_factory=list, max_length=100)
@@ -128,7 +128,7 @@ class WorkItemIn(_Action):
     quantity: Quantity = Decimal(1)
     stock_price: Annotated[Amount, Field(gt=0)] | None = None
     """Purchase price per unit of a material not on the fee schedule (BIL-4); materials only."""
-    handled_at: AwareDatetime | None = None
+    handled_at: IsoDatetime | None = None
     """When the item is (or was) handled; items within 30 minutes of each other are charged as
     the single highest fee (BIL-3). Default: the time of the diagnosis. From the visit's arrival
     to `work_item_horizon_hours` (policy) after the diagnosis."""
@@ -184,7 +184,7 @@ class Diagnose(_Action):
     warranty_card_amount: Amount | None = None
     """The total the customer's warranty card gives for this work, if any; the lower of it and
     the schedule is charged (BIL-2)."""
-    installed_on: date | None = None
+    installed_on: IsoDate | None = None
     """The installation date, for set-up work (BIL-5), not after the day of the diagnosis;
     default: the order's."""
     unknown_fault: StrictBool = False
@@ -263,7 +263,7 @@ class TakeUnitBack(_Action):
     receipt_number: ShortText
     appearance: Text
     photo_refs: list[ShortText] = Field(default_factory=list, max_length=50)
-    promised_return_date: date
+    promised_return_date: IsoDate
     unit_serial: ShortText | None = None
     loaner_serial: ShortText | None = None
     """The loaner lent (FLD-6), of the order's product line; default: the one on board."""
@@ -297,7 +297,7 @@ class CompleteInstallation(_Action):
     """Installation confirmed with photos and barcodes (FLD-10)."""
 
     type: Literal["complete_installation"] = "complete_installation"
-    installed_on: date | None = None
+    installed_on: IsoDate | None = None
     """The installation date (BIL-5): between the visit's arrival day and the day of completion
     (Asia/Shanghai business days), not before the purchase date; default: the day of completion."""
     photo_refs: list[ShortText] = Field(default_factory=list, max_length=50)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: FLD-1: what every technician checks before leaving, whatever the job.
 DEFAULT_KIT: tuple[str, ...] = (
@@ -97,6 +97,12 @@ class FieldworkPolicy(BaseModel):
     work_item_horizon_hours: int = Field(default=12, ge=1)
     """BIL-3/BIL-5: a work item's `handled_at` lies between the arrival and this many hours
     after the diagnosis that lists it (billing bundles and dates the items by it)."""
+    list_page_default: int = Field(default=50, gt=0)
+    """Rows on a page of a list (visits, loaners, coordination tickets) when the caller names no
+    ``limit``."""
+    list_page_max: int = Field(default=200, gt=0)
+    """The most rows on a page of a list; a larger ``limit`` is cut to it (``next_cursor`` says
+    more remain)."""
 
     @field_validator("kit_lists")
     @classmethod
@@ -104,6 +110,12 @@ class FieldworkPolicy(BaseModel):
         if "default" not in value:
             raise ValueError("kit_lists needs a 'default' list")
         return value
+
+    @model_validator(mode="after")
+    def _page_sizes(self) -> FieldworkPolicy:
+        if self.list_page_default > self.list_page_max:
+            raise ValueError("list_page_default must not exceed list_page_max")
+        return self
 
     def kit_for(self, job_type: str, *, loaner_required: bool) -> list[str]:
         """The kit list of ``job_type`` (FLD-1), with the loaner when the order asks for one."""

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel
 
+from fieldwork.adapters.repository import Cursor
 from fieldwork.domain import commands as c
+from fieldwork.domain.policy import FieldworkPolicy
 from fieldwork.domain.visit import EvidenceKind
+from fieldwork.domain.workshop import LoanerState
 from fieldwork.entrypoints.dependencies import (
     BusDep,
     CentreDep,
@@ -33,6 +37,7 @@ from fieldwork.entrypoints.schemas import (
     EvidenceOut,
     LoanerCollectIn,
     LoanerIn,
+    LoanerListOut,
     LoanerOut,
     OfflineBatchIn,
     OfflineBatchOut,
@@ -41,17 +46,51 @@ from fieldwork.entrypoints.schemas import (
     OwnerIn,
     ProgressIn,
     TakeBackOut,
+    TicketListOut,
     TicketOut,
     UnitReturnIn,
     VisitActionIn,
+    VisitListOut,
     VisitOut,
     VisitTimeOut,
 )
 from fieldwork.service_layer import views
 from servicekit.idempotency import answer_once
+from servicekit.paging import decode_cursor, encode_cursor
 from servicekit.problems import problem_responses
 
 router = APIRouter(prefix="/v1")
+
+#: The order of each list a cursor is bound to (a cursor of one list is refused by another).
+VISIT_SORT = "visits:created_at"
+LOANER_SORT = "loaners:serial"
+TICKET_SORT = "coordination-tickets:next_check_due"
+#: The inventory is sorted by serial alone: its cursors carry this in place of a sort time.
+_NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+Limit = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        description="Page size: the policy's `list_page_default` when not given, at most its "
+        "`list_page_max` (a larger one is cut to it; `next_cursor` says more remain).",
+    ),
+]
+PageCursor = Annotated[
+    str | None, Query(max_length=500, description="`next_cursor` of the previous page.")
+]
+
+
+def _page_size(request: Request, limit: int | None) -> int:
+    policy: FieldworkPolicy = request.app.state.policy
+    return min(limit or policy.list_page_default, policy.list_page_max)
+
+
+def _decode_cursor(sort: str, cursor: str | None) -> Cursor | None:
+    if cursor is None:
+        return None
+    at, row_id, _ = decode_cursor(sort, cursor)
+    return Cursor(at=at, id=row_id)
 
 
 async def _once(
@@ -122,8 +161,8 @@ async def read_order_visits(order_id: str, uow: UowFactoryDep, actor: OrderVisit
 
 @router.get(
     "/visits",
-    response_model=list[VisitOut],
-    responses=problem_responses(401, 403),
+    response_model=VisitListOut,
+    responses=problem_responses(401, 403, 422),
     summary="List visits",
     tags=["visits"],
 )
@@ -133,14 +172,33 @@ async def list_visits(
     actor: VisitReaderDep,
     order_id: str | None = None,
     include_ended: bool = False,
+    limit: Limit = None,
+    cursor: PageCursor = None,
 ) -> Any:
     """A technician's own visits, a partner key's network's visits (optionally of one order);
-    for others, the visits of `order_id`."""
+    for others, the visits of `order_id` (none without it). Visits not over unless
+    `include_ended`, oldest first (as fieldwork heard of them), one page at a time (pass
+    `next_cursor` as `cursor`; the last page has none). 422 for a cursor of another list."""
+    after = _decode_cursor(VISIT_SORT, cursor)
+    size = _page_size(request, limit)
     found = await views.visits(
-        actor=actor, uow=uow(), order_id=order_id, include_ended=include_ended
+        actor=actor,
+        uow=uow(),
+        order_id=order_id,
+        include_ended=include_ended,
+        after=after,
+        limit=size + 1,
+    )
+    page = found[:size]
+    next_cursor = (
+        encode_cursor(VISIT_SORT, page[-1].created_at, page[-1].visit_id)
+        if len(found) > size
+        else None
     )
     now = request.app.state.clock()
-    return [VisitOut.from_domain(v, now=now) for v in found]
+    return VisitListOut(
+        items=[VisitOut.from_domain(v, now=now) for v in page], next_cursor=next_cursor
+    )
 
 
 @router.get(
@@ -332,15 +390,33 @@ async def register_loaner(
 
 @router.get(
     "/loaners",
-    response_model=list[LoanerOut],
-    responses=problem_responses(401, 403),
+    response_model=LoanerListOut,
+    responses=problem_responses(401, 403, 422),
     summary="The loaner inventory (FLD-6)",
     tags=["loaners"],
 )
-async def list_loaners(uow: UowFactoryDep, principal: CentreDep) -> Any:
-    """Every loaner: available, on board a technician's van, or lent (with its due date; still
-    lent after the unit came back when the customer kept it)."""
-    return [LoanerOut.from_domain(x) for x in await views.loaners(uow=uow())]
+async def list_loaners(
+    request: Request,
+    uow: UowFactoryDep,
+    principal: CentreDep,
+    state: LoanerState | None = None,
+    limit: Limit = None,
+    cursor: PageCursor = None,
+) -> Any:
+    """The loaners (in `state` when given): available, on board a technician's van, or lent
+    (with its due date; still lent after the unit came back when the customer kept it), by
+    serial, one page at a time (pass `next_cursor` as `cursor`; the last page has none). 422
+    for a cursor of another list."""
+    after = _decode_cursor(LOANER_SORT, cursor)
+    size = _page_size(request, limit)
+    found = await views.loaners(
+        uow=uow(), state=state, after_serial=after.id if after else None, limit=size + 1
+    )
+    page = found[:size]
+    next_cursor = (
+        encode_cursor(LOANER_SORT, _NO_TIME, page[-1].serial) if len(found) > size else None
+    )
+    return LoanerListOut(items=[LoanerOut.from_domain(x) for x in page], next_cursor=next_cursor)
 
 
 @router.post(
@@ -440,14 +516,38 @@ async def return_unit(
 
 @router.get(
     "/coordination-tickets",
-    response_model=list[TicketOut],
-    responses=problem_responses(401, 403),
+    response_model=TicketListOut,
+    responses=problem_responses(401, 403, 422),
     summary="Coordination tickets (FLD-15)",
     tags=["coordination"],
 )
-async def list_tickets(uow: UowFactoryDep, principal: CentreDep, open_only: bool = True) -> Any:
-    """Orders not finished the same day, the next check due first."""
-    return [TicketOut.from_domain(t) for t in await views.tickets(uow=uow(), open_only=open_only)]
+async def list_tickets(
+    request: Request,
+    uow: UowFactoryDep,
+    principal: CentreDep,
+    open_only: bool = True,
+    owner: str | None = None,
+    limit: Limit = None,
+    cursor: PageCursor = None,
+) -> Any:
+    """Orders not finished the same day (of `owner` when given), a work queue: the next check
+    due first, one page at a time (pass `next_cursor` as `cursor`; the last page has none).
+    A check done moves its ticket down the queue. 422 for a cursor of another list."""
+    after = None
+    if cursor is not None:  # the queue is by day: its cursors carry the day's midnight in UTC
+        check_day, ticket_id, _ = decode_cursor(TICKET_SORT, cursor)
+        after = Cursor(at=check_day.date(), id=ticket_id)
+    size = _page_size(request, limit)
+    found = await views.tickets(
+        uow=uow(), open_only=open_only, owner=owner, after=after, limit=size + 1
+    )
+    page = found[:size]
+    next_cursor = None
+    if len(found) > size:
+        last = page[-1]
+        check_day = datetime.combine(last.next_check_due, time(0), tzinfo=UTC)
+        next_cursor = encode_cursor(TICKET_SORT, check_day, last.ticket_id)
+    return TicketListOut(items=[TicketOut.from_domain(t) for t in page], next_cursor=next_cursor)
 
 
 @router.get(

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from fieldwork.domain.commands import VisitAction
 from fieldwork.domain.coordination import CoordinationTicket
 from fieldwork.domain.model import OrderFile
 from fieldwork.domain.visit import Visit
 from fieldwork.domain.workshop import Loaner, TakeBack
+from servicekit.dates import IsoDatetime
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
@@ -78,6 +79,16 @@ class VisitOut(Visit):
         )
 
 
+NEXT_CURSOR = "Pass it as `cursor` for the next page; null on the last page."
+
+
+class VisitListOut(BaseModel):
+    """A page of visits, oldest first."""
+
+    items: list[VisitOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
+
+
 class VisitActionIn(BaseModel):
     """One action on a visit; `type` says which (see the schemas of the union)."""
 
@@ -94,7 +105,7 @@ class OfflineActionIn(BaseModel):
     client_id: ShortText
     """Unique per action on the device (a UUID): replays of it are applied once."""
     visit_id: ShortText
-    occurred_at: AwareDatetime
+    occurred_at: IsoDatetime
     """When it happened on site; actions are applied in this order."""
     action: VisitAction
 
@@ -190,6 +201,13 @@ class LoanerOut(BaseModel):
             receipt_number=loaner.receipt_number,
             due_back=loaner.due_back,
         )
+
+
+class LoanerListOut(BaseModel):
+    """A page of the loaner inventory, by serial."""
+
+    items: list[LoanerOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class ProgressIn(BaseModel):
@@ -304,7 +322,7 @@ class ContactIn(BaseModel):
     by: ShortText
     channel: ShortText = "phone"
     note: Text
-    at: AwareDatetime | None = None
+    at: IsoDatetime | None = None
 
 
 class CheckIn(BaseModel):
@@ -380,3 +398,10 @@ class TicketOut(BaseModel):
             closed_at=t.closed_at,
             resolution=t.resolution,
         )
+
+
+class TicketListOut(BaseModel):
+    """A page of coordination tickets, the next check due first."""
+
+    items: list[TicketOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)

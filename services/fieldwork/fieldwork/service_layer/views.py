@@ -10,6 +10,7 @@ from pathlib import Path
 
 from contracts.fieldwork import SignOff
 from fieldwork.adapters.report import ReportLine, ServiceReport, render_service_report
+from fieldwork.adapters.repository import Cursor
 from fieldwork.adapters.storage import EvidenceStore
 from fieldwork.domain.commands import Actor
 from fieldwork.domain.coordination import CoordinationTicket
@@ -20,8 +21,8 @@ from fieldwork.domain.exceptions import (
     TicketNotFound,
 )
 from fieldwork.domain.model import OrderFile
-from fieldwork.domain.visit import Visit
-from fieldwork.domain.workshop import Loaner, TakeBack
+from fieldwork.domain.visit import ENDED, Visit
+from fieldwork.domain.workshop import Loaner, LoanerState, TakeBack
 from fieldwork.service_layer.handlers import load_visit
 from fieldwork.service_layer.unit_of_work import FieldworkUnitOfWork
 
@@ -44,24 +45,35 @@ async def visit(visit_id: str, *, actor: Actor, uow: FieldworkUnitOfWork) -> Vis
 
 
 async def visits(
-    *, actor: Actor, uow: FieldworkUnitOfWork, order_id: str | None, include_ended: bool
+    *,
+    actor: Actor,
+    uow: FieldworkUnitOfWork,
+    order_id: str | None,
+    include_ended: bool,
+    after: Cursor | None = None,
+    limit: int,
 ) -> list[Visit]:
-    """A technician's own visits, a partner key's network's visits, or (others) the visits of
-    an order."""
-    async with uow:
-        if actor.restricted or actor.partner:
-            if actor.restricted:
-                found = await uow.visits.for_technician(
-                    actor.technician_id or "", include_ended=include_ended
-                )
-            elif actor.network_id is not None:
-                found = await uow.visits.for_network(actor.network_id, include_ended=include_ended)
-            else:
-                found = []
-            return [v for v in found if order_id is None or v.order_id == order_id]
-        if order_id is None:
+    """Up to ``limit`` visits, oldest first, after ``after``: a technician's own, a partner
+    key's network's (none for a key bound to no network), or (others) the visits of an order
+    (none without one)."""
+    technician_id = network_id = None
+    if actor.restricted:
+        technician_id = actor.technician_id or ""
+    elif actor.partner:
+        if actor.network_id is None:
             return []
-        return [v for v in await uow.visits.for_order(order_id) if include_ended or not v.ended]
+        network_id = actor.network_id
+    elif order_id is None:
+        return []
+    async with uow:
+        return await uow.visits.search(
+            technician_id=technician_id,
+            network_id=network_id,
+            order_id=order_id,
+            ended_states=() if include_ended else [s.value for s in ENDED],
+            after=after,
+            limit=limit,
+        )
 
 
 @dataclass(frozen=True)
@@ -91,10 +103,17 @@ async def order_time(order_id: str, *, actor: Actor, uow: FieldworkUnitOfWork) -
         )
 
 
-async def loaners(*, uow: FieldworkUnitOfWork) -> list[Loaner]:
-    """The loaner inventory."""
+async def loaners(
+    *,
+    uow: FieldworkUnitOfWork,
+    state: LoanerState | None = None,
+    after_serial: str | None = None,
+    limit: int,
+) -> list[Loaner]:
+    """Up to ``limit`` loaners of the inventory (in ``state``), by serial, after
+    ``after_serial``."""
     async with uow:
-        return await uow.loaners.list()
+        return await uow.loaners.list(state=state, after_serial=after_serial, limit=limit)
 
 
 async def take_back(receipt_number: str, *, uow: FieldworkUnitOfWork) -> TakeBack:
@@ -106,10 +125,18 @@ async def take_back(receipt_number: str, *, uow: FieldworkUnitOfWork) -> TakeBac
         return found
 
 
-async def tickets(*, uow: FieldworkUnitOfWork, open_only: bool) -> list[CoordinationTicket]:
-    """Coordination tickets, the next check due first."""
+async def tickets(
+    *,
+    uow: FieldworkUnitOfWork,
+    open_only: bool,
+    owner: str | None = None,
+    after: Cursor | None = None,
+    limit: int,
+) -> list[CoordinationTicket]:
+    """Up to ``limit`` coordination tickets (of ``owner``), the next check due first, after
+    ``after``."""
     async with uow:
-        return await uow.tickets.list(open_only=open_only)
+        return await uow.tickets.list(open_only=open_only, owner=owner, after=after, limit=limit)
 
 
 async def ticket(ticket_id: str, *, uow: FieldworkUnitOfWork) -> CoordinationTicket:

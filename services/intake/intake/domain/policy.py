@@ -86,7 +86,14 @@ class IntakePolicy(BaseModel):
     sla_check_every_seconds: int = Field(
         default=30, ge=1, description="How often the SLA clocks are checked for breaches."
     )
-    list_page_max: int = Field(default=200, ge=1, description="Largest page of GET /v1/orders.")
+    list_page_default: int = Field(
+        default=50, ge=1, description="Rows on a page of GET /v1/orders when no `limit` is given."
+    )
+    list_page_max: int = Field(
+        default=200,
+        ge=1,
+        description="Largest page of GET /v1/orders; a larger `limit` is cut to it.",
+    )
     close_after_quiet_days: int = Field(
         default=7,
         ge=1,

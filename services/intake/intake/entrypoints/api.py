@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from intake.adapters.repository import Cursor, OrderFilter
 from intake.domain import commands
@@ -37,6 +37,7 @@ from intake.entrypoints.schemas import (
 )
 from intake.service_layer import views
 from servicekit.auth import Principal
+from servicekit.dates import IsoDatetime
 from servicekit.idempotency import handle_idempotently
 from servicekit.paging import decode_cursor, encode_cursor
 from servicekit.problems import ProblemError, problem_responses
@@ -213,13 +214,13 @@ async def list_orders(
         ),
     ] = None,
     created_from: Annotated[
-        AwareDatetime | None,
+        IsoDatetime | None,
         Query(
             description="Taken at or after (with offset).", examples=["2025-05-30T00:00:00+08:00"]
         ),
     ] = None,
     created_to: Annotated[
-        AwareDatetime | None,
+        IsoDatetime | None,
         Query(description="Taken before (with offset).", examples=["2025-06-01T00:00:00+08:00"]),
     ] = None,
     network_id: Annotated[
@@ -248,7 +249,14 @@ async def list_orders(
             "dispatch queue: emergencies first (INT-7), then oldest first."
         ),
     ] = "-created_at",
-    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            description="Page size: the policy's `list_page_default` when not given, at most "
+            "its `list_page_max` (a larger one is cut to it; `next_cursor` says more remain).",
+        ),
+    ] = None,
     cursor: Annotated[
         str | None, Query(max_length=500, description="`next_cursor` of the previous page.")
     ] = None,
@@ -256,7 +264,8 @@ async def list_orders(
     """Orders matching every filter given, one page at a time (cursor pagination).
 
     The status is derived from the events of every service; network and technician come from
-    the latest assignment. Partner keys see their own network's orders only. An order whose
+    the latest assignment. Partner keys see their own network's orders only (`network_id` naming
+    another network answers 403). An order whose
     retention is over has its customer's personal data erased (BIL-11, `anonymised_at`): it is
     still listed, erased, but no longer found by phone.
     """
@@ -268,7 +277,11 @@ async def list_orders(
             raise _bad_query("phone", str(exc)) from exc
     if principal.role == "partner":
         if network_id not in (None, principal.network_id):
-            return OrderPage(items=[], next_cursor=None)
+            raise ProblemError(
+                403,
+                "A network lists only its own orders: leave out network_id or give your own.",
+                title="Forbidden",
+            )
         network_id = principal.network_id or ""
     filters = OrderFilter(
         statuses=status_,
@@ -282,7 +295,7 @@ async def list_orders(
         needs_verification=needs_verification,
     )
     after = None if cursor is None else _decode_cursor(sort, cursor)
-    limit = min(limit, policy.list_page_max)
+    limit = min(limit or policy.list_page_default, policy.list_page_max)
     found = await views.orders(filters, sort=sort, after=after, limit=limit + 1, uow=uow())
     page = found[:limit]
     next_cursor = _encode_cursor(sort, page[-1]) if len(found) > limit else None

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
 from contracts.identity import ApiKeyRevoked, Role
@@ -21,6 +21,7 @@ from servicekit.auth import (
     key_row,
     require_roles,
 )
+from servicekit.dates import IsoDatetime
 from servicekit.db import get_row
 from servicekit.idempotency import handle_idempotently
 from servicekit.problems import ProblemError, problem_response, problem_responses
@@ -57,7 +58,7 @@ class ApiKeyCreate(BaseModel):
     role: Role
     network_id: str | None = Field(default=None, max_length=64)
     technician_id: str | None = Field(default=None, max_length=64)
-    expires_at: AwareDatetime | None = None
+    expires_at: IsoDatetime | None = None
 
     @model_validator(mode="after")
     def _binding(self) -> ApiKeyCreate:
@@ -194,6 +195,21 @@ async def list_keys(uow: UowFactoryDep, principal: AdminDep) -> Any:
             await work.session.execute(select(ApiKey).order_by(ApiKey.created_at.desc()))  # type: ignore[attr-defined]
         ).scalars()
         return [_out(r) for r in rows]
+
+
+@router.get(
+    "/{key_id}",
+    response_model=ApiKeyOut,
+    responses=problem_responses(401, 403, 404),
+    summary="Read a key",
+)
+async def read_key(key_id: str, uow: UowFactoryDep, principal: AdminDep) -> Any:
+    """One key as issued, and whether it was revoked (its hash and the key are never shown)."""
+    async with uow() as work:
+        row = await get_row(work.session, ApiKey, key_id)
+        if row is None:
+            raise ProblemError(404, f"API key {key_id} does not exist.", title="Not Found")
+        return _out(row)
 
 
 @router.delete(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import phonenumbers
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -30,6 +29,7 @@ from contracts.common import (
 from contracts.intake import RemoteResolutionCause, SlaClock
 from intake.domain.model import LinkedReport, Order, OrderStatus, SlaTimer
 from intake.domain.rules import MAX_EXTENSION_DIGITS, Phone
+from servicekit.dates import IsoDate, IsoDatetime
 
 DEFAULT_PHONE_REGION = "CN"
 
@@ -236,8 +236,8 @@ class ProductIn(BaseModel):
     brand: str | None = Field(default=None, max_length=100)
     model: str | None = Field(default=None, max_length=100)
     serial: str | None = Field(default=None, max_length=100)
-    purchase_date: date | None = None
-    installation_date: date | None = None
+    purchase_date: IsoDate | None = None
+    installation_date: IsoDate | None = None
     commercial_use: bool = False
 
     def to_value(self) -> Product:
@@ -267,8 +267,8 @@ class TimeWindowIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start: AwareDatetime
-    end: AwareDatetime
+    start: IsoDatetime
+    end: IsoDatetime
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeWindowIn:

@@ -186,6 +186,22 @@ class DispatchOrderRepository:
         )
         return {str(technician_id): int(count) for technician_id, count in rows.all()}
 
+    async def booked_starts(self, start: datetime, end: datetime) -> list[tuple[str, datetime]]:
+        """(technician id, appointment start) of the held orders booked to start in ``[start,
+        end)``: the jobs per day SCH-1 balances over the booking horizon, without reading the
+        orders."""
+        rows = await self._session.execute(
+            select(col(DispatchOrderRow.technician_id), col(DispatchOrderRow.appointment_start))
+            .where(
+                col(DispatchOrderRow.status).in_([s.value for s in HELD]),
+                col(DispatchOrderRow.technician_id).is_not(None),
+                col(DispatchOrderRow.appointment_start) >= start,
+                col(DispatchOrderRow.appointment_start) < end,
+            )
+            .order_by(col(DispatchOrderRow.order_id))
+        )
+        return [(str(technician_id), _must(at)) for technician_id, at in rows.all()]
+
     async def held_starting_between(
         self, start: datetime, end: datetime, *, for_update: bool = False
     ) -> list[DispatchOrder]:

@@ -3,6 +3,7 @@ the nearest technician for an emergency (INT-7)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -239,6 +240,136 @@ def feasible_slots(
     return slots
 
 
+def can_fit_on(
+    *,
+    technician: Technician,
+    day: date,
+    held: Sequence[HeldJob],
+    location: GeoPoint | None,
+    minutes: int,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    now: datetime,
+) -> bool:
+    """SCH-3: whether the technician can still fit the job into their shift on ``day`` with no
+    time agreed yet: the one feasibility check (:func:`fits`) for a window from the shift's
+    start (today: `slot_lead_minutes` from now at the earliest, time to call the customer
+    first, SCH-2) to its end, keeping the jobs they hold that day. A technician whose shift is
+    over, or too nearly over for the job, cannot. Without a map location the job is taken to
+    be at their home base (the shift and the held jobs are still checked)."""
+    if not technician.works_on(day):
+        return False
+    shift = technician.shift(day, tz)
+    start = max(shift.start, now + timedelta(minutes=policy.slot_lead_minutes))
+    if start >= shift.end:
+        return False
+    added = fits(
+        technician=technician,
+        held=held,
+        location=location if location is not None else technician.home,
+        window=TimeWindow(start=start, end=shift.end),
+        minutes=minutes,
+        policy=policy,
+        travel=travel,
+        tz=tz,
+        now=now,
+    )
+    return added is not None
+
+
+def workload_by_day(
+    *,
+    technicians: Sequence[Technician],
+    booked: Iterable[tuple[str, datetime]],
+    pending: dict[str, int],
+    now: datetime,
+    tz: ZoneInfo,
+    until: date,
+) -> dict[tuple[str, date], int]:
+    """SCH-1: the jobs each technician holds per day from today to ``until``: those ``booked``
+    (technician id, appointment start) on their day, and their ``pending`` ones (no time
+    agreed yet, or a booked day already past) on the first days they still work, as many a
+    day as their daily capacity leaves room for: a job placed for a later day is agreed on
+    the contact call (SCH-2) and fills that day, not only today."""
+    counts: Counter[tuple[str, date]] = Counter(
+        (technician_id, start.astimezone(tz).date()) for technician_id, start in booked
+    )
+    today = now.astimezone(tz).date()
+    for tech in technicians:
+        waiting = pending.get(tech.technician_id, 0)
+        day = today
+        while waiting > 0 and day <= until:
+            if tech.works_on(day) and tech.shift(day, tz).end > now:
+                key = (tech.technician_id, day)
+                taken = min(waiting, max(tech.daily_capacity - counts[key], 0))
+                if taken:
+                    counts[key] += taken
+                    waiting -= taken
+            day += timedelta(days=1)
+    return dict(counts)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Who takes an order placed with no time agreed yet, and the day the job is for (SCH-1)."""
+
+    technician: Technician
+    day: date
+    reason: str
+
+
+def earliest_placement(
+    *,
+    technicians: Sequence[Technician],
+    product_line: str,
+    area: str | None,
+    location: GeoPoint | None,
+    minutes: int,
+    days: Iterable[date],
+    held: dict[str, list[HeldJob]],
+    workload: dict[tuple[str, date], int],
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    now: datetime,
+) -> Placement | None:
+    """SCH-1 / SCH-3: the first of ``days`` on which a technician with the skill and the area and
+    room left that day (``workload``) can still fit the job into their shift
+    (:func:`can_fit_on`); of those, the least loaded, then the nearest home base
+    (:func:`choose_technician`). None when nobody can on any of them."""
+    for day in days:
+        able = [
+            t
+            for t in technicians
+            if t.works_on(day)
+            and not t.why_not(product_line=product_line, area=area)
+            and workload.get((t.technician_id, day), 0) < t.daily_capacity
+            and can_fit_on(
+                technician=t,
+                day=day,
+                held=held.get(t.technician_id, []),
+                location=location,
+                minutes=minutes,
+                policy=policy,
+                travel=travel,
+                tz=tz,
+                now=now,
+            )
+        ]
+        choice = choose_technician(
+            technicians=able,
+            product_line=product_line,
+            area=area,
+            location=location,
+            workload={t.technician_id: workload.get((t.technician_id, day), 0) for t in able},
+            day=day,
+        )
+        if choice is not None:
+            return Placement(technician=choice[0], day=day, reason=choice[1])
+    return None
+
+
 def choose_technician(
     *,
     technicians: Sequence[Technician],
@@ -297,3 +428,38 @@ def nearest_now(
     etas = [int(durations[i + 1, 0]) for i in range(len(on_shift))]
     best = min(range(len(on_shift)), key=lambda i: (etas[i], on_shift[i].technician_id))
     return on_shift[best], etas[best]
+
+
+def first_on_shift(
+    *,
+    technicians: Sequence[Technician],
+    product_line: str,
+    location: GeoPoint,
+    now: datetime,
+    tz: ZoneInfo,
+    travel: TravelTimes,
+    days: Iterable[date],
+) -> tuple[Technician, datetime, int] | None:
+    """INT-7 when nobody with the skill is on shift now (:func:`nearest_now`): of those whose
+    shift starts later, on the first of ``days`` it does, the one who can be on site soonest
+    (shift start + travel from home): the technician, their shift start and the travel in
+    seconds. None when nobody with the skill works on any of ``days``."""
+    for day in days:
+        starting = [
+            t
+            for t in technicians
+            if t.works_on(day)
+            and t.shift(day, tz).start >= now
+            and not t.why_not(product_line=product_line, area=None)
+        ]
+        if not starting:
+            continue
+        durations, _ = travel.matrices([location, *[t.home for t in starting]])
+        etas = [int(durations[i + 1, 0]) for i in range(len(starting))]
+        arrivals = [
+            (t.shift(day, tz).start + timedelta(seconds=eta), t.technician_id)
+            for t, eta in zip(starting, etas, strict=True)
+        ]
+        best = min(range(len(starting)), key=arrivals.__getitem__)
+        return starting[best], starting[best].shift(day, tz).start, etas[best]
+    return None

@@ -126,6 +126,25 @@ class Technician:
             reasons.append(f"works for {side}, the order is {held}'s")
         return reasons
 
+    def after_working(
+        self, since: datetime, minutes: int, *, tz: ZoneInfo, days: int
+    ) -> datetime | None:
+        """The moment the technician has been on shift for ``minutes`` counted from ``since``
+        (time off shift does not count), looking at most ``days`` days ahead; None when they
+        are not on shift that long within them (inactive, days off)."""
+        left = timedelta(minutes=minutes)
+        day = since.astimezone(tz).date()
+        for _ in range(days + 1):
+            if self.works_on(day):
+                shift = self.shift(day, tz)
+                start = max(shift.start, since)
+                if start < shift.end:
+                    if start + left <= shift.end:
+                        return start + left
+                    left -= shift.end - start
+            day += timedelta(days=1)
+        return None
+
     def where(self, now: datetime, *, max_age: timedelta = timedelta(hours=2)) -> GeoPoint:
         """Last known position if recent, else the home base."""
         recent = self.position_at is not None and now - self.position_at <= max_age
@@ -906,14 +925,52 @@ class DispatchOrder:
         )
         return None if heard else self.appointment
 
-    def contact_overdue(self, *, now: datetime, policy: SchedulingPolicy) -> bool:
-        """Raise ContactOverdue once when no confirmation came within the allowed time (SCH-2)."""
+    def contact_due(
+        self,
+        *,
+        policy: SchedulingPolicy,
+        technician: Technician | None = None,
+        tz: ZoneInfo | None = None,
+    ) -> datetime | None:
+        """SCH-2: when the customer must have been contacted: `contact_due_minutes` after the
+        technician received the dispatch, counted in their time on shift. A technician receives
+        a dispatch when they are at work: one given while they are on shift has the time from
+        then (what is left of it at the end of the shift runs on at the start of the next);
+        one given off shift (an order taken on Saturday evening or at 23:50 and placed for
+        their next working day, or before their shift starts) is received when their next
+        shift starts. The job's own day does not matter: a job for next week placed during
+        the shift is still confirmed within 2 hours, as the customer expects a reply. Without
+        the technician (an order a network holds) or their shift within the booking horizon,
+        the time runs from the assignment. None when the order is not assigned."""
+        if self.assigned_at is None:
+            return None
+        minutes = policy.contact_due_minutes
+        if technician is not None and tz is not None:
+            due = technician.after_working(
+                self.assigned_at, minutes, tz=tz, days=policy.booking_horizon_days
+            )
+            if due is not None:
+                return due
+        return self.assigned_at + timedelta(minutes=minutes)
+
+    def contact_overdue(
+        self,
+        *,
+        now: datetime,
+        policy: SchedulingPolicy,
+        technician: Technician | None = None,
+        tz: ZoneInfo | None = None,
+    ) -> bool:
+        """Raise ContactOverdue once when no confirmation came by :meth:`contact_due` (SCH-2)
+        (``technician``: the one holding the order, whose shifts count)."""
         if self.status is not DispatchStatus.ASSIGNED or self.assigned_at is None:
             return False
         if self.contact_overdue_at is not None:
             return False
-        due = self.assigned_at + timedelta(minutes=policy.contact_due_minutes)
-        if now < due:
+        if technician is not None and technician.technician_id != self.technician_id:
+            technician = None
+        due = self.contact_due(policy=policy, technician=technician, tz=tz)
+        if due is None or now < due:
             return False
         self.contact_overdue_at = now
         self.events.append(

@@ -32,7 +32,9 @@ class PartnerWebhooks(BaseModel):
     max_retry_after_seconds: int = 86_400
     """A receiver's Retry-After is honoured up to this long."""
     disable_after_failing_seconds: int = 5 * 86_400
-    """An endpoint failing this long without a success is disabled (and ops told)."""
+    """An endpoint whose every attempt failed this long is disabled (and ops told)."""
+    failure_streak_max_gap_seconds: int = 2 * 86_400
+    """A pause this long without attempts to an endpoint restarts its failure count."""
     secret_bytes: int = 32
     """Random bytes of a `whsec_` signing secret (24-64)."""
     secret_rotation_overlap_seconds: int = 86_400
@@ -45,6 +47,10 @@ class PartnerWebhooks(BaseModel):
     """Refuse plain http:// endpoints (tests and local development turn it off)."""
     batch_size: int = 100
     max_concurrency: int = 20
+    max_in_flight_per_endpoint: int = 4
+    """Attempts in flight to one endpoint (all workers): a hung one cannot hold up the others."""
+    max_in_flight_per_failing_endpoint: int = 1
+    """The same while the endpoint is failing: one probe at a time (circuit breaker)."""
     claim_lease_seconds: float = 120
     poll_interval_seconds: float = 1.0
     max_batches_per_run: int = 20
@@ -67,7 +73,9 @@ class SchedulingPolicy(BaseModel):
     assignment_mode_by_area: dict[str, AssignmentMode] = Field(default_factory=dict)
     """SCH-1: per-area override (area = district, else city, of the order's address)."""
     contact_due_minutes: int = Field(default=120, gt=0)
-    """SCH-2: the technician confirms the appointment with the customer within this time."""
+    """SCH-2: the technician confirms the appointment with the customer within this time of
+    receiving the dispatch, counted on their shift (one given off shift is received when the
+    next shift starts)."""
     no_answer_attempts_before_going: int = Field(default=2, ge=1)
     """SCH-5: unanswered calls after which the technician goes at the agreed time."""
     arrive_early_min_minutes: int = Field(default=5, ge=0)
@@ -99,7 +107,9 @@ class SchedulingPolicy(BaseModel):
     """SCH-3: an offered window starts at least this long from now."""
     booking_horizon_days: int = Field(default=60, gt=0)
     """SCH-3: an appointment is booked, moved or agreed on a call at most this many days ahead;
-    a customer's preferred window further out is left for the contact call (SCH-2)."""
+    a customer's preferred window further out is left for the contact call (SCH-2). The
+    automatic placement looks this far ahead for the first day a technician can take an
+    order (SCH-1)."""
     min_window_minutes: int = Field(default=15, gt=0)
     """SCH-3: the shortest arrival window booked, moved or agreed on a call."""
     max_window_minutes: int = Field(default=240, gt=0)
@@ -134,9 +144,15 @@ class SchedulingPolicy(BaseModel):
     returns the order to the centre."""
     auto_placement_retry_seconds: int = Field(default=300, gt=0)
     """SCH-1: orders the automatic placement could not place (nobody with the skill and area
-    working that day, e.g. taken on a weekend) are tried again this often."""
+    able to take them on any day within `booking_horizon_days`, no network serving them) are
+    tried again this often."""
     auto_placement_batch: int = Field(default=100, gt=0)
     """SCH-1: at most this many of them are tried per run, the longest untried first."""
+    list_page_default: int = Field(default=50, gt=0)
+    """Rows on a page of a list (orders, technicians) when the caller names no ``limit``."""
+    list_page_max: int = Field(default=200, gt=0)
+    """The most rows on a page of a list; a larger ``limit`` is cut to it (``next_cursor`` says
+    more remain)."""
     webhooks: PartnerWebhooks = Field(default_factory=PartnerWebhooks)
     """Signed, retried webhooks to partner networks (Standard Webhooks)."""
 

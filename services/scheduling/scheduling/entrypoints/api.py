@@ -8,12 +8,17 @@ a partner network's key acts on its own orders.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from scheduling.adapters.repository import OrderCursor
 from scheduling.domain import commands
+from scheduling.domain.exceptions import NetworkNotFound, TechnicianNotFound
 from scheduling.domain.model import DispatchOrder
 from scheduling.entrypoints.dependencies import (
     AnyReaderDep,
@@ -95,12 +100,35 @@ async def _once(
     )
 
 
-def _is_self(principal: Principal, technician_id: str) -> None:
+def _page_size(request: Request, limit: int | None) -> int:
+    policy = request.app.state.deps["policy"]
+    return int(min(limit or policy.list_page_default, policy.list_page_max))
+
+
+async def _is_self(principal: Principal, technician_id: str, uow: UowFactoryDep) -> None:
+    """Dispatchers read every technician, a technician only themselves, a partner network only
+    its own technicians (another network's or the centre's answers like an unknown one)."""
     if principal.has_role("dispatcher"):
         return
     if principal.role == "technician" and principal.technician_id == technician_id:
         return
+    if principal.role == "partner":
+        found = await views.technician(technician_id, uow=uow())
+        if principal.network_id is None or found.network_id != principal.network_id:
+            raise TechnicianNotFound(technician_id)
+        return
     raise ProblemError(403, "Technicians see only their own record and jobs.", title="Forbidden")
+
+
+_BY_ID = datetime(1970, 1, 1, tzinfo=UTC)
+"""Technicians are listed by id alone: their cursors carry no moment, this fixed one."""
+
+
+class TechnicianPage(BaseModel):
+    """A page of the technician list; pass `next_cursor` as `cursor` for the next one."""
+
+    items: list[TechnicianOut]
+    next_cursor: str | None = Field(description="Null on the last page.")
 
 
 # -- technicians and networks ----------------------------------------------------------------
@@ -124,7 +152,11 @@ async def create_technician(
         tech = await bus.handle(
             commands.SaveTechnician(technician=body.to_domain(body.technician_id), create=True)
         )
-        return TechnicianOut.from_domain(tech)
+        return JSONResponse(
+            jsonable_encoder(TechnicianOut.from_domain(tech)),
+            status_code=status.HTTP_201_CREATED,
+            headers={"Location": f"/v1/technicians/{tech.technician_id}"},
+        )
 
     return await _once(
         request, principal, body.model_dump(mode="json"), run, status.HTTP_201_CREATED
@@ -150,14 +182,44 @@ async def update_technician(
 
 @router.get(
     "/technicians",
-    response_model=list[TechnicianOut],
-    responses=problem_responses(401, 403),
+    response_model=TechnicianPage,
+    responses=problem_responses(401, 403, 422),
     tags=["technicians"],
     summary="List technicians",
 )
-async def list_technicians(uow: UowFactoryDep, principal: DispatchReaderDep) -> Any:
-    """Every technician."""
-    return [TechnicianOut.from_domain(t) for t in await views.technicians(uow=uow())]
+async def list_technicians(
+    request: Request,
+    uow: UowFactoryDep,
+    principal: ListerDep,
+    limit: int | None = Query(
+        default=None,
+        ge=1,
+        description="Page size: the policy's `list_page_default` when not given, at most its "
+        "`list_page_max` (a larger one is cut to it; `next_cursor` says more remain).",
+    ),
+    cursor: str | None = Query(
+        default=None, max_length=500, description="`next_cursor` of the previous page."
+    ),
+) -> Any:
+    """Technicians by id, one page at a time (cursor pagination). A partner key lists its own
+    network's technicians, those it may give its orders to (SCH-12); the centre lists every
+    technician. A cursor of another list answers 422."""
+    limit = _page_size(request, limit)
+    scope = _network_limit(principal)
+    which = _list_of(scope)
+    after = None if cursor is None else decode_cursor(which, cursor)[1]
+    found = [
+        t
+        for t in await views.technicians(uow=uow())
+        if (scope is None or t.network_id == scope) and (after is None or t.technician_id > after)
+    ]
+    page = found[:limit]
+    return TechnicianPage(
+        items=[TechnicianOut.from_domain(t) for t in page],
+        next_cursor=(
+            encode_cursor(which, _BY_ID, page[-1].technician_id) if len(found) > limit else None
+        ),
+    )
 
 
 @router.get(
@@ -168,8 +230,9 @@ async def list_technicians(uow: UowFactoryDep, principal: DispatchReaderDep) -> 
     summary="Read a technician",
 )
 async def read_technician(technician_id: str, uow: UowFactoryDep, principal: AnyReaderDep) -> Any:
-    """A technician (technicians may read only themselves)."""
-    _is_self(principal, technician_id)
+    """A technician (technicians may read only themselves, a partner network only its own
+    technicians: another's answers 404)."""
+    await _is_self(principal, technician_id, uow)
     return TechnicianOut.from_domain(await views.technician(technician_id, uow=uow()))
 
 
@@ -181,9 +244,10 @@ async def read_technician(technician_id: str, uow: UowFactoryDep, principal: Any
     summary="A technician's jobs",
 )
 async def technician_jobs(technician_id: str, uow: UowFactoryDep, principal: AnyReaderDep) -> Any:
-    """The visits the technician holds, by appointment; a technician key reads its own only.
-    An unknown technician answers 404."""
-    _is_self(principal, technician_id)
+    """The visits the technician holds, by appointment; a technician key reads its own only, a
+    partner key its network's technicians'. An unknown technician (or another network's) answers
+    404."""
+    await _is_self(principal, technician_id, uow)
     return [DispatchOrderOut.from_domain(o) for o in await views.jobs_of(technician_id, uow=uow())]
 
 
@@ -236,11 +300,30 @@ async def create_network(
         network = await bus.handle(
             commands.SaveNetwork(network=_network(body.network_id, body), create=True)
         )
-        return NetworkOut.from_domain(network)
+        return JSONResponse(
+            jsonable_encoder(NetworkOut.from_domain(network)),
+            status_code=status.HTTP_201_CREATED,
+            headers={"Location": f"/v1/networks/{network.network_id}"},
+        )
 
     return await _once(
         request, principal, body.model_dump(mode="json"), run, status.HTTP_201_CREATED
     )
+
+
+@router.get(
+    "/networks/{network_id}",
+    response_model=NetworkOut,
+    responses=problem_responses(401, 403, 404),
+    tags=["networks"],
+    summary="Read a partner network",
+)
+async def read_network(network_id: str, uow: UowFactoryDep, principal: ListerDep) -> Any:
+    """A partner network's record: what it serves and whether it takes orders. A network's key
+    reads only its own (another answers 404, as an unknown one)."""
+    if principal.role == "partner" and principal.network_id != network_id:
+        raise NetworkNotFound(network_id)
+    return NetworkOut.from_domain(await views.network(network_id, uow=uow()))
 
 
 @router.put(
@@ -309,10 +392,16 @@ def _decode_cursor(scope: str, cursor: str) -> OrderCursor:
     summary="List orders",
 )
 async def list_orders(
+    request: Request,
     uow: UowFactoryDep,
     principal: ListerDep,
     network_id: str | None = Query(default=None, max_length=64),
-    limit: int = Query(default=100, ge=1, le=500, description="Page size."),
+    limit: int | None = Query(
+        default=None,
+        ge=1,
+        description="Page size: the policy's `list_page_default` when not given, at most its "
+        "`list_page_max` (a larger one is cut to it; `next_cursor` says more remain).",
+    ),
     cursor: str | None = Query(
         default=None, max_length=500, description="`next_cursor` of the previous page."
     ),
@@ -320,8 +409,16 @@ async def list_orders(
     """Orders newest first, one page at a time (cursor pagination). A partner key lists the
     orders its network holds now: given to it (awaiting its acceptance, SCH-1) or to one of its
     technicians, never another network's, and not those it gave back or that were cancelled or
-    done. The centre lists every order, or with `network_id` the orders that network holds now.
-    A cursor of another list answers 422."""
+    done; `network_id` naming another network answers 403. The centre lists every order, or
+    with `network_id` the orders that network holds now. A cursor of another list answers
+    422."""
+    if principal.role == "partner" and network_id not in (None, principal.network_id):
+        raise ProblemError(
+            403,
+            "A network lists only its own orders: leave out network_id or give your own.",
+            title="Forbidden",
+        )
+    limit = _page_size(request, limit)
     scope = _network_limit(principal) if principal.role == "partner" else network_id
     which = _list_of(scope)
     after = None if cursor is None else _decode_cursor(which, cursor)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.common import AssigneeKind, GeoPoint, ServiceType, TimeWindow
 from contracts.scheduling import RescheduleInitiator, ReturnReason
@@ -18,6 +18,7 @@ from scheduling.domain.model import (
     Network,
     Technician,
 )
+from servicekit.dates import IsoDate, IsoDatetime, IsoTime
 
 
 class _In(BaseModel):
@@ -27,8 +28,8 @@ class _In(BaseModel):
 class WindowIn(_In):
     """An arrival window; both ends aware, start before end."""
 
-    start: AwareDatetime
-    end: AwareDatetime
+    start: IsoDatetime
+    end: IsoDatetime
 
     @model_validator(mode="after")
     def _ordered(self) -> WindowIn:
@@ -49,10 +50,14 @@ class TechnicianIn(_In):
     skills: list[str] = Field(min_length=1, description="Product lines; `*` for all.")
     areas: list[str] = Field(min_length=1, description="Districts/cities served; `*` for all.")
     home: GeoPoint
-    shift_start: time = Field(default=time(9, 0), description="Local wall-clock, whole minutes.")
-    shift_end: time = Field(default=time(18, 0), description="Local wall-clock, whole minutes.")
+    shift_start: IsoTime = Field(
+        default=time(9, 0), description="Local wall-clock, whole minutes (`HH:MM`)."
+    )
+    shift_end: IsoTime = Field(
+        default=time(18, 0), description="Local wall-clock, whole minutes (`HH:MM`)."
+    )
     working_days: list[int] = Field(default=[0, 1, 2, 3, 4, 5], description="0 = Monday.")
-    days_off: list[date] = Field(default_factory=list)
+    days_off: list[IsoDate] = Field(default_factory=list)
     daily_capacity: int = Field(default=8, ge=1, le=50)
     network_id: str | None = Field(default=None, max_length=64)
     active: bool = True
@@ -218,8 +223,8 @@ class PositionIn(_In):
     """A technician's position ping, optionally with their own ETA for the next job (SCH-6)."""
 
     position: GeoPoint
-    at: AwareDatetime | None = None
-    eta: AwareDatetime | None = None
+    at: IsoDatetime | None = None
+    eta: IsoDatetime | None = None
     order_id: str | None = None
 
 

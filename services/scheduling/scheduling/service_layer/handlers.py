@@ -14,7 +14,7 @@ import structlog
 from contracts.billing import OrderRetentionExpired
 from contracts.common import AssigneeKind, TimeWindow
 from contracts.envelope import EventEnvelope
-from contracts.feedback import RevisitRequested
+from contracts.feedback import FollowUpScheduled, RevisitRequested
 from contracts.fieldwork import (
     CustomerNotHome,
     InstallationCompleted,
@@ -39,13 +39,16 @@ from contracts.scheduling import ReturnReason, RevisitReason
 from scheduling.domain import commands
 from scheduling.domain.dispatching import (
     HeldJob,
+    Placement,
     Slot,
     candidate_windows,
-    choose_technician,
+    earliest_placement,
     feasible_slots,
+    first_on_shift,
     fits,
     nearest_now,
     why_not_kept,
+    workload_by_day,
 )
 from scheduling.domain.exceptions import (
     AlreadyExists,
@@ -225,10 +228,29 @@ async def _place(
     tz: ZoneInfo,
     techs: list[Technician],
 ) -> None:
-    """SCH-1 / SCH-3: the customer's first preferred window a technician can keep, else the
-    least loaded technician working today, else a network serving the order."""
-    # SCH-1: today's workload; the order is placed now and its time agreed on the contact call
-    workload = await uow.orders.held_counts(due_before=_local_day(now, tz)[1])
+    """SCH-1 / SCH-3: the customer's first preferred window a technician can keep; else, with
+    the time left to agree on the contact call (SCH-2), a technician who can still fit the job
+    into today's shift (least loaded, then nearest); else a network serving the order (it
+    answers now, SCH-1); else the technician who can on the earliest later day they work,
+    within `booking_horizon_days`. The order is placed at once, never left for the retry
+    sweep because nobody works today or today's shift is over; a technician off shift
+    receives the dispatch when their next shift starts, and their 2 hours to call the
+    customer run from then (:meth:`DispatchOrder.contact_due`). An order already booked for
+    a day still ahead is placed for that day only."""
+    today = now.astimezone(tz).date()
+    last = today + timedelta(days=policy.booking_horizon_days)
+    start_of_today = _day_bounds(today, tz)[0]
+    # SCH-1: the jobs each technician holds per day over the horizon, counted by the database
+    workload = workload_by_day(
+        technicians=techs,
+        booked=await uow.orders.booked_starts(start_of_today, _day_bounds(last, tz)[1]),
+        # no time agreed yet, or a booked day already past: done on the next days they work
+        pending=await uow.orders.held_counts(due_before=start_of_today),
+        now=now,
+        tz=tz,
+        until=last,
+    )
+    minutes = policy.job_minutes(order.product_line, order.service_type)
     for window in order.preferred_windows:
         if order.location is None:
             break
@@ -243,13 +265,14 @@ async def _place(
             location=order.location,
             product_line=order.product_line,
             area=order.area,
-            minutes=policy.job_minutes(order.product_line, order.service_type),
+            minutes=minutes,
             technicians=techs,
             held=held,
             windows=[window],
             policy=policy,
             travel=travel,
             tz=tz,
+            workload=workload,
             now=now,  # SCH-3: a window under way is kept only by someone who can still get there
         )
         if slots:
@@ -263,19 +286,34 @@ async def _place(
                 appointment=window,
             )
             return
-    choice = choose_technician(
-        technicians=techs,
-        product_line=order.product_line,
-        area=order.area,
-        location=order.location,
-        workload=workload,
-        # the booked window's day; without one the job is today's (its time is agreed on the
-        # contact call, which the technician makes today, SCH-2)
-        day=(order.appointment.start if order.appointment else now).astimezone(tz).date(),
-    )
-    if choice is not None:
-        tech, reason = choice
-        order.assign(technician=tech, by=AUTO, reason=reason, now=now)
+
+    async def earliest(days: list[date]) -> Placement | None:
+        if all(t.why_not(product_line=order.product_line, area=order.area) for t in techs):
+            return None  # nobody ever could: no need to read the held jobs of the days
+        held = await uow.orders.held_starting_between(
+            _day_bounds(days[0], tz)[0], _day_bounds(days[-1], tz)[1]
+        )
+        return earliest_placement(
+            technicians=techs,
+            product_line=order.product_line,
+            area=order.area,
+            location=order.location,
+            minutes=minutes,
+            days=days,
+            held=_held_jobs([o for o in held if o.order_id != order.order_id], policy),
+            workload=workload,
+            policy=policy,
+            travel=travel,
+            tz=tz,
+            now=now,
+        )
+
+    # a window still ahead fixes the job's day; without one the job is for the first day
+    # someone can do it
+    booked = order.appointment if order.appointment and order.appointment.end > now else None
+    found = await earliest([booked.start.astimezone(tz).date() if booked else today])
+    if found is not None:
+        order.assign(technician=found.technician, by=AUTO, reason=found.reason, now=now)
         return
     for network in await uow.networks.list():
         if network.can_take(product_line=order.product_line, area=order.area):
@@ -287,6 +325,17 @@ async def _place(
                 now=now,
             )
             return
+    if booked is not None:
+        return
+    found = await earliest([today + timedelta(days=d) for d in range(1, (last - today).days + 1)])
+    if found is not None:
+        order.assign(
+            technician=found.technician,
+            by=AUTO,
+            reason=f"{found.reason} on {found.day:%A} {found.day.isoformat()}, the first day "
+            "a technician can take it",
+            now=now,
+        )
 
 
 async def _keeper(
@@ -445,15 +494,41 @@ async def _assign_emergency(
         tz=tz,
         travel=travel,
     )
-    if found is None:
+    if found is not None:
+        tech, eta = found
+        order.assign(
+            technician=tech,
+            by=AUTO,
+            reason=f"emergency: nearest technician on shift, {eta // 60} min away",
+            now=now,
+            appointment=window,
+        )
         return
-    tech, eta = found
+    # INT-7: nobody on shift now (at night, on a day off): placed at once with whoever can be
+    # there soonest once on shift, the window opening when they start, rather than left
+    # unplaced until someone is on shift; the dispatcher sees who goes and when
+    today = now.astimezone(tz).date()
+    first = first_on_shift(
+        technicians=technicians,
+        product_line=order.product_line,
+        location=order.location,
+        now=now,
+        tz=tz,
+        travel=travel,
+        days=[today + timedelta(days=d) for d in range(policy.booking_horizon_days + 1)],
+    )
+    if first is None:
+        return
+    tech, start, eta = first
     order.assign(
         technician=tech,
         by=AUTO,
-        reason=f"emergency: nearest technician on shift, {eta // 60} min away",
+        reason=f"emergency: nobody on shift now; first on shift at "
+        f"{start.astimezone(tz):%Y-%m-%d %H:%M}, {eta // 60} min away",
         now=now,
-        appointment=window,
+        appointment=TimeWindow(
+            start=start, end=start + timedelta(minutes=policy.emergency_response_minutes)
+        ),
     )
 
 
@@ -591,9 +666,14 @@ async def handle_event(
                 # Read again under the order's lock: a move away from the network committed
                 # meanwhile must not send it the order's contact details.
                 held = await uow.orders.get(envelope.subject, for_update=True)
-            if held is not None and held.network_id:
-                await uow.notify_networks(
-                    envelope, holders=[held.network_id], erased=held.anonymised_at is not None
+            if held is not None:
+                named = await _networks_named(envelope, uow=uow)
+                also_holder = named is None or envelope.event_name in ALSO_TO_HOLDER
+                await _tell_networks(
+                    envelope,
+                    uow=uow,
+                    order=held,
+                    concerned=(named or set()) | ({held.network_id} if also_holder else set()),
                 )
             await uow.commit()
             return
@@ -627,6 +707,7 @@ async def handle_event(
             return
         order = uow.track(order_or_none)
         network_before = order.network_id
+        earlier_visit = isinstance(payload, VISIT_EVENTS) and payload.visit_id != order.visit_id
         if isinstance(payload, TechnicianArrived):
             # SCH-10: an arrival at a visit superseded meanwhile (a postponement, or a chain of
             # them, that crossed it) may bring that visit back; any other earlier visit's
@@ -738,15 +819,80 @@ async def handle_event(
             await uow.orders.erase_audit(order.order_id)
             await uow.partner_messages.erase_personal_data(order.order_id)
         # issue 5: the network serving the order (or the one that just lost it) hears of it,
-        # without personal data once it is erased (BIL-11)
-        await uow.notify_networks(
-            envelope,
-            holders=[order.network_id],
-            former=[network_before],
-            erased=order.anonymised_at is not None,
-        )
+        # without personal data once it is erased (BIL-11); an earlier visit's report goes to the
+        # network of the technician it names, not to the network holding the order now
+        named = await _networks_named(envelope, uow=uow)
+        concerned = set(named or ())
+        if named is None or not earlier_visit:
+            concerned |= {order.network_id, network_before}
+        await _tell_networks(envelope, uow=uow, order=order, concerned=concerned)
         await uow.orders.save(order)
         await uow.commit()
+
+
+async def _networks_named(
+    envelope: EventEnvelope, *, uow: SchedulingUnitOfWork
+) -> set[str | None] | None:
+    """The networks an event of another service is about, or None when it names nobody.
+
+    An event that names a network (``network_id``) or a technician (``technician_id``: that
+    technician's network in scheduling's records) judges or reports that network's work: a
+    complaint (FBK-9), a fraud suspicion (FBK-8), a call-back (FBK-4, FBK-5), damage to
+    compensate (FLD-13, BIL-12), a visit's report. It goes to that network, even when another one
+    holds the order now (a revisit moved there, SCH-12): the network at fault must hear of it,
+    and the new holder must not read allegations and scores of another network's staff. The
+    event's own ``network_id`` wins over the technician's current record (feedback records the
+    network that did the work; a technician may have moved since). A technician of the centre,
+    or one scheduling does not know, makes the event no network's (``{None}``): it is never
+    guessed onto the holder. A call-back's result (FollowUpCompleted names nobody) follows its
+    scheduling: it goes to the networks that were sent the FollowUpScheduled of the same task,
+    and to no network when none was.
+
+    Both networks hear of an event only where both must act on it: a report of the current
+    visit, which changes the holder's order (the holder and one that just lost the order hear
+    of it as before), and a safety incident (:data:`ALSO_TO_HOLDER`), whose danger awaits
+    whoever goes to the customer next. An earlier visit's report, a complaint, a fraud flag or
+    a call-back changes nothing the holder does and goes to the named network alone.
+    """
+    data = envelope.data
+    if data.get("network_id"):
+        return {str(data["network_id"])}
+    technician_id = data.get("technician_id")
+    if technician_id:
+        technician = await uow.technicians.get(str(technician_id))
+        if technician is None:
+            log.warning(
+                "scheduling.event_names_an_unknown_technician",
+                type=envelope.type,
+                technician_id=technician_id,
+            )
+        return {technician.network_id if technician else None}
+    if envelope.event_name == "FollowUpCompleted" and data.get("task_id"):
+        told = await uow.networks_told(
+            subject=envelope.subject,
+            event_type=FollowUpScheduled.cloudevents_type(),
+            data={"task_id": data["task_id"]},
+        )
+        return set(told) or {None}
+    return None
+
+
+async def _tell_networks(
+    envelope: EventEnvelope,
+    *,
+    uow: SchedulingUnitOfWork,
+    order: DispatchOrder,
+    concerned: set[str | None],
+) -> None:
+    """Stage ``envelope`` for the ``concerned`` networks: the one holding the order with its
+    contact details, any other without them (issue 5); without personal data at all once the
+    order's retention is over (BIL-11)."""
+    await uow.notify_networks(
+        envelope,
+        holders=[n for n in concerned if n is not None and n == order.network_id],
+        former=[n for n in concerned if n != order.network_id],
+        erased=order.anonymised_at is not None,
+    )
 
 
 REVISIT_REASONS = {
@@ -775,6 +921,11 @@ EVENTS_OF_INTEREST = frozenset(
         "OrderRetentionExpired",
     }
 )
+
+#: Events naming another network's technician that the network holding the order hears of too:
+#: a danger at the customer's home, or a customer who detained or abused a technician, concerns
+#: whoever goes there next (FLD-14); other named events judge the named network's staff only.
+ALSO_TO_HOLDER = frozenset({"SafetyIncident"})
 
 #: Fieldwork's reports of one visit: only the current visit's change the order.
 VISIT_EVENTS = (
@@ -1707,15 +1858,22 @@ def _plan_from_row(visits: list[dict[str, object]]) -> RoutingPlan:
 
 
 async def sweep_contact_overdue(
-    *, uow: SchedulingUnitOfWork, clock: Clock, policy: SchedulingPolicy
+    *, uow: SchedulingUnitOfWork, clock: Clock, policy: SchedulingPolicy, tz: ZoneInfo
 ) -> int:
-    """SCH-2: ContactOverdue for every assignment unconfirmed after the allowed time."""
+    """SCH-2: ContactOverdue for every assignment unconfirmed after the allowed time, counted
+    from when the technician received it, on shift (:meth:`DispatchOrder.contact_due`)."""
     async with uow:
         now = clock()
         count = 0
+        # the time counts on shift only, so it is never over before this: a first sift
         due = now - timedelta(minutes=policy.contact_due_minutes)
+        technicians: dict[str, Technician | None] = {}
         for order in await uow.orders.awaiting_contact(assigned_before=due):
-            if order.contact_overdue(now=now, policy=policy):
+            tech_id = order.technician_id
+            if tech_id is not None and tech_id not in technicians:
+                technicians[tech_id] = await uow.technicians.get(tech_id)
+            tech = technicians.get(tech_id) if tech_id is not None else None
+            if order.contact_overdue(now=now, policy=policy, technician=tech, tz=tz):
                 uow.track(order)
                 await uow.orders.save(order)
                 count += 1

@@ -3,9 +3,13 @@ transaction as the change they report."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import json
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Self
+from typing import Any, Self
+
+from sqlalchemy import select
+from sqlmodel import col
 
 from contracts.base import EventData
 from contracts.envelope import EventEnvelope
@@ -20,6 +24,9 @@ from scheduling.domain.partners import partner_body
 from servicekit.db import SessionFactory
 from servicekit.uow import SqlUnitOfWork
 from servicekit.webhooks import enqueue
+from servicekit.webhooks.tables import (
+    WebhookMessageRow,
+)
 
 
 class SchedulingUnitOfWork(SqlUnitOfWork):
@@ -64,21 +71,49 @@ class SchedulingUnitOfWork(SqlUnitOfWork):
         erased: bool = False,
     ) -> None:
         """Stage ``envelope`` for the webhook endpoints of ``holders`` (networks holding the order)
-        and ``former`` (networks that lost it in this change: told without contact details);
-        with ``erased`` (the order's personal data was erased, BIL-11) told without any personal
-        data, which is then stored nowhere again."""
+        and ``former`` (networks that lost it in this change, or that the event concerns without
+        holding the order, e.g. a complaint about their technician's earlier visit: told without
+        contact details; one that lost the order reads an OrderWithdrawn instead of the event
+        that took it, not who got it, :func:`partner_body`, also on an endpoint that subscribed
+        to that event alone); with ``erased`` (the order's personal data was erased, BIL-11)
+        told without any personal data, which is then stored nowhere again."""
         holding = {n for n in holders if n}
         raw = envelope.model_dump(mode="json")
+        now = self._clock() if self._clock else None
         for network_id in sorted(holding | {n for n in former if n}):
+            body = partner_body(
+                raw, holder=network_id in holding, erased=erased, network_id=network_id
+            )
+            # an endpoint that asked for the event the OrderWithdrawn stands for is told too
+            withdrawn = body["type"] != envelope.type
             await enqueue(
                 self.session,
                 network_id,
-                envelope.type,
+                body["type"],
                 str(envelope.id),
-                partner_body(raw, holder=network_id in holding, erased=erased),
-                now=self._clock() if self._clock else None,
+                body,
+                now=now,
                 subject=envelope.subject,
+                also_for=(envelope.type,) if withdrawn else (),
             )
+
+    async def networks_told(
+        self, *, subject: str, event_type: str, data: Mapping[str, Any]
+    ) -> set[str]:
+        """The networks that were sent an event of ``event_type`` about ``subject`` whose data
+        has the values of ``data`` (e.g. the FollowUpScheduled of a call-back's task)."""
+        rows = await self.session.execute(
+            select(col(WebhookMessageRow.owner_id), col(WebhookMessageRow.payload)).where(
+                col(WebhookMessageRow.subject) == subject,
+                col(WebhookMessageRow.event_type) == event_type,
+            )
+        )
+        told = set()
+        for owner_id, body in rows:
+            sent = json.loads(body).get("data") or {}
+            if all(sent.get(key) == value for key, value in data.items()):
+                told.add(owner_id)
+        return told
 
     async def staged(self, envelope: EventEnvelope, payload: EventData) -> None:
         """Stage each of scheduling's order events for the partner networks concerned: the one

@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 from scheduling.adapters.repository import OrderCursor
-from scheduling.domain.exceptions import DispatchOrderNotFound, TechnicianNotFound
+from scheduling.domain.exceptions import (
+    DispatchOrderNotFound,
+    NetworkNotFound,
+    TechnicianNotFound,
+)
 from scheduling.domain.model import AuditEntry, DispatchOrder, Network, Technician
 from scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
 
@@ -62,6 +66,15 @@ async def networks(*, uow: SchedulingUnitOfWork) -> list[Network]:
     """All partner networks."""
     async with uow:
         return await uow.networks.list()
+
+
+async def network(network_id: str, *, uow: SchedulingUnitOfWork) -> Network:
+    """One partner network; NetworkNotFound when unknown."""
+    async with uow:
+        found = await uow.networks.get(network_id)
+    if found is None:
+        raise NetworkNotFound(network_id)
+    return found
 
 
 async def jobs_of(technician_id: str, *, uow: SchedulingUnitOfWork) -> list[DispatchOrder]:

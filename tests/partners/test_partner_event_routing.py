@@ -1,0 +1,300 @@
+"""Which partner network hears of another service's event about an order (issue 5, SCH-12): an
+event naming a technician or a network goes to that network, not to whoever holds the order now
+(FBK-4, FBK-8, FBK-9, FLD-13); an event naming nobody goes to the holder; a network that lost an
+order learns only that it lost it, not who got it."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from partner_support import AREAS, add_network, add_network_technician, order_for
+from scheduling_support import Harness
+from webhook_testkit import Receiver
+
+from contracts.common import Channel
+from contracts.feedback import (
+    ComplaintFiled,
+    FollowUpCompleted,
+    FollowUpScheduled,
+    FraudSignal,
+    FraudSuspected,
+)
+from contracts.fieldwork import (
+    DamageReported,
+    SafetyIncident,
+    SafetyIncidentKind,
+    VisitClosed,
+    VisitOutcome,
+)
+from contracts.scheduling import OrderWithdrawn, WithdrawalCause
+
+DISPATCHER_REASON = "二次上门改派, 网点一师傅态度差"
+
+
+async def _subscribe(h: Harness, network_id: str, receiver: Receiver) -> None:
+    key = await h.key("partner", network_id=network_id)
+    response = await h.client.post(
+        "/v1/webhooks/subscriptions", json={"url": receiver.url(network_id)}, headers=key
+    )
+    assert response.status_code == 201, response.text
+
+
+async def _sent(h: Harness, receiver: Receiver) -> dict[str, list[dict[str, Any]]]:
+    """What each network received, by network id: the bodies, oldest first."""
+    await h.run_job("webhooks")
+    by_network: dict[str, list[dict[str, Any]]] = {"n1": [], "n2": []}
+    for received in receiver.received:
+        by_network[received.path.strip("/")].append(json.loads(received.body))
+    for bodies in by_network.values():
+        bodies.sort(key=lambda b: b["time"])
+    receiver.reset()
+    return by_network
+
+
+def _types(bodies: list[dict[str, Any]]) -> list[str]:
+    return [b["type"].removeprefix("fsm.").removesuffix(".v1") for b in bodies]
+
+
+async def _move_to_n2(h: Harness) -> None:
+    """A dispatcher moves o1 to network n2, which now serves n1's district too (SCH-12)."""
+    widened = await h.client.put(
+        "/v1/networks/n2",
+        json={"name": "网点 n2", "skills": ["water_heater"], "areas": list(AREAS.values())},
+    )
+    assert widened.status_code == 200, widened.text
+    moved = await h.client.post(
+        "/v1/orders/o1/assignment", json={"network_id": "n2", "reason": DISPATCHER_REASON}
+    )
+    assert moved.status_code == 200, moved.text
+
+
+async def _moved_from_n1_to_n2(h: Harness, receiver: Receiver) -> str:
+    """Order o1 served by n1's technician nt1, then moved by a dispatcher to network n2 (SCH-12);
+    returns the visit id. What the move itself sent is forgotten."""
+    for network in ("n1", "n2"):
+        await add_network(h, network)
+        await _subscribe(h, network, receiver)
+    await add_network_technician(h, "nt1", "n1")
+    await add_network_technician(h, "nt2", "n2")
+    await order_for(h, "o1", "n1")
+    await _move_to_n2(h)
+    await _sent(h, receiver)
+    return str((await h.order("o1"))["visit_id"])
+
+
+async def test_fbk_9_a_complaint_about_a_networks_technician_reaches_it_not_the_new_holder(
+    partners: Harness, receiver: Receiver
+) -> None:
+    h = partners
+    await _moved_from_n1_to_n2(h, receiver)
+    await h.feed(
+        ComplaintFiled(
+            order_id="o1",
+            complaint_id="c1",
+            level=2,
+            staff_fault_class="A",
+            channel=Channel.HOTLINE,
+            description="师傅收了红包",
+            technician_id="nt1",
+            confirmed_by_customer=True,
+        )
+    )
+    sent = await _sent(h, receiver)
+    assert _types(sent["n1"]) == ["ComplaintFiled"]
+    assert sent["n1"][0]["data"]["technician_id"] == "nt1"
+    assert sent["n2"] == []
+
+
+async def test_an_event_naming_a_network_goes_to_that_network(
+    partners: Harness, receiver: Receiver
+) -> None:
+    h = partners
+    await _moved_from_n1_to_n2(h, receiver)
+    await h.feed(
+        ComplaintFiled(
+            order_id="o1",
+            complaint_id="c1",
+            channel=Channel.HOTLINE,
+            description="网点推诿",
+            network_id="n1",
+        )
+    )
+    sent = await _sent(h, receiver)
+    assert _types(sent["n1"]) == ["ComplaintFiled"] and sent["n2"] == []
+
+
+async def test_fbk_4_fbk_8_fld_13_reports_about_an_earlier_visit_reach_the_technicians_network(
+    partners: Harness, receiver: Receiver
+) -> None:
+    h = partners
+    visit_id = await _moved_from_n1_to_n2(h, receiver)
+    now = h.clock.now
+    await h.feed(
+        FollowUpScheduled(
+            order_id="o1",
+            task_id="task-1",
+            reason_rule="FBK-4",
+            due_at=now,
+            visit_id=visit_id,
+            technician_id="nt1",
+        )
+    )
+    await h.feed(FollowUpCompleted(order_id="o1", task_id="task-1", reached=True, satisfied=False))
+    await h.feed(
+        FraudSuspected(
+            order_id="o1",
+            signal=FraudSignal.CONTRADICTED_SIGN_OFF,
+            technician_id="nt1",
+            visit_id=visit_id,
+        )
+    )
+    await h.feed(
+        DamageReported(
+            order_id="o1",
+            visit_id=visit_id,
+            technician_id="nt1",
+            description="地板划伤",
+            estimated_cost=Decimal("80.0"),
+        )
+    )
+    await h.feed(
+        VisitClosed(
+            order_id="o1",
+            visit_id="an-earlier-visit",
+            technician_id="nt1",
+            outcome=VisitOutcome.COMPLETED,
+            closed_at=now,
+        )
+    )
+    sent = await _sent(h, receiver)
+    assert sorted(_types(sent["n1"])) == [
+        "DamageReported",
+        "FollowUpCompleted",
+        "FollowUpScheduled",
+        "FraudSuspected",
+        "VisitClosed",
+    ]
+    assert sent["n2"] == []
+    assert (await h.order("o1"))["network_id"] == "n2"  # the earlier visit's report moved nothing
+
+
+async def test_an_event_naming_nobody_still_reaches_the_network_holding_the_order(
+    partners: Harness, receiver: Receiver
+) -> None:
+    h = partners
+    await _moved_from_n1_to_n2(h, receiver)
+    await h.feed(
+        ComplaintFiled(order_id="o1", complaint_id="c1", channel=Channel.HOTLINE, description="慢")
+    )
+    sent = await _sent(h, receiver)
+    assert _types(sent["n2"]) == ["ComplaintFiled"]
+    assert sent["n1"] == []
+
+
+async def test_a_follow_up_of_an_in_house_technicians_work_reaches_no_network(
+    partners: Harness, receiver: Receiver
+) -> None:
+    h = partners
+    await _moved_from_n1_to_n2(h, receiver)
+    await h.add_technician("t1")
+    await h.feed(
+        FollowUpScheduled(
+            order_id="o1",
+            task_id="task-1",
+            reason_rule="FBK-4",
+            due_at=h.clock.now,
+            technician_id="t1",
+        )
+    )
+    # the call-back's result names nobody: it follows its scheduling, which went to no network
+    await h.feed(FollowUpCompleted(order_id="o1", task_id="task-1", reached=True, satisfied=True))
+    sent = await _sent(h, receiver)
+    assert sent == {"n1": [], "n2": []}
+
+
+async def test_fld_14_a_safety_incident_at_an_earlier_visit_reaches_both_networks(
+    partners: Harness, receiver: Receiver
+) -> None:
+    h = partners
+    visit_id = await _moved_from_n1_to_n2(h, receiver)
+    await h.feed(
+        SafetyIncident(
+            order_id="o1",
+            visit_id=visit_id,
+            technician_id="nt1",
+            kind=SafetyIncidentKind.HAZARD,
+            description="燃气泄漏",
+        )
+    )
+    sent = await _sent(h, receiver)
+    assert _types(sent["n1"]) == ["SafetyIncident"]
+    assert _types(sent["n2"]) == ["SafetyIncident"]
+
+
+async def test_a_network_that_lost_the_order_is_not_told_who_got_it_nor_the_dispatchers_words(
+    partners: Harness, receiver: Receiver
+) -> None:
+    h = partners
+    for network in ("n1", "n2"):
+        await add_network(h, network)
+        await _subscribe(h, network, receiver)
+    await add_network_technician(h, "nt2", "n2")
+    await order_for(h, "o1", "n1")
+    await _sent(h, receiver)
+    await _move_to_n2(h)
+    sent = await _sent(h, receiver)
+    assert "OrderReassigned" not in _types(sent["n1"])
+    [lost] = [b for b in sent["n1"] if b["type"] == "fsm.OrderWithdrawn.v1"]
+    assert lost["subject"] == "o1"
+    withdrawn = OrderWithdrawn.model_validate(lost["data"])
+    assert withdrawn.why is WithdrawalCause.REASSIGNED and withdrawn.order_id == "o1"
+    assert withdrawn.previous_technician_id is None and withdrawn.reason is None
+    told = json.dumps(lost, ensure_ascii=False)
+    assert "n2" not in told and DISPATCHER_REASON not in told
+    [got] = [b for b in sent["n2"] if b["type"] == "fsm.OrderReassigned.v1"]
+    assert got["data"]["network_id"] == "n2" and got["data"]["reason"] == DISPATCHER_REASON
+
+
+async def test_sch_12_an_endpoint_subscribed_to_the_reassignment_alone_is_told_it_lost_the_order(
+    partners: Harness, receiver: Receiver
+) -> None:
+    h = partners
+    for network in ("n1", "n2"):
+        await add_network(h, network)
+    key = await h.key("partner", network_id="n1")
+    for path, types in (("/n1", ["fsm.OrderReassigned.v1"]), ("/n1", ["fsm.OrderWithdrawn.v1"])):
+        response = await h.client.post(
+            "/v1/webhooks/subscriptions",
+            json={"url": receiver.url(path.strip("/")), "event_types": types},
+            headers=key,
+        )
+        assert response.status_code == 201, response.text
+    await order_for(h, "o1", "n1")
+    await _move_to_n2(h)
+    sent = await _sent(h, receiver)
+    # each of the two endpoints gets the one withdrawal, under the same webhook-id
+    assert _types(sent["n1"]) == ["OrderWithdrawn", "OrderWithdrawn"]
+    assert len({b["id"] for b in sent["n1"]}) == 1
+    OrderWithdrawn.model_validate(sent["n1"][0]["data"])
+
+
+async def test_a_network_whose_order_the_dispatcher_takes_back_gets_only_the_coded_reason(
+    partners: Harness, receiver: Receiver
+) -> None:
+    h = partners
+    await add_network(h, "n1")
+    await _subscribe(h, "n1", receiver)
+    await order_for(h, "o1", "n1")
+    await _sent(h, receiver)
+    taken_back = await h.client.post(
+        "/v1/orders/o1/assignment/cancellation", json={"reason": DISPATCHER_REASON}
+    )
+    assert taken_back.status_code == 200, taken_back.text
+    sent = await _sent(h, receiver)
+    [returned] = [b for b in sent["n1"] if b["type"] == "fsm.OrderWithdrawn.v1"]
+    assert DISPATCHER_REASON not in json.dumps(returned, ensure_ascii=False)
+    withdrawn = OrderWithdrawn.model_validate(returned["data"])
+    assert withdrawn.why is WithdrawalCause.RETURNED_TO_CENTRE
+    assert withdrawn.reason == "other"  # the coded reason stays
