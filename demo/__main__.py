@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         platform.close()
-    names = {t.technician_id: f"{t.name} ({t.technician_id})" for t in plan.technicians}
+    names = {t.technician_id: f"{t.name} ({t.technician_id})" for t in day.plan.technicians}
     console.print(day_table(day.tally))
     console.print(figures_table(figures, keys=day.keys, names=names))
     console.print(f"Simulated in {time.monotonic() - started:.1f} s.")

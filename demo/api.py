@@ -28,11 +28,15 @@ class NotRunning(DemoError):
 
 
 def urls_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """Base URLs: FSM_DEMO_<SERVICE>_URL, else the `make run` defaults."""
-    return {
-        name: environ.get(f"FSM_DEMO_{name.upper()}_URL", DEFAULT_URLS[name]).rstrip("/")
-        for name in SERVICES
-    }
+    """Base URLs: FSM_DEMO_<SERVICE>_URL, else 127.0.0.1 on FSM_<SERVICE>_PORT (what `fsm run`
+    listens on), else the `make run` defaults."""
+
+    def url(name: str) -> str:
+        port = environ.get(f"FSM_{name.upper()}_PORT", "").strip()
+        fallback = f"http://127.0.0.1:{port}" if port else DEFAULT_URLS[name]
+        return environ.get(f"FSM_DEMO_{name.upper()}_URL", fallback).rstrip("/")
+
+    return {name: url(name) for name in SERVICES}
 
 
 @dataclass

@@ -19,7 +19,7 @@ import uuid
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,6 +41,22 @@ KIT = [
 ]
 #: How long to wait for an event to travel between services.
 EVENT_WAIT = 30.0
+#: What the plan's technician ids start with (each run adds its own suffix).
+DEMO_TECHNICIAN_PREFIX = "demo-tech-"
+#: The fields of scheduling's technician record its PUT takes back.
+_TECHNICIAN_FIELDS = (
+    "name",
+    "phone",
+    "skills",
+    "areas",
+    "home",
+    "shift_start",
+    "shift_end",
+    "working_days",
+    "days_off",
+    "daily_capacity",
+    "network_id",
+)
 
 
 def _png() -> bytes:
@@ -134,6 +150,77 @@ class Tally:
 Step = Callable[[str], None]
 
 
+def _count(rate: float | None, whole: int) -> int:
+    """The count behind a rate feedback rounded (to 4 places) over ``whole``."""
+    return 0 if rate is None else round(rate * whole)
+
+
+def _ratio(part: float, whole: int, places: int = 4) -> float | None:
+    return round(part / whole, places) if whole else None
+
+
+def _rate_over(rows: list[dict[str, Any]], rate: str, whole: str) -> float | None:
+    """``rate`` over all ``rows``: the counts behind each row's rate over their ``whole``."""
+    return _ratio(sum(_count(r[rate], r[whole]) for r in rows), sum(r[whole] for r in rows))
+
+
+def total_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``all`` row of ``rows`` (feedback's quality figures per technician, FBK-6, FBK-11):
+    counts added up, rates and means recomputed from the counts behind them, as feedback
+    computes its own ``all`` over everyone."""
+    arrivals = sum(r["arrivals"] for r in rows)
+    first_visits = sum(r["first_visits"] for r in rows)
+    visits = sum(r["visits"] for r in rows)
+    repairs = sum(r["repairs"] for r in rows)
+    surveys = sum(r["satisfaction"]["surveys"] for r in rows)
+    surveyed = sum(r["call_back_coverage"]["surveyed"] for r in rows)
+
+    def score_sum(item: str) -> int:
+        return sum(
+            round((r["satisfaction"][item] or 0) * r["satisfaction"]["surveys"]) for r in rows
+        )
+
+    attitude = _ratio(score_sum("service_attitude"), surveys)
+    ability = _ratio(score_sum("professional_ability"), surveys)
+    classes: dict[str, int] = {}
+    for row in rows:
+        for name, n in row["complaints_by_class"].items():
+            classes[name] = classes.get(name, 0) + n
+    coverage = _ratio(surveyed * 100, repairs, 2)
+    minimum = rows[0]["call_back_coverage"]["minimum_percent"] if rows else 8
+    return {
+        "key": "all",
+        "arrivals": arrivals,
+        "on_time_rate": _rate_over(rows, "on_time_rate", "arrivals"),
+        "first_visits": first_visits,
+        "first_time_fix_rate": _rate_over(rows, "first_time_fix_rate", "first_visits"),
+        "visits": visits,
+        "repeat_visit_rate": _rate_over(rows, "repeat_visit_rate", "visits"),
+        "repairs": repairs,
+        "repair_pass_rate": _rate_over(rows, "repair_pass_rate", "repairs"),
+        "satisfaction": {
+            "surveys": surveys,
+            "service_attitude": attitude,
+            "professional_ability": ability,
+            "overall": None
+            if attitude is None or ability is None
+            else _ratio(
+                score_sum("service_attitude") + score_sum("professional_ability"), 2 * surveys
+            ),
+        },
+        "confirmed_conduct_findings": sum(r["confirmed_conduct_findings"] for r in rows),
+        "complaints_by_class": classes,
+        "complaints_level_2": sum(r["complaints_level_2"] for r in rows),
+        "call_back_coverage": {
+            "repair_records": repairs,
+            "surveyed": surveyed,
+            "percent": coverage,
+            "minimum_percent": minimum,
+            "alarm": coverage is not None and coverage < minimum,
+        },
+    }
+
+
 class Day:
     """One simulated day against a running platform."""
 
@@ -141,12 +228,21 @@ class Day:
         self, platform: Platform, plan: DayPlan, *, step: Step | None = None, workers: int = 4
     ) -> None:
         self.platform = platform
-        self.plan = plan
         self.step: Step = step or (lambda _msg: None)
         self.workers = workers
         self.tally = Tally()
-        self.run_tag = f"{plan.seed}-{uuid.uuid4().hex[:8]}"
+        run_id = uuid.uuid4().hex[:8]
+        self.run_tag = f"{plan.seed}-{run_id}"
         """Namespaces serials, receipts and loaners so a second run never collides."""
+        self.plan = replace(
+            plan,
+            technicians=tuple(
+                replace(t, technician_id=f"{t.technician_id}-{run_id}") for t in plan.technicians
+            ),
+        )
+        """The plan with this run's own technicians: the quality figures are per technician
+        (FBK-11), so their rows hold this run's work only, never an earlier run's of the same
+        day nor anyone else's."""
         self.keys: dict[str, str] = {}
         self.order_ids: dict[int, str] = {}
 
@@ -155,6 +251,7 @@ class Day:
     def set_up(self) -> None:
         """Technicians, fee schedules, loaners and technician keys."""
         scheduling = self.platform.admin("scheduling")
+        self.retire_earlier_runs()
         for tech in self.plan.technicians:
             body = {
                 "name": tech.name,
@@ -217,6 +314,35 @@ class Day:
                     what=f"{name} to accept {tech.technician_id}'s new key",
                 )
         self.step("technician keys issued")
+
+    def retire_earlier_runs(self) -> None:
+        """Deactivate the demo technicians an earlier run registered (``demo-tech-…`` not of this
+        run), so scheduling gives this run's orders to this run's technicians only."""
+        scheduling = self.platform.admin("scheduling")
+        ours = {t.technician_id for t in self.plan.technicians}
+        cursor: str | None = None
+        earlier: list[dict[str, Any]] = []
+        while True:
+            page = scheduling.call(
+                "GET", "/v1/technicians", params={"cursor": cursor} if cursor else None
+            )
+            earlier += [
+                t
+                for t in page["items"]
+                if t["technician_id"].startswith(DEMO_TECHNICIAN_PREFIX)
+                and t["technician_id"] not in ours
+                and t["active"]
+            ]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        for tech in earlier:
+            body = {name: tech[name] for name in _TECHNICIAN_FIELDS}
+            scheduling.call(
+                "PUT", f"/v1/technicians/{tech['technician_id']}", json={**body, "active": False}
+            )
+        if earlier:
+            self.step(f"{len(earlier)} technicians of earlier demo runs retired")
 
     def loaner(self, order: OrderPlan) -> str:
         """The loaner serial lent on a take-back order."""
@@ -303,19 +429,23 @@ class Day:
         return first.astimezone(BUSINESS_TZ).date(), now.astimezone(BUSINESS_TZ).date()
 
     def figures(self, *, within: float = 20.0) -> dict[str, Any]:
-        """The quality figures of the day, once feedback has seen the day's arrivals and calls."""
+        """The quality figures of this run's day, once feedback has counted this run's arrivals,
+        call-backs and complaints: the rows of this run's own technicians (nobody else's work,
+        nor an earlier run's: their ids are this run's), then ``all``, their sum."""
         start, end = self.period()
         feedback = self.platform.admin("feedback")
         params = {"start": start.isoformat(), "end": end.isoformat(), "by": "technician"}
+        ours = {t.technician_id for t in self.plan.technicians}
         last: dict[str, Any] = {}
 
         def settled() -> dict[str, Any] | None:
             nonlocal last
-            last = feedback.call("GET", "/v1/quality-figures", params=params)
-            ours = [r for r in last["rows"] if r["key"] in self.keys]
-            arrivals = sum(r["arrivals"] for r in ours)
-            surveys = sum(r["satisfaction"]["surveys"] for r in ours)
-            complaints = sum(sum(r["complaints_by_class"].values()) for r in ours)
+            answer = feedback.call("GET", "/v1/quality-figures", params=params)
+            rows = [r for r in answer["rows"] if r["key"] in ours]
+            last = {**answer, "rows": [*rows, total_row(rows)]}
+            arrivals = sum(r["arrivals"] for r in rows)
+            surveys = sum(r["satisfaction"]["surveys"] for r in rows)
+            complaints = sum(sum(r["complaints_by_class"].values()) for r in rows)
             done = (
                 arrivals >= self.tally.arrivals
                 and surveys >= self.tally.call_backs

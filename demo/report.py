@@ -19,7 +19,8 @@ def _score(value: float | None) -> str:
 
 
 def figures_table(figures: dict[str, Any], *, keys: Iterable[str], names: dict[str, str]) -> Table:
-    """One row per technician of the day, then everyone (`all`)."""
+    """One row per technician of this run, then `all`: the sum of their rows (`Day.figures`),
+    never anyone else's work."""
     wanted = set(keys)
     table = Table(
         title=f"Quality figures {figures.get('start')} – {figures.get('end')}",

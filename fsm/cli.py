@@ -22,8 +22,10 @@ import sys
 import traceback
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from types import FrameType
+from typing import Annotated, Any, TypeVar
 
+import structlog
 import typer
 import uvicorn
 from aiokafka.errors import KafkaError
@@ -36,11 +38,13 @@ from fsm.services import SERVICE_NAMES, bootstrap_for, settings_class_for, setti
 from servicekit.db import ping
 from servicekit.embedded import EmbeddedBroker, _port_open
 from servicekit.kafka import ensure_topics
-from servicekit.logging import configure_logging
+from servicekit.logging import configure_logging, service_context
 from servicekit.outbox import pending_count
 from servicekit.policy import PolicyError
 from servicekit.runtime import ServiceRuntime
 from servicekit.settings import KafkaSettings, ServiceSettings, check_log_level, settings_problems
+
+_log = structlog.get_logger("fsm")
 
 app = typer.Typer(
     help="On-site service platform: intake, scheduling, fieldwork, billing, feedback."
@@ -256,13 +260,17 @@ def dead_letters(
     with _refusing_with_a_message():
         _configure()
         kafka = _settings("intake").kafka
-        letters = asyncio.run(read_dead_letters(kafka, dead_letter_topics(_selected(services))))
+        letters = asyncio.run(
+            _refusing_unreachable_broker(
+                kafka, read_dead_letters(kafka, dead_letter_topics(_selected(services)))
+            )
+        )
         if group is not None:
             letters = [letter for letter in letters if letter.consumer_group == group]
         for letter in letters:
             typer.echo(letter.summary())
         if redrive:
-            sent = asyncio.run(send_again(kafka, letters))
+            sent = asyncio.run(_refusing_unreachable_broker(kafka, send_again(kafka, letters)))
             typer.echo(f"re-driven: {sent}")
         else:
             typer.echo(f"dead letters: {len(letters)}")
@@ -280,21 +288,27 @@ def serve(
     name = _selected([service])[0]
 
     async def _run() -> None:
-        runtime = _build(name)
-        sock = _listen(runtime)
-        try:
-            await _check_database(runtime)
-            if migrate_first:
-                await runtime.migrate()
-            await _ensure_topics_with_retry(runtime.settings.kafka)
-            server = uvicorn.Server(_uvicorn_config(runtime))
-            await server.serve(sockets=[sock])
-        finally:
-            sock.close()
+        with service_context(name):
+            await _serve(name, migrate_first=migrate_first)
 
     with _refusing_with_a_message():
         _configure()
         run_event_loop(_run())
+
+
+async def _serve(name: str, *, migrate_first: bool) -> None:
+    """``fsm serve``'s work: one service's start, then serving until it is stopped."""
+    runtime = _build(name)
+    sock = _listen(runtime)
+    try:
+        await _check_database(runtime)
+        if migrate_first:
+            await runtime.migrate()
+        await _ensure_topics_with_retry(runtime.settings.kafka)
+        server = uvicorn.Server(_uvicorn_config(runtime))
+        await server.serve(sockets=[sock])
+    finally:
+        sock.close()
 
 
 @app.command("check-policy")
@@ -359,28 +373,54 @@ def run(
     with _refusing_with_a_message():
         _configure()
         broker: EmbeddedBroker | None = None
-        if not os.environ.get("FSM_KAFKA_BOOTSTRAP"):
-            if _port_open(broker_port):
-                raise typer.BadParameter(
-                    f"port {broker_port} is taken: pass --broker-port or set FSM_KAFKA_BOOTSTRAP",
-                    param_hint="--broker-port",
-                )
-            data_dir = Path(os.environ.get("FSM_DATA_DIR", "var"))
-            broker = EmbeddedBroker(broker_port, log_file=data_dir / "broker.log")
-            broker.start()
-            os.environ["FSM_KAFKA_BOOTSTRAP"] = broker.bootstrap
-            for name, value in EmbeddedBroker.CLIENT_DEFAULTS.items():
-                os.environ.setdefault(name, value)
-            typer.echo(f"embedded broker (Tansu, memory storage) on {broker.bootstrap}")
+        if not os.environ.get("FSM_KAFKA_BOOTSTRAP") and _port_open(broker_port):
+            raise typer.BadParameter(
+                f"port {broker_port} is taken: pass --broker-port or set FSM_KAFKA_BOOTSTRAP",
+                param_hint="--broker-port",
+            )
+        # From here on SIGTERM stops everything as Ctrl-C does, even while starting.
+        signal.signal(signal.SIGTERM, _sigterm_as_ctrl_c)
         try:
+            if not os.environ.get("FSM_KAFKA_BOOTSTRAP"):
+                data_dir = Path(os.environ.get("FSM_DATA_DIR", "var"))
+                broker = EmbeddedBroker(broker_port, log_file=data_dir / "broker.log")
+                broker.start()
+                os.environ["FSM_KAFKA_BOOTSTRAP"] = broker.bootstrap
+                for name, value in EmbeddedBroker.CLIENT_DEFAULTS.items():
+                    os.environ.setdefault(name, value)
+                typer.echo(f"embedded broker (Tansu, memory storage) on {broker.bootstrap}")
             if separate_processes:
                 _run_processes()
             else:
                 run_event_loop(_run_in_process())
+        except KeyboardInterrupt:
+            typer.echo("stopped while starting")
         finally:
-            if broker is not None:
-                broker.stop()
-                typer.echo("embedded broker stopped")
+            with _signals_ignored():  # a second Ctrl-C must not leave the broker running
+                if broker is not None:
+                    broker.stop()
+                    typer.echo("embedded broker stopped")
+
+
+def _sigterm_as_ctrl_c(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM handler of ``fsm run``: take the Ctrl-C path (SIGINT's handler), whatever runs
+    now, even when SIGINT is ignored (``fsm run &`` in a script)."""
+    on_ctrl_c = signal.getsignal(signal.SIGINT)
+    if callable(on_ctrl_c):
+        on_ctrl_c(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored while stopping, so the stop runs to its end."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
@@ -419,17 +459,41 @@ async def _ensure_topics_with_retry(kafka: KafkaSettings, attempts: int = 30) ->
         kafka_log.setLevel(level)
 
 
+_BROKER_UNREACHABLE = (KafkaError, OSError, TimeoutError)
+_T = TypeVar("_T")
+
+
+def _broker_unreachable(kafka: KafkaSettings, exc: BaseException, attempts: int) -> StartRefused:
+    """The one line (exit status 3) saying the broker cannot be reached, naming its variable."""
+    return StartRefused(
+        f"FSM_KAFKA_BOOTSTRAP: cannot reach the broker at {kafka.bootstrap} "
+        f"(tried {attempts} time(s), 1 s apart): {exc or type(exc).__name__}",
+        exit_code=EXIT_UNAVAILABLE,
+    )
+
+
+async def _refusing_unreachable_broker(kafka: KafkaSettings, work: Coroutine[Any, Any, _T]) -> _T:
+    """``work`` (one try at the broker), a broker that cannot be reached refused as `fsm
+    topics` refuses it: one line naming FSM_KAFKA_BOOTSTRAP, exit status 3."""
+    kafka_log = logging.getLogger("aiokafka")
+    level = kafka_log.level
+    try:
+        if not _debug():
+            kafka_log.setLevel(logging.CRITICAL)
+        return await work
+    except _BROKER_UNREACHABLE as exc:
+        raise _broker_unreachable(kafka, exc, attempts=1) from exc
+    finally:
+        kafka_log.setLevel(level)
+
+
 async def _ensure_topics(kafka: KafkaSettings, attempts: int) -> list[str]:
     for attempt in range(1, attempts + 1):
         try:
             return await ensure_topics(kafka, ALL_TOPICS)
-        except (KafkaError, OSError, TimeoutError) as exc:
+        except _BROKER_UNREACHABLE as exc:
             if attempt == attempts:
-                raise StartRefused(
-                    f"FSM_KAFKA_BOOTSTRAP: cannot reach the broker at {kafka.bootstrap} "
-                    f"(tried {attempts} time(s), 1 s apart): {exc or type(exc).__name__}",
-                    exit_code=EXIT_UNAVAILABLE,
-                ) from exc
+                raise _broker_unreachable(kafka, exc, attempts) from exc
             if attempt == 1:
                 typer.echo(
                     f"waiting for the broker at {kafka.bootstrap} (FSM_KAFKA_BOOTSTRAP), up to "
@@ -443,9 +507,11 @@ async def _ensure_topics(kafka: KafkaSettings, attempts: int) -> list[str]:
 def _banner(runtimes: list[ServiceRuntime]) -> None:
     lines = ["", "services:"]
     for rt in runtimes:
+        # As `migrate` prints it: the password masked.
+        db = make_url(rt.settings.resolved_database_url).render_as_string(hide_password=True)
         lines.append(
             f"  {rt.spec.name:<11} http://{rt.settings.host}:{rt.settings.port}  "
-            f"(docs: /docs, health: /healthz /readyz, db: {rt.settings.resolved_database_url})"
+            f"(docs: /docs, health: /healthz /readyz, db: {db})"
         )
     if os.environ.get("FSM_BOOTSTRAP_API_KEY"):
         lines.append(
@@ -462,38 +528,72 @@ def _banner(runtimes: list[ServiceRuntime]) -> None:
 
 
 async def _run_in_process() -> None:
+    # Ctrl-C and SIGTERM set `stop` from here on: a start interrupted ends the step it is at
+    # (a migration is not cut in half), then stops; a running platform drains and stops.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     runtimes = [_build(name) for name in SERVICE_NAMES]
     sockets = _listen_all(runtimes)
     try:
-        await _serve_in_process(runtimes, sockets)
+        if await _start_in_process(runtimes, stop):
+            await _serve_in_process(runtimes, sockets, stop)
+        else:
+            typer.echo("stopped while starting")
+            for rt in runtimes:
+                await rt.engine.dispose()
     finally:
         for sock in sockets:
             sock.close()
 
 
-async def _serve_in_process(runtimes: list[ServiceRuntime], sockets: list[socket.socket]) -> None:
+async def _start_in_process(runtimes: list[ServiceRuntime], stop: asyncio.Event) -> bool:
+    """Check the databases, migrate them and create the topics; False when ``stop`` was set
+    meanwhile (the step under way finished first)."""
     for runtime in runtimes:
-        await _check_database(runtime)
-        await runtime.migrate()
-    await _ensure_topics_with_retry(runtimes[0].settings.kafka)
+        if stop.is_set():
+            return False
+        with service_context(runtime.spec.name):
+            await _check_database(runtime)
+            await runtime.migrate()
+    if stop.is_set():
+        return False
+    topics = asyncio.create_task(_ensure_topics_with_retry(runtimes[0].settings.kafka))
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait([topics, stopped], return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not topics.done():  # waiting for the broker: stop waiting
+        topics.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await topics
+        return False
+    topics.result()  # a broker that cannot be reached refuses the start
+    return not stop.is_set()
+
+
+async def _serve_in_process(
+    runtimes: list[ServiceRuntime], sockets: list[socket.socket], stop: asyncio.Event
+) -> None:
     servers = [_QuietServer(_uvicorn_config(rt)) for rt in runtimes]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    tasks = [
-        asyncio.create_task(server.serve(sockets=[sock]))
-        for server, sock in zip(servers, sockets, strict=True)
-    ]
+    tasks = []
+    for runtime, server, sock in zip(runtimes, servers, sockets, strict=True):
+        # Each server's task, and all it starts (lifespan, consumer, relay, requests), logs
+        # with its service's name: five services share this process's log stream.
+        with service_context(runtime.spec.name):
+            tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
     _banner(runtimes)
     done_waiter = asyncio.create_task(stop.wait())
     await asyncio.wait([done_waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
     typer.echo("stopping: letting the outboxes drain...")
-    await _drain(runtimes, within=5.0)
-    for server in servers:
-        server.should_exit = True
-    await asyncio.gather(*tasks, return_exceptions=True)
-    done_waiter.cancel()
+    try:
+        await _drain(runtimes, within=5.0)
+    finally:
+        # Always stop the servers in order (lifespans ended, not cancelled by the loop's end).
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        done_waiter.cancel()
 
 
 async def _drain(runtimes: list[ServiceRuntime], *, within: float) -> None:
@@ -501,8 +601,20 @@ async def _drain(runtimes: list[ServiceRuntime], *, within: float) -> None:
     # consumers a moment before it goes away, so a restart loses nothing in flight.
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
-    while loop.time() < deadline:
-        counts = [await pending_count(rt.session_factory) for rt in runtimes]
+    draining = list(runtimes)
+    while draining and loop.time() < deadline:
+        counts = []
+        for rt in list(draining):
+            try:
+                counts.append(await pending_count(rt.session_factory))
+            except (SQLAlchemyError, OSError, TimeoutError) as exc:
+                # Its database is down: its outbox keeps the rows, published at next start.
+                draining.remove(rt)
+                _log.warning(
+                    "run.outbox_not_drained",
+                    service=rt.spec.name,
+                    reason=f"its database cannot be read: {type(exc).__name__}",
+                )
         if not any(counts):
             await asyncio.sleep(0.5)
             return
@@ -510,30 +622,31 @@ async def _drain(runtimes: list[ServiceRuntime], *, within: float) -> None:
 
 
 def _run_processes() -> None:
-    processes = {
-        name: subprocess.Popen([sys.executable, "-m", "fsm", "serve", name])
-        for name in SERVICE_NAMES
-    }
-    typer.echo("started: " + ", ".join(f"{n} (pid {p.pid})" for n, p in processes.items()))
+    processes: dict[str, subprocess.Popen[bytes]] = {}
     failed = 0
     try:
+        for name in SERVICE_NAMES:
+            processes[name] = subprocess.Popen([sys.executable, "-m", "fsm", "serve", name])
+        typer.echo("started: " + ", ".join(f"{n} (pid {p.pid})" for n, p in processes.items()))
         while all(p.poll() is None for p in processes.values()):
             with contextlib.suppress(subprocess.TimeoutExpired):
                 next(iter(processes.values())).wait(timeout=0.5)
         # A service that stopped on its own (e.g. refused to start) stops the others, and its
         # exit status becomes fsm run's.
         failed = next((p.returncode for p in processes.values() if p.returncode), 0)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (_sigterm_as_ctrl_c)
         pass
     finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        with _signals_ignored():
+            for process in processes.values():
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in processes.values():
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
     if failed:
         raise typer.Exit(failed if failed > 0 else 1)
 

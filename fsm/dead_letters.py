@@ -87,7 +87,11 @@ async def read_dead_letters(settings: KafkaSettings, topics: Sequence[str]) -> l
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
         request_timeout_ms=settings.request_timeout_ms,
     )
-    await consumer.start()
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()  # or it is reported unclosed: the caller names the broker
+        raise
     try:
         partitions = [
             TopicPartition(topic, p)
@@ -130,7 +134,11 @@ async def redrive(settings: KafkaSettings, letters: Sequence[DeadLetter]) -> int
     if not letters:
         return 0
     producer = AIOKafkaProducer(**producer_config(settings, "fsm-dead-letters"))
-    await producer.start()
+    try:
+        await producer.start()
+    except BaseException:
+        await producer.stop()  # or it is reported unclosed: the caller names the broker
+        raise
     try:
         for letter in letters:
             await producer.send_and_wait(

@@ -75,6 +75,10 @@ class EmbeddedBroker:
             stdout=self._log_handle or subprocess.DEVNULL,
             stderr=subprocess.STDOUT if self._log_handle else subprocess.DEVNULL,
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            # Its own session: Ctrl-C in a terminal signals the whole foreground process group,
+            # and the broker must outlive the services' stop (their outboxes drain into it);
+            # only stop() stops it.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -4,14 +4,48 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from typing import Any
 
 import structlog
+
+
+@contextmanager
+def service_context(name: str) -> Iterator[None]:
+    """Bind ``service=name`` to every log line of the enclosed work, the tasks it starts
+    included (they copy the context): under ``fsm run`` five services share one stream, and
+    lines of the shared kit (outbox, consumer, HTTP) say which service they are about."""
+    with structlog.contextvars.bound_contextvars(service=name):
+        yield
+
+
+def add_order_id(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """``order_id`` on a ``*.event_recorded`` line whose event's subject is an order, as on
+    every other line about an order (the envelope calls it ``subject``)."""
+    event = event_dict.get("event")
+    subject = event_dict.get("subject")
+    if (
+        isinstance(event, str)
+        and event.endswith(".event_recorded")
+        and subject
+        and "order_id" not in event_dict
+    ):
+        from contracts.registry import REGISTRY
+
+        model = REGISTRY.get(str(event_dict.get("type")))
+        if model is not None and model.subject_field == "order_id":
+            event_dict["order_id"] = subject
+    return event_dict
 
 
 def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
     """Route stdlib and structlog output through one JSON (or console) renderer on stderr."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_order_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

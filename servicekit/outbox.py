@@ -236,6 +236,16 @@ class OutboxRelay:
                 )
             await connection.commit()
         OUTBOX_PUBLISHED.labels(self._service).inc(len(sent))
+        # One line per event a service tells the others: with each consumer's line for what it
+        # heard, an order's ``order_id`` (the key) follows it across the five services' logs.
+        for row in rows[: len(sent)]:
+            log.info(
+                "outbox.event_published",
+                type=row.event_type,
+                order_id=row.key,
+                event_id=row.event_id,
+                topic=row.topic,
+            )
         if error is not None:
             raise error
         return len(sent)

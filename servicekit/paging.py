@@ -7,9 +7,41 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Protocol
+
+from fastapi import Query
 
 from servicekit.problems import ProblemError
+
+#: The ``limit`` query parameter of every paged list.
+PageLimit = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        description="Page size: the policy's `list_page_default` when not given, at most its "
+        "`list_page_max` (a larger one is cut to it; `next_cursor` says more remain).",
+    ),
+]
+#: The ``cursor`` query parameter of every paged list.
+PageCursor = Annotated[
+    str | None, Query(max_length=500, description="`next_cursor` of the previous page.")
+]
+
+
+class PagingPolicy(Protocol):
+    """The page sizes every service's policy carries."""
+
+    @property
+    def list_page_default(self) -> int: ...
+
+    @property
+    def list_page_max(self) -> int: ...
+
+
+def page_size(limit: int | None, policy: PagingPolicy) -> int:
+    """The rows of one page: ``limit`` when given, the policy's default when not, never more than
+    its maximum (a larger ``limit`` is cut, not refused)."""
+    return min(limit or policy.list_page_default, policy.list_page_max)
 
 
 def encode_cursor(scope: str, at: datetime, row_id: str, **extra: Any) -> str:

@@ -27,6 +27,15 @@ Any other (a misspelt ``intak:``) is refused rather than silently leaving a serv
 built-in defaults."""
 
 
+AGREEING_KEYS: tuple[tuple[tuple[str, str], tuple[str, str]], ...] = (
+    # INT-4 / FBK-1: intake promises the customer the call-back feedback schedules.
+    (("intake", "remote_call_back_after_minutes"), ("feedback", "remote_call_back_minutes")),
+)
+"""Keys of two services' sections that state one business number. Both models default them to
+the same value (a test holds them to it), so a key the file leaves out counts as that default and
+the two effective values must be equal."""
+
+
 class PolicyError(ValueError):
     """The policy file is unreadable or a value in it is invalid.
 
@@ -66,11 +75,40 @@ def read_policy_file(path: Path) -> dict[str, Any]:
 
 def load_section(model: type[SectionT], *, section: str, path: Path | None) -> SectionT:
     """The ``section`` of the policy file validated as ``model`` (its defaults when no file)."""
-    raw: Any = {} if path is None else read_policy_file(path).get(section, {})
+    data = {} if path is None else read_policy_file(path)
+    disagreements = _disagreements(data, model, section)
+    if disagreements:
+        raise PolicyError(*disagreements, path=path)
+    raw: Any = data.get(section, {})
     try:
         return model.model_validate(raw or {})
     except ValidationError as exc:
         raise invalid_policy(exc, model=model, section=section, path=path) from exc
+
+
+def _disagreements(data: dict[str, Any], model: type[BaseModel], section: str) -> list[str]:
+    """One line per pair of :data:`AGREEING_KEYS` touching ``section`` the file sets apart.
+
+    A side the file leaves out takes ``model``'s default for this section's key: the two models
+    share it, so the other side's default is the same number."""
+    lines: list[str] = []
+    for first, second in AGREEING_KEYS:
+        if section not in (first[0], second[0]):
+            continue
+        own_key = first[1] if section == first[0] else second[1]
+        field = model.model_fields.get(own_key)
+        default = None if field is None else field.default
+        values = []
+        for name, key in (first, second):
+            part = data.get(name)
+            values.append(part.get(key, default) if isinstance(part, dict) else default)
+        if values[0] != values[1]:
+            lines.append(
+                f"{first[0]}.{first[1]} and {second[0]}.{second[1]} state one number and must be "
+                f"equal (they come to {values[0]!r} and {values[1]!r}; a key left out is "
+                f"{default!r})"
+            )
+    return lines
 
 
 def invalid_policy(

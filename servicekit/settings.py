@@ -199,6 +199,12 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 "FSM_BOOTSTRAP_API_KEY still holds an example value; set a secret of your own"
             )
+        # .env.example's POSTGRES_PASSWORD is an example too (it also says "change-me").
+        if self.environment == "production" and "change-me" in _url_password(self.database_url):
+            raise ValueError(
+                f"{self.env_name('database_url')} holds the example database password "
+                "(POSTGRES_PASSWORD of .env.example); set a password of your own"
+            )
         return self
 
     @model_validator(mode="after")
@@ -239,6 +245,19 @@ def check_log_level(value: str) -> str:
     if level not in LOG_LEVELS:
         raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
     return level
+
+
+def _url_password(url: str) -> str:
+    """The password in database URL ``url`` ('' when none or not a URL)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not url:
+        return ""
+    try:
+        return make_url(url).password or ""
+    except ArgumentError:
+        return ""
 
 
 def check_database_url(url: str) -> None:

@@ -99,3 +99,44 @@ def test_each_bad_value_is_one_line_naming_the_file_and_the_key(tmp_path: Path) 
         "calendar.timezon",
     ]
     assert lines[-1].endswith("calendar.timezon: unknown key (did you mean 'timezone'?)")
+
+
+def test_int_4_fbk_1_the_call_back_after_phone_guidance_is_one_number_in_both_sections(
+    tmp_path: Path,
+) -> None:
+    """Intake tells the customer when feedback will call back: a file setting the two apart (or
+    only one of them, away from the shared default) is refused by both services, naming both
+    keys."""
+    intake_model = _service_policy_model("intake")
+    feedback_model = _service_policy_model("feedback")
+    assert intake_model is not None and feedback_model is not None
+    shared_default = intake_model.model_fields["remote_call_back_after_minutes"].default
+    assert feedback_model.model_fields["remote_call_back_minutes"].default == shared_default
+    apart = tmp_path / "apart.yaml"
+    apart.write_text(
+        "intake:\n  remote_call_back_after_minutes: 90\n"
+        "feedback:\n  remote_call_back_minutes: 120\n"
+    )
+    only_one = tmp_path / "only-one.yaml"
+    only_one.write_text("feedback:\n  remote_call_back_minutes: 60\n")
+    for path in (apart, only_one):
+        for service, model in (("intake", intake_model), ("feedback", feedback_model)):
+            with pytest.raises(PolicyError) as refused:
+                load_section(model, section=service, path=path)
+            assert "intake.remote_call_back_after_minutes" in str(refused.value)
+            assert "feedback.remote_call_back_minutes" in str(refused.value)
+    # Other sections are not held up by it.
+    assert load_section(CalendarPolicy, section="calendar", path=apart) == CalendarPolicy()
+
+    together = tmp_path / "together.yaml"
+    together.write_text(
+        "intake:\n  remote_call_back_after_minutes: 90\nfeedback:\n  remote_call_back_minutes: 90\n"
+    )
+    assert load_section(feedback_model, section="feedback", path=together) == feedback_model(
+        remote_call_back_minutes=90
+    )
+    # One side spelt out at the shared default agrees with the other side's default.
+    one_at_default = tmp_path / "one-at-default.yaml"
+    one_at_default.write_text(f"feedback:\n  remote_call_back_minutes: {shared_default}\n")
+    for service, model in (("intake", intake_model), ("feedback", feedback_model)):
+        assert load_section(model, section=service, path=one_at_default) == model()

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -354,3 +355,236 @@ def test_a_service_port_in_use_stops_the_start_with_one_line_naming_the_service_
     assert len(refused) == 1, lines
     assert refused[0].startswith("intake: ") and "FSM_INTAKE_PORT" in refused[0], lines
     assert not any("Traceback" in line or "Errno" in line for line in lines), lines
+
+
+# Ops audit (probe 33): stopping, signals, settings and what the banner and logs show.
+
+
+def _fsm_run(
+    tmp_path: Path, *extra: str, level: str = "WARNING", sigint_ignored: bool = False
+) -> tuple[subprocess.Popen[bytes], dict[str, int], int]:
+    """``fsm run`` on SQLite under ``tmp_path`` in its own session (log: run.log); with
+    ``sigint_ignored`` as a shell script's ``fsm run &`` starts it (SIGINT ignored)."""
+    ports = {name: free_port() for name in SERVICES}
+    broker_port = free_port()
+    env = {
+        **os.environ,
+        "FSM_DATA_DIR": str(tmp_path),
+        "FSM_BOOTSTRAP_API_KEY": KEY,
+        "FSM_LOG_LEVEL": level,
+        **{f"FSM_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+    }
+    for name in SERVICES:
+        env.pop(f"FSM_{name.upper()}_DATABASE_URL", None)
+    env.pop("FSM_KAFKA_BOOTSTRAP", None)  # the embedded broker
+    log = (tmp_path / "run.log").open("wb")
+    command = [sys.executable, "-m", "fsm", "run", "--broker-port", str(broker_port), *extra]
+    run = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        if sigint_ignored
+        else None,
+    )
+    log.close()
+    return run, ports, broker_port
+
+
+def _descendants(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    kids = [int(p) for p in found.split()]
+    return kids + [g for k in kids for g in _descendants(k)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def _kill_all(run: subprocess.Popen[bytes], pids: list[int]) -> None:
+    for pid in pids:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    if run.poll() is None:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+
+
+@pytest.mark.parametrize("sigint_ignored", [False, True], ids=["", "sigint-ignored"])
+def test_ops1_sigterm_stops_fsm_run_separate_processes_and_all_its_children(
+    tmp_path: Path, sigint_ignored: bool
+) -> None:
+    run, ports, broker_port = _fsm_run(
+        tmp_path, "--separate-processes", sigint_ignored=sigint_ignored
+    )
+    children: list[int] = []
+    try:
+        urls = [f"http://127.0.0.1:{port}" for port in ports.values()]
+
+        def all_ready() -> bool:
+            assert run.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+            return all(_ready(url) for url in urls)
+
+        wait_for(all_ready, within=90, interval=0.2, message="the five services ready")
+        children = _descendants(run.pid)
+        assert len(children) >= 6  # tansu and five `fsm serve`
+
+        run.send_signal(signal.SIGTERM)
+
+        assert run.wait(timeout=40) == 0, (tmp_path / "run.log").read_text()[-3000:]
+        assert [pid for pid in children if _alive(pid)] == []
+        assert [name for name, port in ports.items() if _listening(port)] == []
+        assert not _listening(broker_port)
+    finally:
+        _kill_all(run, children)
+
+
+@pytest.mark.parametrize(
+    ("sig", "sigint_ignored"),
+    [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGTERM, True)],
+    ids=["SIGTERM", "SIGINT", "SIGTERM-sigint-ignored"],
+)
+def test_ops2_a_signal_right_after_the_broker_started_stops_the_broker(
+    tmp_path: Path, sig: signal.Signals, sigint_ignored: bool
+) -> None:
+    run, _, broker_port = _fsm_run(tmp_path, sigint_ignored=sigint_ignored)
+    children: list[int] = []
+    try:
+        wait_for(lambda: bool(_descendants(run.pid)), within=30, interval=0.01, message="tansu")
+        children = _descendants(run.pid)
+
+        run.send_signal(sig)
+
+        assert run.wait(timeout=30) == 0, (tmp_path / "run.log").read_text()[-3000:]
+        assert [pid for pid in children if _alive(pid)] == []
+        assert not _listening(broker_port)
+        assert "Traceback" not in (tmp_path / "run.log").read_text()
+    finally:
+        _kill_all(run, children)
+
+
+@pytest.mark.parametrize("port", ["99999", "-5", "70000", "0"])
+def test_ops6_an_out_of_range_service_port_is_one_line_naming_the_variable(
+    tmp_path: Path, port: str
+) -> None:
+    status, lines = _fsm(tmp_path, "serve", "intake", env={"FSM_INTAKE_PORT": port})
+
+    assert status == 2, lines
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("intake: FSM_INTAKE_PORT: "), lines
+
+
+@pytest.mark.parametrize("service", ["scheduling", "fieldwork", "billing", "feedback"])
+def test_ops6_every_services_port_keeps_the_bounds(tmp_path: Path, service: str) -> None:
+    variable = f"FSM_{service.upper()}_PORT"
+    status, lines = _fsm(tmp_path, "serve", service, env={variable: "65536"})
+
+    assert status == 2, lines
+    assert len(lines) == 1 and f"{variable}: " in lines[0], lines
+
+
+def test_ops7_dead_letters_with_an_unreachable_broker_is_one_line_naming_the_variable(
+    tmp_path: Path,
+) -> None:
+    status, lines = _fsm(tmp_path, "dead-letters")
+
+    assert status == 3, lines
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("FSM_KAFKA_BOOTSTRAP: cannot reach the broker"), lines
+
+
+def _fake_runtime(name: str, **settings: Any) -> Any:
+    from types import SimpleNamespace
+
+    from fsm.services import settings_for
+
+    return SimpleNamespace(
+        spec=SimpleNamespace(name=name), settings=settings_for(name, port=8001, **settings)
+    )
+
+
+def test_ops5_the_banner_masks_the_database_password(capsys: pytest.CaptureFixture[str]) -> None:
+    from fsm.cli import _banner
+
+    url = "postgresql+asyncpg://fsm:pw-in-the-banner@db:5432/intake"
+    _banner([_fake_runtime("intake", database_url=url)])
+
+    out = capsys.readouterr().out
+    assert "pw-in-the-banner" not in out
+    assert "postgresql+asyncpg://fsm:***@db:5432/intake" in out
+
+
+def test_ops3_a_database_down_at_stop_leaves_one_warning_and_drains_the_others(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import asyncio
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    from fsm.cli import _drain
+    from servicekit.logging import configure_logging
+
+    configure_logging(level="INFO", json=True)
+    calls: list[str] = []
+
+    class _Session:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def __aenter__(self) -> _Session:
+            if self.name == "billing":
+                raise OperationalError("connect", {}, ConnectionRefusedError("down"))
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+        async def execute(self, _statement: object) -> Any:
+            calls.append(self.name)
+
+            class _Result:
+                def scalar_one(self) -> int:
+                    return 0
+
+            return _Result()
+
+    def runtime(name: str) -> Any:
+        rt = _fake_runtime(name)
+        rt.session_factory = lambda: _Session(name)
+        return rt
+
+    try:
+        asyncio.run(_drain([runtime("intake"), runtime("billing")], within=1.0))
+    finally:
+        logging.getLogger().handlers.clear()
+
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if "billing" in line]
+    assert len(warned) == 1, err
+    assert '"level": "warning"' in warned[0] and "Traceback" not in err
+    assert "intake" in calls
+
+
+def test_ops9_make_demo_finds_services_moved_with_their_port_variables() -> None:
+    # `fsm run` with FSM_INTAKE_PORT=18001: `make demo` follows, unless FSM_DEMO_*_URL says.
+    from demo.api import urls_from_env
+
+    urls = urls_from_env(
+        {
+            "FSM_INTAKE_PORT": "18001",
+            "FSM_BILLING_PORT": "18004",
+            "FSM_DEMO_BILLING_URL": "http://billing.test:9/",
+        }
+    )
+
+    assert urls["intake"] == "http://127.0.0.1:18001"
+    assert urls["billing"] == "http://billing.test:9"
+    assert urls["scheduling"] == "http://127.0.0.1:8002"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -15,7 +16,7 @@ class BillingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="FSM_BILLING_", extra="ignore")
 
     service_name: str = "billing"
-    port: int = 8004
+    port: int = Field(default=8004, ge=1, le=65535)
 
 
 @lru_cache

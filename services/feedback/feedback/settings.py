@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -15,7 +16,7 @@ class FeedbackSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="FSM_FEEDBACK_", extra="ignore")
 
     service_name: str = "feedback"
-    port: int = 8005
+    port: int = Field(default=8005, ge=1, le=65535)
 
 
 @lru_cache

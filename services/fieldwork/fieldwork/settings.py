@@ -17,7 +17,7 @@ class FieldworkSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="FSM_FIELDWORK_", extra="ignore")
 
     service_name: str = "fieldwork"
-    port: int = 8003
+    port: int = Field(default=8003, ge=1, le=65535)
     http_max_body_bytes: int = Field(
         default=16 * 1_048_576,
         ge=1_024,

@@ -16,7 +16,7 @@ class IntakeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="FSM_INTAKE_", extra="ignore")
 
     service_name: str = "intake"
-    port: int = 8001
+    port: int = Field(default=8001, ge=1, le=65535)
     warranty_cache_seconds: float = Field(
         default=5.0,
         ge=0,

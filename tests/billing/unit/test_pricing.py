@@ -216,8 +216,8 @@ def test_bil_4_material_off_the_schedule_is_stock_price_plus_30_percent_to_the_j
         quantity=Decimal(2),
     )
     q = quote([item])
-    # 3.85 × 1.3 = 5.005 → 5.0 (half up to the jiao); × 2 = 10.0
-    assert q.lines[0].unit_price == Decimal("5.00")
+    # 2 × 3.85 × 1.3 = 10.01 → 10.0 (half up to the jiao, once for the line); unit 5.005 → 5.01
+    assert q.lines[0].unit_price == Decimal("5.01")
     assert q.lines[0].amount == Decimal("10.00")
     assert q.lines[0].rule_id == "BIL-4"
     assert q.lines[0].fee_code is None
@@ -244,10 +244,11 @@ def test_bil_4_property_rounding_is_always_to_the_jiao(stock: Decimal, quantity:
         quantity=quantity,
     )
     q = quote([item])
-    for amount in (q.lines[0].unit_price, q.lines[0].amount, q.total):
+    for amount in (q.lines[0].amount, q.total):
         assert amount == to_jiao(amount)
     exact = stock * Decimal("1.3")
-    assert abs(q.lines[0].unit_price - exact) <= Decimal("0.05")
+    assert abs(q.lines[0].unit_price - exact) <= Decimal("0.005")  # shown to the fen
+    assert abs(q.lines[0].amount - exact * quantity) <= Decimal("0.05")
 
 
 # --- BIL-5 ---------------------------------------------------------------------------------

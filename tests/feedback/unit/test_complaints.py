@@ -140,9 +140,10 @@ def test_fbk_11_a_complaint_naming_staff_but_no_order_is_refused() -> None:
         complained_about(None, order_id=None, technician_id="tech-1", network_id=None)
 
     assert refused.value.extensions["errors"][0]["field"] == "technician_id"
+    # rule FBK-11: a complaint about no order counts for the centre
     assert complained_about(None, order_id=None, technician_id=None, network_id=None) == (
         None,
-        None,
+        "centre",
     )
 
 

@@ -30,7 +30,7 @@ from scheduling.domain.dispatching import (
     choose_technician,
     feasible_slots,
     fits,
-    nearest_now,
+    soonest_on_site,
 )
 from scheduling.domain.exceptions import IllegalTransition, SlotUnavailable, VisitUnderWay
 from scheduling.domain.model import (
@@ -632,16 +632,17 @@ def test_int_7_emergency_goes_to_the_nearest_technician_on_shift_now() -> None:
         tech("near", home=near(DONGYING, north_km=3)),
         tech("off", home=DONGYING, working_days=[6]),
     ]
-    found = nearest_now(
+    found = soonest_on_site(
         technicians=techs,
         product_line="water_heater",
         location=DONGYING,
         now=now,
         tz=TZ,
         travel=TRAVEL,
+        days=[now.astimezone(TZ).date()],
     )
-    assert found is not None and found[0].technician_id == "near"
-    assert found[1] < 15 * 60
+    assert found is not None and found.technician.technician_id == "near"
+    assert found.sets_off == now and found.travel_seconds < 15 * 60
 
 
 # -- SCH-6 / SCH-7 -----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from scheduling.domain.dispatching import (
     HeldJob,
     can_fit_on,
     earliest_placement,
-    first_on_shift,
+    soonest_on_site,
     workload_by_day,
 )
 from scheduling.domain.model import DispatchOrder, Network, Technician
@@ -196,7 +196,7 @@ def test_int_7_at_night_the_emergency_goes_to_who_is_on_site_soonest_once_on_shi
         tech("near", shift_start=time(8, 30), home=near(DONGYING, north_km=2)),
         tech("no-skill", shift_start=time(6), skills=["air_conditioner"]),
     ]
-    found = first_on_shift(
+    found = soonest_on_site(
         technicians=techs,
         product_line="water_heater",
         location=DONGYING,
@@ -206,11 +206,11 @@ def test_int_7_at_night_the_emergency_goes_to_who_is_on_site_soonest_once_on_shi
         days=[day(1), day(2)],
     )
     assert found is not None
-    assert (found[0].technician_id, found[1]) == ("near", local(8, 30, day=1))
+    assert (found.technician.technician_id, found.sets_off) == ("near", local(8, 30, day=1))
 
 
 def test_int_7_a_day_nobody_with_the_skill_works_is_passed_over() -> None:
-    found = first_on_shift(
+    found = soonest_on_site(
         technicians=[tech("mon", working_days=[0])],
         product_line="water_heater",
         location=DONGYING,
@@ -219,7 +219,7 @@ def test_int_7_a_day_nobody_with_the_skill_works_is_passed_over() -> None:
         travel=TRAVEL,
         days=[day(5), day(6), day(7)],
     )
-    assert found is not None and found[1] == local(9, day=7)
+    assert found is not None and found.sets_off == local(9, day=7)
 
 
 # -- the contact call (SCH-2) ------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from structlog.testing import capture_logs
 from support.events import envelope
 from support.kafka import crash, header, message_count, new_topic, read_records
 from support.waiting import wait_until
@@ -40,13 +41,19 @@ async def test_rolled_back_event_is_never_published(
     publisher = KafkaPublisher(kafka_settings, client_id="test-relay")
     relay = OutboxRelay(session_factory=session_factory, publisher=publisher, service="test")
     try:
-        assert await relay.publish_pending() == 1
+        with capture_logs() as logs:
+            assert await relay.publish_pending() == 1
     finally:
         await relay.release()
         await publisher.stop()
 
     [record] = await read_records(kafka_settings, topic, count=1)
     assert header(record, "ce_id") == str(committed.id)
+    # Ops follow an order through the logs by its id: one line per event published.
+    published = [line for line in logs if line["event"] == "outbox.event_published"]
+    assert [(line["order_id"], line["event_id"]) for line in published] == [
+        (committed.subject, str(committed.id))
+    ]
     assert await message_count(kafka_settings, topic) == 1
     assert await pending_count(session_factory) == 0
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -130,6 +130,26 @@ class FeeScheduleRepository:
                 .limit(1)
             )
         ).scalar_one_or_none()
+        return None if row is None else self._domain(row)
+
+    async def in_force(self, product_line: str, at: datetime) -> FeeSchedule | None:
+        """The version of ``product_line``'s schedule in force at ``at``: the newest published
+        at or before it; when none was yet, the first published after it (a request that
+        waited for a schedule is priced by the one it waited for) (BIL-1)."""
+        moment = at.astimezone(UTC)  # stored in UTC; SQLite compares the text
+        published = col(FeeScheduleRow.published_at)
+        query = select(FeeScheduleRow).where(col(FeeScheduleRow.product_line) == product_line)
+        row = (
+            await self._session.execute(
+                query.where(published <= moment)
+                .order_by(col(FeeScheduleRow.version).desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            row = (
+                await self._session.execute(query.order_by(col(FeeScheduleRow.version)).limit(1))
+            ).scalar_one_or_none()
         return None if row is None else self._domain(row)
 
     async def get(self, product_line: str, version: int) -> FeeSchedule | None:

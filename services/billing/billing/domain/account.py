@@ -3,14 +3,14 @@ waivers, payments, receipts, invoices and the customer's signature (BIL-1..BIL-9
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from billing.domain.exceptions import InvalidAmount, InvalidDate, NotAllowed, OrderWasCancelled
 from billing.domain.installations import Installation, installation_of, serial_key
@@ -73,6 +73,17 @@ class QuoteRequest(_State):
     requested_at: AwareDatetime
     waiting_for: str | None = None
     """Why it is not priced yet: the order's product line or a published schedule."""
+
+
+class RefusedRequest(_State):
+    """A quote request billing cannot price (e.g. amounts beyond what a quote can carry): kept
+    with the reason instead of being dropped, so that it can be seen and followed up."""
+
+    request_id: str
+    visit_id: str | None = None
+    requested_at: AwareDatetime
+    refused_at: AwareDatetime
+    reason: str
 
 
 class Quote(_State):
@@ -265,6 +276,8 @@ class AccountState(_State):
     """When this order's installation was completed (InstallationCompleted): kept by the unit's
     serial for later orders of the same unit (BIL-5)."""
     requests: list[QuoteRequest] = Field(default_factory=list)
+    refused_requests: list[RefusedRequest] = Field(default_factory=list)
+    """Requests that could not be priced, with why; no quote answers them."""
     quotes: list[Quote] = Field(default_factory=list)
     waivers: list[Waiver] = Field(default_factory=list)
     payments: list[Payment] = Field(default_factory=list)
@@ -301,6 +314,19 @@ class AccountState(_State):
     def signature(self) -> Signature | None:
         """The latest signature, if any."""
         return self.signatures[-1] if self.signatures else None
+
+
+def _refusal_reason(exc: ValidationError | ArithmeticError) -> str:
+    """Why a quote request could not be priced, for the order's file and the logs."""
+    if isinstance(exc, ValidationError):
+        fields = sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]})
+        detail = f" ({', '.join(fields)})" if fields else ""
+    else:
+        detail = ""
+    return (
+        f"amounts too large to quote{detail}: a quote line and its total must stay below "
+        "1,000,000,000,000 CNY; check the quantities and stock prices and ask again"
+    )
 
 
 class BillingAccount:
@@ -610,8 +636,10 @@ class BillingAccount:
         if request.product_line:
             self.product_line = self.product_line or request.product_line
         self.learn_warranty(request.warranty_status)
-        if any(r.request_id == request.request_id for r in self.state.requests) or any(
-            q.request_id == request.request_id for q in self.state.quotes
+        if (
+            any(r.request_id == request.request_id for r in self.state.requests)
+            or any(q.request_id == request.request_id for q in self.state.quotes)
+            or any(r.request_id == request.request_id for r in self.state.refused_requests)
         ):
             return
         self.state.requests.append(request)
@@ -650,25 +678,49 @@ class BillingAccount:
         now: datetime,
         tz: tzinfo,
         installations: Sequence[Installation] = (),
+        in_force: Mapping[str, FeeSchedule] | None = None,
     ) -> list[Quote]:
         """Price every waiting request whose schedule is known; QuoteIssued for each. Days
         are counted in ``tz``, the business calendar's time zone. ``installations`` are those
         recorded of the order's unit (by serial): when neither the request nor the order gives
-        the installation date, the latest of them dates a set-up item (BIL-5)."""
+        the installation date, the latest of them dates a set-up item (BIL-5).
+
+        ``in_force`` maps a request id to the schedule version in force when it was made
+        (BIL-1), which prices it; ``schedules`` (by product line) prices the others. A request
+        that cannot be priced (amounts beyond what a quote can carry) is refused: kept in
+        ``refused_requests`` with the reason, never left to fail again."""
         issued: list[Quote] = []
         waiting: list[QuoteRequest] = []
         if self.state.cancelled_at is not None:
             self.state.requests = []
         for request in self.state.requests:
             line = self.line_of(request)
-            schedule = schedules.get(line) if line else None
+            schedule = (in_force or {}).get(request.request_id) or (
+                schedules.get(line) if line else None
+            )
             if schedule is None:
                 why = "product line" if line is None else f"a published fee schedule for {line}"
                 waiting.append(request.model_copy(update={"waiting_for": why}))
                 continue
-            issued.append(self._price(request, schedule, policy, now, tz, installations))
+            try:
+                issued.append(self._price(request, schedule, policy, now, tz, installations))
+            except (ValidationError, ArithmeticError) as exc:
+                self.state.refused_requests.append(
+                    RefusedRequest(
+                        request_id=request.request_id,
+                        visit_id=request.visit_id,
+                        requested_at=request.requested_at,
+                        refused_at=now,
+                        reason=_refusal_reason(exc),
+                    )
+                )
         self.state.requests = waiting
         return issued
+
+    @property
+    def refused_requests(self) -> list[RefusedRequest]:
+        """Quote requests that could not be priced, oldest first."""
+        return list(self.state.refused_requests)
 
     def _price(
         self,

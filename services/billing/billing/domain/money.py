@@ -36,6 +36,18 @@ def lower_of(schedule: Decimal, card: Decimal | None, step: Decimal = JIAO) -> D
     return min(schedule, down_to_jiao(card, step))
 
 
+def marked_up(stock_price: Decimal, percent: Decimal) -> Decimal:
+    """Stock price plus the management fee, exact (BIL-4): a line charges its quantity times
+    this, rounded once to the jiao; see ``to_fen`` for the unit price it shows."""
+    return stock_price * (Decimal(100) + percent) / Decimal(100)
+
+
+def to_fen(amount: Decimal) -> Decimal:
+    """``amount`` rounded half up to the fen (two decimals): a unit price shown, not charged."""
+    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
 def with_markup(stock_price: Decimal, percent: Decimal, step: Decimal = JIAO) -> Decimal:
-    """Stock price plus the management fee, rounded half up to the jiao (BIL-4)."""
+    """Stock price plus the management fee for *one* unit, rounded half up to the jiao (BIL-4).
+    Not for a line of several units: round their marked-up total once (``marked_up``)."""
     return to_jiao(stock_price * (Decimal(100) + percent) / Decimal(100), step)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
-from billing.domain.money import ZERO, down_to_jiao, lower_of, to_jiao, with_markup
+from billing.domain.money import ZERO, down_to_jiao, lower_of, marked_up, to_fen, to_jiao
 from billing.domain.policy import BillingPolicy
 from billing.domain.schedule import FeeCategory, FeeSchedule
 from contracts.billing import QuoteLine
@@ -87,8 +87,13 @@ def _line(
     fee_code: str | None = None,
     covered: bool = False,
     note: str | None = None,
+    exact_unit_price: Decimal | None = None,
 ) -> QuoteLine:
-    amount = ZERO if covered else to_jiao(item.quantity * unit_price, policy.rounding_step)
+    """The line of ``item``: ``quantity × unit price`` rounded once to the jiao (BIL-4). With
+    an ``exact_unit_price`` (a material's marked-up stock price), that is what is multiplied and
+    ``unit_price`` only shows it (rounded to the fen)."""
+    exact = unit_price if exact_unit_price is None else exact_unit_price
+    amount = ZERO if covered else to_jiao(item.quantity * exact, policy.rounding_step)
     return QuoteLine(
         kind=item.kind,
         fee_code=fee_code,
@@ -185,9 +190,19 @@ def _price_item(
     if item.stock_price is None:
         note = "not on the schedule and no stock price: not charged"
         return _line(item, unit_price=ZERO, rule="BIL-4", policy=policy, note=note), ZERO
-    unit = with_markup(item.stock_price, policy.material_markup_percent, step)
+    # BIL-4: the marked-up price of the whole quantity is rounded to the jiao once; rounding
+    # each unit first would overcharge several cheap units (10 × 0.35: 4.60, not 5.00).
+    exact = marked_up(item.stock_price, policy.material_markup_percent)
     note = f"stock price {item.stock_price} + {policy.material_markup_percent} %"
-    return _line(item, unit_price=unit, rule="BIL-4", policy=policy, note=note), ZERO
+    line = _line(
+        item,
+        unit_price=to_fen(exact),
+        exact_unit_price=exact,
+        rule="BIL-4",
+        policy=policy,
+        note=note,
+    )
+    return line, ZERO
 
 
 def bundle_groups(times: Sequence[datetime | None], window: timedelta) -> list[list[int]]:

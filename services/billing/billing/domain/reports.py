@@ -114,13 +114,46 @@ class HolderReconciliation(BaseModel):
     mobile_collected: Money
     receipts: list[str]
     cash_on_hand_at_end: Money
+    card_refunded: Money = ZERO
+    """Paid back by card by this holder this day (cash refunds are `cash_refunded`)."""
+    mobile_refunded: Money = ZERO
+    """Paid back by mobile payment by this holder this day."""
 
 
 class Reconciliation(BaseModel):
-    """The daily reconciliation of takings (BIL-10)."""
+    """The daily reconciliation of takings (BIL-10). Every total is the sum of its column over
+    `holders`; `total_collected` and `total_refunded` are the sums of their per-method totals."""
 
     day: date
     holders: list[HolderReconciliation]
     total_collected: Money
     total_refunded: Money
     total_remitted: Money
+    total_cash_collected: Money = ZERO
+    total_card_collected: Money = ZERO
+    total_mobile_collected: Money = ZERO
+    total_cash_refunded: Money = ZERO
+    total_card_refunded: Money = ZERO
+    total_mobile_refunded: Money = ZERO
+
+
+def reconciliation(day: date, holders: list[HolderReconciliation]) -> Reconciliation:
+    """The day's reconciliation of ``holders``' rows: the totals are the sums of the rows, so
+    they always add up (BIL-10)."""
+
+    def total(column: str) -> Decimal:
+        return sum((getattr(row, column) for row in holders), ZERO)
+
+    by_method = {
+        f"total_{method}_{kind}": total(f"{method}_{kind}")
+        for method in ("cash", "card", "mobile")
+        for kind in ("collected", "refunded")
+    }
+    return Reconciliation(
+        day=day,
+        holders=holders,
+        total_collected=sum((v for k, v in by_method.items() if k.endswith("_collected")), ZERO),
+        total_refunded=sum((v for k, v in by_method.items() if k.endswith("_refunded")), ZERO),
+        total_remitted=total("cash_remitted"),
+        **by_method,
+    )

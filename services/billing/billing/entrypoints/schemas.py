@@ -22,6 +22,7 @@ from billing.domain.account import (
     Payment,
     Quote,
     QuoteRequest,
+    RefusedRequest,
     Signature,
     Waiver,
 )
@@ -147,6 +148,11 @@ class OrderChargeOut(BaseModel):
     )
     quotes: list[Quote]
     pending_requests: list[QuoteRequest]
+    refused_requests: list[RefusedRequest] = Field(
+        default_factory=list,
+        description="Quote requests billing could not price (e.g. amounts beyond what a quote "
+        "can carry), with the reason: no QuoteIssued answers them; fieldwork asks again.",
+    )
     waivers: list[Waiver]
     payments: list[Payment] = Field(description="Payments and refunds, each with its receipt.")
     invoices: list[Invoice]
@@ -179,6 +185,7 @@ class OrderChargeOut(BaseModel):
             refund_due=a.refund_due,
             quotes=a.state.quotes,
             pending_requests=a.state.requests,
+            refused_requests=a.refused_requests,
             waivers=a.state.waivers,
             payments=a.state.payments,
             invoices=a.state.invoices,

@@ -277,19 +277,37 @@ async def _price_pending(
     lines = sorted({line for r in account.state.requests if (line := account.line_of(r))})
     # Held to the commit: a version being published is either seen here or sees this request.
     await uow.schedules.lock_lines(lines, shared=True)
-    schedules: dict[str, FeeSchedule] = {}
-    for line in lines:
-        latest = await uow.schedules.latest(line)
-        if latest is not None:
-            schedules[line] = latest
+    # BIL-1: each request is priced by the version in force when the technician asked (the
+    # customer was shown that one), not by one published while the request was on its way.
+    in_force: dict[str, FeeSchedule] = {}
+    for request in account.state.requests:
+        line = account.line_of(request)
+        schedule = await uow.schedules.in_force(line, request.requested_at) if line else None
+        if schedule is not None:
+            in_force[request.request_id] = schedule
     serial = account.undated_unit
     installations = (
         await uow.installations.of_unit(serial=serial, product_lines=lines) if serial else []
     )
+    refused = len(account.state.refused_requests)
     for quote in account.price_pending(
-        schedules=schedules, policy=policy, now=now, tz=tz, installations=installations
+        schedules={},
+        in_force=in_force,
+        policy=policy,
+        now=now,
+        tz=tz,
+        installations=installations,
     ):
         log.info("billing.quote_issued", order_id=account.order_id, quote_id=quote.quote_id)
+    for refusal in account.state.refused_requests[refused:]:
+        # No contract event says "quote refused" yet: the refusal is on the account (REST).
+        log.warning(
+            "billing.quote_request_refused",
+            order_id=account.order_id,
+            request_id=refusal.request_id,
+            visit_id=refusal.visit_id,
+            reason=refusal.reason,
+        )
 
 
 # --- commands ---------------------------------------------------------------------------------

@@ -11,7 +11,13 @@ from billing.domain.cash import CashEntryKind, CashLedger
 from billing.domain.exceptions import OrderNotFound, ScheduleNotFound
 from billing.domain.model import OrderFile
 from billing.domain.money import ZERO
-from billing.domain.reports import HolderReconciliation, Reconciliation, Statement, statement
+from billing.domain.reports import (
+    HolderReconciliation,
+    Reconciliation,
+    Statement,
+    statement,
+)
+from billing.domain.reports import reconciliation as build_reconciliation
 from billing.domain.schedule import FeeSchedule
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from servicekit.calendar import BusinessCalendar
@@ -121,19 +127,12 @@ async def reconciliation(
                 cash_refunded=s["refund:cash"],
                 cash_remitted=remitted,
                 card_collected=s["payment:card"],
+                card_refunded=s["refund:card"],
                 mobile_collected=s["payment:mobile"],
+                mobile_refunded=s["refund:mobile"],
                 receipts=receipts[holder_id],
                 cash_on_hand_at_end=on_hand,
             )
         )
-    collected = sum(
-        (v for h in sums.values() for k, v in h.items() if k.startswith("payment")), ZERO
-    )
-    refunded = sum((v for h in sums.values() for k, v in h.items() if k.startswith("refund")), ZERO)
-    return Reconciliation(
-        day=day,
-        holders=rows,
-        total_collected=collected,
-        total_refunded=refunded,
-        total_remitted=sum((r.cash_remitted for r in rows), ZERO),
-    )
+    # The totals are the sums of the rows, by method: they add up (BIL-10).
+    return build_reconciliation(day, rows)

@@ -242,13 +242,15 @@ class CaseRepository:
             self._session.add(visit_row)
 
     async def order_ids_active_between(self, start: datetime, end: datetime) -> list[str]:
-        """Orders with a visit that ended or arrived in [start, end)."""
+        """Orders with a visit that ended, arrived or had its work done (a taken-back unit came
+        back, FBK-11) in [start, end)."""
         rows = await self._session.execute(
             select(VisitRow.order_id)
             .where(
                 or_(
                     (col(VisitRow.closed_at) >= start) & (col(VisitRow.closed_at) < end),
                     (col(VisitRow.arrived_at) >= start) & (col(VisitRow.arrived_at) < end),
+                    (col(VisitRow.completed_at) >= start) & (col(VisitRow.completed_at) < end),
                 )
             )
             .distinct()

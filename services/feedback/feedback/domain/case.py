@@ -151,9 +151,16 @@ class Visit(_State):
         return self.arrived_at or self.closed_at
 
     @property
-    def is_repeat(self) -> bool:
-        """Another attempt at the same problem (FBK-11)."""
+    def booked_as_repeat(self) -> bool:
+        """Booked as another attempt at the same problem (FBK-11). Whether it *is* one depends on
+        the order's other visits: :meth:`Case.is_repeat`."""
         return self.booked_reason in REPEAT_REASONS
+
+    @property
+    def on_site(self) -> bool:
+        """A visit the technician carried out at the customer's: it ended, and somebody opened
+        the door (a trip nobody answered, FLD-2, is no attempt at the problem)."""
+        return self.closed_at is not None and self.outcome is not VisitOutcome.CUSTOMER_NOT_HOME
 
     @property
     def completed(self) -> bool:
@@ -169,6 +176,19 @@ class Visit(_State):
             return self.closed_at
         if self.outcome is VisitOutcome.TAKEN_BACK and self.unit_repaired:
             return self.unit_returned_at
+        return None
+
+    @property
+    def repair_done_at(self) -> datetime | None:
+        """When the visit made a repair record (FBK-11), None when it made none: the end of a
+        repair that ended completed; for a unit the visit took back to the workshop (FLD-6), its
+        return to the customer repaired, the same moment :attr:`work_done_at` counts it done for
+        sampling (FBK-4) and its call-back is made from (FBK-3). The workshop's repair is the
+        repair of the visit that took the unit back: it is that visit's technician's record."""
+        if self.kind is WorkKind.REPAIR and self.completed:
+            return self.closed_at
+        if self.kind is not WorkKind.INSTALLATION and self.outcome is VisitOutcome.TAKEN_BACK:
+            return self.unit_returned_at if self.unit_repaired else None
         return None
 
 
@@ -318,6 +338,24 @@ class Case(_State):
         named: list[str | None] = [self.network, *(v.network_id for v in self.visits.values())]
         named += [n for h in self.holdings for n in (h.network_id, h.previous_network_id)]
         return {CENTRE, *(n for n in named if n)}
+
+    def is_repeat(self, visit: Visit) -> bool:
+        """Whether ``visit`` is a repeat visit, another attempt at the same problem (FBK-11):
+        booked for a repeat reason (unfinished work, missing part, dissatisfied customer, other)
+        *and* following a real visit of the order, one carried out on site before it (before it
+        was carried out; any, while it is not yet). A technician's first visit to the customer is
+        no repeat, whatever it was booked for: after phone guidance (INT-4) a dissatisfied
+        call-back (FBK-1) or a reopened order books the order's first visit with such a reason,
+        and the visit first assigned was never made."""
+        if not visit.booked_as_repeat:
+            return False
+        this_at = visit.carried_out_at
+        return any(
+            other.visit_id != visit.visit_id
+            and other.on_site
+            and (this_at is None or (other.closed_at is not None and other.closed_at <= this_at))
+            for other in self.visits.values()
+        )
 
     def network_of(self, technician_id: str) -> str:
         """The network ``technician_id`` worked on the order under: that of the latest visit

@@ -22,7 +22,7 @@ from contracts.feedback import (
 )
 from contracts.ids import new_id
 from contracts.privacy import ERASED, erase_text
-from feedback.domain.case import Case
+from feedback.domain.case import CENTRE, Case
 from feedback.domain.exceptions import (
     ComplaintNotConfirmed,
     FaultClassRequired,
@@ -95,12 +95,15 @@ def complained_about(
     order created a moment ago whose first event has not arrived: retry), and so is a technician
     or network on none of its visits, or named with no order to check them against. An order
     whose retention is over is refused too (BIL-11): its personal data is erased and nothing
-    more that may name the customer is kept about it; the complaint is filed without it."""
+    more that may name the customer is kept about it; the complaint is filed without it.
+
+    A complaint about no particular order counts for the centre, which took it (FBK-11: a
+    complaint's network is its order's network, or the centre; :attr:`Complaint.network`)."""
     if order_id is None:
         for field, value in (("technician_id", technician_id), ("network_id", network_id)):
             if value is not None:
                 raise NotOnOrder(field, value, None)
-        return None, None
+        return None, CENTRE
     if case is None:
         raise OrderNotKnownYet(order_id)
     if case.anonymised_at is not None:
@@ -234,6 +237,13 @@ class Complaint:
             )
         )
         return complaint
+
+    @property
+    def network(self) -> str:
+        """The network the complaint counts for (FBK-11) and is reconciled by (FBK-8): its
+        order's network, else the centre (a complaint about no order, or one stored without a
+        network before this rule was kept)."""
+        return self.network_id or CENTRE
 
     @property
     def cleared(self) -> bool:

@@ -4,18 +4,23 @@
 Definitions (all counts over the period, attributed to the visit's technician or network):
 
 - on-time rate: arrivals without a measured lateness / arrivals;
-- first-time-fix rate: orders whose first visit ended completed, with no repeat
+- first-time-fix rate: orders whose first visit ended completed (or took the unit back to the
+  workshop, and it came back repaired: ``fixed_first_time``), with no repeat
   visit (unfinished work, missing part, dissatisfied customer, other) and no dissatisfied call-back
   within the repeat window / orders whose first visit ended in the period;
 - repeat-visit rate: repeat visits / visits (a visit nobody opened the door to is not counted);
-- repair pass rate: completed repairs with no repeat visit and no dissatisfied call-back within
-  the window after them / completed repairs;
+  a repeat visit follows a real visit of the order (``Case.is_repeat``): the first visit made
+  after phone guidance is none, whatever reason it was booked for;
+- repair pass rate: repair records with no repeat visit and no dissatisfied call-back within
+  the window after them / repair records; a repair record is a repair that ended completed, or a
+  unit taken back to the workshop and returned repaired, counted when it came back
+  (``Visit.repair_done_at``);
 - satisfaction: mean of each item's scores, overall = the mean of the two item means (FBK-6);
   the call-back after phone guidance (FBK-1) rates the centre: it counts under ``centre`` by
   network and ``unassigned`` by technician, never against the technician the order was assigned
   to before it was resolved by phone;
-- call-back coverage: completed repairs with a scored call-back about them (not the one after
-  phone guidance) / completed repairs, with an alarm below the policy minimum (8 %);
+- call-back coverage: repair records with a scored call-back about them (not the one after
+  phone guidance) / repair records, with an alarm below the policy minimum (8 %);
 - complaints by class (FBK-9, FBK-11): complaints filed in the period that count against the
   technician or network, i.e. still open or closed at fault, by staff-fault class (``A``, ``B``,
   ``C``; ``none`` when no staff fault was alleged), plus those closed *not* at fault under
@@ -39,7 +44,7 @@ from statistics import fmean
 
 from contracts.fieldwork import VisitOutcome
 from feedback.domain.callbacks import CallBackTask, TaskStatus
-from feedback.domain.case import CENTRE, Case, Visit, WorkKind
+from feedback.domain.case import CENTRE, Case, Visit
 from feedback.domain.complaints import Complaint
 from feedback.domain.findings import ConductFinding, FindingStatus
 from feedback.domain.policy import FeedbackPolicy
@@ -195,11 +200,7 @@ def compute(
     }
     for case in case_list:
         key = visit_key(case)
-        real = [
-            v
-            for v in case.visits.values()
-            if v.closed_at is not None and v.outcome is not VisitOutcome.CUSTOMER_NOT_HOME
-        ]
+        real = [v for v in case.visits.values() if v.on_site]
         real.sort(key=lambda v: (v.closed_at or start, v.visit_id))
         first = real[0] if real else None
 
@@ -209,28 +210,27 @@ def compute(
                     f.arrivals += 1
                     f.late_arrivals += 1 if (visit.minutes_late or 0) > 0 else 0
         for visit in real:
-            if not _in(visit.closed_at, start, end) or not counts(_network_of(visit)):
+            if not counts(_network_of(visit)):
                 continue
-            assert visit.closed_at is not None
-            for f in of(key(visit)):
-                f.visits += 1
-                f.repeat_visits += 1 if visit.is_repeat else 0
-            if visit.kind is WorkKind.REPAIR and visit.completed:
-                passed = not comes_back(case, visit.closed_at, window)
-                has_survey = (case.order_id, visit.visit_id) in surveyed or (
-                    case.order_id,
-                    None,
-                ) in surveyed
+            if _in(visit.closed_at, start, end):
+                for f in of(key(visit)):
+                    f.visits += 1
+                    f.repeat_visits += 1 if case.is_repeat(visit) else 0
+            done = visit.repair_done_at
+            if done is not None and _in(done, start, end):
+                passed = not comes_back(case, done, window)
+                has_survey = any(
+                    (case.order_id, about) in surveyed
+                    for about in (visit.visit_id, visit.unit_returned_on_visit, None)
+                )
                 for f in of(key(visit)):
                     f.repairs += 1
                     f.repairs_passed += 1 if passed else 0
                     f.repairs_surveyed += 1 if has_survey else 0
         if first is not None and _in(first.closed_at, start, end) and counts(_network_of(first)):
-            assert first.closed_at is not None
-            fixed = first.completed and not comes_back(case, first.closed_at, window)
             for f in of(key(first)):
                 f.first_visits += 1
-                f.fixed_first_time += 1 if fixed else 0
+                f.fixed_first_time += 1 if fixed_first_time(case, first, window) else 0
 
     case_by_order = {c.order_id: c for c in case_list}
     for task in task_list:
@@ -246,12 +246,12 @@ def compute(
             f.ability_scores.append(task.survey.scores.professional_ability or 0)
 
     for complaint in complaints:
-        if not _in(complaint.filed_at, start, end) or not counts(complaint.network_id or CENTRE):
+        if not _in(complaint.filed_at, start, end) or not counts(complaint.network):
             continue
         key_value = (
             complaint.technician_id or UNASSIGNED
             if group_by is GroupBy.TECHNICIAN
-            else complaint.network_id or CENTRE
+            else complaint.network
         )
         for f in of(key_value):
             if complaint.cleared:
@@ -290,15 +290,41 @@ def _network_of(visit: Visit) -> str:
     return visit.network_id or CENTRE
 
 
-def comes_back(case: Case, after: datetime, window: timedelta) -> bool:
-    """Whether the order needed another attempt within ``window`` after ``after``: a repeat visit
-    booked, or a dissatisfied call-back that opened a revisit chain (FBK-7, FBK-11)."""
-    limit = after + window
+def comes_back(
+    case: Case, after: datetime, window: timedelta, *, limit: datetime | None = None
+) -> bool:
+    """Whether the order needed another attempt within ``window`` after ``after`` (until
+    ``limit`` when given): a repeat visit booked, or a dissatisfied call-back that opened a
+    revisit chain (FBK-7, FBK-11)."""
+    limit = after + window if limit is None else limit
     repeat = any(
-        v.is_repeat and after < (v.booked_at or v.closed_at or after) <= limit
+        case.is_repeat(v) and after < (v.booked_at or v.closed_at or after) <= limit
         for v in case.visits.values()
     )
     return repeat or any(after < c.opened_at <= limit for c in case.chains)
+
+
+def fixed_first_time(case: Case, first: Visit, window: timedelta) -> bool:
+    """Whether the order was fixed at its first real visit ``first`` (FBK-11): the visit ended
+    completed and nothing came back within the window after it; or it took the unit back to the
+    workshop (FLD-6) and the unit came back repaired with no other attempt at the problem from
+    the visit until the window after the return.
+
+    FBK-11 counts *first-time fix* per order and technician, and FLD-6/FLD-9 make the take-back
+    the way a fault that cannot be fixed on site is fixed: the workshop's repair is that visit's
+    repair (the repair record of :attr:`Visit.repair_done_at`). The customer needed no second
+    attempt, so it is fixed the first time; bringing the unit back, on a visit of its own or not,
+    is no attempt at the problem (``unit_return`` is no repeat reason). A repeat visit or a
+    dissatisfied call-back from the take-back on, or within the window after the return, or a
+    unit back unrepaired (or not back yet), is no first-time fix."""
+    if first.closed_at is None:
+        return False
+    if first.completed:
+        return not comes_back(case, first.closed_at, window)
+    returned = first.work_done_at if first.outcome is VisitOutcome.TAKEN_BACK else None
+    if returned is None:
+        return False
+    return not comes_back(case, first.closed_at, window, limit=returned + window)
 
 
 def _task_key(task: CallBackTask, case: Case | None, group_by: GroupBy) -> str:

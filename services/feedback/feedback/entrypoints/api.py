@@ -63,7 +63,7 @@ from feedback.service_layer import views
 from servicekit.auth import Principal
 from servicekit.dates import IsoDate
 from servicekit.idempotency import answer_once
-from servicekit.paging import decode_cursor, encode_cursor
+from servicekit.paging import PageCursor, PageLimit, decode_cursor, encode_cursor, page_size
 from servicekit.problems import ProblemError, problem_responses
 
 MAX_PERIOD_DAYS = 366
@@ -76,22 +76,6 @@ CALL_BACK_SORT = "call-backs:due_at"
 FINDING_SORT = "conduct-findings:raised_at"
 FRAUD_SORT = "fraud-suspicions:-flagged_at"
 ISSUE_SORT = "issues:company_due_at"
-
-Limit = Annotated[
-    int | None,
-    Query(
-        ge=1,
-        description="Page size: the policy's `list_page_default` when not given, at most its "
-        "`list_page_max` (a larger one is cut to it; `next_cursor` says more remain).",
-    ),
-]
-PageCursor = Annotated[
-    str | None, Query(max_length=500, description="`next_cursor` of the previous page.")
-]
-
-
-def _page_size(limit: int | None, policy: FeedbackPolicy) -> int:
-    return min(limit or policy.list_page_default, policy.list_page_max)
 
 
 def _encode_cursor(sort: str, at: datetime, row_id: str) -> str:
@@ -180,7 +164,7 @@ async def list_due_call_backs(
     rule: Annotated[str | None, Query(pattern=r"^FBK-\d+$")] = None,
     technician_id: str | None = None,
     network_id: str | None = None,
-    limit: Limit = None,
+    limit: PageLimit = None,
     cursor: PageCursor = None,
 ) -> Any:
     """Call-backs whose time has come (FBK-1: 2 h after phone guidance; FBK-2: 2 h after an
@@ -189,7 +173,7 @@ async def list_due_call_backs(
     due first, one page at a time (`next_cursor`). Times count on the business calendar.
     422 for a cursor of another list."""
     after = _decode_cursor(CALL_BACK_SORT, cursor)
-    size = _page_size(limit, policy)
+    size = page_size(limit, policy)
     tasks = await views.due_call_backs(
         uow=uow(),
         now=now,
@@ -231,13 +215,13 @@ async def list_call_backs(
     order_id: str | None = None,
     rule: Annotated[str | None, Query(pattern=r"^FBK-\d+$")] = None,
     network_id: str | None = None,
-    limit: Limit = None,
+    limit: PageLimit = None,
     cursor: PageCursor = None,
 ) -> Any:
     """Call-backs in any state, filtered, soonest due first, one page at a time
     (`next_cursor`). 422 for a cursor of another list."""
     after = _decode_cursor(CALL_BACK_SORT, cursor)
-    size = _page_size(limit, policy)
+    size = page_size(limit, policy)
     tasks = await views.call_backs(
         uow=uow(),
         statuses=status_,
@@ -444,7 +428,7 @@ async def list_complaints(
             "complaints by when their current state's SLA runs out (FBK-10), most overdue first."
         ),
     ] = "-filed_at",
-    limit: Limit = None,
+    limit: PageLimit = None,
     cursor: PageCursor = None,
 ) -> Any:
     """Complaints matching every filter given, one page at a time (cursor pagination: pass
@@ -457,7 +441,7 @@ async def list_complaints(
     """
     sort_key = f"complaints:{sort}"
     after = _decode_cursor(sort_key, cursor)
-    size = _page_size(limit, policy)
+    size = page_size(limit, policy)
     found = await views.complaints(
         uow=uow(),
         open_only=open_only,
@@ -670,14 +654,14 @@ async def list_findings(
     policy: PolicyDep,
     status_: Annotated[FindingStatus | None, Query(alias="status")] = None,
     technician_id: str | None = None,
-    limit: Limit = None,
+    limit: PageLimit = None,
     cursor: PageCursor = None,
 ) -> Any:
     """ "Fair" or "poor" answers on punctuality or dress (FBK-6), a work queue: oldest first,
     one page at a time (pass `next_cursor` as `cursor`; the last page has none). 422 for a
     cursor of another list."""
     after = _decode_cursor(FINDING_SORT, cursor)
-    size = _page_size(limit, policy)
+    size = page_size(limit, policy)
     found = await views.findings(
         uow=uow(), status=status_, technician_id=technician_id, after=after, limit=size + 1
     )
@@ -763,7 +747,7 @@ async def list_frauds(
     policy: PolicyDep,
     network_id: str | None = None,
     order_id: str | None = None,
-    limit: Limit = None,
+    limit: PageLimit = None,
     cursor: PageCursor = None,
 ) -> Any:
     """Sheets signed "satisfied" but contradicted at the call-back, fees billing does not know,
@@ -771,7 +755,7 @@ async def list_frauds(
     page at a time (pass `next_cursor` as `cursor`; the last page has none). 422 for a cursor
     of another list."""
     after = _decode_cursor(FRAUD_SORT, cursor)
-    size = _page_size(limit, policy)
+    size = page_size(limit, policy)
     found = await views.frauds(
         uow=uow(),
         network_id=network_scope(principal, network_id),
@@ -802,7 +786,7 @@ async def list_issues(
     open_only: bool = True,
     order_id: str | None = None,
     network_id: str | None = None,
-    limit: Limit = None,
+    limit: PageLimit = None,
     cursor: PageCursor = None,
 ) -> Any:
     """Issues left open after a visit (FBK-12): a failed or unfinished visit, a unit taken back
@@ -812,7 +796,7 @@ async def list_issues(
     first (`company_due_at`), one page at a time (pass `next_cursor` as `cursor`; the last
     page has none); a partner network sees its own only. 422 for a cursor of another list."""
     after = _decode_cursor(ISSUE_SORT, cursor)
-    size = _page_size(limit, policy)
+    size = page_size(limit, policy)
     found = await views.issues(
         uow=uow(),
         open_only=open_only,

@@ -271,8 +271,9 @@ async def reconciliation(
             for t in await uow.call_backs.completed_between(start, end)
             if t.network_id == network_id
         ]
+        # rule FBK-11: the network the quality figures count the complaint for
         filed = [
-            c for c in await uow.complaints.filed_between(start, end) if c.network_id == network_id
+            c for c in await uow.complaints.filed_between(start, end) if c.network == network_id
         ]
         open_issues = await uow.issues.search(open_only=True, network_id=network_id)
     reached = [t for t in completed if t.survey is not None]

@@ -16,7 +16,6 @@ from pydantic import BaseModel
 
 from fieldwork.adapters.repository import Cursor
 from fieldwork.domain import commands as c
-from fieldwork.domain.policy import FieldworkPolicy
 from fieldwork.domain.visit import EvidenceKind
 from fieldwork.domain.workshop import LoanerState
 from fieldwork.entrypoints.dependencies import (
@@ -56,7 +55,7 @@ from fieldwork.entrypoints.schemas import (
 )
 from fieldwork.service_layer import views
 from servicekit.idempotency import answer_once
-from servicekit.paging import decode_cursor, encode_cursor
+from servicekit.paging import PageCursor, PageLimit, decode_cursor, encode_cursor, page_size
 from servicekit.problems import problem_responses
 
 router = APIRouter(prefix="/v1")
@@ -67,23 +66,6 @@ LOANER_SORT = "loaners:serial"
 TICKET_SORT = "coordination-tickets:next_check_due"
 #: The inventory is sorted by serial alone: its cursors carry this in place of a sort time.
 _NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
-
-Limit = Annotated[
-    int | None,
-    Query(
-        ge=1,
-        description="Page size: the policy's `list_page_default` when not given, at most its "
-        "`list_page_max` (a larger one is cut to it; `next_cursor` says more remain).",
-    ),
-]
-PageCursor = Annotated[
-    str | None, Query(max_length=500, description="`next_cursor` of the previous page.")
-]
-
-
-def _page_size(request: Request, limit: int | None) -> int:
-    policy: FieldworkPolicy = request.app.state.policy
-    return min(limit or policy.list_page_default, policy.list_page_max)
 
 
 def _decode_cursor(sort: str, cursor: str | None) -> Cursor | None:
@@ -172,7 +154,7 @@ async def list_visits(
     actor: VisitReaderDep,
     order_id: str | None = None,
     include_ended: bool = False,
-    limit: Limit = None,
+    limit: PageLimit = None,
     cursor: PageCursor = None,
 ) -> Any:
     """A technician's own visits, a partner key's network's visits (optionally of one order);
@@ -180,7 +162,7 @@ async def list_visits(
     `include_ended`, oldest first (as fieldwork heard of them), one page at a time (pass
     `next_cursor` as `cursor`; the last page has none). 422 for a cursor of another list."""
     after = _decode_cursor(VISIT_SORT, cursor)
-    size = _page_size(request, limit)
+    size = page_size(limit, request.app.state.policy)
     found = await views.visits(
         actor=actor,
         uow=uow(),
@@ -400,7 +382,7 @@ async def list_loaners(
     uow: UowFactoryDep,
     principal: CentreDep,
     state: LoanerState | None = None,
-    limit: Limit = None,
+    limit: PageLimit = None,
     cursor: PageCursor = None,
 ) -> Any:
     """The loaners (in `state` when given): available, on board a technician's van, or lent
@@ -408,7 +390,7 @@ async def list_loaners(
     serial, one page at a time (pass `next_cursor` as `cursor`; the last page has none). 422
     for a cursor of another list."""
     after = _decode_cursor(LOANER_SORT, cursor)
-    size = _page_size(request, limit)
+    size = page_size(limit, request.app.state.policy)
     found = await views.loaners(
         uow=uow(), state=state, after_serial=after.id if after else None, limit=size + 1
     )
@@ -527,7 +509,7 @@ async def list_tickets(
     principal: CentreDep,
     open_only: bool = True,
     owner: str | None = None,
-    limit: Limit = None,
+    limit: PageLimit = None,
     cursor: PageCursor = None,
 ) -> Any:
     """Orders not finished the same day (of `owner` when given), a work queue: the next check
@@ -537,7 +519,7 @@ async def list_tickets(
     if cursor is not None:  # the queue is by day: its cursors carry the day's midnight in UTC
         check_day, ticket_id, _ = decode_cursor(TICKET_SORT, cursor)
         after = Cursor(at=check_day.date(), id=ticket_id)
-    size = _page_size(request, limit)
+    size = page_size(limit, request.app.state.policy)
     found = await views.tickets(
         uow=uow(), open_only=open_only, owner=owner, after=after, limit=size + 1
     )

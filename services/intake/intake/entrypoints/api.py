@@ -39,7 +39,7 @@ from intake.service_layer import views
 from servicekit.auth import Principal
 from servicekit.dates import IsoDatetime
 from servicekit.idempotency import handle_idempotently
-from servicekit.paging import decode_cursor, encode_cursor
+from servicekit.paging import PageCursor, PageLimit, decode_cursor, encode_cursor, page_size
 from servicekit.problems import ProblemError, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["orders"])
@@ -249,17 +249,8 @@ async def list_orders(
             "dispatch queue: emergencies first (INT-7), then oldest first."
         ),
     ] = "-created_at",
-    limit: Annotated[
-        int | None,
-        Query(
-            ge=1,
-            description="Page size: the policy's `list_page_default` when not given, at most "
-            "its `list_page_max` (a larger one is cut to it; `next_cursor` says more remain).",
-        ),
-    ] = None,
-    cursor: Annotated[
-        str | None, Query(max_length=500, description="`next_cursor` of the previous page.")
-    ] = None,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
 ) -> Any:
     """Orders matching every filter given, one page at a time (cursor pagination).
 
@@ -295,7 +286,7 @@ async def list_orders(
         needs_verification=needs_verification,
     )
     after = None if cursor is None else _decode_cursor(sort, cursor)
-    limit = min(limit or policy.list_page_default, policy.list_page_max)
+    limit = page_size(limit, policy)
     found = await views.orders(filters, sort=sort, after=after, limit=limit + 1, uow=uow())
     page = found[:limit]
     next_cursor = _encode_cursor(sort, page[-1]) if len(found) > limit else None

@@ -212,19 +212,22 @@ def feasible_slots(
     workload: dict[tuple[str, date], int] | None = None,
     now: datetime | None = None,
 ) -> list[Slot]:
-    """For each window, the technician who keeps it with the least detour (SCH-3), from where
-    they are ``now`` on a day under way (:func:`fits`)."""
+    """For each window, the technician who keeps it (SCH-3), from where they are ``now`` on a
+    day under way (:func:`fits`): of those adding at most `workload_balance_metres` more than
+    the least detour, the least loaded that day (SCH-1: ``workload``, else the jobs they hold
+    that day), then the least detour, then the id."""
     able = [t for t in technicians if not t.why_not(product_line=product_line, area=area)]
     slots: list[Slot] = []
     for window in windows:
-        best: Slot | None = None
         day = window.start.astimezone(tz).date()
+        keepers: list[tuple[int, int, str]] = []
         for tech in able:
             if workload and workload.get((tech.technician_id, day), 0) >= tech.daily_capacity:
                 continue
+            mine = held.get(tech.technician_id, [])
             added = fits(
                 technician=tech,
-                held=held.get(tech.technician_id, []),
+                held=mine,
                 location=location,
                 window=window,
                 minutes=minutes,
@@ -233,10 +236,21 @@ def feasible_slots(
                 tz=tz,
                 now=now,
             )
-            if added is not None and (best is None or added < best.added_metres):
-                best = Slot(window=window, technician_id=tech.technician_id, added_metres=added)
-        if best is not None:
-            slots.append(best)
+            if added is None:
+                continue
+            load = (
+                workload.get((tech.technician_id, day), 0)
+                if workload is not None
+                else sum(1 for h in mine if h.window.start.astimezone(tz).date() == day)
+            )
+            keepers.append((load, added, tech.technician_id))
+        if not keepers:
+            continue
+        least = min(added for _, added, _ in keepers)
+        load, added, technician_id = min(
+            k for k in keepers if k[1] <= least + policy.workload_balance_metres
+        )
+        slots.append(Slot(window=window, technician_id=technician_id, added_metres=added))
     return slots
 
 
@@ -404,33 +418,18 @@ def choose_technician(
     return chosen, reason
 
 
-def nearest_now(
-    *,
-    technicians: Sequence[Technician],
-    product_line: str,
-    location: GeoPoint,
-    now: datetime,
-    tz: ZoneInfo,
-    travel: TravelTimes,
-) -> tuple[Technician, int] | None:
-    """INT-7: the technician on shift now with the skill who can be there soonest (seconds)."""
-    today = now.astimezone(tz).date()
-    on_shift = [
-        t
-        for t in technicians
-        if t.works_on(today)
-        and t.shift(today, tz).start <= now < t.shift(today, tz).end
-        and not t.why_not(product_line=product_line, area=None)
-    ]
-    if not on_shift:
-        return None
-    durations, _ = travel.matrices([location, *[t.where(now) for t in on_shift]])
-    etas = [int(durations[i + 1, 0]) for i in range(len(on_shift))]
-    best = min(range(len(on_shift)), key=lambda i: (etas[i], on_shift[i].technician_id))
-    return on_shift[best], etas[best]
+@dataclass(frozen=True)
+class EmergencyChoice:
+    """Who goes to an emergency (INT-7): when they can set off, and when they are on site."""
+
+    technician: Technician
+    sets_off: datetime
+    """Now for someone on shift, else the start of their next shift."""
+    travel_seconds: int
+    on_site: datetime
 
 
-def first_on_shift(
+def soonest_on_site(
     *,
     technicians: Sequence[Technician],
     product_line: str,
@@ -439,27 +438,35 @@ def first_on_shift(
     tz: ZoneInfo,
     travel: TravelTimes,
     days: Iterable[date],
-) -> tuple[Technician, datetime, int] | None:
-    """INT-7 when nobody with the skill is on shift now (:func:`nearest_now`): of those whose
-    shift starts later, on the first of ``days`` it does, the one who can be on site soonest
-    (shift start + travel from home): the technician, their shift start and the travel in
-    seconds. None when nobody with the skill works on any of ``days``."""
-    for day in days:
-        starting = [
-            t
-            for t in technicians
-            if t.works_on(day)
-            and t.shift(day, tz).start >= now
-            and not t.why_not(product_line=product_line, area=None)
-        ]
-        if not starting:
-            continue
-        durations, _ = travel.matrices([location, *[t.home for t in starting]])
-        etas = [int(durations[i + 1, 0]) for i in range(len(starting))]
-        arrivals = [
-            (t.shift(day, tz).start + timedelta(seconds=eta), t.technician_id)
-            for t, eta in zip(starting, etas, strict=True)
-        ]
-        best = min(range(len(starting)), key=arrivals.__getitem__)
-        return starting[best], starting[best].shift(day, tz).start, etas[best]
-    return None
+) -> EmergencyChoice | None:
+    """INT-7: of those with the skill, on shift now (setting off from where they are now) or
+    starting later (from home, when their first shift on one of ``days`` starts), the one who
+    can be on site soonest; ties by id. A technician on shift an hour and a half away does not
+    beat one starting in five minutes round the corner. None when nobody with the skill works
+    on any of ``days``."""
+    options: list[tuple[Technician, datetime, GeoPoint]] = []
+    skilled = [t for t in technicians if not t.why_not(product_line=product_line, area=None)]
+    for tech in skilled:
+        for day in days:
+            if not tech.works_on(day):
+                continue
+            shift = tech.shift(day, tz)
+            if shift.start <= now < shift.end:
+                options.append((tech, now, tech.where(now)))
+                break
+            if shift.start >= now:
+                options.append((tech, shift.start, tech.home))
+                break
+    if not options:
+        return None
+    durations, _ = travel.matrices([location, *[where for _, _, where in options]])
+    choices = [
+        EmergencyChoice(
+            technician=tech,
+            sets_off=sets_off,
+            travel_seconds=int(durations[i + 1, 0]),
+            on_site=sets_off + timedelta(seconds=int(durations[i + 1, 0])),
+        )
+        for i, (tech, sets_off, _) in enumerate(options)
+    ]
+    return min(choices, key=lambda c: (c.on_site, c.technician.technician_id))

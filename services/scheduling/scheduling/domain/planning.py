@@ -46,6 +46,8 @@ class PlanJob:
     emergency: bool = False
     revisit: bool = False
     pinned_to: str | None = None
+    held_by: str | None = None
+    """The technician holding the order now (SCH-1: a plan moves it only for a real saving)."""
 
 
 @dataclass(frozen=True)
@@ -160,13 +162,16 @@ def build_day_problem(
     floor = 0 if not_before is None else max(0, int((not_before - origin).total_seconds()))
     for tech in technicians:
         points.extend([tech.start_at, tech.end_at])
+        shift_end = int((tech.shift_end - origin).total_seconds())
+        # a shift already over (re-planning after its end) is empty: no new work that day
+        shift_start = min(shift_end, max(floor, int((tech.shift_start - origin).total_seconds())))
         vehicles.append(
             Vehicle(
                 key=tech.technician_id,
                 start=len(points) - 2,
                 end=len(points) - 1,
-                shift_start=max(floor, int((tech.shift_start - origin).total_seconds())),
-                shift_end=int((tech.shift_end - origin).total_seconds()),
+                shift_start=shift_start,
+                shift_end=shift_end,
                 capacity=(tech.capacity,),
                 skills=tech.skills,
             )
@@ -192,10 +197,89 @@ def build_day_problem(
                 prize=job_prize(job, policy),
                 required=False,
                 pinned_to=job.pinned_to,
+                held_by=job.held_by,
             )
         )
     durations, distances = travel.matrices(points)
     problem = RoutingProblem(
-        durations=durations, distances=distances, vehicles=vehicles, jobs=routing_jobs
+        durations=durations,
+        distances=distances,
+        vehicles=vehicles,
+        jobs=routing_jobs,
+        move_penalty=policy.plan_move_penalty_metres,
     )
     return DayProblem(problem=problem, origin=origin, points=points)
+
+
+#: Why a job was left out of a day plan: a short code and the text a dispatcher reads.
+UNASSIGNED_REASONS: dict[str, str] = {
+    "no_technician": "No technician works that day.",
+    "no_qualified_technician": (
+        "No technician working that day may take it (skill, area, network or pin)."
+    ),
+    "shift_over": "Every technician who may take it has finished their shift.",
+    "window_unreachable": (
+        "No technician who may take it can reach it inside its window during their shift."
+    ),
+    "outside_shift": "No technician who may take it can do it and be back within their shift.",
+    "over_capacity": "Every technician who may take it is at their daily capacity.",
+    "day_full": (
+        "The routes of the day have no room for it without breaking another visit's window "
+        "or a shift; worthier jobs (emergencies, revisits, pinned jobs) came first."
+    ),
+}
+
+
+def _may_take(vehicle: Vehicle, job: Job) -> bool:
+    if job.pinned_to is not None and job.pinned_to != vehicle.key:
+        return False
+    return vehicle.skills is None or job.skill is None or job.skill in vehicle.skills
+
+
+def _why_left_out(problem: RoutingProblem, job: Job, loads: Mapping[str, int]) -> str:
+    if not problem.vehicles:
+        return "no_technician"
+    able = [v for v in problem.vehicles if _may_take(v, job)]
+    if not able:
+        return "no_qualified_technician"
+    working = [v for v in able if v.shift_start < v.shift_end]
+    if not working:
+        return "shift_over"
+    in_window = []
+    for vehicle in working:
+        # the job alone in the vehicle's day, as early as it can be reached
+        begin = max(
+            vehicle.shift_start + int(problem.durations[vehicle.start, job.place]), job.tw_start
+        )
+        if begin <= job.tw_end:
+            in_window.append((vehicle, begin))
+    if not in_window:
+        return "window_unreachable"
+    fits = [
+        vehicle
+        for vehicle, begin in in_window
+        if begin + job.service + int(problem.durations[job.place, vehicle.end]) <= vehicle.shift_end
+    ]
+    if not fits:
+        return "outside_shift"
+    if all(v.capacity and loads.get(v.key, 0) >= v.capacity[0] for v in fits):
+        return "over_capacity"
+    return "day_full"
+
+
+def unassigned_reasons(day: DayProblem, plan: RoutingPlan) -> dict[str, dict[str, str]]:
+    """Why each job the plan leaves out was left out: ``{job: {"code": ..., "text": ...}}``.
+
+    The first reason that holds of the job on its own, in this order: nobody works that day,
+    nobody who works may take it, their shifts are over, nobody can reach it inside its window,
+    nobody can do it within their shift, everyone who could is at capacity; otherwise the day
+    is full (the job fits alone but not beside the jobs kept)."""
+    problem = day.problem
+    jobs = {job.key: job for job in problem.jobs}
+    loads = {route.vehicle: len(route.stops) for route in plan.routes}
+    out: dict[str, dict[str, str]] = {}
+    for key in plan.unassigned:
+        job = jobs.get(key)
+        code = "day_full" if job is None else _why_left_out(problem, job, loads)
+        out[key] = {"code": code, "text": UNASSIGNED_REASONS[code]}
+    return out

@@ -139,6 +139,14 @@ class SchedulingPolicy(BaseModel):
     """Day plans: weight of serving a revisit (second in line)."""
     job_prize: int = Field(default=1_000_000, gt=0)
     """Day plans: weight of serving an ordinary job, in metres of detour."""
+    workload_balance_metres: int = Field(default=10_000, ge=0)
+    """SCH-1: technicians who can keep a customer's window adding at most this many metres
+    more driving than the least detour count as equally placed, and the least loaded that day
+    takes the job (then the least detour, then the id)."""
+    plan_move_penalty_metres: int = Field(default=10_000, ge=0)
+    """SCH-1/SCH-2: a day plan moves a job off the technician holding it (who may have called
+    the customer, and whose placement balanced the workload) only when the move saves more than
+    this many metres of driving."""
     network_accept_minutes: int = Field(default=30, gt=0)
     """SCH-1: a network accepts or rejects an order given to it within this time; silence
     returns the order to the centre."""

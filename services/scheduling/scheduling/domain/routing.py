@@ -52,6 +52,8 @@ class Job:
     required: bool = True
     pinned_to: str | None = None
     """A dispatcher pinned the job to this vehicle."""
+    held_by: str | None = None
+    """The vehicle holding the job now: any other pays :attr:`RoutingProblem.move_penalty`."""
 
 
 @dataclass
@@ -62,6 +64,9 @@ class RoutingProblem:
     distances: Matrix
     vehicles: list[Vehicle]
     jobs: list[Job]
+    move_penalty: int = 0
+    """Cost, in distance units, of planning a job for another vehicle than its holder: a move
+    must save more driving than this to be worth it."""
 
     def vehicle(self, key: str) -> Vehicle:
         """The vehicle with this key."""

@@ -58,7 +58,7 @@ from scheduling.service_layer import handlers, views
 from servicekit.auth import Principal
 from servicekit.dates import IsoDate
 from servicekit.idempotency import answer_once
-from servicekit.paging import decode_cursor, encode_cursor
+from servicekit.paging import PageCursor, PageLimit, decode_cursor, encode_cursor, page_size
 from servicekit.problems import ProblemError, problem_responses
 
 router = APIRouter(prefix="/v1")
@@ -98,11 +98,6 @@ async def _once(
         run=run,
         status_code=status_code,
     )
-
-
-def _page_size(request: Request, limit: int | None) -> int:
-    policy = request.app.state.deps["policy"]
-    return int(min(limit or policy.list_page_default, policy.list_page_max))
 
 
 async def _is_self(principal: Principal, technician_id: str, uow: UowFactoryDep) -> None:
@@ -191,20 +186,13 @@ async def list_technicians(
     request: Request,
     uow: UowFactoryDep,
     principal: ListerDep,
-    limit: int | None = Query(
-        default=None,
-        ge=1,
-        description="Page size: the policy's `list_page_default` when not given, at most its "
-        "`list_page_max` (a larger one is cut to it; `next_cursor` says more remain).",
-    ),
-    cursor: str | None = Query(
-        default=None, max_length=500, description="`next_cursor` of the previous page."
-    ),
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
 ) -> Any:
     """Technicians by id, one page at a time (cursor pagination). A partner key lists its own
     network's technicians, those it may give its orders to (SCH-12); the centre lists every
     technician. A cursor of another list answers 422."""
-    limit = _page_size(request, limit)
+    limit = page_size(limit, request.app.state.deps["policy"])
     scope = _network_limit(principal)
     which = _list_of(scope)
     after = None if cursor is None else decode_cursor(which, cursor)[1]
@@ -396,15 +384,8 @@ async def list_orders(
     uow: UowFactoryDep,
     principal: ListerDep,
     network_id: str | None = Query(default=None, max_length=64),
-    limit: int | None = Query(
-        default=None,
-        ge=1,
-        description="Page size: the policy's `list_page_default` when not given, at most its "
-        "`list_page_max` (a larger one is cut to it; `next_cursor` says more remain).",
-    ),
-    cursor: str | None = Query(
-        default=None, max_length=500, description="`next_cursor` of the previous page."
-    ),
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
 ) -> Any:
     """Orders newest first, one page at a time (cursor pagination). A partner key lists the
     orders its network holds now: given to it (awaiting its acceptance, SCH-1) or to one of its
@@ -418,7 +399,7 @@ async def list_orders(
             "A network lists only its own orders: leave out network_id or give your own.",
             title="Forbidden",
         )
-    limit = _page_size(request, limit)
+    limit = page_size(limit, request.app.state.deps["policy"])
     scope = _network_limit(principal) if principal.role == "partner" else network_id
     which = _list_of(scope)
     after = None if cursor is None else _decode_cursor(which, cursor)

@@ -373,11 +373,26 @@ class SlotOut(BaseModel):
         return cls(start=s.window.start, end=s.window.end, technician_id=s.technician_id)
 
 
+class UnassignedReasonOut(BaseModel):
+    """Why the plan left a job out: a stable code and a sentence for the dispatcher."""
+
+    code: str = Field(
+        description="no_technician, no_qualified_technician, shift_over, window_unreachable, "
+        "outside_shift, over_capacity or day_full"
+    )
+    text: str
+
+
 class PlanOut(BaseModel):
     """An applied day plan: per visit the technician, order in the route, departure, arrival."""
 
     day: str
     visits: list[dict[str, Any]]
     unassigned: list[str]
+    unassigned_reasons: dict[str, UnassignedReasonOut] = Field(
+        default_factory=dict,
+        description="Per job in `unassigned`, why the plan left it out (answered by the "
+        "optimisation that made the plan).",
+    )
     distance_m: int | None = None
     dirty: bool = False

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from contracts.billing import OrderRetentionExpired
-from contracts.common import AssigneeKind, TimeWindow
+from contracts.common import AssigneeKind, GeoPoint, TimeWindow
 from contracts.envelope import EventEnvelope
 from contracts.feedback import FollowUpScheduled, RevisitRequested
 from contracts.fieldwork import (
@@ -44,9 +44,8 @@ from scheduling.domain.dispatching import (
     candidate_windows,
     earliest_placement,
     feasible_slots,
-    first_on_shift,
     fits,
-    nearest_now,
+    soonest_on_site,
     why_not_kept,
     workload_by_day,
 )
@@ -78,6 +77,7 @@ from scheduling.domain.planning import (
     build_day_problem,
     held_back,
     plan_skill,
+    unassigned_reasons,
 )
 from scheduling.domain.policy import AssignmentMode, SchedulingPolicy
 from scheduling.domain.routing import PlannedRoute, RouteSolver, RoutingPlan, Stop, check_plan
@@ -460,7 +460,7 @@ async def _assign_emergency(
     technicians: list[Technician],
 ) -> None:
     """INT-7 / SCH-9: someone on site within the emergency time; into today's live plan by
-    cheapest feasible insertion when there is one, else the nearest technician on shift."""
+    cheapest feasible insertion when there is one, else whoever can be on site soonest."""
     assert order.location is not None
     window = TimeWindow(start=now, end=now + timedelta(minutes=policy.emergency_response_minutes))
     today = now.astimezone(tz).date()
@@ -479,36 +479,19 @@ async def _assign_emergency(
         )
         if inserted is not None:
             order.assign(
-                technician=inserted,
+                technician=inserted[0],
                 by=AUTO,
                 reason="emergency: cheapest feasible insertion into today's plan",
                 now=now,
                 appointment=window,
             )
+            # SCH-4: the departure the insertion planned (assign clears the previous one)
+            order.planned_departure = inserted[1]
             return
-    found = nearest_now(
-        technicians=technicians,
-        product_line=order.product_line,
-        location=order.location,
-        now=now,
-        tz=tz,
-        travel=travel,
-    )
-    if found is not None:
-        tech, eta = found
-        order.assign(
-            technician=tech,
-            by=AUTO,
-            reason=f"emergency: nearest technician on shift, {eta // 60} min away",
-            now=now,
-            appointment=window,
-        )
-        return
-    # INT-7: nobody on shift now (at night, on a day off): placed at once with whoever can be
-    # there soonest once on shift, the window opening when they start, rather than left
-    # unplaced until someone is on shift; the dispatcher sees who goes and when
-    today = now.astimezone(tz).date()
-    first = first_on_shift(
+    # INT-7: whoever can be on site soonest, on shift now (from where they are) or starting
+    # soon (at night, on a day off: from home when their shift starts), placed at once rather
+    # than left unplaced until someone is on shift; the dispatcher sees who goes and when
+    choice = soonest_on_site(
         technicians=technicians,
         product_line=order.product_line,
         location=order.location,
@@ -517,18 +500,24 @@ async def _assign_emergency(
         travel=travel,
         days=[today + timedelta(days=d) for d in range(policy.booking_horizon_days + 1)],
     )
-    if first is None:
+    if choice is None:
         return
-    tech, start, eta = first
+    minutes = choice.travel_seconds // 60
+    on_site = f"on site soonest, about {choice.on_site.astimezone(tz):%H:%M}"
+    if choice.sets_off <= now:
+        reason = f"emergency: nearest technician on shift, {minutes} min away: {on_site}"
+        appointment = window
+    else:
+        reason = (
+            f"emergency: nobody on shift now can be there sooner; first on shift at "
+            f"{choice.sets_off.astimezone(tz):%Y-%m-%d %H:%M}, {minutes} min away: {on_site}"
+        )
+        appointment = TimeWindow(
+            start=choice.sets_off,
+            end=choice.sets_off + timedelta(minutes=policy.emergency_response_minutes),
+        )
     order.assign(
-        technician=tech,
-        by=AUTO,
-        reason=f"emergency: nobody on shift now; first on shift at "
-        f"{start.astimezone(tz):%Y-%m-%d %H:%M}, {eta // 60} min away",
-        now=now,
-        appointment=TimeWindow(
-            start=start, end=start + timedelta(minutes=policy.emergency_response_minutes)
-        ),
+        technician=choice.technician, by=AUTO, reason=reason, now=now, appointment=appointment
     )
 
 
@@ -543,13 +532,21 @@ async def _insert_into_plan(
     travel: TravelTimes,
     tz: ZoneInfo,
     technicians: list[Technician],
-) -> Technician | None:
+) -> tuple[Technician, datetime] | None:
+    """SCH-3 / SCH-9: the cheapest feasible place for the emergency in today's routes, keeping
+    every job held for today now (booked or given after the plan was made too), each with its
+    current holder in the plan's order (then by appointment); a technician on site starts from
+    there once the job's expected time is over. Returns the technician and the planned
+    departure, or None when it fits nowhere."""
     visits = list(getattr(plan_row, "visits", []))
-    by_tech: dict[str, list[dict[str, object]]] = {}
-    for v in visits:
-        by_tech.setdefault(str(v["technician_id"]), []).append(v)
-    orders = {o.order_id: o for o in await uow.orders.held()}
+    sequence = {str(v["order_id"]): float(str(v["sequence"])) for v in visits}
     today = now.astimezone(tz).date()
+    day_start, day_end = _day_bounds(today, tz)
+    todays = [
+        o
+        for o in await uow.orders.held_starting_between(day_start, day_end)
+        if o.order_id != order.order_id and o.technician_id is not None and o.location is not None
+    ]
     techs = [
         t
         for t in technicians
@@ -558,12 +555,27 @@ async def _insert_into_plan(
     if not techs or order.location is None:
         return None
     plan_techs, plan_jobs = [], []
+    ready: dict[str, datetime] = {}
     for t in techs:
         shift = t.shift(today, tz)
+        mine = [o for o in todays if o.technician_id == t.technician_id]
+        on_site = [o for o in mine if o.arrived_at is not None]
+        start_at = t.where(now)
+        ready[t.technician_id] = now
+        if on_site:
+            # SCH-9: busy on site until the job's expected time is over
+            here = max(on_site, key=lambda o: o.arrived_at or now)
+            assert here.arrived_at is not None and here.location is not None
+            start_at = here.location
+            ready[t.technician_id] = max(
+                now,
+                here.arrived_at
+                + timedelta(minutes=policy.job_minutes(here.product_line, here.service_type)),
+            )
         plan_techs.append(
             PlanTechnician(
                 technician_id=t.technician_id,
-                start_at=t.where(now),
+                start_at=start_at,
                 end_at=t.home,
                 shift_start=shift.start,
                 shift_end=shift.end,
@@ -571,12 +583,20 @@ async def _insert_into_plan(
                 capacity=t.daily_capacity,
             )
         )
-        for v in sorted(by_tech.get(t.technician_id, []), key=lambda v: int(str(v["sequence"]))):
-            held = orders.get(str(v["order_id"]))
-            if held is None or held.appointment is None or held.location is None:
-                continue
-            if held.arrived_at is not None or held.appointment.end < now:
-                continue
+        ahead = sorted(
+            (
+                o
+                for o in mine
+                if o.arrived_at is None and o.appointment is not None and o.appointment.end >= now
+            ),
+            key=lambda o: (
+                sequence.get(o.order_id, float("inf")),
+                o.appointment.start if o.appointment else now,
+                o.order_id,
+            ),
+        )
+        for held in ahead:
+            assert held.appointment is not None and held.location is not None
             plan_jobs.append(
                 (
                     t.technician_id,
@@ -614,7 +634,7 @@ async def _insert_into_plan(
             LiveRoute(
                 vehicle=vehicle,
                 jobs=[job_by_key[j.job_id] for k, j in plan_jobs if k == vehicle.key],
-                ready=day.seconds(now),
+                ready=day.seconds(ready[vehicle.key]),
             )
         )
     urgent = job_by_key[order.order_id]
@@ -640,8 +660,7 @@ async def _insert_into_plan(
         now=now,
         dirty=True,
     )
-    order.planned_departure = day.at(found.depart)
-    return chosen
+    return chosen, day.at(found.depart)
 
 
 # -- events of other services ---------------------------------------------------------------
@@ -1589,24 +1608,33 @@ async def optimise_day(
         if cmd.only_if_dirty and (previous is None or not previous.dirty):
             return _stored_plan(cmd.day, previous)
         now = clock()
+        if _day_is_over(cmd.day, now, tz):
+            raise PlanInfeasible(
+                [f"{cmd.day.isoformat()} is in the past: a day that is over is not re-optimised."]
+            )
         technicians = [t for t in await uow.technicians.list() if t.works_on(cmd.day)]
         day_start, day_end = _day_bounds(cmd.day, tz)
-        orders = [
-            o for o in await uow.orders.held_starting_between(day_start, day_end) if _plannable(o)
-        ]
+        day_orders = await uow.orders.held_starting_between(day_start, day_end)
+        orders = [o for o in day_orders if _plannable(o)]
         running = cmd.day == now.astimezone(tz).date()
+        # SCH-3 / SCH-9: a technician on site sets off from there once the job is done
+        on_site = _on_site_until(day_orders, now=now, policy=policy) if running else {}
         # SCH-1 / SCH-12: a job goes only to a technician it could be given by hand (skill,
         # area) on its side of the network boundary; shifts and days off are the vehicles'.
         kinds = {_plan_kind(o) for o in orders}
         plan_techs = []
         for t in technicians:
             shift = t.shift(cmd.day, tz)
+            start_at, ready = (t.where(now) if running else t.home), shift.start
+            if t.technician_id in on_site:
+                start_at, free = on_site[t.technician_id]
+                ready = max(shift.start, min(free, shift.end))
             plan_techs.append(
                 PlanTechnician(
                     technician_id=t.technician_id,
-                    start_at=t.where(now) if running else t.home,
+                    start_at=start_at,
                     end_at=t.home,
-                    shift_start=shift.start,
+                    shift_start=ready,
                     shift_end=shift.end,
                     skills=frozenset(
                         plan_skill(product_line=line, area=area, network_id=network)
@@ -1636,6 +1664,7 @@ async def optimise_day(
                 )
                 and o.technician_id in known
                 else None,
+                held_by=o.technician_id,
             )
             for o in orders
         ]
@@ -1766,9 +1795,24 @@ async def optimise_day(
             "day": cmd.day.isoformat(),
             "visits": rows,
             "unassigned": plan.unassigned,
+            "unassigned_reasons": unassigned_reasons(day, plan),
             "distance_m": plan.distance,
             "dirty": dirty,
         }
+
+
+def _on_site_until(
+    orders: list[DispatchOrder], *, now: datetime, policy: SchedulingPolicy
+) -> dict[str, tuple[GeoPoint, datetime]]:
+    """Technicians on site now (SCH-9): where, and when they are expected to be free to set
+    off for the next job: arrival plus the job's expected duration, now at the earliest."""
+    busy: dict[str, tuple[GeoPoint, datetime]] = {}
+    for o in sorted(orders, key=lambda o: (o.arrived_at or now, o.order_id)):
+        if o.arrived_at is None or o.technician_id is None or o.location is None:
+            continue
+        done = o.arrived_at + timedelta(minutes=policy.job_minutes(o.product_line, o.service_type))
+        busy[o.technician_id] = (o.location, max(now, done))
+    return busy
 
 
 def _plan_kind(order: DispatchOrder) -> tuple[str, str | None, str | None]:
@@ -1944,9 +1988,25 @@ async def reoptimise_dirty_plans(
     tz: ZoneInfo,
     solver: RouteSolver,
 ) -> int:
-    """SCH-9: plans changed by urgent insertions are re-optimised in the background."""
+    """SCH-9: plans changed by urgent insertions are re-optimised in the background.
+
+    A day that is over is not re-planned: its plan is only marked clean, so it stops coming
+    back. One day that fails (refused by the checker, or a real error, logged with its trace)
+    is left dirty for the next cycle and never stops the others."""
+    now = clock()
     async with uow_factory() as uow:
-        days = [date.fromisoformat(row.plan_date) for row in await uow.plans.dirty()]
+        days: list[date] = []
+        past: list[str] = []
+        for row in await uow.plans.dirty():
+            day = date.fromisoformat(row.plan_date)
+            if _day_is_over(day, now, tz):
+                row.dirty = False
+                past.append(row.plan_date)
+            else:
+                days.append(day)
+        if past:
+            await uow.commit()
+            log.info("scheduling.replan_skipped_past_days", days=past)
     for day in days:
         try:
             await optimise_day(
@@ -1964,7 +2024,14 @@ async def reoptimise_dirty_plans(
             )
         except PlanInfeasible as exc:
             log.warning("scheduling.replan_refused", day=day.isoformat(), violations=exc.extensions)
-    return len(days)
+        except Exception:
+            log.exception("scheduling.replan_failed", day=day.isoformat())
+    return len(days) + len(past)
+
+
+def _day_is_over(day: date, now: datetime, tz: ZoneInfo) -> bool:
+    """Whether ``day`` (local) ended before ``now``: its plan is history, not re-planned."""
+    return day < now.astimezone(tz).date()
 
 
 COMMAND_HANDLERS: dict[type, Callable[..., Awaitable[Any]]] = {
