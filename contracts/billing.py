@@ -64,6 +64,27 @@ class QuoteIssued(_BillingEvent):
     """Version of the fee schedule the prices come from."""
 
 
+class QuoteRefused(_BillingEvent):
+    """Billing cannot price the work a technician listed (QuoteRequested) by the fee schedule
+    (BIL-1..BIL-6), e.g. a quantity × price too large for a quote line: no QuoteIssued will
+    answer this request. Published once per request; the refusal stays on the order's charge.
+
+    There is no quote the customer could consent to (FLD-4): the technician corrects the work
+    listed and asks again, with a new request id.
+    """
+
+    event_type: ClassVar[str] = "QuoteRefused"
+
+    order_id: str
+    visit_id: str | None = None
+    request_id: str
+    """The QuoteRequested refused."""
+    reason: str
+    """Why it cannot be priced, in words for the technician (what to correct)."""
+    refused_at: AwareDatetime
+    """When billing tried to price it and refused it."""
+
+
 class ChargeWaived(_BillingEvent):
     """The centre approved waiving or reducing a charge the customer refused or disputed (BIL-8);
     who approved and why are recorded.

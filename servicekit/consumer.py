@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from contracts.envelope import EventEnvelope, event_name_of
 from contracts.topics import dead_letter_topic
 from servicekit import context
+from servicekit.broker_watch import BrokerWatch, is_connection_error
 from servicekit.db import is_transient
 from servicekit.kafka import Publisher, make_consumer, topic_message_counts
 from servicekit.metrics import (
@@ -84,6 +85,7 @@ class EventConsumer:
         max_batch: int = 100,
         accepts: EventFilter | None = None,
         idle_lag_every: float = 1.0,
+        broker: BrokerWatch | None = None,
     ) -> None:
         self._settings = settings
         self._topics = list(topics)
@@ -98,6 +100,7 @@ class EventConsumer:
         self._stopping = asyncio.Event()
         self._idle_lag_every = idle_lag_every
         self._idle_lag_due = 0.0
+        self._broker = broker
         self.revoked: set[TopicPartition] = set()
         self.started = asyncio.Event()
 
@@ -106,7 +109,13 @@ class EventConsumer:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Consume until stopped, reconnecting with backoff when the broker goes away."""
+        """Consume until stopped, reconnecting with backoff when the broker goes away (told
+        once by the ``broker`` watch, when there is one, rather than on every restart)."""
+        watching = self._broker.watching() if self._broker else contextlib.nullcontext()
+        with watching:
+            await self._run()
+
+    async def _run(self) -> None:
         failures = 0
         while not self._stopping.is_set():
             try:
@@ -117,7 +126,14 @@ class EventConsumer:
             except Exception as exc:
                 failures += 1
                 delay = min(5.0, 0.2 * 2 ** min(failures, 5))
-                log.warning("consumer.restart", error=repr(exc), retry_in_s=delay)
+                if (
+                    self._broker is not None
+                    and is_connection_error(exc)
+                    and await self._broker.unreachable(exc)
+                ):
+                    log.debug("consumer.restart", error=repr(exc), retry_in_s=delay)
+                else:
+                    log.warning("consumer.restart", error=repr(exc), retry_in_s=delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=delay)
 
@@ -131,8 +147,11 @@ class EventConsumer:
         try:
             await consumer.start()
             self.started.set()
+            await self._broker_answered()
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=self._max_batch)
+                if batches:
+                    await self._broker_answered()
                 for tp, records in batches.items():
                     lag = self._lag(tp)
                     for record in records:
@@ -154,6 +173,10 @@ class EventConsumer:
             finally:
                 self._consumer = None
                 await consumer.stop()
+
+    async def _broker_answered(self) -> None:
+        if self._broker is not None:
+            await self._broker.reachable()
 
     def _lag(self, tp: TopicPartition) -> Gauge:
         return CONSUMER_LAG.labels(self._service, self._group_id, tp.topic, str(tp.partition))

@@ -74,5 +74,15 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # uvicorn's own logging config (when a server was built with its default ``log_config``)
+    # gives its loggers handlers and stops them propagating: their lines would bypass ours.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
     for noisy in ("aiokafka", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # aiokafka logs each failed reconnect at ERROR, so the level above does not stop them: a
+    # service's broker watch tells an outage once instead.
+    from servicekit.broker_watch import quiet_connection_noise
+
+    quiet_connection_noise()

@@ -31,12 +31,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field
 
 from contracts.envelope import EventEnvelope
+from servicekit.broker_watch import is_connection_error
 from servicekit.db import KitTable, SessionFactory, delete_in_batches, table_of
 from servicekit.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from servicekit.broker_watch import BrokerWatch
     from servicekit.kafka import Publisher
 
 log = structlog.get_logger(__name__)
@@ -122,7 +124,9 @@ class OutboxRelay:
 
     One relay per service database. Rows of one key keep their order: they are sent in ``seq``
     order to the key's partition, and a failed row stops the batch so nothing after it overtakes it.
-    While the broker is down it keeps retrying with capped exponential backoff and jitter.
+    While the broker is down it keeps retrying with capped exponential backoff and jitter; with
+    a ``broker`` watch the outage is logged once by the watch rather than on every retry, and
+    the watch's "back" ends the backoff at once.
     """
 
     def __init__(
@@ -134,6 +138,7 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_interval: float = 0.2,
         max_backoff: float = 5.0,
+        broker: BrokerWatch | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._publisher = publisher
@@ -141,9 +146,15 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
+        self._broker = broker
         self._wakeup = asyncio.Event()
+        # Ends a backoff early; a commit's notify() does not (one try per commit would hammer a
+        # broker that is away), the broker coming back and stop() do.
+        self._retry_now = asyncio.Event()
         self._stopping = False
         self._leader_connection: AsyncConnection | None = None
+        if broker is not None:
+            broker.on_back(self._retry_now.set)
 
     def notify(self) -> None:
         """Wake the relay now (called after a commit that staged events)."""
@@ -153,11 +164,14 @@ class OutboxRelay:
         """Ask the loop to end after the current batch."""
         self._stopping = True
         self._wakeup.set()
+        self._retry_now.set()
 
     async def run(self) -> None:
         """Publish until stopped."""
+        watching = self._broker.watching() if self._broker else contextlib.nullcontext()
         try:
-            await self._run()
+            with watching:
+                await self._run()
         finally:
             await self.release()
 
@@ -174,16 +188,32 @@ class OutboxRelay:
                 delay = min(self._max_backoff, 0.1 * 2 ** min(failures, 10))
                 delay *= 0.5 + random.random() / 2
                 OUTBOX_PUBLISH_FAILURES.labels(self._service).inc()
-                log.warning("outbox.publish_failed", error=repr(exc), retry_in_s=round(delay, 3))
-                await self._sleep(delay)
+                if await self._broker_is_away(exc):
+                    # Told once by the broker watch; the events wait in the outbox meanwhile.
+                    log.debug("outbox.publish_deferred", error=repr(exc), retry_in_s=delay)
+                else:
+                    log.warning(
+                        "outbox.publish_failed", error=repr(exc), retry_in_s=round(delay, 3)
+                    )
+                await self._sleep(delay, self._retry_now)
                 continue
+            if published and self._broker is not None:
+                await self._broker.reachable()
             if published < self._batch_size:
-                await self._sleep(self._poll_interval)
+                await self._sleep(self._poll_interval, self._wakeup)
 
-    async def _sleep(self, seconds: float) -> None:
+    async def _broker_is_away(self, error: BaseException) -> bool:
+        return (
+            self._broker is not None
+            and is_connection_error(error)
+            and await self._broker.unreachable(error)
+        )
+
+    @staticmethod
+    async def _sleep(seconds: float, wakeup: asyncio.Event) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), timeout=seconds)
-        self._wakeup.clear()
+            await asyncio.wait_for(wakeup.wait(), timeout=seconds)
+        wakeup.clear()
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; returns how many were marked published.

@@ -24,6 +24,7 @@ from contracts.topics import ALL_TOPICS, dead_letter_topic, events_topic
 from servicekit import migrations
 from servicekit.admission import AdmissionMiddleware, FairGate
 from servicekit.auth import Authenticator, apply_key_event
+from servicekit.broker_watch import BrokerWatch, is_connection_error
 from servicekit.calendar import BusinessCalendar, CalendarPolicy
 from servicekit.consumer import (
     EventConsumer,
@@ -38,7 +39,7 @@ from servicekit.idempotency import purge_expired
 from servicekit.inbox import purge_received_before
 from servicekit.kafka import KafkaPublisher, broker_reachable, ensure_topics
 from servicekit.openapi import install_openapi
-from servicekit.outbox import OutboxRelay, purge_published_before
+from servicekit.outbox import OutboxRelay, pending_count, purge_published_before
 from servicekit.policy import load_section
 from servicekit.problems import install_problem_handlers
 from servicekit.query import refuse_unknown_query_parameters
@@ -100,6 +101,13 @@ class ServiceRuntime:
         )
         self.session_factory: SessionFactory = make_session_factory(self.engine)
         self.publisher = KafkaPublisher(settings.kafka, client_id=f"{spec.name}-relay")
+        self.broker_watch = BrokerWatch(
+            settings.kafka,
+            service=spec.name,
+            publishes=settings.run_relay,
+            consumes=settings.run_consumer and bool(spec.subscribe),
+            outbox_pending=lambda: pending_count(self.session_factory),
+        )
         self.relay = OutboxRelay(
             session_factory=self.session_factory,
             publisher=self.publisher,
@@ -107,6 +115,7 @@ class ServiceRuntime:
             batch_size=settings.outbox_batch_size,
             poll_interval=settings.outbox_poll_interval_ms / 1000,
             max_backoff=settings.outbox_max_backoff_ms / 1000,
+            broker=self.broker_watch,
         )
         self.authenticator = Authenticator(
             self.session_factory,
@@ -124,6 +133,7 @@ class ServiceRuntime:
             handler=self.handle_event,
             dead_letters=self.publisher,
             accepts=_accepts(spec.applies),
+            broker=self.broker_watch,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._job_tasks: list[asyncio.Task[None]] = []
@@ -184,8 +194,12 @@ class ServiceRuntime:
                 topics=[dead_letter_topic(events_topic(self.spec.name))],
             )
         except (KafkaError, OSError, TimeoutError) as exc:
-            # The broker is away: the figure keeps its last value, the next run tries again.
-            log.warning("dead_letters.count_failed", error=repr(exc))
+            # The figure keeps its last value, the next run tries again. An outage is told
+            # once by the broker watch, not once a minute here.
+            if is_connection_error(exc) and await self.broker_watch.unreachable(exc):
+                log.debug("dead_letters.count_failed", error=repr(exc))
+            else:
+                log.warning("dead_letters.count_failed", error=repr(exc))
             return {}
 
     def on_commit(self) -> None:
@@ -238,12 +252,14 @@ class ServiceRuntime:
                 asyncio.create_task(self.consumer.run(), name=f"{self.spec.name}-consumer")
             )
         if self.settings.run_periodic_jobs:
-            for name, every, job in self._periodic:
-                self._job_tasks.append(
-                    asyncio.create_task(
-                        self._run_periodic(name, every, job), name=f"{self.spec.name}-{name}"
+            # The jobs' broker clients (the dead-letter count) report to the watch too.
+            with self.broker_watch.watching():
+                for name, every, job in self._periodic:
+                    self._job_tasks.append(
+                        asyncio.create_task(
+                            self._run_periodic(name, every, job), name=f"{self.spec.name}-{name}"
+                        )
                     )
-                )
 
     async def stop(self) -> None:
         """Stop background work, flush the producer and close the database."""
@@ -261,6 +277,7 @@ class ServiceRuntime:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self._tasks.clear()
+        await self.broker_watch.close()
         await self.publisher.stop()
         await self.engine.dispose()
 

@@ -67,6 +67,20 @@ class KafkaSettings(BaseSettings):
         "max_poll_interval_ms.",
     )
 
+    outage_reminder_seconds: float = Field(
+        default=60,
+        ge=0,
+        description="While the broker stays unreachable, how often the one warning about it is "
+        "repeated (with how long it has been down); 0: never.",
+    )
+    outage_probe_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="While the broker is unreachable, how often it is checked for being back "
+        "(also the longest a check waits for an answer).",
+    )
+
     @model_validator(mode="after")
     def _transient_retries_fit_the_poll_interval(self) -> KafkaSettings:
         if self.transient_retry_seconds * 1000 >= self.max_poll_interval_ms / 2:

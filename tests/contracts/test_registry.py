@@ -68,6 +68,7 @@ FLOW_EVENTS: dict[str, tuple[str, ...]] = {
     ),
     "billing": (
         "QuoteIssued",
+        "QuoteRefused",
         "ChargeWaived",
         "ReceiptIssued",
         "InvoiceIssued",

@@ -552,3 +552,43 @@ async def test_fld_4_work_items_are_validated_before_billing_sees_them(
     first, second = requested.data["items"]
     assert first["warranty_card_price"] == "99.50" and first["trade_in"] is True
     assert second["upgrade"] is True
+
+
+async def test_fld_4_bil_1_a_request_billing_cannot_price_is_shown_refused_and_asked_again(
+    fieldwork: ServiceRuntime, billing: ServiceRuntime, bus: Bus, clock: Clock
+) -> None:
+    await publish_schedule(billing)
+    await new_order(bus, "o-1", warranty=WarrantyStatus.OUT_OF_WARRANTY, age_days=3 * 365)
+    key = await technician_key(fieldwork, "tech-7")
+    glue = {"kind": "material", "part_no": "M-GLUE", "description": "耐高温密封胶"}
+    async with (
+        client(fieldwork, key, "fieldwork") as tech,
+        client(billing, ADMIN_KEY, "billing") as desk,
+    ):
+        await go_in(tech, clock, "o-1-v1")
+        clock.advance(minutes=10)
+        mistyped = {**glue, "stock_price": "99999.99", "quantity": "999999999.999"}
+        await ok(tech, "o-1-v1", type="diagnose", cause="密封不良", work_items=[mistyped])
+        await bus.pump()
+
+        [refusal] = (await desk.get("/v1/orders/o-1/charge")).json()["refused_requests"]
+        visit = (await tech.get("/v1/visits/o-1-v1")).json()
+        assert visit["quote"]["status"] == "refused"
+        assert visit["quote"]["request_id"] == refusal["request_id"]
+        assert visit["quote"]["refusal"]["reason"] == refusal["reason"]
+        assert visit["state"] == "diagnosing"
+
+        clock.advance(minutes=2)
+        corrected = {**glue, "stock_price": "8.35", "quantity": "1"}
+        await ok(tech, "o-1-v1", type="diagnose", cause="密封不良", work_items=[corrected])
+        await bus.pump()
+
+        visit = (await tech.get("/v1/visits/o-1-v1")).json()
+        [quote] = (await desk.get("/v1/orders/o-1/charge")).json()["quotes"]
+        assert quote["request_id"] != refusal["request_id"]
+        assert (visit["quote"]["status"], visit["quote"]["quote_id"]) == (
+            "issued",
+            quote["quote_id"],
+        )
+        assert Decimal(visit["quote"]["total"]) == Decimal("10.90")
+        assert len(await bus.staged(billing, "QuoteRefused")) == 1

@@ -1,6 +1,6 @@
 """Quote requests against a real database (SQLite and PostgreSQL): the schedule version in
 force when the technician asked prices the quote (BIL-1); a request too large to price is
-answered as refused, not dropped; material lines round once (BIL-4)."""
+answered as refused (QuoteRefused, once), not dropped; material lines round once (BIL-4)."""
 
 from __future__ import annotations
 
@@ -170,6 +170,38 @@ async def test_a_request_too_large_to_price_is_recorded_as_refused_not_dropped(
     assert len(charge["refused_requests"]) == 1
     [issued] = await _issued(runtime, "o-1")
     assert issued["request_id"] == "req-2"
+
+
+async def test_bil_1_a_refused_request_publishes_quote_refused_once_for_fieldwork(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, clock: Clock
+) -> None:
+    await publish(client)
+    await _order(runtime, "o-1")
+    huge = _material("99999.99", quantity="999999999.999")
+    clock.now = T0 + timedelta(minutes=1)
+    heard = await send(runtime, quote_requested("o-1", huge))
+
+    [refused] = await outbox(runtime, "QuoteRefused")
+    [recorded] = (await client.get("/v1/orders/o-1/charge")).json()["refused_requests"]
+    assert refused.subject == "o-1"
+    assert refused.data == {
+        "order_id": "o-1",
+        "visit_id": "v-1",
+        "request_id": "req-1",
+        "reason": recorded["reason"],
+        "refused_at": "2026-04-30T02:01:00Z",
+    }
+
+    # redelivered (the same event again, or the same request in another one): told once
+    await runtime.handle_event(heard)
+    await send(runtime, quote_requested("o-1", huge))
+    assert len(await outbox(runtime, "QuoteRefused")) == 1
+
+    # the technician's corrected request (a new request id) is priced
+    await send(runtime, quote_requested("o-1", fee("W02"), request_id="req-2"))
+    [issued] = await _issued(runtime, "o-1")
+    assert issued["request_id"] == "req-2"
+    assert len(await outbox(runtime, "QuoteRefused")) == 1
 
 
 async def test_a_stock_price_too_large_for_a_quote_line_is_refused(

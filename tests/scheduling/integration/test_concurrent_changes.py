@@ -129,7 +129,9 @@ async def _plan(h: Harness, day: date = MONDAY) -> dict[str, Any]:
 
 async def _mark_plan_dirty(h: Harness, day: date = MONDAY) -> None:
     async with _uow(h) as uow:
-        await uow.plans.save(day, visits=[], unassigned=[], now=h.clock(), dirty=True)
+        await uow.plans.save(
+            day, visits=[], unassigned=[], unassigned_reasons={}, now=h.clock(), dirty=True
+        )
         await uow.commit()
 
 

@@ -78,6 +78,9 @@ async def test_sch_4_a_day_nobody_works_answers_every_job_unassigned(harness: Ha
     assert plan["visits"] == [] and plan["unassigned"] == ["o1"]
     assert plan["unassigned_reasons"]["o1"]["code"] == "no_technician"
     assert plan["unassigned_reasons"]["o1"]["text"]
+    # the plan read back later says why, as the optimisation did
+    stored = (await harness.client.get("/v1/plans/2026-11-24")).json()
+    assert stored["unassigned_reasons"] == plan["unassigned_reasons"]
 
 
 async def _dirty_monday_after_a_shift_ended(harness: Harness) -> None:
@@ -105,7 +108,8 @@ async def test_sch_9_a_past_day_is_not_reoptimised(harness: Harness) -> None:
     harness.clock.now = local(0, 10, day=1)  # Tuesday 00:10
     response = await harness.client.post(TODAY)
     assert response.status_code == 409, response.text
-    assert "past" in response.text
+    problem = response.json()
+    assert (problem["title"], problem["day"]) == ("Day is over", "2026-11-23"), problem
     await harness.run_job("replan")
     plan = (await harness.client.get("/v1/plans/2026-11-23")).json()
     assert plan["dirty"] is False  # nothing left for the background re-plan to retry

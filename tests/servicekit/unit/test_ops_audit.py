@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+import logging.config
 import os
 from collections.abc import Iterator
 
 import pytest
 import structlog
 from pydantic import ValidationError
+from uvicorn.config import LOGGING_CONFIG
 
 from servicekit.embedded import EmbeddedBroker
 from servicekit.logging import configure_logging, service_context
@@ -57,6 +59,26 @@ def test_ops8_every_line_logged_within_a_service_names_it(
 
     lines = _lines(json_logs)
     assert [line.get("service") for line in lines] == ["billing", "billing", None]
+
+
+def test_ops8_uvicorn_lines_come_through_ours_after_uvicorns_own_logging_config() -> None:
+    # a server built earlier with uvicorn's default log_config left its loggers with their own
+    # handlers and no propagation: configure_logging takes them back
+    logging.config.dictConfig(LOGGING_CONFIG)
+    stream = io.StringIO()
+    configure_logging(level="INFO", json=True)
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    try:
+        with service_context("billing"):
+            logging.getLogger("uvicorn.error").error("stdlib line")
+    finally:
+        logging.getLogger().handlers.clear()
+        structlog.reset_defaults()
+        structlog.contextvars.clear_contextvars()
+    [line] = _lines(stream)
+    assert (line["event"], line["service"]) == ("stdlib line", "billing")
 
 
 def test_ops8_an_event_recorded_about_an_order_carries_order_id(

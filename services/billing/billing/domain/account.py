@@ -30,6 +30,7 @@ from contracts.billing import (
     PaymentRefunded,
     QuoteIssued,
     QuoteLine,
+    QuoteRefused,
     QuoteReinstated,
     QuoteVoided,
     QuoteVoidReason,
@@ -688,7 +689,8 @@ class BillingAccount:
         ``in_force`` maps a request id to the schedule version in force when it was made
         (BIL-1), which prices it; ``schedules`` (by product line) prices the others. A request
         that cannot be priced (amounts beyond what a quote can carry) is refused: kept in
-        ``refused_requests`` with the reason, never left to fail again."""
+        ``refused_requests`` with the reason, never left to fail again, and announced once
+        (QuoteRefused), as the request is never taken again (``request_quote``)."""
         issued: list[Quote] = []
         waiting: list[QuoteRequest] = []
         if self.state.cancelled_at is not None:
@@ -705,13 +707,21 @@ class BillingAccount:
             try:
                 issued.append(self._price(request, schedule, policy, now, tz, installations))
             except (ValidationError, ArithmeticError) as exc:
-                self.state.refused_requests.append(
-                    RefusedRequest(
-                        request_id=request.request_id,
-                        visit_id=request.visit_id,
-                        requested_at=request.requested_at,
-                        refused_at=now,
-                        reason=_refusal_reason(exc),
+                refusal = RefusedRequest(
+                    request_id=request.request_id,
+                    visit_id=request.visit_id,
+                    requested_at=request.requested_at,
+                    refused_at=now,
+                    reason=_refusal_reason(exc),
+                )
+                self.state.refused_requests.append(refusal)
+                self.events.append(
+                    QuoteRefused(
+                        order_id=self.order_id,
+                        visit_id=refusal.visit_id,
+                        request_id=refusal.request_id,
+                        reason=refusal.reason,
+                        refused_at=refusal.refused_at,
                     )
                 )
         self.state.requests = waiting

@@ -300,7 +300,7 @@ async def _price_pending(
     ):
         log.info("billing.quote_issued", order_id=account.order_id, quote_id=quote.quote_id)
     for refusal in account.state.refused_requests[refused:]:
-        # No contract event says "quote refused" yet: the refusal is on the account (REST).
+        # QuoteRefused tells fieldwork; the log is for ops.
         log.warning(
             "billing.quote_request_refused",
             order_id=account.order_id,

@@ -25,9 +25,10 @@ EVENTS_OF_INTEREST: frozenset[str] = frozenset(
         "AppointmentRescheduled",
         "OrderReturnedToCentre",
         "RevisitBooked",
-        # billing: the price the customer must consent to, its waiver, and whether it is
-        # charged at all (void, or back in force)
+        # billing: the price the customer must consent to (or why there is none), its waiver,
+        # and whether it is charged at all (void, or back in force)
         "QuoteIssued",
+        "QuoteRefused",
         "ChargeWaived",
         "QuoteVoided",
         "QuoteReinstated",

@@ -200,6 +200,10 @@ class QuoteStatus(StrEnum):
     """Billing no longer charges it (QuoteVoided): the order was cancelled before its work was
     done, or the customer declined the job at a later visit. Nothing is charged for it, and it
     can be neither accepted nor declined; ``void`` says when, why and the answer it had."""
+    REFUSED = "refused"
+    """Billing cannot price the request (QuoteRefused), e.g. a quantity × price too large for a
+    quote line: no quote will come for it; ``refusal`` says why. The technician corrects the
+    work listed and diagnoses again, which sends a new request."""
 
 
 class _Part(BaseModel):
@@ -272,6 +276,15 @@ class QuoteVoid(_Part):
         return f"voided at {self.at.isoformat()}: {why}"
 
 
+class QuoteRefusal(_Part):
+    """Why billing cannot price a quote request (QuoteRefused; BIL-1, FLD-4), and since when."""
+
+    reason: str
+    """Billing's reason, in words for the technician: what to correct before asking again."""
+    at: datetime
+    """When billing refused the request."""
+
+
 class Quote(_Part):
     """The quote the customer must consent to before paid work (FLD-4)."""
 
@@ -294,6 +307,8 @@ class Quote(_Part):
     publishes no QuoteDeclined to carry it (FLD-4)."""
     void: QuoteVoid | None = None
     """Set while the quote is `voided`: when, why, and the answer it had (BIL-1, FLD-4)."""
+    refusal: QuoteRefusal | None = None
+    """Set when billing refused to price the request (status `refused`): why, and when."""
 
     def refuse_if_voided(self) -> None:
         """No answer is given to a quote billing voided (FLD-4)."""
@@ -478,6 +493,10 @@ class Visit(BaseModel):
     (FLD-4, BIL-9)."""
     declined_supplements: list[Quote] = Field(default_factory=list)
     """Supplementary quotes the customer declined, the accepted quote staying in force (FLD-4)."""
+    refused_quotes: list[Quote] = Field(default_factory=list)
+    """Every quote request of the visit billing refused to price (QuoteRefused), oldest first,
+    each with its `refusal`; the latest also stays the visit's `quote` until the technician
+    diagnoses again (a refused supplement gives way to the accepted quote at once)."""
     work: list[WorkStep] = Field(default_factory=list)
     pauses: list[Pause] = Field(default_factory=list)
     paused_from: VisitState | None = None
@@ -1274,6 +1293,29 @@ class Visit(BaseModel):
             quote.status, quote.void = QuoteStatus.VOIDED, void
             return True
         return False
+
+    def quote_refused(self, *, request_id: str, reason: str, at: datetime) -> bool:
+        """Billing cannot price the open request (QuoteRefused; BIL-1, FLD-4): it shows
+        *refused* with billing's reason, and a visit waiting for the customer's consent goes
+        back to the diagnosis, where the technician corrects the work and asks again (a new
+        request). A refused supplement leaves the quote the customer accepted in force, as a
+        declined one does (BIL-9). False when it answers no open request (an earlier request,
+        one the customer declined already, or heard already)."""
+        quote = self.quote
+        if quote is None or quote.request_id != request_id:
+            return False
+        if quote.status is not QuoteStatus.REQUESTED:
+            return False
+        quote.status = QuoteStatus.REFUSED
+        quote.refusal = QuoteRefusal(reason=reason, at=at)
+        self.refused_quotes.append(quote.model_copy(deep=True))
+        if self.consented_quote is not None:
+            self.quote, self.consented_quote = self.consented_quote, None
+        if self.state is S.AWAITING_CONSENT:
+            self.state = S.DIAGNOSING
+        elif self.state is S.PAUSED and self.paused_from is S.AWAITING_CONSENT:
+            self.paused_from = S.DIAGNOSING
+        return True
 
     def quote_reinstated(self, *, quote_id: str) -> bool:
         """A quote billing voided is in force again (QuoteReinstated, BIL-1): back to the

@@ -13,6 +13,7 @@ from contracts.billing import (
     ChargeWaived,
     OrderRetentionExpired,
     QuoteIssued,
+    QuoteRefused,
     QuoteReinstated,
     QuoteVoided,
 )
@@ -1224,6 +1225,24 @@ async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None
                 total=data.total,
                 schedule_version=data.schedule_version,
             ):
+                await uow.visits.save(visit, now=at)
+        return
+    if isinstance(data, QuoteRefused):
+        # FLD-4, BIL-1: no quote will come for the request; the technician sees why and asks
+        # again with the work corrected.
+        for visit in await uow.visits.for_order(order_id, for_update=True):
+            if data.visit_id not in (None, visit.visit_id):
+                continue
+            if visit.quote_refused(
+                request_id=data.request_id, reason=data.reason, at=data.refused_at
+            ):
+                log.info(
+                    "fieldwork.quote_request_refused",
+                    order_id=order_id,
+                    visit_id=visit.visit_id,
+                    request_id=data.request_id,
+                    state=visit.state.value,
+                )
                 await uow.visits.save(visit, now=at)
         return
     if isinstance(data, ChargeWaived):

@@ -552,6 +552,7 @@ class DayPlanRepository:
         *,
         visits: list[dict[str, Any]],
         unassigned: list[str],
+        unassigned_reasons: dict[str, dict[str, str]],
         now: datetime,
         dirty: bool,
     ) -> None:
@@ -562,6 +563,7 @@ class DayPlanRepository:
         row.created_at = now
         row.visits = visits
         row.unassigned = unassigned
+        row.unassigned_reasons = unassigned_reasons
         row.dirty = dirty
         self._session.add(row)
 

@@ -132,5 +132,9 @@ class DayPlanRow(SchedulingTable, table=True):
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     visits: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     unassigned: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    unassigned_reasons: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
+    """Per job left out, why (``code``, ``text``), as the optimisation found it."""
     dirty: bool = False
     """An urgent insertion changed it: re-optimise in the background (SCH-9)."""

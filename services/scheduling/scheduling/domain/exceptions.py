@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 
@@ -98,6 +99,14 @@ class SlotUnavailable(SchedulingError):
 
 class ImplausibleReport(SchedulingError):
     """A report that cannot be true when received, e.g. a position dated in the future (SCH-6)."""
+
+
+class DayOver(SchedulingError):
+    """A day plan asked for a day that has ended: its plan is history, not re-optimised."""
+
+    def __init__(self, day: date) -> None:
+        super().__init__(f"{day.isoformat()} is over: a day that has ended is not re-optimised.")
+        self.extensions = {"day": day.isoformat()}
 
 
 class PlanInfeasible(SchedulingError):

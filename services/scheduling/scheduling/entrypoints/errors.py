@@ -5,6 +5,7 @@ from __future__ import annotations
 from scheduling.domain.exceptions import (
     AlreadyExists,
     CannotTake,
+    DayOver,
     DispatchOrderNotFound,
     IllegalTransition,
     ImplausibleReport,
@@ -27,5 +28,6 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     CannotTake: (409, "Cannot take this order"),
     SlotUnavailable: (409, "Window not available"),
     PlanInfeasible: (409, "Plan infeasible"),
+    DayOver: (409, "Day is over"),
     ImplausibleReport: (422, "Implausible report"),
 }

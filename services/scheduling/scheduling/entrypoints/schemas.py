@@ -391,8 +391,8 @@ class PlanOut(BaseModel):
     unassigned: list[str]
     unassigned_reasons: dict[str, UnassignedReasonOut] = Field(
         default_factory=dict,
-        description="Per job in `unassigned`, why the plan left it out (answered by the "
-        "optimisation that made the plan).",
+        description="Per job in `unassigned`, why the plan left it out, as the optimisation "
+        "that made the plan found it (plans stored before this field have none).",
     )
     distance_m: int | None = None
     dirty: bool = False

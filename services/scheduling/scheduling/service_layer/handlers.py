@@ -52,6 +52,7 @@ from scheduling.domain.dispatching import (
 from scheduling.domain.exceptions import (
     AlreadyExists,
     CannotTake,
+    DayOver,
     DispatchOrderNotFound,
     IllegalTransition,
     ImplausibleReport,
@@ -657,6 +658,7 @@ async def _insert_into_plan(
             },
         ],
         unassigned=list(getattr(plan_row, "unassigned", [])),
+        unassigned_reasons=dict(getattr(plan_row, "unassigned_reasons", {})),
         now=now,
         dirty=True,
     )
@@ -1609,9 +1611,7 @@ async def optimise_day(
             return _stored_plan(cmd.day, previous)
         now = clock()
         if _day_is_over(cmd.day, now, tz):
-            raise PlanInfeasible(
-                [f"{cmd.day.isoformat()} is in the past: a day that is over is not re-optimised."]
-            )
+            raise DayOver(cmd.day)
         technicians = [t for t in await uow.technicians.list() if t.works_on(cmd.day)]
         day_start, day_end = _day_bounds(cmd.day, tz)
         day_orders = await uow.orders.held_starting_between(day_start, day_end)
@@ -1789,13 +1789,21 @@ async def optimise_day(
             kept = withheld & fresh.keys()
             rows.extend(v for v in (current.visits if current else []) if v["order_id"] in kept)
         dirty = bool(withheld)
-        await uow.plans.save(cmd.day, visits=rows, unassigned=plan.unassigned, now=now, dirty=dirty)
+        reasons = unassigned_reasons(day, plan)
+        await uow.plans.save(
+            cmd.day,
+            visits=rows,
+            unassigned=plan.unassigned,
+            unassigned_reasons=reasons,
+            now=now,
+            dirty=dirty,
+        )
         await uow.commit()
         return {
             "day": cmd.day.isoformat(),
             "visits": rows,
             "unassigned": plan.unassigned,
-            "unassigned_reasons": unassigned_reasons(day, plan),
+            "unassigned_reasons": reasons,
             "distance_m": plan.distance,
             "dirty": dirty,
         }
@@ -1864,6 +1872,7 @@ def _stored_plan(day: date, row: object | None) -> dict[str, object]:
         "day": day.isoformat(),
         "visits": list(getattr(row, "visits", [])),
         "unassigned": list(getattr(row, "unassigned", [])),
+        "unassigned_reasons": dict(getattr(row, "unassigned_reasons", {})),
         "distance_m": None,
         "dirty": bool(getattr(row, "dirty", False)),
     }
@@ -2024,6 +2033,9 @@ async def reoptimise_dirty_plans(
             )
         except PlanInfeasible as exc:
             log.warning("scheduling.replan_refused", day=day.isoformat(), violations=exc.extensions)
+        except DayOver:
+            # midnight passed while the days were listed: the next cycle marks it clean
+            log.info("scheduling.replan_skipped_past_days", days=[day.isoformat()])
         except Exception:
             log.exception("scheduling.replan_failed", day=day.isoformat())
     return len(days) + len(past)

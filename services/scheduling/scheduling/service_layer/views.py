@@ -102,5 +102,6 @@ async def day_plan(day: date, *, uow: SchedulingUnitOfWork) -> dict[str, object]
             "day": row.plan_date,
             "visits": row.visits,
             "unassigned": row.unassigned,
+            "unassigned_reasons": row.unassigned_reasons,
             "dirty": row.dirty,
         }
