@@ -76,6 +76,12 @@ class FollowUpCompleted(_FeedbackEvent):
     satisfied: bool | None = None
     scores: FollowUpScores | None = None
     called_by: str | None = None
+    technician_id: str | None = None
+    """The technician credited with the visit the call-back was about: whoever held that visit
+    when it was carried out, even if the order moved to another technician since (FBK-3, FBK-4,
+    FBK-11). Null for a call-back that rates no technician (after phone guidance, FBK-1; about
+    desk business, FBK-4) or whose visit named none, and in events published before this field
+    existed."""
 
 
 class RevisitRequested(_FeedbackEvent):

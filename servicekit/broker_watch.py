@@ -6,7 +6,9 @@ and the outbox relay and the consumer fail on every retry. A service's :class:`B
 that into three kinds of line: ``kafka.broker_unreachable`` (WARNING) once, naming the bootstrap
 address and what waits; ``kafka.broker_still_unreachable`` (WARNING) every
 ``FSM_KAFKA_OUTAGE_REMINDER_SECONDS``; ``kafka.broker_reachable`` (INFO) once it answers again,
-with how long it was down.
+with how long it was down. On ``/metrics``, ``fsm_broker_reachable{service}`` is 0 while an
+outage is declared (1 otherwise, once the service runs) and ``fsm_broker_outages_total{service}``
+counts the outages declared.
 
 aiokafka's records about connections go to the watch of the task that logged them (its clients
 run as tasks started inside the relay's or the consumer's context) and are shown only at DEBUG.
@@ -35,6 +37,7 @@ from aiokafka.errors import (
     RequestTimedOutError,
 )
 
+from servicekit.metrics import BROKER_OUTAGES, BROKER_REACHABLE
 from servicekit.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
@@ -198,6 +201,12 @@ class BrokerWatch:
         """Call ``callback`` when an outage ends (e.g. to retry at once instead of backing off)."""
         self._on_back.append(callback)
 
+    def start(self) -> None:
+        """The service runs: show on ``/metrics`` that its broker is reachable (until an outage
+        is declared) and that no outage has been declared yet."""
+        BROKER_REACHABLE.labels(self._service).set(0 if self.down else 1)
+        BROKER_OUTAGES.labels(self._service)  # a series at 0, so a rise from it can alert
+
     @contextlib.contextmanager
     def watching(self) -> Iterator[None]:
         """Report aiokafka's connection failures in the enclosed work (and the tasks it starts,
@@ -265,6 +274,8 @@ class BrokerWatch:
                 return False
             if not self.down:
                 self._down_since = self._clock()
+                BROKER_REACHABLE.labels(self._service).set(0)
+                BROKER_OUTAGES.labels(self._service).inc()
                 log.warning(
                     "kafka.broker_unreachable",
                     bootstrap=self.bootstrap,
@@ -302,6 +313,7 @@ class BrokerWatch:
         since, self._down_since = self._down_since, None
         if since is None:
             return
+        BROKER_REACHABLE.labels(self._service).set(1)
         monitor, self._monitor = self._monitor, None
         if monitor is not None and monitor is not asyncio.current_task():
             monitor.cancel()

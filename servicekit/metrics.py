@@ -52,3 +52,16 @@ DEAD_LETTER_MESSAGES = Gauge(
     "events topic.",
     ["service", "topic"],
 )
+BROKER_REACHABLE = Gauge(
+    "fsm_broker_reachable",
+    "Whether the service's Kafka broker is reachable: 1 while the service runs and reaches it, 0 "
+    "from when an outage is declared (a probe confirmed a failure; `kafka.broker_unreachable` in "
+    "the log) until the broker answers again.",
+    ["service"],
+)
+BROKER_OUTAGES = Counter(
+    "fsm_broker_outages_total",
+    "Broker outages declared (each logged once as `kafka.broker_unreachable`), not the failed "
+    "retries within one.",
+    ["service"],
+)

@@ -243,6 +243,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         """Start the relay and the consumer in the background."""
+        self.broker_watch.start()
         if self.settings.run_relay:
             self._tasks.append(
                 asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay")

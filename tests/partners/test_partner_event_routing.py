@@ -214,6 +214,80 @@ async def test_a_follow_up_of_an_in_house_technicians_work_reaches_no_network(
     assert sent == {"n1": [], "n2": []}
 
 
+async def test_fbk_5_a_call_back_result_naming_the_technician_reaches_its_network_unscheduled(
+    partners: Harness, receiver: Receiver
+) -> None:
+    h = partners
+    await _moved_from_n1_to_n2(h, receiver)
+    # no FollowUpScheduled was ever sent (or its message was purged after
+    # message_retention_days): the result names the technician credited with the visit
+    await h.feed(
+        FollowUpCompleted(
+            order_id="o1", task_id="task-1", reached=True, satisfied=False, technician_id="nt1"
+        )
+    )
+    sent = await _sent(h, receiver)
+    assert _types(sent["n1"]) == ["FollowUpCompleted"]
+    assert sent["n1"][0]["data"]["technician_id"] == "nt1"
+    assert sent["n2"] == []
+
+
+async def test_fbk_5_the_technician_a_call_back_result_names_wins_over_where_its_scheduling_went(
+    partners: Harness, receiver: Receiver
+) -> None:
+    h = partners
+    await _moved_from_n1_to_n2(h, receiver)
+    # scheduled naming nobody, so the holder n2 was told; the result credits n1's technician
+    await h.feed(
+        FollowUpScheduled(order_id="o1", task_id="task-1", reason_rule="FBK-3", due_at=h.clock.now)
+    )
+    assert _types((await _sent(h, receiver))["n2"]) == ["FollowUpScheduled"]
+    await h.feed(
+        FollowUpCompleted(order_id="o1", task_id="task-1", reached=False, technician_id="nt1")
+    )
+    sent = await _sent(h, receiver)
+    assert _types(sent["n1"]) == ["FollowUpCompleted"]
+    assert sent["n2"] == []
+
+
+async def test_fbk_5_a_call_back_result_naming_an_in_house_technician_reaches_no_network(
+    partners: Harness, receiver: Receiver
+) -> None:
+    h = partners
+    await _moved_from_n1_to_n2(h, receiver)
+    await h.add_technician("t1")
+    await h.feed(
+        FollowUpCompleted(
+            order_id="o1", task_id="task-1", reached=True, satisfied=True, technician_id="t1"
+        )
+    )
+    assert await _sent(h, receiver) == {"n1": [], "n2": []}
+
+
+async def test_fbk_5_a_call_back_result_naming_no_technician_follows_its_scheduling(
+    partners: Harness, receiver: Receiver
+) -> None:
+    h = partners
+    await _moved_from_n1_to_n2(h, receiver)
+    await h.feed(
+        FollowUpScheduled(
+            order_id="o1",
+            task_id="task-1",
+            reason_rule="FBK-4",
+            due_at=h.clock.now,
+            technician_id="nt1",
+        )
+    )
+    assert _types((await _sent(h, receiver))["n1"]) == ["FollowUpScheduled"]
+    # an event published before FollowUpCompleted named the technician
+    older = FollowUpCompleted(order_id="o1", task_id="task-1", reached=True, satisfied=True)
+    assert older.technician_id is None
+    await h.feed(older)
+    sent = await _sent(h, receiver)
+    assert _types(sent["n1"]) == ["FollowUpCompleted"]
+    assert sent["n2"] == []
+
+
 async def test_fld_14_a_safety_incident_at_an_earlier_visit_reaches_both_networks(
     partners: Harness, receiver: Receiver
 ) -> None:

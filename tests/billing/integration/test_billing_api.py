@@ -179,7 +179,8 @@ async def test_bil_1_schedules_are_versioned_and_a_published_version_never_chang
     current = (await client.get("/v1/fee-schedules/water_heater")).json()
     assert current["version"] == 2
     versions = (await client.get("/v1/fee-schedules/water_heater/versions")).json()
-    assert [v["version"] for v in versions] == [1, 2]
+    assert [v["version"] for v in versions["items"]] == [2, 1]  # newest first
+    assert versions["next_cursor"] is None
     for method in ("PUT", "PATCH", "DELETE"):
         changed = await client.request(method, "/v1/fee-schedules/water_heater/versions/1")
         assert changed.status_code == 405

@@ -214,6 +214,9 @@ async def test_fbk_1_the_call_back_after_phone_guidance_counts_against_no_techni
         scores=scores(8, 6, dress="poor"),
     )
 
+    # the centre's guidance is credited to no technician, and so is the call-back's result
+    [completed] = await harness.staged("FollowUpCompleted")
+    assert completed.technician_id is None
     # rule FBK-7 / INT-4: the guidance failed, so a revisit is requested...
     [revisit] = await harness.staged("RevisitRequested")
     assert revisit.task_id == guidance["task_id"]
@@ -366,3 +369,30 @@ async def test_fbk_3_a_reassignment_after_the_visit_closed_leaves_the_call_back_
     assert "centre" not in rows
     assert (rows[NETWORK]["visits"], rows[NETWORK]["satisfaction"]["surveys"]) == (1, 1)
     assert (await reconciled(harness, NETWORK))["call_backs_completed"] == 1
+
+
+@pytest.mark.parametrize(
+    "reassignment_first", [False, True], ids=["visit_read_first", "reassignment_read_first"]
+)
+async def test_fbk_3_fbk_5_the_call_back_result_names_the_technician_of_the_visit_not_the_holder(
+    harness: Harness, reassignment_first: bool
+) -> None:
+    await harness.emit(created("o-named"), local(MONDAY, 7))
+    await harness.emit(assigned("o-named", "v-1", "tech-n1", network_id=NETWORK), local(MONDAY, 7))
+    moved = moved_to_the_centre("o-named")  # to tech-c at 11:00, after tech-n1's visit
+    if reassignment_first:
+        await harness.emit(moved, local(MONDAY, 11))
+    await visit_done(harness, "o-named", "tech-n1")
+    if not reassignment_first:
+        await harness.emit(moved, local(MONDAY, 11))
+    [task] = await harness.tasks("o-named")
+    harness.clock.set(local(MONDAY, 14))
+
+    await harness.answer(task["task_id"], reached=False)
+    await harness.answer(task["task_id"], reached=True, satisfied=True, scores=scores(9, 9))
+
+    completed = await harness.staged("FollowUpCompleted")
+    assert [(c.reached, c.technician_id) for c in completed] == [
+        (False, "tech-n1"),
+        (True, "tech-n1"),
+    ]

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from aiokafka.errors import KafkaConnectionError
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from structlog.testing import capture_logs
 from support.events import envelope
@@ -75,9 +76,10 @@ async def test_a_broker_outage_is_logged_once_when_lost_and_once_when_back_not_p
     first_broker.start()
     second_broker: EmbeddedBroker | None = None
     publisher = KafkaPublisher(settings, client_id="test-relay")
+    service = f"outage-{uuid.uuid4().hex[:8]}"  # its own series in the process's registry
     watch = BrokerWatch(
         settings,
-        service="test",
+        service=service,
         publishes=True,
         consumes=True,
         outbox_pending=lambda: pending_count(session_factory),
@@ -85,7 +87,7 @@ async def test_a_broker_outage_is_logged_once_when_lost_and_once_when_back_not_p
     relay = OutboxRelay(
         session_factory=session_factory,
         publisher=publisher,
-        service="test",
+        service=service,
         poll_interval=0.02,
         max_backoff=0.2,
         broker=watch,
@@ -99,11 +101,12 @@ async def test_a_broker_outage_is_logged_once_when_lost_and_once_when_back_not_p
         settings=settings,
         topics=[topic],
         group_id=f"outage-{uuid.uuid4().hex[:8]}",
-        service="test",
+        service=service,
         handler=handler,
         dead_letters=publisher,
         broker=watch,
     )
+    watch.start()
     tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
     before, during = envelope("order-1", note="before"), envelope("order-1", note="during")
     try:
@@ -111,6 +114,7 @@ async def test_a_broker_outage_is_logged_once_when_lost_and_once_when_back_not_p
         await _commit(session_factory, before, topic)
         relay.notify()
         await wait_until(lambda: before.id in handled, within=20, message="the first event")
+        metrics_before = _broker_metrics(service)
 
         # What an operator sees with FSM_LOG_LEVEL=INFO (configure_logging keeps aiokafka's
         # routine INFO lines out).
@@ -133,6 +137,7 @@ async def test_a_broker_outage_is_logged_once_when_lost_and_once_when_back_not_p
                 message="eight failed attempts of the relay",
             )
             outage_lines = list(lines)
+            metrics_during = _broker_metrics(service)
             aiokafka_during_outage = [r for r in caplog.records if r.name.startswith("aiokafka")]
 
             # Memory storage: the new broker is empty, as after losing the broker's disk.
@@ -143,6 +148,7 @@ async def test_a_broker_outage_is_logged_once_when_lost_and_once_when_back_not_p
                 lambda: during.id in handled, within=30, message="the event after the outage"
             )
             await wait_until(lambda: not watch.down, within=10, message="the broker to be back")
+        metrics_after = _broker_metrics(service)
         assert await pending_count(session_factory) == 0
     finally:
         relay.stop()
@@ -184,6 +190,19 @@ async def test_a_broker_outage_is_logged_once_when_lost_and_once_when_back_not_p
     # After the broker is back the consumer rejoins its group: a handful of lines, not hundreds.
     aiokafka_total = [r for r in caplog.records if r.name.startswith("aiokafka")]
     assert len(aiokafka_total) <= 5, [r.getMessage() for r in aiokafka_total]
+
+    # On /metrics: (fsm_broker_reachable, fsm_broker_outages_total), one outage declared.
+    assert metrics_before == (1, 0)
+    assert metrics_during == (0, 1)
+    assert metrics_after == (1, 1)
+
+
+def _broker_metrics(service: str) -> tuple[float | None, float | None]:
+    labels = {"service": service}
+    return (
+        REGISTRY.get_sample_value("fsm_broker_reachable", labels),
+        REGISTRY.get_sample_value("fsm_broker_outages_total", labels),
+    )
 
 
 async def _attempts_at_least(

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import BigInteger, Numeric, and_, case, cast, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
 from billing.adapters.tables import (
@@ -24,7 +25,7 @@ from billing.adapters.tables import (
     SettlementItemRow,
 )
 from billing.domain.account import AccountState, BillingAccount, Payment, is_personal
-from billing.domain.cash import CashEntry, CashEntryKind, CashLedger
+from billing.domain.cash import CashEntry, CashEntryKind, CashLedger, CashPosition
 from billing.domain.exceptions import ConcurrentUpdate
 from billing.domain.installations import Installation, serial_key
 from billing.domain.model import OrderFile, RecordedEvent
@@ -42,6 +43,64 @@ from servicekit.db import (
 
 _ORDER_EVENTS = table_of(OrderEventRow)
 _CASH_HOLDERS = table_of(CashHolderRow)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The last row of a page (its time and id): the next page starts after it."""
+
+    at: datetime
+    id: str
+
+
+@dataclass(frozen=True)
+class SettlementCursor:
+    """The last line of a settlement page (its order, time and id)."""
+
+    order_id: str
+    at: datetime
+    id: str
+
+
+def _after(key: Any, row_id: Any, cursor: Cursor) -> ColumnElement[bool]:
+    """Rows after ``cursor`` in ascending (key, id) order."""
+    at = cursor.at.astimezone(UTC)
+    return or_(key > at, and_(key == at, row_id > cursor.id))
+
+
+def _cents(amount: Any) -> ColumnElement[int]:
+    """An amount column in whole fen, so that a SUM is exact on PostgreSQL and SQLite alike
+    (SQLite would add the stored decimal strings as floats); amounts have two decimals."""
+    return cast(func.round(cast(amount, Numeric) * 100), BigInteger)
+
+
+def _money(cents: Any) -> Decimal:
+    """A SUM of ``_cents`` back in yuan (0.00 for the sum of no rows)."""
+    return Decimal(int(cents or 0)).scaleb(-2)
+
+
+def _cash_entry(r: CashEntryRow) -> CashEntry:
+    return CashEntry(
+        entry_id=r.entry_id,
+        holder_id=r.holder_id,
+        kind=CashEntryKind(r.kind),
+        amount=r.amount,
+        at=aware(r.at),
+        order_id=r.order_id,
+        by=r.by,
+    )
+
+
+def _settlement_item(r: SettlementItemRow) -> SettlementItem:
+    return SettlementItem(
+        item_id=r.item_id,
+        network_id=r.network_id,
+        order_id=r.order_id,
+        kind=SettlementKind(r.kind),
+        amount=r.amount,
+        occurred_at=aware(r.occurred_at),
+        description=r.description,
+    )
 
 
 class OrderFileRepository:
@@ -157,15 +216,16 @@ class FeeScheduleRepository:
         row = await self._session.get(FeeScheduleRow, (product_line, version))
         return None if row is None else self._domain(row)
 
-    async def versions(self, product_line: str) -> list[FeeSchedule]:
-        """Every version of ``product_line``'s schedule, oldest first."""
-        rows = (
-            await self._session.execute(
-                select(FeeScheduleRow)
-                .where(col(FeeScheduleRow.product_line) == product_line)
-                .order_by(col(FeeScheduleRow.version))
-            )
-        ).scalars()
+    async def versions(
+        self, product_line: str, *, before: int | None = None, limit: int
+    ) -> list[FeeSchedule]:
+        """Up to ``limit`` versions of ``product_line``'s schedule, newest (highest number)
+        first, those numbered below ``before`` when given."""
+        version = col(FeeScheduleRow.version)
+        query = select(FeeScheduleRow).where(col(FeeScheduleRow.product_line) == product_line)
+        if before is not None:
+            query = query.where(version < before)
+        rows = (await self._session.execute(query.order_by(version.desc()).limit(limit))).scalars()
         return [self._domain(r) for r in rows]
 
     async def add(self, schedule: FeeSchedule) -> None:
@@ -424,21 +484,74 @@ class CashRepository:
                 select(CashEntryRow).where(col(CashEntryRow.holder_id) == holder_id)
             )
         ).scalars()
-        entries = [
-            CashEntry(
-                entry_id=r.entry_id,
-                holder_id=r.holder_id,
-                kind=CashEntryKind(r.kind),
-                amount=r.amount,
-                at=aware(r.at),
-                order_id=r.order_id,
-                by=r.by,
-            )
-            for r in rows
-        ]
+        entries = [_cash_entry(r) for r in rows]
         return CashLedger(
             holder_id=holder_id, entries=entries, alerts=dict(holder.alerts) if holder else {}
         )
+
+    async def position(self, holder_id: str) -> CashPosition:
+        """The cash ``holder_id`` has on hand and since when, summed in the database over every
+        entry of its ledger without loading them (BIL-10)."""
+        of_holder = col(CashEntryRow.holder_id) == holder_id
+        cents = _cents(col(CashEntryRow.amount))
+        collected = col(CashEntryRow.kind) == CashEntryKind.COLLECTED.value
+        totals = (
+            await self._session.execute(
+                select(
+                    func.sum(case((collected, cents), else_=0)),
+                    func.sum(case((collected, 0), else_=cents)),
+                ).where(of_holder)
+            )
+        ).one()
+        collected_cents, paid_out_cents = int(totals[0] or 0), int(totals[1] or 0)
+        # Outflows settle the oldest cash first: the oldest cash still held is the first
+        # collection whose running total exceeds all that went out (CashLedger.held).
+        at, entry_id = col(CashEntryRow.at), col(CashEntryRow.entry_id)
+        collections = (
+            select(
+                at.label("at"),
+                entry_id.label("entry_id"),
+                func.sum(cents).over(order_by=(at, entry_id), rows=(None, 0)).label("running"),
+            )
+            .where(of_holder, collected)
+            .subquery()
+        )
+        held_since = (
+            await self._session.execute(
+                select(collections.c.at)
+                .where(collections.c.running > paid_out_cents)
+                .order_by(collections.c.at, collections.c.entry_id)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        return CashPosition(
+            holder_id=holder_id,
+            on_hand=_money(collected_cents - paid_out_cents),
+            held_since=aware(held_since),
+        )
+
+    async def entries(
+        self, holder_id: str, *, after: Cursor | None = None, limit: int
+    ) -> list[CashEntry]:
+        """Up to ``limit`` entries of ``holder_id``'s ledger in booking order (time, then id),
+        after ``after``."""
+        at, entry_id = col(CashEntryRow.at), col(CashEntryRow.entry_id)
+        query = select(CashEntryRow).where(col(CashEntryRow.holder_id) == holder_id)
+        if after is not None:
+            query = query.where(_after(at, entry_id, after))
+        rows = await self._session.execute(query.order_by(at, entry_id).limit(limit))
+        return [_cash_entry(r) for r in rows.scalars()]
+
+    async def order_ids(self, holder_id: str) -> list[str]:
+        """The orders the cash of ``holder_id``'s ledger was taken or refunded on."""
+        order_id = col(CashEntryRow.order_id)
+        rows = await self._session.execute(
+            select(order_id)
+            .where(col(CashEntryRow.holder_id) == holder_id, order_id.is_not(None))
+            .distinct()
+            .order_by(order_id)
+        )
+        return [r for r in rows.scalars() if r is not None]
 
     async def save(self, ledger: CashLedger) -> None:
         """Write new entries and the holder's alert state."""
@@ -496,31 +609,55 @@ class SettlementRepository:
             )
         )
 
-    async def between(
+    @staticmethod
+    def _of_month(network_id: str, start: datetime, end: datetime) -> list[ColumnElement[bool]]:
+        occurred = col(SettlementItemRow.occurred_at)
+        return [
+            col(SettlementItemRow.network_id) == network_id,
+            occurred >= start.astimezone(UTC),
+            occurred < end.astimezone(UTC),
+        ]
+
+    async def totals(
         self, network_id: str, start: datetime, end: datetime
+    ) -> dict[SettlementKind, Decimal]:
+        """The sums per kind of the network's items in [start, end), summed in the database."""
+        kind = col(SettlementItemRow.kind)
+        rows = await self._session.execute(
+            select(kind, func.sum(_cents(col(SettlementItemRow.amount))))
+            .where(*self._of_month(network_id, start, end))
+            .group_by(kind)
+        )
+        return {SettlementKind(k): _money(cents) for k, cents in rows.all()}
+
+    async def lines(
+        self,
+        network_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        after: SettlementCursor | None = None,
+        limit: int | None = None,
     ) -> list[SettlementItem]:
-        """The network's items in [start, end)."""
-        rows = (
-            await self._session.execute(
-                select(SettlementItemRow).where(
-                    col(SettlementItemRow.network_id) == network_id,
-                    col(SettlementItemRow.occurred_at) >= start,
-                    col(SettlementItemRow.occurred_at) < end,
+        """The network's items in [start, end) by order, then time and id: up to ``limit``
+        (all without one) after ``after``."""
+        order_id, at = col(SettlementItemRow.order_id), col(SettlementItemRow.occurred_at)
+        item_id = col(SettlementItemRow.item_id)
+        query = select(SettlementItemRow).where(*self._of_month(network_id, start, end))
+        if after is not None:
+            query = query.where(
+                or_(
+                    order_id > after.order_id,
+                    and_(
+                        order_id == after.order_id, _after(at, item_id, Cursor(after.at, after.id))
+                    ),
                 )
             )
-        ).scalars()
-        return [
-            SettlementItem(
-                item_id=r.item_id,
-                network_id=r.network_id,
-                order_id=r.order_id,
-                kind=SettlementKind(r.kind),
-                amount=r.amount,
-                occurred_at=aware(r.occurred_at),
-                description=r.description,
-            )
-            for r in rows
-        ]
+        query = query.order_by(order_id, at, item_id)
+        if limit is not None:
+            query = query.limit(limit)
+        rows = (await self._session.execute(query)).scalars()
+        return [_settlement_item(r) for r in rows]
 
 
 class InstallationRepository:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -40,6 +41,17 @@ class CashEntry(BaseModel):
     by: str | None = None
     """Who received a remittance (finance), or who recorded cash collected for the holder as a
     correction (the centre, BIL-10)."""
+
+
+@dataclass(frozen=True)
+class CashPosition:
+    """What a holder has on hand over every entry of its ledger (BIL-10), as read without
+    loading the entries: the cash collected less that refunded and remitted, and when the
+    oldest cash still held was taken (outflows settle the oldest cash first)."""
+
+    holder_id: str
+    on_hand: Decimal
+    held_since: datetime | None
 
 
 class CashLedger:
@@ -127,6 +139,15 @@ class CashLedger:
         for e in self.entries:
             total += e.amount if e.kind is CashEntryKind.COLLECTED else -e.amount
         return total
+
+    def position(self) -> CashPosition:
+        """The ledger's cash on hand and since when the oldest of it is held."""
+        held = self.held()
+        return CashPosition(
+            holder_id=self.holder_id,
+            on_hand=self.on_hand,
+            held_since=held[0].at if held else None,
+        )
 
     def held(self) -> list[CashEntry]:
         """The collections still (partly) held, oldest first: outflows settle the oldest cash."""

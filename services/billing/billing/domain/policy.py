@@ -65,6 +65,12 @@ class BillingPolicy(BaseModel):
     """BIL-7: receipts are numbered gaplessly per prefix and year, e.g. R2026-000001."""
     invoice_series_prefix: str = Field(default="F", pattern=r"^[A-Z]{1,4}$")
     """BIL-7: invoices are numbered gaplessly per prefix and year, e.g. F2026-000001."""
+    list_page_default: int = Field(default=50, gt=0)
+    """Rows on a page of a list (fee schedule versions, cash entries, settlement lines) when the
+    caller names no ``limit``."""
+    list_page_max: int = Field(default=200, gt=0)
+    """The most rows on a page of a list; a larger ``limit`` is cut to it (``next_cursor`` says
+    more remain)."""
 
     @model_validator(mode="after")
     def _windows_in_order(self) -> BillingPolicy:
@@ -79,6 +85,8 @@ class BillingPolicy(BaseModel):
             )
         if self.receipt_series_prefix == self.invoice_series_prefix:
             raise ValueError("receipts and invoices need different series prefixes")
+        if self.list_page_default > self.list_page_max:
+            raise ValueError("list_page_default must not exceed list_page_max")
         return self
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -44,7 +45,8 @@ class Statement(BaseModel):
     """A partner network's monthly settlement statement (BIL-12).
 
     `net_payable_to_network` = service fees − fees collected − compensation; negative means the
-    network owes the centre.
+    network owes the centre. The totals are over the whole month; `items` are its lines by order
+    (then time and id), all of them or one page.
     """
 
     network_id: str
@@ -56,15 +58,28 @@ class Statement(BaseModel):
     items: list[SettlementItem]
 
 
-def statement(network_id: str, month: str, items: list[SettlementItem]) -> Statement:
-    """The statement of ``network_id`` for ``month`` from its items."""
-    totals: dict[SettlementKind, Decimal] = defaultdict(lambda: ZERO)
-    ordered = sorted(items, key=lambda i: (i.occurred_at, i.item_id))
-    for item in ordered:
-        totals[item.kind] += item.amount
-    collected = totals[SettlementKind.FEE_COLLECTED]
-    owed = totals[SettlementKind.SERVICE_FEE]
-    compensation = totals[SettlementKind.COMPENSATION]
+def settlement_line_order(item: SettlementItem) -> tuple[str, datetime, str]:
+    """The order of a statement's lines: by order, then time, then id (BIL-12)."""
+    return (item.order_id, item.occurred_at, item.item_id)
+
+
+def statement(
+    network_id: str,
+    month: str,
+    items: list[SettlementItem],
+    *,
+    totals: Mapping[SettlementKind, Decimal] | None = None,
+) -> Statement:
+    """The statement of ``network_id`` for ``month``: ``items`` are its lines (all or one page),
+    ``totals`` the month's sums per kind (summed from ``items`` when not given)."""
+    if totals is None:
+        summed: dict[SettlementKind, Decimal] = defaultdict(lambda: ZERO)
+        for item in items:
+            summed[item.kind] += item.amount
+        totals = summed
+    collected = totals.get(SettlementKind.FEE_COLLECTED, ZERO)
+    owed = totals.get(SettlementKind.SERVICE_FEE, ZERO)
+    compensation = totals.get(SettlementKind.COMPENSATION, ZERO)
     return Statement(
         network_id=network_id,
         month=month,
@@ -72,7 +87,7 @@ def statement(network_id: str, month: str, items: list[SettlementItem]) -> State
         service_fees_owed=owed,
         compensation=compensation,
         net_payable_to_network=owed - collected - compensation,
-        items=ordered,
+        items=sorted(items, key=settlement_line_order),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -15,11 +16,12 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from billing.adapters.repository import Cursor, SettlementCursor
 from billing.domain import commands
 from billing.domain.account import BillingAccount
-from billing.domain.cash import CashLedger
+from billing.domain.cash import CashEntry
 from billing.domain.exceptions import CashLedgerNotFound, OrderNotFound
-from billing.domain.reports import Reconciliation, Statement, statement_csv
+from billing.domain.reports import Reconciliation, SettlementItem, statement_csv
 from billing.domain.schedule import ScheduleContent
 from billing.entrypoints.dependencies import (
     AdminDep,
@@ -36,6 +38,7 @@ from billing.entrypoints.dependencies import (
 from billing.entrypoints.schemas import (
     CashLedgerOut,
     FeeScheduleOut,
+    FeeScheduleVersionListOut,
     FeeScheduleVersionOut,
     InvoiceDeliveryIn,
     InvoiceIn,
@@ -46,6 +49,7 @@ from billing.entrypoints.schemas import (
     RefundIn,
     RemittanceIn,
     SignatureIn,
+    StatementOut,
     WaiverIn,
 )
 from billing.service_layer import views
@@ -53,6 +57,7 @@ from contracts.billing import PaymentMethod
 from servicekit.auth import Principal
 from servicekit.dates import IsoDate
 from servicekit.idempotency import answer_once
+from servicekit.paging import PageCursor, PageLimit, decode_cursor, encode_cursor, page_size
 from servicekit.problems import ProblemError, problem_responses
 
 router = APIRouter(prefix="/v1")
@@ -61,6 +66,63 @@ ProductLine = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 #: Holders of cash and networks are named by ids of at most 200 characters, as stored.
 HolderId = Annotated[str, Path(min_length=1, max_length=200)]
+
+#: The order of each list a cursor is bound to (a cursor of one list is refused by another).
+VERSION_SORT = "fee-schedule-versions:newest"
+CASH_SORT = "cash-entries:at"
+SETTLEMENT_SORT = "settlement-lines:order"
+#: Versions are sorted by number alone: their cursors carry this in place of a sort time.
+_NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _bad_cursor(reason: str) -> ProblemError:
+    """The 422 problem of a cursor that decodes but names no row of its list."""
+    return ProblemError(
+        422,
+        "The request has invalid or missing fields: cursor.",
+        title="Invalid request",
+        errors=[
+            {
+                "field": "cursor",
+                "message": f"not a cursor of this list ({reason})",
+                "type": "value_error",
+            }
+        ],
+    )
+
+
+def _version_before(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    _, version, _ = decode_cursor(VERSION_SORT, cursor)
+    if not version.isdigit() or not 1 <= int(version) <= 2_147_483_647:
+        raise _bad_cursor("malformed version")
+    return int(version)
+
+
+def _cash_after(cursor: str | None) -> Cursor | None:
+    if cursor is None:
+        return None
+    at, entry_id, _ = decode_cursor(CASH_SORT, cursor)
+    return Cursor(at=at, id=entry_id)
+
+
+def _settlement_after(cursor: str | None) -> SettlementCursor | None:
+    if cursor is None:
+        return None
+    at, item_id, extra = decode_cursor(SETTLEMENT_SORT, cursor)
+    order_id = extra.get("o")
+    if not isinstance(order_id, str):
+        raise _bad_cursor("malformed order")
+    return SettlementCursor(order_id=order_id, at=at, id=item_id)
+
+
+def _cash_cursor(entry: CashEntry) -> str:
+    return encode_cursor(CASH_SORT, entry.at, entry.entry_id)
+
+
+def _settlement_cursor(item: SettlementItem) -> str:
+    return encode_cursor(SETTLEMENT_SORT, item.occurred_at, item.item_id, o=item.order_id)
 
 
 def _attachment(filename: str) -> str:
@@ -257,23 +319,31 @@ async def read_current_schedule(
 @router.get(
     "/fee-schedules/{product_line}/versions",
     tags=["fee schedules"],
-    response_model=list[FeeScheduleVersionOut],
-    responses=problem_responses(401, 403, 404),
+    response_model=FeeScheduleVersionListOut,
+    responses=problem_responses(401, 403, 404, 422),
     summary="List the published versions of a product line's fee schedule",
 )
 async def list_schedule_versions(
-    product_line: ProductLine, uow: UowFactoryDep, principal: AnyoneDep
+    request: Request,
+    product_line: ProductLine,
+    uow: UowFactoryDep,
+    principal: AnyoneDep,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
 ) -> Any:
-    """Every published version, oldest first."""
-    return [
-        FeeScheduleVersionOut(
-            version=s.version,
-            label=s.label,
-            published_at=s.published_at,
-            published_by=s.published_by,
-        )
-        for s in await views.schedule_versions(product_line, uow=uow())
-    ]
+    """The published versions, newest (highest number) first, one page at a time (pass
+    `next_cursor` as `cursor`; the last page has none). 404 when the line has none; 422 for a
+    cursor of another list."""
+    before = _version_before(cursor)
+    size = page_size(limit, request.app.state.policy)
+    found = await views.schedule_versions(product_line, uow=uow(), before=before, limit=size + 1)
+    page = found[:size]
+    next_cursor = (
+        encode_cursor(VERSION_SORT, _NO_TIME, str(page[-1].version)) if len(found) > size else None
+    )
+    return FeeScheduleVersionListOut(
+        items=[FeeScheduleVersionOut.from_domain(s) for s in page], next_cursor=next_cursor
+    )
 
 
 @router.get(
@@ -594,31 +664,44 @@ async def record_signature(
     "/cash/{holder_id}",
     tags=["cash"],
     response_model=CashLedgerOut,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 422),
     summary="Read a technician's or desk's cash on hand",
 )
-async def read_cash(holder_id: HolderId, uow: UowFactoryDep, principal: CollectorDep) -> Any:
-    """Cash collected, refunded and remitted, and what is on hand (BIL-10). Technicians see
+async def read_cash(
+    request: Request,
+    holder_id: HolderId,
+    uow: UowFactoryDep,
+    principal: CollectorDep,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
+) -> Any:
+    """Cash on hand and since when the oldest of it is held, over the whole ledger, and the
+    ledger's entries (collected, refunded, remitted) in booking order (time, then id), one page
+    at a time (pass `next_cursor` as `cursor`; the last page has none) (BIL-10). Technicians see
     their own ledger only; a partner network its own and those of its own technicians: those
     who took the cash while they worked for it, whoever holds their orders now. Any other
-    ledger answers 404, as an unknown one."""
+    ledger answers 404, as an unknown one; a cursor of another list 422."""
+    after = _cash_after(cursor)
+    size = page_size(limit, request.app.state.policy)
     if principal.role == "technician" and principal.technician_id != holder_id:
         raise CashLedgerNotFound(holder_id)
-    ledger = await views.cash_ledger(holder_id, uow=uow())
-    if principal.role == "partner" and not await _networks_holder(principal, ledger, uow):
+    if principal.role == "partner" and not await _networks_holder(principal, holder_id, uow):
         raise CashLedgerNotFound(holder_id)
-    return CashLedgerOut.from_domain(ledger)
+    found = await views.cash_ledger(holder_id, uow=uow(), after=after, limit=size + 1)
+    page = found.entries[:size]
+    next_cursor = _cash_cursor(page[-1]) if len(found.entries) > size else None
+    return CashLedgerOut.from_domain(found.position, page, next_cursor)
 
 
-async def _networks_holder(principal: Principal, ledger: CashLedger, uow: UowFactoryDep) -> bool:
+async def _networks_holder(principal: Principal, holder_id: str, uow: UowFactoryDep) -> bool:
     """Whether the ledger is the partner's own, or that of one of its technicians: on every
     order the cash in it was taken on, an assignment recorded the holder as the network's
     technician (BIL-10, BIL-12). Not who holds those orders now: a revisit given to another
     network gives it no right to the cash the first network's technician took. An empty
     ledger of someone else is not the partner's."""
-    if ledger.holder_id == _who(principal):
+    if holder_id == _who(principal):
         return True
-    orders = {entry.order_id for entry in ledger.entries if entry.order_id is not None}
+    orders = await views.cash_orders(holder_id, uow=uow())
     if not orders or principal.network_id is None:
         return False
     for order_id in orders:
@@ -627,7 +710,7 @@ async def _networks_holder(principal: Principal, ledger: CashLedger, uow: UowFac
         except OrderNotFound:
             return False
         networks = account.state.technician_networks
-        if ledger.holder_id not in networks or networks[ledger.holder_id] != principal.network_id:
+        if holder_id not in networks or networks[holder_id] != principal.network_id:
             return False
     return True
 
@@ -644,7 +727,8 @@ async def record_remittance(
     holder_id: HolderId, body: RemittanceIn, bus: BusDep, principal: FinanceDep, request: Request
 ) -> Any:
     """Cash handed over by a technician or desk, received by the caller (BIL-10); never more
-    than is on hand."""
+    than is on hand. Answers the ledger as `GET /v1/cash/{holder_id}` does: its first page."""
+    size = page_size(None, request.app.state.policy)
 
     async def run() -> CashLedgerOut:
         ledger = await bus.handle(
@@ -652,7 +736,9 @@ async def record_remittance(
                 holder_id=holder_id, amount=body.amount, received_by=_who(principal)
             )
         )
-        return CashLedgerOut.from_domain(ledger)
+        page = ledger.entries[:size]
+        next_cursor = _cash_cursor(page[-1]) if len(ledger.entries) > size else None
+        return CashLedgerOut.from_domain(ledger.position(), page, next_cursor)
 
     return await _idempotent(request, principal, body.model_dump(mode="json"), run)
 
@@ -675,7 +761,7 @@ async def read_reconciliation(
 @router.get(
     "/settlements/{network_id}/{month}",
     tags=["settlements"],
-    response_model=Statement,
+    response_model=StatementOut,
     responses={
         **problem_responses(401, 403, 422),
         200: {"content": {"application/json": {}, "text/csv": {}}},
@@ -683,16 +769,22 @@ async def read_reconciliation(
     summary="A partner network's monthly settlement statement (JSON or CSV)",
 )
 async def read_settlement(
+    request: Request,
     network_id: str,
     month: str,
     uow: UowFactoryDep,
     calendar: CalendarDep,
     principal: ChargeReaderDep,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
 ) -> Any:
     """Fees collected by the network, installation and repair fees owed to it and damage
-    compensation it bears, per order, for a calendar month `YYYY-MM` (BIL-12).
-    `?format=csv` gives the same as CSV. A partner reads its own network's statement only."""
+    compensation it bears, per order, for a calendar month `YYYY-MM` (BIL-12). The totals are
+    over the whole month; its lines come by order (then time and id), one page at a time (pass
+    `next_cursor` as `cursor`; the last page has none). `?format=csv` gives the whole month's
+    statement, every line and the totals, as CSV (so it takes no `limit` or `cursor`). A partner
+    reads its own network's statement only."""
     if principal.role == "partner" and principal.network_id != network_id:
         raise ProblemError(403, "Partners read their own network's statement.", title="Forbidden")
     if principal.role == "technician":
@@ -705,13 +797,36 @@ async def read_settlement(
             title="Invalid request",
             errors=[{"field": "month", "message": "must be YYYY-MM", "type": "value_error"}],
         )
-    st = await views.settlement(
-        network_id, int(matched[1]), int(matched[2]), uow=uow(), calendar=calendar
-    )
+    year, month_number = int(matched[1]), int(matched[2])
     if format == "csv":
+        paged = [name for name, value in (("limit", limit), ("cursor", cursor)) if value]
+        if paged:
+            raise ProblemError(
+                422,
+                f"The CSV statement is the whole month: {', '.join(paged)} pages the JSON only.",
+                title="Invalid request",
+                errors=[
+                    {"field": name, "message": "not taken with format=csv", "type": "value_error"}
+                    for name in paged
+                ],
+            )
+        whole = await views.settlement(network_id, year, month_number, uow=uow(), calendar=calendar)
         return PlainTextResponse(
-            statement_csv(st),
+            statement_csv(whole),
             media_type="text/csv",
             headers={"Content-Disposition": _attachment(f"settlement-{network_id}-{month}.csv")},
         )
-    return st
+    after = _settlement_after(cursor)
+    size = page_size(limit, request.app.state.policy)
+    st = await views.settlement(
+        network_id,
+        year,
+        month_number,
+        uow=uow(),
+        calendar=calendar,
+        after=after,
+        limit=size + 1,
+    )
+    page = st.items[:size]
+    next_cursor = _settlement_cursor(page[-1]) if len(st.items) > size else None
+    return StatementOut(**{**st.model_dump(), "items": page}, next_cursor=next_cursor)

@@ -26,8 +26,9 @@ from billing.domain.account import (
     Signature,
     Waiver,
 )
-from billing.domain.cash import CashEntry, CashLedger
+from billing.domain.cash import CashEntry, CashPosition
 from billing.domain.model import OrderFile
+from billing.domain.reports import Statement
 from billing.domain.schedule import FeeSchedule, ScheduleContent
 from billing.domain.tax_ids import tax_id_problem
 from contracts.billing import InvoiceDelivery, PaymentMethod
@@ -107,6 +108,26 @@ class FeeScheduleVersionOut(BaseModel):
     label: str
     published_at: datetime
     published_by: str
+
+    @classmethod
+    def from_domain(cls, s: FeeSchedule) -> FeeScheduleVersionOut:
+        """Read model of one version in a list."""
+        return cls(
+            version=s.version,
+            label=s.label,
+            published_at=s.published_at,
+            published_by=s.published_by,
+        )
+
+
+NEXT_CURSOR = "Pass it as `cursor` for the next page; null on the last page."
+
+
+class FeeScheduleVersionListOut(BaseModel):
+    """A page of a product line's schedule versions, newest (highest number) first."""
+
+    items: list[FeeScheduleVersionOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 # --- the charge -------------------------------------------------------------------------------
@@ -311,20 +332,32 @@ class RemittanceIn(_In):
 
 
 class CashLedgerOut(BaseModel):
-    """A technician's or desk's cash on hand (BIL-10)."""
+    """A technician's or desk's cash on hand (BIL-10) and one page of its ledger."""
 
     holder_id: str
-    cash_on_hand: Money
+    cash_on_hand: Money = Field(description="Over every entry of the ledger, not just this page.")
     held_since: datetime | None = Field(description="When the oldest cash still held was taken.")
-    entries: list[CashEntry]
+    entries: list[CashEntry] = Field(
+        description="One page of the ledger's movements in booking order (time, then id)."
+    )
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
     @classmethod
-    def from_domain(cls, ledger: CashLedger) -> CashLedgerOut:
-        """Read model of a ledger."""
-        held = ledger.held()
+    def from_domain(
+        cls, position: CashPosition, entries: list[CashEntry], next_cursor: str | None
+    ) -> CashLedgerOut:
+        """Read model of a ledger's position and one page of its entries."""
         return cls(
-            holder_id=ledger.holder_id,
-            cash_on_hand=ledger.on_hand,
-            held_since=held[0].at if held else None,
-            entries=ledger.entries,
+            holder_id=position.holder_id,
+            cash_on_hand=position.on_hand,
+            held_since=position.held_since,
+            entries=entries,
+            next_cursor=next_cursor,
         )
+
+
+class StatementOut(Statement):
+    """A partner network's monthly settlement statement (BIL-12): the totals over the whole
+    month and one page of its lines by order (then time and id)."""
+
+    next_cursor: str | None = Field(description=NEXT_CURSOR)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from billing.adapters.repository import Cursor, SettlementCursor
 from billing.domain.account import BillingAccount
-from billing.domain.cash import CashEntryKind, CashLedger
+from billing.domain.cash import CashEntry, CashEntryKind, CashPosition
 from billing.domain.exceptions import OrderNotFound, ScheduleNotFound
 from billing.domain.model import OrderFile
 from billing.domain.money import ZERO
@@ -56,11 +58,14 @@ async def schedule(
         return found
 
 
-async def schedule_versions(product_line: str, *, uow: BillingUnitOfWork) -> list[FeeSchedule]:
-    """Every published version of a product line's schedule."""
+async def schedule_versions(
+    product_line: str, *, uow: BillingUnitOfWork, before: int | None = None, limit: int
+) -> list[FeeSchedule]:
+    """Up to ``limit`` published versions of a product line's schedule, newest first, those
+    numbered below ``before`` when given; ScheduleNotFound when the line has none at all."""
     async with uow:
-        found = await uow.schedules.versions(product_line)
-        if not found:
+        found = await uow.schedules.versions(product_line, before=before, limit=limit)
+        if not found and (before is None or await uow.schedules.latest(product_line) is None):
             raise ScheduleNotFound(product_line)
         return found
 
@@ -69,21 +74,54 @@ def _local_midnight(day: date, calendar: BusinessCalendar) -> datetime:
     return datetime.combine(day, time(0), tzinfo=calendar.tz)
 
 
-async def settlement(
-    network_id: str, year: int, month: int, *, uow: BillingUnitOfWork, calendar: BusinessCalendar
-) -> Statement:
-    """The network's settlement statement of a calendar month, local time (BIL-12)."""
+def _month(year: int, month: int, calendar: BusinessCalendar) -> tuple[datetime, datetime]:
     start = _local_midnight(date(year, month, 1), calendar)
-    end = _local_midnight(date(year + month // 12, month % 12 + 1, 1), calendar)
-    async with uow:
-        items = await uow.settlements.between(network_id, start, end)
-    return statement(network_id, f"{year:04d}-{month:02d}", items)
+    return start, _local_midnight(date(year + month // 12, month % 12 + 1, 1), calendar)
 
 
-async def cash_ledger(holder_id: str, *, uow: BillingUnitOfWork) -> CashLedger:
-    """A holder's cash ledger (empty when it never held cash)."""
+async def settlement(
+    network_id: str,
+    year: int,
+    month: int,
+    *,
+    uow: BillingUnitOfWork,
+    calendar: BusinessCalendar,
+    after: SettlementCursor | None = None,
+    limit: int | None = None,
+) -> Statement:
+    """The network's settlement statement of a calendar month, local time (BIL-12): the totals
+    over the whole month, summed in the database, and up to ``limit`` of its lines (all without
+    one) by order, after ``after``."""
+    start, end = _month(year, month, calendar)
     async with uow:
-        return await uow.cash.get(holder_id)
+        totals = await uow.settlements.totals(network_id, start, end)
+        items = await uow.settlements.lines(network_id, start, end, after=after, limit=limit)
+    return statement(network_id, f"{year:04d}-{month:02d}", items, totals=totals)
+
+
+@dataclass(frozen=True)
+class CashLedgerPage:
+    """A holder's cash on hand over its whole ledger, and one page of the ledger's entries."""
+
+    position: CashPosition
+    entries: list[CashEntry]
+
+
+async def cash_ledger(
+    holder_id: str, *, uow: BillingUnitOfWork, after: Cursor | None = None, limit: int
+) -> CashLedgerPage:
+    """A holder's cash on hand (summed over every entry) and up to ``limit`` of its entries in
+    booking order after ``after`` (empty when it never held cash) (BIL-10)."""
+    async with uow:
+        position = await uow.cash.position(holder_id)
+        entries = await uow.cash.entries(holder_id, after=after, limit=limit)
+    return CashLedgerPage(position=position, entries=entries)
+
+
+async def cash_orders(holder_id: str, *, uow: BillingUnitOfWork) -> list[str]:
+    """The orders the cash of a holder's ledger was taken or refunded on."""
+    async with uow:
+        return await uow.cash.order_ids(holder_id)
 
 
 async def reconciliation(

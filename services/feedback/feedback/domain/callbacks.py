@@ -222,7 +222,8 @@ class CallBackTask:
         calendar: WorkingCalendar,
     ) -> None:
         """Record a call: not reached → try again later (until the attempts run out); reached →
-        the survey is kept and FollowUpCompleted recorded (FBK-5)."""
+        the survey is kept and FollowUpCompleted recorded (FBK-5). Either way FollowUpCompleted
+        names the technician the call-back is credited to (see :meth:`reattribute`)."""
         self._require_active()
         if self.claim_is_live(now, policy) and self.claimed_by != by:
             raise TaskClaimedByOther(self.task_id, self.claimed_by or "someone")
@@ -242,7 +243,11 @@ class CallBackTask:
                 self.due_at = max(self.due_at, retry)
             self.events.append(
                 FollowUpCompleted(
-                    order_id=self.order_id, task_id=self.task_id, reached=False, called_by=by
+                    order_id=self.order_id,
+                    task_id=self.task_id,
+                    reached=False,
+                    called_by=by,
+                    technician_id=self.technician_id,
                 )
             )
             return
@@ -259,6 +264,7 @@ class CallBackTask:
                 satisfied=survey.satisfied,
                 scores=survey.scores,
                 called_by=by,
+                technician_id=self.technician_id,
             )
         )
 

@@ -865,9 +865,11 @@ async def _networks_named(
     event's own ``network_id`` wins over the technician's current record (feedback records the
     network that did the work; a technician may have moved since). A technician of the centre,
     or one scheduling does not know, makes the event no network's (``{None}``): it is never
-    guessed onto the holder. A call-back's result (FollowUpCompleted names nobody) follows its
-    scheduling: it goes to the networks that were sent the FollowUpScheduled of the same task,
-    and to no network when none was.
+    guessed onto the holder. A call-back's result (FollowUpCompleted) goes by the technician it
+    names, whoever the stored messages went to; one naming nobody (published before it named the
+    technician, or rating none) follows its scheduling: it goes to the networks that were sent
+    the FollowUpScheduled of the same task, and to no network when none was (or that message was
+    purged after ``message_retention_days``).
 
     Both networks hear of an event only where both must act on it: a report of the current
     visit, which changes the holder's order (the holder and one that just lost the order hear
