@@ -48,7 +48,12 @@ class OutboxMessage(KitTable, table=True):
     """An event waiting to be (or already) published."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "seq"),)
+    __table_args__ = (
+        Index("ix_outbox_unpublished", "published_at", "seq"),
+        # Erasing an order's personal data (BIL-11) finds its events by key among the week of
+        # published ones the outbox keeps.
+        Index("ix_outbox_key", "key"),
+    )
 
     seq: int | None = Field(
         default=None,

@@ -352,6 +352,7 @@ async def test_a_partner_key_sees_another_networks_visits_as_missing_on_every_ro
         "receipt_number": "r-a",
         "ticket_id": "t-a",
         "serial": "l-a",
+        "evidence_id": "e-a",
     }
     missing = {k: f"{v}-missing" for k, v in theirs.items()}
     before = await outbox_size(runtime)

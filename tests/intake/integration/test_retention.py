@@ -3,10 +3,12 @@ the customer's personal data remains in intake's database, on SQLite and Postgre
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import inspect, select, table, text
+from sqlalchemy import event, insert, inspect, select, table, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.billing import OrderRetentionExpired, RetentionClass
 from contracts.common import AssigneeKind
@@ -14,6 +16,7 @@ from contracts.envelope import EventEnvelope
 from contracts.feedback import FollowUpCompleted, FollowUpScores
 from contracts.scheduling import OrderAssigned
 from intake.entrypoints.consumer import make_handler
+from servicekit.outbox import OutboxMessage
 
 from .conftest import Intake
 
@@ -228,3 +231,73 @@ async def test_bil_11_late_events_after_the_erasure_store_nothing_personal_and_c
     late = (await intake.admin.get(f"/v1/orders/{order_id}")).json()
     assert late["technician_id"] == "t-1" and late["customer"]["name"] == "[erased]"
     assert late["anonymised_at"] == erased["anonymised_at"]
+
+
+#: Events of other orders in the outbox: a week of published ones waits there for the purge.
+OTHER_ORDERS_EVENTS = 5000
+
+
+async def _fill_outbox_with_other_orders(intake: Intake) -> None:
+    """Give the outbox the size it has in production, so the planner has a reason to choose."""
+    published = intake.clock()
+    async with intake.runtime.engine.begin() as conn:
+        await conn.execute(
+            insert(OutboxMessage),
+            [
+                {
+                    "event_id": str(uuid.UUID(int=n)),
+                    "topic": "fsm.intake.events",
+                    "key": str(uuid.UUID(int=n + OTHER_ORDERS_EVENTS)),
+                    "event_type": "fsm.OrderCreated.v1",
+                    "payload": "{" + "x" * 600 + "}",
+                    "headers": "{}",
+                    "created_at": published,
+                    "published_at": published,
+                    "attempts": 1,
+                }
+                for n in range(OTHER_ORDERS_EVENTS)
+            ],
+        )
+        await conn.execute(text("ANALYZE"))
+
+
+async def _plan(conn: AsyncConnection, statement: str, parameters: Any) -> str:
+    """The database's plan for one statement as the driver ran it."""
+    explain = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN "
+    rows = (await conn.exec_driver_sql(explain + statement, parameters)).all()
+    return "\n".join(str(row[-1]) for row in rows)
+
+
+async def test_bil_11_erasing_an_order_finds_its_outbox_rows_through_the_key_index(
+    intake: Intake, make_order: Any
+) -> None:
+    # The outbox holds every service's events of the last week: erasing one order's events
+    # must look them up by the order id (the key), not read the whole table.
+    order_id = await _taken(intake, make_order)
+    await _fill_outbox_with_other_orders(intake)
+    outbox_reads: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "FROM outbox" in statement and "key" in statement:
+            outbox_reads.append((statement, parameters))
+
+    event.listen(intake.runtime.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        intake.clock.advance(days=366)
+        await intake.deliver(_expired(order_id, intake))
+    finally:
+        event.remove(intake.runtime.engine.sync_engine, "before_cursor_execute", seen)
+
+    assert outbox_reads, "the erasure did not read the order's outbox rows"
+    async with intake.runtime.engine.connect() as conn:
+        plans = [await _plan(conn, statement, parameters) for statement, parameters in outbox_reads]
+    for plan in plans:
+        assert "ix_outbox_key" in plan, plan
+        assert "Seq Scan" not in plan and "SCAN outbox" not in plan, plan
+    async with intake.runtime.engine.connect() as conn:
+        of_order = (
+            await conn.execute(
+                select(OutboxMessage.payload).where(OutboxMessage.key == order_id)  # type: ignore[arg-type]
+            )
+        ).scalars()
+        assert [payload for payload in of_order if "王芳" in payload] == []

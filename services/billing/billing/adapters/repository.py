@@ -25,7 +25,13 @@ from billing.adapters.tables import (
     SettlementItemRow,
 )
 from billing.domain.account import AccountState, BillingAccount, Payment, is_personal
-from billing.domain.cash import CashEntry, CashEntryKind, CashLedger, CashPosition
+from billing.domain.cash import (
+    CashEntry,
+    CashEntryKind,
+    CashLedger,
+    CashOverPeriod,
+    CashPosition,
+)
 from billing.domain.exceptions import ConcurrentUpdate
 from billing.domain.installations import Installation, serial_key
 from billing.domain.model import OrderFile, RecordedEvent
@@ -399,16 +405,13 @@ class NumberSeries:
 
 
 @dataclass(frozen=True)
-class PaymentRecord:
-    """A payment or refund as the reconciliation reads it."""
+class PaymentTotal:
+    """What one holder took (or paid back) by one method in a period, summed in the database."""
 
-    order_id: str
+    holder_id: str
     kind: str
     method: str
     amount: Decimal
-    holder_id: str
-    at: datetime
-    receipt_number: str
 
 
 class PaymentRepository:
@@ -432,25 +435,41 @@ class PaymentRepository:
             )
         )
 
-    async def between(self, start: datetime, end: datetime) -> list[PaymentRecord]:
-        """Payments and refunds made in [start, end), oldest first."""
+    @staticmethod
+    def _between(start: datetime, end: datetime) -> list[ColumnElement[bool]]:
+        at = col(PaymentRow.at)
+        return [at >= start.astimezone(UTC), at < end.astimezone(UTC)]
+
+    async def totals(self, start: datetime, end: datetime) -> list[PaymentTotal]:
+        """The sums of the payments and refunds made in [start, end) per holder, kind and
+        method, summed in the database over that period's rows only."""
+        holder, kind, method = (
+            col(PaymentRow.holder_id),
+            col(PaymentRow.kind),
+            col(PaymentRow.method),
+        )
         rows = await self._session.execute(
-            select(PaymentRow)
-            .where(col(PaymentRow.at) >= start, col(PaymentRow.at) < end)
-            .order_by(col(PaymentRow.at), col(PaymentRow.receipt_number))
+            select(holder, kind, method, func.sum(_cents(col(PaymentRow.amount))))
+            .where(*self._between(start, end))
+            .group_by(holder, kind, method)
         )
         return [
-            PaymentRecord(
-                order_id=r.order_id,
-                kind=r.kind,
-                method=r.method,
-                amount=r.amount,
-                holder_id=r.holder_id,
-                at=aware(r.at),
-                receipt_number=r.receipt_number,
-            )
-            for r in rows.scalars()
+            PaymentTotal(holder_id=h, kind=k, method=m, amount=_money(cents))
+            for h, k, m, cents in rows.all()
         ]
+
+    async def receipts(self, start: datetime, end: datetime) -> dict[str, list[str]]:
+        """The receipt numbers of the payments and refunds made in [start, end) per holder, in
+        the order they were made (then by number)."""
+        rows = await self._session.execute(
+            select(col(PaymentRow.holder_id), col(PaymentRow.receipt_number))
+            .where(*self._between(start, end))
+            .order_by(col(PaymentRow.at), col(PaymentRow.receipt_number))
+        )
+        receipts: dict[str, list[str]] = {}
+        for holder_id, number in rows.all():
+            receipts.setdefault(holder_id, []).append(number)
+        return receipts
 
 
 class CashRepository:
@@ -529,6 +548,33 @@ class CashRepository:
             on_hand=_money(collected_cents - paid_out_cents),
             held_since=aware(held_since),
         )
+
+    async def over_period(self, start: datetime, end: datetime) -> list[CashOverPeriod]:
+        """Every holder's cash remitted in [start, end) and on hand at ``end``, summed in the
+        database over the entries before ``end`` without loading them (BIL-10); holders with
+        no entry before ``end`` are left out."""
+        holder_id, kind, at = (
+            col(CashEntryRow.holder_id),
+            col(CashEntryRow.kind),
+            col(CashEntryRow.at),
+        )
+        cents = _cents(col(CashEntryRow.amount))
+        remitted_in_period = and_(kind == CashEntryKind.REMITTED.value, at >= start.astimezone(UTC))
+        signed = case((kind == CashEntryKind.COLLECTED.value, cents), else_=-cents)
+        rows = await self._session.execute(
+            select(
+                holder_id,
+                func.sum(case((remitted_in_period, cents), else_=0)),
+                func.sum(signed),
+            )
+            .join(CashHolderRow, col(CashHolderRow.holder_id) == holder_id)
+            .where(at < end.astimezone(UTC))
+            .group_by(holder_id)
+        )
+        return [
+            CashOverPeriod(holder_id=h, remitted=_money(remitted), on_hand_at_end=_money(on_hand))
+            for h, remitted, on_hand in rows.all()
+        ]
 
     async def entries(
         self, holder_id: str, *, after: Cursor | None = None, limit: int

@@ -54,6 +54,16 @@ class CashPosition:
     held_since: datetime | None
 
 
+@dataclass(frozen=True)
+class CashOverPeriod:
+    """A holder's cash over a period (BIL-10), as read without loading the entries: what it
+    handed to finance in the period, and what it had on hand at the period's end."""
+
+    holder_id: str
+    remitted: Decimal
+    on_hand_at_end: Decimal
+
+
 class CashLedger:
     """The cash a technician or desk holds; raises CashRemittanceDue (BIL-10)."""
 

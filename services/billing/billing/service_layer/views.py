@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from billing.adapters.repository import Cursor, SettlementCursor
 from billing.domain.account import BillingAccount
-from billing.domain.cash import CashEntry, CashEntryKind, CashPosition
+from billing.domain.cash import CashEntry, CashPosition
 from billing.domain.exceptions import OrderNotFound, ScheduleNotFound
 from billing.domain.model import OrderFile
 from billing.domain.money import ZERO
@@ -127,37 +127,26 @@ async def cash_orders(holder_id: str, *, uow: BillingUnitOfWork) -> list[str]:
 async def reconciliation(
     day: date, *, uow: BillingUnitOfWork, calendar: BusinessCalendar
 ) -> Reconciliation:
-    """Takings of one local day per technician or desk, and cash on hand at its end (BIL-10)."""
+    """Takings of one local day per technician or desk, and cash on hand at its end (BIL-10):
+    every figure summed in the database over the day's payments and the cash entries up to its
+    end, never by loading a ledger."""
     start = _local_midnight(day, calendar)
     end = start + timedelta(days=1)
     async with uow:
-        payments = await uow.payments.between(start, end)
-        holders = set(await uow.cash.holders()) | {p.holder_id for p in payments}
-        ledgers = {h: await uow.cash.get(h) for h in holders}
+        totals = await uow.payments.totals(start, end)
+        receipts = await uow.payments.receipts(start, end)
+        cash = {c.holder_id: c for c in await uow.cash.over_period(start, end)}
     sums: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
-    receipts: dict[str, list[str]] = defaultdict(list)
-    for p in payments:
-        key = f"{p.kind}:{p.method}"
-        sums[p.holder_id][key] += p.amount
-        receipts[p.holder_id].append(p.receipt_number)
+    for t in totals:
+        sums[t.holder_id][f"{t.kind}:{t.method}"] += t.amount
     rows: list[HolderReconciliation] = []
-    for holder_id in sorted(holders):
-        ledger = ledgers[holder_id]
-        remitted = sum(
-            (
-                e.amount
-                for e in ledger.entries
-                if e.kind is CashEntryKind.REMITTED and start <= e.at < end
-            ),
-            ZERO,
-        )
-        on_hand = ZERO
-        for e in ledger.entries:
-            if e.at < end:
-                on_hand += e.amount if e.kind is CashEntryKind.COLLECTED else -e.amount
-        s = sums[holder_id]
-        if not (receipts[holder_id] or remitted or on_hand):
+    for holder_id in sorted(set(cash) | set(receipts)):
+        held = cash.get(holder_id)
+        remitted = held.remitted if held else ZERO
+        on_hand = held.on_hand_at_end if held else ZERO
+        if not (receipts.get(holder_id) or remitted or on_hand):
             continue
+        s = sums[holder_id]
         rows.append(
             HolderReconciliation(
                 holder_id=holder_id,
@@ -168,7 +157,7 @@ async def reconciliation(
                 card_refunded=s["refund:card"],
                 mobile_collected=s["payment:mobile"],
                 mobile_refunded=s["refund:mobile"],
-                receipts=receipts[holder_id],
+                receipts=receipts.get(holder_id, []),
                 cash_on_hand_at_end=on_hand,
             )
         )

@@ -33,7 +33,7 @@ from feedback.domain.findings import ConductFinding, FindingStatus, FraudCase, O
 from feedback.domain.model import OrderFile, RecordedEvent
 from feedback.domain.policy import ComplaintStage
 from feedback.domain.privacy import erase_summary
-from feedback.domain.sampling import UNASSIGNED
+from feedback.domain.sampling import UNASSIGNED, SamplingRun
 from servicekit.db import (
     advisory_xact_lock,
     aware,
@@ -1133,9 +1133,14 @@ class SamplingRunRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, run_day: date) -> SamplingRunRow | None:
+    async def get(self, run_day: date) -> SamplingRun | None:
         """The run of that day, or None."""
-        return await self._session.get(SamplingRunRow, run_day)
+        row = await self._session.get(SamplingRunRow, run_day)
+        if row is None:
+            return None
+        return SamplingRun(
+            run_day=row.run_day, ran_at=aware(row.ran_at), seed=row.seed, by_type=row.summary
+        )
 
     async def lock_day(self, run_day: date) -> None:
         """Hold the draw of ``run_day`` until the transaction ends (PostgreSQL): a second draw of

@@ -67,6 +67,27 @@ class Draw:
     """Per business type: population, selected and the rate in percent."""
 
 
+@dataclass(frozen=True)
+class SamplingRun:
+    """A day's draw as recorded once it ran: its seed and, per business type, the population,
+    how many were selected and the rate (``Draw.by_type``)."""
+
+    run_day: date
+    ran_at: datetime
+    seed: int
+    by_type: dict[str, dict[str, int]]
+
+    @property
+    def considered(self) -> int:
+        """The work the draw looked at, over all business types."""
+        return sum(counts["population"] for counts in self.by_type.values())
+
+    @property
+    def selected(self) -> int:
+        """The work it picked for a call-back, over all business types."""
+        return sum(counts["selected"] for counts in self.by_type.values())
+
+
 def window(run_day: date, policy: FeedbackPolicy) -> tuple[date, date]:
     """The first and last work day (inclusive) the draw of ``run_day`` looks at."""
     near, far = policy.sampling_window_days

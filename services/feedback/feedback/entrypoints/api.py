@@ -340,16 +340,32 @@ async def run_sampling(
     business type (desk business included), stratified by front-line worker, reproducible from the
     policy seed and the day. The daily job does this on its own; this is for ops (a missed day
     caught up). 409 when that day's draw already ran; 422 for a day after today (its window of
-    work is not over: drawing it now would sample work too recent and block its real draw)."""
+    work is not over: drawing it now would sample work too recent and block its real draw).
+    `Location` is the day's run, `/v1/sampling/runs/{run_day}`."""
 
     async def run() -> JSONResponse:
         drawn = await bus.handle(commands.RunSampling(day=body.day))
         return JSONResponse(
             SamplingRunOut.from_domain(drawn).model_dump(mode="json"),
             status_code=status.HTTP_201_CREATED,
+            headers={"Location": f"/v1/sampling/runs/{drawn.run_day.isoformat()}"},
         )
 
     return await _idempotent(request, principal, policy, body, run)
+
+
+@router.get(
+    "/sampling/runs/{run_day}",
+    tags=["call-backs"],
+    response_model=SamplingRunOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Read a day's call-back sampling draw",
+)
+async def read_sampling_run(run_day: IsoDate, uow: UowFactoryDep, principal: AdminDep) -> Any:
+    """The draw of `run_day` (`YYYY-MM-DD`, FBK-4), whether the daily job or ops ran it: the
+    seed and, per business type, the population, how many were selected and the rate. Read by
+    whoever may run it. 404 when that day's draw has not run."""
+    return SamplingRunOut.from_domain(await views.sampling_run(run_day, uow=uow()))
 
 
 # -- complaints ----------------------------------------------------------------------------------

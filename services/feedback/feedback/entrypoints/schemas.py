@@ -17,7 +17,7 @@ from feedback.domain.figures import Figures
 from feedback.domain.findings import ConductFinding, FraudCase, OpenIssueRecord
 from feedback.domain.model import OrderFile
 from feedback.domain.policy import ComplaintStage
-from feedback.domain.sampling import Draw
+from feedback.domain.sampling import Draw, SamplingRun
 from feedback.service_layer.views import Reconciliation
 from servicekit.dates import IsoDate
 
@@ -293,13 +293,17 @@ class SamplingRunOut(BaseModel):
     by_type: dict[str, dict[str, int]]
 
     @classmethod
-    def from_domain(cls, drawn: Draw) -> SamplingRunOut:
-        """Read model of a draw."""
+    def from_domain(cls, drawn: Draw | SamplingRun) -> SamplingRunOut:
+        """Read model of a draw, as it is drawn or as it was recorded."""
+        if isinstance(drawn, SamplingRun):
+            considered, selected = drawn.considered, drawn.selected
+        else:
+            considered, selected = len(drawn.considered), len(drawn.picks)
         return cls(
             run_day=drawn.run_day,
             seed=drawn.seed,
-            considered=len(drawn.considered),
-            selected=len(drawn.picks),
+            considered=considered,
+            selected=selected,
             by_type=drawn.by_type,
         )
 

@@ -17,6 +17,7 @@ from feedback.domain.findings import ConductFinding, FindingStatus, FraudCase, O
 from feedback.domain.model import OrderFile
 from feedback.domain.policy import FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
+from feedback.domain.sampling import SamplingRun
 from feedback.service_layer.unit_of_work import FeedbackUnitOfWork
 
 
@@ -111,6 +112,15 @@ async def complaint(complaint_id: str, *, uow: FeedbackUnitOfWork) -> Complaint:
         found = await uow.complaints.get(complaint_id)
         if found is None:
             raise NotFound("complaint", complaint_id)
+        return found
+
+
+async def sampling_run(run_day: date, *, uow: FeedbackUnitOfWork) -> SamplingRun:
+    """The draw of ``run_day`` (FBK-4); NotFound when it has not run."""
+    async with uow:
+        found = await uow.sampling_runs.get(run_day)
+        if found is None:
+            raise NotFound("sampling run of", run_day.isoformat())
         return found
 
 

@@ -86,6 +86,13 @@ class TicketNotFound(FieldworkError):
         super().__init__(f"Coordination ticket {ticket_id} was not found.")
 
 
+class EvidenceNotFound(FieldworkError):
+    """No upload with this id on the visit (or it was erased with the personal data, BIL-11)."""
+
+    def __init__(self, visit_id: str, evidence_id: str) -> None:
+        super().__init__(f"Visit {visit_id} has no evidence {evidence_id}.")
+
+
 class UploadRefused(FieldworkError):
     """An evidence upload of a type not accepted (FLD-10)."""
 

@@ -239,6 +239,11 @@ class Evidence(_Part):
     size: int
     at: datetime
 
+    @property
+    def evidence_id(self) -> str:
+        """The upload's id within its visit: the stored file's name without its extension."""
+        return self.ref.rsplit("/", 1)[-1].split(".", 1)[0]
+
 
 class Diagnosis(_Part):
     """Cause, parts and warranty status found on site (FLD-4)."""

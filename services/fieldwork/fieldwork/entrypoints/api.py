@@ -10,8 +10,11 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from fieldwork.adapters.repository import Cursor
@@ -68,6 +71,14 @@ TICKET_SORT = "coordination-tickets:next_check_due"
 _NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def _created(body: BaseModel, location: str) -> JSONResponse:
+    """A 201 Created answer with the created resource's ``Location`` (kept with the answer to an
+    ``Idempotency-Key``, so a retry is located too)."""
+    return JSONResponse(
+        jsonable_encoder(body), status_code=status.HTTP_201_CREATED, headers={"Location": location}
+    )
+
+
 def _decode_cursor(sort: str, cursor: str | None) -> Cursor | None:
     if cursor is None:
         return None
@@ -79,7 +90,7 @@ async def _once(
     request: Request,
     key_id: str,
     body: BaseModel | dict[str, Any] | None,
-    run: Callable[[], Awaitable[BaseModel]],
+    run: Callable[[], Awaitable[BaseModel | JSONResponse]],
     status_code: int = status.HTTP_200_OK,
 ) -> Response:
     """Run a state-changing request once per (caller, route, ``Idempotency-Key``): a retry with
@@ -290,17 +301,21 @@ async def upload_evidence(
     against the bytes) and within the size limit (FLD-10). The answer's `ref` is what actions
     name (photo_refs, signature_ref, note_photo_ref). A visit its order's cancellation called off
     before the technician was known to be at the door still takes the images of the offline
-    actions before it, uploaded ahead of the batch that names them (SCH-12)."""
+    actions before it, uploaded ahead of the batch that names them (SCH-12). `Location` is the
+    upload's metadata (`evidence_id`)."""
     data = await request.body()
     content_type = request.headers.get("content-type", "")
 
-    async def run() -> EvidenceOut:
+    async def run() -> JSONResponse:
         item = await bus.handle(
             c.UploadEvidence(
                 visit_id=visit_id, actor=actor, kind=kind, content_type=content_type, data=data
             )
         )
-        return EvidenceOut(**item.model_dump())
+        return _created(
+            EvidenceOut.from_domain(item),
+            f"/v1/visits/{quote(visit_id, safe='')}/evidence/{item.evidence_id}",
+        )
 
     # The retry's body is the same image: compare its content's hash, not the bytes.
     content = {
@@ -309,6 +324,24 @@ async def upload_evidence(
         "sha256": hashlib.sha256(data).hexdigest(),
     }
     return await _once(request, actor.key_id, content, run, status.HTTP_201_CREATED)
+
+
+@router.get(
+    "/visits/{visit_id}/evidence/{evidence_id}",
+    response_model=EvidenceOut,
+    responses=problem_responses(401, 403, 404),
+    summary="Read an upload's metadata (FLD-10)",
+    tags=["visits"],
+)
+async def read_evidence(
+    visit_id: str, evidence_id: str, uow: UowFactoryDep, actor: VisitReaderDep
+) -> Any:
+    """What was uploaded to the visit (kind, type, size, when) and the `ref` actions name it by;
+    whoever reads the visit reads its uploads (404 for a visit the caller cannot see, as for the
+    visit itself). The image itself is not served here. 404 too once the order's retention is
+    over for an upload erased with the personal data (all but barcode scans, BIL-11)."""
+    item = await views.evidence(visit_id, evidence_id, actor=actor, uow=uow())
+    return EvidenceOut.from_domain(item)
 
 
 @router.get(
@@ -357,15 +390,18 @@ async def service_report(
 async def register_loaner(
     body: LoanerIn, request: Request, bus: BusDep, principal: DispatcherDep
 ) -> Any:
-    """A unit lent to customers while theirs is at the workshop."""
+    """A unit lent to customers while theirs is at the workshop; `Location` is
+    `/v1/loaners/{serial}`. 409 when the serial is already in the inventory."""
 
-    async def run() -> LoanerOut:
+    async def run() -> JSONResponse:
         loaner = await bus.handle(
             c.RegisterLoaner(
                 serial=body.serial, product_line=body.product_line, condition=body.condition
             )
         )
-        return LoanerOut.from_domain(loaner)
+        return _created(
+            LoanerOut.from_domain(loaner), f"/v1/loaners/{quote(loaner.serial, safe='')}"
+        )
 
     return await _once(request, principal.key_id, body, run, status.HTTP_201_CREATED)
 
@@ -399,6 +435,19 @@ async def list_loaners(
         encode_cursor(LOANER_SORT, _NO_TIME, page[-1].serial) if len(found) > size else None
     )
     return LoanerListOut(items=[LoanerOut.from_domain(x) for x in page], next_cursor=next_cursor)
+
+
+@router.get(
+    "/loaners/{serial}",
+    response_model=LoanerOut,
+    responses=problem_responses(401, 403, 404),
+    summary="A loaner of the inventory (FLD-6)",
+    tags=["loaners"],
+)
+async def read_loaner(serial: str, uow: UowFactoryDep, principal: CentreDep) -> Any:
+    """Where the loaner is: available, on board a technician's van, or lent (to which order,
+    with its take-back and due date). Read by whoever reads the inventory."""
+    return LoanerOut.from_domain(await views.loaner(serial, uow=uow()))
 
 
 @router.post(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fieldwork.domain.exceptions import (
+    EvidenceNotFound,
     IllegalTransition,
     InvalidInput,
     LoanerNotFound,
@@ -23,6 +24,7 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     TakeBackNotFound: (404, "Take-back not found"),
     TicketNotFound: (404, "Coordination ticket not found"),
     LoanerNotFound: (404, "Loaner not found"),
+    EvidenceNotFound: (404, "Evidence not found"),
     IllegalTransition: (409, "Illegal transition"),
     RuleViolation: (409, "Rule not satisfied"),
     # A subclass of RuleViolation (it names the rule too): handlers are looked up by the

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from fieldwork.domain.commands import VisitAction
 from fieldwork.domain.coordination import CoordinationTicket
 from fieldwork.domain.model import OrderFile
-from fieldwork.domain.visit import Visit
+from fieldwork.domain.visit import Evidence, Visit
 from fieldwork.domain.workshop import Loaner, TakeBack
 from servicekit.dates import IsoDatetime
 
@@ -142,11 +142,19 @@ class OfflineBatchOut(BaseModel):
 class EvidenceOut(BaseModel):
     """A stored upload; `ref` is what actions name (photo_refs, signature_ref...)."""
 
+    evidence_id: str = Field(
+        description="Its id within the visit: GET /v1/visits/{visit_id}/evidence/{evidence_id}."
+    )
     ref: str
     kind: str
     content_type: str
     size: int
     at: datetime
+
+    @classmethod
+    def from_domain(cls, item: Evidence) -> EvidenceOut:
+        """Read model of an upload."""
+        return cls(evidence_id=item.evidence_id, **item.model_dump())
 
 
 class VisitTimeOut(BaseModel):

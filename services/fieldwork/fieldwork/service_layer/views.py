@@ -15,13 +15,15 @@ from fieldwork.adapters.storage import EvidenceStore
 from fieldwork.domain.commands import Actor
 from fieldwork.domain.coordination import CoordinationTicket
 from fieldwork.domain.exceptions import (
+    EvidenceNotFound,
+    LoanerNotFound,
     OrderNotFound,
     ReportUnavailable,
     TakeBackNotFound,
     TicketNotFound,
 )
 from fieldwork.domain.model import OrderFile
-from fieldwork.domain.visit import ENDED, Visit
+from fieldwork.domain.visit import ENDED, Evidence, Visit
 from fieldwork.domain.workshop import Loaner, LoanerState, TakeBack
 from fieldwork.service_layer.handlers import load_visit
 from fieldwork.service_layer.unit_of_work import FieldworkUnitOfWork
@@ -76,6 +78,19 @@ async def visits(
         )
 
 
+async def evidence(
+    visit_id: str, evidence_id: str, *, actor: Actor, uow: FieldworkUnitOfWork
+) -> Evidence:
+    """An upload of the visit, if the actor may see the visit (VisitNotFound otherwise, as for
+    the visit itself); EvidenceNotFound when the visit has no such upload, or no longer has it
+    (erased with the personal data past retention, BIL-11)."""
+    found = await visit(visit_id, actor=actor, uow=uow)
+    for item in found.evidence:
+        if item.evidence_id == evidence_id:
+            return item
+    raise EvidenceNotFound(visit_id, evidence_id)
+
+
 @dataclass(frozen=True)
 class OrderTime:
     """On-site time of an order: per visit, and summed over visits (FLD-11)."""
@@ -114,6 +129,15 @@ async def loaners(
     ``after_serial``."""
     async with uow:
         return await uow.loaners.list(state=state, after_serial=after_serial, limit=limit)
+
+
+async def loaner(serial: str, *, uow: FieldworkUnitOfWork) -> Loaner:
+    """A loaner of the inventory by its serial; LoanerNotFound when there is none."""
+    async with uow:
+        found = await uow.loaners.get(serial)
+        if found is None:
+            raise LoanerNotFound(serial)
+        return found
 
 
 async def take_back(receipt_number: str, *, uow: FieldworkUnitOfWork) -> TakeBack:
