@@ -41,6 +41,8 @@ KIT = [
 ]
 #: How long to wait for an event to travel between services.
 EVENT_WAIT = 30.0
+#: Times a customer tries, of those a refused window's 409 offers, before the step fails.
+CONTACT_ALTERNATIVES_TRIED = 3
 #: What the plan's technician ids start with (each run adds its own suffix).
 DEMO_TECHNICIAN_PREFIX = "demo-tech-"
 #: The fields of scheduling's technician record its PUT takes back.
@@ -537,18 +539,23 @@ class OrderRun:
     def confirm(self, window: dict[str, str] | None) -> dict[str, str] | None:
         """The technician phones the customer and agrees the window (SCH-2); one they cannot
         keep (their other customers, the way there, SCH-3) is refused with the times they can:
-        the customer takes the first. Returns the window agreed."""
+        the customer takes the first of those, or the next if that one is refused too. Returns
+        the window agreed."""
         body: dict[str, Any] = {"outcome": "confirmed", "note": "已电话确认上门时间"}
         if window is not None:
             body["window"] = window
         path = f"/v1/orders/{self.order_id}/contact-attempts"
         answer = self.sched().request("POST", path, json=body)
-        if answer.status_code == 409 and window is not None and answer.json().get("alternatives"):
-            first = answer.json()["alternatives"][0]
-            window = {"start": first["start"], "end": first["end"]}
-            self.sched().call("POST", path, json={**body, "window": window})
-            self.tally.add(times_moved_on_call=1)
-        elif answer.status_code not in (200, 201):
+        offered: list[dict[str, str]] = []
+        if answer.status_code == 409 and window is not None:
+            offered = list(answer.json().get("alternatives") or [])[:CONTACT_ALTERNATIVES_TRIED]
+        for alternative in offered:
+            window = {"start": alternative["start"], "end": alternative["end"]}
+            answer = self.sched().request("POST", path, json={**body, "window": window})
+            if answer.status_code in (200, 201):
+                self.tally.add(times_moved_on_call=1)
+                break
+        if answer.status_code not in (200, 201):
             raise DemoError(
                 f"scheduling: POST {path} answered {answer.status_code}: {answer.text[:600]}"
             )
