@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install run test test-unit lint format compose-check contracts contracts-check \
+.PHONY: help install run test test-unit test-midnight lint format compose-check contracts contracts-check \
         bench bench-dispatch bench-webhooks demo test-chaos clean
 
 help: ## List the targets
@@ -62,6 +62,21 @@ demo: $(STAMP) ## Simulate a service day against `make run` and print its qualit
 
 test-chaos: $(STAMP) ## Only the crash and broker-outage tests (also part of `make test`)
 	$(BIN)/python -m pytest -m chaos
+
+# Shanghai 23:59 and 00:04 (UTC+8): the demo and the journeys run across local midnight (SCH-3).
+# A relative offset, not an absolute start: every service process shares the one shifted clock.
+MIDNIGHT_CLOCKS ?= 2026-11-24 15:59:00|2026-11-24 16:04:00
+
+test-midnight: $(STAMP) ## The demo and the journeys with the clock at Shanghai midnight (needs faketime)
+	@command -v faketime >/dev/null 2>&1 || { \
+	  echo "test-midnight: faketime is not installed (Debian: apt-get install faketime)" >&2; \
+	  exit 1; }
+	@echo "$(MIDNIGHT_CLOCKS)" | tr '|' '\n' | while read -r clock; do \
+	  echo "== clock starting at $$clock UTC"; \
+	  offset=$$(( $$(date -u -d "$$clock" +%s) - $$(date -u +%s) )); \
+	  TZ=UTC faketime -f "$${offset}s" $(BIN)/python -m pytest tests/demo tests/e2e \
+	    -m "not chaos" -q -p no:cacheprovider < /dev/null || exit 1; \
+	done
 
 bench: $(STAMP) ## Run the benchmarks and print their figures (bench/results/*.json)
 	$(BIN)/python -m bench

@@ -262,7 +262,7 @@ class Day:
                 "areas": ["*"],
                 "home": {"lat": tech.lat, "lon": tech.lon},
                 "shift_start": "00:00:00",
-                "shift_end": "23:59:00",
+                "shift_end": "00:00:00",  # round the clock: to midnight closing the day
                 "working_days": [0, 1, 2, 3, 4, 5, 6],
                 "daily_capacity": 50,
             }

@@ -257,7 +257,7 @@ def world(platform: Platform) -> Iterator[World]:
                         "areas": [tech.district],
                         "home": {"lat": tech.lat, "lon": tech.lon},
                         "shift_start": "00:00",
-                        "shift_end": "23:59",
+                        "shift_end": "00:00",  # round the clock: to midnight closing the day
                         "working_days": [0, 1, 2, 3, 4, 5, 6],
                         "daily_capacity": 20,
                     },
@@ -1071,6 +1071,11 @@ def test_late_in_traffic_the_centre_sends_someone_else_who_completes(world: Worl
 def test_customer_not_home_is_rebooked_and_done(world: World) -> None:
     j = Journey(world, "nothome", 5)
     j.take_and_assign()
+    # The technician is at the door, his app reporting where he is: the window agreed now is
+    # kept from there at any hour, the minute before midnight included (SCH-3).
+    j.me["scheduling"].post(
+        f"/v1/technicians/{j.tech.technician_id}/position", json={"position": j.here()}
+    ).raise_for_status()
     now = _now()
     j.confirm_appointment(now - timedelta(minutes=30), now + timedelta(minutes=60))
     j.expect("AppointmentConfirmed")
@@ -1624,7 +1629,7 @@ def test_order_served_by_a_partner_network_over_rest_and_webhooks(
                     "areas": [district],
                     "home": {"lat": 37.80, "lon": 118.60},
                     "shift_start": "00:00",
-                    "shift_end": "23:59",
+                    "shift_end": "00:00",  # round the clock: to midnight closing the day
                     "working_days": [0, 1, 2, 3, 4, 5, 6],
                     "network_id": network,
                 },

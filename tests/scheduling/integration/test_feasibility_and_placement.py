@@ -24,6 +24,7 @@ from scheduling_support import (
     created,
     local,
     near,
+    technician_body,
     window,
 )
 
@@ -275,6 +276,39 @@ async def test_sch_3_on_their_own_call_a_technician_may_stay_late_a_dispatcher_m
 
     _refused(booked, "finish the 60-minute job within their shift")
     assert agreed.status_code == 200 and agreed.json()["status"] == "confirmed", agreed.text
+
+
+async def test_sch_3_a_window_open_across_midnight_is_agreed_on_todays_shift_ending_at_24_00(
+    harness: Harness,
+) -> None:
+    refused = await harness.client.post(
+        "/v1/technicians",
+        json=technician_body("t0", shift_start="10:00", shift_end="09:00"),
+    )
+    assert refused.status_code == 422, refused.text
+    assert "00:00 ends the shift at midnight" in refused.text
+    await harness.add_technician("t1", shift_start="00:00", shift_end="00:00")
+    tech = await harness.key("technician", technician_id="t1")
+    await harness.feed(created("o1"))
+    await harness.feed(created("o2", location=near(DONGYING, north_km=20)))
+    harness.clock.now = local(0, 5, day=1)  # Tuesday, five past midnight in Shanghai
+    opened_last_night = TimeWindow(start=local(23, 35), end=local(1, 5, day=1))
+
+    agreed = await harness.client.post(
+        "/v1/orders/o1/contact-attempts",
+        json={"outcome": "confirmed", "window": _w(opened_last_night)},
+        headers=tech,
+    )
+
+    assert agreed.status_code == 200 and agreed.json()["status"] == "confirmed", agreed.text
+    listed = await harness.client.get("/v1/technicians/t1")
+    assert listed.json()["shift_end"] == "00:00:00"
+    # the job under way is one of Tuesday's: o2, 20 km away, cannot be booked on top of it
+    clash = await harness.client.post(
+        "/v1/orders/o2/appointment",
+        json=_w(TimeWindow(start=local(0, 10, day=1), end=local(1, 10, day=1))),
+    )
+    _refused(clash, "clashes with the jobs technician t1 holds on 2026-11-24")
 
 
 # -- the same window again (SCH-3) -------------------------------------------------------------

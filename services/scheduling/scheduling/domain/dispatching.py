@@ -36,6 +36,14 @@ class Slot:
     added_metres: int
 
 
+def service_day(window: TimeWindow, *, tz: ZoneInfo, now: datetime | None = None) -> date:
+    """The local day whose shift keeps ``window`` and whose jobs it is checked with (SCH-3):
+    the day it opens; for a window already open at ``now``, today (one that opened before
+    midnight and is still open is kept on today's shift, by whoever is on shift now)."""
+    opens = now if now is not None and window.start < now < window.end else window.start
+    return opens.astimezone(tz).date()
+
+
 def fits(
     *,
     technician: Technician,
@@ -55,13 +63,13 @@ def fits(
     start of the shift (a window opening in 5 minutes is not kept by someone an hour away).
     With ``overtime`` the new job may run past the shift's end (arriving on shift): the
     technician agreeing the time on their own call may choose to stay late."""
-    day = window.start.astimezone(tz).date()
+    day = service_day(window, tz=tz, now=now)
     if not technician.works_on(day):
         return None
     shift = technician.shift(day, tz)
     origin = shift.start
     day_jobs = sorted(
-        (h for h in held if h.window.start.astimezone(tz).date() == day),
+        (h for h in held if service_day(h.window, tz=tz, now=now) == day),
         key=lambda h: h.window.start,
     )
     start_point = technician.home
@@ -150,12 +158,12 @@ def why_not_kept(
     if off:
         return off
     who = f"technician {technician.technician_id}"
-    day = window.start.astimezone(tz).date()
-    that_day = [h for h in held if h.window.start.astimezone(tz).date() == day]
+    day = service_day(window, tz=tz, now=now)
+    that_day = [h for h in held if service_day(h.window, tz=tz, now=now) == day]
     if len(that_day) >= technician.daily_capacity:
         return [f"{who} already holds {len(that_day)} jobs on {day}, their daily capacity"]
     if not kept([]):
-        shift = f"{technician.shift_start:%H:%M}-{technician.shift_end:%H:%M}"
+        shift = technician.shift_hours
         finish = (
             "while on shift"
             if overtime
@@ -219,7 +227,7 @@ def feasible_slots(
     able = [t for t in technicians if not t.why_not(product_line=product_line, area=area)]
     slots: list[Slot] = []
     for window in windows:
-        day = window.start.astimezone(tz).date()
+        day = service_day(window, tz=tz, now=now)
         keepers: list[tuple[int, int, str]] = []
         for tech in able:
             if workload and workload.get((tech.technician_id, day), 0) >= tech.daily_capacity:
@@ -241,7 +249,7 @@ def feasible_slots(
             load = (
                 workload.get((tech.technician_id, day), 0)
                 if workload is not None
-                else sum(1 for h in mine if h.window.start.astimezone(tz).date() == day)
+                else sum(1 for h in mine if service_day(h.window, tz=tz, now=now) == day)
             )
             keepers.append((load, added, tech.technician_id))
         if not keepers:

@@ -34,6 +34,8 @@ from scheduling.domain.policy import SchedulingPolicy
 from scheduling.domain.privacy import EVENT_CODES, erase_event, erase_text
 
 AUTO = "scheduling:auto"
+MIDNIGHT = time(0, 0)
+"""A shift ending at 00:00 ends at midnight closing its day (24:00)."""
 """The actor recorded for automatic decisions (SCH-1 policy)."""
 
 
@@ -49,6 +51,7 @@ class Technician:
     home: GeoPoint
     shift_start: time = time(9, 0)
     shift_end: time = time(18, 0)
+    """00:00 is midnight at the end of the day: a shift may run to the day's very end (SCH-3)."""
     working_days: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5])
     """ISO weekdays - 1 (0 = Monday)."""
     days_off: list[date] = field(default_factory=list)
@@ -63,11 +66,19 @@ class Technician:
         return self.active and day.weekday() in self.working_days and day not in self.days_off
 
     def shift(self, day: date, tz: ZoneInfo) -> TimeWindow:
-        """The shift of ``day`` as an aware window."""
+        """The shift of ``day`` as an aware window (one ending at 00:00 ends at midnight
+        closing the day)."""
+        end_day = day + timedelta(days=1) if self.shift_end == MIDNIGHT else day
         return TimeWindow(
             start=datetime.combine(day, self.shift_start, tzinfo=tz),
-            end=datetime.combine(day, self.shift_end, tzinfo=tz),
+            end=datetime.combine(end_day, self.shift_end, tzinfo=tz),
         )
+
+    @property
+    def shift_hours(self) -> str:
+        """The shift as people write it: ``09:00-18:00``, ``16:00-24:00``."""
+        end = "24:00" if self.shift_end == MIDNIGHT else f"{self.shift_end:%H:%M}"
+        return f"{self.shift_start:%H:%M}-{end}"
 
     def why_off_shift(
         self, window: TimeWindow, *, tz: ZoneInfo, policy: SchedulingPolicy
@@ -96,7 +107,7 @@ class Technician:
             else:
                 reasons.append(
                     f"the window {span} is outside technician {self.technician_id}'s shift on "
-                    f"{day} ({self.shift_start:%H:%M}-{self.shift_end:%H:%M})"
+                    f"{day} ({self.shift_hours})"
                 )
             day += timedelta(days=1)
         return reasons

@@ -11,6 +11,7 @@ from contracts.common import AssigneeKind, GeoPoint, ServiceType, TimeWindow
 from contracts.scheduling import RescheduleInitiator, ReturnReason
 from scheduling.domain.dispatching import Slot
 from scheduling.domain.model import (
+    MIDNIGHT,
     AuditEntry,
     ContactOutcome,
     DispatchOrder,
@@ -54,7 +55,9 @@ class TechnicianIn(_In):
         default=time(9, 0), description="Local wall-clock, whole minutes (`HH:MM`)."
     )
     shift_end: IsoTime = Field(
-        default=time(18, 0), description="Local wall-clock, whole minutes (`HH:MM`)."
+        default=time(18, 0),
+        description="Local wall-clock, whole minutes (`HH:MM`); `00:00` is midnight at the end "
+        "of the day (a shift to 24:00).",
     )
     working_days: list[int] = Field(default=[0, 1, 2, 3, 4, 5], description="0 = Monday.")
     days_off: list[IsoDate] = Field(default_factory=list)
@@ -74,8 +77,11 @@ class TechnicianIn(_In):
 
     @model_validator(mode="after")
     def _valid(self) -> TechnicianIn:
-        if self.shift_end <= self.shift_start:
-            raise ValueError("shift_end must be after shift_start")
+        if self.shift_end <= self.shift_start and self.shift_end != MIDNIGHT:
+            raise ValueError(
+                "shift_end must be after shift_start; 00:00 ends the shift at midnight closing "
+                "the day (shifts running past midnight are not supported)"
+            )
         if any(d < 0 or d > 6 for d in self.working_days):
             raise ValueError("working_days are 0 (Monday) to 6 (Sunday)")
         return self

@@ -45,6 +45,7 @@ from scheduling.domain.dispatching import (
     earliest_placement,
     feasible_slots,
     fits,
+    service_day,
     soonest_on_site,
     why_not_kept,
     workload_by_day,
@@ -129,9 +130,14 @@ async def _technician(
     return tech
 
 
-def _local_day(moment: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """Start and end of the local day of ``moment``: the jobs a window competes with (SCH-3)."""
-    return _day_bounds(moment.astimezone(tz).date(), tz)
+def _competing_starts(
+    window: TimeWindow, *, now: datetime, tz: ZoneInfo
+) -> tuple[datetime, datetime]:
+    """Where the appointments start of the held jobs ``window`` competes with (SCH-3): on its
+    service day, or the day before for a window still open at ``now`` (kept on today's shift,
+    :func:`service_day`, which picks the jobs out)."""
+    start, end = _day_bounds(service_day(window, tz=tz, now=now), tz)
+    return start - timedelta(days=1), end
 
 
 def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -260,7 +266,7 @@ async def _place(
             # the booking horizon is no promise (nor a date scheduling can compute with); the
             # customer's next may hold, else the time is agreed on the contact call (SCH-2)
             continue
-        day_start, day_end = _local_day(window.start, tz)
+        day_start, day_end = _competing_starts(window, now=now, tz=tz)
         held = _held_jobs(await uow.orders.held_starting_between(day_start, day_end), policy)
         slots = feasible_slots(
             location=order.location,
@@ -291,8 +297,9 @@ async def _place(
     async def earliest(days: list[date]) -> Placement | None:
         if all(t.why_not(product_line=order.product_line, area=order.area) for t in techs):
             return None  # nobody ever could: no need to read the held jobs of the days
+        # from the day before: a window opened before midnight and still open is today's
         held = await uow.orders.held_starting_between(
-            _day_bounds(days[0], tz)[0], _day_bounds(days[-1], tz)[1]
+            _day_bounds(days[0], tz)[0] - timedelta(days=1), _day_bounds(days[-1], tz)[1]
         )
         return earliest_placement(
             technicians=techs,
@@ -312,7 +319,7 @@ async def _place(
     # a window still ahead fixes the job's day; without one the job is for the first day
     # someone can do it
     booked = order.appointment if order.appointment and order.appointment.end > now else None
-    found = await earliest([booked.start.astimezone(tz).date() if booked else today])
+    found = await earliest([service_day(booked, tz=tz, now=now) if booked else today])
     if found is not None:
         order.assign(technician=found.technician, by=AUTO, reason=found.reason, now=now)
         return
@@ -357,7 +364,7 @@ async def _keeper(
     ``overtime``, the job may end after it). None and why not when nobody does. The caller has
     checked the window's bounds (window_problems) and locked the assignment decisions."""
     assert order.location is not None
-    day_start, day_end = _local_day(window.start, tz)
+    day_start, day_end = _competing_starts(window, now=now, tz=tz)
     held = _held_jobs(
         [
             o
@@ -1183,7 +1190,7 @@ async def _slots(
     workload: Counter[tuple[str, date]] = Counter()
     for o in held_orders:
         if o.technician_id and o.appointment:
-            workload[(o.technician_id, o.appointment.start.astimezone(tz).date())] += 1
+            workload[(o.technician_id, service_day(o.appointment, tz=tz, now=now))] += 1
     return feasible_slots(
         location=order.location,
         product_line=order.product_line,
