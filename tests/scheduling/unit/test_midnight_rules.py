@@ -56,6 +56,20 @@ def kept(t: Technician, window: TimeWindow, *, now, held=(), overtime=False) -> 
     )
 
 
+def reasons(t: Technician, window: TimeWindow, *, now, held=()) -> list[str]:
+    return why_not_kept(
+        technician=t,
+        held=list(held),
+        location=DONGYING,
+        window=window,
+        minutes=60,
+        policy=POLICY,
+        travel=TRAVEL,
+        tz=TZ,
+        now=now,
+    )
+
+
 def test_sch_3_a_shift_ending_at_00_00_runs_to_midnight_closing_its_day() -> None:
     evening = tech(time(16), time(0))
 
@@ -78,17 +92,7 @@ def test_sch_3_a_shift_ending_at_midnight_still_refuses_a_job_running_past_it() 
     late = TimeWindow(start=local(23, 30), end=local(1, 30, day=1))
 
     assert kept(evening, late, now=local(20)) is None
-    [why] = why_not_kept(
-        technician=evening,
-        held=[],
-        location=DONGYING,
-        window=late,
-        minutes=60,
-        policy=POLICY,
-        travel=TRAVEL,
-        tz=TZ,
-        now=local(20),
-    )
+    [why] = reasons(evening, late, now=local(20))
     assert "finish the 60-minute job within their shift" in why and "(16:00-24:00)" in why
     # the technician agreeing it on their own call may stay late: arrival on shift is enough
     assert kept(evening, late, now=local(20), overtime=True) is not None
@@ -126,15 +130,5 @@ def test_sch_3_a_job_under_way_since_before_midnight_counts_among_todays_jobs() 
     assert kept(round_the_clock, right_after, now=five_past_midnight) is not None
     # with it, the technician is 20 km away on a job until about 01:30: the clash is seen
     assert kept(round_the_clock, right_after, now=five_past_midnight, held=[under_way]) is None
-    [why] = why_not_kept(
-        technician=round_the_clock,
-        held=[under_way],
-        location=DONGYING,
-        window=right_after,
-        minutes=60,
-        policy=POLICY,
-        travel=TRAVEL,
-        tz=TZ,
-        now=five_past_midnight,
-    )
+    [why] = reasons(round_the_clock, right_after, now=five_past_midnight, held=[under_way])
     assert "clashes with the jobs technician t1 holds" in why
