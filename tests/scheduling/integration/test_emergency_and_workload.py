@@ -99,6 +99,53 @@ async def test_sch_3_a_running_day_replan_keeps_a_technician_on_site_busy(
     assert visits["y"]["technician_id"] == "B", visits
 
 
+async def test_sch_3_after_midnight_a_technician_on_a_job_since_last_night_stays_busy(
+    harness: Harness,
+) -> None:
+    x = near(DONGYING, east_km=5)
+    round_the_clock = {"shift_start": "00:00", "shift_end": "00:00"}
+    await harness.add_technician("A", home=near(DONGYING, east_km=5.2), **round_the_clock)
+    await harness.add_technician("B", home=near(DONGYING, east_km=2), **round_the_clock)
+    harness.clock.now = local(8)
+    await harness.feed(
+        created(
+            "x", location=x, preferred=[TimeWindow(start=local(22, 30), end=local(0, 30, day=1))]
+        )
+    )
+    await harness.feed(
+        created(
+            "y",
+            location=near(x, north_km=0.2),
+            preferred=[TimeWindow(start=local(0, 15, day=1), end=local(0, 45, day=1))],
+        )
+    )
+    xo = await harness.order("x")
+    assert xo["appointment"] is not None, xo
+    if xo["technician_id"] != "A":
+        moved = await harness.client.post(
+            "/v1/orders/x/assignment", json={"technician_id": "A", "reason": "setup"}
+        )
+        assert moved.status_code == 200, moved.text
+        xo = await harness.order("x")
+    harness.clock.now = local(23, 50)
+    await harness.feed(
+        TechnicianArrived(
+            order_id="x",
+            visit_id=xo["visit_id"],
+            technician_id="A",
+            arrived_at=local(23, 50),
+            position=x,
+        )
+    )
+    harness.clock.now = local(0, 5, day=1)
+    response = await harness.client.post("/v1/plans/2026-11-24/optimisation?time_limit=0.3")
+    assert response.status_code == 200, response.text
+    visits = {v["order_id"]: v for v in response.json()["visits"]}
+    # x opened on Monday and is still open: A is on site there until about 00:50, so y
+    # (00:15-00:45) goes to the free B
+    assert visits["y"]["technician_id"] == "B", visits
+
+
 async def _eight_orders(harness: Harness) -> None:
     await harness.add_technician("A")
     await harness.add_technician("B")

@@ -146,6 +146,28 @@ def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
 
 
+async def _held_on(
+    uow: SchedulingUnitOfWork,
+    day: date,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    for_update: bool = False,
+) -> list[DispatchOrder]:
+    """The held orders booked for ``day`` as seen at ``now`` (SCH-3, :func:`service_day`): those
+    whose window opens that day, and on the running day those opened before midnight and still
+    open (a job under way since last night is today's work)."""
+    start, end = _day_bounds(day, tz)
+    orders = await uow.orders.held_starting_between(
+        start - timedelta(days=1), end, for_update=for_update
+    )
+    return [
+        o
+        for o in orders
+        if o.appointment is not None and service_day(o.appointment, tz=tz, now=now) == day
+    ]
+
+
 def _held_jobs(orders: list[DispatchOrder], policy: SchedulingPolicy) -> dict[str, list[HeldJob]]:
     held: dict[str, list[HeldJob]] = {}
     for o in orders:
@@ -549,10 +571,9 @@ async def _insert_into_plan(
     visits = list(getattr(plan_row, "visits", []))
     sequence = {str(v["order_id"]): float(str(v["sequence"])) for v in visits}
     today = now.astimezone(tz).date()
-    day_start, day_end = _day_bounds(today, tz)
     todays = [
         o
-        for o in await uow.orders.held_starting_between(day_start, day_end)
+        for o in await _held_on(uow, today, now=now, tz=tz)
         if o.order_id != order.order_id and o.technician_id is not None and o.location is not None
     ]
     techs = [
@@ -1622,8 +1643,7 @@ async def optimise_day(
         if _day_is_over(cmd.day, now, tz):
             raise DayOver(cmd.day)
         technicians = [t for t in await uow.technicians.list() if t.works_on(cmd.day)]
-        day_start, day_end = _day_bounds(cmd.day, tz)
-        day_orders = await uow.orders.held_starting_between(day_start, day_end)
+        day_orders = await _held_on(uow, cmd.day, now=now, tz=tz)
         orders = [o for o in day_orders if _plannable(o)]
         running = cmd.day == now.astimezone(tz).date()
         # SCH-3 / SCH-9: a technician on site sets off from there once the job is done
@@ -1706,7 +1726,7 @@ async def optimise_day(
         # Lock the day's orders (in id order), then the plan: the order every writer follows.
         fresh = {
             o.order_id: o
-            for o in await uow.orders.held_starting_between(day_start, day_end, for_update=True)
+            for o in await _held_on(uow, cmd.day, now=now, tz=tz, for_update=True)
             if _plannable(o)
         }
         current = await uow.plans.get(cmd.day, for_update=True)
