@@ -1,4 +1,5 @@
-"""HTTP plumbing: correlation ids, request metrics, health, readiness and metrics routes."""
+"""HTTP plumbing: correlation ids, request metrics, health, readiness and metrics routes, the
+201 Created answer, and path parameters that may hold ``/``."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit import context
@@ -16,6 +20,40 @@ from servicekit.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from servicekit.problems import problem_response
 
 CORRELATION_HEADER = "x-correlation-id"
+
+
+def created(content: Any, location: str) -> JSONResponse:
+    """A 201 Created answer of ``content`` (a model, or what it dumped to JSON) with the created
+    resource's ``Location``, given as a path whose identifiers are percent-encoded (e.g.
+    ``quote(serial, safe="")``). The answer is whole, so an ``Idempotency-Key`` keeps it with
+    its ``Location`` and a retry is located too."""
+    return JSONResponse(
+        jsonable_encoder(content),
+        status_code=status.HTTP_201_CREATED,
+        headers={"Location": location},
+    )
+
+
+class SlashedConvertor(Convertor[str]):
+    """``{name:slashed}``: a path parameter of any non-empty text, ``/`` included.
+
+    The ASGI server hands the router the decoded path, so ``%2F`` arrives as ``/`` and the
+    default ``{name}`` (``[^/]+``) misses such an identifier. This one matches greedily up to
+    the route's literal tail (``/v1/loaners/{serial:slashed}/collect`` takes ``A/B`` from
+    ``/v1/loaners/A%2FB/collect``); routes that differ only in that tail must differ in method.
+    Unlike ``{name:path}`` it never matches nothing, so ``/v1/loaners/`` is not a read of ``""``.
+    """
+
+    regex = ".+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("slashed", SlashedConvertor())
 
 
 class CorrelationAndMetricsMiddleware:

@@ -9,6 +9,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from partner_support import AREAS, add_network, add_network_technician, order_for
 from scheduling_support import Harness
 from webhook_testkit import Receiver
@@ -70,12 +71,19 @@ async def _move_to_n2(h: Harness) -> None:
     assert moved.status_code == 200, moved.text
 
 
-async def _moved_from_n1_to_n2(h: Harness, receiver: Receiver) -> str:
-    """Order o1 served by n1's technician nt1, then moved by a dispatcher to network n2 (SCH-12);
-    returns the visit id. What the move itself sent is forgotten."""
-    for network in ("n1", "n2"):
+async def _subscribed_networks(h: Harness, receiver: Receiver, *network_ids: str) -> None:
+    """Register each network and subscribe it to every event, at ``receiver``."""
+    for network in network_ids:
         await add_network(h, network)
         await _subscribe(h, network, receiver)
+
+
+@pytest.fixture
+async def o1_moved_to_n2(partners: Harness, receiver: Receiver) -> str:
+    """Order o1 served by n1's technician nt1, then moved by a dispatcher to network n2 (SCH-12),
+    both networks subscribed; returns the visit id. What the move itself sent is forgotten."""
+    h = partners
+    await _subscribed_networks(h, receiver, "n1", "n2")
     await add_network_technician(h, "nt1", "n1")
     await add_network_technician(h, "nt2", "n2")
     await order_for(h, "o1", "n1")
@@ -84,11 +92,23 @@ async def _moved_from_n1_to_n2(h: Harness, receiver: Receiver) -> str:
     return str((await h.order("o1"))["visit_id"])
 
 
+def _scheduled(h: Harness, *, reason_rule: str = "FBK-4", **named: str) -> FollowUpScheduled:
+    """Call-back task-1 about o1 scheduled now, naming the ``technician_id``/``visit_id`` given."""
+    return FollowUpScheduled(
+        order_id="o1", task_id="task-1", reason_rule=reason_rule, due_at=h.clock.now, **named
+    )
+
+
+def _completed(**result: Any) -> FollowUpCompleted:
+    """The result of call-back task-1 about o1."""
+    return FollowUpCompleted(order_id="o1", task_id="task-1", **result)
+
+
+@pytest.mark.usefixtures("o1_moved_to_n2")
 async def test_fbk_9_a_complaint_about_a_networks_technician_reaches_it_not_the_new_holder(
     partners: Harness, receiver: Receiver
 ) -> None:
     h = partners
-    await _moved_from_n1_to_n2(h, receiver)
     await h.feed(
         ComplaintFiled(
             order_id="o1",
@@ -107,11 +127,11 @@ async def test_fbk_9_a_complaint_about_a_networks_technician_reaches_it_not_the_
     assert sent["n2"] == []
 
 
+@pytest.mark.usefixtures("o1_moved_to_n2")
 async def test_an_event_naming_a_network_goes_to_that_network(
     partners: Harness, receiver: Receiver
 ) -> None:
     h = partners
-    await _moved_from_n1_to_n2(h, receiver)
     await h.feed(
         ComplaintFiled(
             order_id="o1",
@@ -126,22 +146,13 @@ async def test_an_event_naming_a_network_goes_to_that_network(
 
 
 async def test_fbk_4_fbk_8_fld_13_reports_about_an_earlier_visit_reach_the_technicians_network(
-    partners: Harness, receiver: Receiver
+    partners: Harness, receiver: Receiver, o1_moved_to_n2: str
 ) -> None:
     h = partners
-    visit_id = await _moved_from_n1_to_n2(h, receiver)
+    visit_id = o1_moved_to_n2
     now = h.clock.now
-    await h.feed(
-        FollowUpScheduled(
-            order_id="o1",
-            task_id="task-1",
-            reason_rule="FBK-4",
-            due_at=now,
-            visit_id=visit_id,
-            technician_id="nt1",
-        )
-    )
-    await h.feed(FollowUpCompleted(order_id="o1", task_id="task-1", reached=True, satisfied=False))
+    await h.feed(_scheduled(h, visit_id=visit_id, technician_id="nt1"))
+    await h.feed(_completed(reached=True, satisfied=False))
     await h.feed(
         FraudSuspected(
             order_id="o1",
@@ -180,11 +191,11 @@ async def test_fbk_4_fbk_8_fld_13_reports_about_an_earlier_visit_reach_the_techn
     assert (await h.order("o1"))["network_id"] == "n2"  # the earlier visit's report moved nothing
 
 
+@pytest.mark.usefixtures("o1_moved_to_n2")
 async def test_an_event_naming_nobody_still_reaches_the_network_holding_the_order(
     partners: Harness, receiver: Receiver
 ) -> None:
     h = partners
-    await _moved_from_n1_to_n2(h, receiver)
     await h.feed(
         ComplaintFiled(order_id="o1", complaint_id="c1", channel=Channel.HOTLINE, description="慢")
     )
@@ -193,94 +204,66 @@ async def test_an_event_naming_nobody_still_reaches_the_network_holding_the_orde
     assert sent["n1"] == []
 
 
+@pytest.mark.usefixtures("o1_moved_to_n2")
 async def test_a_follow_up_of_an_in_house_technicians_work_reaches_no_network(
     partners: Harness, receiver: Receiver
 ) -> None:
     h = partners
-    await _moved_from_n1_to_n2(h, receiver)
     await h.add_technician("t1")
-    await h.feed(
-        FollowUpScheduled(
-            order_id="o1",
-            task_id="task-1",
-            reason_rule="FBK-4",
-            due_at=h.clock.now,
-            technician_id="t1",
-        )
-    )
+    await h.feed(_scheduled(h, technician_id="t1"))
     # the call-back's result names nobody: it follows its scheduling, which went to no network
-    await h.feed(FollowUpCompleted(order_id="o1", task_id="task-1", reached=True, satisfied=True))
+    await h.feed(_completed(reached=True, satisfied=True))
     sent = await _sent(h, receiver)
     assert sent == {"n1": [], "n2": []}
 
 
+@pytest.mark.usefixtures("o1_moved_to_n2")
 async def test_fbk_5_a_call_back_result_naming_the_technician_reaches_its_network_unscheduled(
     partners: Harness, receiver: Receiver
 ) -> None:
     h = partners
-    await _moved_from_n1_to_n2(h, receiver)
     # no FollowUpScheduled was ever sent (or its message was purged after
     # message_retention_days): the result names the technician credited with the visit
-    await h.feed(
-        FollowUpCompleted(
-            order_id="o1", task_id="task-1", reached=True, satisfied=False, technician_id="nt1"
-        )
-    )
+    await h.feed(_completed(reached=True, satisfied=False, technician_id="nt1"))
     sent = await _sent(h, receiver)
     assert _types(sent["n1"]) == ["FollowUpCompleted"]
     assert sent["n1"][0]["data"]["technician_id"] == "nt1"
     assert sent["n2"] == []
 
 
+@pytest.mark.usefixtures("o1_moved_to_n2")
 async def test_fbk_5_the_technician_a_call_back_result_names_wins_over_where_its_scheduling_went(
     partners: Harness, receiver: Receiver
 ) -> None:
     h = partners
-    await _moved_from_n1_to_n2(h, receiver)
     # scheduled naming nobody, so the holder n2 was told; the result credits n1's technician
-    await h.feed(
-        FollowUpScheduled(order_id="o1", task_id="task-1", reason_rule="FBK-3", due_at=h.clock.now)
-    )
+    await h.feed(_scheduled(h, reason_rule="FBK-3"))
     assert _types((await _sent(h, receiver))["n2"]) == ["FollowUpScheduled"]
-    await h.feed(
-        FollowUpCompleted(order_id="o1", task_id="task-1", reached=False, technician_id="nt1")
-    )
+    await h.feed(_completed(reached=False, technician_id="nt1"))
     sent = await _sent(h, receiver)
     assert _types(sent["n1"]) == ["FollowUpCompleted"]
     assert sent["n2"] == []
 
 
+@pytest.mark.usefixtures("o1_moved_to_n2")
 async def test_fbk_5_a_call_back_result_naming_an_in_house_technician_reaches_no_network(
     partners: Harness, receiver: Receiver
 ) -> None:
     h = partners
-    await _moved_from_n1_to_n2(h, receiver)
     await h.add_technician("t1")
-    await h.feed(
-        FollowUpCompleted(
-            order_id="o1", task_id="task-1", reached=True, satisfied=True, technician_id="t1"
-        )
-    )
+    await h.feed(_completed(reached=True, satisfied=True, technician_id="t1"))
     assert await _sent(h, receiver) == {"n1": [], "n2": []}
 
 
+@pytest.mark.usefixtures("o1_moved_to_n2")
 async def test_fbk_5_a_call_back_result_naming_no_technician_follows_its_scheduling(
     partners: Harness, receiver: Receiver
 ) -> None:
     h = partners
-    await _moved_from_n1_to_n2(h, receiver)
-    await h.feed(
-        FollowUpScheduled(
-            order_id="o1",
-            task_id="task-1",
-            reason_rule="FBK-4",
-            due_at=h.clock.now,
-            technician_id="nt1",
-        )
-    )
+    await h.feed(_scheduled(h, technician_id="nt1"))
     assert _types((await _sent(h, receiver))["n1"]) == ["FollowUpScheduled"]
     # an event published before FollowUpCompleted named the technician
-    older = FollowUpCompleted(order_id="o1", task_id="task-1", reached=True, satisfied=True)
+    older = _completed(reached=True, satisfied=True)
     assert older.technician_id is None
     await h.feed(older)
     sent = await _sent(h, receiver)
@@ -289,10 +272,10 @@ async def test_fbk_5_a_call_back_result_naming_no_technician_follows_its_schedul
 
 
 async def test_fld_14_a_safety_incident_at_an_earlier_visit_reaches_both_networks(
-    partners: Harness, receiver: Receiver
+    partners: Harness, receiver: Receiver, o1_moved_to_n2: str
 ) -> None:
     h = partners
-    visit_id = await _moved_from_n1_to_n2(h, receiver)
+    visit_id = o1_moved_to_n2
     await h.feed(
         SafetyIncident(
             order_id="o1",
@@ -311,9 +294,7 @@ async def test_a_network_that_lost_the_order_is_not_told_who_got_it_nor_the_disp
     partners: Harness, receiver: Receiver
 ) -> None:
     h = partners
-    for network in ("n1", "n2"):
-        await add_network(h, network)
-        await _subscribe(h, network, receiver)
+    await _subscribed_networks(h, receiver, "n1", "n2")
     await add_network_technician(h, "nt2", "n2")
     await order_for(h, "o1", "n1")
     await _sent(h, receiver)
@@ -358,8 +339,7 @@ async def test_a_network_whose_order_the_dispatcher_takes_back_gets_only_the_cod
     partners: Harness, receiver: Receiver
 ) -> None:
     h = partners
-    await add_network(h, "n1")
-    await _subscribe(h, "n1", receiver)
+    await _subscribed_networks(h, receiver, "n1")
     await order_for(h, "o1", "n1")
     await _sent(h, receiver)
     taken_back = await h.client.post(

@@ -396,3 +396,28 @@ async def test_fbk_3_fbk_5_the_call_back_result_names_the_technician_of_the_visi
         (False, "tech-n1"),
         (True, "tech-n1"),
     ]
+
+
+async def test_fbk_5_a_holder_heard_after_the_call_back_result_moves_its_network_not_its_technician(
+    harness: Harness,
+) -> None:
+    """The published result is not corrected, and need not be: a late holder re-credits the
+    visit's network only (fieldwork named who went), FollowUpCompleted names the technician
+    alone, and scheduling routes it by that technician's own network."""
+    await harness.emit(created("o-told"), local(MONDAY, 7))
+    await harness.emit(assigned("o-told", "v-1", "tech-n1", network_id=NETWORK), local(MONDAY, 7))
+    await visit_done(harness, "o-told", "tech-c")  # fieldwork's topic read ahead of scheduling's
+    [task] = await harness.tasks("o-told")
+    harness.clock.set(local(MONDAY, 11))
+    await harness.answer(task["task_id"], reached=True, satisfied=True, scores=scores(9, 9))
+    [told] = await harness.staged("FollowUpCompleted")
+    assert (told.task_id, told.technician_id) == (task["task_id"], "tech-c")
+    assert (task["technician_id"], task["network_id"]) == ("tech-c", NETWORK)
+
+    # scheduling's word, read late: the visit went to the centre's tech-x at 8:00
+    moved = moved_to_the_centre("o-told").model_copy(update={"technician_id": "tech-x"})
+    await harness.emit(moved, local(MONDAY, 8))
+
+    [after] = await harness.tasks("o-told")
+    assert (after["technician_id"], after["network_id"]) == (told.technician_id, "centre")
+    assert await harness.staged("FollowUpCompleted") == [told]  # nothing republished

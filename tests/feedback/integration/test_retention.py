@@ -256,7 +256,7 @@ async def test_bil_11_a_late_event_after_erasure_stores_nothing_personal(harness
     )
 
 
-async def test_bil_11_open_call_backs_are_cancelled_an_open_complaint_stays_open_erased(
+async def test_bil_11_open_call_backs_are_cancelled_an_open_complaint_is_closed_as_retention_ended(
     harness: Harness,
 ) -> None:
     await harness.emit(created("o-2", fault=f"{NAME}说漏水"), local(MONDAY, 8))
@@ -268,10 +268,19 @@ async def test_bil_11_open_call_backs_are_cancelled_an_open_complaint_stays_open
             "description": f"{NAME}投诉",
             "confirmed_by_customer": True,
             "order_id": "o-2",
+            "staff_fault_class": "B",
         },
     )
     url = f"/v1/complaints/{filed.json()['complaint_id']}"
-    harness.clock.set(local(MONDAY, 14) + timedelta(days=400))
+    advanced = await harness.client.post(
+        f"{url}/advance", json={"to": "dispatched", "owner": "lead-1", "note": f"{NAME} 已联系"}
+    )
+    assert advanced.status_code == 200, advanced.text
+    before = await figures(harness)
+    by_technician = {f["key"]: f for f in before[0]["rows"]}
+    assert by_technician["tech-1"]["complaints_by_class"]["B"] == 1
+    expired_at = local(MONDAY, 14) + timedelta(days=400)
+    harness.clock.set(expired_at)
 
     await harness.emit(expired("o-2", harness.clock()))
 
@@ -279,12 +288,28 @@ async def test_bil_11_open_call_backs_are_cancelled_an_open_complaint_stays_open
     assert task["status"] == "cancelled"
     assert "BIL-11" in task["cancel_reason"]
     complaint = (await harness.client.get(url)).json()
-    assert (complaint["stage"], complaint["description"]) == ("accepted", ERASED)
-    advanced = await harness.client.post(
-        f"{url}/advance", json={"to": "dispatched", "owner": "lead-1", "note": f"{NAME} 已联系"}
-    )
-    assert advanced.status_code == 200, advanced.text
-    assert advanced.json()["stages"][-1]["note"] == ERASED
+    assert (complaint["stage"], complaint["description"]) == ("closed", ERASED)
+    assert complaint["closed_without_finding"] == "retention_ended"
+    assert complaint["closure"] is None
+    assert (complaint["allowed_next"], complaint["due_at"]) == ([], None)
+    assert [(s["stage"], s["owner"]) for s in complaint["stages"]] == [
+        ("accepted", complaint["taken_by"]),
+        ("dispatched", "lead-1"),
+        ("closed", "feedback"),
+    ]
+    assert complaint["stages"][1]["left_at"] == complaint["stages"][2]["entered_at"]
+    assert (complaint["level"], complaint["staff_fault_class"]) == (1, "B")
+    still_open = await harness.client.get("/v1/complaints", params={"open_only": True})
+    assert still_open.json()["items"] == []
+    for step, body in (
+        ("advance", {"to": "handled", "owner": "lead-1"}),
+        ("reopen", {"reason": "还是漏水"}),
+    ):
+        refused = await harness.client.post(f"{url}/{step}", json=body)
+        assert refused.status_code == 409, refused.text
+    harness.clock.set(local(MONDAY, 14))
+    assert await figures(harness) == before  # counted as before: alleged class B, not cleared
+    harness.clock.set(expired_at)
     refused = await harness.client.post(
         "/v1/complaints",
         json={
@@ -297,3 +322,27 @@ async def test_bil_11_open_call_backs_are_cancelled_an_open_complaint_stays_open
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["type"] == "order_anonymised"
     assert personal_in(await stored_rows(harness)) == []
+
+
+async def test_bil_11_a_complaint_closed_at_retention_end_is_left_as_it_is_when_heard_again(
+    harness: Harness,
+) -> None:
+    await harness.emit(created("o-2", fault=f"{NAME}说漏水"), local(MONDAY, 8))
+    filed = await harness.client.post(
+        "/v1/complaints",
+        json={
+            "channel": "hotline",
+            "description": f"{NAME}投诉",
+            "confirmed_by_customer": True,
+            "order_id": "o-2",
+        },
+    )
+    url = f"/v1/complaints/{filed.json()['complaint_id']}"
+    harness.clock.set(local(MONDAY, 14) + timedelta(days=400))
+    await harness.emit(expired("o-2", harness.clock()))
+    first = (await harness.client.get(url)).json()
+
+    harness.clock.set(harness.clock() + timedelta(days=30))
+    await harness.emit(expired("o-2", harness.clock()))  # the inbox forgot the first one
+
+    assert (await harness.client.get(url)).json() == first

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from feedback_support import CALENDAR, apply, created, resolved_remotely
 
 from contracts.billing import OrderRetentionExpired, RetentionClass
@@ -15,7 +16,8 @@ from contracts.intake import DuplicateLinked
 from contracts.privacy import ERASED
 from feedback.domain.callbacks import CallBackTask, Survey, TaskStatus
 from feedback.domain.case import Case, EraseOrder, ScheduleCallBack
-from feedback.domain.complaints import Complaint
+from feedback.domain.complaints import RETENTION_ENDED, Complaint
+from feedback.domain.exceptions import IllegalTransition
 from feedback.domain.findings import OpenIssueRecord
 from feedback.domain.policy import BusinessType, ComplaintStage, FeedbackPolicy
 from feedback.domain.privacy import erase_summary
@@ -157,6 +159,93 @@ def test_bil_11_a_complaint_keeps_its_classes_and_stages_and_loses_its_texts() -
     assert complaint.anonymised_at == LATER
     assert not complaint.erase_personal_data(LATER + timedelta(days=1))
     assert complaint.anonymised_at == LATER
+
+
+def test_bil_11_an_open_complaint_is_closed_as_retention_ended_with_no_fault_finding() -> None:
+    complaint = Complaint.file(
+        order_id="o-1",
+        channel=Channel.HOTLINE,
+        description="王芳投诉",
+        level=1,
+        staff_fault_class="C",
+        taken_by="agent-1",
+        confirmed_by_customer=True,
+        now=START,
+        technician_id="tech-1",
+        network_id="net-1",
+        policy=POLICY,
+        calendar=CALENDAR,
+    )
+    complaint.advance(
+        ComplaintStage.DISPATCHED,
+        owner="lead-1",
+        now=START,
+        note=None,
+        policy=POLICY,
+        calendar=CALENDAR,
+    )
+    complaint.events.clear()
+
+    assert complaint.end_at_retention(LATER)
+
+    assert (complaint.stage, complaint.closed_without_finding) == (
+        ComplaintStage.CLOSED,
+        RETENTION_ENDED,
+    )
+    assert (complaint.current.owner, complaint.current.entered_at) == ("feedback", LATER)
+    assert complaint.stages[-2].left_at == LATER
+    assert complaint.overdue_check_at is None
+    # no finding was made: no closure, no ComplaintClosed, not cleared, still counted as class C
+    assert (complaint.closure, complaint.events, complaint.cleared) == (None, [], False)
+    assert (complaint.staff_fault_class, complaint.technician_id, complaint.network) == (
+        "C",
+        "tech-1",
+        "net-1",
+    )
+    with pytest.raises(IllegalTransition):
+        complaint.reopen(
+            reason="还是漏水", by="agent-1", now=LATER, policy=POLICY, calendar=CALENDAR
+        )
+    with pytest.raises(IllegalTransition):
+        complaint.escalate(now=LATER, policy=POLICY, calendar=CALENDAR)
+    assert not complaint.end_at_retention(LATER + timedelta(days=1))
+    assert len(complaint.stages) == 3
+
+
+def test_bil_11_a_closed_complaint_keeps_its_closure_at_retention_end() -> None:
+    complaint = Complaint.file(
+        order_id="o-1",
+        channel=Channel.HOTLINE,
+        description="王芳投诉",
+        level=1,
+        staff_fault_class=None,
+        taken_by="agent-1",
+        confirmed_by_customer=True,
+        now=START,
+        technician_id=None,
+        network_id=None,
+        policy=POLICY,
+        calendar=CALENDAR,
+    )
+    for stage in list(ComplaintStage)[1:-1]:
+        complaint.advance(
+            stage, owner="lead-1", now=START, note=None, policy=POLICY, calendar=CALENDAR
+        )
+    complaint.close(
+        cause="路堵",
+        owner="lead-1",
+        preventive_action="plan routes",
+        at_fault=False,
+        staff_fault_class=None,
+        summary=None,
+        compensation=None,
+        now=START,
+    )
+
+    assert not complaint.end_at_retention(LATER)
+
+    assert complaint.closed_without_finding is None
+    assert complaint.closure is not None and complaint.cleared
 
 
 def test_bil_11_an_open_issue_is_resolved_and_a_resolution_erased() -> None:

@@ -8,6 +8,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -541,12 +542,12 @@ def test_fld_10_a_stored_image_over_the_pixel_limit_is_not_decoded_for_the_repor
 
 
 async def unit_taken_back_with_loaner(
-    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock, serial: str = "L1"
 ) -> None:
-    """Order o-1 asks for a loaner: L1 boarded on v-1 and lent at take-back R-1."""
+    """Order o-1 asks for a loaner: ``serial`` (L1) boarded on v-1 and lent at take-back R-1."""
     await order(runtime, "o-1", loaner_required=True)
-    await register_loaners(admin, "L1")
-    await on_site(admin, clock, "v-1", kit=LOANER_KIT, loaner_serial="L1")
+    await register_loaners(admin, serial)
+    await on_site(admin, clock, "v-1", kit=LOANER_KIT, loaner_serial=serial)
     await take_back(admin)
 
 
@@ -728,6 +729,60 @@ async def test_fld_6_a_technician_collects_only_loaners_of_orders_they_have_a_vi
     assert refused.json()["detail"] == "No loaner with serial L1."
     assert collected.status_code == 200, collected.text
     assert (await loaner(admin, "L1"))["state"] == "available"
+
+
+@pytest.mark.parametrize(
+    "serial",
+    ["WH/2024/0007", "/L1", "L1/", "L1/collect", "50% off?#1", "热水器/甲"],
+    ids=["slashes", "leading_slash", "trailing_slash", "ends_like_the_route", "reserved", "cjk"],
+)
+async def test_fld_6_a_loaner_whose_serial_holds_a_slash_is_read_and_collected_at_its_location(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock, serial: str
+) -> None:
+    # Serials are the maker's, printed on the unit: a `/` (or `?`, `#`, `%`) is taken, and the
+    # serial is one percent-encoded path segment of its URL (`%2F` for `/`).
+    await unit_taken_back_with_loaner(runtime, admin, clock, serial)
+    kept = await admin.post("/v1/take-backs/R-1/return", json={"loaner_recovered": False})
+    assert kept.status_code == 200, kept.text
+    location = "/v1/loaners/" + quote(serial, safe="")
+
+    read = await admin.get(location)
+    collected = await admin.post(location + "/collect", json={"condition": "完好"})
+
+    assert read.status_code == 200, read.text
+    assert (read.json()["serial"], read.json()["state"]) == (serial, "lent")
+    assert collected.status_code == 200, collected.text
+    assert (collected.json()["serial"], collected.json()["state"]) == (serial, "available")
+    assert (await admin.get(location)).json()["state"] == "available"
+    assert (await admin.post(location + "/collect", json={})).status_code == 409
+
+
+async def test_fld_6_a_loaner_is_read_apart_from_one_whose_serial_continues_it(
+    admin: httpx.AsyncClient,
+) -> None:
+    await register_loaners(admin, "WH", "WH/collect")
+
+    plain = await admin.get("/v1/loaners/WH")
+    longer = await admin.get("/v1/loaners/WH%2Fcollect")
+    missing = await admin.post("/v1/loaners/WH%2F/collect", json={})
+
+    assert (plain.json()["serial"], longer.json()["serial"]) == ("WH", "WH/collect")
+    assert missing.status_code == 404, missing.text
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert missing.json()["detail"] == "No loaner with serial WH/."
+
+
+@pytest.mark.parametrize("serial", [".", ".."])
+async def test_fld_6_a_serial_that_cannot_be_a_path_segment_is_refused(
+    admin: httpx.AsyncClient, serial: str
+) -> None:
+    # "." and ".." are removed from any URL by clients (RFC 3986 5.2.4): no URL reaches them.
+    refused = await admin.post("/v1/loaners", json={"serial": serial, "product_line": "x"})
+
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in refused.json()["errors"]] == ["serial"]
+    assert (await admin.get("/v1/loaners")).json()["items"] == []
 
 
 # -- FLD-1 / FLD-6: a loaner of the order's product line (audit D3) ------------------------------

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Numeric, and_, case, cast, func, or_, update
+from sqlalchemy import BigInteger, Numeric, Subquery, and_, case, cast, func, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
@@ -26,6 +27,7 @@ from billing.adapters.tables import (
 )
 from billing.domain.account import AccountState, BillingAccount, Payment, is_personal
 from billing.domain.cash import (
+    CashCarried,
     CashEntry,
     CashEntryKind,
     CashLedger,
@@ -478,25 +480,101 @@ class CashRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, holder_id: str) -> CashLedger:
-        """The ledger of ``holder_id`` as it stands (empty when it never held cash)."""
-        return await self._ledger(holder_id, for_update=False)
-
-    async def lock_or_open(self, holder_id: str) -> CashLedger:
-        """The ledger of ``holder_id``, its holder row locked for a change; the row is opened
+    async def lock_or_open(
+        self, holder_id: str, *, adding_at: datetime | None = None
+    ) -> CashLedger:
+        """The ledger of ``holder_id`` for a change, its holder row locked; the row is opened
         first for a holder never seen, so the first two cash movements of a holder at once take
-        turns on it instead of one failing on its key (BIL-10)."""
+        turns on it instead of one failing on its key (BIL-10).
+
+        Only the ledger's tail is loaded: the collections still (partly) held, and those at or
+        after ``adding_at`` when a collection is to be booked then (it may sort before them);
+        the other entries are summed in the database (``CashLedger.carried``), so a write costs
+        the same however long the ledger grows."""
         await insert_if_absent(
             self._session,
             _CASH_HOLDERS,
             {"holder_id": holder_id, "holds_cash": False, "alerts": {}},
         )
-        return await self._ledger(holder_id, for_update=True)
-
-    async def _ledger(self, holder_id: str, *, for_update: bool) -> CashLedger:
-        query = select(CashHolderRow).where(col(CashHolderRow.holder_id) == holder_id)
         holder = (
-            await self._session.execute(for_change(query) if for_update else query)
+            await self._session.execute(
+                for_change(select(CashHolderRow).where(col(CashHolderRow.holder_id) == holder_id))
+            )
+        ).scalar_one()
+        collected_cents, paid_out_cents = await self._sums(holder_id)
+        tail = self._collections(holder_id)
+        keep = tail.c.running > paid_out_cents
+        if adding_at is not None:
+            keep = or_(keep, tail.c.at >= adding_at.astimezone(UTC))
+        rows = await self._session.execute(
+            sa_select(tail).where(keep).order_by(tail.c.at, tail.c.entry_id)
+        )
+        entries = [
+            CashEntry(
+                entry_id=r.entry_id,
+                holder_id=holder_id,
+                kind=CashEntryKind.COLLECTED,
+                amount=r.amount,
+                at=aware(r.at),
+                order_id=r.order_id,
+                by=r.by,
+            )
+            for r in rows.all()
+        ]
+        loaded = sum((e.amount for e in entries), Decimal(0))
+        carried = CashCarried(
+            collected=_money(collected_cents) - loaded, paid_out=_money(paid_out_cents)
+        )
+        return CashLedger(
+            holder_id=holder_id, entries=entries, alerts=dict(holder.alerts), carried=carried
+        )
+
+    async def _sums(self, holder_id: str) -> tuple[int, int]:
+        """The cash ``holder_id``'s ledger collected, and paid out (refunded, remitted), in
+        whole fen, summed in the database."""
+        cents = _cents(col(CashEntryRow.amount))
+        collected = col(CashEntryRow.kind) == CashEntryKind.COLLECTED.value
+        totals = (
+            await self._session.execute(
+                select(
+                    func.sum(case((collected, cents), else_=0)),
+                    func.sum(case((collected, 0), else_=cents)),
+                ).where(col(CashEntryRow.holder_id) == holder_id)
+            )
+        ).one()
+        return int(totals[0] or 0), int(totals[1] or 0)
+
+    @staticmethod
+    def _collections(holder_id: str) -> Subquery:
+        """The collections of ``holder_id``'s ledger with their running total in booking order
+        (fen): outflows settle the oldest cash first, so a collection is still (partly) held
+        when its running total exceeds all that went out (``CashLedger.held``)."""
+        at, entry_id = col(CashEntryRow.at), col(CashEntryRow.entry_id)
+        cents = _cents(col(CashEntryRow.amount))
+        # SQLAlchemy's select: SQLModel's types at most four columns.
+        return (
+            sa_select(
+                at.label("at"),
+                entry_id.label("entry_id"),
+                col(CashEntryRow.amount).label("amount"),
+                col(CashEntryRow.order_id).label("order_id"),
+                col(CashEntryRow.by).label("by"),
+                func.sum(cents).over(order_by=(at, entry_id), rows=(None, 0)).label("running"),
+            )
+            .where(
+                col(CashEntryRow.holder_id) == holder_id,
+                col(CashEntryRow.kind) == CashEntryKind.COLLECTED.value,
+            )
+            .subquery()
+        )
+
+    async def get(self, holder_id: str) -> CashLedger:
+        """The whole ledger of ``holder_id``, every entry loaded (empty when it never held
+        cash): for checks and reports that need each entry; reads and writes sum instead."""
+        holder = (
+            await self._session.execute(
+                select(CashHolderRow).where(col(CashHolderRow.holder_id) == holder_id)
+            )
         ).scalar_one_or_none()
         rows = (
             await self._session.execute(
@@ -511,30 +589,8 @@ class CashRepository:
     async def position(self, holder_id: str) -> CashPosition:
         """The cash ``holder_id`` has on hand and since when, summed in the database over every
         entry of its ledger without loading them (BIL-10)."""
-        of_holder = col(CashEntryRow.holder_id) == holder_id
-        cents = _cents(col(CashEntryRow.amount))
-        collected = col(CashEntryRow.kind) == CashEntryKind.COLLECTED.value
-        totals = (
-            await self._session.execute(
-                select(
-                    func.sum(case((collected, cents), else_=0)),
-                    func.sum(case((collected, 0), else_=cents)),
-                ).where(of_holder)
-            )
-        ).one()
-        collected_cents, paid_out_cents = int(totals[0] or 0), int(totals[1] or 0)
-        # Outflows settle the oldest cash first: the oldest cash still held is the first
-        # collection whose running total exceeds all that went out (CashLedger.held).
-        at, entry_id = col(CashEntryRow.at), col(CashEntryRow.entry_id)
-        collections = (
-            select(
-                at.label("at"),
-                entry_id.label("entry_id"),
-                func.sum(cents).over(order_by=(at, entry_id), rows=(None, 0)).label("running"),
-            )
-            .where(of_holder, collected)
-            .subquery()
-        )
+        collected_cents, paid_out_cents = await self._sums(holder_id)
+        collections = self._collections(holder_id)
         held_since = (
             await self._session.execute(
                 select(collections.c.at)
@@ -587,6 +643,11 @@ class CashRepository:
             query = query.where(_after(at, entry_id, after))
         rows = await self._session.execute(query.order_by(at, entry_id).limit(limit))
         return [_cash_entry(r) for r in rows.scalars()]
+
+    async def entry(self, holder_id: str, entry_id: str) -> CashEntry | None:
+        """One entry of ``holder_id``'s ledger, or None."""
+        row = await self._session.get(CashEntryRow, entry_id)
+        return None if row is None or row.holder_id != holder_id else _cash_entry(row)
 
     async def order_ids(self, holder_id: str) -> list[str]:
         """The orders the cash of ``holder_id``'s ledger was taken or refunded on."""

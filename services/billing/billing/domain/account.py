@@ -142,6 +142,10 @@ class _Void:
 class Waiver(_State):
     """A waiver or reduction the centre approved (BIL-8)."""
 
+    waiver_id: str | None = None
+    """The approval it is part of (`GET /v1/orders/{order_id}/waivers/{waiver_id}`): the
+    portions one approval takes off several quotes share it. None on waivers approved before
+    waivers had ids."""
     quote_id: str
     """The quote it reduces: the one it was approved on, or the quote accepted in its place."""
     amount: Money
@@ -1013,12 +1017,14 @@ class BillingAccount:
                 field="amount",
             )
         waivers: list[Waiver] = []
+        waiver_id = str(new_id())
         left = amount
         for quote in reversed(self.accepted_quotes):
             portion = min(left, self.quote_charge(quote))
             if portion <= 0:
                 continue
             waiver = Waiver(
+                waiver_id=waiver_id,
                 quote_id=quote.quote_id,
                 amount=portion,
                 new_total=self.quote_charge(quote) - portion,

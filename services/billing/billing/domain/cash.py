@@ -64,8 +64,25 @@ class CashOverPeriod:
     on_hand_at_end: Decimal
 
 
+@dataclass(frozen=True)
+class CashCarried:
+    """What the entries of a ledger left unloaded add up to, summed in the database (BIL-10):
+    the cash their collections took, every one of them settled already (they precede, in
+    booking order, all the collections loaded), and the cash their refunds and remittances
+    paid out."""
+
+    collected: Decimal = ZERO
+    paid_out: Decimal = ZERO
+
+
 class CashLedger:
-    """The cash a technician or desk holds; raises CashRemittanceDue (BIL-10)."""
+    """The cash a technician or desk holds; raises CashRemittanceDue (BIL-10).
+
+    ``entries`` may be the whole ledger, or only its tail: the collections still (partly) held
+    and those at or after a given moment, with what the others add up to ``carried``. Outflows
+    settle the oldest cash first, so the collections left out are settled whatever is booked
+    after them, and the balance, the cash held and the alerts come out the same either way.
+    """
 
     def __init__(
         self,
@@ -73,9 +90,11 @@ class CashLedger:
         holder_id: str,
         entries: list[CashEntry] | None = None,
         alerts: dict[str, str] | None = None,
+        carried: CashCarried | None = None,
     ) -> None:
         self.holder_id = holder_id
         self.entries = sorted(entries or [], key=lambda e: (e.at, e.entry_id))
+        self.carried = carried or CashCarried()
         self.alerts: dict[str, str] = dict(alerts or {})
         """Reason → what was alerted about (so one alert per occasion)."""
         self.new_entries: list[CashEntry] = []
@@ -145,7 +164,7 @@ class CashLedger:
     @property
     def on_hand(self) -> Decimal:
         """Cash collected less cash refunded and remitted."""
-        total = ZERO
+        total = self.carried.collected - self.carried.paid_out
         for e in self.entries:
             total += e.amount if e.kind is CashEntryKind.COLLECTED else -e.amount
         return total
@@ -161,7 +180,12 @@ class CashLedger:
 
     def held(self) -> list[CashEntry]:
         """The collections still (partly) held, oldest first: outflows settle the oldest cash."""
-        out = sum((e.amount for e in self.entries if e.kind is not CashEntryKind.COLLECTED), ZERO)
+        # The collections carried were all settled by outflows: what is left of those settles
+        # the entries loaded, oldest first.
+        out = sum(
+            (e.amount for e in self.entries if e.kind is not CashEntryKind.COLLECTED),
+            self.carried.paid_out - self.carried.collected,
+        )
         held: list[CashEntry] = []
         for entry in (e for e in self.entries if e.kind is CashEntryKind.COLLECTED):
             if out >= entry.amount:

@@ -26,6 +26,24 @@ class CashLedgerNotFound(BillingError):
         self.holder_id = holder_id
 
 
+class ChargeItemNotFound(BillingError):
+    """The order has no such waiver, payment, refund or invoice (the order itself is one the
+    caller may read: any other answers OrderNotFound)."""
+
+    def __init__(self, order_id: str, kind: str, item_id: str) -> None:
+        super().__init__(f"Order {order_id} has no {kind} {item_id}.")
+        self.order_id = order_id
+
+
+class RemittanceNotFound(BillingError):
+    """The cash ledger has no such remittance (the ledger itself is one the caller may read:
+    any other answers CashLedgerNotFound)."""
+
+    def __init__(self, holder_id: str, entry_id: str) -> None:
+        super().__init__(f"The cash ledger of {holder_id} has no remittance {entry_id}.")
+        self.holder_id = holder_id
+
+
 class ScheduleNotFound(BillingError):
     """No fee schedule (version) is published for the product line."""
 

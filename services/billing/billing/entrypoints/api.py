@@ -18,9 +18,14 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from billing.adapters.repository import Cursor, SettlementCursor
 from billing.domain import commands
-from billing.domain.account import BillingAccount
-from billing.domain.cash import CashEntry
-from billing.domain.exceptions import CashLedgerNotFound, OrderNotFound
+from billing.domain.account import BillingAccount, Invoice, PaymentKind
+from billing.domain.cash import CashEntry, CashEntryKind
+from billing.domain.exceptions import (
+    CashLedgerNotFound,
+    ChargeItemNotFound,
+    OrderNotFound,
+    RemittanceNotFound,
+)
 from billing.domain.reports import Reconciliation, SettlementItem, statement_csv
 from billing.domain.schedule import ScheduleContent
 from billing.entrypoints.dependencies import (
@@ -51,11 +56,13 @@ from billing.entrypoints.schemas import (
     SignatureIn,
     StatementOut,
     WaiverIn,
+    WaiverOut,
 )
 from billing.service_layer import views
 from contracts.billing import PaymentMethod
 from servicekit.auth import Principal
 from servicekit.dates import IsoDate
+from servicekit.http import created
 from servicekit.idempotency import answer_once
 from servicekit.paging import PageCursor, PageLimit, decode_cursor, encode_cursor, page_size
 from servicekit.problems import ProblemError, problem_responses
@@ -130,6 +137,11 @@ def _attachment(filename: str) -> str:
     (RFC 6266), so a network id in Chinese or with quotes cannot break the header."""
     fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def _order_item(order_id: str, items: str, item_id: str) -> str:
+    """Where one waiver, payment, refund or invoice of an order is read."""
+    return f"/v1/orders/{quote(order_id, safe='')}/{items}/{quote(item_id, safe='')}"
 
 
 def _who(principal: Principal) -> str:
@@ -424,10 +436,11 @@ async def waive_charge(
     quote (what exceeds it, the quotes accepted before, latest first) and goes on applying to
     a quote accepted in its place. The charge never goes below zero (422). Reduced below what
     was already paid, the difference becomes the refund due, to pay back with an approved
-    refund: waive first, then refund (BIL-8)."""
+    refund: waive first, then refund (BIL-8). Answers the charge; `Location` is the waiver
+    (`GET /v1/orders/{order_id}/waivers/{waiver_id}`)."""
 
-    async def run() -> OrderChargeOut:
-        account = await bus.handle(
+    async def run() -> JSONResponse:
+        account, waivers = await bus.handle(
             commands.WaiveCharge(
                 order_id=order_id,
                 amount=body.amount,
@@ -435,7 +448,10 @@ async def waive_charge(
                 reason=body.reason,
             )
         )
-        return OrderChargeOut.from_domain(account)
+        waiver_id = waivers[0].waiver_id
+        return created(
+            OrderChargeOut.from_domain(account), _order_item(order_id, "waivers", waiver_id)
+        )
 
     return await _idempotent(request, principal, body.model_dump(mode="json"), run)
 
@@ -469,11 +485,12 @@ async def collect_payment(
     why. Anything else is 403; an order a partner or technician does not hold is 404, as an
     unknown one. Send an `Idempotency-Key` to retry safely. A cancelled order
     takes only what is still owed for work completed before the cancellation; otherwise 409
-    `order-cancelled`, and what was paid beyond that work is refunded instead (BIL-1, BIL-8)."""
+    `order-cancelled`, and what was paid beyond that work is refunded instead (BIL-1, BIL-8).
+    `Location` is the payment (`GET /v1/orders/{order_id}/payments/{payment_id}`)."""
     account = await views.account(order_id, uow=uow())
     _own_order(principal, account)
 
-    async def run() -> PaymentOut:
+    async def run() -> JSONResponse:
         # A payment the charge does not call for is refused as such (409, 422), whoever takes it.
         account.check_payment(body.amount)
         collected_by = _collector(principal, body, account)
@@ -489,10 +506,9 @@ async def collect_payment(
                 reason=body.correction_reason if correction else None,
             )
         )
-        return PaymentOut(
-            payment=payment,
-            receipt_number=payment.receipt_number,
-            summary=OrderChargeOut.from_domain(changed).summary,
+        return created(
+            _payment_out(changed, payment.payment_id, PaymentKind.PAYMENT),
+            _order_item(order_id, "payments", payment.payment_id),
         )
 
     return await _idempotent(request, principal, body.model_dump(mode="json"), run)
@@ -516,9 +532,10 @@ async def refund_payment(
     would be owed again: 409 naming the refund due, the charge must first be reduced by an
     approved waiver (`POST /waivers`), which makes it refundable (422 beyond what was paid).
     Refunding invoiced money issues credit invoices; an invoice reversed in full is no longer
-    chased for delivery."""
+    chased for delivery. `Location` is the refund
+    (`GET /v1/orders/{order_id}/refunds/{refund_id}`)."""
 
-    async def run() -> PaymentOut:
+    async def run() -> JSONResponse:
         account, payment = await bus.handle(
             commands.RefundPayment(
                 order_id=order_id,
@@ -529,10 +546,9 @@ async def refund_payment(
                 reason=body.reason,
             )
         )
-        return PaymentOut(
-            payment=payment,
-            receipt_number=payment.receipt_number,
-            summary=OrderChargeOut.from_domain(account).summary,
+        return created(
+            _payment_out(account, payment.payment_id, PaymentKind.REFUND),
+            _order_item(order_id, "refunds", payment.payment_id),
         )
 
     return await _idempotent(request, principal, body.model_dump(mode="json"), run)
@@ -562,11 +578,12 @@ async def issue_invoice(
     Publishes InvoiceIssued. An order a partner or technician does not hold is 404, as an
     unknown one.
     On a cancelled order only money paid for work completed before the cancellation is
-    invoiced (409 `order-cancelled` when there is none)."""
+    invoiced (409 `order-cancelled` when there is none). Answers the charge; `Location` is the
+    invoice (`GET /v1/orders/{order_id}/invoices/{invoice_number}`)."""
     await _check_holder(order_id, principal, uow)
 
-    async def run() -> OrderChargeOut:
-        account = await bus.handle(
+    async def run() -> JSONResponse:
+        account, invoice = await bus.handle(
             commands.IssueInvoice(
                 order_id=order_id,
                 buyer_name=body.buyer_name,
@@ -575,7 +592,10 @@ async def issue_invoice(
                 promised_by=body.promised_by,
             )
         )
-        return OrderChargeOut.from_domain(account)
+        return created(
+            OrderChargeOut.from_domain(account),
+            _order_item(order_id, "invoices", invoice.number),
+        )
 
     return await _idempotent(request, principal, body.model_dump(mode="json"), run)
 
@@ -615,6 +635,103 @@ async def track_invoice(
     return await _idempotent(
         request, principal, body.model_dump(mode="json"), run, status_code=status.HTTP_200_OK
     )
+
+
+async def _readable_account(
+    order_id: str, principal: Principal, uow: UowFactoryDep
+) -> BillingAccount:
+    """The order's account, if the caller may read its charge (404 as unknown otherwise)."""
+    account = await views.account(order_id, uow=uow())
+    _own_order(principal, account)
+    return account
+
+
+def _payment_out(account: BillingAccount, payment_id: str, kind: PaymentKind) -> PaymentOut:
+    """A payment or refund of the order with its receipt and the charge's summary now."""
+    payment = next(
+        (p for p in account.state.payments if p.payment_id == payment_id and p.kind is kind),
+        None,
+    )
+    if payment is None:
+        raise ChargeItemNotFound(account.order_id, kind.value, payment_id)
+    return PaymentOut(
+        payment=payment,
+        receipt_number=payment.receipt_number,
+        summary=OrderChargeOut.from_domain(account).summary,
+    )
+
+
+@router.get(
+    "/orders/{order_id}/waivers/{waiver_id}",
+    tags=["orders"],
+    response_model=WaiverOut,
+    responses=problem_responses(401, 403, 404),
+    summary="Read one waiver of an order's charge",
+)
+async def read_waiver(
+    order_id: str, waiver_id: str, uow: UowFactoryDep, principal: ChargeReaderDep
+) -> Any:
+    """A waiver the centre approved, with what it takes off each quote (BIL-8). Whoever reads
+    the order's charge reads its waivers; any other order answers 404, as an unknown one."""
+    account = await _readable_account(order_id, principal, uow)
+    portions = [w for w in account.state.waivers if w.waiver_id == waiver_id]
+    if not portions:
+        raise ChargeItemNotFound(order_id, "waiver", waiver_id)
+    return WaiverOut.from_domain(order_id, portions)
+
+
+@router.get(
+    "/orders/{order_id}/payments/{payment_id}",
+    tags=["orders"],
+    response_model=PaymentOut,
+    responses=problem_responses(401, 403, 404),
+    summary="Read one payment of an order with its receipt",
+)
+async def read_payment(
+    order_id: str, payment_id: str, uow: UowFactoryDep, principal: ChargeReaderDep
+) -> Any:
+    """A payment taken on the order, its receipt number (BIL-7) and the charge's summary as it
+    stands now. Whoever reads the order's charge reads its payments; any other order answers
+    404, as an unknown one."""
+    account = await _readable_account(order_id, principal, uow)
+    return _payment_out(account, payment_id, PaymentKind.PAYMENT)
+
+
+@router.get(
+    "/orders/{order_id}/refunds/{refund_id}",
+    tags=["orders"],
+    response_model=PaymentOut,
+    responses=problem_responses(401, 403, 404),
+    summary="Read one refund of an order with its receipt",
+)
+async def read_refund(
+    order_id: str, refund_id: str, uow: UowFactoryDep, principal: ChargeReaderDep
+) -> Any:
+    """A refund paid on the order, its receipt number (BIL-7, BIL-8) and the charge's summary as
+    it stands now. Whoever reads the order's charge reads its refunds; any other order answers
+    404, as an unknown one."""
+    account = await _readable_account(order_id, principal, uow)
+    return _payment_out(account, refund_id, PaymentKind.REFUND)
+
+
+@router.get(
+    "/orders/{order_id}/invoices/{invoice_number}",
+    tags=["orders"],
+    response_model=Invoice,
+    responses=problem_responses(401, 403, 404),
+    summary="Read one invoice of an order with its delivery status",
+)
+async def read_invoice(
+    order_id: str, invoice_number: str, uow: UowFactoryDep, principal: ChargeReaderDep
+) -> Any:
+    """An invoice (or credit invoice) issued on the order and how far its delivery got
+    (BIL-7). Whoever reads the order's charge reads its invoices; any other order answers 404,
+    as an unknown one."""
+    account = await _readable_account(order_id, principal, uow)
+    invoice = next((i for i in account.state.invoices if i.number == invoice_number), None)
+    if invoice is None:
+        raise ChargeItemNotFound(order_id, "invoice", invoice_number)
+    return invoice
 
 
 @router.post(
@@ -683,14 +800,39 @@ async def read_cash(
     ledger answers 404, as an unknown one; a cursor of another list 422."""
     after = _cash_after(cursor)
     size = page_size(limit, request.app.state.policy)
-    if principal.role == "technician" and principal.technician_id != holder_id:
-        raise CashLedgerNotFound(holder_id)
-    if principal.role == "partner" and not await _networks_holder(principal, holder_id, uow):
-        raise CashLedgerNotFound(holder_id)
+    await _check_ledger_reader(principal, holder_id, uow)
     found = await views.cash_ledger(holder_id, uow=uow(), after=after, limit=size + 1)
     page = found.entries[:size]
     next_cursor = _cash_cursor(page[-1]) if len(found.entries) > size else None
     return CashLedgerOut.from_domain(found.position, page, next_cursor)
+
+
+async def _check_ledger_reader(principal: Principal, holder_id: str, uow: UowFactoryDep) -> None:
+    """404 for a ledger a technician or partner may not read, as for an unknown one (BIL-10)."""
+    if principal.role == "technician" and principal.technician_id != holder_id:
+        raise CashLedgerNotFound(holder_id)
+    if principal.role == "partner" and not await _networks_holder(principal, holder_id, uow):
+        raise CashLedgerNotFound(holder_id)
+
+
+@router.get(
+    "/cash/{holder_id}/remittances/{entry_id}",
+    tags=["cash"],
+    response_model=CashEntry,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Read one remittance of a cash ledger",
+)
+async def read_remittance(
+    holder_id: HolderId, entry_id: str, uow: UowFactoryDep, principal: CollectorDep
+) -> Any:
+    """Cash a technician or desk handed to finance, and who received it (BIL-10), as its entry
+    in the ledger. Whoever reads the ledger reads its remittances; any other ledger answers 404,
+    as an unknown one, and so does an entry that is no remittance of this ledger."""
+    await _check_ledger_reader(principal, holder_id, uow)
+    entry = await views.cash_entry(holder_id, entry_id, uow=uow())
+    if entry is None or entry.kind is not CashEntryKind.REMITTED:
+        raise RemittanceNotFound(holder_id, entry_id)
+    return entry
 
 
 async def _networks_holder(principal: Principal, holder_id: str, uow: UowFactoryDep) -> bool:
@@ -724,21 +866,31 @@ async def _networks_holder(principal: Principal, holder_id: str, uow: UowFactory
     summary="Record cash handed to finance",
 )
 async def record_remittance(
-    holder_id: HolderId, body: RemittanceIn, bus: BusDep, principal: FinanceDep, request: Request
+    holder_id: HolderId,
+    body: RemittanceIn,
+    bus: BusDep,
+    uow: UowFactoryDep,
+    principal: FinanceDep,
+    request: Request,
 ) -> Any:
     """Cash handed over by a technician or desk, received by the caller (BIL-10); never more
-    than is on hand. Answers the ledger as `GET /v1/cash/{holder_id}` does: its first page."""
+    than is on hand. Answers the ledger as `GET /v1/cash/{holder_id}` does: its first page;
+    `Location` is the remittance (`GET /v1/cash/{holder_id}/remittances/{entry_id}`)."""
     size = page_size(None, request.app.state.policy)
 
-    async def run() -> CashLedgerOut:
-        ledger = await bus.handle(
+    async def run() -> JSONResponse:
+        entry = await bus.handle(
             commands.RecordRemittance(
                 holder_id=holder_id, amount=body.amount, received_by=_who(principal)
             )
         )
-        page = ledger.entries[:size]
-        next_cursor = _cash_cursor(page[-1]) if len(ledger.entries) > size else None
-        return CashLedgerOut.from_domain(ledger.position(), page, next_cursor)
+        found = await views.cash_ledger(holder_id, uow=uow(), limit=size + 1)
+        page = found.entries[:size]
+        next_cursor = _cash_cursor(page[-1]) if len(found.entries) > size else None
+        return created(
+            CashLedgerOut.from_domain(found.position, page, next_cursor),
+            f"/v1/cash/{quote(holder_id, safe='')}/remittances/{entry.entry_id}",
+        )
 
     return await _idempotent(request, principal, body.model_dump(mode="json"), run)
 

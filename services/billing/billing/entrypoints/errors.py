@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from billing.domain.exceptions import (
     CashLedgerNotFound,
+    ChargeItemNotFound,
     ConcurrentUpdate,
     InvalidAmount,
     InvalidDate,
     NotAllowed,
     OrderNotFound,
     OrderWasCancelled,
+    RemittanceNotFound,
     ScheduleNotFound,
     ScheduleVersionTaken,
 )
@@ -17,6 +19,8 @@ from billing.domain.exceptions import (
 DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     OrderNotFound: (404, "Order not found"),
     CashLedgerNotFound: (404, "Cash ledger not found"),
+    ChargeItemNotFound: (404, "Not found on the order"),
+    RemittanceNotFound: (404, "Remittance not found"),
     ScheduleNotFound: (404, "Fee schedule not found"),
     ScheduleVersionTaken: (409, "Schedule version taken"),
     NotAllowed: (409, "Not allowed in this state"),

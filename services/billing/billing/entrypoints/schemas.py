@@ -222,6 +222,33 @@ class WaiverIn(_In):
     reason: str = Field(min_length=3, max_length=500, description="Why it was approved.")
 
 
+class WaiverOut(BaseModel):
+    """One waiver the centre approved (BIL-8): its portions, one per quote it reduces, as the
+    order's charge lists them in `waivers`."""
+
+    order_id: str
+    waiver_id: str
+    approved_by: str
+    reason: str
+    at: datetime
+    portions: list[Waiver] = Field(
+        description="What it takes off each quote, as in the charge's `waivers`."
+    )
+
+    @classmethod
+    def from_domain(cls, order_id: str, portions: list[Waiver]) -> WaiverOut:
+        """Read model of one approval's portions (at least one)."""
+        first = portions[0]
+        return cls(
+            order_id=order_id,
+            waiver_id=first.waiver_id or "",
+            approved_by=first.approved_by,
+            reason=first.reason,
+            at=first.at,
+            portions=portions,
+        )
+
+
 class PaymentIn(_In):
     """A payment taken from the customer; partial payments are allowed (BIL-7)."""
 

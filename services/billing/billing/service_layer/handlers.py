@@ -13,8 +13,15 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from billing.domain import commands
-from billing.domain.account import BillingAccount, InvoiceStatus, Payment, QuoteRequest
-from billing.domain.cash import CashLedger
+from billing.domain.account import (
+    BillingAccount,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    QuoteRequest,
+    Waiver,
+)
+from billing.domain.cash import CashEntry, CashLedger
 from billing.domain.exceptions import OrderNotFound, ScheduleVersionTaken
 from billing.domain.model import EVENTS_OF_INTEREST, RecordedEvent, summarise
 from billing.domain.policy import BillingPolicy
@@ -385,13 +392,14 @@ def _series(prefix: str, now: datetime, calendar: BusinessCalendar) -> str:
 
 async def waive_charge(
     cmd: commands.WaiveCharge, *, uow: BillingUnitOfWork, clock: Clock
-) -> BillingAccount:
+) -> tuple[BillingAccount, list[Waiver]]:
     """Waive or reduce the charge with the centre's recorded approval (BIL-8); below what was
-    paid, the difference becomes a refund due."""
+    paid, the difference becomes a refund due. Returns the account and the waiver's portions
+    (one per quote it reduces, sharing its id)."""
     async with uow:
         account = await _existing(uow, cmd.order_id)
         refund_due = account.refund_due
-        account.waive(
+        waivers = account.waive(
             amount=cmd.amount, approved_by=cmd.approved_by, reason=cmd.reason, now=clock()
         )
         if account.refund_due > refund_due:
@@ -402,7 +410,7 @@ async def waive_charge(
             )
         await uow.accounts.save(account)
         await uow.commit()
-        return account
+        return account, waivers
 
 
 async def _settle_collected(
@@ -476,7 +484,7 @@ async def collect_payment(
         uow.payments.add(account.order_id, payment)
         await _settle_collected(uow, account, payment, Decimal(1))
         if cmd.method is PaymentMethod.CASH:
-            ledger = uow.track(await uow.cash.lock_or_open(cmd.collected_by))
+            ledger = uow.track(await uow.cash.lock_or_open(cmd.collected_by, adding_at=now))
             ledger.collected(
                 amount=cmd.amount, order_id=cmd.order_id, at=now, recorded_by=cmd.approved_by
             )
@@ -544,8 +552,9 @@ async def issue_invoice(
     clock: Clock,
     policy: BillingPolicy,
     calendar: BusinessCalendar,
-) -> BillingAccount:
-    """Issue the invoice the customer asked for, numbered gaplessly (BIL-7)."""
+) -> tuple[BillingAccount, Invoice]:
+    """Issue the invoice the customer asked for, numbered gaplessly (BIL-7); returns the
+    account and the invoice."""
     now = clock()
     async with uow:
         account = await _existing(uow, cmd.order_id)
@@ -558,7 +567,7 @@ async def issue_invoice(
             amount=amount,
             at=now,
         )
-        account.issue_invoice(
+        invoice = account.issue_invoice(
             number=number,
             buyer_name=cmd.buyer_name,
             buyer_tax_id=cmd.buyer_tax_id,
@@ -570,7 +579,7 @@ async def issue_invoice(
         )
         await uow.accounts.save(account)
         await uow.commit()
-        return account
+        return account, invoice
 
 
 async def track_invoice(
@@ -617,16 +626,16 @@ async def record_remittance(
     clock: Clock,
     policy: BillingPolicy,
     calendar: BusinessCalendar,
-) -> CashLedger:
-    """Cash handed to finance (BIL-10)."""
+) -> CashEntry:
+    """Cash handed to finance (BIL-10); returns the remittance's entry."""
     now = clock()
     async with uow:
         ledger = uow.track(await uow.cash.lock_or_open(cmd.holder_id))
-        ledger.remit(amount=cmd.amount, received_by=cmd.received_by, at=now)
+        entry = ledger.remit(amount=cmd.amount, received_by=cmd.received_by, at=now)
         await _check_cash(ledger, policy=policy, calendar=calendar, now=now)
         await uow.cash.save(ledger)
         await uow.commit()
-        return ledger
+        return entry
 
 
 COMMAND_HANDLERS: dict[type, Handler] = {

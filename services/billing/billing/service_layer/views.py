@@ -118,6 +118,12 @@ async def cash_ledger(
     return CashLedgerPage(position=position, entries=entries)
 
 
+async def cash_entry(holder_id: str, entry_id: str, *, uow: BillingUnitOfWork) -> CashEntry | None:
+    """One entry of a holder's cash ledger, or None."""
+    async with uow:
+        return await uow.cash.entry(holder_id, entry_id)
+
+
 async def cash_orders(holder_id: str, *, uow: BillingUnitOfWork) -> list[str]:
     """The orders the cash of a holder's ledger was taken or refunded on."""
     async with uow:

@@ -736,6 +736,7 @@ class ComplaintRepository:
             "escalated_by": complaint.escalated_by,
             "escalation_reason": complaint.escalation_reason,
             "anonymised_at": _iso(complaint.anonymised_at),
+            "closed_without_finding": complaint.closed_without_finding,
         }
         self._session.add(row)
 
@@ -800,6 +801,7 @@ def _complaint(row: ComplaintRow) -> Complaint:
         escalated_by=data.get("escalated_by"),
         escalation_reason=data.get("escalation_reason"),
         anonymised_at=_parse(data.get("anonymised_at")),
+        closed_without_finding=data.get("closed_without_finding"),
     )
 
 

@@ -179,7 +179,15 @@ class CallBackTask:
         whoever the order sat with when the call was queued or made; what the customer answered
         (survey, attempts, follow-up) is a fact of the call and stays as it is. The call-back
         after phone guidance (FBK-1) and one about desk business (FBK-4) rate no visit's holder
-        and never move. Whether anything changed."""
+        and never move. Whether anything changed.
+
+        What it already published is not corrected: FollowUpScheduled and FollowUpCompleted name
+        the technician alone (scheduling routes them by that technician's network), and once
+        fieldwork placed someone at the visit (its arrival or close), a holder heard late moves
+        the visit's network, never its technician (``Case._settle_holder``), so they stay right.
+        Only fieldwork itself naming another technician for the same visit later (or a holder
+        heard before any arrival or close of it) re-credits the technician; results published
+        before then keep the earlier one (a known limitation: no correction event)."""
         if self.about_phone_guidance or self.desk_clerk is not None:
             return False
         if (self.technician_id, self.network_id) == (technician_id, network_id):

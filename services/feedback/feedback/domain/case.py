@@ -1168,7 +1168,8 @@ class EraseOrder:
     """Reaction: the order's retention is over (BIL-11): erase the personal data of what was
     derived from it (its file, call-backs, complaints, findings and issues), and stop what is
     still open: open call-backs are cancelled and open issues resolved (nobody can call the
-    customer any more); an open complaint stays open for its owner to close."""
+    customer any more); an open complaint is closed as ``retention_ended``, with no fault
+    finding."""
 
     reason: str = RETENTION_OVER
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from contracts.base import EventData
 from contracts.common import Channel
@@ -37,6 +38,16 @@ from feedback.domain.ports import WorkingCalendar
 
 #: The loop, in order (FBK-10).
 LOOP: tuple[ComplaintStage, ...] = tuple(ComplaintStage)
+
+ClosedWithoutFinding = Literal["retention_ended"]
+"""Why a complaint was closed without going round the loop."""
+
+RETENTION_ENDED: ClosedWithoutFinding = "retention_ended"
+"""Why a complaint still open when its order's retention ended was closed without a fault
+finding (BIL-11, :meth:`Complaint.end_at_retention`)."""
+
+AUTOMATIC_OWNER = "feedback"
+"""The owner of a state nobody entered by hand: feedback itself closed the complaint."""
 
 
 def next_stage(stage: ComplaintStage) -> ComplaintStage | None:
@@ -170,6 +181,9 @@ class Complaint:
     escalation_reason: str | None = None
     anonymised_at: datetime | None = None
     """When its order's personal data was erased (BIL-11); None while it is kept."""
+    closed_without_finding: ClosedWithoutFinding | None = None
+    """Why it was closed without going round the loop and with no fault finding
+    (:data:`RETENTION_ENDED`); None when it was not (open, or closed by its owner with one)."""
     events: list[EventData] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -447,9 +461,10 @@ class Complaint:
         about it (the description, the states' notes, the closures' cause, preventive action and
         summary, the escalation reason) reads "[erased]"; the level, the classes, the fault
         finding, the compensation, the states, their owners and times stay, so the complaint
-        counts in the figures as before (FBK-11). An open complaint stays open for its owner to
-        close. The complaint is marked anonymised ``at`` (the first time only). Whether anything
-        changed; erasing again changes nothing, and erases text given since."""
+        counts in the figures as before (FBK-11); an open one is then closed by
+        :meth:`end_at_retention`. The complaint is marked anonymised ``at`` (the first time
+        only). Whether anything changed; erasing again changes nothing, and erases text given
+        since."""
         before = (
             self.description,
             [s.note for s in self.stages],
@@ -473,6 +488,26 @@ class Complaint:
             self.escalation_reason,
             self.anonymised_at,
         )
+
+    def end_at_retention(self, now: datetime) -> bool:
+        """Its order's retention is over (BIL-11) while it is still open: close it as
+        :data:`RETENTION_ENDED`. What the loop still needs (replying to the customer, the
+        follow-up visit) needs the customer, whose contact data is now erased, so nobody can
+        take it further and its SLA clock stops. It is not a closure with a finding (FBK-10):
+        nobody found a cause or decided a fault, so it gets no :class:`Closure`, records no
+        ComplaintClosed and is not :attr:`cleared`; it keeps its level, classes, technician,
+        network and states, and counts in the quality figures exactly as it did while open
+        (FBK-11). It cannot be reopened. Whether it was open (closing again changes nothing)."""
+        if self.stage is ComplaintStage.CLOSED:
+            return False
+        self.current.left_at = now
+        self.stages.append(
+            StageRecord(
+                stage=ComplaintStage.CLOSED, owner=AUTOMATIC_OWNER, entered_at=now, due_at=None
+            )
+        )
+        self.closed_without_finding = RETENTION_ENDED
+        return True
 
     @property
     def overdue_check_at(self) -> datetime | None:

@@ -62,6 +62,7 @@ from feedback.entrypoints.schemas import (
 from feedback.service_layer import views
 from servicekit.auth import Principal
 from servicekit.dates import IsoDate
+from servicekit.http import created
 from servicekit.idempotency import answer_once
 from servicekit.paging import PageCursor, PageLimit, decode_cursor, encode_cursor, page_size
 from servicekit.problems import ProblemError, problem_responses
@@ -345,10 +346,9 @@ async def run_sampling(
 
     async def run() -> JSONResponse:
         drawn = await bus.handle(commands.RunSampling(day=body.day))
-        return JSONResponse(
+        return created(
             SamplingRunOut.from_domain(drawn).model_dump(mode="json"),
-            status_code=status.HTTP_201_CREATED,
-            headers={"Location": f"/v1/sampling/runs/{drawn.run_day.isoformat()}"},
+            f"/v1/sampling/runs/{drawn.run_day.isoformat()}",
         )
 
     return await _idempotent(request, principal, policy, body, run)
@@ -413,10 +413,9 @@ async def file_complaint(
                 network_id=body.network_id,
             )
         )
-        return JSONResponse(
+        return created(
             ComplaintOut.from_domain(complaint, now).model_dump(mode="json"),
-            status_code=201,
-            headers={"Location": f"/v1/complaints/{complaint.complaint_id}"},
+            f"/v1/complaints/{complaint.complaint_id}",
         )
 
     return await _idempotent(request, principal, policy, body, run)

@@ -12,7 +12,7 @@ from contracts.common import Channel, Money
 from contracts.feedback import FollowUpScores, Grade
 from feedback.domain.callbacks import CallBackTask
 from feedback.domain.case import RevisitChain
-from feedback.domain.complaints import Closure, Complaint
+from feedback.domain.complaints import ClosedWithoutFinding, Closure, Complaint
 from feedback.domain.figures import Figures
 from feedback.domain.findings import ConductFinding, FraudCase, OpenIssueRecord
 from feedback.domain.model import OrderFile
@@ -461,6 +461,14 @@ class ComplaintOut(BaseModel):
     escalated_by: str | None
     escalation_reason: str | None = Field(description="Null when none was given. " + ERASED_TEXT)
     anonymised_at: datetime | None = Field(default=None, description=ANONYMISED_AT)
+    closed_without_finding: ClosedWithoutFinding | None = Field(
+        default=None,
+        description="Why the complaint is `closed` with no `closure` (no cause, preventive action "
+        "or fault finding, FBK-10): `retention_ended`, it was still open when its order's "
+        "retention ended (BIL-11), nobody can contact the customer to take it further, and it "
+        "was closed then, by `feedback`. It counts in the quality figures as it did while open "
+        "(its alleged class, never as cleared) and cannot be reopened. Null otherwise.",
+    )
 
     @classmethod
     def from_domain(cls, complaint: Complaint, now: datetime) -> ComplaintOut:
@@ -500,6 +508,7 @@ class ComplaintOut(BaseModel):
             escalated_by=complaint.escalated_by,
             escalation_reason=complaint.escalation_reason,
             anonymised_at=complaint.anonymised_at,
+            closed_without_finding=complaint.closed_without_finding,
         )
 
 

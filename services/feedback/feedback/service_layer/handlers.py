@@ -43,7 +43,7 @@ from feedback.domain.findings import (
     fee_discrepancy,
 )
 from feedback.domain.model import EVENTS_OF_INTEREST, RecordedEvent, summarise
-from feedback.domain.policy import BusinessType, ComplaintStage, FeedbackPolicy
+from feedback.domain.policy import BusinessType, FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
 from feedback.service_layer.unit_of_work import FeedbackUnitOfWork
 from servicekit.consumer import PoisonMessage
@@ -226,24 +226,27 @@ async def _erase_order(case: Case, reason: str, *, uow: FeedbackUnitOfWork, now:
     notes and its issues' resolutions; the case itself erased its own. Retention counts from
     the order's end, so nothing is normally open then; what is (an anomaly) is stopped where
     nobody can act on it any more: open call-backs are cancelled (the customer's phone is
-    erased everywhere) and open issues resolved, with ``reason``. An open complaint stays open
-    for its owner to close (closing decides a fault finding nobody made, which would change the
-    figures) and is logged; it keeps nothing personal from now on. Running it again changes
-    nothing."""
+    erased everywhere) and open issues resolved, with ``reason``; an open complaint is closed
+    as ``retention_ended``, with no fault finding (see ``Complaint.end_at_retention``: the rest
+    of its loop needs the customer, and the figures count it as before), and logged. Running it
+    again changes nothing."""
     anonymised_at = case.anonymised_at or now
     await uow.order_files.scrub_personal_data(case.order_id)
     for task in await uow.call_backs.for_order(case.order_id, for_update=True):
         if task.erase_personal_data(reason=reason, now=now):
             await uow.call_backs.save(task)
     for complaint in await uow.complaints.for_order(case.order_id, for_update=True):
-        if complaint.erase_personal_data(anonymised_at):
+        stage = complaint.stage
+        erased = complaint.erase_personal_data(anonymised_at)
+        ended = complaint.end_at_retention(now)
+        if erased or ended:
             await uow.complaints.save(complaint)
-        if complaint.stage is not ComplaintStage.CLOSED:
+        if ended:
             log.warning(
-                "feedback.retention_over_with_open_complaint",
+                "feedback.open_complaint_closed_at_retention_end",
                 order=case.order_id,
                 complaint=complaint.complaint_id,
-                stage=str(complaint.stage),
+                stage=str(stage),
             )
     for finding in await uow.findings.for_order(case.order_id, for_update=True):
         if finding.erase_personal_data():

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -57,6 +56,7 @@ from fieldwork.entrypoints.schemas import (
     VisitTimeOut,
 )
 from fieldwork.service_layer import views
+from servicekit.http import created
 from servicekit.idempotency import answer_once
 from servicekit.paging import PageCursor, PageLimit, decode_cursor, encode_cursor, page_size
 from servicekit.problems import problem_responses
@@ -69,14 +69,6 @@ LOANER_SORT = "loaners:serial"
 TICKET_SORT = "coordination-tickets:next_check_due"
 #: The inventory is sorted by serial alone: its cursors carry this in place of a sort time.
 _NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _created(body: BaseModel, location: str) -> JSONResponse:
-    """A 201 Created answer with the created resource's ``Location`` (kept with the answer to an
-    ``Idempotency-Key``, so a retry is located too)."""
-    return JSONResponse(
-        jsonable_encoder(body), status_code=status.HTTP_201_CREATED, headers={"Location": location}
-    )
 
 
 def _decode_cursor(sort: str, cursor: str | None) -> Cursor | None:
@@ -312,7 +304,7 @@ async def upload_evidence(
                 visit_id=visit_id, actor=actor, kind=kind, content_type=content_type, data=data
             )
         )
-        return _created(
+        return created(
             EvidenceOut.from_domain(item),
             f"/v1/visits/{quote(visit_id, safe='')}/evidence/{item.evidence_id}",
         )
@@ -391,7 +383,9 @@ async def register_loaner(
     body: LoanerIn, request: Request, bus: BusDep, principal: DispatcherDep
 ) -> Any:
     """A unit lent to customers while theirs is at the workshop; `Location` is
-    `/v1/loaners/{serial}`. 409 when the serial is already in the inventory."""
+    `/v1/loaners/{serial}` with the serial percent-encoded (`WH/2024/7` is
+    `/v1/loaners/WH%2F2024%2F7`). 409 when the serial is already in the inventory; 422 for a
+    serial of only `.` or `..` (clients drop those from a URL)."""
 
     async def run() -> JSONResponse:
         loaner = await bus.handle(
@@ -399,7 +393,7 @@ async def register_loaner(
                 serial=body.serial, product_line=body.product_line, condition=body.condition
             )
         )
-        return _created(
+        return created(
             LoanerOut.from_domain(loaner), f"/v1/loaners/{quote(loaner.serial, safe='')}"
         )
 
@@ -438,7 +432,7 @@ async def list_loaners(
 
 
 @router.get(
-    "/loaners/{serial}",
+    "/loaners/{serial:slashed}",
     response_model=LoanerOut,
     responses=problem_responses(401, 403, 404),
     summary="A loaner of the inventory (FLD-6)",
@@ -446,12 +440,13 @@ async def list_loaners(
 )
 async def read_loaner(serial: str, uow: UowFactoryDep, principal: CentreDep) -> Any:
     """Where the loaner is: available, on board a technician's van, or lent (to which order,
-    with its take-back and due date). Read by whoever reads the inventory."""
+    with its take-back and due date). Read by whoever reads the inventory. `serial` is
+    percent-encoded, so a serial holding `/` is reached as `%2F` (its `Location`)."""
     return LoanerOut.from_domain(await views.loaner(serial, uow=uow()))
 
 
 @router.post(
-    "/loaners/{serial}/collect",
+    "/loaners/{serial:slashed}/collect",
     response_model=LoanerOut,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Collect a loaner from the customer (FLD-6)",
@@ -465,7 +460,8 @@ async def collect_loaner(
     the unit came back publishes LoanerCollected, `late` when collected after the
     `loaner_collect_within_days` allowed (FLD-6). A technician
     collects loaners of orders they have a visit for, a partner key those of its network's
-    visits (404 otherwise). 409 when the loaner is not lent."""
+    visits (404 otherwise). 409 when the loaner is not lent. `serial` is percent-encoded as
+    in `GET /v1/loaners/{serial}`."""
 
     async def run() -> LoanerOut:
         loaner = await bus.handle(

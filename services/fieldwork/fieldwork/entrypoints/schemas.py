@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from fieldwork.domain.commands import VisitAction
 from fieldwork.domain.coordination import CoordinationTicket
@@ -181,9 +181,22 @@ class LoanerIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    serial: ShortText
+    serial: ShortText = Field(
+        description="As printed on the unit, any text (`/` too): its URL is "
+        "`/v1/loaners/{serial}` with the serial percent-encoded (`/` as `%2F`). Only `.` and "
+        "`..` are refused: clients drop them from a URL."
+    )
     product_line: ShortText
     condition: ShortText = "good"
+
+    @field_validator("serial")
+    @classmethod
+    def _reachable_by_url(cls, serial: str) -> str:
+        # Clients remove "." and ".." segments from a URL (RFC 3986 5.2.4), even encoded
+        # ones at times: such a loaner could never be read or collected.
+        if serial in {".", ".."}:
+            raise ValueError(f"A serial of only {serial!r} cannot be part of a URL.")
+        return serial
 
 
 class LoanerOut(BaseModel):

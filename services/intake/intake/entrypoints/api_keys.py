@@ -23,6 +23,7 @@ from servicekit.auth import (
 )
 from servicekit.dates import IsoDatetime
 from servicekit.db import get_row
+from servicekit.http import created
 from servicekit.idempotency import handle_idempotently
 from servicekit.problems import ProblemError, problem_response, problem_responses
 
@@ -148,11 +149,7 @@ async def issue_key(
             work.resource_id = row.key_id
             await work.commit()
         answer = ApiKeyIssuedOut.model_validate({**_out(row), "key": raw})
-        return JSONResponse(
-            answer.model_dump(mode="json"),
-            status_code=status.HTTP_201_CREATED,
-            headers={"Location": f"/v1/api-keys/{row.key_id}"},
-        )
+        return created(answer.model_dump(mode="json"), f"/v1/api-keys/{row.key_id}")
 
     return await handle_idempotently(
         request,
