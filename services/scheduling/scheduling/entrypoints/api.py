@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from scheduling.adapters.repository import OrderCursor
@@ -57,6 +55,7 @@ from scheduling.entrypoints.schemas import (
 from scheduling.service_layer import handlers, views
 from servicekit.auth import Principal
 from servicekit.dates import IsoDate
+from servicekit.http import created
 from servicekit.idempotency import answer_once
 from servicekit.paging import PageCursor, PageLimit, decode_cursor, encode_cursor, page_size
 from servicekit.problems import ProblemError, problem_responses
@@ -147,11 +146,7 @@ async def create_technician(
         tech = await bus.handle(
             commands.SaveTechnician(technician=body.to_domain(body.technician_id), create=True)
         )
-        return JSONResponse(
-            jsonable_encoder(TechnicianOut.from_domain(tech)),
-            status_code=status.HTTP_201_CREATED,
-            headers={"Location": f"/v1/technicians/{tech.technician_id}"},
-        )
+        return created(TechnicianOut.from_domain(tech), f"/v1/technicians/{tech.technician_id}")
 
     return await _once(
         request, principal, body.model_dump(mode="json"), run, status.HTTP_201_CREATED
@@ -288,11 +283,7 @@ async def create_network(
         network = await bus.handle(
             commands.SaveNetwork(network=_network(body.network_id, body), create=True)
         )
-        return JSONResponse(
-            jsonable_encoder(NetworkOut.from_domain(network)),
-            status_code=status.HTTP_201_CREATED,
-            headers={"Location": f"/v1/networks/{network.network_id}"},
-        )
+        return created(NetworkOut.from_domain(network), f"/v1/networks/{network.network_id}")
 
     return await _once(
         request, principal, body.model_dump(mode="json"), run, status.HTTP_201_CREATED
