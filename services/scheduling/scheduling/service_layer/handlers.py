@@ -130,16 +130,6 @@ async def _technician(
     return tech
 
 
-def _competing_starts(
-    window: TimeWindow, *, now: datetime, tz: ZoneInfo
-) -> tuple[datetime, datetime]:
-    """Where the appointments start of the held jobs ``window`` competes with (SCH-3): on its
-    service day, or the day before for a window still open at ``now`` (kept on today's shift,
-    :func:`service_day`, which picks the jobs out)."""
-    start, end = _day_bounds(service_day(window, tz=tz, now=now), tz)
-    return start - timedelta(days=1), end
-
-
 def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """Start and end of the local ``day``."""
     start = datetime.combine(day, time(0), tzinfo=tz)
@@ -288,8 +278,8 @@ async def _place(
             # the booking horizon is no promise (nor a date scheduling can compute with); the
             # customer's next may hold, else the time is agreed on the contact call (SCH-2)
             continue
-        day_start, day_end = _competing_starts(window, now=now, tz=tz)
-        held = _held_jobs(await uow.orders.held_starting_between(day_start, day_end), policy)
+        day = service_day(window, tz=tz, now=now)
+        held = _held_jobs(await _held_on(uow, day, now=now, tz=tz), policy)
         slots = feasible_slots(
             location=order.location,
             product_line=order.product_line,
@@ -386,13 +376,9 @@ async def _keeper(
     ``overtime``, the job may end after it). None and why not when nobody does. The caller has
     checked the window's bounds (window_problems) and locked the assignment decisions."""
     assert order.location is not None
-    day_start, day_end = _competing_starts(window, now=now, tz=tz)
+    day = service_day(window, tz=tz, now=now)
     held = _held_jobs(
-        [
-            o
-            for o in await uow.orders.held_starting_between(day_start, day_end)
-            if o.order_id != order.order_id
-        ],
+        [o for o in await _held_on(uow, day, now=now, tz=tz) if o.order_id != order.order_id],
         policy,
     )
     minutes = policy.job_minutes(order.product_line, order.service_type)
