@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
@@ -38,6 +39,7 @@ from intake.entrypoints.schemas import (
 from intake.service_layer import views
 from servicekit.auth import Principal
 from servicekit.dates import IsoDatetime
+from servicekit.http import created
 from servicekit.idempotency import handle_idempotently
 from servicekit.paging import PageCursor, PageLimit, decode_cursor, encode_cursor, page_size
 from servicekit.problems import ProblemError, problem_responses
@@ -54,9 +56,13 @@ def _who(principal: Principal) -> str:
 
 
 def _order_json(order: Order, *, status_code: int = 200, duplicate: bool = False) -> JSONResponse:
-    body = OrderOut.from_domain(order, duplicate=duplicate).model_dump(mode="json")
+    body = OrderOut.from_domain(order, duplicate=duplicate)
+    location = f"/v1/orders/{quote(order.id, safe='')}"
+    if status_code == status.HTTP_201_CREATED:
+        return created(body, location)
+    # a duplicate linked (INT-8) or an order changed: the order it is about, located likewise
     return JSONResponse(
-        body, status_code=status_code, headers={"Location": f"/v1/orders/{order.id}"}
+        body.model_dump(mode="json"), status_code=status_code, headers={"Location": location}
     )
 
 
