@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -99,9 +99,16 @@ RESOURCE_HEADER = "x-fsm-resource-id"
 """Until the response is stored, the record keeps the id of the aggregate the request changed,
 so a retry after a crash between commit and response can rebuild the answer from it."""
 
+EVENTS_HEADER = "x-fsm-events"
+"""...and the names of the events the request's transaction published (which of its outcomes
+it had: an order taken or a report linked to an order already open)."""
 
-def stage_claim(session: AsyncSession, *, resource_id: str | None = None) -> None:
-    """Insert the current claim's record in ``session``'s transaction (called by the UoW commit).
+
+def stage_claim(
+    session: AsyncSession, *, resource_id: str | None = None, events: Sequence[str] = ()
+) -> None:
+    """Insert the current claim's record in ``session``'s transaction (called by the UoW commit),
+    naming the aggregate the request changed and the events it published, for a rebuild.
 
     Only the first commit of a request records it; the contextvar is cleared afterwards.
     """
@@ -116,7 +123,11 @@ def stage_claim(session: AsyncSession, *, resource_id: str | None = None) -> Non
             request_hash=claim.request_hash,
             created_at=now,
             expires_at=now + claim.ttl,
-            response_headers=json.dumps({RESOURCE_HEADER: resource_id}) if resource_id else None,
+            response_headers=(
+                json.dumps({RESOURCE_HEADER: resource_id, EVENTS_HEADER: list(events)})
+                if resource_id
+                else None
+            ),
         )
     )
     _claim.set(None)
@@ -162,14 +173,15 @@ async def handle_idempotently(
     ttl: timedelta,
     body: Any,
     run: Callable[[], Awaitable[JSONResponse]],
-    rebuild: Callable[[str], Awaitable[JSONResponse]] | None = None,
+    rebuild: Callable[[str, Sequence[str]], Awaitable[JSONResponse]] | None = None,
     kept: Callable[[JSONResponse], JSONResponse] | None = None,
     wait_for_first: float = 10.0,
 ) -> Response:
     """Run ``run`` once per (caller, route, ``Idempotency-Key``); without a key just run it.
 
-    ``rebuild(resource_id)`` answers a retry whose first attempt committed its effects but died
-    before its response was stored (the record names the aggregate it changed); without it such
+    ``rebuild(resource_id, events)`` answers a retry whose first attempt committed its effects
+    but died before its response was stored (the record names the aggregate it changed and the
+    events it published, empty in records written before they were kept); without it such
     a retry gets 409 until the key expires. ``kept(response)`` is what retries get instead of
     the response itself, for an answer that must not be stored (a secret shown only once).
     """
@@ -203,12 +215,13 @@ async def handle_idempotently(
                 return _replay(record)
             # The first request committed its effects and is writing its response, or died
             # in between: wait for it, then rebuild the answer from what it changed.
-            resource_id = json.loads(record.response_headers or "{}").get(RESOURCE_HEADER)
+            committed = json.loads(record.response_headers or "{}")
+            resource_id = committed.get(RESOURCE_HEADER)
             first_is_gone = datetime.now(UTC) - aware(record.created_at) > timedelta(
                 seconds=wait_for_first
             )
             if rebuild is not None and resource_id and (first_is_gone or loop.time() >= deadline):
-                response = await rebuild(resource_id)
+                response = await rebuild(resource_id, committed.get(EVENTS_HEADER) or ())
                 await _store(session_factory, scope, key, kept(response) if kept else response)
                 return response
             if first_is_gone:
@@ -303,7 +316,9 @@ async def purge_expired(session_factory: SessionFactory, now: datetime | None = 
 
 
 __all__ = [
+    "EVENTS_HEADER",
     "HEADER",
+    "RESOURCE_HEADER",
     "IdempotencyRecord",
     "answer_once",
     "handle_idempotently",

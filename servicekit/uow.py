@@ -132,7 +132,11 @@ class SqlUnitOfWork:
             await self.staged(envelope, payload)
             envelopes.append(envelope)
         await self.before_commit()
-        idempotency.stage_claim(self.session, resource_id=self._first_tracked_id())
+        idempotency.stage_claim(
+            self.session,
+            resource_id=self._first_tracked_id(),
+            events=[envelope.event_name for envelope in envelopes],
+        )
         await self.session.commit()
         self.committed_events.extend(envelopes)
         if envelopes and self._on_commit is not None:

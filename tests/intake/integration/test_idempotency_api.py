@@ -241,3 +241,41 @@ async def test_a_key_issue_retried_after_a_crash_before_the_answer_names_the_iss
     assert retry.json()["key_id"] == first.json()["key_id"]
     assert first.json()["key"] not in retry.text
     assert len(await intake.events("ApiKeyIssued")) == 1
+
+
+async def test_int_8_a_linked_report_retried_after_a_crash_before_the_answer_is_answered_as_linked(
+    intake: Any, make_order: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from servicekit import idempotency
+
+    taken = await intake.admin.post("/v1/orders", json=make_order())
+    assert taken.status_code == 201, taken.text
+    headers = {"Idempotency-Key": "repeat-crash"}
+
+    async def died_before_storing_the_answer(*args: Any) -> None:
+        return None
+
+    with monkeypatch.context() as patched:
+        patched.setattr(idempotency, "_store", died_before_storing_the_answer)
+        first = await intake.admin.post("/v1/orders", json=make_order(), headers=headers)
+    assert first.status_code == 200 and first.json()["duplicate"] is True
+    async with intake.runtime.session_factory() as session:  # minutes later: taken for dead
+        await session.execute(
+            update(idempotency.IdempotencyRecord)
+            .where(idempotency.IdempotencyRecord.key == "repeat-crash")  # type: ignore[arg-type]
+            .values(created_at=datetime.now(UTC) - timedelta(minutes=5))
+        )
+        await session.commit()
+    retry = await intake.admin.post("/v1/orders", json=make_order(), headers=headers)
+
+    # the repeated report was linked, not taken as a new order: the retry says so too
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["duplicate"] is True
+    assert retry.json()["id"] == taken.json()["id"]
+    assert retry.headers["location"] == taken.headers["location"]
+    assert len(await intake.events("DuplicateLinked")) == 1
+    assert len(await intake.events("OrderCreated")) == 1

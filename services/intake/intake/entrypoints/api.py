@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -76,9 +76,12 @@ async def _idempotently(
     runtime = request.app.state.runtime
     created = request.url.path.rstrip("/") == "/v1/orders"
 
-    async def rebuild(order_id: str) -> JSONResponse:
-        # The first attempt committed and died before answering: answer from the order.
+    async def rebuild(order_id: str, events: Sequence[str]) -> JSONResponse:
+        # The first attempt committed and died before answering: answer from the order, as
+        # linked to it when that is what the first attempt did (INT-8).
         order = await views.order(order_id, uow=request.app.state.uow_factory())
+        if "DuplicateLinked" in events:
+            return _order_json(order, duplicate=True)
         return _order_json(order, status_code=201 if created else 200)
 
     return await handle_idempotently(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -163,7 +164,7 @@ async def issue_key(
     )
 
 
-async def _rebuilt(key_id: str) -> JSONResponse:
+async def _rebuilt(key_id: str, events: Sequence[str]) -> JSONResponse:
     # The first attempt committed and died before answering.
     return _issued_already(key_id)
 
