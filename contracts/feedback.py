@@ -84,6 +84,33 @@ class FollowUpCompleted(_FeedbackEvent):
     existed."""
 
 
+class FollowUpRecredited(_FeedbackEvent):
+    """A call-back result already published (FollowUpCompleted that reached the customer) now
+    counts against another technician: feedback learnt late who did the visit it was about
+    (FBK-3, FBK-8, FBK-11). Whoever counted the result under `previous_technician_id` moves it,
+    as given here, to `technician_id` (satisfaction and call-back coverage, FBK-6, FBK-11).
+
+    The result is the one published, re-credited as it was: the customer's answers do not change.
+    A call-back that never reached the customer rates nobody and is never re-credited.
+    """
+
+    event_type: ClassVar[str] = "FollowUpRecredited"
+
+    order_id: str
+    task_id: str
+    """The call-back whose FollowUpCompleted is re-credited."""
+    technician_id: str | None = None
+    """The technician the result now counts against; null when it now rates none."""
+    previous_technician_id: str | None = None
+    """The technician the earlier events named; null when they named none."""
+    reached: bool = True
+    """Whether the call-back reached the customer, as in FollowUpCompleted (always true: an
+    unreached call-back rates nobody)."""
+    problem_solved: bool | None = None
+    satisfied: bool | None = None
+    scores: FollowUpScores | None = None
+
+
 class RevisitRequested(_FeedbackEvent):
     """The customer is not satisfied or the problem is back: feedback asks scheduling for another
     visit, and the loop repeats until the customer is satisfied (FBK-7, FLD-12).

@@ -522,3 +522,82 @@ async def test_scheduling_0010_finds_the_order_of_webhook_messages_stored_before
     finally:
         await engine.dispose()
     assert subjects == {"m-order": "o-1", "m-quoting": None, "m-not-json": None}
+
+
+async def test_scheduling_0014_gives_orders_awaiting_a_network_answer_their_30_minutes(
+    database_url: str,
+) -> None:
+    # SCH-1: orders given to a network before 0014 keep the wall-clock time they were given
+    migrations = await _upgraded_to("scheduling", "0013", database_url)
+    order = _table(
+        "dispatch_order",
+        order_id=sa.String,
+        received_at=sa.DateTime(timezone=True),
+        product_line=sa.String,
+        emergency=sa.Boolean,
+        needs_verification=sa.JSON,
+        loaner_required=sa.Boolean,
+        service_type=sa.String,
+        status=sa.String,
+        preferred_windows=sa.JSON,
+        visits=sa.JSON,
+        assignee_kind=sa.String,
+        network_id=sa.String,
+        technician_id=sa.String,
+        assigned_at=sa.DateTime(timezone=True),
+        network_accepted_at=sa.DateTime(timezone=True),
+        pinned=sa.Boolean,
+        contact_attempts=sa.JSON,
+    )
+    given = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    rows = {
+        "o-silent": ("assigned", "network", "n1", None, None),
+        "o-accepted": ("assigned", "network", "n1", None, given + timedelta(minutes=5)),
+        "o-technician": ("assigned", "technician", None, "t1", None),
+        "o-confirmed": ("confirmed", "network", "n1", None, None),
+    }
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            for order_id, (status, kind, network, tech, accepted) in rows.items():
+                await conn.execute(
+                    order.insert().values(
+                        order_id=order_id,
+                        received_at=given,
+                        product_line="water_heater",
+                        emergency=False,
+                        needs_verification=[],
+                        loaner_required=False,
+                        service_type="repair",
+                        status=status,
+                        preferred_windows=[],
+                        visits=[],
+                        assignee_kind=kind,
+                        network_id=network,
+                        technician_id=tech,
+                        assigned_at=given,
+                        network_accepted_at=accepted,
+                        pinned=False,
+                        contact_attempts=[],
+                    )
+                )
+        await upgrade(migrations, database_url)
+        async with engine.connect() as conn:
+            found = await conn.execute(
+                sa.select(
+                    sa.column("order_id"),
+                    sa.column("acceptance_due_at", sa.DateTime(timezone=True)),
+                ).select_from(sa.table("dispatch_order"))
+            )
+            due = {
+                order_id: at.replace(tzinfo=at.tzinfo or UTC) if at else None
+                for order_id, at in found
+            }
+    finally:
+        await engine.dispose()
+    assert due == {
+        "o-silent": given + timedelta(minutes=30),
+        "o-accepted": None,
+        "o-technician": None,
+        "o-confirmed": None,
+    }

@@ -78,6 +78,7 @@ FLOW_EVENTS: dict[str, tuple[str, ...]] = {
     "feedback": (
         "FollowUpScheduled",
         "FollowUpCompleted",
+        "FollowUpRecredited",
         "RevisitRequested",
         "ComplaintFiled",
         "ComplaintClosed",

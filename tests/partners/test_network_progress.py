@@ -3,10 +3,11 @@ with the same events as in-house work (issue 5)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from partner_support import add_network, add_network_technician, order_for
-from scheduling_support import Harness, created, window
+from scheduling_support import Harness, created, local, window
 
 from contracts.fieldwork import RepairCompleted, TechnicianArrived, TechnicianDeparted
 from contracts.scheduling import ReturnReason
@@ -37,14 +38,18 @@ async def test_sch_1_a_silent_network_loses_the_order_after_the_policy_time(
     h = partners
     minutes = h.runtime.app.state.deps["policy"].network_accept_minutes
     await add_network(h, "n1")
+    h.clock.now = local(10)  # working time: the minutes run at once
     await order_for(h, "silent", "n1")
+    key = await h.key("partner", network_id="n1")
+    shown = (await h.client.get("/v1/orders/silent", headers=key)).json()["acceptance_due_at"]
+    assert datetime.fromisoformat(shown) == local(10, minutes)  # the network sees by when
     h.clock.advance(minutes=minutes - 1)
     assert await h.run_job("network_acceptance") == 0
     h.clock.advance(minutes=1)
     assert await h.run_job("network_acceptance") == 1
     [returned] = await h.published("OrderReturnedToCentre")
     assert returned.reason is ReturnReason.OTHER and returned.network_id == "n1"
-    assert returned.detail is not None and f"within {minutes} minutes" in returned.detail
+    assert returned.detail is not None and f"within {minutes} working minutes" in returned.detail
     assert (await h.order("silent"))["status"] == "awaiting_assignment"
 
 

@@ -18,7 +18,9 @@ from contracts.common import Channel
 from contracts.feedback import (
     ComplaintFiled,
     FollowUpCompleted,
+    FollowUpRecredited,
     FollowUpScheduled,
+    FollowUpScores,
     FraudSignal,
     FraudSuspected,
 )
@@ -102,6 +104,18 @@ def _scheduled(h: Harness, *, reason_rule: str = "FBK-4", **named: str) -> Follo
 def _completed(**result: Any) -> FollowUpCompleted:
     """The result of call-back task-1 about o1."""
     return FollowUpCompleted(order_id="o1", task_id="task-1", **result)
+
+
+def _recredited(**technicians: str | None) -> FollowUpRecredited:
+    """Call-back task-1's reached result, satisfied, moved between the technicians given."""
+    return FollowUpRecredited(
+        order_id="o1",
+        task_id="task-1",
+        problem_solved=True,
+        satisfied=True,
+        scores=FollowUpScores(service_attitude=9, professional_ability=8, comments="师傅很好"),
+        **technicians,
+    )
 
 
 @pytest.mark.usefixtures("o1_moved_to_n2")
@@ -352,3 +366,64 @@ async def test_a_network_whose_order_the_dispatcher_takes_back_gets_only_the_cod
     withdrawn = OrderWithdrawn.model_validate(returned["data"])
     assert withdrawn.why is WithdrawalCause.RETURNED_TO_CENTRE
     assert withdrawn.reason == "other"  # the coded reason stays
+
+
+# -- a call-back result re-credited to another technician (FBK-5, FBK-11) -------------------------
+
+
+@pytest.mark.usefixtures("o1_moved_to_n2")
+async def test_fbk_11_a_re_credited_result_reaches_both_networks_each_naming_its_own_technician(
+    partners: Harness, receiver: Receiver
+) -> None:
+    h = partners
+    await h.feed(_recredited(technician_id="nt2", previous_technician_id="nt1"))
+    sent = await _sent(h, receiver)
+    # n1 takes the result off nt1's figures, n2 (holding the order now) puts it on nt2's
+    assert _types(sent["n1"]) == ["FollowUpRecredited"]
+    assert _types(sent["n2"]) == ["FollowUpRecredited"]
+    # each network reads its own technician only, never who of another network has it now
+    for network, named in {"n1": (None, "nt1"), "n2": ("nt2", None)}.items():
+        data = sent[network][0]["data"]
+        assert (data["technician_id"], data["previous_technician_id"]) == named
+        assert (data["reached"], data["problem_solved"], data["satisfied"]) == (True, True, True)
+        assert data["scores"]["service_attitude"] == 9
+        assert "comments" not in data["scores"]  # the customer's remarks are never sent
+
+
+@pytest.mark.usefixtures("o1_moved_to_n2")
+@pytest.mark.parametrize(
+    ("technicians", "told"),
+    [
+        ({"technician_id": "t1", "previous_technician_id": "nt1"}, "n1"),
+        ({"technician_id": "nt1", "previous_technician_id": "t1"}, "n1"),
+        ({"technician_id": "t1", "previous_technician_id": "t2"}, None),
+        ({"technician_id": None, "previous_technician_id": "t1"}, None),
+    ],
+    ids=["network_to_centre", "centre_to_network", "centre_to_centre", "centre_to_nobody"],
+)
+async def test_fbk_11_a_re_credited_result_reaches_no_network_for_a_centre_technician(
+    partners: Harness, receiver: Receiver, technicians: dict[str, str | None], told: str | None
+) -> None:
+    h = partners
+    for technician in ("t1", "t2"):
+        await h.add_technician(technician)
+    await h.feed(_recredited(**technicians))
+    sent = await _sent(h, receiver)
+    assert {n: _types(b) for n, b in sent.items()} == {
+        n: (["FollowUpRecredited"] if n == told else []) for n in ("n1", "n2")
+    }
+
+
+@pytest.mark.usefixtures("o1_moved_to_n2")
+async def test_fbk_11_a_result_that_named_no_technician_is_re_credited_where_it_went(
+    partners: Harness, receiver: Receiver
+) -> None:
+    h = partners
+    # scheduled and answered naming nobody: both went to the holder n2
+    await h.feed(_scheduled(h, reason_rule="FBK-3"))
+    await h.feed(_completed(reached=True, satisfied=True))
+    assert _types((await _sent(h, receiver))["n2"]) == ["FollowUpScheduled", "FollowUpCompleted"]
+    await h.feed(_recredited(technician_id="nt1", previous_technician_id=None))
+    sent = await _sent(h, receiver)
+    assert _types(sent["n1"]) == ["FollowUpRecredited"]
+    assert _types(sent["n2"]) == ["FollowUpRecredited"]

@@ -164,6 +164,8 @@ async def test_an_event_forwarded_while_the_order_leaves_its_network_does_not_re
             ),
             uow=uow,
             clock=h.clock,
+            policy=h.runtime.app.state.deps["policy"],
+            calendar=h.runtime.calendar,
         )
 
     outcome = await race_held_at_commit(

@@ -76,7 +76,9 @@ def bootstrap(
     deps: dict[str, Any] = {"clock": now, "policy": policy, "travel": travel}
 
     def handler_factory(runtime: ServiceRuntime) -> EventHandler:
-        return make_handler(_uow_factory(runtime, now), tz=runtime.calendar.tz, **deps)
+        return make_handler(
+            _uow_factory(runtime, now), tz=runtime.calendar.tz, calendar=runtime.calendar, **deps
+        )
 
     spec = dataclasses.replace(
         SPEC,
@@ -96,7 +98,8 @@ def bootstrap(
     runtime.app.state.uow_factory = uow_factory
     runtime.app.state.deps = deps
     runtime.app.state.bus = MessageBus(
-        command_handlers=handlers.COMMAND_HANDLERS, dependencies={"uow": uow_factory, **deps}
+        command_handlers=handlers.COMMAND_HANDLERS,
+        dependencies={"uow": uow_factory, "calendar": runtime.calendar, **deps},
     )
 
     async def contact_overdue() -> int:
@@ -112,7 +115,12 @@ def bootstrap(
 
     async def auto_placement() -> int:
         return await handlers.retry_auto_placement(
-            uow_factory=uow_factory, clock=now, policy=policy, travel=travel, tz=runtime.calendar.tz
+            uow_factory=uow_factory,
+            clock=now,
+            policy=policy,
+            travel=travel,
+            tz=runtime.calendar.tz,
+            calendar=runtime.calendar,
         )
 
     async def endpoint_disabled(session: AsyncSession, endpoint: DisabledEndpoint) -> None:

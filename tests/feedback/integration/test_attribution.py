@@ -22,6 +22,7 @@ from feedback_support import (
     resolved_remotely,
     revisit_booked,
     scores,
+    signed,
 )
 
 from contracts.base import EventData
@@ -421,3 +422,51 @@ async def test_fbk_5_a_holder_heard_after_the_call_back_result_moves_its_network
     [after] = await harness.tasks("o-told")
     assert (after["technician_id"], after["network_id"]) == (told.technician_id, "centre")
     assert await harness.staged("FollowUpCompleted") == [told]  # nothing republished
+    assert await harness.staged("FollowUpRecredited") == []  # nor re-credited: same technician
+
+
+# -- a result re-credited to another technician (FBK-3, FBK-5, FBK-11) ---------------------------
+
+
+async def test_fbk_5_fbk_11_a_result_published_then_re_credited_stages_follow_up_recredited(
+    harness: Harness,
+) -> None:
+    """Fieldwork's own word names another technician for the visit after its call-back reached
+    the customer: the result already published under tech-n1 is re-credited to tech-n2."""
+    await harness.emit(created("o-recredit"), local(MONDAY, 7))
+    await harness.emit(
+        assigned("o-recredit", "v-1", "tech-n1", network_id=NETWORK), local(MONDAY, 7)
+    )
+    await visit_done(harness, "o-recredit", "tech-n1")
+    [task] = await harness.tasks("o-recredit")
+    harness.clock.set(local(MONDAY, 11))
+    await harness.answer(task["task_id"], reached=False)  # rates nobody: never re-credited
+    await harness.answer(
+        task["task_id"], reached=True, satisfied=True, problem_solved=True, scores=scores(9, 8)
+    )
+    [unreached, told] = await harness.staged("FollowUpCompleted")
+    assert (told.reached, told.technician_id) == (True, "tech-n1")
+
+    # the sheet comes back late, signed off by the network's tech-n2, who did the visit
+    envelope = await harness.emit(signed("o-recredit", "v-1", "tech-n2"), local(MONDAY, 12))
+    await harness.runtime.handle_event(envelope)  # heard twice
+
+    [after] = await harness.tasks("o-recredit")
+    assert after["technician_id"] == "tech-n2"
+    [recredited] = await harness.staged("FollowUpRecredited")
+    assert (
+        recredited.order_id,
+        recredited.task_id,
+        recredited.technician_id,
+        recredited.previous_technician_id,
+    ) == ("o-recredit", task["task_id"], "tech-n2", "tech-n1")
+    assert (recredited.reached, recredited.problem_solved, recredited.satisfied) == (
+        True,
+        True,
+        True,
+    )
+    assert recredited.scores == told.scores
+    assert await harness.staged("FollowUpCompleted") == [unreached, told]  # nothing republished
+    by_technician = await figures(harness, "technician")
+    assert "tech-n1" not in by_technician
+    assert by_technician["tech-n2"]["satisfaction"]["surveys"] == 1

@@ -10,7 +10,7 @@ import pytest
 
 from contracts.base import EventData
 from contracts.common import Address, Channel, Customer, Fault, GeoPoint, Product
-from contracts.feedback import FollowUpCompleted
+from contracts.feedback import FollowUpCompleted, FollowUpRecredited
 from contracts.fieldwork import UnitReturned
 from contracts.intake import (
     DuplicateLinked,
@@ -567,3 +567,36 @@ def test_bil_11_erased_event_data_holds_nothing_personal_and_still_reads_as_its_
     assert erased_created.product == created.product  # type: ignore[attr-defined]
     erased_linked = DuplicateLinked.model_validate(erase_event_data(linked.model_dump(mode="json")))
     assert erased_linked.caller_phone is None and erased_linked.linked_by == "agent 7"
+
+
+def _recredited(order: Order, minutes: int, *, satisfied: bool) -> None:
+    """Feedback re-credits the result of call-back task-<CALL_BACK> to another technician."""
+    payload = FollowUpRecredited(
+        order_id=order.id,
+        task_id=f"task-{CALL_BACK}",
+        technician_id="tech-2",
+        previous_technician_id="tech-1",
+        problem_solved=satisfied,
+        satisfied=satisfied,
+    )
+    _seen(order, "FollowUpRecredited", minutes, payload)
+
+
+@pytest.mark.parametrize("satisfied", [True, False])
+def test_fbk_11_a_call_back_result_re_credited_later_neither_delays_nor_changes_the_close(
+    satisfied: bool,
+) -> None:
+    """A re-credit moves the result between technicians' figures; the order's own story (was
+    the customer reached, satisfied) and its quiet period stay as the call-back left them."""
+    order = _order()
+    _repaired(order)
+    _called_back(order, CALL_BACK, satisfied=satisfied, problem_solved=satisfied)
+    before = order.closable_since
+    _recredited(order, CALL_BACK + 2 * 24 * 60, satisfied=satisfied)
+
+    assert order.status is OrderStatus.FOLLOWED_UP
+    assert order.timeline[-1].type == "FollowUpRecredited"  # on the order's history
+    assert order.closable_since == before
+    satisfied_at = NOW + timedelta(minutes=CALL_BACK)
+    closed = _closed_by(order, satisfied_at + QUIET)
+    assert (closed is not None) is satisfied

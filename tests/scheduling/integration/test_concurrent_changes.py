@@ -150,6 +150,7 @@ def _event(
             policy=deps["policy"],
             travel=deps["travel"],
             tz=deps["tz"],
+            calendar=h.runtime.calendar,
         )
 
     return handle
@@ -352,8 +353,8 @@ async def test_sch_1_a_network_accepting_during_the_acceptance_sweep_keeps_the_o
         json={"network_id": "n1", "name": "网点", "skills": ["water_heater"], "areas": ["*"]},
     )
     assert response.status_code == 201, response.text
-    await harness.feed(created("o1"))
-    harness.clock.advance(minutes=30)
+    await harness.feed(created("o1"))  # given at 08:00: due 30 working minutes in, at 09:30
+    harness.clock.now = local(9, 30)
 
     async def accept(uow: SchedulingUnitOfWork) -> DispatchOrder:
         return await handlers.accept_order(

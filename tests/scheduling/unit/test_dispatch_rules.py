@@ -167,7 +167,13 @@ def test_sch_1_a_network_returning_an_order_it_cannot_staff_puts_it_back_in_the_
     from scheduling.domain.model import Network
 
     o = order()
-    o.assign(network=Network("n1", "Net", ["*"], ["*"]), by="d", reason="r", now=MONDAY_8AM)
+    o.assign(
+        network=Network("n1", "Net", ["*"], ["*"]),
+        by="d",
+        reason="r",
+        now=MONDAY_8AM,
+        acceptance_due_at=local(9, 30),
+    )
     o.return_to_centre(reason=ReturnReason.CANNOT_STAFF, by="partner:n1", now=MONDAY_8AM)
     returned = [e for e in o.events if isinstance(e, OrderReturnedToCentre)]
     assert returned[0].reason is ReturnReason.CANNOT_STAFF and returned[0].network_id == "n1"
@@ -854,14 +860,18 @@ def test_sch_6_a_forecast_too_late_to_call_ahead_is_marked_not_notified() -> Non
 def test_int_7_an_emergency_report_puts_an_unverified_order_straight_into_the_queue() -> None:
     o = order(needs_verification=["product.model"])
     assert o.status is DispatchStatus.AWAITING_VERIFICATION
-    assert o.escalate_to_emergency(by="agent-1", now=MONDAY_8AM, emergency_minutes=15)
+    assert o.escalate_to_emergency(
+        by="agent-1", now=MONDAY_8AM, emergency_minutes=15, network_accept_minutes=30
+    )
     assert o.emergency and o.status is DispatchStatus.AWAITING_ASSIGNMENT
     assert o.audit[-1].action == "escalate"
 
 
 def test_int_7_an_emergency_report_returns_a_visit_booked_for_later_to_the_centre() -> None:
     o, _ = assigned()  # appointment at 10:00, reported at 8:00
-    assert o.escalate_to_emergency(by="agent-1", now=MONDAY_8AM, emergency_minutes=15)
+    assert o.escalate_to_emergency(
+        by="agent-1", now=MONDAY_8AM, emergency_minutes=15, network_accept_minutes=30
+    )
     returned = [e for e in o.events if isinstance(e, OrderReturnedToCentre)]
     assert len(returned) == 1 and "emergency" in (returned[0].detail or "")
     assert o.status is DispatchStatus.AWAITING_ASSIGNMENT and o.technician_id is None
@@ -870,9 +880,13 @@ def test_int_7_an_emergency_report_returns_a_visit_booked_for_later_to_the_centr
 def test_int_7_a_visit_due_within_the_emergency_time_or_already_escalated_is_kept() -> None:
     o, _ = assigned()
     soon = window(10).start - timedelta(minutes=10)
-    assert not o.escalate_to_emergency(by="agent-1", now=soon, emergency_minutes=15)
+    assert not o.escalate_to_emergency(
+        by="agent-1", now=soon, emergency_minutes=15, network_accept_minutes=30
+    )
     assert o.emergency and o.status is DispatchStatus.ASSIGNED and o.technician_id == "t1"
-    assert not o.escalate_to_emergency(by="agent-2", now=soon, emergency_minutes=15)
+    assert not o.escalate_to_emergency(
+        by="agent-2", now=soon, emergency_minutes=15, network_accept_minutes=30
+    )
     assert [a.action for a in o.audit].count("escalate") == 1
 
 
@@ -1126,7 +1140,13 @@ def test_sch_10_an_arrival_crossing_a_postponement_takes_the_placed_next_visit_b
         o.assign(technician=tech("t2"), by="dispatcher:d", reason="placed", now=local(9, 50))
     else:
         n1 = Network(network_id="n1", name="Partner", skills=["*"], areas=["*"])
-        o.assign(network=n1, by="dispatcher:d", reason="placed", now=local(9, 50))
+        o.assign(
+            network=n1,
+            by="dispatcher:d",
+            reason="placed",
+            now=local(9, 50),
+            acceptance_due_at=local(10, 20),
+        )
     o.events.clear()
 
     _arrive_on(o, first)
@@ -1259,7 +1279,13 @@ def test_sch_10_an_arrival_crossing_a_chain_of_postponements_brings_the_first_vi
         o.assign(technician=tech("t3"), by="dispatcher:d", reason="placed", now=local(9, 52))
     elif holder == "network":
         n1 = Network(network_id="n1", name="Partner", skills=["*"], areas=["*"])
-        o.assign(network=n1, by="dispatcher:d", reason="placed", now=local(9, 52))
+        o.assign(
+            network=n1,
+            by="dispatcher:d",
+            reason="placed",
+            now=local(9, 52),
+            acceptance_due_at=local(10, 22),
+        )
     o.events.clear()
 
     _arrive_on(o, first)
@@ -1356,7 +1382,9 @@ def test_int_7_an_emergency_reported_after_a_visit_ended_books_an_emergency_revi
     o.visit_ended()  # quote declined (FLD-4)
     o.events.clear()
 
-    assert o.escalate_to_emergency(by="agent-1", now=local(11), emergency_minutes=15)
+    assert o.escalate_to_emergency(
+        by="agent-1", now=local(11), emergency_minutes=15, network_accept_minutes=30
+    )
 
     assert o.emergency and o.status is DispatchStatus.AWAITING_ASSIGNMENT
     [booked] = [e for e in o.events if isinstance(e, RevisitBooked)]
@@ -1371,7 +1399,9 @@ def test_int_7_an_emergency_while_the_technician_is_on_the_way_or_there_keeps_th
     status: DispatchStatus,
 ) -> None:
     o = _under_way(status)
-    assert not o.escalate_to_emergency(by="agent-1", now=local(10), emergency_minutes=15)
+    assert not o.escalate_to_emergency(
+        by="agent-1", now=local(10), emergency_minutes=15, network_accept_minutes=30
+    )
     assert o.emergency and o.status is status and o.technician_id == "t1" and o.events == []
 
 

@@ -269,5 +269,11 @@ def test_sch_2_contact_overdue_on_a_weekend_waits_for_the_technicians_monday() -
 
 def test_sch_2_a_network_holding_the_order_has_2_hours_from_the_assignment() -> None:
     order = _assigned_at(10)
-    order.assign(network=Network("n1", "Net", ["*"], ["*"]), by="d", reason="r", now=local(20))
+    order.assign(
+        network=Network("n1", "Net", ["*"], ["*"]),
+        by="d",
+        reason="r",
+        now=local(20),
+        acceptance_due_at=local(9, 30, day=1),
+    )
     assert order.contact_due(policy=POLICY, technician=None, tz=TZ) == local(22)

@@ -10,7 +10,13 @@ from enum import StrEnum
 from typing import Any
 
 from contracts.base import EventData
-from contracts.feedback import FollowUpCompleted, FollowUpScheduled, FollowUpScores, Grade
+from contracts.feedback import (
+    FollowUpCompleted,
+    FollowUpRecredited,
+    FollowUpScheduled,
+    FollowUpScores,
+    Grade,
+)
 from contracts.ids import new_id
 from contracts.privacy import erase_text
 from feedback.domain.exceptions import IllegalTransition, TaskClaimedByOther
@@ -181,19 +187,36 @@ class CallBackTask:
         after phone guidance (FBK-1) and one about desk business (FBK-4) rate no visit's holder
         and never move. Whether anything changed.
 
-        What it already published is not corrected: FollowUpScheduled and FollowUpCompleted name
-        the technician alone (scheduling routes them by that technician's network), and once
+        What it already published names the technician alone (scheduling routes it by that
+        technician's own network), so a new network for the same technician leaves it right: once
         fieldwork placed someone at the visit (its arrival or close), a holder heard late moves
-        the visit's network, never its technician (``Case._settle_holder``), so they stay right.
-        Only fieldwork itself naming another technician for the same visit later (or a holder
-        heard before any arrival or close of it) re-credits the technician; results published
-        before then keep the earlier one (a known limitation: no correction event)."""
+        the visit's network, never its technician (``Case._settle_holder``). Fieldwork itself
+        naming another technician for the same visit later (or a holder heard before any arrival
+        or close of it) re-credits the technician: when the customer was reached, the result
+        already published under the earlier one is re-credited by FollowUpRecredited, naming
+        both technicians and the result as it was (FBK-5, FBK-11). An unreached call rates
+        nobody, and a result published later names the new technician itself; neither needs
+        it. FollowUpScheduled is not corrected: it announces a call, not a figure."""
         if self.about_phone_guidance or self.desk_clerk is not None:
             return False
         if (self.technician_id, self.network_id) == (technician_id, network_id):
             return False
+        previous = self.technician_id
         self.technician_id = technician_id
         self.network_id = network_id
+        if previous != technician_id and self.survey is not None:
+            self.events.append(
+                FollowUpRecredited(
+                    order_id=self.order_id,
+                    task_id=self.task_id,
+                    technician_id=technician_id,
+                    previous_technician_id=previous,
+                    reached=True,
+                    problem_solved=self.survey.problem_solved,
+                    satisfied=self.survey.satisfied,
+                    scores=self.survey.scores,
+                )
+            )
         return True
 
     def claim_is_live(self, now: datetime, policy: FeedbackPolicy) -> bool:

@@ -191,15 +191,17 @@ async def _schedule(
 
 async def _reattribute(case: Case, visit_id: str, *, uow: FeedbackUnitOfWork) -> None:
     """What was derived from the visit follows the holder it now counts against (FBK-3, FBK-4,
-    FBK-8, FBK-11): its call-backs, answered or not (see ``CallBackTask.reattribute``), and the
-    conduct findings their answers raised (FBK-6), its open issues (FBK-12) and its fraud
-    suspicions, so figures and the daily reconciliation credit the right network."""
+    FBK-8, FBK-11): its call-backs, answered or not, with a result already published
+    re-credited (FollowUpRecredited, see ``CallBackTask.reattribute``), and the conduct findings
+    their answers raised (FBK-6), its open issues (FBK-12) and its fraud suspicions, so figures
+    and the daily reconciliation credit the right network."""
     technician_id, network_id = case.attribution(visit_id)
     moved: set[str] = set()
     for task in await uow.call_backs.for_order(case.order_id, for_update=True):
         if task.visit_id == visit_id and task.reattribute(
             technician_id=technician_id, network_id=network_id
         ):
+            uow.track(task)  # a result already published is re-credited (FollowUpRecredited)
             moved.add(task.task_id)
             await uow.call_backs.save(task)
     if moved:

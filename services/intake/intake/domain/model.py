@@ -149,6 +149,11 @@ REOPENED_BY: dict[OrderStatus, frozenset[str]] = {
 }
 FINAL_STATUSES = frozenset(REOPENED_BY)
 
+#: Events that change nothing of the order's own story, only whose figures it counts in: a
+#: call-back result re-credited to another technician (FBK-11). On the timeline, but the quiet
+#: period before the close does not start again from them.
+_BOOKKEEPING = frozenset({"FollowUpRecredited"})
+
 #: Events that open a complaint about the order, and the one that closes it (FBK-10).
 _COMPLAINT_OPENED_BY = frozenset({"ComplaintFiled", "ComplaintReopened"})
 _COMPLAINT_CLOSED_BY = "ComplaintClosed"
@@ -687,12 +692,14 @@ class Order:
         """Since when the order could be closed, None while it cannot be: it was followed up,
         the latest call-back that reached the customer found them satisfied with the problem
         solved (FLD-12, FBK-7: followed until satisfied), and no complaint about it is open
-        (FBK-10). The time is that of its last event: the quiet period counts from there."""
+        (FBK-10). The time is that of its last event: the quiet period counts from there (a
+        re-credit of a call-back's result to another technician, :data:`_BOOKKEEPING`, is no
+        event of the order's)."""
         if self.status is not OrderStatus.FOLLOWED_UP or self._satisfied_at() is None:
             return None
         if self._open_complaints() > 0:
             return None
-        return self.timeline[-1].time
+        return next(e.time for e in reversed(self.timeline) if e.type not in _BOOKKEEPING)
 
     def close_if_due(self, now: datetime, *, policy: IntakePolicy) -> OrderClosed | None:
         """Record OrderClosed if the order is closable and nothing happened on it for the

@@ -73,6 +73,7 @@ def _order_from_row(row: DispatchOrderRow) -> DispatchOrder:
         network_id=row.network_id,
         assigned_at=aware(row.assigned_at),
         network_accepted_at=aware(row.network_accepted_at),
+        acceptance_due_at=aware(row.acceptance_due_at),
         appointment=appointment,
         pinned=row.pinned,
         confirmed_at=aware(row.confirmed_at),
@@ -252,15 +253,25 @@ class DispatchOrderRepository:
             skip_locked=True,
         )
 
-    async def awaiting_network_answer(self, *, assigned_before: datetime) -> list[DispatchOrder]:
-        """Orders given to a network before ``assigned_before`` that it has neither accepted nor
-        rejected (SCH-1), locked; rows another transaction holds are skipped, as in
-        :meth:`awaiting_contact`."""
+    async def awaiting_network_answer(
+        self, *, due_by: datetime, unrecorded_given_before: datetime
+    ) -> list[DispatchOrder]:
+        """Orders given to a network that it has neither accepted nor rejected by their
+        ``acceptance_due_at``, at or before ``due_by`` (SCH-1), and those given without a
+        recorded due time (by a release before it) before ``unrecorded_given_before``; locked,
+        rows another transaction holds skipped, as in :meth:`awaiting_contact`."""
+        due = col(DispatchOrderRow.acceptance_due_at)
         return await self._query(
             col(DispatchOrderRow.status) == DispatchStatus.ASSIGNED.value,
             col(DispatchOrderRow.assignee_kind) == AssigneeKind.NETWORK.value,
             col(DispatchOrderRow.network_accepted_at).is_(None),
-            col(DispatchOrderRow.assigned_at) <= assigned_before,
+            or_(
+                due <= due_by,
+                and_(
+                    due.is_(None),
+                    col(DispatchOrderRow.assigned_at) <= unrecorded_given_before,
+                ),
+            ),
             skip_locked=True,
         )
 
@@ -364,6 +375,7 @@ class DispatchOrderRepository:
             "network_id": order.network_id,
             "assigned_at": order.assigned_at,
             "network_accepted_at": order.network_accepted_at,
+            "acceptance_due_at": order.acceptance_due_at,
             "appointment_start": order.appointment.start if order.appointment else None,
             "appointment_end": order.appointment.end if order.appointment else None,
             "pinned": order.pinned,

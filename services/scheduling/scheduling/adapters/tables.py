@@ -29,6 +29,7 @@ class DispatchOrderRow(SchedulingTable, table=True):
         Index("ix_dispatch_order_technician", "technician_id", "status"),
         Index("ix_dispatch_order_network", "network_id", "status"),
         Index("ix_dispatch_order_appointment", "appointment_start"),
+        Index("ix_dispatch_order_acceptance_due", "acceptance_due_at"),
     )
 
     order_id: str = Field(primary_key=True, max_length=36)
@@ -53,6 +54,10 @@ class DispatchOrderRow(SchedulingTable, table=True):
     network_id: str | None = Field(default=None, max_length=64)
     assigned_at: datetime | None = _ts()
     network_accepted_at: datetime | None = _ts()
+    acceptance_due_at: datetime | None = _ts()
+    """By when the network given the order must accept or reject it (SCH-1): working time on
+    the business calendar, an emergency's wall-clock time (INT-7); null when no network awaits
+    an answer."""
     appointment_start: datetime | None = _ts()
     appointment_end: datetime | None = _ts()
     pinned: bool = False

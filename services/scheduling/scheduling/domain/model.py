@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from itertools import pairwise
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from contracts.base import EventData
@@ -37,6 +38,15 @@ AUTO = "scheduling:auto"
 MIDNIGHT = time(0, 0)
 """A shift ending at 00:00 ends at midnight closing its day (24:00)."""
 """The actor recorded for automatic decisions (SCH-1 policy)."""
+
+
+class WorkingTime(Protocol):
+    """The business calendar as dispatch needs it: working time added to a moment, outside
+    working periods, weekends and public holidays not counting (servicekit's calendar)."""
+
+    def add_working_time(self, start: datetime, duration: timedelta) -> datetime:
+        """The moment ``duration`` of working time after ``start``."""
+        ...
 
 
 @dataclass
@@ -347,6 +357,10 @@ class DispatchOrder:
     assigned_at: datetime | None = None
     network_accepted_at: datetime | None = None
     """When the network holding the order accepted it (SCH-1); None while it must still answer."""
+    acceptance_due_at: datetime | None = None
+    """By when the network given the order must accept or reject it (SCH-1), fixed when it was
+    given (:meth:`network_answer_due`); None when no network awaits an answer, or for an order
+    given before the time was recorded (then 30 wall-clock minutes from `assigned_at`)."""
     appointment: TimeWindow | None = None
     pinned: bool = False
     confirmed_at: datetime | None = None
@@ -504,13 +518,17 @@ class DispatchOrder:
             self.needs_verification = []
             self.status = DispatchStatus.AWAITING_ASSIGNMENT
 
-    def escalate_to_emergency(self, *, by: str, now: datetime, emergency_minutes: int) -> bool:
+    def escalate_to_emergency(
+        self, *, by: str, now: datetime, emergency_minutes: int, network_accept_minutes: int
+    ) -> bool:
         """A later report of this order is an emergency (INT-7, INT-8): the order jumps the queue
         without waiting for verification, a visit held for later than the emergency time goes
         back to the centre, and after a visit that ended (quote declined, unit taken back, ...)
         an emergency revisit is booked, since nobody is on the way. A technician already on the
-        way or on site keeps the visit. Returns whether the order is to be placed (again) now,
-        by the emergency path: the nearest technician, no appointment negotiated."""
+        way or on site keeps the visit; a network still to answer for a visit it keeps has
+        ``network_accept_minutes`` of wall-clock time from now at most (SCH-1: nobody waits for
+        the morning). Returns whether the order is to be placed (again) now, by the emergency
+        path: the nearest technician, no appointment negotiated."""
         if self.emergency or self.status in CLOSED:
             return False
         self.emergency = True
@@ -539,6 +557,9 @@ class DispatchOrder:
                 detail="emergency reported: placed again to be on site within "
                 f"{emergency_minutes} minutes (INT-7)",
             )
+        if self.awaiting_network_acceptance:
+            answer_by = now + timedelta(minutes=network_accept_minutes)
+            self.acceptance_due_at = min(self.acceptance_due_at or answer_by, answer_by)
         return self.dispatchable
 
     def cancelled(self) -> None:
@@ -568,19 +589,24 @@ class DispatchOrder:
         now: datetime,
         appointment: TimeWindow | None = None,
         pinned: bool = False,
+        acceptance_due_at: datetime | None = None,
     ) -> None:
         """Give the current visit to a technician or a network, or move it to another one.
 
         A first assignment publishes OrderAssigned, a change OrderReassigned (SCH-8: only with a
         dispatcher's approval, which the caller has checked). Both are audited. A technician on
         the way has their trip called off (SCH-6: running late, the centre sends someone else);
-        once they are on site the visit is no longer moved: VisitUnderWay.
+        once they are on site the visit is no longer moved: VisitUnderWay. A network is given
+        the order with ``acceptance_due_at``, by when it must answer (SCH-1,
+        :meth:`network_answer_due`).
         """
         self.refuse_if_on_site("reassign the visit")
         allowed = {DispatchStatus.AWAITING_ASSIGNMENT, *HELD}
         self._require("assign", allowed, self._allowed_actions())
         if (technician is None) == (network is None):
             raise ValueError("assign to exactly one technician or network")
+        if network is not None and acceptance_due_at is None:
+            raise ValueError("a network is given an order with the time it must answer by (SCH-1)")
         self._call_off_trip(by=by, now=now, reason=reason)
         kind = AssigneeKind.TECHNICIAN if technician is not None else AssigneeKind.NETWORK
         was_held = self.held
@@ -603,6 +629,7 @@ class DispatchOrder:
             and technician.network_id == previous[2]
         )
         self.network_accepted_at = (self.network_accepted_at or now) if within_network else None
+        self.acceptance_due_at = acceptance_due_at if network is not None else None
         self.pinned = pinned
         self.auto_placement_tried_at = None
         self.confirmed_at = None
@@ -713,6 +740,7 @@ class DispatchOrder:
         self.network_id = None
         self.assigned_at = None
         self.network_accepted_at = None
+        self.acceptance_due_at = None
         self.pinned = False
         # SCH-1 / SCH-12: handed back, the order is the dispatcher's to place, not the timer's
         self.auto_placement_tried_at = None
@@ -730,6 +758,7 @@ class DispatchOrder:
         if self.network_accepted_at is not None:
             return
         self.network_accepted_at = now
+        self.acceptance_due_at = None
         self.audit.append(
             AuditEntry(
                 at=now, actor=by, action="network_accept", detail={"network_id": self.network_id}
@@ -740,19 +769,39 @@ class DispatchOrder:
         """The network cannot staff the order: back to the centre at once (SCH-1)."""
         self.return_to_centre(reason=ReturnReason.CANNOT_STAFF, by=by, now=now, detail=detail)
 
+    def network_answer_due(
+        self, *, given_at: datetime, policy: SchedulingPolicy, calendar: WorkingTime
+    ) -> datetime:
+        """SCH-1 / INT-7: by when a network given the order at ``given_at`` must accept or reject
+        it: `network_accept_minutes` of working time on the business calendar (given at 23:00,
+        09:30 the next working day: nobody at the network, nor at the centre, answers at night),
+        but wall-clock minutes for an emergency (someone must go now)."""
+        allowed = timedelta(minutes=policy.network_accept_minutes)
+        if self.emergency:
+            return given_at + allowed
+        return calendar.add_working_time(given_at, allowed)
+
     def acceptance_overdue(self, *, now: datetime, policy: SchedulingPolicy) -> bool:
-        """SCH-1: a network silent for `network_accept_minutes` after being given the order loses
-        it; OrderReturnedToCentre says why and the centre places it again."""
+        """SCH-1: a network silent until `acceptance_due_at` loses the order;
+        OrderReturnedToCentre says why and the centre places it again. An order given before the
+        due time was recorded has `network_accept_minutes` wall-clock minutes, as it was told."""
         if not self.awaiting_network_acceptance or self.assigned_at is None:
             return False
-        if now < self.assigned_at + timedelta(minutes=policy.network_accept_minutes):
+        minutes = policy.network_accept_minutes
+        due = self.acceptance_due_at or self.assigned_at + timedelta(minutes=minutes)
+        if now < due:
             return False
+        if self.emergency:
+            what = f"the emergency (INT-7) within {minutes} minutes"
+        elif self.acceptance_due_at is None:
+            what = f"the order within {minutes} minutes"
+        else:
+            what = f"the order within {minutes} working minutes"
         self.return_to_centre(
             reason=ReturnReason.OTHER,
             by=AUTO,
             now=now,
-            detail=f"network {self.network_id} neither accepted nor rejected the order within "
-            f"{policy.network_accept_minutes} minutes (SCH-1)",
+            detail=f"network {self.network_id} neither accepted nor rejected {what} (SCH-1)",
         )
         return True
 
@@ -1320,6 +1369,7 @@ class DispatchOrder:
         self.network_id = technician.network_id
         self.assigned_at = now
         self.network_accepted_at = now if technician.network_id is not None else None
+        self.acceptance_due_at = None
         self.status = DispatchStatus.ASSIGNED
         common = {
             "order_id": self.order_id,

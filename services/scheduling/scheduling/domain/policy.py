@@ -148,8 +148,9 @@ class SchedulingPolicy(BaseModel):
     the customer, and whose placement balanced the workload) only when the move saves more than
     this many metres of driving."""
     network_accept_minutes: int = Field(default=30, gt=0)
-    """SCH-1: a network accepts or rejects an order given to it within this time; silence
-    returns the order to the centre."""
+    """SCH-1: a network accepts or rejects an order given to it within this many minutes of
+    working time on the business calendar (given at 23:00, by 09:30 the next working day), of
+    wall-clock time for an emergency (INT-7); silence returns the order to the centre."""
     auto_placement_retry_seconds: int = Field(default=300, gt=0)
     """SCH-1: orders the automatic placement could not place (nobody with the skill and area
     able to take them on any day within `booking_horizon_days`, no network serving them) are

@@ -522,7 +522,8 @@ async def return_order(
     summary="A network accepts the order given to it",
 )
 async def accept(order_id: str, bus: BusDep, principal: AssignerDep, request: Request) -> Any:
-    """The network accepts within the policy time (SCH-1, default 30 minutes); its dispatcher
+    """The network accepts by the order's `acceptance_due_at` (SCH-1: 30 minutes of working
+    time on the business calendar, wall-clock minutes for an emergency, INT-7); its dispatcher
     then assigns one of its technicians (`POST /v1/orders/{id}/assignment`). Another network's
     order answers 404."""
 
@@ -544,7 +545,8 @@ async def reject(
     order_id: str, body: ReasonIn, bus: BusDep, principal: AssignerDep, request: Request
 ) -> Any:
     """The network reports back at once (SCH-1): OrderReturnedToCentre (`cannot_staff`, with the
-    reason) and the centre places the order again. Silence past the policy time does the same."""
+    reason) and the centre places the order again. Silence past the order's `acceptance_due_at`
+    does the same."""
 
     async def run() -> Any:
         order = await bus.handle(

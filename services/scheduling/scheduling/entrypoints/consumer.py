@@ -16,7 +16,8 @@ def make_handler(
 ) -> EventHandler:
     """The consumer's handler: apply the event to dispatch (once).
 
-    ``dependencies`` (clock, policy, travel, tz) default to the production ones when omitted.
+    ``dependencies`` (clock, policy, travel, tz, calendar) default to the production ones when
+    omitted.
     """
     deps = {**handlers.default_dependencies(), **dependencies}
 

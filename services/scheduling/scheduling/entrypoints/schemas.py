@@ -293,6 +293,15 @@ class DispatchOrderOut(BaseModel):
     assigned_at: datetime | None = None
     network_accepted_at: datetime | None = None
     """When the network given the order accepted it (SCH-1); null while it must still answer."""
+    acceptance_due_at: datetime | None = Field(
+        default=None,
+        description="By when the network given the order must accept (`POST "
+        "/v1/orders/{id}/acceptance`) or reject it (SCH-1): `network_accept_minutes` (30) of "
+        "working time on the business calendar (given at 23:00, 09:30 the next working day; "
+        "weekends and public holidays do not count), of wall-clock time for an emergency "
+        "(INT-7). Past it, a silent network loses the order to the centre. Null when no network "
+        "awaits an answer.",
+    )
     appointment: TimeWindow | None = None
     pinned: bool = False
     confirmed_at: datetime | None = None
@@ -330,6 +339,7 @@ class DispatchOrderOut(BaseModel):
             network_id=order.network_id,
             assigned_at=order.assigned_at,
             network_accepted_at=order.network_accepted_at,
+            acceptance_due_at=order.acceptance_due_at,
             appointment=order.appointment,
             pinned=order.pinned,
             confirmed_at=order.confirmed_at,

@@ -14,7 +14,12 @@ import structlog
 from contracts.billing import OrderRetentionExpired
 from contracts.common import AssigneeKind, GeoPoint, TimeWindow
 from contracts.envelope import EventEnvelope
-from contracts.feedback import FollowUpScheduled, RevisitRequested
+from contracts.feedback import (
+    FollowUpCompleted,
+    FollowUpRecredited,
+    FollowUpScheduled,
+    RevisitRequested,
+)
 from contracts.fieldwork import (
     CustomerNotHome,
     InstallationCompleted,
@@ -71,6 +76,7 @@ from scheduling.domain.model import (
     DispatchStatus,
     Network,
     Technician,
+    WorkingTime,
     window_problems,
 )
 from scheduling.domain.planning import (
@@ -85,6 +91,7 @@ from scheduling.domain.policy import AssignmentMode, SchedulingPolicy
 from scheduling.domain.routing import PlannedRoute, RouteSolver, RoutingPlan, Stop, check_plan
 from scheduling.domain.travel import GreatCircleTravel, TravelTimes
 from scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
+from servicekit.calendar import BusinessCalendar
 
 log = structlog.get_logger(__name__)
 
@@ -211,6 +218,7 @@ async def _auto_assign(
     policy: SchedulingPolicy,
     travel: TravelTimes,
     tz: ZoneInfo,
+    calendar: WorkingTime,
 ) -> None:
     """SCH-1 / INT-7: place a dispatchable order when policy says so; else it waits. One the
     placement finds nobody for is tried again periodically (:func:`retry_auto_placement`)."""
@@ -231,7 +239,14 @@ async def _auto_assign(
         )
     else:
         await _place(
-            order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, techs=technicians
+            order,
+            uow=uow,
+            now=now,
+            policy=policy,
+            travel=travel,
+            tz=tz,
+            calendar=calendar,
+            techs=technicians,
         )
     if order.dispatchable:
         order.auto_placement_tried_at = now
@@ -245,12 +260,14 @@ async def _place(
     policy: SchedulingPolicy,
     travel: TravelTimes,
     tz: ZoneInfo,
+    calendar: WorkingTime,
     techs: list[Technician],
 ) -> None:
     """SCH-1 / SCH-3: the customer's first preferred window a technician can keep; else, with
     the time left to agree on the contact call (SCH-2), a technician who can still fit the job
     into today's shift (least loaded, then nearest); else a network serving the order (it
-    answers now, SCH-1); else the technician who can on the earliest later day they work,
+    answers within `network_accept_minutes` of working time, an emergency's of wall-clock time,
+    SCH-1); else the technician who can on the earliest later day they work,
     within `booking_horizon_days`. The order is placed at once, never left for the retry
     sweep because nobody works today or today's shift is over; a technician off shift
     receives the dispatch when their next shift starts, and their 2 hours to call the
@@ -343,6 +360,9 @@ async def _place(
                 reason=f"no own technician free; network serves {order.product_line} "
                 f"in {order.area or 'any area'}",
                 now=now,
+                acceptance_due_at=order.network_answer_due(
+                    given_at=now, policy=policy, calendar=calendar
+                ),
             )
             return
     if booked is not None:
@@ -690,6 +710,7 @@ async def handle_event(
     policy: SchedulingPolicy,
     travel: TravelTimes,
     tz: ZoneInfo,
+    calendar: WorkingTime,
 ) -> None:
     """Apply an event of another service, once (inbox in the same transaction)."""
     async with uow:
@@ -731,7 +752,9 @@ async def handle_event(
                         service_type=payload.service_type,
                     )
                 )
-                await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
+                await _auto_assign(
+                    order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, calendar=calendar
+                )
                 await uow.orders.save(order)
             await uow.commit()
             return
@@ -778,14 +801,19 @@ async def handle_event(
             if payload.customer is not None and payload.customer.address.location is not None:
                 order.location = payload.customer.address.location
             order.verified(override=payload.dispatch_override)
-            await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
+            await _auto_assign(
+                order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, calendar=calendar
+            )
         elif isinstance(payload, DuplicateLinked):
             if payload.escalated_to_emergency and order.escalate_to_emergency(
                 by=payload.linked_by or "intake",
                 now=now,
                 emergency_minutes=policy.emergency_response_minutes,
+                network_accept_minutes=policy.network_accept_minutes,
             ):
-                await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
+                await _auto_assign(
+                    order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, calendar=calendar
+                )
         elif isinstance(payload, OrderCancelled):
             order.cancelled()
         elif isinstance(payload, OrderResolvedRemotely):
@@ -800,7 +828,9 @@ async def handle_event(
                     detail=payload.reason,
                     keep_technician=False,
                 )
-                await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
+                await _auto_assign(
+                    order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, calendar=calendar
+                )
         elif isinstance(payload, TechnicianDeparted):
             if order.departed(now=now, technician_id=payload.technician_id):
                 order.predict_arrival(arrival=payload.eta, now=now, policy=policy, cause="departed")
@@ -847,7 +877,9 @@ async def handle_event(
                 reason=payload.reason,
             )
             if booked:
-                await _auto_assign(order, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
+                await _auto_assign(
+                    order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, calendar=calendar
+                )
         elif isinstance(payload, OrderRetentionExpired):
             # BIL-11: gone from every copy of the order scheduling keeps, in this transaction
             order.anonymise(by="billing", now=now, retention_class=payload.retention_class)
@@ -883,7 +915,10 @@ async def _networks_named(
     names, whoever the stored messages went to; one naming nobody (published before it named the
     technician, or rating none) follows its scheduling: it goes to the networks that were sent
     the FollowUpScheduled of the same task, and to no network when none was (or that message was
-    purged after ``message_retention_days``).
+    purged after ``message_retention_days``). A result re-credited to another technician
+    (FollowUpRecredited, FBK-11) goes to the networks of both: the new technician's puts it on
+    their figures, the previous one's takes it off (for a previous result that named nobody, the
+    networks it went to); a technician of the centre adds no network.
 
     Both networks hear of an event only where both must act on it: a report of the current
     visit, which changes the holder's order (the holder and one that just lost the order hear
@@ -894,24 +929,54 @@ async def _networks_named(
     data = envelope.data
     if data.get("network_id"):
         return {str(data["network_id"])}
+    if envelope.event_name == FollowUpRecredited.event_type:
+        now_credited = await _network_of(envelope, data.get("technician_id"), uow=uow)
+        previous = data.get("previous_technician_id")
+        if previous:
+            before = {await _network_of(envelope, previous, uow=uow)}
+        else:
+            before = await _told_of_call_back(
+                envelope, FollowUpCompleted.cloudevents_type(), uow=uow
+            )
+        return ({now_credited} | before) - {None} or {None}
     technician_id = data.get("technician_id")
     if technician_id:
-        technician = await uow.technicians.get(str(technician_id))
-        if technician is None:
-            log.warning(
-                "scheduling.event_names_an_unknown_technician",
-                type=envelope.type,
-                technician_id=technician_id,
-            )
-        return {technician.network_id if technician else None}
-    if envelope.event_name == "FollowUpCompleted" and data.get("task_id"):
-        told = await uow.networks_told(
-            subject=envelope.subject,
-            event_type=FollowUpScheduled.cloudevents_type(),
-            data={"task_id": data["task_id"]},
-        )
-        return set(told) or {None}
+        return {await _network_of(envelope, technician_id, uow=uow)}
+    if envelope.event_name == FollowUpCompleted.event_type and data.get("task_id"):
+        told = await _told_of_call_back(envelope, FollowUpScheduled.cloudevents_type(), uow=uow)
+        return told or {None}
     return None
+
+
+async def _network_of(
+    envelope: EventEnvelope, technician_id: Any, *, uow: SchedulingUnitOfWork
+) -> str | None:
+    """The network of the technician an event names; None for one of the centre, for one
+    scheduling does not know (logged) and when it names none."""
+    if not technician_id:
+        return None
+    technician = await uow.technicians.get(str(technician_id))
+    if technician is None:
+        log.warning(
+            "scheduling.event_names_an_unknown_technician",
+            type=envelope.type,
+            technician_id=technician_id,
+        )
+    return technician.network_id if technician else None
+
+
+async def _told_of_call_back(
+    envelope: EventEnvelope, event_type: str, *, uow: SchedulingUnitOfWork
+) -> set[str | None]:
+    """The networks that were sent the ``event_type`` event of the call-back task ``envelope``
+    names (none when it names no task, or those messages were purged)."""
+    task_id = envelope.data.get("task_id")
+    if not task_id:
+        return set()
+    told = await uow.networks_told(
+        subject=envelope.subject, event_type=event_type, data={"task_id": task_id}
+    )
+    return set(told)
 
 
 async def _tell_networks(
@@ -923,13 +988,35 @@ async def _tell_networks(
 ) -> None:
     """Stage ``envelope`` for the ``concerned`` networks: the one holding the order with its
     contact details, any other without them (issue 5); without personal data at all once the
-    order's retention is over (BIL-11)."""
+    order's retention is over (BIL-11). A call-back result re-credited between technicians of
+    two networks (FollowUpRecredited) names to each network its own technician only, as an
+    OrderWithdrawn never says who took the order."""
+    if envelope.event_name == FollowUpRecredited.event_type:
+        for network_id in concerned - {None}:
+            await uow.notify_networks(
+                await _naming_own_technicians(envelope, network_id, uow=uow),
+                holders=[network_id] if network_id == order.network_id else [],
+                former=[] if network_id == order.network_id else [network_id],
+                erased=order.anonymised_at is not None,
+            )
+        return
     await uow.notify_networks(
         envelope,
         holders=[n for n in concerned if n is not None and n == order.network_id],
         former=[n for n in concerned if n != order.network_id],
         erased=order.anonymised_at is not None,
     )
+
+
+async def _naming_own_technicians(
+    envelope: EventEnvelope, network_id: str | None, *, uow: SchedulingUnitOfWork
+) -> EventEnvelope:
+    """``envelope`` with each technician it names who is not ``network_id``'s left out (null)."""
+    data = dict(envelope.data)
+    for field in ("technician_id", "previous_technician_id"):
+        if data.get(field) and await _network_of(envelope, data[field], uow=uow) != network_id:
+            data[field] = None
+    return envelope.model_copy(update={"data": data})
 
 
 REVISIT_REASONS = {
@@ -1020,10 +1107,16 @@ async def save_network(cmd: commands.SaveNetwork, *, uow: SchedulingUnitOfWork) 
 
 
 async def assign_order(
-    cmd: commands.AssignOrder, *, uow: SchedulingUnitOfWork, clock: Clock
+    cmd: commands.AssignOrder,
+    *,
+    uow: SchedulingUnitOfWork,
+    clock: Clock,
+    policy: SchedulingPolicy,
+    calendar: WorkingTime,
 ) -> DispatchOrder:
     """SCH-8, SCH-12: a dispatcher (or a network's dispatcher, for its own orders and to its own
-    technicians) gives or moves the visit; every change is audited with who and why."""
+    technicians) gives or moves the visit; every change is audited with who and why. A network
+    given the order answers by :meth:`DispatchOrder.network_answer_due` (SCH-1, INT-7)."""
     async with uow:
         order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
         tech = await _technician(uow, cmd.technician_id) if cmd.technician_id else None
@@ -1057,13 +1150,19 @@ async def assign_order(
             raise CannotTake(
                 f"Network {network.network_id} cannot take this order.", ["skill/area"]
             )
+        now = clock()
         order.assign(
             technician=tech,
             network=network,
             by=cmd.actor.name,
             reason=cmd.reason,
-            now=clock(),
+            now=now,
             pinned=cmd.pinned,
+            acceptance_due_at=order.network_answer_due(
+                given_at=now, policy=policy, calendar=calendar
+            )
+            if network is not None
+            else None,
         )
         await uow.orders.save(order)
         await uow.commit()
@@ -1952,12 +2051,16 @@ async def sweep_contact_overdue(
 async def sweep_network_acceptance(
     *, uow: SchedulingUnitOfWork, clock: Clock, policy: SchedulingPolicy
 ) -> int:
-    """SCH-1: orders a network neither accepted nor rejected in time go back to the centre."""
+    """SCH-1: orders a network neither accepted nor rejected by their `acceptance_due_at`
+    (working time, an emergency's wall-clock time) go back to the centre."""
     async with uow:
         now = clock()
         count = 0
-        due = now - timedelta(minutes=policy.network_accept_minutes)
-        for order in await uow.orders.awaiting_network_answer(assigned_before=due):
+        # given before due times were recorded: the wall-clock minutes they were given with
+        unrecorded = now - timedelta(minutes=policy.network_accept_minutes)
+        for order in await uow.orders.awaiting_network_answer(
+            due_by=now, unrecorded_given_before=unrecorded
+        ):
             if order.acceptance_overdue(now=now, policy=policy):
                 uow.track(order)
                 await uow.orders.save(order)
@@ -1973,6 +2076,7 @@ async def retry_auto_placement(
     policy: SchedulingPolicy,
     travel: TravelTimes,
     tz: ZoneInfo,
+    calendar: WorkingTime,
 ) -> int:
     """SCH-1 / INT-3: orders the automatic placement found nobody for when they came (taken on
     a day nobody serving their area works, every technician full) are tried again, the longest
@@ -1992,7 +2096,15 @@ async def retry_auto_placement(
                 if found is None or not found.dispatchable or found.auto_placement_tried_at is None:
                     continue
                 order = uow.track(found)
-                await _auto_assign(order, uow=uow, now=clock(), policy=policy, travel=travel, tz=tz)
+                await _auto_assign(
+                    order,
+                    uow=uow,
+                    now=clock(),
+                    policy=policy,
+                    travel=travel,
+                    tz=tz,
+                    calendar=calendar,
+                )
                 await uow.orders.save(order)
                 await uow.commit()
                 if not order.dispatchable:
@@ -2081,11 +2193,14 @@ COMMAND_HANDLERS: dict[type, Callable[..., Awaitable[Any]]] = {
 
 
 def default_dependencies() -> dict[str, Any]:
-    """Clock, policy, travel times and time zone with their defaults (tests override them)."""
+    """Clock, policy, travel times, time zone and business calendar with their defaults (tests
+    override them)."""
     policy = SchedulingPolicy()
+    calendar = BusinessCalendar()
     return {
         "clock": lambda: datetime.now(UTC),
         "policy": policy,
         "travel": GreatCircleTravel(road_factor=policy.road_factor, speed_kmh=policy.speed_kmh),
-        "tz": ZoneInfo("Asia/Shanghai"),
+        "tz": calendar.tz,
+        "calendar": calendar,
     }
