@@ -43,6 +43,8 @@ async def test_sch_1_a_silent_network_loses_the_order_after_the_policy_time(
     key = await h.key("partner", network_id="n1")
     shown = (await h.client.get("/v1/orders/silent", headers=key)).json()["acceptance_due_at"]
     assert datetime.fromisoformat(shown) == local(10, minutes)  # the network sees by when
+    [given] = await h.published("OrderAssigned")  # ... and is told so with the order
+    assert given.network_id == "n1" and given.acceptance_due_at == local(10, minutes)
     h.clock.advance(minutes=minutes - 1)
     assert await h.run_job("network_acceptance") == 0
     h.clock.advance(minutes=1)

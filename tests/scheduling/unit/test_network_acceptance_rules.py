@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from scheduling_support import DONGYING, MONDAY_8AM, local, window
 
-from contracts.scheduling import OrderReturnedToCentre, ReturnReason
+from contracts.scheduling import OrderAssigned, OrderReturnedToCentre, ReturnReason
 from scheduling.domain.model import DispatchOrder, DispatchStatus, Network, Technician
 from scheduling.domain.policy import SchedulingPolicy
 from servicekit.calendar import BusinessCalendar
@@ -67,6 +67,23 @@ def test_sch_1_an_order_given_at_23_is_due_at_09_30_the_next_working_day() -> No
         "network n1 neither accepted nor rejected the order within 30 working minutes (SCH-1)"
     )
     assert o.status is DispatchStatus.AWAITING_ASSIGNMENT and o.acceptance_due_at is None
+
+
+def test_sch_1_the_network_is_told_by_when_to_answer_in_order_assigned() -> None:
+    o = given_to_network(order(), local(23))
+    [given] = [e for e in o.events if isinstance(e, OrderAssigned)]
+    assert given.network_id == "n1"
+    assert given.acceptance_due_at == local(9, 30, day=1)
+
+
+def test_sch_1_a_technician_given_the_order_has_no_time_to_answer_by() -> None:
+    o = order()
+    tech = Technician(
+        technician_id="t1", name="李师傅", phone=None, skills=["*"], areas=["*"], home=DONGYING
+    )
+    o.assign(technician=tech, by="dispatcher", reason="manual", now=local(10))
+    [given] = [e for e in o.events if isinstance(e, OrderAssigned)]
+    assert given.technician_id == "t1" and given.acceptance_due_at is None
 
 
 def test_sch_1_minutes_left_at_the_end_of_the_working_day_run_on_the_next_morning() -> None:

@@ -649,6 +649,7 @@ class DispatchOrder:
             "technician_phone": technician.phone if technician else None,
             "appointment": self.appointment,
             "reason": reason,
+            "acceptance_due_at": self.acceptance_due_at,
         }
         if was_held:
             self.events.append(
