@@ -4,6 +4,7 @@ consumed event, its inbox record."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
@@ -40,9 +41,12 @@ class SqlUnitOfWork:
         session_factory: SessionFactory,
         *,
         on_commit: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._on_commit = on_commit
+        self._clock = clock or (lambda: datetime.now(UTC))
+        """The service's clock: the time its envelopes carry, as its domain stamps its facts."""
         self._tracked: list[RecordsEvents] = []
         self._recorded: list[EventData] = []
         self.committed_events: list[EventEnvelope] = []
@@ -101,12 +105,13 @@ class SqlUnitOfWork:
         return self.resource_id
 
     def wrap(self, payload: EventData) -> EventEnvelope:
-        """The envelope of a staged event, in the current flow's context (override to set the
-        time from an injected clock)."""
+        """The envelope of a staged event, in the current flow's context, at the service's
+        clock's time."""
         return EventEnvelope.wrap(
             payload,
             correlation_id=context.correlation_id(),
             causation_id=context.causation_id(),
+            time=self._clock(),
         )
 
     async def collect(self) -> None:

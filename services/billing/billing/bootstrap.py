@@ -55,10 +55,12 @@ def bootstrap(
     policy = load_section(BillingPolicy, section="billing", path=settings.policy_file)
 
     def handler_factory(runtime: ServiceRuntime) -> EventHandler:
-        return make_handler(_uow_factory(runtime), policy=policy, clock=now, tz=runtime.calendar.tz)
+        return make_handler(
+            _uow_factory(runtime, now), policy=policy, clock=now, tz=runtime.calendar.tz
+        )
 
     runtime = ServiceRuntime(spec=SPEC, settings=settings, handler_factory=handler_factory)
-    uow_factory = _uow_factory(runtime)
+    uow_factory = _uow_factory(runtime, now)
     runtime.app.state.uow_factory = uow_factory
     runtime.app.state.policy = policy
     runtime.app.state.bus = MessageBus(
@@ -96,8 +98,10 @@ def bootstrap(
     return runtime
 
 
-def _uow_factory(runtime: ServiceRuntime) -> Callable[[], BillingUnitOfWork]:
+def _uow_factory(
+    runtime: ServiceRuntime, clock: Callable[[], datetime]
+) -> Callable[[], BillingUnitOfWork]:
     def factory() -> BillingUnitOfWork:
-        return BillingUnitOfWork(runtime.session_factory, on_commit=runtime.on_commit)
+        return BillingUnitOfWork(runtime.session_factory, on_commit=runtime.on_commit, clock=clock)
 
     return factory

@@ -53,11 +53,14 @@ def bootstrap(
 
     def handler_factory(runtime: ServiceRuntime) -> EventHandler:
         return make_handler(
-            _uow_factory(runtime), policy=policy, calendar=UtcCalendar(runtime.calendar), clock=now
+            _uow_factory(runtime, now),
+            policy=policy,
+            calendar=UtcCalendar(runtime.calendar),
+            clock=now,
         )
 
     runtime = ServiceRuntime(spec=SPEC, settings=settings, handler_factory=handler_factory)
-    uow_factory = _uow_factory(runtime)
+    uow_factory = _uow_factory(runtime, now)
     calendar = UtcCalendar(runtime.calendar)
     runtime.app.state.uow_factory = uow_factory
     runtime.app.state.policy = policy
@@ -83,8 +86,10 @@ def bootstrap(
     return runtime
 
 
-def _uow_factory(runtime: ServiceRuntime) -> Callable[[], FeedbackUnitOfWork]:
+def _uow_factory(
+    runtime: ServiceRuntime, clock: Callable[[], datetime]
+) -> Callable[[], FeedbackUnitOfWork]:
     def factory() -> FeedbackUnitOfWork:
-        return FeedbackUnitOfWork(runtime.session_factory, on_commit=runtime.on_commit)
+        return FeedbackUnitOfWork(runtime.session_factory, on_commit=runtime.on_commit, clock=clock)
 
     return factory

@@ -63,10 +63,10 @@ def bootstrap(
     evidence = store or FileEvidenceStore(settings.resolved_evidence_dir)
 
     def handler_factory(runtime: ServiceRuntime) -> EventHandler:
-        return make_handler(_uow_factory(runtime), store=evidence, clock=now)
+        return make_handler(_uow_factory(runtime, now), store=evidence, clock=now)
 
     runtime = ServiceRuntime(spec=SPEC, settings=settings, handler_factory=handler_factory)
-    uow_factory = _uow_factory(runtime)
+    uow_factory = _uow_factory(runtime, now)
     tz = runtime.calendar.tz
     state = runtime.app.state
     state.uow_factory = uow_factory
@@ -94,8 +94,12 @@ def bootstrap(
     return runtime
 
 
-def _uow_factory(runtime: ServiceRuntime) -> Callable[[], FieldworkUnitOfWork]:
+def _uow_factory(
+    runtime: ServiceRuntime, clock: Callable[[], datetime]
+) -> Callable[[], FieldworkUnitOfWork]:
     def factory() -> FieldworkUnitOfWork:
-        return FieldworkUnitOfWork(runtime.session_factory, on_commit=runtime.on_commit)
+        return FieldworkUnitOfWork(
+            runtime.session_factory, on_commit=runtime.on_commit, clock=clock
+        )
 
     return factory

@@ -151,6 +151,17 @@ async def test_fld_1_departure_checks_the_kit_and_takes_a_loaner_from_the_invent
     assert departed[0].data["loaner_on_board"] is True
 
 
+async def test_fld_2_an_action_taken_now_is_published_at_the_services_clock_time(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    # the envelope's time is when the fact happened: the time the domain stamps on it
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+    arrived = [e for e in await outbox(runtime) if e.event_name == "TechnicianArrived"]
+    assert [e.time for e in arrived] == [T0 + timedelta(minutes=30)]
+    assert datetime.fromisoformat(arrived[0].data["arrived_at"]) == arrived[0].time
+
+
 async def test_fld_1_an_installation_takes_the_installation_kit(
     runtime: ServiceRuntime, admin: httpx.AsyncClient
 ) -> None:

@@ -49,10 +49,11 @@ class FieldworkUnitOfWork(SqlUnitOfWork):
         return self
 
     def wrap(self, payload: EventData) -> EventEnvelope:
-        """Envelopes carry the time the events happened (``occurred_at``), else now."""
+        """Envelopes carry the time the events happened (``occurred_at``), else the injected
+        clock's now (the time the domain stamps on the facts)."""
         return EventEnvelope.wrap(
             payload,
             correlation_id=context.correlation_id(),
             causation_id=context.causation_id(),
-            time=self.occurred_at,
+            time=self.occurred_at or self._clock(),
         )

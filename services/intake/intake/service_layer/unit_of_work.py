@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Self
 
 from contracts.base import EventData
 from contracts.envelope import EventEnvelope
 from intake.adapters.repository import OrderRepository, WarrantyPeriodRepository
 from intake.domain.model import TimelineEntry
-from servicekit import context
-from servicekit.db import SessionFactory
 from servicekit.uow import SqlUnitOfWork
 
 
@@ -27,30 +23,11 @@ class IntakeUnitOfWork(SqlUnitOfWork):
     orders: OrderRepository
     warranty_periods: WarrantyPeriodRepository
 
-    def __init__(
-        self,
-        session_factory: SessionFactory,
-        *,
-        on_commit: Callable[[], None] | None = None,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        super().__init__(session_factory, on_commit=on_commit)
-        self._clock = clock or (lambda: datetime.now(UTC))
-
     async def __aenter__(self) -> Self:
         await super().__aenter__()
         self.orders = OrderRepository(self.session)
         self.warranty_periods = WarrantyPeriodRepository(self.session)
         return self
-
-    def wrap(self, payload: EventData) -> EventEnvelope:
-        """Envelopes carry the injected clock's time."""
-        return EventEnvelope.wrap(
-            payload,
-            correlation_id=context.correlation_id(),
-            causation_id=context.causation_id(),
-            time=self._clock(),
-        )
 
     async def collect(self) -> None:
         """Every order read or added takes part in the commit."""

@@ -4,8 +4,7 @@ transaction as the change they report."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping
 from typing import Any, Self
 
 from sqlalchemy import select
@@ -21,7 +20,6 @@ from scheduling.adapters.repository import (
     TechnicianRepository,
 )
 from scheduling.domain.partners import partner_body
-from servicekit.db import SessionFactory
 from servicekit.uow import SqlUnitOfWork
 from servicekit.webhooks import enqueue
 from servicekit.webhooks.tables import (
@@ -42,16 +40,6 @@ class SchedulingUnitOfWork(SqlUnitOfWork):
     networks: NetworkRepository
     plans: DayPlanRepository
     partner_messages: PartnerMessageRepository
-
-    def __init__(
-        self,
-        session_factory: SessionFactory,
-        *,
-        on_commit: Callable[[], None] | None = None,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        super().__init__(session_factory, on_commit=on_commit)
-        self._clock = clock
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -79,7 +67,7 @@ class SchedulingUnitOfWork(SqlUnitOfWork):
         told without any personal data, which is then stored nowhere again."""
         holding = {n for n in holders if n}
         raw = envelope.model_dump(mode="json")
-        now = self._clock() if self._clock else None
+        now = self._clock()
         for network_id in sorted(holding | {n for n in former if n}):
             body = partner_body(
                 raw, holder=network_id in holding, erased=erased, network_id=network_id
