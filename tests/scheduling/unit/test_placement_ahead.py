@@ -131,6 +131,50 @@ def test_sch_3_the_earliest_day_wins_over_a_lighter_later_one_then_the_least_loa
     assert place(techs, workload={("busy", day(0)): 5, ("less", day(0)): 2}) == ("less", day(0))
 
 
+class CountingTravel(FakeTravel):
+    """FakeTravel that counts the route checks asked of it (one per technician checked)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def matrices(self, points: Sequence[GeoPoint]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        self.asked += 1
+        return super().matrices(points)
+
+
+def test_sch_1_only_technicians_preferred_over_the_chosen_one_have_their_day_checked() -> None:
+    # the route check is the costly part of a placement: with 20 technicians able, the least
+    # loaded who fits is found without checking the other 19 days
+    others = [tech(f"t{n:02d}") for n in range(19)]
+    full_day = [HeldJob(order_id="h", location=DONGYING, window=window(9, hours=0.5), minutes=600)]
+    workload = {(t.technician_id, day(0)): 3 for t in others}
+    workload[("idle", day(0))] = 0
+    workload[("full", day(0))] = 0
+    counting = CountingTravel()
+    found = earliest_placement(
+        technicians=[*others, tech("full"), tech("idle", home=near(DONGYING))],
+        product_line="water_heater",
+        area="Dongying",
+        location=DONGYING,
+        minutes=60,
+        days=[day(0)],
+        held={"full": full_day},
+        workload=workload,
+        policy=POLICY,
+        travel=counting,
+        tz=TZ,
+        now=local(8),
+    )
+    assert found is not None
+    # "full" is as idle and nearer, but its day is taken: "idle" is next in preference
+    assert (found.technician.technician_id, found.reason) == (
+        "idle",
+        "skill water_heater, area Dongying, workload 0/8",
+    )
+    assert counting.asked == 2
+
+
 def test_sch_3_nobody_within_the_days_searched_places_nothing() -> None:
     assert place([tech("t1", working_days=[3])], days=2) is None
     assert place([tech("t1", active=False)]) is None

@@ -361,35 +361,69 @@ def earliest_placement(
     (:func:`can_fit_on`); of those, the least loaded, then the nearest home base
     (:func:`choose_technician`). None when nobody can on any of them."""
     for day in days:
-        able = [
-            t
-            for t in technicians
-            if t.works_on(day)
-            and not t.why_not(product_line=product_line, area=area)
-            and workload.get((t.technician_id, day), 0) < t.daily_capacity
-            and can_fit_on(
-                technician=t,
+        ranked = _by_preference(
+            technicians,
+            product_line=product_line,
+            area=area,
+            location=location,
+            workload={
+                t.technician_id: workload.get((t.technician_id, day), 0) for t in technicians
+            },
+            day=day,
+        )
+        # the insertion check is the costly part: asked in order of preference, it runs only
+        # until someone fits, and who is chosen is the same as checking everyone first
+        for tech in ranked:
+            if can_fit_on(
+                technician=tech,
                 day=day,
-                held=held.get(t.technician_id, []),
+                held=held.get(tech.technician_id, []),
                 location=location,
                 minutes=minutes,
                 policy=policy,
                 travel=travel,
                 tz=tz,
                 now=now,
-            )
-        ]
-        choice = choose_technician(
-            technicians=able,
-            product_line=product_line,
-            area=area,
-            location=location,
-            workload={t.technician_id: workload.get((t.technician_id, day), 0) for t in able},
-            day=day,
-        )
-        if choice is not None:
-            return Placement(technician=choice[0], day=day, reason=choice[1])
+            ):
+                load = workload.get((tech.technician_id, day), 0)
+                return Placement(
+                    technician=tech,
+                    day=day,
+                    reason=_choice_reason(tech, product_line=product_line, area=area, load=load),
+                )
     return None
+
+
+def _by_preference(
+    technicians: Sequence[Technician],
+    *,
+    product_line: str,
+    area: str | None,
+    location: GeoPoint | None,
+    workload: dict[str, int],
+    day: date,
+) -> list[Technician]:
+    """SCH-1: those working ``day`` with the skill and the area and room left, the least loaded
+    first, then the nearest home base, ties by id."""
+
+    def key(t: Technician) -> tuple[int, float, str]:
+        distance = great_circle_m(t.home, location) if location is not None else 0.0
+        return (workload.get(t.technician_id, 0), distance, t.technician_id)
+
+    return sorted(
+        (
+            t
+            for t in technicians
+            if t.works_on(day)
+            and not t.why_not(product_line=product_line, area=area)
+            and workload.get(t.technician_id, 0) < t.daily_capacity
+        ),
+        key=key,
+    )
+
+
+def _choice_reason(tech: Technician, *, product_line: str, area: str | None, load: int) -> str:
+    return f"skill {product_line}, area {area or 'any'}, workload {load}/{tech.daily_capacity}"
 
 
 def choose_technician(
@@ -404,26 +438,19 @@ def choose_technician(
     """SCH-1: among those working ``day`` (the day the job is for) with the skill and the area
     and room left, the least loaded, then the nearest home base. Returns the technician and
     the reason to record."""
-    able = [
-        t
-        for t in technicians
-        if t.works_on(day)
-        and not t.why_not(product_line=product_line, area=area)
-        and workload.get(t.technician_id, 0) < t.daily_capacity
-    ]
-    if not able:
-        return None
-
-    def key(t: Technician) -> tuple[int, float, str]:
-        distance = great_circle_m(t.home, location) if location is not None else 0.0
-        return (workload.get(t.technician_id, 0), distance, t.technician_id)
-
-    chosen = min(able, key=key)
-    reason = (
-        f"skill {product_line}, area {area or 'any'}, "
-        f"workload {workload.get(chosen.technician_id, 0)}/{chosen.daily_capacity}"
+    ranked = _by_preference(
+        technicians,
+        product_line=product_line,
+        area=area,
+        location=location,
+        workload=workload,
+        day=day,
     )
-    return chosen, reason
+    if not ranked:
+        return None
+    chosen = ranked[0]
+    load = workload.get(chosen.technician_id, 0)
+    return chosen, _choice_reason(chosen, product_line=product_line, area=area, load=load)
 
 
 @dataclass(frozen=True)
