@@ -36,8 +36,9 @@ class _Assignment(_SchedulingEvent):
     """Why this assignee: skill, area, workload (SCH-1), or why the change."""
     acceptance_due_at: AwareDatetime | None = None
     """By when the network given the order must accept or reject it, else the order goes back
-    to the centre (SCH-1): `network_accept_minutes` of working time on the business calendar,
-    wall-clock minutes for an emergency (INT-7). Null for a technician's assignment (and in
+    to the centre (SCH-1): `network_accept_minutes` of working time, within the network's own
+    office hours when it has declared them, else on the business calendar; wall-clock minutes
+    for an emergency (INT-7). Null for a technician's assignment (and in
     events published before this field existed)."""
 
     @model_validator(mode="after")

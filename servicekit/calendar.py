@@ -61,6 +61,28 @@ class BusinessCalendar:
             return False
         return bool(self._holidays(day.year).is_working_day(day))
 
+    def _listed_holiday(self, day: date) -> bool:
+        if day in self.extra_workdays:
+            return False
+        return day in self.extra_holidays or day in self._holidays(day.year)
+
+    def is_public_holiday(self, day: date) -> bool:
+        """Whether ``day`` falls in a public holiday break: a run of consecutive days off that
+        holds a listed holiday (the package's, days off in lieu, the policy's own). The weekend
+        days of the break count, as the official announcements count them (National Day: 1-7
+        October); an ordinary weekend does not, and a make-up workday (调休) ends the break."""
+        if self.is_working_day(day):
+            return False
+        for step in (timedelta(days=-1), timedelta(days=1)):
+            other = day
+            for _ in range(31):  # a bound: no break is a month long
+                if self._listed_holiday(other):
+                    return True
+                other += step
+                if self.is_working_day(other):
+                    break
+        return False
+
     def _periods_of(self, day: date) -> Iterator[tuple[datetime, datetime]]:
         if not self.is_working_day(day):
             return

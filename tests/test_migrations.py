@@ -601,3 +601,44 @@ async def test_scheduling_0014_gives_orders_awaiting_a_network_answer_their_30_m
         "o-technician": None,
         "o-confirmed": None,
     }
+
+
+async def test_scheduling_0015_leaves_networks_registered_before_it_on_the_business_calendar(
+    database_url: str,
+) -> None:
+    # SCH-1: a network without office hours of its own (all four null) answers in the business
+    # calendar's working time, as before 0015
+    migrations = await _upgraded_to("scheduling", "0014", database_url)
+    network = sa.table(
+        "partner_network",
+        *(
+            sa.column(column, kind)
+            for column, kind in (
+                ("network_id", sa.String),
+                ("name", sa.String),  # not through _table(): its first parameter is `name`
+                ("skills", sa.JSON),
+                ("areas", sa.JSON),
+                ("active", sa.Boolean),
+            )
+        ),
+    )
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                network.insert().values(
+                    network_id="n1", name="网点", skills=["*"], areas=["*"], active=True
+                )
+            )
+        await upgrade(migrations, database_url)
+        async with engine.connect() as conn:
+            found = await conn.execute(
+                sa.text(
+                    "SELECT network_id, office_opens, office_closes, office_weekdays, "
+                    "office_open_on_public_holidays FROM partner_network"
+                )
+            )
+            rows = [tuple(row) for row in found]
+    finally:
+        await engine.dispose()
+    assert rows == [("n1", None, None, None, None)]

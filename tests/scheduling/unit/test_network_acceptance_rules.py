@@ -43,7 +43,9 @@ def given_to_network(o: DispatchOrder, at: datetime) -> DispatchOrder:
         by="scheduling:auto",
         reason="no own technician free",
         now=at,
-        acceptance_due_at=o.network_answer_due(given_at=at, policy=POLICY, calendar=CALENDAR),
+        acceptance_due_at=o.network_answer_due(
+            network=N1, given_at=at, policy=POLICY, calendar=CALENDAR
+        ),
     )
     return o
 

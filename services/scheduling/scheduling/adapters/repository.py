@@ -29,6 +29,7 @@ from scheduling.domain.model import (
     DispatchOrder,
     DispatchStatus,
     Network,
+    OfficeHours,
     Technician,
     Visit,
 )
@@ -500,29 +501,12 @@ class NetworkRepository:
     async def get(self, network_id: str) -> Network | None:
         """The network, or None."""
         row = await self._session.get(NetworkRow, network_id)
-        if row is None:
-            return None
-        return Network(
-            network_id=row.network_id,
-            name=row.name,
-            skills=list(row.skills),
-            areas=list(row.areas),
-            active=row.active,
-        )
+        return None if row is None else _network(row)
 
     async def list(self) -> list[Network]:
         """All networks by id."""
         rows = await self._session.execute(select(NetworkRow).order_by(NetworkRow.network_id))
-        return [
-            Network(
-                network_id=r.network_id,
-                name=r.name,
-                skills=list(r.skills),
-                areas=list(r.areas),
-                active=r.active,
-            )
-            for r in rows.scalars()
-        ]
+        return [_network(r) for r in rows.scalars()]
 
     async def save(self, network: Network, *, new: bool = False) -> None:
         """Insert or update; ``new``: insert only, so that a network another transaction created
@@ -534,7 +518,35 @@ class NetworkRepository:
         row.skills = list(network.skills)
         row.areas = list(network.areas)
         row.active = network.active
+        hours = network.office_hours
+        if hours is None:
+            row.office_opens = row.office_closes = None
+            row.office_weekdays = row.office_open_on_public_holidays = None
+        else:
+            row.office_opens = _hhmm(hours.opens)
+            row.office_closes = _hhmm(hours.closes)
+            row.office_weekdays = list(hours.weekdays)
+            row.office_open_on_public_holidays = hours.open_on_public_holidays
         self._session.add(row)
+
+
+def _network(row: NetworkRow) -> Network:
+    hours = None
+    if row.office_opens is not None and row.office_closes is not None:
+        hours = OfficeHours(
+            opens=time.fromisoformat(row.office_opens),
+            closes=time.fromisoformat(row.office_closes),
+            weekdays=tuple(row.office_weekdays or ()),
+            open_on_public_holidays=bool(row.office_open_on_public_holidays),
+        )
+    return Network(
+        network_id=row.network_id,
+        name=row.name,
+        skills=list(row.skills),
+        areas=list(row.areas),
+        active=row.active,
+        office_hours=hours,
+    )
 
 
 class DayPlanRepository:

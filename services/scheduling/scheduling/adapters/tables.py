@@ -126,6 +126,12 @@ class NetworkRow(SchedulingTable, table=True):
     skills: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     areas: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     active: bool = True
+    # SCH-1: the network's own office hours, all four null for a network keeping the business
+    # calendar's (every network registered before migration 0015)
+    office_opens: str | None = Field(default=None, max_length=5)
+    office_closes: str | None = Field(default=None, max_length=5)
+    office_weekdays: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    office_open_on_public_holidays: bool | None = None
 
 
 class DayPlanRow(SchedulingTable, table=True):

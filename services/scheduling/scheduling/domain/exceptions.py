@@ -115,3 +115,9 @@ class PlanInfeasible(SchedulingError):
     def __init__(self, violations: list[str]) -> None:
         super().__init__("The plan failed the feasibility check and was not applied.")
         self.extensions = {"violations": violations[:50]}
+
+
+class InvalidOfficeHours(SchedulingError, ValueError):
+    """A network's office hours that cannot be counted in (SCH-1): closing before opening, no
+    open day, a weekday outside 0-6. A ValueError too, so a request schema building them answers
+    422 like any other invalid field."""

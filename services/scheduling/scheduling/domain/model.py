@@ -30,7 +30,12 @@ from contracts.scheduling import (
     RevisitBooked,
     RevisitReason,
 )
-from scheduling.domain.exceptions import IllegalTransition, SlotUnavailable, VisitUnderWay
+from scheduling.domain.exceptions import (
+    IllegalTransition,
+    InvalidOfficeHours,
+    SlotUnavailable,
+    VisitUnderWay,
+)
 from scheduling.domain.policy import SchedulingPolicy
 from scheduling.domain.privacy import EVENT_CODES, erase_event, erase_text
 
@@ -44,8 +49,15 @@ class WorkingTime(Protocol):
     """The business calendar as dispatch needs it: working time added to a moment, outside
     working periods, weekends and public holidays not counting (servicekit's calendar)."""
 
+    tz: ZoneInfo
+    """The calendar's time zone: a network's office hours are its wall-clock times."""
+
     def add_working_time(self, start: datetime, duration: timedelta) -> datetime:
         """The moment ``duration`` of working time after ``start``."""
+        ...
+
+    def is_public_holiday(self, day: date) -> bool:
+        """Whether ``day`` falls in a public holiday break (its weekend days included)."""
         ...
 
 
@@ -174,6 +186,67 @@ class Technician:
         return self.home
 
 
+@dataclass(frozen=True)
+class OfficeHours:
+    """A partner network's own office hours (SCH-1): open from ``opens`` to ``closes`` (local
+    wall-clock; ``closes`` 00:00 is midnight closing the day, so 00:00-00:00 is round the clock;
+    hours running past midnight are not supported) on its ``weekdays`` (0 = Monday). Its open
+    weekdays are its own: a make-up workday (调休) does not open it on a day it keeps closed.
+    On public holiday breaks (:meth:`WorkingTime.is_public_holiday`, the break's weekend days
+    included) it is closed unless ``open_on_public_holidays``."""
+
+    opens: time
+    closes: time
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
+    open_on_public_holidays: bool = False
+
+    def __post_init__(self) -> None:
+        for moment in (self.opens, self.closes):
+            if moment.tzinfo is not None:
+                raise InvalidOfficeHours("office hours are local wall-clock times, without offset")
+        if self.closes <= self.opens and self.closes != MIDNIGHT:
+            raise InvalidOfficeHours(
+                f"office hours {self.opens:%H:%M}-{self.closes:%H:%M} close before they open "
+                "(00:00 closes at midnight ending the day; hours past midnight are not supported)"
+            )
+        if not self.weekdays:
+            raise InvalidOfficeHours("a network is open on at least one weekday")
+        if any(not 0 <= d <= 6 for d in self.weekdays):
+            raise InvalidOfficeHours("weekdays are 0 (Monday) to 6 (Sunday)")
+        object.__setattr__(self, "weekdays", tuple(sorted(set(self.weekdays))))
+
+    def is_open_on(self, day: date, *, calendar: WorkingTime) -> bool:
+        """Whether the network opens at all on ``day``."""
+        if day.weekday() not in self.weekdays:
+            return False
+        return self.open_on_public_holidays or not calendar.is_public_holiday(day)
+
+    def add_open_time(
+        self, start: datetime, duration: timedelta, *, calendar: WorkingTime
+    ) -> datetime:
+        """The moment ``duration`` of the network's open time after ``start``: time outside
+        its hours, on days it keeps closed, does not count (given after closing, the clock
+        starts when it next opens). The business calendar's periods cannot express a network's
+        own weekdays nor a day open to 24:00, and the domain imports no kit: its holidays (and
+        time zone) come through the :class:`WorkingTime` port, the hours are counted here."""
+        if start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+        tz = calendar.tz
+        left = duration
+        day = start.astimezone(tz).date()
+        for _ in range(3660):  # ten years of days: a bound, never reached by a sane duration
+            if self.is_open_on(day, calendar=calendar):
+                end_day = day + timedelta(days=1) if self.closes == MIDNIGHT else day
+                opened = max(start, datetime.combine(day, self.opens, tzinfo=tz))
+                closed = datetime.combine(end_day, self.closes, tzinfo=tz)
+                if opened < closed:
+                    if left <= closed - opened:
+                        return opened + left
+                    left -= closed - opened
+            day += timedelta(days=1)
+        raise ValueError(f"{duration} of open time does not fit in ten years")
+
+
 @dataclass
 class Network:
     """A partner service network that takes orders the centre hands it (SCH-1)."""
@@ -183,6 +256,9 @@ class Network:
     skills: list[str]
     areas: list[str]
     active: bool = True
+    office_hours: OfficeHours | None = None
+    """Its own office hours, in which it answers the orders it is given (SCH-1); None: the
+    business calendar's working periods and days (:meth:`DispatchOrder.network_answer_due`)."""
 
     def can_take(self, *, product_line: str, area: str | None) -> bool:
         """Whether the network serves this product line in this area."""
@@ -771,15 +847,24 @@ class DispatchOrder:
         self.return_to_centre(reason=ReturnReason.CANNOT_STAFF, by=by, now=now, detail=detail)
 
     def network_answer_due(
-        self, *, given_at: datetime, policy: SchedulingPolicy, calendar: WorkingTime
+        self,
+        *,
+        network: Network,
+        given_at: datetime,
+        policy: SchedulingPolicy,
+        calendar: WorkingTime,
     ) -> datetime:
-        """SCH-1 / INT-7: by when a network given the order at ``given_at`` must accept or reject
-        it: `network_accept_minutes` of working time on the business calendar (given at 23:00,
-        09:30 the next working day: nobody at the network, nor at the centre, answers at night),
-        but wall-clock minutes for an emergency (someone must go now)."""
+        """SCH-1 / INT-7: by when ``network``, given the order at ``given_at``, must accept or
+        reject it: `network_accept_minutes` of working time, counted in the network's own
+        office hours when it has declared them (open 08:00-20:00 every day, given at 19:50:
+        08:20 the next morning), else on the business calendar (given at 23:00, 09:30 the next
+        working day: nobody at the network answers while it is closed); but wall-clock minutes
+        for an emergency (someone must go now)."""
         allowed = timedelta(minutes=policy.network_accept_minutes)
         if self.emergency:
             return given_at + allowed
+        if network.office_hours is not None:
+            return network.office_hours.add_open_time(given_at, allowed, calendar=calendar)
         return calendar.add_working_time(given_at, allowed)
 
     def acceptance_overdue(self, *, now: datetime, policy: SchedulingPolicy) -> bool:

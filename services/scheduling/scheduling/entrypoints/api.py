@@ -277,7 +277,8 @@ async def report_position(
 async def create_network(
     body: NetworkCreate, bus: BusDep, principal: DispatcherDep, request: Request
 ) -> Any:
-    """A partner network as a dispatch target, with the product lines and areas it serves."""
+    """A partner network as a dispatch target, with the product lines and areas it serves and
+    optionally its own office hours, in which its time to answer an order runs (SCH-1)."""
 
     async def run() -> Any:
         network = await bus.handle(
@@ -315,7 +316,8 @@ async def read_network(network_id: str, uow: UowFactoryDep, principal: ListerDep
 async def update_network(
     network_id: str, body: NetworkIn, bus: BusDep, principal: DispatcherDep
 ) -> Any:
-    """Replace a network's product lines, areas or active flag."""
+    """Replace a network's product lines, areas, active flag or office hours (null or left
+    out: the business calendar's)."""
     network = await bus.handle(
         commands.SaveNetwork(network=_network(network_id, body), create=False)
     )
@@ -343,6 +345,7 @@ def _network(network_id: str, body: NetworkIn) -> Any:
         skills=body.skills,
         areas=body.areas,
         active=body.active,
+        office_hours=None if body.office_hours is None else body.office_hours.to_domain(),
     )
 
 
@@ -523,7 +526,8 @@ async def return_order(
 )
 async def accept(order_id: str, bus: BusDep, principal: AssignerDep, request: Request) -> Any:
     """The network accepts by the order's `acceptance_due_at` (SCH-1: 30 minutes of working
-    time on the business calendar, wall-clock minutes for an emergency, INT-7); its dispatcher
+    time within the network's own office hours, or on the business calendar when it has none;
+    wall-clock minutes for an emergency, INT-7); its dispatcher
     then assigns one of its technicians (`POST /v1/orders/{id}/assignment`). Another network's
     order answers 404."""
 

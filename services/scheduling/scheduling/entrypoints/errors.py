@@ -9,6 +9,7 @@ from scheduling.domain.exceptions import (
     DispatchOrderNotFound,
     IllegalTransition,
     ImplausibleReport,
+    InvalidOfficeHours,
     NetworkNotFound,
     NotYourOrder,
     PlanInfeasible,
@@ -30,4 +31,5 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     PlanInfeasible: (409, "Plan infeasible"),
     DayOver: (409, "Day is over"),
     ImplausibleReport: (422, "Implausible report"),
+    InvalidOfficeHours: (422, "Invalid office hours"),
 }

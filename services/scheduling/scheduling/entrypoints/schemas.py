@@ -17,6 +17,7 @@ from scheduling.domain.model import (
     DispatchOrder,
     DispatchStatus,
     Network,
+    OfficeHours,
     Technician,
 )
 from servicekit.dates import IsoDate, IsoDatetime, IsoTime
@@ -136,6 +137,62 @@ class TechnicianOut(BaseModel):
         return cls(**{name: getattr(t, name) for name in cls.model_fields})
 
 
+class OfficeHoursIn(_In):
+    """A partner network's own office hours (SCH-1): the time it has to answer an order it is
+    given counts working minutes within them."""
+
+    opens: IsoTime = Field(description="Local wall-clock, whole minutes (`HH:MM`).")
+    closes: IsoTime = Field(
+        description="Local wall-clock, whole minutes (`HH:MM`), after `opens`; `00:00` is "
+        "midnight at the end of the day (`00:00`-`00:00`: round the clock). Hours running past "
+        "midnight are not supported."
+    )
+    weekdays: list[int] = Field(
+        default=[0, 1, 2, 3, 4, 5, 6],
+        min_length=1,
+        description="The days it opens, 0 = Monday to 6 = Sunday (default: every day). A "
+        "make-up workday (调休) does not open it on a day it keeps closed.",
+    )
+    open_on_public_holidays: bool = Field(
+        default=False,
+        description="Whether it also opens on public holiday breaks (their weekend days "
+        "included, e.g. 1-7 October); if not, it is closed on them whatever `weekdays` says.",
+    )
+
+    @field_validator("opens", "closes")
+    @classmethod
+    def _local_wall_clock(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("office hours are local wall-clock times, without a UTC offset")
+        if value.second or value.microsecond:
+            raise ValueError("office hours are whole minutes (HH:MM), without seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _valid(self) -> OfficeHoursIn:
+        self.to_domain()  # InvalidOfficeHours is a ValueError: a 422 naming the field
+        return self
+
+    def to_domain(self) -> OfficeHours:
+        """The domain value."""
+        return OfficeHours(
+            opens=self.opens,
+            closes=self.closes,
+            weekdays=tuple(self.weekdays),
+            open_on_public_holidays=self.open_on_public_holidays,
+        )
+
+
+class OfficeHoursOut(BaseModel):
+    """A partner network's own office hours (SCH-1)."""
+
+    opens: time
+    closes: time
+    """`00:00`: midnight at the end of the day."""
+    weekdays: list[int]
+    open_on_public_holidays: bool
+
+
 class NetworkIn(_In):
     """A partner network as a dispatch target (SCH-1)."""
 
@@ -143,6 +200,13 @@ class NetworkIn(_In):
     skills: list[str] = Field(min_length=1)
     areas: list[str] = Field(min_length=1)
     active: bool = True
+    office_hours: OfficeHoursIn | None = Field(
+        default=None,
+        description="Its own office hours (SCH-1): the `network_accept_minutes` (30) it has to "
+        "accept or reject an order given to it count working minutes within them. Null: the "
+        "business calendar's working periods and days (09:00-18:00, working days of the CN "
+        "calendar). An emergency's minutes run on the wall clock either way (INT-7).",
+    )
 
 
 class NetworkCreate(NetworkIn):
@@ -159,12 +223,27 @@ class NetworkOut(BaseModel):
     skills: list[str]
     areas: list[str]
     active: bool
+    office_hours: OfficeHoursOut | None
+    """Null: the network keeps the business calendar's working periods and days."""
 
     @classmethod
     def from_domain(cls, n: Network) -> NetworkOut:
         """Read model."""
+        hours = n.office_hours
         return cls(
-            network_id=n.network_id, name=n.name, skills=n.skills, areas=n.areas, active=n.active
+            network_id=n.network_id,
+            name=n.name,
+            skills=n.skills,
+            areas=n.areas,
+            active=n.active,
+            office_hours=None
+            if hours is None
+            else OfficeHoursOut(
+                opens=hours.opens,
+                closes=hours.closes,
+                weekdays=list(hours.weekdays),
+                open_on_public_holidays=hours.open_on_public_holidays,
+            ),
         )
 
 
@@ -297,8 +376,10 @@ class DispatchOrderOut(BaseModel):
         default=None,
         description="By when the network given the order must accept (`POST "
         "/v1/orders/{id}/acceptance`) or reject it (SCH-1): `network_accept_minutes` (30) of "
-        "working time on the business calendar (given at 23:00, 09:30 the next working day; "
-        "weekends and public holidays do not count), of wall-clock time for an emergency "
+        "working time within the network's own `office_hours` when it has them (open "
+        "08:00-20:00 every day, given at 19:50: 08:20 the next morning), else on the business "
+        "calendar (given at 23:00, 09:30 the next working day; weekends and public holidays do "
+        "not count), of wall-clock time for an emergency "
         "(INT-7). Past it, a silent network loses the order to the centre. Null when no network "
         "awaits an answer.",
     )

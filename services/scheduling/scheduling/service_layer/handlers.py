@@ -361,7 +361,7 @@ async def _place(
                 f"in {order.area or 'any area'}",
                 now=now,
                 acceptance_due_at=order.network_answer_due(
-                    given_at=now, policy=policy, calendar=calendar
+                    network=network, given_at=now, policy=policy, calendar=calendar
                 ),
             )
             return
@@ -1159,7 +1159,7 @@ async def assign_order(
             now=now,
             pinned=cmd.pinned,
             acceptance_due_at=order.network_answer_due(
-                given_at=now, policy=policy, calendar=calendar
+                network=network, given_at=now, policy=policy, calendar=calendar
             )
             if network is not None
             else None,
