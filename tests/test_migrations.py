@@ -642,3 +642,59 @@ async def test_scheduling_0015_leaves_networks_registered_before_it_on_the_busin
     finally:
         await engine.dispose()
     assert rows == [("n1", None, None, None, None)]
+
+
+async def test_scheduling_0016_gives_technicians_registered_before_it_revision_0(
+    database_url: str,
+) -> None:
+    # SCH-1: the roster cache's key sums revisions; rows written before 0016 count 0
+    migrations = await _upgraded_to("scheduling", "0015", database_url)
+    technician = sa.table(
+        "technician",
+        *(
+            sa.column(column, kind)
+            for column, kind in (
+                ("technician_id", sa.String),
+                ("name", sa.String),  # not through _table(): its first parameter is `name`
+                ("skills", sa.JSON),
+                ("areas", sa.JSON),
+                ("home_lat", sa.Float),
+                ("home_lon", sa.Float),
+                ("shift_start", sa.String),
+                ("shift_end", sa.String),
+                ("working_days", sa.JSON),
+                ("days_off", sa.JSON),
+                ("daily_capacity", sa.Integer),
+                ("active", sa.Boolean),
+            )
+        ),
+    )
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            for technician_id in ("t1", "t2"):
+                await conn.execute(
+                    technician.insert().values(
+                        technician_id=technician_id,
+                        name="李师傅",
+                        skills=["water_heater"],
+                        areas=["东营区"],
+                        home_lat=37.43,
+                        home_lon=118.67,
+                        shift_start="09:00",
+                        shift_end="18:00",
+                        working_days=[0, 1, 2, 3, 4],
+                        days_off=[],
+                        daily_capacity=8,
+                        active=True,
+                    )
+                )
+        await upgrade(migrations, database_url)
+        async with engine.connect() as conn:
+            found = await conn.execute(
+                sa.text("SELECT technician_id, revision FROM technician ORDER BY technician_id")
+            )
+            rows = [tuple(row) for row in found]
+    finally:
+        await engine.dispose()
+    assert rows == [("t1", 0), ("t2", 0)]

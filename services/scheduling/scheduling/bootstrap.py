@@ -15,6 +15,7 @@ from contracts.envelope import EventEnvelope
 from contracts.scheduling import WebhookEndpointDisabled
 from contracts.topics import events_topic
 from scheduling.adapters.pyvrp_solver import PyVrpSolver
+from scheduling.adapters.repository import RosterCache
 from scheduling.adapters.tables import SCHEDULING_REGISTRY
 from scheduling.domain.policy import SchedulingPolicy
 from scheduling.domain.routing import RouteSolver
@@ -74,10 +75,16 @@ def bootstrap(
     travel = travel or _travel(settings, policy)
     solver = solver or PyVrpSolver()
     deps: dict[str, Any] = {"clock": now, "policy": policy, "travel": travel}
+    # one per runtime, shared by the consumer's units of work and the API's: every automatic
+    # placement reads the roster, which changes rarely
+    roster = RosterCache()
 
     def handler_factory(runtime: ServiceRuntime) -> EventHandler:
         return make_handler(
-            _uow_factory(runtime, now), tz=runtime.calendar.tz, calendar=runtime.calendar, **deps
+            _uow_factory(runtime, now, roster),
+            tz=runtime.calendar.tz,
+            calendar=runtime.calendar,
+            **deps,
         )
 
     spec = dataclasses.replace(
@@ -93,7 +100,7 @@ def bootstrap(
         ],
     )
     runtime = ServiceRuntime(spec=spec, settings=settings, handler_factory=handler_factory)
-    uow_factory = _uow_factory(runtime, now)
+    uow_factory = _uow_factory(runtime, now, roster)
     deps.update(tz=runtime.calendar.tz, solver=solver)
     runtime.app.state.uow_factory = uow_factory
     runtime.app.state.deps = deps
@@ -190,11 +197,11 @@ def _travel(settings: SchedulingSettings, policy: SchedulingPolicy) -> TravelTim
 
 
 def _uow_factory(
-    runtime: ServiceRuntime, clock: Callable[[], datetime]
+    runtime: ServiceRuntime, clock: Callable[[], datetime], roster: RosterCache
 ) -> Callable[[], SchedulingUnitOfWork]:
     def factory() -> SchedulingUnitOfWork:
         return SchedulingUnitOfWork(
-            runtime.session_factory, on_commit=runtime.on_commit, clock=clock
+            runtime.session_factory, on_commit=runtime.on_commit, clock=clock, roster=roster
         )
 
     return factory

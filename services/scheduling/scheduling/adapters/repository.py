@@ -443,13 +443,70 @@ def _tech_from_row(row: TechnicianRow | Row[Any]) -> Technician:
 
 _TECHNICIANS = table_of(TechnicianRow)
 _ROSTER = select(_TECHNICIANS).order_by(_TECHNICIANS.c.technician_id)
+_ROSTER_KEY = select(func.count(), func.coalesce(func.sum(_TECHNICIANS.c.revision), 0))
+_NEXT_REVISION = select(func.coalesce(func.max(_TECHNICIANS.c.revision), 0) + 1)
+
+
+def _copy(tech: Technician) -> Technician:
+    """A copy a caller may change without changing the cached one: its lists are copied, its
+    other values (str, time, date, frozen GeoPoint...) are immutable."""
+    # not copy.copy() or dataclasses.replace(): a third of their time, for every technician of
+    # every placement
+    duplicate = object.__new__(Technician)
+    vars(duplicate).update(
+        vars(tech),
+        skills=list(tech.skills),
+        areas=list(tech.areas),
+        working_days=list(tech.working_days),
+        days_off=list(tech.days_off),
+    )
+    return duplicate
+
+
+async def _read_roster(session: AsyncSession) -> list[Technician]:
+    # Plain rows, not ORM objects: every order placed needs the whole roster.
+    return [_tech_from_row(row) for row in await session.execute(_ROSTER)]
+
+
+class RosterCache:
+    """One process's copy of the technician roster, kept under the key of the table state it
+    was read in: ``(count(*), sum(revision))``.
+
+    Why the key changes on every committed write, so that a matching key means the table is as
+    it was read: every write sets the row's revision to the table's highest + 1
+    (:meth:`TechnicianRepository.save`), read after the row is locked, hence above every
+    committed revision, that row's old one included. An update thus raises the sum and an
+    insert raises the count; neither ever falls, since rows are never deleted (a technician
+    leaves by deactivation). A DELETE would have to keep the highest revision from ever falling
+    (deleting the highest row, or the last, and inserting another could repeat a key), so none
+    is allowed. The caller reads the key before the rows: under READ COMMITTED a write
+    committed between the two reads leaves newer rows under an older key, which only costs a
+    refill. A transaction that has written technicians neither uses nor fills the cache: its
+    key counts uncommitted revisions that a rollback frees for another write.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[int, int] | None = None
+        self._technicians: tuple[Technician, ...] = ()
+
+    def get(self, key: tuple[int, int]) -> list[Technician] | None:
+        """Copies of the roster read under ``key``, or None when it was read under another."""
+        if key != self._key:
+            return None
+        return [_copy(t) for t in self._technicians]
+
+    def put(self, key: tuple[int, int], technicians: list[Technician]) -> None:
+        """Keep copies of ``technicians``, read after ``key``."""
+        self._key, self._technicians = key, tuple(_copy(t) for t in technicians)
 
 
 class TechnicianRepository:
-    """Technicians by id."""
+    """Technicians by id. Every write of the technician table goes through :meth:`save`."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, roster: RosterCache | None = None) -> None:
         self._session = session
+        self._roster = roster
+        self._wrote = False
 
     async def get(self, technician_id: str, *, for_update: bool = False) -> Technician | None:
         """The technician, or None; ``for_update`` locks the row (PostgreSQL) until the
@@ -458,13 +515,24 @@ class TechnicianRepository:
         return None if row is None else _tech_from_row(row)
 
     async def list(self) -> list[Technician]:
-        """All technicians by id."""
-        # Plain rows, not ORM objects: every order placed reads the whole roster.
-        return [_tech_from_row(row) for row in await self._session.execute(_ROSTER)]
+        """All technicians by id: the process's cached roster while the table is unchanged
+        (:class:`RosterCache`); copies, which the caller may change."""
+        if self._roster is None or self._wrote:
+            return await _read_roster(self._session)
+        key_row = (await self._session.execute(_ROSTER_KEY)).one()
+        key = (int(key_row[0]), int(key_row[1]))
+        cached = self._roster.get(key)
+        if cached is not None:
+            return cached
+        technicians = await _read_roster(self._session)
+        self._roster.put(key, technicians)
+        return technicians
 
     async def save(self, tech: Technician, *, new: bool = False) -> None:
         """Insert or update; ``new``: insert only, so that a technician another transaction
-        created meanwhile clashes on its key (409) instead of being overwritten."""
+        created meanwhile clashes on its key (409) instead of being overwritten. The row gets
+        the table's next revision (:class:`RosterCache`)."""
+        self._wrote = True
         fields: dict[str, Any] = {
             "name": tech.name,
             "phone": tech.phone,
@@ -483,7 +551,14 @@ class TechnicianRepository:
             "position_lon": tech.position.lon if tech.position else None,
             "position_at": tech.position_at,
         }
-        row = None if new else await self._session.get(TechnicianRow, tech.technician_id)
+        # locked before the highest revision is read: a write of this row committed meanwhile
+        # is then counted in it, and the new revision is above the row's old one
+        row = (
+            None
+            if new
+            else await get_row(self._session, TechnicianRow, tech.technician_id, for_update=True)
+        )
+        fields["revision"] = (await self._session.execute(_NEXT_REVISION)).scalar_one()
         if row is None:
             row = TechnicianRow(technician_id=tech.technician_id, **fields)
         else:

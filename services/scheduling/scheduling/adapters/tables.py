@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index
+from sqlalchemy import JSON, Column, DateTime, Index, Integer
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -114,6 +114,10 @@ class TechnicianRow(SchedulingTable, table=True):
     position_lat: float | None = None
     position_lon: float | None = None
     position_at: datetime | None = _ts()
+    revision: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    """Set on every write to the table's highest revision + 1 (rows written before migration
+    0016 keep 0): what a replica's roster cache knows a change by
+    (:class:`scheduling.adapters.repository.RosterCache`)."""
 
 
 class NetworkRow(SchedulingTable, table=True):

@@ -4,7 +4,8 @@ transaction as the change they report."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any, Self
 
 from sqlalchemy import select
@@ -17,9 +18,11 @@ from scheduling.adapters.repository import (
     DispatchOrderRepository,
     NetworkRepository,
     PartnerMessageRepository,
+    RosterCache,
     TechnicianRepository,
 )
 from scheduling.domain.partners import partner_body
+from servicekit.db import SessionFactory
 from servicekit.uow import SqlUnitOfWork
 from servicekit.webhooks import enqueue
 from servicekit.webhooks.tables import (
@@ -41,10 +44,23 @@ class SchedulingUnitOfWork(SqlUnitOfWork):
     plans: DayPlanRepository
     partner_messages: PartnerMessageRepository
 
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        *,
+        on_commit: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        roster: RosterCache | None = None,
+    ) -> None:
+        """``roster``: the process's technician roster cache, shared by its units of work
+        (none: every roster is read from the table)."""
+        super().__init__(session_factory, on_commit=on_commit, clock=clock)
+        self._roster = roster
+
     async def __aenter__(self) -> Self:
         await super().__aenter__()
         self.orders = DispatchOrderRepository(self.session)
-        self.technicians = TechnicianRepository(self.session)
+        self.technicians = TechnicianRepository(self.session, roster=self._roster)
         self.networks = NetworkRepository(self.session)
         self.plans = DayPlanRepository(self.session)
         self.partner_messages = PartnerMessageRepository(self.session)
