@@ -269,6 +269,23 @@ async def _closed_loop_raw(
     return latencies, elapsed
 
 
+def bench_technician(n: int) -> dict[str, Any]:
+    """The ``n``-th technician of the benchmarks: every skill and area, on shift all day every
+    day, room for 50 jobs a day."""
+    return {
+        "technician_id": f"bench-t{n}",
+        "name": f"技师{n}",
+        "phone": f"+86137{n:08d}",
+        "skills": ["*"],
+        "areas": ["*"],
+        "home": {"lat": 37.43 + n * 0.001, "lon": 118.67},
+        "shift_start": "00:00:00",
+        "shift_end": "23:59:00",
+        "working_days": [0, 1, 2, 3, 4, 5, 6],
+        "daily_capacity": 50,
+    }
+
+
 async def _register_technicians(procs: Platform, count: int = 80) -> None:
     """Enough technicians, on shift all day, for every order of the run to be assigned."""
     headers = {"Authorization": f"Bearer {procs.admin_key}"}
@@ -276,21 +293,7 @@ async def _register_technicians(procs: Platform, count: int = 80) -> None:
         base_url=procs.urls["scheduling"], headers=headers, timeout=30
     ) as client:
         for n in range(count):
-            response = await client.post(
-                "/v1/technicians",
-                json={
-                    "technician_id": f"bench-t{n}",
-                    "name": f"技师{n}",
-                    "phone": f"+86137{n:08d}",
-                    "skills": ["*"],
-                    "areas": ["*"],
-                    "home": {"lat": 37.43 + n * 0.001, "lon": 118.67},
-                    "shift_start": "00:00:00",
-                    "shift_end": "23:59:00",
-                    "working_days": [0, 1, 2, 3, 4, 5, 6],
-                    "daily_capacity": 50,
-                },
-            )
+            response = await client.post("/v1/technicians", json=bench_technician(n))
             if response.status_code not in (201, 409):
                 raise RuntimeError(
                     f"registering a technician: {response.status_code} {response.text}"

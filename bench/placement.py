@@ -30,7 +30,7 @@ import httpx
 import yaml
 from sqlalchemy import text
 
-from bench.load import PG_DSN, _cpu_model, _percentile, _postgres_cpu_seconds
+from bench.load import PG_DSN, _cpu_model, _percentile, _postgres_cpu_seconds, bench_technician
 from contracts.common import Address, Channel, Customer, Fault, GeoPoint, Product
 from contracts.envelope import EventEnvelope
 from contracts.intake import OrderCreated
@@ -154,20 +154,6 @@ async def _register_technicians(app: Any) -> None:
         headers={"Authorization": f"Bearer {ADMIN_KEY}"},
     ) as client:
         for n in range(TECHNICIANS):
-            response = await client.post(
-                "/v1/technicians",
-                json={
-                    "technician_id": f"bench-t{n}",
-                    "name": f"技师{n}",
-                    "phone": f"+86137{n:08d}",
-                    "skills": ["*"],
-                    "areas": ["*"],
-                    "home": {"lat": DONGYING.lat + n * 0.001, "lon": DONGYING.lon},
-                    "shift_start": "00:00:00",
-                    "shift_end": "23:59:00",
-                    "working_days": [0, 1, 2, 3, 4, 5, 6],
-                    "daily_capacity": 50,
-                },
-            )
+            response = await client.post("/v1/technicians", json=bench_technician(n))
             if response.status_code != 201:
                 raise RuntimeError(f"registering a technician: {response.status_code}")
