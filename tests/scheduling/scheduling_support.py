@@ -4,11 +4,15 @@ API keys of every role, ready-made events, and a reader of what the outbox stage
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from sqlalchemy import select
 
 from contracts.base import EventData
@@ -174,3 +178,42 @@ class Harness:
     async def run_job(self, name: str) -> object:
         """Run one of the periodic jobs once (as the timer would)."""
         return await self.runtime.app.state.jobs[name]()
+
+
+def _write_test_policy(path: Path, policy: Any) -> None:
+    path.write_text(yaml.safe_dump({"scheduling": policy.model_dump(mode="json")}))
+
+
+@asynccontextmanager
+async def scheduling_harness(
+    database_url: str, policy_file: Path, clock: Clock
+) -> AsyncIterator[Harness]:
+    """A scheduling runtime on ``database_url`` (consumer and relay not running, events fed by
+    hand), its policy the shipped defaults but day plans solved for a fraction of a second (tests
+    stay fast), written to ``policy_file``; with an admin client. Each is its own replica: a
+    second one on the same database has its own process state (e.g. its roster cache)."""
+    from scheduling.bootstrap import bootstrap
+    from scheduling.domain.policy import SchedulingPolicy
+    from scheduling.settings import SchedulingSettings
+
+    _write_test_policy(policy_file, SchedulingPolicy(plan_time_limit_seconds=0.3))
+    runtime = bootstrap(
+        SchedulingSettings(
+            database_url=database_url,
+            bootstrap_api_key=ADMIN_KEY,
+            run_consumer=False,
+            run_relay=False,
+            policy_file=policy_file,
+        ),
+        clock=clock,
+    )
+    await runtime.migrate()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=runtime.app),
+            base_url="http://scheduling",
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        ) as client:
+            yield Harness(runtime=runtime, clock=clock, client=client)
+    finally:
+        await runtime.engine.dispose()

@@ -9,25 +9,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import yaml
 from scheduling_support import (
-    ADMIN_KEY,
     DONGYING,
     Harness,
     created,
     local,
     near,
+    scheduling_harness,
     technician_body,
 )
 from sqlalchemy import event
 
 from contracts.common import TimeWindow
-from scheduling.bootstrap import bootstrap
-from scheduling.domain.policy import SchedulingPolicy
 from scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
-from scheduling.settings import SchedulingSettings
 
 
 def _tomorrow_order(order_id: str) -> Any:
@@ -108,26 +103,10 @@ async def test_sch_1_a_technician_changed_through_the_api_is_seen_by_the_next_au
 @pytest.fixture
 async def replica(harness: Harness, database_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
     """A second scheduling runtime (another replica) on the same database, with its own cache."""
-    policy = SchedulingPolicy(plan_time_limit_seconds=0.3).model_dump(mode="json")
-    policy_file = tmp_path / "replica-policy.yaml"
-    policy_file.write_text(yaml.safe_dump({"scheduling": policy}))
-    runtime = bootstrap(
-        SchedulingSettings(
-            database_url=database_url,
-            bootstrap_api_key=ADMIN_KEY,
-            run_consumer=False,
-            run_relay=False,
-            policy_file=policy_file,
-        ),
-        clock=harness.clock,
-    )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=runtime.app),
-        base_url="http://scheduling",
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-    ) as client:
-        yield Harness(runtime=runtime, clock=harness.clock, client=client)
-    await runtime.engine.dispose()
+    async with scheduling_harness(
+        database_url, tmp_path / "replica-policy.yaml", harness.clock
+    ) as other:
+        yield other
 
 
 async def test_sch_1_a_technician_another_replica_deactivated_is_not_placed(
