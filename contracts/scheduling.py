@@ -280,6 +280,38 @@ class OrderWithdrawn(_SchedulingEvent):
     """The network's own technician who held the visit, if one was named."""
 
 
+class AnswerDueChange(StrEnum):
+    """Why the time a partner network has to answer for an order moved."""
+
+    EMERGENCY = "emergency"
+    """The order was escalated to an emergency (INT-7): someone must go now."""
+
+
+class NetworkAnswerDueChanged(_SchedulingEvent):
+    """The network given an order, which has neither accepted nor rejected it yet, must now
+    answer sooner (SCH-1, INT-7): the order was escalated to an emergency, so it has at most
+    `network_accept_minutes` (default 30) wall-clock minutes from the escalation, nobody waiting
+    for its office to open. Silent until `acceptance_due_at`, it loses the order to the centre
+    (OrderReturnedToCentre).
+
+    Published only when the time moves earlier; the order stays with the network and an answer
+    already given is not asked for again.
+    """
+
+    event_type: ClassVar[str] = "NetworkAnswerDueChanged"
+
+    order_id: str
+    visit_id: str
+    network_id: str
+    """The network that must answer (the one holding the order)."""
+    acceptance_due_at: AwareDatetime
+    """The new time to accept or reject the order by."""
+    previous_acceptance_due_at: AwareDatetime
+    """The time it had until now (as told in OrderAssigned / OrderReassigned)."""
+    why: AnswerDueChange
+    """Why it moved (a code, never free text)."""
+
+
 class WebhookEndpointDisabled(_SchedulingEvent):
     """A partner network's webhook endpoint was disabled by delivery: it answered 410 Gone, or it
     kept failing for the policy time (default 5 days). Ops follow up with the network, which

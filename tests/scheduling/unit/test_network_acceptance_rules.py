@@ -9,7 +9,13 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from scheduling_support import DONGYING, MONDAY_8AM, local, window
 
-from contracts.scheduling import OrderAssigned, OrderReturnedToCentre, ReturnReason
+from contracts.scheduling import (
+    AnswerDueChange,
+    NetworkAnswerDueChanged,
+    OrderAssigned,
+    OrderReturnedToCentre,
+    ReturnReason,
+)
 from scheduling.domain.model import DispatchOrder, DispatchStatus, Network, Technician
 from scheduling.domain.policy import SchedulingPolicy
 from servicekit.calendar import BusinessCalendar
@@ -52,6 +58,21 @@ def given_to_network(o: DispatchOrder, at: datetime) -> DispatchOrder:
 
 def returned(o: DispatchOrder) -> list[OrderReturnedToCentre]:
     return [e for e in o.events if isinstance(e, OrderReturnedToCentre)]
+
+
+def told_sooner(o: DispatchOrder) -> list[NetworkAnswerDueChanged]:
+    return [e for e in o.events if isinstance(e, NetworkAnswerDueChanged)]
+
+
+def escalated(o: DispatchOrder, at: datetime) -> DispatchOrder:
+    """The order reported again, now as an emergency (INT-7, INT-8)."""
+    o.escalate_to_emergency(
+        by="agent-1",
+        now=at,
+        emergency_minutes=POLICY.emergency_response_minutes,
+        network_accept_minutes=POLICY.network_accept_minutes,
+    )
+    return o
 
 
 def test_sch_1_an_order_given_at_23_is_due_at_09_30_the_next_working_day() -> None:
@@ -152,6 +173,52 @@ def test_int_7_an_order_escalated_while_the_network_is_silent_counts_wall_minute
 
     assert o.awaiting_network_acceptance and o.acceptance_due_at == local(23, 32)
     assert o.acceptance_overdue(now=local(23, 32), policy=POLICY)
+
+
+def test_sch_1_int_7_a_network_whose_time_to_answer_an_escalation_shortens_is_told() -> None:
+    o = order()
+    o.appointment = window(23, 5)  # kept by the network: on site within the emergency time
+    given_to_network(o, local(23))
+
+    escalated(o, local(23, 2))
+
+    [sooner] = told_sooner(o)
+    assert sooner == NetworkAnswerDueChanged(
+        order_id="o1",
+        visit_id=o.visit_id,
+        network_id="n1",
+        acceptance_due_at=local(23, 32),
+        previous_acceptance_due_at=local(9, 30, day=1),
+        why=AnswerDueChange.EMERGENCY,
+    )
+    assert o.acceptance_due_at == sooner.acceptance_due_at
+
+
+def test_sch_1_int_7_an_escalation_leaving_the_network_less_pressed_tells_it_nothing() -> None:
+    o = order()
+    o.appointment = window(10, 15)
+    given_to_network(o, local(10))  # working hours: due 10:30
+    escalated(o, local(10, 10))  # 30 minutes from now would be 10:40, later than it has
+    assert o.acceptance_due_at == local(10, 30) and told_sooner(o) == []
+
+
+def test_sch_1_int_7_a_network_that_has_accepted_is_not_told_of_a_time_to_answer() -> None:
+    o = order()
+    o.appointment = window(23, 5)
+    given_to_network(o, local(23))
+    o.accept_by_network(by="partner:n1", now=local(23, 1))
+    escalated(o, local(23, 2))
+    assert told_sooner(o) == [] and o.acceptance_due_at is None
+
+
+def test_int_7_an_escalation_never_extends_the_time_of_an_order_given_before_it_was_kept() -> None:
+    o = order()
+    o.appointment = window(10, 15)
+    given_to_network(o, local(10))
+    o.acceptance_due_at = None  # stored by a release that did not record it: 10:30, as told
+    escalated(o, local(10, 10))
+    assert told_sooner(o) == [] and o.acceptance_due_at is None
+    assert o.acceptance_overdue(now=local(10, 30), policy=POLICY)
 
 
 def test_sch_1_a_network_that_accepts_has_no_time_left_to_answer() -> None:

@@ -16,12 +16,14 @@ from contracts.billing import RetentionClass
 from contracts.common import AssigneeKind, GeoPoint, ServiceType, TimeWindow
 from contracts.ids import new_id
 from contracts.scheduling import (
+    AnswerDueChange,
     AppointmentConfirmed,
     AppointmentRescheduled,
     ArrivalLate,
     ContactOverdue,
     LatenessAction,
     LatenessKind,
+    NetworkAnswerDueChanged,
     OrderAssigned,
     OrderReassigned,
     OrderReturnedToCentre,
@@ -603,8 +605,9 @@ class DispatchOrder:
         an emergency revisit is booked, since nobody is on the way. A technician already on the
         way or on site keeps the visit; a network still to answer for a visit it keeps has
         ``network_accept_minutes`` of wall-clock time from now at most (SCH-1: nobody waits for
-        the morning). Returns whether the order is to be placed (again) now, by the emergency
-        path: the nearest technician, no appointment negotiated."""
+        the morning), and is told when that is sooner than it had (NetworkAnswerDueChanged).
+        Returns whether the order is to be placed (again) now, by the emergency path: the
+        nearest technician, no appointment negotiated."""
         if self.emergency or self.status in CLOSED:
             return False
         self.emergency = True
@@ -634,8 +637,11 @@ class DispatchOrder:
                 f"{emergency_minutes} minutes (INT-7)",
             )
         if self.awaiting_network_acceptance:
-            answer_by = now + timedelta(minutes=network_accept_minutes)
-            self.acceptance_due_at = min(self.acceptance_due_at or answer_by, answer_by)
+            self._answer_sooner(
+                now + timedelta(minutes=network_accept_minutes),
+                network_accept_minutes=network_accept_minutes,
+                why=AnswerDueChange.EMERGENCY,
+            )
         return self.dispatchable
 
     def cancelled(self) -> None:
@@ -867,15 +873,44 @@ class DispatchOrder:
             return network.office_hours.add_open_time(given_at, allowed, calendar=calendar)
         return calendar.add_working_time(given_at, allowed)
 
+    def _answer_due(self, *, network_accept_minutes: int) -> datetime | None:
+        """By when the network awaited must answer: `acceptance_due_at`, or for an order given
+        before it was recorded ``network_accept_minutes`` wall-clock minutes from `assigned_at`
+        (as that network was told); None when no network awaits an answer."""
+        if not self.awaiting_network_acceptance or self.assigned_at is None:
+            return None
+        return self.acceptance_due_at or self.assigned_at + timedelta(
+            minutes=network_accept_minutes
+        )
+
+    def _answer_sooner(
+        self, answer_by: datetime, *, network_accept_minutes: int, why: AnswerDueChange
+    ) -> None:
+        """SCH-1 / INT-7: the network awaited has until ``answer_by`` at most. Only a time that
+        moves earlier is kept, and the network is told (NetworkAnswerDueChanged): the order's
+        read is not where it learns that it has less time."""
+        previous = self._answer_due(network_accept_minutes=network_accept_minutes)
+        if previous is None or self.network_id is None or answer_by >= previous:
+            return
+        self.acceptance_due_at = answer_by
+        self.events.append(
+            NetworkAnswerDueChanged(
+                order_id=self.order_id,
+                visit_id=self.visit_id,
+                network_id=self.network_id,
+                acceptance_due_at=answer_by,
+                previous_acceptance_due_at=previous,
+                why=why,
+            )
+        )
+
     def acceptance_overdue(self, *, now: datetime, policy: SchedulingPolicy) -> bool:
         """SCH-1: a network silent until `acceptance_due_at` loses the order;
         OrderReturnedToCentre says why and the centre places it again. An order given before the
         due time was recorded has `network_accept_minutes` wall-clock minutes, as it was told."""
-        if not self.awaiting_network_acceptance or self.assigned_at is None:
-            return False
         minutes = policy.network_accept_minutes
-        due = self.acceptance_due_at or self.assigned_at + timedelta(minutes=minutes)
-        if now < due:
+        due = self._answer_due(network_accept_minutes=minutes)
+        if due is None or now < due:
             return False
         if self.emergency:
             what = f"the emergency (INT-7) within {minutes} minutes"
