@@ -192,6 +192,12 @@ class InvoiceIssued(_BillingEvent):
     credits: str | None = None
     """Set on a credit invoice (红字发票, negative amount) issued when invoiced money was
     refunded: the number of the invoice it reverses."""
+    status: Literal["to_deliver", "delivered", "withdrawn"] | None = None
+    """Where its delivery stands as issued (BIL-7): `delivered` (handed over on site or sent
+    electronically), `to_deliver` (posted or brought on a later visit: tracked until delivered),
+    or `withdrawn` (a credit invoice completing the reversal of an invoice that never left the
+    centre: that invoice is withdrawn with it and neither is delivered, whatever `delivery`
+    says). Null on events published before billing set it: read `delivery` then."""
 
 
 class InvoiceDeliveryOverdue(_BillingEvent):
@@ -234,6 +240,12 @@ class PaymentCollected(_BillingEvent):
     at_desk: bool = False
     """Taken at a service-hall desk (desk business, sampled for call-backs under FBK-4), not by
     a technician on site."""
+    approved_by: str | None = None
+    """Set when the centre recorded the payment as a correction for `collected_by`, who took the
+    money (BIL-10): the centre's user who recorded and so approved it. Null: recorded by whoever
+    took it."""
+    correction_reason: str | None = None
+    """Why the centre recorded it as a correction (BIL-10); set with `approved_by`."""
 
 
 class PaymentRefunded(_BillingEvent):

@@ -856,6 +856,7 @@ def test_out_of_warranty_quote_accepted_paid_and_receipted(world: World) -> None
     assert charge["summary"] == {
         "quoted": "230.00",
         "waived": "0.00",
+        "held": "0.00",
         "charge": "230.00",
         "paid": "230.00",
         "balance": "0.00",

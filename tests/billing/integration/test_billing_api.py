@@ -360,6 +360,7 @@ async def test_out_of_warranty_journey_charges_the_schedule_and_shows_it_for_the
     assert charge["summary"] == {
         "quoted": "170.00",
         "waived": "0.00",
+        "held": "0.00",
         "charge": "170.00",
         "paid": "170.00",
         "balance": "0.00",
@@ -544,6 +545,29 @@ async def test_bil_10_the_centre_books_cash_for_a_technician_only_as_a_correctio
     ledger = (await client.get("/v1/cash/t-1")).json()
     assert ledger["cash_on_hand"] == "50.00"
     assert ledger["entries"][0]["by"] == "dispatcher-1"
+    # the event says it is a correction, by whom and why, as the payment does
+    [collected] = await outbox(runtime, "PaymentCollected")
+    assert (
+        collected.data["collected_by"],
+        collected.data["approved_by"],
+        collected.data["correction_reason"],
+    ) == ("t-1", "dispatcher-1", why)
+
+
+async def test_bil_10_a_payment_recorded_by_whoever_took_it_is_published_as_no_correction(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    await accepted_order(runtime, "o-1")
+    technician = await key(runtime, "technician", technician_id="t-1")
+
+    paid = await client.post(
+        "/v1/orders/o-1/payments", json={"method": "cash", "amount": "50.00"}, headers=technician
+    )
+
+    assert paid.status_code == 201, paid.text
+    [collected] = await outbox(runtime, "PaymentCollected")
+    assert (collected.data["approved_by"], collected.data["correction_reason"]) == (None, None)
 
 
 async def held_by_own_technician(
@@ -916,10 +940,10 @@ async def test_bil_7_bil_8_refunding_invoiced_money_issues_a_credit_invoice(
         ("F2026-000003", "-100.00", "F2026-000001"),
     ]
     issued = await outbox(runtime, "InvoiceIssued")
-    assert [(e.data["amount"], e.data.get("credits")) for e in issued] == [
-        ("170.00", None),
-        ("-70.00", "F2026-000001"),
-        ("-100.00", "F2026-000001"),
+    assert [(e.data["amount"], e.data.get("credits"), e.data["status"]) for e in issued] == [
+        ("170.00", None, "delivered"),
+        ("-70.00", "F2026-000001", "delivered"),
+        ("-100.00", "F2026-000001", "delivered"),
     ]
     # all paid back, nothing is left to invoice
     again = await client.post("/v1/orders/o-1/invoices", json={"delivery": "electronic"})
@@ -967,6 +991,15 @@ async def test_bil_7_an_invoice_credited_in_full_is_not_chased_one_credited_in_p
     assert [(i["amount"], i["status"]) for i in part] == [
         ("170.00", "to_deliver"),
         ("-70.00", "delivered"),
+    ]
+    # published as they stand: the credit invoice withdrawn with the invoice it reverses is not
+    # announced as delivered electronically
+    issued = await outbox(runtime, "InvoiceIssued")
+    assert [(e.subject, e.data["amount"], e.data["status"]) for e in issued] == [
+        ("full", "170.00", "to_deliver"),
+        ("part", "170.00", "to_deliver"),
+        ("full", "-170.00", "withdrawn"),
+        ("part", "-70.00", "delivered"),
     ]
     clock.now = datetime(2026, 5, 20, 2, 0, tzinfo=UTC)
     swept = await sweep_invoice_deliveries(

@@ -215,6 +215,7 @@ async def test_bil_8_a_waiver_goes_on_applying_to_the_supplement_accepted_in_its
     assert charge["summary"] == {
         "quoted": "290.00",
         "waived": "30.00",
+        "held": "0.00",
         "charge": "260.00",
         "paid": "0.00",
         "balance": "260.00",
@@ -360,3 +361,67 @@ async def test_bil_9_a_signature_naming_its_visit_must_match_what_that_visit_cha
     assert signed.status_code == 200, signed.text
     assert signed.json()["signature"]["visit_id"] == "v-2"
     assert signed.json()["signature"]["matches_charge"] is True
+
+
+# --- FLD-4 / BIL-8: the quote in force changes between a supplement's issue and acceptance ------
+
+
+async def test_fld_4_bil_8_a_supplement_accepted_before_its_visit_completed_is_charged_as_issued(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    first, supplement, issued = await _waived_then_supplemented(runtime, client)
+    # the visit's completion is heard before the acceptance that preceded it
+    await send(runtime, repaired("o-1"), at=T0 + timedelta(hours=1))
+
+    await send(
+        runtime,
+        QuoteAccepted(order_id="o-1", visit_id="v-1", quote_id=supplement),
+        at=T0 + timedelta(minutes=30),
+    )
+
+    charge = (await client.get("/v1/orders/o-1/charge")).json()
+    assert [(q["quote_id"], q["status"]) for q in charge["quotes"]] == [
+        (first, "superseded"),
+        (supplement, "accepted"),
+    ]
+    assert charge["summary"]["charge"] == issued["total"] == "213.00"
+
+
+async def test_fld_4_bil_8_a_revisit_quote_issued_before_a_late_completion_is_charged_as_issued(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    first = await accepted_order(runtime, "o-1")  # 170.00 on v-1
+    dispatcher = await key(runtime, "dispatcher")
+    waived = await client.post(
+        "/v1/orders/o-1/waivers",
+        json={"amount": "30.00", "reason": "customer disputed the call-out"},
+        headers=dispatcher,
+    )
+    assert waived.status_code == 201, waived.text
+    again = await _revisit(runtime, "o-1", fee("W02"), IGNITER)
+    [issued] = [e for e in await outbox(runtime, "QuoteIssued") if e.data["quote_id"] == again]
+    assert issued.data["total"] == "140.00"  # carrying v-1's waiver, as billing knew then
+    # a late report: v-1 did complete its work, before the revisit's quote was accepted
+    await send(runtime, repaired("o-1"), at=REBOOKED_AT)
+
+    await send(
+        runtime,
+        QuoteAccepted(order_id="o-1", visit_id="v-2", quote_id=again),
+        at=REVISIT_AT + timedelta(minutes=10),
+    )
+    await send(runtime, _signed_off("o-1", "v-2", "140.00"), at=REVISIT_AT + timedelta(hours=1))
+
+    charge = (await client.get("/v1/orders/o-1/charge")).json()
+    # v-1 140.00 with its waiver, v-2 the 140.00 the customer consented to, not 170.00
+    assert charge["summary"]["charge"] == "280.00"
+    summary = charge["summary"]
+    assert (summary["quoted"], summary["waived"], summary["held"]) == ("340.00", "30.00", "30.00")
+    assert [(q["quote_id"], q["status"], q["held_at_issue"]) for q in charge["quotes"]] == [
+        (first, "accepted", "0.00"),
+        (again, "accepted", "30.00"),
+    ]
+    [signature] = charge["signatures"]
+    assert (signature["charged"], signature["matches_charge"]) == ("140.00", True)
+    [waiver] = charge["waivers"]
+    assert (waiver["quote_id"], waiver["carried_from"]) == (first, None)

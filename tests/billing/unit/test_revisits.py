@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.domain.account import AccountState, BillingAccount, QuoteStatus
+from billing.domain.account import AccountState, BillingAccount, QuoteRequest, QuoteStatus
 from billing.domain.exceptions import NotAllowed
 from contracts.billing import (
     ChargeWaived,
@@ -21,7 +21,16 @@ from contracts.billing import (
 )
 from contracts.common import PartLine, WorkItem, WorkItemKind
 
-from .test_account import IGNITER, NOW, REPAIR, _quote_on, accepted_account
+from .test_account import (
+    IGNITER,
+    NOW,
+    POLICY,
+    REPAIR,
+    SCHEDULE,
+    SHANGHAI,
+    _quote_on,
+    accepted_account,
+)
 
 DECLINED_AT = NOW + timedelta(days=2)
 TWO_IGNITERS = WorkItem(
@@ -324,6 +333,110 @@ def test_bil_8_a_waiver_beyond_the_latest_quote_comes_off_the_earlier_visits_quo
         Decimal("20.00"),
         Decimal("0.00"),
     )
+
+
+# --- FLD-4 / BIL-8 / BIL-9: the quote in force changes between a supplement's issue and its
+# acceptance: the customer is charged at most the price issued, which they consented to.
+
+
+def _quote_as(account: BillingAccount, request_id: str, visit_id: str, *items: WorkItem) -> str:
+    """Like ``_quote_on``, with its own request id: several quotes of one visit."""
+    account.request_quote(
+        QuoteRequest(request_id=request_id, visit_id=visit_id, items=list(items), requested_at=NOW)
+    )
+    [quote] = account.price_pending(
+        schedules={"water_heater": SCHEDULE}, policy=POLICY, now=NOW, tz=SHANGHAI
+    )
+    return quote.quote_id
+
+
+def test_fld_4_bil_8_a_supplement_accepted_before_a_completion_heard_first_supersedes() -> None:
+    account = accepted_account()  # v-1: 170.00
+    first = account.state.quotes[0].quote_id
+    _waive(account, "30.00")
+    supplement = _quote_on(account, "v-1", REPAIR, IGNITER, SEALANT)  # issued at 153.00
+    # the visit's completion is heard before the acceptance that came before it
+    account.work_completed("repair", visit_id="v-1", at=DECLINED_AT + timedelta(hours=1))
+
+    account.quote_answered(supplement, accepted=True, discount_requested=False, at=DECLINED_AT)
+
+    assert [(q.status, q.superseded_by) for q in account.state.quotes] == [
+        (QuoteStatus.SUPERSEDED, supplement),
+        (QuoteStatus.ACCEPTED, None),
+    ]
+    [waiver] = account.state.waivers
+    assert (waiver.quote_id, waiver.carried_from) == (supplement, first)
+    assert (account.charge, account.visit_charge("v-1"), account.held) == (
+        Decimal("153.00"),
+        Decimal("153.00"),
+        Decimal("0"),
+    )
+
+
+def test_fld_4_bil_8_a_quote_whose_waiver_stays_on_a_completed_quote_is_charged_as_issued() -> None:
+    account = accepted_account()  # v-1: 170.00
+    first = account.state.quotes[0].quote_id
+    _waive(account, "30.00")  # v-1 charges 140.00
+    again = _quote_on(account, "v-2", REPAIR, IGNITER)  # issued at 140.00: 170.00 - 30.00
+    # a late report: v-1 completed its work before the revisit's quote was accepted
+    account.work_completed("repair", visit_id="v-1", at=NOW + timedelta(hours=1))
+    account.events.clear()
+
+    account.quote_answered(again, accepted=True, discount_requested=False, at=DECLINED_AT)
+
+    # v-1's work was done: its quote stays charged with the waiver approved on it
+    assert [q.status for q in account.state.quotes] == [QuoteStatus.ACCEPTED] * 2
+    [waiver] = account.state.waivers
+    assert (waiver.quote_id, waiver.carried_from) == (first, None)
+    assert not [e for e in account.events if isinstance(e, ChargeWaived)]
+    # v-2 charges what the customer consented to, not the schedule's 170.00 (FLD-4, BIL-9)
+    assert (account.visit_charge("v-1"), account.visit_charge("v-2")) == (
+        Decimal("140.00"),
+        Decimal("140.00"),
+    )
+    quote = account.quote(again)
+    assert quote is not None and quote.held_at_issue == Decimal("30.00")
+    assert (account.charge, account.held) == (Decimal("280.00"), Decimal("30.00"))
+    signed = account.sign(
+        amount=Decimal("140.00"),
+        parts=[],
+        signature_ref="s-2",
+        now=DECLINED_AT,
+        strict=True,
+        visit_id="v-2",
+    )
+    assert signed.matches_charge
+    # a waiver the centre approves later comes off what is charged, not off what is held
+    _waive(account, "10.00")
+    assert (account.visit_charge("v-2"), account.charge) == (Decimal("130.00"), Decimal("270.00"))
+
+
+def test_bil_8_a_supplement_accepted_after_its_waiver_shrank_elsewhere_is_charged_as_issued() -> (
+    None
+):
+    account = accepted_account()  # v-1: 170.00
+    _waive(account, "100.00")  # 70.00
+    supplement = _quote_as(account, "r-1b", "v-1", REPAIR, IGNITER, SEALANT)  # 183.00 - 100.00
+    smaller = _quote_as(account, "r-1c", "v-1", REPAIR)  # 50.00, issued at 0.00
+    account.quote_answered(smaller, accepted=True, discount_requested=False, at=DECLINED_AT)
+    [waiver] = account.state.waivers
+    assert (waiver.amount, waiver.approved_amount) == (Decimal("50.00"), Decimal("100.00"))
+    account.events.clear()
+
+    later = DECLINED_AT + timedelta(minutes=5)
+    account.quote_answered(supplement, accepted=True, discount_requested=False, at=later)
+
+    # the whole approval is carried again: the supplement charges its 83.00 as issued
+    [waiver] = account.state.waivers
+    assert (waiver.quote_id, waiver.amount, waiver.approved_amount) == (
+        supplement,
+        Decimal("100.00"),
+        None,
+    )
+    assert (account.charge, account.held) == (Decimal("83.00"), Decimal("0"))
+    [carried] = account.events
+    assert isinstance(carried, ChargeWaived)
+    assert (carried.amount_waived, carried.new_total) == (Decimal("100.00"), Decimal("83.00"))
 
 
 # --- BIL-9: a signature per visit -------------------------------------------------------------

@@ -117,6 +117,12 @@ class Quote(_State):
     already deducted from `total` as issued, one `BIL-8` line each: the customer consents to
     (FLD-4) and signs for (BIL-9) the price charged. They move to this quote when it is
     accepted and are not deducted twice."""
+    held_at_issue: Money = ZERO
+    """The part of ``waived_at_issue`` its acceptance did not carry: the waivers were approved
+    on a quote whose work, a late report shows, was completed before this one was accepted, so
+    that quote stays charged with them. Not charged all the same: the customer consented to the
+    price issued (FLD-4, BIL-1) and signs for it (BIL-9); a reduction the centre has not
+    approved yet (BIL-8), logged for it to approve."""
 
     @property
     def before_waivers(self) -> Decimal:
@@ -830,16 +836,29 @@ class BillingAccount:
             )
         return carried, deducted
 
-    def _replaced_on_acceptance(self, accepted: Quote | None = None) -> list[Quote]:
-        """The accepted quotes a quote accepted now replaces (``accepted``: that quote): those
-        for work not done yet, i.e. of visits whose work was not completed (FLD-4)."""
+    def _replaced_on_acceptance(
+        self, accepted: Quote | None = None, at: datetime | None = None
+    ) -> list[Quote]:
+        """The accepted quotes a quote accepted at ``at`` replaces (``accepted``: that quote):
+        those for work not done yet, i.e. of visits whose work was not completed by then
+        (FLD-4). ``at`` None: by what billing knows now. A visit completed after the acceptance,
+        but heard of before it (events of other topics come in any order), did its work under
+        the supplement accepted on it: that one is charged, not both."""
         return [
             q
             for q in self.state.quotes
             if q.status is QuoteStatus.ACCEPTED
             and q is not accepted
-            and q.visit_id not in self.state.completed_visits
+            and not self._completed_by(q.visit_id, at)
         ]
+
+    def _completed_by(self, visit_id: str | None, at: datetime | None) -> bool:
+        """Whether ``visit_id``'s work was completed by ``at`` (None: at all, as far as billing
+        knows; a completion heard without its time counts as before)."""
+        if visit_id is None or visit_id not in self.state.completed_visits:
+            return False
+        done = self.state.completed_at.get(visit_id)
+        return at is None or done is None or done <= at
 
     def quote(self, quote_id: str) -> Quote | None:
         """The quote of ``quote_id``."""
@@ -869,9 +888,18 @@ class BillingAccount:
         quote.answered_at = at or quote.answered_at
         if accepted:
             quote.status = QuoteStatus.ACCEPTED
-            for other in self._replaced_on_acceptance(quote):
+            for other in self._replaced_on_acceptance(quote, quote.answered_at):
                 other.status, other.superseded_by = QuoteStatus.SUPERSEDED, quote.quote_id
                 self._carry_waivers(other, quote)
+            carried = sum(
+                (
+                    w.amount
+                    for w in self.state.waivers
+                    if w.quote_id == quote.quote_id and w.carried_from is not None
+                ),
+                ZERO,
+            )
+            quote.held_at_issue = max(quote.waived_at_issue - carried, ZERO)
         else:
             quote.status = QuoteStatus.DECLINED
             quote.discount_requested = discount_requested
@@ -886,14 +914,16 @@ class BillingAccount:
         for waiver in self.state.waivers:
             if waiver.quote_id != superseded.quote_id:
                 continue
-            amount = min(waiver.amount, self.quote_charge(by))
+            # What the centre approved, not what a smaller quote it was carried to left of it.
+            approved = waiver.approved_amount or waiver.amount
+            amount = min(approved, max(by.before_waivers - self.waived_on(by), ZERO))
             if amount <= 0:
                 continue
-            if amount < waiver.amount and waiver.approved_amount is None:
-                waiver.approved_amount = waiver.amount
+            waiver.approved_amount = approved if amount < approved else None
             waiver.carried_from = waiver.carried_from or superseded.quote_id
             waiver.quote_id, waiver.amount = by.quote_id, amount
-            waiver.new_total = self.quote_charge(by)
+            # Never above the price issued, which the customer consented to (FLD-4, BIL-9).
+            waiver.new_total = max(min(by.before_waivers - self.waived_on(by), by.total), ZERO)
             self.events.append(
                 ChargeWaived(
                     order_id=self.order_id,
@@ -937,8 +967,17 @@ class BillingAccount:
 
     def quote_charge(self, quote: Quote) -> Decimal:
         """What ``quote`` charges once accepted: its price before waivers less the waivers it
-        carries (BIL-8); those it was issued with deducted are among them once it is accepted."""
-        return max(quote.before_waivers - self.waived_on(quote), ZERO)
+        carries (BIL-8); those it was issued with deducted are among them once it is accepted,
+        and what its acceptance could not carry of them is not charged either
+        (``held_at_issue``): never more than the price issued, which the customer consented
+        to (FLD-4)."""
+        return max(quote.before_waivers - self.waived_on(quote) - quote.held_at_issue, ZERO)
+
+    @property
+    def held(self) -> Decimal:
+        """Deducted at issue from the accepted quotes and not charged, though no waiver covers
+        it any more (``Quote.held_at_issue``): for the centre to approve (BIL-8)."""
+        return sum((q.held_at_issue for q in self.accepted_quotes), ZERO)
 
     def visit_charge(self, visit_id: str) -> Decimal:
         """What the visit charges: its accepted quote (after a supplement, the one accepted
@@ -949,8 +988,9 @@ class BillingAccount:
 
     @property
     def charge(self) -> Decimal:
-        """What the customer owes in all: the accepted quotes less approved waivers."""
-        return max(self.quoted - self.waived, ZERO) if self.accepted_quotes else ZERO
+        """What the customer owes in all: the accepted quotes less approved waivers and what
+        was deducted at issue that no waiver covers any more (``held``)."""
+        return sum((self.quote_charge(q) for q in self.accepted_quotes), ZERO)
 
     @property
     def paid(self) -> Decimal:
@@ -1104,6 +1144,8 @@ class BillingAccount:
                 collected_by=collected_by,
                 receipt_number=receipt_number,
                 at_desk=at_desk,
+                approved_by=approved_by,
+                correction_reason=reason if approved_by is not None else None,
             )
         )
         self.events.append(
@@ -1290,6 +1332,7 @@ class BillingAccount:
                 buyer_tax_id=original.buyer_tax_id,
                 delivery=InvoiceDelivery.ELECTRONIC,
                 credits=original.number,
+                status=credit.status.value,
             )
         )
         return credit
@@ -1380,6 +1423,7 @@ class BillingAccount:
                 buyer_tax_id=buyer_tax_id,
                 delivery=delivery,
                 promised_by=promised_by,
+                status=invoice.status.value,
             )
         )
         return invoice

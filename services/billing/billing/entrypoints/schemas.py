@@ -141,7 +141,14 @@ class ChargeSummaryOut(BaseModel):
         "whose work was completed."
     )
     waived: Money
-    charge: Money = Field(description="What the customer owes in all.")
+    held: Money = Field(
+        description="Deducted from a quote's price at issue for a waiver that, as a late report "
+        "showed, stays on an earlier quote: not charged, since the customer consented to the "
+        "price issued (FLD-4), and for the centre to approve (BIL-8). Usually 0."
+    )
+    charge: Money = Field(
+        description="What the customer owes in all: `quoted` less `waived` and `held`."
+    )
     paid: Money = Field(description="Payments less refunds.")
     balance: Money = Field(description="Still to pay (negative: to refund).")
     schedule_version: str | None = Field(
@@ -197,6 +204,7 @@ class OrderChargeOut(BaseModel):
             summary=ChargeSummaryOut(
                 quoted=a.quoted,
                 waived=a.waived,
+                held=a.held,
                 charge=a.charge,
                 paid=a.paid,
                 balance=a.balance,

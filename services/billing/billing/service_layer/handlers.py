@@ -167,6 +167,17 @@ async def _apply(
             account.quote_answered(
                 payload.quote_id, accepted=True, discount_requested=False, at=envelope.time
             )
+            accepted = account.quote(payload.quote_id)
+            if accepted is not None and accepted.held_at_issue > 0:
+                # FLD-4/BIL-8: charged at the price the customer consented to, though a waiver
+                # it was issued with stays on a quote whose work was completed: the centre
+                # approves the reduction.
+                log.warning(
+                    "billing.quote_held_to_issued_price",
+                    order_id=account.order_id,
+                    quote_id=payload.quote_id,
+                    held=str(accepted.held_at_issue),
+                )
         case fieldwork.QuoteDeclined():
             refund_due = account.refund_due
             account.quote_answered(
