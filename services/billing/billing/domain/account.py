@@ -148,10 +148,11 @@ class _Void:
 class Waiver(_State):
     """A waiver or reduction the centre approved (BIL-8)."""
 
-    waiver_id: str | None = None
+    waiver_id: str
     """The approval it is part of (`GET /v1/orders/{order_id}/waivers/{waiver_id}`): the
-    portions one approval takes off several quotes share it. None on waivers approved before
-    waivers had ids."""
+    portions one approval takes off several quotes share it, and keep it when carried. Given
+    by ``BillingAccount.waive``; billing's migration 0008 gave one to each waiver approved
+    before waivers had ids, so a waiver is never without one."""
     quote_id: str
     """The quote it reduces: the one it was approved on, or the quote accepted in its place."""
     amount: Money
@@ -166,6 +167,20 @@ class Waiver(_State):
     approved_amount: Money | None = None
     """What the centre approved, when the quote carrying it now charges less than that: a
     waiver never takes a quote below zero."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stored_with_its_id(cls, data: Any) -> Any:
+        # A stored waiver without an id is a database not migrated: refused rather than read
+        # without one (or given one that the next read would not give again).
+        if isinstance(data, dict):
+            waiver_id = data.get("waiver_id")
+            if not (isinstance(waiver_id, str) and waiver_id.strip()):
+                raise ValueError(
+                    "a waiver stored without its waiver_id: billing's migration 0008 gives "
+                    "every waiver one (`fsm migrate billing`)"
+                )
+        return data
 
 
 class PaymentKind(StrEnum):

@@ -249,7 +249,7 @@ class WaiverOut(BaseModel):
         first = portions[0]
         return cls(
             order_id=order_id,
-            waiver_id=first.waiver_id or "",
+            waiver_id=first.waiver_id,
             approved_by=first.approved_by,
             reason=first.reason,
             at=first.at,
