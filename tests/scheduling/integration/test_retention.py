@@ -1,16 +1,18 @@
 """BIL-11 through the consumer handler, on SQLite and PostgreSQL: once billing says an order's
 retention is over, nothing scheduling stores names the customer (its tables, the audit, the
-copies kept for partner networks' webhooks), the API shows the order erased, and what is heard
-of the order later is stored (and published) erased too."""
+copies kept for partner networks' webhooks), the API shows the order erased, what is heard
+of the order later is stored (and published) erased too, and the order takes no command any
+more (409 "Personal data erased", nothing changed)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from scheduling_support import DONGYING, Harness, created, local, window
 from sqlalchemy import select
+from sqlmodel import col
 
 from contracts.billing import OrderRetentionExpired, RetentionClass
 from contracts.common import Address, Channel, Customer
@@ -213,17 +215,14 @@ async def test_bil_11_events_heard_after_the_erasure_store_nothing_personal(
     await h.feed(
         RevisitRequested(order_id="o1", reason=f"{NAME} says it leaks again, call {PHONE}")
     )
-    # the revisit went to t1 (the area is kept), who calls the customer about it
+    # the revisit went to t1 (the area is kept), who cannot record a call about it: the
+    # order takes no command any more (its answer is tested below)
     assert (await h.order("o1"))["technician_id"] == "t1"
     called = await h.client.post(
         "/v1/orders/o1/contact-attempts",
-        json={
-            "outcome": "later_time",
-            "window": {k: v.isoformat() for k, v in window(10, day=1).model_dump().items()},
-            "note": f"{NAME} is home tomorrow, call {PHONE} first",
-        },
+        json={"outcome": "no_answer", "note": f"{NAME} did not answer {PHONE}"},
     )
-    assert called.status_code == 200, called.text
+    assert called.status_code == 409, called.text
 
     assert await _rows_naming_the_customer(h) == {}
     order = await h.order("o1")
@@ -231,6 +230,112 @@ async def test_bil_11_events_heard_after_the_erasure_store_nothing_personal(
     assert order["visits"][-1]["reason"] == "customer_dissatisfied: [erased]"
     # what scheduling published meanwhile names nobody either
     staged = (await h.published())[staged_before:]
-    [rescheduled] = [e for e in staged if e.event_type == "AppointmentRescheduled"]
-    assert rescheduled.reason == "[erased]"
+    [assigned] = [e for e in staged if e.event_type == "OrderAssigned"]
+    assert assigned.reason == "[erased]" and assigned.technician_id == "t1"
     assert not any(personal in repr(staged) for personal in (NAME, PHONE, STREET))
+
+
+def _when(hour: int, *, day: int = 1) -> dict[str, str]:
+    return {k: v.isoformat() for k, v in window(hour, day=day).model_dump().items()}
+
+
+ORDER_COMMANDS: list[tuple[str, dict[str, Any] | None]] = [
+    ("assignment", {"technician_id": "t2", "reason": f"{NAME} prefers t2"}),
+    ("assignment", {"network_id": "n1", "reason": f"n1 is closer to {NAME}"}),
+    ("assignment/cancellation", {"reason": f"{NAME} called it off"}),
+    ("return", {"reason": "cannot_arrive_on_time", "detail": f"{NAME} lives too far"}),
+    ("acceptance", None),
+    ("rejection", {"reason": "nobody free"}),
+    ("appointment", _when(10)),
+    (
+        "contact-attempts",
+        {"outcome": "later_time", "window": _when(14), "note": f"call {PHONE} first"},
+    ),
+    ("contact-attempts", {"outcome": "no_answer", "note": f"{NAME} did not answer"}),
+    (
+        "reschedule",
+        {**_when(16), "reason": f"{NAME} is out until 4 pm", "customer_consent": True},
+    ),
+    ("lateness/refusal", None),
+    ("postponement", {"reason": f"{NAME} is away this week"}),
+    (
+        "relocation",
+        {"location": {"lat": 37.5, "lon": 118.7}, "go_now": False, "customer_consent": True},
+    ),
+]
+"""Every state-changing command on one order, each one it would otherwise take (or refuse for
+its own reason): an erased order takes none of them."""
+
+
+async def _everything_kept_of(h: Harness, order_id: str) -> tuple[Any, ...]:
+    """What a command could change: the order, its audit, the events and webhook messages
+    staged."""
+    async with h.runtime.session_factory() as session:
+        messages = (await session.execute(select(col(WebhookDeliveryRow.id)))).scalars().all()
+    return (
+        await h.order(order_id),
+        (await h.client.get(f"/v1/orders/{order_id}/audit")).json(),
+        await h.published(),
+        sorted(messages),
+    )
+
+
+def _refused_as_erased(response: Any, *, at: str) -> None:
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["title"] == "Personal data erased"
+    assert problem["type"].endswith("/personal-data-erased")
+    assert datetime.fromisoformat(problem["anonymised_at"]) == datetime.fromisoformat(at)
+    assert "BIL-11" in problem["detail"] and "erased" in problem["detail"]
+
+
+async def test_bil_11_an_erased_order_takes_no_command_409_personal_data_erased(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.add_technician("t1")
+    await h.add_technician("t2")
+    await h.feed(created("o1"))
+    assigned = await h.client.post(
+        "/v1/orders/o1/assignment", json={"technician_id": "t1", "reason": "closest"}
+    )
+    assert assigned.status_code == 200, assigned.text
+    await h.feed(_expired("o1"))
+    erased_at = (await h.order("o1"))["anonymised_at"]
+    assert erased_at is not None
+    h.clock.advance(minutes=5)
+    before = await _everything_kept_of(h, "o1")
+
+    for command, body in ORDER_COMMANDS:
+        refused = await h.client.post(f"/v1/orders/o1/{command}", json=body)
+        _refused_as_erased(refused, at=erased_at)
+    # the windows one could book: none, and for the same reason
+    _refused_as_erased(await h.client.get("/v1/orders/o1/slots"), at=erased_at)
+
+    assert await _everything_kept_of(h, "o1") == before
+    assert (await h.order("o1"))["technician_id"] == "t1"
+
+
+async def test_bil_11_a_network_neither_accepts_nor_rejects_an_erased_order(
+    harness: Harness,
+) -> None:
+    h = harness
+    await _worked_on_order(h)
+    assert (await h.order("o1"))["network_accepted_at"] is None
+    await h.feed(_expired("o1"))
+    erased_at = (await h.order("o1"))["anonymised_at"]
+    before = await _everything_kept_of(h, "o1")
+    n1 = await h.key("partner", network_id="n1")
+
+    _refused_as_erased(await h.client.post("/v1/orders/o1/acceptance", headers=n1), at=erased_at)
+    _refused_as_erased(
+        await h.client.post("/v1/orders/o1/rejection", json={"reason": "x"}, headers=n1),
+        at=erased_at,
+    )
+    # another network still cannot tell the order exists (404 before anything else)
+    n2 = await h.key("partner", network_id="n2")
+    assert (await h.client.post("/v1/orders/o1/acceptance", headers=n2)).status_code == 404
+
+    assert await _everything_kept_of(h, "o1") == before
+    assert (await h.order("o1"))["network_accepted_at"] is None

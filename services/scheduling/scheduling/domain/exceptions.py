@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 
@@ -70,6 +70,23 @@ class VisitUnderWay(IllegalTransition):
             "allowed": allowed,
             "technician_id": technician_id,
         }
+
+
+class PersonalDataErased(SchedulingError):
+    """The order's retention is over and its customer's personal data was erased (BIL-11): no
+    command acts on it any more, whatever its state (409, as in intake). Reads still answer it,
+    erased; events heard of it later are still applied (and stored erased)."""
+
+    def __init__(self, order_id: str, action: str, anonymised_at: datetime) -> None:
+        super().__init__(
+            f"Order {order_id} is past its retention and its customer's personal data was "
+            f"erased at {anonymised_at.isoformat()} (BIL-11): '{action}' is no longer possible. "
+            "If the customer calls again, intake takes a new order."
+        )
+        self.order_id = order_id
+        self.action = action
+        self.anonymised_at = anonymised_at
+        self.extensions = {"anonymised_at": anonymised_at.isoformat()}
 
 
 class NotYourOrder(SchedulingError):

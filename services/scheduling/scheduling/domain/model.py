@@ -35,6 +35,7 @@ from contracts.scheduling import (
 from scheduling.domain.exceptions import (
     IllegalTransition,
     InvalidOfficeHours,
+    PersonalDataErased,
     SlotUnavailable,
     VisitUnderWay,
 )
@@ -1725,6 +1726,13 @@ class DispatchOrder:
         )
         self.erase_personal_data()
         return True
+
+    def refuse_if_erased(self, action: str) -> None:
+        """BIL-11: an order whose personal data was erased takes no command any more (a
+        dispatcher's, a technician's or a network's): nothing could be agreed with a customer
+        it no longer names. Events heard of it later are still applied (:meth:`anonymise`)."""
+        if self.anonymised_at is not None:
+            raise PersonalDataErased(self.order_id, action, self.anonymised_at)
 
     def erase_personal_data(self) -> None:
         """Erase what the order holds of the customer (BIL-11): the home's location becomes

@@ -416,7 +416,8 @@ async def read_dispatch_order(order_id: str, uow: UowFactoryDep, principal: AnyR
     """The order as dispatch sees it: awaiting verification (INT-2) or assignment, assigned,
     confirmed, en route...; technicians read their own visits, networks theirs. Once its
     retention is over (BIL-11, `anonymised_at`) the customer's personal data is erased: the
-    location is null and free text reads "[erased]"."""
+    location is null and free text reads "[erased]", and every command on the order (assignment,
+    acceptance, booking, contact, reschedule...) answers 409 "Personal data erased"."""
     order = await views.dispatch_order(order_id, uow=uow(), network_id=_network_limit(principal))
     _may_read(principal, order)
     return DispatchOrderOut.from_domain(order)

@@ -12,6 +12,7 @@ from scheduling.domain.exceptions import (
     InvalidOfficeHours,
     NetworkNotFound,
     NotYourOrder,
+    PersonalDataErased,
     PlanInfeasible,
     SlotUnavailable,
     TechnicianNotFound,
@@ -30,6 +31,9 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     SlotUnavailable: (409, "Window not available"),
     PlanInfeasible: (409, "Plan infeasible"),
     DayOver: (409, "Day is over"),
+    # 409, not 410, as in intake: the order is still there (GET answers it, erased); only
+    # acting on it is over.
+    PersonalDataErased: (409, "Personal data erased"),
     ImplausibleReport: (422, "Implausible report"),
     InvalidOfficeHours: (422, "Invalid office hours"),
 }

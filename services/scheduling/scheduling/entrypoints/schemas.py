@@ -395,7 +395,8 @@ class DispatchOrderOut(BaseModel):
         description="When the customer's personal data was erased, the order's retention being "
         "over (BIL-11): `location` is null from then on and free text (visit reasons, audit "
         'reasons) reads "[erased]"; ids, times, statuses, outcomes, the assignee, the '
-        "appointment and the area stay. Null while the data is kept.",
+        "appointment and the area stay. From then on the order takes no command (409 "
+        '"Personal data erased"). Null while the data is kept.',
     )
 
     @classmethod

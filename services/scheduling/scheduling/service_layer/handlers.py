@@ -117,14 +117,19 @@ async def _order(
     order_id: str,
     actor: commands.Actor | None = None,
     *,
+    action: str,
     for_update: bool,
 ) -> DispatchOrder:
-    """The order the caller may see; ``for_update`` locks it before anything is decided, so a
-    concurrent command, event or sweep on the same order waits and then reads the fresh row."""
+    """The order the caller may see, to ``action`` on; ``for_update`` locks it before anything
+    is decided, so a concurrent command, event or sweep on the same order waits and then reads
+    the fresh row. An order whose personal data was erased takes no command (BIL-11, 409)."""
     order = await uow.orders.get(order_id, for_update=for_update)
     # another network's order answers exactly like a missing one: no existence leak
     if order is None or not visible_to(order, actor):
         raise DispatchOrderNotFound(order_id)
+    # BIL-11: refused before anything else is checked, whoever asks, as intake does; events
+    # heard of the order later do not come this way and are still applied (stored erased)
+    order.refuse_if_erased(action)
     return uow.track(order)
 
 
@@ -1118,7 +1123,7 @@ async def assign_order(
     technicians) gives or moves the visit; every change is audited with who and why. A network
     given the order answers by :meth:`DispatchOrder.network_answer_due` (SCH-1, INT-7)."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
+        order = await _order(uow, cmd.order_id, cmd.actor, action="assign", for_update=True)
         tech = await _technician(uow, cmd.technician_id) if cmd.technician_id else None
         network = None
         if cmd.network_id:
@@ -1174,7 +1179,9 @@ async def cancel_assignment(
 ) -> DispatchOrder:
     """SCH-12: only a dispatcher cancels an assignment; the order goes back to the queue."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
+        order = await _order(
+            uow, cmd.order_id, cmd.actor, action="cancel the assignment", for_update=True
+        )
         if not cmd.actor.is_dispatcher:
             raise NotYourOrder("Only a dispatcher cancels an assignment (SCH-12).")
         order.return_to_centre(
@@ -1193,7 +1200,7 @@ async def return_order(
 ) -> DispatchOrder:
     """SCH-1 / SCH-3 / SCH-8: the holder hands the order back to the centre, not to a colleague."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
+        order = await _order(uow, cmd.order_id, cmd.actor, action="return", for_update=True)
         _check_actor_owns(order, cmd.actor)
         order.return_to_centre(reason=cmd.reason, by=cmd.actor.name, now=clock(), detail=cmd.detail)
         await uow.orders.save(order)
@@ -1206,7 +1213,7 @@ async def accept_order(
 ) -> DispatchOrder:
     """SCH-1: the network given the order accepts it (its dispatcher then names a technician)."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
+        order = await _order(uow, cmd.order_id, cmd.actor, action="accept", for_update=True)
         _check_actor_owns(order, cmd.actor)
         order.accept_by_network(by=cmd.actor.name, now=clock())
         await uow.orders.save(order)
@@ -1219,7 +1226,7 @@ async def reject_order(
 ) -> DispatchOrder:
     """SCH-1: the network cannot staff the order: OrderReturnedToCentre with its reason."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
+        order = await _order(uow, cmd.order_id, cmd.actor, action="reject", for_update=True)
         _check_actor_owns(order, cmd.actor)
         if order.assignee_kind is not AssigneeKind.NETWORK and order.network_id is None:
             raise IllegalTransition("reject", order.status.value, ["return"])
@@ -1243,7 +1250,7 @@ async def offer_slots(
     """SCH-3: feasible arrival windows for the next days, given skills, shifts, held jobs and
     travel time; IllegalTransition for an order no window can be booked for."""
     async with uow:
-        order = await _order(uow, order_id, actor, for_update=False)
+        order = await _order(uow, order_id, actor, action="book", for_update=False)
         if (
             actor is not None
             and actor.role == "technician"
@@ -1324,7 +1331,7 @@ async def book_appointment(
 ) -> DispatchOrder:
     """SCH-3: book a window only if a technician can keep it; a clash answers with alternatives."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
+        order = await _order(uow, cmd.order_id, cmd.actor, action="book", for_update=True)
         now = clock()
         order.require_bookable()
         if order.held:
@@ -1437,7 +1444,7 @@ async def record_contact(
     the jobs they hold and the travel, as a booking is checked (SCH-3), though the job may run
     past the shift's end (the technician's own choice to stay late)."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
+        order = await _order(uow, cmd.order_id, cmd.actor, action="record contact", for_update=True)
         _check_actor_owns(order, cmd.actor)
         now = clock()
         tech = await uow.technicians.get(order.technician_id) if order.technician_id else None
@@ -1512,7 +1519,7 @@ async def reschedule(
     shift, held jobs, travel, job length): 409 with the reasons and the windows they can keep
     otherwise. The window already agreed changes nothing."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
+        order = await _order(uow, cmd.order_id, cmd.actor, action="reschedule", for_update=True)
         if not cmd.actor.is_dispatcher:
             raise NotYourOrder("Only a dispatcher reschedules (FLOW.md).")
         now = clock()
@@ -1645,7 +1652,9 @@ async def refuse_apology(
 ) -> DispatchOrder:
     """SCH-7: the customer did not accept the apology: the after-sales manager visits."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
+        order = await _order(
+            uow, cmd.order_id, cmd.actor, action="refuse the apology", for_update=True
+        )
         _check_actor_owns(order, cmd.actor)
         order.apology_refused(by=cmd.actor.name, now=clock())
         await uow.orders.save(order)
@@ -1658,7 +1667,7 @@ async def postpone(
 ) -> DispatchOrder:
     """SCH-10: a postponement books a new visit and returns the order to the centre."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
+        order = await _order(uow, cmd.order_id, cmd.actor, action="postpone", for_update=True)
         _check_actor_owns(order, cmd.actor)
         order.postpone(by=cmd.actor.name, now=clock(), reason=cmd.reason)
         await uow.orders.save(order)
@@ -1671,7 +1680,7 @@ async def relocate(
 ) -> DispatchOrder:
     """SCH-11: the product is elsewhere: with the customer's consent go there now, else rebook."""
     async with uow:
-        order = await _order(uow, cmd.order_id, cmd.actor, for_update=True)
+        order = await _order(uow, cmd.order_id, cmd.actor, action="relocate", for_update=True)
         _check_actor_owns(order, cmd.actor)
         now = clock()
         rebook = not (cmd.go_now and cmd.customer_consent)
