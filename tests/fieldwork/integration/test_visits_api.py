@@ -162,6 +162,34 @@ async def test_fld_2_an_action_taken_now_is_published_at_the_services_clock_time
     assert datetime.fromisoformat(arrived[0].data["arrived_at"]) == arrived[0].time
 
 
+async def test_fld_2_fld_11_actions_synced_late_are_published_at_the_time_they_happened(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    # Logged offline, some before the dispatcher entered the assignment, synced an hour later:
+    # each envelope carries when it happened, not the sync (no cancellation involved).
+    await order(runtime, "o-1")
+    left = clock.now - timedelta(minutes=30)
+    arrived_at = left + timedelta(minutes=40)
+    batch = [
+        offline_item(
+            "c-1",
+            left,
+            type="depart",
+            eta=arrived_at.isoformat(),
+            kit_checked=list(DEFAULT_KIT),
+        ),
+        offline_item("c-2", arrived_at, type="arrive"),
+    ]
+    clock.now = arrived_at + timedelta(hours=1)
+    response = await admin.post("/v1/offline/batches", json={"actions": batch})
+
+    assert [r["status"] for r in response.json()["results"]] == ["applied", "applied"]
+    events = {e.event_name: e for e in await outbox(runtime)}
+    assert events["TechnicianDeparted"].time == left
+    assert events["TechnicianArrived"].time == arrived_at
+    assert datetime.fromisoformat(events["TechnicianArrived"].data["arrived_at"]) == arrived_at
+
+
 async def test_fld_1_an_installation_takes_the_installation_kit(
     runtime: ServiceRuntime, admin: httpx.AsyncClient
 ) -> None:

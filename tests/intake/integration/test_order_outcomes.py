@@ -3,7 +3,7 @@ close of orders whose follow-up is done, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from contracts.base import EventData
@@ -177,3 +177,52 @@ async def test_fld_12_a_dissatisfied_call_back_never_closes_the_order(
     intake.clock.advance(days=365)
     assert await intake.runtime.app.state.close_settled_orders() == 0
     assert await intake.events("OrderClosed") == []
+
+
+# FLD-2, FLD-11: facts logged offline, dated when they happened -------------------------------
+
+
+async def test_fld_2_an_arrival_logged_before_the_assignment_was_entered_is_read_after_it(
+    intake: Intake, make_order: Any
+) -> None:
+    # The technician went at once on a phone call; the dispatcher entered the assignment later;
+    # the app synced the arrival later still, dated when it happened.
+    order_id = (await intake.admin.post("/v1/orders", json=make_order())).json()["id"]
+    arrived_at = intake.clock() + timedelta(minutes=5)
+    intake.clock.advance(minutes=10)
+    await intake.deliver(
+        OrderAssigned(
+            order_id=order_id,
+            visit_id="v-1",
+            assignee_kind=AssigneeKind.TECHNICIAN,
+            technician_id="t-1",
+            assigned_by="d-1",
+        )
+    )
+    intake.clock.advance(minutes=30)
+    await intake.deliver(
+        TechnicianArrived(
+            order_id=order_id, visit_id="v-1", technician_id="t-1", arrived_at=arrived_at
+        ),
+        at=arrived_at,
+    )
+    # Read back from the store (ordered by time there), then moved again by a later event.
+    await _deliver_in_turn(
+        intake,
+        VisitClosed(
+            order_id=order_id,
+            visit_id="v-1",
+            technician_id="t-1",
+            outcome=VisitOutcome.DECLINED,
+            closed_at=intake.clock() + timedelta(minutes=1),
+        ),
+    )
+    order = (await intake.admin.get(f"/v1/orders/{order_id}")).json()
+    assert [e["type"] for e in order["timeline"]] == [
+        "OrderCreated",
+        "OrderAssigned",
+        "TechnicianArrived",
+        "VisitClosed",
+    ]
+    assert datetime.fromisoformat(order["timeline"][2]["time"]) == arrived_at
+    assert order["status"] == "on_site"

@@ -373,6 +373,51 @@ def test_int_7_an_arrival_time_counts_between_the_clock_start_and_the_event_time
     assert early.clocks[SlaClock.HANDOVER].stopped_at is None
 
 
+def test_int_7_an_arrival_dated_before_the_escalation_and_synced_after_meets_it_at_start() -> None:
+    # The app dates the arrival's event when it happened (before the escalation started the
+    # on-site clock); intake heard it after: met the moment the clock started, no breach.
+    taken = _at("2025-05-30T10:00:00")
+    order = _order(taken)
+    escalated = taken + timedelta(minutes=30)
+    _escalate(order, escalated)
+    arrived = escalated - timedelta(minutes=5)
+    offline = TimelineEntry(
+        event_id="arrived-offline",
+        type="TechnicianArrived",
+        version=1,
+        time=arrived,
+        source="/fsm/fieldwork",
+        heard_at=escalated + timedelta(minutes=20),
+    )
+    order.observe(offline, _arrived(order, arrived))
+    assert order.clocks[SlaClock.EMERGENCY_ON_SITE].stopped_at == escalated
+    assert order.report_breaches(escalated + timedelta(hours=1)) == []
+    # the other clocks, started when the order was taken, stop when the technician arrived
+    assert order.clocks[SlaClock.HANDOVER].stopped_at == arrived
+
+
+def test_int_7_an_arrival_dated_and_heard_after_the_due_time_is_still_a_breach() -> None:
+    taken = _at("2025-05-30T10:00:00")
+    order = _order(taken)
+    escalated = taken + timedelta(minutes=30)
+    _escalate(order, escalated)
+    [breach] = order.report_breaches(escalated + timedelta(minutes=16))
+    late = escalated + timedelta(minutes=20)
+    order.observe(
+        TimelineEntry(
+            event_id="arrived-late",
+            type="TechnicianArrived",
+            version=1,
+            time=late,
+            source="/fsm/fieldwork",
+            heard_at=late + timedelta(minutes=30),
+        ),
+        _arrived(order, late),
+    )
+    timer = order.clocks[SlaClock.EMERGENCY_ON_SITE]
+    assert (timer.stopped_at, timer.breached_at) == (late, breach.breached_at)
+
+
 # INT-4 ---------------------------------------------------------------------------------------
 
 

@@ -600,3 +600,97 @@ def test_fbk_11_a_call_back_result_re_credited_later_neither_delays_nor_changes_
     satisfied_at = NOW + timedelta(minutes=CALL_BACK)
     closed = _closed_by(order, satisfied_at + QUIET)
     assert (closed is not None) is satisfied
+
+
+# Facts the technician's app logged offline, dated when they happened -----------------------
+
+
+def _logged_offline(event_type: str, minutes: int, *, heard: int) -> TimelineEntry:
+    """A fieldwork fact dated ``minutes`` (when it happened), heard ``heard`` minutes in."""
+    return TimelineEntry(
+        event_id=f"{event_type}-{minutes}",
+        type=event_type,
+        version=1,
+        time=NOW + timedelta(minutes=minutes),
+        source="/fsm/fieldwork",
+        heard_at=NOW + timedelta(minutes=heard),
+    )
+
+
+def test_fld_2_an_arrival_logged_before_the_assignment_was_entered_comes_after_it() -> None:
+    # The dispatcher phoned the technician, who went at once; the assignment and appointment
+    # were entered later, the arrival synced later still.
+    order = _order()
+    for event_type, minutes in (
+        ("OrderCreated", 0),
+        ("OrderAssigned", 20),
+        ("AppointmentConfirmed", 21),
+    ):
+        order.observe(_entry(event_type, minutes))
+    order.observe(_logged_offline("TechnicianArrived", 15, heard=60))
+    assert [(e.type, e.time) for e in order.timeline] == [
+        ("OrderCreated", NOW),
+        ("OrderAssigned", NOW + timedelta(minutes=20)),
+        ("AppointmentConfirmed", NOW + timedelta(minutes=21)),
+        ("TechnicianArrived", NOW + timedelta(minutes=15)),  # placed after, its time kept
+    ]
+    assert order.status is OrderStatus.ON_SITE
+
+
+def test_fld_2_facts_logged_before_the_order_was_taken_do_not_undo_it() -> None:
+    # The not-home journey: the visit was made before the centre entered the order.
+    order = _order()
+    for event_type, minutes in (
+        ("OrderCreated", 30),
+        ("OrderAssigned", 31),
+        ("AppointmentConfirmed", 32),
+    ):
+        order.observe(_entry(event_type, minutes))
+    for event_type, minutes in (
+        ("TechnicianDeparted", 10),
+        ("TechnicianArrived", 20),
+        ("CustomerNotHome", 26),
+        ("VisitClosed", 26),
+    ):
+        order.observe(_logged_offline(event_type, minutes, heard=40))
+    assert [e.type for e in order.timeline] == [
+        "OrderCreated",
+        "OrderAssigned",
+        "AppointmentConfirmed",
+        "TechnicianDeparted",
+        "TechnicianArrived",
+        "CustomerNotHome",
+        "VisitClosed",
+    ]
+    assert not order.technician_on_site(NOW + timedelta(minutes=40))
+    assert order.technician_on_site(NOW + timedelta(minutes=22))  # at its real time
+    order.observe(_entry("OrderReturnedToCentre", 41))
+    assert order.status is OrderStatus.VERIFIED
+    # The story order is derived again from what is stored, whatever order it is read in.
+    reloaded = copy.deepcopy(order)
+    reloaded.timeline.sort(key=lambda e: (e.time, e.event_id))
+    reloaded.observe(_entry("OrderAssigned", 50, "rebooked"))
+    assert [e.type for e in reloaded.timeline][:3] == [
+        "OrderCreated",
+        "OrderAssigned",
+        "AppointmentConfirmed",
+    ]
+    assert reloaded.status is OrderStatus.ASSIGNED
+
+
+def test_sch_12_a_fact_logged_before_the_cancellation_and_heard_after_stays_before_it() -> None:
+    # Only the dispatch steps heard before a fact hold it back; it keeps its place before a
+    # cancellation it preceded, and one dated before the assignment still comes after that.
+    order = _order()
+    for event_type, minutes in (("OrderCreated", 0), ("OrderAssigned", 10), ("OrderCancelled", 40)):
+        order.observe(_entry(event_type, minutes))
+    order.observe(_logged_offline("TechnicianArrived", 5, heard=60))
+    order.observe(_logged_offline("RepairCompleted", 30, heard=60))
+    assert [e.type for e in order.timeline] == [
+        "OrderCreated",
+        "OrderAssigned",
+        "TechnicianArrived",
+        "RepairCompleted",
+        "OrderCancelled",
+    ]
+    assert order.status is OrderStatus.CANCELLED

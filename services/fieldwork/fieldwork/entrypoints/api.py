@@ -249,11 +249,12 @@ async def apply_offline_batch(body: OfflineBatchIn, bus: BusDep, actor: Technici
     `refused` with the reason, as is one dated in the future, more than the policy's
     `offline_max_age_days` ago, or before its visit existed (fieldwork heard of the assignment,
     give or take `offline_clock_skew_seconds`). The rules are those of the single-action route:
-    an out-of-warranty repair is never completed without an accepted quote.
+    an out-of-warranty repair is never completed without an accepted quote. The events of an
+    applied action carry, as their envelope `time`, the time it happened, not the sync.
 
     A visit its order's cancellation called off before the technician was known to be at the door
-    takes the actions logged before the cancellation, as they happened (their events carry the
-    time each happened); those after it are `refused` (SCH-12), and the visit then ends as the
+    takes the actions logged before the cancellation, as they happened; those after it are
+    `refused` (SCH-12), and the visit then ends as the
     cancellation ended it (aborted at its time if still on site), unless it ended before (a repair
     completed before it stays completed).
     """

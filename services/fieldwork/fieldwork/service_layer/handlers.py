@@ -430,11 +430,12 @@ async def apply_offline_batch(
     action is refused. An action dated before its visit existed is refused (FLD-11, SCH-7), as is
     one older than the latest one already applied to its visit (out of order), or one after a
     refused action of the same visit in the batch. Each applied action commits on its own, with its
-    client id, so a retried batch applies only what is missing.
+    client id, so a retried batch applies only what is missing. Each action's events are
+    published with the time it happened, not the sync's.
 
     A visit the order's cancellation called off as not started takes the actions logged before
-    the cancellation, as they happened (the technician was there, SCH-12, SCH-7, BIL-1), their
-    events published with the time each happened, and refuses those after it; once the batch is
+    the cancellation, as they happened (the technician was there, SCH-12, SCH-7, BIL-1), and
+    refuses those after it; once the batch is
     applied it ends as the cancellation would have ended it, unless it ended before.
     """
     if len(cmd.actions) > policy.offline_max_batch:
@@ -524,11 +525,10 @@ async def apply_offline_batch(
                         cancelled_at=str(visit.order_cancelled_at),
                     )
                 visit.earlier_visits_seconds = await _earlier_seconds(uow, visit)
-                if visit.order_cancelled_at is not None:
-                    # The cancellation, published first, overtook these facts: their envelopes
-                    # carry the time they happened, so the other services place them before it
-                    # (billing charges work completed before a cancellation, BIL-1).
-                    uow.occurred_at = item.occurred_at
+                # Facts synced late: their envelopes carry the time they happened, not the sync
+                # time, so the other services place them where they happened (a cancellation
+                # published before the sync comes after work completed before it, BIL-1).
+                uow.occurred_at = item.occurred_at
                 await _apply(visit, item.action, at=item.occurred_at, uow=uow, policy=policy, tz=tz)
                 result = {**base, "status": "applied", "visit_state": visit.state.value}
                 uow.track(visit)

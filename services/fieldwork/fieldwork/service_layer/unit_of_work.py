@@ -33,8 +33,8 @@ class FieldworkUnitOfWork(SqlUnitOfWork):
     client_actions: ClientActionRepository
     occurred_at: datetime | None = None
     """When what this transaction records happened, if the envelopes of its events are to carry
-    that time rather than now: facts logged offline that the order's cancellation overtook, so
-    the other services place them before it."""
+    that time rather than now: facts logged offline and synced later, so the other services
+    place them where they happened (before a cancellation that overtook them, say)."""
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()

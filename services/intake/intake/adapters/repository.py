@@ -203,6 +203,7 @@ class OrderRepository:
                 time=aware(e.time),
                 source=e.source,
                 succeeded=e.succeeded,
+                heard_at=aware(e.heard_at) if e.heard_at is not None else None,
             )
             for e in entries
         ]
@@ -537,6 +538,7 @@ class OrderRepository:
             "time": utc(entry.time),
             "source": entry.source,
             "succeeded": entry.succeeded,
+            "heard_at": _maybe(entry.heard_at),
         }
 
     @classmethod

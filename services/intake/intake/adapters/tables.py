@@ -94,6 +94,10 @@ class TimelineRow(IntakeTable, table=True):
     source: str = Field(max_length=100)
     succeeded: bool | None = None
     """The event's outcome where the status depends on it (``TimelineEntry.succeeded``)."""
+    heard_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    """When intake heard of the event (``TimelineEntry.heard_at``); null before migration 0011."""
 
 
 class OrderPhoneRow(IntakeTable, table=True):

@@ -228,6 +228,26 @@ class WorkingTime(Protocol):
         ...
 
 
+#: The producer whose envelopes carry a time the technician's app set: an action logged offline
+#: is published, when the app syncs, with the time it happened (FLD-2, FLD-11). Every other
+#: producer stamps its own clock when it records the fact.
+DATED_BY_THE_APP = "/fsm/fieldwork"
+
+#: The steps that bring a visit about: the order's entry, its verification, its assignment and
+#: the appointment. A fact the app logged before one of them was recorded, and synced after
+#: intake heard of it, is placed after it in the order's story (see ``in_story_order``).
+_DISPATCH_STEPS = frozenset(
+    {
+        "OrderCreated",
+        "OrderVerified",
+        "OrderAssigned",
+        "OrderReassigned",
+        "AppointmentConfirmed",
+        "AppointmentRescheduled",
+    }
+)
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     """One event seen for an order.
@@ -235,6 +255,10 @@ class TimelineEntry:
     ``succeeded`` is what the event says of its outcome when its effect depends on it (see
     ``outcome_of``), kept because the status is derived again from the whole timeline whenever a
     late event sorts in before others; None for every other event.
+
+    ``heard_at`` is when intake heard of the event (its clock), None for entries stored before
+    it was kept: a fact the technician's app logged offline is dated when it happened, and heard
+    when the app synced (``in_story_order``, ``SlaTimer.stop``).
     """
 
     event_id: str
@@ -243,6 +267,48 @@ class TimelineEntry:
     time: datetime
     source: str
     succeeded: bool | None = None
+    heard_at: datetime | None = None
+
+    @property
+    def dated_by_the_app(self) -> bool:
+        """A fieldwork fact heard at a known time: its ``time`` may be long before that."""
+        return self.source == DATED_BY_THE_APP and self.heard_at is not None
+
+    @property
+    def known_at(self) -> datetime:
+        """The earliest moment anyone but the technician could know of the fact: when intake
+        heard of it, for a fact the app dated itself; else its time. Never before its time:
+        intake's clock may run behind the producer's."""
+        if self.dated_by_the_app and self.heard_at is not None:
+            return max(self.time, self.heard_at)
+        return self.time
+
+
+def in_story_order(timeline: Iterable[TimelineEntry]) -> list[TimelineEntry]:
+    """The timeline in the order of the order's story, each entry with its own time.
+
+    By time, except a fact the technician's app logged offline (FLD-2, FLD-11): it is placed no
+    earlier than the dispatch steps intake heard before it (entry, verification, assignment,
+    appointment, ``_DISPATCH_STEPS``), right after the latest of them, in the order the facts
+    happened. The app may log work before the centre entered the order or the assignment
+    (fieldwork's ``offline_before_assignment_minutes``), but no step recorded before the sync
+    undoes it: the order is not shown waiting for an assignment its technician already acted
+    on. Every other event keeps its time: a cancellation the fact preceded comes after it.
+    """
+    entries = list(timeline)
+    steps = [e for e in entries if e.type in _DISPATCH_STEPS and not e.dated_by_the_app]
+
+    def placed(entry: TimelineEntry) -> tuple[datetime, bool, datetime, str]:
+        if entry.dated_by_the_app and entry.heard_at is not None:
+            heard = entry.heard_at
+            floor = max(
+                (s.time for s in steps if (s.heard_at or s.time) <= heard), default=entry.time
+            )
+            if floor > entry.time:
+                return (floor, True, entry.time, entry.event_id)
+        return (entry.time, False, entry.time, entry.event_id)
+
+    return sorted(entries, key=placed)
 
 
 def outcome_of(payload: EventData) -> bool | None:
@@ -274,9 +340,11 @@ class SlaTimer:
         business time the event records, when it has one (INT-3, INT-7).
 
         An event published before the clock started does not count (a reopened order's clocks
-        are a new promise). A business time counts from the clock's start at the earliest (the
-        goal was met before it was even set) and from ``at`` at the latest (a device clock ahead
-        of the bus proves nothing).
+        are a new promise); for a fact the technician's app dated itself, ``at`` is when intake
+        heard of it (``TimelineEntry.known_at``). A business time counts from the clock's start
+        at the earliest (the goal was met before it was even set: an arrival logged offline
+        before an emergency escalation) and from ``at`` at the latest (a device clock ahead of
+        the bus proves nothing).
         """
         if self.stopped_at is not None or at < self.started_at:
             return
@@ -379,6 +447,10 @@ class Order:
     timeline: list[TimelineEntry] = field(default_factory=list)
     anonymised_at: datetime | None = None
     events: list[EventData] = field(default_factory=list, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # However it was read (a store orders by time), the timeline is the story's order.
+        self.timeline = in_story_order(self.timeline)
 
     @classmethod
     def take(
@@ -678,7 +750,7 @@ class Order:
         the timeline; either way nobody is there to meet an emergency.
         """
         present = False
-        for entry in self.timeline:
+        for entry in sorted(self.timeline, key=lambda e: (e.time, e.event_id)):
             if entry.time > at:
                 break
             if entry.type == "TechnicianArrived":
@@ -699,7 +771,7 @@ class Order:
             return None
         if self._open_complaints() > 0:
             return None
-        return next(e.time for e in reversed(self.timeline) if e.type not in _BOOKKEEPING)
+        return max(e.time for e in self.timeline if e.type not in _BOOKKEEPING)
 
     def close_if_due(self, now: datetime, *, policy: IntakePolicy) -> OrderClosed | None:
         """Record OrderClosed if the order is closable and nothing happened on it for the
@@ -776,8 +848,8 @@ class Order:
         return breaches
 
     def observe(self, entry: TimelineEntry, payload: EventData | None = None) -> bool:
-        """Add an event seen on the bus to the timeline (oldest first) and apply what it means
-        to intake: status, assignee, SLA clocks.
+        """Add an event seen on the bus to the timeline (in story order, ``in_story_order``)
+        and apply what it means to intake: status, assignee, SLA clocks.
 
         Returns False when the event was already on the timeline.
         """
@@ -785,13 +857,14 @@ class Order:
             return False
         if entry.succeeded is None and payload is not None:
             entry = replace(entry, succeeded=outcome_of(payload))
-        self.timeline.append(entry)
-        self.timeline.sort(key=lambda e: (e.time, e.event_id))
+        self.timeline = in_story_order([*self.timeline, entry])
         self.status = status_from(self.timeline)
         self._apply_assignment(entry, payload)
-        # INT-3, INT-7: an arrival logged offline is published when the device syncs; the goal
-        # was met when the technician arrived, not when the bus heard of it.
+        # INT-3, INT-7: an arrival logged offline is heard when the device syncs; the goal was
+        # met when the technician arrived, not when the bus heard of it.
         occurred_at = payload.arrived_at if isinstance(payload, TechnicianArrived) else None
+        if occurred_at is None and entry.dated_by_the_app:
+            occurred_at = entry.time
         for timer in self.clocks.values():
             if entry.type not in STOPPED_BY[timer.clock]:
                 continue
@@ -801,7 +874,7 @@ class Order:
                 isinstance(payload, AppointmentRescheduled) and payload.customer_consent
             ):
                 continue  # INT-3: only a new window the customer agreed to is a reply
-            timer.stop(entry.time, occurred_at=occurred_at)
+            timer.stop(entry.known_at, occurred_at=occurred_at)
             reported = timer.withdraw_disproved_breach()
             if reported is not None:
                 assert timer.stopped_at is not None
@@ -835,7 +908,8 @@ def _extensions_of(customer: Customer, extensions: Mapping[str, str] | None) -> 
 
 
 def status_from(timeline: list[TimelineEntry]) -> OrderStatus:
-    """The status the timeline (oldest first) leads to, whatever order the events arrived in."""
+    """The status the timeline (in story order, ``in_story_order``) leads to, whatever order
+    the events arrived in."""
     status = OrderStatus.RECEIVED
     technician_present = False
     for entry in timeline:

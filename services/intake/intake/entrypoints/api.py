@@ -310,7 +310,9 @@ async def list_orders(
 )
 async def read_order(order_id: str, uow: UowFactoryDep, principal: ReaderDep) -> Any:
     """The order, its status derived from every service's events, its SLA clocks, the reports
-    linked to it and its timeline (oldest first). Once its retention is over (BIL-11,
+    linked to it and its timeline (oldest first; an action the technician's app logged offline,
+    dated when it happened, comes no earlier than the order's entry, assignment and appointment
+    intake had heard of when the app synced it). Once its retention is over (BIL-11,
     `anonymised_at`) the customer's personal data reads "[erased]" or null, as each field says."""
     order = await views.order(order_id, uow=uow())
     if not _visible_to(order, principal):

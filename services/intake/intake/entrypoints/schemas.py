@@ -645,7 +645,10 @@ class OrderSummaryOut(BaseModel):
 
 
 class OrderOut(OrderSummaryOut):
-    """An order with its derived status, SLA clocks, linked reports and timeline (oldest first).
+    """An order with its derived status, SLA clocks, linked reports and timeline (oldest first;
+    an action the technician's app logged offline, which carries the time it happened, comes no
+    earlier than the order's entry, assignment and appointment intake had heard of when the app
+    synced it).
 
     `duplicate` is true on the answer to a POST that was linked to this open order (INT-8).
     """

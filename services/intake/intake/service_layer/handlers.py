@@ -405,6 +405,7 @@ async def record_seen_event(
                 version=envelope.event_version,
                 time=envelope.time,
                 source=envelope.source,
+                heard_at=clock(),
             ),
             payload,
         )

@@ -46,6 +46,7 @@ class IntakeUnitOfWork(SqlUnitOfWork):
                         version=payload.event_version,
                         time=envelope.time,
                         source=envelope.source,
+                        heard_at=envelope.time,
                     ),
                     payload,
                 )
