@@ -5,7 +5,7 @@ order erased, and events heard afterwards store none again."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,12 @@ from fieldwork.adapters.tables import FIELDWORK_REGISTRY
 from fieldwork.domain.policy import DEFAULT_KIT
 from servicekit.runtime import ServiceRuntime
 
-from ..conftest import T0, Clock, ok, on_site, order, upload
+from ..conftest import PNG, T0, Clock, act, offline_item, ok, on_site, order, outbox, upload
+from .test_loaners_and_endings import unit_taken_back_with_loaner
 
 NAME, PHONE, STREET = "王芳", "13800138000", "西四路"
 PERSONAL = (NAME, PHONE, STREET)
+ERASED_TYPE = "https://fsm.example/problems/personal-data-erased"
 
 
 def expiry(order_id: str = "o-1") -> EventEnvelope:
@@ -228,3 +230,128 @@ async def test_bil_11_an_order_that_became_a_coordination_ticket_is_kept_for_goo
 
     assert personal_data_in(await stored_rows(runtime))
     assert (await admin.get("/v1/visits/v-1")).json()["anonymised_at"] is None
+
+
+# -- BIL-11: an erased order takes no command, 409 "Personal data erased" as in intake/scheduling --
+
+
+def refused_as_erased(response: httpx.Response, *, at: str, action: str) -> None:
+    """The answer intake and scheduling give a command on an erased order (BIL-11)."""
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["title"] == "Personal data erased"
+    assert problem["type"] == ERASED_TYPE
+    assert datetime.fromisoformat(problem["anonymised_at"]) == datetime.fromisoformat(at)
+    assert (
+        "BIL-11" in problem["detail"] and f"'{action}' is no longer possible" in problem["detail"]
+    )
+    assert "rule" not in problem
+
+
+async def everything_kept(runtime: ServiceRuntime, admin: httpx.AsyncClient) -> tuple[Any, ...]:
+    """What a command could change: the visit, its take-back, the loaners and the events staged."""
+    return (
+        (await admin.get("/v1/visits/v-1")).json(),
+        (await admin.get("/v1/take-backs/R-1")).json(),
+        (await admin.get("/v1/loaners")).json(),
+        [e.id for e in await outbox(runtime)],
+    )
+
+
+async def test_bil_11_an_erased_visit_refuses_actions_and_uploads_409_personal_data_erased(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await visit_with_personal_data(runtime, admin, clock)
+    clock.advance(days=400)
+    await runtime.handle_event(expiry())
+    visit = (await admin.get("/v1/visits/v-1")).json()
+    at = visit["anonymised_at"]
+    before = await everything_kept(runtime, admin)
+
+    report = await act(admin, "v-1", type="complete_report", cause="点火针老化")
+    damage = await act(admin, "v-1", type="report_damage", description="划痕")
+    photo = await admin.post(
+        "/v1/visits/v-1/evidence",
+        params={"kind": "photo"},
+        content=PNG,
+        headers={"Content-Type": "image/png"},
+    )
+
+    refused_as_erased(report, at=at, action="complete_report")
+    refused_as_erased(damage, at=at, action="report_damage")
+    refused_as_erased(photo, at=at, action="upload")
+    assert await everything_kept(runtime, admin) == before
+    assert visit["allowed"] == []  # the visit offers no action it would refuse
+
+
+async def test_bil_11_offline_items_of_an_erased_visit_are_each_refused_as_erased(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await visit_with_personal_data(runtime, admin, clock)
+    clock.advance(days=400)
+    await runtime.handle_event(expiry())
+    at = (await admin.get("/v1/visits/v-1")).json()["anonymised_at"]
+    before = await everything_kept(runtime, admin)
+    synced = await admin.post(
+        "/v1/offline/batches",
+        json={
+            "actions": [
+                offline_item("c-1", clock.now - timedelta(minutes=2), type="complete_report"),
+                offline_item("c-2", clock.now - timedelta(minutes=1), type="start_test"),
+            ]
+        },
+    )
+
+    assert synced.status_code == 200, synced.text
+    first, second = synced.json()["results"]
+    # The REST answer to the same action, for comparison.
+    single = (await act(admin, "v-1", type="complete_report")).json()
+    for item, action in ((first, "complete_report"), (second, "start_test")):
+        assert item["status"] == "refused"
+        assert item["problem"] == {
+            "type": ERASED_TYPE,
+            "title": "Personal data erased",
+            "anonymised_at": single["anonymised_at"],
+        }
+        assert datetime.fromisoformat(item["problem"]["anonymised_at"]) == datetime.fromisoformat(
+            at
+        )
+        assert "BIL-11" in item["reason"] and f"'{action}' is no longer possible" in item["reason"]
+    assert first["reason"] == single["detail"]
+    assert await everything_kept(runtime, admin) == before
+
+
+async def test_bil_11_take_backs_and_loaners_of_an_erased_order_take_no_command(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await unit_taken_back_with_loaner(runtime, admin, clock)
+    clock.advance(days=400)
+    await runtime.handle_event(expiry())
+    at = (await admin.get("/v1/visits/v-1")).json()["anonymised_at"]
+    before = await everything_kept(runtime, admin)
+
+    progress = await admin.post("/v1/take-backs/R-1/progress", json={"stage": "fixed"})
+    returned = await admin.post("/v1/take-backs/R-1/return", json={"loaner_recovered": True})
+
+    refused_as_erased(progress, at=at, action="record_workshop_progress")
+    refused_as_erased(returned, at=at, action="return_unit")
+    assert await everything_kept(runtime, admin) == before
+    # The loaner is the centre's, not the customer's data: it can always come back to stock.
+    collected = await admin.post("/v1/loaners/L1/collect", json={"condition": "scratched"})
+    assert collected.status_code == 200, collected.text
+    loaner = (await admin.get("/v1/loaners/L1")).json()
+    assert (loaner["state"], loaner["condition"]) == ("available", "scratched"), loaner
+
+
+async def test_bil_11_fld_15_no_coordination_ticket_is_opened_for_an_erased_order(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await order(runtime, "o-1")
+    await on_site(admin, clock, "v-1")
+    await ok(admin, "v-1", type="fail", reason="needs_second_visit")
+    await runtime.handle_event(expiry())  # billing ended the order before the sweep ran
+    clock.advance(days=1)
+
+    assert (await runtime.app.state.sweep())["tickets_opened"] == 0
+    assert (await admin.get("/v1/coordination-tickets")).json()["items"] == []

@@ -11,7 +11,7 @@ import pytest
 from contracts.common import GeoPoint, WarrantyStatus
 from contracts.fieldwork import SignOff
 from contracts.privacy import ERASED
-from fieldwork.domain.exceptions import RuleViolation
+from fieldwork.domain.exceptions import PersonalDataErased
 from fieldwork.domain.model import OrderContext
 from fieldwork.domain.privacy import erase_summary
 from fieldwork.domain.visit import (
@@ -21,6 +21,7 @@ from fieldwork.domain.visit import (
     DoorRecord,
     Evidence,
     EvidenceKind,
+    Handover,
     Incident,
     Installation,
     NextStep,
@@ -119,19 +120,34 @@ def test_bil_11_erasing_a_visit_again_changes_nothing() -> None:
     assert visit.model_dump() == erased
 
 
-def test_bil_11_an_erased_visit_takes_no_more_actions_or_uploads() -> None:
+def test_bil_11_an_erased_visit_takes_no_more_actions_or_uploads_personal_data_erased() -> None:
     visit = signed_installation()
     visit.erase_personal_data(at=LATER)
 
-    with pytest.raises(RuleViolation) as upload_refused:
+    with pytest.raises(PersonalDataErased) as upload_refused:
         visit.add_evidence(
             at=LATER, ref="v-1/new.png", kind=EvidenceKind.SIGNATURE, content_type="x", size=1
         )
-    with pytest.raises(RuleViolation) as report_refused:
+    with pytest.raises(PersonalDataErased) as report_refused:
         visit.complete_report(at=LATER, cause="x")
 
-    assert upload_refused.value.rule == report_refused.value.rule == "BIL-11"
+    for refused, action in ((upload_refused, "upload"), (report_refused, "complete_report")):
+        assert refused.value.action == action and f"'{action}'" in str(refused.value)
+        assert refused.value.anonymised_at == LATER and "BIL-11" in str(refused.value)
+        assert refused.value.extensions == {"anonymised_at": LATER.isoformat()}
     assert [e.ref for e in visit.evidence] == ["v-1/barcode.png"]
+
+
+def test_bil_11_an_offline_arrival_gives_an_erased_visit_back_to_no_one() -> None:
+    visit = signed_installation()
+    visit.state, visit.ended_at, visit.technician_id = VisitState.SCHEDULED, None, "tech-8"
+    visit.handovers.append(
+        Handover(technician_id="tech-7", network_id=None, at=T0, handed_to="tech-8")
+    )
+    visit.erase_personal_data(at=LATER)
+
+    assert not visit.reclaim_for_arrival("tech-7", arrived_at=T0 - timedelta(hours=1), now=LATER)
+    assert visit.technician_id == "tech-8"
 
 
 def test_bil_11_the_order_context_forgets_the_customer_and_keeps_the_first_erasure_time() -> None:

@@ -6,6 +6,7 @@ the rule broken, what is missing).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 
@@ -53,6 +54,30 @@ class RuleViolation(FieldworkError):
     def __init__(self, rule: str, message: str, **extensions: Any) -> None:
         super().__init__(f"{message} ({rule})", rule=rule, **extensions)
         self.rule = rule
+
+
+class PersonalDataErased(FieldworkError):
+    """The order's retention is over and its customer's personal data was erased (BIL-11): no
+    command acts on it any more, on its visits, uploads or take-backs, whatever their state
+    (409, as in intake and scheduling); a loaner lent for it, the centre's property, can still
+    be collected. Reads still answer it, erased; events heard of it
+    later are still applied (and stored erased)."""
+
+    title = "Personal data erased"
+    #: The problem type, as the REST answer's (derived from the title); an offline batch's
+    #: refused item names it too.
+    problem_type = "https://fsm.example/problems/personal-data-erased"
+
+    def __init__(self, order_id: str, action: str, anonymised_at: datetime) -> None:
+        super().__init__(
+            f"Order {order_id} is past its retention and its customer's personal data was "
+            f"erased at {anonymised_at.isoformat()} (BIL-11): '{action}' is no longer possible. "
+            "If the customer calls again, intake takes a new order.",
+            anonymised_at=anonymised_at.isoformat(),
+        )
+        self.order_id = order_id
+        self.action = action
+        self.anonymised_at = anonymised_at
 
 
 class InvalidInput(RuleViolation):

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from contracts.common import ServiceType
+from fieldwork.domain.exceptions import PersonalDataErased
 
 #: The events (by name) fieldwork keeps on an order's file; it ignores the rest of the bus.
 EVENTS_OF_INTEREST: frozenset[str] = frozenset(
@@ -127,6 +128,13 @@ class OrderContext:
         self.customer_phone = None
         self.address = None
         self.anonymised_at = self.anonymised_at or at
+
+    def refuse_if_erased(self, action: str) -> None:
+        """No command acts on the order once its personal data was erased (BIL-11): not on its
+        take-backs either (409 "Personal data erased"); a loaner lent for it, the centre's
+        property, can still be collected."""
+        if self.anonymised_at is not None:
+            raise PersonalDataErased(self.order_id, action, self.anonymised_at)
 
     @property
     def known_product_line(self) -> str | None:

@@ -54,7 +54,12 @@ from contracts.fieldwork import (
     VisitOutcome,
 )
 from contracts.privacy import ERASED, erase_text
-from fieldwork.domain.exceptions import IllegalTransition, InvalidInput, RuleViolation
+from fieldwork.domain.exceptions import (
+    IllegalTransition,
+    InvalidInput,
+    PersonalDataErased,
+    RuleViolation,
+)
 from fieldwork.domain.policy import FieldworkPolicy
 
 
@@ -549,7 +554,10 @@ class Visit(BaseModel):
         return self.job_type == ServiceType.INSTALLATION.value
 
     def allowed_actions(self) -> list[str]:
-        """The actions possible in the current state (and for the job type, FLD-10)."""
+        """The actions possible in the current state (and for the job type, FLD-10): none once
+        the order's personal data was erased (BIL-11)."""
+        if self.anonymised_at is not None:
+            return []
         other_way = _NOT_FOR_INSTALLATIONS if self.installation_job else _INSTALLATIONS_ONLY
         return [
             name
@@ -643,9 +651,14 @@ class Visit(BaseModel):
 
     # -- guards ------------------------------------------------------------------------------
 
-    def _check(self, action: str, at: datetime | None = None) -> None:
+    def refuse_if_erased(self, action: str) -> None:
+        """No command acts on a visit whose order's personal data was erased (BIL-11), whatever
+        its state: 409 "Personal data erased", as intake and scheduling answer."""
         if self.anonymised_at is not None:
-            raise self._anonymised(action)
+            raise PersonalDataErased(self.order_id, action, self.anonymised_at)
+
+    def _check(self, action: str, at: datetime | None = None) -> None:
+        self.refuse_if_erased(action)
         if self.network_id is None and self.technician_id is None:
             # The order went back to the centre (or was never placed): nobody holds the visit,
             # so nobody goes on it until a dispatcher assigns it again.
@@ -1941,22 +1954,12 @@ class Visit(BaseModel):
         visit called off, but one the order's cancellation called off before its technician was
         known at the door: the offline app uploads what they did before it ahead of the actions
         naming the uploads (SCH-12)."""
-        if self.anonymised_at is not None:
-            raise self._anonymised("upload")
+        self.refuse_if_erased("upload")
         if self.state is S.CANCELLED and self.order_cancelled_at is None:
             raise IllegalTransition("upload", self.state.value, self.allowed_actions())
         item = Evidence(ref=ref, kind=kind, content_type=content_type, size=size, at=at)
         self.evidence.append(item)
         return item
-
-    def _anonymised(self, action: str) -> RuleViolation:
-        return RuleViolation(
-            "BIL-11",
-            f"The order's retention is over and its personal data was erased at "
-            f"{self.anonymised_at.isoformat() if self.anonymised_at else ''}: the visit takes "
-            f"no {action} any more",
-            state=self.state.value,
-        )
 
     def erase_personal_data(self, *, at: datetime) -> list[str]:
         """Erase the customer's personal data (BIL-11) and return the refs of the uploads to
@@ -2130,6 +2133,8 @@ class Visit(BaseModel):
         the way goes on where it was. Returns whether the visit went back to them."""
         if self.state is not S.SCHEDULED or technician_id == self.technician_id:
             return False
+        if self.anonymised_at is not None:
+            return False  # BIL-11: the batch refuses its actions, so it has nothing to apply
         handover = next(
             (h for h in reversed(self.handovers) if h.technician_id == technician_id), None
         )

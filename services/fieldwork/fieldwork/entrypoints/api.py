@@ -219,9 +219,11 @@ async def act_on_visit(
     (FLD-13), safety_incident (FLD-14), sign_off and complete_report (FLD-12).
 
     409 when the action is not possible in the visit's state (`allowed` lists what is) or a
-    rule is not satisfied (`rule` names it); 422 when a time it gives cannot be true (`field`
-    names it): an ETA before the departure or more than the policy's horizon after it (SCH-6), a
-    work item dated outside the visit (BIL-3), an installation date after the diagnosis (BIL-5).
+    rule is not satisfied (`rule` names it), and `Personal data erased` (with `anonymised_at`)
+    for any action once the order's retention is over (BIL-11); 422 when a time it gives cannot
+    be true (`field` names it): an ETA before the departure or more than the policy's horizon
+    after it (SCH-6), a work item dated outside the visit (BIL-3), an installation date after
+    the diagnosis (BIL-5).
     Send `Idempotency-Key` to retry safely.
     """
 
@@ -257,6 +259,10 @@ async def apply_offline_batch(body: OfflineBatchIn, bus: BusDep, actor: Technici
     `refused` (SCH-12), and the visit then ends as the
     cancellation ended it (aborted at its time if still on site), unless it ended before (a repair
     completed before it stays completed).
+
+    Each action of a visit whose order's retention is over is `refused`, its `problem` giving
+    the `type`, `title` ("Personal data erased") and `anonymised_at` of the REST route's answer
+    (BIL-11).
     """
     results = await bus.handle(
         c.ApplyOfflineBatch(
@@ -279,7 +285,7 @@ async def apply_offline_batch(body: OfflineBatchIn, bus: BusDep, actor: Technici
     "/visits/{visit_id}/evidence",
     status_code=status.HTTP_201_CREATED,
     response_model=EvidenceOut,
-    responses=problem_responses(401, 403, 404, 413, 415, 422),
+    responses=problem_responses(401, 403, 404, 409, 413, 415, 422),
     summary="Upload a photo, barcode, signature or note image",
     tags=["visits"],
 )
@@ -294,8 +300,9 @@ async def upload_evidence(
     against the bytes) and within the size limit (FLD-10). The answer's `ref` is what actions
     name (photo_refs, signature_ref, note_photo_ref). A visit its order's cancellation called off
     before the technician was known to be at the door still takes the images of the offline
-    actions before it, uploaded ahead of the batch that names them (SCH-12). `Location` is the
-    upload's metadata (`evidence_id`)."""
+    actions before it, uploaded ahead of the batch that names them (SCH-12). 409 `Personal data
+    erased` (with `anonymised_at`) once the order's retention is over (BIL-11). `Location` is
+    the upload's metadata (`evidence_id`)."""
     data = await request.body()
     content_type = request.headers.get("content-type", "")
 
@@ -461,8 +468,9 @@ async def collect_loaner(
     the unit came back publishes LoanerCollected, `late` when collected after the
     `loaner_collect_within_days` allowed (FLD-6). A technician
     collects loaners of orders they have a visit for, a partner key those of its network's
-    visits (404 otherwise). 409 when the loaner is not lent. `serial` is percent-encoded as
-    in `GET /v1/loaners/{serial}`."""
+    visits (404 otherwise). 409 when the loaner is not lent. A loaner is the centre's property: it
+    can be collected even once the order it was lent for is past its retention (BIL-11). `serial` is
+    percent-encoded as in `GET /v1/loaners/{serial}`."""
 
     async def run() -> LoanerOut:
         loaner = await bus.handle(
@@ -495,7 +503,8 @@ async def read_take_back(receipt_number: str, uow: UowFactoryDep, principal: Cen
 async def record_progress(
     receipt_number: str, body: ProgressIn, request: Request, bus: BusDep, principal: DispatcherDep
 ) -> Any:
-    """A step of the repair at the workshop."""
+    """A step of the repair at the workshop. 409 `Personal data erased` (with `anonymised_at`)
+    once the order's retention is over (BIL-11)."""
 
     async def run() -> TakeBackOut:
         tb = await bus.handle(
@@ -524,7 +533,8 @@ async def return_unit(
     the customer kept stays lent to the order, to be collected within
     `loaner_collect_within_days` (LoanerCollectionOverdue after that). `visit_id`, when given,
     is a later visit of the order that the caller holds and that went to the customer (422
-    otherwise)."""
+    otherwise). 409 `Personal data erased` (with `anonymised_at`) once the order's retention is
+    over (BIL-11)."""
 
     async def run() -> TakeBackOut:
         tb = await bus.handle(

@@ -9,6 +9,7 @@ from fieldwork.domain.exceptions import (
     LoanerNotFound,
     LoanerUnavailable,
     OrderNotFound,
+    PersonalDataErased,
     ReportUnavailable,
     RuleViolation,
     TakeBackNotFound,
@@ -31,6 +32,9 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     # exception's own class first.
     InvalidInput: (422, "Invalid input"),
     LoanerUnavailable: (409, "Loaner unavailable"),
+    # 409, not 410, as in intake and scheduling: the order and its visits are still there (GET
+    # answers them, erased); only acting on them is over (BIL-11).
+    PersonalDataErased: (409, PersonalDataErased.title),
     UploadRefused: (415, "Unsupported upload"),
     UploadTooLarge: (413, "Upload too large"),
     ReportUnavailable: (503, "Report unavailable"),

@@ -62,7 +62,8 @@ class VisitOut(Visit):
     door details, decline reasons, sign-off comments, failure detail, incident descriptions,
     centre request and handover reasons) reads `"[erased]"` (null stays null); the arrival
     `position` and every reference to a signature image, photo or note photo are null (their
-    lists empty, `evidence` keeping barcode scans only)."""
+    lists empty, `evidence` keeping barcode scans only). It takes no action any more: `allowed`
+    is empty, and every action or upload answers 409 `Personal data erased`."""
 
     allowed: list[str] = Field(default_factory=list)
     """The actions possible in the current state."""
@@ -130,7 +131,10 @@ class OfflineResultOut(BaseModel):
     """Why it was refused."""
     visit_state: str | None = None
     problem: dict[str, Any] | None = None
-    """The rule broken or the actions allowed, as in the problem document of the REST route."""
+    """The rule broken or the actions allowed, as in the problem document of the REST route;
+    for a visit whose order's personal data was erased (BIL-11) its `type`
+    (`https://fsm.example/problems/personal-data-erased`), `title` ("Personal data erased") and
+    `anonymised_at`, each action of the visit refused so."""
 
 
 class OfflineBatchOut(BaseModel):

@@ -45,6 +45,7 @@ from fieldwork.domain.exceptions import (
     InvalidInput,
     LoanerNotFound,
     LoanerUnavailable,
+    PersonalDataErased,
     RuleViolation,
     TakeBackNotFound,
     TicketNotFound,
@@ -93,6 +94,8 @@ async def _apply(
     tz: tzinfo,
 ) -> None:
     """Apply one action to the visit, with its side effects on loaners and take-backs."""
+    # BIL-11 before anything else: an erased order takes no command, cancelled or not.
+    visit.refuse_if_erased(action.type)
     context = await uow.orders.get(visit.order_id)
     cancelled = context is not None and context.cancelled
     if cancelled and not isinstance(action, c.ReportDamage) and visit.stopped_by_cancellation(at):
@@ -508,6 +511,7 @@ async def apply_offline_batch(
                 if stored is not None:
                     results[index] = _replayed(stored, fingerprint, base)
                     continue
+                visit.refuse_if_erased(item.action.type)
                 visit.check_existed_at(item.occurred_at, allowance=before_assignment)
                 if visit.last_action_at is not None and item.occurred_at < visit.last_action_at:
                     raise RuleViolation(
@@ -543,12 +547,15 @@ async def apply_offline_batch(
                 )
                 await uow.commit()
         except FieldworkError as exc:
-            blocked[item.visit_id] = item.client_id
+            if not isinstance(exc, PersonalDataErased):
+                # An erased visit refuses each of its actions for that, each named (BIL-11),
+                # not as following a refused one.
+                blocked[item.visit_id] = item.client_id
             results[index] = {
                 **base,
                 "status": "refused",
                 "reason": str(exc),
-                "problem": dict(exc.extensions),
+                "problem": _problem_of(exc),
             }
             continue
         seen[item.client_id] = AppliedClientAction(result=result, fingerprint=fingerprint)
@@ -557,6 +564,15 @@ async def apply_offline_batch(
         {item.visit_id for item in cmd.actions}, uow_factory=uow_factory, now=now
     )
     return [results[i] for i in range(len(cmd.actions))]
+
+
+def _problem_of(exc: FieldworkError) -> dict[str, Any]:
+    """The members of the problem document the REST route answers for ``exc`` that a refused
+    batch item carries: its extensions, with the problem's type and title for an erased order
+    (BIL-11), told apart that way as in intake and scheduling rather than by a rule."""
+    if isinstance(exc, PersonalDataErased):
+        return {"type": exc.problem_type, "title": exc.title, **exc.extensions}
+    return dict(exc.extensions)
 
 
 def _replayed(
@@ -700,6 +716,7 @@ async def record_workshop_progress(
         take_back = await uow.take_backs.get(cmd.receipt_number)
         if take_back is None:
             raise TakeBackNotFound(cmd.receipt_number)
+        await _refuse_if_erased(uow, take_back.order_id, "record_workshop_progress")
         take_back.record_progress(at=clock(), stage=cmd.stage, note=cmd.note)
         uow.track(take_back)
         await uow.take_backs.save(take_back)
@@ -726,6 +743,7 @@ async def return_unit(
                 for v in visits
             ):
                 raise TakeBackNotFound(cmd.receipt_number)
+        await _refuse_if_erased(uow, take_back.order_id, "return_unit")
         visit = await _returning_visit(cmd, take_back=take_back, uow=uow)
         now = clock()
         serial = take_back.loaner_out
@@ -751,6 +769,14 @@ async def return_unit(
         await uow.take_backs.save(take_back)
         await uow.commit()
         return take_back
+
+
+async def _refuse_if_erased(uow: FieldworkUnitOfWork, order_id: str, action: str) -> None:
+    """Refuse a command on a take-back of an order whose personal data was erased (BIL-11), as
+    its visits refuse theirs."""
+    context = await uow.orders.get(order_id)
+    if context is not None:
+        context.refuse_if_erased(action)
 
 
 async def _returning_visit(
@@ -966,7 +992,11 @@ async def _open_coordination_tickets(
                 policy=policy,
                 public_area=bool(context and context.public_area),
             )
-            if reason is None or (context is not None and context.cancelled):
+            if reason is None or (
+                context is not None and (context.cancelled or context.anonymised_at is not None)
+            ):
+                # BIL-11: nothing is left to coordinate on an erased order, whose visits take
+                # no action any more.
                 continue
             ticket = CoordinationTicket.open(
                 order_id=order_id, reason=reason, now=now, today=today, policy=policy
