@@ -300,10 +300,28 @@ async def _register_technicians(procs: Platform, count: int = 80) -> None:
                 )
 
 
-async def _end_to_end(procs: Platform, *, rate: float, orders: int) -> dict[str, Any]:
+async def _transactions_by_service(databases: dict[str, str]) -> dict[str, int]:
+    """Transactions each service's database has ended so far (PostgreSQL's statistics)."""
+    names = {url.rsplit("/", 1)[1]: service for service, url in databases.items()}
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        rows = await conn.fetch(
+            "SELECT datname, xact_commit + xact_rollback AS ended FROM pg_stat_database"
+            " WHERE datname = ANY($1::text[])",
+            list(names),
+        )
+    finally:
+        await conn.close()
+    return {names[row["datname"]]: int(row["ended"]) for row in rows}
+
+
+async def _end_to_end(
+    procs: Platform, *, rate: float, orders: int, databases: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Open-loop arrivals at ``rate``/s: each order's time from sending ``POST /v1/orders`` to
     its ``OrderAssigned`` reaching a subscriber of the bus (a consumer group of the benchmark's
-    own; polling the API instead would load intake with the measurement itself)."""
+    own; polling the API instead would load intake with the measurement itself). With
+    ``databases`` (service -> URL), also each service's database transactions per order."""
     from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
     headers = {"Authorization": f"Bearer {procs.admin_key}"}
@@ -364,6 +382,7 @@ async def _end_to_end(procs: Platform, *, rate: float, orders: int) -> dict[str,
                     latencies.append(seen - started)
 
             tasks = []
+            transactions_before = await _transactions_by_service(databases or {})
             cpu_before = _cpu_by_component(procs)
             began = time.perf_counter()
             for n in range(orders):
@@ -371,6 +390,12 @@ async def _end_to_end(procs: Platform, *, rate: float, orders: int) -> dict[str,
                 tasks.append(asyncio.create_task(one()))
             await asyncio.gather(*tasks)
             cpu_after = _cpu_by_component(procs)
+            elapsed = time.perf_counter() - began
+            # The other consumers finish the run's events, and backends report their counts
+            # (PostgreSQL flushes them about once a second).
+            await _wait_for_no_lag(procs.bootstrap)
+            await asyncio.sleep(2)
+            transactions_after = await _transactions_by_service(databases or {})
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -378,12 +403,16 @@ async def _end_to_end(procs: Platform, *, rate: float, orders: int) -> dict[str,
         await consumer.stop()
     if not latencies:
         raise RuntimeError("no order was assigned within 120 s")
-    summary = _latency_summary(latencies, time.perf_counter() - began)
+    summary = _latency_summary(latencies, elapsed)
     # What one order costs each part, idle polling included: the capacity-planning figure.
     cpu_ms = {
         name: round((cpu_after[name] - cpu_before[name]) / orders * 1000, 1) for name in cpu_after
     }
     total_ms = round(sum(cpu_ms.values()), 1)
+    transactions = {
+        name: round((transactions_after[name] - transactions_before.get(name, 0)) / orders, 1)
+        for name in transactions_after
+    }
     return {
         "target_event": "OrderAssigned",
         "arrival_rate_per_s": rate,
@@ -393,6 +422,7 @@ async def _end_to_end(procs: Platform, *, rate: float, orders: int) -> dict[str,
         "cpu_ms_per_order": cpu_ms,
         "cpu_ms_per_order_total": total_ms,
         "cores_needed_at_this_rate": round(total_ms * rate / 1000, 2),
+        **({"db_transactions_per_order": transactions} if transactions else {}),
     }
 
 
@@ -549,7 +579,9 @@ async def _main(scratch: Path) -> None:
         )
         waited["backlog_before_target_rate_s"] = await _wait_for_no_lag(procs.bootstrap)
         waited["before_target_rate_s"] = await _wait_until_quiet(procs)
-        results["end_to_end"] = await _end_to_end(procs, rate=RATE, orders=E2E_ORDERS)
+        results["end_to_end"] = await _end_to_end(
+            procs, rate=RATE, orders=E2E_ORDERS, databases=urls
+        )
         results["rss_after_e2e_mb"] = {n: _rss_mb(procs.pid(n)) for n in SERVICES}
         waited["backlog_after_target_rate_s"] = await _wait_for_no_lag(procs.bootstrap)
         results["waited_for_backlog"] = waited
@@ -625,6 +657,8 @@ def _print(results: dict[str, Any]) -> None:
         f"(total {e2e['cpu_ms_per_order_total']} ms: {e2e['cores_needed_at_this_rate']} cores "
         f"needed for this rate, {results['machine']['cores']} here)"
     )
+    if "db_transactions_per_order" in e2e:
+        print(f"database transactions per order: {e2e['db_transactions_per_order']}")
     print(f"raw broker produce->consume: p50 {raw['p50_ms']} ms  p99 {raw['p99_ms']} ms")
     for phase in ("rss_idle_mb", "rss_under_load_mb", "rss_after_e2e_mb"):
         print(f"{phase}: {results[phase]}")
