@@ -259,14 +259,20 @@ async def everything_kept(runtime: ServiceRuntime, admin: httpx.AsyncClient) -> 
     )
 
 
+async def erased(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock) -> str:
+    """Let o-1's retention run out (billing's OrderRetentionExpired heard); when v-1 says it
+    was erased."""
+    clock.advance(days=400)
+    await runtime.handle_event(expiry())
+    anonymised_at: str = (await admin.get("/v1/visits/v-1")).json()["anonymised_at"]
+    return anonymised_at
+
+
 async def test_bil_11_an_erased_visit_refuses_actions_and_uploads_409_personal_data_erased(
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:
     await visit_with_personal_data(runtime, admin, clock)
-    clock.advance(days=400)
-    await runtime.handle_event(expiry())
-    visit = (await admin.get("/v1/visits/v-1")).json()
-    at = visit["anonymised_at"]
+    at = await erased(runtime, admin, clock)
     before = await everything_kept(runtime, admin)
 
     report = await act(admin, "v-1", type="complete_report", cause="点火针老化")
@@ -282,6 +288,7 @@ async def test_bil_11_an_erased_visit_refuses_actions_and_uploads_409_personal_d
     refused_as_erased(damage, at=at, action="report_damage")
     refused_as_erased(photo, at=at, action="upload")
     assert await everything_kept(runtime, admin) == before
+    visit = (await admin.get("/v1/visits/v-1")).json()
     assert visit["allowed"] == []  # the visit offers no action it would refuse
 
 
@@ -289,9 +296,7 @@ async def test_bil_11_offline_items_of_an_erased_visit_are_each_refused_as_erase
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:
     await visit_with_personal_data(runtime, admin, clock)
-    clock.advance(days=400)
-    await runtime.handle_event(expiry())
-    at = (await admin.get("/v1/visits/v-1")).json()["anonymised_at"]
+    at = await erased(runtime, admin, clock)
     before = await everything_kept(runtime, admin)
     synced = await admin.post(
         "/v1/offline/batches",
@@ -326,9 +331,7 @@ async def test_bil_11_take_backs_and_loaners_of_an_erased_order_take_no_command(
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:
     await unit_taken_back_with_loaner(runtime, admin, clock)
-    clock.advance(days=400)
-    await runtime.handle_event(expiry())
-    at = (await admin.get("/v1/visits/v-1")).json()["anonymised_at"]
+    at = await erased(runtime, admin, clock)
     before = await everything_kept(runtime, admin)
 
     progress = await admin.post("/v1/take-backs/R-1/progress", json={"stage": "fixed"})
