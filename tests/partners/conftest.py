@@ -8,9 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-import httpx
 import pytest
-import yaml
 
 _TESTS = Path(__file__).resolve().parent.parent
 for _support in (_TESTS / "partners", _TESTS / "scheduling", _TESTS / "webhooks"):
@@ -18,12 +16,10 @@ for _support in (_TESTS / "partners", _TESTS / "scheduling", _TESTS / "webhooks"
         sys.path.insert(0, str(_support))
 
 from partner_support import MakeHarness  # noqa: E402
-from scheduling_support import ADMIN_KEY, MONDAY_8AM, Clock, Harness  # noqa: E402
+from scheduling_support import MONDAY_8AM, Clock, Harness, scheduling_harness  # noqa: E402
 from webhook_testkit import Receiver  # noqa: E402
 
-from scheduling.bootstrap import bootstrap  # noqa: E402
 from scheduling.domain.policy import PartnerWebhooks, SchedulingPolicy  # noqa: E402
-from scheduling.settings import SchedulingSettings  # noqa: E402
 
 LOCAL_WEBHOOKS = PartnerWebhooks(allow_private_addresses=True, require_https=False)
 """What tests and `make run` users set: receivers on 127.0.0.1 over plain http."""
@@ -36,29 +32,11 @@ async def make_harness(database_url: str, tmp_path: Path) -> AsyncIterator[MakeH
 
         async def build(policy: SchedulingPolicy) -> Harness:
             policy_file = tmp_path / f"policy-{id(policy)}.yaml"
-            policy_file.write_text(yaml.safe_dump({"scheduling": policy.model_dump(mode="json")}))
-            clock = Clock(MONDAY_8AM)
-            runtime = bootstrap(
-                SchedulingSettings(
-                    database_url=database_url,
-                    bootstrap_api_key=ADMIN_KEY,
-                    run_consumer=False,
-                    run_relay=False,
-                    policy_file=policy_file,
-                ),
-                clock=clock,
+            harness = await stack.enter_async_context(
+                scheduling_harness(database_url, policy_file, Clock(MONDAY_8AM), policy=policy)
             )
-            await runtime.migrate()
-            stack.push_async_callback(runtime.engine.dispose)
-            client = await stack.enter_async_context(
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=runtime.app),
-                    base_url="http://scheduling",
-                    headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-                )
-            )
-            stack.push_async_callback(runtime.app.state.webhook_worker.aclose)
-            return Harness(runtime=runtime, clock=clock, client=client)
+            stack.push_async_callback(harness.runtime.app.state.webhook_worker.aclose)
+            return harness
 
         yield build
 

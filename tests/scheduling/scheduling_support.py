@@ -186,17 +186,18 @@ def _write_test_policy(path: Path, policy: Any) -> None:
 
 @asynccontextmanager
 async def scheduling_harness(
-    database_url: str, policy_file: Path, clock: Clock
+    database_url: str, policy_file: Path, clock: Clock, *, policy: Any = None
 ) -> AsyncIterator[Harness]:
     """A scheduling runtime on ``database_url`` (consumer and relay not running, events fed by
-    hand), its policy the shipped defaults but day plans solved for a fraction of a second (tests
-    stay fast), written to ``policy_file``; with an admin client. Each is its own replica: a
-    second one on the same database has its own process state (e.g. its roster cache)."""
+    hand), its policy ``policy`` (default: the shipped defaults but day plans solved for a
+    fraction of a second, so tests stay fast), written to ``policy_file``; with an admin
+    client. Each is its own replica: a second one on the same database has its own process
+    state (e.g. its roster cache)."""
     from scheduling.bootstrap import bootstrap
     from scheduling.domain.policy import SchedulingPolicy
     from scheduling.settings import SchedulingSettings
 
-    _write_test_policy(policy_file, SchedulingPolicy(plan_time_limit_seconds=0.3))
+    _write_test_policy(policy_file, policy or SchedulingPolicy(plan_time_limit_seconds=0.3))
     runtime = bootstrap(
         SchedulingSettings(
             database_url=database_url,

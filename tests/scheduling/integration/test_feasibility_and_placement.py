@@ -12,11 +12,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
-import yaml
 from scheduling_support import (
-    ADMIN_KEY,
     DONGYING,
     MONDAY_8AM,
     Clock,
@@ -24,14 +21,13 @@ from scheduling_support import (
     created,
     local,
     near,
+    scheduling_harness,
     technician_body,
     window,
 )
 
 from contracts.common import TimeWindow
-from scheduling.bootstrap import bootstrap
 from scheduling.domain.policy import SchedulingPolicy
-from scheduling.settings import SchedulingSettings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: ~33 km north of the technicians' home: about 86 minutes away at 30 km/h × 1.3.
@@ -419,37 +415,13 @@ async def test_sch_1_sch_12_placement_is_not_retried_for_an_order_handed_back_to
 @asynccontextmanager
 async def _harness_with(database_url: str, tmp_path: Path, **policy: Any) -> AsyncIterator[Harness]:
     """A harness whose policy differs from the shipped defaults by ``policy``."""
-    path = tmp_path / "policy.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "scheduling": SchedulingPolicy(plan_time_limit_seconds=0.3, **policy).model_dump(
-                    mode="json"
-                )
-            }
-        )
-    )
-    clock = Clock(MONDAY_8AM)
-    runtime = bootstrap(
-        SchedulingSettings(
-            database_url=database_url,
-            bootstrap_api_key=ADMIN_KEY,
-            run_consumer=False,
-            run_relay=False,
-            policy_file=path,
-        ),
-        clock=clock,
-    )
-    await runtime.migrate()
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=runtime.app),
-            base_url="http://scheduling",
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        ) as client:
-            yield Harness(runtime=runtime, clock=clock, client=client)
-    finally:
-        await runtime.engine.dispose()
+    async with scheduling_harness(
+        database_url,
+        tmp_path / "policy.yaml",
+        Clock(MONDAY_8AM),
+        policy=SchedulingPolicy(plan_time_limit_seconds=0.3, **policy),
+    ) as harness:
+        yield harness
 
 
 async def test_sch_1_placement_is_retried_in_bounded_batches_the_longest_untried_first(
