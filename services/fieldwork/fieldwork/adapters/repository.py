@@ -124,16 +124,35 @@ class OrderContextRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._locked: set[str] = set()
+        self._rows_under_lock: dict[str, OrderContextRow | None] = {}
+        """The rows of the orders locked in this transaction, as read after the lock (None:
+        none yet): nobody else changes them until it ends, so they are read once."""
 
     async def lock(self, order_id: str) -> None:
         """Take the order's transaction lock on PostgreSQL (SQLite's single writer serialises
         anyway): what an event changes depends on the order's context and all its visits, rows
         that may not exist yet, so two events of one order are applied one after the other."""
+        if order_id in self._locked:
+            return
         await advisory_xact_lock(self._session, f"fieldwork:order:{order_id}")
+        self._locked.add(order_id)
+
+    async def _row(self, order_id: str) -> OrderContextRow | None:
+        if order_id in self._rows_under_lock:
+            return self._rows_under_lock[order_id]
+        if order_id not in self._locked:
+            return await self._session.get(OrderContextRow, order_id)
+        # The session's identity map holds its rows weakly: the row is kept here, so an event's
+        # later reads and its save do not read it again. Read afresh: a copy from before the
+        # lock may be stale.
+        row = await self._session.get(OrderContextRow, order_id, populate_existing=True)
+        self._rows_under_lock[order_id] = row
+        return row
 
     async def get(self, order_id: str) -> OrderContext | None:
         """The order's context, or None."""
-        row = await self._session.get(OrderContextRow, order_id)
+        row = await self._row(order_id)
         if row is None:
             return None
         doc = dict(row.doc)
@@ -148,17 +167,19 @@ class OrderContextRepository:
 
     async def save(self, context: OrderContext) -> None:
         """Insert or update."""
-        row = await self._session.get(OrderContextRow, context.order_id)
+        row = await self._row(context.order_id)
         doc = asdict(context)
         for key in _CONTEXT_DATES:
             if doc.get(key) is not None:
                 doc[key] = doc[key].isoformat()
         doc["anonymised_at"] = _iso(context.anonymised_at)
         if row is None:
-            self._session.add(OrderContextRow(order_id=context.order_id, doc=doc))
+            row = OrderContextRow(order_id=context.order_id, doc=doc)
+            if context.order_id in self._locked:
+                self._rows_under_lock[context.order_id] = row
         else:
             row.doc = doc
-            self._session.add(row)
+        self._session.add(row)
 
 
 class VisitRepository:
@@ -166,10 +187,15 @@ class VisitRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._locked_rows: dict[str, VisitRow | None] = {}
+        """The visits read to change in this transaction (None: a visit not stored yet), kept
+        so that saving them does not read them again (the session holds its rows weakly)."""
 
     async def get(self, visit_id: str, *, for_update: bool = False) -> Visit | None:
         """The visit (row-locked on PostgreSQL when ``for_update``), or None."""
         row = await get_row(self._session, VisitRow, visit_id, for_update=for_update)
+        if for_update:
+            self._locked_rows[visit_id] = row
         return None if row is None else Visit.model_validate(row.doc)
 
     async def for_order(self, order_id: str, *, for_update: bool = False) -> list[Visit]:
@@ -181,7 +207,9 @@ class VisitRepository:
             query = for_change(query.order_by(col(VisitRow.visit_id)))
         else:
             query = query.order_by(col(VisitRow.updated_at))
-        rows = (await self._session.execute(query)).scalars()
+        rows = list((await self._session.execute(query)).scalars())
+        if for_update:
+            self._locked_rows.update((r.visit_id, r) for r in rows)
         visits = [Visit.model_validate(r.doc) for r in rows]
         return sorted(visits, key=lambda v: v.created_at)
 
@@ -223,9 +251,12 @@ class VisitRepository:
     async def save(self, visit: Visit, *, now: datetime) -> None:
         """Insert or update the visit."""
         doc = visit.model_dump(mode="json")
-        row = await self._session.get(VisitRow, visit.visit_id)
+        if visit.visit_id in self._locked_rows:
+            row = self._locked_rows[visit.visit_id]
+        else:
+            row = await self._session.get(VisitRow, visit.visit_id)
         if row is None:
-            row = VisitRow(
+            row = self._locked_rows[visit.visit_id] = VisitRow(
                 visit_id=visit.visit_id,
                 order_id=visit.order_id,
                 state=visit.state.value,
