@@ -9,6 +9,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from feedback_support import (
     FRIDAY,
     MONDAY,
@@ -67,6 +68,24 @@ def signed_unhappy(order_id: str, visit_id: str, technician_id: str) -> Customer
         signature_ref=f"signatures/{NAME}.png",
         comments=f"{NAME}: 还要再看看",
     )
+
+
+PERSONAL_DATA_ERASED = "https://fsm.example/problems/personal-data-erased"
+
+
+def assert_personal_data_erased(response: httpx.Response, *, anonymised_at: datetime) -> None:
+    """The answer intake, scheduling and fieldwork give a command on an order whose personal
+    data was erased (BIL-11): 409 problem+json of the same type and title, with `anonymised_at`."""
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert (problem["type"], problem["title"], problem["status"]) == (
+        PERSONAL_DATA_ERASED,
+        "Personal data erased",
+        409,
+    )
+    assert datetime.fromisoformat(problem["anonymised_at"]) == anonymised_at
+    assert "BIL-11" in problem["detail"]
 
 
 async def stored_rows(harness: Harness) -> list[dict[str, Any]]:
@@ -319,8 +338,7 @@ async def test_bil_11_open_call_backs_are_cancelled_an_open_complaint_is_closed_
             "order_id": "o-2",
         },
     )
-    assert refused.status_code == 422
-    assert refused.json()["errors"][0]["type"] == "order_anonymised"
+    assert_personal_data_erased(refused, anonymised_at=expired_at)
     assert personal_in(await stored_rows(harness)) == []
 
 
@@ -346,3 +364,73 @@ async def test_bil_11_a_complaint_closed_at_retention_end_is_left_as_it_is_when_
     await harness.emit(expired("o-2", harness.clock()))  # the inbox forgot the first one
 
     assert (await harness.client.get(url)).json() == first
+
+
+async def test_bil_11_a_complaint_naming_an_erased_order_is_refused_409_personal_data_erased(
+    harness: Harness,
+) -> None:
+    await harness.emit(created("o-3", fault=f"{NAME}说漏水"), local(MONDAY, 8))
+    await harness.completed_visit("o-3", "v-1", "tech-1", at=local(MONDAY, 10))
+    expired_at = local(MONDAY, 14) + timedelta(days=400)
+    harness.clock.set(expired_at)
+    await harness.emit(expired("o-3", expired_at))
+    order = (await harness.client.get("/v1/orders/o-3/events")).json()
+    assert datetime.fromisoformat(order["anonymised_at"]) == expired_at
+
+    refused = await harness.client.post(
+        "/v1/complaints",
+        json={
+            "channel": "hotline",
+            "description": f"{NAME}又投诉",
+            "confirmed_by_customer": True,
+            "order_id": "o-3",
+            "technician_id": "tech-1",
+        },
+    )
+
+    assert_personal_data_erased(refused, anonymised_at=expired_at)
+    listed = await harness.client.get("/v1/complaints", params={"open_only": False})
+    assert listed.json()["items"] == []  # nothing was recorded
+    # the same complaint without the order is taken, as the detail says
+    filed = await harness.client.post(
+        "/v1/complaints",
+        json={"channel": "hotline", "description": "投诉", "confirmed_by_customer": True},
+    )
+    assert filed.status_code == 201, filed.text
+
+
+async def test_bil_11_call_back_actions_on_an_erased_order_are_refused_409_personal_data_erased(
+    harness: Harness,
+) -> None:
+    # o-4's call-back is still open when its retention ends (cancelled then); o-5's was done
+    # before. Whatever the task's state, acting on it is refused as erased (as in intake,
+    # scheduling and fieldwork), not as an illegal transition.
+    for order_id in ("o-4", "o-5"):
+        await harness.emit(created(order_id, fault=f"{NAME}说漏水"), local(MONDAY, 8))
+        await harness.completed_visit(order_id, "v-1", "tech-1", at=local(MONDAY, 10))
+    harness.clock.set(local(MONDAY, 14))
+    [done] = await harness.tasks("o-5")
+    await harness.answer(done["task_id"], reached=True, satisfied=True, scores=scores(9, 9))
+    [open_task] = await harness.tasks("o-4")
+    claimed = await harness.client.post(f"/v1/call-backs/{open_task['task_id']}/claim")
+    assert claimed.status_code == 200, claimed.text
+    expired_at = local(MONDAY, 14) + timedelta(days=400)
+    harness.clock.set(expired_at)
+    for order_id in ("o-4", "o-5"):
+        await harness.emit(expired(order_id, expired_at))
+
+    for task_id in (open_task["task_id"], done["task_id"]):
+        claim = await harness.client.post(f"/v1/call-backs/{task_id}/claim")
+        assert_personal_data_erased(claim, anonymised_at=expired_at)
+        outcome = await harness.client.post(
+            f"/v1/call-backs/{task_id}/outcome",
+            json={"reached": True, "satisfied": True, "scores": scores(8, 8)},
+        )
+        assert_personal_data_erased(outcome, anonymised_at=expired_at)
+        not_reached = await harness.client.post(
+            f"/v1/call-backs/{task_id}/outcome", json={"reached": False}
+        )
+        assert_personal_data_erased(not_reached, anonymised_at=expired_at)
+    assert [t["status"] for t in await harness.tasks("o-4")] == ["cancelled"]
+    assert [t["status"] for t in await harness.tasks("o-5")] == ["done"]
+    assert personal_in(await stored_rows(harness)) == []

@@ -54,6 +54,7 @@ from contracts.scheduling import (
     RevisitReason,
 )
 from feedback.domain.callbacks import PHONE_GUIDANCE_RULE
+from feedback.domain.exceptions import PersonalDataErased
 from feedback.domain.policy import BusinessType, FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
 from feedback.domain.privacy import RETENTION_OVER
@@ -415,6 +416,14 @@ class Case(_State):
         self.further_reports = [erase_text(r) or "" for r in self.further_reports]
         if self.anonymised_at is None:
             self.anonymised_at = at
+
+    def refuse_if_erased(self, action: str, *, hint: str = "") -> None:
+        """Refuse ``action`` once the order's personal data is erased (BIL-11): nothing more
+        that may name the customer is recorded about it, and nobody can call them any more
+        (409 :class:`PersonalDataErased`, with ``anonymised_at``, whatever the state of what the
+        action names)."""
+        if self.anonymised_at is not None:
+            raise PersonalDataErased(self.order_id, action, self.anonymised_at, hint=hint)
 
     # -- applying events -----------------------------------------------------------------------
 

@@ -30,7 +30,6 @@ from feedback.domain.exceptions import (
     IllegalTransition,
     IncompleteClosure,
     NotOnOrder,
-    OrderAnonymised,
     OrderNotKnownYet,
 )
 from feedback.domain.policy import ComplaintStage, FeedbackPolicy
@@ -105,8 +104,9 @@ def complained_about(
     service: an order it never heard of is refused as not known yet (a mistyped number, or an
     order created a moment ago whose first event has not arrived: retry), and so is a technician
     or network on none of its visits, or named with no order to check them against. An order
-    whose retention is over is refused too (BIL-11): its personal data is erased and nothing
-    more that may name the customer is kept about it; the complaint is filed without it.
+    whose retention is over is refused too (BIL-11, 409 ``PersonalDataErased``): its personal
+    data is erased and nothing more that may name the customer is kept about it; the complaint
+    is filed without it.
 
     A complaint about no particular order counts for the centre, which took it (FBK-11: a
     complaint's network is its order's network, or the centre; :attr:`Complaint.network`)."""
@@ -117,8 +117,7 @@ def complained_about(
         return None, CENTRE
     if case is None:
         raise OrderNotKnownYet(order_id)
-    if case.anonymised_at is not None:
-        raise OrderAnonymised(order_id)
+    case.refuse_if_erased("file a complaint", hint="File the complaint without the order.")
     if technician_id is not None and technician_id not in case.technicians():
         raise NotOnOrder("technician_id", technician_id, order_id)
     if network_id is not None and network_id not in case.networks():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 
 class FeedbackError(Exception):
@@ -120,24 +121,28 @@ class OrderNotKnownYet(FeedbackError):
         }
 
 
-class OrderAnonymised(FeedbackError):
-    """A complaint names an order whose retention is over (BIL-11): its personal data is erased
-    and nothing more that may name the customer is recorded about it."""
+class PersonalDataErased(FeedbackError):
+    """The order's retention is over and its customer's personal data was erased (BIL-11):
+    nothing more that may name the customer is recorded about it, so no command acts on it any
+    more, whatever the state of what it names: a complaint naming it is refused (it is filed
+    without the order) and so is every call-back action on it (the customer's phone is erased).
+    409 with ``anonymised_at``, the problem intake, scheduling and fieldwork answer. Reads still
+    answer it, erased; events heard of it later are still recorded (erased)."""
 
-    def __init__(self, order_id: str) -> None:
+    title = "Personal data erased"
+
+    def __init__(
+        self, order_id: str, action: str, anonymised_at: datetime, *, hint: str = ""
+    ) -> None:
         super().__init__(
-            f"Order {order_id}'s retention is over and its personal data was erased (BIL-11): "
-            "nothing more is recorded about it. File the complaint without the order. Nothing "
-            "was recorded."
+            f"Order {order_id} is past its retention and its customer's personal data was "
+            f"erased at {anonymised_at.isoformat()} (BIL-11): '{action}' is no longer possible. "
+            f"{hint + ' ' if hint else ''}Nothing was recorded."
         )
         self.order_id = order_id
-        self.extensions = {
-            "order_id": order_id,
-            "retryable": False,
-            "errors": [
-                {"field": "order_id", "message": "order anonymised", "type": "order_anonymised"}
-            ],
-        }
+        self.action = action
+        self.anonymised_at = anonymised_at
+        self.extensions = {"anonymised_at": anonymised_at.isoformat()}
 
 
 class NotOnOrder(FeedbackError):

@@ -266,7 +266,9 @@ async def claim_call_back(
     now: NowDep,
 ) -> Any:
     """Take the call-back to make it now; other agents no longer see it as due until the claim
-    expires. 409 when another agent holds it or it is finished."""
+    expires. 409 when another agent holds it or it is finished, and 409 `Personal data erased`
+    (with `anonymised_at`) once its order's retention is over (BIL-11): nobody can call the
+    customer any more."""
 
     async def run() -> JSONResponse:
         task = await bus.handle(
@@ -300,8 +302,9 @@ async def record_call_back(
     answers it (a visit booked after the one called about, a unit in the workshop, a revisit
     requested and not booked yet): then the dissatisfaction waits on that work, and `follow_up`
     says which; fair/poor answers are followed up (FBK-6); a contradicted sheet or a fee billing
-    does not know is flagged (FraudSuspected, FBK-8). Send an `Idempotency-Key` to retry
-    safely."""
+    does not know is flagged (FraudSuspected, FBK-8). 409 `Personal data erased` (with
+    `anonymised_at`) once the order's retention is over (BIL-11), whatever the task's state.
+    Send an `Idempotency-Key` to retry safely."""
 
     async def run() -> JSONResponse:
         scores = body.scores.to_value() if body.scores is not None else None
@@ -376,7 +379,7 @@ async def read_sampling_run(run_day: IsoDate, uow: UowFactoryDep, principal: Adm
     tags=["complaints"],
     status_code=status.HTTP_201_CREATED,
     response_model=ComplaintOut,
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(401, 403, 409, 422),
     summary="File a complaint",
 )
 async def file_complaint(
@@ -396,8 +399,10 @@ async def file_complaint(
     (422 `Not on the order` otherwise, and when one is named without an order). An order feedback
     has heard nothing of is refused with 422 `Order not known yet` (`retryable: true`): a
     mistyped number, or an order created a moment ago whose first event has not reached feedback
-    yet: retry shortly, nothing was recorded. A complaint about no particular order is taken
-    without an `order_id`."""
+    yet: retry shortly, nothing was recorded. An order whose retention is over is refused with
+    409 `Personal data erased` (BIL-11, with `anonymised_at`, as intake, scheduling and
+    fieldwork answer): nothing more that may name the customer is recorded about it. A
+    complaint about no particular order is taken without an `order_id`."""
 
     async def run() -> JSONResponse:
         complaint = await bus.handle(

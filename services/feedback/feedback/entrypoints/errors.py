@@ -9,9 +9,9 @@ from feedback.domain.exceptions import (
     IncompleteClosure,
     NotFound,
     NotOnOrder,
-    OrderAnonymised,
     OrderNotFound,
     OrderNotKnownYet,
+    PersonalDataErased,
     SamplingAlreadyRun,
     SamplingDayNotDue,
     TaskClaimedByOther,
@@ -24,6 +24,9 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     TaskClaimedByOther: (409, "Call-back claimed by another agent"),
     ComplaintNotConfirmed: (409, "Complaint not confirmed by the customer"),
     SamplingAlreadyRun: (409, "Sampling already ran"),
+    # 409, not 410 nor 422, as in intake, scheduling and fieldwork: the order is still there
+    # (GET answers it, erased); only acting on it is over (BIL-11).
+    PersonalDataErased: (409, PersonalDataErased.title),
     IncompleteClosure: (422, "Incomplete complaint closure"),
     FaultClassRequired: (422, "Staff-fault class required"),
     SamplingDayNotDue: (422, "Invalid sampling day"),
@@ -31,5 +34,4 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     # its way; the problem says it is worth a retry (INT-9: no complaint is lost to the race).
     OrderNotKnownYet: (422, "Order not known yet"),
     NotOnOrder: (422, "Not on the order"),
-    OrderAnonymised: (422, "Order anonymised"),
 }

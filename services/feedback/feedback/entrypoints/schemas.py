@@ -325,7 +325,8 @@ class ComplaintIn(BaseModel):
     order_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
         default=None,
         description="The order complained about, one feedback has heard of from its events "
-        "(422 `Order not known yet`, worth a retry, otherwise). Null: no particular order.",
+        "(422 `Order not known yet`, worth a retry, otherwise) and whose retention is not over "
+        "(409 `Personal data erased`, BIL-11, otherwise). Null: no particular order.",
     )
     level: Literal[1, 2] = 1
     staff_fault_class: Literal["A", "B", "C"] | None = Field(

@@ -299,8 +299,17 @@ async def _open_issue(
 async def claim_call_back(
     cmd: commands.ClaimCallBack, *, uow: FeedbackUnitOfWork, clock: Clock, policy: FeedbackPolicy
 ) -> CallBackTask:
-    """Take a call-back to make it now (409 when another agent holds it or it is finished)."""
+    """Take a call-back to make it now (409 when another agent holds it or it is finished, or
+    when its order's personal data was erased, BIL-11)."""
     async with uow:
+        order_id = await uow.call_backs.order_of(cmd.task_id)
+        if order_id is None:
+            raise NotFound("call-back", cmd.task_id)
+        # The case before the task, as record_call_back locks them (no deadlock with the
+        # consumer erasing the order and cancelling its call-backs).
+        case = await uow.cases.get(order_id, for_update=True)
+        if case is not None:
+            _refuse_call_back_if_erased(case, "claim the call-back")
         task = await _task(uow, cmd.task_id)
         task.claim(by=cmd.agent, now=clock(), policy=policy)
         await uow.call_backs.save(task)
@@ -329,6 +338,7 @@ async def record_call_back(
         # The case before the task: the order every handler locks them in (no deadlock with the
         # consumer cancelling the order's call-backs).
         case = await uow.cases.lock_or_open(order_id)
+        _refuse_call_back_if_erased(case, "record the call-back")
         task = await _task(uow, cmd.task_id)
         survey = None
         if cmd.reached:
@@ -354,6 +364,13 @@ async def record_call_back(
             await uow.call_backs.save(task)
         await uow.commit()
         return task
+
+
+def _refuse_call_back_if_erased(case: Case, action: str) -> None:
+    # rule BIL-11: the customer's phone is erased and nothing more that may name them is
+    # recorded, so no call-back of the order is made any more, whatever its state (an open one
+    # was cancelled at erasure): refused as erased, as intake, scheduling and fieldwork do.
+    case.refuse_if_erased(action, hint="Nobody can call the customer any more.")
 
 
 async def _after_survey(
