@@ -5,14 +5,8 @@ its saves do not read them again."""
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import httpx
-from sqlalchemy import event
+from support.statements import selects_by_table
 
 from contracts.common import AssigneeKind, TimeWindow
 from contracts.envelope import EventEnvelope
@@ -21,30 +15,11 @@ from servicekit.runtime import ServiceRuntime
 
 from ..conftest import T0, order
 
-_FROM = re.compile(r"^\s*SELECT\b.*?\bFROM\s+(\w+)", re.IGNORECASE | re.DOTALL)
-
-
-@contextmanager
-def selects_by_table(runtime: ServiceRuntime) -> Iterator[Counter[str]]:
-    """The SELECTs sent while the block runs, counted by the table they read first."""
-    counted: Counter[str] = Counter()
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if (match := _FROM.match(statement)) is not None:
-            counted[match.group(1)] += 1
-
-    engine = runtime.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield counted
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
 
 async def test_a_new_order_and_its_assignment_read_the_context_and_the_visit_once(
     runtime: ServiceRuntime, admin: httpx.AsyncClient
 ) -> None:
-    with selects_by_table(runtime) as selects:
+    with selects_by_table(runtime.engine) as selects:
         await order(runtime, "o-1", visit_id="v-1", technician_id="tech-7")
 
     # OrderCreated: the context (absent, then inserted) and the order's visits; OrderAssigned:
@@ -69,7 +44,7 @@ async def test_a_visit_changed_twice_in_one_event_is_read_once_and_keeps_both_ch
     await order(runtime, "o-1", visit_id="v-1", technician_id="tech-7")
     window = TimeWindow(start=T0.replace(hour=6), end=T0.replace(hour=8))
 
-    with selects_by_table(runtime) as selects:
+    with selects_by_table(runtime.engine) as selects:
         await runtime.handle_event(
             EventEnvelope.wrap(
                 OrderAssigned(

@@ -144,6 +144,10 @@ class CaseRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._locked: dict[str, tuple[CaseRow, dict[str, VisitRow]]] = {}
+        """The cases locked in this transaction with all their visits, as read under the lock:
+        kept so that saving them does not read them again (the session holds its rows weakly),
+        and a visit not among them is known to be new."""
 
     async def get(self, order_id: str, *, for_update: bool = False) -> Case | None:
         """The case of the order, or None; ``for_update`` locks its row (PostgreSQL) until the
@@ -151,14 +155,18 @@ class CaseRepository:
         row = await get_row(self._session, CaseRow, order_id, for_update=for_update)
         if row is None:
             return None
-        visits = (
-            await self._session.execute(
-                select(VisitRow)
-                .where(col(VisitRow.order_id) == order_id)
-                .execution_options(populate_existing=for_update)
-            )
-        ).scalars()
-        return _case(row, list(visits))
+        visits = list(
+            (
+                await self._session.execute(
+                    select(VisitRow)
+                    .where(col(VisitRow.order_id) == order_id)
+                    .execution_options(populate_existing=for_update)
+                )
+            ).scalars()
+        )
+        if for_update:
+            self._locked[order_id] = (row, {v.visit_id: v for v in visits})
+        return _case(row, visits)
 
     async def lock_or_open(self, order_id: str) -> Case:
         """The order's case, locked for a change (PostgreSQL); an empty one is opened first
@@ -204,13 +212,18 @@ class CaseRepository:
             by_order: dict[str, list[VisitRow]] = {}
             for visit in visits:
                 by_order.setdefault(visit.order_id, []).append(visit)
-            cases.extend(_case(row, by_order.get(row.order_id, [])) for row in rows)
+            for row in rows:
+                of_case = by_order.get(row.order_id, [])
+                if for_update:
+                    self._locked[row.order_id] = (row, {v.visit_id: v for v in of_case})
+                cases.append(_case(row, of_case))
         return cases
 
     async def save(self, case: Case) -> None:
         """Insert or update the case and its visits (sampling and sheet marks are kept)."""
         data = case.model_dump(mode="json", exclude={"visits"})
-        row = await self._session.get(CaseRow, case.order_id)
+        locked = self._locked.get(case.order_id)
+        row = locked[0] if locked else await self._session.get(CaseRow, case.order_id)
         if row is None:
             self._session.add(
                 CaseRow(
@@ -226,9 +239,14 @@ class CaseRepository:
             row.data = data
             self._session.add(row)
         for visit in case.visits.values():
-            visit_row = await self._session.get(VisitRow, (case.order_id, visit.visit_id))
+            if locked:
+                visit_row = locked[1].get(visit.visit_id)
+            else:
+                visit_row = await self._session.get(VisitRow, (case.order_id, visit.visit_id))
             if visit_row is None:
                 visit_row = VisitRow(order_id=case.order_id, visit_id=visit.visit_id)
+                if locked:
+                    locked[1][visit.visit_id] = visit_row
             visit_row.technician_id = visit.technician_id
             # the visit's own network, never another visit's holder; the centre's own visits are
             # reconciled under `centre`, like their call-backs and suspicions (FBK-8)
