@@ -7,20 +7,47 @@ more (409 "Personal data erased", nothing changed)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from scheduling_support import DONGYING, Harness, created, local, window
-from sqlalchemy import select
+import pytest
+from scheduling_support import (
+    DONGYING,
+    MONDAY_8AM,
+    Clock,
+    Harness,
+    created,
+    local,
+    scheduling_harness,
+    window,
+)
+from sqlalchemy import select, update
 from sqlmodel import col
+from structlog.testing import capture_logs
 
+from contracts.base import EventData
 from contracts.billing import OrderRetentionExpired, RetentionClass
 from contracts.common import Address, Channel, Customer
 from contracts.envelope import EventEnvelope
 from contracts.feedback import ComplaintFiled, RevisitRequested
-from contracts.fieldwork import RepairFailed, RepairFailureReason
-from contracts.intake import OrderVerified
-from scheduling.adapters.tables import SCHEDULING_REGISTRY
+from contracts.fieldwork import (
+    CustomerNotHome,
+    RepairCompleted,
+    RepairFailed,
+    RepairFailureReason,
+)
+from contracts.intake import (
+    DuplicateLinked,
+    OrderReopened,
+    OrderResolvedRemotely,
+    OrderVerified,
+)
+from scheduling.adapters.tables import SCHEDULING_REGISTRY, DispatchOrderRow
+from scheduling.domain.policy import SchedulingPolicy
+from servicekit.inbox import InboxMessage
 from servicekit.migrations import kit_metadata
 from servicekit.webhooks import WEBHOOK_REGISTRY
 from servicekit.webhooks.tables import WebhookAttemptRow, WebhookDeliveryRow
@@ -215,9 +242,7 @@ async def test_bil_11_events_heard_after_the_erasure_store_nothing_personal(
     await h.feed(
         RevisitRequested(order_id="o1", reason=f"{NAME} says it leaks again, call {PHONE}")
     )
-    # the revisit went to t1 (the area is kept), who cannot record a call about it: the
-    # order takes no command any more (its answer is tested below)
-    assert (await h.order("o1"))["technician_id"] == "t1"
+    # nobody is sent out for the call-back (tested below); the order takes no command
     called = await h.client.post(
         "/v1/orders/o1/contact-attempts",
         json={"outcome": "no_answer", "note": f"{NAME} did not answer {PHONE}"},
@@ -227,11 +252,8 @@ async def test_bil_11_events_heard_after_the_erasure_store_nothing_personal(
     assert await _rows_naming_the_customer(h) == {}
     order = await h.order("o1")
     assert order["location"] is None and order["anonymised_at"] is not None
-    assert order["visits"][-1]["reason"] == "customer_dissatisfied: [erased]"
     # what scheduling published meanwhile names nobody either
     staged = (await h.published())[staged_before:]
-    [assigned] = [e for e in staged if e.event_type == "OrderAssigned"]
-    assert assigned.reason == "[erased]" and assigned.technician_id == "t1"
     assert not any(personal in repr(staged) for personal in (NAME, PHONE, STREET))
 
 
@@ -339,3 +361,237 @@ async def test_bil_11_a_network_neither_accepts_nor_rejects_an_erased_order(
 
     assert await _everything_kept_of(h, "o1") == before
     assert (await h.order("o1"))["network_accepted_at"] is None
+
+
+# -- nobody is sent out to an erased order (BIL-11, SCH-10, FBK-7, INT-4, INT-7, SCH-1) ----------
+
+NOT_DISPATCHED = "scheduling.erased_order_not_dispatched"
+"""The warning logged when a request for field work on an erased order is not acted upon."""
+
+SENDING_OUT = {"OrderAssigned", "OrderReassigned", "RevisitBooked", "AppointmentBooked"}
+"""Scheduling's events that send someone (a technician, a network) to the customer."""
+
+
+async def _visit_over(h: Harness) -> dict[str, Any]:
+    """o1, placed with technician t1 (the centre's) on arrival, its visit over."""
+    await h.add_technician("t1")
+    await h.feed(created("o1"))
+    order = await h.order("o1")
+    assert order["technician_id"] == "t1", order
+    await h.feed(
+        RepairCompleted(
+            order_id="o1",
+            visit_id=order["visit_id"],
+            technician_id="t1",
+            tested=True,
+            sure_fixed=True,
+            on_site_minutes=40,
+        )
+    )
+    order = await h.order("o1")
+    assert order["status"] == "visit_done"
+    return order
+
+
+async def _call_back_not_solved(h: Harness) -> EventData:
+    order = await _visit_over(h)
+    return RevisitRequested(
+        order_id="o1",
+        previous_visit_id=order["visit_id"],
+        reason=f"{NAME} says it leaks again",
+        requested_by="feedback",
+    )
+
+
+async def _network_call_back_not_solved(h: Harness) -> EventData:
+    # n1 holds the order and its webhook hears of everything about it
+    await _worked_on_order(h)
+    return RevisitRequested(order_id="o1", reason=f"{NAME} says it leaks again")
+
+
+async def _guidance_failed(h: Harness) -> EventData:
+    await h.add_technician("t1")
+    await h.feed(created("o1"))
+    await h.feed(OrderResolvedRemotely(order_id="o1", guidance="reset the breaker"))
+    assert (await h.order("o1"))["status"] == "closed_remotely"
+    return OrderReopened(order_id="o1", reason=f"{NAME}: still no hot water", visit_needed=True)
+
+
+async def _emergency_reported(h: Harness) -> EventData:
+    await _visit_over(h)
+    return DuplicateLinked(
+        order_id="o1",
+        reported_at=h.clock.now,
+        channel=Channel.HOTLINE,
+        caller_phone=f"+86{PHONE}",
+        fault_description="smells of gas",
+        escalated_to_emergency=True,
+    )
+
+
+async def _verified_at_last(h: Harness) -> EventData:
+    await h.add_technician("t1")
+    await h.feed(created("o1", needs_verification=["address"]))
+    assert (await h.order("o1"))["status"] == "awaiting_verification"
+    return _verified("o1")
+
+
+REQUESTS_FOR_FIELD_WORK: list[Any] = [
+    pytest.param(_call_back_not_solved, id="revisit-requested"),
+    pytest.param(_network_call_back_not_solved, id="revisit-requested-network-order"),
+    pytest.param(_guidance_failed, id="order-reopened"),
+    pytest.param(_emergency_reported, id="duplicate-escalated-to-emergency"),
+    pytest.param(_verified_at_last, id="order-verified"),
+]
+"""Events that would (re)place the order for a visit, each after the setup that makes them."""
+
+
+async def _processed(h: Harness, envelope: EventEnvelope) -> bool:
+    """Whether the event is in scheduling's inbox: applied once, never retried."""
+    async with h.runtime.session_factory() as session:
+        return await session.get(InboxMessage, str(envelope.id)) is not None
+
+
+def _not_dispatched(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+    return [line for line in logs if line["event"] == NOT_DISPATCHED]
+
+
+@pytest.mark.parametrize("setup", REQUESTS_FOR_FIELD_WORK)
+async def test_bil_11_a_request_for_field_work_heard_after_the_erasure_sends_nobody_out(
+    harness: Harness, setup: Callable[[Harness], Awaitable[EventData]]
+) -> None:
+    h = harness
+    request = EventEnvelope.wrap(await setup(h))
+    await h.feed(_expired("o1"))
+    erased_at = (await h.order("o1"))["anonymised_at"]
+    h.clock.advance(days=1)
+    before = await _everything_kept_of(h, "o1")
+
+    with capture_logs() as logs:
+        await h.runtime.handle_event(request)
+        await h.runtime.handle_event(request)  # redelivered: already processed
+
+    # no revisit, no placement, nothing published or sent to a network's webhook
+    assert await _everything_kept_of(h, "o1") == before
+    [warning] = _not_dispatched(logs)
+    assert warning["log_level"] == "warning"
+    assert warning["order_id"] == "o1"
+    assert warning["type"] == request.type
+    assert datetime.fromisoformat(warning["anonymised_at"]) == datetime.fromisoformat(erased_at)
+    # processed: in the inbox, so it is neither retried nor dead-lettered
+    assert await _processed(h, request)
+
+
+async def _repair_failed(h: Harness, order: dict[str, Any]) -> EventData:
+    return RepairFailed(
+        order_id="o1",
+        visit_id=order["visit_id"],
+        technician_id="t1",
+        reason=RepairFailureReason.NEEDS_SECOND_VISIT,
+        detail=f"{NAME} wants it done on Saturday",
+    )
+
+
+async def _customer_not_home(h: Harness, order: dict[str, Any]) -> EventData:
+    return CustomerNotHome(
+        order_id="o1",
+        visit_id=order["visit_id"],
+        technician_id="t1",
+        arrived_at=h.clock.now,
+        waited_minutes=5,
+        phoned=True,
+    )
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        pytest.param(_repair_failed, id="repair-failed-second-visit-needed"),
+        pytest.param(_customer_not_home, id="customer-not-home"),
+    ],
+)
+async def test_bil_11_sch_10_a_visit_ended_after_the_erasure_books_no_next_visit(
+    harness: Harness, report: Callable[[Harness, dict[str, Any]], Awaitable[EventData]]
+) -> None:
+    h = harness
+    await h.add_technician("t1")
+    await h.feed(created("o1"))
+    order = await h.order("o1")
+    assert order["technician_id"] == "t1"
+    await h.feed(_expired("o1"))
+    h.clock.advance(hours=1)
+    staged_before = len(await h.published())
+    ended = EventEnvelope.wrap(await report(h, order))
+
+    with capture_logs() as logs:
+        await h.runtime.handle_event(ended)
+
+    # the visit is over, as fieldwork says; no next visit is booked for anyone
+    after = await h.order("o1")
+    assert after["status"] == "visit_done"
+    assert [v["visit_id"] for v in after["visits"]] == [v["visit_id"] for v in order["visits"]]
+    staged = (await h.published())[staged_before:]
+    assert not [e.event_type for e in staged if e.event_type in SENDING_OUT]
+    [warning] = _not_dispatched(logs)
+    assert (warning["order_id"], warning["type"]) == ("o1", ended.type)
+    assert await _processed(h, ended)
+
+
+@asynccontextmanager
+async def _harness_with(database_url: str, tmp_path: Path, **policy: Any) -> AsyncIterator[Harness]:
+    """A harness whose policy differs from the shipped defaults by ``policy``."""
+    async with scheduling_harness(
+        database_url,
+        tmp_path / "policy.yaml",
+        Clock(MONDAY_8AM),
+        policy=SchedulingPolicy(plan_time_limit_seconds=0.3, **policy),
+    ) as harness:
+        yield harness
+
+
+async def test_bil_11_sch_1_the_placement_retry_sweep_never_picks_an_erased_order(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with _harness_with(database_url, tmp_path, booking_horizon_days=1) as h:
+        await h.add_technician("t1", working_days=[0, 1, 2, 3, 4])  # Monday to Friday
+        h.clock.now = local(10, day=5)  # Saturday: nobody to place it with, retried later
+        await h.feed(created("o1"))
+        assert (await h.order("o1"))["status"] == "awaiting_assignment"
+        await h.feed(_expired("o1"))
+        h.clock.now = local(9, day=7)  # Monday: t1 works
+
+        assert await h.run_job("auto_placement") == 0
+
+        # one erased before the sweep learnt to leave erased orders alone is left alone too
+        async with h.runtime.session_factory() as session:
+            await session.execute(
+                update(DispatchOrderRow)
+                .where(col(DispatchOrderRow.order_id) == "o1")
+                .values(auto_placement_tried_at=local(10, day=5))
+            )
+            await session.commit()
+        assert await h.run_job("auto_placement") == 0
+
+        order = await h.order("o1")
+        assert order["status"] == "awaiting_assignment" and order["technician_id"] is None
+        assert await h.published("OrderAssigned") == []
+
+
+async def test_bil_11_sch_4_a_day_plan_never_includes_an_erased_order(harness: Harness) -> None:
+    h = harness
+    await h.add_technician("t1")
+    tomorrow = window(10, day=1)
+    await h.feed(created("kept", preferred=[tomorrow]))
+    await h.feed(created("o1", location=DONGYING, preferred=[window(14, day=1)]))
+    assert [(await h.order(o))["technician_id"] for o in ("kept", "o1")] == ["t1", "t1"]
+    await h.feed(_expired("o1"))
+
+    planned = await h.client.post(
+        f"/v1/plans/{tomorrow.start.date().isoformat()}/optimisation?time_limit=0.3"
+    )
+
+    assert planned.status_code == 200, planned.text
+    plan = planned.json()
+    assert [v["order_id"] for v in plan["visits"]] == ["kept"]
+    assert "o1" not in plan["unassigned"]
+    assert (await h.order("o1"))["planned_departure"] is None

@@ -278,12 +278,14 @@ class DispatchOrderRepository:
 
     async def awaiting_auto_placement(self, *, limit: int) -> list[str]:
         """Ids of orders awaiting assignment that the automatic placement tried and could not
-        place (SCH-1), the longest untried first (emergencies before them), at most ``limit``."""
+        place (SCH-1), the longest untried first (emergencies before them), at most ``limit``;
+        never one whose personal data was erased (BIL-11), however long ago it was tried."""
         rows = await self._session.execute(
             select(col(DispatchOrderRow.order_id))
             .where(
                 col(DispatchOrderRow.status) == DispatchStatus.AWAITING_ASSIGNMENT.value,
                 col(DispatchOrderRow.auto_placement_tried_at).is_not(None),
+                col(DispatchOrderRow.anonymised_at).is_(None),
             )
             .order_by(
                 col(DispatchOrderRow.emergency).desc(),

@@ -1715,10 +1715,12 @@ class DispatchOrder:
     def anonymise(self, *, by: str, now: datetime, retention_class: RetentionClass) -> bool:
         """The order's retention is over (BIL-11): the customer's personal data is erased
         (:meth:`erase_personal_data`) and the order remembers when, so that whatever is heard of
-        it later is stored erased too. Audited once; heard again, nothing changes (False)."""
+        it later is stored erased too. Audited once; heard again, nothing changes (False).
+        Nobody is sent out to it any more: the automatic placement stops trying it."""
         if self.anonymised_at is not None:
             return False
         self.anonymised_at = now
+        self.auto_placement_tried_at = None
         self.audit.append(
             AuditEntry(
                 at=now, actor=by, action="personal_data_erased", reason=retention_class.value

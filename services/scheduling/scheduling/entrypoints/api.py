@@ -417,7 +417,8 @@ async def read_dispatch_order(order_id: str, uow: UowFactoryDep, principal: AnyR
     confirmed, en route...; technicians read their own visits, networks theirs. Once its
     retention is over (BIL-11, `anonymised_at`) the customer's personal data is erased: the
     location is null and free text reads "[erased]", and every command on the order (assignment,
-    acceptance, booking, contact, reschedule...) answers 409 "Personal data erased"."""
+    acceptance, booking, contact, reschedule...) answers 409 "Personal data erased"; nor is
+    anybody sent out to it any more (no revisit booked, no placement, no day plan)."""
     order = await views.dispatch_order(order_id, uow=uow(), network_id=_network_limit(principal))
     _may_read(principal, order)
     return DispatchOrderOut.from_domain(order)

@@ -396,7 +396,10 @@ class DispatchOrderOut(BaseModel):
         "over (BIL-11): `location` is null from then on and free text (visit reasons, audit "
         'reasons) reads "[erased]"; ids, times, statuses, outcomes, the assignee, the '
         "appointment and the area stay. From then on the order takes no command (409 "
-        '"Personal data erased"). Null while the data is kept.',
+        '"Personal data erased") and nobody is sent out to it: a revisit requested, a reopening '
+        "or an emergency reported later books no visit and places it with nobody, a failed "
+        "visit books no next one, and neither the placement retries nor day plans take it. "
+        "Null while the data is kept.",
     )
 
     @classmethod

@@ -200,6 +200,28 @@ async def _arrived_technician(
     )
 
 
+def _not_dispatched(order: DispatchOrder, *, request: str, event_type: str | None = None) -> bool:
+    """BIL-11: whether ``order``'s personal data was erased, so that the ``request`` for field
+    work (a revisit, a placement, the next visit) is not acted upon: logged as a warning, and
+    nothing that sends someone out is recorded. The event asking for it (``event_type``) is still
+    processed (inbox): retrying it would change nothing, and it is no error to dead-letter."""
+    if order.anonymised_at is None:
+        return False
+    log.warning(
+        NOT_DISPATCHED,
+        type=event_type,
+        order_id=order.order_id,
+        anonymised_at=order.anonymised_at.isoformat(),
+        request=request,
+        detail="the order's personal data is erased (BIL-11): the request was not acted upon",
+    )
+    return True
+
+
+NOT_DISPATCHED = "scheduling.erased_order_not_dispatched"
+"""The warning of a request for field work on an erased order, not acted upon (BIL-11)."""
+
+
 def _check_actor_owns(order: DispatchOrder, actor: commands.Actor) -> None:
     """Technicians act on their own visits only; networks on theirs (SCH-8, SCH-12)."""
     if actor.is_dispatcher:
@@ -226,8 +248,14 @@ async def _auto_assign(
     calendar: WorkingTime,
 ) -> None:
     """SCH-1 / INT-7: place a dispatchable order when policy says so; else it waits. One the
-    placement finds nobody for is tried again periodically (:func:`retry_auto_placement`)."""
+    placement finds nobody for is tried again periodically (:func:`retry_auto_placement`).
+    An order whose personal data was erased (BIL-11) is never placed: nobody could be sent to
+    a customer it no longer names, nor act on the order (every command on it is refused)."""
     if not order.dispatchable:
+        return
+    if order.anonymised_at is not None:
+        order.auto_placement_tried_at = None  # BIL-11: not the timer's to try again either
+        _not_dispatched(order, request="placement")
         return
     emergency = order.emergency and order.location is not None
     if not emergency and policy.mode_for(order.area) is AssignmentMode.MANUAL:
@@ -771,6 +799,9 @@ async def handle_event(
         order = uow.track(order_or_none)
         network_before = order.network_id
         earlier_visit = isinstance(payload, VISIT_EVENTS) and payload.visit_id != order.visit_id
+        # BIL-11: a request for field work on an erased order is not acted upon; nor is it
+        # passed on to a partner network, which must not send anyone out for it either
+        refused = False
         if isinstance(payload, TechnicianArrived):
             # SCH-10: an arrival at a visit superseded meanwhile (a postponement, or a chain of
             # them, that crossed it) may bring that visit back; any other earlier visit's
@@ -803,14 +834,25 @@ async def handle_event(
                 current_visit_id=order.visit_id,
             )
         elif isinstance(payload, OrderVerified):
-            if payload.customer is not None and payload.customer.address.location is not None:
-                order.location = payload.customer.address.location
-            order.verified(override=payload.dispatch_override)
-            await _auto_assign(
-                order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, calendar=calendar
-            )
+            if (
+                order.status is DispatchStatus.AWAITING_VERIFICATION or order.dispatchable
+            ) and _not_dispatched(
+                order, request="placement once verified", event_type=envelope.type
+            ):
+                refused = True
+            else:
+                if payload.customer is not None and payload.customer.address.location is not None:
+                    order.location = payload.customer.address.location
+                order.verified(override=payload.dispatch_override)
+                await _auto_assign(
+                    order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, calendar=calendar
+                )
         elif isinstance(payload, DuplicateLinked):
-            if payload.escalated_to_emergency and order.escalate_to_emergency(
+            if payload.escalated_to_emergency and _not_dispatched(
+                order, request="emergency placement", event_type=envelope.type
+            ):
+                refused = True
+            elif payload.escalated_to_emergency and order.escalate_to_emergency(
                 by=payload.linked_by or "intake",
                 now=now,
                 emergency_minutes=policy.emergency_response_minutes,
@@ -824,7 +866,15 @@ async def handle_event(
         elif isinstance(payload, OrderResolvedRemotely):
             order.resolved_remotely()
         elif isinstance(payload, OrderReopened):
-            if payload.visit_needed and order.status is not DispatchStatus.CANCELLED:
+            if (
+                payload.visit_needed
+                and order.status is not DispatchStatus.CANCELLED
+                and _not_dispatched(
+                    order, request="visit after phone guidance", event_type=envelope.type
+                )
+            ):
+                refused = True
+            elif payload.visit_needed and order.status is not DispatchStatus.CANCELLED:
                 order.guidance_failed()
                 order.book_revisit(
                     reason=RevisitReason.OTHER,
@@ -849,14 +899,16 @@ async def handle_event(
                 order.visit_ended()
         elif isinstance(payload, RepairFailed):
             order.visit_ended()
-            reason = REVISIT_REASONS.get(payload.reason, RevisitReason.OTHER)
-            order.book_revisit(
-                reason=reason,
-                by=payload.technician_id,
-                now=now,
-                detail=payload.detail,
-                keep_technician=True,
-            )
+            # BIL-11: the visit is over, as reported; an erased order gets no next one
+            if not _not_dispatched(order, request="next visit", event_type=envelope.type):
+                reason = REVISIT_REASONS.get(payload.reason, RevisitReason.OTHER)
+                order.book_revisit(
+                    reason=reason,
+                    by=payload.technician_id,
+                    now=now,
+                    detail=payload.detail,
+                    keep_technician=True,
+                )
         elif isinstance(payload, CustomerNotHome):
             if order.held:
                 order.return_to_centre(
@@ -866,22 +918,25 @@ async def handle_event(
                     visit_over=True,
                 )
             order.visit_ended()  # at the door: the next visit follows one that ended
-            order.book_revisit(
-                reason=RevisitReason.CUSTOMER_NOT_HOME,
-                by=payload.technician_id,
-                now=now,
-                keep_technician=False,
-            )
+            # BIL-11: the visit is over, as reported; an erased order gets no next one
+            if not _not_dispatched(order, request="next visit", event_type=envelope.type):
+                order.book_revisit(
+                    reason=RevisitReason.CUSTOMER_NOT_HOME,
+                    by=payload.technician_id,
+                    now=now,
+                    keep_technician=False,
+                )
         elif isinstance(payload, RevisitRequested):
             # FBK-7, and INT-4 when the call-back after phone guidance finds it not solved; a
             # later visit already booked answers a call-back about an earlier one
-            booked = order.revisit_requested(
+            if _not_dispatched(order, request="revisit", event_type=envelope.type):
+                refused = True
+            elif order.revisit_requested(
                 about_visit_id=payload.previous_visit_id,
                 by=payload.requested_by or "feedback",
                 now=now,
                 reason=payload.reason,
-            )
-            if booked:
+            ):
                 await _auto_assign(
                     order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, calendar=calendar
                 )
@@ -893,11 +948,14 @@ async def handle_event(
         # issue 5: the network serving the order (or the one that just lost it) hears of it,
         # without personal data once it is erased (BIL-11); an earlier visit's report goes to the
         # network of the technician it names, not to the network holding the order now
-        named = await _networks_named(envelope, uow=uow)
-        concerned = set(named or ())
-        if named is None or not earlier_visit:
-            concerned |= {order.network_id, network_before}
-        await _tell_networks(envelope, uow=uow, order=order, concerned=concerned)
+        # A request for field work on an erased order, not acted upon, goes to no network
+        # (BIL-11): it would ask a network to send someone out to a customer nobody can name.
+        if not refused:
+            named = await _networks_named(envelope, uow=uow)
+            concerned = set(named or ())
+            if named is None or not earlier_visit:
+                concerned |= {order.network_id, network_before}
+            await _tell_networks(envelope, uow=uow, order=order, concerned=concerned)
         await uow.orders.save(order)
         await uow.commit()
 
@@ -1952,9 +2010,11 @@ def _plan_kind(order: DispatchOrder) -> tuple[str, str | None, str | None]:
 
 
 def _plannable(order: DispatchOrder) -> bool:
-    """Whether a held order of the day is the planner's to place (SCH-4)."""
+    """Whether a held order of the day is the planner's to place (SCH-4); never one whose
+    personal data was erased (BIL-11): nobody is sent to a customer the order no longer names."""
     return (
-        order.assignee_kind is AssigneeKind.TECHNICIAN
+        order.anonymised_at is None
+        and order.assignee_kind is AssigneeKind.TECHNICIAN
         and order.appointment is not None
         and order.location is not None
         and order.arrived_at is None
@@ -2102,7 +2162,13 @@ async def retry_auto_placement(
         try:
             async with uow_factory() as uow:
                 found = await uow.orders.get(order_id, for_update=True)
-                if found is None or not found.dispatchable or found.auto_placement_tried_at is None:
+                if (
+                    found is None
+                    or not found.dispatchable
+                    or found.auto_placement_tried_at is None
+                    # BIL-11: erased since it was listed; never placed (:func:`_auto_assign`)
+                    or found.anonymised_at is not None
+                ):
                     continue
                 order = uow.track(found)
                 await _auto_assign(
