@@ -88,7 +88,10 @@ async def _quoted(
     return str(quote.data["quote_id"])
 
 
-async def _revisit(runtime: ServiceRuntime, order_id: str, *items: WorkItem) -> str:
+async def _revisit(
+    runtime: ServiceRuntime, order_id: str, *items: WorkItem, request_id: str = "req-2"
+) -> str:
+    """v-2 assigned to t-1 at the revisit and quoted ``items``; its quote id."""
     await send(
         runtime,
         OrderAssigned(
@@ -100,7 +103,7 @@ async def _revisit(runtime: ServiceRuntime, order_id: str, *items: WorkItem) -> 
         ),
         at=REVISIT_AT,
     )
-    return await _quoted(runtime, order_id, "v-2", *items, request_id="req-2")
+    return await _quoted(runtime, order_id, "v-2", *items, request_id=request_id)
 
 
 def _signed_off(order_id: str, visit_id: str, amount: str) -> CustomerSignedOff:

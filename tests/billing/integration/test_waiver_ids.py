@@ -92,6 +92,29 @@ def _same_instant_then_with_id() -> Any:
     return _as_stored_before_ids(account, keep_ids_from=2)
 
 
+async def store_accounts(database_url: str, states: dict[str, Any], *, version: int) -> None:
+    """Store billing accounts (``states`` by order id) as a release before a migration did:
+    rows written straight to the table, an out-of-warranty water heater's paid work."""
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            for order_id, state in states.items():
+                await conn.execute(
+                    ACCOUNT.insert().values(
+                        order_id=order_id,
+                        version=version,
+                        product_line="water_heater",
+                        warranty_status="out_of_warranty",
+                        paid_work=True,
+                        coordination_ticket=False,
+                        pending=False,
+                        state=state,
+                    )
+                )
+    finally:
+        await engine.dispose()
+
+
 async def _states(database_url: str) -> dict[str, Any]:
     engine = make_engine(database_url)
     try:
@@ -132,24 +155,7 @@ async def test_bil_8_migration_0008_gives_each_approval_before_waiver_ids_one_re
     await upgrade(migrations, database_url, revision="0007")
     seeded = {"o-carried": _carried_and_split(), "o-same-instant": _same_instant_then_with_id()}
     with_id = seeded["o-same-instant"]["waivers"][2]["waiver_id"]
-    engine = make_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            for order_id, state in seeded.items():
-                await conn.execute(
-                    ACCOUNT.insert().values(
-                        order_id=order_id,
-                        version=3,
-                        product_line="water_heater",
-                        warranty_status="out_of_warranty",
-                        paid_work=True,
-                        coordination_ticket=False,
-                        pending=False,
-                        state=state,
-                    )
-                )
-    finally:
-        await engine.dispose()
+    await store_accounts(database_url, seeded, version=3)
 
     await upgrade(migrations, database_url)
 

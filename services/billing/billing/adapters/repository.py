@@ -266,6 +266,10 @@ class AccountRepository:
         if row is None:
             return None
         self._seen[order_id] = row.version
+        return self._domain(row)
+
+    @staticmethod
+    def _domain(row: AccountRow) -> BillingAccount:
         return BillingAccount(
             order_id=row.order_id,
             product_line=row.product_line,
@@ -291,6 +295,10 @@ class AccountRepository:
             "coordination_ticket": account.coordination_ticket,
             "pending": account.pending,
             "invoice_due_on": account.invoice_due_on,
+            # in UTC: SQLite compares the stored text when the list pages on it
+            "held_unapproved_since": (
+                None if (since := account.held_unapproved_since) is None else since.astimezone(UTC)
+            ),
             "ended_at": account.ended_at,
             "anonymised_at": account.anonymised_at,
             "state": account.state.model_dump(mode="json"),
@@ -335,6 +343,23 @@ class AccountRepository:
             .limit(limit)
         )
         return list(rows.scalars())
+
+    async def holding_unapproved(
+        self, *, after: Cursor | None = None, limit: int
+    ) -> list[tuple[Cursor, BillingAccount]]:
+        """Up to ``limit`` accounts whose quotes hold a reduction the centre has not approved
+        (BIL-8), the longest waiting first (then by order id), those after ``after`` (its time
+        and order id) when given; each with its place in that order. Read only, not locked."""
+        since, order_id = col(AccountRow.held_unapproved_since), col(AccountRow.order_id)
+        query = select(AccountRow).where(since.is_not(None))
+        if after is not None:
+            query = query.where(_after(since, order_id, after))
+        rows = (await self._session.execute(query.order_by(since, order_id).limit(limit))).scalars()
+        return [
+            (Cursor(at=aware(r.held_unapproved_since), id=r.order_id), self._domain(r))
+            for r in rows
+            if r.held_unapproved_since is not None
+        ]
 
     async def retention_candidates(
         self, *, paid_ended_before: datetime, free_ended_before: datetime, limit: int

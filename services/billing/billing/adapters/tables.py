@@ -78,6 +78,7 @@ class AccountRow(BillingTable, table=True):
         Index("ix_billing_account_retention", "anonymised_at", "ended_at"),
         Index("ix_billing_account_pending", "pending", "product_line"),
         Index("ix_billing_account_invoice_due_on", "invoice_due_on"),
+        Index("ix_billing_account_held_unapproved", "held_unapproved_since", "order_id"),
     )
 
     order_id: str = Field(primary_key=True, max_length=200)
@@ -91,6 +92,9 @@ class AccountRow(BillingTable, table=True):
     pending: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     invoice_due_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     """The earliest promised date of an invoice still to be delivered (BIL-7 sweep)."""
+    held_unapproved_since: datetime | None = _moment(nullable=True)
+    """Since when a quote of it holds a reduction the centre has not approved (BIL-8): listed
+    by `GET /v1/held-reductions`, oldest first."""
     ended_at: datetime | None = _moment(nullable=True)
     anonymised_at: datetime | None = _moment(nullable=True)
     state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

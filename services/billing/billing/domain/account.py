@@ -12,7 +12,14 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from billing.domain.exceptions import InvalidAmount, InvalidDate, NotAllowed, OrderWasCancelled
+from billing.domain.exceptions import (
+    ChargeItemNotFound,
+    InvalidAmount,
+    InvalidDate,
+    NotAllowed,
+    OrderWasCancelled,
+    PersonalDataErased,
+)
 from billing.domain.installations import Installation, installation_of, serial_key
 from billing.domain.money import ZERO
 from billing.domain.policy import BillingPolicy
@@ -122,7 +129,11 @@ class Quote(_State):
     on a quote whose work, a late report shows, was completed before this one was accepted, so
     that quote stays charged with them. Not charged all the same: the customer consented to the
     price issued (FLD-4, BIL-1) and signs for it (BIL-9); a reduction the centre has not
-    approved yet (BIL-8), logged for it to approve."""
+    approved yet (BIL-8), logged for it to approve (`GET /v1/held-reductions`). Once it
+    approves it (``BillingAccount.approve_held``) a waiver covers it and this is 0."""
+    held_waiver_id: str | None = None
+    """The waiver by which the centre approved what this quote held at issue (BIL-8): who
+    approved it, why and when are that waiver's."""
 
     @property
     def before_waivers(self) -> Decimal:
@@ -167,6 +178,10 @@ class Waiver(_State):
     approved_amount: Money | None = None
     """What the centre approved, when the quote carrying it now charges less than that: a
     waiver never takes a quote below zero."""
+    approves_held: bool = False
+    """The centre's approval of what its quote (``carried_from``, else ``quote_id``) held at
+    issue (``Quote.held_at_issue``): a reduction the price issued had already made, so the
+    charge did not change when it was approved (BIL-8, FLD-4). Carried as any waiver."""
 
     @model_validator(mode="before")
     @classmethod
@@ -906,11 +921,14 @@ class BillingAccount:
             for other in self._replaced_on_acceptance(quote, quote.answered_at):
                 other.status, other.superseded_by = QuoteStatus.SUPERSEDED, quote.quote_id
                 self._carry_waivers(other, quote)
+            # Covered by a waiver: those carried to it, and the centre's approval of what it
+            # held, should its acceptance be heard again (BIL-8).
             carried = sum(
                 (
                     w.amount
                     for w in self.state.waivers
-                    if w.quote_id == quote.quote_id and w.carried_from is not None
+                    if w.quote_id == quote.quote_id
+                    and (w.carried_from is not None or w.approves_held)
                 ),
                 ZERO,
             )
@@ -993,6 +1011,86 @@ class BillingAccount:
         """Deducted at issue from the accepted quotes and not charged, though no waiver covers
         it any more (``Quote.held_at_issue``): for the centre to approve (BIL-8)."""
         return sum((q.held_at_issue for q in self.accepted_quotes), ZERO)
+
+    @property
+    def held_quotes(self) -> list[Quote]:
+        """The accepted quotes holding a reduction the centre has not approved yet (BIL-8),
+        oldest first."""
+        return [q for q in self.accepted_quotes if q.held_at_issue > 0]
+
+    @property
+    def held_unapproved_since(self) -> datetime | None:
+        """Since when the oldest of ``held_quotes`` waits for the centre's approval: when the
+        customer accepted it (else when it was issued); None when nothing waits (BIL-8)."""
+        return min((q.answered_at or q.issued_at for q in self.held_quotes), default=None)
+
+    def approve_held(
+        self, quote_id: str, *, approved_by: str, reason: str, now: datetime
+    ) -> Waiver:
+        """The centre approves what ``quote_id`` held at issue (``Quote.held_at_issue``), with
+        who approved it and why (BIL-8): it becomes a waiver of its own on that quote
+        (``approves_held``), with its own id, published as ChargeWaived as every approved
+        waiver is. The charge does not change: the price issued, which the customer consented
+        to (FLD-4) and signs for (BIL-9), already left it out; it is now an approved reduction
+        (``waived``) rather than one waiting (``held``). Refused on an erased order (BIL-11),
+        for a quote the order does not have, one already approved, and one holding nothing
+        charged (not accepted, or nothing held)."""
+        if self.anonymised_at is not None:
+            raise PersonalDataErased(self.order_id, "approve a held reduction", self.anonymised_at)
+        quote = self.quote(quote_id)
+        if quote is None:
+            raise ChargeItemNotFound(self.order_id, "quote", quote_id)
+        if quote.held_waiver_id is not None:
+            approved = next(
+                (w for w in self.state.waivers if w.waiver_id == quote.held_waiver_id), None
+            )
+            by = f" by {approved.approved_by} at {approved.at.isoformat()}" if approved else ""
+            raise NotAllowed(
+                f"What quote {quote_id} held at issue was already approved{by} (waiver "
+                f"{quote.held_waiver_id}); nothing is left to approve.",
+                waiver_id=quote.held_waiver_id,
+                allowed=[],
+            )
+        if quote.status is not QuoteStatus.ACCEPTED or quote.held_at_issue <= 0:
+            why = (
+                f"it is {quote.status.value}, not charged"
+                if quote.status is not QuoteStatus.ACCEPTED
+                else "everything it deducted at issue is covered by a waiver"
+            )
+            raise NotAllowed(
+                f"Quote {quote_id} of order {self.order_id} holds nothing to approve: {why} "
+                f"(the order holds {self.held} in all, `GET /v1/held-reductions`).",
+                held=str(quote.held_at_issue if quote.status is QuoteStatus.ACCEPTED else ZERO),
+                allowed=[],
+            )
+        if not approved_by.strip() or not reason.strip():
+            raise InvalidAmount("an approval needs who approved it and why", field="reason")
+        # What the quote charges stays as it is: the held amount moves to a waiver.
+        amount, charged = quote.held_at_issue, self.quote_charge(quote)
+        quote.held_at_issue = ZERO
+        waiver = Waiver(
+            waiver_id=str(new_id()),
+            quote_id=quote.quote_id,
+            amount=amount,
+            new_total=charged,
+            approved_by=approved_by,
+            reason=reason,
+            at=now,
+            approves_held=True,
+        )
+        self.state.waivers.append(waiver)
+        quote.held_waiver_id = waiver.waiver_id
+        self.events.append(
+            ChargeWaived(
+                order_id=self.order_id,
+                quote_id=quote.quote_id,
+                amount_waived=amount,
+                new_total=waiver.new_total,
+                approved_by=approved_by,
+                reason=reason,
+            )
+        )
+        return waiver
 
     def visit_charge(self, visit_id: str) -> Decimal:
         """What the visit charges: its accepted quote (after a supplement, the one accepted

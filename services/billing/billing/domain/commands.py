@@ -31,6 +31,17 @@ class WaiveCharge:
 
 
 @dataclass(frozen=True)
+class ApproveHeldReduction:
+    """The centre approves what a quote held at issue: deducted from the price the customer
+    consented to, covered by no waiver (BIL-8, FLD-4)."""
+
+    order_id: str
+    quote_id: str
+    approved_by: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class CollectPayment:
     """Record a payment (cash, card, mobile), full or partial, and issue its receipt (BIL-7)."""
 

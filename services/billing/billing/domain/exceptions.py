@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 
@@ -15,6 +16,23 @@ class OrderNotFound(BillingError):
     def __init__(self, order_id: str) -> None:
         super().__init__(f"Nothing is known about order {order_id}.")
         self.order_id = order_id
+
+
+class PersonalDataErased(BillingError):
+    """The order's retention is over and its customer's personal data was erased (BIL-11): a
+    decision the centre would record on it (approving what a quote held at issue, BIL-8) is no
+    longer taken (409, as in intake, scheduling and fieldwork). Reads still answer it, erased;
+    its amounts stay for the accounts."""
+
+    def __init__(self, order_id: str, action: str, anonymised_at: datetime) -> None:
+        super().__init__(
+            f"Order {order_id} is past its retention and its customer's personal data was "
+            f"erased at {anonymised_at.isoformat()} (BIL-11): '{action}' is no longer possible."
+        )
+        self.order_id = order_id
+        self.action = action
+        self.anonymised_at = anonymised_at
+        self.extensions = {"anonymised_at": anonymised_at.isoformat()}
 
 
 class CashLedgerNotFound(BillingError):

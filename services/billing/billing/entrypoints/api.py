@@ -45,6 +45,9 @@ from billing.entrypoints.schemas import (
     FeeScheduleOut,
     FeeScheduleVersionListOut,
     FeeScheduleVersionOut,
+    HeldApprovalIn,
+    HeldReductionListOut,
+    HeldReductionOut,
     InvoiceDeliveryIn,
     InvoiceIn,
     OrderChargeOut,
@@ -78,6 +81,7 @@ HolderId = Annotated[str, Path(min_length=1, max_length=200)]
 VERSION_SORT = "fee-schedule-versions:newest"
 CASH_SORT = "cash-entries:at"
 SETTLEMENT_SORT = "settlement-lines:order"
+HELD_SORT = "held-reductions:waiting-since"
 #: Versions are sorted by number alone: their cursors carry this in place of a sort time.
 _NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -122,6 +126,13 @@ def _settlement_after(cursor: str | None) -> SettlementCursor | None:
     if not isinstance(order_id, str):
         raise _bad_cursor("malformed order")
     return SettlementCursor(order_id=order_id, at=at, id=item_id)
+
+
+def _held_after(cursor: str | None) -> Cursor | None:
+    if cursor is None:
+        return None
+    at, order_id, _ = decode_cursor(HELD_SORT, cursor)
+    return Cursor(at=at, id=order_id)
 
 
 def _cash_cursor(entry: CashEntry) -> str:
@@ -451,6 +462,89 @@ async def waive_charge(
         waiver_id = waivers[0].waiver_id
         return created(
             OrderChargeOut.from_domain(account), _order_item(order_id, "waivers", waiver_id)
+        )
+
+    return await _idempotent(request, principal, body.model_dump(mode="json"), run)
+
+
+@router.get(
+    "/held-reductions",
+    tags=["orders"],
+    response_model=HeldReductionListOut,
+    responses=problem_responses(401, 403, 422),
+    summary="List orders holding a reduction the centre has not approved",
+)
+async def list_held_reductions(
+    request: Request,
+    uow: UowFactoryDep,
+    principal: ApproverDep,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
+) -> Any:
+    """The orders whose accepted quotes hold a reduction waiting for the centre's approval
+    (BIL-8): a quote was issued with a waiver deducted that, as a late report showed, stays on
+    an earlier quote whose work was completed, so no waiver covers that part of the deduction
+    any more. It is not charged (the customer consented to the price issued, FLD-4, and signs
+    for it, BIL-9); each quote is approved with `POST
+    /v1/orders/{order_id}/quotes/{quote_id}/held-approval`. The longest waiting first (since
+    the customer accepted the quote), then by order id, one page at a time (pass `next_cursor`
+    as `cursor`; the last page has none); a cursor of another list is 422. The centre only (a
+    dispatcher, as for waivers)."""
+    after = _held_after(cursor)
+    size = page_size(limit, request.app.state.policy)
+    found = await views.holding_unapproved(uow=uow(), after=after, limit=size + 1)
+    page = found[:size]
+    next_cursor = (
+        encode_cursor(HELD_SORT, page[-1][0].at, page[-1][0].id) if len(found) > size else None
+    )
+    return HeldReductionListOut(
+        # An account a release before this one saved may be listed without holding anything
+        # any more: it is left out (the next page still follows the list's order).
+        items=[HeldReductionOut.from_domain(a, at.at) for at, a in page if a.held_quotes],
+        next_cursor=next_cursor,
+    )
+
+
+@router.post(
+    "/orders/{order_id}/quotes/{quote_id}/held-approval",
+    tags=["orders"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=OrderChargeOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Approve what a quote held at issue (centre approval)",
+)
+async def approve_held_reduction(
+    order_id: str,
+    quote_id: str,
+    body: HeldApprovalIn,
+    bus: BusDep,
+    principal: ApproverDep,
+    request: Request,
+) -> Any:
+    """Only a dispatcher (the centre) approves, as for any waiver or reduction (BIL-8): what the
+    quote held at issue (its `held_at_issue`, the charge's `held`; `GET /v1/held-reductions`
+    lists them) becomes a waiver of its own on that quote (`approves_held`), recording the
+    approver, the reason and when, and ChargeWaived is published. The charge does not change:
+    the customer is never charged above the price issued, which they consented to (FLD-4) and
+    sign for (BIL-9); the reduction moves from `held` to `waived`, and the quote names the
+    waiver (`held_waiver_id`). An unknown order or quote is 404; a quote holding nothing (not
+    accepted, or nothing held) or already approved 409 (naming the `waiver_id`); an order whose
+    personal data was erased 409 `Personal data erased` (BIL-11). A retry with the same
+    `Idempotency-Key` gets the first answer. Answers the charge; `Location` is the waiver
+    (`GET /v1/orders/{order_id}/waivers/{waiver_id}`)."""
+
+    async def run() -> JSONResponse:
+        account, waiver = await bus.handle(
+            commands.ApproveHeldReduction(
+                order_id=order_id,
+                quote_id=quote_id,
+                approved_by=_who(principal),
+                reason=body.reason,
+            )
+        )
+        return created(
+            OrderChargeOut.from_domain(account),
+            _order_item(order_id, "waivers", waiver.waiver_id),
         )
 
     return await _idempotent(request, principal, body.model_dump(mode="json"), run)

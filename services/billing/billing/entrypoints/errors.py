@@ -11,6 +11,7 @@ from billing.domain.exceptions import (
     NotAllowed,
     OrderNotFound,
     OrderWasCancelled,
+    PersonalDataErased,
     RemittanceNotFound,
     ScheduleNotFound,
     ScheduleVersionTaken,
@@ -25,6 +26,9 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     ScheduleVersionTaken: (409, "Schedule version taken"),
     NotAllowed: (409, "Not allowed in this state"),
     OrderWasCancelled: (409, "Order cancelled"),
+    # 409, not 410, as in intake, scheduling and fieldwork: the order's charge is still there
+    # (GET answers it); only deciding on it is over (BIL-11).
+    PersonalDataErased: (409, "Personal data erased"),
     InvalidAmount: (422, "Invalid amount"),
     InvalidDate: (422, "Invalid date"),
     ConcurrentUpdate: (409, "Concurrent update"),

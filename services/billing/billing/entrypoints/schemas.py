@@ -144,7 +144,9 @@ class ChargeSummaryOut(BaseModel):
     held: Money = Field(
         description="Deducted from a quote's price at issue for a waiver that, as a late report "
         "showed, stays on an earlier quote: not charged, since the customer consented to the "
-        "price issued (FLD-4), and for the centre to approve (BIL-8). Usually 0."
+        "price issued (FLD-4), and for the centre to approve (BIL-8) with `POST "
+        "/v1/orders/{order_id}/quotes/{quote_id}/held-approval`, which makes it a waiver "
+        "(`waived`) and leaves the charge as it is. Usually 0."
     )
     charge: Money = Field(
         description="What the customer owes in all: `quoted` less `waived` and `held`."
@@ -255,6 +257,71 @@ class WaiverOut(BaseModel):
             at=first.at,
             portions=portions,
         )
+
+
+class HeldApprovalIn(_In):
+    """The centre's approval of what a quote held at issue (BIL-8): the caller (a dispatcher) is
+    recorded as who approved it."""
+
+    reason: str = Field(min_length=3, max_length=500, description="Why it was approved.")
+
+
+class HeldQuoteOut(BaseModel):
+    """An accepted quote holding a reduction the centre has not approved yet (BIL-8)."""
+
+    quote_id: str
+    visit_id: str | None
+    held_at_issue: Money = Field(
+        description="Deducted at issue, covered by no waiver, not charged: what approving it "
+        "turns into a waiver."
+    )
+    total: Money = Field(description="The quote's total as issued: what it charges.")
+    issued_at: datetime
+    answered_at: datetime | None = Field(description="When the customer accepted it.")
+
+    @classmethod
+    def from_domain(cls, q: Quote) -> HeldQuoteOut:
+        """Read model of one quote holding a reduction."""
+        return cls(
+            quote_id=q.quote_id,
+            visit_id=q.visit_id,
+            held_at_issue=q.held_at_issue,
+            total=q.total,
+            issued_at=q.issued_at,
+            answered_at=q.answered_at,
+        )
+
+
+class HeldReductionOut(BaseModel):
+    """An order whose quotes hold a reduction waiting for the centre's approval (BIL-8)."""
+
+    order_id: str
+    held: Money = Field(description="What its quotes hold in all (the charge's `held`).")
+    held_since: datetime = Field(
+        description="Since when the oldest of them waits: when the customer accepted it."
+    )
+    quotes: list[HeldQuoteOut] = Field(
+        description="Each to approve with `POST /v1/orders/{order_id}/quotes/{quote_id}/"
+        "held-approval`."
+    )
+
+    @classmethod
+    def from_domain(cls, a: BillingAccount, since: datetime) -> HeldReductionOut:
+        """Read model of an order holding reductions (``since``: as listed)."""
+        return cls(
+            order_id=a.order_id,
+            held=a.held,
+            held_since=a.held_unapproved_since or since,
+            quotes=[HeldQuoteOut.from_domain(q) for q in a.held_quotes],
+        )
+
+
+class HeldReductionListOut(BaseModel):
+    """A page of the orders holding reductions the centre has not approved, the longest
+    waiting first (then by order id) (BIL-8)."""
+
+    items: list[HeldReductionOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class PaymentIn(_In):

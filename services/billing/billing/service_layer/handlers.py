@@ -171,7 +171,8 @@ async def _apply(
             if accepted is not None and accepted.held_at_issue > 0:
                 # FLD-4/BIL-8: charged at the price the customer consented to, though a waiver
                 # it was issued with stays on a quote whose work was completed: the centre
-                # approves the reduction.
+                # approves the reduction (GET /v1/held-reductions lists it, POST
+                # /v1/orders/{order_id}/quotes/{quote_id}/held-approval approves it).
                 log.warning(
                     "billing.quote_held_to_issued_price",
                     order_id=account.order_id,
@@ -424,6 +425,29 @@ async def waive_charge(
         return account, waivers
 
 
+async def approve_held_reduction(
+    cmd: commands.ApproveHeldReduction, *, uow: BillingUnitOfWork, clock: Clock
+) -> tuple[BillingAccount, Waiver]:
+    """The centre approves what a quote held at issue, recorded as a waiver of its own with who
+    approved it and why (BIL-8); the charge does not change. Returns the account and the
+    waiver."""
+    async with uow:
+        account = await _existing(uow, cmd.order_id)
+        waiver = account.approve_held(
+            cmd.quote_id, approved_by=cmd.approved_by, reason=cmd.reason, now=clock()
+        )
+        log.info(
+            "billing.held_reduction_approved",
+            order_id=account.order_id,
+            quote_id=cmd.quote_id,
+            waiver_id=waiver.waiver_id,
+            amount=str(waiver.amount),
+        )
+        await uow.accounts.save(account)
+        await uow.commit()
+        return account, waiver
+
+
 async def _settle_collected(
     uow: BillingUnitOfWork, account: BillingAccount, payment: Payment, sign: Decimal
 ) -> None:
@@ -652,6 +676,7 @@ async def record_remittance(
 COMMAND_HANDLERS: dict[type, Handler] = {
     commands.PublishFeeSchedule: publish_schedule,
     commands.WaiveCharge: waive_charge,
+    commands.ApproveHeldReduction: approve_held_reduction,
     commands.CollectPayment: collect_payment,
     commands.RefundPayment: refund_payment,
     commands.IssueInvoice: issue_invoice,

@@ -43,6 +43,15 @@ async def account(order_id: str, *, uow: BillingUnitOfWork) -> BillingAccount:
         return found
 
 
+async def holding_unapproved(
+    *, uow: BillingUnitOfWork, after: Cursor | None = None, limit: int
+) -> list[tuple[Cursor, BillingAccount]]:
+    """Up to ``limit`` orders whose quotes hold a reduction the centre has not approved
+    (BIL-8), the longest waiting first, after ``after``; each with its place in the list."""
+    async with uow:
+        return await uow.accounts.holding_unapproved(after=after, limit=limit)
+
+
 async def schedule(
     product_line: str, *, uow: BillingUnitOfWork, version: int | None = None
 ) -> FeeSchedule:
