@@ -1035,8 +1035,7 @@ class BillingAccount:
         (``waived``) rather than one waiting (``held``). Refused on an erased order (BIL-11),
         for a quote the order does not have, one already approved, and one holding nothing
         charged (not accepted, or nothing held)."""
-        if self.anonymised_at is not None:
-            raise PersonalDataErased(self.order_id, "approve a held reduction", self.anonymised_at)
+        self.refuse_if_erased("approve a held reduction")
         quote = self.quote(quote_id)
         if quote is None:
             raise ChargeItemNotFound(self.order_id, "quote", quote_id)
@@ -1124,6 +1123,15 @@ class BillingAccount:
         before it): to be paid back, with the centre's approval (BIL-8)."""
         return max(self.paid - self.charge, ZERO)
 
+    def refuse_if_erased(self, action: str) -> None:
+        """Refuse ``action``, a command on the order, once its retention is over and its
+        customer's personal data erased (BIL-11): PersonalDataErased (409, as intake, scheduling,
+        fieldwork and feedback answer), before anything changes or a receipt or invoice number
+        is taken. Every command method checks it first; what billing hears of the order on the
+        bus is still applied, and reads still answer it."""
+        if self.anonymised_at is not None:
+            raise PersonalDataErased(self.order_id, action, self.anonymised_at)
+
     def _refuse_if_cancelled(self, what: str) -> None:
         cancelled_at = self.state.cancelled_at
         if cancelled_at is None:
@@ -1158,7 +1166,9 @@ class BillingAccount:
         that each visit's total (ChargeWaived ``new_total``, what the customer signs for on
         that visit, BIL-9) is never negative. Reduced below what was paid, the charge leaves
         the difference as a refund due (``refund_due``), paid back by an approved refund: the
-        only way money paid for a charge goes back (``check_refund``)."""
+        only way money paid for a charge goes back (``check_refund``). Refused on an erased
+        order (BIL-11)."""
+        self.refuse_if_erased("waive a charge")
         self._accepted()
         if not approved_by.strip() or not reason.strip():
             raise InvalidAmount("a waiver needs who approved it and why", field="reason")
@@ -1205,7 +1215,8 @@ class BillingAccount:
     def check_payment(self, amount: Decimal) -> None:
         """Refuse a payment the charge does not call for (before a receipt number is taken).
         On a cancelled order only what is still owed for work completed before the
-        cancellation may be taken (BIL-1)."""
+        cancellation may be taken (BIL-1); none on an erased order (BIL-11)."""
+        self.refuse_if_erased("collect a payment")
         if self.balance <= 0 or self.accepted_quote is None:
             self._refuse_if_cancelled("no payment is taken on it any more.")
         self._accepted()
@@ -1294,7 +1305,9 @@ class BillingAccount:
         """Refuse a refund nobody approved, or one of more than is refundable: what was paid
         beyond the charge (``refund_due``) (BIL-8). Money paid for what is still charged is
         not paid back as such, or the customer would owe it again: the centre first reduces the
-        charge by an approved waiver, which makes what was paid beyond it a refund due."""
+        charge by an approved waiver, which makes what was paid beyond it a refund due. None is
+        paid on an erased order (BIL-11)."""
+        self.refuse_if_erased("refund a payment")
         if not approved_by.strip() or not reason.strip():
             raise InvalidAmount("a refund needs who approved it and why", field="reason")
         if amount <= 0:
@@ -1479,7 +1492,9 @@ class BillingAccount:
 
     def check_invoice(self) -> Decimal:
         """The amount to invoice: what was paid for the charge and not yet invoiced; money
-        paid beyond the charge (for work a cancellation voided) is refunded, not invoiced."""
+        paid beyond the charge (for work a cancellation voided) is refunded, not invoiced. None
+        is issued on an erased order (BIL-11)."""
+        self.refuse_if_erased("issue an invoice")
         invoiced = self.invoiced
         amount = min(self.paid, self.charge) - invoiced
         if amount <= 0 and self.state.cancelled_at is not None:
@@ -1544,7 +1559,9 @@ class BillingAccount:
     def track_invoice(
         self, number: str, *, status: InvoiceStatus, tracking_number: str | None, now: datetime
     ) -> Invoice:
-        """Move an invoice along to_deliver → posted → delivered (BIL-7)."""
+        """Move an invoice along to_deliver → posted → delivered (BIL-7); not on an erased order
+        (BIL-11)."""
+        self.refuse_if_erased("track an invoice's delivery")
         invoice = next((i for i in self.state.invoices if i.number == number), None)
         if invoice is None:
             raise NotAllowed(f"Order {self.order_id} has no invoice {number}.", allowed=[])
@@ -1621,9 +1638,13 @@ class BillingAccount:
         visit's work was signed for on that visit); else what the whole order charges. A visit
         (or the order) signed for again keeps the latest signature.
 
-        ``strict`` refuses a signature that does not match the charge (REST); a signature seen on
-        the bus is recorded either way, flagged when it does not match.
+        ``strict`` refuses a signature that does not match the charge (REST), and any on an erased
+        order (BIL-11); a signature seen on the bus is recorded either way, flagged when it does
+        not match, but on an erased order without its ``signature_ref`` (personal data, which
+        ``anonymise`` removed and which is not kept again).
         """
+        if strict:
+            self.refuse_if_erased("record a signature")
         signed_parts: dict[str, Decimal] = {}
         for part in parts:
             signed_parts[part.part_no] = signed_parts.get(part.part_no, Decimal(0)) + part.quantity
@@ -1643,7 +1664,7 @@ class BillingAccount:
             visit_id=visit_id,
             amount=amount,
             parts=[SignedPart(part_no=p.part_no, quantity=p.quantity) for p in parts],
-            signature_ref=signature_ref,
+            signature_ref=signature_ref if self.anonymised_at is None else None,
             signed_at=now,
             matches_charge=matches,
             charged=charge,

@@ -19,10 +19,11 @@ class OrderNotFound(BillingError):
 
 
 class PersonalDataErased(BillingError):
-    """The order's retention is over and its customer's personal data was erased (BIL-11): a
-    decision the centre would record on it (approving what a quote held at issue, BIL-8) is no
-    longer taken (409, as in intake, scheduling and fieldwork). Reads still answer it, erased;
-    its amounts stay for the accounts."""
+    """The order's retention is over and its customer's personal data was erased (BIL-11): no
+    command on it is taken any more (``BillingAccount.refuse_if_erased``: a waiver, a payment, a
+    refund, an invoice, an invoice's delivery, a signature, approving what a quote held at
+    issue), 409 as in intake, scheduling, fieldwork and feedback. Reads still answer it, erased;
+    its amounts stay for the accounts, and what billing hears of it later is still applied."""
 
     def __init__(self, order_id: str, action: str, anonymised_at: datetime) -> None:
         super().__init__(

@@ -447,7 +447,9 @@ async def waive_charge(
     quote (what exceeds it, the quotes accepted before, latest first) and goes on applying to
     a quote accepted in its place. The charge never goes below zero (422). Reduced below what
     was already paid, the difference becomes the refund due, to pay back with an approved
-    refund: waive first, then refund (BIL-8). Answers the charge; `Location` is the waiver
+    refund: waive first, then refund (BIL-8). An order past its retention, its customer's
+    personal data erased (BIL-11), takes no waiver: 409 `Personal data erased` with
+    `anonymised_at`, and nothing changes. Answers the charge; `Location` is the waiver
     (`GET /v1/orders/{order_id}/waivers/{waiver_id}`)."""
 
     async def run() -> JSONResponse:
@@ -580,6 +582,8 @@ async def collect_payment(
     unknown one. Send an `Idempotency-Key` to retry safely. A cancelled order
     takes only what is still owed for work completed before the cancellation; otherwise 409
     `order-cancelled`, and what was paid beyond that work is refunded instead (BIL-1, BIL-8).
+    An order past its retention, its customer's personal data erased (BIL-11), takes no
+    payment: 409 `Personal data erased` with `anonymised_at`, and nothing changes.
     `Location` is the payment (`GET /v1/orders/{order_id}/payments/{payment_id}`)."""
     account = await views.account(order_id, uow=uow())
     _own_order(principal, account)
@@ -626,8 +630,9 @@ async def refund_payment(
     would be owed again: 409 naming the refund due, the charge must first be reduced by an
     approved waiver (`POST /waivers`), which makes it refundable (422 beyond what was paid).
     Refunding invoiced money issues credit invoices; an invoice reversed in full is no longer
-    chased for delivery. `Location` is the refund
-    (`GET /v1/orders/{order_id}/refunds/{refund_id}`)."""
+    chased for delivery. An order past its retention, its customer's personal data erased
+    (BIL-11), takes no refund: 409 `Personal data erased` with `anonymised_at`, and nothing
+    changes. `Location` is the refund (`GET /v1/orders/{order_id}/refunds/{refund_id}`)."""
 
     async def run() -> JSONResponse:
         account, payment = await bus.handle(
@@ -672,8 +677,10 @@ async def issue_invoice(
     Publishes InvoiceIssued. An order a partner or technician does not hold is 404, as an
     unknown one.
     On a cancelled order only money paid for work completed before the cancellation is
-    invoiced (409 `order-cancelled` when there is none). Answers the charge; `Location` is the
-    invoice (`GET /v1/orders/{order_id}/invoices/{invoice_number}`)."""
+    invoiced (409 `order-cancelled` when there is none). An order past its retention, its
+    customer's personal data erased (BIL-11), takes no invoice: 409 `Personal data erased`
+    with `anonymised_at`, and nothing changes. Answers the charge; `Location` is the invoice
+    (`GET /v1/orders/{order_id}/invoices/{invoice_number}`)."""
     await _check_holder(order_id, principal, uow)
 
     async def run() -> JSONResponse:
@@ -711,8 +718,10 @@ async def track_invoice(
     request: Request,
 ) -> Any:
     """to_deliver → posted → delivered (BIL-7); any other move is 409 naming the allowed ones.
-    An order a partner or technician does not hold is 404, as an unknown one. A retry with the
-    same `Idempotency-Key` gets the first answer."""
+    An order a partner or technician does not hold is 404, as an unknown one.
+    An order past its retention, its customer's personal data erased (BIL-11), takes no
+    delivery progress: 409 `Personal data erased` with `anonymised_at`, and nothing changes. A
+    retry with the same `Idempotency-Key` gets the first answer."""
     await _check_holder(order_id, principal, uow)
 
     async def run() -> OrderChargeOut:
@@ -847,8 +856,9 @@ async def record_signature(
     on a visit (`visit_id`), what that visit charged; else what the whole order charges. A
     signature that does not match is refused with 409 showing the charge. Each visit keeps its
     own signature; the charge view lists them all. An order a partner or technician does not
-    hold is 404, as an unknown one. A retry with the same `Idempotency-Key` gets the first
-    answer."""
+    hold is 404, as an unknown one. An order past its retention, its customer's personal data
+    erased (BIL-11), takes no signature: 409 `Personal data erased` with `anonymised_at`, and
+    nothing changes. A retry with the same `Idempotency-Key` gets the first answer."""
     await _check_holder(order_id, principal, uow)
 
     async def run() -> OrderChargeOut:
