@@ -74,6 +74,25 @@ _LOCK_PHONES = text(
 ).bindparams(bindparam("phones", type_=ARRAY(String)))
 
 _EXTENSION = col(OrderPhoneRow.extension)
+_TIMELINE_TABLE = table_of(TimelineRow)
+
+# Built once, the reads of an order: every event heard reads them (issue 9).
+_ORDER = select(OrderRow).where(col(OrderRow.id) == bindparam("order_id"))
+_ORDER_TO_CHANGE = for_change(_ORDER)
+_TIMELINE = (
+    select(
+        _TIMELINE_TABLE.c.event_id,
+        _TIMELINE_TABLE.c.type,
+        _TIMELINE_TABLE.c.version,
+        _TIMELINE_TABLE.c.time,
+        _TIMELINE_TABLE.c.source,
+        _TIMELINE_TABLE.c.succeeded,
+        _TIMELINE_TABLE.c.heard_at,
+    )
+    .where(_TIMELINE_TABLE.c.order_id == bindparam("order_id"))
+    .order_by(_TIMELINE_TABLE.c.time, _TIMELINE_TABLE.c.event_id)
+)
+_CLOCKS = select(SlaClockRow).where(col(SlaClockRow.order_id) == bindparam("order_id"))
 _OUTBOX = table_of(OutboxMessage)
 
 # Built once: the busiest read of order taking (every new order asks it, INT-8).
@@ -134,6 +153,8 @@ class _Tracked:
     row: OrderRow | None
     inserted: bool = False
     entry_ids: set[str] = field(default_factory=set)
+    clocks_read: bool = True
+    """False for an order read without its clocks (``OrderRepository.get``)."""
     clock_rows: dict[SlaClock, SlaClockRow] = field(default_factory=dict)
     phones: dict[str, str | None] = field(default_factory=dict)
     """The phone rows: E.164 number -> extension."""
@@ -158,12 +179,22 @@ class OrderRepository:
         """Insert a new order (written on commit)."""
         self._tracked[order.id] = (order, _Tracked(row=None))
 
-    async def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
+    async def get(
+        self, order_id: str, *, for_update: bool = False, clocks: bool = True
+    ) -> Order | None:
         """The order with its timeline and clocks, or None; ``for_update`` locks its row
-        (PostgreSQL) so concurrent commands on one order take turns."""
+        (PostgreSQL) so concurrent commands on one order take turns.
+
+        ``clocks=False`` leaves the SLA clocks unread, for a change that stops none (an event
+        heard that ``model.CLOCK_STOPPING_EVENTS`` does not list, issue 9): the order comes with
+        none, and saving it leaves the stored ones as they are. A later ``get`` asking for them
+        reads them then (under the lock the first one took)."""
         if order_id in self._tracked:
-            return self._tracked[order_id][0]
-        loaded = await self._load(order_id, for_update=for_update)
+            order, tracked = self._tracked[order_id]
+            if clocks and not tracked.clocks_read:
+                await self._read_clocks(order, tracked)
+            return order
+        loaded = await self._load(order_id, for_update=for_update, clocks=clocks)
         if loaded is None:
             return None
         row, timeline, tracked = loaded
@@ -172,45 +203,41 @@ class OrderRepository:
         return order
 
     async def _load(
-        self, order_id: str, *, for_update: bool = False
+        self, order_id: str, *, for_update: bool = False, clocks: bool = True
     ) -> tuple[OrderRow, list[TimelineEntry], _Tracked] | None:
-        query = select(OrderRow).where(col(OrderRow.id) == order_id)
-        if for_update:
-            query = for_change(query)
-        row = (await self._session.execute(query)).scalar_one_or_none()
+        """The order's row (locked with ``for_update``), then what the lock guards: its whole
+        timeline and, with ``clocks``, its clock rows. Every row is read after the lock, so
+        nothing a transaction that held it committed is missed (READ COMMITTED: each statement
+        sees what was committed when it started)."""
+        params = {"order_id": order_id}
+        query = _ORDER_TO_CHANGE if for_update else _ORDER
+        row = (await self._session.execute(query, params)).scalar_one_or_none()
         if row is None:
             return None
-        entries = (
-            await self._session.execute(
-                select(TimelineRow)
-                .where(col(TimelineRow.order_id) == order_id)
-                .order_by(col(TimelineRow.time), col(TimelineRow.event_id))
-            )
-        ).scalars()
-        clock_rows = {
-            SlaClock(r.clock): r
-            for r in (
-                await self._session.execute(
-                    select(SlaClockRow).where(col(SlaClockRow.order_id) == order_id)
-                )
-            ).scalars()
-        }
+        # The whole timeline: the status is derived again from it in story order whenever an
+        # event is heard (``model.status_from``, ``model.in_story_order``: a late event sorts in
+        # before others, a fact the app dated is placed after the dispatch steps heard before
+        # it), and the close needs its latest event, last call-back and complaints
+        # (``Order.closable_since``). Plain rows: they are only ever inserted, never changed.
         timeline = [
             TimelineEntry(
-                event_id=e.event_id,
-                type=e.type,
-                version=e.version,
-                time=aware(e.time),
-                source=e.source,
-                succeeded=e.succeeded,
-                heard_at=aware(e.heard_at) if e.heard_at is not None else None,
+                event_id=event_id,
+                type=type_,
+                version=version,
+                time=aware(time),
+                source=source,
+                succeeded=succeeded,
+                heard_at=aware(heard_at),
             )
-            for e in entries
+            for event_id, type_, version, time, source, succeeded, heard_at in (
+                await self._session.execute(_TIMELINE, params)
+            )
         ]
         tracked = _Tracked(
             row=row,
             entry_ids={e.event_id for e in timeline},
-            clock_rows=clock_rows,
+            clocks_read=clocks,
+            clock_rows=await self._clock_rows(order_id) if clocks else {},
             # The phone rows are the stored customer's phones: every save writes both, and
             # migration 0006 completed the rows of older orders. No query needed.
             phones=_phone_rows(
@@ -218,6 +245,18 @@ class OrderRepository:
             ),
         )
         return row, timeline, tracked
+
+    async def _clock_rows(self, order_id: str) -> dict[SlaClock, SlaClockRow]:
+        rows = (await self._session.execute(_CLOCKS, {"order_id": order_id})).scalars()
+        return {SlaClock(r.clock): r for r in rows}
+
+    async def _read_clocks(self, order: Order, tracked: _Tracked) -> None:
+        """Read the clocks of an order read without them; the order's own (started since)
+        replace the stored ones, as a save would."""
+        tracked.clock_rows = await self._clock_rows(order.id)
+        tracked.clocks_read = True
+        stored = self._to_domain_clocks(tracked.clock_rows)
+        order.clocks = {**stored, **order.clocks}
 
     async def save(self, order: Order) -> None:
         """Stage the order's state, new timeline entries, phones and clocks in the session (an
@@ -237,13 +276,21 @@ class OrderRepository:
             tracked = loaded[2]
             self._tracked[order.id] = (order, tracked)
         assert tracked.row is not None
+        row = tracked.row
         for name, value in self._row_fields(order).items():
-            setattr(tracked.row, name, value)
-        self._session.add(tracked.row)
-        for entry in order.timeline:
-            if entry.event_id not in tracked.entry_ids:
-                self._session.add(self._entry_row(order.id, entry))
-                tracked.entry_ids.add(entry.event_id)
+            # Only what changed: the UPDATE is the same (the session sends the changed columns),
+            # setting an attribute of a table model costs more than comparing it.
+            if getattr(row, name) != value:
+                setattr(row, name, value)
+        self._session.add(row)
+        new_entries = [e for e in order.timeline if e.event_id not in tracked.entry_ids]
+        if new_entries:
+            # A Core insert: a table model object per entry costs more CPU than the insert.
+            await self._session.execute(
+                insert(_TIMELINE_TABLE),
+                [self._entry_fields(order.id, entry) for entry in new_entries],
+            )
+            tracked.entry_ids.update(e.event_id for e in new_entries)
         phones = _phone_rows(order.customer.phones, order.phone_extensions)
         if phones != tracked.phones:
             removed = sorted(tracked.phones.keys() - phones.keys())
@@ -271,6 +318,10 @@ class OrderRepository:
                     [{"order_id": order.id, "phone": p, "extension": phones[p]} for p in added],
                 )
             tracked.phones = phones
+        if order.clocks and not tracked.clocks_read:
+            # Clocks started on an order read without its clocks: the stored rows get them.
+            tracked.clock_rows = await self._clock_rows(order.id)
+            tracked.clocks_read = True
         for clock, timer in order.clocks.items():
             fields = self._clock_fields(order.id, timer)
             clock_row = tracked.clock_rows.get(clock)
@@ -278,7 +329,8 @@ class OrderRepository:
                 clock_row = tracked.clock_rows[clock] = SlaClockRow(**fields)
             else:
                 for name, value in fields.items():
-                    setattr(clock_row, name, value)
+                    if getattr(clock_row, name) != value:
+                        setattr(clock_row, name, value)
             self._session.add(clock_row)
 
     async def _insert(self, order: Order) -> None:
@@ -303,7 +355,7 @@ class OrderRepository:
             )
         if order.timeline:
             await self._session.execute(
-                insert(table_of(TimelineRow)),
+                insert(_TIMELINE_TABLE),
                 [self._entry_fields(order.id, entry) for entry in order.timeline],
             )
 
@@ -460,20 +512,24 @@ class OrderRepository:
             assignment_seen_at=None
             if row.assignment_seen_at is None
             else aware(row.assignment_seen_at),
-            clocks={
-                clock: SlaTimer(
-                    clock=clock,
-                    started_at=aware(r.started_at),
-                    due_at=aware(r.due_at),
-                    stopped_at=None if r.stopped_at is None else aware(r.stopped_at),
-                    breached_at=None if r.breached_at is None else aware(r.breached_at),
-                )
-                for clock, r in clock_rows.items()
-            },
+            clocks=OrderRepository._to_domain_clocks(clock_rows),
             linked_reports=[_report(r) for r in row.linked_reports or []],
             timeline=timeline,
             anonymised_at=None if row.anonymised_at is None else aware(row.anonymised_at),
         )
+
+    @staticmethod
+    def _to_domain_clocks(clock_rows: dict[SlaClock, SlaClockRow]) -> dict[SlaClock, SlaTimer]:
+        return {
+            clock: SlaTimer(
+                clock=clock,
+                started_at=aware(r.started_at),
+                due_at=aware(r.due_at),
+                stopped_at=None if r.stopped_at is None else aware(r.stopped_at),
+                breached_at=None if r.breached_at is None else aware(r.breached_at),
+            )
+            for clock, r in clock_rows.items()
+        }
 
     @staticmethod
     def _row_fields(order: Order) -> dict[str, Any]:
@@ -540,10 +596,6 @@ class OrderRepository:
             "succeeded": entry.succeeded,
             "heard_at": _maybe(entry.heard_at),
         }
-
-    @classmethod
-    def _entry_row(cls, order_id: str, entry: TimelineEntry) -> TimelineRow:
-        return TimelineRow(**cls._entry_fields(order_id, entry))
 
 
 def _report(raw: dict[str, Any]) -> LinkedReport:

@@ -215,6 +215,11 @@ STOPPED_BY: dict[SlaClock, frozenset[str]] = {
 }
 
 
+#: The events that can stop an SLA clock: ``Order.observe`` changes no clock for any other, so
+#: applying one needs no clock read (issue 9).
+CLOCK_STOPPING_EVENTS: frozenset[str] = frozenset().union(*STOPPED_BY.values())
+
+
 class WorkingTime(Protocol):
     """The business calendar as the SLA clocks need it (INT-3)."""
 

@@ -16,7 +16,13 @@ from contracts.intake import OrderCreated
 from contracts.registry import UnknownEventType, parse_data
 from intake.domain import commands
 from intake.domain.exceptions import InvalidDetails, OrderNotFound, WarrantyPeriodNotFound
-from intake.domain.model import Order, TimelineEntry, WorkingTime, start_clocks
+from intake.domain.model import (
+    CLOCK_STOPPING_EVENTS,
+    Order,
+    TimelineEntry,
+    WorkingTime,
+    start_clocks,
+)
 from intake.domain.policy import IntakePolicy
 from intake.domain.rules import (
     WarrantyTable,
@@ -385,7 +391,12 @@ async def record_seen_event(
     async with uow:
         if not await uow.claim_inbox(envelope):
             return
-        order = await uow.orders.get(envelope.subject, for_update=True)
+        order = await uow.orders.get(
+            envelope.subject,
+            for_update=True,
+            # INT-3, INT-7: only an event that can stop a clock needs the clocks.
+            clocks=envelope.event_name in CLOCK_STOPPING_EVENTS,
+        )
         if order is None:
             # Not an order intake took (e.g. an event keyed by another aggregate): nothing to show.
             log.info("intake.event_for_unknown_order", type=envelope.type, subject=envelope.subject)
