@@ -143,12 +143,24 @@ class DispatchOrderRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._locked: dict[str, DispatchOrderRow] = {}
+        """The rows locked in this transaction, as read under the lock, and the rows it
+        inserted: nobody else changes them until it ends, so saving them does not read them
+        again (the session holds its rows weakly; issue 9)."""
+
+    def release(self) -> None:
+        """Forget the rows kept under the transaction's locks: it ended, and so did they."""
+        self._locked.clear()
 
     async def get(self, order_id: str, *, for_update: bool = False) -> DispatchOrder | None:
         """The order, or None; ``for_update`` locks its row (PostgreSQL) until the transaction
         ends, so concurrent changes of one order take turns and none is written back stale."""
         row = await get_row(self._session, DispatchOrderRow, order_id, for_update=for_update)
-        return None if row is None else _order_from_row(row)
+        if row is None:
+            return None
+        if for_update:
+            self._locked[order_id] = row
+        return _order_from_row(row)
 
     async def _query(
         self, *conditions: Any, for_update: bool = False, skip_locked: bool = False
@@ -156,8 +168,10 @@ class DispatchOrderRepository:
         query = select(DispatchOrderRow).where(*conditions).order_by(DispatchOrderRow.order_id)
         if for_update or skip_locked:
             query = for_change(query, skip_locked=skip_locked)  # in id order: no crossed waits
-        rows = await self._session.execute(query)
-        return [_order_from_row(row) for row in rows.scalars()]
+        rows = list((await self._session.execute(query)).scalars())
+        if for_update or skip_locked:
+            self._locked.update((row.order_id, row) for row in rows)
+        return [_order_from_row(row) for row in rows]
 
     async def held(
         self, technician_id: str | None = None, *, for_update: bool = False
@@ -334,9 +348,12 @@ class DispatchOrderRepository:
                 row.reason, row.detail = erased.reason, dict(erased.detail)
                 self._session.add(row)
 
-    async def save(self, order: DispatchOrder) -> None:
+    async def save(self, order: DispatchOrder, *, new: bool = False) -> None:
         """Insert or update, and append the order's new audit entries. An anonymised order is
-        stored erased (BIL-11): what a late event or a command brought since is erased first."""
+        stored erased (BIL-11): what a late event or a command brought since is erased first.
+        ``new``: insert only, without reading the row first, so that an order another
+        transaction created meanwhile clashes on its key instead of being overwritten. A row
+        read under its lock in this transaction is updated without being read again."""
         if order.anonymised_at is not None:
             order.erase_personal_data()
         fields: dict[str, Any] = {
@@ -395,9 +412,11 @@ class DispatchOrderRepository:
             "anonymised_at": order.anonymised_at,
             "auto_placement_tried_at": order.auto_placement_tried_at,
         }
-        row = await self._session.get(DispatchOrderRow, order.order_id)
+        row = None if new else self._locked.get(order.order_id)
+        if row is None and not new:
+            row = await self._session.get(DispatchOrderRow, order.order_id)
         if row is None:
-            row = DispatchOrderRow(order_id=order.order_id, **fields)
+            row = self._locked[order.order_id] = DispatchOrderRow(order_id=order.order_id, **fields)
         else:
             for name, value in fields.items():
                 setattr(row, name, value)
@@ -509,12 +528,23 @@ class TechnicianRepository:
         self._session = session
         self._roster = roster
         self._wrote = False
+        self._locked: dict[str, TechnicianRow] = {}
+        """The rows locked in this transaction, as read under the lock, and the rows it
+        inserted: saving them does not read them again (the session holds its rows weakly)."""
+
+    def release(self) -> None:
+        """Forget the rows kept under the transaction's locks: it ended, and so did they."""
+        self._locked.clear()
 
     async def get(self, technician_id: str, *, for_update: bool = False) -> Technician | None:
         """The technician, or None; ``for_update`` locks the row (PostgreSQL) until the
         transaction ends, so a position report and an update of the record take turns."""
         row = await get_row(self._session, TechnicianRow, technician_id, for_update=for_update)
-        return None if row is None else _tech_from_row(row)
+        if row is None:
+            return None
+        if for_update:
+            self._locked[technician_id] = row
+        return _tech_from_row(row)
 
     async def list(self) -> list[Technician]:
         """All technicians by id: the process's cached roster while the table is unchanged
@@ -554,18 +584,18 @@ class TechnicianRepository:
             "position_at": tech.position_at,
         }
         # locked before the highest revision is read: a write of this row committed meanwhile
-        # is then counted in it, and the new revision is above the row's old one
-        row = (
-            None
-            if new
-            else await get_row(self._session, TechnicianRow, tech.technician_id, for_update=True)
-        )
+        # is then counted in it, and the new revision is above the row's old one (a row locked
+        # earlier in this transaction has been since)
+        row = None if new else self._locked.get(tech.technician_id)
+        if row is None and not new:
+            row = await get_row(self._session, TechnicianRow, tech.technician_id, for_update=True)
         fields["revision"] = (await self._session.execute(_NEXT_REVISION)).scalar_one()
         if row is None:
             row = TechnicianRow(technician_id=tech.technician_id, **fields)
         else:
             for name, value in fields.items():
                 setattr(row, name, value)
+        self._locked[tech.technician_id] = row
         self._session.add(row)
 
 

@@ -788,7 +788,10 @@ async def handle_event(
                 await _auto_assign(
                     order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, calendar=calendar
                 )
-                await uow.orders.save(order)
+                # inserted without reading it again: only its OrderCreated creates an order,
+                # and that event's deliveries take turns on the inbox claim; a second one
+                # would clash on the key rather than overwrite the order
+                await uow.orders.save(order, new=True)
             await uow.commit()
             return
         order_or_none = await uow.orders.get(envelope.subject, for_update=True)
