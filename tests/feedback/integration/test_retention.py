@@ -434,3 +434,172 @@ async def test_bil_11_call_back_actions_on_an_erased_order_are_refused_409_perso
     assert [t["status"] for t in await harness.tasks("o-4")] == ["cancelled"]
     assert [t["status"] for t in await harness.tasks("o-5")] == ["done"]
     assert personal_in(await stored_rows(harness)) == []
+
+
+async def closed_complaint(harness: Harness, order_id: str | None) -> str:
+    """A complaint about ``order_id`` (none: no particular order) taken round the loop and
+    closed by its owner with a fault finding (FBK-10); its URL."""
+    filed = await harness.client.post(
+        "/v1/complaints",
+        json={
+            "channel": "hotline",
+            "description": f"{NAME}投诉",
+            "confirmed_by_customer": True,
+            "order_id": order_id,
+        },
+    )
+    assert filed.status_code == 201, filed.text
+    url = f"/v1/complaints/{filed.json()['complaint_id']}"
+    for stage in ("dispatched", "handled", "fed_back", "replied", "followed_up"):
+        step = await harness.client.post(f"{url}/advance", json={"to": stage, "owner": "lead-1"})
+        assert step.status_code == 200, step.text
+    closure = await harness.client.post(f"{url}/close", json=CLOSURE)
+    assert closure.status_code == 200, closure.text
+    return url
+
+
+CLOSURE = {
+    "cause": "路堵",
+    "owner": "lead-1",
+    "preventive_action": "plan routes",
+    "at_fault": False,
+}
+
+COMPLAINT_COMMANDS: list[tuple[str, dict[str, Any] | None]] = [
+    ("reopen", {"reason": f"{NAME}还是不满意"}),
+    ("advance", {"to": "accepted", "owner": "lead-1", "note": f"{NAME} 已联系"}),
+    ("advance", {"to": "dispatched", "owner": "lead-1"}),
+    ("escalate", {"reason": f"{NAME}找了媒体"}),
+    ("close", CLOSURE),
+    ("confirm", None),
+]
+"""Every command the API takes on a complaint (FBK-9, FBK-10, INT-9)."""
+
+
+async def test_bil_11_fbk_10_every_command_on_a_complaint_closed_before_erasure_is_refused_409(
+    harness: Harness,
+) -> None:
+    # A complaint about o-6 closed by its owner before o-6's retention ended (so left closed,
+    # with its finding, at erasure), and one about no particular order.
+    await harness.emit(created("o-6", fault=f"{NAME}说漏水"), local(MONDAY, 8))
+    await harness.completed_visit("o-6", "v-1", "tech-1", at=local(MONDAY, 10))
+    url = await closed_complaint(harness, "o-6")
+    elsewhere = await closed_complaint(harness, None)
+    expired_at = local(MONDAY, 14) + timedelta(days=400)
+    harness.clock.set(expired_at)
+    await harness.emit(expired("o-6", expired_at))
+    before = (await harness.client.get(url)).json()
+    assert (before["stage"], before["closed_without_finding"]) == ("closed", None)
+    rows = await stored_rows(harness)
+
+    for command, body in COMPLAINT_COMMANDS:
+        refused = await harness.client.post(f"{url}/{command}", json=body)
+        assert_personal_data_erased(refused, anonymised_at=expired_at)
+
+    assert (await harness.client.get(url)).json() == before  # reads still answer, unchanged
+    assert await stored_rows(harness) == rows  # nothing recorded, nothing published
+    # a complaint about no particular order goes round the loop again as before
+    reopened = await harness.client.post(f"{elsewhere}/reopen", json={"reason": "还是不满意"})
+    assert reopened.status_code == 200, reopened.text
+    for stage in ("dispatched", "handled", "fed_back", "replied", "followed_up"):
+        step = await harness.client.post(
+            f"{elsewhere}/advance", json={"to": stage, "owner": "lead-1"}
+        )
+        assert step.status_code == 200, step.text
+    escalated = await harness.client.post(f"{elsewhere}/escalate", json={"reason": "媒体"})
+    assert escalated.status_code == 200, escalated.text
+    closure = await harness.client.post(f"{elsewhere}/close", json=CLOSURE)
+    assert closure.status_code == 200, closure.text
+    assert closure.json()["anonymised_at"] is None
+
+
+async def test_bil_11_fbk_10_a_complaint_closed_at_retention_end_refuses_every_command_409(
+    harness: Harness,
+) -> None:
+    await harness.emit(created("o-2", fault=f"{NAME}说漏水"), local(MONDAY, 8))
+    filed = await harness.client.post(
+        "/v1/complaints",
+        json={
+            "channel": "hotline",
+            "description": f"{NAME}投诉",
+            "confirmed_by_customer": False,
+            "order_id": "o-2",
+        },
+    )
+    url = f"/v1/complaints/{filed.json()['complaint_id']}"
+    expired_at = local(MONDAY, 14) + timedelta(days=400)
+    harness.clock.set(expired_at)
+    await harness.emit(expired("o-2", expired_at))
+    before = (await harness.client.get(url)).json()
+    assert before["closed_without_finding"] == "retention_ended"
+    rows = await stored_rows(harness)
+
+    for command, body in COMPLAINT_COMMANDS:
+        refused = await harness.client.post(f"{url}/{command}", json=body)
+        assert_personal_data_erased(refused, anonymised_at=expired_at)
+
+    assert (await harness.client.get(url)).json() == before
+    assert await stored_rows(harness) == rows
+
+
+async def test_bil_11_fbk_12_resolving_an_issue_of_an_erased_order_is_refused_409(
+    harness: Harness,
+) -> None:
+    # o-7's issue was resolved before its retention ended; o-8's was still open (resolved then).
+    # Whatever its state, resolving it is refused as erased, not as an illegal transition.
+    for order_id in ("o-7", "o-8"):
+        await harness.emit(created(order_id, fault=f"{NAME}说漏水"), local(MONDAY, 8))
+        await harness.completed_visit(order_id, "v-1", "tech-1", at=local(MONDAY, 10))
+    harness.clock.set(local(MONDAY, 14))
+    issues = {}
+    for order_id in ("o-7", "o-8"):
+        [task] = await harness.tasks(order_id)
+        await harness.answer(task["task_id"], reached=True, satisfied=False, scores=scores(3, 3))
+        listed = await harness.client.get("/v1/issues", params={"order_id": order_id})
+        [issues[order_id]] = listed.json()["items"]
+    resolved = await harness.client.post(
+        f"/v1/issues/{issues['o-7']['issue_id']}/resolve", json={"resolution": "fixed"}
+    )
+    assert resolved.status_code == 200, resolved.text
+    expired_at = local(MONDAY, 14) + timedelta(days=400)
+    harness.clock.set(expired_at)
+    for order_id in ("o-7", "o-8"):
+        await harness.emit(expired(order_id, expired_at))
+    rows = await stored_rows(harness)
+
+    for issue in issues.values():
+        refused = await harness.client.post(
+            f"/v1/issues/{issue['issue_id']}/resolve", json={"resolution": f"called {NAME}"}
+        )
+        assert_personal_data_erased(refused, anonymised_at=expired_at)
+
+    assert await stored_rows(harness) == rows
+
+
+async def test_bil_11_fbk_6_a_pending_conduct_finding_is_still_decided_after_erasure(
+    harness: Harness,
+) -> None:
+    # A fair/poor answer is about the technician's conduct (FBK-6), not the customer: it stays
+    # pending at erasure and is still decided, for the quality figures (FBK-11); the note given
+    # then is not kept (it may name the customer).
+    await harness.emit(created("o-9", fault=f"{NAME}说漏水"), local(MONDAY, 8))
+    await harness.completed_visit("o-9", "v-1", "tech-1", at=local(MONDAY, 10))
+    harness.clock.set(local(MONDAY, 14))
+    [task] = await harness.tasks("o-9")
+    await harness.answer(
+        task["task_id"], reached=True, satisfied=True, scores=scores(9, 9, dress="poor")
+    )
+    expired_at = local(MONDAY, 14) + timedelta(days=400)
+    harness.clock.set(expired_at)
+    await harness.emit(expired("o-9", expired_at))
+    [finding] = (await harness.client.get("/v1/conduct-findings")).json()["items"]
+    assert finding["status"] == "pending"
+
+    confirmed = await harness.client.post(
+        f"/v1/conduct-findings/{finding['finding_id']}/confirm",
+        json={"note": f"{NAME} confirmed it"},
+    )
+
+    assert confirmed.status_code == 200, confirmed.text
+    assert (confirmed.json()["status"], confirmed.json()["note"]) == ("confirmed", ERASED)
+    assert personal_in(await stored_rows(harness)) == []

@@ -31,6 +31,7 @@ from feedback.domain.exceptions import (
     IncompleteClosure,
     NotOnOrder,
     OrderNotKnownYet,
+    PersonalDataErased,
 )
 from feedback.domain.policy import ComplaintStage, FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
@@ -273,6 +274,16 @@ class Complaint:
     def stage(self) -> ComplaintStage:
         """The name of the current state."""
         return self.current.stage
+
+    def refuse_if_erased(self, action: str) -> None:
+        """Refuse ``action`` once its order's personal data is erased (BIL-11): 409
+        :class:`PersonalDataErased`, with ``anonymised_at``, whatever its state. The loop
+        (FBK-10) needs the customer, whose contact data is gone, and nothing more that may name
+        them is recorded about the order: a complaint closed by its owner before the erasure is
+        not reopened, and one closed then (:meth:`end_at_retention`) is not taken further. A
+        complaint about no particular order is never erased, so never refused."""
+        if self.anonymised_at is not None:
+            raise PersonalDataErased(self.order_id, action, self.anonymised_at)
 
     def allowed_next(self) -> list[str]:
         """The states the complaint may move to now."""

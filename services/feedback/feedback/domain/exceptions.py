@@ -125,7 +125,9 @@ class PersonalDataErased(FeedbackError):
     """The order's retention is over and its customer's personal data was erased (BIL-11):
     nothing more that may name the customer is recorded about it, so no command acts on it any
     more, whatever the state of what it names: a complaint naming it is refused (it is filed
-    without the order) and so is every call-back action on it (the customer's phone is erased).
+    without the order), and so is every command on a complaint about it (FBK-10: the loop needs
+    the customer), every call-back action on it (the customer's phone is erased) and resolving
+    its issues. Deciding a conduct finding is not refused: it is about the technician (FBK-6).
     409 with ``anonymised_at``, the problem intake, scheduling and fieldwork answer. Reads still
     answer it, erased; events heard of it later are still recorded (erased)."""
 

@@ -501,7 +501,7 @@ async def read_complaint(
     "/complaints/{complaint_id}/confirm",
     tags=["complaints"],
     response_model=ComplaintOut,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 409),
     summary="Record the customer's confirmation",
 )
 async def confirm_complaint(
@@ -512,7 +512,9 @@ async def confirm_complaint(
     policy: PolicyDep,
     now: NowDep,
 ) -> Any:
-    """The customer confirmed what was recorded (INT-9); only then can it be dispatched."""
+    """The customer confirmed what was recorded (INT-9); only then can it be dispatched. 409
+    `Personal data erased` (with `anonymised_at`) once its order's retention is over (BIL-11),
+    as every command on the complaint."""
 
     async def run() -> JSONResponse:
         complaint = await bus.handle(commands.ConfirmComplaint(complaint_id=complaint_id))
@@ -538,7 +540,9 @@ async def advance_complaint(
     now: NowDep,
 ) -> Any:
     """accept → dispatch → handle → feedback → reply → follow-up (FBK-10), one step at a time,
-    each with its owner and an SLA clock in working hours. 409 names the allowed next state."""
+    each with its owner and an SLA clock in working hours. 409 names the allowed next state;
+    409 `Personal data erased` (with `anonymised_at`) once its order's retention is over
+    (BIL-11), whatever its state: the loop needs the customer."""
 
     async def run() -> JSONResponse:
         complaint = await bus.handle(
@@ -569,7 +573,8 @@ async def escalate_complaint(
 ) -> Any:
     """The complaint went to higher authorities or the media, or was mishandled (FBK-9): level
     2, its current state's deadline shortened. ComplaintEscalated is published; a complaint
-    already at level 2 stays as it is. 409 once closed."""
+    already at level 2 stays as it is. 409 once closed, and 409 `Personal data erased` (with
+    `anonymised_at`) once its order's retention is over (BIL-11)."""
 
     async def run() -> JSONResponse:
         complaint = await bus.handle(
@@ -603,7 +608,8 @@ async def close_complaint(
     """Close after the follow-up visit with a summary and a fault finding (FBK-10). A cause, an
     owner and a preventive action are required (422 names what is missing); at fault, the class
     of the staff fault too (FBK-9), unless the complaint was filed with one. ComplaintClosed is
-    published."""
+    published. 409 `Personal data erased` (with `anonymised_at`) once its order's retention is
+    over (BIL-11)."""
 
     async def run() -> JSONResponse:
         complaint = await bus.handle(
@@ -643,7 +649,10 @@ async def reopen_complaint(
     the loop again from `accepted`, owned by the caller, each state on its SLA clock at the
     complaint's level. Its closure stays on record under `earlier_closures`; closing it again
     needs a new cause, owner and preventive action. It is still one complaint in the quality
-    figures. ComplaintReopened is published. 409 unless closed."""
+    figures. ComplaintReopened is published. 409 unless closed, and 409 `Personal data erased`
+    (with `anonymised_at`) once its order's retention is over (BIL-11), however it was closed:
+    by its owner before, or at the erasure (`closed_without_finding: retention_ended`). A
+    complaint about no particular order is never refused so."""
 
     async def run() -> JSONResponse:
         complaint = await bus.handle(
@@ -849,7 +858,9 @@ async def resolve_issue(
     principal: AgentDep,
     policy: PolicyDep,
 ) -> Any:
-    """The issue is solved; it escalates no further (FBK-12)."""
+    """The issue is solved; it escalates no further (FBK-12). 409 when it is solved already,
+    and 409 `Personal data erased` (with `anonymised_at`) once its order's retention is over
+    (BIL-11): an issue still open then was resolved at the erasure."""
 
     async def run() -> JSONResponse:
         issue = await bus.handle(

@@ -878,7 +878,7 @@ async def confirm_complaint(
 ) -> Complaint:
     """The customer confirmed the record (INT-9)."""
     async with uow:
-        complaint = await _complaint(uow, cmd.complaint_id)
+        complaint = await _complaint(uow, cmd.complaint_id, "confirm the complaint")
         complaint.confirm(clock())
         await _save_complaint(uow, complaint)
         await uow.commit()
@@ -895,7 +895,7 @@ async def advance_complaint(
 ) -> Complaint:
     """One step round the loop, with the new state's owner and SLA clock (FBK-10)."""
     async with uow:
-        complaint = await _complaint(uow, cmd.complaint_id)
+        complaint = await _complaint(uow, cmd.complaint_id, f"move the complaint to {cmd.to}")
         complaint.advance(
             cmd.to, owner=cmd.owner, now=clock(), note=cmd.note, policy=policy, calendar=calendar
         )
@@ -914,7 +914,7 @@ async def escalate_complaint(
 ) -> Complaint:
     """Raise a complaint to level 2 (FBK-9); ComplaintEscalated is published."""
     async with uow:
-        complaint = await _complaint(uow, cmd.complaint_id)
+        complaint = await _complaint(uow, cmd.complaint_id, "escalate the complaint")
         complaint.escalate(
             now=clock(),
             policy=policy,
@@ -933,7 +933,7 @@ async def close_complaint(
 ) -> Complaint:
     """Close with cause, owner and preventive action (FBK-10); ComplaintClosed is published."""
     async with uow:
-        complaint = await _complaint(uow, cmd.complaint_id)
+        complaint = await _complaint(uow, cmd.complaint_id, "close the complaint")
         complaint.close(
             cause=cmd.cause,
             owner=cmd.owner,
@@ -960,7 +960,7 @@ async def reopen_complaint(
 ) -> Complaint:
     """Take a closed complaint round the loop again (FBK-10); ComplaintReopened is published."""
     async with uow:
-        complaint = await _complaint(uow, cmd.complaint_id)
+        complaint = await _complaint(uow, cmd.complaint_id, "reopen the complaint")
         complaint.reopen(
             reason=cmd.reason, by=cmd.reopened_by, now=clock(), policy=policy, calendar=calendar
         )
@@ -972,16 +972,21 @@ async def reopen_complaint(
 
 async def _save_complaint(uow: FeedbackUnitOfWork, complaint: Complaint) -> None:
     if complaint.anonymised_at is not None:
-        # rule BIL-11: text given about a complaint whose order's retention is over (a note, a
-        # closure) is not kept.
+        # rule BIL-11: no text given about a complaint whose order's retention is over is kept
+        # (every command on it is refused by ``_complaint``; this keeps it so should one not be).
         complaint.erase_personal_data(complaint.anonymised_at)
     await uow.complaints.save(complaint)
 
 
-async def _complaint(uow: FeedbackUnitOfWork, complaint_id: str) -> Complaint:
+async def _complaint(uow: FeedbackUnitOfWork, complaint_id: str, action: str) -> Complaint:
+    """The complaint, locked, for ``action``; 409 ``PersonalDataErased`` once its order's
+    personal data is erased (BIL-11), whatever its state (FBK-10: the loop needs the customer)."""
     complaint = await uow.complaints.get(complaint_id, for_update=True)
     if complaint is None:
         raise NotFound("complaint", complaint_id)
+    # rule BIL-11: its own mark, set under this lock in the transaction erasing the order (which
+    # locks the case, then the complaints): no read of the case, so no lock taken out of order.
+    complaint.refuse_if_erased(action)
     return complaint
 
 
@@ -1009,11 +1014,21 @@ async def decide_finding(
 async def resolve_issue(
     cmd: commands.ResolveIssue, *, uow: FeedbackUnitOfWork, clock: Clock
 ) -> OpenIssueRecord:
-    """Mark an open issue solved (FBK-12)."""
+    """Mark an open issue solved (FBK-12); 409 ``PersonalDataErased`` once its order's personal
+    data is erased (BIL-11), whatever its state."""
     async with uow:
         issue = await uow.issues.get(cmd.issue_id, for_update=True)
         if issue is None:
             raise NotFound("issue", cmd.issue_id)
+        case = await uow.cases.get(issue.order_id)
+        if case is not None:
+            # rule BIL-11: an issue still open at erasure was resolved then (nothing more can be
+            # done for the customer) and none is opened after, so there is nothing to solve, and
+            # a resolution is free text that may name the customer: refused as erased, as
+            # call-backs and complaints are, not as an illegal transition. The case is read, not
+            # locked, after the issue, as ``decide_finding`` does: the erasure locks the case,
+            # then the issues, and erases a resolution committed meanwhile.
+            case.refuse_if_erased("resolve the issue")
         issue.resolve(cmd.resolution, clock())
         await uow.issues.save(issue)
         await uow.commit()
