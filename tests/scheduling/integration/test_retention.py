@@ -595,3 +595,88 @@ async def test_bil_11_sch_4_a_day_plan_never_includes_an_erased_order(harness: H
     assert [v["order_id"] for v in plan["visits"]] == ["kept"]
     assert "o1" not in plan["unassigned"]
     assert (await h.order("o1"))["planned_departure"] is None
+
+
+# -- the sweeps leave an erased order alone (BIL-11, SCH-2, SCH-5, SCH-1) -----------------------
+
+
+async def test_bil_11_sch_2_sch_5_the_contact_overdue_sweep_never_alerts_on_an_erased_order(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.add_technician("t1")
+    h.clock.now = local(9)  # on shift: the 2 hours run from the assignment
+    await h.feed(created("kept"))
+    await h.feed(created("o1"))
+    assert [(await h.order(o))["technician_id"] for o in ("kept", "o1")] == ["t1", "t1"]
+    await h.feed(_expired("o1"))  # still assigned to t1 (its assignee is kept), never contacted
+    before = await h.order("o1")
+    h.clock.advance(hours=3)
+    # the sweep's listing leaves it out (the order it locks is checked again as well)
+    async with h.runtime.app.state.uow_factory() as uow:
+        listed = await uow.orders.awaiting_contact(assigned_before=h.clock.now)
+    assert [o.order_id for o in listed] == ["kept"]
+
+    # only the order whose customer can still be called is overdue (SCH-2)
+    assert await h.run_job("contact_overdue") == 1
+    assert await h.run_job("contact_overdue") == 0
+
+    assert [e.order_id for e in await h.published("ContactOverdue")] == ["kept"]
+    assert (await h.order("kept"))["contact_overdue_at"] is not None
+    assert await h.order("o1") == before
+    assert before["contact_overdue_at"] is None and before["technician_id"] == "t1"
+
+
+async def _deliveries(h: Harness) -> list[tuple[str, str]]:
+    """The webhook messages staged for partner networks: (owner, event type), sorted."""
+    async with h.runtime.session_factory() as session:
+        rows = await session.execute(
+            select(col(WebhookDeliveryRow.owner_id), col(WebhookDeliveryRow.event_type))
+        )
+        return sorted((str(owner), str(event_type)) for owner, event_type in rows.all())
+
+
+async def test_bil_11_sch_1_the_network_acceptance_sweep_never_returns_an_erased_order(
+    harness: Harness,
+) -> None:
+    h = harness
+    assert (
+        await h.client.post(
+            "/v1/networks",
+            json={"network_id": "n1", "name": "网点 n1", "skills": ["*"], "areas": ["*"]},
+        )
+    ).status_code == 201
+    partner = await h.key("partner", network_id="n1")
+    subscribed = await h.client.post(
+        "/v1/webhooks/subscriptions", json={"url": "https://8.8.8.8/hook"}, headers=partner
+    )
+    assert subscribed.status_code == 201, subscribed.text
+    h.clock.now = local(23)
+    await h.feed(created("kept"))  # no own technician: given to n1 (SCH-1)
+    await h.feed(created("o1"))
+    assert [(await h.order(o))["network_id"] for o in ("kept", "o1")] == ["n1", "n1"]
+    await h.feed(_expired("o1"))  # n1 never answered; it still holds the order
+    before = await _everything_kept_of(h, "o1")
+    staged_before = len(await h.published())
+    delivered_before = await _deliveries(h)
+    h.clock.now = local(9, 30, day=1)  # both past their time to answer
+    # the sweep's listing leaves it out (the order it locks is checked again as well)
+    async with h.runtime.app.state.uow_factory() as uow:
+        listed = await uow.orders.awaiting_network_answer(
+            due_by=h.clock.now, unrecorded_given_before=h.clock.now
+        )
+    assert [o.order_id for o in listed] == ["kept"]
+
+    # only the order the centre can still place comes back to it (SCH-1)
+    assert await h.run_job("network_acceptance") == 1
+    assert await h.run_job("network_acceptance") == 0
+
+    staged = (await h.published())[staged_before:]
+    assert [(type(e).__name__, e.order_id) for e in staged] == [("OrderReturnedToCentre", "kept")]
+    assert (await h.order("kept"))["status"] == "awaiting_assignment"
+    # n1 hears that it lost the other one (withdrawn), and nothing about the erased one
+    assert await _deliveries(h) == sorted([*delivered_before, ("n1", "fsm.OrderWithdrawn.v1")])
+    order = await h.order("o1")
+    assert (order["status"], order["network_id"]) == ("assigned", "n1")
+    assert order["acceptance_due_at"] == before[0]["acceptance_due_at"]
+    assert (await h.client.get("/v1/orders/o1/audit")).json() == before[1]

@@ -1598,3 +1598,38 @@ def test_bil_11_event_data_loses_the_customer_and_free_text_but_keeps_ids_and_co
         "position": None,
         "technician_id": "t1",
     }
+
+
+def test_bil_11_sch_2_sch_5_an_erased_order_is_never_contact_overdue() -> None:
+    # the sweep re-checks the order it locked: one erased after it was listed raises no alert
+    o, t = assigned()
+    o.anonymise(
+        by="billing", now=MONDAY_8AM + timedelta(minutes=30), retention_class=RetentionClass.FREE
+    )
+    o.events.clear()
+
+    overdue = o.contact_overdue(
+        now=MONDAY_8AM + timedelta(hours=3), policy=POLICY, technician=t, tz=TZ
+    )
+
+    assert not overdue and o.events == [] and o.contact_overdue_at is None
+    assert o.status is DispatchStatus.ASSIGNED and o.technician_id == "t1"  # its assignee kept
+
+
+def test_bil_11_sch_1_an_erased_order_a_network_never_answered_stays_with_it() -> None:
+    # the sweep re-checks the order it locked: one erased after it was listed is not returned
+    o = order()
+    o.assign(
+        network=Network("n1", "Net", ["*"], ["*"]),
+        by="scheduling:auto",
+        reason="no own technician free",
+        now=MONDAY_8AM,
+        acceptance_due_at=local(9, 30),
+    )
+    o.anonymise(by="billing", now=local(9), retention_class=RetentionClass.PAID_WORK)
+    o.events.clear()
+
+    assert not o.acceptance_overdue(now=local(10), policy=POLICY)
+
+    assert o.events == [] and o.status is DispatchStatus.ASSIGNED
+    assert (o.network_id, o.acceptance_due_at) == ("n1", local(9, 30))

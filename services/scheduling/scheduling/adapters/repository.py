@@ -260,11 +260,13 @@ class DispatchOrderRepository:
         """Assigned orders, unconfirmed and not yet reported overdue, assigned before
         ``assigned_before`` (SCH-2), locked. Rows another transaction holds are skipped (SKIP
         LOCKED): a sweep in another replica, or a change under way, and the next sweep sees them
-        again; so two sweeps never both act on one order."""
+        again; so two sweeps never both act on one order. Never one whose personal data was
+        erased (BIL-11): nobody can call a customer the order no longer names."""
         return await self._query(
             col(DispatchOrderRow.status) == DispatchStatus.ASSIGNED.value,
             col(DispatchOrderRow.contact_overdue_at).is_(None),
             col(DispatchOrderRow.assigned_at) <= assigned_before,
+            col(DispatchOrderRow.anonymised_at).is_(None),
             skip_locked=True,
         )
 
@@ -274,12 +276,14 @@ class DispatchOrderRepository:
         """Orders given to a network that it has neither accepted nor rejected by their
         ``acceptance_due_at``, at or before ``due_by`` (SCH-1), and those given without a
         recorded due time (by a release before it) before ``unrecorded_given_before``; locked,
-        rows another transaction holds skipped, as in :meth:`awaiting_contact`."""
+        rows another transaction holds skipped, as in :meth:`awaiting_contact`; never one whose
+        personal data was erased (BIL-11): the centre could not place it again."""
         due = col(DispatchOrderRow.acceptance_due_at)
         return await self._query(
             col(DispatchOrderRow.status) == DispatchStatus.ASSIGNED.value,
             col(DispatchOrderRow.assignee_kind) == AssigneeKind.NETWORK.value,
             col(DispatchOrderRow.network_accepted_at).is_(None),
+            col(DispatchOrderRow.anonymised_at).is_(None),
             or_(
                 due <= due_by,
                 and_(

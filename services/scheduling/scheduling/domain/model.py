@@ -908,7 +908,11 @@ class DispatchOrder:
     def acceptance_overdue(self, *, now: datetime, policy: SchedulingPolicy) -> bool:
         """SCH-1: a network silent until `acceptance_due_at` loses the order;
         OrderReturnedToCentre says why and the centre places it again. An order given before the
-        due time was recorded has `network_accept_minutes` wall-clock minutes, as it was told."""
+        due time was recorded has `network_accept_minutes` wall-clock minutes, as it was told.
+        Never an order whose personal data was erased (BIL-11): the centre could not place it
+        again (it takes no command), so it stays, unanswered, with the network holding it."""
+        if self.anonymised_at is not None:
+            return False
         minutes = policy.network_accept_minutes
         due = self._answer_due(network_accept_minutes=minutes)
         if due is None or now < due:
@@ -1144,8 +1148,12 @@ class DispatchOrder:
         tz: ZoneInfo | None = None,
     ) -> bool:
         """Raise ContactOverdue once when no confirmation came by :meth:`contact_due` (SCH-2)
-        (``technician``: the one holding the order, whose shifts count)."""
+        (``technician``: the one holding the order, whose shifts count). Never for an order whose
+        personal data was erased (BIL-11): there is no customer left to call (SCH-5), nor can the
+        call be recorded (the order takes no command)."""
         if self.status is not DispatchStatus.ASSIGNED or self.assigned_at is None:
+            return False
+        if self.anonymised_at is not None:
             return False
         if self.contact_overdue_at is not None:
             return False

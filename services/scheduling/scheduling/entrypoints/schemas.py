@@ -399,7 +399,8 @@ class DispatchOrderOut(BaseModel):
         '"Personal data erased") and nobody is sent out to it: a revisit requested, a reopening '
         "or an emergency reported later books no visit and places it with nobody, a failed "
         "visit books no next one, and neither the placement retries nor day plans take it. "
-        "Null while the data is kept.",
+        "Nor do the sweeps act on it: it is never reported contact-overdue (SCH-2), and a "
+        "network that holds it unanswered keeps it (SCH-1). Null while the data is kept.",
     )
 
     @classmethod

@@ -2100,7 +2100,9 @@ async def sweep_contact_overdue(
     *, uow: SchedulingUnitOfWork, clock: Clock, policy: SchedulingPolicy, tz: ZoneInfo
 ) -> int:
     """SCH-2: ContactOverdue for every assignment unconfirmed after the allowed time, counted
-    from when the technician received it, on shift (:meth:`DispatchOrder.contact_due`)."""
+    from when the technician received it, on shift (:meth:`DispatchOrder.contact_due`). Never
+    for an order whose personal data was erased (BIL-11): the listing leaves it out, and the order
+    read under its lock is checked again (:meth:`DispatchOrder.contact_overdue`)."""
     async with uow:
         now = clock()
         count = 0
@@ -2124,7 +2126,10 @@ async def sweep_network_acceptance(
     *, uow: SchedulingUnitOfWork, clock: Clock, policy: SchedulingPolicy
 ) -> int:
     """SCH-1: orders a network neither accepted nor rejected by their `acceptance_due_at`
-    (working time, an emergency's wall-clock time) go back to the centre."""
+    (working time, an emergency's wall-clock time) go back to the centre. Never one whose
+    personal data was erased (BIL-11), which the centre could not place again: the listing
+    leaves it out, and the order read under its lock is checked again
+    (:meth:`DispatchOrder.acceptance_overdue`); it stays with the network, which hears nothing."""
     async with uow:
         now = clock()
         count = 0
