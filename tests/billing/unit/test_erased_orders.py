@@ -22,9 +22,9 @@ from .test_account import NOW, POLICY, SHANGHAI, accepted_account
 ERASED_AT = NOW + timedelta(days=800)
 
 
-def erased_account() -> BillingAccount:
-    """170.00 charged, 100.00 paid and invoiced by post (still to deliver), 50.00 paid since;
-    then erased. Each command below would be taken on it, but for the erasure."""
+def paid_and_invoiced_account() -> BillingAccount:
+    """170.00 charged, 100.00 paid and invoiced by post (still to deliver), 50.00 paid since:
+    each command below would be taken on it."""
     account = accepted_account()
     account.collect(
         method=PaymentMethod.MOBILE,
@@ -50,6 +50,12 @@ def erased_account() -> BillingAccount:
         receipt_number="R2",
         now=NOW,
     )
+    return account
+
+
+def erased_account() -> BillingAccount:
+    """:func:`paid_and_invoiced_account`, then erased."""
+    account = paid_and_invoiced_account()
     account.anonymise(ERASED_AT)
     account.events.clear()
     return account
@@ -119,31 +125,7 @@ def test_bil_11_an_erased_order_refuses_every_command_and_changes_nothing(comman
 
 def test_bil_11_the_same_commands_are_taken_before_the_erasure() -> None:
     for command in ("waive", "collect", "issue_invoice", "track_invoice"):
-        account = accepted_account()
-        account.collect(
-            method=PaymentMethod.MOBILE,
-            amount=Decimal("100.00"),
-            collected_by="t-1",
-            receipt_number="R1",
-            now=NOW,
-        )
-        account.issue_invoice(
-            number="F1",
-            buyer_name=None,
-            buyer_tax_id=None,
-            delivery=InvoiceDelivery.POST,
-            promised_by=None,
-            now=NOW,
-            tz=SHANGHAI,
-            policy=POLICY,
-        )
-        account.collect(
-            method=PaymentMethod.MOBILE,
-            amount=Decimal("50.00"),
-            collected_by="t-1",
-            receipt_number="R2",
-            now=NOW,
-        )
+        account = paid_and_invoiced_account()
         account.refuse_if_erased("anything")  # not erased: nothing refused
         COMMANDS[command](account)
 

@@ -342,22 +342,32 @@ async def test_bil_11_open_call_backs_are_cancelled_an_open_complaint_is_closed_
     assert personal_in(await stored_rows(harness)) == []
 
 
-async def test_bil_11_a_complaint_closed_at_retention_end_is_left_as_it_is_when_heard_again(
-    harness: Harness,
-) -> None:
+async def complaint_open_at_retention_end(
+    harness: Harness, *, confirmed: bool
+) -> tuple[str, datetime]:
+    """A complaint about o-2 still open when o-2's retention ends (closed then as
+    ``retention_ended``): its URL and the moment of the erasure."""
     await harness.emit(created("o-2", fault=f"{NAME}说漏水"), local(MONDAY, 8))
     filed = await harness.client.post(
         "/v1/complaints",
         json={
             "channel": "hotline",
             "description": f"{NAME}投诉",
-            "confirmed_by_customer": True,
+            "confirmed_by_customer": confirmed,
             "order_id": "o-2",
         },
     )
-    url = f"/v1/complaints/{filed.json()['complaint_id']}"
-    harness.clock.set(local(MONDAY, 14) + timedelta(days=400))
-    await harness.emit(expired("o-2", harness.clock()))
+    assert filed.status_code == 201, filed.text
+    expired_at = local(MONDAY, 14) + timedelta(days=400)
+    harness.clock.set(expired_at)
+    await harness.emit(expired("o-2", expired_at))
+    return f"/v1/complaints/{filed.json()['complaint_id']}", expired_at
+
+
+async def test_bil_11_a_complaint_closed_at_retention_end_is_left_as_it_is_when_heard_again(
+    harness: Harness,
+) -> None:
+    url, _ = await complaint_open_at_retention_end(harness, confirmed=True)
     first = (await harness.client.get(url)).json()
 
     harness.clock.set(harness.clock() + timedelta(days=30))
@@ -516,20 +526,7 @@ async def test_bil_11_fbk_10_every_command_on_a_complaint_closed_before_erasure_
 async def test_bil_11_fbk_10_a_complaint_closed_at_retention_end_refuses_every_command_409(
     harness: Harness,
 ) -> None:
-    await harness.emit(created("o-2", fault=f"{NAME}说漏水"), local(MONDAY, 8))
-    filed = await harness.client.post(
-        "/v1/complaints",
-        json={
-            "channel": "hotline",
-            "description": f"{NAME}投诉",
-            "confirmed_by_customer": False,
-            "order_id": "o-2",
-        },
-    )
-    url = f"/v1/complaints/{filed.json()['complaint_id']}"
-    expired_at = local(MONDAY, 14) + timedelta(days=400)
-    harness.clock.set(expired_at)
-    await harness.emit(expired("o-2", expired_at))
+    url, expired_at = await complaint_open_at_retention_end(harness, confirmed=False)
     before = (await harness.client.get(url)).json()
     assert before["closed_without_finding"] == "retention_ended"
     rows = await stored_rows(harness)
