@@ -327,7 +327,7 @@ async def test_bil_11_offline_items_of_an_erased_visit_are_each_refused_as_erase
     assert await everything_kept(runtime, admin) == before
 
 
-async def test_bil_11_take_backs_and_loaners_of_an_erased_order_take_no_command(
+async def test_bil_11_fld_6_an_erased_orders_take_back_takes_no_progress_its_loaner_is_collected(
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:
     await unit_taken_back_with_loaner(runtime, admin, clock)
@@ -335,10 +335,8 @@ async def test_bil_11_take_backs_and_loaners_of_an_erased_order_take_no_command(
     before = await everything_kept(runtime, admin)
 
     progress = await admin.post("/v1/take-backs/R-1/progress", json={"stage": "fixed"})
-    returned = await admin.post("/v1/take-backs/R-1/return", json={"loaner_recovered": True})
 
     refused_as_erased(progress, at=at, action="record_workshop_progress")
-    refused_as_erased(returned, at=at, action="return_unit")
     assert await everything_kept(runtime, admin) == before
     # The loaner is the centre's, not the customer's data: it can always come back to stock.
     collected = await admin.post("/v1/loaners/L1/collect", json={"condition": "scratched"})
@@ -358,3 +356,80 @@ async def test_bil_11_fld_15_no_coordination_ticket_is_opened_for_an_erased_orde
 
     assert (await runtime.app.state.sweep())["tickets_opened"] == 0
     assert (await admin.get("/v1/coordination-tickets")).json()["items"] == []
+
+
+# -- BIL-11, FLD-6: the customer's unit still goes back to them once the order is erased --------
+
+
+async def unit_back_at_the_workshop_then_erased(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> str:
+    """Take-back R-1 of o-1 (loaner L1 lent) with a workshop note naming the customer, the
+    unit still at the workshop when the order's retention runs out; when it was erased."""
+    await unit_taken_back_with_loaner(runtime, admin, clock)
+    noted = await admin.post(
+        "/v1/take-backs/R-1/progress", json={"stage": "received", "note": f"{NAME}的机器 {PHONE}"}
+    )
+    assert noted.status_code == 200, noted.text
+    return await erased(runtime, admin, clock)
+
+
+async def test_bil_11_fld_6_the_unit_of_an_erased_order_is_returned_without_personal_data(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await unit_back_at_the_workshop_then_erased(runtime, admin, clock)
+    assert personal_data_in(await stored_rows(runtime)) == []
+
+    returned = await admin.post(
+        "/v1/take-backs/R-1/return",
+        json={"loaner_recovered": True, "loaner_condition": "scratched", "repaired": True},
+    )
+
+    assert returned.status_code == 200, returned.text
+    take_back = returned.json()
+    assert take_back["returned_at"] is not None and take_back["repaired"] is True
+    assert [p["note"] for p in take_back["progress"]] == ["[erased]"]  # not put back
+    assert (await admin.get("/v1/take-backs/R-1")).json() == take_back
+    [event] = [e for e in await outbox(runtime) if e.event_name == "UnitReturned"]
+    assert event.subject == "o-1"
+    assert event.data == {
+        "order_id": "o-1",
+        "visit_id": None,
+        "receipt_number": "R-1",
+        "returned_at": clock.now.isoformat().replace("+00:00", "Z"),
+        "repaired": True,
+        "loaner_recovered": True,
+        "on_time": False,
+    }
+    loaner = (await admin.get("/v1/loaners/L1")).json()  # the centre's: back in stock
+    assert (loaner["state"], loaner["condition"]) == ("available", "scratched"), loaner
+    assert personal_data_in(await stored_rows(runtime)) == []
+    # Still no other workshop command on it, and a second return is refused as such.
+    again = await admin.post("/v1/take-backs/R-1/return", json={"loaner_recovered": False})
+    assert again.status_code == 409 and again.json()["title"] != "Personal data erased"
+
+
+async def test_bil_11_fld_6_an_erased_orders_unit_is_still_chased_then_returned_and_loaner_chased(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    await unit_back_at_the_workshop_then_erased(runtime, admin, clock)
+
+    # The unit is still overdue to the centre: the sweep reports it once, erased or not.
+    assert (await runtime.app.state.sweep())["overdue"] == 1
+    assert (await runtime.app.state.sweep())["overdue"] == 0
+    [overdue] = [e for e in await outbox(runtime) if e.event_name == "UnitReturnOverdue"]
+    assert overdue.data["receipt_number"] == "R-1" and overdue.data["loaner_serial"] == "L1"
+
+    kept = await admin.post("/v1/take-backs/R-1/return", json={"loaner_recovered": False})
+    assert kept.status_code == 200, kept.text
+    assert (await admin.get("/v1/loaners/L1")).json()["state"] == "lent"
+
+    # The loaner the customer kept is chased after its collect-by day, then collected late.
+    clock.advance(days=10)
+    swept = await runtime.app.state.sweep()
+    assert (swept["overdue"], swept["loaners_overdue"]) == (0, 1)
+    collected = await admin.post("/v1/loaners/L1/collect", json={})
+    assert collected.status_code == 200, collected.text
+    [late] = [e for e in await outbox(runtime) if e.event_name == "LoanerCollected"]
+    assert late.data["late"] is True
+    assert personal_data_in(await stored_rows(runtime)) == []

@@ -60,8 +60,8 @@ class PersonalDataErased(FieldworkError):
     """The order's retention is over and its customer's personal data was erased (BIL-11): no
     command acts on it any more, on its visits, uploads or take-backs, whatever their state
     (409, as in intake and scheduling); a loaner lent for it, the centre's property, can still
-    be collected. Reads still answer it, erased; events heard of it
-    later are still applied (and stored erased)."""
+    be collected, and the customer's unit taken back returned to them (FLD-6). Reads still
+    answer it, erased; events heard of it later are still applied (and stored erased)."""
 
     title = "Personal data erased"
     #: The problem type, as the REST answer's (derived from the title); an offline batch's

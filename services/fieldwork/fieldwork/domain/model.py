@@ -132,7 +132,8 @@ class OrderContext:
     def refuse_if_erased(self, action: str) -> None:
         """No command acts on the order once its personal data was erased (BIL-11): not on its
         take-backs either (409 "Personal data erased"); a loaner lent for it, the centre's
-        property, can still be collected."""
+        property, can still be collected, and the customer's unit still at the workshop can
+        still be returned to them (FLD-6)."""
         if self.anonymised_at is not None:
             raise PersonalDataErased(self.order_id, action, self.anonymised_at)
 

@@ -533,8 +533,10 @@ async def return_unit(
     the customer kept stays lent to the order, to be collected within
     `loaner_collect_within_days` (LoanerCollectionOverdue after that). `visit_id`, when given,
     is a later visit of the order that the caller holds and that went to the customer (422
-    otherwise). 409 `Personal data erased` (with `anonymised_at`) once the order's retention is
-    over (BIL-11)."""
+    otherwise). The unit is the customer's: it is returned even once the order's retention is
+    over and its personal data erased (BIL-11), the return storing none (its workshop notes
+    stay erased) and UnitReturned carrying none; the order's other workshop commands answer
+    409 `Personal data erased` then."""
 
     async def run() -> TakeBackOut:
         tb = await bus.handle(

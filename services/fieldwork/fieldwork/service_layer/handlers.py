@@ -729,7 +729,13 @@ async def return_unit(
 ) -> TakeBack:
     """The unit is back with the customer (UnitReturned), on the visit named (one of the
     order's that the caller holds, FLD-6). The loaner lent with it goes back in stock when the
-    return says it was collected; one the customer kept stays lent to the order."""
+    return says it was collected; one the customer kept stays lent to the order.
+
+    Taken even once the order's personal data was erased (BIL-11): the unit is the customer's
+    and must go back, and the return records none (ids, times, flags; the erased workshop
+    notes stay erased), so the take-back can be closed and the overdue sweep stops chasing it.
+    ``loaner_condition`` describes the centre's loaner, not the customer: it is kept as given,
+    as when the loaner is collected on its own."""
     async with uow:
         take_back = await uow.take_backs.get(cmd.receipt_number)
         if take_back is None:
@@ -743,7 +749,7 @@ async def return_unit(
                 for v in visits
             ):
                 raise TakeBackNotFound(cmd.receipt_number)
-        await _refuse_if_erased(uow, take_back.order_id, "return_unit")
+        # No BIL-11 refusal here, unlike the workshop's other commands: see the docstring.
         visit = await _returning_visit(cmd, take_back=take_back, uow=uow)
         now = clock()
         serial = take_back.loaner_out
@@ -773,7 +779,7 @@ async def return_unit(
 
 async def _refuse_if_erased(uow: FieldworkUnitOfWork, order_id: str, action: str) -> None:
     """Refuse a command on a take-back of an order whose personal data was erased (BIL-11), as
-    its visits refuse theirs."""
+    its visits refuse theirs (the unit's return excepted: it still goes back, FLD-6)."""
     context = await uow.orders.get(order_id)
     if context is not None:
         context.refuse_if_erased(action)
