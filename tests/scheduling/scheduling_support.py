@@ -218,3 +218,18 @@ async def scheduling_harness(
             yield Harness(runtime=runtime, clock=clock, client=client)
     finally:
         await runtime.engine.dispose()
+
+
+@asynccontextmanager
+async def harness_with(database_url: str, tmp_path: Path, **policy: Any) -> AsyncIterator[Harness]:
+    """A harness at Monday 08:00 whose policy differs from the shipped defaults by ``policy``
+    (day plans solved for a fraction of a second)."""
+    from scheduling.domain.policy import SchedulingPolicy
+
+    async with scheduling_harness(
+        database_url,
+        tmp_path / "policy.yaml",
+        Clock(MONDAY_8AM),
+        policy=SchedulingPolicy(plan_time_limit_seconds=0.3, **policy),
+    ) as harness:
+        yield harness

@@ -5,8 +5,6 @@ as a booking is; an order nobody could take when it came is placed once someone 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -15,19 +13,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from scheduling_support import (
     DONGYING,
-    MONDAY_8AM,
-    Clock,
     Harness,
     created,
+    harness_with,
     local,
     near,
-    scheduling_harness,
     technician_body,
     window,
 )
 
 from contracts.common import TimeWindow
-from scheduling.domain.policy import SchedulingPolicy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: ~33 km north of the technicians' home: about 86 minutes away at 30 km/h × 1.3.
@@ -369,7 +364,7 @@ async def test_sch_1_int_3_an_order_nobody_works_for_within_the_horizon_is_place
     database_url: str, tmp_path: Path
 ) -> None:
     # a one-day horizon: taken on Saturday, nobody working Saturday or Sunday can take it
-    async with _harness_with(database_url, tmp_path, booking_horizon_days=1) as harness:
+    async with harness_with(database_url, tmp_path, booking_horizon_days=1) as harness:
         await harness.add_technician("t1", working_days=[0, 1, 2, 3, 4])  # Monday to Friday
         harness.clock.now = local(10, day=5)  # Saturday 10:00
         await harness.feed(created("w1"))
@@ -391,7 +386,7 @@ async def test_sch_1_int_3_an_order_nobody_works_for_within_the_horizon_is_place
 async def test_sch_1_sch_12_placement_is_not_retried_for_an_order_handed_back_to_the_dispatcher(
     database_url: str, tmp_path: Path
 ) -> None:
-    async with _harness_with(database_url, tmp_path, booking_horizon_days=1) as harness:
+    async with harness_with(database_url, tmp_path, booking_horizon_days=1) as harness:
         await harness.add_technician("t1", working_days=[0, 1, 2, 3, 4])  # Monday to Friday
         harness.clock.now = local(10, day=5)  # Saturday: nobody to place it with
         await harness.feed(created("o1"))
@@ -412,22 +407,10 @@ async def test_sch_1_sch_12_placement_is_not_retried_for_an_order_handed_back_to
         assert len(await harness.published("OrderAssigned")) == 1  # the dispatcher's
 
 
-@asynccontextmanager
-async def _harness_with(database_url: str, tmp_path: Path, **policy: Any) -> AsyncIterator[Harness]:
-    """A harness whose policy differs from the shipped defaults by ``policy``."""
-    async with scheduling_harness(
-        database_url,
-        tmp_path / "policy.yaml",
-        Clock(MONDAY_8AM),
-        policy=SchedulingPolicy(plan_time_limit_seconds=0.3, **policy),
-    ) as harness:
-        yield harness
-
-
 async def test_sch_1_placement_is_retried_in_bounded_batches_the_longest_untried_first(
     database_url: str, tmp_path: Path
 ) -> None:
-    async with _harness_with(
+    async with harness_with(
         database_url, tmp_path, auto_placement_batch=1, booking_horizon_days=1
     ) as h:
         await h.add_technician("t1", working_days=[0, 1, 2, 3, 4])
@@ -450,7 +433,7 @@ async def test_sch_1_placement_is_not_retried_in_an_area_a_dispatcher_places_by_
     database_url: str, tmp_path: Path
 ) -> None:
     manual = {"Dongying": "manual"}
-    async with _harness_with(database_url, tmp_path, assignment_mode_by_area=manual) as h:
+    async with harness_with(database_url, tmp_path, assignment_mode_by_area=manual) as h:
         await h.add_technician("t1")
         await h.feed(created("o1"))
 

@@ -7,8 +7,7 @@ more (409 "Personal data erased", nothing changed)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,11 @@ from typing import Any
 import pytest
 from scheduling_support import (
     DONGYING,
-    MONDAY_8AM,
-    Clock,
     Harness,
     created,
+    harness_with,
     local,
-    scheduling_harness,
+    near,
     window,
 )
 from sqlalchemy import select, update
@@ -38,6 +36,7 @@ from contracts.fieldwork import (
     RepairCompleted,
     RepairFailed,
     RepairFailureReason,
+    TechnicianDeparted,
 )
 from contracts.intake import (
     DuplicateLinked,
@@ -46,7 +45,6 @@ from contracts.intake import (
     OrderVerified,
 )
 from scheduling.adapters.tables import SCHEDULING_REGISTRY, DispatchOrderRow
-from scheduling.domain.policy import SchedulingPolicy
 from servicekit.inbox import InboxMessage
 from servicekit.migrations import kit_metadata
 from servicekit.webhooks import WEBHOOK_REGISTRY
@@ -537,22 +535,10 @@ async def test_bil_11_sch_10_a_visit_ended_after_the_erasure_books_no_next_visit
     assert await _processed(h, ended)
 
 
-@asynccontextmanager
-async def _harness_with(database_url: str, tmp_path: Path, **policy: Any) -> AsyncIterator[Harness]:
-    """A harness whose policy differs from the shipped defaults by ``policy``."""
-    async with scheduling_harness(
-        database_url,
-        tmp_path / "policy.yaml",
-        Clock(MONDAY_8AM),
-        policy=SchedulingPolicy(plan_time_limit_seconds=0.3, **policy),
-    ) as harness:
-        yield harness
-
-
 async def test_bil_11_sch_1_the_placement_retry_sweep_never_picks_an_erased_order(
     database_url: str, tmp_path: Path
 ) -> None:
-    async with _harness_with(database_url, tmp_path, booking_horizon_days=1) as h:
+    async with harness_with(database_url, tmp_path, booking_horizon_days=1) as h:
         await h.add_technician("t1", working_days=[0, 1, 2, 3, 4])  # Monday to Friday
         h.clock.now = local(10, day=5)  # Saturday: nobody to place it with, retried later
         await h.feed(created("o1"))
@@ -680,3 +666,84 @@ async def test_bil_11_sch_1_the_network_acceptance_sweep_never_returns_an_erased
     assert (order["status"], order["network_id"]) == ("assigned", "n1")
     assert order["acceptance_due_at"] == before[0]["acceptance_due_at"]
     assert (await h.client.get("/v1/orders/o1/audit")).json() == before[1]
+
+
+# -- the lateness forecast warns nobody of an erased order (BIL-11, SCH-6, SCH-7) ---------------
+
+
+async def _ping(h: Harness, **body: Any) -> list[dict[str, Any]]:
+    """t1 reports being 20 km north of the customers (≈ 52 minutes' drive)."""
+    tech = await h.key("technician", technician_id="t1")
+    pinged = await h.client.post(
+        "/v1/technicians/t1/position",
+        json={"position": near(DONGYING, north_km=20).model_dump(mode="json"), **body},
+        headers=tech,
+    )
+    assert pinged.status_code == 200, pinged.text
+    return list(pinged.json())
+
+
+async def test_bil_11_sch_7_a_position_ping_raises_no_arrival_late_for_an_erased_order_not_started(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.add_technician("t1")
+    await h.feed(created("o1", preferred=[window(10, hours=1)]))  # 10:00-11:00, first
+    await h.feed(created("kept", preferred=[window(11, hours=1)]))  # 11:00-12:00, next door
+    assert [(await h.order(o))["technician_id"] for o in ("o1", "kept")] == ["t1", "t1"]
+    await h.feed(_expired("o1"))  # still assigned to t1, but nobody goes there any more
+    before = await h.order("o1")
+    h.clock.now = local(10, 40)
+
+    # the technician's own ETA "for the next job" names the erased one: it tells nothing of
+    # when they reach the next job they will do
+    jobs = await _ping(h, eta=local(11, 20).isoformat(), order_id="o1")
+
+    # no apology or gift for a customer nobody can name (SCH-7) ...
+    assert await h.published("ArrivalLate") == []
+    assert await h.order("o1") == before
+    # ... and the job nobody will do takes no time from the next one: 52 minutes' drive from
+    # the ping, not after o1's job as well (which would make it late)
+    assert [j["order_id"] for j in jobs] == ["kept"]
+    kept = await h.order("kept")
+    arrival = datetime.fromisoformat(kept["predicted_arrival"])
+    assert (
+        local(11, 25) < arrival < local(11, 40) < datetime.fromisoformat(kept["appointment"]["end"])
+    )
+
+
+async def test_bil_11_sch_7_an_erased_order_under_way_counts_in_the_day_but_warns_nobody(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.add_technician("t1")
+    await h.feed(created("o1", preferred=[window(10, hours=1)]))  # 10:00-11:00, first
+    await h.feed(created("kept", preferred=[window(11, hours=1)]))  # 11:00-12:00, next door
+    await h.feed(_expired("o1"))
+    h.clock.now = local(10)
+    o1 = await h.order("o1")
+    # fieldwork says t1 left for it anyway, 20 minutes late by their own estimate (SCH-6)
+    await h.feed(
+        TechnicianDeparted(
+            order_id="o1", visit_id=o1["visit_id"], technician_id="t1", eta=local(11, 20)
+        )
+    )
+    assert (await h.order("o1"))["status"] == "en_route"
+    assert await h.published("ArrivalLate") == []
+    h.clock.now = local(10, 40)
+
+    # (its address erased, the drive there is known only from the technician's own ETA)
+    jobs = await _ping(h, eta=local(11, 20).isoformat(), order_id="o1")
+
+    # t1 is driving there: the job still fills their day (11:20-12:20), and the next customer,
+    # whom it makes late, is warned (SCH-7); o1's customer is not
+    assert [j["order_id"] for j in jobs] == ["o1", "kept"]
+    erased = await h.order("o1")
+    assert datetime.fromisoformat(erased["predicted_arrival"]) == local(11, 20)
+    async with h.runtime.app.state.uow_factory() as uow:
+        stored = await uow.orders.get("o1")
+    assert stored is not None
+    assert (stored.late_action_sent, stored.visit.late_minutes_told) == (None, None)
+    late = await h.published("ArrivalLate")
+    assert [e.order_id for e in late] == ["kept"]
+    assert late[0].expected_arrival > local(12, 20)

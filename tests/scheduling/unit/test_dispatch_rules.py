@@ -1633,3 +1633,17 @@ def test_bil_11_sch_1_an_erased_order_a_network_never_answered_stays_with_it() -
 
     assert o.events == [] and o.status is DispatchStatus.ASSIGNED
     assert (o.network_id, o.acceptance_due_at) == ("n1", local(9, 30))
+
+
+def test_bil_11_sch_7_an_erased_order_is_never_warned_of_a_predicted_lateness() -> None:
+    # the technician's forecast is kept (their day), but no apology or gift goes to a customer
+    # the order no longer names, nor is one recorded as told
+    o, _ = assigned()  # window 10:00-12:00
+    o.anonymise(by="billing", now=local(9), retention_class=RetentionClass.FREE)
+    o.events.clear()
+
+    event = o.predict_arrival(arrival=local(12, 20), now=local(11), policy=POLICY, cause="traffic")
+
+    assert event is None and o.events == []
+    assert o.predicted_arrival == local(12, 20)
+    assert o.late_action_sent is None and o.visit.late_minutes_told is None

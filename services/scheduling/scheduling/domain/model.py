@@ -1183,10 +1183,14 @@ class DispatchOrder:
         """A new arrival forecast; ArrivalLate *before* the appointment when it misses the window.
 
         Published again only when the forecast calls for a stronger action (apology → gift).
+        Never for an order whose personal data was erased (BIL-11): there is no customer left to
+        apologise to or give a gift (SCH-7); the forecast itself is kept, it is the technician's.
         """
         if self.appointment is None or self.arrived_at is not None or not self.held:
             return None
         self.predicted_arrival = arrival
+        if self.anonymised_at is not None:
+            return None
         lateness = arrival - self.appointment.end
         late = _minutes_late(lateness)
         if late <= 0 or now >= self.appointment.end:

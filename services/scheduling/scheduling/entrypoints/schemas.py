@@ -400,7 +400,9 @@ class DispatchOrderOut(BaseModel):
         "or an emergency reported later books no visit and places it with nobody, a failed "
         "visit books no next one, and neither the placement retries nor day plans take it. "
         "Nor do the sweeps act on it: it is never reported contact-overdue (SCH-2), and a "
-        "network that holds it unanswered keeps it (SCH-1). Null while the data is kept.",
+        "network that holds it unanswered keeps it (SCH-1). A position report warns nobody of "
+        "its lateness (no ArrivalLate, SCH-7) and, unless the technician has left for it, "
+        "leaves it out of their day. Null while the data is kept.",
     )
 
     @classmethod

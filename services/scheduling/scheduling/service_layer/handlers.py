@@ -1627,7 +1627,13 @@ async def report_position(
     travel: TravelTimes,
 ) -> list[DispatchOrder]:
     """SCH-6: re-predict the technician's remaining arrivals today from a position/ETA ping;
-    ArrivalLate goes out before the appointment when a forecast misses its window."""
+    ArrivalLate goes out before the appointment when a forecast misses its window.
+
+    An order whose personal data was erased (BIL-11) is never warned of (SCH-7,
+    :meth:`DispatchOrder.predict_arrival`). One the technician has left for still fills their
+    day: its job time delays the forecasts of the jobs after it. One nobody has left for will
+    never be visited (nobody is sent out to it): it is left out, takes no time from the later
+    jobs, and an ETA the ping gives for it is not taken for another job's."""
     async with uow:
         if not cmd.actor.is_dispatcher and cmd.actor.technician_id != cmd.technician_id:
             raise NotYourOrder("A technician reports only their own position.")
@@ -1671,18 +1677,22 @@ async def report_position(
             return [
                 o
                 for o in await uow.orders.held(cmd.technician_id)
-                if o.appointment is not None and o.arrived_at is None and o.appointment.end > now
+                if _forecast(o, now=now) and not _never_visited(o)
             ]
         tech.position, tech.position_at = cmd.position, at
         await uow.technicians.save(tech)
-        orders = [
-            uow.track(o)
+        ahead = [
+            o
             for o in await uow.orders.held(cmd.technician_id, for_update=True)
-            if o.appointment is not None and o.arrived_at is None and o.appointment.end > now
+            if _forecast(o, now=now)
         ]
+        orders = [uow.track(o) for o in ahead if not _never_visited(o)]
         orders.sort(key=lambda o: (o.status is not DispatchStatus.EN_ROUTE, o.appointment.start))  # type: ignore[union-attr]
+        eta = cmd.eta
         if cmd.order_id is not None:
             orders.sort(key=lambda o: o.order_id != cmd.order_id)
+            if any(o.order_id == cmd.order_id and _never_visited(o) for o in ahead):
+                eta = None  # BIL-11: the ETA was for a job nobody goes to, not for the next one
         here, clock_at = cmd.position, at
         for n, order in enumerate(orders):
             assert order.appointment is not None
@@ -1690,8 +1700,8 @@ async def report_position(
                 arrival = clock_at + timedelta(seconds=_seconds(travel, here, order.location))
             else:
                 arrival = clock_at
-            if n == 0 and cmd.eta is not None:
-                arrival = cmd.eta  # the technician's own estimate beats ours
+            if n == 0 and eta is not None:
+                arrival = eta  # the technician's own estimate beats ours
             order.predict_arrival(arrival=arrival, now=now, policy=policy, cause="position update")
             start_work = max(arrival, order.appointment.start)
             clock_at = start_work + timedelta(
@@ -1701,6 +1711,20 @@ async def report_position(
             await uow.orders.save(order)
         await uow.commit()
         return orders
+
+
+def _forecast(order: DispatchOrder, *, now: datetime) -> bool:
+    """Whether a position ping forecasts ``order``'s arrival: booked, not reached yet, and its
+    appointment not over (SCH-6)."""
+    return (
+        order.appointment is not None and order.arrived_at is None and order.appointment.end > now
+    )
+
+
+def _never_visited(order: DispatchOrder) -> bool:
+    """An order whose personal data was erased (BIL-11) that nobody has left for: nobody is
+    sent out to it, so it is no job of the technician's day (SCH-6, SCH-7)."""
+    return order.anonymised_at is not None and not order.under_way
 
 
 def _seconds(travel: TravelTimes, a: object, b: object) -> int:
