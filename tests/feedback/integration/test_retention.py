@@ -409,16 +409,22 @@ async def test_bil_11_a_complaint_naming_an_erased_order_is_refused_409_personal
     assert filed.status_code == 201, filed.text
 
 
+async def visited_on_monday(harness: Harness, *order_ids: str) -> None:
+    """Each order taken at 08:00 on Monday (its fault naming the customer) and visited by
+    tech-1 at 10:00; the clock then at 14:00, their call-backs due."""
+    for order_id in order_ids:
+        await harness.emit(created(order_id, fault=f"{NAME}说漏水"), local(MONDAY, 8))
+        await harness.completed_visit(order_id, "v-1", "tech-1", at=local(MONDAY, 10))
+    harness.clock.set(local(MONDAY, 14))
+
+
 async def test_bil_11_call_back_actions_on_an_erased_order_are_refused_409_personal_data_erased(
     harness: Harness,
 ) -> None:
     # o-4's call-back is still open when its retention ends (cancelled then); o-5's was done
     # before. Whatever the task's state, acting on it is refused as erased (as in intake,
     # scheduling and fieldwork), not as an illegal transition.
-    for order_id in ("o-4", "o-5"):
-        await harness.emit(created(order_id, fault=f"{NAME}说漏水"), local(MONDAY, 8))
-        await harness.completed_visit(order_id, "v-1", "tech-1", at=local(MONDAY, 10))
-    harness.clock.set(local(MONDAY, 14))
+    await visited_on_monday(harness, "o-4", "o-5")
     [done] = await harness.tasks("o-5")
     await harness.answer(done["task_id"], reached=True, satisfied=True, scores=scores(9, 9))
     [open_task] = await harness.tasks("o-4")
@@ -544,10 +550,7 @@ async def test_bil_11_fbk_12_resolving_an_issue_of_an_erased_order_is_refused_40
 ) -> None:
     # o-7's issue was resolved before its retention ended; o-8's was still open (resolved then).
     # Whatever its state, resolving it is refused as erased, not as an illegal transition.
-    for order_id in ("o-7", "o-8"):
-        await harness.emit(created(order_id, fault=f"{NAME}说漏水"), local(MONDAY, 8))
-        await harness.completed_visit(order_id, "v-1", "tech-1", at=local(MONDAY, 10))
-    harness.clock.set(local(MONDAY, 14))
+    await visited_on_monday(harness, "o-7", "o-8")
     issues = {}
     for order_id in ("o-7", "o-8"):
         [task] = await harness.tasks(order_id)

@@ -96,14 +96,12 @@ def _verified(order_id: str) -> OrderVerified:
     )
 
 
-async def _worked_on_order(h: Harness) -> dict[str, Any]:
-    """An order network n1 held, then technician t1, then n1 again, with what people wrote of
-    the customer on the way: the verified customer (sent to n1's webhook), the reasons of the
-    dispatcher's moves, a call note, a failed repair's detail; and n1's endpoint echoing it."""
+async def _network_with_webhook(h: Harness, *, area: str) -> None:
+    """Network n1, serving ``area`` with every skill, subscribed to its webhooks."""
     assert (
         await h.client.post(
             "/v1/networks",
-            json={"network_id": "n1", "name": "网点 n1", "skills": ["*"], "areas": ["Dongying"]},
+            json={"network_id": "n1", "name": "网点 n1", "skills": ["*"], "areas": [area]},
         )
     ).status_code == 201
     partner = await h.key("partner", network_id="n1")
@@ -111,6 +109,13 @@ async def _worked_on_order(h: Harness) -> dict[str, Any]:
         "/v1/webhooks/subscriptions", json={"url": "https://8.8.8.8/hook"}, headers=partner
     )
     assert subscribed.status_code == 201, subscribed.text
+
+
+async def _worked_on_order(h: Harness) -> dict[str, Any]:
+    """An order network n1 held, then technician t1, then n1 again, with what people wrote of
+    the customer on the way: the verified customer (sent to n1's webhook), the reasons of the
+    dispatcher's moves, a call note, a failed repair's detail; and n1's endpoint echoing it."""
+    await _network_with_webhook(h, area="Dongying")
     await h.feed(created("o1"))
     assert (await h.order("o1"))["network_id"] == "n1"
     await h.feed(_verified("o1"))
@@ -626,17 +631,7 @@ async def test_bil_11_sch_1_the_network_acceptance_sweep_never_returns_an_erased
     harness: Harness,
 ) -> None:
     h = harness
-    assert (
-        await h.client.post(
-            "/v1/networks",
-            json={"network_id": "n1", "name": "网点 n1", "skills": ["*"], "areas": ["*"]},
-        )
-    ).status_code == 201
-    partner = await h.key("partner", network_id="n1")
-    subscribed = await h.client.post(
-        "/v1/webhooks/subscriptions", json={"url": "https://8.8.8.8/hook"}, headers=partner
-    )
-    assert subscribed.status_code == 201, subscribed.text
+    await _network_with_webhook(h, area="*")
     h.clock.now = local(23)
     await h.feed(created("kept"))  # no own technician: given to n1 (SCH-1)
     await h.feed(created("o1"))
