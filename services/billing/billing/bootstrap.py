@@ -63,6 +63,7 @@ def bootstrap(
     uow_factory = _uow_factory(runtime, now)
     runtime.app.state.uow_factory = uow_factory
     runtime.app.state.policy = policy
+    runtime.app.state.clock = now
     runtime.app.state.bus = MessageBus(
         command_handlers=COMMAND_HANDLERS,
         dependencies={

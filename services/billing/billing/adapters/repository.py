@@ -23,6 +23,7 @@ from billing.adapters.tables import (
     NumberSeriesRow,
     OrderEventRow,
     PaymentRow,
+    RateCardRow,
     SettlementItemRow,
 )
 from billing.domain.account import AccountState, BillingAccount, Payment, is_personal
@@ -37,6 +38,7 @@ from billing.domain.cash import (
 from billing.domain.exceptions import ConcurrentUpdate
 from billing.domain.installations import Installation, serial_key
 from billing.domain.model import OrderFile, RecordedEvent
+from billing.domain.rate_cards import NetworkRate, RateCard
 from billing.domain.reports import SettlementItem, SettlementKind
 from billing.domain.schedule import FeeSchedule, ScheduleContent
 from contracts.common import WarrantyStatus
@@ -245,6 +247,93 @@ class FeeScheduleRepository:
                 published_at=schedule.published_at,
                 published_by=schedule.published_by,
                 content=schedule.content.model_dump(mode="json"),
+            )
+        )
+        await self._session.flush()
+
+
+class RateCardRepository:
+    """Published versions of the networks' rate cards; rows are inserted, never updated
+    (BIL-12)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    @staticmethod
+    def _domain(row: RateCardRow) -> RateCard:
+        return RateCard(
+            network_id=row.network_id,
+            version=row.version,
+            effective_from=aware(row.effective_from),
+            published_at=aware(row.published_at),
+            published_by=row.published_by,
+            rates=[NetworkRate.model_validate(r) for r in row.rates],
+        )
+
+    async def lock_network(self, network_id: str, *, shared: bool) -> None:
+        """Take the network's card lock to the end of the transaction on PostgreSQL (SQLite's
+        single writer serialises anyway): exclusive to publish a version, shared to price work
+        by the card. Work is then priced either before a version commits, or after it with it
+        seen; the publisher reads the clock once it holds the lock, so a version never takes
+        effect before work already priced without it (BIL-12)."""
+        await advisory_xact_lock(self._session, f"billing:rate-card:{network_id}", shared=shared)
+
+    async def latest(self, network_id: str) -> RateCard | None:
+        """The newest published version of the network's card (whenever it takes effect)."""
+        row = (
+            await self._session.execute(
+                select(RateCardRow)
+                .where(col(RateCardRow.network_id) == network_id)
+                .order_by(col(RateCardRow.version).desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        return None if row is None else self._domain(row)
+
+    async def in_force(self, network_id: str, at: datetime) -> RateCard | None:
+        """The version of the network's card in force at ``at``, as ``card_in_force`` picks it:
+        of those effective at or before it, the last to take effect, the newest of a tie."""
+        effective = col(RateCardRow.effective_from)
+        row = (
+            await self._session.execute(
+                select(RateCardRow)
+                .where(
+                    col(RateCardRow.network_id) == network_id,
+                    effective <= at.astimezone(UTC),  # stored in UTC; SQLite compares the text
+                )
+                .order_by(effective.desc(), col(RateCardRow.version).desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        return None if row is None else self._domain(row)
+
+    async def get(self, network_id: str, version: int) -> RateCard | None:
+        """One version of the network's card."""
+        row = await self._session.get(RateCardRow, (network_id, version))
+        return None if row is None else self._domain(row)
+
+    async def versions(
+        self, network_id: str, *, before: int | None = None, limit: int
+    ) -> list[RateCard]:
+        """Up to ``limit`` versions of the network's card, newest (highest number) first, those
+        numbered below ``before`` when given."""
+        version = col(RateCardRow.version)
+        query = select(RateCardRow).where(col(RateCardRow.network_id) == network_id)
+        if before is not None:
+            query = query.where(version < before)
+        rows = (await self._session.execute(query.order_by(version.desc()).limit(limit))).scalars()
+        return [self._domain(r) for r in rows]
+
+    async def add(self, card: RateCard) -> None:
+        """Insert a new version (a clash on the version is an IntegrityError at flush)."""
+        self._session.add(
+            RateCardRow(
+                network_id=card.network_id,
+                version=card.version,
+                effective_from=card.effective_from,
+                published_at=card.published_at,
+                published_by=card.published_by,
+                rates=[r.model_dump(mode="json") for r in card.rates],
             )
         )
         await self._session.flush()

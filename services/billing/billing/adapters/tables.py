@@ -70,6 +70,23 @@ class FeeScheduleRow(BillingTable, table=True):
     content: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
 
+class RateCardRow(BillingTable, table=True):
+    """A published version of a network's rate card; rows are only ever inserted (BIL-12)."""
+
+    __tablename__ = "billing_rate_card"
+    __table_args__ = (
+        Index("ix_billing_rate_card_network_effective", "network_id", "effective_from"),
+    )
+
+    network_id: str = Field(primary_key=True, max_length=64)
+    version: int = Field(primary_key=True)
+    effective_from: datetime = _moment()
+    published_at: datetime = _moment()
+    published_by: str = Field(max_length=200)
+    rates: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    """``[{"product_line", "kind", "amount"}]``, amounts as decimal strings."""
+
+
 class AccountRow(BillingTable, table=True):
     """The billing account of one order (optimistic version for concurrent updates)."""
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
+from billing.domain.rate_cards import NetworkRate
 from billing.domain.schedule import ScheduleContent
 from contracts.billing import InvoiceDelivery, PaymentMethod
 from contracts.common import PartLine
@@ -17,6 +18,17 @@ class PublishFeeSchedule:
 
     product_line: str
     content: ScheduleContent
+    published_by: str
+
+
+@dataclass(frozen=True)
+class PublishRateCard:
+    """Publish the next version of a partner network's rate card, in force from
+    ``effective_from`` (now when None; never in the past) (admin, BIL-12)."""
+
+    network_id: str
+    rates: list[NetworkRate]
+    effective_from: datetime | None
     published_by: str
 
 

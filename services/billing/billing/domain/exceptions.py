@@ -75,6 +75,23 @@ class ScheduleVersionTaken(BillingError):
     """Another publication of the same product line got the version number first (retry)."""
 
 
+class RateCardNotFound(BillingError):
+    """The network has no rate card (version) published, or none in force yet (BIL-12)."""
+
+    def __init__(self, network_id: str, version: int | None = None, *, now: bool = False) -> None:
+        if version is not None:
+            message = f"No version {version} of a rate card is published for network {network_id}."
+        elif now:
+            message = f"No rate card of network {network_id} is in force yet."
+        else:
+            message = f"No rate card is published for network {network_id}."
+        super().__init__(message)
+
+
+class RateCardVersionTaken(BillingError):
+    """Another publication of the same network's card got the version number first (retry)."""
+
+
 class NotAllowed(BillingError):
     """The request is not allowed in the charge's current state (409)."""
 

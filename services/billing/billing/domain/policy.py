@@ -58,9 +58,11 @@ class BillingPolicy(BaseModel):
     retention_sweep_every_seconds: int = Field(default=3600, gt=0)
     """BIL-11: how often the retention job runs."""
     network_repair_fee: Decimal = Field(default=Decimal("50.00"), ge=0)
-    """BIL-12: fee owed to a partner network per completed repair (per the network contract)."""
+    """BIL-12: fee owed to a partner network per completed repair when no rate of its rate
+    card in force covers it (`/v1/rate-cards/{network}`), e.g. a network without a card."""
     network_installation_fee: Decimal = Field(default=Decimal("80.00"), ge=0)
-    """BIL-12: fee owed to a partner network per completed installation."""
+    """BIL-12: fee owed to a partner network per completed installation when no rate of its
+    rate card in force covers it."""
     receipt_series_prefix: str = Field(default="R", pattern=r"^[A-Z]{1,4}$")
     """BIL-7: receipts are numbered gaplessly per prefix and year, e.g. R2026-000001."""
     invoice_series_prefix: str = Field(default="F", pattern=r"^[A-Z]{1,4}$")

@@ -22,7 +22,9 @@ class SettlementKind(StrEnum):
     FEE_COLLECTED = "fee_collected"
     """Fees the network's people collected from customers (net of refunds): owed to the centre."""
     SERVICE_FEE = "service_fee"
-    """Installation or repair fee the centre owes the network."""
+    """Installation or repair fee the centre owes the network: at the rate of its rate card
+    version in force when the work was done, else the policy's flat fee; the item's
+    description names which."""
     COMPENSATION = "compensation"
     """Damage compensation (FLD-13) the network bears."""
 

@@ -37,6 +37,8 @@ from billing.entrypoints.dependencies import (
     ChargeReaderDep,
     CollectorDep,
     FinanceDep,
+    NowDep,
+    RateCardReaderDep,
     ReaderDep,
     UowFactoryDep,
 )
@@ -54,6 +56,10 @@ from billing.entrypoints.schemas import (
     OrderEventsOut,
     PaymentIn,
     PaymentOut,
+    RateCardIn,
+    RateCardOut,
+    RateCardVersionListOut,
+    RateCardVersionOut,
     RefundIn,
     RemittanceIn,
     SignatureIn,
@@ -76,9 +82,13 @@ ProductLine = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 #: Holders of cash and networks are named by ids of at most 200 characters, as stored.
 HolderId = Annotated[str, Path(min_length=1, max_length=200)]
+#: Networks are named by ids of at most 64 characters, as their settlement items store them.
+NetworkId = Annotated[str, Path(min_length=1, max_length=64)]
+VersionNumber = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 #: The order of each list a cursor is bound to (a cursor of one list is refused by another).
 VERSION_SORT = "fee-schedule-versions:newest"
+RATE_CARD_SORT = "rate-card-versions:newest"
 CASH_SORT = "cash-entries:at"
 SETTLEMENT_SORT = "settlement-lines:order"
 HELD_SORT = "held-reductions:waiting-since"
@@ -102,10 +112,10 @@ def _bad_cursor(reason: str) -> ProblemError:
     )
 
 
-def _version_before(cursor: str | None) -> int | None:
+def _version_before(cursor: str | None, scope: str = VERSION_SORT) -> int | None:
     if cursor is None:
         return None
-    _, version, _ = decode_cursor(VERSION_SORT, cursor)
+    _, version, _ = decode_cursor(scope, cursor)
     if not version.isdigit() or not 1 <= int(version) <= 2_147_483_647:
         raise _bad_cursor("malformed version")
     return int(version)
@@ -378,13 +388,136 @@ async def list_schedule_versions(
 )
 async def read_schedule_version(
     product_line: ProductLine,
-    version: Annotated[int, Path(ge=1, le=2_147_483_647)],
+    version: VersionNumber,
     uow: UowFactoryDep,
     principal: AnyoneDep,
 ) -> Any:
     """The version a quote cites (`schedule_version`), exactly as it was published."""
     return FeeScheduleOut.from_domain(
         await views.schedule(product_line, uow=uow(), version=version)
+    )
+
+
+# --- network rate cards (BIL-12) ----------------------------------------------------------------
+
+
+def _own_rate_card(principal: Principal, network_id: str) -> None:
+    """A partner network reads its own card only, as its own settlement statement (BIL-12)."""
+    if principal.role == "partner" and principal.network_id != network_id:
+        raise ProblemError(403, "Partners read their own network's rate card.", title="Forbidden")
+
+
+@router.post(
+    "/rate-cards/{network_id}/versions",
+    tags=["rate cards"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=RateCardOut,
+    responses=problem_responses(401, 403, 409, 422),
+    summary="Publish the next version of a partner network's rate card",
+)
+async def publish_rate_card(
+    network_id: NetworkId,
+    body: RateCardIn,
+    bus: BusDep,
+    principal: AdminDep,
+    request: Request,
+) -> Any:
+    """What the centre owes the network per completed repair or installation, per product line
+    (`*`: every line without a rate of its own), as the next version of the network's card,
+    in force from `effective_from` (now when not given; a moment already past is refused, 422,
+    so work already done is never repriced). A published version is never changed: a
+    correction is a new version, which at the same `effective_from` replaces the earlier one.
+    Work is owed at the version in force when it was done; work no rate covers, and the work of
+    a network without a card, at the policy's flat fee (BIL-12). A retry with the same
+    `Idempotency-Key` answers the version it published, rather than publishing another."""
+
+    async def run() -> JSONResponse:
+        card = await bus.handle(
+            commands.PublishRateCard(
+                network_id=network_id,
+                rates=list(body.rates),
+                effective_from=body.effective_from,
+                published_by=_who(principal),
+            )
+        )
+        return created(
+            RateCardOut.from_domain(card),
+            f"/v1/rate-cards/{quote(network_id, safe='')}/versions/{card.version}",
+        )
+
+    return await _idempotent(request, principal, body.model_dump(mode="json"), run)
+
+
+@router.get(
+    "/rate-cards/{network_id}",
+    tags=["rate cards"],
+    response_model=RateCardOut,
+    responses=problem_responses(401, 403, 404),
+    summary="Read the rate card version in force now for a partner network",
+)
+async def read_current_rate_card(
+    network_id: NetworkId, uow: UowFactoryDep, now: NowDep, principal: RateCardReaderDep
+) -> Any:
+    """The version work done now is owed at (BIL-12); 404 when the network has none in force
+    yet (its work is owed at the policy's flat fee). A partner reads its own network's card
+    only."""
+    _own_rate_card(principal, network_id)
+    return RateCardOut.from_domain(await views.rate_card(network_id, uow=uow(), now=now))
+
+
+@router.get(
+    "/rate-cards/{network_id}/versions",
+    tags=["rate cards"],
+    response_model=RateCardVersionListOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="List the published versions of a partner network's rate card",
+)
+async def list_rate_card_versions(
+    request: Request,
+    network_id: NetworkId,
+    uow: UowFactoryDep,
+    principal: RateCardReaderDep,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
+) -> Any:
+    """The published versions with when each takes effect, newest (highest number) first, one
+    page at a time (pass `next_cursor` as `cursor`; the last page has none). 404 when the
+    network has none; 422 for a cursor of another list. A partner reads its own network's
+    card only."""
+    _own_rate_card(principal, network_id)
+    before = _version_before(cursor, RATE_CARD_SORT)
+    size = page_size(limit, request.app.state.policy)
+    found = await views.rate_card_versions(network_id, uow=uow(), before=before, limit=size + 1)
+    page = found[:size]
+    next_cursor = (
+        encode_cursor(RATE_CARD_SORT, _NO_TIME, str(page[-1].version))
+        if len(found) > size
+        else None
+    )
+    return RateCardVersionListOut(
+        items=[RateCardVersionOut.from_domain(c) for c in page], next_cursor=next_cursor
+    )
+
+
+@router.get(
+    "/rate-cards/{network_id}/versions/{version}",
+    tags=["rate cards"],
+    response_model=RateCardOut,
+    responses=problem_responses(401, 403, 404),
+    summary="Read one version of a partner network's rate card",
+)
+async def read_rate_card_version(
+    network_id: NetworkId,
+    version: VersionNumber,
+    uow: UowFactoryDep,
+    now: NowDep,
+    principal: RateCardReaderDep,
+) -> Any:
+    """The version a settlement item cites (`rate card net-9@v3` in its description), exactly
+    as it was published. A partner reads its own network's card only."""
+    _own_rate_card(principal, network_id)
+    return RateCardOut.from_domain(
+        await views.rate_card(network_id, uow=uow(), version=version, now=now)
     )
 
 

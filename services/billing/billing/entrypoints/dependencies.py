@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -31,9 +32,16 @@ async def get_calendar(request: Request) -> BusinessCalendar:
     return calendar
 
 
+async def get_now(request: Request) -> datetime:
+    """The current time from the injected clock."""
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
 UowFactoryDep = Annotated[Callable[[], BillingUnitOfWork], Depends(get_uow_factory)]
 BusDep = Annotated[MessageBus, Depends(get_bus)]
 CalendarDep = Annotated[BusinessCalendar, Depends(get_calendar)]
+NowDep = Annotated[datetime, Depends(get_now)]
 ReaderDep = Annotated[Principal, Depends(require_roles("agent", "dispatcher"))]
 """Call centre and dispatch: read any order's billing."""
 ChargeReaderDep = Annotated[
@@ -54,3 +62,5 @@ FinanceDep = Annotated[Principal, Depends(require_roles("dispatcher"))]
 """Remittances, reconciliation and settlements: the centre (admins pass every check)."""
 AdminDep = Annotated[Principal, Depends(require_roles("admin"))]
 """Publishing fee schedules."""
+RateCardReaderDep = Annotated[Principal, Depends(require_roles("dispatcher", "partner"))]
+"""Network rate cards: the centre (admins pass every check), and a partner network its own."""

@@ -12,6 +12,8 @@ from billing.domain.exceptions import (
     OrderNotFound,
     OrderWasCancelled,
     PersonalDataErased,
+    RateCardNotFound,
+    RateCardVersionTaken,
     RemittanceNotFound,
     ScheduleNotFound,
     ScheduleVersionTaken,
@@ -24,6 +26,8 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     RemittanceNotFound: (404, "Remittance not found"),
     ScheduleNotFound: (404, "Fee schedule not found"),
     ScheduleVersionTaken: (409, "Schedule version taken"),
+    RateCardNotFound: (404, "Rate card not found"),
+    RateCardVersionTaken: (409, "Rate card version taken"),
     NotAllowed: (409, "Not allowed in this state"),
     OrderWasCancelled: (409, "Order cancelled"),
     # 409, not 410, as in intake, scheduling and fieldwork: the order's charge is still there

@@ -28,12 +28,13 @@ from billing.domain.account import (
 )
 from billing.domain.cash import CashEntry, CashPosition
 from billing.domain.model import OrderFile
+from billing.domain.rate_cards import NetworkRate, RateCard, Rates
 from billing.domain.reports import Statement
 from billing.domain.schedule import FeeSchedule, ScheduleContent
 from billing.domain.tax_ids import tax_id_problem
 from contracts.billing import InvoiceDelivery, PaymentMethod
 from contracts.common import Money, PartLine, WarrantyStatus
-from servicekit.dates import IsoDate
+from servicekit.dates import IsoDate, IsoDatetime
 
 PositiveMoney = Annotated[
     Decimal,
@@ -127,6 +128,78 @@ class FeeScheduleVersionListOut(BaseModel):
     """A page of a product line's schedule versions, newest (highest number) first."""
 
     items: list[FeeScheduleVersionOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
+
+
+# --- network rate cards (BIL-12) ----------------------------------------------------------------
+
+
+class RateCardIn(_In):
+    """The next version of a network's rate card."""
+
+    effective_from: IsoDatetime | None = Field(
+        default=None,
+        description="When the version takes effect: ISO 8601 with its UTC offset, now or later "
+        "(never in the past); now when not given.",
+        examples=["2026-12-01T00:00:00+08:00"],
+    )
+    rates: Rates = Field(
+        description="What the network is paid per completed repair or installation, per product "
+        "line (`*`: every line without a rate of its own); at most one rate per line and kind. "
+        "Work no rate covers is paid the policy's flat fee."
+    )
+
+
+class RateCardOut(BaseModel):
+    """A published version of a network's rate card (BIL-12)."""
+
+    network_id: str
+    version: int
+    label: str = Field(description="How settlement items cite it, e.g. `net-9@v3`.")
+    effective_from: datetime = Field(description="When it takes effect (UTC).")
+    published_at: datetime
+    published_by: str
+    rates: list[NetworkRate]
+
+    @classmethod
+    def from_domain(cls, c: RateCard) -> RateCardOut:
+        """Read model of a rate card version."""
+        return cls(
+            network_id=c.network_id,
+            version=c.version,
+            label=c.label,
+            effective_from=c.effective_from,
+            published_at=c.published_at,
+            published_by=c.published_by,
+            rates=c.rates,
+        )
+
+
+class RateCardVersionOut(BaseModel):
+    """One version in a network's rate card history."""
+
+    version: int
+    label: str
+    effective_from: datetime
+    published_at: datetime
+    published_by: str
+
+    @classmethod
+    def from_domain(cls, c: RateCard) -> RateCardVersionOut:
+        """Read model of one version in a list."""
+        return cls(
+            version=c.version,
+            label=c.label,
+            effective_from=c.effective_from,
+            published_at=c.published_at,
+            published_by=c.published_by,
+        )
+
+
+class RateCardVersionListOut(BaseModel):
+    """A page of a network's rate card versions, newest (highest number) first."""
+
+    items: list[RateCardVersionOut]
     next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 

@@ -22,9 +22,10 @@ from billing.domain.account import (
     Waiver,
 )
 from billing.domain.cash import CashEntry, CashLedger
-from billing.domain.exceptions import OrderNotFound, ScheduleVersionTaken
+from billing.domain.exceptions import OrderNotFound, RateCardVersionTaken, ScheduleVersionTaken
 from billing.domain.model import EVENTS_OF_INTEREST, RecordedEvent, summarise
 from billing.domain.policy import BillingPolicy
+from billing.domain.rate_cards import RateCard, WorkKind, network_fee
 from billing.domain.reports import SettlementItem, SettlementKind
 from billing.domain.schedule import FeeSchedule
 from billing.service_layer.unit_of_work import BillingUnitOfWork
@@ -206,10 +207,15 @@ async def _apply(
                 technician_id=payload.technician_id, visit_id=payload.visit_id
             )
             if network_id:
-                fee = (
-                    policy.network_repair_fee
-                    if kind == "repair"
-                    else policy.network_installation_fee
+                # BIL-12: at the network's rate card version in force when the work was done,
+                # for the order's product line (else the card's `*` rate, else the policy's).
+                await uow.rate_cards.lock_network(network_id, shared=True)
+                card = await uow.rate_cards.in_force(network_id, envelope.time)
+                fee = network_fee(
+                    kind=WorkKind(kind),
+                    product_line=account.product_line,
+                    card=card,
+                    policy=policy,
                 )
                 await uow.settlements.add(
                     SettlementItem(
@@ -217,9 +223,9 @@ async def _apply(
                         network_id=network_id,
                         order_id=account.order_id,
                         kind=SettlementKind.SERVICE_FEE,
-                        amount=fee,
+                        amount=fee.amount,
                         occurred_at=envelope.time,
-                        description=f"{kind} fee, visit {payload.visit_id}",
+                        description=f"{kind} fee, visit {payload.visit_id}, {fee.basis}"[:300],
                     )
                 )
         case fieldwork.DamageReported():
@@ -364,6 +370,35 @@ async def publish_schedule(
     # request priced against "no schedule" meanwhile held the lock to its commit, so it is seen.
     await _price_waiting(uow=uow, policy=policy, clock=clock, tz=calendar.tz)
     return schedule
+
+
+async def publish_rate_card(
+    cmd: commands.PublishRateCard, *, uow: BillingUnitOfWork, clock: Clock
+) -> RateCard:
+    """Publish the next version of a network's rate card, in force from its effective moment,
+    now or later (BIL-12): work done from then on is owed to the network at its rates."""
+    async with uow:
+        # The lock first, then the clock: work priced meanwhile by the version before was done
+        # before the new one takes effect (see RateCardRepository.lock_network).
+        await uow.rate_cards.lock_network(cmd.network_id, shared=False)
+        latest = await uow.rate_cards.latest(cmd.network_id)
+        card = RateCard.publish(
+            network_id=cmd.network_id,
+            previous_version=latest.version if latest else None,
+            rates=cmd.rates,
+            effective_from=cmd.effective_from,
+            published_by=cmd.published_by,
+            now=clock(),
+        )
+        try:
+            await uow.rate_cards.add(card)
+        except IntegrityError as exc:
+            raise RateCardVersionTaken(
+                f"Version {card.version} of network {cmd.network_id}'s rate card was published "
+                "meanwhile; retry to publish the next version."
+            ) from exc
+        await uow.commit()
+    return card
 
 
 async def _price_waiting(
@@ -675,6 +710,7 @@ async def record_remittance(
 
 COMMAND_HANDLERS: dict[type, Handler] = {
     commands.PublishFeeSchedule: publish_schedule,
+    commands.PublishRateCard: publish_rate_card,
     commands.WaiveCharge: waive_charge,
     commands.ApproveHeldReduction: approve_held_reduction,
     commands.CollectPayment: collect_payment,

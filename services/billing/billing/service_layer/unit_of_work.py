@@ -13,6 +13,7 @@ from billing.adapters.repository import (
     NumberSeries,
     OrderFileRepository,
     PaymentRepository,
+    RateCardRepository,
     SettlementRepository,
 )
 from servicekit.uow import SqlUnitOfWork
@@ -29,6 +30,7 @@ class BillingUnitOfWork(SqlUnitOfWork):
     cash: CashRepository
     settlements: SettlementRepository
     installations: InstallationRepository
+    rate_cards: RateCardRepository
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -40,4 +42,5 @@ class BillingUnitOfWork(SqlUnitOfWork):
         self.cash = CashRepository(self.session)
         self.settlements = SettlementRepository(self.session)
         self.installations = InstallationRepository(self.session)
+        self.rate_cards = RateCardRepository(self.session)
         return self

@@ -10,9 +10,10 @@ from decimal import Decimal
 from billing.adapters.repository import Cursor, SettlementCursor
 from billing.domain.account import BillingAccount
 from billing.domain.cash import CashEntry, CashPosition
-from billing.domain.exceptions import OrderNotFound, ScheduleNotFound
+from billing.domain.exceptions import OrderNotFound, RateCardNotFound, ScheduleNotFound
 from billing.domain.model import OrderFile
 from billing.domain.money import ZERO
+from billing.domain.rate_cards import RateCard
 from billing.domain.reports import (
     HolderReconciliation,
     Reconciliation,
@@ -76,6 +77,34 @@ async def schedule_versions(
         found = await uow.schedules.versions(product_line, before=before, limit=limit)
         if not found and (before is None or await uow.schedules.latest(product_line) is None):
             raise ScheduleNotFound(product_line)
+        return found
+
+
+async def rate_card(
+    network_id: str, *, uow: BillingUnitOfWork, version: int | None = None, now: datetime
+) -> RateCard:
+    """A given version of the network's rate card, or the one in force at ``now`` (BIL-12)."""
+    async with uow:
+        found = (
+            await uow.rate_cards.in_force(network_id, now)
+            if version is None
+            else await uow.rate_cards.get(network_id, version)
+        )
+        if found is None:
+            published = version is None and await uow.rate_cards.latest(network_id) is not None
+            raise RateCardNotFound(network_id, version, now=published)
+        return found
+
+
+async def rate_card_versions(
+    network_id: str, *, uow: BillingUnitOfWork, before: int | None = None, limit: int
+) -> list[RateCard]:
+    """Up to ``limit`` published versions of the network's rate card, newest first, those
+    numbered below ``before`` when given; RateCardNotFound when it has none at all."""
+    async with uow:
+        found = await uow.rate_cards.versions(network_id, before=before, limit=limit)
+        if not found and (before is None or await uow.rate_cards.latest(network_id) is None):
+            raise RateCardNotFound(network_id)
         return found
 
 
