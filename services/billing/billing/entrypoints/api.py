@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
@@ -26,8 +26,9 @@ from billing.domain.exceptions import (
     OrderNotFound,
     RemittanceNotFound,
 )
+from billing.domain.rate_cards import RateCard
 from billing.domain.reports import Reconciliation, SettlementItem, statement_csv
-from billing.domain.schedule import ScheduleContent
+from billing.domain.schedule import FeeSchedule, ScheduleContent
 from billing.entrypoints.dependencies import (
     AdminDep,
     AnyoneDep,
@@ -89,6 +90,7 @@ VersionNumber = Annotated[int, Path(ge=1, le=2_147_483_647)]
 #: The order of each list a cursor is bound to (a cursor of one list is refused by another).
 VERSION_SORT = "fee-schedule-versions:newest"
 RATE_CARD_SORT = "rate-card-versions:newest"
+_Versioned = TypeVar("_Versioned", FeeSchedule, RateCard)
 CASH_SORT = "cash-entries:at"
 SETTLEMENT_SORT = "settlement-lines:order"
 HELD_SORT = "held-reductions:waiting-since"
@@ -110,6 +112,16 @@ def _bad_cursor(reason: str) -> ProblemError:
             }
         ],
     )
+
+
+def _versions_page(
+    found: list[_Versioned], size: int, scope: str
+) -> tuple[list[_Versioned], str | None]:
+    """The first ``size`` of ``found`` (read with one more, newest first) and the cursor of the
+    page after them (None on the last page)."""
+    page = found[:size]
+    more = len(found) > size
+    return page, encode_cursor(scope, _NO_TIME, str(page[-1].version)) if more else None
 
 
 def _version_before(cursor: str | None, scope: str = VERSION_SORT) -> int | None:
@@ -370,10 +382,7 @@ async def list_schedule_versions(
     before = _version_before(cursor)
     size = page_size(limit, request.app.state.policy)
     found = await views.schedule_versions(product_line, uow=uow(), before=before, limit=size + 1)
-    page = found[:size]
-    next_cursor = (
-        encode_cursor(VERSION_SORT, _NO_TIME, str(page[-1].version)) if len(found) > size else None
-    )
+    page, next_cursor = _versions_page(found, size, VERSION_SORT)
     return FeeScheduleVersionListOut(
         items=[FeeScheduleVersionOut.from_domain(s) for s in page], next_cursor=next_cursor
     )
@@ -488,12 +497,7 @@ async def list_rate_card_versions(
     before = _version_before(cursor, RATE_CARD_SORT)
     size = page_size(limit, request.app.state.policy)
     found = await views.rate_card_versions(network_id, uow=uow(), before=before, limit=size + 1)
-    page = found[:size]
-    next_cursor = (
-        encode_cursor(RATE_CARD_SORT, _NO_TIME, str(page[-1].version))
-        if len(found) > size
-        else None
-    )
+    page, next_cursor = _versions_page(found, size, RATE_CARD_SORT)
     return RateCardVersionListOut(
         items=[RateCardVersionOut.from_domain(c) for c in page], next_cursor=next_cursor
     )
