@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from contracts.common import GeoPoint, TimeWindow
@@ -36,12 +36,29 @@ class Slot:
     added_metres: int
 
 
-def service_day(window: TimeWindow, *, tz: ZoneInfo, now: datetime | None = None) -> date:
+def service_day(
+    window: TimeWindow,
+    *,
+    tz: ZoneInfo,
+    now: datetime | None = None,
+    technician: Technician | None = None,
+) -> date:
     """The local day whose shift keeps ``window`` and whose jobs it is checked with (SCH-3):
     the day it opens; for a window already open at ``now``, today (one that opened before
-    midnight and is still open is kept on today's shift, by whoever is on shift now)."""
+    midnight and is still open is kept on today's shift, by whoever is on shift now). For
+    ``technician``, the day of their shift that moment belongs to: a window opening at 02:00
+    is the night shift's of the day before (:meth:`Technician.shift_day`)."""
     opens = now if now is not None and window.start < now < window.end else window.start
+    if technician is not None:
+        return technician.shift_day(opens, tz)
     return opens.astimezone(tz).date()
+
+
+def running_from(today: date) -> date:
+    """The first day whose shift may still be running on ``today``: the day before, whose
+    night shift runs past midnight (SCH-3). Asking for a shift already over costs nothing:
+    it holds no time from now on."""
+    return today - timedelta(days=1)
 
 
 def fits(
@@ -63,13 +80,13 @@ def fits(
     start of the shift (a window opening in 5 minutes is not kept by someone an hour away).
     With ``overtime`` the new job may run past the shift's end (arriving on shift): the
     technician agreeing the time on their own call may choose to stay late."""
-    day = service_day(window, tz=tz, now=now)
+    day = service_day(window, tz=tz, now=now, technician=technician)
     if not technician.works_on(day):
         return None
     shift = technician.shift(day, tz)
     origin = shift.start
     day_jobs = sorted(
-        (h for h in held if service_day(h.window, tz=tz, now=now) == day),
+        (h for h in held if service_day(h.window, tz=tz, now=now, technician=technician) == day),
         key=lambda h: h.window.start,
     )
     start_point = technician.home
@@ -158,8 +175,10 @@ def why_not_kept(
     if off:
         return off
     who = f"technician {technician.technician_id}"
-    day = service_day(window, tz=tz, now=now)
-    that_day = [h for h in held if service_day(h.window, tz=tz, now=now) == day]
+    day = service_day(window, tz=tz, now=now, technician=technician)
+    that_day = [
+        h for h in held if service_day(h.window, tz=tz, now=now, technician=technician) == day
+    ]
     if len(that_day) >= technician.daily_capacity:
         return [f"{who} already holds {len(that_day)} jobs on {day}, their daily capacity"]
     if not kept([]):
@@ -188,18 +207,25 @@ def candidate_windows(
     now: datetime,
     technicians: Sequence[Technician],
 ) -> list[TimeWindow]:
-    """Windows of `slot_length_minutes` across the union of shifts, from now + lead time."""
+    """Windows of `slot_length_minutes` across the union of shifts, from now + lead time; the
+    night shift started the day before the first of ``days`` included (SCH-3: at 01:00 it
+    still runs to 06:00)."""
     earliest = now + timedelta(minutes=policy.slot_lead_minutes)
     length = timedelta(minutes=policy.slot_length_minutes)
     windows: set[tuple[datetime, datetime]] = set()
-    for day in days:
+    listed = list(days)
+    if not listed:
+        return []
+    # of the night shift started the day before, only its hours after midnight
+    since = datetime.combine(listed[0], time(0), tzinfo=tz)
+    for day in [running_from(listed[0]), *listed]:
         for tech in technicians:
             if not tech.works_on(day):
                 continue
             shift = tech.shift(day, tz)
             start = shift.start
             while start + length <= shift.end:
-                if start >= earliest:
+                if start >= earliest and start + length > since:
                     windows.add((start, start + length))
                 start += length
     return [TimeWindow(start=s, end=e) for s, e in sorted(windows)]
@@ -227,9 +253,10 @@ def feasible_slots(
     able = [t for t in technicians if not t.why_not(product_line=product_line, area=area)]
     slots: list[Slot] = []
     for window in windows:
-        day = service_day(window, tz=tz, now=now)
         keepers: list[tuple[int, int, str]] = []
         for tech in able:
+            # SCH-3: the day of the shift that would keep it, the night shift's for 02:00
+            day = service_day(window, tz=tz, now=now, technician=tech)
             if workload and workload.get((tech.technician_id, day), 0) >= tech.daily_capacity:
                 continue
             mine = held.get(tech.technician_id, [])
@@ -249,7 +276,9 @@ def feasible_slots(
             load = (
                 workload.get((tech.technician_id, day), 0)
                 if workload is not None
-                else sum(1 for h in mine if service_day(h.window, tz=tz, now=now) == day)
+                else sum(
+                    1 for h in mine if service_day(h.window, tz=tz, now=now, technician=tech) == day
+                )
             )
             keepers.append((load, added, tech.technician_id))
         if not keepers:
@@ -310,17 +339,26 @@ def workload_by_day(
     until: date,
 ) -> dict[tuple[str, date], int]:
     """SCH-1: the jobs each technician holds per day from today to ``until``: those ``booked``
-    (technician id, appointment start) on their day, and their ``pending`` ones (no time
-    agreed yet, or a booked day already past) on the first days they still work, as many a
-    day as their daily capacity leaves room for: a job placed for a later day is agreed on
-    the contact call (SCH-2) and fills that day, not only today."""
+    (technician id, appointment start) on the day of their shift (a job at 02:00 is the day
+    before's for a night technician), and their ``pending`` ones (no time agreed yet, or a
+    booked day already past) on the first days they still work, the night shift still running
+    from yesterday first, as many a day as their daily capacity leaves room for: a job placed
+    for a later day is agreed on the contact call (SCH-2) and fills that day, not only
+    today."""
+    by_id = {t.technician_id: t for t in technicians}
     counts: Counter[tuple[str, date]] = Counter(
-        (technician_id, start.astimezone(tz).date()) for technician_id, start in booked
+        (
+            technician_id,
+            by_id[technician_id].shift_day(start, tz)
+            if technician_id in by_id
+            else start.astimezone(tz).date(),
+        )
+        for technician_id, start in booked
     )
     today = now.astimezone(tz).date()
     for tech in technicians:
         waiting = pending.get(tech.technician_id, 0)
-        day = today
+        day = running_from(today)
         while waiting > 0 and day <= until:
             if tech.works_on(day) and tech.shift(day, tz).end > now:
                 key = (tech.technician_id, day)
@@ -355,11 +393,15 @@ def earliest_placement(
     travel: TravelTimes,
     tz: ZoneInfo,
     now: datetime,
+    booked: TimeWindow | None = None,
 ) -> Placement | None:
     """SCH-1 / SCH-3: the first of ``days`` on which a technician with the skill and the area and
     room left that day (``workload``) can still fit the job into their shift
     (:func:`can_fit_on`); of those, the least loaded, then the nearest home base
-    (:func:`choose_technician`). None when nobody can on any of them."""
+    (:func:`choose_technician`). None when nobody can on any of them. A day's shift is the one
+    starting that day: to place a job now, ``days`` start the day before (:func:`running_from`),
+    whose night shift may still be running. With ``booked`` (a window already agreed), a
+    technician counts only on the day of their shift that window belongs to."""
     for day in days:
         ranked = _by_preference(
             technicians,
@@ -371,6 +413,8 @@ def earliest_placement(
             },
             day=day,
         )
+        if booked is not None:
+            ranked = [t for t in ranked if service_day(booked, tz=tz, now=now, technician=t) == day]
         # the insertion check is the costly part: asked in order of preference, it runs only
         # until someone fits, and who is chosen is the same as checking everyone first
         for tech in ranked:
@@ -478,7 +522,8 @@ def soonest_on_site(
     starting later (from home, when their first shift on one of ``days`` starts), the one who
     can be on site soonest; ties by id. A technician on shift an hour and a half away does not
     beat one starting in five minutes round the corner. None when nobody with the skill works
-    on any of ``days``."""
+    on any of ``days``. ``days`` start the day before today (:func:`running_from`): at 02:00
+    the night technician on shift is on the shift of yesterday."""
     options: list[tuple[Technician, datetime, GeoPoint]] = []
     skilled = [t for t in technicians if not t.why_not(product_line=product_line, area=None)]
     for tech in skilled:

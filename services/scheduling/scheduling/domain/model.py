@@ -76,32 +76,55 @@ class Technician:
     home: GeoPoint
     shift_start: time = time(9, 0)
     shift_end: time = time(18, 0)
-    """00:00 is midnight at the end of the day: a shift may run to the day's very end (SCH-3)."""
+    """00:00 is midnight at the end of the day: a shift may run to the day's very end (SCH-3);
+    00:00-00:00 is round the clock. An end earlier than the start runs overnight: ``22:00`` to
+    ``06:00`` on Monday is Monday 22:00 to Tuesday 06:00, the shift of Monday (:attr:`overnight`).
+    An end equal to any other start is ambiguous and refused where shifts are entered."""
     working_days: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5])
-    """ISO weekdays - 1 (0 = Monday)."""
+    """ISO weekdays - 1 (0 = Monday): the days a shift *starts* on (a night shift runs on into
+    the next day whatever that day is)."""
     days_off: list[date] = field(default_factory=list)
+    """Days no shift starts on (Monday's night shift still runs into a Tuesday off)."""
     daily_capacity: int = 8
     network_id: str | None = None
     active: bool = True
     position: GeoPoint | None = None
     position_at: datetime | None = None
 
+    @property
+    def overnight(self) -> bool:
+        """Whether the shift runs past midnight into the next day (``22:00-06:00``); a shift
+        ending at 00:00 ends at midnight closing its day, it does not run past it."""
+        return self.shift_end != MIDNIGHT and self.shift_end < self.shift_start
+
     def works_on(self, day: date) -> bool:
-        """Whether the technician is on shift that day."""
+        """Whether a shift of the technician starts on ``day`` (an overnight one runs on into
+        the next day: see :meth:`shift_day`)."""
         return self.active and day.weekday() in self.working_days and day not in self.days_off
 
     def shift(self, day: date, tz: ZoneInfo) -> TimeWindow:
-        """The shift of ``day`` as an aware window (one ending at 00:00 ends at midnight
-        closing the day)."""
-        end_day = day + timedelta(days=1) if self.shift_end == MIDNIGHT else day
+        """The shift starting on ``day`` as an aware window: one ending at 00:00 ends at
+        midnight closing the day, one ending before it starts (overnight) ends on the next
+        day (SCH-3)."""
+        end_day = day + timedelta(days=1) if self.shift_end <= self.shift_start else day
         return TimeWindow(
             start=datetime.combine(day, self.shift_start, tzinfo=tz),
             end=datetime.combine(end_day, self.shift_end, tzinfo=tz),
         )
 
+    def shift_day(self, moment: datetime, tz: ZoneInfo) -> date:
+        """The day whose shift ``moment`` belongs to: its local day, except up to the end of
+        an overnight shift (``00:00``-``06:00`` of a ``22:00-06:00`` technician), which belongs
+        to the night shift of the day before (SCH-3: a shift is its start day's; the jobs it
+        holds after midnight are that day's)."""
+        local = moment.astimezone(tz)
+        if self.overnight and local.time() <= self.shift_end:
+            return local.date() - timedelta(days=1)
+        return local.date()
+
     @property
     def shift_hours(self) -> str:
-        """The shift as people write it: ``09:00-18:00``, ``16:00-24:00``."""
+        """The shift as people write it: ``09:00-18:00``, ``16:00-24:00``, ``22:00-06:00``."""
         end = "24:00" if self.shift_end == MIDNIGHT else f"{self.shift_end:%H:%M}"
         return f"{self.shift_start:%H:%M}-{end}"
 
@@ -111,7 +134,8 @@ class Technician:
         """Why the technician cannot arrive within ``window`` while on shift (empty when they
         can) (SCH-3). Arrival counts as in the plans: from `arrive_early_max_minutes` before the
         window opens to `arrive_early_min_minutes` before it closes (SCH-4), on the shift of any
-        day that span touches."""
+        day that span touches, the night shift of the day before it included: a shift runs, or
+        not, by its start day's working days and days off."""
         if not self.active:
             return [f"technician {self.technician_id} is inactive"]
         first = window.start - timedelta(minutes=policy.arrive_early_max_minutes)
@@ -119,6 +143,24 @@ class Technician:
         span = f"{window.start.astimezone(tz):%H:%M}-{window.end.astimezone(tz):%H:%M}"
         reasons: list[str] = []
         day = first.astimezone(tz).date()
+        if self.overnight:
+            # the night shift started the day before runs into the span: the only reasons it
+            # gives are those that stop it from running
+            before = day - timedelta(days=1)
+            shift = self.shift(before, tz)
+            if first <= shift.end and shift.start <= last:
+                if before in self.days_off:
+                    reasons.append(
+                        f"{before} is a day off for technician {self.technician_id} (no "
+                        f"{self.shift_hours} shift starts that day)"
+                    )
+                elif before.weekday() not in self.working_days:
+                    reasons.append(
+                        f"technician {self.technician_id} does not work on {before:%A}s "
+                        f"({before}): no {self.shift_hours} shift starts that day"
+                    )
+                else:
+                    return []
         while day <= last.astimezone(tz).date():
             shift = self.shift(day, tz)
             if day in self.days_off:
@@ -166,11 +208,13 @@ class Technician:
         self, since: datetime, minutes: int, *, tz: ZoneInfo, days: int
     ) -> datetime | None:
         """The moment the technician has been on shift for ``minutes`` counted from ``since``
-        (time off shift does not count), looking at most ``days`` days ahead; None when they
-        are not on shift that long within them (inactive, days off)."""
+        (time off shift does not count; a night shift counts on past midnight), looking at most
+        ``days`` days ahead; None when they are not on shift that long within them (inactive,
+        days off)."""
         left = timedelta(minutes=minutes)
-        day = since.astimezone(tz).date()
-        for _ in range(days + 1):
+        # from the day before: its night shift may still be running at ``since`` (SCH-2)
+        day = since.astimezone(tz).date() - timedelta(days=1)
+        for _ in range(days + 2):
             if self.works_on(day):
                 shift = self.shift(day, tz)
                 start = max(shift.start, since)

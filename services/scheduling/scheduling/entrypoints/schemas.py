@@ -58,10 +58,18 @@ class TechnicianIn(_In):
     shift_end: IsoTime = Field(
         default=time(18, 0),
         description="Local wall-clock, whole minutes (`HH:MM`); `00:00` is midnight at the end "
-        "of the day (a shift to 24:00).",
+        "of the day (a shift to 24:00; `00:00`-`00:00` is round the clock). An end earlier than "
+        "the start runs overnight into the next day (`22:00`-`06:00`): the shift belongs to the "
+        "day it starts on, which `working_days` and `days_off` name.",
     )
-    working_days: list[int] = Field(default=[0, 1, 2, 3, 4, 5], description="0 = Monday.")
-    days_off: list[IsoDate] = Field(default_factory=list)
+    working_days: list[int] = Field(
+        default=[0, 1, 2, 3, 4, 5],
+        description="0 = Monday. The days a shift starts on (a night shift runs on into the next).",
+    )
+    days_off: list[IsoDate] = Field(
+        default_factory=list,
+        description="Days no shift starts on (the night shift of the day before still runs).",
+    )
     daily_capacity: int = Field(default=8, ge=1, le=50)
     network_id: str | None = Field(default=None, max_length=64)
     active: bool = True
@@ -78,10 +86,13 @@ class TechnicianIn(_In):
 
     @model_validator(mode="after")
     def _valid(self) -> TechnicianIn:
-        if self.shift_end <= self.shift_start and self.shift_end != MIDNIGHT:
+        if self.shift_end == self.shift_start and self.shift_end != MIDNIGHT:
+            # SCH-3: no shift or a 24-hour one from and to that time? Round the clock is
+            # 00:00-00:00; an end earlier than the start is a night shift
             raise ValueError(
-                "shift_end must be after shift_start; 00:00 ends the shift at midnight closing "
-                "the day (shifts running past midnight are not supported)"
+                f"a shift ending when it starts ({self.shift_start:%H:%M}-{self.shift_end:%H:%M}) "
+                "is ambiguous: use 00:00-00:00 for round the clock, or an end earlier than the "
+                "start for a shift running overnight into the next day (e.g. 22:00-06:00)"
             )
         if any(d < 0 or d > 6 for d in self.working_days):
             raise ValueError("working_days are 0 (Monday) to 6 (Sunday)")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,6 +51,7 @@ from scheduling.domain.dispatching import (
     earliest_placement,
     feasible_slots,
     fits,
+    running_from,
     service_day,
     soonest_on_site,
     why_not_kept,
@@ -148,25 +150,61 @@ def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
 
 
+def _works_nights(technicians: Sequence[Technician]) -> bool:
+    """Whether any of ``technicians`` works a shift running past midnight: only then may a job
+    after midnight be the day before's, and a shift started yesterday still be running (SCH-3).
+    Without one, nothing before today nor after the day is read for a day's jobs."""
+    return any(t.overnight for t in technicians)
+
+
+async def _held_near(
+    uow: SchedulingUnitOfWork,
+    day: date,
+    *,
+    tz: ZoneInfo,
+    nights: bool,
+    for_update: bool = False,
+) -> list[DispatchOrder]:
+    """The held orders booked to start from the day before ``day`` to its end, or with
+    ``nights`` (:func:`_works_nights`) to the end of the day after: every job that can be one
+    of the shifts starting on ``day`` (SCH-3): one opened before midnight and still open, and a
+    night shift's after midnight. The feasibility check keeps each technician's own
+    (:func:`fits`)."""
+    start, end = _day_bounds(day, tz)
+    return await uow.orders.held_starting_between(
+        start - timedelta(days=1),
+        end + timedelta(days=1) if nights else end,
+        for_update=for_update,
+    )
+
+
 async def _held_on(
     uow: SchedulingUnitOfWork,
     day: date,
     *,
     now: datetime,
     tz: ZoneInfo,
+    technicians: Sequence[Technician],
     for_update: bool = False,
 ) -> list[DispatchOrder]:
     """The held orders booked for ``day`` as seen at ``now`` (SCH-3, :func:`service_day`): those
-    whose window opens that day, and on the running day those opened before midnight and still
-    open (a job under way since last night is today's work)."""
-    start, end = _day_bounds(day, tz)
-    orders = await uow.orders.held_starting_between(
-        start - timedelta(days=1), end, for_update=for_update
-    )
+    whose window opens on the shift of that day of the technician holding them (a night
+    technician's job at 02:00 is the day before's, SCH-3), and on the running day those opened
+    before midnight and still open (a job under way since last night is today's work)."""
+    holders = {t.technician_id: t for t in technicians}
     return [
         o
-        for o in orders
-        if o.appointment is not None and service_day(o.appointment, tz=tz, now=now) == day
+        for o in await _held_near(
+            uow, day, tz=tz, nights=_works_nights(technicians), for_update=for_update
+        )
+        if o.appointment is not None
+        and service_day(
+            o.appointment,
+            tz=tz,
+            now=now,
+            technician=holders.get(o.technician_id) if o.technician_id else None,
+        )
+        == day
     ]
 
 
@@ -309,10 +347,15 @@ async def _place(
     today = now.astimezone(tz).date()
     last = today + timedelta(days=policy.booking_horizon_days)
     start_of_today = _day_bounds(today, tz)[0]
+    nights = _works_nights(techs)
     # SCH-1: the jobs each technician holds per day over the horizon, counted by the database
+    # (with night shifts from yesterday, whose night shift may still be running)
     workload = workload_by_day(
         technicians=techs,
-        booked=await uow.orders.booked_starts(start_of_today, _day_bounds(last, tz)[1]),
+        booked=await uow.orders.booked_starts(
+            start_of_today - timedelta(days=1) if nights else start_of_today,
+            _day_bounds(last, tz)[1],
+        ),
         # no time agreed yet, or a booked day already past: done on the next days they work
         pending=await uow.orders.held_counts(due_before=start_of_today),
         now=now,
@@ -329,7 +372,8 @@ async def _place(
             # customer's next may hold, else the time is agreed on the contact call (SCH-2)
             continue
         day = service_day(window, tz=tz, now=now)
-        held = _held_jobs(await _held_on(uow, day, now=now, tz=tz), policy)
+        # each technician's jobs of the shift that would keep it (a night shift's included)
+        held = _held_jobs(await _held_near(uow, day, tz=tz, nights=nights), policy)
         slots = feasible_slots(
             location=order.location,
             product_line=order.product_line,
@@ -356,12 +400,15 @@ async def _place(
             )
             return
 
-    async def earliest(days: list[date]) -> Placement | None:
+    async def earliest(days: list[date], booked: TimeWindow | None = None) -> Placement | None:
         if all(t.why_not(product_line=order.product_line, area=order.area) for t in techs):
             return None  # nobody ever could: no need to read the held jobs of the days
-        # from the day before: a window opened before midnight and still open is today's
+        # from the day before: a window opened before midnight and still open is today's; to
+        # the day after the last: a night shift's jobs after midnight are its day's (SCH-3)
+        last_end = _day_bounds(days[-1], tz)[1]
         held = await uow.orders.held_starting_between(
-            _day_bounds(days[0], tz)[0] - timedelta(days=1), _day_bounds(days[-1], tz)[1]
+            _day_bounds(days[0], tz)[0] - timedelta(days=1),
+            last_end + timedelta(days=1) if nights else last_end,
         )
         return earliest_placement(
             technicians=techs,
@@ -376,12 +423,15 @@ async def _place(
             travel=travel,
             tz=tz,
             now=now,
+            booked=booked,
         )
 
-    # a window still ahead fixes the job's day; without one the job is for the first day
-    # someone can do it
+    # a window still ahead fixes the job's day (for a night technician, that of the night
+    # shift it falls in); without one the job is for the first day someone can do it: the
+    # night shift started yesterday and still running (SCH-3), or today's
     booked = order.appointment if order.appointment and order.appointment.end > now else None
-    found = await earliest([service_day(booked, tz=tz, now=now) if booked else today])
+    opens = service_day(booked, tz=tz, now=now) if booked else today
+    found = await earliest([running_from(opens), opens] if nights else [opens], booked)
     if found is not None:
         order.assign(technician=found.technician, by=AUTO, reason=found.reason, now=now)
         return
@@ -430,8 +480,14 @@ async def _keeper(
     checked the window's bounds (window_problems) and locked the assignment decisions."""
     assert order.location is not None
     day = service_day(window, tz=tz, now=now)
+    # each technician's jobs of the shift that would keep it (a night shift's included): the
+    # feasibility check keeps their own day's
     held = _held_jobs(
-        [o for o in await _held_on(uow, day, now=now, tz=tz) if o.order_id != order.order_id],
+        [
+            o
+            for o in await _held_near(uow, day, tz=tz, nights=_works_nights(technicians))
+            if o.order_id != order.order_id
+        ],
         policy,
     )
     minutes = policy.job_minutes(order.product_line, order.service_type)
@@ -528,16 +584,27 @@ async def _assign_emergency(
     tz: ZoneInfo,
     technicians: list[Technician],
 ) -> None:
-    """INT-7 / SCH-9: someone on site within the emergency time; into today's live plan by
-    cheapest feasible insertion when there is one, else whoever can be on site soonest."""
+    """INT-7 / SCH-9: someone on site within the emergency time; into a live plan by cheapest
+    feasible insertion when there is one (today's, or yesterday's while a night shift of it
+    runs past midnight: the cheaper), else whoever can be on site soonest."""
     assert order.location is not None
     window = TimeWindow(start=now, end=now + timedelta(minutes=policy.emergency_response_minutes))
     today = now.astimezone(tz).date()
-    plan_row = await uow.plans.get(today, for_update=True)
-    if plan_row is not None:
+    yesterday = running_from(today)
+    # SCH-3: the plan of yesterday holds its night shifts, some maybe still running now
+    night_running = any(
+        t.overnight and t.works_on(yesterday) and t.shift(yesterday, tz).end > now
+        for t in technicians
+    )
+    best: _PlanInsertion | None = None
+    for day in (yesterday, today) if night_running else (today,):
+        plan_row = await uow.plans.get(day, for_update=True)
+        if plan_row is None:
+            continue
         inserted = await _insert_into_plan(
             order,
             window=window,
+            day=day,
             plan_row=plan_row,
             uow=uow,
             now=now,
@@ -546,17 +613,23 @@ async def _assign_emergency(
             tz=tz,
             technicians=technicians,
         )
-        if inserted is not None:
-            order.assign(
-                technician=inserted[0],
-                by=AUTO,
-                reason="emergency: cheapest feasible insertion into today's plan",
-                now=now,
-                appointment=window,
-            )
-            # SCH-4: the departure the insertion planned (assign clears the previous one)
-            order.planned_departure = inserted[1]
-            return
+        if inserted is not None and (best is None or inserted.added_metres < best.added_metres):
+            best = inserted
+    if best is not None:
+        await best.save()
+        order.assign(
+            technician=best.technician,
+            by=AUTO,
+            reason="emergency: cheapest feasible insertion into today's plan"
+            if best.day == today
+            else f"emergency: cheapest feasible insertion into the plan of {best.day}, whose "
+            "night shift is under way",
+            now=now,
+            appointment=window,
+        )
+        # SCH-4: the departure the insertion planned (assign clears the previous one)
+        order.planned_departure = best.departure
+        return
     # INT-7: whoever can be on site soonest, on shift now (from where they are) or starting
     # soon (at night, on a day off: from home when their shift starts), placed at once rather
     # than left unplaced until someone is on shift; the dispatcher sees who goes and when
@@ -567,7 +640,8 @@ async def _assign_emergency(
         now=now,
         tz=tz,
         travel=travel,
-        days=[today + timedelta(days=d) for d in range(policy.booking_horizon_days + 1)],
+        # INT-7: from yesterday, whose night shift may be the one on now
+        days=[yesterday + timedelta(days=d) for d in range(policy.booking_horizon_days + 2)],
     )
     if choice is None:
         return
@@ -590,10 +664,22 @@ async def _assign_emergency(
     )
 
 
+@dataclass(frozen=True)
+class _PlanInsertion:
+    """Where an emergency fits into the plan of ``day`` (SCH-9), and how to record it there."""
+
+    day: date
+    technician: Technician
+    departure: datetime
+    added_metres: int
+    save: Callable[[], Awaitable[None]]
+
+
 async def _insert_into_plan(
     order: DispatchOrder,
     *,
     window: TimeWindow,
+    day: date,
     plan_row: object,
     uow: SchedulingUnitOfWork,
     now: datetime,
@@ -601,35 +687,36 @@ async def _insert_into_plan(
     travel: TravelTimes,
     tz: ZoneInfo,
     technicians: list[Technician],
-) -> tuple[Technician, datetime] | None:
-    """SCH-3 / SCH-9: the cheapest feasible place for the emergency in today's routes, keeping
-    every job held for today now (booked or given after the plan was made too), each with its
-    current holder in the plan's order (then by appointment); a technician on site starts from
-    there once the job's expected time is over. Returns the technician and the planned
-    departure, or None when it fits nowhere."""
+) -> _PlanInsertion | None:
+    """SCH-3 / SCH-9: the cheapest feasible place for the emergency in the routes of the plan of
+    ``day`` (today's, or yesterday's whose night shift runs on now), keeping every job held for
+    that day now (booked or given after the plan was made too), each with its current holder in
+    the plan's order (then by appointment); a technician on site starts from there once the
+    job's expected time is over, one not on shift yet when their shift starts. None when it
+    fits nowhere; else the technician, the planned departure and the plan's record of it."""
     visits = list(getattr(plan_row, "visits", []))
     sequence = {str(v["order_id"]): float(str(v["sequence"])) for v in visits}
-    today = now.astimezone(tz).date()
     todays = [
         o
-        for o in await _held_on(uow, today, now=now, tz=tz)
+        for o in await _held_on(uow, day, now=now, tz=tz, technicians=technicians)
         if o.order_id != order.order_id and o.technician_id is not None and o.location is not None
     ]
     techs = [
         t
         for t in technicians
-        if t.works_on(today) and not t.why_not(product_line=order.product_line, area=None)
+        if t.works_on(day) and not t.why_not(product_line=order.product_line, area=None)
     ]
     if not techs or order.location is None:
         return None
     plan_techs, plan_jobs = [], []
     ready: dict[str, datetime] = {}
     for t in techs:
-        shift = t.shift(today, tz)
+        shift = t.shift(day, tz)
         mine = [o for o in todays if o.technician_id == t.technician_id]
         on_site = [o for o in mine if o.arrived_at is not None]
         start_at = t.where(now)
-        ready[t.technician_id] = now
+        # SCH-3: free to go now when on shift, else not before the shift starts
+        ready[t.technician_id] = max(now, shift.start)
         if on_site:
             # SCH-9: busy on site until the job's expected time is over
             here = max(on_site, key=lambda o: o.arrived_at or now)
@@ -686,8 +773,8 @@ async def _insert_into_plan(
         minutes=policy.job_minutes(order.product_line, order.service_type),
         skill=None,
     )
-    origin = datetime.combine(today, datetime.min.time(), tzinfo=tz)
-    day = build_day_problem(
+    origin = datetime.combine(day, datetime.min.time(), tzinfo=tz)
+    day_problem = build_day_problem(
         technicians=plan_techs,
         jobs=[j for _, j in plan_jobs] + [new],
         policy=policy,
@@ -695,41 +782,53 @@ async def _insert_into_plan(
         origin=origin,
         not_before=now,
     )
-    job_by_key = {j.key: j for j in day.problem.jobs}
+    job_by_key = {j.key: j for j in day_problem.problem.jobs}
     routes = []
-    for vehicle in day.problem.vehicles:
+    for vehicle in day_problem.problem.vehicles:
         routes.append(
             LiveRoute(
                 vehicle=vehicle,
                 jobs=[job_by_key[j.job_id] for k, j in plan_jobs if k == vehicle.key],
-                ready=day.seconds(ready[vehicle.key]),
+                ready=day_problem.seconds(ready[vehicle.key]),
             )
         )
     urgent = job_by_key[order.order_id]
     found = cheapest_insertion(
-        routes, urgent, durations=day.problem.durations, distances=day.problem.distances
+        routes,
+        urgent,
+        durations=day_problem.problem.durations,
+        distances=day_problem.problem.distances,
     )
     if found is None:
         return None
     chosen = techs[found.route]
-    await uow.plans.save(
-        today,
-        visits=[
-            *visits,
-            {
-                "order_id": order.order_id,
-                "technician_id": chosen.technician_id,
-                "sequence": found.position - 0.5,
-                "depart": day.at(found.depart).isoformat(),
-                "arrive": day.at(found.start).isoformat(),
-            },
-        ],
-        unassigned=list(getattr(plan_row, "unassigned", [])),
-        unassigned_reasons=dict(getattr(plan_row, "unassigned_reasons", {})),
-        now=now,
-        dirty=True,
+
+    async def save() -> None:
+        await uow.plans.save(
+            day,
+            visits=[
+                *visits,
+                {
+                    "order_id": order.order_id,
+                    "technician_id": chosen.technician_id,
+                    "sequence": found.position - 0.5,
+                    "depart": day_problem.at(found.depart).isoformat(),
+                    "arrive": day_problem.at(found.start).isoformat(),
+                },
+            ],
+            unassigned=list(getattr(plan_row, "unassigned", [])),
+            unassigned_reasons=dict(getattr(plan_row, "unassigned_reasons", {})),
+            now=now,
+            dirty=True,
+        )
+
+    return _PlanInsertion(
+        day=day,
+        technician=chosen,
+        departure=day_problem.at(found.depart),
+        added_metres=found.added_distance,
+        save=save,
     )
-    return chosen, day.at(found.depart)
 
 
 # -- events of other services ---------------------------------------------------------------
@@ -1347,9 +1446,8 @@ async def _slots(
 ) -> list[Slot]:
     if order.location is None:
         raise CannotTake("The order has no map location; verify the address first.", ["location"])
-    technicians = [
-        t for t in await uow.technicians.list() if among is None or t.technician_id in among
-    ]
+    everyone = await uow.technicians.list()
+    technicians = [t for t in everyone if among is None or t.technician_id in among]
     if order.held and order.technician_id and order.assignee_kind is AssigneeKind.TECHNICIAN:
         technicians = [t for t in technicians if t.technician_id == order.technician_id]
     held_orders = [o for o in await uow.orders.held() if o.order_id != order.order_id]
@@ -1362,9 +1460,13 @@ async def _slots(
         technicians=technicians,
     )
     workload: Counter[tuple[str, date]] = Counter()
+    holders = {t.technician_id: t for t in everyone}
     for o in held_orders:
         if o.technician_id and o.appointment:
-            workload[(o.technician_id, service_day(o.appointment, tz=tz, now=now))] += 1
+            # SCH-1: on the day of the holder's shift (a night job at 02:00 is the day before's)
+            holder = holders.get(o.technician_id)
+            day = service_day(o.appointment, tz=tz, now=now, technician=holder)
+            workload[(o.technician_id, day)] += 1
     return feasible_slots(
         location=order.location,
         product_line=order.product_line,
@@ -1819,12 +1921,15 @@ async def optimise_day(
         if cmd.only_if_dirty and (previous is None or not previous.dirty):
             return _stored_plan(cmd.day, previous)
         now = clock()
-        if _day_is_over(cmd.day, now, tz):
+        everyone = await uow.technicians.list()
+        if _day_is_over(cmd.day, now, tz, everyone):
             raise DayOver(cmd.day)
-        technicians = [t for t in await uow.technicians.list() if t.works_on(cmd.day)]
-        day_orders = await _held_on(uow, cmd.day, now=now, tz=tz)
+        technicians = [t for t in everyone if t.works_on(cmd.day)]
+        # SCH-3: the jobs of the shifts starting that day, a night shift's after midnight too
+        day_orders = await _held_on(uow, cmd.day, now=now, tz=tz, technicians=everyone)
         orders = [o for o in day_orders if _plannable(o)]
-        running = cmd.day == now.astimezone(tz).date()
+        # today's, or yesterday's while a night shift of it is still running
+        running = cmd.day <= now.astimezone(tz).date()
         # SCH-3 / SCH-9: a technician on site sets off from there once the job is done
         on_site = _on_site_until(day_orders, now=now, policy=policy) if running else {}
         # SCH-1 / SCH-12: a job goes only to a technician it could be given by hand (skill,
@@ -1905,7 +2010,9 @@ async def optimise_day(
         # Lock the day's orders (in id order), then the plan: the order every writer follows.
         fresh = {
             o.order_id: o
-            for o in await _held_on(uow, cmd.day, now=now, tz=tz, for_update=True)
+            for o in await _held_on(
+                uow, cmd.day, now=now, tz=tz, technicians=everyone, for_update=True
+            )
             if _plannable(o)
         }
         current = await uow.plans.get(cmd.day, for_update=True)
@@ -2240,9 +2347,11 @@ async def reoptimise_dirty_plans(
     async with uow_factory() as uow:
         days: list[date] = []
         past: list[str] = []
-        for row in await uow.plans.dirty():
+        rows = await uow.plans.dirty()
+        technicians = await uow.technicians.list() if rows else []
+        for row in rows:
             day = date.fromisoformat(row.plan_date)
-            if _day_is_over(day, now, tz):
+            if _day_is_over(day, now, tz, technicians):
                 row.dirty = False
                 past.append(row.plan_date)
             else:
@@ -2275,9 +2384,12 @@ async def reoptimise_dirty_plans(
     return len(days) + len(past)
 
 
-def _day_is_over(day: date, now: datetime, tz: ZoneInfo) -> bool:
-    """Whether ``day`` (local) ended before ``now``: its plan is history, not re-planned."""
-    return day < now.astimezone(tz).date()
+def _day_is_over(day: date, now: datetime, tz: ZoneInfo, technicians: Sequence[Technician]) -> bool:
+    """Whether ``day`` (local) ended before ``now``, and with it every shift starting on it (a
+    night shift runs on past midnight, SCH-3): its plan is history, not re-planned."""
+    if day >= now.astimezone(tz).date():
+        return False
+    return not any(t.works_on(day) and t.shift(day, tz).end > now for t in technicians)
 
 
 COMMAND_HANDLERS: dict[type, Callable[..., Awaitable[Any]]] = {
