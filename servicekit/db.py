@@ -8,7 +8,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
-from sqlalchemy import ColumnElement, DateTime, Select, Table, delete, event, select, text
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Select,
+    Table,
+    delete,
+    event,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -20,7 +30,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import registry
+from sqlalchemy.orm import Session, SessionTransaction, registry
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import SQLModel
 
@@ -214,16 +224,144 @@ def _insert_returning_key(dialect: str, table: Table) -> ReturningInsert[Any]:
 RowT = TypeVar("RowT")
 SelectT = TypeVar("SelectT", bound=Select[Any])
 
+_MISSING: Any = object()
+_TRANSACTION_SCOPE = "servicekit.transaction_scope"
+
+
+class _TransactionScope:
+    """What a session's transaction knows until it ends: the rows it keeps (None: a row known
+    absent) and the advisory locks it holds (True: shared only)."""
+
+    __slots__ = ("locks", "rows")
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[type[Any], tuple[Any, ...]], Any] = {}
+        self.locks: dict[str, bool] = {}
+
+
+def _scope(session: AsyncSession) -> _TransactionScope:
+    scope: _TransactionScope | None = session.info.get(_TRANSACTION_SCOPE)
+    if scope is None:
+        scope = session.info[_TRANSACTION_SCOPE] = _TransactionScope()
+    return scope
+
+
+def _scope_if_any(session: AsyncSession) -> _TransactionScope | None:
+    scope: _TransactionScope | None = session.info.get(_TRANSACTION_SCOPE)
+    return scope
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    # Commit, rollback or close of the session's transaction (or of a savepoint, to be safe;
+    # the flush's own sub-transactions end here too and are passed over): its locks are gone,
+    # and the rows kept under them with them.
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_TRANSACTION_SCOPE, None)
+
+
+def _key(key: Any) -> tuple[Any, ...]:
+    return tuple(key) if isinstance(key, tuple | list) else (key,)
+
+
+def _row_key(row: Any) -> tuple[type[Any], tuple[Any, ...]]:
+    mapper = inspect(type(row))
+    return mapper.class_, tuple(mapper.primary_key_from_instance(row))
+
+
+def keep_row(session: AsyncSession, row: RowT) -> RowT:
+    """Keep ``row`` until the session's transaction ends (commit, rollback or close): a row
+    it read under a lock, or a new one it adds without reading it first (known not to exist:
+    a concurrent insert of its key then clashes instead of being overwritten). Every
+    :func:`get_row` of the transaction returns it without a statement, though nobody else
+    holds it (the session's identity map holds its rows weakly, issue 9). Keep only rows the
+    transaction's locks cover, and never one it deletes."""
+    _scope(session).rows[_row_key(row)] = row
+    return row
+
+
+def is_kept(session: AsyncSession, model: type[Any], key: Any) -> bool:
+    """Whether the transaction keeps the row of ``model`` with primary key ``key``, or its
+    absence (see :func:`get_row`)."""
+    scope = _scope_if_any(session)
+    return scope is not None and (model, _key(key)) in scope.rows
+
+
+def kept_row(session: AsyncSession, model: type[RowT], key: Any) -> RowT | None:
+    """The row of ``model`` with primary key ``key`` the transaction keeps; None when it keeps
+    none (or knows the row absent): no statement either way."""
+    scope = _scope_if_any(session)
+    if scope is None:
+        return None
+    row: RowT | None = scope.rows.get((model, _key(key)))
+    return row
+
 
 async def get_row(
-    session: AsyncSession, model: type[RowT], key: Any, *, for_update: bool = False
+    session: AsyncSession,
+    model: type[RowT],
+    key: Any,
+    *,
+    for_update: bool = False,
+    keep: bool = False,
 ) -> RowT | None:
     """The row of ``model`` with primary key ``key``, or None. ``for_update`` locks it until
     the transaction ends (PostgreSQL; SQLite's writers take turns anyway) and reads its latest
-    committed state, not a copy the session read earlier: what a change is decided from."""
-    if not for_update:
+    committed state, not a copy the session read earlier: what a change is decided from.
+
+    A row the transaction keeps (:func:`keep_row`), or knows absent, is returned as kept,
+    without a statement. ``keep``: read it afresh (as ``for_update`` does, without locking it
+    unless asked) and keep it, or its absence, for the rest of the transaction, so that it is
+    read once however often the transaction asks for it (issue 9). Only for a row the
+    transaction holds a lock on: its own row lock (``for_update``) or one that covers it, such
+    as an advisory lock on its order. ``for_update`` locks no missing row, so keep an absence
+    only when such a lock covers it, or when a concurrent insert of the key would clash with
+    the transaction's own rather than be overwritten by it."""
+    scope = _scope_if_any(session)
+    if scope is not None:
+        kept = scope.rows.get((model, _key(key)), _MISSING)
+        if kept is not _MISSING:
+            row: RowT | None = kept
+            return row
+    if for_update:
+        row = await session.get(model, key, with_for_update=True, populate_existing=True)
+    elif keep:
+        row = await session.get(model, key, populate_existing=True)
+    else:
         return await session.get(model, key)
-    return await session.get(model, key, with_for_update=True, populate_existing=True)
+    if keep:
+        _scope(session).rows[(model, _key(key))] = row
+    return row
+
+
+async def insert_row_if_absent(
+    session: AsyncSession, model: type[RowT], values: Mapping[str, Any]
+) -> RowT | None:
+    """Insert the row of ``model`` with ``values`` unless a row with its key exists, in one
+    statement (``INSERT ... ON CONFLICT DO NOTHING RETURNING``): the new row, kept for the rest
+    of the transaction (it is the transaction's own until it ends: see :func:`keep_row`), or
+    None when the key was taken. On PostgreSQL a concurrent insert of the same key waits for the
+    other transaction and gets None if that one commits: a kept absence of the key is then
+    forgotten, so the row is read (and locked) afresh."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    mapped: Any = model  # a mapped class, hashable
+    statement = _insert_row_returning(dialect, mapped)
+    inserted = (await session.scalars(statement, [dict(values)])).first()
+    if inserted is None:
+        scope = _scope_if_any(session)
+        if scope is not None:
+            mapper = inspect(mapped)
+            key = tuple(values[column.key] for column in mapper.primary_key)
+            scope.rows.pop((mapper.class_, key), None)
+        return None
+    row: RowT = keep_row(session, inserted)
+    return row
+
+
+@functools.cache
+def _insert_row_returning(dialect: str, model: type[Any]) -> Any:
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    return statement.on_conflict_do_nothing().returning(model)
 
 
 _ADVISORY_XACT_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
@@ -237,12 +375,27 @@ async def advisory_xact_lock(
     session or a connection) ends (PostgreSQL; keys are per database). For decisions that depend
     on rows no row lock covers: rows that may not exist yet, or a count across many. Shared
     holders exclude only exclusive ones. Nothing on SQLite, whose writers take turns already
-    (``BEGIN IMMEDIATE``)."""
-    bind = executor.bind if isinstance(executor, AsyncSession) else executor.engine
-    if bind is None or bind.dialect.name != "postgresql":
-        return
-    statement = _ADVISORY_XACT_LOCK_SHARED if shared else _ADVISORY_XACT_LOCK
-    await executor.execute(statement, {"key": key})
+    (``BEGIN IMMEDIATE``). A session's transaction remembers what it holds until it ends
+    (:func:`holds_xact_lock`)."""
+    session = executor if isinstance(executor, AsyncSession) else None
+    bind = executor.engine if isinstance(executor, AsyncConnection) else executor.bind
+    if bind is not None and bind.dialect.name == "postgresql":
+        statement = _ADVISORY_XACT_LOCK_SHARED if shared else _ADVISORY_XACT_LOCK
+        await executor.execute(statement, {"key": key})
+    if session is not None:
+        locks = _scope(session).locks
+        locks[key] = locks.get(key, True) and shared
+
+
+def holds_xact_lock(session: AsyncSession, key: str, *, shared: bool = False) -> bool:
+    """Whether the session's transaction holds the lock named ``key`` (exclusively, or at
+    least shared when ``shared``), taken by :func:`advisory_xact_lock`: a lock it needs not ask
+    for again, and what the rows it covers may be kept under (:func:`get_row`). Also on
+    SQLite, whose transaction excludes every other writer."""
+    scope = _scope_if_any(session)
+    if scope is None or key not in scope.locks:
+        return False
+    return shared or not scope.locks[key]
 
 
 def for_change(query: SelectT, *, skip_locked: bool = False) -> SelectT:

@@ -32,6 +32,9 @@ class SqlUnitOfWork:
 
     Subclasses add repositories in ``__aenter__``. On ``commit`` the events recorded by tracked
     aggregates (and by :meth:`record`) become envelopes in the outbox, in the same transaction.
+    The rows its repositories keep under the transaction's locks (:func:`servicekit.db.get_row`,
+    :func:`servicekit.db.keep_row`) and the advisory locks it holds are forgotten as the
+    transaction ends, however it ends (commit, rollback, the session's close).
     """
 
     session: AsyncSession

@@ -1,12 +1,14 @@
 """Applying an event reads each row it changes once (issue 9: statements are a third of a
 consumer's CPU per event). The session's identity map holds rows weakly, so the case repository
 keeps a case and its visits read under the case's lock for the rest of the transaction: saving
-them does not read them again, and a visit not among them is known to be new."""
+them does not read them again, and a visit not among them is known to be new. A case opened for
+an order's first event is inserted returning its row, kept the same way: it is not read again, and
+it has no visits to read."""
 
 from __future__ import annotations
 
 from feedback_support import MONDAY, Harness, arrived, assigned, created, local
-from support.statements import selects_by_table
+from support.statements import selects_by_table, statements_sent
 
 from feedback.domain.case import Case
 
@@ -24,13 +26,16 @@ async def test_a_new_order_and_its_assignment_read_the_case_and_its_visits_once(
     harness: Harness,
 ) -> None:
     engine = harness.runtime.engine
-    with selects_by_table(engine) as on_created:
+    with selects_by_table(engine) as on_created, statements_sent(engine) as sent_on_created:
         await harness.emit(created("o-1"))
     with selects_by_table(engine) as on_assigned:
         await harness.emit(assigned("o-1", "v-1", "tech-7"))
 
-    # A new case: locked read (absent), inserted, locked read with its visits; nothing after.
-    assert (on_created["feedback_case"], on_created["feedback_visit"]) == (2, 1)
+    # A new case: locked read (absent), then inserted returning the row, which is the
+    # transaction's own till it ends; a case just opened has no visits to read.
+    assert (on_created["feedback_case"], on_created["feedback_visit"]) == (1, 0)
+    # the inbox claim, the case read and opened, the event on the order's file, the case saved
+    assert len(sent_on_created) == 5
     # The case and its visits under the lock; the new visit is inserted without a read.
     assert (on_assigned["feedback_case"], on_assigned["feedback_visit"]) == (1, 1)
     case = await _case(harness, "o-1")

@@ -40,6 +40,9 @@ from servicekit.db import (
     for_change,
     get_row,
     insert_if_absent,
+    insert_row_if_absent,
+    keep_row,
+    kept_row,
     table_of,
 )
 
@@ -76,7 +79,6 @@ def _after(at: Any, row_id: Any, cursor: Cursor, *, descending: bool) -> ColumnE
 
 
 _ORDER_EVENTS = table_of(OrderEventRow)
-_CASES = table_of(CaseRow)
 
 
 class OrderFileRepository:
@@ -144,14 +146,14 @@ class CaseRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._locked: dict[str, tuple[CaseRow, dict[str, VisitRow]]] = {}
-        """The cases locked in this transaction with all their visits, as read under the lock:
-        kept so that saving them does not read them again (the session holds its rows weakly),
-        and a visit not among them is known to be new."""
 
     async def get(self, order_id: str, *, for_update: bool = False) -> Case | None:
         """The case of the order, or None; ``for_update`` locks its row (PostgreSQL) until the
-        transaction ends and reads the latest committed state."""
+        transaction ends and reads the latest committed state.
+
+        A case locked is kept for the rest of the transaction with all its visits (the session
+        holds its rows weakly, issue 9): saving them does not read them again, and a visit of
+        the case not kept is known to be new (:meth:`save`)."""
         row = await get_row(self._session, CaseRow, order_id, for_update=for_update)
         if row is None:
             return None
@@ -165,28 +167,43 @@ class CaseRepository:
             ).scalars()
         )
         if for_update:
-            self._locked[order_id] = (row, {v.visit_id: v for v in visits})
+            self._keep(row, visits)
         return _case(row, visits)
+
+    def _keep(self, row: CaseRow, visits: list[VisitRow]) -> None:
+        """Keep a case locked with all its visits: a visit of the case not kept is new."""
+        for visit in visits:
+            keep_row(self._session, visit)
+        keep_row(self._session, row)
 
     async def lock_or_open(self, order_id: str) -> Case:
         """The order's case, locked for a change (PostgreSQL); an empty one is opened first
         when feedback knows nothing of the order yet, so two first events of one order at once
-        (on two replicas) take turns on the new row instead of one failing on its key."""
+        (on two replicas) take turns on the new row instead of one failing on its key.
+
+        The case opened is not read again: inserted, it is this transaction's own until it
+        ends (another opener waits on its key, then finds it), and it has no visits, which are
+        only ever stored with their case."""
         case = await self.get(order_id, for_update=True)
-        if case is None:
-            blank = Case(order_id=order_id)
-            await insert_if_absent(
-                self._session,
-                _CASES,
-                {
-                    "order_id": order_id,
-                    "network_id": None,
-                    "technician_id": None,
-                    "data": blank.model_dump(mode="json", exclude={"visits"}),
-                },
-            )
-            case = await self.get(order_id, for_update=True)
-        assert case is not None  # inserted above, or by a transaction that committed it
+        if case is not None:
+            return case
+        blank = Case(order_id=order_id)
+        opened = await insert_row_if_absent(
+            self._session,
+            CaseRow,
+            {
+                "order_id": order_id,
+                "network_id": None,
+                "technician_id": None,
+                "data": blank.model_dump(mode="json", exclude={"visits"}),
+            },
+        )
+        if opened is not None:
+            self._keep(opened, [])
+            return _case(opened, [])
+        # opened by a transaction that committed it meanwhile: read it under its lock
+        case = await self.get(order_id, for_update=True)
+        assert case is not None  # its row, once stored, is never deleted
         return case
 
     async def many(self, order_ids: Sequence[str], *, for_update: bool = False) -> list[Case]:
@@ -215,15 +232,18 @@ class CaseRepository:
             for row in rows:
                 of_case = by_order.get(row.order_id, [])
                 if for_update:
-                    self._locked[row.order_id] = (row, {v.visit_id: v for v in of_case})
+                    self._keep(row, of_case)
                 cases.append(_case(row, of_case))
         return cases
 
     async def save(self, case: Case) -> None:
         """Insert or update the case and its visits (sampling and sheet marks are kept)."""
         data = case.model_dump(mode="json", exclude={"visits"})
-        locked = self._locked.get(case.order_id)
-        row = locked[0] if locked else await self._session.get(CaseRow, case.order_id)
+        # a case locked in this transaction is kept with all its visits (_keep): not read again
+        row = kept_row(self._session, CaseRow, case.order_id)
+        locked = row is not None
+        if row is None:
+            row = await self._session.get(CaseRow, case.order_id)
         if row is None:
             self._session.add(
                 CaseRow(
@@ -239,14 +259,15 @@ class CaseRepository:
             row.data = data
             self._session.add(row)
         for visit in case.visits.values():
+            key = (case.order_id, visit.visit_id)
             if locked:
-                visit_row = locked[1].get(visit.visit_id)
+                visit_row = kept_row(self._session, VisitRow, key)  # none kept: a new visit
             else:
-                visit_row = await self._session.get(VisitRow, (case.order_id, visit.visit_id))
+                visit_row = await self._session.get(VisitRow, key)
             if visit_row is None:
                 visit_row = VisitRow(order_id=case.order_id, visit_id=visit.visit_id)
                 if locked:
-                    locked[1][visit.visit_id] = visit_row
+                    keep_row(self._session, visit_row)
             visit_row.technician_id = visit.technician_id
             # the visit's own network, never another visit's holder; the centre's own visits are
             # reconciled under `centre`, like their call-backs and suspicions (FBK-8)

@@ -31,7 +31,9 @@ from servicekit.db import (
     aware,
     for_change,
     get_row,
+    holds_xact_lock,
     insert_if_absent,
+    keep_row,
     table_of,
 )
 
@@ -119,36 +121,31 @@ class OrderFileRepository:
 _CONTEXT_DATES = ("installed_on", "purchase_date")
 
 
+def _order_lock(order_id: str) -> str:
+    return f"fieldwork:order:{order_id}"
+
+
 class OrderContextRepository:
     """What fieldwork knows of each order."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._locked: set[str] = set()
-        self._rows_under_lock: dict[str, OrderContextRow | None] = {}
-        """The rows of the orders locked in this transaction, as read after the lock (None:
-        none yet): nobody else changes them until it ends, so they are read once."""
 
     async def lock(self, order_id: str) -> None:
         """Take the order's transaction lock on PostgreSQL (SQLite's single writer serialises
         anyway): what an event changes depends on the order's context and all its visits, rows
         that may not exist yet, so two events of one order are applied one after the other."""
-        if order_id in self._locked:
-            return
-        await advisory_xact_lock(self._session, f"fieldwork:order:{order_id}")
-        self._locked.add(order_id)
+        key = _order_lock(order_id)
+        if not holds_xact_lock(self._session, key):
+            await advisory_xact_lock(self._session, key)
 
     async def _row(self, order_id: str) -> OrderContextRow | None:
-        if order_id in self._rows_under_lock:
-            return self._rows_under_lock[order_id]
-        if order_id not in self._locked:
-            return await self._session.get(OrderContextRow, order_id)
-        # The session's identity map holds its rows weakly: the row is kept here, so an event's
-        # later reads and its save do not read it again. Read afresh: a copy from before the
-        # lock may be stale.
-        row = await self._session.get(OrderContextRow, order_id, populate_existing=True)
-        self._rows_under_lock[order_id] = row
-        return row
+        if not holds_xact_lock(self._session, _order_lock(order_id)):
+            return await get_row(self._session, OrderContextRow, order_id)
+        # Under the order's lock nobody else changes the row (or inserts it) until the
+        # transaction ends: it is read afresh once (a copy from before the lock may be stale)
+        # and kept, absent or not, so an event's later reads and its save do not read it again.
+        return await get_row(self._session, OrderContextRow, order_id, keep=True)
 
     async def get(self, order_id: str) -> OrderContext | None:
         """The order's context, or None."""
@@ -175,8 +172,8 @@ class OrderContextRepository:
         doc["anonymised_at"] = _iso(context.anonymised_at)
         if row is None:
             row = OrderContextRow(order_id=context.order_id, doc=doc)
-            if context.order_id in self._locked:
-                self._rows_under_lock[context.order_id] = row
+            if holds_xact_lock(self._session, _order_lock(context.order_id)):
+                keep_row(self._session, row)
         else:
             row.doc = doc
         self._session.add(row)
@@ -187,15 +184,14 @@ class VisitRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._locked_rows: dict[str, VisitRow | None] = {}
-        """The visits read to change in this transaction (None: a visit not stored yet), kept
-        so that saving them does not read them again (the session holds its rows weakly)."""
 
     async def get(self, visit_id: str, *, for_update: bool = False) -> Visit | None:
-        """The visit (row-locked on PostgreSQL when ``for_update``), or None."""
-        row = await get_row(self._session, VisitRow, visit_id, for_update=for_update)
-        if for_update:
-            self._locked_rows[visit_id] = row
+        """The visit (row-locked on PostgreSQL when ``for_update``), or None. A visit read to
+        change is kept for the rest of the transaction, or its absence (a visit not stored yet:
+        one inserted meanwhile clashes on its key), so saving it does not read it again."""
+        row = await get_row(
+            self._session, VisitRow, visit_id, for_update=for_update, keep=for_update
+        )
         return None if row is None else Visit.model_validate(row.doc)
 
     async def for_order(self, order_id: str, *, for_update: bool = False) -> list[Visit]:
@@ -209,7 +205,8 @@ class VisitRepository:
             query = query.order_by(col(VisitRow.updated_at))
         rows = list((await self._session.execute(query)).scalars())
         if for_update:
-            self._locked_rows.update((r.visit_id, r) for r in rows)
+            for row in rows:
+                keep_row(self._session, row)
         visits = [Visit.model_validate(r.doc) for r in rows]
         return sorted(visits, key=lambda v: v.created_at)
 
@@ -251,12 +248,9 @@ class VisitRepository:
     async def save(self, visit: Visit, *, now: datetime) -> None:
         """Insert or update the visit."""
         doc = visit.model_dump(mode="json")
-        if visit.visit_id in self._locked_rows:
-            row = self._locked_rows[visit.visit_id]
-        else:
-            row = await self._session.get(VisitRow, visit.visit_id)
+        row = await get_row(self._session, VisitRow, visit.visit_id)  # kept: not read again
         if row is None:
-            row = self._locked_rows[visit.visit_id] = VisitRow(
+            row = VisitRow(
                 visit_id=visit.visit_id,
                 order_id=visit.order_id,
                 state=visit.state.value,
@@ -264,6 +258,7 @@ class VisitRepository:
                 created_at=visit.created_at.astimezone(UTC),
                 doc=doc,
             )
+            keep_row(self._session, row)  # inserted by this transaction: its own till it ends
         row.technician_id = visit.technician_id
         row.network_id = visit.network_id
         row.state = visit.state.value

@@ -34,7 +34,7 @@ from scheduling.domain.model import (
     Visit,
 )
 from scheduling.domain.privacy import erase_event_data
-from servicekit.db import advisory_xact_lock, aware, for_change, get_row, table_of
+from servicekit.db import advisory_xact_lock, aware, for_change, get_row, keep_row, table_of
 from servicekit.webhooks.queue import serialise
 from servicekit.webhooks.tables import WebhookAttemptRow, WebhookDeliveryRow, WebhookMessageRow
 
@@ -143,23 +143,17 @@ class DispatchOrderRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._locked: dict[str, DispatchOrderRow] = {}
-        """The rows locked in this transaction, as read under the lock, and the rows it
-        inserted: nobody else changes them until it ends, so saving them does not read them
-        again (the session holds its rows weakly; issue 9)."""
-
-    def release(self) -> None:
-        """Forget the rows kept under the transaction's locks: it ended, and so did they."""
-        self._locked.clear()
 
     async def get(self, order_id: str, *, for_update: bool = False) -> DispatchOrder | None:
         """The order, or None; ``for_update`` locks its row (PostgreSQL) until the transaction
-        ends, so concurrent changes of one order take turns and none is written back stale."""
+        ends, so concurrent changes of one order take turns and none is written back stale.
+        A row locked (or inserted) in this transaction is kept until it ends (the session holds
+        its rows weakly; issue 9): later reads and its save do not read it again."""
         row = await get_row(self._session, DispatchOrderRow, order_id, for_update=for_update)
         if row is None:
             return None
         if for_update:
-            self._locked[order_id] = row
+            keep_row(self._session, row)
         return _order_from_row(row)
 
     async def _query(
@@ -170,7 +164,8 @@ class DispatchOrderRepository:
             query = for_change(query, skip_locked=skip_locked)  # in id order: no crossed waits
         rows = list((await self._session.execute(query)).scalars())
         if for_update or skip_locked:
-            self._locked.update((row.order_id, row) for row in rows)
+            for row in rows:
+                keep_row(self._session, row)
         return [_order_from_row(row) for row in rows]
 
     async def held(
@@ -416,11 +411,10 @@ class DispatchOrderRepository:
             "anonymised_at": order.anonymised_at,
             "auto_placement_tried_at": order.auto_placement_tried_at,
         }
-        row = None if new else self._locked.get(order.order_id)
-        if row is None and not new:
-            row = await self._session.get(DispatchOrderRow, order.order_id)
+        # a row kept in this transaction is not read again
+        row = None if new else await get_row(self._session, DispatchOrderRow, order.order_id)
         if row is None:
-            row = self._locked[order.order_id] = DispatchOrderRow(order_id=order.order_id, **fields)
+            row = keep_row(self._session, DispatchOrderRow(order_id=order.order_id, **fields))
         else:
             for name, value in fields.items():
                 setattr(row, name, value)
@@ -532,22 +526,17 @@ class TechnicianRepository:
         self._session = session
         self._roster = roster
         self._wrote = False
-        self._locked: dict[str, TechnicianRow] = {}
-        """The rows locked in this transaction, as read under the lock, and the rows it
-        inserted: saving them does not read them again (the session holds its rows weakly)."""
-
-    def release(self) -> None:
-        """Forget the rows kept under the transaction's locks: it ended, and so did they."""
-        self._locked.clear()
 
     async def get(self, technician_id: str, *, for_update: bool = False) -> Technician | None:
         """The technician, or None; ``for_update`` locks the row (PostgreSQL) until the
-        transaction ends, so a position report and an update of the record take turns."""
+        transaction ends, so a position report and an update of the record take turns. A row
+        locked (or inserted) in this transaction is kept until it ends: saving it does not read
+        it again (the session holds its rows weakly; issue 9)."""
         row = await get_row(self._session, TechnicianRow, technician_id, for_update=for_update)
         if row is None:
             return None
         if for_update:
-            self._locked[technician_id] = row
+            keep_row(self._session, row)
         return _tech_from_row(row)
 
     async def list(self) -> list[Technician]:
@@ -589,17 +578,19 @@ class TechnicianRepository:
         }
         # locked before the highest revision is read: a write of this row committed meanwhile
         # is then counted in it, and the new revision is above the row's old one (a row locked
-        # earlier in this transaction has been since)
-        row = None if new else self._locked.get(tech.technician_id)
-        if row is None and not new:
-            row = await get_row(self._session, TechnicianRow, tech.technician_id, for_update=True)
+        # earlier in this transaction, and kept, has been since: it is not read again)
+        row = (
+            None
+            if new
+            else await get_row(self._session, TechnicianRow, tech.technician_id, for_update=True)
+        )
         fields["revision"] = (await self._session.execute(_NEXT_REVISION)).scalar_one()
         if row is None:
             row = TechnicianRow(technician_id=tech.technician_id, **fields)
         else:
             for name, value in fields.items():
                 setattr(row, name, value)
-        self._locked[tech.technician_id] = row
+        keep_row(self._session, row)
         self._session.add(row)
 
 

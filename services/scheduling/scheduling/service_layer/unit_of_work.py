@@ -66,25 +66,6 @@ class SchedulingUnitOfWork(SqlUnitOfWork):
         self.partner_messages = PartnerMessageRepository(self.session)
         return self
 
-    async def commit(self) -> None:
-        """Commit (:meth:`SqlUnitOfWork.commit`); the rows the repositories kept under the
-        transaction's locks are forgotten with them."""
-        try:
-            await super().commit()
-        finally:
-            self._release()
-
-    async def rollback(self) -> None:
-        """Discard the transaction, and the rows kept under its locks."""
-        try:
-            await super().rollback()
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        self.orders.release()
-        self.technicians.release()
-
     async def notify_networks(
         self,
         envelope: EventEnvelope,
