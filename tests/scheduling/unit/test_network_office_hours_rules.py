@@ -133,13 +133,12 @@ def test_int_7_an_emergency_counts_wall_clock_minutes_whatever_the_network_s_hou
 @pytest.mark.parametrize(
     ("opens", "closes", "weekdays", "message"),
     [
-        (time(20), time(8), EVERY_DAY, "close before they open"),
-        (time(8), time(8), EVERY_DAY, "close before they open"),
+        (time(8), time(8), EVERY_DAY, "close when they open"),
         (time(8), time(20), (), "at least one weekday"),
         (time(8), time(20), (0, 7), "0 \\(Monday\\) to 6 \\(Sunday\\)"),
         (time(8), time(20), (-1,), "0 \\(Monday\\) to 6 \\(Sunday\\)"),
     ],
-    ids=["closes-before-opening", "empty", "no-weekday", "weekday-7", "weekday-negative"],
+    ids=["closes-when-opening", "no-weekday", "weekday-7", "weekday-negative"],
 )
 def test_sch_1_office_hours_that_cannot_be_counted_in_are_refused(
     opens: time, closes: time, weekdays: tuple[int, ...], message: str
@@ -151,3 +150,29 @@ def test_sch_1_office_hours_that_cannot_be_counted_in_are_refused(
 def test_sch_1_office_hours_keep_each_weekday_once_in_order() -> None:
     hours = OfficeHours(opens=time(8), closes=time(20), weekdays=(6, 0, 6))
     assert hours.weekdays == (0, 6)
+
+
+NIGHTS = OfficeHours(opens=time(20), closes=time(2), weekdays=(0, 1, 2, 3, 4))
+"""Open overnight, 20:00 to 02:00 the next morning, the nights starting Monday to Friday."""
+
+
+def test_sch_1_overnight_office_hours_count_on_past_midnight() -> None:
+    # given at 23:50 on Monday: 10 minutes before midnight, 20 after it, within Monday's night
+    assert due(NIGHTS, local(23, 50)) == local(0, 20, day=1)
+    # given at 01:50 on Tuesday, Monday night still open: 10 minutes, then 20 from Tuesday 20:00
+    assert due(NIGHTS, local(1, 50, day=1)) == local(20, 20, day=1)
+
+
+def test_sch_1_overnight_office_hours_belong_to_the_night_they_open() -> None:
+    # Friday's night runs into Saturday; no night opens on Saturday nor on Sunday
+    friday, monday = 4, 7
+    assert due(NIGHTS, local(1, 0, day=friday + 1)) == local(1, 30, day=friday + 1)
+    assert due(NIGHTS, local(3, 0, day=friday + 1)) == local(20, 30, day=monday)
+
+
+def test_sch_1_overnight_office_hours_close_on_a_holiday_night_only() -> None:
+    # 2026-09-30 (Wednesday) is a working day, 1-8 October the National Day break: the night of
+    # the 30th runs to 02:00 on 1 October; the break's nights stay shut until the 8th (a Thursday)
+    night = OfficeHours(opens=time(20), closes=time(2), weekdays=EVERY_DAY)
+    assert due(night, shanghai(date(2026, 10, 1), 1, 0)) == shanghai(date(2026, 10, 1), 1, 30)
+    assert due(night, shanghai(date(2026, 10, 1), 3, 0)) == shanghai(date(2026, 10, 8), 20, 30)

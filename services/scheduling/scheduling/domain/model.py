@@ -237,10 +237,12 @@ class Technician:
 class OfficeHours:
     """A partner network's own office hours (SCH-1): open from ``opens`` to ``closes`` (local
     wall-clock; ``closes`` 00:00 is midnight closing the day, so 00:00-00:00 is round the clock;
-    hours running past midnight are not supported) on its ``weekdays`` (0 = Monday). Its open
-    weekdays are its own: a make-up workday (调休) does not open it on a day it keeps closed.
-    On public holiday breaks (:meth:`WorkingTime.is_public_holiday`, the break's weekend days
-    included) it is closed unless ``open_on_public_holidays``."""
+    ``closes`` before ``opens`` runs overnight into the next day, 20:00-02:00) on its
+    ``weekdays`` (0 = Monday). Hours belong to the day they open on: its weekdays, holidays and
+    make-up days decide whether they open, whatever the day they close on. Its open weekdays
+    are its own: a make-up workday (调休) does not open it on a day it keeps closed. On public
+    holiday breaks (:meth:`WorkingTime.is_public_holiday`, the break's weekend days included) it
+    is closed unless ``open_on_public_holidays``."""
 
     opens: time
     closes: time
@@ -251,10 +253,11 @@ class OfficeHours:
         for moment in (self.opens, self.closes):
             if moment.tzinfo is not None:
                 raise InvalidOfficeHours("office hours are local wall-clock times, without offset")
-        if self.closes <= self.opens and self.closes != MIDNIGHT:
+        if self.closes == self.opens and self.closes != MIDNIGHT:
             raise InvalidOfficeHours(
-                f"office hours {self.opens:%H:%M}-{self.closes:%H:%M} close before they open "
-                "(00:00 closes at midnight ending the day; hours past midnight are not supported)"
+                f"office hours {self.opens:%H:%M}-{self.closes:%H:%M} close when they open: "
+                "00:00-00:00 is round the clock, and a closing before the opening runs "
+                "overnight into the next day (e.g. 20:00-02:00)"
             )
         if not self.weekdays:
             raise InvalidOfficeHours("a network is open on at least one weekday")
@@ -280,10 +283,12 @@ class OfficeHours:
             raise ValueError("start must be timezone-aware")
         tz = calendar.tz
         left = duration
-        day = start.astimezone(tz).date()
-        for _ in range(3660):  # ten years of days: a bound, never reached by a sane duration
+        # from the day before: hours it opened overnight may still be open at ``start``
+        day = start.astimezone(tz).date() - timedelta(days=1)
+        for _ in range(3661):  # ten years of days: a bound, never reached by a sane duration
             if self.is_open_on(day, calendar=calendar):
-                end_day = day + timedelta(days=1) if self.closes == MIDNIGHT else day
+                # closing at or before opening: 24:00 (00:00), or overnight on the next day
+                end_day = day + timedelta(days=1) if self.closes <= self.opens else day
                 opened = max(start, datetime.combine(day, self.opens, tzinfo=tz))
                 closed = datetime.combine(end_day, self.closes, tzinfo=tz)
                 if opened < closed:

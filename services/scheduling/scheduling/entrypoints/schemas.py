@@ -154,9 +154,10 @@ class OfficeHoursIn(_In):
 
     opens: IsoTime = Field(description="Local wall-clock, whole minutes (`HH:MM`).")
     closes: IsoTime = Field(
-        description="Local wall-clock, whole minutes (`HH:MM`), after `opens`; `00:00` is "
-        "midnight at the end of the day (`00:00`-`00:00`: round the clock). Hours running past "
-        "midnight are not supported."
+        description="Local wall-clock, whole minutes (`HH:MM`); `00:00` is midnight at the end "
+        "of the day (`00:00`-`00:00`: round the clock). Before `opens`, the hours run overnight "
+        "into the next day (`20:00`-`02:00`), and belong to the day they open on (`weekdays`, "
+        "public holidays)."
     )
     weekdays: list[int] = Field(
         default=[0, 1, 2, 3, 4, 5, 6],
