@@ -1611,6 +1611,21 @@ def test_order_served_by_a_partner_network_over_rest_and_webhooks(
             201,
         )
         secret = subscribed["secret"]
+        # BIL-12: the network's rate card, published by the centre, prices its repair fees.
+        card = _ok(
+            world.admin["billing"].post(
+                f"/v1/rate-cards/{network}/versions",
+                json={
+                    "rates": [
+                        {"product_line": "water_heater", "kind": "repair", "amount": "66.50"},
+                        {"product_line": "*", "kind": "repair", "amount": "40.00"},
+                    ]
+                },
+            ),
+            201,
+        )
+        in_force = _ok(partner["billing"].get(f"/v1/rate-cards/{network}"))
+        assert in_force["version"] == card["version"]
 
         j = Journey(world, "partner-tech", 11)
         j.create(district=district, lat=37.81, lon=118.61)
@@ -1713,8 +1728,14 @@ def test_order_served_by_a_partner_network_over_rest_and_webhooks(
             cursor = settlement["next_cursor"]
             if cursor is None:
                 break
-        assert j.order_id in {line["order_id"] for line in lines}, lines
-        assert Decimal(settlement["service_fees_owed"]) > 0, settlement
+        fees = [
+            line
+            for line in lines
+            if line["order_id"] == j.order_id and line["kind"] == "service_fee"
+        ]
+        assert [Decimal(line["amount"]) for line in fees] == [Decimal("66.50")], lines
+        assert f"rate card {card['label']} (water_heater repair)" in fees[0]["description"]
+        assert Decimal(settlement["service_fees_owed"]) >= Decimal("66.50"), settlement
     finally:
         for client in partner.values():
             client.close()
