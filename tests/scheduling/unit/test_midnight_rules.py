@@ -5,25 +5,18 @@ kept on today's shift, with today's jobs."""
 from __future__ import annotations
 
 from datetime import time, timedelta
-from zoneinfo import ZoneInfo
 
 from scheduling_support import DONGYING, local, near
+from shift_checks import POLICY, TZ, kept, reasons
 
 from contracts.common import TimeWindow
 from scheduling.domain.dispatching import (
     HeldJob,
     candidate_windows,
-    fits,
     service_day,
-    why_not_kept,
 )
 from scheduling.domain.model import Technician
-from scheduling.domain.policy import SchedulingPolicy
-from scheduling.domain.travel import GreatCircleTravel
 
-TZ = ZoneInfo("Asia/Shanghai")
-POLICY = SchedulingPolicy()
-TRAVEL = GreatCircleTravel(road_factor=1.3, speed_kmh=30)
 MONDAY = local(8).astimezone(TZ).date()
 
 
@@ -38,35 +31,6 @@ def tech(shift_start: time, shift_end: time) -> Technician:
         shift_start=shift_start,
         shift_end=shift_end,
         working_days=list(range(7)),
-    )
-
-
-def kept(t: Technician, window: TimeWindow, *, now, held=(), overtime=False) -> int | None:
-    return fits(
-        technician=t,
-        held=list(held),
-        location=DONGYING,
-        window=window,
-        minutes=60,
-        policy=POLICY,
-        travel=TRAVEL,
-        tz=TZ,
-        now=now,
-        overtime=overtime,
-    )
-
-
-def reasons(t: Technician, window: TimeWindow, *, now, held=()) -> list[str]:
-    return why_not_kept(
-        technician=t,
-        held=list(held),
-        location=DONGYING,
-        window=window,
-        minutes=60,
-        policy=POLICY,
-        travel=TRAVEL,
-        tz=TZ,
-        now=now,
     )
 
 

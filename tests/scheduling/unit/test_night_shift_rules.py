@@ -7,9 +7,9 @@ night shift still running."""
 from __future__ import annotations
 
 from datetime import time, timedelta
-from zoneinfo import ZoneInfo
 
 from scheduling_support import DONGYING, local, near
+from shift_checks import POLICY, TRAVEL, TZ, kept, reasons
 
 from contracts.common import TimeWindow
 from scheduling.adapters.pyvrp_solver import PyVrpSolver
@@ -17,20 +17,13 @@ from scheduling.domain.dispatching import (
     HeldJob,
     candidate_windows,
     earliest_placement,
-    fits,
     soonest_on_site,
-    why_not_kept,
     workload_by_day,
 )
 from scheduling.domain.model import Technician
 from scheduling.domain.planning import PlanJob, PlanTechnician, build_day_problem
-from scheduling.domain.policy import SchedulingPolicy
 from scheduling.domain.routing import check_plan
-from scheduling.domain.travel import GreatCircleTravel
 
-TZ = ZoneInfo("Asia/Shanghai")
-POLICY = SchedulingPolicy()
-TRAVEL = GreatCircleTravel(road_factor=1.3, speed_kmh=30)
 MONDAY = local(8).astimezone(TZ).date()
 TUESDAY = MONDAY + timedelta(days=1)
 SATURDAY = MONDAY + timedelta(days=5)
@@ -62,34 +55,6 @@ def tech(
 
 NIGHT = tech("night", time(22), time(6))
 DAY = tech("day", time(9), time(18))
-
-
-def kept(t: Technician, window: TimeWindow, *, now, held=()) -> int | None:
-    return fits(
-        technician=t,
-        held=list(held),
-        location=DONGYING,
-        window=window,
-        minutes=60,
-        policy=POLICY,
-        travel=TRAVEL,
-        tz=TZ,
-        now=now,
-    )
-
-
-def reasons(t: Technician, window: TimeWindow, *, now, held=()) -> list[str]:
-    return why_not_kept(
-        technician=t,
-        held=list(held),
-        location=DONGYING,
-        window=window,
-        minutes=60,
-        policy=POLICY,
-        travel=TRAVEL,
-        tz=TZ,
-        now=now,
-    )
 
 
 def test_sch_3_a_shift_ending_before_it_starts_runs_overnight_into_the_next_day() -> None:
