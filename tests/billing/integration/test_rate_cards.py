@@ -172,6 +172,19 @@ async def test_bil_12_a_too_long_network_id_is_a_422_problem(client: httpx.Async
     )
 
 
+@pytest.mark.parametrize("network", ["net-9%20", "%20net-9", "%E2%80%AEnet-9", "网点-9", "net 9"])
+async def test_bil_12_a_network_id_no_network_can_have_is_a_422_problem_not_a_card(
+    client: httpx.AsyncClient, network: str
+) -> None:
+    # Networks are registered with ids of [A-Za-z0-9_.:-] (scheduling): a card published for
+    # "net-9 " was stored and answered 201, yet never priced net-9's work (BIL-12).
+    assert "network_id" in fields(
+        await client.post(f"/v1/rate-cards/{network}/versions", json=CARD)
+    )
+    for path in ("", "/versions", "/versions/1"):
+        assert "network_id" in fields(await client.get(f"/v1/rate-cards/{network}{path}"))
+
+
 async def test_bil_12_only_admins_write_cards_and_a_network_reads_only_its_own(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:

@@ -163,3 +163,16 @@ def test_bil_12_a_rate_card_refuses_bad_kinds_amounts_lines_and_duplicates(
             }
         )
     assert where in str(refused.value)
+
+
+@pytest.mark.parametrize("amount", ["-0", "-0.00", "-0.0"])
+def test_bil_12_a_negative_zero_rate_is_a_zero_rate_never_a_negative_looking_fee(
+    amount: str,
+) -> None:
+    # A "-0.00" rate was published as such and priced work at Decimal("-0.00"): a settlement
+    # item and card reading "-0.00" where no amount is ever negative (BIL-12).
+    zero = NetworkRate.model_validate({"product_line": "*", "kind": "repair", "amount": amount})
+    assert not zero.amount.is_signed()
+    assert zero.model_dump(mode="json")["amount"] in {"0", "0.00", "0.0"}
+    fee = network_fee(kind=REPAIR, product_line="boiler", card=card(1, T0, zero), policy=POLICY)
+    assert fee.amount == 0 and not fee.amount.is_signed()

@@ -6,11 +6,13 @@ close, so the next transaction reads afresh."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import weakref
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from support.statements import selects_by_table
@@ -201,3 +203,27 @@ async def test_a_unit_of_work_forgets_its_kept_rows_when_it_commits_or_ends(
         held = await _read_and_drop(uow.session, "e-1")  # its next transaction, not committed
     gc.collect()
     assert held() is None
+
+
+async def test_two_inserts_of_one_key_at_once_give_the_row_to_the_first_and_none_to_the_other(
+    engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    """Two first events of one order at once (feedback's lock_or_open): on PostgreSQL the second
+    insert waits for the first transaction and, once it commits, finds the key taken (None), its
+    next locked read then sees the committed row; SQLite's writers take turns anyway."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writers take turns: no two inserts at once")
+    values = {"event_id": "e-1", "event_type": "t", "subject": "first", "received_at": AT}
+    async with session_factory() as first, session_factory() as second:
+        assert await get_row(first, InboxMessage, "e-1", for_update=True) is None
+        assert await get_row(second, InboxMessage, "e-1", for_update=True) is None
+        assert await insert_row_if_absent(first, InboxMessage, values) is not None
+        waiting = asyncio.create_task(
+            insert_row_if_absent(second, InboxMessage, {**values, "subject": "second"})
+        )
+        await asyncio.sleep(0.2)
+        assert not waiting.done()  # waits on the first's uncommitted key
+        await first.commit()
+        assert await waiting is None
+        found = await get_row(second, InboxMessage, "e-1", for_update=True, keep=True)
+        assert found is not None and found.subject == "first"

@@ -38,7 +38,8 @@ class WorkKind(StrEnum):
 def _not_negative(value: Decimal) -> Decimal:
     if value < 0:
         raise ValueError("a rate is never negative")
-    return value
+    # -0 (or -0.00) is zero: kept signed it would price work at "-0.00" (BIL-12)
+    return value.copy_abs()
 
 
 RateAmount = Annotated[Money, AfterValidator(_not_negative)]

@@ -83,8 +83,10 @@ ProductLine = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 #: Holders of cash and networks are named by ids of at most 200 characters, as stored.
 HolderId = Annotated[str, Path(min_length=1, max_length=200)]
-#: Networks are named by ids of at most 64 characters, as their settlement items store them.
-NetworkId = Annotated[str, Path(min_length=1, max_length=64)]
+#: Networks are named by ids of at most 64 characters, as their settlement items store them, of
+#: the characters a network is registered with (scheduling): a card for an id no network can
+#: have would never price any network's work (BIL-12).
+NetworkId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 VersionNumber = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 #: The order of each list a cursor is bound to (a cursor of one list is refused by another).
