@@ -291,3 +291,17 @@ def test_sch_4_the_plan_of_a_night_shifts_day_holds_its_job_at_02_00_next_mornin
         origin=origin,
     )
     assert PyVrpSolver().solve(late_plan.problem, time_limit=0.2).unassigned == ["after-dawn"]
+
+
+def test_sch_3_the_moment_a_night_shift_ends_belongs_to_the_next_days_shift() -> None:
+    # 23 hours, 10:00 to 09:00 the next morning, starting on Tuesdays only
+    long_night = tech("long", time(10), time(9), working_days=[1])
+    tuesday_nine = local(9, day=1)
+
+    # Monday's shift (if any) is over at 09:00: the moment is Tuesday's
+    assert long_night.shift_day(tuesday_nine, TZ) == TUESDAY
+    assert long_night.shift_day(tuesday_nine - timedelta(minutes=1), TZ) == MONDAY
+    # a window opening at 09:00 is kept arriving at 10:00 when Tuesday's shift starts
+    nine_to_eleven = TimeWindow(start=tuesday_nine, end=local(11, day=1))
+    assert long_night.why_off_shift(nine_to_eleven, tz=TZ, policy=POLICY) == []
+    assert kept(long_night, nine_to_eleven, now=local(8)) is not None

@@ -116,9 +116,10 @@ class Technician:
         """The day whose shift ``moment`` belongs to: its local day, except up to the end of
         an overnight shift (``00:00``-``06:00`` of a ``22:00-06:00`` technician), which belongs
         to the night shift of the day before (SCH-3: a shift is its start day's; the jobs it
-        holds after midnight are that day's)."""
+        holds after midnight are that day's). The shift's end is not in it: at 06:00 (at 09:00
+        for a 10:00-09:00 shift) the moment is the new day's."""
         local = moment.astimezone(tz)
-        if self.overnight and local.time() <= self.shift_end:
+        if self.overnight and local.time() < self.shift_end:
             return local.date() - timedelta(days=1)
         return local.date()
 

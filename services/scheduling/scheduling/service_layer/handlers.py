@@ -348,14 +348,13 @@ async def _place(
     last = today + timedelta(days=policy.booking_horizon_days)
     start_of_today = _day_bounds(today, tz)[0]
     nights = _works_nights(techs)
-    # SCH-1: the jobs each technician holds per day over the horizon, counted by the database
-    # (with night shifts from yesterday, whose night shift may still be running)
+    # SCH-1: the jobs each technician holds per day over the horizon, counted by the database;
+    # those booked from today on, on the day of their shift (after midnight, a night shift's
+    # is yesterday's): those booked before today are pending, counted once, on yesterday's
+    # night shift while it still runs (workload_by_day)
     workload = workload_by_day(
         technicians=techs,
-        booked=await uow.orders.booked_starts(
-            start_of_today - timedelta(days=1) if nights else start_of_today,
-            _day_bounds(last, tz)[1],
-        ),
+        booked=await uow.orders.booked_starts(start_of_today, _day_bounds(last, tz)[1]),
         # no time agreed yet, or a booked day already past: done on the next days they work
         pending=await uow.orders.held_counts(due_before=start_of_today),
         now=now,
@@ -1938,7 +1937,14 @@ async def optimise_day(
         plan_techs = []
         for t in technicians:
             shift = t.shift(cmd.day, tz)
-            start_at, ready = (t.where(now) if running else t.home), shift.start
+            # SCH-3 / SCH-4: a running day's route starts from where they are now, unless they
+            # are on last night's shift still: they go home before this one starts
+            start_at = (
+                t.where(now)
+                if running and not _on_last_nights_shift(t, cmd.day, now, tz)
+                else t.home
+            )
+            ready = shift.start
             if t.technician_id in on_site:
                 start_at, free = on_site[t.technician_id]
                 ready = max(shift.start, min(free, shift.end))
@@ -2122,6 +2128,16 @@ async def optimise_day(
             "distance_m": plan.distance,
             "dirty": dirty,
         }
+
+
+def _on_last_nights_shift(technician: Technician, day: date, now: datetime, tz: ZoneInfo) -> bool:
+    """Whether ``technician`` is at ``now`` on the night shift started the day before ``day``
+    (SCH-3): where they are now is not where their shift of ``day`` starts."""
+    before = day - timedelta(days=1)
+    if not technician.overnight or not technician.works_on(before):
+        return False
+    shift = technician.shift(before, tz)
+    return shift.start <= now < shift.end
 
 
 def _on_site_until(
