@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from scheduling_support import DONGYING
@@ -18,6 +19,14 @@ from scheduling.domain.travel import GreatCircleTravel
 TZ = ZoneInfo("Asia/Shanghai")
 POLICY = SchedulingPolicy()
 TRAVEL = GreatCircleTravel(road_factor=1.3, speed_kmh=30)
+_JOB: dict[str, Any] = {
+    "location": DONGYING,
+    "minutes": 60,
+    "policy": POLICY,
+    "travel": TRAVEL,
+    "tz": TZ,
+}
+"""The job both checks are asked about: 60 minutes in Dongying."""
 
 
 def kept(
@@ -29,32 +38,11 @@ def kept(
     overtime: bool = False,
 ) -> int | None:
     """The metres ``t`` adds to keep ``window`` for the job (SCH-3), None when they cannot."""
-    return fits(
-        technician=t,
-        held=list(held),
-        location=DONGYING,
-        window=window,
-        minutes=60,
-        policy=POLICY,
-        travel=TRAVEL,
-        tz=TZ,
-        now=now,
-        overtime=overtime,
-    )
+    return fits(technician=t, held=list(held), window=window, now=now, overtime=overtime, **_JOB)
 
 
 def reasons(
     t: Technician, window: TimeWindow, *, now: datetime, held: Iterable[HeldJob] = ()
 ) -> list[str]:
     """Why ``t`` cannot keep ``window`` for the job (SCH-3); empty when they can."""
-    return why_not_kept(
-        technician=t,
-        held=list(held),
-        location=DONGYING,
-        window=window,
-        minutes=60,
-        policy=POLICY,
-        travel=TRAVEL,
-        tz=TZ,
-        now=now,
-    )
+    return why_not_kept(technician=t, held=list(held), window=window, now=now, **_JOB)
