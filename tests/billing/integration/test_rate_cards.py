@@ -13,12 +13,12 @@ import httpx
 import pytest
 
 from contracts.common import AssigneeKind
-from contracts.fieldwork import InstallationCompleted, RepairCompleted
+from contracts.fieldwork import InstallationCompleted, QuoteRequested, RepairCompleted
 from contracts.scheduling import OrderAssigned
 from servicekit.runtime import ServiceRuntime
 
 from ..conftest import T0, Clock
-from .test_billing_api import key, order_created, publish, send
+from .test_billing_api import fee, key, order_created, publish, send
 
 CARD = {
     "rates": [
@@ -321,3 +321,98 @@ async def test_bil_12_a_network_without_a_card_is_still_paid_the_policy_default(
     fees = await service_fees(client, "net-1", "2026-04")
     assert fees["o-1"][0] == format(runtime.app.state.policy.network_repair_fee, "f")
     assert fees["o-1"][1].endswith("policy default")
+
+
+async def service_fee_items(
+    client: httpx.AsyncClient, network: str, month: str
+) -> list[dict[str, Any]]:
+    statement = await client.get(f"/v1/settlements/{network}/{month}")
+    assert statement.status_code == 200, statement.text
+    items: list[dict[str, Any]] = statement.json()["items"]
+    return [i for i in items if i["kind"] == "service_fee"]
+
+
+async def test_bil_12_work_heard_before_the_order_is_priced_once_its_product_line_is_known(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, clock: Clock
+) -> None:
+    # Intake's consumer lags: billing hears the assignment and the repair before OrderCreated.
+    await create(client)
+    later = T0 + timedelta(days=3)
+    await create(
+        client,
+        {
+            "effective_from": later.isoformat(),
+            "rates": [{"product_line": "water_heater", "kind": "repair", "amount": "70.00"}],
+        },
+    )
+    await send(
+        runtime,
+        OrderAssigned(
+            order_id="o-1",
+            visit_id="v-1",
+            assignee_kind=AssigneeKind.NETWORK,
+            network_id="net-9",
+            technician_id="nt-1",
+            assigned_by="disp-1",
+        ),
+    )
+    done_at = T0 + timedelta(hours=1)
+    repair = await send(runtime, repaired("o-1"), at=done_at)
+
+    # not priced at the card's `*` rate for want of the line: nothing owed yet
+    assert await service_fee_items(client, "net-9", "2026-04") == []
+    pending = (await client.get("/v1/orders/o-1/charge")).json()["pending_network_fees"]
+    assert [(f["fee_id"], f["network_id"], f["kind"]) for f in pending] == [
+        (str(repair.id), "net-9", "repair")
+    ]
+
+    clock.now = later + timedelta(days=1)  # the order is heard after v2 took effect
+    await send(runtime, order_created("o-1"), at=clock.now)
+
+    items = await service_fee_items(client, "net-9", "2026-04")
+    assert len(items) == 1
+    assert items[0]["order_id"] == "o-1" and items[0]["amount"] == "65.00"
+    assert "rate card net-9@v1 (water_heater repair)" in items[0]["description"]
+    assert datetime.fromisoformat(items[0]["occurred_at"]) == done_at
+    assert items[0]["item_id"] == str(repair.id)
+    assert (await client.get("/v1/orders/o-1/charge")).json()["pending_network_fees"] == []
+
+    # the repair redelivered, the order heard again: still one item
+    await runtime.handle_event(repair)
+    await send(runtime, order_created("o-1"), at=clock.now + timedelta(minutes=1))
+    assert len(await service_fee_items(client, "net-9", "2026-04")) == 1
+    assert await service_fee_items(client, "net-9", "2026-05") == []
+
+
+async def test_bil_12_work_heard_before_the_order_is_priced_by_a_quote_requests_line(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await create(client)
+    await send(
+        runtime,
+        OrderAssigned(
+            order_id="o-1",
+            visit_id="v-1",
+            assignee_kind=AssigneeKind.NETWORK,
+            network_id="net-9",
+            technician_id="nt-1",
+            assigned_by="disp-1",
+        ),
+    )
+    await send(runtime, repaired("o-1"), at=T0 + timedelta(hours=1))
+    assert await service_fee_items(client, "net-9", "2026-04") == []
+
+    await send(
+        runtime,
+        QuoteRequested(
+            order_id="o-1",
+            visit_id="v-1",
+            request_id="req-1",
+            items=[fee("W02")],
+            product_line="water_heater",
+        ),
+        at=T0 + timedelta(hours=2),
+    )
+
+    items = await service_fee_items(client, "net-9", "2026-04")
+    assert [(i["amount"], i["order_id"]) for i in items] == [("65.00", "o-1")]

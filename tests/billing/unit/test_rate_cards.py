@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from billing.domain.account import AccountState, BillingAccount, PendingNetworkFee
 from billing.domain.exceptions import InvalidDate
 from billing.domain.policy import BillingPolicy
 from billing.domain.rate_cards import (
@@ -176,3 +177,27 @@ def test_bil_12_a_negative_zero_rate_is_a_zero_rate_never_a_negative_looking_fee
     assert zero.model_dump(mode="json")["amount"] in {"0", "0.00", "0.0"}
     fee = network_fee(kind=REPAIR, product_line="boiler", card=card(1, T0, zero), policy=POLICY)
     assert fee.amount == 0 and not fee.amount.is_signed()
+
+
+def test_bil_12_a_fee_waits_for_the_product_line_once_and_is_taken_once() -> None:
+    account = BillingAccount(order_id="o-1")
+    fee = PendingNetworkFee(
+        fee_id="e-1", network_id="net-9", kind="repair", visit_id="v-1", occurred_at=T0
+    )
+    account.hold_network_fee(fee)
+    account.hold_network_fee(fee)  # the same completion again
+    assert account.take_pending_network_fees() == []  # the line is not known yet
+    assert account.state.pending_network_fees == [fee]
+    # kept in the account's JSON document, so no migration
+    stored = AccountState.model_validate(account.state.model_dump(mode="json"))
+    assert stored.pending_network_fees == [fee]
+
+    account.learn_order(
+        product_line="water_heater",
+        warranty_status=account.warranty_status,
+        customer=None,
+        installed_on=None,
+    )
+    assert account.take_pending_network_fees() == [fee]
+    assert account.take_pending_network_fees() == []
+    assert account.state.pending_network_fees == []

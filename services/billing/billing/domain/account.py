@@ -304,6 +304,25 @@ class Signature(_State):
     """What the visit (or the order) charged when the customer signed."""
 
 
+class PendingNetworkFee(_State):
+    """A network's fee for completed work heard before the order's product line (BIL-12): not
+    priced until the line is known, since the network's rate card prices work per line.
+
+    Recorded as a settlement item as soon as billing learns the line (OrderCreated,
+    OrderVerified, a quote request's line), by the card version in force when the work was
+    done. A fee of an order whose line never becomes known stays pending: it is on no statement
+    until then."""
+
+    fee_id: str
+    """The id of the completion event: the settlement item's id, so it is recorded once."""
+    network_id: str
+    kind: str
+    """`repair` or `installation`."""
+    visit_id: str | None = None
+    occurred_at: AwareDatetime
+    """When the work was done, as the event says."""
+
+
 class AccountState(_State):
     """Everything billing keeps on one order besides its events."""
 
@@ -339,6 +358,9 @@ class AccountState(_State):
     """The network (None: the centre) each visit was last assigned to (BIL-12)."""
     technician_networks: dict[str, str | None] = Field(default_factory=dict)
     """The network (None: the centre) of each technician assigned to the order (BIL-12)."""
+    pending_network_fees: list[PendingNetworkFee] = Field(default_factory=list)
+    """Networks' fees for work completed before the order's product line was known, waiting
+    for it (BIL-12); recorded and removed once it is."""
 
     @model_validator(mode="before")
     @classmethod
@@ -493,6 +515,19 @@ class BillingAccount:
             self.state.installed_on = installed_on
             if kind == "installation":
                 self.state.installation_completed_on = installed_on
+
+    def hold_network_fee(self, fee: PendingNetworkFee) -> None:
+        """Keep a network's fee until the order's product line is known (BIL-12), once."""
+        if all(f.fee_id != fee.fee_id for f in self.state.pending_network_fees):
+            self.state.pending_network_fees.append(fee)
+
+    def take_pending_network_fees(self) -> list[PendingNetworkFee]:
+        """The fees held for the product line, now that it is known; none while it is not
+        (BIL-12). Taken once: they leave the account in the transaction that records them."""
+        if not self.product_line:
+            return []
+        fees, self.state.pending_network_fees = self.state.pending_network_fees, []
+        return fees
 
     @property
     def installation(self) -> Installation | None:

@@ -20,6 +20,7 @@ from billing.domain.account import (
     Invoice,
     InvoiceStatus,
     Payment,
+    PendingNetworkFee,
     Quote,
     QuoteRequest,
     RefusedRequest,
@@ -256,6 +257,12 @@ class OrderChargeOut(BaseModel):
         description="Quote requests billing could not price (e.g. amounts beyond what a quote "
         "can carry), with the reason: no QuoteIssued answers them; fieldwork asks again.",
     )
+    pending_network_fees: list[PendingNetworkFee] = Field(
+        default_factory=list,
+        description="Partner networks' fees for work completed before billing knew the order's "
+        "product line, on no settlement yet: recorded, at the rate card version in force when "
+        "the work was done, as soon as the line is known (BIL-12). Usually empty.",
+    )
     waivers: list[Waiver]
     payments: list[Payment] = Field(description="Payments and refunds, each with its receipt.")
     invoices: list[Invoice]
@@ -290,6 +297,7 @@ class OrderChargeOut(BaseModel):
             quotes=a.state.quotes,
             pending_requests=a.state.requests,
             refused_requests=a.refused_requests,
+            pending_network_fees=a.state.pending_network_fees,
             waivers=a.state.waivers,
             payments=a.state.payments,
             invoices=a.state.invoices,

@@ -18,6 +18,7 @@ from billing.domain.account import (
     Invoice,
     InvoiceStatus,
     Payment,
+    PendingNetworkFee,
     QuoteRequest,
     Waiver,
 )
@@ -207,27 +208,25 @@ async def _apply(
                 technician_id=payload.technician_id, visit_id=payload.visit_id
             )
             if network_id:
-                # BIL-12: at the network's rate card version in force when the work was done,
-                # for the order's product line (else the card's `*` rate, else the policy's).
-                await uow.rate_cards.lock_network(network_id, shared=True)
-                card = await uow.rate_cards.in_force(network_id, envelope.time)
-                fee = network_fee(
-                    kind=WorkKind(kind),
-                    product_line=account.product_line,
-                    card=card,
-                    policy=policy,
+                fee = PendingNetworkFee(
+                    fee_id=str(envelope.id),
+                    network_id=network_id,
+                    kind=kind,
+                    visit_id=payload.visit_id,
+                    occurred_at=envelope.time,
                 )
-                await uow.settlements.add(
-                    SettlementItem(
-                        item_id=str(envelope.id),
-                        network_id=network_id,
+                if account.product_line:
+                    await _record_network_fee(account, fee, uow=uow, policy=policy)
+                else:
+                    # BIL-12: heard before the order (intake's topic lags): priced once the
+                    # line is known, not at the card's `*` rate for want of it.
+                    account.hold_network_fee(fee)
+                    log.info(
+                        "billing.network_fee_pending",
                         order_id=account.order_id,
-                        kind=SettlementKind.SERVICE_FEE,
-                        amount=fee.amount,
-                        occurred_at=envelope.time,
-                        description=f"{kind} fee, visit {payload.visit_id}, {fee.basis}"[:300],
+                        network_id=network_id,
+                        fee_id=fee.fee_id,
                     )
-                )
         case fieldwork.DamageReported():
             network_id = account.network_of(
                 technician_id=payload.technician_id, visit_id=payload.visit_id
@@ -283,9 +282,43 @@ async def _apply(
         installation = account.installation
         if installation is not None:
             await uow.installations.record(installation)
+    # BIL-12: the fees of work heard before the product line, once any event made it known
+    for fee in account.take_pending_network_fees():
+        await _record_network_fee(account, fee, uow=uow, policy=policy)
     await _price_pending(account, uow=uow, policy=policy, now=now, tz=tz)
     await uow.accounts.save(account)
     return account
+
+
+async def _record_network_fee(
+    account: BillingAccount,
+    fee: PendingNetworkFee,
+    *,
+    uow: BillingUnitOfWork,
+    policy: BillingPolicy,
+) -> None:
+    """Owe ``fee``'s network for the work at the rate card version in force when the work was
+    done, for the order's product line (else the card's `*` rate, else the policy's) (BIL-12).
+    The item's id is the completion event's: recorded once however often it is asked."""
+    await uow.rate_cards.lock_network(fee.network_id, shared=True)
+    card = await uow.rate_cards.in_force(fee.network_id, fee.occurred_at)
+    priced = network_fee(
+        kind=WorkKind(fee.kind),
+        product_line=account.product_line,
+        card=card,
+        policy=policy,
+    )
+    await uow.settlements.add(
+        SettlementItem(
+            item_id=fee.fee_id,
+            network_id=fee.network_id,
+            order_id=account.order_id,
+            kind=SettlementKind.SERVICE_FEE,
+            amount=priced.amount,
+            occurred_at=fee.occurred_at,
+            description=f"{fee.kind} fee, visit {fee.visit_id}, {priced.basis}"[:300],
+        )
+    )
 
 
 async def _price_pending(
