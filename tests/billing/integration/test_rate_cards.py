@@ -218,9 +218,8 @@ async def test_bil_12_a_retried_card_creation_with_its_key_is_done_once(
 # --- the settlement item of completed work ----------------------------------------------------
 
 
-async def network_order(runtime: ServiceRuntime, order_id: str, network: str) -> None:
-    """An order of a water heater whose visit v-1 the network gave its technician nt-1."""
-    await send(runtime, order_created(order_id))
+async def assigned_to_network(runtime: ServiceRuntime, order_id: str, network: str) -> None:
+    """Visit v-1 of the order given to the network's technician nt-1."""
     await send(
         runtime,
         OrderAssigned(
@@ -232,6 +231,12 @@ async def network_order(runtime: ServiceRuntime, order_id: str, network: str) ->
             assigned_by="disp-1",
         ),
     )
+
+
+async def network_order(runtime: ServiceRuntime, order_id: str, network: str) -> None:
+    """An order of a water heater whose visit v-1 the network gave its technician nt-1."""
+    await send(runtime, order_created(order_id))
+    await assigned_to_network(runtime, order_id, network)
 
 
 def repaired(order_id: str) -> RepairCompleted:
@@ -345,17 +350,7 @@ async def test_bil_12_work_heard_before_the_order_is_priced_once_its_product_lin
             "rates": [{"product_line": "water_heater", "kind": "repair", "amount": "70.00"}],
         },
     )
-    await send(
-        runtime,
-        OrderAssigned(
-            order_id="o-1",
-            visit_id="v-1",
-            assignee_kind=AssigneeKind.NETWORK,
-            network_id="net-9",
-            technician_id="nt-1",
-            assigned_by="disp-1",
-        ),
-    )
+    await assigned_to_network(runtime, "o-1", "net-9")
     done_at = T0 + timedelta(hours=1)
     repair = await send(runtime, repaired("o-1"), at=done_at)
 
@@ -388,17 +383,7 @@ async def test_bil_12_work_heard_before_the_order_is_priced_by_a_quote_requests_
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:
     await create(client)
-    await send(
-        runtime,
-        OrderAssigned(
-            order_id="o-1",
-            visit_id="v-1",
-            assignee_kind=AssigneeKind.NETWORK,
-            network_id="net-9",
-            technician_id="nt-1",
-            assigned_by="disp-1",
-        ),
-    )
+    await assigned_to_network(runtime, "o-1", "net-9")
     await send(runtime, repaired("o-1"), at=T0 + timedelta(hours=1))
     assert await service_fee_items(client, "net-9", "2026-04") == []
 
