@@ -81,6 +81,17 @@ async def test_sch_3_windows_after_midnight_are_booked_for_the_night_technician_
             assert any("(09:00-18:00)" in r for r in reasons), reasons
 
 
+async def _overdue_only_after(harness: Harness, still_due: datetime, overdue: datetime) -> None:
+    """SCH-2: the contact sweep finds order o1 not yet overdue at ``still_due``, overdue at
+    ``overdue``."""
+    harness.clock.now = still_due
+    await harness.run_job("contact_overdue")
+    assert await harness.published("ContactOverdue") == []
+    harness.clock.now = overdue
+    await harness.run_job("contact_overdue")
+    assert [e.order_id for e in await harness.published("ContactOverdue")] == ["o1"]
+
+
 async def test_sch_1_an_order_at_01_00_is_placed_with_the_night_technician_on_shift(
     harness: Harness,
 ) -> None:
@@ -92,12 +103,7 @@ async def test_sch_1_an_order_at_01_00_is_placed_with_the_night_technician_on_sh
     order = await harness.order("o1")
     assert order["technician_id"] == "night", order
     # SCH-2: received on shift at 01:00, the customer is called by 03:00
-    harness.clock.now = local(2, 59, day=1)
-    await harness.run_job("contact_overdue")
-    assert await harness.published("ContactOverdue") == []
-    harness.clock.now = local(3, 1, day=1)
-    await harness.run_job("contact_overdue")
-    assert [e.order_id for e in await harness.published("ContactOverdue")] == ["o1"]
+    await _overdue_only_after(harness, local(2, 59, day=1), local(3, 1, day=1))
 
 
 async def test_sch_2_the_contact_clock_left_at_the_end_of_a_night_shift_runs_on_the_next(
@@ -112,12 +118,7 @@ async def test_sch_2_the_contact_clock_left_at_the_end_of_a_night_shift_runs_on_
 
     assert (await harness.order("o1"))["technician_id"] == "night"
     # one hour on shift until 06:00, the second from 22:00: due at 23:00, not 07:00
-    harness.clock.now = local(7, 30, day=1)
-    await harness.run_job("contact_overdue")
-    assert await harness.published("ContactOverdue") == []
-    harness.clock.now = local(23, 1, day=1)
-    await harness.run_job("contact_overdue")
-    assert [e.order_id for e in await harness.published("ContactOverdue")] == ["o1"]
+    await _overdue_only_after(harness, local(7, 30, day=1), local(23, 1, day=1))
 
 
 async def test_int_7_an_emergency_at_02_00_goes_to_the_night_technician_on_shift(

@@ -21,7 +21,7 @@ from scheduling.domain.dispatching import (
     workload_by_day,
 )
 from scheduling.domain.model import Technician
-from scheduling.domain.planning import PlanJob, PlanTechnician, build_day_problem
+from scheduling.domain.planning import DayProblem, PlanJob, PlanTechnician, build_day_problem
 from scheduling.domain.routing import check_plan
 
 MONDAY = local(8).astimezone(TZ).date()
@@ -218,10 +218,11 @@ def test_int_7_an_emergency_at_02_00_goes_to_the_night_technician_on_shift() -> 
     assert choice.sets_off == now
 
 
-def test_sch_4_the_plan_of_a_night_shifts_day_holds_its_job_at_02_00_next_morning() -> None:
+def _monday_night_plan(jobs: list[PlanJob]) -> DayProblem:
+    """The plan of Monday (its time axis from Monday midnight) for the night technician alone,
+    on Monday's 22:00-06:00 shift, with ``jobs``."""
     shift = NIGHT.shift(MONDAY, TZ)
-    origin = local(0)  # Monday midnight: the plan of Monday
-    day = build_day_problem(
+    return build_day_problem(
         technicians=[
             PlanTechnician(
                 technician_id="night",
@@ -233,7 +234,16 @@ def test_sch_4_the_plan_of_a_night_shifts_day_holds_its_job_at_02_00_next_mornin
                 capacity=8,
             )
         ],
-        jobs=[
+        jobs=jobs,
+        policy=POLICY,
+        travel=TRAVEL,
+        origin=local(0),
+    )
+
+
+def test_sch_4_the_plan_of_a_night_shifts_day_holds_its_job_at_02_00_next_morning() -> None:
+    day = _monday_night_plan(
+        [
             PlanJob(
                 job_id="late",
                 location=near(DONGYING, east_km=3),
@@ -250,10 +260,7 @@ def test_sch_4_the_plan_of_a_night_shifts_day_holds_its_job_at_02_00_next_mornin
                 minutes=45,
                 skill=None,
             ),
-        ],
-        policy=POLICY,
-        travel=TRAVEL,
-        origin=origin,
+        ]
     )
 
     plan = PyVrpSolver().solve(day.problem, time_limit=0.3)
@@ -264,19 +271,8 @@ def test_sch_4_the_plan_of_a_night_shifts_day_holds_its_job_at_02_00_next_mornin
     assert local(1, 50, day=1) <= visits["small-hours"].arrive <= local(2, 55, day=1)
     assert visits["late"].arrive < visits["small-hours"].arrive
     # the checker sees a job past the shift's end at 06:00 as such
-    late_plan = build_day_problem(
-        technicians=[
-            PlanTechnician(
-                technician_id="night",
-                start_at=DONGYING,
-                end_at=DONGYING,
-                shift_start=shift.start,
-                shift_end=shift.end,
-                skills=None,
-                capacity=8,
-            )
-        ],
-        jobs=[
+    late_plan = _monday_night_plan(
+        [
             PlanJob(
                 job_id="after-dawn",
                 location=near(DONGYING, east_km=3),
@@ -285,10 +281,7 @@ def test_sch_4_the_plan_of_a_night_shifts_day_holds_its_job_at_02_00_next_mornin
                 minutes=45,
                 skill=None,
             )
-        ],
-        policy=POLICY,
-        travel=TRAVEL,
-        origin=origin,
+        ]
     )
     assert PyVrpSolver().solve(late_plan.problem, time_limit=0.2).unassigned == ["after-dawn"]
 

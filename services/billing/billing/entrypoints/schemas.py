@@ -164,16 +164,8 @@ class RateCardOut(BaseModel):
 
     @classmethod
     def from_domain(cls, c: RateCard) -> RateCardOut:
-        """Read model of a rate card version."""
-        return cls(
-            network_id=c.network_id,
-            version=c.version,
-            label=c.label,
-            effective_from=c.effective_from,
-            published_at=c.published_at,
-            published_by=c.published_by,
-            rates=c.rates,
-        )
+        """Read model of a rate card version (its fields, and its label)."""
+        return cls.model_validate(c, from_attributes=True)
 
 
 class RateCardVersionOut(BaseModel):
@@ -187,14 +179,8 @@ class RateCardVersionOut(BaseModel):
 
     @classmethod
     def from_domain(cls, c: RateCard) -> RateCardVersionOut:
-        """Read model of one version in a list."""
-        return cls(
-            version=c.version,
-            label=c.label,
-            effective_from=c.effective_from,
-            published_at=c.published_at,
-            published_by=c.published_by,
-        )
+        """Read model of one version in a list (its fields, and its label)."""
+        return cls.model_validate(c, from_attributes=True)
 
 
 class RateCardVersionListOut(BaseModel):
