@@ -190,6 +190,26 @@ async def test_fbk_3_a_unit_returned_on_a_visit_of_its_own_gets_that_visits_one_
     assert [(t["reason_rule"], t["technician_id"]) for t in on_return] == [("FBK-3", "tech-2")]
 
 
+async def test_fbk_5_a_score_must_be_a_number_from_1_to_10_not_true_or_text(
+    harness: Harness,
+) -> None:
+    await harness.emit(closed("o-1", "v-1", "tech-1", local(MONDAY, 9)))
+    [task] = await harness.due()
+    url = f"/v1/call-backs/{task['task_id']}/outcome"
+
+    for given in (True, "9", 9.0):
+        answer = {**scores(), "service_attitude": given}
+        refused = await harness.client.post(url, json={"reached": True, "scores": answer})
+        assert refused.status_code == 422, (given, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] == ["scores.service_attitude"]
+
+    # A JSON true read as the worst score would have made the customer dissatisfied (FBK-7).
+    assert await harness.staged("FollowUpCompleted") == []
+    assert await harness.staged("RevisitRequested") == []
+    [still] = await harness.tasks("o-1")
+    assert (still["status"], still["attempts"]) == ("open", [])
+
+
 async def test_a_customer_not_reached_is_called_again_later_until_the_attempts_run_out(
     harness: Harness,
 ) -> None:

@@ -24,6 +24,7 @@ from feedback_support import (
 from support import races
 
 from contracts.base import EventData
+from contracts.billing import OrderRetentionExpired, RetentionClass
 from contracts.envelope import EventEnvelope
 from contracts.feedback import FollowUpScores
 from contracts.fieldwork import VisitOutcome
@@ -413,6 +414,41 @@ async def test_fbk_5_a_call_back_answered_while_its_order_is_cancelled_is_not_re
     [stored] = await harness.tasks("o-1")
     assert stored["status"] == "cancelled"
     assert await harness.staged("FollowUpCompleted") == []
+    assert waited
+
+
+async def test_bil_11_a_complaint_filed_while_its_order_is_erased_is_refused(
+    harness: Harness,
+) -> None:
+    await harness.emit(created("o-1"))
+    now = harness.clock()
+    expired = OrderRetentionExpired(
+        order_id="o-1",
+        retention_class=RetentionClass.FREE,
+        ended_at=now - timedelta(days=366),
+        expired_at=now,
+    )
+
+    # The erasure locked the case and erased the complaints it found; one filed meanwhile must
+    # not escape it with the customer's words about an erased order.
+    filed, waited = await race(
+        harness,
+        _consume(harness, expired),
+        lambda: harness.client.post(
+            "/v1/complaints",
+            json={
+                "channel": "hotline",
+                "description": "王芳：技师态度差",
+                "confirmed_by_customer": True,
+                "order_id": "o-1",
+            },
+        ),
+    )
+
+    assert filed.status_code == 409, filed.text
+    assert filed.json()["type"].endswith("/personal-data-erased")
+    listed = await harness.client.get("/v1/complaints", params={"order_id": "o-1"})
+    assert listed.json()["items"] == []
     assert waited
 
 

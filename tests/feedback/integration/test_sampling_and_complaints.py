@@ -268,6 +268,28 @@ async def test_int_9_a_complaint_is_taken_at_any_hour_and_dispatched_only_once_c
     assert dispatched.json()["owner"] == "centre-lead"
 
 
+async def test_fbk_10_every_state_of_the_loop_has_an_owner_a_blank_one_is_refused(
+    harness: Harness,
+) -> None:
+    filed = await harness.client.post(
+        "/v1/complaints",
+        json={"channel": "hotline", "description": "没人回电", "confirmed_by_customer": True},
+    )
+    url = f"/v1/complaints/{filed.json()['complaint_id']}"
+
+    blank = await harness.client.post(f"{url}/advance", json={"to": "dispatched", "owner": "  "})
+
+    assert blank.status_code == 422
+    assert [e["field"] for e in blank.json()["errors"]] == ["owner"]
+    still = (await harness.client.get(url)).json()
+    assert (still["stage"], len(still["stages"])) == ("accepted", 1)
+    padded = await harness.client.post(
+        f"{url}/advance", json={"to": "dispatched", "owner": " centre-lead "}
+    )
+    assert padded.status_code == 200, padded.text
+    assert padded.json()["owner"] == "centre-lead"
+
+
 async def test_fbk_10_a_complaint_goes_round_the_loop_in_order_and_closes_with_cause_owner_action(
     harness: Harness,
 ) -> None:

@@ -135,8 +135,10 @@ class Figures:
     @property
     def coverage_alarm(self) -> bool:
         """Call-back coverage below the policy minimum (FBK-11)."""
-        percent = self.coverage_percent
-        return percent is not None and percent < self.min_coverage_percent
+        # Exact, in integers: the rounded percent reads 8.0 for 87 of 1088 (7.996 %).
+        return self.repairs > 0 and (
+            self.repairs_surveyed * 100 < self.min_coverage_percent * self.repairs
+        )
 
 
 def _ratio(part: int, whole: int) -> float | None:

@@ -547,7 +547,7 @@ async def advance_complaint(
     async def run() -> JSONResponse:
         complaint = await bus.handle(
             commands.AdvanceComplaint(
-                complaint_id=complaint_id, to=body.to, owner=body.owner, note=body.note
+                complaint_id=complaint_id, to=body.to, owner=body.owner.strip(), note=body.note
             )
         )
         return JSONResponse(ComplaintOut.from_domain(complaint, now).model_dump(mode="json"))

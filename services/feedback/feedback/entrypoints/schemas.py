@@ -22,8 +22,11 @@ from feedback.service_layer.views import Reconciliation
 from servicekit.dates import IsoDate
 
 Text = Annotated[str, Field(max_length=2000)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Score = Annotated[int, Field(ge=1, le=10)]
+#: Who owns a state of the complaint loop (FBK-10): someone, so not blank.
+Owner = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
+#: FBK-5: a JSON integer, strict: lax mode took `true` as a score of 1 (a dissatisfied customer,
+#: FBK-7) and "9" as 9.
+Score = Annotated[int, Field(ge=1, le=10, strict=True)]
 
 ERASED_TEXT = (
     'Reads "[erased]" once the order\'s retention is over and its personal data is erased '
@@ -352,7 +355,7 @@ class ComplaintAdvanceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     to: ComplaintStage
-    owner: Name
+    owner: Owner = Field(description="Who owns the new state (spaces around it are dropped).")
     note: Text | None = None
 
 

@@ -846,7 +846,9 @@ async def file_complaint(
     the order as feedback heard it (FBK-9, FBK-11); an order feedback never heard of is refused
     as not known yet (see ``complained_about``)."""
     async with uow:
-        case = await uow.cases.get(cmd.order_id) if cmd.order_id else None
+        # rule BIL-11: locked, as the erasure locks it before erasing the order's complaints, so
+        # a complaint filed meanwhile waits for it and is refused, never kept un-erased.
+        case = await uow.cases.get(cmd.order_id, for_update=True) if cmd.order_id else None
         technician_id, network_id = complained_about(
             case,
             order_id=cmd.order_id,
