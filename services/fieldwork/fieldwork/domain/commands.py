@@ -353,8 +353,10 @@ class SignOffVisit(_Action):
     repair_quality: Rating | None = None
     service_attitude: Rating | None = None
     amount_acknowledged: Amount | None = None
-    """The amount the customer signs for (BIL-9): must be the accepted quote's total; defaults
-    to it (0 for a free quote) when signed. Not with a refusal to sign."""
+    """The amount the customer signs for (BIL-9): must be the accepted quote's total, 0 when the
+    visit charges nothing (no quote accepted: nothing quoted, declined or never answered);
+    defaults to it (0 for a free quote, none when nothing was quoted) when signed. Not with a
+    refusal to sign."""
     comments: Text | None = None
 
 

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 from contracts.base import EventData
 from contracts.fieldwork import CoordinationCheckDue, CoordinationTicketOpened
-from fieldwork.domain.exceptions import RuleViolation
+from fieldwork.domain.exceptions import InvalidInput, RuleViolation
 from fieldwork.domain.policy import FieldworkPolicy
 from fieldwork.domain.visit import Visit, VisitState
 
@@ -80,9 +80,22 @@ class CoordinationTicket:
         if self.closed_at is not None:
             raise RuleViolation("FLD-15", "The coordination ticket is closed")
 
-    def log_contact(self, *, at: datetime, by: str, channel: str, note: str) -> Contact:
-        """Add a dated contact to the log."""
+    def log_contact(
+        self, *, at: datetime, by: str, channel: str, note: str, latest: datetime | None = None
+    ) -> Contact:
+        """Add a dated contact to the log: one that happened, so not dated after ``latest``
+        (now, give or take the caller's clock drift)."""
         self._open_only()
+        if latest is not None and at > latest:
+            # rule FLD-15: the log dates the contacts made; a future date would sit at the end
+            # of it for good, after the contacts really made later.
+            raise InvalidInput(
+                "FLD-15",
+                f"The contact is dated {at.isoformat()}, in the future: log a contact once it "
+                "was made",
+                field="at",
+                latest=latest.isoformat(),
+            )
         contact = Contact(at=at, by=by, channel=channel, note=note)
         self.contacts.append(contact)
         self.contacts.sort(key=lambda c: c.at)

@@ -82,7 +82,8 @@ class FieldworkPolicy(BaseModel):
     """Offline app: the most actions one batch may carry."""
     offline_clock_skew_seconds: int = Field(default=300, ge=0)
     """Offline app: how far in the future an action's time may be (phone clocks drift); also how
-    far before the departure the ETA the phone computed may fall."""
+    far before the departure the ETA the phone computed may fall, and how far in the future a
+    coordination ticket's contact may be dated (FLD-15)."""
     offline_before_assignment_minutes: int = Field(default=60, ge=0)
     """Offline app: an action may be dated this long before fieldwork heard of the visit's
     assignment (a dispatcher sends a technician by phone and enters the assignment after);

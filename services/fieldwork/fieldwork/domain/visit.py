@@ -693,6 +693,18 @@ class Visit(BaseModel):
 
     def _require_consent(self) -> None:
         # rule FLD-4: no paid work without the customer's signed acceptance of the quote.
+        if self.diagnosis is None and self._chargeable_unless_diagnosed:
+            # The diagnosis decides whether the work is chargeable and asks the consent: skipped,
+            # a repair out of (or of unknown) warranty would be done with neither.
+            raise RuleViolation(
+                "FLD-4",
+                f"The unit's warranty is {self.warranty_status.value}: diagnose first, so that "
+                "the customer is told whether the work is chargeable and consents to its quote "
+                "before any work",
+                state=self.state.value,
+                warranty_status=self.warranty_status.value,
+                instead="diagnose",
+            )
         if not self.chargeable:
             return
         if self.quote is not None and self.quote.void is not None:
@@ -713,6 +725,17 @@ class Visit(BaseModel):
                 state=self.state.value,
                 allowed=self.allowed_actions(),
             )
+
+    @property
+    def _chargeable_unless_diagnosed(self) -> bool:
+        """Whether the work is chargeable by default (FLD-4): a repair of a unit not known to be
+        in warranty. An installation is finished by its evidence (FLD-10), and the visit that
+        brings a unit back from the workshop does the workshop's work (FLD-6)."""
+        return (
+            self.warranty_status is not WarrantyStatus.IN_WARRANTY
+            and not self.installation_job
+            and not self.unit_return
+        )
 
     def _require_refs(self, refs: Sequence[str], kind: EvidenceKind, field: str) -> None:
         known = self.evidence_of(kind)
@@ -1676,16 +1699,24 @@ class Visit(BaseModel):
                 "repair with complete_repair",
                 instead="complete_repair",
             )
+        # rule FLD-10: a photo or barcode named twice is still one photo, one scan.
+        photo_refs = list(dict.fromkeys(photo_refs))
         if len(photo_refs) < policy.installation_min_photos:
             raise RuleViolation(
                 "FLD-10",
-                f"Upload at least {policy.installation_min_photos} photo(s) of the result",
+                f"Upload at least {policy.installation_min_photos} different photo(s) of the "
+                "result",
                 field="photo_refs",
             )
         self._require_refs(photo_refs, EvidenceKind.PHOTO, "photo_refs")
-        codes = [b.strip() for b in barcodes if b.strip()]
+        codes = list(dict.fromkeys(b.strip() for b in barcodes if b.strip()))
         if len(codes) < policy.installation_min_barcodes:
-            raise RuleViolation("FLD-10", "Scan the product barcode", field="barcodes")
+            raise RuleViolation(
+                "FLD-10",
+                f"Scan the product barcode: at least {policy.installation_min_barcodes} "
+                "different scan(s)",
+                field="barcodes",
+            )
         conditions = [c for c in substandard_conditions if c.strip()]
         if conditions:
             if conditions_signature_ref is None:
@@ -1898,16 +1929,19 @@ class Visit(BaseModel):
                 raise RuleViolation("FLD-12", "A signed sign-off needs the signature image")
             self._require_refs([signature_ref], EvidenceKind.SIGNATURE, "signature_ref")
             self._require_fresh_signature(signature_ref, "signature_ref")
+            # rule BIL-9: the customer signs for the amount actually charged; a visit with no
+            # accepted quote (nothing quoted, declined, never answered) charges nothing, as
+            # billing counts it, so no other amount is signed for.
+            due = Decimal("0.00") if charged is None else charged
             if amount_acknowledged is None:
                 amount_acknowledged = charged
-            elif charged is not None and amount_acknowledged != charged:
-                # rule BIL-9: the customer signs for the amount actually charged.
+            elif amount_acknowledged != due:
                 raise RuleViolation(
                     "BIL-9",
-                    f"The customer signs for the amount charged, {charged:.2f}, "
+                    f"The customer signs for the amount charged, {due:.2f}, "
                     f"not {amount_acknowledged:.2f}",
                     field="amount_acknowledged",
-                    amount_charged=f"{charged:.2f}",
+                    amount_charged=f"{due:.2f}",
                 )
         elif amount_acknowledged is not None:
             raise RuleViolation(

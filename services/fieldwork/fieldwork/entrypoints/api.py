@@ -612,7 +612,8 @@ async def read_ticket(ticket_id: str, uow: UowFactoryDep, principal: CentreDep) 
 async def log_contact(
     ticket_id: str, body: ContactIn, request: Request, bus: BusDep, principal: CentreDep
 ) -> Any:
-    """A dated entry of the ticket's contact log."""
+    """A dated entry of the ticket's contact log (`at`, default now). 422 for a contact dated
+    in the future, beyond the policy's `offline_clock_skew_seconds` (FLD-15)."""
 
     async def run() -> TicketOut:
         ticket = await bus.handle(

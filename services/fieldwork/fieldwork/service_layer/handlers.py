@@ -863,12 +863,20 @@ async def _ticket(uow: FieldworkUnitOfWork, ticket_id: str) -> CoordinationTicke
 
 
 async def log_ticket_contact(
-    cmd: c.LogTicketContact, *, uow: FieldworkUnitOfWork, clock: Clock
+    cmd: c.LogTicketContact, *, uow: FieldworkUnitOfWork, clock: Clock, policy: FieldworkPolicy
 ) -> CoordinationTicket:
-    """Add a dated contact to the ticket's log."""
+    """Add a dated contact to the ticket's log; one dated in the future (beyond the clock skew
+    the policy allows) is refused (FLD-15)."""
     async with uow:
         ticket = await _ticket(uow, cmd.ticket_id)
-        ticket.log_contact(at=cmd.at or clock(), by=cmd.by, channel=cmd.channel, note=cmd.note)
+        now = clock()
+        ticket.log_contact(
+            at=cmd.at or now,
+            by=cmd.by,
+            channel=cmd.channel,
+            note=cmd.note,
+            latest=now + timedelta(seconds=policy.offline_clock_skew_seconds),
+        )
         await uow.tickets.save(ticket)
         await uow.commit()
         return ticket
