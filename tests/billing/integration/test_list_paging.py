@@ -20,6 +20,7 @@ import pytest
 from billing.adapters.repository import CashRepository
 from billing.domain.cash import CashEntry, CashEntryKind, CashLedger
 from billing.domain.reports import SettlementItem, SettlementKind
+from servicekit.paging import encode_cursor
 from servicekit.runtime import ServiceRuntime
 
 from ..conftest import T0
@@ -315,3 +316,37 @@ async def test_bil_12_a_bad_cursor_of_the_settlement_is_a_422_problem(
         _refused_cursor(await client.get(path, params={"cursor": bad}))
     cursor = (await client.get(path, params={"limit": 1})).json()["next_cursor"]
     _refused_cursor(await client.get("/v1/cash/t-1", params={"cursor": cursor}))
+
+
+async def test_bil12_a_settlement_cursor_of_another_network_or_month_is_a_422_problem(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    april = datetime.fromisoformat("2026-04-10T12:00:00+08:00")
+    fee = SettlementKind.SERVICE_FEE
+    await _settle(
+        runtime,
+        [
+            *(_item(n, f"o-{n}", fee, "50.00", april) for n in range(3)),
+            *(_item(10 + n, f"o-{n}", fee, "50.00", april, network="n-2") for n in range(3)),
+            *(_item(20 + n, f"o-{n}", fee, "50.00", april + timedelta(days=30)) for n in range(3)),
+        ],
+    )
+    first = {"limit": 1}
+    other_network = (await client.get("/v1/settlements/n-2/2026-04", params=first)).json()
+    other_month = (await client.get("/v1/settlements/n-1/2026-05", params=first)).json()
+    path = "/v1/settlements/n-1/2026-04"
+
+    for foreign in (other_network["next_cursor"], other_month["next_cursor"]):
+        assert foreign is not None
+        refused = await client.get(path, params={"cursor": foreign})
+        _refused_cursor(refused)
+        assert "another network or month" in refused.json()["errors"][0]["message"]
+    # a cursor an earlier release gave, bound to neither, is refused too
+    unbound = encode_cursor("settlement-lines:order", april, "i-00", o="o-0")
+    refused = await client.get(path, params={"cursor": unbound})
+    _refused_cursor(refused)
+    assert "names no network or month" in refused.json()["errors"][0]["message"]
+    # its own statement's cursor still pages on
+    own = (await client.get(path, params={"limit": 1})).json()["next_cursor"]
+    rest = (await client.get(path, params={"cursor": own})).json()
+    assert [i["item_id"] for i in rest["items"]] == ["i-01", "i-02"]

@@ -9,7 +9,12 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from billing.domain.account import AccountState, BillingAccount, PendingNetworkFee
+from billing.domain.account import (
+    AccountState,
+    BillingAccount,
+    PendingNetworkFee,
+    RecordedNetworkFee,
+)
 from billing.domain.exceptions import InvalidDate
 from billing.domain.policy import BillingPolicy
 from billing.domain.rate_cards import (
@@ -19,6 +24,7 @@ from billing.domain.rate_cards import (
     card_in_force,
     network_fee,
 )
+from billing.domain.reports import SettlementItem, SettlementKind
 
 POLICY = BillingPolicy()
 T0 = datetime(2026, 5, 6, 2, 0, tzinfo=UTC)
@@ -201,3 +207,127 @@ def test_bil_12_a_fee_waits_for_the_product_line_once_and_is_taken_once() -> Non
     assert account.take_pending_network_fees() == [fee]
     assert account.take_pending_network_fees() == []
     assert account.state.pending_network_fees == []
+
+
+def test_bil12_work_dated_ahead_of_billing_is_priced_at_when_billing_heard_of_it() -> None:
+    ahead = PendingNetworkFee(
+        fee_id="e-1",
+        network_id="net-9",
+        kind="repair",
+        occurred_at=T0 + timedelta(seconds=5),
+        heard_at=T0,
+    )
+    assert ahead.pricing_moment(T0 + timedelta(days=1)) == T0
+    done_before = ahead.model_copy(update={"occurred_at": T0 - timedelta(hours=1)})
+    assert done_before.pricing_moment(T0 + timedelta(days=1)) == T0 - timedelta(hours=1)
+    # held before billing kept when it heard: never later than now
+    unheard = ahead.model_copy(update={"heard_at": None})
+    assert unheard.pricing_moment(T0 + timedelta(seconds=2)) == T0 + timedelta(seconds=2)
+
+
+def test_bil12_fees_priced_for_another_line_are_repriced_once_the_line_is_corrected() -> None:
+    account = BillingAccount(order_id="o-1")
+    account.learn_order(
+        product_line="water_heater",
+        warranty_status=account.warranty_status,
+        customer=None,
+        installed_on=None,
+    )
+    fee = RecordedNetworkFee(
+        fee_id="e-1",
+        network_id="net-9",
+        kind="repair",
+        occurred_at=T0,
+        product_line="water_heater",
+        amount=Decimal("65.00"),
+        basis="rate card net-9@v1 (water_heater repair)",
+    )
+    account.network_fee_recorded(fee)
+    account.network_fee_recorded(fee)  # recorded once
+    assert account.network_fees_to_reprice() == []
+
+    account.learn_order(
+        product_line="boiler",
+        warranty_status=account.warranty_status,
+        customer=None,
+        installed_on=None,
+    )
+    assert [f.fee_id for f in account.network_fees_to_reprice()] == ["e-1"]
+    account.network_fee_repriced(
+        "e-1", amount=Decimal("80.00"), basis="rate card net-9@v1 (boiler repair)", adjusted=True
+    )
+    assert account.network_fees_to_reprice() == []  # the same line again: nothing to do
+    stored = AccountState.model_validate(account.state.model_dump(mode="json"))
+    [kept] = stored.network_fees
+    assert (kept.product_line, kept.amount, kept.adjustments) == ("boiler", Decimal("80.00"), 1)
+
+
+def test_bil12_fees_an_earlier_release_recorded_are_adopted_from_their_items() -> None:
+    account = BillingAccount(order_id="o-1")
+    account.work_completed("repair", visit_id="v-1", at=T0)
+    assert account.untracked_network_fees
+    item = SettlementItem(
+        item_id="e-1",
+        network_id="net-9",
+        order_id="o-1",
+        kind=SettlementKind.SERVICE_FEE,
+        amount=Decimal("55.00"),
+        occurred_at=T0,
+        description="repair fee, visit v-1, rate card net-9@v1 (* repair)",
+    )
+    adjustment = item.model_copy(
+        update={"item_id": "a-1", "description": "adjustment of repair fee e-1, visit v-1: ..."}
+    )
+
+    account.adopt_network_fees([item, adjustment])
+    account.adopt_network_fees([item])
+
+    [fee] = account.state.network_fees
+    assert (fee.fee_id, fee.kind, fee.visit_id, fee.amount, fee.product_line) == (
+        "e-1",
+        "repair",
+        "v-1",
+        Decimal("55.00"),
+        None,
+    )
+    assert fee.basis == "rate card net-9@v1 (* repair)"
+    assert not account.untracked_network_fees
+
+
+def test_bil12_a_fee_adopted_again_stands_with_the_adjustments_already_made() -> None:
+    # Saved meanwhile by a release that does not keep `network_fees` (a rolling deploy), the
+    # order's fee is adopted again from its items: it stands at its first price plus the
+    # adjustments already on the settlement, so the next re-pricing neither misses nor repeats
+    # a difference.
+    account = BillingAccount(order_id="o-1")
+    account.work_completed("repair", visit_id="v-1", at=T0)
+    first = SettlementItem(
+        item_id="e-1",
+        network_id="net-9",
+        order_id="o-1",
+        kind=SettlementKind.SERVICE_FEE,
+        amount=Decimal("65.00"),
+        occurred_at=T0,
+        description="repair fee, visit v-1, rate card net-9@v1 (water_heater repair)",
+    )
+    unadjusted = RecordedNetworkFee(
+        **PendingNetworkFee(
+            fee_id="e-1", network_id="net-9", kind="repair", visit_id="v-1", occurred_at=T0
+        ).model_dump(),
+        amount=Decimal("65.00"),
+        basis="",
+    )
+    adjustment = first.model_copy(
+        update={
+            "item_id": unadjusted.adjustment_id(1),
+            "amount": Decimal("15.00"),
+            "occurred_at": T0 + timedelta(days=1),
+            "description": "adjustment of repair fee e-1, visit v-1: ...",
+        }
+    )
+
+    account.adopt_network_fees([first, adjustment])
+
+    [fee] = account.state.network_fees
+    assert (fee.amount, fee.adjustments) == (Decimal("80.00"), 1)
+    assert fee.adjustment_id(fee.adjustments + 1) == unadjusted.adjustment_id(2)

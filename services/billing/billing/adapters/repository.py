@@ -388,6 +388,11 @@ class AccountRepository:
             "held_unapproved_since": (
                 None if (since := account.held_unapproved_since) is None else since.astimezone(UTC)
             ),
+            "network_fees_pending_since": (
+                None
+                if (pending := account.network_fees_pending_since) is None
+                else pending.astimezone(UTC)
+            ),
             "ended_at": account.ended_at,
             "anonymised_at": account.anonymised_at,
             "state": account.state.model_dump(mode="json"),
@@ -448,6 +453,23 @@ class AccountRepository:
             (Cursor(at=aware(r.held_unapproved_since), id=r.order_id), self._domain(r))
             for r in rows
             if r.held_unapproved_since is not None
+        ]
+
+    async def with_pending_network_fees(
+        self, *, after: Cursor | None = None, limit: int
+    ) -> list[tuple[Cursor, BillingAccount]]:
+        """Up to ``limit`` accounts holding network fees that wait for the order's product line
+        (BIL-12), the earliest work first (then by order id), those after ``after`` when given;
+        each with its place in that order. Read only, not locked."""
+        since, order_id = col(AccountRow.network_fees_pending_since), col(AccountRow.order_id)
+        query = select(AccountRow).where(since.is_not(None))
+        if after is not None:
+            query = query.where(_after(since, order_id, after))
+        rows = (await self._session.execute(query.order_by(since, order_id).limit(limit))).scalars()
+        return [
+            (Cursor(at=aware(r.network_fees_pending_since), id=r.order_id), self._domain(r))
+            for r in rows
+            if r.network_fees_pending_since is not None
         ]
 
     async def retention_candidates(
@@ -829,6 +851,20 @@ class SettlementRepository:
                 description=item.description,
             )
         )
+
+    async def of_order(self, order_id: str, kind: SettlementKind) -> list[SettlementItem]:
+        """The order's items of ``kind``, oldest first."""
+        rows = (
+            await self._session.execute(
+                select(SettlementItemRow)
+                .where(
+                    col(SettlementItemRow.order_id) == order_id,
+                    col(SettlementItemRow.kind) == kind.value,
+                )
+                .order_by(col(SettlementItemRow.occurred_at), col(SettlementItemRow.item_id))
+            )
+        ).scalars()
+        return [_settlement_item(r) for r in rows]
 
     @staticmethod
     def _of_month(network_id: str, start: datetime, end: datetime) -> list[ColumnElement[bool]]:

@@ -96,6 +96,7 @@ class AccountRow(BillingTable, table=True):
         Index("ix_billing_account_pending", "pending", "product_line"),
         Index("ix_billing_account_invoice_due_on", "invoice_due_on"),
         Index("ix_billing_account_held_unapproved", "held_unapproved_since", "order_id"),
+        Index("ix_billing_account_network_fees_pending", "network_fees_pending_since", "order_id"),
     )
 
     order_id: str = Field(primary_key=True, max_length=200)
@@ -112,6 +113,9 @@ class AccountRow(BillingTable, table=True):
     held_unapproved_since: datetime | None = _moment(nullable=True)
     """Since when a quote of it holds a reduction the centre has not approved (BIL-8): listed
     by `GET /v1/held-reductions`, oldest first."""
+    network_fees_pending_since: datetime | None = _moment(nullable=True)
+    """When the earliest work whose network fee waits for the order's product line was done
+    (BIL-12): listed by `GET /v1/pending-network-fees`, oldest first."""
     ended_at: datetime | None = _moment(nullable=True)
     anonymised_at: datetime | None = _moment(nullable=True)
     state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
@@ -185,7 +189,10 @@ class SettlementItemRow(BillingTable, table=True):
     """An amount for the monthly settlement with a network (BIL-12)."""
 
     __tablename__ = "billing_settlement_item"
-    __table_args__ = (Index("ix_billing_settlement_network_time", "network_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_billing_settlement_network_time", "network_id", "occurred_at"),
+        Index("ix_billing_settlement_order", "order_id"),
+    )
 
     item_id: str = Field(primary_key=True, max_length=64)
     network_id: str = Field(max_length=64)

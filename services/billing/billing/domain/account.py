@@ -3,6 +3,8 @@ waivers, payments, receipts, invoices and the customer's signature (BIL-1..BIL-9
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
@@ -24,6 +26,7 @@ from billing.domain.installations import Installation, installation_of, serial_k
 from billing.domain.money import ZERO
 from billing.domain.policy import BillingPolicy
 from billing.domain.pricing import add_months, price_quote
+from billing.domain.reports import SettlementItem
 from billing.domain.schedule import FeeSchedule
 from contracts.base import EventData
 from contracts.billing import (
@@ -321,6 +324,46 @@ class PendingNetworkFee(_State):
     visit_id: str | None = None
     occurred_at: AwareDatetime
     """When the work was done, as the event says."""
+    heard_at: AwareDatetime | None = None
+    """When billing heard of the work (None: held before billing kept it): the card is the
+    version in force at the earlier of this and ``occurred_at`` (see ``pricing_moment``)."""
+
+    def pricing_moment(self, now: datetime) -> datetime:
+        """The moment whose rate card version prices the work: when it was done, but never
+        later than when billing heard of it (``now`` when that was not kept).
+
+        Fieldwork's clock may run ahead of billing's (``offline_clock_skew_seconds``), so work
+        can be dated a little after billing hears of it. A version published meanwhile takes
+        effect at its publication at the earliest, after billing heard of the work; priced at
+        the work's own time, the same work would be owed at the version before when priced at
+        once, and at the new one when priced later (its product line learnt or corrected).
+        Capped, every pricing of the work picks the version in force when billing heard of it
+        (BIL-12: a version never reprices work done)."""
+        return min(self.occurred_at, self.heard_at or now)
+
+
+class RecordedNetworkFee(PendingNetworkFee):
+    """A network's fee on the settlement (BIL-12), as it stands: what it is owed now for the
+    work, and the product line and card version that priced it. A later change of the
+    order's product line re-prices it by an adjustment of the difference."""
+
+    product_line: str | None = None
+    """The product line the fee is priced for (None: priced without one)."""
+    amount: Money
+    """What the network is owed for the work: the first item plus its adjustments."""
+    basis: str
+    """The card version and rate, or the policy default, that priced ``amount``."""
+    adjustments: int = 0
+    """How many adjustment items re-priced it."""
+
+    def adjustment_id(self, number: int) -> str:
+        """The settlement item id of the fee's ``number``-th adjustment (from 1): the same
+        however often that re-pricing is asked, so it is recorded once."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.fee_id}:reprice:{number}"))
+
+
+#: How a completed job's fee item describes it: `repair fee, visit v-1, rate card net-9@v1 (...)`.
+_FEE_DESCRIPTION = re.compile(r"^(repair|installation) fee, visit (.*?), (.+)$")
 
 
 class AccountState(_State):
@@ -361,6 +404,9 @@ class AccountState(_State):
     pending_network_fees: list[PendingNetworkFee] = Field(default_factory=list)
     """Networks' fees for work completed before the order's product line was known, waiting
     for it (BIL-12); recorded and removed once it is."""
+    network_fees: list[RecordedNetworkFee] = Field(default_factory=list)
+    """Networks' fees on the settlement, each as it stands (BIL-12): re-priced when the order's
+    product line changes."""
 
     @model_validator(mode="before")
     @classmethod
@@ -528,6 +574,71 @@ class BillingAccount:
             return []
         fees, self.state.pending_network_fees = self.state.pending_network_fees, []
         return fees
+
+    @property
+    def network_fees_pending_since(self) -> datetime | None:
+        """When the earliest work whose network fee waits for the product line was done; None
+        when none waits (BIL-12)."""
+        return min((f.occurred_at for f in self.state.pending_network_fees), default=None)
+
+    def network_fee_recorded(self, fee: RecordedNetworkFee) -> None:
+        """Remember a fee put on the settlement, once (BIL-12)."""
+        if all(f.fee_id != fee.fee_id for f in self.state.network_fees):
+            self.state.network_fees.append(fee)
+
+    @property
+    def untracked_network_fees(self) -> bool:
+        """Whether work may have been owed to a network before billing kept its fees on the
+        order (BIL-12): more work completed than fees kept (the centre's own work counts too,
+        so this only says where to look)."""
+        kept = len(self.state.network_fees) + len(self.state.pending_network_fees)
+        return len(self.state.work_done) > kept
+
+    def adopt_network_fees(self, items: Sequence[SettlementItem]) -> None:
+        """Keep the network fees of the order's settlement items not kept yet, as an earlier
+        release recorded them (BIL-12), so that they are re-priced like the others. Their
+        product line was not kept. A fee stands with the adjustments already made of it (a
+        release that does not keep the fees may have saved the order after they were made), so
+        that the next re-pricing neither repeats nor misses a difference."""
+        kept = {f.fee_id for f in self.state.network_fees}
+        by_id = {item.item_id: item for item in items}
+        for item in items:
+            matched = _FEE_DESCRIPTION.match(item.description)
+            if item.item_id in kept or matched is None:
+                continue
+            kind, visit, basis = matched.groups()
+            fee = RecordedNetworkFee(
+                fee_id=item.item_id,
+                network_id=item.network_id,
+                kind=kind,
+                visit_id=None if visit == "None" else visit,
+                occurred_at=item.occurred_at,
+                amount=item.amount,
+                basis=basis,
+            )
+            while (adjusted := by_id.get(fee.adjustment_id(fee.adjustments + 1))) is not None:
+                fee.amount += adjusted.amount
+                fee.adjustments += 1
+            self.state.network_fees.append(fee)
+
+    def network_fees_to_reprice(self) -> list[RecordedNetworkFee]:
+        """The fees priced for another product line than the order's, now that it is known
+        (BIL-12): OrderVerified corrected it, or it was learnt after them."""
+        if not self.product_line:
+            return []
+        return [f for f in self.state.network_fees if f.product_line != self.product_line]
+
+    def network_fee_repriced(
+        self, fee_id: str, *, amount: Decimal, basis: str, adjusted: bool
+    ) -> None:
+        """A fee now stands at ``amount`` by ``basis`` for the order's product line (BIL-12);
+        ``adjusted``: an adjustment item made up the difference."""
+        for fee in self.state.network_fees:
+            if fee.fee_id == fee_id:
+                fee.product_line = self.product_line
+                fee.amount = amount
+                fee.basis = basis
+                fee.adjustments += int(adjusted)
 
     @property
     def installation(self) -> Installation | None:

@@ -57,6 +57,8 @@ from billing.entrypoints.schemas import (
     OrderEventsOut,
     PaymentIn,
     PaymentOut,
+    PendingNetworkFeesListOut,
+    PendingNetworkFeesOut,
     RateCardIn,
     RateCardOut,
     RateCardVersionListOut,
@@ -96,6 +98,7 @@ _Versioned = TypeVar("_Versioned", FeeSchedule, RateCard)
 CASH_SORT = "cash-entries:at"
 SETTLEMENT_SORT = "settlement-lines:order"
 HELD_SORT = "held-reductions:waiting-since"
+PENDING_FEES_SORT = "pending-network-fees:work-done"
 #: Versions are sorted by number alone: their cursors carry this in place of a sort time.
 _NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -117,19 +120,34 @@ def _bad_cursor(reason: str) -> ProblemError:
 
 
 def _versions_page(
-    found: list[_Versioned], size: int, scope: str
+    found: list[_Versioned], size: int, scope: str, **bound: str
 ) -> tuple[list[_Versioned], str | None]:
     """The first ``size`` of ``found`` (read with one more, newest first) and the cursor of the
-    page after them (None on the last page)."""
+    page after them (None on the last page), bound to the list's network or line (``bound``)."""
     page = found[:size]
     more = len(found) > size
-    return page, encode_cursor(scope, _NO_TIME, str(page[-1].version)) if more else None
+    cursor = encode_cursor(scope, _NO_TIME, str(page[-1].version), **bound) if more else None
+    return page, cursor
 
 
-def _version_before(cursor: str | None, scope: str = VERSION_SORT) -> int | None:
+def _check_cursor_bound(extra: dict[str, Any], whose: str, **bound: str) -> None:
+    """422 for a cursor of the same list of another ``whose`` (``bound``: the cursor's extra
+    keys naming it), or naming none (given before it was bound): its place would silently page
+    this list from the wrong row."""
+    if any(key not in extra for key in bound):
+        raise _bad_cursor(f"it names no {whose}: ask for the first page again")
+    if any(extra[key] != value for key, value in bound.items()):
+        raise _bad_cursor(f"it pages another {whose}'s list")
+
+
+def _version_before(cursor: str | None, scope: str, whose: str, **bound: str) -> int | None:
+    """The version a cursor of ``scope`` pages on from; 422 for a cursor of another list, or of
+    the same list of another network or product line (``bound``): their versions are numbered
+    apart."""
     if cursor is None:
         return None
-    _, version, _ = decode_cursor(scope, cursor)
+    _, version, extra = decode_cursor(scope, cursor)
+    _check_cursor_bound(extra, whose, **bound)
     if not version.isdigit() or not 1 <= int(version) <= 2_147_483_647:
         raise _bad_cursor("malformed version")
     return int(version)
@@ -142,10 +160,13 @@ def _cash_after(cursor: str | None) -> Cursor | None:
     return Cursor(at=at, id=entry_id)
 
 
-def _settlement_after(cursor: str | None) -> SettlementCursor | None:
+def _settlement_after(cursor: str | None, network_id: str, month: str) -> SettlementCursor | None:
+    """Where a cursor of ``network_id``'s statement of ``month`` pages on from; 422 for one of
+    another network's or month's statement."""
     if cursor is None:
         return None
     at, item_id, extra = decode_cursor(SETTLEMENT_SORT, cursor)
+    _check_cursor_bound(extra, "network or month", n=network_id, m=month)
     order_id = extra.get("o")
     if not isinstance(order_id, str):
         raise _bad_cursor("malformed order")
@@ -163,8 +184,10 @@ def _cash_cursor(entry: CashEntry) -> str:
     return encode_cursor(CASH_SORT, entry.at, entry.entry_id)
 
 
-def _settlement_cursor(item: SettlementItem) -> str:
-    return encode_cursor(SETTLEMENT_SORT, item.occurred_at, item.item_id, o=item.order_id)
+def _settlement_cursor(item: SettlementItem, month: str) -> str:
+    return encode_cursor(
+        SETTLEMENT_SORT, item.occurred_at, item.item_id, o=item.order_id, n=item.network_id, m=month
+    )
 
 
 def _attachment(filename: str) -> str:
@@ -380,11 +403,11 @@ async def list_schedule_versions(
 ) -> Any:
     """The published versions, newest (highest number) first, one page at a time (pass
     `next_cursor` as `cursor`; the last page has none). 404 when the line has none; 422 for a
-    cursor of another list."""
-    before = _version_before(cursor)
+    cursor of another list, or of another product line's versions."""
+    before = _version_before(cursor, VERSION_SORT, "product line", line=product_line)
     size = page_size(limit, request.app.state.policy)
     found = await views.schedule_versions(product_line, uow=uow(), before=before, limit=size + 1)
-    page, next_cursor = _versions_page(found, size, VERSION_SORT)
+    page, next_cursor = _versions_page(found, size, VERSION_SORT, line=product_line)
     return FeeScheduleVersionListOut(
         items=[FeeScheduleVersionOut.from_domain(s) for s in page], next_cursor=next_cursor
     )
@@ -493,13 +516,13 @@ async def list_rate_card_versions(
 ) -> Any:
     """The published versions with when each takes effect, newest (highest number) first, one
     page at a time (pass `next_cursor` as `cursor`; the last page has none). 404 when the
-    network has none; 422 for a cursor of another list. A partner reads its own network's
-    card only."""
+    network has none; 422 for a cursor of another list, or of another network's versions. A
+    partner reads its own network's card only."""
     _own_rate_card(principal, network_id)
-    before = _version_before(cursor, RATE_CARD_SORT)
+    before = _version_before(cursor, RATE_CARD_SORT, "network", network=network_id)
     size = page_size(limit, request.app.state.policy)
     found = await views.rate_card_versions(network_id, uow=uow(), before=before, limit=size + 1)
-    page, next_cursor = _versions_page(found, size, RATE_CARD_SORT)
+    page, next_cursor = _versions_page(found, size, RATE_CARD_SORT, network=network_id)
     return RateCardVersionListOut(
         items=[RateCardVersionOut.from_domain(c) for c in page], next_cursor=next_cursor
     )
@@ -643,6 +666,74 @@ async def list_held_reductions(
         # any more: it is left out (the next page still follows the list's order).
         items=[HeldReductionOut.from_domain(a, at.at) for at, a in page if a.held_quotes],
         next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/pending-network-fees",
+    tags=["settlements"],
+    response_model=PendingNetworkFeesListOut,
+    responses=problem_responses(401, 403, 422),
+    summary="List orders whose partner networks' fees wait for the product line",
+)
+async def list_pending_network_fees(
+    request: Request,
+    uow: UowFactoryDep,
+    principal: RateCardReaderDep,
+    network_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    ] = None,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
+) -> Any:
+    """The orders holding partner networks' fees for completed work that billing heard of
+    before the order's product line, so on no settlement statement yet (BIL-12): each goes on
+    it, at the rate card version in force when the work was done, as soon as the line is known;
+    a fee still listed here after intake has the order points at an order whose line is never
+    told. The earliest work first, then by order id, one page at a time (pass `next_cursor` as
+    `cursor`; the last page has none); a cursor of another list, or of another `network_id`'s,
+    is 422. `network_id` lists that network's fees only; a partner lists its own network's
+    (another `network_id` is 403)."""
+    if principal.role == "partner":
+        # a key bound to no network lists nothing, not every network's
+        if principal.network_id is None or network_id not in (None, principal.network_id):
+            raise ProblemError(
+                403, "Partners list their own network's pending fees.", title="Forbidden"
+            )
+        network_id = principal.network_id
+    scope = network_id or ""
+    after: Cursor | None = None
+    if cursor is not None:
+        at, order_id, extra = decode_cursor(PENDING_FEES_SORT, cursor)
+        _check_cursor_bound(extra, "network_id", n=scope)
+        after = Cursor(at=at, id=order_id)
+    size = page_size(limit, request.app.state.policy)
+    items: list[PendingNetworkFeesOut] = []
+    last: Cursor | None = None
+    more = False
+    while True:
+        found = await views.with_pending_network_fees(uow=uow(), after=after, limit=size + 1)
+        for place, account in found:
+            after = place
+            listed = PendingNetworkFeesOut.from_domain(account, place.at, network_id)
+            # An account a release before this one saved may be listed holding nothing any
+            # more, and another network's fees are left out: the page goes on past them.
+            if not listed.fees:
+                continue
+            if len(items) == size:
+                more = True
+                break
+            items.append(listed)
+            last = place
+        if more or len(found) <= size:
+            break
+    # after the last order listed, not one skipped: a partner's cursor names no order of
+    # another network
+    return PendingNetworkFeesListOut(
+        items=items,
+        next_cursor=encode_cursor(PENDING_FEES_SORT, last.at, last.id, n=scope)
+        if more and last is not None
+        else None,
     )
 
 
@@ -1178,8 +1269,9 @@ async def read_settlement(
     compensation it bears, per order, for a calendar month `YYYY-MM` (BIL-12). The totals are
     over the whole month; its lines come by order (then time and id), one page at a time (pass
     `next_cursor` as `cursor`; the last page has none). `?format=csv` gives the whole month's
-    statement, every line and the totals, as CSV (so it takes no `limit` or `cursor`). A partner
-    reads its own network's statement only."""
+    statement, every line and the totals, as CSV (so it takes no `limit` or `cursor`); a cursor
+    of another network's or month's statement is 422. A partner reads its own network's
+    statement only."""
     if principal.role == "partner" and principal.network_id != network_id:
         raise ProblemError(403, "Partners read their own network's statement.", title="Forbidden")
     if principal.role == "technician":
@@ -1211,7 +1303,7 @@ async def read_settlement(
             media_type="text/csv",
             headers={"Content-Disposition": _attachment(f"settlement-{network_id}-{month}.csv")},
         )
-    after = _settlement_after(cursor)
+    after = _settlement_after(cursor, network_id, month)
     size = page_size(limit, request.app.state.policy)
     st = await views.settlement(
         network_id,
@@ -1223,5 +1315,5 @@ async def read_settlement(
         limit=size + 1,
     )
     page = st.items[:size]
-    next_cursor = _settlement_cursor(page[-1]) if len(st.items) > size else None
+    next_cursor = _settlement_cursor(page[-1], month) if len(st.items) > size else None
     return StatementOut(**{**st.model_dump(), "items": page}, next_cursor=next_cursor)

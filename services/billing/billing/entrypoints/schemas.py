@@ -383,6 +383,45 @@ class HeldReductionOut(BaseModel):
         )
 
 
+class PendingNetworkFeesOut(BaseModel):
+    """An order whose partner networks' fees wait for its product line (BIL-12)."""
+
+    order_id: str
+    pending_since: datetime = Field(
+        description="When the earliest of the work was done (the list's order)."
+    )
+    fees: list[PendingNetworkFee] = Field(
+        description="Each fee waiting, with the network owed, the kind of work, the visit and "
+        "when it was done: put on the settlement, at the rate card version in force then, as "
+        "soon as the order's product line is known (OrderCreated, OrderVerified, a quote "
+        "request naming it)."
+    )
+
+    @classmethod
+    def from_domain(
+        cls, a: BillingAccount, since: datetime, network_id: str | None = None
+    ) -> PendingNetworkFeesOut:
+        """Read model of an order's waiting fees (``since``: as listed), of ``network_id``'s
+        only when given."""
+        return cls(
+            order_id=a.order_id,
+            pending_since=a.network_fees_pending_since or since,
+            fees=[
+                f
+                for f in a.state.pending_network_fees
+                if network_id is None or f.network_id == network_id
+            ],
+        )
+
+
+class PendingNetworkFeesListOut(BaseModel):
+    """A page of the orders whose networks' fees wait for the product line, the earliest work
+    first (then by order id) (BIL-12)."""
+
+    items: list[PendingNetworkFeesOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
+
+
 class HeldReductionListOut(BaseModel):
     """A page of the orders holding reductions the centre has not approved, the longest
     waiting first (then by order id) (BIL-8)."""

@@ -20,13 +20,14 @@ from billing.domain.account import (
     Payment,
     PendingNetworkFee,
     QuoteRequest,
+    RecordedNetworkFee,
     Waiver,
 )
 from billing.domain.cash import CashEntry, CashLedger
 from billing.domain.exceptions import OrderNotFound, RateCardVersionTaken, ScheduleVersionTaken
 from billing.domain.model import EVENTS_OF_INTEREST, RecordedEvent, summarise
 from billing.domain.policy import BillingPolicy
-from billing.domain.rate_cards import RateCard, WorkKind, network_fee
+from billing.domain.rate_cards import NetworkFee, RateCard, WorkKind, network_fee
 from billing.domain.reports import SettlementItem, SettlementKind
 from billing.domain.schedule import FeeSchedule
 from billing.service_layer.unit_of_work import BillingUnitOfWork
@@ -101,6 +102,7 @@ async def _apply(
     tz: tzinfo,
 ) -> BillingAccount:
     account = uow.track(await _account(uow, envelope.subject))
+    line_before = account.product_line
     match payload:
         case intake.OrderCreated():
             account.learn_order(
@@ -214,9 +216,10 @@ async def _apply(
                     kind=kind,
                     visit_id=payload.visit_id,
                     occurred_at=envelope.time,
+                    heard_at=now,
                 )
                 if account.product_line:
-                    await _record_network_fee(account, fee, uow=uow, policy=policy)
+                    await _record_network_fee(account, fee, uow=uow, policy=policy, now=now)
                 else:
                     # BIL-12: heard before the order (intake's topic lags): priced once the
                     # line is known, not at the card's `*` rate for want of it.
@@ -282,12 +285,38 @@ async def _apply(
         installation = account.installation
         if installation is not None:
             await uow.installations.record(installation)
-    # BIL-12: the fees of work heard before the product line, once any event made it known
+    # BIL-12: the fees priced for another product line than the one now known (corrected by
+    # OrderVerified), then those of work heard before the line, once any event made it known
+    if account.product_line != line_before and account.untracked_network_fees:
+        # fees an earlier release put on the settlement without keeping them on the order
+        account.adopt_network_fees(
+            await uow.settlements.of_order(account.order_id, SettlementKind.SERVICE_FEE)
+        )
+    for recorded in account.network_fees_to_reprice():
+        await _reprice_network_fee(account, recorded, uow=uow, policy=policy, now=now)
     for fee in account.take_pending_network_fees():
-        await _record_network_fee(account, fee, uow=uow, policy=policy)
+        await _record_network_fee(account, fee, uow=uow, policy=policy, now=now)
     await _price_pending(account, uow=uow, policy=policy, now=now, tz=tz)
     await uow.accounts.save(account)
     return account
+
+
+async def _price_network_fee(
+    account: BillingAccount,
+    fee: PendingNetworkFee,
+    *,
+    uow: BillingUnitOfWork,
+    policy: BillingPolicy,
+    now: datetime,
+) -> NetworkFee:
+    """What ``fee``'s network is owed for the work on the order's product line, by the rate
+    card version in force at ``fee.pricing_moment`` (BIL-12); the network's cards are locked
+    against a version published meanwhile."""
+    await uow.rate_cards.lock_network(fee.network_id, shared=True)
+    card = await uow.rate_cards.in_force(fee.network_id, fee.pricing_moment(now))
+    return network_fee(
+        kind=WorkKind(fee.kind), product_line=account.product_line, card=card, policy=policy
+    )
 
 
 async def _record_network_fee(
@@ -296,18 +325,13 @@ async def _record_network_fee(
     *,
     uow: BillingUnitOfWork,
     policy: BillingPolicy,
+    now: datetime,
 ) -> None:
     """Owe ``fee``'s network for the work at the rate card version in force when the work was
-    done, for the order's product line (else the card's `*` rate, else the policy's) (BIL-12).
-    The item's id is the completion event's: recorded once however often it is asked."""
-    await uow.rate_cards.lock_network(fee.network_id, shared=True)
-    card = await uow.rate_cards.in_force(fee.network_id, fee.occurred_at)
-    priced = network_fee(
-        kind=WorkKind(fee.kind),
-        product_line=account.product_line,
-        card=card,
-        policy=policy,
-    )
+    done (never later than when billing heard of it: ``PendingNetworkFee.pricing_moment``), for
+    the order's product line (else the card's `*` rate, else the policy's) (BIL-12). The item's
+    id is the completion event's: recorded once however often it is asked."""
+    priced = await _price_network_fee(account, fee, uow=uow, policy=policy, now=now)
     await uow.settlements.add(
         SettlementItem(
             item_id=fee.fee_id,
@@ -318,6 +342,62 @@ async def _record_network_fee(
             occurred_at=fee.occurred_at,
             description=f"{fee.kind} fee, visit {fee.visit_id}, {priced.basis}"[:300],
         )
+    )
+    account.network_fee_recorded(
+        RecordedNetworkFee(
+            **fee.model_dump(),
+            product_line=account.product_line,
+            amount=priced.amount,
+            basis=priced.basis,
+        )
+    )
+
+
+async def _reprice_network_fee(
+    account: BillingAccount,
+    fee: RecordedNetworkFee,
+    *,
+    uow: BillingUnitOfWork,
+    policy: BillingPolicy,
+    now: datetime,
+) -> None:
+    """Re-price a fee on the settlement for the order's product line, now known or corrected,
+    by the same card version as at first: the one in force when the work was done (BIL-12).
+
+    The difference goes on the settlement as an adjustment item, dated now (never before the
+    work), so it lands in the month still open: a past month's statement is what was settled
+    with the network and is never rewritten, and items are never changed, so even in the open
+    month the statement shows the fee as first priced and why it changed. No item when the
+    price is the same; the fee then stands for the new line, so the same line heard again
+    changes nothing."""
+    priced = await _price_network_fee(account, fee, uow=uow, policy=policy, now=now)
+    difference = priced.amount - fee.amount
+    if difference:
+        await uow.settlements.add(
+            SettlementItem(
+                # one per re-pricing of the fee: the same id if it is ever asked again
+                item_id=fee.adjustment_id(fee.adjustments + 1),
+                network_id=fee.network_id,
+                order_id=account.order_id,
+                kind=SettlementKind.SERVICE_FEE,
+                amount=difference,
+                occurred_at=max(now, fee.occurred_at),
+                description=(
+                    f"adjustment of {fee.kind} fee {fee.fee_id}, visit {fee.visit_id}: product "
+                    f"line {fee.product_line or 'unknown'} -> {account.product_line}; "
+                    f"{fee.amount} by {fee.basis} -> {priced.amount} by {priced.basis}"
+                )[:300],
+            )
+        )
+        log.info(
+            "billing.network_fee_repriced",
+            order_id=account.order_id,
+            network_id=fee.network_id,
+            fee_id=fee.fee_id,
+            difference=str(difference),
+        )
+    account.network_fee_repriced(
+        fee.fee_id, amount=priced.amount, basis=priced.basis, adjusted=bool(difference)
     )
 
 

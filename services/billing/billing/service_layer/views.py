@@ -53,6 +53,15 @@ async def holding_unapproved(
         return await uow.accounts.holding_unapproved(after=after, limit=limit)
 
 
+async def with_pending_network_fees(
+    *, uow: BillingUnitOfWork, after: Cursor | None = None, limit: int
+) -> list[tuple[Cursor, BillingAccount]]:
+    """Up to ``limit`` orders whose networks' fees wait for the product line (BIL-12), the
+    earliest work first, after ``after``; each with its place in the list."""
+    async with uow:
+        return await uow.accounts.with_pending_network_fees(after=after, limit=limit)
+
+
 async def schedule(
     product_line: str, *, uow: BillingUnitOfWork, version: int | None = None
 ) -> FeeSchedule:
