@@ -440,6 +440,47 @@ async def test_int_3_a_breached_clock_publishes_sla_breached_once(
     assert "SlaBreached" in [e["type"] for e in read["timeline"]]
 
 
+async def test_int_3_a_clock_is_breached_only_after_its_due_time_and_met_exactly_at_it(
+    intake: Any, make_order: Any
+) -> None:
+    order = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    check = intake.runtime.app.state.check_sla_clocks
+    intake.clock.now = _due(order, "handover")  # 11:00, exactly one working hour later
+    assert await check() == 0  # "within 1 hour": the hour itself is in time
+    intake.clock.advance(microseconds=1)
+    assert await check() == 1
+    [breach] = await intake.events("SlaBreached")
+    assert isinstance(breach, SlaBreached) and breach.clock is SlaClock.HANDOVER
+
+    other = (
+        await intake.admin.post(
+            "/v1/orders",
+            json=make_order(customer={**make_order()["customer"], "phone": "13900139000"}),
+        )
+    ).json()
+    intake.clock.now = _due(other, "handover")
+    assert await check() == 0
+    await intake.deliver(
+        OrderAssigned(
+            order_id=other["id"],
+            visit_id="v-1",
+            assignee_kind=AssigneeKind.TECHNICIAN,
+            technician_id="t-1",
+            assigned_by="dispatcher-1",
+        )
+    )
+    intake.clock.advance(days=10)
+    await check()
+    read = (await intake.admin.get(f"/v1/orders/{other['id']}")).json()
+    handover = _clock(read, "handover")
+    assert datetime.fromisoformat(handover["stopped_at"]) == _due(other, "handover")
+    assert handover["breached_at"] is None
+    assert [
+        b.order_id for b in await intake.events("SlaBreached") if b.clock is SlaClock.HANDOVER
+    ] == [order["id"]]
+    assert await intake.events("SlaBreachWithdrawn") == []
+
+
 async def test_int_3_assignment_and_confirmed_appointment_stop_the_clocks(
     intake: Any, make_order: Any
 ) -> None:

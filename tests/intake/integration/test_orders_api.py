@@ -159,6 +159,34 @@ async def test_int_1_a_coordinate_is_a_number_not_a_boolean(
     assert await _order_count(runtime) == 0
 
 
+@pytest.mark.parametrize(
+    ("given", "missing"), [({"lat": 37.4341}, "lon"), ({"lon": 118.67}, "lat")]
+)
+async def test_int_2_half_a_coordinate_is_refused_not_dropped(
+    runtime: ServiceRuntime,
+    client: httpx.AsyncClient,
+    given: dict[str, float],
+    missing: str,
+) -> None:
+    # A latitude without its longitude locates nothing: stored, it was silently lost.
+    address = {"city": "东营市", "detail": "西四路100号", **given}
+    body = {**ORDER, "customer": {**ORDER["customer"], "address": address}}
+    response = await client.post("/v1/orders", json=body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    [error] = response.json()["errors"]
+    assert error["field"] == f"customer.address.{missing}", error
+    assert "both or neither" in error["message"]
+    assert await _order_count(runtime) == 0
+
+    order = (await client.post("/v1/orders", json=ORDER)).json()
+    verified = await client.post(
+        f"/v1/orders/{order['id']}/verify", json={"customer": body["customer"]}
+    )
+    assert verified.status_code == 422, verified.text
+    assert [e["field"] for e in verified.json()["errors"]] == [f"customer.address.{missing}"]
+
+
 async def test_a_body_that_is_not_json_is_refused(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:

@@ -247,6 +247,35 @@ def test_int_3_a_clock_breaches_once_and_a_late_stop_is_still_a_breach() -> None
     assert order.report_breaches(now + timedelta(hours=4)) == []
 
 
+def test_int_3_int_7_a_clock_is_breached_only_after_its_due_time() -> None:
+    # "within 1 hour" (INT-3), "within 15 minutes" (INT-7): the due time itself is in time.
+    taken = _at("2025-05-30T10:00:00")
+    order = _order(taken, emergency=True)
+    on_site = order.clocks[SlaClock.EMERGENCY_ON_SITE]
+    assert order.report_breaches(on_site.due_at) == []
+    [late] = order.report_breaches(on_site.due_at + timedelta(microseconds=1))
+    assert late.clock is SlaClock.EMERGENCY_ON_SITE
+    handover = order.clocks[SlaClock.HANDOVER]
+    assert handover.due_at == _at("2025-05-30T11:00:00")
+    assert order.report_breaches(handover.due_at) == []
+    assert not handover.is_breached_by(handover.due_at)
+    assert handover.is_breached_by(handover.due_at + timedelta(microseconds=1))
+
+
+def test_int_3_a_clock_stopped_exactly_at_its_due_time_is_met_with_no_breach_ever() -> None:
+    taken = _at("2025-05-30T10:00:00")
+    order = _order(taken, emergency=True)
+    due = order.clocks[SlaClock.EMERGENCY_ON_SITE].due_at
+    assert order.report_breaches(due) == []  # the sweep at the due time reports nothing...
+    order.observe(_entry("TechnicianArrived", due), _arrived(order, due))
+    timer = order.clocks[SlaClock.EMERGENCY_ON_SITE]
+    assert timer.stopped_at == due and timer.settled
+    assert order.events == []  # ...so there is no breach to withdraw
+    assert order.report_breaches(taken + timedelta(days=3)) == []
+    handover = order.clocks[SlaClock.HANDOVER]
+    assert handover.stopped_at == due and not handover.is_breached_by(taken + timedelta(days=3))
+
+
 def test_int_3_a_confirmed_appointment_is_the_reply_unless_the_customer_was_not_reached() -> None:
     now = _at("2025-05-30T10:00:00")
     window_start = _at("2025-06-03T09:00:00")

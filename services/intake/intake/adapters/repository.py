@@ -412,8 +412,8 @@ class OrderRepository:
         return [o for o in found if o is not None and o.is_open]
 
     async def lock_orders_with_due_clocks(self, now: datetime, *, limit: int = 200) -> list[str]:
-        """Lock and return (by id) orders with an SLA clock that ran out and was not reported yet
-        (INT-3).
+        """Lock and return (by id) orders with an SLA clock past its due time (the due time itself
+        is in time, ``SlaTimer.is_breached_by``) that was not reported yet (INT-3).
 
         Orders another transaction holds (a command, the consumer, another replica's check) are
         skipped, not waited for: a later check picks them up. The caller re-checks the clocks on
@@ -421,7 +421,7 @@ class OrderRepository:
         """
         due = select(col(SlaClockRow.order_id)).where(
             col(SlaClockRow.settled).is_(False),
-            col(SlaClockRow.due_at) <= utc(now),
+            col(SlaClockRow.due_at) < utc(now),
         )
         query = (
             select(col(OrderRow.id))

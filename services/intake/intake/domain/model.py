@@ -372,8 +372,10 @@ class SlaTimer:
         return self.stopped_at is not None and self.stopped_at <= self.due_at
 
     def is_breached_by(self, now: datetime) -> bool:
-        """Due and not met in time, and not reported yet."""
-        if self.breached_at is not None or self.due_at > now:
+        """Past due and not met in time, and not reported yet. The due time itself is in time
+        ("within 1 hour", INT-3; "within 15 minutes", INT-7), as for a goal met at it
+        (``settled``), so a clock stopped exactly then never has a breach to withdraw."""
+        if self.breached_at is not None or now <= self.due_at:
             return False
         return self.stopped_at is None or self.stopped_at > self.due_at
 

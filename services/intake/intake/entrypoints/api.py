@@ -133,7 +133,10 @@ async def create_order(
     than 30 years before today (the policy's `purchase_date_floor_years`) is doubtful, and so is
     an installation before the purchase (`product.installation_date` is flagged). Malformed
     input (an invalid phone number, a purchase or installation date after today on the business
-    calendar, a body that is not JSON) is refused with 422 naming each field.
+    calendar, a customer name or product line of only spaces, a body that is not JSON) is
+    refused with 422 naming each field. Text is stored without the spaces around it; optional
+    text of only spaces counts as not given, and a fault description of only spaces as a vague
+    fault (flagged).
 
     Each preferred window must end after it starts, and is refused with 422 naming it
     (`preferred_windows.<i>`, `.start` or `.end`) when it ended before the order was taken
@@ -497,7 +500,10 @@ async def set_warranty_period(
     policy: PolicyDep,
 ) -> Any:
     """Set (admins) the warranty period of a product line; orders taken or verified from now on
-    use it (INT-5)."""
+    use it (INT-5). A line that is blank or has spaces around it is refused with 422: orders
+    store their line without them, so no order would ever use its period."""
+    if not product_line.strip() or product_line != product_line.strip():
+        raise _bad_query("product_line", "give the product line without spaces around it")
     await bus.handle(
         commands.SetWarrantyPeriod(
             product_line=product_line, months=body.months, set_by=_who(principal)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 import phonenumbers
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,13 +28,38 @@ from contracts.common import (
     WarrantyStatus,
 )
 from contracts.intake import RemoteResolutionCause, SlaClock
+from intake.domain.exceptions import FieldProblem, InvalidDetails
 from intake.domain.model import LinkedReport, Order, OrderStatus, SlaTimer
 from intake.domain.rules import MAX_EXTENSION_DIGITS, Phone
 from servicekit.dates import IsoDate, IsoDatetime
 
 DEFAULT_PHONE_REGION = "CN"
 
-NonBlank = Annotated[str, Field(min_length=1, max_length=500)]
+
+def _filled(value: str) -> str:
+    # str.strip() drops the CJK full-width space (U+3000) too, as agents' keyboards type it.
+    stripped = value.strip()
+    if not stripped:
+        raise ValueError("must not be blank: it is only spaces")
+    return stripped
+
+
+def trimmed_or_none(value: str | None) -> str | None:
+    """``value`` without the spaces around it; None when it is only spaces (INT-2: not given,
+    so flagged like a detail left out, never stored as if it were complete)."""
+    return (value.strip() or None) if value is not None else None
+
+
+#: Text that must say something (a name, a product line, a reason, the guidance given): stored
+#: without the spaces around it; text of only spaces is refused with 422 naming the field.
+NonBlank = Annotated[
+    str,
+    Field(min_length=1, max_length=500, json_schema_extra={"pattern": r"\S"}),
+    AfterValidator(_filled),
+]
+#: The fault as the customer told it: required, but a description of only spaces is no malformed
+#: input, only a vague fault: it is taken and flagged for verification (INT-2).
+FaultDescription = Annotated[str, Field(min_length=1, max_length=500)]
 
 
 #: What introduces an extension: call-centre Chinese (转 "transfer to", 分机/分機 "extension",
@@ -127,7 +153,7 @@ class AddressIn(BaseModel):
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         # INT-2: a part of only spaces is not given; stored as such it would look complete.
-        return value if value and value.strip() else None
+        return trimmed_or_none(value)
 
 
 class CustomerIn(BaseModel):
@@ -137,7 +163,12 @@ class CustomerIn(BaseModel):
     RFC 3966 `;ext=123`; the answer gives the E.164 number and `phone_extensions`. One number
     given with two different extensions is refused (they are two people). A business customer
     also gives `organisation` and `contact_person`; an organisation without a contact person is
-    flagged for verification (INT-2)."""
+    flagged for verification (INT-2). A structured address's `lat` and `lon` go together: one
+    without the other is refused (422).
+
+    Text is stored without the spaces around it. A `name` of only spaces is refused (422); an
+    `organisation`, `contact_person` or free-text `address` of only spaces counts as not given
+    (a blank address or contact person is flagged for verification, INT-2)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -155,6 +186,19 @@ class CustomerIn(BaseModel):
     address: str | AddressIn
     organisation: str | None = Field(default=None, max_length=200)
     contact_person: str | None = Field(default=None, max_length=100)
+
+    @field_validator("organisation", "contact_person")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        # INT-1, INT-2: an organisation of only spaces is no business customer, and a contact
+        # person of only spaces is none, flagged for verification.
+        return trimmed_or_none(value)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str | AddressIn) -> str | AddressIn:
+        # INT-2: a free-text address of only spaces is missing (flagged), as a blank part is.
+        return value.strip() if isinstance(value, str) else value
 
     @field_validator("phone")
     @classmethod
@@ -199,12 +243,26 @@ class CustomerIn(BaseModel):
     def to_value(self) -> Customer:
         """The contract shape."""
         if isinstance(self.address, str):
-            address = Address(detail=self.address)
+            address = Address(detail=self.address or None)
         else:
             a = self.address
             location = None
             if a.lat is not None and a.lon is not None:
                 location = {"lat": a.lat, "lon": a.lon}
+            elif a.lat is not None or a.lon is not None:
+                # INT-2: half a coordinate is malformed; dropped, the location sent was lost
+                # without a word. Named here: pydantic would name the union's member instead.
+                given, missing = ("lat", "lon") if a.lon is None else ("lon", "lat")
+                raise InvalidDetails(
+                    [
+                        FieldProblem(
+                            f"customer.address.{missing}",
+                            f"{missing} is missing: {given} alone locates nothing; give both "
+                            "or neither",
+                            "missing",
+                        )
+                    ]
+                )
             address = Address.model_validate(
                 {
                     "province": a.province,
@@ -228,7 +286,9 @@ class CustomerIn(BaseModel):
 class ProductIn(BaseModel):
     """The product (INT-1, INT-5). A purchase or installation date after today on the business
     calendar is refused (422); one more than the policy's years back (30 by default), or an
-    installation before the purchase, is flagged for verification (INT-2)."""
+    installation before the purchase, is flagged for verification (INT-2). A `line` of only
+    spaces is refused (422); a `brand`, `model` or `serial` of only spaces counts as not given
+    (no model is flagged, INT-2); all are stored without the spaces around them."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -240,18 +300,32 @@ class ProductIn(BaseModel):
     installation_date: IsoDate | None = None
     commercial_use: bool = False
 
+    @field_validator("brand", "model", "serial")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        # INT-2: a model of only spaces is no model (flagged); INT-8 matches serials and models.
+        return trimmed_or_none(value)
+
     def to_value(self) -> Product:
         """The contract shape."""
         return Product.model_validate(self.model_dump())
 
 
 class FaultIn(BaseModel):
-    """The reported fault (INT-1)."""
+    """The reported fault (INT-1). A `description` of only spaces is taken as a vague fault and
+    flagged for verification (INT-2); a `code` is stored without the spaces around it, none if
+    it is only spaces."""
 
     model_config = ConfigDict(extra="forbid")
 
-    description: NonBlank
+    description: FaultDescription
     code: str | None = Field(default=None, max_length=50)
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str | None) -> str | None:
+        # INT-6, INT-7: " gas_leak " is the gas_leak code, an emergency.
+        return trimmed_or_none(value)
 
     def to_value(self) -> Fault:
         """The contract shape."""
@@ -358,6 +432,11 @@ class OrderCreate(BaseModel):
         "installation kit, FLD-1).",
     )
 
+    @field_validator("requests")
+    @classmethod
+    def _requests(cls, value: str | None) -> str | None:
+        return trimmed_or_none(value)
+
 
 VerifiableDetail = Literal[
     "customer.address",
@@ -422,7 +501,10 @@ class ResolveRemotelyIn(BaseModel):
         },
     )
 
-    guidance: NonBlank = Field(description="What the customer was told to do.")
+    guidance: NonBlank = Field(
+        description="What the customer was told to do; not blank (stored without the spaces "
+        "around it)."
+    )
     cause: RemoteResolutionCause = RemoteResolutionCause.OTHER
 
 
@@ -434,7 +516,7 @@ class ReopenIn(BaseModel):
         json_schema_extra={"examples": [{"reason": "客户回电：按指导操作后仍无法点火"}]},
     )
 
-    reason: NonBlank
+    reason: NonBlank = Field(description="Not blank (stored without the spaces around it).")
 
 
 class CancelIn(BaseModel):
@@ -447,7 +529,7 @@ class CancelIn(BaseModel):
         },
     )
 
-    reason: NonBlank
+    reason: NonBlank = Field(description="Not blank (stored without the spaces around it).")
     requested_by_customer: bool = False
 
 
