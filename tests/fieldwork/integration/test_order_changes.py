@@ -27,6 +27,7 @@ from contracts.intake import (
     OrderCreated,
     OrderReopened,
     OrderResolvedRemotely,
+    OrderVerified,
     RemoteResolutionCause,
 )
 from contracts.scheduling import (
@@ -973,3 +974,25 @@ async def test_sch_6_a_new_time_agreed_on_the_way_moves_the_window_but_not_after
     await ok(admin, "v-1", type="arrive")
     await deliver(runtime, rescheduled("v-1", window(3)))
     assert (await stored_visit(runtime, "v-1")).window == window(2)
+
+
+# --- (g) details the centre corrected at verification (INT-2) ------------------------------------
+
+
+async def test_int_2_the_fault_clarified_at_verification_replaces_the_reported_one(
+    runtime: ServiceRuntime,
+) -> None:
+    await deliver(runtime, created())
+    await deliver(
+        runtime,
+        OrderVerified(
+            order_id="o-1", verified=["fault"], fault=Fault(description="热水器底部漏水")
+        ),
+    )
+    await deliver(runtime, OrderVerified(order_id="o-1", verified=["customer"]))
+
+    async with runtime.app.state.uow_factory() as uow:
+        context = await uow.orders.get("o-1")
+    assert context is not None
+    # the technician's service report states the fault as the centre clarified it
+    assert context.fault == "热水器底部漏水"

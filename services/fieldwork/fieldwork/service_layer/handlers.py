@@ -1143,8 +1143,12 @@ def _context_from(context: OrderContext, created: OrderCreated | OrderVerified) 
         context.warranty_status = created.warranty_status.value
         context.loaner_required = created.loaner_required
         context.fault = created.fault.description
-    elif created.warranty_status.value != "unknown":
-        context.warranty_status = created.warranty_status.value
+    else:
+        if created.warranty_status.value != "unknown":
+            context.warranty_status = created.warranty_status.value
+        if created.fault is not None:
+            # INT-2: the fault as the centre clarified it, on the service report from now on
+            context.fault = created.fault.description
 
 
 async def _project(envelope: EventEnvelope, *, uow: FieldworkUnitOfWork) -> None:
