@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit import context
 from servicekit.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from servicekit.problems import problem_response
+from servicekit.problems import not_utf_8_problem, problem_response
 
 CORRELATION_HEADER = "x-correlation-id"
 
@@ -139,7 +140,10 @@ class RequestGuard:
     ``max_body_bytes`` (413: it is never read into memory whole) or that carries a NUL character
     in its path, its query or a JSON body (422: no text column of PostgreSQL can hold one, so it
     would fail deep in a query, or be stored in a JSON document and published, and then stop
-    every consumer that writes it into a text column)."""
+    every consumer that writes it into a text column). A JSON body must also be UTF-8 text
+    whose escapes name characters: half of a surrogate pair (``\\ud800`` alone) is none, and
+    Python's parser would take it, UTF-8-encoded surrogates and UTF-16/32 texts alike, to fail
+    later encoding the answer, a row or an event (422, never 500)."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
@@ -187,15 +191,12 @@ class RequestGuard:
                 body = await _read_all(counted)
                 if body is None:  # the client went away: nothing to answer
                     return
-                if _has_json_nul(body):
-                    await _refuse(
-                        scope,
-                        receive,
-                        send,
-                        422,
-                        "The body holds a NUL character "
-                        "(\\u0000), which cannot be stored: remove it.",
-                    )
+                fault = _json_text_fault(body)
+                if fault == "encoding":
+                    await not_utf_8_problem(scope.get("path", ""))(scope, receive, send)
+                    return
+                if fault is not None:
+                    await _refuse(scope, receive, send, 422, _JSON_TEXT_FAULTS[fault])
                     return
                 await self.app(scope, _replaying(body, receive), watched)
             else:
@@ -244,18 +245,46 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def _has_json_nul(body: bytes) -> bool:
-    """Whether a JSON text holds the escape ``\\u0000`` (not an escaped backslash before
-    ``u0000``, which is plain text)."""
-    start = body.find(b"\\u0000")
-    while start != -1:
-        backslashes = 0
-        while start - backslashes - 1 >= 0 and body[start - backslashes - 1] == ord("\\"):
-            backslashes += 1
+_JSON_TEXT_FAULTS = {
+    "nul": "The body holds a NUL character (\\u0000), which cannot be stored: remove it.",
+    "surrogate": "The body holds half of a surrogate pair (an escape \\ud800-\\udfff without "
+    "its other half), which is not a character and cannot be stored: remove it.",
+}
+# A backslash run before "u" and four hex digits: an escape when the run is odd (an even run is
+# escaped backslashes, then plain text).
+_UNICODE_ESCAPE = re.compile(rb"(\\+)u([0-9a-fA-F]{4})")
+
+
+def _json_text_fault(body: bytes) -> str | None:
+    """What keeps a JSON body's text from being stored: ``encoding`` (not UTF-8: a raw NUL byte,
+    as UTF-16/32 texts have, or an invalid sequence such as an encoded surrogate), ``nul`` (the
+    escape ``\\u0000``), ``surrogate`` (an escaped surrogate without its other half), or None."""
+    if b"\x00" in body:
+        return "encoding"
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "encoding"
+    if b"\\u" not in body:
+        return None
+    high_ended_at = -1  # the end of an escaped high surrogate still waiting for its low half
+    for escape in _UNICODE_ESCAPE.finditer(body):
+        backslashes = len(escape.group(1))
         if backslashes % 2 == 0:
-            return True
-        start = body.find(b"\\u0000", start + 1)
-    return False
+            continue
+        unit = int(escape.group(2), 16)
+        is_low = 0xDC00 <= unit <= 0xDFFF
+        completes_pair = high_ended_at == escape.start() and backslashes == 1 and is_low
+        if high_ended_at != -1 and not completes_pair:
+            return "surrogate"
+        high_ended_at = -1
+        if unit == 0:
+            return "nul"
+        if 0xD800 <= unit <= 0xDBFF:
+            high_ended_at = escape.end()
+        elif is_low and not completes_pair:
+            return "surrogate"
+    return "surrogate" if high_ended_at != -1 else None
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:

@@ -21,9 +21,9 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import Column, DateTime, Text, delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Column, DateTime, Text, delete, event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import Field, col
 
 from servicekit.db import KitTable, SessionFactory, aware
@@ -68,14 +68,16 @@ class IdempotencyRecord(KitTable, table=True):
     response_headers: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
-@dataclass(frozen=True)
+@dataclass
 class IdempotencyClaim:
-    """The key a request is being handled under."""
+    """The key a request is being handled under; ``committed`` once the transaction holding
+    its record committed (the request's effects are in, whatever happens to it afterwards)."""
 
     scope: str
     key: str
     request_hash: str
     ttl: timedelta
+    committed: bool = False
 
 
 _claim: ContextVar[IdempotencyClaim | None] = ContextVar("idempotency_claim", default=None)
@@ -131,6 +133,25 @@ def stage_claim(
         )
     )
     _claim.set(None)
+    _note_commit(session.sync_session, claim)
+
+
+def _note_commit(session: Session, claim: IdempotencyClaim) -> None:
+    """Set ``claim.committed`` if ``session``'s transaction commits (not if it ends otherwise),
+    so the request tells its own record from a concurrent first request's."""
+    ended = False
+
+    def committed(_session: Session) -> None:
+        if not ended:
+            claim.committed = True
+
+    def transaction_ended(_session: Session, transaction: SessionTransaction) -> None:
+        nonlocal ended
+        # after a commit's after_commit; a rollback ends it without one
+        ended = ended or transaction.parent is None
+
+    event.listen(session, "after_commit", committed)
+    event.listen(session, "after_transaction_end", transaction_ended)
 
 
 async def _load(session_factory: SessionFactory, scope: str, key: str) -> IdempotencyRecord | None:
@@ -240,19 +261,19 @@ async def handle_idempotently(
                 )
             await asyncio.sleep(0.05)
             continue
+        claim = IdempotencyClaim(scope, key, request_hash, ttl)
         try:
-            with _claiming(IdempotencyClaim(scope, key, request_hash, ttl)):
+            with _claiming(claim):
                 response = await run()
-        except IntegrityError:
-            # Another request with this key committed first, so its record exists now; if it
-            # does not, the conflict was something else and is not ours to hide.
-            if await _load(session_factory, scope, key) is None:
-                raise
-            continue
         except Exception:
-            # A retry that overlapped the first request can fail on what the first one did (a
+            if claim.committed:
+                # It failed after its own effects committed: the record is this request's,
+                # with no first request to wait for (a retry is told it was carried out).
+                raise
+            # Another request with this key committed first (this one's record clashed with
+            # it), or this retry overlapped the first and failed on what the first one did (a
             # state it already moved on): once the first's record is there, its answer is the
-            # retry's answer too.
+            # retry's answer too. Without a record the failure is this request's own.
             if await _load(session_factory, scope, key) is None:
                 raise
             continue

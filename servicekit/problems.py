@@ -84,6 +84,18 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def not_utf_8_problem(instance: str) -> JSONResponse:
+    """The 422 of a body that is not UTF-8 text (as malformed as one that is not JSON)."""
+    return problem_response(
+        422,
+        title="Invalid request",
+        detail="The request has invalid or missing fields: body (not UTF-8 text).",
+        type_=f"{PROBLEM_BASE}validation",
+        instance=instance,
+        errors=[{"field": "body", "message": "not UTF-8 text", "type": "json_invalid"}],
+    )
+
+
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
@@ -138,14 +150,7 @@ def install_problem_handlers(
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
             # FastAPI's 400 for a body it cannot even decode: as malformed as bad JSON, 422.
-            return problem_response(
-                422,
-                title="Invalid request",
-                detail="The request has invalid or missing fields: body (not UTF-8 text).",
-                type_=f"{PROBLEM_BASE}validation",
-                instance=request.url.path,
-                errors=[{"field": "body", "message": "not UTF-8 text", "type": "json_invalid"}],
-            )
+            return not_utf_8_problem(request.url.path)
         title = HTTPStatus(exc.status_code).phrase
         detail = exc.detail if isinstance(exc.detail, str) else title
         headers = getattr(exc, "headers", None)

@@ -52,12 +52,14 @@ def forbidden_reason(address: IPAddress) -> str | None:
         ("is_loopback", "is loopback"),
         ("is_private", "is private"),
         ("is_link_local", "is link-local"),
+        # fec0::/10: deprecated, so not "private" to ipaddress, yet routed inside some networks.
+        ("is_site_local", "is site-local"),
         ("is_multicast", "is multicast"),
         ("is_reserved", "is reserved"),
         ("is_unspecified", "is unspecified"),
     )
     for attribute, reason in checks:
-        if getattr(address, attribute):
+        if getattr(address, attribute, False):  # IPv4 has no is_site_local
             return reason
     if not address.is_global:
         return "is not a public address"

@@ -113,3 +113,34 @@ async def test_a_retry_after_a_crash_before_the_answer_is_told_the_request_was_c
 
     assert refused.value.status == 409 and "carried out" in refused.value.detail
     assert effects == ["returned"]
+
+
+async def test_a_request_failing_after_its_own_commit_gets_its_own_error_at_once(
+    engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    """The record it finds is its own, not a first request's still under way: waiting for it
+    only delayed the error and turned it into 409 "still being processed"."""
+    async with engine.begin() as connection:
+        await connection.run_sync(KIT_REGISTRY.metadata.create_all)
+
+    async def fails_after_commit() -> JSONResponse:
+        async with session_factory() as session:
+            stage_claim(session)
+            await session.commit()
+        raise ProblemError(404, "Order o-1 is no longer this network's to read.")
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(ProblemError) as failed:
+        await handle_idempotently(
+            _request("reject-3"),
+            session_factory=session_factory,
+            principal_id="net-1-key",
+            ttl=timedelta(hours=1),
+            body={},
+            run=fails_after_commit,
+            wait_for_first=2.0,
+        )
+
+    assert failed.value.status == 404
+    assert loop.time() - started < 1.0

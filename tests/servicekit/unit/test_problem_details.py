@@ -289,3 +289,49 @@ async def test_a_body_over_the_limit_is_refused_with_413_problem_declared_or_str
         assert refused.headers["content-type"] == PROBLEM_JSON
         assert "1000 bytes" in refused.json()["detail"]
     assert fits.status_code == 200 and fits.json() == {"size": 1_000}
+
+
+async def test_a_lone_surrogate_or_a_json_body_not_in_utf_8_is_a_422_not_a_500() -> None:
+    """A JSON string may escape half of a surrogate pair (``\\ud800``) and Python's JSON parser
+    also takes UTF-8-encoded surrogates and UTF-16/32 texts: neither is a character anything can
+    encode (the answer, the database, the outbox), so each was a 500; UTF-16 hid a NUL too."""
+    from servicekit.http import RequestGuard
+
+    app = FastAPI()
+    install_problem_handlers(app, {})
+    app.add_middleware(RequestGuard, max_body_bytes=1_000)
+
+    @app.post("/things")
+    async def create(thing: NewThing) -> dict[str, str]:
+        return {"thing": thing.name}
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    json_type = {"Content-Type": "application/json"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+
+        async def post(body: bytes) -> httpx.Response:
+            return await client.post("/things", content=body, headers=json_type)
+
+        lone = [
+            await post(b'{"name": "x\\ud800", "count": 1}'),
+            await post(b'{"name": "x\\uDC00y", "count": 1}'),
+            await post(b'{"name": "\\ude00\\ud83d", "count": 1}'),
+            await post(b'{"name": "\\ud83d\\\\ude00", "count": 1}'),
+            await post(b'{"name": "ok", "\\ud800": 1, "count": 1}'),
+        ]
+        not_utf_8 = [
+            await post(b'{"name": "x\xed\xa0\x80", "count": 1}'),
+            await post('{"name": "x\\u0000", "count": 1}'.encode("utf-16")),
+            await post('{"name": "xy", "count": 1}'.encode("utf-32-le")),
+        ]
+        pair = await post(b'{"name": "\\ud83d\\ude00", "count": 1}')
+        escaped_backslash = await post(b'{"name": "\\\\ud800", "count": 1}')
+    for answer in lone:
+        assert str(problem(answer, 422)["detail"]).startswith("The body holds half of a surrogate")
+    for answer in not_utf_8:
+        body = problem(answer, 422)
+        assert body["errors"] == [
+            {"field": "body", "message": "not UTF-8 text", "type": "json_invalid"}
+        ]
+    assert pair.status_code == 200 and pair.json() == {"thing": "\U0001f600"}
+    assert escaped_backslash.status_code == 200 and escaped_backslash.json() == {"thing": "\\ud800"}

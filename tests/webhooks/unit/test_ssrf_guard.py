@@ -34,6 +34,8 @@ STRICT = WebhookPolicy()
         "::ffff:10.0.0.1",
         "2002:7f00:1::",  # 6to4 around 127.0.0.1
         "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "fec0::1",  # site-local (deprecated, still routed inside some networks)
+        "feff:ffff::1",
     ],
 )
 def test_private_loopback_link_local_multicast_reserved_addresses_are_refused(
