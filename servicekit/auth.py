@@ -204,16 +204,35 @@ def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
 
 
 async def apply_key_event(session: AsyncSession, payload: Any) -> None:
-    """Apply ApiKeyIssued/ApiKeyRevoked to this service's key table (idempotent)."""
+    """Apply ApiKeyIssued/ApiKeyRevoked to this service's key table (idempotent, in any
+    order: a revocation heard before the key's issue, whose event was dead-lettered and
+    re-driven later, leaves a revoked row that the issue then finds, so the key never comes
+    back as active)."""
     if isinstance(payload, ApiKeyIssued):
         existing = await session.get(ApiKey, payload.key_id)
         if existing is None:
             session.add(key_row(payload))
     elif isinstance(payload, ApiKeyRevoked):
         existing = await session.get(ApiKey, payload.key_id)
-        if existing is not None and existing.revoked_at is None:
-            existing.revoked_at = datetime.now(UTC)
+        now = datetime.now(UTC)
+        if existing is None:
+            session.add(_revoked_unknown_key(payload.key_id, now))
+        elif existing.revoked_at is None:
+            existing.revoked_at = now
             session.add(existing)
+
+
+def _revoked_unknown_key(key_id: str, now: datetime) -> ApiKey:
+    """The row standing for a key revoked before its issue was heard: revoked, and with a
+    hash no key has (a key's hash is its SHA-256 in hex), so nothing authenticates by it."""
+    return ApiKey(
+        key_id=key_id,
+        key_hash=f"revoked:{key_id}",
+        role="revoked",
+        name="(revoked before its issue was heard)",
+        created_at=now,
+        revoked_at=now,
+    )
 
 
 def key_row(issued: ApiKeyIssued) -> ApiKey:

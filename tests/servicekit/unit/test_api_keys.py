@@ -14,13 +14,16 @@ import pytest
 from fastapi import Depends, FastAPI
 from support.db import create_tables
 
+from contracts.identity import ApiKeyRevoked
 from servicekit.auth import (
     ApiKey,
     Authenticator,
     Principal,
     PrincipalDep,
+    apply_key_event,
     generate_key,
     hash_key,
+    issued_event,
     require_roles,
 )
 from servicekit.db import SessionFactory, make_engine, make_session_factory
@@ -183,3 +186,28 @@ async def test_key_with_the_routes_role_or_admin_is_let_through(
 
     assert (by_dispatcher.status_code, by_dispatcher.json()) == (200, {"by": "dispatcher"})
     assert (by_admin.status_code, by_admin.json()) == (200, {"by": "admin"})
+
+
+async def test_a_revocation_heard_before_its_issue_keeps_the_key_refused(
+    keys: SessionFactory,
+) -> None:
+    # ApiKeyIssued dead-lettered and re-driven after its ApiKeyRevoked was applied: the key
+    # must stay revoked, not come back as active.
+    raw = generate_key()
+    issued = issued_event(
+        key_id="k-1",
+        raw_key=raw,
+        role="dispatcher",
+        name="dispatcher key",
+        network_id=None,
+        technician_id=None,
+        expires_at=None,
+    )
+    async with keys() as session:
+        await apply_key_event(session, ApiKeyRevoked(key_id="k-1", reason="leaked"))
+        await session.commit()
+    async with keys() as session:
+        await apply_key_event(session, issued)
+        await session.commit()
+
+    assert await Authenticator(keys, BOOTSTRAP_KEY).authenticate(raw) is None
