@@ -214,6 +214,57 @@ async def test_bil_10_a_bad_cursor_of_the_ledger_is_a_422_problem(
         _refused_cursor(await client.get("/v1/cash/t-1", params={"cursor": bad}))
 
 
+async def test_bil10_a_ledger_cursor_of_another_holder_is_a_422_problem(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    for first, holder in ((0, "t-1"), (10, "t-2")):
+        await _book(
+            runtime,
+            holder,
+            [
+                _entry(
+                    first + n, CashEntryKind.COLLECTED, "10.00", T0 - timedelta(hours=n + 1), holder
+                )
+                for n in range(3)
+            ],
+        )
+    other = (await client.get("/v1/cash/t-2", params={"limit": 1})).json()["next_cursor"]
+    assert other is not None
+
+    refused = await client.get("/v1/cash/t-1", params={"cursor": other})
+
+    # t-2's place would silently page t-1's ledger from the wrong entry
+    _refused_cursor(refused)
+    assert "another holder" in refused.json()["errors"][0]["message"]
+    # a cursor an earlier release gave, bound to no holder, is refused too
+    unbound = encode_cursor("cash-entries:at", T0 - timedelta(hours=3), "e-02")
+    _refused_cursor(await client.get("/v1/cash/t-1", params={"cursor": unbound}))
+    # a holder named by 200 Chinese characters still gets cursors a cursor may be
+    long_holder = "现" * 200
+    await _book(
+        runtime,
+        long_holder,
+        [
+            _entry(20 + n, CashEntryKind.COLLECTED, "1.00", T0 - timedelta(hours=n), long_holder)
+            for n in range(2)
+        ],
+    )
+    long_cursor = (await client.get(f"/v1/cash/{long_holder}", params={"limit": 1})).json()
+    paged_on = await client.get(
+        f"/v1/cash/{long_holder}", params={"cursor": long_cursor["next_cursor"]}
+    )
+    assert paged_on.status_code == 200, paged_on.text
+    # its own ledger's cursor still pages on, and so does the remittance's first page
+    own = (await client.get("/v1/cash/t-1", params={"limit": 1})).json()["next_cursor"]
+    rest = (await client.get("/v1/cash/t-1", params={"cursor": own})).json()
+    assert [e["entry_id"] for e in rest["entries"]] == ["e-01", "e-00"]
+    runtime.app.state.policy = runtime.app.state.policy.model_copy(update={"list_page_default": 1})
+    remitted = await client.post("/v1/cash/t-1/remittances", json={"amount": "5.00"})
+    assert remitted.status_code == 201, remitted.text
+    after = await client.get("/v1/cash/t-1", params={"cursor": remitted.json()["next_cursor"]})
+    assert after.status_code == 200, after.text
+
+
 # -- network settlements (BIL-12) ----------------------------------------------------------------
 
 

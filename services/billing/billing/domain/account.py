@@ -1382,12 +1382,18 @@ class BillingAccount:
         receipt_number: str,
         now: datetime,
         at_desk: bool = False,
+        by_centre: bool = False,
         approved_by: str | None = None,
         reason: str | None = None,
     ) -> Payment:
         """A full or partial payment, always with a receipt (BIL-7); ``at_desk`` when a
         service-hall desk took it (desk business, FBK-4). ``approved_by`` and ``reason`` when the
-        centre records it as a correction for ``collected_by``, who took it (BIL-10)."""
+        centre records it as a correction for ``collected_by``, who took it (BIL-10).
+
+        Money the centre took (``by_centre``: its call centre by phone, its service-hall desk,
+        a dispatcher) is no network's (BIL-12): ``collected_by`` then names no technician, and
+        the order's holder did not take it. Else it is the network's whose people took it,
+        at its own desk too."""
         self.check_payment(amount)
         quote = self._accepted()
         payment = Payment(
@@ -1401,7 +1407,7 @@ class BillingAccount:
             approved_by=approved_by,
             reason=reason,
             at_desk=at_desk,
-            network_id=None if at_desk else self.network_of(technician_id=collected_by),
+            network_id=None if by_centre else self.network_of(technician_id=collected_by),
         )
         self.state.payments.append(payment)
         self.paid_work = True

@@ -63,6 +63,9 @@ class CollectPayment:
     collected_by: str
     at_desk: bool = False
     """Taken at a service-hall desk, not by a technician on site (desk business, FBK-4)."""
+    by_centre: bool = False
+    """Taken by the centre (its call centre by phone, its service-hall desk, a dispatcher), not
+    by a partner network's people: on no network's monthly statement (BIL-12)."""
     approved_by: str | None = None
     """The centre's user who recorded it for ``collected_by`` as a correction (BIL-10)."""
     reason: str | None = None

@@ -6,6 +6,7 @@ to them: any other order answers 404, exactly as an unknown one.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -153,10 +154,19 @@ def _version_before(cursor: str | None, scope: str, whose: str, **bound: str) ->
     return int(version)
 
 
-def _cash_after(cursor: str | None) -> Cursor | None:
+def _holder_tag(holder_id: str) -> str:
+    """What binds a cursor to a holder's ledger: a digest, so that a long holder id (200
+    characters, in Chinese say) never makes the cursor longer than a cursor may be."""
+    return hashlib.sha256(holder_id.encode()).hexdigest()[:20]
+
+
+def _cash_after(cursor: str | None, holder_id: str) -> Cursor | None:
+    """Where a cursor of ``holder_id``'s ledger pages on from; 422 for one of another holder's
+    ledger, whose place would page this one from the wrong entry (BIL-10)."""
     if cursor is None:
         return None
-    at, entry_id, _ = decode_cursor(CASH_SORT, cursor)
+    at, entry_id, extra = decode_cursor(CASH_SORT, cursor)
+    _check_cursor_bound(extra, "holder", h=_holder_tag(holder_id))
     return Cursor(at=at, id=entry_id)
 
 
@@ -181,7 +191,7 @@ def _held_after(cursor: str | None) -> Cursor | None:
 
 
 def _cash_cursor(entry: CashEntry) -> str:
-    return encode_cursor(CASH_SORT, entry.at, entry.entry_id)
+    return encode_cursor(CASH_SORT, entry.at, entry.entry_id, h=_holder_tag(entry.holder_id))
 
 
 def _settlement_cursor(item: SettlementItem, month: str) -> str:
@@ -210,9 +220,14 @@ def _own_order(principal: Principal, account: BillingAccount) -> None:
     """Partner networks see and bill their own orders only, technicians the orders assigned
     to them (SCH-12: who holds an order acts on it). Any other order answers exactly as an
     unknown one (404), as intake, scheduling and fieldwork do, so a key never learns that
-    another network's order exists."""
-    if (principal.role == "partner" and account.network_id != principal.network_id) or (
-        principal.role == "technician" and account.technician_id != principal.technician_id
+    another network's order exists. A partner key bound to no network, or a technician key
+    bound to no technician, holds no order: not those nobody holds (the centre's)."""
+    if principal.role == "partner" and (
+        principal.network_id is None or account.network_id != principal.network_id
+    ):
+        raise OrderNotFound(account.order_id)
+    if principal.role == "technician" and (
+        principal.technician_id is None or account.technician_id != principal.technician_id
     ):
         raise OrderNotFound(account.order_id)
 
@@ -808,10 +823,13 @@ async def collect_payment(
     itself or its own technician on the order; the centre (dispatcher) takes no cash and
     records cash a technician or desk took only as a correction naming them in `collected_by`,
     with a `correction_reason` (422 without it), kept with the payment as who approved it and
-    why. Anything else is 403; an order a partner or technician does not hold is 404, as an
-    unknown one. Send an `Idempotency-Key` to retry safely. A cancelled order
-    takes only what is still owed for work completed before the cancellation; otherwise 409
-    `order-cancelled`, and what was paid beyond that work is refunded instead (BIL-1, BIL-8).
+    why. Money the centre takes (by phone, at its service-hall desk) is on no partner network's
+    monthly statement, whoever holds the order; what a network's people take, at its own desk
+    too, is on that network's (BIL-12). Anything else is 403; an order a partner or technician
+    does not hold is 404, as an unknown one. Send an `Idempotency-Key` to retry safely. A
+    cancelled order takes only what is still owed for work completed before the cancellation;
+    otherwise 409 `order-cancelled`, and what was paid beyond that work is refunded instead
+    (BIL-1, BIL-8).
     An order past its retention, its customer's personal data erased (BIL-11), takes no
     payment: 409 `Personal data erased` with `anonymised_at`, and nothing changes.
     `Location` is the payment (`GET /v1/orders/{order_id}/payments/{payment_id}`)."""
@@ -823,6 +841,11 @@ async def collect_payment(
         account.check_payment(body.amount)
         collected_by = _collector(principal, body, account)
         correction = principal.role in CENTRE_ROLES and collected_by != _who(principal)
+        # BIL-12: what the centre takes (by phone, at its desk, or a dispatcher) is no
+        # network's, whoever holds the order; a correction is whoever it names took it.
+        by_centre = principal.role == "agent" or (
+            principal.role in CENTRE_ROLES and (not correction or body.at_desk)
+        )
         changed, payment = await bus.handle(
             commands.CollectPayment(
                 order_id=order_id,
@@ -830,6 +853,7 @@ async def collect_payment(
                 amount=body.amount,
                 collected_by=collected_by,
                 at_desk=body.at_desk,
+                by_centre=by_centre,
                 approved_by=_who(principal) if correction else None,
                 reason=body.correction_reason if correction else None,
             )
@@ -1131,8 +1155,9 @@ async def read_cash(
     at a time (pass `next_cursor` as `cursor`; the last page has none) (BIL-10). Technicians see
     their own ledger only; a partner network its own and those of its own technicians: those
     who took the cash while they worked for it, whoever holds their orders now. Any other
-    ledger answers 404, as an unknown one; a cursor of another list 422."""
-    after = _cash_after(cursor)
+    ledger answers 404, as an unknown one; a cursor of another list, or of another holder's
+    ledger, 422."""
+    after = _cash_after(cursor, holder_id)
     size = page_size(limit, request.app.state.policy)
     await _check_ledger_reader(principal, holder_id, uow)
     found = await views.cash_ledger(holder_id, uow=uow(), after=after, limit=size + 1)

@@ -661,6 +661,7 @@ async def collect_payment(
             receipt_number=number,
             now=now,
             at_desk=cmd.at_desk,
+            by_centre=cmd.by_centre,
             approved_by=cmd.approved_by,
             reason=cmd.reason,
         )
