@@ -27,6 +27,7 @@ from contracts.common import (
     TimeWindow,
 )
 from contracts.envelope import EventEnvelope
+from contracts.fieldwork import TechnicianArrived
 from contracts.intake import OrderCreated
 from contracts.registry import parse_data
 from servicekit.auth import generate_key, issued_event
@@ -174,6 +175,30 @@ class Harness:
         response = await self.client.get(f"/v1/orders/{order_id}")
         assert response.status_code == 200, response.text
         return dict(response.json())
+
+    async def on_site(
+        self, order_id: str, technician_id: str, *, at: datetime, position: GeoPoint
+    ) -> None:
+        """Give ``order_id`` to ``technician_id`` (by hand unless placed with them) and have
+        them arrive there ``at`` that time (the clock is set to it)."""
+        order = await self.order(order_id)
+        if order["technician_id"] != technician_id:
+            moved = await self.client.post(
+                f"/v1/orders/{order_id}/assignment",
+                json={"technician_id": technician_id, "reason": "setup"},
+            )
+            assert moved.status_code == 200, moved.text
+            order = await self.order(order_id)
+        self.clock.now = at
+        await self.feed(
+            TechnicianArrived(
+                order_id=order_id,
+                visit_id=order["visit_id"],
+                technician_id=technician_id,
+                arrived_at=at,
+                position=position,
+            )
+        )
 
     async def run_job(self, name: str) -> object:
         """Run one of the periodic jobs once (as the timer would)."""

@@ -119,24 +119,8 @@ async def test_sch_3_after_midnight_a_technician_on_a_job_since_last_night_stays
             preferred=[TimeWindow(start=local(0, 15, day=1), end=local(0, 45, day=1))],
         )
     )
-    xo = await harness.order("x")
-    assert xo["appointment"] is not None, xo
-    if xo["technician_id"] != "A":
-        moved = await harness.client.post(
-            "/v1/orders/x/assignment", json={"technician_id": "A", "reason": "setup"}
-        )
-        assert moved.status_code == 200, moved.text
-        xo = await harness.order("x")
-    harness.clock.now = local(23, 50)
-    await harness.feed(
-        TechnicianArrived(
-            order_id="x",
-            visit_id=xo["visit_id"],
-            technician_id="A",
-            arrived_at=local(23, 50),
-            position=x,
-        )
-    )
+    assert (await harness.order("x"))["appointment"] is not None
+    await harness.on_site("x", "A", at=local(23, 50), position=x)
     harness.clock.now = local(0, 5, day=1)
     response = await harness.client.post("/v1/plans/2026-11-24/optimisation?time_limit=0.3")
     assert response.status_code == 200, response.text

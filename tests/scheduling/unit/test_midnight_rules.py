@@ -78,7 +78,9 @@ def test_sch_3_a_window_still_open_after_midnight_is_kept_on_todays_shift() -> N
     assert kept(round_the_clock, opened_last_night, now=five_past_midnight, overtime=True) == 0
 
 
-def test_sch_3_a_job_under_way_since_before_midnight_counts_among_todays_jobs() -> None:
+def test_sch_3_a_job_under_way_since_before_midnight_still_holds_the_technician_after_it() -> None:
+    # it is the day before's job (SCH-1 capacity: test_shift_occurrence_rules), not today's, but
+    # today's shift starts with the technician on it
     round_the_clock = tech(time(0), time(0))
     five_past_midnight = local(0, 5, day=1)
     far = near(DONGYING, north_km=20)

@@ -208,11 +208,16 @@ def test_sch_1_jobs_with_no_time_yet_count_on_the_first_day_the_technician_still
     techs = [tech("t1", working_days=MONDAY_TO_FRIDAY), tech("t2")]
     counts = workload_by_day(
         technicians=techs,
-        booked=[("t1", local(10, day=7)), ("t1", local(14, day=7)), ("t2", local(10, day=6))],
+        booked=[
+            ("t1", window(10, day=7), 60),
+            ("t1", window(14, day=7), 60),
+            ("t2", window(10, day=6), 60),
+        ],
         pending={"t1": 3, "t2": 1},
         now=local(20, day=5),  # Saturday evening: t2's Saturday shift is over
         tz=TZ,
         until=day(14),
+        policy=POLICY,
     )
     assert counts == {("t1", day(7)): 5, ("t2", day(6)): 1, ("t2", day(7)): 1}
 
@@ -220,11 +225,12 @@ def test_sch_1_jobs_with_no_time_yet_count_on_the_first_day_the_technician_still
 def test_sch_1_jobs_with_no_time_yet_beyond_a_days_capacity_fill_the_next_days() -> None:
     counts = workload_by_day(
         technicians=[tech("t1", daily_capacity=2)],
-        booked=[("t1", local(10, day=1))],
+        booked=[("t1", window(10, day=1), 60)],
         pending={"t1": 4},
         now=local(8),
         tz=TZ,
         until=day(14),
+        policy=POLICY,
     )
     assert counts == {("t1", day(0)): 2, ("t1", day(1)): 2, ("t1", day(2)): 1}
 

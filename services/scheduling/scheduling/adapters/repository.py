@@ -197,12 +197,20 @@ class DispatchOrderRepository:
         )
         return {str(technician_id): int(count) for technician_id, count in rows.all()}
 
-    async def booked_starts(self, start: datetime, end: datetime) -> list[tuple[str, datetime]]:
-        """(technician id, appointment start) of the held orders booked to start in ``[start,
-        end)``: the jobs per day SCH-1 balances over the booking horizon, without reading the
-        orders."""
+    async def booked_windows(
+        self, start: datetime, end: datetime
+    ) -> list[tuple[str, TimeWindow, str, ServiceType]]:
+        """(technician id, appointment, product line, service type) of the held orders booked to
+        start in ``[start, end)``: the jobs per day SCH-1 balances over the booking horizon, on
+        the day of the shift keeping each, without reading the orders."""
         rows = await self._session.execute(
-            select(col(DispatchOrderRow.technician_id), col(DispatchOrderRow.appointment_start))
+            select(
+                col(DispatchOrderRow.technician_id),
+                col(DispatchOrderRow.appointment_start),
+                col(DispatchOrderRow.appointment_end),
+                col(DispatchOrderRow.product_line),
+                col(DispatchOrderRow.service_type),
+            )
             .where(
                 col(DispatchOrderRow.status).in_([s.value for s in HELD]),
                 col(DispatchOrderRow.technician_id).is_not(None),
@@ -211,7 +219,15 @@ class DispatchOrderRepository:
             )
             .order_by(col(DispatchOrderRow.order_id))
         )
-        return [(str(technician_id), _must(at)) for technician_id, at in rows.all()]
+        return [
+            (
+                str(technician_id),
+                TimeWindow(start=_must(opens), end=_must(closes)),
+                line,
+                ServiceType(kind),
+            )
+            for technician_id, opens, closes, line, kind in rows.all()
+        ]
 
     async def held_starting_between(
         self, start: datetime, end: datetime, *, for_update: bool = False

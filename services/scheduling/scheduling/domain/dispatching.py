@@ -4,7 +4,7 @@ the nearest technician for an emergency (INT-7)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -61,6 +61,103 @@ def running_from(today: date) -> date:
     return today - timedelta(days=1)
 
 
+def held_day(
+    technician: Technician,
+    window: TimeWindow,
+    *,
+    minutes: int,
+    tz: ZoneInfo,
+    policy: SchedulingPolicy,
+) -> date:
+    """The day a job ``technician`` holds for ``window`` belongs to (SCH-1 capacity, SCH-3, the
+    day plans), at any time, also while it is under way: that of the first shift the visit can
+    be done inside (arrival 5-10 minutes early, SCH-4, and the ``minutes`` of the job), the one
+    :func:`keeping` keeps it on. A night technician's job at 02:00 is the day before's; a
+    round-the-clock technician's from 23:30 is the next day's, one from 23:00 stays the day it
+    started on after midnight. A job fitting no shift (agreed with overtime) is that of the
+    first shift it arrives on, else of the shift its window opens in."""
+    first = window.start - timedelta(minutes=policy.arrive_early_max_minutes)
+    # most often the shift on at the earliest arrival keeps it: the first of shift_days
+    day = technician.shift_day(first, tz)
+    if technician.works_on(day):
+        shift = technician.shift(day, tz)
+        if shift.start <= first and first + timedelta(minutes=minutes) <= shift.end:
+            return day
+    days = shift_days(technician, window, tz=tz, policy=policy)
+    for day in days:
+        shift = technician.shift(day, tz)
+        if max(first, shift.start) + timedelta(minutes=minutes) <= shift.end:
+            return day
+    return days[0] if days else technician.shift_day(window.start, tz)
+
+
+def shift_days(
+    technician: Technician,
+    window: TimeWindow,
+    *,
+    tz: ZoneInfo,
+    policy: SchedulingPolicy,
+    now: datetime | None = None,
+) -> list[date]:
+    """The days, in order, whose shift may keep ``window`` (SCH-3): those of every shift of the
+    technician overlapping the arrival span (from `arrive_early_max_minutes` before the window
+    opens to `arrive_early_min_minutes` before it closes, SCH-4) and, with ``now``, not over.
+    A window across the gap between two shifts (05:00-23:00 for a 22:00-06:00 technician, one
+    from 23:30 round the clock) touches both; the first the visit can be done inside keeps it
+    (:func:`held_day`)."""
+    first = window.start - timedelta(minutes=policy.arrive_early_max_minutes)
+    last = max(first, window.end - timedelta(minutes=policy.arrive_early_min_minutes))
+    days: list[date] = []
+    day = running_from(first.astimezone(tz).date())
+    while day <= last.astimezone(tz).date():
+        if technician.works_on(day):
+            shift = technician.shift(day, tz)
+            if shift.start <= last and first < shift.end and (now is None or now < shift.end):
+                days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def keeping(
+    *,
+    technician: Technician,
+    held: Sequence[HeldJob],
+    location: GeoPoint,
+    window: TimeWindow,
+    minutes: int,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    now: datetime | None = None,
+    overtime: bool = False,
+    unless: Callable[[date], bool] | None = None,
+) -> tuple[date, int] | None:
+    """The shift (its day) keeping ``window`` for the job, and the metres it adds (SCH-3): that
+    of :func:`held_day`, the first the visit can be done inside, unless ``unless`` rules it out
+    (a day at capacity) or, with ``now``, it is over; None when the visit does not fit there
+    (:func:`_kept_on`). The day a job is kept on is the day it counts towards, in slots,
+    placement and the day plans alike."""
+    day = held_day(technician, window, minutes=minutes, tz=tz, policy=policy)
+    if unless is not None and unless(day):
+        return None
+    if now is not None and technician.works_on(day) and now >= technician.shift(day, tz).end:
+        return None
+    added = _kept_on(
+        day,
+        technician=technician,
+        held=held,
+        location=location,
+        window=window,
+        minutes=minutes,
+        policy=policy,
+        travel=travel,
+        tz=tz,
+        now=now,
+        overtime=overtime,
+    )
+    return None if added is None else (day, added)
+
+
 def fits(
     *,
     technician: Technician,
@@ -73,22 +170,67 @@ def fits(
     tz: ZoneInfo,
     now: datetime | None = None,
     overtime: bool = False,
+    day: date | None = None,
 ) -> int | None:
     """Added metres if the technician can arrive 5-10 minutes early for ``window`` keeping all the
-    jobs they hold that day and their shift (SCH-3, SCH-4); None when they cannot. With ``now``
-    a day already under way starts from where the technician is now, not from home at the
-    start of the shift (a window opening in 5 minutes is not kept by someone an hour away).
-    With ``overtime`` the new job may run past the shift's end (arriving on shift): the
-    technician agreeing the time on their own call may choose to stay late."""
-    day = service_day(window, tz=tz, now=now, technician=technician)
+    jobs they hold that day and their shift (SCH-3, SCH-4); None when they cannot. The shift
+    tried is the first of those the window's arrival span overlaps that the visit can be done
+    inside, not always the one of the day it opens (:func:`keeping`); with ``day``, only if it
+    is that day's. With ``now`` a day already under way starts from
+    where the technician is now, not from home at the start of the shift (a window opening in
+    5 minutes is not kept by someone an hour away). With ``overtime`` the new job may run past
+    the shift's end (arriving on shift): the technician agreeing the time on their own call may
+    choose to stay late."""
+    found = keeping(
+        technician=technician,
+        held=held,
+        location=location,
+        window=window,
+        minutes=minutes,
+        policy=policy,
+        travel=travel,
+        tz=tz,
+        now=now,
+        overtime=overtime,
+        unless=None if day is None else (lambda d: d != day),
+    )
+    return None if found is None else found[1]
+
+
+def _kept_on(
+    day: date,
+    *,
+    technician: Technician,
+    held: Sequence[HeldJob],
+    location: GeoPoint,
+    window: TimeWindow,
+    minutes: int,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    now: datetime | None,
+    overtime: bool,
+) -> int | None:
+    """:func:`fits` on the shift of ``day``: the visit inside it, keeping the jobs of the day
+    (:func:`held_day`) and the daily capacity. A job of another day still running when this
+    shift starts (round the clock: one from 23:30) holds the technician there but is not one of
+    this day's jobs (SCH-1); a job of the day running past the shift's end (agreed with
+    overtime, or kept on the next shift) keeps its time: the shift ends when it can be done."""
     if not technician.works_on(day):
         return None
     shift = technician.shift(day, tz)
     origin = shift.start
-    day_jobs = sorted(
-        (h for h in held if service_day(h.window, tz=tz, now=now, technician=technician) == day),
-        key=lambda h: h.window.start,
-    )
+    days = {
+        h: held_day(technician, h.window, minutes=h.minutes, tz=tz, policy=policy) for h in held
+    }
+    own = [h for h in held if days[h] == day]
+    crossing = [
+        h
+        for h in held
+        if days[h] != day
+        and h.window.start < shift.start < h.window.end + timedelta(minutes=h.minutes)
+    ]
+    day_jobs = sorted([*own, *crossing], key=lambda h: h.window.start)
     start_point = technician.home
     ready = 0
     if now is not None and now > origin:
@@ -110,7 +252,11 @@ def fits(
             tw_end=max(start - early_max, end - early_min),
         )
 
+    held_jobs = [job(h.order_id, 2 + i, h.window, h.minutes) for i, h in enumerate(day_jobs)]
     shift_end = int((shift.end - origin).total_seconds())
+    for h, j in zip(day_jobs, held_jobs, strict=True):
+        if h in own and h.window.end > shift.end:
+            shift_end = max(shift_end, j.tw_start + j.service + int(durations[j.place, 1]))
     new = job("new", len(points) - 1, window, minutes)
     if overtime:
         # Arrival stays on shift; the job and the way home may run past its end.
@@ -125,13 +271,9 @@ def fits(
         end=1,
         shift_start=0,
         shift_end=shift_end,
-        capacity=(technician.daily_capacity,),
+        capacity=(technician.daily_capacity + len(crossing),),
     )
-    route = LiveRoute(
-        vehicle=vehicle,
-        jobs=[job(h.order_id, 2 + i, h.window, h.minutes) for i, h in enumerate(day_jobs)],
-        ready=ready,
-    )
+    route = LiveRoute(vehicle=vehicle, jobs=held_jobs, ready=ready)
     found = cheapest_insertion([route], new, durations=durations, distances=distances)
     return None if found is None else found.added_distance
 
@@ -175,9 +317,12 @@ def why_not_kept(
     if off:
         return off
     who = f"technician {technician.technician_id}"
-    day = service_day(window, tz=tz, now=now, technician=technician)
+    # the shift that would keep it (SCH-3): the first the visit can be done inside
+    day = held_day(technician, window, minutes=minutes, tz=tz, policy=policy)
     that_day = [
-        h for h in held if service_day(h.window, tz=tz, now=now, technician=technician) == day
+        h
+        for h in held
+        if held_day(technician, h.window, minutes=h.minutes, tz=tz, policy=policy) == day
     ]
     if len(that_day) >= technician.daily_capacity:
         return [f"{who} already holds {len(that_day)} jobs on {day}, their daily capacity"]
@@ -255,12 +400,16 @@ def feasible_slots(
     for window in windows:
         keepers: list[tuple[int, int, str]] = []
         for tech in able:
-            # SCH-3: the day of the shift that would keep it, the night shift's for 02:00
-            day = service_day(window, tz=tz, now=now, technician=tech)
-            if workload and workload.get((tech.technician_id, day), 0) >= tech.daily_capacity:
-                continue
             mine = held.get(tech.technician_id, [])
-            added = fits(
+
+            def full(day: date, tech: Technician = tech) -> bool:
+                if not workload:
+                    return False
+                return workload.get((tech.technician_id, day), 0) >= tech.daily_capacity
+
+            # SCH-3: the first shift that keeps it (the night shift's for 02:00, tonight's for
+            # a window reaching it), of those with room left that day (SCH-1)
+            found = keeping(
                 technician=tech,
                 held=mine,
                 location=location,
@@ -270,14 +419,18 @@ def feasible_slots(
                 travel=travel,
                 tz=tz,
                 now=now,
+                unless=full,
             )
-            if added is None:
+            if found is None:
                 continue
+            day, added = found
             load = (
                 workload.get((tech.technician_id, day), 0)
                 if workload is not None
                 else sum(
-                    1 for h in mine if service_day(h.window, tz=tz, now=now, technician=tech) == day
+                    1
+                    for h in mine
+                    if held_day(tech, h.window, minutes=h.minutes, tz=tz, policy=policy) == day
                 )
             )
             keepers.append((load, added, tech.technician_id))
@@ -325,6 +478,7 @@ def can_fit_on(
         travel=travel,
         tz=tz,
         now=now,
+        day=day,
     )
     return added is not None
 
@@ -332,28 +486,29 @@ def can_fit_on(
 def workload_by_day(
     *,
     technicians: Sequence[Technician],
-    booked: Iterable[tuple[str, datetime]],
+    booked: Iterable[tuple[str, TimeWindow, int]],
     pending: dict[str, int],
     now: datetime,
     tz: ZoneInfo,
     until: date,
+    policy: SchedulingPolicy,
 ) -> dict[tuple[str, date], int]:
     """SCH-1: the jobs each technician holds per day from today to ``until``: those ``booked``
-    (technician id, appointment start) on the day of their shift (a job at 02:00 is the day
-    before's for a night technician), and their ``pending`` ones (no time agreed yet, or a
-    booked day already past) on the first days they still work, the night shift still running
-    from yesterday first, as many a day as their daily capacity leaves room for: a job placed
-    for a later day is agreed on the contact call (SCH-2) and fills that day, not only
-    today."""
+    (technician id, appointment, minutes of the job) on the day of their shift keeping it
+    (:func:`held_day`: a job at 02:00 is the day before's for a night technician), and their
+    ``pending`` ones (no time agreed yet, or a booked day already past) on the first days they
+    still work, the night shift still running from yesterday first, as many a day as their
+    daily capacity leaves room for: a job placed for a later day is agreed on the contact call
+    (SCH-2) and fills that day, not only today."""
     by_id = {t.technician_id: t for t in technicians}
     counts: Counter[tuple[str, date]] = Counter(
         (
             technician_id,
-            by_id[technician_id].shift_day(start, tz)
+            held_day(by_id[technician_id], window, minutes=minutes, tz=tz, policy=policy)
             if technician_id in by_id
-            else start.astimezone(tz).date(),
+            else window.start.astimezone(tz).date(),
         )
-        for technician_id, start in booked
+        for technician_id, window, minutes in booked
     )
     today = now.astimezone(tz).date()
     for tech in technicians:
@@ -401,7 +556,7 @@ def earliest_placement(
     (:func:`choose_technician`). None when nobody can on any of them. A day's shift is the one
     starting that day: to place a job now, ``days`` start the day before (:func:`running_from`),
     whose night shift may still be running. With ``booked`` (a window already agreed), a
-    technician counts only on the day of their shift that window belongs to."""
+    technician counts only on the day of their shift keeping that window (:func:`held_day`)."""
     for day in days:
         ranked = _by_preference(
             technicians,
@@ -414,7 +569,11 @@ def earliest_placement(
             day=day,
         )
         if booked is not None:
-            ranked = [t for t in ranked if service_day(booked, tz=tz, now=now, technician=t) == day]
+            ranked = [
+                t
+                for t in ranked
+                if held_day(t, booked, minutes=minutes, tz=tz, policy=policy) == day
+            ]
         # the insertion check is the costly part: asked in order of preference, it runs only
         # until someone fits, and who is chosen is the same as checking everyone first
         for tech in ranked:
