@@ -59,7 +59,9 @@ class OrderVerified(_IntakeEvent):
 
     With `dispatch_override` true, `overridden_by` names the dispatcher (SCH-12) and `unverified`
     lists what is still not confirmed. Corrected customer or product details replace those of
-    OrderCreated; the warranty status is re-derived from them (INT-5).
+    OrderCreated; the warranty status is re-derived from them (INT-5), and so are the loaner
+    prediction (INT-6) and the emergency (INT-7): a fault corrected to one that is always an
+    emergency makes the order one, never the other way round.
     """
 
     event_type: ClassVar[str] = "OrderVerified"
@@ -81,6 +83,17 @@ class OrderVerified(_IntakeEvent):
     dispatch_override: bool = False
     overridden_by: str | None = None
     """The dispatcher who released the unverified order (required with `dispatch_override`)."""
+    loaner_required: bool | None = None
+    """The take-back prediction re-derived from the verified product and fault (INT-6): it
+    replaces OrderCreated's `loaner_required`. None when it was not re-derived (events published
+    before it was): OrderCreated's stands."""
+    escalated_to_emergency: bool = False
+    """The verified details make the order an emergency (INT-7) and it was not one: it is now an
+    emergency, with someone to be on site by `on_site_due_at`. An emergency is never taken back
+    at verification (false then)."""
+    on_site_due_at: AwareDatetime | None = None
+    """With `escalated_to_emergency` only: someone must be on site by then (INT-7, default 15
+    minutes after the verification); no appointment is negotiated."""
 
     @model_validator(mode="after")
     def _override_names_the_dispatcher(self) -> OrderVerified:

@@ -322,6 +322,40 @@ def test_fbk_4_verification_corrects_the_product_and_fault_the_class_is_taken_fr
     )
 
 
+def test_int_7_fbk_4_a_verification_escalated_to_an_emergency_makes_a_gas_leak_repair() -> None:
+    stove = case_of(order(brand="Other", line="gas_stove", fault="打不着火"))
+    heater = case_of(order(brand="Other", fault="打不着火"))
+    for case, said in ((stove, "灶台附近有人晕倒"), (heater, "热水器燃气泄漏了，有人头晕")):
+        case.apply(
+            OrderVerified(
+                order_id="o-1",
+                fault=Fault(description=said, code="danger_to_people"),
+                escalated_to_emergency=True,
+                on_site_due_at=at(MONDAY, 10, 15),
+            ),
+            at=at(MONDAY, 10),
+            event_id="e2",
+            policy=POLICY,
+            calendar=CALENDAR,
+        )
+        assert case.emergency
+        assert case.business_type(Visit(visit_id="v", kind=WorkKind.REPAIR), POLICY) is (
+            BusinessType.GAS_LEAK_REPAIR
+        )
+
+
+def test_int_7_a_verification_never_takes_back_an_emergency() -> None:
+    case = case_of(order(brand="Other", emergency=True, line="gas_stove", fault="有燃气味"))
+    case.apply(
+        OrderVerified(order_id="o-1", fault=Fault(description="打不着火")),
+        at=at(MONDAY, 10),
+        event_id="e2",
+        policy=POLICY,
+        calendar=CALENDAR,
+    )
+    assert case.emergency
+
+
 def test_fbk_1_the_call_back_follows_feedbacks_policy_not_the_due_time_intake_sends() -> None:
     policy = FeedbackPolicy(remote_call_back_minutes=60)
     friday_half_past_five = at(FRIDAY, 17, 30)

@@ -996,3 +996,23 @@ async def test_int_2_the_fault_clarified_at_verification_replaces_the_reported_o
     assert context is not None
     # the technician's service report states the fault as the centre clarified it
     assert context.fault == "热水器底部漏水"
+
+
+async def test_int_6_the_loaner_prediction_re_derived_at_verification_refits_scheduled_visits(
+    runtime: ServiceRuntime,
+) -> None:
+    await deliver(runtime, created())
+    await deliver(runtime, assigned("v-1"))
+    assert (await stored_visit(runtime, "v-1")).loaner_required is False
+    microwave = Product.model_validate({"line": "microwave_oven", "model": "M1"})
+    await deliver(runtime, OrderVerified(order_id="o-1", product=microwave, loaner_required=True))
+    # the first visit now brings a loaner (INT-6, FLD-6)
+    assert (await stored_visit(runtime, "v-1")).loaner_required is True
+    # an OrderVerified that did not re-derive it (published before it could) leaves it
+    await deliver(runtime, OrderVerified(order_id="o-1", verified=["customer"]))
+    assert (await stored_visit(runtime, "v-1")).loaner_required is True
+    await deliver(runtime, OrderVerified(order_id="o-1", product=microwave, loaner_required=False))
+    assert (await stored_visit(runtime, "v-1")).loaner_required is False
+    async with runtime.app.state.uow_factory() as uow:
+        context = await uow.orders.get("o-1")
+    assert context is not None and context.loaner_required is False

@@ -797,6 +797,68 @@ async def test_int_7_an_emergency_carries_the_15_minute_target_and_jumps_the_que
     ]
 
 
+async def test_int_7_a_fault_code_corrected_to_an_emergency_at_verification_escalates_it(
+    intake: Any, make_order: Any
+) -> None:
+    order = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    assert order["emergency"] is False and order["on_site_due_at"] is None
+    intake.clock.advance(minutes=20)
+    verified = await intake.admin.post(
+        f"/v1/orders/{order['id']}/verify",
+        json={"fault": {"description": "核实：热水器旁有燃气味", "code": "gas_leak"}},
+    )
+    assert verified.status_code == 200, verified.text
+    due = intake.clock() + timedelta(minutes=15)
+    out = verified.json()
+    assert out["emergency"] is True
+    assert datetime.fromisoformat(out["on_site_due_at"]) == due
+    assert [e["type"] for e in out["timeline"]] == ["OrderCreated", "OrderVerified"]
+    [event] = await intake.events("OrderVerified")
+    assert isinstance(event, OrderVerified)
+    assert event.escalated_to_emergency is True and event.on_site_due_at == due
+    assert event.loaner_required is False
+    # stored: the emergency queue and the on-site clock's breach follow it
+    queue = (await intake.admin.get("/v1/orders", params={"emergency": "true"})).json()
+    assert [o["id"] for o in queue["items"]] == [order["id"]]
+    intake.clock.advance(minutes=16)
+    await intake.runtime.app.state.check_sla_clocks()
+    breaches = await intake.events("SlaBreached")
+    assert [(b.order_id, b.clock) for b in breaches] == [(order["id"], SlaClock.EMERGENCY_ON_SITE)]
+
+
+async def test_int_7_verification_does_not_de_escalate_an_emergency(
+    intake: Any, make_order: Any
+) -> None:
+    body = make_order(fault={"description": "灶具周围有燃气味", "code": "gas_leak"})
+    order = (await intake.admin.post("/v1/orders", json=body)).json()
+    verified = await intake.admin.post(
+        f"/v1/orders/{order['id']}/verify",
+        json={"fault": {"description": "热水器打不着火", "code": "E1"}},
+    )
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["emergency"] is True
+    assert verified.json()["on_site_due_at"] == order["on_site_due_at"]
+    [event] = await intake.events("OrderVerified")
+    assert event.escalated_to_emergency is False and event.on_site_due_at is None
+
+
+async def test_int_6_verification_re_derives_the_loaner_from_the_corrected_product_line(
+    intake: Any, make_order: Any
+) -> None:
+    order = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    assert order["loaner_required"] is False
+    verified = await intake.admin.post(
+        f"/v1/orders/{order['id']}/verify",
+        json={"product": {"line": "microwave_oven", "model": "M1", "purchase_date": "2025-03-01"}},
+    )
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["loaner_required"] is True
+    fetched = (await intake.admin.get(f"/v1/orders/{order['id']}")).json()
+    assert fetched["loaner_required"] is True  # stored, not only published
+    [event] = await intake.events("OrderVerified")
+    assert event.loaner_required is True and event.escalated_to_emergency is False
+
+
 # INT-8 ---------------------------------------------------------------------------------------
 
 

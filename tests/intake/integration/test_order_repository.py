@@ -11,8 +11,10 @@ from contracts.common import Address, Channel, Customer, Fault, Product
 from contracts.intake import SlaClock
 from intake.adapters.tables import OrderPhoneRow, OrderRow
 from intake.domain.model import Order, OrderStatus, SlaTimer
+from intake.domain.policy import IntakePolicy
 from intake.domain.rules import Phone, WarrantyTable
 from intake.service_layer.unit_of_work import IntakeUnitOfWork
+from servicekit.calendar import BusinessCalendar
 
 from .conftest import Intake
 
@@ -107,6 +109,9 @@ async def test_phone_extensions_are_stored_with_the_customer_and_in_the_phone_ro
         assert stored is not None
         assert stored.phone_extensions == {"+8613900139000": "8001"}
         stored.verify(
+            now=intake.clock(),
+            policy=IntakePolicy(),
+            calendar=BusinessCalendar(),
             reported_on=intake.clock().date(),
             warranty=WarrantyTable(),
             verified_by="agent 7",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -101,11 +102,24 @@ def test_int_2_verification_with_details_still_missing_needs_a_dispatcher() -> N
     order = _order(_at("2025-05-30T10:00:00"), product=Product(line="water_heater"))
     order.needs_verification = missing_details(order.customer, order.product, order.fault)
     with pytest.raises(DetailsStillMissing) as refused:
-        order.verify(reported_on=date(2025, 5, 30), warranty=TABLE, verified_by="agent 7")
+        order.verify(
+            now=order.created_at,
+            policy=POLICY,
+            calendar=CALENDAR,
+            reported_on=date(2025, 5, 30),
+            warranty=TABLE,
+            verified_by="agent 7",
+        )
     assert refused.value.missing == ["product.model", "product.purchase_date"]
     assert order.events == []
     event = order.verify(
-        reported_on=date(2025, 5, 30), warranty=TABLE, verified_by="dispatcher 1", override=True
+        now=order.created_at,
+        policy=POLICY,
+        calendar=CALENDAR,
+        reported_on=date(2025, 5, 30),
+        warranty=TABLE,
+        verified_by="dispatcher 1",
+        override=True,
     )
     assert event.dispatch_override and event.overridden_by == "dispatcher 1"
     assert event.unverified == ["product.model", "product.purchase_date"]
@@ -147,6 +161,9 @@ def test_int_2_a_doubtful_purchase_date_stays_to_verify_until_confirmed() -> Non
     order = _order(now, product=ancient, needs_verification=["product.purchase_date"])
     with pytest.raises(DetailsStillMissing) as refused:
         order.verify(
+            now=order.created_at,
+            policy=POLICY,
+            calendar=CALENDAR,
             reported_on=date(2025, 5, 30),
             warranty=TABLE,
             verified_by="agent 7",
@@ -155,6 +172,9 @@ def test_int_2_a_doubtful_purchase_date_stays_to_verify_until_confirmed() -> Non
         )
     assert refused.value.missing == ["product.purchase_date"]
     event = order.verify(
+        now=order.created_at,
+        policy=POLICY,
+        calendar=CALENDAR,
         reported_on=date(2025, 5, 30),
         warranty=TABLE,
         verified_by="agent 7",
@@ -222,7 +242,14 @@ def test_int_2_preferred_windows_the_policy_allows_are_accepted() -> None:
 def test_int_2_nothing_to_verify_is_refused() -> None:
     order = _order(_at("2025-05-30T10:00:00"))
     with pytest.raises(NothingToVerify):
-        order.verify(reported_on=date(2025, 5, 30), warranty=TABLE, verified_by="agent 7")
+        order.verify(
+            now=order.created_at,
+            policy=POLICY,
+            calendar=CALENDAR,
+            reported_on=date(2025, 5, 30),
+            warranty=TABLE,
+            verified_by="agent 7",
+        )
 
 
 # INT-3 ---------------------------------------------------------------------------------------
@@ -562,7 +589,7 @@ def test_int_6_take_back_is_predicted_by_line_or_fault_code() -> None:
 
 
 def test_int_7_emergency_codes_and_the_15_minute_wall_clock_target() -> None:
-    assert is_emergency(False, Fault(description="燃气味", code="gas_leak"), POLICY)
+    assert is_emergency(False, Fault(description="有燃气味", code="gas_leak"), POLICY)
     assert not is_emergency(False, FAULT, POLICY)
     night = _at("2025-05-30T23:00:00")
     clocks = start_clocks(night, calendar=CALENDAR, policy=POLICY, emergency=True)
@@ -678,6 +705,85 @@ def test_int_8_an_ordinary_duplicate_does_not_escalate() -> None:
     assert event.escalated_to_emergency is False
     assert order.emergency is False
     assert SlaClock.EMERGENCY_ON_SITE not in order.clocks
+
+
+def _verify(order: Order, at: datetime, *, policy: IntakePolicy = POLICY, **details: Any) -> Any:
+    return order.verify(
+        reported_on=order.created_at.astimezone(SHANGHAI).date(),
+        warranty=TABLE,
+        verified_by="agent 7",
+        now=at,
+        policy=policy,
+        calendar=CALENDAR,
+        **details,
+    )
+
+
+def test_int_7_a_fault_code_corrected_to_an_emergency_at_verification_escalates_the_order() -> None:
+    taken = _at("2025-05-30T10:00:00")
+    order = _order(taken)
+    assert SlaClock.EMERGENCY_ON_SITE not in order.clocks
+    verified_at = taken + timedelta(minutes=40)
+    event = _verify(
+        order, verified_at, fault=Fault(description="灶具周围有燃气味", code="gas_leak")
+    )
+    assert event.escalated_to_emergency is True
+    assert event.on_site_due_at == verified_at + timedelta(minutes=15)
+    assert order.emergency is True
+    on_site = order.clocks[SlaClock.EMERGENCY_ON_SITE]
+    assert (on_site.started_at, on_site.stopped_at) == (verified_at, None)
+    [breach] = order.report_breaches(verified_at + timedelta(minutes=16))
+    assert breach.clock is SlaClock.EMERGENCY_ON_SITE
+
+
+def test_int_7_the_emergency_codes_and_target_at_verification_are_the_policys() -> None:
+    taken = _at("2025-05-30T10:00:00")
+    policy = IntakePolicy(emergency_fault_codes=["co_alarm"], emergency_on_site_minutes=10)
+    ordinary = _verify(
+        _order(taken), taken, policy=policy, fault=Fault(description="有燃气味", code="gas_leak")
+    )
+    assert ordinary.escalated_to_emergency is False and ordinary.on_site_due_at is None
+    order = _order(taken)
+    event = _verify(
+        order, taken, policy=policy, fault=Fault(description="一氧化碳报警", code="co_alarm")
+    )
+    assert event.escalated_to_emergency is True
+    assert event.on_site_due_at == taken + timedelta(minutes=10)
+
+
+def test_int_7_verification_never_de_escalates_nor_restarts_an_emergency() -> None:
+    taken = _at("2025-05-30T10:00:00")
+    gas = Fault(description="燃气味很大", code="gas_leak")
+    order = _order(taken, emergency=True, fault=gas)
+    due = order.clocks[SlaClock.EMERGENCY_ON_SITE].due_at
+    event = _verify(
+        order, taken + timedelta(minutes=5), fault=Fault(description="打不着火", code="E1")
+    )
+    assert event.escalated_to_emergency is False and event.on_site_due_at is None
+    assert order.emergency is True
+    assert order.clocks[SlaClock.EMERGENCY_ON_SITE].due_at == due
+    flagged = _order(taken, emergency=True)  # the agent's flag, no emergency code
+    again = _verify(flagged, taken + timedelta(minutes=5), fault=gas)
+    assert again.escalated_to_emergency is False  # already one: its first clock keeps running
+    assert flagged.clocks[SlaClock.EMERGENCY_ON_SITE].due_at == taken + timedelta(minutes=15)
+
+
+def test_int_6_verification_re_derives_the_loaner_from_the_corrected_line_and_fault_code() -> None:
+    taken = _at("2025-05-30T10:00:00")
+    order = _order(taken)
+    assert order.loaner_required is False
+    microwave = Product(line="microwave_oven", model="M1", purchase_date=date(2025, 3, 1))
+    event = _verify(order, taken + timedelta(minutes=10), product=microwave)
+    assert event.loaner_required is True and order.loaner_required is True
+    assert event.escalated_to_emergency is False and order.emergency is False
+    event = _verify(order, taken + timedelta(minutes=20), product=PRODUCT)
+    assert event.loaner_required is False and order.loaner_required is False
+    compressor = Fault(description="压缩机不启动", code="compressor_failure")
+    event = _verify(order, taken + timedelta(minutes=30), fault=compressor)
+    assert event.loaner_required is True and order.loaner_required is True
+    # a verification that corrects neither still says what the prediction is
+    event = _verify(order, taken + timedelta(minutes=40), confirmed=["customer.address"])
+    assert event.loaner_required is True
 
 
 def test_clock_times_are_stored_in_utc() -> None:

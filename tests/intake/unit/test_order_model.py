@@ -528,6 +528,9 @@ def test_bil_11_no_command_acts_on_an_erased_order_whatever_its_status() -> None
         ),
         "cancel": lambda: order.cancel(reason="r", cancelled_by="a"),
         "verify": lambda: order.verify(
+            now=order.created_at,
+            policy=POLICY,
+            calendar=BusinessCalendar(),
             reported_on=date(2026, 11, 20),
             warranty=WarrantyTable(),
             verified_by="a",

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from contracts.common import Address, Channel, Customer, Fault, Product
 from intake.domain.model import Order
+from intake.domain.policy import IntakePolicy
 from intake.domain.rules import (
     MAX_EXTENSION_DIGITS,
     Phone,
@@ -20,6 +21,7 @@ from intake.domain.rules import (
     share_a_phone,
 )
 from intake.entrypoints.schemas import CustomerIn, parse_phone
+from servicekit.calendar import BusinessCalendar
 
 NOW = datetime(2025, 5, 30, 2, 0, tzinfo=UTC)
 SWITCHBOARD = "+861062345678"
@@ -177,6 +179,9 @@ def test_int_1_the_order_keeps_only_extensions_of_the_customers_phones() -> None
 def test_int_2_a_corrected_extension_alone_is_a_corrected_customer() -> None:
     order = _order({SWITCHBOARD: "8001"})
     event = order.verify(
+        now=order.created_at,
+        policy=IntakePolicy(),
+        calendar=BusinessCalendar(),
         reported_on=date(2025, 5, 30),
         warranty=WarrantyTable(),
         verified_by="agent 7",
@@ -188,6 +193,9 @@ def test_int_2_a_corrected_extension_alone_is_a_corrected_customer() -> None:
     assert event.customer is not None and event.customer.phone_extensions == {SWITCHBOARD: "8002"}
     # Without a customer the extensions stay as they are.
     order.verify(
+        now=order.created_at,
+        policy=IntakePolicy(),
+        calendar=BusinessCalendar(),
         reported_on=date(2025, 5, 30),
         warranty=WarrantyTable(),
         verified_by="agent 7",

@@ -482,7 +482,9 @@ class Case(_State):
                     ]
             case OrderVerified():
                 # Verification corrects what intake first took down (INT-2); the sampling class
-                # follows the corrected product and fault (FBK-4).
+                # follows the corrected product and fault (FBK-4), and the emergency the
+                # corrected fault may make of the order (INT-7), never taken back.
+                self.emergency = self.emergency or event.escalated_to_emergency
                 if event.product is not None:
                     self.product_line = event.product.line
                     self.brand = event.product.brand

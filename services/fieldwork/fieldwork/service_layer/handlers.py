@@ -1146,6 +1146,10 @@ def _context_from(context: OrderContext, created: OrderCreated | OrderVerified) 
     else:
         if created.warranty_status.value != "unknown":
             context.warranty_status = created.warranty_status.value
+        if created.loaner_required is not None:
+            # INT-6: intake re-derived the prediction from the verified product and fault (None
+            # in events from before it did: OrderCreated's stands)
+            context.loaner_required = created.loaner_required
         if created.fault is not None:
             # INT-2: the fault as the centre clarified it, on the service report from now on
             context.fault = created.fault.description

@@ -51,7 +51,8 @@ from intake.domain.exceptions import (
 )
 from intake.domain.policy import IntakePolicy
 from intake.domain.privacy import erased_customer, erased_fault
-from intake.domain.rules import Phone, WarrantyTable, missing_details, phones_of
+from intake.domain.rules import Phone, WarrantyTable, is_emergency, missing_details, phones_of
+from intake.domain.rules import loaner_required as loaner_predicted
 
 
 class OrderStatus(StrEnum):
@@ -552,6 +553,9 @@ class Order:
         reported_on: date,
         warranty: WarrantyTable,
         verified_by: str,
+        now: datetime,
+        policy: IntakePolicy,
+        calendar: WorkingTime,
         customer: Customer | None = None,
         product: Product | None = None,
         fault: Fault | None = None,
@@ -566,6 +570,11 @@ class Order:
 
         A purchase or installation date before ``oldest_plausible`` stays doubtful
         (``rules.missing_details``) until the agent corrects or confirms it.
+
+        The loaner prediction is re-derived from the verified product and fault (INT-6). A fault
+        code that is always an emergency escalates an order that was not one (INT-7): its on-site
+        clock starts ``now``, as for an emergency report of the open order (``link_duplicate``);
+        an emergency stays one whatever the verified fault.
 
         Details the agent confirms as they are count as verified. What is still missing after
         that blocks verification, unless a dispatcher overrides (``override``): the order is then
@@ -610,6 +619,11 @@ class Order:
         self.needs_verification = still
         self.dispatch_override = self.dispatch_override or bool(still)
         self.warranty_status = warranty.status(new_product, on=reported_on)
+        self.loaner_required = loaner_predicted(new_product, new_fault, policy)
+        escalated = is_emergency(False, new_fault, policy) and not self.emergency
+        if escalated:
+            self._escalate_to_emergency(now, calendar=calendar, policy=policy)
+        on_site = self.clocks.get(SlaClock.EMERGENCY_ON_SITE) if escalated else None
         event = OrderVerified(
             order_id=self.id,
             verified=verified,
@@ -621,6 +635,9 @@ class Order:
             verified_by=verified_by,
             dispatch_override=bool(still),
             overridden_by=verified_by if still else None,
+            loaner_required=self.loaner_required,
+            escalated_to_emergency=escalated,
+            on_site_due_at=on_site.due_at if on_site else None,
         )
         self.events.append(event)
         return event
@@ -716,17 +733,7 @@ class Order:
         if escalated:
             if calendar is None or policy is None:
                 raise ValueError("escalating to an emergency needs the calendar and the policy")
-            self.emergency = True
-            on_site = start_clocks(
-                reported_at,
-                calendar=calendar,
-                policy=policy,
-                emergency=True,
-                which=(SlaClock.EMERGENCY_ON_SITE,),
-            )
-            if self.technician_on_site(reported_at):
-                on_site[SlaClock.EMERGENCY_ON_SITE].stop(reported_at)
-            self.clocks.update(on_site)
+            self._escalate_to_emergency(reported_at, calendar=calendar, policy=policy)
         self.linked_reports.append(
             LinkedReport(
                 reported_at=reported_at,
@@ -748,6 +755,23 @@ class Order:
         )
         self.events.append(event)
         return event
+
+    def _escalate_to_emergency(
+        self, at: datetime, *, calendar: WorkingTime, policy: IntakePolicy
+    ) -> None:
+        """Make the order an emergency at ``at`` (INT-7): its on-site clock starts then, already
+        stopped when a technician is on site at that moment (the target met with no wait)."""
+        self.emergency = True
+        on_site = start_clocks(
+            at,
+            calendar=calendar,
+            policy=policy,
+            emergency=True,
+            which=(SlaClock.EMERGENCY_ON_SITE,),
+        )
+        if self.technician_on_site(at):
+            on_site[SlaClock.EMERGENCY_ON_SITE].stop(at)
+        self.clocks.update(on_site)
 
     def technician_on_site(self, at: datetime) -> bool:
         """A technician's arrival seen by ``at`` with no end of visit after it (INT-7).

@@ -339,9 +339,12 @@ async def verify_order(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Complete, correct or confirm the details the order was missing (INT-2) and publish
-    OrderVerified; the warranty status is re-derived from the verified product (INT-5). A
-    corrected purchase or installation date after today is refused with 422; one still doubtful
-    (see taking an order) stays to verify unless confirmed.
+    OrderVerified; the warranty status is re-derived from the verified product (INT-5), the
+    loaner prediction from the verified product and fault (INT-6), and a fault code that is
+    always an emergency makes the order one (INT-7: `emergency` and `on_site_due_at` are set,
+    the on-site clock starts now; an emergency is never taken back here). A corrected purchase
+    or installation date after today is refused with 422; one still doubtful (see taking an
+    order) stays to verify unless confirmed.
 
     Details still missing afterwards are refused with 422 naming them. A dispatcher may set
     `dispatch_override` to release the order anyway: OrderVerified then carries

@@ -452,8 +452,10 @@ VerifiableDetail = Literal[
 class VerifyIn(BaseModel):
     """What the agent checked with the customer (INT-2).
 
-    `customer`, `product` and `fault` replace the order's when given (the warranty status is
-    re-derived, INT-5); `confirmed` lists flagged details the customer confirmed as they are.
+    `customer`, `product` and `fault` replace the order's when given (the warranty status,
+    INT-5, and the loaner prediction, INT-6, are re-derived; a fault code that is always an
+    emergency makes the order one, INT-7); `confirmed` lists flagged details the customer
+    confirmed as they are.
     Details still missing after that are refused (422) unless a dispatcher sets
     `dispatch_override`, which releases the order for dispatch with what is still unverified.
     """

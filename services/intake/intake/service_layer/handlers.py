@@ -211,10 +211,13 @@ async def verify_order(
     calendar: WorkingTime,
     warranty_periods: WarrantyPeriodCache | None = None,
 ) -> Order:
-    """Verify (or, for a dispatcher, release) the order and publish OrderVerified (INT-2, INT-5);
-    InvalidDetails refuses a corrected product dated after the business calendar's today."""
+    """Verify (or, for a dispatcher, release) the order and publish OrderVerified (INT-2, INT-5),
+    with the loaner prediction re-derived (INT-6) and the order escalated to an emergency when
+    its verified fault code is one (INT-7); InvalidDetails refuses a corrected product dated
+    after the business calendar's today."""
+    now = clock()
     if cmd.product is not None:
-        problems = future_dates(cmd.product, today=_local_today(calendar, clock()))
+        problems = future_dates(cmd.product, today=_local_today(calendar, now))
         if problems:
             raise InvalidDetails(problems)
     async with uow:
@@ -225,6 +228,9 @@ async def verify_order(
             oldest_plausible=oldest_plausible_date(reported_on, policy),
             warranty=await warranty_table(uow, policy, warranty_periods),
             verified_by=cmd.verified_by,
+            now=now,
+            policy=policy,
+            calendar=calendar,
             customer=cmd.customer,
             product=cmd.product,
             fault=cmd.fault,

@@ -51,8 +51,10 @@ from scheduling.domain.dispatching import (
     earliest_placement,
     feasible_slots,
     fits,
+    held_day,
     running_from,
     service_day,
+    shift_days,
     soonest_on_site,
     why_not_kept,
     workload_by_day,
@@ -157,6 +159,24 @@ def _works_nights(technicians: Sequence[Technician]) -> bool:
     return any(t.overnight for t in technicians)
 
 
+def _reaches_next_day(
+    window: TimeWindow,
+    day: date,
+    technicians: Sequence[Technician],
+    *,
+    tz: ZoneInfo,
+    policy: SchedulingPolicy,
+    now: datetime,
+) -> bool:
+    """Whether a shift of one of ``technicians`` starting after ``day`` may keep ``window``
+    (:func:`shift_days`: a window from 23:30 round the clock, or across the gap to a shift
+    starting in the small hours): its jobs are then read too (SCH-3). Never for a window
+    inside the shifts of its day: nothing more is read than before."""
+    return any(
+        d > day for t in technicians for d in shift_days(t, window, tz=tz, policy=policy, now=now)
+    )
+
+
 async def _held_near(
     uow: SchedulingUnitOfWork,
     day: date,
@@ -166,10 +186,10 @@ async def _held_near(
     for_update: bool = False,
 ) -> list[DispatchOrder]:
     """The held orders booked to start from the day before ``day`` to its end, or with
-    ``nights`` (:func:`_works_nights`) to the end of the day after: every job that can be one
-    of the shifts starting on ``day`` (SCH-3): one opened before midnight and still open, and a
-    night shift's after midnight. The feasibility check keeps each technician's own
-    (:func:`fits`)."""
+    ``nights`` (:func:`_works_nights`, or a window reaching the next day's shifts,
+    :func:`_reaches_next_day`) to the end of the day after: every job that can be one of the
+    shifts starting on ``day`` (SCH-3): one of the day before still running, and a night
+    shift's after midnight. The feasibility check keeps each technician's own (:func:`fits`)."""
     start, end = _day_bounds(day, tz)
     return await uow.orders.held_starting_between(
         start - timedelta(days=1),
@@ -182,29 +202,68 @@ async def _held_on(
     uow: SchedulingUnitOfWork,
     day: date,
     *,
-    now: datetime,
     tz: ZoneInfo,
+    policy: SchedulingPolicy,
     technicians: Sequence[Technician],
     for_update: bool = False,
 ) -> list[DispatchOrder]:
-    """The held orders booked for ``day`` as seen at ``now`` (SCH-3, :func:`service_day`): those
-    whose window opens on the shift of that day of the technician holding them (a night
-    technician's job at 02:00 is the day before's, SCH-3), and on the running day those opened
-    before midnight and still open (a job under way since last night is today's work)."""
+    """The held orders booked for ``day`` (SCH-1, SCH-3): those kept on the shift of that day of
+    the technician holding them (:func:`held_day`: a night technician's job at 02:00 is the day
+    before's, a round-the-clock technician's from 23:30 the next day's), also while under way
+    past midnight: one from 23:00 stays the day it started on, not the next day's work."""
     holders = {t.technician_id: t for t in technicians}
     return [
         o
         for o in await _held_near(
             uow, day, tz=tz, nights=_works_nights(technicians), for_update=for_update
         )
-        if o.appointment is not None
-        and service_day(
-            o.appointment,
-            tz=tz,
-            now=now,
-            technician=holders.get(o.technician_id) if o.technician_id else None,
-        )
-        == day
+        if _day_of(o, holders, tz=tz, policy=policy) == day
+    ]
+
+
+def _day_of(
+    order: DispatchOrder,
+    holders: dict[str, Technician],
+    *,
+    tz: ZoneInfo,
+    policy: SchedulingPolicy,
+) -> date | None:
+    """The day a held job belongs to (:func:`held_day` of its holder's shifts, the one keeping
+    it; the local day it opens when the holder is unknown); None with no time agreed."""
+    if order.appointment is None:
+        return None
+    holder = holders.get(order.technician_id) if order.technician_id else None
+    if holder is None:
+        return service_day(order.appointment, tz=tz)
+    minutes = policy.job_minutes(order.product_line, order.service_type)
+    return held_day(holder, order.appointment, minutes=minutes, tz=tz, policy=policy)
+
+
+def _running_into(
+    orders: Sequence[DispatchOrder],
+    technician: Technician,
+    day: date,
+    *,
+    tz: ZoneInfo,
+    policy: SchedulingPolicy,
+) -> list[DispatchOrder]:
+    """The jobs of another day ``technician`` holds whose visit may still run when their shift
+    of ``day`` starts (SCH-3: round the clock, one from 23:30 at midnight; never a night or a
+    day shift's, which end before the next starts): not that day's jobs (SCH-1), but the
+    technician is there, or on the way, when it starts."""
+    if not technician.works_on(day):
+        return []
+    start = technician.shift(day, tz).start
+    return [
+        o
+        for o in orders
+        if o.technician_id == technician.technician_id
+        and o.appointment is not None
+        and o.location is not None
+        and _day_of(o, {technician.technician_id: technician}, tz=tz, policy=policy) != day
+        and o.appointment.start
+        < start
+        < o.appointment.end + timedelta(minutes=policy.job_minutes(o.product_line, o.service_type))
     ]
 
 
@@ -354,12 +413,18 @@ async def _place(
     # night shift while it still runs (workload_by_day)
     workload = workload_by_day(
         technicians=techs,
-        booked=await uow.orders.booked_starts(start_of_today, _day_bounds(last, tz)[1]),
+        booked=[
+            (technician_id, window, policy.job_minutes(line, kind))
+            for technician_id, window, line, kind in await uow.orders.booked_windows(
+                start_of_today, _day_bounds(last, tz)[1]
+            )
+        ],
         # no time agreed yet, or a booked day already past: done on the next days they work
         pending=await uow.orders.held_counts(due_before=start_of_today),
         now=now,
         tz=tz,
         until=last,
+        policy=policy,
     )
     minutes = policy.job_minutes(order.product_line, order.service_type)
     for window in order.preferred_windows:
@@ -371,8 +436,10 @@ async def _place(
             # customer's next may hold, else the time is agreed on the contact call (SCH-2)
             continue
         day = service_day(window, tz=tz, now=now)
-        # each technician's jobs of the shift that would keep it (a night shift's included)
-        held = _held_jobs(await _held_near(uow, day, tz=tz, nights=nights), policy)
+        # each technician's jobs of the shifts that may keep it (a night shift's included, and
+        # the next day's when a shift of it may: round the clock, a window from 23:30)
+        reach = nights or _reaches_next_day(window, day, techs, tz=tz, policy=policy, now=now)
+        held = _held_jobs(await _held_near(uow, day, tz=tz, nights=reach), policy)
         slots = feasible_slots(
             location=order.location,
             product_line=order.product_line,
@@ -429,8 +496,12 @@ async def _place(
     # shift it falls in); without one the job is for the first day someone can do it: the
     # night shift started yesterday and still running (SCH-3), or today's
     booked = order.appointment if order.appointment and order.appointment.end > now else None
-    opens = service_day(booked, tz=tz, now=now) if booked else today
-    found = await earliest([running_from(opens), opens] if nights else [opens], booked)
+    if booked is not None:
+        # SCH-1 / SCH-3: each technician on the day of their shift keeping it (held_day)
+        kept_on = {held_day(t, booked, minutes=minutes, tz=tz, policy=policy) for t in techs}
+        found = await earliest(sorted(kept_on), booked) if kept_on else None
+    else:
+        found = await earliest([running_from(today), today] if nights else [today])
     if found is not None:
         order.assign(technician=found.technician, by=AUTO, reason=found.reason, now=now)
         return
@@ -479,12 +550,15 @@ async def _keeper(
     checked the window's bounds (window_problems) and locked the assignment decisions."""
     assert order.location is not None
     day = service_day(window, tz=tz, now=now)
-    # each technician's jobs of the shift that would keep it (a night shift's included): the
-    # feasibility check keeps their own day's
+    # each technician's jobs of the shifts that may keep it (a night shift's included, and the
+    # next day's when a shift of it may): the feasibility check keeps their own day's
+    reach = _works_nights(technicians) or _reaches_next_day(
+        window, day, technicians, tz=tz, policy=policy, now=now
+    )
     held = _held_jobs(
         [
             o
-            for o in await _held_near(uow, day, tz=tz, nights=_works_nights(technicians))
+            for o in await _held_near(uow, day, tz=tz, nights=reach)
             if o.order_id != order.order_id
         ],
         policy,
@@ -695,11 +769,16 @@ async def _insert_into_plan(
     fits nowhere; else the technician, the planned departure and the plan's record of it."""
     visits = list(getattr(plan_row, "visits", []))
     sequence = {str(v["order_id"]): float(str(v["sequence"])) for v in visits}
-    todays = [
+    holders = {t.technician_id: t for t in technicians}
+    near = [
         o
-        for o in await _held_on(uow, day, now=now, tz=tz, technicians=technicians)
-        if o.order_id != order.order_id and o.technician_id is not None and o.location is not None
+        for o in await _held_near(uow, day, tz=tz, nights=_works_nights(technicians))
+        if o.order_id != order.order_id
+        and o.technician_id is not None
+        and o.location is not None
+        and o.appointment is not None
     ]
+    todays = [o for o in near if _day_of(o, holders, tz=tz, policy=policy) == day]
     techs = [
         t
         for t in technicians
@@ -711,7 +790,10 @@ async def _insert_into_plan(
     ready: dict[str, datetime] = {}
     for t in techs:
         shift = t.shift(day, tz)
-        mine = [o for o in todays if o.technician_id == t.technician_id]
+        # SCH-3: a job of the day before still running when the shift starts (round the
+        # clock) holds them, without counting among the day's jobs (SCH-1)
+        crossing = _running_into(near, t, day, tz=tz, policy=policy)
+        mine = [o for o in todays if o.technician_id == t.technician_id] + crossing
         on_site = [o for o in mine if o.arrived_at is not None]
         start_at = t.where(now)
         # SCH-3: free to go now when on shift, else not before the shift starts
@@ -734,7 +816,7 @@ async def _insert_into_plan(
                 shift_start=shift.start,
                 shift_end=shift.end,
                 skills=None,
-                capacity=t.daily_capacity,
+                capacity=t.daily_capacity + len(crossing),
             )
         )
         ahead = sorted(
@@ -831,6 +913,21 @@ async def _insert_into_plan(
 
 
 # -- events of other services ---------------------------------------------------------------
+
+
+def _verification_not_dispatched(
+    order: DispatchOrder, payload: OrderVerified, *, event_type: str
+) -> bool:
+    """BIL-11: whether a verification that would send someone out is not acted upon, the
+    order's personal data being erased (see :func:`_not_dispatched`): one that escalates the
+    order to an emergency (INT-7), or releases an order waiting for it or still to place."""
+    if payload.escalated_to_emergency:
+        return _not_dispatched(
+            order, request="emergency placement once verified", event_type=event_type
+        )
+    if order.status is DispatchStatus.AWAITING_VERIFICATION or order.dispatchable:
+        return _not_dispatched(order, request="placement once verified", event_type=event_type)
+    return False
 
 
 async def handle_event(
@@ -935,16 +1032,26 @@ async def handle_event(
                 current_visit_id=order.visit_id,
             )
         elif isinstance(payload, OrderVerified):
-            if (
-                order.status is DispatchStatus.AWAITING_VERIFICATION or order.dispatchable
-            ) and _not_dispatched(
-                order, request="placement once verified", event_type=envelope.type
-            ):
+            if _verification_not_dispatched(order, payload, event_type=envelope.type):
                 refused = True
             else:
                 if payload.customer is not None and payload.customer.address.location is not None:
                     order.location = payload.customer.address.location
+                if payload.product is not None:
+                    # SCH-1: the corrected product decides whose skill a placement needs
+                    order.product_line = payload.product.line
+                if payload.loaner_required is not None:
+                    order.loaner_required = payload.loaner_required  # INT-6, re-derived
                 order.verified(override=payload.dispatch_override)
+                if payload.escalated_to_emergency:
+                    # INT-7: the verified fault is an emergency; the placement below takes the
+                    # emergency path (nearest technician, no appointment negotiated)
+                    order.escalate_to_emergency(
+                        by=payload.verified_by or "intake",
+                        now=now,
+                        emergency_minutes=policy.emergency_response_minutes,
+                        network_accept_minutes=policy.network_accept_minutes,
+                    )
                 await _auto_assign(
                     order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, calendar=calendar
                 )
@@ -1461,10 +1568,10 @@ async def _slots(
     workload: Counter[tuple[str, date]] = Counter()
     holders = {t.technician_id: t for t in everyone}
     for o in held_orders:
-        if o.technician_id and o.appointment:
-            # SCH-1: on the day of the holder's shift (a night job at 02:00 is the day before's)
-            holder = holders.get(o.technician_id)
-            day = service_day(o.appointment, tz=tz, now=now, technician=holder)
+        # SCH-1: on the day of the holder's shift keeping it (a night job at 02:00 is the day
+        # before's, and one under way since 23:00 stays the day it started on)
+        day = _day_of(o, holders, tz=tz, policy=policy)
+        if o.technician_id and day is not None:
             workload[(o.technician_id, day)] += 1
     return feasible_slots(
         location=order.location,
@@ -1925,12 +2032,22 @@ async def optimise_day(
             raise DayOver(cmd.day)
         technicians = [t for t in everyone if t.works_on(cmd.day)]
         # SCH-3: the jobs of the shifts starting that day, a night shift's after midnight too
-        day_orders = await _held_on(uow, cmd.day, now=now, tz=tz, technicians=everyone)
+        # (and one of the day before still running as they start: round the clock)
+        near = await _held_near(uow, cmd.day, tz=tz, nights=_works_nights(everyone))
+        holders = {t.technician_id: t for t in everyone}
+        day_orders = [o for o in near if _day_of(o, holders, tz=tz, policy=policy) == cmd.day]
         orders = [o for o in day_orders if _plannable(o)]
         # today's, or yesterday's while a night shift of it is still running
         running = cmd.day <= now.astimezone(tz).date()
         # SCH-3 / SCH-9: a technician on site sets off from there once the job is done
         on_site = _on_site_until(day_orders, now=now, policy=policy) if running else {}
+        # SCH-1 / SCH-3: a job of the day before still running when a shift of the day starts
+        # (round the clock, from 23:30) is not one of its jobs, but the route starts after it
+        for t in everyone:
+            for o in _running_into(near, t, cmd.day, tz=tz, policy=policy):
+                busy = _busy_until(o, t, now=now, running=running, policy=policy, travel=travel)
+                if t.technician_id not in on_site or busy[1] > on_site[t.technician_id][1]:
+                    on_site[t.technician_id] = busy
         # SCH-1 / SCH-12: a job goes only to a technician it could be given by hand (skill,
         # area) on its side of the network boundary; shifts and days off are the vehicles'.
         kinds = {_plan_kind(o) for o in orders}
@@ -2017,7 +2134,7 @@ async def optimise_day(
         fresh = {
             o.order_id: o
             for o in await _held_on(
-                uow, cmd.day, now=now, tz=tz, technicians=everyone, for_update=True
+                uow, cmd.day, tz=tz, policy=policy, technicians=everyone, for_update=True
             )
             if _plannable(o)
         }
@@ -2152,6 +2269,29 @@ def _on_site_until(
         done = o.arrived_at + timedelta(minutes=policy.job_minutes(o.product_line, o.service_type))
         busy[o.technician_id] = (o.location, max(now, done))
     return busy
+
+
+def _busy_until(
+    order: DispatchOrder,
+    technician: Technician,
+    *,
+    now: datetime,
+    running: bool,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+) -> tuple[GeoPoint, datetime]:
+    """Where and until when ``technician`` is held by ``order`` (SCH-3, SCH-4): on site, its
+    expected time from arrival; else from their arrival as early as they may be there (on a
+    running day, from where they are now at the earliest)."""
+    assert order.appointment is not None and order.location is not None
+    minutes = timedelta(minutes=policy.job_minutes(order.product_line, order.service_type))
+    if order.arrived_at is not None:
+        return order.location, max(now, order.arrived_at + minutes)
+    arrive = order.appointment.start - timedelta(minutes=policy.arrive_early_max_minutes)
+    if running:
+        there = now + timedelta(seconds=_seconds(travel, technician.where(now), order.location))
+        arrive = max(arrive, there)
+    return order.location, arrive + minutes
 
 
 def _plan_kind(order: DispatchOrder) -> tuple[str, str | None, str | None]:

@@ -1,0 +1,142 @@
+"""OrderVerified that escalates the order to an emergency (INT-7) or re-derives its loaner
+prediction (INT-6), through the consumer handler on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from scheduling_support import DONGYING, Harness, created, local, near, window
+from structlog.testing import capture_logs
+
+from contracts.billing import OrderRetentionExpired, RetentionClass
+from contracts.common import Fault, Product
+from contracts.intake import OrderVerified
+from scheduling.service_layer.handlers import NOT_DISPATCHED
+
+GAS = Fault(description="核实：热水器旁有燃气味", code="gas_leak")
+
+
+def _escalated(order_id: str, **fields: Any) -> OrderVerified:
+    """The verification of ``order_id`` at 10:00 that found a gas leak."""
+    return OrderVerified(
+        order_id=order_id,
+        fault=GAS,
+        verified_by="agent-7",
+        escalated_to_emergency=True,
+        on_site_due_at=local(10) + timedelta(minutes=15),
+        **fields,
+    )
+
+
+def _z(moment: Any) -> str:
+    return str(moment.isoformat().replace("+00:00", "Z"))
+
+
+async def test_int_7_an_order_verified_as_an_emergency_is_placed_at_once_with_the_nearest(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("far", home=near(DONGYING, north_km=15))
+    await harness.add_technician("near", home=near(DONGYING, north_km=2))
+    await harness.feed(created("o1", needs_verification=["fault.description"]))
+    assert (await harness.order("o1"))["status"] == "awaiting_verification"
+    harness.clock.now = local(10)
+
+    await harness.feed(_escalated("o1", verified=["fault.description"]))
+
+    order = await harness.order("o1")
+    assert order["emergency"] is True
+    assert order["status"] == "assigned" and order["technician_id"] == "near"
+    # INT-7: no appointment negotiated, someone on site within the policy's minutes
+    assert order["appointment"]["end"] == _z(local(10) + timedelta(minutes=15))
+    assert [e.order_id for e in await harness.published("OrderAssigned")] == ["o1"]
+
+
+async def test_int_7_an_order_booked_for_later_and_verified_as_an_emergency_is_placed_again(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("far", home=near(DONGYING, north_km=15))
+    await harness.add_technician("near", home=near(DONGYING, north_km=2))
+    await harness.feed(created("o1", preferred=[window(16)]))
+    booked = await harness.order("o1")
+    assert booked["status"] == "assigned" and not booked["emergency"]
+    harness.clock.now = local(10)
+
+    await harness.feed(_escalated("o1"))
+
+    order = await harness.order("o1")
+    assert order["emergency"] is True and order["status"] == "assigned"
+    assert order["appointment"]["end"] == _z(local(10) + timedelta(minutes=15))
+    returned = await harness.published("OrderReturnedToCentre")
+    assert [r.order_id for r in returned] == ["o1"] and "emergency" in (returned[0].detail or "")
+    assert [e.order_id for e in await harness.published("OrderAssigned")] == ["o1", "o1"]
+
+
+async def test_int_7_an_ordinary_verification_of_a_booked_order_changes_nothing_in_dispatch(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1", home=near(DONGYING, north_km=2))
+    await harness.feed(created("o1", preferred=[window(16)]))
+    before = await harness.order("o1")
+    await harness.feed(OrderVerified(order_id="o1", fault=Fault(description="打不着火，E1 报警")))
+    after = await harness.order("o1")
+    assert not after["emergency"]
+    assert (after["status"], after["appointment"]) == (before["status"], before["appointment"])
+    assert await harness.published("OrderReturnedToCentre") == []
+
+
+async def test_int_7_bil_11_an_erased_order_verified_as_an_emergency_sends_nobody_out(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1", home=near(DONGYING, north_km=2))
+    await harness.feed(created("o1", preferred=[window(16)]))
+    await harness.feed(
+        OrderRetentionExpired(
+            order_id="o1",
+            retention_class=RetentionClass.PAID_WORK,
+            ended_at=local(9) - timedelta(days=731),
+            expired_at=local(9),
+        )
+    )
+    before = await harness.order("o1")
+    harness.clock.now = local(10)
+
+    with capture_logs() as logs:
+        await harness.feed(_escalated("o1"))
+
+    after = await harness.order("o1")
+    assert not after["emergency"]
+    assert (after["status"], after["appointment"]) == (before["status"], before["appointment"])
+    assert await harness.published("OrderReturnedToCentre") == []
+    [warning] = [line for line in logs if line["event"] == NOT_DISPATCHED]
+    assert warning["order_id"] == "o1" and warning["type"] == "fsm.OrderVerified.v1"
+
+
+async def test_int_6_the_loaner_prediction_follows_the_verification_that_re_derived_it(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1", home=near(DONGYING, north_km=2))
+    await harness.feed(created("o1"))
+    assert (await harness.order("o1"))["loaner_required"] is False
+    microwave = Product(line="microwave_oven", model="M1")
+    await harness.feed(OrderVerified(order_id="o1", product=microwave, loaner_required=True))
+    assert (await harness.order("o1"))["loaner_required"] is True
+    # an event from before the prediction was re-derived leaves it as it was
+    await harness.feed(OrderVerified(order_id="o1", verified=["customer.address"]))
+    assert (await harness.order("o1"))["loaner_required"] is True
+
+
+async def test_sch_1_the_product_line_corrected_at_verification_decides_the_skill(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("heaters", home=near(DONGYING, north_km=2))
+    await harness.add_technician("hobs", home=near(DONGYING, north_km=9), skills=["gas_hob"])
+    await harness.feed(created("o1", needs_verification=["product.model"]))
+    harness.clock.now = local(10)
+
+    hob = Product(line="gas_hob", model="JZT-2")
+    await harness.feed(OrderVerified(order_id="o1", product=hob, verified=["product.model"]))
+
+    order = await harness.order("o1")
+    assert order["product_line"] == "gas_hob"
+    assert order["status"] == "assigned" and order["technician_id"] == "hobs"
