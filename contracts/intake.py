@@ -84,11 +84,12 @@ class OrderVerified(_IntakeEvent):
     overridden_by: str | None = None
     """The dispatcher who released the unverified order (required with `dispatch_override`)."""
     loaner_required: bool | None = None
-    """The take-back prediction re-derived from the verified product and fault (INT-6): it
-    replaces OrderCreated's `loaner_required`. None when it was not re-derived (events published
-    before it was): OrderCreated's stands."""
+    """The take-back prediction after the verification (INT-6): re-derived from the product and
+    fault when either was corrected, else the order's as it stood (a policy changed since intake
+    re-derives nothing). It replaces OrderCreated's `loaner_required`. None in events published
+    before intake sent it: the prediction stands."""
     escalated_to_emergency: bool = False
-    """The verified details make the order an emergency (INT-7) and it was not one: it is now an
+    """The corrected fault makes the order an emergency (INT-7) and it was not one: it is now an
     emergency, with someone to be on site by `on_site_due_at`. An emergency is never taken back
     at verification (false then)."""
     on_site_due_at: AwareDatetime | None = None

@@ -786,6 +786,37 @@ def test_int_6_verification_re_derives_the_loaner_from_the_corrected_line_and_fa
     assert event.loaner_required is True
 
 
+def test_int_6_int_7_a_verification_correcting_neither_re_derives_nothing() -> None:
+    # The policy's lists changed since intake (the line now a take-back one, the fault code now
+    # an emergency): nothing the agent corrected says so, so the order keeps what it was given.
+    taken = _at("2025-05-30T10:00:00")
+    order = _order(
+        taken,
+        product=Product(line="water_dispenser", model="YR-1", purchase_date=date(2025, 3, 1)),
+        fault=Fault(description="饮水机底部一直漏水", code="drip"),
+        loaner_required=False,
+        needs_verification=["customer.address"],
+    )
+    later = IntakePolicy(
+        emergency_fault_codes=["drip"], take_back_product_lines=["water_dispenser"]
+    )
+    event = _verify(
+        order, taken + timedelta(minutes=10), policy=later, confirmed=["customer.address"]
+    )
+    assert event.loaner_required is False and order.loaner_required is False
+    assert event.escalated_to_emergency is False and event.on_site_due_at is None
+    assert order.emergency is False and SlaClock.EMERGENCY_ON_SITE not in order.clocks
+    # a corrected fault is re-derived under the policy of the day
+    event = _verify(
+        order,
+        taken + timedelta(minutes=20),
+        policy=later,
+        fault=Fault(description="饮水机底部一直滴水", code="drip"),
+    )
+    assert event.escalated_to_emergency is True and order.emergency is True
+    assert event.loaner_required is True
+
+
 def test_clock_times_are_stored_in_utc() -> None:
     clocks = start_clocks(
         _at("2025-05-30T10:00:00"), calendar=CALENDAR, policy=POLICY, emergency=False

@@ -11,8 +11,13 @@ from structlog.testing import capture_logs
 
 from contracts.billing import OrderRetentionExpired, RetentionClass
 from contracts.common import Fault, Product
+from contracts.fieldwork import RepairCompleted
 from contracts.intake import OrderVerified
-from scheduling.service_layer.handlers import NOT_DISPATCHED
+from scheduling.service_layer.handlers import (
+    HELD_WITHOUT_THE_SKILL,
+    NOT_DISPATCHED,
+    VERIFIED_AFTER_THE_VISIT,
+)
 
 GAS = Fault(description="核实：热水器旁有燃气味", code="gas_leak")
 
@@ -140,3 +145,79 @@ async def test_sch_1_the_product_line_corrected_at_verification_decides_the_skil
     order = await harness.order("o1")
     assert order["product_line"] == "gas_hob"
     assert order["status"] == "assigned" and order["technician_id"] == "hobs"
+
+
+async def test_int_7_sch_1_a_network_holding_an_order_verified_an_emergency_hands_it_back(
+    harness: Harness,
+) -> None:
+    # as for an emergency duplicate (DispatchOrder.escalate_to_emergency): a network holding
+    # the order with no time agreed cannot promise the emergency target
+    await harness.client.post(
+        "/v1/networks",
+        json={"network_id": "n1", "name": "网点", "skills": ["water_heater"], "areas": ["*"]},
+    )
+    await harness.feed(created("o1", preferred=[window(16)]))
+    held = await harness.order("o1")
+    assert held["assignee_kind"] == "network" and held["network_id"] == "n1"
+    harness.clock.now = local(10)
+
+    await harness.feed(_escalated("o1"))
+
+    order = await harness.order("o1")
+    assert order["emergency"] is True and order["network_id"] is None
+    [returned] = await harness.published("OrderReturnedToCentre")
+    assert returned.network_id == "n1" and "emergency" in (returned.detail or "")
+
+
+async def test_sch_1_sch_12_a_line_corrected_past_the_holders_skill_is_left_to_the_dispatcher(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("heaters", home=near(DONGYING, north_km=2))
+    await harness.add_technician("hobs", home=near(DONGYING, north_km=9), skills=["gas_hob"])
+    await harness.feed(created("o1", preferred=[window(16)]))
+    assert (await harness.order("o1"))["technician_id"] == "heaters"
+
+    hob = Product(line="gas_hob", model="JZT-2")
+    with capture_logs() as logs:
+        await harness.feed(OrderVerified(order_id="o1", product=hob))
+
+    order = await harness.order("o1")
+    assert order["product_line"] == "gas_hob"
+    assert order["status"] == "assigned" and order["technician_id"] == "heaters"
+    assert await harness.published("OrderReturnedToCentre") == []
+    [warning] = [line for line in logs if line["event"] == HELD_WITHOUT_THE_SKILL]
+    assert warning["order_id"] == "o1" and warning["technician_id"] == "heaters"
+    assert warning["product_line"] == "gas_hob"
+
+
+async def test_int_7_a_verification_heard_after_the_visit_ended_books_no_emergency_revisit(
+    harness: Harness,
+) -> None:
+    # intake verified the order before it heard of the visit (its timeline lagging): the fault
+    # it corrected is the one the technician has seen to; it sends nobody out again
+    await harness.add_technician("t1", home=near(DONGYING, north_km=2))
+    await harness.feed(created("o1", preferred=[window(16)]))
+    await harness.on_site("o1", "t1", at=local(9), position=DONGYING)
+    visit_id = (await harness.order("o1"))["visit_id"]
+    await harness.feed(
+        RepairCompleted(
+            order_id="o1",
+            visit_id=visit_id,
+            technician_id="t1",
+            tested=True,
+            sure_fixed=True,
+            on_site_minutes=40,
+        )
+    )
+    assert (await harness.order("o1"))["status"] == "visit_done"
+    harness.clock.now = local(10)
+
+    with capture_logs() as logs:
+        await harness.feed(_escalated("o1"))
+
+    order = await harness.order("o1")
+    assert order["status"] == "visit_done" and order["visit_id"] == visit_id
+    assert len(order["visits"]) == 1
+    assert [e.order_id for e in await harness.published("OrderAssigned")] == ["o1"]
+    [line] = [line for line in logs if line["event"] == VERIFIED_AFTER_THE_VISIT]
+    assert line["order_id"] == "o1"

@@ -571,10 +571,12 @@ class Order:
         A purchase or installation date before ``oldest_plausible`` stays doubtful
         (``rules.missing_details``) until the agent corrects or confirms it.
 
-        The loaner prediction is re-derived from the verified product and fault (INT-6). A fault
-        code that is always an emergency escalates an order that was not one (INT-7): its on-site
-        clock starts ``now``, as for an emergency report of the open order (``link_duplicate``);
-        an emergency stays one whatever the verified fault.
+        The loaner prediction is re-derived from the verified product and fault when either was
+        corrected (INT-6); else the order keeps its own. A fault corrected to a code that is
+        always an emergency escalates an order that was not one (INT-7): its on-site clock starts
+        ``now``, as for an emergency report of the open order (``link_duplicate``); an emergency
+        stays one whatever the verified fault. A policy changed since intake re-derives nothing
+        on a verification that corrects neither.
 
         Details the agent confirms as they are count as verified. What is still missing after
         that blocks verification, unless a dispatcher overrides (``override``): the order is then
@@ -619,8 +621,13 @@ class Order:
         self.needs_verification = still
         self.dispatch_override = self.dispatch_override or bool(still)
         self.warranty_status = warranty.status(new_product, on=reported_on)
-        self.loaner_required = loaner_predicted(new_product, new_fault, policy)
-        escalated = is_emergency(False, new_fault, policy) and not self.emergency
+        # INT-6 / INT-7: only what the agent corrected is re-derived; an uncorrected order keeps
+        # its prediction and its emergency whatever the policy's lists say since it was taken
+        if changed["product"] or changed["fault"]:
+            self.loaner_required = loaner_predicted(new_product, new_fault, policy)
+        escalated = (
+            changed["fault"] and is_emergency(False, new_fault, policy) and not self.emergency
+        )
         if escalated:
             self._escalate_to_emergency(now, calendar=calendar, policy=policy)
         on_site = self.clocks.get(SlaClock.EMERGENCY_ON_SITE) if escalated else None
