@@ -323,3 +323,56 @@ class OrderRetentionExpired(_BillingEvent):
     retention period counts from it."""
     expired_at: AwareDatetime
     """When billing applied the expiry (the retention sweep's clock)."""
+
+
+class NetworkWorkKind(StrEnum):
+    """The kind of completed work a partner network is paid for by its rate card (BIL-12)."""
+
+    REPAIR = "repair"
+    INSTALLATION = "installation"
+
+
+class RateCardLine(BaseModel):
+    """One rate of a network's rate card: what the centre owes the network per completed `kind`
+    of work on `product_line` (BIL-12)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", use_attribute_docstrings=True)
+
+    product_line: str = Field(examples=["water_heater"])
+    """A product line as fee schedules name it, or `*`: every line without a rate of its own."""
+    kind: NetworkWorkKind
+    amount: Money
+    """What the network is owed per completed job of this kind on this line (never negative)."""
+
+
+class RateCardVersionPublished(_BillingEvent):
+    """Billing published a new version of a partner network's rate card (BIL-12): what the
+    centre owes the network per completed repair or installation, per product line, for work
+    done from `effective_from` on (now or later at publication: work already done is never
+    repriced). Work no rate covers, on this card or none, is owed the policy's flat fee.
+
+    A published version is never changed: a correction is a new version, which at the same
+    `effective_from` replaces the earlier one. The card stays readable over REST
+    (`GET /v1/rate-cards/{network_id}/versions/{version}`); scheduling sends this event to that
+    network's webhook endpoints only.
+
+    Not about one order: the event's subject and partition key are `network_id`.
+    """
+
+    event_type: ClassVar[str] = "RateCardVersionPublished"
+    subject_field: ClassVar[str] = "network_id"
+
+    network_id: str
+    """The partner network the card pays."""
+    version: int = Field(ge=1)
+    """The card's version number: 1, then one more for each version published."""
+    label: str = Field(examples=["net-9@v3"])
+    """How settlement items cite this version, e.g. `net-9@v3`."""
+    effective_from: AwareDatetime
+    """When the version takes effect: work done from then on is owed at its rates."""
+    published_at: AwareDatetime
+    published_by: str
+    """Who published it: the name (or id) of the API key used."""
+    currency: Currency = "CNY"
+    rates: list[RateCardLine]
+    """At most one rate per product line and kind of work."""

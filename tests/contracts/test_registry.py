@@ -91,6 +91,7 @@ NOT_ABOUT_ONE_ORDER = {
     "ApiKeyIssued",
     "ApiKeyRevoked",
     "CashRemittanceDue",
+    "RateCardVersionPublished",
     "WebhookEndpointDisabled",
 }
 SERVICE_MODULES = (intake, scheduling, fieldwork, billing, feedback)

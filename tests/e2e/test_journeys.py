@@ -1689,6 +1689,7 @@ def test_order_served_by_a_partner_network_over_rest_and_webhooks(
                 "OrderReassigned",
                 "AppointmentConfirmed",
                 "RepairCompleted",
+                "RateCardVersionPublished",  # BIL-12: the network is told of its new card
             )
         }
 
@@ -1697,6 +1698,11 @@ def test_order_served_by_a_partner_network_over_rest_and_webhooks(
             for headers, body in list(receiver.received):
                 payload = verifier.verify(body, headers)
                 if payload["subject"] == j.order_id:
+                    types.append(payload["type"])
+                elif (
+                    payload["subject"] == network and payload["data"].get("label") == card["label"]
+                ):
+                    assert payload["data"]["rates"] == card["rates"]
                     types.append(payload["type"])
             # Deliveries go out concurrently and a failed one is retried later, so they arrive
             # in any order: wait for every one expected, not for the last event of the journey.

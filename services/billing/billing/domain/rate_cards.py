@@ -19,6 +19,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from billing.domain.exceptions import InvalidDate
 from billing.domain.policy import BillingPolicy
+from contracts.billing import NetworkWorkKind, RateCardLine, RateCardVersionPublished
 from contracts.common import Money
 
 ANY_LINE = "*"
@@ -99,6 +100,23 @@ class RateCard(_Frozen):
         if own is not None:
             return own
         return next((r for r in self.rates if r.kind is kind and r.product_line == ANY_LINE), None)
+
+    def announcement(self) -> RateCardVersionPublished:
+        """The event that tells the network of this version, with its rates as published."""
+        return RateCardVersionPublished(
+            network_id=self.network_id,
+            version=self.version,
+            label=self.label,
+            effective_from=self.effective_from,
+            published_at=self.published_at,
+            published_by=self.published_by,
+            rates=[
+                RateCardLine(
+                    product_line=r.product_line, kind=NetworkWorkKind(r.kind.value), amount=r.amount
+                )
+                for r in self.rates
+            ],
+        )
 
     @classmethod
     def publish(

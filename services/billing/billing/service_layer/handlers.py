@@ -489,7 +489,8 @@ async def publish_rate_card(
     cmd: commands.PublishRateCard, *, uow: BillingUnitOfWork, clock: Clock
 ) -> RateCard:
     """Publish the next version of a network's rate card, in force from its effective moment,
-    now or later (BIL-12): work done from then on is owed to the network at its rates."""
+    now or later (BIL-12): work done from then on is owed to the network at its rates. The
+    network is told (RateCardVersionPublished) in the same transaction."""
     async with uow:
         # The lock first, then the clock: work priced meanwhile by the version before was done
         # before the new one takes effect (see RateCardRepository.lock_network).
@@ -510,6 +511,7 @@ async def publish_rate_card(
                 f"Version {card.version} of network {cmd.network_id}'s rate card was published "
                 "meanwhile; retry to publish the next version."
             ) from exc
+        uow.record(card.announcement())
         await uow.commit()
     return card
 

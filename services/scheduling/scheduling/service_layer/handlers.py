@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from contracts.billing import OrderRetentionExpired
+from contracts.billing import OrderRetentionExpired, RateCardVersionPublished
 from contracts.common import AssigneeKind, GeoPoint, TimeWindow
 from contracts.envelope import EventEnvelope
 from contracts.feedback import (
@@ -317,6 +317,14 @@ def _not_dispatched(order: DispatchOrder, *, request: str, event_type: str | Non
 
 NOT_DISPATCHED = "scheduling.erased_order_not_dispatched"
 """The warning of a request for field work on an erased order, not acted upon (BIL-11)."""
+
+VERIFIED_AFTER_THE_VISIT = "scheduling.emergency_verified_after_the_visit"
+"""The note of a verification escalating an order to an emergency heard after its visit ended
+(intake verified it before it heard of the visit): nobody is sent out again (INT-7)."""
+
+HELD_WITHOUT_THE_SKILL = "scheduling.held_without_the_skill"
+"""The warning of an order whose product line, corrected at verification, is outside the skills
+of the technician holding it (SCH-1): left to a dispatcher to reassign (SCH-12)."""
 
 
 def _check_actor_owns(order: DispatchOrder, actor: commands.Actor) -> None:
@@ -930,6 +938,39 @@ def _verification_not_dispatched(
     return False
 
 
+def _escalate(order: DispatchOrder, *, by: str, now: datetime, policy: SchedulingPolicy) -> bool:
+    """INT-7: make ``order`` an emergency (a later report, or the fault corrected at
+    verification), with the policy's targets (:meth:`DispatchOrder.escalate_to_emergency`:
+    a visit held for later goes back to the centre, a network still to answer is told sooner);
+    whether it is to be placed now."""
+    return order.escalate_to_emergency(
+        by=by,
+        now=now,
+        emergency_minutes=policy.emergency_response_minutes,
+        network_accept_minutes=policy.network_accept_minutes,
+    )
+
+
+async def _warn_if_held_without_the_skill(
+    order: DispatchOrder, *, uow: SchedulingUnitOfWork
+) -> None:
+    """SCH-1 / SCH-12: a product line corrected at verification may be outside the skills of
+    the technician already holding the order. The assignment stands, whatever its stage (only a
+    dispatcher reassigns): the mismatch is logged as a warning for a dispatcher to act on."""
+    if not order.held or order.technician_id is None:
+        return
+    tech = await uow.technicians.get(order.technician_id)
+    if tech is not None and order.product_line not in tech.skills and "*" not in tech.skills:
+        log.warning(
+            HELD_WITHOUT_THE_SKILL,
+            order_id=order.order_id,
+            technician_id=order.technician_id,
+            product_line=order.product_line,
+            detail="the product line corrected at verification is outside the holder's skills: "
+            "a dispatcher decides whether to reassign (SCH-1, SCH-12)",
+        )
+
+
 async def handle_event(
     envelope: EventEnvelope,
     *,
@@ -941,6 +982,9 @@ async def handle_event(
     calendar: WorkingTime,
 ) -> None:
     """Apply an event of another service, once (inbox in the same transaction)."""
+    if envelope.event_name in NETWORK_EVENTS:
+        await tell_network(envelope, uow=uow)
+        return
     async with uow:
         if not await uow.claim_inbox(envelope):
             return
@@ -1041,30 +1085,29 @@ async def handle_event(
                     # SCH-1: the corrected product decides whose skill a placement needs
                     order.product_line = payload.product.line
                 if payload.loaner_required is not None:
-                    order.loaner_required = payload.loaner_required  # INT-6, re-derived
+                    order.loaner_required = payload.loaner_required  # INT-6
                 order.verified(override=payload.dispatch_override)
-                if payload.escalated_to_emergency:
+                if payload.escalated_to_emergency and order.status is DispatchStatus.VISIT_DONE:
+                    # intake verifies only before the visit, so it had not heard of this one:
+                    # the fault corrected is the one the technician saw to (no revisit, unlike
+                    # a later emergency report, DuplicateLinked)
+                    log.info(VERIFIED_AFTER_THE_VISIT, order_id=order.order_id)
+                elif payload.escalated_to_emergency:
                     # INT-7: the verified fault is an emergency; the placement below takes the
                     # emergency path (nearest technician, no appointment negotiated)
-                    order.escalate_to_emergency(
-                        by=payload.verified_by or "intake",
-                        now=now,
-                        emergency_minutes=policy.emergency_response_minutes,
-                        network_accept_minutes=policy.network_accept_minutes,
-                    )
+                    _escalate(order, by=payload.verified_by or "intake", now=now, policy=policy)
                 await _auto_assign(
                     order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, calendar=calendar
                 )
+                if payload.product is not None:
+                    await _warn_if_held_without_the_skill(order, uow=uow)
         elif isinstance(payload, DuplicateLinked):
             if payload.escalated_to_emergency and _not_dispatched(
                 order, request="emergency placement", event_type=envelope.type
             ):
                 refused = True
-            elif payload.escalated_to_emergency and order.escalate_to_emergency(
-                by=payload.linked_by or "intake",
-                now=now,
-                emergency_minutes=policy.emergency_response_minutes,
-                network_accept_minutes=policy.network_accept_minutes,
+            elif payload.escalated_to_emergency and _escalate(
+                order, by=payload.linked_by or "intake", now=now, policy=policy
             ):
                 await _auto_assign(
                     order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, calendar=calendar
@@ -1288,6 +1331,24 @@ async def _naming_own_technicians(
         if data.get(field) and await _network_of(envelope, data[field], uow=uow) != network_id:
             data[field] = None
     return envelope.model_copy(update={"data": data})
+
+
+#: Events of other services about a partner network itself, not about an order: their subject
+#: is the network's id, and they go to that network's webhook endpoints only (BIL-12).
+NETWORK_EVENTS = frozenset({RateCardVersionPublished.event_type})
+
+
+async def tell_network(envelope: EventEnvelope, *, uow: SchedulingUnitOfWork) -> None:
+    """Send a partner network an event about itself, once (inbox): a new version of its rate
+    card goes to the endpoints of the network the card pays, never to another network's
+    (BIL-12). Dispatch itself does not change."""
+    async with uow:
+        if not await uow.claim_inbox(envelope):
+            return
+        payload = parse_data(envelope)
+        if isinstance(payload, RateCardVersionPublished):
+            await uow.notify_network(envelope, network_id=payload.network_id)
+        await uow.commit()
 
 
 REVISIT_REASONS = {

@@ -101,6 +101,20 @@ class SchedulingUnitOfWork(SqlUnitOfWork):
                 also_for=(envelope.type,) if withdrawn else (),
             )
 
+    async def notify_network(self, envelope: EventEnvelope, *, network_id: str) -> None:
+        """Stage ``envelope``, an event about the partner network ``network_id`` itself rather
+        than about an order (a new version of its rate card, BIL-12), for that network's webhook
+        endpoints only, as it is: it holds no customer's data. Kept under no order (no
+        ``subject``), so an order's erasure or the networks told of an order never find it."""
+        await enqueue(
+            self.session,
+            network_id,
+            envelope.type,
+            str(envelope.id),
+            envelope.model_dump(mode="json"),
+            now=self._clock(),
+        )
+
     async def networks_told(
         self, *, subject: str, event_type: str, data: Mapping[str, Any]
     ) -> set[str]:
