@@ -10,7 +10,7 @@ import pytest
 
 from contracts.common import Address, Channel, Customer, Fault, Product, TimeWindow, WarrantyStatus
 from contracts.fieldwork import TechnicianArrived
-from contracts.intake import SlaBreachWithdrawn, SlaClock
+from contracts.intake import DuplicateLinked, SlaBreachWithdrawn, SlaClock
 from contracts.scheduling import AppointmentConfirmed, AppointmentRescheduled
 from intake.domain.exceptions import DetailsStillMissing, InvalidTransition, NothingToVerify
 from intake.domain.model import Order, OrderStatus, TimelineEntry, start_clocks
@@ -621,50 +621,40 @@ def test_int_8_without_a_model_the_same_line_at_the_same_address_is_the_same_pro
     assert not same_address(Address(), Address())
 
 
+def _escalate(
+    order: Order,
+    at: datetime,
+    *,
+    fault_description: str = "现在闻到燃气味",
+    linked_by: str = "agent-1",
+) -> DuplicateLinked:
+    return order.link_duplicate(
+        reported_at=at,
+        channel=Channel.HOTLINE,
+        caller_phone=None,
+        fault_description=fault_description,
+        linked_by=linked_by,
+        emergency=True,
+        calendar=CALENDAR,
+        policy=POLICY,
+    )
+
+
 def test_int_7_int_8_an_emergency_report_of_an_open_order_escalates_it_once() -> None:
     taken = _at("2025-05-30T10:00:00")
     order = _order(taken)
     assert SlaClock.EMERGENCY_ON_SITE not in order.clocks
     later = taken + timedelta(hours=2)
-    event = order.link_duplicate(
-        reported_at=later,
-        channel=Channel.HOTLINE,
-        caller_phone=None,
-        fault_description="现在闻到燃气味",
-        linked_by="agent-1",
-        emergency=True,
-        calendar=CALENDAR,
-        policy=POLICY,
-    )
+    event = _escalate(order, later)
     assert event.escalated_to_emergency is True
     assert order.emergency is True
     assert order.clocks[SlaClock.EMERGENCY_ON_SITE].due_at == later + timedelta(minutes=15)
 
-    again = order.link_duplicate(
-        reported_at=later + timedelta(minutes=5),
-        channel=Channel.HOTLINE,
-        caller_phone=None,
-        fault_description="燃气味还在",
-        linked_by="agent-2",
-        emergency=True,
-        calendar=CALENDAR,
-        policy=POLICY,
+    again = _escalate(
+        order, later + timedelta(minutes=5), fault_description="燃气味还在", linked_by="agent-2"
     )
     assert again.escalated_to_emergency is False  # already one: the first clock keeps running
     assert order.clocks[SlaClock.EMERGENCY_ON_SITE].due_at == later + timedelta(minutes=15)
-
-
-def _escalate(order: Order, at: datetime) -> None:
-    order.link_duplicate(
-        reported_at=at,
-        channel=Channel.HOTLINE,
-        caller_phone=None,
-        fault_description="现在闻到燃气味",
-        linked_by="agent-1",
-        emergency=True,
-        calendar=CALENDAR,
-        policy=POLICY,
-    )
 
 
 def test_int_7_int_8_escalating_while_the_technician_is_on_site_meets_the_target_at_once() -> None:

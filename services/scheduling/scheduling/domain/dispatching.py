@@ -36,6 +36,23 @@ class Slot:
     added_metres: int
 
 
+@dataclass(frozen=True)
+class _Visit:
+    """The visit asked to be kept and what judging it needs: the arguments :func:`keeping`,
+    :func:`fits` and :func:`why_not_kept` take, passed on together."""
+
+    technician: Technician
+    held: Sequence[HeldJob]
+    location: GeoPoint
+    window: TimeWindow
+    minutes: int
+    policy: SchedulingPolicy
+    travel: TravelTimes
+    tz: ZoneInfo
+    now: datetime | None
+    overtime: bool
+
+
 def service_day(
     window: TimeWindow,
     *,
@@ -137,13 +154,7 @@ def keeping(
     (a day at capacity) or, with ``now``, it is over; None when the visit does not fit there
     (:func:`_kept_on`). The day a job is kept on is the day it counts towards, in slots,
     placement and the day plans alike."""
-    day = held_day(technician, window, minutes=minutes, tz=tz, policy=policy)
-    if unless is not None and unless(day):
-        return None
-    if now is not None and technician.works_on(day) and now >= technician.shift(day, tz).end:
-        return None
-    added = _kept_on(
-        day,
+    visit = _Visit(
         technician=technician,
         held=held,
         location=location,
@@ -155,6 +166,18 @@ def keeping(
         now=now,
         overtime=overtime,
     )
+    return _keeping(visit, unless=unless)
+
+
+def _keeping(visit: _Visit, *, unless: Callable[[date], bool] | None) -> tuple[date, int] | None:
+    """:func:`keeping` for ``visit``."""
+    technician, tz, now = visit.technician, visit.tz, visit.now
+    day = held_day(technician, visit.window, minutes=visit.minutes, tz=tz, policy=visit.policy)
+    if unless is not None and unless(day):
+        return None
+    if now is not None and technician.works_on(day) and now >= technician.shift(day, tz).end:
+        return None
+    added = _kept_on(day, visit)
     return None if added is None else (day, added)
 
 
@@ -197,25 +220,15 @@ def fits(
     return None if found is None else found[1]
 
 
-def _kept_on(
-    day: date,
-    *,
-    technician: Technician,
-    held: Sequence[HeldJob],
-    location: GeoPoint,
-    window: TimeWindow,
-    minutes: int,
-    policy: SchedulingPolicy,
-    travel: TravelTimes,
-    tz: ZoneInfo,
-    now: datetime | None,
-    overtime: bool,
-) -> int | None:
+def _kept_on(day: date, visit: _Visit) -> int | None:
     """:func:`fits` on the shift of ``day``: the visit inside it, keeping the jobs of the day
     (:func:`held_day`) and the daily capacity. A job of another day still running when this
     shift starts (round the clock: one from 23:30) holds the technician there but is not one of
     this day's jobs (SCH-1); a job of the day running past the shift's end (agreed with
     overtime, or kept on the next shift) keeps its time: the shift ends when it can be done."""
+    technician, held, location, window = visit.technician, visit.held, visit.location, visit.window
+    minutes, policy, travel, tz = visit.minutes, visit.policy, visit.travel, visit.tz
+    now, overtime = visit.now, visit.overtime
     if not technician.works_on(day):
         return None
     shift = technician.shift(day, tz)
@@ -295,21 +308,21 @@ def why_not_kept(
     they can: off shift, fully booked that day, unable to be there in time and finish the job
     within the shift (or, with ``overtime``, arrive while on shift), or a clash with the jobs
     they hold."""
+    visit = _Visit(
+        technician=technician,
+        held=held,
+        location=location,
+        window=window,
+        minutes=minutes,
+        policy=policy,
+        travel=travel,
+        tz=tz,
+        now=now,
+        overtime=overtime,
+    )
 
     def kept(jobs: Sequence[HeldJob]) -> bool:
-        added = fits(
-            technician=technician,
-            held=jobs,
-            location=location,
-            window=window,
-            minutes=minutes,
-            policy=policy,
-            travel=travel,
-            tz=tz,
-            now=now,
-            overtime=overtime,
-        )
-        return added is not None
+        return _keeping(replace(visit, held=jobs), unless=None) is not None
 
     if kept(held):
         return []
