@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -29,11 +28,9 @@ POLICY_DEFAULT = "policy default"
 """The basis of a fee paid at the policy's flat amount (no card, or no rate on it)."""
 
 
-class WorkKind(StrEnum):
-    """The kind of completed work a network is paid for (BIL-12)."""
-
-    REPAIR = "repair"
-    INSTALLATION = "installation"
+WorkKind = NetworkWorkKind
+"""The kind of completed work a network is paid for (BIL-12): the contract's, which announces
+the rates to the networks."""
 
 
 def _not_negative(value: Decimal) -> Decimal:
@@ -111,9 +108,7 @@ class RateCard(_Frozen):
             published_at=self.published_at,
             published_by=self.published_by,
             rates=[
-                RateCardLine(
-                    product_line=r.product_line, kind=NetworkWorkKind(r.kind.value), amount=r.amount
-                )
+                RateCardLine(product_line=r.product_line, kind=r.kind, amount=r.amount)
                 for r in self.rates
             ],
         )
