@@ -88,43 +88,48 @@ class Authenticator:
         self._session_factory = session_factory
         self._bootstrap_hash = hash_key(bootstrap_key) if bootstrap_key else None
         self._cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        # digest -> (when looked up, principal or None, the key's expiry)
+        self._cache: dict[str, tuple[float, Principal | None, datetime | None]] = {}
 
-    async def authenticate(self, raw: str) -> Principal | None:
-        """The principal for ``raw``, or None when it is unknown, revoked or expired.
+    async def authenticate(self, raw: str, *, now: datetime | None = None) -> Principal | None:
+        """The principal for ``raw``, or None when it is unknown, revoked or expired at ``now``
+        (the service's clock; the wall clock when not given).
 
         Answers are kept ``cache_seconds`` (a revocation takes effect within that time), so a
-        busy caller does not cost a database round trip per request.
+        busy caller does not cost a database round trip per request; the expiry is checked
+        against ``now`` on every call.
         """
         digest = hash_key(raw)
         if self._bootstrap_hash is not None and hmac.compare_digest(digest, self._bootstrap_hash):
             return Principal(key_id="bootstrap", role="admin", name="bootstrap admin")
-        now = time.monotonic()
+        looked_up_at = time.monotonic()
         cached = self._cache.get(digest)
-        if cached is not None and now - cached[0] < self._cache_seconds:
-            return cached[1]
-        principal = await self._lookup(digest)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[digest] = (now, principal)
+        if cached is not None and looked_up_at - cached[0] < self._cache_seconds:
+            principal, expires_at = cached[1], cached[2]
+        else:
+            principal, expires_at = await self._lookup(digest)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (looked_up_at, principal, expires_at)
+        if expires_at is not None and expires_at <= (now or datetime.now(UTC)):
+            return None
         return principal
 
-    async def _lookup(self, digest: str) -> Principal | None:
+    async def _lookup(self, digest: str) -> tuple[Principal | None, datetime | None]:
         async with self._session_factory() as session:
             row = (
                 await session.execute(select(ApiKey).where(ApiKey.key_hash == digest))  # type: ignore[arg-type]
             ).scalar_one_or_none()
         if row is None or row.revoked_at is not None:
-            return None
-        if row.expires_at is not None and aware(row.expires_at) <= datetime.now(UTC):
-            return None
-        return Principal(
+            return None, None
+        principal = Principal(
             key_id=row.key_id,
             role=row.role,
             name=row.name,
             network_id=row.network_id,
             technician_id=row.technician_id,
         )
+        return principal, aware(row.expires_at)
 
 
 def _presented_key(request: Request) -> str | None:
@@ -172,7 +177,10 @@ async def current_principal(
             title="Unauthorized",
         )
     authenticator: Authenticator = request.app.state.authenticator
-    principal = await authenticator.authenticate(raw)
+    # A service's clock (``app.state.clock``, set by its bootstrap) is the time its domain
+    # uses; a key expires by it too, so a service run on a fixed clock agrees with itself.
+    clock: Callable[[], datetime] | None = getattr(request.app.state, "clock", None)
+    principal = await authenticator.authenticate(raw, now=clock() if clock else None)
     if principal is None:
         raise ProblemError(401, "The API key is unknown, revoked or expired.", title="Unauthorized")
     return principal

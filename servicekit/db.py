@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +63,11 @@ _TRANSIENT_SQLSTATES = CONFLICT_SQLSTATES | {
     "3D000",
 }
 _TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "28")
+#: SQLite's (primary) result codes of a database that is busy or unreachable for a while: busy,
+#: locked, out of memory, read-only file, disk I/O error, disk full, cannot open the file, lock
+#: protocol. SQLITE_ERROR (no such table or column, a syntax error) says the statement is wrong,
+#: though sqlite3 raises it as the same OperationalError.
+_TRANSIENT_SQLITE_CODES = frozenset({5, 6, 7, 8, 10, 13, 14, 15})
 
 
 def is_transient(error: BaseException) -> bool:
@@ -71,8 +77,10 @@ def is_transient(error: BaseException) -> bool:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError | TimeoutError | PoolTimeout | OperationalError):
-            return True  # refused, reset, timed out; SQLite's "database is locked"
+        if isinstance(current, OperationalError):
+            return _transient_sqlite_code(current.orig)
+        if isinstance(current, OSError | TimeoutError | PoolTimeout):
+            return True  # refused, reset, timed out
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return True
         sqlstate = str(getattr(current, "sqlstate", "") or getattr(current, "pgcode", "") or "")
@@ -80,6 +88,16 @@ def is_transient(error: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def _transient_sqlite_code(error: BaseException | None) -> bool:
+    """For the driver's error under an OperationalError: whether SQLite's code says busy or
+    unreachable ("database is locked"); any other driver's OperationalError (PostgreSQL's: a
+    connection lost, refused or shut down) is transient."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if not isinstance(error, sqlite3.Error) or code is None:
+        return True
+    return code & 0xFF in _TRANSIENT_SQLITE_CODES  # the extended code's primary code
 
 
 class _UtcSqliteDateTime(SQLITE_DATETIME):

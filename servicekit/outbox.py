@@ -8,9 +8,10 @@ import contextlib
 import hashlib
 import json
 import random
-from collections.abc import AsyncIterator
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import (
@@ -19,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    Row,
     Text,
     bindparam,
     func,
@@ -128,7 +130,8 @@ class OutboxRelay:
     """Publishes unpublished outbox rows in ``seq`` order and marks them sent.
 
     One relay per service database. Rows of one key keep their order: they are sent in ``seq``
-    order to the key's partition, and a failed row stops the batch so nothing after it overtakes it.
+    order to the key's partition, a row only once the key's previous row is acknowledged, and a
+    failed row stops the batch so nothing of its key overtakes it (see :meth:`_send`).
     While the broker is down it keeps retrying with capped exponential backoff and jitter; with
     a ``broker`` watch the outage is logged once by the watch rather than on every retry, and
     the watch's "back" ends the backoff at once.
@@ -236,44 +239,24 @@ class OutboxRelay:
         OUTBOX_BACKLOG.labels(self._service).set(len(rows))
         if not rows:
             return 0
-        sent: list[int] = []
-        error: BaseException | None = None
-        futures = []
-        try:
-            for row in rows:
-                headers = [(k, v.encode()) for k, v in json.loads(row.headers).items()]
-                headers.append(("ce_type", row.event_type.encode()))
-                headers.append(("ce_id", row.event_id.encode()))
-                futures.append(
-                    await self._publisher.send(
-                        row.topic, row.payload.encode(), key=row.key.encode(), headers=headers
-                    )
-                )
-        except Exception as exc:
-            error = exc
-        for row, fut in zip(rows, futures, strict=False):
-            try:
-                await fut
-            except Exception as exc:
-                error = exc
-                break
-            sent.append(row.seq)
+        sent, failed, error = await self._send(rows)
         async with self._publishing_connection() as connection:
             if connection is None:  # leadership lost meanwhile: the next leader resends them
                 return 0
             if sent:
                 await connection.execute(_MARK_SENT, {"seqs": sent, "sent_at": datetime.now(UTC)})
-            if error is not None and len(sent) < len(rows):
+            if failed:
                 await connection.execute(
                     update(_OUTBOX)
-                    .where(_OUTBOX.c.seq == rows[len(sent)].seq)
+                    .where(_OUTBOX.c.seq.in_(failed))
                     .values(attempts=_OUTBOX.c.attempts + 1, last_error=repr(error)[:2000])
                 )
             await connection.commit()
         OUTBOX_PUBLISHED.labels(self._service).inc(len(sent))
         # One line per event a service tells the others: with each consumer's line for what it
         # heard, an order's ``order_id`` (the key) follows it across the five services' logs.
-        for row in rows[: len(sent)]:
+        published = set(sent)
+        for row in (row for row in rows if row.seq in published):
             log.info(
                 "outbox.event_published",
                 type=row.event_type,
@@ -284,6 +267,58 @@ class OutboxRelay:
         if error is not None:
             raise error
         return len(sent)
+
+    async def _send(
+        self, rows: Sequence[Row[*tuple[Any, ...]]]
+    ) -> tuple[list[int], list[int], BaseException | None]:
+        """Send ``rows`` in waves and return the ``seq`` of those acknowledged, of those that
+        failed, and the first error.
+
+        The n-th row of each key goes in wave n, and a wave is sent once the one before it is
+        acknowledged: a key never has two rows in flight, so a failed send cannot let the key's
+        next row reach the topic before it (its retry would then come after). Rows of different
+        keys are in flight together, so a batch costs as many round trips as its busiest key has
+        rows. After a wave with a failure no further wave is sent: what was acknowledged of each
+        key is the start of its rows, and the rest are sent again, in order, by the next batch.
+        """
+        waves: list[list[Row[*tuple[Any, ...]]]] = []
+        rows_of_key: dict[str, int] = defaultdict(int)
+        for row in rows:
+            n = rows_of_key[row.key]
+            rows_of_key[row.key] = n + 1
+            if n == len(waves):
+                waves.append([])
+            waves[n].append(row)
+        sent: list[int] = []
+        failed: list[int] = []
+        error: BaseException | None = None
+        for wave in waves:
+            futures: list[tuple[int, asyncio.Future[Any]]] = []
+            for row in wave:
+                headers = [(k, v.encode()) for k, v in json.loads(row.headers).items()]
+                headers.append(("ce_type", row.event_type.encode()))
+                headers.append(("ce_id", row.event_id.encode()))
+                try:
+                    future = await self._publisher.send(
+                        row.topic, row.payload.encode(), key=row.key.encode(), headers=headers
+                    )
+                except Exception as exc:
+                    # The producer is gone (see KafkaPublisher.send): no use trying the rest.
+                    error = exc
+                    failed.append(row.seq)
+                    break
+                futures.append((row.seq, future))
+            for seq, future in futures:
+                try:
+                    await future
+                except Exception as exc:
+                    error = error or exc
+                    failed.append(seq)
+                else:
+                    sent.append(seq)
+            if error is not None:
+                break
+        return sent, failed, error
 
     @contextlib.asynccontextmanager
     async def _publishing_connection(self) -> AsyncIterator[AsyncConnection | None]:

@@ -120,7 +120,7 @@ def test_admin_has_every_role_and_others_only_their_own() -> None:
 
 
 @pytest.fixture
-async def client(keys: SessionFactory) -> AsyncIterator[httpx.AsyncClient]:
+def app(keys: SessionFactory) -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
     app.state.authenticator = Authenticator(keys, BOOTSTRAP_KEY)
@@ -135,6 +135,11 @@ async def client(keys: SessionFactory) -> AsyncIterator[httpx.AsyncClient]:
     async def me(principal: PrincipalDep) -> dict[str, str]:
         return {"role": principal.role}
 
+    return app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
@@ -211,3 +216,35 @@ async def test_a_revocation_heard_before_its_issue_keeps_the_key_refused(
         await session.commit()
 
     assert await Authenticator(keys, BOOTSTRAP_KEY).authenticate(raw) is None
+
+
+async def test_a_key_expires_by_the_services_clock_not_the_wall_clock(
+    app: FastAPI, client: httpx.AsyncClient, keys: SessionFactory
+) -> None:
+    # A service started with a fixed clock (tests, a replay) answers as of that clock, as its
+    # domain does: a key valid for another day on the wall clock has expired by that clock, and
+    # one that expired on the wall clock is still valid by it.
+    wall = datetime.now(UTC)
+    valid_for_a_day = await issue(keys, role="dispatcher", expires_at=wall + timedelta(days=1))
+    expired_a_day_ago = await issue(keys, role="dispatcher", expires_at=wall - timedelta(days=1))
+
+    app.state.clock = lambda: wall + timedelta(days=2)
+    after = await client.get("/v1/me", headers=bearer(valid_for_a_day))
+    app.state.clock = lambda: wall - timedelta(days=2)
+    before = await client.get("/v1/me", headers=bearer(expired_a_day_ago))
+
+    assert after.status_code == 401
+    assert before.status_code == 200
+
+
+async def test_a_remembered_key_is_refused_once_it_expires(keys: SessionFactory) -> None:
+    """The answer kept for a busy caller does not outlive the key's expiry."""
+    expires_at = datetime.now(UTC) + timedelta(hours=1)
+    raw = await issue(keys, role="dispatcher", expires_at=expires_at)
+    authenticator = Authenticator(keys, BOOTSTRAP_KEY, cache_seconds=3600)
+
+    before = await authenticator.authenticate(raw, now=expires_at - timedelta(seconds=1))
+    at_expiry = await authenticator.authenticate(raw, now=expires_at)
+
+    assert before is not None
+    assert at_expiry is None
