@@ -23,6 +23,7 @@ from billing.adapters.tables import (
     NumberSeriesRow,
     OrderEventRow,
     PaymentRow,
+    PendingNetworkFeeRow,
     RateCardRow,
     SettlementItemRow,
 )
@@ -53,6 +54,7 @@ from servicekit.db import (
 
 _ORDER_EVENTS = table_of(OrderEventRow)
 _CASH_HOLDERS = table_of(CashHolderRow)
+_PENDING_FEES = table_of(PendingNetworkFeeRow)
 
 
 @dataclass(frozen=True)
@@ -345,6 +347,8 @@ class AccountRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._seen: dict[str, int] = {}
+        self._held_fees: set[str] = set()
+        """Orders loaded holding network fees that wait for the product line."""
 
     async def get(self, order_id: str, *, for_update: bool = True) -> BillingAccount | None:
         """The account of ``order_id`` (row-locked on PostgreSQL), or None."""
@@ -355,7 +359,10 @@ class AccountRepository:
         if row is None:
             return None
         self._seen[order_id] = row.version
-        return self._domain(row)
+        account = self._domain(row)
+        if account.state.pending_network_fees:
+            self._held_fees.add(order_id)
+        return account
 
     @staticmethod
     def _domain(row: AccountRow) -> BillingAccount:
@@ -404,6 +411,7 @@ class AccountRepository:
         if seen is None:
             self._session.add(AccountRow(order_id=account.order_id, **self._fields(account)))
             self._seen[account.order_id] = 0
+            await self._save_pending_fees(account)
             return
         result = await self._session.execute(
             update(table_of(AccountRow))
@@ -417,6 +425,34 @@ class AccountRepository:
             raise ConcurrentUpdate(f"Order {account.order_id} was changed meanwhile; retry.")
         self._seen[account.order_id] = seen + 1
         account.version = seen + 1
+        await self._save_pending_fees(account)
+
+    async def _save_pending_fees(self, account: BillingAccount) -> None:
+        """Keep each network's waiting fees of the order in the table listing them by network
+        (BIL-12), in the account's transaction: rewritten only for an order that holds some or
+        held some when loaded (rarely any)."""
+        since = account.network_fees_pending_by_network
+        order_id = account.order_id
+        if not since and order_id not in self._held_fees:
+            return
+        await self._session.execute(
+            _PENDING_FEES.delete().where(_PENDING_FEES.c.order_id == order_id)
+        )
+        if since:
+            await self._session.execute(
+                _PENDING_FEES.insert(),
+                [
+                    {
+                        "order_id": order_id,
+                        "network_id": network,
+                        "pending_since": at.astimezone(UTC),
+                    }
+                    for network, at in sorted(since.items())
+                ],
+            )
+            self._held_fees.add(order_id)
+        else:
+            self._held_fees.discard(order_id)
 
     async def pending(self) -> list[str]:
         """Orders with quote requests waiting for a schedule, by id: all of them, since a
@@ -456,11 +492,15 @@ class AccountRepository:
         ]
 
     async def with_pending_network_fees(
-        self, *, after: Cursor | None = None, limit: int
+        self, *, network_id: str | None = None, after: Cursor | None = None, limit: int
     ) -> list[tuple[Cursor, BillingAccount]]:
         """Up to ``limit`` accounts holding network fees that wait for the order's product line
         (BIL-12), the earliest work first (then by order id), those after ``after`` when given;
-        each with its place in that order. Read only, not locked."""
+        each with its place in that order. With ``network_id``, the accounts holding that
+        network's fees only, selected by its index, each placed by the network's own earliest
+        waiting work. Read only, not locked."""
+        if network_id is not None:
+            return await self._with_network_fees_pending(network_id, after=after, limit=limit)
         since, order_id = col(AccountRow.network_fees_pending_since), col(AccountRow.order_id)
         query = select(AccountRow).where(since.is_not(None))
         if after is not None:
@@ -471,6 +511,21 @@ class AccountRepository:
             for r in rows
             if r.network_fees_pending_since is not None
         ]
+
+    async def _with_network_fees_pending(
+        self, network_id: str, *, after: Cursor | None, limit: int
+    ) -> list[tuple[Cursor, BillingAccount]]:
+        since = col(PendingNetworkFeeRow.pending_since)
+        order_id = col(PendingNetworkFeeRow.order_id)
+        query = (
+            select(AccountRow, since)
+            .join(PendingNetworkFeeRow, order_id == col(AccountRow.order_id))
+            .where(col(PendingNetworkFeeRow.network_id) == network_id)
+        )
+        if after is not None:
+            query = query.where(_after(since, order_id, after))
+        rows = await self._session.execute(query.order_by(since, order_id).limit(limit))
+        return [(Cursor(at=aware(at), id=row.order_id), self._domain(row)) for row, at in rows]
 
     async def retention_candidates(
         self, *, paid_ended_before: datetime, free_ended_before: datetime, limit: int

@@ -121,6 +121,23 @@ class AccountRow(BillingTable, table=True):
     state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
 
+class PendingNetworkFeeRow(BillingTable, table=True):
+    """One network's fees on one order waiting for the order's product line (BIL-12), kept with
+    the account in the same transaction: `GET /v1/pending-network-fees?network_id=` selects a
+    network's orders by its index, each dated by the network's own earliest waiting work,
+    without reading other networks' accounts."""
+
+    __tablename__ = "billing_pending_network_fee"
+    __table_args__ = (
+        Index("ix_billing_pending_network_fee_network", "network_id", "pending_since", "order_id"),
+    )
+
+    order_id: str = Field(primary_key=True, max_length=200)
+    network_id: str = Field(primary_key=True, max_length=64)
+    pending_since: datetime = _moment()
+    """When the network's earliest work on the order whose fee waits was done (UTC)."""
+
+
 class NumberSeriesRow(BillingTable, table=True):
     """The last number taken in a document series; bumped in the issuing transaction."""
 

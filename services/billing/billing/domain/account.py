@@ -581,6 +581,16 @@ class BillingAccount:
         when none waits (BIL-12)."""
         return min((f.occurred_at for f in self.state.pending_network_fees), default=None)
 
+    @property
+    def network_fees_pending_by_network(self) -> dict[str, datetime]:
+        """For each network whose fees wait for the product line, when its own earliest such
+        work was done (BIL-12): one network's list is dated by its work, not another's."""
+        since: dict[str, datetime] = {}
+        for f in self.state.pending_network_fees:
+            if f.network_id not in since or f.occurred_at < since[f.network_id]:
+                since[f.network_id] = f.occurred_at
+        return since
+
     def network_fee_recorded(self, fee: RecordedNetworkFee) -> None:
         """Remember a fee put on the settlement, once (BIL-12)."""
         if all(f.fee_id != fee.fee_id for f in self.state.network_fees):

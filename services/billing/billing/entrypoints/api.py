@@ -46,6 +46,7 @@ from billing.entrypoints.dependencies import (
 )
 from billing.entrypoints.schemas import (
     CashLedgerOut,
+    ChargePaymentOut,
     FeeScheduleOut,
     FeeScheduleVersionListOut,
     FeeScheduleVersionOut,
@@ -230,6 +231,23 @@ def _own_order(principal: Principal, account: BillingAccount) -> None:
         principal.technician_id is None or account.technician_id != principal.technician_id
     ):
         raise OrderNotFound(account.order_id)
+
+
+def _reader_network(principal: Principal, account: BillingAccount) -> str | None:
+    """The partner network whose view of the order's charge ``principal`` reads (SCH-12,
+    BIL-12): a partner key's network, or the network of a technician it sent; None for the
+    centre (dispatchers, admins, agents, its own technicians), which reads it in full."""
+    if principal.role == "partner":
+        return principal.network_id
+    if principal.role == "technician" and principal.technician_id is not None:
+        return account.state.technician_networks.get(principal.technician_id)
+    return None
+
+
+def _charge_out(account: BillingAccount, principal: Principal) -> OrderChargeOut:
+    """The order's charge as ``principal`` reads it: another network's pending fees and who
+    took its payments left out for a partner network (SCH-12, BIL-12)."""
+    return OrderChargeOut.from_domain(account, _reader_network(principal, account))
 
 
 #: The centre's roles: they take money only by phone (card, mobile), never cash, and record cash
@@ -605,7 +623,7 @@ async def read_charge(order_id: str, uow: UowFactoryDep, principal: ChargeReader
     unknown one."""
     account = await views.account(order_id, uow=uow())
     _own_order(principal, account)
-    return OrderChargeOut.from_domain(account)
+    return _charge_out(account, principal)
 
 
 @router.post(
@@ -639,9 +657,7 @@ async def waive_charge(
             )
         )
         waiver_id = waivers[0].waiver_id
-        return created(
-            OrderChargeOut.from_domain(account), _order_item(order_id, "waivers", waiver_id)
-        )
+        return created(_charge_out(account, principal), _order_item(order_id, "waivers", waiver_id))
 
     return await _idempotent(request, principal, body.model_dump(mode="json"), run)
 
@@ -707,7 +723,8 @@ async def list_pending_network_fees(
     a fee still listed here after intake has the order points at an order whose line is never
     told. The earliest work first, then by order id, one page at a time (pass `next_cursor` as
     `cursor`; the last page has none); a cursor of another list, or of another `network_id`'s,
-    is 422. `network_id` lists that network's fees only; a partner lists its own network's
+    is 422. `network_id` lists that network's fees only, each order dated (`pending_since`) and
+    placed by that network's own earliest waiting work; a partner lists its own network's
     (another `network_id` is 403)."""
     if principal.role == "partner":
         # a key bound to no network lists nothing, not every network's
@@ -716,23 +733,30 @@ async def list_pending_network_fees(
                 403, "Partners list their own network's pending fees.", title="Forbidden"
             )
         network_id = principal.network_id
-    scope = network_id or ""
+    # One network's list is in the order of that network's own work (``d``), not of the
+    # order's earliest work of any network: a cursor given before is 422, its place being in
+    # the other order.
+    bound = {"n": network_id or ""}
+    if network_id is not None:
+        bound["d"] = "network"
     after: Cursor | None = None
     if cursor is not None:
         at, order_id, extra = decode_cursor(PENDING_FEES_SORT, cursor)
-        _check_cursor_bound(extra, "network_id", n=scope)
+        _check_cursor_bound(extra, "network_id", **bound)
         after = Cursor(at=at, id=order_id)
     size = page_size(limit, request.app.state.policy)
     items: list[PendingNetworkFeesOut] = []
     last: Cursor | None = None
     more = False
     while True:
-        found = await views.with_pending_network_fees(uow=uow(), after=after, limit=size + 1)
+        found = await views.with_pending_network_fees(
+            uow=uow(), network_id=network_id, after=after, limit=size + 1
+        )
         for place, account in found:
             after = place
             listed = PendingNetworkFeesOut.from_domain(account, place.at, network_id)
-            # An account a release before this one saved may be listed holding nothing any
-            # more, and another network's fees are left out: the page goes on past them.
+            # An account a release before this one saved may be listed holding nothing (of
+            # the network) any more: the page goes on past it.
             if not listed.fees:
                 continue
             if len(items) == size:
@@ -746,7 +770,7 @@ async def list_pending_network_fees(
     # another network
     return PendingNetworkFeesListOut(
         items=items,
-        next_cursor=encode_cursor(PENDING_FEES_SORT, last.at, last.id, n=scope)
+        next_cursor=encode_cursor(PENDING_FEES_SORT, last.at, last.id, **bound)
         if more and last is not None
         else None,
     )
@@ -790,7 +814,7 @@ async def approve_held_reduction(
             )
         )
         return created(
-            OrderChargeOut.from_domain(account),
+            _charge_out(account, principal),
             _order_item(order_id, "waivers", waiver.waiver_id),
         )
 
@@ -859,7 +883,7 @@ async def collect_payment(
             )
         )
         return created(
-            _payment_out(changed, payment.payment_id, PaymentKind.PAYMENT),
+            _payment_out(changed, payment.payment_id, PaymentKind.PAYMENT, principal),
             _order_item(order_id, "payments", payment.payment_id),
         )
 
@@ -900,7 +924,7 @@ async def refund_payment(
             )
         )
         return created(
-            _payment_out(account, payment.payment_id, PaymentKind.REFUND),
+            _payment_out(account, payment.payment_id, PaymentKind.REFUND, principal),
             _order_item(order_id, "refunds", payment.payment_id),
         )
 
@@ -948,7 +972,7 @@ async def issue_invoice(
             )
         )
         return created(
-            OrderChargeOut.from_domain(account),
+            _charge_out(account, principal),
             _order_item(order_id, "invoices", invoice.number),
         )
 
@@ -987,7 +1011,7 @@ async def track_invoice(
                 tracking_number=body.tracking_number,
             )
         )
-        return OrderChargeOut.from_domain(account)
+        return _charge_out(account, principal)
 
     return await _idempotent(
         request, principal, body.model_dump(mode="json"), run, status_code=status.HTTP_200_OK
@@ -1003,8 +1027,11 @@ async def _readable_account(
     return account
 
 
-def _payment_out(account: BillingAccount, payment_id: str, kind: PaymentKind) -> PaymentOut:
-    """A payment or refund of the order with its receipt and the charge's summary now."""
+def _payment_out(
+    account: BillingAccount, payment_id: str, kind: PaymentKind, principal: Principal
+) -> PaymentOut:
+    """A payment or refund of the order with its receipt and the charge's summary now, as
+    ``principal`` reads it (another network's identity left out for a partner, SCH-12)."""
     payment = next(
         (p for p in account.state.payments if p.payment_id == payment_id and p.kind is kind),
         None,
@@ -1012,7 +1039,7 @@ def _payment_out(account: BillingAccount, payment_id: str, kind: PaymentKind) ->
     if payment is None:
         raise ChargeItemNotFound(account.order_id, kind.value, payment_id)
     return PaymentOut(
-        payment=payment,
+        payment=ChargePaymentOut.seen_by(payment, account, _reader_network(principal, account)),
         receipt_number=payment.receipt_number,
         summary=OrderChargeOut.from_domain(account).summary,
     )
@@ -1051,7 +1078,7 @@ async def read_payment(
     stands now. Whoever reads the order's charge reads its payments; any other order answers
     404, as an unknown one."""
     account = await _readable_account(order_id, principal, uow)
-    return _payment_out(account, payment_id, PaymentKind.PAYMENT)
+    return _payment_out(account, payment_id, PaymentKind.PAYMENT, principal)
 
 
 @router.get(
@@ -1068,7 +1095,7 @@ async def read_refund(
     it stands now. Whoever reads the order's charge reads its refunds; any other order answers
     404, as an unknown one."""
     account = await _readable_account(order_id, principal, uow)
-    return _payment_out(account, refund_id, PaymentKind.REFUND)
+    return _payment_out(account, refund_id, PaymentKind.REFUND, principal)
 
 
 @router.get(
@@ -1125,7 +1152,7 @@ async def record_signature(
                 visit_id=body.visit_id,
             )
         )
-        return OrderChargeOut.from_domain(account)
+        return _charge_out(account, principal)
 
     return await _idempotent(
         request, principal, body.model_dump(mode="json"), run, status_code=status.HTTP_200_OK

@@ -20,6 +20,7 @@ from billing.domain.account import (
     Invoice,
     InvoiceStatus,
     Payment,
+    PaymentKind,
     PendingNetworkFee,
     Quote,
     QuoteRequest,
@@ -218,6 +219,47 @@ class ChargeSummaryOut(BaseModel):
     )
 
 
+class ChargePaymentOut(Payment):
+    """A payment or refund on the order's charge, with its receipt (BIL-7). A partner network
+    holding the order sees every payment, for the customer's balance is one whoever took the
+    money, but who took one of another network's (an earlier holder) and which network it was
+    are not its to read (SCH-12, BIL-12): ``by``, ``network_id`` and ``reason`` are null and
+    ``another_network`` is true. A refund is another network's when it pays back (any of)
+    that network's money, as its statement shows, whoever paid it back. The centre sees them
+    all in full."""
+
+    by: str | None = Field(  # type: ignore[assignment]
+        description="Who took (or paid back) the money; null on another network's payment as "
+        "a partner network reads it."
+    )
+    another_network: bool = Field(
+        default=False,
+        description="Taken by another partner network's people than the reader's (a partner "
+        "network's key or technician), or a refund of such money: who, which network and why "
+        "are not shown.",
+    )
+
+    @classmethod
+    def seen_by(
+        cls, p: Payment, account: BillingAccount, network_id: str | None
+    ) -> ChargePaymentOut:
+        """``p`` as a reader of ``network_id`` (None: the centre, in full) sees it: another
+        network's identity left out (SCH-12, BIL-12)."""
+        full = cls.model_validate(p, from_attributes=True)
+        if network_id is None:
+            return full
+        whose = {p.network_id or account.state.technician_networks.get(p.by)}
+        if p.kind is PaymentKind.REFUND:
+            # a refund is the networks' whose money it pays back, as on their statements,
+            # whoever (the centre, by phone) paid it back
+            whose.update(n for n, _ in account.refund_sources(p))
+        if whose <= {None, network_id}:
+            return full
+        return full.model_copy(
+            update={"by": None, "network_id": None, "reason": None, "another_network": True}
+        )
+
+
 class OrderChargeOut(BaseModel):
     """An order's quotes, charge, payments with their receipts, invoices and signature: what
     the service report shows."""
@@ -247,10 +289,15 @@ class OrderChargeOut(BaseModel):
         default_factory=list,
         description="Partner networks' fees for work completed before billing knew the order's "
         "product line, on no settlement yet: recorded, at the rate card version in force when "
-        "the work was done, as soon as the line is known (BIL-12). Usually empty.",
+        "the work was done, as soon as the line is known (BIL-12). Usually empty. A partner "
+        "network reads its own network's only.",
     )
     waivers: list[Waiver]
-    payments: list[Payment] = Field(description="Payments and refunds, each with its receipt.")
+    payments: list[ChargePaymentOut] = Field(
+        description="Payments and refunds, each with its receipt: all of them, whoever held the "
+        "order (the balance is the customer's); a partner network reads who took another "
+        "network's and which network it was as null (`another_network`)."
+    )
     invoices: list[Invoice]
     signature: Signature | None = Field(description="The latest signature.")
     signatures: list[Signature] = Field(
@@ -260,8 +307,10 @@ class OrderChargeOut(BaseModel):
     )
 
     @classmethod
-    def from_domain(cls, a: BillingAccount) -> OrderChargeOut:
-        """Read model of the billing account."""
+    def from_domain(cls, a: BillingAccount, network_id: str | None = None) -> OrderChargeOut:
+        """Read model of the billing account: in full (the centre), or as the partner network
+        ``network_id`` reads it, another network's fees and identity left out (SCH-12,
+        BIL-12)."""
         accepted = a.accepted_quote
         return cls(
             order_id=a.order_id,
@@ -283,9 +332,13 @@ class OrderChargeOut(BaseModel):
             quotes=a.state.quotes,
             pending_requests=a.state.requests,
             refused_requests=a.refused_requests,
-            pending_network_fees=a.state.pending_network_fees,
+            pending_network_fees=[
+                f
+                for f in a.state.pending_network_fees
+                if network_id is None or f.network_id == network_id
+            ],
             waivers=a.state.waivers,
-            payments=a.state.payments,
+            payments=[ChargePaymentOut.seen_by(p, a, network_id) for p in a.state.payments],
             invoices=a.state.invoices,
             signature=a.signature,
             signatures=a.state.signatures,
@@ -388,7 +441,8 @@ class PendingNetworkFeesOut(BaseModel):
 
     order_id: str
     pending_since: datetime = Field(
-        description="When the earliest of the work was done (the list's order)."
+        description="When the earliest of the work listed was done (the list's order): of the "
+        "listed network's work when the list is one network's."
     )
     fees: list[PendingNetworkFee] = Field(
         description="Each fee waiting, with the network owed, the kind of work, the visit and "
@@ -402,15 +456,16 @@ class PendingNetworkFeesOut(BaseModel):
         cls, a: BillingAccount, since: datetime, network_id: str | None = None
     ) -> PendingNetworkFeesOut:
         """Read model of an order's waiting fees (``since``: as listed), of ``network_id``'s
-        only when given."""
+        only when given, dated by that network's earliest waiting work (BIL-12)."""
+        fees = [
+            f
+            for f in a.state.pending_network_fees
+            if network_id is None or f.network_id == network_id
+        ]
         return cls(
             order_id=a.order_id,
-            pending_since=a.network_fees_pending_since or since,
-            fees=[
-                f
-                for f in a.state.pending_network_fees
-                if network_id is None or f.network_id == network_id
-            ],
+            pending_since=min((f.occurred_at for f in fees), default=since),
+            fees=fees,
         )
 
 
@@ -471,7 +526,7 @@ class RefundIn(_In):
 class PaymentOut(BaseModel):
     """The payment or refund taken, its receipt, and the charge after it."""
 
-    payment: Payment
+    payment: ChargePaymentOut
     receipt_number: str
     summary: ChargeSummaryOut
 

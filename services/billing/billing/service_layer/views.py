@@ -54,12 +54,19 @@ async def holding_unapproved(
 
 
 async def with_pending_network_fees(
-    *, uow: BillingUnitOfWork, after: Cursor | None = None, limit: int
+    *,
+    uow: BillingUnitOfWork,
+    network_id: str | None = None,
+    after: Cursor | None = None,
+    limit: int,
 ) -> list[tuple[Cursor, BillingAccount]]:
     """Up to ``limit`` orders whose networks' fees wait for the product line (BIL-12), the
-    earliest work first, after ``after``; each with its place in the list."""
+    earliest work first, after ``after``; each with its place in the list. With
+    ``network_id``, the orders holding that network's fees, by its own earliest work."""
     async with uow:
-        return await uow.accounts.with_pending_network_fees(after=after, limit=limit)
+        return await uow.accounts.with_pending_network_fees(
+            network_id=network_id, after=after, limit=limit
+        )
 
 
 async def schedule(
