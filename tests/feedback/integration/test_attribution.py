@@ -390,6 +390,7 @@ async def test_fbk_3_fbk_5_the_call_back_result_names_the_technician_of_the_visi
     harness.clock.set(local(MONDAY, 14))
 
     await harness.answer(task["task_id"], reached=False)
+    harness.clock.set(local(MONDAY, 15))  # the retry is due an hour later
     await harness.answer(task["task_id"], reached=True, satisfied=True, scores=scores(9, 9))
 
     completed = await harness.staged("FollowUpCompleted")
@@ -441,6 +442,7 @@ async def test_fbk_5_fbk_11_a_result_published_then_re_credited_stages_follow_up
     [task] = await harness.tasks("o-recredit")
     harness.clock.set(local(MONDAY, 11))
     await harness.answer(task["task_id"], reached=False)  # rates nobody: never re-credited
+    harness.clock.set(local(MONDAY, 12))  # the retry is due an hour later
     await harness.answer(
         task["task_id"], reached=True, satisfied=True, problem_solved=True, scores=scores(9, 8)
     )

@@ -713,3 +713,37 @@ async def test_fbk_4_a_call_back_about_desk_business_rates_the_desk_not_the_fiel
     )
     tech = next(r for r in figures.json()["rows"] if r["key"] == "tech-1")
     assert tech["satisfaction"]["surveys"] == 0
+
+
+async def test_fbk_1_fbk_2_a_call_back_is_neither_claimed_nor_recorded_before_it_is_due(
+    harness: Harness,
+) -> None:
+    ten = local(MONDAY, 10)
+    harness.clock.set(ten)
+    await harness.emit(resolved_remotely("o-early", at=ten), ten)
+    [task] = await harness.tasks("o-early")
+    url = f"/v1/call-backs/{task['task_id']}"
+
+    # Half an hour after the guidance nobody can tell whether the problem is gone (FBK-1).
+    harness.clock.set(local(MONDAY, 10, 30))
+    claim = await harness.client.post(f"{url}/claim")
+    outcome = await harness.client.post(
+        f"{url}/outcome", json={"reached": True, "scores": scores()}
+    )
+    for early in (claim, outcome):
+        assert early.status_code == 409, early.text
+        assert early.headers["content-type"].startswith("application/problem+json")
+        assert early.json()["not_before"] == task["not_before"].replace("Z", "+00:00")
+    [still] = await harness.tasks("o-early")
+    assert (still["status"], still["attempts"]) == ("open", [])
+    assert await harness.staged("FollowUpCompleted") == []
+
+    # Unreached at noon: the retry is not made before its own time either.
+    harness.clock.set(local(MONDAY, 12))
+    await harness.answer(task["task_id"], reached=False)
+    retry = await harness.client.post(f"{url}/outcome", json={"reached": False})
+    assert retry.status_code == 409, retry.text
+
+    harness.clock.set(local(MONDAY, 13))
+    answered = await harness.answer(task["task_id"], reached=True, scores=scores())
+    assert answered["status"] == "done"

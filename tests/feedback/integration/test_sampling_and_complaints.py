@@ -831,3 +831,18 @@ async def test_fbk_10_a_closed_complaint_reopened_goes_round_the_loop_again_and_
     assert second.json()["earlier_closures"] == [first.json()["closure"]]
     assert len(await harness.staged("ComplaintClosed")) == 2
     assert await tech_1() == {"A": 0, "B": 0, "C": 0, "none": 0, "not_at_fault": 1}
+
+
+async def test_int_9_a_complaint_of_only_spaces_records_nothing_and_is_refused(
+    harness: Harness,
+) -> None:
+    for blank in ("   ", "\u3000\n"):
+        refused = await harness.client.post(
+            "/v1/complaints", json=_complaint(None, description=blank)
+        )
+
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in refused.json()["errors"]] == ["description"]
+    assert (await harness.client.get("/v1/complaints")).json()["items"] == []
+    assert await harness.staged("ComplaintFiled") == []

@@ -253,3 +253,25 @@ def test_fbk_11_a_reopened_complaint_counts_once_by_where_it_stands() -> None:
     followed_up(complaint, from_hour=21)
     close(complaint, at_fault=True, at=hours(30))
     assert by_class() == {"A": 0, "B": 0, "C": 1, "none": 0, "not_at_fault": 0}
+
+
+def test_fbk_10_the_closed_state_is_owned_by_the_closures_owner_without_spaces_around() -> None:
+    complaint = followed_up(filed())
+
+    complaint.close(
+        cause="seal not replaced",
+        owner="  network manager ",
+        preventive_action="seal checklist",
+        at_fault=False,
+        staff_fault_class=None,
+        summary=None,
+        compensation=None,
+        now=hours(10),
+    )
+
+    assert complaint.closure is not None
+    assert complaint.closure.owner == "network manager"
+    assert (complaint.current.stage, complaint.current.owner) == (
+        ComplaintStage.CLOSED,
+        "network manager",
+    )

@@ -40,7 +40,8 @@ def task(rule: str = "FBK-3", **selection: object) -> CallBackTask:
 def called(made: CallBackTask, *, reached: bool) -> CallBackTask:
     made.record(
         by="ann",
-        now=START + timedelta(hours=1),
+        # an hour in, or when a retry after an unanswered call is due (FBK-1, FBK-2)
+        now=max(START + timedelta(hours=1), made.not_before),
         reached=reached,
         survey=Survey(problem_solved=True, satisfied=False, scores=SCORES) if reached else None,
         policy=POLICY,

@@ -19,7 +19,7 @@ from contracts.feedback import (
 )
 from contracts.ids import new_id
 from contracts.privacy import erase_text
-from feedback.domain.exceptions import IllegalTransition, TaskClaimedByOther
+from feedback.domain.exceptions import CallBackNotDue, IllegalTransition, TaskClaimedByOther
 from feedback.domain.policy import FeedbackPolicy
 from feedback.domain.ports import WorkingCalendar
 
@@ -234,8 +234,10 @@ class CallBackTask:
         return self.not_before <= now and not self.claim_is_live(now, policy)
 
     def claim(self, *, by: str, now: datetime, policy: FeedbackPolicy) -> None:
-        """Take the task to call the customer; a live claim of someone else refuses it (409)."""
+        """Take the task to call the customer; a live claim of someone else refuses it (409), and
+        so does a task not due yet (409)."""
         self._require_active()
+        self._require_due(now)
         if self.claim_is_live(now, policy) and self.claimed_by != by:
             raise TaskClaimedByOther(self.task_id, self.claimed_by or "someone")
         self.status = TaskStatus.CLAIMED
@@ -256,6 +258,7 @@ class CallBackTask:
         the survey is kept and FollowUpCompleted recorded (FBK-5). Either way FollowUpCompleted
         names the technician the call-back is credited to (see :meth:`reattribute`)."""
         self._require_active()
+        self._require_due(now)
         if self.claim_is_live(now, policy) and self.claimed_by != by:
             raise TaskClaimedByOther(self.task_id, self.claimed_by or "someone")
         self.attempts.append(Attempt(at=now, by=by, reached=reached))
@@ -322,6 +325,12 @@ class CallBackTask:
                 self.survey = replace(survey, scores=scores)
                 changed = True
         return changed
+
+    def _require_due(self, now: datetime) -> None:
+        # rule FBK-1, FBK-2: the call asks whether the problem is gone, which nobody can tell
+        # before the policy's time has passed; a retry after an unanswered call waits likewise.
+        if now < self.not_before:
+            raise CallBackNotDue(self.task_id, self.not_before)
 
     def _require_active(self) -> None:
         if self.status in FINISHED:

@@ -410,7 +410,12 @@ class Complaint:
             self.staff_fault_class = fault_class
         self.current.left_at = now
         self.stages.append(
-            StageRecord(stage=ComplaintStage.CLOSED, owner=owner, entered_at=now, due_at=None)
+            StageRecord(
+                stage=ComplaintStage.CLOSED,
+                owner=self.closure.owner,
+                entered_at=now,
+                due_at=None,
+            )
         )
         self.events.append(
             ComplaintClosed(

@@ -51,6 +51,20 @@ class TaskClaimedByOther(FeedbackError):
         self.holder = holder
 
 
+class CallBackNotDue(FeedbackError):
+    """A call-back claimed or recorded before its ``not_before`` (FBK-1, FBK-2; a retry after an
+    unanswered call likewise): the call would ask too early whether the problem is gone (409)."""
+
+    def __init__(self, task_id: str, not_before: datetime) -> None:
+        super().__init__(
+            f"Call-back {task_id} is not due before {not_before.isoformat()}: the call asks "
+            "whether the problem is gone, which it cannot tell earlier. Nothing was recorded."
+        )
+        self.task_id = task_id
+        self.not_before = not_before
+        self.extensions = {"not_before": not_before.isoformat()}
+
+
 class IncompleteClosure(FeedbackError):
     """A complaint cannot close without a cause, an owner and a preventive action (FBK-10)."""
 

@@ -266,7 +266,9 @@ async def claim_call_back(
     now: NowDep,
 ) -> Any:
     """Take the call-back to make it now; other agents no longer see it as due until the claim
-    expires. 409 when another agent holds it or it is finished, and 409 `Personal data erased`
+    expires. 409 when another agent holds it or it is finished, 409 `Call-back not due yet`
+    (with `not_before`) before its time (FBK-1, FBK-2: 2 h after phone guidance or an untested
+    repair; a retry after an unanswered call likewise), and 409 `Personal data erased`
     (with `anonymised_at`) once its order's retention is over (BIL-11): nobody can call the
     customer any more."""
 
@@ -302,7 +304,8 @@ async def record_call_back(
     answers it (a visit booked after the one called about, a unit in the workshop, a revisit
     requested and not booked yet): then the dissatisfaction waits on that work, and `follow_up`
     says which; fair/poor answers are followed up (FBK-6); a contradicted sheet or a fee billing
-    does not know is flagged (FraudSuspected, FBK-8). 409 `Personal data erased` (with
+    does not know is flagged (FraudSuspected, FBK-8). 409 `Call-back not due yet` (with
+    `not_before`) before its time, as for a claim. 409 `Personal data erased` (with
     `anonymised_at`) once the order's retention is over (BIL-11), whatever the task's state.
     Send an `Idempotency-Key` to retry safely."""
 

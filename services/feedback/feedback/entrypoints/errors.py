@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from feedback.domain.exceptions import (
+    CallBackNotDue,
     ComplaintNotConfirmed,
     FaultClassRequired,
     IllegalTransition,
@@ -22,6 +23,7 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     NotFound: (404, "Not found"),
     IllegalTransition: (409, "Illegal state transition"),
     TaskClaimedByOther: (409, "Call-back claimed by another agent"),
+    CallBackNotDue: (409, "Call-back not due yet"),
     ComplaintNotConfirmed: (409, "Complaint not confirmed by the customer"),
     SamplingAlreadyRun: (409, "Sampling already ran"),
     # 409, not 410 nor 422, as in intake, scheduling and fieldwork: the order is still there

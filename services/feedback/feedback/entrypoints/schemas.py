@@ -320,7 +320,8 @@ class ComplaintIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channel: Channel
-    description: Annotated[str, Field(min_length=1, max_length=2000)]
+    # INT-9: the customer confirms what was recorded; a record of only spaces records nothing.
+    description: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
     confirmed_by_customer: bool = Field(
         description="The record was read back to the customer, who confirmed it (INT-9); an "
         "unconfirmed complaint is accepted but cannot be dispatched until confirmed."
