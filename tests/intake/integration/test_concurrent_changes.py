@@ -132,7 +132,7 @@ async def test_a_key_revoked_twice_at_once_is_revoked_once(intake: Intake) -> No
     admin = Principal(key_id="admin", role="admin", name="admin")
 
     async def first(uow: IntakeUnitOfWork) -> None:
-        await api_keys.revoke_key(key_id, uow=lambda: uow, principal=admin)
+        await api_keys.revoke_key(key_id, uow=lambda: uow, principal=admin, now=intake.clock())
 
     second, waited = await race(
         intake, first, lambda: intake.admin.delete(f"/v1/api-keys/{key_id}")

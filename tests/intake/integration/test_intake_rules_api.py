@@ -988,6 +988,44 @@ async def test_cancel_records_the_reason_and_who_and_cannot_be_repeated(
     assert blank.status_code == 422
 
 
+async def test_a_failed_repair_is_not_cancelled_while_the_technician_is_still_on_site(
+    intake: Any, make_order: Any
+) -> None:
+    from contracts.fieldwork import (
+        RepairFailed,
+        RepairFailureReason,
+        VisitClosed,
+        VisitOutcome,
+    )
+
+    order = (await intake.admin.post("/v1/orders", json=make_order())).json()
+    order_id = order["id"]
+    ids = {"order_id": order_id, "visit_id": "v-1", "technician_id": "t-1"}
+    await intake.deliver(
+        OrderAssigned(**ids, assignee_kind=AssigneeKind.TECHNICIAN, assigned_by="d-1")
+    )
+    intake.clock.advance(hours=1)
+    await intake.deliver(TechnicianArrived(**ids, arrived_at=intake.clock()))
+    intake.clock.advance(minutes=30)
+    await intake.deliver(RepairFailed(**ids, reason=RepairFailureReason.MISSING_PART))
+    intake.clock.advance(minutes=1)
+
+    # The repair failed, but the technician is still at the customer's: the work goes on.
+    on_site = await intake.admin.post(f"/v1/orders/{order_id}/cancel", json={"reason": "不修了"})
+    assert on_site.status_code == 409, on_site.text
+    assert on_site.headers["content-type"] == "application/problem+json"
+    assert "on site" in on_site.json()["detail"]
+    assert await intake.events("OrderCancelled") == []
+
+    await intake.deliver(
+        VisitClosed(**ids, outcome=VisitOutcome.UNFINISHED, closed_at=intake.clock())
+    )
+    intake.clock.advance(minutes=1)
+    left = await intake.admin.post(f"/v1/orders/{order_id}/cancel", json={"reason": "不修了"})
+    assert left.status_code == 200, left.text
+    assert left.json()["status"] == "cancelled"
+
+
 # Listing -------------------------------------------------------------------------------------
 
 

@@ -250,6 +250,23 @@ async def test_a_key_that_would_expire_before_it_is_issued_is_refused(
     assert "already past" in refused.text
 
 
+async def test_a_key_named_only_by_spaces_is_refused_as_it_would_sign_for_nobody(
+    client: httpx.AsyncClient,
+) -> None:
+    # A key's name is who is recorded as having cancelled, verified or overridden an order
+    # (INT-2, SCH-12): a blank one would record nobody.
+    for blank in ("   ", "\u3000"):
+        refused = await client.post("/v1/api-keys", json={"name": blank, "role": "agent"})
+
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in refused.json()["errors"]] == ["name"]
+    padded = await client.post("/v1/api-keys", json={"name": " agent 7 ", "role": "agent"})
+    assert padded.status_code == 201, padded.text
+    assert padded.json()["name"] == "agent 7"
+    assert [k["name"] for k in (await client.get("/v1/api-keys")).json()] == ["agent 7"]
+
+
 async def test_events_of_other_services_land_on_the_timeline_once(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> None:

@@ -89,3 +89,25 @@ async def test_iso_dates_and_moments_with_their_offset_are_taken(
         json={"name": "agent 9", "role": "agent", "expires_at": "2100-01-01T00:00:00+08:00"},
     )
     assert key.status_code == 201, key.text
+
+
+async def test_a_keys_expiry_is_judged_by_the_services_clock_and_revocation_stamped_by_it(
+    intake: Any,
+) -> None:
+    # The service runs at Friday 2025-05-30 10:00 in Shanghai whatever the wall clock says.
+    soon = "2025-06-01T00:00:00+08:00"
+    issued = await intake.admin.post(
+        "/v1/api-keys", json={"name": "agent 9", "role": "agent", "expires_at": soon}
+    )
+    assert issued.status_code == 201, issued.text
+    past = await intake.admin.post(
+        "/v1/api-keys",
+        json={"name": "agent 9", "role": "agent", "expires_at": "2025-05-30T09:59:00+08:00"},
+    )
+    assert _fields(past) == ["expires_at"]
+    assert "already past" in past.text
+
+    key_id = issued.json()["key_id"]
+    assert (await intake.admin.delete(f"/v1/api-keys/{key_id}")).status_code == 204
+    revoked = (await intake.admin.get(f"/v1/api-keys/{key_id}")).json()
+    assert revoked["revoked_at"] == "2025-05-30T02:00:00Z"

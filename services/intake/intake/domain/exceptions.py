@@ -42,6 +42,21 @@ class InvalidTransition(IntakeError):
         self.extensions = {"current_status": status, "allowed_statuses": allowed}
 
 
+class TechnicianOnSite(IntakeError):
+    """A technician is at the customer's: the order is not cancelled while the work goes on
+    (409), whatever its status says (a repair that failed on site leaves the technician there
+    until the visit closes)."""
+
+    def __init__(self, order_id: str, action: str, status: str) -> None:
+        super().__init__(
+            f"Order {order_id} has a technician on site: '{action}' waits until the visit is "
+            "closed (the technician may still take the unit back or agree the next visit)."
+        )
+        self.order_id = order_id
+        self.action = action
+        self.extensions = {"current_status": status}
+
+
 class PersonalDataErased(IntakeError):
     """The order's retention is over and its customer's personal data was erased (BIL-11): no
     command acts on it any more, whatever its status (409). Nothing could be verified, reopened

@@ -48,6 +48,7 @@ from intake.domain.exceptions import (
     InvalidTransition,
     NothingToVerify,
     PersonalDataErased,
+    TechnicianOnSite,
 )
 from intake.domain.policy import IntakePolicy
 from intake.domain.privacy import erased_customer, erased_fault
@@ -703,8 +704,13 @@ class Order:
     def cancel(
         self, *, reason: str, cancelled_by: str, requested_by_customer: bool = False
     ) -> OrderCancelled:
-        """Cancel the order; every service stops work on it (SCH-12)."""
+        """Cancel the order; every service stops work on it (SCH-12). Refused while a
+        technician is at the customer's (:class:`TechnicianOnSite`): a repair that failed on
+        site leaves the order ``failed`` (cancellable once the visit closed) with the technician
+        still there."""
         self._require("cancel")
+        if self.technician_on_site(datetime.max.replace(tzinfo=UTC)):
+            raise TechnicianOnSite(self.id, "cancel", self.status.value)
         event = OrderCancelled(
             order_id=self.id,
             reason=reason,

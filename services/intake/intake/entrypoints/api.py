@@ -268,10 +268,26 @@ async def list_orders(
 
     The status is derived from the events of every service; network and technician come from
     the latest assignment. Partner keys see their own network's orders only (`network_id` naming
-    another network answers 403). An order whose
+    another network answers 403). A `created_to` not after `created_from` is refused with 422
+    naming both (the range would hold no order). An order whose
     retention is over has its customer's personal data erased (BIL-11, `anonymised_at`): it is
     still listed, erased, but no longer found by phone.
     """
+    if created_from is not None and created_to is not None and created_to <= created_from:
+        # [created_from, created_to) holds no moment: an empty page would read as "no orders".
+        message = (
+            "created_to must be after created_from (orders taken at or after created_from "
+            "and before created_to)"
+        )
+        raise ProblemError(
+            422,
+            "The request has invalid or missing fields: created_from, created_to.",
+            title="Invalid request",
+            errors=[
+                {"field": field, "message": message, "type": "value_error"}
+                for field in ("created_from", "created_to")
+            ],
+        )
     caller = None
     if phone is not None:
         try:
@@ -459,8 +475,9 @@ async def cancel_order(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Cancel the order with a reason (OrderCancelled); the other services stop work on it and no
-    visit goes ahead. 409 once the technician is on site or the order is done, and `Personal
-    data erased` once its retention is over (BIL-11)."""
+    visit goes ahead. 409 once the technician is on site (`Technician on site` while they are
+    still there after a repair failed, until the visit is closed) or the order is done, and
+    `Personal data erased` once its retention is over (BIL-11)."""
 
     async def run() -> JSONResponse:
         order = await bus.handle(

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import select
 
 from contracts.identity import ApiKeyRevoked, Role
 from contracts.ids import new_id
-from intake.entrypoints.dependencies import IdempotencyKeyHeader, PolicyDep, UowFactoryDep
+from intake.entrypoints.dependencies import IdempotencyKeyHeader, NowDep, PolicyDep, UowFactoryDep
 from servicekit.auth import (
     ApiKey,
     Principal,
@@ -44,8 +51,15 @@ _KEY_EXAMPLE: dict[str, Any] = {
 }
 
 
+_NETWORK_ROLES = frozenset({"partner", "technician"})
+"""The roles whose key may carry a network_id (a technician of a partner network)."""
+
+
 class ApiKeyCreate(BaseModel):
-    """A key to issue. Partner keys name their network; technician keys their technician."""
+    """A key to issue. Partner keys name their network; technician keys their technician (and
+    may name their partner network). A binding the role does not use (a network or technician
+    on an agent, dispatcher or admin key, a technician on a partner key) is refused with 422
+    naming it: it would restrict nothing."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -56,11 +70,58 @@ class ApiKeyCreate(BaseModel):
         }
     )
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(
+        min_length=1, max_length=200, description="Not blank (stored without the spaces around it)."
+    )
     role: Role
-    network_id: str | None = Field(default=None, max_length=64)
-    technician_id: str | None = Field(default=None, max_length=64)
+    network_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Required for a partner key; a technician key may name its partner network; "
+        "refused on any other role.",
+    )
+    technician_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Required for a technician key; refused on any other role.",
+    )
     expires_at: IsoDatetime | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        # The name is who the key's calls are recorded as (cancelled_by, verified_by, an
+        # override's dispatcher): one of only spaces would record nobody.
+        stripped = value.strip()
+        if not stripped:
+            raise ValueError("must not be blank: it is only spaces")
+        return stripped
+
+    @field_validator("network_id")
+    @classmethod
+    def _network(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Only partner keys are scoped by their network (a technician of a partner network may
+        # carry theirs too); on a centre key it would restrict nothing while seeming to.
+        role = info.data.get("role")  # absent when the role was refused
+        if value is not None and role is not None and role not in _NETWORK_ROLES:
+            raise ValueError(
+                f"a {role} key is not bound to a network: only partner and technician keys "
+                "take network_id"
+            )
+        return value
+
+    @field_validator("technician_id")
+    @classmethod
+    def _technician(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Only technician keys are scoped to their technician's visits; on another key it would
+        # restrict nothing while seeming to.
+        role = info.data.get("role")
+        if value is not None and role is not None and role != "technician":
+            raise ValueError(
+                f"a {role} key is not bound to a technician: only technician keys take "
+                "technician_id"
+            )
+        return value
 
     @model_validator(mode="after")
     def _binding(self) -> ApiKeyCreate:
@@ -68,8 +129,6 @@ class ApiKeyCreate(BaseModel):
             raise ValueError("a partner key must name its network_id")
         if self.role == "technician" and not self.technician_id:
             raise ValueError("a technician key must name its technician_id")
-        if self.expires_at is not None and self.expires_at <= datetime.now(UTC):
-            raise ValueError("expires_at is already past: a key is issued to be used")
         return self
 
 
@@ -124,6 +183,7 @@ async def issue_key(
     uow: UowFactoryDep,
     principal: AdminDep,
     policy: PolicyDep,
+    now: NowDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Issue a key with a role; it works at every service once ApiKeyIssued reached it.
@@ -131,6 +191,20 @@ async def issue_key(
     The secret is in this answer only (only its hash is kept). With `Idempotency-Key`, a retry
     issues no second key: it is answered 409 naming the key already issued, whose secret cannot
     be shown again; if the first answer was lost, revoke that key and issue another."""
+    # The service's clock, as every other time of intake's and the expiry check at sign-in.
+    if body.expires_at is not None and body.expires_at <= now:
+        raise ProblemError(
+            422,
+            "The request has invalid or missing fields: expires_at.",
+            title="Invalid request",
+            errors=[
+                {
+                    "field": "expires_at",
+                    "message": "expires_at is already past: a key is issued to be used",
+                    "type": "value_error",
+                }
+            ],
+        )
 
     async def issue() -> JSONResponse:
         raw = generate_key()
@@ -216,7 +290,7 @@ async def read_key(key_id: str, uow: UowFactoryDep, principal: AdminDep) -> Any:
     responses=problem_responses(401, 403, 404),
     summary="Revoke a key",
 )
-async def revoke_key(key_id: str, uow: UowFactoryDep, principal: AdminDep) -> None:
+async def revoke_key(key_id: str, uow: UowFactoryDep, principal: AdminDep, now: NowDep) -> None:
     """Revoke a key everywhere (ApiKeyRevoked)."""
     async with uow() as work:
         # Locked: of two revocations at once, the second sees the first and publishes nothing.
@@ -224,7 +298,7 @@ async def revoke_key(key_id: str, uow: UowFactoryDep, principal: AdminDep) -> No
         if row is None:
             raise ProblemError(404, f"API key {key_id} does not exist.", title="Not Found")
         if row.revoked_at is None:
-            row.revoked_at = datetime.now(UTC)
+            row.revoked_at = now
             work.session.add(row)
             work.record(ApiKeyRevoked(key_id=key_id, reason=f"revoked by {principal.name}"))
             await work.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -32,7 +33,14 @@ async def get_policy(request: Request) -> IntakePolicy:
     return policy
 
 
+async def get_now(request: Request) -> datetime:
+    """The current time from the service's clock (``bootstrap``'s ``clock``)."""
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
 BusDep = Annotated[MessageBus, Depends(get_bus)]
+NowDep = Annotated[datetime, Depends(get_now)]
 UowFactoryDep = Annotated[Callable[[], IntakeUnitOfWork], Depends(get_uow_factory)]
 PolicyDep = Annotated[IntakePolicy, Depends(get_policy)]
 AgentDep = Annotated[Principal, Depends(require_roles("agent", "dispatcher"))]

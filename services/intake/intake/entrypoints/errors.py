@@ -9,6 +9,7 @@ from intake.domain.exceptions import (
     NothingToVerify,
     OrderNotFound,
     PersonalDataErased,
+    TechnicianOnSite,
     WarrantyPeriodNotFound,
 )
 
@@ -17,6 +18,7 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     WarrantyPeriodNotFound: (404, "Warranty period not found"),
     InvalidTransition: (409, "Not allowed in this status"),
     NothingToVerify: (409, "Nothing to verify"),
+    TechnicianOnSite: (409, "Technician on site"),
     # 409, not 410: the order is still there (GET answers it, erased); only acting on it is over.
     PersonalDataErased: (409, "Personal data erased"),
     DetailsStillMissing: (422, "Details still missing"),
