@@ -539,3 +539,63 @@ async def test_fld_15_two_replicas_sweeping_at_once_report_a_due_check_once(
     await due_ticket(runtime, admin, clock)
 
     await two_replicas_sweep_once(runtime, clock, "checks_due", "CoordinationCheckDue")
+
+
+# --- lock order of the workshop's commands (FLD-6) ----------------------------------------------
+
+
+def gated_at_loaner(runtime: ServiceRuntime, gate: Gate) -> FieldworkUnitOfWork:
+    """Fieldwork's unit of work stopping at the gate when it first asks for a loaner: the locks
+    taken before (the take-back's) are held there."""
+
+    class GatedAtLoaner(FieldworkUnitOfWork):
+        async def __aenter__(self) -> Self:
+            await super().__aenter__()
+            get = self.loaners.get
+
+            async def get_after_the_gate(serial: str) -> Any:
+                await gate.pass_through()
+                return await get(serial)
+
+            self.loaners.get = get_after_the_gate  # type: ignore[method-assign]
+            return self
+
+    return GatedAtLoaner(runtime.session_factory)
+
+
+async def test_fld_6_a_unit_returned_while_its_loaner_is_collected_locks_in_one_order(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    """The return locks the take-back, then its loaner; the collection of that loaner locks them
+    in the same order, so the two wait for each other instead of deadlocking (a 503 to retry)."""
+    await order(runtime, "o-1", loaner_required=True)
+    registered = await admin.post(
+        "/v1/loaners", json={"serial": "L1", "product_line": "water_heater"}
+    )
+    assert registered.status_code == 201, registered.text
+    await on_site(admin, clock, "v-1", kit_checked=[*DEFAULT_KIT, "loaner"], loaner_serial="L1")
+    await taken_back_on_site(admin, "R-200")
+    state = runtime.app.state
+    gate = Gate()
+
+    returned, collected, waited = await race(
+        runtime.engine,
+        gate,
+        handlers.return_unit(
+            c.ReturnUnit(
+                receipt_number="R-200", actor=c.Actor(key_id="k-1"), loaner_recovered=False
+            ),
+            uow=gated_at_loaner(runtime, gate),
+            clock=state.clock,
+            tz=runtime.calendar.tz,
+        ),
+        lambda: collect(runtime, state.uow_factory()),
+    )
+
+    assert waited  # for the take-back the return holds
+    assert returned.returned_at is not None
+    assert collected.state.value == "available"
+    stored = (await admin.get("/v1/take-backs/R-200")).json()
+    assert stored["returned_at"] is not None and stored["loaner_collected_at"] is not None
+    assert len(await events_named(runtime, "UnitReturned")) == 1
+    assert len(await events_named(runtime, "LoanerCollected")) == 1

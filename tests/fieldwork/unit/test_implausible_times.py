@@ -159,3 +159,21 @@ def test_fld_9_a_technicians_yes_or_no_is_a_json_boolean_never_a_guess(value: ob
         ).tested
         is False
     )
+
+
+def test_bil_5_an_installation_date_before_the_purchase_date_is_refused_at_diagnosis() -> None:
+    visit = inside()
+
+    with pytest.raises(InvalidInput) as refused:
+        visit.diagnose(
+            at=at(40),
+            cause="c",
+            work_items=[fee_at(at(40))],
+            installed_on=date(1, 1, 1),
+            purchased_on=date(2025, 6, 1),
+            today=date(2026, 3, 2),
+        )
+
+    assert refused.value.rule == "BIL-5" and refused.value.extensions["field"] == "installed_on"
+    assert refused.value.extensions["earliest"] == "2025-06-01"
+    assert visit.diagnosis is None and visit.quote is None

@@ -265,11 +265,8 @@ def test_fld_2_not_home_is_refused_after_one_phone_call_and_no_knocking() -> Non
         visit.record_not_home(at=at(36), policy=POLICY, note="请回电")
 
     assert refused.value.rule == "FLD-2" and "Knock again" in str(refused.value)
-    interval = timedelta(seconds=POLICY.door_knock_interval_seconds)
-    stretches = timedelta(minutes=POLICY.not_home_after_minutes) // interval
-    assert refused.value.extensions["unknocked_from"] == [
-        (at(30) + n * interval).isoformat() for n in range(stretches)
-    ]
+    # One silent stretch: the whole wait from the arrival.
+    assert refused.value.extensions["unknocked_from"] == [at(30).isoformat()]
     assert refused.value.extensions["knock_interval_seconds"] == POLICY.door_knock_interval_seconds
     assert visit.state is VisitState.ARRIVED
 
@@ -284,15 +281,17 @@ def test_fld_2_not_home_is_refused_when_one_knock_interval_of_the_wait_has_no_kn
     with pytest.raises(RuleViolation) as refused:
         visit.record_not_home(at=at(36), policy=POLICY, note="请回电")
 
-    assert refused.value.extensions["unknocked_from"] == [skipped.isoformat()]
+    # Silent from the knock before the one skipped (FLD-2: the spacing of the knocks counts).
+    interval = timedelta(seconds=POLICY.door_knock_interval_seconds)
+    assert refused.value.extensions["unknocked_from"] == [(skipped - interval).isoformat()]
 
 
 def test_fld_2_after_a_gap_in_the_knocking_the_wait_starts_again() -> None:
     visit = arrived()
     visit.log_attempt(at=at(30), kind=AttemptKind.DOOR)
     restart = 33.0
+    visit.log_attempt(at=at(restart - 1), kind=AttemptKind.PHONE)  # before the knocking's end
     knocked_until = knock_through_the_wait(visit, start=restart)
-    visit.log_attempt(at=at(restart + 2), kind=AttemptKind.PHONE)
 
     with pytest.raises(RuleViolation, match="Phone the customer") as refused:
         visit.record_not_home(at=at(knocked_until), policy=POLICY, note="请回电")
@@ -305,7 +304,7 @@ def test_fld_2_after_a_gap_in_the_knocking_the_wait_starts_again() -> None:
 
 def test_fld_2_the_call_comes_after_the_knocking_and_must_not_have_reached_the_customer() -> None:
     visit = arrived()
-    visit.log_attempt(at=at(31), kind=AttemptKind.PHONE)
+    visit.log_attempt(at=at(30), kind=AttemptKind.PHONE)
     knocked_until = knock_through_the_wait(visit)
     visit.log_attempt(at=at(knocked_until), kind=AttemptKind.PHONE, reached=True)
 

@@ -288,9 +288,9 @@ class LoanerRepository:
             updated_at=aware(row.updated_at),
         )
 
-    async def get(self, serial: str) -> Loaner | None:
-        """The loaner, or None."""
-        row = await get_row(self._session, LoanerRow, serial, for_update=True)
+    async def get(self, serial: str, *, for_update: bool = True) -> Loaner | None:
+        """The loaner (row-locked on PostgreSQL unless ``for_update`` is False), or None."""
+        row = await get_row(self._session, LoanerRow, serial, for_update=for_update)
         return None if row is None else self._from_row(row)
 
     async def list(

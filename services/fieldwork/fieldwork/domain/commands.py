@@ -264,6 +264,8 @@ class TakeUnitBack(_Action):
     appearance: Text
     photo_refs: list[ShortText] = Field(default_factory=list, max_length=50)
     promised_return_date: IsoDate
+    """From the day the unit is taken (business time zone) to the policy's
+    `take_back_return_max_days` after it; else 422 naming it (FLD-6)."""
     unit_serial: ShortText | None = None
     loaner_serial: ShortText | None = None
     """The loaner lent (FLD-6), of the order's product line; default: the one on board."""

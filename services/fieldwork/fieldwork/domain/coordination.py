@@ -81,11 +81,30 @@ class CoordinationTicket:
             raise RuleViolation("FLD-15", "The coordination ticket is closed")
 
     def log_contact(
-        self, *, at: datetime, by: str, channel: str, note: str, latest: datetime | None = None
+        self,
+        *,
+        at: datetime,
+        by: str,
+        channel: str,
+        note: str,
+        latest: datetime | None = None,
+        earliest: datetime | None = None,
     ) -> Contact:
         """Add a dated contact to the log: one that happened, so not dated after ``latest``
-        (now, give or take the caller's clock drift)."""
+        (now, give or take the caller's clock drift), about the order's work, so not dated
+        before ``earliest`` (when the order's first visit was assigned, give or take the lead
+        an assignment entered late may have)."""
         self._open_only()
+        if earliest is not None and at < earliest:
+            # rule FLD-15: the log dates the contacts about the unfinished work; one dated
+            # before the order had any visit would head the log as if it were the first.
+            raise InvalidInput(
+                "FLD-15",
+                f"The contact is dated {at.isoformat()}, before the order had any visit: log "
+                "the contacts about its work",
+                field="at",
+                earliest=earliest.isoformat(),
+            )
         if latest is not None and at > latest:
             # rule FLD-15: the log dates the contacts made; a future date would sit at the end
             # of it for good, after the contacts really made later.

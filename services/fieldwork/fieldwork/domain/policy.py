@@ -46,6 +46,11 @@ class FieldworkPolicy(BaseModel):
     """FLD-6: a loaner the customer kept when their taken-back unit came back is collected within
     this many calendar days after the day of the return (business time zone), like the promised
     return date it follows; still out after that, it is chased (LoanerCollectionOverdue)."""
+    take_back_return_max_days: int = Field(default=30, ge=1)
+    """FLD-6: the latest return date a take-back may promise, in calendar days after the day the
+    unit is taken (business time zone); a later one is refused. FLD-6 sets no number: a month
+    covers a workshop repair with parts ordered, and a promise beyond it is a typing error, not
+    one the overdue chase (UnitReturnOverdue) could ever hold the centre to."""
     door_knock_interval_seconds: int = Field(default=30, ge=1)
     """FLD-2: knock again every this many seconds while nobody answers."""
     not_home_after_minutes: int = Field(default=5, ge=0)

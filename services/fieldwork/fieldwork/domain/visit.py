@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from itertools import pairwise
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -559,10 +560,12 @@ class Visit(BaseModel):
         if self.anonymised_at is not None:
             return []
         other_way = _NOT_FOR_INSTALLATIONS if self.installation_job else _INSTALLATIONS_ONLY
+        # FLD-6: a customer who refused the take-back keeps the unit: it is repaired on site.
+        refused = {"take_back"} if self.take_back_refused else set()
         return [
             name
             for name, states in ACTIONS.items()
-            if self.state in states and name not in other_way
+            if self.state in states and name not in other_way and name not in refused
         ]
 
     def existed_at(self, at: datetime, *, allowance: timedelta) -> bool:
@@ -689,7 +692,18 @@ class Visit(BaseModel):
         if action in PAID_WORK_ACTIONS:
             self._require_consent()
         if at is not None:
-            self.last_action_at = max(self.last_action_at or at, at)
+            if self.last_action_at is not None and at < self.last_action_at:
+                # rule FLD-11: the visit's times are recorded as they happened, in order; an
+                # action dated before the latest one would put an arrival before its departure
+                # or a completion before its arrival.
+                raise RuleViolation(
+                    "FLD-11",
+                    f"Out of order: the visit already has an action at "
+                    f"{self.last_action_at.isoformat()}, after this one of {at.isoformat()}",
+                    last_action_at=self.last_action_at.isoformat(),
+                    state=self.state.value,
+                )
+            self.last_action_at = at
 
     def _require_consent(self) -> None:
         # rule FLD-4: no paid work without the customer's signed acceptance of the quote.
@@ -1054,20 +1068,17 @@ class Visit(BaseModel):
     def _unknocked(
         self, *, start: datetime, end: datetime, at: datetime, policy: FieldworkPolicy
     ) -> list[datetime]:
-        """The starts of the knock intervals from ``start`` to ``end`` with no knock logged by
-        ``at`` (FLD-2); a wait of zero still needs one knock."""
-        knocks = [a.at for a in self.attempts if a.kind is AttemptKind.DOOR and a.at <= at]
+        """The starts of the stretches from ``start`` to ``end`` longer than the knock interval
+        with no knock logged by ``at`` (FLD-2); a wait of zero still needs one knock."""
+        knocks = sorted(a.at for a in self.attempts if a.kind is AttemptKind.DOOR and a.at <= at)
         if end <= start:
             return [] if any(start <= k for k in knocks) else [start]
+        # "Knock again every interval" is the spacing of the knocks: no stretch of the wait
+        # (arrival to first knock, knock to knock, last knock to the end) longer than it, however
+        # the knocks fall against fixed slots.
         interval = timedelta(seconds=policy.door_knock_interval_seconds)
-        missing: list[datetime] = []
-        begin = start
-        while begin < end:
-            stop = min(begin + interval, end)
-            if not any(begin <= k < stop or k == stop == end for k in knocks):
-                missing.append(begin)
-            begin = stop
-        return missing
+        marks = [start, *(k for k in knocks if start < k < end), end]
+        return [a for a, b in pairwise(marks) if b - a > interval]
 
     def _knocking_done_at(
         self, *, arrived: datetime, at: datetime, policy: FieldworkPolicy
@@ -1104,6 +1115,7 @@ class Visit(BaseModel):
         rework_free: bool = False,
         today: date | None = None,
         policy: FieldworkPolicy | None = None,
+        purchased_on: date | None = None,
     ) -> None:
         """Record cause, parts and warranty status (FLD-4). Chargeable work asks billing for a
         quote and waits for the customer's consent; work items listed for work that is not
@@ -1124,6 +1136,7 @@ class Visit(BaseModel):
             policy=policy or FieldworkPolicy(),
             installed_on=installed_on,
             today=today or at.date(),
+            purchased_on=purchased_on,
         )
         quote = self.quote
         consented = quote if quote is not None and quote.status is QuoteStatus.ACCEPTED else None
@@ -1249,9 +1262,11 @@ class Visit(BaseModel):
         policy: FieldworkPolicy,
         installed_on: date | None,
         today: date,
+        purchased_on: date | None = None,
     ) -> None:
         """The times the technician gives with the work are ones that can be true (BIL-3,
-        BIL-5): each item handled on this visit, the product installed by the diagnosis."""
+        BIL-5): each item handled on this visit, the product installed by the diagnosis and not
+        before its purchase (``purchased_on``, the order's, when known)."""
         arrived = self.arrived_at or at
         earliest = arrived - timedelta(seconds=policy.offline_clock_skew_seconds)
         latest = at + timedelta(hours=policy.work_item_horizon_hours)
@@ -1280,6 +1295,16 @@ class Visit(BaseModel):
                 f"diagnosis ({today.isoformat()})",
                 field="installed_on",
                 latest=today.isoformat(),
+            )
+        if installed_on is not None and purchased_on is not None and installed_on < purchased_on:
+            # rule BIL-5: set-up work is free or charged by the time since installation; an
+            # installation before the purchase would price it as long past.
+            raise InvalidInput(
+                "BIL-5",
+                f"The installation date {installed_on.isoformat()} is before the purchase date "
+                f"({purchased_on.isoformat()})",
+                field="installed_on",
+                earliest=purchased_on.isoformat(),
             )
 
     def quote_issued(
@@ -1560,21 +1585,47 @@ class Visit(BaseModel):
         photo_refs: Sequence[str],
         promised_return_date: date,
         today: date,
+        latest_return: date | None = None,
         unit_serial: str | None = None,
         loaner_serial: str | None = None,
         loaner_lent: str | None = None,
     ) -> None:
         """The unit goes to the workshop: appearance and photos recorded, receipt given, loaner
-        lent, return date agreed (FLD-6). ``loaner_lent`` is the loaner the customer already has
-        for this order: they keep it, and no other is needed."""
+        lent, return date agreed (FLD-6), from ``today`` to ``latest_return`` (the policy's
+        longest promise). ``loaner_lent`` is the loaner the customer already has for this
+        order: they keep it, and no other is needed."""
         self._check("take_back")
+        if self.take_back_refused:
+            raise RuleViolation(
+                "FLD-6",
+                "The customer refused the take-back: the unit stays and is repaired on site, "
+                "with the serial number of every part fitted (or the visit ends unfinished)",
+                state=self.state.value,
+                allowed=self.allowed_actions(),
+            )
         if not appearance.strip():
             raise RuleViolation("FLD-6", "Record the unit's appearance before taking it back")
         if not photo_refs:
             raise RuleViolation("FLD-6", "Photograph the unit before taking it back")
         self._require_refs(photo_refs, EvidenceKind.PHOTO, "photo_refs")
         if promised_return_date < today:
-            raise RuleViolation("FLD-6", "The promised return date cannot be in the past")
+            raise InvalidInput(
+                "FLD-6",
+                f"The promised return date {promised_return_date.isoformat()} is before the day "
+                f"the unit is taken ({today.isoformat()})",
+                field="promised_return_date",
+                earliest=today.isoformat(),
+            )
+        if latest_return is not None and promised_return_date > latest_return:
+            # rule FLD-6: the unit is returned by the date agreed; a date beyond any workshop
+            # repair (9999-12-31) would never fall overdue, so nobody would chase the return.
+            raise InvalidInput(
+                "FLD-6",
+                f"The promised return date {promised_return_date.isoformat()} is later than "
+                f"the longest return the policy allows ({latest_return.isoformat()})",
+                field="promised_return_date",
+                latest=latest_return.isoformat(),
+            )
         loaner = loaner_serial or self.loaner_serial
         if loaner is not None and loaner == loaner_lent:
             loaner = None

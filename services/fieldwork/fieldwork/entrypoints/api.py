@@ -613,7 +613,9 @@ async def log_contact(
     ticket_id: str, body: ContactIn, request: Request, bus: BusDep, principal: CentreDep
 ) -> Any:
     """A dated entry of the ticket's contact log (`at`, default now). 422 for a contact dated
-    in the future, beyond the policy's `offline_clock_skew_seconds` (FLD-15)."""
+    in the future, beyond the policy's `offline_clock_skew_seconds`, or before the order's first
+    visit was assigned, beyond that skew and `offline_before_assignment_minutes` (FLD-15):
+    contacts made about the work before the ticket was opened are logged too."""
 
     async def run() -> TicketOut:
         ticket = await bus.handle(

@@ -171,6 +171,7 @@ async def _apply(
                 rework_free=policy.rework_free,
                 today=at.astimezone(tz).date(),
                 policy=policy,
+                purchased_on=context.purchase_date if context else None,
             )
         case c.AcceptQuote():
             visit.accept_quote(at=at, quote_id=action.quote_id, signature_ref=action.signature_ref)
@@ -212,6 +213,7 @@ async def _apply(
                 uow=uow,
                 today=at.astimezone(tz).date(),
                 product_line=context.known_product_line if context else None,
+                policy=policy,
             )
         case c.StartTest():
             visit.start_test(at=at)
@@ -347,6 +349,7 @@ async def _take_back(
     uow: FieldworkUnitOfWork,
     today: date,
     product_line: str | None,
+    policy: FieldworkPolicy,
 ) -> None:
     if await uow.take_backs.get(action.receipt_number) is not None:
         raise RuleViolation(
@@ -375,6 +378,7 @@ async def _take_back(
         photo_refs=action.photo_refs,
         promised_return_date=action.promised_return_date,
         today=today,
+        latest_return=today + timedelta(days=policy.take_back_return_max_days),
         unit_serial=action.unit_serial,
         loaner_serial=serial,
         loaner_lent=lent,
@@ -412,7 +416,14 @@ async def act_on_visit(
     async with uow:
         visit = await load_visit(uow, cmd.visit_id, cmd.actor, for_update=True)
         visit.earlier_visits_seconds = await _earlier_seconds(uow, visit)
-        await _apply(visit, cmd.action, at=cmd.at or clock(), uow=uow, policy=policy, tz=tz)
+        at = cmd.at or clock()
+        if cmd.at is None and visit.last_action_at is not None:
+            # FLD-11: an action sent now comes after every one already applied, though one
+            # synced from a phone whose clock runs ahead (within the skew the batch allows) is
+            # dated after now: it takes that time, so the visit's times stay in order (no
+            # arrival before its departure, no completion before its arrival).
+            at = max(at, visit.last_action_at)
+        await _apply(visit, cmd.action, at=at, uow=uow, policy=policy, tz=tz)
         uow.track(visit)
         await uow.visits.save(visit, now=clock())
         await uow.commit()
@@ -819,9 +830,7 @@ async def collect_loaner(
     it was lent with records when, and publishes LoanerCollected when the unit was already back
     (late or not)."""
     async with uow:
-        loaner = await uow.loaners.get(cmd.serial)
-        if loaner is None:
-            raise LoanerNotFound(cmd.serial)
+        loaner, take_back = await _lock_loaner_and_take_back(uow, cmd.serial)
         if cmd.actor.restricted or cmd.actor.partner:
             # Like the unit's return: by whoever holds a visit of the order it was lent for.
             visits = await uow.visits.for_order(loaner.order_id) if loaner.order_id else []
@@ -839,9 +848,6 @@ async def collect_loaner(
             )
         now = clock()
         order_id = loaner.order_id
-        take_back = (
-            await uow.take_backs.get(loaner.receipt_number) if loaner.receipt_number else None
-        )
         loaner.collect(order_id=order_id, at=now, condition=cmd.condition)
         await uow.loaners.save(loaner)
         if take_back is not None and take_back.collect_loaner(at=now, policy=policy, tz=tz):
@@ -850,6 +856,24 @@ async def collect_loaner(
         await uow.commit()
         log.info("fieldwork.loaner_collected", order_id=order_id, serial=loaner.serial)
         return loaner
+
+
+async def _lock_loaner_and_take_back(
+    uow: FieldworkUnitOfWork, serial: str
+) -> tuple[Loaner, TakeBack | None]:
+    """The loaner and the take-back it was lent with, both row-locked in the order the unit's
+    return locks them (take-back, then loaner), so that a collection and a return of the same
+    unit wait for each other rather than deadlock (FLD-6). The loaner is read unlocked first to
+    find its take-back, then afresh under the lock: lent again meanwhile, with another unit,
+    the new take-back is locked instead."""
+    loaner = await uow.loaners.get(serial, for_update=False)
+    while loaner is not None:
+        receipt = loaner.receipt_number
+        take_back = await uow.take_backs.get(receipt) if receipt else None
+        loaner = await uow.loaners.get(serial)
+        if loaner is not None and loaner.receipt_number == receipt:
+            return loaner, take_back
+    raise LoanerNotFound(serial)
 
 
 # -- coordination tickets (FLD-15) ----------------------------------------------------------------
@@ -866,16 +890,25 @@ async def log_ticket_contact(
     cmd: c.LogTicketContact, *, uow: FieldworkUnitOfWork, clock: Clock, policy: FieldworkPolicy
 ) -> CoordinationTicket:
     """Add a dated contact to the ticket's log; one dated in the future (beyond the clock skew
-    the policy allows) is refused (FLD-15)."""
+    the policy allows) or before the order's first visit was assigned (beyond the lead the
+    policy allows an assignment entered late, as for the app's offline actions) is refused
+    (FLD-15)."""
     async with uow:
         ticket = await _ticket(uow, cmd.ticket_id)
         now = clock()
+        skew = timedelta(seconds=policy.offline_clock_skew_seconds)
+        visits = await uow.visits.for_order(ticket.order_id)
+        # A ticket is opened only for work a visit started; without one, its own opening bounds.
+        first = min((v.created_at for v in visits), default=ticket.opened_at)
+        # The lead allowed before an assignment, as for the app's offline actions (existed_at).
+        before_assignment = skew + timedelta(minutes=policy.offline_before_assignment_minutes)
         ticket.log_contact(
             at=cmd.at or now,
             by=cmd.by,
             channel=cmd.channel,
             note=cmd.note,
-            latest=now + timedelta(seconds=policy.offline_clock_skew_seconds),
+            latest=now + skew,
+            earliest=first - before_assignment,
         )
         await uow.tickets.save(ticket)
         await uow.commit()
