@@ -1069,10 +1069,13 @@ class Visit(BaseModel):
         self, *, start: datetime, end: datetime, at: datetime, policy: FieldworkPolicy
     ) -> list[datetime]:
         """The starts of the stretches from ``start`` to ``end`` longer than the knock interval
-        with no knock logged by ``at`` (FLD-2); a wait of zero still needs one knock."""
+        with no knock logged by ``at`` (FLD-2); a wait of zero, or one no longer than the
+        interval, still needs one knock: nobody answered the door only if someone knocked."""
         knocks = sorted(a.at for a in self.attempts if a.kind is AttemptKind.DOOR and a.at <= at)
         if end <= start:
             return [] if any(start <= k for k in knocks) else [start]
+        if not any(start <= k <= end for k in knocks):
+            return [start]
         # "Knock again every interval" is the spacing of the knocks: no stretch of the wait
         # (arrival to first knock, knock to knock, last knock to the end) longer than it, however
         # the knocks fall against fixed slots.
@@ -1302,7 +1305,8 @@ class Visit(BaseModel):
             raise InvalidInput(
                 "BIL-5",
                 f"The installation date {installed_on.isoformat()} is before the purchase date "
-                f"({purchased_on.isoformat()})",
+                f"({purchased_on.isoformat()}): give the date on the unit's installation record, "
+                "or leave installed_on out and have the centre correct the order's dates",
                 field="installed_on",
                 earliest=purchased_on.isoformat(),
             )

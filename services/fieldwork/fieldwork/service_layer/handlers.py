@@ -171,7 +171,10 @@ async def _apply(
                 rework_free=policy.rework_free,
                 today=at.astimezone(tz).date(),
                 policy=policy,
-                purchased_on=context.purchase_date if context else None,
+                # BIL-5: the purchase date bounds the date the technician gives; intake's own
+                # pair (an installation before the purchase, overridden at verification, INT-2)
+                # is intake's to correct and does not stop the diagnosis.
+                purchased_on=context.purchase_date if context and action.installed_on else None,
             )
         case c.AcceptQuote():
             visit.accept_quote(at=at, quote_id=action.quote_id, signature_ref=action.signature_ref)
