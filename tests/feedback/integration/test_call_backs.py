@@ -738,12 +738,82 @@ async def test_fbk_1_fbk_2_a_call_back_is_neither_claimed_nor_recorded_before_it
     assert (still["status"], still["attempts"]) == ("open", [])
     assert await harness.staged("FollowUpCompleted") == []
 
-    # Unreached at noon: the retry is not made before its own time either.
     harness.clock.set(local(MONDAY, 12))
-    await harness.answer(task["task_id"], reached=False)
-    retry = await harness.client.post(f"{url}/outcome", json={"reached": False})
-    assert retry.status_code == 409, retry.text
-
-    harness.clock.set(local(MONDAY, 13))
     answered = await harness.answer(task["task_id"], reached=True, scores=scores())
     assert answered["status"] == "done"
+
+
+async def test_fbk_1_a_customer_who_rings_back_after_an_unanswered_call_is_heard_at_once(
+    harness: Harness,
+) -> None:
+    # FBK-1's two hours are over once the first call was made; the retry's time after an
+    # unanswered call is the queue's pace, not a rule: the customer ringing back at 18:05 on a
+    # Friday ("you called me?") is surveyed then, not told to wait for Monday's retry.
+    five = local(FRIDAY, 15)
+    harness.clock.set(five)
+    await harness.emit(resolved_remotely("o-rings-back", at=five), five)
+    [task] = await harness.tasks("o-rings-back")
+    url = f"/v1/call-backs/{task['task_id']}"
+
+    harness.clock.set(local(FRIDAY, 17, 55))
+    unanswered = await harness.answer(task["task_id"], reached=False)
+    assert unanswered["status"] == "open"
+    assert await harness.due() == []  # the queue offers the retry on Monday
+
+    harness.clock.set(local(FRIDAY, 18, 5))
+    claim = await harness.client.post(f"{url}/claim")
+    assert claim.status_code == 200, claim.text
+    heard = await harness.client.post(
+        f"{url}/outcome", json={"reached": True, "satisfied": True, "scores": scores()}
+    )
+    assert heard.status_code == 200, heard.text
+    assert heard.json()["status"] == "done"
+    assert [c.reached for c in await harness.staged("FollowUpCompleted")] == [False, True]
+
+
+async def test_fbk_3_a_visit_closed_by_a_clock_ahead_of_feedbacks_is_called_back_at_once(
+    harness: Harness,
+) -> None:
+    # FBK-3 asks for a call within 24 hours of the technician's return, not after any wait;
+    # fieldwork dates the close by the technician's phone, which may run minutes ahead of
+    # feedback's clock (offline_clock_skew_seconds): heard, the visit is over.
+    three = local(MONDAY, 15)
+    harness.clock.set(three)
+    await harness.emit(closed("o-ahead", "v-1", "tech-1", three + timedelta(minutes=4)), three)
+    [task] = await harness.tasks("o-ahead")
+    assert task["reason_rule"] == "FBK-3"
+    url = f"/v1/call-backs/{task['task_id']}"
+
+    harness.clock.set(three + timedelta(minutes=1))
+    claim = await harness.client.post(f"{url}/claim")
+    assert claim.status_code == 200, claim.text
+    heard = await harness.client.post(
+        f"{url}/outcome", json={"reached": True, "satisfied": True, "scores": scores()}
+    )
+    assert heard.status_code == 200, heard.text
+    assert heard.json()["status"] == "done"
+
+
+async def test_fbk_3_a_unit_returned_by_a_clock_ahead_of_feedbacks_is_called_back_at_once(
+    harness: Harness,
+) -> None:
+    three = local(MONDAY, 15)
+    harness.clock.set(three)
+    await harness.emit(taken_back("o-back", "v-1", "tech-1"), three - timedelta(days=2))
+    await harness.emit(
+        closed(
+            "o-back", "v-1", "tech-1", three - timedelta(days=2), outcome=VisitOutcome.TAKEN_BACK
+        ),
+        three - timedelta(days=2),
+    )
+    for task in await harness.tasks("o-back"):
+        if task["status"] == "open":
+            await harness.answer(task["task_id"], reached=True, satisfied=True, scores=scores())
+    await harness.emit(returned("o-back", three + timedelta(minutes=3)), three)
+    [task] = [t for t in await harness.tasks("o-back") if t["status"] == "open"]
+
+    recorded = await harness.client.post(
+        f"/v1/call-backs/{task['task_id']}/outcome",
+        json={"reached": True, "satisfied": True, "scores": scores()},
+    )
+    assert recorded.status_code == 200, recorded.text

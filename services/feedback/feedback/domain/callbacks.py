@@ -41,6 +41,14 @@ PHONE_GUIDANCE_RULE = "FBK-1"
 """The rule of the call-back after phone-only guidance (INT-4): it asks about the centre's
 guidance, not about a technician's visit."""
 
+TIMED_RULES = frozenset({PHONE_GUIDANCE_RULE, "FBK-2"})
+"""The call-backs the rules time from what happened (FBK-1: 2 h after phone guidance; FBK-2:
+2 h / 3 h after an untested or unsure repair): the first call asks whether the problem is gone,
+which nobody can tell earlier, so it is not made before ``not_before``. Every other call-back
+(FBK-3 within 24 h of the technician's return, FBK-4 sampled) may be made as soon as it is
+queued, and a retry after an unanswered call whenever the customer is reached: their
+``not_before`` only paces the queue."""
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -235,7 +243,7 @@ class CallBackTask:
 
     def claim(self, *, by: str, now: datetime, policy: FeedbackPolicy) -> None:
         """Take the task to call the customer; a live claim of someone else refuses it (409), and
-        so does a task not due yet (409)."""
+        so does a call-back timed by FBK-1 or FBK-2 before its first call may be made (409)."""
         self._require_active()
         self._require_due(now)
         if self.claim_is_live(now, policy) and self.claimed_by != by:
@@ -328,8 +336,12 @@ class CallBackTask:
 
     def _require_due(self, now: datetime) -> None:
         # rule FBK-1, FBK-2: the call asks whether the problem is gone, which nobody can tell
-        # before the policy's time has passed; a retry after an unanswered call waits likewise.
-        if now < self.not_before:
+        # before the policy's time has passed. Only the first call waits for it: once a call was
+        # made that time had passed, and the retry's later not_before is the queue's pace (a
+        # customer ringing back after an unanswered call is heard then, even after hours).
+        # FBK-3 sets no wait: its not_before is the visit's close or the unit's return, dated by
+        # fieldwork's clock (the technician's phone), which may run ahead of feedback's.
+        if self.reason_rule in TIMED_RULES and not self.attempts and now < self.not_before:
             raise CallBackNotDue(self.task_id, self.not_before)
 
     def _require_active(self) -> None:

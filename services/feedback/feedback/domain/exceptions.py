@@ -52,8 +52,9 @@ class TaskClaimedByOther(FeedbackError):
 
 
 class CallBackNotDue(FeedbackError):
-    """A call-back claimed or recorded before its ``not_before`` (FBK-1, FBK-2; a retry after an
-    unanswered call likewise): the call would ask too early whether the problem is gone (409)."""
+    """A call-back timed by FBK-1 or FBK-2 claimed or recorded before its first call may be made
+    (its ``not_before``): the call would ask too early whether the problem is gone (409). A retry
+    after an unanswered call, and a call-back of any other rule, is never refused as early."""
 
     def __init__(self, task_id: str, not_before: datetime) -> None:
         super().__init__(

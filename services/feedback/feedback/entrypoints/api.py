@@ -267,8 +267,9 @@ async def claim_call_back(
 ) -> Any:
     """Take the call-back to make it now; other agents no longer see it as due until the claim
     expires. 409 when another agent holds it or it is finished, 409 `Call-back not due yet`
-    (with `not_before`) before its time (FBK-1, FBK-2: 2 h after phone guidance or an untested
-    repair; a retry after an unanswered call likewise), and 409 `Personal data erased`
+    (with `not_before`) before the first call of a call-back timed by FBK-1 or FBK-2 may be
+    made (2 h after phone guidance or an untested repair; a retry after an unanswered call, and
+    a call-back after a visit, FBK-3, are never refused as early), and 409 `Personal data erased`
     (with `anonymised_at`) once its order's retention is over (BIL-11): nobody can call the
     customer any more."""
 
