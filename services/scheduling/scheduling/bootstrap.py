@@ -104,6 +104,8 @@ def bootstrap(
     deps.update(tz=runtime.calendar.tz, solver=solver)
     runtime.app.state.uow_factory = uow_factory
     runtime.app.state.deps = deps
+    # the service's clock: API keys expire by it, as the domain's times are (servicekit.auth)
+    runtime.app.state.clock = now
     runtime.app.state.bus = MessageBus(
         command_handlers=handlers.COMMAND_HANDLERS,
         dependencies={"uow": uow_factory, "calendar": runtime.calendar, **deps},

@@ -472,7 +472,9 @@ async def test_sch_6_a_position_report_during_a_technician_update_is_kept(
 
     async def update(uow: SchedulingUnitOfWork) -> Technician:
         return await handlers.save_technician(
-            commands.SaveTechnician(technician=updated, create=False), uow=uow
+            commands.SaveTechnician(technician=updated, create=False),
+            uow=uow,
+            **_roster_deps(harness),
         )
 
     second = await race(
@@ -576,7 +578,13 @@ async def test_sch_1_an_order_placed_while_the_replan_solves_keeps_the_plan_off_
     assert not (await _plan(harness))["dirty"]
 
 
-def _edit_technician(technician_id: str, **changes: Any) -> Any:
+def _roster_deps(h: Harness) -> dict[str, Any]:
+    """What a technician's update checks the days of their jobs with (SCH-3)."""
+    deps = _deps(h)
+    return {"clock": h.clock, **{k: deps[k] for k in ("policy", "travel", "tz")}}
+
+
+def _edit_technician(h: Harness, technician_id: str, **changes: Any) -> Any:
     async def edit(uow: SchedulingUnitOfWork) -> Technician:
         async with uow:
             tech = await uow.technicians.get(technician_id)
@@ -584,6 +592,7 @@ def _edit_technician(technician_id: str, **changes: Any) -> Any:
         return await handlers.save_technician(
             commands.SaveTechnician(technician=dataclasses.replace(tech, **changes), create=False),
             uow=uow,
+            **_roster_deps(h),
         )
 
     return edit
@@ -602,7 +611,7 @@ async def test_sch_1_sch_12_a_move_to_a_technician_edited_out_while_the_replan_s
     await _mark_plan_dirty(harness)
     # The solver moves o1 to "near"; meanwhile "near" joins a partner network and another area.
     edited = _commit_elsewhere(
-        database_url, _edit_technician("near", network_id="n2", areas=["Binzhou"])
+        database_url, _edit_technician(harness, "near", network_id="n2", areas=["Binzhou"])
     )
 
     assert await _replan(harness, _Solver(meanwhile=edited))(lambda: _uow(harness)) == 1

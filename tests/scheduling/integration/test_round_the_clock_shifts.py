@@ -12,7 +12,9 @@ import pytest
 from scheduling_support import DONGYING, Harness, created, local, near
 
 from contracts.common import TimeWindow
+from contracts.fieldwork import TechnicianArrived
 from scheduling.adapters.repository import DispatchOrderRepository
+from scheduling.service_layer import handlers
 
 
 async def _round_the_clock(harness: Harness, *, capacity: int = 8) -> None:
@@ -180,3 +182,203 @@ async def test_sch_1_a_job_kept_after_midnight_leaves_the_day_before_room_for_a_
     # Monday holds no job yet: its one is free for the evening window
     evening = await harness.order("evening")
     assert evening["technician_id"] == "rtc" and evening["appointment"] is not None, evening
+
+
+async def test_sch_3_a_window_ruled_out_on_monday_by_travel_is_kept_and_counted_on_tuesday(
+    harness: Harness,
+) -> None:
+    await _round_the_clock(harness, capacity=1)
+    harness.clock.now = local(12)
+    # Monday's one job, 20 km north at 22:00-22:30: after it a 60-minute job back at the home
+    # base cannot end by Monday's midnight
+    await harness.feed(
+        created(
+            "far",
+            location=near(DONGYING, north_km=20),
+            preferred=[TimeWindow(start=local(22), end=local(22, 30))],
+        )
+    )
+    assert (await harness.order("far"))["appointment"] is not None
+
+    # 23:00-01:00 overlaps Tuesday's shift too: kept there, not refused
+    await harness.feed(
+        created("across", preferred=[TimeWindow(start=local(23), end=local(1, day=1))])
+    )
+    across = await harness.order("across")
+    assert across["technician_id"] == "rtc" and across["appointment"] is not None, across
+
+    # it is Tuesday's one job: a Tuesday afternoon window is not promised
+    await harness.feed(
+        created("afternoon", preferred=[TimeWindow(start=local(14, day=1), end=local(15, day=1))])
+    )
+    assert (await harness.order("afternoon"))["appointment"] is None
+
+
+async def _across_kept_on_tuesday(harness: Harness) -> dict[str, Any]:
+    """Monday's one job far north at 22:00, then 23:00-01:00 kept on Tuesday's shift."""
+    await _round_the_clock(harness, capacity=1)
+    harness.clock.now = local(12)
+    await harness.feed(
+        created(
+            "far",
+            location=near(DONGYING, north_km=20),
+            preferred=[TimeWindow(start=local(22), end=local(22, 30))],
+        )
+    )
+    await harness.feed(
+        created("across", preferred=[TimeWindow(start=local(23), end=local(1, day=1))])
+    )
+    across = await harness.order("across")
+    assert across["technician_id"] == "rtc" and across["appointment"] is not None, across
+    return across
+
+
+async def _tuesday_afternoon_is_not_promised(harness: Harness) -> None:
+    await harness.feed(
+        created("afternoon", preferred=[TimeWindow(start=local(14, day=1), end=local(15, day=1))])
+    )
+    assert (await harness.order("afternoon"))["appointment"] is None
+
+
+async def test_sch_3_sch_12_a_dispatchers_assignment_records_the_shift_keeping_the_window(
+    harness: Harness,
+) -> None:
+    await _across_kept_on_tuesday(harness)
+
+    moved = await harness.client.post(
+        "/v1/orders/across/assignment", json={"technician_id": "rtc", "reason": "by hand"}
+    )
+    assert moved.status_code == 200, moved.text
+
+    # still Tuesday's one job, not counted back on Monday
+    await _tuesday_afternoon_is_not_promised(harness)
+
+
+async def test_sch_10_a_superseded_visit_coming_back_counts_on_the_shift_keeping_it(
+    harness: Harness,
+) -> None:
+    across = await _across_kept_on_tuesday(harness)
+    postponed = await harness.client.post(
+        "/v1/orders/across/postponement", json={"reason": "customer called"}
+    )
+    assert postponed.status_code == 200, postponed.text
+    harness.clock.now = local(22, 55)
+
+    # fieldwork had the technician at the door before it heard of the postponement
+    await harness.feed(
+        TechnicianArrived(
+            order_id="across",
+            visit_id=across["visit_id"],
+            technician_id="rtc",
+            arrived_at=local(22, 55),
+        )
+    )
+    back = await harness.order("across")
+    assert (back["visit_id"], back["technician_id"]) == (across["visit_id"], "rtc"), back
+
+    await _tuesday_afternoon_is_not_promised(harness)
+
+
+async def test_sch_12_a_visit_kept_by_the_technician_on_site_counts_on_the_shift_keeping_it(
+    harness: Harness,
+) -> None:
+    across = await _across_kept_on_tuesday(harness)
+    cancelled = await harness.client.post(
+        "/v1/orders/across/assignment/cancellation", json={"reason": "by hand"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    harness.clock.now = local(22, 55)
+
+    await harness.feed(
+        TechnicianArrived(
+            order_id="across",
+            visit_id=across["visit_id"],
+            technician_id="rtc",
+            arrived_at=local(22, 55),
+        )
+    )
+    assert (await harness.order("across"))["technician_id"] == "rtc"
+
+    await _tuesday_afternoon_is_not_promised(harness)
+
+
+async def _monday_dirty_with_a_job_under_way_past_midnight(harness: Harness) -> None:
+    """Round the clock: Monday 23:00-01:00 at home base is Monday's job (done 23:50 at the
+    earliest), under way from 22:55; an emergency at 22:00 left Monday's plan dirty."""
+    await _round_the_clock(harness)
+    await _round_the_clock_too(harness, "rtc2")
+    harness.clock.now = local(20)
+    await harness.feed(
+        created("late", preferred=[TimeWindow(start=local(23), end=local(1, day=1))])
+    )
+    assert (await harness.order("late"))["appointment"] is not None
+    planned = await harness.client.post("/v1/plans/2026-11-23/optimisation?time_limit=0.3")
+    assert planned.status_code == 200, planned.text
+    harness.clock.now = local(22)
+    await harness.feed(created("gas", emergency=True, location=near(DONGYING, east_km=3)))
+    assert (await harness.client.get("/v1/plans/2026-11-23")).json()["dirty"] is True
+    late = await harness.order("late")
+    await harness.on_site("late", late["technician_id"], at=local(22, 55), position=DONGYING)
+
+
+async def _round_the_clock_too(harness: Harness, technician_id: str) -> None:
+    await harness.add_technician(
+        technician_id, shift_start="00:00", shift_end="00:00", working_days=list(range(7))
+    )
+
+
+async def test_sch_4_a_day_whose_job_is_still_under_way_after_midnight_is_not_over(
+    harness: Harness,
+) -> None:
+    await _monday_dirty_with_a_job_under_way_past_midnight(harness)
+    holder = (await harness.order("late"))["technician_id"]
+    harness.clock.now = local(0, 5, day=1)  # Monday's job may run until 01:00 + 60 minutes
+
+    monday = await harness.client.post("/v1/plans/2026-11-23/optimisation?time_limit=0.3")
+
+    assert monday.status_code == 200, monday.text
+    # the job under way is not moved (not the planner's once started, SCH-4)
+    assert (await harness.order("late"))["technician_id"] == holder
+
+
+async def test_sch_9_the_background_replan_replans_a_day_whose_job_is_still_under_way(
+    harness: Harness,
+) -> None:
+    await _monday_dirty_with_a_job_under_way_past_midnight(harness)
+    harness.clock.now = local(0, 5, day=1)
+    deps = dict(harness.runtime.app.state.deps)
+    solved: list[str] = []
+    real = deps["solver"]
+
+    class _Spy:
+        def solve(self, problem: Any, **kw: Any) -> Any:
+            solved.append("monday")
+            return real.solve(problem, **kw)
+
+    deps["solver"] = _Spy()
+    await handlers.reoptimise_dirty_plans(uow_factory=harness.runtime.app.state.uow_factory, **deps)
+
+    # re-planned, not marked clean unplanned
+    assert solved == ["monday"]
+    assert (await harness.client.get("/v1/plans/2026-11-23")).json()["dirty"] is False
+
+    # once the job cannot be running any more, the day is over
+    harness.clock.now = local(2, 5, day=1)
+    monday = await harness.client.post("/v1/plans/2026-11-23/optimisation?time_limit=0.3")
+    assert monday.status_code == 409, monday.text
+
+
+async def test_sch_2_sch_3_the_customer_confirming_the_time_keeps_the_shift_keeping_it(
+    harness: Harness,
+) -> None:
+    await _across_kept_on_tuesday(harness)
+    key = await harness.key("technician", technician_id="rtc")
+
+    # the technician's confirming call: the same window, heard for the first time
+    call = await harness.client.post(
+        "/v1/orders/across/contact-attempts", json={"outcome": "confirmed"}, headers=key
+    )
+    assert call.status_code == 200, call.text
+
+    # still Tuesday's one job, not counted back on Monday
+    await _tuesday_afternoon_is_not_promised(harness)

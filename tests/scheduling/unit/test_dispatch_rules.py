@@ -1647,3 +1647,21 @@ def test_bil_11_sch_7_an_erased_order_is_never_warned_of_a_predicted_lateness() 
     assert event is None and o.events == []
     assert o.predicted_arrival == local(12, 20)
     assert o.late_action_sent is None and o.visit.late_minutes_told is None
+
+
+def test_sch_3_sch_12_an_order_handed_back_keeps_no_day_of_its_former_holders_shift() -> None:
+    o, t = order(), tech("t1")
+    o.assign(
+        technician=t,
+        by="dispatcher:d",
+        reason="test",
+        now=MONDAY_8AM,
+        appointment=window(10),
+        kept_on=MONDAY_8AM.date(),
+    )
+    assert o.kept_on == MONDAY_8AM.date()
+
+    o.return_to_centre(reason=ReturnReason.OTHER, by="dispatcher:d", now=MONDAY_8AM)
+
+    # the appointment stays agreed with the customer; the day was the holder's shift's
+    assert o.appointment == window(10) and o.kept_on is None

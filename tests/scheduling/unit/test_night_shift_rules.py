@@ -170,7 +170,7 @@ def test_sch_1_an_order_at_01_00_is_placed_on_the_night_shift_running_now() -> N
     now = local(1, day=1)
     workload = workload_by_day(
         technicians=[near_day, night],
-        booked=[("night", TimeWindow(start=local(2, day=1), end=local(4, day=1)), 60)],
+        booked=[("night", TimeWindow(start=local(2, day=1), end=local(4, day=1)), 60, None)],
         pending={},
         now=now,
         tz=TZ,

@@ -209,9 +209,9 @@ def test_sch_1_jobs_with_no_time_yet_count_on_the_first_day_the_technician_still
     counts = workload_by_day(
         technicians=techs,
         booked=[
-            ("t1", window(10, day=7), 60),
-            ("t1", window(14, day=7), 60),
-            ("t2", window(10, day=6), 60),
+            ("t1", window(10, day=7), 60, None),
+            ("t1", window(14, day=7), 60, None),
+            ("t2", window(10, day=6), 60, None),
         ],
         pending={"t1": 3, "t2": 1},
         now=local(20, day=5),  # Saturday evening: t2's Saturday shift is over
@@ -225,7 +225,7 @@ def test_sch_1_jobs_with_no_time_yet_count_on_the_first_day_the_technician_still
 def test_sch_1_jobs_with_no_time_yet_beyond_a_days_capacity_fill_the_next_days() -> None:
     counts = workload_by_day(
         technicians=[tech("t1", daily_capacity=2)],
-        booked=[("t1", window(10, day=1), 60)],
+        booked=[("t1", window(10, day=1), 60, None)],
         pending={"t1": 4},
         now=local(8),
         tz=TZ,

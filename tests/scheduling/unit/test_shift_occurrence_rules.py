@@ -13,8 +13,16 @@ from scheduling_support import DONGYING, local, near
 from shift_checks import POLICY, TRAVEL, TZ, kept, reasons
 
 from contracts.common import TimeWindow
-from scheduling.domain.dispatching import HeldJob, earliest_placement
-from scheduling.domain.model import Technician
+from scheduling.domain.dispatching import (
+    HeldJob,
+    earliest_placement,
+    feasible_slots,
+    keeping,
+    recorded_day,
+    workload_by_day,
+)
+from scheduling.domain.model import DispatchOrder, Technician
+from scheduling.service_layer.handlers import _day_of
 
 MONDAY = local(8).astimezone(TZ).date()
 
@@ -177,3 +185,180 @@ def test_sch_1_an_order_booked_across_midnight_is_placed_for_the_shift_keeping_i
     )
 
     assert placed is not None and placed.day == MONDAY + timedelta(days=1), placed
+
+
+def _far_before_midnight() -> HeldJob:
+    # Monday's job 20 km north at 22:00-22:30: done at 22:50 at the earliest, then 52 minutes
+    # on the road; a 60-minute job back in Dongying cannot end by Monday's midnight
+    return HeldJob(
+        order_id="o-far",
+        location=near(DONGYING, north_km=20),
+        window=span(local(22), local(22, 30)),
+        minutes=60,
+    )
+
+
+def test_sch_3_a_window_ruled_out_on_its_first_shift_by_travel_is_kept_on_the_next() -> None:
+    # round the clock, 23:00-01:00: alone it fits Monday's shift (arriving 22:50, done 23:50),
+    # but after Monday's far job it cannot; Tuesday's shift, from midnight, keeps it
+    round_the_clock = tech(time(0), time(0))
+    across = span(local(23), local(1, day=1))
+
+    assert kept(round_the_clock, across, now=local(20)) is not None
+    assert kept(round_the_clock, across, now=local(20), held=[_far_before_midnight()]) is not None
+    assert reasons(round_the_clock, across, now=local(20), held=[_far_before_midnight()]) == []
+    assert (
+        keeping(
+            technician=round_the_clock,
+            held=[_far_before_midnight()],
+            window=across,
+            now=local(20),
+            location=DONGYING,
+            minutes=60,
+            policy=POLICY,
+            travel=TRAVEL,
+            tz=TZ,
+        )
+        is not None
+    )
+
+
+def test_sch_3_a_window_whose_first_shift_is_over_when_asked_is_kept_on_the_next() -> None:
+    # asked at 00:05 for 23:00-01:00 round the clock: Monday's shift is over, Tuesday's keeps it
+    round_the_clock = tech(time(0), time(0))
+    across = span(local(23), local(1, day=1))
+    five_past_midnight = local(0, 5, day=1)
+
+    assert kept(round_the_clock, across, now=five_past_midnight) is not None
+    assert reasons(round_the_clock, across, now=five_past_midnight) == []
+
+
+def test_sch_1_a_window_kept_on_the_next_shift_counts_towards_that_shifts_day() -> None:
+    # one job a day: Monday's far job fills Monday, so 23:00-01:00 is kept on Tuesday's shift
+    # and is Tuesday's one job (slots, placement and workload alike)
+    round_the_clock = tech(time(0), time(0), capacity=1)
+    tuesday = MONDAY + timedelta(days=1)
+    far = _far_before_midnight()
+    across = span(local(23), local(1, day=1))
+    found = keeping(
+        technician=round_the_clock,
+        held=[far],
+        window=across,
+        now=local(20),
+        location=DONGYING,
+        minutes=60,
+        policy=POLICY,
+        travel=TRAVEL,
+        tz=TZ,
+    )
+    assert found is not None and found[0] == tuesday, found
+
+    tuesdays = HeldJob(
+        order_id="o-across", location=DONGYING, window=across, minutes=60, day=tuesday
+    )
+    afternoon = span(local(14, day=1), local(15, day=1))
+    assert kept(round_the_clock, afternoon, now=local(20), held=[far, tuesdays]) is None
+    [why] = reasons(round_the_clock, afternoon, now=local(20), held=[far, tuesdays])
+    assert f"already holds 1 jobs on {tuesday}" in why, why
+    # without Monday's far job, Monday still has room: the job kept on Tuesday is not Monday's
+    evening = span(local(21), local(22))
+    assert kept(round_the_clock, evening, now=local(20), held=[tuesdays]) is not None
+    workload = workload_by_day(
+        technicians=[round_the_clock],
+        booked=[("t1", across, 60, tuesday)],
+        pending={},
+        now=local(20),
+        tz=TZ,
+        until=tuesday,
+        policy=POLICY,
+    )
+    assert workload == {("t1", tuesday): 1}
+
+
+def test_sch_1_slots_keep_a_window_on_the_next_shift_when_the_first_day_is_full() -> None:
+    # Monday full (workload): 23:00-01:00 is offered on Tuesday's shift, counted with Tuesday's load
+    round_the_clock = tech(time(0), time(0), capacity=1)
+    across = span(local(23), local(1, day=1))
+
+    [slot] = feasible_slots(
+        location=DONGYING,
+        product_line="water_heater",
+        area="Dongying",
+        minutes=60,
+        technicians=[round_the_clock],
+        held={},
+        windows=[across],
+        policy=POLICY,
+        travel=TRAVEL,
+        tz=TZ,
+        workload={("t1", MONDAY): 1},
+        now=local(20),
+    )
+    assert slot.technician_id == "t1"
+
+
+def test_sch_1_a_booked_window_is_placed_on_the_next_shift_it_overlaps_when_the_first_is_full() -> (
+    None
+):
+    # 23:00-01:00 round the clock fits Monday's shift alone, but Monday is at capacity (one job
+    # a day, held elsewhere): Tuesday's shift, which the window overlaps too, keeps it
+    round_the_clock = tech(time(0), time(0), capacity=1)
+    across = span(local(23), local(1, day=1))
+
+    placed = earliest_placement(
+        technicians=[round_the_clock],
+        product_line="water_heater",
+        area="Dongying",
+        location=DONGYING,
+        minutes=60,
+        days=[MONDAY, MONDAY + timedelta(days=1)],
+        held={},
+        workload={("t1", MONDAY): 1},
+        policy=POLICY,
+        travel=TRAVEL,
+        tz=TZ,
+        now=local(20),
+        booked=across,
+    )
+
+    assert placed is not None and placed.day == MONDAY + timedelta(days=1), placed
+
+
+def test_sch_3_only_a_day_kept_on_a_later_shift_is_recorded() -> None:
+    # round the clock: 22:00-23:00 fits Monday's shift alone, the first it overlaps
+    round_the_clock = tech(time(0), time(0))
+    evening = span(local(22), local(23))
+    tuesday = MONDAY + timedelta(days=1)
+
+    def recorded(window: TimeWindow, day: date | None) -> date | None:
+        return recorded_day(round_the_clock, window, day, minutes=60, tz=TZ, policy=POLICY)
+
+    # the first shift it fits inside alone is worked out afresh from the shifts: not recorded
+    assert recorded(evening, MONDAY) is None
+    assert recorded(evening, None) is None
+    # kept on a later shift than that one (travel, other jobs, a day at capacity): recorded
+    assert recorded(evening, tuesday) == tuesday
+
+
+def test_sch_1_a_recorded_day_stands_whoever_holds_the_job() -> None:
+    # a job kept on Tuesday's shift stays Tuesday's when its holder is not in the roster read
+    order = DispatchOrder.from_intake(
+        order_id="o1",
+        received_at=local(8),
+        product_line="water_heater",
+        emergency=False,
+        needs_verification=[],
+        loaner_required=False,
+        location=DONGYING,
+        area="Dongying",
+    )
+    order.assign(
+        technician=tech(time(0), time(0)),
+        by="dispatcher:d",
+        reason="test",
+        now=local(8),
+        appointment=span(local(23), local(1, day=1)),
+        kept_on=MONDAY + timedelta(days=1),
+    )
+
+    assert _day_of(order, {}, tz=TZ, policy=POLICY) == MONDAY + timedelta(days=1)

@@ -76,6 +76,7 @@ def _order_from_row(row: DispatchOrderRow) -> DispatchOrder:
         network_accepted_at=aware(row.network_accepted_at),
         acceptance_due_at=aware(row.acceptance_due_at),
         appointment=appointment,
+        kept_on=row.kept_on if appointment is not None else None,
         pinned=row.pinned,
         confirmed_at=aware(row.confirmed_at),
         contact_overdue_at=aware(row.contact_overdue_at),
@@ -199,10 +200,11 @@ class DispatchOrderRepository:
 
     async def booked_windows(
         self, start: datetime, end: datetime
-    ) -> list[tuple[str, TimeWindow, str, ServiceType]]:
-        """(technician id, appointment, product line, service type) of the held orders booked to
-        start in ``[start, end)``: the jobs per day SCH-1 balances over the booking horizon, on
-        the day of the shift keeping each, without reading the orders."""
+    ) -> list[tuple[str, TimeWindow, str, ServiceType, date | None]]:
+        """(technician id, appointment, product line, service type, the day recorded as keeping
+        it) of the held orders booked to start in ``[start, end)``: the jobs per day SCH-1
+        balances over the booking horizon, on the day of the shift keeping each, without reading
+        the orders."""
         rows = await self._session.execute(
             select(
                 col(DispatchOrderRow.technician_id),
@@ -210,6 +212,7 @@ class DispatchOrderRepository:
                 col(DispatchOrderRow.appointment_end),
                 col(DispatchOrderRow.product_line),
                 col(DispatchOrderRow.service_type),
+                col(DispatchOrderRow.kept_on),
             )
             .where(
                 col(DispatchOrderRow.status).in_([s.value for s in HELD]),
@@ -225,8 +228,9 @@ class DispatchOrderRepository:
                 TimeWindow(start=_must(opens), end=_must(closes)),
                 line,
                 ServiceType(kind),
+                kept_on,
             )
-            for technician_id, opens, closes, line, kind in rows.all()
+            for technician_id, opens, closes, line, kind, kept_on in rows.all()
         ]
 
     async def held_starting_between(
@@ -413,6 +417,7 @@ class DispatchOrderRepository:
             "acceptance_due_at": order.acceptance_due_at,
             "appointment_start": order.appointment.start if order.appointment else None,
             "appointment_end": order.appointment.end if order.appointment else None,
+            "kept_on": order.kept_on if order.appointment else None,
             "pinned": order.pinned,
             "confirmed_at": order.confirmed_at,
             "contact_overdue_at": order.contact_overdue_at,

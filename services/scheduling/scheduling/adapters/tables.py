@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, Integer
@@ -60,6 +60,10 @@ class DispatchOrderRow(SchedulingTable, table=True):
     an answer."""
     appointment_start: datetime | None = _ts()
     appointment_end: datetime | None = _ts()
+    kept_on: date | None = None
+    """The day of the shift keeping the appointment, recorded only when it was kept on a later
+    shift than the first it fits inside alone (SCH-1, SCH-3); null: that first one's, worked
+    out afresh from the holder's shifts as they stand (``held_day``)."""
     pinned: bool = False
     confirmed_at: datetime | None = _ts()
     contact_overdue_at: datetime | None = _ts()

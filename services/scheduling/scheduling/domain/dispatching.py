@@ -25,6 +25,10 @@ class HeldJob:
     location: GeoPoint
     window: TimeWindow
     minutes: int
+    day: date | None = None
+    """The day of the shift it was kept on (:func:`keeping`), when recorded (:func:`recorded_day`):
+    a window kept on a later shift than :func:`held_day`'s, the first being ruled out by travel,
+    other jobs or a day at capacity, counts there (SCH-1, SCH-3). None: :func:`held_day`'s."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class Slot:
     window: TimeWindow
     technician_id: str
     added_metres: int
+    day: date | None = None
+    """The day of the technician's shift keeping it (:func:`keeping`), the one it counts on."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,35 @@ def held_day(
     return days[0] if days else technician.shift_day(window.start, tz)
 
 
+def day_held(
+    technician: Technician, job: HeldJob, *, tz: ZoneInfo, policy: SchedulingPolicy
+) -> date:
+    """The day ``job`` counts towards (SCH-1, SCH-3): the one recorded when it was kept, else
+    :func:`held_day`'s."""
+    if job.day is not None:
+        return job.day
+    return held_day(technician, job.window, minutes=job.minutes, tz=tz, policy=policy)
+
+
+def recorded_day(
+    technician: Technician,
+    window: TimeWindow,
+    day: date | None,
+    *,
+    minutes: int,
+    tz: ZoneInfo,
+    policy: SchedulingPolicy,
+) -> date | None:
+    """The day to record as keeping ``window`` (:attr:`HeldJob.day`, SCH-1, SCH-3): ``day``,
+    the one :func:`keeping` found, only when it is not :func:`held_day`'s (a later shift, the
+    first ruled out by travel, the jobs held or a day at capacity); None otherwise, or when
+    nothing keeps it: that job's day is worked out afresh from the shifts as they stand, so
+    it follows a change of them."""
+    if day is None or day == held_day(technician, window, minutes=minutes, tz=tz, policy=policy):
+        return None
+    return day
+
+
 def shift_days(
     technician: Technician,
     window: TimeWindow,
@@ -149,11 +184,12 @@ def keeping(
     overtime: bool = False,
     unless: Callable[[date], bool] | None = None,
 ) -> tuple[date, int] | None:
-    """The shift (its day) keeping ``window`` for the job, and the metres it adds (SCH-3): that
-    of :func:`held_day`, the first the visit can be done inside, unless ``unless`` rules it out
-    (a day at capacity) or, with ``now``, it is over; None when the visit does not fit there
-    (:func:`_kept_on`). The day a job is kept on is the day it counts towards, in slots,
-    placement and the day plans alike."""
+    """The shift (its day) keeping ``window`` for the job, and the metres it adds (SCH-3): from
+    that of :func:`held_day`, the first the visit can be done inside, each shift the window
+    overlaps in order, skipping those ``unless`` rules out (a day at capacity) or, with ``now``,
+    over, the first where the visit truly fits beside the jobs held and the travel between them
+    (:func:`_kept_on`); None when it fits in none. The day a job is kept on is the day it counts
+    towards, in slots, placement and the day plans alike (recorded as :attr:`HeldJob.day`)."""
     visit = _Visit(
         technician=technician,
         held=held,
@@ -170,15 +206,18 @@ def keeping(
 
 
 def _keeping(visit: _Visit, *, unless: Callable[[date], bool] | None) -> tuple[date, int] | None:
-    """:func:`keeping` for ``visit``."""
-    technician, tz, now = visit.technician, visit.tz, visit.now
-    day = held_day(technician, visit.window, minutes=visit.minutes, tz=tz, policy=visit.policy)
-    if unless is not None and unless(day):
-        return None
-    if now is not None and technician.works_on(day) and now >= technician.shift(day, tz).end:
-        return None
-    added = _kept_on(day, visit)
-    return None if added is None else (day, added)
+    """:func:`keeping` for ``visit``: each shift the window overlaps (:func:`shift_days`, not
+    over at ``now``), in order from :func:`held_day`'s, until the visit fits in one beside the
+    jobs held and the travel between them (SCH-3)."""
+    technician, tz, policy = visit.technician, visit.tz, visit.policy
+    first = held_day(technician, visit.window, minutes=visit.minutes, tz=tz, policy=policy)
+    for day in shift_days(technician, visit.window, tz=tz, policy=policy, now=visit.now):
+        if day < first or (unless is not None and unless(day)):
+            continue
+        added = _kept_on(day, visit)
+        if added is not None:
+            return day, added
+    return None
 
 
 def fits(
@@ -233,9 +272,7 @@ def _kept_on(day: date, visit: _Visit) -> int | None:
         return None
     shift = technician.shift(day, tz)
     origin = shift.start
-    days = {
-        h: held_day(technician, h.window, minutes=h.minutes, tz=tz, policy=policy) for h in held
-    }
+    days = {h: day_held(technician, h, tz=tz, policy=policy) for h in held}
     own = [h for h in held if days[h] == day]
     crossing = [
         h
@@ -332,11 +369,7 @@ def why_not_kept(
     who = f"technician {technician.technician_id}"
     # the shift that would keep it (SCH-3): the first the visit can be done inside
     day = held_day(technician, window, minutes=minutes, tz=tz, policy=policy)
-    that_day = [
-        h
-        for h in held
-        if held_day(technician, h.window, minutes=h.minutes, tz=tz, policy=policy) == day
-    ]
+    that_day = [h for h in held if day_held(technician, h, tz=tz, policy=policy) == day]
     if len(that_day) >= technician.daily_capacity:
         return [f"{who} already holds {len(that_day)} jobs on {day}, their daily capacity"]
     if not kept([]):
@@ -411,7 +444,7 @@ def feasible_slots(
     able = [t for t in technicians if not t.why_not(product_line=product_line, area=area)]
     slots: list[Slot] = []
     for window in windows:
-        keepers: list[tuple[int, int, str]] = []
+        keepers: list[tuple[int, int, str, date]] = []
         for tech in able:
             mine = held.get(tech.technician_id, [])
 
@@ -440,20 +473,16 @@ def feasible_slots(
             load = (
                 workload.get((tech.technician_id, day), 0)
                 if workload is not None
-                else sum(
-                    1
-                    for h in mine
-                    if held_day(tech, h.window, minutes=h.minutes, tz=tz, policy=policy) == day
-                )
+                else sum(1 for h in mine if day_held(tech, h, tz=tz, policy=policy) == day)
             )
-            keepers.append((load, added, tech.technician_id))
+            keepers.append((load, added, tech.technician_id, day))
         if not keepers:
             continue
-        least = min(added for _, added, _ in keepers)
-        load, added, technician_id = min(
+        least = min(k[1] for k in keepers)
+        load, added, technician_id, day = min(
             k for k in keepers if k[1] <= least + policy.workload_balance_metres
         )
-        slots.append(Slot(window=window, technician_id=technician_id, added_metres=added))
+        slots.append(Slot(window=window, technician_id=technician_id, added_metres=added, day=day))
     return slots
 
 
@@ -499,7 +528,7 @@ def can_fit_on(
 def workload_by_day(
     *,
     technicians: Sequence[Technician],
-    booked: Iterable[tuple[str, TimeWindow, int]],
+    booked: Iterable[tuple[str, TimeWindow, int, date | None]],
     pending: dict[str, int],
     now: datetime,
     tz: ZoneInfo,
@@ -507,8 +536,9 @@ def workload_by_day(
     policy: SchedulingPolicy,
 ) -> dict[tuple[str, date], int]:
     """SCH-1: the jobs each technician holds per day from today to ``until``: those ``booked``
-    (technician id, appointment, minutes of the job) on the day of their shift keeping it
-    (:func:`held_day`: a job at 02:00 is the day before's for a night technician), and their
+    (technician id, appointment, minutes of the job, the day it was kept on when recorded) on
+    the day of their shift keeping it (:func:`day_held`: a job at 02:00 is the day before's for
+    a night technician), and their
     ``pending`` ones (no time agreed yet, or a booked day already past) on the first days they
     still work, the night shift still running from yesterday first, as many a day as their
     daily capacity leaves room for: a job placed for a later day is agreed on the contact call
@@ -517,11 +547,14 @@ def workload_by_day(
     counts: Counter[tuple[str, date]] = Counter(
         (
             technician_id,
-            held_day(by_id[technician_id], window, minutes=minutes, tz=tz, policy=policy)
-            if technician_id in by_id
-            else window.start.astimezone(tz).date(),
+            day
+            or (
+                held_day(by_id[technician_id], window, minutes=minutes, tz=tz, policy=policy)
+                if technician_id in by_id
+                else window.start.astimezone(tz).date()
+            ),
         )
-        for technician_id, window, minutes in booked
+        for technician_id, window, minutes, day in booked
     )
     today = now.astimezone(tz).date()
     for tech in technicians:
@@ -569,7 +602,40 @@ def earliest_placement(
     (:func:`choose_technician`). None when nobody can on any of them. A day's shift is the one
     starting that day: to place a job now, ``days`` start the day before (:func:`running_from`),
     whose night shift may still be running. With ``booked`` (a window already agreed), a
-    technician counts only on the day of their shift keeping that window (:func:`held_day`)."""
+    technician counts only on the day of their shift keeping that window (:func:`keeping`:
+    a later shift it overlaps when travel, the jobs held or a day at capacity rule out the
+    first)."""
+    kept: dict[str, date] = {}
+
+    def booked_day(t: Technician) -> date:
+        # SCH-3: the shift keeping the window beside the jobs held (a later one the window
+        # overlaps when travel or those jobs rule out the first, or when the first day is at
+        # capacity, SCH-1, as slot-finding skips it), else held_day's
+        if t.technician_id not in kept:
+            assert booked is not None
+
+            def full(d: date) -> bool:
+                return workload.get((t.technician_id, d), 0) >= t.daily_capacity
+
+            found = keeping(
+                technician=t,
+                held=held.get(t.technician_id, []),
+                location=location if location is not None else t.home,
+                window=booked,
+                minutes=minutes,
+                policy=policy,
+                travel=travel,
+                tz=tz,
+                now=now,
+                unless=full,
+            )
+            kept[t.technician_id] = (
+                found[0]
+                if found is not None
+                else held_day(t, booked, minutes=minutes, tz=tz, policy=policy)
+            )
+        return kept[t.technician_id]
+
     for day in days:
         ranked = _by_preference(
             technicians,
@@ -582,11 +648,7 @@ def earliest_placement(
             day=day,
         )
         if booked is not None:
-            ranked = [
-                t
-                for t in ranked
-                if held_day(t, booked, minutes=minutes, tz=tz, policy=policy) == day
-            ]
+            ranked = [t for t in ranked if booked_day(t) == day]
         # the insertion check is the costly part: asked in order of preference, it runs only
         # until someone fits, and who is chosen is the same as checking everyone first
         for tech in ranked:

@@ -491,6 +491,12 @@ class DispatchOrder:
     given (:meth:`network_answer_due`); None when no network awaits an answer, or for an order
     given before the time was recorded (then 30 wall-clock minutes from `assigned_at`)."""
     appointment: TimeWindow | None = None
+    kept_on: date | None = None
+    """The day of the holder's shift keeping the appointment, recorded only when it was kept on
+    a later shift than the first it fits inside alone, travel, their other jobs or a day at
+    capacity ruling that one out (SCH-1, SCH-3): the job counts on that day. Checked again
+    when the holder's shifts or the job's address change. None: that first shift's, worked
+    out afresh from the holder's shifts as they stand (``held_day``)."""
     pinned: bool = False
     confirmed_at: datetime | None = None
     contact_overdue_at: datetime | None = None
@@ -723,8 +729,11 @@ class DispatchOrder:
         appointment: TimeWindow | None = None,
         pinned: bool = False,
         acceptance_due_at: datetime | None = None,
+        kept_on: date | None = None,
     ) -> None:
         """Give the current visit to a technician or a network, or move it to another one.
+        ``kept_on``: the day of the technician's shift keeping the appointment when a later one
+        than the first it fits inside alone (:attr:`kept_on`); None: that first one's.
 
         A first assignment publishes OrderAssigned, a change OrderReassigned (SCH-8: only with a
         dispatcher's approval, which the caller has checked). Both are audited. A technician on
@@ -751,6 +760,8 @@ class DispatchOrder:
         )
         if appointment is not None:
             self.appointment = appointment
+        # SCH-3: the day recorded is the new holder's keeping the (new) window
+        self.kept_on = kept_on
         self.assigned_at = now
         # SCH-1: a network must accept what it is given; its own dispatcher placing the order with
         # one of its technicians is that acceptance (or keeps an earlier one).
@@ -882,6 +893,8 @@ class DispatchOrder:
         self.planned_departure = None
         self.predicted_arrival = None
         self.late_action_sent = None
+        # SCH-3: the day recorded was the holder's shift keeping the appointment
+        self.kept_on = None
 
     # -- partner networks (SCH-1) --------------------------------------------------------------
 
@@ -992,8 +1005,10 @@ class DispatchOrder:
         now: datetime,
         requested_by: RescheduleInitiator,
         customer_consent: bool,
+        kept_on: date | None = None,
     ) -> bool:
-        """Move the appointment (with the customer's consent recorded) (SCH-3, SCH-6): the one
+        """Move the appointment (with the customer's consent recorded) (SCH-3, SCH-6), kept on
+        the holder's shift of ``kept_on`` (:attr:`kept_on`): the one
         way a held visit's window changes, so every change is published. The window already
         agreed (the same instants, in whatever offset) changes nothing: nothing is published
         and the lateness warnings already sent stand. Returns whether the appointment moved."""
@@ -1003,6 +1018,7 @@ class DispatchOrder:
         _refuse_if_over(window, now)
         old = self.appointment
         self._move_window(window)
+        self.kept_on = kept_on
         self.events.append(
             AppointmentRescheduled(
                 order_id=self.order_id,
@@ -1020,6 +1036,7 @@ class DispatchOrder:
     def _move_window(self, window: TimeWindow) -> None:
         """A new appointment: forecasts, warnings and the planned departure were for the old."""
         self.appointment = window
+        self.kept_on = None
         self.late_action_sent = None
         self.predicted_arrival = None
         self.planned_departure = None
@@ -1460,6 +1477,7 @@ class DispatchOrder:
         del self.visits[-len(replacements) :]
         # the dropped visits' calls and warnings were about them, not about the visit on site
         self.appointment = superseding.previous_appointment
+        self.kept_on = None
         self.contact_attempts = []
         self.contact_overdue_at = None
         return self._kept_by(
@@ -1551,6 +1569,8 @@ class DispatchOrder:
         self.assignee_kind = AssigneeKind.TECHNICIAN
         self.technician_id = technician.technician_id
         self.network_id = technician.network_id
+        # SCH-3: the day of the shift keeping it is the technician on site's (the caller's)
+        self.kept_on = None
         self.assigned_at = now
         self.network_accepted_at = now if technician.network_id is not None else None
         self.acceptance_due_at = None
@@ -1638,8 +1658,11 @@ class DispatchOrder:
         detail: str | None = None,
         keep_technician: bool = True,
         window: TimeWindow | None = None,
+        kept_on: date | None = None,
     ) -> None:
         """A new visit follows the current one, with its reason (SCH-10, SCH-11, FBK-7).
+        ``kept_on``: with ``window`` kept by the same technician, the day of their shift keeping
+        it (:attr:`kept_on`, the caller's keeping check); else none is recorded.
 
         The same technician keeps it when asked (work unfinished: agree the next visit and keep
         it), else it waits in the centre's queue. Booked before the current visit ended, it
@@ -1664,6 +1687,7 @@ class DispatchOrder:
         )
         technician_id = self.technician_id if keep_technician else None
         self.appointment = window
+        self.kept_on = kept_on if window is not None and technician_id is not None else None
         self.arrived_at = None
         self.confirmed_at = None
         self.contact_overdue_at = None

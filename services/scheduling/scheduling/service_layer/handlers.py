@@ -50,8 +50,9 @@ from scheduling.domain.dispatching import (
     candidate_windows,
     earliest_placement,
     feasible_slots,
-    fits,
     held_day,
+    keeping,
+    recorded_day,
     running_from,
     service_day,
     shift_days,
@@ -228,10 +229,13 @@ def _day_of(
     tz: ZoneInfo,
     policy: SchedulingPolicy,
 ) -> date | None:
-    """The day a held job belongs to (:func:`held_day` of its holder's shifts, the one keeping
-    it; the local day it opens when the holder is unknown); None with no time agreed."""
+    """The day a held job belongs to: the one recorded as keeping it (:attr:`DispatchOrder.kept_on`,
+    a later shift than the first), else :func:`held_day` of its holder's shifts, the one keeping
+    it; the local day it opens when the holder is unknown; None with no time agreed."""
     if order.appointment is None:
         return None
+    if order.kept_on is not None:
+        return order.kept_on
     holder = holders.get(order.technician_id) if order.technician_id else None
     if holder is None:
         return service_day(order.appointment, tz=tz)
@@ -277,6 +281,7 @@ def _held_jobs(orders: list[DispatchOrder], policy: SchedulingPolicy) -> dict[st
                     location=o.location,
                     window=o.appointment,
                     minutes=policy.job_minutes(o.product_line, o.service_type),
+                    day=o.kept_on,
                 )
             )
     return held
@@ -422,8 +427,8 @@ async def _place(
     workload = workload_by_day(
         technicians=techs,
         booked=[
-            (technician_id, window, policy.job_minutes(line, kind))
-            for technician_id, window, line, kind in await uow.orders.booked_windows(
+            (technician_id, window, policy.job_minutes(line, kind), kept_on)
+            for technician_id, window, line, kind, kept_on in await uow.orders.booked_windows(
                 start_of_today, _day_bounds(last, tz)[1]
             )
         ],
@@ -471,6 +476,7 @@ async def _place(
                 f"customer's preferred window feasible",
                 now=now,
                 appointment=window,
+                kept_on=_recorded(order, tech, window, slots[0].day, policy=policy, tz=tz),
             )
             return
 
@@ -505,13 +511,22 @@ async def _place(
     # night shift started yesterday and still running (SCH-3), or today's
     booked = order.appointment if order.appointment and order.appointment.end > now else None
     if booked is not None:
-        # SCH-1 / SCH-3: each technician on the day of their shift keeping it (held_day)
-        kept_on = {held_day(t, booked, minutes=minutes, tz=tz, policy=policy) for t in techs}
+        # SCH-1 / SCH-3: each technician on the day of their shift keeping it (keeping: a
+        # later shift the window overlaps when travel or their jobs rule out the first)
+        kept_on = {d for t in techs for d in shift_days(t, booked, tz=tz, policy=policy, now=now)}
         found = await earliest(sorted(kept_on), booked) if kept_on else None
     else:
         found = await earliest([running_from(today), today] if nights else [today])
     if found is not None:
-        order.assign(technician=found.technician, by=AUTO, reason=found.reason, now=now)
+        order.assign(
+            technician=found.technician,
+            by=AUTO,
+            reason=found.reason,
+            now=now,
+            kept_on=_recorded(order, found.technician, booked, found.day, policy=policy, tz=tz)
+            if booked is not None
+            else None,
+        )
         return
     for network in await uow.networks.list():
         if network.can_take(product_line=order.product_line, area=order.area):
@@ -550,12 +565,15 @@ async def _keeper(
     travel: TravelTimes,
     tz: ZoneInfo,
     overtime: bool = False,
-) -> tuple[Technician | None, list[str]]:
+) -> tuple[Technician | None, list[str], date | None]:
     """SCH-3: of ``technicians``, the one who keeps ``window`` for the order with the least
-    detour: from where they are now, arriving 5-10 minutes early (SCH-4), keeping the jobs they
-    hold that day, the travel between them and the job's length within their shift (with
-    ``overtime``, the job may end after it). None and why not when nobody does. The caller has
-    checked the window's bounds (window_problems) and locked the assignment decisions."""
+    detour, and the day of their shift keeping it to record (:func:`keeping`: a later shift the
+    window overlaps when travel or their jobs rule out the first; None for the first,
+    :func:`_recorded`): from where they are now, arriving
+    5-10 minutes early (SCH-4), keeping the jobs they hold that day, the travel between them
+    and the job's length within their shift (with ``overtime``, the job may end after it). None
+    and why not when nobody does. The caller has checked the window's bounds (window_problems)
+    and locked the assignment decisions."""
     assert order.location is not None
     day = service_day(window, tz=tz, now=now)
     # each technician's jobs of the shifts that may keep it (a night shift's included, and the
@@ -572,9 +590,9 @@ async def _keeper(
         policy,
     )
     minutes = policy.job_minutes(order.product_line, order.service_type)
-    best: tuple[int, Technician] | None = None
+    best: tuple[int, Technician, date] | None = None
     for tech in technicians:
-        added = fits(
+        found = keeping(
             technician=tech,
             held=held.get(tech.technician_id, []),
             location=order.location,
@@ -586,10 +604,10 @@ async def _keeper(
             now=now,
             overtime=overtime,
         )
-        if added is not None and (best is None or added < best[0]):
-            best = (added, tech)
+        if found is not None and (best is None or found[1] < best[0]):
+            best = (found[1], tech, found[0])
     if best is not None:
-        return best[1], []
+        return best[1], [], _recorded(order, best[1], window, best[2], policy=policy, tz=tz)
     reasons = [
         reason
         for tech in technicians[:MAX_REASONS]
@@ -606,7 +624,104 @@ async def _keeper(
             overtime=overtime,
         )
     ]
-    return None, reasons
+    return None, reasons, None
+
+
+async def _kept_on(
+    order: DispatchOrder,
+    technician: Technician | None,
+    *,
+    uow: SchedulingUnitOfWork,
+    now: datetime,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    planned: bool = False,
+) -> date | None:
+    """SCH-1 / SCH-3: the day of ``technician``'s shift keeping the order's appointment, by the
+    keeping check of a booking (:func:`keeping`, beside the other jobs they hold and the travel
+    between them), for an appointment given or kept without a booking (a dispatcher's
+    assignment, a visit kept by the technician on site), to record (:func:`_recorded`); None
+    (the first shift it fits inside alone, ``held_day``) when that one keeps it, when it fits
+    none of them, or with no technician, time or place.
+    ``planned``: judged as planned, from home at the shift's start, not from where they are
+    ``now`` (the technician is already on site, the window may be under way)."""
+    window = order.appointment
+    if technician is None or window is None or order.location is None:
+        return None
+    day = service_day(window, tz=tz, now=now)
+    reach = _works_nights([technician]) or _reaches_next_day(
+        window, day, [technician], tz=tz, policy=policy, now=now
+    )
+    held = _held_jobs(
+        [
+            o
+            for o in await _held_near(uow, day, tz=tz, nights=reach)
+            if o.order_id != order.order_id
+        ],
+        policy,
+    )
+    found = keeping(
+        technician=technician,
+        held=held.get(technician.technician_id, []),
+        location=order.location,
+        window=window,
+        minutes=policy.job_minutes(order.product_line, order.service_type),
+        policy=policy,
+        travel=travel,
+        tz=tz,
+        now=None if planned else now,
+    )
+    return _recorded(
+        order, technician, window, None if found is None else found[0], policy=policy, tz=tz
+    )
+
+
+async def _kept_again(
+    order: DispatchOrder,
+    technician: Technician | None,
+    *,
+    uow: SchedulingUnitOfWork,
+    now: datetime,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+) -> bool:
+    """SCH-1 / SCH-3: the day recorded as keeping a held job checked again after what it was
+    judged by changed (the holder's shifts or days off, the job's address): the keeping check
+    run again (:func:`_kept_on`; as planned, from home at the shift's start, once the holder is
+    on site). Cleared when it is the first shift the job fits inside alone or when no shift
+    keeps it any more: its day is then worked out afresh from the shifts (``held_day``).
+    Returns whether it changed; the caller saves the order."""
+    kept_on = await _kept_on(
+        order,
+        technician,
+        uow=uow,
+        now=now,
+        policy=policy,
+        travel=travel,
+        tz=tz,
+        planned=order.arrived_at is not None,
+    )
+    changed = kept_on != order.kept_on
+    order.kept_on = kept_on
+    return changed
+
+
+def _recorded(
+    order: DispatchOrder,
+    technician: Technician,
+    window: TimeWindow,
+    day: date | None,
+    *,
+    policy: SchedulingPolicy,
+    tz: ZoneInfo,
+) -> date | None:
+    """SCH-1 / SCH-3: the day to record on ``order`` as kept on by ``technician`` for
+    ``window`` (:func:`recorded_day`): ``day`` only when not the first shift it fits inside
+    alone, which is worked out afresh from their shifts as they change."""
+    minutes = policy.job_minutes(order.product_line, order.service_type)
+    return recorded_day(technician, window, day, minutes=minutes, tz=tz, policy=policy)
 
 
 async def _refuse_window(
@@ -707,6 +822,8 @@ async def _assign_emergency(
             "night shift is under way",
             now=now,
             appointment=window,
+            # SCH-1 / SCH-3: the plan it was inserted into keeps it on that day's shift
+            kept_on=_recorded(order, best.technician, window, best.day, policy=policy, tz=tz),
         )
         # SCH-4: the departure the insertion planned (assign clears the previous one)
         order.planned_departure = best.departure
@@ -1048,6 +1165,7 @@ async def handle_event(
             # SCH-10: an arrival at a visit superseded meanwhile (a postponement, or a chain of
             # them, that crossed it) may bring that visit back; any other earlier visit's
             # arrival changes nothing
+            holder_before = (order.visit_id, order.technician_id)
             order.arrived(
                 at=payload.arrived_at,
                 policy=policy,
@@ -1057,6 +1175,20 @@ async def handle_event(
                 visit_id=payload.visit_id,
                 now=now,
             )
+            if (order.visit_id, order.technician_id) != holder_before and order.technician_id:
+                # SCH-3 / SCH-10: the visit kept by the technician on site (a superseded one
+                # back, or one moved meanwhile) counts on the day of their shift keeping it,
+                # as planned: they are there already
+                order.kept_on = await _kept_on(
+                    order,
+                    await uow.technicians.get(order.technician_id),
+                    uow=uow,
+                    now=now,
+                    policy=policy,
+                    travel=travel,
+                    tz=tz,
+                    planned=True,
+                )
             if payload.visit_id != order.visit_id:
                 log.info(
                     "scheduling.event_of_an_earlier_visit",
@@ -1408,8 +1540,19 @@ VISIT_END_OUTCOMES = frozenset(
 # -- commands ---------------------------------------------------------------------------------
 
 
-async def save_technician(cmd: commands.SaveTechnician, *, uow: SchedulingUnitOfWork) -> Technician:
-    """Register or replace a technician."""
+async def save_technician(
+    cmd: commands.SaveTechnician,
+    *,
+    uow: SchedulingUnitOfWork,
+    clock: Clock,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+) -> Technician:
+    """Register or replace a technician. Replaced, the day recorded as keeping each job they
+    hold on a later shift (SCH-1, SCH-3) is checked again against their shifts as they now
+    stand (:func:`_kept_again`): a shift moved or a day off added never leaves a job on a day
+    whose shift no longer keeps it."""
     async with uow:
         # locked: the position kept below must not be overwritten by a report meanwhile
         existing = await uow.technicians.get(cmd.technician.technician_id, for_update=True)
@@ -1421,6 +1564,13 @@ async def save_technician(cmd: commands.SaveTechnician, *, uow: SchedulingUnitOf
         if existing is not None:
             tech.position, tech.position_at = existing.position, existing.position_at
         await uow.technicians.save(tech, new=existing is None)
+        if existing is not None:
+            # locked after the technician, as a position report locks them
+            for order in await uow.orders.held(tech.technician_id, for_update=True):
+                if order.kept_on is not None and await _kept_again(
+                    order, tech, uow=uow, now=clock(), policy=policy, travel=travel, tz=tz
+                ):
+                    await uow.orders.save(order)
         await uow.commit()
         return tech
 
@@ -1445,10 +1595,14 @@ async def assign_order(
     clock: Clock,
     policy: SchedulingPolicy,
     calendar: WorkingTime,
+    travel: TravelTimes,
+    tz: ZoneInfo,
 ) -> DispatchOrder:
     """SCH-8, SCH-12: a dispatcher (or a network's dispatcher, for its own orders and to its own
     technicians) gives or moves the visit; every change is audited with who and why. A network
-    given the order answers by :meth:`DispatchOrder.network_answer_due` (SCH-1, INT-7)."""
+    given the order answers by :meth:`DispatchOrder.network_answer_due` (SCH-1, INT-7). An
+    appointment given to a technician counts on the day of their shift keeping it
+    (:func:`_kept_on`, SCH-3)."""
     async with uow:
         order = await _order(uow, cmd.order_id, cmd.actor, action="assign", for_update=True)
         tech = await _technician(uow, cmd.technician_id) if cmd.technician_id else None
@@ -1495,6 +1649,9 @@ async def assign_order(
             )
             if network is not None
             else None,
+            kept_on=await _kept_on(
+                order, tech, uow=uow, now=now, policy=policy, travel=travel, tz=tz
+            ),
         )
         await uow.orders.save(order)
         await uow.commit()
@@ -1687,6 +1844,7 @@ async def book_appointment(
         if not reasons and cmd.window.start < now:
             reasons = ["the window has already started; book one still ahead"]
         tech: Technician | None = None
+        kept_on: date | None = None
         if not reasons:
             able = [
                 t
@@ -1694,7 +1852,7 @@ async def book_appointment(
                 if not t.why_not(product_line=order.product_line, area=order.area)
             ]
             if able:
-                tech, reasons = await _keeper(
+                tech, reasons, kept_on = await _keeper(
                     order, cmd.window, able, uow=uow, now=now, policy=policy, travel=travel, tz=tz
                 )
             else:
@@ -1724,6 +1882,7 @@ async def book_appointment(
                 now=now,
                 requested_by=commands.RescheduleInitiator.CUSTOMER,
                 customer_consent=True,
+                kept_on=kept_on,
             )
         else:
             order.assign(
@@ -1732,6 +1891,7 @@ async def book_appointment(
                 reason=f"appointment booked; feasible for {tech.name}",
                 now=now,
                 appointment=cmd.window,
+                kept_on=kept_on,
             )
         await uow.orders.save(order)
         await uow.commit()
@@ -1780,6 +1940,7 @@ async def record_contact(
         tech = await uow.technicians.get(order.technician_id) if order.technician_id else None
         promised = order.promised_on_call(cmd.outcome, cmd.window) if order.held else None
         unkept: list[str] = []
+        kept_on: date | None = None
         if (
             promised is not None
             and tech is not None
@@ -1795,7 +1956,7 @@ async def record_contact(
             # The technician agrees the time on their own call: they may choose to stay late
             # to finish (a dispatcher's booking may not), but not to arrive off shift, late or
             # on top of another customer.
-            _, unkept = await _keeper(
+            _, unkept, kept_on = await _keeper(
                 order,
                 promised,
                 [tech],
@@ -1806,6 +1967,7 @@ async def record_contact(
                 tz=tz,
                 overtime=True,
             )
+        agreed = order.appointment
         try:
             order.record_contact(
                 outcome=cmd.outcome,
@@ -1819,6 +1981,10 @@ async def record_contact(
                 note=cmd.note,
                 unkept=unkept,
             )
+            if promised is not None and order.appointment == promised != agreed:
+                # SCH-3: a new time agreed on the call counts on the shift keeping it; the
+                # appointment confirmed as it stands keeps the day it was kept on
+                order.kept_on = kept_on
         except SlotUnavailable as refused:
             raise await _refuse_window(
                 order,
@@ -1853,12 +2019,13 @@ async def reschedule(
         if not cmd.actor.is_dispatcher:
             raise NotYourOrder("Only a dispatcher reschedules (FLOW.md).")
         now = clock()
+        kept_on: date | None = None
         if order.held and cmd.window != order.appointment:
             reasons = window_problems(cmd.window, now=now, policy=policy)
             tech = await uow.technicians.get(order.technician_id) if order.technician_id else None
             if not reasons and tech is not None and order.location is not None:
                 await uow.orders.lock_assignment_decisions()
-                _, reasons = await _keeper(
+                _, reasons, kept_on = await _keeper(
                     order, cmd.window, [tech], uow=uow, now=now, policy=policy, travel=travel, tz=tz
                 )
             if reasons:
@@ -1881,6 +2048,7 @@ async def reschedule(
             now=now,
             requested_by=cmd.requested_by,
             customer_consent=cmd.customer_consent,
+            kept_on=kept_on,
         )
         await uow.orders.save(order)
         await uow.commit()
@@ -2030,9 +2198,17 @@ async def postpone(
 
 
 async def relocate(
-    cmd: commands.Relocate, *, uow: SchedulingUnitOfWork, clock: Clock
+    cmd: commands.Relocate,
+    *,
+    uow: SchedulingUnitOfWork,
+    clock: Clock,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
 ) -> DispatchOrder:
-    """SCH-11: the product is elsewhere: with the customer's consent go there now, else rebook."""
+    """SCH-11: the product is elsewhere: with the customer's consent go there now, else rebook.
+    Going there now, a day recorded as keeping the visit on a later shift is checked again
+    from the new address (SCH-3, :func:`_kept_again`)."""
     async with uow:
         order = await _order(uow, cmd.order_id, cmd.actor, action="relocate", for_update=True)
         _check_actor_owns(order, cmd.actor)
@@ -2056,6 +2232,9 @@ async def relocate(
                 detail=f"product at another address: {cmd.note or 'rebooked'}",
                 keep_technician=True,
             )
+        elif order.kept_on is not None and order.technician_id is not None:
+            holder = await uow.technicians.get(order.technician_id)
+            await _kept_again(order, holder, uow=uow, now=now, policy=policy, travel=travel, tz=tz)
         await uow.orders.save(order)
         await uow.commit()
         return order
@@ -2089,7 +2268,7 @@ async def optimise_day(
             return _stored_plan(cmd.day, previous)
         now = clock()
         everyone = await uow.technicians.list()
-        if _day_is_over(cmd.day, now, tz, everyone):
+        if await _day_is_over(uow, cmd.day, now, tz=tz, technicians=everyone, policy=policy):
             raise DayOver(cmd.day)
         technicians = [t for t in everyone if t.works_on(cmd.day)]
         # SCH-3: the jobs of the shifts starting that day, a night shift's after midnight too
@@ -2263,6 +2442,17 @@ async def optimise_day(
                     by=PLANNER,
                     reason=f"day plan {cmd.day.isoformat()} (requested by {cmd.actor.name})",
                     now=now,
+                    # SCH-1 / SCH-3: the plan keeps it on the new technician's shift of its day
+                    kept_on=_recorded(
+                        order,
+                        techs[visit.technician_id],
+                        order.appointment,
+                        cmd.day,
+                        policy=policy,
+                        tz=tz,
+                    )
+                    if order.appointment is not None
+                    else None,
                 )
             order.planned_departure = visit.depart
             await uow.orders.save(order)
@@ -2568,7 +2758,7 @@ async def reoptimise_dirty_plans(
         technicians = await uow.technicians.list() if rows else []
         for row in rows:
             day = date.fromisoformat(row.plan_date)
-            if _day_is_over(day, now, tz, technicians):
+            if await _day_is_over(uow, day, now, tz=tz, technicians=technicians, policy=policy):
                 row.dirty = False
                 past.append(row.plan_date)
             else:
@@ -2601,12 +2791,35 @@ async def reoptimise_dirty_plans(
     return len(days) + len(past)
 
 
-def _day_is_over(day: date, now: datetime, tz: ZoneInfo, technicians: Sequence[Technician]) -> bool:
+async def _day_is_over(
+    uow: SchedulingUnitOfWork,
+    day: date,
+    now: datetime,
+    *,
+    tz: ZoneInfo,
+    technicians: Sequence[Technician],
+    policy: SchedulingPolicy,
+) -> bool:
     """Whether ``day`` (local) ended before ``now``, and with it every shift starting on it (a
-    night shift runs on past midnight, SCH-3): its plan is history, not re-planned."""
+    night shift runs on past midnight, SCH-3) and every job held on it that could still be
+    running (SCH-4: round the clock, Monday's 23:00-01:00 under way at 00:05): its plan is
+    history, not re-planned. The jobs are read only once every shift of the day has ended."""
     if day >= now.astimezone(tz).date():
         return False
-    return not any(t.works_on(day) and t.shift(day, tz).end > now for t in technicians)
+    if any(t.works_on(day) and t.shift(day, tz).end > now for t in technicians):
+        return False
+    return not any(
+        _could_run_until(o, policy) > now
+        for o in await _held_on(uow, day, tz=tz, policy=policy, technicians=technicians)
+    )
+
+
+def _could_run_until(order: DispatchOrder, policy: SchedulingPolicy) -> datetime:
+    """The latest a held job could still be running (SCH-4): its job's length after the end of
+    its window, or after the arrival when the technician came later than that."""
+    assert order.appointment is not None
+    start = max(order.appointment.end, order.arrived_at or order.appointment.end)
+    return start + timedelta(minutes=policy.job_minutes(order.product_line, order.service_type))
 
 
 COMMAND_HANDLERS: dict[type, Callable[..., Awaitable[Any]]] = {
