@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+from support.statements import statements_sent
 
 from billing.domain.policy import BillingPolicy
 from billing.service_layer.handlers import apply_retention
@@ -242,3 +243,65 @@ async def test_bil_11_why_the_order_went_back_is_erased_with_the_customers_data(
     events = (await client.get("/v1/orders/o-1/events")).json()["events"]
     back = [e["summary"] for e in events if e["type"] == "OrderReturnedToCentre"]
     assert back and "detail" not in back[0] and back[0]["reason"] == "customer_not_home"
+
+
+async def _statements_reading(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, holder: str, headers: dict[str, str]
+) -> int:
+    await client.get(f"/v1/cash/{holder}", headers=headers)  # the key's lookup cached
+    with statements_sent(runtime.engine) as sent:
+        read = await client.get(f"/v1/cash/{holder}", headers=headers)
+    assert read.status_code == 200, read.text
+    return len(sent)
+
+
+async def test_bil_10_a_network_reads_its_technicians_cash_in_as_many_statements_for_any_orders(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    # Whether every order the cash was taken on recorded the holder as the network's
+    # technician is one query, not an account read per order.
+    await publish(client)
+    net_1, technician = await _held_by_technician_of(runtime, client, "o-1", "net-1")
+    assert (await client.post("/v1/orders/o-1/payments", json=CASH, headers=technician)).is_success
+    one_order = await _statements_reading(runtime, client, "net-1-tech", net_1)
+    for order_id in ("o-2", "o-3", "o-4"):
+        await _held_by_technician_of(runtime, client, order_id, "net-1")
+        paid = await client.post(f"/v1/orders/{order_id}/payments", json=CASH, headers=technician)
+        assert paid.status_code == 201, paid.text
+
+    four_orders = await _statements_reading(runtime, client, "net-1-tech", net_1)
+
+    assert four_orders == one_order
+    ledger = (await client.get("/v1/cash/net-1-tech", headers=net_1)).json()
+    assert ledger["cash_on_hand"] == "200.00"
+
+
+async def test_bil_10_a_network_reads_no_ledger_with_cash_its_technician_took_for_another(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    # net-1-tech took cash on o-1 for net-1, then on o-2 working for net-2: the ledger is
+    # neither network's alone.
+    await publish(client)
+    net_1, technician = await _held_by_technician_of(runtime, client, "o-1", "net-1")
+    assert (await client.post("/v1/orders/o-1/payments", json=CASH, headers=technician)).is_success
+    await accepted_order(runtime, "o-2", network="net-2")
+    await send(
+        runtime,
+        OrderReassigned(
+            order_id="o-2",
+            visit_id="v-1",
+            assignee_kind=AssigneeKind.TECHNICIAN,
+            technician_id="net-1-tech",
+            network_id="net-2",
+            previous_assignee_kind=AssigneeKind.NETWORK,
+            previous_network_id="net-2",
+            reassigned_by="net-2-dispatcher",
+        ),
+    )
+    assert (await client.post("/v1/orders/o-2/payments", json=CASH, headers=technician)).is_success
+    net_2 = await key(runtime, "partner", network_id="net-2", name="net-2-partner")
+
+    for network in (net_1, net_2):
+        refused = await client.get("/v1/cash/net-1-tech", headers=network)
+        assert refused.status_code == 404, refused.text
+    assert (await client.get("/v1/cash/net-1-tech", headers=technician)).status_code == 200

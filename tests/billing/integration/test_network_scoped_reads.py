@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from support.statements import statements_sent
 
 from billing.adapters.tables import PendingNetworkFeeRow
 from billing.domain.account import PendingNetworkFee
@@ -310,3 +311,151 @@ async def test_sch_12_bil_12_a_refund_of_another_networks_money_hides_who_and_wh
     assert (read.json()["payment"]["by"], read.json()["payment"]["reason"]) == (None, None)
     assert "net-1" not in read.text
     assert (centre["by"], centre["reason"]) == ("finance-desk", refund["reason"])
+
+
+def _on_pending_fees(sent: list[str]) -> list[str]:
+    return [s for s in sent if "billing_pending_network_fee" in s]
+
+
+async def test_bil_12_saving_an_order_whose_waiting_fees_did_not_change_writes_no_fee_rows(
+    runtime: ServiceRuntime,
+) -> None:
+    await _fees_of_two_networks(runtime)
+
+    with statements_sent(runtime.engine) as sent:
+        async with runtime.app.state.uow_factory() as uow:
+            account = await uow.accounts.get("o-1")
+            account.state.work_done.append("note")  # a change of the order, not of its fees
+            await uow.accounts.save(account)
+            await uow.commit()
+
+    assert _on_pending_fees(sent) == []
+    assert await _listed_by_network(runtime) == {("o-1", "net-1"), ("o-1", "net-2")}
+
+
+async def test_bil_12_only_the_networks_whose_waiting_fees_changed_are_rewritten(
+    runtime: ServiceRuntime,
+) -> None:
+    await _fees_of_two_networks(runtime)
+
+    with statements_sent(runtime.engine) as sent:
+        async with runtime.app.state.uow_factory() as uow:
+            account = await uow.accounts.get("o-1")
+            account.state.pending_network_fees = [
+                f for f in account.state.pending_network_fees if f.network_id != "net-1"
+            ]
+            await uow.accounts.save(account)
+            await uow.commit()
+
+    written = _on_pending_fees(sent)
+    assert len(written) == 1 and written[0].lstrip().upper().startswith("DELETE"), written
+    assert await _listed_by_network(runtime) == {("o-1", "net-2")}
+
+
+async def _waived_after_moving_to_net_2(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> tuple[dict[str, str], str]:
+    """o-1's quote was net-1's visit v-1, on which net-1's technician took 50.00; the centre
+    gave the order to net-2, then waived 30.00 of net-1's quote saying why (about net-1's
+    technician); net-2's key and the waiver id."""
+    await _paid_by_two_networks(runtime, client)
+    net_2 = await key(runtime, "partner", network_id="net-2", name="net-2-partner")
+    dispatcher = await key(runtime, "dispatcher")
+    waived = await client.post(
+        "/v1/orders/o-1/waivers",
+        json={"amount": "30.00", "reason": "net-1 的 张师傅 多收了 30 元"},
+        headers=dispatcher,
+    )
+    assert waived.status_code == 201, waived.text
+    return net_2, waived.json()["waivers"][0]["waiver_id"]
+
+
+async def test_bil_8_sch_12_a_partner_sees_a_waiver_of_another_networks_work_but_not_why(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    net_2, waiver_id = await _waived_after_moving_to_net_2(runtime, client)
+
+    charge = await client.get("/v1/orders/o-1/charge", headers=net_2)
+    read = await client.get(f"/v1/orders/o-1/waivers/{waiver_id}", headers=net_2)
+
+    assert charge.status_code == 200, charge.text
+    body = charge.json()
+    # the waiver reduces the customer's charge: the holder sees it exists and how much
+    assert [(w["waiver_id"], w["amount"]) for w in body["waivers"]] == [(waiver_id, "30.00")]
+    assert body["summary"]["waived"] == "30.00"
+    listed = body["waivers"][0]
+    assert (listed["approved_by"], listed["reason"], listed["another_network"]) == (
+        None,
+        None,
+        True,
+    )
+    assert "net-1" not in charge.text and "张师傅" not in charge.text
+    assert read.status_code == 200, read.text
+    waiver = read.json()
+    assert (waiver["approved_by"], waiver["reason"], waiver["another_network"]) == (
+        None,
+        None,
+        True,
+    )
+    assert [p["amount"] for p in waiver["portions"]] == ["30.00"]
+    assert "net-1" not in read.text and "张师傅" not in read.text
+
+
+async def test_bil_8_the_centre_reads_every_waiver_in_full(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    _, waiver_id = await _waived_after_moving_to_net_2(runtime, client)
+
+    charge = (await client.get("/v1/orders/o-1/charge")).json()
+    read = (await client.get(f"/v1/orders/o-1/waivers/{waiver_id}")).json()
+
+    listed = charge["waivers"][0]
+    assert (listed["reason"], listed["another_network"]) == ("net-1 的 张师傅 多收了 30 元", False)
+    assert listed["approved_by"]
+    assert (read["reason"], read["another_network"]) == ("net-1 的 张师傅 多收了 30 元", False)
+
+
+async def test_bil_8_a_partner_reads_in_full_a_waiver_of_its_own_work_granted_while_it_held_it(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    await publish(client)
+    net_1, _ = await _held_by_technician_of(runtime, client, "o-1", "net-1")
+    dispatcher = await key(runtime, "dispatcher")
+    waived = await client.post(
+        "/v1/orders/o-1/waivers",
+        json={"amount": "20.00", "reason": "老客户优惠"},
+        headers=dispatcher,
+    )
+    assert waived.status_code == 201, waived.text
+    waiver_id = waived.json()["waivers"][0]["waiver_id"]
+
+    listed = (await client.get("/v1/orders/o-1/charge", headers=net_1)).json()["waivers"][0]
+    read = (await client.get(f"/v1/orders/o-1/waivers/{waiver_id}", headers=net_1)).json()
+
+    assert (listed["reason"], listed["another_network"]) == ("老客户优惠", False)
+    assert (read["reason"], read["another_network"]) == ("老客户优惠", False)
+
+
+async def test_bil_8_sch_12_a_waiver_granted_while_another_network_held_the_order_hides_why(
+    runtime: ServiceRuntime, client: httpx.AsyncClient
+) -> None:
+    # net-1 holds o-1 (its visit v-1); the centre waives while net-1 holds it; the order then
+    # goes to net-2, which sees the waiver's amount but not why.
+    await publish(client)
+    await _held_by_technician_of(runtime, client, "o-1", "net-1")
+    dispatcher = await key(runtime, "dispatcher")
+    waived = await client.post(
+        "/v1/orders/o-1/waivers",
+        json={"amount": "20.00", "reason": "net-1 迟到 20 分钟"},
+        headers=dispatcher,
+    )
+    assert waived.status_code == 201, waived.text
+    await send(runtime, _moved_to_network("o-1", "net-2", "net-1"))
+    net_2 = await key(runtime, "partner", network_id="net-2", name="net-2-partner")
+
+    charge = await client.get("/v1/orders/o-1/charge", headers=net_2)
+
+    assert charge.status_code == 200, charge.text
+    listed = charge.json()["waivers"][0]
+    assert (listed["amount"], listed["reason"], listed["another_network"]) == ("20.00", None, True)
+    assert "net-1" not in charge.text

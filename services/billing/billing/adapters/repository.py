@@ -347,8 +347,9 @@ class AccountRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._seen: dict[str, int] = {}
-        self._held_fees: set[str] = set()
-        """Orders loaded holding network fees that wait for the product line."""
+        self._listed_fees: dict[str, dict[str, datetime]] = {}
+        """Per order loaded or saved, the rows its network fees waiting for the product line
+        have in the table listing them by network (network -> pending_since)."""
 
     async def get(self, order_id: str, *, for_update: bool = True) -> BillingAccount | None:
         """The account of ``order_id`` (row-locked on PostgreSQL), or None."""
@@ -360,8 +361,8 @@ class AccountRepository:
             return None
         self._seen[order_id] = row.version
         account = self._domain(row)
-        if account.state.pending_network_fees:
-            self._held_fees.add(order_id)
+        # the rows were written with the state in the same transaction: they are its image
+        self._listed_fees[order_id] = account.network_fees_pending_by_network
         return account
 
     @staticmethod
@@ -429,30 +430,34 @@ class AccountRepository:
 
     async def _save_pending_fees(self, account: BillingAccount) -> None:
         """Keep each network's waiting fees of the order in the table listing them by network
-        (BIL-12), in the account's transaction: rewritten only for an order that holds some or
-        held some when loaded (rarely any)."""
-        since = account.network_fees_pending_by_network
+        (BIL-12), in the account's transaction: only the networks whose row changed are
+        written, so a save that leaves them as they were issues no statement on the table."""
         order_id = account.order_id
-        if not since and order_id not in self._held_fees:
+        wanted = account.network_fees_pending_by_network
+        listed = self._listed_fees.get(order_id, {})
+        if wanted == listed:
             return
-        await self._session.execute(
-            _PENDING_FEES.delete().where(_PENDING_FEES.c.order_id == order_id)
-        )
-        if since:
+        stale = sorted(n for n, at in listed.items() if wanted.get(n) != at)
+        fresh = sorted(n for n, at in wanted.items() if listed.get(n) != at)
+        if stale:
+            await self._session.execute(
+                _PENDING_FEES.delete().where(
+                    _PENDING_FEES.c.order_id == order_id, _PENDING_FEES.c.network_id.in_(stale)
+                )
+            )
+        if fresh:
             await self._session.execute(
                 _PENDING_FEES.insert(),
                 [
                     {
                         "order_id": order_id,
                         "network_id": network,
-                        "pending_since": at.astimezone(UTC),
+                        "pending_since": wanted[network].astimezone(UTC),
                     }
-                    for network, at in sorted(since.items())
+                    for network in fresh
                 ],
             )
-            self._held_fees.add(order_id)
-        else:
-            self._held_fees.discard(order_id)
+        self._listed_fees[order_id] = dict(wanted)
 
     async def pending(self) -> list[str]:
         """Orders with quote requests waiting for a schedule, by id: all of them, since a
@@ -840,16 +845,32 @@ class CashRepository:
         row = await self._session.get(CashEntryRow, entry_id)
         return None if row is None or row.holder_id != holder_id else _cash_entry(row)
 
-    async def order_ids(self, holder_id: str) -> list[str]:
-        """The orders the cash of ``holder_id``'s ledger was taken or refunded on."""
-        order_id = col(CashEntryRow.order_id)
-        rows = await self._session.execute(
-            select(order_id)
-            .where(col(CashEntryRow.holder_id) == holder_id, order_id.is_not(None))
+    async def holder_networks(self, holder_id: str) -> dict[str, str | None] | None:
+        """On each order the cash of ``holder_id``'s ledger was taken or refunded on, the
+        network an assignment recorded the holder as working for (None: the centre's, or not
+        recorded, or the order unknown), in one query whatever the number of orders (BIL-10,
+        BIL-12); None when the ledger names no order."""
+        entry_order = col(CashEntryRow.order_id)
+        orders = (
+            sa_select(entry_order.label("order_id"))
+            .where(col(CashEntryRow.holder_id) == holder_id, entry_order.is_not(None))
             .distinct()
-            .order_by(order_id)
+            .subquery()
         )
-        return [r for r in rows.scalars() if r is not None]
+        networks = col(AccountRow.state)["technician_networks"]
+        rows = (
+            await self._session.execute(
+                sa_select(orders.c.order_id, networks).outerjoin(
+                    AccountRow, col(AccountRow.order_id) == orders.c.order_id
+                )
+            )
+        ).all()
+        if not rows:
+            return None
+        return {
+            order_id: held.get(holder_id) if isinstance(held, dict) else None
+            for order_id, held in rows
+        }
 
     async def save(self, ledger: CashLedger) -> None:
         """Write new entries and the holder's alert state."""

@@ -1150,6 +1150,16 @@ class BillingAccount:
         ids = {q.quote_id for q in self.accepted_quotes}
         return sum((w.amount for w in self.state.waivers if w.quote_id in ids), ZERO)
 
+    def waiver_network(self, waiver: Waiver) -> str | None:
+        """The partner network whose work ``waiver`` was approved on (None: the centre's, or
+        not known): the network the visit of the quote the centre approved it on
+        (``carried_from``, else ``quote_id``) was assigned to, whoever holds the order now
+        (BIL-8, BIL-12)."""
+        quote = self.quote(waiver.carried_from or waiver.quote_id)
+        if quote is None or quote.visit_id is None:
+            return None
+        return self.state.visit_networks.get(quote.visit_id)
+
     def waived_on(self, quote: Quote) -> Decimal:
         """Total waived on ``quote`` (BIL-8)."""
         return sum((w.amount for w in self.state.waivers if w.quote_id == quote.quote_id), ZERO)

@@ -1056,12 +1056,14 @@ async def read_waiver(
     order_id: str, waiver_id: str, uow: UowFactoryDep, principal: ChargeReaderDep
 ) -> Any:
     """A waiver the centre approved, with what it takes off each quote (BIL-8). Whoever reads
-    the order's charge reads its waivers; any other order answers 404, as an unknown one."""
+    the order's charge reads its waivers; one approved on another partner network's work a
+    partner network reads without who approved it and why (`another_network`, SCH-12). Any
+    other order answers 404, as an unknown one."""
     account = await _readable_account(order_id, principal, uow)
     portions = [w for w in account.state.waivers if w.waiver_id == waiver_id]
     if not portions:
         raise ChargeItemNotFound(order_id, "waiver", waiver_id)
-    return WaiverOut.from_domain(order_id, portions)
+    return WaiverOut.from_domain(order_id, portions, account, _reader_network(principal, account))
 
 
 @router.get(
@@ -1229,18 +1231,13 @@ async def _networks_holder(principal: Principal, holder_id: str, uow: UowFactory
     ledger of someone else is not the partner's."""
     if holder_id == _who(principal):
         return True
-    orders = await views.cash_orders(holder_id, uow=uow())
-    if not orders or principal.network_id is None:
+    if principal.network_id is None:
         return False
-    for order_id in orders:
-        try:
-            account = await views.account(order_id, uow=uow())
-        except OrderNotFound:
-            return False
-        networks = account.state.technician_networks
-        if holder_id not in networks or networks[holder_id] != principal.network_id:
-            return False
-    return True
+    # one query however many orders the ledger names, not an account read per order
+    networks = await views.holder_networks(holder_id, uow=uow())
+    if not networks:
+        return False
+    return all(n == principal.network_id for n in networks.values())
 
 
 @router.post(

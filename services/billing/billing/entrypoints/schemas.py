@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -30,6 +31,7 @@ from billing.domain.account import (
 )
 from billing.domain.cash import CashEntry, CashPosition
 from billing.domain.model import OrderFile
+from billing.domain.money import FEN
 from billing.domain.rate_cards import NetworkRate, RateCard, Rates
 from billing.domain.reports import Statement
 from billing.domain.schedule import FeeSchedule, ScheduleContent
@@ -41,6 +43,8 @@ from servicekit.dates import IsoDate, IsoDatetime
 PositiveMoney = Annotated[
     Decimal,
     Field(gt=0, max_digits=14, decimal_places=2, examples=["128.50"]),
+    # kept in fen however written ("1E+1", 0.5): receipts, ledgers and events show 10.00, 0.50
+    AfterValidator(lambda v: v.quantize(FEN)),
     PlainSerializer(lambda v: format(v, "f"), return_type=str, when_used="json"),
 ]
 """A positive amount in CNY with at most two decimals (string or number in JSON)."""
@@ -260,6 +264,37 @@ class ChargePaymentOut(Payment):
         )
 
 
+class ChargeWaiverOut(Waiver):
+    """A waiver on the order's charge (BIL-8). It reduces the customer's charge, so whoever
+    holds the order sees it and its amount; but one the centre approved on another partner
+    network's work (the visit of the quote it was approved on) says why and who approved it
+    about that network, which is not the reader's to read (SCH-12, BIL-12): for a partner
+    network, ``approved_by`` and ``reason`` are null and ``another_network`` is true. The
+    centre sees them all in full."""
+
+    approved_by: str | None = Field(  # type: ignore[assignment]
+        description="Who approved it; null on another network's as a partner network reads it."
+    )
+    reason: str | None = Field(  # type: ignore[assignment]
+        description="Why it was approved; null on another network's as a partner network reads it."
+    )
+    another_network: bool = Field(
+        default=False,
+        description="Approved on another partner network's work than the reader's (a partner "
+        "network's key or technician): who approved it and why are not shown.",
+    )
+
+    @classmethod
+    def seen_by(cls, w: Waiver, account: BillingAccount, network_id: str | None) -> ChargeWaiverOut:
+        """``w`` as a reader of ``network_id`` (None: the centre, in full) sees it."""
+        full = cls.model_validate(w, from_attributes=True)
+        if network_id is None or account.waiver_network(w) in (None, network_id):
+            return full
+        return full.model_copy(
+            update={"approved_by": None, "reason": None, "another_network": True}
+        )
+
+
 class OrderChargeOut(BaseModel):
     """An order's quotes, charge, payments with their receipts, invoices and signature: what
     the service report shows."""
@@ -292,7 +327,11 @@ class OrderChargeOut(BaseModel):
         "the work was done, as soon as the line is known (BIL-12). Usually empty. A partner "
         "network reads its own network's only.",
     )
-    waivers: list[Waiver]
+    waivers: list[ChargeWaiverOut] = Field(
+        description="The waivers the centre approved: all of them, with their amounts (the "
+        "charge is the customer's); a partner network reads who approved another network's and "
+        "why as null (`another_network`)."
+    )
     payments: list[ChargePaymentOut] = Field(
         description="Payments and refunds, each with its receipt: all of them, whoever held the "
         "order (the balance is the customer's); a partner network reads who took another "
@@ -337,7 +376,7 @@ class OrderChargeOut(BaseModel):
                 for f in a.state.pending_network_fees
                 if network_id is None or f.network_id == network_id
             ],
-            waivers=a.state.waivers,
+            waivers=[ChargeWaiverOut.seen_by(w, a, network_id) for w in a.state.waivers],
             payments=[ChargePaymentOut.seen_by(p, a, network_id) for p in a.state.payments],
             invoices=a.state.invoices,
             signature=a.signature,
@@ -354,28 +393,49 @@ class WaiverIn(_In):
 
 class WaiverOut(BaseModel):
     """One waiver the centre approved (BIL-8): its portions, one per quote it reduces, as the
-    order's charge lists them in `waivers`."""
+    order's charge lists them in `waivers`; one approved on another partner network's work
+    shows a partner network neither who approved it nor why (`another_network`)."""
 
     order_id: str
     waiver_id: str
-    approved_by: str
-    reason: str
+    approved_by: str | None
+    reason: str | None
     at: datetime
-    portions: list[Waiver] = Field(
+    another_network: bool = Field(
+        default=False,
+        description="Approved on another partner network's work than the reader's: who "
+        "approved it and why are not shown.",
+    )
+    portions: list[ChargeWaiverOut] = Field(
         description="What it takes off each quote, as in the charge's `waivers`."
     )
 
     @classmethod
-    def from_domain(cls, order_id: str, portions: list[Waiver]) -> WaiverOut:
-        """Read model of one approval's portions (at least one)."""
-        first = portions[0]
+    def from_domain(
+        cls,
+        order_id: str,
+        portions: list[Waiver],
+        account: BillingAccount,
+        network_id: str | None = None,
+    ) -> WaiverOut:
+        """Read model of one approval's portions (at least one), in full (the centre) or as
+        the partner network ``network_id`` of ``account``'s order reads it (SCH-12)."""
+        seen = [ChargeWaiverOut.seen_by(p, account, network_id) for p in portions]
+        hidden = any(p.another_network for p in seen)
+        if hidden:
+            seen = [
+                p.model_copy(update={"approved_by": None, "reason": None, "another_network": True})
+                for p in seen
+            ]
+        first = seen[0]
         return cls(
             order_id=order_id,
             waiver_id=first.waiver_id,
             approved_by=first.approved_by,
             reason=first.reason,
             at=first.at,
-            portions=portions,
+            another_network=hidden,
+            portions=seen,
         )
 
 
@@ -512,6 +572,16 @@ class PaymentIn(_In):
         "or desk named in `collected_by` took, e.g. the technician's phone was dead; kept with "
         "the payment and the cash entry as who approved it and why.",
     )
+
+    @field_validator("collected_by")
+    @classmethod
+    def _names_someone(cls, value: str | None) -> str | None:
+        # a blank name would book the money, cash on hand included, to nobody (BIL-10)
+        if value is None:
+            return None
+        if not value.strip():
+            raise ValueError("names who took the money, or is omitted")
+        return value.strip()
 
 
 class RefundIn(_In):

@@ -178,10 +178,13 @@ async def cash_entry(holder_id: str, entry_id: str, *, uow: BillingUnitOfWork) -
         return await uow.cash.entry(holder_id, entry_id)
 
 
-async def cash_orders(holder_id: str, *, uow: BillingUnitOfWork) -> list[str]:
-    """The orders the cash of a holder's ledger was taken or refunded on."""
+async def holder_networks(
+    holder_id: str, *, uow: BillingUnitOfWork
+) -> dict[str, str | None] | None:
+    """On each order a holder's cash was taken or refunded on, the network the holder worked
+    for there (None: the centre's or unknown); None when its ledger names no order."""
     async with uow:
-        return await uow.cash.order_ids(holder_id)
+        return await uow.cash.holder_networks(holder_id)
 
 
 async def reconciliation(
