@@ -161,6 +161,24 @@ async def accepted_order(
     return str(quote_id)
 
 
+async def waived(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    amount: str,
+    reason: str,
+    order_id: str = "o-1",
+) -> httpx.Response:
+    """``amount`` of ``order_id``'s charge waived for ``reason`` by ``headers``' key (BIL-8);
+    the 201 answer."""
+    response = await client.post(
+        f"/v1/orders/{order_id}/waivers",
+        json={"amount": amount, "reason": reason},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    return response
+
+
 # --- BIL-1: fee schedules ------------------------------------------------------------------
 
 

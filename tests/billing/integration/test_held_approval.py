@@ -22,7 +22,7 @@ from servicekit.runtime import ServiceRuntime
 
 from ..conftest import T0
 from ..unit.test_held_approval import held_account
-from .test_billing_api import IGNITER, accepted_order, fee, key, outbox, publish, send
+from .test_billing_api import IGNITER, accepted_order, fee, key, outbox, publish, send, waived
 from .test_cancellation import repaired
 from .test_list_paging import _pages, _refused_cursor
 from .test_revisits import REBOOKED_AT, REVISIT_AT, _revisit
@@ -48,12 +48,7 @@ async def held_order(
     holds 30.00 at issue. Returns the two quotes."""
     dispatcher = await key(runtime, "dispatcher", name=f"dispatcher-{order_id}")
     first = await accepted_order(runtime, order_id)
-    waived = await client.post(
-        f"/v1/orders/{order_id}/waivers",
-        json={"amount": "30.00", "reason": "customer disputed the call-out"},
-        headers=dispatcher,
-    )
-    assert waived.status_code == 201, waived.text
+    await waived(client, dispatcher, "30.00", "customer disputed the call-out", order_id)
     again = await _revisit(runtime, order_id, fee("W02"), IGNITER, request_id=f"{order_id}-req-2")
     await send(runtime, repaired(order_id), at=REBOOKED_AT)
     await send(

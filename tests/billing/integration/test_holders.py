@@ -30,25 +30,37 @@ from .test_billing_api import accepted_order, key, order_created, publish, send
 CASH = {"method": "cash", "amount": "50.00"}
 
 
+def _placed_with_technician(
+    order_id: str,
+    network: str,
+    *,
+    technician: str | None = None,
+    visit_id: str = "v-1",
+    previous_network: str | None = None,
+    reassigned_by: str | None = None,
+) -> OrderReassigned:
+    """``order_id``'s visit, held by ``previous_network`` (else ``network`` itself), placed by
+    ``reassigned_by`` (else ``network``'s dispatcher) with ``technician`` (else
+    ``<network>-tech``) working for ``network``."""
+    return OrderReassigned(
+        order_id=order_id,
+        visit_id=visit_id,
+        assignee_kind=AssigneeKind.TECHNICIAN,
+        technician_id=technician or f"{network}-tech",
+        network_id=network,
+        previous_assignee_kind=AssigneeKind.NETWORK,
+        previous_network_id=previous_network or network,
+        reassigned_by=reassigned_by or f"{network}-dispatcher",
+    )
+
+
 async def _held_by_technician_of(
     runtime: ServiceRuntime, client: httpx.AsyncClient, order_id: str, network: str
 ) -> tuple[dict[str, str], dict[str, str]]:
     """``order_id``, its quote accepted, given to ``network``, whose dispatcher placed it with its
     own technician ``<network>-tech``; the network's and the technician's key headers."""
     await accepted_order(runtime, order_id, network=network)
-    await send(
-        runtime,
-        OrderReassigned(
-            order_id=order_id,
-            visit_id="v-1",
-            assignee_kind=AssigneeKind.TECHNICIAN,
-            technician_id=f"{network}-tech",
-            network_id=network,
-            previous_assignee_kind=AssigneeKind.NETWORK,
-            previous_network_id=network,
-            reassigned_by=f"{network}-dispatcher",
-        ),
-    )
+    await send(runtime, _placed_with_technician(order_id, network))
     partner = await key(runtime, "partner", network_id=network, name=f"{network}-partner")
     technician = await key(runtime, "technician", technician_id=f"{network}-tech")
     return partner, technician
@@ -285,19 +297,7 @@ async def test_bil_10_a_network_reads_no_ledger_with_cash_its_technician_took_fo
     net_1, technician = await _held_by_technician_of(runtime, client, "o-1", "net-1")
     assert (await client.post("/v1/orders/o-1/payments", json=CASH, headers=technician)).is_success
     await accepted_order(runtime, "o-2", network="net-2")
-    await send(
-        runtime,
-        OrderReassigned(
-            order_id="o-2",
-            visit_id="v-1",
-            assignee_kind=AssigneeKind.TECHNICIAN,
-            technician_id="net-1-tech",
-            network_id="net-2",
-            previous_assignee_kind=AssigneeKind.NETWORK,
-            previous_network_id="net-2",
-            reassigned_by="net-2-dispatcher",
-        ),
-    )
+    await send(runtime, _placed_with_technician("o-2", "net-2", technician="net-1-tech"))
     assert (await client.post("/v1/orders/o-2/payments", json=CASH, headers=technician)).is_success
     net_2 = await key(runtime, "partner", network_id="net-2", name="net-2-partner")
 

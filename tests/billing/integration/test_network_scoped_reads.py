@@ -8,6 +8,7 @@ dated by that network's own earliest waiting work."""
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,8 +17,7 @@ import sqlalchemy as sa
 from support.statements import statements_sent
 
 from billing.adapters.tables import PendingNetworkFeeRow
-from billing.domain.account import PendingNetworkFee
-from contracts.common import AssigneeKind
+from billing.domain.account import AccountState, PendingNetworkFee
 from contracts.scheduling import OrderReassigned
 from servicekit.db import table_of
 from servicekit.migrations import upgrade
@@ -25,23 +25,16 @@ from servicekit.paging import encode_cursor
 from servicekit.runtime import ServiceRuntime
 
 from ..conftest import T0
-from .test_billing_api import key, order_created, publish, send
-from .test_holders import CASH, _held_by_technician_of
+from .test_billing_api import key, order_created, publish, send, waived
+from .test_holders import CASH, _held_by_technician_of, _placed_with_technician
 from .test_rate_cards import PENDING, assigned_to_network, refused, repaired
 from .test_waiver_ids import _billing, store_accounts
 
 
 def _moved_to_network(order_id: str, network: str, previous: str) -> OrderReassigned:
-    """The revisit v-2 given to ``network``'s technician ``<network>-tech``."""
-    return OrderReassigned(
-        order_id=order_id,
-        visit_id="v-2",
-        assignee_kind=AssigneeKind.TECHNICIAN,
-        technician_id=f"{network}-tech",
-        network_id=network,
-        previous_assignee_kind=AssigneeKind.NETWORK,
-        previous_network_id=previous,
-        reassigned_by="disp-1",
+    """The revisit v-2 given by the centre to ``network``'s technician ``<network>-tech``."""
+    return _placed_with_technician(
+        order_id, network, visit_id="v-2", previous_network=previous, reassigned_by="disp-1"
     )
 
 
@@ -282,12 +275,7 @@ async def test_sch_12_bil_12_a_refund_of_another_networks_money_hides_who_and_wh
     await send(runtime, _moved_to_network("o-1", "net-2", "net-1"))
     net_2 = await key(runtime, "partner", network_id="net-2", name="net-2-partner")
     dispatcher = await key(runtime, "dispatcher")
-    waived = await client.post(
-        "/v1/orders/o-1/waivers",
-        json={"amount": "30.00", "reason": "多收了 30 元"},
-        headers=dispatcher,
-    )
-    assert waived.status_code == 201, waived.text
+    await waived(client, dispatcher, "30.00", "多收了 30 元")
     refund = {
         "method": "mobile",
         "amount": "30.00",
@@ -313,7 +301,16 @@ async def test_sch_12_bil_12_a_refund_of_another_networks_money_hides_who_and_wh
     assert (centre["by"], centre["reason"]) == ("finance-desk", refund["reason"])
 
 
-def _on_pending_fees(sent: list[str]) -> list[str]:
+async def _pending_fee_statements_saving(
+    runtime: ServiceRuntime, change: Callable[[AccountState], None]
+) -> list[str]:
+    """The statements on pending-fee rows sent saving o-1 after ``change`` to its state."""
+    with statements_sent(runtime.engine) as sent:
+        async with runtime.app.state.uow_factory() as uow:
+            account = await uow.accounts.get("o-1")
+            change(account.state)
+            await uow.accounts.save(account)
+            await uow.commit()
     return [s for s in sent if "billing_pending_network_fee" in s]
 
 
@@ -322,14 +319,10 @@ async def test_bil_12_saving_an_order_whose_waiting_fees_did_not_change_writes_n
 ) -> None:
     await _fees_of_two_networks(runtime)
 
-    with statements_sent(runtime.engine) as sent:
-        async with runtime.app.state.uow_factory() as uow:
-            account = await uow.accounts.get("o-1")
-            account.state.work_done.append("note")  # a change of the order, not of its fees
-            await uow.accounts.save(account)
-            await uow.commit()
+    def note(state: AccountState) -> None:
+        state.work_done.append("note")  # a change of the order, not of its fees
 
-    assert _on_pending_fees(sent) == []
+    assert await _pending_fee_statements_saving(runtime, note) == []
     assert await _listed_by_network(runtime) == {("o-1", "net-1"), ("o-1", "net-2")}
 
 
@@ -338,16 +331,12 @@ async def test_bil_12_only_the_networks_whose_waiting_fees_changed_are_rewritten
 ) -> None:
     await _fees_of_two_networks(runtime)
 
-    with statements_sent(runtime.engine) as sent:
-        async with runtime.app.state.uow_factory() as uow:
-            account = await uow.accounts.get("o-1")
-            account.state.pending_network_fees = [
-                f for f in account.state.pending_network_fees if f.network_id != "net-1"
-            ]
-            await uow.accounts.save(account)
-            await uow.commit()
+    def without_net_1(state: AccountState) -> None:
+        state.pending_network_fees = [
+            f for f in state.pending_network_fees if f.network_id != "net-1"
+        ]
 
-    written = _on_pending_fees(sent)
+    written = await _pending_fee_statements_saving(runtime, without_net_1)
     assert len(written) == 1 and written[0].lstrip().upper().startswith("DELETE"), written
     assert await _listed_by_network(runtime) == {("o-1", "net-2")}
 
@@ -356,18 +345,12 @@ async def _waived_after_moving_to_net_2(
     runtime: ServiceRuntime, client: httpx.AsyncClient
 ) -> tuple[dict[str, str], str]:
     """o-1's quote was net-1's visit v-1, on which net-1's technician took 50.00; the centre
-    gave the order to net-2, then waived 30.00 of net-1's quote saying why (about net-1's
-    technician); net-2's key and the waiver id."""
-    await _paid_by_two_networks(runtime, client)
-    net_2 = await key(runtime, "partner", network_id="net-2", name="net-2-partner")
+    gave the order to net-2 (whose technician took 20.00), then waived 30.00 of net-1's quote
+    saying why (about net-1's technician); net-2's key and the waiver id."""
+    net_2, _, _ = await _paid_by_two_networks(runtime, client)
     dispatcher = await key(runtime, "dispatcher")
-    waived = await client.post(
-        "/v1/orders/o-1/waivers",
-        json={"amount": "30.00", "reason": "net-1 的 张师傅 多收了 30 元"},
-        headers=dispatcher,
-    )
-    assert waived.status_code == 201, waived.text
-    return net_2, waived.json()["waivers"][0]["waiver_id"]
+    answer = await waived(client, dispatcher, "30.00", "net-1 的 张师傅 多收了 30 元")
+    return net_2, answer.json()["waivers"][0]["waiver_id"]
 
 
 async def test_bil_8_sch_12_a_partner_sees_a_waiver_of_another_networks_work_but_not_why(
@@ -421,13 +404,8 @@ async def test_bil_8_a_partner_reads_in_full_a_waiver_of_its_own_work_granted_wh
     await publish(client)
     net_1, _ = await _held_by_technician_of(runtime, client, "o-1", "net-1")
     dispatcher = await key(runtime, "dispatcher")
-    waived = await client.post(
-        "/v1/orders/o-1/waivers",
-        json={"amount": "20.00", "reason": "老客户优惠"},
-        headers=dispatcher,
-    )
-    assert waived.status_code == 201, waived.text
-    waiver_id = waived.json()["waivers"][0]["waiver_id"]
+    answer = await waived(client, dispatcher, "20.00", "老客户优惠")
+    waiver_id = answer.json()["waivers"][0]["waiver_id"]
 
     listed = (await client.get("/v1/orders/o-1/charge", headers=net_1)).json()["waivers"][0]
     read = (await client.get(f"/v1/orders/o-1/waivers/{waiver_id}", headers=net_1)).json()
@@ -444,12 +422,7 @@ async def test_bil_8_sch_12_a_waiver_granted_while_another_network_held_the_orde
     await publish(client)
     await _held_by_technician_of(runtime, client, "o-1", "net-1")
     dispatcher = await key(runtime, "dispatcher")
-    waived = await client.post(
-        "/v1/orders/o-1/waivers",
-        json={"amount": "20.00", "reason": "net-1 迟到 20 分钟"},
-        headers=dispatcher,
-    )
-    assert waived.status_code == 201, waived.text
+    await waived(client, dispatcher, "20.00", "net-1 迟到 20 分钟")
     await send(runtime, _moved_to_network("o-1", "net-2", "net-1"))
     net_2 = await key(runtime, "partner", network_id="net-2", name="net-2-partner")
 

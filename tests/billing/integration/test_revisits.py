@@ -26,7 +26,7 @@ from contracts.scheduling import OrderAssigned
 from servicekit.runtime import ServiceRuntime
 
 from ..conftest import T0
-from .test_billing_api import IGNITER, accepted_order, fee, key, outbox, publish, send
+from .test_billing_api import IGNITER, accepted_order, fee, key, outbox, publish, send, waived
 from .test_cancellation import repaired
 
 REBOOKED_AT = T0 + timedelta(hours=1)
@@ -197,12 +197,7 @@ async def test_bil_8_a_waiver_goes_on_applying_to_the_supplement_accepted_in_its
     await publish(client)
     first = await accepted_order(runtime, "o-1")  # 170.00
     dispatcher = await key(runtime, "dispatcher")
-    waived = await client.post(
-        "/v1/orders/o-1/waivers",
-        json={"amount": "30.00", "reason": "customer disputed the call-out"},
-        headers=dispatcher,
-    )
-    assert waived.status_code == 201, waived.text
+    await waived(client, dispatcher, "30.00", "customer disputed the call-out")
     # the technician re-examines: a supplement repeats the quote's items and adds a second part
     supplement = await _quoted(
         runtime, "o-1", "v-1", fee("W02"), IGNITER, IGNITER, request_id="req-1b", at=T0
@@ -252,12 +247,7 @@ async def _waived_then_supplemented(
     await publish(client)
     first = await accepted_order(runtime, "o-1", *JOB)
     dispatcher = await key(runtime, "dispatcher")
-    waived = await client.post(
-        "/v1/orders/o-1/waivers",
-        json={"amount": "30.00", "reason": "customer disputed the call-out"},
-        headers=dispatcher,
-    )
-    assert waived.status_code == 201, waived.text
+    await waived(client, dispatcher, "30.00", "customer disputed the call-out")
     supplement = await _quoted(runtime, "o-1", "v-1", *JOB, SEALANT, request_id="req-1b", at=T0)
     [issued] = [e for e in await outbox(runtime, "QuoteIssued") if e.data["quote_id"] == supplement]
     return first, supplement, issued.data
@@ -396,12 +386,7 @@ async def test_fld_4_bil_8_a_revisit_quote_issued_before_a_late_completion_is_ch
     await publish(client)
     first = await accepted_order(runtime, "o-1")  # 170.00 on v-1
     dispatcher = await key(runtime, "dispatcher")
-    waived = await client.post(
-        "/v1/orders/o-1/waivers",
-        json={"amount": "30.00", "reason": "customer disputed the call-out"},
-        headers=dispatcher,
-    )
-    assert waived.status_code == 201, waived.text
+    await waived(client, dispatcher, "30.00", "customer disputed the call-out")
     again = await _revisit(runtime, "o-1", fee("W02"), IGNITER)
     [issued] = [e for e in await outbox(runtime, "QuoteIssued") if e.data["quote_id"] == again]
     assert issued.data["total"] == "140.00"  # carrying v-1's waiver, as billing knew then
