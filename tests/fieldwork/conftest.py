@@ -143,6 +143,7 @@ async def order(
     public_area: bool = False,
     service_type: ServiceType = ServiceType.REPAIR,
     purchase_date: date | None = None,
+    installation_date: date | None = None,
 ) -> None:
     await runtime.handle_event(
         EventEnvelope.wrap(
@@ -155,7 +156,12 @@ async def order(
                         "address": {"detail": "西四路100号", "public_area": public_area},
                     }
                 ),
-                product=Product(line="water_heater", model="JSQ24", purchase_date=purchase_date),
+                product=Product(
+                    line="water_heater",
+                    model="JSQ24",
+                    purchase_date=purchase_date,
+                    installation_date=installation_date,
+                ),
                 fault=Fault(description="热水器打不着火"),
                 channel=Channel.HOTLINE,
                 warranty_status=warranty,
@@ -232,4 +238,26 @@ def offline_item(
         "visit_id": visit_id,
         "occurred_at": at.isoformat(),
         "action": action,
+    }
+
+
+def offline_departure(
+    client_id: str, at: datetime, *, eta_in: timedelta = timedelta(minutes=30)
+) -> dict[str, Any]:
+    """The departure of v-1 at ``at`` in an offline batch, with the default kit checked and the
+    arrival expected ``eta_in`` later."""
+    return offline_item(
+        client_id, at, type="depart", eta=(at + eta_in).isoformat(), kit_checked=list(DEFAULT_KIT)
+    )
+
+
+def take_back_action(photo: str, promised: Any) -> dict[str, Any]:
+    """The take-back of the unit under receipt R-1 with ``photo``, its return promised for
+    ``promised`` (as sent: a date, or whatever the test sends instead)."""
+    return {
+        "type": "take_back",
+        "receipt_number": "R-1",
+        "appearance": "外观完好",
+        "photo_refs": [photo],
+        "promised_return_date": promised,
     }

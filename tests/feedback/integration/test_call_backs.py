@@ -753,7 +753,6 @@ async def test_fbk_1_a_customer_who_rings_back_after_an_unanswered_call_is_heard
     harness.clock.set(five)
     await harness.emit(resolved_remotely("o-rings-back", at=five), five)
     [task] = await harness.tasks("o-rings-back")
-    url = f"/v1/call-backs/{task['task_id']}"
 
     harness.clock.set(local(FRIDAY, 17, 55))
     unanswered = await harness.answer(task["task_id"], reached=False)
@@ -761,13 +760,8 @@ async def test_fbk_1_a_customer_who_rings_back_after_an_unanswered_call_is_heard
     assert await harness.due() == []  # the queue offers the retry on Monday
 
     harness.clock.set(local(FRIDAY, 18, 5))
-    claim = await harness.client.post(f"{url}/claim")
-    assert claim.status_code == 200, claim.text
-    heard = await harness.client.post(
-        f"{url}/outcome", json={"reached": True, "satisfied": True, "scores": scores()}
-    )
-    assert heard.status_code == 200, heard.text
-    assert heard.json()["status"] == "done"
+    heard = await harness.answer(task["task_id"], reached=True, satisfied=True, scores=scores())
+    assert heard["status"] == "done"
     assert [c.reached for c in await harness.staged("FollowUpCompleted")] == [False, True]
 
 
@@ -782,16 +776,10 @@ async def test_fbk_3_a_visit_closed_by_a_clock_ahead_of_feedbacks_is_called_back
     await harness.emit(closed("o-ahead", "v-1", "tech-1", three + timedelta(minutes=4)), three)
     [task] = await harness.tasks("o-ahead")
     assert task["reason_rule"] == "FBK-3"
-    url = f"/v1/call-backs/{task['task_id']}"
 
     harness.clock.set(three + timedelta(minutes=1))
-    claim = await harness.client.post(f"{url}/claim")
-    assert claim.status_code == 200, claim.text
-    heard = await harness.client.post(
-        f"{url}/outcome", json={"reached": True, "satisfied": True, "scores": scores()}
-    )
-    assert heard.status_code == 200, heard.text
-    assert heard.json()["status"] == "done"
+    heard = await harness.answer(task["task_id"], reached=True, satisfied=True, scores=scores())
+    assert heard["status"] == "done"
 
 
 async def test_fbk_3_a_unit_returned_by_a_clock_ahead_of_feedbacks_is_called_back_at_once(

@@ -88,10 +88,11 @@ def close(
     at_fault: bool,
     staff_fault_class: str | None = None,
     at: datetime = hours(10),
+    owner: str = "network manager",
 ) -> None:
     complaint.close(
         cause="seal not replaced",
-        owner="network manager",
+        owner=owner,
         preventive_action="seal checklist",
         at_fault=at_fault,
         staff_fault_class=staff_fault_class,  # type: ignore[arg-type]
@@ -258,16 +259,7 @@ def test_fbk_11_a_reopened_complaint_counts_once_by_where_it_stands() -> None:
 def test_fbk_10_the_closed_state_is_owned_by_the_closures_owner_without_spaces_around() -> None:
     complaint = followed_up(filed())
 
-    complaint.close(
-        cause="seal not replaced",
-        owner="  network manager ",
-        preventive_action="seal checklist",
-        at_fault=False,
-        staff_fault_class=None,
-        summary=None,
-        compensation=None,
-        now=hours(10),
-    )
+    close(complaint, at_fault=False, owner="  network manager ")
 
     assert complaint.closure is not None
     assert complaint.closure.owner == "network manager"

@@ -398,9 +398,10 @@ async def test_fld_6_two_replicas_sweeping_at_once_report_an_overdue_unit_once(
     await two_replicas_sweep_once(runtime, clock, "overdue", "UnitReturnOverdue")
 
 
-async def loaner_kept(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock) -> None:
-    """R-200 came back on 2 March and the customer kept loaner L1, due to be collected by 5 March;
-    the clock at midnight starting 6 March in Shanghai (L1 overdue)."""
+async def lent_while_taken_back(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    """The unit taken back on 2 March under receipt R-200, loaner L1 lent in its place."""
     await order(runtime, "o-1", loaner_required=True)
     registered = await admin.post(
         "/v1/loaners", json={"serial": "L1", "product_line": "water_heater"}
@@ -408,6 +409,12 @@ async def loaner_kept(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: 
     assert registered.status_code == 201, registered.text
     await on_site(admin, clock, "v-1", kit_checked=[*DEFAULT_KIT, "loaner"], loaner_serial="L1")
     await taken_back_on_site(admin, "R-200")
+
+
+async def loaner_kept(runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock) -> None:
+    """R-200 came back on 2 March and the customer kept loaner L1, due to be collected by 5 March;
+    the clock at midnight starting 6 March in Shanghai (L1 overdue)."""
+    await lent_while_taken_back(runtime, admin, clock)
     kept = await admin.post("/v1/take-backs/R-200/return", json={"loaner_recovered": False})
     assert kept.status_code == 200, kept.text
     clock.now = datetime(2026, 3, 5, 16, 0, tzinfo=UTC)
@@ -568,13 +575,7 @@ async def test_fld_6_a_unit_returned_while_its_loaner_is_collected_locks_in_one_
 ) -> None:
     """The return locks the take-back, then its loaner; the collection of that loaner locks them
     in the same order, so the two wait for each other instead of deadlocking (a 503 to retry)."""
-    await order(runtime, "o-1", loaner_required=True)
-    registered = await admin.post(
-        "/v1/loaners", json={"serial": "L1", "product_line": "water_heater"}
-    )
-    assert registered.status_code == 201, registered.text
-    await on_site(admin, clock, "v-1", kit_checked=[*DEFAULT_KIT, "loaner"], loaner_serial="L1")
-    await taken_back_on_site(admin, "R-200")
+    await lent_while_taken_back(runtime, admin, clock)
     state = runtime.app.state
     gate = Gate()
 

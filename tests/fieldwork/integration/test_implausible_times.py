@@ -11,7 +11,7 @@ import httpx
 from fieldwork.domain.policy import DEFAULT_KIT, FieldworkPolicy
 from servicekit.runtime import ServiceRuntime
 
-from ..conftest import Clock, act, offline_item, ok, on_site, order, published
+from ..conftest import Clock, act, offline_departure, offline_item, ok, on_site, order, published
 from .test_order_changes import deliver, reassigned, stored_visit, technician
 
 POLICY = FieldworkPolicy()
@@ -195,13 +195,7 @@ async def test_fld_11_sch_7_offline_actions_dated_before_the_visit_existed_are_r
         "/v1/offline/batches",
         json={
             "actions": [
-                offline_item(
-                    "c-1",
-                    left,
-                    type="depart",
-                    eta=(left + timedelta(minutes=20)).isoformat(),
-                    kit_checked=list(DEFAULT_KIT),
-                ),
+                offline_departure("c-1", left, eta_in=timedelta(minutes=20)),
                 offline_item("c-2", left + timedelta(minutes=20), type="arrive"),
             ]
         },

@@ -5,66 +5,20 @@ a technician's date before the order's purchase date is refused with the way out
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import httpx
 
-from contracts.common import (
-    AssigneeKind,
-    Channel,
-    Customer,
-    Fault,
-    Product,
-    WarrantyStatus,
-)
-from contracts.envelope import EventEnvelope
-from contracts.intake import OrderCreated
-from contracts.scheduling import OrderAssigned
 from servicekit.runtime import ServiceRuntime
 
-from ..conftest import T0, Clock, act, on_site
+from ..conftest import Clock, act, on_site, order
 
 BOUGHT = date(2025, 6, 1)
 INSTALLED = date(2025, 3, 1)  # intake's: before the purchase
 
 
 async def _order_with_intake_dates(runtime: ServiceRuntime) -> None:
-    await runtime.handle_event(
-        EventEnvelope.wrap(
-            OrderCreated(
-                order_id="o-1",
-                customer=Customer.model_validate(
-                    {
-                        "name": "王芳",
-                        "phones": ["+8613800138000"],
-                        "address": {"detail": "西四路100号"},
-                    }
-                ),
-                product=Product(
-                    line="water_heater",
-                    model="JSQ24",
-                    purchase_date=BOUGHT,
-                    installation_date=INSTALLED,
-                ),
-                fault=Fault(description="热水器打不着火"),
-                channel=Channel.HOTLINE,
-                warranty_status=WarrantyStatus.IN_WARRANTY,
-            ),
-            time=T0 - timedelta(days=1),
-        )
-    )
-    await runtime.handle_event(
-        EventEnvelope.wrap(
-            OrderAssigned(
-                order_id="o-1",
-                visit_id="v-1",
-                assignee_kind=AssigneeKind.TECHNICIAN,
-                technician_id="tech-7",
-                assigned_by="dispatcher-1",
-            ),
-            time=T0 - timedelta(hours=20),
-        )
-    )
+    await order(runtime, "o-1", purchase_date=BOUGHT, installation_date=INSTALLED)
 
 
 def _diagnosis(**extra: str) -> dict[str, object]:

@@ -5,13 +5,12 @@ order had any visit (FLD-15)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
 
 from servicekit.runtime import ServiceRuntime
-from tests.fieldwork.conftest import Clock, act, ok, on_site, order, upload
+from tests.fieldwork.conftest import Clock, act, ok, on_site, order, take_back_action, upload
 from tests.fieldwork.integration.test_ticket_contacts import ticket_of_unfinished_order
 
 
@@ -22,16 +21,6 @@ async def _ready_to_take_back(
     await on_site(admin, clock, "v-1")
     await ok(admin, "v-1", type="diagnose", cause="主板故障", take_back_needed=True)
     return await upload(admin, "v-1", "photo")
-
-
-def _take_back(photo: str, promised: str) -> dict[str, Any]:
-    return {
-        "type": "take_back",
-        "receipt_number": "R-1",
-        "appearance": "外观完好",
-        "photo_refs": [photo],
-        "promised_return_date": promised,
-    }
 
 
 @pytest.mark.parametrize(
@@ -47,7 +36,7 @@ async def test_fld_6_a_promised_return_beyond_the_longest_promise_or_past_is_a_4
 ) -> None:
     photo = await _ready_to_take_back(runtime, admin, clock)
 
-    refused = await act(admin, "v-1", **_take_back(photo, promised))
+    refused = await act(admin, "v-1", **take_back_action(photo, promised))
 
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
@@ -61,7 +50,7 @@ async def test_fld_6_a_promised_return_from_today_to_the_longest_promise_is_take
 ) -> None:
     photo = await _ready_to_take_back(runtime, admin, clock)
 
-    await ok(admin, "v-1", **_take_back(photo, promised))
+    await ok(admin, "v-1", **take_back_action(photo, promised))
 
     taken = (await admin.get("/v1/take-backs/R-1")).json()
     assert taken["promised_return_date"] == promised

@@ -5,14 +5,13 @@ REST route of one action and in the offline app's batch alike."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import httpx
 
 from fieldwork.domain.policy import DEFAULT_KIT
 from servicekit.runtime import ServiceRuntime
 
-from ..conftest import Clock, act, offline_item, ok, on_site, order, upload
+from ..conftest import Clock, act, offline_item, ok, on_site, order, take_back_action, upload
 
 PROMISED = 1773100800  # 2026-03-10 as a Unix timestamp
 
@@ -21,16 +20,6 @@ def _fields(answer: httpx.Response) -> list[str]:
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
     return sorted(e["field"] for e in answer.json()["errors"])
-
-
-def _take_back(photo: str, promised: Any) -> dict[str, Any]:
-    return {
-        "type": "take_back",
-        "receipt_number": "R-1",
-        "appearance": "外观完好",
-        "photo_refs": [photo],
-        "promised_return_date": promised,
-    }
 
 
 async def test_fld_1_fld_4_fld_6_fld_10_action_dates_and_times_sent_as_numbers_are_422_naming_them(
@@ -51,7 +40,7 @@ async def test_fld_1_fld_4_fld_6_fld_10_action_dates_and_times_sent_as_numbers_a
     ]
     await ok(admin, "v-1", type="diagnose", cause="主板故障", take_back_needed=True)
     photo = await upload(admin, "v-1", "photo")
-    taken = await act(admin, "v-1", **_take_back(photo, PROMISED))
+    taken = await act(admin, "v-1", **take_back_action(photo, PROMISED))
     assert _fields(taken) == ["action.take_back.promised_return_date"]
     installed = await act(admin, "v-1", type="complete_installation", installed_on="1772409600")
     assert _fields(installed) == ["action.complete_installation.installed_on"]
@@ -64,7 +53,7 @@ async def test_fld_1_fld_4_fld_6_fld_10_action_dates_and_times_sent_as_numbers_a
                     **offline_item("c-1", clock.now, type="arrive"),
                     "occurred_at": clock.now.timestamp(),
                 },
-                offline_item("c-2", clock.now, **_take_back(photo, PROMISED)),
+                offline_item("c-2", clock.now, **take_back_action(photo, PROMISED)),
             ]
         },
     )
@@ -94,6 +83,6 @@ async def test_fld_6_iso_dates_and_moments_with_their_offset_are_taken(
         admin, "v-1", type="diagnose", cause="主板故障", work_items=[item], take_back_needed=True
     )
     photo = await upload(admin, "v-1", "photo")
-    await ok(admin, "v-1", **_take_back(photo, "2026-03-10"))
+    await ok(admin, "v-1", **take_back_action(photo, "2026-03-10"))
     taken = (await admin.get("/v1/take-backs/R-1")).json()
     assert taken["promised_return_date"] == "2026-03-10"

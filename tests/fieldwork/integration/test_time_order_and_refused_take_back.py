@@ -8,10 +8,19 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from fieldwork.domain.policy import DEFAULT_KIT
 from servicekit.runtime import ServiceRuntime
 
-from ..conftest import Clock, act, offline_item, ok, on_site, order, published, upload
+from ..conftest import (
+    Clock,
+    act,
+    offline_departure,
+    ok,
+    on_site,
+    order,
+    published,
+    take_back_action,
+    upload,
+)
 
 
 async def test_fld_11_an_online_arrival_after_a_departure_synced_from_a_clock_ahead_follows_it(
@@ -21,18 +30,7 @@ async def test_fld_11_an_online_arrival_after_a_departure_synced_from_a_clock_ah
     await order(runtime, "o-1")
     left = clock.now + timedelta(seconds=skew - 1)  # the phone's clock is ahead, within the skew
     batch = await admin.post(
-        "/v1/offline/batches",
-        json={
-            "actions": [
-                offline_item(
-                    "c-1",
-                    left,
-                    type="depart",
-                    eta=(left + timedelta(minutes=30)).isoformat(),
-                    kit_checked=list(DEFAULT_KIT),
-                )
-            ]
-        },
+        "/v1/offline/batches", json={"actions": [offline_departure("c-1", left)]}
     )
     assert batch.status_code == 200, batch.text
     assert batch.json()["results"][0]["status"] == "applied"
@@ -55,15 +53,7 @@ async def test_fld_6_take_back_after_the_customer_refused_it_is_409(
     assert "take_back" not in refused_by_customer["allowed"]
     photo = await upload(admin, "v-1", "photo")
 
-    refused = await act(
-        admin,
-        "v-1",
-        type="take_back",
-        receipt_number="R-1",
-        appearance="外观完好",
-        photo_refs=[photo],
-        promised_return_date="2026-03-09",
-    )
+    refused = await act(admin, "v-1", **take_back_action(photo, "2026-03-09"))
 
     assert refused.status_code == 409, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")

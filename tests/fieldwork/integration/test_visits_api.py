@@ -38,6 +38,7 @@ from ..conftest import (
     Clock,
     act,
     igniter_quote,
+    offline_departure,
     offline_item,
     ok,
     on_site,
@@ -427,13 +428,7 @@ async def test_an_offline_client_id_reused_for_a_different_action_is_refused_not
 ) -> None:
     await order(runtime, "o-1")
     left = clock.now - timedelta(minutes=30)
-    depart = offline_item(
-        "c-1",
-        left,
-        type="depart",
-        eta=(left + timedelta(minutes=20)).isoformat(),
-        kit_checked=list(DEFAULT_KIT),
-    )
+    depart = offline_departure("c-1", left, eta_in=timedelta(minutes=20))
     first = await admin.post(
         "/v1/offline/batches",
         json={"actions": [depart, offline_item("c-1", left + timedelta(minutes=1), type="arrive")]},

@@ -14,7 +14,7 @@ from contracts.common import WorkItem, WorkItemKind
 from fieldwork.domain.commands import Arrive, CompleteRepair, Depart, OfflineAction, SignOffVisit
 from fieldwork.domain.exceptions import InvalidInput, RuleViolation
 from fieldwork.domain.policy import DEFAULT_KIT
-from fieldwork.domain.visit import VisitState
+from fieldwork.domain.visit import Visit, VisitState
 
 from .test_visit import POLICY, at, inside, new_visit
 
@@ -60,6 +60,21 @@ def fee_at(handled_at: datetime) -> WorkItem:
     return WorkItem(kind=WorkItemKind.FEE, fee_code="W01", description="W01", handled_at=handled_at)
 
 
+def diagnose_installed_on(
+    visit: Visit, installed_on: date, *, purchased_on: date | None = None
+) -> None:
+    """Diagnose at minute 40 on 2 March, one fee handled then, the product installed on
+    ``installed_on`` (and bought on ``purchased_on``)."""
+    visit.diagnose(
+        at=at(40),
+        cause="c",
+        work_items=[fee_at(at(40))],
+        installed_on=installed_on,
+        today=date(2026, 3, 2),
+        purchased_on=purchased_on,
+    )
+
+
 @pytest.mark.parametrize(
     "handled_at",
     [
@@ -87,22 +102,10 @@ def test_bil_5_an_installation_date_after_the_diagnosis_is_refused() -> None:
     visit = inside()
 
     with pytest.raises(InvalidInput) as refused:
-        visit.diagnose(
-            at=at(40),
-            cause="c",
-            work_items=[fee_at(at(40))],
-            installed_on=date(9999, 12, 31),
-            today=date(2026, 3, 2),
-        )
+        diagnose_installed_on(visit, date(9999, 12, 31))
 
     assert refused.value.rule == "BIL-5" and refused.value.extensions["field"] == "installed_on"
-    visit.diagnose(
-        at=at(40),
-        cause="c",
-        work_items=[fee_at(at(40))],
-        installed_on=date(2026, 3, 2),
-        today=date(2026, 3, 2),
-    )
+    diagnose_installed_on(visit, date(2026, 3, 2))
     assert visit.quote is not None and visit.quote.installed_on == date(2026, 3, 2)
 
 
@@ -165,14 +168,7 @@ def test_bil_5_an_installation_date_before_the_purchase_date_is_refused_at_diagn
     visit = inside()
 
     with pytest.raises(InvalidInput) as refused:
-        visit.diagnose(
-            at=at(40),
-            cause="c",
-            work_items=[fee_at(at(40))],
-            installed_on=date(1, 1, 1),
-            purchased_on=date(2025, 6, 1),
-            today=date(2026, 3, 2),
-        )
+        diagnose_installed_on(visit, date(1, 1, 1), purchased_on=date(2025, 6, 1))
 
     assert refused.value.rule == "BIL-5" and refused.value.extensions["field"] == "installed_on"
     assert refused.value.extensions["earliest"] == "2025-06-01"

@@ -3,14 +3,22 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from fieldwork.domain.exceptions import RuleViolation
-from fieldwork.domain.visit import AttemptKind, EvidenceKind, VisitState
+from fieldwork.domain.visit import AttemptKind, VisitState
 
-from .test_visit import POLICY, arrived, at, departed, inside, knock_through_the_wait, upload
+from .test_visit import (
+    POLICY,
+    arrived,
+    at,
+    departed,
+    inside,
+    knock_through_the_wait,
+    take_unit_back,
+)
 
 
 def test_fld_6_a_customer_who_refused_take_back_keeps_the_unit() -> None:
@@ -20,14 +28,7 @@ def test_fld_6_a_customer_who_refused_take_back_keeps_the_unit() -> None:
 
     assert "take_back" not in visit.allowed_actions()
     with pytest.raises(RuleViolation) as refused:
-        visit.take_unit_back(
-            at=at(50),
-            receipt_number="R-1",
-            appearance="外观完好",
-            photo_refs=[upload(visit, EvidenceKind.PHOTO, "p1")],
-            promised_return_date=date(2026, 3, 9),
-            today=date(2026, 3, 2),
-        )
+        take_unit_back(visit)
 
     assert refused.value.rule == "FLD-6"
     assert visit.state is VisitState.DIAGNOSING and visit.take_back is None

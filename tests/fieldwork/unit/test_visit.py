@@ -132,6 +132,22 @@ def upload(visit: Visit, kind: EvidenceKind, ref: str) -> str:
     return ref
 
 
+def take_unit_back(
+    visit: Visit, *, minute: float = 50, photo: str = "p1", loaner_serial: str | None = None
+) -> None:
+    """Take the unit back at ``minute`` under receipt R-1, photographed (``photo`` uploaded),
+    its return promised for 9 March."""
+    visit.take_unit_back(
+        at=at(minute),
+        receipt_number="R-1",
+        appearance="外观完好",
+        photo_refs=[upload(visit, EvidenceKind.PHOTO, photo)],
+        promised_return_date=date(2026, 3, 9),
+        today=date(2026, 3, 2),
+        loaner_serial=loaner_serial,
+    )
+
+
 def quoted(**kw: object) -> Visit:
     visit = inside(warranty_status=WarrantyStatus.OUT_OF_WARRANTY, **kw)
     visit.diagnose(at=at(40), cause="点火针老化", parts=[PART])
@@ -517,14 +533,7 @@ def test_fld_4_fld_6_no_take_back_of_chargeable_work_before_consent() -> None:
     visit = awaiting_quote()
 
     with pytest.raises(IllegalTransition):
-        visit.take_unit_back(
-            at=at(60),
-            receipt_number="R-1",
-            appearance="外观完好",
-            photo_refs=[upload(visit, EvidenceKind.PHOTO, "p")],
-            promised_return_date=date(2026, 3, 9),
-            today=date(2026, 3, 2),
-        )
+        take_unit_back(visit, minute=60, photo="p")
 
 
 def test_fld_4_work_marked_chargeable_in_warranty_goes_to_billing_as_not_covered() -> None:
@@ -1108,15 +1117,7 @@ def test_fld_6_a_loaner_boarded_and_not_the_one_lent_goes_back_at_the_end() -> N
     visit.diagnose(at=at(40), cause="主板故障", take_back_needed=True)
     assert visit.unused_loaner is None  # not over yet
 
-    visit.take_unit_back(
-        at=at(50),
-        receipt_number="R-1",
-        appearance="外观完好",
-        photo_refs=[upload(visit, EvidenceKind.PHOTO, "p1")],
-        promised_return_date=date(2026, 3, 9),
-        today=date(2026, 3, 2),
-        loaner_serial="L2",
-    )
+    take_unit_back(visit, loaner_serial="L2")
 
     assert visit.take_back is not None and visit.take_back.loaner_serial == "L2"
     assert visit.unused_loaner == "L1"
@@ -1131,14 +1132,7 @@ def test_fld_6_the_loaner_lent_is_not_unused() -> None:
         at=at(31), outcome=DoorOutcome.CUSTOMER_PRESENT, next_step=NextStep.PROCEED, id_shown=True
     )
     visit.diagnose(at=at(40), cause="主板故障", take_back_needed=True)
-    visit.take_unit_back(
-        at=at(50),
-        receipt_number="R-1",
-        appearance="外观完好",
-        photo_refs=[upload(visit, EvidenceKind.PHOTO, "p1")],
-        promised_return_date=date(2026, 3, 9),
-        today=date(2026, 3, 2),
-    )
+    take_unit_back(visit)
     assert visit.take_back is not None and visit.take_back.loaner_serial == "L1"
     assert visit.unused_loaner is None
 
