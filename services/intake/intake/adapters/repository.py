@@ -88,6 +88,7 @@ _TIMELINE = (
         _TIMELINE_TABLE.c.source,
         _TIMELINE_TABLE.c.succeeded,
         _TIMELINE_TABLE.c.heard_at,
+        _TIMELINE_TABLE.c.visit_id,
     )
     .where(_TIMELINE_TABLE.c.order_id == bindparam("order_id"))
     .order_by(_TIMELINE_TABLE.c.time, _TIMELINE_TABLE.c.event_id)
@@ -228,8 +229,9 @@ class OrderRepository:
                 source=source,
                 succeeded=succeeded,
                 heard_at=aware(heard_at),
+                visit_id=visit_id,
             )
-            for event_id, type_, version, time, source, succeeded, heard_at in (
+            for event_id, type_, version, time, source, succeeded, heard_at, visit_id in (
                 await self._session.execute(_TIMELINE, params)
             )
         ]
@@ -595,6 +597,7 @@ class OrderRepository:
             "source": entry.source,
             "succeeded": entry.succeeded,
             "heard_at": _maybe(entry.heard_at),
+            "visit_id": entry.visit_id,
         }
 
 

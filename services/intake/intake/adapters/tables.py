@@ -98,6 +98,9 @@ class TimelineRow(IntakeTable, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     """When intake heard of the event (``TimelineEntry.heard_at``); null before migration 0011."""
+    visit_id: str | None = Field(default=None, max_length=64)
+    """The visit of an arrival or an end of visit (``TimelineEntry.visit_id``); null for other
+    events and before migration 0012."""
 
 
 class OrderPhoneRow(IntakeTable, table=True):

@@ -133,6 +133,10 @@ ONLY_FROM: dict[str, frozenset[OrderStatus]] = {
 
 #: Events that end a technician's presence at the customer (INT-7: nobody is on site after them).
 _VISIT_ENDED_BY = frozenset({"VisitClosed", "CustomerNotHome"})
+#: The event that puts a technician at the customer's for a visit (FLD-2).
+_VISIT_STARTED_BY = "TechnicianArrived"
+#: Events whose visit is kept on the timeline (``TimelineEntry.visit_id``).
+_VISIT_PRESENCE = frozenset({_VISIT_STARTED_BY, *_VISIT_ENDED_BY})
 
 #: Events that leave the status alone while a technician is at the customer (SCH-6, SCH-10): a
 #: reassignment, return or revisit request that crossed the arrival (scheduling then gives the
@@ -144,10 +148,17 @@ _KEPT_ON_SITE_THROUGH = frozenset(
 
 #: Once an order is in one of these, only the events listed move it again: an explicit reopening,
 #: and for a closed order a revisit feedback requested (FBK-7: the loop repeats until the customer
-#: is satisfied, even after intake closed the order).
+#: is satisfied, even after intake closed the order). An order resolved by phone (INT-4) is left
+#: by its reopening, by its call-back (FBK-1) or by the revisit that call-back requests: an
+#: assignment or appointment scheduling made before it heard of the resolution, dated after it,
+#: is of a visit called off (fieldwork, scheduling), and must not leave the order waiting for it,
+#: where no call-back follows it up and it can neither be reopened nor closed.
 REOPENED_BY: dict[OrderStatus, frozenset[str]] = {
     OrderStatus.CANCELLED: frozenset({"OrderReopened"}),
     OrderStatus.CLOSED: frozenset({"OrderReopened", "RevisitRequested"}),
+    OrderStatus.RESOLVED_REMOTELY: frozenset(
+        {"OrderReopened", "RevisitRequested", "FollowUpCompleted"}
+    ),
 }
 FINAL_STATUSES = frozenset(REOPENED_BY)
 
@@ -266,6 +277,9 @@ class TimelineEntry:
     ``heard_at`` is when intake heard of the event (its clock), None for entries stored before
     it was kept: a fact the technician's app logged offline is dated when it happened, and heard
     when the app synced (``in_story_order``, ``SlaTimer.stop``).
+
+    ``visit_id`` is the visit an arrival or an end of visit is about (``VisitsOnSite``), None
+    for every other event and for entries stored before it was kept.
     """
 
     event_id: str
@@ -275,6 +289,7 @@ class TimelineEntry:
     source: str
     succeeded: bool | None = None
     heard_at: datetime | None = None
+    visit_id: str | None = None
 
     @property
     def dated_by_the_app(self) -> bool:
@@ -316,6 +331,48 @@ def in_story_order(timeline: Iterable[TimelineEntry]) -> list[TimelineEntry]:
         return (entry.time, False, entry.time, entry.event_id)
 
     return sorted(entries, key=placed)
+
+
+class VisitsOnSite:
+    """Which visits have their technician at the customer's, as the order's events are seen one
+    after the other (INT-7, SCH-12).
+
+    Per visit, not per order: the end of one visit does not take another visit's technician off
+    site. An end is final: a visit whose end was seen is over even if its arrival sorts after it
+    (the same instant with a later event id, or an arrival dated by a device clock ahead of the
+    server that dated the close), so no order is left with a technician on site for ever.
+
+    Entries stored before visits were kept (``visit_id`` None) count as before: such an arrival
+    is ended by any end seen after it, and such an end ends every visit seen before it.
+    """
+
+    def __init__(self) -> None:
+        self._present: set[str | None] = set()
+        self._ended: set[str] = set()
+
+    def see(self, entry: TimelineEntry) -> None:
+        """Take the next entry into account."""
+        if entry.type == _VISIT_STARTED_BY:
+            if entry.visit_id is None or entry.visit_id not in self._ended:
+                self._present.add(entry.visit_id)
+        elif entry.type in _VISIT_ENDED_BY:
+            if entry.visit_id is None:
+                self._present.clear()
+                return
+            self._ended.add(entry.visit_id)
+            self._present.discard(entry.visit_id)
+            self._present.discard(None)
+
+    @property
+    def anyone(self) -> bool:
+        """A technician is at the customer's."""
+        return bool(self._present)
+
+
+def visit_of(payload: EventData | None) -> str | None:
+    """The visit an event's data names, if any."""
+    visit_id = getattr(payload, "visit_id", None)
+    return visit_id if isinstance(visit_id, str) else None
 
 
 def outcome_of(payload: EventData) -> bool | None:
@@ -787,21 +844,19 @@ class Order:
         self.clocks.update(on_site)
 
     def technician_on_site(self, at: datetime) -> bool:
-        """A technician's arrival seen by ``at`` with no end of visit after it (INT-7).
+        """A technician's arrival seen by ``at`` with no end of its visit by then (INT-7), visit
+        by visit (:class:`VisitsOnSite`).
 
         Not the status alone: a visit that ended with no work leaves the order ON_SITE after the
         technician left, and an order back in the queue for a revisit has its first arrival on
         the timeline; either way nobody is there to meet an emergency.
         """
-        present = False
+        visits = VisitsOnSite()
         for entry in sorted(self.timeline, key=lambda e: (e.time, e.event_id)):
             if entry.time > at:
                 break
-            if entry.type == "TechnicianArrived":
-                present = True
-            elif entry.type in _VISIT_ENDED_BY:
-                present = False
-        return present
+            visits.see(entry)
+        return visits.anyone
 
     @property
     def closable_since(self) -> datetime | None:
@@ -901,6 +956,8 @@ class Order:
             return False
         if entry.succeeded is None and payload is not None:
             entry = replace(entry, succeeded=outcome_of(payload))
+        if entry.visit_id is None and entry.type in _VISIT_PRESENCE:
+            entry = replace(entry, visit_id=visit_of(payload))
         self.timeline = in_story_order([*self.timeline, entry])
         self.status = status_from(self.timeline)
         self._apply_assignment(entry, payload)
@@ -955,12 +1012,9 @@ def status_from(timeline: list[TimelineEntry]) -> OrderStatus:
     """The status the timeline (in story order, ``in_story_order``) leads to, whatever order
     the events arrived in."""
     status = OrderStatus.RECEIVED
-    technician_present = False
+    visits = VisitsOnSite()
     for entry in timeline:
-        if entry.type == "TechnicianArrived":
-            technician_present = True
-        elif entry.type in _VISIT_ENDED_BY:
-            technician_present = False
+        visits.see(entry)
         after = STATUS_AFTER_EVENT.get(entry.type)
         if after is None:
             continue
@@ -970,7 +1024,7 @@ def status_from(timeline: list[TimelineEntry]) -> OrderStatus:
             continue
         if entry.type in ONLY_FROM and status not in ONLY_FROM[entry.type]:
             continue
-        if technician_present and entry.type in _KEPT_ON_SITE_THROUGH:
+        if visits.anyone and entry.type in _KEPT_ON_SITE_THROUGH:
             continue
         status = after
     return status

@@ -45,10 +45,10 @@ Clock = Callable[[], datetime]
 
 #: Events whose data intake reads (assignee for the list filters; the reply clock: was the
 #: customer reached, did they consent to the new window; the time an arrival was logged, which
-#: may be long before an offline device synced it, INT-3/INT-7; the outcome the status depends
-#: on: was the unit returned repaired, was the customer satisfied at the call-back,
-#: ``model.outcome_of``); the others only go on the timeline, so a new event type of another
-#: service never stops the consumer.
+#: may be long before an offline device synced it, INT-3/INT-7; the visit a technician arrived
+#: for or left, ``model.VisitsOnSite``; the outcome the status depends on: was the unit returned
+#: repaired, was the customer satisfied at the call-back, ``model.outcome_of``); the others only
+#: go on the timeline, so a new event type of another service never stops the consumer.
 _READ_DATA_OF = frozenset(
     {
         "OrderAssigned",
@@ -57,6 +57,8 @@ _READ_DATA_OF = frozenset(
         "AppointmentConfirmed",
         "AppointmentRescheduled",
         "TechnicianArrived",
+        "VisitClosed",
+        "CustomerNotHome",
         "UnitReturned",
         "FollowUpCompleted",
     }
