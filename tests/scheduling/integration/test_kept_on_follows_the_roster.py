@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
 from scheduling_support import DONGYING, Harness, created, local, near, technician_body
 
 from contracts.common import TimeWindow
+from contracts.intake import OrderCancelled
 
 MONDAY = date(2026, 11, 23)
 TUESDAY = date(2026, 11, 24)
@@ -140,3 +142,78 @@ async def test_sch_3_sch_11_a_job_moved_to_where_the_first_shift_keeps_it_counts
 
     assert await _tuesday_afternoon_promised(harness)
     assert await _kept_on(harness, "across") is None
+
+
+async def test_sch_3_a_roster_edit_while_the_job_is_under_way_keeps_the_day_it_was_kept_on(
+    harness: Harness,
+) -> None:
+    await _across_kept_on_tuesday(harness)
+    # 00:58: the window closes at 01:00, the technician has not reported their arrival yet;
+    # Tuesday's shift still keeps the job (nothing about it changed), it cannot be reached
+    # from here any more
+    harness.clock.now = local(0, 58, day=1)
+
+    await _replace_rtc(harness, days_off=["2026-11-27"])
+
+    assert await _kept_on(harness, "across") == TUESDAY
+
+
+async def _release_far(harness: Harness, how: str) -> None:
+    if how == "cancelled by the dispatcher":
+        done = await harness.client.post(
+            "/v1/orders/far/assignment/cancellation", json={"reason": "customer asked"}
+        )
+        assert done.status_code == 200, done.text
+    elif how == "returned by the technician":
+        done = await harness.client.post(
+            "/v1/orders/far/return",
+            json={"reason": "cannot_arrive_on_time"},
+            headers=await harness.key("technician", technician_id="rtc"),
+        )
+        assert done.status_code == 200, done.text
+    elif how == "reassigned":
+        await harness.add_technician("other", home=NORTH)
+        done = await harness.client.post(
+            "/v1/orders/far/assignment",
+            json={"technician_id": "other", "reason": "closer"},
+        )
+        assert done.status_code == 200, done.text
+    else:
+        await harness.feed(OrderCancelled(order_id="far", reason="fixed", cancelled_by="agent-1"))
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["cancelled by the dispatcher", "returned by the technician", "reassigned", "cancelled"],
+)
+async def test_sch_1_sch_3_a_job_pushed_to_a_later_shift_comes_back_when_the_other_job_goes(
+    harness: Harness, how: str
+) -> None:
+    await _across_kept_on_tuesday(harness)
+
+    await _release_far(harness, how)
+
+    # Monday's one job is gone: Monday's shift keeps 23:00-01:00 at the home base again, and
+    # Tuesday's one job is free for the afternoon
+    assert await _kept_on(harness, "across") is None
+    assert await _tuesday_afternoon_promised(harness)
+
+
+async def _plan_dirty(harness: Harness, day: date) -> bool:
+    plan = await harness.client.get(f"/v1/plans/{day.isoformat()}")
+    assert plan.status_code == 200, plan.text
+    return bool(plan.json()["dirty"])
+
+
+async def test_sch_1_sch_9_a_job_counted_on_another_day_leaves_both_days_plans_to_redo(
+    harness: Harness,
+) -> None:
+    await _across_kept_on_tuesday(harness)
+    assert "across" in await _planned(harness, TUESDAY)
+    await _planned(harness, MONDAY)
+    assert not await _plan_dirty(harness, MONDAY) and not await _plan_dirty(harness, TUESDAY)
+
+    await _replace_rtc(harness, days_off=[TUESDAY.isoformat()])
+
+    # the job left Tuesday's plan for Monday's: both re-planned in the background
+    assert await _plan_dirty(harness, MONDAY) and await _plan_dirty(harness, TUESDAY)

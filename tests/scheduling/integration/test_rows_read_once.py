@@ -116,9 +116,12 @@ async def test_sch_6_sch_8_each_visit_report_reads_the_order_once_and_keeps_its_
         )
 
     # one locked read of the order per event, none when it is saved; the technician the
-    # report names is read to know their network (issue 5)
-    for selects in (on_departed, on_arrived, on_completed):
+    # report names is read to know their network (issue 5); the visit done, the job leaves
+    # its technician: one more (indexed) read, of their jobs kept on a later shift beside it,
+    # checked again (SCH-1, SCH-3)
+    for selects in (on_departed, on_arrived):
         assert (selects["dispatch_order"], selects["technician"]) == (1, 1)
+    assert (on_completed["dispatch_order"], on_completed["technician"]) == (2, 1)
     assert departed.status is DispatchStatus.EN_ROUTE
     assert departed.predicted_arrival == local(9, 55)
     assert (arrived.status, arrived.arrived_at) == (DispatchStatus.ON_SITE, local(9, 58))

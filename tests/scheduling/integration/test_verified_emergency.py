@@ -221,3 +221,34 @@ async def test_int_7_a_verification_heard_after_the_visit_ended_books_no_emergen
     assert [e.order_id for e in await harness.published("OrderAssigned")] == ["o1"]
     [line] = [line for line in logs if line["event"] == VERIFIED_AFTER_THE_VISIT]
     assert line["order_id"] == "o1"
+
+
+async def test_int_7_a_verification_heard_after_the_visit_ended_still_marks_the_emergency(
+    harness: Harness,
+) -> None:
+    # intake and feedback count the order an emergency: scheduling's reads agree, though
+    # nobody is sent out again
+    await harness.add_technician("t1", home=near(DONGYING, north_km=2))
+    await harness.feed(created("o1", preferred=[window(16)]))
+    await harness.on_site("o1", "t1", at=local(9), position=DONGYING)
+    visit_id = (await harness.order("o1"))["visit_id"]
+    await harness.feed(
+        RepairCompleted(
+            order_id="o1",
+            visit_id=visit_id,
+            technician_id="t1",
+            tested=True,
+            sure_fixed=True,
+            on_site_minutes=40,
+        )
+    )
+    harness.clock.now = local(10)
+
+    await harness.feed(_escalated("o1"))
+    # heard again: still no revisit
+    await harness.feed(_escalated("o1"))
+
+    order = await harness.order("o1")
+    assert order["emergency"] is True
+    assert order["status"] == "visit_done" and len(order["visits"]) == 1
+    assert [e.order_id for e in await harness.published("OrderAssigned")] == ["o1"]

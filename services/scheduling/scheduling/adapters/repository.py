@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -178,6 +179,20 @@ class DispatchOrderRepository:
         if technician_id is not None:
             conditions.append(DispatchOrderRow.technician_id == technician_id)
         return await self._query(*conditions, for_update=for_update)
+
+    async def kept_between(
+        self, technician_id: str, *, first: date, last: date
+    ) -> list[DispatchOrder]:
+        """The held orders of ``technician_id`` recorded as kept on a day from ``first`` to
+        ``last`` (SCH-1, SCH-3), locked in id order, passing over those another transaction
+        holds (it changes them itself)."""
+        return await self._query(
+            DispatchOrderRow.status.in_([s.value for s in HELD]),  # type: ignore[attr-defined]
+            DispatchOrderRow.technician_id == technician_id,
+            col(DispatchOrderRow.kept_on) >= first,
+            col(DispatchOrderRow.kept_on) <= last,
+            skip_locked=True,
+        )
 
     async def held_counts(self, *, due_before: datetime) -> dict[str, int]:
         """How many orders each technician holds that are due before ``due_before``: booked to
@@ -687,6 +702,16 @@ class DayPlanRepository:
         """One optimisation of ``day`` at a time (every replica runs the re-plan job): waits
         until another one has committed or rolled back."""
         await advisory_xact_lock(self._session, f"scheduling:plan:{day.isoformat()}")
+
+    async def mark_dirty(self, days: Iterable[date]) -> None:
+        """Leave the stored plans of ``days`` (those there are) to be optimised again: what they
+        were made from changed besides an urgent insertion (a job now counting on another day,
+        SCH-1, SCH-3)."""
+        wanted = sorted({day.isoformat() for day in days})
+        if wanted:
+            await self._session.execute(
+                update(DayPlanRow).where(col(DayPlanRow.plan_date).in_(wanted)).values(dirty=True)
+            )
 
     async def dirty(self) -> list[DayPlanRow]:
         """Plans changed by urgent insertions since their last optimisation."""

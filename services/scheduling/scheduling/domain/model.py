@@ -653,6 +653,22 @@ class DispatchOrder:
             self.needs_verification = []
             self.status = DispatchStatus.AWAITING_ASSIGNMENT
 
+    def emergency_found_after_the_visit(self, *, by: str, now: datetime) -> None:
+        """The fault the visit saw to was an emergency, found out after it ended (INT-7): the
+        order counts as one, as it does for intake and feedback, but nobody is sent out again
+        (no revisit, unlike :meth:`escalate_to_emergency`)."""
+        if self.emergency:
+            return
+        self.emergency = True
+        self.audit.append(
+            AuditEntry(
+                at=now,
+                actor=by,
+                action="escalate",
+                reason="emergency verified after the visit ended; no revisit (INT-7)",
+            )
+        )
+
     def escalate_to_emergency(
         self, *, by: str, now: datetime, emergency_minutes: int, network_accept_minutes: int
     ) -> bool:

@@ -646,8 +646,29 @@ async def _kept_on(
     none of them, or with no technician, time or place.
     ``planned``: judged as planned, from home at the shift's start, not from where they are
     ``now`` (the technician is already on site, the window may be under way)."""
+    if technician is None or order.appointment is None:
+        return None
+    found = await _keeping_day(
+        order, technician, uow=uow, now=now, policy=policy, travel=travel, tz=tz, planned=planned
+    )
+    return _recorded(order, technician, order.appointment, found, policy=policy, tz=tz)
+
+
+async def _keeping_day(
+    order: DispatchOrder,
+    technician: Technician,
+    *,
+    uow: SchedulingUnitOfWork,
+    now: datetime,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+    planned: bool,
+) -> date | None:
+    """:func:`_kept_on`'s keeping check: the day of the shift keeping the appointment, whether
+    or not the first one; None when none keeps it (or with no time or place)."""
     window = order.appointment
-    if technician is None or window is None or order.location is None:
+    if window is None or order.location is None:
         return None
     day = service_day(window, tz=tz, now=now)
     reach = _works_nights([technician]) or _reaches_next_day(
@@ -672,9 +693,7 @@ async def _kept_on(
         tz=tz,
         now=None if planned else now,
     )
-    return _recorded(
-        order, technician, window, None if found is None else found[0], policy=policy, tz=tz
-    )
+    return None if found is None else found[0]
 
 
 async def _kept_again(
@@ -688,12 +707,23 @@ async def _kept_again(
     tz: ZoneInfo,
 ) -> bool:
     """SCH-1 / SCH-3: the day recorded as keeping a held job checked again after what it was
-    judged by changed (the holder's shifts or days off, the job's address): the keeping check
-    run again (:func:`_kept_on`; as planned, from home at the shift's start, once the holder is
-    on site). Cleared when it is the first shift the job fits inside alone or when no shift
-    keeps it any more: its day is then worked out afresh from the shifts (``held_day``).
-    Returns whether it changed; the caller saves the order."""
-    kept_on = await _kept_on(
+    judged by changed (the holder's shifts or days off, the job's address, another of their
+    jobs gone): the keeping check run again (:func:`_kept_on`; as planned, from home at the
+    shift's start, once the holder is on site). Cleared when it is the first shift the job
+    fits inside alone, or when the shift recorded no longer overlaps the window (a shift moved,
+    a day off): its day is then worked out afresh from the shifts (``held_day``). When nothing
+    keeps it as judged now but the shift recorded still overlaps it (the window under way and
+    the technician not there yet, a time agreed on the contact call with overtime, SCH-5), the
+    job stays on that day: the first shift is still the one ruled out.
+    The stored plans of the day it left and the day it joined are left dirty, to be re-planned
+    (SCH-9). Returns whether it changed; the caller saves the order."""
+    window = order.appointment
+    if technician is None or window is None:
+        changed = order.kept_on is not None
+        order.kept_on = None
+        return changed
+    before = order.kept_on
+    found = await _keeping_day(
         order,
         technician,
         uow=uow,
@@ -703,9 +733,62 @@ async def _kept_again(
         tz=tz,
         planned=order.arrived_at is not None,
     )
-    changed = kept_on != order.kept_on
+    if found is None and before in shift_days(technician, window, tz=tz, policy=policy):
+        found = before
+    kept_on = _recorded(order, technician, window, found, policy=policy, tz=tz)
+    if kept_on == before:
+        return False
+    minutes = policy.job_minutes(order.product_line, order.service_type)
+    first = held_day(technician, window, minutes=minutes, tz=tz, policy=policy)
+    await uow.plans.mark_dirty({before or first, kept_on or first})
     order.kept_on = kept_on
-    return changed
+    return True
+
+
+async def _kept_again_beside(
+    released: DispatchOrder,
+    span: tuple[str, date, date] | None,
+    *,
+    uow: SchedulingUnitOfWork,
+    now: datetime,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
+) -> None:
+    """SCH-1 / SCH-3: a job of a technician's left them (cancelled, returned, done, given to
+    someone else; ``span``, :func:`_released_span`): their jobs kept on a later shift of the
+    day it counted on or the next, which it may have pushed there, are checked again
+    (:func:`_kept_again`). Only those with a recorded day: the others are worked out afresh
+    anyway. Called once ``released`` is saved. Locked skipping those another transaction
+    holds: this one holds ``released`` already, and waiting for another order here could cross
+    a wait for it (a roster edit locks the holder's orders in id order)."""
+    if span is None:
+        return
+    holder_id, first, last = span
+    others = [
+        o
+        for o in await uow.orders.kept_between(holder_id, first=first, last=last)
+        if o.order_id != released.order_id
+    ]
+    if not others:
+        return
+    holder = await uow.technicians.get(holder_id)
+    for other in others:
+        if await _kept_again(other, holder, uow=uow, now=now, policy=policy, travel=travel, tz=tz):
+            await uow.orders.save(other)
+
+
+def _released_span(order: DispatchOrder, *, tz: ZoneInfo) -> tuple[str, date, date] | None:
+    """Before ``order`` may leave its technician: who holds it and the days whose recorded
+    jobs it may have pushed (:func:`_kept_again_beside`): its recorded day and the next, else
+    those around the day its window opens (the shift keeping it started that day or the one
+    before), read without the holder's shifts; None when no technician holds it at a time."""
+    if not order.held or order.technician_id is None or order.appointment is None:
+        return None
+    if order.kept_on is not None:
+        return order.technician_id, order.kept_on, order.kept_on + timedelta(days=1)
+    opens = order.appointment.start.astimezone(tz).date()
+    return order.technician_id, opens - timedelta(days=1), opens + timedelta(days=1)
 
 
 def _recorded(
@@ -1157,6 +1240,8 @@ async def handle_event(
             return
         order = uow.track(order_or_none)
         network_before = order.network_id
+        # SCH-1 / SCH-3: whose job it is, on which day, before the event (it may leave them)
+        released = _released_span(order, tz=tz)
         earlier_visit = isinstance(payload, VISIT_EVENTS) and payload.visit_id != order.visit_id
         # BIL-11: a request for field work on an erased order is not acted upon; nor is it
         # passed on to a partner network, which must not send anyone out for it either
@@ -1224,6 +1309,9 @@ async def handle_event(
                     # the fault corrected is the one the technician saw to (no revisit, unlike
                     # a later emergency report, DuplicateLinked)
                     log.info(VERIFIED_AFTER_THE_VISIT, order_id=order.order_id)
+                    order.emergency_found_after_the_visit(
+                        by=payload.verified_by or "intake", now=now
+                    )
                 elif payload.escalated_to_emergency:
                     # INT-7: the verified fault is an emergency; the placement below takes the
                     # emergency path (nearest technician, no appointment negotiated)
@@ -1340,6 +1428,12 @@ async def handle_event(
                 concerned |= {order.network_id, network_before}
             await _tell_networks(envelope, uow=uow, order=order, concerned=concerned)
         await uow.orders.save(order)
+        if released is not None and not (order.held and order.technician_id == released[0]):
+            # the job left its technician (cancelled, done, returned, placed elsewhere): theirs
+            # it pushed onto a later shift may come back (SCH-1, SCH-3)
+            await _kept_again_beside(
+                order, released, uow=uow, now=now, policy=policy, travel=travel, tz=tz
+            )
         await uow.commit()
 
 
@@ -1637,6 +1731,7 @@ async def assign_order(
                 f"Network {network.network_id} cannot take this order.", ["skill/area"]
             )
         now = clock()
+        released = _released_span(order, tz=tz)
         order.assign(
             technician=tech,
             network=network,
@@ -1654,40 +1749,69 @@ async def assign_order(
             ),
         )
         await uow.orders.save(order)
+        if released is not None and order.technician_id != released[0]:
+            # SCH-1 / SCH-3: the job left its technician; theirs pushed by it may come back
+            await _kept_again_beside(
+                order, released, uow=uow, now=now, policy=policy, travel=travel, tz=tz
+            )
         await uow.commit()
         return order
 
 
 async def cancel_assignment(
-    cmd: commands.CancelAssignment, *, uow: SchedulingUnitOfWork, clock: Clock
+    cmd: commands.CancelAssignment,
+    *,
+    uow: SchedulingUnitOfWork,
+    clock: Clock,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
 ) -> DispatchOrder:
-    """SCH-12: only a dispatcher cancels an assignment; the order goes back to the queue."""
+    """SCH-12: only a dispatcher cancels an assignment; the order goes back to the queue. The
+    technician's jobs kept on a later shift beside it are checked again (SCH-1, SCH-3)."""
     async with uow:
         order = await _order(
             uow, cmd.order_id, cmd.actor, action="cancel the assignment", for_update=True
         )
         if not cmd.actor.is_dispatcher:
             raise NotYourOrder("Only a dispatcher cancels an assignment (SCH-12).")
+        now = clock()
+        released = _released_span(order, tz=tz)
         order.return_to_centre(
             reason=ReturnReason.OTHER,
             by=cmd.actor.name,
-            now=clock(),
+            now=now,
             detail=f"assignment cancelled by the dispatcher: {cmd.reason}",
         )
         await uow.orders.save(order)
+        await _kept_again_beside(
+            order, released, uow=uow, now=now, policy=policy, travel=travel, tz=tz
+        )
         await uow.commit()
         return order
 
 
 async def return_order(
-    cmd: commands.ReturnOrder, *, uow: SchedulingUnitOfWork, clock: Clock
+    cmd: commands.ReturnOrder,
+    *,
+    uow: SchedulingUnitOfWork,
+    clock: Clock,
+    policy: SchedulingPolicy,
+    travel: TravelTimes,
+    tz: ZoneInfo,
 ) -> DispatchOrder:
-    """SCH-1 / SCH-3 / SCH-8: the holder hands the order back to the centre, not to a colleague."""
+    """SCH-1 / SCH-3 / SCH-8: the holder hands the order back to the centre, not to a colleague;
+    a technician's jobs kept on a later shift beside it are checked again."""
     async with uow:
         order = await _order(uow, cmd.order_id, cmd.actor, action="return", for_update=True)
         _check_actor_owns(order, cmd.actor)
-        order.return_to_centre(reason=cmd.reason, by=cmd.actor.name, now=clock(), detail=cmd.detail)
+        now = clock()
+        released = _released_span(order, tz=tz)
+        order.return_to_centre(reason=cmd.reason, by=cmd.actor.name, now=now, detail=cmd.detail)
         await uow.orders.save(order)
+        await _kept_again_beside(
+            order, released, uow=uow, now=now, policy=policy, travel=travel, tz=tz
+        )
         await uow.commit()
         return order
 
