@@ -321,6 +321,16 @@ def test_int_3_a_confirmed_appointment_is_the_reply_unless_the_customer_was_not_
         assert (order.clocks[SlaClock.REPLY].stopped_at is not None) is stopped
 
 
+def test_int_3_a_confirmed_appointment_whose_data_cannot_be_read_is_no_reply() -> None:
+    # As for a reschedule (below): unread data proves neither that the customer was reached
+    # nor that they were told a time, so the reply clock keeps running.
+    now = _at("2025-05-30T10:00:00")
+    order = _order(now)
+    order.observe(_entry("AppointmentConfirmed", now + timedelta(hours=1)), None)
+    assert order.clocks[SlaClock.REPLY].stopped_at is None
+    assert order.status is OrderStatus.APPOINTMENT_CONFIRMED  # still on the timeline
+
+
 def test_int_3_a_reschedule_the_customer_agreed_to_is_the_reply() -> None:
     now = _at("2025-05-30T10:00:00")
     window_start = _at("2025-06-04T09:00:00")

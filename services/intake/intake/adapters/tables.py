@@ -99,8 +99,9 @@ class TimelineRow(IntakeTable, table=True):
     )
     """When intake heard of the event (``TimelineEntry.heard_at``); null before migration 0011."""
     visit_id: str | None = Field(default=None, max_length=64)
-    """The visit of an arrival or an end of visit (``TimelineEntry.visit_id``); null for other
-    events and before migration 0012."""
+    """The visit of an arrival, an end of visit or a move of a visit by scheduling
+    (``TimelineEntry.visit_id``); null for other events, before migration 0012 (and, for
+    scheduling's moves, before they were kept)."""
 
 
 class OrderPhoneRow(IntakeTable, table=True):

@@ -135,8 +135,28 @@ ONLY_FROM: dict[str, frozenset[OrderStatus]] = {
 _VISIT_ENDED_BY = frozenset({"VisitClosed", "CustomerNotHome"})
 #: The event that puts a technician at the customer's for a visit (FLD-2).
 _VISIT_STARTED_BY = "TechnicianArrived"
-#: Events whose visit is kept on the timeline (``TimelineEntry.visit_id``).
+#: Events that put a technician at the customer's or end their presence there.
 _VISIT_PRESENCE = frozenset({_VISIT_STARTED_BY, *_VISIT_ENDED_BY})
+
+#: Scheduling's events that place or move a visit (SCH-1, SCH-3, SCH-6, SCH-12). Once the work
+#: is done (``_WORK_DONE``) they move the order only for a visit not seen before (``_Story``):
+#: one of the visit done, published before scheduling heard it was done (an app that synced
+#: late) and dated after its end, must not leave the order waiting for a visit that was made,
+#: where no call-back follows it up and it never closes.
+_DISPATCH_MOVES = frozenset(
+    {
+        "OrderAssigned",
+        "OrderReassigned",
+        "OrderReturnedToCentre",
+        "AppointmentConfirmed",
+        "AppointmentRescheduled",
+    }
+)
+
+#: Events whose visit is kept on the timeline (``TimelineEntry.visit_id``): which visit a
+#: technician is at, and which visits the order's story has seen.
+#: All of them are read (intake's ``_READ_DATA_OF``): one left unread would hide every visit.
+_VISIT_KEPT = frozenset({*_VISIT_PRESENCE, *_DISPATCH_MOVES})
 
 #: Events that leave the status alone while a technician is at the customer (SCH-6, SCH-10): a
 #: reassignment, return or revisit request that crossed the arrival (scheduling then gives the
@@ -161,6 +181,11 @@ REOPENED_BY: dict[OrderStatus, frozenset[str]] = {
     ),
 }
 FINAL_STATUSES = frozenset(REOPENED_BY)
+
+#: The work is done: left by a call-back (FBK-3), by a revisit it requests (FBK-7), by a close,
+#: by what fieldwork reports, and by a new visit scheduling books (``_DISPATCH_MOVES``); not by
+#: a move of the visit done.
+_WORK_DONE = frozenset({OrderStatus.COMPLETED, OrderStatus.FOLLOWED_UP})
 
 #: Events that change nothing of the order's own story, only whose figures it counts in: a
 #: call-back result re-credited to another technician (FBK-11). On the timeline, but the quiet
@@ -278,8 +303,9 @@ class TimelineEntry:
     it was kept: a fact the technician's app logged offline is dated when it happened, and heard
     when the app synced (``in_story_order``, ``SlaTimer.stop``).
 
-    ``visit_id`` is the visit an arrival or an end of visit is about (``VisitsOnSite``), None
-    for every other event and for entries stored before it was kept.
+    ``visit_id`` is the visit an arrival, an end of visit or a move of a visit by scheduling is
+    about (``VisitsOnSite``, ``_Story``), None for every other event and for
+    entries stored before it was kept.
     """
 
     event_id: str
@@ -956,11 +982,13 @@ class Order:
             return False
         if entry.succeeded is None and payload is not None:
             entry = replace(entry, succeeded=outcome_of(payload))
-        if entry.visit_id is None and entry.type in _VISIT_PRESENCE:
+        if entry.visit_id is None and entry.type in _VISIT_KEPT:
             entry = replace(entry, visit_id=visit_of(payload))
         self.timeline = in_story_order([*self.timeline, entry])
-        self.status = status_from(self.timeline)
-        self._apply_assignment(entry, payload)
+        story = _Story(self.timeline)
+        self.status = story.status
+        if entry.event_id not in story.crossed:
+            self._apply_assignment(entry, payload)
         # INT-3, INT-7: an arrival logged offline is heard when the device syncs; the goal was
         # met when the technician arrived, not when the bus heard of it.
         occurred_at = payload.arrived_at if isinstance(payload, TechnicianArrived) else None
@@ -969,8 +997,10 @@ class Order:
         for timer in self.clocks.values():
             if entry.type not in STOPPED_BY[timer.clock]:
                 continue
-            if isinstance(payload, AppointmentConfirmed) and not payload.customer_reached:
-                continue  # an appointment the customer was never told is no reply (SCH-5)
+            if entry.type == "AppointmentConfirmed" and not (
+                isinstance(payload, AppointmentConfirmed) and payload.customer_reached
+            ):
+                continue  # INT-3, SCH-5: unread data proves no customer told of the time
             if entry.type == "AppointmentRescheduled" and not (
                 isinstance(payload, AppointmentRescheduled) and payload.customer_consent
             ):
@@ -991,6 +1021,9 @@ class Order:
         return True
 
     def _apply_assignment(self, entry: TimelineEntry, payload: EventData | None) -> None:
+        """Who holds the order now (SCH-12). Not called for a move that crossed the order's end
+        (``_Story.crossed``): a cancelled or resolved order keeps the holder it had then, and a
+        done one the technician who did the work, in every list filtered by technician."""
         if not isinstance(payload, OrderAssigned | OrderReassigned | OrderReturnedToCentre):
             return
         if self.assignment_seen_at is not None and entry.time < self.assignment_seen_at:
@@ -1011,20 +1044,44 @@ def _extensions_of(customer: Customer, extensions: Mapping[str, str] | None) -> 
 def status_from(timeline: list[TimelineEntry]) -> OrderStatus:
     """The status the timeline (in story order, ``in_story_order``) leads to, whatever order
     the events arrived in."""
-    status = OrderStatus.RECEIVED
-    visits = VisitsOnSite()
-    for entry in timeline:
-        visits.see(entry)
-        after = STATUS_AFTER_EVENT.get(entry.type)
-        if after is None:
-            continue
-        if entry.succeeded is False:
-            after = STATUS_AFTER_FAILURE.get(entry.type, after)
-        if status in FINAL_STATUSES and entry.type not in REOPENED_BY[status]:
-            continue
-        if entry.type in ONLY_FROM and status not in ONLY_FROM[entry.type]:
-            continue
-        if visits.anyone and entry.type in _KEPT_ON_SITE_THROUGH:
-            continue
-        status = after
-    return status
+    return _Story(timeline).status
+
+
+class _Story:
+    """The order's timeline (in story order) told from the start: the status it leads to, and
+    the events that came after the order ended and moved nothing (``crossed``): a cancellation,
+    a resolution or a close that only the events of ``REOPENED_BY`` leave, or work done that a
+    move of the visit done does not undo (``_WORK_DONE``)."""
+
+    def __init__(self, timeline: list[TimelineEntry]) -> None:
+        self.status = OrderStatus.RECEIVED
+        self.crossed: set[str] = set()
+        visits = VisitsOnSite()
+        seen_visits: set[str | None] = set()
+        for entry in timeline:
+            visits.see(entry)
+            # A visit none of the order's events named before; a stored entry whose visit is
+            # unknown (unread data, kept before visits were) could be any of them.
+            new_visit = (
+                entry.visit_id is not None
+                and None not in seen_visits
+                and entry.visit_id not in seen_visits
+            )
+            if entry.type in _VISIT_KEPT:
+                seen_visits.add(entry.visit_id)
+            after = STATUS_AFTER_EVENT.get(entry.type)
+            if after is None:
+                continue
+            if entry.succeeded is False:
+                after = STATUS_AFTER_FAILURE.get(entry.type, after)
+            if self.status in FINAL_STATUSES and entry.type not in REOPENED_BY[self.status]:
+                self.crossed.add(entry.event_id)
+                continue
+            if self.status in _WORK_DONE and entry.type in _DISPATCH_MOVES and not new_visit:
+                self.crossed.add(entry.event_id)
+                continue
+            if entry.type in ONLY_FROM and self.status not in ONLY_FROM[entry.type]:
+                continue
+            if visits.anyone and entry.type in _KEPT_ON_SITE_THROUGH:
+                continue
+            self.status = after
