@@ -394,6 +394,10 @@ class AccountState(_State):
     completed_at: dict[str, AwareDatetime] = Field(default_factory=dict)
     """When each completed visit's work was completed, as the event says (not when billing
     heard of it): work completed before a cancellation stays charged (BIL-1)."""
+    take_backs: dict[str, str] = Field(default_factory=dict)
+    """The visit each unit taken to the workshop was taken back on, by the take-back receipt's
+    number (UnitTakenBack): the workshop does the work that visit's accepted quote stands for
+    (FLD-6), so the unit returned repaired completes that work (BIL-1)."""
     cancelled_at: AwareDatetime | None = None
     """When the order was cancelled (OrderCancelled): no quote is priced, accepted or paid
     after it, and only work completed before it is charged (BIL-1)."""
@@ -561,6 +565,20 @@ class BillingAccount:
             self.state.installed_on = installed_on
             if kind == "installation":
                 self.state.installation_completed_on = installed_on
+
+    def unit_taken_back(self, *, visit_id: str, receipt_number: str) -> None:
+        """``visit_id``'s unit went to the workshop on ``receipt_number`` (FLD-6): the work its
+        accepted quote stands for is done there, not on the visit."""
+        self.state.take_backs[receipt_number] = visit_id
+
+    def unit_returned(self, *, receipt_number: str, repaired: bool, at: datetime) -> None:
+        """The unit of ``receipt_number`` came back at ``at`` (FLD-6). Repaired, the work of
+        the visit it was taken back on is completed then: that visit's accepted quote stays
+        charged, neither replaced by nor voided by the answer to a later visit's quote (BIL-1,
+        FLD-4). Returned unrepaired, that work was not done."""
+        visit_id = self.state.take_backs.get(receipt_number)
+        if repaired and visit_id is not None:
+            self._visit_completed(visit_id, at)
 
     def hold_network_fee(self, fee: PendingNetworkFee) -> None:
         """Keep a network's fee until the order's product line is known (BIL-12), once."""

@@ -33,6 +33,7 @@ EVENTS_OF_INTEREST: frozenset[str] = frozenset(
         "RepairCompleted",
         "InstallationCompleted",
         "UnitTakenBack",
+        "UnitReturned",
         "CustomerSignedOff",
         "DamageReported",
         # and whether anything was charged or a coordination ticket opened, for retention (BIL-11)

@@ -230,6 +230,20 @@ async def _apply(
                         network_id=network_id,
                         fee_id=fee.fee_id,
                     )
+        case fieldwork.UnitTakenBack():
+            account.unit_taken_back(
+                visit_id=payload.visit_id, receipt_number=payload.receipt_number
+            )
+        case fieldwork.UnitReturned():
+            # BIL-1, FLD-6: the workshop did the work the take-back visit's quote stands for.
+            if payload.receipt_number not in account.state.take_backs:
+                # taken back before billing kept take-backs: its order file names the visit
+                await _take_backs_on_file(account, uow=uow)
+            account.unit_returned(
+                receipt_number=payload.receipt_number,
+                repaired=payload.repaired,
+                at=payload.returned_at,
+            )
         case fieldwork.DamageReported():
             network_id = account.network_of(
                 technician_id=payload.technician_id, visit_id=payload.visit_id
@@ -299,6 +313,17 @@ async def _apply(
     await _price_pending(account, uow=uow, policy=policy, now=now, tz=tz)
     await uow.accounts.save(account)
     return account
+
+
+async def _take_backs_on_file(account: BillingAccount, *, uow: BillingUnitOfWork) -> None:
+    """Learn the take-backs (FLD-6) of the order's file that the account does not keep: those
+    heard before billing kept them."""
+    file = await uow.order_files.get(account.order_id)
+    for entry in file.entries if file is not None else []:
+        visit_id = entry.summary.get("visit_id")
+        receipt_number = entry.summary.get("receipt_number")
+        if entry.type == "UnitTakenBack" and isinstance(visit_id, str) and receipt_number:
+            account.state.take_backs.setdefault(str(receipt_number), visit_id)
 
 
 async def _price_network_fee(
