@@ -14,6 +14,7 @@ import asyncio
 import email.utils
 import random
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -325,8 +326,8 @@ async def _attempt(
             attempted_at=attempted_at,
             status_code=status_code,
             duration_ms=round((time.perf_counter() - started) * 1000),
-            excerpt=excerpt,
-            error=error,
+            excerpt=_storable(excerpt),
+            error=_storable(error),
             retry_after=retry_after,
         )
 
@@ -341,6 +342,8 @@ async def _attempt(
             headers = {
                 "content-type": "application/json",
                 "user-agent": policy.user_agent,
+                # Only an excerpt is kept: a compressed answer would be inflated whole to get it.
+                "accept-encoding": "identity",
                 **webhook_headers(
                     message_id=claimed.message_id,
                     timestamp=attempted_at,
@@ -395,18 +398,37 @@ async def _attempt_safely(
             status_code=None,
             duration_ms=0,
             excerpt=None,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
+            error=_storable(f"{type(exc).__name__}: {exc}"[:2000]),
             retry_after=None,
         )
 
 
+def _storable(text: str | None) -> str | None:
+    """``text`` as a text column can hold it: PostgreSQL refuses NUL, which a receiver's answer
+    may carry (the whole batch's outcomes would roll back with it)."""
+    return None if text is None else text.replace("\x00", "\ufffd")
+
+
 async def _read_excerpt(response: httpx.Response, limit: int) -> str | None:
+    """The first ``limit`` bytes of the answer, read raw and, when the receiver compressed it
+    anyway (gzip or deflate), inflated no further than ``limit``: httpx would inflate each
+    chunk whole, and a few KiB can inflate to many MiB."""
     if limit <= 0:
         return None
+    if response.is_stream_consumed:  # read already (a transport that answers in memory)
+        return response.content[:limit].decode("utf-8", errors="replace") or None
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    inflater = zlib.decompressobj(wbits=47) if encoding in ("gzip", "x-gzip", "deflate") else None
     chunks = bytearray()
-    async for chunk in response.aiter_bytes():
-        chunks.extend(chunk)
-        if len(chunks) >= limit:
+    async for chunk in response.aiter_raw():
+        if inflater is None:
+            chunks.extend(chunk)
+        else:
+            try:
+                chunks.extend(inflater.decompress(chunk, limit - len(chunks)))
+            except zlib.error:
+                break
+        if len(chunks) >= limit or (inflater is not None and inflater.eof):
             break
     return bytes(chunks[:limit]).decode("utf-8", errors="replace") or None
 

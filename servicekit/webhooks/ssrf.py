@@ -115,6 +115,10 @@ def check_url_syntax(url: str, policy: WebhookPolicy) -> httpx.URL:
         raise UnsafeWebhookUrl("the URL has no host")
     if "" in host.rstrip(".").split("."):
         raise UnsafeWebhookUrl("the host is not a valid domain name (an empty label)")
+    if parsed.port is not None and not 1 <= parsed.port <= 65_535:
+        # httpx parses 0 or 99999 as ports: every attempt would fail until the endpoint is
+        # disabled days later.
+        raise UnsafeWebhookUrl("the port must be between 1 and 65535")
     if parsed.userinfo:
         raise UnsafeWebhookUrl("the URL must not carry credentials")
     if parsed.fragment:

@@ -100,3 +100,19 @@ async def test_a_host_that_does_not_resolve_is_refused_in_the_same_words_as_a_pr
     private = await _refusal("https://intranet.example/x", _resolving_to("10.20.30.40"))
     assert missing == private
     assert "Name or service" not in missing
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://hooks.example:0/x", "https://hooks.example:65536/x", "https://hooks.example:99999/x"],
+)
+def test_a_port_outside_1_to_65535_is_an_unsafe_url_also_for_local_receivers(url: str) -> None:
+    # httpx parses these; the endpoint would fail every attempt until disabled days later.
+    for policy in (STRICT, WebhookPolicy(allow_private_addresses=True, require_https=False)):
+        with pytest.raises(UnsafeWebhookUrl, match="port"):
+            check_url_syntax(url, policy)
+
+
+@pytest.mark.parametrize("url", ["https://hooks.example:1/x", "https://hooks.example:65535/x"])
+def test_ports_1_to_65535_pass(url: str) -> None:
+    assert check_url_syntax(url, STRICT).port in (1, 65535)
