@@ -8,7 +8,13 @@ from typing import Any
 
 from contracts.common import AssigneeKind
 from contracts.feedback import FollowUpCompleted
-from contracts.fieldwork import TechnicianArrived, VisitClosed, VisitOutcome
+from contracts.fieldwork import (
+    RepairCompleted,
+    TechnicianArrived,
+    TechnicianDeparted,
+    VisitClosed,
+    VisitOutcome,
+)
 from contracts.scheduling import OrderAssigned
 
 from .conftest import Intake
@@ -78,3 +84,29 @@ async def test_int_4_an_assignment_made_before_scheduling_heard_of_the_resolutio
         )
     )
     assert await _status(intake, order_id) == "followed_up"
+
+
+async def test_fld_2_a_late_departure_of_the_visit_done_leaves_the_order_done_not_the_next(
+    intake: Intake, make_order: Any
+) -> None:
+    # The departure's visit is read and kept: a late one of the visit done moves nothing, the
+    # departure of a new visit moves the order.
+    order_id = (await intake.admin.post("/v1/orders", json=make_order())).json()["id"]
+    ids = {"order_id": order_id, "technician_id": "t-1"}
+    await intake.deliver(_assigned(order_id, "v-1"))
+    intake.clock.advance(hours=1)
+    await intake.deliver(TechnicianArrived(**ids, visit_id="v-1", arrived_at=intake.clock()))
+    intake.clock.advance(minutes=30)
+    await intake.deliver(
+        RepairCompleted(**ids, visit_id="v-1", tested=True, sure_fixed=True, on_site_minutes=30)
+    )
+    assert await _status(intake, order_id) == "completed"
+    # Logged by a device clock two minutes ahead, synced now.
+    late = intake.clock() + timedelta(minutes=2)
+    eta = late + timedelta(minutes=30)
+    await intake.deliver(TechnicianDeparted(**ids, visit_id="v-1", eta=eta), at=late)
+    assert await _status(intake, order_id) == "completed"
+    intake.clock.advance(hours=1)
+    eta = intake.clock() + timedelta(minutes=30)
+    await intake.deliver(TechnicianDeparted(**ids, visit_id="v-2", eta=eta))
+    assert await _status(intake, order_id) == "en_route"

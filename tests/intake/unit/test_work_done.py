@@ -10,7 +10,7 @@ import pytest
 from contracts.base import EventData
 from contracts.common import Address, AssigneeKind, Channel, Customer, Fault, Product, TimeWindow
 from contracts.feedback import FollowUpCompleted
-from contracts.fieldwork import RepairCompleted, TechnicianArrived, VisitClosed
+from contracts.fieldwork import RepairCompleted, TechnicianArrived, TechnicianDeparted, VisitClosed
 from contracts.scheduling import (
     AppointmentConfirmed,
     AppointmentRescheduled,
@@ -88,15 +88,31 @@ def _returned(order: Order) -> OrderReturnedToCentre:
     )
 
 
-def _confirmed(order: Order) -> AppointmentConfirmed:
+def _confirmed(order: Order, visit_id: str = VISIT) -> AppointmentConfirmed:
     return AppointmentConfirmed(
-        order_id=order.id, visit_id=VISIT, window=WINDOW, technician_id="tech-1"
+        order_id=order.id, visit_id=visit_id, window=WINDOW, technician_id="tech-1"
     )
 
 
-def _rescheduled(order: Order) -> AppointmentRescheduled:
+def _rescheduled(order: Order, visit_id: str = VISIT) -> AppointmentRescheduled:
     return AppointmentRescheduled(
-        order_id=order.id, visit_id=VISIT, new_window=WINDOW, reason="堵车", customer_consent=True
+        order_id=order.id,
+        visit_id=visit_id,
+        new_window=WINDOW,
+        reason="堵车",
+        customer_consent=True,
+    )
+
+
+def _departed(order: Order, visit_id: str = VISIT) -> TechnicianDeparted:
+    return TechnicianDeparted(
+        order_id=order.id, visit_id=visit_id, technician_id="tech-1", eta=NOW + timedelta(hours=1)
+    )
+
+
+def _arrived(order: Order, visit_id: str = VISIT) -> TechnicianArrived:
+    return TechnicianArrived(
+        order_id=order.id, visit_id=visit_id, technician_id="tech-1", arrived_at=NOW
     )
 
 
@@ -255,3 +271,82 @@ def test_int_4_after_a_reopening_an_assignment_gives_the_order_to_its_technician
     _seen(order, "OrderAssigned", 35, _assigned(order, "tech-2"))
     assert order.status is OrderStatus.ASSIGNED
     assert order.technician_id == "tech-2"
+
+
+# The technician's trip of the visit done, dated after its end (FLD-2, FBK-3, FBK-7) ----------
+
+TRIP = {"TechnicianDeparted": _departed, "TechnicianArrived": _arrived}
+
+
+@pytest.mark.parametrize("event_type", TRIP)
+@pytest.mark.parametrize("minutes", [91, 100])  # before the visit's close sorts, and after it
+@pytest.mark.parametrize("heard_after_the_call_back", [False, True])
+def test_fld_2_a_trip_of_the_visit_done_dated_after_its_completion_leaves_the_order_done(
+    event_type: str, minutes: int, heard_after_the_call_back: bool
+) -> None:
+    # The device's clock ran ahead of the one that dated the completion (fieldwork's
+    # offline_clock_skew_seconds), or the app synced the trip late.
+    order = _order()
+    _repaired(order)
+    if not heard_after_the_call_back:
+        _seen(order, event_type, minutes, TRIP[event_type](order))
+        assert order.status is OrderStatus.COMPLETED
+    _called_back(order, 26 * 60)
+    if heard_after_the_call_back:
+        _seen(order, event_type, minutes, TRIP[event_type](order))
+    assert order.status is OrderStatus.FOLLOWED_UP
+    assert order.closable_since is not None  # FBK-7: it can close
+
+
+@pytest.mark.parametrize("event_type", TRIP)
+def test_fld_2_a_trip_whose_visit_cannot_be_read_leaves_a_done_order_done(event_type: str) -> None:
+    order = _order()
+    _repaired(order)
+    _seen(order, event_type, 100, None)
+    assert order.status is OrderStatus.COMPLETED
+
+
+def test_int_7_a_new_visits_trip_after_the_work_was_done_moves_the_order() -> None:
+    order = _order()
+    _repaired(order)
+    _seen(order, "TechnicianDeparted", 100, _departed(order, "visit-2"))
+    assert order.status is OrderStatus.EN_ROUTE
+    _seen(order, "TechnicianArrived", 110, _arrived(order, "visit-2"))
+    assert order.status is OrderStatus.ON_SITE
+
+
+# Scheduling's and the app's events that crossed an arrival (SCH-3, SCH-6, SCH-10, FLD-2) -------
+
+CROSSING_THE_ARRIVAL = {
+    "AppointmentConfirmed": _confirmed,
+    "AppointmentRescheduled": _rescheduled,
+    "TechnicianDeparted": _departed,
+}
+
+
+@pytest.mark.parametrize("event_type", CROSSING_THE_ARRIVAL)
+@pytest.mark.parametrize("visit_id", [VISIT, "visit-2", None])
+def test_sch_6_a_visit_moved_while_a_technician_is_on_site_leaves_the_order_on_site(
+    event_type: str, visit_id: str | None
+) -> None:
+    # Of the visit under way: published before scheduling heard of the arrival (or dated by a
+    # device clock behind); of the next visit (SCH-10): booked while this one goes on. Neither
+    # shows the order waiting for a visit, where it could be resolved by phone meanwhile.
+    order = _order()
+    _seen(order, "OrderAssigned", 5, _assigned(order, "tech-1"))
+    _seen(order, "AppointmentConfirmed", 10, _confirmed(order))
+    _seen(order, "TechnicianArrived", 60, _arrived(order))
+    payload = None if visit_id is None else CROSSING_THE_ARRIVAL[event_type](order, visit_id)
+    _seen(order, event_type, 70, payload)
+    assert order.status is OrderStatus.ON_SITE
+    assert order.technician_id == "tech-1"
+
+
+def test_fld_5_a_departure_after_a_repair_failed_with_the_technician_there_moves_it() -> None:
+    # The part was missing: another technician sets out with it while the first one waits.
+    order = _order()
+    _seen(order, "OrderAssigned", 5, _assigned(order, "tech-1"))
+    _seen(order, "TechnicianArrived", 60, _arrived(order))
+    _seen(order, "RepairFailed", 70, None)
+    _seen(order, "TechnicianDeparted", 80, _departed(order, "visit-2"))
+    assert order.status is OrderStatus.EN_ROUTE

@@ -153,10 +153,19 @@ _DISPATCH_MOVES = frozenset(
     }
 )
 
+#: The technician's trip of a visit (FLD-2). Like scheduling's moves, once the work is done
+#: they move the order only for a visit not seen before (``_Story``): a departure or arrival of
+#: the visit done dated after its completion (a device clock ahead, fieldwork's
+#: ``offline_clock_skew_seconds``, or an app that synced late) puts nobody on the way.
+_TRIP = frozenset({"TechnicianDeparted", _VISIT_STARTED_BY})
+
+#: Once the work is done (``_WORK_DONE``), events that move the order only for a new visit.
+_MOVED_BY_A_NEW_VISIT_ONLY = _DISPATCH_MOVES | _TRIP
+
 #: Events whose visit is kept on the timeline (``TimelineEntry.visit_id``): which visit a
 #: technician is at, and which visits the order's story has seen.
 #: All of them are read (intake's ``_READ_DATA_OF``): one left unread would hide every visit.
-_VISIT_KEPT = frozenset({*_VISIT_PRESENCE, *_DISPATCH_MOVES})
+_VISIT_KEPT = frozenset({*_VISIT_PRESENCE, *_MOVED_BY_A_NEW_VISIT_ONLY})
 
 #: Events that leave the status alone while a technician is at the customer (SCH-6, SCH-10): a
 #: reassignment, return or revisit request that crossed the arrival (scheduling then gives the
@@ -164,6 +173,16 @@ _VISIT_KEPT = frozenset({*_VISIT_PRESENCE, *_DISPATCH_MOVES})
 #: or to accept a cancellation while the work goes on.
 _KEPT_ON_SITE_THROUGH = frozenset(
     {"OrderAssigned", "OrderReassigned", "OrderReturnedToCentre", "RevisitRequested"}
+)
+
+#: Events that leave an order ``on_site`` as it is while a technician is there (SCH-3, SCH-6,
+#: SCH-10, FLD-2): an appointment or a departure of the visit under way that crossed its arrival
+#: (published before scheduling heard of it, or dated by a device clock behind), or of a next
+#: visit booked while this one goes on. Neither shows the order waiting for a visit, where it
+#: could be resolved by phone with the technician at work. From any other status (a repair
+#: failed with the technician still there) they move it: another visit is on its way.
+_KEPT_WHILE_ON_SITE = frozenset(
+    {"AppointmentConfirmed", "AppointmentRescheduled", "TechnicianDeparted"}
 )
 
 #: Once an order is in one of these, only the events listed move it again: an explicit reopening,
@@ -183,8 +202,8 @@ REOPENED_BY: dict[OrderStatus, frozenset[str]] = {
 FINAL_STATUSES = frozenset(REOPENED_BY)
 
 #: The work is done: left by a call-back (FBK-3), by a revisit it requests (FBK-7), by a close,
-#: by what fieldwork reports, and by a new visit scheduling books (``_DISPATCH_MOVES``); not by
-#: a move of the visit done.
+#: by what fieldwork reports of the work, and by a new visit scheduling books or the technician
+#: sets out on (``_MOVED_BY_A_NEW_VISIT_ONLY``); not by a move or a trip of the visit done.
 _WORK_DONE = frozenset({OrderStatus.COMPLETED, OrderStatus.FOLLOWED_UP})
 
 #: Events that change nothing of the order's own story, only whose figures it counts in: a
@@ -303,8 +322,8 @@ class TimelineEntry:
     it was kept: a fact the technician's app logged offline is dated when it happened, and heard
     when the app synced (``in_story_order``, ``SlaTimer.stop``).
 
-    ``visit_id`` is the visit an arrival, an end of visit or a move of a visit by scheduling is
-    about (``VisitsOnSite``, ``_Story``), None for every other event and for
+    ``visit_id`` is the visit a departure, an arrival, an end of visit or a move of a visit by
+    scheduling is about (``VisitsOnSite``, ``_Story``), None for every other event and for
     entries stored before it was kept.
     """
 
@@ -1051,7 +1070,7 @@ class _Story:
     """The order's timeline (in story order) told from the start: the status it leads to, and
     the events that came after the order ended and moved nothing (``crossed``): a cancellation,
     a resolution or a close that only the events of ``REOPENED_BY`` leave, or work done that a
-    move of the visit done does not undo (``_WORK_DONE``)."""
+    move or a trip of the visit done does not undo (``_WORK_DONE``)."""
 
     def __init__(self, timeline: list[TimelineEntry]) -> None:
         self.status = OrderStatus.RECEIVED
@@ -1077,11 +1096,21 @@ class _Story:
             if self.status in FINAL_STATUSES and entry.type not in REOPENED_BY[self.status]:
                 self.crossed.add(entry.event_id)
                 continue
-            if self.status in _WORK_DONE and entry.type in _DISPATCH_MOVES and not new_visit:
+            if (
+                self.status in _WORK_DONE
+                and entry.type in _MOVED_BY_A_NEW_VISIT_ONLY
+                and not new_visit
+            ):
                 self.crossed.add(entry.event_id)
                 continue
             if entry.type in ONLY_FROM and self.status not in ONLY_FROM[entry.type]:
                 continue
             if visits.anyone and entry.type in _KEPT_ON_SITE_THROUGH:
+                continue
+            if (
+                visits.anyone
+                and self.status is OrderStatus.ON_SITE
+                and entry.type in _KEPT_WHILE_ON_SITE
+            ):
                 continue
             self.status = after

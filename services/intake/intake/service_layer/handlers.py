@@ -45,10 +45,11 @@ Clock = Callable[[], datetime]
 
 #: Events whose data intake reads (assignee for the list filters; the reply clock: was the
 #: customer reached, did they consent to the new window; the time an arrival was logged, which
-#: may be long before an offline device synced it, INT-3/INT-7; the visit a technician arrived
-#: for or left, ``model.VisitsOnSite``; the outcome the status depends on: was the unit returned
-#: repaired, was the customer satisfied at the call-back, ``model.outcome_of``); the others only
-#: go on the timeline, so a new event type of another service never stops the consumer.
+#: may be long before an offline device synced it, INT-3/INT-7; the visit a technician set out
+#: for, arrived for or left, or scheduling moved, ``model.VisitsOnSite``; the outcome the status
+#: depends on: was the unit returned repaired, was the customer satisfied at the call-back,
+#: ``model.outcome_of``); the others only go on the timeline, so a new event type of another
+#: service never stops the consumer.
 _READ_DATA_OF = frozenset(
     {
         "OrderAssigned",
@@ -56,6 +57,7 @@ _READ_DATA_OF = frozenset(
         "OrderReturnedToCentre",
         "AppointmentConfirmed",
         "AppointmentRescheduled",
+        "TechnicianDeparted",
         "TechnicianArrived",
         "VisitClosed",
         "CustomerNotHome",
