@@ -246,3 +246,48 @@ def test_fbk_11_a_returned_take_back_revisited_within_the_window_did_not_pass() 
     row = tech_row(case)
     assert (row.repairs, row.repairs_passed) == (1, 0)
     assert (row.first_visits, row.fixed_first_time) == (1, 0)
+
+
+def test_fbk_11_a_revisit_rebooked_after_nobody_was_home_is_the_repeat_visit_counted_once() -> None:
+    """v-1 repaired; the customer is dissatisfied and v-2 is booked (FBK-7), but nobody is home
+    (FLD-2): v-3 is booked for that, and it is the repeat attempt at the problem, counted once."""
+    case, _ = play(
+        [
+            (0, created("o-1")),
+            (0.1, assigned("o-1", "v-1", TECH)),
+            (1, arrived("o-1", "v-1", TECH, at(1))),
+            (1.5, repaired("o-1", "v-1", TECH)),
+            (2, closed("o-1", "v-1", TECH, at(2))),
+            (24, revisit_booked("o-1", "v-2", "v-1", TECH, RevisitReason.CUSTOMER_DISSATISFIED)),
+            (26, closed("o-1", "v-2", TECH, at(26), outcome=VisitOutcome.CUSTOMER_NOT_HOME)),
+            (27, revisit_booked("o-1", "v-3", "v-2", TECH, RevisitReason.CUSTOMER_NOT_HOME)),
+            (30, arrived("o-1", "v-3", TECH, at(30))),
+            (30.5, repaired("o-1", "v-3", TECH)),
+            (31, closed("o-1", "v-3", TECH, at(31))),
+        ]
+    )
+
+    assert case.is_repeat(case.visits["v-3"])
+    row = tech_row(case)
+    assert (row.visits, row.repeat_visits) == (2, 1)
+    assert (row.first_visits, row.fixed_first_time) == (1, 0)
+
+
+def test_fbk_11_a_first_visit_rebooked_after_nobody_was_home_is_no_repeat() -> None:
+    """Nobody was home at the first trip (FLD-2): the visit rebooked for it is the first real
+    visit, no repeat."""
+    case, _ = play(
+        [
+            (0, created("o-1")),
+            (0.1, assigned("o-1", "v-1", TECH)),
+            (2, closed("o-1", "v-1", TECH, at(2), outcome=VisitOutcome.CUSTOMER_NOT_HOME)),
+            (3, revisit_booked("o-1", "v-2", "v-1", TECH, RevisitReason.CUSTOMER_NOT_HOME)),
+            (5, arrived("o-1", "v-2", TECH, at(5))),
+            (5.5, repaired("o-1", "v-2", TECH)),
+            (6, closed("o-1", "v-2", TECH, at(6))),
+        ]
+    )
+
+    assert not case.is_repeat(case.visits["v-2"])
+    row = tech_row(case)
+    assert (row.visits, row.repeat_visits, row.first_visits, row.fixed_first_time) == (1, 0, 1, 1)

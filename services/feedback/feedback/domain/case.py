@@ -347,8 +347,10 @@ class Case(_State):
         was carried out; any, while it is not yet). A technician's first visit to the customer is
         no repeat, whatever it was booked for: after phone guidance (INT-4) a dissatisfied
         call-back (FBK-1) or a reopened order books the order's first visit with such a reason,
-        and the visit first assigned was never made."""
-        if not visit.booked_as_repeat:
+        and the visit first assigned was never made. A visit rebooked because nobody was home
+        (FLD-2, FLD-3) is booked for what the trip nobody answered was booked for: the revisit
+        a dissatisfied customer got is still the repeat attempt when it took a second trip."""
+        if self.booked_reason(visit) not in REPEAT_REASONS:
             return False
         this_at = visit.carried_out_at
         return any(
@@ -357,6 +359,20 @@ class Case(_State):
             and (this_at is None or (other.closed_at is not None and other.closed_at <= this_at))
             for other in self.visits.values()
         )
+
+    def booked_reason(self, visit: Visit) -> RevisitReason | None:
+        """What ``visit`` was booked for (FBK-11): a rebooking after a trip nobody answered
+        (FLD-2) takes the reason of that trip, back along the trips nobody answered; None for a
+        visit booked with no reason (the order's first)."""
+        reason = visit.booked_reason
+        current, seen = visit, {visit.visit_id}
+        while reason is RevisitReason.CUSTOMER_NOT_HOME and current.previous_visit_id not in seen:
+            previous = self.visits.get(current.previous_visit_id or "")
+            if previous is None or previous.outcome is not VisitOutcome.CUSTOMER_NOT_HOME:
+                break
+            current, reason = previous, previous.booked_reason
+            seen.add(previous.visit_id)
+        return reason
 
     def network_of(self, technician_id: str) -> str:
         """The network ``technician_id`` worked on the order under: that of the latest visit
