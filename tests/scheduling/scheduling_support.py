@@ -27,9 +27,10 @@ from contracts.common import (
     TimeWindow,
 )
 from contracts.envelope import EventEnvelope
-from contracts.fieldwork import TechnicianArrived
+from contracts.fieldwork import RepairCompleted, TechnicianArrived
 from contracts.intake import OrderCreated
 from contracts.registry import parse_data
+from scheduling.domain.model import DispatchOrder
 from servicekit.auth import generate_key, issued_event
 from servicekit.outbox import OutboxMessage
 from servicekit.runtime import ServiceRuntime
@@ -98,6 +99,38 @@ def created(
         needs_verification=needs_verification or [],
         preferred_windows=preferred or [],
         service_type=service_type,
+    )
+
+
+def repaired(order_id: str, *, visit_id: str, technician_id: str) -> RepairCompleted:
+    """A RepairCompleted of ``visit_id``: tested and surely fixed, after 40 minutes on site."""
+    return RepairCompleted(
+        order_id=order_id,
+        visit_id=visit_id,
+        technician_id=technician_id,
+        tested=True,
+        sure_fixed=True,
+        on_site_minutes=40,
+    )
+
+
+def dongying_order(
+    order_id: str = "o1", *, received_at: datetime = MONDAY_8AM, **fields: Any
+) -> DispatchOrder:
+    """A water-heater order in Dongying as intake hands it over (nothing to verify, no loaner),
+    but for ``fields``."""
+    return DispatchOrder.from_intake(
+        **{
+            "order_id": order_id,
+            "received_at": received_at,
+            "product_line": "water_heater",
+            "emergency": False,
+            "needs_verification": [],
+            "loaner_required": False,
+            "location": DONGYING,
+            "area": "Dongying",
+            **fields,
+        }
     )
 
 

@@ -20,6 +20,7 @@ from scheduling_support import (
     harness_with,
     local,
     near,
+    repaired,
     window,
 )
 from sqlalchemy import select, update
@@ -33,7 +34,6 @@ from contracts.envelope import EventEnvelope
 from contracts.feedback import ComplaintFiled, RevisitRequested
 from contracts.fieldwork import (
     CustomerNotHome,
-    RepairCompleted,
     RepairFailed,
     RepairFailureReason,
     TechnicianDeparted,
@@ -381,16 +381,7 @@ async def _visit_over(h: Harness) -> dict[str, Any]:
     await h.feed(created("o1"))
     order = await h.order("o1")
     assert order["technician_id"] == "t1", order
-    await h.feed(
-        RepairCompleted(
-            order_id="o1",
-            visit_id=order["visit_id"],
-            technician_id="t1",
-            tested=True,
-            sure_fixed=True,
-            on_site_minutes=40,
-        )
-    )
+    await h.feed(repaired("o1", visit_id=order["visit_id"], technician_id="t1"))
     order = await h.order("o1")
     assert order["status"] == "visit_done"
     return order

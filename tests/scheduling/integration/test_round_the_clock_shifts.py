@@ -17,9 +17,11 @@ from scheduling.adapters.repository import DispatchOrderRepository
 from scheduling.service_layer import handlers
 
 
-async def _round_the_clock(harness: Harness, *, capacity: int = 8) -> None:
+async def _round_the_clock(
+    harness: Harness, technician_id: str = "rtc", *, capacity: int = 8
+) -> None:
     await harness.add_technician(
-        "rtc",
+        technician_id,
         shift_start="00:00",
         shift_end="00:00",
         working_days=list(range(7)),
@@ -187,31 +189,14 @@ async def test_sch_1_a_job_kept_after_midnight_leaves_the_day_before_room_for_a_
 async def test_sch_3_a_window_ruled_out_on_monday_by_travel_is_kept_and_counted_on_tuesday(
     harness: Harness,
 ) -> None:
-    await _round_the_clock(harness, capacity=1)
-    harness.clock.now = local(12)
     # Monday's one job, 20 km north at 22:00-22:30: after it a 60-minute job back at the home
-    # base cannot end by Monday's midnight
-    await harness.feed(
-        created(
-            "far",
-            location=near(DONGYING, north_km=20),
-            preferred=[TimeWindow(start=local(22), end=local(22, 30))],
-        )
-    )
+    # base cannot end by Monday's midnight; 23:00-01:00 overlaps Tuesday's shift too: kept
+    # there, not refused
+    await _across_kept_on_tuesday(harness)
     assert (await harness.order("far"))["appointment"] is not None
 
-    # 23:00-01:00 overlaps Tuesday's shift too: kept there, not refused
-    await harness.feed(
-        created("across", preferred=[TimeWindow(start=local(23), end=local(1, day=1))])
-    )
-    across = await harness.order("across")
-    assert across["technician_id"] == "rtc" and across["appointment"] is not None, across
-
     # it is Tuesday's one job: a Tuesday afternoon window is not promised
-    await harness.feed(
-        created("afternoon", preferred=[TimeWindow(start=local(14, day=1), end=local(15, day=1))])
-    )
-    assert (await harness.order("afternoon"))["appointment"] is None
+    await _tuesday_afternoon_is_not_promised(harness)
 
 
 async def _across_kept_on_tuesday(harness: Harness) -> dict[str, Any]:
@@ -240,6 +225,19 @@ async def _tuesday_afternoon_is_not_promised(harness: Harness) -> None:
     assert (await harness.order("afternoon"))["appointment"] is None
 
 
+async def _at_the_door_at_22_55(harness: Harness, across: dict[str, Any]) -> None:
+    """Technician rtc at the door of ``across``'s visit at 22:55, as fieldwork reports it."""
+    harness.clock.now = local(22, 55)
+    await harness.feed(
+        TechnicianArrived(
+            order_id="across",
+            visit_id=across["visit_id"],
+            technician_id="rtc",
+            arrived_at=local(22, 55),
+        )
+    )
+
+
 async def test_sch_3_sch_12_a_dispatchers_assignment_records_the_shift_keeping_the_window(
     harness: Harness,
 ) -> None:
@@ -262,17 +260,9 @@ async def test_sch_10_a_superseded_visit_coming_back_counts_on_the_shift_keeping
         "/v1/orders/across/postponement", json={"reason": "customer called"}
     )
     assert postponed.status_code == 200, postponed.text
-    harness.clock.now = local(22, 55)
 
     # fieldwork had the technician at the door before it heard of the postponement
-    await harness.feed(
-        TechnicianArrived(
-            order_id="across",
-            visit_id=across["visit_id"],
-            technician_id="rtc",
-            arrived_at=local(22, 55),
-        )
-    )
+    await _at_the_door_at_22_55(harness, across)
     back = await harness.order("across")
     assert (back["visit_id"], back["technician_id"]) == (across["visit_id"], "rtc"), back
 
@@ -287,16 +277,8 @@ async def test_sch_12_a_visit_kept_by_the_technician_on_site_counts_on_the_shift
         "/v1/orders/across/assignment/cancellation", json={"reason": "by hand"}
     )
     assert cancelled.status_code == 200, cancelled.text
-    harness.clock.now = local(22, 55)
 
-    await harness.feed(
-        TechnicianArrived(
-            order_id="across",
-            visit_id=across["visit_id"],
-            technician_id="rtc",
-            arrived_at=local(22, 55),
-        )
-    )
+    await _at_the_door_at_22_55(harness, across)
     assert (await harness.order("across"))["technician_id"] == "rtc"
 
     await _tuesday_afternoon_is_not_promised(harness)
@@ -306,7 +288,7 @@ async def _monday_dirty_with_a_job_under_way_past_midnight(harness: Harness) -> 
     """Round the clock: Monday 23:00-01:00 at home base is Monday's job (done 23:50 at the
     earliest), under way from 22:55; an emergency at 22:00 left Monday's plan dirty."""
     await _round_the_clock(harness)
-    await _round_the_clock_too(harness, "rtc2")
+    await _round_the_clock(harness, "rtc2")
     harness.clock.now = local(20)
     await harness.feed(
         created("late", preferred=[TimeWindow(start=local(23), end=local(1, day=1))])
@@ -319,12 +301,6 @@ async def _monday_dirty_with_a_job_under_way_past_midnight(harness: Harness) -> 
     assert (await harness.client.get("/v1/plans/2026-11-23")).json()["dirty"] is True
     late = await harness.order("late")
     await harness.on_site("late", late["technician_id"], at=local(22, 55), position=DONGYING)
-
-
-async def _round_the_clock_too(harness: Harness, technician_id: str) -> None:
-    await harness.add_technician(
-        technician_id, shift_start="00:00", shift_end="00:00", working_days=list(range(7))
-    )
 
 
 async def test_sch_4_a_day_whose_job_is_still_under_way_after_midnight_is_not_over(

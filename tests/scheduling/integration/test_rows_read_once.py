@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from scheduling_support import DONGYING, Harness, created, local, near, window
+from scheduling_support import DONGYING, Harness, created, local, near, repaired, window
 from support.statements import selects_by_table
 
-from contracts.fieldwork import RepairCompleted, TechnicianArrived, TechnicianDeparted
+from contracts.fieldwork import TechnicianArrived, TechnicianDeparted
 from contracts.intake import OrderVerified
 from scheduling.domain import commands
 from scheduling.domain.model import AuditEntry, DispatchOrder, DispatchStatus, Technician
@@ -104,16 +104,7 @@ async def test_sch_6_sch_8_each_visit_report_reads_the_order_once_and_keeps_its_
         )
     arrived = await _stored(harness, "o1")
     with selects_by_table(engine) as on_completed:
-        await harness.feed(
-            RepairCompleted(
-                order_id="o1",
-                visit_id=visit_id,
-                technician_id="t1",
-                tested=True,
-                sure_fixed=True,
-                on_site_minutes=40,
-            )
-        )
+        await harness.feed(repaired("o1", visit_id=visit_id, technician_id="t1"))
 
     # one locked read of the order per event, none when it is saved; the technician the
     # report names is read to know their network (issue 5); the visit done, the job leaves

@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from scheduling_support import DONGYING, Harness, created, local, near, window
+from scheduling_support import DONGYING, Harness, created, local, near, repaired, window
 from structlog.testing import capture_logs
 
 from contracts.billing import OrderRetentionExpired, RetentionClass
 from contracts.common import Fault, Product
-from contracts.fieldwork import RepairCompleted
 from contracts.intake import OrderVerified
 from scheduling.service_layer.handlers import (
     HELD_WITHOUT_THE_SKILL,
@@ -169,17 +168,22 @@ async def test_int_7_sch_1_a_network_holding_an_order_verified_an_emergency_hand
     assert returned.network_id == "n1" and "emergency" in (returned.detail or "")
 
 
-async def test_sch_1_sch_12_a_line_corrected_past_the_holders_skill_is_left_to_the_dispatcher(
-    harness: Harness,
-) -> None:
+async def _hob_verified_while_heaters_hold_it(harness: Harness, **verified: Any) -> None:
+    """o1, booked at 16:00 with technician heaters (no gas_hob skill; hobs has it), then
+    verified as a gas hob (``verified``: more of the OrderVerified)."""
     await harness.add_technician("heaters", home=near(DONGYING, north_km=2))
     await harness.add_technician("hobs", home=near(DONGYING, north_km=9), skills=["gas_hob"])
     await harness.feed(created("o1", preferred=[window(16)]))
     assert (await harness.order("o1"))["technician_id"] == "heaters"
-
     hob = Product(line="gas_hob", model="JZT-2")
+    await harness.feed(OrderVerified(order_id="o1", product=hob, **verified))
+
+
+async def test_sch_1_sch_12_a_line_corrected_past_the_holders_skill_is_left_to_the_dispatcher(
+    harness: Harness,
+) -> None:
     with capture_logs() as logs:
-        await harness.feed(OrderVerified(order_id="o1", product=hob))
+        await _hob_verified_while_heaters_hold_it(harness)
 
     order = await harness.order("o1")
     assert order["product_line"] == "gas_hob"
@@ -190,25 +194,23 @@ async def test_sch_1_sch_12_a_line_corrected_past_the_holders_skill_is_left_to_t
     assert warning["product_line"] == "gas_hob"
 
 
+async def _visit_done(harness: Harness) -> str:
+    """o1, booked at 16:00 with technician t1, repaired on a visit they reached at 09:00: the
+    id of that visit."""
+    await harness.add_technician("t1", home=near(DONGYING, north_km=2))
+    await harness.feed(created("o1", preferred=[window(16)]))
+    await harness.on_site("o1", "t1", at=local(9), position=DONGYING)
+    visit_id = str((await harness.order("o1"))["visit_id"])
+    await harness.feed(repaired("o1", visit_id=visit_id, technician_id="t1"))
+    return visit_id
+
+
 async def test_int_7_a_verification_heard_after_the_visit_ended_books_no_emergency_revisit(
     harness: Harness,
 ) -> None:
     # intake verified the order before it heard of the visit (its timeline lagging): the fault
     # it corrected is the one the technician has seen to; it sends nobody out again
-    await harness.add_technician("t1", home=near(DONGYING, north_km=2))
-    await harness.feed(created("o1", preferred=[window(16)]))
-    await harness.on_site("o1", "t1", at=local(9), position=DONGYING)
-    visit_id = (await harness.order("o1"))["visit_id"]
-    await harness.feed(
-        RepairCompleted(
-            order_id="o1",
-            visit_id=visit_id,
-            technician_id="t1",
-            tested=True,
-            sure_fixed=True,
-            on_site_minutes=40,
-        )
-    )
+    visit_id = await _visit_done(harness)
     assert (await harness.order("o1"))["status"] == "visit_done"
     harness.clock.now = local(10)
 
@@ -228,20 +230,7 @@ async def test_int_7_a_verification_heard_after_the_visit_ended_still_marks_the_
 ) -> None:
     # intake and feedback count the order an emergency: scheduling's reads agree, though
     # nobody is sent out again
-    await harness.add_technician("t1", home=near(DONGYING, north_km=2))
-    await harness.feed(created("o1", preferred=[window(16)]))
-    await harness.on_site("o1", "t1", at=local(9), position=DONGYING)
-    visit_id = (await harness.order("o1"))["visit_id"]
-    await harness.feed(
-        RepairCompleted(
-            order_id="o1",
-            visit_id=visit_id,
-            technician_id="t1",
-            tested=True,
-            sure_fixed=True,
-            on_site_minutes=40,
-        )
-    )
+    await _visit_done(harness)
     harness.clock.now = local(10)
 
     await harness.feed(_escalated("o1"))
@@ -252,3 +241,66 @@ async def test_int_7_a_verification_heard_after_the_visit_ended_still_marks_the_
     assert order["emergency"] is True
     assert order["status"] == "visit_done" and len(order["visits"]) == 1
     assert [e.order_id for e in await harness.published("OrderAssigned")] == ["o1"]
+
+
+async def _held_without_the_skill(harness: Harness) -> list[dict[str, Any]]:
+    """The order o1's audit entries that tell a dispatcher its holder lacks the skill."""
+    audit = (await harness.client.get("/v1/orders/o1/audit")).json()
+    return [entry for entry in audit if entry["action"] == "held_without_the_skill"]
+
+
+async def test_sch_1_sch_12_a_line_corrected_past_the_holders_skill_is_audited_on_the_order(
+    harness: Harness,
+) -> None:
+    # the dispatcher reads it on the order, not in the service's logs
+    harness.clock.now = local(10)
+    await _hob_verified_while_heaters_hold_it(harness, verified_by="agent-7")
+
+    [entry] = await _held_without_the_skill(harness)
+    assert entry["actor"] == "agent-7" and entry["at"] == _z(local(10))
+    assert entry["detail"] == {"technician_id": "heaters"}
+    assert "gas_hob" in entry["reason"] and "SCH-12" in entry["reason"]
+    assert (await harness.order("o1"))["technician_id"] == "heaters"
+
+
+async def test_sch_1_sch_12_a_line_corrected_past_the_holding_networks_lines_is_audited(
+    harness: Harness,
+) -> None:
+    await harness.client.post(
+        "/v1/networks",
+        json={"network_id": "n1", "name": "网点", "skills": ["water_heater"], "areas": ["*"]},
+    )
+    await harness.feed(created("o1", preferred=[window(16)]))
+    assert (await harness.order("o1"))["network_id"] == "n1"
+    harness.clock.now = local(10)
+
+    hob = Product(line="gas_hob", model="JZT-2")
+    with capture_logs() as logs:
+        await harness.feed(OrderVerified(order_id="o1", product=hob))
+
+    order = await harness.order("o1")
+    assert order["network_id"] == "n1" and order["assignee_kind"] == "network"
+    assert await harness.published("OrderReturnedToCentre") == []
+    [entry] = await _held_without_the_skill(harness)
+    assert entry["actor"] == "intake" and entry["detail"] == {"network_id": "n1"}
+    [warning] = [line for line in logs if line["event"] == HELD_WITHOUT_THE_SKILL]
+    assert warning["order_id"] == "o1" and warning["network_id"] == "n1"
+    assert warning["product_line"] == "gas_hob"
+
+
+async def test_sch_1_a_line_corrected_within_the_holders_skills_is_not_audited(
+    harness: Harness,
+) -> None:
+    await harness.client.post(
+        "/v1/networks",
+        json={"network_id": "n1", "name": "网点", "skills": ["*"], "areas": ["*"]},
+    )
+    await harness.feed(created("o1", preferred=[window(16)]))
+    assert (await harness.order("o1"))["network_id"] == "n1"
+
+    hob = Product(line="gas_hob", model="JZT-2")
+    with capture_logs() as logs:
+        await harness.feed(OrderVerified(order_id="o1", product=hob))
+
+    assert await _held_without_the_skill(harness) == []
+    assert [line for line in logs if line["event"] == HELD_WITHOUT_THE_SKILL] == []

@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from scheduling_support import DONGYING, MONDAY_8AM, local, near, window
+from scheduling_support import DONGYING, MONDAY_8AM, dongying_order, local, near, window
 
 from contracts.billing import RetentionClass
 from contracts.common import AssigneeKind, TimeWindow
@@ -68,18 +68,7 @@ def tech(
 
 
 def order(order_id: str = "o1", **kw) -> DispatchOrder:
-    defaults = dict(
-        order_id=order_id,
-        received_at=MONDAY_8AM,
-        product_line="water_heater",
-        emergency=False,
-        needs_verification=[],
-        loaner_required=False,
-        location=DONGYING,
-        area="Dongying",
-    )
-    defaults.update(kw)
-    return DispatchOrder.from_intake(**defaults)
+    return dongying_order(order_id, **kw)
 
 
 def assigned(**kw) -> tuple[DispatchOrder, Technician]:
@@ -178,6 +167,26 @@ def test_sch_1_a_network_returning_an_order_it_cannot_staff_puts_it_back_in_the_
     returned = [e for e in o.events if isinstance(e, OrderReturnedToCentre)]
     assert returned[0].reason is ReturnReason.CANNOT_STAFF and returned[0].network_id == "n1"
     assert o.status is DispatchStatus.AWAITING_ASSIGNMENT and o.network_id is None
+
+
+def test_sch_1_sch_12_a_holder_without_the_corrected_line_is_audited_not_replaced() -> None:
+    net = Network("n1", "Net", ["water_heater"], ["*"])
+    o, t = order(), tech("t1", network_id="n1", skills=("water_heater", "gas_hob"))
+    o.assign(technician=t, by="dispatcher:d", reason="test", now=MONDAY_8AM, appointment=window(10))
+    o.product_line = "gas_hob"  # corrected at verification
+
+    lacking = o.held_without_the_skill(technician=t, network=net, by="agent-7", now=local(9))
+
+    assert lacking == {"network_id": "n1"}
+    assert o.technician_id == "t1" and o.status is DispatchStatus.ASSIGNED
+    [entry] = [e for e in o.audit if e.action == "held_without_the_skill"]
+    assert (entry.actor, entry.at, entry.detail) == ("agent-7", local(9), {"network_id": "n1"})
+
+
+def test_sch_1_an_order_nobody_holds_is_not_audited_for_a_holders_skill() -> None:
+    o = order(product_line="gas_hob")
+    lacking = o.held_without_the_skill(technician=tech("t1"), network=None, by="a", now=local(9))
+    assert lacking == {} and o.audit == []
 
 
 # -- SCH-2 / SCH-5 -----------------------------------------------------------------------------

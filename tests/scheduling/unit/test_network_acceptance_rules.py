@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from scheduling_support import DONGYING, MONDAY_8AM, local, window
+from scheduling_support import DONGYING, dongying_order, local, window
 
 from contracts.scheduling import (
     AnswerDueChange,
@@ -30,16 +30,7 @@ def shanghai(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 def order(*, emergency: bool = False) -> DispatchOrder:
-    return DispatchOrder.from_intake(
-        order_id="o1",
-        received_at=MONDAY_8AM,
-        product_line="water_heater",
-        emergency=emergency,
-        needs_verification=[],
-        loaner_required=False,
-        location=DONGYING,
-        area="Dongying",
-    )
+    return dongying_order(emergency=emergency)
 
 
 def given_to_network(o: DispatchOrder, at: datetime) -> DispatchOrder:

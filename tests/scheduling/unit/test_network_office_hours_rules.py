@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from scheduling_support import DONGYING, MONDAY_8AM, local
+from scheduling_support import dongying_order, local
 
 from scheduling.domain.exceptions import InvalidOfficeHours
-from scheduling.domain.model import DispatchOrder, Network, OfficeHours
+from scheduling.domain.model import Network, OfficeHours
 from scheduling.domain.policy import SchedulingPolicy
 from servicekit.calendar import BusinessCalendar
 
@@ -32,16 +32,7 @@ def network(hours: OfficeHours | None) -> Network:
 
 def due(hours: OfficeHours | None, given: datetime, *, emergency: bool = False) -> datetime:
     """By when network n1 with ``hours`` must answer an order given to it at ``given``."""
-    order = DispatchOrder.from_intake(
-        order_id="o1",
-        received_at=MONDAY_8AM,
-        product_line="water_heater",
-        emergency=emergency,
-        needs_verification=[],
-        loaner_required=False,
-        location=DONGYING,
-        area="Dongying",
-    )
+    order = dongying_order(emergency=emergency)
     return order.network_answer_due(
         network=network(hours), given_at=given, policy=POLICY, calendar=CALENDAR
     )

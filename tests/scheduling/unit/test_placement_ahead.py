@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
-from scheduling_support import DONGYING, MONDAY_8AM, local, near, window
+from scheduling_support import DONGYING, MONDAY_8AM, dongying_order, local, near, window
 
 from contracts.common import GeoPoint
 from scheduling.domain.dispatching import (
@@ -276,16 +276,7 @@ def test_int_7_a_day_nobody_with_the_skill_works_is_passed_over() -> None:
 
 
 def _assigned_at(hour: int, minute: int = 0, *, on: int = 0) -> DispatchOrder:
-    order = DispatchOrder.from_intake(
-        order_id="o1",
-        received_at=local(hour, minute, day=on),
-        product_line="water_heater",
-        emergency=False,
-        needs_verification=[],
-        loaner_required=False,
-        location=DONGYING,
-        area="Dongying",
-    )
+    order = dongying_order(received_at=local(hour, minute, day=on))
     order.assign(
         technician=tech("t1"), by="scheduling:auto", reason="r", now=local(hour, minute, day=on)
     )

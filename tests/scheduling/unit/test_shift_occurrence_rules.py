@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from scheduling_support import DONGYING, local, near
+from scheduling_support import DONGYING, dongying_order, local, near
 from shift_checks import POLICY, TRAVEL, TZ, kept, reasons
 
 from contracts.common import TimeWindow
 from scheduling.domain.dispatching import (
     HeldJob,
+    Placement,
     earliest_placement,
     feasible_slots,
     keeping,
     recorded_day,
     workload_by_day,
 )
-from scheduling.domain.model import DispatchOrder, Technician
+from scheduling.domain.model import Technician
 from scheduling.service_layer.handlers import _day_of
 
 MONDAY = local(8).astimezone(TZ).date()
@@ -162,27 +163,35 @@ def test_sch_1_a_job_counts_towards_the_shift_it_is_kept_on_not_the_one_it_opens
     assert f"already holds 1 jobs on {MONDAY + timedelta(days=1)}" in why, why
 
 
-def test_sch_1_an_order_booked_across_midnight_is_placed_for_the_shift_keeping_it() -> None:
-    # 23:30-00:30 round the clock is Tuesday's job (Monday's shift ends at midnight): placed
-    # again at 20:00 (no time to agree, the window stands) it is for Tuesday, not Monday
-    round_the_clock = tech(time(0), time(0))
-    across = span(local(23, 30), local(0, 30, day=1))
-
-    placed = earliest_placement(
-        technicians=[round_the_clock],
+def _placed_at_20(
+    t: Technician, booked: TimeWindow, *, workload: dict[tuple[str, date], int]
+) -> Placement | None:
+    """Where the 60-minute job booked for ``booked`` is placed again at Monday 20:00, on
+    Monday or Tuesday, with ``t`` alone holding nothing (SCH-1, SCH-3)."""
+    return earliest_placement(
+        technicians=[t],
         product_line="water_heater",
         area="Dongying",
         location=DONGYING,
         minutes=60,
         days=[MONDAY, MONDAY + timedelta(days=1)],
         held={},
-        workload={},
+        workload=workload,
         policy=POLICY,
         travel=TRAVEL,
         tz=TZ,
         now=local(20),
-        booked=across,
+        booked=booked,
     )
+
+
+def test_sch_1_an_order_booked_across_midnight_is_placed_for_the_shift_keeping_it() -> None:
+    # 23:30-00:30 round the clock is Tuesday's job (Monday's shift ends at midnight): placed
+    # again at 20:00 (no time to agree, the window stands) it is for Tuesday, not Monday
+    round_the_clock = tech(time(0), time(0))
+    across = span(local(23, 30), local(0, 30, day=1))
+
+    placed = _placed_at_20(round_the_clock, across, workload={})
 
     assert placed is not None and placed.day == MONDAY + timedelta(days=1), placed
 
@@ -305,21 +314,7 @@ def test_sch_1_a_booked_window_is_placed_on_the_next_shift_it_overlaps_when_the_
     round_the_clock = tech(time(0), time(0), capacity=1)
     across = span(local(23), local(1, day=1))
 
-    placed = earliest_placement(
-        technicians=[round_the_clock],
-        product_line="water_heater",
-        area="Dongying",
-        location=DONGYING,
-        minutes=60,
-        days=[MONDAY, MONDAY + timedelta(days=1)],
-        held={},
-        workload={("t1", MONDAY): 1},
-        policy=POLICY,
-        travel=TRAVEL,
-        tz=TZ,
-        now=local(20),
-        booked=across,
-    )
+    placed = _placed_at_20(round_the_clock, across, workload={("t1", MONDAY): 1})
 
     assert placed is not None and placed.day == MONDAY + timedelta(days=1), placed
 
@@ -342,16 +337,7 @@ def test_sch_3_only_a_day_kept_on_a_later_shift_is_recorded() -> None:
 
 def test_sch_1_a_recorded_day_stands_whoever_holds_the_job() -> None:
     # a job kept on Tuesday's shift stays Tuesday's when its holder is not in the roster read
-    order = DispatchOrder.from_intake(
-        order_id="o1",
-        received_at=local(8),
-        product_line="water_heater",
-        emergency=False,
-        needs_verification=[],
-        loaner_required=False,
-        location=DONGYING,
-        area="Dongying",
-    )
+    order = dongying_order(received_at=local(8))
     order.assign(
         technician=tech(time(0), time(0)),
         by="dispatcher:d",

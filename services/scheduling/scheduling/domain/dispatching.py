@@ -205,6 +205,21 @@ def keeping(
     return _keeping(visit, unless=unless)
 
 
+def _at_capacity(
+    technician: Technician, workload: dict[tuple[str, date], int] | None
+) -> Callable[[date], bool]:
+    """SCH-1: :func:`keeping`'s ``unless`` for ``technician``: whether a day already holds their
+    ``daily_capacity`` of jobs by ``workload`` (jobs per technician and day; None or empty: no
+    day is full)."""
+
+    def full(day: date) -> bool:
+        if not workload:
+            return False
+        return workload.get((technician.technician_id, day), 0) >= technician.daily_capacity
+
+    return full
+
+
 def _keeping(visit: _Visit, *, unless: Callable[[date], bool] | None) -> tuple[date, int] | None:
     """:func:`keeping` for ``visit``: each shift the window overlaps (:func:`shift_days`, not
     over at ``now``), in order from :func:`held_day`'s, until the visit fits in one beside the
@@ -448,11 +463,6 @@ def feasible_slots(
         for tech in able:
             mine = held.get(tech.technician_id, [])
 
-            def full(day: date, tech: Technician = tech) -> bool:
-                if not workload:
-                    return False
-                return workload.get((tech.technician_id, day), 0) >= tech.daily_capacity
-
             # SCH-3: the first shift that keeps it (the night shift's for 02:00, tonight's for
             # a window reaching it), of those with room left that day (SCH-1)
             found = keeping(
@@ -465,7 +475,7 @@ def feasible_slots(
                 travel=travel,
                 tz=tz,
                 now=now,
-                unless=full,
+                unless=_at_capacity(tech, workload),
             )
             if found is None:
                 continue
@@ -613,10 +623,6 @@ def earliest_placement(
         # capacity, SCH-1, as slot-finding skips it), else held_day's
         if t.technician_id not in kept:
             assert booked is not None
-
-            def full(d: date) -> bool:
-                return workload.get((t.technician_id, d), 0) >= t.daily_capacity
-
             found = keeping(
                 technician=t,
                 held=held.get(t.technician_id, []),
@@ -627,7 +633,7 @@ def earliest_placement(
                 travel=travel,
                 tz=tz,
                 now=now,
-                unless=full,
+                unless=_at_capacity(t, workload),
             )
             kept[t.technician_id] = (
                 found[0]

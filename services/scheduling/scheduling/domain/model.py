@@ -313,11 +313,14 @@ class Network:
     """Its own office hours, in which it answers the orders it is given (SCH-1); None: the
     business calendar's working periods and days (:meth:`DispatchOrder.network_answer_due`)."""
 
+    def serves(self, product_line: str) -> bool:
+        """Whether the network declares this product line among those it serves (SCH-1)."""
+        return product_line in self.skills or "*" in self.skills
+
     def can_take(self, *, product_line: str, area: str | None) -> bool:
         """Whether the network serves this product line in this area."""
-        skill = product_line in self.skills or "*" in self.skills
         where = area is None or area in self.areas or "*" in self.areas
-        return self.active and skill and where
+        return self.active and self.serves(product_line) and where
 
 
 class DispatchStatus(StrEnum):
@@ -668,6 +671,50 @@ class DispatchOrder:
                 reason="emergency verified after the visit ended; no revisit (INT-7)",
             )
         )
+
+    def held_without_the_skill(
+        self,
+        *,
+        technician: Technician | None,
+        network: Network | None,
+        by: str,
+        now: datetime,
+    ) -> dict[str, str]:
+        """SCH-1 / SCH-12: after its product line was corrected at verification, whether the
+        order is held by a technician without the line's skill or a network that does not serve
+        it (``technician`` and ``network``: its holders, None when it has none). The assignment
+        stands, whatever its stage, since only a dispatcher reassigns: the mismatch is audited
+        on the order for a dispatcher to act on. Returns the ids of the holders lacking it
+        (``technician_id``, ``network_id``); empty when none does."""
+        lacking: dict[str, str] = {}
+        if not self.held:
+            return lacking
+        if (
+            technician is not None
+            and technician.technician_id == self.technician_id
+            and self.product_line not in technician.skills
+            and "*" not in technician.skills
+        ):
+            lacking["technician_id"] = technician.technician_id
+        if (
+            network is not None
+            and network.network_id == self.network_id
+            and not network.serves(self.product_line)
+        ):
+            lacking["network_id"] = network.network_id
+        if lacking:
+            self.audit.append(
+                AuditEntry(
+                    at=now,
+                    actor=by,
+                    action="held_without_the_skill",
+                    reason=f"product line corrected at verification to {self.product_line}, "
+                    "outside the holder's skills: a dispatcher decides whether to reassign "
+                    "(SCH-1, SCH-12)",
+                    detail=dict(lacking),
+                )
+            )
+        return lacking
 
     def escalate_to_emergency(
         self, *, by: str, now: datetime, emergency_minutes: int, network_accept_minutes: int

@@ -1152,19 +1152,29 @@ def _escalate(order: DispatchOrder, *, by: str, now: datetime, policy: Schedulin
 
 
 async def _warn_if_held_without_the_skill(
-    order: DispatchOrder, *, uow: SchedulingUnitOfWork
+    order: DispatchOrder, *, by: str, now: datetime, uow: SchedulingUnitOfWork
 ) -> None:
     """SCH-1 / SCH-12: a product line corrected at verification may be outside the skills of
-    the technician already holding the order. The assignment stands, whatever its stage (only a
-    dispatcher reassigns): the mismatch is logged as a warning for a dispatcher to act on."""
-    if not order.held or order.technician_id is None:
+    the technician already holding the order, or of the lines its network serves. The
+    assignment stands, whatever its stage (only a dispatcher reassigns): the mismatch is
+    audited on the order (:meth:`DispatchOrder.held_without_the_skill`) and logged as a
+    warning, for a dispatcher to act on."""
+    if not order.held:
         return
-    tech = await uow.technicians.get(order.technician_id)
-    if tech is not None and order.product_line not in tech.skills and "*" not in tech.skills:
+    lacking = order.held_without_the_skill(
+        technician=(
+            None if order.technician_id is None else await uow.technicians.get(order.technician_id)
+        ),
+        network=None if order.network_id is None else await uow.networks.get(order.network_id),
+        by=by,
+        now=now,
+    )
+    if lacking:
         log.warning(
             HELD_WITHOUT_THE_SKILL,
             order_id=order.order_id,
-            technician_id=order.technician_id,
+            technician_id=lacking.get("technician_id"),
+            network_id=lacking.get("network_id"),
             product_line=order.product_line,
             detail="the product line corrected at verification is outside the holder's skills: "
             "a dispatcher decides whether to reassign (SCH-1, SCH-12)",
@@ -1320,7 +1330,9 @@ async def handle_event(
                     order, uow=uow, now=now, policy=policy, travel=travel, tz=tz, calendar=calendar
                 )
                 if payload.product is not None:
-                    await _warn_if_held_without_the_skill(order, uow=uow)
+                    await _warn_if_held_without_the_skill(
+                        order, by=payload.verified_by or "intake", now=now, uow=uow
+                    )
         elif isinstance(payload, DuplicateLinked):
             if payload.escalated_to_emergency and _not_dispatched(
                 order, request="emergency placement", event_type=envelope.type
