@@ -19,9 +19,11 @@ from servicekit.webhooks.delivery import (
     make_http_client,
 )
 from servicekit.webhooks.errors import (
+    DeliveryInFlight,
     DeliveryNotFound,
     EndpointDisabled,
     InvalidMessage,
+    InvalidReplayRange,
     SubscriptionNotFound,
     UnsafeWebhookUrl,
     WebhookError,
@@ -55,11 +57,13 @@ def include_webhook_tables(target: MetaData) -> MetaData:
 
 __all__ = [
     "WEBHOOK_REGISTRY",
+    "DeliveryInFlight",
     "DeliveryNotFound",
     "DeliveryReport",
     "DisabledEndpoint",
     "EndpointDisabled",
     "InvalidMessage",
+    "InvalidReplayRange",
     "InvalidSubscription",
     "OnEndpointDisabled",
     "OwnerScope",

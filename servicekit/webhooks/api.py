@@ -27,9 +27,11 @@ from servicekit.webhooks import log as delivery_log
 from servicekit.webhooks import queue, subscriptions
 from servicekit.webhooks.clock import Clock, as_utc, utc_now
 from servicekit.webhooks.errors import (
+    DeliveryInFlight,
     DeliveryNotFound,
     EndpointDisabled,
     InvalidMessage,
+    InvalidReplayRange,
     SubscriptionNotFound,
     UnsafeWebhookUrl,
     WebhookError,
@@ -240,6 +242,19 @@ def _problem(exc: WebhookError) -> ProblemError:
         return ProblemError(404, str(exc), title="Not Found")
     if isinstance(exc, EndpointDisabled):
         return ProblemError(409, str(exc), title="Endpoint disabled")
+    if isinstance(exc, DeliveryInFlight):
+        return ProblemError(409, str(exc), title="Delivery in flight")
+    if isinstance(exc, InvalidReplayRange):
+        return ProblemError(
+            422,
+            "The request has invalid or missing fields: since, until.",
+            title="Invalid request",
+            type_="https://fsm.example/problems/validation",
+            errors=[
+                {"field": name, "message": str(exc), "type": type(exc).__name__}
+                for name in ("since", "until")
+            ],
+        )
     field = "url" if isinstance(exc, UnsafeWebhookUrl) else "body"
     if isinstance(exc, subscriptions.InvalidSubscription | InvalidMessage):
         field = "event_types" if "event type" in str(exc) else field
@@ -545,7 +560,7 @@ def webhook_router(
         response_model=ReplayResult,
         status_code=202,
         summary="Replay a time range",
-        responses=problem_responses(409),
+        responses=problem_responses(409, 422),
     )
     async def replay(
         subscription_id: str,
@@ -557,7 +572,9 @@ def webhook_router(
     ) -> Response:
         """Send the endpoint's messages of ``[since, until)`` again (failed or never sent ones;
         all of them with ``only_failed=false``). Messages are kept ``message_retention_days``
-        (policy, 90 days by default) once delivered or given up; older ones cannot be replayed."""
+        (policy, 90 days by default) once delivered or given up; older ones cannot be replayed.
+        409 while the endpoint is disabled; 422 naming `since` and `until` when `until` is not
+        after `since`."""
 
         async def run() -> ReplayResult:
             try:
@@ -646,7 +663,9 @@ def webhook_router(
         session: AsyncSession = session_dep,
         factory: SessionFactory = factory_dep,
     ) -> Response:
-        """Schedule the delivery now with a fresh retry schedule (same webhook-id)."""
+        """Schedule the delivery now with a fresh retry schedule (same webhook-id). 409 while the
+        endpoint is disabled, and while an attempt of this delivery is in flight (try again once
+        it has ended)."""
 
         async def run() -> DeliveryPublic:
             try:

@@ -25,3 +25,11 @@ class EndpointDisabled(WebhookError):
 
 class InvalidMessage(WebhookError, ValueError):
     """The message cannot be enqueued (id or body)."""
+
+
+class DeliveryInFlight(WebhookError):
+    """An attempt of the delivery is in flight; redeliver it once that attempt has ended."""
+
+
+class InvalidReplayRange(WebhookError, ValueError):
+    """A replay's ``until`` is not after its ``since``."""

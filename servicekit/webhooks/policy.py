@@ -26,7 +26,10 @@ class WebhookPolicy(BaseModel):
     )
     timeout_seconds: float = Field(default=15, gt=0, le=120)
     max_retry_after_seconds: int = Field(
-        default=DAY, ge=0, description="A receiver's Retry-After is honoured up to this long."
+        default=DAY,
+        ge=0,
+        description="A receiver's Retry-After is honoured up to this long (at most "
+        "failure_streak_max_gap_seconds).",
     )
     disable_after_failing_seconds: int = Field(
         default=5 * DAY,
@@ -108,6 +111,13 @@ class WebhookPolicy(BaseModel):
                 f"failure_streak_max_gap_seconds must be at least the longest retry delay,"
                 f" {longest_retry:g} s with jitter: an endpoint's own retries would restart its"
                 " failure count"
+            )
+        if self.max_retry_after_seconds > self.failure_streak_max_gap_seconds:
+            raise ValueError(
+                f"max_retry_after_seconds ({self.max_retry_after_seconds} s) must not exceed"
+                f" failure_streak_max_gap_seconds ({self.failure_streak_max_gap_seconds} s): a"
+                " receiver answering a longer Retry-After would restart its own failure count"
+                " on every attempt and never be disabled"
             )
         if self.failure_streak_max_gap_seconds >= self.disable_after_failing_seconds:
             raise ValueError(

@@ -13,7 +13,13 @@ from sqlalchemy import delete, exists, select
 from sqlmodel import col
 
 from servicekit.webhooks.clock import as_utc, new_id, utc_now
-from servicekit.webhooks.errors import DeliveryNotFound, EndpointDisabled, InvalidMessage
+from servicekit.webhooks.errors import (
+    DeliveryInFlight,
+    DeliveryNotFound,
+    EndpointDisabled,
+    InvalidMessage,
+    InvalidReplayRange,
+)
 from servicekit.webhooks.scope import OwnerScope
 from servicekit.webhooks.subscriptions import get_subscription, matches
 from servicekit.webhooks.tables import (
@@ -156,10 +162,17 @@ async def redeliver(
     delivery_id: str,
     now: datetime | None = None,
 ) -> WebhookDeliveryRow:
-    """Send one delivery again now, with a fresh retry schedule and the same ``webhook-id``."""
-    delivery = await session.get(WebhookDeliveryRow, delivery_id)
+    """Send one delivery again now, with a fresh retry schedule and the same ``webhook-id``.
+    Refused (:class:`DeliveryInFlight`) while an attempt of it is in flight: clearing its claim
+    would let a second worker send it alongside, past the endpoint's in-flight limit."""
+    # Locked, so a worker cannot claim it between the check and the reset (its claim skips
+    # locked rows); read fresh, in case a claim committed since the session last saw it.
+    delivery = await session.get(
+        WebhookDeliveryRow, delivery_id, with_for_update=True, populate_existing=True
+    )
     if delivery is None or not scope.admits(delivery.owner_id):
         raise DeliveryNotFound(f"no webhook delivery {delivery_id}")
+    moment = as_utc(now) if now else utc_now()
     subscription = await get_subscription(
         session, scope=scope, subscription_id=delivery.subscription_id
     )
@@ -167,7 +180,13 @@ async def redeliver(
         raise EndpointDisabled(
             f"the endpoint is disabled ({subscription.disabled_reason}); enable it first"
         )
-    _reset(delivery, as_utc(now) if now else utc_now())
+    lease_ends = delivery.next_attempt_at and as_utc(delivery.next_attempt_at)
+    if delivery.status == PENDING and delivery.claim_token and lease_ends and lease_ends > moment:
+        raise DeliveryInFlight(
+            "an attempt of this delivery is in flight; redeliver it once that attempt has ended"
+            f" (at the latest {lease_ends.isoformat()})"
+        )
+    _reset(delivery, moment)
     session.add(delivery)
     await session.flush()
     return delivery
@@ -186,6 +205,10 @@ async def replay(
     """Send the endpoint's messages created in ``[since, until)`` again: failed deliveries (all
     finished ones unless ``only_failed``) and messages it never got (e.g. while disabled) that its
     filter admits. Returns how many deliveries were scheduled."""
+    if until is not None and as_utc(until) <= as_utc(since):
+        raise InvalidReplayRange(
+            "until must be later than since: the range [since, until) is empty"
+        )
     subscription = await get_subscription(session, scope=scope, subscription_id=subscription_id)
     if not subscription.enabled:
         raise EndpointDisabled(

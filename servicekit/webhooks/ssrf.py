@@ -39,10 +39,23 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+"""RFC 6052's well-known NAT64 prefix: the gateway connects to the IPv4 address in the last 32
+bits. ``ipaddress`` counts the whole prefix as reserved (it lies in ``::/8``), which would refuse
+a public IPv4 address's NAT64 form; the embedded address decides instead. The local-use prefix
+``64:ff9b:1::/48`` (RFC 8215) stays refused as reserved: it is routed inside a network."""
+
+
+def _nat64_embedded(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address not in NAT64_WELL_KNOWN:
+        return None
+    return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+
+
 def forbidden_reason(address: IPAddress) -> str | None:
     """Why ``address`` must not be called, or None for a public unicast address."""
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
+        embedded = address.ipv4_mapped or address.sixtofour or _nat64_embedded(address)
         if embedded is not None:
             reason = forbidden_reason(embedded)
             return f"embeds {embedded} which {reason}" if reason else None

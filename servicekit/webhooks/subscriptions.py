@@ -169,13 +169,16 @@ async def update_subscription(
     catalogue: Collection[str] | None = None,
 ) -> WebhookSubscriptionRow:
     """Change the given fields (None leaves a field as it is). Enabling clears the disabled
-    reason and the failure streak; disabling fails the endpoint's pending deliveries."""
+    reason and the failure streak, and so does a new URL (the old one's failures say nothing of
+    it); disabling fails the endpoint's pending deliveries."""
     row = await get_subscription(session, scope=scope, subscription_id=subscription_id)
     moment = now or utc_now()
     if event_types is not None:
         row.event_types = normalise_event_types(event_types, catalogue=catalogue)
     if url is not None:
         await check_url(url, policy=policy, resolver=resolver)
+        if url != row.url:
+            row.failing_since = None
         row.url = url
     if description is not None:
         row.description = description

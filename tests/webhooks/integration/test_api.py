@@ -266,3 +266,35 @@ async def test_a_retried_post_with_its_idempotency_key_is_done_once_and_answered
     assert rotated_again.json() == rotated.json()
     # One rotation: the secret the partner still verifies with keeps signing in the overlap.
     assert rotated.json()["previous_secret"] == original
+
+
+async def test_a_replay_whose_until_is_before_its_since_answers_422_naming_both_fields(
+    api: FastAPI, receiver: Receiver
+) -> None:
+    async with _client(api, KEYS["net-a"]) as client:
+        sub = (await client.post("/v1/webhooks/subscriptions", json={"url": receiver.url()})).json()
+        response = await client.post(
+            f"/v1/webhooks/subscriptions/{sub['id']}/replay",
+            json={"since": "2026-03-02T00:00:00Z", "until": "2026-03-01T00:00:00Z"},
+        )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert {e["field"] for e in response.json()["errors"]} == {"since", "until"}
+
+
+async def test_redelivering_a_delivery_whose_attempt_is_in_flight_answers_409(
+    api: FastAPI, keyed: SessionFactory, receiver: Receiver, local_policy: WebhookPolicy
+) -> None:
+    from servicekit.webhooks.delivery import _claim
+
+    async with _client(api, KEYS["net-a"]) as client:
+        await client.post("/v1/webhooks/subscriptions", json={"url": receiver.url()})
+    async with keyed() as session:
+        (delivery_id,) = await enqueue(session, "net-a", EVENT, "msg_busy", {"a": 1})
+        await session.commit()
+    assert len(await _claim(keyed, datetime.now(UTC), local_policy, limit=10)) == 1
+    async with _client(api, KEYS["net-a"]) as client:
+        response = await client.post(f"/v1/webhooks/deliveries/{delivery_id}/redeliver")
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "in flight" in response.json()["detail"]

@@ -12,8 +12,10 @@ from webhook_testkit import Clock, Receiver, Reply
 
 from servicekit.db import SessionFactory
 from servicekit.webhooks import (
+    DeliveryInFlight,
     EndpointDisabled,
     InvalidMessage,
+    InvalidReplayRange,
     OwnerScope,
     WebhookPolicy,
     create_subscription,
@@ -24,7 +26,13 @@ from servicekit.webhooks import (
     replay,
     update_subscription,
 )
-from servicekit.webhooks.tables import WebhookAttemptRow, WebhookDeliveryRow, WebhookMessageRow
+from servicekit.webhooks.delivery import _claim
+from servicekit.webhooks.tables import (
+    WebhookAttemptRow,
+    WebhookDeliveryRow,
+    WebhookMessageRow,
+    WebhookSubscriptionRow,
+)
 
 EVENT = "com.fsm.scheduling.OrderAssignedToNetwork.v1"
 
@@ -268,3 +276,83 @@ async def test_concurrent_workers_never_send_a_delivery_twice(
             )
     ids = [r.headers["webhook-id"] for r in receiver.received]
     assert sorted(ids) == sorted(f"msg_{i}" for i in range(40))
+
+
+async def test_redelivering_a_delivery_in_flight_is_refused_and_leaves_its_claim(
+    sessions: SessionFactory, local_policy: WebhookPolicy, clock: Clock
+) -> None:
+    await _subscribe(sessions, "http://partner.local/hook", local_policy, now=clock())
+    async with sessions() as session:
+        (delivery_id,) = await enqueue(session, "net-1", EVENT, "msg_busy", {"a": 1}, now=clock())
+        await session.commit()
+    (claimed,) = await _claim(sessions, clock(), local_policy, limit=10)  # an attempt starts
+    scope = OwnerScope.owner("net-1")
+    async with sessions() as session:
+        with pytest.raises(DeliveryInFlight):
+            await redeliver(
+                session, scope=scope, delivery_id=delivery_id, now=clock.advance(seconds=1)
+            )
+        await session.commit()
+    # Still leased by the attempt in flight: no second worker may send it meanwhile.
+    assert await _claim(sessions, clock(), local_policy, limit=10) == []
+    async with sessions() as session:
+        row = await session.get(WebhookDeliveryRow, delivery_id)
+        assert row is not None and row.claim_token == claimed.claim_token
+    # Once the lease is over (the attempt's worker died) it can be sent again by hand.
+    later = clock.advance(seconds=local_policy.claim_lease_seconds + 1)
+    async with sessions() as session:
+        row = await redeliver(session, scope=scope, delivery_id=delivery_id, now=later)
+        await session.commit()
+    assert row.claim_token is None and row.status == "pending"
+
+
+@pytest.mark.parametrize("until_after_since", [timedelta(hours=-1), timedelta(0)])
+async def test_a_replay_range_ending_before_it_starts_is_refused(
+    sessions: SessionFactory,
+    local_policy: WebhookPolicy,
+    clock: Clock,
+    until_after_since: timedelta,
+) -> None:
+    sub = await _subscribe(sessions, "http://partner.local/hook", local_policy, now=clock())
+    async with sessions() as session:
+        with pytest.raises(InvalidReplayRange, match="until"):
+            await replay(
+                session,
+                scope=OwnerScope.owner("net-1"),
+                subscription_id=sub,
+                since=clock(),
+                until=clock() + until_after_since,
+            )
+
+
+async def test_changing_an_endpoints_url_restarts_its_failure_streak(
+    sessions: SessionFactory, local_policy: WebhookPolicy, clock: Clock
+) -> None:
+    sub = await _subscribe(sessions, "http://broken.local/hook", local_policy, now=clock())
+    failing_since = clock() - timedelta(days=3)
+    async with sessions() as session:
+        row = await session.get(WebhookSubscriptionRow, sub)
+        assert row is not None
+        row.failing_since = failing_since
+        await session.commit()
+    scope = OwnerScope.owner("net-1")
+    async with sessions() as session:
+        same = await update_subscription(
+            session,
+            scope=scope,
+            subscription_id=sub,
+            url="http://broken.local/hook",
+            description="unchanged URL",
+            policy=local_policy,
+        )
+        await session.commit()
+        assert same.failing_since is not None  # the same URL: its failures still count
+        fixed = await update_subscription(
+            session,
+            scope=scope,
+            subscription_id=sub,
+            url="http://fixed.local/hook",
+            policy=local_policy,
+        )
+        await session.commit()
+    assert fixed.failing_since is None

@@ -106,3 +106,13 @@ def test_event_type_filter_matches_exact_names_prefixes_and_empty_means_all() ->
     assert not matches(["order.assigned"], "order.completed")
     assert matches(["order.*"], "order.completed")
     assert not matches(["visit.*"], "order.completed")
+
+
+def test_a_retry_after_cap_longer_than_the_failure_streak_gap_is_refused() -> None:
+    # A receiver answering Retry-After: 3 days would pause its own failure streak past the
+    # 2-day gap on every attempt and never be disabled.
+    with pytest.raises(ValidationError, match="max_retry_after_seconds"):
+        WebhookPolicy(max_retry_after_seconds=3 * 86_400, failure_streak_max_gap_seconds=2 * 86_400)
+    assert WebhookPolicy(
+        max_retry_after_seconds=2 * 86_400, failure_streak_max_gap_seconds=2 * 86_400
+    )

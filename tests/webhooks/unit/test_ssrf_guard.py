@@ -108,3 +108,26 @@ async def test_the_ops_switch_allows_local_receivers() -> None:
     assert target.address is None  # not pinned: nothing to guard
     with pytest.raises(UnsafeWebhookUrl):
         await check_url("http://127.0.0.1:9999/hook", policy=WebhookPolicy(require_https=False))
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "64:ff9b::5db8:d822"])
+def test_the_nat64_form_of_a_public_ipv4_address_passes(address: str) -> None:
+    assert forbidden_reason(ipaddress.ip_address(address)) is None
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b::c0a8:101",  # NAT64 of 192.168.1.1
+        "64:ff9b:1::808:808",  # the local-use NAT64 prefix (RFC 8215): inside a network
+    ],
+)
+def test_the_nat64_form_of_a_private_ipv4_address_is_refused(address: str) -> None:
+    assert forbidden_reason(ipaddress.ip_address(address)) is not None
+
+
+async def test_a_literal_nat64_url_of_a_public_address_is_accepted() -> None:
+    target = await check_url("https://[64:ff9b::808:808]/hook", policy=STRICT)
+    assert target.address == "64:ff9b::808:808"
