@@ -6,16 +6,18 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from contracts.common import AssigneeKind
+from contracts.common import AssigneeKind, TimeWindow
 from contracts.feedback import FollowUpCompleted
 from contracts.fieldwork import (
     RepairCompleted,
+    RepairFailed,
+    RepairFailureReason,
     TechnicianArrived,
     TechnicianDeparted,
     VisitClosed,
     VisitOutcome,
 )
-from contracts.scheduling import OrderAssigned
+from contracts.scheduling import AppointmentConfirmed, OrderAssigned
 
 from .conftest import Intake
 
@@ -110,3 +112,41 @@ async def test_fld_2_a_late_departure_of_the_visit_done_leaves_the_order_done_no
     eta = intake.clock() + timedelta(minutes=30)
     await intake.deliver(TechnicianDeparted(**ids, visit_id="v-2", eta=eta))
     assert await _status(intake, order_id) == "en_route"
+
+
+async def test_int_4_no_phone_resolution_while_the_technician_is_still_on_site(
+    intake: Intake, make_order: Any
+) -> None:
+    # The repair failed on site and the next visit is booked: the status would allow a phone
+    # resolution, but the technician is still at the customer's until the visit closes.
+    order_id = (await intake.admin.post("/v1/orders", json=make_order())).json()["id"]
+    ids = {"order_id": order_id, "technician_id": "t-1"}
+    await intake.deliver(_assigned(order_id, "v-1"))
+    intake.clock.advance(hours=1)
+    await intake.deliver(TechnicianArrived(**ids, visit_id="v-1", arrived_at=intake.clock()))
+    intake.clock.advance(minutes=20)
+    await intake.deliver(
+        RepairFailed(**ids, visit_id="v-1", reason=RepairFailureReason.MISSING_PART)
+    )
+    intake.clock.advance(minutes=5)
+    tomorrow = intake.clock() + timedelta(days=1)
+    window = TimeWindow(start=tomorrow, end=tomorrow + timedelta(hours=2))
+    await intake.deliver(AppointmentConfirmed(**ids, visit_id="v-2", window=window))
+    assert await _status(intake, order_id) == "appointment_confirmed"
+    intake.clock.advance(minutes=1)
+    guidance = {"guidance": "复位漏电保护开关", "cause": "misuse"}
+    refused = await intake.admin.post(f"/v1/orders/{order_id}/resolve-remotely", json=guidance)
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["title"] == "Technician on site"
+    assert refused.json()["current_status"] == "appointment_confirmed"
+    assert await intake.events("OrderResolvedRemotely") == []
+    intake.clock.advance(minutes=5)
+    await intake.deliver(
+        VisitClosed(
+            **ids, visit_id="v-1", outcome=VisitOutcome.UNFINISHED, closed_at=intake.clock()
+        )
+    )
+    resolved = await intake.admin.post(f"/v1/orders/{order_id}/resolve-remotely", json=guidance)
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["status"] == "resolved_remotely"

@@ -3,16 +3,35 @@ of an order closed by phone (INT-4)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from contracts.base import EventData
-from contracts.common import Address, AssigneeKind, Channel, Customer, Fault, Product
-from contracts.fieldwork import CustomerNotHome, TechnicianArrived, VisitClosed, VisitOutcome
-from contracts.scheduling import OrderAssigned
-from intake.domain.exceptions import TechnicianOnSite
-from intake.domain.model import Order, OrderStatus, TimelineEntry
+from contracts.common import (
+    Address,
+    AssigneeKind,
+    Channel,
+    Customer,
+    Fault,
+    Product,
+    TimeWindow,
+)
+from contracts.fieldwork import (
+    CustomerNotHome,
+    RepairFailed,
+    RepairFailureReason,
+    TechnicianArrived,
+    VisitClosed,
+    VisitOutcome,
+)
+from contracts.intake import OrderResolvedRemotely, OrderVerified, RemoteResolutionCause
+from contracts.scheduling import AppointmentConfirmed, OrderAssigned
+from intake.domain.exceptions import InvalidTransition, TechnicianOnSite
+from intake.domain.model import ALLOWED_FROM, Order, OrderStatus, TimelineEntry
+from intake.domain.policy import IntakePolicy
+from intake.domain.rules import WarrantyTable
+from servicekit.calendar import BusinessCalendar
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
@@ -174,3 +193,91 @@ def test_int_4_a_reopened_order_is_dispatched_again() -> None:
     _seen(other, "RevisitRequested", 130)
     _assigned(other, "v-1", 131)
     assert other.status is OrderStatus.ASSIGNED
+
+
+def _failed_with_next_visit_booked(order: Order) -> None:
+    """The repair failed on site (FLD-5) and the next visit was booked while the technician of
+    the first is still at the customer's: the status allows every pre-visit command again."""
+    _assigned(order, "v-1", 5)
+    _arrived(order, "v-1", 60)
+    _seen(
+        order,
+        "RepairFailed",
+        80,
+        RepairFailed(
+            order_id=order.id,
+            visit_id="v-1",
+            technician_id="t-1",
+            reason=RepairFailureReason.MISSING_PART,
+            next_visit_agreed=True,
+        ),
+    )
+    _seen(
+        order,
+        "AppointmentConfirmed",
+        85,
+        AppointmentConfirmed(
+            order_id=order.id,
+            visit_id="v-2",
+            window=TimeWindow(start=_at(24 * 60), end=_at(26 * 60)),
+            technician_id="t-1",
+        ),
+    )
+    assert order.status is OrderStatus.APPOINTMENT_CONFIRMED
+    assert order.status in ALLOWED_FROM["resolve_remotely"]
+    assert order.technician_on_site(_at(90))
+
+
+def _resolve(order: Order) -> OrderResolvedRemotely:
+    return order.resolve_remotely(
+        guidance="复位漏电保护开关",
+        cause=RemoteResolutionCause.MISUSE,
+        resolved_by="agent-1",
+        now=_at(90),
+        calendar=BusinessCalendar(),
+        policy=IntakePolicy(),
+    )
+
+
+def test_int_4_no_phone_resolution_while_a_technician_is_on_site() -> None:
+    order = _order()
+    _failed_with_next_visit_booked(order)
+    order.events.clear()
+    with pytest.raises(TechnicianOnSite) as refused:
+        _resolve(order)
+    assert refused.value.action == "resolve_remotely"
+    assert refused.value.extensions == {"current_status": "appointment_confirmed"}
+    assert order.events == []
+
+
+def test_int_4_a_phone_resolution_is_possible_again_once_the_visit_is_closed() -> None:
+    order = _order()
+    _failed_with_next_visit_booked(order)
+    _closed(order, "v-1", 95)
+    assert isinstance(_resolve(order), OrderResolvedRemotely)
+
+
+def test_int_4_the_status_is_still_named_first_while_the_order_is_on_site() -> None:
+    order = _order()
+    _assigned(order, "v-1", 5)
+    _arrived(order, "v-1", 60)
+    with pytest.raises(InvalidTransition):
+        _resolve(order)
+
+
+def test_int_2_the_technicians_findings_on_site_may_still_correct_the_order() -> None:
+    # Guard, not a change: verification stops no work, and a technician at the customer's is
+    # who finds the real model or fault (the next visit's parts and loaner follow from it).
+    order = _order()
+    _failed_with_next_visit_booked(order)
+    verified = order.verify(
+        reported_on=date(2026, 11, 20),
+        warranty=WarrantyTable(),
+        verified_by="agent-1",
+        now=_at(90),
+        policy=IntakePolicy(),
+        calendar=BusinessCalendar(),
+        product=Product(line="water_heater", model="JSQ24-16"),
+        override=True,
+    )
+    assert isinstance(verified, OrderVerified)

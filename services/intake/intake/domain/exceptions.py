@@ -43,14 +43,15 @@ class InvalidTransition(IntakeError):
 
 
 class TechnicianOnSite(IntakeError):
-    """A technician is at the customer's: the order is not cancelled while the work goes on
-    (409), whatever its status says (a repair that failed on site leaves the technician there
-    until the visit closes)."""
+    """A technician is at the customer's: the order is neither cancelled nor resolved by phone
+    while the work goes on (409), whatever its status says (a repair that failed on site leaves
+    the technician there until the visit closes, even once the next visit is booked)."""
 
     def __init__(self, order_id: str, action: str, status: str) -> None:
         super().__init__(
             f"Order {order_id} has a technician on site: '{action}' waits until the visit is "
-            "closed (the technician may still take the unit back or agree the next visit)."
+            "closed (the visit's outcome decides what comes next: the technician may still "
+            "repair, take the unit back or agree the next visit)."
         )
         self.order_id = order_id
         self.action = action

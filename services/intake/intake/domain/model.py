@@ -243,6 +243,14 @@ ALLOWED_FROM: dict[str, frozenset[OrderStatus]] = {
     "cancel": _BEFORE_THE_VISIT | {OrderStatus.EN_ROUTE, OrderStatus.FAILED},
 }
 
+#: Commands refused while a technician is at the customer's, whatever the status allows
+#: (:class:`TechnicianOnSite`, INT-4, SCH-12): each would stop or replace the work going
+#: on, whose outcome (a repair, a take-back, the next visit agreed on site) decides what comes
+#: next. Not ``verify``: it stops no work, and the technician on site is who finds the real
+#: model or fault. Not ``reopen``: it asks for a visit, and the technician there makes it; the
+#: order left resolved would hide that visit's outcome (``REOPENED_BY``).
+REFUSED_ON_SITE = frozenset({"resolve_remotely", "cancel"})
+
 #: What stops each SLA clock (INT-3, INT-7). Hand-over means technical support (a dispatcher,
 #: a network or a technician) holds the order, or triage resolved it without a visit; a reply is
 #: a confirmed appointment or a new window the customer agreed to (a consented reschedule), a
@@ -649,6 +657,8 @@ class Order:
         allowed = ALLOWED_FROM[action]
         if self.status not in allowed:
             raise InvalidTransition(self.id, action, self.status.value, sorted(allowed))
+        if action in REFUSED_ON_SITE and self.technician_on_site(datetime.max.replace(tzinfo=UTC)):
+            raise TechnicianOnSite(self.id, action, self.status.value)
 
     def verify(
         self,
@@ -763,7 +773,10 @@ class Order:
         policy: IntakePolicy,
     ) -> OrderResolvedRemotely:
         """Close the order as resolved by phone guidance; the call-back is due later (INT-4),
-        after the policy's minutes of working time on the business calendar."""
+        after the policy's minutes of working time on the business calendar. Refused while a
+        technician is at the customer's (:class:`TechnicianOnSite`): the visit going on decides
+        the outcome, not phone guidance (a repair that failed on site with the next visit
+        already booked leaves the order ``appointment_confirmed`` with the technician there)."""
         self._require("resolve_remotely")
         # FBK-1: feedback owns the call-back and schedules it in working time; the due time the
         # agent tells the customer must be the same (resolved Friday 17:30: Monday 10:30, not
@@ -811,8 +824,6 @@ class Order:
         site leaves the order ``failed`` (cancellable once the visit closed) with the technician
         still there."""
         self._require("cancel")
-        if self.technician_on_site(datetime.max.replace(tzinfo=UTC)):
-            raise TechnicianOnSite(self.id, "cancel", self.status.value)
         event = OrderCancelled(
             order_id=self.id,
             reason=reason,

@@ -412,8 +412,10 @@ async def resolve_remotely(
 
     OrderResolvedRemotely carries the call-back due time (2 working hours on the business
     calendar, FBK-1: resolved Friday 17:30, due Monday 10:30, as feedback schedules it); it
-    counts as the reply to the customer (INT-3). 409 once the visit is under way, and `Personal
-    data erased` once the order's retention is over (BIL-11).
+    counts as the reply to the customer (INT-3). 409 once the visit is under way (`Technician on
+    site` while a technician is at the customer's, until that visit is closed: after a repair
+    failed on site, say, even once the next visit is booked), and `Personal data erased` once
+    the order's retention is over (BIL-11).
     """
 
     async def run() -> JSONResponse:
