@@ -472,3 +472,49 @@ async def test_fbk_5_fbk_11_a_result_published_then_re_credited_stages_follow_up
     by_technician = await figures(harness, "technician")
     assert "tech-n1" not in by_technician
     assert by_technician["tech-n2"]["satisfaction"]["surveys"] == 1
+
+
+async def _complain(harness: Harness, order_id: str, key: str, **named: str) -> dict[str, Any]:
+    filed = await harness.client.post(
+        "/v1/complaints",
+        json={
+            "order_id": order_id,
+            "channel": "hotline",
+            "description": "师傅态度不好",
+            "confirmed_by_customer": True,
+            "level": 1,
+            "staff_fault_class": "C",
+            **named,
+        },
+        headers={"Idempotency-Key": key},
+    )
+    assert filed.status_code == 201, filed.text
+    return dict(filed.json())
+
+
+async def test_fbk_11_a_complaint_naming_nobody_follows_its_visit_when_the_visit_is_re_credited(
+    harness: Harness,
+) -> None:
+    await harness.emit(created("o-cpl"), local(MONDAY, 7))
+    await harness.emit(assigned("o-cpl", "v-1", "tech-n1", network_id=NETWORK), local(MONDAY, 7))
+    # fieldwork's topic is read ahead of scheduling's: the reassignment of 8:00 comes last
+    await visit_done(harness, "o-cpl", "tech-c")
+    harness.clock.set(local(MONDAY, 11))
+    by_default = await _complain(harness, "o-cpl", "cpl-default")
+    named = await _complain(harness, "o-cpl", "cpl-named", technician_id="tech-n1")
+    assert (by_default["technician_id"], by_default["network_id"]) == ("tech-n1", NETWORK)
+
+    await harness.emit(moved_to_the_centre("o-cpl"), local(MONDAY, 8))
+
+    complaints = {
+        c["complaint_id"]: (c["technician_id"], c["network_id"])
+        for c in (await harness.client.get("/v1/complaints", params={"order_id": "o-cpl"})).json()[
+            "items"
+        ]
+    }
+    # rule FBK-11: charged by default, it moves with the visit it was about...
+    assert complaints[by_default["complaint_id"]] == ("tech-c", "centre")
+    # ...while the technician the customer named stays charged
+    assert complaints[named["complaint_id"]] == ("tech-n1", NETWORK)
+    rows = await figures(harness, "technician")
+    assert sum(rows["tech-c"]["complaints_by_class"].values()) == 1

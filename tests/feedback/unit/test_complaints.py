@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from feedback_support import CALENDAR, apply, assigned, closed, created
+from feedback_support import CALENDAR, apply, arrived, assigned, closed, created
 
 from contracts.common import AssigneeKind, Channel
 from contracts.feedback import ComplaintClosed, ComplaintEscalated, ComplaintReopened
-from contracts.scheduling import OrderReassigned
+from contracts.scheduling import OrderReassigned, OrderReturnedToCentre, ReturnReason
 from feedback.domain.case import CENTRE, Case
 from feedback.domain.complaints import Complaint, complained_about
 from feedback.domain.exceptions import (
@@ -134,6 +134,70 @@ def test_fbk_11_a_complaint_counts_only_against_a_technician_or_network_on_the_o
         "tech-2",
         CENTRE,
     )
+
+
+def returned_after_the_visit() -> Case:
+    """Order o-1: visit v-1 done by tech-1 for net-1, then the order handed back to the centre
+    (the customer postponed the rest, SCH-10): nobody holds it."""
+    case = Case(order_id="o-1")
+    apply(case, created("o-1"), hours(0))
+    apply(case, assigned("o-1", "v-1", "tech-1", "net-1"), hours(0))
+    apply(case, arrived("o-1", "v-1", "tech-1", hours(1)), hours(1))
+    apply(case, closed("o-1", "v-1", "tech-1", hours(2)), hours(2))
+    apply(
+        case,
+        OrderReturnedToCentre(
+            order_id="o-1",
+            visit_id="v-1",
+            reason=ReturnReason.CUSTOMER_POSTPONED,
+            returned_by="tech-1",
+            technician_id="tech-1",
+            network_id="net-1",
+        ),
+        hours(3),
+    )
+    return case
+
+
+def test_fbk_11_a_complaint_naming_nobody_on_an_order_back_with_the_centre_is_the_last_visits() -> (
+    None
+):
+    case = returned_after_the_visit()
+
+    assert complained_about(case, order_id="o-1", technician_id=None, network_id=None) == (
+        "tech-1",
+        "net-1",
+    )
+    assert case.complaint_visit() == "v-1"
+
+
+def test_fbk_11_a_complaint_naming_nobody_on_an_order_back_with_the_centre_before_any_visit() -> (
+    None
+):
+    case = Case(order_id="o-1")
+    apply(case, created("o-1"), hours(0))
+    apply(case, assigned("o-1", "v-1", "tech-1", "net-1"), hours(0))
+    apply(
+        case,
+        OrderReturnedToCentre(
+            order_id="o-1",
+            visit_id="v-1",
+            reason=ReturnReason.CANNOT_STAFF,
+            returned_by="net-1",
+            network_id="net-1",
+        ),
+        hours(1),
+    )
+
+    # nobody went: the centre, which holds the order, is complained about
+    assert complained_about(case, order_id="o-1", technician_id=None, network_id=None) == (
+        None,
+        CENTRE,
+    )
+
+
+def test_fbk_11_a_complaint_naming_nobody_is_about_the_visit_its_holder_holds() -> None:
+    assert worked_on().complaint_visit() == "v-2"
 
 
 def test_fbk_11_a_complaint_naming_staff_but_no_order_is_refused() -> None:

@@ -776,6 +776,7 @@ class ComplaintRepository:
             "escalation_reason": complaint.escalation_reason,
             "anonymised_at": _iso(complaint.anonymised_at),
             "closed_without_finding": complaint.closed_without_finding,
+            "visit_id": complaint.visit_id,
         }
         self._session.add(row)
 
@@ -841,6 +842,7 @@ def _complaint(row: ComplaintRow) -> Complaint:
         escalation_reason=data.get("escalation_reason"),
         anonymised_at=_parse(data.get("anonymised_at")),
         closed_without_finding=data.get("closed_without_finding"),
+        visit_id=data.get("visit_id"),
     )
 
 

@@ -286,6 +286,33 @@ class Case(_State):
             return self.technician_id, self.network
         return visit.technician_id or self.technician_id, visit.network_id or CENTRE
 
+    def complaint_visit(self) -> str | None:
+        """The visit a complaint naming nobody is about (FBK-9, FBK-11), whose re-crediting it
+        follows: while someone holds the order, the visit scheduling last gave its holder; while
+        nobody does (it went back to the centre), the latest visit carried out; None when there
+        is neither."""
+        if self.technician_id is not None or self.network_id is not None:
+            held = [h.visit_id for h in self.holdings if h.visit_id and not h.handed_back]
+            return held[-1] if held else None
+        done = [v for v in self.visits.values() if v.carried_out_at is not None]
+        if not done:
+            return None
+        return max(done, key=lambda v: (v.carried_out_at, v.visit_id)).visit_id
+
+    def complaint_attribution(self) -> tuple[str | None, str]:
+        """The technician and network a complaint naming nobody counts against (FBK-9, FBK-11):
+        the order's current holder; while nobody holds it (it went back to the centre), those
+        the latest visit carried out counts against (:meth:`attribution`), as whoever went is
+        the one the customer met; the centre when nobody went."""
+        if self.technician_id is None and self.network_id is None:
+            visit_id = self.complaint_visit()
+            if visit_id is not None:
+                return self.attribution(visit_id)
+            return None, CENTRE
+        if self.technician_id is None:
+            return None, self.network
+        return self.technician_id, self.network_of(self.technician_id)
+
     def visit(self, visit_id: str) -> Visit:
         """The visit, created on first mention."""
         found = self.visits.get(visit_id)

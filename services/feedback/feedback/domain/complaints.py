@@ -101,7 +101,10 @@ def complained_about(
     """The technician and network a new complaint counts against (FBK-9, FBK-11), checked
     against what feedback heard of its order (``case``, None when it heard nothing): a complaint
     counts only against someone who worked on the order. Not given, they are the order's
-    current holders (the network: that of the technician's visit). Feedback asks no other
+    current holders (the network: that of the technician's visit); with nobody holding it (it
+    went back to the centre), whoever the latest visit carried out counts against
+    (:meth:`Case.complaint_attribution`), and the complaint follows that visit when it is
+    re-credited (:meth:`Complaint.reattribute`). Feedback asks no other
     service: an order it never heard of is refused as not known yet (a mistyped number, or an
     order created a moment ago whose first event has not arrived: retry), and so is a technician
     or network on none of its visits, or named with no order to check them against. An order
@@ -123,6 +126,8 @@ def complained_about(
         raise NotOnOrder("technician_id", technician_id, order_id)
     if network_id is not None and network_id not in case.networks():
         raise NotOnOrder("network_id", network_id, order_id)
+    if technician_id is None and network_id is None:
+        return case.complaint_attribution()
     technician_id = technician_id or case.technician_id
     if network_id is None:
         network_id = case.network_of(technician_id) if technician_id else case.network
@@ -181,6 +186,10 @@ class Complaint:
     escalation_reason: str | None = None
     anonymised_at: datetime | None = None
     """When its order's personal data was erased (BIL-11); None while it is kept."""
+    visit_id: str | None = None
+    """The visit it was charged to by default (it named no technician nor network,
+    :meth:`Case.complaint_visit`): it follows that visit when the visit is re-credited to
+    another holder (FBK-11). None when the customer named whom, or no visit was known."""
     closed_without_finding: ClosedWithoutFinding | None = None
     """Why it was closed without going round the loop and with no fault finding
     (:data:`RETENTION_ENDED`); None when it was not (open, or closed by its owner with one)."""
@@ -202,6 +211,7 @@ class Complaint:
         network_id: str | None,
         policy: FeedbackPolicy,
         calendar: WorkingCalendar,
+        visit_id: str | None = None,
     ) -> Complaint:
         """Accept a complaint whatever the channel and hour (INT-9); ComplaintFiled is recorded.
 
@@ -221,6 +231,7 @@ class Complaint:
             confirmed_at=now if confirmed_by_customer else None,
             technician_id=technician_id,
             network_id=network_id,
+            visit_id=visit_id,
         )
         complaint.stages.append(
             StageRecord(
@@ -289,6 +300,16 @@ class Complaint:
         """The states the complaint may move to now."""
         following = next_stage(self.stage)
         return [str(following)] if following is not None else []
+
+    def reattribute(self, *, technician_id: str | None, network_id: str) -> bool:
+        """The visit it was charged to by default now counts against another holder (FBK-11):
+        the complaint follows it, open or closed (a finding stays as it was); whether anything
+        changed."""
+        if (self.technician_id, self.network_id) == (technician_id, network_id):
+            return False
+        self.technician_id = technician_id
+        self.network_id = network_id
+        return True
 
     def confirm(self, now: datetime) -> None:
         """The customer confirmed what was recorded (INT-9)."""

@@ -193,8 +193,9 @@ async def _reattribute(case: Case, visit_id: str, *, uow: FeedbackUnitOfWork) ->
     """What was derived from the visit follows the holder it now counts against (FBK-3, FBK-4,
     FBK-8, FBK-11): its call-backs, answered or not, with a result already published
     re-credited (FollowUpRecredited, see ``CallBackTask.reattribute``), and the conduct findings
-    their answers raised (FBK-6), its open issues (FBK-12) and its fraud suspicions, so figures
-    and the daily reconciliation credit the right network."""
+    their answers raised (FBK-6), its open issues (FBK-12), its fraud suspicions and the
+    complaints charged to it by default, naming nobody (FBK-9), so figures and the daily
+    reconciliation credit the right network."""
     technician_id, network_id = case.attribution(visit_id)
     moved: set[str] = set()
     for task in await uow.call_backs.for_order(case.order_id, for_update=True):
@@ -220,6 +221,11 @@ async def _reattribute(case: Case, visit_id: str, *, uow: FeedbackUnitOfWork) ->
             technician_id=technician_id, network_id=network_id
         ):
             await uow.frauds.save(fraud)
+    for complaint in await uow.complaints.for_order(case.order_id, for_update=True):
+        if complaint.visit_id == visit_id and complaint.reattribute(
+            technician_id=technician_id, network_id=network_id
+        ):
+            await uow.complaints.save(complaint)
 
 
 async def _erase_order(case: Case, reason: str, *, uow: FeedbackUnitOfWork, now: datetime) -> None:
@@ -868,6 +874,12 @@ async def file_complaint(
             network_id=network_id,
             policy=policy,
             calendar=calendar,
+            # rule FBK-11: charged by default, it follows its visit when that is re-credited
+            visit_id=(
+                case.complaint_visit()
+                if case is not None and cmd.technician_id is None and cmd.network_id is None
+                else None
+            ),
         )
         uow.track(complaint)
         await _save_complaint(uow, complaint)
