@@ -681,6 +681,35 @@ async def test_int_4_int_7_a_reopened_emergency_must_have_someone_on_site_again(
     assert (SlaClock.EMERGENCY_ON_SITE, due) in breaches
 
 
+async def test_int_4_int_7_reopening_while_the_technician_is_on_site_is_no_breach(
+    intake: Any, make_order: Any
+) -> None:
+    body = make_order(fault={"description": "燃气泄漏味道很大", "code": "gas_leak"})
+    order = (await intake.admin.post("/v1/orders", json=body)).json()
+    intake.clock.advance(minutes=2)
+    resolved = await intake.admin.post(
+        f"/v1/orders/{order['id']}/resolve-remotely", json={"guidance": "关阀开窗"}
+    )
+    assert resolved.status_code == 200, resolved.text
+    intake.clock.advance(minutes=10)  # the technician already on the way gets there
+    await intake.deliver(
+        TechnicianArrived(
+            order_id=order["id"], visit_id="v-1", technician_id="t-1", arrived_at=intake.clock()
+        )
+    )
+    intake.clock.advance(minutes=5)
+    reopened = await intake.admin.post(
+        f"/v1/orders/{order['id']}/reopen", json={"reason": "仍有燃气味"}
+    )
+    assert reopened.status_code == 200, reopened.text
+    for name in ("emergency_on_site", "handover", "reply"):
+        clock = _clock(reopened.json(), name)
+        assert clock["started_at"] == clock["stopped_at"], name  # met at the reopening
+    intake.clock.advance(hours=2)
+    await intake.runtime.app.state.check_sla_clocks()
+    assert await intake.events("SlaBreached") == []
+
+
 # INT-5 ---------------------------------------------------------------------------------------
 
 

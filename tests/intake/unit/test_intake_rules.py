@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -559,6 +560,97 @@ def test_int_4_int_7_a_reopened_emergency_gets_a_new_on_site_clock() -> None:
     )
     [breach] = order.report_breaches(later + timedelta(minutes=16))
     assert breach.clock is SlaClock.EMERGENCY_ON_SITE
+
+
+def _resolved_emergency(taken: datetime) -> Order:
+    order = _order(taken, emergency=True)
+    order.resolve_remotely(
+        guidance="关阀开窗",
+        cause="other",
+        resolved_by="a",
+        now=taken,
+        calendar=CALENDAR,
+        policy=POLICY,
+    )
+    order.observe(_entry("OrderResolvedRemotely", taken + timedelta(minutes=1)))
+    return order
+
+
+@pytest.mark.parametrize(
+    ("arrival_time", "heard"),
+    [
+        (20, None),  # the technician already on the way got there after the phone resolution
+        (-5, 20),  # an arrival logged offline before the resolution, synced after it
+        (31, 20),  # dated by a device clock ahead of intake's, heard before the reopening
+    ],
+)
+def test_int_4_int_7_reopening_while_the_technician_is_on_site_meets_the_clocks_at_once(
+    arrival_time: int, heard: int | None
+) -> None:
+    taken = _at("2025-05-30T10:00:00")
+    order = _resolved_emergency(taken)
+    arrival = replace(
+        _entry("TechnicianArrived", taken + timedelta(minutes=arrival_time)),
+        source="/fsm/fieldwork",
+        heard_at=None if heard is None else taken + timedelta(minutes=heard),
+    )
+    order.observe(arrival, _arrived(order, arrival.time))
+    assert order.status is OrderStatus.RESOLVED_REMOTELY
+    reopened = taken + timedelta(minutes=30)
+    order.reopen(
+        reason="仍有燃气味", reopened_by="a", now=reopened, calendar=CALENDAR, policy=POLICY
+    )
+    # The arrival stops all three (STOPPED_BY): it is heard already, so nothing else will.
+    for clock in (SlaClock.EMERGENCY_ON_SITE, SlaClock.HANDOVER, SlaClock.REPLY):
+        timer = order.clocks[clock]
+        assert (timer.started_at, timer.stopped_at) == (reopened, reopened), clock
+    assert order.report_breaches(reopened + timedelta(days=3)) == []
+
+
+def test_int_4_int_7_reopening_after_the_technician_left_starts_the_clocks() -> None:
+    taken = _at("2025-05-30T10:00:00")
+    order = _resolved_emergency(taken)
+    order.observe(_entry("TechnicianArrived", taken + timedelta(minutes=10)))
+    order.observe(_entry("VisitClosed", taken + timedelta(minutes=20)))
+    reopened = taken + timedelta(minutes=30)
+    order.reopen(
+        reason="仍有燃气味", reopened_by="a", now=reopened, calendar=CALENDAR, policy=POLICY
+    )
+    assert all(timer.stopped_at is None for timer in order.clocks.values())
+    [breach] = order.report_breaches(reopened + timedelta(minutes=16))
+    assert breach.clock is SlaClock.EMERGENCY_ON_SITE
+
+
+def test_int_3_int_4_an_appointment_of_the_visit_called_off_is_no_reply_to_the_reopening() -> None:
+    # The phone resolution called the booked visit off (scheduling, fieldwork): the reopening
+    # is a new promise that only the revisit scheduling books for it answers.
+    taken = _at("2025-05-30T10:00:00")
+    order = _order(taken)
+    confirmed = AppointmentConfirmed(
+        order_id=order.id,
+        visit_id="v",
+        technician_id="t",
+        window=TimeWindow(start=taken + timedelta(hours=3), end=taken + timedelta(hours=5)),
+        customer_reached=True,
+    )
+    order.observe(_entry("AppointmentConfirmed", taken + timedelta(minutes=5)), confirmed)
+    order.resolve_remotely(
+        guidance="打开燃气阀",
+        cause="misuse",
+        resolved_by="a",
+        now=taken,
+        calendar=CALENDAR,
+        policy=POLICY,
+    )
+    order.observe(_entry("OrderResolvedRemotely", taken + timedelta(minutes=10)))
+    reopened = taken + timedelta(hours=1)
+    order.reopen(reason="没用", reopened_by="a", now=reopened, calendar=CALENDAR, policy=POLICY)
+    assert order.clocks[SlaClock.REPLY].stopped_at is None
+    order.observe(
+        _entry("AppointmentConfirmed", reopened + timedelta(minutes=5), event_id="again"),
+        confirmed.model_copy(update={"visit_id": "v-2"}),
+    )
+    assert order.clocks[SlaClock.REPLY].stopped_at == reopened + timedelta(minutes=5)
 
 
 # INT-5 ---------------------------------------------------------------------------------------

@@ -805,13 +805,27 @@ class Order:
     ) -> OrderReopened:
         """The phone guidance did not work: open the order again for a visit (INT-4), with new
         hand-over and reply clocks (a new promise to the customer, INT-3) and, for an emergency,
-        a new on-site clock (INT-7)."""
+        a new on-site clock (INT-7).
+
+        When a technician is at the customer's as the order is reopened (one on the way arrived
+        after the phone resolution, or an arrival logged offline was synced after it), every new
+        clock that an arrival stops (``STOPPED_BY``) starts already stopped at ``now``: the
+        target met with no wait, as for an emergency escalation (``_escalate_to_emergency``),
+        instead of a clock that arrival, heard before it started, never stops and a false
+        breach. An appointment of the visit the resolution called off answers nothing: the
+        revisit scheduling books for the reopening does.
+        """
         self._require("reopen")
         # INT-7: an emergency reopened is still one; someone must be on site within the target
         # again, counted from the reopening (start_clocks leaves the on-site clock out otherwise).
-        self.clocks.update(
-            start_clocks(now, calendar=calendar, policy=policy, emergency=self.emergency)
-        )
+        clocks = start_clocks(now, calendar=calendar, policy=policy, emergency=self.emergency)
+        # Everything on the timeline was heard by now: an arrival dated by a device clock ahead
+        # of intake's still has its technician at the door (as ``_require`` judges it).
+        if self.technician_on_site(datetime.max.replace(tzinfo=UTC)):
+            for timer in clocks.values():
+                if _VISIT_STARTED_BY in STOPPED_BY[timer.clock]:
+                    timer.stop(now)
+        self.clocks.update(clocks)
         event = OrderReopened(order_id=self.id, reason=reason, reopened_by=reopened_by)
         self.events.append(event)
         return event

@@ -448,7 +448,8 @@ async def reopen_order(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """The phone guidance did not work or was not accepted: the order opens again and a visit is
-    to be arranged (OrderReopened, INT-4); hand-over and reply clocks start afresh. 409 unless
+    to be arranged (OrderReopened, INT-4); hand-over and reply clocks (and an emergency's on-site
+    clock, INT-7) start afresh, already met if a technician is at the customer's. 409 unless
     the order is resolved remotely, and `Personal data erased` once its retention is over
     (BIL-11): nobody could be visited without the customer's details; take a new order."""
 
