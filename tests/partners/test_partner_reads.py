@@ -4,8 +4,8 @@ another network (issue 5)."""
 
 from __future__ import annotations
 
-from partner_support import add_network, add_network_technician, order_for
-from scheduling_support import Harness
+from partner_support import AREAS, add_network, add_network_technician, order_for
+from scheduling_support import Harness, technician_body
 
 
 async def _two_networks(h: Harness) -> None:
@@ -103,3 +103,52 @@ async def test_a_network_asking_for_another_networks_orders_is_refused(partners:
     own = await h.client.get("/v1/orders", params={"network_id": "n1"}, headers=key)
     assert own.status_code == 200 and [o["order_id"] for o in own.json()["items"]] == ["o1"]
     assert (await h.client.get("/v1/orders", headers=key)).json()["items"] == own.json()["items"]
+
+
+async def test_sch_12_a_technician_who_moved_networks_shows_the_new_one_none_of_the_old_ones_jobs(
+    partners: Harness,
+) -> None:
+    h = partners
+    await _two_networks(h)
+    await order_for(h, "o1", "n1")
+    assigned = await h.client.post(
+        "/v1/orders/o1/assignment", json={"technician_id": "nt1a", "reason": "ours"}
+    )
+    assert assigned.status_code == 200, assigned.text
+    body = technician_body("nt1a", areas=[AREAS["n2"]], network_id="n2")
+    del body["technician_id"]
+    moved = await h.client.put("/v1/technicians/nt1a", json=body)
+    assert moved.status_code == 200, moved.text
+    assert (await h.order("o1"))["network_id"] == "n1"  # the job stays n1's until reassigned
+
+    jobs = await h.client.get(
+        "/v1/technicians/nt1a/jobs", headers=await h.key("partner", network_id="n2")
+    )
+
+    assert jobs.status_code == 200, jobs.text
+    assert jobs.json() == []  # n1's order (the customer's address) is not n2's to read
+    held = await h.client.get(
+        "/v1/technicians/nt1a/jobs", headers=await h.key("technician", technician_id="nt1a")
+    )
+    assert [j["order_id"] for j in held.json()] == ["o1"]  # still the technician's own visit
+
+
+async def test_sch_12_a_network_is_offered_windows_of_its_own_technicians_only(
+    partners: Harness,
+) -> None:
+    h = partners
+    await _two_networks(h)
+    await order_for(h, "o1", "n1")
+    await h.add_technician("a-centre", areas=[AREAS["n1"]])  # the centre's, in n1's district
+    await add_network_technician(h, "nt2b", "n2")
+    key = await h.key("partner", network_id="n1")
+
+    offered = await h.client.get("/v1/orders/o1/slots", headers=key)
+
+    assert offered.status_code == 200, offered.text
+    assert offered.json(), "n1's own technicians have free windows"
+    # the centre's and other networks' technicians (and their free time) are not n1's to see,
+    # nor could it book them (SCH-12)
+    assert {s["technician_id"] for s in offered.json()} <= {"nt1a", "nt1b"}
+    everyone = await h.client.get("/v1/orders/o1/slots")
+    assert "a-centre" in {s["technician_id"] for s in everyone.json()}  # the centre sees all

@@ -166,6 +166,8 @@ async def test_an_event_forwarded_while_the_order_leaves_its_network_does_not_re
             clock=h.clock,
             policy=h.runtime.app.state.deps["policy"],
             calendar=h.runtime.calendar,
+            travel=h.runtime.app.state.deps["travel"],
+            tz=h.runtime.app.state.deps["tz"],
         )
 
     outcome = await race_held_at_commit(
