@@ -1016,3 +1016,79 @@ async def test_int_6_the_loaner_prediction_re_derived_at_verification_refits_sch
     async with runtime.app.state.uow_factory() as uow:
         context = await uow.orders.get("o-1")
     assert context is not None and context.loaner_required is False
+
+
+async def test_sch_8_an_offline_arrival_without_a_departure_takes_no_visit_back(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    # The former holder never left for the visit (no departure before the change, none in the
+    # batch): their arrival cannot be applied, so the visit stays with its new holder.
+    await order(runtime, "o-1")
+    arrived_at = clock.now + timedelta(minutes=20)
+    await deliver(
+        runtime, reassigned("tech-8", previous="tech-7"), arrived_at + timedelta(minutes=5)
+    )
+    clock.advance(minutes=30)
+    async with await technician(runtime, "tech-7") as tech7:
+        synced = await tech7.post(
+            "/v1/offline/batches", json=offline([("c-1", arrived_at, {"type": "arrive"})])
+        )
+        assert [r["status"] for r in synced.json()["results"]] == ["refused"], synced.text
+        assert await listed(tech7) == []
+    async with await technician(runtime, "tech-8") as tech8:
+        assert await listed(tech8) == ["v-1"]
+    visit = await stored_visit(runtime, "v-1")
+    assert (visit.state, visit.technician_id) == (VisitState.SCHEDULED, "tech-8")
+    assert [(h.technician_id, h.handed_to) for h in visit.handovers] == [("tech-7", "tech-8")]
+
+
+async def test_sch_8_an_offline_arrival_after_a_refused_departure_takes_no_visit_back(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    # The departure in the batch is dated after the arrival: it cannot have preceded it.
+    await order(runtime, "o-1")
+    arrived_at = clock.now + timedelta(minutes=20)
+    await deliver(
+        runtime, reassigned("tech-8", previous="tech-7"), arrived_at + timedelta(minutes=5)
+    )
+    clock.advance(minutes=30)
+    async with await technician(runtime, "tech-7") as tech7:
+        synced = await tech7.post(
+            "/v1/offline/batches",
+            json=offline(
+                [
+                    ("c-1", arrived_at, {"type": "arrive"}),
+                    ("c-2", arrived_at + timedelta(minutes=1), depart(clock)),
+                ]
+            ),
+        )
+        assert synced.status_code == 200, synced.text
+    visit = await stored_visit(runtime, "v-1")
+    assert (visit.state, visit.technician_id) == (VisitState.SCHEDULED, "tech-8")
+
+
+async def test_a_technician_key_bound_to_no_technician_sees_no_visit_nobody_holds(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    # A technician key acts on its technician's visits only: one bound to none has none, not
+    # the visits back at the centre (nobody holds them) with the customer's report.
+    await order(runtime, "o-1")
+    await deliver(runtime, returned(), clock.now)
+    assert (await admin.get("/v1/visits/v-1")).json()["technician_id"] is None
+    raw = generate_key()
+    await deliver(
+        runtime,
+        issued_event(
+            key_id=str(uuid.uuid4()),
+            raw_key=raw,
+            role="technician",
+            name="unbound",
+            network_id=None,
+            technician_id=None,
+            expires_at=None,
+        ),
+    )
+    async with _client(runtime, raw) as unbound:
+        assert (await unbound.get("/v1/visits/v-1")).status_code == 404
+        assert (await unbound.get("/v1/visits/v-1/report.pdf")).status_code == 404
+        assert await listed(unbound) == []

@@ -11,6 +11,7 @@ from fieldwork.domain.exceptions import RuleViolation
 from fieldwork.domain.visit import AttemptKind, VisitState
 
 from .test_visit import (
+    PART,
     POLICY,
     arrived,
     at,
@@ -84,3 +85,20 @@ def test_fld_11_an_arrival_is_never_before_the_departure() -> None:
     with pytest.raises(RuleViolation):
         visit.arrive(at=at(0) - timedelta(seconds=1))
     assert visit.state is VisitState.DEPARTED and visit.arrived_at is None
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_fld_6_a_blank_part_serial_is_not_a_serial_noted(blank: str) -> None:
+    visit = inside()
+    visit.diagnose(at=at(40), cause="c")
+    visit.refuse_take_back(at=at(41))
+    visit.start_repair(at=at(42))
+    visit.record_work(
+        at=at(50), description="换件", parts=[PART.model_copy(update={"serial": blank})]
+    )
+
+    with pytest.raises(RuleViolation) as refused:
+        visit.complete_repair(at=at(60), tested=False, sure_fixed=True)
+
+    assert refused.value.rule == "FLD-6"
+    assert visit.state is VisitState.REPAIRING

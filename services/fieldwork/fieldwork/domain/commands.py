@@ -421,7 +421,9 @@ class Actor:
 
     def may_see(self, *, technician_id: str | None, network_id: str | None) -> bool:
         """Whether a visit with this technician and network exists for the actor."""
-        if self.restricted and technician_id != self.technician_id:
+        if self.restricted and (self.technician_id is None or technician_id != self.technician_id):
+            # A technician key bound to no technician holds no visit; it must not match the
+            # visits nobody holds (back at the centre, or a network's not yet given out).
             return False
         return not self.partner or (self.network_id is not None and network_id == self.network_id)
 

@@ -1692,7 +1692,8 @@ class Visit(BaseModel):
         if tested and self.state is not S.TESTING:
             raise RuleViolation("FLD-9", "Run the test (start_test) before reporting it tested")
         fitted = [*parts, *(p for step in self.work for p in step.parts)]
-        if self.take_back_refused and any(not p.serial for p in fitted):
+        # A blank serial is no serial noted: the customer could not check the part by it.
+        if self.take_back_refused and any(not (p.serial or "").strip() for p in fitted):
             raise RuleViolation(
                 "FLD-6",
                 "The customer refused take-back: note the serial number of every part fitted",
@@ -2213,13 +2214,21 @@ class Visit(BaseModel):
         return True
 
     def reclaim_for_arrival(
-        self, technician_id: str, *, arrived_at: datetime, now: datetime
+        self,
+        technician_id: str,
+        *,
+        arrived_at: datetime,
+        now: datetime,
+        departed_at: datetime | None = None,
     ) -> bool:
         """A former holder's arrival, logged offline before the visit left them and synced
         after, gives the visit back to them: they were at the door when the centre moved it
         (on site wins, SCH-6, SCH-8; scheduling gives the order back when it hears of the
         arrival). Only while the visit's new holder has not left for it; a trip called off on
-        the way goes on where it was. Returns whether the visit went back to them."""
+        the way goes on where it was. ``departed_at`` is their departure logged with the
+        arrival (the earliest, if any): without a trip to go on, an arrival not preceded by one
+        cannot be applied, so it takes nothing back. Returns whether the visit went back to
+        them."""
         if self.state is not S.SCHEDULED or technician_id == self.technician_id:
             return False
         if self.anonymised_at is not None:
@@ -2228,6 +2237,14 @@ class Visit(BaseModel):
             (h for h in reversed(self.handovers) if h.technician_id == technician_id), None
         )
         if handover is None or arrived_at >= handover.at:
+            return False
+        trip = self.trips_called_off[-1] if self.trips_called_off else None
+        trip_goes_on = (
+            handover.trip_called_off and trip is not None and trip.technician_id == technician_id
+        )
+        if not trip_goes_on and (departed_at is None or departed_at > arrived_at):
+            # SCH-8: they never left for it (or only after the arrival they logged): the batch
+            # refuses that arrival, and the visit stays with the holder the centre chose.
             return False
         self.handovers.append(
             Handover(
@@ -2242,8 +2259,7 @@ class Visit(BaseModel):
         )
         self.technician_id = technician_id
         self.network_id = handover.network_id
-        trip = self.trips_called_off[-1] if self.trips_called_off else None
-        if handover.trip_called_off and trip is not None and trip.technician_id == technician_id:
+        if trip_goes_on and trip is not None:
             # The trip was not over: the departure stands (the loaner went back to the stock
             # when it was called off; the technician records it again if they still carry it).
             self.state = S.DEPARTED

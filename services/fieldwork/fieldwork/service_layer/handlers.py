@@ -659,17 +659,26 @@ async def _reclaim_for_offline_arrivals(
     if not cmd.actor.restricted or technician_id is None:
         return
     arrivals: dict[str, datetime] = {}
+    departures: dict[str, datetime] = {}
     for item in cmd.actions:
-        if item.action.type == "arrive" and oldest <= item.occurred_at <= horizon:
-            earliest = arrivals.get(item.visit_id)
-            arrivals[item.visit_id] = min(earliest or item.occurred_at, item.occurred_at)
+        if not oldest <= item.occurred_at <= horizon:
+            continue
+        found = arrivals if item.action.type == "arrive" else departures
+        if item.action.type in ("arrive", "depart"):
+            earliest = found.get(item.visit_id)
+            found[item.visit_id] = min(earliest or item.occurred_at, item.occurred_at)
     for visit_id, arrived_at in arrivals.items():
         async with uow_factory() as uow:
             visit = await uow.visits.get(visit_id, for_update=True)
             if visit is None or not visit.existed_at(arrived_at, allowance=before_assignment):
                 continue
             holder = visit.technician_id
-            if visit.reclaim_for_arrival(technician_id, arrived_at=arrived_at, now=now):
+            if visit.reclaim_for_arrival(
+                technician_id,
+                arrived_at=arrived_at,
+                now=now,
+                departed_at=departures.get(visit_id),
+            ):
                 await uow.visits.save(visit, now=now)
                 await uow.commit()
                 log.info(
