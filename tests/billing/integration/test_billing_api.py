@@ -1502,3 +1502,38 @@ async def test_idempotency_keys_are_kept_as_long_as_the_policy_says(
     async with runtime.session_factory() as session:
         [record] = (await session.execute(select(IdempotencyRecord))).scalars().all()
     assert aware(record.expires_at) - aware(record.created_at) == timedelta(hours=2)
+
+
+async def test_bil_11_paid_orders_just_short_of_their_retention_never_crowd_a_due_free_order_out(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, clock: Clock
+) -> None:
+    # The sweep's database cutoff runs a little early (leap days); paid orders inside that margin
+    # but not due come first by their end and must not take the whole batch every sweep.
+    for order_id, paid, closed_at in (
+        ("paid-1", True, T0),
+        ("paid-2", True, T0),
+        ("free", False, T0 + timedelta(days=1)),
+    ):
+        await send(runtime, order_created(order_id))
+        await send(
+            runtime,
+            VisitClosed(
+                order_id=order_id,
+                visit_id="v-1",
+                technician_id="t-1",
+                outcome="completed",
+                closed_at=closed_at,
+                paid_work=paid,
+            ),  # type: ignore[arg-type]
+        )
+    clock.now = T0 + timedelta(days=729)  # paid ones due at T0 + 731 days, the free one long since
+
+    anonymised = await apply_retention(
+        uow_factory=runtime.app.state.uow_factory, policy=BillingPolicy(), clock=clock, batch=2
+    )
+
+    assert anonymised == 1
+    events = (await client.get("/v1/orders/free/events")).json()["events"]
+    assert not any(k.startswith("customer.") for e in events for k in e["summary"])
+    kept = (await client.get("/v1/orders/paid-1/events")).json()["events"]
+    assert kept[0]["summary"]["customer.name"] == "王芳"

@@ -536,23 +536,25 @@ class AccountRepository:
         self, *, paid_ended_before: datetime, free_ended_before: datetime, limit: int
     ) -> list[str]:
         """Orders that still hold personal data and ended before the cutoff of their kind, paid
-        work or free (BIL-11): the paid orders not due yet never crowd the free ones out."""
-        paid = col(AccountRow.paid_work)
-        rows = await self._session.execute(
-            select(AccountRow.order_id)
-            .where(
-                col(AccountRow.anonymised_at).is_(None),
-                col(AccountRow.ended_at).is_not(None),
-                col(AccountRow.coordination_ticket).is_(False),
-                or_(
-                    and_(paid.is_(True), col(AccountRow.ended_at) <= paid_ended_before),
-                    and_(paid.is_(False), col(AccountRow.ended_at) <= free_ended_before),
-                ),
+        work or free (BIL-11), up to ``limit`` of each kind, the earliest ended first. Each kind
+        is read on its own: the paid orders near their cutoff but not due yet (the cutoffs run
+        a little early) never crowd the due free ones out of the batch, sweep after sweep."""
+        found: list[str] = []
+        for paid, ended_before in ((True, paid_ended_before), (False, free_ended_before)):
+            rows = await self._session.execute(
+                select(AccountRow.order_id)
+                .where(
+                    col(AccountRow.anonymised_at).is_(None),
+                    col(AccountRow.ended_at).is_not(None),
+                    col(AccountRow.coordination_ticket).is_(False),
+                    col(AccountRow.paid_work).is_(paid),
+                    col(AccountRow.ended_at) <= ended_before,
+                )
+                .order_by(col(AccountRow.ended_at), col(AccountRow.order_id))
+                .limit(limit)
             )
-            .order_by(col(AccountRow.ended_at))
-            .limit(limit)
-        )
-        return list(rows.scalars())
+            found.extend(rows.scalars())
+        return found
 
 
 class NumberSeries:
