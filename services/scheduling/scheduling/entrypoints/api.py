@@ -228,10 +228,17 @@ async def read_technician(technician_id: str, uow: UowFactoryDep, principal: Any
 )
 async def technician_jobs(technician_id: str, uow: UowFactoryDep, principal: AnyReaderDep) -> Any:
     """The visits the technician holds, by appointment; a technician key reads its own only, a
-    partner key its network's technicians'. An unknown technician (or another network's) answers
-    404."""
+    partner key its network's technicians' and of their jobs only its network's orders (a
+    technician who moved from another network may still hold that network's). An unknown
+    technician (or another network's) answers 404."""
     await _is_self(principal, technician_id, uow)
-    return [DispatchOrderOut.from_domain(o) for o in await views.jobs_of(technician_id, uow=uow())]
+    scope = _network_limit(principal)
+    return [
+        DispatchOrderOut.from_domain(o)
+        for o in await views.jobs_of(technician_id, uow=uow())
+        # SCH-12 / issue 5: a network reads its own orders only, whoever holds them
+        if scope is None or o.network_id == scope
+    ]
 
 
 @router.post(
@@ -248,7 +255,8 @@ async def report_position(
     ArrivalLate goes out **before** the appointment with the minutes and the policy action
     (SCH-6, SCH-7). Returns the jobs with their predicted arrivals. `at` (when the position was
     taken) may be ahead of the server's clock only by the policy's skew (else 422); a ping older
-    than the position already known changes nothing."""
+    than the position already known changes nothing. An `eta` given for an `order_id` that is
+    not among the technician's jobs ahead is not taken for another job's."""
 
     async def run() -> Any:
         orders = await bus.handle(
@@ -578,7 +586,8 @@ async def slots(
     days: int | None = Query(default=None, ge=1, le=14),
 ) -> Any:
     """Windows of the next days in which a technician with the skill, on shift, can arrive
-    5-10 minutes early while keeping every job they hold (SCH-3, SCH-4)."""
+    5-10 minutes early while keeping every job they hold (SCH-3, SCH-4). A network's key is
+    offered its own technicians' windows only, those it may book (SCH-12)."""
     found = await handlers.offer_slots(
         order_id,
         uow=uow(),

@@ -76,6 +76,7 @@ from scheduling.domain.exceptions import (
 from scheduling.domain.insertion import LiveRoute, cheapest_insertion
 from scheduling.domain.model import (
     AUTO,
+    CLOSED,
     ArrivedTechnician,
     DispatchOrder,
     DispatchStatus,
@@ -319,6 +320,26 @@ def _not_dispatched(order: DispatchOrder, *, request: str, event_type: str | Non
     )
     return True
 
+
+def _closed(order: DispatchOrder, *, request: str, event_type: str) -> bool:
+    """SCH-12 / FLD-2: whether ``order`` was cancelled (or closed after phone guidance), so that
+    a visit report crossing that (fieldwork and intake publish on their own topics: either may
+    come first) books no next visit. The report is still applied, never failed: retrying it
+    would change nothing."""
+    if order.status not in CLOSED:
+        return False
+    log.info(
+        CLOSED_NOT_DISPATCHED,
+        type=event_type,
+        order_id=order.order_id,
+        status=order.status.value,
+        request=request,
+    )
+    return True
+
+
+CLOSED_NOT_DISPATCHED = "scheduling.closed_order_not_dispatched"
+"""The note of a request for field work on a cancelled or closed order, not acted upon."""
 
 NOT_DISPATCHED = "scheduling.erased_order_not_dispatched"
 """The warning of a request for field work on an erased order, not acted upon (BIL-11)."""
@@ -1382,8 +1403,11 @@ async def handle_event(
                 order.visit_ended()
         elif isinstance(payload, RepairFailed):
             order.visit_ended()
-            # BIL-11: the visit is over, as reported; an erased order gets no next one
-            if not _not_dispatched(order, request="next visit", event_type=envelope.type):
+            # BIL-11: the visit is over, as reported; an erased order gets no next one, nor a
+            # cancelled one (SCH-12)
+            if not _not_dispatched(
+                order, request="next visit", event_type=envelope.type
+            ) and not _closed(order, request="next visit", event_type=envelope.type):
                 reason = REVISIT_REASONS.get(payload.reason, RevisitReason.OTHER)
                 order.book_revisit(
                     reason=reason,
@@ -1401,8 +1425,11 @@ async def handle_event(
                     visit_over=True,
                 )
             order.visit_ended()  # at the door: the next visit follows one that ended
-            # BIL-11: the visit is over, as reported; an erased order gets no next one
-            if not _not_dispatched(order, request="next visit", event_type=envelope.type):
+            # BIL-11: the visit is over, as reported; an erased order gets no next one, nor a
+            # cancelled one (SCH-12)
+            if not _not_dispatched(
+                order, request="next visit", event_type=envelope.type
+            ) and not _closed(order, request="next visit", event_type=envelope.type):
                 order.book_revisit(
                     reason=RevisitReason.CUSTOMER_NOT_HOME,
                     by=payload.technician_id,
@@ -1881,6 +1908,15 @@ async def offer_slots(
             raise NotYourOrder(f"Order {order.order_id} is not held by this technician.")
         # SCH-3: windows only where a booking could follow (the same check booking makes)
         order.require_bookable()
+        among = None
+        if actor is not None and actor.role == "partner":
+            # SCH-12: a network books only its own technicians; the centre's and other
+            # networks' (their names, their free time) are not its to read
+            among = {
+                t.technician_id
+                for t in await uow.technicians.list()
+                if actor.network_id is not None and t.network_id == actor.network_id
+            }
         return await _slots(
             order,
             uow=uow,
@@ -1889,6 +1925,7 @@ async def offer_slots(
             travel=travel,
             tz=tz,
             days=days or policy.slot_days_ahead,
+            among=among,
         )
 
 
@@ -2264,8 +2301,10 @@ async def report_position(
         eta = cmd.eta
         if cmd.order_id is not None:
             orders.sort(key=lambda o: o.order_id != cmd.order_id)
-            if any(o.order_id == cmd.order_id and _never_visited(o) for o in ahead):
-                eta = None  # BIL-11: the ETA was for a job nobody goes to, not for the next one
+            if not any(o.order_id == cmd.order_id for o in orders):
+                # SCH-6 / SCH-7: the ETA was for a job not ahead of the technician (not theirs,
+                # reached, over, or nobody goes to it, BIL-11), not for the next one
+                eta = None
         here, clock_at = cmd.position, at
         for n, order in enumerate(orders):
             assert order.appointment is not None
