@@ -1391,11 +1391,15 @@ async def test_bil_12_odd_months_ids_and_holders_are_4xx_problems_and_csv_names_
         odd = await client.get(f"/v1/settlements/net-9/{month}")
         assert odd.status_code == 422, odd.text
         assert odd.headers["content-type"] == "application/problem+json"
+    # a Chinese or quoted id is no network's (test_settlement_network_ids): 422, not a file name
     chinese = await client.get('/v1/settlements/网点"1/2026-04', params={"format": "csv"})
-    assert chinese.status_code == 200, chinese.text
-    disposition = chinese.headers["content-disposition"]
-    assert 'filename="settlement-___1-2026-04.csv"' in disposition
-    assert "filename*=UTF-8''settlement-%E7%BD%91%E7%82%B9%221-2026-04.csv" in disposition
+    assert chinese.status_code == 422, chinese.text
+    assert chinese.headers["content-type"] == "application/problem+json"
+    named = await client.get("/v1/settlements/net-9:a.b_c/2026-04", params={"format": "csv"})
+    assert named.status_code == 200, named.text
+    disposition = named.headers["content-disposition"]
+    assert 'filename="settlement-net-9_a.b_c-2026-04.csv"' in disposition
+    assert "filename*=UTF-8''settlement-net-9%3Aa.b_c-2026-04.csv" in disposition
     long_holder = await client.post(f"/v1/cash/{'t' * 201}/remittances", json={"amount": "1.00"})
     assert long_holder.status_code == 422
     assert long_holder.headers["content-type"] == "application/problem+json"

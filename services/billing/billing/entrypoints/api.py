@@ -203,7 +203,7 @@ def _settlement_cursor(item: SettlementItem, month: str) -> str:
 
 def _attachment(filename: str) -> str:
     """A Content-Disposition naming ``filename`` safely: an ASCII fallback and the UTF-8 name
-    (RFC 6266), so a network id in Chinese or with quotes cannot break the header."""
+    (RFC 6266), so no character of a name (a network id's `:`) can break the header."""
     fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
@@ -1305,7 +1305,7 @@ async def read_reconciliation(
 )
 async def read_settlement(
     request: Request,
-    network_id: str,
+    network_id: NetworkId,
     month: str,
     uow: UowFactoryDep,
     calendar: CalendarDep,

@@ -740,6 +740,9 @@ async def refund_payment(
         if cmd.method is PaymentMethod.CASH:
             ledger = uow.track(await uow.cash.lock_or_open(cmd.refunded_by))
             ledger.refunded(amount=cmd.amount, order_id=cmd.order_id, at=now)
+            # BIL-10: a refund taking the holder back under the limit ends that occasion, as a
+            # remittance does, so going over again is told again.
+            await _check_cash(ledger, policy=policy, calendar=calendar, now=now)
             await uow.cash.save(ledger)
         # BIL-7: money refunded that an invoice stood for is reversed by a credit invoice
         for original, amount in account.invoices_to_credit():
