@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from pathlib import Path
 from typing import Protocol
 
 _KEY = re.compile(r"^[A-Za-z0-9._-]{1,200}/[A-Za-z0-9-]{1,64}\.[a-z]{2,5}$")
+_FOLDER = re.compile(r"[A-Za-z0-9._-]{1,200}")
+
+
+def evidence_key(visit_id: str, name: str, extension: str) -> str:
+    """The key of an upload ``name.extension`` of the visit: ``<visit id>/<name>.<ext>``.
+
+    A visit id is any text the centre gave (spaces, CJK, ``/``, longer than a file name may
+    be): one that is not a plain file name is stored under ``h-<sha256 of the id>`` instead,
+    so every visit can take evidence (FLD-10). The folder only groups the files; the key is
+    kept with the evidence, and reads and erasure (BIL-11) go by it."""
+    if not _FOLDER.fullmatch(visit_id) or ".." in visit_id or visit_id == ".":
+        digest = hashlib.sha256(visit_id.encode("utf-8", "surrogatepass")).hexdigest()
+        visit_id = f"h-{digest}"
+    return _check_key(f"{visit_id}/{name}.{extension}")
 
 
 class EvidenceStore(Protocol):

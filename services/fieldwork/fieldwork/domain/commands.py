@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StringConstraints,
     model_validator,
 )
 
@@ -48,6 +49,10 @@ from fieldwork.domain.visit import (
 
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+LoanerSerial = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+"""A loaner's serial, trimmed: "L1 " is loaner "L1"; a blank one is refused (FLD-6)."""
 
 
 def _no_float(value: object) -> object:
@@ -74,7 +79,7 @@ class Depart(_Action):
     after it (SCH-6)."""
     kit_checked: list[ShortText] = Field(default_factory=list, max_length=100)
     """The kit items checked, in the words of the job type's kit list."""
-    loaner_serial: ShortText | None = None
+    loaner_serial: LoanerSerial | None = None
     """The loaner on board (FLD-1): one of the order's product line."""
     position: GeoPoint | None = None
 
@@ -267,7 +272,7 @@ class TakeUnitBack(_Action):
     """From the day the unit is taken (business time zone) to the policy's
     `take_back_return_max_days` after it; else 422 naming it (FLD-6)."""
     unit_serial: ShortText | None = None
-    loaner_serial: ShortText | None = None
+    loaner_serial: LoanerSerial | None = None
     """The loaner lent (FLD-6), of the order's product line; default: the one on board."""
 
 

@@ -36,6 +36,15 @@ class LoanerState(StrEnum):
     RETIRED = "retired"
 
 
+def loaner_serial(serial: str) -> str:
+    """``serial`` trimmed, as every loaner is known: "L1 " is loaner "L1" (FLD-6). A blank one
+    names no loaner: InvalidInput (422)."""
+    trimmed = serial.strip()
+    if not trimmed:
+        raise InvalidInput("FLD-6", "A loaner serial cannot be blank", serial=serial)
+    return trimmed
+
+
 @dataclass
 class Loaner:
     """A unit lent to customers while theirs is repaired (aggregate)."""

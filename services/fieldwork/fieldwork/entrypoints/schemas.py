@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
-from fieldwork.domain.commands import VisitAction
+from fieldwork.domain.commands import LoanerSerial, VisitAction
 from fieldwork.domain.coordination import CoordinationTicket
 from fieldwork.domain.model import OrderFile
 from fieldwork.domain.visit import Evidence, Visit
@@ -185,8 +185,9 @@ class LoanerIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    serial: ShortText = Field(
-        description="As printed on the unit, any text (`/` too): its URL is "
+    serial: LoanerSerial = Field(
+        description="As printed on the unit, any text (`/` too), trimmed (blank refused): its "
+        "URL is "
         "`/v1/loaners/{serial}` with the serial percent-encoded (`/` as `%2F`). Only `.` and "
         "`..` are refused: clients drop them from a URL."
     )

@@ -36,7 +36,7 @@ from contracts.scheduling import (
     RevisitReason,
 )
 from fieldwork.adapters.repository import AppliedClientAction
-from fieldwork.adapters.storage import EvidenceStore
+from fieldwork.adapters.storage import EvidenceStore, evidence_key
 from fieldwork.domain import commands as c
 from fieldwork.domain.coordination import CoordinationTicket, unfinished_reason
 from fieldwork.domain.evidence import check_upload
@@ -59,7 +59,7 @@ from fieldwork.domain.model import (
 )
 from fieldwork.domain.policy import FieldworkPolicy
 from fieldwork.domain.visit import ON_SITE, Evidence, QuoteStatus, Visit, VisitState
-from fieldwork.domain.workshop import Loaner, LoanerState, TakeBack
+from fieldwork.domain.workshop import Loaner, LoanerState, TakeBack, loaner_serial
 from fieldwork.service_layer.unit_of_work import FieldworkUnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -703,7 +703,7 @@ async def upload_evidence(
     extension = check_upload(content_type=cmd.content_type, data=cmd.data, policy=policy)
     async with uow:
         visit = await load_visit(uow, cmd.visit_id, cmd.actor, for_update=True)
-        key = f"{visit.visit_id}/{uuid.uuid4()}.{extension}"
+        key = evidence_key(visit.visit_id, str(uuid.uuid4()), extension)
         item = visit.add_evidence(
             at=clock(),
             ref=key,
@@ -712,8 +712,16 @@ async def upload_evidence(
             size=len(cmd.data),
         )
         await store.put(key, cmd.data)
-        await uow.visits.save(visit, now=clock())
-        await uow.commit()
+        try:
+            await uow.visits.save(visit, now=clock())
+            await uow.commit()
+        except BaseException:
+            # No row names the file: erasure (BIL-11) would never find it. Remove it.
+            try:
+                await store.delete(key)
+            except Exception:
+                log.exception("fieldwork.evidence_orphaned", visit_id=visit.visit_id, ref=key)
+            raise
         return item
 
 
@@ -722,10 +730,11 @@ async def upload_evidence(
 
 async def register_loaner(cmd: c.RegisterLoaner, *, uow: FieldworkUnitOfWork) -> Loaner:
     """Add a unit to the loaner inventory."""
+    serial = loaner_serial(cmd.serial)
     async with uow:
-        if await uow.loaners.get(cmd.serial) is not None:
-            raise LoanerUnavailable(f"Loaner {cmd.serial} is already in the inventory.")
-        loaner = Loaner(serial=cmd.serial, product_line=cmd.product_line, condition=cmd.condition)
+        if await uow.loaners.get(serial) is not None:
+            raise LoanerUnavailable(f"Loaner {serial} is already in the inventory.")
+        loaner = Loaner(serial=serial, product_line=cmd.product_line, condition=cmd.condition)
         await uow.loaners.save(loaner)
         await uow.commit()
         return loaner
@@ -841,8 +850,9 @@ async def collect_loaner(
     """A loaner the customer kept is collected from them, back in stock (FLD-6); the take-back
     it was lent with records when, and publishes LoanerCollected when the unit was already back
     (late or not)."""
+    serial = loaner_serial(cmd.serial)
     async with uow:
-        loaner, take_back = await _lock_loaner_and_take_back(uow, cmd.serial)
+        loaner, take_back = await _lock_loaner_and_take_back(uow, serial)
         if cmd.actor.restricted or cmd.actor.partner:
             # Like the unit's return: by whoever holds a visit of the order it was lent for.
             visits = await uow.visits.for_order(loaner.order_id) if loaner.order_id else []
@@ -850,7 +860,7 @@ async def collect_loaner(
                 cmd.actor.may_see(technician_id=v.technician_id, network_id=v.network_id)
                 for v in visits
             ):
-                raise LoanerNotFound(cmd.serial)
+                raise LoanerNotFound(serial)
         if loaner.state is not LoanerState.LENT or loaner.order_id is None:
             raise LoanerUnavailable(
                 f"Loaner {loaner.serial} is {loaner.state.value}: only a lent loaner is "
