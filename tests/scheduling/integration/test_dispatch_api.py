@@ -740,6 +740,27 @@ async def test_sch_6_a_position_dated_ahead_of_the_clock_beyond_the_skew_is_refu
     assert kept.status_code == 200, kept.text
 
 
+async def test_sch_6_a_position_ping_naming_an_order_id_longer_than_any_order_is_a_422(
+    harness: Harness,
+) -> None:
+    await harness.add_technician("t1")
+    tech = await harness.key("technician", technician_id="t1")
+    ping = {"position": near(DONGYING, north_km=3).model_dump()}
+
+    for order_id in ("o" * 37, ""):
+        refused = await harness.client.post(
+            "/v1/technicians/t1/position", json={**ping, "order_id": order_id}, headers=tech
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in refused.json()["errors"]] == ["order_id"]
+    assert (await harness.client.get("/v1/technicians/t1")).json()["position_at"] is None
+    kept = await harness.client.post(
+        "/v1/technicians/t1/position", json={**ping, "order_id": "o" * 36}, headers=tech
+    )
+    assert kept.status_code == 200, kept.text
+
+
 @pytest.mark.parametrize(
     ("at_hours", "eta_hours", "why"),
     [

@@ -50,6 +50,7 @@ from scheduling.domain.travel import GreatCircleTravel
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY = MONDAY_8AM.astimezone(TZ).date()
 POLICY = SchedulingPolicy()
+STALE_AFTER = timedelta(minutes=POLICY.position_stale_after_minutes)
 TRAVEL = GreatCircleTravel(road_factor=1.3, speed_kmh=30)
 
 
@@ -655,6 +656,7 @@ def test_int_7_emergency_goes_to_the_nearest_technician_on_shift_now() -> None:
         tz=TZ,
         travel=TRAVEL,
         days=[now.astimezone(TZ).date()],
+        stale_after=STALE_AFTER,
     )
     assert found is not None and found.technician.technician_id == "near"
     assert found.sets_off == now and found.travel_seconds < 15 * 60

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduling_support import DONGYING, MONDAY_8AM, local, near, window
@@ -15,6 +15,7 @@ from scheduling.domain.travel import GreatCircleTravel
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY = MONDAY_8AM.astimezone(TZ).date()
 POLICY = SchedulingPolicy()
+STALE_AFTER = timedelta(minutes=POLICY.position_stale_after_minutes)
 TRAVEL = GreatCircleTravel(road_factor=1.3, speed_kmh=30)
 
 
@@ -43,6 +44,7 @@ def test_int_7_one_starting_in_five_minutes_nearby_beats_one_on_shift_far_away()
         tz=TZ,
         travel=TRAVEL,
         days=[MONDAY],
+        stale_after=STALE_AFTER,
     )
     assert choice is not None and choice.technician.technician_id == "B"
     assert choice.sets_off == local(9)
@@ -62,6 +64,7 @@ def test_int_7_someone_on_shift_nearby_sets_off_now() -> None:
         tz=TZ,
         travel=TRAVEL,
         days=[MONDAY],
+        stale_after=STALE_AFTER,
     )
     assert choice is not None and choice.technician.technician_id == "A"
     assert choice.sets_off == local(8)
@@ -76,6 +79,7 @@ def test_int_7_nobody_with_the_skill_means_no_choice() -> None:
         tz=TZ,
         travel=TRAVEL,
         days=[MONDAY],
+        stale_after=STALE_AFTER,
     )
     assert choice is None
 

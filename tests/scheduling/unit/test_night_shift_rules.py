@@ -29,6 +29,8 @@ TUESDAY = MONDAY + timedelta(days=1)
 SATURDAY = MONDAY + timedelta(days=5)
 SUNDAY = MONDAY + timedelta(days=6)
 
+STALE_AFTER = timedelta(minutes=POLICY.position_stale_after_minutes)
+
 
 def tech(
     tid: str,
@@ -212,6 +214,7 @@ def test_int_7_an_emergency_at_02_00_goes_to_the_night_technician_on_shift() -> 
         tz=TZ,
         travel=TRAVEL,
         days=[MONDAY, TUESDAY],
+        stale_after=STALE_AFTER,
     )
 
     assert choice is not None

@@ -28,6 +28,7 @@ from scheduling.domain.travel import TravelTimes
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY = MONDAY_8AM.astimezone(TZ).date()
 POLICY = SchedulingPolicy()
+STALE_AFTER = timedelta(minutes=POLICY.position_stale_after_minutes)
 MONDAY_TO_FRIDAY = [0, 1, 2, 3, 4]
 
 
@@ -254,6 +255,7 @@ def test_int_7_at_night_the_emergency_goes_to_who_is_on_site_soonest_once_on_shi
         tz=TZ,
         travel=TRAVEL,
         days=[day(1), day(2)],
+        stale_after=STALE_AFTER,
     )
     assert found is not None
     assert (found.technician.technician_id, found.sets_off) == ("near", local(8, 30, day=1))
@@ -268,6 +270,7 @@ def test_int_7_a_day_nobody_with_the_skill_works_is_passed_over() -> None:
         tz=TZ,
         travel=TRAVEL,
         days=[day(5), day(6), day(7)],
+        stale_after=STALE_AFTER,
     )
     assert found is not None and found.sets_off == local(9, day=7)
 

@@ -299,7 +299,9 @@ def _kept_on(day: date, visit: _Visit) -> int | None:
     start_point = technician.home
     ready = 0
     if now is not None and now > origin:
-        start_point = technician.where(now)
+        start_point = technician.where(
+            now, stale_after=timedelta(minutes=policy.position_stale_after_minutes)
+        )
         ready = int((now - origin).total_seconds())
     points = [start_point, technician.home, *[h.location for h in day_jobs], location]
     durations, distances = travel.matrices(points)
@@ -757,13 +759,15 @@ def soonest_on_site(
     tz: ZoneInfo,
     travel: TravelTimes,
     days: Iterable[date],
+    stale_after: timedelta,
 ) -> EmergencyChoice | None:
     """INT-7: of those with the skill, on shift now (setting off from where they are now) or
     starting later (from home, when their first shift on one of ``days`` starts), the one who
     can be on site soonest; ties by id. A technician on shift an hour and a half away does not
     beat one starting in five minutes round the corner. None when nobody with the skill works
     on any of ``days``. ``days`` start the day before today (:func:`running_from`): at 02:00
-    the night technician on shift is on the shift of yesterday."""
+    the night technician on shift is on the shift of yesterday. ``stale_after``: how long a
+    position ping stands for where they are (`position_stale_after_minutes`)."""
     options: list[tuple[Technician, datetime, GeoPoint]] = []
     skilled = [t for t in technicians if not t.why_not(product_line=product_line, area=None)]
     for tech in skilled:
@@ -772,7 +776,7 @@ def soonest_on_site(
                 continue
             shift = tech.shift(day, tz)
             if shift.start <= now < shift.end:
-                options.append((tech, now, tech.where(now)))
+                options.append((tech, now, tech.where(now, stale_after=stale_after)))
                 break
             if shift.start >= now:
                 options.append((tech, shift.start, tech.home))

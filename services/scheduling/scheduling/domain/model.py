@@ -226,9 +226,10 @@ class Technician:
             day += timedelta(days=1)
         return None
 
-    def where(self, now: datetime, *, max_age: timedelta = timedelta(hours=2)) -> GeoPoint:
-        """Last known position if recent, else the home base."""
-        recent = self.position_at is not None and now - self.position_at <= max_age
+    def where(self, now: datetime, *, stale_after: timedelta) -> GeoPoint:
+        """Last known position if no older than ``stale_after`` (the policy's
+        `position_stale_after_minutes`, SCH-3 / INT-7), else the home base."""
+        recent = self.position_at is not None and now - self.position_at <= stale_after
         if self.position is not None and recent:
             return self.position
         return self.home

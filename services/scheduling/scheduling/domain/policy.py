@@ -92,6 +92,9 @@ class SchedulingPolicy(BaseModel):
     position_max_age_hours: int = Field(default=24, gt=0)
     """SCH-6: a position ping dated longer ago than this is refused: it says nothing about
     today's arrivals (an absurd date is a client fault, not a position)."""
+    position_stale_after_minutes: int = Field(default=120, gt=0)
+    """SCH-3 / INT-7: a technician's last position ping stands for where they are for this
+    long; after it, travel times are worked out from their home base."""
     eta_horizon_hours: int = Field(default=24, gt=0)
     """SCH-6: a technician's own ETA may be at most this far after the ping it comes with; one
     before the ping, or later than this, is refused rather than told to a customer (SCH-7)."""

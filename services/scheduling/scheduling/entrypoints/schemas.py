@@ -322,7 +322,8 @@ class PositionIn(_In):
     position: GeoPoint
     at: IsoDatetime | None = None
     eta: IsoDatetime | None = None
-    order_id: str | None = None
+    # the bound of the order ids scheduling stores (adapters/tables.py) and intake issues
+    order_id: str | None = Field(default=None, min_length=1, max_length=36)
 
 
 class RelocationIn(_In):

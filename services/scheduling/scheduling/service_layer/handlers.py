@@ -944,6 +944,7 @@ async def _assign_emergency(
         travel=travel,
         # INT-7: from yesterday, whose night shift may be the one on now
         days=[yesterday + timedelta(days=d) for d in range(policy.booking_horizon_days + 2)],
+        stale_after=timedelta(minutes=policy.position_stale_after_minutes),
     )
     if choice is None:
         return
@@ -1024,7 +1025,7 @@ async def _insert_into_plan(
         crossing = _running_into(near, t, day, tz=tz, policy=policy)
         mine = [o for o in todays if o.technician_id == t.technician_id] + crossing
         on_site = [o for o in mine if o.arrived_at is not None]
-        start_at = t.where(now)
+        start_at = t.where(now, stale_after=timedelta(minutes=policy.position_stale_after_minutes))
         # SCH-3: free to go now when on shift, else not before the shift starts
         ready[t.technician_id] = max(now, shift.start)
         if on_site:
@@ -2472,7 +2473,7 @@ async def optimise_day(
             # SCH-3 / SCH-4: a running day's route starts from where they are now, unless they
             # are on last night's shift still: they go home before this one starts
             start_at = (
-                t.where(now)
+                t.where(now, stale_after=timedelta(minutes=policy.position_stale_after_minutes))
                 if running and not _on_last_nights_shift(t, cmd.day, now, tz)
                 else t.home
             )
@@ -2715,7 +2716,10 @@ def _busy_until(
         return order.location, max(now, order.arrived_at + minutes)
     arrive = order.appointment.start - timedelta(minutes=policy.arrive_early_max_minutes)
     if running:
-        there = now + timedelta(seconds=_seconds(travel, technician.where(now), order.location))
+        here = technician.where(
+            now, stale_after=timedelta(minutes=policy.position_stale_after_minutes)
+        )
+        there = now + timedelta(seconds=_seconds(travel, here, order.location))
         arrive = max(arrive, there)
     return order.location, arrive + minutes
 
