@@ -44,6 +44,7 @@ from contracts.fieldwork import (
     QuoteRequested,
     RepairCompleted,
     VisitClosed,
+    VisitOutcome,
 )
 from contracts.identity import Role
 from contracts.intake import OrderCreated, OrderReopened, OrderResolvedRemotely, OrderVerified
@@ -177,6 +178,30 @@ async def waived(
     )
     assert response.status_code == 201, response.text
     return response
+
+
+async def visit_closed(
+    runtime: ServiceRuntime,
+    order_id: str,
+    *,
+    closed_at: datetime = T0,
+    paid_work: bool = True,
+    outcome: VisitOutcome = VisitOutcome.COMPLETED,
+    at: datetime = T0,
+) -> EventEnvelope:
+    """Technician t-1 closed v-1 of ``order_id`` at ``closed_at`` with ``outcome``; heard ``at``."""
+    return await send(
+        runtime,
+        VisitClosed(
+            order_id=order_id,
+            visit_id="v-1",
+            technician_id="t-1",
+            outcome=outcome,
+            closed_at=closed_at,
+            paid_work=paid_work,
+        ),
+        at=at,
+    )
 
 
 # --- BIL-1: fee schedules ------------------------------------------------------------------
@@ -1180,17 +1205,7 @@ async def test_bil_11_retention_anonymises_free_orders_after_one_year_paid_after
         ("ticket", False, True),
     ):
         await send(runtime, order_created(order_id))
-        await send(
-            runtime,
-            VisitClosed(
-                order_id=order_id,
-                visit_id="v-1",
-                technician_id="t-1",
-                outcome="completed",
-                closed_at=T0,
-                paid_work=paid,
-            ),  # type: ignore[arg-type]
-        )
+        await visit_closed(runtime, order_id, paid_work=paid)
         if ticket:  # fieldwork's sweep opens it the day after the visit closed (FLD-15)
             await send(
                 runtime,
@@ -1246,16 +1261,11 @@ async def test_bil_11_paid_orders_not_due_yet_never_crowd_a_due_free_order_out_o
 ) -> None:
     for order_id, paid in (("paid-1", True), ("paid-2", True), ("free", False)):
         await send(runtime, order_created(order_id))
-        await send(
+        await visit_closed(
             runtime,
-            VisitClosed(
-                order_id=order_id,
-                visit_id="v-1",
-                technician_id="t-1",
-                outcome="completed",
-                closed_at=T0 + timedelta(minutes=1 if order_id == "free" else 0),
-                paid_work=paid,
-            ),  # type: ignore[arg-type]
+            order_id,
+            closed_at=T0 + timedelta(minutes=1 if order_id == "free" else 0),
+            paid_work=paid,
         )
     clock.now = T0 + timedelta(days=500)  # free ones are due (1 year), paid ones not (2)
 
@@ -1299,17 +1309,7 @@ async def test_bil_11_an_order_resolved_by_phone_is_anonymised_a_year_later_unle
     kept = (await client.get("/v1/orders/reopened/events")).json()["events"]
     assert kept[0]["summary"]["customer.name"] == "王芳"
     # the reopened order ends with its visit, and is kept a year from then
-    await send(
-        runtime,
-        VisitClosed(
-            order_id="reopened",
-            visit_id="v-1",
-            technician_id="t-1",
-            outcome="completed",
-            closed_at=T0 + timedelta(days=2),
-            paid_work=False,
-        ),  # type: ignore[arg-type]
-    )
+    await visit_closed(runtime, "reopened", closed_at=T0 + timedelta(days=2), paid_work=False)
     assert await retain() == 1
 
 
@@ -1519,17 +1519,7 @@ async def test_bil_11_paid_orders_just_short_of_their_retention_never_crowd_a_du
         ("free", False, T0 + timedelta(days=1)),
     ):
         await send(runtime, order_created(order_id))
-        await send(
-            runtime,
-            VisitClosed(
-                order_id=order_id,
-                visit_id="v-1",
-                technician_id="t-1",
-                outcome="completed",
-                closed_at=closed_at,
-                paid_work=paid,
-            ),  # type: ignore[arg-type]
-        )
+        await visit_closed(runtime, order_id, closed_at=closed_at, paid_work=paid)
     clock.now = T0 + timedelta(days=729)  # paid ones due at T0 + 731 days, the free one long since
 
     anonymised = await apply_retention(

@@ -16,7 +16,6 @@ from contracts.fieldwork import (
     RepairCompleted,
     RepairFailed,
     RepairFailureReason,
-    VisitClosed,
     VisitOutcome,
 )
 from contracts.intake import OrderCancelled
@@ -33,6 +32,7 @@ from .test_billing_api import (
     outbox,
     publish,
     send,
+    visit_closed,
 )
 
 CANCELLED_AT = T0 + timedelta(hours=2)
@@ -79,16 +79,11 @@ async def test_bil_1_bil_8_a_cancelled_order_takes_no_more_money_and_shows_the_r
         ),
         at=T0 + timedelta(hours=1),
     )
-    await send(
+    await visit_closed(
         runtime,
-        VisitClosed(
-            order_id="o-1",
-            visit_id="v-1",
-            technician_id="t-1",
-            outcome=VisitOutcome.UNFINISHED,
-            closed_at=T0 + timedelta(hours=1),
-            paid_work=True,
-        ),
+        "o-1",
+        outcome=VisitOutcome.UNFINISHED,
+        closed_at=T0 + timedelta(hours=1),
         at=T0 + timedelta(hours=1),
     )
     await send(runtime, cancelled("o-1"), at=CANCELLED_AT)

@@ -22,7 +22,7 @@ from billing.service_layer.handlers import (
     sweep_cash,
     sweep_invoice_deliveries,
 )
-from contracts.fieldwork import CustomerSignedOff, SignOff, VisitClosed
+from contracts.fieldwork import CustomerSignedOff, SignOff
 from servicekit.runtime import ServiceRuntime
 
 from ..conftest import T0, Clock
@@ -36,24 +36,11 @@ from .test_billing_api import (
     publish,
     quote_requested,
     send,
+    visit_closed,
 )
 
 ERASED_TYPE = "https://fsm.example/problems/personal-data-erased"
 ERASED_AT = T0.replace(year=2028)  # paid work is kept 2 years after the order ended
-
-
-async def _ended(runtime: ServiceRuntime, order_id: str, *, paid_work: bool = True) -> None:
-    await send(
-        runtime,
-        VisitClosed(
-            order_id=order_id,
-            visit_id="v-1",
-            technician_id="t-1",
-            outcome="completed",
-            closed_at=T0,
-            paid_work=paid_work,
-        ),  # type: ignore[arg-type]
-    )
 
 
 async def _erase(runtime: ServiceRuntime, clock: Clock) -> None:
@@ -87,7 +74,7 @@ async def erased_order(
         "/v1/orders/o-1/waivers", json={"amount": "5.00", "reason": "late arrival"}
     )
     assert waived.status_code == 201, waived.text
-    await _ended(runtime, "o-1")
+    await visit_closed(runtime, "o-1")
     await _erase(runtime, clock)
     return {
         "payment": paid.json()["payment"]["payment_id"],
@@ -180,7 +167,7 @@ async def test_bil_11_the_periodic_jobs_keep_working_on_an_erased_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await send(runtime, order_created("o-2"))
-    await _ended(runtime, "o-2", paid_work=False)
+    await visit_closed(runtime, "o-2", paid_work=False)
     await erased_order(runtime, client, clock)  # o-1 and o-2 erased; o-1's invoice not reported
     # A quote request heard of o-2 afterwards is applied as ever: it waits for a boiler schedule.
     late = quote_requested("o-2", fee("W02")).model_copy(

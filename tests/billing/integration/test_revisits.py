@@ -19,14 +19,23 @@ from contracts.fieldwork import (
     RepairFailed,
     RepairFailureReason,
     SignOff,
-    VisitClosed,
     VisitOutcome,
 )
 from contracts.scheduling import OrderAssigned
 from servicekit.runtime import ServiceRuntime
 
 from ..conftest import T0
-from .test_billing_api import IGNITER, accepted_order, fee, key, outbox, publish, send, waived
+from .test_billing_api import (
+    IGNITER,
+    accepted_order,
+    fee,
+    key,
+    outbox,
+    publish,
+    send,
+    visit_closed,
+    waived,
+)
 from .test_cancellation import repaired
 
 REBOOKED_AT = T0 + timedelta(hours=1)
@@ -53,17 +62,8 @@ async def _unfinished(runtime: ServiceRuntime, order_id: str) -> None:
         ),
         at=REBOOKED_AT,
     )
-    await send(
-        runtime,
-        VisitClosed(
-            order_id=order_id,
-            visit_id="v-1",
-            technician_id="t-1",
-            outcome=VisitOutcome.UNFINISHED,
-            closed_at=REBOOKED_AT,
-            paid_work=True,
-        ),
-        at=REBOOKED_AT,
+    await visit_closed(
+        runtime, order_id, outcome=VisitOutcome.UNFINISHED, closed_at=REBOOKED_AT, at=REBOOKED_AT
     )
 
 
@@ -88,10 +88,8 @@ async def _quoted(
     return str(quote.data["quote_id"])
 
 
-async def _revisit(
-    runtime: ServiceRuntime, order_id: str, *items: WorkItem, request_id: str = "req-2"
-) -> str:
-    """v-2 assigned to t-1 at the revisit and quoted ``items``; its quote id."""
+async def _v2_assigned(runtime: ServiceRuntime, order_id: str, at: datetime = REVISIT_AT) -> None:
+    """The order's next visit, v-2, assigned to t-1 ``at``."""
     await send(
         runtime,
         OrderAssigned(
@@ -101,8 +99,15 @@ async def _revisit(
             technician_id="t-1",
             assigned_by="disp-1",
         ),
-        at=REVISIT_AT,
+        at=at,
     )
+
+
+async def _revisit(
+    runtime: ServiceRuntime, order_id: str, *items: WorkItem, request_id: str = "req-2"
+) -> str:
+    """v-2 assigned to t-1 at the revisit and quoted ``items``; its quote id."""
+    await _v2_assigned(runtime, order_id)
     return await _quoted(runtime, order_id, "v-2", *items, request_id=request_id)
 
 

@@ -9,28 +9,25 @@ from datetime import date, timedelta
 import httpx
 
 from billing.adapters.tables import AccountRow
-from contracts.common import AssigneeKind
 from contracts.fieldwork import (
     QuoteAccepted,
     QuoteDeclined,
     UnitReturned,
     UnitTakenBack,
-    VisitClosed,
     VisitOutcome,
 )
-from contracts.scheduling import OrderAssigned
 from servicekit.runtime import ServiceRuntime
 
 from ..conftest import T0
-from .test_billing_api import IGNITER, accepted_order, fee, outbox, publish, send
-from .test_revisits import _quoted
+from .test_billing_api import IGNITER, accepted_order, fee, outbox, publish, send, visit_closed
+from .test_revisits import _quoted, _v2_assigned
 
 TAKEN_AT = T0 + timedelta(hours=1)
 RETURNED_AT = T0 + timedelta(days=5)
 
 
-async def _taken_back_and_returned(runtime: ServiceRuntime, order_id: str) -> None:
-    """v-1's unit goes to the workshop under its accepted quote and comes back repaired on v-2."""
+async def _taken_back(runtime: ServiceRuntime, order_id: str) -> None:
+    """v-1's unit goes to the workshop (receipt TB-1) under its accepted quote."""
     await send(
         runtime,
         UnitTakenBack(
@@ -42,29 +39,15 @@ async def _taken_back_and_returned(runtime: ServiceRuntime, order_id: str) -> No
         ),
         at=TAKEN_AT,
     )
-    await send(
-        runtime,
-        VisitClosed(
-            order_id=order_id,
-            visit_id="v-1",
-            technician_id="t-1",
-            outcome=VisitOutcome.TAKEN_BACK,
-            closed_at=TAKEN_AT,
-            paid_work=True,
-        ),
-        at=TAKEN_AT,
+
+
+async def _taken_back_and_returned(runtime: ServiceRuntime, order_id: str) -> None:
+    """v-1's unit goes to the workshop under its accepted quote and comes back repaired on v-2."""
+    await _taken_back(runtime, order_id)
+    await visit_closed(
+        runtime, order_id, outcome=VisitOutcome.TAKEN_BACK, closed_at=TAKEN_AT, at=TAKEN_AT
     )
-    await send(
-        runtime,
-        OrderAssigned(
-            order_id=order_id,
-            visit_id="v-2",
-            assignee_kind=AssigneeKind.TECHNICIAN,
-            technician_id="t-1",
-            assigned_by="disp-1",
-        ),
-        at=RETURNED_AT,
-    )
+    await _v2_assigned(runtime, order_id, at=RETURNED_AT)
     await send(
         runtime,
         UnitReturned(
@@ -124,17 +107,7 @@ async def test_bil_1_fld_6_a_unit_returned_unrepaired_leaves_the_quote_of_work_n
 ) -> None:
     await publish(client)
     first = await accepted_order(runtime, "o-1")
-    await send(
-        runtime,
-        UnitTakenBack(
-            order_id="o-1",
-            visit_id="v-1",
-            technician_id="t-1",
-            receipt_number="TB-1",
-            promised_return_date=date(2026, 3, 10),
-        ),
-        at=TAKEN_AT,
-    )
+    await _taken_back(runtime, "o-1")
     await send(
         runtime,
         UnitReturned(

@@ -1018,17 +1018,24 @@ async def test_int_6_the_loaner_prediction_re_derived_at_verification_refits_sch
     assert context is not None and context.loaner_required is False
 
 
-async def test_sch_8_an_offline_arrival_without_a_departure_takes_no_visit_back(
-    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
-) -> None:
-    # The former holder never left for the visit (no departure before the change, none in the
-    # batch): their arrival cannot be applied, so the visit stays with its new holder.
+async def _reassigned_before_an_offline_arrival(runtime: ServiceRuntime, clock: Clock) -> datetime:
+    """o-1's visit v-1 handed from tech-7 to tech-8 five minutes after the time tech-7 will
+    sync an arrival for, half an hour later; returns that arrival time."""
     await order(runtime, "o-1")
     arrived_at = clock.now + timedelta(minutes=20)
     await deliver(
         runtime, reassigned("tech-8", previous="tech-7"), arrived_at + timedelta(minutes=5)
     )
     clock.advance(minutes=30)
+    return arrived_at
+
+
+async def test_sch_8_an_offline_arrival_without_a_departure_takes_no_visit_back(
+    runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
+) -> None:
+    # The former holder never left for the visit (no departure before the change, none in the
+    # batch): their arrival cannot be applied, so the visit stays with its new holder.
+    arrived_at = await _reassigned_before_an_offline_arrival(runtime, clock)
     async with await technician(runtime, "tech-7") as tech7:
         synced = await tech7.post(
             "/v1/offline/batches", json=offline([("c-1", arrived_at, {"type": "arrive"})])
@@ -1046,12 +1053,7 @@ async def test_sch_8_an_offline_arrival_after_a_refused_departure_takes_no_visit
     runtime: ServiceRuntime, admin: httpx.AsyncClient, clock: Clock
 ) -> None:
     # The departure in the batch is dated after the arrival: it cannot have preceded it.
-    await order(runtime, "o-1")
-    arrived_at = clock.now + timedelta(minutes=20)
-    await deliver(
-        runtime, reassigned("tech-8", previous="tech-7"), arrived_at + timedelta(minutes=5)
-    )
-    clock.advance(minutes=30)
+    arrived_at = await _reassigned_before_an_offline_arrival(runtime, clock)
     async with await technician(runtime, "tech-7") as tech7:
         synced = await tech7.post(
             "/v1/offline/batches",

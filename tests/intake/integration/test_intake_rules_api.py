@@ -657,9 +657,8 @@ async def test_int_4_fbk_1_a_call_back_after_hours_is_due_in_the_next_working_ho
     assert event.call_back_due_at == _at("2025-06-03T10:30:00")
 
 
-async def test_int_4_int_7_a_reopened_emergency_must_have_someone_on_site_again(
-    intake: Any, make_order: Any
-) -> None:
+async def _gas_leak_resolved_by_phone(intake: Any, make_order: Any) -> dict[str, Any]:
+    """A gas-leak emergency resolved by phone two minutes after it was taken; the order."""
     body = make_order(fault={"description": "燃气泄漏味道很大", "code": "gas_leak"})
     order = (await intake.admin.post("/v1/orders", json=body)).json()
     intake.clock.advance(minutes=2)
@@ -667,6 +666,13 @@ async def test_int_4_int_7_a_reopened_emergency_must_have_someone_on_site_again(
         f"/v1/orders/{order['id']}/resolve-remotely", json={"guidance": "关阀开窗"}
     )
     assert resolved.status_code == 200, resolved.text
+    return dict(order)
+
+
+async def test_int_4_int_7_a_reopened_emergency_must_have_someone_on_site_again(
+    intake: Any, make_order: Any
+) -> None:
+    order = await _gas_leak_resolved_by_phone(intake, make_order)
     intake.clock.advance(minutes=30)
     reopened = await intake.admin.post(
         f"/v1/orders/{order['id']}/reopen", json={"reason": "仍有燃气味"}
@@ -684,13 +690,7 @@ async def test_int_4_int_7_a_reopened_emergency_must_have_someone_on_site_again(
 async def test_int_4_int_7_reopening_while_the_technician_is_on_site_is_no_breach(
     intake: Any, make_order: Any
 ) -> None:
-    body = make_order(fault={"description": "燃气泄漏味道很大", "code": "gas_leak"})
-    order = (await intake.admin.post("/v1/orders", json=body)).json()
-    intake.clock.advance(minutes=2)
-    resolved = await intake.admin.post(
-        f"/v1/orders/{order['id']}/resolve-remotely", json={"guidance": "关阀开窗"}
-    )
-    assert resolved.status_code == 200, resolved.text
+    order = await _gas_leak_resolved_by_phone(intake, make_order)
     intake.clock.advance(minutes=10)  # the technician already on the way gets there
     await intake.deliver(
         TechnicianArrived(

@@ -36,14 +36,21 @@ def _assigned(order_id: str, visit_id: str) -> OrderAssigned:
     )
 
 
-async def test_sch_12_a_revisit_closed_before_its_device_dated_arrival_does_not_block_cancel(
-    intake: Intake, make_order: Any
-) -> None:
+async def _on_site(intake: Intake, make_order: Any) -> tuple[str, dict[str, str]]:
+    """A new order whose first visit t-1 reached an hour after it was assigned: the order's id
+    and the ids its technician's events name."""
     order_id = (await intake.admin.post("/v1/orders", json=make_order())).json()["id"]
     ids = {"order_id": order_id, "technician_id": "t-1"}
     await intake.deliver(_assigned(order_id, "v-1"))
     intake.clock.advance(hours=1)
     await intake.deliver(TechnicianArrived(**ids, visit_id="v-1", arrived_at=intake.clock()))
+    return order_id, ids
+
+
+async def test_sch_12_a_revisit_closed_before_its_device_dated_arrival_does_not_block_cancel(
+    intake: Intake, make_order: Any
+) -> None:
+    order_id, ids = await _on_site(intake, make_order)
     intake.clock.advance(minutes=30)
     await intake.deliver(
         VisitClosed(**ids, visit_id="v-1", outcome=VisitOutcome.DECLINED, closed_at=intake.clock())
@@ -93,11 +100,7 @@ async def test_fld_2_a_late_departure_of_the_visit_done_leaves_the_order_done_no
 ) -> None:
     # The departure's visit is read and kept: a late one of the visit done moves nothing, the
     # departure of a new visit moves the order.
-    order_id = (await intake.admin.post("/v1/orders", json=make_order())).json()["id"]
-    ids = {"order_id": order_id, "technician_id": "t-1"}
-    await intake.deliver(_assigned(order_id, "v-1"))
-    intake.clock.advance(hours=1)
-    await intake.deliver(TechnicianArrived(**ids, visit_id="v-1", arrived_at=intake.clock()))
+    order_id, ids = await _on_site(intake, make_order)
     intake.clock.advance(minutes=30)
     await intake.deliver(
         RepairCompleted(**ids, visit_id="v-1", tested=True, sure_fixed=True, on_site_minutes=30)
@@ -119,11 +122,7 @@ async def test_int_4_no_phone_resolution_while_the_technician_is_still_on_site(
 ) -> None:
     # The repair failed on site and the next visit is booked: the status would allow a phone
     # resolution, but the technician is still at the customer's until the visit closes.
-    order_id = (await intake.admin.post("/v1/orders", json=make_order())).json()["id"]
-    ids = {"order_id": order_id, "technician_id": "t-1"}
-    await intake.deliver(_assigned(order_id, "v-1"))
-    intake.clock.advance(hours=1)
-    await intake.deliver(TechnicianArrived(**ids, visit_id="v-1", arrived_at=intake.clock()))
+    order_id, ids = await _on_site(intake, make_order)
     intake.clock.advance(minutes=20)
     await intake.deliver(
         RepairFailed(**ids, visit_id="v-1", reason=RepairFailureReason.MISSING_PART)
